@@ -1,0 +1,23 @@
+// One Jest config for the whole workspace. ESM mode (NestJS 12 is ESM-only): run through
+// `npm run jest` / `npm test`, which pass --experimental-vm-modules. SWC keeps decorator metadata.
+import { readFileSync } from 'node:fs';
+
+const swc = JSON.parse(readFileSync(new URL('./.swcrc', import.meta.url), 'utf8'));
+delete swc.$schema;
+
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/contracts', '<rootDir>/libs', '<rootDir>/services'],
+  testMatch: ['**/*.spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, sourceMaps: 'inline' }] },
+  moduleNameMapper: {
+    '^@tunnelkey/contracts$': '<rootDir>/contracts/src/index.ts',
+    '^@tunnelkey/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testTimeout: 30_000,
+  maxWorkers: 2,
+};

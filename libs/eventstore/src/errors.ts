@@ -1,0 +1,46 @@
+/** Base of the event store's typed errors: a stable `code`, a `name`, a `cause`, context without secrets. */
+export abstract class EventStoreError extends Error {
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly context: Readonly<Record<string, string | number | boolean | undefined>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The aggregate moved on since it was read: reload, decide again, retry. */
+export class ConcurrencyError extends EventStoreError {
+  override readonly name = 'ConcurrencyError';
+  readonly code = 'CONCURRENCY';
+}
+
+/** An event failed its contract; nothing was written. */
+export class ValidationError extends EventStoreError {
+  override readonly name = 'ValidationError';
+  readonly code = 'VALIDATION';
+}
+
+/** The decider refused the command; nothing was written. */
+export class CommandRejected extends EventStoreError {
+  override readonly name = 'CommandRejected';
+  readonly code = 'REJECTED';
+  constructor(
+    readonly reason: string,
+    message: string,
+    context: Readonly<Record<string, string | number | boolean | undefined>> = {},
+  ) {
+    super(message, context);
+  }
+}
+
+/** The store could not be reached or answered with an error we do not model. */
+export class StoreUnavailableError extends EventStoreError {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = 'UNAVAILABLE';
+}
+
+export const isConcurrencyError = (e: unknown): e is ConcurrencyError => e instanceof ConcurrencyError;
+export const isValidationError = (e: unknown): e is ValidationError => e instanceof ValidationError;
+export const isCommandRejected = (e: unknown): e is CommandRejected => e instanceof CommandRejected;
