@@ -4,7 +4,7 @@ import type { EventEnvelope } from './envelope.js';
 import * as registryEvents from './events/registry.events.js';
 
 /** Every event definition, every version. The single list AsyncAPI and validation read from. */
-export const eventDefinitions: readonly EventDefinition[] = [...Object.values(registryEvents)].filter(isEventDefinition);
+export const eventDefinitions: readonly EventDefinition[] = [registryEvents].flatMap((module) => Object.values(module) as unknown[]).filter(isEventDefinition);
 
 function isEventDefinition(value: unknown): value is EventDefinition {
   return typeof value === 'object' && value !== null && 'schema' in value && 'context' in value && 'summary' in value;
