@@ -1,0 +1,4 @@
+export * from './command-reply.js';
+export * from './command-client.js';
+export * from './nats-command-server.js';
+export * from './command-error.filter.js';
