@@ -2,3 +2,5 @@ export * from './command-reply.js';
 export * from './command-client.js';
 export * from './nats-command-server.js';
 export * from './command-error.filter.js';
+export * from './platform.module.js';
+export * from './start-service.js';

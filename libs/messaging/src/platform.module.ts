@@ -1,0 +1,76 @@
+import { Controller, Get, Global, Inject, Module, ServiceUnavailableException, type DynamicModule } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+/** Injection tokens for what every service gets from the platform glue. */
+export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+export const SERVICE_NAME = Symbol('SERVICE_NAME');
+export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
+export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
+
+/** Something that must be true before the service takes traffic (e.g. a projection caught up). */
+export interface ReadinessCheck {
+  name: string;
+  ready(): boolean;
+}
+
+/** Services register their readiness checks here; /ready reports them all. */
+export class ReadinessRegistry {
+  private readonly checks: ReadinessCheck[] = [];
+  add(check: ReadinessCheck): void {
+    this.checks.push(check);
+  }
+  failing(): string[] {
+    return this.checks.filter((check) => !check.ready()).map((check) => check.name);
+  }
+}
+
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
+    @Inject(SERVICE_NAME) private readonly service: string,
+    @Inject(METRICS_REGISTRY) private readonly metrics: Registry,
+    @Inject(READINESS_CHECKS) private readonly readiness: ReadinessRegistry,
+  ) {}
+
+  /** Liveness: the process answers. */
+  @Get('health')
+  health() {
+    return { status: 'ok', service: this.service };
+  }
+
+  /** Readiness: connected to the bus and every registered check passes. */
+  @Get('ready')
+  ready() {
+    const failing = [...(this.nats.isClosed() ? ['nats'] : []), ...this.readiness.failing()];
+    if (failing.length) throw new ServiceUnavailableException({ status: 'not ready', service: this.service, failing });
+    return { status: 'ready', service: this.service };
+  }
+
+  @Get('metrics')
+  async prometheus() {
+    return this.metrics.metrics();
+  }
+}
+
+/**
+ * The glue every service imports once: the shared NATS connection, its name, a Prometheus
+ * registry and health/readiness/metrics endpoints.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forRoot(options: { service: string; nats: NatsConnection }): DynamicModule {
+    const metrics = new Registry();
+    metrics.setDefaultLabels({ service: options.service });
+    collectDefaultMetrics({ register: metrics });
+    const providers = [
+      { provide: NATS_CONNECTION, useValue: options.nats },
+      { provide: SERVICE_NAME, useValue: options.service },
+      { provide: METRICS_REGISTRY, useValue: metrics },
+      { provide: READINESS_CHECKS, useValue: new ReadinessRegistry() },
+    ];
+    return { module: PlatformModule, controllers: [HealthController], providers, exports: providers.map((p) => p.provide) };
+  }
+}

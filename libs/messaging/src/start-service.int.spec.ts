@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { Controller, Inject, Module, OnModuleInit } from '@nestjs/common';
+import { MessagePattern } from '@nestjs/microservices';
+import { CommandClient, READINESS_CHECKS, ReadinessRegistry, startService, type RunningService } from './index.js';
+
+const subject = `t${randomUUID().slice(0, 8)}.cmd.demo.ping`;
+let projectionReady = false;
+
+@Controller()
+class PingController implements OnModuleInit {
+  constructor(@Inject(READINESS_CHECKS) private readonly readiness: ReadinessRegistry) {}
+  onModuleInit() {
+    this.readiness.add({ name: 'demo-projection', ready: () => projectionReady });
+  }
+  @MessagePattern(subject)
+  ping() {
+    return 'pong';
+  }
+}
+
+@Module({ controllers: [PingController] })
+class DemoModule {}
+
+describe('startService: a hybrid service with health, readiness, metrics and commands', () => {
+  let service: RunningService;
+  beforeAll(async () => {
+    service = await startService({ service: 'demo', module: DemoModule, logger: false });
+  });
+  afterAll(() => service.stop());
+
+  it('answers commands over NATS', async () => {
+    await expect(new CommandClient(service.nats).request(subject, {})).resolves.toBe('pong');
+  });
+
+  it('is live, reports readiness from registered checks, and exposes metrics', async () => {
+    expect((await fetch(`${service.url}/health`)).status).toBe(200);
+    const notReady = await fetch(`${service.url}/ready`);
+    expect(notReady.status).toBe(503);
+    expect(JSON.stringify(await notReady.json())).toContain('demo-projection');
+    projectionReady = true;
+    expect((await fetch(`${service.url}/ready`)).status).toBe(200);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toContain('process_cpu_user_seconds_total{service="demo"}');
+  });
+});

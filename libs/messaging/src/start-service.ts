@@ -1,0 +1,57 @@
+import type { INestApplication, Type } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { CommandErrorFilter } from './command-error.filter.js';
+import { NatsCommandServer } from './nats-command-server.js';
+import { PlatformModule } from './platform.module.js';
+
+export interface StartServiceOptions {
+  /** Service name: NATS queue group, metrics label, log name. */
+  service: string;
+  /** The service's root module; its providers may inject NATS_CONNECTION etc. */
+  module: Type;
+  /** An open connection to share (tests, one-process demo), else NATS_URL. */
+  nats?: NatsConnection;
+  /** HTTP port for health/ready/metrics (and the API, for the gateway); 0 picks a free one. */
+  httpPort?: number;
+  logger?: false | ('error' | 'warn' | 'log')[];
+}
+
+export interface RunningService {
+  app: INestApplication;
+  nats: NatsConnection;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a hybrid Nest app: HTTP (health, readiness, metrics) plus the NATS command transport,
+ * sharing one NATS connection. Command errors are mapped to replies by one filter.
+ */
+export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  const nats = options.nats ?? (await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: options.service }));
+  @Module({ imports: [PlatformModule.forRoot({ service: options.service, nats }), options.module] })
+  class ServiceRoot {}
+
+  const app = await NestFactory.create(ServiceRoot, { logger: options.logger ?? ['error', 'warn'] });
+  app.enableShutdownHooks();
+  const commands = app.connectMicroservice<MicroserviceOptions>({
+    strategy: new NatsCommandServer({ connection: nats, queue: options.service }),
+  });
+  // Only on the command transport: HTTP errors keep Nest's own mapping.
+  commands.useGlobalFilters(new CommandErrorFilter());
+  await app.startAllMicroservices();
+  await app.listen(options.httpPort ?? Number(process.env.HTTP_PORT ?? 0), '127.0.0.1');
+  const url = await app.getUrl();
+  return {
+    app,
+    nats,
+    url: url.replace('[::1]', '127.0.0.1'),
+    async stop() {
+      await app.close();
+      if (!options.nats) await nats.drain();
+    },
+  };
+}
