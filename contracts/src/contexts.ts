@@ -1,3 +1,5 @@
+import { UnsafeSubjectToken } from './errors.js';
+
 /**
  * Bounded contexts and their aggregates. One JetStream stream per context, one subject per
  * aggregate instance: `<context>.<aggregate>.<id>`. The subject functions here are the only place
@@ -8,7 +10,9 @@ export type BoundedContext = (typeof boundedContexts)[number];
 
 export const aggregatesByContext = {
   registry: ['policy', 'batch', 'device'],
-  ca: ['authority', 'certificate', 'crl'],
+  // `device`: one device's certificate requests and certificates, so that two CA instances
+  // racing on one request meet in one subject's concurrency check.
+  ca: ['authority', 'certificate', 'crl', 'device'],
   onboarding: ['target', 'device'],
   ota: ['firmware', 'rollout', 'device'],
   revocation: ['revocation'],
@@ -20,18 +24,29 @@ export type AggregateOf<C extends BoundedContext> = (typeof aggregatesByContext)
 export const aggregateIdPattern = '^[A-Za-z0-9_-]{1,128}$';
 const aggregateIdRegExp = new RegExp(aggregateIdPattern);
 
-export function isAggregateId(id: string): boolean {
-  return aggregateIdRegExp.test(id);
+export function isAggregateId(id: unknown): id is string {
+  return typeof id === 'string' && aggregateIdRegExp.test(id);
+}
+
+/** Namespaces isolate tests and tenants on one server; they prefix subjects and stream names. */
+export const namespacePattern = '^[A-Za-z0-9_-]{1,64}$';
+const namespaceRegExp = new RegExp(namespacePattern);
+const tokenRegExp = /^[a-z][a-z0-9-]{0,63}$/;
+
+function checkNamespace(namespace: string): void {
+  if (namespace !== '' && !namespaceRegExp.test(namespace)) throw new UnsafeSubjectToken('namespace', namespacePattern);
 }
 
 /** JetStream stream name of a context, e.g. `REGISTRY` (or `T1_REGISTRY` under namespace `t1`). */
 export function streamName(context: BoundedContext, namespace = ''): string {
+  checkNamespace(namespace);
   const base = context.toUpperCase();
   return namespace ? `${namespace.toUpperCase()}_${base}` : base;
 }
 
 /** Subject prefix of a context, e.g. `registry` (or `t1.registry` under namespace `t1`). */
 export function contextSubject(context: BoundedContext, namespace = ''): string {
+  checkNamespace(namespace);
   return namespace ? `${namespace}.${context}` : context;
 }
 
@@ -43,7 +58,8 @@ export function aggregateSubject(
   namespace = '',
 ): string {
   if (!isAggregateId(id)) {
-    throw new RangeError(`aggregate id ${JSON.stringify(id.slice(0, 64))} is not subject-safe (${aggregateIdPattern})`);
+    throw new UnsafeSubjectToken('aggregate id', aggregateIdPattern);
   }
+  if (!tokenRegExp.test(aggregate)) throw new UnsafeSubjectToken('aggregate name', tokenRegExp.source);
   return `${contextSubject(context, namespace)}.${aggregate}.${id}`;
 }

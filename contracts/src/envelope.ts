@@ -1,5 +1,17 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { aggregateIdPattern } from './contexts.js';
+import './formats.js';
+
+/**
+ * NATS headers every appended event carries. `Nats-Msg-Id` is JetStream's dedup key (derived from
+ * the command id); the type and version headers let a consumer route or skip without parsing.
+ */
+export const eventHeaders = {
+  messageId: 'Nats-Msg-Id',
+  eventType: 'Tk-Event-Type',
+  eventVersion: 'Tk-Event-Version',
+  correlationId: 'Tk-Correlation-Id',
+} as const;
 
 /** Who caused an event: an operator (with the role they acted in), a device, or a service. */
 export const Actor = Type.Object(

@@ -1,6 +1,19 @@
 import { Type } from '@sinclair/typebox';
 import { defineEvent } from '../define-event.js';
-import { AggregateId } from '../envelope.js';
+import { AggregateId, IsoTimestamp } from '../envelope.js';
+import {
+  Counter,
+  FirmwareVersion,
+  Metadata,
+  OneOf,
+  PufProfile,
+  RevocationReason,
+  SerialHex,
+  Sha256Hex,
+  SpkiDerBase64,
+  Struct,
+  Text,
+} from '../primitives.js';
 
 export const TopicRight = Type.Object(
   {
@@ -11,6 +24,7 @@ export const TopicRight = Type.Object(
   { additionalProperties: false },
 );
 
+// FROZEN: libs/eventstore and stored streams depend on this exact shape. Change it only as a v2.
 export const ServerPolicyDefined = defineEvent({
   type: 'ServerPolicyDefined',
   version: 1,
@@ -29,4 +43,266 @@ export const ServerPolicyDefined = defineEvent({
     },
     { additionalProperties: false },
   ),
+});
+
+/** Largest batch an operator can create; a bound, not a promise of throughput. */
+export const maxBatchSize = 1_000_000;
+
+export const BatchCreated = defineEvent({
+  type: 'BatchCreated',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary: 'An operator created a batch of devices bound to a server policy and an owner.',
+  public: true,
+  data: Struct({
+    batchId: AggregateId,
+    name: Text(200),
+    policyId: AggregateId,
+    /** The tenant that owns the devices; selects the issuing CA. */
+    ownerId: AggregateId,
+    expectedSize: Type.Integer({ minimum: 1, maximum: maxBatchSize }),
+    pufProfile: Type.Optional(PufProfile),
+    metadata: Type.Optional(Metadata),
+  }),
+});
+
+/** Where identities came from: an operator's file, or devices that reported their keys when asked. */
+export const IdentitySource = OneOf(['json', 'csv', 'device-report']);
+
+export const IdentitiesImported = defineEvent({
+  type: 'IdentitiesImported',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary: 'One import call finished for a batch: how many rows were accepted and rejected (the per-device facts are DeviceIdentityImported).',
+  public: true,
+  data: Struct({
+    batchId: AggregateId,
+    importId: AggregateId,
+    source: IdentitySource,
+    accepted: Counter,
+    rejected: Counter,
+  }),
+});
+
+export const DeviceIdentityImported = defineEvent({
+  type: 'DeviceIdentityImported',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: "A device's identity was imported into a batch: its enrolment public key (the id is that key's digest).",
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    batchId: AggregateId,
+    importId: AggregateId,
+    source: IdentitySource,
+    /** P-256 SubjectPublicKeyInfo, DER, base64. A public key: the platform never learns a private one. */
+    enrolmentPublicKey: SpkiDerBase64,
+    /** SHA-256 of the SPKI DER; the device id is derived from it. */
+    enrolmentKeyDigest: Sha256Hex,
+    metadata: Type.Optional(Metadata),
+  }),
+});
+
+export const DeviceAnnounced = defineEvent({
+  type: 'DeviceAnnounced',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'A device unknown to the registry announced itself with its enrolment public key and firmware measurement.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    enrolmentPublicKey: SpkiDerBase64,
+    enrolmentKeyDigest: Sha256Hex,
+    firmwareMeasurement: Sha256Hex,
+    firmwareVersion: Type.Optional(FirmwareVersion),
+    pufProfile: Type.Optional(PufProfile),
+  }),
+});
+
+export const EnrolmentKeysRequested = defineEvent({
+  type: 'EnrolmentKeysRequested',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary: "An operator without an identity file asked a batch's devices (or named devices) to report their enrolment public keys.",
+  public: true,
+  data: Struct({
+    batchId: AggregateId,
+    requestId: AggregateId,
+    /** Absent: every device that answers before `expiresAt` joins the batch, up to its expected size. */
+    deviceIds: Type.Optional(Type.Array(AggregateId, { minItems: 1, maxItems: 1000 })),
+    expiresAt: IsoTimestamp,
+  }),
+});
+
+export const EnrolmentKeyReported = defineEvent({
+  type: 'EnrolmentKeyReported',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'A device reported its enrolment public key in answer to a request (a signed enrolment-key-report).',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    requestId: AggregateId,
+    batchId: AggregateId,
+    enrolmentPublicKey: SpkiDerBase64,
+    enrolmentKeyDigest: Sha256Hex,
+    firmwareMeasurement: Sha256Hex,
+  }),
+});
+
+export const IdentityChallengeIssued = defineEvent({
+  type: 'IdentityChallengeIssued',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'The registry sent a device a fresh nonce to sign with its enrolment key.',
+  data: Struct({
+    deviceId: AggregateId,
+    challengeId: AggregateId,
+    /** SHA-256 of the nonce: enough to match the answer, and the log never replays a usable nonce. */
+    nonceDigest: Sha256Hex,
+    expiresAt: IsoTimestamp,
+  }),
+});
+
+export const IdentityVerified = defineEvent({
+  type: 'IdentityVerified',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'A device proved possession of its enrolled key by signing a fresh nonce.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    challengeId: AggregateId,
+    nonceDigest: Sha256Hex,
+    enrolmentKeyDigest: Sha256Hex,
+    firmwareMeasurement: Type.Optional(Sha256Hex),
+  }),
+});
+
+export const identityVerificationFailures = [
+  'bad-signature',
+  'wrong-key',
+  'nonce-mismatch',
+  'expired',
+  'replayed',
+  'no-response',
+  'malformed-response',
+] as const;
+
+export const IdentityVerificationFailed = defineEvent({
+  type: 'IdentityVerificationFailed',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'A device failed to prove possession of its enrolled key.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    challengeId: AggregateId,
+    nonceDigest: Sha256Hex,
+    reason: OneOf(identityVerificationFailures),
+  }),
+});
+
+export const DeviceCertified = defineEvent({
+  type: 'DeviceCertified',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'The registry recorded that a device holds a valid certificate (after the CA issued it).',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    authorityId: AggregateId,
+    serialNumber: SerialHex,
+    fingerprintSha256: Sha256Hex,
+    notAfter: IsoTimestamp,
+  }),
+});
+
+export const integrityAlertKinds = [
+  'firmware-measurement-mismatch',
+  'unexpected-enrolment-key',
+  'bad-message-signature',
+  'replayed-message',
+  'counter-regression',
+  'helper-data-tampered',
+  'unexpected-location',
+] as const;
+
+export const IntegrityAlertRaised = defineEvent({
+  type: 'IntegrityAlertRaised',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'Something a device sent or measured does not match what the platform expects of it.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    alertId: AggregateId,
+    kind: OneOf(integrityAlertKinds),
+    severity: OneOf(['low', 'medium', 'high', 'critical']),
+    /** Service that noticed it, e.g. `ca` or `registry`. */
+    detectedBy: AggregateId,
+    expectedMeasurement: Type.Optional(Sha256Hex),
+    observedMeasurement: Type.Optional(Sha256Hex),
+    detail: Type.Optional(Text(512)),
+  }),
+});
+
+export const OwnershipTransferRequested = defineEvent({
+  type: 'OwnershipTransferRequested',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'An operator asked to hand a device to a new owner (it will re-enrol under new owner keys).',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    transferId: AggregateId,
+    fromOwnerId: AggregateId,
+    toOwnerId: AggregateId,
+    /** The new owner's batch the device joins, if already chosen. */
+    toBatchId: Type.Optional(AggregateId),
+  }),
+});
+
+export const OwnershipTransferCompleted = defineEvent({
+  type: 'OwnershipTransferCompleted',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'A device now belongs to its new owner; keys of earlier owner epochs are no longer accepted.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    transferId: AggregateId,
+    ownerId: AggregateId,
+    /** The device derives owner keys with this epoch; the previous owner cannot derive them. */
+    ownerEpoch: Type.Integer({ minimum: 1, maximum: 65535 }),
+    batchId: Type.Optional(AggregateId),
+  }),
+});
+
+export const DeviceRevoked = defineEvent({
+  type: 'DeviceRevoked',
+  version: 1,
+  context: 'registry',
+  aggregate: 'device',
+  summary: 'The registry marked a device revoked: it cannot be certified or onboarded again.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    revocationId: AggregateId,
+    reason: RevocationReason,
+    revokedAt: IsoTimestamp,
+  }),
 });

@@ -1,0 +1,178 @@
+import { Type } from '@sinclair/typebox';
+import { defineEvent } from '../define-event.js';
+import { AggregateId, IsoTimestamp } from '../envelope.js';
+import {
+  CertificateChainPem,
+  CertificatePem,
+  Counter,
+  DeviceKeyId,
+  DistinguishedName,
+  HttpUrl,
+  OneOf,
+  RevocationReason,
+  SerialHex,
+  Sha256Hex,
+  Struct,
+  Text,
+} from '../primitives.js';
+
+/**
+ * CA events carry certificates (public) and digests, never a private key: CA keys are encrypted
+ * at rest in the CA's own key store, outside the log.
+ */
+
+export const AuthorityCreated = defineEvent({
+  type: 'AuthorityCreated',
+  version: 1,
+  context: 'ca',
+  aggregate: 'authority',
+  summary: 'A certificate authority (the root, or an issuing CA for an owner) was created; carries its public certificate only.',
+  public: true,
+  data: Struct({
+    authorityId: AggregateId,
+    role: OneOf(['root', 'issuing']),
+    /** Issuing CAs are per owner (tenant); the root has none. */
+    ownerId: Type.Optional(AggregateId),
+    parentAuthorityId: Type.Optional(AggregateId),
+    subject: DistinguishedName,
+    serialNumber: SerialHex,
+    notBefore: IsoTimestamp,
+    notAfter: IsoTimestamp,
+    keyAlgorithm: OneOf(['ECDSA-P256']),
+    fingerprintSha256: Sha256Hex,
+    certificatePem: CertificatePem,
+    /** CRL distribution point named in certificates this authority issues. */
+    crlUrl: Type.Optional(HttpUrl),
+  }),
+});
+
+export const AuthorityKeyTakenOffline = defineEvent({
+  type: 'AuthorityKeyTakenOffline',
+  version: 1,
+  context: 'ca',
+  aggregate: 'authority',
+  summary: "An authority's (encrypted) private key was exported and removed from the online CA, e.g. the root once issuing CAs exist.",
+  data: Struct({
+    authorityId: AggregateId,
+    /** SHA-256 of the exported encrypted key blob, so a later import can be matched to it. */
+    exportDigest: Sha256Hex,
+  }),
+});
+
+export const CertificateRequested = defineEvent({
+  type: 'CertificateRequested',
+  version: 1,
+  context: 'ca',
+  aggregate: 'device',
+  summary: 'A device sent a certificate signing request; the CA accepted it for checking.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    /** Stable per request: a retried CSR maps to the same request and the same certificate. */
+    requestId: AggregateId,
+    /** SHA-256 of the CSR DER (the CSR itself stays with the CA). */
+    csrDigest: Sha256Hex,
+    /** SHA-256 of the SPKI DER of the key to be certified. */
+    publicKeyDigest: Sha256Hex,
+    /** Which device key is to be certified. */
+    keyId: DeviceKeyId,
+    /** True when a TLS key came with an attestation signed by the enrolment key. */
+    attested: Type.Boolean(),
+  }),
+});
+
+export const CertificateIssued = defineEvent({
+  type: 'CertificateIssued',
+  version: 1,
+  context: 'ca',
+  aggregate: 'device',
+  summary: 'The CA issued a device certificate; carries the leaf and its chain as PEM (certificates are public).',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    requestId: AggregateId,
+    authorityId: AggregateId,
+    serialNumber: SerialHex,
+    subject: DistinguishedName,
+    issuer: DistinguishedName,
+    notBefore: IsoTimestamp,
+    notAfter: IsoTimestamp,
+    fingerprintSha256: Sha256Hex,
+    publicKeyDigest: Sha256Hex,
+    keyId: DeviceKeyId,
+    certificatePem: CertificatePem,
+    /** Issuing CA first, up to the root. */
+    chainPem: CertificateChainPem,
+  }),
+});
+
+export const certificateRejectionReasons = [
+  'malformed-csr',
+  'oversized-csr',
+  'bad-csr-signature',
+  'unsupported-key',
+  'key-not-enrolled',
+  'bad-key-attestation',
+  'unknown-device',
+  'device-not-verified',
+  'device-in-no-batch',
+  'policy-forbids-issuance',
+  'device-revoked',
+  'replayed-message',
+  'bad-message-signature',
+] as const;
+export const CertificateRejectionReason = OneOf(certificateRejectionReasons);
+
+export const CertificateRejected = defineEvent({
+  type: 'CertificateRejected',
+  version: 1,
+  context: 'ca',
+  aggregate: 'device',
+  summary: 'The CA refused a certificate request, with a machine-readable reason.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    requestId: AggregateId,
+    reason: CertificateRejectionReason,
+    detail: Type.Optional(Text(512)),
+  }),
+});
+
+export const CertificateRevoked = defineEvent({
+  type: 'CertificateRevoked',
+  version: 1,
+  context: 'ca',
+  aggregate: 'device',
+  summary: "The CA revoked one of a device's certificates; the next CRL lists it.",
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    authorityId: AggregateId,
+    serialNumber: SerialHex,
+    reason: RevocationReason,
+    revokedAt: IsoTimestamp,
+    revocationId: AggregateId,
+  }),
+});
+
+export const CrlPublished = defineEvent({
+  type: 'CrlPublished',
+  version: 1,
+  context: 'ca',
+  aggregate: 'crl',
+  summary: 'An authority published a new CRL (aggregate id = authority id); targets reload it.',
+  public: true,
+  data: Struct({
+    authorityId: AggregateId,
+    /** Strictly increasing per authority (RFC 5280 cRLNumber). */
+    crlNumber: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    issuer: DistinguishedName,
+    thisUpdate: IsoTimestamp,
+    nextUpdate: IsoTimestamp,
+    /** Where the CA serves it over HTTP (the CRL distribution point). */
+    url: HttpUrl,
+    revokedCount: Counter,
+    /** SHA-256 of the CRL DER, to check what a target downloaded. */
+    crlDigest: Sha256Hex,
+  }),
+});

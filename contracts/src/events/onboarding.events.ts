@@ -1,0 +1,186 @@
+import { Type } from '@sinclair/typebox';
+import { defineEvent } from '../define-event.js';
+import { AggregateId, IsoTimestamp } from '../envelope.js';
+import { Counter, OneOf, Sha256Hex, Struct, Text } from '../primitives.js';
+
+export const targetKinds = ['mosquitto', 'aws-iot-core', 'azure-iot-hub'] as const;
+export const TargetKind = OneOf(targetKinds);
+
+/** A DNS name or IP literal; no scheme, no port. */
+export const Host = Type.String({ pattern: '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^\\[[0-9A-Fa-f:.]{2,45}\\]$', maxLength: 253 });
+export const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+/** MQTT topic prefix a device owns, e.g. `devices/d-7f3a`: no wildcards, no leading `$`. */
+export const TopicPrefix = Type.String({ pattern: '^[A-Za-z0-9_-][A-Za-z0-9_./-]{0,199}$' });
+/** MQTT client id; with `use_identity_as_username` it is the device id. */
+export const ClientId = Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$' });
+
+export const TargetRegistered = defineEvent({
+  type: 'TargetRegistered',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'target',
+  summary: 'An operator registered an onboarding target (e.g. a Mosquitto broker). Admin credentials are kept by the onboarding service, never in the log.',
+  public: true,
+  data: Struct({
+    targetId: AggregateId,
+    kind: TargetKind,
+    name: Text(200),
+    host: Host,
+    tlsPort: Port,
+    /** Name the admin credentials are stored under; the secret itself never enters an event. */
+    credentialsRef: AggregateId,
+  }),
+});
+
+export const TargetTrustAnchorInstalled = defineEvent({
+  type: 'TargetTrustAnchorInstalled',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'target',
+  summary: "An issuing CA chain was installed on a target as the trust anchor for devices' client certificates.",
+  public: true,
+  data: Struct({
+    targetId: AggregateId,
+    authorityId: AggregateId,
+    fingerprintSha256: Sha256Hex,
+  }),
+});
+
+export const TargetCrlUpdated = defineEvent({
+  type: 'TargetCrlUpdated',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'target',
+  summary: 'A target now enforces a CRL (installed and reloaded), so new handshakes with revoked certificates fail.',
+  public: true,
+  data: Struct({
+    targetId: AggregateId,
+    authorityId: AggregateId,
+    crlNumber: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    crlDigest: Sha256Hex,
+  }),
+});
+
+export const DeviceOnboarded = defineEvent({
+  type: 'DeviceOnboarded',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'device',
+  summary: 'A target now knows a device: its client and role exist with the rights of its server policy.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    targetId: AggregateId,
+    batchId: AggregateId,
+    policyId: AggregateId,
+    clientId: ClientId,
+    /** The dynamic-security role (or cloud policy) granting the policy's topic rights. */
+    roleName: AggregateId,
+    topicPrefix: TopicPrefix,
+  }),
+});
+
+export const onboardingFailureReasons = [
+  'target-unreachable',
+  'target-refused',
+  'device-not-certified',
+  'device-revoked',
+  'policy-has-no-target',
+  'unknown-target',
+] as const;
+
+export const DeviceOnboardingFailed = defineEvent({
+  type: 'DeviceOnboardingFailed',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'device',
+  summary: 'A device could not be onboarded to a target.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    targetId: AggregateId,
+    reason: OneOf(onboardingFailureReasons),
+    detail: Type.Optional(Text(512)),
+  }),
+});
+
+export const DeviceDeprovisioned = defineEvent({
+  type: 'DeviceDeprovisioned',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'device',
+  summary: "A device's client was disabled on a target (which drops a live connection).",
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    targetId: AggregateId,
+    reason: OneOf(['revoked', 'ownership-transferred', 'operator']),
+    revocationId: Type.Optional(AggregateId),
+  }),
+});
+
+export const tlsProtocols = ['TLSv1.2', 'TLSv1.3', 'unknown'] as const;
+/** IANA/OpenSSL cipher suite name, or `unknown` when the target does not report it. */
+export const CipherSuite = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' });
+
+/**
+ * v2 adds the negotiated TLS protocol and cipher so operators can find devices on weak settings.
+ * Stored v1 events are upcast with both set to `unknown` (see device-connected.v1.ts).
+ */
+export const DeviceConnected = defineEvent({
+  type: 'DeviceConnected',
+  version: 2,
+  context: 'onboarding',
+  aggregate: 'device',
+  summary: 'A device connected to a target with mutual TLS (with the negotiated TLS protocol and cipher).',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    targetId: AggregateId,
+    clientId: ClientId,
+    connectedAt: IsoTimestamp,
+    tlsProtocol: OneOf(tlsProtocols),
+    cipher: CipherSuite,
+  }),
+});
+
+export const DeviceDisconnected = defineEvent({
+  type: 'DeviceDisconnected',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'device',
+  summary: 'A device disconnected from a target, or was disconnected by it.',
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    targetId: AggregateId,
+    clientId: ClientId,
+    disconnectedAt: IsoTimestamp,
+    reason: OneOf(['client-closed', 'keepalive-timeout', 'client-disabled', 'session-taken-over', 'target-stopped', 'unknown']),
+  }),
+});
+
+export const TelemetryReceived = defineEvent({
+  type: 'TelemetryReceived',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'device',
+  summary: "A target delivered a device's telemetry: once for the first message, then periodic counters (never one event per message).",
+  public: true,
+  data: Struct({
+    deviceId: AggregateId,
+    targetId: AggregateId,
+    kind: OneOf(['first', 'periodic']),
+    /** Totals since the device was onboarded to this target. */
+    messagesTotal: Counter,
+    bytesTotal: Counter,
+    /** Messages in this window (`windowStart`..`lastMessageAt`). */
+    messagesInWindow: Counter,
+    windowStart: IsoTimestamp,
+    firstMessageAt: IsoTimestamp,
+    lastMessageAt: IsoTimestamp,
+    /** The topic of the last message, under the device's prefix. */
+    lastTopic: Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000#+]+$' }),
+  }),
+});

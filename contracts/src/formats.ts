@@ -1,0 +1,25 @@
+import { FormatRegistry } from '@sinclair/typebox';
+
+/**
+ * TypeBox's compiler refuses any `format` it does not know (every check fails), so the formats
+ * our schemas use are registered here, once, before any schema is compiled. They stay in the
+ * schemas because JSON Schema readers of the AsyncAPI document understand them.
+ */
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// RFC 3339 date-time with a mandatory offset; Date.parse then rejects impossible dates.
+const dateTime = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+export function isUuid(value: string): boolean {
+  return uuid.test(value);
+}
+
+export function isDateTime(value: string): boolean {
+  return dateTime.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+export function registerFormats(): void {
+  if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', isUuid);
+  if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', isDateTime);
+}
+
+registerFormats();
