@@ -1,0 +1,61 @@
+/**
+ * Profile: a device's TLS client certificate. CN and a SAN URI carry the device id (brokers map
+ * either to the MQTT identity), clientAuth only, digitalSignature only (ECDHE-ECDSA needs no more).
+ */
+import { BasicConstraints } from '../extensions/basic-constraints.js';
+import { CrlDistributionPoints } from '../extensions/crl-distribution-points.js';
+import { ExtendedKeyUsage } from '../extensions/extended-key-usage.js';
+import { AuthorityKeyIdentifier, SubjectKeyIdentifier } from '../extensions/key-identifiers.js';
+import { KeyUsage } from '../extensions/key-usage.js';
+import { SubjectAltName, assertDeviceId } from '../extensions/subject-alt-name.js';
+import type { X509Extension } from '../extensions/extension.js';
+import { encodeName } from '../name.js';
+import { randomSerial, type RandomSource } from '../serial.js';
+import { encodeTbsCertificate, signCertificate, type CertificateTemplate, type IssuedCertificate } from './certificate-template.js';
+import { assertWithinIssuer, type CertificateIssuer } from './issuer.js';
+
+export interface DeviceCertificateRequest {
+  deviceId: string;
+  /** DER SPKI of the device key (from its verified CSR). */
+  publicKeySpki: Uint8Array;
+  issuer: CertificateIssuer;
+  /** Given by the caller (from the command's metadata and the policy's lifetime), never read from a clock here. */
+  notBefore: Date;
+  notAfter: Date;
+  /** Where the issuing CA's CRL is served. */
+  crlDistributionPointUrl: string;
+  /** Optional extra DNS SANs (gateways that also serve TLS). */
+  dnsNames?: readonly string[];
+  serial?: Uint8Array;
+  random?: RandomSource;
+}
+
+const deviceTemplate = (req: DeviceCertificateRequest): CertificateTemplate => {
+  assertDeviceId(req.deviceId);
+  assertWithinIssuer(req.issuer, req.notBefore, req.notAfter);
+  const extensions: X509Extension[] = [
+    BasicConstraints.of({ ca: false }),
+    KeyUsage.of(['digitalSignature']),
+    ExtendedKeyUsage.of(['clientAuth']),
+    SubjectAltName.forDevice(req.deviceId, req.dnsNames ?? []),
+    SubjectKeyIdentifier.fromSpki(req.publicKeySpki),
+    AuthorityKeyIdentifier.of(req.issuer.keyId),
+    CrlDistributionPoints.of([req.crlDistributionPointUrl]),
+  ];
+  return {
+    subject: encodeName({ commonName: req.deviceId }),
+    issuer: req.issuer.subject,
+    subjectPublicKeySpki: req.publicKeySpki,
+    serial: req.serial ?? randomSerial(req.random),
+    notBefore: req.notBefore,
+    notAfter: req.notAfter,
+    extensions,
+  };
+};
+
+export const buildDeviceCertificate = (req: DeviceCertificateRequest): Promise<IssuedCertificate> =>
+  signCertificate(deviceTemplate(req), req.issuer.signer);
+
+/** The TBSCertificate DER a request produces, unsigned: deterministic, for known-answer tests and dry runs. */
+export const deviceTbsCertificate = (req: DeviceCertificateRequest): Uint8Array =>
+  encodeTbsCertificate(deviceTemplate(req), req.issuer.signer.algorithm).tbsView.slice();

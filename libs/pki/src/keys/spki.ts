@@ -1,0 +1,64 @@
+/** SubjectPublicKeyInfo inspection: which curve, the key bits, equality with an enrolled key, import. */
+import * as asn1js from 'asn1js';
+import { createHash } from 'node:crypto';
+import { subtle, type CryptoKey } from '../engine.js';
+import { bytesEqual, toArrayBuffer } from '../encoding/bytes.js';
+import { parseAsn1 } from '../encoding/der.js';
+import { derFrom } from '../encoding/pem.js';
+import { MalformedPkiObjectError, UnsupportedAlgorithmError } from '../errors.js';
+import { OID } from '../oids.js';
+
+export interface EcPublicKeyInfo {
+  namedCurve: 'P-256' | 'P-384';
+  /** The BIT STRING contents: the uncompressed point 04 || X || Y. */
+  publicKey: Uint8Array;
+  /** The whole SPKI, DER. */
+  spki: Uint8Array;
+}
+
+const CURVES: Record<string, { name: 'P-256' | 'P-384'; pointBytes: number }> = {
+  [OID.p256]: { name: 'P-256', pointBytes: 65 },
+  [OID.p384]: { name: 'P-384', pointBytes: 97 },
+};
+
+/** Parses an EC SPKI (DER or PEM) and refuses anything that is not an uncompressed P-256/P-384 point. */
+export const parseEcSpki = (input: Uint8Array | string): EcPublicKeyInfo => {
+  const spki = derFrom(input, 'PUBLIC KEY');
+  const asn1 = parseAsn1(spki, 'SubjectPublicKeyInfo');
+  const seq = asn1 instanceof asn1js.Sequence ? asn1.valueBlock.value : [];
+  const algo = seq[0] instanceof asn1js.Sequence ? seq[0].valueBlock.value : [];
+  const bits = seq[1];
+  const algOid = algo[0] instanceof asn1js.ObjectIdentifier ? algo[0].valueBlock.toString() : undefined;
+  const curveOid = algo[1] instanceof asn1js.ObjectIdentifier ? algo[1].valueBlock.toString() : undefined;
+  if (seq.length !== 2 || !(bits instanceof asn1js.BitString) || !algOid) {
+    throw new MalformedPkiObjectError('SubjectPublicKeyInfo: unexpected structure', {});
+  }
+  if (algOid !== OID.ecPublicKey) throw new UnsupportedAlgorithmError('public key is not an EC key', { algorithm: algOid });
+  const curve = curveOid ? CURVES[curveOid] : undefined;
+  if (!curve) throw new UnsupportedAlgorithmError('EC key on an unsupported curve', { curve: curveOid ?? 'none' });
+  const point = bits.valueBlock.valueHexView;
+  if (bits.valueBlock.unusedBits !== 0 || point.length !== curve.pointBytes || point[0] !== 0x04) {
+    throw new MalformedPkiObjectError('EC public key is not an uncompressed point of its curve', { curve: curve.name });
+  }
+  return { namedCurve: curve.name, publicKey: point.slice(), spki: spki.slice() };
+};
+
+/** True when two SPKIs carry the same key (compares decoded content, not incidental encoding). */
+export const spkiEqual = (a: Uint8Array | string, b: Uint8Array | string): boolean => {
+  const x = parseEcSpki(a);
+  const y = parseEcSpki(b);
+  return x.namedCurve === y.namedCurve && bytesEqual(x.publicKey, y.publicKey);
+};
+
+/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents (what openssl computes too). */
+export const keyIdentifier = (spki: Uint8Array): Uint8Array =>
+  new Uint8Array(createHash('sha1').update(parseEcSpki(spki).publicKey).digest());
+
+/** SHA-256 of the SPKI DER: the platform's digest of a device's enrolment key. */
+export const spkiSha256 = (spki: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(spki).digest());
+
+/** Imports an EC SPKI as a WebCrypto ECDSA verification key. */
+export const importEcdsaPublicKey = async (spki: Uint8Array): Promise<CryptoKey> => {
+  const info = parseEcSpki(spki);
+  return subtle.importKey('spki', toArrayBuffer(spki), { name: 'ECDSA', namedCurve: info.namedCurve }, true, ['verify']);
+};

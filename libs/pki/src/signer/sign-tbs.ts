@@ -1,0 +1,19 @@
+/** Signs TBS bytes through the port and wraps the result as the BIT STRING pkijs objects expect. */
+import * as asn1js from 'asn1js';
+import { toArrayBuffer } from '../encoding/bytes.js';
+import { SignerError } from '../errors.js';
+import type { Signer } from './signer.js';
+
+export const signWith = async (signer: Signer, tbs: Uint8Array): Promise<asn1js.BitString> => {
+  let signature: Uint8Array;
+  try {
+    signature = await signer.sign(tbs);
+  } catch (e) {
+    if (e instanceof SignerError) throw e;
+    throw new SignerError('signer failed', { algorithm: signer.algorithm }, { cause: e });
+  }
+  if (!(signature instanceof Uint8Array) || signature.byteLength === 0) {
+    throw new SignerError('signer returned no signature', { algorithm: signer.algorithm });
+  }
+  return new asn1js.BitString({ valueHex: toArrayBuffer(signature) });
+};
