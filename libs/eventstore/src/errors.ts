@@ -1,9 +1,11 @@
+export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+
 /** Base of the event store's typed errors: a stable `code`, a `name`, a `cause`, context without secrets. */
 export abstract class EventStoreError extends Error {
   abstract readonly code: string;
   constructor(
     message: string,
-    readonly context: Readonly<Record<string, string | number | boolean | undefined>> = {},
+    readonly context: ErrorContext = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -29,7 +31,7 @@ export class CommandRejected extends EventStoreError {
   constructor(
     readonly reason: string,
     message: string,
-    context: Readonly<Record<string, string | number | boolean | undefined>> = {},
+    context: ErrorContext = {},
   ) {
     super(message, context);
   }
@@ -41,6 +43,19 @@ export class StoreUnavailableError extends EventStoreError {
   readonly code = 'UNAVAILABLE';
 }
 
+/** A durable subscription cannot be (re)started as asked, e.g. its name is taken with another filter. */
+export class SubscriptionError extends EventStoreError {
+  override readonly name = 'SubscriptionError';
+  readonly code = 'SUBSCRIPTION';
+}
+
 export const isConcurrencyError = (e: unknown): e is ConcurrencyError => e instanceof ConcurrencyError;
 export const isValidationError = (e: unknown): e is ValidationError => e instanceof ValidationError;
 export const isCommandRejected = (e: unknown): e is CommandRejected => e instanceof CommandRejected;
+export const isStoreUnavailable = (e: unknown): e is StoreUnavailableError => e instanceof StoreUnavailableError;
+
+/** A short, secret-free description of any thrown value, for logs and error contexts. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
+  return String(error).slice(0, 200);
+}

@@ -17,7 +17,10 @@ export const noStream = 0;
 export interface AppendOptions {
   /** Optimistic concurrency: the version the decision was made on (`noStream` for a new stream). */
   expectedVersion: ExpectedVersion;
-  /** Dedup key, derived from the command id: a retried append with the same id writes nothing. */
+  /**
+   * Dedup key, derived from the command id: a retried append with the same id writes nothing.
+   * Event i of the append is stored with message id `${messageId}:${i}`.
+   */
   messageId: string;
 }
 
@@ -26,7 +29,7 @@ export interface AppendResult {
   version: number;
   /** Global sequences of the appended events, in order. */
   sequences: number[];
-  /** True when the store had already seen this messageId and wrote nothing. */
+  /** True when the store had already seen every message id of this append and wrote nothing. */
   duplicate: boolean;
 }
 
@@ -37,6 +40,11 @@ export interface RecordedEvent<E extends EventEnvelope = EventEnvelope> {
   subject: string;
 }
 
+export interface ReadOptions {
+  /** Only events after this version (e.g. a snapshot's version). */
+  after?: number;
+}
+
 export interface ReadResult<E extends EventEnvelope = EventEnvelope> {
   events: RecordedEvent<E>[];
   /** Version to pass as expectedVersion for the next append. */
@@ -44,11 +52,13 @@ export interface ReadResult<E extends EventEnvelope = EventEnvelope> {
 }
 
 export interface SubscriptionOptions {
-  /** Durable name: the subscription resumes where this name stopped. */
+  /** Durable name ([A-Za-z0-9_-]): the subscription resumes where this name stopped. */
   durable: string;
   context: BoundedContext;
   /** Only this aggregate type's events (one filter subject on NATS 2.9). */
   aggregate?: string;
+  /** Where a durable that does not exist yet starts (e.g. a projection's checkpoint + 1). Default: 1. */
+  fromSequence?: number;
 }
 
 export type EventHandler = (recorded: RecordedEvent) => Promise<void> | void;
@@ -56,15 +66,32 @@ export type EventHandler = (recorded: RecordedEvent) => Promise<void> | void;
 export interface Subscription {
   /** Stops delivery; what was handled stays acked, the rest is redelivered to the next run. */
   stop(): Promise<void>;
-  /** Resolves when everything in the stream at the time of the call was handled. */
+  /** Resolves when everything in the stream at the time of the call was handled (or parked). */
   caughtUp(): Promise<void>;
 }
 
+export interface ReplayOptions {
+  aggregate?: string;
+  /** First stream sequence to deliver. Default: 1. */
+  fromSequence?: number;
+}
+
 export interface EventStore {
+  /**
+   * Validates every event against its contract (ValidationError, nothing written), then appends
+   * them in order. Several events are chained, each expecting the previous one's sequence: the
+   * append is NOT atomic (NATS 2.9 has no batch publish). A failure midway leaves a prefix written;
+   * retrying with the same messageId completes it without duplicating the prefix.
+   */
   append(stream: StreamRef, events: readonly EventEnvelope[], options: AppendOptions): Promise<AppendResult>;
-  read(stream: StreamRef): Promise<ReadResult>;
-  /** Durable, at-least-once, in order; ack after the handler resolves. */
+  /** The stream's events in order, and its version. */
+  read(stream: StreamRef, options?: ReadOptions): Promise<ReadResult>;
+  /** Durable, at-least-once, in order; ack after the handler resolves. Invalid events are parked, not handed over. */
   subscribe(options: SubscriptionOptions, handler: EventHandler): Promise<Subscription>;
-  /** Every event of a context (optionally one aggregate type) from the start, in order; for rebuilding projections. */
-  replay(context: BoundedContext, handler: EventHandler, options?: { aggregate?: string; fromSequence?: number }): Promise<number>;
+  /**
+   * Every event of a context (optionally one aggregate type) present at the time of the call, in
+   * order; for rebuilding projections. Returns the sequence of the last event delivered (or
+   * `fromSequence - 1` when there was none).
+   */
+  replay(context: BoundedContext, handler: EventHandler, options?: ReplayOptions): Promise<number>;
 }

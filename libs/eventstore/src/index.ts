@@ -1,3 +1,11 @@
 export * from './errors.js';
 export * from './event-store.js';
 export * from './decider.js';
+export { eventHeaders } from './codec.js';
+export * from './parking.js';
+export * from './snapshots.js';
+export * from './command-handler.js';
+export * from './projection.js';
+export * from './in-memory-event-store.js';
+export * from './jetstream/jetstream-event-store.js';
+export * from './jetstream/jetstream-parked-store.js';

@@ -1,0 +1,459 @@
+/**
+ * The event store's contract, as ONE suite run against every implementation of the port
+ * (in-memory in `*.unit.spec.ts`, JetStream in `*.int.spec.ts`). No timed assertions: waits are
+ * bounded only so that a broken store fails instead of hanging.
+ */
+import { ServerPolicyDefined, type EventOf } from '@tunnelkey/contracts';
+import { withTimeout } from '@tunnelkey/testing';
+import { handleCommand, load } from './command-handler.js';
+import type { Command, Decider } from './decider.js';
+import { ConcurrencyError, ValidationError } from './errors.js';
+import { noStream, type EventStore, type StreamRef } from './event-store.js';
+import type { ParkedEventStore } from './parking.js';
+import { Projection, rebuildProjection, runProjection, type ProjectionDefinition } from './projection.js';
+import type { SnapshotStore } from './snapshots.js';
+
+export interface EventStoreHarness {
+  store: EventStore;
+  parked: ParkedEventStore;
+  snapshots: SnapshotStore;
+  /** Writes bytes on the stream's subject with no check at all, as a foreign writer could. */
+  writeRaw(stream: StreamRef, payload: string): Promise<void>;
+  /** Log lines the store wrote (parsed pino JSON). */
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+type PolicyDefined = EventOf<typeof ServerPolicyDefined>;
+type DefinePolicy = Command<'DefinePolicy', { name: string; lifetimeDays?: number }>;
+interface PolicyState {
+  revisions: number;
+  names: string[];
+}
+
+let counter = 0;
+const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+const policyStream = (id = uniqueId('p')): StreamRef => ({ context: 'registry', aggregate: 'policy', id });
+
+/** A state-dependent decider: each definition's lifetime is the number of earlier revisions + 1. */
+function policyDecider(calls = { decide: 0 }): Decider<DefinePolicy, PolicyDefined, PolicyState> {
+  return {
+    initialState: () => ({ revisions: 0, names: [] }),
+    decide: (command, state) => {
+      calls.decide++;
+      return [
+        {
+          type: 'ServerPolicyDefined',
+          version: 1,
+          data: {
+            policyId: 'ignored',
+            name: command.data.name,
+            targetIds: ['mosquitto-1'],
+            topicRights: [{ topic: 'dev/{deviceId}/telemetry', access: 'publish' }],
+            certificateLifetimeDays: command.data.lifetimeDays ?? state.revisions + 1,
+          },
+        },
+      ];
+    },
+    evolve: (state, event) => ({ revisions: state.revisions + 1, names: [...state.names, event.data.name] }),
+  };
+}
+
+function command(name: string, commandId = uniqueId('cmd'), extra: Partial<DefinePolicy['metadata']> = {}, lifetimeDays?: number): DefinePolicy {
+  return { type: 'DefinePolicy', data: { name, lifetimeDays }, metadata: { commandId, now: '2026-01-02T03:04:05.000Z', ...extra } };
+}
+
+function policyEvent(stream: StreamRef, name: string, overrides: Partial<PolicyDefined['data']> = {}): PolicyDefined {
+  return {
+    type: 'ServerPolicyDefined',
+    version: 1,
+    id: crypto.randomUUID(),
+    aggregateId: stream.id,
+    occurredAt: '2026-01-02T03:04:05.000Z',
+    causationId: uniqueId('cause'),
+    correlationId: 'corr-1',
+    data: {
+      policyId: stream.id,
+      name,
+      targetIds: [],
+      topicRights: [{ topic: 'dev/{deviceId}/up', access: 'publish' }],
+      certificateLifetimeDays: 365,
+      ...overrides,
+    },
+  };
+}
+
+/** Delegates to a store, letting a test hook into reads and appends. */
+function wrap(store: EventStore, hooks: Partial<Pick<EventStore, 'read' | 'append'>>): EventStore {
+  return {
+    append: hooks.append ?? ((s, e, o) => store.append(s, e, o)),
+    read: hooks.read ?? ((s, o) => store.read(s, o)),
+    subscribe: (o, h) => store.subscribe(o, h),
+    replay: (c, h, o) => store.replay(c, h, o),
+  };
+}
+
+/** Holds the first read of `parties` callers until all of them have read: they decide on the same version. */
+function barrierOnFirstReads(store: EventStore, parties: number): EventStore {
+  const waiting: (() => void)[] = [];
+  let open = false;
+  return wrap(store, {
+    read: async (stream, options) => {
+      const result = await store.read(stream, options);
+      if (!open) {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === parties) {
+            open = true;
+            waiting.forEach((release) => release());
+          }
+        });
+      }
+      return result;
+    },
+  });
+}
+
+const bound = <T>(promise: Promise<T>, what: string) => withTimeout(promise, 15_000, what);
+
+export function eventStoreFeatures(implementation: string, createHarness: () => Promise<EventStoreHarness>): void {
+  describe(`EventStore contract: ${implementation}`, () => {
+    let h: EventStoreHarness;
+    beforeEach(async () => {
+      h = await createHarness();
+    });
+    afterEach(async () => {
+      await h.close();
+    });
+
+    describe('append and read', () => {
+      test('a new stream reads empty at version noStream', async () => {
+        expect(await h.store.read(policyStream())).toEqual({ events: [], version: noStream });
+      });
+
+      test('appended events read back in order with the version to expect next', async () => {
+        const stream = policyStream();
+        const events = [policyEvent(stream, 'a'), policyEvent(stream, 'b'), policyEvent(stream, 'c')];
+        const result = await h.store.append(stream, events, { expectedVersion: noStream, messageId: uniqueId('m') });
+        expect(result.duplicate).toBe(false);
+        expect(result.sequences).toHaveLength(3);
+        expect(result.version).toBe(result.sequences[2]);
+        const read = await h.store.read(stream);
+        expect(read.events.map((r) => r.event)).toEqual(events);
+        expect(read.events.map((r) => r.sequence)).toEqual(result.sequences);
+        expect(read.version).toBe(result.version);
+        expect(read.events[0]!.subject).toMatch(new RegExp(`registry\\.policy\\.${stream.id}$`));
+      });
+
+      test('a stream longer than a few events reads completely (and from a version on)', async () => {
+        const stream = policyStream();
+        let version = noStream;
+        for (let i = 0; i < 30; i++) {
+          version = (await h.store.append(stream, [policyEvent(stream, `n${i}`)], { expectedVersion: version, messageId: uniqueId('m') })).version;
+          // another aggregate in between, so this stream's sequences are not contiguous
+          const other = policyStream();
+          await h.store.append(other, [policyEvent(other, 'x')], { expectedVersion: noStream, messageId: uniqueId('m') });
+        }
+        const read = await h.store.read(stream);
+        expect(read.events.map((r) => r.event.data)).toEqual(Array.from({ length: 30 }, (_, i) => expect.objectContaining({ name: `n${i}` })));
+        expect(read.version).toBe(version);
+        const tail = await h.store.read(stream, { after: read.events[24]!.sequence });
+        expect(tail.events.map((r) => (r.event as PolicyDefined).data.name)).toEqual(['n25', 'n26', 'n27', 'n28', 'n29']);
+        expect(tail.version).toBe(version);
+      });
+
+      test('an append on a stale version is refused with ConcurrencyError and writes nothing', async () => {
+        const stream = policyStream();
+        const first = await h.store.append(stream, [policyEvent(stream, 'a')], { expectedVersion: noStream, messageId: uniqueId('m') });
+        await expect(h.store.append(stream, [policyEvent(stream, 'b')], { expectedVersion: noStream, messageId: uniqueId('m') })).rejects.toBeInstanceOf(ConcurrencyError);
+        expect((await h.store.read(stream)).version).toBe(first.version);
+        const any = await h.store.append(stream, [policyEvent(stream, 'c')], { expectedVersion: 'any', messageId: uniqueId('m') });
+        expect((await h.store.read(stream)).events.map((r) => r.sequence)).toEqual([first.version, any.version]);
+      });
+
+      test('two concurrent writers on one version: exactly one wins, the other gets ConcurrencyError', async () => {
+        const stream = policyStream();
+        const { version } = await h.store.append(stream, [policyEvent(stream, 'base')], { expectedVersion: noStream, messageId: uniqueId('m') });
+        const outcomes = await Promise.allSettled(
+          ['left', 'right'].map((name) => h.store.append(stream, [policyEvent(stream, name)], { expectedVersion: version, messageId: uniqueId('m') })),
+        );
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+        expect(rejected).toHaveLength(1);
+        expect(rejected[0]!.reason).toBeInstanceOf(ConcurrencyError);
+        expect(rejected[0]!.reason).toMatchObject({ code: 'CONCURRENCY', name: 'ConcurrencyError' });
+        expect((await h.store.read(stream)).events).toHaveLength(2);
+      });
+
+      test('re-appending with the same message id writes nothing', async () => {
+        const stream = policyStream();
+        const events = [policyEvent(stream, 'a'), policyEvent(stream, 'b')];
+        const messageId = uniqueId('m');
+        const first = await h.store.append(stream, events, { expectedVersion: noStream, messageId });
+        const again = await h.store.append(stream, events, { expectedVersion: noStream, messageId });
+        expect(again).toEqual({ ...first, duplicate: true });
+        expect((await h.store.read(stream)).events).toHaveLength(2);
+      });
+
+      test('an event that fails its contract is refused at append and nothing is written', async () => {
+        const stream = policyStream();
+        const valid = policyEvent(stream, 'ok');
+        const invalid = policyEvent(stream, 'bad', { certificateLifetimeDays: 0 });
+        const error = await h.store.append(stream, [valid, invalid], { expectedVersion: noStream, messageId: uniqueId('m') }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect(error).toMatchObject({ code: 'VALIDATION', context: expect.objectContaining({ index: 1, type: 'ServerPolicyDefined' }) });
+        expect((error as Error).message).toContain('certificateLifetimeDays');
+        await expect(h.store.append(stream, [{ ...valid, type: 'NoSuchEvent' }], { expectedVersion: noStream, messageId: uniqueId('m') })).rejects.toBeInstanceOf(ValidationError);
+        await expect(h.store.append(stream, [policyEvent(policyStream(), 'elsewhere')], { expectedVersion: noStream, messageId: uniqueId('m') })).rejects.toBeInstanceOf(ValidationError);
+        expect(await h.store.read(stream)).toEqual({ events: [], version: noStream });
+      });
+    });
+
+    describe('handleCommand', () => {
+      test('wraps decided events in envelopes derived from the command, and appends them', async () => {
+        const stream = policyStream();
+        const cmd = command('fridges', uniqueId('cmd'), { correlationId: 'corr-9', actor: { kind: 'operator', id: 'ada' } });
+        const result = await handleCommand({ store: h.store, decider: policyDecider(), stream, command: cmd });
+        expect(result.alreadyHandled).toBe(false);
+        expect(result.events).toEqual([
+          expect.objectContaining({
+            type: 'ServerPolicyDefined',
+            aggregateId: stream.id,
+            occurredAt: cmd.metadata.now,
+            causationId: cmd.metadata.commandId,
+            correlationId: 'corr-9',
+            actor: { kind: 'operator', id: 'ada' },
+          }),
+        ]);
+        expect(result.events[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(result.state).toEqual({ revisions: 1, names: ['fridges'] });
+        const read = await h.store.read(stream);
+        expect(read.events.map((r) => r.event)).toEqual(result.events);
+        expect(result.version).toBe(read.version);
+      });
+
+      test('a retried command produces identical events and writes them once', async () => {
+        const stream = policyStream();
+        const cmd = command('fridges');
+        const first = await handleCommand({ store: h.store, decider: policyDecider(), stream, command: cmd });
+        const calls = { decide: 0 };
+        const again = await handleCommand({ store: h.store, decider: policyDecider(calls), stream, command: cmd });
+        expect(again.events).toEqual(first.events);
+        expect(again.alreadyHandled).toBe(true);
+        expect(calls.decide).toBe(0);
+        expect((await h.store.read(stream)).events).toHaveLength(1);
+      });
+
+      test('two concurrent commands: one wins, the loser reloads and decides again on fresh state', async () => {
+        const stream = policyStream();
+        await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('v1') });
+        const calls = { decide: 0 };
+        const racing = barrierOnFirstReads(h.store, 2);
+        const appendOutcomes: string[] = [];
+        const observed = wrap(racing, {
+          append: (s, e, o) =>
+            racing.append(s, e, o).then(
+              (r) => (appendOutcomes.push('ok'), r),
+              (error: unknown) => (appendOutcomes.push(error instanceof ConcurrencyError ? 'conflict' : 'other'), Promise.reject(error)),
+            ),
+        });
+        const [left, right] = await bound(
+          Promise.all([
+            handleCommand({ store: observed, decider: policyDecider(calls), stream, command: command('left') }),
+            handleCommand({ store: observed, decider: policyDecider(calls), stream, command: command('right') }),
+          ]),
+          'two racing commands',
+        );
+        expect(appendOutcomes.sort()).toEqual(['conflict', 'ok', 'ok']);
+        expect(calls.decide).toBe(3);
+        // Both first decided on revision 1 (lifetime 2); the loser decided again on revision 2 (lifetime 3).
+        const lifetimes = [left, right].map((r) => r.events[0]!.data.certificateLifetimeDays).sort();
+        expect(lifetimes).toEqual([2, 3]);
+        const read = await h.store.read(stream);
+        expect(read.events.map((r) => (r.event as PolicyDefined).data.certificateLifetimeDays)).toEqual([1, 2, 3]);
+      });
+
+      test('gives up with ConcurrencyError after bounded retries', async () => {
+        const stream = policyStream();
+        let interferences = 0;
+        // Another writer always gets in between the read and the append.
+        const contested = wrap(h.store, {
+          append: async (s, e, o) => {
+            interferences++;
+            await h.store.append(s, [policyEvent(s, `intruder-${interferences}`)], { expectedVersion: 'any', messageId: uniqueId('m') });
+            return h.store.append(s, e, o);
+          },
+        });
+        const calls = { decide: 0 };
+        await expect(handleCommand({ store: contested, decider: policyDecider(calls), stream, command: command('never'), maxRetries: 2 })).rejects.toBeInstanceOf(ConcurrencyError);
+        expect(calls.decide).toBe(3);
+      });
+
+      test('snapshots every N events, and loads from the snapshot', async () => {
+        const stream = policyStream();
+        const decider = policyDecider();
+        const snapshots = { store: h.snapshots, every: 2 };
+        for (let i = 0; i < 5; i++) await handleCommand({ store: h.store, decider, stream, command: command(`n${i}`), snapshots });
+        const snapshot = await h.snapshots.load<PolicyState>(stream);
+        expect(snapshot).toEqual({ state: { revisions: 4, names: ['n0', 'n1', 'n2', 'n3'] }, version: expect.any(Number), revision: 1 });
+        const reads: (number | undefined)[] = [];
+        const spy = wrap(h.store, { read: (s, o) => (reads.push(o?.after), h.store.read(s, o)) });
+        const loaded = await load(spy, decider, stream, snapshots);
+        expect(reads).toEqual([snapshot!.version]);
+        expect(loaded.events).toHaveLength(1);
+        expect(loaded.state).toEqual({ revisions: 5, names: ['n0', 'n1', 'n2', 'n3', 'n4'] });
+        // A snapshot of another revision of the state's shape is ignored.
+        expect((await load(h.store, decider, stream, { ...snapshots, revision: 2 })).events).toHaveLength(5);
+      });
+    });
+
+    describe('subscriptions and projections', () => {
+      const namesByPolicy: ProjectionDefinition<{ applied: number[]; names: Record<string, string> }> = {
+        name: 'policy-names',
+        context: 'registry',
+        aggregate: 'policy',
+        initialState: () => ({ applied: [], names: {} }),
+        evolve: (state, recorded) => ({
+          applied: [...state.applied, recorded.sequence],
+          names: { ...state.names, [recorded.event.aggregateId]: (recorded.event as PolicyDefined).data.name },
+        }),
+      };
+
+      async function seed(n: number): Promise<number[]> {
+        const sequences: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const stream = policyStream();
+          sequences.push(...(await h.store.append(stream, [policyEvent(stream, `seed-${i}`)], { expectedVersion: noStream, messageId: uniqueId('m') })).sequences);
+        }
+        return sequences;
+      }
+
+      test('caughtUp resolves on an empty context', async () => {
+        const sub = await h.store.subscribe({ durable: uniqueId('empty'), context: 'registry' }, () => undefined);
+        await bound(sub.caughtUp(), 'caughtUp');
+        await sub.stop();
+      });
+
+      test('a subscriber stopped mid-stream and restarted applies every event exactly once, by stream sequence', async () => {
+        const sequences = await seed(10);
+        const crashAt = sequences[4]!;
+        const durable = uniqueId('crash');
+        const projection = new Projection(namesByPolicy);
+        const firstRun: number[] = [];
+        let crashed!: () => void;
+        const crash = new Promise<void>((resolve) => (crashed = resolve));
+        const sub1 = await h.store.subscribe({ durable, context: 'registry', aggregate: 'policy' }, (recorded) => {
+          firstRun.push(recorded.sequence);
+          projection.apply(recorded);
+          if (recorded.sequence === crashAt) {
+            crashed();
+            throw new Error('process died after writing the projection, before the ack');
+          }
+        });
+        await bound(crash, 'the crash');
+        await sub1.stop();
+        expect(firstRun.slice(0, 5)).toEqual(sequences.slice(0, 5));
+
+        const secondRun: number[] = [];
+        const sub2 = await h.store.subscribe({ durable, context: 'registry', aggregate: 'policy' }, (recorded) => {
+          secondRun.push(recorded.sequence);
+          projection.apply(recorded);
+        });
+        const more = await seed(3);
+        await bound(sub2.caughtUp(), 'caughtUp after restart');
+        await sub2.stop();
+        // Resumed at the unacked event (redelivered, skipped by the checkpoint), nothing before it.
+        expect(secondRun[0]).toBe(crashAt);
+        expect(Math.min(...secondRun)).toBe(crashAt);
+        expect(projection.state.applied).toEqual([...sequences, ...more]);
+        expect(projection.checkpoint).toBe(more.at(-1));
+      });
+
+      test('a handler that fails is retried and the events after it wait', async () => {
+        const sequences = await seed(3);
+        const seen: number[] = [];
+        let failures = 0;
+        const sub = await h.store.subscribe({ durable: uniqueId('retry'), context: 'registry' }, (recorded) => {
+          if (recorded.sequence === sequences[1] && failures < 2) {
+            failures++;
+            throw new Error('transient');
+          }
+          seen.push(recorded.sequence);
+        });
+        await bound(sub.caughtUp(), 'caughtUp');
+        await sub.stop();
+        expect(failures).toBe(2);
+        expect(seen).toEqual(sequences);
+      });
+
+      test('a projection rebuilt by replay equals the live one', async () => {
+        await seed(5);
+        const live = new Projection(namesByPolicy);
+        const sub = await runProjection(h.store, live, uniqueId('live'));
+        const stream = policyStream();
+        await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('renamed-once') });
+        await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('renamed-twice') });
+        await bound(sub.caughtUp(), 'caughtUp');
+        await sub.stop();
+        const rebuilt = await rebuildProjection(h.store, namesByPolicy);
+        expect(rebuilt.toCheckpoint()).toEqual(live.toCheckpoint());
+        expect(rebuilt.state.applied).toHaveLength(7);
+        expect(rebuilt.state.names[stream.id]).toBe('renamed-twice');
+      });
+
+      test('a projection restored from its checkpoint resumes after it, even under a new durable', async () => {
+        const sequences = await seed(6);
+        const saved: { state: unknown; checkpoint: number }[] = [];
+        const partial = await rebuildProjection(h.store, namesByPolicy);
+        const restored = new Projection(namesByPolicy, { state: { applied: partial.state.applied.slice(0, 4), names: {} }, checkpoint: sequences[3]! });
+        const sub = await runProjection(h.store, restored, uniqueId('restored'), { save: (c) => void saved.push(c) });
+        await bound(sub.caughtUp(), 'caughtUp');
+        await sub.stop();
+        expect(restored.state.applied).toEqual(sequences);
+        expect(saved.map((c) => c.checkpoint)).toEqual(sequences.slice(4));
+      });
+
+      test('replay starts from a sequence and filters by aggregate', async () => {
+        const sequences = await seed(4);
+        const seen: number[] = [];
+        const last = await h.store.replay('registry', (r) => void seen.push(r.sequence), { fromSequence: sequences[2]!, aggregate: 'policy' });
+        expect(seen).toEqual(sequences.slice(2));
+        expect(last).toBe(sequences[3]);
+        expect(await h.store.replay('registry', () => undefined, { aggregate: 'device' })).toBe(0);
+      });
+
+      test('an invalid event found on the stream is parked with one log line, and the consumer continues', async () => {
+        const before = await seed(1);
+        const stream = policyStream();
+        const secret = 'do-not-log-this-payload';
+        const bad = policyEvent(stream, secret, { certificateLifetimeDays: 0 });
+        await h.writeRaw(stream, JSON.stringify(bad));
+        await h.writeRaw(stream, `not json ${secret}`);
+        const after = await seed(1);
+        const handled: number[] = [];
+        const sub = await h.store.subscribe({ durable: uniqueId('parking'), context: 'registry' }, (r) => void handled.push(r.sequence));
+        await bound(sub.caughtUp(), 'caughtUp past the invalid events');
+        await sub.stop();
+        expect(handled).toEqual([...before, ...after]);
+
+        const parked = await h.parked.list();
+        expect(parked).toEqual([
+          expect.objectContaining({ subject: expect.stringMatching(new RegExp(`registry\\.policy\\.${stream.id}$`)), sequence: before[0]! + 1, type: 'ServerPolicyDefined', version: 1 }),
+          expect.objectContaining({ sequence: before[0]! + 2, type: 'unknown', reason: 'payload is not JSON' }),
+        ]);
+        expect(parked[0]!.reason).toContain('certificateLifetimeDays');
+        expect(new TextDecoder().decode(parked[0]!.payload)).toBe(JSON.stringify(bad));
+
+        // A replay skips them too, without parking or logging them again.
+        const replayed: number[] = [];
+        await h.store.replay('registry', (r) => void replayed.push(r.sequence));
+        expect(replayed).toEqual([...before, ...after]);
+
+        const lines = h.logs.filter((l) => l['event'] === 'eventstore.event_parked');
+        expect(lines).toHaveLength(2);
+        expect(lines[0]).toMatchObject({ level: 40, type: 'ServerPolicyDefined', subject: parked[0]!.subject, sequence: parked[0]!.sequence, reason: parked[0]!.reason });
+        expect(JSON.stringify(h.logs)).not.toContain(secret);
+      });
+    });
+  });
+}

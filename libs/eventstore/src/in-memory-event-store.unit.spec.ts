@@ -1,0 +1,18 @@
+import { pino } from 'pino';
+import { eventStoreFeatures } from './event-store.features.js';
+import { InMemoryEventStore } from './in-memory-event-store.js';
+import { InMemorySnapshotStore } from './snapshots.js';
+
+eventStoreFeatures('in memory', async () => {
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const store = new InMemoryEventStore({ logger, retryBackoffMs: [10] });
+  return {
+    store,
+    parked: store.parked,
+    snapshots: new InMemorySnapshotStore(),
+    writeRaw: async (stream, payload) => void store.injectUnchecked(stream, payload),
+    logs,
+    close: async () => undefined,
+  };
+});

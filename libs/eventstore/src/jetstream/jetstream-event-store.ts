@@ -1,0 +1,349 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StoredMsg,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { boundedContexts, aggregateSubject, contextSubject, streamName, type BoundedContext, type EventEnvelope } from '@tunnelkey/contracts';
+import { pino, type Logger } from 'pino';
+import { decodeEvent, encodeEvent, eventHeaders, streamContext, validateAppend } from '../codec.js';
+import { StoreUnavailableError, SubscriptionError, describeError } from '../errors.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventHandler,
+  EventStore,
+  ReadOptions,
+  ReadResult,
+  RecordedEvent,
+  ReplayOptions,
+  StreamRef,
+  Subscription,
+  SubscriptionOptions,
+} from '../event-store.js';
+import { parkAndLog, type ParkedEventStore } from '../parking.js';
+import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
+import { PublishPipeline } from './publish-pipeline.js';
+
+export interface JetStreamEventStoreOptions {
+  /** Isolates streams (`<NS>_REGISTRY`) and subjects (`<ns>.registry.>`), e.g. per test file. */
+  namespace?: string;
+  /** JetStream dedup window for message ids. Default 2 minutes. */
+  duplicateWindowMs?: number;
+  /** How long an append waits for JetStream's acknowledgement. Default 5 s. */
+  publishTimeoutMs?: number;
+  /** Delays before a failed handler sees the event again (nak with delay; the last one repeats). */
+  retryBackoffMs?: readonly number[];
+  /** Redelivery of an event whose handler neither acked nor failed (a crashed process). Default 30 s. */
+  ackWaitMs?: number;
+  /** Where invalid events found on a stream go. Default: a `<NS>_PARKED` stream. */
+  parked?: ParkedEventStore;
+  logger?: Logger;
+}
+
+/** Past this many events a read switches from direct gets (one round trip each) to an ordered consumer. */
+const directReadLimit = 24;
+const durablePattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The event store on NATS JetStream (2.9+): one stream per bounded context, one subject per
+ * aggregate. Appends are publishes with `Nats-Msg-Id` (dedup) and an expected last subject
+ * sequence (optimistic concurrency); reads are direct gets by subject; subscriptions are durable
+ * pull consumers with one message in flight; replays are ordered consumers.
+ */
+export class JetStreamEventStore implements EventStore {
+  readonly parked: ParkedEventStore;
+  readonly namespace: string;
+  readonly #js: JetStreamClient;
+  readonly #logger: Logger;
+  readonly #duplicateWindowMs: number;
+  readonly #backoff: readonly number[];
+  readonly #ackWaitMs: number;
+  readonly #pipeline: PublishPipeline;
+  readonly #subjects = new Map<string, string>();
+  #jsm: Promise<JetStreamManager> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    options: JetStreamEventStoreOptions = {},
+  ) {
+    this.namespace = options.namespace ?? '';
+    this.#duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
+    this.#backoff = options.retryBackoffMs?.length ? options.retryBackoffMs : [100, 500, 2_000, 5_000];
+    this.#ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.#logger = options.logger ?? pino({ name: 'eventstore' });
+    this.parked = options.parked ?? new JetStreamParkedEventStore(nc, this.namespace, this.#duplicateWindowMs);
+    this.#js = jetstream(nc);
+    this.#pipeline = new PublishPipeline(nc, options.publishTimeoutMs ?? 5_000);
+  }
+
+  /** JetStream stream name of a context under this store's namespace. */
+  streamName(context: BoundedContext): string {
+    return streamName(context, this.namespace);
+  }
+
+  /** Creates the context streams (and the parked stream), or updates them to this configuration. */
+  async ensureStreams(contexts: readonly BoundedContext[] = boundedContexts): Promise<void> {
+    const jsm = await this.#manager();
+    for (const context of contexts) {
+      const config: Partial<StreamConfig> & { name: string } = {
+        name: this.streamName(context),
+        subjects: [`${contextSubject(context, this.namespace)}.>`],
+        storage: 'file' as StreamConfig['storage'],
+        duplicate_window: nanos(this.#duplicateWindowMs),
+        allow_direct: true,
+        // An event log: nobody deletes single events.
+        deny_delete: true,
+      };
+      const exists = await jsm.streams.info(config.name).then(
+        () => true,
+        (error: unknown) => (isNotFound(error) ? false : Promise.reject(error)),
+      );
+      if (exists) await jsm.streams.update(config.name, config);
+      else await jsm.streams.add(config);
+    }
+    if (this.parked instanceof JetStreamParkedEventStore) await this.parked.ensureStream(jsm);
+  }
+
+  async append(stream: StreamRef, events: readonly EventEnvelope[], options: AppendOptions): Promise<AppendResult> {
+    validateAppend(stream, events);
+    const subject = this.#subject(stream);
+    const sequences: number[] = [];
+    let expected = options.expectedVersion;
+    let duplicates = 0;
+    // Chained, not atomic: each event expects the previous one's sequence. If one fails, the ones
+    // before it stay; a retry with the same messageId dedups them and carries on from there.
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const hdrs = headers();
+      hdrs.set('Nats-Msg-Id', `${options.messageId}:${i}`);
+      if (expected !== 'any') hdrs.set('Nats-Expected-Last-Subject-Sequence', String(expected));
+      hdrs.set(eventHeaders.type, event.type);
+      hdrs.set(eventHeaders.version, String(event.version));
+      const context = { ...streamContext(stream), expected: expected === 'any' ? 'any' : expected, index: i };
+      const ack = await this.#pipeline.publish(subject, encodeEvent(event), hdrs, context);
+      if (ack.duplicate) duplicates++;
+      sequences.push(ack.seq);
+      expected = ack.seq;
+    }
+    const version = sequences.at(-1) ?? (await this.read(stream)).version;
+    return { version, sequences, duplicate: events.length > 0 && duplicates === events.length };
+  }
+
+  async read(stream: StreamRef, options: ReadOptions = {}): Promise<ReadResult> {
+    const subject = this.#subject(stream);
+    const name = this.streamName(stream.context);
+    const jsm = await this.#manager();
+    const events: RecordedEvent[] = [];
+    let version = options.after ?? 0;
+    let seq = version + 1;
+    // Aggregates are short: a few direct gets ("next message on this subject from seq") beat
+    // creating a consumer. Long ones (no snapshot) switch to an ordered consumer.
+    for (let gets = 0; gets < directReadLimit; gets++) {
+      const msg = await this.#direct(jsm, name, { seq, next_by_subj: subject }, stream);
+      if (!msg) return { events, version };
+      const recorded = await this.#decodeOrPark(name, msg.subject, msg.seq, msg.data, 'read');
+      if (recorded) events.push(recorded);
+      version = msg.seq;
+      seq = msg.seq + 1;
+    }
+    const last = await this.#direct(jsm, name, { last_by_subj: subject }, stream);
+    if (!last || last.seq < seq) return { events, version };
+    await this.#ordered(name, subject, seq, last.seq, 'read', (recorded) => void events.push(recorded));
+    return { events, version: last.seq };
+  }
+
+  async subscribe(options: SubscriptionOptions, handler: EventHandler): Promise<Subscription> {
+    const { durable } = options;
+    if (!durablePattern.test(durable)) throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: durable.slice(0, 64) });
+    const name = this.streamName(options.context);
+    const filter = this.#filter(options.context, options.aggregate);
+    const jsm = await this.#manager();
+    const existing = await jsm.consumers.info(name, durable).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+    if (existing && existing.config.filter_subject !== filter) {
+      throw new SubscriptionError('durable exists with another filter', { durable, stream: name });
+    }
+    if (!existing) {
+      const config: Partial<ConsumerConfig> = {
+        durable_name: durable,
+        filter_subject: filter,
+        ack_policy: AckPolicy.Explicit,
+        // One event in flight: strict order, and a failed event blocks the ones after it.
+        max_ack_pending: 1,
+        max_deliver: -1,
+        ack_wait: nanos(this.#ackWaitMs),
+        ...(options.fromSequence && options.fromSequence > 1
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSequence }
+          : { deliver_policy: DeliverPolicy.All }),
+      };
+      await jsm.consumers.add(name, config);
+    }
+    const consumer = await this.#js.consumers.get(name, durable);
+    const messages = await consumer.consume({ max_messages: 32 });
+    let stopping = false;
+    let lastAcked = 0;
+    const progress = new Set<() => void>();
+    const notify = () => {
+      for (const resolve of [...progress]) resolve();
+    };
+    const loop = (async () => {
+      for await (const msg of messages) {
+        if (stopping) {
+          // Hand it straight back: the next run gets it without waiting for ack_wait.
+          msg.nak();
+          break;
+        }
+        await this.#deliver(msg, name, durable, handler).then((acked) => {
+          if (acked) lastAcked = msg.seq;
+        });
+        notify();
+      }
+    })().catch((error: unknown) => {
+      this.#logger.error({ event: 'eventstore.subscription_failed', durable, stream: name, error: describeError(error) }, 'subscription stopped');
+    });
+    const waitForProgress = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          progress.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        progress.add(done);
+      });
+    return {
+      stop: async () => {
+        stopping = true;
+        messages.stop();
+        await loop;
+        await this.nc.flush();
+        notify();
+      },
+      caughtUp: async () => {
+        const target = (await jsm.streams.info(name)).state.last_seq;
+        for (;;) {
+          if (lastAcked >= target) return;
+          if (stopping) throw new SubscriptionError('subscription stopped before catching up', { durable, stream: name });
+          const info = await jsm.consumers.info(name, durable);
+          if (info.ack_floor.stream_seq >= target || (info.num_pending === 0 && info.num_ack_pending === 0)) return;
+          await waitForProgress(100);
+        }
+      },
+    };
+  }
+
+  async replay(context: BoundedContext, handler: EventHandler, options: ReplayOptions = {}): Promise<number> {
+    const name = this.streamName(context);
+    const from = Math.max(1, options.fromSequence ?? 1);
+    return this.#ordered(name, this.#filter(context, options.aggregate), from, undefined, 'replay', handler);
+  }
+
+  /** Stops the publish pipeline; the connection stays the caller's. */
+  close(): void {
+    this.#pipeline.close();
+  }
+
+  /**
+   * Delivers what an ordered consumer finds from `from`, up to `upTo` or to what was pending when
+   * it was created. Returns the last sequence seen (`from - 1` when none).
+   */
+  async #ordered(name: string, filter: string, from: number, upTo: number | undefined, foundBy: string, handler: EventHandler): Promise<number> {
+    let last = from - 1;
+    const consumer = await this.#js.consumers
+      .get(name, { filter_subjects: filter, ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}) })
+      .catch((error: unknown) => Promise.reject(new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error })));
+    let remaining = (await consumer.info(true)).num_pending;
+    if (remaining === 0) return last;
+    const messages = await consumer.consume({ max_messages: 1_000, threshold_messages: 500 });
+    try {
+      for await (const msg of messages) {
+        const recorded = await this.#decodeOrPark(name, msg.subject, msg.seq, msg.data, foundBy);
+        if (recorded) await handler(recorded);
+        last = msg.seq;
+        remaining--;
+        if (remaining <= 0 || msg.info.pending === 0 || (upTo !== undefined && msg.seq >= upTo)) break;
+      }
+    } finally {
+      messages.stop();
+    }
+    return last;
+  }
+
+  /** Hands one delivery to the handler; true when it was acked. */
+  async #deliver(msg: JsMsg, name: string, durable: string, handler: EventHandler): Promise<boolean> {
+    let recorded: RecordedEvent | undefined;
+    try {
+      recorded = await this.#decodeOrPark(name, msg.subject, msg.seq, msg.data, durable);
+      if (recorded) await handler(recorded);
+    } catch (error) {
+      const attempt = msg.info.deliveryCount;
+      const delay = this.#backoff[Math.min(attempt - 1, this.#backoff.length - 1)]!;
+      this.#logger.warn(
+        { event: 'eventstore.handler_failed', durable, stream: name, subject: msg.subject, sequence: msg.seq, type: recorded?.event.type, attempt, retryInMs: delay, error: describeError(error) },
+        'handler failed; event will be redelivered',
+      );
+      msg.nak(delay);
+      return false;
+    }
+    msg.ack();
+    return true;
+  }
+
+  async #decodeOrPark(name: string, subject: string, sequence: number, data: Uint8Array, foundBy: string): Promise<RecordedEvent | undefined> {
+    const decoded = decodeEvent(data);
+    if (decoded.ok) return { event: decoded.event, sequence, subject };
+    await parkAndLog(this.parked, this.#logger, {
+      stream: name,
+      subject,
+      sequence,
+      type: decoded.type,
+      version: decoded.version,
+      reason: decoded.reason,
+      foundBy,
+      parkedAt: new Date().toISOString(),
+      payload: data,
+    });
+    return undefined;
+  }
+
+  async #direct(jsm: JetStreamManager, name: string, query: { seq: number; next_by_subj: string } | { last_by_subj: string }, stream: StreamRef): Promise<StoredMsg | null> {
+    try {
+      return await jsm.direct.getMessage(name, query);
+    } catch (error) {
+      throw new StoreUnavailableError('could not read the stream', streamContext(stream), { cause: error });
+    }
+  }
+
+  #subject(stream: StreamRef): string {
+    const key = `${stream.context}\u0000${stream.aggregate}\u0000${stream.id}`;
+    let subject = this.#subjects.get(key);
+    if (subject === undefined) {
+      subject = aggregateSubject(stream.context, stream.aggregate, stream.id, this.namespace);
+      if (this.#subjects.size > 10_000) this.#subjects.clear();
+      this.#subjects.set(key, subject);
+    }
+    return subject;
+  }
+
+  #filter(context: BoundedContext, aggregate?: string): string {
+    return aggregate ? `${contextSubject(context, this.namespace)}.${aggregate}.*` : `${contextSubject(context, this.namespace)}.>`;
+  }
+
+  #manager(): Promise<JetStreamManager> {
+    this.#jsm ??= jetstreamManager(this.nc);
+    return this.#jsm;
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014);
+}
+

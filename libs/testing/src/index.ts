@@ -1,0 +1,3 @@
+export * from './decider-specification.js';
+export * from './nats-fixture.js';
+export * from './wait-for.js';
