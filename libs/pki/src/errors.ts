@@ -53,7 +53,9 @@ export type ChainFailureReason =
   | 'EXTENDED_KEY_USAGE'
   | 'UNKNOWN_CRITICAL_EXTENSION'
   | 'ROOT_NOT_SELF_SIGNED'
-  | 'REVOKED';
+  | 'REVOKED'
+  | 'STALE_CRL'
+  | 'BAD_CRL';
 
 /** A certificate chain failed one of our checks; `reason` says which, `context.depth` where (0 = leaf). */
 export class ChainVerificationError extends PkiError {
