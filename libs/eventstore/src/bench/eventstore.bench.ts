@@ -1,0 +1,171 @@
+/**
+ * `npm run bench:eventstore`: our append and replay against raw JetStream, same server, same run.
+ *
+ * 100,000 ServerPolicyDefined events (~300 bytes) over 10,000 policy aggregates (10 each, each
+ * aggregate's appends chained on its version), up to 1,000 appends in flight. Baselines: raw
+ * `js.publish` of the same bytes with the same message ids and concurrency, and a raw
+ * ordered-consumer replay of the same stream. Streams live under a throwaway namespace and are
+ * deleted at the end. `--strict` exits 1 when a target is missed.
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, createInbox, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { aggregateSubject, type EventEnvelope } from '@tunnelkey/contracts';
+import { pino } from 'pino';
+import { noStream, type StreamRef } from '../event-store.js';
+import { JetStreamEventStore } from '../jetstream/jetstream-event-store.js';
+import { Projection } from '../projection.js';
+
+const total = Number(process.env['BENCH_EVENTS'] ?? 100_000);
+const perAggregate = 10;
+const inFlight = Number(process.env['BENCH_IN_FLIGHT'] ?? 1_000);
+const warmup = 5_000;
+const url = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+const strict = process.argv.includes('--strict');
+
+interface Work {
+  stream: StreamRef;
+  subject: string;
+  events: EventEnvelope[];
+  payloads: Uint8Array[];
+}
+
+function makeWork(namespace: string, label: string, count: number): Work[] {
+  const encoder = new TextEncoder();
+  const work: Work[] = [];
+  for (let a = 0; a * perAggregate < count; a++) {
+    const id = `${label}-${a.toString(36).padStart(5, '0')}`;
+    const stream: StreamRef = { context: 'registry', aggregate: 'policy', id };
+    const events = Array.from({ length: Math.min(perAggregate, count - a * perAggregate) }, (_, i) => ({
+      type: 'ServerPolicyDefined',
+      version: 1,
+      id: crypto.randomUUID(),
+      aggregateId: id,
+      occurredAt: '2026-01-02T03:04:05.000Z',
+      causationId: `cmd-${id}-${i}`,
+      correlationId: `corr-${id}`,
+      data: {
+        policyId: id,
+        name: `fridge fleet policy ${a} revision ${i}`,
+        targetIds: ['mosquitto-eu-1'],
+        topicRights: [{ topic: 'fleet/{deviceId}/telemetry', access: 'publish' as const }],
+        certificateLifetimeDays: 365,
+      },
+    }));
+    work.push({ stream, subject: aggregateSubject('registry', 'policy', id, namespace), events, payloads: events.map((e) => encoder.encode(JSON.stringify(e))) });
+  }
+  return work;
+}
+
+/** Runs `appendAll` on aggregates with at most `inFlight` appends outstanding; events/s. */
+async function drive(work: Work[], appendOne: (w: Work, i: number, previous: number) => Promise<number>): Promise<number> {
+  let next = 0;
+  let events = 0;
+  const started = performance.now();
+  const worker = async () => {
+    for (let w = work[next++]; w; w = work[next++]) {
+      let version = noStream;
+      for (let i = 0; i < w.events.length; i++) version = await appendOne(w, i, version);
+      events += w.events.length;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, work.length) }, worker));
+  return (events / (performance.now() - started)) * 1000;
+}
+
+async function rawReplay(nc: NatsConnection, stream: string): Promise<number> {
+  const js = jetstream(nc);
+  const started = performance.now();
+  const consumer = await js.consumers.get(stream, {});
+  let remaining = (await consumer.info(true)).num_pending;
+  const count = remaining;
+  const messages = await consumer.consume({ max_messages: 1_000, threshold_messages: 500 });
+  for await (const msg of messages) {
+    if (--remaining <= 0 || msg.info.pending === 0) break;
+  }
+  messages.stop();
+  return (count / (performance.now() - started)) * 1000;
+}
+
+async function main() {
+  const nc = await connect({ servers: url, name: 'bench-eventstore' });
+  const jsm: JetStreamManager = await jetstreamManager(nc);
+  const namespace = `bench${randomBytes(3).toString('hex')}`;
+  const store = new JetStreamEventStore(nc, { namespace, logger: pino({ level: 'warn' }) });
+  const rawStreams = [`${namespace.toUpperCase()}_RAW`, `${namespace.toUpperCase()}_LEAN`];
+  try {
+    await store.ensureStreams(['registry']);
+    for (const name of rawStreams) {
+      await jsm.streams.add({ name, subjects: [`${namespace}.${name.split('_')[1]!.toLowerCase()}.>`], storage: 'file' as never, duplicate_window: nanos(120_000), allow_direct: true });
+    }
+    const js = jetstream(nc);
+    const ours = (w: Work, i: number, version: number) =>
+      store.append(w.stream, [w.events[i]!], { expectedVersion: version, messageId: w.events[i]!.causationId }).then((r) => r.version);
+    const raw = (prefix: string) => (w: Work, i: number) =>
+      js.publish(`${prefix}.${w.stream.id}`, w.payloads[i]!, { msgID: `${w.events[i]!.causationId}:0` }).then((ack) => ack.seq);
+    // The technique our store uses (one reply inbox, one timer), without the store: the client ceiling.
+    const inbox = createInbox();
+    const acks = new Map<string, (seq: number) => void>();
+    let token = 0;
+    nc.subscribe(`${inbox}.*`, { callback: (_e, m) => acks.get(m.subject.slice(inbox.length + 1))?.((m.json() as { seq: number }).seq) });
+    const lean = (prefix: string) => (w: Work, i: number) =>
+      new Promise<number>((resolve) => {
+        const t = (token++).toString(36);
+        acks.set(t, (seq) => (acks.delete(t), resolve(seq)));
+        const h = headers();
+        h.set('Nats-Msg-Id', `${w.events[i]!.causationId}:0`);
+        nc.publish(`${prefix}.${w.stream.id}`, w.payloads[i]!, { headers: h, reply: `${inbox}.${t}` });
+      });
+
+    const sizes = makeWork(namespace, 'size', 1)[0]!.payloads[0]!.length;
+    console.log(`tunnelkey eventstore bench: ${total} events of ${sizes} bytes, ${total / perAggregate} aggregates, ${inFlight} appends in flight, ${url}`);
+    // Warm up every path (JIT, connections) on separate aggregates.
+    await drive(makeWork(namespace, 'warm', warmup), ours);
+    await drive(makeWork(namespace, 'warm', warmup), raw(`${namespace}.raw`));
+    await drive(makeWork(namespace, 'warm', warmup), lean(`${namespace}.lean`));
+
+    const rawRate = await drive(makeWork(namespace, 'run', total), raw(`${namespace}.raw`));
+    const ourRate = await drive(makeWork(namespace, 'run', total), ours);
+    const leanRate = await drive(makeWork(namespace, 'run', total), lean(`${namespace}.lean`));
+
+    // Replays of the same stream (our registry stream: warm-up + run events). Best of two each.
+    const streamName = store.streamName('registry');
+    const replayOurs = async () => {
+      const projection = new Projection<{ count: number; names: Map<string, string> }>({
+        name: 'bench',
+        context: 'registry',
+        initialState: () => ({ count: 0, names: new Map() }),
+        evolve: (state, r) => {
+          state.count++;
+          state.names.set(r.event.aggregateId, (r.event.data as { name: string }).name);
+          return state;
+        },
+      });
+      const started = performance.now();
+      await store.replay('registry', (r) => void projection.apply(r));
+      const rate = (projection.state.count / (performance.now() - started)) * 1000;
+      if (projection.state.count !== total + warmup) throw new Error(`replay folded ${projection.state.count} events, expected ${total + warmup}`);
+      return rate;
+    };
+    const rawReplayRate = Math.max(await rawReplay(nc, streamName), await rawReplay(nc, streamName));
+    const ourReplayRate = Math.max(await replayOurs(), await replayOurs());
+
+    const f = (n: number) => Math.round(n).toLocaleString('en-US').padStart(9);
+    const appendRatio = ourRate / rawRate;
+    const replayRatio = ourReplayRate / rawReplayRate;
+    console.log(`append  eventstore         ${f(ourRate)} events/s`);
+    console.log(`        raw js.publish     ${f(rawRate)} events/s   ratio ${appendRatio.toFixed(2)} (target >= 0.80) ${appendRatio >= 0.8 ? 'OK' : 'MISSED'}`);
+    console.log(`        raw lean publish   ${f(leanRate)} events/s   ratio ${(ourRate / leanRate).toFixed(2)} (one reply inbox, no store: client ceiling, for information)`);
+    console.log(`replay  eventstore + fold  ${f(ourReplayRate)} events/s`);
+    console.log(`        raw ordered cons.  ${f(rawReplayRate)} events/s   ratio ${replayRatio.toFixed(2)} (target >= 0.50) ${replayRatio >= 0.5 ? 'OK' : 'MISSED'}`);
+    if (strict && (appendRatio < 0.8 || replayRatio < 0.5)) process.exitCode = 1;
+  } finally {
+    store.close();
+    for (const name of [store.streamName('registry'), ...rawStreams, `${namespace.toUpperCase()}_PARKED`]) {
+      await jsm.streams.delete(name).catch(() => undefined);
+    }
+    await nc.close();
+  }
+}
+
+await main();
