@@ -2,7 +2,7 @@ import { Type, type Static, type TObject, type TProperties, type TSchema } from 
 import { boundedContexts, namespacePattern, type BoundedContext } from './contexts.js';
 import { Actor, AggregateId } from './envelope.js';
 import { UnsafeSubjectToken, type ViolationDetail } from './errors.js';
-import { Struct, Text } from './primitives.js';
+import { Struct } from './primitives.js';
 import { compileContract } from './validation.js';
 
 /** Client-chosen and unique per intent: a retried command with the same id changes nothing twice. */
@@ -18,14 +18,19 @@ export const commandFields = {
 };
 
 /**
- * Stable error codes of a command reply. A client switches on these, never on the message;
- * `httpStatusOf` is the gateway's one mapping to HTTP.
+ * Well-known error codes of a command reply. A client switches on the code, never on the message.
+ * Services may also answer with a domain reason in kebab-case (e.g. `key-not-enrolled`), which
+ * the gateway maps to 422. `httpStatusOf` is the one mapping to HTTP.
  */
 export const commandErrorCodes = [
   'CONTRACT_VIOLATION',
+  'MALFORMED',
+  'TOO_LARGE',
   'NOT_FOUND',
   'CONFLICT',
+  'CONCURRENCY',
   'REJECTED',
+  'UNAUTHENTICATED',
   'FORBIDDEN',
   'UNAVAILABLE',
   'INTERNAL',
@@ -34,24 +39,35 @@ export type CommandErrorCode = (typeof commandErrorCodes)[number];
 
 const httpStatusByCode: Readonly<Record<CommandErrorCode, number>> = {
   CONTRACT_VIOLATION: 400,
+  MALFORMED: 400,
+  TOO_LARGE: 413,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  CONCURRENCY: 409,
   REJECTED: 422,
+  UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
-export function httpStatusOf(code: CommandErrorCode): number {
-  return httpStatusByCode[code];
+export function httpStatusOf(code: string): number {
+  if (Object.hasOwn(httpStatusByCode, code)) return httpStatusByCode[code as CommandErrorCode];
+  return /^[a-z][a-z0-9-]*$/.test(code) ? 422 : 500;
 }
 
 export const CommandError = Struct({
-  code: Type.Union(commandErrorCodes.map((c) => Type.Literal(c))),
-  message: Text(1000),
-  /** Where it went wrong (a JSON pointer or a row), never the offending value. */
+  code: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_-]{0,63}$' }),
+  message: Type.String({ minLength: 1, maxLength: 2000 }),
+  /** Where it went wrong (JSON pointers, rows), never the offending value. */
   details: Type.Optional(
-    Type.Array(Struct({ path: Type.String({ maxLength: 256 }), message: Text(500) }), { maxItems: 100 }),
+    Type.Array(
+      Type.Object(
+        { path: Type.Optional(Type.String({ maxLength: 256 })), message: Type.Optional(Type.String({ maxLength: 500 })) },
+        { additionalProperties: true },
+      ),
+      { maxItems: 100 },
+    ),
   ),
 });
 export type CommandError = Static<typeof CommandError>;
@@ -70,7 +86,7 @@ export function ok<R>(result: R): CommandReply<R> {
   return { ok: true, result };
 }
 
-export function fail(code: CommandErrorCode, message: string, details?: readonly ViolationDetail[]): CommandReply<never> {
+export function fail(code: CommandErrorCode | (string & {}), message: string, details?: readonly ViolationDetail[]): CommandReply<never> {
   return { ok: false, error: details?.length ? { code, message, details: [...details] } : { code, message } };
 }
 

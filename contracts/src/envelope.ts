@@ -6,11 +6,10 @@ import './formats.js';
  * NATS headers every appended event carries. `Nats-Msg-Id` is JetStream's dedup key (derived from
  * the command id); the type and version headers let a consumer route or skip without parsing.
  */
-export const eventHeaders = {
+export const eventHeaderNames = {
   messageId: 'Nats-Msg-Id',
-  eventType: 'Tk-Event-Type',
-  eventVersion: 'Tk-Event-Version',
-  correlationId: 'Tk-Correlation-Id',
+  type: 'Tk-Event-Type',
+  version: 'Tk-Event-Version',
 } as const;
 
 /** Who caused an event: an operator (with the role they acted in), a device, or a service. */

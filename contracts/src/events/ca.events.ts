@@ -46,8 +46,8 @@ export const AuthorityCreated = defineEvent({
   }),
 });
 
-export const AuthorityKeyTakenOffline = defineEvent({
-  type: 'AuthorityKeyTakenOffline',
+export const AuthorityKeyExported = defineEvent({
+  type: 'AuthorityKeyExported',
   version: 1,
   context: 'ca',
   aggregate: 'authority',
