@@ -1,0 +1,148 @@
+import { HelperData, serialiseHelperData, toHelperData } from '../extractor/helper-data.js';
+import { enrolResponse, recoverRootSecret } from '../extractor/fuzzy-extractor.js';
+import { identityFromPublicKey } from '../keys/device-identity.js';
+import { ENROLMENT_CONTEXT, KeyContext } from '../keys/key-context.js';
+import { DerivedKeyPair, deriveContextSecret, deriveP256KeyPair } from '../keys/p256-key-derivation.js';
+import { SimulationSeed } from '../simulation/deterministic-prng.js';
+import { OperatingConditions, conditions as withDefaults } from '../simulation/operating-conditions.js';
+import { PufProfile, PufProfileName, cellCountOf, resolveProfile, validateProfile } from '../simulation/puf-profiles.js';
+import { SimulatedCellArray, manufacturingSeed, randomManufacturingSeed } from '../simulation/simulated-cell-array.js';
+
+/** What enrolment hands out: all public, all a device keeps in flash (no private key, no root secret). */
+export interface EnrolmentRecord {
+  /** Serialised helper data (see serialiseHelperData). */
+  readonly helperData: Uint8Array;
+  /** SPKI DER of the enrolment key: the platform registers it. */
+  readonly enrolmentPublicKey: Uint8Array;
+  /** identityFromPublicKey(enrolmentPublicKey). */
+  readonly deviceId: string;
+}
+
+export interface ManufactureOptions {
+  /** Hidden silicon seed: reproducible devices from a number/string/bytes; random when omitted. */
+  seed?: string | number | Uint8Array | SimulationSeed;
+  /** 'sram' (default), 'tunnelling' or a customised profile. */
+  profile?: PufProfile | PufProfileName;
+  /** Cache per-cell parameters (16 bytes/cell) for faster reads instead of regenerating them. */
+  retainCellParameters?: boolean;
+}
+
+function isSimulationSeed(s: unknown): s is SimulationSeed {
+  return Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w));
+}
+
+/**
+ * A simulated device's root of trust: silicon (a PUF cell array) plus the fuzzy extractor and key
+ * derivation its firmware runs. Every key request re-reads the PUF under the given conditions,
+ * rebuilds the root secret, derives the context key and forgets the secret.
+ */
+export class PufDevice {
+  readonly profile: PufProfile;
+  readonly #cells: SimulatedCellArray;
+
+  private constructor(cells: SimulatedCellArray, profile: PufProfile) {
+    this.#cells = cells;
+    this.profile = profile;
+  }
+
+  static manufacture(options: ManufactureOptions = {}): PufDevice {
+    const profile = resolveProfile(options.profile ?? 'sram');
+    validateProfile(profile);
+    const seed =
+      options.seed === undefined
+        ? randomManufacturingSeed()
+        : isSimulationSeed(options.seed)
+          ? options.seed
+          : manufacturingSeed(options.seed as string | number | Uint8Array);
+    const cells = new SimulatedCellArray(seed, cellCountOf(profile), profile.cells);
+    if (options.retainCellParameters) cells.retainParameters();
+    return new PufDevice(cells, profile);
+  }
+
+  get cellCount(): number {
+    return this.#cells.cellCount;
+  }
+
+  /**
+   * One raw noisy PUF read (one bit per byte). Simulation diagnostics only: on a real device the
+   * response never leaves the secure boundary; here the analysis module needs it.
+   */
+  readResponse(at: Partial<OperatingConditions> = {}): Uint8Array {
+    return this.#cells.read(withDefaults(at));
+  }
+
+  /** Enrolment reference: majority of the profile's enrolmentReads reads. */
+  readEnrolmentReference(at: Partial<OperatingConditions> = {}): Uint8Array {
+    const reads = this.profile.enrolmentReads;
+    const first = this.readResponse(at);
+    if (reads === 1) return first;
+    const ones = new Uint8Array(first);
+    for (let r = 1; r < reads; r++) {
+      const next = this.readResponse(at);
+      for (let i = 0; i < ones.length; i++) ones[i]! += next[i]!;
+    }
+    for (let i = 0; i < ones.length; i++) ones[i] = ones[i]! > reads / 2 ? 1 : 0;
+    return ones;
+  }
+
+  /** Factory enrolment (nominal conditions by default): helper data, enrolment public key, id. */
+  async enrol(at: Partial<OperatingConditions> = {}): Promise<EnrolmentRecord> {
+    const reference = this.readEnrolmentReference(at);
+    const { helperData, rootSecret } = enrolResponse(reference, this.profile.code);
+    reference.fill(0);
+    const secret = deriveContextSecret(rootSecret, ENROLMENT_CONTEXT);
+    rootSecret.fill(0);
+    try {
+      const pair = await deriveP256KeyPair(secret, ENROLMENT_CONTEXT);
+      return {
+        helperData: serialiseHelperData(helperData),
+        enrolmentPublicKey: pair.publicKeySpki,
+        deviceId: identityFromPublicKey(pair.publicKeySpki),
+      };
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /** Re-read the PUF, rebuild the root secret and derive one context's key pair. */
+  async deriveKey(
+    context: KeyContext,
+    helperData: HelperData | Uint8Array | string,
+    at: Partial<OperatingConditions> = {},
+  ): Promise<DerivedKeyPair> {
+    const [pair] = await this.deriveKeys([context], helperData, at);
+    return pair!;
+  }
+
+  /** Several contexts from one PUF read (e.g. at boot: enrolment + current TLS generation). */
+  async deriveKeys(
+    contexts: readonly KeyContext[],
+    helperData: HelperData | Uint8Array | string,
+    at: Partial<OperatingConditions> = {},
+  ): Promise<DerivedKeyPair[]> {
+    const parsed = toHelperData(helperData);
+    const response = this.readResponse(at);
+    let rootSecret: Uint8Array;
+    try {
+      rootSecret = recoverRootSecret(response, parsed);
+    } finally {
+      response.fill(0);
+    }
+    const secrets = contexts.map((c) => deriveContextSecret(rootSecret, c));
+    rootSecret.fill(0);
+    try {
+      return await Promise.all(contexts.map((c, i) => deriveP256KeyPair(secrets[i]!, c)));
+    } finally {
+      for (const s of secrets) s.fill(0);
+    }
+  }
+}
+
+/** A device flash record as JSON (helper data + public key + id): what a device may persist. */
+export function enrolmentRecordToJson(record: EnrolmentRecord): string {
+  return JSON.stringify({
+    deviceId: record.deviceId,
+    helperData: Buffer.from(record.helperData).toString('base64url'),
+    enrolmentPublicKey: Buffer.from(record.enrolmentPublicKey).toString('base64url'),
+  });
+}

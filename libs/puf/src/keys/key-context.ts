@@ -1,0 +1,47 @@
+import { InvalidPufParameterError } from '../errors.js';
+
+/**
+ * What a derived key is for. Each context has its own HKDF label, so keys of different contexts
+ * are independent: leaking a TLS generation's key says nothing about the enrolment key or
+ * another owner epoch's key.
+ */
+export type KeyContext =
+  | { readonly purpose: 'enrolment' }
+  | { readonly purpose: 'tls'; readonly generation: number }
+  | { readonly purpose: 'owner'; readonly epoch: number }
+  | { readonly purpose: 'firmware-decryption' };
+
+export const ENROLMENT_CONTEXT: KeyContext = Object.freeze({ purpose: 'enrolment' });
+export const FIRMWARE_DECRYPTION_CONTEXT: KeyContext = Object.freeze({ purpose: 'firmware-decryption' });
+export const tlsContext = (generation: number): KeyContext => ({ purpose: 'tls', generation });
+export const ownerContext = (epoch: number): KeyContext => ({ purpose: 'owner', epoch });
+
+function counter(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new InvalidPufParameterError(`${name} must be an integer in [0, 2^32)`, { [name]: value });
+  }
+  return value;
+}
+
+/** The HKDF info label of a context: stable, versioned, unambiguous (no free text). */
+export function keyContextLabel(context: KeyContext): string {
+  switch (context.purpose) {
+    case 'enrolment':
+      return 'tunnelkey/puf/key/v1/enrolment';
+    case 'tls':
+      return `tunnelkey/puf/key/v1/tls/generation/${counter('generation', context.generation)}`;
+    case 'owner':
+      return `tunnelkey/puf/key/v1/owner/epoch/${counter('epoch', context.epoch)}`;
+    case 'firmware-decryption':
+      return 'tunnelkey/puf/key/v1/firmware-decryption';
+    default: {
+      const never: never = context;
+      throw new InvalidPufParameterError('unknown key context', { purpose: String((never as { purpose?: unknown }).purpose) });
+    }
+  }
+}
+
+/** Signing contexts get ECDSA keys; firmware decryption gets an ECDH key. */
+export function keyAlgorithmOf(context: KeyContext): 'ECDSA' | 'ECDH' {
+  return context.purpose === 'firmware-decryption' ? 'ECDH' : 'ECDSA';
+}
