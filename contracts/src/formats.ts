@@ -6,7 +6,7 @@ import { FormatRegistry } from '@sinclair/typebox';
  * schemas because JSON Schema readers of the AsyncAPI document understand them.
  */
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// RFC 3339 date-time with a mandatory offset; Date.parse then rejects impossible dates.
+// RFC 3339 date-time with a mandatory offset.
 const dateTime = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
 export function isUuid(value: string): boolean {
@@ -14,7 +14,10 @@ export function isUuid(value: string): boolean {
 }
 
 export function isDateTime(value: string): boolean {
-  return dateTime.test(value) && !Number.isNaN(Date.parse(value));
+  if (!dateTime.test(value)) return false;
+  // Date.parse rolls 2025-02-30 over to March; the day must exist in its month.
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 export function registerFormats(): void {
