@@ -53,7 +53,7 @@ const deviceTemplate = (req: DeviceCertificateRequest): CertificateTemplate => {
   };
 };
 
-export const buildDeviceCertificate = (req: DeviceCertificateRequest): Promise<IssuedCertificate> =>
+export const buildDeviceCertificate = async (req: DeviceCertificateRequest): Promise<IssuedCertificate> =>
   signCertificate(deviceTemplate(req), req.issuer.signer);
 
 /** The TBSCertificate DER a request produces, unsigned: deterministic, for known-answer tests and dry runs. */

@@ -25,7 +25,7 @@ export interface IssuingCaRequest {
   random?: RandomSource;
 }
 
-export const buildIssuingCaCertificate = (req: IssuingCaRequest): Promise<IssuedCertificate> => {
+export const buildIssuingCaCertificate = async (req: IssuingCaRequest): Promise<IssuedCertificate> => {
   assertWithinIssuer(req.issuer, req.notBefore, req.notAfter);
   const extensions: X509Extension[] = [
     BasicConstraints.of({ ca: true, pathLength: req.pathLength ?? 0 }),

@@ -21,7 +21,7 @@ export interface RootCaRequest {
   random?: RandomSource;
 }
 
-export const buildRootCaCertificate = (req: RootCaRequest): Promise<IssuedCertificate> => {
+export const buildRootCaCertificate = async (req: RootCaRequest): Promise<IssuedCertificate> => {
   const name = encodeName(req.subject);
   const keyId = keyIdentifier(req.signer.publicKeySpki);
   return signCertificate(
