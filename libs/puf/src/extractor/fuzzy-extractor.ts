@@ -1,9 +1,10 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { packBits, unpackBits } from '../codes/bit-packing.js';
 import { BCH_DECODING_FAILURE } from '../codes/bch-code.js';
 import { ConcatenatedCodeScheme, sharedConcatenatedCode } from '../codes/concatenated-code.js';
 import { InvalidPufParameterError, KeyCheckMismatchError, KeyReconstructionError } from '../errors.js';
 import { HelperData, helperDataHeader } from './helper-data.js';
+import { hkdfSha256 } from './hkdf-sha256.js';
 
 /**
  * Code-offset fuzzy extractor (Dodis et al.): enrolment picks a uniformly random codeword c of
@@ -25,7 +26,7 @@ export interface Enrolment {
 /** Root secret and key-check key from the decoded message: one HKDF call, split in two. */
 function expandSecret(secretBits: Uint8Array): { root: Buffer; checkKey: Buffer } {
   const ikm = packBits(secretBits);
-  const okm = Buffer.from(hkdfSync('sha256', ikm, HKDF_SALT, HKDF_INFO, 2 * ROOT_SECRET_LENGTH));
+  const okm = hkdfSha256(ikm, HKDF_SALT, HKDF_INFO, 2 * ROOT_SECRET_LENGTH);
   ikm.fill(0);
   return { root: okm.subarray(0, ROOT_SECRET_LENGTH), checkKey: okm.subarray(ROOT_SECRET_LENGTH) };
 }
