@@ -6,3 +6,4 @@ export * from './envelope-signer.js';
 export * from './message-verifier.js';
 export * from './replay-guard.js';
 export type { CryptoKey } from './crypto-key.js';
+export * from './platform-key.js';
