@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { webcrypto } from 'node:crypto';
 import { subtle, type CryptoKey } from './crypto-key.js';
 
 /**
@@ -26,7 +27,7 @@ const keyIdPattern = /^platform-[a-z0-9-]{1,32}$/;
 async function fromPkcs8(keyId: string, pkcs8: Uint8Array): Promise<PlatformKey> {
   if (!keyIdPattern.test(keyId)) throw new PlatformKeyError(`platform key id must match ${keyIdPattern.source}`);
   let privateKey: CryptoKey;
-  let jwk: JsonWebKey;
+  let jwk: webcrypto.JsonWebKey;
   try {
     // Import extractable once to compute the public half, then keep only a non-extractable copy.
     const extractable = await subtle.importKey('pkcs8', pkcs8, algorithm, true, ['sign']);
@@ -41,11 +42,6 @@ async function fromPkcs8(keyId: string, pkcs8: Uint8Array): Promise<PlatformKey>
   return { keyId, privateKey, publicKey, publicKeySpki };
 }
 
-interface JsonWebKey {
-  d?: string;
-  key_ops?: string[];
-  [member: string]: unknown;
-}
 
 /**
  * Loads the key from PLATFORM_KEY_FILE (PKCS#8 PEM or DER) or PLATFORM_KEY (base64 PKCS#8), with
