@@ -1,70 +1,89 @@
-import type { EventEnvelope } from '@tunnelkey/contracts';
-import { toEnvelope, type Command, type Decider, type NewEvent, type StreamRef } from '@tunnelkey/eventstore';
+import type { CommandMetadata, EventEnvelope } from '@tunnelkey/contracts';
 
-type ErrorCheck = (new (...args: never[]) => Error) | ((error: unknown) => boolean);
+/**
+ * The decider shape this helper needs, structurally: any `Decider` of @tunnelkey/eventstore fits.
+ * (Spelled out here so that libs/testing stays a leaf the event store's own tests can use.)
+ */
+export interface SpecifiedDecider<C, E extends EventEnvelope, S> {
+  initialState: () => S;
+  decide: (command: C, state: S) => readonly DecidedEvent[];
+  evolve: (state: S, event: E) => S;
+}
 
-export interface DeciderThen<E extends EventEnvelope> {
+/** What a decider emits: type, version and data (the handler adds the envelope). */
+export interface DecidedEvent {
+  type: string;
+  version: number;
+  data: unknown;
+}
+
+type ErrorCheck = (abstract new (...args: never[]) => Error) | ((error: unknown) => boolean);
+
+export interface DeciderThen {
   /** decide returned exactly these events (type, version, data), in order. */
-  then(expected: readonly NewEvent<E>[]): void;
+  then(expected: readonly DecidedEvent[]): void;
   /** decide accepted the command and decided nothing. */
   thenNothingHappened(): void;
   /** decide threw an instance of the class, or an error the predicate accepts. */
   thenThrows(check: ErrorCheck): void;
 }
 
-export interface DeciderWhen<C extends Command, E extends EventEnvelope> {
-  when(command: C): DeciderThen<E>;
+export interface DeciderWhen<C> {
+  when(command: C): DeciderThen;
 }
 
-export interface DeciderSpecification<C extends Command, E extends EventEnvelope> {
-  /** The aggregate's past: decided events (wrapped in envelopes for evolve) or full envelopes. */
-  given(events: readonly (NewEvent<E> | E)[]): DeciderWhen<C, E>;
+export interface DeciderSpecification<C, E extends EventEnvelope> {
+  /** The aggregate's past: decided events (wrapped in test envelopes for evolve) or full envelopes. */
+  given(events: readonly (DecidedEvent | E)[]): DeciderWhen<C>;
 }
 
-const givenStream: StreamRef = { context: 'registry', aggregate: 'given', id: 'given' };
-const givenCommand: Command = {
-  type: 'Given',
-  data: undefined,
-  metadata: { commandId: 'given', now: '2000-01-01T00:00:00.000Z' },
-};
+const givenMetadata: CommandMetadata = { commandId: 'given', now: '2000-01-01T00:00:00.000Z' };
 
 /**
- * Given/when/then for a pure decider (emmett style), no bus:
+ * Given/when/then for a pure decider (emmett style), no bus, assertions through jest's expect:
  * ```ts
  * const spec = deciderSpecification(policyDecider);
- * spec.given([policyDefined]).when(redefine).then([policyDefinedAgain]);
- * spec.given([]).when(bad).thenThrows(CommandRejected);
+ * spec.given([]).when(definePolicy).then([{ type: 'ServerPolicyDefined', version: 1, data }]);
+ * spec.given([defined]).when(definePolicy).thenThrows(CommandRejected);
  * ```
  */
-export function deciderSpecification<C extends Command, E extends EventEnvelope, S>(
-  decider: Decider<C, E, S>,
-  options: { stream?: StreamRef } = {},
+export function deciderSpecification<C, E extends EventEnvelope, S>(
+  decider: SpecifiedDecider<C, E, S>,
+  options: { aggregateId?: string } = {},
 ): DeciderSpecification<C, E> {
-  const stream = options.stream ?? givenStream;
+  const aggregateId = options.aggregateId ?? 'given';
+  const envelope = (event: DecidedEvent | E, index: number): E =>
+    isEnvelope(event)
+      ? (event as E)
+      : ({
+          ...event,
+          id: `00000000-0000-8000-8000-${index.toString(16).padStart(12, '0')}`,
+          aggregateId,
+          occurredAt: givenMetadata.now,
+          causationId: givenMetadata.commandId,
+          correlationId: givenMetadata.commandId,
+        } as E);
   return {
     given(past) {
-      const state = () =>
-        past.map((event, index) => ('id' in event ? (event as E) : toEnvelope(event, stream, givenCommand, index))).reduce(decider.evolve, decider.initialState());
+      const state = () => past.map(envelope).reduce(decider.evolve, decider.initialState());
       return {
         when(command) {
           const run = () => decider.decide(command, state());
           return {
             then(expected) {
-              expect(run().map(({ type, version, data }) => ({ type, version, data }))).toEqual(expected.map(({ type, version, data }) => ({ type, version, data })));
+              expect(run().map(decided)).toEqual(expected.map(decided));
             },
             thenNothingHappened() {
               expect(run()).toEqual([]);
             },
             thenThrows(check) {
               let thrown: unknown;
-              let threw = false;
               try {
                 run();
               } catch (error) {
-                threw = true;
-                thrown = error;
+                thrown = error ?? new Error('threw a nullish value');
               }
-              if (!threw) throw new Error('expected the decider to throw, but it decided');
+              if (thrown === undefined) throw new Error('expected the decider to throw, but it decided');
               if (isErrorClass(check)) expect(thrown).toBeInstanceOf(check);
               else if (!check(thrown)) throw new Error(`the decider threw an error the predicate refused: ${String(thrown)}`, { cause: thrown });
             },
@@ -75,6 +94,12 @@ export function deciderSpecification<C extends Command, E extends EventEnvelope,
   };
 }
 
-function isErrorClass(check: ErrorCheck): check is new (...args: never[]) => Error {
-  return typeof check === 'function' && check.prototype instanceof Error || check === Error;
+const decided = ({ type, version, data }: DecidedEvent): DecidedEvent => ({ type, version, data });
+
+function isEnvelope(event: DecidedEvent | EventEnvelope): event is EventEnvelope {
+  return 'id' in event && 'aggregateId' in event;
+}
+
+function isErrorClass(check: ErrorCheck): check is abstract new (...args: never[]) => Error {
+  return check === Error || (typeof check === 'function' && check.prototype instanceof Error);
 }
