@@ -10,6 +10,8 @@ export interface NatsCommandServerOptions {
   servers?: string;
   /** Queue group: instances of one service share the commands. Usually the service name. */
   queue: string;
+  /** Isolates a deployment or a test: handlers for `cmd.x.y` listen on `<namespace>.cmd.x.y`. */
+  namespace?: string;
   /** Requests larger than this are refused before parsing. */
   maxRequestBytes?: number;
 }
@@ -40,8 +42,10 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
     try {
       this.connection = this.options.connection ?? (await connect({ servers: this.options.servers ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' }));
       this.ownsConnection = !this.options.connection;
-      for (const [subject, handler] of this.getHandlers()) {
+      const prefix = this.options.namespace ? `${this.options.namespace}.` : '';
+      for (const [pattern, handler] of this.getHandlers()) {
         if (handler.isEventHandler) continue;
+        const subject = `${prefix}${pattern}`;
         this.subscriptions.push(
           this.connection.subscribe(subject, {
             queue: this.options.queue,

@@ -4,7 +4,8 @@ import { Controller, Inject, Module, OnModuleInit } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { CommandClient, READINESS_CHECKS, ReadinessRegistry, startService, type RunningService } from './index.js';
 
-const subject = `t${randomUUID().slice(0, 8)}.cmd.demo.ping`;
+const namespace = `t${randomUUID().slice(0, 8)}`;
+const subject = 'cmd.demo.ping';
 let projectionReady = false;
 
 @Controller()
@@ -25,12 +26,12 @@ class DemoModule {}
 describe('startService: a hybrid service with health, readiness, metrics and commands', () => {
   let service: RunningService;
   beforeAll(async () => {
-    service = await startService({ service: 'demo', module: DemoModule, logger: false });
+    service = await startService({ service: 'demo', module: DemoModule, namespace, logger: false });
   });
   afterAll(() => service.stop());
 
   it('answers commands over NATS', async () => {
-    await expect(new CommandClient(service.nats).request(subject, {})).resolves.toBe('pong');
+    await expect(new CommandClient(service.nats).request(`${namespace}.${subject}`, {})).resolves.toBe('pong');
   });
 
   it('is live, reports readiness from registered checks, and exposes metrics', async () => {

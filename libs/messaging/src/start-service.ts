@@ -1,4 +1,4 @@
-import type { INestApplication, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
@@ -11,7 +11,9 @@ export interface StartServiceOptions {
   /** Service name: NATS queue group, metrics label, log name. */
   service: string;
   /** The service's root module; its providers may inject NATS_CONNECTION etc. */
-  module: Type;
+  module: Type | DynamicModule;
+  /** Command subjects are prefixed with it (tests, several deployments on one bus). */
+  namespace?: string;
   /** An open connection to share (tests, one-process demo), else NATS_URL. */
   nats?: NatsConnection;
   /** HTTP port for health/ready/metrics (and the API, for the gateway); 0 picks a free one. */
@@ -38,7 +40,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const app = await NestFactory.create(ServiceRoot, { logger: options.logger ?? ['error', 'warn'] });
   app.enableShutdownHooks();
   const commands = app.connectMicroservice<MicroserviceOptions>({
-    strategy: new NatsCommandServer({ connection: nats, queue: options.service }),
+    strategy: new NatsCommandServer({ connection: nats, queue: options.service, namespace: options.namespace }),
   });
   // Only on the command transport: HTTP errors keep Nest's own mapping.
   commands.useGlobalFilters(new CommandErrorFilter());
