@@ -261,7 +261,10 @@ export class JetStreamEventStore implements EventStore {
       .get(name, { filter_subjects: filter, ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}) })
       .catch((error: unknown) => Promise.reject(new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error })));
     let remaining = (await consumer.info(true)).num_pending;
-    if (remaining === 0) return last;
+    if (remaining === 0) {
+      await consumer.delete().catch(() => undefined);
+      return last;
+    }
     const messages = await consumer.consume({ max_messages: 1_000, threshold_messages: 500 });
     try {
       for await (const msg of messages) {
@@ -273,6 +276,8 @@ export class JetStreamEventStore implements EventStore {
       }
     } finally {
       messages.stop();
+      // Otherwise the server keeps the ephemeral consumer for its inactivity threshold (5 min).
+      await consumer.delete().catch(() => undefined);
     }
     return last;
   }

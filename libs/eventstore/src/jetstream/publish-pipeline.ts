@@ -30,6 +30,7 @@ export class PublishPipeline {
   readonly #subscription: Subscription;
   readonly #sweeper: NodeJS.Timeout;
   #next = 0;
+  #closed = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -43,6 +44,7 @@ export class PublishPipeline {
   }
 
   publish(subject: string, payload: Uint8Array, headers: MsgHdrs, context: ErrorContext): Promise<PubAck> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError('the event store is closed', context));
     return new Promise<PubAck>((resolve, reject) => {
       const token = (this.#next++).toString(36);
       this.#pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs, context });
@@ -56,8 +58,14 @@ export class PublishPipeline {
   }
 
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     clearInterval(this.#sweeper);
-    this.#subscription.unsubscribe();
+    try {
+      this.#subscription.unsubscribe();
+    } catch {
+      // the connection is already closed: nothing left to unsubscribe
+    }
     for (const [token, pending] of this.#pending) {
       this.#pending.delete(token);
       pending.reject(new StoreUnavailableError('connection closed before the store acknowledged', pending.context));
