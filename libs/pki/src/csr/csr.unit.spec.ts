@@ -4,6 +4,7 @@ import { derToPem, pemToDer } from '../encoding/pem.js';
 import { spkiEqual } from '../keys/spki.js';
 import { openssl, tempFiles } from '../openssl.test-helper.js';
 import { generateP256KeyPair, exportSpki, WebCryptoSigner } from '../signer/webcrypto-signer.js';
+import type { CryptoKeyPair } from '../engine.js';
 import { createCsr } from './create-csr.js';
 import { MAX_CSR_BYTES, parseAndVerifyCsr, parseCsr, verifyCsrSignature } from './parse-csr.js';
 
@@ -12,9 +13,9 @@ describe('PKCS#10 CSRs', () => {
     let pair: CryptoKeyPair;
     let csr: Awaited<ReturnType<typeof createCsr>>;
     beforeAll(async () => {
-      pair = (await generateP256KeyPair()) as unknown as CryptoKeyPair;
+      pair = await generateP256KeyPair();
       expect(pair.privateKey.extractable).toBe(false);
-      csr = await createCsr({ subjectCommonName: 'd-42', publicKey: pair.publicKey as never, signer: await WebCryptoSigner.fromKeyPair(pair as never) });
+      csr = await createCsr({ subjectCommonName: 'd-42', publicKey: pair.publicKey, signer: await WebCryptoSigner.fromKeyPair(pair) });
     });
 
     it('is accepted by openssl req -verify and shows the subject and key', async () => {
@@ -33,7 +34,7 @@ describe('PKCS#10 CSRs', () => {
       expect(parsed.subjectCommonName).toBe('d-42');
       expect(parsed.subject).toBe('CN=d-42');
       expect(parsed.publicKey.namedCurve).toBe('P-256');
-      const enrolled = await exportSpki(pair.publicKey as never);
+      const enrolled = await exportSpki(pair.publicKey);
       expect(spkiEqual(parsed.spki, enrolled)).toBe(true);
       const other = await exportSpki((await generateP256KeyPair()).publicKey);
       expect(spkiEqual(parsed.spki, other)).toBe(false);
@@ -43,7 +44,7 @@ describe('PKCS#10 CSRs', () => {
     it('refuses a public key that is not the signer key', async () => {
       const other = await generateP256KeyPair();
       await expect(
-        createCsr({ subjectCommonName: 'd-42', publicKey: other.publicKey, signer: await WebCryptoSigner.fromKeyPair(pair as never) }),
+        createCsr({ subjectCommonName: 'd-42', publicKey: other.publicKey, signer: await WebCryptoSigner.fromKeyPair(pair) }),
       ).rejects.toBeInstanceOf(InvalidPkiInputError);
     });
   });

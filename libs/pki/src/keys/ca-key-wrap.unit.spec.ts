@@ -128,8 +128,8 @@ describe('CA key wrapping (AES-256-GCM, versioned, bound to the CA id)', () => {
   it('error messages and context carry no key material', async () => {
     const other = await Kek.fromBytes(new Uint8Array(randomBytes(32)));
     const errs = [
-      await unwrapCaPrivateKey({ wrapped, kek: other, caId: 'issuing:acme' }).catch((e: unknown) => e as KeyUnwrapError),
-      await unwrapCaPrivateKey({ wrapped, kek, caId: 'x' }).catch((e: unknown) => e as KeyUnwrapError),
+      await expectUnwrapFailure(unwrapCaPrivateKey({ wrapped, kek: other, caId: 'issuing:acme' }), 'KEK_MISMATCH'),
+      await expectUnwrapFailure(unwrapCaPrivateKey({ wrapped, kek, caId: 'x' }), 'AUTHENTICATION_FAILED'),
     ];
     for (const e of errs) {
       const text = `${e.message} ${JSON.stringify(e.context)}`;

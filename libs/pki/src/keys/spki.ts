@@ -21,9 +21,29 @@ const CURVES: Record<string, { name: 'P-256' | 'P-384'; pointBytes: number }> = 
   [OID.p384]: { name: 'P-384', pointBytes: 97 },
 };
 
+// The DER of an uncompressed-point SPKI is fixed up to the point: matching the prefix is an exact
+// parse and skips asn1js, which dominates issuance time on small machines.
+const FIXED_PREFIXES: Array<{ prefix: Uint8Array; name: 'P-256' | 'P-384'; pointBytes: number }> = [
+  { prefix: new Uint8Array(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')), name: 'P-256', pointBytes: 65 },
+  { prefix: new Uint8Array(Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex')), name: 'P-384', pointBytes: 97 },
+];
+
+const fastPath = (spki: Uint8Array): EcPublicKeyInfo | undefined => {
+  for (const f of FIXED_PREFIXES) {
+    if (spki.length === f.prefix.length + f.pointBytes && bytesEqual(spki.subarray(0, f.prefix.length), f.prefix)) {
+      const point = spki.slice(f.prefix.length);
+      if (point[0] !== 0x04) return undefined;
+      return { namedCurve: f.name, publicKey: point, spki: spki.slice() };
+    }
+  }
+  return undefined;
+};
+
 /** Parses an EC SPKI (DER or PEM) and refuses anything that is not an uncompressed P-256/P-384 point. */
 export const parseEcSpki = (input: Uint8Array | string): EcPublicKeyInfo => {
   const spki = derFrom(input, 'PUBLIC KEY');
+  const fast = fastPath(spki);
+  if (fast) return fast;
   const asn1 = parseAsn1(spki, 'SubjectPublicKeyInfo');
   const seq = asn1 instanceof asn1js.Sequence ? asn1.valueBlock.value : [];
   const algo = seq[0] instanceof asn1js.Sequence ? seq[0].valueBlock.value : [];
