@@ -1,0 +1,43 @@
+/**
+ * Typed errors of the device fleet: a stable `code`, a `name`, an optional `cause` and context.
+ * Context never carries secrets (no helper-data bytes, no key material): only ids, kinds, sizes.
+ */
+export type FleetErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export abstract class FleetError extends Error {
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly context: FleetErrorContext = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The PUF could not give the device its key (tampered/corrupted helper data, silicon out of spec). */
+export class DeviceKeyUnavailableError extends FleetError {
+  override readonly name = 'DeviceKeyUnavailableError';
+  readonly code = 'DEVICE_KEY_UNAVAILABLE';
+}
+
+/** A flash record that does not parse (wrong version, missing or malformed fields). */
+export class FlashRecordFormatError extends FleetError {
+  override readonly name = 'FlashRecordFormatError';
+  readonly code = 'FLASH_RECORD_FORMAT';
+}
+
+/** A fleet or CLI option out of range. */
+export class InvalidFleetOptionError extends FleetError {
+  override readonly name = 'InvalidFleetOptionError';
+  readonly code = 'INVALID_FLEET_OPTION';
+}
+
+/** The platform public key devices pin could not be loaded. */
+export class PlatformPublicKeyError extends FleetError {
+  override readonly name = 'PlatformPublicKeyError';
+  readonly code = 'PLATFORM_PUBLIC_KEY';
+}
+
+export const isFleetError = (e: unknown): e is FleetError => e instanceof FleetError;
+export const isDeviceKeyUnavailableError = (e: unknown): e is DeviceKeyUnavailableError => e instanceof DeviceKeyUnavailableError;

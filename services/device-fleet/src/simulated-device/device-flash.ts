@@ -1,0 +1,104 @@
+import { FlashRecordFormatError } from '../errors.js';
+
+/** A certificate the device accepted for one of its keys, with the chain that came with it. */
+export interface StoredCertificate {
+  requestId: string;
+  serialNumber: string;
+  certificatePem: string;
+  chainPem: string[];
+  notAfter: string;
+}
+
+/** A CSR sent and not yet answered: the certificate that comes back must carry exactly this key. */
+export interface PendingCsr {
+  keyId: string;
+  /** SPKI DER, base64, of the key the CSR asked to certify. */
+  publicKey: string;
+}
+
+/** Where and as whom to connect once onboarded to a target (issue 5 uses it; stored only). */
+export interface StoredConnectionParameters {
+  endpoint: { protocol: 'mqtts'; host: string; port: number };
+  clientId: string;
+  topicPrefix: string;
+  serverCaPem?: string;
+}
+
+/**
+ * Everything a real device persists, and nothing more: public or integrity-protected data only.
+ * No private key, root secret or PUF response is ever put here: keys are re-derived per use.
+ */
+export interface DeviceFlash {
+  /** Public, integrity-protected fuzzy-extractor helper data (serialised by @tunnelkey/puf). */
+  helperData: Uint8Array;
+  /** SPKI DER of the enrolment key, as enrolled at the factory. */
+  enrolmentPublicKey: Uint8Array;
+  deviceId: string;
+  pufProfile: string;
+  firmware: { version: string; measurement: string };
+  /** High-water mark of uplink counters: written before a message leaves, so a reboot never reuses one. */
+  uplinkCounter: number;
+  /** Last downlink counter accepted from the platform (0: none yet). */
+  lastDownlinkCounter: number;
+  certificates: Record<string, StoredCertificate>;
+  pendingCsrs: Record<string, PendingCsr>;
+  connections: Record<string, StoredConnectionParameters>;
+}
+
+export const flashFormatVersion = 1;
+
+/** The flash record as JSON text (binary fields base64). */
+export function flashToJson(flash: DeviceFlash): string {
+  return JSON.stringify({
+    formatVersion: flashFormatVersion,
+    deviceId: flash.deviceId,
+    pufProfile: flash.pufProfile,
+    helperData: Buffer.from(flash.helperData).toString('base64'),
+    enrolmentPublicKey: Buffer.from(flash.enrolmentPublicKey).toString('base64'),
+    firmware: flash.firmware,
+    uplinkCounter: flash.uplinkCounter,
+    lastDownlinkCounter: flash.lastDownlinkCounter,
+    certificates: flash.certificates,
+    pendingCsrs: flash.pendingCsrs,
+    connections: flash.connections,
+  });
+}
+
+/** The flash record as the bytes a device would write. */
+export function serialiseFlash(flash: DeviceFlash): Uint8Array {
+  return new TextEncoder().encode(flashToJson(flash));
+}
+
+function field<T>(record: Record<string, unknown>, name: string, check: (v: unknown) => v is T): T {
+  const value = record[name];
+  if (!check(value)) throw new FlashRecordFormatError(`flash record field ${name} is missing or malformed`, { field: name });
+  return value;
+}
+const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isCounter = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads a flash record back (a reboot). Shape-checked; helper-data integrity is checked by the PUF on use. */
+export function parseFlash(input: Uint8Array | string): DeviceFlash {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof input === 'string' ? input : new TextDecoder().decode(input));
+  } catch (error) {
+    throw new FlashRecordFormatError('flash record is not JSON', {}, { cause: error });
+  }
+  if (!isObject(raw)) throw new FlashRecordFormatError('flash record is not an object');
+  if (raw['formatVersion'] !== flashFormatVersion) throw new FlashRecordFormatError('unknown flash record version', { expected: flashFormatVersion });
+  const firmware = field(raw, 'firmware', isObject);
+  return {
+    deviceId: field(raw, 'deviceId', isString),
+    pufProfile: field(raw, 'pufProfile', isString),
+    helperData: new Uint8Array(Buffer.from(field(raw, 'helperData', isString), 'base64')),
+    enrolmentPublicKey: new Uint8Array(Buffer.from(field(raw, 'enrolmentPublicKey', isString), 'base64')),
+    firmware: { version: field(firmware, 'version', isString), measurement: field(firmware, 'measurement', isString) },
+    uplinkCounter: field(raw, 'uplinkCounter', isCounter),
+    lastDownlinkCounter: field(raw, 'lastDownlinkCounter', isCounter),
+    certificates: field(raw, 'certificates', isObject) as Record<string, StoredCertificate>,
+    pendingCsrs: field(raw, 'pendingCsrs', isObject) as Record<string, PendingCsr>,
+    connections: field(raw, 'connections', isObject) as Record<string, StoredConnectionParameters>,
+  };
+}

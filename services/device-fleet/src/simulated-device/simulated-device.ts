@@ -1,0 +1,429 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AnnounceMessage,
+  CertificateMessage,
+  ConnectionParametersMessage,
+  CsrMessage,
+  CsrRequestMessage,
+  EnrolmentKeyReportMessage,
+  EnrolmentKeyRequestMessage,
+  IdentityChallengeMessage,
+  IdentityResponseMessage,
+  RejectionMessage,
+  keyAttestationBytes,
+  parseDeviceSubject,
+  type DeviceBodyOf,
+  type DeviceEnvelope,
+  type DeviceMessageDefinition,
+} from '@tunnelkey/contracts';
+import {
+  DeviceMessageVerifier,
+  EnvelopeSigner,
+  ReplayGuard,
+  isDeviceMessageRejected,
+  signBytes,
+  type CryptoKey,
+} from '@tunnelkey/device-protocol';
+import { createCsr, WebCryptoSigner } from '@tunnelkey/pki';
+import { PufDevice, isPufError, type DerivedKeyPair, type OperatingConditions, type PufProfile, type PufProfileName } from '@tunnelkey/puf';
+import { DeviceKeyUnavailableError } from '../errors.js';
+import { judgeDeliveredCertificate } from './certificate-acceptance.js';
+import type { DeviceFlash } from './device-flash.js';
+import { DeviceJournal, type DeviceObservation, type DeviceObserver } from './device-observation.js';
+import { firmwareImage, firmwareMeasurement, measureFirmware, tamperedFirmwareImage } from './firmware-image.js';
+import { isDeviceKeyId, keyContextOf, type DeviceKeyId } from './key-ids.js';
+import type { PinnedPlatformKey } from './pinned-platform-key.js';
+
+/** How a device's messages leave it: the fleet gives it the bus, tests an array. */
+export interface DeviceTransport {
+  publish(subject: string, data: Uint8Array): void | Promise<void>;
+}
+
+export interface SimulatedDeviceOptions {
+  transport: DeviceTransport;
+  /** The platform key pinned at the factory; without it every platform message is refused. */
+  platformKey?: PinnedPlatformKey;
+  /** Subject namespace (tests isolate themselves with one); '' in production. */
+  namespace?: string;
+  /** Operating conditions every PUF read happens at (temperature, supply, age). */
+  conditions?: Partial<OperatingConditions>;
+  clock?: () => Date;
+  observer?: DeviceObserver;
+  /** Platform messages older or newer than this are stale (default 5 min). */
+  replayWindowMs?: number;
+}
+
+export interface ManufactureDeviceOptions extends SimulatedDeviceOptions {
+  /** Hidden silicon seed: the same seed makes the same device. */
+  seed: string | number | Uint8Array;
+  profile?: PufProfile | PufProfileName;
+  firmwareVersion?: string;
+  /** Conditions at factory enrolment (nominal by default). */
+  enrolAt?: Partial<OperatingConditions>;
+}
+
+/** Where a device is in its life, as the fleet counts it. Faults win over progress. */
+export type DeviceState =
+  | 'offline'
+  | 'key-failure'
+  | 'configured'
+  | 'certified'
+  | 'csr-sent'
+  | 'identity-proven'
+  | 'announced'
+  | 'enrolled';
+
+/** What happened to one received message. */
+export type ReceiveOutcome = 'handled' | 'refused' | 'offline' | 'key-failure';
+
+const maxPendingCsrs = 8;
+const encoder = new TextEncoder();
+const progress = { announced: 1, identityProven: 2 } as const;
+type Uplink = DeviceMessageDefinition & { kind: string };
+
+/**
+ * The firmware of one simulated device. It keeps only what a real device keeps (its flash
+ * record) and re-derives keys from its PUF for each operation. Every platform message is verified
+ * (pinned platform key, subject, counter, time) before it is acted on; every uplink is signed with
+ * the enrolment key under a strictly increasing counter persisted before the message leaves.
+ * Messages to one device are handled one at a time, in arrival order.
+ */
+export class SimulatedDevice {
+  readonly flash: DeviceFlash;
+  readonly journal = new DeviceJournal();
+  conditions: Partial<OperatingConditions>;
+  online = true;
+  readonly #silicon: PufDevice;
+  readonly #options: SimulatedDeviceOptions;
+  readonly #clock: () => Date;
+  #verifier: DeviceMessageVerifier | undefined;
+  #tail: Promise<unknown> | undefined;
+  #progress = 0;
+  #keyFailed = false;
+
+  constructor(silicon: PufDevice, flash: DeviceFlash, options: SimulatedDeviceOptions) {
+    this.#silicon = silicon;
+    this.flash = flash;
+    this.#options = options;
+    this.#clock = options.clock ?? (() => new Date());
+    this.conditions = options.conditions ?? {};
+  }
+
+  /** Factory: make the silicon, enrol it (helper data + enrolment public key), write flash, boot. */
+  static async manufacture(options: ManufactureDeviceOptions): Promise<SimulatedDevice> {
+    const { seed, profile, firmwareVersion = '1.0.0', enrolAt, ...runtime } = options;
+    const silicon = PufDevice.manufacture({ seed, profile: profile ?? 'sram' });
+    const record = await silicon.enrol(enrolAt ?? {});
+    const flash: DeviceFlash = {
+      helperData: record.helperData,
+      enrolmentPublicKey: record.enrolmentPublicKey,
+      deviceId: record.deviceId,
+      pufProfile: silicon.profile.name,
+      firmware: { version: firmwareVersion, measurement: firmwareMeasurement(firmwareVersion) },
+      uplinkCounter: 0,
+      lastDownlinkCounter: 0,
+      certificates: {},
+      pendingCsrs: {},
+      connections: {},
+    };
+    return new SimulatedDevice(silicon, flash, runtime);
+  }
+
+  get deviceId(): string {
+    return this.flash.deviceId;
+  }
+
+  get enrolmentPublicKey(): Uint8Array {
+    return this.flash.enrolmentPublicKey;
+  }
+
+  get state(): DeviceState {
+    if (!this.online) return 'offline';
+    if (this.#keyFailed) return 'key-failure';
+    const f = this.flash;
+    if (hasAny(f.connections)) return 'configured';
+    if (hasAny(f.certificates)) return 'certified';
+    if (hasAny(f.pendingCsrs)) return 'csr-sent';
+    if (this.#progress & progress.identityProven) return 'identity-proven';
+    if (this.#progress & progress.announced) return 'announced';
+    return 'enrolled';
+  }
+
+  /** Boot: the boot ROM measures the image that runs (released image of the flash's version by default). */
+  boot(image?: Uint8Array): void {
+    this.flash.firmware.measurement = image ? measureFirmware(image) : firmwareMeasurement(this.flash.firmware.version);
+  }
+
+  /** Installs another released version (an update) and reboots into it. */
+  installFirmware(version: string): void {
+    this.flash.firmware.version = version;
+    this.boot(firmwareImage(version));
+  }
+
+  // ---- fault injection ----
+
+  /** A tampered image runs: its measurement no longer matches the release. */
+  tamperFirmware(): void {
+    this.boot(tamperedFirmwareImage(this.flash.firmware.version));
+  }
+
+  /** Flash corruption or an attacker editing the helper data: the fuzzy extractor must then refuse. */
+  corruptHelperData(byteIndex = 100, mask = 0x10): void {
+    const corrupted = this.flash.helperData.slice();
+    corrupted[byteIndex % corrupted.length]! ^= mask;
+    this.flash.helperData = corrupted;
+  }
+
+  // ---- keys, per use ----
+
+  /**
+   * Reconstructs the keys named from the PUF (one read), runs `use`, and lets them go: the
+   * private keys are non-extractable CryptoKeys that must not outlive `use`. Throws
+   * DeviceKeyUnavailableError (cause: the PUF's typed error) when reconstruction fails: a wrong
+   * key is never returned, the key check in the helper data prevents it.
+   */
+  async withKeys<T>(keyIds: readonly DeviceKeyId[], use: (keys: ReadonlyMap<DeviceKeyId, DerivedKeyPair>) => Promise<T>): Promise<T> {
+    const unique = [...new Set(keyIds)];
+    let pairs: DerivedKeyPair[];
+    try {
+      pairs = await this.#silicon.deriveKeys(unique.map(keyContextOf), this.flash.helperData, this.conditions);
+    } catch (error) {
+      const code = isPufError(error) ? error.code : 'UNKNOWN';
+      this.#keyFailed = true;
+      this.#observe({ type: 'key-failure', code });
+      throw new DeviceKeyUnavailableError('the PUF could not reconstruct the device key', { deviceId: this.deviceId, pufCode: code }, { cause: error });
+    }
+    const keys = new Map(unique.map((id, i) => [id, pairs[i]!] as const));
+    const enrolment = keys.get('enrolment');
+    if (enrolment && !Buffer.from(enrolment.publicKeySpki).equals(this.flash.enrolmentPublicKey)) {
+      // Unreachable with intact helper data (the key check catches it first); guards the identity anyway.
+      this.#keyFailed = true;
+      this.#observe({ type: 'key-failure', code: 'ENROLMENT_KEY_CHANGED' });
+      throw new DeviceKeyUnavailableError('reconstructed enrolment key differs from the enrolled one', { deviceId: this.deviceId });
+    }
+    this.#keyFailed = false;
+    return use(keys);
+  }
+
+  // ---- uplinks the device starts ----
+
+  /** Publishes `announce` (enrolment public key + measurement). False when offline or the key is unavailable. */
+  announce(): Promise<boolean> {
+    return this.#serialised(async () => {
+      if (!this.online) return false;
+      try {
+        await this.withKeys(['enrolment'], (keys) =>
+          this.#send(
+            AnnounceMessage,
+            {
+              enrolmentPublicKey: base64(this.flash.enrolmentPublicKey),
+              firmwareMeasurement: this.flash.firmware.measurement,
+              firmwareVersion: this.flash.firmware.version,
+              pufProfile: this.flash.pufProfile as 'sram' | 'tunnelling',
+            },
+            keys.get('enrolment')!.privateKey,
+          ),
+        );
+      } catch (error) {
+        if (error instanceof DeviceKeyUnavailableError) return false;
+        throw error;
+      }
+      this.#progress |= progress.announced;
+      return true;
+    });
+  }
+
+  /** Sends a CSR for one of its keys on its own initiative (e.g. renewal); returns the request id. */
+  requestCertificate(keyId: DeviceKeyId, requestId = `csr-${randomUUID()}`): Promise<string> {
+    return this.#serialised(async () => {
+      await this.#sendCsr(requestId, keyId);
+      return requestId;
+    });
+  }
+
+  // ---- downlinks ----
+
+  /** Handles one message from the device's inbox. Never throws for anything the bus brings. */
+  receive(subject: string, data: Uint8Array): Promise<ReceiveOutcome> {
+    return this.#serialised(() => this.#receive(subject, data));
+  }
+
+  async #receive(subject: string, data: Uint8Array): Promise<ReceiveOutcome> {
+    if (!this.online) {
+      this.#observe({ type: 'offline-drop' });
+      return 'offline';
+    }
+    const parts = parseDeviceSubject(subject, this.#options.namespace ?? '');
+    const kind = parts?.kind;
+    if (!this.#options.platformKey) return this.#refuse(kind, 'no-platform-key');
+    if (!parts || parts.direction !== 'downlink' || parts.deviceId !== this.deviceId) return this.#refuse(kind, 'subject-mismatch');
+    let envelope: DeviceEnvelope;
+    try {
+      envelope = await this.#platformVerifier().verify(subject, data);
+    } catch (error) {
+      return this.#refuse(kind, isDeviceMessageRejected(error) ? error.code : 'malformed');
+    }
+    this.flash.lastDownlinkCounter = envelope.counter;
+    try {
+      return await this.#handle(envelope);
+    } catch (error) {
+      if (error instanceof DeviceKeyUnavailableError) return 'key-failure';
+      throw error;
+    }
+  }
+
+  async #handle(envelope: DeviceEnvelope): Promise<ReceiveOutcome> {
+    const now = this.#clock();
+    switch (envelope.kind) {
+      case IdentityChallengeMessage.kind: {
+        const body = envelope.body as DeviceBodyOf<typeof IdentityChallengeMessage>;
+        if (Date.parse(body.expiresAt) < now.getTime()) return this.#refuse(envelope.kind, 'expired');
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        await this.withKeys(['enrolment'], (keys) =>
+          this.#send(
+            IdentityResponseMessage,
+            { challengeId: body.challengeId, nonce: body.nonce, firmwareMeasurement: this.flash.firmware.measurement },
+            keys.get('enrolment')!.privateKey,
+          ),
+        );
+        this.#progress |= progress.identityProven;
+        return 'handled';
+      }
+      case EnrolmentKeyRequestMessage.kind: {
+        const body = envelope.body as DeviceBodyOf<typeof EnrolmentKeyRequestMessage>;
+        if (Date.parse(body.expiresAt) < now.getTime()) return this.#refuse(envelope.kind, 'expired');
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        // Reported from a fresh reconstruction: the key the device can actually sign with.
+        await this.withKeys(['enrolment'], (keys) => {
+          const enrolment = keys.get('enrolment')!;
+          return this.#send(
+            EnrolmentKeyReportMessage,
+            { requestId: body.requestId, enrolmentPublicKey: base64(enrolment.publicKeySpki), firmwareMeasurement: this.flash.firmware.measurement },
+            enrolment.privateKey,
+          );
+        });
+        return 'handled';
+      }
+      case CsrRequestMessage.kind: {
+        const body = envelope.body as DeviceBodyOf<typeof CsrRequestMessage>;
+        if (!isDeviceKeyId(body.keyId)) return this.#refuse(envelope.kind, 'unknown-key-id');
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        await this.#sendCsr(body.requestId, body.keyId);
+        return 'handled';
+      }
+      case CertificateMessage.kind: {
+        const body = envelope.body as DeviceBodyOf<typeof CertificateMessage>;
+        const verdict = await judgeDeliveredCertificate(body, this.flash.pendingCsrs[body.requestId], this.deviceId, now);
+        if (!verdict.accepted) return this.#refuse(envelope.kind, verdict.reason);
+        this.flash.certificates[verdict.keyId] = verdict.certificate;
+        delete this.flash.pendingCsrs[body.requestId];
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        return 'handled';
+      }
+      case ConnectionParametersMessage.kind: {
+        const { targetId, ...parameters } = envelope.body as DeviceBodyOf<typeof ConnectionParametersMessage>;
+        // Stored only: connecting over MQTT/TLS is issue 5.
+        this.flash.connections[targetId] = parameters;
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        return 'handled';
+      }
+      case RejectionMessage.kind: {
+        const body = envelope.body as DeviceBodyOf<typeof RejectionMessage>;
+        this.#observe({ type: 'platform-rejection', kind: body.inReplyTo.kind, code: body.code });
+        return 'handled';
+      }
+      default:
+        // Verified but not something this firmware implements (e.g. update-offer): ignore, say so.
+        return this.#refuse(envelope.kind, 'unsupported-kind');
+    }
+  }
+
+  async #sendCsr(requestId: string, keyId: DeviceKeyId): Promise<void> {
+    await this.withKeys(['enrolment', keyId], async (keys) => {
+      const enrolment = keys.get('enrolment')!;
+      const certified = keys.get(keyId)!;
+      const signer = await WebCryptoSigner.create(certified.privateKey, certified.publicKeySpki);
+      const csr = await createCsr({ subjectCommonName: this.deviceId, signer });
+      const publicKey = base64(certified.publicKeySpki);
+      // The enrolment key vouches for a TLS key, so the CA can tie it to the enrolled identity.
+      const keyAttestation =
+        keyId === 'enrolment'
+          ? undefined
+          : {
+              keyId,
+              publicKey,
+              signature: await signBytes(keyAttestationBytes({ deviceId: this.deviceId, keyId, publicKey }), enrolment.privateKey),
+            };
+      this.#rememberPendingCsr(requestId, { keyId, publicKey });
+      await this.#send(CsrMessage, { requestId, keyId, csr: base64(csr.der), keyAttestation }, enrolment.privateKey);
+    });
+  }
+
+  #rememberPendingCsr(requestId: string, pending: { keyId: string; publicKey: string }): void {
+    const pendingCsrs = this.flash.pendingCsrs;
+    delete pendingCsrs[requestId];
+    pendingCsrs[requestId] = pending;
+    const ids = Object.keys(pendingCsrs);
+    for (const old of ids.slice(0, Math.max(0, ids.length - maxPendingCsrs))) delete pendingCsrs[old];
+  }
+
+  async #send<M extends Uplink>(definition: M, body: DeviceBodyOf<M>, enrolmentKey: CryptoKey): Promise<void> {
+    const signer = new EnvelopeSigner(this.deviceId, this.flash.uplinkCounter, this.#clock);
+    const envelope = await signer.sign(definition, body, { keyId: 'enrolment', privateKey: enrolmentKey });
+    // Persist the counter before the message leaves: a crash after sending never reuses it.
+    this.flash.uplinkCounter = signer.lastCounter;
+    await this.#options.transport.publish(definition.subject(this.deviceId, this.#options.namespace ?? ''), encoder.encode(JSON.stringify(envelope)));
+    this.#observe({ type: 'sent', kind: definition.kind });
+  }
+
+  #platformVerifier(): DeviceMessageVerifier {
+    if (!this.#verifier) {
+      const pinned = this.#options.platformKey!;
+      const replayGuard = new ReplayGuard(this.#options.replayWindowMs === undefined ? {} : { windowMs: this.#options.replayWindowMs });
+      replayGuard.restore(this.deviceId, this.flash.lastDownlinkCounter);
+      this.#verifier = new DeviceMessageVerifier({
+        direction: 'downlink',
+        namespace: this.#options.namespace ?? '',
+        clock: this.#clock,
+        replayGuard,
+        // Only this device's inbox, only the pinned platform key id.
+        resolveKey: async (envelope) => (envelope.deviceId !== this.deviceId ? undefined : envelope.keyId === pinned.keyId ? pinned.publicKey : null),
+      });
+    }
+    return this.#verifier;
+  }
+
+  #refuse(kind: string | undefined, code: string): ReceiveOutcome {
+    this.#observe({ type: 'refused', kind, code });
+    return 'refused';
+  }
+
+  #observe(observation: DeviceObservation): void {
+    this.journal.record(this.#clock(), observation);
+    this.#options.observer?.(this.deviceId, observation);
+  }
+
+  /** One operation at a time per device: counters and flash writes stay ordered. */
+  #serialised<T>(task: () => Promise<T>): Promise<T> {
+    const previous = this.#tail ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tail = tail;
+    void tail.then(() => {
+      if (this.#tail === tail) this.#tail = undefined;
+    });
+    return result;
+  }
+}
+
+function hasAny(record: Record<string, unknown>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}
