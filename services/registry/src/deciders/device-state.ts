@@ -1,0 +1,88 @@
+import type { identityVerificationFailures, RevocationReason } from '@tunnelkey/contracts';
+
+export type VerificationFailureReason = (typeof identityVerificationFailures)[number];
+export type IdentitySource = 'json' | 'csv' | 'device-report';
+
+/** What the platform knows of a device's root of trust: public data only. */
+export interface DeviceIdentity {
+  deviceId: string;
+  /** SPKI DER, base64, canonical form. */
+  enrolmentPublicKey: string;
+  /** SHA-256 hex of the SPKI DER. */
+  enrolmentKeyDigest: string;
+  firmwareMeasurement?: string;
+}
+
+export interface BatchMembership {
+  batchId: string;
+  source: IdentitySource;
+  /** The import call (file) or enrolment-key request it came through. */
+  importId?: string;
+  requestId?: string;
+  metadata?: Record<string, string>;
+  joinedAt: string;
+}
+
+/** A challenge sent and not yet answered. Only the nonce's digest is kept. */
+export interface PendingChallenge {
+  challengeId: string;
+  nonceDigest: string;
+  expiresAt: string;
+  /** Failures recorded against it that did not close it (forgeries must not lock a device out). */
+  failures: VerificationFailureReason[];
+}
+
+export interface CertificateRecord {
+  authorityId: string;
+  serialNumber: string;
+  fingerprintSha256: string;
+  notAfter: string;
+  certifiedAt: string;
+}
+
+/** Everything a device in a batch carries, whatever its status. */
+export interface EnrolledDevice {
+  identity: DeviceIdentity;
+  membership: BatchMembership;
+  challenge?: PendingChallenge;
+  lastFailure?: { challengeId: string; reason: VerificationFailureReason; at: string };
+  verifiedAt?: string;
+  certificate?: CertificateRecord;
+}
+
+/**
+ * The device aggregate: Announced -> Imported -> Verified -> Certified. Onboarded and Transferred
+ * are here so later slices (onboarding, ownership transfer) extend the union instead of reshaping it.
+ */
+export type DeviceState =
+  | { status: 'Unknown' }
+  | { status: 'Announced'; identity: DeviceIdentity; announcedAt: string }
+  | ({ status: 'Imported' } & EnrolledDevice)
+  | ({ status: 'Verified'; verifiedAt: string } & EnrolledDevice)
+  // verifiedAt stays optional: the CA is the authority on issuance and its event is recorded as is.
+  | ({ status: 'Certified'; certificate: CertificateRecord } & EnrolledDevice)
+  | ({ status: 'Onboarded'; certificate: CertificateRecord; targetIds: string[] } & EnrolledDevice)
+  | {
+      status: 'Revoked';
+      identity?: DeviceIdentity;
+      membership?: BatchMembership;
+      revocation: { revocationId: string; reason: RevocationReason; revokedAt: string };
+    }
+  | ({ status: 'Transferred'; transfer: { transferId: string; ownerId: string; ownerEpoch: number } } & EnrolledDevice);
+
+export type DeviceStatus = DeviceState['status'];
+export const deviceStatuses: readonly DeviceStatus[] = ['Unknown', 'Announced', 'Imported', 'Verified', 'Certified', 'Onboarded', 'Revoked', 'Transferred'];
+
+export type EnrolledState = Extract<DeviceState, EnrolledDevice>;
+
+export function isEnrolled(state: DeviceState): state is EnrolledState {
+  return 'membership' in state && state.membership !== undefined && state.status !== 'Revoked';
+}
+
+/** The device's enrolment key, whatever its status (undefined when the registry never learnt it). */
+export function identityOf(state: DeviceState): DeviceIdentity | undefined {
+  return state.status === 'Unknown' ? undefined : state.identity;
+}
+
+/** Failures that end a challenge: the genuine device answered wrongly, or too late. */
+export const challengeClosingFailures: readonly VerificationFailureReason[] = ['nonce-mismatch', 'expired', 'no-response'];
