@@ -1,0 +1,92 @@
+/**
+ * The composition root of the CA, free of Nest: event store, key store, hierarchy, eligibility
+ * projection, issuance pipeline and CSR intake, started in order and stopped in reverse.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JetStreamEventStore, type EventStore } from '@tunnelkey/eventstore';
+import type { PlatformKey } from '@tunnelkey/device-protocol';
+import type { Kek } from '@tunnelkey/pki';
+import { pino, type Logger } from 'pino';
+import { CertificateAuthority } from './authority/certificate-authority.js';
+import type { CaKeyStore } from './authority/ca-key-store.js';
+import { KvCaKeyStore } from './authority/kv-ca-key-store.js';
+import { CertificateIssuance, type IssuanceOutcome } from './certificate-issuance/certificate-issuance.js';
+import { CsrIntake } from './certificate-issuance/csr-intake.js';
+import { certifyDevices } from './certify-devices/certify-devices.js';
+import type { CaConfig } from './config.js';
+import { DeviceEligibility } from './device-eligibility/device-eligibility.js';
+import { DownlinkSender } from './shared/downlink-sender.js';
+import type { CertifyDevices, CommandOf, ResultOf } from '@tunnelkey/contracts';
+
+export interface CaRuntimeOptions {
+  nats: NatsConnection;
+  config: CaConfig;
+  kek: Kek;
+  platformKey: PlatformKey;
+  /** Defaults: JetStream event store and KV key store in the config's namespace. */
+  store?: EventStore;
+  keyStore?: CaKeyStore;
+  clock?: () => Date;
+  logger?: Logger;
+  onOutcome?: (outcome: IssuanceOutcome, ms: number) => void;
+}
+
+export class CaRuntime {
+  private constructor(
+    readonly config: CaConfig,
+    readonly store: EventStore,
+    readonly keyStore: CaKeyStore,
+    readonly authority: CertificateAuthority,
+    readonly eligibility: DeviceEligibility,
+    readonly issuance: CertificateIssuance,
+    readonly intake: CsrIntake,
+    readonly downlinks: DownlinkSender,
+    private readonly logger: Logger,
+    private readonly ownsStore: boolean,
+  ) {}
+
+  static async start(options: CaRuntimeOptions): Promise<CaRuntime> {
+    const { nats, config, kek, platformKey } = options;
+    const logger = options.logger ?? pino({ name: 'ca' });
+    const ownsStore = !options.store;
+    const store = options.store ?? new JetStreamEventStore(nats, { namespace: config.namespace, logger });
+    // Same stream configuration every service applies; the CA replays the registry's stream, so it must exist.
+    if (store instanceof JetStreamEventStore) await store.ensureStreams(['ca', 'registry']);
+    const keyStore = options.keyStore ?? (await KvCaKeyStore.open(nats, config.namespace));
+    const authority = new CertificateAuthority({ store, keys: keyStore, kek, settings: config, logger, ...(options.clock ? { clock: options.clock } : {}) });
+    const eligibility = await DeviceEligibility.start({ store, durable: `ca-eligibility-${config.instanceId}`, logger });
+    await authority.root();
+    for (const ownerId of eligibility.owners()) await authority.issuingFor(ownerId);
+    const issuance = new CertificateIssuance({ store, authority, eligibility, logger });
+    const downlinks = new DownlinkSender(nats, platformKey, config.namespace, options.clock);
+    const intake = new CsrIntake({
+      nc: nats,
+      namespace: config.namespace,
+      eligibility,
+      issuance,
+      downlinks,
+      maxConcurrent: config.maxConcurrentIssuance,
+      logger,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+    });
+    intake.start();
+    await nats.flush();
+    logger.info({ event: 'ca.started', namespace: config.namespace, instanceId: config.instanceId }, 'CA started');
+    return new CaRuntime(config, store, keyStore, authority, eligibility, issuance, intake, downlinks, logger, ownsStore);
+  }
+
+  get ready(): boolean {
+    return this.eligibility.ready;
+  }
+
+  certifyDevices(command: CommandOf<typeof CertifyDevices>): Promise<ResultOf<typeof CertifyDevices>> {
+    return certifyDevices({ eligibility: this.eligibility, authority: this.authority, downlinks: this.downlinks, logger: this.logger }, command);
+  }
+
+  async stop(): Promise<void> {
+    await this.intake.stop();
+    await this.eligibility.stop();
+    if (this.ownsStore && this.store instanceof JetStreamEventStore) this.store.close();
+  }
+}

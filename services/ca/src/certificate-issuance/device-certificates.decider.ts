@@ -1,0 +1,67 @@
+/**
+ * A device's certificate requests and certificates (`ca.device.<deviceId>`). One subject per
+ * device is what lets the event store's concurrency check decide between two CA instances racing
+ * on one request. Pure: the signed certificate is made outside and comes in with the command;
+ * this decides whether it becomes the request's certificate.
+ */
+import { CertificateIssued, CertificateRejected, CertificateRevoked, type DataOf, type EventOf } from '@tunnelkey/contracts';
+import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
+
+export type IssuedCertificateData = DataOf<typeof CertificateIssued>;
+export type RejectionData = DataOf<typeof CertificateRejected>;
+
+export type DeviceCertificateEvent = EventOf<typeof CertificateIssued> | EventOf<typeof CertificateRejected> | EventOf<typeof CertificateRevoked>;
+
+export type DeviceCertificateCommand = Command<'RecordIssuedCertificate', IssuedCertificateData> | Command<'RecordRejection', RejectionData>;
+
+export type RequestOutcome = { status: 'Issued'; certificate: IssuedCertificateData } | { status: 'Rejected'; reason: RejectionData['reason'] };
+
+export interface DeviceCertificatesState {
+  /** Per requestId: the last outcome (an issued request stays issued). */
+  requests: Record<string, RequestOutcome>;
+  revokedSerials: string[];
+}
+
+export const deviceCertificatesStream = (deviceId: string) => ({ context: 'ca' as const, aggregate: 'device', id: deviceId });
+
+export const deviceCertificatesDecider: Decider<DeviceCertificateCommand, DeviceCertificateEvent, DeviceCertificatesState> = {
+  initialState: () => ({ requests: {}, revokedSerials: [] }),
+
+  decide(command, state): NewEvent<DeviceCertificateEvent>[] {
+    const earlier = state.requests[command.data.requestId];
+    switch (command.type) {
+      case 'RecordIssuedCertificate': {
+        if (earlier?.status === 'Issued') {
+          // One certificate per request: the retry gets the recorded one (same key), a reuse of the id for another key is refused.
+          if (earlier.certificate.publicKeyDigest === command.data.publicKeyDigest) return [];
+          throw new CommandRejected('request-id-reused', 'this request id was already used for another key', { requestId: command.data.requestId });
+        }
+        return [{ type: 'CertificateIssued', version: 1, data: command.data }];
+      }
+      case 'RecordRejection':
+        // A late refusal (e.g. a replayed copy) never overrides a certificate already issued for the request.
+        if (earlier?.status === 'Issued') return [];
+        if (earlier?.status === 'Rejected' && earlier.reason === command.data.reason) return [];
+        return [{ type: 'CertificateRejected', version: 1, data: command.data }];
+      default: {
+        const unknown: never = command;
+        throw new CommandRejected('unknown-command', `unknown command ${(unknown as Command).type}`);
+      }
+    }
+  },
+
+  evolve(state, event): DeviceCertificatesState {
+    switch (event.type) {
+      case 'CertificateIssued':
+        return { ...state, requests: { ...state.requests, [event.data.requestId]: { status: 'Issued', certificate: event.data } } };
+      case 'CertificateRejected': {
+        if (state.requests[event.data.requestId]?.status === 'Issued') return state;
+        return { ...state, requests: { ...state.requests, [event.data.requestId]: { status: 'Rejected', reason: event.data.reason } } };
+      }
+      case 'CertificateRevoked':
+        return { ...state, revokedSerials: [...state.revokedSerials, event.data.serialNumber] };
+      default:
+        return state;
+    }
+  },
+};
