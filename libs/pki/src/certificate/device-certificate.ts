@@ -1,6 +1,9 @@
 /**
  * Profile: a device's TLS client certificate. CN and a SAN URI carry the device id (brokers map
  * either to the MQTT identity), clientAuth only, digitalSignature only (ECDHE-ECDSA needs no more).
+ *
+ * Two encoders write this profile: the direct DER writer (device-certificate-der.ts), which issuance
+ * uses, and the generic pkijs template below, kept as the reference the tests compare it with.
  */
 import { BasicConstraints } from '../extensions/basic-constraints.js';
 import { CrlDistributionPoints } from '../extensions/crl-distribution-points.js';
@@ -11,6 +14,7 @@ import { SubjectAltName, assertDeviceId } from '../extensions/subject-alt-name.j
 import type { X509Extension } from '../extensions/extension.js';
 import { encodeName } from '../name.js';
 import { randomSerial, type RandomSource } from '../serial.js';
+import { encodeDeviceTbs, signDeviceCertificate } from './device-certificate-der.js';
 import { encodeTbsCertificate, signCertificate, type CertificateTemplate, type IssuedCertificate } from './certificate-template.js';
 import { assertWithinIssuer, type CertificateIssuer } from './issuer.js';
 
@@ -53,9 +57,15 @@ const deviceTemplate = (req: DeviceCertificateRequest): CertificateTemplate => {
   };
 };
 
-export const buildDeviceCertificate = async (req: DeviceCertificateRequest): Promise<IssuedCertificate> =>
-  signCertificate(deviceTemplate(req), req.issuer.signer);
+export const buildDeviceCertificate = (req: DeviceCertificateRequest): Promise<IssuedCertificate> => signDeviceCertificate(req);
 
 /** The TBSCertificate DER a request produces, unsigned: deterministic, for known-answer tests and dry runs. */
-export const deviceTbsCertificate = (req: DeviceCertificateRequest): Uint8Array =>
+export const deviceTbsCertificate = (req: DeviceCertificateRequest): Uint8Array => encodeDeviceTbs(req).tbsDer;
+
+/** Reference encoder: the same profile through pkijs's generic template (slower; tests compare the two). */
+export const buildDeviceCertificateWithPkijs = async (req: DeviceCertificateRequest): Promise<IssuedCertificate> =>
+  signCertificate(deviceTemplate(req), req.issuer.signer);
+
+/** Reference TBS through pkijs; byte-identical to `deviceTbsCertificate` for the same request. */
+export const deviceTbsCertificateWithPkijs = (req: DeviceCertificateRequest): Uint8Array =>
   encodeTbsCertificate(deviceTemplate(req), req.issuer.signer.algorithm).tbsView.slice();

@@ -4,7 +4,8 @@ import { toArrayBuffer } from '../encoding/bytes.js';
 import { SignerError } from '../errors.js';
 import type { Signer } from './signer.js';
 
-export const signWith = async (signer: Signer, tbs: Uint8Array): Promise<asn1js.BitString> => {
+/** The signer's signature over `tbs` (BIT STRING contents), with its failures as SignerError. */
+export const signatureOver = async (signer: Signer, tbs: Uint8Array): Promise<Uint8Array> => {
   let signature: Uint8Array;
   try {
     signature = await signer.sign(tbs);
@@ -15,5 +16,8 @@ export const signWith = async (signer: Signer, tbs: Uint8Array): Promise<asn1js.
   if (!(signature instanceof Uint8Array) || signature.byteLength === 0) {
     throw new SignerError('signer returned no signature', { algorithm: signer.algorithm });
   }
-  return new asn1js.BitString({ valueHex: toArrayBuffer(signature) });
+  return signature;
 };
+
+export const signWith = async (signer: Signer, tbs: Uint8Array): Promise<asn1js.BitString> =>
+  new asn1js.BitString({ valueHex: toArrayBuffer(await signatureOver(signer, tbs)) });
