@@ -1,0 +1,198 @@
+import { availableParallelism } from 'node:os';
+import { deviceSubjectRoot, parseDeviceSubject } from '@tunnelkey/contracts';
+import type { CryptoKey } from '@tunnelkey/device-protocol';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { OperatingConditions, PufProfile, PufProfileName } from '@tunnelkey/puf';
+import { InvalidFleetOptionError } from '../errors.js';
+import { pinPlatformKey, type PinnedPlatformKey } from '../simulated-device/pinned-platform-key.js';
+import { SimulatedDevice, type DeviceTransport } from '../simulated-device/simulated-device.js';
+import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { planFaults, type DeviceFault, type FleetFaults } from './fault-plan.js';
+import { emptyByState, FleetCounters, type FleetStats } from './fleet-stats.js';
+import { identityFile } from './identity-file.js';
+
+export interface FleetOptions {
+  /** The bus. Without it the fleet is offline-only (benchmarks, unit tests): nothing is sent or received. */
+  nats?: NatsConnection;
+  /** Subject namespace ('' in production; tests use their fixture's). */
+  namespace?: string;
+  /** Number of devices. */
+  size: number;
+  profile?: PufProfile | PufProfileName;
+  /** Device i's silicon seed is `<seedBase>/<i>`: the same base makes the same fleet. */
+  seedBase?: string;
+  /** Operating conditions of every device (change one with `fleet.device(id).conditions`). */
+  temperatureC?: number;
+  ageYears?: number;
+  voltageDelta?: number;
+  faults?: FleetFaults;
+  /** The platform's downlink public key the devices pin. Without it, devices refuse every platform message. */
+  platformPublicKey?: CryptoKey | Uint8Array | string | PinnedPlatformKey;
+  platformKeyId?: string;
+  firmwareVersion?: string;
+  /** Device operations running at once (PUF + ECDSA); default 2 x cores. */
+  concurrency?: number;
+  /** Inbox messages waiting for a slot before new ones are dropped (default 50,000). */
+  maxQueued?: number;
+  onProgress?: (progress: { phase: 'manufacturing'; done: number; total: number }) => void;
+  clock?: () => Date;
+}
+
+export interface AnnounceSummary {
+  announced: number;
+  offline: number;
+  failed: number;
+}
+
+export interface Fleet {
+  readonly size: number;
+  readonly namespace: string;
+  /** False when no platform key was given: every platform message will be refused. */
+  readonly platformKeyPinned: boolean;
+  device(deviceId: string): SimulatedDevice | undefined;
+  devices(): IterableIterator<SimulatedDevice>;
+  /** The fault injected into a device, if any. */
+  faultOf(deviceId: string): DeviceFault | undefined;
+  /** The manufacturer's identity file for the registry's ImportIdentities. */
+  identityFile(format: 'json' | 'csv'): string;
+  /** Every online device publishes `announce`. */
+  announce(): Promise<AnnounceSummary>;
+  stats(): FleetStats;
+  /** Resolves when no received message is still being handled. */
+  idle(): Promise<void>;
+  /** Unsubscribes and waits for in-flight work. Leaves the NATS connection to its owner. */
+  stop(): Promise<void>;
+}
+
+function isPinned(key: unknown): key is PinnedPlatformKey {
+  return typeof key === 'object' && key !== null && 'keyId' in key && 'publicKey' in key;
+}
+
+/** The one inbox subscription for all devices: `[<ns>.]dev.*.inbox.>`. */
+export function fleetInboxFilter(namespace: string): string {
+  return `${namespace ? `${namespace}.` : ''}${deviceSubjectRoot}.*.inbox.>`;
+}
+
+/**
+ * Manufactures and enrols `size` simulated devices, then (with a bus) serves the device protocol
+ * for all of them through one wildcard subscription, with bounded concurrency for the crypto.
+ */
+export async function createFleet(options: FleetOptions): Promise<Fleet> {
+  const { size, namespace = '', seedBase = 'tunnelkey-fleet', nats } = options;
+  if (!Number.isInteger(size) || size < 1) throw new InvalidFleetOptionError('size must be a positive integer', { size });
+  const concurrency = options.concurrency ?? 2 * availableParallelism();
+  const limiter = new ConcurrencyLimiter(concurrency, options.maxQueued ?? 50_000);
+  const counters = new FleetCounters();
+  const plan = planFaults(size, seedBase, options.faults);
+  const platformKey =
+    options.platformPublicKey === undefined
+      ? undefined
+      : isPinned(options.platformPublicKey)
+        ? options.platformPublicKey
+        : await pinPlatformKey(options.platformPublicKey, options.platformKeyId);
+  const conditions: Partial<OperatingConditions> = {
+    ...(options.temperatureC === undefined ? {} : { temperatureC: options.temperatureC }),
+    ...(options.ageYears === undefined ? {} : { ageYears: options.ageYears }),
+    ...(options.voltageDelta === undefined ? {} : { voltageDelta: options.voltageDelta }),
+  };
+  const transport: DeviceTransport = {
+    publish: (subject, data) => {
+      nats?.publish(subject, data);
+    },
+  };
+  const observer = (_: string, observation: Parameters<FleetCounters['observe']>[0]) => counters.observe(observation);
+
+  const byId = new Map<string, SimulatedDevice>();
+  const faults = new Map<string, DeviceFault>();
+  const faultCounts = { offline: 0, tamperedHelperData: 0, tamperedFirmware: 0 };
+  let done = 0;
+  const manufacturing = Array.from({ length: size }, (_, index) =>
+    limiter.run(async () => {
+      const device = await SimulatedDevice.manufacture({
+        seed: `${seedBase}/${index}`,
+        profile: options.profile ?? 'sram',
+        firmwareVersion: options.firmwareVersion ?? '1.0.0',
+        transport,
+        namespace,
+        conditions: { ...conditions },
+        observer,
+        ...(platformKey ? { platformKey } : {}),
+        ...(options.clock ? { clock: options.clock } : {}),
+      });
+      // Faults happen after the factory: the identity file holds the genuine enrolment.
+      const fault = plan.get(index);
+      if (fault === 'offline') {
+        device.online = false;
+        faultCounts.offline++;
+      } else if (fault === 'tampered-helper-data') {
+        device.corruptHelperData();
+        faultCounts.tamperedHelperData++;
+      } else if (fault === 'tampered-firmware') {
+        device.tamperFirmware();
+        faultCounts.tamperedFirmware++;
+      }
+      if (fault) faults.set(device.deviceId, fault);
+      options.onProgress?.({ phase: 'manufacturing', done: ++done, total: size });
+      return device;
+    }),
+  );
+  // Keep index order: device i is always the i-th row of the identity file.
+  for (const device of await Promise.all(manufacturing)) byId.set(device.deviceId, device);
+
+  let subscription: Subscription | undefined;
+  if (nats) {
+    subscription = nats.subscribe(fleetInboxFilter(namespace), {
+      callback: (error, msg) => {
+        if (error) return;
+        const parts = parseDeviceSubject(msg.subject, namespace);
+        const device = parts ? byId.get(parts.deviceId) : undefined;
+        if (!device) {
+          counters.messages.unknownDevice++;
+          return;
+        }
+        counters.messages.received++;
+        const running = limiter.tryRun(() => device.receive(msg.subject, new Uint8Array(msg.data)));
+        if (!running) counters.messages.overloadDrops++;
+        else running.catch(() => undefined); // receive never throws for bus input; belt and braces
+      },
+    });
+  }
+
+  return {
+    size,
+    namespace,
+    platformKeyPinned: platformKey !== undefined,
+    device: (deviceId) => byId.get(deviceId),
+    devices: () => byId.values(),
+    faultOf: (deviceId) => faults.get(deviceId),
+    identityFile: (format) => identityFile(byId.values(), format),
+    async announce() {
+      const results = await Promise.all([...byId.values()].map((device) => limiter.run(() => device.announce())));
+      const offline = [...byId.values()].filter((d) => !d.online).length;
+      const announced = results.filter(Boolean).length;
+      return { announced, offline, failed: results.length - announced - offline };
+    },
+    stats() {
+      const byState = emptyByState();
+      for (const device of byId.values()) byState[device.state]++;
+      return {
+        size,
+        byState,
+        faults: { ...faultCounts },
+        messages: { ...counters.messages },
+        refusedByCode: { ...counters.refusedByCode },
+        sentByKind: { ...counters.sentByKind },
+        inFlight: { active: limiter.active, waiting: limiter.waiting },
+      };
+    },
+    idle: () => limiter.idle(),
+    async stop() {
+      if (subscription) {
+        const sub = subscription;
+        subscription = undefined;
+        await sub.drain().catch(() => sub.unsubscribe());
+      }
+      await limiter.idle();
+    },
+  };
+}
