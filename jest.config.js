@@ -8,13 +8,14 @@ delete swc.$schema;
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/contracts', '<rootDir>/libs', '<rootDir>/services'],
+  roots: ['<rootDir>/contracts', '<rootDir>/libs', '<rootDir>/services', '<rootDir>/e2e'],
   testMatch: ['**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, sourceMaps: 'inline' }] },
   moduleNameMapper: {
     '^@tunnelkey/contracts$': '<rootDir>/contracts/src/index.ts',
+    '^@tunnelkey/(registry|ca|onboarding|ota|revocation|gateway|device-fleet)$': '<rootDir>/services/$1/src/index.ts',
     '^@tunnelkey/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
