@@ -4,9 +4,9 @@ import { CertificateMessage, CsrRequestMessage, IdentityChallengeMessage, type D
 import { parseAndVerifyCsr } from '@tunnelkey/pki';
 import { ENROLMENT_CONTEXT, PufDevice, parseHelperData, tlsContext } from '@tunnelkey/puf';
 // Test-only path to the secrets we search for: the library never exports them, on purpose.
-// eslint-disable-next-line no-restricted-imports
+// eslint-disable-next-line no-restricted-imports, @nx/enforce-module-boundaries
 import { recoverRootSecret } from '../../../../libs/puf/src/extractor/fuzzy-extractor.js';
-// eslint-disable-next-line no-restricted-imports
+// eslint-disable-next-line no-restricted-imports, @nx/enforce-module-boundaries
 import { deriveContextSecret, p256ScalarFromSecret } from '../../../../libs/puf/src/keys/p256-key-derivation.js';
 import { FlashRecordFormatError } from '../errors.js';
 import { memoryTransport, platformDouble, testCa } from '../testing/platform-double.test-helper.js';

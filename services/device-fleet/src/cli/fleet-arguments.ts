@@ -1,0 +1,83 @@
+import { parseArgs } from 'node:util';
+import { InvalidFleetOptionError } from '../errors.js';
+import type { TamperMode } from '../fleet/fault-plan.js';
+
+export interface FleetArguments {
+  devices: number;
+  profile: 'sram' | 'tunnelling';
+  temperatureC: number;
+  ageYears: number;
+  offline: number;
+  tampered: number;
+  tamperMode: TamperMode;
+  identityFile: string | undefined;
+  identityFormat: 'json' | 'csv';
+  platformKeyFile: string | undefined;
+  namespace: string;
+  seedBase: string;
+  natsUrl: string;
+  help: boolean;
+}
+
+export const fleetUsage = `Usage: npm run fleet -- [options]
+  --devices N            number of simulated devices (default 1000)
+  --profile sram|tunnelling
+  --temperature C        die temperature of every device (default 25)
+  --age YEARS            simulated age (default 0)
+  --offline FRACTION     fraction of devices that never answer (default 0)
+  --tampered N           tampered devices (default 0)
+  --tamper-mode helper-data|firmware|mixed   (default mixed)
+  --identity-file PATH   write the identity file (.csv for CSV, JSON otherwise)
+  --platform-key-file P  platform public key (SPKI PEM or DER); or PLATFORM_PUBLIC_KEY_FILE
+  --namespace NS         subject namespace (default none)
+  --seed-base S          silicon seed base (default tunnelkey-fleet)
+Environment: NATS_URL (default nats://127.0.0.1:4222)`;
+
+function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || !check(value)) throw new InvalidFleetOptionError(`--${name} is out of range`, { option: name, value: raw });
+  return value;
+}
+
+export function parseFleetArguments(argv: readonly string[], env: Record<string, string | undefined> = process.env): FleetArguments {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      devices: { type: 'string' },
+      profile: { type: 'string' },
+      temperature: { type: 'string' },
+      age: { type: 'string' },
+      offline: { type: 'string' },
+      tampered: { type: 'string' },
+      'tamper-mode': { type: 'string' },
+      'identity-file': { type: 'string' },
+      'platform-key-file': { type: 'string' },
+      namespace: { type: 'string' },
+      'seed-base': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const profile = values.profile ?? 'sram';
+  if (profile !== 'sram' && profile !== 'tunnelling') throw new InvalidFleetOptionError('--profile must be sram or tunnelling', { profile });
+  const tamperMode = values['tamper-mode'] ?? 'mixed';
+  if (!['helper-data', 'firmware', 'mixed'].includes(tamperMode)) throw new InvalidFleetOptionError('--tamper-mode must be helper-data, firmware or mixed', { tamperMode });
+  const identityFile = values['identity-file'];
+  return {
+    devices: number('devices', values.devices, 1000, (n) => Number.isInteger(n) && n >= 1 && n <= 1_000_000),
+    profile,
+    temperatureC: number('temperature', values.temperature, 25, (n) => n >= -55 && n <= 150),
+    ageYears: number('age', values.age, 0, (n) => n >= 0 && n <= 30),
+    offline: number('offline', values.offline, 0, (n) => n >= 0 && n <= 1),
+    tampered: number('tampered', values.tampered, 0, (n) => Number.isInteger(n) && n >= 0),
+    tamperMode: tamperMode as TamperMode,
+    identityFile,
+    identityFormat: identityFile?.toLowerCase().endsWith('.csv') ? 'csv' : 'json',
+    platformKeyFile: values['platform-key-file'] ?? env['PLATFORM_PUBLIC_KEY_FILE'],
+    namespace: values.namespace ?? '',
+    seedBase: values['seed-base'] ?? 'tunnelkey-fleet',
+    natsUrl: env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+    help: values.help ?? false,
+  };
+}

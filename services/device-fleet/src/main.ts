@@ -1,0 +1,85 @@
+/**
+ * `npm run fleet -- --devices 5000 --profile sram --temperature 25 --age 0 --offline 0.01 --tampered 2 --identity-file out.json`
+ * Manufactures and enrols the devices, writes the identity file, announces them on NATS and
+ * serves the device protocol until SIGINT/SIGTERM.
+ */
+import { writeFile } from 'node:fs/promises';
+import { connect } from '@nats-io/transport-node';
+import { fleetUsage, parseFleetArguments } from './cli/fleet-arguments.js';
+import { isFleetError } from './errors.js';
+import { createFleet } from './fleet/create-fleet.js';
+import type { FleetStats } from './fleet/fleet-stats.js';
+import { loadPlatformPublicKeyFile } from './simulated-device/pinned-platform-key.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function summary(stats: FleetStats): string {
+  const states = Object.entries(stats.byState).filter(([, n]) => n > 0).map(([s, n]) => `${s}=${n}`).join(' ');
+  const m = stats.messages;
+  const refused = Object.entries(stats.refusedByCode).map(([c, n]) => `${c}=${n}`).join(' ');
+  return `states: ${states} | received=${m.received} accepted=${m.accepted} refused=${m.refused}${refused ? ` (${refused})` : ''} sent=${m.sent} keyFailures=${m.keyFailures} offlineDrops=${m.offlineDrops} overloadDrops=${m.overloadDrops}`;
+}
+
+async function main(): Promise<void> {
+  const args = parseFleetArguments(process.argv.slice(2));
+  if (args.help) {
+    log(fleetUsage);
+    return;
+  }
+  const platformKey = args.platformKeyFile ? await loadPlatformPublicKeyFile(args.platformKeyFile) : undefined;
+  if (!platformKey) {
+    log('WARNING: no platform public key (--platform-key-file or PLATFORM_PUBLIC_KEY_FILE): devices will announce, but REFUSE every platform message (code no-platform-key).');
+  }
+  const nc = await connect({ servers: args.natsUrl, name: 'tunnelkey-device-fleet' });
+  log(`connected to ${args.natsUrl}`);
+  const started = performance.now();
+  let lastShown = 0;
+  const fleet = await createFleet({
+    nats: nc,
+    namespace: args.namespace,
+    size: args.devices,
+    profile: args.profile,
+    seedBase: args.seedBase,
+    temperatureC: args.temperatureC,
+    ageYears: args.ageYears,
+    faults: { offline: args.offline, tampered: args.tampered, tamperMode: args.tamperMode },
+    ...(platformKey ? { platformPublicKey: platformKey } : {}),
+    onProgress: ({ done, total }) => {
+      const percent = Math.floor((done / total) * 100);
+      if (percent >= lastShown + 5 || done === total) {
+        lastShown = percent;
+        log(`manufacturing + enrolling: ${done}/${total} (${percent} %)`);
+      }
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  log(`${fleet.size} devices enrolled in ${seconds.toFixed(1)} s (${(fleet.size / seconds).toFixed(0)}/s); faults: ${JSON.stringify(fleet.stats().faults)}`);
+  if (args.identityFile) {
+    await writeFile(args.identityFile, fleet.identityFile(args.identityFormat));
+    log(`identity file (${args.identityFormat}) written to ${args.identityFile}`);
+  }
+  const announced = await fleet.announce();
+  log(`announced: ${announced.announced}, offline: ${announced.offline}, failed (key reconstruction): ${announced.failed}`);
+  log(`serving the device protocol on ${args.namespace ? `${args.namespace}.` : ''}dev.*.inbox.> — Ctrl-C to stop`);
+
+  const ticker = setInterval(() => log(summary(fleet.stats())), 10_000);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(ticker);
+    log(`${signal}: stopping (waiting for in-flight messages)`);
+    await fleet.stop();
+    await nc.drain();
+    log(summary(fleet.stats()));
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  await nc.closed();
+}
+
+main().catch((error: unknown) => {
+  // Typed errors carry no secret; print their code and message, not payloads.
+  log(isFleetError(error) ? `${error.name} (${error.code}): ${error.message}` : `fleet failed: ${String(error)}`);
+  process.exitCode = 1;
+});
