@@ -37,6 +37,9 @@ export class BoundedConcurrency {
     this.#active--;
     const next = this.#waiting.shift();
     if (next) next();
-    else if (this.#active === 0) for (const resolve of this.#idle) resolve(), this.#idle.delete(resolve);
+    else if (this.#active === 0) {
+      for (const resolve of this.#idle) resolve();
+      this.#idle.clear();
+    }
   }
 }

@@ -1,0 +1,271 @@
+/**
+ * The CA against a real NATS (natsFixture: the server on NATS_URL, isolated by namespace). The
+ * test plays the registry (appends its events) and the devices (real PUF keys, CSRs, envelopes);
+ * openssl checks every certificate independently of our own parser.
+ */
+import 'reflect-metadata';
+import { createDecipheriv, createPrivateKey, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { CertifyDevices, CertificateIssued, CertificateRejected, CreateIssuingAuthority, streamName, type DeviceEnvelope } from '@tunnelkey/contracts';
+import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
+import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { CommandClient } from '@tunnelkey/messaging';
+import { Kek, summarizeCertificate } from '@tunnelkey/pki';
+import { natsFixture, waitFor } from '@tunnelkey/testing';
+import { pino } from 'pino';
+import { KvCaKeyStore } from './authority/kv-ca-key-store.js';
+import { issuingAuthorityId } from './authority/certificate-authority.js';
+import { startCa, type RunningCa } from './start-ca.js';
+import { DeviceSide } from './test-support/device-side.test-helper.js';
+import { RegistryFacts } from './test-support/registry-events.test-helper.js';
+
+const run = promisify(execFile);
+const nats = natsFixture();
+const logger = pino({ level: 'warn' });
+const kekBytes = randomBytes(32);
+
+describe('CA service (real NATS, real PUF devices, openssl)', () => {
+  let namespace: string;
+  let store: JetStreamEventStore;
+  let registry: RegistryFacts;
+  let platform: PlatformKey;
+  let ca: RunningCa;
+  let caB: RunningCa | undefined;
+  let commands: CommandClient;
+  let workDir: string;
+  const devices: DeviceSide[] = [];
+  let unverified: DeviceSide;
+  let revoked: DeviceSide;
+  let unknown: DeviceSide;
+
+  const start = async (instanceId: string) =>
+    startCa({
+      nats: nats.nc,
+      namespace,
+      kek: await Kek.fromBytes(new Uint8Array(kekBytes)), // a copy: Kek.fromBytes zeroes a Buffer's shared memory (Buffer#slice is a view)
+      platformKey: platform,
+      config: { instanceId, httpPort: 0, crlBaseUrl: 'http://127.0.0.1:8480/crl', maxConcurrentIssuance: 32 },
+      logger,
+    });
+
+  const lastOf = async (device: DeviceSide, kind: string, count = 1) =>
+    waitFor(async () => {
+      const found = await device.received(kind, platform.publicKey);
+      return found.length >= count ? found[count - 1] : undefined;
+    }, { description: `${kind} #${count} for ${device.deviceId}`, timeoutMs: 15_000 });
+
+  const deviceEvents = async (deviceId: string) => (await store.read({ context: 'ca', aggregate: 'device', id: deviceId })).events.map((r) => r.event);
+
+  beforeAll(async () => {
+    await nats.setup();
+    namespace = nats.namespace;
+    store = new JetStreamEventStore(nats.nc, { namespace, logger });
+    await store.ensureStreams(['registry', 'ca']);
+    registry = new RegistryFacts(store);
+    platform = (await generatePlatformKey()).key;
+    workDir = await mkdtemp(join(tmpdir(), 'tunnelkey-ca-'));
+    await registry.definePolicy('fridge-policy', 365);
+    await registry.createBatch('fridges-1', 'fridge-policy', 'acme');
+    for (let i = 0; i < 8; i++) devices.push(await DeviceSide.manufacture(`ca-int-device-${i}`, nats.nc, namespace));
+    for (const device of devices) {
+      await registry.importDevice(device.deviceId, 'fridges-1', device.enrolmentPublicKey);
+      await registry.verifyDevice(device.deviceId, device.enrolmentPublicKey);
+    }
+    unverified = await DeviceSide.manufacture('ca-int-unverified', nats.nc, namespace);
+    await registry.importDevice(unverified.deviceId, 'fridges-1', unverified.enrolmentPublicKey);
+    revoked = await DeviceSide.manufacture('ca-int-revoked', nats.nc, namespace);
+    await registry.importDevice(revoked.deviceId, 'fridges-1', revoked.enrolmentPublicKey);
+    await registry.verifyDevice(revoked.deviceId, revoked.enrolmentPublicKey);
+    await registry.revokeDevice(revoked.deviceId);
+    unknown = await DeviceSide.manufacture('ca-int-unknown', nats.nc, namespace);
+    ca = await start('ca-a');
+    commands = new CommandClient(nats.nc);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const device of [...devices, unverified, revoked, unknown]) device?.stop();
+    await caB?.stop();
+    await ca?.stop();
+    store?.close();
+    await rm(workDir, { recursive: true, force: true });
+    await nats.teardown();
+  });
+
+  it('is ready once the projection has caught up, with a root and the owner issuing CA', async () => {
+    expect((await fetch(`${ca.service.url}/ready`)).status).toBe(200);
+    const reply = await commands.request<{ authorityId: string; certificatePem: string }>(CreateIssuingAuthority.subject(namespace), { commandId: 'create-acme-1', ownerId: 'acme' });
+    expect(reply.authorityId).toBe(issuingAuthorityId('acme'));
+    expect(summarizeCertificate(reply.certificatePem).isCA).toBe(true);
+    const authorities = await store.read({ context: 'ca', aggregate: 'authority', id: 'root' });
+    expect(authorities.events.map((r) => r.event.type)).toEqual(['AuthorityCreated']);
+  });
+
+  it('CertifyDevices asks every verified device for a CSR; each gets a certificate that openssl verifies, with the profile extensions', async () => {
+    const result = await commands.request<{ devices: number }>(CertifyDevices.subject(namespace), { commandId: 'certify-fridges-1', scope: { kind: 'batch', batchId: 'fridges-1' } });
+    expect(result.devices).toBe(devices.length); // the unverified and the revoked device are not asked
+    for (const device of devices) {
+      const request = await lastOf(device, 'csr-request');
+      const { requestId, keyId } = request.body as { requestId: string; keyId: string };
+      expect(keyId).toBe('enrolment');
+      device.send(await device.csrMessage({ requestId, keyId, csr: Buffer.from(await device.csr(device.enrolment)).toString('base64') }));
+    }
+    for (const device of devices) {
+      const delivered = (await lastOf(device, 'certificate')).body as { certificatePem: string; chainPem: string[]; serialNumber: string };
+      expect(delivered.chainPem).toHaveLength(2);
+      const [issuing, root] = delivered.chainPem;
+      await writeFile(join(workDir, 'root.pem'), root!);
+      await writeFile(join(workDir, 'issuing.pem'), issuing!);
+      await writeFile(join(workDir, 'leaf.pem'), delivered.certificatePem);
+      const verified = await run('openssl', ['verify', '-CAfile', 'root.pem', '-untrusted', 'issuing.pem', '-purpose', 'sslclient', 'leaf.pem'], { cwd: workDir });
+      expect(verified.stdout).toContain('leaf.pem: OK');
+      const { stdout: text } = await run('openssl', ['x509', '-in', 'leaf.pem', '-text', '-noout'], { cwd: workDir });
+      expect(text).toContain(`Subject: CN = ${device.deviceId}`);
+      expect(text).toMatch(new RegExp(`URI:urn:[^\\n]*${device.deviceId}|URI:[^\\n]*${device.deviceId}`));
+      expect(text).toContain('TLS Web Client Authentication');
+      expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature\n/);
+      expect(text).toContain('X509v3 Subject Key Identifier');
+      expect(text).toContain('X509v3 Authority Key Identifier');
+      expect(text).toContain(`URI:http://127.0.0.1:8480/crl/${issuingAuthorityId('acme')}.crl`);
+      expect(delivered.serialNumber).toMatch(/^[0-9a-f]{30,32}$/); // 128-bit random (top bit cleared)
+      const events = await deviceEvents(device.deviceId);
+      expect(events.map((e) => e.type)).toEqual(['CertificateIssued']);
+      expect(CertificateIssued.parse(events[0]).data.serialNumber).toBe(delivered.serialNumber);
+    }
+  }, 60_000);
+
+  it('certifies a TLS key attested by the enrolment key', async () => {
+    const device = devices[0]!;
+    const csr = Buffer.from(await device.csr(device.tls)).toString('base64');
+    device.send(await device.csrMessage({ requestId: 'tls-req-1', keyId: 'tls-0', csr, keyAttestation: await device.attest('tls-0', device.tls) }));
+    const delivered = (await lastOf(device, 'certificate', 2)).body as { requestId: string; certificatePem: string };
+    expect(delivered.requestId).toBe('tls-req-1');
+    const events = (await deviceEvents(device.deviceId)).filter((e) => e.type === 'CertificateIssued').map((e) => CertificateIssued.parse(e).data);
+    expect(events.at(-1)).toMatchObject({ requestId: 'tls-req-1', keyId: 'tls-0' });
+  });
+
+  it('a retried CSR (same requestId, same key) returns the same certificate and records nothing new', async () => {
+    const device = devices[1]!;
+    const first = (await lastOf(device, 'certificate')).body as { requestId: string; serialNumber: string };
+    const csr = Buffer.from(await device.csr(device.enrolment)).toString('base64'); // a fresh CSR (new signature), same key
+    device.send(await device.csrMessage({ requestId: first.requestId, keyId: 'enrolment', csr }));
+    const again = (await lastOf(device, 'certificate', 2)).body as { serialNumber: string };
+    expect(again.serialNumber).toBe(first.serialNumber);
+    expect((await deviceEvents(device.deviceId)).filter((e) => e.type === 'CertificateIssued')).toHaveLength(1);
+  });
+
+  /** The nth rejection in the device's inbox has this reason, a CertificateRejected records it, and the request got no certificate. */
+  const expectRejection = async (device: DeviceSide, reason: string, requestId: string, nth = 1) => {
+    const rejection = await lastOf(device, 'rejection', nth);
+    expect((rejection.body as { code: string }).code).toBe(reason);
+    const events = await deviceEvents(device.deviceId);
+    const rejected = events.filter((e) => e.type === 'CertificateRejected').map((e) => CertificateRejected.parse(e).data);
+    expect(rejected).toContainEqual(expect.objectContaining({ requestId, reason }));
+    expect(events.filter((e) => e.type === 'CertificateIssued' && CertificateIssued.parse(e).data.requestId === requestId)).toHaveLength(0);
+  };
+
+  it('refuses an unknown device', async () => {
+    unknown.send(await unknown.csrMessage({ requestId: 'unknown-1', keyId: 'enrolment', csr: Buffer.from(await unknown.csr(unknown.enrolment)).toString('base64') }));
+    await expectRejection(unknown, 'unknown-device', 'unknown-1');
+  });
+
+  it('refuses an unverified device', async () => {
+    unverified.send(await unverified.csrMessage({ requestId: 'unverified-1', keyId: 'enrolment', csr: Buffer.from(await unverified.csr(unverified.enrolment)).toString('base64') }));
+    await expectRejection(unverified, 'device-not-verified', 'unverified-1');
+  });
+
+  it('refuses a revoked device', async () => {
+    revoked.send(await revoked.csrMessage({ requestId: 'revoked-1', keyId: 'enrolment', csr: Buffer.from(await revoked.csr(revoked.enrolment)).toString('base64') }));
+    await expectRejection(revoked, 'device-revoked', 'revoked-1');
+  });
+
+  it('refuses a CSR key that is neither enrolled nor attested, and a forged attestation', async () => {
+    const device = devices[2]!;
+    const tlsCsr = Buffer.from(await device.csr(device.tls)).toString('base64');
+    device.send(await device.csrMessage({ requestId: 'not-enrolled-1', keyId: 'enrolment', csr: tlsCsr }));
+    await expectRejection(device, 'key-not-enrolled', 'not-enrolled-1', 1);
+    device.send(await device.csrMessage({ requestId: 'forged-attestation-1', keyId: 'tls-0', csr: tlsCsr, keyAttestation: await device.attest('tls-0', device.tls, device.tls.privateKey) }));
+    await expectRejection(device, 'bad-key-attestation', 'forged-attestation-1', 2);
+  });
+
+  it('refuses a forged envelope and a replayed one', async () => {
+    const device = devices[3]!;
+    const csr = Buffer.from(await device.csr(device.enrolment)).toString('base64');
+    device.send(await device.csrMessage({ requestId: 'forged-1', keyId: 'enrolment', csr }, device.tls.privateKey));
+    await expectRejection(device, 'bad-message-signature', 'forged-1', 1);
+    const genuine = await device.csrMessage({ requestId: 'replay-1', keyId: 'enrolment', csr });
+    device.send(genuine);
+    await lastOf(device, 'certificate', 2);
+    device.send(genuine); // the same bytes again
+    const rejection = await lastOf(device, 'rejection', 2);
+    expect((rejection.body as { code: string }).code).toBe('replayed-message');
+    // The request already has its certificate: the replay records no refusal over it.
+    expect((await deviceEvents(device.deviceId)).filter((e) => e.type === 'CertificateIssued')).toHaveLength(2);
+  });
+
+  it('two CA instances racing on the same requests issue one certificate per request', async () => {
+    caB = await start('ca-b');
+    const racers = devices.slice(4, 8);
+    for (const device of racers) {
+      const csrDer = await device.csr(device.enrolment);
+      const request = { deviceId: device.deviceId, requestId: `race-${device.deviceId.slice(2, 12)}`, keyId: 'enrolment', csrDer, receivedAt: new Date() };
+      const [a, b] = await Promise.all([ca.runtime.issuance.issue(request), caB.runtime.issuance.issue({ ...request, receivedAt: new Date() })]);
+      expect(a.kind).toBe('issued');
+      expect(b.kind).toBe('issued');
+      if (a.kind !== 'issued' || b.kind !== 'issued') return;
+      expect(a.certificate.serialNumber).toBe(b.certificate.serialNumber);
+      expect([a.reused, b.reused].sort()).toEqual([false, true]);
+      const issued = (await deviceEvents(device.deviceId)).filter((e) => e.type === 'CertificateIssued' && CertificateIssued.parse(e).data.requestId === request.requestId);
+      expect(issued).toHaveLength(1);
+    }
+  }, 30_000);
+
+  it('never writes private key material to any stream (CA keys, platform key, device keys)', async () => {
+    const keyStore = await KvCaKeyStore.open(nats.nc, namespace);
+    const secrets: Buffer[] = [];
+    for (const authorityId of ['root', issuingAuthorityId('acme')]) {
+      const wrapped = Buffer.from((await keyStore.get(authorityId))!);
+      secrets.push(wrapped);
+      // Open the blob as the KEK holder would (format: magic|version|kekId|iv|ciphertext|tag), to know what to look for.
+      const header = wrapped.subarray(0, 25);
+      const decipher = createDecipheriv('aes-256-gcm', kekBytes, wrapped.subarray(13, 25));
+      decipher.setAAD(Buffer.concat([header, Buffer.from(`tunnelkey:ca-key:v1:${authorityId}`)]));
+      decipher.setAuthTag(wrapped.subarray(wrapped.length - 16));
+      const pkcs8 = Buffer.concat([decipher.update(wrapped.subarray(25, wrapped.length - 16)), decipher.final()]);
+      const d = Buffer.from(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }).d!, 'base64url');
+      secrets.push(pkcs8, d);
+    }
+    secrets.push(kekBytes);
+    const needles = secrets.flatMap((s) => [s, Buffer.from(s.toString('base64')), Buffer.from(s.toString('base64url')), Buffer.from(s.toString('hex'))]);
+    const jsm = await jetstreamManager(nats.nc);
+    let scanned = 0;
+    for (const name of [streamName('ca', namespace), streamName('registry', namespace)]) {
+      const last = (await jsm.streams.info(name)).state.last_seq;
+      for (let seq = 1; seq <= last; seq++) {
+        const msg = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+        if (!msg) continue;
+        scanned++;
+        const bytes = Buffer.from(msg.data);
+        for (const needle of needles) expect(bytes.includes(needle)).toBe(false);
+      }
+    }
+    expect(scanned).toBeGreaterThan(20);
+  });
+
+  it('exports the root key (offline) once an issuing CA exists; issuance goes on', async () => {
+    const exported = await ca.runtime.authority.exportRootKey('export-root-1');
+    expect(exported.exportDigest).toMatch(/^[0-9a-f]{64}$/);
+    const keyStore = await KvCaKeyStore.open(nats.nc, namespace);
+    expect(await keyStore.get('root')).toBeUndefined();
+    const device = devices[5]!;
+    device.send(await device.csrMessage({ requestId: 'after-export-1', keyId: 'enrolment', csr: Buffer.from(await device.csr(device.enrolment)).toString('base64') }));
+    const delivered = await waitFor(async () => (await device.received('certificate', platform.publicKey)).find((e: DeviceEnvelope) => (e.body as { requestId: string }).requestId === 'after-export-1'));
+    expect(delivered).toBeDefined();
+    await ca.runtime.authority.importRootKey(exported.wrappedKey);
+    expect(await keyStore.get('root')).toBeDefined();
+  });
+});
