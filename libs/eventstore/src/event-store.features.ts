@@ -454,6 +454,25 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         expect(lines[0]).toMatchObject({ level: 40, type: 'ServerPolicyDefined', subject: parked[0]!.subject, sequence: parked[0]!.sequence, reason: parked[0]!.reason });
         expect(JSON.stringify(h.logs)).not.toContain(secret);
       });
+
+      test('an event whose handler keeps failing is parked after the configured attempts (3 here), and the ones after it are handled', async () => {
+        const sequences = await seed(3);
+        const poison = sequences[1]!;
+        const attempts = new Map<number, number>();
+        const handled: number[] = [];
+        const sub = await h.store.subscribe({ durable: uniqueId('poison'), context: 'registry' }, (r) => {
+          attempts.set(r.sequence, (attempts.get(r.sequence) ?? 0) + 1);
+          if (r.sequence === poison) throw new Error('projection bug: cannot apply');
+          handled.push(r.sequence);
+        });
+        await bound(sub.caughtUp(), 'caughtUp past the poison event');
+        await sub.stop();
+        expect(handled).toEqual([sequences[0], sequences[2]]);
+        expect(attempts.get(poison)).toBe(3);
+        const parked = (await h.parked.list()).filter((p) => p.sequence === poison);
+        expect(parked).toEqual([expect.objectContaining({ type: 'ServerPolicyDefined', reason: 'handler failed 3 times (Error)' })]);
+        expect(h.logs.filter((l) => l['event'] === 'eventstore.event_parked' && l['sequence'] === poison)).toHaveLength(1);
+      });
     });
   });
 }

@@ -15,7 +15,7 @@ import type {
   Subscription,
   SubscriptionOptions,
 } from './event-store.js';
-import { InMemoryParkedEventStore, parkAndLog, type ParkedEventStore } from './parking.js';
+import { InMemoryParkedEventStore, parkAndLog, poisonEvent, type ParkedEventStore } from './parking.js';
 
 export interface InMemoryEventStoreOptions {
   namespace?: string;
@@ -23,6 +23,8 @@ export interface InMemoryEventStoreOptions {
   duplicateWindowMs?: number;
   /** Delays before a failed handler sees the event again (last one repeats). */
   retryBackoffMs?: readonly number[];
+  /** After this many failed attempts an event is parked and the subscription moves on. Default 25. */
+  maxHandlerAttempts?: number;
   parked?: ParkedEventStore;
   logger?: Logger;
   now?: () => number;
@@ -52,6 +54,7 @@ export class InMemoryEventStore implements EventStore {
   readonly #namespace: string;
   readonly #duplicateWindowMs: number;
   readonly #backoff: readonly number[];
+  readonly #maxHandlerAttempts: number;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #logs = new Map<BoundedContext, ContextLog>();
@@ -61,6 +64,7 @@ export class InMemoryEventStore implements EventStore {
     this.#namespace = options.namespace ?? '';
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
     this.#backoff = options.retryBackoffMs?.length ? options.retryBackoffMs : [100, 500, 2_000, 5_000];
+    this.#maxHandlerAttempts = options.maxHandlerAttempts ?? 25;
     this.parked = options.parked ?? new InMemoryParkedEventStore();
     this.#logger = options.logger ?? pino({ name: 'eventstore' });
     this.#now = options.now ?? Date.now;
@@ -157,8 +161,17 @@ export class InMemoryEventStore implements EventStore {
           attempts = 0;
           for (const notify of progress) notify();
         } catch (error) {
+          attempts++;
+          if (recorded && attempts >= this.#maxHandlerAttempts) {
+            const stream = streamName(options.context, this.#namespace);
+            await parkAndLog(this.parked, this.#logger, poisonEvent(stream, message.subject, message.sequence, message.data, recorded, attempts, error, options.durable, this.#now()));
+            state.acked = message.sequence;
+            attempts = 0;
+            for (const notify of progress) notify();
+            continue;
+          }
           this.#logger.warn({ event: 'eventstore.handler_failed', durable: options.durable, subject: message.subject, sequence: message.sequence, error: describeError(error) }, 'handler failed; event will be redelivered');
-          await sleep(this.#backoff[Math.min(attempts++, this.#backoff.length - 1)]!);
+          await sleep(this.#backoff[Math.min(attempts - 1, this.#backoff.length - 1)]!);
         }
       }
     })();

@@ -6,7 +6,7 @@ import { InMemorySnapshotStore } from './snapshots.js';
 eventStoreFeatures('in memory', async () => {
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const store = new InMemoryEventStore({ logger, retryBackoffMs: [10] });
+  const store = new InMemoryEventStore({ logger, retryBackoffMs: [10], maxHandlerAttempts: 3 });
   return {
     store,
     parked: store.parked,

@@ -15,7 +15,7 @@ eventStoreFeatures('JetStream', async () => {
   const namespace = nats.subNamespace();
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const store = new JetStreamEventStore(nats.nc, { namespace, logger, retryBackoffMs: [20] });
+  const store = new JetStreamEventStore(nats.nc, { namespace, logger, retryBackoffMs: [20], maxHandlerAttempts: 3 });
   await store.ensureStreams(['registry']);
   const js = jetstream(nats.nc);
   return {

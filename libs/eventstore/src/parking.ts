@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
+import type { RecordedEvent } from './event-store.js';
 
-/** An event found on a stream that fails its contract: kept aside so consumers can move on. */
+/** An event set aside so consumers can move on: it fails its contract, or its handler kept failing. */
 export interface ParkedEvent {
   /** JetStream stream (or context) the event was found in. */
   stream: string;
@@ -52,6 +53,35 @@ export async function parkAndLog(store: ParkedEventStore, logger: Logger, event:
       reason: event.reason,
       foundBy: event.foundBy,
     },
-    `parked ${event.type} at ${event.subject} #${event.sequence}: it fails its contract`,
+    `parked ${event.type} at ${event.subject} #${event.sequence}: ${event.reason.split(':')[0]}`,
   );
+}
+
+/**
+ * A valid event whose handler failed `attempts` times in a row. Only the error's name goes into
+ * the reason: its message may quote the payload.
+ */
+export function poisonEvent(
+  stream: string,
+  subject: string,
+  sequence: number,
+  payload: Uint8Array,
+  recorded: RecordedEvent,
+  attempts: number,
+  error: unknown,
+  foundBy: string,
+  now = Date.now(),
+): ParkedEvent {
+  const errorName = error instanceof Error ? error.name : typeof error;
+  return {
+    stream,
+    subject,
+    sequence,
+    type: recorded.event.type,
+    version: recorded.event.version,
+    reason: `handler failed ${attempts} times (${errorName})`,
+    foundBy,
+    parkedAt: new Date(now).toISOString(),
+    payload,
+  };
 }

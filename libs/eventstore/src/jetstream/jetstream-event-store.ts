@@ -29,7 +29,7 @@ import type {
   Subscription,
   SubscriptionOptions,
 } from '../event-store.js';
-import { parkAndLog, type ParkedEventStore } from '../parking.js';
+import { parkAndLog, poisonEvent, type ParkedEventStore } from '../parking.js';
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
 import { PublishPipeline } from './publish-pipeline.js';
 
@@ -44,6 +44,8 @@ export interface JetStreamEventStoreOptions {
   retryBackoffMs?: readonly number[];
   /** Redelivery of an event whose handler neither acked nor failed (a crashed process). Default 30 s. */
   ackWaitMs?: number;
+  /** After this many failed attempts an event is parked and the subscription moves on. Default 25. */
+  maxHandlerAttempts?: number;
   /** Where invalid events found on a stream go. Default: a `<NS>_PARKED` stream. */
   parked?: ParkedEventStore;
   logger?: Logger;
@@ -67,6 +69,7 @@ export class JetStreamEventStore implements EventStore {
   readonly #duplicateWindowMs: number;
   readonly #backoff: readonly number[];
   readonly #ackWaitMs: number;
+  readonly #maxHandlerAttempts: number;
   readonly #pipeline: PublishPipeline;
   readonly #subjects = new Map<string, string>();
   #jsm: Promise<JetStreamManager> | undefined;
@@ -78,6 +81,7 @@ export class JetStreamEventStore implements EventStore {
     this.namespace = options.namespace ?? '';
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
     this.#backoff = options.retryBackoffMs?.length ? options.retryBackoffMs : [100, 500, 2_000, 5_000];
+    this.#maxHandlerAttempts = options.maxHandlerAttempts ?? 25;
     this.#ackWaitMs = options.ackWaitMs ?? 30_000;
     this.#logger = options.logger ?? pino({ name: 'eventstore' });
     this.parked = options.parked ?? new JetStreamParkedEventStore(nc, this.namespace, this.#duplicateWindowMs);
@@ -297,6 +301,12 @@ export class JetStreamEventStore implements EventStore {
       if (recorded) await handler(recorded);
     } catch (error) {
       const attempt = msg.info.deliveryCount;
+      if (recorded && attempt >= this.#maxHandlerAttempts) {
+        // A poison event must not block every event after it forever: set it aside, visibly.
+        await parkAndLog(this.parked, this.#logger, poisonEvent(name, msg.subject, msg.seq, msg.data, recorded, attempt, error, durable));
+        msg.ack();
+        return true;
+      }
       const delay = this.#backoff[Math.min(attempt - 1, this.#backoff.length - 1)]!;
       this.#logger.warn(
         { event: 'eventstore.handler_failed', durable, stream: name, subject: msg.subject, sequence: msg.seq, type: recorded?.event.type, attempt, retryInMs: delay, error: describeError(error) },
