@@ -80,6 +80,10 @@ export const nameAttribute = (
 
 const escape = (s: string) => s.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
 
+/** Attribute (type OID, text) pairs in encoding order -> `O=acme, CN=Acme Issuing CA`. */
+export const formatName = (attributes: ReadonlyArray<{ type: string; text: string }>): string =>
+  attributes.map((t) => `${SHORT[t.type] ?? t.type}=${escape(t.text)}`).join(', ');
+
 /** Human-readable form in encoding order, e.g. `O=acme, CN=Acme Issuing CA` (for the console and logs). */
 export const nameToString = (name: InstanceType<typeof pkijs.RelativeDistinguishedNames>): string =>
-  name.typesAndValues.map((t) => `${SHORT[t.type] ?? t.type}=${escape(valueText(t.value))}`).join(', ');
+  formatName(name.typesAndValues.map((t) => ({ type: t.type, text: valueText(t.value) })));

@@ -8,6 +8,7 @@ import { parseEcSpki, type EcPublicKeyInfo } from '../keys/spki.js';
 import { nameAttribute, nameToString } from '../name.js';
 import { OID } from '../oids.js';
 import { verifySignature } from '../signer/verify-signature.js';
+import { readCsr } from './read-csr.js';
 
 /** Larger CSRs are refused before any decoding (a device CSR is ~250 bytes). */
 export const MAX_CSR_BYTES = 16 * 1024;
@@ -24,8 +25,8 @@ export interface ParsedCsr {
   readonly signature: Uint8Array;
 }
 
-export const parseCsr = (input: Uint8Array | string): ParsedCsr => {
-  // Bound PEM text before the regex runs, DER before the decoder runs.
+/** Size bounds first: PEM text before the regex runs, DER before any decoder runs. */
+const boundedDer = (input: Uint8Array | string): Uint8Array => {
   if (typeof input === 'string' && input.length > MAX_CSR_BYTES * 2) {
     throw new MalformedPkiObjectError('CSR too large', { length: input.length, max: MAX_CSR_BYTES });
   }
@@ -33,6 +34,29 @@ export const parseCsr = (input: Uint8Array | string): ParsedCsr => {
   if (der.byteLength > MAX_CSR_BYTES) {
     throw new MalformedPkiObjectError('CSR too large', { length: der.byteLength, max: MAX_CSR_BYTES });
   }
+  return der;
+};
+
+/** Parses a PKCS#10 with the strict DER reader (read-csr.ts); does not verify the signature. */
+export const parseCsr = (input: Uint8Array | string): ParsedCsr => {
+  const der = boundedDer(input);
+  const parts = readCsr(der);
+  const spki = parts.spki.slice();
+  return {
+    der,
+    tbsDer: parts.info.slice(),
+    subject: parts.subject,
+    subjectCommonName: parts.subjectCommonName,
+    spki,
+    publicKey: parseEcSpki(spki),
+    signatureAlgorithmOid: parts.signatureAlgorithmOid,
+    signature: parts.signature.slice(),
+  };
+};
+
+/** The same through asn1js/pkijs: the reference the strict reader is tested against (slower). */
+export const parseCsrWithPkijs = (input: Uint8Array | string): ParsedCsr => {
+  const der = boundedDer(input);
   const asn1 = parseAsn1(der, 'CertificationRequest');
   const csr = decodeWith('CertificationRequest', () => new pkijs.CertificationRequest({ schema: asn1 }));
   if (csr.version !== 0) throw new MalformedPkiObjectError('unknown PKCS#10 version', { version: csr.version });
