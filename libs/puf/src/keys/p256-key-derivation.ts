@@ -65,9 +65,10 @@ export async function deriveP256KeyPair(contextSecret: Uint8Array, context: KeyC
       false,
       algorithm === 'ECDSA' ? ['sign'] : ['deriveBits', 'deriveKey'],
     );
+    // Raw point import: about 3x cheaper than JWK, and the point is already at hand.
     const publicKey = await webcrypto.subtle.importKey(
-      'jwk',
-      { kty: 'EC', crv: 'P-256', x, y },
+      'raw',
+      point,
       params,
       true,
       algorithm === 'ECDSA' ? ['verify'] : [],
