@@ -1,0 +1,153 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { deviceUplinkFilter, parseDeviceSubject, type DeviceEnvelope } from '@tunnelkey/contracts';
+import { DeviceMessageRejected, DeviceMessageVerifier, type DeviceMessageRejectionCode } from '@tunnelkey/device-protocol';
+import { describeError } from '@tunnelkey/eventstore';
+import { NATS_CONNECTION } from '@tunnelkey/messaging';
+import { AnnounceHandler } from '../announce-device/announce.handler.js';
+import type { VerificationFailureReason } from '../deciders/device-state.js';
+import { EnrolmentKeyReportHandler } from '../request-enrolment-keys/enrolment-key-report.handler.js';
+import { Semaphore } from '../shared/concurrency.js';
+import { DownlinkSender } from '../shared/downlink-sender.js';
+import { RegistryMetrics } from '../shared/registry-metrics.js';
+import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { IdentityResponseHandler } from '../verify-identity/identity-response.handler.js';
+import { UplinkKeyResolver } from './uplink-key-resolver.js';
+import type { UplinkOutcome } from './uplink-outcome.js';
+
+/** The device messages the registry answers; the CA listens for `csr` itself. */
+export const registryUplinkKinds = ['identity-response', 'enrolment-key-report', 'announce'] as const;
+
+/** How a refusal before trust counts against a pending identity challenge. */
+const untrustedResponseReasons: Partial<Record<DeviceMessageRejectionCode, VerificationFailureReason>> = {
+  'bad-signature': 'bad-signature',
+  'wrong-key': 'wrong-key',
+  replayed: 'replayed',
+  malformed: 'malformed-response',
+};
+
+const decoder = new TextDecoder();
+
+/**
+ * Device -> registry messages: one queue-group subscription per kind (replicas share the load),
+ * every message verified (size, contract, subject, key, signature, replay) before anything acts
+ * on it, then handed to its slice. Refusals are answered with a signed `rejection` downlink.
+ * Nothing a device sends can crash the service: every failure ends in a log line.
+ */
+@Injectable()
+export class DeviceUplinkListener implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly #subscriptions: Subscription[] = [];
+  readonly #inFlight = new Set<Promise<void>>();
+  #verifier: DeviceMessageVerifier | undefined;
+  #semaphore: Semaphore;
+
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
+    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+    private readonly keys: UplinkKeyResolver,
+    private readonly identityResponses: IdentityResponseHandler,
+    private readonly enrolmentKeyReports: EnrolmentKeyReportHandler,
+    private readonly announcements: AnnounceHandler,
+    private readonly downlinks: DownlinkSender,
+    private readonly metrics: RegistryMetrics,
+  ) {
+    this.#semaphore = new Semaphore(runtime.uplinkConcurrency);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { namespace, clock } = this.runtime;
+    this.#verifier = new DeviceMessageVerifier({ direction: 'uplink', namespace, clock, resolveKey: this.keys.resolve });
+    for (const kind of registryUplinkKinds) {
+      const subject = deviceUplinkFilter(kind, namespace);
+      this.#subscriptions.push(
+        this.nats.subscribe(subject, {
+          queue: 'registry',
+          callback: (error, msg) => {
+            if (error) {
+              this.runtime.logger.error({ event: 'registry.uplink_subscription_failed', subject, error: describeError(error) }, 'device subscription failed');
+              return;
+            }
+            const handling = this.#semaphore.run(() => this.#handle(msg));
+            this.#inFlight.add(handling);
+            void handling.finally(() => this.#inFlight.delete(handling));
+          },
+        }),
+      );
+    }
+    await this.nats.flush();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #handle(msg: Msg): Promise<void> {
+    let envelope: DeviceEnvelope;
+    try {
+      envelope = await this.#verifier!.verify(msg.subject, msg.data);
+    } catch (error) {
+      await this.#untrusted(error, msg).catch((failure: unknown) => this.#failed(msg.subject, failure));
+      return;
+    }
+    try {
+      const outcome = await this.#dispatch(envelope);
+      this.metrics.deviceMessages.inc({ kind: envelope.kind, outcome: outcome.accepted ? 'accepted' : 'refused' });
+      if (!outcome.accepted) {
+        this.runtime.logger.info(
+          { event: 'registry.device_message_refused', deviceId: envelope.deviceId, kind: envelope.kind, counter: envelope.counter, code: outcome.code },
+          'device message refused',
+        );
+        await this.downlinks.reject(envelope.deviceId, { kind: envelope.kind, counter: envelope.counter }, outcome.code, outcome.message);
+      }
+    } catch (error) {
+      // The store or the bus failed: nothing was decided, and the device will ask again.
+      this.metrics.deviceMessages.inc({ kind: envelope.kind, outcome: 'error' });
+      this.#failed(msg.subject, error);
+    }
+  }
+
+  #dispatch(envelope: DeviceEnvelope): Promise<UplinkOutcome> {
+    switch (envelope.kind) {
+      case 'identity-response':
+        return this.identityResponses.handle(envelope as Parameters<IdentityResponseHandler['handle']>[0]);
+      case 'enrolment-key-report':
+        return this.enrolmentKeyReports.handle(envelope as Parameters<EnrolmentKeyReportHandler['handle']>[0]);
+      case 'announce':
+        return this.announcements.handle(envelope as Parameters<AnnounceHandler['handle']>[0]);
+      default:
+        return Promise.resolve({ accepted: false, code: 'unexpected-kind' });
+    }
+  }
+
+  /** A message that failed verification: logged (codes and ids only), answered, and counted against a pending challenge. */
+  async #untrusted(error: unknown, msg: Msg): Promise<void> {
+    if (!(error instanceof DeviceMessageRejected)) throw error;
+    const parts = parseDeviceSubject(msg.subject, this.runtime.namespace);
+    const raw = parseQuietly(msg.data);
+    const counter = typeof raw?.counter === 'number' && Number.isSafeInteger(raw.counter) && raw.counter >= 0 ? raw.counter : 0;
+    this.metrics.deviceMessages.inc({ kind: parts?.kind ?? 'unknown', outcome: `refused-${error.code}` });
+    this.runtime.logger.warn(
+      { event: 'registry.device_message_refused', code: error.code, deviceId: parts?.deviceId, kind: parts?.kind, counter },
+      'device message failed verification',
+    );
+    if (!parts || parts.direction !== 'uplink') return;
+    const reason = untrustedResponseReasons[error.code];
+    if (parts.kind === 'identity-response' && reason) await this.identityResponses.recordUntrustedResponse(parts.deviceId, raw?.body, reason, counter);
+    await this.downlinks.reject(parts.deviceId, { kind: parts.kind, counter }, error.code);
+  }
+
+  #failed(subject: string, error: unknown): void {
+    this.runtime.logger.error({ event: 'registry.device_message_failed', subject, error: describeError(error) }, 'device message could not be handled');
+  }
+}
+
+function parseQuietly(data: Uint8Array): { counter?: unknown; body?: unknown } | undefined {
+  if (data.length > 64 * 1024) return undefined;
+  try {
+    const value: unknown = JSON.parse(decoder.decode(data));
+    return typeof value === 'object' && value !== null ? (value as { counter?: unknown; body?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}

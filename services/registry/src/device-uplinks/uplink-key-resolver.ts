@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { DeviceEnvelope } from '@tunnelkey/contracts';
+import { importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
+import { deviceIdMatchesPublicKey } from '@tunnelkey/puf';
+import { identityOf, type DeviceIdentity } from '../deciders/device-state.js';
+import { RegistryReadModel } from '../read-model/registry-read-model.js';
+import { RegistryAggregates } from '../shared/registry-aggregates.js';
+
+/** Messages whose body carries the enrolment key they are signed with (the device may be unknown). */
+const selfKeyedKinds: ReadonlySet<string> = new Set(['announce', 'enrolment-key-report']);
+const maxCachedKeys = 100_000;
+
+/**
+ * Which key must have signed a device message, from the registry's own device state: the enrolled
+ * key; or, for announce and enrolment-key-report, the key in the body, provided the device id is
+ * that key's digest and it does not contradict an enrolled one. Remembers which key digest each
+ * envelope was checked against, for the deciders.
+ */
+@Injectable()
+export class UplinkKeyResolver {
+  readonly #keys = new Map<string, { digest: string; key: CryptoKey }>();
+  readonly #checkedAgainst = new WeakMap<object, string>();
+
+  constructor(
+    private readonly readModel: RegistryReadModel,
+    private readonly aggregates: RegistryAggregates,
+  ) {}
+
+  readonly resolve = async (envelope: DeviceEnvelope): Promise<CryptoKey | null | undefined> => {
+    if (envelope.keyId !== 'enrolment') return null;
+    const enrolled = await this.#enrolledIdentity(envelope.deviceId);
+    let identity: Pick<DeviceIdentity, 'enrolmentPublicKey' | 'enrolmentKeyDigest'> | undefined = enrolled;
+    if (selfKeyedKinds.has(envelope.kind)) {
+      const claimed = (envelope.body as { enrolmentPublicKey?: unknown }).enrolmentPublicKey;
+      if (typeof claimed !== 'string') return null;
+      const spki = Buffer.from(claimed, 'base64');
+      if (!deviceIdMatchesPublicKey(envelope.deviceId, spki)) return null;
+      const digest = createHash('sha256').update(spki).digest('hex');
+      if (enrolled && enrolled.enrolmentKeyDigest !== digest) return null;
+      identity = { enrolmentPublicKey: claimed, enrolmentKeyDigest: digest };
+    }
+    if (!identity) return undefined;
+    const key = await this.#key(envelope.deviceId, identity);
+    if (key) this.#checkedAgainst.set(envelope, identity.enrolmentKeyDigest);
+    return key;
+  };
+
+  /** The enrolment-key digest a verified envelope's signature was checked against. */
+  digestFor(envelope: DeviceEnvelope): string | undefined {
+    return this.#checkedAgainst.get(envelope);
+  }
+
+  async #enrolledIdentity(deviceId: string): Promise<DeviceIdentity | undefined> {
+    // The read model first (no round trip); the log when it has not seen the device yet.
+    return this.readModel.identity(deviceId) ?? identityOf(await this.aggregates.deviceState(deviceId));
+  }
+
+  /** Importing a key costs about a millisecond: keep them per device while the key stays the same. */
+  async #key(deviceId: string, identity: Pick<DeviceIdentity, 'enrolmentPublicKey' | 'enrolmentKeyDigest'>): Promise<CryptoKey | null> {
+    const cached = this.#keys.get(deviceId);
+    if (cached?.digest === identity.enrolmentKeyDigest) return cached.key;
+    try {
+      const key = await importVerifyKey(identity.enrolmentPublicKey);
+      if (this.#keys.size >= maxCachedKeys) this.#keys.clear();
+      this.#keys.set(deviceId, { digest: identity.enrolmentKeyDigest, key });
+      return key;
+    } catch {
+      return null; // not a usable P-256 key: the message cannot be verified with it
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ImportIdentities, importRejectionReasons, maxImportRows, type CommandOf, type ResultOf } from '@tunnelkey/contracts';
+import { isCommandRejected } from '@tunnelkey/eventstore';
+import { BatchAdmission } from '../shared/batch-admission.js';
+import { commandOf, derivedCommandId, metadataOf } from '../shared/command-metadata.js';
+import { mapBounded } from '../shared/concurrency.js';
+import { RegistryAggregates } from '../shared/registry-aggregates.js';
+import { notFound, refused } from '../shared/registry-errors.js';
+import { RegistryMetrics } from '../shared/registry-metrics.js';
+import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { checkIdentityRows, suppliedCsvRows, suppliedJsonRows, type ImportRejectionReason } from './identity-rows.js';
+
+type ImportResult = ResultOf<typeof ImportIdentities>;
+type RowReport = ImportResult['rows'][number];
+
+/** The command with JSON rows left unchecked: each row is judged on its own, in the report. */
+type ImportRequest = Omit<CommandOf<typeof ImportIdentities>, 'source'> & { source: { format: 'json'; rows: unknown[] } | { format: 'csv'; text: string } };
+
+const placeholderRow = { deviceId: 'row', enrolmentPublicKey: 'row' };
+
+/** Validates everything but the JSON rows' contents; a malformed row must become that row's rejection, not fail the call. */
+export function parseImportRequest(payload: unknown): ImportRequest {
+  const source = (payload as { source?: { format?: unknown; rows?: unknown } } | null)?.source;
+  if (source?.format === 'json' && Array.isArray(source.rows)) {
+    if (source.rows.length > maxImportRows) throw refused('TOO_LARGE', `an import takes at most ${maxImportRows} rows; split the file`, { rows: source.rows.length });
+    if (source.rows.length === 0) throw refused('MALFORMED', 'the import has no rows', {});
+    const probe = ImportIdentities.parse({ ...(payload as object), source: { format: 'json', rows: [placeholderRow] } });
+    return { ...probe, source: { format: 'json', rows: source.rows } };
+  }
+  return ImportIdentities.parse(payload);
+}
+
+const reportableReasons: ReadonlySet<string> = new Set(importRejectionReasons);
+
+@Injectable()
+export class ImportIdentitiesHandler {
+  constructor(
+    private readonly aggregates: RegistryAggregates,
+    private readonly admission: BatchAdmission,
+    private readonly metrics: RegistryMetrics,
+    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+  ) {}
+
+  async handle(payload: unknown): Promise<ImportResult> {
+    const started = performance.now();
+    const { commandId, correlationId, actor, batchId, importId, source } = parseImportRequest(payload);
+    const metadata = metadataOf({ commandId, correlationId, actor }, this.runtime.clock());
+    const batch = await this.aggregates.batchState(batchId);
+    if (batch.status !== 'Created') throw notFound(`batch ${batchId}`, { batchId });
+
+    const supplied = source.format === 'json' ? suppliedJsonRows(source.rows) : suppliedCsvRows(source.text);
+    if (supplied.length === 0) throw refused('MALFORMED', 'the import has no rows', { batchId });
+    if (supplied.length > maxImportRows) throw refused('TOO_LARGE', `an import takes at most ${maxImportRows} rows; split the file`, { rows: supplied.length });
+
+    const verdicts = checkIdentityRows(supplied);
+    const reports: RowReport[] = new Array(verdicts.length);
+    const candidates: { index: number; identity: Extract<(typeof verdicts)[number], { ok: true }>['identity'] }[] = [];
+    verdicts.forEach((verdict, index) => {
+      if (verdict.ok) candidates.push({ index, identity: verdict.identity });
+      else reports[index] = rejectedRow(verdict.row, verdict.reason, verdict.deviceId);
+    });
+
+    await this.admission.admit(batchId, batch.batch.expectedSize, candidates.map((c) => c.identity.deviceId), async (admitted) => {
+      let lastSequence = 0;
+      await mapBounded(candidates, this.runtime.bulkConcurrency, async ({ index, identity }, i) => {
+        const { row, deviceId } = identity;
+        if (!admitted[i]) {
+          reports[index] = rejectedRow(row, 'batch-full', deviceId);
+          return;
+        }
+        try {
+          const result = await this.aggregates.device(
+            commandOf(
+              'ImportDeviceIdentity',
+              {
+                deviceId,
+                batchId,
+                importId,
+                source: source.format,
+                enrolmentPublicKey: identity.enrolmentPublicKey,
+                enrolmentKeyDigest: identity.enrolmentKeyDigest,
+                ...(identity.metadata ? { metadata: identity.metadata } : {}),
+              },
+              { ...metadata, commandId: derivedCommandId(commandId, deviceId) },
+            ),
+          );
+          if (result.events.length > 0) lastSequence = Math.max(lastSequence, result.version);
+          reports[index] = { row, deviceId, status: 'accepted' };
+        } catch (error) {
+          if (!isCommandRejected(error) || !reportableReasons.has(error.reason)) throw error;
+          reports[index] = rejectedRow(row, error.reason as ImportRejectionReason, deviceId);
+        }
+      });
+      return { result: undefined, lastSequence };
+    });
+
+    const accepted = reports.filter((r) => r.status === 'accepted').length;
+    const rejected = reports.length - accepted;
+    await this.aggregates.batch(commandOf('RecordImport', { batchId, importId, source: source.format, accepted, rejected }, metadata));
+
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.importRows.inc({ status: 'accepted' }, accepted);
+    this.metrics.importRows.inc({ status: 'rejected' }, rejected);
+    this.metrics.importDuration.observe(seconds);
+    this.runtime.logger.info(
+      { event: 'registry.identities_imported', batchId, importId, commandId, format: source.format, accepted, rejected, ms: Math.round(seconds * 1000) },
+      'identities imported',
+    );
+    return { batchId, importId, accepted, rejected, rows: reports };
+  }
+}
+
+function rejectedRow(row: number, reason: ImportRejectionReason, deviceId?: string): RowReport {
+  return { row, ...(deviceId ? { deviceId } : {}), status: 'rejected', reason };
+}

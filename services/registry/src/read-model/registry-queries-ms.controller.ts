@@ -1,0 +1,47 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { isAggregateId } from '@tunnelkey/contracts';
+import { notFound, refused } from '../shared/registry-errors.js';
+import { RegistryReadModel } from './registry-read-model.js';
+
+/**
+ * A small internal query API over the in-process read model, until the gateway's read models
+ * (issue 7) take over: request/reply with the same `{ok, result}` reply shape as commands.
+ */
+export const registryQuerySubjects = {
+  batchSummary: 'query.registry.batch-summary',
+  batches: 'query.registry.batches',
+  device: 'query.registry.device',
+} as const;
+
+@Controller()
+export class RegistryQueriesMsController {
+  constructor(private readonly readModel: RegistryReadModel) {}
+
+  @MessagePattern(registryQuerySubjects.batchSummary)
+  batchSummary(@Payload() payload: unknown) {
+    const batchId = idField(payload, 'batchId');
+    const summary = this.readModel.batchSummary(batchId);
+    if (!summary) throw notFound(`batch ${batchId}`, { batchId });
+    return summary;
+  }
+
+  @MessagePattern(registryQuerySubjects.batches)
+  batches() {
+    return this.readModel.batchSummaries();
+  }
+
+  @MessagePattern(registryQuerySubjects.device)
+  device(@Payload() payload: unknown) {
+    const deviceId = idField(payload, 'deviceId');
+    const device = this.readModel.device(deviceId);
+    if (!device) throw notFound(`device ${deviceId}`, { deviceId });
+    return device;
+  }
+}
+
+function idField(payload: unknown, field: string): string {
+  const value = (payload as Record<string, unknown> | null)?.[field];
+  if (!isAggregateId(value)) throw refused('MALFORMED', `${field} must be an id ([A-Za-z0-9_-]{1,128})`, {});
+  return value;
+}

@@ -1,0 +1,191 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { jetstreamManager, JetStreamApiError } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { streamName } from '@tunnelkey/contracts';
+import { describeError, rebuildProjection, runProjection, type EventStore, type Projection, type ProjectionDefinition, type Subscription } from '@tunnelkey/eventstore';
+import { NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { batchSummaryView, emptyStatusCounts, type BatchSummary, type BatchSummaryView } from '../batch-summary/batch-summary.view.js';
+import { isEnrolled, type DeviceIdentity, type DeviceState } from '../deciders/device-state.js';
+import { identityOf } from '../deciders/device-state.js';
+import { deviceByIdView, deviceDetail, type DeviceByIdView, type DeviceDetail } from '../device-by-id/device-by-id.view.js';
+import { enrolmentKeyRequestsView, type EnrolmentKeyRequestsView } from '../enrolment-key-requests/enrolment-key-requests.view.js';
+import type { EnrolmentKeyRequest } from '../deciders/batch.decider.js';
+import { REGISTRY_EVENT_STORE, REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+
+export interface RegistryViews {
+  devices: DeviceByIdView;
+  batches: BatchSummaryView;
+  requests: EnrolmentKeyRequestsView;
+}
+
+/** One projection over the registry's stream feeding every view: one replay and one consumer, not three. */
+export const registryViewsProjection: ProjectionDefinition<RegistryViews> = {
+  name: 'registry-views',
+  context: 'registry',
+  initialState: () => ({ devices: deviceByIdView.initialState(), batches: batchSummaryView.initialState(), requests: enrolmentKeyRequestsView.initialState() }),
+  evolve(views, recorded) {
+    deviceByIdView.evolve(views.devices, recorded);
+    batchSummaryView.evolve(views.batches, recorded);
+    enrolmentKeyRequestsView.evolve(views.requests, recorded);
+    return views;
+  },
+};
+
+const waitLimitMs = 10_000;
+
+/**
+ * The registry's in-process read model: rebuilt from the log at start (a fast replay), then kept
+ * current by a durable consumer starting right after what the replay applied. The service is
+ * ready once the rebuild is done. Handlers that must read their own writes (an import followed by
+ * another import into the same batch) wait for the sequence they appended.
+ */
+@Injectable()
+export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
+  #projection: Projection<RegistryViews> | undefined;
+  #subscription: Subscription | undefined;
+  #ready = false;
+  readonly #waiters = new Set<{ sequence: number; resolve: () => void }>();
+
+  constructor(
+    @Inject(REGISTRY_EVENT_STORE) private readonly store: EventStore,
+    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+    @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
+    @Inject(READINESS_CHECKS) readiness: ReadinessRegistry,
+  ) {
+    readiness.add({ name: 'registry-read-model', ready: () => this.#ready });
+  }
+
+  /** The durable this instance tails with; its state lives in memory, so it restarts with the rebuild. */
+  get durableName(): string {
+    return `registry-views-${this.runtime.instanceId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const started = Date.now();
+    await this.#deleteDurable();
+    const projection = await rebuildProjection(this.store, registryViewsProjection);
+    this.#projection = projection;
+    this.#subscription = await runProjection(this.store, projection, this.durableName, { save: (checkpoint) => this.#progressed(checkpoint.checkpoint) });
+    this.#ready = true;
+    this.runtime.logger.info(
+      { event: 'registry.read_model_rebuilt', checkpoint: projection.checkpoint, devices: projection.state.devices.devices.size, ms: Date.now() - started },
+      'read model rebuilt from the log',
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.#ready = false;
+    await this.#subscription?.stop();
+    this.#subscription = undefined;
+    // Best effort: the next start deletes it anyway, but an instance that never returns should not leave one behind.
+    if (!this.nats.isClosed()) await this.#deleteDurable();
+    for (const waiter of this.#waiters) waiter.resolve();
+    this.#waiters.clear();
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get checkpoint(): number {
+    return this.#projection?.checkpoint ?? 0;
+  }
+
+  /** Resolves once the views include the event at `sequence` (bounded: a stuck consumer must not hang a command). */
+  async caughtUpTo(sequence: number): Promise<void> {
+    if (this.checkpoint >= sequence || !this.#subscription) return;
+    let waiter: { sequence: number; resolve: () => void } | undefined;
+    const reached = new Promise<void>((resolve) => {
+      waiter = { sequence, resolve };
+      this.#waiters.add(waiter);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), waitLimitMs);
+    });
+    const outcome = await Promise.race([reached, timedOut]);
+    clearTimeout(timer);
+    this.#waiters.delete(waiter!);
+    if (outcome === 'timeout') {
+      this.runtime.logger.warn({ event: 'registry.read_model_lagging', wanted: sequence, checkpoint: this.checkpoint }, 'read model did not catch up in time');
+    }
+  }
+
+  // ---- queries ----
+
+  device(deviceId: string): DeviceDetail | undefined {
+    const entry = this.#views().devices.devices.get(deviceId);
+    return entry ? deviceDetail(deviceId, entry) : undefined;
+  }
+
+  deviceState(deviceId: string): DeviceState | undefined {
+    return this.#views().devices.devices.get(deviceId)?.state;
+  }
+
+  /** The enrolment key the registry holds for a device, if any. */
+  identity(deviceId: string): DeviceIdentity | undefined {
+    const state = this.deviceState(deviceId);
+    return state ? identityOf(state) : undefined;
+  }
+
+  batchOf(deviceId: string): string | undefined {
+    const state = this.deviceState(deviceId);
+    return state && isEnrolled(state) ? state.membership.batchId : undefined;
+  }
+
+  batchSummary(batchId: string): BatchSummary | undefined {
+    const batch = this.#views().batches.batches.get(batchId);
+    if (!batch) return undefined;
+    const byStatus = emptyStatusCounts();
+    for (const deviceId of batch.members) {
+      const status = this.deviceState(deviceId)?.status;
+      if (status) byStatus[status]++;
+    }
+    return { ...batch.definition, createdAt: batch.createdAt, imports: batch.imports, devices: batch.members.size, byStatus };
+  }
+
+  batchSummaries(): BatchSummary[] {
+    return [...this.#views().batches.batches.keys()].map((batchId) => this.batchSummary(batchId)!);
+  }
+
+  batchMemberCount(batchId: string): number {
+    return this.#views().batches.batches.get(batchId)?.members.size ?? 0;
+  }
+
+  batchMembers(batchId: string): string[] {
+    return [...(this.#views().batches.batches.get(batchId)?.members ?? [])];
+  }
+
+  unassignedAnnouncedDevices(): string[] {
+    return [...this.#views().devices.unassignedAnnounced];
+  }
+
+  enrolmentKeyRequest(requestId: string): (EnrolmentKeyRequest & { batchId: string }) | undefined {
+    return this.#views().requests.requests.get(requestId);
+  }
+
+  #views(): RegistryViews {
+    if (!this.#projection) throw new Error('registry read model queried before it was built');
+    return this.#projection.state;
+  }
+
+  #progressed(checkpoint: number): void {
+    for (const waiter of this.#waiters) {
+      if (checkpoint >= waiter.sequence) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** A durable left by an earlier run of this instance would resume past events the new in-memory state lacks. */
+  async #deleteDurable(): Promise<void> {
+    const jsm = await jetstreamManager(this.nats);
+    try {
+      await jsm.consumers.delete(streamName('registry', this.runtime.namespace), this.durableName);
+    } catch (error) {
+      const notFound = error instanceof JetStreamApiError && (error.code === 10014 || error.code === 10059);
+      if (!notFound) this.runtime.logger.warn({ event: 'registry.read_model_durable_not_deleted', error: describeError(error) }, 'could not delete the previous read-model consumer');
+    }
+  }
+}
