@@ -1,3 +1,4 @@
 export * from './decider-specification.js';
 export * from './nats-fixture.js';
 export * from './wait-for.js';
+export * from './mosquitto-fixture.js';

@@ -1,0 +1,116 @@
+/**
+ * Connection facts from the broker's log. Mosquitto 2.0 publishes no per-client connect or
+ * disconnect events (its $SYS tree only has counts, and the $CONTROL API lists configured
+ * clients, not connected ones), but with `connection_messages true` it logs every connect and
+ * disconnect with the client id, flushed line by line. We tail that log.
+ */
+import { open } from 'node:fs/promises';
+import type { DisconnectReason } from '../target-port/onboarding-target.js';
+
+export type BrokerLogFact =
+  | { kind: 'connected'; clientId: string; username?: string }
+  | { kind: 'disconnected'; clientId: string; reason: DisconnectReason }
+  | { kind: 'reloaded' };
+
+const patterns: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => BrokerLogFact]> = [
+  [/New client connected from \S+ as (\S+) \((?:[^)]*?u'([^']*)')?[^)]*\)\.$/, (m) => ({ kind: 'connected', clientId: m[1]!, ...(m[2] !== undefined ? { username: m[2] } : {}) })],
+  [/Client (\S+) already connected, closing old connection\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'session-taken-over' })],
+  [/Client (\S+) been disconnected by administrative action\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'client-disabled' })],
+  [/Client (\S+) has exceeded timeout, disconnecting\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'keepalive-timeout' })],
+  [/Client (\S+) (?:disconnected|closed its connection)\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'client-closed' })],
+  [/Socket error on client (\S+), disconnecting\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' })],
+  [/Client (\S+) disconnected(?:, not authorised| due to .*|: .*)\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' })],
+  [/Reloading config\.$/, () => ({ kind: 'reloaded' })],
+];
+
+/** One log line -> a fact, or undefined for lines that are not about connections (most). */
+export function parseBrokerLogLine(line: string): BrokerLogFact | undefined {
+  const text = line.trimEnd();
+  for (const [pattern, build] of patterns) {
+    const match = text.match(pattern);
+    if (match) {
+      const fact = build(match);
+      if ('clientId' in fact && fact.clientId === '<unknown>') return undefined;
+      return fact;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Follows a growing file from its current end, line by line (polling: works on every filesystem
+ * and survives the file being recreated or truncated by log rotation).
+ */
+export class LogTail {
+  #offset = 0;
+  #partial = '';
+  #timer: NodeJS.Timeout | undefined;
+  #reading = false;
+  #stopped = false;
+
+  private constructor(
+    private readonly path: string,
+    private readonly onLine: (line: string) => void,
+    private readonly intervalMs: number,
+  ) {}
+
+  static async follow(path: string, onLine: (line: string) => void, options: { intervalMs?: number; fromStart?: boolean } = {}): Promise<LogTail> {
+    const tail = new LogTail(path, onLine, options.intervalMs ?? 50);
+    if (!options.fromStart) tail.#offset = await sizeOf(path);
+    tail.#schedule();
+    return tail;
+  }
+
+  /** Reads what was written since the last poll now (tests, and before a reload check). */
+  async poll(): Promise<void> {
+    if (this.#reading) return;
+    this.#reading = true;
+    try {
+      const size = await sizeOf(this.path);
+      if (size < this.#offset) {
+        this.#offset = 0;
+        this.#partial = '';
+      }
+      if (size === this.#offset) return;
+      const handle = await open(this.path, 'r');
+      try {
+        const buffer = Buffer.alloc(Math.min(size - this.#offset, 4 * 1024 * 1024));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.#offset);
+        this.#offset += bytesRead;
+        const text = this.#partial + buffer.subarray(0, bytesRead).toString('utf8');
+        const lines = text.split('\n');
+        this.#partial = lines.pop() ?? '';
+        for (const line of lines) if (line) this.onLine(line);
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      // The file may be rotated away for a moment; the next poll finds it again.
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.poll().finally(() => this.#schedule()), this.intervalMs);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      return (await handle.stat()).size;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * What the onboarding service asks of Mosquitto's dynamic security, as plain data: one role per
+ * device holding exactly its policy's rights (Mosquitto 2.0.11 does not substitute %u/%c in dynsec
+ * ACLs, so a shared per-policy role cannot express "only under your own prefix"), and one client
+ * per device whose username is the device id (use_identity_as_username makes the certificate CN
+ * the username; there is no password, so the client cannot log in any other way).
+ */
+import { createHash } from 'node:crypto';
+import { deviceTopicPlan, type DeviceTopicPlan, type TopicRightSpec } from '../target-port/topic-plan.js';
+import type { DynsecAcl, DynsecCommand, DynsecResponse } from './dynsec-client.js';
+
+/** Role names are event fields (AggregateId): short, subject-safe, one per device. */
+export function deviceRoleName(deviceId: string): string {
+  return deviceId.length <= 120 ? `role-${deviceId}` : `role-${createHash('sha256').update(deviceId).digest('hex').slice(0, 48)}`;
+}
+
+export function roleAcls(plan: DeviceTopicPlan): DynsecAcl[] {
+  return plan.rights.flatMap((right) => [
+    ...(right.publish ? [{ acltype: 'publishClientSend' as const, topic: right.topic, allow: true }] : []),
+    ...(right.subscribe
+      ? [
+          { acltype: 'subscribePattern' as const, topic: right.topic, allow: true },
+          { acltype: 'publishClientReceive' as const, topic: right.topic, allow: true },
+        ]
+      : []),
+  ]);
+}
+
+export interface DevicePlan {
+  deviceId: string;
+  roleName: string;
+  plan: DeviceTopicPlan;
+  acls: DynsecAcl[];
+}
+
+export function planDevice(deviceId: string, topicRights: readonly TopicRightSpec[]): DevicePlan {
+  const plan = deviceTopicPlan(topicRights, deviceId);
+  return { deviceId, roleName: deviceRoleName(deviceId), plan, acls: roleAcls(plan) };
+}
+
+/** First pass: create role and client (two commands per device). */
+export const createDeviceCommands = (device: DevicePlan): DynsecCommand[] => [
+  { command: 'createRole', rolename: device.roleName, acls: device.acls },
+  { command: 'createClient', username: device.deviceId, roles: [{ rolename: device.roleName }] },
+];
+
+/** Second pass for what already existed: converge the role's ACLs and the client's role and state. */
+export function convergeDeviceCommands(device: DevicePlan, roleExisted: boolean, clientExisted: boolean): DynsecCommand[] {
+  return [
+    ...(roleExisted ? device.acls.map((acl): DynsecCommand => ({ command: 'addRoleACL', rolename: device.roleName, ...acl })) : []),
+    ...(clientExisted
+      ? [
+          // 2.0.11 answers "Internal error" to adding a role the client already has; removing it first
+          // is safe: one request is handled in one turn of the broker's loop, so no publish sees the gap.
+          { command: 'removeClientRole', username: device.deviceId, rolename: device.roleName } as const,
+          { command: 'addClientRole', username: device.deviceId, rolename: device.roleName } as const,
+          { command: 'enableClient', username: device.deviceId } as const,
+        ]
+      : []),
+  ];
+}
+
+/**
+ * Disabling kicks a live connection, but with certificate identities Mosquitto skips password
+ * auth (where dynsec checks `disabled`), so a disabled client could reconnect with its rights
+ * intact. Removing its role as well leaves a reconnect with no rights at all.
+ */
+export const disableDeviceCommands = (deviceId: string): DynsecCommand[] => [
+  { command: 'removeClientRole', username: deviceId, rolename: deviceRoleName(deviceId) },
+  { command: 'disableClient', username: deviceId },
+];
+
+export const enableDeviceCommands = (deviceId: string): DynsecCommand[] => [
+  { command: 'removeClientRole', username: deviceId, rolename: deviceRoleName(deviceId) },
+  { command: 'addClientRole', username: deviceId, rolename: deviceRoleName(deviceId) },
+  { command: 'enableClient', username: deviceId },
+];
+
+export const deleteDeviceCommands = (deviceId: string): DynsecCommand[] => [
+  { command: 'deleteClient', username: deviceId },
+  { command: 'deleteRole', rolename: deviceRoleName(deviceId) },
+];
+
+export const alreadyExists = (response: DynsecResponse | undefined): boolean => /already exists/i.test(response?.error ?? '');
+export const notFound = (response: DynsecResponse | undefined): boolean => /not found/i.test(response?.error ?? '');
+/** An ACL or role the client already has is what we wanted. */
+export const alreadyInPlace = (response: DynsecResponse | undefined): boolean => alreadyExists(response) || /already (has|in)/i.test(response?.error ?? '');

@@ -1,0 +1,168 @@
+/**
+ * The Mosquitto adapter against a real Mosquitto 2.0 (started per file by @tunnelkey/testing's
+ * startMosquitto), with certificates issued here by @tunnelkey/pki. Security properties are
+ * checked against the broker itself, never a mock.
+ */
+import type { MqttClient } from 'mqtt';
+import { startMosquitto, waitFor, type RunningMosquitto } from '@tunnelkey/testing';
+import { closed, connectDevice } from '../test-support/mqtt-device.test-helper.js';
+import {
+  createBrokerServerIdentity,
+  createTestAuthority,
+  issueTestCrl,
+  issueTestDevice,
+  type BrokerServerIdentity,
+  type TestAuthority,
+  type TestDevice,
+} from '../test-support/test-pki.test-helper.js';
+import type { TargetObservation, TargetTrust } from '../target-port/onboarding-target.js';
+import { pidFileReloader } from './broker-trust-files.js';
+import { MosquittoTarget } from './mosquitto-target.js';
+
+const rights = [
+  { topic: 'devices/{deviceId}/telemetry', access: 'publish' as const },
+  { topic: 'devices/{deviceId}/commands/#', access: 'subscribe' as const },
+];
+
+describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic security)', () => {
+  let broker: RunningMosquitto;
+  let server: BrokerServerIdentity;
+  let platform: TestAuthority;
+  let other: TestAuthority;
+  let target: MosquittoTarget;
+  const devices: Record<string, TestDevice> = {};
+  const observations: TargetObservation[] = [];
+  const clients: MqttClient[] = [];
+  let trust: TargetTrust;
+
+  const connect = async (device: TestDevice | undefined, extra: { clientId?: string; withoutCertificate?: boolean } = {}) => {
+    const client = await connectDevice(device, { port: broker.tlsPort, serverCaPem: server.caPem, ...extra });
+    clients.push(client);
+    return client;
+  };
+  const seen = (predicate: (o: TargetObservation) => boolean) => waitFor(() => observations.find(predicate), { timeoutMs: 5_000 });
+
+  beforeAll(async () => {
+    [server, platform, other] = await Promise.all([createBrokerServerIdentity(), createTestAuthority('acme'), createTestAuthority('evil')]);
+    for (const id of ['d-alpha', 'd-bravo', 'd-charlie', 'd-stranger']) devices[id] = await issueTestDevice(platform, id);
+    devices['d-forged'] = await issueTestDevice(other, 'd-forged');
+    const crl = await issueTestCrl(platform);
+    trust = { anchors: [{ authorityId: platform.authorityId, chainPem: platform.chainPem }], crls: [{ authorityId: platform.authorityId, ...crl }] };
+    broker = await startMosquitto({ tls: { caPem: platform.chainPem.join(''), certPem: server.certPem, keyPem: server.keyPem, crlPem: crl.crlPem }, dynsec: true });
+    target = await MosquittoTarget.connect({
+      targetId: 'broker-1',
+      host: broker.host,
+      tlsPort: broker.tlsPort,
+      admin: { port: broker.adminPort, ...broker.admin },
+      binding: { trust: { caFile: broker.caFile, crlFile: broker.crlFile! }, reloader: pidFileReloader(broker.pidFile), logFile: broker.logFile },
+    });
+    await target.observeTopics(rights);
+    await target.watch((o) => observations.push(o));
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+    await target?.close();
+    await broker?.stop();
+  });
+
+  test('registers devices with a role per device and reports each one', async () => {
+    const outcomes = await target.registerDevices(['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ deviceId, topicRights: rights })));
+    expect(outcomes).toEqual(
+      ['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ ok: true, deviceId, clientId: deviceId, roleName: `role-${deviceId}`, topicPrefix: `devices/${deviceId}` })),
+    );
+    // Idempotent: a retry converges instead of failing on "already exists".
+    expect(await target.registerDevices([{ deviceId: 'd-alpha', topicRights: rights }])).toEqual([outcomes[0]]);
+    expect(target.connectionParameters(outcomes[0] as never)).toEqual({ endpoint: { protocol: 'mqtts', host: '127.0.0.1', port: broker.tlsPort }, clientId: 'd-alpha', topicPrefix: 'devices/d-alpha' });
+  });
+
+  test('an onboarded device connects with mutual TLS and its telemetry is observed', async () => {
+    const alpha = await connect(devices['d-alpha']);
+    await seen((o) => o.kind === 'connected' && o.clientId === 'd-alpha');
+    await alpha.publishAsync('devices/d-alpha/telemetry', JSON.stringify({ temperature: 4.2, door: 'closed' }), { qos: 1 });
+    const telemetry = await seen((o) => o.kind === 'telemetry' && o.deviceId === 'd-alpha');
+    expect(telemetry).toMatchObject({ topic: 'devices/d-alpha/telemetry' });
+  });
+
+  test('a valid certificate that was not onboarded connects but may neither publish nor subscribe', async () => {
+    const stranger = await connect(devices['d-stranger']);
+    await expect(stranger.publishAsync('devices/d-stranger/telemetry', 'x', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
+    await expect(stranger.subscribeAsync('devices/d-stranger/commands/#', { qos: 1 })).rejects.toThrow(/not authori[sz]ed/i);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(observations.some((o) => o.kind === 'telemetry' && o.deviceId === 'd-stranger')).toBe(false);
+  });
+
+  test('a certificate from another CA fails the TLS handshake', async () => {
+    await expect(connectDevice(devices['d-forged'], { port: broker.tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+  });
+
+  test('a client without a certificate is refused', async () => {
+    await expect(connectDevice(undefined, { port: broker.tlsPort, serverCaPem: server.caPem, clientId: 'd-alpha' })).rejects.toThrow();
+  });
+
+  test("device A can neither publish to B's topics nor take B's client id", async () => {
+    const bravo = await connect(devices['d-bravo']);
+    const alpha = await connect(devices['d-alpha']);
+    await expect(alpha.publishAsync('devices/d-bravo/telemetry', 'spoof', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
+    await expect(alpha.subscribeAsync('devices/d-bravo/commands/#', { qos: 1 })).rejects.toThrow(/not authori[sz]ed/i);
+    await alpha.subscribeAsync('devices/d-alpha/commands/#', { qos: 1 });
+    // use_username_as_clientid: the broker replaces the requested id with the certificate's CN.
+    const before = observations.length;
+    const impostor = await connect(devices['d-alpha'], { clientId: 'd-bravo' });
+    await seen((o) => observations.indexOf(o) >= before && o.kind === 'connected' && o.clientId === 'd-alpha');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(bravo.connected).toBe(true);
+    expect(observations.slice(before).some((o) => o.kind === 'disconnected' && o.clientId === 'd-bravo')).toBe(false);
+    await bravo.publishAsync('devices/d-bravo/telemetry', 'still here', { qos: 1 });
+    await impostor.endAsync();
+  });
+
+  test('disabling a device drops its live connection and leaves a reconnect without rights', async () => {
+    const charlie = await connect(devices['d-charlie']);
+    await charlie.publishAsync('devices/d-charlie/telemetry', 'before', { qos: 1 });
+    const gone = closed(charlie);
+    expect(await target.disableDevices(['d-charlie'])).toEqual([{ ok: true, deviceId: 'd-charlie' }]);
+    await gone;
+    await seen((o) => o.kind === 'disconnected' && o.clientId === 'd-charlie' && o.reason === 'client-disabled');
+    // Mosquitto 2.0.11 lets a disabled certificate identity connect again (no password check), so the role is gone too.
+    const again = await connect(devices['d-charlie']).catch((error: Error) => error);
+    if (!(again instanceof Error)) await expect(again.publishAsync('devices/d-charlie/telemetry', 'after', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
+    // Enabling gives the rights back.
+    expect(await target.enableDevices([{ deviceId: 'd-charlie', topicRights: rights }])).toEqual([{ ok: true, deviceId: 'd-charlie' }]);
+    const back = await connect(devices['d-charlie']);
+    await back.publishAsync('devices/d-charlie/telemetry', 'back', { qos: 1 });
+  });
+
+  test('a certificate revoked in a reloaded CRL fails new handshakes; other devices keep connecting', async () => {
+    const bravoSession = await connect(devices['d-bravo']);
+    const crl = await issueTestCrl(platform, [{ serialHex: devices['d-bravo']!.serialHex }]);
+    await target.applyTrust({ ...trust, crls: [{ authorityId: platform.authorityId, ...crl }] });
+    await expect(connectDevice(devices['d-bravo'], { port: broker.tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+    await connect(devices['d-alpha']);
+    // What revocation must know: a CRL reload does not drop the session that was already up.
+    expect(bravoSession.connected).toBe(true);
+  });
+
+  test('trust is a set: adding a second issuing CA lets its onboarded devices in', async () => {
+    const crlOther = await issueTestCrl(other);
+    const crlPlatform = await issueTestCrl(platform, [{ serialHex: devices['d-bravo']!.serialHex }]);
+    await target.applyTrust({
+      anchors: [...trust.anchors, { authorityId: other.authorityId, chainPem: other.chainPem }],
+      crls: [{ authorityId: platform.authorityId, ...crlPlatform }, { authorityId: other.authorityId, ...crlOther }],
+    });
+    await target.registerDevices([{ deviceId: 'd-forged', topicRights: rights }]);
+    const nowTrusted = await connect(devices['d-forged']);
+    await nowTrusted.publishAsync('devices/d-forged/telemetry', 'ok', { qos: 1 });
+  });
+
+  test('an anchor without a CRL is refused while the broker checks CRLs', async () => {
+    await expect(target.applyTrust({ anchors: trust.anchors, crls: [] })).rejects.toThrow(/no CRL/);
+  });
+
+  test('deleting a device removes its client and role', async () => {
+    expect(await target.deleteDevices(['d-forged', 'd-never-onboarded'])).toEqual([
+      { ok: true, deviceId: 'd-forged' },
+      { ok: true, deviceId: 'd-never-onboarded' },
+    ]);
+  });
+});

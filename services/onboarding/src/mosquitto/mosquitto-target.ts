@@ -1,0 +1,251 @@
+/**
+ * The Mosquitto adapter of the OnboardingTarget port, for real: dynamic security over MQTT for
+ * devices and rights, the broker's cafile/crlfile plus a reload for trust, the broker log for
+ * connections, and a monitoring client (admin credentials, loopback listener) for telemetry.
+ */
+import { randomBytes } from 'node:crypto';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { describeError, TargetUnreachableError } from '../errors.js';
+import type {
+  ConnectionParameters,
+  DeviceOperationOutcome,
+  DeviceRegistration,
+  OnboardingTarget,
+  RegisteredDevice,
+  TargetObservation,
+  TargetTrust,
+  TargetWatch,
+} from '../target-port/onboarding-target.js';
+import { checkTopicRights, deviceIdFromTopic, telemetryFilters, type TopicRightSpec } from '../target-port/topic-plan.js';
+import { LogTail, parseBrokerLogLine, type BrokerLogFact } from './broker-log.js';
+import { writeTrustFiles, type BrokerReloader, type BrokerTrustPaths } from './broker-trust-files.js';
+import { DynsecClient, type DynsecClientOptions, type DynsecCommand, type DynsecResponse } from './dynsec-client.js';
+import {
+  alreadyExists,
+  alreadyInPlace,
+  convergeDeviceCommands,
+  createDeviceCommands,
+  deleteDeviceCommands,
+  disableDeviceCommands,
+  enableDeviceCommands,
+  notFound,
+  planDevice,
+  type DevicePlan,
+} from './dynsec-commands.js';
+
+/** Where the broker's files live as seen from this service, and how to reload it: deployment config, not events. */
+export interface MosquittoHostBinding {
+  trust?: BrokerTrustPaths;
+  reloader?: BrokerReloader;
+  /** The broker's log file (log_dest file ...), for connection events. */
+  logFile?: string;
+}
+
+export interface MosquittoTargetSettings {
+  targetId: string;
+  /** What devices connect to. */
+  host: string;
+  tlsPort: number;
+  /** The plain admin listener (loopback or a private network) and the dynsec admin credentials. */
+  admin: { host?: string; port: number; username: string; password: string };
+  binding?: MosquittoHostBinding;
+  dynsec?: DynsecClientOptions;
+  /** How long applyTrust waits for the broker to log its reload. Default 5 s. */
+  reloadTimeoutMs?: number;
+  clock?: () => Date;
+}
+
+export class MosquittoTarget implements OnboardingTarget {
+  readonly kind = 'mosquitto' as const;
+  readonly targetId: string;
+  readonly #observers = new Set<(observation: TargetObservation) => void>();
+  readonly #prefixTemplates = new Set<string>();
+  readonly #filters = new Set<string>();
+  readonly #reloadWaiters = new Set<() => void>();
+  readonly #clock: () => Date;
+  #monitor: MqttClient | undefined;
+  #tail: LogTail | undefined;
+
+  private constructor(
+    private readonly settings: MosquittoTargetSettings,
+    private readonly dynsec: DynsecClient,
+  ) {
+    this.targetId = settings.targetId;
+    this.#clock = settings.clock ?? (() => new Date());
+  }
+
+  static async connect(settings: MosquittoTargetSettings): Promise<MosquittoTarget> {
+    const { admin } = settings;
+    const dynsec = await DynsecClient.connect({ host: admin.host ?? settings.host, port: admin.port, username: admin.username, password: admin.password }, settings.dynsec);
+    const target = new MosquittoTarget(settings, dynsec);
+    // The log is followed from now on so that a reload can be confirmed even before watch().
+    if (settings.binding?.logFile) target.#tail = await LogTail.follow(settings.binding.logFile, (line) => target.#onLogLine(line));
+    return target;
+  }
+
+  async applyTrust(trust: TargetTrust): Promise<void> {
+    const binding = this.settings.binding;
+    if (!binding?.trust) throw new TargetUnreachableError('no cafile/crlfile binding for this target: its trust cannot be managed from here', { targetId: this.targetId });
+    await writeTrustFiles(trust, binding.trust);
+    if (!binding.reloader) return;
+    const reloaded = this.#tail ? this.#nextReload() : undefined;
+    await binding.reloader.reload();
+    if (reloaded) await reloaded;
+  }
+
+  #nextReload(): Promise<void> {
+    const timeoutMs = this.settings.reloadTimeoutMs ?? 5_000;
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#reloadWaiters.delete(done);
+        // OpenSSL contexts are rebuilt right after the log line, in the same loop turn.
+        setTimeout(resolve, 10);
+      };
+      const timer = setTimeout(() => {
+        this.#reloadWaiters.delete(done);
+        reject(new TargetUnreachableError(`broker did not log a reload within ${timeoutMs} ms`, { targetId: this.targetId }));
+      }, timeoutMs);
+      this.#reloadWaiters.add(done);
+    });
+  }
+
+  async registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]> {
+    const plans = devices.map((device) => planDevice(device.deviceId, device.topicRights));
+    let first: DynsecResponse[];
+    try {
+      first = await this.dynsec.execute(plans.flatMap(createDeviceCommands));
+    } catch (error) {
+      return plans.map((plan) => unreachable(plan.deviceId, error));
+    }
+    // Anything that existed (a retry, a re-onboarding) is converged in a second, usually empty, pass.
+    const converge = plans.map((plan, i) => ({ plan, commands: convergeDeviceCommands(plan, alreadyExists(first[2 * i]), alreadyExists(first[2 * i + 1])) }));
+    let second: DynsecResponse[] = [];
+    try {
+      second = await this.dynsec.execute(converge.flatMap((c) => c.commands));
+    } catch (error) {
+      return plans.map((plan) => unreachable(plan.deviceId, error));
+    }
+    let offset = 0;
+    return converge.map(({ plan, commands }, i) => {
+      const own = second.slice(offset, (offset += commands.length));
+      const failure = [first[2 * i], first[2 * i + 1]].find((r) => r?.error && !alreadyExists(r)) ?? own.find((r) => r.error && !alreadyInPlace(r) && !(r.command === 'removeClientRole' && notFound(r)));
+      if (failure) return refused(plan.deviceId, failure);
+      return { ok: true as const, ...this.#registered(plan) };
+    });
+  }
+
+  #registered(plan: DevicePlan): RegisteredDevice {
+    return { deviceId: plan.deviceId, clientId: plan.deviceId, roleName: plan.roleName, topicPrefix: plan.plan.topicPrefix };
+  }
+
+  disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
+    return this.#perDevice(deviceIds, disableDeviceCommands, (r) => !r.error || notFound(r));
+  }
+
+  enableDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome[]> {
+    return this.#perDevice(devices.map((d) => d.deviceId), enableDeviceCommands, (r) => !r.error || alreadyInPlace(r) || (r.command === 'removeClientRole' && notFound(r)));
+  }
+
+  deleteDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
+    return this.#perDevice(deviceIds, deleteDeviceCommands, (r) => !r.error || notFound(r));
+  }
+
+  async #perDevice(deviceIds: readonly string[], build: (deviceId: string) => DynsecCommand[], fine: (r: DynsecResponse) => boolean): Promise<DeviceOperationOutcome[]> {
+    const perDevice = deviceIds.map(build);
+    let responses: DynsecResponse[];
+    try {
+      responses = await this.dynsec.execute(perDevice.flat());
+    } catch (error) {
+      return deviceIds.map((deviceId) => unreachable(deviceId, error));
+    }
+    let offset = 0;
+    return deviceIds.map((deviceId, i) => {
+      const own = responses.slice(offset, (offset += perDevice[i]!.length));
+      const failure = own.find((r) => !fine(r));
+      return failure ? refused(deviceId, failure) : { ok: true as const, deviceId };
+    });
+  }
+
+  connectionParameters(device: RegisteredDevice): ConnectionParameters {
+    return { endpoint: { protocol: 'mqtts', host: this.settings.host, port: this.settings.tlsPort }, clientId: device.clientId, topicPrefix: device.topicPrefix };
+  }
+
+  async watch(observer: (observation: TargetObservation) => void): Promise<TargetWatch> {
+    this.#observers.add(observer);
+    await this.#ensureMonitor();
+    return {
+      stop: async () => {
+        this.#observers.delete(observer);
+      },
+    };
+  }
+
+  async observeTopics(topicRights: readonly TopicRightSpec[]): Promise<void> {
+    this.#prefixTemplates.add(checkTopicRights(topicRights));
+    const added = telemetryFilters(topicRights).filter((filter) => !this.#filters.has(filter));
+    for (const filter of added) this.#filters.add(filter);
+    if (this.#monitor && added.length) await this.#monitor.subscribeAsync(added, { qos: 0 });
+  }
+
+  async #ensureMonitor(): Promise<void> {
+    if (this.#monitor) return;
+    const { admin } = this.settings;
+    try {
+      this.#monitor = await connectAsync(`mqtt://${admin.host ?? this.settings.host}:${admin.port}`, {
+        username: admin.username,
+        password: admin.password,
+        clientId: `tk-onboarding-monitor-${randomBytes(6).toString('hex')}`,
+        protocolVersion: 5,
+        connectTimeout: 5_000,
+        reconnectPeriod: 1_000,
+      });
+    } catch (error) {
+      throw new TargetUnreachableError(`monitoring client cannot connect to ${admin.host ?? this.settings.host}:${admin.port}`, { targetId: this.targetId }, { cause: new Error(describeError(error)) });
+    }
+    this.#monitor.on('message', (topic, payload) => this.#onTelemetry(topic, payload.length));
+    if (this.#filters.size) await this.#monitor.subscribeAsync([...this.#filters], { qos: 0 });
+  }
+
+  #onTelemetry(topic: string, bytes: number): void {
+    for (const template of this.#prefixTemplates) {
+      const deviceId = deviceIdFromTopic(template, topic);
+      if (deviceId) {
+        this.#emit({ kind: 'telemetry', deviceId, topic, bytes, at: this.#clock() });
+        return;
+      }
+    }
+  }
+
+  #onLogLine(line: string): void {
+    const fact: BrokerLogFact | undefined = parseBrokerLogLine(line);
+    if (!fact) return;
+    if (fact.kind === 'reloaded') {
+      for (const waiter of [...this.#reloadWaiters]) waiter();
+      return;
+    }
+    const at = this.#clock();
+    // The broker does not log the negotiated TLS version or cipher per client.
+    if (fact.kind === 'connected') this.#emit({ kind: 'connected', clientId: fact.clientId, at, tlsProtocol: 'unknown', cipher: 'unknown' });
+    else this.#emit({ kind: 'disconnected', clientId: fact.clientId, at, reason: fact.reason });
+  }
+
+  #emit(observation: TargetObservation): void {
+    for (const observer of this.#observers) observer(observation);
+  }
+
+  async close(): Promise<void> {
+    this.#tail?.stop();
+    this.#observers.clear();
+    await this.#monitor?.endAsync(true);
+    await this.dynsec.close();
+  }
+}
+
+function unreachable(deviceId: string, error: unknown): DeviceOperationOutcome<never> {
+  return { ok: false, deviceId, reason: 'target-unreachable', detail: describeError(error) };
+}
+
+function refused(deviceId: string, response: DynsecResponse): DeviceOperationOutcome<never> {
+  return { ok: false, deviceId, reason: 'target-refused', detail: `${response.command}: ${response.error ?? 'refused'}`.slice(0, 500) };
+}

@@ -1,0 +1,88 @@
+/**
+ * The port every kind of onboarding target implements (Mosquitto first; AWS IoT Core and Azure
+ * IoT Hub later). The service decides what a device may do and when; a target only applies it
+ * and reports what it sees. Every method works on many devices at once: targets are fast in bulk
+ * (one dynamic-security request carries many commands) and slow one by one.
+ */
+import type { TopicRightSpec } from './topic-plan.js';
+
+export interface TrustAnchor {
+  /** The issuing CA whose device certificates the target must accept. */
+  authorityId: string;
+  /** Issuing CA first, up to the root (PEM). */
+  chainPem: readonly string[];
+}
+
+export interface RevocationList {
+  authorityId: string;
+  crlNumber: number;
+  /** PEM (`-----BEGIN X509 CRL-----`). */
+  crlPem: string;
+}
+
+/** The complete trust a target must enforce: it replaces what was there before. */
+export interface TargetTrust {
+  anchors: readonly TrustAnchor[];
+  crls: readonly RevocationList[];
+}
+
+export interface DeviceRegistration {
+  deviceId: string;
+  /** The server policy's rights, `{deviceId}` not yet substituted. */
+  topicRights: readonly TopicRightSpec[];
+}
+
+export interface RegisteredDevice {
+  deviceId: string;
+  clientId: string;
+  /** The role (or cloud policy) holding the device's rights. */
+  roleName: string;
+  topicPrefix: string;
+}
+
+export type DeviceOperationOutcome<T = { deviceId: string }> =
+  | ({ ok: true } & T)
+  | { ok: false; deviceId: string; reason: 'target-unreachable' | 'target-refused'; detail: string };
+
+export interface ConnectionParameters {
+  endpoint: { protocol: 'mqtts'; host: string; port: number };
+  clientId: string;
+  topicPrefix: string;
+}
+
+export type DisconnectReason = 'client-closed' | 'keepalive-timeout' | 'client-disabled' | 'session-taken-over' | 'target-stopped' | 'unknown';
+
+/** What a target saw; the service turns it into events (never one event per telemetry message). */
+export type TargetObservation =
+  | { kind: 'connected'; clientId: string; at: Date; tlsProtocol: 'TLSv1.2' | 'TLSv1.3' | 'unknown'; cipher: string }
+  | { kind: 'disconnected'; clientId: string; at: Date; reason: DisconnectReason }
+  | { kind: 'telemetry'; deviceId: string; topic: string; bytes: number; at: Date };
+
+export interface TargetWatch {
+  stop(): Promise<void>;
+}
+
+export interface OnboardingTarget {
+  readonly targetId: string;
+  readonly kind: 'mosquitto' | 'aws-iot-core' | 'azure-iot-hub';
+  /** Installs the trust anchors and CRLs and makes the target enforce them (e.g. a broker reload). */
+  applyTrust(trust: TargetTrust): Promise<void>;
+  /** Creates (or converges) each device's identity and rights; one outcome per device, in order. */
+  registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]>;
+  /** Cuts devices off: drops live connections and leaves them no rights (revocation, transfer). */
+  disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]>;
+  /** Undoes disableDevices (an operator's mistake; never after a revocation). */
+  enableDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome[]>;
+  /** Removes devices and their rights from the target. */
+  deleteDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]>;
+  /** Where and as whom a registered device connects. */
+  connectionParameters(device: RegisteredDevice): ConnectionParameters;
+  /**
+   * Reports connections, disconnections and telemetry of the devices the target knows. `telemetryTopics`
+   * are the policies' publish topics with `{deviceId}` in them; more can be added while watching.
+   */
+  watch(observer: (observation: TargetObservation) => void): Promise<TargetWatch>;
+  /** Telemetry topics (policy topic rights) to observe from now on. */
+  observeTopics(topicRights: readonly TopicRightSpec[]): Promise<void>;
+  close(): Promise<void>;
+}

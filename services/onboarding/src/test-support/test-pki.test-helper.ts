@@ -1,0 +1,111 @@
+/**
+ * Certificates for tests against a real broker: a platform hierarchy (root + issuing CA) built
+ * with @tunnelkey/pki, device leaf certificates for P-256 keys generated here, CRLs, and the
+ * broker's own server identity (made with the openssl CLI: it is the broker operator's business,
+ * not the platform's, and needs serverAuth, which the device profile rightly lacks).
+ */
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  buildCrl,
+  buildDeviceCertificate,
+  buildIssuingCaCertificate,
+  buildRootCaCertificate,
+  generateP256KeyPair,
+  loadIssuer,
+  WebCryptoSigner,
+  type CertificateIssuer,
+  type IssuedCertificate,
+  type RevocationReason,
+} from '@tunnelkey/pki';
+
+const run = promisify(execFile);
+
+export interface TestAuthority {
+  authorityId: string;
+  root: IssuedCertificate;
+  issuing: IssuedCertificate;
+  issuer: CertificateIssuer;
+  /** Issuing CA first, then the root: what CertificateIssued.chainPem carries. */
+  chainPem: string[];
+  crlNumber: number;
+}
+
+export interface TestDevice {
+  deviceId: string;
+  certificatePem: string;
+  serialHex: string;
+  keyPem: string;
+}
+
+const notBefore = () => new Date(Date.now() - 60 * 60 * 1000);
+const years = (n: number) => new Date(Date.now() + n * 365 * 24 * 60 * 60 * 1000);
+
+export async function createTestAuthority(name = 'acme'): Promise<TestAuthority> {
+  const rootSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
+  const issuingSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
+  const root = await buildRootCaCertificate({ subject: { commonName: `${name} test root`, organization: 'tunnelkey-test' }, signer: rootSigner, notBefore: notBefore(), notAfter: years(5) });
+  const rootIssuer = loadIssuer({ certificate: root.der, signer: rootSigner });
+  const issuing = await buildIssuingCaCertificate({
+    subject: { commonName: `${name} issuing CA`, organization: 'tunnelkey-test' },
+    publicKeySpki: issuingSigner.publicKeySpki,
+    issuer: rootIssuer,
+    notBefore: notBefore(),
+    notAfter: years(4),
+  });
+  return { authorityId: `ca-${name}-${randomBytes(3).toString('hex')}`, root, issuing, issuer: loadIssuer({ certificate: issuing.der, signer: issuingSigner }), chainPem: [issuing.pem, root.pem], crlNumber: 0 };
+}
+
+export async function issueTestDevice(authority: TestAuthority, deviceId: string): Promise<TestDevice> {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const certificate = await buildDeviceCertificate({
+    deviceId,
+    publicKeySpki: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
+    issuer: authority.issuer,
+    notBefore: notBefore(),
+    notAfter: years(1),
+    crlDistributionPointUrl: `http://127.0.0.1/crl/${authority.authorityId}.crl`,
+  });
+  return { deviceId, certificatePem: certificate.pem, serialHex: certificate.serialHex, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/** The authority's next CRL (its number increases every call). */
+export async function issueTestCrl(authority: TestAuthority, revoked: readonly { serialHex: string; reason?: RevocationReason }[] = []): Promise<{ crlPem: string; crlNumber: number }> {
+  authority.crlNumber += 1;
+  const crl = await buildCrl({
+    issuer: authority.issuer,
+    thisUpdate: notBefore(),
+    nextUpdate: years(1),
+    crlNumber: BigInt(authority.crlNumber),
+    revoked: revoked.map((r) => ({ serialHex: r.serialHex, revokedAt: new Date(Date.now() - 1000), reason: r.reason ?? 'keyCompromise' })),
+  });
+  return { crlPem: crl.pem, crlNumber: authority.crlNumber };
+}
+
+export interface BrokerServerIdentity {
+  /** The CA devices pin to verify the broker (connection-parameters' serverCaPem). */
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/** A self-signed server CA and a server certificate for 127.0.0.1/localhost. */
+export async function createBrokerServerIdentity(): Promise<BrokerServerIdentity> {
+  const dir = await mkdtemp(join(tmpdir(), 'tk-broker-id-'));
+  try {
+    const f = (name: string) => join(dir, name);
+    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ca.key')]);
+    await run('openssl', ['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/CN=test broker CA', '-days', '30', '-out', f('ca.pem'), '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=keyCertSign,cRLSign']);
+    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('server.key')]);
+    await run('openssl', ['req', '-new', '-key', f('server.key'), '-subj', '/CN=localhost', '-out', f('server.csr')]);
+    await writeFile(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n');
+    await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-out', f('server.pem'), '-extfile', f('server.ext')]);
+    return { caPem: await readFile(f('ca.pem'), 'utf8'), certPem: await readFile(f('server.pem'), 'utf8'), keyPem: await readFile(f('server.key'), 'utf8') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
