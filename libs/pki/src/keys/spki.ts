@@ -1,9 +1,8 @@
 /** SubjectPublicKeyInfo inspection: which curve, the key bits, equality with an enrolled key, import. */
-import * as asn1js from 'asn1js';
 import { createHash } from 'node:crypto';
 import { subtle, type CryptoKey } from '../engine.js';
 import { bytesEqual, toArrayBuffer } from '../encoding/bytes.js';
-import { parseAsn1 } from '../encoding/der.js';
+import { contentBytes, decodeOid, DerReader, readSingle, TAG } from '../encoding/der-reader.js';
 import { derFrom } from '../encoding/pem.js';
 import { MalformedPkiObjectError, UnsupportedAlgorithmError } from '../errors.js';
 import { OID } from '../oids.js';
@@ -44,20 +43,21 @@ export const parseEcSpki = (input: Uint8Array | string): EcPublicKeyInfo => {
   const spki = derFrom(input, 'PUBLIC KEY');
   const fast = fastPath(spki);
   if (fast) return fast;
-  const asn1 = parseAsn1(spki, 'SubjectPublicKeyInfo');
-  const seq = asn1 instanceof asn1js.Sequence ? asn1.valueBlock.value : [];
-  const algo = seq[0] instanceof asn1js.Sequence ? seq[0].valueBlock.value : [];
-  const bits = seq[1];
-  const algOid = algo[0] instanceof asn1js.ObjectIdentifier ? algo[0].valueBlock.toString() : undefined;
-  const curveOid = algo[1] instanceof asn1js.ObjectIdentifier ? algo[1].valueBlock.toString() : undefined;
-  if (seq.length !== 2 || !(bits instanceof asn1js.BitString) || !algOid) {
-    throw new MalformedPkiObjectError('SubjectPublicKeyInfo: unexpected structure', {});
-  }
+  // Anything else is walked with the strict DER reader: a BER-ish SPKI must not be certified as-is.
+  const what = 'SubjectPublicKeyInfo';
+  const info = DerReader.inside(spki, readSingle(spki, TAG.SEQUENCE, what), what);
+  const algorithm = DerReader.inside(spki, info.expect(TAG.SEQUENCE, 'algorithm'), 'AlgorithmIdentifier');
+  const bits = contentBytes(spki, info.expect(TAG.BIT_STRING, 'subjectPublicKey'));
+  info.end('subjectPublicKey');
+  const algOid = decodeOid(contentBytes(spki, algorithm.expect(TAG.OID, 'algorithm')), what);
+  const parameters = algorithm.done ? undefined : algorithm.next();
+  algorithm.end('parameters');
   if (algOid !== OID.ecPublicKey) throw new UnsupportedAlgorithmError('public key is not an EC key', { algorithm: algOid });
+  const curveOid = parameters?.tag === TAG.OID ? decodeOid(contentBytes(spki, parameters), what) : undefined;
   const curve = curveOid ? CURVES[curveOid] : undefined;
   if (!curve) throw new UnsupportedAlgorithmError('EC key on an unsupported curve', { curve: curveOid ?? 'none' });
-  const point = bits.valueBlock.valueHexView;
-  if (bits.valueBlock.unusedBits !== 0 || point.length !== curve.pointBytes || point[0] !== 0x04) {
+  const point = bits.subarray(1);
+  if (bits[0] !== 0 || point.length !== curve.pointBytes || point[0] !== 0x04) {
     throw new MalformedPkiObjectError('EC public key is not an uncompressed point of its curve', { curve: curve.name });
   }
   return { namedCurve: curve.name, publicKey: point.slice(), spki: spki.slice() };
