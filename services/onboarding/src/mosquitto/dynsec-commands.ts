@@ -18,10 +18,9 @@ export function roleAcls(plan: DeviceTopicPlan): DynsecAcl[] {
   return plan.rights.flatMap((right) => [
     ...(right.publish ? [{ acltype: 'publishClientSend' as const, topic: right.topic, allow: true }] : []),
     ...(right.subscribe
-      ? [
-          { acltype: 'subscribePattern' as const, topic: right.topic, allow: true },
-          { acltype: 'publishClientReceive' as const, topic: right.topic, allow: true },
-        ]
+      ? // Receiving is allowed by the default ACL access; an explicit entry would only grow the
+        // config that 2.0.11 rewrites after every command.
+        [{ acltype: 'subscribePattern' as const, topic: right.topic, allow: true }]
       : []),
   ]);
 }

@@ -1,0 +1,110 @@
+/**
+ * The onboarding side of one device (`onboarding.device.<id>`), per target: onboarded, connected,
+ * telemetry seen, deprovisioned. Pure: times and ids come with the command. Observations of a
+ * device the target does not know (never onboarded there) decide nothing.
+ */
+import {
+  DeviceConnected,
+  DeviceDeprovisioned,
+  DeviceDisconnected,
+  DeviceOnboarded,
+  DeviceOnboardingFailed,
+  TelemetryReceived,
+  type DataOf,
+  type EventOf,
+} from '@tunnelkey/contracts';
+import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
+
+export type DeviceEvent =
+  | EventOf<typeof DeviceOnboarded>
+  | EventOf<typeof DeviceOnboardingFailed>
+  | EventOf<typeof DeviceDeprovisioned>
+  | EventOf<typeof DeviceConnected>
+  | EventOf<typeof DeviceDisconnected>
+  | EventOf<typeof TelemetryReceived>;
+
+export type DeviceCommand =
+  | Command<'RecordOnboarded', DataOf<typeof DeviceOnboarded>>
+  | Command<'RecordOnboardingFailed', DataOf<typeof DeviceOnboardingFailed>>
+  | Command<'RecordDeprovisioned', DataOf<typeof DeviceDeprovisioned>>
+  | Command<'RecordConnected', DataOf<typeof DeviceConnected>>
+  | Command<'RecordDisconnected', DataOf<typeof DeviceDisconnected>>
+  | Command<'RecordTelemetry', DataOf<typeof TelemetryReceived>>;
+
+export interface DeviceOnTarget {
+  onboarded?: DataOf<typeof DeviceOnboarded>;
+  deprovisioned?: DataOf<typeof DeviceDeprovisioned>['reason'];
+  connected: boolean;
+  telemetry?: { messagesTotal: number; bytesTotal: number; firstMessageAt: string };
+}
+
+export interface DeviceState {
+  targets: Readonly<Record<string, DeviceOnTarget>>;
+}
+
+const on = (state: DeviceState, targetId: string): DeviceOnTarget => state.targets[targetId] ?? { connected: false };
+const event = <D>(definition: { type: string; version: number }, data: D) => ({ type: definition.type, version: definition.version, data }) as NewEvent<DeviceEvent>;
+
+const sameOnboarding = (a: DataOf<typeof DeviceOnboarded>, b: DataOf<typeof DeviceOnboarded>) =>
+  a.batchId === b.batchId && a.policyId === b.policyId && a.clientId === b.clientId && a.roleName === b.roleName && a.topicPrefix === b.topicPrefix;
+
+export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
+  initialState: () => ({ targets: {} }),
+
+  decide(command, state) {
+    const target = on(state, command.data.targetId);
+    switch (command.type) {
+      case 'RecordOnboarded':
+        if (target.deprovisioned === 'revoked') throw new CommandRejected('device-revoked', 'a revoked device is never onboarded again', { deviceId: command.data.deviceId, targetId: command.data.targetId });
+        if (target.onboarded && !target.deprovisioned && sameOnboarding(target.onboarded, command.data)) return [];
+        return [event(DeviceOnboarded, command.data)];
+      case 'RecordOnboardingFailed':
+        return [event(DeviceOnboardingFailed, command.data)];
+      case 'RecordDeprovisioned':
+        if (!target.onboarded || target.deprovisioned === command.data.reason) return [];
+        return [event(DeviceDeprovisioned, command.data)];
+      case 'RecordConnected':
+        if (!target.onboarded) return [];
+        return [event(DeviceConnected, command.data)];
+      case 'RecordDisconnected':
+        if (!target.onboarded || !target.connected) return [];
+        return [event(DeviceDisconnected, command.data)];
+      case 'RecordTelemetry': {
+        if (!target.onboarded) return [];
+        const seen = target.telemetry;
+        if (seen && command.data.messagesTotal <= seen.messagesTotal) return [];
+        // A restart may report "first" again; the log already has the first one.
+        const data = seen && command.data.kind === 'first' ? { ...command.data, kind: 'periodic' as const, firstMessageAt: seen.firstMessageAt } : command.data;
+        return [event(TelemetryReceived, data)];
+      }
+      default: {
+        const unknown: never = command;
+        return unknown;
+      }
+    }
+  },
+
+  evolve(state, recorded) {
+    const targetId = recorded.data.targetId;
+    const target = on(state, targetId);
+    const next = (changed: Partial<DeviceOnTarget>): DeviceState => ({ targets: { ...state.targets, [targetId]: { ...target, ...changed } } });
+    switch (recorded.type) {
+      case 'DeviceOnboarded': {
+        const { deprovisioned: _gone, ...rest } = target;
+        return { targets: { ...state.targets, [targetId]: { ...rest, onboarded: recorded.data } } };
+      }
+      case 'DeviceOnboardingFailed':
+        return state;
+      case 'DeviceDeprovisioned':
+        return next({ deprovisioned: recorded.data.reason, connected: false });
+      case 'DeviceConnected':
+        return next({ connected: true });
+      case 'DeviceDisconnected':
+        return next({ connected: false });
+      case 'TelemetryReceived':
+        return next({ telemetry: { messagesTotal: recorded.data.messagesTotal, bytesTotal: recorded.data.bytesTotal, firstMessageAt: recorded.data.firstMessageAt } });
+      default:
+        return state;
+    }
+  },
+};
