@@ -14,6 +14,7 @@ import {
   spkiEqual,
   summarizeCertificate,
   unwrapCaSigner,
+  verifySignature,
   type CertificateIssuer,
   type IssuedCertificate,
   type Kek,
@@ -168,7 +169,12 @@ export class CertificateAuthority {
       });
       return { ...authorityData(authorityId, 'issuing', certificate), ownerId, parentAuthorityId: root.authorityId, crlUrl };
     });
-    return this.#assemble(authority.data, authority.signer, root.chainPem, crlUrl);
+    const issuing = this.#assemble(authority.data, authority.signer, root.chainPem, crlUrl);
+    // Checked once here, so that issuance only needs to check each leaf against this CA's key.
+    const { certificate } = issuing;
+    const chained = await verifySignature({ spki: root.certificate.spki, algorithmOid: certificate.signatureAlgorithmOid, data: certificate.tbsDer, signature: certificate.signature });
+    if (!chained) throw new AuthorityUnavailableError('the issuing CA certificate is not signed by the root', { authorityId });
+    return issuing;
   }
 
   /**
