@@ -6,6 +6,7 @@ import { CommandClient, READINESS_CHECKS, ReadinessRegistry, startService, type 
 
 const namespace = `t${randomUUID().slice(0, 8)}`;
 const subject = 'cmd.demo.ping';
+const refuseSubject = 'cmd.demo.refuse';
 let projectionReady = false;
 
 @Controller()
@@ -17,6 +18,11 @@ class PingController implements OnModuleInit {
   @MessagePattern(subject)
   ping() {
     return 'pong';
+  }
+
+  @MessagePattern(refuseSubject)
+  refuse(): never {
+    throw Object.assign(new Error('policy p-1 does not exist'), { name: 'CommandRejected', code: 'REJECTED', reason: 'unknown-policy' });
   }
 }
 
@@ -32,6 +38,11 @@ describe('startService: a hybrid service with health, readiness, metrics and com
 
   it('answers commands over NATS', async () => {
     await expect(new CommandClient(service.nats).request(`${namespace}.${subject}`, {})).resolves.toBe('pong');
+  });
+
+  it('maps a typed refusal through the one command filter (its code and message reach the caller)', async () => {
+    const failure = await new CommandClient(service.nats).request(`${namespace}.${refuseSubject}`, {}).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'unknown-policy', message: 'policy p-1 does not exist' });
   });
 
   it('is live, reports readiness from registered checks, and exposes metrics', async () => {

@@ -39,9 +39,11 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
   const app = await NestFactory.create(ServiceRoot, { logger: options.logger ?? ['error', 'warn'] });
   app.enableShutdownHooks();
-  const commands = app.connectMicroservice<MicroserviceOptions>({
-    strategy: new NatsCommandServer({ connection: nats, queue: options.service, namespace: options.namespace }),
-  });
+  const commands = app.connectMicroservice<MicroserviceOptions>(
+    { strategy: new NatsCommandServer({ connection: nats, queue: options.service, namespace: options.namespace }) },
+    // Deferred, or the filter below would be registered too late and silently ignored.
+    { deferInitialization: true },
+  );
   // Only on the command transport: HTTP errors keep Nest's own mapping.
   commands.useGlobalFilters(new CommandErrorFilter());
   await app.startAllMicroservices();
