@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ImportIdentities, importRejectionReasons, maxImportRows, type CommandOf, type ResultOf } from '@tunnelkey/contracts';
 import { isCommandRejected } from '@tunnelkey/eventstore';
+import { RegistryReadModel } from '../read-model/registry-read-model.js';
 import { BatchAdmission } from '../shared/batch-admission.js';
 import { commandOf, derivedCommandId, metadataOf } from '../shared/command-metadata.js';
 import { mapBounded } from '../shared/concurrency.js';
@@ -37,6 +38,7 @@ export class ImportIdentitiesHandler {
   constructor(
     private readonly aggregates: RegistryAggregates,
     private readonly admission: BatchAdmission,
+    private readonly readModel: RegistryReadModel,
     private readonly metrics: RegistryMetrics,
     @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
   ) {}
@@ -60,6 +62,7 @@ export class ImportIdentitiesHandler {
       else reports[index] = rejectedRow(verdict.row, verdict.reason, verdict.deviceId);
     });
 
+    const appendStarted = performance.now();
     await this.admission.admit(batchId, batch.batch.expectedSize, candidates.map((c) => c.identity.deviceId), async (admitted) => {
       let lastSequence = 0;
       await mapBounded(candidates, this.runtime.bulkConcurrency, async ({ index, identity }, i) => {
@@ -69,7 +72,8 @@ export class ImportIdentitiesHandler {
           return;
         }
         try {
-          const result = await this.aggregates.device(
+          const result = await this.aggregates.deviceFromKnownState(
+            this.readModel.knownDevice(deviceId),
             commandOf(
               'ImportDeviceIdentity',
               {
@@ -94,6 +98,7 @@ export class ImportIdentitiesHandler {
       return { result: undefined, lastSequence };
     });
 
+    const appendMs = Math.round(performance.now() - appendStarted - this.admission.lastCatchUpMs);
     const accepted = reports.filter((r) => r.status === 'accepted').length;
     const rejected = reports.length - accepted;
     await this.aggregates.batch(commandOf('RecordImport', { batchId, importId, source: source.format, accepted, rejected }, metadata));
@@ -103,7 +108,7 @@ export class ImportIdentitiesHandler {
     this.metrics.importRows.inc({ status: 'rejected' }, rejected);
     this.metrics.importDuration.observe(seconds);
     this.runtime.logger.info(
-      { event: 'registry.identities_imported', batchId, importId, commandId, format: source.format, accepted, rejected, ms: Math.round(seconds * 1000) },
+      { event: 'registry.identities_imported', batchId, importId, commandId, format: source.format, accepted, rejected, ms: Math.round(seconds * 1000), appendMs, catchUpMs: this.admission.lastCatchUpMs },
       'identities imported',
     );
     return { batchId, importId, accepted, rejected, rows: reports };

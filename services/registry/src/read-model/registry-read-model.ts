@@ -1,8 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { jetstreamManager, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { streamName } from '@tunnelkey/contracts';
-import { describeError, rebuildProjection, runProjection, type EventStore, type Projection, type ProjectionDefinition, type Subscription } from '@tunnelkey/eventstore';
+import { rebuildProjection, type EventStore, type Projection, type ProjectionDefinition } from '@tunnelkey/eventstore';
 import { NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
 import { batchSummaryView, emptyStatusCounts, type BatchSummary, type BatchSummaryView } from '../batch-summary/batch-summary.view.js';
 import { isEnrolled, type DeviceIdentity, type DeviceState } from '../deciders/device-state.js';
@@ -11,6 +9,7 @@ import { deviceByIdView, deviceDetail, type DeviceByIdView, type DeviceDetail } 
 import { enrolmentKeyRequestsView, type EnrolmentKeyRequestsView } from '../enrolment-key-requests/enrolment-key-requests.view.js';
 import type { EnrolmentKeyRequest } from '../deciders/batch.decider.js';
 import { REGISTRY_EVENT_STORE, REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { tailContext, type ContextTail } from './ordered-tail.js';
 
 export interface RegistryViews {
   devices: DeviceByIdView;
@@ -34,15 +33,16 @@ export const registryViewsProjection: ProjectionDefinition<RegistryViews> = {
 const waitLimitMs = 10_000;
 
 /**
- * The registry's in-process read model: rebuilt from the log at start (a fast replay), then kept
- * current by a durable consumer starting right after what the replay applied. The service is
- * ready once the rebuild is done. Handlers that must read their own writes (an import followed by
- * another import into the same batch) wait for the sequence they appended.
+ * The registry's in-process read model: rebuilt from the log at start (a replay), then kept
+ * current by following the stream from right after what the replay applied (ordered consumer;
+ * the state lives in memory, so there is no durable position to keep). Projection.apply skips
+ * what was already applied. Ready once the rebuild is done. Handlers that must read their own
+ * writes (an import followed by another into the same batch) wait for the sequence they appended.
  */
 @Injectable()
 export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
   #projection: Projection<RegistryViews> | undefined;
-  #subscription: Subscription | undefined;
+  #tail: ContextTail | undefined;
   #ready = false;
   readonly #waiters = new Set<{ sequence: number; resolve: () => void }>();
 
@@ -55,17 +55,17 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
     readiness.add({ name: 'registry-read-model', ready: () => this.#ready });
   }
 
-  /** The durable this instance tails with; its state lives in memory, so it restarts with the rebuild. */
-  get durableName(): string {
-    return `registry-views-${this.runtime.instanceId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
-  }
-
   async onModuleInit(): Promise<void> {
     const started = Date.now();
-    await this.#deleteDurable();
     const projection = await rebuildProjection(this.store, registryViewsProjection);
     this.#projection = projection;
-    this.#subscription = await runProjection(this.store, projection, this.durableName, { save: (checkpoint) => this.#progressed(checkpoint.checkpoint) });
+    this.#tail = await tailContext(
+      this.nats,
+      { context: 'registry', namespace: this.runtime.namespace, fromSequence: projection.checkpoint + 1, logger: this.runtime.logger },
+      (recorded) => {
+        if (projection.apply(recorded)) this.#progressed(projection.checkpoint);
+      },
+    );
     this.#ready = true;
     this.runtime.logger.info(
       { event: 'registry.read_model_rebuilt', checkpoint: projection.checkpoint, devices: projection.state.devices.devices.size, ms: Date.now() - started },
@@ -75,10 +75,8 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.#ready = false;
-    await this.#subscription?.stop();
-    this.#subscription = undefined;
-    // Best effort: the next start deletes it anyway, but an instance that never returns should not leave one behind.
-    if (!this.nats.isClosed()) await this.#deleteDurable();
+    await this.#tail?.stop();
+    this.#tail = undefined;
     for (const waiter of this.#waiters) waiter.resolve();
     this.#waiters.clear();
   }
@@ -93,7 +91,7 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
 
   /** Resolves once the views include the event at `sequence` (bounded: a stuck consumer must not hang a command). */
   async caughtUpTo(sequence: number): Promise<void> {
-    if (this.checkpoint >= sequence || !this.#subscription) return;
+    if (this.checkpoint >= sequence || !this.#tail) return;
     let waiter: { sequence: number; resolve: () => void } | undefined;
     const reached = new Promise<void>((resolve) => {
       waiter = { sequence, resolve };
@@ -120,6 +118,12 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
 
   deviceState(deviceId: string): DeviceState | undefined {
     return this.#views().devices.devices.get(deviceId)?.state;
+  }
+
+  /** The device's state as the read model has it and the stream version it was folded to (Unknown at 0 when never seen). */
+  knownDevice(deviceId: string): { state: DeviceState; version: number } {
+    const entry = this.#views().devices.devices.get(deviceId);
+    return entry ? { state: entry.state, version: entry.sequence } : { state: { status: 'Unknown' }, version: 0 };
   }
 
   /** The enrolment key the registry holds for a device, if any. */
@@ -175,17 +179,6 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
         this.#waiters.delete(waiter);
         waiter.resolve();
       }
-    }
-  }
-
-  /** A durable left by an earlier run of this instance would resume past events the new in-memory state lacks. */
-  async #deleteDurable(): Promise<void> {
-    const jsm = await jetstreamManager(this.nats);
-    try {
-      await jsm.consumers.delete(streamName('registry', this.runtime.namespace), this.durableName);
-    } catch (error) {
-      const notFound = error instanceof JetStreamApiError && (error.code === 10014 || error.code === 10059);
-      if (!notFound) this.runtime.logger.warn({ event: 'registry.read_model_durable_not_deleted', error: describeError(error) }, 'could not delete the previous read-model consumer');
     }
   }
 }

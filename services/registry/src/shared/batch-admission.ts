@@ -12,6 +12,8 @@ import { KeyedLock } from './concurrency.js';
 @Injectable()
 export class BatchAdmission {
   readonly #lock = new KeyedLock();
+  /** How long the last admission waited for the read model (a figure for logs). */
+  lastCatchUpMs = 0;
 
   constructor(private readonly readModel: RegistryReadModel) {}
 
@@ -29,7 +31,9 @@ export class BatchAdmission {
         deviceIds.map((deviceId) => ({ alreadyMember: this.readModel.batchOf(deviceId) === batchId })),
       );
       const { result, lastSequence } = await join(admitted);
+      const waitStarted = performance.now();
       if (lastSequence > 0) await this.readModel.caughtUpTo(lastSequence);
+      this.lastCatchUpMs = Math.round(performance.now() - waitStarted);
       return result;
     });
   }

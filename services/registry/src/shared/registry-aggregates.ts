@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { handleCommand, load, type EventStore, type HandleCommandResult } from '@tunnelkey/eventstore';
+import { handleCommand, isConcurrencyError, load, toEnvelope, type EventStore, type HandleCommandResult } from '@tunnelkey/eventstore';
 import { batchDecider, type BatchCommand, type BatchEvent, type BatchState } from '../deciders/batch.decider.js';
 import { deviceDecider, type DeviceCommand, type DeviceEvent } from '../deciders/device.decider.js';
 import type { DeviceState } from '../deciders/device-state.js';
@@ -29,6 +29,33 @@ export class RegistryAggregates {
 
   device(command: DeviceCommand): Promise<HandleCommandResult<DeviceEvent, DeviceState>> {
     return handleCommand({ store: this.store, decider: deviceDecider, stream: deviceStream(command.data.deviceId), command, logger: this.runtime.logger });
+  }
+
+  /**
+   * The same decision on a state the caller already holds (the read model's device state and the
+   * stream version it was folded to), skipping the read: bulk commands touch thousands of devices.
+   * Only a decision that writes is taken this way; the append's expected version rejects a stale
+   * state, and then (as for refusals and no-ops, which a stale state could get wrong) the device
+   * goes through the full load -> decide -> append.
+   */
+  async deviceFromKnownState(known: { state: DeviceState; version: number }, command: DeviceCommand): Promise<HandleCommandResult<DeviceEvent, DeviceState>> {
+    let decided;
+    try {
+      decided = deviceDecider.decide(command, known.state);
+    } catch {
+      return this.device(command);
+    }
+    if (decided.length === 0) return this.device(command);
+    const stream = deviceStream(command.data.deviceId);
+    const events = decided.map((event, index) => toEnvelope(event, stream, command, index)) as DeviceEvent[];
+    try {
+      const result = await this.store.append(stream, events, { expectedVersion: known.version, messageId: command.metadata.commandId });
+      if (result.duplicate) return this.device(command); // a retry: answer from the log
+      return { events, version: result.version, state: events.reduce(deviceDecider.evolve, known.state), alreadyHandled: false };
+    } catch (error) {
+      if (isConcurrencyError(error)) return this.device(command);
+      throw error;
+    }
   }
 
   async policyState(policyId: string): Promise<PolicyState> {

@@ -4,6 +4,7 @@ import { isCommandRejected } from '@tunnelkey/eventstore';
 import type { VerificationFailureReason } from '../deciders/device-state.js';
 import { UplinkKeyResolver } from '../device-uplinks/uplink-key-resolver.js';
 import { acceptedUplink, refusedUplink, type UplinkOutcome } from '../device-uplinks/uplink-outcome.js';
+import { RegistryReadModel } from '../read-model/registry-read-model.js';
 import { commandOf, derivedCommandId, uplinkMetadata } from '../shared/command-metadata.js';
 import { RegistryAggregates } from '../shared/registry-aggregates.js';
 import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
@@ -17,6 +18,7 @@ export class IdentityResponseHandler {
   constructor(
     private readonly aggregates: RegistryAggregates,
     private readonly keys: UplinkKeyResolver,
+    private readonly readModel: RegistryReadModel,
     @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
   ) {}
 
@@ -27,7 +29,8 @@ export class IdentityResponseHandler {
     if (!enrolmentKeyDigest) return refusedUplink('wrong-key');
     const now = this.runtime.clock();
     try {
-      const result = await this.aggregates.device(
+      const result = await this.aggregates.deviceFromKnownState(
+        this.readModel.knownDevice(deviceId),
         commandOf(
           'CheckIdentityResponse',
           { deviceId, challengeId, nonceDigest: nonceDigestOf(Buffer.from(nonce, 'base64')), enrolmentKeyDigest, ...(firmwareMeasurement ? { firmwareMeasurement } : {}) },

@@ -41,7 +41,8 @@ export class VerifyIdentityHandler {
       const { challengeId, nonce, nonceDigest } = this.#nonces.challengeFor(commandId, deviceId);
       let issued;
       try {
-        const result = await this.aggregates.device(
+        const result = await this.aggregates.deviceFromKnownState(
+          this.readModel.knownDevice(deviceId),
           commandOf('IssueIdentityChallenge', { deviceId, challengeId, nonceDigest, expiresAt }, { ...metadata, commandId: derivedCommandId(commandId, deviceId) }),
         );
         issued = result.events.find((event) => event.type === 'IdentityChallengeIssued');
