@@ -55,7 +55,15 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
     readiness.add({ name: 'registry-read-model', ready: () => this.#ready });
   }
 
-  async onModuleInit(): Promise<void> {
+  #building: Promise<void> | undefined;
+
+  /** Once: Nest runs init hooks for the HTTP app and again for the microservice of a hybrid app. */
+  onModuleInit(): Promise<void> {
+    this.#building ??= this.#build();
+    return this.#building;
+  }
+
+  async #build(): Promise<void> {
     const started = Date.now();
     const projection = await rebuildProjection(this.store, registryViewsProjection);
     this.#projection = projection;

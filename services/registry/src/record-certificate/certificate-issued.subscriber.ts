@@ -17,6 +17,7 @@ export class CertificateIssuedSubscriber implements OnApplicationBootstrap, OnMo
   #subscription: Subscription | undefined;
   #stopped = false;
   #starting: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
 
   constructor(
     @Inject(REGISTRY_EVENT_STORE) private readonly store: EventStore,
@@ -25,11 +26,13 @@ export class CertificateIssuedSubscriber implements OnApplicationBootstrap, OnMo
   ) {}
 
   onApplicationBootstrap(): void {
-    this.#starting = this.#start();
+    // Once: a hybrid app bootstraps the HTTP app and the microservice with the same providers.
+    this.#starting ??= this.#start();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.#stopped = true;
+    this.#wake?.();
     await this.#starting;
     await this.#subscription?.stop();
     this.#subscription = undefined;
@@ -50,7 +53,13 @@ export class CertificateIssuedSubscriber implements OnApplicationBootstrap, OnMo
         if (attempt === 0) {
           this.runtime.logger.warn({ event: 'registry.ca_subscription_waiting', error: describeError(error) }, 'CA stream not available yet; retrying');
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5))));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)));
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       }
     }
   }
