@@ -168,9 +168,26 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     expect(events.filter((e) => e.type === 'CertificateIssued' && CertificateIssued.parse(e).data.requestId === requestId)).toHaveLength(0);
   };
 
-  it('refuses an unknown device', async () => {
+  /** How many CSR messages the CA ignored for `reason` (its Prometheus counter). */
+  const ignored = async (reason: string) => {
+    const text = await (await fetch(`${ca.service.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('ca_certificate_requests_total{') && l.includes('outcome="ignored"') && l.includes(`reason="${reason}"`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+
+  /** An unauthenticated message changes nothing: counted as ignored, no event, no answer. */
+  const expectIgnored = async (device: DeviceSide, reason: string, requestId: string, before: number) => {
+    await waitFor(async () => (await ignored(reason)) > before, { description: `CSR ignored for ${reason}`, timeoutMs: 15_000 });
+    const events = await deviceEvents(device.deviceId);
+    expect(events.filter((e) => (e.data as { requestId?: string }).requestId === requestId)).toHaveLength(0);
+  };
+
+  it('ignores a CSR from an unknown device: nothing recorded, nothing answered', async () => {
+    const before = await ignored('unknown-device');
     unknown.send(await unknown.csrMessage({ requestId: 'unknown-1', keyId: 'enrolment', csr: Buffer.from(await unknown.csr(unknown.enrolment)).toString('base64') }));
-    await expectRejection(unknown, 'unknown-device', 'unknown-1');
+    await expectIgnored(unknown, 'unknown-device', 'unknown-1', before);
+    expect(await unknown.received('rejection', platform.publicKey)).toHaveLength(0);
+    expect(await unknown.received('certificate', platform.publicKey)).toHaveLength(0);
   });
 
   it('refuses an unverified device', async () => {
@@ -192,19 +209,22 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     await expectRejection(device, 'bad-key-attestation', 'forged-attestation-1', 2);
   });
 
-  it('refuses a forged envelope and a replayed one', async () => {
+  it('ignores a forged envelope and a replayed one: nothing recorded, nothing answered', async () => {
     const device = devices[3]!;
     const csr = Buffer.from(await device.csr(device.enrolment)).toString('base64');
+    const rejectionsBefore = (await device.received('rejection', platform.publicKey)).length;
+    const forgedBefore = await ignored('bad-message-signature');
     device.send(await device.csrMessage({ requestId: 'forged-1', keyId: 'enrolment', csr }, device.tls.privateKey));
-    await expectRejection(device, 'bad-message-signature', 'forged-1', 1);
+    await expectIgnored(device, 'bad-message-signature', 'forged-1', forgedBefore);
     const genuine = await device.csrMessage({ requestId: 'replay-1', keyId: 'enrolment', csr });
     device.send(genuine);
-    await lastOf(device, 'certificate', 2);
+    const certificates = (await device.received('certificate', platform.publicKey)).length;
+    await lastOf(device, 'certificate', certificates + 1);
+    const replayedBefore = await ignored('replayed-message');
     device.send(genuine); // the same bytes again
-    const rejection = await lastOf(device, 'rejection', 2);
-    expect((rejection.body as { code: string }).code).toBe('replayed-message');
-    // The request already has its certificate: the replay records no refusal over it.
-    expect((await deviceEvents(device.deviceId)).filter((e) => e.type === 'CertificateIssued')).toHaveLength(2);
+    await waitFor(async () => (await ignored('replayed-message')) > replayedBefore, { description: 'replay ignored', timeoutMs: 15_000 });
+    expect((await deviceEvents(device.deviceId)).filter((e) => e.type === 'CertificateIssued' && (e.data as { requestId: string }).requestId === 'replay-1')).toHaveLength(1);
+    expect(await device.received('rejection', platform.publicKey)).toHaveLength(rejectionsBefore);
   });
 
   it('two CA instances racing on the same requests issue one certificate per request', async () => {

@@ -23,7 +23,7 @@ const createRuntime = async (nats: NatsConnection, readiness: ReadinessRegistry,
     ...options,
     nats,
     onOutcome: (outcome, ms) => {
-      outcomes.inc({ outcome: outcome.kind === 'issued' ? (outcome.reused ? 'reused' : 'issued') : 'rejected', reason: outcome.kind === 'rejected' ? outcome.reason : '' });
+      outcomes.inc({ outcome: outcome.kind === 'issued' ? (outcome.reused ? 'reused' : 'issued') : outcome.kind, reason: outcome.kind === 'issued' ? '' : outcome.reason });
       latency.observe(ms / 1000);
     },
   });

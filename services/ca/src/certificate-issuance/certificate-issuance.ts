@@ -25,7 +25,9 @@ import { requestValidators, type RequestValidator } from './request-validators.j
 
 export type IssuanceOutcome =
   | { kind: 'issued'; certificate: IssuedCertificateData; /** true when an earlier certificate for this request was returned */ reused: boolean }
-  | { kind: 'rejected'; reason: CertificateRejectionReason | 'request-id-reused'; message: string };
+  | { kind: 'rejected'; reason: CertificateRejectionReason | 'request-id-reused'; message: string }
+  /** The message failed the envelope checks (forged, unknown sender, replayed, malformed): nothing recorded, nobody answered. */
+  | { kind: 'ignored'; reason: CertificateRejectionReason };
 
 export interface CertificateIssuanceDeps {
   store: EventStore;

@@ -2,7 +2,7 @@
  * The CSR transport: `<ns>.dev.*.csr` in the `ca` queue group (instances share the load), each
  * message verified by the device-protocol verifier before anything else, then handed to the
  * issuance pipeline with bounded concurrency. The answer goes to the device's inbox: the
- * certificate, or a rejection naming the reason.
+ * certificate, or a rejection naming the reason. Messages that fail the envelope checks are ignored.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
@@ -10,7 +10,6 @@ import {
   CsrMessage,
   RejectionMessage,
   deviceUplinkFilter,
-  isAggregateId,
   parseDeviceSubject,
   type DeviceBodyOf,
   type DeviceEnvelope,
@@ -21,7 +20,7 @@ import type { Logger } from 'pino';
 import type { DeviceEligibility } from '../device-eligibility/device-eligibility.js';
 import { BoundedConcurrency } from '../shared/bounded-concurrency.js';
 import type { DownlinkSender } from '../shared/downlink-sender.js';
-import { CertificateRefused, type CertificateRejectionReason } from './certificate-refused.js';
+import type { CertificateRejectionReason } from './certificate-refused.js';
 import type { CertificateIssuance, IssuanceOutcome } from './certificate-issuance.js';
 
 export interface CsrIntakeDeps {
@@ -110,7 +109,7 @@ export class CsrIntake {
       envelope = await this.verifier.verify(subject, data);
     } catch (error) {
       if (!isDeviceMessageRejected(error)) throw error;
-      return this.#refuseUnverified(subject, data, error.code, error.message, receivedAt);
+      return this.#ignoreUnverified(subject, data, error.code, started);
     }
     const body = envelope.body as DeviceBodyOf<typeof CsrMessage>;
     const outcome = await this.deps.issuance.issue({
@@ -127,33 +126,31 @@ export class CsrIntake {
   }
 
   /**
-   * A message that failed the envelope checks. Its content is untrusted, so only the subject's
-   * device id and a well-formed requestId are taken from it, to say what was refused.
+   * A message that failed the envelope checks. Its sender is not authenticated, so it changes
+   * nothing: no event (anyone on the bus could otherwise make the CA write to its log) and no
+   * signed answer. It is logged without its content and counted in the metrics.
    */
-  async #refuseUnverified(subject: string, data: Uint8Array, code: DeviceMessageRejectionCode, message: string, at: Date) {
+  #ignoreUnverified(subject: string, data: Uint8Array, code: DeviceMessageRejectionCode, started: number): IssuanceOutcome {
     const parts = parseDeviceSubject(subject, this.deps.namespace);
-    if (!parts) return undefined; // not a device subject: nobody to answer
-    const claimed = this.#lenientParse(data);
-    const requestId = isAggregateId(claimed.requestId) ? claimed.requestId : 'unverified-request';
-    const reason = code === 'malformed' && claimed.csrTooLarge ? 'oversized-csr' : reasonForEnvelopeRefusal[code];
-    const outcome = await this.deps.issuance.reject(parts.deviceId, requestId, new CertificateRefused(reason, message.slice(0, 200)), at);
-    await this.#answer(parts.deviceId, requestId, claimed.counter, outcome);
+    const reason = code === 'malformed' && this.#csrTooLarge(data) ? 'oversized-csr' : reasonForEnvelopeRefusal[code];
+    this.deps.logger.warn({ event: 'ca.csr_ignored', deviceId: parts?.deviceId, code, reason }, 'CSR message failed its envelope checks; ignored');
+    const outcome: IssuanceOutcome = { kind: 'ignored', reason };
+    this.deps.onOutcome?.(outcome, performance.now() - started);
     return outcome;
   }
 
-  #lenientParse(data: Uint8Array): { requestId?: unknown; counter: number; csrTooLarge: boolean } {
-    if (data.length > 256 * 1024) return { counter: 0, csrTooLarge: true };
+  #csrTooLarge(data: Uint8Array): boolean {
+    if (data.length > 256 * 1024) return true;
     try {
-      const value = JSON.parse(decoder.decode(data)) as { counter?: unknown; body?: { requestId?: unknown; csr?: unknown } };
-      const counter = typeof value.counter === 'number' && Number.isSafeInteger(value.counter) && value.counter >= 0 ? value.counter : 0;
-      const csr = value.body?.csr;
-      return { requestId: value.body?.requestId, counter, csrTooLarge: typeof csr === 'string' && (csr.length * 3) / 4 > MAX_CSR_BYTES };
+      const csr = (JSON.parse(decoder.decode(data)) as { body?: { csr?: unknown } }).body?.csr;
+      return typeof csr === 'string' && (csr.length * 3) / 4 > MAX_CSR_BYTES;
     } catch {
-      return { counter: 0, csrTooLarge: false };
+      return false;
     }
   }
 
   async #answer(deviceId: string, requestId: string, counter: number, outcome: IssuanceOutcome): Promise<void> {
+    if (outcome.kind === 'ignored') return;
     if (outcome.kind === 'issued') {
       const { serialNumber, certificatePem, chainPem } = outcome.certificate;
       await this.deps.downlinks.send(CertificateMessage, deviceId, { requestId, serialNumber, certificatePem, chainPem });
