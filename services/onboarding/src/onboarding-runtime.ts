@@ -253,6 +253,7 @@ export class OnboardingRuntime {
             const data: DataOf<typeof DeviceOnboarded> = { deviceId: outcome.deviceId, targetId, batchId: batch.batchId, policyId: policy.policyId, clientId: outcome.clientId, roleName: outcome.roleName, topicPrefix: outcome.topicPrefix };
             // Known at once, so the device's first connection (which may come within milliseconds) is not missed.
             state.device(outcome.deviceId).onboardedTo.set(targetId, data);
+            state.device(outcome.deviceId).deprovisionedFrom.delete(targetId);
             writes.push(
               this.#decideDevice(outcome.deviceId, { type: 'RecordOnboarded', data, metadata: this.#derived(metadata, 'onboard', outcome.deviceId, targetId) }).then(() =>
                 this.downlinks.send(ConnectionParametersMessage, outcome.deviceId, {
@@ -338,7 +339,9 @@ export class OnboardingRuntime {
     const metadata = { commandId: input.commandId, now: this.#clock().toISOString() };
     const byTarget = new Map<string, string[]>();
     for (const deviceId of input.deviceIds) {
-      for (const targetId of this.facts.state.devices.get(deviceId)?.onboardedTo.keys() ?? []) {
+      const device = this.facts.state.devices.get(deviceId);
+      for (const targetId of device?.onboardedTo.keys() ?? []) {
+        if (device?.deprovisionedFrom.has(targetId)) continue;
         if (!byTarget.has(targetId)) byTarget.set(targetId, []);
         byTarget.get(targetId)!.push(deviceId);
       }
@@ -358,7 +361,7 @@ export class OnboardingRuntime {
             if (!outcome.ok) return void failed++;
             deprovisioned++;
             const data = { deviceId: outcome.deviceId, targetId, reason: input.reason, ...(input.revocationId ? { revocationId: input.revocationId } : {}) };
-            this.facts.state.device(outcome.deviceId).onboardedTo.delete(targetId);
+            this.facts.state.device(outcome.deviceId).deprovisionedFrom.add(targetId);
             await this.#decideDevice(outcome.deviceId, { type: 'RecordDeprovisioned', data, metadata: this.#derived(metadata, 'deprovision', outcome.deviceId, targetId) });
           }),
         );

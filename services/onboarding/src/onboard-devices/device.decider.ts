@@ -67,7 +67,8 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         if (!target.onboarded) return [];
         return [event(DeviceConnected, command.data)];
       case 'RecordDisconnected':
-        if (!target.onboarded || !target.connected) return [];
+        // Also after deprovisioning: the broker reports the dropped session a moment later.
+        if (!target.connected) return [];
         return [event(DeviceDisconnected, command.data)];
       case 'RecordTelemetry': {
         if (!target.onboarded) return [];
@@ -96,7 +97,7 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
       case 'DeviceOnboardingFailed':
         return state;
       case 'DeviceDeprovisioned':
-        return next({ deprovisioned: recorded.data.reason, connected: false });
+        return next({ deprovisioned: recorded.data.reason });
       case 'DeviceConnected':
         return next({ connected: true });
       case 'DeviceDisconnected':

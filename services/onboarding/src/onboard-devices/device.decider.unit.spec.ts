@@ -63,6 +63,9 @@ describe('device onboarding decider', () => {
     test('it is never onboarded again', () => {
       spec.given([onboarded, revoked]).when(command('RecordOnboarded', onboarding)).thenThrows((e) => e instanceof CommandRejected && e.reason === 'device-revoked');
     });
+    test('the session the target drops afterwards is still recorded', () => {
+      spec.given([onboarded, connected, revoked]).when(command('RecordDisconnected', disconnection)).then([{ type: 'DeviceDisconnected', version: 1, data: disconnection }]);
+    });
     test('deprovisioning again changes nothing', () => {
       spec.given([onboarded, revoked]).when(command('RecordDeprovisioned', revoked.data)).thenNothingHappened();
     });

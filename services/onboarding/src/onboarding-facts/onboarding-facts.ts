@@ -34,8 +34,10 @@ export interface DeviceFacts {
   batchId?: string;
   certificate?: { authorityId: string; serialNumber: string; chainPem: string[] };
   revoked: boolean;
-  /** targetId -> onboarding on it (absent once deprovisioned). */
+  /** targetId -> onboarding on it (kept after deprovisioning, so its disconnection is still recognised). */
   onboardedTo: Map<string, D<typeof DeviceOnboarded>>;
+  /** Targets the device was deprovisioned from since its last onboarding there. */
+  deprovisionedFrom: Set<string>;
   telemetry: Map<string, { messagesTotal: number; bytesTotal: number; firstMessageAt: string }>;
 }
 
@@ -52,7 +54,7 @@ export class OnboardingFactsState {
 
   device(deviceId: string): DeviceFacts {
     let device = this.devices.get(deviceId);
-    if (!device) this.devices.set(deviceId, (device = { deviceId, revoked: false, onboardedTo: new Map(), telemetry: new Map() }));
+    if (!device) this.devices.set(deviceId, (device = { deviceId, revoked: false, onboardedTo: new Map(), deprovisionedFrom: new Set(), telemetry: new Map() }));
     return device;
   }
 
@@ -121,12 +123,14 @@ export class OnboardingFactsState {
       }
       case DeviceOnboarded.type: {
         const data = event.data as D<typeof DeviceOnboarded>;
-        this.device(data.deviceId).onboardedTo.set(data.targetId, data);
+        const device = this.device(data.deviceId);
+        device.onboardedTo.set(data.targetId, data);
+        device.deprovisionedFrom.delete(data.targetId);
         break;
       }
       case DeviceDeprovisioned.type: {
         const data = event.data as D<typeof DeviceDeprovisioned>;
-        this.device(data.deviceId).onboardedTo.delete(data.targetId);
+        this.device(data.deviceId).deprovisionedFrom.add(data.targetId);
         break;
       }
       case TelemetryReceived.type: {

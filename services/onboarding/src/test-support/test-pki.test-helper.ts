@@ -40,6 +40,9 @@ export interface TestDevice {
   certificatePem: string;
   serialHex: string;
   keyPem: string;
+  /** DER SubjectPublicKeyInfo of the device key. */
+  spkiDer: Uint8Array;
+  fingerprintSha256: string;
 }
 
 const notBefore = () => new Date(Date.now() - 60 * 60 * 1000);
@@ -62,15 +65,16 @@ export async function createTestAuthority(name = 'acme'): Promise<TestAuthority>
 
 export async function issueTestDevice(authority: TestAuthority, deviceId: string): Promise<TestDevice> {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spkiDer = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
   const certificate = await buildDeviceCertificate({
     deviceId,
-    publicKeySpki: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
+    publicKeySpki: spkiDer,
     issuer: authority.issuer,
     notBefore: notBefore(),
     notAfter: years(1),
     crlDistributionPointUrl: `http://127.0.0.1/crl/${authority.authorityId}.crl`,
   });
-  return { deviceId, certificatePem: certificate.pem, serialHex: certificate.serialHex, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return { deviceId, certificatePem: certificate.pem, serialHex: certificate.serialHex, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), spkiDer, fingerprintSha256: certificate.fingerprintSha256 };
 }
 
 /** The authority's next CRL (its number increases every call). */
