@@ -7,3 +7,4 @@ export * from './message-verifier.js';
 export * from './replay-guard.js';
 export type { CryptoKey } from './crypto-key.js';
 export * from './platform-key.js';
+export * from './downlink-publisher.js';

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamEventStore, type EventStore } from '@tunnelkey/eventstore';
-import type { PlatformKey } from '@tunnelkey/device-protocol';
+import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { Kek } from '@tunnelkey/pki';
 import { pino, type Logger } from 'pino';
 import { CertificateAuthority } from './authority/certificate-authority.js';
@@ -15,7 +15,7 @@ import { CsrIntake } from './certificate-issuance/csr-intake.js';
 import { certifyDevices } from './certify-devices/certify-devices.js';
 import type { CaConfig } from './config.js';
 import { DeviceEligibility } from './device-eligibility/device-eligibility.js';
-import { DownlinkSender } from './shared/downlink-sender.js';
+
 import type { CertifyDevices, CommandOf, ResultOf } from '@tunnelkey/contracts';
 
 export interface CaRuntimeOptions {
@@ -40,7 +40,7 @@ export class CaRuntime {
     readonly eligibility: DeviceEligibility,
     readonly issuance: CertificateIssuance,
     readonly intake: CsrIntake,
-    readonly downlinks: DownlinkSender,
+    readonly downlinks: DownlinkPublisher,
     private readonly logger: Logger,
     private readonly ownsStore: boolean,
   ) {}
@@ -58,7 +58,7 @@ export class CaRuntime {
     await authority.root();
     for (const ownerId of eligibility.owners()) await authority.issuingFor(ownerId);
     const issuance = new CertificateIssuance({ store, authority, eligibility, logger });
-    const downlinks = new DownlinkSender(nats, platformKey, config.namespace, options.clock);
+    const downlinks = new DownlinkPublisher({ platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, ...(options.clock ? { clock: options.clock } : {}) });
     const intake = new CsrIntake({
       nc: nats,
       namespace: config.namespace,

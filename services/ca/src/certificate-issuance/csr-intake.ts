@@ -19,7 +19,7 @@ import { MAX_CSR_BYTES } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
 import type { DeviceEligibility } from '../device-eligibility/device-eligibility.js';
 import { BoundedConcurrency } from '../shared/bounded-concurrency.js';
-import type { DownlinkSender } from '../shared/downlink-sender.js';
+import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
 import type { CertificateRejectionReason } from './certificate-refused.js';
 import type { CertificateIssuance, IssuanceOutcome } from './certificate-issuance.js';
 
@@ -28,7 +28,7 @@ export interface CsrIntakeDeps {
   namespace: string;
   eligibility: DeviceEligibility;
   issuance: CertificateIssuance;
-  downlinks: DownlinkSender;
+  downlinks: DownlinkPublisher;
   maxConcurrent: number;
   logger: Logger;
   clock?: () => Date;

@@ -13,7 +13,7 @@ import type { IssuanceContext } from '../certificate-issuance/issuance-request.j
 import { deviceInBatch, deviceKnown, deviceNotRevoked, deviceVerified, policyAllowsIssuance } from '../certificate-issuance/request-validators.js';
 import { BoundedConcurrency } from '../shared/bounded-concurrency.js';
 import { certificationRequestId } from '../shared/derived-ids.js';
-import type { DownlinkSender } from '../shared/downlink-sender.js';
+import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
 
 /** The same registry checks issuance applies; a device failing them is not asked for a CSR. */
 const eligibilityChecks = [deviceKnown, deviceNotRevoked, deviceInBatch, deviceVerified, policyAllowsIssuance];
@@ -21,7 +21,7 @@ const eligibilityChecks = [deviceKnown, deviceNotRevoked, deviceInBatch, deviceV
 export interface CertifyDevicesDeps {
   eligibility: DeviceEligibility;
   authority: CertificateAuthority;
-  downlinks: DownlinkSender;
+  downlinks: DownlinkPublisher;
   logger: Logger;
 }
 
