@@ -17,7 +17,7 @@ import {
   type CommandOf,
   type ResultOf,
 } from '@tunnelkey/contracts';
-import type { PlatformKey } from '@tunnelkey/device-protocol';
+import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import { handleCommand, JetStreamEventStore, type EventStore } from '@tunnelkey/eventstore';
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
@@ -28,7 +28,6 @@ import { OnboardingFacts } from './onboarding-facts/onboarding-facts.js';
 import { targetDecider, type TargetCommand } from './register-target/target.decider.js';
 import { HttpCrlSource, crlDigestOfPem, type CrlSource } from './shared/crl-source.js';
 import { derivedCommandId, sha256Hex } from './shared/derived-ids.js';
-import { DownlinkSender } from './shared/downlink-sender.js';
 import { KeyedQueue } from './shared/keyed-queue.js';
 import { credentialsRefOf, InMemoryTargetCredentialStore, type TargetCredentialStore } from './shared/target-credentials.js';
 import type { OnboardingTarget, RevocationList, TargetObservation } from './target-port/onboarding-target.js';
@@ -76,7 +75,7 @@ export class OnboardingRuntime {
     private readonly options: OnboardingRuntimeOptions,
     private readonly credentials: TargetCredentialStore,
     private readonly crlSource: CrlSource,
-    private readonly downlinks: DownlinkSender,
+    private readonly downlinks: DownlinkPublisher,
     private readonly logger: Logger,
     private readonly ownsStore: boolean,
   ) {
@@ -99,7 +98,7 @@ export class OnboardingRuntime {
       options,
       options.credentials ?? new InMemoryTargetCredentialStore(),
       options.crlSource ?? new HttpCrlSource(),
-      new DownlinkSender(nats, options.platformKey, config.namespace, options.clock),
+      new DownlinkPublisher({ platformKey: options.platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, ...(options.clock ? { clock: options.clock } : {}) }),
       logger,
       ownsStore,
     );
