@@ -22,6 +22,7 @@ import type { DeviceDetail } from './device-by-id/device-by-id.view.js';
 import { registryQuerySubjects } from './read-model/registry-queries-ms.controller.js';
 import { startRegistry, type RunningRegistry } from './start-registry.js';
 import { TestDevice, TestFleet, testFirmwareMeasurement } from './test-support/test-fleet.js';
+import { UnansweredChallengesSweeper } from './verify-identity/unanswered-challenges.sweeper.js';
 
 // Real NATS (NATS_URL or loopback), one namespace for this file; the device side signs for real.
 const nats = natsFixture({ prefix: 'reg' });
@@ -43,7 +44,10 @@ const refusal = (promise: Promise<unknown>) =>
     () => 'accepted',
     (error: unknown) => (error instanceof CommandFailed ? error.code : String(error)),
   );
-const start = () => startRegistry({ nats: nats.nc, namespace: ns(), platformKey, logger, instanceId: 'int-test', nestLogger: ['error'] });
+// The registry's clock, movable so a test can let a challenge expire without waiting.
+let clockOffsetMs = 0;
+const clock = () => new Date(Date.now() + clockOffsetMs);
+const start = () => startRegistry({ nats: nats.nc, namespace: ns(), platformKey, logger, clock, instanceId: 'int-test', nestLogger: ['error'] });
 
 const policy = {
   policyId: 'fridges',
@@ -152,6 +156,7 @@ describe('registry against real NATS: policy, batch, import, verify, announce, c
       { row: 3, deviceId: extra.deviceId, status: 'accepted' },
     ]);
     expect((await batchSummary(batchId)).devices).toBe(50);
+    expect(await deviceDetail(extra.deviceId)).toMatchObject({ status: 'Imported', source: 'csv', metadata: { site: 'lyon' } });
     const late = await TestDevice.manufacture('registry-int-late');
     const full = await command<ResultOf<typeof ImportIdentities>>(ImportIdentities, { batchId, importId: 'file-3', source: { format: 'csv', text: `deviceId,enrolmentPublicKey\n${late.deviceId},${late.enrolmentPublicKeyBase64}\n` } });
     expect(full.rows).toEqual([{ row: 2, deviceId: late.deviceId, status: 'rejected', reason: 'batch-full' }]);
@@ -217,6 +222,25 @@ describe('registry against real NATS: policy, batch, import, verify, announce, c
     expect((await deviceDetail(device.deviceId)).verifiedAt).not.toBe(verifiedBefore);
     fleet.held.delete(device.deviceId);
     expect(await refusal(command(VerifyIdentity, { scope: { kind: 'device', deviceId: 'd-unknownunknownunknownunknownunkn' } }))).toBe('NOT_FOUND');
+  });
+
+  it('records no-response when a challenge expires unanswered', async () => {
+    const device = devices[8]!;
+    fleet.held.add(device.deviceId);
+    await command(VerifyIdentity, { scope: { kind: 'device', deviceId: device.deviceId } });
+    await waitFor(async () => (await deviceDetail(device.deviceId)).challengePending, { description: 'pending challenge' });
+    const sweeper = registry.service.app.get(UnansweredChallengesSweeper);
+    expect(await sweeper.sweep()).toBe(0);
+    clockOffsetMs = 10 * 60_000;
+    try {
+      expect(await sweeper.sweep()).toBe(1);
+      expect(await sweeper.sweep()).toBe(0);
+    } finally {
+      clockOffsetMs = 0;
+    }
+    await waitFor(async () => !(await deviceDetail(device.deviceId)).challengePending, { description: 'challenge closed' });
+    expect(await deviceDetail(device.deviceId)).toMatchObject({ status: 'Verified', lastVerificationFailure: { reason: 'no-response' } });
+    fleet.held.delete(device.deviceId);
   });
 
   it('records announcements and, on request, adds announced devices that report their key to a batch', async () => {

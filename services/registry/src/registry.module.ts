@@ -25,6 +25,7 @@ import { REGISTRY_EVENT_STORE, REGISTRY_RUNTIME, type RegistryRuntime } from './
 import { VerifyIdentityMsController } from './verify-identity/verify-identity-ms.controller.js';
 import { VerifyIdentityHandler } from './verify-identity/verify-identity.handler.js';
 import { IdentityResponseHandler } from './verify-identity/identity-response.handler.js';
+import { UnansweredChallengesSweeper } from './verify-identity/unanswered-challenges.sweeper.js';
 
 /** Stops the event store's publish pipeline after every consumer of it has stopped. */
 class EventStoreCloser implements OnApplicationShutdown {
@@ -79,8 +80,9 @@ export class RegistryModule {
         AnnounceHandler,
         DeviceUplinkListener,
         CertificateIssuedSubscriber,
+        UnansweredChallengesSweeper,
       ],
-      exports: [RegistryReadModel, CertificateIssuedSubscriber, REGISTRY_EVENT_STORE],
+      exports: [RegistryReadModel, CertificateIssuedSubscriber, UnansweredChallengesSweeper, REGISTRY_EVENT_STORE],
     };
   }
 }

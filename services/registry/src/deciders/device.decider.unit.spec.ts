@@ -78,6 +78,11 @@ describe('device decider', () => {
       spec.given([imported, challenged, failed('bad-signature')]).when(forged).thenNothingHappened();
       spec.given([imported, challenged, failed('bad-signature')]).when(respond()).then([verified]);
     });
+    it('records no-response for an unanswered challenge and closes it', () => {
+      const unanswered: DeviceCommand = { type: 'RecordVerificationFailure', data: { deviceId, challengeId: 'c-1', reason: 'no-response' }, metadata };
+      spec.given([imported, challenged]).when(unanswered).then([failed('no-response')]);
+      spec.given([imported, challenged, failed('no-response')]).when(respond()).thenThrows(rejectedWith('unknown-challenge'));
+    });
     it('closes the challenge after a nonce mismatch', () => {
       spec.given([imported, challenged, failed('nonce-mismatch')]).when(respond()).thenThrows(rejectedWith('unknown-challenge'));
     });

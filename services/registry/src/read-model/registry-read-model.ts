@@ -134,6 +134,15 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
     return entry ? { state: entry.state, version: entry.sequence } : { state: { status: 'Unknown' }, version: 0 };
   }
 
+  /** Challenges sent and not answered yet (for the sweeper that records `no-response`). */
+  pendingChallenges(): { deviceId: string; challengeId: string; expiresAt: string }[] {
+    const pending: { deviceId: string; challengeId: string; expiresAt: string }[] = [];
+    for (const [deviceId, { state }] of this.#views().devices.devices) {
+      if (isEnrolled(state) && state.challenge) pending.push({ deviceId, challengeId: state.challenge.challengeId, expiresAt: state.challenge.expiresAt });
+    }
+    return pending;
+  }
+
   /** The enrolment key the registry holds for a device, if any. */
   identity(deviceId: string): DeviceIdentity | undefined {
     const state = this.deviceState(deviceId);
