@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { namespacePattern } from '@tunnelkey/contracts';
 import { RegistryConfigError } from './shared/registry-errors.js';
 
@@ -12,8 +11,6 @@ export interface RegistryConfig {
   httpPort: number;
   /** REGISTRY_CHALLENGE_TTL_SECONDS, default 300. */
   challengeTtlSeconds: number;
-  /** REGISTRY_INSTANCE_ID, default the host name: names this instance's read-model consumer. */
-  instanceId: string;
   /** LOG_LEVEL, default info. */
   logLevel: string;
   /** REGISTRY_BULK_CONCURRENCY, default 64: appends in flight per import/verify call. */
@@ -32,7 +29,6 @@ export function registryConfigFromEnv(env: Record<string, string | undefined> = 
     namespace,
     httpPort: integer(env, 'HTTP_PORT', 0, 0, 65_535),
     challengeTtlSeconds: integer(env, 'REGISTRY_CHALLENGE_TTL_SECONDS', 300, 5, 86_400),
-    instanceId: env.REGISTRY_INSTANCE_ID ?? hostname(),
     logLevel: env.LOG_LEVEL ?? 'info',
     bulkConcurrency: integer(env, 'REGISTRY_BULK_CONCURRENCY', 64, 1, 4096),
     uplinkConcurrency: integer(env, 'REGISTRY_UPLINK_CONCURRENCY', 256, 1, 65_536),

@@ -47,7 +47,7 @@ const refusal = (promise: Promise<unknown>) =>
 // The registry's clock, movable so a test can let a challenge expire without waiting.
 let clockOffsetMs = 0;
 const clock = () => new Date(Date.now() + clockOffsetMs);
-const start = () => startRegistry({ nats: nats.nc, namespace: ns(), platformKey, logger, clock, instanceId: 'int-test', nestLogger: ['error'] });
+const start = () => startRegistry({ nats: nats.nc, namespace: ns(), platformKey, logger, clock, nestLogger: ['error'] });
 
 const policy = {
   policyId: 'fridges',

@@ -51,7 +51,6 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     clock: options.clock ?? systemClock,
     logger,
     challengeTtlSeconds: config.challengeTtlSeconds,
-    instanceId: config.instanceId,
     bulkConcurrency: config.bulkConcurrency,
     uplinkConcurrency: config.uplinkConcurrency,
   };
@@ -89,6 +88,6 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
 }
 
 function definedOnly(options: StartRegistryOptions): Partial<RegistryConfig> {
-  const keys: (keyof RegistryConfig)[] = ['natsUrl', 'namespace', 'httpPort', 'challengeTtlSeconds', 'instanceId', 'logLevel', 'bulkConcurrency', 'uplinkConcurrency'];
+  const keys: (keyof RegistryConfig)[] = ['natsUrl', 'namespace', 'httpPort', 'challengeTtlSeconds', 'logLevel', 'bulkConcurrency', 'uplinkConcurrency'];
   return Object.fromEntries(keys.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]));
 }

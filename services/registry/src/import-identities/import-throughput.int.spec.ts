@@ -16,7 +16,7 @@ let platformKey: PlatformKey;
 let registry: RunningRegistry;
 let client: CommandClient;
 
-const start = () => startRegistry({ nats: nats.nc, namespace: nats.namespace, platformKey, logger, instanceId: 'throughput', nestLogger: ['error'] });
+const start = () => startRegistry({ nats: nats.nc, namespace: nats.namespace, platformKey, logger, nestLogger: ['error'] });
 const command = <R>(definition: { subject(ns?: string): string }, payload: object) =>
   client.request<R>(definition.subject(nats.namespace), { commandId: randomUUID(), ...payload }, { timeoutMs: 120_000 });
 

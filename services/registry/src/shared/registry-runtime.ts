@@ -16,8 +16,6 @@ export interface RegistryRuntime {
   logger: Logger;
   /** How long a device has to answer an identity challenge. */
   challengeTtlSeconds: number;
-  /** Names this instance's read-model consumer; unique per running instance in one namespace. */
-  instanceId: string;
   /** Appends in flight per bulk command (import, verify). */
   bulkConcurrency: number;
   /** Device messages handled at once. */
