@@ -12,7 +12,7 @@ export const aggregatesByContext = {
   registry: ['policy', 'batch', 'device'],
   // `device`: one device's certificate requests and certificates, so that two CA instances
   // racing on one request meet in one subject's concurrency check.
-  ca: ['authority', 'certificate', 'crl', 'device'],
+  ca: ['authority', 'certificate', 'crl', 'device', 'revocation'],
   onboarding: ['target', 'device'],
   ota: ['firmware', 'rollout', 'device'],
   revocation: ['revocation'],

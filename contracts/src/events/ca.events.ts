@@ -176,3 +176,34 @@ export const CrlPublished = defineEvent({
     crlDigest: Sha256Hex,
   }),
 });
+
+/**
+ * The CA's answer to a RevocationRequested (aggregate id = revocation id): every certificate of the
+ * revocation's devices is revoked and every CRL that lists them is published. The revocation saga
+ * waits for it, because devices without a new CRL entry (never certified, or revoked before)
+ * produce no CertificateRevoked and a CrlPublished names no revocation.
+ */
+export const RevocationApplied = defineEvent({
+  type: 'RevocationApplied',
+  version: 1,
+  context: 'ca',
+  aggregate: 'revocation',
+  summary: "The CA revoked every certificate of a revocation's devices and published the CRLs listing them.",
+  data: Struct({
+    revocationId: AggregateId,
+    devices: Counter,
+    /** Certificates this revocation added to a CRL. */
+    certificatesRevoked: Counter,
+    /** Devices with nothing left to revoke (revoked before, or never certified): no second CRL entry. */
+    alreadyRevoked: Counter,
+    /** One per authority whose CRL now lists this revocation's certificates. */
+    crls: Type.Array(
+      Struct({
+        authorityId: AggregateId,
+        crlNumber: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+        crlDigest: Sha256Hex,
+      }),
+      { maxItems: 256 },
+    ),
+  }),
+});
