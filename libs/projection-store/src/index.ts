@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './projection-store.js';
+export * from './embedded-projection-store.js';
+export * from './projection-runner.js';
