@@ -15,6 +15,9 @@ import { CsrIntake } from './certificate-issuance/csr-intake.js';
 import { certifyDevices } from './certify-devices/certify-devices.js';
 import type { CaConfig } from './config.js';
 import { DeviceEligibility } from './device-eligibility/device-eligibility.js';
+import { CrlPublisher } from './crl-publication/crl-publisher.js';
+import { ObjectStoreCrlStore, type CrlStore } from './crl-publication/crl-store.js';
+import { CertificateRevocation } from './revoke-certificates/certificate-revocation.js';
 
 import type { CertifyDevices, CommandOf, ResultOf } from '@tunnelkey/contracts';
 
@@ -26,6 +29,8 @@ export interface CaRuntimeOptions {
   /** Defaults: JetStream event store and KV key store in the config's namespace. */
   store?: EventStore;
   keyStore?: CaKeyStore;
+  /** Default: the JetStream object store of the namespace. */
+  crlStore?: CrlStore;
   clock?: () => Date;
   logger?: Logger;
   onOutcome?: (outcome: IssuanceOutcome, ms: number) => void;
@@ -41,6 +46,8 @@ export class CaRuntime {
     readonly issuance: CertificateIssuance,
     readonly intake: CsrIntake,
     readonly downlinks: DownlinkPublisher,
+    readonly crls: CrlPublisher,
+    readonly revocation: CertificateRevocation,
     private readonly logger: Logger,
     private readonly ownsStore: boolean,
   ) {}
@@ -51,7 +58,7 @@ export class CaRuntime {
     const ownsStore = !options.store;
     const store = options.store ?? new JetStreamEventStore(nats, { namespace: config.namespace, logger });
     // Same stream configuration every service applies; the CA replays the registry's stream, so it must exist.
-    if (store instanceof JetStreamEventStore) await store.ensureStreams(['ca', 'registry']);
+    if (store instanceof JetStreamEventStore) await store.ensureStreams(['ca', 'registry', 'revocation']);
     const keyStore = options.keyStore ?? (await KvCaKeyStore.open(nats, config.namespace));
     const authority = new CertificateAuthority({ store, keys: keyStore, kek, settings: config, logger, ...(options.clock ? { clock: options.clock } : {}) });
     const eligibility = await DeviceEligibility.start({ store, durable: `ca-eligibility-${config.instanceId}`, logger });
@@ -71,9 +78,13 @@ export class CaRuntime {
       ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
     });
     intake.start();
+    const clock = options.clock ?? (() => new Date());
+    const crlStore = options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace));
+    const crls = await CrlPublisher.start({ store, authority, crls: crlStore, durable: `ca-crls-${config.instanceId}`, crlValidityHours: config.crlValidityHours ?? 168, clock, logger });
+    const revocation = await CertificateRevocation.start({ store, publisher: crls, eligibility, clock, logger });
     await nats.flush();
     logger.info({ event: 'ca.started', namespace: config.namespace, instanceId: config.instanceId }, 'CA started');
-    return new CaRuntime(config, store, keyStore, authority, eligibility, issuance, intake, downlinks, logger, ownsStore);
+    return new CaRuntime(config, store, keyStore, authority, eligibility, issuance, intake, downlinks, crls, revocation, logger, ownsStore);
   }
 
   get ready(): boolean {
@@ -85,7 +96,9 @@ export class CaRuntime {
   }
 
   async stop(): Promise<void> {
+    await this.revocation.stop();
     await this.intake.stop();
+    await this.crls.stop();
     await this.eligibility.stop();
     if (this.ownsStore && this.store instanceof JetStreamEventStore) this.store.close();
   }

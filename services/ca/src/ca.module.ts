@@ -4,6 +4,7 @@ import { METRICS_REGISTRY, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegi
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CaMsController } from './ca-ms.controller.js';
 import { CaRuntime, type CaRuntimeOptions } from './ca-runtime.js';
+import { CrlHttpController } from './crl-publication/crl-http.controller.js';
 import { CA_MODULE_OPTIONS, CA_RUNTIME } from './tokens.js';
 
 /** Everything the CA needs but the NATS connection, which the platform module provides. */
@@ -37,7 +38,7 @@ export class CaModule {
   static forRoot(options: CaModuleOptions): DynamicModule {
     return {
       module: CaModule,
-      controllers: [CaMsController],
+      controllers: [CaMsController, CrlHttpController],
       providers: [
         { provide: CA_MODULE_OPTIONS, useValue: options },
         { provide: CA_RUNTIME, useFactory: createRuntime, inject: [NATS_CONNECTION, READINESS_CHECKS, METRICS_REGISTRY, CA_MODULE_OPTIONS] },

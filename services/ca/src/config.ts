@@ -22,6 +22,8 @@ export interface CaConfig {
   issuingLifetimeDays: number;
   /** Subject organisation of the CA certificates. */
   organization: string;
+  /** CRL nextUpdate - thisUpdate (CA_CRL_VALIDITY_HOURS, default 168). */
+  crlValidityHours?: number;
 }
 
 const positiveInteger = (env: Record<string, string | undefined>, name: string, fallback: number): number => {
@@ -48,5 +50,6 @@ export function caConfigFromEnv(env: Record<string, string | undefined> = proces
     rootLifetimeDays: positiveInteger(env, 'CA_ROOT_LIFETIME_DAYS', 20 * 365),
     issuingLifetimeDays: positiveInteger(env, 'CA_ISSUING_LIFETIME_DAYS', 10 * 365),
     organization: env.CA_ORGANIZATION ?? 'tunnelkey',
+    crlValidityHours: positiveInteger(env, 'CA_CRL_VALIDITY_HOURS', 168) || 168,
   };
 }

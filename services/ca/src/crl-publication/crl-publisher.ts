@@ -1,0 +1,142 @@
+/**
+ * Publishes an authority's CRL: every certificate it revoked, signed by the authority (pkijs via
+ * @tunnelkey/pki), stored by digest, then recorded as CrlPublished with the next CRL number.
+ * Serves the current one to the HTTP distribution point. Idempotent per command id: a redelivered
+ * revocation finds its CrlPublished (by causation) and does not publish a second CRL.
+ */
+import { createHash } from 'node:crypto';
+import { CrlPublished, type CommandMetadata, type DataOf } from '@tunnelkey/contracts';
+import { handleCommand, isCommandRejected, load, Projection, rebuildProjection, runProjection, type EventStore, type Subscription } from '@tunnelkey/eventstore';
+import { buildCrl } from '@tunnelkey/pki';
+import type { Logger } from 'pino';
+import { authorityDecider, authorityStream } from '../authority/authority.decider.js';
+import type { CertificateAuthority, LoadedAuthority } from '../authority/certificate-authority.js';
+import { AuthorityUnavailableError } from '../errors.js';
+import { crlDecider, crlStream } from './crl.decider.js';
+import type { CrlStore } from './crl-store.js';
+import { foldRevoked, revokedCertificatesProjection, type RevokedCertificatesState } from './revoked-certificates.projection.js';
+
+export interface CrlPublisherOptions {
+  store: EventStore;
+  authority: CertificateAuthority;
+  crls: CrlStore;
+  /** Per CA instance: every instance serves the current CRL, so every instance follows every CRL. */
+  durable: string;
+  /** nextUpdate = thisUpdate + this. */
+  crlValidityHours: number;
+  clock: () => Date;
+  logger: Logger;
+}
+
+export interface CurrentCrl {
+  crl: DataOf<typeof CrlPublished>;
+  der: Uint8Array;
+}
+
+const hour = 3_600_000;
+const maxAttempts = 5;
+
+export class CrlPublisher {
+  #subscription: Subscription | undefined;
+  readonly #derCache = new Map<string, Uint8Array>();
+
+  private constructor(
+    private readonly options: CrlPublisherOptions,
+    private readonly projection: Projection<RevokedCertificatesState>,
+  ) {}
+
+  static async start(options: CrlPublisherOptions): Promise<CrlPublisher> {
+    const projection = await rebuildProjection(options.store, revokedCertificatesProjection);
+    const publisher = new CrlPublisher(options, projection);
+    publisher.#subscription = await runProjection(options.store, projection, options.durable);
+    await publisher.#subscription.caughtUp();
+    return publisher;
+  }
+
+  /** Folds revocations this instance just appended, so its next CRL lists them without waiting for delivery. */
+  noteRevoked(data: Parameters<typeof foldRevoked>[1]): void {
+    foldRevoked(this.projection.state, data);
+  }
+
+  /**
+   * Publishes the authority's next CRL under `metadata.commandId`, or returns the one that command
+   * already published. Retries with the next number when another instance published first.
+   */
+  async publish(authorityId: string, metadata: CommandMetadata): Promise<DataOf<typeof CrlPublished>> {
+    for (let attempt = 1; ; attempt++) {
+      const { state, events } = await load(this.options.store, crlDecider, crlStream(authorityId));
+      const earlier = events.find((r) => r.event.causationId === metadata.commandId);
+      if (earlier) return (earlier.event as ReturnType<typeof CrlPublished.parse>).data;
+      // Other instances' revocations of this authority must be on the CRL too.
+      await this.#subscription?.caughtUp();
+      const { loaded: issuer, subject } = await this.#authority(authorityId);
+      if (!issuer.issuer) throw new AuthorityUnavailableError('the authority key is offline: it cannot sign a CRL', { authorityId });
+      const thisUpdate = new Date(Date.parse(metadata.now));
+      const nextUpdate = new Date(thisUpdate.getTime() + this.options.crlValidityHours * hour);
+      const entries = [...(this.projection.state.byAuthority.get(authorityId)?.values() ?? [])];
+      const crlNumber = state.lastNumber + 1;
+      const built = await buildCrl({
+        issuer: issuer.issuer,
+        thisUpdate,
+        nextUpdate,
+        crlNumber: BigInt(crlNumber),
+        revoked: entries.map((e) => ({ serialHex: e.serialNumber, revokedAt: new Date(e.revokedAt), reason: e.reason })),
+      });
+      const crlDigest = createHash('sha256').update(built.der).digest('hex');
+      // Bytes first, event second: a CrlPublished always names bytes that exist.
+      await this.options.crls.put(authorityId, crlDigest, built.der);
+      const data: DataOf<typeof CrlPublished> = {
+        authorityId,
+        crlNumber,
+        issuer: subject,
+        thisUpdate: built.thisUpdate.toISOString(),
+        nextUpdate: built.nextUpdate.toISOString(),
+        url: issuer.crlUrl,
+        revokedCount: entries.length,
+        crlDigest,
+      };
+      try {
+        await handleCommand({ store: this.options.store, decider: crlDecider, stream: crlStream(authorityId), command: { type: 'PublishCrl', data, metadata }, logger: this.options.logger, maxRetries: 0 });
+      } catch (error) {
+        const lost = isCommandRejected(error) && error.reason === 'stale-crl-number';
+        if (!lost && !(error instanceof Error && error.name === 'ConcurrencyError')) throw error;
+        if (attempt >= maxAttempts) throw error;
+        continue; // another instance published first: rebuild with the next number
+      }
+      this.#derCache.set(crlDigest, built.der);
+      this.projection.state.currentCrl.set(authorityId, data);
+      this.options.logger.info({ event: 'ca.crl_published', authorityId, crlNumber, revokedCount: entries.length, bytes: built.der.byteLength }, 'CRL published');
+      return data;
+    }
+  }
+
+  /** The authority's current CRL and its DER (checked against the published digest), or undefined if it has none. */
+  async current(authorityId: string): Promise<CurrentCrl | undefined> {
+    const crl = this.projection.state.currentCrl.get(authorityId);
+    if (!crl) return undefined;
+    let der = this.#derCache.get(crl.crlDigest);
+    if (!der) {
+      der = await this.options.crls.get(authorityId, crl.crlDigest);
+      if (!der || createHash('sha256').update(der).digest('hex') !== crl.crlDigest) {
+        throw new AuthorityUnavailableError('the published CRL is missing from the CRL store', { authorityId, crlNumber: crl.crlNumber });
+      }
+      this.#derCache.clear(); // only current CRLs are worth keeping
+      this.#derCache.set(crl.crlDigest, der);
+    }
+    return { crl, der };
+  }
+
+  async #authority(authorityId: string): Promise<{ loaded: LoadedAuthority; subject: string }> {
+    const { state } = await load(this.options.store, authorityDecider, authorityStream(authorityId));
+    if (state.status === 'Absent') throw new AuthorityUnavailableError('unknown authority', { authorityId });
+    const { role, ownerId, subject } = state.authority;
+    if (role === 'root') return { loaded: await this.options.authority.root(), subject };
+    if (!ownerId) throw new AuthorityUnavailableError('issuing authority without owner', { authorityId });
+    return { loaded: await this.options.authority.issuingFor(ownerId), subject };
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.stop();
+    this.#subscription = undefined;
+  }
+}
