@@ -8,11 +8,17 @@ const namespace = `t${randomUUID().slice(0, 8)}`;
 const subject = 'cmd.demo.ping';
 const refuseSubject = 'cmd.demo.refuse';
 let projectionReady = false;
+let initCalls = 0;
+let bootstrapCalls = 0;
 
 @Controller()
 class PingController implements OnModuleInit {
   constructor(@Inject(READINESS_CHECKS) private readonly readiness: ReadinessRegistry) {}
+  onApplicationBootstrap() {
+    bootstrapCalls++;
+  }
   onModuleInit() {
+    initCalls++;
     this.readiness.add({ name: 'demo-projection', ready: () => projectionReady });
   }
   @MessagePattern(subject)
@@ -35,6 +41,11 @@ describe('startService: a hybrid service with health, readiness, metrics and com
     service = await startService({ service: 'demo', module: DemoModule, namespace, logger: false });
   });
   afterAll(() => service.stop());
+
+  it('runs each lifecycle hook once, although HTTP and NATS share one module graph', () => {
+    expect(initCalls).toBe(1);
+    expect(bootstrapCalls).toBe(1);
+  });
 
   it('answers commands over NATS', async () => {
     await expect(new CommandClient(service.nats).request(`${namespace}.${subject}`, {})).resolves.toBe('pong');

@@ -19,6 +19,10 @@ export interface StartServiceOptions {
   /** HTTP port for health/ready/metrics (and the API, for the gateway); 0 picks a free one. */
   httpPort?: number;
   logger?: false | ('error' | 'warn' | 'log')[];
+  /** Runs on the HTTP app before it initialises: body parsers, HTTP filters, middleware (the gateway's API). */
+  configureHttp?: (app: INestApplication) => void;
+  /** Interface the HTTP server binds to; default 127.0.0.1. */
+  httpHost?: string;
 }
 
 export interface RunningService {
@@ -39,6 +43,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
   const app = await NestFactory.create(ServiceRoot, { logger: options.logger ?? ['error', 'warn'] });
   app.enableShutdownHooks();
+  options.configureHttp?.(app);
   const commands = app.connectMicroservice<MicroserviceOptions>(
     { strategy: new NatsCommandServer({ connection: nats, queue: options.service, namespace: options.namespace }) },
     // Deferred, or the filter below would be registered too late and silently ignored.
@@ -46,8 +51,11 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   );
   // Only on the command transport: HTTP errors keep Nest's own mapping.
   commands.useGlobalFilters(new CommandErrorFilter());
+  // The HTTP app runs the lifecycle hooks of the shared module graph; a deferred microservice
+  // would run them a second time (doubling every subscription a provider opens in onModuleInit).
+  (commands as unknown as { setIsInitHookCalled(called: boolean): void }).setIsInitHookCalled(true);
   await app.startAllMicroservices();
-  await app.listen(options.httpPort ?? Number(process.env.HTTP_PORT ?? 0), '127.0.0.1');
+  await app.listen(options.httpPort ?? Number(process.env.HTTP_PORT ?? 0), options.httpHost ?? '127.0.0.1');
   const url = await app.getUrl();
   return {
     app,

@@ -55,7 +55,6 @@ export class DeviceUplinkListener implements OnApplicationBootstrap, OnModuleDes
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // Once: a hybrid app bootstraps the HTTP app and the microservice with the same providers.
     if (this.#verifier) return;
     const { namespace, clock } = this.runtime;
     this.#verifier = new DeviceMessageVerifier({ direction: 'uplink', namespace, clock, resolveKey: this.keys.resolve });

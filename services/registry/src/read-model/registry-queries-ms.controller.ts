@@ -1,6 +1,5 @@
-import { Controller, UseFilters } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { CommandErrorFilter } from '@tunnelkey/messaging';
 import { isAggregateId } from '@tunnelkey/contracts';
 import { notFound, refused } from '../shared/registry-errors.js';
 import { RegistryReadModel } from './registry-read-model.js';
@@ -15,8 +14,6 @@ export const registryQuerySubjects = {
   device: 'query.registry.device',
 } as const;
 
-// Controller-level: the global filter startService registers does not reach hybrid-app handlers (Nest 12).
-@UseFilters(CommandErrorFilter)
 @Controller()
 export class RegistryQueriesMsController {
   constructor(private readonly readModel: RegistryReadModel) {}

@@ -57,7 +57,7 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
 
   #building: Promise<void> | undefined;
 
-  /** Once: Nest runs init hooks for the HTTP app and again for the microservice of a hybrid app. */
+  /** Idempotent: the first call builds, later calls wait for it. */
   onModuleInit(): Promise<void> {
     this.#building ??= this.#build();
     return this.#building;

@@ -26,7 +26,6 @@ export class CertificateIssuedSubscriber implements OnApplicationBootstrap, OnMo
   ) {}
 
   onApplicationBootstrap(): void {
-    // Once: a hybrid app bootstraps the HTTP app and the microservice with the same providers.
     this.#starting ??= this.#start();
   }
 

@@ -25,7 +25,6 @@ export class UnansweredChallengesSweeper implements OnApplicationBootstrap, OnMo
   ) {}
 
   onApplicationBootstrap(): void {
-    // Once: a hybrid app bootstraps twice.
     if (this.#timer) return;
     this.#timer = setInterval(() => void this.sweep(), sweepEveryMs);
     this.#timer.unref();
