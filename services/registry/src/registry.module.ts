@@ -14,6 +14,7 @@ import { ImportIdentitiesHandler } from './import-identities/import-identities.h
 import { RegistryQueriesMsController } from './read-model/registry-queries-ms.controller.js';
 import { RegistryReadModel } from './read-model/registry-read-model.js';
 import { CertificateIssuedSubscriber } from './record-certificate/certificate-issued.subscriber.js';
+import { RevocationStepsSubscriber } from './revoke-device/revocation-steps.subscriber.js';
 import { EnrolmentKeyReportHandler } from './request-enrolment-keys/enrolment-key-report.handler.js';
 import { RequestEnrolmentKeysMsController } from './request-enrolment-keys/request-enrolment-keys-ms.controller.js';
 import { RequestEnrolmentKeysHandler } from './request-enrolment-keys/request-enrolment-keys.handler.js';
@@ -80,9 +81,10 @@ export class RegistryModule {
         AnnounceHandler,
         DeviceUplinkListener,
         CertificateIssuedSubscriber,
+        RevocationStepsSubscriber,
         UnansweredChallengesSweeper,
       ],
-      exports: [RegistryReadModel, CertificateIssuedSubscriber, UnansweredChallengesSweeper, REGISTRY_EVENT_STORE],
+      exports: [RegistryReadModel, CertificateIssuedSubscriber, RevocationStepsSubscriber, UnansweredChallengesSweeper, REGISTRY_EVENT_STORE],
     };
   }
 }
