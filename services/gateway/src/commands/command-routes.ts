@@ -1,0 +1,60 @@
+import {
+  CertifyDevices,
+  CreateBatch,
+  CreateIssuingAuthority,
+  DefineServerPolicy,
+  ImportIdentities,
+  OnboardBatch,
+  OnboardDevice,
+  RegisterTarget,
+  RequestEnrolmentKeys,
+  RevokeBatch,
+  RevokeDevice,
+  TransferOwnership,
+  VerifyIdentity,
+  type CommandDefinition,
+} from '@tunnelkey/contracts';
+import type { Role } from '../auth/roles.js';
+
+/** One HTTP route per operator command: the controller, the OpenAPI document and the CLI read this table. */
+export interface CommandRoute {
+  command: CommandDefinition;
+  /** OpenAPI path; `{name}` parameters fill the payload field of the same name. */
+  path: string;
+  role: Role;
+  /** 200 when the reply is the outcome; 202 when the command set work in motion (outcomes follow as events). */
+  status: 200 | 202;
+  /** The owning service may take this long (bulk and import calls are slower). */
+  timeoutMs: number;
+}
+
+export const commandRoutes = {
+  DefineServerPolicy: { command: DefineServerPolicy, path: '/api/policies', role: 'admin', status: 200, timeoutMs: 15_000 },
+  RegisterTarget: { command: RegisterTarget, path: '/api/targets', role: 'admin', status: 200, timeoutMs: 30_000 },
+  CreateIssuingAuthority: { command: CreateIssuingAuthority, path: '/api/authorities', role: 'admin', status: 200, timeoutMs: 30_000 },
+  CreateBatch: { command: CreateBatch, path: '/api/batches', role: 'operator', status: 200, timeoutMs: 15_000 },
+  ImportIdentities: { command: ImportIdentities, path: '/api/batches/{batchId}/identities', role: 'operator', status: 200, timeoutMs: 120_000 },
+  RequestEnrolmentKeys: { command: RequestEnrolmentKeys, path: '/api/batches/{batchId}/enrolment-key-requests', role: 'operator', status: 202, timeoutMs: 30_000 },
+  VerifyIdentity: { command: VerifyIdentity, path: '/api/verifications', role: 'operator', status: 202, timeoutMs: 60_000 },
+  CertifyDevices: { command: CertifyDevices, path: '/api/certifications', role: 'operator', status: 202, timeoutMs: 60_000 },
+  OnboardBatch: { command: OnboardBatch, path: '/api/batches/{batchId}/onboarding', role: 'operator', status: 202, timeoutMs: 60_000 },
+  OnboardDevice: { command: OnboardDevice, path: '/api/devices/{deviceId}/onboarding', role: 'operator', status: 202, timeoutMs: 30_000 },
+  RevokeDevice: { command: RevokeDevice, path: '/api/devices/{deviceId}/revocation', role: 'admin', status: 202, timeoutMs: 30_000 },
+  RevokeBatch: { command: RevokeBatch, path: '/api/batches/{batchId}/revocation', role: 'admin', status: 202, timeoutMs: 60_000 },
+  TransferOwnership: { command: TransferOwnership, path: '/api/transfers', role: 'admin', status: 202, timeoutMs: 60_000 },
+} as const satisfies Record<string, CommandRoute>;
+
+export type CommandRouteName = keyof typeof commandRoutes;
+
+/** Path parameters of an OpenAPI path, in order. */
+export function pathParameters(path: string): string[] {
+  return [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1]!);
+}
+
+/** `/api/batches/{batchId}` -> `/api/batches/:batchId` (Express). */
+export function expressPath(path: string): string {
+  return path.replace(/\{([A-Za-z]+)\}/g, ':$1');
+}
+
+/** Fields the gateway sets itself, never the body: ids for idempotency and tracing, and who asked. */
+export const gatewayFields = ['commandId', 'correlationId', 'actor'] as const;

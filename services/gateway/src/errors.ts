@@ -1,0 +1,47 @@
+/** Typed errors of the gateway: a stable `code` (mapped to HTTP once, in the error filter), `name`, `cause`, no secrets. */
+export abstract class GatewayError extends Error {
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly details?: readonly { path?: string; message?: string; row?: number }[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The request does not match the route's contract (body, query, path, header). */
+export class BadRequest extends GatewayError {
+  override readonly name = 'BadRequest';
+  readonly code = 'MALFORMED';
+}
+
+export class NotFound extends GatewayError {
+  override readonly name = 'NotFound';
+  readonly code = 'NOT_FOUND';
+}
+
+/** No token, an unknown or revoked token, or an expired SSE ticket. */
+export class Unauthenticated extends GatewayError {
+  override readonly name = 'Unauthenticated';
+  readonly code = 'UNAUTHENTICATED';
+}
+
+/** The token's role does not allow the route. */
+export class Forbidden extends GatewayError {
+  override readonly name = 'Forbidden';
+  readonly code = 'FORBIDDEN';
+}
+
+export class ReadModelNotReady extends GatewayError {
+  override readonly name = 'ReadModelNotReady';
+  readonly code = 'UNAVAILABLE';
+}
+
+export class GatewayConfigError extends Error {
+  override readonly name = 'GatewayConfigError';
+  readonly code = 'GATEWAY_CONFIG';
+  constructor(message: string, readonly variable: string) {
+    super(message);
+  }
+}

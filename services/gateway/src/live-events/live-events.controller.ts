@@ -1,0 +1,45 @@
+import { Controller, Inject, Query, Req, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { filter, interval, map, merge, of, type Observable } from 'rxjs';
+import { AcceptsTicket, AuthGuard, RequiresRole } from '../auth/auth.guard.js';
+import type { GatewayRuntime } from '../gateway-runtime.js';
+import type { GatewayRequest } from '../observability/request-context.js';
+import { optionalIdParam } from '../queries/paging.js';
+import { GATEWAY_RUNTIME } from '../tokens.js';
+import type { LiveUpdate } from './live-feed.js';
+
+function inBatch(update: LiveUpdate, batchId: string | undefined): boolean {
+  if (!batchId) return true;
+  if (update.type === 'device') return update.data.batchId === batchId;
+  if (update.type === 'batch') return update.data.batchId === batchId;
+  if (update.type === 'devices-changed') return update.data.batchIds.includes(batchId);
+  return true;
+}
+
+/**
+ * Server-sent events for the console: `hello` once, then `device`, `batch`, `devices-changed` and
+ * `catalog` updates, and a `ping` every 15 s so proxies keep the stream open. Authenticated by an
+ * Authorization header or by a one-minute ticket from POST /api/sse-tickets (EventSource cannot
+ * send headers; a ticket in the URL expires before a log line holding it is worth anything, and
+ * unlike a cookie it cannot be ridden by a cross-site request to the command routes).
+ */
+@Controller()
+@UseGuards(AuthGuard)
+@RequiresRole('viewer')
+export class LiveEventsController {
+  constructor(@Inject(GATEWAY_RUNTIME) private readonly runtime: GatewayRuntime) {}
+
+  @Sse('events')
+  @AcceptsTicket()
+  events(@Req() request: GatewayRequest, @Query() query: Record<string, unknown>): Observable<MessageEvent> {
+    const batchId = optionalIdParam(query, 'batchId');
+    const { name, role } = request.principal!;
+    return merge(
+      of<MessageEvent>({ type: 'hello', data: { name, role, ready: this.runtime.ready() } }),
+      this.runtime.live.updates.pipe(
+        filter((update) => inBatch(update, batchId)),
+        map((update): MessageEvent => ({ type: update.type, data: update.data })),
+      ),
+      interval(15_000).pipe(map((): MessageEvent => ({ type: 'ping', data: {} }))),
+    );
+  }
+}

@@ -1,0 +1,142 @@
+import { X509Certificate } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import { NotFound } from '../../errors.js';
+import { devicesCollection } from '../../projections/fleet.projection.js';
+import type { DeviceDocument, TargetLink } from '../../projections/fleet.views.js';
+import type { MemoryReadStore } from '../../read-model/memory-read-store.js';
+
+export interface ChainEntry {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprintSha256: string;
+}
+
+export interface DeviceDetail {
+  deviceId: string;
+  batchId?: string;
+  state: DeviceDocument['state'];
+  stateChangedAt: string;
+  identity?: DeviceDocument['identity'];
+  verifiedAt?: string;
+  verificationFailure?: DeviceDocument['verificationFailure'];
+  certificate?: {
+    subject: string;
+    issuer: string;
+    serialNumber: string;
+    notBefore: string;
+    notAfter: string;
+    fingerprintSha256: string;
+    authorityId: string;
+    keyId: string;
+    issuedAt: string;
+    certificatePem: string;
+    /** Issuing CA first, up to the root. */
+    chain: ChainEntry[];
+  };
+  certificateRejection?: DeviceDocument['certificateRejection'];
+  targets: (TargetLink & { targetId: string })[];
+  connection: DeviceDocument['connection'];
+  telemetry: { messagesTotal: number; lastMessageAt?: string; lastTopic?: string };
+  revocation?: DeviceDocument['revocation'];
+  updatedAt: string;
+}
+
+const Timestamp = Type.String({ format: 'date-time' });
+const ChainEntrySchema = Type.Object({ subject: Type.String(), issuer: Type.String(), serialNumber: Type.String(), notBefore: Timestamp, notAfter: Timestamp, fingerprintSha256: Type.String() });
+
+export const DeviceDetailSchema = Type.Object(
+  {
+    deviceId: Type.String(),
+    batchId: Type.Optional(Type.String()),
+    state: Type.String(),
+    stateChangedAt: Timestamp,
+    identity: Type.Optional(Type.Object({ enrolmentKeyDigest: Type.String(), enrolmentPublicKey: Type.String() }, { additionalProperties: true })),
+    certificate: Type.Optional(
+      Type.Object({
+        subject: Type.String(),
+        issuer: Type.String(),
+        serialNumber: Type.String(),
+        notBefore: Timestamp,
+        notAfter: Timestamp,
+        fingerprintSha256: Type.String({ description: 'SHA-256 of the certificate DER, lowercase hex' }),
+        authorityId: Type.String(),
+        keyId: Type.String(),
+        issuedAt: Timestamp,
+        certificatePem: Type.String(),
+        chain: Type.Array(ChainEntrySchema),
+      }),
+    ),
+    targets: Type.Array(Type.Object({ targetId: Type.String(), status: Type.String(), connected: Type.Boolean() }, { additionalProperties: true })),
+    connection: Type.String(),
+    telemetry: Type.Object({ messagesTotal: Type.Integer(), lastMessageAt: Type.Optional(Timestamp), lastTopic: Type.Optional(Type.String()) }),
+    revocation: Type.Optional(Type.Object({ revocationId: Type.String(), reason: Type.String(), revokedAt: Timestamp })),
+  },
+  { additionalProperties: true },
+);
+
+// Every device of an owner shares one chain: parse it once.
+const chainCache = new Map<string, ChainEntry[]>();
+
+function chainOf(pems: readonly string[]): ChainEntry[] {
+  const key = pems.join('');
+  let chain = chainCache.get(key);
+  if (!chain) {
+    chain = pems.map((pem) => {
+      const cert = new X509Certificate(pem);
+      return {
+        subject: cert.subject.replace(/\n/g, ', '),
+        issuer: cert.issuer.replace(/\n/g, ', '),
+        serialNumber: cert.serialNumber.toLowerCase(),
+        notBefore: new Date(cert.validFrom).toISOString(),
+        notAfter: new Date(cert.validTo).toISOString(),
+        fingerprintSha256: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
+      };
+    });
+    if (chainCache.size > 1000) chainCache.clear();
+    chainCache.set(key, chain);
+  }
+  return chain;
+}
+
+export function deviceDetail(store: MemoryReadStore, deviceId: string): DeviceDetail {
+  const device = store.get<DeviceDocument>(devicesCollection, deviceId);
+  if (!device) throw new NotFound(`device ${deviceId} is not known`);
+  const targets = Object.entries(device.targets ?? {}).map(([targetId, link]) => ({ targetId, ...link }));
+  const last = targets.map((t) => t.telemetry).filter((t) => t !== undefined).sort((a, b) => a.lastMessageAt.localeCompare(b.lastMessageAt)).at(-1);
+  const { certificate: cert } = device;
+  return {
+    deviceId: device.deviceId,
+    ...(device.batchId ? { batchId: device.batchId } : {}),
+    state: device.state,
+    stateChangedAt: device.stateChangedAt,
+    ...(device.identity ? { identity: device.identity } : {}),
+    ...(device.verifiedAt ? { verifiedAt: device.verifiedAt } : {}),
+    ...(device.verificationFailure ? { verificationFailure: device.verificationFailure } : {}),
+    ...(cert
+      ? {
+          certificate: {
+            subject: cert.subject,
+            issuer: cert.issuer,
+            serialNumber: cert.serialNumber,
+            notBefore: cert.notBefore,
+            notAfter: cert.notAfter,
+            fingerprintSha256: cert.fingerprintSha256,
+            authorityId: cert.authorityId,
+            keyId: cert.keyId,
+            issuedAt: cert.issuedAt,
+            certificatePem: cert.certificatePem,
+            chain: chainOf(cert.chainPem),
+          },
+        }
+      : {}),
+    ...(device.certificateRejection ? { certificateRejection: device.certificateRejection } : {}),
+    targets,
+    connection: device.connection,
+    telemetry: { messagesTotal: device.messagesTotal, ...(last ? { lastMessageAt: last.lastMessageAt, lastTopic: last.lastTopic } : {}) },
+    ...(device.revocation ? { revocation: device.revocation } : {}),
+    updatedAt: device.updatedAt,
+  };
+}
