@@ -1,0 +1,324 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { CliError, exitCodes, GatewayClient } from './gateway-client.js';
+import { keyValues, progressBar, table } from './output.js';
+
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  env: Record<string, string | undefined>;
+  fetch?: typeof fetch;
+  /** Pause between progress polls (tests pass a short one). */
+  pollMs?: number;
+}
+
+export const usage = `tunnelkey — operate a tunnelkey platform through its gateway (TUNNELKEY_URL, TUNNELKEY_TOKEN)
+
+  tunnelkey whoami
+  tunnelkey policies list | show <id>
+  tunnelkey policies create --id <id> --name <text> --topic <filter:access>... [--target <id>...] [--lifetime-days 365]
+  tunnelkey batches list | show <id>
+  tunnelkey batches create --id <id> --name <text> --policy <id> --owner <id> --size <n>
+  tunnelkey import <batchId> <file.json|file.csv> [--import-id <id>]
+  tunnelkey verify <batchId> [--device <id>...] [--no-wait]
+  tunnelkey certify <batchId> [--device <id>...] [--key-id tls-0] [--no-wait]
+  tunnelkey onboard <batchId> [--target <id>...] [--no-wait]
+  tunnelkey revoke device <deviceId> --reason <rfc5280> | revoke batch <batchId> --reason <rfc5280>
+  tunnelkey devices list [--batch <id>] [--state <s>] [--target <id>] [--connection never|connected|disconnected] [--limit n] [--offset n]
+  tunnelkey devices show <id> | devices history <id>
+  tunnelkey targets list | show <id>
+  tunnelkey targets register --id <id> --name <text> --host <h> --port <n> --admin-user <u> (password from TUNNELKEY_TARGET_PASSWORD)
+  tunnelkey tokens list | tokens create --name <n> --role viewer|operator|admin | tokens revoke <id>
+
+Options: --json (machine output), --url, --token, --idempotency-key <k>
+Exit codes: 0 ok, 2 usage, 3 refused or invalid, 4 not authenticated or not allowed, 5 gateway or service unavailable
+`;
+
+const options = {
+  json: { type: 'boolean' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  id: { type: 'string' },
+  name: { type: 'string' },
+  policy: { type: 'string' },
+  owner: { type: 'string' },
+  size: { type: 'string' },
+  topic: { type: 'string', multiple: true },
+  target: { type: 'string', multiple: true },
+  device: { type: 'string', multiple: true },
+  'lifetime-days': { type: 'string' },
+  'import-id': { type: 'string' },
+  'key-id': { type: 'string' },
+  'no-wait': { type: 'boolean' },
+  reason: { type: 'string' },
+  batch: { type: 'string' },
+  state: { type: 'string' },
+  connection: { type: 'string' },
+  limit: { type: 'string' },
+  offset: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'admin-user': { type: 'string' },
+  role: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+function usageError(message: string): CliError {
+  return new CliError(`${message}\n\n${usage}`, exitCodes.usage);
+}
+
+function required(values: Values, name: keyof Values): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw usageError(`--${String(name)} is required`);
+  return value;
+}
+
+function integer(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(value)) throw usageError(`--${name} must be a whole number`);
+  return Number(value);
+}
+
+function positional(positionals: string[], index: number, what: string): string {
+  const value = positionals[index];
+  if (!value) throw usageError(`${what} is missing`);
+  return value;
+}
+
+interface BatchProgress {
+  batchId: string;
+  expectedSize: number;
+  devices: number;
+  counts: Record<string, number>;
+  verificationFailures: number;
+  certificateRejections: number;
+  connected: number;
+}
+
+/** Runs one CLI invocation; returns the exit code (never calls process.exit: testable in-process). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    io.stderr.write(`${(error as Error).message}\n\n${usage}`);
+    return exitCodes.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    (values.help ? io.stdout : io.stderr).write(usage);
+    return values.help ? exitCodes.ok : exitCodes.usage;
+  }
+  const url = values.url ?? io.env.TUNNELKEY_URL ?? 'http://127.0.0.1:8080';
+  const token = values.token ?? io.env.TUNNELKEY_TOKEN;
+  const client = new GatewayClient({ url, ...(token ? { token } : {}), ...(io.fetch ? { fetch: io.fetch } : {}) });
+  const print = (value: unknown, human: () => string) => io.stdout.write(`${values.json ? JSON.stringify(value, null, 2) : human()}\n`);
+  const commandHeaders = { 'idempotency-key': values['idempotency-key'] ?? randomUUID() };
+  const command = (path: string, body: unknown) => client.request<{ commandId: string; result: unknown }>('POST', path, body, commandHeaders);
+  const scopeOf = (batchId: string) => (values.device?.length ? (values.device.length === 1 ? { kind: 'device', deviceId: values.device[0] } : { kind: 'devices', deviceIds: values.device }) : { kind: 'batch', batchId });
+
+  /** Polls the batch's counts until `done` says so, with a bar on stderr (kept out of --json stdout). */
+  const follow = async (batchId: string, title: string, progress: (b: BatchProgress) => { done: number; total: number; finished: boolean; label?: string }) => {
+    const bar = progressBar(io.stderr, title);
+    for (;;) {
+      const batch = await client.request<BatchProgress>('GET', `/api/batches/${encodeURIComponent(batchId)}`);
+      const p = progress(batch);
+      bar.update(p.done, p.total, p.label);
+      if (p.finished) {
+        bar.finish();
+        return batch;
+      }
+      await new Promise((resolve) => setTimeout(resolve, io.pollMs ?? 500));
+    }
+  };
+  const reached = (b: BatchProgress, states: string[]) => states.reduce((sum, s) => sum + (b.counts[s] ?? 0), 0);
+
+  try {
+    const [noun, verb] = positionals;
+    switch (noun) {
+      case 'whoami': {
+        const me = await client.request<Record<string, unknown>>('GET', '/api/whoami');
+        print(me, () => keyValues(me));
+        return exitCodes.ok;
+      }
+      case 'policies':
+      case 'targets':
+      case 'batches': {
+        if (verb === 'list' || verb === undefined) {
+          const page = await client.request<{ items: Record<string, unknown>[]; total: number }>('GET', `/api/${noun}?limit=500`);
+          const columns = { policies: ['policyId', 'name', 'targetIds', 'certificateLifetimeDays'], targets: ['targetId', 'kind', 'name', 'host', 'tlsPort', 'onboarded', 'connected'], batches: ['batchId', 'name', 'policyId', 'expectedSize', 'devices', 'states', 'connected'] }[noun];
+          const rows = noun === 'batches' ? page.items.map((b) => ({ ...b, states: statesOf(b.counts as Record<string, number>) })) : page.items;
+          print(page, () => `${table(rows, columns)}\n${page.total} ${noun}`);
+          return exitCodes.ok;
+        }
+        if (verb === 'show') {
+          const item = await client.request<Record<string, unknown>>('GET', `/api/${noun}/${encodeURIComponent(positional(positionals, 2, 'the id'))}`);
+          print(item, () => keyValues(item));
+          return exitCodes.ok;
+        }
+        if (verb === 'create' && noun === 'policies') {
+          const topicRights = (values.topic ?? []).map((spec) => {
+            const at = spec.lastIndexOf(':');
+            if (at < 1) throw usageError('--topic takes <filter>:<publish|subscribe|publish-subscribe>');
+            return { topic: spec.slice(0, at), access: spec.slice(at + 1) };
+          });
+          if (topicRights.length === 0) throw usageError('at least one --topic is required');
+          const outcome = await command('/api/policies', { policyId: required(values, 'id'), name: required(values, 'name'), targetIds: values.target ?? [], topicRights, certificateLifetimeDays: integer(values['lifetime-days'], 'lifetime-days') ?? 365 });
+          print(outcome, () => `policy ${values.id} defined`);
+          return exitCodes.ok;
+        }
+        if (verb === 'create' && noun === 'batches') {
+          const outcome = await command('/api/batches', { batchId: required(values, 'id'), name: required(values, 'name'), policyId: required(values, 'policy'), ownerId: required(values, 'owner'), expectedSize: integer(required(values, 'size'), 'size') });
+          print(outcome, () => `batch ${values.id} created`);
+          return exitCodes.ok;
+        }
+        if (verb === 'register' && noun === 'targets') {
+          const password = io.env.TUNNELKEY_TARGET_PASSWORD;
+          if (!password) throw usageError('set TUNNELKEY_TARGET_PASSWORD (a password is never taken on the command line)');
+          const outcome = await command('/api/targets', { targetId: required(values, 'id'), kind: 'mosquitto', name: required(values, 'name'), host: required(values, 'host'), tlsPort: integer(required(values, 'port'), 'port'), admin: { username: required(values, 'admin-user'), password } });
+          print(outcome, () => `target ${values.id} registered`);
+          return exitCodes.ok;
+        }
+        throw usageError(`unknown: ${noun} ${verb}`);
+      }
+      case 'import': {
+        const batchId = positional(positionals, 1, 'the batch id');
+        const file = positional(positionals, 2, 'the identity file');
+        let text: string;
+        try {
+          text = await readFile(file, 'utf8');
+        } catch (error) {
+          throw new CliError(`cannot read ${file}`, exitCodes.usage, undefined, { cause: error });
+        }
+        const body = /\.csv$/i.test(file) ? text : { rows: JSON.parse(text) as unknown, ...(values['import-id'] ? { importId: values['import-id'] } : {}) };
+        const path = `/api/batches/${encodeURIComponent(batchId)}/identities${values['import-id'] && typeof body === 'string' ? `?importId=${encodeURIComponent(values['import-id'])}` : ''}`;
+        // The import is one request; the bar follows the batch's device count while it runs.
+        let finished = false;
+        const request = command(path, body).finally(() => (finished = true));
+        const watching = values.json ? Promise.resolve() : follow(batchId, 'importing', (b) => ({ done: b.devices, total: b.expectedSize, finished, label: 'devices' })).catch(() => undefined);
+        const outcome = (await request) as { result: { accepted: number; rejected: number; rows: { row: number; deviceId?: string; status: string; reason?: string }[] } };
+        await watching;
+        const rejected = outcome.result.rows.filter((r) => r.status === 'rejected');
+        print(outcome, () => `${outcome.result.accepted} accepted, ${outcome.result.rejected} rejected${rejected.length ? `\n${table(rejected, ['row', 'deviceId', 'reason'])}` : ''}`);
+        return outcome.result.rejected > 0 && outcome.result.accepted === 0 ? exitCodes.refused : exitCodes.ok;
+      }
+      case 'verify':
+      case 'certify':
+      case 'onboard': {
+        const batchId = positional(positionals, 1, 'the batch id');
+        const outcome =
+          noun === 'verify'
+            ? await command('/api/verifications', { scope: scopeOf(batchId) })
+            : noun === 'certify'
+              ? await command('/api/certifications', { scope: scopeOf(batchId), ...(values['key-id'] ? { keyId: values['key-id'] } : {}) })
+              : await command(`/api/batches/${encodeURIComponent(batchId)}/onboarding`, values.target?.length ? { targetIds: values.target } : {});
+        const devices = (outcome.result as { devices?: number }).devices ?? 0;
+        if (values['no-wait'] || devices === 0) {
+          print(outcome, () => `${noun}: ${devices} devices set in motion`);
+          return exitCodes.ok;
+        }
+        const states = { verify: ['Verified', 'Certified', 'Onboarded'], certify: ['Certified', 'Onboarded'], onboard: ['Onboarded'] }[noun];
+        const batch = await follow(batchId, noun, (b) => {
+          const failed = noun === 'verify' ? b.verificationFailures : noun === 'certify' ? b.certificateRejections : 0;
+          const done = Math.min(reached(b, states), b.devices);
+          const total = values.device?.length ? values.device.length : b.devices;
+          return { done, total, finished: done + failed >= total, label: failed ? `(${failed} failed)` : '' };
+        });
+        print({ ...outcome, batch }, () => `${noun}: ${reached(batch, states)} of ${batch.devices} devices done; states ${statesOf(batch.counts)}`);
+        return exitCodes.ok;
+      }
+      case 'revoke': {
+        const id = positional(positionals, 2, 'the id');
+        const reason = required(values, 'reason');
+        if (verb !== 'device' && verb !== 'batch') throw usageError('revoke device <id> | revoke batch <id>');
+        const outcome = await command(`/api/${verb === 'device' ? 'devices' : 'batches'}/${encodeURIComponent(id)}/revocation`, { reason });
+        print(outcome, () => `revocation started: ${JSON.stringify(outcome.result)}`);
+        return exitCodes.ok;
+      }
+      case 'devices': {
+        if (verb === 'list' || verb === undefined) {
+          const query = new URLSearchParams();
+          for (const [option, param] of [['batch', 'batchId'], ['state', 'state'], ['target', 'targetId'], ['connection', 'connection'], ['limit', 'limit'], ['offset', 'offset']] as const) {
+            const value = values[option];
+            if (typeof value === 'string') query.set(param, value);
+            else if (Array.isArray(value) && value[0]) query.set(param, value[0]);
+          }
+          const page = await client.request<{ items: Record<string, unknown>[]; total: number; offset: number }>('GET', `/api/devices?${query}`);
+          const rows = page.items.map((d) => ({ ...d, serial: (d.certificate as { serialNumber?: string } | undefined)?.serialNumber }));
+          print(page, () => `${table(rows, ['deviceId', 'batchId', 'state', 'connection', 'messagesTotal', 'serial', 'problem'])}\n${page.items.length} of ${page.total} devices (from ${page.offset})`);
+          return exitCodes.ok;
+        }
+        const id = positional(positionals, 2, 'the device id');
+        if (verb === 'show') {
+          const device = await client.request<Record<string, unknown>>('GET', `/api/devices/${encodeURIComponent(id)}`);
+          const cert = device.certificate as Record<string, unknown> | undefined;
+          print(device, () =>
+            keyValues({
+              device: device.deviceId,
+              batch: device.batchId,
+              state: device.state,
+              connection: device.connection,
+              subject: cert?.subject,
+              issuer: cert?.issuer,
+              serial: cert?.serialNumber,
+              validity: cert ? `${cert.notBefore} .. ${cert.notAfter}` : undefined,
+              'sha-256': cert?.fingerprintSha256,
+              chain: cert ? (cert.chain as { subject: string }[]).map((c) => c.subject).join(' <- ') : undefined,
+              telemetry: device.telemetry,
+            }),
+          );
+          return exitCodes.ok;
+        }
+        if (verb === 'history') {
+          const history = await client.request<{ events: Record<string, unknown>[] }>('GET', `/api/devices/${encodeURIComponent(id)}/history`);
+          print(history, () => table(history.events.map((e) => ({ ...e, actor: (e.actor as { id?: string } | undefined)?.id })), ['occurredAt', 'context', 'type', 'actor', 'correlationId']));
+          return exitCodes.ok;
+        }
+        throw usageError(`unknown: devices ${verb}`);
+      }
+      case 'tokens': {
+        if (verb === 'list' || verb === undefined) {
+          const list = await client.request<{ items: Record<string, unknown>[] }>('GET', '/api/tokens');
+          print(list, () => table(list.items, ['id', 'name', 'role', 'createdAt', 'createdBy', 'revokedAt']));
+          return exitCodes.ok;
+        }
+        if (verb === 'create') {
+          const issued = await client.request<{ token: string; record: Record<string, unknown> }>('POST', '/api/tokens', { name: required(values, 'name'), role: required(values, 'role') });
+          print(issued, () => `${issued.token}\n(shown once: store it now)`);
+          return exitCodes.ok;
+        }
+        if (verb === 'revoke') {
+          const revoked = await client.request<Record<string, unknown>>('DELETE', `/api/tokens/${encodeURIComponent(positional(positionals, 2, 'the token id'))}`);
+          print(revoked, () => `token ${revoked.id} revoked`);
+          return exitCodes.ok;
+        }
+        throw usageError(`unknown: tokens ${verb}`);
+      }
+      default:
+        throw usageError(`unknown command: ${noun}`);
+    }
+  } catch (error) {
+    if (error instanceof CliError) {
+      if (values.json && error.body !== undefined) io.stdout.write(`${JSON.stringify(error.body, null, 2)}\n`);
+      io.stderr.write(`tunnelkey: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof SyntaxError) {
+      io.stderr.write(`tunnelkey: the file is not valid JSON\n`);
+      return exitCodes.usage;
+    }
+    io.stderr.write(`tunnelkey: ${(error as Error).message}\n`);
+    return exitCodes.unavailable;
+  }
+}
+
+function statesOf(counts: Record<string, number> | undefined): string {
+  return Object.entries(counts ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${state}:${n}`)
+    .join(' ');
+}
