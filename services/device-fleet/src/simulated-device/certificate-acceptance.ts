@@ -22,6 +22,23 @@ export interface DeliveredCertificate {
 const selfIssued = (c: ParsedCertificate) => c.subject.isEqual(c.issuer);
 
 /**
+ * The chain (issuing CA, root) is the same for every device of an owner: parsed once per process,
+ * not once per delivered certificate (a parse costs milliseconds; a fleet receives thousands).
+ */
+const parsedChainCertificates = new Map<string, ParsedCertificate>();
+const maxCachedChainCertificates = 64;
+
+function parseChainCertificate(pem: string): ParsedCertificate {
+  let parsed = parsedChainCertificates.get(pem);
+  if (!parsed) {
+    parsed = parseCertificate(pem);
+    if (parsedChainCertificates.size >= maxCachedChainCertificates) parsedChainCertificates.delete(parsedChainCertificates.keys().next().value!);
+    parsedChainCertificates.set(pem, parsed);
+  }
+  return parsed;
+}
+
+/**
  * Whether a device keeps a delivered certificate: it must answer a CSR the device sent, carry
  * exactly the key that CSR asked for and the device id as CN, and chain up when the chain ends in
  * a root. The envelope was already verified (platform signature); these checks stop a platform
@@ -38,7 +55,7 @@ export async function judgeDeliveredCertificate(
   let chain: ParsedCertificate[];
   try {
     leaf = parseCertificate(delivered.certificatePem);
-    chain = delivered.chainPem.map((pem) => parseCertificate(pem));
+    chain = delivered.chainPem.map(parseChainCertificate);
   } catch {
     return { accepted: false, reason: 'malformed-certificate' };
   }
