@@ -15,3 +15,4 @@ export { TokenService } from './auth/token-service.js';
 export { InMemoryTokenStore, KvTokenStore, type TokenStore } from './auth/token-store.js';
 export { roles, type Role, type Principal } from './auth/roles.js';
 export * from './errors.js';
+export { runCli, type CliIo } from './cli/run-cli.js';
