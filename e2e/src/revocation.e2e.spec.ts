@@ -122,7 +122,7 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
   });
 
   it('revokes one device: certificates revoked, a CRL that openssl verifies and that rejects only that leaf, served at the distribution point; registry Revoked; the query says why and when', async () => {
-    const [victim, bystander] = devices();
+    const [victim, bystander] = devices() as [string, string];
     const started = performance.now();
     const reply = await send<{ revocationId: string; devices: number; alreadyRevoked: number }>(RevokeDevice.subject(), { ...command(), deviceId: victim, reason: 'keyCompromise', actor: { kind: 'operator', id: 'alice' } });
     expect(reply).toMatchObject({ devices: 1, alreadyRevoked: 0 });
@@ -162,7 +162,7 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
   }, 60_000);
 
   it('bad input changes nothing: a device already revoked (no second CRL entry, no new CRL), an unknown device, a malformed reason', async () => {
-    const [victim] = devices();
+    const victim = devices()[0]!;
     const before = { revocation: await countIn('revocation'), ca: await countIn('ca') };
     const again = await send<{ revocationId: string; devices: number; alreadyRevoked: number }>(RevokeDevice.subject(), { ...command(), deviceId: victim, reason: 'superseded' });
     expect(again).toMatchObject({ devices: 0, alreadyRevoked: 1 });

@@ -6,9 +6,10 @@ const revocationId = 'rv-1';
 const now = '2026-03-01T12:00:01.500Z';
 const request = { revocationId, scope: 'device' as const, deviceIds: ['d-1'], reason: 'keyCompromise' as const };
 const cmd = (command: Omit<RevocationCommand, 'metadata'>): RevocationCommand => ({ ...command, metadata: { commandId: 'c', now } }) as RevocationCommand;
-const step = (s: string, extra: object = {}) => ({ revocationId, step: s, devices: 1, ...extra });
+type Step = Extract<RevocationCommand, { type: 'CompleteStep' }>['data'];
+const step = (s: Step['step'], extra: Partial<Step> = {}): Step => ({ revocationId, step: s, devices: 1, ...extra });
 const requested = { type: 'RevocationRequested', version: 1, data: request };
-const completed = (s: string, extra: object = {}) => ({ type: 'RevocationStepCompleted', version: 1, data: step(s, extra) });
+const completed = (s: Step['step'], extra: Partial<Step> = {}) => ({ type: 'RevocationStepCompleted', version: 1, data: step(s, extra) });
 const complete = cmd({ type: 'CompleteRevocation', data: { revocationId, devicesRevoked: 1, alreadyRevoked: 0 } });
 const spec = deciderSpecification(revocationDecider, { aggregateId: revocationId });
 
