@@ -6,6 +6,7 @@
  * carry the operator as actor and the request's correlation id into the log, and the CLI in
  * --json mode answers what the API answers.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON; the assertions check their shapes */
 import 'reflect-metadata';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { startCa, type RunningCa } from '@tunnelkey/ca';
