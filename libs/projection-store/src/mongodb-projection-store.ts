@@ -250,10 +250,10 @@ export class MongoProjectionStore implements ProjectionStore {
       const rows = await target
         .aggregate<{ _id: Record<string, JsonScalar>; count: number }>([
           { $match: whereFilter(where) },
-          { $group: { _id: Object.fromEntries(by.map((f) => [f, `$${mongoField(f)}`])), count: { $sum: 1 } } },
+          // $ifNull: a missing field and a null one are one group, as in the embedded store.
+          { $group: { _id: Object.fromEntries(by.map((f) => [f, { $ifNull: [`$${mongoField(f)}`, null] }])), count: { $sum: 1 } } },
         ])
         .toArray();
-      // A missing field is absent from the group key: report it as null, like the embedded store.
       const groups = rows.map((row) => ({ key: Object.fromEntries(by.map((f) => [f, row._id?.[f] ?? null])), count: row.count }));
       return groups.sort((a, b) => compareGroupKeys(by, a, b));
     } catch (error) {
