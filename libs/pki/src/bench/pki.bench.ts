@@ -5,6 +5,7 @@
  *
  *   npm run bench:pki -- --certs 3000 --concurrency 16
  *   npm run bench:pki -- --certs 3000 --reference   # the pkijs parser and encoder, for comparison
+ *   npm run bench:pki -- --parse --certs 2000       # certificate reading and chain checks instead
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -20,6 +21,7 @@ import {
 } from '../index.js';
 import { buildDeviceCertificateWithPkijs } from '../certificate/device-certificate.js';
 import { parseCsrWithPkijs, verifyCsrSignature } from '../csr/parse-csr.js';
+import { runParseBench } from './certificate-parse.bench.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -114,7 +116,7 @@ const main = async () => {
   );
 };
 
-main().catch((e: unknown) => {
+(process.argv.includes('--parse') ? runParseBench() : main()).catch((e: unknown) => {
   process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

@@ -7,9 +7,9 @@
 import { toHex } from '../encoding/bytes.js';
 import { ChainVerificationError, type ChainFailureReason, SignatureVerificationError } from '../errors.js';
 import type { KeyPurpose } from '../extensions/extended-key-usage.js';
-import { nameToString, namesEqual } from '../name.js';
+import { sameName } from '../name-reader.js';
 import { verifySignature } from '../signer/verify-signature.js';
-import { type ParsedCrl, findRevocation, verifyCrl } from '../crl/parse-crl.js';
+import { type ParsedCrl, crlIssuerDer, findRevocation, verifyCrl } from '../crl/parse-crl.js';
 import { parseCertificate, type ParsedCertificate } from './parse-certificate.js';
 
 type CertInput = Uint8Array | string | ParsedCertificate;
@@ -39,17 +39,20 @@ const asParsed = (c: CertInput): ParsedCertificate =>
   typeof c === 'string' || c instanceof Uint8Array ? parseCertificate(c) : c;
 
 const fail = (reason: ChainFailureReason, message: string, cert: ParsedCertificate, depth: number): never => {
-  throw new ChainVerificationError(reason, message, { depth, serial: cert.serialHex, subject: nameToString(cert.subject) });
+  throw new ChainVerificationError(reason, message, { depth, serial: cert.serialHex, subject: cert.subjectName });
 };
 
+/** Issuer name of `child` = subject name of `parent`, as pkijs compares names, from the DER. */
+const namedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean => sameName(child.issuerDer, parent.subjectDer);
+
 const issuedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean => {
-  if (!namesEqual(child.issuer, parent.subject)) return false;
+  if (!namedBy(child, parent)) return false;
   const aki = child.authorityKeyIdentifier?.keyId;
   const ski = parent.subjectKeyIdentifier?.keyId;
   return !aki || !ski || toHex(aki) === toHex(ski);
 };
 
-const checkSignature = async (child: ParsedCertificate, parent: ParsedCertificate, depth: number): Promise<void> => {
+const verifyWithIssuerKey = async (child: ParsedCertificate, parent: ParsedCertificate, depth: number): Promise<void> => {
   let ok = false;
   try {
     ok = await verifySignature({
@@ -62,6 +65,31 @@ const checkSignature = async (child: ParsedCertificate, parent: ParsedCertificat
     throw new ChainVerificationError('BAD_SIGNATURE', 'signature cannot be checked', { depth, serial: child.serialHex }, { cause: e });
   }
   if (!ok) fail('BAD_SIGNATURE', 'certificate signature does not verify with its issuer key', child, depth);
+};
+
+// Signatures verified between CA certificates (issuing CA by root, root by itself): every leaf's
+// chain repeats them. The key is every byte the check reads, verbatim from the two certificates'
+// DER (the parent's SPKI, the child's TBS, algorithm and signature), so a hit is the same check.
+// Only successes are kept, most recently used last.
+const MAX_CACHED_CA_SIGNATURES = 256;
+const verifiedCaSignatures = new Map<string, true>();
+
+const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+const caSignatureKey = (child: ParsedCertificate, parent: ParsedCertificate) =>
+  [child.signatureAlgorithmOid, parent.spki.length, child.signature.length, latin1(parent.spki) + latin1(child.signature) + latin1(child.tbsDer)].join(':');
+
+const checkSignature = async (child: ParsedCertificate, parent: ParsedCertificate, depth: number): Promise<void> => {
+  // A CA certificate (depth >= 1) is met again with every leaf under it; a leaf is not.
+  const key = depth > 0 ? caSignatureKey(child, parent) : undefined;
+  if (key !== undefined && verifiedCaSignatures.delete(key)) {
+    verifiedCaSignatures.set(key, true);
+    return;
+  }
+  await verifyWithIssuerKey(child, parent, depth);
+  if (key !== undefined) {
+    if (verifiedCaSignatures.size >= MAX_CACHED_CA_SIGNATURES) verifiedCaSignatures.delete(verifiedCaSignatures.keys().next().value!);
+    verifiedCaSignatures.set(key, true);
+  }
 };
 
 const checkCommon = (cert: ParsedCertificate, depth: number, at: Date): void => {
@@ -90,7 +118,7 @@ const checkRevocation = async (
   at: Date,
 ): Promise<void> => {
   for (const crl of crls) {
-    if (!namesEqual(crl.issuer, cert.issuer)) continue;
+    if (!sameName(crlIssuerDer(crl), cert.issuerDer)) continue;
     try {
       await verifyCrl(crl, issuer);
     } catch (e) {
@@ -126,8 +154,8 @@ export const verifyChain = async (req: ChainVerificationRequest): Promise<Verifi
     const parent = pool.find((p) => issuedBy(child, p) && !chain.includes(p));
     if (!parent) {
       // Same issuer name but another key id: a certificate from a different CA that reuses the name.
-      const sameName = [...pool, root].some((p) => namesEqual(child.issuer, p.subject));
-      return fail(sameName ? 'AKI_MISMATCH' : 'ISSUER_MISMATCH', 'no certificate in the chain issued this one', child, chain.length - 1);
+      const nameReused = [...pool, root].some((p) => namedBy(child, p));
+      return fail(nameReused ? 'AKI_MISMATCH' : 'ISSUER_MISMATCH', 'no certificate in the chain issued this one', child, chain.length - 1);
     }
     chain.push(parent);
     current = parent;

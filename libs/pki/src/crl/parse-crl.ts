@@ -7,7 +7,8 @@ import { derFrom } from '../encoding/pem.js';
 import { MalformedPkiObjectError, SignatureVerificationError } from '../errors.js';
 import { extensionValue, findExtension } from '../extensions/extension.js';
 import { AuthorityKeyIdentifier } from '../extensions/key-identifiers.js';
-import { nameToString, namesEqual } from '../name.js';
+import { nameDer, nameToString } from '../name.js';
+import { sameName } from '../name-reader.js';
 import { OID } from '../oids.js';
 import { verifySignature } from '../signer/verify-signature.js';
 import type { ParsedCertificate } from '../certificate/parse-certificate.js';
@@ -88,13 +89,22 @@ export const findRevocation = (crl: ParsedCrl, serialHex: string): CrlEntry | un
 
 export const isRevoked = (crl: ParsedCrl, serialHex: string): boolean => findRevocation(crl, serialHex) !== undefined;
 
+const issuerDers = new WeakMap<ParsedCrl, Uint8Array>();
+
+/** The CRL issuer Name's DER (encoded once per parsed CRL), for comparing with certificates' names. */
+export const crlIssuerDer = (crl: ParsedCrl): Uint8Array => {
+  let der = issuerDers.get(crl);
+  if (!der) issuerDers.set(crl, (der = nameDer(crl.issuer)));
+  return der;
+};
+
 /**
  * Checks that `issuer` issued this CRL: names match, the CA may sign CRLs, AKI matches its SKI,
  * and the signature verifies. Throws SignatureVerificationError otherwise.
  */
 export const verifyCrl = async (crl: ParsedCrl, issuer: ParsedCertificate): Promise<void> => {
   const context = { crlNumber: crl.crlNumber?.toString(), issuer: crl.issuerName };
-  if (!namesEqual(crl.issuer, issuer.subject)) throw new SignatureVerificationError('CRL issuer name does not match the CA', context);
+  if (!sameName(crlIssuerDer(crl), issuer.subjectDer)) throw new SignatureVerificationError('CRL issuer name does not match the CA', context);
   if (issuer.keyUsage && !issuer.keyUsage.has('cRLSign')) {
     throw new SignatureVerificationError('CA certificate may not sign CRLs', context);
   }

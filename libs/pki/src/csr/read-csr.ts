@@ -9,12 +9,9 @@
  *                                         subjectPKInfo SubjectPublicKeyInfo, attributes [0] },
  *     signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }
  */
-import { pkijs } from '../engine.js';
 import { contentBytes, decodeOid, DerReader, elementBytes, readSingle, TAG, type DerElement } from '../encoding/der-reader.js';
-import { decodeWith } from '../encoding/der.js';
 import { MalformedPkiObjectError } from '../errors.js';
-import { formatName, nameAttribute, nameToString } from '../name.js';
-import { OID } from '../oids.js';
+import { readName } from '../name-reader.js';
 
 const WHAT = 'CertificationRequest';
 
@@ -31,54 +28,6 @@ export interface CsrParts {
   /** BIT STRING contents without the unused-bits octet (a view). */
   readonly signature: Uint8Array;
 }
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-// String types asn1js decodes byte-per-character; UTF8String is decoded strictly. Anything else
-// (BMPString, UniversalString, invalid UTF-8) goes to the pkijs name decoder so the text matches.
-const LATIN1_TAGS = new Set([0x12, 0x13, 0x14, 0x16, 0x1a]);
-
-const attributeText = (der: Uint8Array, value: DerElement): string | undefined => {
-  const content = contentBytes(der, value);
-  if (value.tag === TAG.UTF8_STRING) {
-    try {
-      return strictUtf8.decode(content);
-    } catch {
-      return undefined;
-    }
-  }
-  if (LATIN1_TAGS.has(value.tag)) {
-    let s = '';
-    for (let i = 0; i < content.length; i++) s += String.fromCharCode(content[i]!);
-    return s;
-  }
-  return undefined;
-};
-
-/** Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value ANY }: structure checked, texts read. */
-const readName = (der: Uint8Array, name: DerElement): { subject: string; commonName: string | undefined } => {
-  const attributes: Array<{ type: string; text: string }> = [];
-  let exotic = false;
-  const rdns = DerReader.inside(der, name, 'Name');
-  while (!rdns.done) {
-    const set = DerReader.inside(der, rdns.expect(TAG.SET, 'RelativeDistinguishedName'), 'RelativeDistinguishedName');
-    while (!set.done) {
-      const atv = DerReader.inside(der, set.expect(TAG.SEQUENCE, 'AttributeTypeAndValue'), 'AttributeTypeAndValue');
-      const type = decodeOid(contentBytes(der, atv.expect(TAG.OID, 'type')), 'AttributeTypeAndValue');
-      if (atv.done) throw new MalformedPkiObjectError('AttributeTypeAndValue: value missing', { what: 'Name' });
-      const value = atv.next();
-      atv.end('value');
-      const text = attributeText(der, value);
-      if (text === undefined) exotic = true;
-      else attributes.push({ type, text });
-    }
-  }
-  if (exotic) {
-    const rdn = decodeWith('Name', () => pkijs.RelativeDistinguishedNames.fromBER(elementBytes(der, name).slice()));
-    return { subject: nameToString(rdn), commonName: nameAttribute(rdn, OID.commonName) };
-  }
-  return { subject: formatName(attributes), commonName: attributes.find((a) => a.type === OID.commonName)?.text };
-};
 
 /** attributes [0] IMPLICIT SET OF Attribute, Attribute ::= SEQUENCE { type OID, values SET }. */
 const checkAttributes = (der: Uint8Array, attributes: DerElement): void => {
@@ -124,7 +73,7 @@ export const readCsr = (der: Uint8Array): CsrParts => {
   return {
     info: elementBytes(der, infoElement),
     subjectDer: elementBytes(der, subjectElement),
-    subject: name.subject,
+    subject: name.text,
     subjectCommonName: name.commonName,
     spki: elementBytes(der, spkiElement),
     signatureAlgorithmOid: algorithmOid,

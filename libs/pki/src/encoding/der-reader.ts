@@ -155,3 +155,81 @@ export const decodeOid = (content: Uint8Array, what: string): string => {
   }
   return arcs.join('.');
 };
+
+/** BOOLEAN contents, DER (X.690 11.1): one octet, 0x00 or 0xff. */
+export const decodeBoolean = (content: Uint8Array, what: string): boolean => {
+  if (content.length !== 1 || (content[0] !== 0x00 && content[0] !== 0xff)) fail(what, 'BOOLEAN is not DER');
+  return content[0] === 0xff;
+};
+
+/** INTEGER contents must be minimal (X.690 8.3.2): no leading 0x00 before a clear top bit, no 0xff before a set one. */
+export const checkInteger = (content: Uint8Array, what: string): void => {
+  if (content.length === 0) fail(what, 'empty INTEGER');
+  if (content.length > 1 && ((content[0] === 0x00 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80))) {
+    fail(what, 'non-minimal INTEGER');
+  }
+};
+
+/** A small non-negative INTEGER (a path length, a version): minimal, < 2^31. */
+export const decodeSmallUnsigned = (content: Uint8Array, what: string): number => {
+  checkInteger(content, what);
+  if (content[0]! & 0x80) fail(what, 'negative INTEGER');
+  if (content.length > 4) fail(what, 'INTEGER too large');
+  let n = 0;
+  for (let i = 0; i < content.length; i++) n = n * 256 + content[i]!;
+  return n;
+};
+
+const digits = (b: Uint8Array, from: number, count: number): number => {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = b[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+};
+
+/**
+ * RFC 5280 4.1.2.5 Time: UTCTime `YYMMDDHHMMSSZ` (YY >= 50 is 19YY) or GeneralizedTime
+ * `YYYYMMDDHHMMSSZ`; whole seconds, Zulu, and a real calendar instant, nothing else.
+ */
+export const decodeTime = (bytes: Uint8Array, e: DerElement, what: string): Date => {
+  const c = contentBytes(bytes, e);
+  let year: number;
+  let at: number;
+  if (e.tag === TAG.UTC_TIME && c.length === 13) {
+    const yy = digits(c, 0, 2);
+    year = yy < 0 ? -1 : yy >= 50 ? 1900 + yy : 2000 + yy;
+    at = 2;
+  } else if (e.tag === TAG.GENERALIZED_TIME && c.length === 15) {
+    year = digits(c, 0, 4);
+    at = 4;
+  } else {
+    return fail(what, 'time is not an RFC 5280 UTCTime or GeneralizedTime', { tag: e.tag, length: c.length });
+  }
+  const month = digits(c, at, 2);
+  const day = digits(c, at + 2, 2);
+  const hour = digits(c, at + 4, 2);
+  const minute = digits(c, at + 6, 2);
+  const second = digits(c, at + 8, 2);
+  const daysInMonth = month >= 1 && month <= 12 && year >= 0 ? new Date(Date.UTC(2000, month, 0)).getUTCDate() : 0;
+  const leapFeb = month === 2 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
+  if (
+    year < 0 ||
+    c[at + 10] !== 0x5a || // 'Z'
+    day < 1 ||
+    day > daysInMonth - (leapFeb ? 1 : 0) ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59 ||
+    second < 0 ||
+    second > 59
+  ) {
+    fail(what, 'invalid time', { tag: e.tag });
+  }
+  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second));
+  date.setUTCFullYear(year);
+  return date;
+};

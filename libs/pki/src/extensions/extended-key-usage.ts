@@ -1,6 +1,7 @@
 import { pkijs } from '../engine.js';
+import { contentBytes, decodeOid, DerReader, readSingle, TAG } from '../encoding/der-reader.js';
 import { decodeWith } from '../encoding/der.js';
-import { InvalidPkiInputError } from '../errors.js';
+import { InvalidPkiInputError, MalformedPkiObjectError } from '../errors.js';
 import { OID } from '../oids.js';
 import { encodeValue, toPkijsExtension, type X509Extension } from './extension.js';
 
@@ -21,7 +22,18 @@ export class ExtendedKeyUsage implements X509Extension {
     return new ExtendedKeyUsage([...new Set(purposes)].map((p) => PURPOSE_OID[p]));
   }
 
+  /** Strict DER: SEQUENCE SIZE (1..MAX) OF KeyPurposeId. */
   static fromDer(extnValue: Uint8Array): ExtendedKeyUsage {
+    const what = 'ExtendedKeyUsage';
+    const list = DerReader.inside(extnValue, readSingle(extnValue, TAG.SEQUENCE, what), what);
+    if (list.done) throw new MalformedPkiObjectError(`${what}: no purpose`, { what });
+    const oids: string[] = [];
+    while (!list.done) oids.push(decodeOid(contentBytes(extnValue, list.expect(TAG.OID, 'KeyPurposeId')), what));
+    return new ExtendedKeyUsage(oids);
+  }
+
+  /** The same through pkijs: the reference `fromDer` is tested against. */
+  static fromDerWithPkijs(extnValue: Uint8Array): ExtendedKeyUsage {
     const eku = decodeWith('ExtendedKeyUsage', () => pkijs.ExtKeyUsage.fromBER(extnValue));
     return new ExtendedKeyUsage(eku.keyPurposes);
   }

@@ -1,5 +1,6 @@
 import * as asn1js from 'asn1js';
 import { toArrayBuffer } from '../encoding/bytes.js';
+import { contentBytes, readSingle, TAG } from '../encoding/der-reader.js';
 import { parseAsn1 } from '../encoding/der.js';
 import { InvalidPkiInputError, MalformedPkiObjectError } from '../errors.js';
 import { OID } from '../oids.js';
@@ -32,7 +33,21 @@ export class KeyUsage implements X509Extension {
     return new KeyUsage(KEY_USAGE_BITS.filter((u) => usages.includes(u)));
   }
 
+  /** Strict DER named bit list: unused bits zero, no trailing zero bit (X.690 11.2). */
   static fromDer(extnValue: Uint8Array): KeyUsage {
+    const what = 'KeyUsage';
+    const content = contentBytes(extnValue, readSingle(extnValue, TAG.BIT_STRING, what));
+    const unused = content[0] ?? 8;
+    const last = content[content.length - 1]!;
+    if (unused > 7 || (content.length === 1 && unused !== 0) || (content.length > 1 && ((last >> unused) & 1) !== 1)) {
+      throw new MalformedPkiObjectError(`${what}: not a DER named bit list`, { what });
+    }
+    const bytes = content.subarray(1);
+    return new KeyUsage(KEY_USAGE_BITS.filter((_, i) => ((bytes[i >> 3] ?? 0) >> (7 - (i & 7))) & 1));
+  }
+
+  /** The same through asn1js: the reference `fromDer` is tested against. */
+  static fromDerWithPkijs(extnValue: Uint8Array): KeyUsage {
     const bits = parseAsn1(extnValue, 'KeyUsage');
     if (!(bits instanceof asn1js.BitString)) throw new MalformedPkiObjectError('KeyUsage: BIT STRING expected', {});
     const bytes = bits.valueBlock.valueHexView;

@@ -1,8 +1,10 @@
 import { pkijs } from '../engine.js';
+import { readSingle, TAG } from '../encoding/der-reader.js';
 import { decodeWith } from '../encoding/der.js';
 import { InvalidPkiInputError } from '../errors.js';
 import { OID } from '../oids.js';
 import { encodeValue, toPkijsExtension, type X509Extension } from './extension.js';
+import { readGeneralNames } from './general-names.js';
 
 const URI = 6; // GeneralName [6] uniformResourceIdentifier
 const DNS = 2; // GeneralName [2] dNSName
@@ -62,7 +64,14 @@ export class SubjectAltName implements X509Extension {
     return SubjectAltName.of({ uris: [deviceUri(deviceId)], dnsNames });
   }
 
+  /** Strict DER; every GeneralName form is checked, URIs and DNS names are kept. */
   static fromDer(extnValue: Uint8Array): SubjectAltName {
+    const names = readGeneralNames(extnValue, readSingle(extnValue, TAG.SEQUENCE, 'SubjectAltName'), 'SubjectAltName');
+    return new SubjectAltName(names.uris, names.dnsNames);
+  }
+
+  /** The same through pkijs: the reference `fromDer` is tested against. */
+  static fromDerWithPkijs(extnValue: Uint8Array): SubjectAltName {
     const alt = decodeWith('SubjectAltName', () => pkijs.AltName.fromBER(extnValue));
     const pick = (type: number) => alt.altNames.filter((n) => n.type === type).map((n) => String(n.value));
     return new SubjectAltName(pick(URI), pick(DNS));
