@@ -25,6 +25,7 @@ import { describeError, OnboardingCommandRejected, TargetUnreachableError, Unsaf
 import { MosquittoTarget, type MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 import { deviceDecider, type DeviceCommand } from './onboard-devices/device.decider.js';
 import { OnboardingFacts } from './onboarding-facts/onboarding-facts.js';
+import { RevocationReactions } from './revoke-device/revocation-reactions.js';
 import { targetDecider, type TargetCommand } from './register-target/target.decider.js';
 import { HttpCrlSource, crlDigestOfPem, type CrlSource } from './shared/crl-source.js';
 import { derivedCommandId, sha256Hex } from './shared/derived-ids.js';
@@ -61,6 +62,7 @@ type Registration = CommandOf<typeof RegisterTarget>;
 export class OnboardingRuntime {
   readonly #targets = new Map<string, OnboardingTarget>();
   readonly #crlPems = new Map<string, RevocationList>();
+  #revocations: RevocationReactions | undefined;
   readonly #queue: KeyedQueue;
   readonly #trustQueue = new KeyedQueue(16);
   readonly #tally: TelemetryTally;
@@ -110,6 +112,8 @@ export class OnboardingRuntime {
       }
       await runtime.#connect(registration, credentials).catch((error: unknown) => logger.warn({ event: 'onboarding.target_unreachable', targetId: registration.targetId, error: describeError(error) }, 'target not reachable at start'));
     }
+    runtime.#revocations = new RevocationReactions(store, runtime, logger);
+    await runtime.#revocations.start();
     runtime.#telemetryTimer = setInterval(() => runtime.#flushTelemetry(), config.telemetryIntervalMs);
     logger.info({ event: 'onboarding.started', namespace: config.namespace, targets: runtime.#targets.size }, 'onboarding started');
     return runtime;
@@ -435,6 +439,7 @@ export class OnboardingRuntime {
   }
 
   async stop(): Promise<void> {
+    await this.#revocations?.stop();
     clearInterval(this.#telemetryTimer);
     this.#flushTelemetry();
     await this.#queue.idle();

@@ -175,6 +175,25 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await clients[2]!.publishAsync(`fridges/${devices[2]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
   });
 
+  test('reacts to the CA on its own: CertificateRevoked disables the device everywhere, CrlPublished installs the new CRL', async () => {
+    const victim = devices[1]!;
+    const gone = closed(clients[1]!);
+    const facts = new PlatformFacts(store);
+    await facts.revoke(victim, platform, 'rv-2');
+    await gone; // dynamic security dropped the live session
+    const crl = await issueTestCrl(platform, [{ serialHex: devices[0]!.serialHex }, { serialHex: victim.serialHex }]);
+    crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
+    await facts.publishCrl(platform, crl, 2);
+    const events = await waitFor(async () => {
+      const all = await onboardingEvents();
+      const enforced = count(all, 'TargetCrlUpdated', (d) => d.crlNumber === crl.crlNumber) === 2;
+      return enforced && count(all, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId && d.revocationId === 'rv-2') === 2 ? all : undefined;
+    }, { description: 'deprovisioned on both brokers and the new CRL enforced', timeoutMs: 20_000 });
+    expect(count(events, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId)).toBe(2);
+    await expect(connectDevice(victim, { port: brokers['broker-b'].tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+    await clients[2]!.publishAsync(`fridges/${devices[2]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
+  });
+
   test('unknown batch and unknown target are refused with clear codes', async () => {
     await expect(commands.request(OnboardBatch.subject(nats.namespace), { commandId: 'onboard-x', batchId: 'b-nope' })).rejects.toMatchObject({ code: 'unknown-batch' });
     await expect(commands.request(OnboardBatch.subject(nats.namespace), { commandId: 'onboard-y', batchId: 'b-fridges', targetIds: ['broker-z'] })).rejects.toMatchObject({ code: 'unknown-target' });

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   BatchCreated,
   CertificateIssued,
+  CertificateRevoked,
   CrlPublished,
   DeviceIdentityImported,
   ServerPolicyDefined,
@@ -62,6 +63,17 @@ export class PlatformFacts {
       keyId: 'tls-0',
       certificatePem: device.certificatePem,
       chainPem: authority.chainPem,
+    });
+  }
+
+  revoke(device: TestDevice, authority: TestAuthority, revocationId: string) {
+    return append(this.store, 'ca', CertificateRevoked, device.deviceId, {
+      deviceId: device.deviceId,
+      authorityId: authority.authorityId,
+      serialNumber: device.serialHex.toLowerCase(),
+      reason: 'keyCompromise',
+      revokedAt: now(),
+      revocationId,
     });
   }
 
