@@ -4,6 +4,7 @@ import type { CryptoKey } from '@tunnelkey/device-protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { OperatingConditions, PufProfile, PufProfileName } from '@tunnelkey/puf';
 import { InvalidFleetOptionError } from '../errors.js';
+import { MqttFleet, emptyMqttStats, type MqttConnectSummary, type MqttFleetOptions } from '../mqtt/mqtt-fleet.js';
 import { pinPlatformKey, type PinnedPlatformKey } from '../simulated-device/pinned-platform-key.js';
 import { SimulatedDevice, type DeviceTransport } from '../simulated-device/simulated-device.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -60,7 +61,17 @@ export interface Fleet {
   stats(): FleetStats;
   /** Resolves when no received message is still being handled. */
   idle(): Promise<void>;
-  /** Unsubscribes and waits for in-flight work. Leaves the NATS connection to its owner. */
+  /**
+   * Devices onboarded to a target connect to it over MQTT/TLS (certificate + PUF-derived key) and
+   * publish telemetry; devices onboarded later connect as their connection parameters arrive.
+   * Options apply on the first call. Progress is in `stats().mqtt`.
+   */
+  connect(options?: MqttFleetOptions): MqttConnectSummary;
+  /** Devices stay connected and publish nothing more. */
+  stopTelemetry(): void;
+  /** Closes every MQTT session (devices stop reconnecting). */
+  disconnect(): Promise<void>;
+  /** Unsubscribes, closes MQTT sessions and waits for in-flight work. Leaves the NATS connection to its owner. */
   stop(): Promise<void>;
 }
 
@@ -100,7 +111,15 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
       nats?.publish(subject, data);
     },
   };
-  const observer = (_: string, observation: Parameters<FleetCounters['observe']>[0]) => counters.observe(observation);
+  let mqtt: MqttFleet | undefined;
+  const observer = (deviceId: string, observation: Parameters<FleetCounters['observe']>[0]) => {
+    counters.observe(observation);
+    // Once connecting is on, a device that has just been onboarded connects without being asked.
+    if (mqtt && observation.type === 'accepted' && observation.kind === 'connection-parameters') {
+      const device = byId.get(deviceId);
+      if (device) mqtt.ensure(device);
+    }
+  };
 
   const byId = new Map<string, SimulatedDevice>();
   const faults = new Map<string, DeviceFault>();
@@ -138,6 +157,12 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   );
   // Keep index order: device i is always the i-th row of the identity file.
   for (const device of await Promise.all(manufacturing)) byId.set(device.deviceId, device);
+
+  const disconnect = async () => {
+    const closing = mqtt;
+    mqtt = undefined;
+    await closing?.close();
+  };
 
   let subscription: Subscription | undefined;
   if (nats) {
@@ -183,10 +208,19 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         refusedByCode: { ...counters.refusedByCode },
         sentByKind: { ...counters.sentByKind },
         inFlight: { active: limiter.active, waiting: limiter.waiting },
+        mqtt: mqtt ? mqtt.stats() : emptyMqttStats(),
       };
     },
     idle: () => limiter.idle(),
+    connect(mqttOptions) {
+      mqtt ??= new MqttFleet(mqttOptions);
+      mqtt.startTelemetry();
+      return mqtt.connectAll(byId.values());
+    },
+    stopTelemetry: () => mqtt?.stopTelemetry(),
+    disconnect,
     async stop() {
+      await disconnect();
       if (subscription) {
         const sub = subscription;
         subscription = undefined;

@@ -1,3 +1,4 @@
+import type { MqttFleetStats } from '../mqtt/mqtt-fleet.js';
 import type { DeviceObservation } from '../simulated-device/device-observation.js';
 import type { DeviceState } from '../simulated-device/simulated-device.js';
 
@@ -31,6 +32,8 @@ export interface FleetStats {
   sentByKind: Record<string, number>;
   /** Crypto work running / waiting right now. */
   inFlight: { active: number; waiting: number };
+  /** MQTT sessions with onboarding targets (zeros until `connect()`). */
+  mqtt: MqttFleetStats;
 }
 
 export const emptyByState = (): Record<DeviceState, number> => ({

@@ -322,7 +322,7 @@ export class SimulatedDevice {
       }
       case ConnectionParametersMessage.kind: {
         const { targetId, ...parameters } = envelope.body as DeviceBodyOf<typeof ConnectionParametersMessage>;
-        // Stored only: connecting over MQTT/TLS is issue 5.
+        // Stored; the fleet's MqttFleet connects with it (see ../mqtt/).
         this.flash.connections[targetId] = parameters;
         this.#observe({ type: 'accepted', kind: envelope.kind });
         return 'handled';

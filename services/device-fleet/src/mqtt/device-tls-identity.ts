@@ -1,0 +1,48 @@
+/**
+ * The TLS client identity of a device for one connection: its certificate and the private key
+ * re-derived from the PUF for this connection only.
+ *
+ * Why the key is exported at all: node's TLS (OpenSSL) takes a PEM/DER key, not a WebCrypto
+ * CryptoKey, and the PUF library hands out only non-extractable CryptoKeys. On Node 20,
+ * `KeyObject.from(cryptoKey)` accepts a non-extractable key and its export works (checked on
+ * 20.20), so we need neither a private path into @tunnelkey/puf nor an extractable re-derivation.
+ * The PKCS#8 bytes exist only while `createSecureContext` copies them into OpenSSL's SSL_CTX; the
+ * buffer is zeroed right after (the intermediate PEM string cannot be wiped: JS strings are
+ * immutable; it is unreferenced at once). Nothing is written to flash or logged. The secure context
+ * (holding the key inside OpenSSL) lives as long as one MQTT client; every new connection attempt
+ * re-derives the key, as a real device would after a reset.
+ */
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { KeyObject } from 'node:crypto';
+import { DeviceNotConnectableError } from '../errors.js';
+import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
+import type { StoredConnectionParameters } from '../simulated-device/device-flash.js';
+import type { DeviceKeyId } from '../simulated-device/key-ids.js';
+
+export interface DeviceTlsIdentity {
+  secureContext: SecureContext;
+  /** Milliseconds the PUF reconstruction + key derivation took (the bench reports it). */
+  deriveMs: number;
+}
+
+export async function deviceTlsIdentity(device: SimulatedDevice, keyId: DeviceKeyId, parameters: StoredConnectionParameters): Promise<DeviceTlsIdentity> {
+  const certificate = device.flash.certificates[keyId];
+  if (!certificate) throw new DeviceNotConnectableError('the device holds no certificate for its TLS key', { deviceId: device.deviceId, keyId });
+  const started = performance.now();
+  return device.withKeys([keyId], async (keys) => {
+    const deriveMs = performance.now() - started;
+    const pkcs8 = Buffer.from(KeyObject.from(keys.get(keyId)!.privateKey).export({ type: 'pkcs8', format: 'pem' }));
+    try {
+      const secureContext = createSecureContext({
+        key: pkcs8,
+        // The leaf alone: the broker holds the issuing CA chain (its cafile).
+        cert: certificate.certificatePem,
+        ...(parameters.serverCaPem ? { ca: parameters.serverCaPem } : {}),
+        minVersion: 'TLSv1.2',
+      });
+      return { secureContext, deriveMs };
+    } finally {
+      pkcs8.fill(0);
+    }
+  });
+}

@@ -1,0 +1,205 @@
+/**
+ * The MQTT side of a fleet: one DeviceMqttLink per (device, target) it was onboarded to. Thousands
+ * of devices share one ticker (reconnects that are due, telemetry that is due) and one limiter on
+ * connection attempts in flight (PUF derivation + TLS handshake), so a fleet of 5,000 does not
+ * open 5,000 handshakes at once nor run 10,000 timers.
+ */
+import { InvalidFleetOptionError } from '../errors.js';
+import { ConcurrencyLimiter } from '../fleet/concurrency-limiter.js';
+import type { DeviceKeyId } from '../simulated-device/key-ids.js';
+import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
+import { DeviceMqttLink, type ConnectFailure, type LinkSettings, type MqttLinkEvent } from './device-mqtt-link.js';
+
+export interface MqttFleetOptions {
+  /** The certified key devices present (default `tls-0`). */
+  keyId?: DeviceKeyId;
+  /** Connection attempts (PUF derivation + handshake) in flight at once (default 64). */
+  concurrency?: number;
+  /** Telemetry period per device (default 10 s); the first reading goes right after CONNACK. */
+  telemetryIntervalMs?: number;
+  /** Resolution of the shared ticker (default 250 ms). */
+  tickMs?: number;
+  connectTimeoutMs?: number;
+  keepaliveSeconds?: number;
+  /** Reconnect backoff: doubled per consecutive failure, capped, jittered (default 1 s .. 60 s). */
+  backoff?: { initialMs: number; maxMs: number };
+  /** Every link event (the bench takes timestamps from it). Keep it cheap: it runs on the fleet's loop. */
+  onEvent?: (event: MqttLinkEvent) => void;
+}
+
+export interface MqttConnectSummary {
+  /** Links started by this call. */
+  started: number;
+  /** Devices that cannot connect yet: offline, no certificate for the key, or not onboarded anywhere. */
+  skipped: { offline: number; noCertificate: number; notOnboarded: number };
+}
+
+export interface MqttFleetStats {
+  /** Links (device x target) the fleet runs; 0 before `connect()`. */
+  links: number;
+  queued: number;
+  connecting: number;
+  connected: number;
+  /** Waiting for their next attempt (backoff after a failure or a drop). */
+  waiting: number;
+  /** Connected and with telemetry acknowledged on the current connection. */
+  publishing: number;
+  /** Links that ever had telemetry acknowledged. */
+  delivered: number;
+  attempts: number;
+  connects: number;
+  disconnects: number;
+  failuresByReason: Partial<Record<ConnectFailure, number>>;
+  published: number;
+  acked: number;
+  /** Telemetry the broker refused (PUBACK reason code): connected without rights. */
+  publishRefused: number;
+  telemetry: 'on' | 'off';
+}
+
+export const emptyMqttStats = (): MqttFleetStats => ({
+  links: 0,
+  queued: 0,
+  connecting: 0,
+  connected: 0,
+  waiting: 0,
+  publishing: 0,
+  delivered: 0,
+  attempts: 0,
+  connects: 0,
+  disconnects: 0,
+  failuresByReason: {},
+  published: 0,
+  acked: 0,
+  publishRefused: 0,
+  telemetry: 'off',
+});
+
+const positive = (name: string, value: number | undefined, fallback: number): number => {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new InvalidFleetOptionError(`${name} must be positive`, { [name]: v });
+  return v;
+};
+
+export class MqttFleet {
+  readonly #links = new Map<string, DeviceMqttLink>();
+  readonly #limiter: ConcurrencyLimiter;
+  readonly #failures: Partial<Record<ConnectFailure, number>> = {};
+  readonly #keyId: DeviceKeyId;
+  readonly #intervalMs: number;
+  readonly #settings: LinkSettings;
+  #timer: NodeJS.Timeout | undefined;
+  #telemetryOn = true;
+  #closed = false;
+
+  constructor(options: MqttFleetOptions = {}) {
+    this.#keyId = options.keyId ?? 'tls-0';
+    this.#intervalMs = positive('telemetryIntervalMs', options.telemetryIntervalMs, 10_000);
+    this.#limiter = new ConcurrencyLimiter(Math.floor(positive('concurrency', options.concurrency, 64)));
+    const onEvent = options.onEvent;
+    this.#settings = {
+      keyId: this.#keyId,
+      connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 15_000),
+      keepaliveSeconds: positive('keepaliveSeconds', options.keepaliveSeconds, 60),
+      backoff: options.backoff ?? { initialMs: 1_000, maxMs: 60_000 },
+      telemetryIntervalMs: this.#intervalMs,
+      telemetryEnabled: () => this.#telemetryOn,
+      emit: (event) => {
+        if (event.type === 'connect-failed') this.#failures[event.reason] = (this.#failures[event.reason] ?? 0) + 1;
+        onEvent?.(event);
+      },
+    };
+    const tickMs = positive('tickMs', options.tickMs, 250);
+    this.#timer = setInterval(() => this.#tick(), tickMs);
+    // The fleet's owner decides when the process ends, not a telemetry timer.
+    this.#timer.unref();
+  }
+
+  /**
+   * Starts a link for every target the device was onboarded to and is not linked yet; the first
+   * attempt is queued at once. Returns how many links started, or why none could.
+   */
+  ensure(device: SimulatedDevice): { started: number; skipped?: keyof MqttConnectSummary['skipped'] } {
+    if (this.#closed) return { started: 0 };
+    if (!device.online) return { started: 0, skipped: 'offline' };
+    if (!device.flash.certificates[this.#keyId]) return { started: 0, skipped: 'noCertificate' };
+    const targets = Object.entries(device.flash.connections);
+    if (targets.length === 0) return { started: 0, skipped: 'notOnboarded' };
+    let started = 0;
+    for (const [targetId, parameters] of targets) {
+      const key = `${device.deviceId}\u0000${targetId}`;
+      if (this.#links.has(key)) continue;
+      const link = new DeviceMqttLink(device, targetId, parameters, this.#settings);
+      this.#links.set(key, link);
+      this.#dispatch(link);
+      started++;
+    }
+    return { started };
+  }
+
+  connectAll(devices: Iterable<SimulatedDevice>): MqttConnectSummary {
+    const summary: MqttConnectSummary = { started: 0, skipped: { offline: 0, noCertificate: 0, notOnboarded: 0 } };
+    for (const device of devices) {
+      const outcome = this.ensure(device);
+      summary.started += outcome.started;
+      if (outcome.skipped) summary.skipped[outcome.skipped]++;
+    }
+    return summary;
+  }
+
+  /** Devices stay connected but publish nothing more. */
+  stopTelemetry(): void {
+    this.#telemetryOn = false;
+  }
+
+  startTelemetry(): void {
+    this.#telemetryOn = true;
+  }
+
+  stats(): MqttFleetStats {
+    const stats = emptyMqttStats();
+    stats.links = this.#links.size;
+    stats.telemetry = this.#telemetryOn ? 'on' : 'off';
+    stats.failuresByReason = { ...this.#failures };
+    for (const link of this.#links.values()) {
+      if (link.state !== 'stopped') stats[link.state]++;
+      if (link.state === 'connected' && link.deliveringNow) stats.publishing++;
+      if (link.everDelivered) stats.delivered++;
+      stats.attempts += link.attempts;
+      stats.connects += link.connects;
+      stats.disconnects += link.disconnects;
+      stats.published += link.published;
+      stats.acked += link.acked;
+      stats.publishRefused += link.publishRefused;
+    }
+    return stats;
+  }
+
+  /** Closes every session and stops the ticker; waits for attempts in flight. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.all([...this.#links.values()].map((link) => link.stop()));
+    await this.#limiter.idle();
+    // An attempt that was deriving its key when we stopped may have opened a client since.
+    await Promise.all([...this.#links.values()].map((link) => link.stop()));
+  }
+
+  #dispatch(link: DeviceMqttLink): void {
+    link.state = 'queued';
+    void this.#limiter.run(() => link.attempt()).catch(() => undefined);
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    const date = new Date(now);
+    for (const link of this.#links.values()) {
+      if (link.state === 'waiting' && link.nextAttemptAt <= now) this.#dispatch(link);
+      else if (link.state === 'connected' && this.#telemetryOn && link.nextPublishAt <= now) {
+        link.nextPublishAt = Math.max(link.nextPublishAt + this.#intervalMs, now + this.#intervalMs / 2);
+        link.publish(date);
+      }
+    }
+  }
+}
