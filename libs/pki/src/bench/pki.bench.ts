@@ -21,6 +21,7 @@ import {
 } from '../index.js';
 import { buildDeviceCertificateWithPkijs } from '../certificate/device-certificate.js';
 import { parseCsrWithPkijs, verifyCsrSignature } from '../csr/parse-csr.js';
+import { parseCertificateWithPkijs } from '../certificate/parse-certificate.js';
 import { runParseBench } from './certificate-parse.bench.js';
 
 const arg = (name: string, fallback: number): number => {
@@ -116,7 +117,7 @@ const main = async () => {
   );
 };
 
-(process.argv.includes('--parse') ? runParseBench() : main()).catch((e: unknown) => {
+(process.argv.includes('--parse') ? runParseBench({ parseCertificateWithPkijs }) : main()).catch((e: unknown) => {
   process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

@@ -69,9 +69,25 @@ const fail = (message: string, context: Record<string, string | number> = {}): n
 const algorithmOid = (der: Uint8Array, e: DerElement): string => {
   const algorithm = DerReader.inside(der, e, 'AlgorithmIdentifier');
   const oid = decodeOid(contentBytes(der, algorithm.expect(TAG.OID, 'algorithm')), 'AlgorithmIdentifier');
-  if (!algorithm.done) algorithm.next();
+  if (!algorithm.done) {
+    // The parameter forms in use: absent (ECDSA), NULL (RSA), a named curve, or a SEQUENCE (RSA-PSS, DSA).
+    const parameters = algorithm.next();
+    const ok =
+      parameters.tag === TAG.OID || parameters.tag === TAG.SEQUENCE || (parameters.tag === TAG.NULL && parameters.end === parameters.contentStart);
+    if (!ok) fail('unsupported AlgorithmIdentifier parameters', { tag: parameters.tag });
+    if (parameters.tag === TAG.OID) decodeOid(contentBytes(der, parameters), 'AlgorithmIdentifier');
+  }
   algorithm.end('parameters');
   return oid;
+};
+
+/** SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }: shape only (keys are checked where used). */
+const checkSpki = (der: Uint8Array, e: DerElement): void => {
+  const spki = DerReader.inside(der, e, 'SubjectPublicKeyInfo');
+  algorithmOid(der, spki.expect(TAG.SEQUENCE, 'algorithm'));
+  const bits = contentBytes(der, spki.expect(TAG.BIT_STRING, 'subjectPublicKey'));
+  spki.end('subjectPublicKey');
+  if (bits.length === 0 || bits[0]! > 7) fail('subjectPublicKey is not a BIT STRING');
 };
 
 const readExtensions = (der: Uint8Array, wrapper: DerElement): CertificateExtensionPart[] => {
@@ -136,6 +152,7 @@ export const readCertificate = (der: Uint8Array): CertificateParts => {
   for (const id of [issuerUniqueId, subjectUniqueId]) {
     if (id && (contentBytes(der, id)[0] ?? 8) > 7) fail('unique identifier is not a BIT STRING');
   }
+  checkSpki(der, spkiElement);
   const bits = contentBytes(der, signatureElement);
   if (bits.length < 2 || bits[0] !== 0) fail('signature is not a whole-octet BIT STRING');
 
