@@ -3,16 +3,15 @@ import type { Logger } from 'pino';
 import type { CommandSender } from './commands/command-sender.js';
 import type { TokenService } from './auth/token-service.js';
 import type { LiveFeed } from './live-events/live-feed.js';
-import type { MemoryReadStore } from './read-model/memory-read-store.js';
-import type { ProjectionRunner } from './read-model/projection-runner.js';
+import type { ReadModels } from './read-model/read-models.js';
 
 /** What the gateway's controllers share: built by startGateway, handed to the module. */
 export interface GatewayRuntime {
   namespace: string;
   logger: Logger;
   eventStore: JetStreamEventStore;
-  readStore: MemoryReadStore;
-  projections: ProjectionRunner;
+  /** The read models: their store (embedded or MongoDB) and the runners feeding it. */
+  readModels: ReadModels;
   commands: CommandSender;
   tokens: TokenService;
   live: LiveFeed;

@@ -23,7 +23,7 @@ class GatewayPlatformHooks implements OnModuleInit {
     this.readiness.add({ name: 'read-models', ready: () => this.runtime.ready() });
     if (!this.metrics.getSingleMetric('gateway_projection_events_total')) {
       const applied = new Counter({ name: 'gateway_projection_events_total', help: 'Events applied to the read models', labelNames: ['projection', 'context'], registers: [this.metrics] });
-      this.runtime.projections.onApplied((projection, context) => applied.inc({ projection, context }));
+      this.runtime.readModels.onApplied((projection, context) => applied.inc({ projection, context }));
     }
   }
 }

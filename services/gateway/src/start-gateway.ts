@@ -3,12 +3,14 @@ import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { projectionStoreFromEnv, type ProjectionStore } from '@tunnelkey/projection-store';
 import { CommandClient, METRICS_REGISTRY, startService, type RunningService } from '@tunnelkey/messaging';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { TokenService } from './auth/token-service.js';
 import { KvTokenStore, type TokenStore } from './auth/token-store.js';
 import { CommandSender } from './commands/command-sender.js';
+import { serveConsole } from './console/serve-console.js';
 import { gatewayConfigFromEnv, type GatewayConfig } from './config.js';
 import type { GatewayRuntime } from './gateway-runtime.js';
 import { GatewayModule } from './gateway.module.js';
@@ -17,8 +19,7 @@ import { HttpErrorFilter } from './observability/http-error.filter.js';
 import { requestContext } from './observability/request-context.js';
 import { catalogProjection } from './projections/catalog.projection.js';
 import { fleetProjection } from './projections/fleet.projection.js';
-import { MemoryReadStore } from './read-model/memory-read-store.js';
-import { ProjectionRunner } from './read-model/projection-runner.js';
+import { ReadModels } from './read-model/read-models.js';
 
 export interface StartGatewayOptions extends Partial<GatewayConfig> {
   /** An open connection to share (tests, the one-process demo); else one to `natsUrl`. */
@@ -32,6 +33,16 @@ export interface StartGatewayOptions extends Partial<GatewayConfig> {
   nestLogger?: false | ('error' | 'warn' | 'log')[];
   /** Resolve before the read models caught up (default: wait, so the first query sees the log). */
   skipCatchUp?: boolean;
+  /**
+   * Where the read models live, kept open at stop (tests: restart against the same store). Default:
+   * `projectionStoreFromEnv(env)`: MongoDB when MONGO_URL is set, else the embedded store.
+   */
+  projectionStore?: ProjectionStore;
+  /**
+   * Durable name prefix of a store that outlives the process (default `gateway`): a restart resumes
+   * at the stored checkpoints. The embedded store made here gets a per-process name instead.
+   */
+  projectionDurable?: string;
 }
 
 export interface RunningGateway {
@@ -52,8 +63,22 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   const logger = options.logger ?? pino({ name: 'gateway', level: config.logLevel });
   const nats = options.nats ?? (await connect({ servers: config.natsUrl, name: 'gateway' }));
   const eventStore = new JetStreamEventStore(nats, { namespace: config.namespace, logger });
-  const readStore = new MemoryReadStore();
-  const projections = new ProjectionRunner({ nats, store: eventStore, readStore, projections: [fleetProjection, catalogProjection], instanceId: randomBytes(4).toString('hex'), logger });
+  const projectionStore = options.projectionStore ?? (await projectionStoreFromEnv(env));
+  // The embedded store made here dies with the process: its durables are per process, deleted at stop.
+  const ephemeralDurables = !options.projectionStore && projectionStore.kind === 'embedded';
+  const readModels = new ReadModels({
+    nats,
+    events: eventStore,
+    store: projectionStore,
+    projections: [fleetProjection, catalogProjection],
+    durable: ephemeralDurables ? `gw-${randomBytes(4).toString('hex')}` : (options.projectionDurable ?? 'gateway'),
+    ephemeralDurables,
+    logger,
+  });
+  logger.info({ event: 'gateway.projection_store', kind: projectionStore.kind }, 'read models stored');
+  const closeStore = async () => {
+    if (!options.projectionStore) await projectionStore.close();
+  };
   const tokens = new TokenService({
     store: options.tokenStore ?? (await KvTokenStore.open(nats, config.namespace)),
     ...(config.adminToken ? { bootstrapAdminToken: config.adminToken } : {}),
@@ -62,17 +87,16 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     ...(options.announce ? { announce: options.announce } : {}),
   });
   await tokens.bootstrap();
-  const live = new LiveFeed(readStore);
+  const live = new LiveFeed(readModels);
   const runtime: GatewayRuntime = {
     namespace: config.namespace,
     logger,
     eventStore,
-    readStore,
-    projections,
+    readModels,
     commands: new CommandSender(new CommandClient(nats), config.namespace, logger),
     tokens,
     live,
-    ready: () => projections.caughtUp,
+    ready: () => readModels.caughtUp,
   };
   let service: RunningService;
   try {
@@ -88,10 +112,11 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     });
   } catch (error) {
     live.close();
+    await closeStore();
     if (!options.nats) await nats.close();
     throw error;
   }
-  const catchUp = projections.start();
+  const catchUp = readModels.start();
   if (options.skipCatchUp) catchUp.catch((error: unknown) => logger.error({ event: 'gateway.projections_failed', error: (error as Error).name }, 'read models failed to start'));
   else await catchUp;
   logger.info({ event: 'gateway.started', namespace: config.namespace, url: service.url }, 'gateway started');
@@ -100,8 +125,9 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     service,
     runtime,
     async stop() {
-      await projections.stop();
+      await readModels.stop();
       live.close();
+      await closeStore();
       eventStore.close();
       await service.stop();
       if (!options.nats) await nats.drain();
@@ -120,5 +146,7 @@ function configureHttp(app: INestApplication, config: GatewayConfig, logger: Log
   const latency = new Histogram({ name: 'gateway_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [metrics] });
   express.use(requestContext(logger, { requests, latency }));
   express.useGlobalFilters(new HttpErrorFilter(logger));
+  // The web console: `/` and its assets under /console (plain ES modules, no build step).
+  serveConsole(express);
   express.disable('x-powered-by');
 }

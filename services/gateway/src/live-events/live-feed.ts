@@ -1,10 +1,12 @@
 import { Subject, type Observable } from 'rxjs';
-import { batchesCollection, devicesCollection } from '../projections/fleet.projection.js';
-import { policiesCollection, targetsCollection } from '../projections/catalog.projection.js';
+import type { ProjectionDocument } from '@tunnelkey/projection-store';
+import { batchesCollection, devicesCollection, fleetProjectionName, linksCollection } from '../projections/fleet.projection.js';
+import { policiesCollection, targetAuthoritiesCollection, targetsCollection } from '../projections/catalog.projection.js';
 import type { DeviceDocument } from '../projections/fleet.views.js';
 import { batchProgress, type BatchProgress } from '../queries/batch-progress/batch-progress.query.js';
+import { targetsOf } from '../queries/device-detail/device-detail.query.js';
 import { summaryOf, type DeviceSummary } from '../queries/device-list/device-list.query.js';
-import type { MemoryReadStore } from '../read-model/memory-read-store.js';
+import type { ReadModels } from '../read-model/read-models.js';
 
 export type LiveUpdate =
   | { type: 'device'; data: DeviceSummary }
@@ -28,7 +30,9 @@ export interface LiveFeedOptions {
 export class LiveFeed {
   readonly #updates = new Subject<LiveUpdate>();
   readonly #devices = new Set<string>();
-  readonly #batches = new Set<string>();
+  #batches = new Set<string>();
+  /** Changed devices whose write did not name their batch: looked up at the flush. */
+  readonly #unresolvedDevices = new Set<string>();
   #catalog = { policies: false, targets: false };
   #timer: NodeJS.Timeout | undefined;
   readonly #unsubscribe: () => void;
@@ -36,19 +40,26 @@ export class LiveFeed {
   readonly #maxDeviceUpdates: number;
 
   constructor(
-    private readonly store: MemoryReadStore,
+    private readonly readModels: ReadModels,
     options: LiveFeedOptions = {},
   ) {
     this.#windowMs = options.windowMs ?? 200;
     this.#maxDeviceUpdates = options.maxDeviceUpdates ?? 200;
-    this.#unsubscribe = store.onChange(({ writes }) => {
+    this.#unsubscribe = readModels.onChange(({ writes }) => {
       for (const write of writes) {
-        if (write.collection === devicesCollection) this.#devices.add(write.id);
-        else if (write.collection === batchesCollection) this.#batches.add(write.id);
+        if (write.collection === devicesCollection) {
+          this.#devices.add(write.id);
+          // A device's batch counts are derived from its fields: any change may move them.
+          const batchId = write.type === 'upsert' ? write.set?.batchId : undefined;
+          if (typeof batchId === 'string') this.#batches.add(batchId);
+          else this.#unresolvedDevices.add(write.id);
+        } else if (write.collection === linksCollection && write.type === 'upsert' && write.set && ('connected' in write.set || 'status' in write.set)) {
+          this.#catalog.targets = true;
+        } else if (write.collection === batchesCollection) this.#batches.add(write.id);
         else if (write.collection === policiesCollection) this.#catalog.policies = true;
-        else if (write.collection === targetsCollection) this.#catalog.targets = true;
+        else if (write.collection === targetsCollection || write.collection === targetAuthoritiesCollection) this.#catalog.targets = true;
       }
-      this.#timer ??= setTimeout(() => this.flush(), this.#windowMs);
+      this.#timer ??= setTimeout(() => void this.flush(), this.#windowMs);
     });
   }
 
@@ -57,33 +68,42 @@ export class LiveFeed {
   }
 
   /** Emits what changed since the last flush. */
-  flush(): void {
+  async flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#devices.size > this.#maxDeviceUpdates) {
-      const batchIds = new Set<string>();
-      for (const id of this.#devices) {
-        const batchId = this.store.get<DeviceDocument>(devicesCollection, id)?.batchId;
-        if (batchId) batchIds.add(batchId);
-      }
-      this.#updates.next({ type: 'devices-changed', data: { count: this.#devices.size, batchIds: [...batchIds] } });
-    } else {
-      for (const id of this.#devices) {
-        const device = this.store.get<DeviceDocument>(devicesCollection, id);
-        if (device) this.#updates.next({ type: 'device', data: summaryOf(device) });
-      }
-    }
-    for (const id of this.#batches) {
-      try {
-        this.#updates.next({ type: 'batch', data: batchProgress(this.store, id) });
-      } catch {
-        // Counters of a batch whose BatchCreated is not projected yet: it follows with it.
-      }
-    }
-    if (this.#catalog.policies || this.#catalog.targets) this.#updates.next({ type: 'catalog', data: this.#catalog });
+    const devices = [...this.#devices];
+    const unresolved = [...this.#unresolvedDevices];
+    const batches = this.#batches;
+    const catalog = this.#catalog;
     this.#devices.clear();
-    this.#batches.clear();
+    this.#unresolvedDevices.clear();
+    this.#batches = new Set();
     this.#catalog = { policies: false, targets: false };
+    const store = this.readModels.store;
+    const get = (id: string) => store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, id);
+    try {
+      for (const device of await Promise.all(unresolved.map(get))) if (device?.batchId) batches.add(device.batchId);
+      if (devices.length > this.#maxDeviceUpdates) {
+        const batchIds = new Set<string>();
+        for (const device of await Promise.all(devices.map(get))) if (device?.batchId) batchIds.add(device.batchId);
+        this.#updates.next({ type: 'devices-changed', data: { count: devices.length, batchIds: [...batchIds] } });
+      } else {
+        for (const id of devices) {
+          const device = await get(id);
+          if (device) this.#updates.next({ type: 'device', data: summaryOf(device, await targetsOf(store, id)) });
+        }
+      }
+      for (const id of batches) {
+        try {
+          this.#updates.next({ type: 'batch', data: await batchProgress(store, id) });
+        } catch {
+          // Counters of a batch whose BatchCreated is not projected yet: it follows with it.
+        }
+      }
+      if (catalog.policies || catalog.targets) this.#updates.next({ type: 'catalog', data: catalog });
+    } catch {
+      // The store is unreachable for a moment: the next change sends fresh state.
+    }
   }
 
   close(): void {

@@ -1,46 +1,51 @@
-import type { GatewayProjection } from '../read-model/projection.js';
+import type { RecordedEvent } from '@tunnelkey/eventstore';
+import type { JsonValue, StoredProjection, Write } from '@tunnelkey/projection-store';
+import { json } from './fleet.projection.js';
 
+export const catalogProjectionName = 'catalog';
 export const policiesCollection = 'policies';
 export const targetsCollection = 'targets';
+/** A target's trust anchor and CRL per authority (`<targetId>/<authorityId>`): documents hold top-level fields only. */
+export const targetAuthoritiesCollection = 'targetAuthorities';
 
-/** Server policies and onboarding targets: what the console offers in its drop-downs. */
-export const catalogProjection: GatewayProjection = {
-  name: 'catalog',
-  contexts: ['registry', 'onboarding'],
-  collections: [policiesCollection, targetsCollection],
-  project(event) {
-    const data = event.data as Record<string, unknown>;
+type Data = Record<string, unknown>;
+
+/**
+ * Server policies and onboarding targets: what the console offers in its drop-downs. A target's
+ * onboarded and connected devices are counted from the fleet's links at query time.
+ */
+export const catalogProjection: StoredProjection = {
+  name: catalogProjectionName,
+  collections: {
+    policies: { indexes: ['name'] },
+    targets: { indexes: ['name'] },
+    targetAuthorities: { indexes: ['targetId'] },
+  },
+  sources: [{ context: 'registry', aggregate: 'policy' }, { context: 'onboarding', aggregate: 'target' }],
+  evolve({ event }: RecordedEvent): Write[] {
+    const data = event.data as Data;
     const targetId = data.targetId as string;
+    const authority = () => ({ type: 'upsert' as const, collection: targetAuthoritiesCollection, id: `${targetId}/${data.authorityId as string}`, set: { targetId, authorityId: data.authorityId as string } });
     switch (event.type) {
       case 'ServerPolicyDefined':
         return [
           {
+            type: 'upsert',
             collection: policiesCollection,
             id: data.policyId as string,
-            set: { policyId: data.policyId, name: data.name, targetIds: data.targetIds, topicRights: data.topicRights, certificateLifetimeDays: data.certificateLifetimeDays, definedAt: event.occurredAt },
+            set: json({ policyId: data.policyId, name: data.name, targetIds: data.targetIds, topicRights: data.topicRights, certificateLifetimeDays: data.certificateLifetimeDays, definedAt: event.occurredAt }) as Record<string, JsonValue>,
           },
         ];
       case 'TargetRegistered':
-        return [
-          {
-            collection: targetsCollection,
-            id: targetId,
-            set: { targetId, kind: data.kind, name: data.name, host: data.host, tlsPort: data.tlsPort, registeredAt: event.occurredAt },
-            inc: { onboarded: 0, connected: 0 },
-          },
-        ];
-      case 'TargetTrustAnchorInstalled':
-        return [{ collection: targetsCollection, id: targetId, set: { [`trustAnchors.${data.authorityId as string}`]: { fingerprintSha256: data.fingerprintSha256, at: event.occurredAt } } }];
-      case 'TargetCrlUpdated':
-        return [{ collection: targetsCollection, id: targetId, set: { [`crl.${data.authorityId as string}`]: { crlNumber: data.crlNumber, at: event.occurredAt } } }];
-      case 'DeviceOnboarded':
-        return [{ collection: targetsCollection, id: targetId, inc: { onboarded: 1 } }];
-      case 'DeviceDeprovisioned':
-        return [{ collection: targetsCollection, id: targetId, inc: { onboarded: -1 } }];
-      case 'DeviceConnected':
-        return [{ collection: targetsCollection, id: targetId, inc: { connected: 1 } }];
-      case 'DeviceDisconnected':
-        return [{ collection: targetsCollection, id: targetId, inc: { connected: -1 } }];
+        return [{ type: 'upsert', collection: targetsCollection, id: targetId, set: json({ targetId, kind: data.kind, name: data.name, host: data.host, tlsPort: data.tlsPort, registeredAt: event.occurredAt }) as Record<string, JsonValue> }];
+      case 'TargetTrustAnchorInstalled': {
+        const write = authority();
+        return [{ ...write, set: { ...write.set, trustAnchor: { fingerprintSha256: data.fingerprintSha256 as string, at: event.occurredAt } } }];
+      }
+      case 'TargetCrlUpdated': {
+        const write = authority();
+        return [{ ...write, set: { ...write.set, crl: { crlNumber: data.crlNumber as number, at: event.occurredAt } } }];
+      }
       default:
         return [];
     }

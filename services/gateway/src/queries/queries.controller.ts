@@ -20,22 +20,22 @@ export class QueriesController {
 
   @Get(p(q.batches.path))
   batches(@Query() query: Record<string, unknown>) {
-    return listBatches(this.runtime.readStore, pageOf(query));
+    return listBatches(this.runtime.readModels.store, pageOf(query));
   }
 
   @Get(p(q.batch.path))
   batch(@Param('batchId') batchId: string) {
-    return batchProgress(this.runtime.readStore, idParam(batchId, 'batchId'));
+    return batchProgress(this.runtime.readModels.store, idParam(batchId, 'batchId'));
   }
 
   @Get(p(q.devices.path))
   devices(@Query() query: Record<string, unknown>) {
-    return listDevices(this.runtime.readStore, deviceListFilterOf(query));
+    return listDevices(this.runtime.readModels.store, deviceListFilterOf(query));
   }
 
   @Get(p(q.device.path))
   device(@Param('deviceId') deviceId: string) {
-    return deviceDetail(this.runtime.readStore, idParam(deviceId, 'deviceId'));
+    return deviceDetail(this.runtime.readModels.store, idParam(deviceId, 'deviceId'));
   }
 
   @Get(p(q.deviceHistory.path))
@@ -45,21 +45,21 @@ export class QueriesController {
 
   @Get(p(q.policies.path))
   policies(@Query() query: Record<string, unknown>) {
-    return listPolicies(this.runtime.readStore, pageOf(query));
+    return listPolicies(this.runtime.readModels.store, pageOf(query));
   }
 
   @Get(p(q.policy.path))
   policy(@Param('policyId') policyId: string) {
-    return policy(this.runtime.readStore, idParam(policyId, 'policyId'));
+    return policy(this.runtime.readModels.store, idParam(policyId, 'policyId'));
   }
 
   @Get(p(q.targets.path))
   targets(@Query() query: Record<string, unknown>) {
-    return listTargets(this.runtime.readStore, pageOf(query));
+    return listTargets(this.runtime.readModels.store, pageOf(query));
   }
 
   @Get(p(q.target.path))
   target(@Param('targetId') targetId: string) {
-    return target(this.runtime.readStore, idParam(targetId, 'targetId'));
+    return target(this.runtime.readModels.store, idParam(targetId, 'targetId'));
   }
 }

@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { NotFound } from '../../errors.js';
-import { policiesCollection, targetsCollection } from '../../projections/catalog.projection.js';
+import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
+import { catalogProjectionName, policiesCollection, targetAuthoritiesCollection, targetsCollection } from '../../projections/catalog.projection.js';
+import { fleetProjectionName, linksCollection } from '../../projections/fleet.projection.js';
 import type { PolicyDocument, TargetDocument } from '../../projections/fleet.views.js';
-import type { MemoryReadStore } from '../../read-model/memory-read-store.js';
-import { slice, type Page, type PageRequest } from '../paging.js';
+import type { Page, PageRequest } from '../paging.js';
 
 export const PolicySchema = Type.Object({
   policyId: Type.String(),
@@ -19,27 +20,62 @@ export const TargetSchema = Type.Object(
   { additionalProperties: true },
 );
 
-function sorted<T>(store: MemoryReadStore, collection: string, key: (doc: T) => string, complete: (doc: T) => boolean): T[] {
-  return [...(store.collection(collection).values() as Iterable<unknown>)].map((doc) => doc as T).filter(complete).sort((a, b) => key(a).localeCompare(key(b)));
+type Stored<T> = T & ProjectionDocument;
+
+const withoutId = <T>({ id: _id, ...rest }: Stored<T>): T => rest as unknown as T;
+
+export async function listPolicies(store: ProjectionStore, page: PageRequest): Promise<Page<PolicyDocument>> {
+  const found = await store.find<Stored<PolicyDocument>>(catalogProjectionName, policiesCollection, { sort: [{ field: 'name' }], skip: page.offset, limit: page.limit });
+  return { items: found.items.map(withoutId), total: found.total, limit: page.limit, offset: page.offset };
 }
 
-export function listPolicies(store: MemoryReadStore, page: PageRequest): Page<PolicyDocument> {
-  return slice(sorted<PolicyDocument>(store, policiesCollection, (p) => p.name, (p) => p.name !== undefined), page);
+/**
+ * A target's onboarded and connected devices, counted from the fleet's links (one document per
+ * device and target): a duplicate DeviceConnected sets what the first set, so it cannot inflate them.
+ */
+async function deviceCounts(store: ProjectionStore, targetId?: string): Promise<Map<string, { onboarded: number; connected: number }>> {
+  const where = targetId ? { where: { targetId } } : {};
+  const [byStatus, byConnected] = await Promise.all([
+    store.countBy(fleetProjectionName, linksCollection, { by: ['targetId', 'status'], ...where }),
+    store.countBy(fleetProjectionName, linksCollection, { by: ['targetId', 'connected'], ...where }),
+  ]);
+  const counts = new Map<string, { onboarded: number; connected: number }>();
+  const of = (id: string) => counts.get(id) ?? counts.set(id, { onboarded: 0, connected: 0 }).get(id)!;
+  for (const { key, count } of byStatus) if (key.status === 'onboarded') of(key.targetId as string).onboarded += count;
+  for (const { key, count } of byConnected) if (key.connected === true) of(key.targetId as string).connected += count;
+  return counts;
 }
 
-export function listTargets(store: MemoryReadStore, page: PageRequest): Page<TargetDocument> {
-  // A target seen only through device facts (registered before this gateway's log) has no name.
-  return slice(sorted<TargetDocument>(store, targetsCollection, (t) => t.name, (t) => t.name !== undefined), page);
+async function targetOf(store: ProjectionStore, doc: Stored<TargetDocument>, counts: Map<string, { onboarded: number; connected: number }>): Promise<TargetDocument> {
+  const authorities = await store.find<Stored<{ authorityId: string; trustAnchor?: { fingerprintSha256: string; at: string }; crl?: { crlNumber: number; at: string } }>>(
+    catalogProjectionName,
+    targetAuthoritiesCollection,
+    { where: { targetId: doc.targetId }, limit: 1_000 },
+  );
+  const trustAnchors = Object.fromEntries(authorities.items.filter((a) => a.trustAnchor).map((a) => [a.authorityId, a.trustAnchor!]));
+  const crl = Object.fromEntries(authorities.items.filter((a) => a.crl).map((a) => [a.authorityId, a.crl!]));
+  return {
+    ...withoutId(doc),
+    ...(Object.keys(trustAnchors).length > 0 ? { trustAnchors } : {}),
+    ...(Object.keys(crl).length > 0 ? { crl } : {}),
+    ...(counts.get(doc.targetId) ?? { onboarded: 0, connected: 0 }),
+  };
 }
 
-export function policy(store: MemoryReadStore, policyId: string): PolicyDocument {
-  const found = store.get<PolicyDocument>(policiesCollection, policyId);
+export async function listTargets(store: ProjectionStore, page: PageRequest): Promise<Page<TargetDocument>> {
+  const found = await store.find<Stored<TargetDocument>>(catalogProjectionName, targetsCollection, { sort: [{ field: 'name' }], skip: page.offset, limit: page.limit });
+  const counts = found.items.length > 0 ? await deviceCounts(store, found.items.length === 1 ? found.items[0]!.targetId : undefined) : new Map();
+  return { items: await Promise.all(found.items.map((doc) => targetOf(store, doc, counts))), total: found.total, limit: page.limit, offset: page.offset };
+}
+
+export async function policy(store: ProjectionStore, policyId: string): Promise<PolicyDocument> {
+  const found = await store.get<Stored<PolicyDocument>>(catalogProjectionName, policiesCollection, policyId);
   if (!found) throw new NotFound(`policy ${policyId} is not known`);
-  return found;
+  return withoutId(found);
 }
 
-export function target(store: MemoryReadStore, targetId: string): TargetDocument {
-  const found = store.get<TargetDocument>(targetsCollection, targetId);
-  if (!found || found.name === undefined) throw new NotFound(`target ${targetId} is not known`);
-  return found;
+export async function target(store: ProjectionStore, targetId: string): Promise<TargetDocument> {
+  const found = await store.get<Stored<TargetDocument>>(catalogProjectionName, targetsCollection, targetId);
+  if (!found) throw new NotFound(`target ${targetId} is not known`);
+  return targetOf(store, found, await deviceCounts(store, targetId));
 }

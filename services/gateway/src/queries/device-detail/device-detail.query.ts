@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { NotFound } from '../../errors.js';
-import { devicesCollection } from '../../projections/fleet.projection.js';
-import type { DeviceDocument, TargetLink } from '../../projections/fleet.views.js';
-import type { MemoryReadStore } from '../../read-model/memory-read-store.js';
+import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
+import { devicesCollection, fleetProjectionName, linksCollection } from '../../projections/fleet.projection.js';
+import { connectionOf, stateChangedAtOf, stateOf, updatedAtOf, type ConnectionState, type DeviceDocument, type DeviceStateName, type LinkDocument, type TargetLink } from '../../projections/fleet.views.js';
 
 export interface ChainEntry {
   subject: string;
@@ -17,7 +17,7 @@ export interface ChainEntry {
 export interface DeviceDetail {
   deviceId: string;
   batchId?: string;
-  state: DeviceDocument['state'];
+  state: DeviceStateName;
   stateChangedAt: string;
   identity?: DeviceDocument['identity'];
   verifiedAt?: string;
@@ -38,7 +38,7 @@ export interface DeviceDetail {
   };
   certificateRejection?: DeviceDocument['certificateRejection'];
   targets: (TargetLink & { targetId: string })[];
-  connection: DeviceDocument['connection'];
+  connection: ConnectionState;
   telemetry: { messagesTotal: number; lastMessageAt?: string; lastTopic?: string };
   revocation?: DeviceDocument['revocation'];
   updatedAt: string;
@@ -101,17 +101,23 @@ function chainOf(pems: readonly string[]): ChainEntry[] {
   return chain;
 }
 
-export function deviceDetail(store: MemoryReadStore, deviceId: string): DeviceDetail {
-  const device = store.get<DeviceDocument>(devicesCollection, deviceId);
+/** A device's links to its targets, as the detail and the list show them. */
+export async function targetsOf(store: ProjectionStore, deviceId: string): Promise<(TargetLink & { targetId: string })[]> {
+  const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, { where: { deviceId }, limit: 1_000 });
+  return links.items.map(({ id: _id, deviceId: _d, batchId: _b, idPrefixes: _p, connection: _c, ...link }) => ({ ...link, status: link.status ?? 'onboarded', connected: link.connected ?? false }));
+}
+
+export async function deviceDetail(store: ProjectionStore, deviceId: string): Promise<DeviceDetail> {
+  const [device, targets] = await Promise.all([store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, deviceId), targetsOf(store, deviceId)]);
   if (!device) throw new NotFound(`device ${deviceId} is not known`);
-  const targets = Object.entries(device.targets ?? {}).map(([targetId, link]) => ({ targetId, ...link }));
   const last = targets.map((t) => t.telemetry).filter((t) => t !== undefined).sort((a, b) => a.lastMessageAt.localeCompare(b.lastMessageAt)).at(-1);
+  const messagesTotal = targets.reduce((sum, t) => sum + (t.telemetry?.messagesTotal ?? 0), 0);
   const { certificate: cert } = device;
   return {
     deviceId: device.deviceId,
     ...(device.batchId ? { batchId: device.batchId } : {}),
-    state: device.state,
-    stateChangedAt: device.stateChangedAt,
+    state: stateOf(device),
+    stateChangedAt: stateChangedAtOf(device),
     ...(device.identity ? { identity: device.identity } : {}),
     ...(device.verifiedAt ? { verifiedAt: device.verifiedAt } : {}),
     ...(device.verificationFailure ? { verificationFailure: device.verificationFailure } : {}),
@@ -134,9 +140,9 @@ export function deviceDetail(store: MemoryReadStore, deviceId: string): DeviceDe
       : {}),
     ...(device.certificateRejection ? { certificateRejection: device.certificateRejection } : {}),
     targets,
-    connection: device.connection,
-    telemetry: { messagesTotal: device.messagesTotal, ...(last ? { lastMessageAt: last.lastMessageAt, lastTopic: last.lastTopic } : {}) },
+    connection: connectionOf(device),
+    telemetry: { messagesTotal, ...(last ? { lastMessageAt: last.lastMessageAt, lastTopic: last.lastTopic } : {}) },
     ...(device.revocation ? { revocation: device.revocation } : {}),
-    updatedAt: device.updatedAt,
+    updatedAt: updatedAtOf(device),
   };
 }
