@@ -209,7 +209,7 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
   it('random single-byte corruptions: a typed error, or exactly what pkijs reads', () => {
     let accepted = 0;
     for (const good of [device, h.issuing.der, h.root.der]) {
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < 250; i++) {
         const der = good.slice();
         der[randomInt(0, der.length)] = randomInt(0, 256);
         const fast = outcome(() => parseCertificate(der));
@@ -224,7 +224,7 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
       }
     }
     expect(accepted).toBeGreaterThan(0);
-  });
+  }, 120_000); // pkijs takes milliseconds per certificate on a loaded 2-core machine
 
   it('refuses what DER or RFC 5280 forbid and pkijs tolerates', () => {
     const body = device.subarray(header(device));
