@@ -42,4 +42,13 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
+  {
+    // The web console runs in the browser: plain ES modules served by the gateway.
+    files: ['services/gateway/src/console/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'sessionStorage', 'fetch', 'EventSource', 'Event', 'MessageEvent', 'Node', 'HTMLElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLButtonElement', 'HTMLDialogElement', 'Element', 'CSS', 'crypto', 'URLSearchParams', 'setTimeout', 'clearTimeout', 'queueMicrotask'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+
+/** URL prefix of the console's assets; the page itself is at `/`. */
+export const consoleAssetsPath = '/console';
+
+/**
+ * The console's folder: `static/` next to this module when it runs from src (tests, dev), else the
+ * package's src/console/static from dist — the build compiles TypeScript only, and the console is
+ * plain HTML, CSS and ES modules that need no build.
+ */
+export function consoleDirectory(): string {
+  const candidates = [new URL('./static/', import.meta.url), new URL('../../src/console/static/', import.meta.url)].map((url) => fileURLToPath(url));
+  const found = candidates.find((dir) => existsSync(`${dir}index.html`));
+  if (!found) throw new Error(`console assets not found in ${candidates.join(' or ')}`);
+  return found;
+}
+
+// Only our own scripts, styles and API: a string from the API can never run as script. The SSE
+// ticket travels in a URL, so no Referer may carry it elsewhere.
+const securityHeaders: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  // Revalidated on every load: a new gateway version shows at once, unchanged files answer 304.
+  'Cache-Control': 'no-cache',
+};
+
+function setSecurityHeaders(response: ServerResponse): void {
+  for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
+}
+
+/**
+ * Serves the web console from the gateway: `/` is the single page (hash routes), `/console/*` its
+ * modules and styles. Every other path stays with the API's routes.
+ */
+export function serveConsole(app: NestExpressApplication, directory = consoleDirectory()): void {
+  app.useStaticAssets(directory, { prefix: consoleAssetsPath, index: false, setHeaders: setSecurityHeaders });
+  const page = `${directory}index.html`;
+  app.use((request: IncomingMessage & { path?: string }, response: ServerResponse & { sendFile(path: string): void }, next: () => void) => {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || (request.path !== '/' && request.path !== '/index.html')) return next();
+    setSecurityHeaders(response);
+    response.sendFile(page);
+  });
+}
