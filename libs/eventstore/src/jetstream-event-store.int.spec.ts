@@ -15,7 +15,9 @@ eventStoreFeatures('JetStream', async () => {
   const namespace = nats.subNamespace();
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const store = new JetStreamEventStore(nats.nc, { namespace, logger, retryBackoffMs: [20], maxHandlerAttempts: 3 });
+  // A stopped subscriber's outstanding pull on NATS 2.9 can hold one redelivery until ack_wait
+  // (production default 30 s); a short ack_wait keeps the restart tests quick on a busy machine.
+  const store = new JetStreamEventStore(nats.nc, { namespace, logger, retryBackoffMs: [20], maxHandlerAttempts: 3, ackWaitMs: 5_000 });
   await store.ensureStreams(['registry']);
   const js = jetstream(nats.nc);
   return {

@@ -85,7 +85,8 @@ export class JetStreamEventStore implements EventStore {
     this.#ackWaitMs = options.ackWaitMs ?? 30_000;
     this.#logger = options.logger ?? pino({ name: 'eventstore' });
     this.parked = options.parked ?? new JetStreamParkedEventStore(nc, this.namespace, this.#duplicateWindowMs);
-    this.#js = jetstream(nc);
+    // Admin and consumer API calls: generous timeouts, a busy server answers stream creation slowly.
+    this.#js = jetstream(nc, { timeout: 15_000 });
     this.#pipeline = new PublishPipeline(nc, options.publishTimeoutMs ?? 5_000);
   }
 
@@ -364,7 +365,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   #manager(): Promise<JetStreamManager> {
-    this.#jsm ??= jetstreamManager(this.nc);
+    this.#jsm ??= jetstreamManager(this.nc, { timeout: 15_000 });
     return this.#jsm;
   }
 }
