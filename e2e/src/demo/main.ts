@@ -1,0 +1,192 @@
+/**
+ * `npm run demo [-- --devices 1000 --telemetry-interval 5000 --exit]`
+ *
+ * The whole platform on one machine: uses NATS on NATS_URL (or starts nats-server), starts the
+ * registry, the CA and the onboarding service in this process and a local Mosquitto with the
+ * deploy/mosquitto settings, manufactures a fleet of simulated PUF fridges, and walks them through
+ * policy + batch, import, verify, certify, onboard, connect and first telemetry, with a progress bar
+ * per phase and a summary. Then it keeps running (telemetry flowing) until Ctrl-C, which stops
+ * everything it started and removes its temp dirs. `--exit` stops after the summary.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { contextSubject, streamName } from '@tunnelkey/contracts';
+import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
+import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
+import { pino } from 'pino';
+import { checkMosquitto, MissingPrerequisiteError, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
+import { OnboardingWatch } from '../support/onboarding-watch.js';
+import { operator, startPlatform, targetId, until, type Platform } from '../support/platform.js';
+import { ProgressBar } from '../support/progress-bar.js';
+
+const log = (line = '') => process.stderr.write(`${line}\n`);
+
+interface DemoArguments {
+  devices: number;
+  telemetryIntervalMs: number;
+  exitAfterSummary: boolean;
+}
+
+function parseArguments(argv: readonly string[]): DemoArguments {
+  const args: DemoArguments = { devices: 1_000, telemetryIntervalMs: 5_000, exitAfterSummary: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
+      return n;
+    };
+    if (flag === '--devices') args.devices = value();
+    else if (flag === '--telemetry-interval') args.telemetryIntervalMs = value();
+    else if (flag === '--exit') args.exitAfterSummary = true;
+    else if (flag === '--help' || flag === '-h') {
+      log('npm run demo [-- --devices N (default 1000)] [--telemetry-interval ms (default 5000)] [--exit]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${flag}`);
+  }
+  return args;
+}
+
+async function main(): Promise<void> {
+  const args = parseArguments(process.argv.slice(2));
+  const size = args.devices;
+  // Services log warnings and errors only: the progress bars are the demo's output.
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  let nats: NatsServer | undefined;
+  let fixture: NatsFixture | undefined;
+  let platform: Platform | undefined;
+  let fleet: Fleet | undefined;
+  let watch: OnboardingWatch | undefined;
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      watch?.stop();
+      await fleet?.stop().catch(() => undefined);
+      await platform?.stop().catch(() => undefined);
+      // Deletes the demo's streams (its namespace) from the server and closes the connection.
+      await fixture?.teardown().catch(() => undefined);
+      await nats?.stop().catch(() => undefined);
+    })());
+  let interrupted = false;
+  const onSignal = (signal: string) => {
+    if (interrupted) {
+      log(`${signal} again: exiting now`);
+      process.exit(130);
+    }
+    interrupted = true;
+    log(`\n${signal}: stopping the fleet, the services, the broker${nats?.started ? ' and nats-server' : ''}; removing temp dirs...`);
+    void stopAll().then(() => {
+      log('stopped.');
+      process.exit(130);
+    });
+  };
+  // The demo owns the process's signals: each Nest app installs shutdown hooks that close it and
+  // then re-raise the signal, which would end the process before the broker and temp dirs are gone.
+  // Ours stop everything in order (platform.stop() closes the Nest apps too).
+  const ownSignals = () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.removeAllListeners(signal);
+      process.on(signal, () => onSignal(signal));
+    }
+  };
+  ownSignals();
+
+  const phases: { name: string; seconds: number; note?: string }[] = [];
+  const phase = async <T>(name: string, total: number, run: (bar: ProgressBar) => Promise<T>, note?: (result: T) => string): Promise<T> => {
+    const bar = new ProgressBar(name);
+    bar.update(0, total);
+    const result = await run(bar);
+    const extra = note?.(result);
+    const seconds = bar.finish(extra);
+    phases.push({ name, seconds, ...(extra ? { note: extra } : {}) });
+    return result;
+  };
+
+  try {
+    await checkMosquitto();
+    nats = await useOrStartNats(log);
+    fixture = natsFixture({ url: nats.url, prefix: 'demo' });
+    await fixture.setup();
+    const namespace = fixture.namespace;
+    log(`tunnelkey demo: ${size} simulated PUF fridges; NATS ${nats.url}${nats.started ? ' (started here)' : ''}; namespace ${namespace}`);
+
+    platform = await phase('start registry, CA, onboarding', 1, async (bar) => {
+      const started = await startPlatform({ nats: fixture!.nc, namespace, logger, telemetryIntervalMs: 10_000 });
+      bar.update(1, 1);
+      return started;
+    });
+    ownSignals();
+    const p = platform;
+    watch = new OnboardingWatch(fixture.nc, namespace, targetId);
+    const w = watch;
+    const batchId = `fridges-${randomBytes(3).toString('hex')}`;
+
+    fleet = await phase('manufacture + enrol PUF devices', size, (bar) =>
+      createFleet({ nats: fixture!.nc, namespace, size, seedBase: `demo-${batchId}`, platformPublicKey: p.platformPublicKeySpki, onProgress: ({ done, total }) => bar.update(done, total) }),
+    );
+    const f = fleet;
+    await phase('define policy + batch', 1, async (bar) => {
+      await operator.defineBatch(p, batchId, size);
+      bar.update(1, 1);
+    });
+    await phase('import identities', size, (bar) => operator.importIdentities(p, f, batchId, (d, t) => bar.update(d, t)), (r) => `${r.accepted} accepted, ${r.rejected} rejected`);
+    await phase('verify identities (PUF challenge)', size, (bar) => operator.verify(p, batchId, size, (d, t) => bar.update(d, t)));
+    await phase('certify (CSR -> X.509, tls-0 key)', size, (bar) => operator.certify(p, batchId, size, (d, t) => bar.update(d, t)));
+    await phase('start Mosquitto + register target', 1, async (bar) => {
+      await p.startBroker(operator.chainOf(f));
+      await operator.registerBroker(p);
+      bar.update(1, 1);
+    });
+    // Devices connect as soon as their connection parameters arrive: onboarding and connecting overlap.
+    f.connect({ telemetryIntervalMs: args.telemetryIntervalMs });
+    await phase(
+      'onboard (dynamic security)',
+      size,
+      (bar) => operator.onboard(p, f, batchId, size, (d, t) => bar.update(d, t, d < t ? 'Mosquitto 2.0.11 rewrites its dynsec JSON per client' : '')),
+    );
+    // Done when the onboarding service has recorded every connection (it tails the broker's log).
+    await phase('connect (mutual TLS, PUF key)', size, (bar) => until('connections recorded', () => w.counts.connected, size, (d, t) => bar.update(d, t, `devices connected: ${f.stats().mqtt.connected}`)));
+    await phase('first telemetry recorded', size, (bar) => until('first telemetry recorded', () => w.counts.firstTelemetry, size, (d, t) => bar.update(d, t)));
+
+    const stats = f.stats();
+    const urls = [
+      ['registry', p.registry.url],
+      ['ca', p.ca.service.url],
+      ['onboarding', p.onboarding.service.url],
+    ] as const;
+    log('');
+    log('Summary');
+    log(`  devices certified              ${p.registry.readModel.batchSummary(batchId)?.byStatus.Certified ?? 0} / ${size}`);
+    log(`  onboarded to the broker        ${w.counts.onboarded} / ${size}${w.counts.onboardingFailed ? ` (${w.counts.onboardingFailed} failed)` : ''}`);
+    log(`  connected (mutual TLS)         ${stats.mqtt.connected} / ${size} (DeviceConnected recorded: ${w.counts.connected})`);
+    log(`  delivering telemetry           ${stats.mqtt.publishing} / ${size} (first TelemetryReceived recorded: ${w.counts.firstTelemetry})`);
+    log('  time per phase');
+    for (const { name, seconds, note } of phases) log(`    ${name.padEnd(36)} ${seconds.toFixed(1).padStart(7)} s${note ? `  ${note}` : ''}`);
+    const onboardPhase = phases.find((x) => x.name.startsWith('onboard'));
+    if (onboardPhase) log(`  note: onboarding ran at ${(size / onboardPhase.seconds).toFixed(0)} devices/s, bound by Mosquitto 2.0.11's dynamic-security plugin, which rewrites its whole JSON file per client created.`);
+    log('');
+    log('Where to look next');
+    for (const [name, url] of urls) log(`  ${name.padEnd(11)} ${url}/metrics   ${url}/health   ${url}/ready`);
+    log(`  event streams (NATS ${nats.url}): ${['registry', 'ca', 'onboarding'].map((c) => streamName(c as 'registry', namespace)).join(', ')}`);
+    log(`    e.g. nats --server ${nats.url} sub '${contextSubject('onboarding', namespace)}.>'    nats --server ${nats.url} stream view ${streamName('onboarding', namespace)}`);
+    log(`  telemetry on the broker: topic fridges/<deviceId>/telemetry on 127.0.0.1:${p.broker.tlsPort} (mutual TLS); broker log ${p.broker.logFile}`);
+    if (args.exitAfterSummary) {
+      await stopAll();
+      return;
+    }
+    log('');
+    log('Running: devices keep publishing. Ctrl-C stops everything (streams of this namespace are deleted).');
+    await new Promise<never>(() => undefined);
+  } catch (error) {
+    if (interrupted) return;
+    if (error instanceof MissingPrerequisiteError) {
+      log(`\n${error.message}. Install it with:\n  ${error.install}`);
+    } else {
+      log(`\ndemo failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    }
+    await stopAll();
+    process.exitCode = 1;
+  }
+}
+
+void main();
