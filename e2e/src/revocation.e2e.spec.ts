@@ -146,7 +146,8 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     const crlCheck = await openssl(['crl', '-verify', '-noout', '-CAfile', join(workDir, 'issuing.pem'), '-in', join(workDir, 'crl.pem')]);
     expect(crlCheck.out).toMatch(/verify OK/);
     const text = (await openssl(['crl', '-noout', '-text', '-in', join(workDir, 'crl.pem')])).out;
-    expect(text).toMatch(/X509v3 CRL Number:\s*\n\s*1\b/);
+    // CRL 1 is the empty one the issuing CA published with its first certificates; this revocation made CRL 2.
+    expect(text).toMatch(/X509v3 CRL Number:\s*\n\s*2\b/);
     expect(text).toContain('Key Compromise');
     expect(text).toMatch(/Next Update:/);
     const rejected = await verifyWithCrl(victim);

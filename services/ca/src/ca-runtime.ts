@@ -81,6 +81,7 @@ export class CaRuntime {
     const clock = options.clock ?? (() => new Date());
     const crlStore = options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace));
     const crls = await CrlPublisher.start({ store, authority, crls: crlStore, durable: `ca-crls-${config.instanceId}`, crlValidityHours: config.crlValidityHours ?? 168, clock, logger });
+    for (const ownerId of eligibility.owners()) await crls.ensurePublished((await authority.issuingFor(ownerId)).authorityId);
     const revocation = await CertificateRevocation.start({ store, publisher: crls, eligibility, clock, logger });
     await nats.flush();
     logger.info({ event: 'ca.started', namespace: config.namespace, instanceId: config.instanceId }, 'CA started');
@@ -92,7 +93,7 @@ export class CaRuntime {
   }
 
   certifyDevices(command: CommandOf<typeof CertifyDevices>): Promise<ResultOf<typeof CertifyDevices>> {
-    return certifyDevices({ eligibility: this.eligibility, authority: this.authority, downlinks: this.downlinks, logger: this.logger }, command);
+    return certifyDevices({ eligibility: this.eligibility, authority: this.authority, crls: this.crls, downlinks: this.downlinks, logger: this.logger }, command);
   }
 
   async stop(): Promise<void> {

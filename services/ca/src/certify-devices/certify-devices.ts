@@ -14,6 +14,7 @@ import { deviceInBatch, deviceKnown, deviceNotRevoked, deviceVerified, policyAll
 import { BoundedConcurrency } from '../shared/bounded-concurrency.js';
 import { certificationRequestId } from '../shared/derived-ids.js';
 import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
+import type { CrlPublisher } from '../crl-publication/crl-publisher.js';
 
 /** The same registry checks issuance applies; a device failing them is not asked for a CSR. */
 const eligibilityChecks = [deviceKnown, deviceNotRevoked, deviceInBatch, deviceVerified, policyAllowsIssuance];
@@ -22,6 +23,8 @@ export interface CertifyDevicesDeps {
   eligibility: DeviceEligibility;
   authority: CertificateAuthority;
   downlinks: DownlinkPublisher;
+  /** Each issuing CA gets its first CRL before its first certificate (targets enforcing CRLs need one). */
+  crls: Pick<CrlPublisher, 'ensurePublished'>;
   logger: Logger;
 }
 
@@ -46,7 +49,7 @@ export async function certifyDevices(deps: CertifyDevicesDeps, command: CommandO
     throw new CaCommandRejected(refusal.reason, refusal.message, { deviceId: command.scope.deviceId });
   }
   // Create the owners' issuing CAs now, not in a race among the first CSRs.
-  for (const ownerId of new Set(eligible.map((e) => e.ownerId))) await deps.authority.issuingFor(ownerId);
+  for (const ownerId of new Set(eligible.map((e) => e.ownerId))) await deps.crls.ensurePublished((await deps.authority.issuingFor(ownerId)).authorityId);
   const keyId = command.keyId ?? 'enrolment';
   const limiter = new BoundedConcurrency(64);
   await Promise.all(

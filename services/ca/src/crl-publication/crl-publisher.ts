@@ -110,6 +110,17 @@ export class CrlPublisher {
     }
   }
 
+  /**
+   * Publishes an authority's first (empty) CRL if it has none. Targets that enforce CRLs refuse
+   * every certificate of an issuer without one (OpenSSL's crl_check), so an issuing CA needs a CRL
+   * from the start, not from its first revocation. Idempotent across instances (one command id).
+   */
+  async ensurePublished(authorityId: string): Promise<DataOf<typeof CrlPublished>> {
+    const current = this.projection.state.currentCrl.get(authorityId);
+    if (current) return current;
+    return this.publish(authorityId, { commandId: `initial-crl-${authorityId}`, now: this.options.clock().toISOString(), actor: { kind: 'service', id: 'ca' } });
+  }
+
   /** The authority's current CRL and its DER (checked against the published digest), or undefined if it has none. */
   async current(authorityId: string): Promise<CurrentCrl | undefined> {
     const crl = this.projection.state.currentCrl.get(authorityId);
