@@ -40,7 +40,7 @@ export interface Platform {
    * Starts the local Mosquitto (deploy/mosquitto settings on free ports) trusting the issuing CA
    * chain the devices' certificates came with. Call once certificates exist.
    */
-  startBroker(trustedChainPem: readonly string[]): Promise<RunningMosquitto>;
+  startBroker(trustedChainPem: readonly string[], crlPem?: string): Promise<RunningMosquitto>;
   readonly serverIdentity: BrokerServerIdentity;
   readonly platformPublicKeySpki: Uint8Array;
   readonly namespace: string;
@@ -93,7 +93,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       platformKey,
       env: {},
       config: { httpPort: options.ports?.onboarding ?? 0, instanceId: `demo-${randomBytes(3).toString('hex')}`, ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}) },
-      mosquittoBindings: (id) => (id === targetId && broker ? { trust: { caFile: broker.caFile }, reloader: pidFileReloader(broker.pidFile), logFile: broker.logFile } : undefined),
+      mosquittoBindings: (id) =>
+        id === targetId && broker
+          ? { trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) }, reloader: pidFileReloader(broker.pidFile), logFile: broker.logFile }
+          : undefined,
       serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
       logger,
     });
@@ -107,7 +110,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         if (!broker) throw new Error('startBroker() first');
         return broker;
       },
-      async startBroker(trustedChainPem) {
+      async startBroker(trustedChainPem, crlPem) {
         /*
          * Two Mosquitto 2.0.11 facts shape this (measured here, see the report in issue 5):
          * - A SIGHUP re-reads `cafile` only when the listener also has a `crlfile` (the CRL reload
@@ -117,7 +120,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
          *   publishes an issuing CA's first CRL only on its first revocation. So no crlfile yet:
          *   revocation on this broker goes through dynamic security (disable + role removed).
          */
-        broker = await startMosquitto({ tls: { caPem: trustedChainPem.join(''), certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem } });
+        // With `crlPem` (the issuing CA's current CRL) the broker enforces CRLs: onboarding then keeps it current.
+        broker = await startMosquitto({ tls: { caPem: trustedChainPem.join(''), certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, ...(crlPem ? { crlPem } : {}) } });
         const started = broker;
         stops.unshift(() => started.stop());
         return started;
