@@ -20,6 +20,7 @@ interface ConsoleLogic {
   identityFileType(fileName: string, text: string): string;
   humanize(value: string): string;
   eventSummary(event: { type: string; data?: unknown }): string;
+  foldTimeline(events: { type: string; data?: unknown; occurredAt: string }[]): { type: string; summary: string; folded: number }[];
 }
 
 // A path held in a variable: the browser module is plain JS, loaded as is (no TypeScript types).
@@ -135,5 +136,21 @@ describe('formatting', () => {
     expect(logic.eventSummary({ type: 'DeviceConnected', data: { targetId: 'plant-broker', tlsProtocol: 'TLSv1.3' } })).toBe('Connected to plant-broker (TLSv1.3)');
     expect(logic.eventSummary({ type: 'DeviceRevoked', data: { reason: 'keyCompromise' } })).toBe('Revoked (Key compromise)');
     expect(logic.eventSummary({ type: 'SomethingNew', data: {} })).toBe('Something new');
+  });
+
+  it('folds runs of periodic telemetry counters into one line, keeping the lifecycle events', () => {
+    const at = '2025-03-01T12:00:00Z';
+    const lines = logic.foldTimeline([
+      { type: 'DeviceConnected', data: { targetId: 't' }, occurredAt: at },
+      { type: 'TelemetryReceived', data: { kind: 'first', topic: 'f/d/telemetry' }, occurredAt: at },
+      ...[2, 3, 4].map((n) => ({ type: 'TelemetryReceived', data: { kind: 'counters', messagesTotal: n }, occurredAt: at })),
+      { type: 'DeviceRevoked', data: { reason: 'keyCompromise' }, occurredAt: at },
+    ]);
+    expect(lines.map((l) => [l.type, l.summary])).toEqual([
+      ['DeviceConnected', 'Connected to t'],
+      ['TelemetryReceived', 'First telemetry on f/d/telemetry'],
+      ['TelemetryReceived', 'Telemetry: 4 messages (3 updates)'],
+      ['DeviceRevoked', 'Revoked (Key compromise)'],
+    ]);
   });
 });

@@ -18,6 +18,8 @@ export function h(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') element.addEventListener(name.slice(2), value);
     else if (name === 'dataset') Object.assign(element.dataset, value);
+    // Through the CSSOM: the CSP allows no inline style attributes.
+    else if (name === 'style') Object.assign(element.style, value);
     else if (name === 'value' || name === 'checked' || name === 'selected') /** @type {any} */ (element)[name] = value;
     else element.setAttribute(name, value === true ? '' : String(value));
   }

@@ -253,3 +253,24 @@ export function eventSummary(event) {
     default: return humanize(event.type);
   }
 }
+
+/**
+ * The timeline's lines: each event with its summary, except that a run of periodic telemetry
+ * counters becomes one line (the latest), so months of counters do not bury the lifecycle.
+ * @template {{ type: string, data?: any, occurredAt: string }} E
+ * @param {E[]} events in order
+ * @returns {(E & { summary: string, folded: number })[]}
+ */
+export function foldTimeline(events) {
+  /** @type {(E & { summary: string, folded: number })[]} */
+  const lines = [];
+  for (const event of events) {
+    const last = lines.at(-1);
+    const periodic = event.type === 'TelemetryReceived' && event.data?.kind !== 'first';
+    if (periodic && last && last.type === 'TelemetryReceived' && last.data?.kind !== 'first') {
+      const folded = last.folded + 1;
+      lines[lines.length - 1] = { ...event, folded, summary: `${eventSummary(event)} (${folded} updates)` };
+    } else lines.push({ ...event, folded: 1, summary: eventSummary(event) });
+  }
+  return lines;
+}

@@ -84,7 +84,7 @@ export function batchesPage(context) {
       h(
         'td',
         { class: 'progress-cell' },
-        h('div', { class: 'progress', role: 'img', 'aria-label': segments.map((s) => `${s.state} ${s.count}`).join(', ') || 'no devices' }, segments.map((s) => h('span', { class: `seg state-${s.state.toLowerCase()}`, style: `width:${s.percent}%`, title: `${s.state}: ${s.count}` }))),
+        h('div', { class: 'progress', role: 'img', 'aria-label': segments.map((s) => `${s.state} ${s.count}`).join(', ') || 'no devices' }, segments.map((s) => h('span', { class: `seg state-${s.state.toLowerCase()}`, style: { width: `${s.percent}%` }, title: `${s.state}: ${s.count}` }))),
         h('div', { class: 'counts' }, segments.map((s) => h('span', { class: 'count', 'data-state': s.state }, h('i', { class: `dot state-${s.state.toLowerCase()}` }), `${s.state} ${formatCount(s.count)}`))),
         h('div', { class: 'muted small', 'data-field': 'stage' }, stage.summary),
       ),

@@ -2,7 +2,7 @@
 // connection per target, telemetry, its timeline from the log; onboard and revoke.
 import { get, post, session } from '../api.js';
 import { field, h, replaceChildren, select } from '../dom.js';
-import { bodyEnum, eventSummary, formatCount, formatTime, humanize, relativeTime, routeHash } from '../logic.js';
+import { bodyEnum, foldTimeline, formatCount, formatTime, humanize, relativeTime, routeHash } from '../logic.js';
 import { busy, commandButton, confirmDialog, connectionBadge, details, notices, stateBadge } from '../ui.js';
 
 /** @param {import('../app.js').PageContext} context */
@@ -10,23 +10,29 @@ export function devicePage(context) {
   const deviceId = /** @type {string} */ (context.route.id);
   const note = notices();
   const body = h('div', { class: 'device-body' }, h('p', { class: 'muted' }, 'Loading…'));
-  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Timeline' });
+  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Timeline' }, h('li', { class: 'muted' }, 'Reading the log…'));
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let refetch;
 
+  // The detail (read model) shows at once; the timeline is read from the log and may take longer.
   const load = async () => {
+    const history = get(`/api/devices/${encodeURIComponent(deviceId)}/history`);
     try {
-      const [device, history] = await Promise.all([get(`/api/devices/${encodeURIComponent(deviceId)}`), get(`/api/devices/${encodeURIComponent(deviceId)}/history`).catch(() => ({ events: [] }))]);
-      replaceChildren(body, ...render(device));
-      replaceChildren(
-        timeline,
-        history.events.map((/** @type {any} */ e) =>
-          h('li', { 'data-type': e.type }, h('time', { datetime: e.occurredAt }, formatTime(e.occurredAt)), h('span', { class: 'ctx' }, e.context), h('strong', {}, e.type), h('span', {}, eventSummary(e)), e.actor ? h('span', { class: 'muted small' }, `by ${e.actor.id}`) : null),
-        ),
-      );
+      replaceChildren(body, ...render(await get(`/api/devices/${encodeURIComponent(deviceId)}`)));
     } catch (error) {
       note.error(error, `load device ${deviceId}`);
       replaceChildren(body);
+    }
+    try {
+      const { events } = await history;
+      replaceChildren(
+        timeline,
+        foldTimeline(events).map((e) =>
+          h('li', { 'data-type': e.type }, h('time', { datetime: e.occurredAt }, formatTime(e.occurredAt)), h('span', { class: 'ctx' }, e.context), h('strong', {}, e.type), h('span', {}, e.summary), e.actor ? h('span', { class: 'muted small' }, `by ${e.actor.id}`) : null),
+        ),
+      );
+    } catch (error) {
+      replaceChildren(timeline, h('li', { class: 'muted' }, `The timeline could not be read: ${/** @type {Error} */ (error).message}`));
     }
   };
 
