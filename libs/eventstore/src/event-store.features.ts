@@ -90,6 +90,7 @@ function wrap(store: EventStore, hooks: Partial<Pick<EventStore, 'read' | 'appen
     read: hooks.read ?? ((s, o) => store.read(s, o)),
     subscribe: (o, h) => store.subscribe(o, h),
     replay: (c, h, o) => store.replay(c, h, o),
+    follow: (c, h, o) => store.follow(c, h, o),
   };
 }
 
@@ -453,6 +454,24 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         expect(lines).toHaveLength(2);
         expect(lines[0]).toMatchObject({ level: 40, type: 'ServerPolicyDefined', subject: parked[0]!.subject, sequence: parked[0]!.sequence, reason: parked[0]!.reason });
         expect(JSON.stringify(h.logs)).not.toContain(secret);
+      });
+
+      test('a follower picks up from a sequence, sees new events live and in order, and reports caughtUp (whole context and one aggregate)', async () => {
+        const before = await seed(3);
+        const seen: number[] = [];
+        const follower = await h.store.follow('registry', (r) => void seen.push(r.sequence), { fromSequence: before[1]! });
+        await bound(follower.caughtUp(), 'follower caughtUp');
+        expect(seen).toEqual(before.slice(1));
+        const after = await seed(2);
+        await bound(follower.caughtUp(), 'follower caughtUp again');
+        expect(seen).toEqual([...before.slice(1), ...after]);
+        await follower.stop();
+
+        const deviceEvents: number[] = [];
+        const byAggregate = await h.store.follow('registry', (r) => void deviceEvents.push(r.sequence), { aggregate: 'device' });
+        await bound(byAggregate.caughtUp(), 'aggregate follower caughtUp with nothing to deliver');
+        await byAggregate.stop();
+        expect(deviceEvents).toEqual([]);
       });
 
       test('an event whose handler keeps failing is parked after the configured attempts (3 here), and the ones after it are handled', async () => {

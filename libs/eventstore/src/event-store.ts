@@ -94,4 +94,11 @@ export interface EventStore {
    * `fromSequence - 1` when there was none).
    */
   replay(context: BoundedContext, handler: EventHandler, options?: ReplayOptions): Promise<number>;
+  /**
+   * Follows a context live from `fromSequence`, in order, with no durable position: for in-process
+   * views rebuilt at every start (replay, then follow from the checkpoint + 1). Much faster than a
+   * durable subscription (no ack per event); the handler must be synchronous and must not fail.
+   * Invalid events are skipped (durable consumers park them).
+   */
+  follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options?: ReplayOptions): Promise<Subscription>;
 }

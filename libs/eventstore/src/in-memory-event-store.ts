@@ -200,6 +200,24 @@ export class InMemoryEventStore implements EventStore {
     };
   }
 
+  #followers = 0;
+
+  /** In memory a follower is a subscription under a private durable, forgotten when it stops. */
+  async follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options: ReplayOptions = {}): Promise<Subscription> {
+    const durable = `follower-${++this.#followers}`;
+    const subscription = await this.subscribe(
+      { durable, context, ...(options.aggregate ? { aggregate: options.aggregate } : {}), ...(options.fromSequence ? { fromSequence: options.fromSequence } : {}) },
+      (recorded) => handler(recorded),
+    );
+    return {
+      caughtUp: () => subscription.caughtUp(),
+      stop: async () => {
+        await subscription.stop();
+        this.#durables.delete(durable);
+      },
+    };
+  }
+
   async replay(context: BoundedContext, handler: EventHandler, options: ReplayOptions = {}): Promise<number> {
     const filter = this.#filter(context, options.aggregate);
     const from = options.fromSequence ?? 1;

@@ -61,7 +61,7 @@ export class CaRuntime {
     if (store instanceof JetStreamEventStore) await store.ensureStreams(['ca', 'registry', 'revocation']);
     const keyStore = options.keyStore ?? (await KvCaKeyStore.open(nats, config.namespace));
     const authority = new CertificateAuthority({ store, keys: keyStore, kek, settings: config, logger, ...(options.clock ? { clock: options.clock } : {}) });
-    const eligibility = await DeviceEligibility.start({ store, durable: `ca-eligibility-${config.instanceId}`, logger });
+    const eligibility = await DeviceEligibility.start({ store, logger });
     await authority.root();
     for (const ownerId of eligibility.owners()) await authority.issuingFor(ownerId);
     const issuance = new CertificateIssuance({ store, authority, eligibility, logger });

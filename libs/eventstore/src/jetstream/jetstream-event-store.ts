@@ -251,6 +251,49 @@ export class JetStreamEventStore implements EventStore {
     return this.#ordered(name, this.#filter(context, options.aggregate), from, undefined, 'replay', handler);
   }
 
+  async follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options: ReplayOptions = {}): Promise<Subscription> {
+    const name = this.streamName(context);
+    const from = Math.max(1, options.fromSequence ?? 1);
+    // An ordered consumer: ephemeral, flow-controlled, re-created by the client after a gap.
+    const consumer = await this.#js.consumers
+      .get(name, { filter_subjects: this.#filter(context, options.aggregate), ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}) })
+      .catch((error: unknown) => Promise.reject(new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error })));
+    const messages = await consumer.consume({ max_messages: 1_000, threshold_messages: 500 });
+    let lastSeen = from - 1;
+    let lastDelivery = 0;
+    let stopped = false;
+    const loop = (async () => {
+      for await (const msg of messages) {
+        lastSeen = msg.seq;
+        lastDelivery = msg.info.deliverySequence;
+        const decoded = decodeEvent(msg.data);
+        if (decoded.ok) handler({ event: decoded.event, sequence: msg.seq, subject: msg.subject });
+        else this.#logger.warn({ event: 'eventstore.follow_skipped', stream: name, sequence: msg.seq, type: decoded.type, reason: decoded.reason }, 'invalid event skipped by a follower');
+      }
+    })().catch((error: unknown) => this.#logger.error({ event: 'eventstore.follow_failed', stream: name, error: describeError(error) }, 'follower stopped'));
+    const jsm = await this.#manager();
+    return {
+      stop: async () => {
+        stopped = true;
+        messages.stop();
+        await loop;
+        await consumer.delete().catch(() => undefined);
+      },
+      caughtUp: async () => {
+        const target = (await jsm.streams.info(name)).state.last_seq;
+        for (;;) {
+          if (lastSeen >= target) return;
+          if (stopped) throw new SubscriptionError('follower stopped before catching up', { stream: name });
+          // With an aggregate filter the stream's last event may not be ours: caught up when the
+          // server has nothing left for us and we handled everything it delivered (consumer sequence).
+          const info = await consumer.info().catch(() => undefined);
+          if (info && info.num_pending === 0 && lastDelivery >= info.delivered.consumer_seq) return;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      },
+    };
+  }
+
   /** Stops the publish pipeline; the connection stays the caller's. */
   close(): void {
     this.#pipeline.close();

@@ -1,11 +1,12 @@
 /**
  * The CA's live view of registry facts: rebuilt from the log at start (ordered replay), then kept
- * current by a durable subscription. Lookups are synchronous Map reads, so a CSR never waits on
+ * current by a follower (no durable position: the view is rebuilt at every start, and a durable's
+ * one-event-at-a-time acks capped it at a few thousand events/s, stalling CertifyDevices at 2,000+ devices). Lookups are synchronous Map reads, so a CSR never waits on
  * the projection unless it finds something the projection may simply not have seen yet.
  */
 import type { CertifyDevices, CommandOf } from '@tunnelkey/contracts';
 import { importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
-import { Projection, rebuildProjection, runProjection, type EventStore, type Subscription } from '@tunnelkey/eventstore';
+import { Projection, rebuildProjection, type EventStore, type Subscription } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import {
   deviceEligibilityProjection,
@@ -43,15 +44,16 @@ export class DeviceEligibility {
   }
 
   /**
-   * Replays the registry context, then follows it with the durable `durable` (one per CA instance:
-   * every instance needs every event). Resolves once caught up with what was in the log.
+   * Replays the registry context, then follows it from the checkpoint (every CA instance follows
+   * every event). Resolves once caught up with what was in the log.
    */
-  static async start(options: { store: EventStore; durable: string; logger: Logger }): Promise<DeviceEligibility> {
+  static async start(options: { store: EventStore; logger: Logger }): Promise<DeviceEligibility> {
     const started = Date.now();
     const projection = await rebuildProjection(options.store, deviceEligibilityProjection);
     const eligibility = new DeviceEligibility(options.store, options.logger, projection);
-    // An existing durable resumes from its own position; Projection.apply skips what the replay covered.
-    eligibility.#subscription = await runProjection(options.store, projection, options.durable);
+    eligibility.#subscription = await options.store.follow(deviceEligibilityProjection.context, (recorded) => void projection.apply(recorded), {
+      fromSequence: projection.checkpoint + 1,
+    });
     await eligibility.#subscription.caughtUp();
     eligibility.#ready = true;
     options.logger.info(
