@@ -113,4 +113,32 @@ export function details(rows) {
   return h('dl', { class: 'details' }, rows.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-field': k }, v)]));
 }
 
+/**
+ * Wraps a loader so calls never overlap: a call while it runs asks for exactly one more run after
+ * it. Live updates arrive faster than a slow read answers; without this they would pile up
+ * requests (and the browser allows only six connections to the gateway).
+ * @param {() => Promise<void>} load
+ * @returns {() => Promise<void>}
+ */
+export function coalesced(load) {
+  /** @type {Promise<void> | undefined} */
+  let running;
+  let again = false;
+  const run = async () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = load().finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        void run();
+      }
+    });
+    return running;
+  };
+  return run;
+}
+
 export { humanize };

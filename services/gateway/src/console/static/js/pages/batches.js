@@ -156,7 +156,8 @@ function createBatchForm(note, created) {
 
   const element = h(
     'details',
-    { class: 'card', open: allowed },
+    // Hidden, not just disabled, for a viewer: nothing on the page they cannot do.
+    { class: 'card', open: true, hidden: !allowed },
     h('summary', {}, 'New batch'),
     h(
       'form',

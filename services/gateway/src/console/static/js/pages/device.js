@@ -3,7 +3,7 @@
 import { get, post, session } from '../api.js';
 import { field, h, replaceChildren, select } from '../dom.js';
 import { bodyEnum, foldTimeline, formatCount, formatTime, humanize, relativeTime, routeHash } from '../logic.js';
-import { busy, commandButton, confirmDialog, connectionBadge, details, notices, stateBadge } from '../ui.js';
+import { busy, coalesced, commandButton, confirmDialog, connectionBadge, details, notices, stateBadge } from '../ui.js';
 
 /** @param {import('../app.js').PageContext} context */
 export function devicePage(context) {
@@ -14,17 +14,19 @@ export function devicePage(context) {
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let refetch;
 
-  // The detail (read model) shows at once; the timeline is read from the log and may take longer.
-  const load = async () => {
-    const history = get(`/api/devices/${encodeURIComponent(deviceId)}/history`);
+  // The detail (read model) answers at once; the timeline is read from the log and may take
+  // longer: two loaders, each never overlapping itself.
+  const loadDetail = coalesced(async () => {
     try {
       replaceChildren(body, ...render(await get(`/api/devices/${encodeURIComponent(deviceId)}`)));
     } catch (error) {
       note.error(error, `load device ${deviceId}`);
       replaceChildren(body);
     }
+  });
+  const loadTimeline = coalesced(async () => {
     try {
-      const { events } = await history;
+      const { events } = await get(`/api/devices/${encodeURIComponent(deviceId)}/history`);
       replaceChildren(
         timeline,
         foldTimeline(events).map((e) =>
@@ -34,6 +36,10 @@ export function devicePage(context) {
     } catch (error) {
       replaceChildren(timeline, h('li', { class: 'muted' }, `The timeline could not be read: ${/** @type {Error} */ (error).message}`));
     }
+  });
+  const load = () => {
+    void loadDetail();
+    void loadTimeline();
   };
 
   /** @param {any} device */
@@ -169,7 +175,7 @@ export function devicePage(context) {
     }
   };
 
-  void load();
+  load();
   return {
     element: h(
       'section',
@@ -181,7 +187,7 @@ export function devicePage(context) {
     ),
     onLive(type, data) {
       const mine = (type === 'device' && data.deviceId === deviceId) || type === 'devices-changed' || type === 'hello';
-      if (mine) refetch ??= setTimeout(() => { refetch = undefined; void load(); }, 300);
+      if (mine) refetch ??= setTimeout(() => { refetch = undefined; load(); }, 300);
     },
     dispose() {
       clearTimeout(refetch);

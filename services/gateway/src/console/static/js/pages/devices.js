@@ -3,7 +3,7 @@
 import { get, listAll } from '../api.js';
 import { field, h, replaceChildren, select } from '../dom.js';
 import { connectionStates, deviceStates, formatCount, formatTime, pageLabel, relativeTime, routeHash } from '../logic.js';
-import { connectionBadge, notices, stateBadge } from '../ui.js';
+import { coalesced, connectionBadge, notices, stateBadge } from '../ui.js';
 
 const filterNames = ['batchId', 'state', 'connection', 'targetId', 'q'];
 const pageSizes = ['25', '50', '100', '250'];
@@ -45,7 +45,7 @@ export function devicesPage(context) {
     (error) => note.error(error, 'load the filters'),
   );
 
-  const load = async () => {
+  const load = coalesced(async () => {
     try {
       const page = await get('/api/devices', { ...Object.fromEntries(filterNames.map((n) => [n, query[n]])), limit, offset });
       visible.clear();
@@ -60,7 +60,7 @@ export function devicesPage(context) {
     } catch (error) {
       note.error(error, 'load the devices');
     }
-  };
+  });
   void load();
 
   /** Many changes at once (a certify run) become one refetch of the visible page, at most one a second. */

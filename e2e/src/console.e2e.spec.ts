@@ -1,0 +1,280 @@
+/**
+ * Issue 7's console, end to end in headless Chromium (Debian's /usr/bin/chromium driven by
+ * playwright-core) over the whole platform on the real NATS (NATS_URL, isolated by a namespace):
+ * registry, CA, onboarding with a real Mosquitto, revocation and the gateway in one process, and
+ * 20 simulated PUF devices. An operator uses only the browser: sign in with a pasted token,
+ * register the broker, create a policy and a batch, import the fleet's CSV file, verify, certify,
+ * onboard, watch the devices connect, read a device's certificate from the page (checked against
+ * the certificate the device holds), and revoke it. Every page is saved as a screenshot under
+ * test-artifacts/console/. Waiting is Playwright's (locators, bounded), never a sleep.
+ */
+import 'reflect-metadata';
+import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
+import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
+import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
+import { natsFixture } from '@tunnelkey/testing';
+import { pino } from 'pino';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { startPlatform, targetId, type Platform } from './support/platform.js';
+
+const nats = natsFixture({ prefix: 'console' });
+const fleetSize = 20;
+const logger = pino({ level: 'warn' });
+const adminToken = randomBytes(32).toString('base64url');
+const artifacts = join(process.cwd(), 'test-artifacts', 'console');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Without the background-networking flags Chromium phones home, and a closed network refuses it.
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Bounds for Playwright's waiting: UI reactions are quick, fleet-wide steps take longer. */
+const ui = { timeout: 15_000 };
+const fleetStep = { timeout: 120_000 };
+
+describe('console: an operator runs 20 PUF devices from headless Chromium, policy to revocation', () => {
+  let platform: Platform;
+  let revocation: RunningRevocation;
+  let gateway: RunningGateway;
+  let fleet: Fleet;
+  let browser: BrowserContext;
+  let page: Page;
+  let workDir: string;
+  let viewerToken: string;
+  const pageErrors: string[] = [];
+  const suffix = randomUUID().slice(0, 6);
+  const policyName = `Fridges to the plant broker ${suffix}`;
+  const batchName = `Fridges line 3 ${suffix}`;
+  const targetName = `Plant broker ${suffix}`;
+  let batchId: string;
+  let policyId: string;
+
+  const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const batchRow = () => page.locator(`tr[data-batch-id="${batchId}"]`);
+  const count = (state: string, n: number) => batchRow().locator(`.count[data-state="${state}"]`).filter({ hasText: new RegExp(`^${state} ${n}$`) });
+  const fieldOf = (section: string, label: string): Locator => page.getByRole('region', { name: section }).locator(`dd[data-field="${label}"]`);
+
+  beforeAll(async () => {
+    await nats.setup();
+    await mkdir(artifacts, { recursive: true });
+    workDir = await mkdtemp(join(tmpdir(), 'tk-console-e2e-'));
+    const namespace = nats.namespace;
+    platform = await startPlatform({ nats: nats.nc, namespace, logger, telemetryIntervalMs: 1_000 });
+    revocation = await startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, instanceId: `rv-${suffix}`, retryMs: 200 } });
+    gateway = await startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: ['error'] });
+    fleet = await createFleet({ nats: nats.nc, namespace, size: fleetSize, seedBase: `console-${suffix}`, platformPublicKey: platform.platformPublicKeySpki });
+    // Devices connect to the broker as soon as onboarding hands them their connection parameters.
+    fleet.connect({ telemetryIntervalMs: 1_000, concurrency: 20 });
+    const viewer = await fetch(`${gateway.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'victor', role: 'viewer' }) });
+    viewerToken = ((await viewer.json()) as { token: string }).token;
+
+    browser = await chromium.launchPersistentContext(join(workDir, 'profile'), { executablePath: chromiumPath, headless: true, args: chromiumArgs, viewport: { width: 1440, height: 900 } });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
+    // Failed loads are reported by URL below (a refused sign-in is a 401 the page explains).
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${message.text()}`);
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400 && !(response.status() === 401 && response.url().endsWith('/api/whoami'))) pageErrors.push(`${response.status()} ${response.url()}`);
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await fleet?.stop();
+    await gateway?.stop();
+    await revocation?.stop();
+    await platform?.stop();
+    await nats.teardown();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  }, 60_000);
+
+  afterEach(() => {
+    // No script error and no CSP violation on any page.
+    expect(pageErrors.splice(0)).toEqual([]);
+  });
+
+  it('is served by the gateway with a strict content security policy', async () => {
+    const response = await fetch(`${gateway.url}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/html/);
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect((await fetch(`${gateway.url}/console/js/app.js`)).headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${gateway.url}/console/nope.js`)).status).toBe(404);
+  });
+
+  it('refuses a wrong token with a clear message and signs in with a pasted one', async () => {
+    await page.goto(gateway.url);
+    await page.getByLabel('API token').fill('tk_0123456789abcdef_notatoken');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Could not sign in' }).waitFor(ui);
+    await shot('login');
+    await page.getByLabel('API token').fill(adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Batches' }).waitFor(ui);
+    await page.locator('#live-status', { hasText: 'live' }).waitFor(ui);
+    // Kept for the tab only (sessionStorage), never in a cookie or localStorage.
+    expect(await page.evaluate("sessionStorage.getItem('tunnelkey.token')")).toBe(adminToken);
+  });
+
+  it('creates a policy from a form, naming the broker it will be registered as', async () => {
+    await page.getByRole('link', { name: 'Targets & policies' }).click();
+    const policy = page.getByRole('form', { name: 'New policy' });
+    await page.locator('summary', { hasText: 'New policy' }).click();
+    await policy.getByLabel('Name', { exact: true }).fill(policyName);
+    policyId = await policy.getByLabel('Policy id').inputValue();
+    await policy.getByLabel('Targets registered later (ids)').fill(targetId);
+    await policy.getByLabel('Topic', { exact: true }).first().fill('fridges/{deviceId}/telemetry');
+    await policy.getByRole('button', { name: 'Add topic right' }).click();
+    await policy.getByLabel('Topic', { exact: true }).nth(1).fill('fridges/{deviceId}/commands/#');
+    await policy.getByLabel('Access', { exact: true }).nth(1).selectOption('subscribe');
+    await policy.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('status').filter({ hasText: 'created' }).waitFor(ui);
+    await page.locator(`tr[data-policy-id="${policyId}"]`).filter({ hasText: targetId }).waitFor(ui);
+  });
+
+  it('creates a batch with the policy from a drop-down, imports the identity file, verifies and certifies', async () => {
+    await page.getByRole('link', { name: 'Batches' }).click();
+    const form = page.getByRole('form', { name: 'New batch' });
+    await form.getByLabel('Name', { exact: true }).fill(batchName);
+    await form.getByLabel('Server policy').selectOption(policyId);
+    await form.getByLabel('Expected devices').fill(String(fleetSize));
+    batchId = await form.getByLabel('Batch id').inputValue();
+    await form.getByRole('button', { name: 'Create batch' }).click();
+    await batchRow().waitFor(ui);
+
+    const file = join(workDir, 'fridges.csv');
+    await writeFile(file, fleet.identityFile('csv'));
+    await batchRow().getByLabel(`Identity file for ${batchName}`).setInputFiles(file);
+    await page.getByRole('status').filter({ hasText: `${fleetSize} accepted, 0 rejected` }).waitFor(ui);
+    await count('Imported', fleetSize).waitFor(ui);
+
+    await batchRow().getByRole('button', { name: 'Verify' }).click();
+    await count('Verified', fleetSize).waitFor(fleetStep);
+    await batchRow().getByRole('button', { name: 'Certify' }).click();
+    await count('Certified', fleetSize).waitFor(fleetStep);
+    await shot('batches-certified');
+  }, 300_000);
+
+  it('registers the broker as a target from a form', async () => {
+    // The test's broker starts trusting the issuing CA chain the certificates came with (see
+    // support/platform.ts: Mosquitto 2.0 re-reads its cafile only with a crlfile).
+    const chain = [...fleet.devices()][0]!.flash.certificates['tls-0']!.chainPem;
+    const broker = await platform.startBroker(chain);
+    await page.getByRole('link', { name: 'Targets & policies' }).click();
+    const target = page.getByRole('form', { name: 'Register a target' });
+    await page.locator('summary', { hasText: 'Register a target' }).click();
+    await target.getByLabel('Kind').selectOption('mosquitto');
+    await target.getByLabel('Name', { exact: true }).fill(targetName);
+    await target.getByLabel('Target id').fill(targetId);
+    await target.getByLabel('Host').fill('127.0.0.1');
+    await target.getByLabel('TLS port').fill(String(broker.tlsPort));
+    await target.getByLabel('Admin user').fill(broker.admin.username);
+    await target.getByLabel('Admin password').fill(broker.admin.password);
+    await target.getByLabel('Admin port').fill(String(broker.adminPort));
+    await target.getByRole('button', { name: 'Register target' }).click();
+    await page.getByRole('status').filter({ hasText: 'registered' }).waitFor(ui);
+    await page.locator(`tr[data-target-id="${targetId}"]`).filter({ hasText: targetName }).waitFor(ui);
+    await page.locator(`tr[data-policy-id="${policyId}"]`).filter({ hasText: targetName }).waitFor(ui);
+    await shot('targets-and-policies');
+  }, 120_000);
+
+  it('onboards the batch and the devices connect to the broker over mutual TLS', async () => {
+    await page.getByRole('link', { name: 'Batches' }).click();
+    await batchRow().getByRole('button', { name: 'Onboard' }).click();
+    await count('Onboarded', fleetSize).waitFor(fleetStep);
+    await batchRow().locator('[data-field="connected"]', { hasText: String(fleetSize) }).waitFor(fleetStep);
+    await shot('batches');
+
+    await batchRow().getByRole('link', { name: batchName }).click();
+    await page.getByRole('heading', { name: 'Devices' }).waitFor(ui);
+    await page.getByLabel('Connection').selectOption('connected');
+    await page.locator('[data-field="total"]', { hasText: `1–${fleetSize} of ${fleetSize}` }).waitFor(fleetStep);
+    await page.locator('tr[data-device-id][data-connection="connected"]').nth(fleetSize - 1).waitFor(ui);
+    await shot('devices');
+    // Paged by the server: 5 rows of 20, then the next 5.
+    await page.goto(`${gateway.url}/#/devices?batchId=${batchId}&limit=5`);
+    await page.locator('[data-field="total"]', { hasText: `1–5 of ${fleetSize}` }).waitFor(ui);
+    expect(await page.locator('tr[data-device-id]').count()).toBe(5);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('[data-field="total"]', { hasText: `6–10 of ${fleetSize}` }).waitFor(ui);
+    expect(await page.locator('tr[data-device-id]').count()).toBe(5);
+  }, 300_000);
+
+  it("shows a device's certificate as the device holds it, its connection and telemetry, and its timeline", async () => {
+    const device = [...fleet.devices()][3]!;
+    const leaf = new X509Certificate(device.flash.certificates['tls-0']!.certificatePem);
+    await page.goto(`${gateway.url}/#/devices?batchId=${batchId}&q=${device.deviceId}`);
+    await page.getByRole('link', { name: device.deviceId }).click();
+    await page.getByRole('heading', { name: device.deviceId }).waitFor(ui);
+
+    const serial = (await fieldOf('Certificate', 'Serial number').textContent())!.trim();
+    const fingerprint = (await fieldOf('Certificate', 'SHA-256 fingerprint').textContent())!.trim();
+    expect(serial).toBe(leaf.serialNumber.toLowerCase());
+    expect(fingerprint).toBe(leaf.fingerprint256.replace(/:/g, '').toLowerCase());
+    expect(await fieldOf('Certificate', 'Subject').textContent()).toContain(device.deviceId);
+    expect(await fieldOf('Certificate', 'Issuer').textContent()).toBe(leaf.issuer.replace(/\n/g, ', '));
+    expect(await page.getByRole('table', { name: 'Certificate chain' }).locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
+    await page.getByRole('table', { name: 'Connections' }).locator(`tr[data-target-id="${targetId}"]`, { hasText: 'Connected' }).waitFor(fleetStep);
+    // Telemetry arrives and is counted (live: the page refetches on the device's updates).
+    await fieldOf('Telemetry', 'Messages').filter({ hasNotText: /^0$/ }).waitFor(fleetStep);
+    await page.getByRole('list', { name: 'Timeline' }).locator('li[data-type="DeviceConnected"]').first().waitFor(fleetStep);
+    for (const type of ['DeviceIdentityImported', 'IdentityVerified', 'DeviceCertified', 'DeviceOnboarded']) await page.getByRole('list', { name: 'Timeline' }).locator(`li[data-type="${type}"]`).first().waitFor(fleetStep);
+    await shot('device');
+  }, 180_000);
+
+  it('revokes the device after a confirmation with a reason, and shows it revoked and cut off', async () => {
+    const device = [...fleet.devices()][3]!;
+    // Cancel first: nothing happens.
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden', ...ui });
+    expect(await page.locator('.page-head .badge').first().textContent()).not.toBe('Revoked');
+
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').selectOption('keyCompromise');
+    await shot('revoke-dialog');
+    await dialog.getByRole('button', { name: 'Revoke device' }).click();
+    await page.getByRole('status').filter({ hasText: 'Revocation of' }).waitFor(ui);
+    await page.locator('.page-head .badge', { hasText: 'Revoked' }).waitFor(fleetStep);
+    await fieldOf('Identity', 'Revoked').filter({ hasText: 'Key compromise' }).waitFor(ui);
+    await page.getByRole('table', { name: 'Connections' }).locator(`tr[data-target-id="${targetId}"]`, { hasText: 'Deprovisioned' }).waitFor(fleetStep);
+    await page.locator('.page-head .badge', { hasText: 'Disconnected' }).waitFor(fleetStep);
+    // The timeline is read from the log, slower than the read model: a longer bound.
+    await page.getByRole('list', { name: 'Timeline' }).locator('li[data-type="DeviceRevoked"]').waitFor(fleetStep);
+    await shot('device-revoked');
+
+    // The batch page counts it as revoked; the others stay onboarded.
+    await page.getByRole('link', { name: 'Batches' }).click();
+    await count('Revoked', 1).waitFor(fleetStep);
+    await count('Onboarded', fleetSize - 1).waitFor(ui);
+    expect([...fleet.devices()].find((d) => d.deviceId === device.deviceId)).toBeDefined();
+  }, 180_000);
+
+  it('a viewer sees everything and can change nothing', async () => {
+    const viewer = await browser.newPage();
+    viewer.on('pageerror', (error) => pageErrors.push(`pageerror (viewer): ${error.message}`));
+    try {
+      await viewer.goto(gateway.url);
+      await viewer.getByLabel('API token').fill(viewerToken);
+      await viewer.getByRole('button', { name: 'Sign in' }).click();
+      const row = viewer.locator(`tr[data-batch-id="${batchId}"]`);
+      await row.waitFor(ui);
+      for (const name of ['Verify', 'Certify', 'Onboard']) expect(await row.getByRole('button', { name }).isDisabled()).toBe(true);
+      expect(await viewer.getByRole('form', { name: 'New batch' }).count()).toBe(0);
+      await viewer.screenshot({ path: join(artifacts, 'batches-as-viewer.png'), fullPage: true });
+      await viewer.getByRole('link', { name: 'Targets & policies' }).click();
+      await viewer.locator('tr[data-policy-id]').filter({ hasText: policyName }).waitFor(ui);
+      expect(await viewer.getByRole('form', { name: 'New policy' }).count()).toBe(0);
+      const device = [...fleet.devices()][0]!;
+      await viewer.goto(`${gateway.url}/#/devices/${device.deviceId}`);
+      await viewer.getByRole('heading', { name: device.deviceId }).waitFor(ui);
+      expect(await viewer.getByRole('button', { name: /Revoke/ }).isDisabled()).toBe(true);
+    } finally {
+      await viewer.close();
+    }
+  }, 120_000);
+});
