@@ -48,6 +48,7 @@ export class CaRuntime {
     readonly downlinks: DownlinkPublisher,
     readonly crls: CrlPublisher,
     readonly revocation: CertificateRevocation,
+    private readonly crlRefresh: NodeJS.Timeout,
     private readonly logger: Logger,
     private readonly ownsStore: boolean,
   ) {}
@@ -83,9 +84,14 @@ export class CaRuntime {
     const crls = await CrlPublisher.start({ store, authority, crls: crlStore, durable: `ca-crls-${config.instanceId}`, crlValidityHours: config.crlValidityHours ?? 168, clock, logger });
     for (const ownerId of eligibility.owners()) await crls.ensurePublished((await authority.issuingFor(ownerId)).authorityId);
     const revocation = await CertificateRevocation.start({ store, publisher: crls, eligibility, clock, logger });
+    // CRLs are refreshed at half their validity; checking every 10 minutes is plenty for a 7-day CRL.
+    const crlRefresh = setInterval(() => {
+      crls.refreshDue().catch((error: unknown) => logger.warn({ event: 'ca.crl_refresh_failed', error: error instanceof Error ? error.name : 'unknown' }, 'CRL refresh failed; retried at the next check'));
+    }, config.crlRefreshCheckMs ?? 600_000);
+    crlRefresh.unref();
     await nats.flush();
     logger.info({ event: 'ca.started', namespace: config.namespace, instanceId: config.instanceId }, 'CA started');
-    return new CaRuntime(config, store, keyStore, authority, eligibility, issuance, intake, downlinks, crls, revocation, logger, ownsStore);
+    return new CaRuntime(config, store, keyStore, authority, eligibility, issuance, intake, downlinks, crls, revocation, crlRefresh, logger, ownsStore);
   }
 
   get ready(): boolean {
@@ -97,6 +103,7 @@ export class CaRuntime {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.crlRefresh);
     await this.revocation.stop();
     await this.intake.stop();
     await this.crls.stop();

@@ -276,6 +276,29 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     expect(scanned).toBeGreaterThan(20);
   });
 
+  it('re-publishes a CRL past half its validity (once per CRL number), never a fresh one', async () => {
+    const crlEvents = async () => {
+      const found: { authorityId: string; crlNumber: number; revokedCount: number }[] = [];
+      await store.replay('ca', (r) => void (r.event.type === 'CrlPublished' && found.push(r.event.data as never)), { aggregate: 'crl' });
+      return found;
+    };
+    const before = await crlEvents();
+    expect(before.length).toBeGreaterThan(0);
+    expect(await ca.runtime.crls.refreshDue(new Date())).toEqual([]);
+    const later = new Date(Date.now() + 4 * 86_400_000); // past half of the default 7-day validity
+    const refreshed = await ca.runtime.crls.refreshDue(later);
+    expect(refreshed).toEqual([...new Set(before.map((c) => c.authorityId))]);
+    expect(await ca.runtime.crls.refreshDue(later)).toEqual([]);
+    const after = await crlEvents();
+    expect(after).toHaveLength(before.length + refreshed.length);
+    for (const authorityId of refreshed) {
+      const numbers = after.filter((c) => c.authorityId === authorityId).map((c) => c.crlNumber);
+      const [previous, latest] = numbers.slice(-2);
+      expect(latest).toBe(previous! + 1);
+      expect(after.filter((c) => c.authorityId === authorityId).at(-1)!.revokedCount).toBe(before.filter((c) => c.authorityId === authorityId).at(-1)!.revokedCount);
+    }
+  });
+
   it('exports the root key (offline) once an issuing CA exists; issuance goes on', async () => {
     const exported = await ca.runtime.authority.exportRootKey('export-root-1');
     expect(exported.exportDigest).toMatch(/^[0-9a-f]{64}$/);

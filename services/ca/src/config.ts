@@ -24,6 +24,8 @@ export interface CaConfig {
   organization: string;
   /** CRL nextUpdate - thisUpdate (CA_CRL_VALIDITY_HOURS, default 168). */
   crlValidityHours?: number;
+  /** How often the CA checks for CRLs past half their validity (CA_CRL_REFRESH_CHECK_MS, default 10 min). */
+  crlRefreshCheckMs?: number;
 }
 
 const positiveInteger = (env: Record<string, string | undefined>, name: string, fallback: number): number => {
@@ -51,5 +53,6 @@ export function caConfigFromEnv(env: Record<string, string | undefined> = proces
     issuingLifetimeDays: positiveInteger(env, 'CA_ISSUING_LIFETIME_DAYS', 10 * 365),
     organization: env.CA_ORGANIZATION ?? 'tunnelkey',
     crlValidityHours: positiveInteger(env, 'CA_CRL_VALIDITY_HOURS', 168) || 168,
+    crlRefreshCheckMs: positiveInteger(env, 'CA_CRL_REFRESH_CHECK_MS', 600_000) || 600_000,
   };
 }

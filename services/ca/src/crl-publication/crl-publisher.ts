@@ -121,6 +121,23 @@ export class CrlPublisher {
     return this.publish(authorityId, { commandId: `initial-crl-${authorityId}`, now: this.options.clock().toISOString(), actor: { kind: 'service', id: 'ca' } });
   }
 
+  /**
+   * Re-publishes every CRL past half its validity, so targets never hold an expired one (an expired
+   * CRL makes an enforcing broker refuse every device of that issuer). One command id per CRL
+   * number: instances racing on the same refresh publish it once. Returns the authorities refreshed.
+   */
+  async refreshDue(now: Date = this.options.clock()): Promise<string[]> {
+    const refreshed: string[] = [];
+    for (const [authorityId, crl] of [...this.projection.state.currentCrl]) {
+      const thisUpdate = Date.parse(crl.thisUpdate);
+      const halfLife = (Date.parse(crl.nextUpdate) - thisUpdate) / 2;
+      if (now.getTime() < thisUpdate + halfLife) continue;
+      await this.publish(authorityId, { commandId: `refresh-crl-${authorityId}-${crl.crlNumber}`, now: now.toISOString(), actor: { kind: 'service', id: 'ca' } });
+      refreshed.push(authorityId);
+    }
+    return refreshed;
+  }
+
   /** The authority's current CRL and its DER (checked against the published digest), or undefined if it has none. */
   async current(authorityId: string): Promise<CurrentCrl | undefined> {
     const crl = this.projection.state.currentCrl.get(authorityId);
