@@ -1,16 +1,8 @@
-export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+import { TypedError, type ErrorContext } from '@tunnelkey/errors';
+export type { ErrorContext };
 
 /** Base of the event store's typed errors: a stable `code`, a `name`, a `cause`, context without secrets. */
-export abstract class EventStoreError extends Error {
-  abstract readonly code: string;
-  constructor(
-    message: string,
-    readonly context: ErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export abstract class EventStoreError extends TypedError {}
 
 /** The aggregate moved on since it was read: reload, decide again, retry. */
 export class ConcurrencyError extends EventStoreError {

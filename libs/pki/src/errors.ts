@@ -3,18 +3,10 @@
  * and key/value context. Messages and context never carry key material: they are logged and
  * may travel in rejection events.
  */
-export type PkiErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+import { TypedError, type ErrorContext } from '@tunnelkey/errors';
+export type PkiErrorContext = ErrorContext;
 
-export abstract class PkiError extends Error {
-  abstract readonly code: string;
-  constructor(
-    message: string,
-    readonly context: PkiErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export abstract class PkiError extends TypedError {}
 
 /** A caller passed an argument the library refuses (bad date range, empty name, bad URL...). */
 export class InvalidPkiInputError extends PkiError {

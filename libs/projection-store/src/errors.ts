@@ -1,16 +1,8 @@
-export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+import { TypedError, type ErrorContext } from '@tunnelkey/errors';
+export type { ErrorContext };
 
 /** Base of the projection store's typed errors: a stable `code`, a `name`, a `cause`, context without secrets. */
-export abstract class ProjectionStoreError extends Error {
-  abstract readonly code: string;
-  constructor(
-    message: string,
-    readonly context: ErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export abstract class ProjectionStoreError extends TypedError {}
 
 /** A projection or collection that was never declared with `define`. */
 export class UnknownCollectionError extends ProjectionStoreError {

@@ -2,18 +2,10 @@
  * Typed errors of the PUF library: a stable `code`, a `name`, an optional `cause` and context.
  * Context never carries secrets (no response bits, root secrets, scalars): only sizes, versions, labels.
  */
-export type PufErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+import { TypedError, type ErrorContext } from '@tunnelkey/errors';
+export type PufErrorContext = ErrorContext;
 
-export abstract class PufError extends Error {
-  abstract readonly code: string;
-  constructor(
-    message: string,
-    readonly context: PufErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export abstract class PufError extends TypedError {}
 
 /** The error-correcting code could not decode: too many bit errors for the code (detected). */
 export class KeyReconstructionError extends PufError {

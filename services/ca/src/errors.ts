@@ -2,18 +2,10 @@
  * Typed errors of the CA service: a stable `code`, a `name`, an optional `cause`, and key/value
  * context that never carries key material (it is logged and may end up in replies).
  */
-export type CaErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+import { TypedError, type ErrorContext } from '@tunnelkey/errors';
+export type CaErrorContext = ErrorContext;
 
-export abstract class CaError extends Error {
-  abstract readonly code: string;
-  constructor(
-    message: string,
-    readonly context: CaErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export abstract class CaError extends TypedError {}
 
 /** An environment variable is missing or malformed. */
 export class CaConfigError extends CaError {

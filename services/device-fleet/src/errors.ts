@@ -2,18 +2,10 @@
  * Typed errors of the device fleet: a stable `code`, a `name`, an optional `cause` and context.
  * Context never carries secrets (no helper-data bytes, no key material): only ids, kinds, sizes.
  */
-export type FleetErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+import { TypedError, type ErrorContext } from '@tunnelkey/errors';
+export type FleetErrorContext = ErrorContext;
 
-export abstract class FleetError extends Error {
-  abstract readonly code: string;
-  constructor(
-    message: string,
-    readonly context: FleetErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export abstract class FleetError extends TypedError {}
 
 /** The PUF could not give the device its key (tampered/corrupted helper data, silicon out of spec). */
 export class DeviceKeyUnavailableError extends FleetError {

@@ -3,18 +3,10 @@
  * key/value context that never carries a secret (admin credentials, keys): it is logged and may
  * end up in replies.
  */
-export type OnboardingErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+import { TypedError, type ErrorContext } from '@tunnelkey/errors';
+export type OnboardingErrorContext = ErrorContext;
 
-export abstract class OnboardingError extends Error {
-  abstract readonly code: string;
-  constructor(
-    message: string,
-    readonly context: OnboardingErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export abstract class OnboardingError extends TypedError {}
 
 /** An environment variable or a target binding is missing or malformed. */
 export class OnboardingConfigError extends OnboardingError {
