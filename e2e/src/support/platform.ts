@@ -16,9 +16,8 @@ import { CommandClient } from '@tunnelkey/messaging';
 import { pidFileReloader, startOnboarding, type RunningOnboarding } from '@tunnelkey/onboarding';
 import { Kek } from '@tunnelkey/pki';
 import { startRegistry, type RunningRegistry } from '@tunnelkey/registry';
-import { startMosquitto, type RunningMosquitto } from '@tunnelkey/testing';
 import type { Logger } from 'pino';
-import { createBrokerServerIdentity, type BrokerServerIdentity } from './broker-identity.js';
+import { createBrokerServerIdentity, startMosquitto, type BrokerServerIdentity, type RunningMosquitto } from '@tunnelkey/testing';
 
 export interface PlatformOptions {
   nats: NatsConnection;

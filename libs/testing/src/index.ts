@@ -2,3 +2,4 @@ export * from './decider-specification.js';
 export * from './nats-fixture.js';
 export * from './wait-for.js';
 export * from './mosquitto-fixture.js';
+export * from './broker-server-identity.js';

@@ -8,14 +8,14 @@ import { OnboardBatch, RegisterTarget, deviceUplinkFilter, type EventEnvelope } 
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import { JetStreamEventStore } from '@tunnelkey/eventstore';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
-import { natsFixture, startMosquitto, waitFor, type RunningMosquitto } from '@tunnelkey/testing';
+import { createBrokerServerIdentity, natsFixture, startMosquitto, waitFor, type BrokerServerIdentity, type RunningMosquitto } from '@tunnelkey/testing';
 import type { MqttClient } from 'mqtt';
 import { pidFileReloader } from './mosquitto/broker-trust-files.js';
 import { crlDigestOfPem } from './shared/crl-source.js';
 import { startOnboarding, type RunningOnboarding } from './start-onboarding.js';
 import { closed, connectDevice } from './test-support/mqtt-device.test-helper.js';
 import { PlatformFacts } from './test-support/platform-events.test-helper.js';
-import { createBrokerServerIdentity, createTestAuthority, issueTestCrl, issueTestDevice, type BrokerServerIdentity, type TestAuthority, type TestDevice } from './test-support/test-pki.test-helper.js';
+import { createTestAuthority, issueTestCrl, issueTestDevice, type TestAuthority, type TestDevice } from './test-support/test-pki.test-helper.js';
 
 const deviceCount = 50;
 const rights = [

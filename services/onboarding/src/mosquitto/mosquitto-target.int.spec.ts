@@ -4,14 +4,12 @@
  * checked against the broker itself, never a mock.
  */
 import type { MqttClient } from 'mqtt';
-import { startMosquitto, waitFor, type RunningMosquitto } from '@tunnelkey/testing';
+import { createBrokerServerIdentity, startMosquitto, waitFor, type BrokerServerIdentity, type RunningMosquitto } from '@tunnelkey/testing';
 import { closed, connectDevice } from '../test-support/mqtt-device.test-helper.js';
 import {
-  createBrokerServerIdentity,
   createTestAuthority,
   issueTestCrl,
   issueTestDevice,
-  type BrokerServerIdentity,
   type TestAuthority,
   type TestDevice,
 } from '../test-support/test-pki.test-helper.js';

@@ -1,15 +1,9 @@
 /**
  * Certificates for tests against a real broker: a platform hierarchy (root + issuing CA) built
- * with @tunnelkey/pki, device leaf certificates for P-256 keys generated here, CRLs, and the
- * broker's own server identity (made with the openssl CLI: it is the broker operator's business,
- * not the platform's, and needs serverAuth, which the device profile rightly lacks).
+ * with @tunnelkey/pki, device leaf certificates for P-256 keys generated here, and CRLs. The
+ * broker's own server identity comes from @tunnelkey/testing (createBrokerServerIdentity).
  */
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   buildCrl,
   buildDeviceCertificate,
@@ -22,8 +16,6 @@ import {
   type IssuedCertificate,
   type RevocationReason,
 } from '@tunnelkey/pki';
-
-const run = promisify(execFile);
 
 export interface TestAuthority {
   authorityId: string;
@@ -90,26 +82,3 @@ export async function issueTestCrl(authority: TestAuthority, revoked: readonly {
   return { crlPem: crl.pem, crlNumber: authority.crlNumber };
 }
 
-export interface BrokerServerIdentity {
-  /** The CA devices pin to verify the broker (connection-parameters' serverCaPem). */
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-}
-
-/** A self-signed server CA and a server certificate for 127.0.0.1/localhost. */
-export async function createBrokerServerIdentity(): Promise<BrokerServerIdentity> {
-  const dir = await mkdtemp(join(tmpdir(), 'tk-broker-id-'));
-  try {
-    const f = (name: string) => join(dir, name);
-    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ca.key')]);
-    await run('openssl', ['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/CN=test broker CA', '-days', '30', '-out', f('ca.pem'), '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=keyCertSign,cRLSign']);
-    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('server.key')]);
-    await run('openssl', ['req', '-new', '-key', f('server.key'), '-subj', '/CN=localhost', '-out', f('server.csr')]);
-    await writeFile(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n');
-    await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-out', f('server.pem'), '-extfile', f('server.ext')]);
-    return { caPem: await readFile(f('ca.pem'), 'utf8'), certPem: await readFile(f('server.pem'), 'utf8'), keyPem: await readFile(f('server.key'), 'utf8') };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export interface BrokerServerIdentity {
+  /** The CA devices pin to verify the broker (connection-parameters' serverCaPem). */
   caPem: string;
   certPem: string;
   keyPem: string;
@@ -23,7 +24,7 @@ export async function createBrokerServerIdentity(): Promise<BrokerServerIdentity
   try {
     const f = (name: string) => join(dir, name);
     await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ca.key')]);
-    await run('openssl', ['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/CN=tunnelkey demo broker CA', '-days', '30', '-out', f('ca.pem'), '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=keyCertSign,cRLSign']);
+    await run('openssl', ['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/CN=tunnelkey local broker CA', '-days', '30', '-out', f('ca.pem'), '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=keyCertSign,cRLSign']);
     await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('server.key')]);
     await run('openssl', ['req', '-new', '-key', f('server.key'), '-subj', '/CN=localhost', '-out', f('server.csr')]);
     await writeFile(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n');
