@@ -1,15 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { rebuildProjection, type EventStore, type Projection, type ProjectionDefinition } from '@tunnelkey/eventstore';
-import { NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { rebuildProjection, type EventStore, type Projection, type ProjectionDefinition, type Subscription } from '@tunnelkey/eventstore';
+import { READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
 import { batchSummaryView, emptyStatusCounts, type BatchSummary, type BatchSummaryView } from '../batch-summary/batch-summary.view.js';
-import { isEnrolled, type DeviceIdentity, type DeviceState } from '../deciders/device-state.js';
-import { identityOf } from '../deciders/device-state.js';
+import { identityOf, isEnrolled, type DeviceIdentity, type DeviceState } from '../deciders/device-state.js';
 import { deviceByIdView, deviceDetail, type DeviceByIdView, type DeviceDetail } from '../device-by-id/device-by-id.view.js';
 import { enrolmentKeyRequestsView, type EnrolmentKeyRequestsView } from '../enrolment-key-requests/enrolment-key-requests.view.js';
 import type { EnrolmentKeyRequest } from '../deciders/batch.decider.js';
 import { REGISTRY_EVENT_STORE, REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
-import { tailContext, type ContextTail } from './ordered-tail.js';
 
 export interface RegistryViews {
   devices: DeviceByIdView;
@@ -34,7 +31,7 @@ const waitLimitMs = 10_000;
 
 /**
  * The registry's in-process read model: rebuilt from the log at start (a replay), then kept
- * current by following the stream from right after what the replay applied (ordered consumer;
+ * current by following the stream from right after what the replay applied (EventStore.follow;
  * the state lives in memory, so there is no durable position to keep). Projection.apply skips
  * what was already applied. Ready once the rebuild is done. Handlers that must read their own
  * writes (an import followed by another into the same batch) wait for the sequence they appended.
@@ -42,14 +39,13 @@ const waitLimitMs = 10_000;
 @Injectable()
 export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
   #projection: Projection<RegistryViews> | undefined;
-  #tail: ContextTail | undefined;
+  #tail: Subscription | undefined;
   #ready = false;
   readonly #waiters = new Set<{ sequence: number; resolve: () => void }>();
 
   constructor(
     @Inject(REGISTRY_EVENT_STORE) private readonly store: EventStore,
     @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
-    @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
     @Inject(READINESS_CHECKS) readiness: ReadinessRegistry,
   ) {
     readiness.add({ name: 'registry-read-model', ready: () => this.#ready });
@@ -67,12 +63,13 @@ export class RegistryReadModel implements OnModuleInit, OnModuleDestroy {
     const started = Date.now();
     const projection = await rebuildProjection(this.store, registryViewsProjection);
     this.#projection = projection;
-    this.#tail = await tailContext(
-      this.nats,
-      { context: 'registry', namespace: this.runtime.namespace, fromSequence: projection.checkpoint + 1, logger: this.runtime.logger },
+    // Rebuilt at every start, so no durable position: the store's follower (ordered, no ack per event).
+    this.#tail = await this.store.follow(
+      'registry',
       (recorded) => {
         if (projection.apply(recorded)) this.#progressed(projection.checkpoint);
       },
+      { fromSequence: projection.checkpoint + 1 },
     );
     this.#ready = true;
     this.runtime.logger.info(
