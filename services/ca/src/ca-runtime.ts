@@ -81,7 +81,7 @@ export class CaRuntime {
     intake.start();
     const clock = options.clock ?? (() => new Date());
     const crlStore = options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace));
-    const crls = await CrlPublisher.start({ store, authority, crls: crlStore, durable: `ca-crls-${config.instanceId}`, crlValidityHours: config.crlValidityHours ?? 168, clock, logger });
+    const crls = await CrlPublisher.start({ store, authority, crls: crlStore, crlValidityHours: config.crlValidityHours ?? 168, clock, logger });
     for (const ownerId of eligibility.owners()) await crls.ensurePublished((await authority.issuingFor(ownerId)).authorityId);
     const revocation = await CertificateRevocation.start({ store, publisher: crls, eligibility, clock, logger });
     // CRLs are refreshed at half their validity; checking every 10 minutes is plenty for a 7-day CRL.

@@ -92,7 +92,7 @@ export class OnboardingRuntime {
     const ownsStore = !options.store;
     const store = options.store ?? new JetStreamEventStore(nats, { namespace: config.namespace, logger });
     if (store instanceof JetStreamEventStore) await store.ensureStreams(['onboarding', 'registry', 'ca']);
-    const facts = await OnboardingFacts.start(store, `onboarding-facts-${config.instanceId}`);
+    const facts = await OnboardingFacts.start(store);
     const runtime = new OnboardingRuntime(
       config,
       store,

@@ -175,15 +175,15 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await clients[2]!.publishAsync(`fridges/${devices[2]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
   });
 
-  test('reacts to the CA on its own: CertificateRevoked disables the device everywhere, CrlPublished installs the new CRL', async () => {
+  test('reacts to the CA on its own: on CrlPublished the new CRL is installed first, then the revoked device is disabled everywhere', async () => {
     const victim = devices[1]!;
     const gone = closed(clients[1]!);
     const facts = new PlatformFacts(store);
     await facts.revoke(victim, platform, 'rv-2');
-    await gone; // dynamic security dropped the live session
     const crl = await issueTestCrl(platform, [{ serialHex: devices[0]!.serialHex }, { serialHex: victim.serialHex }]);
     crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
     await facts.publishCrl(platform, crl, 2);
+    await gone; // dynamic security dropped the live session, after the CRL was in force
     const events = await waitFor(async () => {
       const all = await onboardingEvents();
       const enforced = count(all, 'TargetCrlUpdated', (d) => d.crlNumber === crl.crlNumber) === 2;

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CrlPublished, type CommandMetadata, type DataOf } from '@tunnelkey/contracts';
-import { handleCommand, isCommandRejected, load, Projection, rebuildProjection, runProjection, type EventStore, type Subscription } from '@tunnelkey/eventstore';
+import { handleCommand, isCommandRejected, load, Projection, rebuildProjection, type EventStore, type Subscription } from '@tunnelkey/eventstore';
 import { buildCrl } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
 import { authorityDecider, authorityStream } from '../authority/authority.decider.js';
@@ -20,8 +20,6 @@ export interface CrlPublisherOptions {
   store: EventStore;
   authority: CertificateAuthority;
   crls: CrlStore;
-  /** Per CA instance: every instance serves the current CRL, so every instance follows every CRL. */
-  durable: string;
   /** nextUpdate = thisUpdate + this. */
   crlValidityHours: number;
   clock: () => Date;
@@ -48,7 +46,10 @@ export class CrlPublisher {
   static async start(options: CrlPublisherOptions): Promise<CrlPublisher> {
     const projection = await rebuildProjection(options.store, revokedCertificatesProjection);
     const publisher = new CrlPublisher(options, projection);
-    publisher.#subscription = await runProjection(options.store, projection, options.durable);
+    // In memory and rebuilt at every start: follow the log, no durable position.
+    publisher.#subscription = await options.store.follow(revokedCertificatesProjection.context, (recorded) => void projection.apply(recorded), {
+      fromSequence: projection.checkpoint + 1,
+    });
     await publisher.#subscription.caughtUp();
     return publisher;
   }

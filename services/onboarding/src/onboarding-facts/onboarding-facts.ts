@@ -24,7 +24,7 @@ import {
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
-import { Projection, rebuildProjection, runProjection, type EventStore, type ProjectionDefinition, type Subscription } from '@tunnelkey/eventstore';
+import { Projection, rebuildProjection, type EventStore, type ProjectionDefinition, type Subscription } from '@tunnelkey/eventstore';
 import type { TopicRightSpec } from '../target-port/topic-plan.js';
 
 type D<E> = DataOf<E>;
@@ -34,6 +34,8 @@ export interface DeviceFacts {
   batchId?: string;
   certificate?: { authorityId: string; serialNumber: string; chainPem: string[] };
   revoked: boolean;
+  /** The revocation that revoked its certificate (CertificateRevoked), for DeviceDeprovisioned. */
+  revocationId?: string;
   /** targetId -> onboarding on it (kept after deprovisioning, so its disconnection is still recognised). */
   onboardedTo: Map<string, D<typeof DeviceOnboarded>>;
   /** Targets the device was deprovisioned from since its last onboarding there. */
@@ -97,7 +99,10 @@ export class OnboardingFactsState {
       case CertificateRevoked.type: {
         const data = event.data as D<typeof CertificateRevoked>;
         const device = this.device(data.deviceId);
-        if (device.certificate?.serialNumber === data.serialNumber) device.revoked = true;
+        if (device.certificate?.serialNumber === data.serialNumber) {
+          device.revoked = true;
+          device.revocationId = data.revocationId;
+        }
         break;
       }
       case CrlPublished.type: {
@@ -159,11 +164,14 @@ export class OnboardingFacts {
   readonly #subscriptions: Subscription[] = [];
   #ready = false;
 
-  private constructor(private readonly store: EventStore) {}
+  private constructor() {}
 
-  /** Replays the three contexts, then follows each with a durable named `<durablePrefix>-<context>`. */
-  static async start(store: EventStore, durablePrefix: string): Promise<OnboardingFacts> {
-    const facts = new OnboardingFacts(store);
+  /**
+   * Replays the three contexts, then follows each from its checkpoint (EventStore.follow: the facts
+   * live in memory and are rebuilt at every start, so no durable position is kept).
+   */
+  static async start(store: EventStore): Promise<OnboardingFacts> {
+    const facts = new OnboardingFacts();
     for (const context of contexts) {
       const definition: ProjectionDefinition<OnboardingFactsState> = {
         name: `onboarding-facts-${context}`,
@@ -175,7 +183,7 @@ export class OnboardingFacts {
         },
       };
       const projection: Projection<OnboardingFactsState> = await rebuildProjection(store, definition);
-      const subscription = await runProjection(store, projection, `${durablePrefix}-${context}`);
+      const subscription = await store.follow(context, (recorded) => void projection.apply(recorded), { fromSequence: projection.checkpoint + 1 });
       facts.#subscriptions.push(subscription);
     }
     await facts.syncNow();
@@ -195,6 +203,5 @@ export class OnboardingFacts {
   async stop(): Promise<void> {
     this.#ready = false;
     await Promise.all(this.#subscriptions.splice(0).map((s) => s.stop()));
-    void this.store;
   }
 }

@@ -1,26 +1,26 @@
 /**
- * Onboarding's part of a revocation (issue 6): when the CA revokes a device's certificate, disable
- * the device on every target it is onboarded to (dynamic security drops its live session); when
- * the CA publishes a new CRL, make every target that trusts that authority enforce it (so new
- * handshakes with the revoked certificate fail). The revocation saga waits for the events these
- * record (DeviceDeprovisioned, TargetCrlUpdated).
+ * Onboarding's part of a revocation (issue 6), driven by the CA's CrlPublished: first every target
+ * that trusts the authority installs the new CRL and reloads (new handshakes with a revoked
+ * certificate fail), then the devices revoked under that authority are disabled on every target
+ * they are onboarded to (dynamic security drops the live session). In that order, so a dropped
+ * device cannot reconnect in between: with certificate logins Mosquitto does not refuse a disabled
+ * client, only the CRL does. The revocation saga waits for the events recorded here
+ * (TargetCrlUpdated, DeviceDeprovisioned).
  *
- * Durable subscriptions shared by all onboarding instances (one durable name per reaction), so a
- * restart resumes where it stopped. The command ids derive from the CA event's id: a redelivered
- * event records nothing twice.
+ * One durable subscription shared by all onboarding instances, so a restart resumes where it
+ * stopped. Command ids derive from the CA event's id: a redelivered event records nothing twice.
  */
-import { CertificateRevoked, CrlPublished } from '@tunnelkey/contracts';
+import { CrlPublished } from '@tunnelkey/contracts';
 import type { EventStore, RecordedEvent, Subscription } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import type { OnboardingRuntime } from '../onboarding-runtime.js';
 
-export const revokedCertificatesDurable = 'onboarding-revoked-certificates';
 export const publishedCrlsDurable = 'onboarding-published-crls';
 
-type Deprovisioning = Pick<OnboardingRuntime, 'deprovisionDevices' | 'refreshTrust'>;
+type Deprovisioning = Pick<OnboardingRuntime, 'deprovisionDevices' | 'refreshTrust' | 'facts'>;
 
 export class RevocationReactions {
-  readonly #subscriptions: Subscription[] = [];
+  #subscription: Subscription | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -29,30 +29,34 @@ export class RevocationReactions {
   ) {}
 
   async start(): Promise<void> {
-    this.#subscriptions.push(
-      await this.store.subscribe({ durable: revokedCertificatesDurable, context: 'ca', aggregate: 'device' }, (recorded) => this.#onDeviceEvent(recorded)),
-      await this.store.subscribe({ durable: publishedCrlsDurable, context: 'ca', aggregate: 'crl' }, (recorded) => this.#onCrlEvent(recorded)),
-    );
+    this.#subscription = await this.store.subscribe({ durable: publishedCrlsDurable, context: 'ca', aggregate: 'crl' }, (recorded) => this.#onCrlEvent(recorded));
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#subscriptions.splice(0).map((s) => s.stop()));
-  }
-
-  async #onDeviceEvent(recorded: RecordedEvent): Promise<void> {
-    if (!CertificateRevoked.is(recorded.event)) return;
-    const { deviceId, revocationId } = recorded.event.data;
-    const outcome = await this.runtime.deprovisionDevices({ deviceIds: [deviceId], reason: 'revoked', revocationId, commandId: `deprovision-${recorded.event.id}` });
-    // Not acked while a target could not be reached: redelivered with backoff (what succeeded is recorded once).
-    if (outcome.failed > 0) throw new DeprovisioningIncomplete(`${outcome.failed} target(s) could not disable ${deviceId} yet`);
-    this.logger.info({ event: 'onboarding.revoked_device_deprovisioned', deviceId, revocationId, ...outcome }, 'revoked device deprovisioned');
+    await this.#subscription?.stop();
+    this.#subscription = undefined;
   }
 
   async #onCrlEvent(recorded: RecordedEvent): Promise<void> {
     if (!CrlPublished.is(recorded.event)) return;
     const { authorityId, crlNumber } = recorded.event.data;
+    // refreshTrust first catches the facts up with the log, so every CertificateRevoked before this CRL is known.
     const targets = await this.runtime.refreshTrust({ authorityId, commandId: `crl-${recorded.event.id}` });
-    this.logger.info({ event: 'onboarding.crl_enforced', authorityId, crlNumber, targets: targets.length }, 'new CRL enforced on targets');
+    const byRevocation = new Map<string, string[]>();
+    for (const device of this.runtime.facts.state.devices.values()) {
+      if (!device.revoked || device.certificate?.authorityId !== authorityId || !device.revocationId) continue;
+      if (![...device.onboardedTo.keys()].some((targetId) => !device.deprovisionedFrom.has(targetId))) continue;
+      byRevocation.set(device.revocationId, [...(byRevocation.get(device.revocationId) ?? []), device.deviceId]);
+    }
+    let failed = 0;
+    for (const [revocationId, deviceIds] of byRevocation) {
+      const outcome = await this.runtime.deprovisionDevices({ deviceIds, reason: 'revoked', revocationId, commandId: `deprovision-${recorded.event.id}-${revocationId}` });
+      failed += outcome.failed;
+    }
+    // Not acked while a target could not be reached: redelivered with backoff (what succeeded is recorded once).
+    if (failed > 0) throw new DeprovisioningIncomplete(`${failed} device(s) could not be disabled on every target yet`);
+    const devices = [...byRevocation.values()].reduce((n, ids) => n + ids.length, 0);
+    this.logger.info({ event: 'onboarding.crl_enforced', authorityId, crlNumber, targets: targets.length, devicesDeprovisioned: devices }, 'new CRL enforced, revoked devices disabled');
   }
 }
 
