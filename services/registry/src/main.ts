@@ -1,15 +1,10 @@
+/** The registry process: configuration from the environment (see config.ts), stops cleanly on SIGTERM/SIGINT. */
 import 'reflect-metadata';
-import { generatePlatformKey, loadPlatformKey } from '@tunnelkey/device-protocol';
 import { pino } from 'pino';
 import { startRegistry } from './start-registry.js';
 
-// `node services/registry/dist/main.js`: configuration from the environment (see config.ts).
+// Like the CA, refuses to start without PLATFORM_KEY_FILE / PLATFORM_KEY: devices pin that key, so
+// a throwaway one would make every downlink this process signs unverifiable.
 const logger = pino({ name: 'registry', level: process.env.LOG_LEVEL ?? 'info' });
-let platformKey = await loadPlatformKey();
-if (!platformKey) {
-  // Lets a fresh checkout start; devices pin the platform key, so a real deployment sets PLATFORM_KEY_FILE.
-  platformKey = (await generatePlatformKey()).key;
-  logger.warn({ event: 'registry.platform_key_generated' }, 'no PLATFORM_KEY_FILE or PLATFORM_KEY: using a throwaway platform key devices will not trust');
-}
 // Nest's shutdown hooks (SIGTERM/SIGINT) close the app and with it every subscription.
-await startRegistry({ platformKey, logger });
+await startRegistry({ logger });
