@@ -3,8 +3,8 @@
 // scalars never cross this boundary: callers get non-extractable CryptoKeys and public data.
 
 // Device facade
-export { PufDevice, enrolmentRecordToJson } from './device/puf-device.js';
-export type { EnrolmentRecord, ManufactureOptions } from './device/puf-device.js';
+export { PufDevice, deriveKeysFromRead, enrolmentRecordToJson } from './device/puf-device.js';
+export type { EnrolmentRecord, ManufactureOptions, PufRead } from './device/puf-device.js';
 
 // Keys and identity
 export {

@@ -18,6 +18,19 @@ export interface EnrolmentRecord {
   readonly deviceId: string;
 }
 
+/**
+ * One reserved read of a device's silicon as plain, structured-cloneable data, so another thread
+ * standing for the device's own hardware can perform it (`deriveKeysFromRead`) with exactly the
+ * bits the device would have read itself. It carries the hidden silicon seed: treat it like the
+ * silicon, hand it only to the thread simulating this device, never log or persist it.
+ */
+export interface PufRead {
+  readonly seed: SimulationSeed;
+  readonly profile: PufProfile;
+  /** Which read of this silicon it is: the read noise is keyed by it. */
+  readonly readIndex: number;
+}
+
 export interface ManufactureOptions {
   /** Hidden silicon seed: reproducible devices from a number/string/bytes; random when omitted. */
   seed?: string | number | Uint8Array | SimulationSeed;
@@ -38,9 +51,11 @@ function isSimulationSeed(s: unknown): s is SimulationSeed {
  */
 export class PufDevice {
   readonly profile: PufProfile;
+  readonly #seed: SimulationSeed;
   readonly #cells: SimulatedCellArray;
 
-  private constructor(cells: SimulatedCellArray, profile: PufProfile) {
+  private constructor(seed: SimulationSeed, cells: SimulatedCellArray, profile: PufProfile) {
+    this.#seed = seed;
     this.#cells = cells;
     this.profile = profile;
   }
@@ -48,15 +63,16 @@ export class PufDevice {
   static manufacture(options: ManufactureOptions = {}): PufDevice {
     const profile = resolveProfile(options.profile ?? 'sram');
     validateProfile(profile);
-    const seed =
+    const given =
       options.seed === undefined
         ? randomManufacturingSeed()
         : isSimulationSeed(options.seed)
           ? options.seed
           : manufacturingSeed(options.seed as string | number | Uint8Array);
+    const seed: SimulationSeed = [given[0] >>> 0, given[1] >>> 0, given[2] >>> 0, given[3] >>> 0];
     const cells = new SimulatedCellArray(seed, cellCountOf(profile), profile.cells);
     if (options.retainCellParameters) cells.retainParameters();
-    return new PufDevice(cells, profile);
+    return new PufDevice(seed, cells, profile);
   }
 
   get cellCount(): number {
@@ -121,20 +137,45 @@ export class PufDevice {
     at: Partial<OperatingConditions> = {},
   ): Promise<DerivedKeyPair[]> {
     const parsed = toHelperData(helperData);
-    const response = this.readResponse(at);
-    let rootSecret: Uint8Array;
-    try {
-      rootSecret = recoverRootSecret(response, parsed);
-    } finally {
-      response.fill(0);
-    }
-    const secrets = contexts.map((c) => deriveContextSecret(rootSecret, c));
-    rootSecret.fill(0);
-    try {
-      return await Promise.all(contexts.map((c, i) => deriveP256KeyPair(secrets[i]!, c)));
-    } finally {
-      for (const s of secrets) s.fill(0);
-    }
+    return keysFromResponse(this.readResponse(at), contexts, parsed);
+  }
+
+  /**
+   * Takes this silicon's next read without performing it: `deriveKeysFromRead(read, ...)`, in any
+   * thread, then gives exactly what `deriveKeys` would have given here.
+   */
+  reserveRead(): PufRead {
+    return { seed: this.#seed, profile: this.profile, readIndex: this.#cells.reserveRead() };
+  }
+}
+
+/** `PufDevice.deriveKeys` for a read reserved with `reserveRead` (cells regenerated from the seed). */
+export async function deriveKeysFromRead(
+  read: PufRead,
+  contexts: readonly KeyContext[],
+  helperData: HelperData | Uint8Array | string,
+  at: Partial<OperatingConditions> = {},
+): Promise<DerivedKeyPair[]> {
+  const parsed = toHelperData(helperData);
+  validateProfile(read.profile);
+  const cells = new SimulatedCellArray(read.seed, cellCountOf(read.profile), read.profile.cells);
+  return keysFromResponse(cells.readAt(read.readIndex, withDefaults(at)), contexts, parsed);
+}
+
+/** Response -> root secret -> one key pair per context; every secret wiped once used. */
+async function keysFromResponse(response: Uint8Array, contexts: readonly KeyContext[], helperData: HelperData): Promise<DerivedKeyPair[]> {
+  let rootSecret: Uint8Array;
+  try {
+    rootSecret = recoverRootSecret(response, helperData);
+  } finally {
+    response.fill(0);
+  }
+  const secrets = contexts.map((c) => deriveContextSecret(rootSecret, c));
+  rootSecret.fill(0);
+  try {
+    return await Promise.all(contexts.map((c, i) => deriveP256KeyPair(secrets[i]!, c)));
+  } finally {
+    for (const s of secrets) s.fill(0);
   }
 }
 

@@ -6,7 +6,7 @@ import { ENROLMENT_CONTEXT, FIRMWARE_DECRYPTION_CONTEXT, KeyContext, ownerContex
 import { deriveContextSecret, p256ScalarFromSecret } from '../keys/p256-key-derivation.js';
 import { KeyCheckMismatchError, isPufError } from '../errors.js';
 import { TEMPERATURE_CORNERS_C } from '../simulation/operating-conditions.js';
-import { PufDevice, enrolmentRecordToJson } from './puf-device.js';
+import { PufDevice, deriveKeysFromRead, enrolmentRecordToJson } from './puf-device.js';
 
 const contexts: KeyContext[] = [ENROLMENT_CONTEXT, tlsContext(1), ownerContext(2), FIRMWARE_DECRYPTION_CONTEXT];
 
@@ -52,6 +52,30 @@ describe.each(['sram', 'tunnelling'] as const)('PufDevice (%s)', (profile) => {
       const recordA = await a.enrol();
       const err = await b.deriveKey(ENROLMENT_CONTEXT, recordA.helperData).catch((e: unknown) => e);
       expect(isPufError(err)).toBe(true);
+    });
+  });
+
+  describe('when a read is reserved and performed elsewhere (another thread standing for its hardware)', () => {
+    const corner = { temperatureC: 125, ageYears: 10 };
+
+    it('gives the keys deriveKeys gives, and moves the read counter as a read here would', async () => {
+      const [here, elsewhere] = [0, 1].map(() => PufDevice.manufacture({ seed: `reserved/${profile}`, profile }));
+      const record = await here!.enrol();
+      await elsewhere!.enrol();
+      const read = structuredClone(elsewhere!.reserveRead());
+      const [local, remote] = await Promise.all([here!.deriveKeys(contexts, record.helperData, corner), deriveKeysFromRead(read, contexts, record.helperData, corner)]);
+      remote.forEach((k, i) => expect(k.publicKeySpki).toEqual(local[i]!.publicKeySpki));
+      expect(remote[0]!.publicKeySpki).toEqual(record.enrolmentPublicKey);
+      expect(remote[0]!.privateKey.extractable).toBe(false);
+      // The next reads of the twins are the same noisy read: the reserved one was not repeated.
+      expect(elsewhere!.readResponse(corner)).toEqual(here!.readResponse(corner));
+    });
+
+    it('refuses tampered helper data with the same typed error', async () => {
+      const device = PufDevice.manufacture({ seed: `reserved-tampered/${profile}`, profile });
+      const tampered = (await device.enrol()).helperData.slice();
+      tampered[100]! ^= 0x10;
+      await expect(deriveKeysFromRead(device.reserveRead(), [ENROLMENT_CONTEXT], tampered)).rejects.toBeInstanceOf(KeyCheckMismatchError);
     });
   });
 

@@ -90,8 +90,21 @@ export class SimulatedCellArray {
     this.#retained = undefined;
   }
 
+  /** Takes the next read's number without reading: the read itself may then happen elsewhere (`readAt`). */
+  reserveRead(): number {
+    return this.#readCounter++;
+  }
+
   /** One noisy read of all cells under the given conditions: one bit (0/1) per byte. */
   read(at: OperatingConditions, out: Uint8Array = new Uint8Array(this.cellCount)): Uint8Array {
+    return this.readAt(this.reserveRead(), at, out);
+  }
+
+  /**
+   * Read number `readIndex` (its noise is keyed by the number): the same silicon, conditions and
+   * number give the same bits in any thread. Does not move the read counter.
+   */
+  readAt(readIndex: number, at: OperatingConditions, out: Uint8Array = new Uint8Array(this.cellCount)): Uint8Array {
     if (out.length !== this.cellCount) {
       throw new InvalidPufParameterError('output length must equal cellCount', { cellCount: this.cellCount });
     }
@@ -100,7 +113,7 @@ export class SimulatedCellArray {
     const tempScale = (at.temperatureC - NOMINAL_TEMPERATURE_C) / 100;
     const dV = at.voltageDelta;
     const aging = agingFraction(c, at.ageYears);
-    const noise = new DeterministicPrng(deriveSeed(this.#seed, STREAM_READ_NOISE, this.#readCounter++));
+    const noise = new DeterministicPrng(deriveSeed(this.#seed, STREAM_READ_NOISE, readIndex));
     const lambda = c.readNoiseSigma;
     const r = this.#retained;
 
