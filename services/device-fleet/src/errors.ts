@@ -39,3 +39,9 @@ export class DeviceNotConnectableError extends FleetError {
   override readonly name = 'DeviceNotConnectableError';
   readonly code = 'DEVICE_NOT_CONNECTABLE';
 }
+
+/** The simulated devices' hardware threads could not run a job (not built, crashed, closed). */
+export class DeviceHardwareError extends FleetError {
+  override readonly name = 'DeviceHardwareError';
+  readonly code = 'DEVICE_HARDWARE';
+}

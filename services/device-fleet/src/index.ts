@@ -15,6 +15,7 @@ export { planFaults, type DeviceFault, type FleetFaults, type TamperMode } from 
 export { identityFile, identityRow, type IdentityRow } from './fleet/identity-file.js';
 export type { FleetMessageCounters, FleetStats } from './fleet/fleet-stats.js';
 export { ConcurrencyLimiter } from './fleet/concurrency-limiter.js';
+export { DeviceHardwarePool, type DeviceHardware } from './hardware/device-hardware-pool.js';
 export { MqttFleet, emptyMqttStats, type MqttConnectSummary, type MqttFleetOptions, type MqttFleetStats } from './mqtt/mqtt-fleet.js';
 export { DeviceMqttLink, type ConnectFailure, type LinkState, type MqttLinkEvent } from './mqtt/device-mqtt-link.js';
 export { deviceTlsIdentity, type DeviceTlsIdentity } from './mqtt/device-tls-identity.js';

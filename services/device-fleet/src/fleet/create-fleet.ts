@@ -4,6 +4,7 @@ import type { CryptoKey } from '@tunnelkey/device-protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { OperatingConditions, PufProfile, PufProfileName } from '@tunnelkey/puf';
 import { InvalidFleetOptionError } from '../errors.js';
+import { DeviceHardwarePool } from '../hardware/device-hardware-pool.js';
 import { MqttFleet, emptyMqttStats, type MqttConnectSummary, type MqttFleetOptions } from '../mqtt/mqtt-fleet.js';
 import { pinPlatformKey, type PinnedPlatformKey } from '../simulated-device/pinned-platform-key.js';
 import { SimulatedDevice, type DeviceTransport } from '../simulated-device/simulated-device.js';
@@ -31,6 +32,12 @@ export interface FleetOptions {
   platformPublicKey?: CryptoKey | Uint8Array | string | PinnedPlatformKey;
   platformKeyId?: string;
   firmwareVersion?: string;
+  /**
+   * Worker threads standing for the devices' own hardware: their PUF reads and key derivations run
+   * there instead of on the fleet's (and, in one process, the platform's) event loop. 0 (default):
+   * in this thread. Needs the package built (the worker is loaded from dist/).
+   */
+  hardwareThreads?: number;
   /** Device operations running at once (PUF + ECDSA); default 2 x cores. */
   concurrency?: number;
   /** Inbox messages waiting for a slot before new ones are dropped (default 50,000). */
@@ -111,6 +118,9 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
       nats?.publish(subject, data);
     },
   };
+  const hardwareThreads = options.hardwareThreads ?? 0;
+  if (!Number.isInteger(hardwareThreads) || hardwareThreads < 0) throw new InvalidFleetOptionError('hardwareThreads must be a non-negative integer', { hardwareThreads });
+  const hardware = hardwareThreads > 0 ? new DeviceHardwarePool(hardwareThreads) : undefined;
   let mqtt: MqttFleet | undefined;
   const observer = (deviceId: string, observation: Parameters<FleetCounters['observe']>[0]) => {
     counters.observe(observation);
@@ -136,6 +146,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         conditions: { ...conditions },
         observer,
         ...(platformKey ? { platformKey } : {}),
+        ...(hardware ? { hardware } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
       });
       // Faults happen after the factory: the identity file holds the genuine enrolment.
@@ -156,7 +167,12 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     }),
   );
   // Keep index order: device i is always the i-th row of the identity file.
-  for (const device of await Promise.all(manufacturing)) byId.set(device.deviceId, device);
+  try {
+    for (const device of await Promise.all(manufacturing)) byId.set(device.deviceId, device);
+  } catch (error) {
+    await hardware?.close();
+    throw error;
+  }
 
   const disconnect = async () => {
     const closing = mqtt;
@@ -208,6 +224,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         refusedByCode: { ...counters.refusedByCode },
         sentByKind: { ...counters.sentByKind },
         inFlight: { active: limiter.active, waiting: limiter.waiting },
+        hardware: { threads: hardware?.threads ?? 0, pending: hardware?.pending ?? 0 },
         mqtt: mqtt ? mqtt.stats() : emptyMqttStats(),
       };
     },
@@ -227,6 +244,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         await sub.drain().catch(() => sub.unsubscribe());
       }
       await limiter.idle();
+      await hardware?.close();
     },
   };
 }

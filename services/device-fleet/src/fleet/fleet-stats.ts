@@ -32,6 +32,8 @@ export interface FleetStats {
   sentByKind: Record<string, number>;
   /** Crypto work running / waiting right now. */
   inFlight: { active: number; waiting: number };
+  /** The devices' hardware threads running (0 when keys are derived in the fleet's thread, or once stopped) and their jobs in flight. */
+  hardware: { threads: number; pending: number };
   /** MQTT sessions with onboarding targets (zeros until `connect()`). */
   mqtt: MqttFleetStats;
 }

@@ -21,7 +21,7 @@ import type { DeviceKeyId } from '../simulated-device/key-ids.js';
 
 export interface DeviceTlsIdentity {
   secureContext: SecureContext;
-  /** Milliseconds the PUF reconstruction + key derivation took (the bench reports it). */
+  /** Milliseconds until the PUF reconstruction + key derivation was done, waiting for a hardware thread included (the bench reports it). */
   deriveMs: number;
 }
 

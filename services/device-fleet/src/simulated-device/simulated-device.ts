@@ -27,6 +27,7 @@ import {
 import { createCsr, WebCryptoSigner } from '@tunnelkey/pki';
 import { PufDevice, isPufError, type DerivedKeyPair, type OperatingConditions, type PufProfile, type PufProfileName } from '@tunnelkey/puf';
 import { DeviceKeyUnavailableError } from '../errors.js';
+import type { DeviceHardware } from '../hardware/device-hardware-pool.js';
 import { judgeDeliveredCertificate } from './certificate-acceptance.js';
 import type { DeviceFlash } from './device-flash.js';
 import { DeviceJournal, type DeviceObservation, type DeviceObserver } from './device-observation.js';
@@ -51,6 +52,11 @@ export interface SimulatedDeviceOptions {
   observer?: DeviceObserver;
   /** Platform messages older or newer than this are stale (default 5 min). */
   replayWindowMs?: number;
+  /**
+   * Where its PUF reads and key derivations run: a DeviceHardwarePool (threads standing for the
+   * devices' own chips) or, by default, the caller's thread. The keys are the same either way.
+   */
+  hardware?: DeviceHardware;
 }
 
 export interface ManufactureDeviceOptions extends SimulatedDeviceOptions {
@@ -186,7 +192,11 @@ export class SimulatedDevice {
     const unique = [...new Set(keyIds)];
     let pairs: DerivedKeyPair[];
     try {
-      pairs = await this.#silicon.deriveKeys(unique.map(keyContextOf), this.flash.helperData, this.conditions);
+      const contexts = unique.map(keyContextOf);
+      const hardware = this.#options.hardware;
+      pairs = hardware
+        ? await hardware.deriveKeys(this.#silicon.reserveRead(), contexts, this.flash.helperData, this.conditions)
+        : await this.#silicon.deriveKeys(contexts, this.flash.helperData, this.conditions);
     } catch (error) {
       const code = isPufError(error) ? error.code : 'UNKNOWN';
       this.#keyFailed = true;

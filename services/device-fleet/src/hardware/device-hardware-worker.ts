@@ -1,0 +1,18 @@
+/**
+ * One worker thread of a DeviceHardwarePool: it stands for the chips of the devices it serves,
+ * performing their PUF reads, fuzzy-extractor reconstructions and P-256 derivations. Nothing here
+ * is logged or kept: each job's secrets are wiped by @tunnelkey/puf before the keys are posted.
+ */
+import { parentPort } from 'node:worker_threads';
+import { deriveKeysFromRead } from '@tunnelkey/puf';
+import { describeError, type HardwareJob, type HardwareReply } from './hardware-messages.js';
+
+const port = parentPort;
+if (!port) throw new Error('device-hardware-worker runs as a worker thread only');
+
+port.on('message', (job: HardwareJob) => {
+  deriveKeysFromRead(job.read, job.contexts, job.helperData, job.at).then(
+    (pairs) => port.postMessage({ id: job.id, pairs } satisfies HardwareReply),
+    (error: unknown) => port.postMessage({ id: job.id, error: describeError(error) } satisfies HardwareReply),
+  );
+});
