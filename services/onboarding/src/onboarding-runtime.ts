@@ -18,7 +18,7 @@ import {
   type ResultOf,
 } from '@tunnelkey/contracts';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
-import { handleCommand, JetStreamEventStore, type EventStore } from '@tunnelkey/eventstore';
+import { handleCommand, InMemorySnapshotStore, JetStreamEventStore, KvSnapshotStore, type EventStore, type SnapshotPolicy } from '@tunnelkey/eventstore';
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
 import { describeError, OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from './errors.js';
@@ -80,6 +80,7 @@ export class OnboardingRuntime {
     private readonly downlinks: DownlinkPublisher,
     private readonly logger: Logger,
     private readonly ownsStore: boolean,
+    private readonly targetSnapshots: SnapshotPolicy,
   ) {
     this.#clock = options.clock ?? (() => new Date());
     this.#queue = new KeyedQueue(config.maxConcurrentAppends);
@@ -93,6 +94,7 @@ export class OnboardingRuntime {
     const store = options.store ?? new JetStreamEventStore(nats, { namespace: config.namespace, logger });
     if (store instanceof JetStreamEventStore) await store.ensureStreams(['onboarding', 'registry', 'ca']);
     const facts = await OnboardingFacts.start(store);
+    const snapshotStore = store instanceof JetStreamEventStore ? await KvSnapshotStore.open(nats, { namespace: config.namespace }) : new InMemorySnapshotStore();
     const runtime = new OnboardingRuntime(
       config,
       store,
@@ -103,6 +105,7 @@ export class OnboardingRuntime {
       new DownlinkPublisher({ platformKey: options.platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, ...(options.clock ? { clock: options.clock } : {}) }),
       logger,
       ownsStore,
+      { store: snapshotStore, every: 20 },
     );
     for (const { registration } of facts.state.targets.values()) {
       const credentials = await runtime.credentials.get(registration.credentialsRef);
@@ -299,6 +302,7 @@ export class OnboardingRuntime {
       await target.applyTrust({ anchors: wanted.map((authorityId) => ({ authorityId, chainPem: state.chains.get(authorityId)!.chainPem })), crls });
       for (const authorityId of wanted) {
         const fingerprintSha256 = fingerprintOf(state.chains.get(authorityId)!.chainPem[0]!);
+        if (installed.get(authorityId) === fingerprintSha256) continue; // recorded before: the decider would decide nothing
         await this.#decideTarget(targetId, { type: 'RecordTrustAnchorInstalled', data: { targetId, authorityId, fingerprintSha256 }, metadata: this.#derived(metadata, 'anchor', targetId, authorityId, fingerprintSha256) });
         installed.set(authorityId, fingerprintSha256);
       }
@@ -427,7 +431,8 @@ export class OnboardingRuntime {
       targetDecider.decide(command, state);
       return;
     }
-    await handleCommand({ store: this.store, decider: targetDecider, stream: { context: 'onboarding', aggregate: 'target', id: targetId }, command, logger: this.logger });
+    // A target's stream grows by one event per CRL it enforces, for as long as it is registered: snapshots keep its reads short.
+    await handleCommand({ store: this.store, decider: targetDecider, stream: { context: 'onboarding', aggregate: 'target', id: targetId }, command, logger: this.logger, snapshots: this.targetSnapshots });
   }
 
   #metadata(command: { commandId: string; correlationId?: string; actor?: CommandMetadata['actor'] }): CommandMetadata {

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { authorityDecider, authorityStream } from '../authority/authority.decider.js';
 import type { CertificateAuthority, LoadedAuthority } from '../authority/certificate-authority.js';
 import { AuthorityUnavailableError } from '../errors.js';
-import { crlDecider, crlStream } from './crl.decider.js';
+import { crlDecider, crlStream, nextCrlThisUpdate } from './crl.decider.js';
 import type { CrlStore } from './crl-store.js';
 import { foldRevoked, revokedCertificatesProjection, type RevokedCertificatesState } from './revoked-certificates.projection.js';
 
@@ -72,7 +72,10 @@ export class CrlPublisher {
       await this.#subscription?.caughtUp();
       const { loaded: issuer, subject } = await this.#authority(authorityId);
       if (!issuer.issuer) throw new AuthorityUnavailableError('the authority key is offline: it cannot sign a CRL', { authorityId });
-      const thisUpdate = new Date(Date.parse(metadata.now));
+      const now = new Date(Date.parse(metadata.now));
+      const thisUpdate = nextCrlThisUpdate(now, state.last);
+      // Past a burst of 60 CRLs in a minute: wait until it is no longer in the future.
+      if (thisUpdate > now) await new Promise((resolve) => setTimeout(resolve, thisUpdate.getTime() - now.getTime()));
       const nextUpdate = new Date(thisUpdate.getTime() + this.options.crlValidityHours * hour);
       const entries = [...(this.projection.state.byAuthority.get(authorityId)?.values() ?? [])];
       const crlNumber = state.lastNumber + 1;
@@ -106,7 +109,7 @@ export class CrlPublisher {
       }
       this.#derCache.set(crlDigest, built.der);
       this.projection.state.currentCrl.set(authorityId, data);
-      this.options.logger.info({ event: 'ca.crl_published', authorityId, crlNumber, revokedCount: entries.length, bytes: built.der.byteLength }, 'CRL published');
+      this.options.logger.info({ event: 'ca.crl_published', authorityId, crlNumber, thisUpdate: data.thisUpdate, revokedCount: entries.length, bytes: built.der.byteLength }, 'CRL published');
       return data;
     }
   }

@@ -60,13 +60,14 @@ export function convergeDeviceCommands(device: DevicePlan, roleExisted: boolean,
 }
 
 /**
- * Disabling kicks a live connection, but with certificate identities Mosquitto skips password
- * auth (where dynsec checks `disabled`), so a disabled client could reconnect with its rights
- * intact. Removing its role as well leaves a reconnect with no rights at all.
+ * Disabling kicks a live connection (first: it is what cuts a revoked device off), but with
+ * certificate identities Mosquitto skips password auth (where dynsec checks `disabled`), so a
+ * disabled client could reconnect with its rights intact. Removing its role as well leaves a
+ * reconnect with no rights at all (dynsec checks ACLs on every publish and subscribe).
  */
 export const disableDeviceCommands = (deviceId: string): DynsecCommand[] => [
-  { command: 'removeClientRole', username: deviceId, rolename: deviceRoleName(deviceId) },
   { command: 'disableClient', username: deviceId },
+  { command: 'removeClientRole', username: deviceId, rolename: deviceRoleName(deviceId) },
 ];
 
 export const enableDeviceCommands = (deviceId: string): DynsecCommand[] => [
@@ -84,3 +85,11 @@ export const alreadyExists = (response: DynsecResponse | undefined): boolean => 
 export const notFound = (response: DynsecResponse | undefined): boolean => /not found/i.test(response?.error ?? '');
 /** An ACL or role the client already has is what we wanted. */
 export const alreadyInPlace = (response: DynsecResponse | undefined): boolean => alreadyExists(response) || /already (has|in)/i.test(response?.error ?? '');
+
+/** (device, step) pairs, step-major: each device's commands stay in their order. */
+export function phaseOrder(perDevice: readonly (readonly unknown[])[]): { device: number; step: number }[] {
+  const order: { device: number; step: number }[] = [];
+  const steps = Math.max(0, ...perDevice.map((commands) => commands.length));
+  for (let step = 0; step < steps; step++) perDevice.forEach((commands, device) => step < commands.length && order.push({ device, step }));
+  return order;
+}

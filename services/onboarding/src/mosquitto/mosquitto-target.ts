@@ -29,6 +29,7 @@ import {
   disableDeviceCommands,
   enableDeviceCommands,
   notFound,
+  phaseOrder,
   planDevice,
   type DevicePlan,
 } from './dynsec-commands.js';
@@ -151,18 +152,24 @@ export class MosquittoTarget implements OnboardingTarget {
     return this.#perDevice(deviceIds, deleteDeviceCommands, (r) => !r.error || notFound(r));
   }
 
+  /**
+   * Every device's first command, then every device's second, and so on: Mosquitto 2.0 saves its
+   * whole JSON config after each command, so in a batch of n the last device is reached after about
+   * n saves instead of 2n (for a revocation, the first command is the one that drops the session).
+   */
   async #perDevice(deviceIds: readonly string[], build: (deviceId: string) => DynsecCommand[], fine: (r: DynsecResponse) => boolean): Promise<DeviceOperationOutcome[]> {
     const perDevice = deviceIds.map(build);
+    const phased = phaseOrder(perDevice);
     let responses: DynsecResponse[];
     try {
-      responses = await this.dynsec.execute(perDevice.flat());
+      responses = await this.dynsec.execute(phased.map(({ device, step }) => perDevice[device]![step]!));
     } catch (error) {
       return deviceIds.map((deviceId) => unreachable(deviceId, error));
     }
-    let offset = 0;
+    const own = deviceIds.map((): DynsecResponse[] => []);
+    phased.forEach(({ device }, i) => own[device]!.push(responses[i]!));
     return deviceIds.map((deviceId, i) => {
-      const own = responses.slice(offset, (offset += perDevice[i]!.length));
-      const failure = own.find((r) => !fine(r));
+      const failure = own[i]!.find((r) => !fine(r));
       return failure ? refused(deviceId, failure) : { ok: true as const, deviceId };
     });
   }

@@ -36,6 +36,13 @@ export interface DeviceFacts {
   revoked: boolean;
   /** The revocation that revoked its certificate (CertificateRevoked), for DeviceDeprovisioned. */
   revocationId?: string;
+  /**
+   * The first CRL number of its issuer that lists the revoked certificate: the first CrlPublished
+   * of that authority after its CertificateRevoked in the CA's log (the CA builds a CRL from every
+   * revocation recorded before it). Unset while no CRL lists it yet: a target cannot refuse its
+   * handshakes then, so dropping its session would only let it reconnect.
+   */
+  listedOnCrl?: number;
   /** targetId -> onboarding on it (kept after deprovisioning, so its disconnection is still recognised). */
   onboardedTo: Map<string, D<typeof DeviceOnboarded>>;
   /** Targets the device was deprovisioned from since its last onboarding there. */
@@ -53,6 +60,8 @@ export class OnboardingFactsState {
   readonly authorities = new Map<string, D<typeof AuthorityCreated>>();
   readonly crls = new Map<string, D<typeof CrlPublished>>();
   readonly targets = new Map<string, { registration: D<typeof TargetRegistered>; anchors: Map<string, string>; crls: Map<string, number> }>();
+  /** authorityId -> devices whose certificate was revoked since that authority's last CrlPublished. */
+  readonly #awaitingCrl = new Map<string, Set<string>>();
 
   device(deviceId: string): DeviceFacts {
     let device = this.devices.get(deviceId);
@@ -102,6 +111,8 @@ export class OnboardingFactsState {
         if (device.certificate?.serialNumber === data.serialNumber) {
           device.revoked = true;
           device.revocationId = data.revocationId;
+          if (!this.#awaitingCrl.has(data.authorityId)) this.#awaitingCrl.set(data.authorityId, new Set());
+          this.#awaitingCrl.get(data.authorityId)!.add(data.deviceId);
         }
         break;
       }
@@ -109,6 +120,8 @@ export class OnboardingFactsState {
         const data = event.data as D<typeof CrlPublished>;
         const known = this.crls.get(data.authorityId);
         if (!known || known.crlNumber < data.crlNumber) this.crls.set(data.authorityId, data);
+        for (const deviceId of this.#awaitingCrl.get(data.authorityId) ?? []) this.device(deviceId).listedOnCrl ??= data.crlNumber;
+        this.#awaitingCrl.delete(data.authorityId);
         break;
       }
       case TargetRegistered.type: {
