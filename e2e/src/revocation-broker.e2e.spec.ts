@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { RevokeBatch, RevokeDevice } from '@tunnelkey/contracts';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
+import { derToPem } from '@tunnelkey/pki';
 import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
@@ -65,7 +66,7 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     // The broker trusts the issuing CA and enforces its CRL (the CA published the first one with the first certificates).
     const crl = await fetch(`${platform.ca.service.url}/crl/issuing-acme.crl`);
     expect(crl.status).toBe(200);
-    const crlPem = `-----BEGIN X509 CRL-----\n${Buffer.from(await crl.arrayBuffer()).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END X509 CRL-----\n`;
+    const crlPem = derToPem(new Uint8Array(await crl.arrayBuffer()), 'X509 CRL');
     await platform.startBroker(operator.chainOf(fleet), crlPem);
     await operator.registerBroker(platform);
     for (const [f, [batchId, size]] of created.map((f, i) => [f, Object.entries(fleets)[i]!] as const)) {
@@ -90,7 +91,9 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     // ...and its reconnects are refused (the CRL fails the handshake, or the broker refuses the session).
     await waitFor(() => victims.every((id) => eventsOf(id, 'connect-failed', cutAt(id)).length >= 2), { description: 'reconnects of revoked devices refused twice each', timeoutMs: 60_000 }).catch((error: unknown) => {
       const stuck = victims.filter((id) => eventsOf(id, 'connect-failed', cutAt(id)).length < 2).slice(0, 3);
-      const story = stuck.map((id) => `${id}: ${events.filter((e) => e.deviceId === id && e.at >= revokedAt(id)).map((e) => `${e.type}${e.reason ? `(${e.reason})` : ''}@+${e.at - revokedAt(id)}ms`).join(', ')}`);
+      const facts = platform.onboarding.runtime.facts.state;
+      const enforced = JSON.stringify([...facts.targets.values()].map((t) => Object.fromEntries(t.crls)));
+      const story = stuck.map((id) => `${id} (listed on CRL ${facts.devices.get(id)?.listedOnCrl}, targets enforce ${enforced}): ${events.filter((e) => e.deviceId === id && e.at >= revokedAt(id)).map((e) => `${e.type}${e.reason ? `(${e.reason})` : ''}@+${e.at - revokedAt(id)}ms`).join(', ')}`);
       throw new Error(`${String(error)}; e.g. ${story.join(' | ')}`);
     });
     expect(victims.filter((id) => eventsOf(id, 'connected', cutAt(id)).length > 0)).toEqual([]);

@@ -10,7 +10,9 @@ import type { DisconnectReason } from '../target-port/onboarding-target.js';
 export type BrokerLogFact =
   | { kind: 'connected'; clientId: string; username?: string }
   | { kind: 'disconnected'; clientId: string; reason: DisconnectReason }
-  | { kind: 'reloaded' };
+  | { kind: 'reloaded' }
+  /** A reload could not load the listener's certificates or CRL file: the broker may not enforce what was written. */
+  | { kind: 'reload-failed'; detail: string };
 
 const patterns: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => BrokerLogFact]> = [
   [/New client connected from \S+ as (\S+) \((?:[^)]*?u'([^']*)')?[^)]*\)\.$/, (m) => ({ kind: 'connected', clientId: m[1]!, ...(m[2] !== undefined ? { username: m[2] } : {}) })],
@@ -21,6 +23,7 @@ const patterns: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => BrokerLogFact]> 
   [/Socket error on client (\S+), disconnecting\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' })],
   [/Client (\S+) disconnected(?:, not authorised| due to .*|: .*)\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' })],
   [/Reloading config\.$/, () => ({ kind: 'reloaded' })],
+  [/(Error: Unable to load certificate revocation file .*|Error when reloading certificate .*)$/, (m) => ({ kind: 'reload-failed', detail: m[1]!.slice(0, 300) })],
 ];
 
 /** One log line -> a fact, or undefined for lines that are not about connections (most). */
@@ -45,7 +48,8 @@ export class LogTail {
   #offset = 0;
   #partial = '';
   #timer: NodeJS.Timeout | undefined;
-  #reading = false;
+  /** Reads run one after the other (the timer's and explicit ones). */
+  #reading: Promise<void> = Promise.resolve();
   #stopped = false;
 
   private constructor(
@@ -61,10 +65,13 @@ export class LogTail {
     return tail;
   }
 
-  /** Reads what was written since the last poll now (tests, and before a reload check). */
-  async poll(): Promise<void> {
-    if (this.#reading) return;
-    this.#reading = true;
+  /** Reads what was written since the last read, after any read in progress (tests, and to confirm a reload). */
+  poll(): Promise<void> {
+    this.#reading = this.#reading.then(() => this.#read());
+    return this.#reading;
+  }
+
+  async #read(): Promise<void> {
     try {
       const size = await sizeOf(this.path);
       if (size < this.#offset) {
@@ -86,8 +93,6 @@ export class LogTail {
       }
     } catch {
       // The file may be rotated away for a moment; the next poll finds it again.
-    } finally {
-      this.#reading = false;
     }
   }
 

@@ -10,6 +10,10 @@ describe('Mosquitto 2.0 log lines', () => {
     ['2026-01-01T00:00:00: Client d-1 has exceeded timeout, disconnecting.', { kind: 'disconnected', clientId: 'd-1', reason: 'keepalive-timeout' }],
     ['2026-01-01T00:00:00: Socket error on client d-1, disconnecting.', { kind: 'disconnected', clientId: 'd-1', reason: 'unknown' }],
     ['2026-01-01T00:00:00: Reloading config.', { kind: 'reloaded' }],
+    [
+      '2026-11-27T16:13:15: Error: Unable to load certificate revocation file "/tmp/b/crl.pem". Check crlfile.',
+      { kind: 'reload-failed', detail: 'Error: Unable to load certificate revocation file "/tmp/b/crl.pem". Check crlfile.' },
+    ],
   ])('%s', (line, fact) => {
     expect(parseBrokerLogLine(line)).toEqual(fact);
   });

@@ -157,6 +157,14 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     await expect(target.applyTrust({ anchors: trust.anchors, crls: [] })).rejects.toThrow(/no CRL/);
   });
 
+  test('a CRL file the broker cannot load fails applyTrust instead of passing for enforced', async () => {
+    const unreadable = { authorityId: platform.authorityId, crlNumber: 99, crlPem: '-----BEGIN X509 CRL-----\nAAAA\n\n-----END X509 CRL-----\n' };
+    await expect(target.applyTrust({ anchors: trust.anchors, crls: [unreadable] })).rejects.toThrow(/could not load the trust files/);
+    const crl = await issueTestCrl(platform, [{ serialHex: devices['d-bravo']!.serialHex }]);
+    await target.applyTrust({ ...trust, crls: [{ authorityId: platform.authorityId, ...crl }] });
+    await connect(devices['d-alpha']);
+  });
+
   test('deleting a device removes its client and role', async () => {
     expect(await target.deleteDevices(['d-forged', 'd-never-onboarded'])).toEqual([
       { ok: true, deviceId: 'd-forged' },

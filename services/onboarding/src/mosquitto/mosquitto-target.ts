@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { describeError, TargetUnreachableError } from '../errors.js';
+import { describeError, TargetRefusedError, TargetUnreachableError } from '../errors.js';
 import type {
   ConnectionParameters,
   DeviceOperationOutcome,
@@ -33,6 +33,8 @@ import {
   planDevice,
   type DevicePlan,
 } from './dynsec-commands.js';
+
+type ReloadFact = Extract<BrokerLogFact, { kind: 'reloaded' | 'reload-failed' }>;
 
 /** Where the broker's files live as seen from this service, and how to reload it: deployment config, not events. */
 export interface MosquittoHostBinding {
@@ -62,7 +64,7 @@ export class MosquittoTarget implements OnboardingTarget {
   readonly #observers = new Set<(observation: TargetObservation) => void>();
   readonly #prefixTemplates = new Set<string>();
   readonly #filters = new Set<string>();
-  readonly #reloadWaiters = new Set<() => void>();
+  readonly #reloadWaiters = new Set<(fact: ReloadFact) => void>();
   readonly #clock: () => Date;
   #monitor: MqttClient | undefined;
   #tail: LogTail | undefined;
@@ -94,16 +96,32 @@ export class MosquittoTarget implements OnboardingTarget {
     if (reloaded) await reloaded;
   }
 
+  /** Resolves once the broker logs its next reload, rejects if that reload logs a certificate/CRL load error. */
   #nextReload(): Promise<void> {
     const timeoutMs = this.settings.reloadTimeoutMs ?? 5_000;
     return new Promise<void>((resolve, reject) => {
-      const done = () => {
+      let reloaded = false;
+      const done = (fact: ReloadFact) => {
+        if (fact.kind === 'reload-failed') {
+          if (!reloaded) return; // an earlier reload's error
+          clearTimeout(timer);
+          this.#reloadWaiters.delete(done);
+          reject(new TargetRefusedError(`broker could not load the trust files it was given: ${fact.detail}`, { targetId: this.targetId }));
+          return;
+        }
+        if (reloaded) return;
+        reloaded = true;
         clearTimeout(timer);
-        this.#reloadWaiters.delete(done);
-        // OpenSSL contexts are rebuilt right after the log line, in the same loop turn.
-        setTimeout(resolve, 10);
+        // OpenSSL contexts are rebuilt right after the log line, in the same loop turn, and their errors
+        // logged with it: read the log once more before calling the reload good.
+        timer = setTimeout(() => {
+          void (this.#tail?.poll() ?? Promise.resolve()).then(() => {
+            if (!this.#reloadWaiters.delete(done)) return; // failed meanwhile
+            resolve();
+          });
+        }, 10);
       };
-      const timer = setTimeout(() => {
+      let timer = setTimeout(() => {
         this.#reloadWaiters.delete(done);
         reject(new TargetUnreachableError(`broker did not log a reload within ${timeoutMs} ms`, { targetId: this.targetId }));
       }, timeoutMs);
@@ -227,8 +245,8 @@ export class MosquittoTarget implements OnboardingTarget {
   #onLogLine(line: string): void {
     const fact: BrokerLogFact | undefined = parseBrokerLogLine(line);
     if (!fact) return;
-    if (fact.kind === 'reloaded') {
-      for (const waiter of [...this.#reloadWaiters]) waiter();
+    if (fact.kind === 'reloaded' || fact.kind === 'reload-failed') {
+      for (const waiter of [...this.#reloadWaiters]) waiter(fact);
       return;
     }
     const at = this.#clock();

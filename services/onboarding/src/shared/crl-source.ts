@@ -3,6 +3,7 @@
  * the CA's distribution point and checked against the digest before any broker sees it.
  */
 import { createHash } from 'node:crypto';
+import { derToPem } from '@tunnelkey/pki';
 import { TargetRefusedError, TargetUnreachableError } from '../errors.js';
 
 export interface CrlSource {
@@ -23,7 +24,8 @@ export class HttpCrlSource implements CrlSource {
       throw new TargetUnreachableError('CRL could not be fetched', { authorityId: request.authorityId, url: request.url }, { cause: error });
     }
     const text = der.toString('latin1');
-    const pem = text.includes('-----BEGIN X509 CRL-----') ? text : `-----BEGIN X509 CRL-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END X509 CRL-----\n`;
+    // Strict 64-column PEM: a blank line before the END line (DER of a multiple of 48 bytes, hand-rolled) makes OpenSSL refuse the whole CRL file.
+    const pem = text.includes('-----BEGIN X509 CRL-----') ? text : derToPem(der, 'X509 CRL');
     if (crlDigestOfPem(pem) !== request.crlDigest) throw new TargetRefusedError('fetched CRL does not match the published digest', { authorityId: request.authorityId });
     return { crlPem: pem };
   }
