@@ -4,14 +4,14 @@
  * openssl checks every certificate independently of our own parser.
  */
 import 'reflect-metadata';
-import { createDecipheriv, createPrivateKey, randomBytes } from 'node:crypto';
+import { createDecipheriv, createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { CertifyDevices, CertificateIssued, CertificateRejected, CreateIssuingAuthority, streamName, type DeviceEnvelope } from '@tunnelkey/contracts';
+import { CertifyDevices, CertificateIssued, CertificateRejected, CreateIssuingAuthority, RevocationRequested, streamName, type DeviceEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import { JetStreamEventStore } from '@tunnelkey/eventstore';
 import { CommandClient } from '@tunnelkey/messaging';
@@ -274,6 +274,31 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
       }
     }
     expect(scanned).toBeGreaterThan(20);
+  });
+
+  it('revocations queued behind one are applied with it: one CRL for all, a RevocationApplied each, nothing repeated when their turn comes', async () => {
+    const crlCount = async () => {
+      let n = 0;
+      await store.replay('ca', (r) => void (r.event.type === 'CrlPublished' && n++), { aggregate: 'crl' });
+      return n;
+    };
+    const request = (deviceId: string) =>
+      RevocationRequested.create({ id: randomUUID(), aggregateId: `rv-queued-${deviceId.slice(2, 14)}`, occurredAt: new Date().toISOString(), causationId: 'test', correlationId: 'test', data: { revocationId: `rv-queued-${deviceId.slice(2, 14)}`, scope: 'device', deviceIds: [deviceId], reason: 'keyCompromise' } });
+    const [first, second, third] = devices.slice(5, 8).map((d) => request(d.deviceId)) as [ReturnType<typeof request>, ReturnType<typeof request>, ReturnType<typeof request>];
+    const before = await crlCount();
+    const applied = await ca.runtime.revocation.apply(first, [second, third]);
+    expect(await crlCount()).toBe(before + 1);
+    expect(applied).toMatchObject({ revocationId: first.data.revocationId, alreadyRevoked: 0 });
+    for (const r of [second, third]) {
+      const { events } = await store.read({ context: 'ca', aggregate: 'revocation', id: r.data.revocationId });
+      expect(events.map((e) => e.event.data)).toEqual([expect.objectContaining({ revocationId: r.data.revocationId, alreadyRevoked: 0, crls: applied.crls })]);
+      const revoked = (await deviceEvents(r.data.deviceIds[0]!)).filter((e) => e.type === 'CertificateRevoked');
+      expect(revoked.length).toBeGreaterThan(0);
+      expect(revoked.every((e) => (e.data as { revocationId: string }).revocationId === r.data.revocationId)).toBe(true);
+    }
+    // Their own turn (the durable delivering them) finds them applied.
+    await expect(ca.runtime.revocation.apply(third)).resolves.toEqual(expect.objectContaining({ revocationId: third.data.revocationId, crls: applied.crls }));
+    expect(await crlCount()).toBe(before + 1);
   });
 
   it('re-publishes a CRL past half its validity (once per CRL number), never a fresh one', async () => {

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CrlPublished, type CommandMetadata, type DataOf } from '@tunnelkey/contracts';
-import { handleCommand, isCommandRejected, load, Projection, rebuildProjection, type EventStore, type Subscription } from '@tunnelkey/eventstore';
+import { handleCommand, isCommandRejected, load, Projection, rebuildProjection, type EventStore, type SnapshotPolicy, type Subscription } from '@tunnelkey/eventstore';
 import { buildCrl } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
 import { authorityDecider, authorityStream } from '../authority/authority.decider.js';
@@ -24,6 +24,12 @@ export interface CrlPublisherOptions {
   crlValidityHours: number;
   clock: () => Date;
   logger: Logger;
+  /**
+   * An authority's CRL stream grows by one event per CRL for as long as it exists: snapshots keep
+   * its reads short. (A redelivered revocation then finds its CrlPublished only among the events
+   * after the last snapshot; one older than that would publish one more, identical-content CRL.)
+   */
+  snapshots?: SnapshotPolicy;
 }
 
 export interface CurrentCrl {
@@ -65,7 +71,7 @@ export class CrlPublisher {
    */
   async publish(authorityId: string, metadata: CommandMetadata): Promise<DataOf<typeof CrlPublished>> {
     for (let attempt = 1; ; attempt++) {
-      const { state, events } = await load(this.options.store, crlDecider, crlStream(authorityId));
+      const { state, events } = await load(this.options.store, crlDecider, crlStream(authorityId), this.options.snapshots);
       const earlier = events.find((r) => r.event.causationId === metadata.commandId);
       if (earlier) return (earlier.event as ReturnType<typeof CrlPublished.parse>).data;
       // Other instances' revocations of this authority must be on the CRL too.
@@ -100,7 +106,7 @@ export class CrlPublisher {
         crlDigest,
       };
       try {
-        await handleCommand({ store: this.options.store, decider: crlDecider, stream: crlStream(authorityId), command: { type: 'PublishCrl', data, metadata }, logger: this.options.logger, maxRetries: 0 });
+        await handleCommand({ store: this.options.store, decider: crlDecider, stream: crlStream(authorityId), command: { type: 'PublishCrl', data, metadata }, logger: this.options.logger, maxRetries: 0, ...(this.options.snapshots ? { snapshots: this.options.snapshots } : {}) });
       } catch (error) {
         const lost = isCommandRejected(error) && error.reason === 'stale-crl-number';
         if (!lost && !(error instanceof Error && error.name === 'ConcurrencyError')) throw error;

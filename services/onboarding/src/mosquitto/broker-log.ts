@@ -59,7 +59,7 @@ export class LogTail {
   ) {}
 
   static async follow(path: string, onLine: (line: string) => void, options: { intervalMs?: number; fromStart?: boolean } = {}): Promise<LogTail> {
-    const tail = new LogTail(path, onLine, options.intervalMs ?? 50);
+    const tail = new LogTail(path, onLine, options.intervalMs ?? 20);
     if (!options.fromStart) tail.#offset = await sizeOf(path);
     tail.#schedule();
     return tail;
