@@ -19,8 +19,10 @@ import { pino } from 'pino';
 import { operator, startPlatform, type Platform } from './support/platform.js';
 
 const fleetSize = Number(process.env.REVOKE_FLEET_DEVICES ?? 100);
-/** Revoked one by one (RevokeDevice each, sent one after the other). */
+/** Revoked one by one: RevokeDevice, then the next once the broker dropped the previous one. */
 const oneByOne = Number(process.env.REVOKE_DEVICES ?? 10);
+/** Revoked in a burst: a RevokeDevice each, sent back to back. */
+const burst = Number(process.env.REVOKE_BURST_DEVICES ?? 10);
 /** The size of the batch revoked with one RevokeBatch (part of the fleet). */
 const batchSize = Number(process.env.REVOKE_BATCH_DEVICES ?? 10);
 const nats = natsFixture({ prefix: 'rvbroker' });
@@ -36,7 +38,7 @@ const percentiles = (latencies: number[]) => {
   return `p50 ${at(50)} ms, p99 ${at(99)} ms, max ${sorted.at(-1)} ms`;
 };
 
-describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} revoked one by one, a batch of ${batchSize} at once`, () => {
+describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} revoked one by one, ${burst} in a burst, a batch of ${batchSize} at once`, () => {
   let platform: Platform;
   let revocation: RunningRevocation;
   let fleet: Fleet;
@@ -121,21 +123,36 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     for (const deviceId of victims) {
       revokedAt.set(deviceId, Date.now());
       await platform.send(RevokeDevice, { deviceId, reason: 'keyCompromise' });
+      await waitFor(() => eventsOf(deviceId, 'disconnected', revokedAt.get(deviceId)).length > 0, { description: `${deviceId} disconnected`, timeoutMs: 30_000, intervalMs: 5 });
     }
     const latencies = await expectCutOff(victims, (id) => revokedAt.get(id)!);
     await expectOthersUnaffected(others, Math.min(...revokedAt.values()), ackedBefore);
     process.stdout.write(`revoke -> disconnect at the broker, ${victims.length} devices revoked one by one among ${fleetSize} connected: ${percentiles(latencies)}\n`);
   }, 300_000);
 
+  it('in a burst: revocations sent back to back cut off every device, and the others keep publishing without a gap', async () => {
+    const victims = devicesOf(fleet).slice(oneByOne, oneByOne + burst);
+    const others = [...devicesOf(fleet).slice(oneByOne + burst), ...devicesOf(batchFleet)];
+    const ackedBefore = acked();
+    const revokedAt = new Map<string, number>();
+    for (const deviceId of victims) {
+      revokedAt.set(deviceId, Date.now());
+      await platform.send(RevokeDevice, { deviceId, reason: 'keyCompromise' });
+    }
+    const latencies = await expectCutOff(victims, (id) => revokedAt.get(id)!);
+    await expectOthersUnaffected(others, Math.min(...revokedAt.values()), ackedBefore);
+    process.stdout.write(`revoke -> disconnect at the broker, ${victims.length} devices revoked in a burst (one command each, back to back) among ${fleetSize - oneByOne} connected: ${percentiles(latencies)}\n`);
+  }, 300_000);
+
   it('as one batch: one RevokeBatch cuts off every device of the batch, and the others keep publishing without a gap', async () => {
     const victims = devicesOf(batchFleet);
-    const others = devicesOf(fleet).slice(oneByOne);
+    const others = devicesOf(fleet).slice(oneByOne + burst);
     const ackedBefore = acked();
     const revokedAt = Date.now();
     const started = await platform.send<{ devices: number }>(RevokeBatch, { batchId: revokedBatch, reason: 'cessationOfOperation' });
     expect(started.devices).toBe(batchSize);
     const latencies = await expectCutOff(victims, () => revokedAt);
     await expectOthersUnaffected(others, revokedAt, ackedBefore);
-    process.stdout.write(`revoke -> disconnect at the broker, a batch of ${victims.length} revoked with one command among ${fleetSize - oneByOne} connected: ${percentiles(latencies)}\n`);
+    process.stdout.write(`revoke -> disconnect at the broker, a batch of ${victims.length} revoked with one command among ${fleetSize - oneByOne - burst} connected: ${percentiles(latencies)}\n`);
   }, 300_000);
 });

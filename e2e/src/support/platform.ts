@@ -115,9 +115,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
          * - A SIGHUP re-reads `cafile` only when the listener also has a `crlfile` (the CRL reload
          *   rebuilds the X509 store); without one, a CA chain the onboarding service installs later is
          *   ignored until a restart. So the broker starts already trusting the issuing CA chain.
-         * - With a `crlfile`, OpenSSL refuses every device whose issuer has no CRL in it, and the CA
-         *   publishes an issuing CA's first CRL only on its first revocation. So no crlfile yet:
-         *   revocation on this broker goes through dynamic security (disable + role removed).
+         * - With a `crlfile`, OpenSSL refuses every device whose issuer has no CRL in it. The CA
+         *   publishes an issuing CA's first (empty) CRL with the authority, so a caller that wants
+         *   CRL enforcement passes it as `crlPem`; without one, revocation on this broker goes
+         *   through dynamic security only (disable + role removed).
          */
         // With `crlPem` (the issuing CA's current CRL) the broker enforces CRLs: onboarding then keeps it current.
         broker = await startMosquitto({ tls: { caPem: trustedChainPem.join(''), certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, ...(crlPem ? { crlPem } : {}) } });

@@ -65,6 +65,12 @@ export class OnboardingRuntime {
   #revocations: RevocationReactions | undefined;
   readonly #queue: KeyedQueue;
   readonly #trustQueue = new KeyedQueue(16);
+  /**
+   * Telemetry counters flush for every device at once: a thousand appends. Their own narrow queue,
+   * so onboarding, connection and deprovisioning records (a revocation waits for those) never
+   * queue behind them.
+   */
+  readonly #telemetryQueue = new KeyedQueue(8);
   readonly #tally: TelemetryTally;
   readonly #clock: () => Date;
   #observationSequence = 0;
@@ -401,7 +407,7 @@ export class OnboardingRuntime {
 
   #recordTelemetry(report: DataOf<typeof TelemetryReceived>): void {
     const metadata = { commandId: derivedCommandId('telemetry', report.targetId, report.deviceId, String(report.messagesTotal)), now: report.lastMessageAt };
-    void this.#decideDevice(report.deviceId, { type: 'RecordTelemetry', data: report, metadata }).catch((error: unknown) =>
+    void this.#decideDevice(report.deviceId, { type: 'RecordTelemetry', data: report, metadata }, this.#telemetryQueue).catch((error: unknown) =>
       this.logger.warn({ event: 'onboarding.telemetry_not_recorded', deviceId: report.deviceId, error: describeError(error) }, 'telemetry not recorded'),
     );
   }
@@ -413,13 +419,13 @@ export class OnboardingRuntime {
   /** Periodic counters now (tests, shutdown). */
   async flushTelemetry(): Promise<void> {
     this.#flushTelemetry();
-    await this.#queue.idle();
+    await Promise.all([this.#queue.idle(), this.#telemetryQueue.idle()]);
   }
 
   // ---- plumbing ----
 
-  #decideDevice(deviceId: string, command: DeviceCommand): Promise<void> {
-    return this.#queue.push(deviceId, async () => {
+  #decideDevice(deviceId: string, command: DeviceCommand, queue: KeyedQueue = this.#queue): Promise<void> {
+    return queue.push(deviceId, async () => {
       await handleCommand({ store: this.store, decider: deviceDecider, stream: { context: 'onboarding', aggregate: 'device', id: deviceId }, command, logger: this.logger, maxRetries: 5 });
     });
   }
@@ -447,7 +453,7 @@ export class OnboardingRuntime {
     await this.#revocations?.stop();
     clearInterval(this.#telemetryTimer);
     this.#flushTelemetry();
-    await this.#queue.idle();
+    await Promise.all([this.#queue.idle(), this.#telemetryQueue.idle()]);
     await Promise.all([...this.#targets.values()].map((t) => t.close().catch(() => undefined)));
     this.#targets.clear();
     await this.facts.stop();

@@ -94,12 +94,9 @@ export class CertificateRevocation {
     const { store, publisher, eligibility, logger } = this.options;
     const done = await load(store, revocationAppliedDecider, caRevocationStream(request.data.revocationId));
     if (done.state.status === 'Applied') return done.state.applied;
-    const pending = [request];
-    for (const other of takenAlong) {
-      if (other.data.revocationId === request.data.revocationId) continue;
-      const state = await load(store, revocationAppliedDecider, caRevocationStream(other.data.revocationId));
-      if (state.state.status !== 'Applied') pending.push(other);
-    }
+    const others = takenAlong.filter((other) => other.data.revocationId !== request.data.revocationId);
+    const states = await mapBounded(others, this.options.concurrency ?? 32, (other) => load(store, revocationAppliedDecider, caRevocationStream(other.data.revocationId)));
+    const pending = [request, ...others.filter((_other, i) => states[i]!.state.status !== 'Applied')];
 
     const metadata = (of: Request, commandId: string): CommandMetadata => ({
       commandId,
@@ -144,8 +141,8 @@ export class CertificateRevocation {
       const crl = await publisher.publish(authorityId, metadata(request, derivedId('crl', request.data.revocationId, authorityId)));
       crls.set(authorityId, { authorityId, crlNumber: crl.crlNumber, crlDigest: crl.crlDigest });
     }
-    const recorded: RevocationAppliedData[] = [];
-    for (const of of pending) {
+    // The CRLs are out (targets act on CrlPublished); now the record of each revocation.
+    const recorded = await mapBounded(pending, this.options.concurrency ?? 32, async (of) => {
       const outcome = outcomes.get(of.data.revocationId)!;
       const applied: RevocationAppliedData = {
         revocationId: of.data.revocationId,
@@ -162,8 +159,8 @@ export class CertificateRevocation {
         logger,
       });
       this.#behind.delete(of.data.revocationId);
-      recorded.push(applied);
-    }
+      return applied;
+    });
     const ms = performance.now() - started;
     const [leading] = recorded as [RevocationAppliedData];
     logger.info({ event: 'ca.revocation_applied', ...leading, crls: crls.size, takenAlong: recorded.length - 1, ms: Math.round(ms), correlationId: request.correlationId }, 'revocation applied');
