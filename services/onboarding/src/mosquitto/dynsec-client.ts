@@ -107,9 +107,10 @@ export class DynsecClient {
   }
 
   /** Runs the commands (split into requests, a few in flight) and returns one response per command, in order. */
-  async execute(commands: readonly DynsecCommand[]): Promise<DynsecResponse[]> {
+  async execute(commands: readonly DynsecCommand[], options: { commandsPerRequest?: number } = {}): Promise<DynsecResponse[]> {
+    const perRequest = Math.max(1, options.commandsPerRequest ?? this.#commandsPerRequest);
     const chunks: DynsecCommand[][] = [];
-    for (let i = 0; i < commands.length; i += this.#commandsPerRequest) chunks.push(commands.slice(i, i + this.#commandsPerRequest));
+    for (let i = 0; i < commands.length; i += perRequest) chunks.push(commands.slice(i, i + perRequest));
     const results: DynsecResponse[][] = new Array(chunks.length);
     let next = 0;
     const worker = async () => {

@@ -180,7 +180,12 @@ export class MosquittoTarget implements OnboardingTarget {
     const phased = phaseOrder(perDevice);
     let responses: DynsecResponse[];
     try {
-      responses = await this.dynsec.execute(phased.map(({ device, step }) => perDevice[device]![step]!));
+      // Small requests: the broker reads one request per loop turn and closes the sessions it kicked
+      // at the end of that turn, so a batch is cut off request by request, not after its last save.
+      responses = await this.dynsec.execute(
+        phased.map(({ device, step }) => perDevice[device]![step]!),
+        { commandsPerRequest: 10 },
+      );
     } catch (error) {
       return deviceIds.map((deviceId) => unreachable(deviceId, error));
     }
