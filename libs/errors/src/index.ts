@@ -17,3 +17,9 @@ export abstract class TypedError extends Error {
     super(message, options);
   }
 }
+
+/** A short, secret-free description of any thrown value, for logs, error contexts and event details. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
+  return String(error).slice(0, 200);
+}

@@ -46,8 +46,4 @@ export const isValidationError = (e: unknown): e is ValidationError => e instanc
 export const isCommandRejected = (e: unknown): e is CommandRejected => e instanceof CommandRejected;
 export const isStoreUnavailable = (e: unknown): e is StoreUnavailableError => e instanceof StoreUnavailableError;
 
-/** A short, secret-free description of any thrown value, for logs and error contexts. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
-  return String(error).slice(0, 200);
-}
+export { describeError } from '@tunnelkey/errors';

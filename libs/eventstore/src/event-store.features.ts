@@ -91,6 +91,7 @@ function wrap(store: EventStore, hooks: Partial<Pick<EventStore, 'read' | 'appen
     subscribe: (o, h) => store.subscribe(o, h),
     replay: (c, h, o) => store.replay(c, h, o),
     follow: (c, h, o) => store.follow(c, h, o),
+    snapshotStore: () => store.snapshotStore(),
   };
 }
 

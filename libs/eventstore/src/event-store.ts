@@ -1,4 +1,5 @@
 import type { BoundedContext, EventEnvelope } from '@tunnelkey/contracts';
+import type { SnapshotStore } from './snapshots.js';
 
 /** One aggregate instance's stream: `<context>.<aggregate>.<id>`. */
 export interface StreamRef {
@@ -101,4 +102,6 @@ export interface EventStore {
    * Invalid events are skipped (durable consumers park them).
    */
   follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options?: ReplayOptions): Promise<Subscription>;
+  /** Where this store's aggregates keep their snapshots (same server and namespace): the `store` of a SnapshotPolicy. */
+  snapshotStore(): Promise<SnapshotStore>;
 }

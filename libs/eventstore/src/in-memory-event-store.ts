@@ -16,6 +16,7 @@ import type {
   SubscriptionOptions,
 } from './event-store.js';
 import { InMemoryParkedEventStore, parkAndLog, poisonEvent, type ParkedEventStore } from './parking.js';
+import { InMemorySnapshotStore, type SnapshotStore } from './snapshots.js';
 
 export interface InMemoryEventStoreOptions {
   namespace?: string;
@@ -51,6 +52,7 @@ interface ContextLog {
  */
 export class InMemoryEventStore implements EventStore {
   readonly parked: ParkedEventStore;
+  readonly #snapshots = new InMemorySnapshotStore();
   readonly #namespace: string;
   readonly #duplicateWindowMs: number;
   readonly #backoff: readonly number[];
@@ -201,6 +203,10 @@ export class InMemoryEventStore implements EventStore {
   }
 
   #followers = 0;
+
+  async snapshotStore(): Promise<SnapshotStore> {
+    return this.#snapshots;
+  }
 
   /** In memory a follower is a subscription under a private durable, forgotten when it stops. */
   async follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options: ReplayOptions = {}): Promise<Subscription> {

@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { eventStoreFeatures } from './event-store.features.js';
 import { InMemoryEventStore } from './in-memory-event-store.js';
-import { InMemorySnapshotStore } from './snapshots.js';
 
 eventStoreFeatures('in memory', async () => {
   const logs: Record<string, unknown>[] = [];
@@ -10,7 +9,7 @@ eventStoreFeatures('in memory', async () => {
   return {
     store,
     parked: store.parked,
-    snapshots: new InMemorySnapshotStore(),
+    snapshots: await store.snapshotStore(),
     writeRaw: async (stream, payload) => void store.injectUnchecked(stream, payload),
     logs,
     close: async () => undefined,

@@ -4,7 +4,6 @@ import { natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { eventStoreFeatures } from './event-store.features.js';
 import { JetStreamEventStore } from './jetstream/jetstream-event-store.js';
-import { KvSnapshotStore } from './snapshots.js';
 
 // Real NATS on NATS_URL (default nats://127.0.0.1:4222); every test gets its own namespace.
 const nats = natsFixture({ prefix: 'es' });
@@ -23,7 +22,7 @@ eventStoreFeatures('JetStream', async () => {
   return {
     store,
     parked: store.parked,
-    snapshots: await KvSnapshotStore.open(nats.nc, { namespace }),
+    snapshots: await store.snapshotStore(),
     // A foreign writer: a raw publish, no headers, no checks.
     writeRaw: async (stream, payload) => void (await js.publish(aggregateSubject(stream.context, stream.aggregate, stream.id, namespace), payload)),
     logs,

@@ -3,7 +3,7 @@
  * projection, issuance pipeline and CSR intake, started in order and stopped in reverse.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { InMemorySnapshotStore, JetStreamEventStore, KvSnapshotStore, type EventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore, type EventStore } from '@tunnelkey/eventstore';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { Kek } from '@tunnelkey/pki';
 import { pino, type Logger } from 'pino';
@@ -81,7 +81,7 @@ export class CaRuntime {
     intake.start();
     const clock = options.clock ?? (() => new Date());
     const crlStore = options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace));
-    const snapshots = { store: store instanceof JetStreamEventStore ? await KvSnapshotStore.open(nats, { namespace: config.namespace }) : new InMemorySnapshotStore(), every: 20 };
+    const snapshots = { store: await store.snapshotStore(), every: 20 };
     const crls = await CrlPublisher.start({ store, authority, crls: crlStore, crlValidityHours: config.crlValidityHours ?? 168, clock, logger, snapshots });
     for (const ownerId of eligibility.owners()) await crls.ensurePublished((await authority.issuingFor(ownerId)).authorityId);
     const revocation = await CertificateRevocation.start({ store, publisher: crls, eligibility, clock, logger });

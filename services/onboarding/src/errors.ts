@@ -51,8 +51,3 @@ export class OnboardingCommandRejected extends OnboardingError {
 export const isTargetUnreachable = (e: unknown): e is TargetUnreachableError => e instanceof TargetUnreachableError;
 export const isTargetRefused = (e: unknown): e is TargetRefusedError => e instanceof TargetRefusedError;
 
-/** A short, secret-free description of any thrown value, for logs and event details. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
-  return String(error).slice(0, 200);
-}

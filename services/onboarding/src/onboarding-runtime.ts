@@ -18,10 +18,11 @@ import {
   type ResultOf,
 } from '@tunnelkey/contracts';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
-import { handleCommand, InMemorySnapshotStore, JetStreamEventStore, KvSnapshotStore, type EventStore, type SnapshotPolicy } from '@tunnelkey/eventstore';
+import { handleCommand, JetStreamEventStore, type EventStore, type SnapshotPolicy } from '@tunnelkey/eventstore';
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
-import { describeError, OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from './errors.js';
+import { describeError } from '@tunnelkey/errors';
+import { OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from './errors.js';
 import { MosquittoTarget, type MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 import { deviceDecider, type DeviceCommand } from './onboard-devices/device.decider.js';
 import { OnboardingFacts } from './onboarding-facts/onboarding-facts.js';
@@ -100,7 +101,6 @@ export class OnboardingRuntime {
     const store = options.store ?? new JetStreamEventStore(nats, { namespace: config.namespace, logger });
     if (store instanceof JetStreamEventStore) await store.ensureStreams(['onboarding', 'registry', 'ca']);
     const facts = await OnboardingFacts.start(store);
-    const snapshotStore = store instanceof JetStreamEventStore ? await KvSnapshotStore.open(nats, { namespace: config.namespace }) : new InMemorySnapshotStore();
     const runtime = new OnboardingRuntime(
       config,
       store,
@@ -111,7 +111,7 @@ export class OnboardingRuntime {
       new DownlinkPublisher({ platformKey: options.platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, ...(options.clock ? { clock: options.clock } : {}) }),
       logger,
       ownsStore,
-      { store: snapshotStore, every: 20 },
+      { store: await store.snapshotStore(), every: 20 },
     );
     for (const { registration } of facts.state.targets.values()) {
       const credentials = await runtime.credentials.get(registration.credentialsRef);

@@ -32,6 +32,7 @@ import type {
 import { parkAndLog, poisonEvent, type ParkedEventStore } from '../parking.js';
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
 import { PublishPipeline } from './publish-pipeline.js';
+import { KvSnapshotStore, type SnapshotStore } from '../snapshots.js';
 
 export interface JetStreamEventStoreOptions {
   /** Isolates streams (`<NS>_REGISTRY`) and subjects (`<ns>.registry.>`), e.g. per test file. */
@@ -73,6 +74,7 @@ export class JetStreamEventStore implements EventStore {
   readonly #pipeline: PublishPipeline;
   readonly #subjects = new Map<string, string>();
   #jsm: Promise<JetStreamManager> | undefined;
+  #snapshots: Promise<SnapshotStore> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -249,6 +251,12 @@ export class JetStreamEventStore implements EventStore {
     const name = this.streamName(context);
     const from = Math.max(1, options.fromSequence ?? 1);
     return this.#ordered(name, this.#filter(context, options.aggregate), from, undefined, 'replay', handler);
+  }
+
+  /** Snapshots in the namespace's KV bucket (`<NS>_SNAPSHOTS`), opened once. */
+  snapshotStore(): Promise<SnapshotStore> {
+    this.#snapshots ??= KvSnapshotStore.open(this.nc, { namespace: this.namespace });
+    return this.#snapshots;
   }
 
   async follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options: ReplayOptions = {}): Promise<Subscription> {

@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { deriveKeysFromRead } from '@tunnelkey/puf';
-import { describeError, type HardwareJob, type HardwareReply } from './hardware-messages.js';
+import { toDescribedError, type HardwareJob, type HardwareReply } from './hardware-messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('device-hardware-worker runs as a worker thread only');
@@ -13,6 +13,6 @@ if (!port) throw new Error('device-hardware-worker runs as a worker thread only'
 port.on('message', (job: HardwareJob) => {
   deriveKeysFromRead(job.read, job.contexts, job.helperData, job.at).then(
     (pairs) => port.postMessage({ id: job.id, pairs } satisfies HardwareReply),
-    (error: unknown) => port.postMessage({ id: job.id, error: describeError(error) } satisfies HardwareReply),
+    (error: unknown) => port.postMessage({ id: job.id, error: toDescribedError(error) } satisfies HardwareReply),
   );
 });

@@ -3,6 +3,7 @@
  * reconstruction (a reserved PUF read + helper data + conditions + contexts), answered with the
  * key pairs (non-extractable CryptoKeys survive postMessage as such) or a described error.
  */
+import type { ErrorContext } from '@tunnelkey/errors';
 import type { DerivedKeyPair, KeyContext, OperatingConditions, PufRead } from '@tunnelkey/puf';
 
 export interface HardwareJob {
@@ -18,18 +19,18 @@ export interface DescribedError {
   name: string;
   message: string;
   code?: string;
-  context?: Record<string, string | number | boolean | undefined>;
+  context?: ErrorContext;
 }
 
 export type HardwareReply = { id: number; pairs: DerivedKeyPair[] } | { id: number; error: DescribedError };
 
-export function describeError(error: unknown): DescribedError {
+export function toDescribedError(error: unknown): DescribedError {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
   const { code, context } = error as { code?: unknown; context?: unknown };
   return {
     name: error.name,
     message: error.message,
     ...(typeof code === 'string' ? { code } : {}),
-    ...(context && typeof context === 'object' ? { context: { ...(context as DescribedError['context']) } } : {}),
+    ...(context && typeof context === 'object' ? { context: { ...(context as ErrorContext) } } : {}),
   };
 }

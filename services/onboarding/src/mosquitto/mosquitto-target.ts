@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { describeError, TargetRefusedError, TargetUnreachableError } from '../errors.js';
+import { describeError } from '@tunnelkey/errors';
+import { TargetRefusedError, TargetUnreachableError } from '../errors.js';
 import type {
   ConnectionParameters,
   DeviceOperationOutcome,
