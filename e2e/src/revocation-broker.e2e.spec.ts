@@ -16,6 +16,7 @@ import { derToPem } from '@tunnelkey/pki';
 import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
+import { percentile } from './support/percentile.js';
 import { operator, startPlatform, type Platform } from './support/platform.js';
 
 const fleetSize = Number(process.env.REVOKE_FLEET_DEVICES ?? 100);
@@ -34,8 +35,7 @@ type LinkEvent = { type: string; deviceId: string; at: number; reason?: string }
 
 const percentiles = (latencies: number[]) => {
   const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-  return `p50 ${at(50)} ms, p99 ${at(99)} ms, max ${sorted.at(-1)} ms`;
+  return `p50 ${percentile(sorted, 50)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1)} ms`;
 };
 
 describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} revoked one by one, ${burst} in a burst, a batch of ${batchSize} at once`, () => {

@@ -31,6 +31,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { checkMosquitto, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
 import { OnboardingWatch } from '../support/onboarding-watch.js';
+import { percentile } from '../support/percentile.js';
 import { operator, startPlatform, targetId, until, type Platform } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
 
@@ -42,11 +43,6 @@ function argument(name: string, fallback: number): number {
   const n = Number(process.argv[i + 1]);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`);
   return n;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 interface PhaseResult {
