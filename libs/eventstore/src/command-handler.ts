@@ -5,6 +5,7 @@ import type { Command, Decider, NewEvent } from './decider.js';
 import { ConcurrencyError, describeError } from './errors.js';
 import type { EventStore, RecordedEvent, StreamRef } from './event-store.js';
 import type { SnapshotPolicy } from './snapshots.js';
+import type { AggregateStateCache, CachedState } from './state-cache.js';
 
 export interface HandleCommandInput<C extends Command, E extends EventEnvelope, S> {
   store: EventStore;
@@ -12,6 +13,8 @@ export interface HandleCommandInput<C extends Command, E extends EventEnvelope, 
   stream: StreamRef;
   command: C;
   snapshots?: SnapshotPolicy;
+  /** Decide on the cached state instead of reading the stream (see AggregateStateCache). */
+  cache?: AggregateStateCache<S>;
   /** Reloads and decisions after a ConcurrencyError before giving up. Default 3. */
   maxRetries?: number;
   logger?: Logger;
@@ -31,36 +34,59 @@ export interface HandleCommandResult<E extends EventEnvelope, S> {
 const defaultLogger = pino({ name: 'eventstore' });
 
 /**
- * Load (from a snapshot if any) -> decide -> append with the loaded version and the command id
- * as message id -> on ConcurrencyError reload and decide again, at most `maxRetries` times.
+ * Load (from the cache, or a snapshot if any plus the events after it) -> decide -> append with the
+ * loaded version and the command id as message id -> on ConcurrencyError reload and decide again,
+ * at most `maxRetries` times.
  *
  * Idempotent: event ids derive from the command id, so a retried command produces identical
  * events; JetStream's dedup window absorbs retries within it, and beyond it a stream that already
  * holds events caused by this command returns them without deciding again. (With snapshots, only
- * events after the snapshot are checked beyond the dedup window.)
+ * events after the snapshot are checked beyond the dedup window; with a cache, the entry's recent
+ * events.)
  */
 export async function handleCommand<C extends Command, E extends EventEnvelope, S>(
   input: HandleCommandInput<C, E, S>,
 ): Promise<HandleCommandResult<E, S>> {
-  const { store, decider, stream, command, snapshots } = input;
+  const { store, decider, stream, command, snapshots, cache } = input;
   const maxRetries = input.maxRetries ?? 3;
   const { commandId } = command.metadata;
-  for (let attempt = 0; ; attempt++) {
-    const loaded = await load(store, decider, stream, snapshots);
-    const earlier = loaded.events.filter((r) => r.event.causationId === commandId);
+  let conflicts = 0;
+  let tryCache = cache !== undefined;
+  for (;;) {
+    const cached = tryCache ? cache?.get(stream) : undefined;
+    tryCache = false;
+    const loaded = cached ?? (await loadForCommand(store, decider, stream, snapshots));
+    const earlier = loaded.recent.filter((event) => event.causationId === commandId);
     if (earlier.length > 0) {
-      return { events: earlier.map((r) => r.event as E), version: loaded.version, state: loaded.state, alreadyHandled: true };
+      cache?.set(stream, loaded);
+      return { events: earlier as E[], version: loaded.version, state: loaded.state, alreadyHandled: true };
     }
-    const decided = decider.decide(command, loaded.state);
-    if (decided.length === 0) return { events: [], version: loaded.version, state: loaded.state, alreadyHandled: false };
+    let decided: NewEvent<E>[];
+    try {
+      decided = decider.decide(command, loaded.state);
+    } catch (error) {
+      // A refusal may come from a stale cached state: only a fresh load may refuse.
+      if (cached) continue;
+      throw error;
+    }
+    if (decided.length === 0) {
+      if (cached) continue; // nothing to do, says the cache: ask the log
+      cache?.set(stream, loaded);
+      return { events: [], version: loaded.version, state: loaded.state, alreadyHandled: false };
+    }
     const events = decided.map((event, index) => toEnvelope(event, stream, command, index)) as E[];
     try {
       const result = await store.append(stream, events, { expectedVersion: loaded.version, messageId: commandId });
       const state = events.reduce(decider.evolve, loaded.state);
-      if (snapshots) await maybeSnapshot(snapshots, stream, state, result.version, loaded.foldedSinceSnapshot + events.length, input.logger);
+      let foldedSinceSnapshot = loaded.foldedSinceSnapshot + events.length;
+      if (snapshots && (await maybeSnapshot(snapshots, stream, state, result.version, foldedSinceSnapshot, input.logger))) foldedSinceSnapshot = 0;
+      // A duplicate means these events were written before this load saw them: let the next command read.
+      if (result.duplicate) cache?.delete(stream);
+      else cache?.set(stream, { state, version: result.version, recent: [...loaded.recent, ...events], foldedSinceSnapshot });
       return { events, version: result.version, state, alreadyHandled: result.duplicate };
     } catch (error) {
-      if (!(error instanceof ConcurrencyError) || attempt >= maxRetries) throw error;
+      cache?.delete(stream);
+      if (!(error instanceof ConcurrencyError) || conflicts++ >= maxRetries) throw error;
     }
   }
 }
@@ -80,13 +106,21 @@ export async function load<C extends Command, E extends EventEnvelope, S>(
   return { state, version, events, foldedSinceSnapshot: events.length };
 }
 
-async function maybeSnapshot<S>(policy: SnapshotPolicy, stream: StreamRef, state: S, version: number, folded: number, logger?: Logger) {
-  if (folded < (policy.every ?? 50)) return;
+async function loadForCommand<C extends Command, E extends EventEnvelope, S>(store: EventStore, decider: Decider<C, E, S>, stream: StreamRef, snapshots?: SnapshotPolicy): Promise<CachedState<S>> {
+  const { state, version, events, foldedSinceSnapshot } = await load(store, decider, stream, snapshots);
+  return { state, version, recent: events.map((r) => r.event), foldedSinceSnapshot };
+}
+
+/** Takes a snapshot once `every` events were folded past the last one; true when it did. */
+async function maybeSnapshot<S>(policy: SnapshotPolicy, stream: StreamRef, state: S, version: number, folded: number, logger?: Logger): Promise<boolean> {
+  if (folded < (policy.every ?? 50)) return false;
   try {
     await policy.store.save(stream, { state, version, revision: policy.revision ?? 1 });
+    return true;
   } catch (error) {
     // A missing snapshot only costs a longer read next time: never fail the command for it.
     (logger ?? defaultLogger).warn({ event: 'eventstore.snapshot_failed', ...stream, error: describeError(error) }, 'snapshot not saved');
+    return false;
   }
 }
 

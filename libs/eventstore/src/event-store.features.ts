@@ -7,11 +7,12 @@ import { ServerPolicyDefined, type EventOf } from '@tunnelkey/contracts';
 import { withTimeout } from '@tunnelkey/testing';
 import { handleCommand, load } from './command-handler.js';
 import type { Command, Decider } from './decider.js';
-import { ConcurrencyError, ValidationError } from './errors.js';
+import { CommandRejected, ConcurrencyError, ValidationError } from './errors.js';
 import { noStream, type EventStore, type StreamRef } from './event-store.js';
 import type { ParkedEventStore } from './parking.js';
 import { Projection, rebuildProjection, runProjection, type ProjectionDefinition } from './projection.js';
 import type { SnapshotStore } from './snapshots.js';
+import { AggregateStateCache } from './state-cache.js';
 
 export interface EventStoreHarness {
   store: EventStore;
@@ -306,6 +307,101 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         expect(loaded.state).toEqual({ revisions: 5, names: ['n0', 'n1', 'n2', 'n3', 'n4'] });
         // A snapshot of another revision of the state's shape is ignored.
         expect((await load(h.store, decider, stream, { ...snapshots, revision: 2 })).events).toHaveLength(5);
+      });
+    });
+
+    describe('handleCommand with a state cache', () => {
+      const counting = (store: EventStore) => {
+        const reads = { count: 0 };
+        return { reads, store: wrap(store, { read: (s, o) => (reads.count++, store.read(s, o)) }) };
+      };
+      /** Refuses `needs-unlock` until the stream holds a definition named `unlock`. */
+      const lockedDecider = (calls = { decide: 0 }): Decider<DefinePolicy, PolicyDefined, PolicyState> => {
+        const base = policyDecider(calls);
+        return {
+          ...base,
+          decide: (cmd, state) => {
+            if (cmd.data.name === 'needs-unlock' && !state.names.includes('unlock')) {
+              calls.decide++;
+              throw new CommandRejected('locked', 'not unlocked yet');
+            }
+            return base.decide(cmd, state);
+          },
+        };
+      };
+
+      test('decides on the cached state: one read for the stream, then none, and the same log as without a cache', async () => {
+        const stream = policyStream();
+        const { reads, store } = counting(h.store);
+        const cache = new AggregateStateCache<PolicyState>();
+        const results = [];
+        for (let i = 0; i < 4; i++) results.push(await handleCommand({ store, decider: policyDecider(), stream, command: command(`c${i}`), cache }));
+        expect(reads.count).toBe(1);
+        expect(results.at(-1)!.state).toEqual({ revisions: 4, names: ['c0', 'c1', 'c2', 'c3'] });
+        const read = await h.store.read(stream);
+        expect(read.events.map((r) => (r.event as PolicyDefined).data.certificateLifetimeDays)).toEqual([1, 2, 3, 4]);
+        expect(results.at(-1)!.version).toBe(read.version);
+        expect(cache.get(stream)).toMatchObject({ state: results.at(-1)!.state, version: read.version });
+      });
+
+      test('another writer behind the cache: the append conflicts, the entry is dropped, and the command is decided again on the log', async () => {
+        const stream = policyStream();
+        const cache = new AggregateStateCache<PolicyState>();
+        await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('mine'), cache });
+        await h.store.append(stream, [policyEvent(stream, 'theirs')], { expectedVersion: 'any', messageId: uniqueId('m') });
+        const calls = { decide: 0 };
+        const result = await handleCommand({ store: h.store, decider: policyDecider(calls), stream, command: command('after'), cache });
+        expect(calls.decide).toBe(2);
+        expect(result.state).toEqual({ revisions: 3, names: ['mine', 'theirs', 'after'] });
+        expect(result.events[0]!.data.certificateLifetimeDays).toBe(3);
+        expect((await h.store.read(stream)).events.map((r) => (r.event as PolicyDefined).data.name)).toEqual(['mine', 'theirs', 'after']);
+      });
+
+      test('a refusal on a stale cached state is decided again on the log before anyone is told', async () => {
+        const stream = policyStream();
+        const cache = new AggregateStateCache<PolicyState>();
+        await handleCommand({ store: h.store, decider: lockedDecider(), stream, command: command('first'), cache });
+        await h.store.append(stream, [policyEvent(stream, 'unlock')], { expectedVersion: 'any', messageId: uniqueId('m') });
+        const result = await handleCommand({ store: h.store, decider: lockedDecider(), stream, command: command('needs-unlock'), cache });
+        expect(result.state.names).toEqual(['first', 'unlock', 'needs-unlock']);
+        // Refused on the log itself: the refusal reaches the caller, and nothing is written.
+        const other = policyStream();
+        await expect(handleCommand({ store: h.store, decider: lockedDecider(), stream: other, command: command('needs-unlock'), cache })).rejects.toBeInstanceOf(CommandRejected);
+        expect((await h.store.read(other)).events).toEqual([]);
+      });
+
+      test('a command retried after it was written is found in the entry: same events, no decision, nothing written twice', async () => {
+        const stream = policyStream();
+        const { reads, store } = counting(h.store);
+        const cache = new AggregateStateCache<PolicyState>();
+        const cmd = command('once');
+        const first = await handleCommand({ store, decider: policyDecider(), stream, command: cmd, cache });
+        const calls = { decide: 0 };
+        const again = await handleCommand({ store, decider: policyDecider(calls), stream, command: cmd, cache });
+        expect(again).toMatchObject({ alreadyHandled: true, events: first.events, version: first.version });
+        expect(calls.decide).toBe(0);
+        expect(reads.count).toBe(1);
+        expect((await h.store.read(stream)).events).toHaveLength(1);
+      });
+
+      test('keeps at most maxStreams streams, dropping the least recently used', async () => {
+        const cache = new AggregateStateCache<PolicyState>({ maxStreams: 2 });
+        const [a, b, c] = [policyStream(), policyStream(), policyStream()];
+        for (const stream of [a, b]) await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('x'), cache });
+        cache.get(a);
+        await handleCommand({ store: h.store, decider: policyDecider(), stream: c, command: command('x'), cache });
+        expect(cache.size).toBe(2);
+        expect(cache.get(b)).toBeUndefined();
+        expect(cache.get(a)).toBeDefined();
+        expect(cache.get(c)).toBeDefined();
+      });
+
+      test('with snapshots too: the cache counts folded events, so snapshots are still taken every N', async () => {
+        const stream = policyStream();
+        const cache = new AggregateStateCache<PolicyState>();
+        const snapshots = { store: h.snapshots, every: 2 };
+        for (let i = 0; i < 5; i++) await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command(`n${i}`), snapshots, cache });
+        expect(await h.snapshots.load<PolicyState>(stream)).toEqual({ state: { revisions: 4, names: ['n0', 'n1', 'n2', 'n3'] }, version: expect.any(Number), revision: 1 });
       });
     });
 

@@ -18,13 +18,13 @@ import {
   type ResultOf,
 } from '@tunnelkey/contracts';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
-import { handleCommand, JetStreamEventStore, type EventStore, type SnapshotPolicy } from '@tunnelkey/eventstore';
+import { AggregateStateCache, handleCommand, JetStreamEventStore, type EventStore, type SnapshotPolicy, type SnapshotStore } from '@tunnelkey/eventstore';
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
 import { describeError } from '@tunnelkey/errors';
 import { OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from './errors.js';
 import { MosquittoTarget, type MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
-import { deviceDecider, type DeviceCommand } from './onboard-devices/device.decider.js';
+import { deviceDecider, type DeviceCommand, type DeviceState } from './onboard-devices/device.decider.js';
 import { OnboardingFacts } from './onboarding-facts/onboarding-facts.js';
 import { RevocationReactions } from './revoke-device/revocation-reactions.js';
 import { targetDecider, type TargetCommand } from './register-target/target.decider.js';
@@ -75,6 +75,10 @@ export class OnboardingRuntime {
   readonly #tally: TelemetryTally;
   readonly #clock: () => Date;
   #observationSequence = 0;
+  readonly #targetSnapshots: SnapshotPolicy;
+  readonly #deviceSnapshots: SnapshotPolicy;
+  /** This instance writes every record of its devices (one queue per device): it decides on the state it last wrote. */
+  readonly #deviceStates: AggregateStateCache<DeviceState> | undefined;
   #telemetryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -87,8 +91,12 @@ export class OnboardingRuntime {
     private readonly downlinks: DownlinkPublisher,
     private readonly logger: Logger,
     private readonly ownsStore: boolean,
-    private readonly targetSnapshots: SnapshotPolicy,
+    snapshotStore: SnapshotStore,
   ) {
+    // A target's stream grows by one event per CRL it enforces, a device's by one per telemetry period, for as long as they live: snapshots keep reads short.
+    this.#targetSnapshots = { store: snapshotStore, every: 20 };
+    this.#deviceSnapshots = { store: snapshotStore, every: 50 };
+    this.#deviceStates = config.deviceStateCacheSize > 0 ? new AggregateStateCache({ maxStreams: config.deviceStateCacheSize }) : undefined;
     this.#clock = options.clock ?? (() => new Date());
     this.#queue = new KeyedQueue(config.maxConcurrentAppends);
     this.#tally = new TelemetryTally((deviceId, targetId) => facts.state.devices.get(deviceId)?.telemetry.get(targetId));
@@ -111,7 +119,7 @@ export class OnboardingRuntime {
       new DownlinkPublisher({ platformKey: options.platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, ...(options.clock ? { clock: options.clock } : {}) }),
       logger,
       ownsStore,
-      { store: await store.snapshotStore(), every: 20 },
+      await store.snapshotStore(),
     );
     for (const { registration } of facts.state.targets.values()) {
       const credentials = await runtime.credentials.get(registration.credentialsRef);
@@ -426,7 +434,16 @@ export class OnboardingRuntime {
 
   #decideDevice(deviceId: string, command: DeviceCommand, queue: KeyedQueue = this.#queue): Promise<void> {
     return queue.push(deviceId, async () => {
-      await handleCommand({ store: this.store, decider: deviceDecider, stream: { context: 'onboarding', aggregate: 'device', id: deviceId }, command, logger: this.logger, maxRetries: 5 });
+      await handleCommand({
+        store: this.store,
+        decider: deviceDecider,
+        stream: { context: 'onboarding', aggregate: 'device', id: deviceId },
+        command,
+        logger: this.logger,
+        maxRetries: 5,
+        snapshots: this.#deviceSnapshots,
+        ...(this.#deviceStates ? { cache: this.#deviceStates } : {}),
+      });
     });
   }
 
@@ -437,8 +454,7 @@ export class OnboardingRuntime {
       targetDecider.decide(command, state);
       return;
     }
-    // A target's stream grows by one event per CRL it enforces, for as long as it is registered: snapshots keep its reads short.
-    await handleCommand({ store: this.store, decider: targetDecider, stream: { context: 'onboarding', aggregate: 'target', id: targetId }, command, logger: this.logger, snapshots: this.targetSnapshots });
+    await handleCommand({ store: this.store, decider: targetDecider, stream: { context: 'onboarding', aggregate: 'target', id: targetId }, command, logger: this.logger, snapshots: this.#targetSnapshots });
   }
 
   #metadata(command: { commandId: string; correlationId?: string; actor?: CommandMetadata['actor'] }): CommandMetadata {
