@@ -10,12 +10,13 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 export interface DeviceMilestones {
   onboardedAt?: number;
   connectedAt?: number;
+  disconnectedAt?: number;
   firstTelemetryAt?: number;
 }
 
 export class OnboardingWatch {
   readonly devices = new Map<string, DeviceMilestones>();
-  readonly counts = { onboarded: 0, connected: 0, firstTelemetry: 0, onboardingFailed: 0 };
+  readonly counts = { onboarded: 0, connected: 0, disconnected: 0, firstTelemetry: 0, onboardingFailed: 0 };
   readonly #subscription: Subscription;
 
   constructor(nc: NatsConnection, namespace: string, readonly targetId: string) {
@@ -41,6 +42,9 @@ export class OnboardingWatch {
         } else if (event.type === 'DeviceConnected' && device.connectedAt === undefined) {
           device.connectedAt = now;
           this.counts.connected++;
+        } else if (event.type === 'DeviceDisconnected' && device.disconnectedAt === undefined) {
+          device.disconnectedAt = now;
+          this.counts.disconnected++;
         } else if (event.type === 'TelemetryReceived' && data.kind === 'first' && device.firstTelemetryAt === undefined) {
           device.firstTelemetryAt = now;
           this.counts.firstTelemetry++;
@@ -51,8 +55,12 @@ export class OnboardingWatch {
 
   /** Forget connections seen so far (the bench's raw baseline connects the same identities first). */
   resetConnections(): void {
-    for (const device of this.devices.values()) delete device.connectedAt;
+    for (const device of this.devices.values()) {
+      delete device.connectedAt;
+      delete device.disconnectedAt;
+    }
     this.counts.connected = 0;
+    this.counts.disconnected = 0;
   }
 
   stop(): void {
