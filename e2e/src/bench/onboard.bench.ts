@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const poll = setInterval(() => {
       for (const device of f.devices()) if (!onboardedAt.has(device.deviceId) && device.flash.connections[targetId]) onboardedAt.set(device.deviceId, Date.now());
     }, 20);
-    await operator.onboard(p, f, batchId, size, (d, t) => onboardBar.update(d, t));
+    await operator.onboard(p, f, batchId, size, (d, t) => onboardBar.update(d, t), () => w.counts.onboardingFailed);
     clearInterval(poll);
     for (const device of f.devices()) if (!onboardedAt.has(device.deviceId)) onboardedAt.set(device.deviceId, Date.now());
     const onboarding: PhaseResult = { name: 'onboarded (OnboardBatch -> parameters on device)', devices: size, seconds: onboardBar.finish(), latencies: [...onboardedAt.values()].map((t) => t - onboardStart) };

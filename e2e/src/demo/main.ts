@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     await phase(
       'onboard (dynamic security)',
       size,
-      (bar) => operator.onboard(p, f, batchId, size, (d, t) => bar.update(d, t, d < t ? 'Mosquitto 2.0.11 rewrites its dynsec JSON per client' : '')),
+      (bar) => operator.onboard(p, f, batchId, size, (d, t) => bar.update(d, t, d < t ? 'Mosquitto 2.0.11 rewrites its dynsec JSON per client' : ''), () => w.counts.onboardingFailed),
     );
     // Done when the onboarding service has recorded every connection (it tails the broker's log).
     await phase('connect (mutual TLS, PUF key)', size, (bar) => until('connections recorded', () => w.counts.connected, size, (d, t) => bar.update(d, t, `devices connected: ${f.stats().mqtt.connected}`)));

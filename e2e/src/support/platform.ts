@@ -220,11 +220,16 @@ export const operator = {
     });
   },
 
-  /** OnboardBatch; the progress is the devices that hold their connection parameters. */
-  async onboard(platform: Platform, fleet: Fleet, batchId: string, size: number, progress?: Progress): Promise<void> {
+  /**
+   * OnboardBatch; the progress is the devices that hold their connection parameters. With `failed`
+   * (DeviceOnboardingFailed seen, e.g. OnboardingWatch.counts.onboardingFailed) it ends as soon as
+   * every device either holds its parameters or failed, and throws if any failed.
+   */
+  async onboard(platform: Platform, fleet: Fleet, batchId: string, size: number, progress?: Progress, failed: () => number = () => 0): Promise<void> {
     await platform.send(OnboardBatch, { batchId });
     const configured = () => fleet.stats().byState.configured;
     // Dynamic security rewrites its JSON per command: ~20-40 s per 1,000 devices on Mosquitto 2.0.11.
-    await until('devices onboarded', configured, size, progress, 300_000);
+    await until('devices onboarded', () => configured() + failed(), size, (_d, t) => progress?.(configured(), t), 300_000);
+    if (failed() > 0) throw new Error(`${failed()} of ${size} devices failed onboarding (DeviceOnboardingFailed in the onboarding log says why)`);
   },
 };

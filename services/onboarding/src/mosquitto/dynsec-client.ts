@@ -54,23 +54,44 @@ export interface DynsecClientOptions {
   commandsPerRequest?: number;
   /** Requests in flight at once (the broker handles them in order). Default 4. */
   requestsInFlight?: number;
-  /** Per request, plus 25 ms per command (2.0.11 rewrites its whole config after each command). Default 15 s. */
+  /** How long the broker may stay silent on the oldest request, plus `perCommandMs` per command in it. Default 15 s. */
   timeoutMs?: number;
+  /** Allowance per command: Mosquitto 2.0.11 rewrites its whole JSON config after each one, ~5 ms per 1,000 clients. Default 100 ms. */
+  perCommandMs?: number;
 }
 
-interface Pending {
+export interface RequestClock {
+  sentAt: number;
+  commands: number;
+}
+
+/**
+ * Whether the broker is overdue on the oldest unanswered request. It answers requests one after
+ * another, so that request's clock starts at the later of its sending and the broker's last
+ * answer: requests queued behind a slow one are not counted as late, and a broker that keeps
+ * answering is never given up on, however big its config has grown.
+ */
+export function brokerOverdue(oldest: RequestClock, lastAnswerAt: number, now: number, allowance: { timeoutMs: number; perCommandMs: number }): boolean {
+  return now - Math.max(oldest.sentAt, lastAnswerAt) > allowance.timeoutMs + allowance.perCommandMs * oldest.commands;
+}
+
+interface Pending extends RequestClock {
   responses: (DynsecResponse | undefined)[];
   remaining: number;
   resolve: (responses: DynsecResponse[]) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  keys: string[];
 }
 
 export class DynsecClient {
   readonly #pending = new Map<string, { request: Pending; index: number }>();
+  /** Unanswered requests, oldest first. */
+  readonly #requests = new Set<Pending>();
   readonly #commandsPerRequest: number;
   readonly #requestsInFlight: number;
-  readonly #timeoutMs: number;
+  readonly #allowance: { timeoutMs: number; perCommandMs: number };
+  #lastAnswerAt = 0;
+  readonly #watchdog: NodeJS.Timeout;
   #sequence = 0;
   readonly #idPrefix = randomBytes(4).toString('hex');
 
@@ -81,10 +102,12 @@ export class DynsecClient {
   ) {
     this.#commandsPerRequest = options.commandsPerRequest ?? 200;
     this.#requestsInFlight = options.requestsInFlight ?? 4;
-    this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.#allowance = { timeoutMs: options.timeoutMs ?? 15_000, perCommandMs: options.perCommandMs ?? 100 };
     client.on('message', (topic, payload) => {
       if (topic === dynsecResponseTopic) this.#onResponse(payload);
     });
+    this.#watchdog = setInterval(() => this.#checkOverdue(), Math.min(1_000, this.#allowance.timeoutMs));
+    this.#watchdog.unref();
   }
 
   static async connect(endpoint: DynsecEndpoint, options: DynsecClientOptions = {}): Promise<DynsecClient> {
@@ -127,25 +150,31 @@ export class DynsecClient {
     if (commands.length === 0) return Promise.resolve([]);
     const requestId = `${this.#idPrefix}-${++this.#sequence}`;
     return new Promise<DynsecResponse[]>((resolve, reject) => {
-      const request: Pending = {
-        responses: new Array(commands.length),
-        remaining: commands.length,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          commands.forEach((_c, index) => this.#pending.delete(`${requestId}:${index}`));
-          reject(new TargetUnreachableError(`dynamic-security request of ${commands.length} commands got no answer in time`, { ...this.endpoint, commands: commands.length }));
-        }, this.#timeoutMs + 25 * commands.length),
-      };
-      const payload = { commands: commands.map((command, index) => ({ ...command, correlationData: `${requestId}:${index}` })) };
-      commands.forEach((_c, index) => this.#pending.set(`${requestId}:${index}`, { request, index }));
+      const keys = commands.map((_c, index) => `${requestId}:${index}`);
+      const request: Pending = { sentAt: Date.now(), commands: commands.length, responses: new Array(commands.length), remaining: commands.length, resolve, reject, keys };
+      const payload = { commands: commands.map((command, index) => ({ ...command, correlationData: keys[index] })) };
+      keys.forEach((key, index) => this.#pending.set(key, { request, index }));
+      this.#requests.add(request);
       this.client.publish(dynsecRequestTopic, JSON.stringify(payload), { qos: 1 }, (error) => {
-        if (!error) return;
-        clearTimeout(request.timer);
-        commands.forEach((_c, index) => this.#pending.delete(`${requestId}:${index}`));
-        reject(new TargetUnreachableError('dynamic-security request could not be sent', this.endpoint, { cause: error }));
+        if (error) this.#fail(request, new TargetUnreachableError('dynamic-security request could not be sent', this.endpoint, { cause: error }));
       });
     });
+  }
+
+  #fail(request: Pending, error: Error): void {
+    if (!this.#requests.delete(request)) return;
+    request.keys.forEach((key) => this.#pending.delete(key));
+    request.reject(error);
+  }
+
+  /** A broker silent on the oldest request past its allowance is stuck: every request waiting on it fails. */
+  #checkOverdue(): void {
+    const oldest = this.#requests.values().next().value;
+    if (!oldest || !brokerOverdue(oldest, this.#lastAnswerAt, Date.now(), this.#allowance)) return;
+    const waited = Math.round((Date.now() - Math.max(oldest.sentAt, this.#lastAnswerAt)) / 1000);
+    for (const request of [...this.#requests]) {
+      this.#fail(request, new TargetUnreachableError(`dynamic-security endpoint answered nothing for ${waited} s (oldest request: ${oldest.commands} commands)`, { ...this.endpoint, commands: request.commands }));
+    }
   }
 
   #onResponse(payload: Buffer): void {
@@ -155,6 +184,7 @@ export class DynsecClient {
     } catch {
       return;
     }
+    this.#lastAnswerAt = Date.now();
     for (const response of parsed.responses ?? []) {
       const key = response.correlationData;
       const pending = key === undefined ? undefined : this.#pending.get(key);
@@ -164,14 +194,15 @@ export class DynsecClient {
       const { correlationData: _c, ...rest } = response;
       request.responses[index] = rest;
       if (--request.remaining === 0) {
-        clearTimeout(request.timer);
+        this.#requests.delete(request);
         request.resolve(request.responses as DynsecResponse[]);
       }
     }
   }
 
   async close(): Promise<void> {
-    for (const { request } of this.#pending.values()) clearTimeout(request.timer);
+    clearInterval(this.#watchdog);
+    for (const request of [...this.#requests]) this.#fail(request, new TargetUnreachableError('dynamic-security client closed', this.endpoint));
     this.#pending.clear();
     await this.client.endAsync(true);
   }
