@@ -24,6 +24,8 @@
  */
 import 'reflect-metadata';
 import { KeyObject, randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { availableParallelism } from 'node:os';
 import { ConcurrencyLimiter, createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
@@ -45,6 +47,24 @@ function argument(name: string, fallback: number): number {
   return n;
 }
 
+/** `--profile DIR`: the main thread's CPU profile of the raw and the fleet phase, each in its own DIR/<phase>.cpuprofile (Chrome DevTools). */
+async function profiler(): Promise<(phase: string) => Promise<() => Promise<void>>> {
+  const i = process.argv.indexOf('--profile');
+  if (i < 0) return async () => async () => undefined;
+  const dir = process.argv[i + 1];
+  if (!dir) throw new Error('--profile needs a directory');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  return async (phase) => {
+    await session.post('Profiler.start');
+    return async () => {
+      const { profile } = await session.post('Profiler.stop');
+      await writeFile(`${dir}/${phase}.cpuprofile`, JSON.stringify(profile));
+    };
+  };
+}
+
 interface PhaseResult {
   name: string;
   devices: number;
@@ -63,6 +83,7 @@ async function main(): Promise<void> {
   const concurrency = argument('--concurrency', 64);
   const hardwareThreads = argument('--hardware-threads', Math.max(1, availableParallelism() - 1));
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const profile = await profiler();
   let nats: NatsServer | undefined;
   let fixture: NatsFixture | undefined;
   let platform: Platform | undefined;
@@ -133,6 +154,7 @@ async function main(): Promise<void> {
     const limiter = new ConcurrencyLimiter(concurrency);
     const rawClients: MqttClient[] = [];
     const rawLatencies: number[] = [];
+    const stopRawProfile = await profile('raw');
     const rawStart = Date.now();
     let rawFailed = 0;
     await Promise.all(
@@ -171,6 +193,7 @@ async function main(): Promise<void> {
       ),
     );
     const raw: PhaseResult = { name: 'raw: mutual-TLS CONNACK (keys pre-derived)', devices: rawLatencies.length, seconds: rawBar.finish(), latencies: rawLatencies };
+    await stopRawProfile();
     // The onboarding service records the raw sessions and their end before the fleet's clock starts:
     // each phase is timed with only its own work on the machine.
     const settleBar = new ProgressBar('raw sessions recorded and closed (not timed)');
@@ -185,6 +208,7 @@ async function main(): Promise<void> {
     const connectedAt = new Map<string, number>();
     const firstAckAt = new Map<string, number>();
     let deriveMs = 0;
+    const stopFleetProfile = await profile('fleet');
     const fleetStart = Date.now();
     f.connect({
       concurrency,
@@ -198,6 +222,7 @@ async function main(): Promise<void> {
     });
     await until('fleet connected', () => connectedAt.size, size, (d, t) => connectBar.update(d, t), 120_000);
     const fleetConnect: PhaseResult = { name: 'fleet: connected (CONNACK, PUF key per device)', devices: connectedAt.size, seconds: connectBar.finish(), latencies: [...connectedAt.values()].map((t) => t - fleetStart) };
+    await stopFleetProfile();
     const recordBar = new ProgressBar('onboarding records connection + telemetry');
     await until('recorded', () => Math.min(w.counts.connected, w.counts.firstTelemetry), size, (d, t) => recordBar.update(d, t), 120_000);
     const recordedSeconds = recordBar.finish();

@@ -10,7 +10,7 @@ import { isDeviceKeyUnavailableError } from '../errors.js';
 import type { StoredConnectionParameters } from '../simulated-device/device-flash.js';
 import type { DeviceKeyId } from '../simulated-device/key-ids.js';
 import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
-import { deviceTlsIdentity } from './device-tls-identity.js';
+import { deviceTlsIdentity, type DeviceTlsIdentity } from './device-tls-identity.js';
 import { FridgeTelemetry } from './fridge-telemetry.js';
 
 export type LinkState = 'waiting' | 'queued' | 'connecting' | 'connected' | 'stopped';
@@ -47,6 +47,12 @@ export interface LinkSettings {
   /** Read on every connect: when on, the first reading goes right after CONNACK. */
   telemetryEnabled(): boolean;
   emit(event: MqttLinkEvent): void;
+}
+
+/** A connection attempt whose key is derived, waiting for its handshake. */
+export interface PreparedAttempt {
+  attempt: number;
+  identity: DeviceTlsIdentity;
 }
 
 const refusedConnack = new Set([128, 133, 134, 135, 136, 138, 140, 156, 157]);
@@ -89,19 +95,27 @@ export class DeviceMqttLink {
     return this.#firstAckSeen;
   }
 
-  /** One connection attempt, resolved once it is connected or has failed (then a retry is scheduled). */
-  async attempt(): Promise<void> {
-    if (this.state === 'stopped') return;
+  /**
+   * An attempt's first step, on the device's own silicon: the key re-derived from the PUF into a
+   * TLS identity. Undefined when it failed (a retry is scheduled) or the link was stopped.
+   */
+  async prepare(): Promise<PreparedAttempt | undefined> {
+    if (this.state === 'stopped') return undefined;
     this.state = 'connecting';
     const attempt = ++this.attempts;
-    let identity: Awaited<ReturnType<typeof deviceTlsIdentity>>;
     try {
-      identity = await deviceTlsIdentity(this.device, this.settings.keyId, this.parameters);
+      const identity = await deviceTlsIdentity(this.device, this.settings.keyId, this.parameters);
+      return this.state === 'connecting' ? { attempt, identity } : undefined; // stopped while deriving
     } catch (error) {
       this.#failed(attempt, isDeviceKeyUnavailableError(error) ? 'key-unavailable' : 'other', (error as { code?: string }).code);
-      return;
+      return undefined;
     }
-    if (this.state !== 'connecting') return; // stopped while deriving
+  }
+
+  /** An attempt's second step: the handshake and CONNECT with the prepared identity; resolved once connected or failed (then a retry is scheduled). */
+  async connect(prepared: PreparedAttempt): Promise<void> {
+    if (this.state !== 'connecting') return; // stopped while waiting for its turn
+    const { attempt, identity } = prepared;
     const handshakeStarted = Date.now();
     const { endpoint, clientId } = this.parameters;
     // mqtt.js hands unknown options through to tls.connect: the secure context carries key + certificate.

@@ -1,8 +1,14 @@
 /**
  * The MQTT side of a fleet: one DeviceMqttLink per (device, target) it was onboarded to. Thousands
- * of devices share one ticker (reconnects that are due, telemetry that is due) and one limiter on
- * connection attempts in flight (PUF derivation + TLS handshake), so a fleet of 5,000 does not
- * open 5,000 handshakes at once nor run 10,000 timers.
+ * of devices share one ticker (reconnects that are due, telemetry that is due) and one limit on
+ * handshakes in flight, so a fleet of 5,000 does not open 5,000 handshakes at once nor run 10,000
+ * timers.
+ *
+ * An attempt is two steps: the key re-derived from the PUF, then the handshake. Real devices each
+ * derive on their own silicon, in parallel, whenever they are about to connect; the simulated ones
+ * share a few hardware threads. So a device derives while it waits for its handshake slot (at most
+ * `concurrency` devices are deriving or holding a derived key at once), and a handshake slot is
+ * never spent waiting for a hardware thread.
  */
 import { InvalidFleetOptionError } from '../errors.js';
 import { ConcurrencyLimiter } from '../fleet/concurrency-limiter.js';
@@ -13,7 +19,7 @@ import { DeviceMqttLink, type ConnectFailure, type LinkSettings, type MqttLinkEv
 export interface MqttFleetOptions {
   /** The certified key devices present (default `tls-0`). */
   keyId?: DeviceKeyId;
-  /** Connection attempts (PUF derivation + handshake) in flight at once (default 64). */
+  /** TLS handshakes in flight at once (default 64); as many devices may derive their key ahead of theirs. */
   concurrency?: number;
   /** Telemetry period per device (default 10 s); the first reading goes right after CONNACK. */
   telemetryIntervalMs?: number;
@@ -83,7 +89,10 @@ const positive = (name: string, value: number | undefined, fallback: number): nu
 
 export class MqttFleet {
   readonly #links = new Map<string, DeviceMqttLink>();
-  readonly #limiter: ConcurrencyLimiter;
+  /** Handshakes in flight. */
+  readonly #handshakes: ConcurrencyLimiter;
+  /** Attempts deriving their key or holding it until their handshake starts. */
+  readonly #preparing: ConcurrencyLimiter;
   readonly #failures: Partial<Record<ConnectFailure, number>> = {};
   readonly #keyId: DeviceKeyId;
   readonly #intervalMs: number;
@@ -95,7 +104,9 @@ export class MqttFleet {
   constructor(options: MqttFleetOptions = {}) {
     this.#keyId = options.keyId ?? 'tls-0';
     this.#intervalMs = positive('telemetryIntervalMs', options.telemetryIntervalMs, 10_000);
-    this.#limiter = new ConcurrencyLimiter(Math.floor(positive('concurrency', options.concurrency, 64)));
+    const concurrency = Math.floor(positive('concurrency', options.concurrency, 64));
+    this.#handshakes = new ConcurrencyLimiter(concurrency);
+    this.#preparing = new ConcurrencyLimiter(concurrency);
     const onEvent = options.onEvent;
     this.#settings = {
       keyId: this.#keyId,
@@ -181,14 +192,29 @@ export class MqttFleet {
     clearInterval(this.#timer);
     this.#timer = undefined;
     await Promise.all([...this.#links.values()].map((link) => link.stop()));
-    await this.#limiter.idle();
+    await this.#preparing.idle();
+    await this.#handshakes.idle();
     // An attempt that was deriving its key when we stopped may have opened a client since.
     await Promise.all([...this.#links.values()].map((link) => link.stop()));
   }
 
   #dispatch(link: DeviceMqttLink): void {
     link.state = 'queued';
-    void this.#limiter.run(() => link.attempt()).catch(() => undefined);
+    void this.#preparing
+      .run(async () => {
+        const prepared = await link.prepare();
+        if (!prepared) return;
+        // The derived key holds its `preparing` slot until its handshake has one.
+        await new Promise<void>((handshakeStarted) => {
+          void this.#handshakes
+            .run(() => {
+              handshakeStarted();
+              return link.connect(prepared);
+            })
+            .catch(() => undefined);
+        });
+      })
+      .catch(() => undefined);
   }
 
   #tick(): void {
