@@ -10,6 +10,7 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { contextSubject, streamName } from '@tunnelkey/contracts';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
@@ -122,7 +123,16 @@ async function main(): Promise<void> {
     const batchId = `fridges-${randomBytes(3).toString('hex')}`;
 
     fleet = await phase('manufacture + enrol PUF devices', size, (bar) =>
-      createFleet({ nats: fixture!.nc, namespace, size, seedBase: `demo-${batchId}`, platformPublicKey: p.platformPublicKeySpki, onProgress: ({ done, total }) => bar.update(done, total) }),
+      createFleet({
+        nats: fixture!.nc,
+        namespace,
+        size,
+        seedBase: `demo-${batchId}`,
+        platformPublicKey: p.platformPublicKeySpki,
+        // The devices' PUF work on worker threads standing for their own silicon, off the platform's thread.
+        hardwareThreads: Math.max(1, availableParallelism() - 1),
+        onProgress: ({ done, total }) => bar.update(done, total),
+      }),
     );
     const f = fleet;
     await phase('define policy + batch', 1, async (bar) => {

@@ -1,7 +1,8 @@
 /**
  * `npm run fleet -- --devices 5000 --profile sram --temperature 25 --age 0 --offline 0.01 --tampered 2 --identity-file out.json`
  * Manufactures and enrols the devices, writes the identity file, announces them on NATS and
- * serves the device protocol until SIGINT/SIGTERM.
+ * serves the device protocol until SIGINT/SIGTERM; devices connect over MQTT (mutual TLS, PUF key)
+ * to the targets they are onboarded to and publish telemetry, unless --no-connect.
  */
 import { writeFile } from 'node:fs/promises';
 import { connect } from '@nats-io/transport-node';
@@ -17,7 +18,9 @@ function summary(stats: FleetStats): string {
   const states = Object.entries(stats.byState).filter(([, n]) => n > 0).map(([s, n]) => `${s}=${n}`).join(' ');
   const m = stats.messages;
   const refused = Object.entries(stats.refusedByCode).map(([c, n]) => `${c}=${n}`).join(' ');
-  return `states: ${states} | received=${m.received} accepted=${m.accepted} refused=${m.refused}${refused ? ` (${refused})` : ''} sent=${m.sent} keyFailures=${m.keyFailures} offlineDrops=${m.offlineDrops} overloadDrops=${m.overloadDrops}`;
+  const q = stats.mqtt;
+  const mqtt = q.links > 0 ? ` | mqtt links=${q.links} connected=${q.connected} publishing=${q.publishing} failures=${JSON.stringify(q.failuresByReason)}` : '';
+  return `states: ${states} | received=${m.received} accepted=${m.accepted} refused=${m.refused}${refused ? ` (${refused})` : ''} sent=${m.sent} keyFailures=${m.keyFailures} offlineDrops=${m.offlineDrops} overloadDrops=${m.overloadDrops}${mqtt}`;
 }
 
 async function main(): Promise<void> {
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
     temperatureC: args.temperatureC,
     ageYears: args.ageYears,
     faults: { offline: args.offline, tampered: args.tampered, tamperMode: args.tamperMode },
+    hardwareThreads: args.hardwareThreads,
     ...(platformKey ? { platformPublicKey: platformKey } : {}),
     onProgress: ({ done, total }) => {
       const percent = Math.floor((done / total) * 100);
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
     await writeFile(args.identityFile, fleet.identityFile(args.identityFormat));
     log(`identity file (${args.identityFormat}) written to ${args.identityFile}`);
   }
+  if (args.connect) fleet.connect({ telemetryIntervalMs: args.telemetryIntervalMs }); // each device once its connection parameters arrive
   const announced = await fleet.announce();
   log(`announced: ${announced.announced}, offline: ${announced.offline}, failed (key reconstruction): ${announced.failed}`);
   log(`serving the device protocol on ${args.namespace ? `${args.namespace}.` : ''}dev.*.inbox.> — Ctrl-C to stop`);

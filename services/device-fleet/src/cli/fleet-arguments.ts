@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { InvalidFleetOptionError } from '../errors.js';
 import type { TamperMode } from '../fleet/fault-plan.js';
@@ -16,6 +17,12 @@ export interface FleetArguments {
   namespace: string;
   seedBase: string;
   natsUrl: string;
+  /** Worker threads standing for the devices' silicon (PUF reads, key reconstruction). */
+  hardwareThreads: number;
+  /** Connect over MQTT to the targets devices are onboarded to, as soon as their parameters arrive. */
+  connect: boolean;
+  /** Telemetry period per connected device. */
+  telemetryIntervalMs: number;
   help: boolean;
 }
 
@@ -31,6 +38,9 @@ export const fleetUsage = `Usage: npm run fleet -- [options]
   --platform-key-file P  platform public key (SPKI PEM or DER); or PLATFORM_PUBLIC_KEY_FILE
   --namespace NS         subject namespace (default none)
   --seed-base S          silicon seed base (default tunnelkey-fleet)
+  --hardware-threads N   worker threads for the devices' PUF work (default cores - 1, at least 1; 0: in the main thread)
+  --no-connect           do not connect over MQTT once onboarded (by default devices connect with mutual TLS and publish)
+  --telemetry-interval MS  telemetry period per connected device (default 10000)
 Environment: NATS_URL (default nats://127.0.0.1:4222)`;
 
 function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
@@ -40,25 +50,35 @@ function number(name: string, raw: string | undefined, fallback: number, check: 
   return value;
 }
 
+const options = {
+  devices: { type: 'string' },
+  profile: { type: 'string' },
+  temperature: { type: 'string' },
+  age: { type: 'string' },
+  offline: { type: 'string' },
+  tampered: { type: 'string' },
+  'tamper-mode': { type: 'string' },
+  'identity-file': { type: 'string' },
+  'platform-key-file': { type: 'string' },
+  namespace: { type: 'string' },
+  'seed-base': { type: 'string' },
+  'hardware-threads': { type: 'string' },
+  'no-connect': { type: 'boolean' },
+  'telemetry-interval': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Unknown options and missing values are InvalidFleetOptionErrors too (node's own say TypeError). */
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true });
+  } catch (error) {
+    throw new InvalidFleetOptionError(error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'invalid arguments', {});
+  }
+}
+
 export function parseFleetArguments(argv: readonly string[], env: Record<string, string | undefined> = process.env): FleetArguments {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      devices: { type: 'string' },
-      profile: { type: 'string' },
-      temperature: { type: 'string' },
-      age: { type: 'string' },
-      offline: { type: 'string' },
-      tampered: { type: 'string' },
-      'tamper-mode': { type: 'string' },
-      'identity-file': { type: 'string' },
-      'platform-key-file': { type: 'string' },
-      namespace: { type: 'string' },
-      'seed-base': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const { values } = parse(argv);
   const profile = values.profile ?? 'sram';
   if (profile !== 'sram' && profile !== 'tunnelling') throw new InvalidFleetOptionError('--profile must be sram or tunnelling', { profile });
   const tamperMode = values['tamper-mode'] ?? 'mixed';
@@ -78,6 +98,9 @@ export function parseFleetArguments(argv: readonly string[], env: Record<string,
     namespace: values.namespace ?? '',
     seedBase: values['seed-base'] ?? 'tunnelkey-fleet',
     natsUrl: env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+    hardwareThreads: number('hardware-threads', values['hardware-threads'], Math.max(1, availableParallelism() - 1), (n) => Number.isInteger(n) && n >= 0 && n <= 64),
+    connect: !(values['no-connect'] ?? false),
+    telemetryIntervalMs: number('telemetry-interval', values['telemetry-interval'], 10_000, (n) => Number.isInteger(n) && n >= 100),
     help: values.help ?? false,
   };
 }
