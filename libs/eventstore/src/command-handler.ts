@@ -42,7 +42,7 @@ const defaultLogger = pino({ name: 'eventstore' });
  * events; JetStream's dedup window absorbs retries within it, and beyond it a stream that already
  * holds events caused by this command returns them without deciding again. (With snapshots, only
  * events after the snapshot are checked beyond the dedup window; with a cache, the entry's recent
- * events.)
+ * command ids send a retry to the log.)
  */
 export async function handleCommand<C extends Command, E extends EventEnvelope, S>(
   input: HandleCommandInput<C, E, S>,
@@ -55,10 +55,12 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
   for (;;) {
     const cached = tryCache ? cache?.get(stream) : undefined;
     tryCache = false;
-    const loaded = cached ?? (await loadForCommand(store, decider, stream, snapshots));
-    const earlier = loaded.recent.filter((event) => event.causationId === commandId);
+    // A retry of a recent command: its events are in the log, the cache has only its id.
+    if (cached?.recentCommandIds.includes(commandId)) continue;
+    const loaded = cached ? { ...cached, events: [] } : await loadForCommand(store, decider, stream, snapshots);
+    const earlier = loaded.events.filter((event) => event.causationId === commandId);
     if (earlier.length > 0) {
-      cache?.set(stream, loaded);
+      cache?.set(stream, entryOf(loaded));
       return { events: earlier as E[], version: loaded.version, state: loaded.state, alreadyHandled: true };
     }
     let decided: NewEvent<E>[];
@@ -71,7 +73,7 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
     }
     if (decided.length === 0) {
       if (cached) continue; // nothing to do, says the cache: ask the log
-      cache?.set(stream, loaded);
+      cache?.set(stream, entryOf(loaded));
       return { events: [], version: loaded.version, state: loaded.state, alreadyHandled: false };
     }
     const events = decided.map((event, index) => toEnvelope(event, stream, command, index)) as E[];
@@ -82,13 +84,31 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
       if (snapshots && (await maybeSnapshot(snapshots, stream, state, result.version, foldedSinceSnapshot, input.logger))) foldedSinceSnapshot = 0;
       // A duplicate means these events were written before this load saw them: let the next command read.
       if (result.duplicate) cache?.delete(stream);
-      else cache?.set(stream, { state, version: result.version, recent: [...loaded.recent, ...events], foldedSinceSnapshot });
+      else cache?.set(stream, { state, version: result.version, recentCommandIds: [...entryOf(loaded).recentCommandIds, commandId], foldedSinceSnapshot });
       return { events, version: result.version, state, alreadyHandled: result.duplicate };
     } catch (error) {
       cache?.delete(stream);
       if (!(error instanceof ConcurrencyError) || conflicts++ >= maxRetries) throw error;
     }
   }
+}
+
+/** A load as handleCommand uses it: the events folded (for the retried-command check) or, from the cache, their command ids. */
+interface Loaded<S> {
+  state: S;
+  version: number;
+  events: EventEnvelope[];
+  recentCommandIds?: string[];
+  foldedSinceSnapshot: number;
+}
+
+function entryOf<S>(loaded: Loaded<S>): CachedState<S> {
+  return {
+    state: loaded.state,
+    version: loaded.version,
+    recentCommandIds: loaded.recentCommandIds ?? loaded.events.map((event) => event.causationId),
+    foldedSinceSnapshot: loaded.foldedSinceSnapshot,
+  };
 }
 
 /** The aggregate's state and version: the snapshot (if any, and of the right revision) plus the events after it. */
@@ -106,9 +126,9 @@ export async function load<C extends Command, E extends EventEnvelope, S>(
   return { state, version, events, foldedSinceSnapshot: events.length };
 }
 
-async function loadForCommand<C extends Command, E extends EventEnvelope, S>(store: EventStore, decider: Decider<C, E, S>, stream: StreamRef, snapshots?: SnapshotPolicy): Promise<CachedState<S>> {
+async function loadForCommand<C extends Command, E extends EventEnvelope, S>(store: EventStore, decider: Decider<C, E, S>, stream: StreamRef, snapshots?: SnapshotPolicy): Promise<Loaded<S>> {
   const { state, version, events, foldedSinceSnapshot } = await load(store, decider, stream, snapshots);
-  return { state, version, recent: events.map((r) => r.event), foldedSinceSnapshot };
+  return { state, version, events: events.map((r) => r.event), foldedSinceSnapshot };
 }
 
 /** Takes a snapshot once `every` events were folded past the last one; true when it did. */

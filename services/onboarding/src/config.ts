@@ -16,7 +16,7 @@ export interface OnboardingConfig {
   maxConcurrentAppends: number;
   /** How often periodic telemetry counters are recorded. */
   telemetryIntervalMs: number;
-  /** Device aggregates whose state is kept in memory, so a connection or telemetry record needs no read. */
+  /** Device aggregates whose state is kept in memory (~1.7 KiB each), so a connection or telemetry record needs no read. */
   deviceStateCacheSize: number;
 }
 
@@ -37,7 +37,7 @@ export function onboardingConfigFromEnv(env: Record<string, string | undefined> 
     onboardChunkSize: integer(env, 'ONBOARDING_CHUNK_SIZE', 500) || 500,
     maxConcurrentAppends: integer(env, 'ONBOARDING_MAX_CONCURRENT_APPENDS', 64) || 64,
     telemetryIntervalMs: integer(env, 'ONBOARDING_TELEMETRY_INTERVAL_MS', 30_000) || 30_000,
-    deviceStateCacheSize: integer(env, 'ONBOARDING_DEVICE_STATE_CACHE_SIZE', 50_000),
+    deviceStateCacheSize: integer(env, 'ONBOARDING_DEVICE_STATE_CACHE_SIZE', 20_000),
   };
 }
 
