@@ -12,9 +12,12 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { connect, createInbox, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { aggregateSubject, type EventEnvelope } from '@tunnelkey/contracts';
 import { pino } from 'pino';
+import { handleCommand } from '../command-handler.js';
+import type { Command, Decider, NewEvent } from '../decider.js';
 import { noStream, type StreamRef } from '../event-store.js';
 import { JetStreamEventStore } from '../jetstream/jetstream-event-store.js';
 import { Projection } from '../projection.js';
+import { AggregateStateCache } from '../state-cache.js';
 
 const total = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const perAggregate = 10;
@@ -81,6 +84,47 @@ async function rawReplay(nc: NatsConnection, stream: string): Promise<number> {
   }
   messages.stop();
   return (count / (performance.now() - started)) * 1000;
+}
+
+/** A decider whose every command appends one event: the cost measured is load + decide + append. */
+const revisionDecider: Decider<Command<'Revise', { id: string; n: number }>, EventEnvelope, number> = {
+  initialState: () => 0,
+  decide: (command, revisions) => [
+    {
+      type: 'ServerPolicyDefined',
+      version: 1,
+      data: { policyId: command.data.id, name: `revision ${revisions + 1}`, targetIds: [], topicRights: [{ topic: 'f/{deviceId}/t', access: 'publish' }], certificateLifetimeDays: 365 },
+    } as NewEvent<EventEnvelope>,
+  ],
+  evolve: (revisions) => revisions + 1,
+};
+
+/**
+ * handleCommand on `aggregates` streams that already hold `history` events: one more command each,
+ * `inFlight` at once, reading the stream (direct gets) vs deciding on an AggregateStateCache entry.
+ */
+async function commandRates(store: JetStreamEventStore, aggregates: number, history: number, concurrency: number): Promise<{ read: number; cached: number }> {
+  const label = `cmd${randomBytes(2).toString('hex')}`;
+  const streams = Array.from({ length: aggregates }, (_, a): StreamRef => ({ context: 'registry', aggregate: 'policy', id: `${label}${a.toString(36)}` }));
+  const cache = new AggregateStateCache<number>({ maxStreams: aggregates });
+  const run = async (round: string, withCache: boolean) => {
+    let next = 0;
+    const started = performance.now();
+    const worker = async () => {
+      for (let i = next++; i < streams.length; i = next++) {
+        const stream = streams[i]!;
+        await handleCommand({ store, decider: revisionDecider, stream, command: { type: 'Revise', data: { id: stream.id, n: 0 }, metadata: { commandId: `${stream.id}.${round}`, now: '2026-01-02T03:04:05.000Z' } }, ...(withCache ? { cache } : {}) });
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return (aggregates / (performance.now() - started)) * 1000;
+  };
+  for (let h = 0; h < history; h++) await run(`h${h}`, h === history - 1); // the last one fills the cache
+  const read = await run('read', false);
+  for (const stream of streams) cache.delete(stream); // stale: the uncached round appended behind them
+  await run('warm', true);
+  const cached = await run('cached', true);
+  return { read, cached };
 }
 
 async function main() {
@@ -167,6 +211,8 @@ async function main() {
     const rawReplayRate = 2 / (1 / r1 + 1 / r2);
     const ourReplayRate = 2 / (1 / o1 + 1 / o2);
 
+    const commands = await commandRates(store, 2_000, 5, 64);
+
     const f = (n: number) => Math.round(n).toLocaleString('en-US').padStart(9);
     const appendRatio = ourRate / rawRate;
     const replayRatio = ourReplayRate / rawReplayRate;
@@ -175,6 +221,8 @@ async function main() {
     console.log(`        raw lean publish   ${f(leanRate)} events/s   ratio ${(ourRate / leanRate).toFixed(2)} (one reply inbox, no store: client ceiling, for information)`);
     console.log(`replay  eventstore + fold  ${f(ourReplayRate)} events/s`);
     console.log(`        raw ordered cons.  ${f(rawReplayRate)} events/s   ratio ${replayRatio.toFixed(2)} (target >= 0.50) ${replayRatio >= 0.5 ? 'OK' : 'MISSED'}`);
+    console.log(`command handleCommand, read   ${f(commands.read)} commands/s   (2,000 aggregates of 5+ events, 64 in flight: load by direct gets, decide, append)`);
+    console.log(`        AggregateStateCache ${f(commands.cached)} commands/s   x${(commands.cached / commands.read).toFixed(1)} (decide on the cached state, append)`);
     if (strict && (appendRatio < 0.8 || replayRatio < 0.5)) process.exitCode = 1;
   } finally {
     store.close();
