@@ -57,7 +57,7 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
     tryCache = false;
     // A retry of a recent command: its events are in the log, the cache has only its id.
     if (cached?.recentCommandIds.includes(commandId)) continue;
-    const loaded = cached ? { ...cached, events: [] } : await loadForCommand(store, decider, stream, snapshots);
+    const loaded: Loaded<S> = cached ? { ...cached, events: [] } : await loadForCommand(store, decider, stream, snapshots);
     const earlier = loaded.events.filter((event) => event.causationId === commandId);
     if (earlier.length > 0) {
       cache?.set(stream, entryOf(loaded));
@@ -84,7 +84,7 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
       if (snapshots && (await maybeSnapshot(snapshots, stream, state, result.version, foldedSinceSnapshot, input.logger))) foldedSinceSnapshot = 0;
       // A duplicate means these events were written before this load saw them: let the next command read.
       if (result.duplicate) cache?.delete(stream);
-      else cache?.set(stream, { state, version: result.version, recentCommandIds: [...entryOf(loaded).recentCommandIds, commandId], foldedSinceSnapshot });
+      else cache?.set(stream, { state, version: result.version, recentCommandIds: [...loaded.recentCommandIds, commandId], foldedSinceSnapshot });
       return { events, version: result.version, state, alreadyHandled: result.duplicate };
     } catch (error) {
       cache?.delete(stream);
@@ -93,23 +93,10 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
   }
 }
 
-/** A load as handleCommand uses it: the events folded (for the retried-command check) or, from the cache, their command ids. */
-interface Loaded<S> {
-  state: S;
-  version: number;
-  events: EventEnvelope[];
-  recentCommandIds?: string[];
-  foldedSinceSnapshot: number;
-}
+/** A load as handleCommand uses it: a cache entry, plus the events read (none from the cache) for the retried-command check. */
+type Loaded<S> = CachedState<S> & { events: EventEnvelope[] };
 
-function entryOf<S>(loaded: Loaded<S>): CachedState<S> {
-  return {
-    state: loaded.state,
-    version: loaded.version,
-    recentCommandIds: loaded.recentCommandIds ?? loaded.events.map((event) => event.causationId),
-    foldedSinceSnapshot: loaded.foldedSinceSnapshot,
-  };
-}
+const entryOf = <S>({ events: _events, ...entry }: Loaded<S>): CachedState<S> => entry;
 
 /** The aggregate's state and version: the snapshot (if any, and of the right revision) plus the events after it. */
 export async function load<C extends Command, E extends EventEnvelope, S>(
@@ -128,7 +115,8 @@ export async function load<C extends Command, E extends EventEnvelope, S>(
 
 async function loadForCommand<C extends Command, E extends EventEnvelope, S>(store: EventStore, decider: Decider<C, E, S>, stream: StreamRef, snapshots?: SnapshotPolicy): Promise<Loaded<S>> {
   const { state, version, events, foldedSinceSnapshot } = await load(store, decider, stream, snapshots);
-  return { state, version, events: events.map((r) => r.event), foldedSinceSnapshot };
+  const folded = events.map((r) => r.event);
+  return { state, version, events: folded, recentCommandIds: folded.map((event) => event.causationId), foldedSinceSnapshot };
 }
 
 /** Takes a snapshot once `every` events were folded past the last one; true when it did. */

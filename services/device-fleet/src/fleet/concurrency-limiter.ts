@@ -41,6 +41,16 @@ export class ConcurrencyLimiter {
     });
   }
 
+  /** Queues `task` like `run`, but resolves as soon as it has a slot and has started; its outcome stays its own. */
+  start(task: () => Promise<unknown>): Promise<void> {
+    return new Promise<void>((started) => {
+      void this.run(() => {
+        started();
+        return task();
+      }).catch(() => undefined);
+    });
+  }
+
   /** Like `run`, but returns undefined instead of queueing past `maxWaiting`. */
   tryRun<T>(task: () => Promise<T>): Promise<T> | undefined {
     if (this.#active >= this.limit && this.#waiting.length >= this.maxWaiting) return undefined;

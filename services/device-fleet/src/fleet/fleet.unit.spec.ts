@@ -75,6 +75,22 @@ describe('fault plan', () => {
 });
 
 describe('concurrency limiter', () => {
+  it('start() resolves once the task has a slot, not when it ends; a failing task fails only itself', async () => {
+    const limiter = new ConcurrencyLimiter(1);
+    let finishFirst!: () => void;
+    const first = new Promise<void>((resolve) => (finishFirst = resolve));
+    await limiter.start(() => first);
+    let secondStarted = false;
+    const second = limiter.start(() => ((secondStarted = true), Promise.reject(new Error('handshake failed'))));
+    await new Promise((r) => setImmediate(r));
+    expect(secondStarted).toBe(false);
+    finishFirst();
+    await second;
+    expect(secondStarted).toBe(true);
+    await limiter.idle();
+    expect(limiter.active).toBe(0);
+  });
+
   it('never runs more than its limit, refuses past its queue, and reports idle', async () => {
     const limiter = new ConcurrencyLimiter(2, 1);
     let running = 0;

@@ -203,16 +203,8 @@ export class MqttFleet {
     void this.#preparing
       .run(async () => {
         const prepared = await link.prepare();
-        if (!prepared) return;
         // The derived key holds its `preparing` slot until its handshake has one.
-        await new Promise<void>((handshakeStarted) => {
-          void this.#handshakes
-            .run(() => {
-              handshakeStarted();
-              return link.connect(prepared);
-            })
-            .catch(() => undefined);
-        });
+        if (prepared) await this.#handshakes.start(() => link.connect(prepared));
       })
       .catch(() => undefined);
   }
