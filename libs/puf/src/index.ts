@@ -17,6 +17,7 @@ export {
 } from './keys/key-context.js';
 export type { KeyContext } from './keys/key-context.js';
 export type { DerivedKeyPair } from './keys/p256-key-derivation.js';
+export { importPublicKey } from './keys/p256-key-derivation.js';
 export {
   DEVICE_ID_PATTERN,
   deviceIdMatchesPublicKey,

@@ -1,7 +1,7 @@
-import { createPublicKey, webcrypto } from 'node:crypto';
+import { KeyObject, createPublicKey, webcrypto } from 'node:crypto';
 import { DEVICE_ID_PATTERN, base32Lower, deviceIdMatchesPublicKey, identityFromPublicKey, isDeviceId } from './device-identity.js';
 import { ENROLMENT_CONTEXT, FIRMWARE_DECRYPTION_CONTEXT, KeyContext, keyContextLabel, ownerContext, tlsContext } from './key-context.js';
-import { P256_ORDER, deriveContextSecret, deriveP256KeyPair, p256ScalarFromSecret } from './p256-key-derivation.js';
+import { P256_ORDER, deriveContextSecret, deriveP256KeyPair, importPublicKey, p256ScalarFromSecret } from './p256-key-derivation.js';
 
 const root = new Uint8Array(32).fill(0x5a);
 
@@ -36,9 +36,10 @@ describe('P-256 key derivation', () => {
     await expect(webcrypto.subtle.exportKey('jwk', a.privateKey)).rejects.toThrow();
     const data = Buffer.from('device message');
     const sig = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, a.privateKey, data);
-    expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, b.publicKey, sig, data)).toBe(true);
-    // Our SPKI DER equals what node/WebCrypto export for the same key.
-    expect(Buffer.from(await webcrypto.subtle.exportKey('spki', a.publicKey))).toEqual(Buffer.from(a.publicKeySpki));
+    const publicKey = await importPublicKey(b);
+    expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, publicKey, sig, data)).toBe(true);
+    // Our SPKI DER is the public half of the private key, as node exports it.
+    expect(createPublicKey(KeyObject.from(a.privateKey)).export({ type: 'spki', format: 'der' })).toEqual(Buffer.from(a.publicKeySpki));
     const viaNode = createPublicKey({ key: Buffer.from(a.publicKeySpki), format: 'der', type: 'spki' });
     expect(viaNode.asymmetricKeyType).toBe('ec');
   });
@@ -48,7 +49,7 @@ describe('P-256 key derivation', () => {
     expect(fw.algorithm).toBe('ECDH');
     const peer = await webcrypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
     const mine = await webcrypto.subtle.deriveBits({ name: 'ECDH', public: peer.publicKey }, fw.privateKey, 256);
-    const theirs = await webcrypto.subtle.deriveBits({ name: 'ECDH', public: fw.publicKey }, peer.privateKey, 256);
+    const theirs = await webcrypto.subtle.deriveBits({ name: 'ECDH', public: await importPublicKey(fw) }, peer.privateKey, 256);
     expect(Buffer.from(mine)).toEqual(Buffer.from(theirs));
   });
 });
