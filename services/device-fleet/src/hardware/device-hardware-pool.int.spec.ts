@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { webcrypto } from 'node:crypto';
-import { ENROLMENT_CONTEXT, HelperDataFormatError, KeyCheckMismatchError, PufDevice, tlsContext, type KeyContext } from '@tunnelkey/puf';
+import { ENROLMENT_CONTEXT, HelperDataFormatError, KeyCheckMismatchError, PufDevice, importPublicKey, tlsContext, type KeyContext } from '@tunnelkey/puf';
 import { DeviceHardwareError, DeviceKeyUnavailableError } from '../errors.js';
 import { createFleet } from '../fleet/create-fleet.js';
 import { SimulatedDevice } from '../simulated-device/simulated-device.js';
@@ -35,7 +36,7 @@ describe('a device hardware pool', () => {
       });
       const message = Buffer.from('dev.x.hello');
       const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, remote[0]!.privateKey, message);
-      expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, local[0]!.publicKey, signature, message)).toBe(true);
+      expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, await importPublicKey(local[0]!), signature, message)).toBe(true);
     }
     expect(pool.pending).toBe(0);
   });
@@ -57,6 +58,16 @@ describe('a device hardware pool', () => {
     expect(error).toBeInstanceOf(DeviceKeyUnavailableError);
     expect((error as DeviceKeyUnavailableError).context).toMatchObject({ pufCode: 'PUF_KEY_CHECK_MISMATCH' });
     expect(device.state).toBe('key-failure');
+  });
+
+  // Linux: a thread's nice value is field 19 of /proc/self/task/<tid>/stat.
+  it('runs its threads at the lowest CPU priority and leaves the rest of the process alone', async () => {
+    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const niced = () => readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 19);
+    const deadline = Date.now() + 10_000;
+    while (niced().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(niced()).toHaveLength(2);
+    expect(niceOf(String(process.pid))).not.toBe(19);
   });
 
   it('refuses work once closed', async () => {

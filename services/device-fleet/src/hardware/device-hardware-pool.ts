@@ -6,6 +6,9 @@
  * P-256 derivations instead, and posts back the non-extractable CryptoKeys (they stay
  * non-extractable across postMessage). Each job is one fresh reconstruction: nothing is cached.
  *
+ * Its threads run at the lowest CPU priority (nice 19 on Linux): on a machine shared with the
+ * platform, the devices' silicon work does not take cycles from the platform and the broker.
+ *
  * The read itself is reserved on the device's thread (`PufDevice.reserveRead`), so a device reads
  * exactly the bits, and derives exactly the keys, it would have in-thread.
  */
