@@ -163,6 +163,12 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const tail = await h.store.read(stream, { after: read.events[24]!.sequence });
         expect(tail.events.map((r) => (r.event as PolicyDefined).data.name)).toEqual(['n25', 'n26', 'n27', 'n28', 'n29']);
         expect(tail.version).toBe(version);
+        // From every version on (past the last one included): the rest of the stream, at its version.
+        for (let k = 0; k <= 30; k++) {
+          const rest = await h.store.read(stream, { after: k === 0 ? noStream : read.events[k - 1]!.sequence });
+          expect(rest.events.map((r) => r.sequence)).toEqual(read.events.slice(k).map((r) => r.sequence));
+          expect(rest.version).toBe(version);
+        }
       });
 
       test('an append on a stale version is refused with ConcurrencyError and writes nothing', async () => {
