@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     const rawRate = raw.devices / raw.seconds;
     const fleetRate = fleetConnect.devices / fleetConnect.seconds;
     log('');
-    log(`bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${availableParallelism()} cores, ${hardwareThreads} device-hardware thread(s) at nice 19`);
+    log(`bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${availableParallelism()} cores, ${hardwareThreads} device-hardware thread(s) at nice 19 (Linux)`);
     log(`  ${'phase (latency from the phase start)'.padEnd(44)} ${'devices'.padStart(6)} ${'devices/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'total s'.padStart(9)}`);
     for (const r of [onboarding, raw, fleetConnect, recordedConnected, acked, firstTelemetry]) log(row(r));
     log('');

@@ -4,15 +4,13 @@ import { constants, setPriority } from 'node:os';
 /**
  * Puts the calling thread at the lowest CPU priority (nice 19), leaving the rest of the process
  * alone. Linux only (a thread's id is its name under /proc/thread-self, and setpriority on a
- * thread id applies to that thread); elsewhere nothing changes and it answers false.
+ * thread id applies to that thread); elsewhere nothing changes.
  */
-export function runThisThreadInBackground(): boolean {
+export function runThisThreadInBackground(): void {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return false;
-    setPriority(tid, constants.priority.PRIORITY_LOW);
-    return true;
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, constants.priority.PRIORITY_LOW);
   } catch {
-    return false;
+    // No /proc (not Linux): the thread keeps the process's priority.
   }
 }
