@@ -16,7 +16,8 @@
  * on its own silicon, so the simulated devices' PUF reads, fuzzy-extractor reconstructions and
  * P-256 derivations run on `--hardware-threads` worker threads (default cores - 1, at least 1)
  * standing for that silicon; they still share the machine's cores with the broker and the
- * platform, at the lowest CPU priority (nice 19), so they take the cycles the others leave. Both sets of MQTT/TLS clients, raw and fleet, run on the main thread, next to the
+ * platform, at the lowest CPU priority (nice 19 on Linux), so they take the cycles the others
+ * leave. Both sets of MQTT/TLS clients, raw and fleet, run on the main thread, next to the
  * platform. Raw clients connect as plain mqtt.js clients do, with a key and a certificate (so they
  * build their TLS context per connection, as the devices do); the fleet differs from raw only by
  * what a device does per connection on top, timed: the key re-derived from the PUF (on a hardware
@@ -247,7 +248,7 @@ async function main(): Promise<void> {
     const rawRate = raw.devices / raw.seconds;
     const fleetRate = fleetConnect.devices / fleetConnect.seconds;
     log('');
-    log(`bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${availableParallelism()} cores, ${hardwareThreads} device-hardware thread(s) at nice 19 (Linux)`);
+    log(`bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${availableParallelism()} cores, ${hardwareThreads} device-hardware thread(s)${process.platform === 'linux' ? ' at nice 19' : ''}`);
     log(`  ${'phase (latency from the phase start)'.padEnd(44)} ${'devices'.padStart(6)} ${'devices/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'total s'.padStart(9)}`);
     for (const r of [onboarding, raw, fleetConnect, recordedConnected, acked, firstTelemetry]) log(row(r));
     log('');

@@ -47,6 +47,8 @@ export function p256PublicPoint(scalar: Uint8Array): Buffer {
   return ecdh.getPublicKey();
 }
 
+const p256Params = (algorithm: DerivedKeyPair['algorithm']): webcrypto.EcKeyImportParams => ({ name: algorithm, namedCurve: 'P-256' });
+
 /**
  * P-256 key pair for a context from its secret. The scalar exists only in short-lived buffers,
  * wiped after WebCrypto imports it as a non-extractable key.
@@ -59,12 +61,11 @@ export async function deriveP256KeyPair(contextSecret: Uint8Array, context: KeyC
   const y = point.subarray(33, 65).toString('base64url');
   const jwk: webcrypto.JsonWebKey = { kty: 'EC', crv: 'P-256', x, y, d: scalar.toString('base64url') };
   scalar.fill(0);
-  const params = algorithm === 'ECDSA' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'ECDH', namedCurve: 'P-256' };
   try {
     const privateKey = await webcrypto.subtle.importKey(
       'jwk',
       jwk,
-      params,
+      p256Params(algorithm),
       false,
       algorithm === 'ECDSA' ? ['sign'] : ['deriveBits', 'deriveKey'],
     );
@@ -76,9 +77,9 @@ export async function deriveP256KeyPair(contextSecret: Uint8Array, context: KeyC
 
 /** The public half of a derived pair as a WebCrypto key (ECDSA: verify; ECDH: the peer key of a deriveBits). */
 export function importPublicKey(pair: Pick<DerivedKeyPair, 'algorithm' | 'publicKeySpki'>): Promise<CryptoKey> {
-  const params = pair.algorithm === 'ECDSA' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'ECDH', namedCurve: 'P-256' };
-  return webcrypto.subtle.importKey('spki', pair.publicKeySpki, params, true, pair.algorithm === 'ECDSA' ? ['verify'] : []);
+  return webcrypto.subtle.importKey('spki', pair.publicKeySpki, p256Params(pair.algorithm), true, pair.algorithm === 'ECDSA' ? ['verify'] : []);
 }
+
 
 /** Just the public key (SPKI DER) of a context: no WebCrypto import, for identity checks and analysis. */
 export function deriveP256PublicKeySpki(contextSecret: Uint8Array): Uint8Array {
