@@ -17,6 +17,7 @@ export default {
     '^@tunnelkey/contracts$': '<rootDir>/contracts/src/index.ts',
     '^@tunnelkey/(registry|ca|onboarding|ota|revocation|gateway|device-fleet)$': '<rootDir>/services/$1/src/index.ts',
     '^@tunnelkey/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@tunnelkey/(eventstore)/(internal|features)$': '<rootDir>/libs/$1/src/$2.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testTimeout: 30_000,

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@tunnelkey/contracts';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { connectAsync } from 'mqtt';
 import { pino } from 'pino';

@@ -17,7 +17,7 @@ import { startCa, type RunningCa } from '@tunnelkey/ca';
 import { CertifyDevices, CreateBatch, DefineServerPolicy, ImportIdentities, RevokeBatch, RevokeDevice, VerifyIdentity, type EventEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
 import { Kek } from '@tunnelkey/pki';
 import { startRegistry, type RunningRegistry } from '@tunnelkey/registry';

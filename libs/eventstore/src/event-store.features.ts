@@ -5,10 +5,12 @@
  */
 import { ServerPolicyDefined, type EventOf } from '@tunnelkey/contracts';
 import { withTimeout } from '@tunnelkey/testing';
+import { pino } from 'pino';
 import { handleCommand, load } from './command-handler.js';
 import type { Command, Decider } from './decider.js';
 import { CommandRejected, ConcurrencyError, ValidationError } from './errors.js';
-import { noStream, type EventStore, type StreamRef } from './event-store.js';
+import { noStream, type EventStore, type RecordedEvent, type StreamRef } from './event-store.js';
+import { LiveFeed, LiveView, type LiveViewDefinition } from './live-view.js';
 import type { ParkedEventStore } from './parking.js';
 import { Projection, rebuildProjection, runProjection, type ProjectionDefinition } from './projection.js';
 import type { SnapshotStore } from './snapshots.js';
@@ -93,6 +95,8 @@ function wrap(store: EventStore, hooks: Partial<Pick<EventStore, 'read' | 'appen
     replay: (c, h, o) => store.replay(c, h, o),
     follow: (c, h, o) => store.follow(c, h, o),
     snapshotStore: () => store.snapshotStore(),
+    ensureStreams: (c) => store.ensureStreams(c),
+    close: () => store.close(),
   };
 }
 
@@ -408,6 +412,96 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const snapshots = { store: h.snapshots, every: 2 };
         for (let i = 0; i < 5; i++) await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command(`n${i}`), snapshots, cache });
         expect(await h.snapshots.load<PolicyState>(stream)).toEqual({ state: { revisions: 4, names: ['n0', 'n1', 'n2', 'n3'] }, version: expect.any(Number), revision: 1 });
+      });
+    });
+
+    describe('live views', () => {
+      const names: LiveViewDefinition<{ applied: number[]; names: Record<string, string> }> = {
+        name: 'policy-names',
+        sources: [{ context: 'registry', aggregate: 'policy' }],
+        initialState: () => ({ applied: [], names: {} }),
+        evolve: (state, recorded) => {
+          state.applied.push(recorded.sequence);
+          state.names[recorded.event.aggregateId] = (recorded.event as PolicyDefined).data.name;
+          return state;
+        },
+      };
+
+      async function seed(n: number): Promise<number[]> {
+        const sequences: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const stream = policyStream();
+          sequences.push(...(await h.store.append(stream, [policyEvent(stream, `view-${i}`)], { expectedVersion: noStream, messageId: uniqueId('m') })).sequences);
+        }
+        return sequences;
+      }
+
+      test('a view is rebuilt from the log at start, follows it live, and catches up on demand', async () => {
+        const before = await seed(3);
+        const view = await LiveView.start(h.store, names);
+        expect(view.ready).toBe(true);
+        expect(view.state.applied).toEqual(before);
+        const after = await seed(2);
+        await bound(view.catchUp(), 'view catchUp');
+        expect(view.state.applied).toEqual([...before, ...after]);
+        expect(view.checkpoint({ context: 'registry', aggregate: 'policy' })).toBe(after.at(-1));
+        await view.stop();
+        expect(view.ready).toBe(false);
+      });
+
+      test('a persisted feed resumes after its saved checkpoint and applies every event exactly once', async () => {
+        const sequences = await seed(5);
+        const applied: number[] = [];
+        const saved: number[] = [];
+        const options = {
+          name: 'persisted',
+          sources: [{ context: 'registry' as const, aggregate: 'policy' }],
+          apply: (recorded: RecordedEvent) => void applied.push(recorded.sequence),
+          flush: (_source: unknown, checkpoint: number) => void saved.push(checkpoint),
+          rebuildBatch: 2,
+        };
+        const first = await LiveFeed.start(h.store, { ...options, checkpoint: () => sequences[1]! });
+        expect(applied).toEqual(sequences.slice(2));
+        expect(saved).toEqual([sequences[3], sequences[4]]);
+        const more = await seed(1);
+        await bound(first.catchUp(), 'feed catchUp');
+        await first.stop();
+        expect(applied).toEqual([...sequences.slice(2), ...more]);
+        expect(saved.at(-1)).toBe(more[0]);
+
+        const second = await LiveFeed.start(h.store, { ...options, checkpoint: () => saved.at(-1)! });
+        await bound(second.catchUp(), 'restarted feed catchUp');
+        await second.stop();
+        expect(applied).toEqual([...sequences.slice(2), ...more]);
+      });
+
+      test('a live event that fails to apply is applied again until it succeeds, and the ones after it wait', async () => {
+        await seed(1);
+        const applied: string[] = [];
+        let failures = 0;
+        const feed = await LiveFeed.start(h.store, {
+          name: 'flaky',
+          sources: [{ context: 'registry', aggregate: 'policy' }],
+          retryBackoffMs: [10],
+          logger: pino({ level: 'silent' }),
+          apply: (recorded) => {
+            const name = (recorded.event as PolicyDefined).data.name;
+            if (name === 'poison' && failures < 3) {
+              failures++;
+              throw new Error('read model store unavailable');
+            }
+            applied.push(name);
+          },
+        });
+        for (const name of ['poison', 'after']) {
+          const stream = policyStream();
+          await h.store.append(stream, [policyEvent(stream, name)], { expectedVersion: noStream, messageId: uniqueId('m') });
+        }
+        await bound(feed.catchUp(), 'catchUp through the failures');
+        expect(feed.ready).toBe(true);
+        await feed.stop();
+        expect(applied).toEqual(['view-0', 'poison', 'after']);
+        expect(failures).toBe(3);
       });
     });
 

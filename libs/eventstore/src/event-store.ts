@@ -79,6 +79,11 @@ export interface ReplayOptions {
 
 export interface EventStore {
   /**
+   * Makes sure the given contexts' streams exist with this store's configuration (created or
+   * updated; idempotent). A service calls it at start for every context it writes or reads.
+   */
+  ensureStreams(contexts: readonly BoundedContext[]): Promise<void>;
+  /**
    * Validates every event against its contract (ValidationError, nothing written), then appends
    * them in order. Several events are chained, each expecting the previous one's sequence: the
    * append is NOT atomic (NATS 2.9 has no batch publish). A failure midway leaves a prefix written;
@@ -104,4 +109,9 @@ export interface EventStore {
   follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options?: ReplayOptions): Promise<Subscription>;
   /** Where this store's aggregates keep their snapshots (same server and namespace): the `store` of a SnapshotPolicy. */
   snapshotStore(): Promise<SnapshotStore>;
+  /**
+   * Stops what the store runs on its own (publish pipeline, timers) once every user of it has
+   * stopped. The connection it was given stays its owner's.
+   */
+  close(): Promise<void>;
 }

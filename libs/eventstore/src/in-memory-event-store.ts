@@ -208,6 +208,12 @@ export class InMemoryEventStore implements EventStore {
     return this.#snapshots;
   }
 
+  /** Streams exist in memory as soon as they are written to. */
+  async ensureStreams(_contexts: readonly BoundedContext[]): Promise<void> {}
+
+  /** Nothing runs on its own: subscriptions stop with their owners. */
+  async close(): Promise<void> {}
+
   /** In memory a follower is a subscription under a private durable, forgotten when it stops. */
   async follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options: ReplayOptions = {}): Promise<Subscription> {
     const durable = `follower-${++this.#followers}`;

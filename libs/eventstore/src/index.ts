@@ -8,5 +8,7 @@ export * from './state-cache.js';
 export * from './command-handler.js';
 export * from './projection.js';
 export * from './in-memory-event-store.js';
-export * from './jetstream/jetstream-event-store.js';
-export * from './jetstream/jetstream-parked-store.js';
+
+
+export * from './live-view.js';
+export * from './command-metadata.js';

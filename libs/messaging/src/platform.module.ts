@@ -1,5 +1,8 @@
-import { Controller, Get, Global, Inject, Module, ServiceUnavailableException, type DynamicModule } from '@nestjs/common';
+import { Controller, Get, Global, Inject, Module, ServiceUnavailableException, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
+import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /** Injection tokens for what every service gets from the platform glue. */
@@ -7,6 +10,8 @@ export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export const SERVICE_NAME = Symbol('SERVICE_NAME');
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
+/** The service's EventStore (the port): services never name the adapter behind it. */
+export const EVENT_STORE = Symbol('EVENT_STORE');
 
 /** Something that must be true before the service takes traffic (e.g. a projection caught up). */
 export interface ReadinessCheck {
@@ -54,14 +59,35 @@ export class HealthController {
   }
 }
 
+/** Closes the event store the platform opened, after every provider using it has stopped. */
+class EventStoreCloser implements OnApplicationShutdown {
+  constructor(
+    private readonly store: EventStore,
+    private readonly owned: boolean,
+  ) {}
+  async onApplicationShutdown(): Promise<void> {
+    if (this.owned) await this.store.close();
+  }
+}
+
+export interface PlatformModuleOptions {
+  service: string;
+  nats: NatsConnection;
+  /** Stream and subject namespace of the event store (tests, several deployments on one bus). */
+  namespace?: string;
+  /** An event store to use instead of JetStream on `nats` (tests on the in-memory store, the embedded demo); its owner closes it. */
+  eventStore?: EventStore;
+}
+
 /**
- * The glue every service imports once: the shared NATS connection, its name, a Prometheus
- * registry and health/readiness/metrics endpoints.
+ * The glue every service imports once: the shared NATS connection, its name, the event store, a
+ * Prometheus registry and health/readiness/metrics endpoints.
  */
 @Global()
 @Module({})
 export class PlatformModule {
-  static forRoot(options: { service: string; nats: NatsConnection }): DynamicModule {
+  static forRoot(options: PlatformModuleOptions): DynamicModule {
+    const eventStore = options.eventStore ?? new JetStreamEventStore(options.nats, { namespace: options.namespace ?? '', logger: pino({ name: options.service }) });
     const metrics = new Registry();
     metrics.setDefaultLabels({ service: options.service });
     collectDefaultMetrics({ register: metrics });
@@ -70,7 +96,13 @@ export class PlatformModule {
       { provide: SERVICE_NAME, useValue: options.service },
       { provide: METRICS_REGISTRY, useValue: metrics },
       { provide: READINESS_CHECKS, useValue: new ReadinessRegistry() },
+      { provide: EVENT_STORE, useValue: eventStore },
     ];
-    return { module: PlatformModule, controllers: [HealthController], providers, exports: providers.map((p) => p.provide) };
+    return {
+      module: PlatformModule,
+      controllers: [HealthController],
+      providers: [...providers, { provide: EventStoreCloser, useValue: new EventStoreCloser(eventStore, !options.eventStore) }],
+      exports: providers.map((p) => p.provide),
+    };
   }
 }

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { EventStore } from '@tunnelkey/eventstore';
 import { CommandErrorFilter } from './command-error.filter.js';
 import { NatsCommandServer } from './nats-command-server.js';
 import { PlatformModule } from './platform.module.js';
@@ -23,6 +24,8 @@ export interface StartServiceOptions {
   configureHttp?: (app: INestApplication) => void;
   /** Interface the HTTP server binds to; default 127.0.0.1. */
   httpHost?: string;
+  /** The event store to inject as EVENT_STORE; default JetStream on the connection, under `namespace`. */
+  eventStore?: EventStore;
 }
 
 export interface RunningService {
@@ -38,7 +41,7 @@ export interface RunningService {
  */
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
   const nats = options.nats ?? (await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: options.service }));
-  @Module({ imports: [PlatformModule.forRoot({ service: options.service, nats }), options.module] })
+  @Module({ imports: [PlatformModule.forRoot({ service: options.service, nats, ...(options.namespace !== undefined ? { namespace: options.namespace } : {}), ...(options.eventStore ? { eventStore: options.eventStore } : {}) }), options.module] })
   class ServiceRoot {}
 
   const app = await NestFactory.create(ServiceRoot, { logger: options.logger ?? ['error', 'warn'] });

@@ -1,4 +1,4 @@
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { EmbeddedProjectionStore } from './embedded-projection-store.js';

@@ -9,7 +9,7 @@ import 'reflect-metadata';
 import { createHash, randomBytes } from 'node:crypto';
 import { CsrMessage, type DeviceEnvelope } from '@tunnelkey/contracts';
 import { EnvelopeSigner, generatePlatformKey } from '@tunnelkey/device-protocol';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { createCsr, generateP256KeyPair, Kek, WebCryptoSigner } from '@tunnelkey/pki';
 import { identityFromPublicKey } from '@tunnelkey/puf';
 import { natsFixture, waitFor } from '@tunnelkey/testing';

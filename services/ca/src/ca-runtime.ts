@@ -3,7 +3,8 @@
  * projection, issuance pipeline and CSR intake, started in order and stopped in reverse.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamEventStore, type EventStore } from '@tunnelkey/eventstore';
+import { type EventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { Kek } from '@tunnelkey/pki';
 import { pino, type Logger } from 'pino';

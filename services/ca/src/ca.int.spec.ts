@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { CertifyDevices, CertificateIssued, CertificateRejected, CreateIssuingAuthority, RevocationRequested, streamName, type DeviceEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient } from '@tunnelkey/messaging';
 import { Kek, summarizeCertificate } from '@tunnelkey/pki';
 import { natsFixture, waitFor } from '@tunnelkey/testing';

@@ -14,7 +14,6 @@ export { createFleet, fleetInboxFilter, type AnnounceSummary, type Fleet, type F
 export { planFaults, type DeviceFault, type FleetFaults, type TamperMode } from './fleet/fault-plan.js';
 export { identityFile, identityRow, type IdentityRow } from './fleet/identity-file.js';
 export type { FleetMessageCounters, FleetStats } from './fleet/fleet-stats.js';
-export { ConcurrencyLimiter } from './fleet/concurrency-limiter.js';
 export { DeviceHardwarePool, type DeviceHardware } from './hardware/device-hardware-pool.js';
 export { MqttFleet, emptyMqttStats, type MqttConnectSummary, type MqttFleetOptions, type MqttFleetStats } from './mqtt/mqtt-fleet.js';
 export { DeviceMqttLink, type ConnectFailure, type LinkState, type MqttLinkEvent } from './mqtt/device-mqtt-link.js';

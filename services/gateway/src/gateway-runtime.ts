@@ -1,4 +1,4 @@
-import type { JetStreamEventStore } from '@tunnelkey/eventstore';
+import type { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import type { Logger } from 'pino';
 import type { CommandSender } from './commands/command-sender.js';
 import type { TokenService } from './auth/token-service.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { projectionStoreFromEnv, type ProjectionStore } from '@tunnelkey/projection-store';
 import { CommandClient, METRICS_REGISTRY, startService, type RunningService } from '@tunnelkey/messaging';
 import { pino, type Logger } from 'pino';

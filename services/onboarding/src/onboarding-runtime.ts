@@ -18,7 +18,8 @@ import {
   type ResultOf,
 } from '@tunnelkey/contracts';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
-import { AggregateStateCache, handleCommand, JetStreamEventStore, type EventStore, type SnapshotPolicy, type SnapshotStore } from '@tunnelkey/eventstore';
+import { AggregateStateCache, handleCommand, type EventStore, type SnapshotPolicy, type SnapshotStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
 import { describeError } from '@tunnelkey/errors';

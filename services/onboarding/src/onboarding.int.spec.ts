@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { OnboardBatch, RegisterTarget, deviceUplinkFilter, type EventEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
 import { createBrokerServerIdentity, natsFixture, startMosquitto, waitFor, type BrokerServerIdentity, type RunningMosquitto } from '@tunnelkey/testing';
 import type { MqttClient } from 'mqtt';

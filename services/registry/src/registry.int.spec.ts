@@ -13,7 +13,7 @@ import {
   type ResultOf,
 } from '@tunnelkey/contracts';
 import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';

@@ -1,6 +1,6 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamEventStore } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { NATS_CONNECTION } from '@tunnelkey/messaging';
 import { AnnounceHandler } from './announce-device/announce.handler.js';
 import { CreateBatchMsController } from './create-batch/create-batch-ms.controller.js';

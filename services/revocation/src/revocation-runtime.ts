@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { RevokeBatch, RevokeDevice, type BoundedContext, type ResultOf } from '@tunnelkey/contracts';
-import { describeError, handleCommand, isCommandRejected, JetStreamEventStore, type EventStore, type Subscription } from '@tunnelkey/eventstore';
+import { describeError, handleCommand, isCommandRejected, type EventStore, type Subscription } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { pino, type Logger } from 'pino';
 import type { RevocationConfig } from './config.js';
 import { RevocationFacts } from './revocation-facts/revocation-facts.js';

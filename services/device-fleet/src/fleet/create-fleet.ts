@@ -8,7 +8,7 @@ import { DeviceHardwarePool } from '../hardware/device-hardware-pool.js';
 import { MqttFleet, emptyMqttStats, type MqttConnectSummary, type MqttFleetOptions } from '../mqtt/mqtt-fleet.js';
 import { pinPlatformKey, type PinnedPlatformKey } from '../simulated-device/pinned-platform-key.js';
 import { SimulatedDevice, type DeviceTransport } from '../simulated-device/simulated-device.js';
-import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
 import { planFaults, type DeviceFault, type FleetFaults } from './fault-plan.js';
 import { emptyByState, FleetCounters, type FleetStats } from './fleet-stats.js';
 import { identityFile } from './identity-file.js';

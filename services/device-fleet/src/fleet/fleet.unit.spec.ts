@@ -1,6 +1,5 @@
 import { deviceIdMatchesPublicKey } from '@tunnelkey/puf';
 import { DeviceKeyUnavailableError } from '../errors.js';
-import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { createFleet } from './create-fleet.js';
 import { planFaults } from './fault-plan.js';
 
@@ -71,49 +70,5 @@ describe('fault plan', () => {
     expect(planFaults(1000, 's', { offline: 0.01, tampered: 2 })).toEqual(a);
     expect(() => planFaults(10, 's', { offline: 2 })).toThrow(/offline/);
     expect(() => planFaults(10, 's', { tampered: 11 })).toThrow(/more faulty/);
-  });
-});
-
-describe('concurrency limiter', () => {
-  it('start() resolves once the task has a slot, not when it ends; a failing task fails only itself', async () => {
-    const limiter = new ConcurrencyLimiter(1);
-    let finishFirst!: () => void;
-    const first = new Promise<void>((resolve) => (finishFirst = resolve));
-    await limiter.start(() => first);
-    let secondStarted = false;
-    const second = limiter.start(() => ((secondStarted = true), Promise.reject(new Error('handshake failed'))));
-    await new Promise((r) => setImmediate(r));
-    expect(secondStarted).toBe(false);
-    finishFirst();
-    await second;
-    expect(secondStarted).toBe(true);
-    await limiter.idle();
-    expect(limiter.active).toBe(0);
-  });
-
-  it('never runs more than its limit, refuses past its queue, and reports idle', async () => {
-    const limiter = new ConcurrencyLimiter(2, 1);
-    let running = 0;
-    let peak = 0;
-    const releases: (() => void)[] = [];
-    const task = () =>
-      new Promise<void>((resolve) => {
-        running++;
-        peak = Math.max(peak, running);
-        releases.push(() => {
-          running--;
-          resolve();
-        });
-      });
-    const runs = [limiter.run(task), limiter.run(task), limiter.tryRun(task)];
-    expect(limiter.tryRun(task)).toBeUndefined();
-    expect(limiter.active).toBe(2);
-    while (releases.length) {
-      releases.shift()!();
-      await new Promise((r) => setImmediate(r));
-    }
-    await Promise.all(runs);
-    await limiter.idle();
-    expect(peak).toBe(2);
   });
 });

@@ -11,7 +11,7 @@
  * never spent waiting for a hardware thread.
  */
 import { InvalidFleetOptionError } from '../errors.js';
-import { ConcurrencyLimiter } from '../fleet/concurrency-limiter.js';
+import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
 import type { DeviceKeyId } from '../simulated-device/key-ids.js';
 import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
 import { DeviceMqttLink, type ConnectFailure, type LinkSettings, type MqttLinkEvent } from './device-mqtt-link.js';

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@tunnelkey/contracts';
-import { JetStreamEventStore, noStream } from '@tunnelkey/eventstore';
+import { noStream } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { EmbeddedProjectionStore, rebuildStoredProjection } from '@tunnelkey/projection-store';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';

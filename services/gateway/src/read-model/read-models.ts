@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { streamName } from '@tunnelkey/contracts';
-import type { JetStreamEventStore } from '@tunnelkey/eventstore';
+import type { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import {
   ProjectionRunner,
   type CommitOptions,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { RevocationRequested, RevocationStepCompleted } from '@tunnelkey/contracts';
-import { describeError, handleCommand, isCommandRejected, JetStreamEventStore, type EventStore, type RecordedEvent, type Subscription } from '@tunnelkey/eventstore';
+import { describeError, handleCommand, isCommandRejected, type EventStore, type RecordedEvent, type Subscription } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { derivedCommandId } from '../shared/command-metadata.js';
 import { mapBounded } from '../shared/concurrency.js';
 import { deviceStream } from '../shared/registry-streams.js';

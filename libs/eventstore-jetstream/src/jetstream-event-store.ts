@@ -14,8 +14,8 @@ import {
 import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { boundedContexts, aggregateSubject, contextSubject, streamName, type BoundedContext, type EventEnvelope } from '@tunnelkey/contracts';
 import { pino, type Logger } from 'pino';
-import { decodeEvent, encodeEvent, eventHeaders, streamContext, validateAppend, type Decoded } from '../codec.js';
-import { StoreUnavailableError, SubscriptionError, describeError } from '../errors.js';
+import { decodeEvent, encodeEvent, eventHeaders, streamContext, validateAppend, type Decoded } from '@tunnelkey/eventstore/internal';
+import { StoreUnavailableError, SubscriptionError, describeError } from '@tunnelkey/eventstore';
 import type {
   AppendOptions,
   AppendResult,
@@ -26,13 +26,15 @@ import type {
   RecordedEvent,
   ReplayOptions,
   StreamRef,
+  ParkedEventStore,
+  SnapshotStore,
   Subscription,
   SubscriptionOptions,
-} from '../event-store.js';
-import { parkAndLog, poisonEvent, type ParkedEventStore } from '../parking.js';
+} from '@tunnelkey/eventstore';
+import { parkAndLog, poisonEvent } from '@tunnelkey/eventstore/internal';
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
 import { PublishPipeline } from './publish-pipeline.js';
-import { KvSnapshotStore, type SnapshotStore } from '../snapshots.js';
+import { KvSnapshotStore } from './kv-snapshot-store.js';
 
 export interface JetStreamEventStoreOptions {
   /** Isolates streams (`<NS>_REGISTRY`) and subjects (`<ns>.registry.>`), e.g. per test file. */
@@ -303,7 +305,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /** Stops the publish pipeline; the connection stays the caller's. */
-  close(): void {
+  async close(): Promise<void> {
     this.#pipeline.close();
   }
 

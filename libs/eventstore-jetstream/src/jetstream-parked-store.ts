@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import type { ParkedEvent, ParkedEventStore } from '../parking.js';
+import type { ParkedEvent, ParkedEventStore } from '@tunnelkey/eventstore';
 
 const h = {
   stream: 'Tk-Parked-Stream',

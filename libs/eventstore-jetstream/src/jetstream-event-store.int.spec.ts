@@ -2,8 +2,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { aggregateSubject } from '@tunnelkey/contracts';
 import { natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
-import { eventStoreFeatures } from './event-store.features.js';
-import { JetStreamEventStore } from './jetstream/jetstream-event-store.js';
+import { eventStoreFeatures } from '@tunnelkey/eventstore/features';
+import { JetStreamEventStore } from './jetstream-event-store.js';
 
 // Real NATS on NATS_URL (default nats://127.0.0.1:4222); every test gets its own namespace.
 const nats = natsFixture({ prefix: 'es' });

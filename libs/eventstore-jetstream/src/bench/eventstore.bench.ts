@@ -12,12 +12,12 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { connect, createInbox, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { aggregateSubject, type EventEnvelope } from '@tunnelkey/contracts';
 import { pino } from 'pino';
-import { handleCommand } from '../command-handler.js';
-import type { Command, Decider, NewEvent } from '../decider.js';
-import { noStream, type StreamRef } from '../event-store.js';
-import { JetStreamEventStore } from '../jetstream/jetstream-event-store.js';
-import { Projection } from '../projection.js';
-import { AggregateStateCache } from '../state-cache.js';
+import { handleCommand } from '@tunnelkey/eventstore';
+import type { Command, Decider, NewEvent } from '@tunnelkey/eventstore';
+import { noStream, type StreamRef } from '@tunnelkey/eventstore';
+import { JetStreamEventStore } from '../jetstream-event-store.js';
+import { Projection } from '@tunnelkey/eventstore';
+import { AggregateStateCache } from '@tunnelkey/eventstore';
 
 const total = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const perAggregate = 10;

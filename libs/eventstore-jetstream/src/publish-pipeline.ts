@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { ConcurrencyError, StoreUnavailableError, type ErrorContext } from '../errors.js';
+import { ConcurrencyError, StoreUnavailableError, type ErrorContext } from '@tunnelkey/eventstore';
 
 /** JetStream's answer to a publish. */
 export interface PubAck {

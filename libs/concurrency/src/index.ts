@@ -1,0 +1,3 @@
+export * from './concurrency-limiter.js';
+export * from './keyed-queue.js';
+export * from './map-bounded.js';

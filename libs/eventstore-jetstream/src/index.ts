@@ -1,0 +1,3 @@
+export * from './jetstream-event-store.js';
+export * from './jetstream-parked-store.js';
+export * from './kv-snapshot-store.js';

@@ -1,0 +1,220 @@
+/**
+ * The one way a service keeps a read model: rebuild it from the log (from its checkpoint), follow
+ * the log live, catch up on demand, stop. No durable consumer is involved: the view's checkpoint
+ * is its position, so a view that lives in memory is rebuilt at every start and a view persisted
+ * elsewhere (the gateway's projection store) resumes from the checkpoint it saved with its data.
+ */
+import type { BoundedContext } from '@tunnelkey/contracts';
+import { describeError } from '@tunnelkey/errors';
+import { pino, type Logger } from 'pino';
+import { SubscriptionError } from './errors.js';
+import type { EventStore, RecordedEvent, Subscription } from './event-store.js';
+
+/** One event feed of a view: a context, optionally one aggregate type of it. */
+export interface LiveViewSource {
+  context: BoundedContext;
+  aggregate?: string;
+}
+
+/** `registry`, or `registry:device` for one aggregate type: a source's name in checkpoints and logs. */
+export const sourceKey = (source: LiveViewSource): string => (source.aggregate ? `${source.context}:${source.aggregate}` : source.context);
+
+export interface LiveFeedOptions {
+  /** Names the feed in logs. */
+  name: string;
+  sources: readonly LiveViewSource[];
+  /** The last sequence already applied per source (a persisted view's checkpoint). Default 0: from the start. */
+  checkpoint?: (source: LiveViewSource) => number | Promise<number>;
+  /**
+   * Applies one event. Called in log order per source and never concurrently for one source.
+   * Sources are independent streams: no order holds between them.
+   */
+  apply: (recorded: RecordedEvent, source: LiveViewSource) => void | Promise<void>;
+  /**
+   * Persists what was applied up to `checkpoint` (a persisted view commits here): after every
+   * `rebuildBatch` events while rebuilding, at the end of the rebuild, and after each live event.
+   */
+  flush?: (source: LiveViewSource, checkpoint: number) => void | Promise<void>;
+  /** Events applied between flushes while rebuilding. Default 500. */
+  rebuildBatch?: number;
+  /** Waits before applying a failed event again (the last one repeats). Default 100 ms .. 5 s. */
+  retryBackoffMs?: readonly number[];
+  logger?: Logger;
+}
+
+interface SourceFeed {
+  source: LiveViewSource;
+  checkpoint: number;
+  subscription?: Subscription;
+  /** Live events wait here for the ones before them. */
+  chain: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Rebuild-then-follow over one or more sources. A live event that fails to apply is applied again
+ * with backoff until it succeeds or the feed stops (a view never skips an event); `ready` is false
+ * meanwhile, and false until the rebuild is done.
+ */
+export class LiveFeed {
+  readonly #feeds: SourceFeed[];
+  readonly #logger: Logger;
+  #rebuilt = false;
+  #failing = 0;
+  #stopped = false;
+
+  private constructor(
+    private readonly store: EventStore,
+    private readonly options: LiveFeedOptions,
+  ) {
+    this.#feeds = options.sources.map((source) => ({ source, checkpoint: 0, chain: Promise.resolve() }));
+    this.#logger = options.logger ?? pino({ name: 'eventstore' });
+  }
+
+  /** Rebuilds every source from its checkpoint, then follows them all; resolves once rebuilt. */
+  static async start(store: EventStore, options: LiveFeedOptions): Promise<LiveFeed> {
+    const feed = new LiveFeed(store, options);
+    try {
+      for (const source of feed.#feeds) await feed.#rebuild(source);
+      for (const source of feed.#feeds) await feed.#follow(source);
+    } catch (error) {
+      await feed.stop();
+      throw error;
+    }
+    feed.#rebuilt = true;
+    return feed;
+  }
+
+  /** Rebuilt, following, and no event waiting on a retry. */
+  get ready(): boolean {
+    return this.#rebuilt && !this.#stopped && this.#failing === 0;
+  }
+
+  /** The last sequence applied from a source. */
+  checkpoint(source: LiveViewSource): number {
+    return this.#feeds.find((f) => sourceKey(f.source) === sourceKey(source))?.checkpoint ?? 0;
+  }
+
+  /** Resolves once every event in the sources at the time of the call is applied. */
+  async catchUp(): Promise<void> {
+    if (this.#stopped) throw new SubscriptionError('live view stopped', { view: this.options.name });
+    await Promise.all(
+      this.#feeds.map(async (feed) => {
+        await feed.subscription?.caughtUp();
+        await feed.chain;
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(this.#feeds.map((feed) => feed.subscription?.stop()));
+    await Promise.all(this.#feeds.map((feed) => feed.chain));
+  }
+
+  async #rebuild(feed: SourceFeed): Promise<void> {
+    const { source } = feed;
+    const batch = this.options.rebuildBatch ?? 500;
+    feed.checkpoint = (await this.options.checkpoint?.(source)) ?? 0;
+    const from = feed.checkpoint;
+    let unflushed = 0;
+    await this.store.replay(
+      source.context,
+      async (recorded) => {
+        await this.options.apply(recorded, source);
+        feed.checkpoint = recorded.sequence;
+        if (++unflushed >= batch && this.options.flush) {
+          await this.options.flush(source, feed.checkpoint);
+          unflushed = 0;
+        }
+      },
+      { ...(source.aggregate ? { aggregate: source.aggregate } : {}), fromSequence: from + 1 },
+    );
+    if (unflushed > 0) await this.options.flush?.(source, feed.checkpoint);
+  }
+
+  async #follow(feed: SourceFeed): Promise<void> {
+    const { source } = feed;
+    feed.subscription = await this.store.follow(
+      source.context,
+      (recorded) => {
+        feed.chain = feed.chain.then(() => this.#applyLive(feed, recorded));
+      },
+      { ...(source.aggregate ? { aggregate: source.aggregate } : {}), fromSequence: feed.checkpoint + 1 },
+    );
+  }
+
+  async #applyLive(feed: SourceFeed, recorded: RecordedEvent): Promise<void> {
+    const backoff = this.options.retryBackoffMs?.length ? this.options.retryBackoffMs : [100, 500, 2_000, 5_000];
+    for (let attempt = 0; !this.#stopped; attempt++) {
+      // A follower re-created after a gap may deliver again what was applied.
+      if (recorded.sequence <= feed.checkpoint) return;
+      try {
+        await this.options.apply(recorded, feed.source);
+        feed.checkpoint = recorded.sequence;
+        await this.options.flush?.(feed.source, feed.checkpoint);
+        if (attempt > 0) this.#failing--;
+        return;
+      } catch (error) {
+        if (attempt === 0) this.#failing++;
+        const context = { view: this.options.name, source: sourceKey(feed.source), sequence: recorded.sequence, type: recorded.event.type, attempt };
+        this.#logger.error({ event: 'eventstore.live_view_apply_failed', ...context, error: describeError(error) }, 'live view could not apply an event; retrying');
+        await sleep(backoff[Math.min(attempt, backoff.length - 1)]!);
+      }
+    }
+  }
+}
+
+/** A read model held in memory: its own state and `evolve`, over one or more sources. */
+export interface LiveViewDefinition<S> {
+  name: string;
+  sources: readonly LiveViewSource[];
+  initialState: () => S;
+  /** Folds one event in; may update the state in place and return it. */
+  evolve: (state: S, recorded: RecordedEvent) => S;
+}
+
+/** An in-memory read model on a LiveFeed: rebuilt from the log at every start, then followed. */
+export class LiveView<S> {
+  #state: S;
+  #feed: LiveFeed | undefined;
+
+  private constructor(readonly definition: LiveViewDefinition<S>) {
+    this.#state = definition.initialState();
+  }
+
+  static async start<S>(store: EventStore, definition: LiveViewDefinition<S>, options: { logger?: Logger } = {}): Promise<LiveView<S>> {
+    const view = new LiveView(definition);
+    view.#feed = await LiveFeed.start(store, {
+      name: definition.name,
+      sources: definition.sources,
+      apply: (recorded) => {
+        view.#state = definition.evolve(view.#state, recorded);
+      },
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    return view;
+  }
+
+  get state(): S {
+    return this.#state;
+  }
+
+  get ready(): boolean {
+    return this.#feed?.ready ?? false;
+  }
+
+  checkpoint(source: LiveViewSource): number {
+    return this.#feed?.checkpoint(source) ?? 0;
+  }
+
+  /** Resolves once every event in the view's sources at the time of the call is folded in. */
+  catchUp(): Promise<void> {
+    return this.#feed ? this.#feed.catchUp() : Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    return this.#feed ? this.#feed.stop() : Promise.resolve();
+  }
+}
