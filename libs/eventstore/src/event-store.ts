@@ -1,12 +1,8 @@
 import type { BoundedContext, EventEnvelope } from '@tunnelkey/contracts';
 import type { SnapshotStore } from './snapshots.js';
+import type { StreamRef } from './stream-ref.js';
 
-/** One aggregate instance's stream: `<context>.<aggregate>.<id>`. */
-export interface StreamRef {
-  context: BoundedContext;
-  aggregate: string;
-  id: string;
-}
+export type { StreamRef } from './stream-ref.js';
 
 /**
  * A stream's version is the global sequence of its last event (JetStream's "last subject

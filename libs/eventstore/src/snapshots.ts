@@ -1,4 +1,4 @@
-import type { StreamRef } from './event-store.js';
+import type { StreamRef } from './stream-ref.js';
 
 /** A decider's state folded up to `version` (the stream's version when it was taken). */
 export interface Snapshot<S = unknown> {
