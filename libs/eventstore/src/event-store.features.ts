@@ -503,6 +503,33 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         expect(applied).toEqual(['view-0', 'poison', 'after']);
         expect(failures).toBe(3);
       });
+
+      test('a live event whose flush fails is applied and flushed again; the checkpoint waits for the flush', async () => {
+        await seed(1);
+        const flushed: number[] = [];
+        let failures = 0;
+        const feed = await LiveFeed.start(h.store, {
+          name: 'flaky-flush',
+          sources: [{ context: 'registry', aggregate: 'policy' }],
+          retryBackoffMs: [10],
+          logger: pino({ level: 'silent' }),
+          apply: () => undefined,
+          flush: (_source, checkpoint) => {
+            if (flushed.length > 0 && failures < 2) {
+              failures++;
+              throw new Error('read model store unavailable');
+            }
+            flushed.push(checkpoint);
+          },
+        });
+        const [live] = await seed(1);
+        await bound(feed.catchUp(), 'catchUp through the failed flushes');
+        expect(feed.ready).toBe(true);
+        expect(feed.checkpoint({ context: 'registry', aggregate: 'policy' })).toBe(live);
+        await feed.stop();
+        expect(flushed.at(-1)).toBe(live);
+        expect(failures).toBe(2);
+      });
     });
 
     describe('subscriptions and projections', () => {

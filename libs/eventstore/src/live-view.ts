@@ -33,6 +33,7 @@ export interface LiveFeedOptions {
   /**
    * Persists what was applied up to `checkpoint` (a persisted view commits here): after every
    * `rebuildBatch` events while rebuilding, at the end of the rebuild, and after each live event.
+   * A live event whose flush fails is applied and flushed again, so `apply` must tolerate that.
    */
   flush?: (source: LiveViewSource, checkpoint: number) => void | Promise<void>;
   /** Events applied between flushes while rebuilding. Default 500. */
@@ -152,8 +153,9 @@ export class LiveFeed {
       if (recorded.sequence <= feed.checkpoint) return;
       try {
         await this.options.apply(recorded, feed.source);
+        // Advanced once flushed: a failed flush is retried with the event (else it would be skipped).
+        await this.options.flush?.(feed.source, recorded.sequence);
         feed.checkpoint = recorded.sequence;
-        await this.options.flush?.(feed.source, feed.checkpoint);
         if (attempt > 0) this.#failing--;
         return;
       } catch (error) {
