@@ -94,9 +94,9 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     // ...and its reconnects are refused (the CRL fails the handshake, or the broker refuses the session).
     await waitFor(() => victims.every((id) => eventsOf(id, 'connect-failed', cutAt(id)).length >= 2), { description: 'reconnects of revoked devices refused twice each', timeoutMs: 60_000 }).catch((error: unknown) => {
       const stuck = victims.filter((id) => eventsOf(id, 'connect-failed', cutAt(id)).length < 2).slice(0, 3);
-      const facts = platform.onboarding.runtime.facts.state;
-      const enforced = JSON.stringify([...facts.targets.values()].map((t) => Object.fromEntries(t.crls)));
-      const story = stuck.map((id) => `${id} (listed on CRL ${facts.devices.get(id)?.listedOnCrl}, targets enforce ${enforced}): ${events.filter((e) => e.deviceId === id && e.at >= revokedAt(id)).map((e) => `${e.type}${e.reason ? `(${e.reason})` : ''}@+${e.at - revokedAt(id)}ms`).join(', ')}`);
+      const { targets, certificates } = platform.onboarding.views;
+      const enforced = JSON.stringify([...targets.state.targets.values()].map((t) => Object.fromEntries(t.crls)));
+      const story = stuck.map((id) => `${id} (listed on CRL ${certificates.device(id)?.listedOnCrl}, targets enforce ${enforced}): ${events.filter((e) => e.deviceId === id && e.at >= revokedAt(id)).map((e) => `${e.type}${e.reason ? `(${e.reason})` : ''}@+${e.at - revokedAt(id)}ms`).join(', ')}`);
       throw new Error(`${String(error)}; e.g. ${story.join(' | ')}`);
     });
     expect(victims.filter((id) => eventsOf(id, 'connected', cutAt(id)).length > 0)).toEqual([]);

@@ -1,55 +1,65 @@
-/** Onboarding configuration from the environment, with defaults that work on loopback. Secrets are not kept here. */
+/** Onboarding's one configuration schema: environment, defaults, validation and the README table. */
 import { hostname } from 'node:os';
+import { common, defineConfig, integer, optionalText, type ConfigOf, type Env, type Setting } from '@tunnelkey/config';
 import { OnboardingConfigError } from './errors.js';
-import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 import { pidFileReloader } from './mosquitto/broker-trust-files.js';
+import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 
-export interface OnboardingConfig {
-  natsUrl: string;
-  namespace: string;
-  httpPort: number;
-  /** Distinguishes this instance's durable consumers (each instance needs every event). */
-  instanceId: string;
-  /** Devices per dynamic-security batch when onboarding. */
-  onboardChunkSize: number;
-  /** Device events written at once. */
-  maxConcurrentAppends: number;
-  /** How often periodic telemetry counters are recorded. */
-  telemetryIntervalMs: number;
-  /** Device aggregates whose state is kept in memory (~1.7 KiB each), so a connection or telemetry record needs no read. */
-  deviceStateCacheSize: number;
-}
+const instanceName = (raw: string): string => raw.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40);
 
-const integer = (env: Record<string, string | undefined>, name: string, fallback: number): number => {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new OnboardingConfigError(`${name} must be a non-negative integer`, { variable: name });
-  return value;
+/** Defaults to the host name, so the README's table reads the same on every machine. */
+const instanceId: Setting<string> = {
+  env: 'ONBOARDING_INSTANCE_ID',
+  doc: 'Names this instance in logs ([A-Za-z0-9_-], 40 characters at most; others become `-`)',
+  fallback: '',
+  shownDefault: '`HOSTNAME`, else the host name',
+  parse: instanceName,
 };
 
-export function onboardingConfigFromEnv(env: Record<string, string | undefined> = process.env): OnboardingConfig {
-  return {
-    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    namespace: env.TUNNELKEY_NAMESPACE ?? '',
-    httpPort: integer(env, 'HTTP_PORT', 3103),
-    instanceId: (env.ONBOARDING_INSTANCE_ID ?? env.HOSTNAME ?? hostname()).replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'onboarding-0',
-    onboardChunkSize: integer(env, 'ONBOARDING_CHUNK_SIZE', 500) || 500,
-    maxConcurrentAppends: integer(env, 'ONBOARDING_MAX_CONCURRENT_APPENDS', 64) || 64,
-    telemetryIntervalMs: integer(env, 'ONBOARDING_TELEMETRY_INTERVAL_MS', 30_000) || 30_000,
-    deviceStateCacheSize: integer(env, 'ONBOARDING_DEVICE_STATE_CACHE_SIZE', 20_000),
-  };
+export const onboardingConfigSchema = defineConfig({
+  natsUrl: common.natsUrl,
+  namespace: common.namespace,
+  httpPort: integer('HTTP_PORT', 3103, 'Port of /health, /ready and /metrics (0 picks a free one)', { max: 65_535 }),
+  instanceId,
+  onboardChunkSize: integer('ONBOARDING_CHUNK_SIZE', 500, 'Devices per dynamic-security request when onboarding', { min: 1 }),
+  maxConcurrentAppends: integer('ONBOARDING_MAX_CONCURRENT_APPENDS', 64, 'Device records written at once', { min: 1 }),
+  telemetryIntervalMs: integer(
+    'ONBOARDING_TELEMETRY_INTERVAL_MS',
+    30_000,
+    'How often the periodic telemetry counters are recorded (ms)',
+    { min: 1 },
+  ),
+  deviceStateCacheSize: integer(
+    'ONBOARDING_DEVICE_STATE_CACHE_SIZE',
+    20_000,
+    'Device aggregates kept in memory (~1.7 KiB each), so a connection or telemetry record needs no read; 0 turns it off',
+  ),
+  logLevel: common.logLevel,
+  mosquittoBindings: optionalText(
+    'MOSQUITTO_BINDINGS',
+    'Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, pidFile, logFile)',
+  ),
+});
+
+export type OnboardingConfig = ConfigOf<typeof onboardingConfigSchema.settings>;
+
+export function onboardingConfigFromEnv(env: Env = process.env): OnboardingConfig {
+  const config = onboardingConfigSchema.read(env);
+  return { ...config, instanceId: config.instanceId || instanceName(env.HOSTNAME ?? hostname()) || 'onboarding-0' };
 }
+
+type BindingEntry = { caFile?: string; crlFile?: string; pidFile?: string; logFile?: string };
 
 /**
  * Broker files this service manages, per target id (or `*`), from MOSQUITTO_BINDINGS (JSON):
- * `{"*": {"caFile": "/mosquitto/trust/ca.pem", "crlFile": "/mosquitto/trust/crl.pem", "pidFile": "/mosquitto/run/mosquitto.pid", "logFile": "/mosquitto/log/mosquitto.log"}}`.
+ * `{"*": {"caFile": "/mosquitto/trust/ca.pem", "crlFile": "/mosquitto/trust/crl.pem",
+ * "pidFile": "/mosquitto/run/mosquitto.pid", "logFile": "/mosquitto/log/mosquitto.log"}}`.
  */
-export function mosquittoBindingsFromEnv(env: Record<string, string | undefined> = process.env): (targetId: string) => MosquittoHostBinding | undefined {
-  if (!env.MOSQUITTO_BINDINGS) return () => undefined;
-  let parsed: Record<string, { caFile?: string; crlFile?: string; pidFile?: string; logFile?: string }>;
+export function mosquittoBindingsOf(json: string | undefined): (targetId: string) => MosquittoHostBinding | undefined {
+  if (!json) return () => undefined;
+  let parsed: Record<string, BindingEntry>;
   try {
-    parsed = JSON.parse(env.MOSQUITTO_BINDINGS) as typeof parsed;
+    parsed = JSON.parse(json) as typeof parsed;
   } catch (error) {
     throw new OnboardingConfigError('MOSQUITTO_BINDINGS must be JSON', { variable: 'MOSQUITTO_BINDINGS' }, { cause: error });
   }
@@ -62,4 +72,8 @@ export function mosquittoBindingsFromEnv(env: Record<string, string | undefined>
       ...(entry.logFile ? { logFile: entry.logFile } : {}),
     };
   };
+}
+
+export function mosquittoBindingsFromEnv(env: Env = process.env): (targetId: string) => MosquittoHostBinding | undefined {
+  return mosquittoBindingsOf(env.MOSQUITTO_BINDINGS?.trim() || undefined);
 }

@@ -160,10 +160,10 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     const victim = devices[0]!;
     const session = clients[0]!;
     const gone = closed(session);
-    await expect(onboarding.runtime.deprovisionDevices({ deviceIds: [victim.deviceId], reason: 'revoked', revocationId: 'rv-1', commandId: 'revoke-1' })).resolves.toEqual({ deprovisioned: 2, failed: 0 });
+    await expect(onboarding.deprovisionDevices({ deviceIds: [victim.deviceId], reason: 'revoked', revocationId: 'rv-1', commandId: 'revoke-1' })).resolves.toEqual({ deprovisioned: 2, failed: 0 });
     await gone;
     const crl = await issueTestCrl(platform, [{ serialHex: victim.serialHex }]);
-    await expect(onboarding.runtime.refreshTrust({ authorityId: platform.authorityId, crl: { authorityId: platform.authorityId, ...crl }, commandId: 'crl-2' })).resolves.toEqual(['broker-a', 'broker-b']);
+    await expect(onboarding.refreshTrust({ authorityId: platform.authorityId, crl: { authorityId: platform.authorityId, ...crl }, commandId: 'crl-2' })).resolves.toEqual(['broker-a', 'broker-b']);
     await expect(connectDevice(victim, { port: brokers['broker-a'].tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
     const events = await waitFor(async () => {
       const all = await onboardingEvents();

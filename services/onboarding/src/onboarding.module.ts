@@ -1,39 +1,125 @@
-import { Inject, Module, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
+/**
+ * The onboarding service's Nest module: binds its ports to adapters (or to the doubles a test
+ * passes) and lists its views, handlers, controllers, reaction and job. No logic.
+ */
+import { Module, type DynamicModule, type FactoryProvider } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
-import { OnboardingMsController } from './onboarding-ms.controller.js';
-import { OnboardingRuntime, type OnboardingRuntimeOptions } from './onboarding-runtime.js';
-import { ONBOARDING_MODULE_OPTIONS, ONBOARDING_RUNTIME } from './tokens.js';
+import type { BoundedContext } from '@tunnelkey/contracts';
+import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { pino, type Logger } from 'pino';
+import type { OnboardingConfig } from './config.js';
+import { DeprovisionDevicesHandler } from './deprovision-devices/deprovision-devices.handler.js';
+import { InstallTrustHandler } from './install-trust/install-trust.handler.js';
+import { mosquittoConnector } from './mosquitto/mosquitto-connector.js';
+import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
+import { OnboardDevicesMsController } from './onboard-devices/onboard-devices.ms-controller.js';
+import { OnboardDevicesHandler } from './onboard-devices/onboard-devices.handler.js';
+import { RegisterTargetMsController } from './register-target/register-target.ms-controller.js';
+import { RegisterTargetHandler } from './register-target/register-target.handler.js';
+import { PublishedCrlsReaction } from './revoke-device/published-crls.reaction.js';
+import { RevokeDeviceHandler } from './revoke-device/revoke-device.handler.js';
+import { HttpCrlSource, type CrlSource } from './shared/crl-source.js';
+import { DeviceWriter } from './shared/device-writer.js';
+import { InMemoryTargetCredentialStore, type TargetCredentialStore } from './shared/target-credentials.js';
+import { TargetWriter } from './shared/target-writer.js';
+import { ConnectedTargets } from './target-port/connected-targets.js';
+import type { TargetConnector } from './target-port/onboarding-target.js';
+import {
+  CLOCK,
+  CRL_SOURCE,
+  DOWNLINKS,
+  ONBOARDING_CONFIG,
+  ONBOARDING_LOGGER,
+  ONBOARDING_STREAMS,
+  SERVER_CA_PEM,
+  SNAPSHOT_STORE,
+  TARGET_CONNECTOR,
+  TARGET_CREDENTIALS,
+  type DownlinkSender,
+} from './tokens.js';
+import { BatchPlanView } from './views/batch-plan.view.js';
+import { CertificatesView } from './views/certificates.view.js';
+import { TargetsView } from './views/targets.view.js';
+import { TelemetryFlushJob } from './watch-targets/telemetry-flush.job.js';
+import { WatchTargetsHandler } from './watch-targets/watch-targets.handler.js';
 
-/** Everything onboarding needs but the NATS connection, which the platform module provides. */
-export type OnboardingModuleOptions = Omit<OnboardingRuntimeOptions, 'nats'>;
-
-class OnboardingLifecycle implements OnModuleDestroy {
-  constructor(@Inject(ONBOARDING_RUNTIME) private readonly runtime: OnboardingRuntime) {}
-  onModuleDestroy(): Promise<void> {
-    return this.runtime.stop();
-  }
+export interface OnboardingModuleOptions {
+  config: OnboardingConfig;
+  platformKey: PlatformKey;
+  logger?: Logger;
+  /** Where target admin secrets live. Default: in memory (register targets again after a restart). */
+  credentials?: TargetCredentialStore;
+  crlSource?: CrlSource;
+  /** The broker files and reload this service manages, per target (deployment config). */
+  mosquittoBindings?: (targetId: string) => MosquittoHostBinding | undefined;
+  /** CA of a target's server certificate, sent to devices with their connection parameters. */
+  serverCaPem?: (targetId: string) => string | undefined;
+  clock?: () => Date;
+  /** Opens targets. Default: Mosquitto brokers (with `mosquittoBindings`); tests pass an in-memory one. */
+  targetConnector?: TargetConnector;
+  /** Signed device downlinks. Default: DownlinkPublisher on the service's NATS connection. */
+  downlinks?: DownlinkSender;
 }
 
-const createRuntime = async (nats: NatsConnection, readiness: ReadinessRegistry, options: OnboardingModuleOptions): Promise<OnboardingRuntime> => {
-  const runtime = await OnboardingRuntime.start({ ...options, nats });
-  readiness.add({ name: 'onboarding-facts', ready: () => runtime.ready });
-  return runtime;
-};
+/** The contexts onboarding reads (registry, ca) and writes (onboarding). */
+export const onboardingStreams: readonly BoundedContext[] = ['onboarding', 'registry', 'ca'];
 
-/** The onboarding service: `OnboardingModule.forRoot(options)` inside startService({ service: 'onboarding', ... }). */
+type ViewClass<V> = (abstract new (...args: never[]) => V) & { start(store: EventStore, logger?: Logger): Promise<V> };
+
+/** A view started before anything that injects it, and listed in /ready. */
+const viewProvider = <V extends { ready: boolean; name: string }>(view: ViewClass<V>): FactoryProvider<V> => ({
+  provide: view,
+  inject: [EVENT_STORE, READINESS_CHECKS, ONBOARDING_LOGGER, ONBOARDING_STREAMS],
+  useFactory: async (store: EventStore, readiness: ReadinessRegistry, logger: Logger) => {
+    const started = await view.start(store, logger);
+    readiness.add({ name: started.name, ready: () => started.ready });
+    return started;
+  },
+});
+
 @Module({})
 export class OnboardingModule {
   static forRoot(options: OnboardingModuleOptions): DynamicModule {
+    const { config, platformKey, clock } = options;
+    const logger = options.logger ?? pino({ name: 'onboarding', level: config.logLevel });
+    const bindings = options.mosquittoBindings;
+    const connector = options.targetConnector ?? mosquittoConnector({ ...(bindings ? { bindings } : {}), ...(clock ? { clock } : {}) });
+    const downlinks = (nats: NatsConnection): DownlinkSender =>
+      options.downlinks ??
+      new DownlinkPublisher({ platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, ...(clock ? { clock } : {}) });
+    const ensureStreams = (store: EventStore) => store.ensureStreams(onboardingStreams).then(() => onboardingStreams);
     return {
       module: OnboardingModule,
-      controllers: [OnboardingMsController],
+      controllers: [RegisterTargetMsController, OnboardDevicesMsController],
       providers: [
-        { provide: ONBOARDING_MODULE_OPTIONS, useValue: options },
-        { provide: ONBOARDING_RUNTIME, useFactory: createRuntime, inject: [NATS_CONNECTION, READINESS_CHECKS, ONBOARDING_MODULE_OPTIONS] },
-        OnboardingLifecycle,
+        { provide: ONBOARDING_CONFIG, useValue: config },
+        { provide: ONBOARDING_LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: clock ?? (() => new Date()) },
+        { provide: TARGET_CREDENTIALS, useValue: options.credentials ?? new InMemoryTargetCredentialStore() },
+        { provide: CRL_SOURCE, useValue: options.crlSource ?? new HttpCrlSource() },
+        { provide: SERVER_CA_PEM, useValue: options.serverCaPem ?? (() => undefined) },
+        { provide: TARGET_CONNECTOR, useValue: connector },
+        { provide: DOWNLINKS, inject: [NATS_CONNECTION], useFactory: downlinks },
+        { provide: ONBOARDING_STREAMS, inject: [EVENT_STORE], useFactory: ensureStreams },
+        { provide: SNAPSHOT_STORE, inject: [EVENT_STORE, ONBOARDING_STREAMS], useFactory: (store: EventStore) => store.snapshotStore() },
+        viewProvider(BatchPlanView),
+        viewProvider(CertificatesView),
+        viewProvider(TargetsView),
+        DeviceWriter,
+        TargetWriter,
+        ConnectedTargets,
+        RegisterTargetHandler,
+        InstallTrustHandler,
+        OnboardDevicesHandler,
+        DeprovisionDevicesHandler,
+        WatchTargetsHandler,
+        TelemetryFlushJob,
+        RevokeDeviceHandler,
+        PublishedCrlsReaction,
       ],
-      exports: [ONBOARDING_RUNTIME],
+      exports: [BatchPlanView, CertificatesView, TargetsView, ConnectedTargets, InstallTrustHandler, DeprovisionDevicesHandler, WatchTargetsHandler],
     };
   }
 }

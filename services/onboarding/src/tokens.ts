@@ -1,3 +1,32 @@
-/** Injection tokens of the onboarding module. */
-export const ONBOARDING_RUNTIME = Symbol('ONBOARDING_RUNTIME');
-export const ONBOARDING_MODULE_OPTIONS = Symbol('ONBOARDING_MODULE_OPTIONS');
+/**
+ * Injection tokens of onboarding's own ports and settings. The event store (EVENT_STORE) and the
+ * readiness registry come from @tunnelkey/messaging's platform module.
+ */
+import type { DeviceBodyOf, DeviceMessageDefinition } from '@tunnelkey/contracts';
+
+export const ONBOARDING_CONFIG = Symbol('ONBOARDING_CONFIG');
+export const ONBOARDING_LOGGER = Symbol('ONBOARDING_LOGGER');
+/** `() => Date`: decisions take their time from it (tests pin it). */
+export const CLOCK = Symbol('CLOCK');
+/** Resolves once the streams onboarding reads and writes exist (views wait for it). */
+export const ONBOARDING_STREAMS = Symbol('ONBOARDING_STREAMS');
+/** The event store's SnapshotStore, for the target and device aggregates. */
+export const SNAPSHOT_STORE = Symbol('SNAPSHOT_STORE');
+/** TargetConnector: opens an OnboardingTarget (the Mosquitto adapter, or an in-memory double). */
+export const TARGET_CONNECTOR = Symbol('TARGET_CONNECTOR');
+/** TargetCredentialStore: targets' admin secrets, outside the event log. */
+export const TARGET_CREDENTIALS = Symbol('TARGET_CREDENTIALS');
+/** CrlSource: a published CRL's bytes. */
+export const CRL_SOURCE = Symbol('CRL_SOURCE');
+/** DownlinkSender: signed messages to a device (its connection parameters). */
+export const DOWNLINKS = Symbol('DOWNLINKS');
+/** `(targetId) => string | undefined`: the CA of a target's server certificate, sent to devices. */
+export const SERVER_CA_PEM = Symbol('SERVER_CA_PEM');
+
+/** The downlink port: DownlinkPublisher on NATS, or a recorder in tests. */
+export interface DownlinkSender {
+  send<M extends DeviceMessageDefinition>(definition: M, deviceId: string, body: DeviceBodyOf<M>): Promise<void>;
+}
+
+export type Clock = () => Date;
+export type ServerCaPem = (targetId: string) => string | undefined;

@@ -86,3 +86,24 @@ export interface OnboardingTarget {
   observeTopics(topicRights: readonly TopicRightSpec[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What a target is registered with (from TargetRegistered), enough to reach it. */
+export interface TargetAddress {
+  targetId: string;
+  kind: OnboardingTarget['kind'];
+  host: string;
+  tlsPort: number;
+}
+
+/** Admin credentials of a target (kept outside the event log, see TargetCredentialStore). */
+export interface TargetAdminCredentials {
+  username: string;
+  password: string;
+  /** Admin listener port when it differs from the device listener. */
+  port?: number;
+}
+
+/** Opens a connection to a target's admin side; refuses (throws) when the target refuses the credentials. */
+export interface TargetConnector {
+  connect(address: TargetAddress, credentials: TargetAdminCredentials): Promise<OnboardingTarget>;
+}

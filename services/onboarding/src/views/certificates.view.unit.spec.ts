@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CertificateIssued, CertificateRevoked, CrlPublished, type DataOf, type EventDefinition } from '@tunnelkey/contracts';
-import { OnboardingFactsState } from './onboarding-facts.js';
+import { CertificatesState } from './certificates.view.js';
 
 const at = '2026-11-27T10:00:00.000Z';
 const event = <E extends EventDefinition>(definition: E, aggregateId: string, data: DataOf<E>) =>
@@ -36,9 +36,9 @@ const crl = (crlNumber: number, authorityId = 'issuing-acme') =>
     crlDigest: 'a'.repeat(64),
   });
 
-describe('onboarding facts: which CRL lists a revoked device', () => {
+describe('certificates view: which CRL lists a revoked device', () => {
   it('is the first CRL of its issuer published after the revocation, never an earlier one', () => {
-    const state = new OnboardingFactsState();
+    const state = new CertificatesState();
     for (const e of [issued('d-1', '01'), issued('d-2', '02'), issued('d-3', '03', 'issuing-other'), crl(1), revoked('d-1', '01'), revoked('d-3', '03', 'issuing-other')]) state.apply(e);
     expect(state.devices.get('d-1')).toMatchObject({ revoked: true, revocationId: 'rv-d-1' });
     expect(state.devices.get('d-1')!.listedOnCrl).toBeUndefined(); // revoked, but on no CRL yet
@@ -55,7 +55,7 @@ describe('onboarding facts: which CRL lists a revoked device', () => {
   });
 
   it('ignores the revocation of a certificate the device no longer holds', () => {
-    const state = new OnboardingFactsState();
+    const state = new CertificatesState();
     for (const e of [issued('d-1', '01'), issued('d-1', '02'), revoked('d-1', '01'), crl(2)]) state.apply(e);
     expect(state.devices.get('d-1')).toMatchObject({ revoked: false });
     expect(state.devices.get('d-1')!.listedOnCrl).toBeUndefined();

@@ -1,0 +1,73 @@
+/**
+ * Cuts devices off every target they are onboarded to (dynamic security drops their live sessions
+ * and leaves them no rights) and records DeviceDeprovisioned per device and target. Used by the
+ * revocation reaction; ownership transfer and operators come next.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { DataOf, DeviceDeprovisioned } from '@tunnelkey/contracts';
+import { derivedMetadata } from '@tunnelkey/eventstore';
+import { DeviceWriter } from '../shared/device-writer.js';
+import { ConnectedTargets } from '../target-port/connected-targets.js';
+import { CLOCK, type Clock } from '../tokens.js';
+import { TargetsView } from '../views/targets.view.js';
+
+export interface DeprovisionDevices {
+  deviceIds: readonly string[];
+  reason: DataOf<typeof DeviceDeprovisioned>['reason'];
+  revocationId?: string;
+  /** Each record derives its id from it: a retry records nothing twice. */
+  commandId: string;
+}
+
+export interface DeprovisionOutcome {
+  /** Device-target pairs disabled and recorded. */
+  deprovisioned: number;
+  /** Pairs not disabled (target unreachable or refusing): retry later. */
+  failed: number;
+}
+
+@Injectable()
+export class DeprovisionDevicesHandler {
+  constructor(
+    private readonly connected: ConnectedTargets,
+    private readonly targets: TargetsView,
+    private readonly devices: DeviceWriter,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async handle(input: DeprovisionDevices): Promise<DeprovisionOutcome> {
+    await this.targets.catchUp();
+    const metadata = { commandId: input.commandId, now: this.clock().toISOString() };
+    const byTarget = new Map<string, string[]>();
+    for (const deviceId of input.deviceIds) {
+      for (const targetId of this.targets.activeTargets(deviceId)) {
+        if (!byTarget.has(targetId)) byTarget.set(targetId, []);
+        byTarget.get(targetId)!.push(deviceId);
+      }
+    }
+    let deprovisioned = 0;
+    let failed = 0;
+    await Promise.all(
+      [...byTarget].map(async ([targetId, deviceIds]) => {
+        const target = this.connected.get(targetId);
+        if (!target) {
+          failed += deviceIds.length;
+          return;
+        }
+        const outcomes = await target.disableDevices(deviceIds);
+        await Promise.all(
+          outcomes.map(async (outcome) => {
+            if (!outcome.ok) return void failed++;
+            deprovisioned++;
+            const { deviceId } = outcome;
+            const data = { deviceId, targetId, reason: input.reason, ...(input.revocationId ? { revocationId: input.revocationId } : {}) };
+            this.targets.noteDeprovisioned(deviceId, targetId);
+            const step = derivedMetadata(metadata, 'deprovision', deviceId, targetId);
+            await this.devices.record(deviceId, { type: 'RecordDeprovisioned', data, metadata: step });
+          }),
+        );
+      }),
+    );
+    return { deprovisioned, failed };
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The targets this instance is connected to, by id: how a handler reaches the OnboardingTarget
+ * port. At start it connects every registered target whose credentials it holds; each connection
+ * reports what the target sees to the observers (watch-targets) and watches the telemetry topics
+ * of the policies that name the target.
+ */
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { describeError } from '@tunnelkey/errors';
+import type { Logger } from 'pino';
+import type { TargetCredentialStore } from '../shared/target-credentials.js';
+import { ONBOARDING_LOGGER, TARGET_CONNECTOR, TARGET_CREDENTIALS } from '../tokens.js';
+import { BatchPlanView } from '../views/batch-plan.view.js';
+import { TargetsView } from '../views/targets.view.js';
+import type { OnboardingTarget, TargetAddress, TargetAdminCredentials, TargetConnector, TargetObservation } from './onboarding-target.js';
+
+export type TargetObserver = (targetId: string, observation: TargetObservation) => void;
+
+@Injectable()
+export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
+  readonly #targets = new Map<string, OnboardingTarget>();
+  readonly #observers: TargetObserver[] = [];
+
+  constructor(
+    @Inject(TARGET_CONNECTOR) private readonly connector: TargetConnector,
+    @Inject(TARGET_CREDENTIALS) private readonly credentials: TargetCredentialStore,
+    private readonly targets: TargetsView,
+    private readonly plans: BatchPlanView,
+    @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  get(targetId: string): OnboardingTarget | undefined {
+    return this.#targets.get(targetId);
+  }
+
+  get size(): number {
+    return this.#targets.size;
+  }
+
+  /** Observers register before the module starts (in their constructor): connections made at start report to them. */
+  observe(observer: TargetObserver): void {
+    this.#observers.push(observer);
+  }
+
+  /** Connects (replacing a previous connection) and starts watching; throws when the target refuses. */
+  async connect(address: TargetAddress, credentials: TargetAdminCredentials): Promise<void> {
+    await this.disconnect(address.targetId);
+    const target = await this.connector.connect(address, credentials);
+    await target.watch((observation) => {
+      for (const observer of this.#observers) observer(address.targetId, observation);
+    });
+    for (const policy of this.plans.policiesNaming(address.targetId)) await target.observeTopics(policy.topicRights).catch(() => undefined);
+    this.#targets.set(address.targetId, target);
+  }
+
+  async disconnect(targetId: string): Promise<void> {
+    const previous = this.#targets.get(targetId);
+    this.#targets.delete(targetId);
+    await previous?.close();
+  }
+
+  async onModuleInit(): Promise<void> {
+    for (const registration of this.targets.registrations()) {
+      const { targetId } = registration;
+      const credentials = await this.credentials.get(registration.credentialsRef);
+      if (!credentials) {
+        const message = 'target registered but its credentials are not in this instance; register it again';
+        this.logger.warn({ event: 'onboarding.target_without_credentials', targetId }, message);
+        continue;
+      }
+      await this.connect(registration, credentials).catch((error: unknown) =>
+        this.logger.warn({ event: 'onboarding.target_unreachable', targetId, error: describeError(error) }, 'target not reachable at start'),
+      );
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.#targets.values()].map((target) => target.close().catch(() => undefined)));
+    this.#targets.clear();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Slice tests' fixture: the real OnboardingModule on an InMemoryEventStore, with in-memory doubles
+ * of its other ports (targets, credentials, CRL source, downlinks), and the registry and CA played
+ * by appending their events.
+ */
+import 'reflect-metadata';
+import { createHash, randomUUID } from 'node:crypto';
+import { Module, type INestApplicationContext, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  BatchCreated,
+  CertificateIssued,
+  CertificateRevoked,
+  CrlPublished,
+  DeviceIdentityImported,
+  RegisterTarget,
+  ServerPolicyDefined,
+  type BoundedContext,
+  type CommandOf,
+  type DataOf,
+  type EventDefinition,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
+import { generatePlatformKey } from '@tunnelkey/device-protocol';
+import { InMemoryEventStore } from '@tunnelkey/eventstore';
+import { PlatformModule } from '@tunnelkey/messaging';
+import { pino } from 'pino';
+import { onboardingConfigFromEnv, type OnboardingConfig } from '../config.js';
+import { OnboardingModule } from '../onboarding.module.js';
+import { RegisterTargetHandler } from '../register-target/register-target.handler.js';
+import { crlDigestOfPem } from '../shared/crl-source.js';
+import { InMemoryTargetCredentialStore } from '../shared/target-credentials.js';
+import { InMemoryTargetConnector } from '../target-port/in-memory-target.js';
+import type { TopicRightSpec } from '../target-port/topic-plan.js';
+import type { DownlinkSender } from '../tokens.js';
+
+export const now = new Date('2026-11-27T10:00:00.000Z');
+/** A certificate the contracts accept (its bytes are never parsed here). */
+export const chainOf = (authorityId: string) => [`-----BEGIN CERTIFICATE-----\n${Buffer.from(authorityId).toString('base64')}\n-----END CERTIFICATE-----\n`];
+/** A CRL the CRL source serves by digest. */
+export const crlPemOf = (authorityId: string, crlNumber: number) =>
+  `-----BEGIN X509 CRL-----\n${Buffer.from(`${authorityId}/${crlNumber}`).toString('base64')}\n-----END X509 CRL-----\n`;
+export const rights: TopicRightSpec[] = [
+  { topic: 'fridges/{deviceId}/telemetry', access: 'publish' },
+  { topic: 'fridges/{deviceId}/commands/#', access: 'subscribe' },
+];
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export interface SentDownlink {
+  kind: string;
+  deviceId: string;
+  body: Record<string, unknown>;
+}
+
+export interface OnboardingSlice {
+  app: INestApplicationContext;
+  store: InMemoryEventStore;
+  targets: InMemoryTargetConnector;
+  credentials: InMemoryTargetCredentialStore;
+  downlinks: SentDownlink[];
+  /** CRL PEMs the CRL source serves, by digest. */
+  crls: Map<string, string>;
+  /** The registry and the CA, by their events. */
+  given: PlatformEvents;
+  get<T>(type: Type<T>): T;
+  /** Onboarding's events, in log order, optionally of one type. */
+  events(type?: string): Promise<EventEnvelope[]>;
+  /** RegisterTarget through its handler (the in-memory target accepts it). */
+  registerTarget(targetId: string, overrides?: Partial<CommandOf<typeof RegisterTarget>>): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface SliceOptions {
+  config?: Partial<OnboardingConfig>;
+  /** A store with history (a restart). */
+  store?: InMemoryEventStore;
+  credentials?: InMemoryTargetCredentialStore;
+}
+
+export async function startOnboardingSlice(options: SliceOptions = {}): Promise<OnboardingSlice> {
+  const store = options.store ?? new InMemoryEventStore({ retryBackoffMs: [10, 50] });
+  const targets = new InMemoryTargetConnector();
+  const credentials = options.credentials ?? new InMemoryTargetCredentialStore();
+  const downlinks: SentDownlink[] = [];
+  const crls = new Map<string, string>();
+  const downlinkSender: DownlinkSender = {
+    async send(definition, deviceId, body) {
+      downlinks.push({ kind: definition.kind, deviceId, body: body as Record<string, unknown> });
+    },
+  };
+  const config = { ...onboardingConfigFromEnv({}), ...options.config };
+  @Module({
+    imports: [
+      // No NATS here: nothing in onboarding uses the connection when downlinks are given.
+      PlatformModule.forRoot({ service: 'onboarding', nats: {} as NatsConnection, eventStore: store }),
+      OnboardingModule.forRoot({
+        config,
+        platformKey: (await generatePlatformKey()).key,
+        logger: pino({ level: 'silent' }),
+        clock: () => now,
+        credentials,
+        crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crls.get(crlDigest)! }) },
+        serverCaPem: () => 'server-ca',
+        targetConnector: targets,
+        downlinks: downlinkSender,
+      }),
+    ],
+  })
+  class SliceRoot {}
+  const app = await NestFactory.createApplicationContext(SliceRoot, { logger: false });
+  app.enableShutdownHooks();
+  const events = async (type?: string) => {
+    const all: EventEnvelope[] = [];
+    await store.replay('onboarding', (recorded) => void all.push(recorded.event));
+    return type ? all.filter((e) => e.type === type) : all;
+  };
+  return {
+    app,
+    store,
+    targets,
+    credentials,
+    downlinks,
+    crls,
+    given: new PlatformEvents(store, crls),
+    get: (type) => app.get(type),
+    events,
+    registerTarget: (targetId, overrides = {}) =>
+      app.get(RegisterTargetHandler).handle({
+        commandId: `register-${targetId}`,
+        targetId,
+        kind: 'mosquitto',
+        name: `broker ${targetId}`,
+        host: `${targetId}.local`,
+        tlsPort: 8883,
+        admin: { username: 'admin', password: 'secret-admin-password' },
+        ...overrides,
+      }),
+    close: () => app.close(),
+  };
+}
+
+/** The registry's and the CA's events, appended as those services would. */
+export class PlatformEvents {
+  constructor(
+    private readonly store: InMemoryEventStore,
+    private readonly crls: Map<string, string>,
+  ) {}
+
+  async #append<E extends EventDefinition>(context: BoundedContext, definition: E, aggregateId: string, data: DataOf<E>) {
+    const id = randomUUID();
+    const event = definition.create({ id, aggregateId, occurredAt: now.toISOString(), causationId: `test-${id}`, correlationId: 'test', data });
+    await this.store.append({ context, aggregate: definition.aggregate, id: aggregateId }, [event], { expectedVersion: 'any', messageId: `test-${id}` });
+    return event;
+  }
+
+  policy(policyId: string, targetIds: string[], topicRights: TopicRightSpec[] = rights) {
+    const data = { policyId, name: `policy ${policyId}`, targetIds, topicRights, certificateLifetimeDays: 365 };
+    return this.#append('registry', ServerPolicyDefined, policyId, data);
+  }
+
+  batch(batchId: string, policyId: string, deviceIds: string[]) {
+    return this.#append('registry', BatchCreated, batchId, { batchId, name: `batch ${batchId}`, policyId, ownerId: 'acme', expectedSize: deviceIds.length }).then(
+      () => Promise.all(deviceIds.map((deviceId) => this.imported(deviceId, batchId))),
+    );
+  }
+
+  imported(deviceId: string, batchId: string) {
+    const key = Buffer.from(`spki-${deviceId}`).toString('base64');
+    const data = { deviceId, batchId, importId: 'import-1', source: 'json' as const, enrolmentPublicKey: key, enrolmentKeyDigest: sha256(key) };
+    return this.#append('registry', DeviceIdentityImported, deviceId, data);
+  }
+
+  certified(deviceId: string, authorityId = 'issuing-acme', serialNumber = `0${deviceId.length}${sha256(deviceId).slice(0, 8)}`) {
+    return this.#append('ca', CertificateIssued, deviceId, {
+      deviceId,
+      requestId: `r-${deviceId}`,
+      authorityId,
+      serialNumber,
+      subject: `CN=${deviceId}`,
+      issuer: 'CN=acme issuing CA',
+      notBefore: now.toISOString(),
+      notAfter: '2027-11-27T10:00:00.000Z',
+      fingerprintSha256: sha256(`cert-${deviceId}`),
+      publicKeyDigest: sha256(`key-${deviceId}`),
+      keyId: 'tls-0',
+      certificatePem: chainOf(deviceId)[0]!,
+      chainPem: chainOf(authorityId),
+    });
+  }
+
+  async revoked(deviceId: string, revocationId: string, authorityId = 'issuing-acme') {
+    const issued = await this.#certificateOf(deviceId);
+    const data = { deviceId, authorityId, serialNumber: issued, reason: 'keyCompromise' as const, revokedAt: now.toISOString(), revocationId };
+    return this.#append('ca', CertificateRevoked, deviceId, data);
+  }
+
+  /** Publishes CRL `crlNumber` of the authority; the CRL source then serves its PEM. */
+  crl(crlNumber: number, authorityId = 'issuing-acme') {
+    const crlPem = crlPemOf(authorityId, crlNumber);
+    this.crls.set(crlDigestOfPem(crlPem), crlPem);
+    return this.#append('ca', CrlPublished, authorityId, {
+      authorityId,
+      crlNumber,
+      issuer: 'CN=acme issuing CA',
+      thisUpdate: now.toISOString(),
+      nextUpdate: '2026-11-28T10:00:00.000Z',
+      url: `http://ca.local/crl/${authorityId}.crl`,
+      revokedCount: 0,
+      crlDigest: crlDigestOfPem(crlPem),
+    });
+  }
+
+  async #certificateOf(deviceId: string): Promise<string> {
+    let serial = '';
+    await this.store.replay('ca', (recorded) => {
+      if (CertificateIssued.is(recorded.event) && recorded.event.data.deviceId === deviceId) serial = recorded.event.data.serialNumber;
+    });
+    return serial;
+  }
+}

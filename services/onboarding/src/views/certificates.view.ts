@@ -1,0 +1,112 @@
+/**
+ * Devices' certificates and their revocation, and each authority's issuing chain and newest CRL,
+ * from the CA's events: whether a device may be onboarded, what trust a target needs, and which
+ * revoked devices a CRL lists.
+ */
+import { CertificateIssued, CertificateRevoked, CrlPublished, type DataOf, type EventEnvelope } from '@tunnelkey/contracts';
+import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
+import { InMemoryView } from './in-memory-view.js';
+
+type D<E> = DataOf<E>;
+
+export interface DeviceCertificate {
+  deviceId: string;
+  certificate?: { authorityId: string; serialNumber: string; chainPem: string[] };
+  revoked: boolean;
+  /** The revocation that revoked its certificate (CertificateRevoked), for DeviceDeprovisioned. */
+  revocationId?: string;
+  /**
+   * The first CRL number of its issuer that lists the revoked certificate: the first CrlPublished
+   * of that authority after its CertificateRevoked in the CA's log (the CA builds a CRL from every
+   * revocation recorded before it). Unset while no CRL lists it yet: a target cannot refuse its
+   * handshakes then, so dropping its session would only let it reconnect.
+   */
+  listedOnCrl?: number;
+}
+
+export class CertificatesState {
+  readonly devices = new Map<string, DeviceCertificate>();
+  /** authorityId -> issuing chain (issuing CA first), as its certificates carry it. */
+  readonly chains = new Map<string, string[]>();
+  /** authorityId -> its newest CrlPublished. */
+  readonly crls = new Map<string, D<typeof CrlPublished>>();
+  /** authorityId -> devices whose certificate was revoked since that authority's last CrlPublished. */
+  readonly #awaitingCrl = new Map<string, Set<string>>();
+
+  device(deviceId: string): DeviceCertificate {
+    let device = this.devices.get(deviceId);
+    if (!device) this.devices.set(deviceId, (device = { deviceId, revoked: false }));
+    return device;
+  }
+
+  apply(event: EventEnvelope): void {
+    switch (event.type) {
+      case CertificateIssued.type: {
+        const data = event.data as D<typeof CertificateIssued>;
+        this.device(data.deviceId).certificate = { authorityId: data.authorityId, serialNumber: data.serialNumber, chainPem: data.chainPem };
+        if (!this.chains.has(data.authorityId)) this.chains.set(data.authorityId, data.chainPem);
+        break;
+      }
+      case CertificateRevoked.type: {
+        const data = event.data as D<typeof CertificateRevoked>;
+        const device = this.device(data.deviceId);
+        if (device.certificate?.serialNumber !== data.serialNumber) break;
+        device.revoked = true;
+        device.revocationId = data.revocationId;
+        if (!this.#awaitingCrl.has(data.authorityId)) this.#awaitingCrl.set(data.authorityId, new Set());
+        this.#awaitingCrl.get(data.authorityId)!.add(data.deviceId);
+        break;
+      }
+      case CrlPublished.type: {
+        const data = event.data as D<typeof CrlPublished>;
+        const known = this.crls.get(data.authorityId);
+        if (!known || known.crlNumber < data.crlNumber) this.crls.set(data.authorityId, data);
+        for (const deviceId of this.#awaitingCrl.get(data.authorityId) ?? []) this.device(deviceId).listedOnCrl ??= data.crlNumber;
+        this.#awaitingCrl.delete(data.authorityId);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+export class CertificatesView extends InMemoryView<CertificatesState> {
+  static async start(store: EventStore, logger?: Logger): Promise<CertificatesView> {
+    const live = await LiveView.start(
+      store,
+      {
+        name: 'onboarding-certificates',
+        sources: [{ context: 'ca' }],
+        initialState: () => new CertificatesState(),
+        evolve: (state, recorded) => (state.apply(recorded.event), state),
+      },
+      logger ? { logger } : {},
+    );
+    return new CertificatesView(live);
+  }
+
+  device(deviceId: string): DeviceCertificate | undefined {
+    return this.state.devices.get(deviceId);
+  }
+
+  chain(authorityId: string): string[] | undefined {
+    return this.state.chains.get(authorityId);
+  }
+
+  publishedCrl(authorityId: string): D<typeof CrlPublished> | undefined {
+    return this.state.crls.get(authorityId);
+  }
+
+  /** Devices of `authorityId` revoked by a revocation, whose certificate a CRL numbered at most `crlNumber` lists. */
+  revokedOnCrl(authorityId: string, crlNumber: number): (DeviceCertificate & { revocationId: string })[] {
+    const listed: (DeviceCertificate & { revocationId: string })[] = [];
+    for (const device of this.state.devices.values()) {
+      if (!device.revoked || device.certificate?.authorityId !== authorityId || !device.revocationId) continue;
+      if (device.listedOnCrl === undefined || device.listedOnCrl > crlNumber) continue;
+      listed.push(device as DeviceCertificate & { revocationId: string });
+    }
+    return listed;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Onboarding's own log as a view: the registered targets and the trust each enforces, and per
+ * device the targets it is onboarded to, deprovisioned from, and its telemetry totals there.
+ */
+import {
+  DeviceDeprovisioned,
+  DeviceOnboarded,
+  TargetCrlUpdated,
+  TargetRegistered,
+  TargetTrustAnchorInstalled,
+  TelemetryReceived,
+  type DataOf,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
+import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
+import { InMemoryView } from './in-memory-view.js';
+
+type D<E> = DataOf<E>;
+
+export interface TargetTrustState {
+  registration: D<typeof TargetRegistered>;
+  /** authorityId -> fingerprint of the installed issuing CA. */
+  anchors: Map<string, string>;
+  /** authorityId -> the CRL number the target enforces. */
+  crls: Map<string, number>;
+}
+
+export interface TelemetryTotals {
+  messagesTotal: number;
+  bytesTotal: number;
+  firstMessageAt: string;
+}
+
+export interface DeviceOnTargets {
+  /** targetId -> onboarding on it (kept after deprovisioning, so its disconnection is still recognised). */
+  onboardedTo: Map<string, D<typeof DeviceOnboarded>>;
+  /** Targets the device was deprovisioned from since its last onboarding there. */
+  deprovisionedFrom: Set<string>;
+  telemetry: Map<string, TelemetryTotals>;
+}
+
+export class TargetsState {
+  readonly targets = new Map<string, TargetTrustState>();
+  readonly devices = new Map<string, DeviceOnTargets>();
+
+  device(deviceId: string): DeviceOnTargets {
+    let device = this.devices.get(deviceId);
+    if (!device) this.devices.set(deviceId, (device = { onboardedTo: new Map(), deprovisionedFrom: new Set(), telemetry: new Map() }));
+    return device;
+  }
+
+  apply(event: EventEnvelope): void {
+    switch (event.type) {
+      case TargetRegistered.type: {
+        const data = event.data as D<typeof TargetRegistered>;
+        this.targets.set(data.targetId, { registration: data, anchors: new Map(), crls: new Map() });
+        break;
+      }
+      case TargetTrustAnchorInstalled.type: {
+        const data = event.data as D<typeof TargetTrustAnchorInstalled>;
+        this.targets.get(data.targetId)?.anchors.set(data.authorityId, data.fingerprintSha256);
+        break;
+      }
+      case TargetCrlUpdated.type: {
+        const data = event.data as D<typeof TargetCrlUpdated>;
+        this.targets.get(data.targetId)?.crls.set(data.authorityId, data.crlNumber);
+        break;
+      }
+      case DeviceOnboarded.type: {
+        const data = event.data as D<typeof DeviceOnboarded>;
+        const device = this.device(data.deviceId);
+        device.onboardedTo.set(data.targetId, data);
+        device.deprovisionedFrom.delete(data.targetId);
+        break;
+      }
+      case DeviceDeprovisioned.type: {
+        const data = event.data as D<typeof DeviceDeprovisioned>;
+        this.device(data.deviceId).deprovisionedFrom.add(data.targetId);
+        break;
+      }
+      case TelemetryReceived.type: {
+        const data = event.data as D<typeof TelemetryReceived>;
+        const totals = { messagesTotal: data.messagesTotal, bytesTotal: data.bytesTotal, firstMessageAt: data.firstMessageAt };
+        this.device(data.deviceId).telemetry.set(data.targetId, totals);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+/**
+ * Besides the log, the view takes what this instance has just done (`note*`): the next step must
+ * see it before the event comes back through the feed (a device connecting milliseconds after its
+ * onboarding, a revocation reading the CRL it has just installed). The feed applies it again.
+ */
+export class TargetsView extends InMemoryView<TargetsState> {
+  static async start(store: EventStore, logger?: Logger): Promise<TargetsView> {
+    const live = await LiveView.start(
+      store,
+      {
+        name: 'onboarding-targets',
+        sources: [{ context: 'onboarding' }],
+        initialState: () => new TargetsState(),
+        evolve: (state, recorded) => (state.apply(recorded.event), state),
+      },
+      logger ? { logger } : {},
+    );
+    return new TargetsView(live);
+  }
+
+  target(targetId: string): TargetTrustState | undefined {
+    return this.state.targets.get(targetId);
+  }
+
+  registrations(): D<typeof TargetRegistered>[] {
+    return [...this.state.targets.values()].map((target) => target.registration);
+  }
+
+  /** Targets with `authorityId`'s issuing CA installed. */
+  targetsTrusting(authorityId: string): string[] {
+    return [...this.state.targets.entries()].filter(([, target]) => target.anchors.has(authorityId)).map(([id]) => id);
+  }
+
+  onboarding(deviceId: string, targetId: string): D<typeof DeviceOnboarded> | undefined {
+    return this.state.devices.get(deviceId)?.onboardedTo.get(targetId);
+  }
+
+  /** Targets the device is onboarded to and not deprovisioned from. */
+  activeTargets(deviceId: string): string[] {
+    const device = this.state.devices.get(deviceId);
+    if (!device) return [];
+    return [...device.onboardedTo.keys()].filter((targetId) => !device.deprovisionedFrom.has(targetId));
+  }
+
+  telemetry(deviceId: string, targetId: string): TelemetryTotals | undefined {
+    return this.state.devices.get(deviceId)?.telemetry.get(targetId);
+  }
+
+  noteOnboarded(data: D<typeof DeviceOnboarded>): void {
+    const device = this.state.device(data.deviceId);
+    device.onboardedTo.set(data.targetId, data);
+    device.deprovisionedFrom.delete(data.targetId);
+  }
+
+  noteDeprovisioned(deviceId: string, targetId: string): void {
+    this.state.device(deviceId).deprovisionedFrom.add(targetId);
+  }
+
+  noteAnchorInstalled(targetId: string, authorityId: string, fingerprintSha256: string): void {
+    this.state.targets.get(targetId)?.anchors.set(authorityId, fingerprintSha256);
+  }
+
+  noteCrlEnforced(targetId: string, authorityId: string, crlNumber: number): void {
+    this.state.targets.get(targetId)?.crls.set(authorityId, crlNumber);
+  }
+}
