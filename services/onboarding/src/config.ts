@@ -10,7 +10,7 @@ const instanceName = (raw: string): string => raw.replace(/[^A-Za-z0-9_-]/g, '-'
 /** Defaults to the host name, so the README's table reads the same on every machine. */
 const instanceId: Setting<string> = {
   env: 'ONBOARDING_INSTANCE_ID',
-  doc: 'Names this instance in logs ([A-Za-z0-9_-], 40 characters at most; others become `-`)',
+  doc: 'Names this instance in its logs ([A-Za-z0-9_-], 40 characters at most; others become `-`)',
   fallback: '',
   shownDefault: '`HOSTNAME`, else the host name',
   parse: instanceName,

@@ -68,7 +68,7 @@ export async function startOnboarding(options: StartOnboardingOptions = {}): Pro
   const trust = app.get(InstallTrustHandler);
   const watch = app.get(WatchTargetsHandler);
   const targets = app.get(ConnectedTargets).size;
-  logger.info({ event: 'onboarding.started', namespace: config.namespace, targets }, 'onboarding started');
+  logger.info({ event: 'onboarding.started', instanceId: config.instanceId, namespace: config.namespace, targets }, 'onboarding started');
   return {
     service,
     views: { batchPlan: app.get(BatchPlanView), certificates: app.get(CertificatesView), targets: app.get(TargetsView) },

@@ -80,7 +80,7 @@ export interface SliceOptions {
 }
 
 export async function startOnboardingSlice(options: SliceOptions = {}): Promise<OnboardingSlice> {
-  const store = options.store ?? new InMemoryEventStore({ retryBackoffMs: [10, 50] });
+  const store = options.store ?? new InMemoryEventStore({ retryBackoffMs: [10, 50], logger: pino({ level: 'silent' }) });
   const targets = new InMemoryTargetConnector();
   const credentials = options.credentials ?? new InMemoryTargetCredentialStore();
   const downlinks: SentDownlink[] = [];
