@@ -1,50 +1,162 @@
-import { Inject, Module, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
+/**
+ * The CA's Nest module: binds its ports to adapters (JetStream KV and object store unless given),
+ * starts its views, and lists its handlers, controllers, reaction and job. No logic here.
+ */
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { METRICS_REGISTRY, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE, METRICS_REGISTRY, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import type { Kek } from '@tunnelkey/pki';
+import { pino, type Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { CaMsController } from './ca-ms.controller.js';
-import { CaRuntime, type CaRuntimeOptions } from './ca-runtime.js';
-import { CrlHttpController } from './crl-publication/crl-http.controller.js';
-import { CA_MODULE_OPTIONS, CA_RUNTIME } from './tokens.js';
+import { CertificateAuthority } from './authority/certificate-authority.js';
+import type { CaKeyStore } from './ca-key-store-port/ca-key-store.js';
+import { CertifyDevicesHandler } from './certify-devices/certify-devices.handler.js';
+import { CertifyDevicesMsController } from './certify-devices/certify-devices.ms-controller.js';
+import type { CaConfig } from './config.js';
+import { ensureAuthoritiesAtStart } from './create-issuing-authority/authorities-at-start.js';
+import { CreateIssuingAuthorityHandler } from './create-issuing-authority/create-issuing-authority.handler.js';
+import { CreateIssuingAuthorityMsController } from './create-issuing-authority/create-issuing-authority.ms-controller.js';
+import { LatestCrlCache, type CrlStore } from './crl-store-port/crl-store.js';
+import { CsrUplinkController, type IssuanceMetrics } from './issue-certificate/csr.uplink-controller.js';
+import { IssueCertificateHandler } from './issue-certificate/issue-certificate.handler.js';
+import { KvCaKeyStore } from './jetstream/kv-ca-key-store.js';
+import { ObjectStoreCrlStore } from './jetstream/object-store-crl-store.js';
+import { CrlRefreshJob } from './publish-crl/crl-refresh.job.js';
+import { PublishCrlHandler } from './publish-crl/publish-crl.handler.js';
+import { RevocationRequestedReaction } from './revoke-certificates/revocation-requested.reaction.js';
+import { RevokeCertificatesHandler } from './revoke-certificates/revoke-certificates.handler.js';
+import { CrlHttpController } from './serve-crl/crl.http-controller.js';
+import { ServeCrlHandler } from './serve-crl/serve-crl.handler.js';
+import {
+  AUTHORITIES_READY,
+  CA_CONFIG,
+  CA_KEY_STORE,
+  CA_LOGGER,
+  CLOCK,
+  CRL_SNAPSHOTS,
+  CRL_STORE,
+  DOWNLINKS,
+  ISSUANCE_METRICS,
+  type Clock,
+} from './tokens.js';
+import { DeviceEligibilityView } from './views/device-eligibility.view.js';
+import { PendingRevocationRequestsView } from './views/pending-revocation-requests.view.js';
+import { RevokedCertificatesView } from './views/revoked-certificates.view.js';
 
-/** Everything the CA needs but the NATS connection, which the platform module provides. */
-export type CaModuleOptions = Omit<CaRuntimeOptions, 'nats' | 'onOutcome'>;
-
-class CaLifecycle implements OnModuleDestroy {
-  constructor(@Inject(CA_RUNTIME) private readonly runtime: CaRuntime) {}
-  onModuleDestroy(): Promise<void> {
-    return this.runtime.stop();
-  }
+/** Everything the CA needs besides what the platform module provides (NATS, the event store, metrics). */
+export interface CaModuleOptions {
+  config: CaConfig;
+  kek: Kek;
+  platformKey: PlatformKey;
+  /** Default: the JetStream KV bucket of the namespace. */
+  keyStore?: CaKeyStore;
+  /** Default: the JetStream object store of the namespace. */
+  crlStore?: CrlStore;
+  clock?: Clock;
+  logger?: Logger;
 }
 
-const createRuntime = async (nats: NatsConnection, readiness: ReadinessRegistry, metrics: Registry, options: CaModuleOptions): Promise<CaRuntime> => {
-  const outcomes = new Counter({ name: 'ca_certificate_requests_total', help: 'CSRs handled, by outcome and reason', labelNames: ['outcome', 'reason'], registers: [metrics] });
-  const latency = new Histogram({ name: 'ca_issuance_seconds', help: 'CSR received to answer sent', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [metrics] });
-  const runtime = await CaRuntime.start({
-    ...options,
-    nats,
-    onOutcome: (outcome, ms) => {
-      outcomes.inc({ outcome: outcome.kind === 'issued' ? (outcome.reused ? 'reused' : 'issued') : outcome.kind, reason: outcome.kind === 'issued' ? '' : outcome.reason });
+/** Resolved once the CA's streams exist: the views read them. */
+const CA_STREAMS = Symbol('CA_STREAMS');
+
+/** A view class (its own injection token): its name and how it starts. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- a class with a private constructor
+type ViewClass = Function & {
+  viewName: string;
+  start(store: EventStore, logger: Logger): Promise<{ ready: boolean }>;
+};
+
+/** A view started from the log at module creation, stopped with the module, and reported by /ready. */
+const view = (type: ViewClass): Provider => ({
+  provide: type,
+  inject: [EVENT_STORE, CA_LOGGER, READINESS_CHECKS, CA_STREAMS],
+  useFactory: async (store: EventStore, logger: Logger, readiness: ReadinessRegistry) => {
+    const started = await type.start(store, logger);
+    readiness.add({ name: type.viewName, ready: () => started.ready });
+    return started;
+  },
+});
+
+const issuanceMetrics = (metrics: Registry): IssuanceMetrics => {
+  const outcomes = new Counter({
+    name: 'ca_certificate_requests_total',
+    help: 'CSRs handled, by outcome and reason',
+    labelNames: ['outcome', 'reason'],
+    registers: [metrics],
+  });
+  const latency = new Histogram({
+    name: 'ca_issuance_seconds',
+    help: 'CSR received to answer sent',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [metrics],
+  });
+  return {
+    observe(outcome, ms) {
+      const issued = outcome.kind === 'issued';
+      outcomes.inc({ outcome: issued ? (outcome.reused ? 'reused' : 'issued') : outcome.kind, reason: issued ? '' : outcome.reason });
       latency.observe(ms / 1000);
     },
-  });
-  readiness.add({ name: 'ca-device-eligibility', ready: () => runtime.ready });
-  return runtime;
+  };
 };
 
 /** The CA service: `CaModule.forRoot(options)` inside startService({ service: 'ca', ... }). */
 @Module({})
 export class CaModule {
   static forRoot(options: CaModuleOptions): DynamicModule {
+    const { config } = options;
     return {
       module: CaModule,
-      controllers: [CaMsController, CrlHttpController],
+      controllers: [CertifyDevicesMsController, CreateIssuingAuthorityMsController, CrlHttpController],
       providers: [
-        { provide: CA_MODULE_OPTIONS, useValue: options },
-        { provide: CA_RUNTIME, useFactory: createRuntime, inject: [NATS_CONNECTION, READINESS_CHECKS, METRICS_REGISTRY, CA_MODULE_OPTIONS] },
-        CaLifecycle,
+        { provide: CA_CONFIG, useValue: config },
+        { provide: CA_LOGGER, useValue: options.logger ?? pino({ name: 'ca', level: config.logLevel }) },
+        { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
+        // The CA replays the registry's and the revocation service's streams, so they must exist too.
+        { provide: CA_STREAMS, inject: [EVENT_STORE], useFactory: (store: EventStore) => store.ensureStreams(['ca', 'registry', 'revocation']).then(() => true) },
+        {
+          provide: CA_KEY_STORE,
+          inject: [NATS_CONNECTION],
+          useFactory: (nats: NatsConnection) => options.keyStore ?? KvCaKeyStore.open(nats, config.namespace),
+        },
+        {
+          provide: CRL_STORE,
+          inject: [NATS_CONNECTION],
+          useFactory: async (nats: NatsConnection) => new LatestCrlCache(options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace))),
+        },
+        { provide: CRL_SNAPSHOTS, inject: [EVENT_STORE], useFactory: async (store: EventStore) => ({ store: await store.snapshotStore(), every: 20 }) },
+        {
+          provide: DOWNLINKS,
+          inject: [NATS_CONNECTION, CLOCK],
+          useFactory: (nats: NatsConnection, clock: Clock) =>
+            new DownlinkPublisher({ platformKey: options.platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, clock }),
+        },
+        { provide: ISSUANCE_METRICS, inject: [METRICS_REGISTRY], useFactory: issuanceMetrics },
+        {
+          provide: CertificateAuthority,
+          inject: [EVENT_STORE, CA_KEY_STORE, CLOCK, CA_LOGGER, CA_STREAMS],
+          useFactory: (store: EventStore, keys: CaKeyStore, clock: Clock, logger: Logger) =>
+            new CertificateAuthority({ store, keys, kek: options.kek, settings: config, clock, logger }),
+        },
+        view(DeviceEligibilityView),
+        view(RevokedCertificatesView),
+        view(PendingRevocationRequestsView),
+        {
+          provide: AUTHORITIES_READY,
+          inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler],
+          useFactory: ensureAuthoritiesAtStart,
+        },
+        IssueCertificateHandler,
+        CsrUplinkController,
+        CertifyDevicesHandler,
+        CreateIssuingAuthorityHandler,
+        PublishCrlHandler,
+        ServeCrlHandler,
+        RevokeCertificatesHandler,
+        RevocationRequestedReaction,
+        CrlRefreshJob,
       ],
-      exports: [CA_RUNTIME],
     };
   }
 }

@@ -1,58 +1,70 @@
 /**
- * CA configuration from the environment, with defaults that work on loopback. Secrets (the KEK,
- * the platform key) are loaded elsewhere and never copied into this object.
+ * The CA's configuration: one schema (env variable, default, check, documentation) that reads the
+ * environment and writes the README's configuration table. Defaults work on loopback. The secrets
+ * (KEK, platform key) are read with it but never kept in the CaConfig the service passes around.
  */
 import { hostname } from 'node:os';
-import { CaConfigError } from './errors.js';
+import { common, defineConfig, integer, optionalText, text, url, type Env } from '@tunnelkey/config';
 
+export const caConfigSchema = defineConfig({
+  natsUrl: common.natsUrl,
+  namespace: common.namespace,
+  logLevel: common.logLevel,
+  httpPort: integer('HTTP_PORT', 3102, 'HTTP port of health, readiness, metrics and the CRL distribution point (0: any free port)', { max: 65_535 }),
+  crlBaseUrl: {
+    ...url('CRL_BASE_URL', '', 'Certificates name `<CRL_BASE_URL>/<authorityId>.crl` as their CRL distribution point', ['http', 'https']),
+    fallback: undefined as string | undefined,
+    shownDefault: '`http://127.0.0.1:<HTTP_PORT>/crl`',
+  },
+  instanceId: optionalText('CA_INSTANCE_ID', 'Names this instance in logs (default: the host name)'),
+  maxConcurrentIssuance: integer('CA_MAX_CONCURRENT_ISSUANCE', 64, 'CSRs one instance works on at once: bounds memory and keeps signing latency flat', { min: 1 }),
+  rootLifetimeDays: integer('CA_ROOT_LIFETIME_DAYS', 20 * 365, 'Validity of the root CA certificate, in days', { min: 1 }),
+  issuingLifetimeDays: integer('CA_ISSUING_LIFETIME_DAYS', 10 * 365, "Validity of an owner's issuing CA certificate, in days", { min: 1 }),
+  organization: text('CA_ORGANIZATION', 'tunnelkey', 'Subject organisation of the CA certificates'),
+  crlValidityHours: integer('CA_CRL_VALIDITY_HOURS', 168, 'CRL nextUpdate - thisUpdate, in hours; a CRL is re-published at half of it', { min: 1 }),
+  crlRefreshCheckMs: integer('CA_CRL_REFRESH_CHECK_MS', 600_000, 'How often the CA looks for CRLs past half their validity, in ms', { min: 1 }),
+  kek: optionalText('CA_KEK', 'Key-encryption key of the CA keys at rest (base64 or hex, 32 bytes); or CA_KEK_FILE', { secret: true }),
+  kekFile: optionalText('CA_KEK_FILE', 'File holding the KEK (instead of CA_KEK)'),
+  platformKeyFile: optionalText('PLATFORM_KEY_FILE', "File holding the platform's signing key (PKCS#8) for device downlinks; or PLATFORM_KEY"),
+  platformKey: optionalText('PLATFORM_KEY', 'The platform signing key, PKCS#8 base64 (instead of PLATFORM_KEY_FILE)', { secret: true }),
+  platformKeyId: text('PLATFORM_KEY_ID', 'platform-1', 'Key id devices see on platform-signed messages'),
+});
+
+/** The CA's settings, secrets left out. */
 export interface CaConfig {
   natsUrl: string;
-  /** '' in production; a unique token per test. Prefixes streams, subjects and KV buckets. */
+  /** '' in production; a unique token per test. Prefixes streams, subjects and buckets. */
   namespace: string;
-  /** HTTP port of health/ready/metrics (and later the CRL endpoint); 0 picks a free one. */
+  logLevel: string;
+  /** HTTP port of health/ready/metrics and the CRL endpoint; 0 picks a free one. */
   httpPort: number;
   /** Certificates name `<crlBaseUrl>/<authorityId>.crl` as their CRL distribution point. */
   crlBaseUrl: string;
-  /** Distinguishes this instance's durable consumers from other CA instances' (each needs every event). */
+  /** Names the instance in logs. */
   instanceId: string;
-  /** CSRs processed at once per instance: bounds memory and keeps signing latency flat. */
+  /** CSRs processed at once per instance. */
   maxConcurrentIssuance: number;
-  /** Validity of CA certificates. */
   rootLifetimeDays: number;
   issuingLifetimeDays: number;
-  /** Subject organisation of the CA certificates. */
   organization: string;
-  /** CRL nextUpdate - thisUpdate (CA_CRL_VALIDITY_HOURS, default 168). */
-  crlValidityHours?: number;
-  /** How often the CA checks for CRLs past half their validity (CA_CRL_REFRESH_CHECK_MS, default 10 min). */
-  crlRefreshCheckMs?: number;
+  /** CRL nextUpdate - thisUpdate. */
+  crlValidityHours: number;
+  /** How often the CA checks for CRLs past half their validity. */
+  crlRefreshCheckMs: number;
 }
 
-const positiveInteger = (env: Record<string, string | undefined>, name: string, fallback: number): number => {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new CaConfigError(`${name} must be a non-negative integer`, { variable: name });
-  return value;
-};
+/** The environment variables of the secrets, as the KEK and platform-key loaders read them. */
+export type CaSecretsEnv = Pick<Env, 'CA_KEK' | 'CA_KEK_FILE' | 'PLATFORM_KEY_FILE' | 'PLATFORM_KEY' | 'PLATFORM_KEY_ID'>;
 
-/** Reads the CA's settings from the environment (usually process.env). */
-export function caConfigFromEnv(env: Record<string, string | undefined> = process.env): CaConfig {
-  const httpPort = positiveInteger(env, 'HTTP_PORT', 3102);
-  const crlBaseUrl = (env.CRL_BASE_URL ?? `http://127.0.0.1:${httpPort}/crl`).replace(/\/+$/, '');
-  if (!/^https?:\/\/\S+$/.test(crlBaseUrl)) throw new CaConfigError('CRL_BASE_URL must be an http(s) URL', { variable: 'CRL_BASE_URL' });
-  const instanceId = (env.CA_INSTANCE_ID ?? env.HOSTNAME ?? hostname()).replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'ca-0';
-  return {
-    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    namespace: env.TUNNELKEY_NAMESPACE ?? '',
-    httpPort,
-    crlBaseUrl,
-    instanceId,
-    maxConcurrentIssuance: positiveInteger(env, 'CA_MAX_CONCURRENT_ISSUANCE', 64) || 64,
-    rootLifetimeDays: positiveInteger(env, 'CA_ROOT_LIFETIME_DAYS', 20 * 365),
-    issuingLifetimeDays: positiveInteger(env, 'CA_ISSUING_LIFETIME_DAYS', 10 * 365),
-    organization: env.CA_ORGANIZATION ?? 'tunnelkey',
-    crlValidityHours: positiveInteger(env, 'CA_CRL_VALIDITY_HOURS', 168) || 168,
-    crlRefreshCheckMs: positiveInteger(env, 'CA_CRL_REFRESH_CHECK_MS', 600_000) || 600_000,
-  };
+/** Reads and checks the CA's settings (ConfigError names the variable); the secrets go their own way. */
+export function caConfigFromEnv(env: Env = process.env): CaConfig {
+  const { kek: _kek, kekFile: _kekFile, platformKeyFile: _file, platformKey: _key, platformKeyId: _id, ...read } = caConfigSchema.read(env);
+  const instanceId = (read.instanceId ?? env.HOSTNAME ?? hostname()).replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'ca-0';
+  return { ...read, crlBaseUrl: read.crlBaseUrl ?? `http://127.0.0.1:${read.httpPort}/crl`, instanceId };
+}
+
+/** The secrets' variables, checked by the same schema, for loadKek and loadPlatformKey. */
+export function caSecretsEnv(env: Env = process.env): CaSecretsEnv {
+  const { kek, kekFile, platformKeyFile, platformKey, platformKeyId } = caConfigSchema.read(env);
+  return { CA_KEK: kek, CA_KEK_FILE: kekFile, PLATFORM_KEY_FILE: platformKeyFile, PLATFORM_KEY: platformKey, PLATFORM_KEY_ID: platformKeyId };
 }

@@ -21,11 +21,11 @@ import {
   type ParsedCertificate,
   type Signer,
 } from '@tunnelkey/pki';
-import { handleCommand, load, type EventStore } from '@tunnelkey/eventstore';
+import { handleCommand, load, metadataOf, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import { AuthorityUnavailableError, CaCommandRejected } from '../errors.js';
-import { authorityDecider, authorityStream, type AuthorityCommand, type AuthorityData, type AuthorityState } from './authority.decider.js';
-import type { CaKeyStore } from './ca-key-store.js';
+import { authorityDecider, authorityStream, type AuthorityCommand, type AuthorityData, type AuthorityState } from '../deciders/authority.decider.js';
+import type { CaKeyStore } from '../ca-key-store-port/ca-key-store.js';
 
 export const ROOT_AUTHORITY_ID = 'root';
 
@@ -74,6 +74,9 @@ export const issuingAuthorityId = (ownerId: string): string => {
 /** The CA id bound into a wrapped key's AAD (pki allows [A-Za-z0-9._:-]; aggregate ids may hold `_`, never `.`). */
 const keyBindingId = (authorityId: string) => authorityId.replace(/_/g, '.');
 
+/** Who the CA's own writes name as their actor. */
+export const caActor = { kind: 'service' as const, id: 'ca' };
+
 const truncate = (text: string, max: number) => (text.length <= max ? text : text.slice(0, max));
 
 export class CertificateAuthority {
@@ -116,7 +119,8 @@ export class CertificateAuthority {
     const wrappedKey = await this.#deps.keys.get(ROOT_AUTHORITY_ID);
     if (!wrappedKey) throw new CaCommandRejected('key-already-offline', 'the root key is not in the online key store');
     const exportDigest = createHash('sha256').update(wrappedKey).digest('hex');
-    await this.#handle(root.authorityId, { type: 'ExportAuthorityKey', data: { authorityId: root.authorityId, exportDigest }, metadata: this.#metadata(commandId) });
+    const metadata = metadataOf({ commandId, actor: caActor }, this.#clock());
+    await this.#handle(root.authorityId, { type: 'ExportAuthorityKey', data: { authorityId: root.authorityId, exportDigest }, metadata });
     await this.#deps.keys.remove(ROOT_AUTHORITY_ID);
     this.#root = undefined;
     this.#deps.logger.info({ event: 'ca.root_key_exported', authorityId: root.authorityId, exportDigest }, 'root key taken offline');
@@ -190,7 +194,8 @@ export class CertificateAuthority {
     if (state.status === 'Absent') {
       const signer = await this.#createOrAdoptKey(authorityId);
       const data = await buildCertificate(signer);
-      await this.#handle(authorityId, { type: 'CreateAuthority', data, metadata: this.#metadata(`create-authority-${authorityId}`) });
+      const metadata = metadataOf({ commandId: `create-authority-${authorityId}`, actor: caActor }, this.#clock());
+      await this.#handle(authorityId, { type: 'CreateAuthority', data, metadata });
       // Re-read rather than trust our own decision: another instance may have been first.
       state = await this.#state(authorityId);
       if (state.status === 'Absent') throw new AuthorityUnavailableError('authority was not recorded', { authorityId });
@@ -241,10 +246,6 @@ export class CertificateAuthority {
 
   #handle(authorityId: string, command: AuthorityCommand) {
     return handleCommand({ store: this.#deps.store, decider: authorityDecider, stream: authorityStream(authorityId), command, logger: this.#deps.logger });
-  }
-
-  #metadata(commandId: string) {
-    return { commandId, now: this.#clock().toISOString(), actor: { kind: 'service' as const, id: 'ca' } };
   }
 
   /** Caches the promise; a failure is not cached, so the next caller tries again. */

@@ -1,9 +1,10 @@
 /**
- * The CSR transport: `<ns>.dev.*.csr` in the `ca` queue group (instances share the load), each
- * message verified by the device-protocol verifier before anything else, then handed to the
- * issuance pipeline with bounded concurrency. The answer goes to the device's inbox: the
- * certificate, or a rejection naming the reason. Messages that fail the envelope checks are ignored.
+ * The CSR uplink: `<ns>.dev.*.csr` in the `ca` queue group (instances share the load). Each message
+ * is verified by the device-protocol verifier before the handler sees it, handled with bounded
+ * concurrency, and answered in the device's inbox: the certificate, or a rejection naming the
+ * reason. Messages that fail the envelope checks are ignored (counted and logged, never answered).
  */
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   CertificateMessage,
@@ -14,26 +15,25 @@ import {
   type DeviceBodyOf,
   type DeviceEnvelope,
 } from '@tunnelkey/contracts';
-import { DeviceMessageVerifier, isDeviceMessageRejected, type DeviceMessageRejectionCode } from '@tunnelkey/device-protocol';
+import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
+import {
+  DeviceMessageVerifier,
+  isDeviceMessageRejected,
+  type DeviceMessageRejectionCode,
+  type DownlinkPublisher,
+} from '@tunnelkey/device-protocol';
+import { NATS_CONNECTION } from '@tunnelkey/messaging';
 import { MAX_CSR_BYTES } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
-import type { DeviceEligibility } from '../device-eligibility/device-eligibility.js';
-import { BoundedConcurrency } from '../shared/bounded-concurrency.js';
-import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
+import type { CaConfig } from '../config.js';
+import { AUTHORITIES_READY, CA_CONFIG, CA_LOGGER, CLOCK, DOWNLINKS, ISSUANCE_METRICS, type Clock } from '../tokens.js';
+import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import type { CertificateRejectionReason } from './certificate-refused.js';
-import type { CertificateIssuance, IssuanceOutcome } from './certificate-issuance.js';
+import { IssueCertificateHandler, type IssuanceOutcome } from './issue-certificate.handler.js';
 
-export interface CsrIntakeDeps {
-  nc: NatsConnection;
-  namespace: string;
-  eligibility: DeviceEligibility;
-  issuance: CertificateIssuance;
-  downlinks: DownlinkPublisher;
-  maxConcurrent: number;
-  logger: Logger;
-  clock?: () => Date;
-  /** Called with every outcome (metrics). */
-  onOutcome?: (outcome: IssuanceOutcome, ms: number) => void;
+/** Counts and times every CSR outcome (the CA's Prometheus metrics). */
+export interface IssuanceMetrics {
+  observe(outcome: IssuanceOutcome, ms: number): void;
 }
 
 const reasonForEnvelopeRefusal: Record<DeviceMessageRejectionCode, CertificateRejectionReason> = {
@@ -49,61 +49,72 @@ const reasonForEnvelopeRefusal: Record<DeviceMessageRejectionCode, CertificateRe
 
 const decoder = new TextDecoder();
 
-export class CsrIntake {
+@Injectable()
+export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDestroy {
   readonly verifier: DeviceMessageVerifier;
-  readonly #limiter: BoundedConcurrency;
-  readonly #clock: () => Date;
+  readonly #limiter: ConcurrencyLimiter;
   #subscription: Subscription | undefined;
   #loop: Promise<void> | undefined;
 
-  constructor(private readonly deps: CsrIntakeDeps) {
-    this.#clock = deps.clock ?? (() => new Date());
-    this.#limiter = new BoundedConcurrency(deps.maxConcurrent);
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(CA_CONFIG) private readonly config: CaConfig,
+    private readonly eligibility: DeviceEligibilityView,
+    private readonly handler: IssueCertificateHandler,
+    @Inject(DOWNLINKS) private readonly downlinks: DownlinkPublisher,
+    @Inject(ISSUANCE_METRICS) private readonly metrics: IssuanceMetrics,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CA_LOGGER) private readonly logger: Logger,
+    // Not used: orders the start after the authorities exist (no race among the first CSRs to create them).
+    @Inject(AUTHORITIES_READY) _authoritiesReady: unknown,
+  ) {
+    this.#limiter = new ConcurrencyLimiter(config.maxConcurrentIssuance);
     this.verifier = new DeviceMessageVerifier({
       direction: 'uplink',
-      namespace: deps.namespace,
-      clock: this.#clock,
+      namespace: config.namespace,
+      clock: clock,
       // A CSR envelope is signed with the device's enrolment key (contracts: csr, flow step 5).
       resolveKey: async (envelope) => {
-        let device = deps.eligibility.facts(envelope.deviceId).device;
+        let device = eligibility.facts(envelope.deviceId).device;
         if (!device) {
-          await deps.eligibility.syncNow(); // maybe imported a moment ago
-          device = deps.eligibility.facts(envelope.deviceId).device;
+          await eligibility.catchUp(); // maybe imported a moment ago
+          device = eligibility.facts(envelope.deviceId).device;
         }
         if (!device) return undefined;
         if (envelope.keyId !== 'enrolment') return null;
-        return deps.eligibility.enrolmentKey(device);
+        return eligibility.enrolmentKey(device);
       },
     });
   }
 
-  start(): void {
-    const subscription = this.deps.nc.subscribe(deviceUplinkFilter(CsrMessage.kind, this.deps.namespace), { queue: 'ca' });
+  onApplicationBootstrap(): void {
+    const subscription = this.nc.subscribe(deviceUplinkFilter(CsrMessage.kind, this.config.namespace), { queue: 'ca' });
     this.#subscription = subscription;
     this.#loop = (async () => {
       for await (const msg of subscription) {
         // Waits for a free slot: back-pressure instead of unbounded concurrent signing.
-        await this.#limiter.submit(async () => {
-          await this.handle(msg.subject, msg.data).catch((error: unknown) => {
-            this.deps.logger.error({ event: 'ca.csr_failed', subject: msg.subject, error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' }, 'CSR handling failed');
-          });
-        });
+        await this.#limiter.start(() =>
+          this.handle(msg.subject, msg.data).catch((error: unknown) => {
+            const described = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown';
+            this.logger.error({ event: 'ca.csr_failed', subject: msg.subject, error: described }, 'CSR handling failed');
+          }),
+        );
       }
     })();
   }
 
   /** Stops taking CSRs and waits for those in flight. */
-  async stop(): Promise<void> {
+  async onModuleDestroy(): Promise<void> {
     if (this.#subscription) await this.#subscription.drain().catch(() => undefined);
     await this.#loop;
     await this.#limiter.idle();
     this.#subscription = undefined;
   }
 
-  /** One CSR message, end to end: verify, issue or refuse, answer the device. Public for tests. */
+  /** One CSR message, end to end: verify, issue or refuse, answer the device. */
   async handle(subject: string, data: Uint8Array): Promise<IssuanceOutcome | undefined> {
     const started = performance.now();
-    const receivedAt = this.#clock();
+    const receivedAt = this.clock();
     let envelope: DeviceEnvelope;
     try {
       envelope = await this.verifier.verify(subject, data);
@@ -112,7 +123,7 @@ export class CsrIntake {
       return this.#ignoreUnverified(subject, data, error.code, started);
     }
     const body = envelope.body as DeviceBodyOf<typeof CsrMessage>;
-    const outcome = await this.deps.issuance.issue({
+    const outcome = await this.handler.issue({
       deviceId: envelope.deviceId,
       requestId: body.requestId,
       keyId: body.keyId,
@@ -121,7 +132,7 @@ export class CsrIntake {
       receivedAt,
     });
     await this.#answer(envelope.deviceId, body.requestId, envelope.counter, outcome);
-    this.deps.onOutcome?.(outcome, performance.now() - started);
+    this.metrics.observe(outcome, performance.now() - started);
     return outcome;
   }
 
@@ -131,11 +142,12 @@ export class CsrIntake {
    * signed answer. It is logged without its content and counted in the metrics.
    */
   #ignoreUnverified(subject: string, data: Uint8Array, code: DeviceMessageRejectionCode, started: number): IssuanceOutcome {
-    const parts = parseDeviceSubject(subject, this.deps.namespace);
+    const parts = parseDeviceSubject(subject, this.config.namespace);
     const reason = code === 'malformed' && this.#csrTooLarge(data) ? 'oversized-csr' : reasonForEnvelopeRefusal[code];
-    this.deps.logger.warn({ event: 'ca.csr_ignored', deviceId: parts?.deviceId, code, reason }, 'CSR message failed its envelope checks; ignored');
+    const logged = { event: 'ca.csr_ignored', deviceId: parts?.deviceId, code, reason };
+    this.logger.warn(logged, 'CSR message failed its envelope checks; ignored');
     const outcome: IssuanceOutcome = { kind: 'ignored', reason };
-    this.deps.onOutcome?.(outcome, performance.now() - started);
+    this.metrics.observe(outcome, performance.now() - started);
     return outcome;
   }
 
@@ -153,9 +165,9 @@ export class CsrIntake {
     if (outcome.kind === 'ignored') return;
     if (outcome.kind === 'issued') {
       const { serialNumber, certificatePem, chainPem } = outcome.certificate;
-      await this.deps.downlinks.send(CertificateMessage, deviceId, { requestId, serialNumber, certificatePem, chainPem });
+      await this.downlinks.send(CertificateMessage, deviceId, { requestId, serialNumber, certificatePem, chainPem });
     } else {
-      await this.deps.downlinks.send(RejectionMessage, deviceId, {
+      await this.downlinks.send(RejectionMessage, deviceId, {
         inReplyTo: { kind: CsrMessage.kind, counter },
         code: outcome.reason,
         message: `${requestId}: ${outcome.message}`.slice(0, 500),

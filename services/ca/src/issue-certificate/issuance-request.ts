@@ -1,7 +1,7 @@
 /** What the pipeline works on: one verified CSR message, and what the checks learn about it. */
 import type { CsrMessage, DeviceBodyOf } from '@tunnelkey/contracts';
 import type { ParsedCsr } from '@tunnelkey/pki';
-import type { DeviceFacts } from '../device-eligibility/device-eligibility.js';
+import type { DeviceFacts } from '../views/device-eligibility.view.js';
 
 export type KeyAttestation = NonNullable<DeviceBodyOf<typeof CsrMessage>['keyAttestation']>;
 

@@ -13,7 +13,7 @@ import {
   parseAndVerifyCsr,
   spkiEqual,
 } from '@tunnelkey/pki';
-import type { DeviceRecord } from '../device-eligibility/device-eligibility.projection.js';
+import type { DeviceRecord } from '../views/device-eligibility.view.js';
 import { CertificateRefused } from './certificate-refused.js';
 import type { IssuanceContext } from './issuance-request.js';
 

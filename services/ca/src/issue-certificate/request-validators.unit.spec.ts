@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { keyAttestationBytes } from '@tunnelkey/contracts';
 import { importVerifyKey, signBytes } from '@tunnelkey/device-protocol';
 import { createCsr, generateP256KeyPair, WebCryptoSigner } from '@tunnelkey/pki';
-import type { DeviceRecord } from '../device-eligibility/device-eligibility.projection.js';
+import type { DeviceRecord } from '../views/device-eligibility.view.js';
 import { CertificateRefused } from './certificate-refused.js';
 import type { IssuanceContext } from './issuance-request.js';
 import { requestValidators, type ValidatorDeps } from './request-validators.js';

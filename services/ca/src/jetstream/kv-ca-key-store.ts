@@ -1,7 +1,7 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AuthorityUnavailableError } from '../errors.js';
-import type { CaKeyStore } from './ca-key-store.js';
+import type { CaKeyStore } from '../ca-key-store-port/ca-key-store.js';
 
 /**
  * CA keys (KEK-wrapped) in a JetStream KV bucket of the namespace (`<NS>_CA_KEYS`). Only the

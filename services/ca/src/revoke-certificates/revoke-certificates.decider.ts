@@ -10,7 +10,7 @@ import {
   type DeviceCertificateEvent,
   type DeviceCertificatesState,
   type IssuedCertificateData,
-} from '../certificate-issuance/device-certificates.decider.js';
+} from '../deciders/device-certificates.decider.js';
 
 export type RevokeCertificatesCommand = Command<'RevokeCertificates', { deviceId: string; revocationId: string; reason: RevocationReason }>;
 

@@ -1,6 +1,6 @@
 import { CommandRejected } from '@tunnelkey/eventstore';
 import { deciderSpecification } from '@tunnelkey/testing';
-import type { IssuedCertificateData } from '../certificate-issuance/device-certificates.decider.js';
+import type { IssuedCertificateData } from '../deciders/device-certificates.decider.js';
 import { revocationAppliedDecider } from './revocation-applied.decider.js';
 import { revokeCertificatesDecider, type RevokeCertificatesCommand } from './revoke-certificates.decider.js';
 

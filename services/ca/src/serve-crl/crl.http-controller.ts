@@ -2,10 +2,9 @@
  * The CRL distribution point named in every certificate (`<CRL_BASE_URL>/<authorityId>.crl`):
  * the authority's current CRL, DER, `application/pkix-crl` (RFC 5280 4.2.1.13). Public data.
  */
-import { Controller, Get, Inject, NotFoundException, Param, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, Res, StreamableFile } from '@nestjs/common';
 import { isAggregateId } from '@tunnelkey/contracts';
-import { CaRuntime } from '../ca-runtime.js';
-import { CA_RUNTIME } from '../tokens.js';
+import { ServeCrlHandler } from './serve-crl.handler.js';
 
 interface HeaderSink {
   setHeader(name: string, value: string): void;
@@ -13,13 +12,13 @@ interface HeaderSink {
 
 @Controller('crl')
 export class CrlHttpController {
-  constructor(@Inject(CA_RUNTIME) private readonly ca: CaRuntime) {}
+  constructor(private readonly handler: ServeCrlHandler) {}
 
   @Get(':file')
   async crl(@Param('file') file: string, @Res({ passthrough: true }) response: HeaderSink): Promise<StreamableFile> {
     const authorityId = file.endsWith('.crl') ? file.slice(0, -'.crl'.length) : '';
     if (!isAggregateId(authorityId)) throw new NotFoundException('no such CRL');
-    const current = await this.ca.crls.current(authorityId);
+    const current = await this.handler.current(authorityId);
     if (!current) throw new NotFoundException(`authority ${authorityId} has published no CRL`);
     response.setHeader('ETag', `"${current.crl.crlDigest}"`);
     response.setHeader('Last-Modified', new Date(current.crl.thisUpdate).toUTCString());

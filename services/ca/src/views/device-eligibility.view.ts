@@ -1,7 +1,8 @@
 /**
- * Answers "may this device be certified, and with which key, lifetime and owner?" from the
- * registry's events. In-process and mutable for speed (one Map lookup per CSR); rebuilt from
- * the log at start. Revocation is sticky: no later event makes a revoked device eligible again.
+ * Query: "may this device be certified, with which key, lifetime and owner?", from the registry's
+ * events. A LiveView: rebuilt from the log at start, then followed; lookups are synchronous Map
+ * reads, so a CSR never waits on the view unless it finds something the view may simply not have
+ * seen yet (then `catchUp`). Revocation is sticky: no later event makes a revoked device eligible.
  */
 import {
   BatchCreated,
@@ -12,10 +13,14 @@ import {
   IdentityVerified,
   OwnershipTransferCompleted,
   ServerPolicyDefined,
+  type CertifyDevices,
+  type CommandOf,
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
-import type { ProjectionDefinition, RecordedEvent } from '@tunnelkey/eventstore';
+import { importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
+import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
 
 export interface PolicyRecord {
   policyId: string;
@@ -69,7 +74,7 @@ const moveToBatch = (state: DeviceEligibilityState, device: DeviceRecord, batchI
 type Data<E> = DataOf<E>;
 
 /**
- * Folds one registry event into the state (in place: the projection owns it). The store has
+ * Folds one registry event into the state (in place: the view owns it). The store has
  * already validated each event against its contract, so we dispatch on the type alone.
  */
 export function evolveEligibility(state: DeviceEligibilityState, event: EventEnvelope): DeviceEligibilityState {
@@ -137,9 +142,110 @@ export function evolveEligibility(state: DeviceEligibilityState, event: EventEnv
   return state;
 }
 
-export const deviceEligibilityProjection: ProjectionDefinition<DeviceEligibilityState> = {
-  name: 'ca-device-eligibility',
-  context: 'registry',
-  initialState: initialEligibilityState,
-  evolve: (state, recorded: RecordedEvent) => evolveEligibility(state, recorded.event),
-};
+/** Which devices a bulk command names (contracts' DeviceScope). */
+export type DeviceScope = CommandOf<typeof CertifyDevices>['scope'];
+
+export interface DeviceFacts {
+  device?: DeviceRecord;
+  batch?: BatchRecord;
+  policy?: PolicyRecord;
+  /** The batch owner, or the new owner after a transfer. */
+  ownerId?: string;
+}
+
+export class DeviceEligibilityView {
+  static readonly viewName = 'ca-device-eligibility';
+  #catchingUp: Promise<void> | undefined;
+  // Imported verify keys, per device and key digest (a re-import with a new key gets a new entry).
+  readonly #keys = new Map<string, { digest: string; key: Promise<CryptoKey> }>();
+
+  private constructor(private readonly view: LiveView<DeviceEligibilityState>) {}
+
+  /** Rebuilds from the registry's log, then follows it (every CA instance sees every event). */
+  static async start(store: EventStore, logger: Logger): Promise<DeviceEligibilityView> {
+    const started = Date.now();
+    const view = await LiveView.start(
+      store,
+      {
+        name: DeviceEligibilityView.viewName,
+        sources: [{ context: 'registry' }],
+        initialState: initialEligibilityState,
+        evolve: (state, recorded) => evolveEligibility(state, recorded.event),
+      },
+      { logger },
+    );
+    const devices = view.state.devices.size;
+    logger.info({ event: 'ca.eligibility_ready', devices, checkpoint: view.checkpoint({ context: 'registry' }), ms: Date.now() - started }, 'device eligibility view caught up');
+    return new DeviceEligibilityView(view);
+  }
+
+  /** For readiness: rebuilt, following, no event waiting on a retry. */
+  get ready(): boolean {
+    return this.view.ready;
+  }
+
+  /** Waits until the view holds everything in the registry log now; concurrent callers share one wait. */
+  catchUp(): Promise<void> {
+    this.#catchingUp ??= this.view.catchUp().finally(() => (this.#catchingUp = undefined));
+    return this.#catchingUp;
+  }
+
+  facts(deviceId: string): DeviceFacts {
+    const state = this.view.state;
+    const device = state.devices.get(deviceId);
+    if (!device) return {};
+    const batch = device.batchId ? state.batches.get(device.batchId) : undefined;
+    const policy = batch ? state.policies.get(batch.policyId) : undefined;
+    const ownerId = device.ownerId ?? batch?.ownerId;
+    return { device, ...(batch ? { batch } : {}), ...(policy ? { policy } : {}), ...(ownerId ? { ownerId } : {}) };
+  }
+
+  /** Device ids a CertifyDevices scope names (devices the CA has never heard of are left out). */
+  devicesInScope(scope: DeviceScope): string[] {
+    const state = this.view.state;
+    switch (scope.kind) {
+      case 'device':
+        return state.devices.has(scope.deviceId) ? [scope.deviceId] : [];
+      case 'devices':
+        return [...new Set(scope.deviceIds)].filter((id) => state.devices.has(id));
+      case 'batch':
+        return [...(state.devicesByBatch.get(scope.batchId) ?? [])];
+      default: {
+        const unknown: never = scope;
+        return unknown;
+      }
+    }
+  }
+
+  /** Owners of every batch known: each gets an issuing CA at start. */
+  owners(): string[] {
+    return [...new Set([...this.view.state.batches.values()].map((b) => b.ownerId))];
+  }
+
+  /**
+   * Refuses new certificates to a device at once in this instance, before the registry's
+   * DeviceRevoked arrives (which makes it durable for every instance).
+   */
+  markRevoked(deviceId: string): void {
+    const device = this.view.state.devices.get(deviceId);
+    if (device) device.revoked = true;
+  }
+
+  /** The device's enrolment key as a verify key, imported once per key. */
+  enrolmentKey(device: DeviceRecord): Promise<CryptoKey> {
+    const cached = this.#keys.get(device.deviceId);
+    if (cached && cached.digest === device.enrolmentKeyDigest) return cached.key;
+    const key = importVerifyKey(device.enrolmentPublicKey);
+    key.catch(() => this.#keys.delete(device.deviceId));
+    this.#keys.set(device.deviceId, { digest: device.enrolmentKeyDigest, key });
+    return key;
+  }
+
+  stop(): Promise<void> {
+    return this.view.stop();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.stop();
+  }
+}

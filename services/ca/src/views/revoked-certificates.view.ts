@@ -1,10 +1,11 @@
 /**
- * Query: what the next CRL of an authority lists, and which CRL is its current one. Folded from
- * the CA's own log (CertificateRevoked, CrlPublished); in-process and mutable, rebuilt at start.
- * Keyed by serial, so folding an event twice (our own append, then its delivery) changes nothing.
+ * Query: what an authority's next CRL lists, and which CRL is its current one. Folded from the
+ * CA's own log (CertificateRevoked, CrlPublished) in a LiveView, rebuilt at start. Keyed by serial,
+ * so folding an event twice (our own append noted at once, then its delivery) changes nothing.
  */
 import { CertificateRevoked, CrlPublished, type DataOf, type RevocationReason } from '@tunnelkey/contracts';
-import type { ProjectionDefinition } from '@tunnelkey/eventstore';
+import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
 
 export interface RevokedEntry {
   serialNumber: string;
@@ -12,9 +13,11 @@ export interface RevokedEntry {
   reason: RevocationReason;
 }
 
+export type CrlData = DataOf<typeof CrlPublished>;
+
 export interface RevokedCertificatesState {
   byAuthority: Map<string, Map<string, RevokedEntry>>;
-  currentCrl: Map<string, DataOf<typeof CrlPublished>>;
+  currentCrl: Map<string, CrlData>;
 }
 
 export function foldRevoked(state: RevokedCertificatesState, data: DataOf<typeof CertificateRevoked>): void {
@@ -24,18 +27,73 @@ export function foldRevoked(state: RevokedCertificatesState, data: DataOf<typeof
   if (!entries.has(data.serialNumber)) entries.set(data.serialNumber, { serialNumber: data.serialNumber, revokedAt: data.revokedAt, reason: data.reason });
 }
 
-export function foldCrl(state: RevokedCertificatesState, data: DataOf<typeof CrlPublished>): void {
+export function foldCrl(state: RevokedCertificatesState, data: CrlData): void {
   const current = state.currentCrl.get(data.authorityId);
   if (!current || current.crlNumber < data.crlNumber) state.currentCrl.set(data.authorityId, data);
 }
 
-export const revokedCertificatesProjection: ProjectionDefinition<RevokedCertificatesState> = {
-  name: 'ca-revoked-certificates',
-  context: 'ca',
-  initialState: () => ({ byAuthority: new Map(), currentCrl: new Map() }),
-  evolve(state, { event }) {
-    if (CertificateRevoked.is(event)) foldRevoked(state, event.data);
-    else if (CrlPublished.is(event)) foldCrl(state, event.data);
-    return state;
-  },
-};
+export class RevokedCertificatesView {
+  static readonly viewName = 'ca-revoked-certificates';
+
+  private constructor(private readonly view: LiveView<RevokedCertificatesState>) {}
+
+  static async start(store: EventStore, logger: Logger): Promise<RevokedCertificatesView> {
+    const view = await LiveView.start<RevokedCertificatesState>(
+      store,
+      {
+        name: RevokedCertificatesView.viewName,
+        sources: [{ context: 'ca' }],
+        initialState: () => ({ byAuthority: new Map(), currentCrl: new Map() }),
+        evolve(state, { event }) {
+          if (CertificateRevoked.is(event)) foldRevoked(state, event.data);
+          else if (CrlPublished.is(event)) foldCrl(state, event.data);
+          return state;
+        },
+      },
+      { logger },
+    );
+    return new RevokedCertificatesView(view);
+  }
+
+  get ready(): boolean {
+    return this.view.ready;
+  }
+
+  /** Resolves once every CA event in the log now is folded in (other instances' revocations too). */
+  catchUp(): Promise<void> {
+    return this.view.catchUp();
+  }
+
+  /** What the authority's next CRL lists. */
+  revoked(authorityId: string): RevokedEntry[] {
+    return [...(this.view.state.byAuthority.get(authorityId)?.values() ?? [])];
+  }
+
+  /** The authority's current CRL, if it published one. */
+  currentCrl(authorityId: string): CrlData | undefined {
+    return this.view.state.currentCrl.get(authorityId);
+  }
+
+  /** Every authority's current CRL. */
+  currentCrls(): CrlData[] {
+    return [...this.view.state.currentCrl.values()];
+  }
+
+  /** Folds a revocation this instance just appended, so its next CRL lists it without waiting for delivery. */
+  noteRevoked(data: DataOf<typeof CertificateRevoked>): void {
+    foldRevoked(this.view.state, data);
+  }
+
+  /** Folds a CRL this instance just published, so it is served at once. */
+  notePublished(data: CrlData): void {
+    foldCrl(this.view.state, data);
+  }
+
+  stop(): Promise<void> {
+    return this.view.stop();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.stop();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Query: which revocation requests wait in the log behind the one being applied? Followed in
+ * process (a LiveView over the revocation context's requests): the reaction that applies one
+ * request takes the ones queued behind it along, so a burst of n revocations costs one CRL, not n.
+ */
+import { RevocationRequested, type EventOf } from '@tunnelkey/contracts';
+import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
+
+export type RevocationRequest = EventOf<typeof RevocationRequested>;
+
+export interface PendingRequest {
+  sequence: number;
+  request: RevocationRequest;
+}
+
+/** In log order (a Map keeps insertion order), by revocation id. */
+export type PendingRevocationRequestsState = Map<string, PendingRequest>;
+
+export class PendingRevocationRequestsView {
+  static readonly viewName = 'ca-pending-revocation-requests';
+
+  private constructor(private readonly view: LiveView<PendingRevocationRequestsState>) {}
+
+  static async start(store: EventStore, logger: Logger): Promise<PendingRevocationRequestsView> {
+    const view = await LiveView.start<PendingRevocationRequestsState>(
+      store,
+      {
+        name: PendingRevocationRequestsView.viewName,
+        sources: [{ context: 'revocation', aggregate: 'revocation' }],
+        initialState: () => new Map(),
+        evolve(state, recorded) {
+          if (RevocationRequested.is(recorded.event)) state.set(recorded.event.data.revocationId, { sequence: recorded.sequence, request: recorded.event });
+          return state;
+        },
+      },
+      { logger },
+    );
+    return new PendingRevocationRequestsView(view);
+  }
+
+  get ready(): boolean {
+    return this.view.ready;
+  }
+
+  catchUp(): Promise<void> {
+    return this.view.catchUp();
+  }
+
+  /** Requests after `sequence` in log order, as many as fit in `maxDevices` devices in all (after `devices` already taken). */
+  behind(sequence: number, devices: number, maxDevices: number): RevocationRequest[] {
+    const taken: RevocationRequest[] = [];
+    for (const waiting of this.view.state.values()) {
+      if (waiting.sequence <= sequence) continue;
+      if ((devices += waiting.request.data.deviceIds.length) > maxDevices) break;
+      taken.push(waiting.request);
+    }
+    return taken;
+  }
+
+  /** Forgets every request up to `sequence` (delivered, hence applied, in log order). */
+  forgetUpTo(sequence: number): void {
+    for (const [revocationId, waiting] of this.view.state) if (waiting.sequence <= sequence) this.view.state.delete(revocationId);
+  }
+
+  /** Forgets requests applied ahead of their turn. */
+  forget(revocationIds: Iterable<string>): void {
+    for (const revocationId of revocationIds) this.view.state.delete(revocationId);
+  }
+
+  stop(): Promise<void> {
+    return this.view.stop();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.stop();
+  }
+}
