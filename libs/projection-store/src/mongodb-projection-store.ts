@@ -97,7 +97,7 @@ export function toUpdate(change: DocumentChange, source: string): AnyBulkWriteOp
  * from the checkpoint, and every change already applied fails its guard and changes nothing
  * (increments included), while the ones that were not applied are. The checkpoint only ever
  * lags the data, never leads it, so nothing is lost either. This needs one writer per
- * projection (one runner), which a durable subscription with one event in flight gives.
+ * projection (one runner), which its LiveFeed gives: one event in flight per source.
  */
 export class MongoProjectionStore implements ProjectionStore {
   readonly kind = 'mongodb' as const;

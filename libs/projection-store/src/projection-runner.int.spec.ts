@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { EmbeddedProjectionStore } from './embedded-projection-store.js';
 import { projectionStoreFeatures } from './projection-store.features.js';
 
-// Real NATS on NATS_URL (default nats://127.0.0.1:4222) feeding projections through durable
-// JetStream consumers; every test gets its own namespace (its own REGISTRY stream).
+// Real NATS on NATS_URL (default nats://127.0.0.1:4222) feeding projections through the runner's
+// LiveFeed (replay, then follow; no durable consumer); every test gets its own namespace.
 const nats = natsFixture({ prefix: 'ps' });
 beforeAll(() => nats.setup());
 afterAll(() => nats.teardown());
@@ -14,9 +14,7 @@ projectionStoreFeatures(
   'embedded, fed by JetStream',
   async () => ({ open: async (hooks) => new EmbeddedProjectionStore(hooks), close: async () => undefined }),
   async () => {
-    // A short ack_wait: a delivery caught by stop() during a nak-with-delay retry comes back after
-    // ack_wait (default 30 s); the crash test restarts right after such a stop.
-    const events = new JetStreamEventStore(nats.nc, { namespace: nats.subNamespace(), logger: pino({ level: 'silent' }), retryBackoffMs: [20], ackWaitMs: 1_000, maxHandlerAttempts: 1_000 });
+    const events = new JetStreamEventStore(nats.nc, { namespace: nats.subNamespace(), logger: pino({ level: 'silent' }) });
     await events.ensureStreams(['registry']);
     return { events, close: async () => events.close() };
   },

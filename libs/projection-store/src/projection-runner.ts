@@ -1,13 +1,9 @@
-import type { BoundedContext } from '@tunnelkey/contracts';
-import type { EventStore, RecordedEvent, Subscription } from '@tunnelkey/eventstore';
+import { LiveFeed, sourceKey, type EventStore, type LiveFeedOptions, type LiveViewSource, type RecordedEvent } from '@tunnelkey/eventstore';
 import { ProjectionEvolveError } from './errors.js';
 import type { ProjectionSchema, ProjectionStore, Write } from './projection-store.js';
 
 /** One event feed of a projection: a context, optionally one aggregate type of it. */
-export interface ProjectionSource {
-  context: BoundedContext;
-  aggregate?: string;
-}
+export type ProjectionSource = LiveViewSource;
 
 /**
  * A read model kept in a ProjectionStore: its collections, the feeds it follows, and its own pure
@@ -19,127 +15,96 @@ export interface StoredProjection extends ProjectionSchema {
   evolve(recorded: RecordedEvent): readonly Write[];
 }
 
-/** The checkpoint and document-guard key of a feed: `registry`, or `registry:device` for one aggregate. */
-export const sourceKey = (source: ProjectionSource): string => (source.aggregate ? `${source.context}:${source.aggregate}` : source.context);
-
 export interface ProjectionRunnerOptions {
   store: ProjectionStore;
   events: EventStore;
   projection: StoredProjection;
-  /**
-   * Durable name prefix, one durable per source (`<durable>-<context>[-<aggregate>]`). With the
-   * embedded store every process needs its own: its data lives and dies with the process.
-   */
-  durable: string;
-  /** Events per commit while catching up from the log. Default 500. */
+  /** Events per commit while rebuilding from the log. Default 500. */
   batchSize?: number;
+  /** Waits before a failed live commit is tried again (see LiveFeed). */
+  retryBackoffMs?: readonly number[];
+  logger?: LiveFeedOptions['logger'];
 }
 
 function evolveOne(projection: StoredProjection, recorded: RecordedEvent): Write[] {
   try {
     return projection.evolve(recorded).map((write) => ({ ...write, sequence: recorded.sequence }));
   } catch (error) {
-    throw new ProjectionEvolveError('projection evolve failed', { projection: projection.name, type: recorded.event.type, sequence: recorded.sequence }, { cause: error });
+    const context = { projection: projection.name, type: recorded.event.type, sequence: recorded.sequence };
+    throw new ProjectionEvolveError('projection evolve failed', context, { cause: error });
   }
 }
 
 /**
- * Catches a source up from the log, from its stored checkpoint, committing every `batchSize`
- * events (one commit per event would make a rebuild of 10k devices round-trip-bound on MongoDB).
- * Returns the source's checkpoint afterwards.
- */
-async function catchUp(store: ProjectionStore, events: EventStore, projection: StoredProjection, source: ProjectionSource, batchSize: number): Promise<number> {
-  const key = sourceKey(source);
-  const from = await store.checkpoint(projection.name, key);
-  let pending: Write[] = [];
-  let count = 0;
-  let last = from;
-  const flush = async () => {
-    if (count === 0) return;
-    await store.commit(projection.name, last, pending, { source: key });
-    pending = [];
-    count = 0;
-  };
-  await events.replay(
-    source.context,
-    async (recorded) => {
-      for (const write of evolveOne(projection, recorded)) pending.push(write);
-      last = recorded.sequence;
-      if (++count >= batchSize) await flush();
-    },
-    { aggregate: source.aggregate, fromSequence: from + 1 },
-  );
-  await flush();
-  return last;
-}
-
-/**
- * Feeds a StoredProjection from the event log. `start` first replays each source from its stored
- * checkpoint (so an empty embedded store is rebuilt from the log), then follows it with a durable
- * subscription. Each live event is one commit (its writes and the checkpoint); an event at or
- * below the checkpoint is skipped, and a redelivered one changes nothing (document guards), so a
- * restart resumes without loss or double counting.
- *
- * Replay-then-subscribe loses nothing: a durable only ever acked events that were in the log when
- * the replay read it, so wherever it resumes, the replay covered everything before.
+ * Feeds a StoredProjection from the event log on a `LiveFeed`: its position is the checkpoint
+ * stored next to the data, so no durable consumer exists (nothing to name, nothing to delete).
+ * `start` rebuilds each source from its stored checkpoint (an empty embedded store from the
+ * start of the log), committing every `batchSize` events (one commit per event would make a
+ * rebuild of 10k devices round-trip-bound on MongoDB), then follows the log with one commit per
+ * live event. Every write carries its event's sequence, so a batch committed again after a crash
+ * between its data and its checkpoint changes nothing twice (document guards).
  */
 export class ProjectionRunner {
   readonly #options: ProjectionRunnerOptions;
-  readonly #checkpoints = new Map<string, number>();
-  #subscriptions: Subscription[] = [];
+  /** Writes applied but not committed yet, per source and event sequence (a retried event replaces its own). */
+  readonly #pending = new Map<string, Map<number, Write[]>>();
+  #feed: LiveFeed | undefined;
 
   private constructor(options: ProjectionRunnerOptions) {
     this.#options = options;
   }
 
+  /** Rebuilds from the stored checkpoints, then follows the log; resolves once rebuilt. */
   static async start(options: ProjectionRunnerOptions): Promise<ProjectionRunner> {
+    const { store, events, projection } = options;
+    await store.define(projection);
     const runner = new ProjectionRunner(options);
-    await runner.#start();
+    runner.#feed = await LiveFeed.start(events, {
+      name: projection.name,
+      sources: projection.sources,
+      checkpoint: (source) => store.checkpoint(projection.name, sourceKey(source)),
+      apply: (recorded, source) => void runner.#pendingOf(source).set(recorded.sequence, evolveOne(projection, recorded)),
+      flush: (source, checkpoint) => runner.#commit(source, checkpoint),
+      ...(options.batchSize ? { rebuildBatch: options.batchSize } : {}),
+      ...(options.retryBackoffMs ? { retryBackoffMs: options.retryBackoffMs } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     return runner;
   }
 
-  async #start(): Promise<void> {
-    const { store, projection } = this.#options;
-    await store.define(projection);
-    try {
-      await this.#follow();
-    } catch (error) {
-      // A half-started runner must not keep following the sources it already started.
-      await this.stop().catch(() => undefined);
-      throw error;
-    }
+  #pendingOf(source: ProjectionSource): Map<number, Write[]> {
+    const key = sourceKey(source);
+    let pending = this.#pending.get(key);
+    if (!pending) this.#pending.set(key, (pending = new Map()));
+    return pending;
   }
 
-  async #follow(): Promise<void> {
-    const { store, events, projection, durable } = this.#options;
-    for (const source of projection.sources) {
-      const key = sourceKey(source);
-      this.#checkpoints.set(key, await catchUp(store, events, projection, source, this.#options.batchSize ?? 500));
-      const name = [durable, source.context, source.aggregate].filter(Boolean).join('-');
-      const subscription = await events.subscribe({ durable: name, context: source.context, aggregate: source.aggregate, fromSequence: this.#checkpoints.get(key)! + 1 }, async (recorded) => {
-        if (recorded.sequence <= (this.#checkpoints.get(key) ?? 0)) return;
-        await store.commit(projection.name, recorded.sequence, evolveOne(projection, recorded), { source: key });
-        this.#checkpoints.set(key, recorded.sequence);
-      });
-      this.#subscriptions.push(subscription);
-    }
+  async #commit(source: ProjectionSource, checkpoint: number): Promise<void> {
+    const pending = this.#pendingOf(source);
+    const writes = [...pending.values()].flat();
+    // Kept until stored: a failed commit is retried with the same writes.
+    await this.#options.store.commit(this.#options.projection.name, checkpoint, writes, { source: sourceKey(source) });
+    pending.clear();
   }
 
   /** Last applied sequence per source key. */
   get checkpoints(): Record<string, number> {
-    return Object.fromEntries(this.#checkpoints);
+    return Object.fromEntries(this.#options.projection.sources.map((source) => [sourceKey(source), this.#feed?.checkpoint(source) ?? 0]));
+  }
+
+  /** Rebuilt, following, and no commit waiting on a retry. */
+  get ready(): boolean {
+    return this.#feed?.ready ?? false;
   }
 
   /** Resolves when every source handled what was in its log at the time of the call. */
   async caughtUp(): Promise<void> {
-    await Promise.all(this.#subscriptions.map((s) => s.caughtUp()));
+    await this.#feed?.catchUp();
   }
 
-  /** Stops following the log; what was committed stays, the rest is redelivered to the next run. */
+  /** Stops following the log; what was committed stays, and the next start resumes after it. */
   async stop(): Promise<void> {
-    const subscriptions = this.#subscriptions;
-    this.#subscriptions = [];
-    await Promise.all(subscriptions.map((s) => s.stop()));
+    await this.#feed?.stop();
   }
 }
 
@@ -147,10 +112,15 @@ export class ProjectionRunner {
  * Rebuilds a projection from the log into `store`: deletes its data and checkpoints, then replays
  * every source. Returns the checkpoints reached. Stop its runner first.
  */
-export async function rebuildStoredProjection(store: ProjectionStore, events: EventStore, projection: StoredProjection, options: { batchSize?: number } = {}): Promise<Record<string, number>> {
+export async function rebuildStoredProjection(
+  store: ProjectionStore,
+  events: EventStore,
+  projection: StoredProjection,
+  options: { batchSize?: number } = {},
+): Promise<Record<string, number>> {
   await store.define(projection);
   await store.reset(projection.name);
-  const checkpoints: Record<string, number> = {};
-  for (const source of projection.sources) checkpoints[sourceKey(source)] = await catchUp(store, events, projection, source, options.batchSize ?? 500);
-  return checkpoints;
+  const runner = await ProjectionRunner.start({ store, events, projection, ...options });
+  await runner.stop();
+  return runner.checkpoints;
 }

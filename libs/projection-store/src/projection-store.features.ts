@@ -7,6 +7,7 @@
 import { BatchCreated, type EventOf } from '@tunnelkey/contracts';
 import { InMemoryEventStore, noStream, type EventStore, type RecordedEvent } from '@tunnelkey/eventstore';
 import { withTimeout } from '@tunnelkey/testing';
+import { pino } from 'pino';
 import type { ProjectionStoreHooks } from './embedded-projection-store.js';
 import { InvalidQueryError, InvalidWriteError, UnindexedQueryError, UnknownCollectionError } from './errors.js';
 import { ProjectionRunner, rebuildStoredProjection, type StoredProjection } from './projection-runner.js';
@@ -32,6 +33,7 @@ export const inMemoryEvents = async (): Promise<EventStoreHarness> => ({
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
 const bound = <T>(promise: Promise<T>, what: string) => withTimeout(promise, 20_000, what);
+const silent = pino({ level: 'silent' });
 
 const fleet: ProjectionSchema = {
   name: 'device-list',
@@ -383,7 +385,7 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const store = await h.open();
         const projection = batchesByPolicy();
         await createBatches(5);
-        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, durable: unique('live') }), 'start');
+        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'start');
         const more = await createBatches(7).then((s) => s.at(-1)!);
         await bound(runner.caughtUp(), 'caughtUp');
         await runner.stop();
@@ -415,20 +417,19 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
           },
         });
         const projection = batchesByPolicy();
-        const durable = unique('crash');
         // While catching up, one event per commit, so that the crash lands mid-stream.
-        await expect(ProjectionRunner.start({ store, events: e.events, projection, durable, batchSize: 1 })).rejects.toThrow('process died');
+        await expect(ProjectionRunner.start({ store, events: e.events, projection, batchSize: 1, logger: silent })).rejects.toThrow('process died');
         expect(await store.checkpoint(projection.name, 'registry:batch')).toBe(sequences[4]);
 
         // Restarted, then dying again while following live; stopped right there.
-        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, durable }), 'restart');
+        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'restart');
         const liveCrash = new Promise<void>((resolve) => (crashed = resolve));
         crashAbove = sequences.at(-1)! + 2;
         await createBatches(5);
         await bound(liveCrash, 'the live crash');
         await runner.stop();
 
-        const restarted = await bound(ProjectionRunner.start({ store, events: e.events, projection, durable }), 'second restart');
+        const restarted = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'second restart');
         const after = await createBatches(4);
         await bound(restarted.caughtUp(), 'caughtUp after restart');
         await restarted.stop();
@@ -436,33 +437,60 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         await expectExactlyOnce(store, projection, 19);
       });
 
+      test('a live commit that fails is retried until stored: not ready meanwhile, every event once', async () => {
+        let failures = 0;
+        let failing = false;
+        const readyWhileFailing: boolean[] = [];
+        const started: { runner?: ProjectionRunner } = {};
+        const store = await h.open({
+          beforeCheckpoint: () => {
+            if (!failing) return;
+            if (failures > 0) readyWhileFailing.push(started.runner!.ready);
+            if (++failures === 3) failing = false;
+            throw new Error('the store is unreachable');
+          },
+        });
+        const projection = batchesByPolicy();
+        await createBatches(3);
+        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, retryBackoffMs: [5], logger: silent }), 'start');
+        started.runner = runner;
+        expect(runner.ready).toBe(true);
+        failing = true;
+        const [live] = await createBatches(1);
+        await createBatches(2);
+        await bound(runner.caughtUp(), 'caughtUp through the failed commits');
+        expect(readyWhileFailing).toEqual([false, false]);
+        expect(runner.ready).toBe(true);
+        expect(runner.checkpoints['registry:batch']).toBeGreaterThan(live!);
+        await runner.stop();
+        await expectExactlyOnce(store, projection, 6);
+      });
+
       test('a runner stopped while following live resumes where it stopped, on the same store', async () => {
         const store = await h.open();
         const projection = batchesByPolicy();
-        const durable = unique('resume');
-        const first = await bound(ProjectionRunner.start({ store, events: e.events, projection, durable }), 'start');
+        const first = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'start');
         await createBatches(6);
         await bound(first.caughtUp(), 'caughtUp');
         await first.stop();
         await createBatches(4);
-        const second = await bound(ProjectionRunner.start({ store, events: e.events, projection, durable }), 'restart');
+        const second = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'restart');
         await createBatches(3);
         await bound(second.caughtUp(), 'caughtUp after restart');
         await second.stop();
         await expectExactlyOnce(store, projection, 13);
       });
 
-      test('a new process with an empty store and an existing durable rebuilds from the log (embedded start)', async () => {
+      test('a new process with an empty store rebuilds from the log (embedded start)', async () => {
         const projection = batchesByPolicy();
-        const durable = unique('embedded');
         const firstStore = await h.open();
-        const first = await bound(ProjectionRunner.start({ store: firstStore, events: e.events, projection, durable }), 'start');
+        const first = await bound(ProjectionRunner.start({ store: firstStore, events: e.events, projection, logger: silent }), 'start');
         await createBatches(8);
         await bound(first.caughtUp(), 'caughtUp');
         await first.stop();
-        // The process restarts: its in-memory data is gone, the durable is not.
+        // The process restarts: its in-memory data is gone, the log is not.
         const fresh = await h.open();
-        const second = await bound(ProjectionRunner.start({ store: fresh, events: e.events, projection, durable }), 'restart');
+        const second = await bound(ProjectionRunner.start({ store: fresh, events: e.events, projection, logger: silent }), 'restart');
         await createBatches(2);
         await bound(second.caughtUp(), 'caughtUp');
         await second.stop();

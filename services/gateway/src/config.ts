@@ -1,45 +1,51 @@
-import { namespacePattern } from '@tunnelkey/contracts';
-import { GatewayConfigError } from './errors.js';
+/** The gateway's one configuration schema: it reads the environment and writes the README's table. */
+import { common, ConfigError, defineConfig, integer, optionalText, text, type Env, type Setting } from '@tunnelkey/config';
 
-/** The gateway's settings from the environment; every default works on loopback. */
-export interface GatewayConfig {
-  /** NATS_URL, default nats://127.0.0.1:4222. */
-  natsUrl: string;
-  /** TUNNELKEY_NAMESPACE, default '' (production). */
-  namespace: string;
-  /** GATEWAY_PORT (or HTTP_PORT), default 8080; 0 picks a free port. */
-  httpPort: number;
-  /** GATEWAY_HOST, default 127.0.0.1. */
-  httpHost: string;
-  /** GATEWAY_ADMIN_TOKEN: a bootstrap admin token; without it one is generated at first start and shown once. */
-  adminToken?: string;
-  /** GATEWAY_TICKET_KEY (hex, >= 32 bytes): shared by gateway instances so SSE tickets work on any of them. */
-  ticketKey?: Uint8Array;
-  /** GATEWAY_BODY_LIMIT, default 32mb: the largest identity file accepted in one request. */
-  bodyLimit: string;
-  /** LOG_LEVEL, default info. */
-  logLevel: string;
-}
+/** A value the schema's builders cannot check; `read` passes a ConfigError through as it is. */
+const refuse = (variable: string, message: string): never => {
+  throw new ConfigError(`${variable} ${message}`, { variable });
+};
 
-export function gatewayConfigFromEnv(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  const namespace = env.TUNNELKEY_NAMESPACE ?? '';
-  if (namespace !== '' && !new RegExp(namespacePattern).test(namespace)) throw new GatewayConfigError(`TUNNELKEY_NAMESPACE must match ${namespacePattern}`, 'TUNNELKEY_NAMESPACE');
-  const portText = env.GATEWAY_PORT ?? env.HTTP_PORT ?? '8080';
-  const httpPort = Number(portText);
-  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65_535) throw new GatewayConfigError('GATEWAY_PORT must be an integer from 0 to 65535', 'GATEWAY_PORT');
-  const adminToken = env.GATEWAY_ADMIN_TOKEN;
-  // The bootstrap token is as strong as its entropy: refuse a short one rather than guessable admin access.
-  if (adminToken !== undefined && adminToken.length < 24) throw new GatewayConfigError('GATEWAY_ADMIN_TOKEN must be at least 24 characters of random text', 'GATEWAY_ADMIN_TOKEN');
-  const ticketHex = env.GATEWAY_TICKET_KEY;
-  if (ticketHex !== undefined && !/^(?:[0-9a-fA-F]{2}){32,}$/.test(ticketHex)) throw new GatewayConfigError('GATEWAY_TICKET_KEY must be at least 32 bytes in hex', 'GATEWAY_TICKET_KEY');
-  return {
-    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    namespace,
-    httpPort,
-    httpHost: env.GATEWAY_HOST ?? '127.0.0.1',
-    ...(adminToken ? { adminToken } : {}),
-    ...(ticketHex ? { ticketKey: Buffer.from(ticketHex, 'hex') } : {}),
-    bodyLimit: env.GATEWAY_BODY_LIMIT ?? '32mb',
-    logLevel: env.LOG_LEVEL ?? 'info',
-  };
+export const gatewayConfig = defineConfig({
+  natsUrl: common.natsUrl,
+  namespace: common.namespace,
+  httpPort: integer(
+    'GATEWAY_PORT',
+    8080,
+    'Port of the API, the console, /events and /health /ready /metrics (HTTP_PORT is read when unset); 0 picks a free one',
+    { max: 65_535 },
+  ),
+  httpHost: text('GATEWAY_HOST', '127.0.0.1', 'Interface the HTTP server binds to'),
+  adminToken: {
+    ...optionalText(
+      'GATEWAY_ADMIN_TOKEN',
+      'Bootstrap admin token (at least 24 characters of random text); unset, the first gateway on an empty namespace creates one and shows it once on stdout',
+      { secret: true },
+    ),
+    // A short token is guessable admin access: refused rather than accepted.
+    parse: (raw: string) => (raw.length >= 24 ? raw : refuse('GATEWAY_ADMIN_TOKEN', 'must be at least 24 characters of random text')),
+  } satisfies Setting<string | undefined>,
+  ticketKey: {
+    env: 'GATEWAY_TICKET_KEY',
+    doc: 'Key of the SSE tickets, at least 32 bytes in hex; shared by the instances so a ticket works on any of them (unset: random per process)',
+    fallback: undefined,
+    shownDefault: 'unset',
+    secret: true,
+    parse: (raw: string): Uint8Array | undefined =>
+      /^(?:[0-9a-fA-F]{2}){32,}$/.test(raw) ? Buffer.from(raw, 'hex') : refuse('GATEWAY_TICKET_KEY', 'must be at least 32 bytes in hex'),
+  } satisfies Setting<Uint8Array | undefined>,
+  bodyLimit: text('GATEWAY_BODY_LIMIT', '32mb', 'Largest request body, hence the largest identity file imported in one request'),
+  mongoUrl: optionalText('MONGO_URL', 'MongoDB of the read models; unset, they live in the embedded store, rebuilt from the log at start', {
+    secret: true,
+  }),
+  mongoDatabase: optionalText('MONGO_DATABASE', "Database of the read models (default: the URL's path, else `tunnelkey`)"),
+  logLevel: common.logLevel,
+});
+
+export type GatewayConfig = ReturnType<typeof gatewayConfig.read>;
+
+/** The configuration from the environment; GATEWAY_PORT falls back on HTTP_PORT, as every service reads it. */
+export function gatewayConfigFromEnv(env: Env = process.env): GatewayConfig {
+  const port = env.GATEWAY_PORT?.trim() ? env.GATEWAY_PORT : env.HTTP_PORT;
+  return gatewayConfig.read({ ...env, GATEWAY_PORT: port });
 }

@@ -37,11 +37,3 @@ export class ReadModelNotReady extends GatewayError {
   override readonly name = 'ReadModelNotReady';
   readonly code = 'UNAVAILABLE';
 }
-
-export class GatewayConfigError extends Error {
-  override readonly name = 'GatewayConfigError';
-  readonly code = 'GATEWAY_CONFIG';
-  constructor(message: string, readonly variable: string) {
-    super(message);
-  }
-}

@@ -1,41 +1,87 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
-import { METRICS_REGISTRY, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { CommandClient, EVENT_STORE, METRICS_REGISTRY, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { projectionStoreFromEnv, type ProjectionStore } from '@tunnelkey/projection-store';
+import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { AuthGuard } from './auth/auth.guard.js';
+import { TokenService } from './auth/token-service.js';
+import { KvTokenStore, type TokenStore } from './auth/token-store.js';
 import { TokensController } from './auth/tokens.controller.js';
+import { CommandSender } from './commands/command-sender.js';
 import { CommandsController } from './commands/commands.controller.js';
-import type { GatewayRuntime } from './gateway-runtime.js';
+import type { GatewayConfig } from './config.js';
 import { LiveEventsController } from './live-events/live-events.controller.js';
+import { LiveUpdates } from './live-events/live-updates.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { QueriesController } from './queries/queries.controller.js';
-import { GATEWAY_RUNTIME, TOKEN_SERVICE } from './tokens.js';
+import { COMMAND_SENDER, GATEWAY_CONFIG, GATEWAY_LOGGER, LIVE_UPDATES, READ_MODELS, TOKEN_SERVICE } from './tokens.js';
+import { ReadModels } from './views/read-models.js';
 
-/** Registers the gateway's readiness check and its projection metrics with the platform glue. */
-@Injectable()
-class GatewayPlatformHooks implements OnModuleInit {
-  constructor(
-    @Inject(GATEWAY_RUNTIME) private readonly runtime: GatewayRuntime,
-    @Inject(READINESS_CHECKS) private readonly readiness: ReadinessRegistry,
-    @Inject(METRICS_REGISTRY) private readonly metrics: Registry,
-  ) {}
-
-  onModuleInit(): void {
-    this.readiness.add({ name: 'read-models', ready: () => this.runtime.ready() });
-    if (!this.metrics.getSingleMetric('gateway_projection_events_total')) {
-      const applied = new Counter({ name: 'gateway_projection_events_total', help: 'Events applied to the read models', labelNames: ['projection', 'context'], registers: [this.metrics] });
-      this.runtime.readModels.onApplied((projection, context) => applied.inc({ projection, context }));
-    }
-  }
+export interface GatewayModuleOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Where the read models live, left open at stop; default from the config (MongoDB or embedded), closed at stop. */
+  projectionStore?: ProjectionStore;
+  /** Default: the KV bucket of the namespace. */
+  tokenStore?: TokenStore;
+  /** Where a generated bootstrap admin token is shown once (default stdout). */
+  announce?: (message: string) => void;
 }
 
-/** HTTP controllers only: the gateway answers no NATS commands itself, it sends them. */
+/**
+ * The gateway: HTTP controllers only (it answers no NATS commands, it sends them), the read
+ * models on the projection store (registered as a readiness check; rebuilt from the application
+ * bootstrap on), the live updates derived from them, the command sender and the API tokens.
+ */
 @Module({})
 export class GatewayModule {
-  static forRoot(runtime: GatewayRuntime): DynamicModule {
+  static forRoot(options: GatewayModuleOptions): DynamicModule {
+    const { config, logger } = options;
     return {
       module: GatewayModule,
       controllers: [CommandsController, QueriesController, TokensController, LiveEventsController, OpenApiController],
-      providers: [{ provide: GATEWAY_RUNTIME, useValue: runtime }, { provide: TOKEN_SERVICE, useValue: runtime.tokens }, AuthGuard, GatewayPlatformHooks],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: GATEWAY_LOGGER, useValue: logger },
+        {
+          provide: READ_MODELS,
+          inject: [EVENT_STORE, READINESS_CHECKS, METRICS_REGISTRY],
+          useFactory: async (events: EventStore, readiness: ReadinessRegistry, metrics: Registry) => {
+            const store = options.projectionStore ?? (await projectionStoreFromEnv({ MONGO_URL: config.mongoUrl, MONGO_DATABASE: config.mongoDatabase }));
+            logger.info({ event: 'gateway.projection_store', kind: store.kind }, 'read models stored');
+            const readModels = new ReadModels({ events, store, logger, closeStore: !options.projectionStore });
+            readiness.add({ name: 'read-models', ready: () => readModels.ready });
+            const help = 'Events applied to the read models';
+            const applied = new Counter({ name: 'gateway_projection_events_total', help, labelNames: ['projection', 'context'], registers: [metrics] });
+            readModels.onApplied((projection, context) => applied.inc({ projection, context }));
+            return readModels;
+          },
+        },
+        { provide: LIVE_UPDATES, inject: [READ_MODELS], useFactory: (readModels: ReadModels) => new LiveUpdates(readModels) },
+        {
+          provide: COMMAND_SENDER,
+          inject: [NATS_CONNECTION],
+          useFactory: (nats: NatsConnection) => new CommandSender(new CommandClient(nats), config.namespace, logger),
+        },
+        {
+          provide: TOKEN_SERVICE,
+          inject: [NATS_CONNECTION],
+          useFactory: async (nats: NatsConnection) => {
+            const tokens = new TokenService({
+              store: options.tokenStore ?? (await KvTokenStore.open(nats, config.namespace)),
+              ...(config.adminToken ? { bootstrapAdminToken: config.adminToken } : {}),
+              ...(config.ticketKey ? { ticketKey: config.ticketKey } : {}),
+              logger,
+              ...(options.announce ? { announce: options.announce } : {}),
+            });
+            await tokens.bootstrap();
+            return tokens;
+          },
+        },
+        AuthGuard,
+      ],
     };
   }
 }

@@ -1,29 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import type { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
-import { projectionStoreFromEnv, type ProjectionStore } from '@tunnelkey/projection-store';
-import { CommandClient, METRICS_REGISTRY, startService, type RunningService } from '@tunnelkey/messaging';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { startService, type RunningService } from '@tunnelkey/messaging';
+import type { ProjectionStore } from '@tunnelkey/projection-store';
 import { pino, type Logger } from 'pino';
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { TokenService } from './auth/token-service.js';
-import { KvTokenStore, type TokenStore } from './auth/token-store.js';
-import { CommandSender } from './commands/command-sender.js';
-import { serveConsole } from './console/serve-console.js';
-import { gatewayConfigFromEnv, type GatewayConfig } from './config.js';
-import type { GatewayRuntime } from './gateway-runtime.js';
+import type { TokenStore } from './auth/token-store.js';
+import { gatewayConfig, gatewayConfigFromEnv, type GatewayConfig } from './config.js';
+import { configureHttp } from './configure-http.js';
 import { GatewayModule } from './gateway.module.js';
-import { LiveFeed } from './live-events/live-feed.js';
-import { HttpErrorFilter } from './observability/http-error.filter.js';
-import { requestContext } from './observability/request-context.js';
-import { catalogProjection } from './projections/catalog.projection.js';
-import { fleetProjection } from './projections/fleet.projection.js';
-import { ReadModels } from './read-model/read-models.js';
+import { READ_MODELS } from './tokens.js';
+import type { ReadModels } from './views/read-models.js';
 
 export interface StartGatewayOptions extends Partial<GatewayConfig> {
   /** An open connection to share (tests, the one-process demo); else one to `natsUrl`. */
   nats?: NatsConnection;
+  /** Where unset options are read from. Default process.env. */
   env?: Record<string, string | undefined>;
   logger?: Logger;
   /** Default: a KV bucket of the namespace. */
@@ -35,21 +25,25 @@ export interface StartGatewayOptions extends Partial<GatewayConfig> {
   skipCatchUp?: boolean;
   /**
    * Where the read models live, kept open at stop (tests: restart against the same store). Default:
-   * `projectionStoreFromEnv(env)`: MongoDB when MONGO_URL is set, else the embedded store.
+   * MongoDB when MONGO_URL is set, else the embedded store.
    */
   projectionStore?: ProjectionStore;
-  /**
-   * Durable name prefix of a store that outlives the process (default `gateway`): a restart resumes
-   * at the stored checkpoints. The embedded store made here gets a per-process name instead.
-   */
-  projectionDurable?: string;
+  /** The event store (tests: `new InMemoryEventStore()`); default JetStream on the connection. */
+  eventStore?: EventStore;
 }
 
 export interface RunningGateway {
   readonly url: string;
   readonly service: RunningService;
-  readonly runtime: GatewayRuntime;
+  readonly readModels: ReadModels;
   stop(): Promise<void>;
+}
+
+/** The configuration: the environment's, overridden by the options that are settings. */
+function configOf(options: StartGatewayOptions): GatewayConfig {
+  const fromEnv = gatewayConfigFromEnv(options.env ?? process.env);
+  const given = Object.keys(gatewayConfig.settings).filter((key) => options[key as keyof GatewayConfig] !== undefined);
+  return { ...fromEnv, ...Object.fromEntries(given.map((key) => [key, options[key as keyof GatewayConfig]])) };
 }
 
 /**
@@ -57,96 +51,49 @@ export interface RunningGateway {
  * /metrics, and the read models fed from the log. Resolves once the read models caught up.
  */
 export async function startGateway(options: StartGatewayOptions = {}): Promise<RunningGateway> {
-  const env = options.env ?? process.env;
-  const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  const config: GatewayConfig = { ...gatewayConfigFromEnv(env), ...(defined as Partial<GatewayConfig>) };
+  const config = configOf(options);
   const logger = options.logger ?? pino({ name: 'gateway', level: config.logLevel });
   const nats = options.nats ?? (await connect({ servers: config.natsUrl, name: 'gateway' }));
-  const eventStore = new JetStreamEventStore(nats, { namespace: config.namespace, logger });
-  const projectionStore = options.projectionStore ?? (await projectionStoreFromEnv(env));
-  // The embedded store made here dies with the process: its durables are per process, deleted at stop.
-  const ephemeralDurables = !options.projectionStore && projectionStore.kind === 'embedded';
-  const readModels = new ReadModels({
-    nats,
-    events: eventStore,
-    store: projectionStore,
-    projections: [fleetProjection, catalogProjection],
-    durable: ephemeralDurables ? `gw-${randomBytes(4).toString('hex')}` : (options.projectionDurable ?? 'gateway'),
-    ephemeralDurables,
-    logger,
-  });
-  logger.info({ event: 'gateway.projection_store', kind: projectionStore.kind }, 'read models stored');
-  const closeStore = async () => {
-    if (!options.projectionStore) await projectionStore.close();
-  };
-  const tokens = new TokenService({
-    store: options.tokenStore ?? (await KvTokenStore.open(nats, config.namespace)),
-    ...(config.adminToken ? { bootstrapAdminToken: config.adminToken } : {}),
-    ...(config.ticketKey ? { ticketKey: config.ticketKey } : {}),
-    logger,
-    ...(options.announce ? { announce: options.announce } : {}),
-  });
-  await tokens.bootstrap();
-  const live = new LiveFeed(readModels);
-  const runtime: GatewayRuntime = {
-    namespace: config.namespace,
-    logger,
-    eventStore,
-    readModels,
-    commands: new CommandSender(new CommandClient(nats), config.namespace, logger),
-    tokens,
-    live,
-    ready: () => readModels.caughtUp,
-  };
+  const { projectionStore, tokenStore, announce, eventStore } = options;
   let service: RunningService;
   try {
     service = await startService({
       service: 'gateway',
-      module: GatewayModule.forRoot(runtime),
+      module: GatewayModule.forRoot({ config, logger, projectionStore, tokenStore, announce }),
       namespace: config.namespace || undefined,
       nats,
       httpPort: config.httpPort,
       httpHost: config.httpHost,
       logger: options.nestLogger ?? ['error', 'warn'],
       configureHttp: (app) => configureHttp(app, config, logger),
+      ...(eventStore ? { eventStore } : {}),
     });
   } catch (error) {
-    live.close();
-    await closeStore();
     if (!options.nats) await nats.close();
     throw error;
   }
-  const catchUp = readModels.start();
-  if (options.skipCatchUp) catchUp.catch((error: unknown) => logger.error({ event: 'gateway.projections_failed', error: (error as Error).name }, 'read models failed to start'));
-  else await catchUp;
+  const stop = async () => {
+    await service.stop();
+    if (!options.nats) await nats.drain();
+  };
+  const readModels = service.app.get<ReadModels>(READ_MODELS);
+  const rebuilt = readModels.start();
+  if (options.skipCatchUp) {
+    rebuilt.catch((error: unknown) => logger.error({ event: 'gateway.projections_failed', error: (error as Error).name }, 'read models failed to start'));
+  } else {
+    await rebuilt.catch(async (error: unknown) => {
+      await stop();
+      throw error;
+    });
+  }
   logger.info({ event: 'gateway.started', namespace: config.namespace, url: service.url }, 'gateway started');
   return {
     url: service.url,
     service,
-    runtime,
+    readModels,
     async stop() {
-      await readModels.stop();
-      live.close();
-      await closeStore();
-      eventStore.close();
-      await service.stop();
-      if (!options.nats) await nats.drain();
+      await stop();
       logger.info({ event: 'gateway.stopped' }, 'gateway stopped');
     },
   };
-}
-
-function configureHttp(app: INestApplication, config: GatewayConfig, logger: Logger): void {
-  const express = app as NestExpressApplication;
-  // Identity files are large: 10,000 rows are a few MB of JSON or CSV.
-  express.useBodyParser('json', { limit: config.bodyLimit });
-  express.useBodyParser('text', { limit: config.bodyLimit, type: ['text/csv', 'text/plain'] });
-  const metrics = app.get<Registry>(METRICS_REGISTRY);
-  const requests = new Counter({ name: 'gateway_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [metrics] });
-  const latency = new Histogram({ name: 'gateway_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [metrics] });
-  express.use(requestContext(logger, { requests, latency }));
-  express.useGlobalFilters(new HttpErrorFilter(logger));
-  // The web console: `/` and its assets under /console (plain ES modules, no build step).
-  serveConsole(express);
-  express.disable('x-powered-by');
 }

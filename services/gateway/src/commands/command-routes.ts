@@ -10,7 +10,6 @@ import {
   RequestEnrolmentKeys,
   RevokeBatch,
   RevokeDevice,
-  TransferOwnership,
   VerifyIdentity,
   type CommandDefinition,
 } from '@tunnelkey/contracts';
@@ -41,10 +40,16 @@ export const commandRoutes = {
   OnboardDevice: { command: OnboardDevice, path: '/api/devices/{deviceId}/onboarding', role: 'operator', status: 202, timeoutMs: 30_000 },
   RevokeDevice: { command: RevokeDevice, path: '/api/devices/{deviceId}/revocation', role: 'admin', status: 202, timeoutMs: 30_000 },
   RevokeBatch: { command: RevokeBatch, path: '/api/batches/{batchId}/revocation', role: 'admin', status: 202, timeoutMs: 60_000 },
-  TransferOwnership: { command: TransferOwnership, path: '/api/transfers', role: 'admin', status: 202, timeoutMs: 60_000 },
 } as const satisfies Record<string, CommandRoute>;
 
 export type CommandRouteName = keyof typeof commandRoutes;
+
+/**
+ * Operator commands in contracts that no service handles yet, hence not served: a route would
+ * leave its caller waiting for a timeout. TransferOwnership comes with the ownership-transfer
+ * issue, which builds its handler.
+ */
+export const unservedCommands: readonly string[] = ['TransferOwnership'];
 
 /** Path parameters of an OpenAPI path, in order. */
 export function pathParameters(path: string): string[] {

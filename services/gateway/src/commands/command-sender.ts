@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandDefinition } from '@tunnelkey/contracts';
-import { CommandClient } from '@tunnelkey/messaging';
+import type { CommandClient } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/roles.js';
 import { BadRequest } from '../errors.js';
@@ -21,6 +21,9 @@ export interface CommandOutcome<R = unknown> {
 
 const idPattern = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** What the sender needs of the bus: `CommandClient` (NATS request/reply), or a double in tests. */
+export type CommandPort = Pick<CommandClient, 'request'>;
+
 /**
  * Sends an operator command to its owning service: body + path parameters, checked against the
  * contract, with the commandId (the client's Idempotency-Key, else a new one), the request's
@@ -28,7 +31,7 @@ const idPattern = /^[A-Za-z0-9_-]{1,128}$/;
  */
 export class CommandSender {
   constructor(
-    private readonly client: CommandClient,
+    private readonly client: CommandPort,
     private readonly namespace: string,
     private readonly logger: Logger,
   ) {}

@@ -1,10 +1,9 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
 import type { GatewayRequest } from '../observability/request-context.js';
-import { GATEWAY_RUNTIME } from '../tokens.js';
-import type { GatewayRuntime } from '../gateway-runtime.js';
-import { commandRoutes as r, expressPath as p, type CommandRouteName } from './command-routes.js';
-import type { CommandContext } from './command-sender.js';
+import { COMMAND_SENDER } from '../tokens.js';
+import { commandRoutes, expressPath, type CommandRoute, type CommandRouteName } from './command-routes.js';
+import type { CommandContext, CommandSender } from './command-sender.js';
 import { importIdentities } from './import-identities/import-identities.js';
 
 export function commandContextOf(request: GatewayRequest): CommandContext {
@@ -16,107 +15,44 @@ export function commandContextOf(request: GatewayRequest): CommandContext {
   };
 }
 
+const importRoute = commandRoutes.ImportIdentities;
+
 /**
- * One route per operator command (paths, roles and statuses from `commandRoutes`). Each checks
- * the body against the command's contract and sends it to the owning service over NATS.
+ * One route per operator command, made from `commandRoutes` (path, role, status): a command
+ * leaves the API, the OpenAPI document and the CLI together by leaving the table. Each route
+ * checks the body against the command's contract and sends it to the owning service over NATS.
+ * Identity files are the one exception: split into several calls (import-identities/).
  */
 @Controller()
 @UseGuards(AuthGuard)
 export class CommandsController {
-  constructor(@Inject(GATEWAY_RUNTIME) private readonly runtime: GatewayRuntime) {}
+  constructor(@Inject(COMMAND_SENDER) readonly sender: CommandSender) {}
 
-  #run(name: CommandRouteName, request: GatewayRequest, body: unknown, params: Record<string, string> = {}) {
-    return this.runtime.commands.run(r[name], body, params, commandContextOf(request));
-  }
-
-  @Post(p(r.DefineServerPolicy.path))
-  @RequiresRole(r.DefineServerPolicy.role)
-  @HttpCode(r.DefineServerPolicy.status)
-  defineServerPolicy(@Req() request: GatewayRequest, @Body() body: unknown) {
-    return this.#run('DefineServerPolicy', request, body);
-  }
-
-  @Post(p(r.RegisterTarget.path))
-  @RequiresRole(r.RegisterTarget.role)
-  @HttpCode(r.RegisterTarget.status)
-  registerTarget(@Req() request: GatewayRequest, @Body() body: unknown) {
-    return this.#run('RegisterTarget', request, body);
-  }
-
-  @Post(p(r.CreateIssuingAuthority.path))
-  @RequiresRole(r.CreateIssuingAuthority.role)
-  @HttpCode(r.CreateIssuingAuthority.status)
-  createIssuingAuthority(@Req() request: GatewayRequest, @Body() body: unknown) {
-    return this.#run('CreateIssuingAuthority', request, body);
-  }
-
-  @Post(p(r.CreateBatch.path))
-  @RequiresRole(r.CreateBatch.role)
-  @HttpCode(r.CreateBatch.status)
-  createBatch(@Req() request: GatewayRequest, @Body() body: unknown) {
-    return this.#run('CreateBatch', request, body);
-  }
-
-  @Post(p(r.ImportIdentities.path))
-  @RequiresRole(r.ImportIdentities.role)
-  @HttpCode(r.ImportIdentities.status)
+  @Post(expressPath(importRoute.path))
+  @RequiresRole(importRoute.role)
+  @HttpCode(importRoute.status)
   importIdentities(@Req() request: GatewayRequest, @Param('batchId') batchId: string, @Body() body: unknown) {
-    return importIdentities(this.runtime.commands, batchId, body, String(request.headers['content-type'] ?? ''), request.query, commandContextOf(request));
+    const contentType = String(request.headers['content-type'] ?? '');
+    return importIdentities(this.sender, batchId, body, contentType, request.query, commandContextOf(request));
   }
+}
 
-  @Post(p(r.RequestEnrolmentKeys.path))
-  @RequiresRole(r.RequestEnrolmentKeys.role)
-  @HttpCode(r.RequestEnrolmentKeys.status)
-  requestEnrolmentKeys(@Req() request: GatewayRequest, @Param('batchId') batchId: string, @Body() body: unknown) {
-    return this.#run('RequestEnrolmentKeys', request, body, { batchId });
-  }
+/** Sends one route's command: the body, with the path parameters and the request's context. */
+function sendCommand(route: CommandRoute) {
+  return function (this: CommandsController, request: GatewayRequest, params: Record<string, string>, body: unknown) {
+    return this.sender.run(route, body, params, commandContextOf(request));
+  };
+}
 
-  @Post(p(r.VerifyIdentity.path))
-  @RequiresRole(r.VerifyIdentity.role)
-  @HttpCode(r.VerifyIdentity.status)
-  verifyIdentity(@Req() request: GatewayRequest, @Body() body: unknown) {
-    return this.#run('VerifyIdentity', request, body);
-  }
-
-  @Post(p(r.CertifyDevices.path))
-  @RequiresRole(r.CertifyDevices.role)
-  @HttpCode(r.CertifyDevices.status)
-  certifyDevices(@Req() request: GatewayRequest, @Body() body: unknown) {
-    return this.#run('CertifyDevices', request, body);
-  }
-
-  @Post(p(r.OnboardBatch.path))
-  @RequiresRole(r.OnboardBatch.role)
-  @HttpCode(r.OnboardBatch.status)
-  onboardBatch(@Req() request: GatewayRequest, @Param('batchId') batchId: string, @Body() body: unknown) {
-    return this.#run('OnboardBatch', request, body, { batchId });
-  }
-
-  @Post(p(r.OnboardDevice.path))
-  @RequiresRole(r.OnboardDevice.role)
-  @HttpCode(r.OnboardDevice.status)
-  onboardDevice(@Req() request: GatewayRequest, @Param('deviceId') deviceId: string, @Body() body: unknown) {
-    return this.#run('OnboardDevice', request, body, { deviceId });
-  }
-
-  @Post(p(r.RevokeDevice.path))
-  @RequiresRole(r.RevokeDevice.role)
-  @HttpCode(r.RevokeDevice.status)
-  revokeDevice(@Req() request: GatewayRequest, @Param('deviceId') deviceId: string, @Body() body: unknown) {
-    return this.#run('RevokeDevice', request, body, { deviceId });
-  }
-
-  @Post(p(r.RevokeBatch.path))
-  @RequiresRole(r.RevokeBatch.role)
-  @HttpCode(r.RevokeBatch.status)
-  revokeBatch(@Req() request: GatewayRequest, @Param('batchId') batchId: string, @Body() body: unknown) {
-    return this.#run('RevokeBatch', request, body, { batchId });
-  }
-
-  @Post(p(r.TransferOwnership.path))
-  @RequiresRole(r.TransferOwnership.role)
-  @HttpCode(r.TransferOwnership.status)
-  transferOwnership(@Req() request: GatewayRequest, @Body() body: unknown) {
-    return this.#run('TransferOwnership', request, body);
-  }
+// What the decorators would do on hand-written methods, once per row of the table.
+for (const [name, route] of Object.entries(commandRoutes) as [CommandRouteName, CommandRoute][]) {
+  if (route === importRoute) continue;
+  const method = `send${name}`;
+  const prototype = CommandsController.prototype as unknown as Record<string, unknown>;
+  Object.defineProperty(prototype, method, { value: sendCommand(route), writable: true, configurable: true });
+  const descriptor = Object.getOwnPropertyDescriptor(prototype, method)!;
+  Req()(prototype, method, 0);
+  Param()(prototype, method, 1);
+  Body()(prototype, method, 2);
+  for (const decorate of [Post(expressPath(route.path)), RequiresRole(route.role), HttpCode(route.status)]) decorate(prototype, method, descriptor);
 }

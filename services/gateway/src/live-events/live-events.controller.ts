@@ -1,11 +1,11 @@
 import { Controller, Inject, Query, Req, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
 import { filter, interval, map, merge, of, type Observable } from 'rxjs';
 import { AcceptsTicket, AuthGuard, RequiresRole } from '../auth/auth.guard.js';
-import type { GatewayRuntime } from '../gateway-runtime.js';
 import type { GatewayRequest } from '../observability/request-context.js';
 import { optionalIdParam } from '../queries/paging.js';
-import { GATEWAY_RUNTIME } from '../tokens.js';
-import type { LiveUpdate } from './live-feed.js';
+import { LIVE_UPDATES, READ_MODELS } from '../tokens.js';
+import type { ReadModels } from '../views/read-models.js';
+import type { LiveUpdate, LiveUpdates } from './live-updates.js';
 
 function inBatch(update: LiveUpdate, batchId: string | undefined): boolean {
   if (!batchId) return true;
@@ -26,7 +26,10 @@ function inBatch(update: LiveUpdate, batchId: string | undefined): boolean {
 @UseGuards(AuthGuard)
 @RequiresRole('viewer')
 export class LiveEventsController {
-  constructor(@Inject(GATEWAY_RUNTIME) private readonly runtime: GatewayRuntime) {}
+  constructor(
+    @Inject(LIVE_UPDATES) private readonly live: LiveUpdates,
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+  ) {}
 
   @Sse('events')
   @AcceptsTicket()
@@ -34,8 +37,8 @@ export class LiveEventsController {
     const batchId = optionalIdParam(query, 'batchId');
     const { name, role } = request.principal!;
     return merge(
-      of<MessageEvent>({ type: 'hello', data: { name, role, ready: this.runtime.ready() } }),
-      this.runtime.live.updates.pipe(
+      of<MessageEvent>({ type: 'hello', data: { name, role, ready: this.readModels.ready } }),
+      this.live.updates.pipe(
         filter((update) => inBatch(update, batchId)),
         map((update): MessageEvent => ({ type: update.type, data: update.data })),
       ),

@@ -1,12 +1,13 @@
+import { mapBounded } from '@tunnelkey/concurrency';
 import { Subject, type Observable } from 'rxjs';
 import type { ProjectionDocument } from '@tunnelkey/projection-store';
-import { batchesCollection, devicesCollection, fleetProjectionName, linksCollection } from '../projections/fleet.projection.js';
-import { policiesCollection, targetAuthoritiesCollection, targetsCollection } from '../projections/catalog.projection.js';
-import type { DeviceDocument } from '../projections/fleet.views.js';
+import { batchesCollection, devicesCollection, fleetProjectionName, linksCollection } from '../views/fleet.view.js';
+import { policiesCollection, targetAuthoritiesCollection, targetsCollection } from '../views/catalog.view.js';
+import type { DeviceDocument } from '../views/fleet-documents.js';
 import { batchProgress, type BatchProgress } from '../queries/batch-progress/batch-progress.query.js';
 import { targetsOf } from '../queries/device-detail/device-detail.query.js';
 import { summaryOf, type DeviceSummary } from '../queries/device-list/device-list.query.js';
-import type { ReadModels } from '../read-model/read-models.js';
+import type { ReadModels } from '../views/read-models.js';
 
 export type LiveUpdate =
   | { type: 'device'; data: DeviceSummary }
@@ -15,7 +16,10 @@ export type LiveUpdate =
   | { type: 'devices-changed'; data: { count: number; batchIds: string[] } }
   | { type: 'catalog'; data: { policies: boolean; targets: boolean } };
 
-export interface LiveFeedOptions {
+/** Device lookups a flush has in flight at once. */
+const lookupsInFlight = 32;
+
+export interface LiveUpdatesOptions {
   /** Changes are coalesced per window: one update per device or batch, however many events. */
   windowMs?: number;
   /** Past this many devices in a window, one `devices-changed` replaces the per-device updates. */
@@ -27,7 +31,7 @@ export interface LiveFeedOptions {
  * events): device state, connection and telemetry counters, batch progress, catalog changes.
  * At 10,000 devices a certify run changes thousands a second; coalescing keeps the stream small.
  */
-export class LiveFeed {
+export class LiveUpdates {
   readonly #updates = new Subject<LiveUpdate>();
   readonly #devices = new Set<string>();
   #batches = new Set<string>();
@@ -41,7 +45,7 @@ export class LiveFeed {
 
   constructor(
     private readonly readModels: ReadModels,
-    options: LiveFeedOptions = {},
+    options: LiveUpdatesOptions = {},
   ) {
     this.#windowMs = options.windowMs ?? 200;
     this.#maxDeviceUpdates = options.maxDeviceUpdates ?? 200;
@@ -81,11 +85,13 @@ export class LiveFeed {
     this.#catalog = { policies: false, targets: false };
     const store = this.readModels.store;
     const get = (id: string) => store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, id);
+    // Thousands of devices change in a window of a certify run: bounded, or MongoDB gets them all at once.
+    const getAll = (ids: readonly string[]) => mapBounded(ids, lookupsInFlight, get);
     try {
-      for (const device of await Promise.all(unresolved.map(get))) if (device?.batchId) batches.add(device.batchId);
+      for (const device of await getAll(unresolved)) if (device?.batchId) batches.add(device.batchId);
       if (devices.length > this.#maxDeviceUpdates) {
         const batchIds = new Set<string>();
-        for (const device of await Promise.all(devices.map(get))) if (device?.batchId) batchIds.add(device.batchId);
+        for (const device of await getAll(devices)) if (device?.batchId) batchIds.add(device.batchId);
         this.#updates.next({ type: 'devices-changed', data: { count: devices.length, batchIds: [...batchIds] } });
       } else {
         for (const id of devices) {
@@ -104,6 +110,10 @@ export class LiveFeed {
     } catch {
       // The store is unreachable for a moment: the next change sends fresh state.
     }
+  }
+
+  onModuleDestroy(): void {
+    this.close();
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- walking an arbitrary JSON document; the assertions check the shapes */
 import { commandDefinitions } from '@tunnelkey/contracts';
-import { commandRoutes, pathParameters } from '../commands/command-routes.js';
+import { commandRoutes, pathParameters, unservedCommands } from '../commands/command-routes.js';
 import { queryRoutes } from '../queries/query-routes.js';
 import { buildOpenApiDocument, requestBodySchema } from './openapi-document.js';
 
@@ -47,11 +47,13 @@ describe('the OpenAPI 3.1 document', () => {
     expect(JSON.parse(JSON.stringify(document))).toEqual(document);
   });
 
-  it('has a route for every operator command in contracts (firmware, OTA, comes with its service)', () => {
+  it('has a route for every operator command a service handles (OTA and ownership transfer come with their handlers)', () => {
     const exposed = new Set(operations.map(({ op }) => op['x-tunnelkey-command']).filter(Boolean));
-    const expected = commandDefinitions.filter((d) => d.service !== 'ota').map((d) => d.subject());
+    const served = commandDefinitions.filter((d) => d.service !== 'ota' && !unservedCommands.includes(d.name));
+    const expected = served.map((d) => d.subject());
     expect([...exposed].sort()).toEqual(expected.sort());
     for (const route of Object.values(commandRoutes)) expect(document.paths[route.path].post['x-tunnelkey-command']).toBe(route.command.subject());
+    expect(document.paths['/api/transfers']).toBeUndefined();
   });
 
   it('has every query and platform route', () => {

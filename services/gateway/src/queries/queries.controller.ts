@@ -1,8 +1,10 @@
 import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
 import { expressPath as p } from '../commands/command-routes.js';
-import type { GatewayRuntime } from '../gateway-runtime.js';
-import { GATEWAY_RUNTIME } from '../tokens.js';
+import { READ_MODELS } from '../tokens.js';
+import type { ReadModels } from '../views/read-models.js';
 import { batchProgress, listBatches } from './batch-progress/batch-progress.query.js';
 import { listPolicies, listTargets, policy, target } from './catalog/catalog.query.js';
 import { deviceDetail } from './device-detail/device-detail.query.js';
@@ -16,50 +18,53 @@ import { queryRoutes as q } from './query-routes.js';
 @UseGuards(AuthGuard)
 @RequiresRole('viewer')
 export class QueriesController {
-  constructor(@Inject(GATEWAY_RUNTIME) private readonly runtime: GatewayRuntime) {}
+  constructor(
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+  ) {}
 
   @Get(p(q.batches.path))
   batches(@Query() query: Record<string, unknown>) {
-    return listBatches(this.runtime.readModels.store, pageOf(query));
+    return listBatches(this.readModels.store, pageOf(query));
   }
 
   @Get(p(q.batch.path))
   batch(@Param('batchId') batchId: string) {
-    return batchProgress(this.runtime.readModels.store, idParam(batchId, 'batchId'));
+    return batchProgress(this.readModels.store, idParam(batchId, 'batchId'));
   }
 
   @Get(p(q.devices.path))
   devices(@Query() query: Record<string, unknown>) {
-    return listDevices(this.runtime.readModels.store, deviceListFilterOf(query));
+    return listDevices(this.readModels.store, deviceListFilterOf(query));
   }
 
   @Get(p(q.device.path))
   device(@Param('deviceId') deviceId: string) {
-    return deviceDetail(this.runtime.readModels.store, idParam(deviceId, 'deviceId'));
+    return deviceDetail(this.readModels.store, idParam(deviceId, 'deviceId'));
   }
 
   @Get(p(q.deviceHistory.path))
   async history(@Param('deviceId') deviceId: string) {
-    return { deviceId, events: await deviceHistory(this.runtime.eventStore, idParam(deviceId, 'deviceId')) };
+    return { deviceId, events: await deviceHistory(this.events, idParam(deviceId, 'deviceId')) };
   }
 
   @Get(p(q.policies.path))
   policies(@Query() query: Record<string, unknown>) {
-    return listPolicies(this.runtime.readModels.store, pageOf(query));
+    return listPolicies(this.readModels.store, pageOf(query));
   }
 
   @Get(p(q.policy.path))
   policy(@Param('policyId') policyId: string) {
-    return policy(this.runtime.readModels.store, idParam(policyId, 'policyId'));
+    return policy(this.readModels.store, idParam(policyId, 'policyId'));
   }
 
   @Get(p(q.targets.path))
   targets(@Query() query: Record<string, unknown>) {
-    return listTargets(this.runtime.readModels.store, pageOf(query));
+    return listTargets(this.readModels.store, pageOf(query));
   }
 
   @Get(p(q.target.path))
   target(@Param('targetId') targetId: string) {
-    return target(this.runtime.readModels.store, idParam(targetId, 'targetId'));
+    return target(this.readModels.store, idParam(targetId, 'targetId'));
   }
 }

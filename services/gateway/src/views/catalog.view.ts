@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '@tunnelkey/eventstore';
 import type { JsonValue, StoredProjection, Write } from '@tunnelkey/projection-store';
-import { json } from './fleet.projection.js';
+import { json } from './fleet.view.js';
 
 export const catalogProjectionName = 'catalog';
 export const policiesCollection = 'policies';

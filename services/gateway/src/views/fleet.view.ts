@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '@tunnelkey/contracts';
 import type { RecordedEvent } from '@tunnelkey/eventstore';
 import type { JsonValue, StoredProjection, UpsertWrite, Write } from '@tunnelkey/projection-store';
-import { linkId, prefixesOf, type MilestoneAt, type MilestoneFlag } from './fleet.views.js';
+import { linkId, prefixesOf, type MilestoneAt, type MilestoneFlag } from './fleet-documents.js';
 
 export const fleetProjectionName = 'fleet';
 export const devicesCollection = 'devices';

@@ -1,21 +1,22 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import type { EventEnvelope } from '@tunnelkey/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { streamName, type EventEnvelope } from '@tunnelkey/contracts';
 import { noStream } from '@tunnelkey/eventstore';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { EmbeddedProjectionStore, rebuildStoredProjection } from '@tunnelkey/projection-store';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { InMemoryTokenStore } from '../auth/token-store.js';
-import { catalogProjection } from '../projections/catalog.projection.js';
-import { fleetProjection } from '../projections/fleet.projection.js';
+import { catalogProjection } from './catalog.view.js';
+import { fleetProjection } from './fleet.view.js';
 import { batchProgress } from '../queries/batch-progress/batch-progress.query.js';
 import { listDevices } from '../queries/device-list/device-list.query.js';
 import { startGateway, type RunningGateway } from '../start-gateway.js';
 
 // Real NATS on NATS_URL: the gateway stopped mid-stream and restarted against the same projection
-// store and durables resumes at its stored checkpoints, without loss or double counting, and a
-// rebuild from the log gives the same answers.
+// store resumes at its stored checkpoints (its only position: no consumer is left on the bus),
+// without loss or double counting, and a rebuild from the log gives the same answers.
 const nats = natsFixture({ prefix: 'gwrm' });
 const logger = pino({ level: 'silent' });
 const adminToken = 'restart-test-admin-token-0123456789';
@@ -41,7 +42,7 @@ describe('gateway read models on the projection store, restarted mid-stream', ()
     const events = new JetStreamEventStore(nats.nc, { namespace, logger });
     await events.ensureStreams(['registry', 'ca', 'onboarding']);
     const store = new EmbeddedProjectionStore();
-    const start = () => startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: false, tokenStore: new InMemoryTokenStore(), projectionStore: store, projectionDurable: 'gw-restart' });
+    const start = () => startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: false, tokenStore: new InMemoryTokenStore(), projectionStore: store });
     const batchId = 'restart-batch';
     await events.append({ context: 'registry', aggregate: 'batch', id: batchId }, [envelope('BatchCreated', batchId, { batchId, name: 'restart', policyId: 'p1', ownerId: 'acme', expectedSize: 400 })], { expectedVersion: noStream, messageId: randomUUID() });
     const importDevices = async (from: number, to: number) => {
@@ -62,11 +63,17 @@ describe('gateway read models on the projection store, restarted mid-stream', ()
       await waitFor(async () => (await store.checkpoint('fleet', 'registry')) > 20, { description: 'some events applied' });
       await gateway.stop();
       await writing;
+      // Its position lives with the data: the gateway leaves no durable consumer behind.
+      const jsm = await jetstreamManager(nats.nc);
+      for (const context of ['registry', 'ca', 'onboarding'] as const) {
+        const consumers = await jsm.consumers.list(streamName(context, namespace)).next();
+        expect(consumers.filter((consumer) => consumer.config.durable_name)).toEqual([]);
+      }
       await importDevices(200, 400);
       expect(await store.checkpoint('fleet', 'registry')).toBeLessThan(401);
 
       gateway = await start();
-      const progress = await batchProgress(gateway.runtime.readModels.store, batchId);
+      const progress = await batchProgress(gateway.readModels.store, batchId);
       expect(progress).toMatchObject({ devices: 400, counts: { Imported: 400 } });
       expect(await store.checkpoint('fleet', 'registry')).toBe(401);
       const live = await listDevices(store, { batchId, limit: 500, offset: 0 });
@@ -78,7 +85,7 @@ describe('gateway read models on the projection store, restarted mid-stream', ()
       expect(await listDevices(rebuilt, { batchId, limit: 500, offset: 0 })).toEqual(live);
     } finally {
       await gateway.stop();
-      events.close();
+      await events.close();
     }
   }, 120_000);
 });

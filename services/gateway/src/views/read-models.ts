@@ -1,7 +1,6 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { streamName } from '@tunnelkey/contracts';
-import type { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
+import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import type { BoundedContext } from '@tunnelkey/contracts';
+import type { EventStore } from '@tunnelkey/eventstore';
 import {
   ProjectionRunner,
   type CommitOptions,
@@ -17,6 +16,11 @@ import {
   type Write,
 } from '@tunnelkey/projection-store';
 import type { Logger } from 'pino';
+import { catalogProjection } from './catalog.view.js';
+import { fleetProjection } from './fleet.view.js';
+
+/** The gateway's persisted views, in the order they are rebuilt. */
+export const gatewayViews: readonly StoredProjection[] = [fleetProjection, catalogProjection];
 
 export interface AppliedChange {
   projection: string;
@@ -24,34 +28,36 @@ export interface AppliedChange {
 }
 
 export interface ReadModelsOptions {
-  nats: NatsConnection;
-  events: JetStreamEventStore;
+  events: EventStore;
   store: ProjectionStore;
-  projections: readonly StoredProjection[];
-  /** Durable name prefix: `<durable>-<projection>-<context>[-<aggregate>]`. */
-  durable: string;
-  /**
-   * Delete the durables at stop: the embedded store is rebuilt from the log at each start, so its
-   * durables are per process. A store that outlives the process (MongoDB, or one handed in) keeps
-   * one durable name and resumes at its stored checkpoints.
-   */
-  ephemeralDurables: boolean;
+  projections?: readonly StoredProjection[];
   logger: Logger;
+  /** Close `store` at stop (the gateway opened it); a store handed in stays open for its owner. */
+  closeStore?: boolean;
+  /** Waits before a failed live commit is tried again (tests). */
+  retryBackoffMs?: readonly number[];
 }
 
 /**
- * The gateway's read models on the projection store: one ProjectionRunner per projection (replay
- * from the stored checkpoints, then durable subscriptions). Changes are observed at the store's
- * commits (the live view), events at the projections' evolve (metrics).
+ * The gateway's read models on the projection store: one ProjectionRunner (a LiveFeed whose
+ * position is the checkpoint stored with the data) per view. Nothing is named on the bus, so a
+ * restart resumes from the stored checkpoints and an empty embedded store rebuilds from the log.
+ * Changes are observed at the store's commits (the live updates), events at the views' evolve
+ * (metrics).
  */
-export class ReadModels {
+export class ReadModels implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #runners: ProjectionRunner[] = [];
   readonly #changeListeners = new Set<(change: AppliedChange) => void>();
   readonly #appliedListeners: ((projection: string, context: string) => void)[] = [];
   readonly #store: ObservedStore;
-  #caughtUp = false;
+  readonly #projections: readonly StoredProjection[];
+  #starting: Promise<void> | undefined;
+  #started = false;
+  #stopped = false;
+  #stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ReadModelsOptions) {
+    this.#projections = options.projections ?? gatewayViews;
     this.#store = new ObservedStore(options.store, (change) => {
       for (const listener of this.#changeListeners) listener(change);
     });
@@ -62,8 +68,9 @@ export class ReadModels {
     return this.#store;
   }
 
-  get caughtUp(): boolean {
-    return this.#caughtUp;
+  /** Rebuilt, following the log, and no commit waiting on a retry (readiness). */
+  get ready(): boolean {
+    return this.#started && !this.#stopped && this.#runners.every((runner) => runner.ready);
   }
 
   onChange(listener: (change: AppliedChange) => void): () => void {
@@ -71,55 +78,89 @@ export class ReadModels {
     return () => this.#changeListeners.delete(listener);
   }
 
-  /** Called once per event a projection evolved (metrics). */
+  /** Called once per event a view evolved (metrics). */
   onApplied(listener: (projection: string, context: string) => void): void {
     this.#appliedListeners.push(listener);
   }
 
-  async start(): Promise<void> {
-    const { events, projections, logger, durable } = this.options;
+  /**
+   * Starts the rebuild without waiting for it, so the HTTP API is up meanwhile (`/ready` says
+   * when it is done); whoever needs it done awaits `start()`, and hears of a failure there.
+   */
+  onApplicationBootstrap(): void {
+    this.start().catch(() => undefined);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Rebuilds every view from its stored checkpoints, then follows the log. Idempotent. */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const { events, logger } = this.options;
+    const projections = this.#projections;
     await events.ensureStreams([...new Set(projections.flatMap((p) => p.sources.map((s) => s.context)))]);
     const started = Date.now();
     let evolved = 0;
     for (const projection of projections) {
+      if (this.#stopped) return;
       const counted: StoredProjection = {
         ...projection,
         evolve: (recorded) => {
           const writes = projection.evolve(recorded);
           evolved++;
-          const context = recorded.subject.split('.').find((token) => projection.sources.some((s) => s.context === token)) ?? 'unknown';
+          const context = contextOf(recorded.subject, projection.sources.map((s) => s.context));
           for (const listener of this.#appliedListeners) listener(projection.name, context);
           return writes;
         },
       };
-      this.#runners.push(await ProjectionRunner.start({ store: this.#store, events, projection: counted, durable: `${durable}-${projection.name}` }));
+      this.#runners.push(
+        await ProjectionRunner.start({
+          store: this.#store,
+          events,
+          projection: counted,
+          logger,
+          ...(this.options.retryBackoffMs ? { retryBackoffMs: this.options.retryBackoffMs } : {}),
+        }),
+      );
     }
+    this.#started = true;
+    const kind = this.options.store.kind;
+    logger.info({ event: 'gateway.projections_caught_up', store: kind, evolved, ms: Date.now() - started }, 'read models caught up');
+  }
+
+  /** Resolves once every event in the log at the time of the call is applied. */
+  async catchUp(): Promise<void> {
+    await this.start();
     await Promise.all(this.#runners.map((runner) => runner.caughtUp()));
-    this.#caughtUp = true;
-    logger.info({ event: 'gateway.projections_caught_up', store: this.options.store.kind, evolved, ms: Date.now() - started }, 'read models caught up');
   }
 
-  /** Last applied sequence per projection and source. */
+  /** Last applied sequence per view and source. */
   checkpoints(): Record<string, Record<string, number>> {
-    return Object.fromEntries(this.#runners.map((runner, i) => [this.options.projections[i]!.name, runner.checkpoints]));
+    return Object.fromEntries(this.#runners.map((runner, i) => [this.#projections[i]!.name, runner.checkpoints]));
   }
 
-  async stop(): Promise<void> {
-    this.#caughtUp = false;
-    const runners = this.#runners.splice(0);
-    await Promise.all(runners.map((runner) => runner.stop()));
-    if (!this.options.ephemeralDurables) return;
-    const jsm = await jetstreamManager(this.options.nats).catch(() => undefined);
-    if (!jsm) return;
-    const { events, durable } = this.options;
-    await Promise.all(
-      this.options.projections.flatMap((projection) =>
-        projection.sources.map((source) =>
-          jsm.consumers.delete(streamName(source.context, events.namespace), [durable, projection.name, source.context, source.aggregate].filter(Boolean).join('-')).catch(() => undefined),
-        ),
-      ),
-    );
+  /** Stops following the log (after a start in progress); closes the store if the gateway opened it. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
   }
+
+  async #stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#starting?.catch(() => undefined);
+    await Promise.all(this.#runners.splice(0).map((runner) => runner.stop()));
+    if (this.options.closeStore) await this.options.store.close();
+  }
+}
+
+function contextOf(subject: string, contexts: readonly BoundedContext[]): string {
+  return subject.split('.').find((token) => contexts.includes(token as BoundedContext)) ?? 'unknown';
 }
 
 /** The store, telling `listener` what each commit wrote once it is stored. */

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { NotFound } from '../../errors.js';
 import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
-import { batchesCollection, devicesCollection, fleetProjectionName } from '../../projections/fleet.projection.js';
-import { deviceStates, milestoneFlags, stateOf, type BatchDocument } from '../../projections/fleet.views.js';
+import { batchesCollection, devicesCollection, fleetProjectionName } from '../../views/fleet.view.js';
+import { deviceStates, milestoneFlags, stateOf, type BatchDocument } from '../../views/fleet-documents.js';
 import type { Page, PageRequest } from '../paging.js';
 
 export type BatchProgress = Omit<BatchDocument, 'id'> & {

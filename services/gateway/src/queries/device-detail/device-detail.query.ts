@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { NotFound } from '../../errors.js';
 import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
-import { devicesCollection, fleetProjectionName, linksCollection } from '../../projections/fleet.projection.js';
-import { connectionOf, stateChangedAtOf, stateOf, updatedAtOf, type ConnectionState, type DeviceDocument, type DeviceStateName, type LinkDocument, type TargetLink } from '../../projections/fleet.views.js';
+import { devicesCollection, fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
+import { connectionOf, stateChangedAtOf, stateOf, updatedAtOf, type ConnectionState, type DeviceDocument, type DeviceStateName, type LinkDocument, type TargetLink } from '../../views/fleet-documents.js';
 
 export interface ChainEntry {
   subject: string;

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { JsonScalar, ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
 import { BadRequest } from '../../errors.js';
-import { devicesCollection, fleetProjectionName, linksCollection } from '../../projections/fleet.projection.js';
+import { devicesCollection, fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
 import {
   connectionOf,
   connectionStates,
@@ -15,7 +15,7 @@ import {
   type DeviceStateName,
   type LinkDocument,
   type TargetLink,
-} from '../../projections/fleet.views.js';
+} from '../../views/fleet-documents.js';
 import { targetsOf } from '../device-detail/device-detail.query.js';
 import { enumParam, optionalIdParam, pageOf, pageQueryParameters, type Page, type PageRequest } from '../paging.js';
 
