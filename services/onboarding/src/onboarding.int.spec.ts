@@ -35,6 +35,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
   const clients: MqttClient[] = [];
   const crlPems = new Map<string, string>();
   const downlinks: string[] = [];
+  let initialCrlNumber = 0;
 
   const onboardingEvents = async (): Promise<EventEnvelope[]> => {
     const events: EventEnvelope[] = [];
@@ -63,6 +64,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await Promise.all(devices.map((d) => facts.importDevice(d, 'b-fridges')));
     await Promise.all(devices.map((d) => facts.certify(d, platform)));
     const crl = await issueTestCrl(platform);
+    initialCrlNumber = crl.crlNumber;
     crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
     await facts.publishCrl(platform, crl);
 
@@ -92,110 +94,155 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await nats.teardown();
   }, 60_000);
 
-  const register = (targetId: keyof typeof brokers, password = brokers[targetId].admin.password) =>
+  const register = (targetId: string, broker: RunningMosquitto, password = broker.admin.password) =>
     commands.request(RegisterTarget.subject(nats.namespace), {
       commandId: `register-${targetId}-${password.length}`,
       targetId,
       kind: 'mosquitto',
       name: `Fridge plant ${targetId}`,
       host: '127.0.0.1',
-      tlsPort: brokers[targetId].tlsPort,
-      admin: { username: brokers[targetId].admin.username, password, port: brokers[targetId].adminPort },
+      tlsPort: broker.tlsPort,
+      admin: { username: broker.admin.username, password, port: broker.adminPort },
     });
 
+  // What the tests need, set up by whichever test needs it first: no test depends on another having run.
+  let registration: Promise<void> | undefined;
+  const targetsRegistered = () =>
+    (registration ??= (async () => {
+      for (const targetId of ['broker-a', 'broker-b'] as const) {
+        await expect(register(targetId, brokers[targetId])).resolves.toEqual({ targetId });
+      }
+    })());
+  let onboardingRun: Promise<void> | undefined;
+  const batchOnboarded = () =>
+    (onboardingRun ??= (async () => {
+      await targetsRegistered();
+      const reply = commands.request(OnboardBatch.subject(nats.namespace), { commandId: 'onboard-1', batchId: 'b-fridges' });
+      await expect(reply).resolves.toEqual({ devices: deviceCount });
+      await waitFor(async () => count(await onboardingEvents(), 'DeviceOnboarded') === 2 * deviceCount, {
+        timeoutMs: 60_000,
+        description: 'every device onboarded to both brokers',
+      });
+    })());
+  const connected = async (device: TestDevice, targetId: keyof typeof brokers) => {
+    await batchOnboarded();
+    const client = await connectDevice(device, { port: brokers[targetId].tlsPort, serverCaPem: server.caPem });
+    clients.push(client);
+    return client;
+  };
+  /** The platform's CRLs list every device revoked so far, whichever test revoked it. */
+  const revokedSerials: { serialHex: string }[] = [];
+  const nextCrl = async (victim: TestDevice) => {
+    revokedSerials.push({ serialHex: victim.serialHex });
+    const crl = await issueTestCrl(platform, revokedSerials);
+    crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
+    return crl;
+  };
+
   test('RegisterTarget refuses credentials the broker refuses, and keeps the secret out of the log', async () => {
-    const refused = await register('broker-a', 'wrong-password').catch((e: unknown) => e);
+    const refused = await register('broker-c', brokers['broker-a'], 'wrong-password').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CommandFailed);
     expect((refused as CommandFailed).code).toBe('target-unreachable');
-    await expect(register('broker-a')).resolves.toEqual({ targetId: 'broker-a' });
-    await expect(register('broker-b')).resolves.toEqual({ targetId: 'broker-b' });
-    const events = JSON.stringify(await onboardingEvents());
-    expect(count(await onboardingEvents(), 'TargetRegistered')).toBe(2);
-    expect(events).not.toContain(brokers['broker-a'].admin.password);
-    expect(events).not.toContain('wrong-password');
+    await targetsRegistered();
+    const events = await onboardingEvents();
+    expect(count(events, 'TargetRegistered')).toBe(2);
+    expect(count(events, 'TargetRegistered', (d) => d.targetId === 'broker-c')).toBe(0);
+    expect(JSON.stringify(events)).not.toContain(brokers['broker-a'].admin.password);
+    expect(JSON.stringify(events)).not.toContain('wrong-password');
   });
 
   test(`OnboardBatch onboards ${deviceCount} certified devices to both brokers of the policy and sends their connection parameters`, async () => {
     const started = Date.now();
-    await expect(commands.request(OnboardBatch.subject(nats.namespace), { commandId: 'onboard-1', batchId: 'b-fridges' })).resolves.toEqual({ devices: deviceCount });
-    const events = await waitFor(async () => {
-      const all = await onboardingEvents();
-      return count(all, 'DeviceOnboarded') === 2 * deviceCount ? all : undefined;
-    }, { timeoutMs: 60_000, description: 'every device onboarded to both brokers' });
+    await batchOnboarded();
     process.stdout.write(`onboarded ${deviceCount} devices x 2 brokers in ${Date.now() - started} ms\n`);
+    const events = await onboardingEvents();
     expect(count(events, 'DeviceOnboarded', (d) => d.targetId === 'broker-b' && d.topicPrefix === `fridges/${d.deviceId}`)).toBe(deviceCount);
     expect(count(events, 'TargetTrustAnchorInstalled')).toBe(2);
-    expect(count(events, 'TargetCrlUpdated')).toBe(2);
+    expect(count(events, 'TargetCrlUpdated', (d) => d.crlNumber === initialCrlNumber)).toBe(2);
     await waitFor(() => downlinks.length >= 2 * deviceCount, { description: 'connection parameters sent' });
   }, 90_000);
 
   test('each device connects with mutual TLS and publishes; DeviceConnected and TelemetryReceived are recorded (first, then counters)', async () => {
-    const broker = brokers['broker-a'];
-    const connected = await Promise.all(devices.map((d) => connectDevice(d, { port: broker.tlsPort, serverCaPem: server.caPem })));
-    clients.push(...connected);
-    await Promise.all(connected.map((c, i) => c.publishAsync(`fridges/${devices[i]!.deviceId}/telemetry`, JSON.stringify({ temperature: 4 + i / 100, door: 'closed' }), { qos: 1 })));
-    await Promise.all(connected.map((c, i) => c.publishAsync(`fridges/${devices[i]!.deviceId}/telemetry`, JSON.stringify({ temperature: 4.1, door: 'open' }), { qos: 1 })));
-    const events = await waitFor(async () => {
-      const all = await onboardingEvents();
-      return count(all, 'DeviceConnected', (d) => d.targetId === 'broker-a') >= deviceCount &&
-        count(all, 'TelemetryReceived', (d) => d.kind === 'first') >= deviceCount &&
-        count(all, 'TelemetryReceived', (d) => d.kind === 'periodic') >= deviceCount
-        ? all
-        : undefined;
-    }, { timeoutMs: 30_000, description: 'connections and telemetry recorded' });
+    const fleet = devices.slice(10);
+    const ids = new Set(fleet.map((d) => d.deviceId));
+    const ours = (d: Record<string, unknown>) => ids.has(d.deviceId as string);
+    const sessions = await Promise.all(fleet.map((d) => connected(d, 'broker-a')));
+    const telemetry = (i: number, body: object) => sessions[i]!.publishAsync(`fridges/${fleet[i]!.deviceId}/telemetry`, JSON.stringify(body), { qos: 1 });
+    await Promise.all(sessions.map((_c, i) => telemetry(i, { temperature: 4 + i / 100, door: 'closed' })));
+    await Promise.all(sessions.map((_c, i) => telemetry(i, { temperature: 4.1, door: 'open' })));
+    const events = await waitFor(
+      async () => {
+        const all = await onboardingEvents();
+        const received = (kind: string) => count(all, 'TelemetryReceived', (d) => ours(d) && d.kind === kind);
+        const connections = count(all, 'DeviceConnected', (d) => ours(d) && d.targetId === 'broker-a');
+        return connections >= fleet.length && received('first') >= fleet.length && received('periodic') >= fleet.length ? all : undefined;
+      },
+      { timeoutMs: 30_000, description: 'connections and telemetry recorded' },
+    );
     // Never one event per message: 2 messages per device -> one first + one periodic.
-    expect(count(events, 'TelemetryReceived')).toBe(2 * deviceCount);
-    expect(count(events, 'TelemetryReceived', (d) => d.kind === 'periodic' && d.messagesTotal === 2 && d.messagesInWindow === 1)).toBe(deviceCount);
+    expect(count(events, 'TelemetryReceived', ours)).toBe(2 * fleet.length);
+    const periodic = (d: Record<string, unknown>) => ours(d) && d.kind === 'periodic' && d.messagesTotal === 2 && d.messagesInWindow === 1;
+    expect(count(events, 'TelemetryReceived', periodic)).toBe(fleet.length);
   }, 60_000);
 
   test('the same batch works on the second broker', async () => {
-    const device = devices[1]!;
-    const client = await connectDevice(device, { port: brokers['broker-b'].tlsPort, serverCaPem: server.caPem });
-    clients.push(client);
+    const device = devices[5]!;
+    const client = await connected(device, 'broker-b');
     await client.publishAsync(`fridges/${device.deviceId}/telemetry`, '{"temperature":5}', { qos: 1 });
-    await waitFor(async () => count(await onboardingEvents(), 'TelemetryReceived', (d) => d.targetId === 'broker-b' && d.deviceId === device.deviceId) === 1);
+    const onB = (d: Record<string, unknown>) => d.targetId === 'broker-b' && d.deviceId === device.deviceId;
+    await waitFor(async () => count(await onboardingEvents(), 'TelemetryReceived', onB) === 1);
   });
 
   test('revocation path: deprovisioning drops live sessions on every broker; a refreshed CRL fails new handshakes', async () => {
     const victim = devices[0]!;
-    const session = clients[0]!;
+    const [session, bystander] = [await connected(victim, 'broker-a'), await connected(devices[3]!, 'broker-a')];
     const gone = closed(session);
-    await expect(onboarding.deprovisionDevices({ deviceIds: [victim.deviceId], reason: 'revoked', revocationId: 'rv-1', commandId: 'revoke-1' })).resolves.toEqual({ deprovisioned: 2, failed: 0 });
+    const deprovisioning = { deviceIds: [victim.deviceId], reason: 'revoked' as const, revocationId: 'rv-1', commandId: 'revoke-1' };
+    await expect(onboarding.deprovisionDevices(deprovisioning)).resolves.toEqual({ deprovisioned: 2, failed: 0 });
     await gone;
-    const crl = await issueTestCrl(platform, [{ serialHex: victim.serialHex }]);
-    await expect(onboarding.refreshTrust({ authorityId: platform.authorityId, crl: { authorityId: platform.authorityId, ...crl }, commandId: 'crl-2' })).resolves.toEqual(['broker-a', 'broker-b']);
+    const crl = await nextCrl(victim);
+    const refresh = onboarding.refreshTrust({ authorityId: platform.authorityId, crl: { authorityId: platform.authorityId, ...crl }, commandId: 'crl-2' });
+    await expect(refresh).resolves.toEqual(['broker-a', 'broker-b']);
     await expect(connectDevice(victim, { port: brokers['broker-a'].tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
     const events = await waitFor(async () => {
       const all = await onboardingEvents();
-      return count(all, 'DeviceDisconnected', (d) => d.deviceId === victim.deviceId && d.reason === 'client-disabled') >= 1 ? all : undefined;
+      const dropped = (d: Record<string, unknown>) => d.deviceId === victim.deviceId && d.reason === 'client-disabled';
+      return count(all, 'DeviceDisconnected', dropped) >= 1 ? all : undefined;
     });
     expect(count(events, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId)).toBe(2);
     expect(count(events, 'TargetCrlUpdated', (d) => d.crlNumber === crl.crlNumber)).toBe(2);
     // The other devices keep publishing.
-    await clients[2]!.publishAsync(`fridges/${devices[2]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
+    await bystander.publishAsync(`fridges/${devices[3]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
   });
 
   test('reacts to the CA on its own: on CrlPublished the new CRL is installed first, then the revoked device is disabled everywhere', async () => {
     const victim = devices[1]!;
-    const gone = closed(clients[1]!);
+    const [session, bystander] = [await connected(victim, 'broker-a'), await connected(devices[4]!, 'broker-a')];
+    const gone = closed(session);
     const facts = new PlatformFacts(store);
     await facts.revoke(victim, platform, 'rv-2');
-    const crl = await issueTestCrl(platform, [{ serialHex: devices[0]!.serialHex }, { serialHex: victim.serialHex }]);
-    crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
-    await facts.publishCrl(platform, crl, 2);
+    const crl = await nextCrl(victim);
+    await facts.publishCrl(platform, crl, revokedSerials.length);
     await gone; // dynamic security dropped the live session, after the CRL was in force
-    const events = await waitFor(async () => {
-      const all = await onboardingEvents();
-      const enforced = count(all, 'TargetCrlUpdated', (d) => d.crlNumber === crl.crlNumber) === 2;
-      return enforced && count(all, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId && d.revocationId === 'rv-2') === 2 ? all : undefined;
-    }, { description: 'deprovisioned on both brokers and the new CRL enforced', timeoutMs: 20_000 });
+    const events = await waitFor(
+      async () => {
+        const all = await onboardingEvents();
+        const enforced = count(all, 'TargetCrlUpdated', (d) => d.crlNumber === crl.crlNumber) === 2;
+        const cutOff = (d: Record<string, unknown>) => d.deviceId === victim.deviceId && d.revocationId === 'rv-2';
+        return enforced && count(all, 'DeviceDeprovisioned', cutOff) === 2 ? all : undefined;
+      },
+      { description: 'deprovisioned on both brokers and the new CRL enforced', timeoutMs: 20_000 },
+    );
     expect(count(events, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId)).toBe(2);
     await expect(connectDevice(victim, { port: brokers['broker-b'].tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
-    await clients[2]!.publishAsync(`fridges/${devices[2]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
+    await bystander.publishAsync(`fridges/${devices[4]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
   });
 
   test('unknown batch and unknown target are refused with clear codes', async () => {
-    await expect(commands.request(OnboardBatch.subject(nats.namespace), { commandId: 'onboard-x', batchId: 'b-nope' })).rejects.toMatchObject({ code: 'unknown-batch' });
-    await expect(commands.request(OnboardBatch.subject(nats.namespace), { commandId: 'onboard-y', batchId: 'b-fridges', targetIds: ['broker-z'] })).rejects.toMatchObject({ code: 'unknown-target' });
+    await targetsRegistered();
+    const onboard = (payload: object) => commands.request(OnboardBatch.subject(nats.namespace), payload);
+    await expect(onboard({ commandId: 'onboard-x', batchId: 'b-nope' })).rejects.toMatchObject({ code: 'unknown-batch' });
+    const unknownTarget = onboard({ commandId: 'onboard-y', batchId: 'b-fridges', targetIds: ['broker-z'] });
+    await expect(unknownTarget).rejects.toMatchObject({ code: 'unknown-target' });
   });
 });
