@@ -61,7 +61,7 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     workDir = await mkdtemp(join(tmpdir(), 'tk-console-e2e-'));
     const namespace = nats.namespace;
     platform = await startPlatform({ nats: nats.nc, namespace, logger, telemetryIntervalMs: 1_000 });
-    revocation = await startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, instanceId: `rv-${suffix}`, retryMs: 200 } });
+    revocation = await startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, retryMs: 200 } });
     gateway = await startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: ['error'] });
     fleet = await createFleet({ nats: nats.nc, namespace, size: fleetSize, seedBase: `console-${suffix}`, platformPublicKey: platform.platformPublicKeySpki });
     // Devices connect to the broker as soon as onboarding hands them their connection parameters.

@@ -51,7 +51,7 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
 
   const startCaService = async () =>
     startCa({ nats: nats.nc, namespace, platformKey, kek: await Kek.fromBytes(new Uint8Array(kekBytes)), logger, config: { httpPort: 0, instanceId: 'ca-1' } });
-  const startRevocationService = () => startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, instanceId: 'rv-1', retryMs: 100 } });
+  const startRevocationService = () => startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, retryMs: 100 } });
   const events = async (context: 'ca' | 'revocation', aggregate: string, id: string) => (await store.read({ context, aggregate, id })).events.map((r) => r.event);
   const countIn = async (context: 'ca' | 'revocation', aggregate?: string) => {
     let n = 0;
@@ -174,7 +174,7 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     expect(malformed?.code).toBe('CONTRACT_VIOLATION');
     const unknownBatch = await failure(send(RevokeBatch.subject(), { ...command(), batchId: 'no-such-batch', reason: 'keyCompromise' }));
     expect(unknownBatch?.code).toBe('NOT_FOUND');
-    await revocation!.runtime.idle();
+    await revocation!.saga.idle();
     expect({ revocation: await countIn('revocation'), ca: await countIn('ca') }).toEqual(before);
   }, 30_000);
 

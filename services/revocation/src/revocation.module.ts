@@ -1,49 +1,48 @@
-import { Inject, Module, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { METRICS_REGISTRY, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
-import { Counter, type Registry } from 'prom-client';
-import { RevocationMsController } from './revocation-ms.controller.js';
-import { RevocationRuntime, type RevocationRuntimeOptions } from './revocation-runtime.js';
-import { RevocationStatusHttpController } from './revocation-status/revocation-status-http.controller.js';
-import { REVOCATION_RUNTIME } from './tokens.js';
+/** The revocation service's Nest module: binds its ports, lists its view, handlers and controllers. No logic. */
+import { Module, type DynamicModule } from '@nestjs/common';
+import { EVENT_STORE, READINESS_CHECKS } from '@tunnelkey/messaging';
+import { pino, type Logger } from 'pino';
+import type { RevocationConfig } from './config.js';
+import { RevocationSagaHandler } from './revocation-saga/revocation-saga.handler.js';
+import { RevocationSagaReaction } from './revocation-saga/revocation-saga.reaction.js';
+import { RevocationStatusHttpController } from './revocation-status/revocation-status.http-controller.js';
+import { RevocationStatusMsController } from './revocation-status/revocation-status.ms-controller.js';
+import { RevokeDevicesHandler } from './revoke-devices/revoke-devices.handler.js';
+import { RevokeDevicesMsController } from './revoke-devices/revoke-devices.ms-controller.js';
+import { CLOCK, REVOCATION_CONFIG, REVOCATION_LOGGER, STEP_LISTENER, type Clock, type StepListener } from './tokens.js';
+import { RevocationStatusView } from './views/revocation-status.view.js';
 
-/** Everything the revocation service needs but the NATS connection, which the platform module provides. */
-export type RevocationModuleOptions = Omit<RevocationRuntimeOptions, 'nats'>;
-
-class RevocationLifecycle implements OnModuleDestroy {
-  constructor(@Inject(REVOCATION_RUNTIME) private readonly runtime: RevocationRuntime) {}
-  onModuleDestroy(): Promise<void> {
-    return this.runtime.stop();
-  }
+export interface RevocationModuleOptions {
+  config: RevocationConfig;
+  clock?: Clock;
+  logger?: Logger;
+  /** Called after each recorded step (metrics, tests). */
+  onStep?: StepListener;
 }
 
-const createRuntime = async (nats: NatsConnection, readiness: ReadinessRegistry, metrics: Registry, options: RevocationModuleOptions): Promise<RevocationRuntime> => {
-  const steps = new Counter({ name: 'revocation_steps_total', help: 'Saga steps recorded, by step', labelNames: ['step'], registers: [metrics] });
-  const runtime = await RevocationRuntime.start({
-    ...options,
-    nats,
-    onStep: (revocationId, step) => {
-      steps.inc({ step: step.type === 'CompleteStep' ? step.data.step : 'completed' });
-      options.onStep?.(revocationId, step);
-    },
-  });
-  readiness.add({ name: 'revocation-facts', ready: () => runtime.ready });
-  return runtime;
-};
-
-/** The revocation service: `RevocationModule.forRoot(options)` inside startService({ service: 'revocation', ... }). */
+/** `RevocationModule.forRoot(options)` inside startService({ service: 'revocation', ... }), which binds EVENT_STORE. */
 @Module({})
 export class RevocationModule {
   static forRoot(options: RevocationModuleOptions): DynamicModule {
     return {
       module: RevocationModule,
-      controllers: [RevocationMsController, RevocationStatusHttpController],
+      controllers: [RevokeDevicesMsController, RevocationStatusMsController, RevocationStatusHttpController],
       providers: [
-        { provide: 'REVOCATION_MODULE_OPTIONS', useValue: options },
-        { provide: REVOCATION_RUNTIME, useFactory: createRuntime, inject: [NATS_CONNECTION, READINESS_CHECKS, METRICS_REGISTRY, 'REVOCATION_MODULE_OPTIONS'] },
-        RevocationLifecycle,
+        { provide: REVOCATION_CONFIG, useValue: options.config },
+        { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
+        { provide: REVOCATION_LOGGER, useValue: options.logger ?? pino({ name: 'revocation' }) },
+        { provide: STEP_LISTENER, useValue: options.onStep ?? (() => undefined) },
+        // Rebuilt before anything takes traffic: the command transport may listen before init hooks run.
+        {
+          provide: RevocationStatusView,
+          useFactory: RevocationStatusView.start,
+          inject: [EVENT_STORE, READINESS_CHECKS, REVOCATION_LOGGER],
+        },
+        RevokeDevicesHandler,
+        RevocationSagaHandler,
+        RevocationSagaReaction,
       ],
-      exports: [REVOCATION_RUNTIME],
+      exports: [RevocationStatusView, RevocationSagaReaction],
     };
   }
 }

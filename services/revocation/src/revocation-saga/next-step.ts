@@ -1,18 +1,18 @@
 /**
- * The saga's process manager, pure: given a revocation's state and the facts from the other
- * contexts, the next step to record (or nothing: waiting for another context). The runtime
- * records it and asks again until nothing is left, after every fact that may matter.
+ * The saga's process manager, pure: given a revocation's state and what the view knows of the
+ * other contexts, the next step to record (or nothing: waiting for another context). The saga's
+ * handler records it and asks again until nothing is left, after every event that may matter.
  */
-import type { RevocationFacts } from '../revocation-facts/revocation-facts.js';
-import type { CompleteRevocationCommand, CompleteStepCommand, RevocationState } from './revocation.decider.js';
+import type { CompleteRevocationCommand, CompleteStepCommand, RevocationState } from '../deciders/revocation.decider.js';
+import type { RevocationStatusState } from '../views/revocation-status.view.js';
 
 export type NextStep = Pick<CompleteStepCommand, 'type' | 'data'> | Pick<CompleteRevocationCommand, 'type' | 'data'>;
 
 /** Targets the revocation's devices are onboarded to, with the devices on each. */
-export function involvedTargets(state: RevocationState, facts: RevocationFacts): Map<string, string[]> {
+export function involvedTargets(state: RevocationState, view: RevocationStatusState): Map<string, string[]> {
   const targets = new Map<string, string[]>();
   for (const deviceId of state.deviceIds) {
-    for (const targetId of facts.devices.get(deviceId)?.targets.keys() ?? []) {
+    for (const targetId of view.devices.get(deviceId)?.targets.keys() ?? []) {
       if (!targets.has(targetId)) targets.set(targetId, []);
       targets.get(targetId)!.push(deviceId);
     }
@@ -20,11 +20,11 @@ export function involvedTargets(state: RevocationState, facts: RevocationFacts):
   return targets;
 }
 
-export function nextStep(state: RevocationState, facts: RevocationFacts): NextStep | undefined {
+export function nextStep(state: RevocationState, view: RevocationStatusState): NextStep | undefined {
   const revocationId = state.revocationId;
   if (!revocationId) return undefined;
   const step = (data: Omit<CompleteStepCommand['data'], 'revocationId'>): NextStep => ({ type: 'CompleteStep', data: { revocationId, ...data } });
-  const applied = facts.applied.get(revocationId);
+  const applied = view.applied.get(revocationId);
   const devices = state.deviceIds.length;
   switch (state.status) {
     case 'Requested':
@@ -36,13 +36,13 @@ export function nextStep(state: RevocationState, facts: RevocationFacts): NextSt
     }
     case 'CrlPublished': {
       const crls = applied?.crls ?? [];
-      const targets = involvedTargets(state, facts);
+      const targets = involvedTargets(state, view);
       for (const [targetId, onTarget] of [...targets].sort(([a], [b]) => a.localeCompare(b))) {
         const progress = state.targets[targetId];
-        if (!progress?.deprovisioned && onTarget.every((deviceId) => facts.devices.get(deviceId)?.targets.get(targetId)?.deprovisioned)) {
+        if (!progress?.deprovisioned && onTarget.every((deviceId) => view.devices.get(deviceId)?.targets.get(targetId)?.deprovisioned)) {
           return step({ step: 'targets-deprovisioned', targetId, devices: onTarget.length });
         }
-        const target = facts.targets.get(targetId);
+        const target = view.targets.get(targetId);
         // Only CRLs of authorities the target trusts: it enforces no other.
         const enforced = crls.every((crl) => !target?.anchors.has(crl.authorityId) || (target.crls.get(crl.authorityId) ?? 0) >= crl.crlNumber);
         if (!progress?.crlUpdated && enforced) return step({ step: 'targets-crl-updated', targetId, devices: onTarget.length });
@@ -51,7 +51,7 @@ export function nextStep(state: RevocationState, facts: RevocationFacts): NextSt
       return allDone ? step({ step: 'targets-deprovisioned', devices }) : undefined;
     }
     case 'TargetsDeprovisioned':
-      return state.deviceIds.every((deviceId) => facts.devices.get(deviceId)?.registryRevocation) ? step({ step: 'registry-updated', devices }) : undefined;
+      return state.deviceIds.every((deviceId) => view.devices.get(deviceId)?.registryRevocation) ? step({ step: 'registry-updated', devices }) : undefined;
     case 'RegistryMarked':
       // Devices revoked before were left out of the request (the command's reply counted them).
       return { type: 'CompleteRevocation', data: { revocationId, devicesRevoked: devices, alreadyRevoked: 0 } };

@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@tunnelkey/contracts';
-import { RevocationFacts } from '../revocation-facts/revocation-facts.js';
+import { RevocationStatusState } from '../views/revocation-status.view.js';
 import { nextStep } from './next-step.js';
 
 const revocationId = 'rv-1';
@@ -15,8 +15,8 @@ const event = (type: string, aggregateId: string, data: object): EventEnvelope =
   data,
 });
 
-function facts(...events: EventEnvelope[]): RevocationFacts {
-  const f = new RevocationFacts();
+function facts(...events: EventEnvelope[]): RevocationStatusState {
+  const f = new RevocationStatusState();
   events.forEach((e) => f.fold(e));
   return f;
 }
@@ -29,9 +29,9 @@ const deprovisioned = (deviceId: string, targetId: string) => event('DeviceDepro
 const anchor = event('TargetTrustAnchorInstalled', 'broker-a', { targetId: 'broker-a', authorityId: 'issuing-acme', fingerprintSha256: 'b'.repeat(64) });
 const crlUpdated = (crlNumber: number) => event('TargetCrlUpdated', 'broker-a', { targetId: 'broker-a', authorityId: 'issuing-acme', crlNumber, crlDigest: 'c'.repeat(64) });
 const revokedInRegistry = (deviceId: string) => event('DeviceRevoked', deviceId, { deviceId, revocationId, reason: 'keyCompromise', revokedAt: '2026-03-01T12:00:00.000Z' });
-const next = (f: RevocationFacts) => nextStep(f.revocation(revocationId), f);
+const next = (f: RevocationStatusState) => nextStep(f.revocation(revocationId), f);
 
-describe('the saga process manager (next step from the facts)', () => {
+describe('the saga process manager (next step from the view)', () => {
   it('waits for the CA, then records certificates revoked and the CRL published with its number', () => {
     expect(next(facts(requested))).toBeUndefined();
     expect(next(facts(requested, applied))).toEqual({ type: 'CompleteStep', data: { revocationId, step: 'certificates-revoked', devices: 2 } });

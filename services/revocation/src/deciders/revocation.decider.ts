@@ -3,8 +3,8 @@
  * Requested -> CertificatesRevoked -> CrlPublished -> (per target: deprovisioned, CRL enforced)
  * -> TargetsDeprovisioned -> RegistryMarked -> Completed. Each step is one event, decided once:
  * a step already recorded decides nothing, so a resumed saga never repeats one. `evolve` is
- * idempotent too (a step folded twice changes nothing): the runtime folds its own appends at once
- * and again when they are delivered.
+ * idempotent too (a step folded twice changes nothing). Shared by RevokeDevice/RevokeBatch (the
+ * request) and the saga (the steps).
  */
 import type { Actor, DataOf, EventOf, RevocationCompleted, RevocationReason, RevocationRequested, RevocationStepCompleted } from '@tunnelkey/contracts';
 import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';

@@ -1,15 +1,15 @@
 /**
- * Queries: why and when a device was revoked, and where a revocation stands. Read from the saga
- * states and the registry facts the runtime keeps; public data only.
+ * Queries: why and when a device was revoked, and where a revocation stands. Read from the
+ * revocation-status view (saga states, registry and onboarding events); public data only.
  */
 import type { Actor, RevocationReason } from '@tunnelkey/contracts';
-import type { RevocationFacts } from '../revocation-facts/revocation-facts.js';
+import type { RevocationState, RevocationStatus as SagaStatus } from '../deciders/revocation.decider.js';
 import { involvedTargets } from '../revocation-saga/next-step.js';
-import type { RevocationState, RevocationStatus } from '../revocation-saga/revocation.decider.js';
+import type { RevocationStatusState } from '../views/revocation-status.view.js';
 
 export interface RevocationView {
   revocationId: string;
-  status: RevocationStatus;
+  status: SagaStatus;
   scope: 'device' | 'batch';
   batchId?: string;
   devices: number;
@@ -34,13 +34,15 @@ export interface DeviceRevocationView {
   revokedAt?: string;
   requestedBy?: Actor;
   completedAt?: string;
-  step?: RevocationStatus;
+  step?: SagaStatus;
 }
 
-export function revocationView(state: RevocationState, facts: RevocationFacts): RevocationView | undefined {
-  if (state.status === 'None' || !state.revocationId || !state.reason || !state.requestedAt || !state.scope) return undefined;
-  const applied = facts.applied.get(state.revocationId);
-  const targets = [...involvedTargets(state, facts)].map(([targetId, devices]) => ({
+export function revocationView(revocationId: string, view: RevocationStatusState): RevocationView | undefined {
+  const state = view.revocations.get(revocationId);
+  if (!state || state.status === 'None') return undefined;
+  if (!state.revocationId || !state.reason || !state.requestedAt || !state.scope) return undefined;
+  const applied = view.applied.get(state.revocationId);
+  const targets = [...involvedTargets(state, view)].map(([targetId, devices]) => ({
     targetId,
     devices: devices.length,
     deprovisioned: state.targets[targetId]?.deprovisioned ?? false,
@@ -65,11 +67,11 @@ export function revocationView(state: RevocationState, facts: RevocationFacts): 
   };
 }
 
-export function deviceRevocationView(deviceId: string, facts: RevocationFacts): DeviceRevocationView | undefined {
-  const device = facts.devices.get(deviceId);
+export function deviceRevocationView(deviceId: string, view: RevocationStatusState): DeviceRevocationView | undefined {
+  const device = view.devices.get(deviceId);
   if (!device) return undefined;
-  const revocationId = facts.coveringRevocation(deviceId);
-  const saga = revocationId ? facts.revocations.get(revocationId) : undefined;
+  const revocationId = view.coveringRevocation(deviceId);
+  const saga = revocationId ? view.revocations.get(revocationId) : undefined;
   if (saga?.reason && saga.requestedAt) {
     return {
       deviceId,
