@@ -14,7 +14,8 @@ projectionStoreFeatures(
   'embedded, fed by JetStream',
   async () => ({ open: async (hooks) => new EmbeddedProjectionStore(hooks), close: async () => undefined }),
   async () => {
-    const events = new JetStreamEventStore(nats.nc, { namespace: nats.subNamespace(), logger: pino({ level: 'silent' }) });
+    const logger = pino({ level: 'silent' });
+    const events = new JetStreamEventStore(nats.nc, { namespace: nats.subNamespace(), logger });
     await events.ensureStreams(['registry']);
     return { events, close: async () => events.close() };
   },

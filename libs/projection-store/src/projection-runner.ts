@@ -1,4 +1,11 @@
-import { LiveFeed, sourceKey, type EventStore, type LiveFeedOptions, type LiveViewSource, type RecordedEvent } from '@tunnelkey/eventstore';
+import {
+  LiveFeed,
+  sourceKey,
+  type EventStore,
+  type LiveFeedOptions,
+  type LiveViewSource,
+  type RecordedEvent,
+} from '@tunnelkey/eventstore';
 import { ProjectionEvolveError } from './errors.js';
 import type { ProjectionSchema, ProjectionStore, Write } from './projection-store.js';
 
@@ -63,7 +70,8 @@ export class ProjectionRunner {
       name: projection.name,
       sources: projection.sources,
       checkpoint: (source) => store.checkpoint(projection.name, sourceKey(source)),
-      apply: (recorded, source) => void runner.#pendingOf(source).set(recorded.sequence, evolveOne(projection, recorded)),
+      apply: (recorded, source) =>
+        void runner.#pendingOf(source).set(recorded.sequence, evolveOne(projection, recorded)),
       flush: (source, checkpoint) => runner.#commit(source, checkpoint),
       ...(options.batchSize ? { rebuildBatch: options.batchSize } : {}),
       ...(options.retryBackoffMs ? { retryBackoffMs: options.retryBackoffMs } : {}),
@@ -89,7 +97,9 @@ export class ProjectionRunner {
 
   /** Last applied sequence per source key. */
   get checkpoints(): Record<string, number> {
-    return Object.fromEntries(this.#options.projection.sources.map((source) => [sourceKey(source), this.#feed?.checkpoint(source) ?? 0]));
+    return Object.fromEntries(
+      this.#options.projection.sources.map((source) => [sourceKey(source), this.#feed?.checkpoint(source) ?? 0]),
+    );
   }
 
   /** Rebuilt, following, and no commit waiting on a retry. */

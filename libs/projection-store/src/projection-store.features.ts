@@ -10,7 +10,12 @@ import { withTimeout } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import type { ProjectionStoreHooks } from './embedded-projection-store.js';
 import { InvalidQueryError, InvalidWriteError, UnindexedQueryError, UnknownCollectionError } from './errors.js';
-import { ProjectionRunner, rebuildStoredProjection, type StoredProjection } from './projection-runner.js';
+import {
+  ProjectionRunner,
+  rebuildStoredProjection,
+  type ProjectionRunnerOptions,
+  type StoredProjection,
+} from './projection-runner.js';
 import type { JsonScalar, ProjectionDocument, ProjectionSchema, ProjectionStore, Write } from './projection-store.js';
 
 export interface ProjectionStoreHarness {
@@ -339,6 +344,13 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         },
       });
 
+      const startRunner = (
+        store: ProjectionStore,
+        projection: StoredProjection,
+        options: Partial<ProjectionRunnerOptions> = {},
+      ) =>
+        ProjectionRunner.start({ store, events: e.events, projection, logger: silent, ...options });
+
       /** Every batch this test created: what the projection must count, each exactly once. */
       let created: { policyId: string; size: number }[] = [];
       beforeEach(() => (created = []));
@@ -385,7 +397,7 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const store = await h.open();
         const projection = batchesByPolicy();
         await createBatches(5);
-        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'start');
+        const runner = await bound(startRunner(store, projection), 'start');
         const more = await createBatches(7).then((s) => s.at(-1)!);
         await bound(runner.caughtUp(), 'caughtUp');
         await runner.stop();
@@ -418,18 +430,18 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         });
         const projection = batchesByPolicy();
         // While catching up, one event per commit, so that the crash lands mid-stream.
-        await expect(ProjectionRunner.start({ store, events: e.events, projection, batchSize: 1, logger: silent })).rejects.toThrow('process died');
+        await expect(startRunner(store, projection, { batchSize: 1 })).rejects.toThrow('process died');
         expect(await store.checkpoint(projection.name, 'registry:batch')).toBe(sequences[4]);
 
         // Restarted, then dying again while following live; stopped right there.
-        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'restart');
+        const runner = await bound(startRunner(store, projection), 'restart');
         const liveCrash = new Promise<void>((resolve) => (crashed = resolve));
         crashAbove = sequences.at(-1)! + 2;
         await createBatches(5);
         await bound(liveCrash, 'the live crash');
         await runner.stop();
 
-        const restarted = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'second restart');
+        const restarted = await bound(startRunner(store, projection), 'second restart');
         const after = await createBatches(4);
         await bound(restarted.caughtUp(), 'caughtUp after restart');
         await restarted.stop();
@@ -452,7 +464,7 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         });
         const projection = batchesByPolicy();
         await createBatches(3);
-        const runner = await bound(ProjectionRunner.start({ store, events: e.events, projection, retryBackoffMs: [5], logger: silent }), 'start');
+        const runner = await bound(startRunner(store, projection, { retryBackoffMs: [5] }), 'start');
         started.runner = runner;
         expect(runner.ready).toBe(true);
         failing = true;
@@ -469,12 +481,12 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
       test('a runner stopped while following live resumes where it stopped, on the same store', async () => {
         const store = await h.open();
         const projection = batchesByPolicy();
-        const first = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'start');
+        const first = await bound(startRunner(store, projection), 'start');
         await createBatches(6);
         await bound(first.caughtUp(), 'caughtUp');
         await first.stop();
         await createBatches(4);
-        const second = await bound(ProjectionRunner.start({ store, events: e.events, projection, logger: silent }), 'restart');
+        const second = await bound(startRunner(store, projection), 'restart');
         await createBatches(3);
         await bound(second.caughtUp(), 'caughtUp after restart');
         await second.stop();
@@ -484,13 +496,13 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
       test('a new process with an empty store rebuilds from the log (embedded start)', async () => {
         const projection = batchesByPolicy();
         const firstStore = await h.open();
-        const first = await bound(ProjectionRunner.start({ store: firstStore, events: e.events, projection, logger: silent }), 'start');
+        const first = await bound(startRunner(firstStore, projection), 'start');
         await createBatches(8);
         await bound(first.caughtUp(), 'caughtUp');
         await first.stop();
         // The process restarts: its in-memory data is gone, the log is not.
         const fresh = await h.open();
-        const second = await bound(ProjectionRunner.start({ store: fresh, events: e.events, projection, logger: silent }), 'restart');
+        const second = await bound(startRunner(fresh, projection), 'restart');
         await createBatches(2);
         await bound(second.caughtUp(), 'caughtUp');
         await second.stop();

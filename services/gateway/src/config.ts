@@ -1,5 +1,14 @@
 /** The gateway's one configuration schema: it reads the environment and writes the README's table. */
-import { common, ConfigError, defineConfig, integer, optionalText, text, type Env, type Setting } from '@tunnelkey/config';
+import {
+  common,
+  ConfigError,
+  defineConfig,
+  integer,
+  optionalText,
+  text,
+  type Env,
+  type Setting,
+} from '@tunnelkey/config';
 
 /** A value the schema's builders cannot check; `read` passes a ConfigError through as it is. */
 const refuse = (variable: string, message: string): never => {
@@ -12,33 +21,50 @@ export const gatewayConfig = defineConfig({
   httpPort: integer(
     'GATEWAY_PORT',
     8080,
-    'Port of the API, the console, /events and /health /ready /metrics (HTTP_PORT is read when unset); 0 picks a free one',
+    'Port of the API, the console and /health /ready /metrics (unset: HTTP_PORT); 0 picks a free one',
     { max: 65_535 },
   ),
   httpHost: text('GATEWAY_HOST', '127.0.0.1', 'Interface the HTTP server binds to'),
   adminToken: {
     ...optionalText(
       'GATEWAY_ADMIN_TOKEN',
-      'Bootstrap admin token (at least 24 characters of random text); unset, the first gateway on an empty namespace creates one and shows it once on stdout',
+      'Bootstrap admin token, at least 24 random characters (unset: the first gateway on an empty ' +
+        'namespace creates one and shows it once on stdout)',
       { secret: true },
     ),
     // A short token is guessable admin access: refused rather than accepted.
-    parse: (raw: string) => (raw.length >= 24 ? raw : refuse('GATEWAY_ADMIN_TOKEN', 'must be at least 24 characters of random text')),
+    parse: (raw: string) =>
+      raw.length >= 24 ? raw : refuse('GATEWAY_ADMIN_TOKEN', 'must be at least 24 characters of random text'),
   } satisfies Setting<string | undefined>,
   ticketKey: {
     env: 'GATEWAY_TICKET_KEY',
-    doc: 'Key of the SSE tickets, at least 32 bytes in hex; shared by the instances so a ticket works on any of them (unset: random per process)',
+    doc:
+      'Key of the SSE tickets, at least 32 bytes in hex, shared by the instances so that a ticket ' +
+      'works on any of them (unset: random per process)',
     fallback: undefined,
     shownDefault: 'unset',
     secret: true,
     parse: (raw: string): Uint8Array | undefined =>
-      /^(?:[0-9a-fA-F]{2}){32,}$/.test(raw) ? Buffer.from(raw, 'hex') : refuse('GATEWAY_TICKET_KEY', 'must be at least 32 bytes in hex'),
+      /^(?:[0-9a-fA-F]{2}){32,}$/.test(raw)
+        ? Buffer.from(raw, 'hex')
+        : refuse('GATEWAY_TICKET_KEY', 'must be at least 32 bytes in hex'),
   } satisfies Setting<Uint8Array | undefined>,
-  bodyLimit: text('GATEWAY_BODY_LIMIT', '32mb', 'Largest request body, hence the largest identity file imported in one request'),
-  mongoUrl: optionalText('MONGO_URL', 'MongoDB of the read models; unset, they live in the embedded store, rebuilt from the log at start', {
-    secret: true,
-  }),
-  mongoDatabase: optionalText('MONGO_DATABASE', "Database of the read models (default: the URL's path, else `tunnelkey`)"),
+  bodyLimit: text(
+    'GATEWAY_BODY_LIMIT',
+    '32mb',
+    'Largest request body, hence the largest identity file imported in one request',
+  ),
+  mongoUrl: optionalText(
+    'MONGO_URL',
+    'MongoDB of the read models; unset, they live in the embedded store, rebuilt from the log at start',
+    {
+      secret: true,
+    },
+  ),
+  mongoDatabase: optionalText(
+    'MONGO_DATABASE',
+    "Database of the read models (default: the URL's path, else `tunnelkey`)",
+  ),
   logLevel: common.logLevel,
 });
 

@@ -1,7 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventStore } from '@tunnelkey/eventstore';
-import { CommandClient, EVENT_STORE, METRICS_REGISTRY, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import {
+  CommandClient,
+  EVENT_STORE,
+  METRICS_REGISTRY,
+  NATS_CONNECTION,
+  READINESS_CHECKS,
+  type ReadinessRegistry,
+} from '@tunnelkey/messaging';
 import { projectionStoreFromEnv, type ProjectionStore } from '@tunnelkey/projection-store';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
@@ -49,17 +56,28 @@ export class GatewayModule {
           provide: READ_MODELS,
           inject: [EVENT_STORE, READINESS_CHECKS, METRICS_REGISTRY],
           useFactory: async (events: EventStore, readiness: ReadinessRegistry, metrics: Registry) => {
-            const store = options.projectionStore ?? (await projectionStoreFromEnv({ MONGO_URL: config.mongoUrl, MONGO_DATABASE: config.mongoDatabase }));
+            const store =
+              options.projectionStore ??
+              (await projectionStoreFromEnv({ MONGO_URL: config.mongoUrl, MONGO_DATABASE: config.mongoDatabase }));
             logger.info({ event: 'gateway.projection_store', kind: store.kind }, 'read models stored');
             const readModels = new ReadModels({ events, store, logger, closeStore: !options.projectionStore });
             readiness.add({ name: 'read-models', ready: () => readModels.ready });
             const help = 'Events applied to the read models';
-            const applied = new Counter({ name: 'gateway_projection_events_total', help, labelNames: ['projection', 'context'], registers: [metrics] });
+            const applied = new Counter({
+              name: 'gateway_projection_events_total',
+              help,
+              labelNames: ['projection', 'context'],
+              registers: [metrics],
+            });
             readModels.onApplied((projection, context) => applied.inc({ projection, context }));
             return readModels;
           },
         },
-        { provide: LIVE_UPDATES, inject: [READ_MODELS], useFactory: (readModels: ReadModels) => new LiveUpdates(readModels) },
+        {
+          provide: LIVE_UPDATES,
+          inject: [READ_MODELS],
+          useFactory: (readModels: ReadModels) => new LiveUpdates(readModels),
+        },
         {
           provide: COMMAND_SENDER,
           inject: [NATS_CONNECTION],

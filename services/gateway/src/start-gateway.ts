@@ -79,7 +79,12 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   const readModels = service.app.get<ReadModels>(READ_MODELS);
   const rebuilt = readModels.start();
   if (options.skipCatchUp) {
-    rebuilt.catch((error: unknown) => logger.error({ event: 'gateway.projections_failed', error: (error as Error).name }, 'read models failed to start'));
+    rebuilt.catch((error: unknown) =>
+      logger.error(
+        { event: 'gateway.projections_failed', error: (error as Error).name },
+        'read models failed to start',
+      ),
+    );
   } else {
     await rebuilt.catch(async (error: unknown) => {
       await stop();

@@ -54,5 +54,6 @@ for (const [name, route] of Object.entries(commandRoutes) as [CommandRouteName, 
   Req()(prototype, method, 0);
   Param()(prototype, method, 1);
   Body()(prototype, method, 2);
-  for (const decorate of [Post(expressPath(route.path)), RequiresRole(route.role), HttpCode(route.status)]) decorate(prototype, method, descriptor);
+  for (const decorate of [Post(expressPath(route.path)), RequiresRole(route.role), HttpCode(route.status)])
+    decorate(prototype, method, descriptor);
 }

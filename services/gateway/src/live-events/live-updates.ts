@@ -57,11 +57,17 @@ export class LiveUpdates {
           const batchId = write.type === 'upsert' ? write.set?.batchId : undefined;
           if (typeof batchId === 'string') this.#batches.add(batchId);
           else this.#unresolvedDevices.add(write.id);
-        } else if (write.collection === linksCollection && write.type === 'upsert' && write.set && ('connected' in write.set || 'status' in write.set)) {
+        } else if (
+          write.collection === linksCollection &&
+          write.type === 'upsert' &&
+          write.set &&
+          ('connected' in write.set || 'status' in write.set)
+        ) {
           this.#catalog.targets = true;
         } else if (write.collection === batchesCollection) this.#batches.add(write.id);
         else if (write.collection === policiesCollection) this.#catalog.policies = true;
-        else if (write.collection === targetsCollection || write.collection === targetAuthoritiesCollection) this.#catalog.targets = true;
+        else if (write.collection === targetsCollection || write.collection === targetAuthoritiesCollection)
+          this.#catalog.targets = true;
       }
       this.#timer ??= setTimeout(() => void this.flush(), this.#windowMs);
     });
@@ -84,7 +90,8 @@ export class LiveUpdates {
     this.#batches = new Set();
     this.#catalog = { policies: false, targets: false };
     const store = this.readModels.store;
-    const get = (id: string) => store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, id);
+    const get = (id: string) =>
+      store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, id);
     // Thousands of devices change in a window of a certify run: bounded, or MongoDB gets them all at once.
     const getAll = (ids: readonly string[]) => mapBounded(ids, lookupsInFlight, get);
     try {

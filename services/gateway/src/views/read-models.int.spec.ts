@@ -42,7 +42,9 @@ describe('gateway read models on the projection store, restarted mid-stream', ()
     const events = new JetStreamEventStore(nats.nc, { namespace, logger });
     await events.ensureStreams(['registry', 'ca', 'onboarding']);
     const store = new EmbeddedProjectionStore();
-    const start = () => startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: false, tokenStore: new InMemoryTokenStore(), projectionStore: store });
+    const tokenStore = new InMemoryTokenStore();
+    const options = { nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: false as const };
+    const start = () => startGateway({ ...options, tokenStore, projectionStore: store });
     const batchId = 'restart-batch';
     await events.append({ context: 'registry', aggregate: 'batch', id: batchId }, [envelope('BatchCreated', batchId, { batchId, name: 'restart', policyId: 'p1', ownerId: 'acme', expectedSize: 400 })], { expectedVersion: noStream, messageId: randomUUID() });
     const importDevices = async (from: number, to: number) => {

@@ -114,7 +114,10 @@ export class ReadModels implements OnApplicationBootstrap, OnModuleDestroy {
         evolve: (recorded) => {
           const writes = projection.evolve(recorded);
           evolved++;
-          const context = contextOf(recorded.subject, projection.sources.map((s) => s.context));
+          const context = contextOf(
+            recorded.subject,
+            projection.sources.map((s) => s.context),
+          );
           for (const listener of this.#appliedListeners) listener(projection.name, context);
           return writes;
         },
@@ -131,7 +134,10 @@ export class ReadModels implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.#started = true;
     const kind = this.options.store.kind;
-    logger.info({ event: 'gateway.projections_caught_up', store: kind, evolved, ms: Date.now() - started }, 'read models caught up');
+    logger.info(
+      { event: 'gateway.projections_caught_up', store: kind, evolved, ms: Date.now() - started },
+      'read models caught up',
+    );
   }
 
   /** Resolves once every event in the log at the time of the call is applied. */
@@ -186,17 +192,30 @@ class ObservedStore implements ProjectionStore {
     return this.inner.checkpoints(projection);
   }
 
-  async commit(projection: string, sequence: number, writes: readonly Write[], options?: CommitOptions): Promise<CommitResult> {
+  async commit(
+    projection: string,
+    sequence: number,
+    writes: readonly Write[],
+    options?: CommitOptions,
+  ): Promise<CommitResult> {
     const result = await this.inner.commit(projection, sequence, writes, options);
     if (result.applied > 0) this.listener({ projection, writes });
     return result;
   }
 
-  get<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, id: string): Promise<T | undefined> {
+  get<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    id: string,
+  ): Promise<T | undefined> {
     return this.inner.get<T>(projection, collection, id);
   }
 
-  find<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, query?: FindQuery): Promise<Page<T>> {
+  find<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    query?: FindQuery,
+  ): Promise<Page<T>> {
     return this.inner.find<T>(projection, collection, query);
   }
 

@@ -30,12 +30,27 @@ sg0YNvZYgN20GQ==
 let clock = Date.parse('2030-01-01T00:00:00Z');
 
 const aggregateOf = (type: string) =>
-  type.startsWith('Batch') || type === 'IdentitiesImported' ? 'batch' : type === 'ServerPolicyDefined' ? 'policy' : type.startsWith('Target') ? 'target' : 'device';
+  type.startsWith('Batch') || type === 'IdentitiesImported'
+    ? 'batch'
+    : type === 'ServerPolicyDefined'
+      ? 'policy'
+      : type.startsWith('Target')
+        ? 'target'
+        : 'device';
 
 function event(type: string, aggregateId: string, data: Record<string, unknown>, version = 1): EventEnvelope {
   clock += 1000;
   const id = randomUUID();
-  return { type, version, id, aggregateId, occurredAt: new Date(clock).toISOString(), causationId: id, correlationId: id, data };
+  return {
+    type,
+    version,
+    id,
+    aggregateId,
+    occurredAt: new Date(clock).toISOString(),
+    causationId: id,
+    correlationId: id,
+    data,
+  };
 }
 
 /** A log and the read models following it. */
@@ -44,7 +59,12 @@ class Fixture {
   readonly readModels: ReadModels;
 
   constructor(hooks: ProjectionStoreHooks = {}) {
-    this.readModels = new ReadModels({ events: this.events, store: new EmbeddedProjectionStore(hooks), logger, retryBackoffMs: [1] });
+    this.readModels = new ReadModels({
+      events: this.events,
+      store: new EmbeddedProjectionStore(hooks),
+      logger,
+      retryBackoffMs: [1],
+    });
   }
 
   get store(): ProjectionStore {
@@ -68,14 +88,73 @@ class Fixture {
   }
 }
 
-const imported = (deviceId: string, batchId = 'b1') => event('DeviceIdentityImported', deviceId, { deviceId, batchId, importId: 'i1', source: 'json', enrolmentPublicKey: 'AAAA', enrolmentKeyDigest: digest });
-const verified = (deviceId: string) => event('IdentityVerified', deviceId, { deviceId, challengeId: 'ch', nonceDigest: digest, enrolmentKeyDigest: digest });
-const certified = (deviceId: string) => event('DeviceCertified', deviceId, { deviceId, authorityId: 'issuing-acme', serialNumber: '0a0b', fingerprintSha256: digest, notAfter: '2031-01-01T00:00:00.000Z' });
-const onboarded = (deviceId: string, targetId = 't1') => event('DeviceOnboarded', deviceId, { deviceId, targetId, batchId: 'b1', policyId: 'p1', clientId: deviceId, roleName: 'r', topicPrefix: `devices/${deviceId}` });
-const connected = (deviceId: string, targetId = 't1') => event('DeviceConnected', deviceId, { deviceId, targetId, clientId: deviceId, connectedAt: '2030-01-02T00:00:00.000Z', tlsProtocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' }, 2);
-const disconnected = (deviceId: string, targetId = 't1') => event('DeviceDisconnected', deviceId, { deviceId, targetId, clientId: deviceId, disconnectedAt: '2030-01-03T00:00:00.000Z', reason: 'client-disabled' });
-const revoked = (deviceId: string) => event('DeviceRevoked', deviceId, { deviceId, revocationId: 'rv1', reason: 'keyCompromise', revokedAt: '2030-01-05T00:00:00.000Z' });
-const targetRegistered = (targetId = 't1') => event('TargetRegistered', targetId, { targetId, kind: 'mosquitto', name: `broker ${targetId}`, host: 'broker.local', tlsPort: 8883, credentialsRef: 'cred' });
+const imported = (deviceId: string, batchId = 'b1') =>
+  event('DeviceIdentityImported', deviceId, {
+    deviceId,
+    batchId,
+    importId: 'i1',
+    source: 'json',
+    enrolmentPublicKey: 'AAAA',
+    enrolmentKeyDigest: digest,
+  });
+const verified = (deviceId: string) =>
+  event('IdentityVerified', deviceId, { deviceId, challengeId: 'ch', nonceDigest: digest, enrolmentKeyDigest: digest });
+const certified = (deviceId: string) =>
+  event('DeviceCertified', deviceId, {
+    deviceId,
+    authorityId: 'issuing-acme',
+    serialNumber: '0a0b',
+    fingerprintSha256: digest,
+    notAfter: '2031-01-01T00:00:00.000Z',
+  });
+const onboarded = (deviceId: string, targetId = 't1') =>
+  event('DeviceOnboarded', deviceId, {
+    deviceId,
+    targetId,
+    batchId: 'b1',
+    policyId: 'p1',
+    clientId: deviceId,
+    roleName: 'r',
+    topicPrefix: `devices/${deviceId}`,
+  });
+const connected = (deviceId: string, targetId = 't1') =>
+  event(
+    'DeviceConnected',
+    deviceId,
+    {
+      deviceId,
+      targetId,
+      clientId: deviceId,
+      connectedAt: '2030-01-02T00:00:00.000Z',
+      tlsProtocol: 'TLSv1.3',
+      cipher: 'TLS_AES_128_GCM_SHA256',
+    },
+    2,
+  );
+const disconnected = (deviceId: string, targetId = 't1') =>
+  event('DeviceDisconnected', deviceId, {
+    deviceId,
+    targetId,
+    clientId: deviceId,
+    disconnectedAt: '2030-01-03T00:00:00.000Z',
+    reason: 'client-disabled',
+  });
+const revoked = (deviceId: string) =>
+  event('DeviceRevoked', deviceId, {
+    deviceId,
+    revocationId: 'rv1',
+    reason: 'keyCompromise',
+    revokedAt: '2030-01-05T00:00:00.000Z',
+  });
+const targetRegistered = (targetId = 't1') =>
+  event('TargetRegistered', targetId, {
+    targetId,
+    kind: 'mosquitto',
+    name: `broker ${targetId}`,
+    host: 'broker.local',
+    tlsPort: 8883,
+    credentialsRef: 'cred',
+  });
 const page = { limit: 50, offset: 0 };
 
 describe('fleet view: given events -> batches and devices', () => {
@@ -86,21 +165,49 @@ describe('fleet view: given events -> batches and devices', () => {
   beforeEach(async () => {
     fixture = new Fixture();
     store = fixture.store;
-    await given('registry', event('BatchCreated', 'b1', { batchId: 'b1', name: 'fridges', policyId: 'p1', ownerId: 'acme', expectedSize: 3 }));
+    await given(
+      'registry',
+      event('BatchCreated', 'b1', { batchId: 'b1', name: 'fridges', policyId: 'p1', ownerId: 'acme', expectedSize: 3 }),
+    );
   });
 
   afterEach(() => fixture.readModels.stop());
 
   it("counts a batch's devices per state as they move", async () => {
-    await given('registry', imported('d1'), imported('d2'), imported('d3'), verified('d1'), verified('d2'), certified('d1'));
+    await given(
+      'registry',
+      imported('d1'),
+      imported('d2'),
+      imported('d3'),
+      verified('d1'),
+      verified('d2'),
+      certified('d1'),
+    );
     const batch = await batchProgress(store, 'b1');
     expect(batch.devices).toBe(3);
-    expect(batch.counts).toEqual({ Announced: 0, Imported: 1, Verified: 1, Certified: 1, Onboarded: 0, Transferred: 0, Revoked: 0 });
+    expect(batch.counts).toEqual({
+      Announced: 0,
+      Imported: 1,
+      Verified: 1,
+      Certified: 1,
+      Onboarded: 0,
+      Transferred: 0,
+      Revoked: 0,
+    });
     expect((await listBatches(store, page)).items[0]).toMatchObject({ batchId: 'b1', name: 'fridges', devices: 3 });
   });
 
   it('counts verification failures without moving the state, and shows the reason on the device', async () => {
-    await given('registry', imported('d1'), event('IdentityVerificationFailed', 'd1', { deviceId: 'd1', challengeId: 'ch', nonceDigest: digest, reason: 'bad-signature' }));
+    await given(
+      'registry',
+      imported('d1'),
+      event('IdentityVerificationFailed', 'd1', {
+        deviceId: 'd1',
+        challengeId: 'ch',
+        nonceDigest: digest,
+        reason: 'bad-signature',
+      }),
+    );
     expect(await batchProgress(store, 'b1')).toMatchObject({ verificationFailures: 1, counts: { Imported: 1 } });
     expect((await listDevices(store, page)).items[0]).toMatchObject({ state: 'Imported', problem: 'bad-signature' });
   });
@@ -118,8 +225,19 @@ describe('fleet view: given events -> batches and devices', () => {
     await given(
       'ca',
       event('CertificateIssued', 'd1', {
-        deviceId: 'd1', requestId: 'r1', authorityId: 'issuing-acme', serialNumber: '0a0b', subject: 'CN=d1', issuer: 'CN=acme issuing', notBefore: '2030-01-01T00:00:00.000Z', notAfter: '2031-01-01T00:00:00.000Z',
-        fingerprintSha256: digest, publicKeyDigest: digest, keyId: 'tls-0', certificatePem: pem, chainPem: [pem],
+        deviceId: 'd1',
+        requestId: 'r1',
+        authorityId: 'issuing-acme',
+        serialNumber: '0a0b',
+        subject: 'CN=d1',
+        issuer: 'CN=acme issuing',
+        notBefore: '2030-01-01T00:00:00.000Z',
+        notAfter: '2031-01-01T00:00:00.000Z',
+        fingerprintSha256: digest,
+        publicKeyDigest: digest,
+        keyId: 'tls-0',
+        certificatePem: pem,
+        chainPem: [pem],
       }),
     );
     await given('registry', certified('d1'));
@@ -127,15 +245,56 @@ describe('fleet view: given events -> batches and devices', () => {
       'onboarding',
       onboarded('d1'),
       connected('d1'),
-      event('TelemetryReceived', 'd1', { deviceId: 'd1', targetId: 't1', kind: 'first', messagesTotal: 1, bytesTotal: 40, messagesInWindow: 1, windowStart: '2030-01-02T00:00:01.000Z', firstMessageAt: '2030-01-02T00:00:01.000Z', lastMessageAt: '2030-01-02T00:00:01.000Z', lastTopic: 'devices/d1/telemetry' }),
-      event('TelemetryReceived', 'd1', { deviceId: 'd1', targetId: 't1', kind: 'periodic', messagesTotal: 12, bytesTotal: 480, messagesInWindow: 11, windowStart: '2030-01-02T00:00:01.000Z', firstMessageAt: '2030-01-02T00:00:01.000Z', lastMessageAt: '2030-01-02T00:01:00.000Z', lastTopic: 'devices/d1/telemetry' }),
+      event('TelemetryReceived', 'd1', {
+        deviceId: 'd1',
+        targetId: 't1',
+        kind: 'first',
+        messagesTotal: 1,
+        bytesTotal: 40,
+        messagesInWindow: 1,
+        windowStart: '2030-01-02T00:00:01.000Z',
+        firstMessageAt: '2030-01-02T00:00:01.000Z',
+        lastMessageAt: '2030-01-02T00:00:01.000Z',
+        lastTopic: 'devices/d1/telemetry',
+      }),
+      event('TelemetryReceived', 'd1', {
+        deviceId: 'd1',
+        targetId: 't1',
+        kind: 'periodic',
+        messagesTotal: 12,
+        bytesTotal: 480,
+        messagesInWindow: 11,
+        windowStart: '2030-01-02T00:00:01.000Z',
+        firstMessageAt: '2030-01-02T00:00:01.000Z',
+        lastMessageAt: '2030-01-02T00:01:00.000Z',
+        lastTopic: 'devices/d1/telemetry',
+      }),
     );
     const detail = await deviceDetail(store, 'd1');
-    expect(detail.certificate).toMatchObject({ subject: 'CN=d1', issuer: 'CN=acme issuing', serialNumber: '0a0b', fingerprintSha256: digest, notBefore: '2030-01-01T00:00:00.000Z' });
+    expect(detail.certificate).toMatchObject({
+      subject: 'CN=d1',
+      issuer: 'CN=acme issuing',
+      serialNumber: '0a0b',
+      fingerprintSha256: digest,
+      notBefore: '2030-01-01T00:00:00.000Z',
+    });
     expect(detail.connection).toBe('connected');
-    expect(detail.targets[0]).toMatchObject({ targetId: 't1', status: 'onboarded', connected: true, tlsProtocol: 'TLSv1.3' });
-    expect(detail.telemetry).toEqual({ messagesTotal: 12, lastMessageAt: '2030-01-02T00:01:00.000Z', lastTopic: 'devices/d1/telemetry' });
-    expect((await listDevices(store, page)).items[0]).toMatchObject({ messagesTotal: 12, lastTelemetryAt: '2030-01-02T00:01:00.000Z', targets: [{ targetId: 't1', status: 'onboarded', connected: true }] });
+    expect(detail.targets[0]).toMatchObject({
+      targetId: 't1',
+      status: 'onboarded',
+      connected: true,
+      tlsProtocol: 'TLSv1.3',
+    });
+    expect(detail.telemetry).toEqual({
+      messagesTotal: 12,
+      lastMessageAt: '2030-01-02T00:01:00.000Z',
+      lastTopic: 'devices/d1/telemetry',
+    });
+    expect((await listDevices(store, page)).items[0]).toMatchObject({
+      messagesTotal: 12,
+      lastTelemetryAt: '2030-01-02T00:01:00.000Z',
+      targets: [{ targetId: 't1', status: 'onboarded', connected: true }],
+    });
     expect((await batchProgress(store, 'b1')).connected).toBe(1);
 
     await given('onboarding', disconnected('d1'));
@@ -146,19 +305,30 @@ describe('fleet view: given events -> batches and devices', () => {
   it('makes Revoked final', async () => {
     await given('registry', imported('d1'), verified('d1'), certified('d1'), revoked('d1'));
     await given('onboarding', onboarded('d1'));
-    expect(await deviceDetail(store, 'd1')).toMatchObject({ state: 'Revoked', revocation: { reason: 'keyCompromise' } });
+    expect(await deviceDetail(store, 'd1')).toMatchObject({
+      state: 'Revoked',
+      revocation: { reason: 'keyCompromise' },
+    });
     expect((await batchProgress(store, 'b1')).counts).toMatchObject({ Revoked: 1, Certified: 0, Onboarded: 0 });
   });
 
-  it('applies an event committed again after a crash between its data and its checkpoint once (no double counting)', async () => {
+  it('applies an event committed again after a crash before its checkpoint once (no double counting)', async () => {
     let crashes = 0;
     const crashing = new Fixture({
       beforeCheckpoint: (projection) => {
-        if (projection === 'fleet' && crashes++ === 1) throw new Error('process died after the data, before the checkpoint');
+        if (projection === 'fleet' && crashes++ === 1)
+          throw new Error('process died after the data, before the checkpoint');
       },
     });
-    await crashing.given('registry', event('BatchCreated', 'b1', { batchId: 'b1', name: 'fridges', policyId: 'p1', ownerId: 'acme', expectedSize: 3 }));
-    await crashing.given('registry', event('IdentitiesImported', 'b1', { batchId: 'b1', importId: 'i1', source: 'json', accepted: 1, rejected: 2 }), imported('d1'));
+    await crashing.given(
+      'registry',
+      event('BatchCreated', 'b1', { batchId: 'b1', name: 'fridges', policyId: 'p1', ownerId: 'acme', expectedSize: 3 }),
+    );
+    await crashing.given(
+      'registry',
+      event('IdentitiesImported', 'b1', { batchId: 'b1', importId: 'i1', source: 'json', accepted: 1, rejected: 2 }),
+      imported('d1'),
+    );
     expect(crashes).toBeGreaterThan(2);
     expect(await batchProgress(crashing.store, 'b1')).toMatchObject({ devices: 1, imports: 1, rejectedRows: 2 });
     expect(await crashing.store.checkpoint('fleet', 'registry')).toBe(3);
@@ -168,7 +338,14 @@ describe('fleet view: given events -> batches and devices', () => {
 
   it('counts a connection once however many DeviceConnected facts arrive', async () => {
     await given('registry', imported('d1'), verified('d1'), certified('d1'));
-    await given('onboarding', targetRegistered('t1'), onboarded('d1'), connected('d1'), connected('d1'), connected('d1'));
+    await given(
+      'onboarding',
+      targetRegistered('t1'),
+      onboarded('d1'),
+      connected('d1'),
+      connected('d1'),
+      connected('d1'),
+    );
     expect(await target(store, 't1')).toMatchObject({ onboarded: 1, connected: 1 });
     expect((await batchProgress(store, 'b1')).connected).toBe(1);
     await given('onboarding', disconnected('d1'), disconnected('d1'));
@@ -177,11 +354,24 @@ describe('fleet view: given events -> batches and devices', () => {
 
   it('rebuilds from the log (one context after the other) to what the live, interleaved feed built', async () => {
     await given('onboarding', targetRegistered('t1'));
-    await given('registry', imported('d1'), imported('d2'), imported('d3'), verified('d1'), verified('d2'), verified('d3'));
+    await given(
+      'registry',
+      imported('d1'),
+      imported('d2'),
+      imported('d3'),
+      verified('d1'),
+      verified('d2'),
+      verified('d3'),
+    );
     await given('registry', certified('d1'), certified('d2'));
     await given('onboarding', onboarded('d1'), connected('d1'), onboarded('d2'), connected('d2'));
     await given('registry', certified('d3'), revoked('d2'));
-    await given('onboarding', disconnected('d2'), event('DeviceDeprovisioned', 'd2', { deviceId: 'd2', targetId: 't1', reason: 'revoked' }), onboarded('d3'));
+    await given(
+      'onboarding',
+      disconnected('d2'),
+      event('DeviceDeprovisioned', 'd2', { deviceId: 'd2', targetId: 't1', reason: 'revoked' }),
+      onboarded('d3'),
+    );
     const rebuilt = await fixture.rebuilt();
     const answers = async (s: ProjectionStore) => ({
       batch: await batchProgress(s, 'b1'),
@@ -197,7 +387,16 @@ describe('fleet view: given events -> batches and devices', () => {
   });
 
   it('filters and pages the device list on the server, on declared indexes', async () => {
-    await given('registry', event('BatchCreated', 'b2', { batchId: 'b2', name: 'other', policyId: 'p1', ownerId: 'acme', expectedSize: 1_000 }));
+    await given(
+      'registry',
+      event('BatchCreated', 'b2', {
+        batchId: 'b2',
+        name: 'other',
+        policyId: 'p1',
+        ownerId: 'acme',
+        expectedSize: 1_000,
+      }),
+    );
     await given('registry', ...Array.from({ length: 1_000 }, (_, i) => imported(`dev-${i}`, 'b2')));
     await given('registry', ...Array.from({ length: 500 }, (_, i) => verified(`dev-${i * 2}`)));
     await given('onboarding', onboarded('dev-1'), connected('dev-1'));
@@ -206,15 +405,42 @@ describe('fleet view: given events -> batches and devices', () => {
     expect(verifiedPage.items).toHaveLength(50);
     expect(verifiedPage.items[0]!.deviceId).toBe('dev-200'); // import order
     expect((await listDevices(store, { batchId: 'b2', q: 'dev-99', limit: 50, offset: 0 })).total).toBe(11);
-    expect((await listDevices(store, { connection: 'connected', limit: 50, offset: 0 })).items.map((d) => d.deviceId)).toEqual(['dev-1']);
-    expect((await listDevices(store, { targetId: 't1', connection: 'connected', batchId: 'b1', limit: 50, offset: 0 })).total).toBe(1);
-    await expect(listDevices(store, { targetId: 't1', state: 'Onboarded', limit: 50, offset: 0 })).rejects.toMatchObject({ code: 'MALFORMED' });
+    expect(
+      (await listDevices(store, { connection: 'connected', limit: 50, offset: 0 })).items.map((d) => d.deviceId),
+    ).toEqual(['dev-1']);
+    expect(
+      (await listDevices(store, { targetId: 't1', connection: 'connected', batchId: 'b1', limit: 50, offset: 0 }))
+        .total,
+    ).toBe(1);
+    await expect(
+      listDevices(store, { targetId: 't1', state: 'Onboarded', limit: 50, offset: 0 }),
+    ).rejects.toMatchObject({ code: 'MALFORMED' });
     // Every filter the API offers, alone and together, is answered on indexes (the store refuses others).
     for (const state of [undefined, ...deviceStates]) {
       for (const connection of [undefined, ...connectionStates]) {
-        await listDevices(store, { batchId: 'b2', q: 'dev-1', limit: 10, offset: 0, ...(state ? { state } : {}), ...(connection ? { connection } : {}) });
-        await listDevices(store, { limit: 10, offset: 0, ...(state ? { state } : {}), ...(connection ? { connection } : {}) });
-        if (!state) await listDevices(store, { targetId: 't1', batchId: 'b1', q: 'dev', limit: 10, offset: 0, ...(connection ? { connection } : {}) });
+        await listDevices(store, {
+          batchId: 'b2',
+          q: 'dev-1',
+          limit: 10,
+          offset: 0,
+          ...(state ? { state } : {}),
+          ...(connection ? { connection } : {}),
+        });
+        await listDevices(store, {
+          limit: 10,
+          offset: 0,
+          ...(state ? { state } : {}),
+          ...(connection ? { connection } : {}),
+        });
+        if (!state)
+          await listDevices(store, {
+            targetId: 't1',
+            batchId: 'b1',
+            q: 'dev',
+            limit: 10,
+            offset: 0,
+            ...(connection ? { connection } : {}),
+          });
       }
     }
   });
@@ -231,7 +457,11 @@ describe('catalog view: policies and targets', () => {
       certificateLifetimeDays: 30,
     });
     await fixture.given('registry', policyDefined);
-    const anchor = event('TargetTrustAnchorInstalled', 't1', { targetId: 't1', authorityId: 'issuing-acme', fingerprintSha256: digest });
+    const anchor = event('TargetTrustAnchorInstalled', 't1', {
+      targetId: 't1',
+      authorityId: 'issuing-acme',
+      fingerprintSha256: digest,
+    });
     await fixture.given('onboarding', targetRegistered('t1'), anchor, onboarded('d1'));
     const { store } = fixture;
     expect((await listPolicies(store, page)).items[0]).toEqual({
@@ -243,7 +473,13 @@ describe('catalog view: policies and targets', () => {
       definedAt: expect.any(String),
     });
     const [t1] = (await listTargets(store, page)).items;
-    expect(t1).toMatchObject({ targetId: 't1', host: 'broker.local', onboarded: 1, connected: 0, trustAnchors: { 'issuing-acme': { fingerprintSha256: digest } } });
+    expect(t1).toMatchObject({
+      targetId: 't1',
+      host: 'broker.local',
+      onboarded: 1,
+      connected: 0,
+      trustAnchors: { 'issuing-acme': { fingerprintSha256: digest } },
+    });
     expect(JSON.stringify(t1)).not.toContain('password');
     await fixture.readModels.stop();
   });

@@ -1,7 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import { NotFound } from '../../errors.js';
 import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
-import { catalogProjectionName, policiesCollection, targetAuthoritiesCollection, targetsCollection } from '../../views/catalog.view.js';
+import {
+  catalogProjectionName,
+  policiesCollection,
+  targetAuthoritiesCollection,
+  targetsCollection,
+} from '../../views/catalog.view.js';
 import { fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
 import type { PolicyDocument, TargetDocument } from '../../views/fleet-documents.js';
 import type { Page, PageRequest } from '../paging.js';

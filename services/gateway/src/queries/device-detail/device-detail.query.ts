@@ -3,7 +3,17 @@ import { Type } from '@sinclair/typebox';
 import { NotFound } from '../../errors.js';
 import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
 import { devicesCollection, fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
-import { connectionOf, stateChangedAtOf, stateOf, updatedAtOf, type ConnectionState, type DeviceDocument, type DeviceStateName, type LinkDocument, type TargetLink } from '../../views/fleet-documents.js';
+import {
+  connectionOf,
+  stateChangedAtOf,
+  stateOf,
+  updatedAtOf,
+  type ConnectionState,
+  type DeviceDocument,
+  type DeviceStateName,
+  type LinkDocument,
+  type TargetLink,
+} from '../../views/fleet-documents.js';
 
 export interface ChainEntry {
   subject: string;
