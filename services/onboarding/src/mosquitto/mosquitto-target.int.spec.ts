@@ -13,7 +13,7 @@ import {
   type TestAuthority,
   type TestDevice,
 } from '../test-support/test-pki.test-helper.js';
-import type { TargetObservation, TargetTrust } from '../target-port/onboarding-target.js';
+import type { RevocationList, TargetObservation, TrustAnchor } from '../target-port/onboarding-target.js';
 import { pidFileReloader } from './broker-trust-files.js';
 import { MosquittoTarget } from './mosquitto-target.js';
 
@@ -26,12 +26,14 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   let broker: RunningMosquitto;
   let server: BrokerServerIdentity;
   let platform: TestAuthority;
-  let other: TestAuthority;
+  /** A CA the broker never trusts. */
+  let evil: TestAuthority;
+  /** A second issuing CA, trusted once a test adds it. */
+  let second: TestAuthority;
   let target: MosquittoTarget;
   const devices: Record<string, TestDevice> = {};
   const observations: TargetObservation[] = [];
   const clients: MqttClient[] = [];
-  let trust: TargetTrust;
 
   const connect = async (device: TestDevice | undefined, extra: { clientId?: string; withoutCertificate?: boolean } = {}) => {
     const client = await connectDevice(device, { port: broker.tlsPort, serverCaPem: server.caPem, ...extra });
@@ -40,12 +42,30 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   };
   const seen = (predicate: (o: TargetObservation) => boolean) => waitFor(() => observations.find(predicate), { timeoutMs: 5_000 });
 
+  // What the tests need, set up by whichever test needs it first: no test depends on another having run.
+  let registration: Promise<unknown> | undefined;
+  const registered = () => (registration ??= target.registerDevices(['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ deviceId, topicRights: rights }))));
+  /** The trust in force: every test that changes it applies all of it (anchors, and CRLs listing every revoked device). */
+  const trusted: TrustAnchor[] = [];
+  const revoked: { serialHex: string }[] = [];
+  const secondCrl: RevocationList[] = [];
+  const applyTrust = async () => {
+    const crl = await issueTestCrl(platform, revoked);
+    await target.applyTrust({ anchors: trusted, crls: [{ authorityId: platform.authorityId, ...crl }, ...secondCrl] });
+  };
+
   beforeAll(async () => {
-    [server, platform, other] = await Promise.all([createBrokerServerIdentity(), createTestAuthority('acme'), createTestAuthority('evil')]);
-    for (const id of ['d-alpha', 'd-bravo', 'd-charlie', 'd-stranger']) devices[id] = await issueTestDevice(platform, id);
-    devices['d-forged'] = await issueTestDevice(other, 'd-forged');
+    [server, platform, evil, second] = await Promise.all([
+      createBrokerServerIdentity(),
+      createTestAuthority('acme'),
+      createTestAuthority('evil'),
+      createTestAuthority('second'),
+    ]);
+    for (const id of ['d-alpha', 'd-bravo', 'd-charlie', 'd-delta', 'd-echo', 'd-stranger']) devices[id] = await issueTestDevice(platform, id);
+    devices['d-forged'] = await issueTestDevice(evil, 'd-forged');
+    devices['d-second'] = await issueTestDevice(second, 'd-second');
     const crl = await issueTestCrl(platform);
-    trust = { anchors: [{ authorityId: platform.authorityId, chainPem: platform.chainPem }], crls: [{ authorityId: platform.authorityId, ...crl }] };
+    trusted.push({ authorityId: platform.authorityId, chainPem: platform.chainPem });
     broker = await startMosquitto({ tls: { caPem: platform.chainPem.join(''), certPem: server.certPem, keyPem: server.keyPem, crlPem: crl.crlPem }, dynsec: true });
     target = await MosquittoTarget.connect({
       targetId: 'broker-1',
@@ -75,18 +95,25 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   });
 
   test('an onboarded device connects with mutual TLS and its telemetry is observed', async () => {
+    await registered();
+    const before = observations.length;
     const alpha = await connect(devices['d-alpha']);
-    await seen((o) => o.kind === 'connected' && o.clientId === 'd-alpha');
+    await seen((o) => observations.indexOf(o) >= before && o.kind === 'connected' && o.clientId === 'd-alpha');
     await alpha.publishAsync('devices/d-alpha/telemetry', JSON.stringify({ temperature: 4.2, door: 'closed' }), { qos: 1 });
-    const telemetry = await seen((o) => o.kind === 'telemetry' && o.deviceId === 'd-alpha');
+    const telemetry = await seen((o) => observations.indexOf(o) >= before && o.kind === 'telemetry' && o.deviceId === 'd-alpha');
     expect(telemetry).toMatchObject({ topic: 'devices/d-alpha/telemetry' });
   });
 
   test('a valid certificate that was not onboarded connects but may neither publish nor subscribe', async () => {
+    await registered();
     const stranger = await connect(devices['d-stranger']);
     await expect(stranger.publishAsync('devices/d-stranger/telemetry', 'x', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
     await expect(stranger.subscribeAsync('devices/d-stranger/commands/#', { qos: 1 })).rejects.toThrow(/not authori[sz]ed/i);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A message sent after the refused one is observed: had the refused one gone through, it would have been too.
+    const alpha = await connect(devices['d-alpha']);
+    const before = observations.length;
+    await alpha.publishAsync('devices/d-alpha/telemetry', 'marker', { qos: 1 });
+    await seen((o) => observations.indexOf(o) >= before && o.kind === 'telemetry' && o.deviceId === 'd-alpha');
     expect(observations.some((o) => o.kind === 'telemetry' && o.deviceId === 'd-stranger')).toBe(false);
   });
 
@@ -99,6 +126,7 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   });
 
   test("device A can neither publish to B's topics nor take B's client id", async () => {
+    await registered();
     const bravo = await connect(devices['d-bravo']);
     const alpha = await connect(devices['d-alpha']);
     await expect(alpha.publishAsync('devices/d-bravo/telemetry', 'spoof', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
@@ -107,8 +135,8 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     // use_username_as_clientid: the broker replaces the requested id with the certificate's CN.
     const before = observations.length;
     const impostor = await connect(devices['d-alpha'], { clientId: 'd-bravo' });
+    // A takeover of d-bravo's session would be logged before the new connection that is awaited here.
     await seen((o) => observations.indexOf(o) >= before && o.kind === 'connected' && o.clientId === 'd-alpha');
-    await new Promise((resolve) => setTimeout(resolve, 150));
     expect(bravo.connected).toBe(true);
     expect(observations.slice(before).some((o) => o.kind === 'disconnected' && o.clientId === 'd-bravo')).toBe(false);
     await bravo.publishAsync('devices/d-bravo/telemetry', 'still here', { qos: 1 });
@@ -116,12 +144,14 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   });
 
   test('disabling a device drops its live connection and leaves a reconnect without rights', async () => {
+    await registered();
     const charlie = await connect(devices['d-charlie']);
     await charlie.publishAsync('devices/d-charlie/telemetry', 'before', { qos: 1 });
     const gone = closed(charlie);
+    const before = observations.length;
     expect(await target.disableDevices(['d-charlie'])).toEqual([{ ok: true, deviceId: 'd-charlie' }]);
     await gone;
-    await seen((o) => o.kind === 'disconnected' && o.clientId === 'd-charlie' && o.reason === 'client-disabled');
+    await seen((o) => observations.indexOf(o) >= before && o.kind === 'disconnected' && o.clientId === 'd-charlie' && o.reason === 'client-disabled');
     // Mosquitto 2.0.11 lets a disabled certificate identity connect again (no password check), so the role is gone too.
     const again = await connect(devices['d-charlie']).catch((error: Error) => error);
     if (!(again instanceof Error)) await expect(again.publishAsync('devices/d-charlie/telemetry', 'after', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
@@ -132,43 +162,46 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   });
 
   test('a certificate revoked in a reloaded CRL fails new handshakes; other devices keep connecting', async () => {
-    const bravoSession = await connect(devices['d-bravo']);
-    const crl = await issueTestCrl(platform, [{ serialHex: devices['d-bravo']!.serialHex }]);
-    await target.applyTrust({ ...trust, crls: [{ authorityId: platform.authorityId, ...crl }] });
-    await expect(connectDevice(devices['d-bravo'], { port: broker.tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+    await target.registerDevices([{ deviceId: 'd-delta', topicRights: rights }]);
+    const deltaSession = await connect(devices['d-delta']);
+    revoked.push({ serialHex: devices['d-delta']!.serialHex });
+    await applyTrust();
+    await expect(connectDevice(devices['d-delta'], { port: broker.tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
     await connect(devices['d-alpha']);
     // What revocation must know: a CRL reload does not drop the session that was already up.
-    expect(bravoSession.connected).toBe(true);
+    expect(deltaSession.connected).toBe(true);
   });
 
   test('trust is a set: adding a second issuing CA lets its onboarded devices in', async () => {
-    const crlOther = await issueTestCrl(other);
-    const crlPlatform = await issueTestCrl(platform, [{ serialHex: devices['d-bravo']!.serialHex }]);
-    await target.applyTrust({
-      anchors: [...trust.anchors, { authorityId: other.authorityId, chainPem: other.chainPem }],
-      crls: [{ authorityId: platform.authorityId, ...crlPlatform }, { authorityId: other.authorityId, ...crlOther }],
-    });
-    await target.registerDevices([{ deviceId: 'd-forged', topicRights: rights }]);
-    const nowTrusted = await connect(devices['d-forged']);
-    await nowTrusted.publishAsync('devices/d-forged/telemetry', 'ok', { qos: 1 });
+    if (!trusted.some((a) => a.authorityId === second.authorityId)) {
+      trusted.push({ authorityId: second.authorityId, chainPem: second.chainPem });
+      secondCrl.push({ authorityId: second.authorityId, ...(await issueTestCrl(second)) });
+    }
+    await applyTrust();
+    await target.registerDevices([{ deviceId: 'd-second', topicRights: rights }]);
+    const nowTrusted = await connect(devices['d-second']);
+    await nowTrusted.publishAsync('devices/d-second/telemetry', 'ok', { qos: 1 });
+    await connect(devices['d-alpha']); // the first CA's devices still get in
   });
 
   test('an anchor without a CRL is refused while the broker checks CRLs', async () => {
-    await expect(target.applyTrust({ anchors: trust.anchors, crls: [] })).rejects.toThrow(/no CRL/);
+    await expect(target.applyTrust({ anchors: trusted, crls: [] })).rejects.toThrow(/no CRL/);
   });
 
   test('a CRL file the broker cannot load fails applyTrust instead of passing for enforced', async () => {
     const unreadable = { authorityId: platform.authorityId, crlNumber: 99, crlPem: '-----BEGIN X509 CRL-----\nAAAA\n\n-----END X509 CRL-----\n' };
-    await expect(target.applyTrust({ anchors: trust.anchors, crls: [unreadable] })).rejects.toThrow(/could not load the trust files/);
-    const crl = await issueTestCrl(platform, [{ serialHex: devices['d-bravo']!.serialHex }]);
-    await target.applyTrust({ ...trust, crls: [{ authorityId: platform.authorityId, ...crl }] });
+    await expect(target.applyTrust({ anchors: [trusted[0]!], crls: [unreadable] })).rejects.toThrow(/could not load the trust files/);
+    await applyTrust();
     await connect(devices['d-alpha']);
   });
 
   test('deleting a device removes its client and role', async () => {
-    expect(await target.deleteDevices(['d-forged', 'd-never-onboarded'])).toEqual([
-      { ok: true, deviceId: 'd-forged' },
+    await target.registerDevices([{ deviceId: 'd-echo', topicRights: rights }]);
+    expect(await target.deleteDevices(['d-echo', 'd-never-onboarded'])).toEqual([
+      { ok: true, deviceId: 'd-echo' },
       { ok: true, deviceId: 'd-never-onboarded' },
     ]);
+    const echo = await connect(devices['d-echo']);
+    await expect(echo.publishAsync('devices/d-echo/telemetry', 'gone', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
   });
 });
