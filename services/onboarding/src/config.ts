@@ -21,7 +21,9 @@ export const onboardingConfigSchema = defineConfig({
   namespace: common.namespace,
   httpPort: integer('HTTP_PORT', 3103, 'Port of /health, /ready and /metrics (0 picks a free one)', { max: 65_535 }),
   instanceId,
-  onboardChunkSize: integer('ONBOARDING_CHUNK_SIZE', 500, 'Devices per dynamic-security request when onboarding', { min: 1 }),
+  onboardChunkSize: integer('ONBOARDING_CHUNK_SIZE', 500, 'Devices per dynamic-security request when onboarding', {
+    min: 1,
+  }),
   maxConcurrentAppends: integer('ONBOARDING_MAX_CONCURRENT_APPENDS', 64, 'Device records written at once', { min: 1 }),
   telemetryIntervalMs: integer(
     'ONBOARDING_TELEMETRY_INTERVAL_MS',
@@ -61,19 +63,27 @@ export function mosquittoBindingsOf(json: string | undefined): (targetId: string
   try {
     parsed = JSON.parse(json) as typeof parsed;
   } catch (error) {
-    throw new OnboardingConfigError('MOSQUITTO_BINDINGS must be JSON', { variable: 'MOSQUITTO_BINDINGS' }, { cause: error });
+    throw new OnboardingConfigError(
+      'MOSQUITTO_BINDINGS must be JSON',
+      { variable: 'MOSQUITTO_BINDINGS' },
+      { cause: error },
+    );
   }
   return (targetId) => {
     const entry = parsed[targetId] ?? parsed['*'];
     if (!entry) return undefined;
     return {
-      ...(entry.caFile ? { trust: { caFile: entry.caFile, ...(entry.crlFile ? { crlFile: entry.crlFile } : {}) } } : {}),
+      ...(entry.caFile
+        ? { trust: { caFile: entry.caFile, ...(entry.crlFile ? { crlFile: entry.crlFile } : {}) } }
+        : {}),
       ...(entry.pidFile ? { reloader: pidFileReloader(entry.pidFile) } : {}),
       ...(entry.logFile ? { logFile: entry.logFile } : {}),
     };
   };
 }
 
-export function mosquittoBindingsFromEnv(env: Env = process.env): (targetId: string) => MosquittoHostBinding | undefined {
+export function mosquittoBindingsFromEnv(
+  env: Env = process.env,
+): (targetId: string) => MosquittoHostBinding | undefined {
   return mosquittoBindingsOf(env.MOSQUITTO_BINDINGS?.trim() || undefined);
 }

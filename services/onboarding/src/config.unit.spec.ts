@@ -5,7 +5,9 @@ import { OnboardingConfigError } from './errors.js';
 describe('onboarding configuration', () => {
   it("keeps the README's configuration table in step with the schema (UPDATE_DOCS=1 rewrites it)", () => {
     const readme = new URL('../README.md', import.meta.url).pathname;
-    const { actual, expected } = readmeConfigSection(readme, onboardingConfigSchema, { write: process.env.UPDATE_DOCS === '1' });
+    const { actual, expected } = readmeConfigSection(readme, onboardingConfigSchema, {
+      write: process.env.UPDATE_DOCS === '1',
+    });
     expect(actual).toBe(expected);
   });
 
@@ -25,14 +27,25 @@ describe('onboarding configuration', () => {
   });
 
   it('reads every variable, and names the one that is wrong', () => {
-    const config = onboardingConfigFromEnv({ ONBOARDING_INSTANCE_ID: 'a b', ONBOARDING_CHUNK_SIZE: '50', ONBOARDING_DEVICE_STATE_CACHE_SIZE: '0' });
+    const config = onboardingConfigFromEnv({
+      ONBOARDING_INSTANCE_ID: 'a b',
+      ONBOARDING_CHUNK_SIZE: '50',
+      ONBOARDING_DEVICE_STATE_CACHE_SIZE: '0',
+    });
     expect(config).toMatchObject({ instanceId: 'a-b', onboardChunkSize: 50, deviceStateCacheSize: 0 });
     expect(() => onboardingConfigFromEnv({ ONBOARDING_MAX_CONCURRENT_APPENDS: 'many' })).toThrow(ConfigError);
-    expect(() => onboardingConfigFromEnv({ ONBOARDING_MAX_CONCURRENT_APPENDS: 'many' })).toThrow(/ONBOARDING_MAX_CONCURRENT_APPENDS/);
+    expect(() => onboardingConfigFromEnv({ ONBOARDING_MAX_CONCURRENT_APPENDS: 'many' })).toThrow(
+      /ONBOARDING_MAX_CONCURRENT_APPENDS/,
+    );
   });
 
   it('MOSQUITTO_BINDINGS: per target, else `*`', () => {
-    const bindings = mosquittoBindingsOf(JSON.stringify({ '*': { caFile: '/trust/ca.pem' }, 'broker-a': { caFile: '/a/ca.pem', crlFile: '/a/crl.pem', logFile: '/a/log' } }));
+    const bindings = mosquittoBindingsOf(
+      JSON.stringify({
+        '*': { caFile: '/trust/ca.pem' },
+        'broker-a': { caFile: '/a/ca.pem', crlFile: '/a/crl.pem', logFile: '/a/log' },
+      }),
+    );
     expect(bindings('broker-a')).toEqual({ trust: { caFile: '/a/ca.pem', crlFile: '/a/crl.pem' }, logFile: '/a/log' });
     expect(bindings('other')).toEqual({ trust: { caFile: '/trust/ca.pem' } });
     expect(mosquittoBindingsOf(undefined)('broker-a')).toBeUndefined();

@@ -51,7 +51,6 @@ export class OnboardingCommandRejected extends OnboardingError {
 export const isTargetUnreachable = (e: unknown): e is TargetUnreachableError => e instanceof TargetUnreachableError;
 export const isTargetRefused = (e: unknown): e is TargetRefusedError => e instanceof TargetRefusedError;
 
-
 /** A revocation's devices could not all be disabled yet (a target unreachable): the CA event is redelivered. */
 export class DeprovisioningIncompleteError extends OnboardingError {
   override readonly name = 'DeprovisioningIncompleteError';

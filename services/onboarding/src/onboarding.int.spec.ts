@@ -8,14 +8,27 @@ import { OnboardBatch, RegisterTarget, deviceUplinkFilter, type EventEnvelope } 
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
-import { createBrokerServerIdentity, natsFixture, startMosquitto, waitFor, type BrokerServerIdentity, type RunningMosquitto } from '@tunnelkey/testing';
+import {
+  createBrokerServerIdentity,
+  natsFixture,
+  startMosquitto,
+  waitFor,
+  type BrokerServerIdentity,
+  type RunningMosquitto,
+} from '@tunnelkey/testing';
 import type { MqttClient } from 'mqtt';
 import { pidFileReloader } from './mosquitto/broker-trust-files.js';
 import { crlDigestOfPem } from './shared/crl-source.js';
 import { startOnboarding, type RunningOnboarding } from './start-onboarding.js';
 import { closed, connectDevice } from './test-support/mqtt-device.test-helper.js';
 import { PlatformFacts } from './test-support/platform-events.test-helper.js';
-import { createTestAuthority, issueTestCrl, issueTestDevice, type TestAuthority, type TestDevice } from './test-support/test-pki.test-helper.js';
+import {
+  createTestAuthority,
+  issueTestCrl,
+  issueTestDevice,
+  type TestAuthority,
+  type TestDevice,
+} from './test-support/test-pki.test-helper.js';
 
 const deviceCount = 50;
 const rights = [
@@ -42,8 +55,11 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await store.replay('onboarding', (r) => void events.push(r.event));
     return events;
   };
-  const count = (events: EventEnvelope[], type: string, where: (data: Record<string, unknown>) => boolean = () => true) =>
-    events.filter((e) => e.type === type && where(e.data as Record<string, unknown>)).length;
+  const count = (
+    events: EventEnvelope[],
+    type: string,
+    where: (data: Record<string, unknown>) => boolean = () => true,
+  ) => events.filter((e) => e.type === type && where(e.data as Record<string, unknown>)).length;
 
   beforeAll(async () => {
     await nats.setup();
@@ -51,10 +67,19 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await store.ensureStreams(['registry', 'ca', 'onboarding']);
     const decoy = await createTestAuthority('decoy');
     [platform, server] = await Promise.all([createTestAuthority('acme'), createBrokerServerIdentity()]);
-    for (let i = 0; i < deviceCount; i++) devices.push(await issueTestDevice(platform, `d-fridge-${String(i).padStart(3, '0')}`));
+    for (let i = 0; i < deviceCount; i++)
+      devices.push(await issueTestDevice(platform, `d-fridge-${String(i).padStart(3, '0')}`));
     // Brokers start trusting an unrelated CA: onboarding must install the platform's chain and CRL itself.
     const decoyCrl = await issueTestCrl(decoy);
-    const start = () => startMosquitto({ tls: { caPem: decoy.chainPem.join(''), certPem: server.certPem, keyPem: server.keyPem, crlPem: decoyCrl.crlPem } });
+    const start = () =>
+      startMosquitto({
+        tls: {
+          caPem: decoy.chainPem.join(''),
+          certPem: server.certPem,
+          keyPem: server.keyPem,
+          crlPem: decoyCrl.crlPem,
+        },
+      });
     const [a, b] = await Promise.all([start(), start()]);
     brokers = { 'broker-a': a, 'broker-b': b };
 
@@ -68,7 +93,9 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
     await facts.publishCrl(platform, crl);
 
-    nats.nc.subscribe(deviceUplinkFilter(undefined, nats.namespace).replace('.*.*', '.*.inbox.connection-parameters'), { callback: (_e, msg) => void downlinks.push(msg.subject) });
+    nats.nc.subscribe(deviceUplinkFilter(undefined, nats.namespace).replace('.*.*', '.*.inbox.connection-parameters'), {
+      callback: (_e, msg) => void downlinks.push(msg.subject),
+    });
     onboarding = await startOnboarding({
       nats: nats.nc,
       namespace: nats.namespace,
@@ -78,7 +105,13 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
       crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crlPems.get(crlDigest)! }) },
       mosquittoBindings: (targetId) => {
         const broker = brokers[targetId as keyof typeof brokers];
-        return broker ? { trust: { caFile: broker.caFile, crlFile: broker.crlFile! }, reloader: pidFileReloader(broker.pidFile), logFile: broker.logFile } : undefined;
+        return broker
+          ? {
+              trust: { caFile: broker.caFile, crlFile: broker.crlFile! },
+              reloader: pidFileReloader(broker.pidFile),
+              logFile: broker.logFile,
+            }
+          : undefined;
       },
       serverCaPem: () => server.caPem,
       logger: (await import('pino')).pino({ level: 'warn' }),
@@ -117,7 +150,10 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
   const batchOnboarded = () =>
     (onboardingRun ??= (async () => {
       await targetsRegistered();
-      const reply = commands.request(OnboardBatch.subject(nats.namespace), { commandId: 'onboard-1', batchId: 'b-fridges' });
+      const reply = commands.request(OnboardBatch.subject(nats.namespace), {
+        commandId: 'onboard-1',
+        batchId: 'b-fridges',
+      });
       await expect(reply).resolves.toEqual({ devices: deviceCount });
       await waitFor(async () => count(await onboardingEvents(), 'DeviceOnboarded') === 2 * deviceCount, {
         timeoutMs: 60_000,
@@ -156,7 +192,9 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await batchOnboarded();
     process.stdout.write(`onboarded ${deviceCount} devices x 2 brokers in ${Date.now() - started} ms\n`);
     const events = await onboardingEvents();
-    expect(count(events, 'DeviceOnboarded', (d) => d.targetId === 'broker-b' && d.topicPrefix === `fridges/${d.deviceId}`)).toBe(deviceCount);
+    expect(
+      count(events, 'DeviceOnboarded', (d) => d.targetId === 'broker-b' && d.topicPrefix === `fridges/${d.deviceId}`),
+    ).toBe(deviceCount);
     expect(count(events, 'TargetTrustAnchorInstalled')).toBe(2);
     expect(count(events, 'TargetCrlUpdated', (d) => d.crlNumber === initialCrlNumber)).toBe(2);
     await waitFor(() => downlinks.length >= 2 * deviceCount, { description: 'connection parameters sent' });
@@ -167,7 +205,8 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     const ids = new Set(fleet.map((d) => d.deviceId));
     const ours = (d: Record<string, unknown>) => ids.has(d.deviceId as string);
     const sessions = await Promise.all(fleet.map((d) => connected(d, 'broker-a')));
-    const telemetry = (i: number, body: object) => sessions[i]!.publishAsync(`fridges/${fleet[i]!.deviceId}/telemetry`, JSON.stringify(body), { qos: 1 });
+    const telemetry = (i: number, body: object) =>
+      sessions[i]!.publishAsync(`fridges/${fleet[i]!.deviceId}/telemetry`, JSON.stringify(body), { qos: 1 });
     await Promise.all(sessions.map((_c, i) => telemetry(i, { temperature: 4 + i / 100, door: 'closed' })));
     await Promise.all(sessions.map((_c, i) => telemetry(i, { temperature: 4.1, door: 'open' })));
     const events = await waitFor(
@@ -175,13 +214,16 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
         const all = await onboardingEvents();
         const received = (kind: string) => count(all, 'TelemetryReceived', (d) => ours(d) && d.kind === kind);
         const connections = count(all, 'DeviceConnected', (d) => ours(d) && d.targetId === 'broker-a');
-        return connections >= fleet.length && received('first') >= fleet.length && received('periodic') >= fleet.length ? all : undefined;
+        return connections >= fleet.length && received('first') >= fleet.length && received('periodic') >= fleet.length
+          ? all
+          : undefined;
       },
       { timeoutMs: 30_000, description: 'connections and telemetry recorded' },
     );
     // Never one event per message: 2 messages per device -> one first + one periodic.
     expect(count(events, 'TelemetryReceived', ours)).toBe(2 * fleet.length);
-    const periodic = (d: Record<string, unknown>) => ours(d) && d.kind === 'periodic' && d.messagesTotal === 2 && d.messagesInWindow === 1;
+    const periodic = (d: Record<string, unknown>) =>
+      ours(d) && d.kind === 'periodic' && d.messagesTotal === 2 && d.messagesInWindow === 1;
     expect(count(events, 'TelemetryReceived', periodic)).toBe(fleet.length);
   }, 60_000);
 
@@ -197,13 +239,24 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     const victim = devices[0]!;
     const [session, bystander] = [await connected(victim, 'broker-a'), await connected(devices[3]!, 'broker-a')];
     const gone = closed(session);
-    const deprovisioning = { deviceIds: [victim.deviceId], reason: 'revoked' as const, revocationId: 'rv-1', commandId: 'revoke-1' };
+    const deprovisioning = {
+      deviceIds: [victim.deviceId],
+      reason: 'revoked' as const,
+      revocationId: 'rv-1',
+      commandId: 'revoke-1',
+    };
     await expect(onboarding.deprovisionDevices(deprovisioning)).resolves.toEqual({ deprovisioned: 2, failed: 0 });
     await gone;
     const crl = await nextCrl(victim);
-    const refresh = onboarding.refreshTrust({ authorityId: platform.authorityId, crl: { authorityId: platform.authorityId, ...crl }, commandId: 'crl-2' });
+    const refresh = onboarding.refreshTrust({
+      authorityId: platform.authorityId,
+      crl: { authorityId: platform.authorityId, ...crl },
+      commandId: 'crl-2',
+    });
     await expect(refresh).resolves.toEqual(['broker-a', 'broker-b']);
-    await expect(connectDevice(victim, { port: brokers['broker-a'].tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+    await expect(
+      connectDevice(victim, { port: brokers['broker-a'].tlsPort, serverCaPem: server.caPem }),
+    ).rejects.toThrow();
     const events = await waitFor(async () => {
       const all = await onboardingEvents();
       const dropped = (d: Record<string, unknown>) => d.deviceId === victim.deviceId && d.reason === 'client-disabled';
@@ -234,14 +287,18 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
       { description: 'deprovisioned on both brokers and the new CRL enforced', timeoutMs: 20_000 },
     );
     expect(count(events, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId)).toBe(2);
-    await expect(connectDevice(victim, { port: brokers['broker-b'].tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+    await expect(
+      connectDevice(victim, { port: brokers['broker-b'].tlsPort, serverCaPem: server.caPem }),
+    ).rejects.toThrow();
     await bystander.publishAsync(`fridges/${devices[4]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
   });
 
   test('unknown batch and unknown target are refused with clear codes', async () => {
     await targetsRegistered();
     const onboard = (payload: object) => commands.request(OnboardBatch.subject(nats.namespace), payload);
-    await expect(onboard({ commandId: 'onboard-x', batchId: 'b-nope' })).rejects.toMatchObject({ code: 'unknown-batch' });
+    await expect(onboard({ commandId: 'onboard-x', batchId: 'b-nope' })).rejects.toMatchObject({
+      code: 'unknown-batch',
+    });
     const unknownTarget = onboard({ commandId: 'onboard-y', batchId: 'b-fridges', targetIds: ['broker-z'] });
     await expect(unknownTarget).rejects.toMatchObject({ code: 'unknown-target' });
   });

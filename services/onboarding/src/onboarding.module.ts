@@ -85,10 +85,16 @@ export class OnboardingModule {
     const { config, platformKey, clock } = options;
     const logger = options.logger ?? pino({ name: 'onboarding', level: config.logLevel });
     const bindings = options.mosquittoBindings;
-    const connector = options.targetConnector ?? mosquittoConnector({ ...(bindings ? { bindings } : {}), ...(clock ? { clock } : {}) });
+    const connector =
+      options.targetConnector ?? mosquittoConnector({ ...(bindings ? { bindings } : {}), ...(clock ? { clock } : {}) });
     const downlinks = (nats: NatsConnection): DownlinkSender =>
       options.downlinks ??
-      new DownlinkPublisher({ platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, ...(clock ? { clock } : {}) });
+      new DownlinkPublisher({
+        platformKey,
+        publish: (subject, data) => nats.publish(subject, data),
+        namespace: config.namespace,
+        ...(clock ? { clock } : {}),
+      });
     const ensureStreams = (store: EventStore) => store.ensureStreams(onboardingStreams).then(() => onboardingStreams);
     return {
       module: OnboardingModule,
@@ -103,7 +109,11 @@ export class OnboardingModule {
         { provide: TARGET_CONNECTOR, useValue: connector },
         { provide: DOWNLINKS, inject: [NATS_CONNECTION], useFactory: downlinks },
         { provide: ONBOARDING_STREAMS, inject: [EVENT_STORE], useFactory: ensureStreams },
-        { provide: SNAPSHOT_STORE, inject: [EVENT_STORE, ONBOARDING_STREAMS], useFactory: (store: EventStore) => store.snapshotStore() },
+        {
+          provide: SNAPSHOT_STORE,
+          inject: [EVENT_STORE, ONBOARDING_STREAMS],
+          useFactory: (store: EventStore) => store.snapshotStore(),
+        },
         viewProvider(BatchPlanView),
         viewProvider(CertificatesView),
         viewProvider(TargetsView),
@@ -119,7 +129,15 @@ export class OnboardingModule {
         RevokeDeviceHandler,
         PublishedCrlsReaction,
       ],
-      exports: [BatchPlanView, CertificatesView, TargetsView, ConnectedTargets, InstallTrustHandler, DeprovisionDevicesHandler, WatchTargetsHandler],
+      exports: [
+        BatchPlanView,
+        CertificatesView,
+        TargetsView,
+        ConnectedTargets,
+        InstallTrustHandler,
+        DeprovisionDevicesHandler,
+        WatchTargetsHandler,
+      ],
     };
   }
 }

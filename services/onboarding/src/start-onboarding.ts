@@ -51,8 +51,19 @@ export async function startOnboarding(options: StartOnboardingOptions = {}): Pro
   const namespace = options.namespace !== undefined ? { namespace: options.namespace } : {};
   const config: OnboardingConfig = { ...fromEnv, ...options.config, ...namespace };
   const platformKey = options.platformKey ?? (await loadPlatformKey(env));
-  if (!platformKey) throw new OnboardingConfigError('no platform key: set PLATFORM_KEY_FILE or PLATFORM_KEY', { variable: 'PLATFORM_KEY_FILE' });
-  const { nats, eventStore, namespace: _namespace, config: _config, env: _env, platformKey: _platformKey, ...rest } = options;
+  if (!platformKey)
+    throw new OnboardingConfigError('no platform key: set PLATFORM_KEY_FILE or PLATFORM_KEY', {
+      variable: 'PLATFORM_KEY_FILE',
+    });
+  const {
+    nats,
+    eventStore,
+    namespace: _namespace,
+    config: _config,
+    env: _env,
+    platformKey: _platformKey,
+    ...rest
+  } = options;
   const logger = options.logger ?? pino({ name: 'onboarding', level: config.logLevel });
   const mosquittoBindings = mosquittoBindingsOf(config.mosquittoBindings);
   const service = await startService({
@@ -68,10 +79,17 @@ export async function startOnboarding(options: StartOnboardingOptions = {}): Pro
   const trust = app.get(InstallTrustHandler);
   const watch = app.get(WatchTargetsHandler);
   const targets = app.get(ConnectedTargets).size;
-  logger.info({ event: 'onboarding.started', instanceId: config.instanceId, namespace: config.namespace, targets }, 'onboarding started');
+  logger.info(
+    { event: 'onboarding.started', instanceId: config.instanceId, namespace: config.namespace, targets },
+    'onboarding started',
+  );
   return {
     service,
-    views: { batchPlan: app.get(BatchPlanView), certificates: app.get(CertificatesView), targets: app.get(TargetsView) },
+    views: {
+      batchPlan: app.get(BatchPlanView),
+      certificates: app.get(CertificatesView),
+      targets: app.get(TargetsView),
+    },
     deprovisionDevices: (input) => deprovisioning.handle(input),
     refreshTrust: (input) => trust.refreshTrust(input),
     flushTelemetry: () => watch.flushTelemetry(),

@@ -43,10 +43,15 @@ export interface DeviceState {
 }
 
 const on = (state: DeviceState, targetId: string): DeviceOnTarget => state.targets[targetId] ?? { connected: false };
-const event = <D>(definition: { type: string; version: number }, data: D) => ({ type: definition.type, version: definition.version, data }) as NewEvent<DeviceEvent>;
+const event = <D>(definition: { type: string; version: number }, data: D) =>
+  ({ type: definition.type, version: definition.version, data }) as NewEvent<DeviceEvent>;
 
 const sameOnboarding = (a: DataOf<typeof DeviceOnboarded>, b: DataOf<typeof DeviceOnboarded>) =>
-  a.batchId === b.batchId && a.policyId === b.policyId && a.clientId === b.clientId && a.roleName === b.roleName && a.topicPrefix === b.topicPrefix;
+  a.batchId === b.batchId &&
+  a.policyId === b.policyId &&
+  a.clientId === b.clientId &&
+  a.roleName === b.roleName &&
+  a.topicPrefix === b.topicPrefix;
 
 export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
   initialState: () => ({ targets: {} }),
@@ -55,7 +60,11 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
     const target = on(state, command.data.targetId);
     switch (command.type) {
       case 'RecordOnboarded':
-        if (target.deprovisioned === 'revoked') throw new CommandRejected('device-revoked', 'a revoked device is never onboarded again', { deviceId: command.data.deviceId, targetId: command.data.targetId });
+        if (target.deprovisioned === 'revoked')
+          throw new CommandRejected('device-revoked', 'a revoked device is never onboarded again', {
+            deviceId: command.data.deviceId,
+            targetId: command.data.targetId,
+          });
         if (target.onboarded && !target.deprovisioned && sameOnboarding(target.onboarded, command.data)) return [];
         return [event(DeviceOnboarded, command.data)];
       case 'RecordOnboardingFailed':
@@ -75,7 +84,10 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         const seen = target.telemetry;
         if (seen && command.data.messagesTotal <= seen.messagesTotal) return [];
         // A restart may report "first" again; the log already has the first one.
-        const data = seen && command.data.kind === 'first' ? { ...command.data, kind: 'periodic' as const, firstMessageAt: seen.firstMessageAt } : command.data;
+        const data =
+          seen && command.data.kind === 'first'
+            ? { ...command.data, kind: 'periodic' as const, firstMessageAt: seen.firstMessageAt }
+            : command.data;
         return [event(TelemetryReceived, data)];
       }
       default: {
@@ -88,7 +100,9 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
   evolve(state, recorded) {
     const targetId = recorded.data.targetId;
     const target = on(state, targetId);
-    const next = (changed: Partial<DeviceOnTarget>): DeviceState => ({ targets: { ...state.targets, [targetId]: { ...target, ...changed } } });
+    const next = (changed: Partial<DeviceOnTarget>): DeviceState => ({
+      targets: { ...state.targets, [targetId]: { ...target, ...changed } },
+    });
     switch (recorded.type) {
       case 'DeviceOnboarded': {
         const { deprovisioned: _gone, ...rest } = target;
@@ -103,7 +117,13 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
       case 'DeviceDisconnected':
         return next({ connected: false });
       case 'TelemetryReceived':
-        return next({ telemetry: { messagesTotal: recorded.data.messagesTotal, bytesTotal: recorded.data.bytesTotal, firstMessageAt: recorded.data.firstMessageAt } });
+        return next({
+          telemetry: {
+            messagesTotal: recorded.data.messagesTotal,
+            bytesTotal: recorded.data.bytesTotal,
+            firstMessageAt: recorded.data.firstMessageAt,
+          },
+        });
       default:
         return state;
     }

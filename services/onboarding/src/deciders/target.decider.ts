@@ -11,7 +11,10 @@ import {
 } from '@tunnelkey/contracts';
 import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
 
-export type TargetEvent = EventOf<typeof TargetRegistered> | EventOf<typeof TargetTrustAnchorInstalled> | EventOf<typeof TargetCrlUpdated>;
+export type TargetEvent =
+  | EventOf<typeof TargetRegistered>
+  | EventOf<typeof TargetTrustAnchorInstalled>
+  | EventOf<typeof TargetCrlUpdated>;
 
 export type TargetCommand =
   | Command<'RegisterTarget', DataOf<typeof TargetRegistered>>
@@ -30,7 +33,11 @@ export type TargetState =
     };
 
 const sameRegistration = (a: DataOf<typeof TargetRegistered>, b: DataOf<typeof TargetRegistered>) =>
-  a.kind === b.kind && a.name === b.name && a.host === b.host && a.tlsPort === b.tlsPort && a.credentialsRef === b.credentialsRef;
+  a.kind === b.kind &&
+  a.name === b.name &&
+  a.host === b.host &&
+  a.tlsPort === b.tlsPort &&
+  a.credentialsRef === b.credentialsRef;
 
 export const targetDecider: Decider<TargetCommand, TargetEvent, TargetState> = {
   initialState: () => ({ status: 'Unregistered' }),
@@ -40,17 +47,25 @@ export const targetDecider: Decider<TargetCommand, TargetEvent, TargetState> = {
       case 'RegisterTarget': {
         if (state.status === 'Registered') {
           if (sameRegistration(state.target, command.data)) return [];
-          throw new CommandRejected('target-exists', `target ${command.data.targetId} is registered with other settings`, { targetId: command.data.targetId });
+          throw new CommandRejected(
+            'target-exists',
+            `target ${command.data.targetId} is registered with other settings`,
+            { targetId: command.data.targetId },
+          );
         }
         return [{ type: TargetRegistered.type, version: TargetRegistered.version, data: command.data }];
       }
       case 'RecordTrustAnchorInstalled': {
-        if (state.status !== 'Registered') throw new CommandRejected('unknown-target', 'target is not registered', { targetId: command.data.targetId });
+        if (state.status !== 'Registered')
+          throw new CommandRejected('unknown-target', 'target is not registered', { targetId: command.data.targetId });
         if (state.anchors[command.data.authorityId] === command.data.fingerprintSha256) return [];
-        return [{ type: TargetTrustAnchorInstalled.type, version: TargetTrustAnchorInstalled.version, data: command.data }];
+        return [
+          { type: TargetTrustAnchorInstalled.type, version: TargetTrustAnchorInstalled.version, data: command.data },
+        ];
       }
       case 'RecordCrlUpdated': {
-        if (state.status !== 'Registered') throw new CommandRejected('unknown-target', 'target is not registered', { targetId: command.data.targetId });
+        if (state.status !== 'Registered')
+          throw new CommandRejected('unknown-target', 'target is not registered', { targetId: command.data.targetId });
         const current = state.crls[command.data.authorityId];
         // An older or the same CRL changes nothing: CRL numbers only grow (RFC 5280 5.2.3).
         if (current && current.crlNumber >= command.data.crlNumber) return [];
@@ -72,7 +87,13 @@ export const targetDecider: Decider<TargetCommand, TargetEvent, TargetState> = {
         return { ...state, anchors: { ...state.anchors, [event.data.authorityId]: event.data.fingerprintSha256 } };
       case 'TargetCrlUpdated':
         if (state.status !== 'Registered') return state;
-        return { ...state, crls: { ...state.crls, [event.data.authorityId]: { crlNumber: event.data.crlNumber, crlDigest: event.data.crlDigest } } };
+        return {
+          ...state,
+          crls: {
+            ...state.crls,
+            [event.data.authorityId]: { crlNumber: event.data.crlNumber, crlDigest: event.data.crlDigest },
+          },
+        };
       default:
         return state;
     }

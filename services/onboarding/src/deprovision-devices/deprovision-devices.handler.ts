@@ -60,7 +60,12 @@ export class DeprovisionDevicesHandler {
             if (!outcome.ok) return void failed++;
             deprovisioned++;
             const { deviceId } = outcome;
-            const data = { deviceId, targetId, reason: input.reason, ...(input.revocationId ? { revocationId: input.revocationId } : {}) };
+            const data = {
+              deviceId,
+              targetId,
+              reason: input.reason,
+              ...(input.revocationId ? { revocationId: input.revocationId } : {}),
+            };
             this.targets.noteDeprovisioned(deviceId, targetId);
             const step = derivedMetadata(metadata, 'deprovision', deviceId, targetId);
             await this.devices.record(deviceId, { type: 'RecordDeprovisioned', data, metadata: step });

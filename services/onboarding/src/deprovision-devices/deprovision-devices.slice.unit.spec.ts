@@ -15,7 +15,9 @@ describe('deprovision-devices slice (in-memory store and targets)', () => {
     await slice.given.certified('d-2');
     await slice.registerTarget('broker-a');
     await slice.registerTarget('broker-b');
-    await (await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })).done;
+    await (
+      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
+    ).done;
   });
   afterEach(() => slice.close());
 
@@ -27,15 +29,28 @@ describe('deprovision-devices slice (in-memory store and targets)', () => {
       expect(slice.targets.target(targetId).devices.get('d-2')?.enabled).toBe(true);
     }
     const recorded = (await slice.events('DeviceDeprovisioned')).map((e) => e.data);
-    expect(recorded).toEqual(['broker-a', 'broker-b'].map((targetId) => ({ deviceId: 'd-1', targetId, reason: 'revoked', revocationId: 'rv-1' })));
+    expect(recorded).toEqual(
+      ['broker-a', 'broker-b'].map((targetId) => ({
+        deviceId: 'd-1',
+        targetId,
+        reason: 'revoked',
+        revocationId: 'rv-1',
+      })),
+    );
 
-    await expect(handler.handle({ ...input, commandId: 'revoke-1-again' })).resolves.toEqual({ deprovisioned: 0, failed: 0 });
+    await expect(handler.handle({ ...input, commandId: 'revoke-1-again' })).resolves.toEqual({
+      deprovisioned: 0,
+      failed: 0,
+    });
     expect(await slice.events('DeviceDeprovisioned')).toHaveLength(2);
   });
 
   it('counts what an unreachable target could not do, and records only what was done', async () => {
     slice.targets.target('broker-b').unreachable = true;
-    await expect(handler.handle({ deviceIds: ['d-1', 'd-2'], reason: 'operator', commandId: 'off' })).resolves.toEqual({ deprovisioned: 2, failed: 2 });
+    await expect(handler.handle({ deviceIds: ['d-1', 'd-2'], reason: 'operator', commandId: 'off' })).resolves.toEqual({
+      deprovisioned: 2,
+      failed: 2,
+    });
     const recorded = (await slice.events('DeviceDeprovisioned')).map((e) => e.data as { targetId: string });
     expect(recorded.map((d) => d.targetId)).toEqual(['broker-a', 'broker-a']);
   });

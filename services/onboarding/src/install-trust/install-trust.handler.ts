@@ -26,7 +26,9 @@ export interface RefreshTrust {
 
 /** SHA-256 of a PEM certificate's DER, as TargetTrustAnchorInstalled records it. */
 const fingerprintOf = (pem: string): string =>
-  createHash('sha256').update(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')).digest('hex');
+  createHash('sha256')
+    .update(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64'))
+    .digest('hex');
 
 @Injectable()
 export class InstallTrustHandler {
@@ -54,7 +56,8 @@ export class InstallTrustHandler {
         if (crl) crls.push(crl);
       }
       const enforced = this.targets.target(targetId)?.crls ?? new Map<string, number>();
-      const changed = wanted.some((a) => !installed.has(a)) || crls.some((c) => (enforced.get(c.authorityId) ?? 0) < c.crlNumber);
+      const changed =
+        wanted.some((a) => !installed.has(a)) || crls.some((c) => (enforced.get(c.authorityId) ?? 0) < c.crlNumber);
       if (!changed) return;
       const target = this.connected.get(targetId);
       if (!target) throw new TargetUnreachableError('target is not connected', { targetId });
@@ -69,7 +72,12 @@ export class InstallTrustHandler {
         this.targets.noteAnchorInstalled(targetId, authorityId, fingerprintSha256);
       }
       for (const crl of crls) {
-        const data = { targetId, authorityId: crl.authorityId, crlNumber: crl.crlNumber, crlDigest: crlDigestOfPem(crl.crlPem) };
+        const data = {
+          targetId,
+          authorityId: crl.authorityId,
+          crlNumber: crl.crlNumber,
+          crlDigest: crlDigestOfPem(crl.crlPem),
+        };
         const step = derivedMetadata(metadata, 'crl', targetId, crl.authorityId, String(crl.crlNumber));
         await this.writer.record(targetId, { type: 'RecordCrlUpdated', data, metadata: step });
         this.targets.noteCrlEnforced(targetId, crl.authorityId, crl.crlNumber);

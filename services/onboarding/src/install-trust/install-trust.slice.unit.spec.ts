@@ -16,22 +16,31 @@ describe('install-trust slice (in-memory store and targets)', () => {
     await slice.given.crl(1);
     await slice.registerTarget('broker-a');
     await slice.registerTarget('broker-idle'); // trusts nothing
-    await (await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })).done;
+    await (
+      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
+    ).done;
   });
   afterEach(() => slice.close());
 
   it('refreshTrust makes every target that trusts the authority enforce its newest published CRL, recorded once', async () => {
     await slice.given.crl(2);
-    await expect(trust.refreshTrust({ authorityId: 'issuing-acme', commandId: 'crl-2' })).resolves.toEqual(['broker-a']);
+    await expect(trust.refreshTrust({ authorityId: 'issuing-acme', commandId: 'crl-2' })).resolves.toEqual([
+      'broker-a',
+    ]);
     const applied = slice.targets.target('broker-a').trustApplied;
     expect(applied.map((t) => t.crls.map((c) => c.crlNumber))).toEqual([[1], [2]]);
     expect(applied[1]!.crls[0]!.crlPem).toBe(crlPemOf('issuing-acme', 2)); // fetched by its digest
     expect(slice.targets.target('broker-idle').trustApplied).toEqual([]);
     const updates = (await slice.events('TargetCrlUpdated')).map((e) => e.data);
-    expect(updates).toEqual([expect.objectContaining({ crlNumber: 1 }), expect.objectContaining({ targetId: 'broker-a', crlNumber: 2 })]);
+    expect(updates).toEqual([
+      expect.objectContaining({ crlNumber: 1 }),
+      expect.objectContaining({ targetId: 'broker-a', crlNumber: 2 }),
+    ]);
 
     // Nothing new: no reload, nothing recorded.
-    await expect(trust.refreshTrust({ authorityId: 'issuing-acme', commandId: 'crl-2-again' })).resolves.toEqual(['broker-a']);
+    await expect(trust.refreshTrust({ authorityId: 'issuing-acme', commandId: 'crl-2-again' })).resolves.toEqual([
+      'broker-a',
+    ]);
     expect(slice.targets.target('broker-a').trustApplied).toHaveLength(2);
     expect(await slice.events('TargetCrlUpdated')).toHaveLength(2);
   });
@@ -51,6 +60,9 @@ describe('install-trust slice (in-memory store and targets)', () => {
     const last = slice.targets.target('broker-a').trustApplied.at(-1)!;
     expect(last.anchors.map((a) => a.authorityId)).toEqual(['issuing-acme', 'issuing-other']);
     const anchors = (await slice.events('TargetTrustAnchorInstalled')).map((e) => e.data);
-    expect(anchors).toEqual([expect.objectContaining({ authorityId: 'issuing-acme' }), expect.objectContaining({ authorityId: 'issuing-other' })]);
+    expect(anchors).toEqual([
+      expect.objectContaining({ authorityId: 'issuing-acme' }),
+      expect.objectContaining({ authorityId: 'issuing-other' }),
+    ]);
   });
 });

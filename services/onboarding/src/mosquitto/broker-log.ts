@@ -15,15 +15,39 @@ export type BrokerLogFact =
   | { kind: 'reload-failed'; detail: string };
 
 const patterns: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => BrokerLogFact]> = [
-  [/New client connected from \S+ as (\S+) \((?:[^)]*?u'([^']*)')?[^)]*\)\.$/, (m) => ({ kind: 'connected', clientId: m[1]!, ...(m[2] !== undefined ? { username: m[2] } : {}) })],
-  [/Client (\S+) already connected, closing old connection\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'session-taken-over' })],
-  [/Client (\S+) been disconnected by administrative action\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'client-disabled' })],
-  [/Client (\S+) has exceeded timeout, disconnecting\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'keepalive-timeout' })],
-  [/Client (\S+) (?:disconnected|closed its connection)\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'client-closed' })],
-  [/Socket error on client (\S+), disconnecting\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' })],
-  [/Client (\S+) disconnected(?:, not authorised| due to .*|: .*)\.$/, (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' })],
+  [
+    /New client connected from \S+ as (\S+) \((?:[^)]*?u'([^']*)')?[^)]*\)\.$/,
+    (m) => ({ kind: 'connected', clientId: m[1]!, ...(m[2] !== undefined ? { username: m[2] } : {}) }),
+  ],
+  [
+    /Client (\S+) already connected, closing old connection\.$/,
+    (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'session-taken-over' }),
+  ],
+  [
+    /Client (\S+) been disconnected by administrative action\.$/,
+    (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'client-disabled' }),
+  ],
+  [
+    /Client (\S+) has exceeded timeout, disconnecting\.$/,
+    (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'keepalive-timeout' }),
+  ],
+  [
+    /Client (\S+) (?:disconnected|closed its connection)\.$/,
+    (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'client-closed' }),
+  ],
+  [
+    /Socket error on client (\S+), disconnecting\.$/,
+    (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' }),
+  ],
+  [
+    /Client (\S+) disconnected(?:, not authorised| due to .*|: .*)\.$/,
+    (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' }),
+  ],
   [/Reloading config\.$/, () => ({ kind: 'reloaded' })],
-  [/(Error: Unable to load certificate revocation file .*|Error when reloading certificate .*)$/, (m) => ({ kind: 'reload-failed', detail: m[1]!.slice(0, 300) })],
+  [
+    /(Error: Unable to load certificate revocation file .*|Error when reloading certificate .*)$/,
+    (m) => ({ kind: 'reload-failed', detail: m[1]!.slice(0, 300) }),
+  ],
 ];
 
 /** One log line -> a fact, or undefined for lines that are not about connections (most). */
@@ -58,7 +82,11 @@ export class LogTail {
     private readonly intervalMs: number,
   ) {}
 
-  static async follow(path: string, onLine: (line: string) => void, options: { intervalMs?: number; fromStart?: boolean } = {}): Promise<LogTail> {
+  static async follow(
+    path: string,
+    onLine: (line: string) => void,
+    options: { intervalMs?: number; fromStart?: boolean } = {},
+  ): Promise<LogTail> {
     const tail = new LogTail(path, onLine, options.intervalMs ?? 20);
     if (!options.fromStart) tail.#offset = await sizeOf(path);
     tail.#schedule();

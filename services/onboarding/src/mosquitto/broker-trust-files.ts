@@ -30,7 +30,8 @@ export function pidFileReloader(pidFile: string): BrokerReloader {
       } catch (error) {
         throw new TargetUnreachableError('broker pid file cannot be read', { pidFile }, { cause: error });
       }
-      if (!Number.isInteger(pid) || pid <= 1) throw new TargetUnreachableError('broker pid file holds no pid', { pidFile });
+      if (!Number.isInteger(pid) || pid <= 1)
+        throw new TargetUnreachableError('broker pid file holds no pid', { pidFile });
       try {
         process.kill(pid, 'SIGHUP');
       } catch (error) {
@@ -44,17 +45,25 @@ export function pidFileReloader(pidFile: string): BrokerReloader {
 export const hookReloader = (reload: () => Promise<void>): BrokerReloader => ({ reload });
 
 const pemBlocks = (text: string, label: string): string[] =>
-  text.match(new RegExp(`-----BEGIN ${label}-----[\\s\\S]+?-----END ${label}-----`, 'g'))?.map((block) => `${block}\n`) ?? [];
+  text
+    .match(new RegExp(`-----BEGIN ${label}-----[\\s\\S]+?-----END ${label}-----`, 'g'))
+    ?.map((block) => `${block}\n`) ?? [];
 
 /** The file contents for a trust set; refuses a set the broker would enforce wrongly. */
 export function renderTrustFiles(trust: TargetTrust, paths: BrokerTrustPaths): { ca: string; crl?: string } {
-  const certificates = [...new Set(trust.anchors.flatMap((anchor) => anchor.chainPem.flatMap((pem) => pemBlocks(pem, 'CERTIFICATE'))))];
+  const certificates = [
+    ...new Set(trust.anchors.flatMap((anchor) => anchor.chainPem.flatMap((pem) => pemBlocks(pem, 'CERTIFICATE')))),
+  ];
   if (certificates.length === 0) throw new TargetRefusedError('a trust set needs at least one CA certificate', {});
   if (!paths.crlFile) return { ca: certificates.join('') };
   const withCrl = new Set(trust.crls.map((crl) => crl.authorityId));
   const missing = trust.anchors.find((anchor) => !withCrl.has(anchor.authorityId));
   // With a crlfile, OpenSSL fails every handshake whose issuer has no CRL ("unable to get certificate CRL").
-  if (missing) throw new TargetRefusedError(`no CRL for issuing CA ${missing.authorityId}: the broker checks CRLs, so its devices could not connect`, { authorityId: missing.authorityId });
+  if (missing)
+    throw new TargetRefusedError(
+      `no CRL for issuing CA ${missing.authorityId}: the broker checks CRLs, so its devices could not connect`,
+      { authorityId: missing.authorityId },
+    );
   const crls = [...new Set(trust.crls.flatMap((crl) => pemBlocks(crl.crlPem, 'X509 CRL')))];
   return { ca: certificates.join(''), crl: crls.join('') };
 }

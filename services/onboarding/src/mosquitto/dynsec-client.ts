@@ -11,7 +11,13 @@ import { TargetUnreachableError } from '../errors.js';
 export const dynsecRequestTopic = '$CONTROL/dynamic-security/v1';
 export const dynsecResponseTopic = '$CONTROL/dynamic-security/v1/response';
 
-export type AclType = 'publishClientSend' | 'publishClientReceive' | 'subscribeLiteral' | 'subscribePattern' | 'unsubscribeLiteral' | 'unsubscribePattern';
+export type AclType =
+  | 'publishClientSend'
+  | 'publishClientReceive'
+  | 'subscribeLiteral'
+  | 'subscribePattern'
+  | 'unsubscribeLiteral'
+  | 'unsubscribePattern';
 
 export interface DynsecAcl {
   acltype: AclType;
@@ -25,7 +31,13 @@ export type DynsecCommand =
   | { command: 'createRole'; rolename: string; textname?: string; acls?: DynsecAcl[] }
   | { command: 'deleteRole'; rolename: string }
   | { command: 'addRoleACL'; rolename: string; acltype: AclType; topic: string; allow: boolean; priority?: number }
-  | { command: 'createClient'; username: string; clientid?: string; textname?: string; roles?: { rolename: string; priority?: number }[] }
+  | {
+      command: 'createClient';
+      username: string;
+      clientid?: string;
+      textname?: string;
+      roles?: { rolename: string; priority?: number }[];
+    }
   | { command: 'deleteClient'; username: string }
   | { command: 'addClientRole'; username: string; rolename: string; priority?: number }
   | { command: 'removeClientRole'; username: string; rolename: string }
@@ -71,7 +83,12 @@ export interface RequestClock {
  * answer: requests queued behind a slow one are not counted as late, and a broker that keeps
  * answering is never given up on, however big its config has grown.
  */
-export function brokerOverdue(oldest: RequestClock, lastAnswerAt: number, now: number, allowance: { timeoutMs: number; perCommandMs: number }): boolean {
+export function brokerOverdue(
+  oldest: RequestClock,
+  lastAnswerAt: number,
+  now: number,
+  allowance: { timeoutMs: number; perCommandMs: number },
+): boolean {
   return now - Math.max(oldest.sentAt, lastAnswerAt) > allowance.timeoutMs + allowance.perCommandMs * oldest.commands;
 }
 
@@ -124,13 +141,20 @@ export class DynsecClient {
       await client.subscribeAsync(dynsecResponseTopic, { qos: 1 });
     } catch (error) {
       // The message names host and port only: the credentials never enter an error.
-      throw new TargetUnreachableError(`dynamic-security admin endpoint ${endpoint.host}:${endpoint.port} refused or did not answer`, { host: endpoint.host, port: endpoint.port }, { cause: stripSecrets(error) });
+      throw new TargetUnreachableError(
+        `dynamic-security admin endpoint ${endpoint.host}:${endpoint.port} refused or did not answer`,
+        { host: endpoint.host, port: endpoint.port },
+        { cause: stripSecrets(error) },
+      );
     }
     return new DynsecClient(client, endpoint, options);
   }
 
   /** Runs the commands (split into requests, a few in flight) and returns one response per command, in order. */
-  async execute(commands: readonly DynsecCommand[], options: { commandsPerRequest?: number } = {}): Promise<DynsecResponse[]> {
+  async execute(
+    commands: readonly DynsecCommand[],
+    options: { commandsPerRequest?: number } = {},
+  ): Promise<DynsecResponse[]> {
     const perRequest = Math.max(1, options.commandsPerRequest ?? this.#commandsPerRequest);
     const chunks: DynsecCommand[][] = [];
     for (let i = 0; i < commands.length; i += perRequest) chunks.push(commands.slice(i, i + perRequest));
@@ -151,12 +175,24 @@ export class DynsecClient {
     const requestId = `${this.#idPrefix}-${++this.#sequence}`;
     return new Promise<DynsecResponse[]>((resolve, reject) => {
       const keys = commands.map((_c, index) => `${requestId}:${index}`);
-      const request: Pending = { sentAt: Date.now(), commands: commands.length, responses: new Array(commands.length), remaining: commands.length, resolve, reject, keys };
+      const request: Pending = {
+        sentAt: Date.now(),
+        commands: commands.length,
+        responses: new Array(commands.length),
+        remaining: commands.length,
+        resolve,
+        reject,
+        keys,
+      };
       const payload = { commands: commands.map((command, index) => ({ ...command, correlationData: keys[index] })) };
       keys.forEach((key, index) => this.#pending.set(key, { request, index }));
       this.#requests.add(request);
       this.client.publish(dynsecRequestTopic, JSON.stringify(payload), { qos: 1 }, (error) => {
-        if (error) this.#fail(request, new TargetUnreachableError('dynamic-security request could not be sent', this.endpoint, { cause: error }));
+        if (error)
+          this.#fail(
+            request,
+            new TargetUnreachableError('dynamic-security request could not be sent', this.endpoint, { cause: error }),
+          );
       });
     });
   }
@@ -173,7 +209,13 @@ export class DynsecClient {
     if (!oldest || !brokerOverdue(oldest, this.#lastAnswerAt, Date.now(), this.#allowance)) return;
     const waited = Math.round((Date.now() - Math.max(oldest.sentAt, this.#lastAnswerAt)) / 1000);
     for (const request of [...this.#requests]) {
-      this.#fail(request, new TargetUnreachableError(`dynamic-security endpoint answered nothing for ${waited} s (oldest request: ${oldest.commands} commands)`, { ...this.endpoint, commands: request.commands }));
+      this.#fail(
+        request,
+        new TargetUnreachableError(
+          `dynamic-security endpoint answered nothing for ${waited} s (oldest request: ${oldest.commands} commands)`,
+          { ...this.endpoint, commands: request.commands },
+        ),
+      );
     }
   }
 
@@ -202,7 +244,8 @@ export class DynsecClient {
 
   async close(): Promise<void> {
     clearInterval(this.#watchdog);
-    for (const request of [...this.#requests]) this.#fail(request, new TargetUnreachableError('dynamic-security client closed', this.endpoint));
+    for (const request of [...this.#requests])
+      this.#fail(request, new TargetUnreachableError('dynamic-security client closed', this.endpoint));
     this.#pending.clear();
     await this.client.endAsync(true);
   }

@@ -11,7 +11,9 @@ import type { DynsecAcl, DynsecCommand, DynsecResponse } from './dynsec-client.j
 
 /** Role names are event fields (AggregateId): short, subject-safe, one per device. */
 export function deviceRoleName(deviceId: string): string {
-  return deviceId.length <= 120 ? `role-${deviceId}` : `role-${createHash('sha256').update(deviceId).digest('hex').slice(0, 48)}`;
+  return deviceId.length <= 120
+    ? `role-${deviceId}`
+    : `role-${createHash('sha256').update(deviceId).digest('hex').slice(0, 48)}`;
 }
 
 export function roleAcls(plan: DeviceTopicPlan): DynsecAcl[] {
@@ -44,9 +46,15 @@ export const createDeviceCommands = (device: DevicePlan): DynsecCommand[] => [
 ];
 
 /** Second pass for what already existed: converge the role's ACLs and the client's role and state. */
-export function convergeDeviceCommands(device: DevicePlan, roleExisted: boolean, clientExisted: boolean): DynsecCommand[] {
+export function convergeDeviceCommands(
+  device: DevicePlan,
+  roleExisted: boolean,
+  clientExisted: boolean,
+): DynsecCommand[] {
   return [
-    ...(roleExisted ? device.acls.map((acl): DynsecCommand => ({ command: 'addRoleACL', rolename: device.roleName, ...acl })) : []),
+    ...(roleExisted
+      ? device.acls.map((acl): DynsecCommand => ({ command: 'addRoleACL', rolename: device.roleName, ...acl }))
+      : []),
     ...(clientExisted
       ? [
           // 2.0.11 answers "Internal error" to adding a role the client already has; removing it first
@@ -81,15 +89,18 @@ export const deleteDeviceCommands = (deviceId: string): DynsecCommand[] => [
   { command: 'deleteRole', rolename: deviceRoleName(deviceId) },
 ];
 
-export const alreadyExists = (response: DynsecResponse | undefined): boolean => /already exists/i.test(response?.error ?? '');
+export const alreadyExists = (response: DynsecResponse | undefined): boolean =>
+  /already exists/i.test(response?.error ?? '');
 export const notFound = (response: DynsecResponse | undefined): boolean => /not found/i.test(response?.error ?? '');
 /** An ACL or role the client already has is what we wanted. */
-export const alreadyInPlace = (response: DynsecResponse | undefined): boolean => alreadyExists(response) || /already (has|in)/i.test(response?.error ?? '');
+export const alreadyInPlace = (response: DynsecResponse | undefined): boolean =>
+  alreadyExists(response) || /already (has|in)/i.test(response?.error ?? '');
 
 /** (device, step) pairs, step-major: each device's commands stay in their order. */
 export function phaseOrder(perDevice: readonly (readonly unknown[])[]): { device: number; step: number }[] {
   const order: { device: number; step: number }[] = [];
   const steps = Math.max(0, ...perDevice.map((commands) => commands.length));
-  for (let step = 0; step < steps; step++) perDevice.forEach((commands, device) => step < commands.length && order.push({ device, step }));
+  for (let step = 0; step < steps; step++)
+    perDevice.forEach((commands, device) => step < commands.length && order.push({ device, step }));
   return order;
 }

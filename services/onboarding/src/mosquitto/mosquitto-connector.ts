@@ -16,7 +16,11 @@ export function mosquittoConnector(options: MosquittoConnectorOptions = {}): Tar
         targetId: address.targetId,
         host: address.host,
         tlsPort: address.tlsPort,
-        admin: { port: credentials.port ?? address.tlsPort, username: credentials.username, password: credentials.password },
+        admin: {
+          port: credentials.port ?? address.tlsPort,
+          username: credentials.username,
+          password: credentials.password,
+        },
         ...(binding ? { binding } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
       });

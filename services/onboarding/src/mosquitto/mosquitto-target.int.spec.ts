@@ -4,7 +4,13 @@
  * checked against the broker itself, never a mock.
  */
 import type { MqttClient } from 'mqtt';
-import { createBrokerServerIdentity, startMosquitto, waitFor, type BrokerServerIdentity, type RunningMosquitto } from '@tunnelkey/testing';
+import {
+  createBrokerServerIdentity,
+  startMosquitto,
+  waitFor,
+  type BrokerServerIdentity,
+  type RunningMosquitto,
+} from '@tunnelkey/testing';
 import { closed, connectDevice } from '../test-support/mqtt-device.test-helper.js';
 import {
   createTestAuthority,
@@ -35,16 +41,23 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   const observations: TargetObservation[] = [];
   const clients: MqttClient[] = [];
 
-  const connect = async (device: TestDevice | undefined, extra: { clientId?: string; withoutCertificate?: boolean } = {}) => {
+  const connect = async (
+    device: TestDevice | undefined,
+    extra: { clientId?: string; withoutCertificate?: boolean } = {},
+  ) => {
     const client = await connectDevice(device, { port: broker.tlsPort, serverCaPem: server.caPem, ...extra });
     clients.push(client);
     return client;
   };
-  const seen = (predicate: (o: TargetObservation) => boolean) => waitFor(() => observations.find(predicate), { timeoutMs: 5_000 });
+  const seen = (predicate: (o: TargetObservation) => boolean) =>
+    waitFor(() => observations.find(predicate), { timeoutMs: 5_000 });
 
   // What the tests need, set up by whichever test needs it first: no test depends on another having run.
   let registration: Promise<unknown> | undefined;
-  const registered = () => (registration ??= target.registerDevices(['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ deviceId, topicRights: rights }))));
+  const registered = () =>
+    (registration ??= target.registerDevices(
+      ['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ deviceId, topicRights: rights })),
+    ));
   /** The trust in force: every test that changes it applies all of it (anchors, and CRLs listing every revoked device). */
   const trusted: TrustAnchor[] = [];
   const revoked: { serialHex: string }[] = [];
@@ -61,18 +74,26 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
       createTestAuthority('evil'),
       createTestAuthority('second'),
     ]);
-    for (const id of ['d-alpha', 'd-bravo', 'd-charlie', 'd-delta', 'd-echo', 'd-stranger']) devices[id] = await issueTestDevice(platform, id);
+    for (const id of ['d-alpha', 'd-bravo', 'd-charlie', 'd-delta', 'd-echo', 'd-stranger'])
+      devices[id] = await issueTestDevice(platform, id);
     devices['d-forged'] = await issueTestDevice(evil, 'd-forged');
     devices['d-second'] = await issueTestDevice(second, 'd-second');
     const crl = await issueTestCrl(platform);
     trusted.push({ authorityId: platform.authorityId, chainPem: platform.chainPem });
-    broker = await startMosquitto({ tls: { caPem: platform.chainPem.join(''), certPem: server.certPem, keyPem: server.keyPem, crlPem: crl.crlPem }, dynsec: true });
+    broker = await startMosquitto({
+      tls: { caPem: platform.chainPem.join(''), certPem: server.certPem, keyPem: server.keyPem, crlPem: crl.crlPem },
+      dynsec: true,
+    });
     target = await MosquittoTarget.connect({
       targetId: 'broker-1',
       host: broker.host,
       tlsPort: broker.tlsPort,
       admin: { port: broker.adminPort, ...broker.admin },
-      binding: { trust: { caFile: broker.caFile, crlFile: broker.crlFile! }, reloader: pidFileReloader(broker.pidFile), logFile: broker.logFile },
+      binding: {
+        trust: { caFile: broker.caFile, crlFile: broker.crlFile! },
+        reloader: pidFileReloader(broker.pidFile),
+        logFile: broker.logFile,
+      },
     });
     await target.observeTopics(rights);
     await target.watch((o) => observations.push(o));
@@ -85,13 +106,25 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   });
 
   test('registers devices with a role per device and reports each one', async () => {
-    const outcomes = await target.registerDevices(['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ deviceId, topicRights: rights })));
+    const outcomes = await target.registerDevices(
+      ['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ deviceId, topicRights: rights })),
+    );
     expect(outcomes).toEqual(
-      ['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ ok: true, deviceId, clientId: deviceId, roleName: `role-${deviceId}`, topicPrefix: `devices/${deviceId}` })),
+      ['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({
+        ok: true,
+        deviceId,
+        clientId: deviceId,
+        roleName: `role-${deviceId}`,
+        topicPrefix: `devices/${deviceId}`,
+      })),
     );
     // Idempotent: a retry converges instead of failing on "already exists".
     expect(await target.registerDevices([{ deviceId: 'd-alpha', topicRights: rights }])).toEqual([outcomes[0]]);
-    expect(target.connectionParameters(outcomes[0] as never)).toEqual({ endpoint: { protocol: 'mqtts', host: '127.0.0.1', port: broker.tlsPort }, clientId: 'd-alpha', topicPrefix: 'devices/d-alpha' });
+    expect(target.connectionParameters(outcomes[0] as never)).toEqual({
+      endpoint: { protocol: 'mqtts', host: '127.0.0.1', port: broker.tlsPort },
+      clientId: 'd-alpha',
+      topicPrefix: 'devices/d-alpha',
+    });
   });
 
   test('an onboarded device connects with mutual TLS and its telemetry is observed', async () => {
@@ -99,16 +132,24 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     const before = observations.length;
     const alpha = await connect(devices['d-alpha']);
     await seen((o) => observations.indexOf(o) >= before && o.kind === 'connected' && o.clientId === 'd-alpha');
-    await alpha.publishAsync('devices/d-alpha/telemetry', JSON.stringify({ temperature: 4.2, door: 'closed' }), { qos: 1 });
-    const telemetry = await seen((o) => observations.indexOf(o) >= before && o.kind === 'telemetry' && o.deviceId === 'd-alpha');
+    await alpha.publishAsync('devices/d-alpha/telemetry', JSON.stringify({ temperature: 4.2, door: 'closed' }), {
+      qos: 1,
+    });
+    const telemetry = await seen(
+      (o) => observations.indexOf(o) >= before && o.kind === 'telemetry' && o.deviceId === 'd-alpha',
+    );
     expect(telemetry).toMatchObject({ topic: 'devices/d-alpha/telemetry' });
   });
 
   test('a valid certificate that was not onboarded connects but may neither publish nor subscribe', async () => {
     await registered();
     const stranger = await connect(devices['d-stranger']);
-    await expect(stranger.publishAsync('devices/d-stranger/telemetry', 'x', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
-    await expect(stranger.subscribeAsync('devices/d-stranger/commands/#', { qos: 1 })).rejects.toThrow(/not authori[sz]ed/i);
+    await expect(stranger.publishAsync('devices/d-stranger/telemetry', 'x', { qos: 1 })).rejects.toThrow(
+      /not authori[sz]ed|135/i,
+    );
+    await expect(stranger.subscribeAsync('devices/d-stranger/commands/#', { qos: 1 })).rejects.toThrow(
+      /not authori[sz]ed/i,
+    );
     // A message sent after the refused one is observed: had the refused one gone through, it would have been too.
     const alpha = await connect(devices['d-alpha']);
     const before = observations.length;
@@ -118,18 +159,24 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   });
 
   test('a certificate from another CA fails the TLS handshake', async () => {
-    await expect(connectDevice(devices['d-forged'], { port: broker.tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+    await expect(
+      connectDevice(devices['d-forged'], { port: broker.tlsPort, serverCaPem: server.caPem }),
+    ).rejects.toThrow();
   });
 
   test('a client without a certificate is refused', async () => {
-    await expect(connectDevice(undefined, { port: broker.tlsPort, serverCaPem: server.caPem, clientId: 'd-alpha' })).rejects.toThrow();
+    await expect(
+      connectDevice(undefined, { port: broker.tlsPort, serverCaPem: server.caPem, clientId: 'd-alpha' }),
+    ).rejects.toThrow();
   });
 
   test("device A can neither publish to B's topics nor take B's client id", async () => {
     await registered();
     const bravo = await connect(devices['d-bravo']);
     const alpha = await connect(devices['d-alpha']);
-    await expect(alpha.publishAsync('devices/d-bravo/telemetry', 'spoof', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
+    await expect(alpha.publishAsync('devices/d-bravo/telemetry', 'spoof', { qos: 1 })).rejects.toThrow(
+      /not authori[sz]ed|135/i,
+    );
     await expect(alpha.subscribeAsync('devices/d-bravo/commands/#', { qos: 1 })).rejects.toThrow(/not authori[sz]ed/i);
     await alpha.subscribeAsync('devices/d-alpha/commands/#', { qos: 1 });
     // use_username_as_clientid: the broker replaces the requested id with the certificate's CN.
@@ -151,12 +198,23 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     const before = observations.length;
     expect(await target.disableDevices(['d-charlie'])).toEqual([{ ok: true, deviceId: 'd-charlie' }]);
     await gone;
-    await seen((o) => observations.indexOf(o) >= before && o.kind === 'disconnected' && o.clientId === 'd-charlie' && o.reason === 'client-disabled');
+    await seen(
+      (o) =>
+        observations.indexOf(o) >= before &&
+        o.kind === 'disconnected' &&
+        o.clientId === 'd-charlie' &&
+        o.reason === 'client-disabled',
+    );
     // Mosquitto 2.0.11 lets a disabled certificate identity connect again (no password check), so the role is gone too.
     const again = await connect(devices['d-charlie']).catch((error: Error) => error);
-    if (!(again instanceof Error)) await expect(again.publishAsync('devices/d-charlie/telemetry', 'after', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
+    if (!(again instanceof Error))
+      await expect(again.publishAsync('devices/d-charlie/telemetry', 'after', { qos: 1 })).rejects.toThrow(
+        /not authori[sz]ed|135/i,
+      );
     // Enabling gives the rights back.
-    expect(await target.enableDevices([{ deviceId: 'd-charlie', topicRights: rights }])).toEqual([{ ok: true, deviceId: 'd-charlie' }]);
+    expect(await target.enableDevices([{ deviceId: 'd-charlie', topicRights: rights }])).toEqual([
+      { ok: true, deviceId: 'd-charlie' },
+    ]);
     const back = await connect(devices['d-charlie']);
     await back.publishAsync('devices/d-charlie/telemetry', 'back', { qos: 1 });
   });
@@ -166,7 +224,9 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     const deltaSession = await connect(devices['d-delta']);
     revoked.push({ serialHex: devices['d-delta']!.serialHex });
     await applyTrust();
-    await expect(connectDevice(devices['d-delta'], { port: broker.tlsPort, serverCaPem: server.caPem })).rejects.toThrow();
+    await expect(
+      connectDevice(devices['d-delta'], { port: broker.tlsPort, serverCaPem: server.caPem }),
+    ).rejects.toThrow();
     await connect(devices['d-alpha']);
     // What revocation must know: a CRL reload does not drop the session that was already up.
     expect(deltaSession.connected).toBe(true);
@@ -189,8 +249,14 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   });
 
   test('a CRL file the broker cannot load fails applyTrust instead of passing for enforced', async () => {
-    const unreadable = { authorityId: platform.authorityId, crlNumber: 99, crlPem: '-----BEGIN X509 CRL-----\nAAAA\n\n-----END X509 CRL-----\n' };
-    await expect(target.applyTrust({ anchors: [trusted[0]!], crls: [unreadable] })).rejects.toThrow(/could not load the trust files/);
+    const unreadable = {
+      authorityId: platform.authorityId,
+      crlNumber: 99,
+      crlPem: '-----BEGIN X509 CRL-----\nAAAA\n\n-----END X509 CRL-----\n',
+    };
+    await expect(target.applyTrust({ anchors: [trusted[0]!], crls: [unreadable] })).rejects.toThrow(
+      /could not load the trust files/,
+    );
     await applyTrust();
     await connect(devices['d-alpha']);
   });
@@ -202,6 +268,8 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
       { ok: true, deviceId: 'd-never-onboarded' },
     ]);
     const echo = await connect(devices['d-echo']);
-    await expect(echo.publishAsync('devices/d-echo/telemetry', 'gone', { qos: 1 })).rejects.toThrow(/not authori[sz]ed|135/i);
+    await expect(echo.publishAsync('devices/d-echo/telemetry', 'gone', { qos: 1 })).rejects.toThrow(
+      /not authori[sz]ed|135/i,
+    );
   });
 });

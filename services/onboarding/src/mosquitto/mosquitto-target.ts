@@ -17,7 +17,12 @@ import type {
   TargetTrust,
   TargetWatch,
 } from '../target-port/onboarding-target.js';
-import { checkTopicRights, deviceIdFromTopic, telemetryFilters, type TopicRightSpec } from '../target-port/topic-plan.js';
+import {
+  checkTopicRights,
+  deviceIdFromTopic,
+  telemetryFilters,
+  type TopicRightSpec,
+} from '../target-port/topic-plan.js';
 import { LogTail, parseBrokerLogLine, type BrokerLogFact } from './broker-log.js';
 import { writeTrustFiles, type BrokerReloader, type BrokerTrustPaths } from './broker-trust-files.js';
 import { DynsecClient, type DynsecClientOptions, type DynsecCommand, type DynsecResponse } from './dynsec-client.js';
@@ -80,16 +85,24 @@ export class MosquittoTarget implements OnboardingTarget {
 
   static async connect(settings: MosquittoTargetSettings): Promise<MosquittoTarget> {
     const { admin } = settings;
-    const dynsec = await DynsecClient.connect({ host: admin.host ?? settings.host, port: admin.port, username: admin.username, password: admin.password }, settings.dynsec);
+    const dynsec = await DynsecClient.connect(
+      { host: admin.host ?? settings.host, port: admin.port, username: admin.username, password: admin.password },
+      settings.dynsec,
+    );
     const target = new MosquittoTarget(settings, dynsec);
     // The log is followed from now on so that a reload can be confirmed even before watch().
-    if (settings.binding?.logFile) target.#tail = await LogTail.follow(settings.binding.logFile, (line) => target.#onLogLine(line));
+    if (settings.binding?.logFile)
+      target.#tail = await LogTail.follow(settings.binding.logFile, (line) => target.#onLogLine(line));
     return target;
   }
 
   async applyTrust(trust: TargetTrust): Promise<void> {
     const binding = this.settings.binding;
-    if (!binding?.trust) throw new TargetUnreachableError('no cafile/crlfile binding for this target: its trust cannot be managed from here', { targetId: this.targetId });
+    if (!binding?.trust)
+      throw new TargetUnreachableError(
+        'no cafile/crlfile binding for this target: its trust cannot be managed from here',
+        { targetId: this.targetId },
+      );
     await writeTrustFiles(trust, binding.trust);
     if (!binding.reloader) return;
     const reloaded = this.#tail ? this.#nextReload() : undefined;
@@ -107,7 +120,11 @@ export class MosquittoTarget implements OnboardingTarget {
           if (!reloaded) return; // an earlier reload's error
           clearTimeout(timer);
           this.#reloadWaiters.delete(done);
-          reject(new TargetRefusedError(`broker could not load the trust files it was given: ${fact.detail}`, { targetId: this.targetId }));
+          reject(
+            new TargetRefusedError(`broker could not load the trust files it was given: ${fact.detail}`, {
+              targetId: this.targetId,
+            }),
+          );
           return;
         }
         if (reloaded) return;
@@ -124,7 +141,9 @@ export class MosquittoTarget implements OnboardingTarget {
       };
       let timer = setTimeout(() => {
         this.#reloadWaiters.delete(done);
-        reject(new TargetUnreachableError(`broker did not log a reload within ${timeoutMs} ms`, { targetId: this.targetId }));
+        reject(
+          new TargetUnreachableError(`broker did not log a reload within ${timeoutMs} ms`, { targetId: this.targetId }),
+        );
       }, timeoutMs);
       this.#reloadWaiters.add(done);
     });
@@ -139,7 +158,10 @@ export class MosquittoTarget implements OnboardingTarget {
       return plans.map((plan) => unreachable(plan.deviceId, error));
     }
     // Anything that existed (a retry, a re-onboarding) is converged in a second, usually empty, pass.
-    const converge = plans.map((plan, i) => ({ plan, commands: convergeDeviceCommands(plan, alreadyExists(first[2 * i]), alreadyExists(first[2 * i + 1])) }));
+    const converge = plans.map((plan, i) => ({
+      plan,
+      commands: convergeDeviceCommands(plan, alreadyExists(first[2 * i]), alreadyExists(first[2 * i + 1])),
+    }));
     let second: DynsecResponse[] = [];
     try {
       second = await this.dynsec.execute(converge.flatMap((c) => c.commands));
@@ -149,14 +171,21 @@ export class MosquittoTarget implements OnboardingTarget {
     let offset = 0;
     return converge.map(({ plan, commands }, i) => {
       const own = second.slice(offset, (offset += commands.length));
-      const failure = [first[2 * i], first[2 * i + 1]].find((r) => r?.error && !alreadyExists(r)) ?? own.find((r) => r.error && !alreadyInPlace(r) && !(r.command === 'removeClientRole' && notFound(r)));
+      const failure =
+        [first[2 * i], first[2 * i + 1]].find((r) => r?.error && !alreadyExists(r)) ??
+        own.find((r) => r.error && !alreadyInPlace(r) && !(r.command === 'removeClientRole' && notFound(r)));
       if (failure) return refused(plan.deviceId, failure);
       return { ok: true as const, ...this.#registered(plan) };
     });
   }
 
   #registered(plan: DevicePlan): RegisteredDevice {
-    return { deviceId: plan.deviceId, clientId: plan.deviceId, roleName: plan.roleName, topicPrefix: plan.plan.topicPrefix };
+    return {
+      deviceId: plan.deviceId,
+      clientId: plan.deviceId,
+      roleName: plan.roleName,
+      topicPrefix: plan.plan.topicPrefix,
+    };
   }
 
   disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
@@ -164,7 +193,11 @@ export class MosquittoTarget implements OnboardingTarget {
   }
 
   enableDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome[]> {
-    return this.#perDevice(devices.map((d) => d.deviceId), enableDeviceCommands, (r) => !r.error || alreadyInPlace(r) || (r.command === 'removeClientRole' && notFound(r)));
+    return this.#perDevice(
+      devices.map((d) => d.deviceId),
+      enableDeviceCommands,
+      (r) => !r.error || alreadyInPlace(r) || (r.command === 'removeClientRole' && notFound(r)),
+    );
   }
 
   deleteDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
@@ -176,7 +209,11 @@ export class MosquittoTarget implements OnboardingTarget {
    * whole JSON config after each command, so in a batch of n the last device is reached after about
    * n saves instead of 2n (for a revocation, the first command is the one that drops the session).
    */
-  async #perDevice(deviceIds: readonly string[], build: (deviceId: string) => DynsecCommand[], fine: (r: DynsecResponse) => boolean): Promise<DeviceOperationOutcome[]> {
+  async #perDevice(
+    deviceIds: readonly string[],
+    build: (deviceId: string) => DynsecCommand[],
+    fine: (r: DynsecResponse) => boolean,
+  ): Promise<DeviceOperationOutcome[]> {
     const perDevice = deviceIds.map(build);
     const phased = phaseOrder(perDevice);
     let responses: DynsecResponse[];
@@ -199,7 +236,11 @@ export class MosquittoTarget implements OnboardingTarget {
   }
 
   connectionParameters(device: RegisteredDevice): ConnectionParameters {
-    return { endpoint: { protocol: 'mqtts', host: this.settings.host, port: this.settings.tlsPort }, clientId: device.clientId, topicPrefix: device.topicPrefix };
+    return {
+      endpoint: { protocol: 'mqtts', host: this.settings.host, port: this.settings.tlsPort },
+      clientId: device.clientId,
+      topicPrefix: device.topicPrefix,
+    };
   }
 
   async watch(observer: (observation: TargetObservation) => void): Promise<TargetWatch> {
@@ -232,7 +273,11 @@ export class MosquittoTarget implements OnboardingTarget {
         reconnectPeriod: 1_000,
       });
     } catch (error) {
-      throw new TargetUnreachableError(`monitoring client cannot connect to ${admin.host ?? this.settings.host}:${admin.port}`, { targetId: this.targetId }, { cause: new Error(describeError(error)) });
+      throw new TargetUnreachableError(
+        `monitoring client cannot connect to ${admin.host ?? this.settings.host}:${admin.port}`,
+        { targetId: this.targetId },
+        { cause: new Error(describeError(error)) },
+      );
     }
     this.#monitor.on('message', (topic, payload) => this.#onTelemetry(topic, payload.length));
     if (this.#filters.size) await this.#monitor.subscribeAsync([...this.#filters], { qos: 0 });
@@ -257,7 +302,8 @@ export class MosquittoTarget implements OnboardingTarget {
     }
     const at = this.#clock();
     // The broker does not log the negotiated TLS version or cipher per client.
-    if (fact.kind === 'connected') this.#emit({ kind: 'connected', clientId: fact.clientId, at, tlsProtocol: 'unknown', cipher: 'unknown' });
+    if (fact.kind === 'connected')
+      this.#emit({ kind: 'connected', clientId: fact.clientId, at, tlsProtocol: 'unknown', cipher: 'unknown' });
     else this.#emit({ kind: 'disconnected', clientId: fact.clientId, at, reason: fact.reason });
   }
 
@@ -278,5 +324,10 @@ function unreachable(deviceId: string, error: unknown): DeviceOperationOutcome<n
 }
 
 function refused(deviceId: string, response: DynsecResponse): DeviceOperationOutcome<never> {
-  return { ok: false, deviceId, reason: 'target-refused', detail: `${response.command}: ${response.error ?? 'refused'}`.slice(0, 500) };
+  return {
+    ok: false,
+    deviceId,
+    reason: 'target-refused',
+    detail: `${response.command}: ${response.error ?? 'refused'}`.slice(0, 500),
+  };
 }

@@ -73,16 +73,25 @@ export class OnboardDevicesHandler {
   async onboardBatch(command: CommandOf<typeof OnboardBatch>): Promise<OnboardingStarted> {
     await this.#catchUp();
     if (!this.plans.batch(command.batchId)) {
-      throw new OnboardingCommandRejected('unknown-batch', `batch ${command.batchId} is not known`, { batchId: command.batchId });
+      throw new OnboardingCommandRejected('unknown-batch', `batch ${command.batchId} is not known`, {
+        batchId: command.batchId,
+      });
     }
-    return this.#start(command.batchId, this.plans.members(command.batchId), command.targetIds, metadataOf(command, this.clock()));
+    return this.#start(
+      command.batchId,
+      this.plans.members(command.batchId),
+      command.targetIds,
+      metadataOf(command, this.clock()),
+    );
   }
 
   async onboardDevice(command: CommandOf<typeof OnboardDevice>): Promise<OnboardingStarted> {
     await this.#catchUp();
     const batchId = this.plans.batchOf(command.deviceId);
     if (!batchId) {
-      throw new OnboardingCommandRejected('unknown-device', `device ${command.deviceId} is in no known batch`, { deviceId: command.deviceId });
+      throw new OnboardingCommandRejected('unknown-device', `device ${command.deviceId} is in no known batch`, {
+        deviceId: command.deviceId,
+      });
     }
     return this.#start(batchId, [command.deviceId], command.targetIds, metadataOf(command, this.clock()));
   }
@@ -91,15 +100,26 @@ export class OnboardDevicesHandler {
     return Promise.all([this.plans.catchUp(), this.certificates.catchUp(), this.targets.catchUp()]);
   }
 
-  #start(batchId: string, deviceIds: string[], requestedTargets: string[] | undefined, metadata: CommandMetadata): OnboardingStarted {
+  #start(
+    batchId: string,
+    deviceIds: string[],
+    requestedTargets: string[] | undefined,
+    metadata: CommandMetadata,
+  ): OnboardingStarted {
     const batch = this.plans.batch(batchId)!;
     const policy = this.plans.policy(batch.policyId);
     if (!policy) {
-      throw new OnboardingCommandRejected('unknown-policy', `policy ${batch.policyId} of batch ${batchId} is not known`, { batchId });
+      throw new OnboardingCommandRejected(
+        'unknown-policy',
+        `policy ${batch.policyId} of batch ${batchId} is not known`,
+        { batchId },
+      );
     }
     const targetIds = requestedTargets ?? policy.targetIds;
     if (targetIds.length === 0) {
-      throw new OnboardingCommandRejected('policy-has-no-target', `policy ${policy.policyId} names no target`, { policyId: policy.policyId });
+      throw new OnboardingCommandRejected('policy-has-no-target', `policy ${policy.policyId} names no target`, {
+        policyId: policy.policyId,
+      });
     }
     for (const targetId of targetIds) {
       if (!this.targets.target(targetId)) {
@@ -113,15 +133,27 @@ export class OnboardDevicesHandler {
     try {
       checkTopicRights(policy.topicRights);
     } catch (error) {
-      if (error instanceof UnsafeTopicRightError) throw new OnboardingCommandRejected('unsafe-topic-rights', error.message, { policyId: policy.policyId });
+      if (error instanceof UnsafeTopicRightError)
+        throw new OnboardingCommandRejected('unsafe-topic-rights', error.message, { policyId: policy.policyId });
       throw error;
     }
     const done = this.#onboard(batchId, policy, deviceIds, targetIds, metadata);
-    done.catch((error: unknown) => this.logger.error({ event: 'onboarding.batch_failed', batchId, error: describeError(error) }, 'onboarding run failed'));
+    done.catch((error: unknown) =>
+      this.logger.error(
+        { event: 'onboarding.batch_failed', batchId, error: describeError(error) },
+        'onboarding run failed',
+      ),
+    );
     return { devices: deviceIds.length, done };
   }
 
-  async #onboard(batchId: string, policy: PolicyPlan, deviceIds: string[], targetIds: string[], metadata: CommandMetadata): Promise<OnboardingReport> {
+  async #onboard(
+    batchId: string,
+    policy: PolicyPlan,
+    deviceIds: string[],
+    targetIds: string[],
+    metadata: CommandMetadata,
+  ): Promise<OnboardingReport> {
     const started = Date.now();
     let onboarded = 0;
     let failed = 0;
@@ -135,7 +167,8 @@ export class OnboardDevicesHandler {
     };
     for (const deviceId of deviceIds) {
       const device = this.certificates.device(deviceId);
-      if (device?.revoked || this.plans.revokedByRegistry(deviceId)) targetIds.forEach((t) => fail(deviceId, t, 'device-revoked'));
+      if (device?.revoked || this.plans.revokedByRegistry(deviceId))
+        targetIds.forEach((t) => fail(deviceId, t, 'device-revoked'));
       else if (!device?.certificate) targetIds.forEach((t) => fail(deviceId, t, 'device-not-certified'));
       else eligible.push(deviceId);
     }
@@ -155,7 +188,9 @@ export class OnboardDevicesHandler {
         const serverCaPem = this.serverCaPem(targetId);
         for (let i = 0; i < eligible.length; i += this.config.onboardChunkSize) {
           const chunk = eligible.slice(i, i + this.config.onboardChunkSize);
-          const outcomes = await target.registerDevices(chunk.map((deviceId) => ({ deviceId, topicRights: policy.topicRights })));
+          const outcomes = await target.registerDevices(
+            chunk.map((deviceId) => ({ deviceId, topicRights: policy.topicRights })),
+          );
           for (const outcome of outcomes) {
             if (!outcome.ok) {
               fail(outcome.deviceId, targetId, outcome.reason, outcome.detail);
@@ -163,11 +198,23 @@ export class OnboardDevicesHandler {
             }
             onboarded++;
             const { deviceId, clientId, roleName, topicPrefix } = outcome;
-            const data: DataOf<typeof DeviceOnboarded> = { deviceId, targetId, batchId, policyId: policy.policyId, clientId, roleName, topicPrefix };
+            const data: DataOf<typeof DeviceOnboarded> = {
+              deviceId,
+              targetId,
+              batchId,
+              policyId: policy.policyId,
+              clientId,
+              roleName,
+              topicPrefix,
+            };
             // Known at once, so the device's first connection (which may come within milliseconds) is not missed.
             this.targets.noteOnboarded(data);
             const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
-            const parameters = { targetId, ...target.connectionParameters(outcome), ...(serverCaPem ? { serverCaPem } : {}) };
+            const parameters = {
+              targetId,
+              ...target.connectionParameters(outcome),
+              ...(serverCaPem ? { serverCaPem } : {}),
+            };
             writes.push(
               this.devices
                 .record(deviceId, { type: 'RecordOnboarded', data, metadata: step })
@@ -179,9 +226,19 @@ export class OnboardDevicesHandler {
     );
     const results = await Promise.allSettled(writes);
     const writeFailures = results.filter((r) => r.status === 'rejected').length;
-    if (writeFailures) this.logger.warn({ event: 'onboarding.record_failed', batchId, count: writeFailures }, 'some outcomes were not recorded');
+    if (writeFailures)
+      this.logger.warn(
+        { event: 'onboarding.record_failed', batchId, count: writeFailures },
+        'some outcomes were not recorded',
+      );
     const report = { onboarded, failed, durationMs: Date.now() - started };
-    const context = { event: 'onboarding.batch_done', batchId, targets: targetIds.length, ...report, correlationId: metadata.correlationId };
+    const context = {
+      event: 'onboarding.batch_done',
+      batchId,
+      targets: targetIds.length,
+      ...report,
+      correlationId: metadata.correlationId,
+    };
     this.logger.info(context, 'batch onboarded');
     return report;
   }

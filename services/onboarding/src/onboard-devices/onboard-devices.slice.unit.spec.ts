@@ -30,7 +30,12 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
 
     for (const targetId of ['broker-a', 'broker-b']) {
       const target = slice.targets.target(targetId);
-      expect(target.trustApplied).toEqual([{ anchors: [{ authorityId: 'issuing-acme', chainPem: expect.any(Array) }], crls: [expect.objectContaining({ crlNumber: 2 })] }]);
+      expect(target.trustApplied).toEqual([
+        {
+          anchors: [{ authorityId: 'issuing-acme', chainPem: expect.any(Array) }],
+          crls: [expect.objectContaining({ crlNumber: 2 })],
+        },
+      ]);
       expect(target.registerRequests).toEqual([2, 1]); // chunks of ONBOARDING_CHUNK_SIZE
       expect([...target.devices.keys()].sort()).toEqual(['d-1', 'd-2', 'd-3']);
     }
@@ -57,36 +62,59 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
       'd-5@broker-b:device-revoked',
     ]);
     expect(slice.downlinks.filter((d) => d.kind === 'connection-parameters')).toHaveLength(6);
-    expect(slice.downlinks.find((d) => d.deviceId === 'd-1')?.body).toMatchObject({ clientId: 'd-1', topicPrefix: 'fridges/d-1', serverCaPem: 'server-ca' });
+    expect(slice.downlinks.find((d) => d.deviceId === 'd-1')?.body).toMatchObject({
+      clientId: 'd-1',
+      topicPrefix: 'fridges/d-1',
+      serverCaPem: 'server-ca',
+    });
   });
 
   it('run again, records no second onboarding and applies no trust again', async () => {
-    await (await handler.onboardBatch({ commandId: 'onboard-1', batchId: 'b-fridges', targetIds: ['broker-a'] })).done;
-    await (await handler.onboardBatch({ commandId: 'onboard-2', batchId: 'b-fridges', targetIds: ['broker-a'] })).done;
+    await (
+      await handler.onboardBatch({ commandId: 'onboard-1', batchId: 'b-fridges', targetIds: ['broker-a'] })
+    ).done;
+    await (
+      await handler.onboardBatch({ commandId: 'onboard-2', batchId: 'b-fridges', targetIds: ['broker-a'] })
+    ).done;
     expect(await slice.events('DeviceOnboarded')).toHaveLength(3);
     expect(slice.targets.target('broker-a').trustApplied).toHaveLength(1);
   });
 
   it('OnboardDevice onboards one device; a device the target refuses is recorded as failed', async () => {
     slice.targets.target('broker-a').refuses.add('d-2');
-    await expect((await handler.onboardDevice({ commandId: 'one', deviceId: 'd-2' })).done).resolves.toMatchObject({ onboarded: 1, failed: 1 });
-    expect(data(await slice.events('DeviceOnboardingFailed'))).toEqual([expect.objectContaining({ deviceId: 'd-2', targetId: 'broker-a', reason: 'target-refused' })]);
-    expect(data(await slice.events('DeviceOnboarded'))).toEqual([expect.objectContaining({ deviceId: 'd-2', targetId: 'broker-b' })]);
+    await expect((await handler.onboardDevice({ commandId: 'one', deviceId: 'd-2' })).done).resolves.toMatchObject({
+      onboarded: 1,
+      failed: 1,
+    });
+    expect(data(await slice.events('DeviceOnboardingFailed'))).toEqual([
+      expect.objectContaining({ deviceId: 'd-2', targetId: 'broker-a', reason: 'target-refused' }),
+    ]);
+    expect(data(await slice.events('DeviceOnboarded'))).toEqual([
+      expect.objectContaining({ deviceId: 'd-2', targetId: 'broker-b' }),
+    ]);
   });
 
   it('a target that fails its trust gets no device, and each is recorded as failed there', async () => {
     slice.targets.target('broker-b').unreachable = true;
     const { done } = await handler.onboardBatch({ commandId: 'onboard-1', batchId: 'b-fridges' });
     await expect(done).resolves.toMatchObject({ onboarded: 3 });
-    const failures = data(await slice.events('DeviceOnboardingFailed')).filter((d) => d.targetId === 'broker-b' && d.reason === 'target-unreachable');
+    const failures = data(await slice.events('DeviceOnboardingFailed')).filter(
+      (d) => d.targetId === 'broker-b' && d.reason === 'target-unreachable',
+    );
     expect(failures.map((d) => d.deviceId).sort()).toEqual(['d-1', 'd-2', 'd-3']);
   });
 
   it('refuses unknown batches, devices and targets before the reply, writing nothing', async () => {
     const before = (await slice.events()).length;
-    await expect(handler.onboardBatch({ commandId: 'x', batchId: 'b-nope' })).rejects.toMatchObject({ reason: 'unknown-batch' });
-    await expect(handler.onboardDevice({ commandId: 'y', deviceId: 'd-nope' })).rejects.toMatchObject({ reason: 'unknown-device' });
-    const unknownTarget = await handler.onboardBatch({ commandId: 'z', batchId: 'b-fridges', targetIds: ['broker-z'] }).catch((e: unknown) => e);
+    await expect(handler.onboardBatch({ commandId: 'x', batchId: 'b-nope' })).rejects.toMatchObject({
+      reason: 'unknown-batch',
+    });
+    await expect(handler.onboardDevice({ commandId: 'y', deviceId: 'd-nope' })).rejects.toMatchObject({
+      reason: 'unknown-device',
+    });
+    const unknownTarget = await handler
+      .onboardBatch({ commandId: 'z', batchId: 'b-fridges', targetIds: ['broker-z'] })
+      .catch((e: unknown) => e);
     expect(unknownTarget).toBeInstanceOf(OnboardingCommandRejected);
     expect(unknownTarget).toMatchObject({ reason: 'unknown-target' });
     expect(await slice.events()).toHaveLength(before);
@@ -95,6 +123,8 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
   it('refuses a policy whose topic rights leave the device prefix', async () => {
     await slice.given.policy('p-wide', ['broker-a'], [{ topic: 'fridges/#', access: 'subscribe' }]);
     await slice.given.batch('b-wide', 'p-wide', ['d-9']);
-    await expect(handler.onboardBatch({ commandId: 'w', batchId: 'b-wide' })).rejects.toMatchObject({ reason: 'unsafe-topic-rights' });
+    await expect(handler.onboardBatch({ commandId: 'w', batchId: 'b-wide' })).rejects.toMatchObject({
+      reason: 'unsafe-topic-rights',
+    });
   });
 });

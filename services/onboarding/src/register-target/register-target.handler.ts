@@ -28,17 +28,31 @@ export class RegisterTargetHandler {
 
   async handle(command: CommandOf<typeof RegisterTarget>): Promise<ResultOf<typeof RegisterTarget>> {
     const { targetId, kind, name, host, tlsPort, admin } = command;
-    if (kind !== 'mosquitto') throw new OnboardingCommandRejected('unsupported-target-kind', `target kind ${kind} has no adapter yet`, { kind });
+    if (kind !== 'mosquitto')
+      throw new OnboardingCommandRejected('unsupported-target-kind', `target kind ${kind} has no adapter yet`, {
+        kind,
+      });
     const credentialsRef = credentialsRefOf(targetId);
     const registration = { targetId, kind, name, host, tlsPort, credentialsRef };
-    const credentials = { username: admin.username, password: admin.password, ...(admin.port ? { port: admin.port } : {}) };
-    const decision: TargetCommand = { type: 'RegisterTarget', data: registration, metadata: metadataOf(command, this.clock()) };
+    const credentials = {
+      username: admin.username,
+      password: admin.password,
+      ...(admin.port ? { port: admin.port } : {}),
+    };
+    const decision: TargetCommand = {
+      type: 'RegisterTarget',
+      data: registration,
+      metadata: metadataOf(command, this.clock()),
+    };
     await this.writer.check(targetId, decision);
     try {
       await this.connected.connect(registration, credentials);
     } catch (error) {
       const message = `target ${targetId} admin API cannot be reached with these credentials`;
-      throw new OnboardingCommandRejected('target-unreachable', message, { targetId, cause: describeError(error).slice(0, 200) });
+      throw new OnboardingCommandRejected('target-unreachable', message, {
+        targetId,
+        cause: describeError(error).slice(0, 200),
+      });
     }
     await this.credentials.put(credentialsRef, credentials);
     await this.writer.record(targetId, decision);

@@ -19,10 +19,19 @@ describe('register-target slice (in-memory store and target)', () => {
       type: 'TargetRegistered',
       aggregateId: 'broker-a',
       causationId: 'register-broker-a',
-      data: { targetId: 'broker-a', kind: 'mosquitto', host: 'broker-a.local', tlsPort: 8883, credentialsRef: 'target-broker-a' },
+      data: {
+        targetId: 'broker-a',
+        kind: 'mosquitto',
+        host: 'broker-a.local',
+        tlsPort: 8883,
+        credentialsRef: 'target-broker-a',
+      },
     });
     expect(JSON.stringify(registered)).not.toContain('secret-admin-password');
-    await expect(slice.credentials.get('target-broker-a')).resolves.toEqual({ username: 'admin', password: 'secret-admin-password' });
+    await expect(slice.credentials.get('target-broker-a')).resolves.toEqual({
+      username: 'admin',
+      password: 'secret-admin-password',
+    });
     expect(slice.get(ConnectedTargets).get('broker-a')).toBe(slice.targets.target('broker-a'));
     // The reply comes once the view knows the target: OnboardBatch right after it finds it.
     expect(slice.get(TargetsView).target('broker-a')?.registration.host).toBe('broker-a.local');
@@ -34,17 +43,27 @@ describe('register-target slice (in-memory store and target)', () => {
   it('refuses other settings for a registered target before touching the target or the secret store', async () => {
     await slice.registerTarget('broker-a');
     const attempts = slice.targets.attempts.length;
-    const refused = await slice.registerTarget('broker-a', { commandId: 'other', host: 'elsewhere.local', admin: { username: 'x', password: 'other-password' } }).catch((e: unknown) => e);
+    const refused = await slice
+      .registerTarget('broker-a', {
+        commandId: 'other',
+        host: 'elsewhere.local',
+        admin: { username: 'x', password: 'other-password' },
+      })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CommandRejected);
     expect((refused as CommandRejected).reason).toBe('target-exists');
     expect(slice.targets.attempts).toHaveLength(attempts);
-    await expect(slice.credentials.get('target-broker-a')).resolves.toMatchObject({ password: 'secret-admin-password' });
+    await expect(slice.credentials.get('target-broker-a')).resolves.toMatchObject({
+      password: 'secret-admin-password',
+    });
     expect(await slice.events()).toHaveLength(1);
   });
 
   it('refuses credentials the target refuses, and records nothing', async () => {
     slice.targets.passwords.set('broker-b', 'the-right-one');
-    const refused = await slice.registerTarget('broker-b', { admin: { username: 'admin', password: 'wrong' } }).catch((e: unknown) => e);
+    const refused = await slice
+      .registerTarget('broker-b', { admin: { username: 'admin', password: 'wrong' } })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OnboardingCommandRejected);
     expect(refused).toMatchObject({ reason: 'target-unreachable' });
     expect(await slice.events()).toEqual([]);
@@ -53,7 +72,9 @@ describe('register-target slice (in-memory store and target)', () => {
   });
 
   it('refuses a kind of target it has no adapter for', async () => {
-    await expect(slice.registerTarget('hub', { kind: 'azure-iot-hub' })).rejects.toMatchObject({ reason: 'unsupported-target-kind' });
+    await expect(slice.registerTarget('hub', { kind: 'azure-iot-hub' })).rejects.toMatchObject({
+      reason: 'unsupported-target-kind',
+    });
     expect(slice.targets.attempts).toEqual([]);
   });
 

@@ -52,7 +52,9 @@ export class RevokeDeviceHandler {
     const trustedAt = performance.now();
     // Only devices whose certificate is on the CRL every target now enforces: a device dropped
     // before its target refuses its handshake would reconnect at once.
-    const enforced = Math.min(...targetIds.map((targetId) => this.targets.target(targetId)?.crls.get(authorityId) ?? 0));
+    const enforced = Math.min(
+      ...targetIds.map((targetId) => this.targets.target(targetId)?.crls.get(authorityId) ?? 0),
+    );
     const byRevocation = new Map<string, string[]>();
     for (const device of this.certificates.revokedOnCrl(authorityId, enforced)) {
       if (this.targets.activeTargets(device.deviceId).length === 0) continue;
@@ -66,12 +68,23 @@ export class RevokeDeviceHandler {
         failed += outcome.failed;
       }),
     );
-    if (failed > 0) throw new DeprovisioningIncompleteError(`${failed} device(s) could not be disabled on every target yet`, { authorityId });
+    if (failed > 0)
+      throw new DeprovisioningIncompleteError(`${failed} device(s) could not be disabled on every target yet`, {
+        authorityId,
+      });
     const devices = [...byRevocation.values()].reduce((n, ids) => n + ids.length, 0);
     const ms = (to: number, from: number) => Math.round(to - from);
     const timing = { trustMs: ms(trustedAt, started), deprovisionMs: ms(performance.now(), trustedAt) };
     this.logger.info(
-      { event: 'onboarding.crl_enforced', authorityId, crlNumber, enforcedCrlNumber: enforced, targets: targetIds.length, devicesDeprovisioned: devices, ...timing },
+      {
+        event: 'onboarding.crl_enforced',
+        authorityId,
+        crlNumber,
+        enforcedCrlNumber: enforced,
+        targets: targetIds.length,
+        devicesDeprovisioned: devices,
+        ...timing,
+      },
       'new CRL enforced, revoked devices disabled',
     );
     return { targets: targetIds, enforcedCrlNumber: enforced, devicesDeprovisioned: devices };

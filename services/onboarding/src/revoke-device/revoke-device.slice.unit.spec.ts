@@ -14,7 +14,9 @@ describe('revoke-device slice: the reaction to the CA publishing a CRL (in-memor
     await slice.given.crl(1);
     await slice.registerTarget('broker-a');
     await slice.registerTarget('broker-b');
-    await (await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })).done;
+    await (
+      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
+    ).done;
   });
   afterEach(() => slice.close());
 
@@ -40,7 +42,12 @@ describe('revoke-device slice: the reaction to the CA publishing a CRL (in-memor
     }
     const deprovisioned = events.filter((e) => e.type === 'DeviceDeprovisioned');
     expect(deprovisioned.map((e) => e.data)).toEqual(
-      ['broker-a', 'broker-b'].map((targetId) => ({ deviceId: 'd-1', targetId, reason: 'revoked', revocationId: 'rv-1' })),
+      ['broker-a', 'broker-b'].map((targetId) => ({
+        deviceId: 'd-1',
+        targetId,
+        reason: 'revoked',
+        revocationId: 'rv-1',
+      })),
     );
     expect(deprovisioned.every((e) => e.correlationId === `deprovision-${published.id}-rv-1`)).toBe(true);
   });
@@ -48,7 +55,9 @@ describe('revoke-device slice: the reaction to the CA publishing a CRL (in-memor
   it('leaves a revoked device alone while no CRL lists it (dropped, it would reconnect at once)', async () => {
     const handler = slice.get(RevokeDeviceHandler);
     await slice.given.revoked('d-2', 'rv-2'); // after CRL 1: only a later CRL lists it
-    await expect(handler.handle({ eventId: 'crl-1-again', authorityId: 'issuing-acme', crlNumber: 1 })).resolves.toMatchObject({
+    await expect(
+      handler.handle({ eventId: 'crl-1-again', authorityId: 'issuing-acme', crlNumber: 1 }),
+    ).resolves.toMatchObject({
       targets: ['broker-a', 'broker-b'],
       enforcedCrlNumber: 1,
       devicesDeprovisioned: 0,
@@ -62,7 +71,11 @@ describe('revoke-device slice: the reaction to the CA publishing a CRL (in-memor
     await slice.given.revoked('d-3', 'rv-3');
     await slice.given.crl(2);
     const crlUpdated = (targetId: string) => async () =>
-      (await slice.events('TargetCrlUpdated')).some((e) => (e.data as { targetId: string; crlNumber: number }).targetId === targetId && (e.data as { crlNumber: number }).crlNumber === 2);
+      (await slice.events('TargetCrlUpdated')).some(
+        (e) =>
+          (e.data as { targetId: string; crlNumber: number }).targetId === targetId &&
+          (e.data as { crlNumber: number }).crlNumber === 2,
+      );
     await waitFor(crlUpdated('broker-a'), { description: 'CRL 2 enforced on the reachable target', timeoutMs: 10_000 });
     // The unreachable target does not enforce it yet: nobody is dropped (they would reconnect there).
     expect(await slice.events('DeviceDeprovisioned')).toEqual([]);
@@ -75,7 +88,14 @@ describe('revoke-device slice: the reaction to the CA publishing a CRL (in-memor
       { description: 'd-3 deprovisioned on both targets after a redelivery', timeoutMs: 10_000 },
     );
     expect(recorded.map((e) => e.data)).toEqual(
-      expect.arrayContaining(['broker-a', 'broker-b'].map((targetId) => ({ deviceId: 'd-3', targetId, reason: 'revoked', revocationId: 'rv-3' }))),
+      expect.arrayContaining(
+        ['broker-a', 'broker-b'].map((targetId) => ({
+          deviceId: 'd-3',
+          targetId,
+          reason: 'revoked',
+          revocationId: 'rv-3',
+        })),
+      ),
     );
   });
 });

@@ -15,15 +15,29 @@ describe('HttpCrlSource', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  it.each([47, 48, 96, 500])('turns a DER CRL of %i bytes into strict PEM (no blank line an OpenSSL CRL file load would choke on)', async (size) => {
-    body = Buffer.from(Array.from({ length: size }, (_, i) => i % 251));
-    const { crlPem } = await new HttpCrlSource().fetch({ authorityId: 'issuing-acme', url, crlDigest: createHash('sha256').update(body).digest('hex') });
-    expect(crlPem.split('\n').slice(0, -1).every((line) => line.length > 0 && line.length <= 64)).toBe(true);
-    expect(crlDigestOfPem(crlPem)).toBe(createHash('sha256').update(body).digest('hex'));
-  });
+  it.each([47, 48, 96, 500])(
+    'turns a DER CRL of %i bytes into strict PEM (no blank line an OpenSSL CRL file load would choke on)',
+    async (size) => {
+      body = Buffer.from(Array.from({ length: size }, (_, i) => i % 251));
+      const { crlPem } = await new HttpCrlSource().fetch({
+        authorityId: 'issuing-acme',
+        url,
+        crlDigest: createHash('sha256').update(body).digest('hex'),
+      });
+      expect(
+        crlPem
+          .split('\n')
+          .slice(0, -1)
+          .every((line) => line.length > 0 && line.length <= 64),
+      ).toBe(true);
+      expect(crlDigestOfPem(crlPem)).toBe(createHash('sha256').update(body).digest('hex'));
+    },
+  );
 
   it('refuses bytes that are not the published CRL', async () => {
     body = Buffer.from('not the CRL');
-    await expect(new HttpCrlSource().fetch({ authorityId: 'issuing-acme', url, crlDigest: 'a'.repeat(64) })).rejects.toThrow('does not match the published digest');
+    await expect(
+      new HttpCrlSource().fetch({ authorityId: 'issuing-acme', url, crlDigest: 'a'.repeat(64) }),
+    ).rejects.toThrow('does not match the published digest');
   });
 });

@@ -11,7 +11,9 @@ export interface CrlSource {
 }
 
 export const crlDigestOfPem = (crlPem: string): string =>
-  createHash('sha256').update(Buffer.from(crlPem.replace(/-----[^-]+-----|\s/g, ''), 'base64')).digest('hex');
+  createHash('sha256')
+    .update(Buffer.from(crlPem.replace(/-----[^-]+-----|\s/g, ''), 'base64'))
+    .digest('hex');
 
 export class HttpCrlSource implements CrlSource {
   async fetch(request: { authorityId: string; url: string; crlDigest: string }): Promise<{ crlPem: string }> {
@@ -21,12 +23,19 @@ export class HttpCrlSource implements CrlSource {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       der = Buffer.from(await response.arrayBuffer());
     } catch (error) {
-      throw new TargetUnreachableError('CRL could not be fetched', { authorityId: request.authorityId, url: request.url }, { cause: error });
+      throw new TargetUnreachableError(
+        'CRL could not be fetched',
+        { authorityId: request.authorityId, url: request.url },
+        { cause: error },
+      );
     }
     const text = der.toString('latin1');
     // Strict 64-column PEM: a blank line before the END line (DER of a multiple of 48 bytes, hand-rolled) makes OpenSSL refuse the whole CRL file.
     const pem = text.includes('-----BEGIN X509 CRL-----') ? text : derToPem(der, 'X509 CRL');
-    if (crlDigestOfPem(pem) !== request.crlDigest) throw new TargetRefusedError('fetched CRL does not match the published digest', { authorityId: request.authorityId });
+    if (crlDigestOfPem(pem) !== request.crlDigest)
+      throw new TargetRefusedError('fetched CRL does not match the published digest', {
+        authorityId: request.authorityId,
+      });
     return { crlPem: pem };
   }
 }

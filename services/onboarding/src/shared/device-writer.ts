@@ -5,7 +5,13 @@
  */
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { KeyedQueue } from '@tunnelkey/concurrency';
-import { AggregateStateCache, handleCommand, type EventStore, type SnapshotPolicy, type SnapshotStore } from '@tunnelkey/eventstore';
+import {
+  AggregateStateCache,
+  handleCommand,
+  type EventStore,
+  type SnapshotPolicy,
+  type SnapshotStore,
+} from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { OnboardingConfig } from '../config.js';
@@ -35,7 +41,10 @@ export class DeviceWriter implements OnModuleDestroy {
   ) {
     this.#records = new KeyedQueue(config.maxConcurrentAppends);
     this.#snapshots = { store: snapshotStore, every: 50 };
-    this.#cache = config.deviceStateCacheSize > 0 ? new AggregateStateCache({ maxStreams: config.deviceStateCacheSize }) : undefined;
+    this.#cache =
+      config.deviceStateCacheSize > 0
+        ? new AggregateStateCache({ maxStreams: config.deviceStateCacheSize })
+        : undefined;
   }
 
   record(deviceId: string, command: DeviceCommand, lane: DeviceLane = 'records'): Promise<void> {

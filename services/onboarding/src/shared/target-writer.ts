@@ -31,7 +31,14 @@ export class TargetWriter {
 
   record(targetId: string, command: TargetCommand): Promise<HandleCommandResult<TargetEvent, TargetState>> {
     const { store, logger } = this;
-    return handleCommand({ store, decider: targetDecider, stream: streamOf(targetId), command, logger, snapshots: this.#snapshots });
+    return handleCommand({
+      store,
+      decider: targetDecider,
+      stream: streamOf(targetId),
+      command,
+      logger,
+      snapshots: this.#snapshots,
+    });
   }
 
   /** Throws what `record` would refuse, writing nothing (before a side effect that must not happen in vain). */

@@ -11,7 +11,13 @@ import type { TargetCredentialStore } from '../shared/target-credentials.js';
 import { ONBOARDING_LOGGER, TARGET_CONNECTOR, TARGET_CREDENTIALS } from '../tokens.js';
 import { BatchPlanView } from '../views/batch-plan.view.js';
 import { TargetsView } from '../views/targets.view.js';
-import type { OnboardingTarget, TargetAddress, TargetAdminCredentials, TargetConnector, TargetObservation } from './onboarding-target.js';
+import type {
+  OnboardingTarget,
+  TargetAddress,
+  TargetAdminCredentials,
+  TargetConnector,
+  TargetObservation,
+} from './onboarding-target.js';
 
 export type TargetObserver = (targetId: string, observation: TargetObservation) => void;
 
@@ -48,7 +54,8 @@ export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
     await target.watch((observation) => {
       for (const observer of this.#observers) observer(address.targetId, observation);
     });
-    for (const policy of this.plans.policiesNaming(address.targetId)) await target.observeTopics(policy.topicRights).catch(() => undefined);
+    for (const policy of this.plans.policiesNaming(address.targetId))
+      await target.observeTopics(policy.topicRights).catch(() => undefined);
     this.#targets.set(address.targetId, target);
   }
 
@@ -68,7 +75,10 @@ export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
         continue;
       }
       await this.connect(registration, credentials).catch((error: unknown) =>
-        this.logger.warn({ event: 'onboarding.target_unreachable', targetId, error: describeError(error) }, 'target not reachable at start'),
+        this.logger.warn(
+          { event: 'onboarding.target_unreachable', targetId, error: describeError(error) },
+          'target not reachable at start',
+        ),
       );
     }
   }

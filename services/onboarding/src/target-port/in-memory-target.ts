@@ -49,7 +49,12 @@ export class InMemoryTarget implements OnboardingTarget {
     return devices.map(({ deviceId, topicRights }) => {
       if (this.unreachable) return { ok: false, deviceId, reason: 'target-unreachable', detail: 'down' };
       if (this.refuses.has(deviceId)) return { ok: false, deviceId, reason: 'target-refused', detail: 'refused' };
-      const registered = { deviceId, clientId: deviceId, roleName: `role-${deviceId}`, topicPrefix: deviceTopicPlan(topicRights, deviceId).topicPrefix };
+      const registered = {
+        deviceId,
+        clientId: deviceId,
+        roleName: `role-${deviceId}`,
+        topicPrefix: deviceTopicPlan(topicRights, deviceId).topicPrefix,
+      };
       this.devices.set(deviceId, { registered, enabled: true });
       return { ok: true, ...registered };
     });
@@ -80,7 +85,11 @@ export class InMemoryTarget implements OnboardingTarget {
   }
 
   connectionParameters(device: RegisteredDevice): ConnectionParameters {
-    return { endpoint: { protocol: 'mqtts', host: this.address.host, port: this.address.tlsPort }, clientId: device.clientId, topicPrefix: device.topicPrefix };
+    return {
+      endpoint: { protocol: 'mqtts', host: this.address.host, port: this.address.tlsPort },
+      clientId: device.clientId,
+      topicPrefix: device.topicPrefix,
+    };
   }
 
   async watch(observer: (observation: TargetObservation) => void): Promise<TargetWatch> {

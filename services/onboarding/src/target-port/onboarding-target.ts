@@ -50,7 +50,13 @@ export interface ConnectionParameters {
   topicPrefix: string;
 }
 
-export type DisconnectReason = 'client-closed' | 'keepalive-timeout' | 'client-disabled' | 'session-taken-over' | 'target-stopped' | 'unknown';
+export type DisconnectReason =
+  | 'client-closed'
+  | 'keepalive-timeout'
+  | 'client-disabled'
+  | 'session-taken-over'
+  | 'target-stopped'
+  | 'unknown';
 
 /** What a target saw; the service turns it into events (never one event per telemetry message). */
 export type TargetObservation =

@@ -39,10 +39,14 @@ function checkRight(right: TopicRightSpec, index: number): CheckedRight {
   const levels = right.topic.split('/');
   const at = levels.indexOf(deviceIdPlaceholder);
   if (at < 0) throw fail(`must contain ${deviceIdPlaceholder} as a whole level`);
-  if (levels.filter((level) => level.includes('{') || level.includes('}')).length !== 1) throw fail(`must contain ${deviceIdPlaceholder} exactly once`);
-  for (const level of levels.slice(0, at)) if (level === '+' || level === '#' || level === '') throw fail('must have only literal levels before the device id');
+  if (levels.filter((level) => level.includes('{') || level.includes('}')).length !== 1)
+    throw fail(`must contain ${deviceIdPlaceholder} exactly once`);
+  for (const level of levels.slice(0, at))
+    if (level === '+' || level === '#' || level === '')
+      throw fail('must have only literal levels before the device id');
   levels.forEach((level, i) => {
-    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) throw fail('may use # only as the last level');
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1))
+      throw fail('may use # only as the last level');
     if (level.includes('+') && level !== '+') throw fail('may use + only as a whole level');
   });
   return { levels, at, right };
@@ -55,15 +59,23 @@ export function checkTopicRights(rights: readonly TopicRightSpec[]): string {
   const prefixOf = (c: CheckedRight) => c.levels.slice(0, c.at + 1).join('/');
   const prefix = prefixOf(checked[0]!);
   const other = checked.find((c) => prefixOf(c) !== prefix);
-  if (other) throw new UnsafeTopicRightError(`all topic rights must share one device prefix (${prefix})`, { topic: other.right.topic });
+  if (other)
+    throw new UnsafeTopicRightError(`all topic rights must share one device prefix (${prefix})`, {
+      topic: other.right.topic,
+    });
   return prefix;
 }
 
-const substitute = (topic: string, deviceId: string) => topic.split('/').map((level) => (level === deviceIdPlaceholder ? deviceId : level)).join('/');
+const substitute = (topic: string, deviceId: string) =>
+  topic
+    .split('/')
+    .map((level) => (level === deviceIdPlaceholder ? deviceId : level))
+    .join('/');
 
 /** One device's rights and prefix. */
 export function deviceTopicPlan(rights: readonly TopicRightSpec[], deviceId: string): DeviceTopicPlan {
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(deviceId)) throw new UnsafeTopicRightError('device id is not a safe topic level', { deviceId: deviceId.slice(0, 128) });
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(deviceId))
+    throw new UnsafeTopicRightError('device id is not a safe topic level', { deviceId: deviceId.slice(0, 128) });
   const prefix = checkTopicRights(rights);
   return {
     topicPrefix: substitute(prefix, deviceId),
@@ -78,7 +90,18 @@ export function deviceTopicPlan(rights: readonly TopicRightSpec[], deviceId: str
 /** Filters a monitoring client subscribes to for the devices' telemetry: publish rights, any device. */
 export function telemetryFilters(rights: readonly TopicRightSpec[]): string[] {
   checkTopicRights(rights);
-  return [...new Set(rights.filter((r) => r.access !== 'subscribe').map((r) => r.topic.split('/').map((l) => (l === deviceIdPlaceholder ? '+' : l)).join('/')))];
+  return [
+    ...new Set(
+      rights
+        .filter((r) => r.access !== 'subscribe')
+        .map((r) =>
+          r.topic
+            .split('/')
+            .map((l) => (l === deviceIdPlaceholder ? '+' : l))
+            .join('/'),
+        ),
+    ),
+  ];
 }
 
 /** The device a telemetry topic belongs to, by the policy's prefix template; undefined if none. */

@@ -30,7 +30,9 @@ describe('topic plan', () => {
   });
 
   test('refuses rights with different prefixes', () => {
-    expect(() => checkTopicRights([rights[0]!, { topic: 'other/{deviceId}/t', access: 'publish' }])).toThrow(/share one device prefix/);
+    expect(() => checkTopicRights([rights[0]!, { topic: 'other/{deviceId}/t', access: 'publish' }])).toThrow(
+      /share one device prefix/,
+    );
   });
 
   test('refuses a device id that is not a safe topic level', () => {

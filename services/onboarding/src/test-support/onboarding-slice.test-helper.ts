@@ -37,7 +37,9 @@ import type { DownlinkSender } from '../tokens.js';
 
 export const now = new Date('2026-11-27T10:00:00.000Z');
 /** A certificate the contracts accept (its bytes are never parsed here). */
-export const chainOf = (authorityId: string) => [`-----BEGIN CERTIFICATE-----\n${Buffer.from(authorityId).toString('base64')}\n-----END CERTIFICATE-----\n`];
+export const chainOf = (authorityId: string) => [
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(authorityId).toString('base64')}\n-----END CERTIFICATE-----\n`,
+];
 /** A CRL the CRL source serves by digest. */
 export const crlPemOf = (authorityId: string, crlNumber: number) =>
   `-----BEGIN X509 CRL-----\n${Buffer.from(`${authorityId}/${crlNumber}`).toString('base64')}\n-----END X509 CRL-----\n`;
@@ -80,7 +82,8 @@ export interface SliceOptions {
 }
 
 export async function startOnboardingSlice(options: SliceOptions = {}): Promise<OnboardingSlice> {
-  const store = options.store ?? new InMemoryEventStore({ retryBackoffMs: [10, 50], logger: pino({ level: 'silent' }) });
+  const store =
+    options.store ?? new InMemoryEventStore({ retryBackoffMs: [10, 50], logger: pino({ level: 'silent' }) });
   const targets = new InMemoryTargetConnector();
   const credentials = options.credentials ?? new InMemoryTargetCredentialStore();
   const downlinks: SentDownlink[] = [];
@@ -148,10 +151,25 @@ export class PlatformEvents {
     private readonly crls: Map<string, string>,
   ) {}
 
-  async #append<E extends EventDefinition>(context: BoundedContext, definition: E, aggregateId: string, data: DataOf<E>) {
+  async #append<E extends EventDefinition>(
+    context: BoundedContext,
+    definition: E,
+    aggregateId: string,
+    data: DataOf<E>,
+  ) {
     const id = randomUUID();
-    const event = definition.create({ id, aggregateId, occurredAt: now.toISOString(), causationId: `test-${id}`, correlationId: 'test', data });
-    await this.store.append({ context, aggregate: definition.aggregate, id: aggregateId }, [event], { expectedVersion: 'any', messageId: `test-${id}` });
+    const event = definition.create({
+      id,
+      aggregateId,
+      occurredAt: now.toISOString(),
+      causationId: `test-${id}`,
+      correlationId: 'test',
+      data,
+    });
+    await this.store.append({ context, aggregate: definition.aggregate, id: aggregateId }, [event], {
+      expectedVersion: 'any',
+      messageId: `test-${id}`,
+    });
     return event;
   }
 
@@ -161,18 +179,33 @@ export class PlatformEvents {
   }
 
   batch(batchId: string, policyId: string, deviceIds: string[]) {
-    return this.#append('registry', BatchCreated, batchId, { batchId, name: `batch ${batchId}`, policyId, ownerId: 'acme', expectedSize: deviceIds.length }).then(
-      () => Promise.all(deviceIds.map((deviceId) => this.imported(deviceId, batchId))),
-    );
+    return this.#append('registry', BatchCreated, batchId, {
+      batchId,
+      name: `batch ${batchId}`,
+      policyId,
+      ownerId: 'acme',
+      expectedSize: deviceIds.length,
+    }).then(() => Promise.all(deviceIds.map((deviceId) => this.imported(deviceId, batchId))));
   }
 
   imported(deviceId: string, batchId: string) {
     const key = Buffer.from(`spki-${deviceId}`).toString('base64');
-    const data = { deviceId, batchId, importId: 'import-1', source: 'json' as const, enrolmentPublicKey: key, enrolmentKeyDigest: sha256(key) };
+    const data = {
+      deviceId,
+      batchId,
+      importId: 'import-1',
+      source: 'json' as const,
+      enrolmentPublicKey: key,
+      enrolmentKeyDigest: sha256(key),
+    };
     return this.#append('registry', DeviceIdentityImported, deviceId, data);
   }
 
-  certified(deviceId: string, authorityId = 'issuing-acme', serialNumber = `0${deviceId.length}${sha256(deviceId).slice(0, 8)}`) {
+  certified(
+    deviceId: string,
+    authorityId = 'issuing-acme',
+    serialNumber = `0${deviceId.length}${sha256(deviceId).slice(0, 8)}`,
+  ) {
     return this.#append('ca', CertificateIssued, deviceId, {
       deviceId,
       requestId: `r-${deviceId}`,
@@ -192,7 +225,14 @@ export class PlatformEvents {
 
   async revoked(deviceId: string, revocationId: string, authorityId = 'issuing-acme') {
     const issued = await this.#certificateOf(deviceId);
-    const data = { deviceId, authorityId, serialNumber: issued, reason: 'keyCompromise' as const, revokedAt: now.toISOString(), revocationId };
+    const data = {
+      deviceId,
+      authorityId,
+      serialNumber: issued,
+      reason: 'keyCompromise' as const,
+      revokedAt: now.toISOString(),
+      revocationId,
+    };
     return this.#append('ca', CertificateRevoked, deviceId, data);
   }
 
@@ -215,7 +255,8 @@ export class PlatformEvents {
   async #certificateOf(deviceId: string): Promise<string> {
     let serial = '';
     await this.store.replay('ca', (recorded) => {
-      if (CertificateIssued.is(recorded.event) && recorded.event.data.deviceId === deviceId) serial = recorded.event.data.serialNumber;
+      if (CertificateIssued.is(recorded.event) && recorded.event.data.deviceId === deviceId)
+        serial = recorded.event.data.serialNumber;
     });
     return serial;
   }

@@ -19,21 +19,49 @@ import type { TestAuthority, TestDevice } from './test-pki.test-helper.js';
 const now = () => new Date().toISOString();
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
-async function append<E extends EventDefinition>(store: EventStore, context: BoundedContext, definition: E, aggregateId: string, data: DataOf<E>) {
+async function append<E extends EventDefinition>(
+  store: EventStore,
+  context: BoundedContext,
+  definition: E,
+  aggregateId: string,
+  data: DataOf<E>,
+) {
   const id = randomUUID();
-  const event = definition.create({ id, aggregateId, occurredAt: now(), causationId: `test-${id}`, correlationId: 'test', data });
-  await store.append({ context, aggregate: definition.aggregate, id: aggregateId }, [event], { expectedVersion: 'any', messageId: `test-${id}` });
+  const event = definition.create({
+    id,
+    aggregateId,
+    occurredAt: now(),
+    causationId: `test-${id}`,
+    correlationId: 'test',
+    data,
+  });
+  await store.append({ context, aggregate: definition.aggregate, id: aggregateId }, [event], {
+    expectedVersion: 'any',
+    messageId: `test-${id}`,
+  });
 }
 
 export class PlatformFacts {
   constructor(private readonly store: EventStore) {}
 
   definePolicy(policyId: string, targetIds: string[], topicRights: TopicRightSpec[]) {
-    return append(this.store, 'registry', ServerPolicyDefined, policyId, { policyId, name: `policy ${policyId}`, targetIds, topicRights, certificateLifetimeDays: 365 });
+    return append(this.store, 'registry', ServerPolicyDefined, policyId, {
+      policyId,
+      name: `policy ${policyId}`,
+      targetIds,
+      topicRights,
+      certificateLifetimeDays: 365,
+    });
   }
 
   createBatch(batchId: string, policyId: string, expectedSize: number) {
-    return append(this.store, 'registry', BatchCreated, batchId, { batchId, name: `batch ${batchId}`, policyId, ownerId: 'acme', expectedSize });
+    return append(this.store, 'registry', BatchCreated, batchId, {
+      batchId,
+      name: `batch ${batchId}`,
+      policyId,
+      ownerId: 'acme',
+      expectedSize,
+    });
   }
 
   importDevice(device: TestDevice, batchId: string) {

@@ -43,7 +43,12 @@ const years = (n: number) => new Date(Date.now() + n * 365 * 24 * 60 * 60 * 1000
 export async function createTestAuthority(name = 'acme'): Promise<TestAuthority> {
   const rootSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
   const issuingSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
-  const root = await buildRootCaCertificate({ subject: { commonName: `${name} test root`, organization: 'tunnelkey-test' }, signer: rootSigner, notBefore: notBefore(), notAfter: years(5) });
+  const root = await buildRootCaCertificate({
+    subject: { commonName: `${name} test root`, organization: 'tunnelkey-test' },
+    signer: rootSigner,
+    notBefore: notBefore(),
+    notAfter: years(5),
+  });
   const rootIssuer = loadIssuer({ certificate: root.der, signer: rootSigner });
   const issuing = await buildIssuingCaCertificate({
     subject: { commonName: `${name} issuing CA`, organization: 'tunnelkey-test' },
@@ -52,7 +57,14 @@ export async function createTestAuthority(name = 'acme'): Promise<TestAuthority>
     notBefore: notBefore(),
     notAfter: years(4),
   });
-  return { authorityId: `ca-${name}-${randomBytes(3).toString('hex')}`, root, issuing, issuer: loadIssuer({ certificate: issuing.der, signer: issuingSigner }), chainPem: [issuing.pem, root.pem], crlNumber: 0 };
+  return {
+    authorityId: `ca-${name}-${randomBytes(3).toString('hex')}`,
+    root,
+    issuing,
+    issuer: loadIssuer({ certificate: issuing.der, signer: issuingSigner }),
+    chainPem: [issuing.pem, root.pem],
+    crlNumber: 0,
+  };
 }
 
 export async function issueTestDevice(authority: TestAuthority, deviceId: string): Promise<TestDevice> {
@@ -66,19 +78,32 @@ export async function issueTestDevice(authority: TestAuthority, deviceId: string
     notAfter: years(1),
     crlDistributionPointUrl: `http://127.0.0.1/crl/${authority.authorityId}.crl`,
   });
-  return { deviceId, certificatePem: certificate.pem, serialHex: certificate.serialHex, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), spkiDer, fingerprintSha256: certificate.fingerprintSha256 };
+  return {
+    deviceId,
+    certificatePem: certificate.pem,
+    serialHex: certificate.serialHex,
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    spkiDer,
+    fingerprintSha256: certificate.fingerprintSha256,
+  };
 }
 
 /** The authority's next CRL (its number increases every call). */
-export async function issueTestCrl(authority: TestAuthority, revoked: readonly { serialHex: string; reason?: RevocationReason }[] = []): Promise<{ crlPem: string; crlNumber: number }> {
+export async function issueTestCrl(
+  authority: TestAuthority,
+  revoked: readonly { serialHex: string; reason?: RevocationReason }[] = [],
+): Promise<{ crlPem: string; crlNumber: number }> {
   authority.crlNumber += 1;
   const crl = await buildCrl({
     issuer: authority.issuer,
     thisUpdate: notBefore(),
     nextUpdate: years(1),
     crlNumber: BigInt(authority.crlNumber),
-    revoked: revoked.map((r) => ({ serialHex: r.serialHex, revokedAt: new Date(Date.now() - 1000), reason: r.reason ?? 'keyCompromise' })),
+    revoked: revoked.map((r) => ({
+      serialHex: r.serialHex,
+      revokedAt: new Date(Date.now() - 1000),
+      reason: r.reason ?? 'keyCompromise',
+    })),
   });
   return { crlPem: crl.pem, crlNumber: authority.crlNumber };
 }
-

@@ -3,7 +3,13 @@
  * from the CA's events: whether a device may be onboarded, what trust a target needs, and which
  * revoked devices a CRL lists.
  */
-import { CertificateIssued, CertificateRevoked, CrlPublished, type DataOf, type EventEnvelope } from '@tunnelkey/contracts';
+import {
+  CertificateIssued,
+  CertificateRevoked,
+  CrlPublished,
+  type DataOf,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import { InMemoryView } from './in-memory-view.js';
@@ -44,7 +50,11 @@ export class CertificatesState {
     switch (event.type) {
       case CertificateIssued.type: {
         const data = event.data as D<typeof CertificateIssued>;
-        this.device(data.deviceId).certificate = { authorityId: data.authorityId, serialNumber: data.serialNumber, chainPem: data.chainPem };
+        this.device(data.deviceId).certificate = {
+          authorityId: data.authorityId,
+          serialNumber: data.serialNumber,
+          chainPem: data.chainPem,
+        };
         if (!this.chains.has(data.authorityId)) this.chains.set(data.authorityId, data.chainPem);
         break;
       }
@@ -62,7 +72,8 @@ export class CertificatesState {
         const data = event.data as D<typeof CrlPublished>;
         const known = this.crls.get(data.authorityId);
         if (!known || known.crlNumber < data.crlNumber) this.crls.set(data.authorityId, data);
-        for (const deviceId of this.#awaitingCrl.get(data.authorityId) ?? []) this.device(deviceId).listedOnCrl ??= data.crlNumber;
+        for (const deviceId of this.#awaitingCrl.get(data.authorityId) ?? [])
+          this.device(deviceId).listedOnCrl ??= data.crlNumber;
         this.#awaitingCrl.delete(data.authorityId);
         break;
       }

@@ -1,10 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { CertificateIssued, CertificateRevoked, CrlPublished, type DataOf, type EventDefinition } from '@tunnelkey/contracts';
+import {
+  CertificateIssued,
+  CertificateRevoked,
+  CrlPublished,
+  type DataOf,
+  type EventDefinition,
+} from '@tunnelkey/contracts';
 import { CertificatesState } from './certificates.view.js';
 
 const at = '2026-11-27T10:00:00.000Z';
 const event = <E extends EventDefinition>(definition: E, aggregateId: string, data: DataOf<E>) =>
-  definition.create({ id: randomUUID(), aggregateId, occurredAt: at, causationId: 'test', correlationId: 'test', data });
+  definition.create({
+    id: randomUUID(),
+    aggregateId,
+    occurredAt: at,
+    causationId: 'test',
+    correlationId: 'test',
+    data,
+  });
 
 const issued = (deviceId: string, serialNumber: string, authorityId = 'issuing-acme') =>
   event(CertificateIssued, deviceId, {
@@ -23,7 +36,14 @@ const issued = (deviceId: string, serialNumber: string, authorityId = 'issuing-a
     chainPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'],
   });
 const revoked = (deviceId: string, serialNumber: string, authorityId = 'issuing-acme') =>
-  event(CertificateRevoked, deviceId, { deviceId, authorityId, serialNumber, reason: 'keyCompromise', revokedAt: at, revocationId: `rv-${deviceId}` });
+  event(CertificateRevoked, deviceId, {
+    deviceId,
+    authorityId,
+    serialNumber,
+    reason: 'keyCompromise',
+    revokedAt: at,
+    revocationId: `rv-${deviceId}`,
+  });
 const crl = (crlNumber: number, authorityId = 'issuing-acme') =>
   event(CrlPublished, authorityId, {
     authorityId,
@@ -39,7 +59,15 @@ const crl = (crlNumber: number, authorityId = 'issuing-acme') =>
 describe('certificates view: which CRL lists a revoked device', () => {
   it('is the first CRL of its issuer published after the revocation, never an earlier one', () => {
     const state = new CertificatesState();
-    for (const e of [issued('d-1', '01'), issued('d-2', '02'), issued('d-3', '03', 'issuing-other'), crl(1), revoked('d-1', '01'), revoked('d-3', '03', 'issuing-other')]) state.apply(e);
+    for (const e of [
+      issued('d-1', '01'),
+      issued('d-2', '02'),
+      issued('d-3', '03', 'issuing-other'),
+      crl(1),
+      revoked('d-1', '01'),
+      revoked('d-3', '03', 'issuing-other'),
+    ])
+      state.apply(e);
     expect(state.devices.get('d-1')).toMatchObject({ revoked: true, revocationId: 'rv-d-1' });
     expect(state.devices.get('d-1')!.listedOnCrl).toBeUndefined(); // revoked, but on no CRL yet
     state.apply(crl(2));

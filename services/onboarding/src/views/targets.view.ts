@@ -46,7 +46,11 @@ export class TargetsState {
 
   device(deviceId: string): DeviceOnTargets {
     let device = this.devices.get(deviceId);
-    if (!device) this.devices.set(deviceId, (device = { onboardedTo: new Map(), deprovisionedFrom: new Set(), telemetry: new Map() }));
+    if (!device)
+      this.devices.set(
+        deviceId,
+        (device = { onboardedTo: new Map(), deprovisionedFrom: new Set(), telemetry: new Map() }),
+      );
     return device;
   }
 
@@ -81,7 +85,11 @@ export class TargetsState {
       }
       case TelemetryReceived.type: {
         const data = event.data as D<typeof TelemetryReceived>;
-        const totals = { messagesTotal: data.messagesTotal, bytesTotal: data.bytesTotal, firstMessageAt: data.firstMessageAt };
+        const totals = {
+          messagesTotal: data.messagesTotal,
+          bytesTotal: data.bytesTotal,
+          firstMessageAt: data.firstMessageAt,
+        };
         this.device(data.deviceId).telemetry.set(data.targetId, totals);
         break;
       }

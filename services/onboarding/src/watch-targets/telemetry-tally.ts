@@ -20,7 +20,12 @@ export class TelemetryTally {
   readonly #tallies = new Map<string, Tally>();
 
   /** `seed` returns the totals already in the log, so counts continue across restarts. */
-  constructor(private readonly seed: (deviceId: string, targetId: string) => { messagesTotal: number; bytesTotal: number; firstMessageAt: string } | undefined) {}
+  constructor(
+    private readonly seed: (
+      deviceId: string,
+      targetId: string,
+    ) => { messagesTotal: number; bytesTotal: number; firstMessageAt: string } | undefined,
+  ) {}
 
   /** Counts one message; returns the `first` report when it is the device's first on this target. */
   record(targetId: string, deviceId: string, topic: string, bytes: number, at: Date): TelemetryReport | undefined {
@@ -28,7 +33,14 @@ export class TelemetryTally {
     let tally = this.#tallies.get(key);
     if (!tally) {
       const known = this.seed(deviceId, targetId);
-      tally = known ? { messagesTotal: known.messagesTotal, bytesTotal: known.bytesTotal, firstMessageAt: known.firstMessageAt, messagesInWindow: 0 } : { messagesTotal: 0, bytesTotal: 0, messagesInWindow: 0 };
+      tally = known
+        ? {
+            messagesTotal: known.messagesTotal,
+            bytesTotal: known.bytesTotal,
+            firstMessageAt: known.firstMessageAt,
+            messagesInWindow: 0,
+          }
+        : { messagesTotal: 0, bytesTotal: 0, messagesInWindow: 0 };
       this.#tallies.set(key, tally);
     }
     const iso = at.toISOString();
@@ -38,7 +50,18 @@ export class TelemetryTally {
     tally.lastTopic = topic;
     if (tally.firstMessageAt === undefined) {
       tally.firstMessageAt = iso;
-      return { deviceId, targetId, kind: 'first', messagesTotal: tally.messagesTotal, bytesTotal: tally.bytesTotal, messagesInWindow: 1, windowStart: iso, firstMessageAt: iso, lastMessageAt: iso, lastTopic: topic };
+      return {
+        deviceId,
+        targetId,
+        kind: 'first',
+        messagesTotal: tally.messagesTotal,
+        bytesTotal: tally.bytesTotal,
+        messagesInWindow: 1,
+        windowStart: iso,
+        firstMessageAt: iso,
+        lastMessageAt: iso,
+        lastTopic: topic,
+      };
     }
     tally.windowStart ??= iso;
     tally.messagesInWindow += 1;
@@ -49,7 +72,14 @@ export class TelemetryTally {
   flush(): TelemetryReport[] {
     const reports: TelemetryReport[] = [];
     for (const [key, tally] of this.#tallies) {
-      if (tally.messagesInWindow === 0 || !tally.windowStart || !tally.lastMessageAt || !tally.lastTopic || !tally.firstMessageAt) continue;
+      if (
+        tally.messagesInWindow === 0 ||
+        !tally.windowStart ||
+        !tally.lastMessageAt ||
+        !tally.lastTopic ||
+        !tally.firstMessageAt
+      )
+        continue;
       const [targetId, deviceId] = key.split('\u0000') as [string, string];
       reports.push({
         deviceId,

@@ -34,7 +34,13 @@ export class WatchTargetsHandler {
   observe(targetId: string, observation: TargetObservation): void {
     if (observation.kind === 'telemetry') {
       if (!this.targets.onboarding(observation.deviceId, targetId)) return;
-      const first = this.#tally.record(targetId, observation.deviceId, observation.topic, observation.bytes, observation.at);
+      const first = this.#tally.record(
+        targetId,
+        observation.deviceId,
+        observation.topic,
+        observation.bytes,
+        observation.at,
+      );
       if (first) this.#recordTelemetry(first);
       return;
     }
@@ -49,13 +55,29 @@ export class WatchTargetsHandler {
       observation.kind === 'connected'
         ? {
             type: 'RecordConnected',
-            data: { deviceId, targetId, clientId, connectedAt: at, tlsProtocol: observation.tlsProtocol, cipher: observation.cipher },
+            data: {
+              deviceId,
+              targetId,
+              clientId,
+              connectedAt: at,
+              tlsProtocol: observation.tlsProtocol,
+              cipher: observation.cipher,
+            },
             metadata,
           }
-        : { type: 'RecordDisconnected', data: { deviceId, targetId, clientId, disconnectedAt: at, reason: observation.reason }, metadata };
-    void this.devices.record(deviceId, command).catch((error: unknown) =>
-      this.logger.warn({ event: 'onboarding.observation_not_recorded', targetId, deviceId, error: describeError(error) }, 'observation not recorded'),
-    );
+        : {
+            type: 'RecordDisconnected',
+            data: { deviceId, targetId, clientId, disconnectedAt: at, reason: observation.reason },
+            metadata,
+          };
+    void this.devices
+      .record(deviceId, command)
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { event: 'onboarding.observation_not_recorded', targetId, deviceId, error: describeError(error) },
+          'observation not recorded',
+        ),
+      );
   }
 
   /** Records the periodic counters of every device with messages since the last flush (the job calls it). */
@@ -72,8 +94,13 @@ export class WatchTargetsHandler {
   #recordTelemetry(report: TelemetryReport): void {
     const commandId = derivedCommandId('telemetry', report.targetId, report.deviceId, String(report.messagesTotal));
     const metadata = { commandId, now: report.lastMessageAt };
-    void this.devices.record(report.deviceId, { type: 'RecordTelemetry', data: report, metadata }, 'telemetry').catch((error: unknown) =>
-      this.logger.warn({ event: 'onboarding.telemetry_not_recorded', deviceId: report.deviceId, error: describeError(error) }, 'telemetry not recorded'),
-    );
+    void this.devices
+      .record(report.deviceId, { type: 'RecordTelemetry', data: report, metadata }, 'telemetry')
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { event: 'onboarding.telemetry_not_recorded', deviceId: report.deviceId, error: describeError(error) },
+          'telemetry not recorded',
+        ),
+      );
   }
 }
