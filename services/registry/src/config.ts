@@ -1,44 +1,42 @@
-import { namespacePattern } from '@tunnelkey/contracts';
-import { RegistryConfigError } from './shared/registry-errors.js';
+/** The registry's one configuration schema: it reads the environment and writes the README's table. */
+import { common, defineConfig, integer, optionalText, text } from '@tunnelkey/config';
 
-/** The registry's settings from the environment; every default works on loopback. */
-export interface RegistryConfig {
-  /** NATS_URL, default nats://127.0.0.1:4222. */
-  natsUrl: string;
-  /** TUNNELKEY_NAMESPACE, default '' (production). */
-  namespace: string;
-  /** HTTP_PORT for /health, /ready, /metrics; default 0 (a free port). */
-  httpPort: number;
-  /** REGISTRY_CHALLENGE_TTL_SECONDS, default 300. */
-  challengeTtlSeconds: number;
-  /** LOG_LEVEL, default info. */
-  logLevel: string;
-  /** REGISTRY_BULK_CONCURRENCY, default 64: appends in flight per import/verify call. */
-  bulkConcurrency: number;
-  /** REGISTRY_UPLINK_CONCURRENCY, default 256: device messages handled at once. */
-  uplinkConcurrency: number;
-}
+export const registryConfig = defineConfig({
+  natsUrl: common.natsUrl,
+  namespace: common.namespace,
+  httpPort: integer(
+    'HTTP_PORT',
+    0,
+    'Port of /health, /ready (ready once the views are rebuilt), /metrics; 0 picks a free one',
+    {
+      max: 65_535,
+    },
+  ),
+  challengeTtlSeconds: integer(
+    'REGISTRY_CHALLENGE_TTL_SECONDS',
+    300,
+    'How long a device has to answer an identity challenge',
+    {
+      min: 5,
+      max: 86_400,
+    },
+  ),
+  logLevel: common.logLevel,
+  bulkConcurrency: integer('REGISTRY_BULK_CONCURRENCY', 64, 'Appends in flight per import or verify call', {
+    min: 1,
+    max: 4096,
+  }),
+  uplinkConcurrency: integer('REGISTRY_UPLINK_CONCURRENCY', 256, 'Device messages handled at once', {
+    min: 1,
+    max: 65_536,
+  }),
+  platformKeyFile: optionalText(
+    'PLATFORM_KEY_FILE',
+    'PKCS#8 file (PEM or DER) of the key downlinks are signed with; this or PLATFORM_KEY is required',
+    { secret: true },
+  ),
+  platformKey: optionalText('PLATFORM_KEY', 'The same key as base64 PKCS#8, when no file is given', { secret: true }),
+  platformKeyId: text('PLATFORM_KEY_ID', 'platform-1', 'Key id the downlinks name (devices pin the key under it)'),
+});
 
-export function registryConfigFromEnv(env: Record<string, string | undefined> = process.env): RegistryConfig {
-  const namespace = env.TUNNELKEY_NAMESPACE ?? '';
-  if (namespace !== '' && !new RegExp(namespacePattern).test(namespace)) {
-    throw new RegistryConfigError(`TUNNELKEY_NAMESPACE must match ${namespacePattern}`, { variable: 'TUNNELKEY_NAMESPACE' });
-  }
-  return {
-    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    namespace,
-    httpPort: integer(env, 'HTTP_PORT', 0, 0, 65_535),
-    challengeTtlSeconds: integer(env, 'REGISTRY_CHALLENGE_TTL_SECONDS', 300, 5, 86_400),
-    logLevel: env.LOG_LEVEL ?? 'info',
-    bulkConcurrency: integer(env, 'REGISTRY_BULK_CONCURRENCY', 64, 1, 4096),
-    uplinkConcurrency: integer(env, 'REGISTRY_UPLINK_CONCURRENCY', 256, 1, 65_536),
-  };
-}
-
-function integer(env: Record<string, string | undefined>, variable: string, fallback: number, min: number, max: number): number {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new RegistryConfigError(`${variable} must be an integer from ${min} to ${max}`, { variable });
-  return value;
-}
+export type RegistryConfig = ReturnType<typeof registryConfig.read>;

@@ -1,48 +1,68 @@
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
-import { NATS_CONNECTION } from '@tunnelkey/messaging';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import type { PlatformKey } from '@tunnelkey/device-protocol';
+import type { Logger } from 'pino';
 import { AnnounceHandler } from './announce-device/announce.handler.js';
-import { CreateBatchMsController } from './create-batch/create-batch-ms.controller.js';
+import type { RegistryConfig } from './config.js';
 import { CreateBatchHandler } from './create-batch/create-batch.handler.js';
-import { DefineServerPolicyMsController } from './define-server-policy/define-server-policy-ms.controller.js';
+import { CreateBatchMsController } from './create-batch/create-batch.ms-controller.js';
 import { DefineServerPolicyHandler } from './define-server-policy/define-server-policy.handler.js';
-import { DeviceUplinkListener } from './device-uplinks/device-uplink.listener.js';
+import { DefineServerPolicyMsController } from './define-server-policy/define-server-policy.ms-controller.js';
+import { DeviceUplinksController } from './device-uplinks/device-uplinks.uplink-controller.js';
 import { UplinkKeyResolver } from './device-uplinks/uplink-key-resolver.js';
-import { ImportIdentitiesMsController } from './import-identities/import-identities-ms.controller.js';
+import type { Downlinks } from './downlink-port/downlinks.js';
 import { ImportIdentitiesHandler } from './import-identities/import-identities.handler.js';
-import { RegistryQueriesMsController } from './read-model/registry-queries-ms.controller.js';
-import { RegistryReadModel } from './read-model/registry-read-model.js';
-import { CertificateIssuedSubscriber } from './record-certificate/certificate-issued.subscriber.js';
-import { RevocationStepsSubscriber } from './revoke-device/revocation-steps.subscriber.js';
+import { ImportIdentitiesMsController } from './import-identities/import-identities.ms-controller.js';
+import { NatsDownlinks } from './nats-downlinks/nats-downlinks.js';
+import { CertificateIssuedReaction } from './record-certificate/certificate-issued.reaction.js';
+import { RecordCertificateHandler } from './record-certificate/record-certificate.handler.js';
 import { EnrolmentKeyReportHandler } from './request-enrolment-keys/enrolment-key-report.handler.js';
-import { RequestEnrolmentKeysMsController } from './request-enrolment-keys/request-enrolment-keys-ms.controller.js';
 import { RequestEnrolmentKeysHandler } from './request-enrolment-keys/request-enrolment-keys.handler.js';
+import { RequestEnrolmentKeysMsController } from './request-enrolment-keys/request-enrolment-keys.ms-controller.js';
+import { RevocationStepsReaction } from './revoke-device/revocation-steps.reaction.js';
+import { RevokeDevicesHandler } from './revoke-device/revoke-devices.handler.js';
 import { BatchAdmission } from './shared/batch-admission.js';
-import { DownlinkSender } from './shared/downlink-sender.js';
-import { RegistryAggregates } from './shared/registry-aggregates.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { DeviceStateCache } from './shared/device-state-cache.js';
 import { RegistryMetrics } from './shared/registry-metrics.js';
-import { REGISTRY_EVENT_STORE, REGISTRY_RUNTIME, type RegistryRuntime } from './shared/registry-runtime.js';
-import { VerifyIdentityMsController } from './verify-identity/verify-identity-ms.controller.js';
-import { VerifyIdentityHandler } from './verify-identity/verify-identity.handler.js';
+import { RegistryStreams } from './shared/registry-streams.js';
+import { DOWNLINKS, PLATFORM_KEY, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from './tokens.js';
 import { IdentityResponseHandler } from './verify-identity/identity-response.handler.js';
-import { UnansweredChallengesSweeper } from './verify-identity/unanswered-challenges.sweeper.js';
+import { UnansweredChallengesJob } from './verify-identity/unanswered-challenges.job.js';
+import { VerifyIdentityHandler } from './verify-identity/verify-identity.handler.js';
+import { VerifyIdentityMsController } from './verify-identity/verify-identity.ms-controller.js';
+import { BatchSummaryView } from './views/batch-summary.view.js';
+import { DeviceByIdView } from './views/device-by-id.view.js';
+import { EnrolmentKeyRequestsView } from './views/enrolment-key-requests.view.js';
+import { RegistryQueriesMsController } from './views/registry-queries.ms-controller.js';
 
-/** Stops the event store's publish pipeline after every consumer of it has stopped. */
-class EventStoreCloser implements OnApplicationShutdown {
-  constructor(@Inject(REGISTRY_EVENT_STORE) private readonly store: JetStreamEventStore) {}
-  onApplicationShutdown(): void {
-    this.store.close();
-  }
+export interface RegistryModuleOptions {
+  config: RegistryConfig;
+  /** Signs every platform -> device message (NatsDownlinks). */
+  platformKey: PlatformKey;
+  logger: Logger;
+  clock?: Clock;
+  /** Another Downlinks adapter than NATS (tests). */
+  downlinks?: Downlinks;
 }
 
 /**
  * The registry: server policies, batches and device identities (Announced -> Imported -> Verified
- * -> Certified). Import it into a service root that provides NATS_CONNECTION (startService does).
+ * -> Certified). Import it into a root that provides the platform (startService does): EVENT_STORE,
+ * NATS_CONNECTION, READINESS_CHECKS, METRICS_REGISTRY.
  */
 @Module({})
 export class RegistryModule {
-  static forRoot(runtime: RegistryRuntime): DynamicModule {
+  static forRoot(options: RegistryModuleOptions): DynamicModule {
+    const ports: Provider[] = [
+      { provide: REGISTRY_CONFIG, useValue: options.config },
+      { provide: REGISTRY_LOGGER, useValue: options.logger },
+      { provide: REGISTRY_CLOCK, useValue: options.clock ?? systemClock },
+      { provide: PLATFORM_KEY, useValue: options.platformKey },
+      options.downlinks
+        ? { provide: DOWNLINKS, useValue: options.downlinks }
+        : { provide: DOWNLINKS, useClass: NatsDownlinks },
+    ];
+    const views = [DeviceByIdView, BatchSummaryView, EnrolmentKeyRequestsView];
     return {
       module: RegistryModule,
       controllers: [
@@ -54,21 +74,11 @@ export class RegistryModule {
         RegistryQueriesMsController,
       ],
       providers: [
-        { provide: REGISTRY_RUNTIME, useValue: runtime },
-        {
-          provide: REGISTRY_EVENT_STORE,
-          inject: [NATS_CONNECTION],
-          useFactory: async (nats: NatsConnection) => {
-            const store = new JetStreamEventStore(nats, { namespace: runtime.namespace, logger: runtime.logger });
-            await store.ensureStreams(['registry']);
-            return store;
-          },
-        },
-        EventStoreCloser,
-        RegistryAggregates,
-        RegistryReadModel,
+        ...ports,
+        RegistryStreams,
         RegistryMetrics,
-        DownlinkSender,
+        ...views,
+        DeviceStateCache,
         BatchAdmission,
         UplinkKeyResolver,
         DefineServerPolicyHandler,
@@ -79,12 +89,14 @@ export class RegistryModule {
         IdentityResponseHandler,
         EnrolmentKeyReportHandler,
         AnnounceHandler,
-        DeviceUplinkListener,
-        CertificateIssuedSubscriber,
-        RevocationStepsSubscriber,
-        UnansweredChallengesSweeper,
+        RecordCertificateHandler,
+        RevokeDevicesHandler,
+        DeviceUplinksController,
+        CertificateIssuedReaction,
+        RevocationStepsReaction,
+        UnansweredChallengesJob,
       ],
-      exports: [RegistryReadModel, CertificateIssuedSubscriber, RevocationStepsSubscriber, UnansweredChallengesSweeper, REGISTRY_EVENT_STORE],
+      exports: [...views, CertificateIssuedReaction, RevocationStepsReaction, UnansweredChallengesJob],
     };
   }
 }

@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AnnounceMessage, DeviceBodyOf, DeviceEnvelope } from '@tunnelkey/contracts';
-import { isCommandRejected } from '@tunnelkey/eventstore';
+import { handleCommand, isCommandRejected, type EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import { deviceDecider } from '../deciders/device.decider.js';
 import { acceptedUplink, refusedUplink, type UplinkOutcome } from '../device-uplinks/uplink-outcome.js';
+import type { Clock } from '../shared/clock.js';
 import { commandOf, uplinkMetadata } from '../shared/command-metadata.js';
-import { RegistryAggregates } from '../shared/registry-aggregates.js';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { DeviceStateCache } from '../shared/device-state-cache.js';
+import { deviceStream } from '../shared/registry-streams.js';
+import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
 
-type Announce = DeviceEnvelope<'announce', DeviceBodyOf<typeof AnnounceMessage>>;
+export type Announce = DeviceEnvelope<'announce', DeviceBodyOf<typeof AnnounceMessage>>;
 
 /**
  * A device says it exists. Its id is the digest of the key in the body and the message is signed
@@ -17,16 +22,24 @@ type Announce = DeviceEnvelope<'announce', DeviceBodyOf<typeof AnnounceMessage>>
 @Injectable()
 export class AnnounceHandler {
   constructor(
-    private readonly aggregates: RegistryAggregates,
-    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly deviceStates: DeviceStateCache,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {}
 
   async handle(envelope: Announce): Promise<UplinkOutcome> {
     const { deviceId, body } = envelope;
-    const enrolmentKeyDigest = createHash('sha256').update(Buffer.from(body.enrolmentPublicKey, 'base64')).digest('hex');
+    const enrolmentKeyDigest = createHash('sha256')
+      .update(Buffer.from(body.enrolmentPublicKey, 'base64'))
+      .digest('hex');
     try {
-      const result = await this.aggregates.device(
-        commandOf(
+      const result = await handleCommand({
+        store: this.store,
+        decider: deviceDecider,
+        stream: deviceStream(deviceId),
+        cache: this.deviceStates.for(deviceId),
+        command: commandOf(
           'AnnounceDevice',
           {
             deviceId,
@@ -36,10 +49,13 @@ export class AnnounceHandler {
             ...(body.firmwareVersion ? { firmwareVersion: body.firmwareVersion } : {}),
             ...(body.pufProfile ? { pufProfile: body.pufProfile } : {}),
           },
-          uplinkMetadata(envelope, this.runtime.clock()),
+          uplinkMetadata(envelope, this.clock()),
         ),
-      );
-      if (result.events.length > 0 && !result.alreadyHandled) this.runtime.logger.info({ event: 'registry.device_announced', deviceId }, 'device announced itself');
+        logger: this.logger,
+      });
+      if (result.events.length > 0 && !result.alreadyHandled) {
+        this.logger.info({ event: 'registry.device_announced', deviceId }, 'device announced itself');
+      }
       return acceptedUplink();
     } catch (error) {
       if (isCommandRejected(error)) return refusedUplink(error.reason, error.message);

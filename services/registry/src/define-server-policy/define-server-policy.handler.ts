@@ -1,22 +1,37 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DefineServerPolicy, type ResultOf } from '@tunnelkey/contracts';
-import { commandOf, metadataOf } from '../shared/command-metadata.js';
-import { RegistryAggregates } from '../shared/registry-aggregates.js';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { handleCommand, metadataOf, type EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import { policyDecider } from '../deciders/policy.decider.js';
+import type { Clock } from '../shared/clock.js';
+import { commandOf } from '../shared/command-metadata.js';
+import { policyStream } from '../shared/registry-streams.js';
+import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
 
 @Injectable()
 export class DefineServerPolicyHandler {
   constructor(
-    private readonly aggregates: RegistryAggregates,
-    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {}
 
   async handle(payload: unknown): Promise<ResultOf<typeof DefineServerPolicy>> {
     const { commandId, correlationId, actor, ...policy } = DefineServerPolicy.parse(payload);
-    const metadata = metadataOf({ commandId, correlationId, actor }, this.runtime.clock());
-    const result = await this.aggregates.policy(commandOf('DefineServerPolicy', policy, metadata));
+    const metadata = metadataOf({ commandId, correlationId, actor }, this.clock());
+    const result = await handleCommand({
+      store: this.store,
+      decider: policyDecider,
+      stream: policyStream(policy.policyId),
+      command: commandOf('DefineServerPolicy', policy, metadata),
+      logger: this.logger,
+    });
     if (result.events.length > 0 && !result.alreadyHandled) {
-      this.runtime.logger.info({ event: 'registry.policy_defined', policyId: policy.policyId, commandId }, 'server policy defined');
+      this.logger.info(
+        { event: 'registry.policy_defined', policyId: policy.policyId, commandId },
+        'server policy defined',
+      );
     }
     return { policyId: policy.policyId };
   }

@@ -1,17 +1,27 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { deviceUplinkFilter, parseDeviceSubject, type DeviceEnvelope } from '@tunnelkey/contracts';
-import { DeviceMessageRejected, DeviceMessageVerifier, type DeviceMessageRejectionCode } from '@tunnelkey/device-protocol';
+import {
+  DeviceMessageRejected,
+  DeviceMessageVerifier,
+  type DeviceMessageRejectionCode,
+} from '@tunnelkey/device-protocol';
 import { describeError } from '@tunnelkey/eventstore';
 import { NATS_CONNECTION } from '@tunnelkey/messaging';
-import { AnnounceHandler } from '../announce-device/announce.handler.js';
+import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
+import type { Logger } from 'pino';
+import { AnnounceHandler, type Announce } from '../announce-device/announce.handler.js';
+import type { RegistryConfig } from '../config.js';
 import type { VerificationFailureReason } from '../deciders/device-state.js';
-import { EnrolmentKeyReportHandler } from '../request-enrolment-keys/enrolment-key-report.handler.js';
-import { Semaphore } from '../shared/concurrency.js';
-import { DownlinkSender } from '../shared/downlink-sender.js';
+import { sendRejection, type Downlinks } from '../downlink-port/downlinks.js';
+import {
+  EnrolmentKeyReportHandler,
+  type EnrolmentKeyReport,
+} from '../request-enrolment-keys/enrolment-key-report.handler.js';
+import type { Clock } from '../shared/clock.js';
 import { RegistryMetrics } from '../shared/registry-metrics.js';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
-import { IdentityResponseHandler } from '../verify-identity/identity-response.handler.js';
+import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { IdentityResponseHandler, type IdentityResponse } from '../verify-identity/identity-response.handler.js';
 import { UplinkKeyResolver } from './uplink-key-resolver.js';
 import type { UplinkOutcome } from './uplink-outcome.js';
 
@@ -35,29 +45,37 @@ const decoder = new TextDecoder();
  * Nothing a device sends can crash the service: every failure ends in a log line.
  */
 @Injectable()
-export class DeviceUplinkListener implements OnApplicationBootstrap, OnModuleDestroy {
+export class DeviceUplinksController implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #subscriptions: Subscription[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #verifier: DeviceMessageVerifier | undefined;
-  #semaphore: Semaphore;
+  readonly #limiter: ConcurrencyLimiter;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
-    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
     private readonly keys: UplinkKeyResolver,
     private readonly identityResponses: IdentityResponseHandler,
     private readonly enrolmentKeyReports: EnrolmentKeyReportHandler,
     private readonly announcements: AnnounceHandler,
-    private readonly downlinks: DownlinkSender,
+    @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
     private readonly metrics: RegistryMetrics,
+    @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {
-    this.#semaphore = new Semaphore(runtime.uplinkConcurrency);
+    this.#limiter = new ConcurrencyLimiter(config.uplinkConcurrency);
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.#verifier) return;
-    const { namespace, clock } = this.runtime;
-    this.#verifier = new DeviceMessageVerifier({ direction: 'uplink', namespace, clock, resolveKey: this.keys.resolve });
+    const { namespace } = this.config;
+    const clock = this.clock;
+    this.#verifier = new DeviceMessageVerifier({
+      direction: 'uplink',
+      namespace,
+      clock,
+      resolveKey: this.keys.resolve,
+    });
     for (const kind of registryUplinkKinds) {
       const subject = deviceUplinkFilter(kind, namespace);
       this.#subscriptions.push(
@@ -65,10 +83,13 @@ export class DeviceUplinkListener implements OnApplicationBootstrap, OnModuleDes
           queue: 'registry',
           callback: (error, msg) => {
             if (error) {
-              this.runtime.logger.error({ event: 'registry.uplink_subscription_failed', subject, error: describeError(error) }, 'device subscription failed');
+              this.logger.error(
+                { event: 'registry.uplink_subscription_failed', subject, error: describeError(error) },
+                'device subscription failed',
+              );
               return;
             }
-            const handling = this.#semaphore.run(() => this.#handle(msg));
+            const handling = this.#limiter.run(() => this.#handle(msg));
             this.#inFlight.add(handling);
             void handling.finally(() => this.#inFlight.delete(handling));
           },
@@ -95,11 +116,18 @@ export class DeviceUplinkListener implements OnApplicationBootstrap, OnModuleDes
       const outcome = await this.#dispatch(envelope);
       this.metrics.deviceMessages.inc({ kind: envelope.kind, outcome: outcome.accepted ? 'accepted' : 'refused' });
       if (!outcome.accepted) {
-        this.runtime.logger.info(
-          { event: 'registry.device_message_refused', deviceId: envelope.deviceId, kind: envelope.kind, counter: envelope.counter, code: outcome.code },
+        this.logger.info(
+          {
+            event: 'registry.device_message_refused',
+            deviceId: envelope.deviceId,
+            kind: envelope.kind,
+            counter: envelope.counter,
+            code: outcome.code,
+          },
           'device message refused',
         );
-        await this.downlinks.reject(envelope.deviceId, { kind: envelope.kind, counter: envelope.counter }, outcome.code, outcome.message);
+        const inReplyTo = { kind: envelope.kind, counter: envelope.counter };
+        await sendRejection(this.downlinks, envelope.deviceId, inReplyTo, outcome.code, outcome.message);
       }
     } catch (error) {
       // The store or the bus failed: nothing was decided, and the device will ask again.
@@ -111,11 +139,11 @@ export class DeviceUplinkListener implements OnApplicationBootstrap, OnModuleDes
   #dispatch(envelope: DeviceEnvelope): Promise<UplinkOutcome> {
     switch (envelope.kind) {
       case 'identity-response':
-        return this.identityResponses.handle(envelope as Parameters<IdentityResponseHandler['handle']>[0]);
+        return this.identityResponses.handle(envelope as IdentityResponse, this.keys.digestFor(envelope));
       case 'enrolment-key-report':
-        return this.enrolmentKeyReports.handle(envelope as Parameters<EnrolmentKeyReportHandler['handle']>[0]);
+        return this.enrolmentKeyReports.handle(envelope as EnrolmentKeyReport);
       case 'announce':
-        return this.announcements.handle(envelope as Parameters<AnnounceHandler['handle']>[0]);
+        return this.announcements.handle(envelope as Announce);
       default:
         return Promise.resolve({ accepted: false, code: 'unexpected-kind' });
     }
@@ -124,22 +152,33 @@ export class DeviceUplinkListener implements OnApplicationBootstrap, OnModuleDes
   /** A message that failed verification: logged (codes and ids only), answered, and counted against a pending challenge. */
   async #untrusted(error: unknown, msg: Msg): Promise<void> {
     if (!(error instanceof DeviceMessageRejected)) throw error;
-    const parts = parseDeviceSubject(msg.subject, this.runtime.namespace);
+    const parts = parseDeviceSubject(msg.subject, this.config.namespace);
     const raw = parseQuietly(msg.data);
-    const counter = typeof raw?.counter === 'number' && Number.isSafeInteger(raw.counter) && raw.counter >= 0 ? raw.counter : 0;
+    const counter =
+      typeof raw?.counter === 'number' && Number.isSafeInteger(raw.counter) && raw.counter >= 0 ? raw.counter : 0;
     this.metrics.deviceMessages.inc({ kind: parts?.kind ?? 'unknown', outcome: `refused-${error.code}` });
-    this.runtime.logger.warn(
-      { event: 'registry.device_message_refused', code: error.code, deviceId: parts?.deviceId, kind: parts?.kind, counter },
+    this.logger.warn(
+      {
+        event: 'registry.device_message_refused',
+        code: error.code,
+        deviceId: parts?.deviceId,
+        kind: parts?.kind,
+        counter,
+      },
       'device message failed verification',
     );
     if (!parts || parts.direction !== 'uplink') return;
     const reason = untrustedResponseReasons[error.code];
-    if (parts.kind === 'identity-response' && reason) await this.identityResponses.recordUntrustedResponse(parts.deviceId, raw?.body, reason, counter);
-    await this.downlinks.reject(parts.deviceId, { kind: parts.kind, counter }, error.code);
+    if (parts.kind === 'identity-response' && reason)
+      await this.identityResponses.recordUntrustedResponse(parts.deviceId, raw?.body, reason, counter);
+    await sendRejection(this.downlinks, parts.deviceId, { kind: parts.kind, counter }, error.code);
   }
 
   #failed(subject: string, error: unknown): void {
-    this.runtime.logger.error({ event: 'registry.device_message_failed', subject, error: describeError(error) }, 'device message could not be handled');
+    this.logger.error(
+      { event: 'registry.device_message_failed', subject, error: describeError(error) },
+      'device message could not be handled',
+    );
   }
 }
 

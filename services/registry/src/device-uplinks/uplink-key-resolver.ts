@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceEnvelope } from '@tunnelkey/contracts';
 import { importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
+import { load, type EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
 import { deviceIdMatchesPublicKey } from '@tunnelkey/puf';
+import { deviceDecider } from '../deciders/device.decider.js';
 import { identityOf, type DeviceIdentity } from '../deciders/device-state.js';
-import { RegistryReadModel } from '../read-model/registry-read-model.js';
-import { RegistryAggregates } from '../shared/registry-aggregates.js';
+import { deviceStream } from '../shared/registry-streams.js';
+import { DeviceByIdView } from '../views/device-by-id.view.js';
 
 /** Messages whose body carries the enrolment key they are signed with (the device may be unknown). */
 const selfKeyedKinds: ReadonlySet<string> = new Set(['announce', 'enrolment-key-report']);
@@ -23,8 +26,8 @@ export class UplinkKeyResolver {
   readonly #checkedAgainst = new WeakMap<object, string>();
 
   constructor(
-    private readonly readModel: RegistryReadModel,
-    private readonly aggregates: RegistryAggregates,
+    private readonly devices: DeviceByIdView,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
   readonly resolve = async (envelope: DeviceEnvelope): Promise<CryptoKey | null | undefined> => {
@@ -52,12 +55,18 @@ export class UplinkKeyResolver {
   }
 
   async #enrolledIdentity(deviceId: string): Promise<DeviceIdentity | undefined> {
-    // The read model first (no round trip); the log when it has not seen the device yet.
-    return this.readModel.identity(deviceId) ?? identityOf(await this.aggregates.deviceState(deviceId));
+    // The view first (no round trip); the log when it has not seen the device yet.
+    return (
+      this.devices.identity(deviceId) ??
+      identityOf((await load(this.store, deviceDecider, deviceStream(deviceId))).state)
+    );
   }
 
   /** Importing a key costs about a millisecond: keep them per device while the key stays the same. */
-  async #key(deviceId: string, identity: Pick<DeviceIdentity, 'enrolmentPublicKey' | 'enrolmentKeyDigest'>): Promise<CryptoKey | null> {
+  async #key(
+    deviceId: string,
+    identity: Pick<DeviceIdentity, 'enrolmentPublicKey' | 'enrolmentKeyDigest'>,
+  ): Promise<CryptoKey | null> {
     const cached = this.#keys.get(deviceId);
     if (cached?.digest === identity.enrolmentKeyDigest) return cached.key;
     try {

@@ -1,26 +1,33 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { RejectionMessage, type DeviceBodyOf, type DeviceMessageDefinition } from '@tunnelkey/contracts';
-import { DownlinkPublisher } from '@tunnelkey/device-protocol';
+import type { DeviceBodyOf, DeviceMessageDefinition } from '@tunnelkey/contracts';
+import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import { NATS_CONNECTION } from '@tunnelkey/messaging';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from './registry-runtime.js';
+import type { RegistryConfig } from '../config.js';
+import type { Downlinks } from '../downlink-port/downlinks.js';
+import type { Clock } from '../shared/clock.js';
+import { PLATFORM_KEY, REGISTRY_CLOCK, REGISTRY_CONFIG } from '../tokens.js';
 
-/** Signs platform -> device messages with the platform key and publishes them to the device's inbox (DownlinkPublisher, as a Nest provider). */
+/** The Downlinks port on NATS: signs with the platform key and publishes to `dev.<deviceId>.inbox.<kind>`. */
 @Injectable()
-export class DownlinkSender {
+export class NatsDownlinks implements Downlinks {
   readonly #publisher: DownlinkPublisher;
 
-  constructor(@Inject(NATS_CONNECTION) nats: NatsConnection, @Inject(REGISTRY_RUNTIME) runtime: RegistryRuntime) {
-    const { platformKey, clock, namespace } = runtime;
-    this.#publisher = new DownlinkPublisher({ platformKey, publish: (subject, data) => nats.publish(subject, data), namespace, clock });
+  constructor(
+    @Inject(NATS_CONNECTION) nats: NatsConnection,
+    @Inject(PLATFORM_KEY) platformKey: PlatformKey,
+    @Inject(REGISTRY_CONFIG) config: RegistryConfig,
+    @Inject(REGISTRY_CLOCK) clock: Clock,
+  ) {
+    this.#publisher = new DownlinkPublisher({
+      platformKey,
+      publish: (subject, data) => nats.publish(subject, data),
+      namespace: config.namespace,
+      clock,
+    });
   }
 
   send<M extends DeviceMessageDefinition>(definition: M, deviceId: string, body: DeviceBodyOf<M>): Promise<void> {
     return this.#publisher.send(definition, deviceId, body);
-  }
-
-  /** Tells a device which of its messages was refused and why (a reason code, never its content). */
-  reject(deviceId: string, inReplyTo: { kind: string; counter: number }, code: string, message?: string): Promise<void> {
-    return this.send(RejectionMessage, deviceId, { inReplyTo, code, ...(message ? { message: message.slice(0, 500) } : {}) });
   }
 }

@@ -1,12 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { mapBounded } from '@tunnelkey/concurrency';
 import { EnrolmentKeyRequestMessage, RequestEnrolmentKeys, type ResultOf } from '@tunnelkey/contracts';
-import { RegistryReadModel } from '../read-model/registry-read-model.js';
-import { addSeconds } from '../shared/clock.js';
-import { commandOf, metadataOf } from '../shared/command-metadata.js';
-import { mapBounded } from '../shared/concurrency.js';
-import { DownlinkSender } from '../shared/downlink-sender.js';
-import { RegistryAggregates } from '../shared/registry-aggregates.js';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { handleCommand, metadataOf, type EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import type { RegistryConfig } from '../config.js';
+import { batchDecider } from '../deciders/batch.decider.js';
+import type { Downlinks } from '../downlink-port/downlinks.js';
+import { addSeconds, type Clock } from '../shared/clock.js';
+import { commandOf } from '../shared/command-metadata.js';
+import { batchStream } from '../shared/registry-streams.js';
+import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { DeviceByIdView } from '../views/device-by-id.view.js';
+import { EnrolmentKeyRequestsView } from '../views/enrolment-key-requests.view.js';
 
 /**
  * For operators without an identity file: asks the named devices, or every device that announced
@@ -16,28 +22,55 @@ import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runti
 @Injectable()
 export class RequestEnrolmentKeysHandler {
   constructor(
-    private readonly aggregates: RegistryAggregates,
-    private readonly readModel: RegistryReadModel,
-    private readonly downlinks: DownlinkSender,
-    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly requests: EnrolmentKeyRequestsView,
+    private readonly devices: DeviceByIdView,
+    @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
+    @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {}
 
   async handle(payload: unknown): Promise<ResultOf<typeof RequestEnrolmentKeys>> {
-    const { commandId, correlationId, actor, batchId, requestId, deviceIds, ttlSeconds } = RequestEnrolmentKeys.parse(payload);
-    const now = this.runtime.clock();
+    const { commandId, correlationId, actor, batchId, requestId, deviceIds, ttlSeconds } =
+      RequestEnrolmentKeys.parse(payload);
+    const now = this.clock();
     const metadata = metadataOf({ commandId, correlationId, actor }, now);
     const expiresAt = addSeconds(now, ttlSeconds).toISOString();
-    const result = await this.aggregates.batch(commandOf('RequestEnrolmentKeys', { batchId, requestId, expiresAt, ...(deviceIds ? { deviceIds } : {}) }, metadata));
+    const result = await handleCommand({
+      store: this.store,
+      decider: batchDecider,
+      stream: batchStream(batchId),
+      command: commandOf(
+        'RequestEnrolmentKeys',
+        { batchId, requestId, expiresAt, ...(deviceIds ? { deviceIds } : {}) },
+        metadata,
+      ),
+      logger: this.logger,
+    });
     const request = result.state.status === 'Created' ? result.state.enrolmentKeyRequests[requestId] : undefined;
     const effectiveExpiry = request?.expiresAt ?? expiresAt;
-    // Reports can come back within milliseconds: the read model must know the request first.
-    await this.readModel.caughtUpTo(result.version);
-    const targets = request?.deviceIds ?? this.readModel.unassignedAnnouncedDevices();
+    // Reports can come back within milliseconds: the view must know the request first; and the
+    // announcements written before it decide whom an open request goes to.
+    await Promise.all([this.requests.catchUp(), this.devices.catchUp()]);
+    const targets = request?.deviceIds ?? this.devices.unassignedAnnounced();
     // A retried request is sent again while it is open: devices answer idempotently.
     if (Date.parse(effectiveExpiry) > now.getTime()) {
-      await mapBounded(targets, this.runtime.bulkConcurrency, (deviceId) => this.downlinks.send(EnrolmentKeyRequestMessage, deviceId, { requestId, expiresAt: effectiveExpiry }));
+      await mapBounded(targets, this.config.bulkConcurrency, (deviceId) =>
+        this.downlinks.send(EnrolmentKeyRequestMessage, deviceId, { requestId, expiresAt: effectiveExpiry }),
+      );
     }
-    this.runtime.logger.info({ event: 'registry.enrolment_keys_requested', batchId, requestId, devices: targets.length, named: Boolean(request?.deviceIds), commandId }, 'enrolment keys requested');
+    this.logger.info(
+      {
+        event: 'registry.enrolment_keys_requested',
+        batchId,
+        requestId,
+        devices: targets.length,
+        named: Boolean(request?.deviceIds),
+        commandId,
+      },
+      'enrolment keys requested',
+    );
     return { requestId, expiresAt: effectiveExpiry };
   }
 }

@@ -16,16 +16,3 @@ export function conflict(message: string, context: ErrorContext): CommandRejecte
 export function refused(reason: string, message: string, context: ErrorContext = {}): CommandRejected {
   return new CommandRejected(reason, message, context);
 }
-
-/** Configuration the registry cannot start with. Names the variable, never its value. */
-export class RegistryConfigError extends Error {
-  override readonly name = 'RegistryConfigError';
-  readonly code = 'REGISTRY_CONFIG';
-  constructor(
-    message: string,
-    readonly context: ErrorContext = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}

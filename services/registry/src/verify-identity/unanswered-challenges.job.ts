@@ -1,10 +1,22 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { describeError, isCommandRejected } from '@tunnelkey/eventstore';
-import { RegistryReadModel } from '../read-model/registry-read-model.js';
-import { commandOf, derivedCommandId } from '../shared/command-metadata.js';
-import { mapBounded } from '../shared/concurrency.js';
-import { RegistryAggregates } from '../shared/registry-aggregates.js';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { mapBounded } from '@tunnelkey/concurrency';
+import {
+  derivedCommandId,
+  describeError,
+  handleCommand,
+  isCommandRejected,
+  type EventStore,
+} from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import type { RegistryConfig } from '../config.js';
+import { deviceDecider } from '../deciders/device.decider.js';
+import type { Clock } from '../shared/clock.js';
+import { commandOf } from '../shared/command-metadata.js';
+import { DeviceStateCache } from '../shared/device-state-cache.js';
+import { deviceStream } from '../shared/registry-streams.js';
+import { REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { DeviceByIdView } from '../views/device-by-id.view.js';
 
 const sweepEveryMs = 15_000;
 
@@ -14,14 +26,17 @@ const sweepEveryMs = 15_000;
  * sweep the same device: the command id is derived from the challenge, so the second writes nothing.
  */
 @Injectable()
-export class UnansweredChallengesSweeper implements OnApplicationBootstrap, OnModuleDestroy {
+export class UnansweredChallengesJob implements OnApplicationBootstrap, OnModuleDestroy {
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
   constructor(
-    private readonly readModel: RegistryReadModel,
-    private readonly aggregates: RegistryAggregates,
-    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly devices: DeviceByIdView,
+    private readonly deviceStates: DeviceStateCache,
+    @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -42,25 +57,45 @@ export class UnansweredChallengesSweeper implements OnApplicationBootstrap, OnMo
   }
 
   async #sweep(): Promise<number> {
-    const now = this.runtime.clock();
-    const expired = this.readModel.pendingChallenges().filter(({ expiresAt }) => Date.parse(expiresAt) < now.getTime());
+    const now = this.clock();
+    const expired = this.devices.pendingChallenges().filter(({ expiresAt }) => Date.parse(expiresAt) < now.getTime());
     let recorded = 0;
-    await mapBounded(expired, this.runtime.bulkConcurrency, async ({ deviceId, challengeId }) => {
+    await mapBounded(expired, this.config.bulkConcurrency, async ({ deviceId, challengeId }) => {
       const commandId = derivedCommandId(`no-response-${deviceId}`, challengeId);
+      const metadata = {
+        commandId,
+        correlationId: commandId,
+        now: now.toISOString(),
+        actor: { kind: 'service' as const, id: 'registry' },
+      };
       try {
-        const result = await this.aggregates.device(
-          commandOf(
+        const result = await handleCommand({
+          store: this.store,
+          decider: deviceDecider,
+          stream: deviceStream(deviceId),
+          cache: this.deviceStates.for(deviceId),
+          command: commandOf(
             'RecordVerificationFailure',
             { deviceId, challengeId, reason: 'no-response' as const },
-            { commandId, correlationId: commandId, now: now.toISOString(), actor: { kind: 'service', id: 'registry' } },
+            metadata,
           ),
-        );
+          logger: this.logger,
+        });
         if (result.events.length > 0 && !result.alreadyHandled) recorded++;
       } catch (error) {
-        if (!isCommandRejected(error)) this.runtime.logger.warn({ event: 'registry.sweep_failed', deviceId, error: describeError(error) }, 'unanswered challenge not recorded');
+        if (!isCommandRejected(error)) {
+          this.logger.warn(
+            { event: 'registry.sweep_failed', deviceId, error: describeError(error) },
+            'unanswered challenge not recorded',
+          );
+        }
       }
     });
-    if (recorded > 0) this.runtime.logger.info({ event: 'registry.challenges_unanswered', devices: recorded }, 'identity challenges expired unanswered');
+    if (recorded > 0)
+      this.logger.info(
+        { event: 'registry.challenges_unanswered', devices: recorded },
+        'identity challenges expired unanswered',
+      );
     return recorded;
   }
 }

@@ -1,15 +1,29 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { mapBounded } from '@tunnelkey/concurrency';
 import { IdentityChallengeMessage, VerifyIdentity, type ResultOf } from '@tunnelkey/contracts';
-import { isCommandRejected } from '@tunnelkey/eventstore';
-import { RegistryReadModel } from '../read-model/registry-read-model.js';
-import { addSeconds } from '../shared/clock.js';
-import { commandOf, derivedCommandId, metadataOf } from '../shared/command-metadata.js';
-import { mapBounded } from '../shared/concurrency.js';
-import { DownlinkSender } from '../shared/downlink-sender.js';
-import { RegistryAggregates } from '../shared/registry-aggregates.js';
+import {
+  derivedMetadata,
+  handleCommand,
+  isCommandRejected,
+  load,
+  metadataOf,
+  type EventStore,
+} from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import type { RegistryConfig } from '../config.js';
+import { batchDecider } from '../deciders/batch.decider.js';
+import { deviceDecider } from '../deciders/device.decider.js';
+import type { Downlinks } from '../downlink-port/downlinks.js';
+import { addSeconds, type Clock } from '../shared/clock.js';
+import { commandOf } from '../shared/command-metadata.js';
+import { DeviceStateCache } from '../shared/device-state-cache.js';
 import { notFound } from '../shared/registry-errors.js';
 import { RegistryMetrics } from '../shared/registry-metrics.js';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from '../shared/registry-runtime.js';
+import { batchStream, deviceStream } from '../shared/registry-streams.js';
+import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { BatchSummaryView } from '../views/batch-summary.view.js';
+import { DeviceByIdView } from '../views/device-by-id.view.js';
 import { ChallengeNonces } from './challenge-nonces.js';
 
 type Scope = ReturnType<typeof VerifyIdentity.parse>['scope'];
@@ -23,28 +37,40 @@ export class VerifyIdentityHandler {
   readonly #nonces = new ChallengeNonces();
 
   constructor(
-    private readonly aggregates: RegistryAggregates,
-    private readonly readModel: RegistryReadModel,
-    private readonly downlinks: DownlinkSender,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly deviceStates: DeviceStateCache,
+    private readonly devices: DeviceByIdView,
+    private readonly batches: BatchSummaryView,
+    @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
     private readonly metrics: RegistryMetrics,
-    @Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime,
+    @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {}
 
   async handle(payload: unknown): Promise<ResultOf<typeof VerifyIdentity>> {
     const { commandId, correlationId, actor, scope } = VerifyIdentity.parse(payload);
-    const now = this.runtime.clock();
+    const now = this.clock();
     const metadata = metadataOf({ commandId, correlationId, actor }, now);
-    const expiresAt = addSeconds(now, this.runtime.challengeTtlSeconds).toISOString();
+    const expiresAt = addSeconds(now, this.config.challengeTtlSeconds).toISOString();
     const deviceIds = await this.#devicesIn(scope);
     let challenged = 0;
-    await mapBounded(deviceIds, this.runtime.bulkConcurrency, async (deviceId) => {
+    await mapBounded(deviceIds, this.config.bulkConcurrency, async (deviceId) => {
       const { challengeId, nonce, nonceDigest } = this.#nonces.challengeFor(commandId, deviceId);
       let issued;
       try {
-        const result = await this.aggregates.deviceFromKnownState(
-          this.readModel.knownDevice(deviceId),
-          commandOf('IssueIdentityChallenge', { deviceId, challengeId, nonceDigest, expiresAt }, { ...metadata, commandId: derivedCommandId(commandId, deviceId) }),
-        );
+        const result = await handleCommand({
+          store: this.store,
+          decider: deviceDecider,
+          stream: deviceStream(deviceId),
+          cache: this.deviceStates.for(deviceId),
+          command: commandOf(
+            'IssueIdentityChallenge',
+            { deviceId, challengeId, nonceDigest, expiresAt },
+            derivedMetadata(metadata, deviceId),
+          ),
+          logger: this.logger,
+        });
         issued = result.events.find((event) => event.type === 'IdentityChallengeIssued');
       } catch (error) {
         // One device asked for by id must say why; in a list or a batch, devices that cannot be challenged are skipped.
@@ -52,29 +78,49 @@ export class VerifyIdentityHandler {
         throw error;
       }
       // A retry served from the log after a restart holds another process's nonce digest: nothing to re-send.
-      if (!issued || issued.data.nonceDigest !== nonceDigest || Date.parse(issued.data.expiresAt) <= now.getTime()) return;
-      await this.downlinks.send(IdentityChallengeMessage, deviceId, { challengeId, nonce, expiresAt: issued.data.expiresAt });
+      if (!issued || issued.data.nonceDigest !== nonceDigest || Date.parse(issued.data.expiresAt) <= now.getTime())
+        return;
+      await this.downlinks.send(IdentityChallengeMessage, deviceId, {
+        challengeId,
+        nonce,
+        expiresAt: issued.data.expiresAt,
+      });
       challenged++;
     });
     this.metrics.challengesIssued.inc(challenged);
-    this.runtime.logger.info({ event: 'registry.identity_challenges_sent', scope: scope.kind, devices: challenged, inScope: deviceIds.length, commandId }, 'identity challenges sent');
+    this.logger.info(
+      {
+        event: 'registry.identity_challenges_sent',
+        scope: scope.kind,
+        devices: challenged,
+        inScope: deviceIds.length,
+        commandId,
+      },
+      'identity challenges sent',
+    );
     return { devices: challenged };
   }
 
   async #devicesIn(scope: Scope): Promise<string[]> {
     switch (scope.kind) {
       case 'device': {
-        const known = this.readModel.deviceState(scope.deviceId) ?? (await this.aggregates.deviceState(scope.deviceId));
-        if (known.status === 'Unknown') throw notFound(`device ${scope.deviceId}`, { deviceId: scope.deviceId });
-        return [scope.deviceId];
+        const { deviceId } = scope;
+        const known =
+          this.devices.deviceState(deviceId) ?? (await load(this.store, deviceDecider, deviceStream(deviceId))).state;
+        if (known.status === 'Unknown') throw notFound(`device ${deviceId}`, { deviceId });
+        return [deviceId];
       }
       case 'devices':
         return [...new Set(scope.deviceIds)];
       case 'batch': {
-        if (!this.readModel.batchSummary(scope.batchId) && (await this.aggregates.batchState(scope.batchId)).status !== 'Created') {
-          throw notFound(`batch ${scope.batchId}`, { batchId: scope.batchId });
+        const { batchId } = scope;
+        if (
+          !this.batches.batchSummary(batchId) &&
+          (await load(this.store, batchDecider, batchStream(batchId))).state.status !== 'Created'
+        ) {
+          throw notFound(`batch ${batchId}`, { batchId });
         }
-        return this.readModel.batchMembers(scope.batchId);
+        return this.batches.members(batchId);
       }
       default: {
         const unknown: never = scope;

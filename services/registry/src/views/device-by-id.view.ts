@@ -1,24 +1,37 @@
-import type { RecordedEvent } from '@tunnelkey/eventstore';
+import { Inject, Injectable } from '@nestjs/common';
+import type { EventStore, LiveViewDefinition } from '@tunnelkey/eventstore';
+import { EVENT_STORE, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
 import { deviceDecider, type DeviceEvent } from '../deciders/device.decider.js';
-import { identityOf, isEnrolled, type DeviceState, type DeviceStatus } from '../deciders/device-state.js';
+import {
+  identityOf,
+  isEnrolled,
+  type DeviceIdentity,
+  type DeviceState,
+  type DeviceStatus,
+} from '../deciders/device-state.js';
+import { RegistryStreams } from '../shared/registry-streams.js';
+import { REGISTRY_LOGGER } from '../tokens.js';
+import { RegistryView } from './registry-view.js';
 
-/**
- * Query: one device by id (and the announced devices no batch has claimed yet). The view folds
- * the device decider's own `evolve`, so it can never disagree with the aggregate about a status.
- */
-export interface DeviceByIdView {
+export interface DeviceById {
   devices: Map<string, { state: DeviceState; updatedAt: string; sequence: number }>;
   /** Announced and in no batch: who an enrolment-key request without device ids is sent to. */
   unassignedAnnounced: Set<string>;
 }
 
-export const deviceByIdView = {
-  initialState: (): DeviceByIdView => ({ devices: new Map(), unassignedAnnounced: new Set() }),
-
-  /** Mutates in place: an in-process view of thousands of devices is not copied per event. */
-  evolve(view: DeviceByIdView, recorded: RecordedEvent): DeviceByIdView {
+/**
+ * Query: one device by id (and, from the same states, the announced devices no batch has claimed
+ * and the pending challenges). Folds the device decider's own `evolve`, so it can never disagree
+ * with the aggregate about a status.
+ */
+export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
+  name: 'registry-device-by-id',
+  sources: [{ context: 'registry', aggregate: 'device' }],
+  initialState: () => ({ devices: new Map(), unassignedAnnounced: new Set() }),
+  // Mutates in place: an in-process view of thousands of devices is not copied per event.
+  evolve(view, recorded) {
     const { event } = recorded;
-    if (!recorded.subject.includes('.device.')) return view;
     const previous = view.devices.get(event.aggregateId)?.state ?? deviceDecider.initialState();
     const state = deviceDecider.evolve(previous, event as DeviceEvent);
     view.devices.set(event.aggregateId, { state, updatedAt: event.occurredAt, sequence: recorded.sequence });
@@ -41,9 +54,71 @@ export interface DeviceDetail {
   challengePending: boolean;
   verifiedAt?: string;
   lastVerificationFailure?: { reason: string; at: string };
-  certificate?: { authorityId: string; serialNumber: string; fingerprintSha256: string; notAfter: string; certifiedAt: string };
+  certificate?: {
+    authorityId: string;
+    serialNumber: string;
+    fingerprintSha256: string;
+    notAfter: string;
+    certifiedAt: string;
+  };
   revocation?: { revocationId: string; reason: string; revokedAt: string };
   updatedAt: string;
+}
+
+export interface PendingChallengeRef {
+  deviceId: string;
+  challengeId: string;
+  expiresAt: string;
+}
+
+@Injectable()
+export class DeviceByIdView extends RegistryView<DeviceById> {
+  constructor(
+    @Inject(EVENT_STORE) store: EventStore,
+    streams: RegistryStreams,
+    @Inject(READINESS_CHECKS) readiness: ReadinessRegistry,
+    @Inject(REGISTRY_LOGGER) logger: Logger,
+  ) {
+    super(deviceByIdDefinition, store, streams, readiness, logger);
+  }
+
+  device(deviceId: string): DeviceDetail | undefined {
+    const entry = this.state.devices.get(deviceId);
+    return entry ? deviceDetail(deviceId, entry) : undefined;
+  }
+
+  deviceState(deviceId: string): DeviceState | undefined {
+    return this.state.devices.get(deviceId)?.state;
+  }
+
+  /** The device's state and the stream version it was folded to (Unknown at 0 when never seen). */
+  known(deviceId: string): { state: DeviceState; version: number } {
+    const entry = this.state.devices.get(deviceId);
+    return entry
+      ? { state: entry.state, version: entry.sequence }
+      : { state: deviceDecider.initialState(), version: 0 };
+  }
+
+  /** The enrolment key the registry holds for a device, if any. */
+  identity(deviceId: string): DeviceIdentity | undefined {
+    const state = this.deviceState(deviceId);
+    return state ? identityOf(state) : undefined;
+  }
+
+  /** Challenges sent and not answered yet (for the job that records `no-response`). */
+  pendingChallenges(): PendingChallengeRef[] {
+    const pending: PendingChallengeRef[] = [];
+    for (const [deviceId, { state }] of this.state.devices) {
+      if (isEnrolled(state) && state.challenge) {
+        pending.push({ deviceId, challengeId: state.challenge.challengeId, expiresAt: state.challenge.expiresAt });
+      }
+    }
+    return pending;
+  }
+
+  unassignedAnnounced(): string[] {
+    return [...this.state.unassignedAnnounced];
+  }
 }
 
 export function deviceDetail(deviceId: string, entry: { state: DeviceState; updatedAt: string }): DeviceDetail {
@@ -56,11 +131,15 @@ export function deviceDetail(deviceId: string, entry: { state: DeviceState; upda
     status: state.status,
     ...(membership ? { batchId: membership.batchId, source: membership.source } : {}),
     ...(membership?.metadata ? { metadata: membership.metadata } : {}),
-    ...(identity ? { enrolmentPublicKey: identity.enrolmentPublicKey, enrolmentKeyDigest: identity.enrolmentKeyDigest } : {}),
+    ...(identity
+      ? { enrolmentPublicKey: identity.enrolmentPublicKey, enrolmentKeyDigest: identity.enrolmentKeyDigest }
+      : {}),
     ...(identity?.firmwareMeasurement ? { firmwareMeasurement: identity.firmwareMeasurement } : {}),
     challengePending: enrolled?.challenge !== undefined,
     ...(enrolled?.verifiedAt ? { verifiedAt: enrolled.verifiedAt } : {}),
-    ...(enrolled?.lastFailure ? { lastVerificationFailure: { reason: enrolled.lastFailure.reason, at: enrolled.lastFailure.at } } : {}),
+    ...(enrolled?.lastFailure
+      ? { lastVerificationFailure: { reason: enrolled.lastFailure.reason, at: enrolled.lastFailure.at } }
+      : {}),
     ...(enrolled?.certificate ? { certificate: enrolled.certificate } : {}),
     ...(state.status === 'Revoked' ? { revocation: state.revocation } : {}),
     updatedAt,

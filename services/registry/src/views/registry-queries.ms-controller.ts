@@ -2,10 +2,11 @@ import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { isAggregateId } from '@tunnelkey/contracts';
 import { notFound, refused } from '../shared/registry-errors.js';
-import { RegistryReadModel } from './registry-read-model.js';
+import { BatchSummaryView } from './batch-summary.view.js';
+import { DeviceByIdView } from './device-by-id.view.js';
 
 /**
- * A small internal query API over the in-process read model, until the gateway's read models
+ * A small internal query API over the registry's views, until the gateway's read models
  * (issue 7) take over: request/reply with the same `{ok, result}` reply shape as commands.
  */
 export const registryQuerySubjects = {
@@ -16,25 +17,28 @@ export const registryQuerySubjects = {
 
 @Controller()
 export class RegistryQueriesMsController {
-  constructor(private readonly readModel: RegistryReadModel) {}
+  constructor(
+    private readonly batches: BatchSummaryView,
+    private readonly devices: DeviceByIdView,
+  ) {}
 
   @MessagePattern(registryQuerySubjects.batchSummary)
   batchSummary(@Payload() payload: unknown) {
     const batchId = idField(payload, 'batchId');
-    const summary = this.readModel.batchSummary(batchId);
+    const summary = this.batches.batchSummary(batchId);
     if (!summary) throw notFound(`batch ${batchId}`, { batchId });
     return summary;
   }
 
   @MessagePattern(registryQuerySubjects.batches)
-  batches() {
-    return this.readModel.batchSummaries();
+  batchSummaries() {
+    return this.batches.batchSummaries();
   }
 
   @MessagePattern(registryQuerySubjects.device)
   device(@Payload() payload: unknown) {
     const deviceId = idField(payload, 'deviceId');
-    const device = this.readModel.device(deviceId);
+    const device = this.devices.device(deviceId);
     if (!device) throw notFound(`device ${deviceId}`, { deviceId });
     return device;
   }

@@ -1,0 +1,58 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { CertificateIssued, EventOf } from '@tunnelkey/contracts';
+import { derivedCommandId, handleCommand, isCommandRejected, type EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import { deviceDecider } from '../deciders/device.decider.js';
+import type { Clock } from '../shared/clock.js';
+import { commandOf } from '../shared/command-metadata.js';
+import { DeviceStateCache } from '../shared/device-state-cache.js';
+import { deviceStream } from '../shared/registry-streams.js';
+import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
+
+/** The CA issued a device's certificate: DeviceCertified on the device. */
+@Injectable()
+export class RecordCertificateHandler {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly deviceStates: DeviceStateCache,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async handle(issued: EventOf<typeof CertificateIssued>): Promise<void> {
+    const { deviceId, authorityId, serialNumber, fingerprintSha256, notAfter } = issued.data;
+    // From the CA's event id: a redelivery derives the same command, which writes nothing.
+    const commandId = derivedCommandId('ca', issued.id);
+    const metadata = {
+      commandId,
+      correlationId: issued.correlationId,
+      now: this.clock().toISOString(),
+      actor: { kind: 'service' as const, id: 'ca' },
+    };
+    try {
+      const result = await handleCommand({
+        store: this.store,
+        decider: deviceDecider,
+        stream: deviceStream(deviceId),
+        cache: this.deviceStates.for(deviceId),
+        command: commandOf(
+          'RecordCertificate',
+          { deviceId, authorityId, serialNumber, fingerprintSha256, notAfter },
+          metadata,
+        ),
+        logger: this.logger,
+      });
+      if (result.events.length > 0 && !result.alreadyHandled) {
+        this.logger.debug({ event: 'registry.device_certified', deviceId, serialNumber }, 'device certified');
+      }
+    } catch (error) {
+      // A refusal is final (e.g. the device was revoked meanwhile): retrying would block every later certificate.
+      if (!isCommandRejected(error)) throw error;
+      this.logger.warn(
+        { event: 'registry.certificate_not_recorded', deviceId, serialNumber, reason: error.reason },
+        'certificate not recorded',
+      );
+    }
+  }
+}
