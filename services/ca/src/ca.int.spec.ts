@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { CertifyDevices, CertificateIssued, CertificateRejected, CreateIssuingAuthority, RevocationRequested, streamName, type DeviceEnvelope } from '@tunnelkey/contracts';
+import { CertifyDevices, CertificateIssued, CertificateRejected, CreateIssuingAuthority, RevocationRequested, streamName } from '@tunnelkey/contracts';
 import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient } from '@tunnelkey/messaging';
