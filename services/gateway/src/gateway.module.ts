@@ -23,7 +23,7 @@ import { LiveEventsController } from './live-events/live-events.controller.js';
 import { LiveUpdates } from './live-events/live-updates.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { QueriesController } from './queries/queries.controller.js';
-import { COMMAND_SENDER, GATEWAY_CONFIG, GATEWAY_LOGGER, LIVE_UPDATES, READ_MODELS, TOKEN_SERVICE } from './tokens.js';
+import { COMMAND_SENDER, LIVE_UPDATES, READ_MODELS, TOKEN_SERVICE } from './tokens.js';
 import { ReadModels } from './views/read-models.js';
 
 export interface GatewayModuleOptions {
@@ -50,8 +50,6 @@ export class GatewayModule {
       module: GatewayModule,
       controllers: [CommandsController, QueriesController, TokensController, LiveEventsController, OpenApiController],
       providers: [
-        { provide: GATEWAY_CONFIG, useValue: config },
-        { provide: GATEWAY_LOGGER, useValue: logger },
         {
           provide: READ_MODELS,
           inject: [EVENT_STORE, READINESS_CHECKS, METRICS_REGISTRY],
