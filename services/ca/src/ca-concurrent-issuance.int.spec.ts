@@ -50,30 +50,54 @@ describe(`CA under concurrent load (${N} CSRs at once)`, () => {
     }
     const platformKey = (await generatePlatformKey()).key;
     const rebuildStarted = performance.now();
-    ca = await startCa({ nats: nats.nc, namespace, kek: await Kek.fromBytes(new Uint8Array(randomBytes(32))), platformKey, config: { instanceId: 'bench', httpPort: 0 }, logger: pino({ level: 'warn' }) });
+    ca = await startCa({
+      nats: nats.nc,
+      namespace,
+      kek: await Kek.fromBytes(new Uint8Array(randomBytes(32))),
+      platformKey,
+      config: { instanceId: 'bench', httpPort: 0 },
+      logger: pino({ level: 'warn' }),
+    });
     const rebuildMs = performance.now() - rebuildStarted;
     const messages = await Promise.all(
       devices.map(async (d) => {
         const csr = (await createCsr({ subjectCommonName: d.deviceId, signer: d.signer })).der;
-        const envelope = await new EnvelopeSigner(d.deviceId, 0).sign(CsrMessage, { requestId: `r-${d.deviceId.slice(2, 20)}`, keyId: 'enrolment', csr: Buffer.from(csr).toString('base64') }, { keyId: 'enrolment', privateKey: d.pair.privateKey });
+        const envelope = await new EnvelopeSigner(d.deviceId, 0).sign(
+          CsrMessage,
+          { requestId: `r-${d.deviceId.slice(2, 20)}`, keyId: 'enrolment', csr: Buffer.from(csr).toString('base64') },
+          { keyId: 'enrolment', privateKey: d.pair.privateKey },
+        );
         return { subject: CsrMessage.subject(d.deviceId, namespace), data: JSON.stringify(envelope) };
       }),
     );
     const certificates = new Set<string>();
-    const inbox = nats.nc.subscribe(`${namespace}.dev.*.inbox.certificate`, { callback: (_e, msg) => void certificates.add(msg.json<DeviceEnvelope>().deviceId) });
+    const inbox = nats.nc.subscribe(`${namespace}.dev.*.inbox.certificate`, {
+      callback: (_e, msg) => void certificates.add(msg.json<DeviceEnvelope>().deviceId),
+    });
     await nats.nc.flush();
     const started = performance.now();
     for (const m of messages) nats.nc.publish(m.subject, m.data);
-    await waitFor(() => certificates.size >= N, { timeoutMs: 120_000, intervalMs: 20, description: `${N} certificates` });
+    await waitFor(() => certificates.size >= N, {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+      description: `${N} certificates`,
+    });
     const seconds = (performance.now() - started) / 1000;
     inbox.unsubscribe();
-    process.stdout.write(`CA throughput: ${N} certificates in ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(0)} certificates/s (projection of ${2 * N + 2} registry events rebuilt, CA started in ${rebuildMs.toFixed(0)} ms)\n`);
+    process.stdout.write(
+      `CA throughput: ${N} certificates in ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(0)} certificates/s ` +
+        `(projection of ${2 * N + 2} registry events rebuilt, CA started in ${rebuildMs.toFixed(0)} ms)\n`,
+    );
     const digest = createHash('sha256');
     let issued = 0;
-    await store.replay('ca', (r) => {
-      if (r.event.type === 'CertificateIssued') issued++;
-      digest.update(r.event.id);
-    }, { aggregate: 'device' });
+    await store.replay(
+      'ca',
+      (r) => {
+        if (r.event.type === 'CertificateIssued') issued++;
+        digest.update(r.event.id);
+      },
+      { aggregate: 'device' },
+    );
     expect(issued).toBe(N);
   }, 180_000);
 });

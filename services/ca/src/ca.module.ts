@@ -6,7 +6,13 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
-import { EVENT_STORE, METRICS_REGISTRY, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import {
+  EVENT_STORE,
+  METRICS_REGISTRY,
+  NATS_CONNECTION,
+  READINESS_CHECKS,
+  type ReadinessRegistry,
+} from '@tunnelkey/messaging';
 import type { Kek } from '@tunnelkey/pki';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -95,7 +101,10 @@ const issuanceMetrics = (metrics: Registry): IssuanceMetrics => {
   return {
     observe(outcome, ms) {
       const issued = outcome.kind === 'issued';
-      outcomes.inc({ outcome: issued ? (outcome.reused ? 'reused' : 'issued') : outcome.kind, reason: issued ? '' : outcome.reason });
+      outcomes.inc({
+        outcome: issued ? (outcome.reused ? 'reused' : 'issued') : outcome.kind,
+        reason: issued ? '' : outcome.reason,
+      });
       latency.observe(ms / 1000);
     },
   };
@@ -114,7 +123,11 @@ export class CaModule {
         { provide: CA_LOGGER, useValue: options.logger ?? pino({ name: 'ca', level: config.logLevel }) },
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
         // The CA replays the registry's and the revocation service's streams, so they must exist too.
-        { provide: CA_STREAMS, inject: [EVENT_STORE], useFactory: (store: EventStore) => store.ensureStreams(['ca', 'registry', 'revocation']).then(() => true) },
+        {
+          provide: CA_STREAMS,
+          inject: [EVENT_STORE],
+          useFactory: (store: EventStore) => store.ensureStreams(['ca', 'registry', 'revocation']).then(() => true),
+        },
         {
           provide: CA_KEY_STORE,
           inject: [NATS_CONNECTION],
@@ -123,14 +136,24 @@ export class CaModule {
         {
           provide: CRL_STORE,
           inject: [NATS_CONNECTION],
-          useFactory: async (nats: NatsConnection) => new LatestCrlCache(options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace))),
+          useFactory: async (nats: NatsConnection) =>
+            new LatestCrlCache(options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace))),
         },
-        { provide: CRL_SNAPSHOTS, inject: [EVENT_STORE], useFactory: async (store: EventStore) => ({ store: await store.snapshotStore(), every: 20 }) },
+        {
+          provide: CRL_SNAPSHOTS,
+          inject: [EVENT_STORE],
+          useFactory: async (store: EventStore) => ({ store: await store.snapshotStore(), every: 20 }),
+        },
         {
           provide: DOWNLINKS,
           inject: [NATS_CONNECTION, CLOCK],
           useFactory: (nats: NatsConnection, clock: Clock) =>
-            new DownlinkPublisher({ platformKey: options.platformKey, publish: (subject, data) => nats.publish(subject, data), namespace: config.namespace, clock }),
+            new DownlinkPublisher({
+              platformKey: options.platformKey,
+              publish: (subject, data) => nats.publish(subject, data),
+              namespace: config.namespace,
+              clock,
+            }),
         },
         { provide: ISSUANCE_METRICS, inject: [METRICS_REGISTRY], useFactory: issuanceMetrics },
         {

@@ -10,23 +10,60 @@ export const caConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
   namespace: common.namespace,
   logLevel: common.logLevel,
-  httpPort: integer('HTTP_PORT', 3102, 'HTTP port of health, readiness, metrics and the CRL distribution point (0: any free port)', { max: 65_535 }),
+  httpPort: integer(
+    'HTTP_PORT',
+    3102,
+    'HTTP port of health, readiness, metrics and the CRL distribution point (0: any free port)',
+    { max: 65_535 },
+  ),
   crlBaseUrl: {
-    ...url('CRL_BASE_URL', '', 'Certificates name `<CRL_BASE_URL>/<authorityId>.crl` as their CRL distribution point', ['http', 'https']),
+    ...url('CRL_BASE_URL', '', 'Certificates name `<CRL_BASE_URL>/<authorityId>.crl` as their CRL distribution point', [
+      'http',
+      'https',
+    ]),
     fallback: undefined as string | undefined,
     shownDefault: '`http://127.0.0.1:<HTTP_PORT>/crl`',
   },
   instanceId: optionalText('CA_INSTANCE_ID', 'Names this instance in logs (default: the host name)'),
-  maxConcurrentIssuance: integer('CA_MAX_CONCURRENT_ISSUANCE', 64, 'CSRs one instance works on at once: bounds memory and keeps signing latency flat', { min: 1 }),
-  rootLifetimeDays: integer('CA_ROOT_LIFETIME_DAYS', 20 * 365, 'Validity of the root CA certificate, in days', { min: 1 }),
-  issuingLifetimeDays: integer('CA_ISSUING_LIFETIME_DAYS', 10 * 365, "Validity of an owner's issuing CA certificate, in days", { min: 1 }),
+  maxConcurrentIssuance: integer(
+    'CA_MAX_CONCURRENT_ISSUANCE',
+    64,
+    'CSRs one instance works on at once: bounds memory and keeps signing latency flat',
+    { min: 1 },
+  ),
+  rootLifetimeDays: integer('CA_ROOT_LIFETIME_DAYS', 20 * 365, 'Validity of the root CA certificate, in days', {
+    min: 1,
+  }),
+  issuingLifetimeDays: integer(
+    'CA_ISSUING_LIFETIME_DAYS',
+    10 * 365,
+    "Validity of an owner's issuing CA certificate, in days",
+    { min: 1 },
+  ),
   organization: text('CA_ORGANIZATION', 'tunnelkey', 'Subject organisation of the CA certificates'),
-  crlValidityHours: integer('CA_CRL_VALIDITY_HOURS', 168, 'CRL nextUpdate - thisUpdate, in hours; a CRL is re-published at half of it', { min: 1 }),
-  crlRefreshCheckMs: integer('CA_CRL_REFRESH_CHECK_MS', 600_000, 'How often the CA looks for CRLs past half their validity, in ms', { min: 1 }),
-  kek: optionalText('CA_KEK', 'Key-encryption key of the CA keys at rest (base64 or hex, 32 bytes); or CA_KEK_FILE', { secret: true }),
+  crlValidityHours: integer(
+    'CA_CRL_VALIDITY_HOURS',
+    168,
+    'CRL nextUpdate - thisUpdate, in hours; a CRL is re-published at half of it',
+    { min: 1 },
+  ),
+  crlRefreshCheckMs: integer(
+    'CA_CRL_REFRESH_CHECK_MS',
+    600_000,
+    'How often the CA looks for CRLs past half their validity, in ms',
+    { min: 1 },
+  ),
+  kek: optionalText('CA_KEK', 'Key-encryption key of the CA keys at rest (base64 or hex, 32 bytes); or CA_KEK_FILE', {
+    secret: true,
+  }),
   kekFile: optionalText('CA_KEK_FILE', 'File holding the KEK (instead of CA_KEK)'),
-  platformKeyFile: optionalText('PLATFORM_KEY_FILE', "File holding the platform's signing key (PKCS#8) for device downlinks; or PLATFORM_KEY"),
-  platformKey: optionalText('PLATFORM_KEY', 'The platform signing key, PKCS#8 base64 (instead of PLATFORM_KEY_FILE)', { secret: true }),
+  platformKeyFile: optionalText(
+    'PLATFORM_KEY_FILE',
+    "File holding the platform's signing key (PKCS#8) for device downlinks; or PLATFORM_KEY",
+  ),
+  platformKey: optionalText('PLATFORM_KEY', 'The platform signing key, PKCS#8 base64 (instead of PLATFORM_KEY_FILE)', {
+    secret: true,
+  }),
   platformKeyId: text('PLATFORM_KEY_ID', 'platform-1', 'Key id devices see on platform-signed messages'),
 });
 
@@ -54,17 +91,34 @@ export interface CaConfig {
 }
 
 /** The environment variables of the secrets, as the KEK and platform-key loaders read them. */
-export type CaSecretsEnv = Pick<Env, 'CA_KEK' | 'CA_KEK_FILE' | 'PLATFORM_KEY_FILE' | 'PLATFORM_KEY' | 'PLATFORM_KEY_ID'>;
+export type CaSecretsEnv = Pick<
+  Env,
+  'CA_KEK' | 'CA_KEK_FILE' | 'PLATFORM_KEY_FILE' | 'PLATFORM_KEY' | 'PLATFORM_KEY_ID'
+>;
 
 /** Reads and checks the CA's settings (ConfigError names the variable); the secrets go their own way. */
 export function caConfigFromEnv(env: Env = process.env): CaConfig {
-  const { kek: _kek, kekFile: _kekFile, platformKeyFile: _file, platformKey: _key, platformKeyId: _id, ...read } = caConfigSchema.read(env);
-  const instanceId = (read.instanceId ?? env.HOSTNAME ?? hostname()).replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'ca-0';
+  const {
+    kek: _kek,
+    kekFile: _kekFile,
+    platformKeyFile: _file,
+    platformKey: _key,
+    platformKeyId: _id,
+    ...read
+  } = caConfigSchema.read(env);
+  const instanceId =
+    (read.instanceId ?? env.HOSTNAME ?? hostname()).replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'ca-0';
   return { ...read, crlBaseUrl: read.crlBaseUrl ?? `http://127.0.0.1:${read.httpPort}/crl`, instanceId };
 }
 
 /** The secrets' variables, checked by the same schema, for loadKek and loadPlatformKey. */
 export function caSecretsEnv(env: Env = process.env): CaSecretsEnv {
   const { kek, kekFile, platformKeyFile, platformKey, platformKeyId } = caConfigSchema.read(env);
-  return { CA_KEK: kek, CA_KEK_FILE: kekFile, PLATFORM_KEY_FILE: platformKeyFile, PLATFORM_KEY: platformKey, PLATFORM_KEY_ID: platformKeyId };
+  return {
+    CA_KEK: kek,
+    CA_KEK_FILE: kekFile,
+    PLATFORM_KEY_FILE: platformKeyFile,
+    PLATFORM_KEY: platformKey,
+    PLATFORM_KEY_ID: platformKeyId,
+  };
 }

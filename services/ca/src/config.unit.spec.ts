@@ -4,7 +4,9 @@ import { caConfigFromEnv, caConfigSchema, caSecretsEnv } from './config.js';
 describe('CA configuration', () => {
   it("keeps the README's configuration table in step with the schema (UPDATE_DOCS=1 rewrites it)", () => {
     const readme = new URL('../README.md', import.meta.url).pathname;
-    const { actual, expected } = readmeConfigSection(readme, caConfigSchema, { write: process.env.UPDATE_DOCS === '1' });
+    const { actual, expected } = readmeConfigSection(readme, caConfigSchema, {
+      write: process.env.UPDATE_DOCS === '1',
+    });
     expect(actual).toBe(expected);
   });
 
@@ -51,6 +53,12 @@ describe('CA configuration', () => {
   it('keeps the secrets out of the configuration, for the KEK and platform-key loaders only', () => {
     const env = { CA_KEK: 'a'.repeat(64), PLATFORM_KEY_FILE: '/run/secrets/platform.key' };
     expect(JSON.stringify(caConfigFromEnv(env))).not.toContain('a'.repeat(64));
-    expect(caSecretsEnv(env)).toEqual({ CA_KEK: 'a'.repeat(64), CA_KEK_FILE: undefined, PLATFORM_KEY_FILE: '/run/secrets/platform.key', PLATFORM_KEY: undefined, PLATFORM_KEY_ID: 'platform-1' });
+    expect(caSecretsEnv(env)).toEqual({
+      CA_KEK: 'a'.repeat(64),
+      CA_KEK_FILE: undefined,
+      PLATFORM_KEY_FILE: '/run/secrets/platform.key',
+      PLATFORM_KEY: undefined,
+      PLATFORM_KEY_ID: 'platform-1',
+    });
   });
 });

@@ -13,7 +13,7 @@ export class CaConfigError extends CaError {
   readonly code = 'CA_CONFIG';
 }
 
-/** An authority cannot sign: its key is offline (exported), missing from the key store, or does not match its certificate. */
+/** An authority cannot sign: its key is offline (exported), not in the key store, or not its certificate's key. */
 export class AuthorityUnavailableError extends CaError {
   override readonly name = 'AuthorityUnavailableError';
   readonly code = 'UNAVAILABLE';
@@ -35,4 +35,5 @@ export class CaCommandRejected extends CaError {
   }
 }
 
-export const isAuthorityUnavailable = (e: unknown): e is AuthorityUnavailableError => e instanceof AuthorityUnavailableError;
+export const isAuthorityUnavailable = (e: unknown): e is AuthorityUnavailableError =>
+  e instanceof AuthorityUnavailableError;

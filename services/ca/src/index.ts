@@ -3,7 +3,12 @@ export { CaModule, type CaModuleOptions } from './ca.module.js';
 export { startCa, type StartCaOptions, type RunningCa } from './start-ca.js';
 export { caConfigFromEnv, caConfigSchema, type CaConfig } from './config.js';
 export * from './errors.js';
-export { CertificateAuthority, ROOT_AUTHORITY_ID, issuingAuthorityId, type LoadedAuthority } from './authority/certificate-authority.js';
+export {
+  CertificateAuthority,
+  ROOT_AUTHORITY_ID,
+  issuingAuthorityId,
+  type LoadedAuthority,
+} from './authority/certificate-authority.js';
 export { InMemoryCaKeyStore, type CaKeyStore } from './ca-key-store-port/ca-key-store.js';
 export { InMemoryCrlStore, type CrlStore } from './crl-store-port/crl-store.js';
 export { KvCaKeyStore } from './jetstream/kv-ca-key-store.js';

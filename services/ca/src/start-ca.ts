@@ -1,4 +1,4 @@
-/** Starts the CA as a service (tests, the demo, main.ts): wiring only, configuration from the environment unless given. */
+/** Starts the CA as a service (tests, the demo, main.ts): wiring only; config from the environment unless given. */
 import { readFile } from 'node:fs/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadPlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
@@ -46,12 +46,28 @@ export interface RunningCa {
 export async function startCa(options: StartCaOptions = {}): Promise<RunningCa> {
   const env = options.env ?? process.env;
   const fromEnv = caConfigFromEnv(env);
-  const config: CaConfig = { ...fromEnv, ...options.config, ...(options.namespace !== undefined ? { namespace: options.namespace } : {}) };
+  const config: CaConfig = {
+    ...fromEnv,
+    ...options.config,
+    ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+  };
   const secrets = caSecretsEnv(env);
   const kek = options.kek ?? (await loadKek({ env: secrets, readFile: (path) => readFile(path) }));
   const platformKey = options.platformKey ?? (await loadPlatformKey(secrets));
-  if (!platformKey) throw new CaConfigError('no platform key: set PLATFORM_KEY_FILE or PLATFORM_KEY', { variable: 'PLATFORM_KEY_FILE' });
-  const { nats, store, namespace: _namespace, config: _config, env: _env, kek: _kek, platformKey: _platformKey, ...rest } = options;
+  if (!platformKey)
+    throw new CaConfigError('no platform key: set PLATFORM_KEY_FILE or PLATFORM_KEY', {
+      variable: 'PLATFORM_KEY_FILE',
+    });
+  const {
+    nats,
+    store,
+    namespace: _namespace,
+    config: _config,
+    env: _env,
+    kek: _kek,
+    platformKey: _platformKey,
+    ...rest
+  } = options;
   const service = await startService({
     service: 'ca',
     module: CaModule.forRoot({ ...rest, config, kek, platformKey }),

@@ -24,7 +24,13 @@ import {
 import { handleCommand, load, metadataOf, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import { AuthorityUnavailableError, CaCommandRejected } from '../errors.js';
-import { authorityDecider, authorityStream, type AuthorityCommand, type AuthorityData, type AuthorityState } from '../deciders/authority.decider.js';
+import {
+  authorityDecider,
+  authorityStream,
+  type AuthorityCommand,
+  type AuthorityData,
+  type AuthorityState,
+} from '../deciders/authority.decider.js';
 import type { CaKeyStore } from '../ca-key-store-port/ca-key-store.js';
 
 export const ROOT_AUTHORITY_ID = 'root';
@@ -92,7 +98,10 @@ export class CertificateAuthority {
 
   /** The root, created on first call. */
   root(): Promise<LoadedAuthority> {
-    this.#root ??= this.#singleFlight(() => this.#loadOrCreateRoot(), () => (this.#root = undefined));
+    this.#root ??= this.#singleFlight(
+      () => this.#loadOrCreateRoot(),
+      () => (this.#root = undefined),
+    );
     return this.#root;
   }
 
@@ -100,7 +109,10 @@ export class CertificateAuthority {
   issuingFor(ownerId: string): Promise<LoadedAuthority> {
     let loaded = this.#issuing.get(ownerId);
     if (!loaded) {
-      loaded = this.#singleFlight(() => this.#loadOrCreateIssuing(ownerId), () => this.#issuing.delete(ownerId));
+      loaded = this.#singleFlight(
+        () => this.#loadOrCreateIssuing(ownerId),
+        () => this.#issuing.delete(ownerId),
+      );
       this.#issuing.set(ownerId, loaded);
     }
     return loaded;
@@ -120,17 +132,28 @@ export class CertificateAuthority {
     if (!wrappedKey) throw new CaCommandRejected('key-already-offline', 'the root key is not in the online key store');
     const exportDigest = createHash('sha256').update(wrappedKey).digest('hex');
     const metadata = metadataOf({ commandId, actor: caActor }, this.#clock());
-    await this.#handle(root.authorityId, { type: 'ExportAuthorityKey', data: { authorityId: root.authorityId, exportDigest }, metadata });
+    await this.#handle(root.authorityId, {
+      type: 'ExportAuthorityKey',
+      data: { authorityId: root.authorityId, exportDigest },
+      metadata,
+    });
     await this.#deps.keys.remove(ROOT_AUTHORITY_ID);
     this.#root = undefined;
-    this.#deps.logger.info({ event: 'ca.root_key_exported', authorityId: root.authorityId, exportDigest }, 'root key taken offline');
+    this.#deps.logger.info(
+      { event: 'ca.root_key_exported', authorityId: root.authorityId, exportDigest },
+      'root key taken offline',
+    );
     return { wrappedKey, exportDigest };
   }
 
   /** Brings an exported root key back online (e.g. to create a new owner's issuing CA). */
   async importRootKey(wrappedKey: Uint8Array): Promise<void> {
     const root = await this.root();
-    const signer = await unwrapCaSigner({ wrapped: wrappedKey, kek: this.#deps.kek, caId: keyBindingId(ROOT_AUTHORITY_ID) });
+    const signer = await unwrapCaSigner({
+      wrapped: wrappedKey,
+      kek: this.#deps.kek,
+      caId: keyBindingId(ROOT_AUTHORITY_ID),
+    });
     if (!spkiEqual(signer.publicKeySpki, root.certificate.spki)) {
       throw new CaCommandRejected('key-mismatch', 'the imported key is not the root certificate key');
     }
@@ -161,23 +184,40 @@ export class CertificateAuthority {
     const root = await this.root();
     const authority = await this.#loadOrCreate(authorityId, async (signer) => {
       if (!root.issuer) {
-        throw new AuthorityUnavailableError('the root key is offline: import it to create a new issuing CA', { ownerId });
+        throw new AuthorityUnavailableError('the root key is offline: import it to create a new issuing CA', {
+          ownerId,
+        });
       }
       const now = this.#clock().getTime();
       const certificate = await buildIssuingCaCertificate({
-        subject: { commonName: truncate(`${organization} Issuing CA ${ownerId}`, 64), organization, organizationalUnit: truncate(ownerId, 64) },
+        subject: {
+          commonName: truncate(`${organization} Issuing CA ${ownerId}`, 64),
+          organization,
+          organizationalUnit: truncate(ownerId, 64),
+        },
         publicKeySpki: signer.publicKeySpki,
         issuer: root.issuer,
         notBefore: new Date(Math.max(now - caBackdateMs, root.certificate.notBefore.getTime())),
         notAfter: new Date(Math.min(now + issuingLifetimeDays * day, root.certificate.notAfter.getTime())),
       });
-      return { ...authorityData(authorityId, 'issuing', certificate), ownerId, parentAuthorityId: root.authorityId, crlUrl };
+      return {
+        ...authorityData(authorityId, 'issuing', certificate),
+        ownerId,
+        parentAuthorityId: root.authorityId,
+        crlUrl,
+      };
     });
     const issuing = this.#assemble(authority.data, authority.signer, root.chainPem, crlUrl);
     // Checked once here, so that issuance only needs to check each leaf against this CA's key.
     const { certificate } = issuing;
-    const chained = await verifySignature({ spki: root.certificate.spki, algorithmOid: certificate.signatureAlgorithmOid, data: certificate.tbsDer, signature: certificate.signature });
-    if (!chained) throw new AuthorityUnavailableError('the issuing CA certificate is not signed by the root', { authorityId });
+    const chained = await verifySignature({
+      spki: root.certificate.spki,
+      algorithmOid: certificate.signatureAlgorithmOid,
+      data: certificate.tbsDer,
+      signature: certificate.signature,
+    });
+    if (!chained)
+      throw new AuthorityUnavailableError('the issuing CA certificate is not signed by the root', { authorityId });
     return issuing;
   }
 
@@ -199,10 +239,20 @@ export class CertificateAuthority {
       // Re-read rather than trust our own decision: another instance may have been first.
       state = await this.#state(authorityId);
       if (state.status === 'Absent') throw new AuthorityUnavailableError('authority was not recorded', { authorityId });
-      this.#deps.logger.info({ event: 'ca.authority_ready', authorityId, role: state.authority.role, serialNumber: state.authority.serialNumber }, 'authority ready');
+      this.#deps.logger.info(
+        {
+          event: 'ca.authority_ready',
+          authorityId,
+          role: state.authority.role,
+          serialNumber: state.authority.serialNumber,
+        },
+        'authority ready',
+      );
     }
     const wrapped = await this.#deps.keys.get(authorityId);
-    const signer = wrapped ? await unwrapCaSigner({ wrapped, kek: this.#deps.kek, caId: keyBindingId(authorityId) }) : undefined;
+    const signer = wrapped
+      ? await unwrapCaSigner({ wrapped, kek: this.#deps.kek, caId: keyBindingId(authorityId) })
+      : undefined;
     return { data: state.authority, ...(signer ? { signer } : {}) };
   }
 
@@ -217,14 +267,23 @@ export class CertificateAuthority {
     return unwrapCaSigner({ wrapped: winner, kek: this.#deps.kek, caId });
   }
 
-  #assemble(data: AuthorityData, signer: Signer | undefined, parentChain: readonly string[], crlUrl: string): LoadedAuthority {
+  #assemble(
+    data: AuthorityData,
+    signer: Signer | undefined,
+    parentChain: readonly string[],
+    crlUrl: string,
+  ): LoadedAuthority {
     const certificate = parseCertificate(data.certificatePem);
     let issuer: CertificateIssuer | undefined;
     if (signer) {
       try {
         issuer = loadIssuer({ certificate, signer });
       } catch (error) {
-        throw new AuthorityUnavailableError('the stored key does not match the authority certificate', { authorityId: data.authorityId }, { cause: error });
+        throw new AuthorityUnavailableError(
+          'the stored key does not match the authority certificate',
+          { authorityId: data.authorityId },
+          { cause: error },
+        );
       }
     }
     return {
@@ -245,7 +304,13 @@ export class CertificateAuthority {
   }
 
   #handle(authorityId: string, command: AuthorityCommand) {
-    return handleCommand({ store: this.#deps.store, decider: authorityDecider, stream: authorityStream(authorityId), command, logger: this.#deps.logger });
+    return handleCommand({
+      store: this.#deps.store,
+      decider: authorityDecider,
+      stream: authorityStream(authorityId),
+      command,
+      logger: this.#deps.logger,
+    });
   }
 
   /** Caches the promise; a failure is not cached, so the next caller tries again. */

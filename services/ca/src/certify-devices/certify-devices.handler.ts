@@ -13,7 +13,13 @@ import { CertificateAuthority } from '../authority/certificate-authority.js';
 import { CaCommandRejected } from '../errors.js';
 import { CertificateRefused } from '../issue-certificate/certificate-refused.js';
 import type { IssuanceContext } from '../issue-certificate/issuance-request.js';
-import { deviceInBatch, deviceKnown, deviceNotRevoked, deviceVerified, policyAllowsIssuance } from '../issue-certificate/request-validators.js';
+import {
+  deviceInBatch,
+  deviceKnown,
+  deviceNotRevoked,
+  deviceVerified,
+  policyAllowsIssuance,
+} from '../issue-certificate/request-validators.js';
 import { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
 import { CA_LOGGER, DOWNLINKS } from '../tokens.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
@@ -49,7 +55,13 @@ export class CertifyDevicesHandler {
     let firstRefusal: CertificateRefused | undefined;
     for (const deviceId of candidates) {
       const facts = this.eligibility.facts(deviceId);
-      const request = { deviceId, requestId: 'probe', keyId: 'enrolment', csrDer: new Uint8Array(), receivedAt: new Date(0) };
+      const request = {
+        deviceId,
+        requestId: 'probe',
+        keyId: 'enrolment',
+        csrDer: new Uint8Array(),
+        receivedAt: new Date(0),
+      };
       const ctx: IssuanceContext = { request, facts, attested: false };
       try {
         for (const check of eligibilityChecks) await check.validate(ctx, this.eligibility);
@@ -60,7 +72,8 @@ export class CertifyDevicesHandler {
       }
     }
     if (command.scope.kind === 'device' && eligible.length === 0) {
-      const refusal = firstRefusal ?? new CertificateRefused('unknown-device', 'the device is not known to the registry');
+      const refusal =
+        firstRefusal ?? new CertificateRefused('unknown-device', 'the device is not known to the registry');
       throw new CaCommandRejected(refusal.reason, refusal.message, { deviceId: command.scope.deviceId });
     }
     // Create the owners' issuing CAs now, not in a race among the first CSRs.
@@ -69,11 +82,20 @@ export class CertifyDevicesHandler {
     }
     const keyId = command.keyId ?? 'enrolment';
     await mapBounded(eligible, maxConcurrentRequests, ({ deviceId }) =>
-      this.downlinks.send(CsrRequestMessage, deviceId, { requestId: certificationRequestId(command.commandId, deviceId), keyId }),
+      this.downlinks.send(CsrRequestMessage, deviceId, {
+        requestId: certificationRequestId(command.commandId, deviceId),
+        keyId,
+      }),
     );
     const { commandId } = command;
     const skipped = candidates.length - eligible.length;
-    const logged = { event: 'ca.certification_requested', commandId, scope: command.scope.kind, devices: eligible.length, skipped };
+    const logged = {
+      event: 'ca.certification_requested',
+      commandId,
+      scope: command.scope.kind,
+      devices: eligible.length,
+      skipped,
+    };
     this.logger.info(logged, 'CSRs requested');
     return { devices: eligible.length };
   }

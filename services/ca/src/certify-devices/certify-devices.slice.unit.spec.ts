@@ -20,19 +20,25 @@ describe('certify-devices slice (in-memory store)', () => {
 
   const csrRequests = () => ca.sent.filter((s) => s.envelope.kind === 'csr-request');
 
-  it('asks every verified, unrevoked device of the batch for a CSR, after its issuing CA and first CRL exist', async () => {
+  it('asks every verified, unrevoked device of the batch for a CSR, once its issuing CA has a CRL', async () => {
     const verified = [await ca.device('b'), await ca.device('b')];
     await ca.device('b', { verified: false });
     const revoked = await ca.device('b');
     await ca.registry.revokeDevice(revoked.deviceId);
     const commandId = randomUUID();
     expect(await handler.handle({ commandId, scope: { kind: 'batch', batchId: 'b' } })).toEqual({ devices: 2 });
-    expect(csrRequests().map((s) => s.envelope.deviceId).sort()).toEqual(verified.map((d) => d.deviceId).sort());
+    expect(
+      csrRequests()
+        .map((s) => s.envelope.deviceId)
+        .sort(),
+    ).toEqual(verified.map((d) => d.deviceId).sort());
     expect(csrRequests().every((s) => (s.envelope.body as { keyId: string }).keyId === 'enrolment')).toBe(true);
     const authorityId = issuingAuthorityId('acme');
     expect((await ca.events(authorityStream(authorityId))).map((e) => e.type)).toEqual(['AuthorityCreated']);
     const crls = await ca.events(crlStream(authorityId));
-    expect(crls.map((e) => CrlPublished.parse(e).data)).toEqual([expect.objectContaining({ crlNumber: 1, revokedCount: 0 })]);
+    expect(crls.map((e) => CrlPublished.parse(e).data)).toEqual([
+      expect.objectContaining({ crlNumber: 1, revokedCount: 0 }),
+    ]);
   });
 
   it('asks for the same request ids when the command is retried, and publishes no second CRL', async () => {
@@ -48,7 +54,10 @@ describe('certify-devices slice (in-memory store)', () => {
 
   it('refuses a single device that may not be certified, with the reason, and asks nobody', async () => {
     const unverified = await ca.device('b', { verified: false });
-    const refusal = handler.handle({ commandId: randomUUID(), scope: { kind: 'device', deviceId: unverified.deviceId } });
+    const refusal = handler.handle({
+      commandId: randomUUID(),
+      scope: { kind: 'device', deviceId: unverified.deviceId },
+    });
     await expect(refusal).rejects.toThrow(CaCommandRejected);
     await expect(refusal).rejects.toMatchObject({ reason: 'device-not-verified' });
     expect(csrRequests()).toEqual([]);
@@ -56,7 +65,10 @@ describe('certify-devices slice (in-memory store)', () => {
 
   it('leaves out devices the registry does not know', async () => {
     const known = await ca.device('b');
-    const result = await handler.handle({ commandId: randomUUID(), scope: { kind: 'devices', deviceIds: [known.deviceId, 'd-unknown'] } });
+    const result = await handler.handle({
+      commandId: randomUUID(),
+      scope: { kind: 'devices', deviceIds: [known.deviceId, 'd-unknown'] },
+    });
     expect(result).toEqual({ devices: 1 });
     expect(csrRequests().map((s) => s.envelope.deviceId)).toEqual([known.deviceId]);
   });

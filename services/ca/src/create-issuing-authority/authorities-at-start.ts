@@ -6,8 +6,13 @@ import type { CertificateAuthority } from '../authority/certificate-authority.js
 import type { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
 import type { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 
-export async function ensureAuthoritiesAtStart(authority: CertificateAuthority, eligibility: DeviceEligibilityView, crls: PublishCrlHandler): Promise<true> {
+export async function ensureAuthoritiesAtStart(
+  authority: CertificateAuthority,
+  eligibility: DeviceEligibilityView,
+  crls: PublishCrlHandler,
+): Promise<true> {
   await authority.root();
-  for (const ownerId of eligibility.owners()) await crls.ensurePublished((await authority.issuingFor(ownerId)).authorityId);
+  for (const ownerId of eligibility.owners())
+    await crls.ensurePublished((await authority.issuingFor(ownerId)).authorityId);
   return true;
 }

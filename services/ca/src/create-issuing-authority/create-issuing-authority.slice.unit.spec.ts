@@ -21,7 +21,12 @@ describe('create-issuing-authority slice (in-memory store)', () => {
     expect(reply.authorityId).toBe(issuingAuthorityId('globex'));
     const events = await ca.events(authorityStream(reply.authorityId));
     expect(events.map((e) => AuthorityCreated.parse(e).data)).toEqual([
-      expect.objectContaining({ role: 'issuing', ownerId: 'globex', parentAuthorityId: 'root', fingerprintSha256: reply.fingerprintSha256 }),
+      expect.objectContaining({
+        role: 'issuing',
+        ownerId: 'globex',
+        parentAuthorityId: 'root',
+        fingerprintSha256: reply.fingerprintSha256,
+      }),
     ]);
     const root = AuthorityCreated.parse((await ca.events(authorityStream('root')))[0]).data;
     const issuing = new X509Certificate(reply.certificatePem);

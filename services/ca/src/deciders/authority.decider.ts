@@ -19,7 +19,11 @@ export type AuthorityState =
   | { status: 'Active'; authority: AuthorityData }
   | { status: 'KeyOffline'; authority: AuthorityData; exportDigest: string };
 
-export const authorityStream = (authorityId: string) => ({ context: 'ca' as const, aggregate: 'authority', id: authorityId });
+export const authorityStream = (authorityId: string) => ({
+  context: 'ca' as const,
+  aggregate: 'authority',
+  id: authorityId,
+});
 
 export const authorityDecider: Decider<AuthorityCommand, AuthorityEvent, AuthorityState> = {
   initialState: () => ({ status: 'Absent' }),
@@ -32,10 +36,14 @@ export const authorityDecider: Decider<AuthorityCommand, AuthorityEvent, Authori
         return [{ type: 'AuthorityCreated', version: 1, data: command.data }];
       case 'ExportAuthorityKey':
         if (state.status === 'Absent') {
-          throw new CommandRejected('authority-not-found', 'no such authority', { authorityId: command.data.authorityId });
+          throw new CommandRejected('authority-not-found', 'no such authority', {
+            authorityId: command.data.authorityId,
+          });
         }
         if (state.status === 'KeyOffline') {
-          throw new CommandRejected('key-already-offline', "the authority's key was already exported", { authorityId: command.data.authorityId });
+          throw new CommandRejected('key-already-offline', "the authority's key was already exported", {
+            authorityId: command.data.authorityId,
+          });
         }
         return [{ type: 'AuthorityKeyExported', version: 1, data: command.data }];
       default: {
@@ -50,7 +58,9 @@ export const authorityDecider: Decider<AuthorityCommand, AuthorityEvent, Authori
       case 'AuthorityCreated':
         return { status: 'Active', authority: event.data };
       case 'AuthorityKeyExported':
-        return state.status === 'Absent' ? state : { status: 'KeyOffline', authority: state.authority, exportDigest: event.data.exportDigest };
+        return state.status === 'Absent'
+          ? state
+          : { status: 'KeyOffline', authority: state.authority, exportDigest: event.data.exportDigest };
       default:
         return state;
     }

@@ -15,7 +15,11 @@ const root: AuthorityData = {
   certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
 };
 const create: AuthorityCommand = { type: 'CreateAuthority', data: root, metadata };
-const exportKey: AuthorityCommand = { type: 'ExportAuthorityKey', data: { authorityId: 'root', exportDigest: 'b'.repeat(64) }, metadata };
+const exportKey: AuthorityCommand = {
+  type: 'ExportAuthorityKey',
+  data: { authorityId: 'root', exportDigest: 'b'.repeat(64) },
+  metadata,
+};
 const created = { type: 'AuthorityCreated', version: 1, data: root };
 const exported = { type: 'AuthorityKeyExported', version: 1, data: exportKey.data };
 
@@ -24,13 +28,25 @@ const spec = deciderSpecification(authorityDecider, { aggregateId: 'root' });
 describe('authority decider', () => {
   describe('when absent', () => {
     it('creates the authority with its public certificate', () => spec.given([]).when(create).then([created]));
-    it('refuses to export a key it does not have', () => spec.given([]).when(exportKey).thenThrows((e) => e instanceof CommandRejected && e.reason === 'authority-not-found'));
+    it('refuses to export a key it does not have', () =>
+      spec
+        .given([])
+        .when(exportKey)
+        .thenThrows((e) => e instanceof CommandRejected && e.reason === 'authority-not-found'));
   });
   describe('when active', () => {
-    it('does nothing on a second creation (the first certificate stays)', () => spec.given([created]).when({ ...create, data: { ...root, serialNumber: 'ffff' } }).thenNothingHappened());
+    it('does nothing on a second creation (the first certificate stays)', () =>
+      spec
+        .given([created])
+        .when({ ...create, data: { ...root, serialNumber: 'ffff' } })
+        .thenNothingHappened());
     it('records the key export', () => spec.given([created]).when(exportKey).then([exported]));
   });
   describe('when its key is offline', () => {
-    it('refuses a second export', () => spec.given([created, exported]).when(exportKey).thenThrows((e) => e instanceof CommandRejected && e.reason === 'key-already-offline'));
+    it('refuses a second export', () =>
+      spec
+        .given([created, exported])
+        .when(exportKey)
+        .thenThrows((e) => e instanceof CommandRejected && e.reason === 'key-already-offline'));
   });
 });

@@ -47,12 +47,23 @@ export const crlDecider: Decider<PublishCrlCommand, CrlEvent, CrlState> = {
       case 'PublishCrl': {
         const crl = command.data;
         if (crl.crlNumber !== state.lastNumber + 1) {
-          throw new CommandRejected('stale-crl-number', `CRL number ${crl.crlNumber} does not follow ${state.lastNumber}`, { authorityId: crl.authorityId, crlNumber: crl.crlNumber, lastNumber: state.lastNumber });
+          throw new CommandRejected(
+            'stale-crl-number',
+            `CRL number ${crl.crlNumber} does not follow ${state.lastNumber}`,
+            { authorityId: crl.authorityId, crlNumber: crl.crlNumber, lastNumber: state.lastNumber },
+          );
         }
         if (state.last && wholeSecond(Date.parse(crl.thisUpdate)) <= wholeSecond(Date.parse(state.last.thisUpdate))) {
-          throw new CommandRejected('crl-not-after-last', 'thisUpdate must be a later second than the last CRL (see nextCrlThisUpdate)', { authorityId: crl.authorityId });
+          throw new CommandRejected(
+            'crl-not-after-last',
+            'thisUpdate must be a later second than the last CRL (see nextCrlThisUpdate)',
+            { authorityId: crl.authorityId },
+          );
         }
-        if (Date.parse(crl.nextUpdate) <= Date.parse(crl.thisUpdate)) throw new CommandRejected('bad-crl-validity', 'nextUpdate must follow thisUpdate', { authorityId: crl.authorityId });
+        if (Date.parse(crl.nextUpdate) <= Date.parse(crl.thisUpdate))
+          throw new CommandRejected('bad-crl-validity', 'nextUpdate must follow thisUpdate', {
+            authorityId: crl.authorityId,
+          });
         return [{ type: 'CrlPublished', version: 1, data: crl }];
       }
       default: {
@@ -63,6 +74,8 @@ export const crlDecider: Decider<PublishCrlCommand, CrlEvent, CrlState> = {
   },
 
   evolve(state, event): CrlState {
-    return event.type === 'CrlPublished' ? { lastNumber: Math.max(state.lastNumber, event.data.crlNumber), last: event.data } : state;
+    return event.type === 'CrlPublished'
+      ? { lastNumber: Math.max(state.lastNumber, event.data.crlNumber), last: event.data }
+      : state;
   },
 };

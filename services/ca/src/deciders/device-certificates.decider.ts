@@ -4,17 +4,30 @@
  * on one request. Pure: the signed certificate is made outside and comes in with the command;
  * this decides whether it becomes the request's certificate.
  */
-import { CertificateIssued, CertificateRejected, CertificateRevoked, type DataOf, type EventOf } from '@tunnelkey/contracts';
+import {
+  CertificateIssued,
+  CertificateRejected,
+  CertificateRevoked,
+  type DataOf,
+  type EventOf,
+} from '@tunnelkey/contracts';
 import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
 
 export type IssuedCertificateData = DataOf<typeof CertificateIssued>;
 export type RejectionData = DataOf<typeof CertificateRejected>;
 
-export type DeviceCertificateEvent = EventOf<typeof CertificateIssued> | EventOf<typeof CertificateRejected> | EventOf<typeof CertificateRevoked>;
+export type DeviceCertificateEvent =
+  | EventOf<typeof CertificateIssued>
+  | EventOf<typeof CertificateRejected>
+  | EventOf<typeof CertificateRevoked>;
 
-export type DeviceCertificateCommand = Command<'RecordIssuedCertificate', IssuedCertificateData> | Command<'RecordRejection', RejectionData>;
+export type DeviceCertificateCommand =
+  | Command<'RecordIssuedCertificate', IssuedCertificateData>
+  | Command<'RecordRejection', RejectionData>;
 
-export type RequestOutcome = { status: 'Issued'; certificate: IssuedCertificateData } | { status: 'Rejected'; reason: RejectionData['reason'] };
+export type RequestOutcome =
+  | { status: 'Issued'; certificate: IssuedCertificateData }
+  | { status: 'Rejected'; reason: RejectionData['reason'] };
 
 export interface DeviceCertificatesState {
   /** Per requestId: the last outcome (an issued request stays issued). */
@@ -22,9 +35,17 @@ export interface DeviceCertificatesState {
   revokedSerials: string[];
 }
 
-export const deviceCertificatesStream = (deviceId: string) => ({ context: 'ca' as const, aggregate: 'device', id: deviceId });
+export const deviceCertificatesStream = (deviceId: string) => ({
+  context: 'ca' as const,
+  aggregate: 'device',
+  id: deviceId,
+});
 
-export const deviceCertificatesDecider: Decider<DeviceCertificateCommand, DeviceCertificateEvent, DeviceCertificatesState> = {
+export const deviceCertificatesDecider: Decider<
+  DeviceCertificateCommand,
+  DeviceCertificateEvent,
+  DeviceCertificatesState
+> = {
   initialState: () => ({ requests: {}, revokedSerials: [] }),
 
   decide(command, state): NewEvent<DeviceCertificateEvent>[] {
@@ -32,9 +53,11 @@ export const deviceCertificatesDecider: Decider<DeviceCertificateCommand, Device
     switch (command.type) {
       case 'RecordIssuedCertificate': {
         if (earlier?.status === 'Issued') {
-          // One certificate per request: the retry gets the recorded one (same key), a reuse of the id for another key is refused.
+          // One certificate per request: a retry (same key) gets the recorded one; another key is refused.
           if (earlier.certificate.publicKeyDigest === command.data.publicKeyDigest) return [];
-          throw new CommandRejected('request-id-reused', 'this request id was already used for another key', { requestId: command.data.requestId });
+          throw new CommandRejected('request-id-reused', 'this request id was already used for another key', {
+            requestId: command.data.requestId,
+          });
         }
         return [{ type: 'CertificateIssued', version: 1, data: command.data }];
       }
@@ -53,10 +76,16 @@ export const deviceCertificatesDecider: Decider<DeviceCertificateCommand, Device
   evolve(state, event): DeviceCertificatesState {
     switch (event.type) {
       case 'CertificateIssued':
-        return { ...state, requests: { ...state.requests, [event.data.requestId]: { status: 'Issued', certificate: event.data } } };
+        return {
+          ...state,
+          requests: { ...state.requests, [event.data.requestId]: { status: 'Issued', certificate: event.data } },
+        };
       case 'CertificateRejected': {
         if (state.requests[event.data.requestId]?.status === 'Issued') return state;
-        return { ...state, requests: { ...state.requests, [event.data.requestId]: { status: 'Rejected', reason: event.data.reason } } };
+        return {
+          ...state,
+          requests: { ...state.requests, [event.data.requestId]: { status: 'Rejected', reason: event.data.reason } },
+        };
       }
       case 'CertificateRevoked':
         return { ...state, revokedSerials: [...state.revokedSerials, event.data.serialNumber] };

@@ -1,6 +1,11 @@
 import { CommandRejected } from '@tunnelkey/eventstore';
 import { deciderSpecification } from '@tunnelkey/testing';
-import { deviceCertificatesDecider, type DeviceCertificateCommand, type IssuedCertificateData, type RejectionData } from './device-certificates.decider.js';
+import {
+  deviceCertificatesDecider,
+  type DeviceCertificateCommand,
+  type IssuedCertificateData,
+  type RejectionData,
+} from './device-certificates.decider.js';
 
 const deviceId = 'd-abcdefghijklmnopqrstuvwxyz234567';
 const metadata = { commandId: 'issue-1', now: '2026-01-01T00:00:00.000Z' };
@@ -19,7 +24,12 @@ const certificate: IssuedCertificateData = {
   certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   chainPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'],
 };
-const rejection: RejectionData = { deviceId, requestId: 'req-1', reason: 'device-not-verified', detail: 'not verified' };
+const rejection: RejectionData = {
+  deviceId,
+  requestId: 'req-1',
+  reason: 'device-not-verified',
+  detail: 'not verified',
+};
 const issue: DeviceCertificateCommand = { type: 'RecordIssuedCertificate', data: certificate, metadata };
 const reject: DeviceCertificateCommand = { type: 'RecordRejection', data: rejection, metadata };
 const issued = { type: 'CertificateIssued', version: 1, data: certificate };
@@ -35,15 +45,29 @@ describe('device certificates decider', () => {
   describe('when the request was refused before', () => {
     it('issues once the device has become eligible', () => spec.given([rejected]).when(issue).then([issued]));
     it('does not record the same refusal twice', () => spec.given([rejected]).when(reject).thenNothingHappened());
-    it('records a different refusal', () => spec.given([rejected]).when({ ...reject, data: { ...rejection, reason: 'device-revoked' } }).then([{ ...rejected, data: { ...rejection, reason: 'device-revoked' } }]));
+    it('records a different refusal', () =>
+      spec
+        .given([rejected])
+        .when({ ...reject, data: { ...rejection, reason: 'device-revoked' } })
+        .then([{ ...rejected, data: { ...rejection, reason: 'device-revoked' } }]));
   });
   describe('when the request has a certificate', () => {
     it('a retry with the same key records nothing: the recorded certificate is the answer', () =>
-      spec.given([issued]).when({ ...issue, data: { ...certificate, serialNumber: 'abcdef' } }).thenNothingHappened());
+      spec
+        .given([issued])
+        .when({ ...issue, data: { ...certificate, serialNumber: 'abcdef' } })
+        .thenNothingHappened());
     it('refuses the same request id for another key', () =>
-      spec.given([issued]).when({ ...issue, data: { ...certificate, publicKeyDigest: 'e'.repeat(64) } }).thenThrows((e) => e instanceof CommandRejected && e.reason === 'request-id-reused'));
-    it('a late refusal (e.g. a replayed copy) does not override it', () => spec.given([issued]).when(reject).thenNothingHappened());
+      spec
+        .given([issued])
+        .when({ ...issue, data: { ...certificate, publicKeyDigest: 'e'.repeat(64) } })
+        .thenThrows((e) => e instanceof CommandRejected && e.reason === 'request-id-reused'));
+    it('a late refusal (e.g. a replayed copy) does not override it', () =>
+      spec.given([issued]).when(reject).thenNothingHappened());
     it('another request id gets its own certificate (renewal)', () =>
-      spec.given([issued]).when({ ...issue, data: { ...certificate, requestId: 'req-2' } }).then([{ ...issued, data: { ...certificate, requestId: 'req-2' } }]));
+      spec
+        .given([issued])
+        .when({ ...issue, data: { ...certificate, requestId: 'req-2' } })
+        .then([{ ...issued, data: { ...certificate, requestId: 'req-2' } }]));
   });
 });

@@ -50,10 +50,18 @@ export const issuerCrlDistributionPoint: TemplateModifier = {
   },
 };
 
-export const templateModifiers: readonly TemplateModifier[] = [deviceIdentity, lifetimeFromPolicy, issuerCrlDistributionPoint];
+export const templateModifiers: readonly TemplateModifier[] = [
+  deviceIdentity,
+  lifetimeFromPolicy,
+  issuerCrlDistributionPoint,
+];
 
 /** The template after every modifier, in order. */
-export function certificateTemplate(ctx: IssuanceContext, authority: LoadedAuthority, modifiers = templateModifiers): CertificateTemplate {
+export function certificateTemplate(
+  ctx: IssuanceContext,
+  authority: LoadedAuthority,
+  modifiers = templateModifiers,
+): CertificateTemplate {
   const received = ctx.request.receivedAt;
   const template: CertificateTemplate = {
     deviceId: '',

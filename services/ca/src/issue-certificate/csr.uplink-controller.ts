@@ -96,7 +96,10 @@ export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDest
         await this.#limiter.start(() =>
           this.handle(msg.subject, msg.data).catch((error: unknown) => {
             const described = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown';
-            this.logger.error({ event: 'ca.csr_failed', subject: msg.subject, error: described }, 'CSR handling failed');
+            this.logger.error(
+              { event: 'ca.csr_failed', subject: msg.subject, error: described },
+              'CSR handling failed',
+            );
           }),
         );
       }
@@ -141,7 +144,12 @@ export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDest
    * nothing: no event (anyone on the bus could otherwise make the CA write to its log) and no
    * signed answer. It is logged without its content and counted in the metrics.
    */
-  #ignoreUnverified(subject: string, data: Uint8Array, code: DeviceMessageRejectionCode, started: number): IssuanceOutcome {
+  #ignoreUnverified(
+    subject: string,
+    data: Uint8Array,
+    code: DeviceMessageRejectionCode,
+    started: number,
+  ): IssuanceOutcome {
     const parts = parseDeviceSubject(subject, this.config.namespace);
     const reason = code === 'malformed' && this.#csrTooLarge(data) ? 'oversized-csr' : reasonForEnvelopeRefusal[code];
     const logged = { event: 'ca.csr_ignored', deviceId: parts?.deviceId, code, reason };

@@ -28,9 +28,13 @@ import { requestValidators } from './request-validators.js';
 import { failedChecks } from './result-checks.js';
 
 export type IssuanceOutcome =
-  | { kind: 'issued'; certificate: IssuedCertificateData; /** true when an earlier certificate for this request was returned */ reused: boolean }
+  | {
+      kind: 'issued';
+      certificate: IssuedCertificateData;
+      /** true when an earlier certificate for this request was returned */ reused: boolean;
+    }
   | { kind: 'rejected'; reason: CertificateRejectionReason | 'request-id-reused'; message: string }
-  /** The message failed the envelope checks (forged, unknown sender, replayed, malformed): nothing recorded, nobody answered. */
+  /** Failed the envelope checks (forged, unknown sender, replayed, malformed): nothing recorded or answered. */
   | { kind: 'ignored'; reason: CertificateRejectionReason };
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -57,7 +61,8 @@ export class IssueCertificateHandler {
       throw error;
     }
     const authority = await this.authority.issuingFor(ctx.facts.ownerId!);
-    if (!authority.issuer) throw new AuthorityUnavailableError('the issuing CA key is offline', { authorityId: authority.authorityId });
+    if (!authority.issuer)
+      throw new AuthorityUnavailableError('the issuing CA key is offline', { authorityId: authority.authorityId });
     const issued = await buildDeviceCertificate({ ...certificateTemplate(ctx, authority), issuer: authority.issuer });
     this.#checkResult(ctx, issued, authority);
     const certificate: IssuedCertificateData = {
@@ -91,8 +96,17 @@ export class IssueCertificateHandler {
       },
     };
     const stream = deviceCertificatesStream(deviceId);
-    await handleCommand({ store: this.store, decider: deviceCertificatesDecider, stream, command, logger: this.logger });
-    this.logger.info({ event: 'ca.certificate_rejected', deviceId, requestId, reason: refusal.reason }, 'certificate request refused');
+    await handleCommand({
+      store: this.store,
+      decider: deviceCertificatesDecider,
+      stream,
+      command,
+      logger: this.logger,
+    });
+    this.logger.info(
+      { event: 'ca.certificate_rejected', deviceId, requestId, reason: refusal.reason },
+      'certificate request refused',
+    );
     return { kind: 'rejected', reason: refusal.reason, message: refusal.message };
   }
 
@@ -114,15 +128,25 @@ export class IssueCertificateHandler {
   }
 
   #checkResult(ctx: IssuanceContext, issued: IssuedCertificate, authority: LoadedAuthority): void {
-    const problems = failedChecks({ x509: new X509Certificate(issued.der), ctx, issuerKey: this.#issuerKey(authority) });
+    const problems = failedChecks({
+      x509: new X509Certificate(issued.der),
+      ctx,
+      issuerKey: this.#issuerKey(authority),
+    });
     if (problems.length) {
-      throw new AuthorityUnavailableError(`issued certificate failed its checks: ${problems.join(', ')}`, { deviceId: ctx.request.deviceId });
+      throw new AuthorityUnavailableError(`issued certificate failed its checks: ${problems.join(', ')}`, {
+        deviceId: ctx.request.deviceId,
+      });
     }
   }
 
   #issuerKey(authority: LoadedAuthority): KeyObject {
     let key = this.#issuerKeys.get(authority);
-    if (!key) this.#issuerKeys.set(authority, (key = createPublicKey({ key: Buffer.from(authority.certificate.spki), format: 'der', type: 'spki' })));
+    if (!key)
+      this.#issuerKeys.set(
+        authority,
+        (key = createPublicKey({ key: Buffer.from(authority.certificate.spki), format: 'der', type: 'spki' })),
+      );
     return key;
   }
 
@@ -145,7 +169,13 @@ export class IssueCertificateHandler {
       },
     };
     try {
-      const result = await handleCommand({ store: this.store, decider: deviceCertificatesDecider, stream, command, logger: this.logger });
+      const result = await handleCommand({
+        store: this.store,
+        decider: deviceCertificatesDecider,
+        stream,
+        command,
+        logger: this.logger,
+      });
       if (!result.alreadyHandled && result.events.length === 1) {
         const { serialNumber } = certificate;
         this.logger.debug({ event: 'ca.certificate_issued', deviceId, requestId, serialNumber }, 'certificate issued');
@@ -153,7 +183,11 @@ export class IssueCertificateHandler {
       }
     } catch (error) {
       if (isCommandRejected(error) && error.reason === 'request-id-reused') {
-        return { kind: 'rejected', reason: 'request-id-reused', message: 'this request id was already used for another key' };
+        return {
+          kind: 'rejected',
+          reason: 'request-id-reused',
+          message: 'this request id was already used for another key',
+        };
       }
       throw error;
     }
@@ -161,7 +195,10 @@ export class IssueCertificateHandler {
     const { state } = await load(this.store, deviceCertificatesDecider, stream);
     const outcome = state.requests[requestId];
     if (outcome?.status !== 'Issued') {
-      throw new AuthorityUnavailableError('the recorded certificate for this request was not found', { deviceId, requestId });
+      throw new AuthorityUnavailableError('the recorded certificate for this request was not found', {
+        deviceId,
+        requestId,
+      });
     }
     return { kind: 'issued', certificate: outcome.certificate, reused: true };
   }

@@ -23,7 +23,17 @@ describe('issue-certificate slice (in-memory store)', () => {
     handler = new IssueCertificateHandler(ca.store, ca.authority, ca.eligibility, silent);
     const metrics: IssuanceMetrics = { observe: (outcome) => void observed.push(outcome) };
     // The NATS connection is only used to subscribe at bootstrap; these tests call handle() directly.
-    uplink = new CsrUplinkController(undefined as never, ca.config, ca.eligibility, handler, ca.downlinks, metrics, ca.clock, silent, true);
+    uplink = new CsrUplinkController(
+      undefined as never,
+      ca.config,
+      ca.eligibility,
+      handler,
+      ca.downlinks,
+      metrics,
+      ca.clock,
+      silent,
+      true,
+    );
     observed.length = 0;
   });
   afterEach(() => ca.stop());
@@ -38,16 +48,28 @@ describe('issue-certificate slice (in-memory store)', () => {
 
   it('answers a verified device with a certificate chained to its owner issuing CA, recorded once', async () => {
     const device = await ca.device('b');
-    const message = await device.csrMessage({ requestId: 'req-1', keyId: 'enrolment', csr: Buffer.from(await device.csr()).toString('base64') });
+    const message = await device.csrMessage({
+      requestId: 'req-1',
+      keyId: 'enrolment',
+      csr: Buffer.from(await device.csr()).toString('base64'),
+    });
     const outcome = await uplink.handle(message.subject, message.data);
     expect(outcome).toMatchObject({ kind: 'issued', reused: false });
     const events = await ca.events(deviceCertificatesStream(device.deviceId));
     expect(events.map((e) => e.type)).toEqual(['CertificateIssued']);
     const issued = CertificateIssued.parse(events[0]).data;
-    expect(issued).toMatchObject({ deviceId: device.deviceId, requestId: 'req-1', authorityId: issuingAuthorityId('acme'), keyId: 'enrolment' });
+    expect(issued).toMatchObject({
+      deviceId: device.deviceId,
+      requestId: 'req-1',
+      authorityId: issuingAuthorityId('acme'),
+      keyId: 'enrolment',
+    });
     const [answer] = ca.sent;
     expect(answer?.subject).toContain(`${device.deviceId}`);
-    expect(answer?.envelope).toMatchObject({ kind: 'certificate', body: { requestId: 'req-1', serialNumber: issued.serialNumber } });
+    expect(answer?.envelope).toMatchObject({
+      kind: 'certificate',
+      body: { requestId: 'req-1', serialNumber: issued.serialNumber },
+    });
     const leaf = new X509Certificate(issued.certificatePem);
     const issuing = new X509Certificate(issued.chainPem[0]!);
     expect(leaf.subject).toBe(`CN=${device.deviceId}`);
@@ -73,21 +95,40 @@ describe('issue-certificate slice (in-memory store)', () => {
     const publicKey = Buffer.from(tls.publicKeySpki).toString('base64');
     const statement = keyAttestationBytes({ deviceId: device.deviceId, keyId: 'tls-0', publicKey });
     const keyAttestation = { keyId: 'tls-0', publicKey, signature: await signBytes(statement, device.privateKey) };
-    const attested = await handler.issue({ ...(await request(device, 'req-tls')), keyId: 'tls-0', csrDer: await device.csr(tls), keyAttestation });
+    const attested = await handler.issue({
+      ...(await request(device, 'req-tls')),
+      keyId: 'tls-0',
+      csrDer: await device.csr(tls),
+      keyAttestation,
+    });
     expect(attested).toMatchObject({ kind: 'issued', certificate: { keyId: 'tls-0', requestId: 'req-tls' } });
     const reused = await handler.issue(await request(device, 'req-tls'));
     expect(reused).toMatchObject({ kind: 'rejected', reason: 'request-id-reused' });
-    expect((await ca.events(deviceCertificatesStream(device.deviceId))).map((e) => e.type)).toEqual(['CertificateIssued']);
+    expect((await ca.events(deviceCertificatesStream(device.deviceId))).map((e) => e.type)).toEqual([
+      'CertificateIssued',
+    ]);
   });
 
   it('refuses an unverified device: a rejection recorded and answered, no certificate', async () => {
     const device = await ca.device('b', { verified: false });
-    const message = await device.csrMessage({ requestId: 'req-unverified', keyId: 'enrolment', csr: Buffer.from(await device.csr()).toString('base64') });
-    expect(await uplink.handle(message.subject, message.data)).toMatchObject({ kind: 'rejected', reason: 'device-not-verified' });
+    const message = await device.csrMessage({
+      requestId: 'req-unverified',
+      keyId: 'enrolment',
+      csr: Buffer.from(await device.csr()).toString('base64'),
+    });
+    expect(await uplink.handle(message.subject, message.data)).toMatchObject({
+      kind: 'rejected',
+      reason: 'device-not-verified',
+    });
     const events = await ca.events(deviceCertificatesStream(device.deviceId));
     expect(events.map((e) => e.type)).toEqual(['CertificateRejected']);
-    expect(CertificateRejected.parse(events[0]).data).toMatchObject({ requestId: 'req-unverified', reason: 'device-not-verified' });
-    expect(ca.sent.map((s) => s.envelope)).toEqual([expect.objectContaining({ kind: 'rejection', body: expect.objectContaining({ code: 'device-not-verified' }) })]);
+    expect(CertificateRejected.parse(events[0]).data).toMatchObject({
+      requestId: 'req-unverified',
+      reason: 'device-not-verified',
+    });
+    expect(ca.sent.map((s) => s.envelope)).toEqual([
+      expect.objectContaining({ kind: 'rejection', body: expect.objectContaining({ code: 'device-not-verified' }) }),
+    ]);
   });
 
   it('ignores a forged envelope: nothing recorded, nothing answered', async () => {
@@ -95,7 +136,10 @@ describe('issue-certificate slice (in-memory store)', () => {
     const forger = await generateP256KeyPair();
     const csr = Buffer.from(await device.csr()).toString('base64');
     const message = await device.csrMessage({ requestId: 'req-forged', keyId: 'enrolment', csr }, forger.privateKey);
-    expect(await uplink.handle(message.subject, message.data)).toEqual({ kind: 'ignored', reason: 'bad-message-signature' });
+    expect(await uplink.handle(message.subject, message.data)).toEqual({
+      kind: 'ignored',
+      reason: 'bad-message-signature',
+    });
     expect(await ca.events(deviceCertificatesStream(device.deviceId))).toEqual([]);
     expect(ca.sent).toEqual([]);
     expect(observed).toEqual([{ kind: 'ignored', reason: 'bad-message-signature' }]);
@@ -103,7 +147,11 @@ describe('issue-certificate slice (in-memory store)', () => {
 
   it('ignores a device the registry does not know', async () => {
     const stranger = await TestDevice.create();
-    const message = await stranger.csrMessage({ requestId: 'req-stranger', keyId: 'enrolment', csr: Buffer.from(await stranger.csr()).toString('base64') });
+    const message = await stranger.csrMessage({
+      requestId: 'req-stranger',
+      keyId: 'enrolment',
+      csr: Buffer.from(await stranger.csr()).toString('base64'),
+    });
     expect(await uplink.handle(message.subject, message.data)).toEqual({ kind: 'ignored', reason: 'unknown-device' });
     expect(await ca.events(deviceCertificatesStream(stranger.deviceId))).toEqual([]);
   });

@@ -31,7 +31,10 @@ export interface RequestValidator {
 
 const enrolled = (ctx: IssuanceContext): DeviceRecord => {
   const device = ctx.facts.device;
-  if (!device) throw new CertificateRefused('unknown-device', 'the device is not known to the registry', { deviceId: ctx.request.deviceId });
+  if (!device)
+    throw new CertificateRefused('unknown-device', 'the device is not known to the registry', {
+      deviceId: ctx.request.deviceId,
+    });
   return device;
 };
 
@@ -40,7 +43,8 @@ export const csrWithinSizeLimit: RequestValidator = {
   dependsOnRegistry: false,
   validate(ctx) {
     const length = ctx.request.csrDer.byteLength;
-    if (length > MAX_CSR_BYTES) throw new CertificateRefused('oversized-csr', `CSR of ${length} bytes exceeds ${MAX_CSR_BYTES}`, { length });
+    if (length > MAX_CSR_BYTES)
+      throw new CertificateRefused('oversized-csr', `CSR of ${length} bytes exceeds ${MAX_CSR_BYTES}`, { length });
     if (length === 0) throw new CertificateRefused('malformed-csr', 'empty CSR');
   },
 };
@@ -55,7 +59,8 @@ export const deviceNotRevoked: RequestValidator = {
   name: 'device-not-revoked',
   dependsOnRegistry: false, // revocation is sticky: a lagging projection can only miss one, never invent one
   validate(ctx) {
-    if (enrolled(ctx).revoked) throw new CertificateRefused('device-revoked', 'the device is revoked', { deviceId: ctx.request.deviceId });
+    if (enrolled(ctx).revoked)
+      throw new CertificateRefused('device-revoked', 'the device is revoked', { deviceId: ctx.request.deviceId });
   },
 };
 
@@ -65,7 +70,9 @@ export const deviceInBatch: RequestValidator = {
   validate(ctx) {
     const device = enrolled(ctx);
     if (!device.batchId || !ctx.facts.batch) {
-      throw new CertificateRefused('device-in-no-batch', 'the device belongs to no batch', { deviceId: device.deviceId });
+      throw new CertificateRefused('device-in-no-batch', 'the device belongs to no batch', {
+        deviceId: device.deviceId,
+      });
     }
   },
 };
@@ -75,7 +82,10 @@ export const deviceVerified: RequestValidator = {
   dependsOnRegistry: true,
   validate(ctx) {
     const device = enrolled(ctx);
-    if (!device.verified) throw new CertificateRefused('device-not-verified', 'the device has not proven possession of its enrolled key', { deviceId: device.deviceId });
+    if (!device.verified)
+      throw new CertificateRefused('device-not-verified', 'the device has not proven possession of its enrolled key', {
+        deviceId: device.deviceId,
+      });
   },
 };
 
@@ -85,7 +95,10 @@ export const policyAllowsIssuance: RequestValidator = {
   validate(ctx) {
     const { batch, policy } = ctx.facts;
     if (!policy || !policy.issuanceAllowed || !ctx.facts.ownerId) {
-      throw new CertificateRefused('policy-forbids-issuance', "the batch's server policy does not allow issuance", { batchId: batch?.batchId, policyId: batch?.policyId });
+      throw new CertificateRefused('policy-forbids-issuance', "the batch's server policy does not allow issuance", {
+        batchId: batch?.batchId,
+        policyId: batch?.policyId,
+      });
     }
   },
 };
@@ -98,12 +111,28 @@ export const csrSignatureValid: RequestValidator = {
     try {
       ctx.csr = await parseAndVerifyCsr(ctx.request.csrDer);
     } catch (error) {
-      if (error instanceof SignatureVerificationError) throw new CertificateRefused('bad-csr-signature', 'the CSR signature does not verify with the key it carries', {}, { cause: error });
-      if (error instanceof UnsupportedAlgorithmError) throw new CertificateRefused('unsupported-key', 'the CSR key or signature algorithm is outside the profile', {}, { cause: error });
-      if (error instanceof MalformedPkiObjectError) throw new CertificateRefused('malformed-csr', 'the CSR does not decode as PKCS#10', {}, { cause: error });
+      if (error instanceof SignatureVerificationError)
+        throw new CertificateRefused(
+          'bad-csr-signature',
+          'the CSR signature does not verify with the key it carries',
+          {},
+          { cause: error },
+        );
+      if (error instanceof UnsupportedAlgorithmError)
+        throw new CertificateRefused(
+          'unsupported-key',
+          'the CSR key or signature algorithm is outside the profile',
+          {},
+          { cause: error },
+        );
+      if (error instanceof MalformedPkiObjectError)
+        throw new CertificateRefused('malformed-csr', 'the CSR does not decode as PKCS#10', {}, { cause: error });
       throw new CertificateRefused('malformed-csr', 'the CSR could not be checked', {}, { cause: error });
     }
-    if (ctx.csr.publicKey.namedCurve !== 'P-256') throw new CertificateRefused('unsupported-key', 'device keys must be P-256', { curve: ctx.csr.publicKey.namedCurve });
+    if (ctx.csr.publicKey.namedCurve !== 'P-256')
+      throw new CertificateRefused('unsupported-key', 'device keys must be P-256', {
+        curve: ctx.csr.publicKey.namedCurve,
+      });
   },
 };
 
@@ -122,18 +151,28 @@ export const keyEnrolledOrAttested: RequestValidator = {
     const { keyId, keyAttestation, deviceId } = ctx.request;
     const enrolledSpki = Buffer.from(device.enrolmentPublicKey, 'base64');
     if (keyId === 'enrolment') {
-      if (!spkiEqual(csr.spki, enrolledSpki)) throw new CertificateRefused('key-not-enrolled', 'the CSR key is not the enrolled key', { deviceId, keyId });
+      if (!spkiEqual(csr.spki, enrolledSpki))
+        throw new CertificateRefused('key-not-enrolled', 'the CSR key is not the enrolled key', { deviceId, keyId });
       ctx.attested = false;
       return;
     }
-    if (!keyAttestation) throw new CertificateRefused('key-not-enrolled', 'a TLS key needs an attestation by the enrolment key', { deviceId, keyId });
-    if (keyAttestation.keyId !== keyId) throw new CertificateRefused('bad-key-attestation', 'the attestation is for another key id', { deviceId, keyId });
+    if (!keyAttestation)
+      throw new CertificateRefused('key-not-enrolled', 'a TLS key needs an attestation by the enrolment key', {
+        deviceId,
+        keyId,
+      });
+    if (keyAttestation.keyId !== keyId)
+      throw new CertificateRefused('bad-key-attestation', 'the attestation is for another key id', { deviceId, keyId });
     if (!spkiEqual(csr.spki, Buffer.from(keyAttestation.publicKey, 'base64'))) {
       throw new CertificateRefused('bad-key-attestation', 'the attested key is not the CSR key', { deviceId, keyId });
     }
     const statement = keyAttestationBytes({ deviceId, keyId, publicKey: keyAttestation.publicKey });
     if (!(await bytesSignatureValid(statement, keyAttestation.signature, await deps.enrolmentKey(device)))) {
-      throw new CertificateRefused('bad-key-attestation', 'the key attestation does not verify with the enrolment key', { deviceId, keyId });
+      throw new CertificateRefused(
+        'bad-key-attestation',
+        'the key attestation does not verify with the enrolment key',
+        { deviceId, keyId },
+      );
     }
     ctx.attested = true;
   },

@@ -36,7 +36,16 @@ const eligibleDevice = (): DeviceRecord => ({
   revoked: false,
 });
 
-const context = (overrides: { device?: DeviceRecord | null; csrDer?: Uint8Array; keyId?: string; keyAttestation?: IssuanceContext['request']['keyAttestation']; policy?: boolean; batch?: boolean } = {}): IssuanceContext => {
+const context = (
+  overrides: {
+    device?: DeviceRecord | null;
+    csrDer?: Uint8Array;
+    keyId?: string;
+    keyAttestation?: IssuanceContext['request']['keyAttestation'];
+    policy?: boolean;
+    batch?: boolean;
+  } = {},
+): IssuanceContext => {
   const device = overrides.device === null ? undefined : (overrides.device ?? eligibleDevice());
   return {
     request: {
@@ -50,7 +59,9 @@ const context = (overrides: { device?: DeviceRecord | null; csrDer?: Uint8Array;
     facts: {
       ...(device ? { device } : {}),
       ...(overrides.batch === false ? {} : { batch: { batchId: 'batch-1', policyId: 'policy-1', ownerId: 'acme' } }),
-      ...(overrides.policy === false ? {} : { policy: { policyId: 'policy-1', certificateLifetimeDays: 365, issuanceAllowed: true } }),
+      ...(overrides.policy === false
+        ? {}
+        : { policy: { policyId: 'policy-1', certificateLifetimeDays: 365, issuanceAllowed: true } }),
       ownerId: 'acme',
     },
     attested: false,
@@ -74,7 +85,11 @@ const refusal = async (ctx: IssuanceContext): Promise<string> => {
 
 const attestation = async (keyId: string, key: Uint8Array, signWith = enrolmentPair.privateKey) => {
   const publicKey = b64(key);
-  return { keyId, publicKey, signature: await signBytes(keyAttestationBytes({ deviceId, keyId, publicKey }), signWith) };
+  return {
+    keyId,
+    publicKey,
+    signature: await signBytes(keyAttestationBytes({ deviceId, keyId, publicKey }), signWith),
+  };
 };
 
 describe('request validators', () => {
@@ -85,7 +100,9 @@ describe('request validators', () => {
   });
 
   it('accept a TLS key attested by the enrolment key', async () => {
-    const ctx = await validate(context({ keyId: 'tls-0', csrDer: tlsCsr, keyAttestation: await attestation('tls-0', tls.publicKeySpki) }));
+    const ctx = await validate(
+      context({ keyId: 'tls-0', csrDer: tlsCsr, keyAttestation: await attestation('tls-0', tls.publicKeySpki) }),
+    );
     expect(ctx.attested).toBe(true);
   });
 
@@ -116,15 +133,36 @@ describe('request validators', () => {
     expect(await refusal(context({ keyId: 'tls-0', csrDer: tlsCsr }))).toBe('key-not-enrolled');
   });
 
-  it('refuse with bad-key-attestation when the attestation is signed by another key, names another key, or another key id', async () => {
+  it('refuse with bad-key-attestation when signed by another key, naming another key, or another key id', async () => {
     const other = await newSigner();
-    expect(await refusal(context({ keyId: 'tls-0', csrDer: tlsCsr, keyAttestation: await attestation('tls-0', tls.publicKeySpki, (await generateP256KeyPair()).privateKey) }))).toBe('bad-key-attestation');
-    expect(await refusal(context({ keyId: 'tls-0', csrDer: tlsCsr, keyAttestation: await attestation('tls-0', other.publicKeySpki) }))).toBe('bad-key-attestation');
-    expect(await refusal(context({ keyId: 'tls-0', csrDer: tlsCsr, keyAttestation: await attestation('tls-1', tls.publicKeySpki) }))).toBe('bad-key-attestation');
+    expect(
+      await refusal(
+        context({
+          keyId: 'tls-0',
+          csrDer: tlsCsr,
+          keyAttestation: await attestation('tls-0', tls.publicKeySpki, (await generateP256KeyPair()).privateKey),
+        }),
+      ),
+    ).toBe('bad-key-attestation');
+    expect(
+      await refusal(
+        context({ keyId: 'tls-0', csrDer: tlsCsr, keyAttestation: await attestation('tls-0', other.publicKeySpki) }),
+      ),
+    ).toBe('bad-key-attestation');
+    expect(
+      await refusal(
+        context({ keyId: 'tls-0', csrDer: tlsCsr, keyAttestation: await attestation('tls-1', tls.publicKeySpki) }),
+      ),
+    ).toBe('bad-key-attestation');
   });
 
   it('mark registry-fact refusals as possibly stale (the pipeline resyncs once), not crypto ones', () => {
     const byName = Object.fromEntries(requestValidators.map((v) => [v.name, v.dependsOnRegistry]));
-    expect(byName).toMatchObject({ 'device-known': true, 'device-verified': true, 'csr-signature-valid': false, 'key-enrolled-or-attested': false });
+    expect(byName).toMatchObject({
+      'device-known': true,
+      'device-verified': true,
+      'csr-signature-valid': false,
+      'key-enrolled-or-attested': false,
+    });
   });
 });

@@ -24,9 +24,16 @@ export interface ResultCheck {
 const clientAuthOid = '1.3.6.1.5.5.7.3.2';
 
 export const resultChecks: readonly ResultCheck[] = [
-  { name: 'public key', holds: ({ x509, ctx }) => x509.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(ctx.csr!.spki)) },
+  {
+    name: 'public key',
+    holds: ({ x509, ctx }) => x509.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(ctx.csr!.spki)),
+  },
   { name: 'subject', holds: ({ x509, ctx }) => x509.subject === `CN=${ctx.request.deviceId}` },
-  { name: 'SAN URI', holds: ({ x509, ctx }) => (x509.subjectAltName ?? '').split(', ').includes(`URI:${deviceUri(ctx.request.deviceId)}`) },
+  {
+    name: 'SAN URI',
+    holds: ({ x509, ctx }) =>
+      (x509.subjectAltName ?? '').split(', ').includes(`URI:${deviceUri(ctx.request.deviceId)}`),
+  },
   { name: 'extended key usage', holds: ({ x509 }) => (x509.keyUsage ?? []).includes(clientAuthOid) },
   { name: 'signature', holds: ({ x509, issuerKey }) => x509.verify(issuerKey) },
 ];

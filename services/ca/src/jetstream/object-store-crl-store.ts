@@ -12,7 +12,9 @@ export class ObjectStoreCrlStore implements CrlStore {
   }
 
   static async open(nc: NatsConnection, namespace = ''): Promise<ObjectStoreCrlStore> {
-    return new ObjectStoreCrlStore(await new Objm(nc).create(ObjectStoreCrlStore.bucketName(namespace), { storage: 'file' }));
+    return new ObjectStoreCrlStore(
+      await new Objm(nc).create(ObjectStoreCrlStore.bucketName(namespace), { storage: 'file' }),
+    );
   }
 
   async put(authorityId: string, digest: string, der: Uint8Array): Promise<void> {

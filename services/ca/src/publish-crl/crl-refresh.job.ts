@@ -32,7 +32,10 @@ export class CrlRefreshJob implements OnApplicationBootstrap, OnModuleDestroy {
   async run(): Promise<void> {
     await this.crls.refreshDue().catch((error: unknown) => {
       const name = error instanceof Error ? error.name : 'unknown';
-      this.logger.warn({ event: 'ca.crl_refresh_failed', error: name }, 'CRL refresh failed; retried at the next check');
+      this.logger.warn(
+        { event: 'ca.crl_refresh_failed', error: name },
+        'CRL refresh failed; retried at the next check',
+      );
     });
   }
 }

@@ -8,7 +8,15 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { CommandMetadata } from '@tunnelkey/contracts';
-import { derivedCommandId, handleCommand, isCommandRejected, load, metadataOf, type EventStore, type SnapshotPolicy } from '@tunnelkey/eventstore';
+import {
+  derivedCommandId,
+  handleCommand,
+  isCommandRejected,
+  load,
+  metadataOf,
+  type EventStore,
+  type SnapshotPolicy,
+} from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import { buildCrl } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
@@ -56,7 +64,8 @@ export class PublishCrlHandler {
       // Other instances' revocations of this authority must be on the CRL too.
       await this.revoked.catchUp();
       const { loaded: issuer, subject } = await this.#authority(authorityId);
-      if (!issuer.issuer) throw new AuthorityUnavailableError('the authority key is offline: it cannot sign a CRL', { authorityId });
+      if (!issuer.issuer)
+        throw new AuthorityUnavailableError('the authority key is offline: it cannot sign a CRL', { authorityId });
       const now = new Date(Date.parse(metadata.now));
       const thisUpdate = nextCrlThisUpdate(now, state.last);
       // Past a burst of 60 CRLs in a minute: wait until it is no longer in the future.
@@ -69,7 +78,11 @@ export class PublishCrlHandler {
         thisUpdate,
         nextUpdate,
         crlNumber: BigInt(crlNumber),
-        revoked: entries.map((e) => ({ serialHex: e.serialNumber, revokedAt: new Date(e.revokedAt), reason: e.reason })),
+        revoked: entries.map((e) => ({
+          serialHex: e.serialNumber,
+          revokedAt: new Date(e.revokedAt),
+          reason: e.reason,
+        })),
       });
       const crlDigest = createHash('sha256').update(built.der).digest('hex');
       // Bytes first, event second: a CrlPublished always names bytes that exist.
@@ -86,7 +99,15 @@ export class PublishCrlHandler {
       };
       try {
         const command = { type: 'PublishCrl' as const, data, metadata };
-        await handleCommand({ store: this.store, decider: crlDecider, stream, command, logger: this.logger, maxRetries: 0, ...snapshots });
+        await handleCommand({
+          store: this.store,
+          decider: crlDecider,
+          stream,
+          command,
+          logger: this.logger,
+          maxRetries: 0,
+          ...snapshots,
+        });
       } catch (error) {
         const lost = isCommandRejected(error) && error.reason === 'stale-crl-number';
         if (!lost && !(error instanceof Error && error.name === 'ConcurrencyError')) throw error;
@@ -95,7 +116,14 @@ export class PublishCrlHandler {
       }
       this.revoked.notePublished(data);
       const { thisUpdate: at } = data;
-      const logged = { event: 'ca.crl_published', authorityId, crlNumber, thisUpdate: at, revokedCount: entries.length, bytes: built.der.byteLength };
+      const logged = {
+        event: 'ca.crl_published',
+        authorityId,
+        crlNumber,
+        thisUpdate: at,
+        revokedCount: entries.length,
+        bytes: built.der.byteLength,
+      };
       this.logger.info(logged, 'CRL published');
       return data;
     }
@@ -109,7 +137,10 @@ export class PublishCrlHandler {
   async ensurePublished(authorityId: string): Promise<CrlData> {
     const current = this.revoked.currentCrl(authorityId);
     if (current) return current;
-    return this.publish(authorityId, metadataOf({ commandId: derivedCommandId('initial-crl', authorityId), actor: caActor }, this.clock()));
+    return this.publish(
+      authorityId,
+      metadataOf({ commandId: derivedCommandId('initial-crl', authorityId), actor: caActor }, this.clock()),
+    );
   }
 
   /**

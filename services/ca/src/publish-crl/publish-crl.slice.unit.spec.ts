@@ -23,7 +23,14 @@ describe('publish-crl slice (in-memory store)', () => {
   it("publishes an issuing CA's first, empty CRL once, and serves its bytes by digest", async () => {
     const first = await ca.crls.ensurePublished(authorityId);
     expect(await ca.crls.ensurePublished(authorityId)).toEqual(first);
-    expect(await published()).toEqual([expect.objectContaining({ authorityId, crlNumber: 1, revokedCount: 0, url: `http://ca.test/crl/${authorityId}.crl` })]);
+    expect(await published()).toEqual([
+      expect.objectContaining({
+        authorityId,
+        crlNumber: 1,
+        revokedCount: 0,
+        url: `http://ca.test/crl/${authorityId}.crl`,
+      }),
+    ]);
     const served = await new ServeCrlHandler(ca.revoked, ca.crlStore).current(authorityId);
     expect(served?.crl).toEqual(first);
     expect(createHash('sha256').update(served!.der).digest('hex')).toBe(first.crlDigest);
@@ -40,7 +47,14 @@ describe('publish-crl slice (in-memory store)', () => {
   it('lists what the view holds as revoked, with the next number and a later thisUpdate', async () => {
     const first = await ca.crls.ensurePublished(authorityId);
     const revokedAt = new Date().toISOString();
-    ca.revoked.noteRevoked({ deviceId: 'd-1', authorityId, serialNumber: '0abc', reason: 'keyCompromise', revokedAt, revocationId: 'rv-1' });
+    ca.revoked.noteRevoked({
+      deviceId: 'd-1',
+      authorityId,
+      serialNumber: '0abc',
+      reason: 'keyCompromise',
+      revokedAt,
+      revocationId: 'rv-1',
+    });
     const next = await ca.crls.publish(authorityId, metadataOf({ commandId: 'publish-2' }, new Date()));
     expect(next).toMatchObject({ crlNumber: 2, revokedCount: 1 });
     expect(Date.parse(next.thisUpdate)).toBeGreaterThan(Date.parse(first.thisUpdate));
@@ -59,6 +73,8 @@ describe('publish-crl slice (in-memory store)', () => {
   it('refuses to serve bytes that do not match the published digest', async () => {
     const first = await ca.crls.ensurePublished(authorityId);
     await ca.crlStore.put(authorityId, first.crlDigest, new Uint8Array([1, 2, 3]));
-    await expect(new ServeCrlHandler(ca.revoked, ca.crlStore).current(authorityId)).rejects.toThrow(AuthorityUnavailableError);
+    await expect(new ServeCrlHandler(ca.revoked, ca.crlStore).current(authorityId)).rejects.toThrow(
+      AuthorityUnavailableError,
+    );
   });
 });

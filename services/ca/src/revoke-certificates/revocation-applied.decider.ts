@@ -10,9 +10,17 @@ export type RevocationAppliedData = DataOf<typeof RevocationApplied>;
 export type RecordRevocationAppliedCommand = Command<'RecordRevocationApplied', RevocationAppliedData>;
 export type CaRevocationState = { status: 'Pending' } | { status: 'Applied'; applied: RevocationAppliedData };
 
-export const caRevocationStream = (revocationId: string) => ({ context: 'ca' as const, aggregate: 'revocation', id: revocationId });
+export const caRevocationStream = (revocationId: string) => ({
+  context: 'ca' as const,
+  aggregate: 'revocation',
+  id: revocationId,
+});
 
-export const revocationAppliedDecider: Decider<RecordRevocationAppliedCommand, EventOf<typeof RevocationApplied>, CaRevocationState> = {
+export const revocationAppliedDecider: Decider<
+  RecordRevocationAppliedCommand,
+  EventOf<typeof RevocationApplied>,
+  CaRevocationState
+> = {
   initialState: () => ({ status: 'Pending' }),
   decide(command, state): NewEvent<EventOf<typeof RevocationApplied>>[] {
     switch (command.type) {
@@ -25,5 +33,8 @@ export const revocationAppliedDecider: Decider<RecordRevocationAppliedCommand, E
       }
     }
   },
-  evolve: (state, event) => (event.type === 'RevocationApplied' && state.status === 'Pending' ? { status: 'Applied', applied: event.data } : state),
+  evolve: (state, event) =>
+    event.type === 'RevocationApplied' && state.status === 'Pending'
+      ? { status: 'Applied', applied: event.data }
+      : state,
 };

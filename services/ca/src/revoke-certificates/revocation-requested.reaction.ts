@@ -53,7 +53,10 @@ export class RevocationRequestedReaction implements OnApplicationBootstrap, OnMo
       this.pending.forget(applied.map((a) => a.revocationId));
     } catch (error) {
       const { revocationId } = request.data;
-      this.logger.warn({ event: 'ca.revocation_retry', revocationId, error: describeError(error) }, 'revocation not applied yet; will retry');
+      this.logger.warn(
+        { event: 'ca.revocation_retry', revocationId, error: describeError(error) },
+        'revocation not applied yet; will retry',
+      );
       throw error;
     }
   }

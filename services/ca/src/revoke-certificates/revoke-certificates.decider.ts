@@ -12,16 +12,24 @@ import {
   type IssuedCertificateData,
 } from '../deciders/device-certificates.decider.js';
 
-export type RevokeCertificatesCommand = Command<'RevokeCertificates', { deviceId: string; revocationId: string; reason: RevocationReason }>;
+export type RevokeCertificatesCommand = Command<
+  'RevokeCertificates',
+  { deviceId: string; revocationId: string; reason: RevocationReason }
+>;
 
 /** Every certificate the device was issued, once each (a retried request keeps one certificate). */
 export function issuedCertificates(state: DeviceCertificatesState): IssuedCertificateData[] {
   const bySerial = new Map<string, IssuedCertificateData>();
-  for (const outcome of Object.values(state.requests)) if (outcome.status === 'Issued') bySerial.set(outcome.certificate.serialNumber, outcome.certificate);
+  for (const outcome of Object.values(state.requests))
+    if (outcome.status === 'Issued') bySerial.set(outcome.certificate.serialNumber, outcome.certificate);
   return [...bySerial.values()];
 }
 
-export const revokeCertificatesDecider: Decider<RevokeCertificatesCommand, DeviceCertificateEvent, DeviceCertificatesState> = {
+export const revokeCertificatesDecider: Decider<
+  RevokeCertificatesCommand,
+  DeviceCertificateEvent,
+  DeviceCertificatesState
+> = {
   initialState: deviceCertificatesDecider.initialState,
   evolve: deviceCertificatesDecider.evolve,
 
@@ -30,14 +38,22 @@ export const revokeCertificatesDecider: Decider<RevokeCertificatesCommand, Devic
       case 'RevokeCertificates': {
         const { deviceId, revocationId, reason } = command.data;
         // removeFromCRL only undoes a hold in a delta CRL; it never revokes anything.
-        if ((reason as string) === 'removeFromCRL') throw new CommandRejected('invalid-reason', 'removeFromCRL is not a revocation reason', { deviceId });
+        if ((reason as string) === 'removeFromCRL')
+          throw new CommandRejected('invalid-reason', 'removeFromCRL is not a revocation reason', { deviceId });
         const revoked = new Set(state.revokedSerials);
         return issuedCertificates(state)
           .filter((certificate) => !revoked.has(certificate.serialNumber))
           .map((certificate) => ({
             type: 'CertificateRevoked',
             version: 1,
-            data: { deviceId, authorityId: certificate.authorityId, serialNumber: certificate.serialNumber, reason, revokedAt: command.metadata.now, revocationId },
+            data: {
+              deviceId,
+              authorityId: certificate.authorityId,
+              serialNumber: certificate.serialNumber,
+              reason,
+              revokedAt: command.metadata.now,
+              revocationId,
+            },
           }));
       }
       default: {

@@ -22,7 +22,10 @@ const certificate = (requestId: string, serialNumber: string, authorityId = 'iss
   chainPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'],
 });
 const issued = (data: IssuedCertificateData) => ({ type: 'CertificateIssued', version: 1, data });
-const revoke = (revocationId = 'rv-1', reason: RevokeCertificatesCommand['data']['reason'] = 'keyCompromise'): RevokeCertificatesCommand => ({
+const revoke = (
+  revocationId = 'rv-1',
+  reason: RevokeCertificatesCommand['data']['reason'] = 'keyCompromise',
+): RevokeCertificatesCommand => ({
   type: 'RevokeCertificates',
   data: { deviceId, revocationId, reason },
   metadata: { commandId: `revoke-${revocationId}`, now },
@@ -42,23 +45,55 @@ describe('revoke certificates decider', () => {
   describe('when the device holds certificates', () => {
     it('revokes each serial once, under its own authority, at the command time', () =>
       spec
-        .given([issued(certificate('r1', '0a01')), issued(certificate('r2', '0a02', 'issuing-other')), issued(certificate('r1', '0a01'))])
+        .given([
+          issued(certificate('r1', '0a01')),
+          issued(certificate('r2', '0a02', 'issuing-other')),
+          issued(certificate('r1', '0a01')),
+        ])
         .when(revoke())
         .then([revoked('0a01'), revoked('0a02', 'rv-1', 'issuing-other')]));
     it('refuses removeFromCRL, which revokes nothing', () =>
-      spec.given([issued(certificate('r1', '0a01'))]).when(revoke('rv-1', 'removeFromCRL' as never)).thenThrows(CommandRejected));
+      spec
+        .given([issued(certificate('r1', '0a01'))])
+        .when(revoke('rv-1', 'removeFromCRL' as never))
+        .thenThrows(CommandRejected));
   });
   describe('when the device was revoked before', () => {
-    it('adds no second CRL entry', () => spec.given([issued(certificate('r1', '0a01')), revoked('0a01')]).when(revoke('rv-2')).thenNothingHappened());
+    it('adds no second CRL entry', () =>
+      spec
+        .given([issued(certificate('r1', '0a01')), revoked('0a01')])
+        .when(revoke('rv-2'))
+        .thenNothingHappened());
     it('revokes only a certificate issued after the earlier revocation', () =>
-      spec.given([issued(certificate('r1', '0a01')), revoked('0a01'), issued(certificate('r2', '0a02'))]).when(revoke('rv-2')).then([revoked('0a02', 'rv-2')]));
+      spec
+        .given([issued(certificate('r1', '0a01')), revoked('0a01'), issued(certificate('r2', '0a02'))])
+        .when(revoke('rv-2'))
+        .then([revoked('0a02', 'rv-2')]));
   });
 });
 
 describe('revocation applied decider', () => {
-  const applied = { revocationId: 'rv-1', devices: 2, certificatesRevoked: 2, alreadyRevoked: 0, crls: [{ authorityId: 'issuing-acme', crlNumber: 3, crlDigest: 'a'.repeat(64) }] };
-  const record = { type: 'RecordRevocationApplied' as const, data: applied, metadata: { commandId: 'applied-rv-1', now } };
+  const applied = {
+    revocationId: 'rv-1',
+    devices: 2,
+    certificatesRevoked: 2,
+    alreadyRevoked: 0,
+    crls: [{ authorityId: 'issuing-acme', crlNumber: 3, crlDigest: 'a'.repeat(64) }],
+  };
+  const record = {
+    type: 'RecordRevocationApplied' as const,
+    data: applied,
+    metadata: { commandId: 'applied-rv-1', now },
+  };
   const applySpec = deciderSpecification(revocationAppliedDecider, { aggregateId: 'rv-1' });
-  it('records the outcome once', () => applySpec.given([]).when(record).then([{ type: 'RevocationApplied', version: 1, data: applied }]));
-  it('a redelivered revocation changes nothing', () => applySpec.given([{ type: 'RevocationApplied', version: 1, data: applied }]).when(record).thenNothingHappened());
+  it('records the outcome once', () =>
+    applySpec
+      .given([])
+      .when(record)
+      .then([{ type: 'RevocationApplied', version: 1, data: applied }]));
+  it('a redelivered revocation changes nothing', () =>
+    applySpec
+      .given([{ type: 'RevocationApplied', version: 1, data: applied }])
+      .when(record)
+      .thenNothingHappened());
 });

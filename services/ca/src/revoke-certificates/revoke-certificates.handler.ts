@@ -19,7 +19,11 @@ import { CA_LOGGER, CLOCK, type Clock } from '../tokens.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import type { RevocationRequest } from '../views/pending-revocation-requests.view.js';
 import { RevokedCertificatesView } from '../views/revoked-certificates.view.js';
-import { caRevocationStream, revocationAppliedDecider, type RevocationAppliedData } from './revocation-applied.decider.js';
+import {
+  caRevocationStream,
+  revocationAppliedDecider,
+  type RevocationAppliedData,
+} from './revocation-applied.decider.js';
 import { revokeCertificatesDecider } from './revoke-certificates.decider.js';
 
 /** Device appends (and record reads) in flight per revocation. */
@@ -48,20 +52,28 @@ export class RevokeCertificatesHandler {
    * write's command id derives from its own revocation. Returns what is recorded for each request
    * applied now or before, `request`'s first.
    */
-  async apply(request: RevocationRequest, takenAlong: readonly RevocationRequest[] = []): Promise<RevocationAppliedData[]> {
+  async apply(
+    request: RevocationRequest,
+    takenAlong: readonly RevocationRequest[] = [],
+  ): Promise<RevocationAppliedData[]> {
     const started = performance.now();
     const { store, logger } = this;
     const done = await load(store, revocationAppliedDecider, caRevocationStream(request.data.revocationId));
     if (done.state.status === 'Applied') return [done.state.applied];
     const others = takenAlong.filter((other) => other.data.revocationId !== request.data.revocationId);
-    const states = await mapBounded(others, concurrency, (other) => load(store, revocationAppliedDecider, caRevocationStream(other.data.revocationId)));
+    const states = await mapBounded(others, concurrency, (other) =>
+      load(store, revocationAppliedDecider, caRevocationStream(other.data.revocationId)),
+    );
     const pending = [request, ...others.filter((_other, i) => states[i]!.state.status !== 'Applied')];
 
     // Each revocation's writes derive from `<revocationId>` under the request's correlation.
     const base = (of: RevocationRequest): CommandMetadata =>
       metadataOf({ commandId: of.data.revocationId, correlationId: of.correlationId, actor: caActor }, this.clock());
     const outcomes = new Map<string, Outcome>(
-      pending.map((r) => [r.data.revocationId, { authorities: new Set<string>(), certificatesRevoked: 0, alreadyRevoked: 0, devices: 0 }]),
+      pending.map((r) => [
+        r.data.revocationId,
+        { authorities: new Set<string>(), certificatesRevoked: 0, alreadyRevoked: 0, devices: 0 },
+      ]),
     );
     const work = pending.flatMap((r) => [...new Set(r.data.deviceIds)].map((deviceId) => ({ request: r, deviceId })));
     // Refuse new certificates at once in this instance; the registry's DeviceRevoked makes it durable for all.
@@ -74,7 +86,11 @@ export class RevokeCertificatesHandler {
         store,
         decider: revokeCertificatesDecider,
         stream: deviceCertificatesStream(deviceId),
-        command: { type: 'RevokeCertificates', data: { deviceId, revocationId, reason }, metadata: derivedMetadata(base(of), 'revoke', deviceId) },
+        command: {
+          type: 'RevokeCertificates',
+          data: { deviceId, revocationId, reason },
+          metadata: derivedMetadata(base(of), 'revoke', deviceId),
+        },
         logger,
         maxRetries: 10,
       });
@@ -116,7 +132,14 @@ export class RevokeCertificatesHandler {
     });
     const ms = Math.round(performance.now() - started);
     const [leading] = recorded as [RevocationAppliedData];
-    const logged = { event: 'ca.revocation_applied', ...leading, crls: crls.size, takenAlong: recorded.length - 1, ms, correlationId: request.correlationId };
+    const logged = {
+      event: 'ca.revocation_applied',
+      ...leading,
+      crls: crls.size,
+      takenAlong: recorded.length - 1,
+      ms,
+      correlationId: request.correlationId,
+    };
     logger.info(logged, 'revocation applied');
     return recorded;
   }

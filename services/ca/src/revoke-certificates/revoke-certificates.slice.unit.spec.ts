@@ -28,7 +28,13 @@ describe('revoke-certificates slice (in-memory store)', () => {
   const certified = async (): Promise<{ device: TestDevice; serialNumber: string }> => {
     const device = await ca.device('b');
     const issuance = new IssueCertificateHandler(ca.store, ca.authority, ca.eligibility, silent);
-    const outcome = await issuance.issue({ deviceId: device.deviceId, requestId: 'r-1', keyId: 'enrolment', csrDer: await device.csr(), receivedAt: new Date() });
+    const outcome = await issuance.issue({
+      deviceId: device.deviceId,
+      requestId: 'r-1',
+      keyId: 'enrolment',
+      csrDer: await device.csr(),
+      receivedAt: new Date(),
+    });
     if (outcome.kind !== 'issued') throw new Error(`not issued: ${outcome.kind}`);
     return { device, serialNumber: outcome.certificate.serialNumber };
   };
@@ -45,13 +51,18 @@ describe('revoke-certificates slice (in-memory store)', () => {
     });
   };
 
-  const crlsOf = async () => (await ca.events({ context: 'ca', aggregate: 'crl', id: issuingAuthorityId('acme') })).map((e) => CrlPublished.parse(e).data);
+  const crlsOf = async () =>
+    (await ca.events({ context: 'ca', aggregate: 'crl', id: issuingAuthorityId('acme') })).map(
+      (e) => CrlPublished.parse(e).data,
+    );
 
-  it("revokes the device's certificates, publishes a CRL listing them, records RevocationApplied; a redelivery repeats nothing", async () => {
+  it("revokes the device's certificates, publishes a CRL listing them, records RevocationApplied, once", async () => {
     const { device, serialNumber } = await certified();
     const revocation = request([device.deviceId]);
     const [applied] = await handler.apply(revocation);
-    const revoked = (await ca.events(deviceCertificatesStream(device.deviceId))).filter((e) => e.type === 'CertificateRevoked');
+    const revoked = (await ca.events(deviceCertificatesStream(device.deviceId))).filter(
+      (e) => e.type === 'CertificateRevoked',
+    );
     expect(revoked.map((e) => CertificateRevoked.parse(e).data)).toEqual([
       expect.objectContaining({ serialNumber, reason: 'keyCompromise', revocationId: revocation.data.revocationId }),
     ]);
@@ -63,7 +74,13 @@ describe('revoke-certificates slice (in-memory store)', () => {
       devices: 1,
       certificatesRevoked: 1,
       alreadyRevoked: 0,
-      crls: [{ authorityId: issuingAuthorityId('acme'), crlNumber: crls.at(-1)!.crlNumber, crlDigest: crls.at(-1)!.crlDigest }],
+      crls: [
+        {
+          authorityId: issuingAuthorityId('acme'),
+          crlNumber: crls.at(-1)!.crlNumber,
+          crlDigest: crls.at(-1)!.crlDigest,
+        },
+      ],
     });
     const recorded = await ca.events(caRevocationStream(revocation.data.revocationId));
     expect(recorded.map((e) => RevocationApplied.parse(e).data)).toEqual([applied]);
@@ -84,7 +101,7 @@ describe('revoke-certificates slice (in-memory store)', () => {
     expect(await crlsOf()).toEqual(before);
   });
 
-  it('the reaction applies requests from the log through its durable, taking queued ones along under one CRL', async () => {
+  it('the reaction applies requests from the log, taking queued ones along under one CRL', async () => {
     const pending = await PendingRevocationRequestsView.start(ca.store, silent);
     const reaction = new RevocationRequestedReaction(ca.store, handler, pending, silent, true);
     const victims = [await certified(), await certified(), await certified()];
@@ -100,7 +117,9 @@ describe('revoke-certificates slice (in-memory store)', () => {
         const found = await Promise.all(requests.map((r) => ca.events(caRevocationStream(r.data.revocationId))));
         return found.every((events) => events.length === 1) ? found.flat() : undefined;
       };
-      const records = (await waitFor(applied, { timeoutMs: 5_000, description: 'every revocation applied' })).map((e) => RevocationApplied.parse(e).data);
+      const records = (await waitFor(applied, { timeoutMs: 5_000, description: 'every revocation applied' })).map(
+        (e) => RevocationApplied.parse(e).data,
+      );
       expect(records.map((r) => r.certificatesRevoked)).toEqual([1, 1, 1]);
       // One CRL for the three.
       expect((await crlsOf()).map((c) => c.revokedCount)).toEqual([3]);

@@ -24,6 +24,9 @@ export class CrlHttpController {
     response.setHeader('Last-Modified', new Date(current.crl.thisUpdate).toUTCString());
     // Clients may cache until the next update at the latest; a revocation publishes a new one at once.
     response.setHeader('Cache-Control', 'public, max-age=60');
-    return new StreamableFile(Buffer.from(current.der), { type: 'application/pkix-crl', length: current.der.byteLength });
+    return new StreamableFile(Buffer.from(current.der), {
+      type: 'application/pkix-crl',
+      length: current.der.byteLength,
+    });
   }
 }

@@ -24,7 +24,10 @@ export class ServeCrlHandler {
     if (!crl) return undefined;
     const der = await this.crls.get(authorityId, crl.crlDigest);
     if (!der || createHash('sha256').update(der).digest('hex') !== crl.crlDigest) {
-      throw new AuthorityUnavailableError('the published CRL is missing from the CRL store', { authorityId, crlNumber: crl.crlNumber });
+      throw new AuthorityUnavailableError('the published CRL is missing from the CRL store', {
+        authorityId,
+        crlNumber: crl.crlNumber,
+      });
     }
     return { crl, der };
   }

@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CsrMessage, type DeviceBodyOf, type DeviceEnvelope, type EventEnvelope } from '@tunnelkey/contracts';
-import { DownlinkPublisher, EnvelopeSigner, generatePlatformKey, type CryptoKey, type PlatformKey } from '@tunnelkey/device-protocol';
+import {
+  DownlinkPublisher,
+  EnvelopeSigner,
+  generatePlatformKey,
+  type CryptoKey,
+  type PlatformKey,
+} from '@tunnelkey/device-protocol';
 import { InMemoryEventStore, type StreamRef } from '@tunnelkey/eventstore';
 import { createCsr, generateP256KeyPair, Kek, WebCryptoSigner } from '@tunnelkey/pki';
 import { identityFromPublicKey } from '@tunnelkey/puf';
@@ -48,9 +54,16 @@ export class TestDevice {
   }
 
   /** A signed csr envelope as it arrives on the bus: its subject and bytes. */
-  async csrMessage(body: DeviceBodyOf<typeof CsrMessage>, signWith: CryptoKey = this.privateKey, namespace = ''): Promise<{ subject: string; data: Uint8Array }> {
+  async csrMessage(
+    body: DeviceBodyOf<typeof CsrMessage>,
+    signWith: CryptoKey = this.privateKey,
+    namespace = '',
+  ): Promise<{ subject: string; data: Uint8Array }> {
     const envelope = await this.#envelopes.sign(CsrMessage, body, { keyId: 'enrolment', privateKey: signWith });
-    return { subject: CsrMessage.subject(this.deviceId, namespace), data: new TextEncoder().encode(JSON.stringify(envelope)) };
+    return {
+      subject: CsrMessage.subject(this.deviceId, namespace),
+      data: new TextEncoder().encode(JSON.stringify(envelope)),
+    };
   }
 }
 
@@ -100,7 +113,8 @@ export async function caSlice(): Promise<CaSlice> {
   const decoder = new TextDecoder();
   const downlinks = new DownlinkPublisher({
     platformKey,
-    publish: (subject, data) => void sent.push({ subject, envelope: JSON.parse(decoder.decode(data)) as DeviceEnvelope }),
+    publish: (subject, data) =>
+      void sent.push({ subject, envelope: JSON.parse(decoder.decode(data)) as DeviceEnvelope }),
     clock,
   });
   const eligibility = await DeviceEligibilityView.start(store, silent);

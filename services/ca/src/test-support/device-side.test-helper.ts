@@ -54,11 +54,18 @@ export class DeviceSide {
   /** The enrolment key vouching for a TLS key (or `by` another key, to forge one). */
   async attest(keyId: string, key: DerivedKeyPair, by: CryptoKey = this.enrolment.privateKey) {
     const publicKey = Buffer.from(key.publicKeySpki).toString('base64');
-    return { keyId, publicKey, signature: await signBytes(keyAttestationBytes({ deviceId: this.deviceId, keyId, publicKey }), by) };
+    return {
+      keyId,
+      publicKey,
+      signature: await signBytes(keyAttestationBytes({ deviceId: this.deviceId, keyId, publicKey }), by),
+    };
   }
 
   /** A signed csr envelope (bytes as they go on the wire); `signWith` forges it with another key. */
-  async csrMessage(body: DeviceBodyOf<typeof CsrMessage>, signWith: CryptoKey = this.enrolment.privateKey): Promise<Uint8Array> {
+  async csrMessage(
+    body: DeviceBodyOf<typeof CsrMessage>,
+    signWith: CryptoKey = this.enrolment.privateKey,
+  ): Promise<Uint8Array> {
     const envelope = await this.signer.sign(CsrMessage, body, { keyId: 'enrolment', privateKey: signWith });
     return new TextEncoder().encode(JSON.stringify(envelope));
   }

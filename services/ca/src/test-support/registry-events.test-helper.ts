@@ -13,10 +13,25 @@ import type { EventStore } from '@tunnelkey/eventstore';
 
 const now = () => new Date().toISOString();
 
-async function append<E extends EventDefinition>(store: EventStore, definition: E, aggregateId: string, data: DataOf<E>) {
+async function append<E extends EventDefinition>(
+  store: EventStore,
+  definition: E,
+  aggregateId: string,
+  data: DataOf<E>,
+) {
   const id = randomUUID();
-  const event = definition.create({ id, aggregateId, occurredAt: now(), causationId: `test-${id}`, correlationId: 'test', data });
-  await store.append({ context: 'registry', aggregate: definition.aggregate, id: aggregateId }, [event], { expectedVersion: 'any', messageId: `test-${id}` });
+  const event = definition.create({
+    id,
+    aggregateId,
+    occurredAt: now(),
+    causationId: `test-${id}`,
+    correlationId: 'test',
+    data,
+  });
+  await store.append({ context: 'registry', aggregate: definition.aggregate, id: aggregateId }, [event], {
+    expectedVersion: 'any',
+    messageId: `test-${id}`,
+  });
 }
 
 export class RegistryFacts {
@@ -33,7 +48,13 @@ export class RegistryFacts {
   }
 
   createBatch(batchId: string, policyId: string, ownerId: string, expectedSize = 10) {
-    return append(this.store, BatchCreated, batchId, { batchId, name: `batch ${batchId}`, policyId, ownerId, expectedSize });
+    return append(this.store, BatchCreated, batchId, {
+      batchId,
+      name: `batch ${batchId}`,
+      policyId,
+      ownerId,
+      expectedSize,
+    });
   }
 
   importDevice(deviceId: string, batchId: string, enrolmentPublicKey: Uint8Array) {
@@ -57,6 +78,11 @@ export class RegistryFacts {
   }
 
   revokeDevice(deviceId: string) {
-    return append(this.store, DeviceRevoked, deviceId, { deviceId, revocationId: `rev-${deviceId.slice(2, 20)}`, reason: 'keyCompromise', revokedAt: now() });
+    return append(this.store, DeviceRevoked, deviceId, {
+      deviceId,
+      revocationId: `rev-${deviceId.slice(2, 20)}`,
+      reason: 'keyCompromise',
+      revokedAt: now(),
+    });
   }
 }

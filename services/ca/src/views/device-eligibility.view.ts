@@ -90,7 +90,9 @@ export function evolveEligibility(state: DeviceEligibilityState, event: EventEnv
       break;
     }
     case DeviceIdentityImported.type: {
-      const { deviceId, batchId, enrolmentPublicKey, enrolmentKeyDigest } = event.data as Data<typeof DeviceIdentityImported>;
+      const { deviceId, batchId, enrolmentPublicKey, enrolmentKeyDigest } = event.data as Data<
+        typeof DeviceIdentityImported
+      >;
       const known = state.devices.get(deviceId);
       // A different key than before is a different identity: its earlier verification does not carry over.
       const sameKey = known?.enrolmentKeyDigest === enrolmentKeyDigest;
@@ -108,7 +110,14 @@ export function evolveEligibility(state: DeviceEligibilityState, event: EventEnv
     }
     case DeviceAnnounced.type: {
       const { deviceId, enrolmentPublicKey, enrolmentKeyDigest } = event.data as Data<typeof DeviceAnnounced>;
-      if (!state.devices.has(deviceId)) state.devices.set(deviceId, { deviceId, enrolmentPublicKey, enrolmentKeyDigest, verified: false, revoked: false });
+      if (!state.devices.has(deviceId))
+        state.devices.set(deviceId, {
+          deviceId,
+          enrolmentPublicKey,
+          enrolmentKeyDigest,
+          verified: false,
+          revoked: false,
+        });
       break;
     }
     case IdentityVerified.type: {
@@ -175,7 +184,15 @@ export class DeviceEligibilityView {
       { logger },
     );
     const devices = view.state.devices.size;
-    logger.info({ event: 'ca.eligibility_ready', devices, checkpoint: view.checkpoint({ context: 'registry' }), ms: Date.now() - started }, 'device eligibility view caught up');
+    logger.info(
+      {
+        event: 'ca.eligibility_ready',
+        devices,
+        checkpoint: view.checkpoint({ context: 'registry' }),
+        ms: Date.now() - started,
+      },
+      'device eligibility view caught up',
+    );
     return new DeviceEligibilityView(view);
   }
 

@@ -30,7 +30,8 @@ export class PendingRevocationRequestsView {
         sources: [{ context: 'revocation', aggregate: 'revocation' }],
         initialState: () => new Map(),
         evolve(state, recorded) {
-          if (RevocationRequested.is(recorded.event)) state.set(recorded.event.data.revocationId, { sequence: recorded.sequence, request: recorded.event });
+          if (RevocationRequested.is(recorded.event))
+            state.set(recorded.event.data.revocationId, { sequence: recorded.sequence, request: recorded.event });
           return state;
         },
       },
@@ -47,7 +48,7 @@ export class PendingRevocationRequestsView {
     return this.view.catchUp();
   }
 
-  /** Requests after `sequence` in log order, as many as fit in `maxDevices` devices in all (after `devices` already taken). */
+  /** Requests after `sequence`, in log order, while their devices and `devices` fit in `maxDevices`. */
   behind(sequence: number, devices: number, maxDevices: number): RevocationRequest[] {
     const taken: RevocationRequest[] = [];
     for (const waiting of this.view.state.values()) {
@@ -60,7 +61,8 @@ export class PendingRevocationRequestsView {
 
   /** Forgets every request up to `sequence` (delivered, hence applied, in log order). */
   forgetUpTo(sequence: number): void {
-    for (const [revocationId, waiting] of this.view.state) if (waiting.sequence <= sequence) this.view.state.delete(revocationId);
+    for (const [revocationId, waiting] of this.view.state)
+      if (waiting.sequence <= sequence) this.view.state.delete(revocationId);
   }
 
   /** Forgets requests applied ahead of their turn. */

@@ -24,7 +24,8 @@ export function foldRevoked(state: RevokedCertificatesState, data: DataOf<typeof
   let entries = state.byAuthority.get(data.authorityId);
   if (!entries) state.byAuthority.set(data.authorityId, (entries = new Map()));
   // The first revocation of a serial is the one a CRL keeps (its date and reason).
-  if (!entries.has(data.serialNumber)) entries.set(data.serialNumber, { serialNumber: data.serialNumber, revokedAt: data.revokedAt, reason: data.reason });
+  if (!entries.has(data.serialNumber))
+    entries.set(data.serialNumber, { serialNumber: data.serialNumber, revokedAt: data.revokedAt, reason: data.reason });
 }
 
 export function foldCrl(state: RevokedCertificatesState, data: CrlData): void {
