@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { derivedCommandId } from '@tunnelkey/eventstore';
 import { maxImportCsvBytes, maxImportRows } from '@tunnelkey/contracts';
 import { BadRequest } from '../../errors.js';
 
@@ -94,8 +94,7 @@ export function splitCsv(text: string, size = maxImportRows, maxBytes = maxImpor
 
 /** Part i's command id: derived from the client's, so a retried import repeats every part's id. */
 export function partCommandId(commandId: string, index: number, parts: number): string {
-  if (parts === 1) return commandId;
-  return `${createHash('sha256').update(`${commandId}:${index}`).digest('hex').slice(0, 40)}`;
+  return parts === 1 ? commandId : derivedCommandId(commandId, 'part', String(index));
 }
 
 /** Part i's import id: the operator's, suffixed when the file needed several calls. */
