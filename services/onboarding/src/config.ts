@@ -34,7 +34,7 @@ export const onboardingConfigSchema = defineConfig({
   deviceStateCacheSize: integer(
     'ONBOARDING_DEVICE_STATE_CACHE_SIZE',
     20_000,
-    'Device aggregates kept in memory (~1.7 KiB each), so a connection or telemetry record needs no read; 0 turns it off',
+    'Device aggregates kept in memory (~1.7 KiB each): a connection or telemetry record needs no read; 0 turns it off',
   ),
   logLevel: common.logLevel,
   mosquittoBindings: optionalText(

@@ -1,4 +1,4 @@
-// Public entry of the onboarding service: the Nest module, a starter for tests and the demo, its views and handlers, the target port and its adapters.
+// Public entry of onboarding: the Nest module, a starter (tests, the demo), views, handlers, the target port, adapters.
 export { OnboardingModule, onboardingStreams, type OnboardingModuleOptions } from './onboarding.module.js';
 export {
   startOnboarding,

@@ -65,7 +65,8 @@ export class InstallTrustHandler {
       await target.applyTrust({ anchors, crls });
       for (const authorityId of wanted) {
         const fingerprintSha256 = fingerprintOf(this.certificates.chain(authorityId)![0]!);
-        if (installed.get(authorityId) === fingerprintSha256) continue; // recorded before: the decider would decide nothing
+        // Recorded before: the decider would decide nothing.
+        if (installed.get(authorityId) === fingerprintSha256) continue;
         const data = { targetId, authorityId, fingerprintSha256 };
         const step = derivedMetadata(metadata, 'anchor', targetId, authorityId, fingerprintSha256);
         await this.writer.record(targetId, { type: 'RecordTrustAnchorInstalled', data, metadata: step });

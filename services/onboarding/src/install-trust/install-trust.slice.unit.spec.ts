@@ -22,7 +22,7 @@ describe('install-trust slice (in-memory store and targets)', () => {
   });
   afterEach(() => slice.close());
 
-  it('refreshTrust makes every target that trusts the authority enforce its newest published CRL, recorded once', async () => {
+  it('refreshTrust: every target trusting the authority enforces its newest CRL, recorded once', async () => {
     await slice.given.crl(2);
     await expect(trust.refreshTrust({ authorityId: 'issuing-acme', commandId: 'crl-2' })).resolves.toEqual([
       'broker-a',

@@ -58,7 +58,7 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     (registration ??= target.registerDevices(
       ['d-alpha', 'd-bravo', 'd-charlie'].map((deviceId) => ({ deviceId, topicRights: rights })),
     ));
-  /** The trust in force: every test that changes it applies all of it (anchors, and CRLs listing every revoked device). */
+  /** The trust in force: a test that changes it applies all of it (anchors; CRLs listing every revoked device). */
   const trusted: TrustAnchor[] = [];
   const revoked: { serialHex: string }[] = [];
   const secondCrl: RevocationList[] = [];

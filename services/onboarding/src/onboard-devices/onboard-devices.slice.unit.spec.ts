@@ -23,7 +23,7 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
   });
   afterEach(() => slice.close());
 
-  it('OnboardBatch installs trust first, registers the certified devices in chunks on every target of the policy, records each outcome and sends connection parameters', async () => {
+  it('OnboardBatch: trust first, then certified devices in chunks on every target; outcomes recorded, parameters sent', async () => {
     const started = await handler.onboardBatch({ commandId: 'onboard-1', batchId: 'b-fridges' });
     expect(started.devices).toBe(5);
     await expect(started.done).resolves.toMatchObject({ onboarded: 6, failed: 4 });
@@ -36,6 +36,7 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
           crls: [expect.objectContaining({ crlNumber: 2 })],
         },
       ]);
+      expect(target.calls).toEqual(['applyTrust', 'registerDevices', 'registerDevices']);
       expect(target.registerRequests).toEqual([2, 1]); // chunks of ONBOARDING_CHUNK_SIZE
       expect([...target.devices.keys()].sort()).toEqual(['d-1', 'd-2', 'd-3']);
     }

@@ -20,7 +20,7 @@ describe('revoke-device slice: the reaction to the CA publishing a CRL (in-memor
   });
   afterEach(() => slice.close());
 
-  it('on CrlPublished, every target enforces the new CRL first, then the devices it lists are disabled everywhere', async () => {
+  it('on CrlPublished, every target enforces the new CRL first, then the devices it lists are disabled', async () => {
     await slice.given.revoked('d-1', 'rv-1');
     const published = await slice.given.crl(2);
     const events = await waitFor(

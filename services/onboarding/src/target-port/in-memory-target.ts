@@ -25,6 +25,8 @@ export class InMemoryTarget implements OnboardingTarget {
   /** Every trust applied, in order (the last one is in force). */
   readonly trustApplied: TargetTrust[] = [];
   readonly observedTopics: TopicRightSpec[][] = [];
+  /** The port's calls in order (what came first: trust or devices). */
+  readonly calls: ('applyTrust' | 'registerDevices' | 'disableDevices')[] = [];
   /** Size of each registerDevices request (one dynamic-security request each on a broker). */
   readonly registerRequests: number[] = [];
   /** Set to make the next calls fail as an unreachable target would. */
@@ -40,11 +42,13 @@ export class InMemoryTarget implements OnboardingTarget {
   ) {}
 
   async applyTrust(trust: TargetTrust): Promise<void> {
+    this.calls.push('applyTrust');
     this.#reachable();
     this.trustApplied.push({ anchors: [...trust.anchors], crls: [...trust.crls] });
   }
 
   async registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]> {
+    this.calls.push('registerDevices');
     this.registerRequests.push(devices.length);
     return devices.map(({ deviceId, topicRights }) => {
       if (this.unreachable) return { ok: false, deviceId, reason: 'target-unreachable', detail: 'down' };
@@ -61,6 +65,7 @@ export class InMemoryTarget implements OnboardingTarget {
   }
 
   async disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
+    this.calls.push('disableDevices');
     return deviceIds.map((deviceId) => {
       if (this.unreachable) return { ok: false, deviceId, reason: 'target-unreachable', detail: 'down' };
       const device = this.devices.get(deviceId);

@@ -41,8 +41,10 @@ export const chainOf = (authorityId: string) => [
   `-----BEGIN CERTIFICATE-----\n${Buffer.from(authorityId).toString('base64')}\n-----END CERTIFICATE-----\n`,
 ];
 /** A CRL the CRL source serves by digest. */
-export const crlPemOf = (authorityId: string, crlNumber: number) =>
-  `-----BEGIN X509 CRL-----\n${Buffer.from(`${authorityId}/${crlNumber}`).toString('base64')}\n-----END X509 CRL-----\n`;
+export const crlPemOf = (authorityId: string, crlNumber: number) => {
+  const body = Buffer.from(`${authorityId}/${crlNumber}`).toString('base64');
+  return `-----BEGIN X509 CRL-----\n${body}\n-----END X509 CRL-----\n`;
+};
 export const rights: TopicRightSpec[] = [
   { topic: 'fridges/{deviceId}/telemetry', access: 'publish' },
   { topic: 'fridges/{deviceId}/commands/#', access: 'subscribe' },
