@@ -23,7 +23,7 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
   });
   afterEach(() => slice.close());
 
-  it('OnboardBatch: trust first, then certified devices in chunks on every target; outcomes recorded, parameters sent', async () => {
+  it('OnboardBatch: trust, then devices in chunks on every target; outcomes recorded, parameters sent', async () => {
     const started = await handler.onboardBatch({ commandId: 'onboard-1', batchId: 'b-fridges' });
     expect(started.devices).toBe(5);
     await expect(started.done).resolves.toMatchObject({ onboarded: 6, failed: 4 });

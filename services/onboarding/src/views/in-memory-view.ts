@@ -1,4 +1,4 @@
-/** What onboarding's views share: a LiveView (rebuilt at start, followed, caught up on demand) stopped with the module. */
+/** What the views share: a LiveView (rebuilt at start, followed, caught up on demand) stopped with the module. */
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { LiveView } from '@tunnelkey/eventstore';
 
