@@ -10,6 +10,7 @@ import { RegistryModule } from './registry.module.js';
 import type { Clock } from './shared/clock.js';
 import { BatchSummaryView, type BatchSummary } from './views/batch-summary.view.js';
 import { DeviceByIdView, type DeviceDetail } from './views/device-by-id.view.js';
+import { EnrolmentKeyRequestsView } from './views/enrolment-key-requests.view.js';
 
 /** Settings a caller may pass instead of the environment (the secrets only through `env`). */
 type OverridableConfig = Omit<RegistryConfig, 'platformKey' | 'platformKeyFile' | 'platformKeyId'>;
@@ -93,6 +94,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   }
   const devices = service.app.get(DeviceByIdView);
   const batches = service.app.get(BatchSummaryView);
+  const requests = service.app.get(EnrolmentKeyRequestsView);
   const certificates = service.app.get(CertificateIssuedReaction);
   logger.info(
     { event: 'registry.started', namespace: config.namespace, url: service.url, keyId: platformKey.keyId },
@@ -108,7 +110,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       batchSummary: (batchId) => batches.batchSummary(batchId),
       batchSummaries: () => batches.batchSummaries(),
       get checkpoint() {
-        return batches.checkpoint;
+        return Math.max(devices.checkpoint, batches.checkpoint, requests.checkpoint);
       },
     },
     caSubscriptionStarted: () => certificates.started(),

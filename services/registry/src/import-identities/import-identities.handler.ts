@@ -28,6 +28,7 @@ import { notFound, refused } from '../shared/registry-errors.js';
 import { RegistryMetrics } from '../shared/registry-metrics.js';
 import { batchStream, deviceStream } from '../shared/registry-streams.js';
 import { REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { BatchSummaryView } from '../views/batch-summary.view.js';
 import { checkIdentityRows, suppliedCsvRows, suppliedJsonRows, type ImportRejectionReason } from './identity-rows.js';
 
 type ImportResult = ResultOf<typeof ImportIdentities>;
@@ -66,6 +67,7 @@ export class ImportIdentitiesHandler {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly deviceStates: DeviceStateCache,
     private readonly admission: BatchAdmission,
+    private readonly batches: BatchSummaryView,
     private readonly metrics: RegistryMetrics,
     @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
     @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
@@ -146,6 +148,8 @@ export class ImportIdentitiesHandler {
       command: commandOf('RecordImport', { batchId, importId, source: source.format, accepted, rejected }, metadata),
       logger: this.logger,
     });
+    // A batch summary asked for after the reply counts this import.
+    await this.batches.catchUp();
 
     const seconds = (performance.now() - started) / 1000;
     this.metrics.importRows.inc({ status: 'accepted' }, accepted);

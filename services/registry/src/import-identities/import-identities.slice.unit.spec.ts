@@ -28,8 +28,8 @@ describe('ImportIdentities (slice)', () => {
   const [a, b, c] = [sliceDevice(), sliceDevice(), sliceDevice()];
   beforeEach(async () => {
     slice = await registrySlice();
-    const { store, deviceStates, admission, metrics, config, clock, logger } = slice;
-    handler = new ImportIdentitiesHandler(store, deviceStates, admission, metrics, config, clock, logger);
+    const { store, deviceStates, admission, batches, metrics, config, clock, logger } = slice;
+    handler = new ImportIdentitiesHandler(store, deviceStates, admission, batches, metrics, config, clock, logger);
     await slice.given(policyStream('fridges'), [policyDefined]);
     await slice.given(batchStream('other'), [batchCreated('other')]);
     await slice.given(batchStream('small'), [batchCreated('small', 2)]);

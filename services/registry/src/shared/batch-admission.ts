@@ -1,19 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { KeyedQueue } from '@tunnelkey/concurrency';
 import { admitToBatch } from '../deciders/batch.decider.js';
-import { BatchSummaryView } from '../views/batch-summary.view.js';
+import { DeviceByIdView } from '../views/device-by-id.view.js';
 
 /**
  * Places in a batch. The batch's members are devices (each its own aggregate), so no single
  * append can check capacity; instead admissions into one batch are serialised in this process
- * and each waits until the batch-summary view holds the previous one's devices. (Two registry
- * replicas importing into one batch at the same moment could still overshoot by the smaller import.)
+ * and each waits until the device view holds the previous one's devices. (Two registry replicas
+ * importing into one batch at the same moment could still overshoot by the smaller import.)
  */
 @Injectable()
 export class BatchAdmission {
   readonly #queue = new KeyedQueue();
 
-  constructor(private readonly batches: BatchSummaryView) {}
+  constructor(private readonly devices: DeviceByIdView) {}
 
   /**
    * Decides which of `deviceIds` may join `batchId` (devices already in it always may), runs
@@ -27,11 +27,11 @@ export class BatchAdmission {
     join: (admitted: boolean[]) => Promise<{ result: R; wrote: boolean }>,
   ): Promise<{ result: R; catchUpMs: number }> {
     return this.#queue.run(batchId, async () => {
-      const members = this.batches.memberCount(batchId);
-      const candidates = deviceIds.map((deviceId) => ({ alreadyMember: this.batches.isMember(batchId, deviceId) }));
-      const { result, wrote } = await join(admitToBatch(expectedSize, members, candidates));
+      const members = this.devices.batchMembers(batchId);
+      const candidates = deviceIds.map((deviceId) => ({ alreadyMember: members.has(deviceId) }));
+      const { result, wrote } = await join(admitToBatch(expectedSize, members.size, candidates));
       const waitStarted = performance.now();
-      if (wrote) await this.batches.catchUp();
+      if (wrote) await this.devices.catchUp();
       return { result, catchUpMs: Math.round(performance.now() - waitStarted) };
     });
   }

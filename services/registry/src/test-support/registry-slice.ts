@@ -76,7 +76,7 @@ export async function registrySlice() {
     batches,
     requests,
     deviceStates: new DeviceStateCache(devices),
-    admission: new BatchAdmission(batches),
+    admission: new BatchAdmission(devices),
     downlinks: new InMemoryDownlinks(),
     metrics: new RegistryMetrics(new Registry()),
     /** Moves the clock the handlers read. */

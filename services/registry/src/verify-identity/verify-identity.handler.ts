@@ -120,7 +120,7 @@ export class VerifyIdentityHandler {
         ) {
           throw notFound(`batch ${batchId}`, { batchId });
         }
-        return this.batches.members(batchId);
+        return [...this.devices.batchMembers(batchId)];
       }
       default: {
         const unknown: never = scope;

@@ -10,52 +10,29 @@ import { DeviceByIdView } from './device-by-id.view.js';
 import { RegistryView } from './registry-view.js';
 
 export interface BatchSummaries {
-  batches: Map<string, { definition: BatchDefinition; createdAt: string; imports: number; members: Set<string> }>;
+  batches: Map<string, { definition: BatchDefinition; createdAt: string; imports: number }>;
 }
 
 /**
- * Query: batches with their device counts per state. This view keeps the batches and who belongs
- * to which; the statuses come from the device-by-id view when the query is answered. It follows
- * the whole registry stream: a batch's creation and its members' events keep their order.
+ * Query: batches with their device counts per state. This view follows the batches; their devices
+ * and statuses come from the device-by-id view when the query is answered (one feed of device
+ * events for both, not two).
  */
 export const batchSummaryDefinition: LiveViewDefinition<BatchSummaries> = {
   name: 'registry-batch-summary',
-  sources: [{ context: 'registry' }],
+  sources: [{ context: 'registry', aggregate: 'batch' }],
   initialState: () => ({ batches: new Map() }),
   // Mutates in place (see device-by-id).
   evolve(view, recorded) {
     const { event } = recorded;
-    switch (event.type) {
-      case 'BatchCreated': {
-        const definition = event.data as BatchDefinition;
-        if (!view.batches.has(definition.batchId)) {
-          view.batches.set(definition.batchId, {
-            definition,
-            createdAt: event.occurredAt,
-            imports: 0,
-            members: new Set(),
-          });
-        }
-        break;
+    if (event.type === 'BatchCreated') {
+      const definition = event.data as BatchDefinition;
+      if (!view.batches.has(definition.batchId)) {
+        view.batches.set(definition.batchId, { definition, createdAt: event.occurredAt, imports: 0 });
       }
-      case 'IdentitiesImported': {
-        const batch = view.batches.get((event.data as { batchId: string }).batchId);
-        if (batch) batch.imports++;
-        break;
-      }
-      case 'DeviceIdentityImported':
-      case 'EnrolmentKeyReported':
-        view.batches.get((event.data as { batchId: string }).batchId)?.members.add(event.aggregateId);
-        break;
-      case 'OwnershipTransferCompleted': {
-        const { batchId } = event.data as { batchId?: string };
-        if (!batchId) break;
-        for (const batch of view.batches.values()) batch.members.delete(event.aggregateId);
-        view.batches.get(batchId)?.members.add(event.aggregateId);
-        break;
-      }
-      default:
-        break;
+    } else if (event.type === 'IdentitiesImported') {
+      const batch = view.batches.get((event.data as { batchId: string }).batchId);
+      if (batch) batch.imports++;
     }
     return view;
   },
@@ -89,33 +66,16 @@ export class BatchSummaryView extends RegistryView<BatchSummaries> {
   batchSummary(batchId: string): BatchSummary | undefined {
     const batch = this.state.batches.get(batchId);
     if (!batch) return undefined;
+    const members = this.devices.batchMembers(batchId);
     const byStatus = emptyStatusCounts();
-    for (const deviceId of batch.members) {
+    for (const deviceId of members) {
       const status = this.devices.deviceState(deviceId)?.status;
       if (status) byStatus[status]++;
     }
-    return {
-      ...batch.definition,
-      createdAt: batch.createdAt,
-      imports: batch.imports,
-      devices: batch.members.size,
-      byStatus,
-    };
+    return { ...batch.definition, createdAt: batch.createdAt, imports: batch.imports, devices: members.size, byStatus };
   }
 
   batchSummaries(): BatchSummary[] {
     return [...this.state.batches.keys()].map((batchId) => this.batchSummary(batchId)!);
-  }
-
-  memberCount(batchId: string): number {
-    return this.state.batches.get(batchId)?.members.size ?? 0;
-  }
-
-  members(batchId: string): string[] {
-    return [...(this.state.batches.get(batchId)?.members ?? [])];
-  }
-
-  isMember(batchId: string, deviceId: string): boolean {
-    return this.state.batches.get(batchId)?.members.has(deviceId) ?? false;
   }
 }

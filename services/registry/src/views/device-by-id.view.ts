@@ -18,25 +18,33 @@ export interface DeviceById {
   devices: Map<string, { state: DeviceState; updatedAt: string; sequence: number }>;
   /** Announced and in no batch: who an enrolment-key request without device ids is sent to. */
   unassignedAnnounced: Set<string>;
+  /** The devices of each batch (a revoked device stays in its batch, a transfer moves it). */
+  byBatch: Map<string, Set<string>>;
 }
 
 /**
- * Query: one device by id (and, from the same states, the announced devices no batch has claimed
- * and the pending challenges). Folds the device decider's own `evolve`, so it can never disagree
- * with the aggregate about a status.
+ * Query: one device by id (and, from the same states, the devices of a batch, the announced devices
+ * no batch has claimed, the pending challenges). Folds the device decider's own `evolve`, so it can
+ * never disagree with the aggregate about a status. The batch-summary view counts on it.
  */
 export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
   name: 'registry-device-by-id',
   sources: [{ context: 'registry', aggregate: 'device' }],
-  initialState: () => ({ devices: new Map(), unassignedAnnounced: new Set() }),
+  initialState: () => ({ devices: new Map(), unassignedAnnounced: new Set(), byBatch: new Map() }),
   // Mutates in place: an in-process view of thousands of devices is not copied per event.
   evolve(view, recorded) {
     const { event } = recorded;
-    const previous = view.devices.get(event.aggregateId)?.state ?? deviceDecider.initialState();
+    const deviceId = event.aggregateId;
+    const previous = view.devices.get(deviceId)?.state ?? deviceDecider.initialState();
     const state = deviceDecider.evolve(previous, event as DeviceEvent);
-    view.devices.set(event.aggregateId, { state, updatedAt: event.occurredAt, sequence: recorded.sequence });
-    if (state.status === 'Announced') view.unassignedAnnounced.add(event.aggregateId);
-    else view.unassignedAnnounced.delete(event.aggregateId);
+    view.devices.set(deviceId, { state, updatedAt: event.occurredAt, sequence: recorded.sequence });
+    if (state.status === 'Announced') view.unassignedAnnounced.add(deviceId);
+    else view.unassignedAnnounced.delete(deviceId);
+    const [before, after] = [batchOf(previous), batchOf(state)];
+    if (before !== after) {
+      if (before) view.byBatch.get(before)?.delete(deviceId);
+      if (after) view.byBatch.set(after, (view.byBatch.get(after) ?? new Set()).add(deviceId));
+    }
     return view;
   },
 };
@@ -119,6 +127,18 @@ export class DeviceByIdView extends RegistryView<DeviceById> {
   unassignedAnnounced(): string[] {
     return [...this.state.unassignedAnnounced];
   }
+
+  batchMembers(batchId: string): ReadonlySet<string> {
+    return this.state.byBatch.get(batchId) ?? noMembers;
+  }
+}
+
+const noMembers: ReadonlySet<string> = new Set();
+
+/** The batch a device belongs to, whatever its status (a revoked device keeps its batch). */
+function batchOf(state: DeviceState): string | undefined {
+  if (isEnrolled(state)) return state.membership.batchId;
+  return state.status === 'Revoked' ? state.membership?.batchId : undefined;
 }
 
 export function deviceDetail(deviceId: string, entry: { state: DeviceState; updatedAt: string }): DeviceDetail {
