@@ -69,11 +69,10 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
   async onApplicationBootstrap(): Promise<void> {
     if (this.#verifier) return;
     const { namespace } = this.config;
-    const clock = this.clock;
     this.#verifier = new DeviceMessageVerifier({
       direction: 'uplink',
       namespace,
-      clock,
+      clock: this.clock,
       resolveKey: this.keys.resolve,
     });
     for (const kind of registryUplinkKinds) {
