@@ -97,11 +97,12 @@ export class LiveFeed {
     return this.#feeds.find((f) => sourceKey(f.source) === sourceKey(source))?.checkpoint ?? 0;
   }
 
-  /** Resolves once every event in the sources at the time of the call is applied. */
-  async catchUp(): Promise<void> {
+  /** Resolves once every event in the sources (or only `sources`) at the time of the call is applied. */
+  async catchUp(sources?: readonly LiveViewSource[]): Promise<void> {
     if (this.#stopped) throw new SubscriptionError('live view stopped', { view: this.options.name });
+    const only = sources && new Set(sources.map(sourceKey));
     await Promise.all(
-      this.#feeds.map(async (feed) => {
+      this.#feeds.filter((feed) => !only || only.has(sourceKey(feed.source))).map(async (feed) => {
         await feed.subscription?.caughtUp();
         await feed.chain;
       }),
@@ -211,9 +212,9 @@ export class LiveView<S> {
     return this.#feed?.checkpoint(source) ?? 0;
   }
 
-  /** Resolves once every event in the view's sources at the time of the call is folded in. */
-  catchUp(): Promise<void> {
-    return this.#feed ? this.#feed.catchUp() : Promise.resolve();
+  /** Resolves once every event in the view's sources (or only `sources`) at the time of the call is folded in. */
+  catchUp(sources?: readonly LiveViewSource[]): Promise<void> {
+    return this.#feed ? this.#feed.catchUp(sources) : Promise.resolve();
   }
 
   stop(): Promise<void> {
