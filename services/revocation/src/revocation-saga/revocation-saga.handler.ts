@@ -47,7 +47,7 @@ export class RevocationSagaHandler {
     let state: RevocationState = this.view.state.revocation(revocationId);
     for (;;) {
       // Before deciding which targets matter, know every onboarding the logs hold now.
-      if (state.status === 'CrlPublished') await this.view.catchUp();
+      if (state.status === 'CrlPublished') await this.view.catchUp(['onboarding']);
       const step = nextStep(state, this.view.state);
       if (!step || stopped()) return recorded;
       const key = stepParts(step).join(':');

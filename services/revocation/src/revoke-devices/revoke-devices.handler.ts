@@ -40,7 +40,7 @@ export class RevokeDevicesHandler {
   #handle(command: OperatorCommandFields, plan: (view: RevocationStatusState) => RevocationPlan) {
     return this.#queue.run('revoke', async () => {
       // A device imported (or revoked) just before this command must be known.
-      await this.view.catchUp();
+      await this.view.catchUp(['registry', 'revocation']);
       return this.#start(plan(this.view.state), command);
     });
   }

@@ -193,9 +193,10 @@ export class RevocationStatusView {
     return this.#live?.ready ?? false;
   }
 
-  /** Resolves once every event in the four logs at the time of the call is folded in. */
-  catchUp(): Promise<void> {
-    return this.#live ? this.#live.catchUp() : Promise.resolve();
+  /** Resolves once every event in the four logs (or the `contexts` given) at the time of the call is folded in. */
+  catchUp(contexts?: readonly BoundedContext[]): Promise<void> {
+    const only = contexts && sources.filter((source) => contexts.includes(source.context));
+    return this.#live ? this.#live.catchUp(only) : Promise.resolve();
   }
 
   /** Resolves once the view folded the revocation log up to `sequence` (a handler's own append). */
