@@ -6,7 +6,6 @@ export * from './parking.js';
 export * from './snapshots.js';
 export * from './state-cache.js';
 export * from './command-handler.js';
-export * from './projection.js';
 export * from './in-memory-event-store.js';
 
 
