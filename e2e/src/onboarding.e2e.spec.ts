@@ -23,6 +23,7 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
   let platform: Platform;
   let fleet: Fleet;
   let store: JetStreamEventStore;
+  let connectSummary: ReturnType<Fleet['connect']>;
   const batchId = `fridges-${randomUUID().slice(0, 8)}`;
 
   const onboardingEvents = async (): Promise<EventEnvelope[]> => {
@@ -43,7 +44,12 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
     await operator.verify(platform, batchId, fleetSize);
     await operator.certify(platform, batchId, fleetSize);
     await platform.startBroker(operator.chainOf(fleet));
-  }, 240_000);
+    // The flow every test looks at, set up once so that the tests can run in any order.
+    await operator.registerBroker(platform);
+    await operator.onboard(platform, fleet, batchId, fleetSize);
+    connectSummary = fleet.connect({ telemetryIntervalMs: 2_000, concurrency: 32 });
+    await waitFor(() => fleet.stats().mqtt.delivered === fleetSize, { description: 'every device had telemetry acknowledged', timeoutMs: 120_000 });
+  }, 480_000);
 
   afterAll(async () => {
     await fleet?.stop();
@@ -53,8 +59,6 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
   }, 60_000);
 
   test('every certified device is onboarded and receives its connection parameters', async () => {
-    await operator.registerBroker(platform);
-    await operator.onboard(platform, fleet, batchId, fleetSize);
     const devices = [...fleet.devices()];
     expect(devices.filter((d) => d.state === 'configured')).toHaveLength(fleetSize);
     const sample = devices[3]!.flash.connections[targetId]!;
@@ -65,9 +69,7 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
   }, 300_000);
 
   test('each device connects with its certificate and PUF-derived key, publishes, and the onboarding service records it', async () => {
-    const summary = fleet.connect({ telemetryIntervalMs: 2_000, concurrency: 32 });
-    expect(summary).toEqual({ started: fleetSize, skipped: { offline: 0, noCertificate: 0, notOnboarded: 0 } });
-    await waitFor(() => fleet.stats().mqtt.delivered === fleetSize, { description: 'every device had telemetry acknowledged', timeoutMs: 120_000 });
+    expect(connectSummary).toEqual({ started: fleetSize, skipped: { offline: 0, noCertificate: 0, notOnboarded: 0 } });
     const mqtt = fleet.stats().mqtt;
     expect(mqtt).toMatchObject({ links: fleetSize, connected: fleetSize, publishRefused: 0, failuresByReason: {} });
 
@@ -105,7 +107,12 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
   test('stopTelemetry keeps the sessions and stops publishing', async () => {
     fleet.stopTelemetry();
     const before = fleet.stats().mqtt.published;
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(fleet.stats().mqtt).toMatchObject({ connected: fleetSize, telemetry: 'off', published: before });
+    try {
+      // Not a fixed sleep: wait until every device's next message came due, so each would have published.
+      await waitFor(() => fleet.stats().mqtt.withheld === fleetSize, { description: 'every device due while telemetry is off', timeoutMs: 30_000 });
+      expect(fleet.stats().mqtt).toMatchObject({ connected: fleetSize, telemetry: 'off', published: before });
+    } finally {
+      fleet.startTelemetry();
+    }
   });
 });

@@ -76,6 +76,8 @@ export interface Fleet {
   connect(options?: MqttFleetOptions): MqttConnectSummary;
   /** Devices stay connected and publish nothing more. */
   stopTelemetry(): void;
+  /** Connected devices publish again at their telemetry interval. */
+  startTelemetry(): void;
   /** Closes every MQTT session (devices stop reconnecting). */
   disconnect(): Promise<void>;
   /** Unsubscribes, closes MQTT sessions and waits for in-flight work. Leaves the NATS connection to its owner. */
@@ -235,6 +237,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
       return mqtt.connectAll(byId.values());
     },
     stopTelemetry: () => mqtt?.stopTelemetry(),
+    startTelemetry: () => mqtt?.startTelemetry(),
     disconnect,
     async stop() {
       await disconnect();

@@ -61,6 +61,8 @@ export interface MqttFleetStats {
   /** Telemetry the broker refused (PUBACK reason code): connected without rights. */
   publishRefused: number;
   telemetry: 'on' | 'off';
+  /** Connected links whose telemetry came due while telemetry is off: each would have published by now. */
+  withheld: number;
 }
 
 export const emptyMqttStats = (): MqttFleetStats => ({
@@ -79,6 +81,7 @@ export const emptyMqttStats = (): MqttFleetStats => ({
   acked: 0,
   publishRefused: 0,
   telemetry: 'off',
+  withheld: 0,
 });
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {
@@ -172,8 +175,10 @@ export class MqttFleet {
     stats.links = this.#links.size;
     stats.telemetry = this.#telemetryOn ? 'on' : 'off';
     stats.failuresByReason = { ...this.#failures };
+    const now = Date.now();
     for (const link of this.#links.values()) {
       if (link.state !== 'stopped') stats[link.state]++;
+      if (link.state === 'connected' && !this.#telemetryOn && link.nextPublishAt <= now) stats.withheld++;
       if (link.state === 'connected' && link.deliveringNow) stats.publishing++;
       if (link.everDelivered) stats.delivered++;
       stats.attempts += link.attempts;
