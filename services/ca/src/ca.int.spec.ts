@@ -48,10 +48,10 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
   const made: DeviceSide[] = [];
   let seeds = 0;
 
-  const start = async (instanceId: string) =>
+  const start = async (instanceId: string, on = namespace) =>
     startCa({
       nats: nats.nc,
-      namespace,
+      namespace: on,
       // A copy: Kek.fromBytes zeroes a Buffer's shared memory (Buffer#slice is a view).
       kek: await Kek.fromBytes(new Uint8Array(kekBytes)),
       platformKey: platform,
@@ -61,15 +61,43 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
 
   /** A device of the registry's batch `batchId`: imported, verified unless told otherwise, revoked if told. */
   const device = async (
-    options: { batchId?: string; verified?: boolean; revoked?: boolean; imported?: boolean } = {},
+    options: { batchId?: string; verified?: boolean; revoked?: boolean; imported?: boolean; on?: Isolated } = {},
   ) => {
-    const made_ = await DeviceSide.manufacture(`ca-int-${namespace}-${++seeds}`, nats.nc, namespace);
+    const on = options.on ?? { namespace, registry };
+    const made_ = await DeviceSide.manufacture(`ca-int-${on.namespace}-${++seeds}`, nats.nc, on.namespace);
     made.push(made_);
     if (options.imported === false) return made_;
-    await registry.importDevice(made_.deviceId, options.batchId ?? 'fridges-1', made_.enrolmentPublicKey);
-    if (options.verified !== false) await registry.verifyDevice(made_.deviceId, made_.enrolmentPublicKey);
-    if (options.revoked) await registry.revokeDevice(made_.deviceId);
+    await on.registry.importDevice(made_.deviceId, options.batchId ?? 'fridges-1', made_.enrolmentPublicKey);
+    if (options.verified !== false) await on.registry.verifyDevice(made_.deviceId, made_.enrolmentPublicKey);
+    if (options.revoked) await on.registry.revokeDevice(made_.deviceId);
     return made_;
+  };
+
+  interface Isolated {
+    namespace: string;
+    registry: RegistryFacts;
+    store: JetStreamEventStore;
+    ca: RunningCa;
+  }
+
+  /**
+   * A CA of its own in a namespace of its own, with the policy and batch `fridges-1` of owner acme:
+   * for a test that leaves the CA in a state no other test may see (future-dated CRLs, the root key exported).
+   */
+  const isolated = async (run: (on: Isolated) => Promise<void>) => {
+    const on = nats.subNamespace();
+    const ownStore = new JetStreamEventStore(nats.nc, { namespace: on, logger });
+    await ownStore.ensureStreams(['registry', 'ca']);
+    const ownRegistry = new RegistryFacts(ownStore);
+    await ownRegistry.definePolicy('fridge-policy', 365);
+    await ownRegistry.createBatch('fridges-1', 'fridge-policy', 'acme');
+    const ownCa = await start('ca-isolated', on);
+    try {
+      await run({ namespace: on, registry: ownRegistry, store: ownStore, ca: ownCa });
+    } finally {
+      await ownCa.stop();
+      await ownStore.close();
+    }
   };
 
   const lastOf = async (device: DeviceSide, kind: string, count = 1) =>
@@ -360,13 +388,25 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
 
   it('never writes private key material to any stream (CA keys, platform key, device keys)', async () => {
     await createAcme();
+    // Every kind of event the CA writes: authorities, certificates, a revocation, CRLs.
     await certify(await device(), 'secrets-1');
+    const revoked = await device();
+    await certify(revoked, 'secrets-2');
+    const revocationId = `rv-secrets-${randomUUID().slice(0, 8)}`;
+    await ca.revocation.apply(
+      RevocationRequested.create({
+        id: randomUUID(),
+        aggregateId: revocationId,
+        occurredAt: new Date().toISOString(),
+        causationId: 'test',
+        correlationId: 'test',
+        data: { revocationId, scope: 'device', deviceIds: [revoked.deviceId], reason: 'keyCompromise' },
+      }),
+    );
     const keyStore = await KvCaKeyStore.open(nats.nc, namespace);
     const secrets: Buffer[] = [];
     for (const authorityId of ['root', issuingAuthorityId('acme')]) {
-      const stored = await keyStore.get(authorityId);
-      if (!stored) continue; // the root key may be offline while another test has it exported
-      const wrapped = Buffer.from(stored);
+      const wrapped = Buffer.from((await keyStore.get(authorityId))!);
       secrets.push(wrapped);
       // Open the blob as the KEK holder would (magic|version|kekId|iv|ciphertext|tag), to know what to look for.
       const header = wrapped.subarray(0, 25);
@@ -451,48 +491,59 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     expect(await crlCount()).toBe(before + 1);
   });
 
-  it('re-publishes a CRL past half its validity (once per CRL number), never a fresh one', async () => {
-    await ca.crls.ensurePublished((await createAcme()).authorityId);
-    const crlEvents = async () => {
-      const found: { authorityId: string; crlNumber: number; revokedCount: number; thisUpdate: string }[] = [];
-      await store.replay('ca', (r) => void (r.event.type === 'CrlPublished' && found.push(r.event.data as never)), {
-        aggregate: 'crl',
-      });
-      return found;
-    };
-    const before = await crlEvents();
-    expect(before.length).toBeGreaterThan(0);
-    // Past half of the default 7-day validity of the latest CRL (another test may have published one just now).
-    const latest = Math.max(...before.map((c) => Date.parse(c.thisUpdate)));
-    expect(await ca.crls.refreshDue(new Date(latest + 86_400_000))).toEqual([]);
-    const later = new Date(latest + 4 * 86_400_000);
-    const refreshed = await ca.crls.refreshDue(later);
-    expect(refreshed).toEqual([...new Set(before.map((c) => c.authorityId))]);
-    expect(await ca.crls.refreshDue(later)).toEqual([]);
-    const after = await crlEvents();
-    expect(after).toHaveLength(before.length + refreshed.length);
-    for (const authorityId of refreshed) {
-      const numbers = after.filter((c) => c.authorityId === authorityId).map((c) => c.crlNumber);
-      const [previous, latestNumber] = numbers.slice(-2);
-      expect(latestNumber).toBe(previous! + 1);
-      expect(after.filter((c) => c.authorityId === authorityId).at(-1)!.revokedCount).toBe(
-        before.filter((c) => c.authorityId === authorityId).at(-1)!.revokedCount,
-      );
-    }
-  });
+  it('re-publishes a CRL past half its validity (once per CRL number), never a fresh one', () =>
+    isolated(async ({ ca: own, store: ownStore }) => {
+      await own.crls.ensurePublished((await own.authority.issuingFor('acme')).authorityId);
+      await own.crls.ensurePublished((await own.authority.issuingFor('globex')).authorityId);
+      const crlEvents = async () => {
+        const found: { authorityId: string; crlNumber: number; revokedCount: number; thisUpdate: string }[] = [];
+        await ownStore.replay(
+          'ca',
+          (r) => void (r.event.type === 'CrlPublished' && found.push(r.event.data as never)),
+          {
+            aggregate: 'crl',
+          },
+        );
+        return found;
+      };
+      const before = await crlEvents();
+      expect(before).toHaveLength(2);
+      const latest = Math.max(...before.map((c) => Date.parse(c.thisUpdate)));
+      expect(await own.crls.refreshDue(new Date(latest + 86_400_000))).toEqual([]);
+      const later = new Date(latest + 4 * 86_400_000); // past half of the default 7-day validity
+      const refreshed = await own.crls.refreshDue(later);
+      expect(refreshed).toEqual(before.map((c) => c.authorityId));
+      expect(await own.crls.refreshDue(later)).toEqual([]);
+      const after = await crlEvents();
+      expect(after).toHaveLength(before.length + refreshed.length);
+      for (const authorityId of refreshed) {
+        const published = after.filter((c) => c.authorityId === authorityId);
+        expect(published.map((c) => c.crlNumber)).toEqual([1, 2]);
+        expect(published.map((c) => c.revokedCount)).toEqual([0, 0]);
+      }
+    }));
 
-  it('exports the root key (offline) once an issuing CA exists; issuance goes on', async () => {
-    await createAcme();
-    const exported = await ca.authority.exportRootKey(`export-root-${randomUUID()}`);
-    try {
+  it('exports the root key (offline) once an issuing CA exists; issuance goes on', () =>
+    isolated(async (on) => {
+      await on.ca.authority.issuingFor('acme');
+      const exported = await on.ca.authority.exportRootKey('export-root-1');
       expect(exported.exportDigest).toMatch(/^[0-9a-f]{64}$/);
-      const keyStore = await KvCaKeyStore.open(nats.nc, namespace);
+      const keyStore = await KvCaKeyStore.open(nats.nc, on.namespace);
       expect(await keyStore.get('root')).toBeUndefined();
-      const delivered = await certify(await device(), 'after-export-1');
-      expect(delivered.requestId).toBe('after-export-1');
-    } finally {
-      await ca.authority.importRootKey(exported.wrappedKey);
-    }
-    expect(await (await KvCaKeyStore.open(nats.nc, namespace)).get('root')).toBeDefined();
-  });
+      const exportedAt = await on.store.read({ context: 'ca', aggregate: 'authority', id: 'root' });
+      expect(exportedAt.events.map((r) => r.event.type)).toEqual(['AuthorityCreated', 'AuthorityKeyExported']);
+      const exportedDevice = await device({ on });
+      exportedDevice.send(
+        await exportedDevice.csrMessage({
+          requestId: 'after-export-1',
+          keyId: 'enrolment',
+          csr: await enrolmentCsr(exportedDevice),
+        }),
+      );
+      expect(((await lastOf(exportedDevice, 'certificate')).body as { requestId: string }).requestId).toBe(
+        'after-export-1',
+      );
+      await on.ca.authority.importRootKey(exported.wrappedKey);
+      expect(await keyStore.get('root')).toBeDefined();
+    }));
 });
