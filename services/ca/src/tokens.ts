@@ -8,8 +8,6 @@ export const CA_KEY_STORE = Symbol('CA_KEY_STORE');
 export const CRL_STORE = Symbol('CRL_STORE');
 /** DownlinkPublisher: signed messages to a device's inbox. */
 export const DOWNLINKS = Symbol('DOWNLINKS');
-/** What the CA needs besides its ports: the KEK and the platform key. */
-export const CA_SECRETS = Symbol('CA_SECRETS');
 /** Resolved once the root, the known owners' issuing CAs and their first CRLs exist. */
 export const AUTHORITIES_READY = Symbol('AUTHORITIES_READY');
 /** Counts and times every CSR outcome (IssuanceMetrics). */
