@@ -3,3 +3,4 @@ export * from './nats-fixture.js';
 export * from './wait-for.js';
 export * from './mosquitto-fixture.js';
 export * from './broker-server-identity.js';
+export * from './given-events.js';

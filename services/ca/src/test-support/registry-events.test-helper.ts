@@ -1,44 +1,22 @@
 /** Test helper: plays the registry by appending its events (contracts' `create` + the event store). */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   BatchCreated,
   DeviceIdentityImported,
   DeviceRevoked,
   IdentityVerified,
   ServerPolicyDefined,
-  type DataOf,
-  type EventDefinition,
 } from '@tunnelkey/contracts';
 import type { EventStore } from '@tunnelkey/eventstore';
+import { givenEvent } from '@tunnelkey/testing';
 
 const now = () => new Date().toISOString();
-
-async function append<E extends EventDefinition>(
-  store: EventStore,
-  definition: E,
-  aggregateId: string,
-  data: DataOf<E>,
-) {
-  const id = randomUUID();
-  const event = definition.create({
-    id,
-    aggregateId,
-    occurredAt: now(),
-    causationId: `test-${id}`,
-    correlationId: 'test',
-    data,
-  });
-  await store.append({ context: 'registry', aggregate: definition.aggregate, id: aggregateId }, [event], {
-    expectedVersion: 'any',
-    messageId: `test-${id}`,
-  });
-}
 
 export class RegistryFacts {
   constructor(private readonly store: EventStore) {}
 
   definePolicy(policyId: string, certificateLifetimeDays = 365) {
-    return append(this.store, ServerPolicyDefined, policyId, {
+    return givenEvent(this.store, ServerPolicyDefined, policyId, {
       policyId,
       name: `policy ${policyId}`,
       targetIds: [],
@@ -48,7 +26,7 @@ export class RegistryFacts {
   }
 
   createBatch(batchId: string, policyId: string, ownerId: string, expectedSize = 10) {
-    return append(this.store, BatchCreated, batchId, {
+    return givenEvent(this.store, BatchCreated, batchId, {
       batchId,
       name: `batch ${batchId}`,
       policyId,
@@ -58,7 +36,7 @@ export class RegistryFacts {
   }
 
   importDevice(deviceId: string, batchId: string, enrolmentPublicKey: Uint8Array) {
-    return append(this.store, DeviceIdentityImported, deviceId, {
+    return givenEvent(this.store, DeviceIdentityImported, deviceId, {
       deviceId,
       batchId,
       importId: 'import-1',
@@ -69,7 +47,7 @@ export class RegistryFacts {
   }
 
   verifyDevice(deviceId: string, enrolmentPublicKey: Uint8Array) {
-    return append(this.store, IdentityVerified, deviceId, {
+    return givenEvent(this.store, IdentityVerified, deviceId, {
       deviceId,
       challengeId: `c-${deviceId.slice(2, 20)}`,
       nonceDigest: createHash('sha256').update(deviceId).digest('hex'),
@@ -78,7 +56,7 @@ export class RegistryFacts {
   }
 
   revokeDevice(deviceId: string) {
-    return append(this.store, DeviceRevoked, deviceId, {
+    return givenEvent(this.store, DeviceRevoked, deviceId, {
       deviceId,
       revocationId: `rev-${deviceId.slice(2, 20)}`,
       reason: 'keyCompromise',

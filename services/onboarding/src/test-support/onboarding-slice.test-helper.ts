@@ -4,7 +4,7 @@
  * by appending their events.
  */
 import 'reflect-metadata';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Module, type INestApplicationContext, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -16,7 +16,6 @@ import {
   DeviceIdentityImported,
   RegisterTarget,
   ServerPolicyDefined,
-  type BoundedContext,
   type CommandOf,
   type DataOf,
   type EventDefinition,
@@ -25,6 +24,7 @@ import {
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import { InMemoryEventStore } from '@tunnelkey/eventstore';
 import { PlatformModule } from '@tunnelkey/messaging';
+import { givenEvent } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { onboardingConfigFromEnv, type OnboardingConfig } from '../config.js';
 import { OnboardingModule } from '../onboarding.module.js';
@@ -153,35 +153,17 @@ export class PlatformEvents {
     private readonly crls: Map<string, string>,
   ) {}
 
-  async #append<E extends EventDefinition>(
-    context: BoundedContext,
-    definition: E,
-    aggregateId: string,
-    data: DataOf<E>,
-  ) {
-    const id = randomUUID();
-    const event = definition.create({
-      id,
-      aggregateId,
-      occurredAt: now.toISOString(),
-      causationId: `test-${id}`,
-      correlationId: 'test',
-      data,
-    });
-    await this.store.append({ context, aggregate: definition.aggregate, id: aggregateId }, [event], {
-      expectedVersion: 'any',
-      messageId: `test-${id}`,
-    });
-    return event;
+  #append<E extends EventDefinition>(definition: E, aggregateId: string, data: DataOf<E>) {
+    return givenEvent(this.store, definition, aggregateId, data, { occurredAt: now });
   }
 
   policy(policyId: string, targetIds: string[], topicRights: TopicRightSpec[] = rights) {
     const data = { policyId, name: `policy ${policyId}`, targetIds, topicRights, certificateLifetimeDays: 365 };
-    return this.#append('registry', ServerPolicyDefined, policyId, data);
+    return this.#append(ServerPolicyDefined, policyId, data);
   }
 
   batch(batchId: string, policyId: string, deviceIds: string[]) {
-    return this.#append('registry', BatchCreated, batchId, {
+    return this.#append(BatchCreated, batchId, {
       batchId,
       name: `batch ${batchId}`,
       policyId,
@@ -200,7 +182,7 @@ export class PlatformEvents {
       enrolmentPublicKey: key,
       enrolmentKeyDigest: sha256(key),
     };
-    return this.#append('registry', DeviceIdentityImported, deviceId, data);
+    return this.#append(DeviceIdentityImported, deviceId, data);
   }
 
   certified(
@@ -208,7 +190,7 @@ export class PlatformEvents {
     authorityId = 'issuing-acme',
     serialNumber = `0${deviceId.length}${sha256(deviceId).slice(0, 8)}`,
   ) {
-    return this.#append('ca', CertificateIssued, deviceId, {
+    return this.#append(CertificateIssued, deviceId, {
       deviceId,
       requestId: `r-${deviceId}`,
       authorityId,
@@ -235,14 +217,14 @@ export class PlatformEvents {
       revokedAt: now.toISOString(),
       revocationId,
     };
-    return this.#append('ca', CertificateRevoked, deviceId, data);
+    return this.#append(CertificateRevoked, deviceId, data);
   }
 
   /** Publishes CRL `crlNumber` of the authority; the CRL source then serves its PEM. */
   crl(crlNumber: number, authorityId = 'issuing-acme') {
     const crlPem = crlPemOf(authorityId, crlNumber);
     this.crls.set(crlDigestOfPem(crlPem), crlPem);
-    return this.#append('ca', CrlPublished, authorityId, {
+    return this.#append(CrlPublished, authorityId, {
       authorityId,
       crlNumber,
       issuer: 'CN=acme issuing CA',

@@ -1,5 +1,5 @@
 /** Test helper: plays the registry and the CA by appending their events (contracts' `create` + the event store). */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   BatchCreated,
   CertificateIssued,
@@ -7,11 +7,9 @@ import {
   CrlPublished,
   DeviceIdentityImported,
   ServerPolicyDefined,
-  type BoundedContext,
-  type DataOf,
-  type EventDefinition,
 } from '@tunnelkey/contracts';
 import type { EventStore } from '@tunnelkey/eventstore';
+import { givenEvent } from '@tunnelkey/testing';
 import type { TopicRightSpec } from '../target-port/topic-plan.js';
 import { crlDigestOfPem } from '../shared/crl-source.js';
 import type { TestAuthority, TestDevice } from './test-pki.test-helper.js';
@@ -19,33 +17,11 @@ import type { TestAuthority, TestDevice } from './test-pki.test-helper.js';
 const now = () => new Date().toISOString();
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
-async function append<E extends EventDefinition>(
-  store: EventStore,
-  context: BoundedContext,
-  definition: E,
-  aggregateId: string,
-  data: DataOf<E>,
-) {
-  const id = randomUUID();
-  const event = definition.create({
-    id,
-    aggregateId,
-    occurredAt: now(),
-    causationId: `test-${id}`,
-    correlationId: 'test',
-    data,
-  });
-  await store.append({ context, aggregate: definition.aggregate, id: aggregateId }, [event], {
-    expectedVersion: 'any',
-    messageId: `test-${id}`,
-  });
-}
-
 export class PlatformFacts {
   constructor(private readonly store: EventStore) {}
 
   definePolicy(policyId: string, targetIds: string[], topicRights: TopicRightSpec[]) {
-    return append(this.store, 'registry', ServerPolicyDefined, policyId, {
+    return givenEvent(this.store, ServerPolicyDefined, policyId, {
       policyId,
       name: `policy ${policyId}`,
       targetIds,
@@ -55,7 +31,7 @@ export class PlatformFacts {
   }
 
   createBatch(batchId: string, policyId: string, expectedSize: number) {
-    return append(this.store, 'registry', BatchCreated, batchId, {
+    return givenEvent(this.store, BatchCreated, batchId, {
       batchId,
       name: `batch ${batchId}`,
       policyId,
@@ -65,7 +41,7 @@ export class PlatformFacts {
   }
 
   importDevice(device: TestDevice, batchId: string) {
-    return append(this.store, 'registry', DeviceIdentityImported, device.deviceId, {
+    return givenEvent(this.store, DeviceIdentityImported, device.deviceId, {
       deviceId: device.deviceId,
       batchId,
       importId: 'import-1',
@@ -77,7 +53,7 @@ export class PlatformFacts {
 
   certify(device: TestDevice, authority: TestAuthority) {
     const at = now();
-    return append(this.store, 'ca', CertificateIssued, device.deviceId, {
+    return givenEvent(this.store, CertificateIssued, device.deviceId, {
       deviceId: device.deviceId,
       requestId: `r-${device.deviceId}`,
       authorityId: authority.authorityId,
@@ -95,7 +71,7 @@ export class PlatformFacts {
   }
 
   revoke(device: TestDevice, authority: TestAuthority, revocationId: string) {
-    return append(this.store, 'ca', CertificateRevoked, device.deviceId, {
+    return givenEvent(this.store, CertificateRevoked, device.deviceId, {
       deviceId: device.deviceId,
       authorityId: authority.authorityId,
       serialNumber: device.serialHex.toLowerCase(),
@@ -106,7 +82,7 @@ export class PlatformFacts {
   }
 
   publishCrl(authority: TestAuthority, crl: { crlPem: string; crlNumber: number }, revokedCount = 0) {
-    return append(this.store, 'ca', CrlPublished, authority.authorityId, {
+    return givenEvent(this.store, CrlPublished, authority.authorityId, {
       authorityId: authority.authorityId,
       crlNumber: crl.crlNumber,
       issuer: 'O=tunnelkey-test, CN=acme issuing CA',

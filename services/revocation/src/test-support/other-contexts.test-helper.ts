@@ -1,5 +1,5 @@
 /** Test helper: plays the registry, the CA and onboarding by appending their events (contracts' `create`). */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   BatchCreated,
   DeviceDeprovisioned,
@@ -13,6 +13,7 @@ import {
   type EventDefinition,
 } from '@tunnelkey/contracts';
 import type { EventStore } from '@tunnelkey/eventstore';
+import { givenEvent } from '@tunnelkey/testing';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** Not a real key: the revocation service never reads it, the contract only wants base64. */
@@ -22,17 +23,7 @@ export class OtherContexts {
   constructor(private readonly store: EventStore) {}
 
   async #append<E extends EventDefinition>(definition: E, aggregateId: string, data: DataOf<E>): Promise<void> {
-    const id = randomUUID();
-    const event = definition.create({
-      id,
-      aggregateId,
-      occurredAt: new Date().toISOString(),
-      causationId: `test-${id}`,
-      correlationId: 'test',
-      data,
-    });
-    const stream = { context: definition.context, aggregate: definition.aggregate, id: aggregateId };
-    await this.store.append(stream, [event], { expectedVersion: 'any', messageId: `test-${id}` });
+    await givenEvent(this.store, definition, aggregateId, data);
   }
 
   createBatch(batchId: string): Promise<void> {
