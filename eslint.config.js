@@ -32,7 +32,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['**/services/**', '../../services/*'], message: 'A service never imports another service.' },
-            { group: ['**/libs/*/src/**', '../../libs/**', '**/contracts/src/**'], message: 'Import libs through @tunnelkey/<lib>.' },
+            {
+              group: ['**/libs/*/src/**', '../../libs/**', '**/contracts/src/**'],
+              message: 'Import libs through @tunnelkey/<lib>.',
+            },
           ],
         },
       ],
@@ -47,7 +50,29 @@ export default tseslint.config(
     files: ['services/gateway/src/console/**/*.js'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['window', 'document', 'location', 'sessionStorage', 'fetch', 'EventSource', 'Event', 'MessageEvent', 'Node', 'HTMLElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLButtonElement', 'HTMLDialogElement', 'Element', 'CSS', 'crypto', 'URLSearchParams', 'setTimeout', 'clearTimeout', 'queueMicrotask'].map((name) => [name, 'readonly']),
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'EventSource',
+          'Event',
+          'MessageEvent',
+          'Node',
+          'HTMLElement',
+          'HTMLInputElement',
+          'HTMLSelectElement',
+          'HTMLButtonElement',
+          'HTMLDialogElement',
+          'Element',
+          'CSS',
+          'crypto',
+          'URLSearchParams',
+          'setTimeout',
+          'clearTimeout',
+          'queueMicrotask',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },

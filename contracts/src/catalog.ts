@@ -9,7 +9,14 @@ import * as registryEvents from './events/registry.events.js';
 import * as revocationEvents from './events/revocation.events.js';
 
 // Adding an event file means adding its module here; a unit test checks every events file is listed.
-const eventModules: readonly object[] = [registryEvents, caEvents, onboardingEvents, deviceConnectedV1, otaEvents, revocationEvents];
+const eventModules: readonly object[] = [
+  registryEvents,
+  caEvents,
+  onboardingEvents,
+  deviceConnectedV1,
+  otaEvents,
+  revocationEvents,
+];
 
 /** Every event definition, every version. The single list AsyncAPI and validation read from. */
 export const eventDefinitions: readonly EventDefinition[] = eventModules
@@ -17,7 +24,14 @@ export const eventDefinitions: readonly EventDefinition[] = eventModules
   .filter(isEventDefinition);
 
 function isEventDefinition(value: unknown): value is EventDefinition {
-  return typeof value === 'object' && value !== null && 'schema' in value && 'context' in value && 'summary' in value && 'type' in value;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'schema' in value &&
+    'context' in value &&
+    'summary' in value &&
+    'type' in value
+  );
 }
 
 const byKey = new Map<string, EventDefinition>();
@@ -48,14 +62,21 @@ export const publicEventDefinitions: readonly EventDefinition[] = eventDefinitio
 /** Validates any envelope against the contract of its type and version; throws ContractViolation. */
 export function validateEvent(value: unknown): EventEnvelope {
   const candidate = value as Partial<EventEnvelope> | null;
-  if (typeof candidate !== 'object' || candidate === null || typeof candidate.type !== 'string' || typeof candidate.version !== 'number') {
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.type !== 'string' ||
+    typeof candidate.version !== 'number'
+  ) {
     throw new ContractViolation('not an event envelope (type and version required)');
   }
   const definition = findEventDefinition(candidate.type, candidate.version);
   if (!definition) {
     // The type is named only when it looks like one: it is sender-controlled text.
     const type = /^[A-Z][A-Za-z0-9]{0,63}$/.test(candidate.type) ? candidate.type : '~';
-    throw new ContractViolation(`unknown event ${type} v${Number.isSafeInteger(candidate.version) ? candidate.version : '~'}`);
+    throw new ContractViolation(
+      `unknown event ${type} v${Number.isSafeInteger(candidate.version) ? candidate.version : '~'}`,
+    );
   }
   return definition.parse(value);
 }

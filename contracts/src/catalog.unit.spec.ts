@@ -1,7 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kind, type TSchema } from '@sinclair/typebox';
-import { eventDefinitions, findEventDefinition, latestEventDefinition, publicEventDefinitions, validateEvent } from './catalog.js';
+import {
+  eventDefinitions,
+  findEventDefinition,
+  latestEventDefinition,
+  publicEventDefinitions,
+  validateEvent,
+} from './catalog.js';
 import { commandDefinitions, findCommandDefinition } from './commands/catalog.js';
 import { aggregatesByContext, boundedContexts } from './contexts.js';
 import { deviceMessageDefinitions } from './device/catalog.js';
@@ -34,17 +40,25 @@ function looseSpots(schema: TSchema, path = ''): string[] {
     case 'Object':
       return [
         ...(s['additionalProperties'] === false ? [] : [`${path} object allows extra properties`]),
-        ...Object.entries(s['properties'] as Record<string, TSchema>).flatMap(([k, v]) => looseSpots(v, `${path}/${k}`)),
+        ...Object.entries(s['properties'] as Record<string, TSchema>).flatMap(([k, v]) =>
+          looseSpots(v, `${path}/${k}`),
+        ),
       ];
     case 'Union':
       return (s['anyOf'] as TSchema[]).flatMap((v, i) => looseSpots(v, `${path}|${i}`));
     case 'Array':
-      return [...(typeof s['maxItems'] === 'number' ? [] : [`${path} array without maxItems`]), ...looseSpots(s['items'] as TSchema, `${path}/*`)];
+      return [
+        ...(typeof s['maxItems'] === 'number' ? [] : [`${path} array without maxItems`]),
+        ...looseSpots(s['items'] as TSchema, `${path}/*`),
+      ];
     case 'Record':
-      return typeof s['maxProperties'] === 'number' && s['additionalProperties'] === false ? [] : [`${path} record unbounded`];
+      return typeof s['maxProperties'] === 'number' && s['additionalProperties'] === false
+        ? []
+        : [`${path} record unbounded`];
     case 'String': {
       if ('const' in s || typeof s['maxLength'] === 'number') return [];
-      const pattern = typeof s['pattern'] === 'string' ? s['pattern'].replace(/\\./g, '').replace(/\[[^\]]*\]/g, '') : undefined;
+      const pattern =
+        typeof s['pattern'] === 'string' ? s['pattern'].replace(/\\./g, '').replace(/\[[^\]]*\]/g, '') : undefined;
       return pattern !== undefined && !/[+*]|\{\d+,\}/.test(pattern) ? [] : [`${path} string unbounded`];
     }
     case 'Integer':
@@ -70,20 +84,45 @@ describe('the catalogs', () => {
     // each *.vN.ts file contributes an old version that is listed
     for (const file of files.filter((f) => /\.v\d+\.ts$/.test(f))) {
       const version = Number(/\.v(\d+)\.ts$/.exec(file)![1]);
-      expect(eventDefinitions.some((d) => d.version === version && latestEventDefinition(d.type)!.version > version)).toBe(true);
+      expect(
+        eventDefinitions.some((d) => d.version === version && latestEventDefinition(d.type)!.version > version),
+      ).toBe(true);
     }
   });
 
   test('hold the events the platform needs, each once per version', () => {
     const types = new Set(eventDefinitions.map((d) => d.type));
     for (const type of [
-      'ServerPolicyDefined', 'BatchCreated', 'IdentitiesImported', 'DeviceIdentityImported', 'IdentityVerified',
-      'IdentityVerificationFailed', 'EnrolmentKeysRequested', 'EnrolmentKeyReported', 'CertificateRequested',
-      'CertificateIssued', 'CertificateRejected', 'CertificateRevoked', 'CrlPublished', 'AuthorityCreated',
-      'DeviceOnboarded', 'DeviceConnected', 'DeviceDisconnected', 'TelemetryReceived', 'FirmwareImageRegistered',
-      'FirmwareImageSigned', 'RolloutStarted', 'RolloutPaused', 'RolloutCompleted', 'DeviceUpdateOffered',
-      'DeviceUpdateApplied', 'DeviceUpdateFailed', 'IntegrityAlertRaised', 'OwnershipTransferRequested',
-      'OwnershipTransferCompleted', 'DeviceRevoked',
+      'ServerPolicyDefined',
+      'BatchCreated',
+      'IdentitiesImported',
+      'DeviceIdentityImported',
+      'IdentityVerified',
+      'IdentityVerificationFailed',
+      'EnrolmentKeysRequested',
+      'EnrolmentKeyReported',
+      'CertificateRequested',
+      'CertificateIssued',
+      'CertificateRejected',
+      'CertificateRevoked',
+      'CrlPublished',
+      'AuthorityCreated',
+      'DeviceOnboarded',
+      'DeviceConnected',
+      'DeviceDisconnected',
+      'TelemetryReceived',
+      'FirmwareImageRegistered',
+      'FirmwareImageSigned',
+      'RolloutStarted',
+      'RolloutPaused',
+      'RolloutCompleted',
+      'DeviceUpdateOffered',
+      'DeviceUpdateApplied',
+      'DeviceUpdateFailed',
+      'IntegrityAlertRaised',
+      'OwnershipTransferRequested',
+      'OwnershipTransferCompleted',
+      'DeviceRevoked',
     ]) {
       expect(types).toContain(type);
     }
@@ -91,14 +130,17 @@ describe('the catalogs', () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 
-  test.each(eventDefinitions.map((d) => [`${d.type} v${d.version}`, d] as const))('%s: past-tense PascalCase, known aggregate, summary', (_, d) => {
-    expect(d.type).toMatch(/^(?:[A-Z][a-z0-9]+)+$/);
-    expect(d.type).toMatch(/(ed|Sent|Taken|Made|Built|Received)$/);
-    expect(d.version).toBeGreaterThanOrEqual(1);
-    expect(aggregatesByContext[d.context] as readonly string[]).toContain(d.aggregate);
-    expect(d.summary.length).toBeGreaterThan(10);
-    expect(d.summary).not.toMatch(/\n/);
-  });
+  test.each(eventDefinitions.map((d) => [`${d.type} v${d.version}`, d] as const))(
+    '%s: past-tense PascalCase, known aggregate, summary',
+    (_, d) => {
+      expect(d.type).toMatch(/^(?:[A-Z][a-z0-9]+)+$/);
+      expect(d.type).toMatch(/(ed|Sent|Taken|Made|Built|Received)$/);
+      expect(d.version).toBeGreaterThanOrEqual(1);
+      expect(aggregatesByContext[d.context] as readonly string[]).toContain(d.aggregate);
+      expect(d.summary.length).toBeGreaterThan(10);
+      expect(d.summary).not.toMatch(/\n/);
+    },
+  );
 
   test('every old version has an upcaster to the next', () => {
     for (const d of eventDefinitions) {
@@ -117,10 +159,23 @@ describe('the catalogs', () => {
   });
 
   test('commands have unique names and subjects cmd.<service>.<kebab-name>', () => {
-    expect(commandDefinitions.map((c) => c.name)).toEqual(expect.arrayContaining([
-      'DefineServerPolicy', 'CreateBatch', 'ImportIdentities', 'RequestEnrolmentKeys', 'VerifyIdentity', 'RegisterTarget',
-      'OnboardBatch', 'OnboardDevice', 'RevokeDevice', 'RevokeBatch', 'RegisterFirmware', 'StartRollout', 'TransferOwnership',
-    ]));
+    expect(commandDefinitions.map((c) => c.name)).toEqual(
+      expect.arrayContaining([
+        'DefineServerPolicy',
+        'CreateBatch',
+        'ImportIdentities',
+        'RequestEnrolmentKeys',
+        'VerifyIdentity',
+        'RegisterTarget',
+        'OnboardBatch',
+        'OnboardDevice',
+        'RevokeDevice',
+        'RevokeBatch',
+        'RegisterFirmware',
+        'StartRollout',
+        'TransferOwnership',
+      ]),
+    );
     for (const c of commandDefinitions) {
       expect(c.subject()).toMatch(/^cmd\.(registry|ca|onboarding|ota|revocation)\.[a-z][a-z0-9-]*$/);
       expect(findCommandDefinition(c.name)).toBe(c);
@@ -151,24 +206,27 @@ describe('every contract schema', () => {
 });
 
 describe('every event definition', () => {
-  test.each(eventDefinitions.map((d) => [`${d.type} v${d.version}`, d] as const))('%s accepts a full payload and refuses broken ones', (_, d) => {
-    const data = sampleValue(d.data);
-    const event = { type: d.type, version: d.version, ...meta, data };
-    expect(d.parse(event)).toBe(event);
-    expect(validateEvent(event)).toBe(event);
-    expect(findEventDefinition(d.type, d.version)).toBe(d);
+  test.each(eventDefinitions.map((d) => [`${d.type} v${d.version}`, d] as const))(
+    '%s accepts a full payload and refuses broken ones',
+    (_, d) => {
+      const data = sampleValue(d.data);
+      const event = { type: d.type, version: d.version, ...meta, data };
+      expect(d.parse(event)).toBe(event);
+      expect(validateEvent(event)).toBe(event);
+      expect(findEventDefinition(d.type, d.version)).toBe(d);
 
-    expect(d.is({ ...event, data: { ...(data as object), unexpected: 1 } })).toBe(false);
-    expect(d.is({ ...event, extra: 1 })).toBe(false);
-    expect(d.is({ ...event, version: d.version + 100 })).toBe(false);
-    expect(d.is({ ...event, aggregateId: 'a.b' })).toBe(false);
-    expect(d.is({ ...event, occurredAt: '2025-02-30T00:00:00Z' })).toBe(false);
-    expect(d.is({ ...event, id: 'not-a-uuid' })).toBe(false);
-    // every string in the payload is bounded: one far too long is refused where it is
-    for (const { path } of stringPaths(d.data)) {
-      expect(d.is({ ...event, data: withValueAt(data, path, 'A'.repeat(70_000)) })).toBe(false);
-    }
-  });
+      expect(d.is({ ...event, data: { ...(data as object), unexpected: 1 } })).toBe(false);
+      expect(d.is({ ...event, extra: 1 })).toBe(false);
+      expect(d.is({ ...event, version: d.version + 100 })).toBe(false);
+      expect(d.is({ ...event, aggregateId: 'a.b' })).toBe(false);
+      expect(d.is({ ...event, occurredAt: '2025-02-30T00:00:00Z' })).toBe(false);
+      expect(d.is({ ...event, id: 'not-a-uuid' })).toBe(false);
+      // every string in the payload is bounded: one far too long is refused where it is
+      for (const { path } of stringPaths(d.data)) {
+        expect(d.is({ ...event, data: withValueAt(data, path, 'A'.repeat(70_000)) })).toBe(false);
+      }
+    },
+  );
 
   test('create builds a valid envelope of its type and version', () => {
     const d = eventDefinitions[0]!;
@@ -179,45 +237,51 @@ describe('every event definition', () => {
 });
 
 describe('every command definition', () => {
-  test.each(commandDefinitions.map((c) => [c.name, c] as const))('%s accepts a full payload, refuses extras, guards its reply', (_, c) => {
-    const payload = sampleValue(c.payloadSchema as TSchema) as Record<string, unknown>;
-    expect(c.parse(payload)).toBe(payload);
-    expect(c.is({ ...payload, extra: true })).toBe(false);
-    const { commandId: _commandId, ...withoutId } = payload;
-    expect(c.is(withoutId)).toBe(false);
-    expect(c.is({ ...payload, commandId: 'has space' })).toBe(false);
+  test.each(commandDefinitions.map((c) => [c.name, c] as const))(
+    '%s accepts a full payload, refuses extras, guards its reply',
+    (_, c) => {
+      const payload = sampleValue(c.payloadSchema as TSchema) as Record<string, unknown>;
+      expect(c.parse(payload)).toBe(payload);
+      expect(c.is({ ...payload, extra: true })).toBe(false);
+      const { commandId: _commandId, ...withoutId } = payload;
+      expect(c.is(withoutId)).toBe(false);
+      expect(c.is({ ...payload, commandId: 'has space' })).toBe(false);
 
-    const result = sampleValue(c.resultSchema);
-    expect(c.isReply({ ok: true, result })).toBe(true);
-    expect(c.isReply({ ok: false, error: { code: 'NOT_FOUND', message: 'no such batch' } })).toBe(true);
-    expect(c.isReply({ ok: true, error: { code: 'NOT_FOUND', message: 'x' } })).toBe(false);
-    expect(c.isReply({ ok: false, result })).toBe(false);
-  });
+      const result = sampleValue(c.resultSchema);
+      expect(c.isReply({ ok: true, result })).toBe(true);
+      expect(c.isReply({ ok: false, error: { code: 'NOT_FOUND', message: 'no such batch' } })).toBe(true);
+      expect(c.isReply({ ok: true, error: { code: 'NOT_FOUND', message: 'x' } })).toBe(false);
+      expect(c.isReply({ ok: false, result })).toBe(false);
+    },
+  );
 });
 
 describe('every device message definition', () => {
-  test.each(deviceMessageDefinitions.map((m) => [`${m.direction} ${m.kind}`, m] as const))('%s accepts a full envelope and refuses broken ones', (_, m) => {
-    const envelope = {
-      version: 1,
-      deviceId: 'd-7f3a',
-      kind: m.kind,
-      counter: 7,
-      nonce: 'AAAAAAAAAAAAAAAAAAAAAAAA',
-      sentAt: '2025-01-02T03:04:05.000Z',
-      keyId: m.direction === 'uplink' ? 'enrolment' : 'platform-1',
-      body: sampleValue(m.body),
-      signature: `${'A'.repeat(86)}==`,
-    };
-    expect(m.parse(envelope)).toBe(envelope);
-    expect(m.is({ ...envelope, body: { ...(envelope.body as object), extra: 1 } })).toBe(false);
-    expect(m.is({ ...envelope, counter: -1 })).toBe(false);
-    expect(m.is({ ...envelope, counter: 1.5 })).toBe(false);
-    expect(m.is({ ...envelope, signature: 'AAAA' })).toBe(false);
-    expect(m.is({ ...envelope, keyId: m.direction === 'uplink' ? 'platform-1' : 'enrolment' })).toBe(false);
-    const { signature: _signature, ...unsigned } = envelope;
-    expect(m.is(unsigned)).toBe(false);
-    for (const { path } of stringPaths(m.body)) {
-      expect(m.is({ ...envelope, body: withValueAt(envelope.body, path, 'A'.repeat(70_000)) })).toBe(false);
-    }
-  });
+  test.each(deviceMessageDefinitions.map((m) => [`${m.direction} ${m.kind}`, m] as const))(
+    '%s accepts a full envelope and refuses broken ones',
+    (_, m) => {
+      const envelope = {
+        version: 1,
+        deviceId: 'd-7f3a',
+        kind: m.kind,
+        counter: 7,
+        nonce: 'AAAAAAAAAAAAAAAAAAAAAAAA',
+        sentAt: '2025-01-02T03:04:05.000Z',
+        keyId: m.direction === 'uplink' ? 'enrolment' : 'platform-1',
+        body: sampleValue(m.body),
+        signature: `${'A'.repeat(86)}==`,
+      };
+      expect(m.parse(envelope)).toBe(envelope);
+      expect(m.is({ ...envelope, body: { ...(envelope.body as object), extra: 1 } })).toBe(false);
+      expect(m.is({ ...envelope, counter: -1 })).toBe(false);
+      expect(m.is({ ...envelope, counter: 1.5 })).toBe(false);
+      expect(m.is({ ...envelope, signature: 'AAAA' })).toBe(false);
+      expect(m.is({ ...envelope, keyId: m.direction === 'uplink' ? 'platform-1' : 'enrolment' })).toBe(false);
+      const { signature: _signature, ...unsigned } = envelope;
+      expect(m.is(unsigned)).toBe(false);
+      for (const { path } of stringPaths(m.body)) {
+        expect(m.is({ ...envelope, body: withValueAt(envelope.body, path, 'A'.repeat(70_000)) })).toBe(false);
+      }
+    },
+  );
 });

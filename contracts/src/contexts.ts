@@ -51,12 +51,7 @@ export function contextSubject(context: BoundedContext, namespace = ''): string 
 }
 
 /** Subject of one aggregate instance, e.g. `registry.device.d-7f3a`. */
-export function aggregateSubject(
-  context: BoundedContext,
-  aggregate: string,
-  id: string,
-  namespace = '',
-): string {
+export function aggregateSubject(context: BoundedContext, aggregate: string, id: string, namespace = ''): string {
   if (!isAggregateId(id)) {
     throw new UnsafeSubjectToken('aggregate id', aggregateIdPattern);
   }

@@ -63,7 +63,10 @@ export const CommandError = Struct({
   details: Type.Optional(
     Type.Array(
       Type.Object(
-        { path: Type.Optional(Type.String({ maxLength: 256 })), message: Type.Optional(Type.String({ maxLength: 500 })) },
+        {
+          path: Type.Optional(Type.String({ maxLength: 256 })),
+          message: Type.Optional(Type.String({ maxLength: 500 })),
+        },
         { additionalProperties: true },
       ),
       { maxItems: 100 },
@@ -86,7 +89,11 @@ export function ok<R>(result: R): CommandReply<R> {
   return { ok: true, result };
 }
 
-export function fail(code: CommandErrorCode | (string & {}), message: string, details?: readonly ViolationDetail[]): CommandReply<never> {
+export function fail(
+  code: CommandErrorCode | (string & {}),
+  message: string,
+  details?: readonly ViolationDetail[],
+): CommandReply<never> {
   return { ok: false, error: details?.length ? { code, message, details: [...details] } : { code, message } };
 }
 
@@ -105,7 +112,11 @@ export interface CommandSpec<N extends string, P extends TProperties, R extends 
 
 type PayloadSchema<P extends TProperties> = TObject<typeof commandFields & P>;
 
-export interface CommandDefinition<N extends string = string, P extends TProperties = TProperties, R extends TSchema = TSchema> {
+export interface CommandDefinition<
+  N extends string = string,
+  P extends TProperties = TProperties,
+  R extends TSchema = TSchema,
+> {
   readonly name: N;
   readonly service: BoundedContext;
   readonly summary: string;

@@ -1,11 +1,25 @@
 import { TSchema, Type } from '@sinclair/typebox';
 import { commandSubject, defineCommand, fail, httpStatusOf, kebabCase, ok } from './define-command.js';
 import { ContractViolation, UnsafeSubjectToken } from './errors.js';
-import { DefineServerPolicy, ImportIdentities, maxImportRows, RegisterTarget, RevokeBatch, RevokeDevice, VerifyIdentity } from './index.js';
+import {
+  DefineServerPolicy,
+  ImportIdentities,
+  maxImportRows,
+  RegisterTarget,
+  RevokeBatch,
+  RevokeDevice,
+  VerifyIdentity,
+} from './index.js';
 import { Struct } from './primitives.js';
 
 describe('defineCommand', () => {
-  const Ping = defineCommand({ name: 'PingDevice', service: 'registry', summary: 'test', payload: { deviceId: Type.String({ maxLength: 8 }) }, result: Struct({ pong: Type.Boolean() }) });
+  const Ping = defineCommand({
+    name: 'PingDevice',
+    service: 'registry',
+    summary: 'test',
+    payload: { deviceId: Type.String({ maxLength: 8 }) },
+    result: Struct({ pong: Type.Boolean() }),
+  });
 
   test('subject is cmd.<service>.<kebab-case name>, namespaced on request', () => {
     expect(Ping.command).toBe('ping-device');
@@ -22,9 +36,13 @@ describe('defineCommand', () => {
   test('payload requires a client-chosen commandId and accepts correlation and actor', () => {
     expect(Ping.is({ commandId: 'c-1', deviceId: 'd' })).toBe(true);
     expect(Ping.is({ deviceId: 'd' })).toBe(false);
-    expect(Ping.is({ commandId: 'c-1', deviceId: 'd', correlationId: 'x', actor: { kind: 'operator', id: 'alice' } })).toBe(true);
+    expect(
+      Ping.is({ commandId: 'c-1', deviceId: 'd', correlationId: 'x', actor: { kind: 'operator', id: 'alice' } }),
+    ).toBe(true);
     expect(Ping.is({ commandId: 'c-1', deviceId: 'd', actor: { kind: 'root', id: 'alice' } })).toBe(false);
-    expect(() => Ping.parse({ commandId: 'c-1', deviceId: 'd'.repeat(9) })).toThrow(/command PingDevice does not match its contract: \/deviceId/);
+    expect(() => Ping.parse({ commandId: 'c-1', deviceId: 'd'.repeat(9) })).toThrow(
+      /command PingDevice does not match its contract: \/deviceId/,
+    );
   });
 
   test('replies: ok with the result, or an error with code and message', () => {
@@ -39,7 +57,9 @@ describe('defineCommand', () => {
   });
 
   test('refuses a name that is not PascalCase', () => {
-    expect(() => defineCommand({ name: 'ping', service: 'registry', summary: '', payload: {}, result: Type.Null() as TSchema })).toThrow(TypeError);
+    expect(() =>
+      defineCommand({ name: 'ping', service: 'registry', summary: '', payload: {}, result: Type.Null() as TSchema }),
+    ).toThrow(TypeError);
   });
 
   test('maps error codes to HTTP statuses once', () => {
@@ -58,16 +78,30 @@ describe('ImportIdentities', () => {
   const base = { commandId: 'c-1', batchId: 'b-1', importId: 'i-1' };
 
   test('takes JSON rows or CSV text', () => {
-    expect(ImportIdentities.is({ ...base, source: { format: 'json', rows: [row, { ...row, metadata: { site: 'x' } }] } })).toBe(true);
-    expect(ImportIdentities.is({ ...base, source: { format: 'csv', text: 'deviceId,enrolmentPublicKey\nd-1,MFkw' } })).toBe(true);
+    expect(
+      ImportIdentities.is({ ...base, source: { format: 'json', rows: [row, { ...row, metadata: { site: 'x' } }] } }),
+    ).toBe(true);
+    expect(
+      ImportIdentities.is({ ...base, source: { format: 'csv', text: 'deviceId,enrolmentPublicKey\nd-1,MFkw' } }),
+    ).toBe(true);
     expect(ImportIdentities.is({ ...base, source: { format: 'xml', text: '<x/>' } })).toBe(false);
     expect(ImportIdentities.is({ ...base, source: { format: 'json', rows: [] } })).toBe(false);
   });
 
   test('a malformed key or id is a row for the report, not a contract failure', () => {
-    expect(ImportIdentities.is({ ...base, source: { format: 'json', rows: [{ deviceId: 'bad id!', enrolmentPublicKey: 'garbage' }] } })).toBe(true);
+    expect(
+      ImportIdentities.is({
+        ...base,
+        source: { format: 'json', rows: [{ deviceId: 'bad id!', enrolmentPublicKey: 'garbage' }] },
+      }),
+    ).toBe(true);
     expect(ImportIdentities.is({ ...base, source: { format: 'json', rows: [{ ...row, extra: 1 }] } })).toBe(false);
-    expect(ImportIdentities.is({ ...base, source: { format: 'json', rows: [{ ...row, enrolmentPublicKey: 'A'.repeat(8193) }] } })).toBe(false);
+    expect(
+      ImportIdentities.is({
+        ...base,
+        source: { format: 'json', rows: [{ ...row, enrolmentPublicKey: 'A'.repeat(8193) }] },
+      }),
+    ).toBe(false);
   });
 
   test(`thousands of rows per call, at most ${maxImportRows}`, () => {
@@ -89,7 +123,12 @@ describe('ImportIdentities', () => {
       ],
     });
     expect(ImportIdentities.isReply(reply)).toBe(true);
-    expect(ImportIdentities.isReply({ ...reply, result: { ...(reply as { result: object }).result, rows: [{ row: 1, status: 'rejected', reason: 'because' }] } })).toBe(false);
+    expect(
+      ImportIdentities.isReply({
+        ...reply,
+        result: { ...(reply as { result: object }).result, rows: [{ row: 1, status: 'rejected', reason: 'because' }] },
+      }),
+    ).toBe(false);
   });
 });
 
@@ -109,7 +148,15 @@ describe('other commands', () => {
   });
 
   test('RegisterTarget takes admin credentials, marked writeOnly', () => {
-    const payload = { commandId: 'c', targetId: 'mosquitto-1', kind: 'mosquitto', name: 'Broker', host: '127.0.0.1', tlsPort: 8883, admin: { username: 'admin', password: 'p' } };
+    const payload = {
+      commandId: 'c',
+      targetId: 'mosquitto-1',
+      kind: 'mosquitto',
+      name: 'Broker',
+      host: '127.0.0.1',
+      tlsPort: 8883,
+      admin: { username: 'admin', password: 'p' },
+    };
     expect(RegisterTarget.is(payload)).toBe(true);
     expect(RegisterTarget.is({ ...payload, host: 'mqtt://x' })).toBe(false);
     expect(RegisterTarget.is({ ...payload, tlsPort: 70000 })).toBe(false);

@@ -5,7 +5,12 @@ import { compileContract } from './validation.js';
 
 export { violations } from './validation.js';
 
-export interface EventSpec<T extends string, V extends number, D extends TObject, C extends BoundedContext = BoundedContext> {
+export interface EventSpec<
+  T extends string,
+  V extends number,
+  D extends TObject,
+  C extends BoundedContext = BoundedContext,
+> {
   /** Past-tense PascalCase, e.g. `IdentitiesImported`. */
   type: T;
   version: V;
@@ -41,9 +46,12 @@ export interface EventDefinition<T extends string = string, V extends number = n
 export type EventOf<E> = E extends EventDefinition<infer T, number, infer D> ? EventEnvelope<T, Static<D>> : never;
 export type DataOf<E> = E extends EventDefinition<string, number, infer D> ? Static<D> : never;
 
-export function defineEvent<const T extends string, const V extends number, D extends TObject, const C extends BoundedContext>(
-  spec: EventSpec<T, V, D, C>,
-): EventDefinition<T, V, D> {
+export function defineEvent<
+  const T extends string,
+  const V extends number,
+  D extends TObject,
+  const C extends BoundedContext,
+>(spec: EventSpec<T, V, D, C>): EventDefinition<T, V, D> {
   const schema = envelopeSchema(spec.type, spec.version, spec.data);
   const contract = compileContract<EventEnvelope<T, Static<D>>>(schema, `${spec.type} v${spec.version}`);
   return Object.freeze({
@@ -52,6 +60,7 @@ export function defineEvent<const T extends string, const V extends number, D ex
     is: contract.is,
     parse: contract.parse,
     create: (init: EventInit<Static<D>>) => contract.parse({ type: spec.type, version: spec.version, ...init }),
-    subject: (aggregateId: string, namespace = '') => aggregateSubject(spec.context, spec.aggregate, aggregateId, namespace),
+    subject: (aggregateId: string, namespace = '') =>
+      aggregateSubject(spec.context, spec.aggregate, aggregateId, namespace),
   });
 }

@@ -31,11 +31,7 @@ export const AggregateId = Type.String({ pattern: aggregateIdPattern });
  * for all events. `causationId` is the command (or event) that caused it; `correlationId` ties
  * together everything one operator action set off.
  */
-export function envelopeSchema<T extends string, V extends number, D extends TSchema>(
-  type: T,
-  version: V,
-  data: D,
-) {
+export function envelopeSchema<T extends string, V extends number, D extends TSchema>(type: T, version: V, data: D) {
   return Type.Object(
     {
       type: Type.Literal(type),

@@ -13,7 +13,10 @@ export class ContractViolation extends Error {
     readonly details: readonly ViolationDetail[] = [],
     options?: { cause?: unknown },
   ) {
-    super(details.length ? `${message}: ${details.map((d) => `${d.path || '/'} ${d.message}`).join('; ')}` : message, options);
+    super(
+      details.length ? `${message}: ${details.map((d) => `${d.path || '/'} ${d.message}`).join('; ')}` : message,
+      options,
+    );
   }
 }
 
@@ -37,7 +40,10 @@ export class UnsafeSubjectToken extends RangeError {
 export class CanonicalEncodingError extends TypeError {
   override readonly name = 'CanonicalEncodingError';
   readonly code = 'CANONICAL_ENCODING';
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super(`${message} at ${path || '/'}`);
   }
 }

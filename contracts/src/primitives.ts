@@ -1,4 +1,12 @@
-import { Type, type ObjectOptions, type Static, type StringOptions, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
+import {
+  Type,
+  type ObjectOptions,
+  type Static,
+  type StringOptions,
+  type TLiteral,
+  type TProperties,
+  type TUnion,
+} from '@sinclair/typebox';
 import './formats.js';
 
 /**
@@ -81,10 +89,14 @@ export const Nonce = Base64(64, { minLength: 24 });
 export const HttpUrl = Type.String({ pattern: '^https?://[^\\s]{1,2000}$', maxLength: 2048 });
 
 /** Operator-supplied labels; keys are identifiers, values short text. Never secrets. */
-export const Metadata = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 256 }), {
-  maxProperties: 32,
-  additionalProperties: false,
-});
+export const Metadata = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+  Type.String({ maxLength: 256 }),
+  {
+    maxProperties: 32,
+    additionalProperties: false,
+  },
+);
 export type Metadata = Static<typeof Metadata>;
 
 /** Stable machine-readable reason codes: kebab-case. */

@@ -15,7 +15,11 @@ export interface Upcaster {
  * old event stays exactly as it was appended (and its Nats-Msg-Id still deduplicates).
  */
 export const upcasters: readonly Upcaster[] = [
-  { type: 'DeviceConnected', from: 1, upcast: (e) => upcastDeviceConnectedV1(e as Parameters<typeof upcastDeviceConnectedV1>[0]) },
+  {
+    type: 'DeviceConnected',
+    from: 1,
+    upcast: (e) => upcastDeviceConnectedV1(e as Parameters<typeof upcastDeviceConnectedV1>[0]),
+  },
 ];
 
 const byKey = new Map(upcasters.map((u) => [`${u.type}@${u.from}`, u] as const));
@@ -40,7 +44,8 @@ export function upcastEvent(value: unknown): EventEnvelope {
     try {
       event = definition.parse(next);
     } catch (error) {
-      if (error instanceof ContractViolation) throw new UpcastError(`upcast ${event.type} v${event.version} is invalid`, { cause: error });
+      if (error instanceof ContractViolation)
+        throw new UpcastError(`upcast ${event.type} v${event.version} is invalid`, { cause: error });
       throw error;
     }
   }

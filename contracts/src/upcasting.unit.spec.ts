@@ -42,7 +42,11 @@ describe('DeviceConnected v1 -> v2', () => {
   });
 
   test('a current v2 passes through as it is', () => {
-    const v2 = { ...connectedV1, version: 2, data: { ...connectedV1.data, tlsProtocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' } };
+    const v2 = {
+      ...connectedV1,
+      version: 2,
+      data: { ...connectedV1.data, tlsProtocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' },
+    };
     expect(upcastEvent(v2)).toBe(v2);
   });
 
@@ -50,7 +54,13 @@ describe('DeviceConnected v1 -> v2', () => {
     const policy = ServerPolicyDefined.create({
       ...meta,
       aggregateId: 'p1',
-      data: { policyId: 'p1', name: 'n', targetIds: [], topicRights: [{ topic: 't', access: 'publish' }], certificateLifetimeDays: 1 },
+      data: {
+        policyId: 'p1',
+        name: 'n',
+        targetIds: [],
+        topicRights: [{ topic: 't', access: 'publish' }],
+        certificateLifetimeDays: 1,
+      },
     });
     expect(upcastEvent(policy)).toBe(policy);
   });

@@ -16,7 +16,13 @@ const policy = {
   version: 1,
   aggregateId: 'p1',
   ...meta,
-  data: { policyId: 'p1', name: 'fridges', targetIds: ['mosquitto-1'], topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish' }], certificateLifetimeDays: 365 },
+  data: {
+    policyId: 'p1',
+    name: 'fridges',
+    targetIds: ['mosquitto-1'],
+    topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish' }],
+    certificateLifetimeDays: 365,
+  },
 };
 
 function violationOf(run: () => unknown): ContractViolation {
@@ -37,14 +43,28 @@ describe('ServerPolicyDefined v1 (frozen shape)', () => {
 
   test('keeps exactly its five data fields', () => {
     const data = ServerPolicyDefined.data;
-    expect(Object.keys(data.properties).sort()).toEqual(['certificateLifetimeDays', 'name', 'policyId', 'targetIds', 'topicRights']);
-    expect(data.required?.slice().sort()).toEqual(['certificateLifetimeDays', 'name', 'policyId', 'targetIds', 'topicRights']);
+    expect(Object.keys(data.properties).sort()).toEqual([
+      'certificateLifetimeDays',
+      'name',
+      'policyId',
+      'targetIds',
+      'topicRights',
+    ]);
+    expect(data.required?.slice().sort()).toEqual([
+      'certificateLifetimeDays',
+      'name',
+      'policyId',
+      'targetIds',
+      'topicRights',
+    ]);
   });
 
   test('refuses a lifetime out of range, an empty rights list, an unknown access', () => {
     expect(ServerPolicyDefined.is({ ...policy, data: { ...policy.data, certificateLifetimeDays: 0 } })).toBe(false);
     expect(ServerPolicyDefined.is({ ...policy, data: { ...policy.data, topicRights: [] } })).toBe(false);
-    expect(ServerPolicyDefined.is({ ...policy, data: { ...policy.data, topicRights: [{ topic: 't', access: 'admin' }] } })).toBe(false);
+    expect(
+      ServerPolicyDefined.is({ ...policy, data: { ...policy.data, topicRights: [{ topic: 't', access: 'admin' }] } }),
+    ).toBe(false);
   });
 });
 
@@ -75,7 +95,12 @@ describe('ContractViolation', () => {
   });
 
   test('says why a union failed, from its closest variant', () => {
-    const error = violationOf(() => ServerPolicyDefined.parse({ ...policy, data: { ...policy.data, topicRights: [{ topic: 't', access: 'admin' }] } }));
+    const error = violationOf(() =>
+      ServerPolicyDefined.parse({
+        ...policy,
+        data: { ...policy.data, topicRights: [{ topic: 't', access: 'admin' }] },
+      }),
+    );
     expect(error.details[0]?.path).toBe('/data/topicRights/0/access');
   });
 
@@ -108,7 +133,12 @@ describe('payload patterns', () => {
     expect(DeviceIdentityImported.is(imported)).toBe(true);
     const d = imported.data;
     expect(DeviceIdentityImported.is({ ...imported, data: { ...d, enrolmentPublicKey: 'not base64!' } })).toBe(false);
-    expect(DeviceIdentityImported.is({ ...imported, data: { ...d, enrolmentPublicKey: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgA' } })).toBe(false);
+    expect(
+      DeviceIdentityImported.is({
+        ...imported,
+        data: { ...d, enrolmentPublicKey: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgA' },
+      }),
+    ).toBe(false);
     expect(DeviceIdentityImported.is({ ...imported, data: { ...d, enrolmentKeyDigest: 'AB'.repeat(32) } })).toBe(false);
     expect(DeviceIdentityImported.is({ ...imported, data: { ...d, enrolmentKeyDigest: 'ab'.repeat(31) } })).toBe(false);
     expect(DeviceIdentityImported.is({ ...imported, data: { ...d, metadata: { site: 'berlin' } } })).toBe(true);
@@ -143,7 +173,9 @@ describe('payload patterns', () => {
     expect(CertificateIssued.is(issued)).toBe(true);
     const privatePem = examplePem.replace(/CERTIFICATE/g, 'PRIVATE KEY');
     expect(CertificateIssued.is({ ...issued, data: { ...issued.data, certificatePem: privatePem } })).toBe(false);
-    expect(CertificateIssued.is({ ...issued, data: { ...issued.data, chainPem: [examplePem, privatePem] } })).toBe(false);
+    expect(CertificateIssued.is({ ...issued, data: { ...issued.data, chainPem: [examplePem, privatePem] } })).toBe(
+      false,
+    );
     expect(CertificateIssued.is({ ...issued, data: { ...issued.data, chainPem: [] } })).toBe(false);
     expect(CertificateIssued.is({ ...issued, data: { ...issued.data, serialNumber: '7F3A' } })).toBe(false);
     expect(CertificateIssued.is({ ...issued, data: { ...issued.data, serialNumber: 'ab'.repeat(21) } })).toBe(false);

@@ -28,7 +28,16 @@ const adminToken = randomBytes(32).toString('base64url');
 const artifacts = join(process.cwd(), 'test-artifacts', 'console');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Without the background-networking flags Chromium phones home, and a closed network refuses it.
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** Bounds for Playwright's waiting: UI reactions are quick, fleet-wide steps take longer. */
 const ui = { timeout: 15_000 };
 const fleetStep = { timeout: 120_000 };
@@ -52,8 +61,12 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
 
   const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   const batchRow = () => page.locator(`tr[data-batch-id="${batchId}"]`);
-  const count = (state: string, n: number) => batchRow().locator(`.count[data-state="${state}"]`).filter({ hasText: new RegExp(`^${state} ${n}$`) });
-  const fieldOf = (section: string, label: string): Locator => page.getByRole('region', { name: section }).locator(`dd[data-field="${label}"]`);
+  const count = (state: string, n: number) =>
+    batchRow()
+      .locator(`.count[data-state="${state}"]`)
+      .filter({ hasText: new RegExp(`^${state} ${n}$`) });
+  const fieldOf = (section: string, label: string): Locator =>
+    page.getByRole('region', { name: section }).locator(`dd[data-field="${label}"]`);
 
   beforeAll(async () => {
     await nats.setup();
@@ -63,21 +76,38 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     platform = await startPlatform({ nats: nats.nc, namespace, logger, telemetryIntervalMs: 1_000 });
     revocation = await startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, retryMs: 200 } });
     gateway = await startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: ['error'] });
-    fleet = await createFleet({ nats: nats.nc, namespace, size: fleetSize, seedBase: `console-${suffix}`, platformPublicKey: platform.platformPublicKeySpki });
+    fleet = await createFleet({
+      nats: nats.nc,
+      namespace,
+      size: fleetSize,
+      seedBase: `console-${suffix}`,
+      platformPublicKey: platform.platformPublicKeySpki,
+    });
     // Devices connect to the broker as soon as onboarding hands them their connection parameters.
     fleet.connect({ telemetryIntervalMs: 1_000, concurrency: 20 });
-    const viewer = await fetch(`${gateway.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'victor', role: 'viewer' }) });
+    const viewer = await fetch(`${gateway.url}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'victor', role: 'viewer' }),
+    });
     viewerToken = ((await viewer.json()) as { token: string }).token;
 
-    browser = await chromium.launchPersistentContext(join(workDir, 'profile'), { executablePath: chromiumPath, headless: true, args: chromiumArgs, viewport: { width: 1440, height: 900 } });
+    browser = await chromium.launchPersistentContext(join(workDir, 'profile'), {
+      executablePath: chromiumPath,
+      headless: true,
+      args: chromiumArgs,
+      viewport: { width: 1440, height: 900 },
+    });
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
     // Failed loads are reported by URL below (a refused sign-in is a 401 the page explains).
     page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${message.text()}`);
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        pageErrors.push(`console: ${message.text()}`);
     });
     page.on('response', (response) => {
-      if (response.status() >= 400 && !(response.status() === 401 && response.url().endsWith('/api/whoami'))) pageErrors.push(`${response.status()} ${response.url()}`);
+      if (response.status() >= 400 && !(response.status() === 401 && response.url().endsWith('/api/whoami')))
+        pageErrors.push(`${response.status()} ${response.url()}`);
     });
   }, 180_000);
 
@@ -148,7 +178,10 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     const file = join(workDir, 'fridges.csv');
     await writeFile(file, fleet.identityFile('csv'));
     await batchRow().getByLabel(`Identity file for ${batchName}`).setInputFiles(file);
-    await page.getByRole('status').filter({ hasText: `${fleetSize} accepted, 0 rejected` }).waitFor(ui);
+    await page
+      .getByRole('status')
+      .filter({ hasText: `${fleetSize} accepted, 0 rejected` })
+      .waitFor(ui);
     await count('Imported', fleetSize).waitFor(ui);
 
     await batchRow().getByRole('button', { name: 'Verify' }).click();
@@ -185,14 +218,19 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     await page.getByRole('link', { name: 'Batches' }).click();
     await batchRow().getByRole('button', { name: 'Onboard' }).click();
     await count('Onboarded', fleetSize).waitFor(fleetStep);
-    await batchRow().locator('[data-field="connected"]', { hasText: String(fleetSize) }).waitFor(fleetStep);
+    await batchRow()
+      .locator('[data-field="connected"]', { hasText: String(fleetSize) })
+      .waitFor(fleetStep);
     await shot('batches');
 
     await batchRow().getByRole('link', { name: batchName }).click();
     await page.getByRole('heading', { name: 'Devices' }).waitFor(ui);
     await page.getByLabel('Connection').selectOption('connected');
     await page.locator('[data-field="total"]', { hasText: `1–${fleetSize} of ${fleetSize}` }).waitFor(fleetStep);
-    await page.locator('tr[data-device-id][data-connection="connected"]').nth(fleetSize - 1).waitFor(ui);
+    await page
+      .locator('tr[data-device-id][data-connection="connected"]')
+      .nth(fleetSize - 1)
+      .waitFor(ui);
     await shot('devices');
     // Paged by the server: 5 rows of 20, then the next 5.
     await page.goto(`${gateway.url}/#/devices?batchId=${batchId}&limit=5`);
@@ -216,12 +254,22 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     expect(fingerprint).toBe(leaf.fingerprint256.replace(/:/g, '').toLowerCase());
     expect(await fieldOf('Certificate', 'Subject').textContent()).toContain(device.deviceId);
     expect(await fieldOf('Certificate', 'Issuer').textContent()).toBe(leaf.issuer.replace(/\n/g, ', '));
-    expect(await page.getByRole('table', { name: 'Certificate chain' }).locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
-    await page.getByRole('table', { name: 'Connections' }).locator(`tr[data-target-id="${targetId}"]`, { hasText: 'Connected' }).waitFor(fleetStep);
+    expect(
+      await page.getByRole('table', { name: 'Certificate chain' }).locator('tbody tr').count(),
+    ).toBeGreaterThanOrEqual(2);
+    await page
+      .getByRole('table', { name: 'Connections' })
+      .locator(`tr[data-target-id="${targetId}"]`, { hasText: 'Connected' })
+      .waitFor(fleetStep);
     // Telemetry arrives and is counted (live: the page refetches on the device's updates).
     await fieldOf('Telemetry', 'Messages').filter({ hasNotText: /^0$/ }).waitFor(fleetStep);
-    await page.getByRole('list', { name: 'Timeline' }).locator('li[data-type="DeviceConnected"]').first().waitFor(fleetStep);
-    for (const type of ['DeviceIdentityImported', 'IdentityVerified', 'DeviceCertified', 'DeviceOnboarded']) await page.getByRole('list', { name: 'Timeline' }).locator(`li[data-type="${type}"]`).first().waitFor(fleetStep);
+    await page
+      .getByRole('list', { name: 'Timeline' })
+      .locator('li[data-type="DeviceConnected"]')
+      .first()
+      .waitFor(fleetStep);
+    for (const type of ['DeviceIdentityImported', 'IdentityVerified', 'DeviceCertified', 'DeviceOnboarded'])
+      await page.getByRole('list', { name: 'Timeline' }).locator(`li[data-type="${type}"]`).first().waitFor(fleetStep);
     await shot('device');
   }, 180_000);
 
@@ -241,7 +289,10 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     await page.getByRole('status').filter({ hasText: 'Revocation of' }).waitFor(ui);
     await page.locator('.page-head .badge', { hasText: 'Revoked' }).waitFor(fleetStep);
     await fieldOf('Identity', 'Revoked').filter({ hasText: 'Key compromise' }).waitFor(ui);
-    await page.getByRole('table', { name: 'Connections' }).locator(`tr[data-target-id="${targetId}"]`, { hasText: 'Deprovisioned' }).waitFor(fleetStep);
+    await page
+      .getByRole('table', { name: 'Connections' })
+      .locator(`tr[data-target-id="${targetId}"]`, { hasText: 'Deprovisioned' })
+      .waitFor(fleetStep);
     await page.locator('.page-head .badge', { hasText: 'Disconnected' }).waitFor(fleetStep);
     // The timeline is read from the log, slower than the read model: a longer bound.
     await page.getByRole('list', { name: 'Timeline' }).locator('li[data-type="DeviceRevoked"]').waitFor(fleetStep);
@@ -263,7 +314,8 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
       await viewer.getByRole('button', { name: 'Sign in' }).click();
       const row = viewer.locator(`tr[data-batch-id="${batchId}"]`);
       await row.waitFor(ui);
-      for (const name of ['Verify', 'Certify', 'Onboard']) expect(await row.getByRole('button', { name }).isDisabled()).toBe(true);
+      for (const name of ['Verify', 'Certify', 'Onboard'])
+        expect(await row.getByRole('button', { name }).isDisabled()).toBe(true);
       expect(await viewer.getByRole('form', { name: 'New batch' }).count()).toBe(0);
       await viewer.screenshot({ path: join(artifacts, 'batches-as-viewer.png'), fullPage: true });
       await viewer.getByRole('link', { name: 'Targets & policies' }).click();

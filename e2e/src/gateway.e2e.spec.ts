@@ -40,10 +40,20 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
   const sse: { type: string; data: any }[] = [];
   const sseAbort = new AbortController();
 
-  const call = async <T = any>(method: string, path: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> => {
+  const call = async <T = any>(
+    method: string,
+    path: string,
+    token: string | undefined,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer<T>> => {
     const response = await fetch(`${gateway.url}${path}`, {
       method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json' } : {}), ...headers },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json' } : {}),
+        ...headers,
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -52,7 +62,9 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
 
   /** Reads the SSE stream in the background into `sse`. */
   const listen = async (ticket: string) => {
-    const response = await fetch(`${gateway.url}/events?ticket=${encodeURIComponent(ticket)}`, { signal: sseAbort.signal });
+    const response = await fetch(`${gateway.url}/events?ticket=${encodeURIComponent(ticket)}`, {
+      signal: sseAbort.signal,
+    });
     expect(response.status).toBe(200);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
@@ -67,7 +79,11 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
             const frame = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
             const type = /^event: (.*)$/m.exec(frame)?.[1] ?? 'message';
-            const data = frame.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+            const data = frame
+              .split('\n')
+              .filter((l) => l.startsWith('data: '))
+              .map((l) => l.slice(6))
+              .join('\n');
             sse.push({ type, data: data ? JSON.parse(data) : undefined });
           }
         }
@@ -80,7 +96,12 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
   const cli = async (args: string[], token: string) => {
     let out = '';
     let err = '';
-    const code = await runCli(args, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: { TUNNELKEY_URL: gateway.url, TUNNELKEY_TOKEN: token }, pollMs: 50 });
+    const code = await runCli(args, {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: (t: string) => (err += t) },
+      env: { TUNNELKEY_URL: gateway.url, TUNNELKEY_TOKEN: token },
+      pollMs: 50,
+    });
     return { code, out, err };
   };
 
@@ -89,10 +110,24 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     const { key: platformKey } = await generatePlatformKey();
     const namespace = nats.namespace;
     registry = await startRegistry({ nats: nats.nc, namespace, platformKey, logger, nestLogger: ['error'] });
-    ca = await startCa({ nats: nats.nc, namespace, platformKey, kek: await Kek.fromBytes(randomBytes(32)), logger, config: { httpPort: 0 } });
+    ca = await startCa({
+      nats: nats.nc,
+      namespace,
+      platformKey,
+      kek: await Kek.fromBytes(randomBytes(32)),
+      logger,
+      config: { httpPort: 0 },
+    });
     await registry.caSubscriptionStarted();
     gateway = await startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: ['error'] });
-    fleet = await createFleet({ nats: nats.nc, namespace, size: fleetSize, profile: 'sram', seedBase: `gw-${batchId}`, platformPublicKey: platformKey.publicKeySpki });
+    fleet = await createFleet({
+      nats: nats.nc,
+      namespace,
+      size: fleetSize,
+      profile: 'sram',
+      seedBase: `gw-${batchId}`,
+      platformPublicKey: platformKey.publicKeySpki,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -134,24 +169,54 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     await waitFor(() => sse.some((e) => e.type === 'hello'), { description: 'SSE hello' });
 
     // Operators cannot define policies (admin), admins can.
-    const policy = { policyId: `policy-${batchId}`, name: 'Fridges', targetIds: [], topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' }], certificateLifetimeDays: 365 };
+    const policy = {
+      policyId: `policy-${batchId}`,
+      name: 'Fridges',
+      targetIds: [],
+      topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' }],
+      certificateLifetimeDays: 365,
+    };
     expect((await call('POST', '/api/policies', operatorToken, policy)).status).toBe(403);
     const defined = await call('POST', '/api/policies', adminToken, policy);
     expect(defined.status).toBe(200);
     expect(defined.body.result).toEqual({ policyId: policy.policyId });
 
     // A malformed body names the field; nothing is sent.
-    const malformed = await call('POST', '/api/batches', operatorToken, { batchId, name: '20 fridges', policyId: policy.policyId, ownerId: 'acme', expectedSize: 'twenty' });
+    const malformed = await call('POST', '/api/batches', operatorToken, {
+      batchId,
+      name: '20 fridges',
+      policyId: policy.policyId,
+      ownerId: 'acme',
+      expectedSize: 'twenty',
+    });
     expect(malformed.status).toBe(400);
     expect(JSON.stringify(malformed.body.error.details)).toContain('/expectedSize');
 
-    const created = await call('POST', '/api/batches', operatorToken, { batchId, name: '20 fridges', policyId: policy.policyId, ownerId: 'acme', expectedSize: fleetSize }, { 'idempotency-key': `create-${batchId}` });
+    const created = await call(
+      'POST',
+      '/api/batches',
+      operatorToken,
+      { batchId, name: '20 fridges', policyId: policy.policyId, ownerId: 'acme', expectedSize: fleetSize },
+      { 'idempotency-key': `create-${batchId}` },
+    );
     expect(created.status).toBe(200);
     // The same Idempotency-Key again changes nothing and still succeeds.
-    expect((await call('POST', '/api/batches', operatorToken, { batchId, name: '20 fridges', policyId: policy.policyId, ownerId: 'acme', expectedSize: fleetSize }, { 'idempotency-key': `create-${batchId}` })).status).toBe(200);
+    expect(
+      (
+        await call(
+          'POST',
+          '/api/batches',
+          operatorToken,
+          { batchId, name: '20 fridges', policyId: policy.policyId, ownerId: 'acme', expectedSize: fleetSize },
+          { 'idempotency-key': `create-${batchId}` },
+        )
+      ).status,
+    ).toBe(200);
 
     const csv = fleet.identityFile('csv');
-    const imported = await call('POST', `/api/batches/${batchId}/identities?importId=file-1`, operatorToken, csv, { 'x-correlation-id': `import-${batchId}` });
+    const imported = await call('POST', `/api/batches/${batchId}/identities?importId=file-1`, operatorToken, csv, {
+      'x-correlation-id': `import-${batchId}`,
+    });
     expect(imported.status).toBe(200);
     expect(imported.headers.get('x-correlation-id')).toBe(`import-${batchId}`);
     expect(imported.body.result).toMatchObject({ accepted: fleetSize, rejected: 0, calls: 1 });
@@ -159,12 +224,21 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
 
     const verify = await call('POST', '/api/verifications', operatorToken, { scope: { kind: 'batch', batchId } });
     expect(verify.status).toBe(202);
-    await waitFor(async () => (await call('GET', `/api/batches/${batchId}`, viewerToken)).body.counts.Verified === fleetSize, { description: 'all verified', timeoutMs: 60_000 });
+    await waitFor(
+      async () => (await call('GET', `/api/batches/${batchId}`, viewerToken)).body.counts.Verified === fleetSize,
+      { description: 'all verified', timeoutMs: 60_000 },
+    );
 
-    const certify = await call('POST', '/api/certifications', operatorToken, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' });
+    const certify = await call('POST', '/api/certifications', operatorToken, {
+      scope: { kind: 'batch', batchId },
+      keyId: 'tls-0',
+    });
     expect(certify.status).toBe(202);
     expect(certify.body.result).toEqual({ devices: fleetSize });
-    await waitFor(async () => (await call('GET', `/api/batches/${batchId}`, viewerToken)).body.counts.Certified === fleetSize, { description: 'all certified', timeoutMs: 90_000 });
+    await waitFor(
+      async () => (await call('GET', `/api/batches/${batchId}`, viewerToken)).body.counts.Certified === fleetSize,
+      { description: 'all certified', timeoutMs: 90_000 },
+    );
 
     const list = await call('GET', `/api/devices?batchId=${batchId}&state=Certified&limit=5`, viewerToken);
     expect(list.body.total).toBe(fleetSize);
@@ -178,7 +252,10 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     expect(detail.status).toBe(200);
     const leaf = new X509Certificate(device.flash.certificates['tls-0']!.certificatePem);
     expect(detail.body.state).toBe('Certified');
-    expect(detail.body.certificate).toMatchObject({ serialNumber: leaf.serialNumber.toLowerCase(), fingerprintSha256: leaf.fingerprint256.replace(/:/g, '').toLowerCase() });
+    expect(detail.body.certificate).toMatchObject({
+      serialNumber: leaf.serialNumber.toLowerCase(),
+      fingerprintSha256: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
+    });
     expect(detail.body.certificate.subject).toContain(device.deviceId);
     expect(detail.body.certificate.chain.length).toBeGreaterThanOrEqual(2);
     expect(detail.body.certificate.chain[0].subject).toBe(leaf.issuer.replace(/\n/g, ', '));
@@ -187,24 +264,41 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     // The log records who issued each command and the request's correlation id.
     const history = await call('GET', `/api/devices/${device.deviceId}/history`, viewerToken);
     const importedEvent = history.body.events.find((e: { type: string }) => e.type === 'DeviceIdentityImported');
-    expect(importedEvent).toMatchObject({ context: 'registry', actor: { kind: 'operator', id: 'olivia' }, correlationId: `import-${batchId}` });
-    expect(history.body.events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['IdentityVerified', 'CertificateIssued', 'DeviceCertified']));
+    expect(importedEvent).toMatchObject({
+      context: 'registry',
+      actor: { kind: 'operator', id: 'olivia' },
+      correlationId: `import-${batchId}`,
+    });
+    expect(history.body.events.map((e: { type: string }) => e.type)).toEqual(
+      expect.arrayContaining(['IdentityVerified', 'CertificateIssued', 'DeviceCertified']),
+    );
 
     // The live stream delivered the batch's progress and the devices' state changes.
-    await waitFor(() => sse.some((e) => e.type === 'batch' && e.data.batchId === batchId && e.data.counts.Certified === fleetSize), { description: 'SSE batch progress to Certified' });
+    await waitFor(
+      () => sse.some((e) => e.type === 'batch' && e.data.batchId === batchId && e.data.counts.Certified === fleetSize),
+      { description: 'SSE batch progress to Certified' },
+    );
     expect(sse.some((e) => e.type === 'device' && e.data.deviceId === device.deviceId)).toBe(true);
   }, 240_000);
 
   it('enforces roles and answers unknown ids and bad queries clearly', async () => {
     const device = [...fleet.devices()][0]!;
-    const revoke = await call('POST', `/api/devices/${device.deviceId}/revocation`, viewerToken, { reason: 'keyCompromise' });
+    const revoke = await call('POST', `/api/devices/${device.deviceId}/revocation`, viewerToken, {
+      reason: 'keyCompromise',
+    });
     expect(revoke.status).toBe(403);
     expect(revoke.body.error.code).toBe('FORBIDDEN');
-    expect((await call('POST', `/api/devices/${device.deviceId}/revocation`, operatorToken, { reason: 'keyCompromise' })).status).toBe(403);
+    expect(
+      (await call('POST', `/api/devices/${device.deviceId}/revocation`, operatorToken, { reason: 'keyCompromise' }))
+        .status,
+    ).toBe(403);
     expect((await call('GET', '/api/devices/no-such-device', viewerToken)).status).toBe(404);
     expect((await call('GET', '/api/devices?state=Bogus', viewerToken)).status).toBe(400);
     // The revocation service is not running here: the command is refused as unavailable, not lost silently.
-    expect((await call('POST', `/api/devices/${device.deviceId}/revocation`, adminToken, { reason: 'keyCompromise' })).status).toBe(503);
+    expect(
+      (await call('POST', `/api/devices/${device.deviceId}/revocation`, adminToken, { reason: 'keyCompromise' }))
+        .status,
+    ).toBe(503);
     // SSE needs a ticket or a token.
     expect((await fetch(`${gateway.url}/events?ticket=forged.ticket`)).status).toBe(401);
   });
@@ -222,7 +316,10 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     const certify = await cli(['certify', batchId, '--key-id', 'tls-0', '--json'], operatorToken);
     expect(certify.code).toBe(0);
     expect(JSON.parse(certify.out).batch.counts.Certified).toBe(fleetSize);
-    expect((await cli(['revoke', 'device', [...fleet.devices()][0]!.deviceId, '--reason', 'keyCompromise'], viewerToken)).code).toBe(4);
+    expect(
+      (await cli(['revoke', 'device', [...fleet.devices()][0]!.deviceId, '--reason', 'keyCompromise'], viewerToken))
+        .code,
+    ).toBe(4);
     expect((await cli(['devices', 'show', 'no-such-device'], viewerToken)).code).toBe(3);
     expect((await cli(['devices', 'list', '--bogus'], viewerToken)).code).toBe(2);
     expect((await cli(['whoami'], 'tk_0123456789abcdef_notatoken')).code).toBe(4);

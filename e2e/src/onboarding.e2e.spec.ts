@@ -31,16 +31,33 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
     await store.replay('onboarding', (r) => void events.push(r.event));
     return events;
   };
-  const devicesWith = (events: EventEnvelope[], type: string, where: (data: Record<string, unknown>) => boolean = () => true) =>
-    new Set(events.filter((e) => e.type === type && where(e.data as Record<string, unknown>)).map((e) => (e.data as { deviceId: string }).deviceId));
+  const devicesWith = (
+    events: EventEnvelope[],
+    type: string,
+    where: (data: Record<string, unknown>) => boolean = () => true,
+  ) =>
+    new Set(
+      events
+        .filter((e) => e.type === type && where(e.data as Record<string, unknown>))
+        .map((e) => (e.data as { deviceId: string }).deviceId),
+    );
 
   beforeAll(async () => {
     await nats.setup();
     platform = await startPlatform({ nats: nats.nc, namespace: nats.namespace, logger, telemetryIntervalMs: 1_000 });
     store = new JetStreamEventStore(nats.nc, { namespace: nats.namespace });
-    fleet = await createFleet({ nats: nats.nc, namespace: nats.namespace, size: fleetSize, seedBase: `onb-e2e-${batchId}`, platformPublicKey: platform.platformPublicKeySpki });
+    fleet = await createFleet({
+      nats: nats.nc,
+      namespace: nats.namespace,
+      size: fleetSize,
+      seedBase: `onb-e2e-${batchId}`,
+      platformPublicKey: platform.platformPublicKeySpki,
+    });
     await operator.defineBatch(platform, batchId, fleetSize);
-    await expect(operator.importIdentities(platform, fleet, batchId)).resolves.toEqual({ accepted: fleetSize, rejected: 0 });
+    await expect(operator.importIdentities(platform, fleet, batchId)).resolves.toEqual({
+      accepted: fleetSize,
+      rejected: 0,
+    });
     await operator.verify(platform, batchId, fleetSize);
     await operator.certify(platform, batchId, fleetSize);
     await platform.startBroker(operator.chainOf(fleet));
@@ -48,7 +65,10 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
     await operator.registerBroker(platform);
     await operator.onboard(platform, fleet, batchId, fleetSize);
     connectSummary = fleet.connect({ telemetryIntervalMs: 2_000, concurrency: 32 });
-    await waitFor(() => fleet.stats().mqtt.delivered === fleetSize, { description: 'every device had telemetry acknowledged', timeoutMs: 120_000 });
+    await waitFor(() => fleet.stats().mqtt.delivered === fleetSize, {
+      description: 'every device had telemetry acknowledged',
+      timeoutMs: 120_000,
+    });
   }, 480_000);
 
   afterAll(async () => {
@@ -62,7 +82,11 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
     const devices = [...fleet.devices()];
     expect(devices.filter((d) => d.state === 'configured')).toHaveLength(fleetSize);
     const sample = devices[3]!.flash.connections[targetId]!;
-    expect(sample).toMatchObject({ endpoint: { protocol: 'mqtts', host: '127.0.0.1', port: platform.broker.tlsPort }, clientId: devices[3]!.deviceId, topicPrefix: `fridges/${devices[3]!.deviceId}` });
+    expect(sample).toMatchObject({
+      endpoint: { protocol: 'mqtts', host: '127.0.0.1', port: platform.broker.tlsPort },
+      clientId: devices[3]!.deviceId,
+      topicPrefix: `fridges/${devices[3]!.deviceId}`,
+    });
     expect(sample.serverCaPem).toBe(platform.serverIdentity.caPem);
     const onboarded = devicesWith(await onboardingEvents(), 'DeviceOnboarded', (d) => d.targetId === targetId);
     expect(onboarded.size).toBe(fleetSize);
@@ -84,15 +108,27 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
       { description: 'DeviceConnected + first TelemetryReceived for every device in the log', timeoutMs: 120_000 },
     );
     // The broker took the MQTT identity from the certificate (use_identity_as_username): client id = device id.
-    const connected = events.filter((e) => e.type === 'DeviceConnected').map((e) => e.data as { deviceId: string; clientId: string });
+    const connected = events
+      .filter((e) => e.type === 'DeviceConnected')
+      .map((e) => e.data as { deviceId: string; clientId: string });
     expect(connected.every((d) => d.clientId === d.deviceId)).toBe(true);
     // Never one event per message: one "first" per device, then periodic counters.
-    expect(events.filter((e) => e.type === 'TelemetryReceived' && (e.data as { kind: string }).kind === 'first')).toHaveLength(fleetSize);
+    expect(
+      events.filter((e) => e.type === 'TelemetryReceived' && (e.data as { kind: string }).kind === 'first'),
+    ).toHaveLength(fleetSize);
   }, 300_000);
 
   test('a client with a valid-looking identity but no certificate is refused; a device id cannot be taken without its key', async () => {
     const device = [...fleet.devices()][0]!;
-    const refused = await connectAsync({ protocol: 'mqtts', host: '127.0.0.1', port: platform.broker.tlsPort, ca: platform.serverIdentity.caPem, clientId: device.deviceId, reconnectPeriod: 0, connectTimeout: 5_000 }).then(
+    const refused = await connectAsync({
+      protocol: 'mqtts',
+      host: '127.0.0.1',
+      port: platform.broker.tlsPort,
+      ca: platform.serverIdentity.caPem,
+      clientId: device.deviceId,
+      reconnectPeriod: 0,
+      connectTimeout: 5_000,
+    }).then(
       async (client) => {
         await client.endAsync(true);
         return false;
@@ -109,7 +145,10 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
     const before = fleet.stats().mqtt.published;
     try {
       // Not a fixed sleep: wait until every device's next message came due, so each would have published.
-      await waitFor(() => fleet.stats().mqtt.withheld === fleetSize, { description: 'every device due while telemetry is off', timeoutMs: 30_000 });
+      await waitFor(() => fleet.stats().mqtt.withheld === fleetSize, {
+        description: 'every device due while telemetry is off',
+        timeoutMs: 30_000,
+      });
       expect(fleet.stats().mqtt).toMatchObject({ connected: fleetSize, telemetry: 'off', published: before });
     } finally {
       fleet.startTelemetry();

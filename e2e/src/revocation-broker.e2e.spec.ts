@@ -47,7 +47,8 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
   const mainBatch = `fridges-${run}`;
   const revokedBatch = `fridges-recalled-${run}`;
   const events: LinkEvent[] = [];
-  const eventsOf = (deviceId: string, type: string, after = 0) => events.filter((e) => e.deviceId === deviceId && e.type === type && e.at >= after);
+  const eventsOf = (deviceId: string, type: string, after = 0) =>
+    events.filter((e) => e.deviceId === deviceId && e.type === type && e.at >= after);
   const acked = () => fleet.stats().mqtt.acked + batchFleet.stats().mqtt.acked;
 
   beforeAll(async () => {
@@ -57,7 +58,13 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     const fleets = { [mainBatch]: fleetSize - batchSize, [revokedBatch]: batchSize };
     const created: Fleet[] = [];
     for (const [batchId, size] of Object.entries(fleets)) {
-      const f = await createFleet({ nats: nats.nc, namespace: nats.namespace, size, seedBase: `rv-broker-${batchId}`, platformPublicKey: platform.platformPublicKeySpki });
+      const f = await createFleet({
+        nats: nats.nc,
+        namespace: nats.namespace,
+        size,
+        seedBase: `rv-broker-${batchId}`,
+        platformPublicKey: platform.platformPublicKeySpki,
+      });
       created.push(f);
       await operator.defineBatch(platform, batchId, size);
       await operator.importIdentities(platform, f, batchId);
@@ -76,7 +83,10 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
       // The fleet's default reconnect backoff (1 s, doubling): what devices do, and revoked devices retrying every 200 ms would load the broker the latencies are measured on.
       f.connect({ telemetryIntervalMs, concurrency: 32, onEvent: (e) => void events.push(e) });
     }
-    await waitFor(() => fleet.stats().mqtt.delivered + batchFleet.stats().mqtt.delivered === fleetSize, { description: 'every device publishing', timeoutMs: 180_000 });
+    await waitFor(() => fleet.stats().mqtt.delivered + batchFleet.stats().mqtt.delivered === fleetSize, {
+      description: 'every device publishing',
+      timeoutMs: 180_000,
+    });
   }, 900_000);
 
   afterAll(async () => {
@@ -89,19 +99,33 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
 
   /** The victims' sessions were dropped after their revocation and every reconnect since was refused. */
   async function expectCutOff(victims: readonly string[], revokedAt: (deviceId: string) => number): Promise<number[]> {
-    await waitFor(() => victims.every((id) => eventsOf(id, 'disconnected', revokedAt(id)).length > 0), { description: 'revoked devices disconnected', timeoutMs: 60_000 });
+    await waitFor(() => victims.every((id) => eventsOf(id, 'disconnected', revokedAt(id)).length > 0), {
+      description: 'revoked devices disconnected',
+      timeoutMs: 60_000,
+    });
     const cutAt = (id: string) => eventsOf(id, 'disconnected', revokedAt(id))[0]!.at;
     // ...and its reconnects are refused (the CRL fails the handshake, or the broker refuses the session).
-    await waitFor(() => victims.every((id) => eventsOf(id, 'connect-failed', cutAt(id)).length >= 2), { description: 'reconnects of revoked devices refused twice each', timeoutMs: 60_000 }).catch((error: unknown) => {
+    await waitFor(() => victims.every((id) => eventsOf(id, 'connect-failed', cutAt(id)).length >= 2), {
+      description: 'reconnects of revoked devices refused twice each',
+      timeoutMs: 60_000,
+    }).catch((error: unknown) => {
       const stuck = victims.filter((id) => eventsOf(id, 'connect-failed', cutAt(id)).length < 2).slice(0, 3);
       const { targets, certificates } = platform.onboarding.views;
       const enforced = JSON.stringify([...targets.state.targets.values()].map((t) => Object.fromEntries(t.crls)));
-      const story = stuck.map((id) => `${id} (listed on CRL ${certificates.device(id)?.listedOnCrl}, targets enforce ${enforced}): ${events.filter((e) => e.deviceId === id && e.at >= revokedAt(id)).map((e) => `${e.type}${e.reason ? `(${e.reason})` : ''}@+${e.at - revokedAt(id)}ms`).join(', ')}`);
+      const story = stuck.map(
+        (id) =>
+          `${id} (listed on CRL ${certificates.device(id)?.listedOnCrl}, targets enforce ${enforced}): ${events
+            .filter((e) => e.deviceId === id && e.at >= revokedAt(id))
+            .map((e) => `${e.type}${e.reason ? `(${e.reason})` : ''}@+${e.at - revokedAt(id)}ms`)
+            .join(', ')}`,
+      );
       throw new Error(`${String(error)}; e.g. ${story.join(' | ')}`);
     });
     expect(victims.filter((id) => eventsOf(id, 'connected', cutAt(id)).length > 0)).toEqual([]);
     const reasons = new Set(victims.flatMap((id) => eventsOf(id, 'connect-failed', cutAt(id)).map((e) => e.reason)));
-    expect([...reasons].filter((r) => r !== 'tls-refused' && r !== 'connack-refused' && r !== 'closed-before-connack')).toEqual([]);
+    expect(
+      [...reasons].filter((r) => r !== 'tls-refused' && r !== 'connack-refused' && r !== 'closed-before-connack'),
+    ).toEqual([]);
     return victims.map((id) => cutAt(id) - revokedAt(id));
   }
 
@@ -110,7 +134,10 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     expect(others.filter((id) => eventsOf(id, 'disconnected', since).length > 0)).toEqual([]);
     const ackedMid = acked();
     expect(ackedMid).toBeGreaterThan(ackedBefore);
-    await waitFor(() => acked() >= ackedMid + others.length, { description: 'the others go on publishing', timeoutMs: 60_000 });
+    await waitFor(() => acked() >= ackedMid + others.length, {
+      description: 'the others go on publishing',
+      timeoutMs: 60_000,
+    });
     expect(fleet.stats().mqtt.connected + batchFleet.stats().mqtt.connected).toBe(others.length);
   }
 
@@ -124,11 +151,17 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     for (const deviceId of victims) {
       revokedAt.set(deviceId, Date.now());
       await platform.send(RevokeDevice, { deviceId, reason: 'keyCompromise' });
-      await waitFor(() => eventsOf(deviceId, 'disconnected', revokedAt.get(deviceId)).length > 0, { description: `${deviceId} disconnected`, timeoutMs: 30_000, intervalMs: 5 });
+      await waitFor(() => eventsOf(deviceId, 'disconnected', revokedAt.get(deviceId)).length > 0, {
+        description: `${deviceId} disconnected`,
+        timeoutMs: 30_000,
+        intervalMs: 5,
+      });
     }
     const latencies = await expectCutOff(victims, (id) => revokedAt.get(id)!);
     await expectOthersUnaffected(others, Math.min(...revokedAt.values()), ackedBefore);
-    process.stdout.write(`revoke -> disconnect at the broker, ${victims.length} devices revoked one by one among ${fleetSize} connected: ${percentiles(latencies)}\n`);
+    process.stdout.write(
+      `revoke -> disconnect at the broker, ${victims.length} devices revoked one by one among ${fleetSize} connected: ${percentiles(latencies)}\n`,
+    );
   }, 300_000);
 
   it('in a burst: revocations sent back to back cut off every device, and the others keep publishing without a gap', async () => {
@@ -142,7 +175,9 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     }
     const latencies = await expectCutOff(victims, (id) => revokedAt.get(id)!);
     await expectOthersUnaffected(others, Math.min(...revokedAt.values()), ackedBefore);
-    process.stdout.write(`revoke -> disconnect at the broker, ${victims.length} devices revoked in a burst (one command each, back to back) among ${fleetSize - oneByOne} connected: ${percentiles(latencies)}\n`);
+    process.stdout.write(
+      `revoke -> disconnect at the broker, ${victims.length} devices revoked in a burst (one command each, back to back) among ${fleetSize - oneByOne} connected: ${percentiles(latencies)}\n`,
+    );
   }, 300_000);
 
   it('as one batch: one RevokeBatch cuts off every device of the batch, and the others keep publishing without a gap', async () => {
@@ -150,10 +185,15 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
     const others = devicesOf(fleet).slice(oneByOne + burst);
     const ackedBefore = acked();
     const revokedAt = Date.now();
-    const started = await platform.send<{ devices: number }>(RevokeBatch, { batchId: revokedBatch, reason: 'cessationOfOperation' });
+    const started = await platform.send<{ devices: number }>(RevokeBatch, {
+      batchId: revokedBatch,
+      reason: 'cessationOfOperation',
+    });
     expect(started.devices).toBe(batchSize);
     const latencies = await expectCutOff(victims, () => revokedAt);
     await expectOthersUnaffected(others, revokedAt, ackedBefore);
-    process.stdout.write(`revoke -> disconnect at the broker, a batch of ${victims.length} revoked with one command among ${fleetSize - oneByOne - burst} connected: ${percentiles(latencies)}\n`);
+    process.stdout.write(
+      `revoke -> disconnect at the broker, a batch of ${victims.length} revoked with one command among ${fleetSize - oneByOne - burst} connected: ${percentiles(latencies)}\n`,
+    );
   }, 300_000);
 });

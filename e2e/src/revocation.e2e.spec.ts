@@ -15,14 +15,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startCa, type RunningCa } from '@tunnelkey/ca';
-import { CertifyDevices, CreateBatch, DefineServerPolicy, ImportIdentities, RevokeBatch, RevokeDevice, VerifyIdentity, type EventEnvelope } from '@tunnelkey/contracts';
+import {
+  CertifyDevices,
+  CreateBatch,
+  DefineServerPolicy,
+  ImportIdentities,
+  RevokeBatch,
+  RevokeDevice,
+  VerifyIdentity,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
 import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
 import { Kek } from '@tunnelkey/pki';
 import { startRegistry, type RunningRegistry } from '@tunnelkey/registry';
-import { revocationQuerySubjects, startRevocation, type DeviceRevocationView, type RevocationView, type RunningRevocation } from '@tunnelkey/revocation';
+import {
+  revocationQuerySubjects,
+  startRevocation,
+  type DeviceRevocationView,
+  type RevocationView,
+  type RunningRevocation,
+} from '@tunnelkey/revocation';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
 
@@ -32,7 +47,11 @@ const logger = pino({ level: 'warn' });
 const kekBytes = randomBytes(32);
 
 /** openssl's output whatever its exit code (verify exits 2 on a revoked leaf). */
-const openssl = async (args: string[]) => run('openssl', args).then(({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
+const openssl = async (args: string[]) =>
+  run('openssl', args).then(
+    ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+  );
 
 describe('revocation: registry + CA + revocation saga on real NATS, CRL checked by openssl', () => {
   let registry: RunningRegistry;
@@ -45,13 +64,27 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
   let workDir: string;
   let namespace: string;
   const command = () => ({ commandId: randomUUID() });
-  const send = <R>(subject: string, payload: object) => commands.request<R>(`${namespace}.${subject}`, payload, { timeoutMs: 30_000 });
-  const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as CommandFailed);
+  const send = <R>(subject: string, payload: object) =>
+    commands.request<R>(`${namespace}.${subject}`, payload, { timeoutMs: 30_000 });
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error as CommandFailed,
+    );
 
   const startCaService = async () =>
-    startCa({ nats: nats.nc, namespace, platformKey, kek: await Kek.fromBytes(new Uint8Array(kekBytes)), logger, config: { httpPort: 0, instanceId: 'ca-1' } });
-  const startRevocationService = () => startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, retryMs: 100 } });
-  const events = async (context: 'ca' | 'revocation', aggregate: string, id: string) => (await store.read({ context, aggregate, id })).events.map((r) => r.event);
+    startCa({
+      nats: nats.nc,
+      namespace,
+      platformKey,
+      kek: await Kek.fromBytes(new Uint8Array(kekBytes)),
+      logger,
+      config: { httpPort: 0, instanceId: 'ca-1' },
+    });
+  const startRevocationService = () =>
+    startRevocation({ nats: nats.nc, namespace, logger, config: { httpPort: 0, retryMs: 100 } });
+  const events = async (context: 'ca' | 'revocation', aggregate: string, id: string) =>
+    (await store.read({ context, aggregate, id })).events.map((r) => r.event);
   const countIn = async (context: 'ca' | 'revocation', aggregate?: string) => {
     let n = 0;
     await store.replay(context, () => void n++, aggregate ? { aggregate } : {});
@@ -122,11 +155,26 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
   const verifyWithCrl = async (deviceId: string) => {
     const file = join(workDir, `${deviceId}.pem`);
     await writeFile(file, leaf(deviceId).certificatePem);
-    return openssl(['verify', '-crl_check', '-CAfile', join(workDir, 'root.pem'), '-untrusted', join(workDir, 'issuing.pem'), '-CRLfile', join(workDir, 'crl.pem'), file]);
+    return openssl([
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      join(workDir, 'root.pem'),
+      '-untrusted',
+      join(workDir, 'issuing.pem'),
+      '-CRLfile',
+      join(workDir, 'crl.pem'),
+      file,
+    ]);
   };
-  const revocationView = (revocationId: string) => send<RevocationView>(revocationQuerySubjects.revocation, { revocationId });
+  const revocationView = (revocationId: string) =>
+    send<RevocationView>(revocationQuerySubjects.revocation, { revocationId });
   const completed = (revocationId: string) =>
-    waitFor(async () => ((await revocationView(revocationId)).status === 'Completed' ? revocationView(revocationId) : undefined), { description: `revocation ${revocationId} completed`, timeoutMs: 30_000 });
+    waitFor(
+      async () =>
+        (await revocationView(revocationId)).status === 'Completed' ? revocationView(revocationId) : undefined,
+      { description: `revocation ${revocationId} completed`, timeoutMs: 30_000 },
+    );
 
   beforeAll(async () => {
     await nats.setup();
@@ -139,7 +187,14 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     revocation = await startRevocationService();
     await registry.caSubscriptionStarted();
     commands = new CommandClient(nats.nc);
-    await send(DefineServerPolicy.subject(), { ...command(), policyId: 'fridge-policy', name: 'Fridges', targetIds: ['plant-broker'], topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' }], certificateLifetimeDays: 365 });
+    await send(DefineServerPolicy.subject(), {
+      ...command(),
+      policyId: 'fridge-policy',
+      name: 'Fridges',
+      targetIds: ['plant-broker'],
+      topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' }],
+      certificateLifetimeDays: 365,
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -159,23 +214,52 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     const reply = await revokeDevice(victim, 'keyCompromise', { actor: { kind: 'operator', id: 'alice' } });
     expect(reply).toMatchObject({ devices: 1, alreadyRevoked: 0 });
     const view = await completed(reply.revocationId);
-    process.stdout.write(`revocation e2e: one device, RevokeDevice -> Completed in ${Math.round(performance.now() - started)} ms (saga durationMs ${view.durationMs})\n`);
-    expect(view.steps.map((s) => s.step)).toEqual(['requested', 'certificates-revoked', 'crl-published', 'targets-deprovisioned', 'registry-updated', 'completed']);
+    process.stdout.write(
+      `revocation e2e: one device, RevokeDevice -> Completed in ${Math.round(performance.now() - started)} ms (saga durationMs ${view.durationMs})\n`,
+    );
+    expect(view.steps.map((s) => s.step)).toEqual([
+      'requested',
+      'certificates-revoked',
+      'crl-published',
+      'targets-deprovisioned',
+      'registry-updated',
+      'completed',
+    ]);
     expect(view.crls).toHaveLength(1);
     expect(view.requestedBy).toEqual({ kind: 'operator', id: 'alice' });
 
     const device = await send<DeviceRevocationView>(revocationQuerySubjects.device, { deviceId: victim });
-    expect(device).toMatchObject({ status: 'revoked', reason: 'keyCompromise', revocationId: reply.revocationId, requestedBy: { kind: 'operator', id: 'alice' } });
+    expect(device).toMatchObject({
+      status: 'revoked',
+      reason: 'keyCompromise',
+      revocationId: reply.revocationId,
+      requestedBy: { kind: 'operator', id: 'alice' },
+    });
     expect(Date.parse(device.revokedAt!)).toBeGreaterThan(0);
-    expect((await fetch(`${revocation!.url}/devices/${victim}/revocation`).then((r) => r.json())) as DeviceRevocationView).toMatchObject({ status: 'revoked', reason: 'keyCompromise' });
+    expect(
+      (await fetch(`${revocation!.url}/devices/${victim}/revocation`).then((r) => r.json())) as DeviceRevocationView,
+    ).toMatchObject({ status: 'revoked', reason: 'keyCompromise' });
     await waitFor(() => registry.readModel.device(victim)?.status === 'Revoked', { description: 'registry Revoked' });
-    expect(registry.readModel.device(victim)?.revocation).toMatchObject({ revocationId: reply.revocationId, reason: 'keyCompromise' });
+    expect(registry.readModel.device(victim)?.revocation).toMatchObject({
+      revocationId: reply.revocationId,
+      reason: 'keyCompromise',
+    });
 
     const revokedEvents = (await events('ca', 'device', victim)).filter((e) => e.type === 'CertificateRevoked');
-    expect(revokedEvents.map((e) => (e.data as { serialNumber: string }).serialNumber)).toEqual([leaf(victim).serialNumber]);
+    expect(revokedEvents.map((e) => (e.data as { serialNumber: string }).serialNumber)).toEqual([
+      leaf(victim).serialNumber,
+    ]);
 
     await fetchCrl(victim);
-    const crlCheck = await openssl(['crl', '-verify', '-noout', '-CAfile', join(workDir, 'issuing.pem'), '-in', join(workDir, 'crl.pem')]);
+    const crlCheck = await openssl([
+      'crl',
+      '-verify',
+      '-noout',
+      '-CAfile',
+      join(workDir, 'issuing.pem'),
+      '-in',
+      join(workDir, 'crl.pem'),
+    ]);
     expect(crlCheck.out).toMatch(/verify OK/);
     const text = (await openssl(['crl', '-noout', '-text', '-in', join(workDir, 'crl.pem')])).out;
     // This revocation made the next CRL (the first, empty one came with the CA's first certificates).
@@ -189,7 +273,9 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     expect(accepted.out).toMatch(/: OK/);
 
     // A revoked device cannot be certified again.
-    const refusal = await failure(send(CertifyDevices.subject(), { ...command(), scope: { kind: 'device', deviceId: victim }, keyId: 'tls-0' }));
+    const refusal = await failure(
+      send(CertifyDevices.subject(), { ...command(), scope: { kind: 'device', deviceId: victim }, keyId: 'tls-0' }),
+    );
     expect(refusal).toBeInstanceOf(CommandFailed);
     expect(refusal?.code).toBe('device-revoked');
   }, 60_000);
@@ -202,12 +288,16 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     const before = { revocation: await countIn('revocation'), ca: await countIn('ca') };
     const again = await revokeDevice(victim, 'superseded');
     expect(again).toEqual({ revocationId: first.revocationId, devices: 0, alreadyRevoked: 1 });
-    const unknown = await failure(send(RevokeDevice.subject(), { ...command(), deviceId: 'd-never-heard-of', reason: 'keyCompromise' }));
+    const unknown = await failure(
+      send(RevokeDevice.subject(), { ...command(), deviceId: 'd-never-heard-of', reason: 'keyCompromise' }),
+    );
     expect(unknown?.code).toBe('NOT_FOUND');
     expect(unknown?.message).toMatch(/device d-never-heard-of not found/);
     const malformed = await failure(send(RevokeDevice.subject(), { ...command(), deviceId: victim, reason: 'stolen' }));
     expect(malformed?.code).toBe('CONTRACT_VIOLATION');
-    const unknownBatch = await failure(send(RevokeBatch.subject(), { ...command(), batchId: 'no-such-batch', reason: 'keyCompromise' }));
+    const unknownBatch = await failure(
+      send(RevokeBatch.subject(), { ...command(), batchId: 'no-such-batch', reason: 'keyCompromise' }),
+    );
     expect(unknownBatch?.code).toBe('NOT_FOUND');
     await revocation!.saga.idle();
     expect({ revocation: await countIn('revocation'), ca: await countIn('ca') }).toEqual(before);
@@ -223,20 +313,29 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     ca = undefined;
     const reply = await send<Started>(RevokeBatch.subject(), { ...command(), batchId, reason: 'cessationOfOperation' });
     expect(reply).toMatchObject({ devices: rest.length, alreadyRevoked: 1 });
-    await waitFor(async () => (await revocationView(reply.revocationId)).status === 'Requested', { description: 'saga requested' });
+    await waitFor(async () => (await revocationView(reply.revocationId)).status === 'Requested', {
+      description: 'saga requested',
+    });
     await revocation!.stop(); // mid-saga: nothing can move it now
     revocation = undefined;
 
     const started = performance.now();
     ca = await startCaService(); // applies the pending revocation while the saga is down
-    await waitFor(async () => (await events('ca', 'revocation', reply.revocationId)).length === 1, { description: 'CA applied the revocation', timeoutMs: 30_000 });
+    await waitFor(async () => (await events('ca', 'revocation', reply.revocationId)).length === 1, {
+      description: 'CA applied the revocation',
+      timeoutMs: 30_000,
+    });
     revocation = await startRevocationService();
     const view = await completed(reply.revocationId);
-    process.stdout.write(`revocation e2e: batch of ${rest.length}, CA restart -> Completed in ${Math.round(performance.now() - started)} ms\n`);
+    process.stdout.write(
+      `revocation e2e: batch of ${rest.length}, CA restart -> Completed in ${Math.round(performance.now() - started)} ms\n`,
+    );
 
     // Every step exactly once, in order; the CA applied it once with one new CRL.
     const sagaEvents = (await events('revocation', 'revocation', reply.revocationId)) as EventEnvelope[];
-    expect(sagaEvents.map((e) => (e.type === 'RevocationStepCompleted' ? (e.data as { step: string }).step : e.type))).toEqual([
+    expect(
+      sagaEvents.map((e) => (e.type === 'RevocationStepCompleted' ? (e.data as { step: string }).step : e.type)),
+    ).toEqual([
       'RevocationRequested',
       'certificates-revoked',
       'crl-published',
@@ -251,7 +350,19 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     expect(crlNumbers).toEqual([...crlNumbers].sort((a, b) => a - b));
 
     await fetchCrl(victim!);
-    expect((await openssl(['crl', '-verify', '-noout', '-CAfile', join(workDir, 'issuing.pem'), '-in', join(workDir, 'crl.pem')])).out).toMatch(/verify OK/);
+    expect(
+      (
+        await openssl([
+          'crl',
+          '-verify',
+          '-noout',
+          '-CAfile',
+          join(workDir, 'issuing.pem'),
+          '-in',
+          join(workDir, 'crl.pem'),
+        ])
+      ).out,
+    ).toMatch(/verify OK/);
     const text = (await openssl(['crl', '-noout', '-text', '-in', join(workDir, 'crl.pem')])).out;
     // One entry per certificate: the device revoked before is listed once, with its first reason.
     expect(entriesOf(text, victim!)).toEqual(['Key Compromise']);

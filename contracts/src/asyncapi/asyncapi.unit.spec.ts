@@ -20,7 +20,9 @@ describe('contracts/asyncapi.yaml', () => {
 
   test('parses as AsyncAPI 3.0 with no error (or warning) diagnostics', () => {
     // Severity 0 = error, 1 = warning (Spectral). Info-level hints (e.g. "3.1 exists") are fine.
-    const problems = parsed.diagnostics.filter((d) => d.severity <= 1).map((d) => `${d.code} ${d.message} at ${d.path.join('.')}`);
+    const problems = parsed.diagnostics
+      .filter((d) => d.severity <= 1)
+      .map((d) => `${d.code} ${d.message} at ${d.path.join('.')}`);
     expect(problems).toEqual([]);
     expect(parsed.document).toBeDefined();
     expect(parsed.document!.version()).toBe('3.0.0');
@@ -42,16 +44,30 @@ describe('contracts/asyncapi.yaml', () => {
 
   test('puts each message on its aggregate channel with the dedup and type headers', () => {
     for (const d of publicEventDefinitions) {
-      const channel = parsed.document!.channels().all().find((c) => c.address() === `${d.context}.${d.aggregate}.{${d.aggregate}Id}`);
+      const channel = parsed
+        .document!.channels()
+        .all()
+        .find((c) => c.address() === `${d.context}.${d.aggregate}.{${d.aggregate}Id}`);
       expect(channel).toBeDefined();
-      const message = channel!.messages().all().find((m) => m.id() === asyncApiMessageId(d));
+      const message = channel!
+        .messages()
+        .all()
+        .find((m) => m.id() === asyncApiMessageId(d));
       expect(message).toBeDefined();
-      const headers = message!.headers()!.json() as { required: string[]; properties: Record<string, { const?: string }> };
+      const headers = message!.headers()!.json() as {
+        required: string[];
+        properties: Record<string, { const?: string }>;
+      };
       expect(headers.required).toEqual([eventHeaderNames.messageId, eventHeaderNames.type, eventHeaderNames.version]);
       expect(headers.properties[eventHeaderNames.type]!.const).toBe(d.type);
       expect(headers.properties[eventHeaderNames.version]!.const).toBe(String(d.version));
     }
-    expect(parsed.document!.operations().all().every((o) => o.action() === 'send')).toBe(true);
+    expect(
+      parsed
+        .document!.operations()
+        .all()
+        .every((o) => o.action() === 'send'),
+    ).toBe(true);
   });
 
   test(`equals what the generator produces now. ${fix}`, () => {

@@ -35,8 +35,16 @@ function headersSchema(definition: EventDefinition): Json {
         maxLength: 256,
         description: 'JetStream dedup key, derived from the command id: a retried command never writes twice.',
       },
-      [eventHeaderNames.type]: { type: 'string', const: definition.type, description: 'Event type (also in the body).' },
-      [eventHeaderNames.version]: { type: 'string', const: String(definition.version), description: 'Event version (also in the body).' },
+      [eventHeaderNames.type]: {
+        type: 'string',
+        const: definition.type,
+        description: 'Event type (also in the body).',
+      },
+      [eventHeaderNames.version]: {
+        type: 'string',
+        const: String(definition.version),
+        description: 'Event version (also in the body).',
+      },
     },
   };
 }

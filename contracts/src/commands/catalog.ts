@@ -5,10 +5,22 @@ import * as otaCommands from './ota.commands.js';
 import * as registryCommands from './registry.commands.js';
 import * as revocationCommands from './revocation.commands.js';
 
-const commandModules: readonly object[] = [registryCommands, caCommands, onboardingCommands, revocationCommands, otaCommands];
+const commandModules: readonly object[] = [
+  registryCommands,
+  caCommands,
+  onboardingCommands,
+  revocationCommands,
+  otaCommands,
+];
 
 function isCommandDefinition(value: unknown): value is CommandDefinition {
-  return typeof value === 'object' && value !== null && 'payloadSchema' in value && 'replySchema' in value && 'command' in value;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'payloadSchema' in value &&
+    'replySchema' in value &&
+    'command' in value
+  );
 }
 
 /** Every operator command, in one list: the gateway's routes and the CLI are generated from it. */

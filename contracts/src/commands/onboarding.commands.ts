@@ -33,7 +33,7 @@ export const RegisterTarget = defineCommand({
 export const OnboardBatch = defineCommand({
   name: 'OnboardBatch',
   service: 'onboarding',
-  summary: "Onboard every certified device of a batch to the targets of its server policy (or the named ones).",
+  summary: 'Onboard every certified device of a batch to the targets of its server policy (or the named ones).',
   payload: {
     batchId: AggregateId,
     targetIds: Type.Optional(Type.Array(AggregateId, { minItems: 1, maxItems: 16 })),

@@ -9,7 +9,8 @@ const image = FirmwareImageRegistered.data.properties;
 export const RegisterFirmware = defineCommand({
   name: 'RegisterFirmware',
   service: 'ota',
-  summary: 'Register a firmware image already uploaded to the object store; the OTA service checks its digest and signs it.',
+  summary:
+    'Register a firmware image already uploaded to the object store; the OTA service checks its digest and signs it.',
   payload: {
     firmwareId: AggregateId,
     product: image.product,

@@ -8,7 +8,8 @@ import { BulkResult, DeviceScope } from './scope.js';
 export const DefineServerPolicy = defineCommand({
   name: 'DefineServerPolicy',
   service: 'registry',
-  summary: 'Define a server policy: the targets devices are onboarded to, their topic rights, and their certificate lifetime.',
+  summary:
+    'Define a server policy: the targets devices are onboarded to, their topic rights, and their certificate lifetime.',
   payload: {
     policyId: AggregateId,
     name: Type.String({ minLength: 1, maxLength: 200 }),
@@ -79,7 +80,8 @@ export const ImportRowReport = Struct({
 export const ImportIdentities = defineCommand({
   name: 'ImportIdentities',
   service: 'registry',
-  summary: 'Import device identities into a batch (device id + enrolment public key + metadata), answered with a per-row report.',
+  summary:
+    'Import device identities into a batch (device id + enrolment public key + metadata), answered with a per-row report.',
   payload: {
     batchId: AggregateId,
     importId: AggregateId,
@@ -101,7 +103,8 @@ export const ImportIdentities = defineCommand({
 export const RequestEnrolmentKeys = defineCommand({
   name: 'RequestEnrolmentKeys',
   service: 'registry',
-  summary: "Ask a batch's devices (or named devices) to report their enrolment public keys, for operators without an identity file.",
+  summary:
+    "Ask a batch's devices (or named devices) to report their enrolment public keys, for operators without an identity file.",
   payload: {
     batchId: AggregateId,
     requestId: AggregateId,
@@ -115,7 +118,8 @@ export const RequestEnrolmentKeys = defineCommand({
 export const VerifyIdentity = defineCommand({
   name: 'VerifyIdentity',
   service: 'registry',
-  summary: 'Challenge devices to sign a fresh nonce with their enrolment key; IdentityVerified or IdentityVerificationFailed follows per device.',
+  summary:
+    'Challenge devices to sign a fresh nonce with their enrolment key; IdentityVerified or IdentityVerificationFailed follows per device.',
   payload: { scope: DeviceScope },
   result: BulkResult,
 });

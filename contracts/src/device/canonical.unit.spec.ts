@@ -42,7 +42,9 @@ describe('canonical encoding', () => {
   });
 
   test('undefined properties vanish as they do on the wire', () => {
-    expect(canonicalJson({ a: 1, b: undefined })).toBe(canonicalJson(JSON.parse(JSON.stringify({ a: 1, b: undefined }))));
+    expect(canonicalJson({ a: 1, b: undefined })).toBe(
+      canonicalJson(JSON.parse(JSON.stringify({ a: 1, b: undefined }))),
+    );
   });
 
   test.each([
@@ -64,20 +66,28 @@ describe('canonical encoding', () => {
 
   test('attestations are domain-separated from messages', () => {
     const statement = { deviceId: 'd-7f3a', keyId: 'tls-1', publicKey: 'MFkw' };
-    expect(text(keyAttestationBytes(statement))).toBe('tunnelkey/tls-key-attestation/v1\n{"deviceId":"d-7f3a","keyId":"tls-1","publicKey":"MFkw"}');
-    expect(text(keyAttestationBytes(statement))).not.toBe(text(canonicalBytes(statement as unknown as UnsignedDeviceEnvelope)));
+    expect(text(keyAttestationBytes(statement))).toBe(
+      'tunnelkey/tls-key-attestation/v1\n{"deviceId":"d-7f3a","keyId":"tls-1","publicKey":"MFkw"}',
+    );
+    expect(text(keyAttestationBytes(statement))).not.toBe(
+      text(canonicalBytes(statement as unknown as UnsignedDeviceEnvelope)),
+    );
   });
 
   test('round trip: what a device signs is what the platform verifies after JSON transport', async () => {
     const { subtle } = webcrypto;
     const ecdsa = { name: 'ECDSA', hash: 'SHA-256' } as const;
     const keys = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
-    const signature = Buffer.from(await subtle.sign(ecdsa, keys.privateKey, canonicalBytes(unsigned))).toString('base64');
+    const signature = Buffer.from(await subtle.sign(ecdsa, keys.privateKey, canonicalBytes(unsigned))).toString(
+      'base64',
+    );
     const received = JSON.parse(JSON.stringify({ signature, ...unsigned })) as unknown;
     const envelope = validateDeviceMessage(received, 'uplink');
     const bytes = signedBytesOf(envelope);
     expect(await subtle.verify(ecdsa, keys.publicKey, Buffer.from(envelope.signature, 'base64'), bytes)).toBe(true);
     const tampered = { ...envelope, counter: envelope.counter + 1 };
-    expect(await subtle.verify(ecdsa, keys.publicKey, Buffer.from(envelope.signature, 'base64'), signedBytesOf(tampered))).toBe(false);
+    expect(
+      await subtle.verify(ecdsa, keys.publicKey, Buffer.from(envelope.signature, 'base64'), signedBytesOf(tampered)),
+    ).toBe(false);
   });
 });

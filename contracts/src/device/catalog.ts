@@ -8,7 +8,9 @@ function isDeviceMessageDefinition(value: unknown): value is DeviceMessageDefini
 }
 
 /** Every device-protocol message, both directions. */
-export const deviceMessageDefinitions: readonly DeviceMessageDefinition[] = (Object.values(messages) as unknown[]).filter(isDeviceMessageDefinition);
+export const deviceMessageDefinitions: readonly DeviceMessageDefinition[] = (
+  Object.values(messages) as unknown[]
+).filter(isDeviceMessageDefinition);
 
 const byKey = new Map<string, DeviceMessageDefinition>();
 for (const definition of deviceMessageDefinitions) {
@@ -17,7 +19,10 @@ for (const definition of deviceMessageDefinitions) {
   byKey.set(key, definition);
 }
 
-export function findDeviceMessageDefinition(direction: DeviceDirection, kind: string): DeviceMessageDefinition | undefined {
+export function findDeviceMessageDefinition(
+  direction: DeviceDirection,
+  kind: string,
+): DeviceMessageDefinition | undefined {
   return byKey.get(`${direction}:${kind}`);
 }
 

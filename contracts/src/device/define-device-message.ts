@@ -19,7 +19,11 @@ export const deviceProtocolVersion = 1;
  * - `keyId`: which key signed: `enrolment` / `tls-<n>` for devices, `platform-<id>` for the platform.
  * - `signature`: ECDSA P-256 SHA-256, r||s base64, over `canonicalBytes(envelope without signature)`.
  */
-export function deviceEnvelopeSchema<K extends string, B extends TSchema, KI extends TSchema>(kind: K, body: B, keyId: KI) {
+export function deviceEnvelopeSchema<K extends string, B extends TSchema, KI extends TSchema>(
+  kind: K,
+  body: B,
+  keyId: KI,
+) {
   return Type.Object(
     {
       version: Type.Literal(deviceProtocolVersion),
@@ -73,13 +77,24 @@ export interface DeviceMessageDefinition<K extends string = string, B extends TO
   parse(value: unknown): DeviceEnvelope<K, Static<B>>;
 }
 
-export type DeviceMessageOf<M> = M extends DeviceMessageDefinition<infer K, infer B> ? DeviceEnvelope<K, Static<B>> : never;
+export type DeviceMessageOf<M> =
+  M extends DeviceMessageDefinition<infer K, infer B> ? DeviceEnvelope<K, Static<B>> : never;
 export type DeviceBodyOf<M> = M extends DeviceMessageDefinition<string, infer B> ? Static<B> : never;
 
-export function defineDeviceMessage<const K extends string, B extends TObject>(spec: DeviceMessageSpec<K, B>): DeviceMessageDefinition<K, B> {
-  const keyId = spec.direction === 'downlink' ? PlatformKeyId : spec.signedWith === 'enrolment' ? Type.Literal('enrolment') : DeviceKeyId;
+export function defineDeviceMessage<const K extends string, B extends TObject>(
+  spec: DeviceMessageSpec<K, B>,
+): DeviceMessageDefinition<K, B> {
+  const keyId =
+    spec.direction === 'downlink'
+      ? PlatformKeyId
+      : spec.signedWith === 'enrolment'
+        ? Type.Literal('enrolment')
+        : DeviceKeyId;
   const schema = deviceEnvelopeSchema(spec.kind, spec.body, keyId);
-  const contract = compileContract<DeviceEnvelope<K, Static<B>>>(schema, `device message ${spec.direction} ${spec.kind}`);
+  const contract = compileContract<DeviceEnvelope<K, Static<B>>>(
+    schema,
+    `device message ${spec.direction} ${spec.kind}`,
+  );
   const subject = spec.direction === 'uplink' ? deviceSubject : deviceInboxSubject;
   subject('probe', spec.kind); // refuses a kind that is not subject-safe, at definition time
   return Object.freeze({

@@ -71,7 +71,8 @@ export const KeyAttestation = Struct({
 export const CsrMessage = defineDeviceMessage({
   kind: 'csr',
   direction: 'uplink',
-  summary: 'A device asks for a certificate: a PKCS#10 CSR (DER, at most 16 KiB), with a key attestation when the key is a TLS key.',
+  summary:
+    'A device asks for a certificate: a PKCS#10 CSR (DER, at most 16 KiB), with a key attestation when the key is a TLS key.',
   body: Struct({
     /** Echoed from a csr-request, or chosen by the device; a retry with the same id gets the same certificate. */
     requestId: AggregateId,
@@ -167,7 +168,10 @@ export const RejectionMessage = defineDeviceMessage({
   direction: 'downlink',
   summary: 'The platform refused a device message, saying which one and why.',
   body: Struct({
-    inReplyTo: Struct({ kind: Type.String({ pattern: messageKindPattern }), counter: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }),
+    inReplyTo: Struct({
+      kind: Type.String({ pattern: messageKindPattern }),
+      counter: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    }),
     code: ReasonCode,
     message: Type.Optional(Text(500)),
   }),

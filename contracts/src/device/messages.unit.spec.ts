@@ -19,9 +19,16 @@ describe('device messages', () => {
     const kinds = deviceMessageDefinitions.map((d) => `${d.direction}:${d.kind}`);
     expect(kinds).toEqual(
       expect.arrayContaining([
-        'uplink:announce', 'uplink:enrolment-key-report', 'uplink:identity-response', 'uplink:csr',
-        'downlink:identity-challenge', 'downlink:certificate', 'downlink:connection-parameters', 'downlink:rejection',
-        'downlink:enrolment-key-request', 'downlink:csr-request',
+        'uplink:announce',
+        'uplink:enrolment-key-report',
+        'uplink:identity-response',
+        'uplink:csr',
+        'downlink:identity-challenge',
+        'downlink:certificate',
+        'downlink:connection-parameters',
+        'downlink:rejection',
+        'downlink:enrolment-key-request',
+        'downlink:csr-request',
       ]),
     );
     expect(findDeviceMessageDefinition('uplink', 'csr')).toBe(CsrMessage);
@@ -29,10 +36,18 @@ describe('device messages', () => {
   });
 
   test('identity-proving messages must be signed by the enrolment key', () => {
-    const announce = { ...envelope, kind: 'announce', body: { enrolmentPublicKey: 'MFkw', firmwareMeasurement: 'ab'.repeat(32) } };
+    const announce = {
+      ...envelope,
+      kind: 'announce',
+      body: { enrolmentPublicKey: 'MFkw', firmwareMeasurement: 'ab'.repeat(32) },
+    };
     expect(AnnounceMessage.is(announce)).toBe(true);
     expect(AnnounceMessage.is({ ...announce, keyId: 'tls-1' })).toBe(false);
-    const response = { ...envelope, kind: 'identity-response', body: { challengeId: 'c-1', nonce: 'AAECAwQFBgcICQoLDA0ODw==' } };
+    const response = {
+      ...envelope,
+      kind: 'identity-response',
+      body: { challengeId: 'c-1', nonce: 'AAECAwQFBgcICQoLDA0ODw==' },
+    };
     expect(IdentityResponseMessage.is(response)).toBe(true);
     expect(IdentityResponseMessage.is({ ...response, keyId: 'tls-0' })).toBe(false);
     expect(CsrMessage.is({ ...csr, keyId: 'tls-2' })).toBe(true);
@@ -45,9 +60,21 @@ describe('device messages', () => {
   });
 
   test('a TLS-key CSR may carry an attestation by the enrolment key', () => {
-    const attested = { ...csr, body: { ...csr.body, keyId: 'tls-1', keyAttestation: { keyId: 'tls-1', publicKey: 'MFkw', signature: `${'B'.repeat(86)}==` } } };
+    const attested = {
+      ...csr,
+      body: {
+        ...csr.body,
+        keyId: 'tls-1',
+        keyAttestation: { keyId: 'tls-1', publicKey: 'MFkw', signature: `${'B'.repeat(86)}==` },
+      },
+    };
     expect(CsrMessage.is(attested)).toBe(true);
-    expect(CsrMessage.is({ ...attested, body: { ...attested.body, keyAttestation: { ...attested.body.keyAttestation, keyId: 'enrolment' } } })).toBe(false);
+    expect(
+      CsrMessage.is({
+        ...attested,
+        body: { ...attested.body, keyAttestation: { ...attested.body.keyAttestation, keyId: 'enrolment' } },
+      }),
+    ).toBe(false);
   });
 
   test('validateDeviceMessage dispatches on kind and direction', () => {

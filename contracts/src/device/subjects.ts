@@ -70,7 +70,8 @@ export function parseDeviceSubject(subject: string, namespace = ''): DeviceSubje
   const tokens = subject.slice(root.length + 1).split('.');
   const [deviceId, second, third] = tokens;
   if (!isAggregateId(deviceId)) return undefined;
-  if (tokens.length === 2 && second !== undefined && kindRegExp.test(second)) return { deviceId, direction: 'uplink', kind: second };
+  if (tokens.length === 2 && second !== undefined && kindRegExp.test(second))
+    return { deviceId, direction: 'uplink', kind: second };
   if (tokens.length === 3 && second === 'inbox' && third !== undefined && kindRegExp.test(third)) {
     return { deviceId, direction: 'downlink', kind: third };
   }

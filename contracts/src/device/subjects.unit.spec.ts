@@ -1,6 +1,12 @@
 import { UnsafeSubjectToken } from '../errors.js';
 import { CsrMessage, IdentityChallengeMessage } from './messages.js';
-import { deviceInboxFilter, deviceInboxSubject, deviceSubject, deviceUplinkFilter, parseDeviceSubject } from './subjects.js';
+import {
+  deviceInboxFilter,
+  deviceInboxSubject,
+  deviceSubject,
+  deviceUplinkFilter,
+  parseDeviceSubject,
+} from './subjects.js';
 
 describe('device protocol subjects', () => {
   test('device -> platform on dev.<id>.<kind>, platform -> device on dev.<id>.inbox.<kind>', () => {
@@ -17,11 +23,14 @@ describe('device protocol subjects', () => {
     expect(deviceInboxFilter('d-7f3a')).toBe('dev.d-7f3a.inbox.>');
   });
 
-  test.each(['', 'a.b', '*', '>', 'a b', 'd-1.inbox', 'x'.repeat(129), 'ü'])('refuses the unsafe device id %j', (id) => {
-    expect(() => deviceSubject(id, 'csr')).toThrow(UnsafeSubjectToken);
-    expect(() => deviceInboxSubject(id, 'csr')).toThrow(UnsafeSubjectToken);
-    expect(() => deviceInboxFilter(id)).toThrow(UnsafeSubjectToken);
-  });
+  test.each(['', 'a.b', '*', '>', 'a b', 'd-1.inbox', 'x'.repeat(129), 'ü'])(
+    'refuses the unsafe device id %j',
+    (id) => {
+      expect(() => deviceSubject(id, 'csr')).toThrow(UnsafeSubjectToken);
+      expect(() => deviceInboxSubject(id, 'csr')).toThrow(UnsafeSubjectToken);
+      expect(() => deviceInboxFilter(id)).toThrow(UnsafeSubjectToken);
+    },
+  );
 
   test('refuses unsafe kinds and namespaces', () => {
     expect(() => deviceSubject('d-1', 'csr.>')).toThrow(UnsafeSubjectToken);
@@ -33,7 +42,11 @@ describe('device protocol subjects', () => {
 
   test('parses subjects back, and nothing else', () => {
     expect(parseDeviceSubject('dev.d-7f3a.csr')).toEqual({ deviceId: 'd-7f3a', direction: 'uplink', kind: 'csr' });
-    expect(parseDeviceSubject('dev.d-7f3a.inbox.certificate')).toEqual({ deviceId: 'd-7f3a', direction: 'downlink', kind: 'certificate' });
+    expect(parseDeviceSubject('dev.d-7f3a.inbox.certificate')).toEqual({
+      deviceId: 'd-7f3a',
+      direction: 'downlink',
+      kind: 'certificate',
+    });
     expect(parseDeviceSubject('t1.dev.d-1.csr', 't1')).toEqual({ deviceId: 'd-1', direction: 'uplink', kind: 'csr' });
     expect(parseDeviceSubject('t1.dev.d-1.csr')).toBeUndefined();
     expect(parseDeviceSubject('dev.d-1')).toBeUndefined();

@@ -26,7 +26,8 @@ export const AuthorityCreated = defineEvent({
   version: 1,
   context: 'ca',
   aggregate: 'authority',
-  summary: 'A certificate authority (the root, or an issuing CA for an owner) was created; carries its public certificate only.',
+  summary:
+    'A certificate authority (the root, or an issuing CA for an owner) was created; carries its public certificate only.',
   public: true,
   data: Struct({
     authorityId: AggregateId,
@@ -51,7 +52,8 @@ export const AuthorityKeyExported = defineEvent({
   version: 1,
   context: 'ca',
   aggregate: 'authority',
-  summary: "An authority's (encrypted) private key was exported and removed from the online CA, e.g. the root once issuing CAs exist.",
+  summary:
+    "An authority's (encrypted) private key was exported and removed from the online CA, e.g. the root once issuing CAs exist.",
   data: Struct({
     authorityId: AggregateId,
     /** SHA-256 of the exported encrypted key blob, so a later import can be matched to it. */

@@ -7,7 +7,11 @@ export const targetKinds = ['mosquitto', 'aws-iot-core', 'azure-iot-hub'] as con
 export const TargetKind = OneOf(targetKinds);
 
 /** A DNS name or IP literal; no scheme, no port. */
-export const Host = Type.String({ pattern: '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^\\[[0-9A-Fa-f:.]{2,45}\\]$', maxLength: 253 });
+export const Host = Type.String({
+  pattern:
+    '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^\\[[0-9A-Fa-f:.]{2,45}\\]$',
+  maxLength: 253,
+});
 export const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
 /** MQTT topic prefix a device owns, e.g. `devices/d-7f3a`: no wildcards, no leading `$`. */
@@ -20,7 +24,8 @@ export const TargetRegistered = defineEvent({
   version: 1,
   context: 'onboarding',
   aggregate: 'target',
-  summary: 'An operator registered an onboarding target (e.g. a Mosquitto broker). Admin credentials are kept by the onboarding service, never in the log.',
+  summary:
+    'An operator registered an onboarding target (e.g. a Mosquitto broker). Admin credentials are kept by the onboarding service, never in the log.',
   public: true,
   data: Struct({
     targetId: AggregateId,
@@ -157,7 +162,14 @@ export const DeviceDisconnected = defineEvent({
     targetId: AggregateId,
     clientId: ClientId,
     disconnectedAt: IsoTimestamp,
-    reason: OneOf(['client-closed', 'keepalive-timeout', 'client-disabled', 'session-taken-over', 'target-stopped', 'unknown']),
+    reason: OneOf([
+      'client-closed',
+      'keepalive-timeout',
+      'client-disabled',
+      'session-taken-over',
+      'target-stopped',
+      'unknown',
+    ]),
   }),
 });
 
@@ -166,7 +178,8 @@ export const TelemetryReceived = defineEvent({
   version: 1,
   context: 'onboarding',
   aggregate: 'device',
-  summary: "A target delivered a device's telemetry: once for the first message, then periodic counters (never one event per message).",
+  summary:
+    "A target delivered a device's telemetry: once for the first message, then periodic counters (never one event per message).",
   public: true,
   data: Struct({
     deviceId: AggregateId,

@@ -1,7 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import { defineEvent } from '../define-event.js';
 import { AggregateId } from '../envelope.js';
-import { CertificatePem, Counter, EcdsaP256Signature, FirmwareVersion, OneOf, Sha256Hex, Struct, Text } from '../primitives.js';
+import {
+  CertificatePem,
+  Counter,
+  EcdsaP256Signature,
+  FirmwareVersion,
+  OneOf,
+  Sha256Hex,
+  Struct,
+  Text,
+} from '../primitives.js';
 
 /** Product line a firmware image is built for, e.g. `fridge-x200`. */
 export const ProductId = AggregateId;

@@ -30,7 +30,8 @@ export const ServerPolicyDefined = defineEvent({
   version: 1,
   context: 'registry',
   aggregate: 'policy',
-  summary: 'An operator defined a server policy: the targets a batch is onboarded to, the rights its devices get, and their certificate lifetime.',
+  summary:
+    'An operator defined a server policy: the targets a batch is onboarded to, the rights its devices get, and their certificate lifetime.',
   public: true,
   data: Type.Object(
     {
@@ -75,7 +76,8 @@ export const IdentitiesImported = defineEvent({
   version: 1,
   context: 'registry',
   aggregate: 'batch',
-  summary: 'One import call finished for a batch: how many rows were accepted and rejected (the per-device facts are DeviceIdentityImported).',
+  summary:
+    'One import call finished for a batch: how many rows were accepted and rejected (the per-device facts are DeviceIdentityImported).',
   public: true,
   data: Struct({
     batchId: AggregateId,
@@ -128,7 +130,8 @@ export const EnrolmentKeysRequested = defineEvent({
   version: 1,
   context: 'registry',
   aggregate: 'batch',
-  summary: "An operator without an identity file asked a batch's devices (or named devices) to report their enrolment public keys.",
+  summary:
+    "An operator without an identity file asked a batch's devices (or named devices) to report their enrolment public keys.",
   public: true,
   data: Struct({
     batchId: AggregateId,

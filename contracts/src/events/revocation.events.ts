@@ -11,7 +11,13 @@ import { Counter, OneOf, ReasonCode, RevocationReason, Struct, Text } from '../p
 /** Largest set of devices one revocation names; a batch of 1,000 fits with room. */
 export const maxDevicesPerRevocation = 10_000;
 
-export const revocationSteps = ['certificates-revoked', 'crl-published', 'targets-deprovisioned', 'targets-crl-updated', 'registry-updated'] as const;
+export const revocationSteps = [
+  'certificates-revoked',
+  'crl-published',
+  'targets-deprovisioned',
+  'targets-crl-updated',
+  'registry-updated',
+] as const;
 export const RevocationStep = OneOf(revocationSteps);
 
 export const RevocationRequested = defineEvent({

@@ -7,7 +7,8 @@ import { Kind, type TSchema } from '@sinclair/typebox';
  * loudly instead of guessing.
  */
 
-const pem = (label: string) => `-----BEGIN ${label}-----\nMIIBszCCAVmgAwIBAgIUQ0FQVUZ0dW5uZWxrZXk=\n-----END ${label}-----\n`;
+const pem = (label: string) =>
+  `-----BEGIN ${label}-----\nMIIBszCCAVmgAwIBAgIUQ0FQVUZ0dW5uZWxrZXk=\n-----END ${label}-----\n`;
 
 export const examplePem = pem('CERTIFICATE');
 
@@ -19,7 +20,8 @@ function exampleFor(schema: Record<string, unknown>): string | undefined {
   if (pattern === undefined) return 'x'.repeat(Math.max(1, (schema['minLength'] as number | undefined) ?? 1));
   if (pattern.includes('BEGIN CERTIFICATE')) return examplePem;
   if (pattern.includes('BEGIN PUBLIC KEY')) return pem('PUBLIC KEY');
-  if (pattern.startsWith('^(?:[A-Za-z0-9+/]{4})*')) return 'AAAA'.repeat(Math.ceil(((schema['minLength'] as number | undefined) ?? 4) / 4));
+  if (pattern.startsWith('^(?:[A-Za-z0-9+/]{4})*'))
+    return 'AAAA'.repeat(Math.ceil(((schema['minLength'] as number | undefined) ?? 4) / 4));
   const table: Record<string, string> = {
     '^[A-Za-z0-9_-]{1,128}$': 'd-7f3a',
     '^[0-9a-f]{64}$': 'ab'.repeat(32),
@@ -83,7 +85,9 @@ export function stringPaths(schema: TSchema, path = ''): { path: string; schema:
   const s = schema as unknown as Record<string | symbol, unknown>;
   switch (s[Kind]) {
     case 'Object':
-      return Object.entries(s['properties'] as Record<string, TSchema>).flatMap(([key, value]) => stringPaths(value, `${path}/${key}`));
+      return Object.entries(s['properties'] as Record<string, TSchema>).flatMap(([key, value]) =>
+        stringPaths(value, `${path}/${key}`),
+      );
     case 'Union':
       return stringPaths((s['anyOf'] as TSchema[])[0]!, path);
     case 'Array':

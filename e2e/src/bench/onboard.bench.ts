@@ -106,7 +106,8 @@ async function main(): Promise<void> {
     await fixture?.teardown().catch(() => undefined);
     await nats?.stop().catch(() => undefined);
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().then(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.on(signal, () => void stopAll().then(() => process.exit(130)));
   try {
     await checkMosquitto();
     nats = await useOrStartNats(log);
@@ -126,7 +127,14 @@ async function main(): Promise<void> {
 
     // ---- setup (not measured): certified devices ----
     const bar = new ProgressBar('setup: manufacture, import, verify, certify');
-    const f = (fleet = await createFleet({ nats: fixture.nc, namespace, size, seedBase: `bench-${batchId}`, platformPublicKey: p.platformPublicKeySpki, hardwareThreads }));
+    const f = (fleet = await createFleet({
+      nats: fixture.nc,
+      namespace,
+      size,
+      seedBase: `bench-${batchId}`,
+      platformPublicKey: p.platformPublicKeySpki,
+      hardwareThreads,
+    }));
     await operator.defineBatch(p, batchId, size);
     await operator.importIdentities(p, f, batchId);
     await operator.verify(p, batchId, size, (d, t) => bar.update(d, 2 * t));
@@ -140,23 +148,59 @@ async function main(): Promise<void> {
     const onboardStart = Date.now();
     const onboardedAt = new Map<string, number>();
     const poll = setInterval(() => {
-      for (const device of f.devices()) if (!onboardedAt.has(device.deviceId) && device.flash.connections[targetId]) onboardedAt.set(device.deviceId, Date.now());
+      for (const device of f.devices())
+        if (!onboardedAt.has(device.deviceId) && device.flash.connections[targetId])
+          onboardedAt.set(device.deviceId, Date.now());
     }, 20);
-    await operator.onboard(p, f, batchId, size, (d, t) => onboardBar.update(d, t), () => w.counts.onboardingFailed);
+    await operator.onboard(
+      p,
+      f,
+      batchId,
+      size,
+      (d, t) => onboardBar.update(d, t),
+      () => w.counts.onboardingFailed,
+    );
     clearInterval(poll);
-    for (const device of f.devices()) if (!onboardedAt.has(device.deviceId)) onboardedAt.set(device.deviceId, Date.now());
-    const onboarding: PhaseResult = { name: 'onboarded (OnboardBatch -> parameters on device)', devices: size, seconds: onboardBar.finish(), latencies: [...onboardedAt.values()].map((t) => t - onboardStart) };
+    for (const device of f.devices())
+      if (!onboardedAt.has(device.deviceId)) onboardedAt.set(device.deviceId, Date.now());
+    const onboarding: PhaseResult = {
+      name: 'onboarded (OnboardBatch -> parameters on device)',
+      devices: size,
+      seconds: onboardBar.finish(),
+      latencies: [...onboardedAt.values()].map((t) => t - onboardStart),
+    };
 
     // ---- raw baseline: same broker, same certificates, keys derived beforehand ----
     // A plain mqtt.js client as any MQTT/TLS client connects: a key file and a certificate file
     // (here the device's PUF key, derived before the clock starts, as PKCS#8 PEM in memory only).
     const prepBar = new ProgressBar('raw baseline: deriving keys (not timed)');
-    const paramsOf = (d: { flash: { connections: Record<string, { endpoint: { host: string; port: number }; clientId: string; serverCaPem?: string }> } }) => d.flash.connections[targetId];
-    const clients: { clientId: string; key: string; cert: string; parameters: NonNullable<ReturnType<typeof paramsOf>> }[] = [];
+    const paramsOf = (d: {
+      flash: {
+        connections: Record<
+          string,
+          { endpoint: { host: string; port: number }; clientId: string; serverCaPem?: string }
+        >;
+      };
+    }) => d.flash.connections[targetId];
+    const clients: {
+      clientId: string;
+      key: string;
+      cert: string;
+      parameters: NonNullable<ReturnType<typeof paramsOf>>;
+    }[] = [];
     for (const device of f.devices()) {
       const parameters = paramsOf(device)!;
-      const key = await device.withKeys(['tls-0'], async (keys) => KeyObject.from(keys.get('tls-0')!.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string);
-      clients.push({ clientId: parameters.clientId, key, cert: device.flash.certificates['tls-0']!.certificatePem, parameters });
+      const key = await device.withKeys(
+        ['tls-0'],
+        async (keys) =>
+          KeyObject.from(keys.get('tls-0')!.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,
+      );
+      clients.push({
+        clientId: parameters.clientId,
+        key,
+        cert: device.flash.certificates['tls-0']!.certificatePem,
+        parameters,
+      });
       prepBar.update(clients.length, size);
     }
     prepBar.finish();
@@ -203,14 +247,31 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    const raw: PhaseResult = { name: 'raw: mutual-TLS CONNACK (keys pre-derived)', devices: rawLatencies.length, seconds: rawBar.finish(), latencies: rawLatencies };
+    const raw: PhaseResult = {
+      name: 'raw: mutual-TLS CONNACK (keys pre-derived)',
+      devices: rawLatencies.length,
+      seconds: rawBar.finish(),
+      latencies: rawLatencies,
+    };
     await stopRawProfile();
     // The onboarding service records the raw sessions and their end before the fleet's clock starts:
     // each phase is timed with only its own work on the machine.
     const settleBar = new ProgressBar('raw sessions recorded and closed (not timed)');
-    await until('raw connections recorded', () => w.counts.connected, rawLatencies.length, (d, t) => settleBar.update(d, 2 * t), 120_000);
+    await until(
+      'raw connections recorded',
+      () => w.counts.connected,
+      rawLatencies.length,
+      (d, t) => settleBar.update(d, 2 * t),
+      120_000,
+    );
     await Promise.all(rawClients.map((c) => c.endAsync(true).catch(() => undefined)));
-    await until('raw disconnections recorded', () => w.counts.disconnected, rawLatencies.length, (d, t) => settleBar.update(t + d, 2 * t), 120_000);
+    await until(
+      'raw disconnections recorded',
+      () => w.counts.disconnected,
+      rawLatencies.length,
+      (d, t) => settleBar.update(t + d, 2 * t),
+      120_000,
+    );
     settleBar.finish();
     w.resetConnections();
     // The raw baseline's keys (PKCS#8 PEM) and clients are done with: dropped before the fleet's clock starts.
@@ -235,27 +296,73 @@ async function main(): Promise<void> {
         } else if (e.type === 'first-publish-acked') firstAckAt.set(e.deviceId, e.at);
       },
     });
-    await until('fleet connected', () => connectedAt.size, size, (d, t) => connectBar.update(d, t), 120_000);
-    const fleetConnect: PhaseResult = { name: 'fleet: connected (CONNACK, PUF key per device)', devices: connectedAt.size, seconds: connectBar.finish(), latencies: [...connectedAt.values()].map((t) => t - fleetStart) };
+    await until(
+      'fleet connected',
+      () => connectedAt.size,
+      size,
+      (d, t) => connectBar.update(d, t),
+      120_000,
+    );
+    const fleetConnect: PhaseResult = {
+      name: 'fleet: connected (CONNACK, PUF key per device)',
+      devices: connectedAt.size,
+      seconds: connectBar.finish(),
+      latencies: [...connectedAt.values()].map((t) => t - fleetStart),
+    };
     await stopFleetProfile();
     const recordBar = new ProgressBar('onboarding records connection + telemetry');
-    await until('recorded', () => Math.min(w.counts.connected, w.counts.firstTelemetry), size, (d, t) => recordBar.update(d, t), 120_000);
+    await until(
+      'recorded',
+      () => Math.min(w.counts.connected, w.counts.firstTelemetry),
+      size,
+      (d, t) => recordBar.update(d, t),
+      120_000,
+    );
     const recordedSeconds = recordBar.finish();
-    const since = (m: Map<string, number> | ((id: string) => number | undefined)) => [...f.devices()].map((d) => (typeof m === 'function' ? m(d.deviceId) : m.get(d.deviceId))).filter((t): t is number => t !== undefined).map((t) => t - fleetStart);
-    const recordedConnected: PhaseResult = { name: 'DeviceConnected recorded (broker log)', devices: w.counts.connected, seconds: (fleetConnect.seconds + recordedSeconds), latencies: since((id) => w.devices.get(id)?.connectedAt) };
-    const acked: PhaseResult = { name: 'first telemetry acknowledged (PUBACK)', devices: firstAckAt.size, seconds: Math.max(...since(firstAckAt)) / 1000, latencies: since(firstAckAt) };
-    const firstTelemetry: PhaseResult = { name: 'first TelemetryReceived recorded', devices: w.counts.firstTelemetry, seconds: Math.max(...since((id) => w.devices.get(id)?.firstTelemetryAt)) / 1000, latencies: since((id) => w.devices.get(id)?.firstTelemetryAt) };
+    const since = (m: Map<string, number> | ((id: string) => number | undefined)) =>
+      [...f.devices()]
+        .map((d) => (typeof m === 'function' ? m(d.deviceId) : m.get(d.deviceId)))
+        .filter((t): t is number => t !== undefined)
+        .map((t) => t - fleetStart);
+    const recordedConnected: PhaseResult = {
+      name: 'DeviceConnected recorded (broker log)',
+      devices: w.counts.connected,
+      seconds: fleetConnect.seconds + recordedSeconds,
+      latencies: since((id) => w.devices.get(id)?.connectedAt),
+    };
+    const acked: PhaseResult = {
+      name: 'first telemetry acknowledged (PUBACK)',
+      devices: firstAckAt.size,
+      seconds: Math.max(...since(firstAckAt)) / 1000,
+      latencies: since(firstAckAt),
+    };
+    const firstTelemetry: PhaseResult = {
+      name: 'first TelemetryReceived recorded',
+      devices: w.counts.firstTelemetry,
+      seconds: Math.max(...since((id) => w.devices.get(id)?.firstTelemetryAt)) / 1000,
+      latencies: since((id) => w.devices.get(id)?.firstTelemetryAt),
+    };
 
     const rawRate = raw.devices / raw.seconds;
     const fleetRate = fleetConnect.devices / fleetConnect.seconds;
     log('');
-    log(`bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${availableParallelism()} cores, ${hardwareThreads} device-hardware thread(s)${process.platform === 'linux' ? ' at nice 19' : ''}`);
-    log(`  ${'phase (latency from the phase start)'.padEnd(44)} ${'devices'.padStart(6)} ${'devices/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'total s'.padStart(9)}`);
+    log(
+      `bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${availableParallelism()} cores, ${hardwareThreads} device-hardware thread(s)${process.platform === 'linux' ? ' at nice 19' : ''}`,
+    );
+    log(
+      `  ${'phase (latency from the phase start)'.padEnd(44)} ${'devices'.padStart(6)} ${'devices/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'total s'.padStart(9)}`,
+    );
     for (const r of [onboarding, raw, fleetConnect, recordedConnected, acked, firstTelemetry]) log(row(r));
     log('');
-    log(`  fleet connect rate / raw mutual-TLS connect rate = ${fleetRate.toFixed(1)} / ${rawRate.toFixed(1)} = ${(fleetRate / rawRate).toFixed(2)} (target >= 0.80)${rawFailed ? `; raw failures: ${rawFailed}` : ''}`);
-    log(`  PUF key reconstruction on the device-hardware thread(s): ${(deriveMs / Math.max(1, connectedAt.size)).toFixed(1)} ms per device on average, queueing included (a real device does this on its own silicon)`);
-    log(`  onboarding is bound by Mosquitto 2.0.11's dynamic-security plugin (it rewrites its JSON per client): ${(size / onboarding.seconds).toFixed(1)} devices/s at ${size} devices`);
+    log(
+      `  fleet connect rate / raw mutual-TLS connect rate = ${fleetRate.toFixed(1)} / ${rawRate.toFixed(1)} = ${(fleetRate / rawRate).toFixed(2)} (target >= 0.80)${rawFailed ? `; raw failures: ${rawFailed}` : ''}`,
+    );
+    log(
+      `  PUF key reconstruction on the device-hardware thread(s): ${(deriveMs / Math.max(1, connectedAt.size)).toFixed(1)} ms per device on average, queueing included (a real device does this on its own silicon)`,
+    );
+    log(
+      `  onboarding is bound by Mosquitto 2.0.11's dynamic-security plugin (it rewrites its JSON per client): ${(size / onboarding.seconds).toFixed(1)} devices/s at ${size} devices`,
+    );
     log(`  failures by reason: ${JSON.stringify(f.stats().mqtt.failuresByReason)}`);
   } finally {
     await stopAll();

@@ -15,7 +15,12 @@ import { contextSubject, streamName } from '@tunnelkey/contracts';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
-import { checkMosquitto, MissingPrerequisiteError, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
+import {
+  checkMosquitto,
+  MissingPrerequisiteError,
+  useOrStartNats,
+  type NatsServer,
+} from '../support/infrastructure.js';
 import { OnboardingWatch } from '../support/onboarding-watch.js';
 import { operator, startPlatform, targetId, until, type Platform } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
@@ -75,7 +80,9 @@ async function main(): Promise<void> {
       process.exit(130);
     }
     interrupted = true;
-    log(`\n${signal}: stopping the fleet, the services, the broker${nats?.started ? ' and nats-server' : ''}; removing temp dirs...`);
+    log(
+      `\n${signal}: stopping the fleet, the services, the broker${nats?.started ? ' and nats-server' : ''}; removing temp dirs...`,
+    );
     void stopAll().then(() => {
       log('stopped.');
       process.exit(130);
@@ -93,7 +100,12 @@ async function main(): Promise<void> {
   ownSignals();
 
   const phases: { name: string; seconds: number; note?: string }[] = [];
-  const phase = async <T>(name: string, total: number, run: (bar: ProgressBar) => Promise<T>, note?: (result: T) => string): Promise<T> => {
+  const phase = async <T>(
+    name: string,
+    total: number,
+    run: (bar: ProgressBar) => Promise<T>,
+    note?: (result: T) => string,
+  ): Promise<T> => {
     const bar = new ProgressBar(name);
     bar.update(0, total);
     const result = await run(bar);
@@ -109,7 +121,9 @@ async function main(): Promise<void> {
     fixture = natsFixture({ url: nats.url, prefix: 'demo' });
     await fixture.setup();
     const namespace = fixture.namespace;
-    log(`tunnelkey demo: ${size} simulated PUF fridges; NATS ${nats.url}${nats.started ? ' (started here)' : ''}; namespace ${namespace}`);
+    log(
+      `tunnelkey demo: ${size} simulated PUF fridges; NATS ${nats.url}${nats.started ? ' (started here)' : ''}; namespace ${namespace}`,
+    );
 
     platform = await phase('start registry, CA, onboarding', 1, async (bar) => {
       const started = await startPlatform({ nats: fixture!.nc, namespace, logger, telemetryIntervalMs: 10_000 });
@@ -139,9 +153,18 @@ async function main(): Promise<void> {
       await operator.defineBatch(p, batchId, size);
       bar.update(1, 1);
     });
-    await phase('import identities', size, (bar) => operator.importIdentities(p, f, batchId, (d, t) => bar.update(d, t)), (r) => `${r.accepted} accepted, ${r.rejected} rejected`);
-    await phase('verify identities (PUF challenge)', size, (bar) => operator.verify(p, batchId, size, (d, t) => bar.update(d, t)));
-    await phase('certify (CSR -> X.509, tls-0 key)', size, (bar) => operator.certify(p, batchId, size, (d, t) => bar.update(d, t)));
+    await phase(
+      'import identities',
+      size,
+      (bar) => operator.importIdentities(p, f, batchId, (d, t) => bar.update(d, t)),
+      (r) => `${r.accepted} accepted, ${r.rejected} rejected`,
+    );
+    await phase('verify identities (PUF challenge)', size, (bar) =>
+      operator.verify(p, batchId, size, (d, t) => bar.update(d, t)),
+    );
+    await phase('certify (CSR -> X.509, tls-0 key)', size, (bar) =>
+      operator.certify(p, batchId, size, (d, t) => bar.update(d, t)),
+    );
     await phase('start Mosquitto + register target', 1, async (bar) => {
       await p.startBroker(operator.chainOf(f));
       await operator.registerBroker(p);
@@ -149,14 +172,33 @@ async function main(): Promise<void> {
     });
     // Devices connect as soon as their connection parameters arrive: onboarding and connecting overlap.
     f.connect({ telemetryIntervalMs: args.telemetryIntervalMs });
-    await phase(
-      'onboard (dynamic security)',
-      size,
-      (bar) => operator.onboard(p, f, batchId, size, (d, t) => bar.update(d, t, d < t ? 'Mosquitto 2.0.11 rewrites its dynsec JSON per client' : ''), () => w.counts.onboardingFailed),
+    await phase('onboard (dynamic security)', size, (bar) =>
+      operator.onboard(
+        p,
+        f,
+        batchId,
+        size,
+        (d, t) => bar.update(d, t, d < t ? 'Mosquitto 2.0.11 rewrites its dynsec JSON per client' : ''),
+        () => w.counts.onboardingFailed,
+      ),
     );
     // Done when the onboarding service has recorded every connection (it tails the broker's log).
-    await phase('connect (mutual TLS, PUF key)', size, (bar) => until('connections recorded', () => w.counts.connected, size, (d, t) => bar.update(d, t, `devices connected: ${f.stats().mqtt.connected}`)));
-    await phase('first telemetry recorded', size, (bar) => until('first telemetry recorded', () => w.counts.firstTelemetry, size, (d, t) => bar.update(d, t)));
+    await phase('connect (mutual TLS, PUF key)', size, (bar) =>
+      until(
+        'connections recorded',
+        () => w.counts.connected,
+        size,
+        (d, t) => bar.update(d, t, `devices connected: ${f.stats().mqtt.connected}`),
+      ),
+    );
+    await phase('first telemetry recorded', size, (bar) =>
+      until(
+        'first telemetry recorded',
+        () => w.counts.firstTelemetry,
+        size,
+        (d, t) => bar.update(d, t),
+      ),
+    );
 
     const stats = f.stats();
     const urls = [
@@ -166,20 +208,38 @@ async function main(): Promise<void> {
     ] as const;
     log('');
     log('Summary');
-    log(`  devices certified              ${p.registry.readModel.batchSummary(batchId)?.byStatus.Certified ?? 0} / ${size}`);
-    log(`  onboarded to the broker        ${w.counts.onboarded} / ${size}${w.counts.onboardingFailed ? ` (${w.counts.onboardingFailed} failed)` : ''}`);
-    log(`  connected (mutual TLS)         ${stats.mqtt.connected} / ${size} (DeviceConnected recorded: ${w.counts.connected})`);
-    log(`  delivering telemetry           ${stats.mqtt.publishing} / ${size} (first TelemetryReceived recorded: ${w.counts.firstTelemetry})`);
+    log(
+      `  devices certified              ${p.registry.readModel.batchSummary(batchId)?.byStatus.Certified ?? 0} / ${size}`,
+    );
+    log(
+      `  onboarded to the broker        ${w.counts.onboarded} / ${size}${w.counts.onboardingFailed ? ` (${w.counts.onboardingFailed} failed)` : ''}`,
+    );
+    log(
+      `  connected (mutual TLS)         ${stats.mqtt.connected} / ${size} (DeviceConnected recorded: ${w.counts.connected})`,
+    );
+    log(
+      `  delivering telemetry           ${stats.mqtt.publishing} / ${size} (first TelemetryReceived recorded: ${w.counts.firstTelemetry})`,
+    );
     log('  time per phase');
-    for (const { name, seconds, note } of phases) log(`    ${name.padEnd(36)} ${seconds.toFixed(1).padStart(7)} s${note ? `  ${note}` : ''}`);
+    for (const { name, seconds, note } of phases)
+      log(`    ${name.padEnd(36)} ${seconds.toFixed(1).padStart(7)} s${note ? `  ${note}` : ''}`);
     const onboardPhase = phases.find((x) => x.name.startsWith('onboard'));
-    if (onboardPhase) log(`  note: onboarding ran at ${(size / onboardPhase.seconds).toFixed(0)} devices/s, bound by Mosquitto 2.0.11's dynamic-security plugin, which rewrites its whole JSON file per client created.`);
+    if (onboardPhase)
+      log(
+        `  note: onboarding ran at ${(size / onboardPhase.seconds).toFixed(0)} devices/s, bound by Mosquitto 2.0.11's dynamic-security plugin, which rewrites its whole JSON file per client created.`,
+      );
     log('');
     log('Where to look next');
     for (const [name, url] of urls) log(`  ${name.padEnd(11)} ${url}/metrics   ${url}/health   ${url}/ready`);
-    log(`  event streams (NATS ${nats.url}): ${['registry', 'ca', 'onboarding'].map((c) => streamName(c as 'registry', namespace)).join(', ')}`);
-    log(`    e.g. nats --server ${nats.url} sub '${contextSubject('onboarding', namespace)}.>'    nats --server ${nats.url} stream view ${streamName('onboarding', namespace)}`);
-    log(`  telemetry on the broker: topic fridges/<deviceId>/telemetry on 127.0.0.1:${p.broker.tlsPort} (mutual TLS); broker log ${p.broker.logFile}`);
+    log(
+      `  event streams (NATS ${nats.url}): ${['registry', 'ca', 'onboarding'].map((c) => streamName(c as 'registry', namespace)).join(', ')}`,
+    );
+    log(
+      `    e.g. nats --server ${nats.url} sub '${contextSubject('onboarding', namespace)}.>'    nats --server ${nats.url} stream view ${streamName('onboarding', namespace)}`,
+    );
+    log(
+      `  telemetry on the broker: topic fridges/<deviceId>/telemetry on 127.0.0.1:${p.broker.tlsPort} (mutual TLS); broker log ${p.broker.logFile}`,
+    );
     if (args.exitAfterSummary) {
       await stopAll();
       return;

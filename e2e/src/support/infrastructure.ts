@@ -13,7 +13,11 @@ import { freePort } from './platform.js';
 export class MissingPrerequisiteError extends Error {
   override readonly name = 'MissingPrerequisiteError';
   readonly code = 'MISSING_PREREQUISITE';
-  constructor(message: string, readonly install: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly install: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -51,7 +55,11 @@ export async function useOrStartNats(log: (line: string) => void): Promise<NatsS
     });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new MissingPrerequisiteError(`cannot start ${binary}`, 'sudo apt-get install -y nats-server   # or set NATS_URL to a running server with JetStream', { cause: error });
+    throw new MissingPrerequisiteError(
+      `cannot start ${binary}`,
+      'sudo apt-get install -y nats-server   # or set NATS_URL to a running server with JetStream',
+      { cause: error },
+    );
   }
   const started = `nats://127.0.0.1:${port}`;
   const stop = async () => {
@@ -77,7 +85,11 @@ export async function checkMosquitto(): Promise<void> {
     try {
       await access(file);
     } catch (error) {
-      throw new MissingPrerequisiteError(`${file} not found`, 'sudo apt-get install -y mosquitto   # or set MOSQUITTO_BIN / MOSQUITTO_DYNSEC_PLUGIN', { cause: error });
+      throw new MissingPrerequisiteError(
+        `${file} not found`,
+        'sudo apt-get install -y mosquitto   # or set MOSQUITTO_BIN / MOSQUITTO_DYNSEC_PLUGIN',
+        { cause: error },
+      );
     }
   }
 }

@@ -19,7 +19,11 @@ export class OnboardingWatch {
   readonly counts = { onboarded: 0, connected: 0, disconnected: 0, firstTelemetry: 0, onboardingFailed: 0 };
   readonly #subscription: Subscription;
 
-  constructor(nc: NatsConnection, namespace: string, readonly targetId: string) {
+  constructor(
+    nc: NatsConnection,
+    namespace: string,
+    readonly targetId: string,
+  ) {
     this.#subscription = nc.subscribe(`${contextSubject('onboarding', namespace)}.device.>`, {
       callback: (error, msg) => {
         if (error) return;
@@ -45,7 +49,11 @@ export class OnboardingWatch {
         } else if (event.type === 'DeviceDisconnected' && device.disconnectedAt === undefined) {
           device.disconnectedAt = now;
           this.counts.disconnected++;
-        } else if (event.type === 'TelemetryReceived' && data.kind === 'first' && device.firstTelemetryAt === undefined) {
+        } else if (
+          event.type === 'TelemetryReceived' &&
+          data.kind === 'first' &&
+          device.firstTelemetryAt === undefined
+        ) {
           device.firstTelemetryAt = now;
           this.counts.firstTelemetry++;
         }

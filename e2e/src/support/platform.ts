@@ -9,7 +9,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startCa, type RunningCa } from '@tunnelkey/ca';
-import { CertifyDevices, CreateBatch, DefineServerPolicy, ImportIdentities, OnboardBatch, RegisterTarget, VerifyIdentity } from '@tunnelkey/contracts';
+import {
+  CertifyDevices,
+  CreateBatch,
+  DefineServerPolicy,
+  ImportIdentities,
+  OnboardBatch,
+  RegisterTarget,
+  VerifyIdentity,
+} from '@tunnelkey/contracts';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import type { Fleet } from '@tunnelkey/device-fleet';
 import { CommandClient } from '@tunnelkey/messaging';
@@ -17,7 +25,12 @@ import { pidFileReloader, startOnboarding, type RunningOnboarding } from '@tunne
 import { Kek } from '@tunnelkey/pki';
 import { startRegistry, type RunningRegistry } from '@tunnelkey/registry';
 import type { Logger } from 'pino';
-import { createBrokerServerIdentity, startMosquitto, type BrokerServerIdentity, type RunningMosquitto } from '@tunnelkey/testing';
+import {
+  createBrokerServerIdentity,
+  startMosquitto,
+  type BrokerServerIdentity,
+  type RunningMosquitto,
+} from '@tunnelkey/testing';
 
 export interface PlatformOptions {
   nats: NatsConnection;
@@ -65,14 +78,22 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const { nats, namespace, logger } = options;
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
-    for (const step of stops.reverse()) await step().catch((error: unknown) => logger.warn({ error: String(error) }, 'stop step failed'));
+    for (const step of stops.reverse())
+      await step().catch((error: unknown) => logger.warn({ error: String(error) }, 'stop step failed'));
     stops.length = 0;
   };
   try {
     const { key: platformKey } = await generatePlatformKey();
     const serverIdentity = await createBrokerServerIdentity();
     let broker: RunningMosquitto | undefined;
-    const registry = await startRegistry({ nats, namespace, platformKey, logger, nestLogger: ['error'], httpPort: options.ports?.registry ?? 0 });
+    const registry = await startRegistry({
+      nats,
+      namespace,
+      platformKey,
+      logger,
+      nestLogger: ['error'],
+      httpPort: options.ports?.registry ?? 0,
+    });
     stops.push(() => registry.stop());
     const caPort = options.ports?.ca ?? (await freePort());
     const ca = await startCa({
@@ -91,10 +112,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       namespace,
       platformKey,
       env: {},
-      config: { httpPort: options.ports?.onboarding ?? 0, instanceId: `demo-${randomBytes(3).toString('hex')}`, ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}) },
+      config: {
+        httpPort: options.ports?.onboarding ?? 0,
+        instanceId: `demo-${randomBytes(3).toString('hex')}`,
+        ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
+      },
       mosquittoBindings: (id) =>
         id === targetId && broker
-          ? { trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) }, reloader: pidFileReloader(broker.pidFile), logFile: broker.logFile }
+          ? {
+              trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) },
+              reloader: pidFileReloader(broker.pidFile),
+              logFile: broker.logFile,
+            }
           : undefined,
       serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
       logger,
@@ -121,7 +150,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
          *   through dynamic security only (disable + role removed).
          */
         // With `crlPem` (the issuing CA's current CRL) the broker enforces CRLs: onboarding then keeps it current.
-        broker = await startMosquitto({ tls: { caPem: trustedChainPem.join(''), certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, ...(crlPem ? { crlPem } : {}) } });
+        broker = await startMosquitto({
+          tls: {
+            caPem: trustedChainPem.join(''),
+            certPem: serverIdentity.certPem,
+            keyPem: serverIdentity.keyPem,
+            ...(crlPem ? { crlPem } : {}),
+          },
+        });
         const started = broker;
         stops.unshift(() => started.stop());
         return started;
@@ -144,7 +180,13 @@ export type Progress = (done: number, total: number) => void;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `count` until it reaches `total` (progress on every change); fails after `stallMs` without progress. */
-export async function until(what: string, count: () => number, total: number, progress: Progress = () => undefined, stallMs = 120_000): Promise<void> {
+export async function until(
+  what: string,
+  count: () => number,
+  total: number,
+  progress: Progress = () => undefined,
+  stallMs = 120_000,
+): Promise<void> {
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
@@ -174,14 +216,29 @@ export const operator = {
       ],
       certificateLifetimeDays: 365,
     });
-    await platform.send(CreateBatch, { batchId, name: `${size} fridges`, policyId, ownerId: 'acme', expectedSize: size });
+    await platform.send(CreateBatch, {
+      batchId,
+      name: `${size} fridges`,
+      policyId,
+      ownerId: 'acme',
+      expectedSize: size,
+    });
   },
 
-  async importIdentities(platform: Platform, fleet: Fleet, batchId: string, progress?: Progress): Promise<{ accepted: number; rejected: number }> {
+  async importIdentities(
+    platform: Platform,
+    fleet: Fleet,
+    batchId: string,
+    progress?: Progress,
+  ): Promise<{ accepted: number; rejected: number }> {
     const rows = JSON.parse(fleet.identityFile('json')) as unknown[];
     const total = { accepted: 0, rejected: 0 };
     for (let i = 0; i < rows.length; i += 2_500) {
-      const report = await platform.send<{ accepted: number; rejected: number }>(ImportIdentities, { batchId, importId: `import-${i}`, source: { format: 'json', rows: rows.slice(i, i + 2_500) } });
+      const report = await platform.send<{ accepted: number; rejected: number }>(ImportIdentities, {
+        batchId,
+        importId: `import-${i}`,
+        source: { format: 'json', rows: rows.slice(i, i + 2_500) },
+      });
       total.accepted += report.accepted;
       total.rejected += report.rejected;
       progress?.(Math.min(rows.length, i + 2_500), rows.length);
@@ -191,12 +248,22 @@ export const operator = {
 
   async verify(platform: Platform, batchId: string, size: number, progress?: Progress): Promise<void> {
     await platform.send(VerifyIdentity, { scope: { kind: 'batch', batchId } });
-    await until('identities verified', () => platform.registry.readModel.batchSummary(batchId)?.byStatus.Verified ?? 0, size, progress);
+    await until(
+      'identities verified',
+      () => platform.registry.readModel.batchSummary(batchId)?.byStatus.Verified ?? 0,
+      size,
+      progress,
+    );
   },
 
   async certify(platform: Platform, batchId: string, size: number, progress?: Progress): Promise<void> {
     await platform.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' });
-    await until('devices certified', () => platform.registry.readModel.batchSummary(batchId)?.byStatus.Certified ?? 0, size, progress);
+    await until(
+      'devices certified',
+      () => platform.registry.readModel.batchSummary(batchId)?.byStatus.Certified ?? 0,
+      size,
+      progress,
+    );
   },
 
   /** The issuing CA chain (issuing CA first, then the root) the fleet's certificates came with. */
@@ -225,11 +292,27 @@ export const operator = {
    * (DeviceOnboardingFailed seen, e.g. OnboardingWatch.counts.onboardingFailed) it ends as soon as
    * every device either holds its parameters or failed, and throws if any failed.
    */
-  async onboard(platform: Platform, fleet: Fleet, batchId: string, size: number, progress?: Progress, failed: () => number = () => 0): Promise<void> {
+  async onboard(
+    platform: Platform,
+    fleet: Fleet,
+    batchId: string,
+    size: number,
+    progress?: Progress,
+    failed: () => number = () => 0,
+  ): Promise<void> {
     await platform.send(OnboardBatch, { batchId });
     const configured = () => fleet.stats().byState.configured;
     // Dynamic security rewrites its JSON per command: ~20-40 s per 1,000 devices on Mosquitto 2.0.11.
-    await until('devices onboarded', () => configured() + failed(), size, (_d, t) => progress?.(configured(), t), 300_000);
-    if (failed() > 0) throw new Error(`${failed()} of ${size} devices failed onboarding (DeviceOnboardingFailed in the onboarding log says why)`);
+    await until(
+      'devices onboarded',
+      () => configured() + failed(),
+      size,
+      (_d, t) => progress?.(configured(), t),
+      300_000,
+    );
+    if (failed() > 0)
+      throw new Error(
+        `${failed()} of ${size} devices failed onboarding (DeviceOnboardingFailed in the onboarding log says why)`,
+      );
   },
 };

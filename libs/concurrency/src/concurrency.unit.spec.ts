@@ -50,16 +50,23 @@ describe('keyed queue', () => {
     const order: string[] = [];
     let running = 0;
     let peak = 0;
-    const task = (name: string, fail = false) => async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((r) => setImmediate(r));
-      order.push(name);
-      running--;
-      if (fail) throw new Error(`${name} failed`);
-      return name;
-    };
-    const results = [queue.run('a', task('a1', true)), queue.run('a', task('a2')), queue.run('b', task('b1')), queue.run('c', task('c1'))];
+    const task =
+      (name: string, fail = false) =>
+      async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setImmediate(r));
+        order.push(name);
+        running--;
+        if (fail) throw new Error(`${name} failed`);
+        return name;
+      };
+    const results = [
+      queue.run('a', task('a1', true)),
+      queue.run('a', task('a2')),
+      queue.run('b', task('b1')),
+      queue.run('c', task('c1')),
+    ];
     const settled = await Promise.allSettled(results);
     await queue.idle();
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'fulfilled', 'fulfilled', 'fulfilled']);

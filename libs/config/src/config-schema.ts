@@ -35,10 +35,20 @@ const invalid = (message: string): never => {
   throw new InvalidValue(message);
 };
 
-export const text = (env: string, fallback: string, doc: string): Setting<string> => ({ env, doc, fallback, shownDefault: fallback === '' ? "'' (empty)" : `\`${fallback}\``, parse: (raw) => raw });
+export const text = (env: string, fallback: string, doc: string): Setting<string> => ({
+  env,
+  doc,
+  fallback,
+  shownDefault: fallback === '' ? "'' (empty)" : `\`${fallback}\``,
+  parse: (raw) => raw,
+});
 
 /** Unset means undefined (the service decides what that means, e.g. a secret from a file instead). */
-export const optionalText = (env: string, doc: string, options: { secret?: boolean } = {}): Setting<string | undefined> => ({
+export const optionalText = (
+  env: string,
+  doc: string,
+  options: { secret?: boolean } = {},
+): Setting<string | undefined> => ({
   env,
   doc,
   fallback: undefined,
@@ -47,7 +57,12 @@ export const optionalText = (env: string, doc: string, options: { secret?: boole
   ...(options.secret ? { secret: true } : {}),
 });
 
-export const integer = (env: string, fallback: number, doc: string, range: { min?: number; max?: number } = {}): Setting<number> => {
+export const integer = (
+  env: string,
+  fallback: number,
+  doc: string,
+  range: { min?: number; max?: number } = {},
+): Setting<number> => {
   const min = range.min ?? 0;
   const max = range.max ?? Number.MAX_SAFE_INTEGER;
   return {
@@ -57,7 +72,9 @@ export const integer = (env: string, fallback: number, doc: string, range: { min
     shownDefault: `\`${fallback}\``,
     parse: (raw) => {
       const value = Number(raw);
-      return Number.isInteger(value) && value >= min && value <= max ? value : invalid(`must be an integer from ${min} to ${max}`);
+      return Number.isInteger(value) && value >= min && value <= max
+        ? value
+        : invalid(`must be an integer from ${min} to ${max}`);
     },
   };
 };
@@ -74,26 +91,43 @@ export const url = (env: string, fallback: string, doc: string, protocols: reado
     } catch {
       return invalid(`must be a URL (${protocols.join(', ')})`);
     }
-    return protocols.includes(parsed.protocol.replace(/:$/, '')) ? raw.replace(/\/+$/, '') : invalid(`must be a ${protocols.join(' or ')} URL`);
+    return protocols.includes(parsed.protocol.replace(/:$/, ''))
+      ? raw.replace(/\/+$/, '')
+      : invalid(`must be a ${protocols.join(' or ')} URL`);
   },
 });
 
-export const oneOf = <const V extends string>(env: string, values: readonly V[], fallback: V, doc: string): Setting<V> => ({
+export const oneOf = <const V extends string>(
+  env: string,
+  values: readonly V[],
+  fallback: V,
+  doc: string,
+): Setting<V> => ({
   env,
   doc: `${doc} (${values.join(', ')})`,
   fallback,
   shownDefault: `\`${fallback}\``,
-  parse: (raw) => ((values as readonly string[]).includes(raw) ? (raw as V) : invalid(`must be one of ${values.join(', ')}`)),
+  parse: (raw) =>
+    (values as readonly string[]).includes(raw) ? (raw as V) : invalid(`must be one of ${values.join(', ')}`),
 });
 
 /** The settings every service shares. */
 export const common = {
   natsUrl: url('NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s) with JetStream', ['nats', 'tls']),
   namespace: {
-    ...text('TUNNELKEY_NAMESPACE', '', 'Prefix of streams, subjects and buckets: several deployments (or test runs) on one bus'),
+    ...text(
+      'TUNNELKEY_NAMESPACE',
+      '',
+      'Prefix of streams, subjects and buckets: several deployments (or test runs) on one bus',
+    ),
     parse: (raw: string) => (new RegExp(namespacePattern).test(raw) ? raw : invalid(`must match ${namespacePattern}`)),
   } satisfies Setting<string>,
-  logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'Log level of the JSON logs'),
+  logLevel: oneOf(
+    'LOG_LEVEL',
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    'info',
+    'Log level of the JSON logs',
+  ),
 };
 
 export type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
@@ -127,7 +161,9 @@ export function defineConfig<S extends Record<string, Setting<unknown>>>(setting
       return config as ConfigOf<S>;
     },
     table() {
-      const rows = Object.values(settings).map((s) => `| \`${s.env}\` | ${s.shownDefault} | ${s.doc.replace(/\|/g, '\\|')} |`);
+      const rows = Object.values(settings).map(
+        (s) => `| \`${s.env}\` | ${s.shownDefault} | ${s.doc.replace(/\|/g, '\\|')} |`,
+      );
       return ['| variable | default | what it sets |', '| --- | --- | --- |', ...rows].join('\n');
     },
   };
@@ -140,7 +176,11 @@ const end = '<!-- /configuration -->';
  * The README's configuration section as it should read, and as it reads. With `write`, rewrites
  * it in place (between the two markers, which must be there).
  */
-export function readmeConfigSection(readmePath: string, schema: { table(): string }, options: { write?: boolean } = {}): { expected: string; actual: string } {
+export function readmeConfigSection(
+  readmePath: string,
+  schema: { table(): string },
+  options: { write?: boolean } = {},
+): { expected: string; actual: string } {
   const readme = readFileSync(readmePath, 'utf8');
   const start = readme.indexOf(begin.slice(0, 40));
   const stop = readme.indexOf(end);
@@ -150,7 +190,8 @@ export function readmeConfigSection(readmePath: string, schema: { table(): strin
     return { expected, actual: options.write ? expected : '' };
   }
   const actual = readme.slice(start, stop + end.length);
-  if (options.write && actual !== expected) writeFileSync(readmePath, readme.slice(0, start) + expected + readme.slice(stop + end.length));
+  if (options.write && actual !== expected)
+    writeFileSync(readmePath, readme.slice(0, start) + expected + readme.slice(stop + end.length));
   return { expected, actual: options.write ? expected : actual };
 }
 

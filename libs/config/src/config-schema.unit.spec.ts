@@ -14,11 +14,26 @@ const schema = defineConfig({
 
 describe('a configuration schema', () => {
   it('gives the defaults on an empty environment (blank counts as unset)', () => {
-    expect(schema.read({ NAME: '  ' })).toEqual({ natsUrl: 'nats://127.0.0.1:4222', namespace: '', port: 3100, mode: 'a', name: 'x', key: undefined });
+    expect(schema.read({ NAME: '  ' })).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      namespace: '',
+      port: 3100,
+      mode: 'a',
+      name: 'x',
+      key: undefined,
+    });
   });
 
   it('reads and validates each variable', () => {
-    expect(schema.read({ HTTP_PORT: '8080', MODE: 'b', NATS_URL: 'tls://nats:4222/', TUNNELKEY_NAMESPACE: 't1', SECRET_KEY: 'k' })).toMatchObject({ port: 8080, mode: 'b', natsUrl: 'tls://nats:4222', namespace: 't1', key: 'k' });
+    expect(
+      schema.read({
+        HTTP_PORT: '8080',
+        MODE: 'b',
+        NATS_URL: 'tls://nats:4222/',
+        TUNNELKEY_NAMESPACE: 't1',
+        SECRET_KEY: 'k',
+      }),
+    ).toMatchObject({ port: 8080, mode: 'b', natsUrl: 'tls://nats:4222', namespace: 't1', key: 'k' });
   });
 
   it.each([

@@ -42,7 +42,10 @@ export class DownlinkPublisher {
     const { platformKey, namespace = '' } = this.options;
     // EnvelopeSigner increments before signing: start it one below the counter we want.
     const signer = new EnvelopeSigner(deviceId, this.#counter.next() - 1, this.#clock);
-    const envelope = await signer.sign(definition, body, { keyId: platformKey.keyId, privateKey: platformKey.privateKey });
+    const envelope = await signer.sign(definition, body, {
+      keyId: platformKey.keyId,
+      privateKey: platformKey.privateKey,
+    });
     this.options.publish(definition.subject(deviceId, namespace), encoder.encode(JSON.stringify(envelope)));
   }
 }

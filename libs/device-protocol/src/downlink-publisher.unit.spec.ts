@@ -21,10 +21,19 @@ describe('downlinks from several platform services', () => {
     let now = Date.parse('2026-11-27T12:00:00Z');
     const clock = () => new Date(now);
     const registry = new DownlinkPublisher({ platformKey: key, publish, clock });
-    for (let i = 0; i < 3; i++) await registry.send(IdentityChallengeMessage, 'd-device', { challengeId: `c-${i}`, nonce: 'AAAAAAAAAAAAAAAAAAAAAA==', expiresAt: '2026-11-27T12:05:00Z' });
+    for (let i = 0; i < 3; i++)
+      await registry.send(IdentityChallengeMessage, 'd-device', {
+        challengeId: `c-${i}`,
+        nonce: 'AAAAAAAAAAAAAAAAAAAAAA==',
+        expiresAt: '2026-11-27T12:05:00Z',
+      });
     now += 5; // the CA starts later, in another process, with its own counter
     const ca = new DownlinkPublisher({ platformKey: key, publish, clock });
-    await ca.send(IdentityChallengeMessage, 'd-device', { challengeId: 'c-ca', nonce: 'AAAAAAAAAAAAAAAAAAAAAA==', expiresAt: '2026-11-27T12:05:00Z' });
+    await ca.send(IdentityChallengeMessage, 'd-device', {
+      challengeId: 'c-ca',
+      nonce: 'AAAAAAAAAAAAAAAAAAAAAA==',
+      expiresAt: '2026-11-27T12:05:00Z',
+    });
     const device = new DeviceMessageVerifier({ direction: 'downlink', clock, resolveKey: async () => key.publicKey });
     const accepted: DeviceEnvelope[] = [];
     for (const m of published) accepted.push(await device.verify(m.subject, m.data));

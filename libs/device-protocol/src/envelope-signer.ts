@@ -1,6 +1,11 @@
 import type { CryptoKey } from './crypto-key.js';
 import { randomBytes } from 'node:crypto';
-import { deviceProtocolVersion, type DeviceEnvelope, type DeviceMessageDefinition, type DeviceBodyOf } from '@tunnelkey/contracts';
+import {
+  deviceProtocolVersion,
+  type DeviceEnvelope,
+  type DeviceMessageDefinition,
+  type DeviceBodyOf,
+} from '@tunnelkey/contracts';
 import { signEnvelope } from './signature.js';
 
 /**

@@ -46,30 +46,47 @@ export class DeviceMessageVerifier {
 
   async verify(subject: string, data: Uint8Array): Promise<DeviceEnvelope> {
     const limit = this.options.maxBytes ?? defaultMaxBytes;
-    if (data.length > limit) throw new DeviceMessageRejected('too-large', `device message of ${data.length} bytes exceeds ${limit}`, { subject });
+    if (data.length > limit)
+      throw new DeviceMessageRejected('too-large', `device message of ${data.length} bytes exceeds ${limit}`, {
+        subject,
+      });
     const parts = parseDeviceSubject(subject, this.options.namespace);
     if (!parts || parts.direction !== this.options.direction) {
-      throw new DeviceMessageRejected('subject-mismatch', `not a ${this.options.direction} device subject`, { subject });
+      throw new DeviceMessageRejected('subject-mismatch', `not a ${this.options.direction} device subject`, {
+        subject,
+      });
     }
     let envelope: DeviceEnvelope;
     try {
       envelope = validateDeviceMessage(JSON.parse(decoder.decode(data)), this.options.direction);
     } catch (error) {
       const reason = isContractViolation(error) ? error.message : 'not JSON';
-      throw new DeviceMessageRejected('malformed', `malformed ${parts.kind} message: ${reason}`, { subject, deviceId: parts.deviceId }, { cause: error });
+      throw new DeviceMessageRejected(
+        'malformed',
+        `malformed ${parts.kind} message: ${reason}`,
+        { subject, deviceId: parts.deviceId },
+        { cause: error },
+      );
     }
     const context = { subject, deviceId: envelope.deviceId, kind: envelope.kind, counter: envelope.counter };
     if (envelope.deviceId !== parts.deviceId || envelope.kind !== parts.kind) {
-      throw new DeviceMessageRejected('subject-mismatch', 'envelope device id or kind differs from its subject', context);
+      throw new DeviceMessageRejected(
+        'subject-mismatch',
+        'envelope device id or kind differs from its subject',
+        context,
+      );
     }
     const key = await this.options.resolveKey(envelope);
-    if (key === undefined) throw new DeviceMessageRejected('unknown-device', `device ${envelope.deviceId} is unknown`, context);
-    if (key === null) throw new DeviceMessageRejected('wrong-key', `key ${envelope.keyId} may not sign ${envelope.kind}`, context);
+    if (key === undefined)
+      throw new DeviceMessageRejected('unknown-device', `device ${envelope.deviceId} is unknown`, context);
+    if (key === null)
+      throw new DeviceMessageRejected('wrong-key', `key ${envelope.keyId} may not sign ${envelope.kind}`, context);
     if (!(await envelopeSignatureValid(envelope, key))) {
       throw new DeviceMessageRejected('bad-signature', `signature of ${envelope.kind} does not verify`, context);
     }
     const verdict = this.replayGuard.judge(envelope.deviceId, envelope.counter, envelope.sentAt, this.clock());
-    if (verdict !== 'fresh') throw new DeviceMessageRejected(verdict, `${envelope.kind} counter ${envelope.counter} is ${verdict}`, context);
+    if (verdict !== 'fresh')
+      throw new DeviceMessageRejected(verdict, `${envelope.kind} counter ${envelope.counter} is ${verdict}`, context);
     this.replayGuard.accept(envelope.deviceId, envelope.counter);
     return envelope;
   }

@@ -17,7 +17,8 @@ describe('device-protocol: signed envelopes, verified before anything is trusted
   let signer: EnvelopeSigner;
   let verifier: DeviceMessageVerifier;
   const body = () => ({ challengeId: 'c-1', nonce: randomBytes(16).toString('base64') });
-  const send = () => signer.sign(IdentityResponseMessage, body(), { keyId: 'enrolment', privateKey: device.privateKey });
+  const send = () =>
+    signer.sign(IdentityResponseMessage, body(), { keyId: 'enrolment', privateKey: device.privateKey });
   const subject = IdentityResponseMessage.subject(deviceId);
 
   async function refusal(subjectUsed: string, data: Uint8Array): Promise<DeviceMessageRejectionCode | 'accepted'> {
@@ -35,7 +36,8 @@ describe('device-protocol: signed envelopes, verified before anything is trusted
     verifier = new DeviceMessageVerifier({
       direction: 'uplink',
       clock: () => now,
-      resolveKey: async (envelope) => (envelope.deviceId !== deviceId ? undefined : envelope.keyId === 'enrolment' ? device.publicKey : null),
+      resolveKey: async (envelope) =>
+        envelope.deviceId !== deviceId ? undefined : envelope.keyId === 'enrolment' ? device.publicKey : null,
     });
   });
 
@@ -59,18 +61,28 @@ describe('device-protocol: signed envelopes, verified before anything is trusted
     const tampered: DeviceEnvelope = { ...message, body: { ...(message.body as object), challengeId: 'c-2' } };
     expect(await refusal(subject, encode(tampered))).toBe('bad-signature');
     const other = await keyPair();
-    const forged = await new EnvelopeSigner(deviceId, 5, () => now).sign(IdentityResponseMessage, body(), { keyId: 'enrolment', privateKey: other.privateKey });
+    const forged = await new EnvelopeSigner(deviceId, 5, () => now).sign(IdentityResponseMessage, body(), {
+      keyId: 'enrolment',
+      privateKey: other.privateKey,
+    });
     expect(await refusal(subject, encode(forged))).toBe('bad-signature');
     // A refused message does not advance the counter: the genuine one still goes through.
     expect(await refusal(subject, encode(message))).toBe('accepted');
   });
 
-  it('refuses a message sent on another device\'s subject, an unknown device, and a stale one', async () => {
+  it("refuses a message sent on another device's subject, an unknown device, and a stale one", async () => {
     const message = await send();
     expect(await refusal(IdentityResponseMessage.subject('d-otherdevice'), encode(message))).toBe('subject-mismatch');
-    const stranger = await new EnvelopeSigner('d-stranger', 0, () => now).sign(IdentityResponseMessage, body(), { keyId: 'enrolment', privateKey: device.privateKey });
+    const stranger = await new EnvelopeSigner('d-stranger', 0, () => now).sign(IdentityResponseMessage, body(), {
+      keyId: 'enrolment',
+      privateKey: device.privateKey,
+    });
     expect(await refusal(IdentityResponseMessage.subject('d-stranger'), encode(stranger))).toBe('unknown-device');
-    const old = await new EnvelopeSigner(deviceId, 10, () => new Date(now.getTime() - 3_600_000)).sign(IdentityResponseMessage, body(), { keyId: 'enrolment', privateKey: device.privateKey });
+    const old = await new EnvelopeSigner(deviceId, 10, () => new Date(now.getTime() - 3_600_000)).sign(
+      IdentityResponseMessage,
+      body(),
+      { keyId: 'enrolment', privateKey: device.privateKey },
+    );
     expect(await refusal(subject, encode(old))).toBe('stale');
   });
 
@@ -80,7 +92,9 @@ describe('device-protocol: signed envelopes, verified before anything is trusted
     expect(await refusal(subject, encode({ ...message, extra: 'x' }))).toBe('malformed');
     const huge = new Uint8Array(70 * 1024);
     expect(await refusal(subject, huge)).toBe('too-large');
-    const error = await verifier.verify(subject, encode({ ...message, body: { challengeId: 'SECRET VALUE!', nonce: 'x' } })).catch((e: Error) => e);
+    const error = await verifier
+      .verify(subject, encode({ ...message, body: { challengeId: 'SECRET VALUE!', nonce: 'x' } }))
+      .catch((e: Error) => e);
     expect(String(error)).not.toContain('SECRET VALUE');
   });
 });

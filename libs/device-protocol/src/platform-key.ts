@@ -42,12 +42,13 @@ async function fromPkcs8(keyId: string, pkcs8: Uint8Array): Promise<PlatformKey>
   return { keyId, privateKey, publicKey, publicKeySpki };
 }
 
-
 /**
  * Loads the key from PLATFORM_KEY_FILE (PKCS#8 PEM or DER) or PLATFORM_KEY (base64 PKCS#8), with
  * PLATFORM_KEY_ID (default `platform-1`). Returns undefined when neither is set.
  */
-export async function loadPlatformKey(env: Record<string, string | undefined> = process.env): Promise<PlatformKey | undefined> {
+export async function loadPlatformKey(
+  env: Record<string, string | undefined> = process.env,
+): Promise<PlatformKey | undefined> {
   const keyId = env.PLATFORM_KEY_ID ?? 'platform-1';
   if (env.PLATFORM_KEY_FILE) {
     const raw = await readFile(env.PLATFORM_KEY_FILE).catch((error: unknown) => {

@@ -8,7 +8,10 @@ describe('platform key', () => {
     const { key, pkcs8 } = await generatePlatformKey('platform-test');
     const dir = await mkdtemp(join(tmpdir(), 'tk-platform-key-'));
     const file = join(dir, 'platform.pem');
-    await writeFile(file, `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64')}\n-----END PRIVATE KEY-----\n`);
+    await writeFile(
+      file,
+      `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64')}\n-----END PRIVATE KEY-----\n`,
+    );
     const fromFile = await loadPlatformKey({ PLATFORM_KEY_FILE: file, PLATFORM_KEY_ID: 'platform-test' });
     const fromEnv = await loadPlatformKey({ PLATFORM_KEY: Buffer.from(pkcs8).toString('base64') });
     expect(Buffer.from(fromFile!.publicKeySpki)).toEqual(Buffer.from(key.publicKeySpki));
@@ -20,7 +23,9 @@ describe('platform key', () => {
 
   it('is absent when not configured, and refuses garbage without echoing it', async () => {
     expect(await loadPlatformKey({})).toBeUndefined();
-    const error = await loadPlatformKey({ PLATFORM_KEY: Buffer.from('not-a-key-SECRETISH').toString('base64') }).catch((e: Error) => e);
+    const error = await loadPlatformKey({ PLATFORM_KEY: Buffer.from('not-a-key-SECRETISH').toString('base64') }).catch(
+      (e: Error) => e,
+    );
     expect(error).toBeInstanceOf(PlatformKeyError);
     expect(String(error)).not.toContain('SECRETISH');
   });

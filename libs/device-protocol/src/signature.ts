@@ -23,7 +23,11 @@ export async function signBytes(bytes: Uint8Array, privateKey: CryptoKey): Promi
   return Buffer.from(await subtle.sign(ecdsa, privateKey, bytes)).toString('base64');
 }
 
-export async function bytesSignatureValid(bytes: Uint8Array, signature: string, publicKey: CryptoKey): Promise<boolean> {
+export async function bytesSignatureValid(
+  bytes: Uint8Array,
+  signature: string,
+  publicKey: CryptoKey,
+): Promise<boolean> {
   return subtle.verify(ecdsa, publicKey, Buffer.from(signature, 'base64'), bytes);
 }
 

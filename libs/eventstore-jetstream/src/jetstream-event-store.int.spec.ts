@@ -16,7 +16,13 @@ eventStoreFeatures('JetStream', async () => {
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   // A stopped subscriber's outstanding pull on NATS 2.9 can hold one redelivery until ack_wait
   // (production default 30 s); a short ack_wait keeps the restart tests quick on a busy machine.
-  const store = new JetStreamEventStore(nats.nc, { namespace, logger, retryBackoffMs: [20], maxHandlerAttempts: 3, ackWaitMs: 5_000 });
+  const store = new JetStreamEventStore(nats.nc, {
+    namespace,
+    logger,
+    retryBackoffMs: [20],
+    maxHandlerAttempts: 3,
+    ackWaitMs: 5_000,
+  });
   await store.ensureStreams(['registry']);
   const js = jetstream(nats.nc);
   return {
@@ -24,7 +30,8 @@ eventStoreFeatures('JetStream', async () => {
     parked: store.parked,
     snapshots: await store.snapshotStore(),
     // A foreign writer: a raw publish, no headers, no checks.
-    writeRaw: async (stream, payload) => void (await js.publish(aggregateSubject(stream.context, stream.aggregate, stream.id, namespace), payload)),
+    writeRaw: async (stream, payload) =>
+      void (await js.publish(aggregateSubject(stream.context, stream.aggregate, stream.id, namespace), payload)),
     logs,
     close: async () => store.close(),
   };

@@ -12,9 +12,23 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
-import { boundedContexts, aggregateSubject, contextSubject, streamName, type BoundedContext, type EventEnvelope } from '@tunnelkey/contracts';
+import {
+  boundedContexts,
+  aggregateSubject,
+  contextSubject,
+  streamName,
+  type BoundedContext,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
 import { pino, type Logger } from 'pino';
-import { decodeEvent, encodeEvent, eventHeaders, streamContext, validateAppend, type Decoded } from '@tunnelkey/eventstore/internal';
+import {
+  decodeEvent,
+  encodeEvent,
+  eventHeaders,
+  streamContext,
+  validateAppend,
+  type Decoded,
+} from '@tunnelkey/eventstore/internal';
 import { StoreUnavailableError, SubscriptionError, describeError } from '@tunnelkey/eventstore';
 import type {
   AppendOptions,
@@ -172,11 +186,14 @@ export class JetStreamEventStore implements EventStore {
 
   async subscribe(options: SubscriptionOptions, handler: EventHandler): Promise<Subscription> {
     const { durable } = options;
-    if (!durablePattern.test(durable)) throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: durable.slice(0, 64) });
+    if (!durablePattern.test(durable))
+      throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: durable.slice(0, 64) });
     const name = this.streamName(options.context);
     const filter = this.#filter(options.context, options.aggregate);
     const jsm = await this.#manager();
-    const existing = await jsm.consumers.info(name, durable).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+    const existing = await jsm.consumers
+      .info(name, durable)
+      .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
     if (existing && existing.config.filter_subject !== filter) {
       throw new SubscriptionError('durable exists with another filter', { durable, stream: name });
     }
@@ -216,7 +233,10 @@ export class JetStreamEventStore implements EventStore {
         notify();
       }
     })().catch((error: unknown) => {
-      this.#logger.error({ event: 'eventstore.subscription_failed', durable, stream: name, error: describeError(error) }, 'subscription stopped');
+      this.#logger.error(
+        { event: 'eventstore.subscription_failed', durable, stream: name, error: describeError(error) },
+        'subscription stopped',
+      );
     });
     const waitForProgress = (ms: number) =>
       new Promise<void>((resolve) => {
@@ -240,7 +260,8 @@ export class JetStreamEventStore implements EventStore {
         const target = (await jsm.streams.info(name)).state.last_seq;
         for (;;) {
           if (lastAcked >= target) return;
-          if (stopping) throw new SubscriptionError('subscription stopped before catching up', { durable, stream: name });
+          if (stopping)
+            throw new SubscriptionError('subscription stopped before catching up', { durable, stream: name });
           const info = await jsm.consumers.info(name, durable);
           if (info.ack_floor.stream_seq >= target || (info.num_pending === 0 && info.num_ack_pending === 0)) return;
           await waitForProgress(100);
@@ -261,13 +282,24 @@ export class JetStreamEventStore implements EventStore {
     return this.#snapshots;
   }
 
-  async follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options: ReplayOptions = {}): Promise<Subscription> {
+  async follow(
+    context: BoundedContext,
+    handler: (recorded: RecordedEvent) => void,
+    options: ReplayOptions = {},
+  ): Promise<Subscription> {
     const name = this.streamName(context);
     const from = Math.max(1, options.fromSequence ?? 1);
     // An ordered consumer: ephemeral, flow-controlled, re-created by the client after a gap.
     const consumer = await this.#js.consumers
-      .get(name, { filter_subjects: this.#filter(context, options.aggregate), ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}) })
-      .catch((error: unknown) => Promise.reject(new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error })));
+      .get(name, {
+        filter_subjects: this.#filter(context, options.aggregate),
+        ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}),
+      })
+      .catch((error: unknown) =>
+        Promise.reject(
+          new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error }),
+        ),
+      );
     const messages = await consumer.consume({ max_messages: 1_000, threshold_messages: 500 });
     let lastSeen = from - 1;
     let lastDelivery = 0;
@@ -278,9 +310,24 @@ export class JetStreamEventStore implements EventStore {
         lastDelivery = msg.info.deliverySequence;
         const decoded = decodeEvent(msg.data);
         if (decoded.ok) handler({ event: decoded.event, sequence: msg.seq, subject: msg.subject });
-        else this.#logger.warn({ event: 'eventstore.follow_skipped', stream: name, sequence: msg.seq, type: decoded.type, reason: decoded.reason }, 'invalid event skipped by a follower');
+        else
+          this.#logger.warn(
+            {
+              event: 'eventstore.follow_skipped',
+              stream: name,
+              sequence: msg.seq,
+              type: decoded.type,
+              reason: decoded.reason,
+            },
+            'invalid event skipped by a follower',
+          );
       }
-    })().catch((error: unknown) => this.#logger.error({ event: 'eventstore.follow_failed', stream: name, error: describeError(error) }, 'follower stopped'));
+    })().catch((error: unknown) =>
+      this.#logger.error(
+        { event: 'eventstore.follow_failed', stream: name, error: describeError(error) },
+        'follower stopped',
+      ),
+    );
     const jsm = await this.#manager();
     return {
       stop: async () => {
@@ -313,11 +360,25 @@ export class JetStreamEventStore implements EventStore {
    * Delivers what an ordered consumer finds from `from`, up to `upTo` or to what was pending when
    * it was created. Returns the last sequence seen (`from - 1` when none).
    */
-  async #ordered(name: string, filter: string, from: number, upTo: number | undefined, foundBy: string, handler: EventHandler): Promise<number> {
+  async #ordered(
+    name: string,
+    filter: string,
+    from: number,
+    upTo: number | undefined,
+    foundBy: string,
+    handler: EventHandler,
+  ): Promise<number> {
     let last = from - 1;
     const consumer = await this.#js.consumers
-      .get(name, { filter_subjects: filter, ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}) })
-      .catch((error: unknown) => Promise.reject(new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error })));
+      .get(name, {
+        filter_subjects: filter,
+        ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}),
+      })
+      .catch((error: unknown) =>
+        Promise.reject(
+          new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error }),
+        ),
+      );
     let remaining = (await consumer.info(true)).num_pending;
     if (remaining === 0) {
       await consumer.delete().catch(() => undefined);
@@ -357,13 +418,27 @@ export class JetStreamEventStore implements EventStore {
       const attempt = msg.info.deliveryCount;
       if (recorded && attempt >= this.#maxHandlerAttempts) {
         // A poison event must not block every event after it forever: set it aside, visibly.
-        await parkAndLog(this.parked, this.#logger, poisonEvent(name, msg.subject, msg.seq, msg.data, recorded, attempt, error, durable));
+        await parkAndLog(
+          this.parked,
+          this.#logger,
+          poisonEvent(name, msg.subject, msg.seq, msg.data, recorded, attempt, error, durable),
+        );
         msg.ack();
         return true;
       }
       const delay = this.#backoff[Math.min(attempt - 1, this.#backoff.length - 1)]!;
       this.#logger.warn(
-        { event: 'eventstore.handler_failed', durable, stream: name, subject: msg.subject, sequence: msg.seq, type: recorded?.event.type, attempt, retryInMs: delay, error: describeError(error) },
+        {
+          event: 'eventstore.handler_failed',
+          durable,
+          stream: name,
+          subject: msg.subject,
+          sequence: msg.seq,
+          type: recorded?.event.type,
+          attempt,
+          retryInMs: delay,
+          error: describeError(error),
+        },
         'handler failed; event will be redelivered',
       );
       msg.nak(delay);
@@ -373,14 +448,27 @@ export class JetStreamEventStore implements EventStore {
     return true;
   }
 
-  async #decodeOrPark(name: string, subject: string, sequence: number, data: Uint8Array, foundBy: string): Promise<RecordedEvent | undefined> {
+  async #decodeOrPark(
+    name: string,
+    subject: string,
+    sequence: number,
+    data: Uint8Array,
+    foundBy: string,
+  ): Promise<RecordedEvent | undefined> {
     const decoded = decodeEvent(data);
     if (decoded.ok) return { event: decoded.event, sequence, subject };
     await this.#park(name, subject, sequence, data, decoded, foundBy);
     return undefined;
   }
 
-  async #park(name: string, subject: string, sequence: number, data: Uint8Array, decoded: Exclude<Decoded, { ok: true }>, foundBy: string): Promise<void> {
+  async #park(
+    name: string,
+    subject: string,
+    sequence: number,
+    data: Uint8Array,
+    decoded: Exclude<Decoded, { ok: true }>,
+    foundBy: string,
+  ): Promise<void> {
     await parkAndLog(this.parked, this.#logger, {
       stream: name,
       subject,
@@ -394,7 +482,12 @@ export class JetStreamEventStore implements EventStore {
     });
   }
 
-  async #direct(jsm: JetStreamManager, name: string, query: { seq: number; next_by_subj: string } | { last_by_subj: string }, stream: StreamRef): Promise<StoredMsg | null> {
+  async #direct(
+    jsm: JetStreamManager,
+    name: string,
+    query: { seq: number; next_by_subj: string } | { last_by_subj: string },
+    stream: StreamRef,
+  ): Promise<StoredMsg | null> {
     try {
       return await jsm.direct.getMessage(name, query);
     } catch (error) {
@@ -414,7 +507,9 @@ export class JetStreamEventStore implements EventStore {
   }
 
   #filter(context: BoundedContext, aggregate?: string): string {
-    return aggregate ? `${contextSubject(context, this.namespace)}.${aggregate}.*` : `${contextSubject(context, this.namespace)}.>`;
+    return aggregate
+      ? `${contextSubject(context, this.namespace)}.${aggregate}.*`
+      : `${contextSubject(context, this.namespace)}.>`;
   }
 
   #manager(): Promise<JetStreamManager> {
@@ -426,4 +521,3 @@ export class JetStreamEventStore implements EventStore {
 function isNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014);
 }
-

@@ -1,6 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { snapshotKey, StoreUnavailableError, type Snapshot, type SnapshotStore, type StreamRef } from '@tunnelkey/eventstore';
+import {
+  snapshotKey,
+  StoreUnavailableError,
+  type Snapshot,
+  type SnapshotStore,
+  type StreamRef,
+} from '@tunnelkey/eventstore';
 
 export interface KvSnapshotStoreOptions {
   namespace?: string;

@@ -79,10 +79,20 @@ export class PublishPipeline {
     this.#pending.delete(token);
     if (msg.headers && msg.headers.code >= 300) {
       // 503: no stream listens on the subject (ensureStreams not run, or wrong namespace).
-      pending.reject(new StoreUnavailableError(`store did not accept the event (${msg.headers.code} ${msg.headers.description})`, pending.context));
+      pending.reject(
+        new StoreUnavailableError(
+          `store did not accept the event (${msg.headers.code} ${msg.headers.description})`,
+          pending.context,
+        ),
+      );
       return;
     }
-    let answer: { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code?: number; description?: string } };
+    let answer: {
+      stream?: string;
+      seq?: number;
+      duplicate?: boolean;
+      error?: { code: number; err_code?: number; description?: string };
+    };
     try {
       answer = JSON.parse(decoder.decode(msg.data));
     } catch (error) {

@@ -19,10 +19,17 @@ export function validateAppend(stream: StreamRef, events: readonly EventEnvelope
       validateEvent(event);
     } catch (error) {
       const reason = isContractViolation(error) ? error.message : describeError(error);
-      throw new ValidationError(`event ${index} refused: ${reason}`, { ...streamContext(stream), index, type: safeType(event) }, { cause: error });
+      throw new ValidationError(
+        `event ${index} refused: ${reason}`,
+        { ...streamContext(stream), index, type: safeType(event) },
+        { cause: error },
+      );
     }
     if (event!.aggregateId !== stream.id) {
-      throw new ValidationError(`event ${index} belongs to aggregate ${event!.aggregateId}, not to the stream's`, { ...streamContext(stream), index });
+      throw new ValidationError(`event ${index} belongs to aggregate ${event!.aggregateId}, not to the stream's`, {
+        ...streamContext(stream),
+        index,
+      });
     }
   }
 }
@@ -31,7 +38,9 @@ export function encodeEvent(event: EventEnvelope): Uint8Array {
   return encoder.encode(JSON.stringify(event));
 }
 
-export type Decoded = { ok: true; event: EventEnvelope } | { ok: false; type: string; version: number | undefined; reason: string };
+export type Decoded =
+  | { ok: true; event: EventEnvelope }
+  | { ok: false; type: string; version: number | undefined; reason: string };
 
 /** Parses and validates what a consumer found on a stream. Never throws: invalid events get parked. */
 export function decodeEvent(data: Uint8Array | string): Decoded {
@@ -46,7 +55,12 @@ export function decodeEvent(data: Uint8Array | string): Decoded {
   } catch (error) {
     const candidate = value as { version?: unknown } | null;
     const version = typeof candidate?.version === 'number' ? candidate.version : undefined;
-    return { ok: false, type: safeType(value), version, reason: isContractViolation(error) ? error.message : describeError(error) };
+    return {
+      ok: false,
+      type: safeType(value),
+      version,
+      reason: isContractViolation(error) ? error.message : describeError(error),
+    };
   }
 }
 

@@ -57,7 +57,9 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
     tryCache = false;
     // A retry of a recent command: its events are in the log, the cache has only its id.
     if (cached?.recentCommandIds.includes(commandId)) continue;
-    const loaded: Loaded<S> = cached ? { ...cached, events: [] } : await loadForCommand(store, decider, stream, snapshots);
+    const loaded: Loaded<S> = cached
+      ? { ...cached, events: [] }
+      : await loadForCommand(store, decider, stream, snapshots);
     const earlier = loaded.events.filter((event) => event.causationId === commandId);
     if (earlier.length > 0) {
       cache?.set(stream, entryOf(loaded));
@@ -81,10 +83,20 @@ export async function handleCommand<C extends Command, E extends EventEnvelope, 
       const result = await store.append(stream, events, { expectedVersion: loaded.version, messageId: commandId });
       const state = events.reduce(decider.evolve, loaded.state);
       let foldedSinceSnapshot = loaded.foldedSinceSnapshot + events.length;
-      if (snapshots && (await maybeSnapshot(snapshots, stream, state, result.version, foldedSinceSnapshot, input.logger))) foldedSinceSnapshot = 0;
+      if (
+        snapshots &&
+        (await maybeSnapshot(snapshots, stream, state, result.version, foldedSinceSnapshot, input.logger))
+      )
+        foldedSinceSnapshot = 0;
       // A duplicate means these events were written before this load saw them: let the next command read.
       if (result.duplicate) cache?.delete(stream);
-      else cache?.set(stream, { state, version: result.version, recentCommandIds: [...loaded.recentCommandIds, commandId], foldedSinceSnapshot });
+      else
+        cache?.set(stream, {
+          state,
+          version: result.version,
+          recentCommandIds: [...loaded.recentCommandIds, commandId],
+          foldedSinceSnapshot,
+        });
       return { events, version: result.version, state, alreadyHandled: result.duplicate };
     } catch (error) {
       cache?.delete(stream);
@@ -113,27 +125,53 @@ export async function load<C extends Command, E extends EventEnvelope, S>(
   return { state, version, events, foldedSinceSnapshot: events.length };
 }
 
-async function loadForCommand<C extends Command, E extends EventEnvelope, S>(store: EventStore, decider: Decider<C, E, S>, stream: StreamRef, snapshots?: SnapshotPolicy): Promise<Loaded<S>> {
+async function loadForCommand<C extends Command, E extends EventEnvelope, S>(
+  store: EventStore,
+  decider: Decider<C, E, S>,
+  stream: StreamRef,
+  snapshots?: SnapshotPolicy,
+): Promise<Loaded<S>> {
   const { state, version, events, foldedSinceSnapshot } = await load(store, decider, stream, snapshots);
   const folded = events.map((r) => r.event);
-  return { state, version, events: folded, recentCommandIds: folded.map((event) => event.causationId), foldedSinceSnapshot };
+  return {
+    state,
+    version,
+    events: folded,
+    recentCommandIds: folded.map((event) => event.causationId),
+    foldedSinceSnapshot,
+  };
 }
 
 /** Takes a snapshot once `every` events were folded past the last one; true when it did. */
-async function maybeSnapshot<S>(policy: SnapshotPolicy, stream: StreamRef, state: S, version: number, folded: number, logger?: Logger): Promise<boolean> {
+async function maybeSnapshot<S>(
+  policy: SnapshotPolicy,
+  stream: StreamRef,
+  state: S,
+  version: number,
+  folded: number,
+  logger?: Logger,
+): Promise<boolean> {
   if (folded < (policy.every ?? 50)) return false;
   try {
     await policy.store.save(stream, { state, version, revision: policy.revision ?? 1 });
     return true;
   } catch (error) {
     // A missing snapshot only costs a longer read next time: never fail the command for it.
-    (logger ?? defaultLogger).warn({ event: 'eventstore.snapshot_failed', ...stream, error: describeError(error) }, 'snapshot not saved');
+    (logger ?? defaultLogger).warn(
+      { event: 'eventstore.snapshot_failed', ...stream, error: describeError(error) },
+      'snapshot not saved',
+    );
     return false;
   }
 }
 
 /** Wraps a decided event in its envelope: everything comes from the command, so a retry produces the same bytes. */
-export function toEnvelope<E extends EventEnvelope>(event: NewEvent<E>, stream: StreamRef, command: Command, index: number): E {
+export function toEnvelope<E extends EventEnvelope>(
+  event: NewEvent<E>,
+  stream: StreamRef,
+  command: Command,
+  index: number,
+): E {
   const { commandId, correlationId, now, actor } = command.metadata;
   const envelope: EventEnvelope = {
     type: event.type,
@@ -154,7 +192,9 @@ export function toEnvelope<E extends EventEnvelope>(event: NewEvent<E>, stream: 
  * event's index: the same command on the same aggregate always yields the same event ids.
  */
 export function deterministicEventId(commandId: string, stream: StreamRef, index: number): string {
-  const hash = createHash('sha256').update(`${commandId}\u0000${stream.context}.${stream.aggregate}.${stream.id}\u0000${index}`).digest();
+  const hash = createHash('sha256')
+    .update(`${commandId}\u0000${stream.context}.${stream.aggregate}.${stream.id}\u0000${index}`)
+    .digest();
   hash[6] = (hash[6]! & 0x0f) | 0x80;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

@@ -37,5 +37,9 @@ export function derivedCommandId(commandId: string, ...parts: string[]): string 
 
 /** The metadata of a step derived from a command: same time, actor and correlation, its own derived id. */
 export function derivedMetadata(metadata: CommandMetadata, ...parts: string[]): CommandMetadata {
-  return { ...metadata, commandId: derivedCommandId(metadata.commandId, ...parts), correlationId: metadata.correlationId ?? metadata.commandId };
+  return {
+    ...metadata,
+    commandId: derivedCommandId(metadata.commandId, ...parts),
+    correlationId: metadata.correlationId ?? metadata.commandId,
+  };
 }

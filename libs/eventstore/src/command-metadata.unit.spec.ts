@@ -17,8 +17,16 @@ describe('derived command ids', () => {
   });
 
   it('derived metadata keeps the time, actor and correlation of the command it comes from', () => {
-    const metadata = metadataOf({ commandId: 'c-1', actor: { kind: 'operator', id: 'op' } }, new Date('2026-01-01T00:00:00Z'));
-    expect(metadata).toEqual({ commandId: 'c-1', correlationId: 'c-1', now: '2026-01-01T00:00:00.000Z', actor: { kind: 'operator', id: 'op' } });
+    const metadata = metadataOf(
+      { commandId: 'c-1', actor: { kind: 'operator', id: 'op' } },
+      new Date('2026-01-01T00:00:00Z'),
+    );
+    expect(metadata).toEqual({
+      commandId: 'c-1',
+      correlationId: 'c-1',
+      now: '2026-01-01T00:00:00.000Z',
+      actor: { kind: 'operator', id: 'op' },
+    });
     expect(derivedMetadata(metadata, 'd-1')).toEqual({ ...metadata, commandId: 'c-1_d-1' });
   });
 });

@@ -61,8 +61,17 @@ function policyDecider(calls = { decide: 0 }): Decider<DefinePolicy, PolicyDefin
   };
 }
 
-function command(name: string, commandId = uniqueId('cmd'), extra: Partial<DefinePolicy['metadata']> = {}, lifetimeDays?: number): DefinePolicy {
-  return { type: 'DefinePolicy', data: { name, lifetimeDays }, metadata: { commandId, now: '2026-01-02T03:04:05.000Z', ...extra } };
+function command(
+  name: string,
+  commandId = uniqueId('cmd'),
+  extra: Partial<DefinePolicy['metadata']> = {},
+  lifetimeDays?: number,
+): DefinePolicy {
+  return {
+    type: 'DefinePolicy',
+    data: { name, lifetimeDays },
+    metadata: { commandId, now: '2026-01-02T03:04:05.000Z', ...extra },
+  };
 }
 
 function policyEvent(stream: StreamRef, name: string, overrides: Partial<PolicyDefined['data']> = {}): PolicyDefined {
@@ -155,16 +164,32 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const stream = policyStream();
         let version = noStream;
         for (let i = 0; i < 30; i++) {
-          version = (await h.store.append(stream, [policyEvent(stream, `n${i}`)], { expectedVersion: version, messageId: uniqueId('m') })).version;
+          version = (
+            await h.store.append(stream, [policyEvent(stream, `n${i}`)], {
+              expectedVersion: version,
+              messageId: uniqueId('m'),
+            })
+          ).version;
           // another aggregate in between, so this stream's sequences are not contiguous
           const other = policyStream();
-          await h.store.append(other, [policyEvent(other, 'x')], { expectedVersion: noStream, messageId: uniqueId('m') });
+          await h.store.append(other, [policyEvent(other, 'x')], {
+            expectedVersion: noStream,
+            messageId: uniqueId('m'),
+          });
         }
         const read = await h.store.read(stream);
-        expect(read.events.map((r) => r.event.data)).toEqual(Array.from({ length: 30 }, (_, i) => expect.objectContaining({ name: `n${i}` })));
+        expect(read.events.map((r) => r.event.data)).toEqual(
+          Array.from({ length: 30 }, (_, i) => expect.objectContaining({ name: `n${i}` })),
+        );
         expect(read.version).toBe(version);
         const tail = await h.store.read(stream, { after: read.events[24]!.sequence });
-        expect(tail.events.map((r) => (r.event as PolicyDefined).data.name)).toEqual(['n25', 'n26', 'n27', 'n28', 'n29']);
+        expect(tail.events.map((r) => (r.event as PolicyDefined).data.name)).toEqual([
+          'n25',
+          'n26',
+          'n27',
+          'n28',
+          'n29',
+        ]);
         expect(tail.version).toBe(version);
         // From every version on (past the last one included): the rest of the stream, at its version.
         for (let k = 0; k <= 30; k++) {
@@ -176,18 +201,31 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
 
       test('an append on a stale version is refused with ConcurrencyError and writes nothing', async () => {
         const stream = policyStream();
-        const first = await h.store.append(stream, [policyEvent(stream, 'a')], { expectedVersion: noStream, messageId: uniqueId('m') });
-        await expect(h.store.append(stream, [policyEvent(stream, 'b')], { expectedVersion: noStream, messageId: uniqueId('m') })).rejects.toBeInstanceOf(ConcurrencyError);
+        const first = await h.store.append(stream, [policyEvent(stream, 'a')], {
+          expectedVersion: noStream,
+          messageId: uniqueId('m'),
+        });
+        await expect(
+          h.store.append(stream, [policyEvent(stream, 'b')], { expectedVersion: noStream, messageId: uniqueId('m') }),
+        ).rejects.toBeInstanceOf(ConcurrencyError);
         expect((await h.store.read(stream)).version).toBe(first.version);
-        const any = await h.store.append(stream, [policyEvent(stream, 'c')], { expectedVersion: 'any', messageId: uniqueId('m') });
+        const any = await h.store.append(stream, [policyEvent(stream, 'c')], {
+          expectedVersion: 'any',
+          messageId: uniqueId('m'),
+        });
         expect((await h.store.read(stream)).events.map((r) => r.sequence)).toEqual([first.version, any.version]);
       });
 
       test('two concurrent writers on one version: exactly one wins, the other gets ConcurrencyError', async () => {
         const stream = policyStream();
-        const { version } = await h.store.append(stream, [policyEvent(stream, 'base')], { expectedVersion: noStream, messageId: uniqueId('m') });
+        const { version } = await h.store.append(stream, [policyEvent(stream, 'base')], {
+          expectedVersion: noStream,
+          messageId: uniqueId('m'),
+        });
         const outcomes = await Promise.allSettled(
-          ['left', 'right'].map((name) => h.store.append(stream, [policyEvent(stream, name)], { expectedVersion: version, messageId: uniqueId('m') })),
+          ['left', 'right'].map((name) =>
+            h.store.append(stream, [policyEvent(stream, name)], { expectedVersion: version, messageId: uniqueId('m') }),
+          ),
         );
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
         const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -211,12 +249,27 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const stream = policyStream();
         const valid = policyEvent(stream, 'ok');
         const invalid = policyEvent(stream, 'bad', { certificateLifetimeDays: 0 });
-        const error = await h.store.append(stream, [valid, invalid], { expectedVersion: noStream, messageId: uniqueId('m') }).catch((e: unknown) => e);
+        const error = await h.store
+          .append(stream, [valid, invalid], { expectedVersion: noStream, messageId: uniqueId('m') })
+          .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(ValidationError);
-        expect(error).toMatchObject({ code: 'VALIDATION', context: expect.objectContaining({ index: 1, type: 'ServerPolicyDefined' }) });
+        expect(error).toMatchObject({
+          code: 'VALIDATION',
+          context: expect.objectContaining({ index: 1, type: 'ServerPolicyDefined' }),
+        });
         expect((error as Error).message).toContain('certificateLifetimeDays');
-        await expect(h.store.append(stream, [{ ...valid, type: 'NoSuchEvent' }], { expectedVersion: noStream, messageId: uniqueId('m') })).rejects.toBeInstanceOf(ValidationError);
-        await expect(h.store.append(stream, [policyEvent(policyStream(), 'elsewhere')], { expectedVersion: noStream, messageId: uniqueId('m') })).rejects.toBeInstanceOf(ValidationError);
+        await expect(
+          h.store.append(stream, [{ ...valid, type: 'NoSuchEvent' }], {
+            expectedVersion: noStream,
+            messageId: uniqueId('m'),
+          }),
+        ).rejects.toBeInstanceOf(ValidationError);
+        await expect(
+          h.store.append(stream, [policyEvent(policyStream(), 'elsewhere')], {
+            expectedVersion: noStream,
+            messageId: uniqueId('m'),
+          }),
+        ).rejects.toBeInstanceOf(ValidationError);
         expect(await h.store.read(stream)).toEqual({ events: [], version: noStream });
       });
     });
@@ -224,7 +277,10 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
     describe('handleCommand', () => {
       test('wraps decided events in envelopes derived from the command, and appends them', async () => {
         const stream = policyStream();
-        const cmd = command('fridges', uniqueId('cmd'), { correlationId: 'corr-9', actor: { kind: 'operator', id: 'ada' } });
+        const cmd = command('fridges', uniqueId('cmd'), {
+          correlationId: 'corr-9',
+          actor: { kind: 'operator', id: 'ada' },
+        });
         const result = await handleCommand({ store: h.store, decider: policyDecider(), stream, command: cmd });
         expect(result.alreadyHandled).toBe(false);
         expect(result.events).toEqual([
@@ -266,7 +322,10 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
           append: (s, e, o) =>
             racing.append(s, e, o).then(
               (r) => (appendOutcomes.push('ok'), r),
-              (error: unknown) => (appendOutcomes.push(error instanceof ConcurrencyError ? 'conflict' : 'other'), Promise.reject(error)),
+              (error: unknown) => (
+                appendOutcomes.push(error instanceof ConcurrencyError ? 'conflict' : 'other'),
+                Promise.reject(error)
+              ),
             ),
         });
         const [left, right] = await bound(
@@ -292,12 +351,23 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const contested = wrap(h.store, {
           append: async (s, e, o) => {
             interferences++;
-            await h.store.append(s, [policyEvent(s, `intruder-${interferences}`)], { expectedVersion: 'any', messageId: uniqueId('m') });
+            await h.store.append(s, [policyEvent(s, `intruder-${interferences}`)], {
+              expectedVersion: 'any',
+              messageId: uniqueId('m'),
+            });
             return h.store.append(s, e, o);
           },
         });
         const calls = { decide: 0 };
-        await expect(handleCommand({ store: contested, decider: policyDecider(calls), stream, command: command('never'), maxRetries: 2 })).rejects.toBeInstanceOf(ConcurrencyError);
+        await expect(
+          handleCommand({
+            store: contested,
+            decider: policyDecider(calls),
+            stream,
+            command: command('never'),
+            maxRetries: 2,
+          }),
+        ).rejects.toBeInstanceOf(ConcurrencyError);
         expect(calls.decide).toBe(3);
       });
 
@@ -305,9 +375,14 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const stream = policyStream();
         const decider = policyDecider();
         const snapshots = { store: h.snapshots, every: 2 };
-        for (let i = 0; i < 5; i++) await handleCommand({ store: h.store, decider, stream, command: command(`n${i}`), snapshots });
+        for (let i = 0; i < 5; i++)
+          await handleCommand({ store: h.store, decider, stream, command: command(`n${i}`), snapshots });
         const snapshot = await h.snapshots.load<PolicyState>(stream);
-        expect(snapshot).toEqual({ state: { revisions: 4, names: ['n0', 'n1', 'n2', 'n3'] }, version: expect.any(Number), revision: 1 });
+        expect(snapshot).toEqual({
+          state: { revisions: 4, names: ['n0', 'n1', 'n2', 'n3'] },
+          version: expect.any(Number),
+          revision: 1,
+        });
         const reads: (number | undefined)[] = [];
         const spy = wrap(h.store, { read: (s, o) => (reads.push(o?.after), h.store.read(s, o)) });
         const loaded = await load(spy, decider, stream, snapshots);
@@ -344,7 +419,10 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const { reads, store } = counting(h.store);
         const cache = new AggregateStateCache<PolicyState>();
         const results = [];
-        for (let i = 0; i < 4; i++) results.push(await handleCommand({ store, decider: policyDecider(), stream, command: command(`c${i}`), cache }));
+        for (let i = 0; i < 4; i++)
+          results.push(
+            await handleCommand({ store, decider: policyDecider(), stream, command: command(`c${i}`), cache }),
+          );
         expect(reads.count).toBe(1);
         expect(results.at(-1)!.state).toEqual({ revisions: 4, names: ['c0', 'c1', 'c2', 'c3'] });
         const read = await h.store.read(stream);
@@ -357,25 +435,55 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const stream = policyStream();
         const cache = new AggregateStateCache<PolicyState>();
         await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('mine'), cache });
-        await h.store.append(stream, [policyEvent(stream, 'theirs')], { expectedVersion: 'any', messageId: uniqueId('m') });
+        await h.store.append(stream, [policyEvent(stream, 'theirs')], {
+          expectedVersion: 'any',
+          messageId: uniqueId('m'),
+        });
         const calls = { decide: 0 };
-        const result = await handleCommand({ store: h.store, decider: policyDecider(calls), stream, command: command('after'), cache });
+        const result = await handleCommand({
+          store: h.store,
+          decider: policyDecider(calls),
+          stream,
+          command: command('after'),
+          cache,
+        });
         expect(calls.decide).toBe(2);
         expect(result.state).toEqual({ revisions: 3, names: ['mine', 'theirs', 'after'] });
         expect(result.events[0]!.data.certificateLifetimeDays).toBe(3);
-        expect((await h.store.read(stream)).events.map((r) => (r.event as PolicyDefined).data.name)).toEqual(['mine', 'theirs', 'after']);
+        expect((await h.store.read(stream)).events.map((r) => (r.event as PolicyDefined).data.name)).toEqual([
+          'mine',
+          'theirs',
+          'after',
+        ]);
       });
 
       test('a refusal on a stale cached state is decided again on the log before anyone is told', async () => {
         const stream = policyStream();
         const cache = new AggregateStateCache<PolicyState>();
         await handleCommand({ store: h.store, decider: lockedDecider(), stream, command: command('first'), cache });
-        await h.store.append(stream, [policyEvent(stream, 'unlock')], { expectedVersion: 'any', messageId: uniqueId('m') });
-        const result = await handleCommand({ store: h.store, decider: lockedDecider(), stream, command: command('needs-unlock'), cache });
+        await h.store.append(stream, [policyEvent(stream, 'unlock')], {
+          expectedVersion: 'any',
+          messageId: uniqueId('m'),
+        });
+        const result = await handleCommand({
+          store: h.store,
+          decider: lockedDecider(),
+          stream,
+          command: command('needs-unlock'),
+          cache,
+        });
         expect(result.state.names).toEqual(['first', 'unlock', 'needs-unlock']);
         // Refused on the log itself: the refusal reaches the caller, and nothing is written.
         const other = policyStream();
-        await expect(handleCommand({ store: h.store, decider: lockedDecider(), stream: other, command: command('needs-unlock'), cache })).rejects.toBeInstanceOf(CommandRejected);
+        await expect(
+          handleCommand({
+            store: h.store,
+            decider: lockedDecider(),
+            stream: other,
+            command: command('needs-unlock'),
+            cache,
+          }),
+        ).rejects.toBeInstanceOf(CommandRejected);
         expect((await h.store.read(other)).events).toEqual([]);
       });
 
@@ -396,7 +504,8 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
       test('keeps at most maxStreams streams, dropping the least recently used', async () => {
         const cache = new AggregateStateCache<PolicyState>({ maxStreams: 2 });
         const [a, b, c] = [policyStream(), policyStream(), policyStream()];
-        for (const stream of [a, b]) await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('x'), cache });
+        for (const stream of [a, b])
+          await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command('x'), cache });
         cache.get(a);
         await handleCommand({ store: h.store, decider: policyDecider(), stream: c, command: command('x'), cache });
         expect(cache.size).toBe(2);
@@ -409,8 +518,20 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const stream = policyStream();
         const cache = new AggregateStateCache<PolicyState>();
         const snapshots = { store: h.snapshots, every: 2 };
-        for (let i = 0; i < 5; i++) await handleCommand({ store: h.store, decider: policyDecider(), stream, command: command(`n${i}`), snapshots, cache });
-        expect(await h.snapshots.load<PolicyState>(stream)).toEqual({ state: { revisions: 4, names: ['n0', 'n1', 'n2', 'n3'] }, version: expect.any(Number), revision: 1 });
+        for (let i = 0; i < 5; i++)
+          await handleCommand({
+            store: h.store,
+            decider: policyDecider(),
+            stream,
+            command: command(`n${i}`),
+            snapshots,
+            cache,
+          });
+        expect(await h.snapshots.load<PolicyState>(stream)).toEqual({
+          state: { revisions: 4, names: ['n0', 'n1', 'n2', 'n3'] },
+          version: expect.any(Number),
+          revision: 1,
+        });
       });
     });
 
@@ -430,7 +551,14 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const sequences: number[] = [];
         for (let i = 0; i < n; i++) {
           const stream = policyStream();
-          sequences.push(...(await h.store.append(stream, [policyEvent(stream, `view-${i}`)], { expectedVersion: noStream, messageId: uniqueId('m') })).sequences);
+          sequences.push(
+            ...(
+              await h.store.append(stream, [policyEvent(stream, `view-${i}`)], {
+                expectedVersion: noStream,
+                messageId: uniqueId('m'),
+              })
+            ).sequences,
+          );
         }
         return sequences;
       }
@@ -494,7 +622,10 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         });
         for (const name of ['poison', 'after']) {
           const stream = policyStream();
-          await h.store.append(stream, [policyEvent(stream, name)], { expectedVersion: noStream, messageId: uniqueId('m') });
+          await h.store.append(stream, [policyEvent(stream, name)], {
+            expectedVersion: noStream,
+            messageId: uniqueId('m'),
+          });
         }
         await bound(feed.catchUp(), 'catchUp through the failures');
         expect(feed.ready).toBe(true);
@@ -549,7 +680,14 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         const sequences: number[] = [];
         for (let i = 0; i < n; i++) {
           const stream = policyStream();
-          sequences.push(...(await h.store.append(stream, [policyEvent(stream, `seed-${i}`)], { expectedVersion: noStream, messageId: uniqueId('m') })).sequences);
+          sequences.push(
+            ...(
+              await h.store.append(stream, [policyEvent(stream, `seed-${i}`)], {
+                expectedVersion: noStream,
+                messageId: uniqueId('m'),
+              })
+            ).sequences,
+          );
         }
         return sequences;
       }
@@ -615,7 +753,10 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
       test('replay starts from a sequence and filters by aggregate', async () => {
         const sequences = await seed(4);
         const seen: number[] = [];
-        const last = await h.store.replay('registry', (r) => void seen.push(r.sequence), { fromSequence: sequences[2]!, aggregate: 'policy' });
+        const last = await h.store.replay('registry', (r) => void seen.push(r.sequence), {
+          fromSequence: sequences[2]!,
+          aggregate: 'policy',
+        });
         expect(seen).toEqual(sequences.slice(2));
         expect(last).toBe(sequences[3]);
         expect(await h.store.replay('registry', () => undefined, { aggregate: 'device' })).toBe(0);
@@ -630,14 +771,22 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         await h.writeRaw(stream, `not json ${secret}`);
         const after = await seed(1);
         const handled: number[] = [];
-        const sub = await h.store.subscribe({ durable: uniqueId('parking'), context: 'registry' }, (r) => void handled.push(r.sequence));
+        const sub = await h.store.subscribe(
+          { durable: uniqueId('parking'), context: 'registry' },
+          (r) => void handled.push(r.sequence),
+        );
         await bound(sub.caughtUp(), 'caughtUp past the invalid events');
         await sub.stop();
         expect(handled).toEqual([...before, ...after]);
 
         const parked = await h.parked.list();
         expect(parked).toEqual([
-          expect.objectContaining({ subject: expect.stringMatching(new RegExp(`registry\\.policy\\.${stream.id}$`)), sequence: before[0]! + 1, type: 'ServerPolicyDefined', version: 1 }),
+          expect.objectContaining({
+            subject: expect.stringMatching(new RegExp(`registry\\.policy\\.${stream.id}$`)),
+            sequence: before[0]! + 1,
+            type: 'ServerPolicyDefined',
+            version: 1,
+          }),
           expect.objectContaining({ sequence: before[0]! + 2, type: 'unknown', reason: 'payload is not JSON' }),
         ]);
         expect(parked[0]!.reason).toContain('certificateLifetimeDays');
@@ -650,14 +799,22 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
 
         const lines = h.logs.filter((l) => l['event'] === 'eventstore.event_parked');
         expect(lines).toHaveLength(2);
-        expect(lines[0]).toMatchObject({ level: 40, type: 'ServerPolicyDefined', subject: parked[0]!.subject, sequence: parked[0]!.sequence, reason: parked[0]!.reason });
+        expect(lines[0]).toMatchObject({
+          level: 40,
+          type: 'ServerPolicyDefined',
+          subject: parked[0]!.subject,
+          sequence: parked[0]!.sequence,
+          reason: parked[0]!.reason,
+        });
         expect(JSON.stringify(h.logs)).not.toContain(secret);
       });
 
       test('a follower picks up from a sequence, sees new events live and in order, and reports caughtUp (whole context and one aggregate)', async () => {
         const before = await seed(3);
         const seen: number[] = [];
-        const follower = await h.store.follow('registry', (r) => void seen.push(r.sequence), { fromSequence: before[1]! });
+        const follower = await h.store.follow('registry', (r) => void seen.push(r.sequence), {
+          fromSequence: before[1]!,
+        });
         await bound(follower.caughtUp(), 'follower caughtUp');
         expect(seen).toEqual(before.slice(1));
         const after = await seed(2);
@@ -666,7 +823,9 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         await follower.stop();
 
         const deviceEvents: number[] = [];
-        const byAggregate = await h.store.follow('registry', (r) => void deviceEvents.push(r.sequence), { aggregate: 'device' });
+        const byAggregate = await h.store.follow('registry', (r) => void deviceEvents.push(r.sequence), {
+          aggregate: 'device',
+        });
         await bound(byAggregate.caughtUp(), 'aggregate follower caughtUp with nothing to deliver');
         await byAggregate.stop();
         expect(deviceEvents).toEqual([]);
@@ -687,8 +846,12 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         expect(handled).toEqual([sequences[0], sequences[2]]);
         expect(attempts.get(poison)).toBe(3);
         const parked = (await h.parked.list()).filter((p) => p.sequence === poison);
-        expect(parked).toEqual([expect.objectContaining({ type: 'ServerPolicyDefined', reason: 'handler failed 3 times (Error)' })]);
-        expect(h.logs.filter((l) => l['event'] === 'eventstore.event_parked' && l['sequence'] === poison)).toHaveLength(1);
+        expect(parked).toEqual([
+          expect.objectContaining({ type: 'ServerPolicyDefined', reason: 'handler failed 3 times (Error)' }),
+        ]);
+        expect(h.logs.filter((l) => l['event'] === 'eventstore.event_parked' && l['sequence'] === poison)).toHaveLength(
+          1,
+        );
       });
     });
   });

@@ -102,7 +102,11 @@ export interface EventStore {
    * durable subscription (no ack per event); the handler must be synchronous and must not fail.
    * Invalid events are skipped (durable consumers park them).
    */
-  follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options?: ReplayOptions): Promise<Subscription>;
+  follow(
+    context: BoundedContext,
+    handler: (recorded: RecordedEvent) => void,
+    options?: ReplayOptions,
+  ): Promise<Subscription>;
   /** Where this store's aggregates keep their snapshots (same server and namespace): the `store` of a SnapshotPolicy. */
   snapshotStore(): Promise<SnapshotStore>;
   /**

@@ -1,4 +1,10 @@
-import { aggregateSubject, contextSubject, streamName, type BoundedContext, type EventEnvelope } from '@tunnelkey/contracts';
+import {
+  aggregateSubject,
+  contextSubject,
+  streamName,
+  type BoundedContext,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
 import { pino, type Logger } from 'pino';
 import { decodeEvent, encodeEvent, streamContext, validateAppend } from './codec.js';
 import { ConcurrencyError, SubscriptionError, describeError } from './errors.js';
@@ -93,7 +99,11 @@ export class InMemoryEventStore implements EventStore {
       }
       const last = log.lastBySubject.get(subject) ?? 0;
       if (expected !== 'any' && expected !== last) {
-        throw new ConcurrencyError(`stream moved on: expected version ${expected}, found ${last}`, { ...streamContext(stream), expected, actual: last });
+        throw new ConcurrencyError(`stream moved on: expected version ${expected}, found ${last}`, {
+          ...streamContext(stream),
+          expected,
+          actual: last,
+        });
       }
       const sequence = log.messages.length + 1;
       log.messages.push({ sequence, subject, data: payloads[i]! });
@@ -103,7 +113,11 @@ export class InMemoryEventStore implements EventStore {
       expected = sequence;
     }
     this.#notify(log);
-    return { version: log.lastBySubject.get(subject) ?? 0, sequences, duplicate: events.length > 0 && duplicates === events.length };
+    return {
+      version: log.lastBySubject.get(subject) ?? 0,
+      sequences,
+      duplicate: events.length > 0 && duplicates === events.length,
+    };
   }
 
   async read(stream: StreamRef, options: ReadOptions = {}): Promise<ReadResult> {
@@ -120,14 +134,16 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async subscribe(options: SubscriptionOptions, handler: EventHandler): Promise<Subscription> {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.durable)) throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: options.durable.slice(0, 64) });
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.durable))
+      throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: options.durable.slice(0, 64) });
     const filter = this.#filter(options.context, options.aggregate);
     let durable = this.#durables.get(options.durable);
     if (!durable) {
       durable = { filter, acked: Math.max(0, (options.fromSequence ?? 1) - 1), active: false };
       this.#durables.set(options.durable, durable);
     }
-    if (durable.filter !== filter) throw new SubscriptionError('durable exists with another filter', { durable: options.durable });
+    if (durable.filter !== filter)
+      throw new SubscriptionError('durable exists with another filter', { durable: options.durable });
     if (durable.active) throw new SubscriptionError('durable is already running', { durable: options.durable });
     durable.active = true;
     const state = durable;
@@ -166,13 +182,36 @@ export class InMemoryEventStore implements EventStore {
           attempts++;
           if (recorded && attempts >= this.#maxHandlerAttempts) {
             const stream = streamName(options.context, this.#namespace);
-            await parkAndLog(this.parked, this.#logger, poisonEvent(stream, message.subject, message.sequence, message.data, recorded, attempts, error, options.durable, this.#now()));
+            await parkAndLog(
+              this.parked,
+              this.#logger,
+              poisonEvent(
+                stream,
+                message.subject,
+                message.sequence,
+                message.data,
+                recorded,
+                attempts,
+                error,
+                options.durable,
+                this.#now(),
+              ),
+            );
             state.acked = message.sequence;
             attempts = 0;
             for (const notify of progress) notify();
             continue;
           }
-          this.#logger.warn({ event: 'eventstore.handler_failed', durable: options.durable, subject: message.subject, sequence: message.sequence, error: describeError(error) }, 'handler failed; event will be redelivered');
+          this.#logger.warn(
+            {
+              event: 'eventstore.handler_failed',
+              durable: options.durable,
+              subject: message.subject,
+              sequence: message.sequence,
+              error: describeError(error),
+            },
+            'handler failed; event will be redelivered',
+          );
           await sleep(this.#backoff[Math.min(attempts - 1, this.#backoff.length - 1)]!);
         }
       }
@@ -187,9 +226,11 @@ export class InMemoryEventStore implements EventStore {
       },
       caughtUp: async () => {
         const target = log.messages.length;
-        const done = () => !log.messages.some((m) => m.sequence > state.acked && m.sequence <= target && matches(m.subject, filter));
+        const done = () =>
+          !log.messages.some((m) => m.sequence > state.acked && m.sequence <= target && matches(m.subject, filter));
         while (!done()) {
-          if (!running) throw new SubscriptionError('subscription stopped before catching up', { durable: options.durable });
+          if (!running)
+            throw new SubscriptionError('subscription stopped before catching up', { durable: options.durable });
           await new Promise<void>((resolve) => {
             const notify = () => {
               progress.delete(notify);
@@ -215,10 +256,19 @@ export class InMemoryEventStore implements EventStore {
   async close(): Promise<void> {}
 
   /** In memory a follower is a subscription under a private durable, forgotten when it stops. */
-  async follow(context: BoundedContext, handler: (recorded: RecordedEvent) => void, options: ReplayOptions = {}): Promise<Subscription> {
+  async follow(
+    context: BoundedContext,
+    handler: (recorded: RecordedEvent) => void,
+    options: ReplayOptions = {},
+  ): Promise<Subscription> {
     const durable = `follower-${++this.#followers}`;
     const subscription = await this.subscribe(
-      { durable, context, ...(options.aggregate ? { aggregate: options.aggregate } : {}), ...(options.fromSequence ? { fromSequence: options.fromSequence } : {}) },
+      {
+        durable,
+        context,
+        ...(options.aggregate ? { aggregate: options.aggregate } : {}),
+        ...(options.fromSequence ? { fromSequence: options.fromSequence } : {}),
+      },
       (recorded) => handler(recorded),
     );
     return {
@@ -250,13 +300,21 @@ export class InMemoryEventStore implements EventStore {
     const log = this.#log(stream.context);
     const subject = this.#subject(stream);
     const sequence = log.messages.length + 1;
-    log.messages.push({ sequence, subject, data: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload.slice() });
+    log.messages.push({
+      sequence,
+      subject,
+      data: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload.slice(),
+    });
     log.lastBySubject.set(subject, sequence);
     this.#notify(log);
     return sequence;
   }
 
-  async #decodeOrPark(context: BoundedContext, message: StoredMessage, foundBy: string): Promise<RecordedEvent | undefined> {
+  async #decodeOrPark(
+    context: BoundedContext,
+    message: StoredMessage,
+    foundBy: string,
+  ): Promise<RecordedEvent | undefined> {
     const decoded = decodeEvent(message.data);
     if (decoded.ok) return { event: decoded.event, sequence: message.sequence, subject: message.subject };
     await parkAndLog(this.parked, this.#logger, {
@@ -278,7 +336,9 @@ export class InMemoryEventStore implements EventStore {
   }
 
   #filter(context: BoundedContext, aggregate?: string): string {
-    return aggregate ? `${contextSubject(context, this.#namespace)}.${aggregate}.` : `${contextSubject(context, this.#namespace)}.`;
+    return aggregate
+      ? `${contextSubject(context, this.#namespace)}.${aggregate}.`
+      : `${contextSubject(context, this.#namespace)}.`;
   }
 
   #log(context: BoundedContext): ContextLog {

@@ -8,6 +8,5 @@ export * from './state-cache.js';
 export * from './command-handler.js';
 export * from './in-memory-event-store.js';
 
-
 export * from './live-view.js';
 export * from './command-metadata.js';

@@ -17,7 +17,8 @@ export interface LiveViewSource {
 }
 
 /** `registry`, or `registry:device` for one aggregate type: a source's name in checkpoints and logs. */
-export const sourceKey = (source: LiveViewSource): string => (source.aggregate ? `${source.context}:${source.aggregate}` : source.context);
+export const sourceKey = (source: LiveViewSource): string =>
+  source.aggregate ? `${source.context}:${source.aggregate}` : source.context;
 
 export interface LiveFeedOptions {
   /** Names the feed in logs. */
@@ -102,10 +103,12 @@ export class LiveFeed {
     if (this.#stopped) throw new SubscriptionError('live view stopped', { view: this.options.name });
     const only = sources && new Set(sources.map(sourceKey));
     await Promise.all(
-      this.#feeds.filter((feed) => !only || only.has(sourceKey(feed.source))).map(async (feed) => {
-        await feed.subscription?.caughtUp();
-        await feed.chain;
-      }),
+      this.#feeds
+        .filter((feed) => !only || only.has(sourceKey(feed.source)))
+        .map(async (feed) => {
+          await feed.subscription?.caughtUp();
+          await feed.chain;
+        }),
     );
   }
 
@@ -161,8 +164,17 @@ export class LiveFeed {
         return;
       } catch (error) {
         if (attempt === 0) this.#failing++;
-        const context = { view: this.options.name, source: sourceKey(feed.source), sequence: recorded.sequence, type: recorded.event.type, attempt };
-        this.#logger.error({ event: 'eventstore.live_view_apply_failed', ...context, error: describeError(error) }, 'live view could not apply an event; retrying');
+        const context = {
+          view: this.options.name,
+          source: sourceKey(feed.source),
+          sequence: recorded.sequence,
+          type: recorded.event.type,
+          attempt,
+        };
+        this.#logger.error(
+          { event: 'eventstore.live_view_apply_failed', ...context, error: describeError(error) },
+          'live view could not apply an event; retrying',
+        );
         await sleep(backoff[Math.min(attempt, backoff.length - 1)]!);
       }
     }
@@ -187,7 +199,11 @@ export class LiveView<S> {
     this.#state = definition.initialState();
   }
 
-  static async start<S>(store: EventStore, definition: LiveViewDefinition<S>, options: { logger?: Logger } = {}): Promise<LiveView<S>> {
+  static async start<S>(
+    store: EventStore,
+    definition: LiveViewDefinition<S>,
+    options: { logger?: Logger } = {},
+  ): Promise<LiveView<S>> {
     const view = new LiveView(definition);
     view.#feed = await LiveFeed.start(store, {
       name: definition.name,

@@ -63,7 +63,10 @@ export class AggregateStateCache<S> {
   set(stream: StreamRef, entry: CachedState<S>): void {
     const key = snapshotKey(stream);
     this.#entries.delete(key);
-    this.#entries.set(key, { ...entry, recentCommandIds: [...new Set(entry.recentCommandIds)].slice(-this.recentCommands) });
+    this.#entries.set(key, {
+      ...entry,
+      recentCommandIds: [...new Set(entry.recentCommandIds)].slice(-this.recentCommands),
+    });
     while (this.#entries.size > this.#maxStreams) this.#entries.delete(this.#entries.keys().next().value!);
   }
 

@@ -22,7 +22,8 @@ export class CommandFailed extends Error {
 export const isCommandFailed = (e: unknown): e is CommandFailed => e instanceof CommandFailed;
 
 /** Error codes whose message is written for operators and may be passed on as is. */
-const passThroughName = /^(CommandRejected|ContractViolation|ValidationError|ConcurrencyError|CommandFailed|[A-Za-z]+Rejected)$/;
+const passThroughName =
+  /^(CommandRejected|ContractViolation|ValidationError|ConcurrencyError|CommandFailed|[A-Za-z]+Rejected)$/;
 
 /**
  * Maps any error to a reply. Our typed errors (with a `code`) keep their code and message; anything
@@ -30,7 +31,11 @@ const passThroughName = /^(CommandRejected|ContractViolation|ValidationError|Con
  * key material we must not echo.
  */
 export function errorReply(error: unknown): CommandReply<never> {
-  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && passThroughName.test(error.name)) {
+  if (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    passThroughName.test(error.name)
+  ) {
     const typed = error as Error & { code: string; details?: unknown; reason?: string };
     return {
       ok: false,

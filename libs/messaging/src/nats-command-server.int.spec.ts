@@ -77,7 +77,10 @@ describe('NatsCommandServer against the real NATS server', () => {
   });
 
   it('refuses malformed JSON and oversized requests with a clear code', async () => {
-    const malformed = (await nc.request(echo, new TextEncoder().encode('{not json'))).json<{ ok: boolean; error: { code: string } }>();
+    const malformed = (await nc.request(echo, new TextEncoder().encode('{not json'))).json<{
+      ok: boolean;
+      error: { code: string };
+    }>();
     expect(malformed).toMatchObject({ ok: false, error: { code: 'MALFORMED' } });
     const large = await client.request(echo, { text: 'x'.repeat(2048) }).catch((e: unknown) => e);
     expect(large).toMatchObject({ code: 'TOO_LARGE' });

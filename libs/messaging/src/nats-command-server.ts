@@ -20,7 +20,10 @@ const defaultMaxRequestBytes = 1024 * 1024;
 
 /** The request context a command handler can ask for with `@Ctx()`. */
 export class NatsCommandContext {
-  constructor(readonly subject: string, readonly headers: Msg['headers']) {}
+  constructor(
+    readonly subject: string,
+    readonly headers: Msg['headers'],
+  ) {}
 }
 
 /**
@@ -40,7 +43,9 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
 
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
-      this.connection = this.options.connection ?? (await connect({ servers: this.options.servers ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' }));
+      this.connection =
+        this.options.connection ??
+        (await connect({ servers: this.options.servers ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' }));
       this.ownsConnection = !this.options.connection;
       const prefix = this.options.namespace ? `${this.options.namespace}.` : '';
       for (const [pattern, handler] of this.getHandlers()) {
@@ -75,7 +80,10 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
       if (reply.ok === false && reply.error.code === 'INTERNAL') {
         const cause = error instanceof MappedCommandError ? error.cause : error;
         // Name and stack only: an unknown error's message may carry input or key material.
-        this.logger.error(`${msg.subject} failed: ${cause instanceof Error ? cause.name : 'unknown error'}`, cause instanceof Error ? cause.stack?.split('\n').slice(1).join('\n') : undefined);
+        this.logger.error(
+          `${msg.subject} failed: ${cause instanceof Error ? cause.name : 'unknown error'}`,
+          cause instanceof Error ? cause.stack?.split('\n').slice(1).join('\n') : undefined,
+        );
       }
     }
     if (msg.reply) msg.respond(this.encoder.encode(JSON.stringify(reply)));
@@ -84,7 +92,10 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
   private async run(handler: MessageHandler, msg: Msg): Promise<unknown> {
     const limit = this.options.maxRequestBytes ?? defaultMaxRequestBytes;
     if (msg.data.length > limit) {
-      throw Object.assign(new Error(`request of ${msg.data.length} bytes exceeds the ${limit}-byte limit`), { name: 'CommandRejected', code: 'TOO_LARGE' });
+      throw Object.assign(new Error(`request of ${msg.data.length} bytes exceeds the ${limit}-byte limit`), {
+        name: 'CommandRejected',
+        code: 'TOO_LARGE',
+      });
     }
     let payload: unknown;
     try {

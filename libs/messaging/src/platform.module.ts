@@ -1,4 +1,13 @@
-import { Controller, Get, Global, Inject, Module, ServiceUnavailableException, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Global,
+  Inject,
+  Module,
+  ServiceUnavailableException,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
@@ -87,7 +96,12 @@ export interface PlatformModuleOptions {
 @Module({})
 export class PlatformModule {
   static forRoot(options: PlatformModuleOptions): DynamicModule {
-    const eventStore = options.eventStore ?? new JetStreamEventStore(options.nats, { namespace: options.namespace ?? '', logger: pino({ name: options.service }) });
+    const eventStore =
+      options.eventStore ??
+      new JetStreamEventStore(options.nats, {
+        namespace: options.namespace ?? '',
+        logger: pino({ name: options.service }),
+      });
     const metrics = new Registry();
     metrics.setDefaultLabels({ service: options.service });
     collectDefaultMetrics({ register: metrics });
@@ -101,7 +115,10 @@ export class PlatformModule {
     return {
       module: PlatformModule,
       controllers: [HealthController],
-      providers: [...providers, { provide: EventStoreCloser, useValue: new EventStoreCloser(eventStore, !options.eventStore) }],
+      providers: [
+        ...providers,
+        { provide: EventStoreCloser, useValue: new EventStoreCloser(eventStore, !options.eventStore) },
+      ],
       exports: providers.map((p) => p.provide),
     };
   }

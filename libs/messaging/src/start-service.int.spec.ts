@@ -28,7 +28,11 @@ class PingController implements OnModuleInit {
 
   @MessagePattern(refuseSubject)
   refuse(): never {
-    throw Object.assign(new Error('policy p-1 does not exist'), { name: 'CommandRejected', code: 'REJECTED', reason: 'unknown-policy' });
+    throw Object.assign(new Error('policy p-1 does not exist'), {
+      name: 'CommandRejected',
+      code: 'REJECTED',
+      reason: 'unknown-policy',
+    });
   }
 }
 
@@ -52,7 +56,9 @@ describe('startService: a hybrid service with health, readiness, metrics and com
   });
 
   it('maps a typed refusal through the one command filter (its code and message reach the caller)', async () => {
-    const failure = await new CommandClient(service.nats).request(`${namespace}.${refuseSubject}`, {}).catch((e: unknown) => e);
+    const failure = await new CommandClient(service.nats)
+      .request(`${namespace}.${refuseSubject}`, {})
+      .catch((e: unknown) => e);
     expect(failure).toMatchObject({ code: 'unknown-policy', message: 'policy p-1 does not exist' });
   });
 

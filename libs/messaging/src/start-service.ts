@@ -40,8 +40,20 @@ export interface RunningService {
  * sharing one NATS connection. Command errors are mapped to replies by one filter.
  */
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
-  const nats = options.nats ?? (await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: options.service }));
-  @Module({ imports: [PlatformModule.forRoot({ service: options.service, nats, ...(options.namespace !== undefined ? { namespace: options.namespace } : {}), ...(options.eventStore ? { eventStore: options.eventStore } : {}) }), options.module] })
+  const nats =
+    options.nats ??
+    (await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: options.service }));
+  @Module({
+    imports: [
+      PlatformModule.forRoot({
+        service: options.service,
+        nats,
+        ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+        ...(options.eventStore ? { eventStore: options.eventStore } : {}),
+      }),
+      options.module,
+    ],
+  })
   class ServiceRoot {}
 
   const app = await NestFactory.create(ServiceRoot, { logger: options.logger ?? ['error', 'warn'] });

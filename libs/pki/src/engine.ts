@@ -19,7 +19,10 @@ if (!nativeCrypto?.subtle) {
   throw new Error('@tunnelkey/pki needs globalThis.crypto (WebCrypto), available from Node 20');
 }
 
-export const pkiEngine: pkijs.ICryptoEngine = new pkijs.CryptoEngine({ name: 'node', crypto: nativeCrypto as unknown as pkijs.CryptoEngineParameters['crypto'] });
+export const pkiEngine: pkijs.ICryptoEngine = new pkijs.CryptoEngine({
+  name: 'node',
+  crypto: nativeCrypto as unknown as pkijs.CryptoEngineParameters['crypto'],
+});
 pkijs.setEngine('node', pkiEngine);
 
 export const subtle: SubtleCrypto = nativeCrypto.subtle;

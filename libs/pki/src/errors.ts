@@ -75,7 +75,12 @@ export class KekError extends PkiError {
   readonly code = 'PKI_KEK_INVALID';
 }
 
-export type KeyUnwrapFailure = 'MALFORMED' | 'UNSUPPORTED_VERSION' | 'KEK_MISMATCH' | 'AUTHENTICATION_FAILED' | 'BAD_KEY';
+export type KeyUnwrapFailure =
+  | 'MALFORMED'
+  | 'UNSUPPORTED_VERSION'
+  | 'KEK_MISMATCH'
+  | 'AUTHENTICATION_FAILED'
+  | 'BAD_KEY';
 
 /** A wrapped CA key could not be opened: wrong KEK, wrong CA id, tampered or foreign blob. */
 export class KeyUnwrapError extends PkiError {
@@ -92,7 +97,8 @@ export class KeyUnwrapError extends PkiError {
 }
 
 export const isPkiError = (e: unknown): e is PkiError => e instanceof PkiError;
-export const isChainVerificationError = (e: unknown): e is ChainVerificationError => e instanceof ChainVerificationError;
+export const isChainVerificationError = (e: unknown): e is ChainVerificationError =>
+  e instanceof ChainVerificationError;
 export const isSignatureVerificationError = (e: unknown): e is SignatureVerificationError =>
   e instanceof SignatureVerificationError;
 export const isKeyUnwrapError = (e: unknown): e is KeyUnwrapError => e instanceof KeyUnwrapError;

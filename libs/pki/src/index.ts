@@ -36,7 +36,14 @@ export { rawEcdsaToDer, derEcdsaToRaw } from './signer/ecdsa-signature.js';
 export { verifySignature, type SignatureCheck } from './signer/verify-signature.js';
 
 // Keys
-export { parseEcSpki, spkiEqual, spkiSha256, keyIdentifier, importEcdsaPublicKey, type EcPublicKeyInfo } from './keys/spki.js';
+export {
+  parseEcSpki,
+  spkiEqual,
+  spkiSha256,
+  keyIdentifier,
+  importEcdsaPublicKey,
+  type EcPublicKeyInfo,
+} from './keys/spki.js';
 export { Kek, loadKek, decodeKekText, KEK_BYTES, type KekSources } from './keys/kek.js';
 export {
   wrapCaPrivateKey,
@@ -63,7 +70,11 @@ export { type IssuedCertificate } from './certificate/certificate-template.js';
 export { loadIssuer, type CertificateIssuer } from './certificate/issuer.js';
 export { buildRootCaCertificate, type RootCaRequest } from './certificate/root-ca.js';
 export { buildIssuingCaCertificate, type IssuingCaRequest } from './certificate/issuing-ca.js';
-export { buildDeviceCertificate, deviceTbsCertificate, type DeviceCertificateRequest } from './certificate/device-certificate.js';
+export {
+  buildDeviceCertificate,
+  deviceTbsCertificate,
+  type DeviceCertificateRequest,
+} from './certificate/device-certificate.js';
 export {
   parseCertificate,
   summarizeCertificate,
@@ -86,4 +97,12 @@ export {
   type RevocationReason,
 } from './crl/revocation-reason.js';
 export { buildCrl, crlTbs, type CrlRequest, type IssuedCrl, type RevokedCertificateEntry } from './crl/build-crl.js';
-export { parseCrl, verifyCrl, isRevoked, findRevocation, MAX_CRL_BYTES, type ParsedCrl, type CrlEntry } from './crl/parse-crl.js';
+export {
+  parseCrl,
+  verifyCrl,
+  isRevoked,
+  findRevocation,
+  MAX_CRL_BYTES,
+  type ParsedCrl,
+  type CrlEntry,
+} from './crl/parse-crl.js';

@@ -8,7 +8,15 @@
  */
 import { pkijs } from './engine.js';
 import { bytesEqual } from './encoding/bytes.js';
-import { contentBytes, decodeOid, DerReader, elementBytes, readSingle, TAG, type DerElement } from './encoding/der-reader.js';
+import {
+  contentBytes,
+  decodeOid,
+  DerReader,
+  elementBytes,
+  readSingle,
+  TAG,
+  type DerElement,
+} from './encoding/der-reader.js';
 import { decodeWith } from './encoding/der.js';
 import { MalformedPkiObjectError } from './errors.js';
 import { formatName, nameAttribute, nameToString } from './name.js';

@@ -78,7 +78,11 @@ export const nameAttribute = (
   return found ? valueText(found.value) : undefined;
 };
 
-const escape = (s: string) => s.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
+const escape = (s: string) =>
+  s
+    .replace(/([,+"\\<>;=])/g, '\\$1')
+    .replace(/^([ #])/, '\\$1')
+    .replace(/ $/, '\\ ');
 
 /** Attribute (type OID, text) pairs in encoding order -> `O=acme, CN=Acme Issuing CA`. */
 export const formatName = (attributes: ReadonlyArray<{ type: string; text: string }>): string =>

@@ -1,4 +1,15 @@
-import { checkSchema, checkSource, compareGroupKeys, compareValues, indexedFieldsOf, normalizeCountBy, normalizeFind, toChanges, type DocumentChange, type IndexedFields } from './store-rules.js';
+import {
+  checkSchema,
+  checkSource,
+  compareGroupKeys,
+  compareValues,
+  indexedFieldsOf,
+  normalizeCountBy,
+  normalizeFind,
+  toChanges,
+  type DocumentChange,
+  type IndexedFields,
+} from './store-rules.js';
 import {
   defaultSource,
   type CommitOptions,
@@ -125,7 +136,8 @@ class EmbeddedCollection {
     const result: string[] = [];
     for (const id of candidates) {
       const doc = this.liveDocument(id);
-      if (doc && where.every(([field, value]) => (field === 'id' ? id === value : matches(doc.fields[field], value)))) result.push(id);
+      if (doc && where.every(([field, value]) => (field === 'id' ? id === value : matches(doc.fields[field], value))))
+        result.push(id);
     }
     return result;
   }
@@ -163,7 +175,12 @@ export class EmbeddedProjectionStore implements ProjectionStore {
     const collections = this.#collections.get(schema.name) ?? new Map<string, EmbeddedCollection>();
     for (const [name, indexed] of fields) {
       const existing = collections.get(name);
-      if (existing && existing.indexes.size === indexed.size - 1 && [...existing.indexes.keys()].every((f) => indexed.has(f))) continue;
+      if (
+        existing &&
+        existing.indexes.size === indexed.size - 1 &&
+        [...existing.indexes.keys()].every((f) => indexed.has(f))
+      )
+        continue;
       // New or re-indexed collection: index its documents again.
       const collection = new EmbeddedCollection(indexed);
       for (const [id, doc] of existing?.documents ?? []) collection.insert(id, doc);
@@ -181,7 +198,12 @@ export class EmbeddedProjectionStore implements ProjectionStore {
     return Object.fromEntries(this.#checkpoints.get(projection) ?? []);
   }
 
-  async commit(projection: string, sequence: number, writes: readonly Write[], options: CommitOptions = {}): Promise<CommitResult> {
+  async commit(
+    projection: string,
+    sequence: number,
+    writes: readonly Write[],
+    options: CommitOptions = {},
+  ): Promise<CommitResult> {
     const source = checkSource(options.source ?? defaultSource);
     const schema = this.#schemas.get(projection);
     if (!schema) throw new UnknownCollectionError('projection not defined (call define first)', { projection });
@@ -196,13 +218,25 @@ export class EmbeddedProjectionStore implements ProjectionStore {
     return { applied, skipped: changes.length - applied };
   }
 
-  async get<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, id: string): Promise<T | undefined> {
+  async get<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    id: string,
+  ): Promise<T | undefined> {
     const doc = this.#collection(projection, collection).liveDocument(id);
     return doc ? toDocument<T>(id, doc) : undefined;
   }
 
-  async find<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, query: FindQuery = {}): Promise<Page<T>> {
-    const { where, sort, skip, limit } = normalizeFind(indexedFieldsOf(this.#schemas, projection, collection), collection, query);
+  async find<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    query: FindQuery = {},
+  ): Promise<Page<T>> {
+    const { where, sort, skip, limit } = normalizeFind(
+      indexedFieldsOf(this.#schemas, projection, collection),
+      collection,
+      query,
+    );
     const store = this.#collection(projection, collection);
     const ids = [...store.select(where)];
     const value = (id: string, field: string) => (field === 'id' ? id : store.documents.get(id)!.fields[field]);
@@ -213,7 +247,10 @@ export class EmbeddedProjectionStore implements ProjectionStore {
       }
       return 0;
     });
-    return { items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!)), total: ids.length };
+    return {
+      items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!)),
+      total: ids.length,
+    };
   }
 
   async countBy(projection: string, collection: string, query: CountByQuery): Promise<GroupCount[]> {

@@ -13,7 +13,10 @@ export interface ProjectionStoreEnv {
  * The projection store the configuration asks for: MongoDB when MONGO_URL is set, else the
  * embedded one. Check `store.kind` to log which (never the URL: it may carry credentials).
  */
-export async function projectionStoreFromEnv(env: ProjectionStoreEnv | NodeJS.ProcessEnv = process.env, options: { serverSelectionTimeoutMS?: number } = {}): Promise<ProjectionStore> {
+export async function projectionStoreFromEnv(
+  env: ProjectionStoreEnv | NodeJS.ProcessEnv = process.env,
+  options: { serverSelectionTimeoutMS?: number } = {},
+): Promise<ProjectionStore> {
   const url = env.MONGO_URL?.trim();
   if (url) return MongoProjectionStore.connect(url, { database: env.MONGO_DATABASE?.trim() || undefined, ...options });
   return new EmbeddedProjectionStore();

@@ -14,7 +14,10 @@ if (url) {
     const opened: MongoProjectionStore[] = [];
     return {
       open: async (hooks) => {
-        const store = await MongoProjectionStore.connect(url, { database: `tk_ps_${randomBytes(6).toString('hex')}`, hooks });
+        const store = await MongoProjectionStore.connect(url, {
+          database: `tk_ps_${randomBytes(6).toString('hex')}`,
+          hooks,
+        });
         opened.push(store);
         return store;
       },

@@ -1,4 +1,13 @@
-import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type Collection, type Db, type Filter, type IndexSpecification } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoClient,
+  MongoServerError,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Db,
+  type Filter,
+  type IndexSpecification,
+} from 'mongodb';
 import type { ProjectionStoreHooks } from './embedded-projection-store.js';
 import { ProjectionStoreError, ProjectionStoreUnavailableError, UnknownCollectionError } from './errors.js';
 import {
@@ -15,7 +24,17 @@ import {
   type ProjectionStore,
   type Write,
 } from './projection-store.js';
-import { checkSchema, checkSource, compareGroupKeys, indexedFieldsOf, normalizeCountBy, normalizeFind, toChanges, type DocumentChange, type IndexedFields } from './store-rules.js';
+import {
+  checkSchema,
+  checkSource,
+  compareGroupKeys,
+  indexedFieldsOf,
+  normalizeCountBy,
+  normalizeFind,
+  toChanges,
+  type DocumentChange,
+  type IndexedFields,
+} from './store-rules.js';
 
 /** A read-model document as stored: `_id` is the document's id; `_seq` the guard per source; `_deleted` marks a tombstone. */
 interface StoredDocument {
@@ -74,7 +93,13 @@ export function toUpdate(change: DocumentChange, source: string): AnyBulkWriteOp
   const filter = { _id: change.id, [guard]: { $not: { $gte: change.sequence } } } as Filter<StoredDocument>;
   if (change.delete) {
     // A tombstone: only the guards survive, so an older event redelivered cannot bring it back.
-    return { updateOne: { filter, update: [{ $project: { _id: 1, _seq: 1 } }, { $set: { _deleted: true, [guard]: change.sequence } }], upsert: true } };
+    return {
+      updateOne: {
+        filter,
+        update: [{ $project: { _id: 1, _seq: 1 } }, { $set: { _deleted: true, [guard]: change.sequence } }],
+        upsert: true,
+      },
+    };
   }
   const update: Record<string, Record<string, unknown>> = {
     $max: { [guard]: change.sequence },
@@ -112,7 +137,9 @@ export class MongoProjectionStore implements ProjectionStore {
     this.#client = client;
     this.#ownsClient = options.ownsClient ?? false;
     this.#db = client.db(options.database ?? (client.options.dbName || 'tunnelkey'));
-    this.#checkpoints = this.#db.collection<CheckpointDocument>(options.checkpointsCollection ?? 'projection_checkpoints');
+    this.#checkpoints = this.#db.collection<CheckpointDocument>(
+      options.checkpointsCollection ?? 'projection_checkpoints',
+    );
     this.#hooks = options.hooks ?? {};
   }
 
@@ -137,10 +164,16 @@ export class MongoProjectionStore implements ProjectionStore {
     const fields = checkSchema(schema);
     try {
       for (const [collection, spec] of Object.entries(schema.collections)) {
-        const indexes = spec.indexes.map((index) => Object.fromEntries((typeof index === 'string' ? [index] : index).map((f) => [f, 1])) as IndexSpecification);
+        const indexes = spec.indexes.map(
+          (index) =>
+            Object.fromEntries((typeof index === 'string' ? [index] : index).map((f) => [f, 1])) as IndexSpecification,
+        );
         const target = this.#collection(schema.name, collection);
         // createIndex is idempotent for an identical index; it creates the collection too.
-        if (indexes.length === 0) await this.#db.createCollection(target.collectionName).catch((e: unknown) => (isNamespaceExists(e) ? undefined : Promise.reject(e)));
+        if (indexes.length === 0)
+          await this.#db
+            .createCollection(target.collectionName)
+            .catch((e: unknown) => (isNamespaceExists(e) ? undefined : Promise.reject(e)));
         for (const index of indexes) await target.createIndex(index);
       }
     } catch (error) {
@@ -161,19 +194,30 @@ export class MongoProjectionStore implements ProjectionStore {
     }
   }
 
-  async commit(projection: string, sequence: number, writes: readonly Write[], options: CommitOptions = {}): Promise<CommitResult> {
+  async commit(
+    projection: string,
+    sequence: number,
+    writes: readonly Write[],
+    options: CommitOptions = {},
+  ): Promise<CommitResult> {
     const source = checkSource(options.source ?? defaultSource);
     const schema = this.#schemas.get(projection);
     if (!schema) throw new UnknownCollectionError('projection not defined (call define first)', { projection });
     const changes = toChanges(schema, projection, sequence, writes);
     // Per collection, in order: two changes of one document must apply in sequence order.
     const byCollection = new Map<string, DocumentChange[]>();
-    for (const change of changes) byCollection.set(change.collection, [...(byCollection.get(change.collection) ?? []), change]);
+    for (const change of changes)
+      byCollection.set(change.collection, [...(byCollection.get(change.collection) ?? []), change]);
     let applied = 0;
-    for (const [collection, list] of byCollection) applied += await this.#apply(this.#collection(projection, collection), list, source);
+    for (const [collection, list] of byCollection)
+      applied += await this.#apply(this.#collection(projection, collection), list, source);
     await this.#hooks.beforeCheckpoint?.(projection, sequence, source);
     try {
-      await this.#checkpoints.updateOne({ _id: projection }, { $max: { [`sources.${source}`]: sequence } }, { upsert: true });
+      await this.#checkpoints.updateOne(
+        { _id: projection },
+        { $max: { [`sources.${source}`]: sequence } },
+        { upsert: true },
+      );
     } catch (error) {
       throw unavailable('checkpoint write', error, { projection, sequence });
     }
@@ -194,12 +238,15 @@ export class MongoProjectionStore implements ProjectionStore {
         return applied + result.matchedCount + result.upsertedCount;
       } catch (error) {
         const failed = error instanceof MongoBulkWriteError ? [error.writeErrors].flat()[0] : undefined;
-        if (!(error instanceof MongoBulkWriteError) || !failed || failed.code !== duplicateKey) throw unavailable('write', error, { collection: collection.collectionName });
+        if (!(error instanceof MongoBulkWriteError) || !failed || failed.code !== duplicateKey)
+          throw unavailable('write', error, { collection: collection.collectionName });
         applied += error.result.matchedCount + error.result.upsertedCount;
         const change = batch[failed.index]!;
         if (!(await this.#alreadyApplied(collection, change, source))) {
           // Not our guard: two upserts of a new document raced. Once more, alone, now that it exists.
-          const again = await collection.bulkWrite([toUpdate(change, source)]).catch((e: unknown) => Promise.reject(unavailable('write', e, { collection: collection.collectionName })));
+          const again = await collection
+            .bulkWrite([toUpdate(change, source)])
+            .catch((e: unknown) => Promise.reject(unavailable('write', e, { collection: collection.collectionName })));
           applied += again.matchedCount + again.upsertedCount;
         }
         start += failed.index + 1;
@@ -208,12 +255,20 @@ export class MongoProjectionStore implements ProjectionStore {
     return applied;
   }
 
-  async #alreadyApplied(collection: Collection<StoredDocument>, change: DocumentChange, source: string): Promise<boolean> {
+  async #alreadyApplied(
+    collection: Collection<StoredDocument>,
+    change: DocumentChange,
+    source: string,
+  ): Promise<boolean> {
     const current = await collection.findOne({ _id: change.id }, { projection: { _seq: 1 } });
     return (current?._seq?.[source] ?? 0) >= change.sequence;
   }
 
-  async get<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, id: string): Promise<T | undefined> {
+  async get<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    id: string,
+  ): Promise<T | undefined> {
     const target = this.#queried(projection, collection);
     try {
       const found = await target.findOne({ _id: id, ...live } as Filter<StoredDocument>, { projection: hidden });
@@ -223,8 +278,16 @@ export class MongoProjectionStore implements ProjectionStore {
     }
   }
 
-  async find<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, query: FindQuery = {}): Promise<Page<T>> {
-    const { where, sort, skip, limit } = normalizeFind(indexedFieldsOf(this.#schemas, projection, collection), collection, query);
+  async find<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    query: FindQuery = {},
+  ): Promise<Page<T>> {
+    const { where, sort, skip, limit } = normalizeFind(
+      indexedFieldsOf(this.#schemas, projection, collection),
+      collection,
+      query,
+    );
     const target = this.#queried(projection, collection);
     const filter = whereFilter(where);
     try {
@@ -251,10 +314,18 @@ export class MongoProjectionStore implements ProjectionStore {
         .aggregate<{ _id: Record<string, JsonScalar>; count: number }>([
           { $match: whereFilter(where) },
           // $ifNull: a missing field and a null one are one group, as in the embedded store.
-          { $group: { _id: Object.fromEntries(by.map((f) => [f, { $ifNull: [`$${mongoField(f)}`, null] }])), count: { $sum: 1 } } },
+          {
+            $group: {
+              _id: Object.fromEntries(by.map((f) => [f, { $ifNull: [`$${mongoField(f)}`, null] }])),
+              count: { $sum: 1 },
+            },
+          },
         ])
         .toArray();
-      const groups = rows.map((row) => ({ key: Object.fromEntries(by.map((f) => [f, row._id?.[f] ?? null])), count: row.count }));
+      const groups = rows.map((row) => ({
+        key: Object.fromEntries(by.map((f) => [f, row._id?.[f] ?? null])),
+        count: row.count,
+      }));
       return groups.sort((a, b) => compareGroupKeys(by, a, b));
     } catch (error) {
       throw unavailable('countBy', error, { projection, collection });

@@ -4,7 +4,15 @@ import { toUpdate } from './mongodb-projection-store.js';
 
 // The update documents the MongoDB adapter sends (the adapter itself runs in the shared suite when MONGO_URL is set).
 describe('MongoDB updates: the guard and the data in one updateOne', () => {
-  const change = { collection: 'devices', id: 'd1', sequence: 42, delete: false, set: { state: 'certified' }, inc: { messages: 1 }, unset: ['connection'] };
+  const change = {
+    collection: 'devices',
+    id: 'd1',
+    sequence: 42,
+    delete: false,
+    set: { state: 'certified' },
+    inc: { messages: 1 },
+    unset: ['connection'],
+  };
 
   test('an upsert filters on the source guard being below the sequence and raises it with $max in the same update', () => {
     expect(toUpdate(change, 'registry:device')).toEqual({
@@ -23,7 +31,11 @@ describe('MongoDB updates: the guard and the data in one updateOne', () => {
 
   test('empty $set/$inc are left out', () => {
     expect(toUpdate({ ...change, set: {}, inc: {}, unset: [] }, 'main')).toEqual({
-      updateOne: { filter: { _id: 'd1', '_seq.main': { $not: { $gte: 42 } } }, update: { $max: { '_seq.main': 42 }, $unset: { _deleted: '' } }, upsert: true },
+      updateOne: {
+        filter: { _id: 'd1', '_seq.main': { $not: { $gte: 42 } } },
+        update: { $max: { '_seq.main': 42 }, $unset: { _deleted: '' } },
+        upsert: true,
+      },
     });
   });
 
@@ -46,9 +58,17 @@ describe('projectionStoreFromEnv', () => {
   });
 
   test('with MONGO_URL and no server there: a typed error that does not carry the URL', async () => {
-    const error = await projectionStoreFromEnv({ MONGO_URL: 'mongodb://user:secret@127.0.0.1:1/tk' }, { serverSelectionTimeoutMS: 200 }).catch((e: unknown) => e);
+    const error = await projectionStoreFromEnv(
+      { MONGO_URL: 'mongodb://user:secret@127.0.0.1:1/tk' },
+      { serverSelectionTimeoutMS: 200 },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProjectionStoreUnavailableError);
     expect(error).toMatchObject({ name: 'ProjectionStoreUnavailableError', code: 'UNAVAILABLE' });
-    expect(JSON.stringify({ message: (error as Error).message, context: (error as ProjectionStoreUnavailableError).context })).not.toContain('secret');
+    expect(
+      JSON.stringify({
+        message: (error as Error).message,
+        context: (error as ProjectionStoreUnavailableError).context,
+      }),
+    ).not.toContain('secret');
   });
 });

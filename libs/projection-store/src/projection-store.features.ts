@@ -65,7 +65,11 @@ async function dump(store: ProjectionStore, schema: ProjectionSchema): Promise<R
   return result;
 }
 
-export function projectionStoreFeatures(implementation: string, harnessFactory: () => Promise<ProjectionStoreHarness>, eventsFactory: () => Promise<EventStoreHarness> = inMemoryEvents): void {
+export function projectionStoreFeatures(
+  implementation: string,
+  harnessFactory: () => Promise<ProjectionStoreHarness>,
+  eventsFactory: () => Promise<EventStoreHarness> = inMemoryEvents,
+): void {
   describe(`ProjectionStore contract: ${implementation}`, () => {
     let h: ProjectionStoreHarness;
     let e: EventStoreHarness;
@@ -89,9 +93,25 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
       test('an upsert creates then merges a document; get returns it with its id', async () => {
         const store = await h.open();
         const p = await fleetIn(store);
-        await store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 'imported', tags: ['a'], meta: { x: 1 } } }]);
-        await store.commit(p, 2, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { state: 'certified' }, inc: { messages: 3 } }]);
-        expect(await store.get(p, 'devices', 'd1')).toEqual({ id: 'd1', batchId: 'b1', state: 'certified', tags: ['a'], meta: { x: 1 }, messages: 3 });
+        await store.commit(p, 1, [
+          {
+            type: 'upsert',
+            collection: 'devices',
+            id: 'd1',
+            set: { batchId: 'b1', state: 'imported', tags: ['a'], meta: { x: 1 } },
+          },
+        ]);
+        await store.commit(p, 2, [
+          { type: 'upsert', collection: 'devices', id: 'd1', set: { state: 'certified' }, inc: { messages: 3 } },
+        ]);
+        expect(await store.get(p, 'devices', 'd1')).toEqual({
+          id: 'd1',
+          batchId: 'b1',
+          state: 'certified',
+          tags: ['a'],
+          meta: { x: 1 },
+          messages: 3,
+        });
         expect(await store.get(p, 'devices', 'nope')).toBeUndefined();
         expect(await store.checkpoint(p)).toBe(2);
         // The store keeps its own copy.
@@ -104,14 +124,24 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const store = await h.open();
         const p = await fleetIn(store);
         const first: Write[] = [
-          { type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 'connected' }, inc: { messages: 1 } },
+          {
+            type: 'upsert',
+            collection: 'devices',
+            id: 'd1',
+            set: { batchId: 'b1', state: 'connected' },
+            inc: { messages: 1 },
+          },
           { type: 'upsert', collection: 'batches', id: 'b1', inc: { devices: 1 } },
         ];
         expect(await store.commit(p, 10, first)).toEqual({ applied: 2, skipped: 0 });
-        expect(await store.commit(p, 11, [{ type: 'upsert', collection: 'devices', id: 'd1', inc: { messages: 1 } }])).toEqual({ applied: 1, skipped: 0 });
+        expect(
+          await store.commit(p, 11, [{ type: 'upsert', collection: 'devices', id: 'd1', inc: { messages: 1 } }]),
+        ).toEqual({ applied: 1, skipped: 0 });
         // Both redelivered, in order and out of order.
         expect(await store.commit(p, 10, first)).toEqual({ applied: 0, skipped: 2 });
-        expect(await store.commit(p, 11, [{ type: 'upsert', collection: 'devices', id: 'd1', inc: { messages: 1 } }])).toEqual({ applied: 0, skipped: 1 });
+        expect(
+          await store.commit(p, 11, [{ type: 'upsert', collection: 'devices', id: 'd1', inc: { messages: 1 } }]),
+        ).toEqual({ applied: 0, skipped: 1 });
         expect(await store.commit(p, 10, first)).toEqual({ applied: 0, skipped: 2 });
         expect(await store.get(p, 'devices', 'd1')).toMatchObject({ messages: 2, state: 'connected' });
         expect(await store.get(p, 'batches', 'b1')).toEqual({ id: 'b1', devices: 1 });
@@ -127,13 +157,24 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
           { type: 'upsert', collection: 'batches', id: 'b1', unset: ['missing'] },
         ]);
         expect(await store.get(p, 'batches', 'b1')).toEqual({ id: 'b1', devices: 2, name: 'fridges' });
-        await expect(store.commit(p, 6, [{ type: 'upsert', collection: 'batches', id: 'b1', set: { x: 1 } }, { type: 'delete', collection: 'batches', id: 'b1' }])).rejects.toBeInstanceOf(InvalidWriteError);
+        await expect(
+          store.commit(p, 6, [
+            { type: 'upsert', collection: 'batches', id: 'b1', set: { x: 1 } },
+            { type: 'delete', collection: 'batches', id: 'b1' },
+          ]),
+        ).rejects.toBeInstanceOf(InvalidWriteError);
       });
 
       test('a batch commit carries each write with its own sequence', async () => {
         const store = await h.open();
         const p = await fleetIn(store);
-        const batch = [1, 2, 3].map((sequence) => ({ type: 'upsert' as const, collection: 'batches', id: 'b1', inc: { devices: 1 }, sequence }));
+        const batch = [1, 2, 3].map((sequence) => ({
+          type: 'upsert' as const,
+          collection: 'batches',
+          id: 'b1',
+          inc: { devices: 1 },
+          sequence,
+        }));
         await store.commit(p, 3, batch);
         expect(await store.commit(p, 3, batch)).toEqual({ applied: 0, skipped: 3 });
         expect(await store.get(p, 'batches', 'b1')).toEqual({ id: 'b1', devices: 3 });
@@ -142,23 +183,57 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
       test('a deleted document stays deleted when an older event is redelivered, and comes back empty when recreated', async () => {
         const store = await h.open();
         const p = await fleetIn(store);
-        await store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 'imported', old: true } }]);
+        await store.commit(p, 1, [
+          { type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 'imported', old: true } },
+        ]);
         await store.commit(p, 2, [{ type: 'delete', collection: 'devices', id: 'd1' }]);
-        await store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 'imported', old: true } }]);
+        await store.commit(p, 1, [
+          { type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 'imported', old: true } },
+        ]);
         expect(await store.get(p, 'devices', 'd1')).toBeUndefined();
         expect((await store.find(p, 'devices', { where: { batchId: 'b1' } })).total).toBe(0);
-        await store.commit(p, 3, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b2', state: 'imported' }, inc: { messages: 1 } }]);
-        expect(await store.get(p, 'devices', 'd1')).toEqual({ id: 'd1', batchId: 'b2', state: 'imported', messages: 1 });
+        await store.commit(p, 3, [
+          {
+            type: 'upsert',
+            collection: 'devices',
+            id: 'd1',
+            set: { batchId: 'b2', state: 'imported' },
+            inc: { messages: 1 },
+          },
+        ]);
+        expect(await store.get(p, 'devices', 'd1')).toEqual({
+          id: 'd1',
+          batchId: 'b2',
+          state: 'imported',
+          messages: 1,
+        });
       });
 
       test('each source has its own checkpoint and its own document guard', async () => {
         const store = await h.open();
         const p = await fleetIn(store);
-        await store.commit(p, 100, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1' }, inc: { messages: 1 } }], { source: 'registry' });
+        await store.commit(
+          p,
+          100,
+          [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1' }, inc: { messages: 1 } }],
+          { source: 'registry' },
+        );
         // A lower sequence from another context is news, not a redelivery.
-        await store.commit(p, 7, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { connection: 'online' }, inc: { messages: 1 } }], { source: 'onboarding' });
-        await store.commit(p, 7, [{ type: 'upsert', collection: 'devices', id: 'd1', inc: { messages: 1 } }], { source: 'onboarding' });
-        expect(await store.get(p, 'devices', 'd1')).toEqual({ id: 'd1', batchId: 'b1', connection: 'online', messages: 2 });
+        await store.commit(
+          p,
+          7,
+          [{ type: 'upsert', collection: 'devices', id: 'd1', set: { connection: 'online' }, inc: { messages: 1 } }],
+          { source: 'onboarding' },
+        );
+        await store.commit(p, 7, [{ type: 'upsert', collection: 'devices', id: 'd1', inc: { messages: 1 } }], {
+          source: 'onboarding',
+        });
+        expect(await store.get(p, 'devices', 'd1')).toEqual({
+          id: 'd1',
+          batchId: 'b1',
+          connection: 'online',
+          messages: 2,
+        });
         expect(await store.checkpoints(p)).toEqual({ registry: 100, onboarding: 7 });
         expect(await store.checkpoint(p, 'registry')).toBe(100);
         expect(await store.checkpoint(p)).toBe(0);
@@ -181,7 +256,9 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
           },
         });
         const p = await fleetIn(store);
-        const event = (sequence: number) => [{ type: 'upsert' as const, collection: 'batches', id: 'b1', inc: { devices: 1 }, set: { last: sequence } }];
+        const event = (sequence: number) => [
+          { type: 'upsert' as const, collection: 'batches', id: 'b1', inc: { devices: 1 }, set: { last: sequence } },
+        ];
         await store.commit(p, 1, event(1));
         await store.commit(p, 2, event(2));
         await expect(store.commit(p, 3, event(3))).rejects.toThrow('process died');
@@ -199,10 +276,18 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const store = await h.open();
         const p = await fleetIn(store);
         await expect(store.commit('never-defined', 1, [])).rejects.toBeInstanceOf(UnknownCollectionError);
-        await expect(store.commit(p, 1, [{ type: 'upsert', collection: 'nope', id: 'x' }])).rejects.toBeInstanceOf(UnknownCollectionError);
-        await expect(store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'x', set: { _seq: 1 } }])).rejects.toMatchObject({ name: 'InvalidWriteError', code: 'INVALID_WRITE' });
-        await expect(store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'x', set: { 'a.b': 1 } }])).rejects.toBeInstanceOf(InvalidWriteError);
-        await expect(store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'x', inc: { n: Number.NaN } }])).rejects.toBeInstanceOf(InvalidWriteError);
+        await expect(store.commit(p, 1, [{ type: 'upsert', collection: 'nope', id: 'x' }])).rejects.toBeInstanceOf(
+          UnknownCollectionError,
+        );
+        await expect(
+          store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'x', set: { _seq: 1 } }]),
+        ).rejects.toMatchObject({ name: 'InvalidWriteError', code: 'INVALID_WRITE' });
+        await expect(
+          store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'x', set: { 'a.b': 1 } }]),
+        ).rejects.toBeInstanceOf(InvalidWriteError);
+        await expect(
+          store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'x', inc: { n: Number.NaN } }]),
+        ).rejects.toBeInstanceOf(InvalidWriteError);
         await expect(store.get('never-defined', 'devices', 'x')).rejects.toBeInstanceOf(UnknownCollectionError);
         expect(await store.checkpoint(p)).toBe(0);
         expect((await store.find(p, 'devices')).total).toBe(0);
@@ -211,14 +296,24 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
       test('reset deletes the data and the checkpoints; define again is harmless', async () => {
         const store = await h.open();
         const p = await fleetIn(store);
-        await store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 's' } }], { source: 'registry' });
+        await store.commit(
+          p,
+          1,
+          [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 's' } }],
+          { source: 'registry' },
+        );
         await store.define({ ...fleet, name: p });
         expect(await store.get(p, 'devices', 'd1')).toBeDefined();
         await store.reset(p);
         expect(await store.get(p, 'devices', 'd1')).toBeUndefined();
         expect(await store.checkpoints(p)).toEqual({});
         // A reset store accepts the old sequences again (it is a rebuild).
-        await store.commit(p, 1, [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 's' } }], { source: 'registry' });
+        await store.commit(
+          p,
+          1,
+          [{ type: 'upsert', collection: 'devices', id: 'd1', set: { batchId: 'b1', state: 's' } }],
+          { source: 'registry' },
+        );
         expect(await store.get(p, 'devices', 'd1')).toEqual({ id: 'd1', batchId: 'b1', state: 's' });
       });
     });
@@ -229,13 +324,24 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const p = await fleetIn(store);
         const devices: Device[] = [];
         for (let i = 0; i < n; i++) {
-          const device: Device = { id: `d-${String(i).padStart(5, '0')}`, batchId: `b${i % 3}`, state: states[(i * 7) % states.length]!, messages: (i * 13) % 17 };
+          const device: Device = {
+            id: `d-${String(i).padStart(5, '0')}`,
+            batchId: `b${i % 3}`,
+            state: states[(i * 7) % states.length]!,
+            messages: (i * 13) % 17,
+          };
           if (i % 4 !== 0) device.connection = i % 2 ? 'online' : 'offline';
           devices.push(device);
         }
         // Batches of 100 events: one commit each, one write per event with its own sequence.
         for (let i = 0; i < n; i += 100) {
-          const writes = devices.slice(i, i + 100).map(({ id, ...set }, j) => ({ type: 'upsert' as const, collection: 'devices', id, set, sequence: i + j + 1 }));
+          const writes = devices.slice(i, i + 100).map(({ id, ...set }, j) => ({
+            type: 'upsert' as const,
+            collection: 'devices',
+            id,
+            set,
+            sequence: i + j + 1,
+          }));
           await store.commit(p, Math.min(i + 100, n), writes);
         }
         return { p, devices };
@@ -258,10 +364,17 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
       test('filters by equality on indexed fields, sorts, pages with skip/limit and counts the total', async () => {
         const store = await h.open();
         const { p, devices } = await loadDevices(store, 1_000);
-        const expected = devices.filter((d) => d.batchId === 'b1' && d.connection === 'online').sort(byFields([{ field: 'state', direction: -1 }]));
+        const expected = devices
+          .filter((d) => d.batchId === 'b1' && d.connection === 'online')
+          .sort(byFields([{ field: 'state', direction: -1 }]));
         const pages: Device[] = [];
         for (let skip = 0; skip < expected.length; skip += 40) {
-          const page = await store.find<Device>(p, 'devices', { where: { batchId: 'b1', connection: 'online' }, sort: [{ field: 'state', direction: 'desc' }], skip, limit: 40 });
+          const page = await store.find<Device>(p, 'devices', {
+            where: { batchId: 'b1', connection: 'online' },
+            sort: [{ field: 'state', direction: 'desc' }],
+            skip,
+            limit: 40,
+          });
           expect(page.total).toBe(expected.length);
           pages.push(...page.items);
         }
@@ -275,7 +388,9 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const first = await store.find<Device>(p, 'devices', { limit: 5 });
         expect(first).toEqual({ items: devices.slice(0, 5), total: 300 });
         const unconnected = await store.find<Device>(p, 'devices', { where: { connection: null }, limit: 1_000 });
-        expect(unconnected.items.map((d) => d.id)).toEqual(devices.filter((d) => d.connection === undefined).map((d) => d.id));
+        expect(unconnected.items.map((d) => d.id)).toEqual(
+          devices.filter((d) => d.connection === undefined).map((d) => d.id),
+        );
         expect(await store.find(p, 'devices', { skip: 10_000 })).toEqual({ items: [], total: 300 });
         const byId = await store.find<Device>(p, 'devices', { where: { id: 'd-00007' } });
         expect(byId).toEqual({ items: [devices[7]], total: 1 });
@@ -288,7 +403,10 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const store = await h.open();
         const p = await fleetIn(store);
         await expect(store.find(p, 'devices', { where: { messages: 1 } })).rejects.toBeInstanceOf(UnindexedQueryError);
-        await expect(store.find(p, 'devices', { sort: [{ field: 'messages' }] })).rejects.toMatchObject({ code: 'UNINDEXED_QUERY', context: { field: 'messages' } });
+        await expect(store.find(p, 'devices', { sort: [{ field: 'messages' }] })).rejects.toMatchObject({
+          code: 'UNINDEXED_QUERY',
+          context: { field: 'messages' },
+        });
         await expect(store.countBy(p, 'devices', { by: ['messages'] })).rejects.toBeInstanceOf(UnindexedQueryError);
         await expect(store.find(p, 'devices', { limit: 0 })).rejects.toBeInstanceOf(InvalidQueryError);
         await expect(store.find(p, 'devices', { limit: 1_001 })).rejects.toBeInstanceOf(InvalidQueryError);
@@ -300,12 +418,18 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         const store = await h.open();
         const { p, devices } = await loadDevices(store, 500);
         const expected = new Map<string, number>();
-        for (const d of devices) expected.set(`${d.batchId}|${d.state}`, (expected.get(`${d.batchId}|${d.state}`) ?? 0) + 1);
+        for (const d of devices)
+          expected.set(`${d.batchId}|${d.state}`, (expected.get(`${d.batchId}|${d.state}`) ?? 0) + 1);
         const groups = await store.countBy(p, 'devices', { by: ['batchId', 'state'] });
         expect(groups).toEqual(
           [...expected.entries()]
-            .map(([k, count]) => ({ key: { batchId: k.split('|')[0]!, state: k.split('|')[1]! } as Record<string, JsonScalar>, count }))
-            .sort((a, b) => (`${a.key['batchId']}|${a.key['state']}` < `${b.key['batchId']}|${b.key['state']}` ? -1 : 1)),
+            .map(([k, count]) => ({
+              key: { batchId: k.split('|')[0]!, state: k.split('|')[1]! } as Record<string, JsonScalar>,
+              count,
+            }))
+            .sort((a, b) =>
+              `${a.key['batchId']}|${a.key['state']}` < `${b.key['batchId']}|${b.key['state']}` ? -1 : 1,
+            ),
         );
         const inB2 = await store.countBy(p, 'devices', { by: ['connection'], where: { batchId: 'b2' } });
         const b2 = devices.filter((d) => d.batchId === 'b2');
@@ -319,7 +443,12 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
       test('10,000 devices: a filtered, sorted page and its total', async () => {
         const store = await h.open();
         const { p, devices } = await loadDevices(store, 10_000);
-        const page = await store.find<Device>(p, 'devices', { where: { batchId: 'b0', state: 'certified' }, sort: [{ field: 'state' }], skip: 100, limit: 50 });
+        const page = await store.find<Device>(p, 'devices', {
+          where: { batchId: 'b0', state: 'certified' },
+          sort: [{ field: 'state' }],
+          skip: 100,
+          limit: 50,
+        });
         const expected = devices.filter((d) => d.batchId === 'b0' && d.state === 'certified');
         expect(page).toEqual({ items: expected.slice(100, 150), total: expected.length });
         expect((await store.countBy(p, 'devices', { by: ['state'] })).reduce((n, g) => n + g.count, 0)).toBe(10_000);
@@ -337,8 +466,18 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
           if (recorded.event.type !== 'BatchCreated') return [];
           const { data } = recorded.event as Batch;
           return [
-            { type: 'upsert', collection: 'batches', id: data.batchId, set: { policyId: data.policyId, name: data.name, sequence: recorded.sequence } },
-            { type: 'upsert', collection: 'policies', id: data.policyId, inc: { batches: 1, devices: data.expectedSize } },
+            {
+              type: 'upsert',
+              collection: 'batches',
+              id: data.batchId,
+              set: { policyId: data.policyId, name: data.name, sequence: recorded.sequence },
+            },
+            {
+              type: 'upsert',
+              collection: 'policies',
+              id: data.policyId,
+              inc: { batches: 1, devices: data.expectedSize },
+            },
             { type: 'upsert', collection: 'totals', id: 'all', inc: { events: 1 } },
           ];
         },
@@ -348,8 +487,7 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         store: ProjectionStore,
         projection: StoredProjection,
         options: Partial<ProjectionRunnerOptions> = {},
-      ) =>
-        ProjectionRunner.start({ store, events: e.events, projection, logger: silent, ...options });
+      ) => ProjectionRunner.start({ store, events: e.events, projection, logger: silent, ...options });
 
       /** Every batch this test created: what the projection must count, each exactly once. */
       let created: { policyId: string; size: number }[] = [];
@@ -369,9 +507,18 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
             occurredAt: '2026-01-02T03:04:05.000Z',
             causationId: unique('cmd'),
             correlationId: 'corr-1',
-            data: { batchId, name: `batch ${i}`, policyId: `policy-${i % policies}`, ownerId: 'owner-1', expectedSize: i + 1 },
+            data: {
+              batchId,
+              name: `batch ${i}`,
+              policyId: `policy-${i % policies}`,
+              ownerId: 'owner-1',
+              expectedSize: i + 1,
+            },
           };
-          const appended = await e.events.append({ context: 'registry', aggregate: 'batch', id: batchId }, [event], { expectedVersion: noStream, messageId: unique('m') });
+          const appended = await e.events.append({ context: 'registry', aggregate: 'batch', id: batchId }, [event], {
+            expectedVersion: noStream,
+            messageId: unique('m'),
+          });
           sequences.push(...appended.sequences);
         }
         return sequences;
@@ -405,7 +552,9 @@ export function projectionStoreFeatures(implementation: string, harnessFactory: 
         await expectExactlyOnce(store, projection, 12);
 
         const empty = await h.open();
-        expect(await rebuildStoredProjection(empty, e.events, projection, { batchSize: 5 })).toEqual({ 'registry:batch': more });
+        expect(await rebuildStoredProjection(empty, e.events, projection, { batchSize: 5 })).toEqual({
+          'registry:batch': more,
+        });
         expect(await dump(empty, projection)).toEqual(await dump(store, projection));
         expect(await empty.checkpoints(projection.name)).toEqual(await store.checkpoints(projection.name));
 

@@ -117,9 +117,22 @@ export interface ProjectionStore {
    * Applies `writes` (in order), then advances the checkpoint of `source` to `sequence` (never
    * back). An empty `writes` only moves the checkpoint.
    */
-  commit(projection: string, sequence: number, writes: readonly Write[], options?: CommitOptions): Promise<CommitResult>;
-  get<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, id: string): Promise<T | undefined>;
-  find<T extends ProjectionDocument = ProjectionDocument>(projection: string, collection: string, query?: FindQuery): Promise<Page<T>>;
+  commit(
+    projection: string,
+    sequence: number,
+    writes: readonly Write[],
+    options?: CommitOptions,
+  ): Promise<CommitResult>;
+  get<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    id: string,
+  ): Promise<T | undefined>;
+  find<T extends ProjectionDocument = ProjectionDocument>(
+    projection: string,
+    collection: string,
+    query?: FindQuery,
+  ): Promise<Page<T>>;
   /** Document counts grouped by fields, sorted by key; e.g. devices per (batch, state). */
   countBy(projection: string, collection: string, query: CountByQuery): Promise<GroupCount[]>;
   /** Deletes a projection's documents and checkpoints (before a rebuild from the log). */

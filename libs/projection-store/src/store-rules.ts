@@ -23,14 +23,26 @@ const reservedFields = new Set(['id', '_id', '_seq', '_deleted']);
 export type IndexedFields = ReadonlyMap<string, ReadonlySet<string>>;
 
 export function checkSchema(schema: ProjectionSchema): IndexedFields {
-  if (!namePattern.test(schema.name)) throw new InvalidWriteError('projection names are [a-z0-9-], 1-63 characters', { projection: schema.name.slice(0, 64) });
+  if (!namePattern.test(schema.name))
+    throw new InvalidWriteError('projection names are [a-z0-9-], 1-63 characters', {
+      projection: schema.name.slice(0, 64),
+    });
   const fields = new Map<string, Set<string>>();
   for (const [collection, spec] of Object.entries(schema.collections)) {
-    if (!collectionPattern.test(collection)) throw new InvalidWriteError('collection names are [A-Za-z0-9_-], starting with a letter', { projection: schema.name, collection });
+    if (!collectionPattern.test(collection))
+      throw new InvalidWriteError('collection names are [A-Za-z0-9_-], starting with a letter', {
+        projection: schema.name,
+        collection,
+      });
     const indexed = new Set<string>(['id']);
     for (const index of spec.indexes) {
       for (const field of typeof index === 'string' ? [index] : index) {
-        if (!fieldPattern.test(field) || reservedFields.has(field)) throw new InvalidWriteError('indexed field names are [A-Za-z0-9_], not reserved', { projection: schema.name, collection, field });
+        if (!fieldPattern.test(field) || reservedFields.has(field))
+          throw new InvalidWriteError('indexed field names are [A-Za-z0-9_], not reserved', {
+            projection: schema.name,
+            collection,
+            field,
+          });
         indexed.add(field);
       }
     }
@@ -40,18 +52,28 @@ export function checkSchema(schema: ProjectionSchema): IndexedFields {
 }
 
 export function checkSource(source: string): string {
-  if (!sourcePattern.test(source)) throw new InvalidWriteError('source names are [A-Za-z0-9_:-]', { source: source.slice(0, 64) });
+  if (!sourcePattern.test(source))
+    throw new InvalidWriteError('source names are [A-Za-z0-9_:-]', { source: source.slice(0, 64) });
   return source;
 }
 
-export function indexedFieldsOf(defined: ReadonlyMap<string, IndexedFields>, projection: string, collection: string): ReadonlySet<string> {
+export function indexedFieldsOf(
+  defined: ReadonlyMap<string, IndexedFields>,
+  projection: string,
+  collection: string,
+): ReadonlySet<string> {
   const fields = defined.get(projection)?.get(collection);
-  if (!fields) throw new UnknownCollectionError('projection collection not defined (call define first)', { projection, collection });
+  if (!fields)
+    throw new UnknownCollectionError('projection collection not defined (call define first)', {
+      projection,
+      collection,
+    });
   return fields;
 }
 
 function requireIndexed(indexed: ReadonlySet<string>, field: string, use: string, collection: string): void {
-  if (!indexed.has(field)) throw new UnindexedQueryError(`${use} on a field without a declared index`, { collection, field });
+  if (!indexed.has(field))
+    throw new UnindexedQueryError(`${use} on a field without a declared index`, { collection, field });
 }
 
 export interface NormalizedFind {
@@ -66,7 +88,8 @@ export function normalizeFind(indexed: ReadonlySet<string>, collection: string, 
   const where = Object.entries(query.where ?? {});
   for (const [field, value] of where) {
     requireIndexed(indexed, field, 'filter', collection);
-    if (value !== null && typeof value === 'object') throw new InvalidQueryError('filters are equalities on scalar values', { collection, field });
+    if (value !== null && typeof value === 'object')
+      throw new InvalidQueryError('filters are equalities on scalar values', { collection, field });
   }
   const sort = (query.sort ?? []).map(({ field, direction }) => {
     requireIndexed(indexed, field, 'sort', collection);
@@ -75,12 +98,18 @@ export function normalizeFind(indexed: ReadonlySet<string>, collection: string, 
   if (!sort.some((s) => s.field === 'id')) sort.push({ field: 'id', direction: 1 });
   const skip = query.skip ?? 0;
   const limit = query.limit ?? defaultPageSize;
-  if (!Number.isInteger(skip) || skip < 0) throw new InvalidQueryError('skip is a non-negative integer', { collection, skip });
-  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) throw new InvalidQueryError(`limit is an integer from 1 to ${maxPageSize}`, { collection, limit });
+  if (!Number.isInteger(skip) || skip < 0)
+    throw new InvalidQueryError('skip is a non-negative integer', { collection, skip });
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize)
+    throw new InvalidQueryError(`limit is an integer from 1 to ${maxPageSize}`, { collection, limit });
   return { where, sort, skip, limit };
 }
 
-export function normalizeCountBy(indexed: ReadonlySet<string>, collection: string, query: CountByQuery): { by: string[]; where: [string, JsonScalar][] } {
+export function normalizeCountBy(
+  indexed: ReadonlySet<string>,
+  collection: string,
+  query: CountByQuery,
+): { by: string[]; where: [string, JsonScalar][] } {
   if (query.by.length === 0) throw new InvalidQueryError('countBy needs at least one field', { collection });
   for (const field of query.by) requireIndexed(indexed, field, 'grouping', collection);
   return { by: [...query.by], where: normalizeFind(indexed, collection, { where: query.where }).where };
@@ -99,7 +128,11 @@ export interface DocumentChange {
 
 function checkField(field: string, write: Write): void {
   if (!fieldPattern.test(field) || reservedFields.has(field)) {
-    throw new InvalidWriteError('document fields are [A-Za-z0-9_], starting with a letter, not id/_id/_seq/_deleted', { collection: write.collection, id: write.id, field });
+    throw new InvalidWriteError('document fields are [A-Za-z0-9_], starting with a letter, not id/_id/_seq/_deleted', {
+      collection: write.collection,
+      id: write.id,
+      field,
+    });
   }
 }
 
@@ -108,36 +141,77 @@ function checkField(field: string, write: Write): void {
  * "sequence above the document's last", so a second write of the same sequence would otherwise
  * be skipped as a redelivery.
  */
-export function toChanges(projectionCollections: ReadonlyMap<string, ReadonlySet<string>>, projection: string, commitSequence: number, writes: readonly Write[]): DocumentChange[] {
-  if (!Number.isSafeInteger(commitSequence) || commitSequence < 0) throw new InvalidWriteError('a commit sequence is a non-negative integer', { projection });
+export function toChanges(
+  projectionCollections: ReadonlyMap<string, ReadonlySet<string>>,
+  projection: string,
+  commitSequence: number,
+  writes: readonly Write[],
+): DocumentChange[] {
+  if (!Number.isSafeInteger(commitSequence) || commitSequence < 0)
+    throw new InvalidWriteError('a commit sequence is a non-negative integer', { projection });
   const changes: DocumentChange[] = [];
   const open = new Map<string, DocumentChange>();
   for (const write of writes) {
-    if (!projectionCollections.has(write.collection)) throw new UnknownCollectionError('write to an undeclared collection', { projection, collection: write.collection });
-    if (typeof write.id !== 'string' || write.id.length === 0 || write.id.length > 256) throw new InvalidWriteError('document ids are 1-256 characters', { projection, collection: write.collection });
+    if (!projectionCollections.has(write.collection))
+      throw new UnknownCollectionError('write to an undeclared collection', {
+        projection,
+        collection: write.collection,
+      });
+    if (typeof write.id !== 'string' || write.id.length === 0 || write.id.length > 256)
+      throw new InvalidWriteError('document ids are 1-256 characters', { projection, collection: write.collection });
     const sequence = write.sequence ?? commitSequence;
-    if (!Number.isSafeInteger(sequence) || sequence < 1) throw new InvalidWriteError('a write sequence is a positive integer', { projection, collection: write.collection, id: write.id });
+    if (!Number.isSafeInteger(sequence) || sequence < 1)
+      throw new InvalidWriteError('a write sequence is a positive integer', {
+        projection,
+        collection: write.collection,
+        id: write.id,
+      });
     const key = `${write.collection}\u0000${write.id}\u0000${sequence}`;
     let change = open.get(key);
     if (change && (change.delete || write.type === 'delete')) {
-      throw new InvalidWriteError('one event either deletes a document or updates it, not both', { projection, collection: write.collection, id: write.id, sequence });
+      throw new InvalidWriteError('one event either deletes a document or updates it, not both', {
+        projection,
+        collection: write.collection,
+        id: write.id,
+        sequence,
+      });
     }
     if (!change) {
-      change = { collection: write.collection, id: write.id, sequence, delete: write.type === 'delete', set: {}, inc: {}, unset: [] };
+      change = {
+        collection: write.collection,
+        id: write.id,
+        sequence,
+        delete: write.type === 'delete',
+        set: {},
+        inc: {},
+        unset: [],
+      };
       open.set(key, change);
       changes.push(change);
     }
     if (write.type === 'delete') continue;
     for (const [field, value] of Object.entries(write.set ?? {})) {
       checkField(field, write);
-      if (value === undefined) throw new InvalidWriteError('undefined is not JSON: use unset', { projection, collection: write.collection, id: write.id, field });
+      if (value === undefined)
+        throw new InvalidWriteError('undefined is not JSON: use unset', {
+          projection,
+          collection: write.collection,
+          id: write.id,
+          field,
+        });
       delete change.inc[field];
       change.unset = change.unset.filter((f) => f !== field);
       change.set[field] = value;
     }
     for (const [field, by] of Object.entries(write.inc ?? {})) {
       checkField(field, write);
-      if (typeof by !== 'number' || !Number.isFinite(by)) throw new InvalidWriteError('increments are finite numbers', { projection, collection: write.collection, id: write.id, field });
+      if (typeof by !== 'number' || !Number.isFinite(by))
+        throw new InvalidWriteError('increments are finite numbers', {
+          projection,
+          collection: write.collection,
+          id: write.id,
+          field,
+        });
       if (field in change.set) {
         const current = change.set[field];
         change.set[field] = (typeof current === 'number' ? current : 0) + by;

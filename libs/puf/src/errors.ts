@@ -37,7 +37,5 @@ export class InvalidPufParameterError extends PufError {
 export const isPufError = (e: unknown): e is PufError => e instanceof PufError;
 export const isKeyReconstructionError = (e: unknown): e is KeyReconstructionError =>
   e instanceof KeyReconstructionError;
-export const isKeyCheckMismatchError = (e: unknown): e is KeyCheckMismatchError =>
-  e instanceof KeyCheckMismatchError;
-export const isHelperDataFormatError = (e: unknown): e is HelperDataFormatError =>
-  e instanceof HelperDataFormatError;
+export const isKeyCheckMismatchError = (e: unknown): e is KeyCheckMismatchError => e instanceof KeyCheckMismatchError;
+export const isHelperDataFormatError = (e: unknown): e is HelperDataFormatError => e instanceof HelperDataFormatError;

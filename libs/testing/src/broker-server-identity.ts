@@ -24,12 +24,51 @@ export async function createBrokerServerIdentity(): Promise<BrokerServerIdentity
   try {
     const f = (name: string) => join(dir, name);
     await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ca.key')]);
-    await run('openssl', ['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/CN=tunnelkey local broker CA', '-days', '30', '-out', f('ca.pem'), '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=keyCertSign,cRLSign']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      f('ca.key'),
+      '-subj',
+      '/CN=tunnelkey local broker CA',
+      '-days',
+      '30',
+      '-out',
+      f('ca.pem'),
+      '-addext',
+      'basicConstraints=critical,CA:true',
+      '-addext',
+      'keyUsage=keyCertSign,cRLSign',
+    ]);
     await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('server.key')]);
     await run('openssl', ['req', '-new', '-key', f('server.key'), '-subj', '/CN=localhost', '-out', f('server.csr')]);
-    await writeFile(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n');
-    await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-out', f('server.pem'), '-extfile', f('server.ext')]);
-    return { caPem: await readFile(f('ca.pem'), 'utf8'), certPem: await readFile(f('server.pem'), 'utf8'), keyPem: await readFile(f('server.key'), 'utf8') };
+    await writeFile(
+      f('server.ext'),
+      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n',
+    );
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      f('server.csr'),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-out',
+      f('server.pem'),
+      '-extfile',
+      f('server.ext'),
+    ]);
+    return {
+      caPem: await readFile(f('ca.pem'), 'utf8'),
+      certPem: await readFile(f('server.pem'), 'utf8'),
+      keyPem: await readFile(f('server.key'), 'utf8'),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -85,7 +85,10 @@ export function deciderSpecification<C, E extends EventEnvelope, S>(
               }
               if (thrown === undefined) throw new Error('expected the decider to throw, but it decided');
               if (isErrorClass(check)) expect(thrown).toBeInstanceOf(check);
-              else if (!check(thrown)) throw new Error(`the decider threw an error the predicate refused: ${String(thrown)}`, { cause: thrown });
+              else if (!check(thrown))
+                throw new Error(`the decider threw an error the predicate refused: ${String(thrown)}`, {
+                  cause: thrown,
+                });
             },
           };
         },

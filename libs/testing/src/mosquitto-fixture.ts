@@ -59,13 +59,18 @@ export interface RunningMosquitto {
 export class MosquittoFixtureError extends Error {
   override readonly name = 'MosquittoFixtureError';
   readonly code = 'MOSQUITTO_FIXTURE';
-  constructor(message: string, readonly context: Readonly<Record<string, string | number | undefined>> = {}, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly context: Readonly<Record<string, string | number | undefined>> = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
 
 const defaultBinary = () => process.env['MOSQUITTO_BIN'] ?? '/usr/sbin/mosquitto';
-const defaultPlugin = () => process.env['MOSQUITTO_DYNSEC_PLUGIN'] ?? '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
+const defaultPlugin = () =>
+  process.env['MOSQUITTO_DYNSEC_PLUGIN'] ?? '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
 
 /**
  * A real Mosquitto for one test file, on free loopback ports, in its own temp directory:
@@ -130,7 +135,9 @@ async function startIn(dir: string, options: StartMosquittoOptions): Promise<Run
     `listener ${adminPort} 127.0.0.1`,
     'set_tcp_nodelay true',
     '',
-    ...(dynsec ? [`plugin ${options.dynsecPlugin ?? defaultPlugin()}`, `plugin_opt_config_file ${files.dynsecFile}`] : []),
+    ...(dynsec
+      ? [`plugin ${options.dynsecPlugin ?? defaultPlugin()}`, `plugin_opt_config_file ${files.dynsecFile}`]
+      : []),
     ...(options.extraConfig ?? []),
     '',
   ].join('\n');
@@ -155,10 +162,14 @@ async function startIn(dir: string, options: StartMosquittoOptions): Promise<Run
     async reload() {
       const before = await countReloads(files.logFile);
       process_.kill('SIGHUP');
-      reloads = await waitUntil(async () => {
-        const now = await countReloads(files.logFile);
-        return now > Math.max(before, reloads) ? now : undefined;
-      }, timeoutMs, 'the broker to log its reload');
+      reloads = await waitUntil(
+        async () => {
+          const now = await countReloads(files.logFile);
+          return now > Math.max(before, reloads) ? now : undefined;
+        },
+        timeoutMs,
+        'the broker to log its reload',
+      );
       // The reload runs synchronously right after the log line; give the loop a turn.
       await new Promise((resolve) => setTimeout(resolve, 20));
     },
@@ -175,7 +186,11 @@ async function startIn(dir: string, options: StartMosquittoOptions): Promise<Run
   return running;
 }
 
-async function installTls(tls: MosquittoTls, files: { caFile: string; certFile: string; keyFile: string }, crlTarget: string): Promise<string | undefined> {
+async function installTls(
+  tls: MosquittoTls,
+  files: { caFile: string; certFile: string; keyFile: string },
+  crlTarget: string,
+): Promise<string | undefined> {
   if ('caPem' in tls) {
     await writeFile(files.caFile, tls.caPem);
     await writeFile(files.certFile, tls.certPem);
@@ -203,7 +218,16 @@ function dynsecConfig(admin: { username: string; password: string }) {
   const hash = pbkdf2Sync(admin.password, salt, iterations, 64, 'sha512');
   const acl = (acltype: string, topic: string) => ({ acltype, topic, allow: true });
   return {
-    clients: [{ username: admin.username, textName: 'tunnelkey admin', password: hash.toString('base64'), salt: salt.toString('base64'), iterations, roles: [{ rolename: 'admin' }] }],
+    clients: [
+      {
+        username: admin.username,
+        textName: 'tunnelkey admin',
+        password: hash.toString('base64'),
+        salt: salt.toString('base64'),
+        iterations,
+        roles: [{ rolename: 'admin' }],
+      },
+    ],
     roles: [
       {
         rolename: 'admin',
@@ -224,7 +248,13 @@ function dynsecConfig(admin: { username: string; password: string }) {
   };
 }
 
-async function launch(binary: string, configFile: string, ports: number[], timeoutMs: number, logFile: string): Promise<ChildProcess> {
+async function launch(
+  binary: string,
+  configFile: string,
+  ports: number[],
+  timeoutMs: number,
+  logFile: string,
+): Promise<ChildProcess> {
   const child = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer) => {
@@ -235,15 +265,24 @@ async function launch(binary: string, configFile: string, ports: number[], timeo
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
   try {
-    await waitUntil(async () => {
-      if (exited !== undefined) throw new MosquittoFixtureError('mosquitto exited while starting', { exitCode: exited ?? undefined });
-      for (const port of ports) if (!(await answers(port))) return undefined;
-      return true;
-    }, timeoutMs, 'mosquitto to listen');
+    await waitUntil(
+      async () => {
+        if (exited !== undefined)
+          throw new MosquittoFixtureError('mosquitto exited while starting', { exitCode: exited ?? undefined });
+        for (const port of ports) if (!(await answers(port))) return undefined;
+        return true;
+      },
+      timeoutMs,
+      'mosquitto to listen',
+    );
   } catch (error) {
     child.kill('SIGKILL');
     const log = await readFile(logFile, 'utf8').catch(() => '');
-    throw new MosquittoFixtureError(`mosquitto did not start: ${(output + log).trim().split('\n').slice(-5).join(' | ')}`, { binary, configFile }, { cause: error });
+    throw new MosquittoFixtureError(
+      `mosquitto did not start: ${(output + log).trim().split('\n').slice(-5).join(' | ')}`,
+      { binary, configFile },
+      { cause: error },
+    );
   }
   return child;
 }
@@ -278,12 +317,14 @@ function answers(port: number): Promise<boolean> {
 /** Ports the OS hands out now; the broker binds them right after (a race we accept in tests). */
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        const server = createServer();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
     ),
   );
   const ports = servers.map((server) => (server.address() as { port: number }).port);

@@ -22,7 +22,8 @@ describe('natsFixture (real NATS on NATS_URL)', () => {
     await nats.teardown();
     const nc = await connect({ servers: nats.url });
     const names: string[] = [];
-    for await (const name of (await jetstreamManager(nc)).streams.names()) if (name.includes(nats.namespace.toUpperCase())) names.push(name);
+    for await (const name of (await jetstreamManager(nc)).streams.names())
+      if (name.includes(nats.namespace.toUpperCase())) names.push(name);
     await nc.close();
     expect(names).toEqual([]);
   });

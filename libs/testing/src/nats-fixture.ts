@@ -60,7 +60,8 @@ export function natsFixture(options: { url?: string; prefix?: string } = {}): Na
       const prefix = `${namespace.toUpperCase()}_`;
       // KV buckets are streams named KV_<bucket>.
       for await (const name of jsm.streams.names()) {
-        if (name.startsWith(prefix) || name.startsWith(`KV_${prefix}`) || name.startsWith(`OBJ_${prefix}`)) await jsm.streams.delete(name);
+        if (name.startsWith(prefix) || name.startsWith(`KV_${prefix}`) || name.startsWith(`OBJ_${prefix}`))
+          await jsm.streams.delete(name);
       }
       await nc.drain();
       nc = undefined;

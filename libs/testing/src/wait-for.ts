@@ -25,7 +25,9 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: WaitForOp
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.description ?? 'a condition'}`, { cause: lastError });
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.description ?? 'a condition'}`, {
+        cause: lastError,
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -32,7 +32,8 @@ export class PlatformPublicKeyError extends FleetError {
 }
 
 export const isFleetError = (e: unknown): e is FleetError => e instanceof FleetError;
-export const isDeviceKeyUnavailableError = (e: unknown): e is DeviceKeyUnavailableError => e instanceof DeviceKeyUnavailableError;
+export const isDeviceKeyUnavailableError = (e: unknown): e is DeviceKeyUnavailableError =>
+  e instanceof DeviceKeyUnavailableError;
 
 /** A device asked to connect to a target without what it needs (connection parameters, a TLS certificate). */
 export class DeviceNotConnectableError extends FleetError {

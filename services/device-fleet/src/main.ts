@@ -15,11 +15,19 @@ import { loadPlatformPublicKeyFile } from './simulated-device/pinned-platform-ke
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function summary(stats: FleetStats): string {
-  const states = Object.entries(stats.byState).filter(([, n]) => n > 0).map(([s, n]) => `${s}=${n}`).join(' ');
+  const states = Object.entries(stats.byState)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${s}=${n}`)
+    .join(' ');
   const m = stats.messages;
-  const refused = Object.entries(stats.refusedByCode).map(([c, n]) => `${c}=${n}`).join(' ');
+  const refused = Object.entries(stats.refusedByCode)
+    .map(([c, n]) => `${c}=${n}`)
+    .join(' ');
   const q = stats.mqtt;
-  const mqtt = q.links > 0 ? ` | mqtt links=${q.links} connected=${q.connected} publishing=${q.publishing} failures=${JSON.stringify(q.failuresByReason)}` : '';
+  const mqtt =
+    q.links > 0
+      ? ` | mqtt links=${q.links} connected=${q.connected} publishing=${q.publishing} failures=${JSON.stringify(q.failuresByReason)}`
+      : '';
   return `states: ${states} | received=${m.received} accepted=${m.accepted} refused=${m.refused}${refused ? ` (${refused})` : ''} sent=${m.sent} keyFailures=${m.keyFailures} offlineDrops=${m.offlineDrops} overloadDrops=${m.overloadDrops}${mqtt}`;
 }
 
@@ -31,7 +39,9 @@ async function main(): Promise<void> {
   }
   const platformKey = args.platformKeyFile ? await loadPlatformPublicKeyFile(args.platformKeyFile) : undefined;
   if (!platformKey) {
-    log('WARNING: no platform public key (--platform-key-file or PLATFORM_PUBLIC_KEY_FILE): devices will announce, but REFUSE every platform message (code no-platform-key).');
+    log(
+      'WARNING: no platform public key (--platform-key-file or PLATFORM_PUBLIC_KEY_FILE): devices will announce, but REFUSE every platform message (code no-platform-key).',
+    );
   }
   const nc = await connect({ servers: args.natsUrl, name: 'tunnelkey-device-fleet' });
   log(`connected to ${args.natsUrl}`);
@@ -57,14 +67,18 @@ async function main(): Promise<void> {
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  log(`${fleet.size} devices enrolled in ${seconds.toFixed(1)} s (${(fleet.size / seconds).toFixed(0)}/s); faults: ${JSON.stringify(fleet.stats().faults)}`);
+  log(
+    `${fleet.size} devices enrolled in ${seconds.toFixed(1)} s (${(fleet.size / seconds).toFixed(0)}/s); faults: ${JSON.stringify(fleet.stats().faults)}`,
+  );
   if (args.identityFile) {
     await writeFile(args.identityFile, fleet.identityFile(args.identityFormat));
     log(`identity file (${args.identityFormat}) written to ${args.identityFile}`);
   }
   if (args.connect) fleet.connect({ telemetryIntervalMs: args.telemetryIntervalMs }); // each device once its connection parameters arrive
   const announced = await fleet.announce();
-  log(`announced: ${announced.announced}, offline: ${announced.offline}, failed (key reconstruction): ${announced.failed}`);
+  log(
+    `announced: ${announced.announced}, offline: ${announced.offline}, failed (key reconstruction): ${announced.failed}`,
+  );
   log(`serving the device protocol on ${args.namespace ? `${args.namespace}.` : ''}dev.*.inbox.> — Ctrl-C to stop`);
 
   const ticker = setInterval(() => log(summary(fleet.stats())), 10_000);

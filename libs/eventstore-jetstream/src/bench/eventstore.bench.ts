@@ -55,13 +55,21 @@ function makeWork(namespace: string, label: string, count: number): Work[] {
         certificateLifetimeDays: 365,
       },
     }));
-    work.push({ stream, subject: aggregateSubject('registry', 'policy', id, namespace), events, payloads: events.map((e) => encoder.encode(JSON.stringify(e))) });
+    work.push({
+      stream,
+      subject: aggregateSubject('registry', 'policy', id, namespace),
+      events,
+      payloads: events.map((e) => encoder.encode(JSON.stringify(e))),
+    });
   }
   return work;
 }
 
 /** Appends every aggregate's events in order (each on the previous version), at most `inFlight` appends outstanding. */
-async function drive(work: Work[], appendOne: (w: Work, i: number, previous: number) => Promise<number>): Promise<void> {
+async function drive(
+  work: Work[],
+  appendOne: (w: Work, i: number, previous: number) => Promise<number>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     for (let w = work[next++]; w; w = work[next++]) {
@@ -93,7 +101,13 @@ const revisionDecider: Decider<Command<'Revise', { id: string; n: number }>, Eve
     {
       type: 'ServerPolicyDefined',
       version: 1,
-      data: { policyId: command.data.id, name: `revision ${revisions + 1}`, targetIds: [], topicRights: [{ topic: 'f/{deviceId}/t', access: 'publish' }], certificateLifetimeDays: 365 },
+      data: {
+        policyId: command.data.id,
+        name: `revision ${revisions + 1}`,
+        targetIds: [],
+        topicRights: [{ topic: 'f/{deviceId}/t', access: 'publish' }],
+        certificateLifetimeDays: 365,
+      },
     } as NewEvent<EventEnvelope>,
   ],
   evolve: (revisions) => revisions + 1,
@@ -103,9 +117,17 @@ const revisionDecider: Decider<Command<'Revise', { id: string; n: number }>, Eve
  * handleCommand on `aggregates` streams that already hold `history` events: one more command each,
  * `inFlight` at once, reading the stream (direct gets) vs deciding on an AggregateStateCache entry.
  */
-async function commandRates(store: JetStreamEventStore, aggregates: number, history: number, concurrency: number): Promise<{ read: number; cached: number }> {
+async function commandRates(
+  store: JetStreamEventStore,
+  aggregates: number,
+  history: number,
+  concurrency: number,
+): Promise<{ read: number; cached: number }> {
   const label = `cmd${randomBytes(2).toString('hex')}`;
-  const streams = Array.from({ length: aggregates }, (_, a): StreamRef => ({ context: 'registry', aggregate: 'policy', id: `${label}${a.toString(36)}` }));
+  const streams = Array.from(
+    { length: aggregates },
+    (_, a): StreamRef => ({ context: 'registry', aggregate: 'policy', id: `${label}${a.toString(36)}` }),
+  );
   const cache = new AggregateStateCache<number>({ maxStreams: aggregates });
   const run = async (round: string, withCache: boolean) => {
     let next = 0;
@@ -113,7 +135,17 @@ async function commandRates(store: JetStreamEventStore, aggregates: number, hist
     const worker = async () => {
       for (let i = next++; i < streams.length; i = next++) {
         const stream = streams[i]!;
-        await handleCommand({ store, decider: revisionDecider, stream, command: { type: 'Revise', data: { id: stream.id, n: 0 }, metadata: { commandId: `${stream.id}.${round}`, now: '2026-01-02T03:04:05.000Z' } }, ...(withCache ? { cache } : {}) });
+        await handleCommand({
+          store,
+          decider: revisionDecider,
+          stream,
+          command: {
+            type: 'Revise',
+            data: { id: stream.id, n: 0 },
+            metadata: { commandId: `${stream.id}.${round}`, now: '2026-01-02T03:04:05.000Z' },
+          },
+          ...(withCache ? { cache } : {}),
+        });
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
@@ -136,18 +168,30 @@ async function main() {
   try {
     await store.ensureStreams(['registry']);
     for (const name of rawStreams) {
-      await jsm.streams.add({ name, subjects: [`${namespace}.${name.split('_')[1]!.toLowerCase()}.>`], storage: 'file' as never, duplicate_window: nanos(120_000), allow_direct: true });
+      await jsm.streams.add({
+        name,
+        subjects: [`${namespace}.${name.split('_')[1]!.toLowerCase()}.>`],
+        storage: 'file' as never,
+        duplicate_window: nanos(120_000),
+        allow_direct: true,
+      });
     }
     const js = jetstream(nc);
     const ours = (w: Work, i: number, version: number) =>
-      store.append(w.stream, [w.events[i]!], { expectedVersion: version, messageId: w.events[i]!.causationId }).then((r) => r.version);
+      store
+        .append(w.stream, [w.events[i]!], { expectedVersion: version, messageId: w.events[i]!.causationId })
+        .then((r) => r.version);
     const raw = (prefix: string) => (w: Work, i: number) =>
-      js.publish(`${prefix}.${w.stream.id}`, w.payloads[i]!, { msgID: `${w.events[i]!.causationId}:0` }).then((ack) => ack.seq);
+      js
+        .publish(`${prefix}.${w.stream.id}`, w.payloads[i]!, { msgID: `${w.events[i]!.causationId}:0` })
+        .then((ack) => ack.seq);
     // The technique our store uses (one reply inbox, one timer), without the store: the client ceiling.
     const inbox = createInbox();
     const acks = new Map<string, (seq: number) => void>();
     let token = 0;
-    nc.subscribe(`${inbox}.*`, { callback: (_e, m) => acks.get(m.subject.slice(inbox.length + 1))?.((m.json() as { seq: number }).seq) });
+    nc.subscribe(`${inbox}.*`, {
+      callback: (_e, m) => acks.get(m.subject.slice(inbox.length + 1))?.((m.json() as { seq: number }).seq),
+    });
     const lean = (prefix: string) => (w: Work, i: number) =>
       new Promise<number>((resolve) => {
         const t = (token++).toString(36);
@@ -159,7 +203,9 @@ async function main() {
 
     const sample = makeWork(namespace, 'r0x', total).flatMap((w) => w.payloads);
     const sizes = Math.round(sample.reduce((sum, p) => sum + p.length, 0) / sample.length);
-    console.log(`tunnelkey eventstore bench: ${total} events of ~${sizes} bytes, ${total / perAggregate} aggregates, ${inFlight} appends in flight, ${url}`);
+    console.log(
+      `tunnelkey eventstore bench: ${total} events of ~${sizes} bytes, ${total / perAggregate} aggregates, ${inFlight} appends in flight, ${url}`,
+    );
     // Warm up every path (JIT, connections) on separate aggregates.
     await drive(makeWork(namespace, 'warm', warmup), ours);
     await drive(makeWork(namespace, 'warm', warmup), raw(`${namespace}.raw`));
@@ -201,7 +247,8 @@ async function main() {
       });
       const rate = (view.state.count / (performance.now() - started)) * 1000;
       await view.stop();
-      if (view.state.count !== total + warmup) throw new Error(`replay folded ${view.state.count} events, expected ${total + warmup}`);
+      if (view.state.count !== total + warmup)
+        throw new Error(`replay folded ${view.state.count} events, expected ${total + warmup}`);
       return rate;
     };
     // A-B-B-A, averaged: drift in machine load cancels out.
@@ -218,12 +265,22 @@ async function main() {
     const appendRatio = ourRate / rawRate;
     const replayRatio = ourReplayRate / rawReplayRate;
     console.log(`append  eventstore         ${f(ourRate)} events/s`);
-    console.log(`        raw js.publish     ${f(rawRate)} events/s   ratio ${appendRatio.toFixed(2)} (target >= 0.80) ${appendRatio >= 0.8 ? 'OK' : 'MISSED'}`);
-    console.log(`        raw lean publish   ${f(leanRate)} events/s   ratio ${(ourRate / leanRate).toFixed(2)} (one reply inbox, no store: client ceiling, for information)`);
+    console.log(
+      `        raw js.publish     ${f(rawRate)} events/s   ratio ${appendRatio.toFixed(2)} (target >= 0.80) ${appendRatio >= 0.8 ? 'OK' : 'MISSED'}`,
+    );
+    console.log(
+      `        raw lean publish   ${f(leanRate)} events/s   ratio ${(ourRate / leanRate).toFixed(2)} (one reply inbox, no store: client ceiling, for information)`,
+    );
     console.log(`replay  eventstore + fold  ${f(ourReplayRate)} events/s`);
-    console.log(`        raw ordered cons.  ${f(rawReplayRate)} events/s   ratio ${replayRatio.toFixed(2)} (target >= 0.50) ${replayRatio >= 0.5 ? 'OK' : 'MISSED'}`);
-    console.log(`command handleCommand, read   ${f(commands.read)} commands/s   (2,000 aggregates of 5+ events, 64 in flight: load by direct gets, decide, append)`);
-    console.log(`        AggregateStateCache ${f(commands.cached)} commands/s   x${(commands.cached / commands.read).toFixed(1)} (decide on the cached state, append)`);
+    console.log(
+      `        raw ordered cons.  ${f(rawReplayRate)} events/s   ratio ${replayRatio.toFixed(2)} (target >= 0.50) ${replayRatio >= 0.5 ? 'OK' : 'MISSED'}`,
+    );
+    console.log(
+      `command handleCommand, read   ${f(commands.read)} commands/s   (2,000 aggregates of 5+ events, 64 in flight: load by direct gets, decide, append)`,
+    );
+    console.log(
+      `        AggregateStateCache ${f(commands.cached)} commands/s   x${(commands.cached / commands.read).toFixed(1)} (decide on the cached state, append)`,
+    );
     if (strict && (appendRatio < 0.8 || replayRatio < 0.5)) process.exitCode = 1;
   } finally {
     store.close();

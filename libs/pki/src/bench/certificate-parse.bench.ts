@@ -26,7 +26,8 @@ const arg = (name: string, fallback: number): number => {
 
 type Parse = (der: Uint8Array) => ParsedCertificate;
 
-const rate = (n: number, ms: number) => `${((n / ms) * 1000).toFixed(0).padStart(7)} /s  (${((ms / n) * 1000).toFixed(1)} µs each)`;
+const rate = (n: number, ms: number) =>
+  `${((n / ms) * 1000).toFixed(0).padStart(7)} /s  (${((ms / n) * 1000).toFixed(1)} µs each)`;
 
 const timeParse = (parse: Parse, ders: readonly Uint8Array[], rounds: number): number => {
   const t0 = performance.now();
@@ -40,7 +41,12 @@ export const runParseBench = async (extraParsers: Record<string, Parse> = {}): P
   const notAfter = new Date('2027-01-01T00:00:00Z');
   const at = new Date('2026-06-01T00:00:00Z');
   const rootSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
-  const root = await buildRootCaCertificate({ subject: { commonName: 'bench root', organization: 'bench' }, signer: rootSigner, notBefore, notAfter: new Date('2036-01-01T00:00:00Z') });
+  const root = await buildRootCaCertificate({
+    subject: { commonName: 'bench root', organization: 'bench' },
+    signer: rootSigner,
+    notBefore,
+    notAfter: new Date('2036-01-01T00:00:00Z'),
+  });
   const issuingSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
   const issuing = await buildIssuingCaCertificate({
     subject: { commonName: 'bench issuing CA', organization: 'bench' },
@@ -83,7 +89,13 @@ export const runParseBench = async (extraParsers: Record<string, Parse> = {}): P
   const rootParsed = parseCertificate(root.der);
   const verify = async (mode: 'parsed chain' | 'all DER', leaf: Uint8Array) =>
     mode === 'parsed chain'
-      ? verifyChain({ leaf: parseCertificate(leaf), intermediates: chainParsed, root: rootParsed, at, purpose: 'clientAuth' })
+      ? verifyChain({
+          leaf: parseCertificate(leaf),
+          intermediates: chainParsed,
+          root: rootParsed,
+          at,
+          purpose: 'clientAuth',
+        })
       : verifyChain({ leaf, intermediates: [issuing.der], root: root.der, at, purpose: 'clientAuth' });
   for (const mode of ['parsed chain', 'all DER'] as const) {
     for (const leaf of leaves.slice(0, 100)) await verify(mode, leaf); // warm-up

@@ -59,11 +59,17 @@ const issueOne = async (issuer: CertificateIssuer, csrDer: Uint8Array, i: number
   });
 };
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 const main = async () => {
   const rootSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
-  const root = await buildRootCaCertificate({ subject: { commonName: 'bench root' }, signer: rootSigner, notBefore, notAfter: new Date('2036-01-01T00:00:00Z') });
+  const root = await buildRootCaCertificate({
+    subject: { commonName: 'bench root' },
+    signer: rootSigner,
+    notBefore,
+    notAfter: new Date('2036-01-01T00:00:00Z'),
+  });
   const issuingSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
   const issuing = await buildIssuingCaCertificate({
     subject: { commonName: 'bench issuing CA', organization: 'bench' },

@@ -35,14 +35,34 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
 
   describe('checked by openssl (independent verifier)', () => {
     it('verifies leaf <- issuing <- root', async () => {
-      const r = await openssl(['verify', '-attime', String(AT.getTime() / 1000), '-CAfile', files.path('root.pem'), '-untrusted', files.path('issuing.pem'), files.path('leaf.pem')]);
+      const r = await openssl([
+        'verify',
+        '-attime',
+        String(AT.getTime() / 1000),
+        '-CAfile',
+        files.path('root.pem'),
+        '-untrusted',
+        files.path('issuing.pem'),
+        files.path('leaf.pem'),
+      ]);
       expect(r.stderr).toBe('');
       expect(r.stdout.trim()).toBe(`${files.path('leaf.pem')}: OK`);
       expect(r.code).toBe(0);
     });
 
     it('verifies with the purpose sslclient (clientAuth EKU, digitalSignature)', async () => {
-      const r = await openssl(['verify', '-attime', String(AT.getTime() / 1000), '-purpose', 'sslclient', '-CAfile', files.path('root.pem'), '-untrusted', files.path('issuing.pem'), files.path('leaf.pem')]);
+      const r = await openssl([
+        'verify',
+        '-attime',
+        String(AT.getTime() / 1000),
+        '-purpose',
+        'sslclient',
+        '-CAfile',
+        files.path('root.pem'),
+        '-untrusted',
+        files.path('issuing.pem'),
+        files.path('leaf.pem'),
+      ]);
       expect(r.code).toBe(0);
     });
 
@@ -65,7 +85,8 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
       expect(stdout).toMatch(/Not Before: Jan {2}1 00:00:00 2026 GMT/);
       expect(stdout).toMatch(/Not After : Jan {2}1 00:00:00 2027 GMT/);
       // AKI of the leaf = SKI of the issuing CA, as openssl reads them.
-      const ski = (await openssl(['x509', '-noout', '-ext', 'subjectKeyIdentifier', '-in', files.path('issuing.pem')])).stdout;
+      const ski = (await openssl(['x509', '-noout', '-ext', 'subjectKeyIdentifier', '-in', files.path('issuing.pem')]))
+        .stdout;
       const aki = stdout.match(/Authority Key Identifier: \s*\n\s+(?:keyid:)?([0-9A-F:]+)/)?.[1];
       expect(aki).toBeDefined();
       expect(ski).toContain(aki);
@@ -103,7 +124,11 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
       expect(s.fingerprintSha256).toBe(x.fingerprint256.replace(/:/g, '').toLowerCase());
       expect(s.fingerprintSha256).toBe(leaf.cert.fingerprintSha256);
       expect(s.authorityKeyId).toBe(summarizeCertificate(h.issuing.der).subjectKeyId);
-      expect(summarizeCertificate(h.root.der)).toMatchObject({ isCA: true, pathLength: 1, issuer: 'O=tunnelkey, CN=tunnelkey Root CA' });
+      expect(summarizeCertificate(h.root.der)).toMatchObject({
+        isCA: true,
+        pathLength: 1,
+        issuer: 'O=tunnelkey, CN=tunnelkey Root CA',
+      });
     });
   });
 
@@ -146,7 +171,13 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
 
   describe('our chain verification', () => {
     it('accepts leaf <- issuing <- root and returns the path', async () => {
-      const v = await verifyChain({ leaf: leaf.cert.der, intermediates: [h.issuing.der], root: h.root.der, at: AT, purpose: 'clientAuth' });
+      const v = await verifyChain({
+        leaf: leaf.cert.der,
+        intermediates: [h.issuing.der],
+        root: h.root.der,
+        at: AT,
+        purpose: 'clientAuth',
+      });
       expect(v.chain.map((c) => c.subjectCommonName)).toEqual(['d-7f3a01', 'acme Issuing CA', 'tunnelkey Root CA']);
     });
 
@@ -163,12 +194,27 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
     it('rejects a leaf from another CA that uses the same names', async () => {
       const other = await makeHierarchy({ fresh: true });
       const foreign = await issueDevice(other, 'd-7f3a01');
-      expect(await reasonOf(verifyChain({ leaf: foreign.cert.der, intermediates: [h.issuing.der], root: h.root.der, at: AT }))).toBe('AKI_MISMATCH');
+      expect(
+        await reasonOf(
+          verifyChain({ leaf: foreign.cert.der, intermediates: [h.issuing.der], root: h.root.der, at: AT }),
+        ),
+      ).toBe('AKI_MISMATCH');
       // and an issuing CA from the other hierarchy does not chain to our root
-      expect(await reasonOf(verifyChain({ leaf: foreign.cert.der, intermediates: [other.issuing.der], root: h.root.der, at: AT }))).toBe('AKI_MISMATCH');
+      expect(
+        await reasonOf(
+          verifyChain({ leaf: foreign.cert.der, intermediates: [other.issuing.der], root: h.root.der, at: AT }),
+        ),
+      ).toBe('AKI_MISMATCH');
       // openssl agrees
       const t = await tempFiles({ 'foreign.pem': foreign.cert.pem });
-      const r = await openssl(['verify', '-CAfile', files.path('root.pem'), '-untrusted', files.path('issuing.pem'), t.path('foreign.pem')]);
+      const r = await openssl([
+        'verify',
+        '-CAfile',
+        files.path('root.pem'),
+        '-untrusted',
+        files.path('issuing.pem'),
+        t.path('foreign.pem'),
+      ]);
       await t.cleanup();
       expect(r.code).not.toBe(0);
     });
@@ -176,13 +222,19 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
     it('rejects a leaf from another tenant', async () => {
       const other = await makeHierarchy({ fresh: true, tenant: 'globex' });
       const foreign = await issueDevice(other, 'd-1');
-      expect(await reasonOf(verifyChain({ leaf: foreign.cert.der, intermediates: [h.issuing.der], root: h.root.der, at: AT }))).toBe('ISSUER_MISMATCH');
+      expect(
+        await reasonOf(
+          verifyChain({ leaf: foreign.cert.der, intermediates: [h.issuing.der], root: h.root.der, at: AT }),
+        ),
+      ).toBe('ISSUER_MISMATCH');
     });
 
     it('rejects a certificate whose signature was tampered with', async () => {
       const der = leaf.cert.der.slice();
       der[der.length - 5]! ^= 0x01;
-      expect(await reasonOf(verifyChain({ leaf: der, intermediates: [h.issuing.der], root: h.root.der, at: AT }))).toBe('BAD_SIGNATURE');
+      expect(await reasonOf(verifyChain({ leaf: der, intermediates: [h.issuing.der], root: h.root.der, at: AT }))).toBe(
+        'BAD_SIGNATURE',
+      );
     });
 
     it('rejects a certificate whose TBS was altered (validity pushed out)', async () => {
@@ -190,7 +242,9 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
       const at = Buffer.from(der).indexOf(Buffer.from('270101000000Z'));
       expect(at).toBeGreaterThan(0);
       der[at + 1] = 0x39; // 2027 -> 2029
-      expect(await reasonOf(verifyChain({ leaf: der, intermediates: [h.issuing.der], root: h.root.der, at: AT }))).toBe('BAD_SIGNATURE');
+      expect(await reasonOf(verifyChain({ leaf: der, intermediates: [h.issuing.der], root: h.root.der, at: AT }))).toBe(
+        'BAD_SIGNATURE',
+      );
     });
 
     it('rejects outside the validity window', async () => {
@@ -214,32 +268,65 @@ describe('certificate hierarchy: root -> issuing CA -> device', () => {
         notBefore: T0,
         notAfter: LEAF_NOT_AFTER,
       });
-      const subLeaf = await issueDevice({ ...h, issuingIssuer: loadIssuer({ certificate: sub.der, signer: subSigner }) }, 'd-deep');
-      expect(await reasonOf(verifyChain({ leaf: subLeaf.cert.der, intermediates: [sub.der, h.issuing.der], root: h.root.der, at: AT }))).toBe('PATH_LENGTH');
+      const subLeaf = await issueDevice(
+        { ...h, issuingIssuer: loadIssuer({ certificate: sub.der, signer: subSigner }) },
+        'd-deep',
+      );
+      expect(
+        await reasonOf(
+          verifyChain({ leaf: subLeaf.cert.der, intermediates: [sub.der, h.issuing.der], root: h.root.der, at: AT }),
+        ),
+      ).toBe('PATH_LENGTH');
     });
 
     it('rejects a chain anchored in an untrusted root', async () => {
       const other = await makeHierarchy({ fresh: true });
-      expect(await reasonOf(verifyChain({ leaf: leaf.cert.der, intermediates: [h.issuing.der], root: other.root.der, at: AT }))).toBe('AKI_MISMATCH');
+      expect(
+        await reasonOf(
+          verifyChain({ leaf: leaf.cert.der, intermediates: [h.issuing.der], root: other.root.der, at: AT }),
+        ),
+      ).toBe('AKI_MISMATCH');
     });
   });
 
   describe('builder guards', () => {
     it('refuses validity outside the issuer, reversed dates, bad ids, bad CRL URLs and mismatched signers', async () => {
       const device = await fixedSigner('device');
-      const base = { deviceId: 'd-1', publicKeySpki: device.publicKeySpki, issuer: h.issuingIssuer, notBefore: T0, notAfter: LEAF_NOT_AFTER, crlDistributionPointUrl: CRL_URL };
-      await expect(buildDeviceCertificate({ ...base, notAfter: new Date('2040-01-01T00:00:00Z') })).rejects.toBeInstanceOf(InvalidPkiInputError);
-      await expect(buildDeviceCertificate({ ...base, notBefore: LEAF_NOT_AFTER, notAfter: T0 })).rejects.toBeInstanceOf(InvalidPkiInputError);
-      await expect(buildDeviceCertificate({ ...base, deviceId: 'd 1/../x' })).rejects.toBeInstanceOf(InvalidPkiInputError);
-      await expect(buildDeviceCertificate({ ...base, crlDistributionPointUrl: 'ftp://x/crl' })).rejects.toBeInstanceOf(InvalidPkiInputError);
-      await expect(buildDeviceCertificate({ ...base, serial: new Uint8Array(16) })).rejects.toBeInstanceOf(InvalidPkiInputError);
+      const base = {
+        deviceId: 'd-1',
+        publicKeySpki: device.publicKeySpki,
+        issuer: h.issuingIssuer,
+        notBefore: T0,
+        notAfter: LEAF_NOT_AFTER,
+        crlDistributionPointUrl: CRL_URL,
+      };
+      await expect(
+        buildDeviceCertificate({ ...base, notAfter: new Date('2040-01-01T00:00:00Z') }),
+      ).rejects.toBeInstanceOf(InvalidPkiInputError);
+      await expect(buildDeviceCertificate({ ...base, notBefore: LEAF_NOT_AFTER, notAfter: T0 })).rejects.toBeInstanceOf(
+        InvalidPkiInputError,
+      );
+      await expect(buildDeviceCertificate({ ...base, deviceId: 'd 1/../x' })).rejects.toBeInstanceOf(
+        InvalidPkiInputError,
+      );
+      await expect(buildDeviceCertificate({ ...base, crlDistributionPointUrl: 'ftp://x/crl' })).rejects.toBeInstanceOf(
+        InvalidPkiInputError,
+      );
+      await expect(buildDeviceCertificate({ ...base, serial: new Uint8Array(16) })).rejects.toBeInstanceOf(
+        InvalidPkiInputError,
+      );
       expect(() => loadIssuer({ certificate: h.issuing.der, signer: device })).toThrow(InvalidPkiInputError);
       expect(() => loadIssuer({ certificate: h.root.der, signer: h.issuingIssuer.signer })).toThrow(/does not match/);
     });
 
     it('writes GeneralizedTime from 2050 (RFC 5280) and openssl reads it', async () => {
       const signer = await fixedSigner('root');
-      const root = await buildRootCaCertificate({ subject: { commonName: 'long root' }, signer, notBefore: T0, notAfter: new Date('2060-06-30T12:00:00.750Z') });
+      const root = await buildRootCaCertificate({
+        subject: { commonName: 'long root' },
+        signer,
+        notBefore: T0,
+        notAfter: new Date('2060-06-30T12:00:00.750Z'),
+      });
       expect(parseCertificate(root.der).notAfter.toISOString()).toBe('2060-06-30T12:00:00.000Z');
       const t = await tempFiles({ 'r.pem': root.pem });
       const { stdout } = await openssl(['x509', '-noout', '-enddate', '-in', t.path('r.pem')]);

@@ -80,7 +80,10 @@ const issuerFragments = (issuer: CertificateIssuer): IssuerFragments => {
   if (!f) {
     f = {
       // loadIssuer's `subject` is the issuer certificate's own; a hand-made issuer may differ, and then its `subject` wins as in the pkijs builder.
-      issuerName: issuer.subject === issuer.certificate.subject ? subjectNameFromTbs(issuer.certificate.tbsDer) : nameDer(issuer.subject),
+      issuerName:
+        issuer.subject === issuer.certificate.subject
+          ? subjectNameFromTbs(issuer.certificate.tbsDer)
+          : nameDer(issuer.subject),
       authorityKeyId: extensionDer(AuthorityKeyIdentifier.of(issuer.keyId)),
       crlDistributionPoints: new Map(),
     };
@@ -155,7 +158,11 @@ export const encodeDeviceTbs = (req: DeviceCertificateRequest): DeviceTbs => {
 };
 
 /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
-export const assembleCertificate = (tbsDer: Uint8Array, algorithm: SignatureAlgorithmName, signature: Uint8Array): Uint8Array =>
+export const assembleCertificate = (
+  tbsDer: Uint8Array,
+  algorithm: SignatureAlgorithmName,
+  signature: Uint8Array,
+): Uint8Array =>
   tlv(TAG.SEQUENCE, tbsDer, ALGORITHM_IDENTIFIER[algorithm], tlv(TAG.BIT_STRING, new Uint8Array([0]), signature));
 
 /** Encodes, signs through the issuer's Signer, and returns what the pkijs builder returns. */

@@ -49,9 +49,15 @@ const randomSerial = (): Uint8Array => {
 };
 
 const DNS = ['gw.example.com', 'a.b', '*.fleet.example.org', 'x-1.example'];
-const CRL_URLS = [CRL_URL, 'http://c/x', `http://ca.tunnelkey.local/crl/${'p'.repeat(150)}.crl`, 'ldap://dir.example.com/cn=CRL'];
+const CRL_URLS = [
+  CRL_URL,
+  'http://c/x',
+  `http://ca.tunnelkey.local/crl/${'p'.repeat(150)}.crl`,
+  'ldap://dir.example.com/cn=CRL',
+];
 
-const between = (from: Date, to: Date) => new Date(from.getTime() + Math.floor(Math.random() * (to.getTime() - from.getTime())));
+const between = (from: Date, to: Date) =>
+  new Date(from.getTime() + Math.floor(Math.random() * (to.getTime() - from.getTime())));
 
 /** A signer that returns a fixed "signature", so whole certificates can be compared byte for byte. */
 const fixedSignatureSigner = (real: Signer): Signer => ({
@@ -72,7 +78,12 @@ describe('device certificate: direct DER encoder vs the pkijs reference', () => 
     // An issuing CA valid into GeneralizedTime years, with a long name (long-form lengths).
     const signer = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
     const issuing = await buildIssuingCaCertificate({
-      subject: { commonName: `long ${'n'.repeat(59)}`, organization: 'o'.repeat(64), organizationalUnit: 'u'.repeat(64), country: 'DE' },
+      subject: {
+        commonName: `long ${'n'.repeat(59)}`,
+        organization: 'o'.repeat(64),
+        organizationalUnit: 'u'.repeat(64),
+        country: 'DE',
+      },
       publicKeySpki: signer.publicKeySpki,
       issuer: h.rootIssuer,
       notBefore: T0,
@@ -80,9 +91,15 @@ describe('device certificate: direct DER encoder vs the pkijs reference', () => 
     });
     longIssuer = loadIssuer({ certificate: issuing.der, signer });
     const rootSigner = await fixedSigner('root');
-    const root = await buildRootCaCertificate({ subject: { commonName: 'long root' }, signer: rootSigner, notBefore: T0, notAfter: new Date('2080-01-01T00:00:00Z') });
+    const root = await buildRootCaCertificate({
+      subject: { commonName: 'long root' },
+      signer: rootSigner,
+      notBefore: T0,
+      notAfter: new Date('2080-01-01T00:00:00Z'),
+    });
     longRoot = loadIssuer({ certificate: root.der, signer: rootSigner });
-    for (let i = 0; i < 8; i++) deviceKeys.push((await WebCryptoSigner.fromKeyPair(await generateP256KeyPair())).publicKeySpki);
+    for (let i = 0; i < 8; i++)
+      deviceKeys.push((await WebCryptoSigner.fromKeyPair(await generateP256KeyPair())).publicKeySpki);
   });
 
   it('copies the issuer name verbatim from the issuer certificate', () => {
@@ -111,13 +128,31 @@ describe('device certificate: direct DER encoder vs the pkijs reference', () => 
   it('covers both X.509 time forms and the serial edge cases explicitly', () => {
     const cases: Array<Partial<DeviceCertificateRequest>> = [
       { notAfter: new Date('2049-12-31T23:59:59.999Z'), serial: new Uint8Array([0x80]) },
-      { notBefore: new Date('2049-12-31T23:59:59Z'), notAfter: new Date('2050-01-01T00:00:00Z'), serial: new Uint8Array([0, 0, 0x01]) },
-      { notBefore: new Date('2050-01-01T00:00:00Z'), notAfter: new Date('2061-07-04T12:34:56.789Z'), serial: new Uint8Array([0x7f, ...new Uint8Array(19).fill(0xff)]) },
-      { notAfter: new Date('2079-12-31T23:59:59Z'), serial: new Uint8Array([0x00, 0xff, ...new Uint8Array(18).fill(0x01)]) },
+      {
+        notBefore: new Date('2049-12-31T23:59:59Z'),
+        notAfter: new Date('2050-01-01T00:00:00Z'),
+        serial: new Uint8Array([0, 0, 0x01]),
+      },
+      {
+        notBefore: new Date('2050-01-01T00:00:00Z'),
+        notAfter: new Date('2061-07-04T12:34:56.789Z'),
+        serial: new Uint8Array([0x7f, ...new Uint8Array(19).fill(0xff)]),
+      },
+      {
+        notAfter: new Date('2079-12-31T23:59:59Z'),
+        serial: new Uint8Array([0x00, 0xff, ...new Uint8Array(18).fill(0x01)]),
+      },
       { notAfter: new Date('2027-01-01T00:00:00Z'), serial: new Uint8Array([0x01]) },
     ];
     for (const c of cases) {
-      const req = { deviceId: 'd-edge', publicKeySpki: deviceKeys[0]!, issuer: longRoot, crlDistributionPointUrl: CRL_URL, notBefore: T0, ...c } as DeviceCertificateRequest;
+      const req = {
+        deviceId: 'd-edge',
+        publicKeySpki: deviceKeys[0]!,
+        issuer: longRoot,
+        crlDistributionPointUrl: CRL_URL,
+        notBefore: T0,
+        ...c,
+      } as DeviceCertificateRequest;
       const tbs = deviceTbsCertificate(req);
       expect(toHex(tbs)).toBe(toHex(deviceTbsCertificateWithPkijs(req)));
       if (req.notAfter.getUTCFullYear() >= 2050) expect(toHex(tbs)).toContain('180f'); // GeneralizedTime, 15 octets
@@ -127,7 +162,15 @@ describe('device certificate: direct DER encoder vs the pkijs reference', () => 
   it('whole certificates are byte-identical too (fixed signature), with the same IssuedCertificate fields', async () => {
     const issuer = { ...h.issuingIssuer, signer: fixedSignatureSigner(h.issuingIssuer.signer) };
     for (let i = 0; i < 20; i++) {
-      const req = { deviceId: randomId(), publicKeySpki: deviceKeys[i % 8]!, issuer, notBefore: T0, notAfter: new Date('2026-07-01T00:00:00.500Z'), crlDistributionPointUrl: CRL_URL, serial: randomSerial() };
+      const req = {
+        deviceId: randomId(),
+        publicKeySpki: deviceKeys[i % 8]!,
+        issuer,
+        notBefore: T0,
+        notAfter: new Date('2026-07-01T00:00:00.500Z'),
+        crlDistributionPointUrl: CRL_URL,
+        serial: randomSerial(),
+      };
       const fast = await buildDeviceCertificate(req);
       const reference = await buildDeviceCertificateWithPkijs(req);
       expect(toHex(fast.der)).toBe(toHex(reference.der));
@@ -136,7 +179,14 @@ describe('device certificate: direct DER encoder vs the pkijs reference', () => 
   });
 
   it('refuses the same bad requests with the same error type', async () => {
-    const base = { deviceId: 'd-1', publicKeySpki: deviceKeys[0]!, issuer: h.issuingIssuer, notBefore: T0, notAfter: new Date('2027-01-01T00:00:00Z'), crlDistributionPointUrl: CRL_URL };
+    const base = {
+      deviceId: 'd-1',
+      publicKeySpki: deviceKeys[0]!,
+      issuer: h.issuingIssuer,
+      notBefore: T0,
+      notAfter: new Date('2027-01-01T00:00:00Z'),
+      crlDistributionPointUrl: CRL_URL,
+    };
     const bad: Array<Partial<DeviceCertificateRequest>> = [
       { deviceId: '' },
       { deviceId: '-x' },
@@ -183,20 +233,40 @@ describe('device certificate: direct DER encoder vs the pkijs reference', () => 
     try {
       const at = String(new Date('2026-06-01T00:00:00Z').getTime() / 1000);
       const leaves = ids.map((_, i) => t.path(`leaf${i}.pem`));
-      const r = await openssl(['verify', '-attime', at, '-purpose', 'sslclient', '-CAfile', t.path('root.pem'), '-untrusted', t.path('issuing.pem'), ...leaves]);
+      const r = await openssl([
+        'verify',
+        '-attime',
+        at,
+        '-purpose',
+        'sslclient',
+        '-CAfile',
+        t.path('root.pem'),
+        '-untrusted',
+        t.path('issuing.pem'),
+        ...leaves,
+      ]);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout.trim().split('\n')).toEqual(leaves.map((l) => `${l}: OK`));
       const text = (await openssl(['x509', '-text', '-noout', '-in', t.path('leaf3.pem')])).stdout;
       expect(text).toContain(`Subject: CN = ${ids[3]}`);
-      expect(text).toMatch(new RegExp(`URI:urn:tunnelkey:device:${ids[3]!.replace(/[.]/g, '\\.')}, DNS:gw\\.example\\.com`));
+      expect(text).toMatch(
+        new RegExp(`URI:urn:tunnelkey:device:${ids[3]!.replace(/[.]/g, '\\.')}, DNS:gw\\.example\\.com`),
+      );
     } finally {
       await t.cleanup();
     }
   });
 
   it('PEM output matches derToPem', async () => {
-    const cert = await buildDeviceCertificate({ deviceId: 'd-pem', publicKeySpki: deviceKeys[0]!, issuer: h.issuingIssuer, notBefore: T0, notAfter: new Date('2026-12-01T00:00:00Z'), crlDistributionPointUrl: CRL_URL });
+    const cert = await buildDeviceCertificate({
+      deviceId: 'd-pem',
+      publicKeySpki: deviceKeys[0]!,
+      issuer: h.issuingIssuer,
+      notBefore: T0,
+      notAfter: new Date('2026-12-01T00:00:00Z'),
+      crlDistributionPointUrl: CRL_URL,
+    });
     expect(cert.pem).toBe(derToPem(cert.der, 'CERTIFICATE'));
   });
 });

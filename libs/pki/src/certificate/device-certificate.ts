@@ -15,7 +15,12 @@ import type { X509Extension } from '../extensions/extension.js';
 import { encodeName } from '../name.js';
 import { randomSerial, type RandomSource } from '../serial.js';
 import { encodeDeviceTbs, signDeviceCertificate } from './device-certificate-der.js';
-import { encodeTbsCertificate, signCertificate, type CertificateTemplate, type IssuedCertificate } from './certificate-template.js';
+import {
+  encodeTbsCertificate,
+  signCertificate,
+  type CertificateTemplate,
+  type IssuedCertificate,
+} from './certificate-template.js';
 import { assertWithinIssuer, type CertificateIssuer } from './issuer.js';
 
 export interface DeviceCertificateRequest {
@@ -57,7 +62,8 @@ const deviceTemplate = (req: DeviceCertificateRequest): CertificateTemplate => {
   };
 };
 
-export const buildDeviceCertificate = (req: DeviceCertificateRequest): Promise<IssuedCertificate> => signDeviceCertificate(req);
+export const buildDeviceCertificate = (req: DeviceCertificateRequest): Promise<IssuedCertificate> =>
+  signDeviceCertificate(req);
 
 /** The TBSCertificate DER a request produces, unsigned: deterministic, for known-answer tests and dry runs. */
 export const deviceTbsCertificate = (req: DeviceCertificateRequest): Uint8Array => encodeDeviceTbs(req).tbsDer;

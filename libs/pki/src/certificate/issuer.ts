@@ -18,7 +18,10 @@ export interface CertificateIssuer {
   readonly keyId: Uint8Array;
 }
 
-export const loadIssuer = (args: { certificate: Uint8Array | string | ParsedCertificate; signer: Signer }): CertificateIssuer => {
+export const loadIssuer = (args: {
+  certificate: Uint8Array | string | ParsedCertificate;
+  signer: Signer;
+}): CertificateIssuer => {
   const certificate =
     typeof args.certificate === 'string' || args.certificate instanceof Uint8Array
       ? parseCertificate(args.certificate)
@@ -27,10 +30,14 @@ export const loadIssuer = (args: { certificate: Uint8Array | string | ParsedCert
     throw new InvalidPkiInputError('issuer certificate is not a CA', { serial: certificate.serialHex });
   }
   if (certificate.keyUsage && !certificate.keyUsage.has('keyCertSign')) {
-    throw new InvalidPkiInputError('issuer certificate may not sign certificates (keyUsage)', { serial: certificate.serialHex });
+    throw new InvalidPkiInputError('issuer certificate may not sign certificates (keyUsage)', {
+      serial: certificate.serialHex,
+    });
   }
   if (!spkiEqual(certificate.spki, args.signer.publicKeySpki)) {
-    throw new InvalidPkiInputError('signer key does not match the issuer certificate', { serial: certificate.serialHex });
+    throw new InvalidPkiInputError('signer key does not match the issuer certificate', {
+      serial: certificate.serialHex,
+    });
   }
   return {
     certificate,

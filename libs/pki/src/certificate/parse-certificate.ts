@@ -72,7 +72,11 @@ type ExtensionFields = Pick<
 >;
 
 /** The extension decoders of one path: strict DER (`fromDer`) or the pkijs reference (`fromDerWithPkijs`). */
-type Decoders = { [K in Exclude<keyof ExtensionFields, 'unknownCriticalExtensions'>]-?: (value: Uint8Array) => NonNullable<ExtensionFields[K]> };
+type Decoders = {
+  [K in Exclude<keyof ExtensionFields, 'unknownCriticalExtensions'>]-?: (
+    value: Uint8Array,
+  ) => NonNullable<ExtensionFields[K]>;
+};
 
 const DECODERS: Record<string, keyof Decoders> = {
   [OID.subjectAltName]: 'subjectAltName',
@@ -213,7 +217,8 @@ class StrictlyParsedCertificate implements ParsedCertificate {
 export const parseCertificate = (input: Uint8Array | string): ParsedCertificate => {
   const der = boundedDer(input);
   const parts = readCertificate(der);
-  if (parts.version !== 3) throw new MalformedPkiObjectError('only X.509 v3 certificates are accepted', { version: parts.version - 1 });
+  if (parts.version !== 3)
+    throw new MalformedPkiObjectError('only X.509 v3 certificates are accepted', { version: parts.version - 1 });
   return new StrictlyParsedCertificate(der, parts, decodeExtensions(parts.extensions, STRICT));
 };
 
@@ -221,7 +226,8 @@ export const parseCertificate = (input: Uint8Array | string): ParsedCertificate 
 export const parseCertificateWithPkijs = (input: Uint8Array | string): ParsedCertificate => {
   const der = boundedDer(input);
   const cert = pkijsCertificate(der);
-  if (cert.version !== 2) throw new MalformedPkiObjectError('only X.509 v3 certificates are accepted', { version: cert.version });
+  if (cert.version !== 2)
+    throw new MalformedPkiObjectError('only X.509 v3 certificates are accepted', { version: cert.version });
   const extensions = decodeExtensions(
     (cert.extensions ?? []).map((ext) => ({ oid: ext.extnID, critical: ext.critical, value: extensionValue(ext) })),
     WITH_PKIJS,

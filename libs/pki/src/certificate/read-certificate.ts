@@ -73,7 +73,9 @@ const algorithmOid = (der: Uint8Array, e: DerElement): string => {
     // The parameter forms in use: absent (ECDSA), NULL (RSA), a named curve, or a SEQUENCE (RSA-PSS, DSA).
     const parameters = algorithm.next();
     const ok =
-      parameters.tag === TAG.OID || parameters.tag === TAG.SEQUENCE || (parameters.tag === TAG.NULL && parameters.end === parameters.contentStart);
+      parameters.tag === TAG.OID ||
+      parameters.tag === TAG.SEQUENCE ||
+      (parameters.tag === TAG.NULL && parameters.end === parameters.contentStart);
     if (!ok) fail('unsupported AlgorithmIdentifier parameters', { tag: parameters.tag });
     if (parameters.tag === TAG.OID) decodeOid(contentBytes(der, parameters), 'AlgorithmIdentifier');
   }
@@ -101,7 +103,8 @@ const readExtensions = (der: Uint8Array, wrapper: DerElement): CertificateExtens
     const oid = decodeOid(contentBytes(der, ext.expect(TAG.OID, 'extnID')), 'Extension');
     const critical = ext.optional(TAG.BOOLEAN);
     // DER (X.690 11.5): a DEFAULT value is never encoded, so a present `critical` is TRUE.
-    if (critical && !decodeBoolean(contentBytes(der, critical), 'Extension')) fail('critical FALSE must not be encoded', { oid });
+    if (critical && !decodeBoolean(contentBytes(der, critical), 'Extension'))
+      fail('critical FALSE must not be encoded', { oid });
     const value = ext.expect(TAG.OCTET_STRING, 'extnValue');
     ext.end('extnValue');
     out.push({ oid, critical: critical !== undefined, value: contentBytes(der, value) });

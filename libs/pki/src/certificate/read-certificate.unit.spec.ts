@@ -12,7 +12,12 @@ import { generateP256KeyPair, WebCryptoSigner } from '../signer/webcrypto-signer
 import { buildDeviceCertificate } from './device-certificate.js';
 import { buildIssuingCaCertificate } from './issuing-ca.js';
 import { loadIssuer } from './issuer.js';
-import { parseCertificate, parseCertificateWithPkijs, summarizeCertificate, type ParsedCertificate } from './parse-certificate.js';
+import {
+  parseCertificate,
+  parseCertificateWithPkijs,
+  summarizeCertificate,
+  type ParsedCertificate,
+} from './parse-certificate.js';
 import { buildRootCaCertificate } from './root-ca.js';
 import { verifyChain } from './verify-chain.js';
 
@@ -42,7 +47,11 @@ const view = (c: ParsedCertificate) => ({
   crlDistributionPoints: c.crlDistributionPoints?.urls,
   unknownCriticalExtensions: c.unknownCriticalExtensions,
   // Which optional fields exist (the pkijs members are getters on the fast path's prototype).
-  present: Object.keys(c).filter((k) => !['pkijs', 'subject', 'issuer'].includes(k) && (c as unknown as Record<string, unknown>)[k] !== undefined).sort(),
+  present: Object.keys(c)
+    .filter(
+      (k) => !['pkijs', 'subject', 'issuer'].includes(k) && (c as unknown as Record<string, unknown>)[k] !== undefined,
+    )
+    .sort(),
 });
 
 const outcome = (f: () => ParsedCertificate) => {
@@ -58,7 +67,10 @@ const expectSameAsPkijs = (input: Uint8Array | string): ParsedCertificate | unde
   const fast = outcome(() => parseCertificate(input));
   const reference = outcome(() => parseCertificateWithPkijs(input));
   if (!reference.ok) {
-    if (fast.ok) throw new Error(`pkijs refuses what the strict reader accepts: ${String(reference.error)} (${String((reference.error as Error).cause)})`);
+    if (fast.ok)
+      throw new Error(
+        `pkijs refuses what the strict reader accepts: ${String(reference.error)} (${String((reference.error as Error).cause)})`,
+      );
     expect((fast as { error: unknown }).error).toBeInstanceOf((reference.error as object).constructor);
     return undefined;
   }
@@ -69,7 +81,9 @@ const expectSameAsPkijs = (input: Uint8Array | string): ParsedCertificate | unde
   expect(nameToString(fast.value.subject)).toBe(fast.value.subjectName);
   expect(nameToString(fast.value.issuer)).toBe(fast.value.issuerName);
   expect(fast.value.subject.isEqual(reference.value.subject)).toBe(true);
-  expect(fast.value.pkijs.serialNumber.valueBlock.toString()).toBe(reference.value.pkijs.serialNumber.valueBlock.toString());
+  expect(fast.value.pkijs.serialNumber.valueBlock.toString()).toBe(
+    reference.value.pkijs.serialNumber.valueBlock.toString(),
+  );
   return fast.value;
 };
 
@@ -85,12 +99,26 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
 
   it('reads our root, issuing and device certificates (random names, serials, dates, SANs) exactly as pkijs does', async () => {
     for (let i = 0; i < 12; i++) {
-      const text = (n: number) => (i % 3 === 0 ? `gerät ü€ ${n} ` : `x${randomBytes(randomInt(1, 20)).toString('base64url')}`).slice(0, 60);
-      const notBefore = new Date(Date.UTC(2000 + randomInt(0, 40), randomInt(0, 12), randomInt(1, 29), randomInt(0, 24), randomInt(0, 60), randomInt(0, 60)));
+      const text = (n: number) =>
+        (i % 3 === 0 ? `gerät ü€ ${n} ` : `x${randomBytes(randomInt(1, 20)).toString('base64url')}`).slice(0, 60);
+      const notBefore = new Date(
+        Date.UTC(
+          2000 + randomInt(0, 40),
+          randomInt(0, 12),
+          randomInt(1, 29),
+          randomInt(0, 24),
+          randomInt(0, 60),
+          randomInt(0, 60),
+        ),
+      );
       const notAfter = new Date(notBefore.getTime() + randomInt(1, 80) * 365 * 86_400_000); // past 2049 too: GeneralizedTime
       const rootSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
       const root = await buildRootCaCertificate({
-        subject: { commonName: text(1), organization: text(2), ...(i % 2 ? { country: 'DE', organizationalUnit: text(3) } : {}) },
+        subject: {
+          commonName: text(1),
+          organization: text(2),
+          ...(i % 2 ? { country: 'DE', organizationalUnit: text(3) } : {}),
+        },
         signer: rootSigner,
         notBefore,
         notAfter,
@@ -115,16 +143,24 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
       });
       for (const der of [root.der, issuing.der, leaf.der]) expect(expectSameAsPkijs(der)).toBeDefined();
       expect(expectSameAsPkijs(leaf.pem)?.serialHex).toBe(leaf.serialHex);
-      const chain = await verifyChain({ leaf: leaf.der, intermediates: [issuing.der], root: root.der, at: new Date(notBefore.getTime() + 1000), purpose: 'clientAuth' });
+      const chain = await verifyChain({
+        leaf: leaf.der,
+        intermediates: [issuing.der],
+        root: root.der,
+        at: new Date(notBefore.getTime() + 1000),
+        purpose: 'clientAuth',
+      });
       expect(chain.chain).toHaveLength(3);
     }
   });
 
   it('reads openssl-made certificates (name types, every GeneralName form, CRL DP forms, RSA/Ed25519, GeneralizedTime) exactly as pkijs does', async () => {
     const t = await tempFiles({
-      'issued.ext': 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:issued.example,URI:urn:x:y\nauthorityKeyIdentifier=keyid,issuer\n',
+      'issued.ext':
+        'basicConstraints=CA:FALSE\nsubjectAltName=DNS:issued.example,URI:urn:x:y\nauthorityKeyIdentifier=keyid,issuer\n',
       // A private non-critical extension in every certificate: without any, openssl 3.0 writes v1.
-      'default.cnf': '[req]\ndistinguished_name=dn\nstring_mask=default\nx509_extensions=base\n[dn]\n[base]\n1.3.6.1.4.1.55555.1=ASN1:NULL\n',
+      'default.cnf':
+        '[req]\ndistinguished_name=dn\nstring_mask=default\nx509_extensions=base\n[dn]\n[base]\n1.3.6.1.4.1.55555.1=ASN1:NULL\n',
       'v1.cnf': '[req]\ndistinguished_name=dn\n[dn]\n',
       'utf8.cnf': [
         '[req]',
@@ -153,42 +189,175 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
     const utf8 = ['-config', t.path('utf8.cnf')];
     const variants: string[][] = [
       [...ec, ...utf8, '-subj', '/CN=plain'],
-      [...ec, ...utf8, '-subj', '/C=DE/ST=Bayern/O=acme corp/OU=fleet, north/CN=d-1/emailAddress=ops@example.com', '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:3', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-addext', 'subjectKeyIdentifier=hash', '-addext', 'authorityKeyIdentifier=keyid:always,issuer:always', '-addext', 'crlDistributionPoints=URI:http://a.example/1.crl,URI:ldap://b.example/c'],
-      [...ec, ...utf8, '-subj', '/DC=com/DC=example/CN=san', '-addext', 'subjectAltName=DNS:a.example.com,DNS:*.b.example,URI:urn:tunnelkey:device:x,email:a@b.c,IP:10.0.0.1,IP:::1,RID:1.2.3.4,dirName:dir_sect,otherName:1.2.3.4;UTF8:hello', '-addext', 'basicConstraints=CA:FALSE'],
-      [...ec, ...utf8, '-subj', '/CN=eku', '-addext', 'extendedKeyUsage=serverAuth,clientAuth,codeSigning,1.2.3.4.5', '-addext', 'keyUsage=nonRepudiation,keyEncipherment,dataEncipherment,keyAgreement,encipherOnly,decipherOnly'],
-      [...ec, ...utf8, '-subj', '/CN=unknown', '-addext', '1.2.3.4.5.6=critical,ASN1:UTF8String:hi', '-addext', 'certificatePolicies=2.5.29.32.0', '-addext', 'nsComment=a comment'],
+      [
+        ...ec,
+        ...utf8,
+        '-subj',
+        '/C=DE/ST=Bayern/O=acme corp/OU=fleet, north/CN=d-1/emailAddress=ops@example.com',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE,pathlen:3',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+        '-addext',
+        'subjectKeyIdentifier=hash',
+        '-addext',
+        'authorityKeyIdentifier=keyid:always,issuer:always',
+        '-addext',
+        'crlDistributionPoints=URI:http://a.example/1.crl,URI:ldap://b.example/c',
+      ],
+      [
+        ...ec,
+        ...utf8,
+        '-subj',
+        '/DC=com/DC=example/CN=san',
+        '-addext',
+        'subjectAltName=DNS:a.example.com,DNS:*.b.example,URI:urn:tunnelkey:device:x,email:a@b.c,IP:10.0.0.1,IP:::1,RID:1.2.3.4,dirName:dir_sect,otherName:1.2.3.4;UTF8:hello',
+        '-addext',
+        'basicConstraints=CA:FALSE',
+      ],
+      [
+        ...ec,
+        ...utf8,
+        '-subj',
+        '/CN=eku',
+        '-addext',
+        'extendedKeyUsage=serverAuth,clientAuth,codeSigning,1.2.3.4.5',
+        '-addext',
+        'keyUsage=nonRepudiation,keyEncipherment,dataEncipherment,keyAgreement,encipherOnly,decipherOnly',
+      ],
+      [
+        ...ec,
+        ...utf8,
+        '-subj',
+        '/CN=unknown',
+        '-addext',
+        '1.2.3.4.5.6=critical,ASN1:UTF8String:hi',
+        '-addext',
+        'certificatePolicies=2.5.29.32.0',
+        '-addext',
+        'nsComment=a comment',
+      ],
       [...ec, ...utf8, '-multivalue-rdn', '-subj', '/CN=d-2+serialNumber=1234/O=acme'],
       [...ec, ...utf8, '-utf8', '-subj', '/CN=gerät €/O=ünïcode'],
       [...ec, '-config', t.path('default.cnf'), '-utf8', '-subj', '/CN=gerät €/O=ünïcode/OU=plain'],
-      [...ec, ...utf8, '-subj', '/CN=long', '-days', '20000', '-set_serial', '0xff00000000000000000000000000000000000001'],
-      [...ec, ...utf8, '-subj', '/CN=crldp', '-addext', 'crlDistributionPoints=crldp_sect', '-addext', 'subjectKeyIdentifier=none'],
+      [
+        ...ec,
+        ...utf8,
+        '-subj',
+        '/CN=long',
+        '-days',
+        '20000',
+        '-set_serial',
+        '0xff00000000000000000000000000000000000001',
+      ],
+      [
+        ...ec,
+        ...utf8,
+        '-subj',
+        '/CN=crldp',
+        '-addext',
+        'crlDistributionPoints=crldp_sect',
+        '-addext',
+        'subjectKeyIdentifier=none',
+      ],
       ['-newkey', 'rsa:2048', '-sha384', ...utf8, '-subj', '/CN=rsa', '-addext', 'basicConstraints=critical,CA:TRUE'],
       ['-newkey', 'ed25519', ...utf8, '-subj', '/CN=ed25519'],
     ];
     let accepted = 0;
     try {
       for (const [i, extra] of variants.entries()) {
-        const r = await openssl(['req', '-x509', '-nodes', '-days', '30', '-keyout', t.path(`k${i}.pem`), '-out', t.path(`c${i}.pem`), ...extra]);
+        const r = await openssl([
+          'req',
+          '-x509',
+          '-nodes',
+          '-days',
+          '30',
+          '-keyout',
+          t.path(`k${i}.pem`),
+          '-out',
+          t.path(`c${i}.pem`),
+          ...extra,
+        ]);
         expect(r.stderr).not.toMatch(/error/i);
         expect(r.code).toBe(0);
         const pem = await readFile(t.path(`c${i}.pem`), 'utf8');
         if (expectSameAsPkijs(pem)) accepted++;
       }
       // A v1 certificate is refused by both.
-      const v1 = await openssl(['req', '-x509', '-nodes', '-days', '30', ...ec, '-config', t.path('v1.cnf'), '-subj', '/CN=v1', '-keyout', t.path('k-v1.pem'), '-out', t.path('v1.pem')]);
+      const v1 = await openssl([
+        'req',
+        '-x509',
+        '-nodes',
+        '-days',
+        '30',
+        ...ec,
+        '-config',
+        t.path('v1.cnf'),
+        '-subj',
+        '/CN=v1',
+        '-keyout',
+        t.path('k-v1.pem'),
+        '-out',
+        t.path('v1.pem'),
+      ]);
       expect(v1.code).toBe(0);
       const v1Pem = await readFile(t.path('v1.pem'), 'utf8');
       expect(expectSameAsPkijs(v1Pem)).toBeUndefined();
       expect(() => parseCertificate(v1Pem)).toThrow(/only X.509 v3/);
       // nameRelativeToCRLIssuer ([1] IMPLICIT SET OF AttributeTypeAndValue): pkijs's schema refuses it, wrongly.
-      const rel = await openssl(['req', '-x509', '-nodes', '-days', '30', ...ec, ...utf8, '-subj', '/CN=crldp-relative', '-addext', 'crlDistributionPoints=crldp_rel', '-keyout', t.path('kr.pem'), '-out', t.path('cr.pem')]);
+      const rel = await openssl([
+        'req',
+        '-x509',
+        '-nodes',
+        '-days',
+        '30',
+        ...ec,
+        ...utf8,
+        '-subj',
+        '/CN=crldp-relative',
+        '-addext',
+        'crlDistributionPoints=crldp_rel',
+        '-keyout',
+        t.path('kr.pem'),
+        '-out',
+        t.path('cr.pem'),
+      ]);
       expect(rel.code).toBe(0);
       const relPem = await readFile(t.path('cr.pem'), 'utf8');
       expect(() => parseCertificateWithPkijs(relPem)).toThrow(/CRLDistributionPoints/);
       expect(parseCertificate(relPem).crlDistributionPoints?.urls).toEqual([]);
       // One issued by another certificate, with a negative serial.
-      await openssl(['req', '-new', ...ec, '-nodes', ...utf8, '-subj', '/CN=issued/O=x', '-keyout', t.path('ik.pem'), '-out', t.path('csr.pem')]);
-      const issued = await openssl(['x509', '-req', '-in', t.path('csr.pem'), '-CA', t.path('c1.pem'), '-CAkey', t.path('k1.pem'), '-set_serial', '-12345', '-days', '5', '-extfile', t.path('issued.ext'), '-out', t.path('issued.pem')]);
+      await openssl([
+        'req',
+        '-new',
+        ...ec,
+        '-nodes',
+        ...utf8,
+        '-subj',
+        '/CN=issued/O=x',
+        '-keyout',
+        t.path('ik.pem'),
+        '-out',
+        t.path('csr.pem'),
+      ]);
+      const issued = await openssl([
+        'x509',
+        '-req',
+        '-in',
+        t.path('csr.pem'),
+        '-CA',
+        t.path('c1.pem'),
+        '-CAkey',
+        t.path('k1.pem'),
+        '-set_serial',
+        '-12345',
+        '-days',
+        '5',
+        '-extfile',
+        t.path('issued.ext'),
+        '-out',
+        t.path('issued.pem'),
+      ]);
       expect(issued.code).toBe(0);
       expect(expectSameAsPkijs(await readFile(t.path('issued.pem'), 'utf8'))).toBeDefined();
     } finally {
@@ -219,7 +388,8 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
         }
         accepted++;
         const reference = outcome(() => parseCertificateWithPkijs(der));
-        if (!reference.ok) throw new Error(`pkijs refuses what the strict reader accepts: ${toHex(der)}: ${String(reference.error)}`);
+        if (!reference.ok)
+          throw new Error(`pkijs refuses what the strict reader accepts: ${toHex(der)}: ${String(reference.error)}`);
         expect(view(fast.value)).toEqual(view(reference.value));
       }
     }
@@ -246,19 +416,33 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
     expect(parseCertificateWithPkijs(explicitFalse).subjectAltName?.uris).toEqual(['urn:tunnelkey:device:d-reader']);
     expect(() => parseCertificate(explicitFalse)).toThrow(/critical FALSE/);
     // A UTCTime without seconds.
-    const noSeconds = withTbs((hex) => hex.replace(/301e170d(3236303130313030303030305a)/, () => `301c170b${Buffer.from('2601010000Z').toString('hex')}`));
+    const noSeconds = withTbs((hex) =>
+      hex.replace(
+        /301e170d(3236303130313030303030305a)/,
+        () => `301c170b${Buffer.from('2601010000Z').toString('hex')}`,
+      ),
+    );
     expect(() => parseCertificate(noSeconds)).toThrow(/time is not an RFC 5280/);
     // The outer signatureAlgorithm must equal the signed one.
-    const sha384 = Buffer.from(toHex(device).replace(/(300a06082a8648ce3d040302)(03)/, '300a06082a8648ce3d040303$2'), 'hex');
+    const sha384 = Buffer.from(
+      toHex(device).replace(/(300a06082a8648ce3d040302)(03)/, '300a06082a8648ce3d040303$2'),
+      'hex',
+    );
     expect(() => parseCertificate(sha384)).toThrow(/signatureAlgorithm differs/);
     expect(parseCertificateWithPkijs(sha384).signatureAlgorithmOid).toBe('1.2.840.10045.4.3.3');
   });
 
   it('extension decoders refuse non-DER encodings that pkijs accepts', () => {
-    expect(() => BasicConstraints.fromDer(new Uint8Array([0x30, 0x03, 0x01, 0x01, 0x00]))).toThrow(MalformedPkiObjectError);
+    expect(() => BasicConstraints.fromDer(new Uint8Array([0x30, 0x03, 0x01, 0x01, 0x00]))).toThrow(
+      MalformedPkiObjectError,
+    );
     expect(BasicConstraints.fromDerWithPkijs(new Uint8Array([0x30, 0x03, 0x01, 0x01, 0x00])).ca).toBe(false);
-    expect(() => BasicConstraints.fromDer(new Uint8Array([0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x80]))).toThrow(/negative/);
-    expect(() => BasicConstraints.fromDer(new Uint8Array([0x30, 0x07, 0x01, 0x01, 0xff, 0x02, 0x02, 0x00, 0x01]))).toThrow(/non-minimal/);
+    expect(() => BasicConstraints.fromDer(new Uint8Array([0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x80]))).toThrow(
+      /negative/,
+    );
+    expect(() =>
+      BasicConstraints.fromDer(new Uint8Array([0x30, 0x07, 0x01, 0x01, 0xff, 0x02, 0x02, 0x00, 0x01])),
+    ).toThrow(/non-minimal/);
     // KeyUsage digitalSignature with a trailing zero bit left in (unused bits 6 instead of 7).
     expect(() => KeyUsage.fromDer(new Uint8Array([0x03, 0x02, 0x06, 0x80]))).toThrow(MalformedPkiObjectError);
     expect(KeyUsage.fromDerWithPkijs(new Uint8Array([0x03, 0x02, 0x06, 0x80])).usages).toEqual(['digitalSignature']);
@@ -285,13 +469,23 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
   });
 
   it('verifyChain remembers CA-to-CA signatures by exact bytes, never a failure', async () => {
-    const req = { leaf: device, intermediates: [h.issuing.der], root: h.root.der, at: AT, purpose: 'clientAuth' as const };
+    const req = {
+      leaf: device,
+      intermediates: [h.issuing.der],
+      root: h.root.der,
+      at: AT,
+      purpose: 'clientAuth' as const,
+    };
     await expect(verifyChain(req)).resolves.toBeDefined();
     await expect(verifyChain(req)).resolves.toBeDefined();
     // The same issuing CA with one signature byte changed: the cached success must not cover it.
     const forged = h.issuing.der.slice();
     forged[forged.length - 5]! ^= 0x01;
-    const reason = async (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof ChainVerificationError ? e.reason : e));
+    const reason = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: unknown) => (e instanceof ChainVerificationError ? e.reason : e),
+      );
     expect(await reason(verifyChain({ ...req, intermediates: [forged] }))).toBe('BAD_SIGNATURE');
     expect(await reason(verifyChain({ ...req, intermediates: [forged] }))).toBe('BAD_SIGNATURE');
     const forgedRoot = h.root.der.slice();

@@ -43,7 +43,8 @@ const fail = (reason: ChainFailureReason, message: string, cert: ParsedCertifica
 };
 
 /** Issuer name of `child` = subject name of `parent`, as pkijs compares names, from the DER. */
-const namedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean => sameName(child.issuerDer, parent.subjectDer);
+const namedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean =>
+  sameName(child.issuerDer, parent.subjectDer);
 
 const issuedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean => {
   if (!namedBy(child, parent)) return false;
@@ -52,7 +53,11 @@ const issuedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean 
   return !aki || !ski || toHex(aki) === toHex(ski);
 };
 
-const verifyWithIssuerKey = async (child: ParsedCertificate, parent: ParsedCertificate, depth: number): Promise<void> => {
+const verifyWithIssuerKey = async (
+  child: ParsedCertificate,
+  parent: ParsedCertificate,
+  depth: number,
+): Promise<void> => {
   let ok = false;
   try {
     ok = await verifySignature({
@@ -62,7 +67,12 @@ const verifyWithIssuerKey = async (child: ParsedCertificate, parent: ParsedCerti
       signature: child.signature,
     });
   } catch (e) {
-    throw new ChainVerificationError('BAD_SIGNATURE', 'signature cannot be checked', { depth, serial: child.serialHex }, { cause: e });
+    throw new ChainVerificationError(
+      'BAD_SIGNATURE',
+      'signature cannot be checked',
+      { depth, serial: child.serialHex },
+      { cause: e },
+    );
   }
   if (!ok) fail('BAD_SIGNATURE', 'certificate signature does not verify with its issuer key', child, depth);
 };
@@ -76,7 +86,12 @@ const verifiedCaSignatures = new Map<string, true>();
 
 const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 const caSignatureKey = (child: ParsedCertificate, parent: ParsedCertificate) =>
-  [child.signatureAlgorithmOid, parent.spki.length, child.signature.length, latin1(parent.spki) + latin1(child.signature) + latin1(child.tbsDer)].join(':');
+  [
+    child.signatureAlgorithmOid,
+    parent.spki.length,
+    child.signature.length,
+    latin1(parent.spki) + latin1(child.signature) + latin1(child.tbsDer),
+  ].join(':');
 
 const checkSignature = async (child: ParsedCertificate, parent: ParsedCertificate, depth: number): Promise<void> => {
   // A CA certificate (depth >= 1) is met again with every leaf under it; a leaf is not.
@@ -87,7 +102,8 @@ const checkSignature = async (child: ParsedCertificate, parent: ParsedCertificat
   }
   await verifyWithIssuerKey(child, parent, depth);
   if (key !== undefined) {
-    if (verifiedCaSignatures.size >= MAX_CACHED_CA_SIGNATURES) verifiedCaSignatures.delete(verifiedCaSignatures.keys().next().value!);
+    if (verifiedCaSignatures.size >= MAX_CACHED_CA_SIGNATURES)
+      verifiedCaSignatures.delete(verifiedCaSignatures.keys().next().value!);
     verifiedCaSignatures.set(key, true);
   }
 };
@@ -96,14 +112,20 @@ const checkCommon = (cert: ParsedCertificate, depth: number, at: Date): void => 
   if (at.getTime() < cert.notBefore.getTime()) fail('NOT_YET_VALID', 'certificate is not yet valid', cert, depth);
   if (at.getTime() > cert.notAfter.getTime()) fail('EXPIRED', 'certificate has expired', cert, depth);
   if (cert.unknownCriticalExtensions.length > 0) {
-    fail('UNKNOWN_CRITICAL_EXTENSION', `unknown critical extension ${cert.unknownCriticalExtensions.join(',')}`, cert, depth);
+    fail(
+      'UNKNOWN_CRITICAL_EXTENSION',
+      `unknown critical extension ${cert.unknownCriticalExtensions.join(',')}`,
+      cert,
+      depth,
+    );
   }
 };
 
 /** CA-specific checks for the certificate at `depth` (>= 1) with `caBelow` CA certificates under it. */
 const checkCa = (cert: ParsedCertificate, depth: number, caBelow: number): void => {
   if (!cert.basicConstraints?.ca) fail('NOT_A_CA', 'issuer certificate is not a CA', cert, depth);
-  if (cert.keyUsage && !cert.keyUsage.has('keyCertSign')) fail('KEY_USAGE', 'issuer may not sign certificates', cert, depth);
+  if (cert.keyUsage && !cert.keyUsage.has('keyCertSign'))
+    fail('KEY_USAGE', 'issuer may not sign certificates', cert, depth);
   const pathLength = cert.basicConstraints?.pathLength;
   if (pathLength !== undefined && caBelow > pathLength) {
     fail('PATH_LENGTH', `path length ${caBelow} exceeds the CA's limit ${pathLength}`, cert, depth);
@@ -123,11 +145,17 @@ const checkRevocation = async (
       await verifyCrl(crl, issuer);
     } catch (e) {
       if (e instanceof SignatureVerificationError) {
-        throw new ChainVerificationError('BAD_CRL', 'a CRL for this issuer does not verify', { depth, serial: cert.serialHex }, { cause: e });
+        throw new ChainVerificationError(
+          'BAD_CRL',
+          'a CRL for this issuer does not verify',
+          { depth, serial: cert.serialHex },
+          { cause: e },
+        );
       }
       throw e;
     }
-    if (crl.nextUpdate && crl.nextUpdate.getTime() < at.getTime()) fail('STALE_CRL', 'the CRL is past its nextUpdate', cert, depth);
+    if (crl.nextUpdate && crl.nextUpdate.getTime() < at.getTime())
+      fail('STALE_CRL', 'the CRL is past its nextUpdate', cert, depth);
     const entry = findRevocation(crl, cert.serialHex);
     if (entry && entry.revokedAt.getTime() <= at.getTime()) {
       throw new ChainVerificationError('REVOKED', 'certificate is revoked', {
@@ -155,7 +183,12 @@ export const verifyChain = async (req: ChainVerificationRequest): Promise<Verifi
     if (!parent) {
       // Same issuer name but another key id: a certificate from a different CA that reuses the name.
       const nameReused = [...pool, root].some((p) => namedBy(child, p));
-      return fail(nameReused ? 'AKI_MISMATCH' : 'ISSUER_MISMATCH', 'no certificate in the chain issued this one', child, chain.length - 1);
+      return fail(
+        nameReused ? 'AKI_MISMATCH' : 'ISSUER_MISMATCH',
+        'no certificate in the chain issued this one',
+        child,
+        chain.length - 1,
+      );
     }
     chain.push(parent);
     current = parent;
@@ -166,7 +199,8 @@ export const verifyChain = async (req: ChainVerificationRequest): Promise<Verifi
   const rootDepth = chain.length - 1;
   if (!issuedBy(root, root)) fail('ROOT_NOT_SELF_SIGNED', 'trust anchor is not self-issued', root, rootDepth);
   await checkSignature(root, root, rootDepth).catch((e: unknown) => {
-    if (e instanceof ChainVerificationError) fail('ROOT_NOT_SELF_SIGNED', 'trust anchor self-signature does not verify', root, rootDepth);
+    if (e instanceof ChainVerificationError)
+      fail('ROOT_NOT_SELF_SIGNED', 'trust anchor self-signature does not verify', root, rootDepth);
     throw e;
   });
   checkCommon(root, rootDepth, req.at);
@@ -181,7 +215,8 @@ export const verifyChain = async (req: ChainVerificationRequest): Promise<Verifi
   }
 
   if (leaf.basicConstraints?.ca) fail('NOT_A_CA', 'leaf is a CA certificate, not an end entity', leaf, 0);
-  if (leaf.keyUsage && !leaf.keyUsage.has('digitalSignature')) fail('KEY_USAGE', 'leaf may not sign (TLS client auth)', leaf, 0);
+  if (leaf.keyUsage && !leaf.keyUsage.has('digitalSignature'))
+    fail('KEY_USAGE', 'leaf may not sign (TLS client auth)', leaf, 0);
   if (req.purpose && !leaf.extendedKeyUsage?.has(req.purpose)) {
     fail('EXTENDED_KEY_USAGE', `leaf lacks extended key usage ${req.purpose}`, leaf, 0);
   }

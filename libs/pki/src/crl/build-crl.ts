@@ -69,7 +69,9 @@ const encodeTbsCrl = (req: CrlRequest): InstanceType<typeof pkijs.CertificateRev
   }
   const ku = req.issuer.certificate.keyUsage;
   if (ku && !ku.has('cRLSign')) {
-    throw new InvalidPkiInputError('issuer certificate may not sign CRLs (keyUsage)', { serial: req.issuer.certificate.serialHex });
+    throw new InvalidPkiInputError('issuer certificate may not sign CRLs (keyUsage)', {
+      serial: req.issuer.certificate.serialHex,
+    });
   }
   const seen = new Set<string>();
   const entries = req.revoked.map((entry) => {
@@ -77,7 +79,8 @@ const encodeTbsCrl = (req: CrlRequest): InstanceType<typeof pkijs.CertificateRev
     if (seen.has(serialHex)) throw new InvalidPkiInputError('serial listed twice', { serial: serialHex });
     seen.add(serialHex);
     // removeFromCRL belongs to delta CRLs only; unspecified SHOULD be expressed by omitting the reason.
-    if (entry.reason === 'removeFromCRL') throw new InvalidPkiInputError('removeFromCRL is only valid in delta CRLs', {});
+    if (entry.reason === 'removeFromCRL')
+      throw new InvalidPkiInputError('removeFromCRL is only valid in delta CRLs', {});
     const extensions = entry.reason === 'unspecified' ? [] : [reasonExtension(entry.reason)];
     return new pkijs.RevokedCertificate({
       userCertificate: unsignedInteger(fromHex(serialHex)),

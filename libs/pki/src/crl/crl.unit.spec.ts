@@ -26,7 +26,8 @@ describe('revocation reasons (RFC 5280 5.3.1)', () => {
     expect(revocationReasonCode('cessationOfOperation')).toBe(5);
     expect(revocationReasonCode('affiliationChanged')).toBe(3);
     expect(revocationReasonCode('privilegeWithdrawn')).toBe(9);
-    for (const [name, code] of Object.entries(REVOCATION_REASON_CODES)) expect(revocationReasonFromCode(code)).toBe(name);
+    for (const [name, code] of Object.entries(REVOCATION_REASON_CODES))
+      expect(revocationReasonFromCode(code)).toBe(name);
     expect(() => revocationReasonFromCode(7)).toThrow(InvalidPkiInputError);
     expect(isRevocationReason('keyCompromise')).toBe(true);
     expect(isRevocationReason('stolen')).toBe(false);
@@ -69,13 +70,29 @@ describe('CRLs', () => {
 
   describe('checked by openssl', () => {
     it('openssl crl -verify accepts the issuing CA signature', async () => {
-      const r = await openssl(['crl', '-verify', '-noout', '-CAfile', files.path('issuing.pem'), '-in', files.path('crl.pem')]);
+      const r = await openssl([
+        'crl',
+        '-verify',
+        '-noout',
+        '-CAfile',
+        files.path('issuing.pem'),
+        '-in',
+        files.path('crl.pem'),
+      ]);
       expect(r.stderr).toMatch(/verify OK/);
       expect(r.code).toBe(0);
     });
 
     it('openssl crl -verify rejects it against the root (wrong signer)', async () => {
-      const r = await openssl(['crl', '-verify', '-noout', '-CAfile', files.path('root.pem'), '-in', files.path('crl.pem')]);
+      const r = await openssl([
+        'crl',
+        '-verify',
+        '-noout',
+        '-CAfile',
+        files.path('root.pem'),
+        '-in',
+        files.path('crl.pem'),
+      ]);
       expect(r.stderr).not.toMatch(/verify OK/);
     });
 
@@ -88,14 +105,28 @@ describe('CRLs', () => {
       expect(stdout).toMatch(/X509v3 CRL Number: \s*\n\s+7\n/);
       expect(stdout).toMatch(/X509v3 Authority Key Identifier:/);
       expect(stdout).toContain(`Serial Number: ${revoked.cert.serialHex.toUpperCase()}`);
-      expect(stdout).toMatch(/Serial Number: ABCDEF\s+Revocation Date: Feb {2}1 00:00:00 2026 GMT\s+CRL entry extensions:\s+X509v3 CRL Reason Code:\s+Cessation Of Operation/);
+      expect(stdout).toMatch(
+        /Serial Number: ABCDEF\s+Revocation Date: Feb {2}1 00:00:00 2026 GMT\s+CRL entry extensions:\s+X509v3 CRL Reason Code:\s+Cessation Of Operation/,
+      );
       expect(stdout).toMatch(/Key Compromise/);
       // unspecified is expressed by omitting the reason (RFC 5280 5.3.1)
-      expect(stdout).toMatch(/Serial Number: 0123\s+Revocation Date: Feb {2}2 00:00:00 2026 GMT\s*\n\s+Signature Algorithm/);
+      expect(stdout).toMatch(
+        /Serial Number: 0123\s+Revocation Date: Feb {2}2 00:00:00 2026 GMT\s*\n\s+Signature Algorithm/,
+      );
     });
 
     it('openssl verify -crl_check rejects the revoked leaf and accepts the other', async () => {
-      const args = (leaf: string) => ['verify', '-attime', epoch(AT), '-crl_check', '-CAfile', files.path('chain.pem'), '-CRLfile', files.path('crl.pem'), files.path(leaf)];
+      const args = (leaf: string) => [
+        'verify',
+        '-attime',
+        epoch(AT),
+        '-crl_check',
+        '-CAfile',
+        files.path('chain.pem'),
+        '-CRLfile',
+        files.path('crl.pem'),
+        files.path(leaf),
+      ];
       const bad = await openssl(args('revoked.pem'));
       expect(bad.code).not.toBe(0);
       expect(bad.stdout + bad.stderr).toMatch(/certificate revoked/);
@@ -143,19 +174,38 @@ describe('CRLs', () => {
       expect((err as ChainVerificationError).reason).toBe('REVOKED');
       expect((err as ChainVerificationError).context).toMatchObject({ revocationReason: 'keyCompromise' });
       // before the revocation instant it was still good
-      await expect(verifyChain({ ...req, leaf: revoked.cert.der, at: new Date('2026-03-01T09:00:00Z') })).resolves.toBeDefined();
+      await expect(
+        verifyChain({ ...req, leaf: revoked.cert.der, at: new Date('2026-03-01T09:00:00Z') }),
+      ).resolves.toBeDefined();
       // a CRL past nextUpdate is stale
-      const stale = await verifyChain({ ...req, leaf: kept.cert.der, at: new Date('2026-03-03T00:00:00Z') }).catch((e: unknown) => e);
+      const stale = await verifyChain({ ...req, leaf: kept.cert.der, at: new Date('2026-03-03T00:00:00Z') }).catch(
+        (e: unknown) => e,
+      );
       expect((stale as ChainVerificationError).reason).toBe('STALE_CRL');
     });
   });
 
   describe('building', () => {
     it('an empty CRL has no revokedCertificates field and verifies in openssl', async () => {
-      const empty = await buildCrl({ issuer: h.issuingIssuer, thisUpdate: THIS_UPDATE, nextUpdate: NEXT_UPDATE, crlNumber: 1n, revoked: [] });
+      const empty = await buildCrl({
+        issuer: h.issuingIssuer,
+        thisUpdate: THIS_UPDATE,
+        nextUpdate: NEXT_UPDATE,
+        crlNumber: 1n,
+        revoked: [],
+      });
       expect(parseCrl(empty.der).entries.size).toBe(0);
       const t = await tempFiles({ 'e.pem': empty.pem });
-      const r = await openssl(['crl', '-verify', '-text', '-noout', '-CAfile', files.path('issuing.pem'), '-in', t.path('e.pem')]);
+      const r = await openssl([
+        'crl',
+        '-verify',
+        '-text',
+        '-noout',
+        '-CAfile',
+        files.path('issuing.pem'),
+        '-in',
+        t.path('e.pem'),
+      ]);
       await t.cleanup();
       expect(r.stderr).toMatch(/verify OK/);
       expect(r.stdout).toMatch(/No Revoked Certificates/);
@@ -175,20 +225,34 @@ describe('CRLs', () => {
     });
 
     it('refuses bad requests', async () => {
-      const base = { issuer: h.issuingIssuer, thisUpdate: THIS_UPDATE, nextUpdate: NEXT_UPDATE, crlNumber: 2n, revoked: [] };
+      const base = {
+        issuer: h.issuingIssuer,
+        thisUpdate: THIS_UPDATE,
+        nextUpdate: NEXT_UPDATE,
+        crlNumber: 2n,
+        revoked: [],
+      };
       await expect(buildCrl({ ...base, nextUpdate: THIS_UPDATE })).rejects.toBeInstanceOf(InvalidPkiInputError);
       await expect(buildCrl({ ...base, crlNumber: -1n })).rejects.toBeInstanceOf(InvalidPkiInputError);
       await expect(buildCrl({ ...base, crlNumber: 3 as never })).rejects.toBeInstanceOf(InvalidPkiInputError);
       const dup = { serialHex: 'ab', revokedAt: T0, reason: 'superseded' as const };
-      await expect(buildCrl({ ...base, revoked: [dup, { ...dup, serialHex: '00AB' }] })).rejects.toThrow(/listed twice/);
-      await expect(buildCrl({ ...base, revoked: [{ ...dup, serialHex: 'xyz' }] })).rejects.toBeInstanceOf(InvalidPkiInputError);
+      await expect(buildCrl({ ...base, revoked: [dup, { ...dup, serialHex: '00AB' }] })).rejects.toThrow(
+        /listed twice/,
+      );
+      await expect(buildCrl({ ...base, revoked: [{ ...dup, serialHex: 'xyz' }] })).rejects.toBeInstanceOf(
+        InvalidPkiInputError,
+      );
       await expect(buildCrl({ ...base, revoked: [{ ...dup, reason: 'removeFromCRL' }] })).rejects.toThrow(/delta/);
-      await expect(buildCrl({ ...base, revoked: [{ ...dup, reason: 'stolen' as never }] })).rejects.toBeInstanceOf(InvalidPkiInputError);
+      await expect(buildCrl({ ...base, revoked: [{ ...dup, reason: 'stolen' as never }] })).rejects.toBeInstanceOf(
+        InvalidPkiInputError,
+      );
     });
   });
 
   it('the leaf carries the distribution point the CA serves this CRL at', () => {
-    expect(parseCertificate(revoked.cert.der).crlDistributionPoints?.urls).toEqual(['http://ca.tunnelkey.local/crl/acme.crl']);
+    expect(parseCertificate(revoked.cert.der).crlDistributionPoints?.urls).toEqual([
+      'http://ca.tunnelkey.local/crl/acme.crl',
+    ]);
   });
 });
 

@@ -104,7 +104,8 @@ export const crlIssuerDer = (crl: ParsedCrl): Uint8Array => {
  */
 export const verifyCrl = async (crl: ParsedCrl, issuer: ParsedCertificate): Promise<void> => {
   const context = { crlNumber: crl.crlNumber?.toString(), issuer: crl.issuerName };
-  if (!sameName(crlIssuerDer(crl), issuer.subjectDer)) throw new SignatureVerificationError('CRL issuer name does not match the CA', context);
+  if (!sameName(crlIssuerDer(crl), issuer.subjectDer))
+    throw new SignatureVerificationError('CRL issuer name does not match the CA', context);
   if (issuer.keyUsage && !issuer.keyUsage.has('cRLSign')) {
     throw new SignatureVerificationError('CA certificate may not sign CRLs', context);
   }

@@ -25,7 +25,8 @@ export const isRevocationReason = (value: unknown): value is RevocationReason =>
   typeof value === 'string' && Object.prototype.hasOwnProperty.call(REVOCATION_REASON_CODES, value);
 
 export const revocationReasonCode = (reason: RevocationReason): number => {
-  if (!isRevocationReason(reason)) throw new InvalidPkiInputError('unknown revocation reason', { reason: String(reason) });
+  if (!isRevocationReason(reason))
+    throw new InvalidPkiInputError('unknown revocation reason', { reason: String(reason) });
   return REVOCATION_REASON_CODES[reason];
 };
 

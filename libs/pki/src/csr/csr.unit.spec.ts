@@ -1,5 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { InvalidPkiInputError, MalformedPkiObjectError, SignatureVerificationError, UnsupportedAlgorithmError } from '../errors.js';
+import {
+  InvalidPkiInputError,
+  MalformedPkiObjectError,
+  SignatureVerificationError,
+  UnsupportedAlgorithmError,
+} from '../errors.js';
 import { derToPem, pemToDer } from '../encoding/pem.js';
 import { spkiEqual } from '../keys/spki.js';
 import { openssl, tempFiles } from '../openssl.test-helper.js';
@@ -15,7 +20,11 @@ describe('PKCS#10 CSRs', () => {
     beforeAll(async () => {
       pair = await generateP256KeyPair();
       expect(pair.privateKey.extractable).toBe(false);
-      csr = await createCsr({ subjectCommonName: 'd-42', publicKey: pair.publicKey, signer: await WebCryptoSigner.fromKeyPair(pair) });
+      csr = await createCsr({
+        subjectCommonName: 'd-42',
+        publicKey: pair.publicKey,
+        signer: await WebCryptoSigner.fromKeyPair(pair),
+      });
     });
 
     it('is accepted by openssl req -verify and shows the subject and key', async () => {
@@ -44,7 +53,11 @@ describe('PKCS#10 CSRs', () => {
     it('refuses a public key that is not the signer key', async () => {
       const other = await generateP256KeyPair();
       await expect(
-        createCsr({ subjectCommonName: 'd-42', publicKey: other.publicKey, signer: await WebCryptoSigner.fromKeyPair(pair) }),
+        createCsr({
+          subjectCommonName: 'd-42',
+          publicKey: other.publicKey,
+          signer: await WebCryptoSigner.fromKeyPair(pair),
+        }),
       ).rejects.toBeInstanceOf(InvalidPkiInputError);
     });
   });
@@ -52,11 +65,34 @@ describe('PKCS#10 CSRs', () => {
   describe('made by openssl (independent producer)', () => {
     it('parses and verifies', async () => {
       const t = await tempFiles({});
-      const gen = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', t.path('k.pem'), '-subj', '/CN=d-openssl/O=acme', '-out', t.path('r.pem')]);
+      const gen = await openssl([
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        t.path('k.pem'),
+        '-subj',
+        '/CN=d-openssl/O=acme',
+        '-out',
+        t.path('r.pem'),
+      ]);
       expect(gen.code).toBe(0);
       const { readFile } = await import('node:fs/promises');
       const pem = await readFile(t.path('r.pem'), 'utf8');
-      const pub = await openssl(['pkey', '-in', t.path('k.pem'), '-pubout', '-outform', 'DER', '-out', t.path('pub.der')]);
+      const pub = await openssl([
+        'pkey',
+        '-in',
+        t.path('k.pem'),
+        '-pubout',
+        '-outform',
+        'DER',
+        '-out',
+        t.path('pub.der'),
+      ]);
       expect(pub.code).toBe(0);
       const spki = new Uint8Array(await readFile(t.path('pub.der')));
       await t.cleanup();
@@ -70,7 +106,12 @@ describe('PKCS#10 CSRs', () => {
   describe('bad input', () => {
     let good: Uint8Array;
     beforeAll(async () => {
-      good = (await createCsr({ subjectCommonName: 'd-bad', signer: await WebCryptoSigner.fromKeyPair(await generateP256KeyPair()) })).der;
+      good = (
+        await createCsr({
+          subjectCommonName: 'd-bad',
+          signer: await WebCryptoSigner.fromKeyPair(await generateP256KeyPair()),
+        })
+      ).der;
     });
 
     it('a tampered signature fails here and in openssl', async () => {
@@ -103,11 +144,15 @@ describe('PKCS#10 CSRs', () => {
     });
 
     it('truncated, garbage, oversized, wrong PEM label: typed MalformedPkiObjectError', async () => {
-      await expect(parseAndVerifyCsr(good.subarray(0, good.length - 10))).rejects.toBeInstanceOf(MalformedPkiObjectError);
+      await expect(parseAndVerifyCsr(good.subarray(0, good.length - 10))).rejects.toBeInstanceOf(
+        MalformedPkiObjectError,
+      );
       await expect(parseAndVerifyCsr(new Uint8Array([1, 2, 3]))).rejects.toBeInstanceOf(MalformedPkiObjectError);
       await expect(parseAndVerifyCsr(new Uint8Array(MAX_CSR_BYTES + 1))).rejects.toThrow(/too large/);
       await expect(parseAndVerifyCsr('x'.repeat(MAX_CSR_BYTES * 3))).rejects.toThrow(/too large/);
-      await expect(parseAndVerifyCsr(derToPem(good, 'CERTIFICATE'))).rejects.toThrow(/no PEM block labelled CERTIFICATE REQUEST/);
+      await expect(parseAndVerifyCsr(derToPem(good, 'CERTIFICATE'))).rejects.toThrow(
+        /no PEM block labelled CERTIFICATE REQUEST/,
+      );
       const withTrailer = new Uint8Array([...good, 0]);
       await expect(parseAndVerifyCsr(withTrailer)).rejects.toBeInstanceOf(MalformedPkiObjectError);
     });
@@ -118,10 +163,23 @@ describe('PKCS#10 CSRs', () => {
         [['-newkey', 'rsa:2048'], 'rsa'],
         [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'], 'k1'],
       ] as const) {
-        const r = await openssl(['req', '-new', ...args, '-nodes', '-keyout', t.path(`${name}.key`), '-subj', '/CN=d-x', '-out', t.path(`${name}.pem`)]);
+        const r = await openssl([
+          'req',
+          '-new',
+          ...args,
+          '-nodes',
+          '-keyout',
+          t.path(`${name}.key`),
+          '-subj',
+          '/CN=d-x',
+          '-out',
+          t.path(`${name}.pem`),
+        ]);
         expect(r.code).toBe(0);
         const { readFile } = await import('node:fs/promises');
-        await expect(parseAndVerifyCsr(await readFile(t.path(`${name}.pem`), 'utf8'))).rejects.toBeInstanceOf(UnsupportedAlgorithmError);
+        await expect(parseAndVerifyCsr(await readFile(t.path(`${name}.pem`), 'utf8'))).rejects.toBeInstanceOf(
+          UnsupportedAlgorithmError,
+        );
       }
       await t.cleanup();
     });

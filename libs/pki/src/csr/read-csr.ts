@@ -9,7 +9,15 @@
  *                                         subjectPKInfo SubjectPublicKeyInfo, attributes [0] },
  *     signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }
  */
-import { contentBytes, decodeOid, DerReader, elementBytes, readSingle, TAG, type DerElement } from '../encoding/der-reader.js';
+import {
+  contentBytes,
+  decodeOid,
+  DerReader,
+  elementBytes,
+  readSingle,
+  TAG,
+  type DerElement,
+} from '../encoding/der-reader.js';
 import { MalformedPkiObjectError } from '../errors.js';
 import { readName } from '../name-reader.js';
 

@@ -39,13 +39,21 @@ const atv = (oid: string, value: asn1js.BaseBlock) =>
 describe('strict DER PKCS#10 reader vs the pkijs reference', () => {
   let good: Uint8Array;
   beforeAll(async () => {
-    good = (await createCsr({ subjectCommonName: 'd-reader', signer: await WebCryptoSigner.fromKeyPair(await generateP256KeyPair()) })).der;
+    good = (
+      await createCsr({
+        subjectCommonName: 'd-reader',
+        signer: await WebCryptoSigner.fromKeyPair(await generateP256KeyPair()),
+      })
+    ).der;
   });
 
   it('reads 100 device CSRs exactly as pkijs does, and they verify', async () => {
     for (let i = 0; i < 100; i++) {
       const cn = i % 10 === 0 ? `gerät-${i}-ü€` : `d-${i.toString(36)}-${'x'.repeat(randomInt(0, 50))}`;
-      const csr = await createCsr({ subjectCommonName: cn, signer: await WebCryptoSigner.fromKeyPair(await generateP256KeyPair()) });
+      const csr = await createCsr({
+        subjectCommonName: cn,
+        signer: await WebCryptoSigner.fromKeyPair(await generateP256KeyPair()),
+      });
       const fast = parseCsr(csr.der);
       expect(fast).toEqual(parseCsrWithPkijs(csr.der));
       expect(fast.subjectCommonName).toBe(cn);
@@ -59,13 +67,33 @@ describe('strict DER PKCS#10 reader vs the pkijs reference', () => {
       ['-subj', '/CN=d-openssl/O=acme'],
       ['-subj', '/C=DE/O=acme corp/OU=fleet, north/CN=d-1'],
       ['-subj', '/CN=d-2+serialNumber=1234/O=acme', '-multivalue-rdn'],
-      ['-subj', '/CN=d-3', '-addext', 'subjectAltName=URI:urn:tunnelkey:device:d-3', '-addext', 'keyUsage=digitalSignature'],
+      [
+        '-subj',
+        '/CN=d-3',
+        '-addext',
+        'subjectAltName=URI:urn:tunnelkey:device:d-3',
+        '-addext',
+        'keyUsage=digitalSignature',
+      ],
       ['-subj', '/CN=d-4/emailAddress=ops@example.com/DC=example', '-utf8'],
       ['-subj', '/CN=d-5/O=printable', '-sha256', '-reqopt', 'no_pubkey'],
     ];
     try {
       for (const [i, extra] of variants.entries()) {
-        const r = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', t.path(`k${i}.pem`), '-out', t.path(`r${i}.pem`), ...extra]);
+        const r = await openssl([
+          'req',
+          '-new',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          t.path(`k${i}.pem`),
+          '-out',
+          t.path(`r${i}.pem`),
+          ...extra,
+        ]);
         expect(r.code).toBe(0);
         const pem = await readFile(t.path(`r${i}.pem`), 'utf8');
         const fast = parseCsr(pem);
@@ -82,7 +110,12 @@ describe('strict DER PKCS#10 reader vs the pkijs reference', () => {
       new asn1js.Set({ value: [atv('2.5.4.6', new asn1js.PrintableString({ value: 'DE' }))] }),
       new asn1js.Set({ value: [atv('2.5.4.10', new asn1js.BmpString({ value: 'Ünïcode GmbH' }))] }),
       new asn1js.Set({ value: [atv('1.2.840.113549.1.9.1', new asn1js.IA5String({ value: 'a@b.c' }))] }),
-      new asn1js.Set({ value: [atv('2.5.4.3', new asn1js.Utf8String({ value: 'd-bmp' })), atv('2.5.4.5', new asn1js.PrintableString({ value: '42' }))] }),
+      new asn1js.Set({
+        value: [
+          atv('2.5.4.3', new asn1js.Utf8String({ value: 'd-bmp' })),
+          atv('2.5.4.5', new asn1js.PrintableString({ value: '42' })),
+        ],
+      }),
     ]);
     const fast = parseCsr(der);
     expect(fast).toEqual(parseCsrWithPkijs(der));
@@ -91,7 +124,11 @@ describe('strict DER PKCS#10 reader vs the pkijs reference', () => {
   });
 
   it('an invalid UTF8String reads as pkijs reads it (fallback), and an empty subject has no CN', async () => {
-    const bad = await csrWithSubject([new asn1js.Set({ value: [atv('2.5.4.3', new asn1js.Utf8String({ valueHex: new Uint8Array([0x64, 0xff, 0xfe]).buffer }))] })]);
+    const bad = await csrWithSubject([
+      new asn1js.Set({
+        value: [atv('2.5.4.3', new asn1js.Utf8String({ valueHex: new Uint8Array([0x64, 0xff, 0xfe]).buffer }))],
+      }),
+    ]);
     expect(parseCsr(bad)).toEqual(parseCsrWithPkijs(bad));
     const empty = await csrWithSubject([]);
     expect(parseCsr(empty)).toEqual(parseCsrWithPkijs(empty));
@@ -116,7 +153,9 @@ describe('strict DER PKCS#10 reader vs the pkijs reference', () => {
     const info = csr.tbsView;
     const infoBody = info.subarray(info[1]! & 0x80 ? 2 + (info[1]! & 0x7f) : 2);
     const rest = good.subarray(good.length - (body.length - info.length));
-    expect(() => parseCsr(tlv(0x30, tlv(0x30, infoBody, new Uint8Array([0x05, 0x00])), rest))).toThrow(MalformedPkiObjectError);
+    expect(() => parseCsr(tlv(0x30, tlv(0x30, infoBody, new Uint8Array([0x05, 0x00])), rest))).toThrow(
+      MalformedPkiObjectError,
+    );
   });
 
   it('random single-byte corruptions: a typed error, or the same result as pkijs and a failed signature', async () => {

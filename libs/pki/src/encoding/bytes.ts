@@ -1,7 +1,8 @@
 import { InvalidPkiInputError } from '../errors.js';
 
 /** Bytes as lowercase hex without separators. */
-export const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+export const toHex = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 export const fromHex = (hex: string): Uint8Array => {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {

@@ -165,7 +165,10 @@ export const decodeBoolean = (content: Uint8Array, what: string): boolean => {
 /** INTEGER contents must be minimal (X.690 8.3.2): no leading 0x00 before a clear top bit, no 0xff before a set one. */
 export const checkInteger = (content: Uint8Array, what: string): void => {
   if (content.length === 0) fail(what, 'empty INTEGER');
-  if (content.length > 1 && ((content[0] === 0x00 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80))) {
+  if (
+    content.length > 1 &&
+    ((content[0] === 0x00 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80))
+  ) {
     fail(what, 'non-minimal INTEGER');
   }
 };

@@ -20,7 +20,12 @@ describe('minimal DER writer', () => {
   it('OIDs: known answers and agreement with asn1js, including arcs beyond 2^53', () => {
     expect(hex(oidTlv('1.2.840.10045.4.3.2'))).toBe('06082a8648ce3d040302');
     expect(hex(oidTlv('2.5.29.17'))).toBe('0603551d11');
-    for (const oid of ['0.9.2342.19200300.100.1.25', '2.999.3', '1.3.6.1.4.1.311.21.20', '2.25.329800735698586629295641978511506172918']) {
+    for (const oid of [
+      '0.9.2342.19200300.100.1.25',
+      '2.999.3',
+      '1.3.6.1.4.1.311.21.20',
+      '2.25.329800735698586629295641978511506172918',
+    ]) {
       expect(hex(oidTlv(oid))).toBe(hex(new Uint8Array(new asn1js.ObjectIdentifier({ value: oid }).toBER(false))));
       const content = oidTlv(oid).subarray(2);
       expect(decodeOid(content, 'test')).toBe(oid);
@@ -28,7 +33,14 @@ describe('minimal DER writer', () => {
   });
 
   it('X.509 times agree with the pkijs/asn1js encoding', () => {
-    for (const iso of ['1950-01-01T00:00:00Z', '1999-12-31T23:59:59.999Z', '2026-02-03T04:05:06Z', '2049-12-31T23:59:59Z', '2050-01-01T00:00:00Z', '2123-11-30T10:20:30.400Z']) {
+    for (const iso of [
+      '1950-01-01T00:00:00Z',
+      '1999-12-31T23:59:59.999Z',
+      '2026-02-03T04:05:06Z',
+      '2049-12-31T23:59:59Z',
+      '2050-01-01T00:00:00Z',
+      '2123-11-30T10:20:30.400Z',
+    ]) {
       const d = new Date(iso);
       expect(hex(x509TimeDer(d))).toBe(hex(new Uint8Array(x509Time(d).toSchema().toBER(false))));
     }

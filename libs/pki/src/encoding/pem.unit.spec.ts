@@ -25,6 +25,8 @@ describe('PEM <-> DER', () => {
 
   it('refuses a missing label and a corrupt body', () => {
     expect(() => pemToDer(derToPem(der, 'CERTIFICATE'), 'CERTIFICATE REQUEST')).toThrow(MalformedPkiObjectError);
-    expect(() => pemToDer('-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n', 'CERTIFICATE')).toThrow(MalformedPkiObjectError);
+    expect(() => pemToDer('-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n', 'CERTIFICATE')).toThrow(
+      MalformedPkiObjectError,
+    );
   });
 });

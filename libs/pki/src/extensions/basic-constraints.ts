@@ -1,5 +1,12 @@
 import { pkijs } from '../engine.js';
-import { contentBytes, decodeBoolean, decodeSmallUnsigned, DerReader, readSingle, TAG } from '../encoding/der-reader.js';
+import {
+  contentBytes,
+  decodeBoolean,
+  decodeSmallUnsigned,
+  DerReader,
+  readSingle,
+  TAG,
+} from '../encoding/der-reader.js';
 import { decodeWith } from '../encoding/der.js';
 import { InvalidPkiInputError, MalformedPkiObjectError } from '../errors.js';
 import { OID } from '../oids.js';
@@ -35,7 +42,10 @@ export class BasicConstraints implements X509Extension {
     }
     const pathLength = seq.optional(TAG.INTEGER);
     seq.end('pathLenConstraint');
-    return new BasicConstraints(ca !== undefined, pathLength && decodeSmallUnsigned(contentBytes(extnValue, pathLength), what));
+    return new BasicConstraints(
+      ca !== undefined,
+      pathLength && decodeSmallUnsigned(contentBytes(extnValue, pathLength), what),
+    );
   }
 
   /** The same through pkijs: the reference `fromDer` is tested against. */

@@ -65,7 +65,8 @@ export class CrlDistributionPoints implements X509Extension {
         choice.end('DistributionPointName');
         if (e.tag === 0xa0) urls.push(...readGeneralNames(extnValue, e, WHAT).uris);
         else if (e.tag === 0xa1) checkRelativeName(extnValue, e);
-        else throw new MalformedPkiObjectError(`${WHAT}: unknown DistributionPointName form`, { what: WHAT, tag: e.tag });
+        else
+          throw new MalformedPkiObjectError(`${WHAT}: unknown DistributionPointName form`, { what: WHAT, tag: e.tag });
       }
       const reasons = dp.optional(0x81);
       if (reasons && !((contentBytes(extnValue, reasons)[0] ?? 8) <= 7)) {

@@ -22,7 +22,10 @@ describe('extensions: typed constructor -> DER (known answers) -> fromDer', () =
   it('BasicConstraints: leaf is an empty SEQUENCE, CA carries TRUE and pathLen', () => {
     expect(hex(BasicConstraints.of({ ca: false }).toDer())).toBe('3000');
     expect(hex(BasicConstraints.of({ ca: true, pathLength: 0 }).toDer())).toBe('30060101ff020100');
-    expect(BasicConstraints.fromDer(BasicConstraints.of({ ca: true, pathLength: 1 }).toDer())).toMatchObject({ ca: true, pathLength: 1 });
+    expect(BasicConstraints.fromDer(BasicConstraints.of({ ca: true, pathLength: 1 }).toDer())).toMatchObject({
+      ca: true,
+      pathLength: 1,
+    });
     expect(() => BasicConstraints.of({ ca: false, pathLength: 0 })).toThrow(InvalidPkiInputError);
   });
 
@@ -35,7 +38,9 @@ describe('extensions: typed constructor -> DER (known answers) -> fromDer', () =
 
   it('SubjectAltName with the device URI and optional DNS names', () => {
     const san = SubjectAltName.forDevice('d-7f3a', ['gw1.example.com']);
-    expect(hex(SubjectAltName.of({ uris: ['urn:x:y'] }).toDer())).toBe('30098607' + Buffer.from('urn:x:y').toString('hex'));
+    expect(hex(SubjectAltName.of({ uris: ['urn:x:y'] }).toDer())).toBe(
+      '30098607' + Buffer.from('urn:x:y').toString('hex'),
+    );
     const back = SubjectAltName.fromDer(san.toDer());
     expect(back.uris).toEqual(['urn:tunnelkey:device:d-7f3a']);
     expect(back.dnsNames).toEqual(['gw1.example.com']);
@@ -58,7 +63,9 @@ describe('extensions: typed constructor -> DER (known answers) -> fromDer', () =
   it('CRLDistributionPoints with an http URL', () => {
     const url = 'http://ca.local/crl/acme.crl';
     const der = CrlDistributionPoints.of([url]).toDer();
-    expect(hex(der)).toBe(`30${(url.length + 8).toString(16)}30${(url.length + 6).toString(16)}a0${(url.length + 4).toString(16)}a0${(url.length + 2).toString(16)}86${url.length.toString(16)}${Buffer.from(url).toString('hex')}`);
+    expect(hex(der)).toBe(
+      `30${(url.length + 8).toString(16)}30${(url.length + 6).toString(16)}a0${(url.length + 4).toString(16)}a0${(url.length + 2).toString(16)}86${url.length.toString(16)}${Buffer.from(url).toString('hex')}`,
+    );
     expect(CrlDistributionPoints.fromDer(der).urls).toEqual([url]);
     expect(() => CrlDistributionPoints.of(['https://ca.local/crl'])).toThrow(InvalidPkiInputError);
     expect(() => CrlDistributionPoints.of(['not a url'])).toThrow(InvalidPkiInputError);

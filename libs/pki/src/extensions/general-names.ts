@@ -56,7 +56,8 @@ export const readGeneralName = (der: Uint8Array, e: DerElement, what: string, ou
     }
     case 0x87: {
       const length = e.end - e.contentStart;
-      if (length !== 4 && length !== 16) throw new MalformedPkiObjectError(`${what}: iPAddress must be 4 or 16 octets`, { what, length });
+      if (length !== 4 && length !== 16)
+        throw new MalformedPkiObjectError(`${what}: iPAddress must be 4 or 16 octets`, { what, length });
       return;
     }
     case 0x88:

@@ -31,13 +31,16 @@ export class SubjectKeyIdentifier implements X509Extension {
 
   /** Strict DER: KeyIdentifier ::= OCTET STRING. */
   static fromDer(extnValue: Uint8Array): SubjectKeyIdentifier {
-    return new SubjectKeyIdentifier(contentBytes(extnValue, readSingle(extnValue, TAG.OCTET_STRING, 'SubjectKeyIdentifier')).slice());
+    return new SubjectKeyIdentifier(
+      contentBytes(extnValue, readSingle(extnValue, TAG.OCTET_STRING, 'SubjectKeyIdentifier')).slice(),
+    );
   }
 
   /** The same through asn1js: the reference `fromDer` is tested against. */
   static fromDerWithPkijs(extnValue: Uint8Array): SubjectKeyIdentifier {
     const os = parseAsn1(extnValue, 'SubjectKeyIdentifier');
-    if (!(os instanceof asn1js.OctetString)) throw new MalformedPkiObjectError('SubjectKeyIdentifier: OCTET STRING expected', {});
+    if (!(os instanceof asn1js.OctetString))
+      throw new MalformedPkiObjectError('SubjectKeyIdentifier: OCTET STRING expected', {});
     return new SubjectKeyIdentifier(os.valueBlock.valueHexView.slice());
   }
 

@@ -66,9 +66,7 @@ export class KeyUsage implements X509Extension {
     const bytes = new Uint8Array((highest >> 3) + 1);
     for (const i of indices) bytes[i >> 3]! |= 0x80 >> (i & 7);
     const unusedBits = 7 - (highest & 7);
-    return new Uint8Array(
-      new asn1js.BitString({ valueHex: toArrayBuffer(bytes), unusedBits }).toBER(false),
-    );
+    return new Uint8Array(new asn1js.BitString({ valueHex: toArrayBuffer(bytes), unusedBits }).toBER(false));
   }
 
   toExtension() {

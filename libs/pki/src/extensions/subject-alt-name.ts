@@ -10,7 +10,8 @@ const URI = 6; // GeneralName [6] uniformResourceIdentifier
 const DNS = 2; // GeneralName [2] dNSName
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Device ids end up in a CN (<= 64 chars), a URN and MQTT client ids: keep them to a safe alphabet. */
 export const assertDeviceId = (deviceId: string): void => {
@@ -47,7 +48,8 @@ export class SubjectAltName implements X509Extension {
   static of(args: { uris?: readonly string[]; dnsNames?: readonly string[] }): SubjectAltName {
     const uris = args.uris ?? [];
     const dnsNames = args.dnsNames ?? [];
-    if (uris.length + dnsNames.length === 0) throw new InvalidPkiInputError('SubjectAltName needs at least one name', {});
+    if (uris.length + dnsNames.length === 0)
+      throw new InvalidPkiInputError('SubjectAltName needs at least one name', {});
     for (const u of uris) {
       // IA5String only, and a scheme: RFC 5280 requires an absolute URI.
       if (!/^[\x21-\x7e]+$/.test(u) || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(u)) {

@@ -22,7 +22,8 @@ const aad = (header: Uint8Array, caId: string) =>
   concatBytes(header, new TextEncoder().encode(`tunnelkey:ca-key:v1:${caId}`));
 
 const assertCaId = (caId: string) => {
-  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(caId)) throw new InvalidPkiInputError('CA id must be 1..128 of [A-Za-z0-9._:-]', {});
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(caId))
+    throw new InvalidPkiInputError('CA id must be 1..128 of [A-Za-z0-9._:-]', {});
 };
 
 export interface WrapRequest {
@@ -36,10 +37,15 @@ export interface WrapRequest {
 
 export const wrapCaPrivateKey = async (req: WrapRequest): Promise<Uint8Array> => {
   assertCaId(req.caId);
-  const pkcs8 = req.privateKey instanceof Uint8Array ? req.privateKey : asBytes(await subtle.exportKey('pkcs8', req.privateKey));
+  const pkcs8 =
+    req.privateKey instanceof Uint8Array ? req.privateKey : asBytes(await subtle.exportKey('pkcs8', req.privateKey));
   const iv = (req.random ?? secureRandom)(12);
   const header = concatBytes(MAGIC, new Uint8Array([VERSION]), fromHex(req.kek.id), iv);
-  const sealed = await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(header, req.caId), tagLength: 128 }, req.kek.key, pkcs8);
+  const sealed = await subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: aad(header, req.caId), tagLength: 128 },
+    req.kek.key,
+    pkcs8,
+  );
   if (!(req.privateKey instanceof Uint8Array)) pkcs8.fill(0);
   return concatBytes(header, asBytes(sealed));
 };
@@ -50,18 +56,27 @@ export interface UnwrappedCaKey {
   publicKeySpki: Uint8Array;
 }
 
-export const unwrapCaPrivateKey = async (req: { wrapped: Uint8Array; kek: Kek; caId: string }): Promise<UnwrappedCaKey> => {
+export const unwrapCaPrivateKey = async (req: {
+  wrapped: Uint8Array;
+  kek: Kek;
+  caId: string;
+}): Promise<UnwrappedCaKey> => {
   const context = { caId: req.caId };
   const w = req.wrapped;
   if (w.length < HEADER_BYTES + TAG_BYTES + 1 || !bytesEqual(w.subarray(0, 4), MAGIC)) {
     throw new KeyUnwrapError('MALFORMED', 'not a wrapped CA key', context);
   }
-  if (w[4] !== VERSION) throw new KeyUnwrapError('UNSUPPORTED_VERSION', 'unsupported wrapped key version', { ...context, version: w[4] });
+  if (w[4] !== VERSION)
+    throw new KeyUnwrapError('UNSUPPORTED_VERSION', 'unsupported wrapped key version', { ...context, version: w[4] });
   const header = w.subarray(0, HEADER_BYTES);
   const kekId = toHex(w.subarray(5, 13));
   if (kekId !== req.kek.id) {
     // Ids are public fingerprints: saying which KEK is expected helps operators during rotation.
-    throw new KeyUnwrapError('KEK_MISMATCH', 'wrapped key was sealed under a different KEK', { ...context, expectedKekId: kekId, kekId: req.kek.id });
+    throw new KeyUnwrapError('KEK_MISMATCH', 'wrapped key was sealed under a different KEK', {
+      ...context,
+      expectedKekId: kekId,
+      kekId: req.kek.id,
+    });
   }
   let pkcs8: Uint8Array;
   try {
@@ -73,7 +88,12 @@ export const unwrapCaPrivateKey = async (req: { wrapped: Uint8Array; kek: Kek; c
       ),
     );
   } catch (e) {
-    throw new KeyUnwrapError('AUTHENTICATION_FAILED', 'wrapped key failed authentication (tampered, or another CA id)', context, { cause: e });
+    throw new KeyUnwrapError(
+      'AUTHENTICATION_FAILED',
+      'wrapped key failed authentication (tampered, or another CA id)',
+      context,
+      { cause: e },
+    );
   }
   try {
     const keyObject = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
@@ -92,7 +112,11 @@ export const unwrapCaPrivateKey = async (req: { wrapped: Uint8Array; kek: Kek; c
 };
 
 /** Unwrap straight into a Signer: what the CA service keeps in memory. */
-export const unwrapCaSigner = async (req: { wrapped: Uint8Array; kek: Kek; caId: string }): Promise<WebCryptoSigner> => {
+export const unwrapCaSigner = async (req: {
+  wrapped: Uint8Array;
+  kek: Kek;
+  caId: string;
+}): Promise<WebCryptoSigner> => {
   const { privateKey, publicKeySpki } = await unwrapCaPrivateKey(req);
   return WebCryptoSigner.create(privateKey, publicKeySpki);
 };
@@ -101,7 +125,10 @@ export const unwrapCaSigner = async (req: { wrapped: Uint8Array; kek: Kek; caId:
  * A new CA key: generated, sealed under the KEK, and returned as a signer whose key is
  * non-extractable (the extractable original is dropped after wrapping).
  */
-export const generateWrappedCaKey = async (req: { kek: Kek; caId: string }): Promise<{ wrapped: Uint8Array; signer: WebCryptoSigner }> => {
+export const generateWrappedCaKey = async (req: {
+  kek: Kek;
+  caId: string;
+}): Promise<{ wrapped: Uint8Array; signer: WebCryptoSigner }> => {
   const pair = await generateP256KeyPair({ extractable: true });
   const wrapped = await wrapCaPrivateKey({ privateKey: pair.privateKey, kek: req.kek, caId: req.caId });
   return { wrapped, signer: await unwrapCaSigner({ wrapped, kek: req.kek, caId: req.caId }) };

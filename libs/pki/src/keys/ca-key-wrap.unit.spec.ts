@@ -84,8 +84,18 @@ describe('CA key wrapping (AES-256-GCM, versioned, bound to the CA id)', () => {
   });
 
   it('is deterministic for a fixed IV (known answer on the header) and fresh otherwise', async () => {
-    const a = await wrapCaPrivateKey({ privateKey: pkcs8, kek, caId: 'issuing:acme', random: (n) => new Uint8Array(n).fill(7) });
-    const b = await wrapCaPrivateKey({ privateKey: pkcs8, kek, caId: 'issuing:acme', random: (n) => new Uint8Array(n).fill(7) });
+    const a = await wrapCaPrivateKey({
+      privateKey: pkcs8,
+      kek,
+      caId: 'issuing:acme',
+      random: (n) => new Uint8Array(n).fill(7),
+    });
+    const b = await wrapCaPrivateKey({
+      privateKey: pkcs8,
+      kek,
+      caId: 'issuing:acme',
+      random: (n) => new Uint8Array(n).fill(7),
+    });
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     expect(Buffer.from(a.subarray(0, 25)).toString('hex')).toBe(`544b434b01${kek.id}${'07'.repeat(12)}`);
     const c = await wrapCaPrivateKey({ privateKey: pkcs8, kek, caId: 'issuing:acme' });
@@ -100,7 +110,9 @@ describe('CA key wrapping (AES-256-GCM, versioned, bound to the CA id)', () => {
     const signer = await unwrapCaSigner({ wrapped, kek, caId: 'issuing:acme' });
     const data = new TextEncoder().encode('tbs');
     const signature = await signer.sign(data);
-    expect(await verifySignature({ spki: publicKeySpki, algorithmOid: OID.ecdsaWithSha256, data, signature })).toBe(true);
+    expect(await verifySignature({ spki: publicKeySpki, algorithmOid: OID.ecdsaWithSha256, data, signature })).toBe(
+      true,
+    );
   });
 
   it('wrong KEK -> KEK_MISMATCH', async () => {
@@ -119,7 +131,10 @@ describe('CA key wrapping (AES-256-GCM, versioned, bound to the CA id)', () => {
       const err = await unwrapCaPrivateKey({ wrapped: t, kek, caId: 'issuing:acme' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KeyUnwrapError);
     }
-    await expectUnwrapFailure(unwrapCaPrivateKey({ wrapped: wrapped.subarray(0, 30), kek, caId: 'issuing:acme' }), 'MALFORMED');
+    await expectUnwrapFailure(
+      unwrapCaPrivateKey({ wrapped: wrapped.subarray(0, 30), kek, caId: 'issuing:acme' }),
+      'MALFORMED',
+    );
     const v2 = wrapped.slice();
     v2[4] = 2;
     await expectUnwrapFailure(unwrapCaPrivateKey({ wrapped: v2, kek, caId: 'issuing:acme' }), 'UNSUPPORTED_VERSION');
@@ -144,6 +159,13 @@ describe('CA key wrapping (AES-256-GCM, versioned, bound to the CA id)', () => {
     const again = await unwrapCaSigner({ wrapped: w, kek, caId: 'root' });
     expect(Buffer.from(again.publicKeySpki).equals(Buffer.from(signer.publicKeySpki))).toBe(true);
     const data = new Uint8Array([1, 2, 3]);
-    expect(await verifySignature({ spki: signer.publicKeySpki, algorithmOid: OID.ecdsaWithSha256, data, signature: await again.sign(data) })).toBe(true);
+    expect(
+      await verifySignature({
+        spki: signer.publicKeySpki,
+        algorithmOid: OID.ecdsaWithSha256,
+        data,
+        signature: await again.sign(data),
+      }),
+    ).toBe(true);
   });
 });

@@ -23,8 +23,16 @@ const CURVES: Record<string, { name: 'P-256' | 'P-384'; pointBytes: number }> = 
 // The DER of an uncompressed-point SPKI is fixed up to the point: matching the prefix is an exact
 // parse and skips asn1js, which dominates issuance time on small machines.
 const FIXED_PREFIXES: Array<{ prefix: Uint8Array; name: 'P-256' | 'P-384'; pointBytes: number }> = [
-  { prefix: new Uint8Array(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')), name: 'P-256', pointBytes: 65 },
-  { prefix: new Uint8Array(Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex')), name: 'P-384', pointBytes: 97 },
+  {
+    prefix: new Uint8Array(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')),
+    name: 'P-256',
+    pointBytes: 65,
+  },
+  {
+    prefix: new Uint8Array(Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex')),
+    name: 'P-384',
+    pointBytes: 97,
+  },
 ];
 
 const fastPath = (spki: Uint8Array): EcPublicKeyInfo | undefined => {
@@ -52,7 +60,8 @@ export const parseEcSpki = (input: Uint8Array | string): EcPublicKeyInfo => {
   const algOid = decodeOid(contentBytes(spki, algorithm.expect(TAG.OID, 'algorithm')), what);
   const parameters = algorithm.done ? undefined : algorithm.next();
   algorithm.end('parameters');
-  if (algOid !== OID.ecPublicKey) throw new UnsupportedAlgorithmError('public key is not an EC key', { algorithm: algOid });
+  if (algOid !== OID.ecPublicKey)
+    throw new UnsupportedAlgorithmError('public key is not an EC key', { algorithm: algOid });
   const curveOid = parameters?.tag === TAG.OID ? decodeOid(contentBytes(spki, parameters), what) : undefined;
   const curve = curveOid ? CURVES[curveOid] : undefined;
   if (!curve) throw new UnsupportedAlgorithmError('EC key on an unsupported curve', { curve: curveOid ?? 'none' });
@@ -80,5 +89,7 @@ export const spkiSha256 = (spki: Uint8Array): Uint8Array => new Uint8Array(creat
 /** Imports an EC SPKI as a WebCrypto ECDSA verification key. */
 export const importEcdsaPublicKey = async (spki: Uint8Array): Promise<CryptoKey> => {
   const info = parseEcSpki(spki);
-  return subtle.importKey('spki', toArrayBuffer(spki), { name: 'ECDSA', namedCurve: info.namedCurve }, true, ['verify']);
+  return subtle.importKey('spki', toArrayBuffer(spki), { name: 'ECDSA', namedCurve: info.namedCurve }, true, [
+    'verify',
+  ]);
 };

@@ -38,7 +38,8 @@ describe('parseEcSpki', () => {
     const longForm = new Uint8Array([0x30, 0x81, 0x59, ...good.subarray(2)]);
     expect(() => parseEcSpki(longForm)).toThrow(/non-minimal/);
     expect(() => parseEcSpki(new Uint8Array([...good, 0]))).toThrow(MalformedPkiObjectError);
-    for (let n = 0; n < good.length; n++) expect(() => parseEcSpki(good.subarray(0, n))).toThrow(MalformedPkiObjectError);
+    for (let n = 0; n < good.length; n++)
+      expect(() => parseEcSpki(good.subarray(0, n))).toThrow(MalformedPkiObjectError);
     const innerLength = good.slice();
     innerLength[3] = 0x12; // AlgorithmIdentifier one byte short: asn1js would let this through
     expect(() => parseEcSpki(innerLength)).toThrow(MalformedPkiObjectError);

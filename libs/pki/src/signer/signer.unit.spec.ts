@@ -25,7 +25,8 @@ describe('ECDSA signature encoding', () => {
       '3106020101020101', // not a SEQUENCE
       `3025022200${'11'.repeat(32)}020101`.slice(0, 20), // truncated
     ];
-    for (const hex of bad) expect(() => derEcdsaToRaw(new Uint8Array(Buffer.from(hex, 'hex')), 32)).toThrow(MalformedPkiObjectError);
+    for (const hex of bad)
+      expect(() => derEcdsaToRaw(new Uint8Array(Buffer.from(hex, 'hex')), 32)).toThrow(MalformedPkiObjectError);
   });
 });
 
@@ -41,8 +42,17 @@ describe('WebCryptoSigner (Signer port over a non-extractable P-256 CryptoKey)',
       expect(sig[0]).toBe(0x30);
       const key = createPublicKey({ key: Buffer.from(signer.publicKeySpki), format: 'der', type: 'spki' });
       expect(nodeVerify('sha256', data, { key, dsaEncoding: 'der' }, sig)).toBe(true);
-      expect(await verifySignature({ spki: signer.publicKeySpki, algorithmOid: OID.ecdsaWithSha256, data, signature: sig })).toBe(true);
-      expect(await verifySignature({ spki: signer.publicKeySpki, algorithmOid: OID.ecdsaWithSha256, data: new Uint8Array([1]), signature: sig })).toBe(false);
+      expect(
+        await verifySignature({ spki: signer.publicKeySpki, algorithmOid: OID.ecdsaWithSha256, data, signature: sig }),
+      ).toBe(true);
+      expect(
+        await verifySignature({
+          spki: signer.publicKeySpki,
+          algorithmOid: OID.ecdsaWithSha256,
+          data: new Uint8Array([1]),
+          signature: sig,
+        }),
+      ).toBe(false);
     }
   });
 
@@ -53,7 +63,11 @@ describe('WebCryptoSigner (Signer port over a non-extractable P-256 CryptoKey)',
 
   it('a failing external signer (KMS down) surfaces as SignerError with the cause kept', async () => {
     const real = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
-    const kms: Signer = { algorithm: real.algorithm, publicKeySpki: real.publicKeySpki, sign: () => Promise.reject(new Error('ECONNREFUSED kms')) };
+    const kms: Signer = {
+      algorithm: real.algorithm,
+      publicKeySpki: real.publicKeySpki,
+      sign: () => Promise.reject(new Error('ECONNREFUSED kms')),
+    };
     const err = await createCsr({ subjectCommonName: 'd-1', signer: kms }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SignerError);
     expect((err as SignerError).cause).toBeInstanceOf(Error);

@@ -34,7 +34,12 @@ export const verifySignature = async (check: SignatureCheck): Promise<boolean> =
     if (e instanceof MalformedPkiObjectError) return false; // a garbled signature simply does not verify
     throw e;
   }
-  return subtle.verify({ name: 'ECDSA', hash: alg.hash }, await verificationKey(alg.namedCurve, key.publicKey), raw, check.data);
+  return subtle.verify(
+    { name: 'ECDSA', hash: alg.hash },
+    await verificationKey(alg.namedCurve, key.publicKey),
+    raw,
+    check.data,
+  );
 };
 
 // Imported verification keys, most recently used last. CA keys (the issuing CA and the root, met

@@ -2,7 +2,13 @@ import { SRAM_CODE_SCHEME, TUNNELLING_CODE_SCHEME } from '../codes/concatenated-
 import { PufDevice } from '../device/puf-device.js';
 import { enrolResponse, recoverRootSecret } from '../extractor/fuzzy-extractor.js';
 import { deriveContextSecret } from '../keys/p256-key-derivation.js';
-import { ENROLMENT_CONTEXT, FIRMWARE_DECRYPTION_CONTEXT, KeyContext, ownerContext, tlsContext } from '../keys/key-context.js';
+import {
+  ENROLMENT_CONTEXT,
+  FIRMWARE_DECRYPTION_CONTEXT,
+  KeyContext,
+  ownerContext,
+  tlsContext,
+} from '../keys/key-context.js';
 import { OperatingConditions, TEMPERATURE_CORNERS_C } from '../simulation/operating-conditions.js';
 import { SRAM_PROFILE, TUNNELLING_PROFILE } from '../simulation/puf-profiles.js';
 import { analyticBitErrorRate, analyticOneProbability, profileWithOneProbability } from './bit-error-model.js';
@@ -30,7 +36,9 @@ describe('profiles hit their documented bit error rates', () => {
 
   it('tunnelling stays at or below 1 % at every corner, even after 10 years', () => {
     for (const temperatureC of TEMPERATURE_CORNERS_C) {
-      expect(analyticBitErrorRate(TUNNELLING_PROFILE, { temperatureC, voltageDelta: 0, ageYears: 10 })).toBeLessThanOrEqual(0.01);
+      expect(
+        analyticBitErrorRate(TUNNELLING_PROFILE, { temperatureC, voltageDelta: 0, ageYears: 10 }),
+      ).toBeLessThanOrEqual(0.01);
     }
   });
 });
@@ -46,7 +54,9 @@ describe.each([SRAM_PROFILE, TUNNELLING_PROFILE])('intra- and inter-device dista
       const measured = summarise(intraDeviceDistances(devices, references, at, 1)).mean;
       const bits = devices.length * references[0]!.length;
       // 5 sigma of the binomial estimate plus a small allowance for per-device correlation.
-      expect(Math.abs(measured - configured)).toBeLessThan(5 * Math.sqrt((configured * (1 - configured)) / bits) + 0.002);
+      expect(Math.abs(measured - configured)).toBeLessThan(
+        5 * Math.sqrt((configured * (1 - configured)) / bits) + 0.002,
+      );
     }
   });
 
@@ -116,8 +126,19 @@ describe('residual entropy after publishing helper data', () => {
 
 describe('key independence', () => {
   it('context secrets across contexts and devices are pairwise 128 +/- 8 bits apart', () => {
-    const contexts: KeyContext[] = [ENROLMENT_CONTEXT, tlsContext(1), tlsContext(2), ownerContext(1), ownerContext(2), FIRMWARE_DECRYPTION_CONTEXT];
-    const secrets = sampleContextSecrets(fleet(SRAM_PROFILE, 30, 'ki'), contexts, { temperatureC: -40, voltageDelta: 0, ageYears: 10 });
+    const contexts: KeyContext[] = [
+      ENROLMENT_CONTEXT,
+      tlsContext(1),
+      tlsContext(2),
+      ownerContext(1),
+      ownerContext(2),
+      FIRMWARE_DECRYPTION_CONTEXT,
+    ];
+    const secrets = sampleContextSecrets(fleet(SRAM_PROFILE, 30, 'ki'), contexts, {
+      temperatureC: -40,
+      voltageDelta: 0,
+      ageYears: 10,
+    });
     const report = keyIndependence(secrets);
     expect(report.distances.count).toBe((180 * 179) / 2);
     expect(Math.abs(report.distances.mean - 128)).toBeLessThan(1);

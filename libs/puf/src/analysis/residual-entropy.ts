@@ -48,7 +48,11 @@ export interface ResidualEntropyReport {
  * min-entropy drops by at most the log of the helper-data alphabet's syndrome part, n - k).
  * Bias accounting: cells are i.i.d. with P(one) = p; a biased source leaks more through the sketch.
  */
-export function residualEntropy(scheme: ConcatenatedCodeScheme, oneProbability: number, targetBits = 256): ResidualEntropyReport {
+export function residualEntropy(
+  scheme: ConcatenatedCodeScheme,
+  oneProbability: number,
+  targetBits = 256,
+): ResidualEntropyReport {
   const n = (1 << scheme.bch.m) - 1;
   const r = scheme.repetition;
   const rawBits = scheme.bchBlocks * n * r;

@@ -33,7 +33,8 @@ export function interDeviceDistances(responses: readonly Uint8Array[]): Float64A
   const n = responses.length;
   const out = new Float64Array((n * (n - 1)) / 2);
   let k = 0;
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[k++] = fractionalHammingDistance(responses[i]!, responses[j]!);
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) out[k++] = fractionalHammingDistance(responses[i]!, responses[j]!);
   return out;
 }
 

@@ -36,7 +36,10 @@ async function rate(fn: () => unknown, warmup = 300): Promise<{ perCpuSecond: nu
     ops += 50;
   }
   const cpu = process.cpuUsage(cpu0);
-  return { perCpuSecond: ops / ((cpu.user + cpu.system) / 1e6), perWallSecond: ops / ((performance.now() - start) / 1000) };
+  return {
+    perCpuSecond: ops / ((cpu.user + cpu.system) / 1e6),
+    perWallSecond: ops / ((performance.now() - start) / 1000),
+  };
 }
 const fmt = (r: { perCpuSecond: number; perWallSecond: number }) =>
   `${r.perCpuSecond.toFixed(0)} /s per core (CPU time; ${r.perWallSecond.toFixed(0)} /s wall)`;
@@ -81,7 +84,9 @@ async function main(): Promise<void> {
   const after = process.memoryUsage();
   const heapPer = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / deviceCount;
   const rssPer = (after.rss - before.rss) / deviceCount;
-  console.log(`  heap+arrayBuffers delta ${mib(heapPer * deviceCount)} -> ${(heapPer / 1024).toFixed(2)} KiB/device; RSS delta ${mib(after.rss - before.rss)} -> ${(rssPer / 1024).toFixed(2)} KiB/device; RSS total ${mib(after.rss)}`);
+  console.log(
+    `  heap+arrayBuffers delta ${mib(heapPer * deviceCount)} -> ${(heapPer / 1024).toFixed(2)} KiB/device; RSS delta ${mib(after.rss - before.rss)} -> ${(rssPer / 1024).toFixed(2)} KiB/device; RSS total ${mib(after.rss)}`,
+  );
   console.log(`  projected for 10,000 devices: ${mib(Math.max(heapPer, rssPer) * 10_000)} (target <= 1 GiB)`);
 
   const retainedCount = Math.min(1000, deviceCount);
@@ -93,7 +98,8 @@ async function main(): Promise<void> {
   settle();
   const afterRetained = process.memoryUsage();
   const retainedPer =
-    (afterRetained.heapUsed + afterRetained.arrayBuffers - beforeRetained.heapUsed - beforeRetained.arrayBuffers) / retainedCount;
+    (afterRetained.heapUsed + afterRetained.arrayBuffers - beforeRetained.heapUsed - beforeRetained.arrayBuffers) /
+    retainedCount;
   console.log(
     `  with retained cell parameters (${retainedCount} devices): ${(retainedPer / 1024).toFixed(1)} KiB/device -> ${mib(retainedPer * 10_000)} for 10,000`,
   );

@@ -5,7 +5,11 @@ export function packBits(bits: Uint8Array, out: Uint8Array = new Uint8Array(Math
   return out;
 }
 
-export function unpackBits(bytes: Uint8Array, bitCount: number, out: Uint8Array = new Uint8Array(bitCount)): Uint8Array {
+export function unpackBits(
+  bytes: Uint8Array,
+  bitCount: number,
+  out: Uint8Array = new Uint8Array(bitCount),
+): Uint8Array {
   for (let i = 0; i < bitCount; i++) out[i] = (bytes[i >>> 3]! >>> (i & 7)) & 1;
   return out;
 }

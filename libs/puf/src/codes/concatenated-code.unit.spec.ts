@@ -8,8 +8,13 @@ describe('Rep(7)', () => {
 
   it('decodes by majority: up to 3 flips per block are corrected, 4 are not', () => {
     const word = rep.encode(Uint8Array.of(1, 0));
-    word[0] = 0; word[1] = 0; word[2] = 0; // 3 flips in block 0
-    word[7] = 1; word[8] = 1; word[9] = 1; word[10] = 1; // 4 flips in block 1
+    word[0] = 0;
+    word[1] = 0;
+    word[2] = 0; // 3 flips in block 0
+    word[7] = 1;
+    word[8] = 1;
+    word[9] = 1;
+    word[10] = 1; // 4 flips in block 1
     expect([...rep.decode(word, new Uint8Array(2))]).toEqual([1, 1]);
   });
 

@@ -5,7 +5,13 @@ import { ENROLMENT_CONTEXT, KeyContext } from '../keys/key-context.js';
 import { DerivedKeyPair, deriveContextSecret, deriveP256KeyPair } from '../keys/p256-key-derivation.js';
 import { SimulationSeed } from '../simulation/deterministic-prng.js';
 import { OperatingConditions, conditions as withDefaults } from '../simulation/operating-conditions.js';
-import { PufProfile, PufProfileName, cellCountOf, resolveProfile, validateProfile } from '../simulation/puf-profiles.js';
+import {
+  PufProfile,
+  PufProfileName,
+  cellCountOf,
+  resolveProfile,
+  validateProfile,
+} from '../simulation/puf-profiles.js';
 import { SimulatedCellArray, manufacturingSeed, randomManufacturingSeed } from '../simulation/simulated-cell-array.js';
 
 /** What enrolment hands out: all public, all a device keeps in flash (no private key, no root secret). */
@@ -163,7 +169,11 @@ export async function deriveKeysFromRead(
 }
 
 /** Response -> root secret -> one key pair per context; every secret wiped once used. */
-async function keysFromResponse(response: Uint8Array, contexts: readonly KeyContext[], helperData: HelperData): Promise<DerivedKeyPair[]> {
+async function keysFromResponse(
+  response: Uint8Array,
+  contexts: readonly KeyContext[],
+  helperData: HelperData,
+): Promise<DerivedKeyPair[]> {
   let rootSecret: Uint8Array;
   try {
     rootSecret = recoverRootSecret(response, helperData);

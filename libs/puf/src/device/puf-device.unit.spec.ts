@@ -2,7 +2,13 @@ import { webcrypto } from 'node:crypto';
 import { recoverRootSecret } from '../extractor/fuzzy-extractor.js';
 import { parseHelperData } from '../extractor/helper-data.js';
 import { deviceIdMatchesPublicKey } from '../keys/device-identity.js';
-import { ENROLMENT_CONTEXT, FIRMWARE_DECRYPTION_CONTEXT, KeyContext, ownerContext, tlsContext } from '../keys/key-context.js';
+import {
+  ENROLMENT_CONTEXT,
+  FIRMWARE_DECRYPTION_CONTEXT,
+  KeyContext,
+  ownerContext,
+  tlsContext,
+} from '../keys/key-context.js';
 import { deriveContextSecret, p256ScalarFromSecret } from '../keys/p256-key-derivation.js';
 import { KeyCheckMismatchError, isPufError } from '../errors.js';
 import { TEMPERATURE_CORNERS_C } from '../simulation/operating-conditions.js';
@@ -12,7 +18,9 @@ const contexts: KeyContext[] = [ENROLMENT_CONTEXT, tlsContext(1), ownerContext(2
 
 describe.each(['sram', 'tunnelling'] as const)('PufDevice (%s)', (profile) => {
   describe('when enrolled', () => {
-    const devices = Array.from({ length: 4 }, (_, i) => PufDevice.manufacture({ seed: `spec/${profile}/${i}`, profile }));
+    const devices = Array.from({ length: 4 }, (_, i) =>
+      PufDevice.manufacture({ seed: `spec/${profile}/${i}`, profile }),
+    );
 
     it('reproduces the same keys at -40, +25 and +125 C (and +/-10 % supply) after 10 simulated years', async () => {
       for (const device of devices) {
@@ -22,7 +30,11 @@ describe.each(['sram', 'tunnelling'] as const)('PufDevice (%s)', (profile) => {
         expect(baseline[0]!.publicKeySpki).toEqual(record.enrolmentPublicKey);
         for (const temperatureC of TEMPERATURE_CORNERS_C) {
           for (const voltageDelta of [-0.1, 0.1]) {
-            const keys = await device.deriveKeys(contexts, record.helperData, { temperatureC, voltageDelta, ageYears: 10 });
+            const keys = await device.deriveKeys(contexts, record.helperData, {
+              temperatureC,
+              voltageDelta,
+              ageYears: 10,
+            });
             keys.forEach((k, i) => expect(k.publicKeySpki).toEqual(baseline[i]!.publicKeySpki));
           }
         }
@@ -35,7 +47,13 @@ describe.each(['sram', 'tunnelling'] as const)('PufDevice (%s)', (profile) => {
       const key = await device.deriveKey(ENROLMENT_CONTEXT, record.helperData, { temperatureC: 125, ageYears: 10 });
       const msg = Buffer.from('dev.x.hello');
       const sig = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, msg);
-      const registered = await webcrypto.subtle.importKey('spki', record.enrolmentPublicKey, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+      const registered = await webcrypto.subtle.importKey(
+        'spki',
+        record.enrolmentPublicKey,
+        { name: 'ECDSA', namedCurve: 'P-256' },
+        false,
+        ['verify'],
+      );
       expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, registered, sig, msg)).toBe(true);
     });
 
@@ -63,7 +81,10 @@ describe.each(['sram', 'tunnelling'] as const)('PufDevice (%s)', (profile) => {
       const record = await here!.enrol();
       await elsewhere!.enrol();
       const read = structuredClone(elsewhere!.reserveRead());
-      const [local, remote] = await Promise.all([here!.deriveKeys(contexts, record.helperData, corner), deriveKeysFromRead(read, contexts, record.helperData, corner)]);
+      const [local, remote] = await Promise.all([
+        here!.deriveKeys(contexts, record.helperData, corner),
+        deriveKeysFromRead(read, contexts, record.helperData, corner),
+      ]);
       remote.forEach((k, i) => expect(k.publicKeySpki).toEqual(local[i]!.publicKeySpki));
       expect(remote[0]!.publicKeySpki).toEqual(record.enrolmentPublicKey);
       expect(remote[0]!.privateKey.extractable).toBe(false);
@@ -75,7 +96,9 @@ describe.each(['sram', 'tunnelling'] as const)('PufDevice (%s)', (profile) => {
       const device = PufDevice.manufacture({ seed: `reserved-tampered/${profile}`, profile });
       const tampered = (await device.enrol()).helperData.slice();
       tampered[100]! ^= 0x10;
-      await expect(deriveKeysFromRead(device.reserveRead(), [ENROLMENT_CONTEXT], tampered)).rejects.toBeInstanceOf(KeyCheckMismatchError);
+      await expect(deriveKeysFromRead(device.reserveRead(), [ENROLMENT_CONTEXT], tampered)).rejects.toBeInstanceOf(
+        KeyCheckMismatchError,
+      );
     });
   });
 
@@ -95,7 +118,12 @@ describe.each(['sram', 'tunnelling'] as const)('PufDevice (%s)', (profile) => {
       for (const needle of needles) {
         expect(needle.length).toBe(32);
         for (const haystack of [json, binary]) {
-          for (const form of [needle, Buffer.from(needle.toString('hex')), Buffer.from(needle.toString('base64')), Buffer.from(needle.toString('base64url'))]) {
+          for (const form of [
+            needle,
+            Buffer.from(needle.toString('hex')),
+            Buffer.from(needle.toString('base64')),
+            Buffer.from(needle.toString('base64url')),
+          ]) {
             expect(haystack.indexOf(form)).toBe(-1);
           }
           // Not even an 8-byte fragment of a secret appears.

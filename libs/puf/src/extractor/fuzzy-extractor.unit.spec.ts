@@ -3,7 +3,13 @@ import { SRAM_CODE_SCHEME, TUNNELLING_CODE_SCHEME } from '../codes/concatenated-
 import { HelperDataFormatError, KeyCheckMismatchError, KeyReconstructionError, isPufError } from '../errors.js';
 import { DeterministicPrng } from '../simulation/deterministic-prng.js';
 import { enrolResponse, recoverRootSecret } from './fuzzy-extractor.js';
-import { HelperData, helperDataFromBase64, helperDataToBase64, parseHelperData, serialiseHelperData } from './helper-data.js';
+import {
+  HelperData,
+  helperDataFromBase64,
+  helperDataToBase64,
+  parseHelperData,
+  serialiseHelperData,
+} from './helper-data.js';
 import { hkdfSha256 } from './hkdf-sha256.js';
 
 const prng = DeterministicPrng.fromNumber(1234);
@@ -29,7 +35,9 @@ describe('HKDF-SHA-256', () => {
   it('matches node hkdfSync, including an empty salt', () => {
     for (const salt of [Buffer.alloc(0), Buffer.from('salt')]) {
       const ikm = Buffer.from('input key material');
-      expect(hkdfSha256(ikm, salt, Buffer.from('info'), 64)).toEqual(Buffer.from(hkdfSync('sha256', ikm, salt, 'info', 64)));
+      expect(hkdfSha256(ikm, salt, Buffer.from('info'), 64)).toEqual(
+        Buffer.from(hkdfSync('sha256', ikm, salt, 'info', 64)),
+      );
     }
   });
 });
@@ -44,7 +52,8 @@ describe.each([
 
   it('recovers the enrolled 256-bit root secret from noisy responses', () => {
     expect(rootSecret).toHaveLength(32);
-    for (let i = 0; i < 20; i++) expect(recoverRootSecret(flipRandom(reference, noisyRate), helperData)).toEqual(rootSecret);
+    for (let i = 0; i < 20; i++)
+      expect(recoverRootSecret(flipRandom(reference, noisyRate), helperData)).toEqual(rootSecret);
   });
 
   it('enrols the same response to different secrets (random codeword offset)', () => {
@@ -79,7 +88,12 @@ describe.each([
       try {
         recoverRootSecret(clean, parseHelperData(tampered));
       } catch (e) {
-        if (e instanceof KeyCheckMismatchError || e instanceof HelperDataFormatError || e instanceof KeyReconstructionError) detected++;
+        if (
+          e instanceof KeyCheckMismatchError ||
+          e instanceof HelperDataFormatError ||
+          e instanceof KeyReconstructionError
+        )
+          detected++;
         else throw e;
       }
     }

@@ -54,7 +54,16 @@ export function parseHelperData(bytes: Uint8Array): HelperData {
   const m = bytes[5]!;
   const t = bytes[6]!;
   const bchBlocks = bytes[7]!;
-  if (repetition < 1 || repetition % 2 === 0 || m < 3 || m > 8 || t < 1 || 2 * t >= (1 << m) - 1 || bchBlocks < 1 || bchBlocks > 16) {
+  if (
+    repetition < 1 ||
+    repetition % 2 === 0 ||
+    m < 3 ||
+    m > 8 ||
+    t < 1 ||
+    2 * t >= (1 << m) - 1 ||
+    bchBlocks < 1 ||
+    bchBlocks > 16
+  ) {
     throw new HelperDataFormatError('helper data names an invalid code', { repetition, m, t, bchBlocks });
   }
   const scheme: ConcatenatedCodeScheme = { repetition, bchBlocks, bch: { m, t } };

@@ -7,7 +7,9 @@ import { createHmac } from 'node:crypto';
  */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Buffer {
   if (!Number.isInteger(length) || length < 1 || length > 255 * 32) throw new RangeError('HKDF length out of range');
-  const prk = createHmac('sha256', salt.length > 0 ? salt : Buffer.alloc(32)).update(ikm).digest();
+  const prk = createHmac('sha256', salt.length > 0 ? salt : Buffer.alloc(32))
+    .update(ikm)
+    .digest();
   const blocks = Math.ceil(length / 32);
   const out = Buffer.allocUnsafe(blocks * 32);
   let previous: Buffer = Buffer.alloc(0);

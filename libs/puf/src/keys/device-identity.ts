@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 
 /** DER prefix of a SubjectPublicKeyInfo for an uncompressed P-256 point (id-ecPublicKey, prime256v1). */
-export const P256_SPKI_PREFIX = Uint8Array.from(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'));
+export const P256_SPKI_PREFIX = Uint8Array.from(
+  Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+);
 
 /** SPKI DER of an uncompressed (0x04 || X || Y) P-256 public point. */
 export function p256SpkiFromPoint(point: Uint8Array): Uint8Array {

@@ -36,7 +36,9 @@ export function keyContextLabel(context: KeyContext): string {
       return 'tunnelkey/puf/key/v1/firmware-decryption';
     default: {
       const never: never = context;
-      throw new InvalidPufParameterError('unknown key context', { purpose: String((never as { purpose?: unknown }).purpose) });
+      throw new InvalidPufParameterError('unknown key context', {
+        purpose: String((never as { purpose?: unknown }).purpose),
+      });
     }
   }
 }

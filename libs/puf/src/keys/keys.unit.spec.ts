@@ -1,13 +1,39 @@
 import { KeyObject, createPublicKey, webcrypto } from 'node:crypto';
-import { DEVICE_ID_PATTERN, base32Lower, deviceIdMatchesPublicKey, identityFromPublicKey, isDeviceId } from './device-identity.js';
-import { ENROLMENT_CONTEXT, FIRMWARE_DECRYPTION_CONTEXT, KeyContext, keyContextLabel, ownerContext, tlsContext } from './key-context.js';
-import { P256_ORDER, deriveContextSecret, deriveP256KeyPair, importPublicKey, p256ScalarFromSecret } from './p256-key-derivation.js';
+import {
+  DEVICE_ID_PATTERN,
+  base32Lower,
+  deviceIdMatchesPublicKey,
+  identityFromPublicKey,
+  isDeviceId,
+} from './device-identity.js';
+import {
+  ENROLMENT_CONTEXT,
+  FIRMWARE_DECRYPTION_CONTEXT,
+  KeyContext,
+  keyContextLabel,
+  ownerContext,
+  tlsContext,
+} from './key-context.js';
+import {
+  P256_ORDER,
+  deriveContextSecret,
+  deriveP256KeyPair,
+  importPublicKey,
+  p256ScalarFromSecret,
+} from './p256-key-derivation.js';
 
 const root = new Uint8Array(32).fill(0x5a);
 
 describe('key contexts', () => {
   it('give distinct, stable labels', () => {
-    const contexts: KeyContext[] = [ENROLMENT_CONTEXT, tlsContext(0), tlsContext(1), ownerContext(0), ownerContext(1), FIRMWARE_DECRYPTION_CONTEXT];
+    const contexts: KeyContext[] = [
+      ENROLMENT_CONTEXT,
+      tlsContext(0),
+      tlsContext(1),
+      ownerContext(0),
+      ownerContext(1),
+      FIRMWARE_DECRYPTION_CONTEXT,
+    ];
     const labels = contexts.map(keyContextLabel);
     expect(new Set(labels).size).toBe(labels.length);
     expect(keyContextLabel(tlsContext(7))).toBe('tunnelkey/puf/key/v1/tls/generation/7');
@@ -39,17 +65,26 @@ describe('P-256 key derivation', () => {
     const publicKey = await importPublicKey(b);
     expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, publicKey, sig, data)).toBe(true);
     // Our SPKI DER is the public half of the private key, as node exports it.
-    expect(createPublicKey(KeyObject.from(a.privateKey)).export({ type: 'spki', format: 'der' })).toEqual(Buffer.from(a.publicKeySpki));
+    expect(createPublicKey(KeyObject.from(a.privateKey)).export({ type: 'spki', format: 'der' })).toEqual(
+      Buffer.from(a.publicKeySpki),
+    );
     const viaNode = createPublicKey({ key: Buffer.from(a.publicKeySpki), format: 'der', type: 'spki' });
     expect(viaNode.asymmetricKeyType).toBe('ec');
   });
 
   it('derives an ECDH key for firmware decryption that agrees with a peer', async () => {
-    const fw = await deriveP256KeyPair(deriveContextSecret(root, FIRMWARE_DECRYPTION_CONTEXT), FIRMWARE_DECRYPTION_CONTEXT);
+    const fw = await deriveP256KeyPair(
+      deriveContextSecret(root, FIRMWARE_DECRYPTION_CONTEXT),
+      FIRMWARE_DECRYPTION_CONTEXT,
+    );
     expect(fw.algorithm).toBe('ECDH');
     const peer = await webcrypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
     const mine = await webcrypto.subtle.deriveBits({ name: 'ECDH', public: peer.publicKey }, fw.privateKey, 256);
-    const theirs = await webcrypto.subtle.deriveBits({ name: 'ECDH', public: await importPublicKey(fw) }, peer.privateKey, 256);
+    const theirs = await webcrypto.subtle.deriveBits(
+      { name: 'ECDH', public: await importPublicKey(fw) },
+      peer.privateKey,
+      256,
+    );
     expect(Buffer.from(mine)).toEqual(Buffer.from(theirs));
   });
 });

@@ -47,7 +47,10 @@ export function p256PublicPoint(scalar: Uint8Array): Buffer {
   return ecdh.getPublicKey();
 }
 
-const p256Params = (algorithm: DerivedKeyPair['algorithm']): webcrypto.EcKeyImportParams => ({ name: algorithm, namedCurve: 'P-256' });
+const p256Params = (algorithm: DerivedKeyPair['algorithm']): webcrypto.EcKeyImportParams => ({
+  name: algorithm,
+  namedCurve: 'P-256',
+});
 
 /**
  * P-256 key pair for a context from its secret. The scalar exists only in short-lived buffers,
@@ -77,9 +80,14 @@ export async function deriveP256KeyPair(contextSecret: Uint8Array, context: KeyC
 
 /** The public half of a derived pair as a WebCrypto key (ECDSA: verify; ECDH: the peer key of a deriveBits). */
 export function importPublicKey(pair: Pick<DerivedKeyPair, 'algorithm' | 'publicKeySpki'>): Promise<CryptoKey> {
-  return webcrypto.subtle.importKey('spki', pair.publicKeySpki, p256Params(pair.algorithm), true, pair.algorithm === 'ECDSA' ? ['verify'] : []);
+  return webcrypto.subtle.importKey(
+    'spki',
+    pair.publicKeySpki,
+    p256Params(pair.algorithm),
+    true,
+    pair.algorithm === 'ECDSA' ? ['verify'] : [],
+  );
 }
-
 
 /** Just the public key (SPKI DER) of a context: no WebCrypto import, for identity checks and analysis. */
 export function deriveP256PublicKeySpki(contextSecret: Uint8Array): Uint8Array {

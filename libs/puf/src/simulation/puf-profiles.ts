@@ -82,7 +82,12 @@ export const PUF_PROFILES: Readonly<Record<PufProfileName, PufProfile>> = Object
 /** A named profile with some parameters overridden (e.g. a bias-injection experiment). */
 export function customiseProfile(
   base: PufProfile | PufProfileName,
-  overrides: { name?: string; cells?: Partial<CellModelParameters>; code?: ConcatenatedCodeScheme; enrolmentReads?: number },
+  overrides: {
+    name?: string;
+    cells?: Partial<CellModelParameters>;
+    code?: ConcatenatedCodeScheme;
+    enrolmentReads?: number;
+  },
 ): PufProfile {
   const b = typeof base === 'string' ? PUF_PROFILES[base] : base;
   const profile: PufProfile = {
@@ -114,7 +119,8 @@ export function validateProfile(p: PufProfile): void {
   if (!(c.voltageCoefficientSigma >= 0)) bad('voltageCoefficientSigma');
   if (!(c.agingMaxFraction >= 0 && c.agingMaxFraction <= 1)) bad('agingMaxFraction');
   if (!(c.agingTimeConstantYears > 0)) bad('agingTimeConstantYears');
-  if (!(Number.isInteger(p.enrolmentReads) && p.enrolmentReads >= 1 && p.enrolmentReads % 2 === 1)) bad('enrolmentReads');
+  if (!(Number.isInteger(p.enrolmentReads) && p.enrolmentReads >= 1 && p.enrolmentReads % 2 === 1))
+    bad('enrolmentReads');
 }
 
 /** Number of PUF cells a profile reads: the concatenated code's raw length. */

@@ -46,7 +46,8 @@ Environment: NATS_URL (default nats://127.0.0.1:4222)`;
 function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || !check(value)) throw new InvalidFleetOptionError(`--${name} is out of range`, { option: name, value: raw });
+  if (!Number.isFinite(value) || !check(value))
+    throw new InvalidFleetOptionError(`--${name} is out of range`, { option: name, value: raw });
   return value;
 }
 
@@ -73,16 +74,24 @@ function parse(argv: readonly string[]) {
   try {
     return parseArgs({ args: [...argv], options, strict: true });
   } catch (error) {
-    throw new InvalidFleetOptionError(error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'invalid arguments', {});
+    throw new InvalidFleetOptionError(
+      error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'invalid arguments',
+      {},
+    );
   }
 }
 
-export function parseFleetArguments(argv: readonly string[], env: Record<string, string | undefined> = process.env): FleetArguments {
+export function parseFleetArguments(
+  argv: readonly string[],
+  env: Record<string, string | undefined> = process.env,
+): FleetArguments {
   const { values } = parse(argv);
   const profile = values.profile ?? 'sram';
-  if (profile !== 'sram' && profile !== 'tunnelling') throw new InvalidFleetOptionError('--profile must be sram or tunnelling', { profile });
+  if (profile !== 'sram' && profile !== 'tunnelling')
+    throw new InvalidFleetOptionError('--profile must be sram or tunnelling', { profile });
   const tamperMode = values['tamper-mode'] ?? 'mixed';
-  if (!['helper-data', 'firmware', 'mixed'].includes(tamperMode)) throw new InvalidFleetOptionError('--tamper-mode must be helper-data, firmware or mixed', { tamperMode });
+  if (!['helper-data', 'firmware', 'mixed'].includes(tamperMode))
+    throw new InvalidFleetOptionError('--tamper-mode must be helper-data, firmware or mixed', { tamperMode });
   const identityFile = values['identity-file'];
   return {
     devices: number('devices', values.devices, 1000, (n) => Number.isInteger(n) && n >= 1 && n <= 1_000_000),
@@ -98,9 +107,19 @@ export function parseFleetArguments(argv: readonly string[], env: Record<string,
     namespace: values.namespace ?? '',
     seedBase: values['seed-base'] ?? 'tunnelkey-fleet',
     natsUrl: env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
-    hardwareThreads: number('hardware-threads', values['hardware-threads'], Math.max(1, availableParallelism() - 1), (n) => Number.isInteger(n) && n >= 0 && n <= 64),
+    hardwareThreads: number(
+      'hardware-threads',
+      values['hardware-threads'],
+      Math.max(1, availableParallelism() - 1),
+      (n) => Number.isInteger(n) && n >= 0 && n <= 64,
+    ),
     connect: !(values['no-connect'] ?? false),
-    telemetryIntervalMs: number('telemetry-interval', values['telemetry-interval'], 10_000, (n) => Number.isInteger(n) && n >= 100),
+    telemetryIntervalMs: number(
+      'telemetry-interval',
+      values['telemetry-interval'],
+      10_000,
+      (n) => Number.isInteger(n) && n >= 100,
+    ),
     help: values.help ?? false,
   };
 }

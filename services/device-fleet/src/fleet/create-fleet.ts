@@ -99,7 +99,8 @@ export function fleetInboxFilter(namespace: string): string {
  */
 export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const { size, namespace = '', seedBase = 'tunnelkey-fleet', nats } = options;
-  if (!Number.isInteger(size) || size < 1) throw new InvalidFleetOptionError('size must be a positive integer', { size });
+  if (!Number.isInteger(size) || size < 1)
+    throw new InvalidFleetOptionError('size must be a positive integer', { size });
   const concurrency = options.concurrency ?? 2 * availableParallelism();
   const limiter = new ConcurrencyLimiter(concurrency, options.maxQueued ?? 50_000);
   const counters = new FleetCounters();
@@ -121,7 +122,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     },
   };
   const hardwareThreads = options.hardwareThreads ?? 0;
-  if (!Number.isInteger(hardwareThreads) || hardwareThreads < 0) throw new InvalidFleetOptionError('hardwareThreads must be a non-negative integer', { hardwareThreads });
+  if (!Number.isInteger(hardwareThreads) || hardwareThreads < 0)
+    throw new InvalidFleetOptionError('hardwareThreads must be a non-negative integer', { hardwareThreads });
   const hardware = hardwareThreads > 0 ? new DeviceHardwarePool(hardwareThreads) : undefined;
   let mqtt: MqttFleet | undefined;
   const observer = (deviceId: string, observation: Parameters<FleetCounters['observe']>[0]) => {

@@ -18,10 +18,13 @@ export type DeviceFault = 'offline' | 'tampered-helper-data' | 'tampered-firmwar
 export function planFaults(size: number, seedBase: string, faults: FleetFaults = {}): Map<number, DeviceFault> {
   const offline = faults.offline ?? 0;
   const tampered = faults.tampered ?? 0;
-  if (!(offline >= 0 && offline <= 1)) throw new InvalidFleetOptionError('offline must be a fraction in [0, 1]', { offline });
-  if (!Number.isInteger(tampered) || tampered < 0) throw new InvalidFleetOptionError('tampered must be a non-negative integer', { tampered });
+  if (!(offline >= 0 && offline <= 1))
+    throw new InvalidFleetOptionError('offline must be a fraction in [0, 1]', { offline });
+  if (!Number.isInteger(tampered) || tampered < 0)
+    throw new InvalidFleetOptionError('tampered must be a non-negative integer', { tampered });
   const offlineCount = Math.round(offline * size);
-  if (offlineCount + tampered > size) throw new InvalidFleetOptionError('more faulty devices than devices', { size, offlineCount, tampered });
+  if (offlineCount + tampered > size)
+    throw new InvalidFleetOptionError('more faulty devices than devices', { size, offlineCount, tampered });
   const score = (i: number) => createHash('sha256').update(`${seedBase}/faults/${i}`).digest().readUInt32BE(0);
   const order = Array.from({ length: size }, (_, i) => i).sort((a, b) => score(a) - score(b) || a - b);
   const plan = new Map<number, DeviceFault>();

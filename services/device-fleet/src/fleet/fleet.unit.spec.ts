@@ -6,7 +6,12 @@ import { planFaults } from './fault-plan.js';
 describe('a fleet without a bus', () => {
   it('manufactures and enrols devices, with the faults asked for', async () => {
     const progress: number[] = [];
-    const fleet = await createFleet({ size: 40, seedBase: 'unit-fleet', faults: { offline: 0.05, tampered: 4 }, onProgress: (p) => progress.push(p.done) });
+    const fleet = await createFleet({
+      size: 40,
+      seedBase: 'unit-fleet',
+      faults: { offline: 0.05, tampered: 4 },
+      onProgress: (p) => progress.push(p.done),
+    });
     const ids = [...fleet.devices()].map((d) => d.deviceId);
     expect(new Set(ids).size).toBe(40);
     // Silicon is reproducible from the seed, identities are not: enrolment draws a fresh secret (code-offset).
@@ -22,8 +27,16 @@ describe('a fleet without a bus', () => {
   });
 
   it('writes an identity file in JSON and CSV whose ids match their keys', async () => {
-    const fleet = await createFleet({ size: 5, seedBase: 'unit-identity', faults: { tampered: 2, tamperMode: 'firmware' } });
-    const rows = JSON.parse(fleet.identityFile('json')) as { deviceId: string; enrolmentPublicKey: string; metadata: Record<string, string> }[];
+    const fleet = await createFleet({
+      size: 5,
+      seedBase: 'unit-identity',
+      faults: { tampered: 2, tamperMode: 'firmware' },
+    });
+    const rows = JSON.parse(fleet.identityFile('json')) as {
+      deviceId: string;
+      enrolmentPublicKey: string;
+      metadata: Record<string, string>;
+    }[];
     expect(rows).toHaveLength(5);
     for (const row of rows) {
       expect(deviceIdMatchesPublicKey(row.deviceId, Buffer.from(row.enrolmentPublicKey, 'base64'))).toBe(true);
@@ -33,29 +46,43 @@ describe('a fleet without a bus', () => {
     expect(new Set(rows.map((r) => r.metadata['firmwareMeasurement'])).size).toBe(1);
     const tampered = rows.filter((r) => fleet.faultOf(r.deviceId) === 'tampered-firmware');
     expect(tampered).toHaveLength(2);
-    for (const r of tampered) expect(fleet.device(r.deviceId)!.flash.firmware.measurement).not.toBe(r.metadata['firmwareMeasurement']);
+    for (const r of tampered)
+      expect(fleet.device(r.deviceId)!.flash.firmware.measurement).not.toBe(r.metadata['firmwareMeasurement']);
     const csv = fleet.identityFile('csv').trim().split('\n');
     expect(csv[0]).toBe('deviceId,enrolmentPublicKey,firmwareVersion,firmwareMeasurement,pufProfile');
     expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(rows.map((r) => r.deviceId));
   });
 
-  it.each(['sram', 'tunnelling'] as const)('its %s devices reproduce their keys at -40/+25/+125 C after 10 years', async (profile) => {
-    const fleet = await createFleet({ size: 12, profile, seedBase: `unit-corners-${profile}` });
-    for (const device of fleet.devices()) {
-      const baseline = await device.withKeys(['enrolment', 'tls-0'], async (k) => [...k.values()].map((p) => Buffer.from(p.publicKeySpki).toString('hex')));
-      expect(baseline[0]).toBe(Buffer.from(device.enrolmentPublicKey).toString('hex'));
-      for (const temperatureC of [-40, 25, 125]) {
-        device.conditions = { temperatureC, ageYears: 10 };
-        const keys = await device.withKeys(['enrolment', 'tls-0'], async (k) => [...k.values()].map((p) => Buffer.from(p.publicKeySpki).toString('hex')));
-        expect(keys).toEqual(baseline);
+  it.each(['sram', 'tunnelling'] as const)(
+    'its %s devices reproduce their keys at -40/+25/+125 C after 10 years',
+    async (profile) => {
+      const fleet = await createFleet({ size: 12, profile, seedBase: `unit-corners-${profile}` });
+      for (const device of fleet.devices()) {
+        const baseline = await device.withKeys(['enrolment', 'tls-0'], async (k) =>
+          [...k.values()].map((p) => Buffer.from(p.publicKeySpki).toString('hex')),
+        );
+        expect(baseline[0]).toBe(Buffer.from(device.enrolmentPublicKey).toString('hex'));
+        for (const temperatureC of [-40, 25, 125]) {
+          device.conditions = { temperatureC, ageYears: 10 };
+          const keys = await device.withKeys(['enrolment', 'tls-0'], async (k) =>
+            [...k.values()].map((p) => Buffer.from(p.publicKeySpki).toString('hex')),
+          );
+          expect(keys).toEqual(baseline);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('a tampered-helper-data device fails with a typed error, never a different key', async () => {
-    const fleet = await createFleet({ size: 6, seedBase: 'unit-tamper', faults: { tampered: 3, tamperMode: 'helper-data' } });
+    const fleet = await createFleet({
+      size: 6,
+      seedBase: 'unit-tamper',
+      faults: { tampered: 3, tamperMode: 'helper-data' },
+    });
     for (const device of fleet.devices()) {
-      const outcome = await device.withKeys(['enrolment'], async (k) => Buffer.from(k.get('enrolment')!.publicKeySpki)).catch((e: unknown) => e);
+      const outcome = await device
+        .withKeys(['enrolment'], async (k) => Buffer.from(k.get('enrolment')!.publicKeySpki))
+        .catch((e: unknown) => e);
       if (fleet.faultOf(device.deviceId)) expect(outcome).toBeInstanceOf(DeviceKeyUnavailableError);
       else expect(outcome).toEqual(Buffer.from(device.enrolmentPublicKey));
     }

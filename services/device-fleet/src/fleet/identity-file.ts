@@ -17,7 +17,11 @@ export function identityRow(device: SimulatedDevice): IdentityRow {
   return {
     deviceId: flash.deviceId,
     enrolmentPublicKey: Buffer.from(flash.enrolmentPublicKey).toString('base64'),
-    metadata: { firmwareVersion: flash.firmware.version, firmwareMeasurement: firmwareMeasurement(flash.firmware.version), pufProfile: flash.pufProfile },
+    metadata: {
+      firmwareVersion: flash.firmware.version,
+      firmwareMeasurement: firmwareMeasurement(flash.firmware.version),
+      pufProfile: flash.pufProfile,
+    },
   };
 }
 
@@ -28,6 +32,14 @@ export function identityFile(devices: Iterable<SimulatedDevice>, format: 'json' 
   const rows = [...devices].map(identityRow);
   if (format === 'json') return `${JSON.stringify(rows, null, 1)}\n`;
   // No field can contain a comma or quote (ids, base64, hex, version pattern), so no quoting is needed.
-  const lines = rows.map((r) => [r.deviceId, r.enrolmentPublicKey, r.metadata.firmwareVersion, r.metadata.firmwareMeasurement, r.metadata.pufProfile].join(','));
+  const lines = rows.map((r) =>
+    [
+      r.deviceId,
+      r.enrolmentPublicKey,
+      r.metadata.firmwareVersion,
+      r.metadata.firmwareMeasurement,
+      r.metadata.pufProfile,
+    ].join(','),
+  );
   return `${[csvColumns.join(','), ...lines].join('\n')}\n`;
 }

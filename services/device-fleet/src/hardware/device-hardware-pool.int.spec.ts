@@ -2,7 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { webcrypto } from 'node:crypto';
-import { ENROLMENT_CONTEXT, HelperDataFormatError, KeyCheckMismatchError, PufDevice, importPublicKey, tlsContext, type KeyContext } from '@tunnelkey/puf';
+import {
+  ENROLMENT_CONTEXT,
+  HelperDataFormatError,
+  KeyCheckMismatchError,
+  PufDevice,
+  importPublicKey,
+  tlsContext,
+  type KeyContext,
+} from '@tunnelkey/puf';
 import { DeviceHardwareError, DeviceKeyUnavailableError } from '../errors.js';
 import { createFleet } from '../fleet/create-fleet.js';
 import { SimulatedDevice } from '../simulated-device/simulated-device.js';
@@ -10,7 +18,11 @@ import { DeviceHardwarePool } from './device-hardware-pool.js';
 
 // The threads load the built worker (dist/): build it (and @tunnelkey/puf) first, as the bench does.
 beforeAll(() => {
-  execFileSync('npx', ['nx', 'run', '@tunnelkey/device-fleet:build', '--outputStyle=static'], { cwd: fileURLToPath(new URL('../../../../', import.meta.url)), stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
+  execFileSync('npx', ['nx', 'run', '@tunnelkey/device-fleet:build', '--outputStyle=static'], {
+    cwd: fileURLToPath(new URL('../../../../', import.meta.url)),
+    stdio: 'ignore',
+    env: { ...process.env, NX_DAEMON: 'false' },
+  });
 }, 120_000);
 
 const contexts: KeyContext[] = [ENROLMENT_CONTEXT, tlsContext(0)];
@@ -29,14 +41,24 @@ describe('a device hardware pool', () => {
       const [here, there] = twins(`hardware-pool/${i}`);
       const record = await here.enrol();
       await there.enrol();
-      const [local, remote] = await Promise.all([here.deriveKeys(contexts, record.helperData, corner), pool.deriveKeys(there.reserveRead(), contexts, record.helperData, corner)]);
+      const [local, remote] = await Promise.all([
+        here.deriveKeys(contexts, record.helperData, corner),
+        pool.deriveKeys(there.reserveRead(), contexts, record.helperData, corner),
+      ]);
       remote.forEach((pair, k) => {
         expect(pair.publicKeySpki).toEqual(local[k]!.publicKeySpki);
         expect(pair.privateKey).toMatchObject({ type: 'private', extractable: false, usages: ['sign'] });
       });
       const message = Buffer.from('dev.x.hello');
       const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, remote[0]!.privateKey, message);
-      expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, await importPublicKey(local[0]!), signature, message)).toBe(true);
+      expect(
+        await webcrypto.subtle.verify(
+          { name: 'ECDSA', hash: 'SHA-256' },
+          await importPublicKey(local[0]!),
+          signature,
+          message,
+        ),
+      ).toBe(true);
     }
     expect(pool.pending).toBe(0);
   });
@@ -45,12 +67,20 @@ describe('a device hardware pool', () => {
     const device = PufDevice.manufacture({ seed: 'hardware-pool/tampered' });
     const tampered = (await device.enrol()).helperData.slice();
     tampered[100]! ^= 0x10;
-    await expect(pool.deriveKeys(device.reserveRead(), contexts, tampered, {})).rejects.toBeInstanceOf(KeyCheckMismatchError);
-    await expect(pool.deriveKeys(device.reserveRead(), contexts, new Uint8Array([1, 2, 3]), {})).rejects.toBeInstanceOf(HelperDataFormatError);
+    await expect(pool.deriveKeys(device.reserveRead(), contexts, tampered, {})).rejects.toBeInstanceOf(
+      KeyCheckMismatchError,
+    );
+    await expect(pool.deriveKeys(device.reserveRead(), contexts, new Uint8Array([1, 2, 3]), {})).rejects.toBeInstanceOf(
+      HelperDataFormatError,
+    );
   });
 
   it('lets a simulated device report a key failure as it does in-thread', async () => {
-    const device = await SimulatedDevice.manufacture({ seed: 'hardware-pool/device', transport: { publish: () => undefined }, hardware: pool });
+    const device = await SimulatedDevice.manufacture({
+      seed: 'hardware-pool/device',
+      transport: { publish: () => undefined },
+      hardware: pool,
+    });
     const seen = await device.withKeys(['enrolment'], async (keys) => keys.get('enrolment')!.publicKeySpki);
     expect(Buffer.from(seen).equals(device.enrolmentPublicKey)).toBe(true);
     device.corruptHelperData();
@@ -62,7 +92,8 @@ describe('a device hardware pool', () => {
 
   // Linux: a thread's nice value is field 19 of /proc/self/task/<tid>/stat.
   it('runs its threads at the lowest CPU priority and leaves the rest of the process alone', async () => {
-    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const niceOf = (tid: string) =>
+      Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
     const niced = () => readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 19);
     const deadline = Date.now() + 10_000;
     while (niced().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -75,13 +106,20 @@ describe('a device hardware pool', () => {
     await closing.close();
     expect(closing.threads).toBe(0);
     const device = PufDevice.manufacture({ seed: 'hardware-pool/closed' });
-    await expect(closing.deriveKeys(device.reserveRead(), contexts, (await device.enrol()).helperData, {})).rejects.toBeInstanceOf(DeviceHardwareError);
+    await expect(
+      closing.deriveKeys(device.reserveRead(), contexts, (await device.enrol()).helperData, {}),
+    ).rejects.toBeInstanceOf(DeviceHardwareError);
   });
 });
 
 describe('a fleet on its own hardware threads', () => {
   it('announces with keys from the threads and stops them with fleet.stop()', async () => {
-    const fleet = await createFleet({ size: 12, seedBase: 'hardware-fleet', hardwareThreads: 2, faults: { tampered: 2, tamperMode: 'helper-data' } });
+    const fleet = await createFleet({
+      size: 12,
+      seedBase: 'hardware-fleet',
+      hardwareThreads: 2,
+      faults: { tampered: 2, tamperMode: 'helper-data' },
+    });
     expect(fleet.stats().hardware.threads).toBe(2);
     expect(await fleet.announce()).toEqual({ announced: 10, offline: 0, failed: 2 });
     expect(fleet.stats().messages.keyFailures).toBe(2);

@@ -30,7 +30,12 @@ import type { DescribedError, HardwareJob, HardwareReply } from './hardware-mess
 
 /** Where a device's PUF reads and key derivations run (SimulatedDevice option `hardware`). */
 export interface DeviceHardware {
-  deriveKeys(read: PufRead, contexts: readonly KeyContext[], helperData: Uint8Array, at: Partial<OperatingConditions>): Promise<DerivedKeyPair[]>;
+  deriveKeys(
+    read: PufRead,
+    contexts: readonly KeyContext[],
+    helperData: Uint8Array,
+    at: Partial<OperatingConditions>,
+  ): Promise<DerivedKeyPair[]>;
 }
 
 interface Pending {
@@ -54,14 +59,24 @@ const pufErrors = {
 function rebuild(described: DescribedError): Error {
   const PufErrorClass = described.code ? pufErrors[described.code as keyof typeof pufErrors] : undefined;
   if (PufErrorClass) return new PufErrorClass(described.message, described.context);
-  return new DeviceHardwareError(`device hardware failed: ${described.message}`, { error: described.name, ...(described.code ? { errorCode: described.code } : {}) });
+  return new DeviceHardwareError(`device hardware failed: ${described.message}`, {
+    error: described.name,
+    ...(described.code ? { errorCode: described.code } : {}),
+  });
 }
 
 /** The built worker: next to this module in dist/, or dist/'s when running from sources (tests). */
 function workerScript(): URL {
-  const candidates = [new URL('./device-hardware-worker.js', import.meta.url), new URL('../../dist/hardware/device-hardware-worker.js', import.meta.url)];
+  const candidates = [
+    new URL('./device-hardware-worker.js', import.meta.url),
+    new URL('../../dist/hardware/device-hardware-worker.js', import.meta.url),
+  ];
   const found = candidates.find((url) => existsSync(fileURLToPath(url)));
-  if (!found) throw new DeviceHardwareError('the device-hardware worker is not built: run `npx nx run @tunnelkey/device-fleet:build`', { looked: candidates.map((u) => fileURLToPath(u)).join(', ') });
+  if (!found)
+    throw new DeviceHardwareError(
+      'the device-hardware worker is not built: run `npx nx run @tunnelkey/device-fleet:build`',
+      { looked: candidates.map((u) => fileURLToPath(u)).join(', ') },
+    );
   return found;
 }
 
@@ -72,7 +87,8 @@ export class DeviceHardwarePool implements DeviceHardware {
   #closed = false;
 
   constructor(threads: number) {
-    if (!Number.isInteger(threads) || threads < 1) throw new InvalidFleetOptionError('hardware threads must be a positive integer', { threads });
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new InvalidFleetOptionError('hardware threads must be a positive integer', { threads });
     this.#script = workerScript();
     for (let i = 0; i < threads; i++) this.#lanes.push(this.#spawn());
   }
@@ -87,7 +103,12 @@ export class DeviceHardwarePool implements DeviceHardware {
     return this.#lanes.reduce((n, lane) => n + lane.pending.size, 0);
   }
 
-  deriveKeys(read: PufRead, contexts: readonly KeyContext[], helperData: Uint8Array, at: Partial<OperatingConditions>): Promise<DerivedKeyPair[]> {
+  deriveKeys(
+    read: PufRead,
+    contexts: readonly KeyContext[],
+    helperData: Uint8Array,
+    at: Partial<OperatingConditions>,
+  ): Promise<DerivedKeyPair[]> {
     if (this.#closed) return Promise.reject(new DeviceHardwareError('the device hardware pool is closed'));
     const lane = this.#lanes.reduce((best, l) => (l.pending.size < best.pending.size ? l : best));
     const id = ++this.#nextId;

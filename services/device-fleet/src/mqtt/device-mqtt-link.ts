@@ -31,8 +31,24 @@ export type ConnectFailure =
   | 'other';
 
 export type MqttLinkEvent =
-  | { type: 'connected'; deviceId: string; targetId: string; at: number; attempt: number; deriveMs: number; handshakeMs: number }
-  | { type: 'connect-failed'; deviceId: string; targetId: string; at: number; attempt: number; reason: ConnectFailure; code?: string }
+  | {
+      type: 'connected';
+      deviceId: string;
+      targetId: string;
+      at: number;
+      attempt: number;
+      deriveMs: number;
+      handshakeMs: number;
+    }
+  | {
+      type: 'connect-failed';
+      deviceId: string;
+      targetId: string;
+      at: number;
+      attempt: number;
+      reason: ConnectFailure;
+      code?: string;
+    }
   | { type: 'disconnected'; deviceId: string; targetId: string; at: number }
   /** The broker acknowledged this device's first telemetry message on this target (once per link). */
   | { type: 'first-publish-acked'; deviceId: string; targetId: string; at: number }
@@ -107,7 +123,11 @@ export class DeviceMqttLink {
       const identity = await deviceTlsIdentity(this.device, this.settings.keyId, this.parameters);
       return this.state === 'connecting' ? { attempt, identity } : undefined; // stopped while deriving
     } catch (error) {
-      this.#failed(attempt, isDeviceKeyUnavailableError(error) ? 'key-unavailable' : 'other', (error as { code?: string }).code);
+      this.#failed(
+        attempt,
+        isDeviceKeyUnavailableError(error) ? 'key-unavailable' : 'other',
+        (error as { code?: string }).code,
+      );
       return undefined;
     }
   }
@@ -150,7 +170,15 @@ export class DeviceMqttLink {
         this.consecutiveFailures = 0;
         this.lastFailure = undefined;
         this.deliveringNow = false;
-        this.settings.emit({ type: 'connected', deviceId: this.deviceId, targetId: this.targetId, at, attempt, deriveMs: identity.deriveMs, handshakeMs: at - handshakeStarted });
+        this.settings.emit({
+          type: 'connected',
+          deviceId: this.deviceId,
+          targetId: this.targetId,
+          at,
+          attempt,
+          deriveMs: identity.deriveMs,
+          handshakeMs: at - handshakeStarted,
+        });
         // First reading at once, later ones spread over the interval so devices that connected together do not publish together.
         this.nextPublishAt = at + this.settings.telemetryIntervalMs * (0.5 + Math.random() * 0.5);
         if (this.settings.telemetryEnabled()) this.publish(new Date(at));
@@ -164,7 +192,11 @@ export class DeviceMqttLink {
         if (!settled) {
           settled = true;
           const timedOut = !lastError && Date.now() - handshakeStarted >= this.settings.connectTimeoutMs;
-          this.#failed(attempt, timedOut ? 'timeout' : classify(lastError), lastError?.code === undefined ? undefined : String(lastError.code));
+          this.#failed(
+            attempt,
+            timedOut ? 'timeout' : classify(lastError),
+            lastError?.code === undefined ? undefined : String(lastError.code),
+          );
           resolve();
           return;
         }
@@ -190,7 +222,12 @@ export class DeviceMqttLink {
         this.deliveringNow = true;
         if (!this.#firstAckSeen) {
           this.#firstAckSeen = true;
-          this.settings.emit({ type: 'first-publish-acked', deviceId: this.deviceId, targetId: this.targetId, at: Date.now() });
+          this.settings.emit({
+            type: 'first-publish-acked',
+            deviceId: this.deviceId,
+            targetId: this.targetId,
+            at: Date.now(),
+          });
         }
         return;
       }
@@ -199,7 +236,13 @@ export class DeviceMqttLink {
         // Connected but without rights (not onboarded, or deprovisioned): the broker says so per message.
         this.publishRefused++;
         this.deliveringNow = false;
-        this.settings.emit({ type: 'publish-refused', deviceId: this.deviceId, targetId: this.targetId, at: Date.now(), reasonCode });
+        this.settings.emit({
+          type: 'publish-refused',
+          deviceId: this.deviceId,
+          targetId: this.targetId,
+          at: Date.now(),
+          reasonCode,
+        });
       }
     });
   }
@@ -216,7 +259,15 @@ export class DeviceMqttLink {
     if (this.state === 'stopped') return;
     this.consecutiveFailures++;
     this.lastFailure = reason;
-    this.settings.emit({ type: 'connect-failed', deviceId: this.deviceId, targetId: this.targetId, at: Date.now(), attempt, reason, ...(code ? { code } : {}) });
+    this.settings.emit({
+      type: 'connect-failed',
+      deviceId: this.deviceId,
+      targetId: this.targetId,
+      at: Date.now(),
+      attempt,
+      reason,
+      ...(code ? { code } : {}),
+    });
     this.#scheduleRetry();
   }
 
@@ -233,9 +284,17 @@ function classify(error: (Error & { code?: string | number }) | undefined): Conn
   if (!error) return 'closed-before-connack';
   const code = error.code;
   if (typeof code === 'number') return refusedConnack.has(code) || code >= 128 ? 'connack-refused' : 'other';
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND') return 'unreachable';
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND')
+    return 'unreachable';
   if (code === 'ECONNRESET' || code === 'EPIPE') return 'closed-before-connack';
-  if (typeof code === 'string' && (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT')) return 'tls-refused';
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('ERR_SSL') ||
+      code.startsWith('ERR_TLS') ||
+      code.includes('CERT') ||
+      code === 'DEPTH_ZERO_SELF_SIGNED_CERT')
+  )
+    return 'tls-refused';
   if (/alert|certificate|TLS not authorized/i.test(error.message)) return 'tls-refused';
   return 'other';
 }

@@ -25,9 +25,17 @@ export interface DeviceTlsIdentity {
   deriveMs: number;
 }
 
-export async function deviceTlsIdentity(device: SimulatedDevice, keyId: DeviceKeyId, parameters: StoredConnectionParameters): Promise<DeviceTlsIdentity> {
+export async function deviceTlsIdentity(
+  device: SimulatedDevice,
+  keyId: DeviceKeyId,
+  parameters: StoredConnectionParameters,
+): Promise<DeviceTlsIdentity> {
   const certificate = device.flash.certificates[keyId];
-  if (!certificate) throw new DeviceNotConnectableError('the device holds no certificate for its TLS key', { deviceId: device.deviceId, keyId });
+  if (!certificate)
+    throw new DeviceNotConnectableError('the device holds no certificate for its TLS key', {
+      deviceId: device.deviceId,
+      keyId,
+    });
   const started = performance.now();
   return device.withKeys([keyId], async (keys) => {
     const deriveMs = performance.now() - started;

@@ -29,7 +29,13 @@ export class FridgeTelemetry {
     const open = this.#doorOpenFor > 0;
     const target = open ? 9 : 4;
     this.#temperature += (target - this.#temperature) * (open ? 0.35 : 0.2) + (this.#uniform() - 0.5) * 0.2;
-    return { deviceId: this.deviceId, seq: ++this.#seq, at: at.toISOString(), temperatureC: Math.round(this.#temperature * 100) / 100, door: open ? 'open' : 'closed' };
+    return {
+      deviceId: this.deviceId,
+      seq: ++this.#seq,
+      at: at.toISOString(),
+      temperatureC: Math.round(this.#temperature * 100) / 100,
+      door: open ? 'open' : 'closed',
+    };
   }
 
   // xorshift32: simulation noise only, never used for anything secret.

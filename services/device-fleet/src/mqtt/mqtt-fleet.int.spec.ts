@@ -43,8 +43,18 @@ describe('MqttFleet attempt scheduling', () => {
       const device = await SimulatedDevice.manufacture({ seed: `lookahead-${i}`, transport });
       const spki = await device.withKeys(['tls-0'], async (keys) => keys.get('tls-0')!.publicKeySpki);
       const certificate = await ca.issue(device.deviceId, spki);
-      device.flash.certificates['tls-0'] = { requestId: `r-${i}`, serialNumber: certificate.serialHex, certificatePem: certificate.pem, chainPem: [], notAfter: certificate.notAfter.toISOString() };
-      device.flash.connections['hanging-broker'] = { endpoint: { protocol: 'mqtts', host: '127.0.0.1', port }, clientId: device.deviceId, topicPrefix: `fridges/${device.deviceId}` };
+      device.flash.certificates['tls-0'] = {
+        requestId: `r-${i}`,
+        serialNumber: certificate.serialHex,
+        certificatePem: certificate.pem,
+        chainPem: [],
+        notAfter: certificate.notAfter.toISOString(),
+      };
+      device.flash.connections['hanging-broker'] = {
+        endpoint: { protocol: 'mqtts', host: '127.0.0.1', port },
+        clientId: device.deviceId,
+        topicPrefix: `fridges/${device.deviceId}`,
+      };
       const withKeys = device.withKeys.bind(device);
       device.withKeys = (keyIds, use) => {
         derivations.push(device.deviceId);
@@ -52,10 +62,17 @@ describe('MqttFleet attempt scheduling', () => {
       };
       devices.push(device);
     }
-    const fleet = new MqttFleet({ concurrency: 2, connectTimeoutMs: 60_000, tickMs: 20, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const fleet = new MqttFleet({
+      concurrency: 2,
+      connectTimeoutMs: 60_000,
+      tickMs: 20,
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
     try {
       expect(fleet.connectAll(devices).started).toBe(8);
-      await waitFor(() => open.size === 2 && derivations.length === 4, { description: 'two handshakes open and two keys derived ahead' });
+      await waitFor(() => open.size === 2 && derivations.length === 4, {
+        description: 'two handshakes open and two keys derived ahead',
+      });
       // Nothing more starts while both handshakes hang: no third handshake, no fifth derivation.
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(open.size).toBe(2);
@@ -65,7 +82,9 @@ describe('MqttFleet attempt scheduling', () => {
       // The broker hangs up on everyone from now on: each failed handshake lets one derived device in and one more derive.
       hangUp = true;
       for (const socket of open) socket.destroy();
-      await waitFor(() => new Set(derivations).size === 8 && fleet.stats().waiting === 8, { description: 'every device tried once and waits for its retry' });
+      await waitFor(() => new Set(derivations).size === 8 && fleet.stats().waiting === 8, {
+        description: 'every device tried once and waits for its retry',
+      });
       expect(derivations).toHaveLength(8);
       expect(mostOpen).toBe(2);
       expect(Object.values(fleet.stats().failuresByReason).reduce((a, b) => a + (b ?? 0), 0)).toBe(8);

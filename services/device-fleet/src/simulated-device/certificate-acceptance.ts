@@ -32,7 +32,8 @@ function parseChainCertificate(pem: string): ParsedCertificate {
   let parsed = parsedChainCertificates.get(pem);
   if (!parsed) {
     parsed = parseCertificate(pem);
-    if (parsedChainCertificates.size >= maxCachedChainCertificates) parsedChainCertificates.delete(parsedChainCertificates.keys().next().value!);
+    if (parsedChainCertificates.size >= maxCachedChainCertificates)
+      parsedChainCertificates.delete(parsedChainCertificates.keys().next().value!);
     parsedChainCertificates.set(pem, parsed);
   }
   return parsed;
@@ -59,7 +60,8 @@ export async function judgeDeliveredCertificate(
   } catch {
     return { accepted: false, reason: 'malformed-certificate' };
   }
-  if (!spkiEqual(leaf.spki, Buffer.from(pending.publicKey, 'base64'))) return { accepted: false, reason: 'certificate-key-mismatch' };
+  if (!spkiEqual(leaf.spki, Buffer.from(pending.publicKey, 'base64')))
+    return { accepted: false, reason: 'certificate-key-mismatch' };
   if (leaf.subjectCommonName !== deviceId) return { accepted: false, reason: 'certificate-subject-mismatch' };
   const root = chain.at(-1);
   if (root && selfIssued(root)) {

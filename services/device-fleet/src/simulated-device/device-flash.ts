@@ -71,7 +71,8 @@ export function serialiseFlash(flash: DeviceFlash): Uint8Array {
 
 function field<T>(record: Record<string, unknown>, name: string, check: (v: unknown) => v is T): T {
   const value = record[name];
-  if (!check(value)) throw new FlashRecordFormatError(`flash record field ${name} is missing or malformed`, { field: name });
+  if (!check(value))
+    throw new FlashRecordFormatError(`flash record field ${name} is missing or malformed`, { field: name });
   return value;
 }
 const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
@@ -87,7 +88,8 @@ export function parseFlash(input: Uint8Array | string): DeviceFlash {
     throw new FlashRecordFormatError('flash record is not JSON', {}, { cause: error });
   }
   if (!isObject(raw)) throw new FlashRecordFormatError('flash record is not an object');
-  if (raw['formatVersion'] !== flashFormatVersion) throw new FlashRecordFormatError('unknown flash record version', { expected: flashFormatVersion });
+  if (raw['formatVersion'] !== flashFormatVersion)
+    throw new FlashRecordFormatError('unknown flash record version', { expected: flashFormatVersion });
   const firmware = field(raw, 'firmware', isObject);
   return {
     deviceId: field(raw, 'deviceId', isString),

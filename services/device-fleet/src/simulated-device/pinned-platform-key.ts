@@ -21,8 +21,12 @@ function spkiBytes(input: Uint8Array | string): Uint8Array {
 }
 
 /** Pins a P-256 platform public key given as SPKI PEM, base64 or DER, or as a CryptoKey. */
-export async function pinPlatformKey(key: CryptoKey | Uint8Array | string, keyId = defaultPlatformKeyId): Promise<PinnedPlatformKey> {
-  if (!/^platform-[a-z0-9-]{1,32}$/.test(keyId)) throw new PlatformPublicKeyError('platform key id must look like platform-<id>', { keyId });
+export async function pinPlatformKey(
+  key: CryptoKey | Uint8Array | string,
+  keyId = defaultPlatformKeyId,
+): Promise<PinnedPlatformKey> {
+  if (!/^platform-[a-z0-9-]{1,32}$/.test(keyId))
+    throw new PlatformPublicKeyError('platform key id must look like platform-<id>', { keyId });
   if (typeof key !== 'string' && !(key instanceof Uint8Array)) return { keyId, publicKey: key };
   try {
     return { keyId, publicKey: await importVerifyKey(spkiBytes(key)) };
@@ -33,7 +37,10 @@ export async function pinPlatformKey(key: CryptoKey | Uint8Array | string, keyId
 }
 
 /** Reads PLATFORM_PUBLIC_KEY_FILE / --platform-key-file (SPKI PEM or DER). */
-export async function loadPlatformPublicKeyFile(path: string, keyId = defaultPlatformKeyId): Promise<PinnedPlatformKey> {
+export async function loadPlatformPublicKeyFile(
+  path: string,
+  keyId = defaultPlatformKeyId,
+): Promise<PinnedPlatformKey> {
   const bytes = await readFile(path).catch((error: unknown) => {
     throw new PlatformPublicKeyError('platform public key file cannot be read', { path }, { cause: error });
   });

@@ -25,7 +25,14 @@ import {
   type CryptoKey,
 } from '@tunnelkey/device-protocol';
 import { createCsr, WebCryptoSigner } from '@tunnelkey/pki';
-import { PufDevice, isPufError, type DerivedKeyPair, type OperatingConditions, type PufProfile, type PufProfileName } from '@tunnelkey/puf';
+import {
+  PufDevice,
+  isPufError,
+  type DerivedKeyPair,
+  type OperatingConditions,
+  type PufProfile,
+  type PufProfileName,
+} from '@tunnelkey/puf';
 import { DeviceKeyUnavailableError } from '../errors.js';
 import type { DeviceHardware } from '../hardware/device-hardware-pool.js';
 import { judgeDeliveredCertificate } from './certificate-acceptance.js';
@@ -188,7 +195,10 @@ export class SimulatedDevice {
    * DeviceKeyUnavailableError (cause: the PUF's typed error) when reconstruction fails: a wrong
    * key is never returned, the key check in the helper data prevents it.
    */
-  async withKeys<T>(keyIds: readonly DeviceKeyId[], use: (keys: ReadonlyMap<DeviceKeyId, DerivedKeyPair>) => Promise<T>): Promise<T> {
+  async withKeys<T>(
+    keyIds: readonly DeviceKeyId[],
+    use: (keys: ReadonlyMap<DeviceKeyId, DerivedKeyPair>) => Promise<T>,
+  ): Promise<T> {
     const unique = [...new Set(keyIds)];
     let pairs: DerivedKeyPair[];
     try {
@@ -201,7 +211,11 @@ export class SimulatedDevice {
       const code = isPufError(error) ? error.code : 'UNKNOWN';
       this.#keyFailed = true;
       this.#observe({ type: 'key-failure', code });
-      throw new DeviceKeyUnavailableError('the PUF could not reconstruct the device key', { deviceId: this.deviceId, pufCode: code }, { cause: error });
+      throw new DeviceKeyUnavailableError(
+        'the PUF could not reconstruct the device key',
+        { deviceId: this.deviceId, pufCode: code },
+        { cause: error },
+      );
     }
     const keys = new Map(unique.map((id, i) => [id, pairs[i]!] as const));
     const enrolment = keys.get('enrolment');
@@ -209,7 +223,9 @@ export class SimulatedDevice {
       // Unreachable with intact helper data (the key check catches it first); guards the identity anyway.
       this.#keyFailed = true;
       this.#observe({ type: 'key-failure', code: 'ENROLMENT_KEY_CHANGED' });
-      throw new DeviceKeyUnavailableError('reconstructed enrolment key differs from the enrolled one', { deviceId: this.deviceId });
+      throw new DeviceKeyUnavailableError('reconstructed enrolment key differs from the enrolled one', {
+        deviceId: this.deviceId,
+      });
     }
     this.#keyFailed = false;
     return use(keys);
@@ -266,7 +282,8 @@ export class SimulatedDevice {
     const parts = parseDeviceSubject(subject, this.#options.namespace ?? '');
     const kind = parts?.kind;
     if (!this.#options.platformKey) return this.#refuse(kind, 'no-platform-key');
-    if (!parts || parts.direction !== 'downlink' || parts.deviceId !== this.deviceId) return this.#refuse(kind, 'subject-mismatch');
+    if (!parts || parts.direction !== 'downlink' || parts.deviceId !== this.deviceId)
+      return this.#refuse(kind, 'subject-mismatch');
     let envelope: DeviceEnvelope;
     try {
       envelope = await this.#platformVerifier().verify(subject, data);
@@ -308,7 +325,11 @@ export class SimulatedDevice {
           const enrolment = keys.get('enrolment')!;
           return this.#send(
             EnrolmentKeyReportMessage,
-            { requestId: body.requestId, enrolmentPublicKey: base64(enrolment.publicKeySpki), firmwareMeasurement: this.flash.firmware.measurement },
+            {
+              requestId: body.requestId,
+              enrolmentPublicKey: base64(enrolment.publicKeySpki),
+              firmwareMeasurement: this.flash.firmware.measurement,
+            },
             enrolment.privateKey,
           );
         });
@@ -323,7 +344,12 @@ export class SimulatedDevice {
       }
       case CertificateMessage.kind: {
         const body = envelope.body as DeviceBodyOf<typeof CertificateMessage>;
-        const verdict = await judgeDeliveredCertificate(body, this.flash.pendingCsrs[body.requestId], this.deviceId, now);
+        const verdict = await judgeDeliveredCertificate(
+          body,
+          this.flash.pendingCsrs[body.requestId],
+          this.deviceId,
+          now,
+        );
         if (!verdict.accepted) return this.#refuse(envelope.kind, verdict.reason);
         this.flash.certificates[verdict.keyId] = verdict.certificate;
         delete this.flash.pendingCsrs[body.requestId];
@@ -362,7 +388,10 @@ export class SimulatedDevice {
           : {
               keyId,
               publicKey,
-              signature: await signBytes(keyAttestationBytes({ deviceId: this.deviceId, keyId, publicKey }), enrolment.privateKey),
+              signature: await signBytes(
+                keyAttestationBytes({ deviceId: this.deviceId, keyId, publicKey }),
+                enrolment.privateKey,
+              ),
             };
       this.#rememberPendingCsr(requestId, { keyId, publicKey });
       await this.#send(CsrMessage, { requestId, keyId, csr: base64(csr.der), keyAttestation }, enrolment.privateKey);
@@ -382,14 +411,19 @@ export class SimulatedDevice {
     const envelope = await signer.sign(definition, body, { keyId: 'enrolment', privateKey: enrolmentKey });
     // Persist the counter before the message leaves: a crash after sending never reuses it.
     this.flash.uplinkCounter = signer.lastCounter;
-    await this.#options.transport.publish(definition.subject(this.deviceId, this.#options.namespace ?? ''), encoder.encode(JSON.stringify(envelope)));
+    await this.#options.transport.publish(
+      definition.subject(this.deviceId, this.#options.namespace ?? ''),
+      encoder.encode(JSON.stringify(envelope)),
+    );
     this.#observe({ type: 'sent', kind: definition.kind });
   }
 
   #platformVerifier(): DeviceMessageVerifier {
     if (!this.#verifier) {
       const pinned = this.#options.platformKey!;
-      const replayGuard = new ReplayGuard(this.#options.replayWindowMs === undefined ? {} : { windowMs: this.#options.replayWindowMs });
+      const replayGuard = new ReplayGuard(
+        this.#options.replayWindowMs === undefined ? {} : { windowMs: this.#options.replayWindowMs },
+      );
       replayGuard.restore(this.deviceId, this.flash.lastDownlinkCounter);
       this.#verifier = new DeviceMessageVerifier({
         direction: 'downlink',
@@ -397,7 +431,8 @@ export class SimulatedDevice {
         clock: this.#clock,
         replayGuard,
         // Only this device's inbox, only the pinned platform key id.
-        resolveKey: async (envelope) => (envelope.deviceId !== this.deviceId ? undefined : envelope.keyId === pinned.keyId ? pinned.publicKey : null),
+        resolveKey: async (envelope) =>
+          envelope.deviceId !== this.deviceId ? undefined : envelope.keyId === pinned.keyId ? pinned.publicKey : null,
       });
     }
     return this.#verifier;

@@ -15,7 +15,12 @@ import { bytesSignatureValid, generatePlatformKey, importVerifyKey } from '@tunn
 import { parseAndVerifyCsr, spkiEqual } from '@tunnelkey/pki';
 import { KeyCheckMismatchError, PufDevice, isPufError } from '@tunnelkey/puf';
 import { DeviceKeyUnavailableError } from '../errors.js';
-import { memoryTransport, platformDouble, testCa, type PlatformDouble } from '../testing/platform-double.test-helper.js';
+import {
+  memoryTransport,
+  platformDouble,
+  testCa,
+  type PlatformDouble,
+} from '../testing/platform-double.test-helper.js';
 import { parseFlash, serialiseFlash } from './device-flash.js';
 import { firmwareMeasurement } from './firmware-image.js';
 import { SimulatedDevice } from './simulated-device.js';
@@ -31,7 +36,12 @@ describe('simulated device firmware', () => {
   let seq = 0;
 
   const make = async (overrides: Partial<Parameters<typeof SimulatedDevice.manufacture>[0]> = {}) =>
-    SimulatedDevice.manufacture({ seed: `device-spec/${seq++}`, transport, platformKey: platform.pinned, ...overrides });
+    SimulatedDevice.manufacture({
+      seed: `device-spec/${seq++}`,
+      transport,
+      platformKey: platform.pinned,
+      ...overrides,
+    });
   const challenge = (target = device, body = { challengeId: 'ch-1', nonce: nonce(), expiresAt: inAMinute() }) =>
     platform.downlink(IdentityChallengeMessage, target.deviceId, body);
 
@@ -65,11 +75,17 @@ describe('simulated device firmware', () => {
       expect(subject).toBe(`dev.${device.deviceId}.identity-response`);
       const response = await platform.verifyUplink(subject, data, device.enrolmentPublicKey);
       const sentChallenge = downlink.envelope.body as DeviceBodyOf<typeof IdentityChallengeMessage>;
-      expect(response.body).toEqual({ challengeId: 'ch-1', nonce: sentChallenge.nonce, firmwareMeasurement: firmwareMeasurement('1.0.0') });
+      expect(response.body).toEqual({
+        challengeId: 'ch-1',
+        nonce: sentChallenge.nonce,
+        firmwareMeasurement: firmwareMeasurement('1.0.0'),
+      });
       expect(response.keyId).toBe('enrolment');
       // Someone else's key does not verify it.
       const other = await make();
-      await expect(platform.verifyUplink(subject, data, other.enrolmentPublicKey)).rejects.toMatchObject({ code: 'bad-signature' });
+      await expect(platform.verifyUplink(subject, data, other.enrolmentPublicKey)).rejects.toMatchObject({
+        code: 'bad-signature',
+      });
       expect(device.state).toBe('identity-proven');
     });
 
@@ -85,11 +101,20 @@ describe('simulated device firmware', () => {
     });
 
     it('answers an enrolment-key request with the key it reconstructs', async () => {
-      const d = await platform.downlink(EnrolmentKeyRequestMessage, device.deviceId, { requestId: 'rq-1', expiresAt: inAMinute() });
+      const d = await platform.downlink(EnrolmentKeyRequestMessage, device.deviceId, {
+        requestId: 'rq-1',
+        expiresAt: inAMinute(),
+      });
       await device.receive(d.subject, d.data);
-      const report = await platform.verifyUplink(transport.sent[0]!.subject, transport.sent[0]!.data, device.enrolmentPublicKey);
+      const report = await platform.verifyUplink(
+        transport.sent[0]!.subject,
+        transport.sent[0]!.data,
+        device.enrolmentPublicKey,
+      );
       expect(report.kind).toBe('enrolment-key-report');
-      expect(Buffer.from((report.body as { enrolmentPublicKey: string }).enrolmentPublicKey, 'base64')).toEqual(Buffer.from(device.enrolmentPublicKey));
+      expect(Buffer.from((report.body as { enrolmentPublicKey: string }).enrolmentPublicKey, 'base64')).toEqual(
+        Buffer.from(device.enrolmentPublicKey),
+      );
     });
   });
 
@@ -102,7 +127,12 @@ describe('simulated device firmware', () => {
 
     it('refuses a forged signature (another key, even claiming the platform key id)', async () => {
       const forger = await generatePlatformKey('platform-1');
-      const forged = await platform.downlink(IdentityChallengeMessage, device.deviceId, { challengeId: 'ch-f', nonce: nonce(), expiresAt: inAMinute() }, { privateKey: forger.key.privateKey });
+      const forged = await platform.downlink(
+        IdentityChallengeMessage,
+        device.deviceId,
+        { challengeId: 'ch-f', nonce: nonce(), expiresAt: inAMinute() },
+        { privateKey: forger.key.privateKey },
+      );
       await expectRefused(forged.subject, forged.data, 'bad-signature');
       const tampered = await challenge();
       const json = JSON.parse(new TextDecoder().decode(tampered.data)) as DeviceEnvelope;
@@ -111,7 +141,12 @@ describe('simulated device firmware', () => {
     });
 
     it('refuses a key id it has not pinned', async () => {
-      const other = await platform.downlink(IdentityChallengeMessage, device.deviceId, { challengeId: 'ch-k', nonce: nonce(), expiresAt: inAMinute() }, { keyId: 'platform-2' });
+      const other = await platform.downlink(
+        IdentityChallengeMessage,
+        device.deviceId,
+        { challengeId: 'ch-k', nonce: nonce(), expiresAt: inAMinute() },
+        { keyId: 'platform-2' },
+      );
       await expectRefused(other.subject, other.data, 'wrong-key');
     });
 
@@ -124,7 +159,7 @@ describe('simulated device firmware', () => {
       await expectRefused(first.subject, first.data, 'replayed');
     });
 
-    it('refuses a message on the wrong subject: another device\'s inbox, or another device\'s envelope', async () => {
+    it("refuses a message on the wrong subject: another device's inbox, or another device's envelope", async () => {
       const other = await make();
       const forOther = await challenge(other);
       await expectRefused(forOther.subject, forOther.data, 'subject-mismatch');
@@ -135,14 +170,27 @@ describe('simulated device firmware', () => {
     });
 
     it('refuses a stale message and an expired challenge', async () => {
-      const old = await platform.downlink(IdentityChallengeMessage, device.deviceId, { challengeId: 'ch-s', nonce: nonce(), expiresAt: inAMinute() }, { clock: () => new Date(Date.now() - 3_600_000) });
+      const old = await platform.downlink(
+        IdentityChallengeMessage,
+        device.deviceId,
+        { challengeId: 'ch-s', nonce: nonce(), expiresAt: inAMinute() },
+        { clock: () => new Date(Date.now() - 3_600_000) },
+      );
       await expectRefused(old.subject, old.data, 'stale');
-      const expired = await challenge(device, { challengeId: 'ch-e', nonce: nonce(), expiresAt: new Date(Date.now() - 1000).toISOString() });
+      const expired = await challenge(device, {
+        challengeId: 'ch-e',
+        nonce: nonce(),
+        expiresAt: new Date(Date.now() - 1000).toISOString(),
+      });
       await expectRefused(expired.subject, expired.data, 'expired');
     });
 
     it('refuses malformed bytes, and everything when no platform key is pinned', async () => {
-      await expectRefused(`dev.${device.deviceId}.inbox.identity-challenge`, new TextEncoder().encode('{"kind":'), 'malformed');
+      await expectRefused(
+        `dev.${device.deviceId}.inbox.identity-challenge`,
+        new TextEncoder().encode('{"kind":'),
+        'malformed',
+      );
       const unpinned = await make({ platformKey: undefined });
       const d = await challenge(unpinned);
       expect(await unpinned.receive(d.subject, d.data)).toBe('refused');
@@ -152,7 +200,12 @@ describe('simulated device firmware', () => {
 
     it('a refused message does not burn the counter: the genuine next one is accepted', async () => {
       const forger = await generatePlatformKey('platform-1');
-      const forged = await platform.downlink(IdentityChallengeMessage, device.deviceId, { challengeId: 'ch-f', nonce: nonce(), expiresAt: inAMinute() }, { privateKey: forger.key.privateKey });
+      const forged = await platform.downlink(
+        IdentityChallengeMessage,
+        device.deviceId,
+        { challengeId: 'ch-f', nonce: nonce(), expiresAt: inAMinute() },
+        { privateKey: forger.key.privateKey },
+      );
       await device.receive(forged.subject, forged.data);
       const genuine = await challenge();
       expect(await device.receive(genuine.subject, genuine.data)).toBe('handled');
@@ -175,11 +228,19 @@ describe('simulated device firmware', () => {
       expect(spkiEqual(csr.spki, device.enrolmentPublicKey)).toBe(false);
       expect(body.keyAttestation?.keyId).toBe('tls-0');
       expect(spkiEqual(csr.spki, Buffer.from(body.keyAttestation!.publicKey, 'base64'))).toBe(true);
-      const statement = keyAttestationBytes({ deviceId: device.deviceId, keyId: 'tls-0', publicKey: body.keyAttestation!.publicKey });
+      const statement = keyAttestationBytes({
+        deviceId: device.deviceId,
+        keyId: 'tls-0',
+        publicKey: body.keyAttestation!.publicKey,
+      });
       const enrolmentKey = await importVerifyKey(device.enrolmentPublicKey);
       expect(await bytesSignatureValid(statement, body.keyAttestation!.signature, enrolmentKey)).toBe(true);
       // The same statement for another device does not verify.
-      const forOther = keyAttestationBytes({ deviceId: 'd-someoneelse', keyId: 'tls-0', publicKey: body.keyAttestation!.publicKey });
+      const forOther = keyAttestationBytes({
+        deviceId: 'd-someoneelse',
+        keyId: 'tls-0',
+        publicKey: body.keyAttestation!.publicKey,
+      });
       expect(await bytesSignatureValid(forOther, body.keyAttestation!.signature, enrolmentKey)).toBe(false);
       // The key is reproducible: a second request certifies the same key.
       const again = await parseAndVerifyCsr(Buffer.from((await csrRequest('tls-0', 'rq-csr-2')).csr, 'base64'));
@@ -201,7 +262,12 @@ describe('simulated device firmware', () => {
       const csr = await parseAndVerifyCsr(Buffer.from(body.csr, 'base64'));
       const chainPem = [ca.issuing.pem, ca.root.pem];
       const deliver = async (requestId: string, pem: string, serial: string) => {
-        const d = await platform.downlink(CertificateMessage, device.deviceId, { requestId, serialNumber: serial, certificatePem: pem, chainPem });
+        const d = await platform.downlink(CertificateMessage, device.deviceId, {
+          requestId,
+          serialNumber: serial,
+          certificatePem: pem,
+          chainPem,
+        });
         return device.receive(d.subject, d.data);
       };
       // Wrong key (the enrolment key instead of tls-0): refused, not stored.
@@ -218,7 +284,12 @@ describe('simulated device firmware', () => {
       expect(device.flash.certificates).toEqual({});
       // The right one.
       expect(await deliver(body.requestId, right.pem, right.serialHex)).toBe('handled');
-      expect(device.flash.certificates['tls-0']).toMatchObject({ requestId: body.requestId, serialNumber: right.serialHex, certificatePem: right.pem, chainPem });
+      expect(device.flash.certificates['tls-0']).toMatchObject({
+        requestId: body.requestId,
+        serialNumber: right.serialHex,
+        certificatePem: right.pem,
+        chainPem,
+      });
       expect(device.flash.pendingCsrs).toEqual({});
       expect(device.state).toBe('certified');
     });
@@ -229,7 +300,10 @@ describe('simulated device firmware', () => {
       const csr = await parseAndVerifyCsr(Buffer.from(body.csr, 'base64'));
       const cert = await ca.issue(device.deviceId, csr.spki);
       const d = await platform.downlink(CertificateMessage, device.deviceId, {
-        requestId: body.requestId, serialNumber: cert.serialHex, certificatePem: cert.pem, chainPem: [otherCa.issuing.pem, otherCa.root.pem],
+        requestId: body.requestId,
+        serialNumber: cert.serialHex,
+        certificatePem: cert.pem,
+        chainPem: [otherCa.issuing.pem, otherCa.root.pem],
       });
       expect(await device.receive(d.subject, d.data)).toBe('refused');
       expect(device.journal.entries.at(-1)?.observation).toMatchObject({ code: 'certificate-chain-invalid' });
@@ -238,14 +312,30 @@ describe('simulated device firmware', () => {
 
   describe('other downlinks', () => {
     it('stores connection parameters and records platform rejections', async () => {
-      const params = { targetId: 'tg-1', endpoint: { protocol: 'mqtts' as const, host: 'broker.local', port: 8883 }, clientId: device.deviceId, topicPrefix: `devices/${device.deviceId}` };
+      const params = {
+        targetId: 'tg-1',
+        endpoint: { protocol: 'mqtts' as const, host: 'broker.local', port: 8883 },
+        clientId: device.deviceId,
+        topicPrefix: `devices/${device.deviceId}`,
+      };
       const d = await platform.downlink(ConnectionParametersMessage, device.deviceId, params);
       expect(await device.receive(d.subject, d.data)).toBe('handled');
-      expect(device.flash.connections['tg-1']).toEqual({ endpoint: params.endpoint, clientId: params.clientId, topicPrefix: params.topicPrefix });
+      expect(device.flash.connections['tg-1']).toEqual({
+        endpoint: params.endpoint,
+        clientId: params.clientId,
+        topicPrefix: params.topicPrefix,
+      });
       expect(device.state).toBe('configured');
-      const r = await platform.downlink(RejectionMessage, device.deviceId, { inReplyTo: { kind: 'csr', counter: 4 }, code: 'not-verified' });
+      const r = await platform.downlink(RejectionMessage, device.deviceId, {
+        inReplyTo: { kind: 'csr', counter: 4 },
+        code: 'not-verified',
+      });
       expect(await device.receive(r.subject, r.data)).toBe('handled');
-      expect(device.journal.entries.at(-1)?.observation).toEqual({ type: 'platform-rejection', kind: 'csr', code: 'not-verified' });
+      expect(device.journal.entries.at(-1)?.observation).toEqual({
+        type: 'platform-rejection',
+        kind: 'csr',
+        code: 'not-verified',
+      });
       expect(transport.sent).toHaveLength(0);
     });
   });
@@ -271,7 +361,12 @@ describe('simulated device firmware', () => {
       expect(transport.sent).toHaveLength(0);
       expect(device.state).toBe('key-failure');
       // Whatever bit is flipped, the outcome is a typed refusal, not a key.
-      for (const [i, mask] of [[5, 1], [40, 0x80], [300, 4], [-1, 1]] as const) {
+      for (const [i, mask] of [
+        [5, 1],
+        [40, 0x80],
+        [300, 4],
+        [-1, 1],
+      ] as const) {
         const fresh = await make();
         fresh.corruptHelperData(i < 0 ? fresh.flash.helperData.length - 1 : i, mask);
         const e = await fresh.withKeys(['enrolment'], async () => 'used').catch((x: unknown) => x);
@@ -284,14 +379,20 @@ describe('simulated device firmware', () => {
       device.tamperFirmware();
       expect(device.flash.firmware.measurement).not.toBe(firmwareMeasurement('1.0.0'));
       await device.announce();
-      expect((transport.sent[0]!.envelope.body as { firmwareMeasurement: string }).firmwareMeasurement).toBe(device.flash.firmware.measurement);
+      expect((transport.sent[0]!.envelope.body as { firmwareMeasurement: string }).firmwareMeasurement).toBe(
+        device.flash.firmware.measurement,
+      );
     });
 
     it('keys reproduce at -40/+25/+125 C after 10 years', async () => {
-      const baseline = await device.withKeys(['enrolment', 'tls-0'], async (keys) => [...keys.values()].map((k) => Buffer.from(k.publicKeySpki)));
+      const baseline = await device.withKeys(['enrolment', 'tls-0'], async (keys) =>
+        [...keys.values()].map((k) => Buffer.from(k.publicKeySpki)),
+      );
       for (const temperatureC of [-40, 25, 125]) {
         device.conditions = { temperatureC, ageYears: 10 };
-        const spkis = await device.withKeys(['enrolment', 'tls-0'], async (keys) => [...keys.values()].map((k) => Buffer.from(k.publicKeySpki)));
+        const spkis = await device.withKeys(['enrolment', 'tls-0'], async (keys) =>
+          [...keys.values()].map((k) => Buffer.from(k.publicKeySpki)),
+        );
         expect(spkis).toEqual(baseline);
       }
     });
@@ -301,7 +402,11 @@ describe('simulated device firmware', () => {
     it('survives a reboot: counters continue, old platform messages stay replays', async () => {
       const d = await challenge();
       await device.receive(d.subject, d.data);
-      const restored = new SimulatedDevice(PufDevice.manufacture({ seed: `device-spec/${seq - 1}` }), parseFlash(serialiseFlash(device.flash)), { transport, platformKey: platform.pinned });
+      const restored = new SimulatedDevice(
+        PufDevice.manufacture({ seed: `device-spec/${seq - 1}` }),
+        parseFlash(serialiseFlash(device.flash)),
+        { transport, platformKey: platform.pinned },
+      );
       expect(restored.deviceId).toBe(device.deviceId);
       expect(await restored.receive(d.subject, d.data)).toBe('refused');
       const next = await challenge();

@@ -3,12 +3,15 @@
  * downlinks (counters per device, as the real services will), verifies uplinks with the enrolled
  * keys, and a small CA to issue certificates for CSRs. Tests cannot use the registry/CA services.
  */
+import { type DeviceBodyOf, type DeviceEnvelope, type DeviceMessageDefinition } from '@tunnelkey/contracts';
 import {
-  type DeviceBodyOf,
-  type DeviceEnvelope,
-  type DeviceMessageDefinition,
-} from '@tunnelkey/contracts';
-import { DeviceMessageVerifier, EnvelopeSigner, ReplayGuard, generatePlatformKey, importVerifyKey, type PlatformKey } from '@tunnelkey/device-protocol';
+  DeviceMessageVerifier,
+  EnvelopeSigner,
+  ReplayGuard,
+  generatePlatformKey,
+  importVerifyKey,
+  type PlatformKey,
+} from '@tunnelkey/device-protocol';
 import {
   buildDeviceCertificate,
   buildIssuingCaCertificate,
@@ -41,7 +44,9 @@ export interface PlatformDouble {
   verifyUplink(subject: string, data: Uint8Array, enrolmentPublicKey: Uint8Array): Promise<DeviceEnvelope>;
 }
 
-export async function platformDouble(options: { namespace?: string; clock?: () => Date } = {}): Promise<PlatformDouble> {
+export async function platformDouble(
+  options: { namespace?: string; clock?: () => Date } = {},
+): Promise<PlatformDouble> {
   const namespace = options.namespace ?? '';
   const { key } = await generatePlatformKey('platform-1');
   const signers = new Map<string, EnvelopeSigner>();
@@ -57,7 +62,10 @@ export async function platformDouble(options: { namespace?: string; clock?: () =
       }
       // A per-call clock (stale messages) needs its own signer sharing the counter.
       const used = opts.clock ? new EnvelopeSigner(deviceId, signer.lastCounter, opts.clock) : signer;
-      const envelope = await used.sign(definition, body, { keyId: opts.keyId ?? key.keyId, privateKey: opts.privateKey ?? key.privateKey });
+      const envelope = await used.sign(definition, body, {
+        keyId: opts.keyId ?? key.keyId,
+        privateKey: opts.privateKey ?? key.privateKey,
+      });
       if (used !== signer) signers.set(deviceId, new EnvelopeSigner(deviceId, used.lastCounter, options.clock));
       const subject = definition.subject(deviceId, namespace);
       return { subject, data: new TextEncoder().encode(JSON.stringify(envelope)), envelope };

@@ -23,15 +23,25 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const required = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, [context.getHandler(), context.getClass()]) ?? 'admin';
+    const required =
+      this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, [context.getHandler(), context.getClass()]) ??
+      'admin';
     const request = context.switchToHttp().getRequest<GatewayRequest>();
     const header = request.headers.authorization;
-    const bearer = typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : undefined;
+    const bearer =
+      typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : undefined;
     const ticket = typeof request.query?.ticket === 'string' ? request.query.ticket : undefined;
-    const acceptsTicket = this.reflector.getAllAndOverride<boolean | undefined>(TICKET_KEY, [context.getHandler(), context.getClass()]);
-    const principal = !bearer && ticket && acceptsTicket ? await this.tokens.verifyTicket(ticket) : await this.tokens.authenticate(bearer);
+    const acceptsTicket = this.reflector.getAllAndOverride<boolean | undefined>(TICKET_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    const principal =
+      !bearer && ticket && acceptsTicket
+        ? await this.tokens.verifyTicket(ticket)
+        : await this.tokens.authenticate(bearer);
     request.principal = principal;
-    if (!allows(principal.role, required)) throw new Forbidden(`this needs the ${required} role; the token has ${principal.role}`);
+    if (!allows(principal.role, required))
+      throw new Forbidden(`this needs the ${required} role; the token has ${principal.role}`);
     return true;
   }
 }

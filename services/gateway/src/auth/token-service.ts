@@ -47,30 +47,46 @@ export class TokenService {
   async bootstrap(): Promise<void> {
     if (this.#envDigest) return;
     const { token, sha256 } = newToken(bootstrapTokenId);
-    const created = await this.options.store.create({ id: bootstrapTokenId, name: 'bootstrap-admin', role: 'admin', sha256, createdAt: this.#clock().toISOString(), createdBy: 'gateway' });
+    const created = await this.options.store.create({
+      id: bootstrapTokenId,
+      name: 'bootstrap-admin',
+      role: 'admin',
+      sha256,
+      createdAt: this.#clock().toISOString(),
+      createdBy: 'gateway',
+    });
     if (!created) return;
     (this.options.announce ?? ((message) => process.stdout.write(`${message}\n`)))(
       `tunnelkey gateway: bootstrap admin token (shown once, store it now; create named tokens with it): ${token}`,
     );
-    this.options.logger.info({ event: 'gateway.bootstrap_token_created' }, 'bootstrap admin token created and shown once on stdout');
+    this.options.logger.info(
+      { event: 'gateway.bootstrap_token_created' },
+      'bootstrap admin token created and shown once on stdout',
+    );
   }
 
   async authenticate(token: string | undefined): Promise<Principal> {
     if (!token) throw new Unauthenticated('an API token is required (Authorization: Bearer <token>)');
-    if (this.#envDigest && matchesDigest(token, this.#envDigest)) return { tokenId: bootstrapTokenId, name: 'bootstrap-admin', role: 'admin' };
+    if (this.#envDigest && matchesDigest(token, this.#envDigest))
+      return { tokenId: bootstrapTokenId, name: 'bootstrap-admin', role: 'admin' };
     const id = tokenIdOf(token);
     const record = id ? await this.options.store.get(id) : undefined;
-    if (!record || !matchesDigest(token, record.sha256) || record.revokedAt) throw new Unauthenticated('the API token is not valid');
+    if (!record || !matchesDigest(token, record.sha256) || record.revokedAt)
+      throw new Unauthenticated('the API token is not valid');
     return { tokenId: record.id, name: record.name, role: record.role };
   }
 
   async issue(name: unknown, role: unknown, by: Principal): Promise<{ token: string; record: PublicTokenRecord }> {
-    if (typeof name !== 'string' || !namePattern.test(name)) throw new BadRequest(`name must match ${namePattern.source}`, [{ path: '/name' }]);
+    if (typeof name !== 'string' || !namePattern.test(name))
+      throw new BadRequest(`name must match ${namePattern.source}`, [{ path: '/name' }]);
     if (!isRole(role)) throw new BadRequest('role must be one of viewer, operator, admin', [{ path: '/role' }]);
     const { id, token, sha256 } = newToken();
     const record: TokenRecord = { id, name, role, sha256, createdAt: this.#clock().toISOString(), createdBy: by.name };
     await this.options.store.create(record);
-    this.options.logger.info({ event: 'gateway.token_issued', tokenId: id, name, role, by: by.name }, 'API token issued');
+    this.options.logger.info(
+      { event: 'gateway.token_issued', tokenId: id, name, role, by: by.name },
+      'API token issued',
+    );
     return { token, record: publicRecord(record) };
   }
 
@@ -94,7 +110,9 @@ export class TokenService {
    */
   ticket(principal: Principal): { ticket: string; expiresAt: string } {
     const expires = Math.floor(this.#clock().getTime() / 1000) + this.#ttl;
-    const body = Buffer.from(JSON.stringify({ t: principal.tokenId, n: principal.name, r: principal.role, e: expires })).toString('base64url');
+    const body = Buffer.from(
+      JSON.stringify({ t: principal.tokenId, n: principal.name, r: principal.role, e: expires }),
+    ).toString('base64url');
     return { ticket: `${body}.${this.#sign(body)}`, expiresAt: new Date(expires * 1000).toISOString() };
   }
 
@@ -103,11 +121,18 @@ export class TokenService {
     if (!body || !signature || extra !== undefined) throw new Unauthenticated('an SSE ticket or API token is required');
     const expected = Buffer.from(this.#sign(body), 'base64url');
     const given = Buffer.from(signature, 'base64url');
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new Unauthenticated('the SSE ticket is not valid');
-    const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { t: string; n: string; r: Role; e: number };
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      throw new Unauthenticated('the SSE ticket is not valid');
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as {
+      t: string;
+      n: string;
+      r: Role;
+      e: number;
+    };
     if (claims.e * 1000 < this.#clock().getTime()) throw new Unauthenticated('the SSE ticket has expired');
     // A token revoked since the ticket was issued must not keep a stream open.
-    const record = claims.t === bootstrapTokenId && this.#envDigest ? undefined : await this.options.store.get(claims.t);
+    const record =
+      claims.t === bootstrapTokenId && this.#envDigest ? undefined : await this.options.store.get(claims.t);
     if (record?.revokedAt) throw new Unauthenticated('the token behind this ticket was revoked');
     return { tokenId: claims.t, name: claims.n, role: claims.r };
   }

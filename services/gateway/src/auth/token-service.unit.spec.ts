@@ -36,7 +36,11 @@ describe('TokenService', () => {
     const { token, record } = await service.issue('olivia', 'operator', admin);
     expect(JSON.stringify(await store.list())).not.toContain(token);
     expect(record).not.toHaveProperty('sha256');
-    await expect(service.authenticate(token)).resolves.toEqual({ tokenId: record.id, name: 'olivia', role: 'operator' });
+    await expect(service.authenticate(token)).resolves.toEqual({
+      tokenId: record.id,
+      name: 'olivia',
+      role: 'operator',
+    });
     await service.revoke(record.id, admin);
     await expect(service.authenticate(token)).rejects.toBeInstanceOf(Unauthenticated);
   });
@@ -64,7 +68,11 @@ describe('TokenService', () => {
     await new TokenService({ store, logger, announce: (m) => shown.push(m) }).bootstrap();
     expect(shown).toHaveLength(1);
     const token = /(tk_\S+)/.exec(shown[0]!)![1]!;
-    await expect(first.authenticate(token)).resolves.toEqual({ tokenId: bootstrapTokenId, name: 'bootstrap-admin', role: 'admin' });
+    await expect(first.authenticate(token)).resolves.toEqual({
+      tokenId: bootstrapTokenId,
+      name: 'bootstrap-admin',
+      role: 'admin',
+    });
   });
 
   it('rejects a bad name or role', async () => {
@@ -76,13 +84,20 @@ describe('TokenService', () => {
   describe('SSE tickets', () => {
     it('carry the principal, expire, and cannot be forged', async () => {
       let now = new Date('2030-01-01T00:00:00Z');
-      const service = new TokenService({ store: new InMemoryTokenStore(), logger, clock: () => now, ticketTtlSeconds: 60 });
+      const service = new TokenService({
+        store: new InMemoryTokenStore(),
+        logger,
+        clock: () => now,
+        ticketTtlSeconds: 60,
+      });
       const { ticket } = service.ticket({ tokenId: 't1', name: 'victor', role: 'viewer' });
       await expect(service.verifyTicket(ticket)).resolves.toEqual({ tokenId: 't1', name: 'victor', role: 'viewer' });
       const [body] = ticket.split('.');
       const forged = Buffer.from(JSON.stringify({ t: 't1', n: 'victor', r: 'admin', e: 1e12 })).toString('base64url');
       await expect(service.verifyTicket(`${forged}.${ticket.split('.')[1]}`)).rejects.toBeInstanceOf(Unauthenticated);
-      await expect(new TokenService({ store: new InMemoryTokenStore(), logger }).verifyTicket(ticket)).rejects.toBeInstanceOf(Unauthenticated);
+      await expect(
+        new TokenService({ store: new InMemoryTokenStore(), logger }).verifyTicket(ticket),
+      ).rejects.toBeInstanceOf(Unauthenticated);
       expect(body).toBeDefined();
       now = new Date('2030-01-01T00:01:01Z');
       await expect(service.verifyTicket(ticket)).rejects.toThrow(/expired/);

@@ -38,7 +38,9 @@ export class KvTokenStore implements TokenStore {
   }
 
   static async open(nc: NatsConnection, namespace = ''): Promise<KvTokenStore> {
-    return new KvTokenStore(await new Kvm(nc).create(KvTokenStore.bucketName(namespace), { history: 1, storage: 'file' }));
+    return new KvTokenStore(
+      await new Kvm(nc).create(KvTokenStore.bucketName(namespace), { history: 1, storage: 'file' }),
+    );
   }
 
   async get(id: string): Promise<TokenRecord | undefined> {

@@ -32,7 +32,12 @@ export class GatewayClient {
     this.#fetch = options.fetch ?? fetch;
   }
 
-  async request<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const isText = typeof body === 'string';
     let response: Response;
     try {
@@ -47,14 +52,25 @@ export class GatewayClient {
         ...(body !== undefined ? { body: isText ? body : JSON.stringify(body) } : {}),
       });
     } catch (error) {
-      throw new CliError(`the gateway at ${this.options.url} cannot be reached`, exitCodes.unavailable, undefined, { cause: error });
+      throw new CliError(`the gateway at ${this.options.url} cannot be reached`, exitCodes.unavailable, undefined, {
+        cause: error,
+      });
     }
     const text = await response.text();
     const parsed = text ? safeJson(text) : undefined;
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-      const details = Array.isArray(error?.details) ? ` (${(error.details as { path?: string; message?: string }[]).map((d) => [d.path, d.message].filter(Boolean).join(' ')).join('; ')})` : '';
-      throw new CliError(`${response.status} ${error?.code ?? ''}: ${error?.message ?? response.statusText}${details}`.replace(/\s+:/, ':'), exitCodeOfStatus(response.status), parsed);
+      const details = Array.isArray(error?.details)
+        ? ` (${(error.details as { path?: string; message?: string }[]).map((d) => [d.path, d.message].filter(Boolean).join(' ')).join('; ')})`
+        : '';
+      throw new CliError(
+        `${response.status} ${error?.code ?? ''}: ${error?.message ?? response.statusText}${details}`.replace(
+          /\s+:/,
+          ':',
+        ),
+        exitCodeOfStatus(response.status),
+        parsed,
+      );
     }
     return parsed as T;
   }

@@ -116,13 +116,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const url = values.url ?? io.env.TUNNELKEY_URL ?? 'http://127.0.0.1:8080';
   const token = values.token ?? io.env.TUNNELKEY_TOKEN;
   const client = new GatewayClient({ url, ...(token ? { token } : {}), ...(io.fetch ? { fetch: io.fetch } : {}) });
-  const print = (value: unknown, human: () => string) => io.stdout.write(`${values.json ? JSON.stringify(value, null, 2) : human()}\n`);
+  const print = (value: unknown, human: () => string) =>
+    io.stdout.write(`${values.json ? JSON.stringify(value, null, 2) : human()}\n`);
   const commandHeaders = { 'idempotency-key': values['idempotency-key'] ?? randomUUID() };
-  const command = (path: string, body: unknown) => client.request<{ commandId: string; result: unknown }>('POST', path, body, commandHeaders);
-  const scopeOf = (batchId: string) => (values.device?.length ? (values.device.length === 1 ? { kind: 'device', deviceId: values.device[0] } : { kind: 'devices', deviceIds: values.device }) : { kind: 'batch', batchId });
+  const command = (path: string, body: unknown) =>
+    client.request<{ commandId: string; result: unknown }>('POST', path, body, commandHeaders);
+  const scopeOf = (batchId: string) =>
+    values.device?.length
+      ? values.device.length === 1
+        ? { kind: 'device', deviceId: values.device[0] }
+        : { kind: 'devices', deviceIds: values.device }
+      : { kind: 'batch', batchId };
 
   /** Polls the batch's counts until `done` says so, with a bar on stderr (kept out of --json stdout). */
-  const follow = async (batchId: string, title: string, progress: (b: BatchProgress) => { done: number; total: number; finished: boolean; label?: string }) => {
+  const follow = async (
+    batchId: string,
+    title: string,
+    progress: (b: BatchProgress) => { done: number; total: number; finished: boolean; label?: string },
+  ) => {
     const bar = progressBar(io.stderr, title);
     for (;;) {
       const batch = await client.request<BatchProgress>('GET', `/api/batches/${encodeURIComponent(batchId)}`);
@@ -149,14 +160,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'targets':
       case 'batches': {
         if (verb === 'list' || verb === undefined) {
-          const page = await client.request<{ items: Record<string, unknown>[]; total: number }>('GET', `/api/${noun}?limit=500`);
-          const columns = { policies: ['policyId', 'name', 'targetIds', 'certificateLifetimeDays'], targets: ['targetId', 'kind', 'name', 'host', 'tlsPort', 'onboarded', 'connected'], batches: ['batchId', 'name', 'policyId', 'expectedSize', 'devices', 'states', 'connected'] }[noun];
-          const rows = noun === 'batches' ? page.items.map((b) => ({ ...b, states: statesOf(b.counts as Record<string, number>) })) : page.items;
+          const page = await client.request<{ items: Record<string, unknown>[]; total: number }>(
+            'GET',
+            `/api/${noun}?limit=500`,
+          );
+          const columns = {
+            policies: ['policyId', 'name', 'targetIds', 'certificateLifetimeDays'],
+            targets: ['targetId', 'kind', 'name', 'host', 'tlsPort', 'onboarded', 'connected'],
+            batches: ['batchId', 'name', 'policyId', 'expectedSize', 'devices', 'states', 'connected'],
+          }[noun];
+          const rows =
+            noun === 'batches'
+              ? page.items.map((b) => ({ ...b, states: statesOf(b.counts as Record<string, number>) }))
+              : page.items;
           print(page, () => `${table(rows, columns)}\n${page.total} ${noun}`);
           return exitCodes.ok;
         }
         if (verb === 'show') {
-          const item = await client.request<Record<string, unknown>>('GET', `/api/${noun}/${encodeURIComponent(positional(positionals, 2, 'the id'))}`);
+          const item = await client.request<Record<string, unknown>>(
+            'GET',
+            `/api/${noun}/${encodeURIComponent(positional(positionals, 2, 'the id'))}`,
+          );
           print(item, () => keyValues(item));
           return exitCodes.ok;
         }
@@ -167,19 +191,39 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             return { topic: spec.slice(0, at), access: spec.slice(at + 1) };
           });
           if (topicRights.length === 0) throw usageError('at least one --topic is required');
-          const outcome = await command('/api/policies', { policyId: required(values, 'id'), name: required(values, 'name'), targetIds: values.target ?? [], topicRights, certificateLifetimeDays: integer(values['lifetime-days'], 'lifetime-days') ?? 365 });
+          const outcome = await command('/api/policies', {
+            policyId: required(values, 'id'),
+            name: required(values, 'name'),
+            targetIds: values.target ?? [],
+            topicRights,
+            certificateLifetimeDays: integer(values['lifetime-days'], 'lifetime-days') ?? 365,
+          });
           print(outcome, () => `policy ${values.id} defined`);
           return exitCodes.ok;
         }
         if (verb === 'create' && noun === 'batches') {
-          const outcome = await command('/api/batches', { batchId: required(values, 'id'), name: required(values, 'name'), policyId: required(values, 'policy'), ownerId: required(values, 'owner'), expectedSize: integer(required(values, 'size'), 'size') });
+          const outcome = await command('/api/batches', {
+            batchId: required(values, 'id'),
+            name: required(values, 'name'),
+            policyId: required(values, 'policy'),
+            ownerId: required(values, 'owner'),
+            expectedSize: integer(required(values, 'size'), 'size'),
+          });
           print(outcome, () => `batch ${values.id} created`);
           return exitCodes.ok;
         }
         if (verb === 'register' && noun === 'targets') {
           const password = io.env.TUNNELKEY_TARGET_PASSWORD;
-          if (!password) throw usageError('set TUNNELKEY_TARGET_PASSWORD (a password is never taken on the command line)');
-          const outcome = await command('/api/targets', { targetId: required(values, 'id'), kind: 'mosquitto', name: required(values, 'name'), host: required(values, 'host'), tlsPort: integer(required(values, 'port'), 'port'), admin: { username: required(values, 'admin-user'), password } });
+          if (!password)
+            throw usageError('set TUNNELKEY_TARGET_PASSWORD (a password is never taken on the command line)');
+          const outcome = await command('/api/targets', {
+            targetId: required(values, 'id'),
+            kind: 'mosquitto',
+            name: required(values, 'name'),
+            host: required(values, 'host'),
+            tlsPort: integer(required(values, 'port'), 'port'),
+            admin: { username: required(values, 'admin-user'), password },
+          });
           print(outcome, () => `target ${values.id} registered`);
           return exitCodes.ok;
         }
@@ -194,16 +238,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         } catch (error) {
           throw new CliError(`cannot read ${file}`, exitCodes.usage, undefined, { cause: error });
         }
-        const body = /\.csv$/i.test(file) ? text : { rows: JSON.parse(text) as unknown, ...(values['import-id'] ? { importId: values['import-id'] } : {}) };
+        const body = /\.csv$/i.test(file)
+          ? text
+          : { rows: JSON.parse(text) as unknown, ...(values['import-id'] ? { importId: values['import-id'] } : {}) };
         const path = `/api/batches/${encodeURIComponent(batchId)}/identities${values['import-id'] && typeof body === 'string' ? `?importId=${encodeURIComponent(values['import-id'])}` : ''}`;
         // The import is one request; the bar follows the batch's device count while it runs.
         let finished = false;
         const request = command(path, body).finally(() => (finished = true));
-        const watching = values.json ? Promise.resolve() : follow(batchId, 'importing', (b) => ({ done: b.devices, total: b.expectedSize, finished, label: 'devices' })).catch(() => undefined);
-        const outcome = (await request) as { result: { accepted: number; rejected: number; rows: { row: number; deviceId?: string; status: string; reason?: string }[] } };
+        const watching = values.json
+          ? Promise.resolve()
+          : follow(batchId, 'importing', (b) => ({
+              done: b.devices,
+              total: b.expectedSize,
+              finished,
+              label: 'devices',
+            })).catch(() => undefined);
+        const outcome = (await request) as {
+          result: {
+            accepted: number;
+            rejected: number;
+            rows: { row: number; deviceId?: string; status: string; reason?: string }[];
+          };
+        };
         await watching;
         const rejected = outcome.result.rows.filter((r) => r.status === 'rejected');
-        print(outcome, () => `${outcome.result.accepted} accepted, ${outcome.result.rejected} rejected${rejected.length ? `\n${table(rejected, ['row', 'deviceId', 'reason'])}` : ''}`);
+        print(
+          outcome,
+          () =>
+            `${outcome.result.accepted} accepted, ${outcome.result.rejected} rejected${rejected.length ? `\n${table(rejected, ['row', 'deviceId', 'reason'])}` : ''}`,
+        );
         return outcome.result.rejected > 0 && outcome.result.accepted === 0 ? exitCodes.refused : exitCodes.ok;
       }
       case 'verify':
@@ -214,42 +277,75 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           noun === 'verify'
             ? await command('/api/verifications', { scope: scopeOf(batchId) })
             : noun === 'certify'
-              ? await command('/api/certifications', { scope: scopeOf(batchId), ...(values['key-id'] ? { keyId: values['key-id'] } : {}) })
-              : await command(`/api/batches/${encodeURIComponent(batchId)}/onboarding`, values.target?.length ? { targetIds: values.target } : {});
+              ? await command('/api/certifications', {
+                  scope: scopeOf(batchId),
+                  ...(values['key-id'] ? { keyId: values['key-id'] } : {}),
+                })
+              : await command(
+                  `/api/batches/${encodeURIComponent(batchId)}/onboarding`,
+                  values.target?.length ? { targetIds: values.target } : {},
+                );
         const devices = (outcome.result as { devices?: number }).devices ?? 0;
         if (values['no-wait'] || devices === 0) {
           print(outcome, () => `${noun}: ${devices} devices set in motion`);
           return exitCodes.ok;
         }
-        const states = { verify: ['Verified', 'Certified', 'Onboarded'], certify: ['Certified', 'Onboarded'], onboard: ['Onboarded'] }[noun];
+        const states = {
+          verify: ['Verified', 'Certified', 'Onboarded'],
+          certify: ['Certified', 'Onboarded'],
+          onboard: ['Onboarded'],
+        }[noun];
         const batch = await follow(batchId, noun, (b) => {
           const failed = noun === 'verify' ? b.verificationFailures : noun === 'certify' ? b.certificateRejections : 0;
           const done = Math.min(reached(b, states), b.devices);
           const total = values.device?.length ? values.device.length : b.devices;
           return { done, total, finished: done + failed >= total, label: failed ? `(${failed} failed)` : '' };
         });
-        print({ ...outcome, batch }, () => `${noun}: ${reached(batch, states)} of ${batch.devices} devices done; states ${statesOf(batch.counts)}`);
+        print(
+          { ...outcome, batch },
+          () => `${noun}: ${reached(batch, states)} of ${batch.devices} devices done; states ${statesOf(batch.counts)}`,
+        );
         return exitCodes.ok;
       }
       case 'revoke': {
         const id = positional(positionals, 2, 'the id');
         const reason = required(values, 'reason');
         if (verb !== 'device' && verb !== 'batch') throw usageError('revoke device <id> | revoke batch <id>');
-        const outcome = await command(`/api/${verb === 'device' ? 'devices' : 'batches'}/${encodeURIComponent(id)}/revocation`, { reason });
+        const outcome = await command(
+          `/api/${verb === 'device' ? 'devices' : 'batches'}/${encodeURIComponent(id)}/revocation`,
+          { reason },
+        );
         print(outcome, () => `revocation started: ${JSON.stringify(outcome.result)}`);
         return exitCodes.ok;
       }
       case 'devices': {
         if (verb === 'list' || verb === undefined) {
           const query = new URLSearchParams();
-          for (const [option, param] of [['batch', 'batchId'], ['state', 'state'], ['target', 'targetId'], ['connection', 'connection'], ['limit', 'limit'], ['offset', 'offset']] as const) {
+          for (const [option, param] of [
+            ['batch', 'batchId'],
+            ['state', 'state'],
+            ['target', 'targetId'],
+            ['connection', 'connection'],
+            ['limit', 'limit'],
+            ['offset', 'offset'],
+          ] as const) {
             const value = values[option];
             if (typeof value === 'string') query.set(param, value);
             else if (Array.isArray(value) && value[0]) query.set(param, value[0]);
           }
-          const page = await client.request<{ items: Record<string, unknown>[]; total: number; offset: number }>('GET', `/api/devices?${query}`);
-          const rows = page.items.map((d) => ({ ...d, serial: (d.certificate as { serialNumber?: string } | undefined)?.serialNumber }));
-          print(page, () => `${table(rows, ['deviceId', 'batchId', 'state', 'connection', 'messagesTotal', 'serial', 'problem'])}\n${page.items.length} of ${page.total} devices (from ${page.offset})`);
+          const page = await client.request<{ items: Record<string, unknown>[]; total: number; offset: number }>(
+            'GET',
+            `/api/devices?${query}`,
+          );
+          const rows = page.items.map((d) => ({
+            ...d,
+            serial: (d.certificate as { serialNumber?: string } | undefined)?.serialNumber,
+          }));
+          print(
+            page,
+            () =>
+              `${table(rows, ['deviceId', 'batchId', 'state', 'connection', 'messagesTotal', 'serial', 'problem'])}\n${page.items.length} of ${page.total} devices (from ${page.offset})`,
+          );
           return exitCodes.ok;
         }
         const id = positional(positionals, 2, 'the device id');
@@ -274,8 +370,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return exitCodes.ok;
         }
         if (verb === 'history') {
-          const history = await client.request<{ events: Record<string, unknown>[] }>('GET', `/api/devices/${encodeURIComponent(id)}/history`);
-          print(history, () => table(history.events.map((e) => ({ ...e, actor: (e.actor as { id?: string } | undefined)?.id })), ['occurredAt', 'context', 'type', 'actor', 'correlationId']));
+          const history = await client.request<{ events: Record<string, unknown>[] }>(
+            'GET',
+            `/api/devices/${encodeURIComponent(id)}/history`,
+          );
+          print(history, () =>
+            table(
+              history.events.map((e) => ({ ...e, actor: (e.actor as { id?: string } | undefined)?.id })),
+              ['occurredAt', 'context', 'type', 'actor', 'correlationId'],
+            ),
+          );
           return exitCodes.ok;
         }
         throw usageError(`unknown: devices ${verb}`);
@@ -287,12 +391,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return exitCodes.ok;
         }
         if (verb === 'create') {
-          const issued = await client.request<{ token: string; record: Record<string, unknown> }>('POST', '/api/tokens', { name: required(values, 'name'), role: required(values, 'role') });
+          const issued = await client.request<{ token: string; record: Record<string, unknown> }>(
+            'POST',
+            '/api/tokens',
+            { name: required(values, 'name'), role: required(values, 'role') },
+          );
           print(issued, () => `${issued.token}\n(shown once: store it now)`);
           return exitCodes.ok;
         }
         if (verb === 'revoke') {
-          const revoked = await client.request<Record<string, unknown>>('DELETE', `/api/tokens/${encodeURIComponent(positional(positionals, 2, 'the token id'))}`);
+          const revoked = await client.request<Record<string, unknown>>(
+            'DELETE',
+            `/api/tokens/${encodeURIComponent(positional(positionals, 2, 'the token id'))}`,
+          );
           print(revoked, () => `token ${revoked.id} revoked`);
           return exitCodes.ok;
         }

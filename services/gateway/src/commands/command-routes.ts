@@ -28,18 +28,78 @@ export interface CommandRoute {
 }
 
 export const commandRoutes = {
-  DefineServerPolicy: { command: DefineServerPolicy, path: '/api/policies', role: 'admin', status: 200, timeoutMs: 15_000 },
+  DefineServerPolicy: {
+    command: DefineServerPolicy,
+    path: '/api/policies',
+    role: 'admin',
+    status: 200,
+    timeoutMs: 15_000,
+  },
   RegisterTarget: { command: RegisterTarget, path: '/api/targets', role: 'admin', status: 200, timeoutMs: 30_000 },
-  CreateIssuingAuthority: { command: CreateIssuingAuthority, path: '/api/authorities', role: 'admin', status: 200, timeoutMs: 30_000 },
+  CreateIssuingAuthority: {
+    command: CreateIssuingAuthority,
+    path: '/api/authorities',
+    role: 'admin',
+    status: 200,
+    timeoutMs: 30_000,
+  },
   CreateBatch: { command: CreateBatch, path: '/api/batches', role: 'operator', status: 200, timeoutMs: 15_000 },
-  ImportIdentities: { command: ImportIdentities, path: '/api/batches/{batchId}/identities', role: 'operator', status: 200, timeoutMs: 120_000 },
-  RequestEnrolmentKeys: { command: RequestEnrolmentKeys, path: '/api/batches/{batchId}/enrolment-key-requests', role: 'operator', status: 202, timeoutMs: 30_000 },
-  VerifyIdentity: { command: VerifyIdentity, path: '/api/verifications', role: 'operator', status: 202, timeoutMs: 60_000 },
-  CertifyDevices: { command: CertifyDevices, path: '/api/certifications', role: 'operator', status: 202, timeoutMs: 60_000 },
-  OnboardBatch: { command: OnboardBatch, path: '/api/batches/{batchId}/onboarding', role: 'operator', status: 202, timeoutMs: 60_000 },
-  OnboardDevice: { command: OnboardDevice, path: '/api/devices/{deviceId}/onboarding', role: 'operator', status: 202, timeoutMs: 30_000 },
-  RevokeDevice: { command: RevokeDevice, path: '/api/devices/{deviceId}/revocation', role: 'admin', status: 202, timeoutMs: 30_000 },
-  RevokeBatch: { command: RevokeBatch, path: '/api/batches/{batchId}/revocation', role: 'admin', status: 202, timeoutMs: 60_000 },
+  ImportIdentities: {
+    command: ImportIdentities,
+    path: '/api/batches/{batchId}/identities',
+    role: 'operator',
+    status: 200,
+    timeoutMs: 120_000,
+  },
+  RequestEnrolmentKeys: {
+    command: RequestEnrolmentKeys,
+    path: '/api/batches/{batchId}/enrolment-key-requests',
+    role: 'operator',
+    status: 202,
+    timeoutMs: 30_000,
+  },
+  VerifyIdentity: {
+    command: VerifyIdentity,
+    path: '/api/verifications',
+    role: 'operator',
+    status: 202,
+    timeoutMs: 60_000,
+  },
+  CertifyDevices: {
+    command: CertifyDevices,
+    path: '/api/certifications',
+    role: 'operator',
+    status: 202,
+    timeoutMs: 60_000,
+  },
+  OnboardBatch: {
+    command: OnboardBatch,
+    path: '/api/batches/{batchId}/onboarding',
+    role: 'operator',
+    status: 202,
+    timeoutMs: 60_000,
+  },
+  OnboardDevice: {
+    command: OnboardDevice,
+    path: '/api/devices/{deviceId}/onboarding',
+    role: 'operator',
+    status: 202,
+    timeoutMs: 30_000,
+  },
+  RevokeDevice: {
+    command: RevokeDevice,
+    path: '/api/devices/{deviceId}/revocation',
+    role: 'admin',
+    status: 202,
+    timeoutMs: 30_000,
+  },
+  RevokeBatch: {
+    command: RevokeBatch,
+    path: '/api/batches/{batchId}/revocation',
+    role: 'admin',
+    status: 202,
+    timeoutMs: 60_000,
+  },
 } as const satisfies Record<string, CommandRoute>;
 
 export type CommandRouteName = keyof typeof commandRoutes;

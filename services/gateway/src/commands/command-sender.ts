@@ -38,14 +38,35 @@ export class CommandSender {
 
   commandIdOf(context: CommandContext): string {
     if (context.idempotencyKey === undefined) return randomUUID();
-    if (!idPattern.test(context.idempotencyKey)) throw new BadRequest(`the Idempotency-Key header must match ${idPattern.source}`, [{ path: 'header.idempotency-key' }]);
+    if (!idPattern.test(context.idempotencyKey))
+      throw new BadRequest(`the Idempotency-Key header must match ${idPattern.source}`, [
+        { path: 'header.idempotency-key' },
+      ]);
     return context.idempotencyKey;
   }
 
-  payloadOf(definition: CommandDefinition, body: unknown, params: Record<string, string>, commandId: string, context: CommandContext): Record<string, unknown> {
-    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw new BadRequest('the request body must be a JSON object', [{ path: '/' }]);
-    const { actor: _ignored, correlationId: _also, commandId: _too, ...fields } = (body ?? {}) as Record<string, unknown>;
-    const payload = { ...fields, ...params, commandId, correlationId: context.correlationId, actor: { kind: 'operator', id: context.principal.name } };
+  payloadOf(
+    definition: CommandDefinition,
+    body: unknown,
+    params: Record<string, string>,
+    commandId: string,
+    context: CommandContext,
+  ): Record<string, unknown> {
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body)))
+      throw new BadRequest('the request body must be a JSON object', [{ path: '/' }]);
+    const {
+      actor: _ignored,
+      correlationId: _also,
+      commandId: _too,
+      ...fields
+    } = (body ?? {}) as Record<string, unknown>;
+    const payload = {
+      ...fields,
+      ...params,
+      commandId,
+      correlationId: context.correlationId,
+      actor: { kind: 'operator', id: context.principal.name },
+    };
     // Throws ContractViolation naming the failing paths (400).
     definition.parse(payload);
     return payload;
@@ -58,13 +79,25 @@ export class CommandSender {
       return await this.client.request<R>(command.subject(this.namespace), payload, { timeoutMs: route.timeoutMs });
     } finally {
       this.logger.info(
-        { event: 'gateway.command', command: command.name, commandId: payload.commandId, correlationId: context.correlationId, actor: context.principal.name, ms: Date.now() - started },
+        {
+          event: 'gateway.command',
+          command: command.name,
+          commandId: payload.commandId,
+          correlationId: context.correlationId,
+          actor: context.principal.name,
+          ms: Date.now() - started,
+        },
         'command sent',
       );
     }
   }
 
-  async run<R>(route: CommandRoute, body: unknown, params: Record<string, string>, context: CommandContext): Promise<CommandOutcome<R>> {
+  async run<R>(
+    route: CommandRoute,
+    body: unknown,
+    params: Record<string, string>,
+    context: CommandContext,
+  ): Promise<CommandOutcome<R>> {
     const commandId = this.commandIdOf(context);
     const payload = this.payloadOf(route.command, body, params, commandId, context);
     return { commandId, correlationId: context.correlationId, result: await this.send<R>(route, payload, context) };

@@ -12,15 +12,24 @@ interface ConsoleLogic {
   formatTime(iso: string | undefined): string;
   relativeTime(iso: string | undefined, now: number): string;
   pageLabel(page: { total: number; offset: number; items: unknown[] }): string;
-  progressSegments(batch: { counts: Record<string, number>; devices: number; expectedSize: number }): { state: string; count: number; percent: number }[];
-  batchStage(batch: { counts: Record<string, number>; devices: number; expectedSize: number }): { summary: string; next?: string };
+  progressSegments(batch: {
+    counts: Record<string, number>;
+    devices: number;
+    expectedSize: number;
+  }): { state: string; count: number; percent: number }[];
+  batchStage(batch: { counts: Record<string, number>; devices: number; expectedSize: number }): {
+    summary: string;
+    next?: string;
+  };
   parseRoute(hash: string): { name: string; id?: string; query: Record<string, string> };
   routeHash(path: string, query?: Record<string, string | number | undefined>): string;
   idFromName(name: string, suffix: string): string;
   identityFileType(fileName: string, text: string): string;
   humanize(value: string): string;
   eventSummary(event: { type: string; data?: unknown }): string;
-  foldTimeline(events: { type: string; data?: unknown; occurredAt: string }[]): { type: string; summary: string; folded: number }[];
+  foldTimeline(
+    events: { type: string; data?: unknown; occurredAt: string }[],
+  ): { type: string; summary: string; folded: number }[];
 }
 
 // A path held in a variable: the browser module is plain JS, loaded as is (no TypeScript types).
@@ -52,17 +61,37 @@ describe('roles, from the OpenAPI document the gateway serves', () => {
   });
 
   it('takes the drop-downs from the contracts: revocation reasons, target kinds, topic access', () => {
-    expect(logic.bodyEnum(openapi, '/api/devices/{deviceId}/revocation', ['reason'])).toEqual(expect.arrayContaining(['keyCompromise', 'superseded', 'cessationOfOperation']));
+    expect(logic.bodyEnum(openapi, '/api/devices/{deviceId}/revocation', ['reason'])).toEqual(
+      expect.arrayContaining(['keyCompromise', 'superseded', 'cessationOfOperation']),
+    );
     expect(logic.bodyEnum(openapi, '/api/targets', ['kind'])).toContain('mosquitto');
-    expect(logic.bodyEnum(openapi, '/api/policies', ['topicRights', 'access']).sort()).toEqual(['publish', 'publish-subscribe', 'subscribe']);
+    expect(logic.bodyEnum(openapi, '/api/policies', ['topicRights', 'access']).sort()).toEqual([
+      'publish',
+      'publish-subscribe',
+      'subscribe',
+    ]);
     expect(logic.bodyEnum(openapi, '/api/nowhere', ['reason'], ['unspecified'])).toEqual(['unspecified']);
   });
 });
 
 describe('API errors in words', () => {
   it("keeps the API's message and code and names the failing fields or rows", () => {
-    const described = logic.describeError(400, { error: { code: 'CONTRACT_VIOLATION', message: 'CreateBatch is malformed', details: [{ path: '/expectedSize', message: 'must be integer' }, { row: 7, reason: 'duplicate device id' }] } });
-    expect(described).toEqual({ title: 'Please check the input', message: 'CreateBatch is malformed', code: 'CONTRACT_VIOLATION', details: ['/expectedSize: must be integer', 'row 7: duplicate device id'] });
+    const described = logic.describeError(400, {
+      error: {
+        code: 'CONTRACT_VIOLATION',
+        message: 'CreateBatch is malformed',
+        details: [
+          { path: '/expectedSize', message: 'must be integer' },
+          { row: 7, reason: 'duplicate device id' },
+        ],
+      },
+    });
+    expect(described).toEqual({
+      title: 'Please check the input',
+      message: 'CreateBatch is malformed',
+      code: 'CONTRACT_VIOLATION',
+      details: ['/expectedSize: must be integer', 'row 7: duplicate device id'],
+    });
   });
 
   it('explains a failure without a body (gateway down, 403, 503)', () => {
@@ -75,9 +104,14 @@ describe('API errors in words', () => {
 describe('routes', () => {
   it('parses pages, a device and filters from the hash, and builds hashes without empty filters', () => {
     expect(logic.parseRoute('')).toEqual({ name: 'batches', query: {} });
-    expect(logic.parseRoute('#/devices?batchId=b-1&state=Certified')).toEqual({ name: 'devices', query: { batchId: 'b-1', state: 'Certified' } });
+    expect(logic.parseRoute('#/devices?batchId=b-1&state=Certified')).toEqual({
+      name: 'devices',
+      query: { batchId: 'b-1', state: 'Certified' },
+    });
     expect(logic.parseRoute('#/devices/d-7f3a')).toEqual({ name: 'device', id: 'd-7f3a', query: {} });
-    expect(logic.routeHash('/devices', { batchId: 'b-1', state: '', offset: 50, q: undefined })).toBe('#/devices?batchId=b-1&offset=50');
+    expect(logic.routeHash('/devices', { batchId: 'b-1', state: '', offset: 50, q: undefined })).toBe(
+      '#/devices?batchId=b-1&offset=50',
+    );
   });
 });
 
@@ -90,12 +124,17 @@ describe('batch progress', () => {
       { state: 'Certified', count: 750, percent: 75 },
     ]);
     // Part of a larger expected batch imported so far: the bar is not full.
-    expect(logic.progressSegments({ counts: { Imported: 10 }, devices: 10, expectedSize: 40 })).toEqual([{ state: 'Imported', count: 10, percent: 25 }]);
+    expect(logic.progressSegments({ counts: { Imported: 10 }, devices: 10, expectedSize: 40 })).toEqual([
+      { state: 'Imported', count: 10, percent: 25 },
+    ]);
   });
 
   it('names the next step an operator takes', () => {
     expect(logic.batchStage({ counts: {}, devices: 0, expectedSize: 20 }).next).toBe('import');
-    expect(logic.batchStage({ counts: { Imported: 20 }, devices: 20, expectedSize: 20 })).toEqual({ summary: '20 to verify', next: 'verify' });
+    expect(logic.batchStage({ counts: { Imported: 20 }, devices: 20, expectedSize: 20 })).toEqual({
+      summary: '20 to verify',
+      next: 'verify',
+    });
     expect(logic.batchStage(batch)).toEqual({ summary: '250 to certify', next: 'certify' });
     expect(logic.batchStage({ counts: { Onboarded: 20 }, devices: 20, expectedSize: 20 }).next).toBeUndefined();
   });
@@ -133,8 +172,12 @@ describe('formatting', () => {
   });
 
   it('summarises timeline events', () => {
-    expect(logic.eventSummary({ type: 'DeviceConnected', data: { targetId: 'plant-broker', tlsProtocol: 'TLSv1.3' } })).toBe('Connected to plant-broker (TLSv1.3)');
-    expect(logic.eventSummary({ type: 'DeviceRevoked', data: { reason: 'keyCompromise' } })).toBe('Revoked (Key compromise)');
+    expect(
+      logic.eventSummary({ type: 'DeviceConnected', data: { targetId: 'plant-broker', tlsProtocol: 'TLSv1.3' } }),
+    ).toBe('Connected to plant-broker (TLSv1.3)');
+    expect(logic.eventSummary({ type: 'DeviceRevoked', data: { reason: 'keyCompromise' } })).toBe(
+      'Revoked (Key compromise)',
+    );
     expect(logic.eventSummary({ type: 'SomethingNew', data: {} })).toBe('Something new');
   });
 
@@ -143,7 +186,11 @@ describe('formatting', () => {
     const lines = logic.foldTimeline([
       { type: 'DeviceConnected', data: { targetId: 't' }, occurredAt: at },
       { type: 'TelemetryReceived', data: { kind: 'first', topic: 'f/d/telemetry' }, occurredAt: at },
-      ...[2, 3, 4].map((n) => ({ type: 'TelemetryReceived', data: { kind: 'counters', messagesTotal: n }, occurredAt: at })),
+      ...[2, 3, 4].map((n) => ({
+        type: 'TelemetryReceived',
+        data: { kind: 'counters', messagesTotal: n },
+        occurredAt: at,
+      })),
       { type: 'DeviceRevoked', data: { reason: 'keyCompromise' }, occurredAt: at },
     ]);
     expect(lines.map((l) => [l.type, l.summary])).toEqual([

@@ -12,7 +12,9 @@ export const consoleAssetsPath = '/console';
  * plain HTML, CSS and ES modules that need no build.
  */
 export function consoleDirectory(): string {
-  const candidates = [new URL('./static/', import.meta.url), new URL('../../src/console/static/', import.meta.url)].map((url) => fileURLToPath(url));
+  const candidates = [new URL('./static/', import.meta.url), new URL('../../src/console/static/', import.meta.url)].map(
+    (url) => fileURLToPath(url),
+  );
   const found = candidates.find((dir) => existsSync(`${dir}index.html`));
   if (!found) throw new Error(`console assets not found in ${candidates.join(' or ')}`);
   return found;
@@ -21,7 +23,8 @@ export function consoleDirectory(): string {
 // Only our own scripts, styles and API: a string from the API can never run as script. The SSE
 // ticket travels in a URL, so no Referer may carry it elsewhere.
 const securityHeaders: Record<string, string> = {
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
@@ -40,9 +43,19 @@ function setSecurityHeaders(response: ServerResponse): void {
 export function serveConsole(app: NestExpressApplication, directory = consoleDirectory()): void {
   app.useStaticAssets(directory, { prefix: consoleAssetsPath, index: false, setHeaders: setSecurityHeaders });
   const page = `${directory}index.html`;
-  app.use((request: IncomingMessage & { path?: string }, response: ServerResponse & { sendFile(path: string): void }, next: () => void) => {
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || (request.path !== '/' && request.path !== '/index.html')) return next();
-    setSecurityHeaders(response);
-    response.sendFile(page);
-  });
+  app.use(
+    (
+      request: IncomingMessage & { path?: string },
+      response: ServerResponse & { sendFile(path: string): void },
+      next: () => void,
+    ) => {
+      if (
+        (request.method !== 'GET' && request.method !== 'HEAD') ||
+        (request.path !== '/' && request.path !== '/index.html')
+      )
+        return next();
+      setSecurityHeaders(response);
+      response.sendFile(page);
+    },
+  );
 }

@@ -14,9 +14,13 @@ export interface ErrorBody {
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof GatewayError || isCommandFailed(error)) {
     const details = (error as { details?: unknown }).details;
-    return { status: httpStatusOf(error.code), body: { error: { code: error.code, message: error.message, ...(details ? { details } : {}) } } };
+    return {
+      status: httpStatusOf(error.code),
+      body: { error: { code: error.code, message: error.message, ...(details ? { details } : {}) } },
+    };
   }
-  if (isContractViolation(error)) return { status: 400, body: { error: { code: error.code, message: error.message, details: error.details } } };
+  if (isContractViolation(error))
+    return { status: 400, body: { error: { code: error.code, message: error.message, details: error.details } } };
   if (error instanceof HttpException) {
     const status = error.getStatus();
     return { status, body: { error: { code: codeOfStatus(status), message: error.message } } };
@@ -24,14 +28,35 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
   // Body parser errors (too large, bad JSON) carry a status and a type, and no input in their message.
   const parser = error as { status?: unknown; type?: unknown };
   if (typeof parser.status === 'number' && typeof parser.type === 'string') {
-    const message = parser.type === 'entity.too.large' ? 'the request body is too large' : parser.type === 'entity.parse.failed' ? 'the request body is not valid JSON' : 'the request body cannot be read';
+    const message =
+      parser.type === 'entity.too.large'
+        ? 'the request body is too large'
+        : parser.type === 'entity.parse.failed'
+          ? 'the request body is not valid JSON'
+          : 'the request body cannot be read';
     return { status: parser.status, body: { error: { code: codeOfStatus(parser.status), message } } };
   }
-  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error; see the gateway log with the correlation id' } } };
+  return {
+    status: 500,
+    body: { error: { code: 'INTERNAL', message: 'internal error; see the gateway log with the correlation id' } },
+  };
 }
 
 function codeOfStatus(status: number): string {
-  return ({ 400: 'MALFORMED', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'TOO_LARGE', 415: 'MALFORMED', 503: 'UNAVAILABLE' } as Record<number, string>)[status] ?? (status >= 500 ? 'INTERNAL' : 'MALFORMED');
+  return (
+    (
+      {
+        400: 'MALFORMED',
+        401: 'UNAUTHENTICATED',
+        403: 'FORBIDDEN',
+        404: 'NOT_FOUND',
+        409: 'CONFLICT',
+        413: 'TOO_LARGE',
+        415: 'MALFORMED',
+        503: 'UNAVAILABLE',
+      } as Record<number, string>
+    )[status] ?? (status >= 500 ? 'INTERNAL' : 'MALFORMED')
+  );
 }
 
 /** The HTTP side's error filter (the command transport has its own). */
@@ -47,7 +72,10 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (status >= 500) {
       // Name and code only: an unknown error's message may carry input.
       const error = exception as { name?: unknown; code?: unknown };
-      this.logger.error({ event: 'http.error', correlationId: request.correlationId, status, name: error?.name, code: error?.code }, 'request failed');
+      this.logger.error(
+        { event: 'http.error', correlationId: request.correlationId, status, name: error?.name, code: error?.code },
+        'request failed',
+      );
     }
     if (response.headersSent) return;
     response.status(status).json({ ...body, correlationId: request.correlationId });

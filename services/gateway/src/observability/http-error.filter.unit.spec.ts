@@ -25,7 +25,11 @@ describe('errorResponse: every error mapped once to an HTTP status and a clear m
   });
 
   it('names the failing paths of a contract violation', () => {
-    const mapped = errorResponse(new ContractViolation('command CreateBatch does not match its contract', [{ path: '/expectedSize', message: 'Expected integer' }]));
+    const mapped = errorResponse(
+      new ContractViolation('command CreateBatch does not match its contract', [
+        { path: '/expectedSize', message: 'Expected integer' },
+      ]),
+    );
     expect(mapped.status).toBe(400);
     expect(mapped.body.error.details).toEqual([{ path: '/expectedSize', message: 'Expected integer' }]);
   });
@@ -35,8 +39,15 @@ describe('errorResponse: every error mapped once to an HTTP status and a clear m
   });
 
   it('maps body parser errors without echoing input', () => {
-    expect(errorResponse(Object.assign(new Error('x'), { status: 413, type: 'entity.too.large' }))).toMatchObject({ status: 413, body: { error: { code: 'TOO_LARGE', message: 'the request body is too large' } } });
-    expect(errorResponse(Object.assign(new SyntaxError('Unexpected token s in {secret'), { status: 400, type: 'entity.parse.failed' })).body.error.message).not.toContain('secret');
+    expect(errorResponse(Object.assign(new Error('x'), { status: 413, type: 'entity.too.large' }))).toMatchObject({
+      status: 413,
+      body: { error: { code: 'TOO_LARGE', message: 'the request body is too large' } },
+    });
+    expect(
+      errorResponse(
+        Object.assign(new SyntaxError('Unexpected token s in {secret'), { status: 400, type: 'entity.parse.failed' }),
+      ).body.error.message,
+    ).not.toContain('secret');
   });
 
   it('hides the message of an unknown error (it may carry input or key material)', () => {

@@ -45,7 +45,16 @@ export function requestContext(logger: Logger, metrics: { requests: Counter<stri
       metrics.latency.observe({ method: request.method, route }, ms / 1000);
       if (route === '/metrics' || route === '/health') return;
       logger.info(
-        { event: 'http.request', correlationId, method: request.method, path: request.path, route, status: response.statusCode, ms: Math.round(ms * 10) / 10, actor: request.principal?.name },
+        {
+          event: 'http.request',
+          correlationId,
+          method: request.method,
+          path: request.path,
+          route,
+          status: response.statusCode,
+          ms: Math.round(ms * 10) / 10,
+          actor: request.principal?.name,
+        },
         'request',
       );
     });

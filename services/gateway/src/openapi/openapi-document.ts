@@ -7,7 +7,10 @@ import { queryRoutes, type QueryRoute } from '../queries/query-routes.js';
 type Json = Record<string, unknown>;
 
 const errorResponses = {
-  '400': { description: 'Malformed body, query or header; `details` names the failing paths or rows', content: json({ $ref: '#/components/schemas/Error' }) },
+  '400': {
+    description: 'Malformed body, query or header; `details` names the failing paths or rows',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
   '401': { description: 'No token, or an invalid/revoked one', content: json({ $ref: '#/components/schemas/Error' }) },
   '403': { description: "The token's role does not allow this", content: json({ $ref: '#/components/schemas/Error' }) },
 };
@@ -16,7 +19,10 @@ const commandErrors = {
   '404': { description: 'Unknown id', content: json({ $ref: '#/components/schemas/Error' }) },
   '409': { description: 'Conflict with the current state', content: json({ $ref: '#/components/schemas/Error' }) },
   '413': { description: 'Too large', content: json({ $ref: '#/components/schemas/Error' }) },
-  '422': { description: 'Refused by the owning service (the code is its reason, e.g. `device-revoked`)', content: json({ $ref: '#/components/schemas/Error' }) },
+  '422': {
+    description: 'Refused by the owning service (the code is its reason, e.g. `device-revoked`)',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
   '503': { description: 'The owning service did not answer', content: json({ $ref: '#/components/schemas/Error' }) },
 };
 
@@ -38,34 +44,78 @@ export function requestBodySchema(route: CommandRoute): Json {
 }
 
 function pathParams(path: string): Json[] {
-  return pathParameters(path).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' } }));
+  return pathParameters(path).map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+  }));
 }
 
 const commandHeaders = [
-  { name: 'Idempotency-Key', in: 'header', required: false, description: 'Becomes the commandId: a retried request changes nothing twice', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' } },
-  { name: 'X-Correlation-Id', in: 'header', required: false, description: 'Echoed back and recorded as the correlationId of the events', schema: { type: 'string', maxLength: 128 } },
+  {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: 'Becomes the commandId: a retried request changes nothing twice',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+  },
+  {
+    name: 'X-Correlation-Id',
+    in: 'header',
+    required: false,
+    description: 'Echoed back and recorded as the correlationId of the events',
+    schema: { type: 'string', maxLength: 128 },
+  },
 ];
 
 function commandOperation(name: string, route: CommandRoute): Json {
   const isImport = route.command.name === 'ImportIdentities';
   const result = isImport
-    ? Type.Object({ batchId: Type.String(), importId: Type.String(), accepted: Type.Integer(), rejected: Type.Integer(), calls: Type.Integer(), rows: Type.Array(ImportRowReport) })
+    ? Type.Object({
+        batchId: Type.String(),
+        importId: Type.String(),
+        accepted: Type.Integer(),
+        rejected: Type.Integer(),
+        calls: Type.Integer(),
+        rows: Type.Array(ImportRowReport),
+      })
     : route.command.resultSchema;
   const requestBody = isImport
     ? {
         required: true,
-        description: 'An identity file of any size: split into ImportIdentities calls of at most 2,500 rows; row numbers in the report are the file\'s.',
+        description:
+          "An identity file of any size: split into ImportIdentities calls of at most 2,500 rows; row numbers in the report are the file's.",
         content: {
           'application/json': {
             schema: {
               oneOf: [
                 { type: 'array', items: schemaOf(IdentityRow), minItems: 1 },
-                { type: 'object', properties: { importId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' }, rows: { type: 'array', items: schemaOf(IdentityRow), minItems: 1 } }, required: ['rows'] },
-                { type: 'object', properties: { importId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' }, csv: { type: 'string' } }, required: ['csv'] },
+                {
+                  type: 'object',
+                  properties: {
+                    importId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+                    rows: { type: 'array', items: schemaOf(IdentityRow), minItems: 1 },
+                  },
+                  required: ['rows'],
+                },
+                {
+                  type: 'object',
+                  properties: {
+                    importId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+                    csv: { type: 'string' },
+                  },
+                  required: ['csv'],
+                },
               ],
             },
           },
-          'text/csv': { schema: { type: 'string', description: 'Header line, then deviceId, enrolmentPublicKey and metadata columns' } },
+          'text/csv': {
+            schema: {
+              type: 'string',
+              description: 'Header line, then deviceId, enrolmentPublicKey and metadata columns',
+            },
+          },
         },
       }
     : { required: true, content: json(requestBodySchema(route)) };
@@ -76,12 +126,30 @@ function commandOperation(name: string, route: CommandRoute): Json {
     'x-tunnelkey-command': route.command.subject(),
     'x-required-role': route.role,
     security: [{ bearer: [] }],
-    parameters: [...pathParams(route.path), ...commandHeaders, ...(isImport ? [{ name: 'importId', in: 'query', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' } }] : [])],
+    parameters: [
+      ...pathParams(route.path),
+      ...commandHeaders,
+      ...(isImport
+        ? [
+            {
+              name: 'importId',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+            },
+          ]
+        : []),
+    ],
     requestBody,
     responses: {
       [String(route.status)]: {
-        description: route.status === 202 ? 'Accepted: outcomes follow as events (watch /events or the queries)' : 'Done',
-        content: json({ type: 'object', properties: { commandId: { type: 'string' }, correlationId: { type: 'string' }, result: schemaOf(result) }, required: ['commandId', 'correlationId', 'result'] }),
+        description:
+          route.status === 202 ? 'Accepted: outcomes follow as events (watch /events or the queries)' : 'Done',
+        content: json({
+          type: 'object',
+          properties: { commandId: { type: 'string' }, correlationId: { type: 'string' }, result: schemaOf(result) },
+          required: ['commandId', 'correlationId', 'result'],
+        }),
       },
       ...commandErrors,
     },
@@ -95,32 +163,125 @@ function queryOperation(name: string, route: QueryRoute): Json {
     tags: ['queries'],
     'x-required-role': 'viewer',
     security: [{ bearer: [] }],
-    parameters: [...pathParams(route.path), ...Object.entries(route.query ?? {}).map(([key, schema]) => ({ name: key, in: 'query', required: false, schema: schemaOf(schema) }))],
-    responses: { '200': { description: 'OK', content: json(schemaOf(route.response)) }, ...errorResponses, '404': { description: 'Unknown id', content: json({ $ref: '#/components/schemas/Error' }) } },
+    parameters: [
+      ...pathParams(route.path),
+      ...Object.entries(route.query ?? {}).map(([key, schema]) => ({
+        name: key,
+        in: 'query',
+        required: false,
+        schema: schemaOf(schema),
+      })),
+    ],
+    responses: {
+      '200': { description: 'OK', content: json(schemaOf(route.response)) },
+      ...errorResponses,
+      '404': { description: 'Unknown id', content: json({ $ref: '#/components/schemas/Error' }) },
+    },
   };
 }
 
-const tokenRecord = { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, role: { enum: [...roles] }, createdAt: { type: 'string', format: 'date-time' }, createdBy: { type: 'string' }, revokedAt: { type: 'string', format: 'date-time' } }, required: ['id', 'name', 'role', 'createdAt'] };
+const tokenRecord = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    role: { enum: [...roles] },
+    createdAt: { type: 'string', format: 'date-time' },
+    createdBy: { type: 'string' },
+    revokedAt: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'name', 'role', 'createdAt'],
+};
 
 function platformPaths(): Json {
   const admin = { 'x-required-role': 'admin', security: [{ bearer: [] }], tags: ['tokens'] };
   return {
     '/api/tokens': {
-      get: { ...admin, operationId: 'listTokens', summary: 'API tokens (their digests are never shown).', responses: { '200': { description: 'OK', content: json({ type: 'object', properties: { items: { type: 'array', items: tokenRecord } } }) }, ...errorResponses } },
+      get: {
+        ...admin,
+        operationId: 'listTokens',
+        summary: 'API tokens (their digests are never shown).',
+        responses: {
+          '200': {
+            description: 'OK',
+            content: json({ type: 'object', properties: { items: { type: 'array', items: tokenRecord } } }),
+          },
+          ...errorResponses,
+        },
+      },
       post: {
         ...admin,
         operationId: 'issueToken',
         summary: 'Issue an API token; it is in this answer only.',
-        requestBody: { required: true, content: json({ type: 'object', properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' }, role: { enum: [...roles] } }, required: ['name', 'role'], additionalProperties: false }) },
-        responses: { '201': { description: 'Issued', content: json({ type: 'object', properties: { token: { type: 'string' }, record: tokenRecord }, required: ['token', 'record'] }) }, ...errorResponses },
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' }, role: { enum: [...roles] } },
+            required: ['name', 'role'],
+            additionalProperties: false,
+          }),
+        },
+        responses: {
+          '201': {
+            description: 'Issued',
+            content: json({
+              type: 'object',
+              properties: { token: { type: 'string' }, record: tokenRecord },
+              required: ['token', 'record'],
+            }),
+          },
+          ...errorResponses,
+        },
       },
     },
     '/api/tokens/{tokenId}': {
-      delete: { ...admin, operationId: 'revokeToken', summary: 'Revoke an API token at once.', parameters: [{ name: 'tokenId', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'Revoked', content: json(tokenRecord) }, ...errorResponses } },
+      delete: {
+        ...admin,
+        operationId: 'revokeToken',
+        summary: 'Revoke an API token at once.',
+        parameters: [{ name: 'tokenId', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'Revoked', content: json(tokenRecord) }, ...errorResponses },
+      },
     },
-    '/api/whoami': { get: { operationId: 'whoami', tags: ['tokens'], summary: 'The caller: token name and role.', security: [{ bearer: [] }], 'x-required-role': 'viewer', responses: { '200': { description: 'OK', content: json({ type: 'object', properties: { name: { type: 'string' }, role: { enum: [...roles] }, tokenId: { type: 'string' } } }) }, ...errorResponses } } },
+    '/api/whoami': {
+      get: {
+        operationId: 'whoami',
+        tags: ['tokens'],
+        summary: 'The caller: token name and role.',
+        security: [{ bearer: [] }],
+        'x-required-role': 'viewer',
+        responses: {
+          '200': {
+            description: 'OK',
+            content: json({
+              type: 'object',
+              properties: { name: { type: 'string' }, role: { enum: [...roles] }, tokenId: { type: 'string' } },
+            }),
+          },
+          ...errorResponses,
+        },
+      },
+    },
     '/api/sse-tickets': {
-      post: { operationId: 'issueSseTicket', tags: ['live'], summary: 'A one-minute ticket for /events?ticket=... (EventSource cannot send headers).', security: [{ bearer: [] }], 'x-required-role': 'viewer', responses: { '201': { description: 'Issued', content: json({ type: 'object', properties: { ticket: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } }, required: ['ticket', 'expiresAt'] }) }, ...errorResponses } },
+      post: {
+        operationId: 'issueSseTicket',
+        tags: ['live'],
+        summary: 'A one-minute ticket for /events?ticket=... (EventSource cannot send headers).',
+        security: [{ bearer: [] }],
+        'x-required-role': 'viewer',
+        responses: {
+          '201': {
+            description: 'Issued',
+            content: json({
+              type: 'object',
+              properties: { ticket: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } },
+              required: ['ticket', 'expiresAt'],
+            }),
+          },
+          ...errorResponses,
+        },
+      },
     },
     '/events': {
       get: {
@@ -129,14 +290,58 @@ function platformPaths(): Json {
         summary: 'Server-sent events: hello, device, batch, devices-changed, catalog, ping.',
         security: [{ bearer: [] }, { sseTicket: [] }],
         'x-required-role': 'viewer',
-        parameters: [{ name: 'batchId', in: 'query', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' } }],
-        responses: { '200': { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errorResponses },
+        parameters: [
+          {
+            name: 'batchId',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+          },
+        ],
+        responses: {
+          '200': { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...errorResponses,
+        },
       },
     },
-    '/health': { get: { operationId: 'health', tags: ['platform'], summary: 'Liveness.', security: [], responses: { '200': { description: 'Alive' } } } },
-    '/ready': { get: { operationId: 'ready', tags: ['platform'], summary: 'Readiness: NATS connected and the read models caught up with the log.', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready; `failing` names the checks' } } } },
-    '/metrics': { get: { operationId: 'metrics', tags: ['platform'], summary: 'Prometheus metrics.', security: [], responses: { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
-    '/openapi.json': { get: { operationId: 'openapi', tags: ['platform'], summary: 'This document.', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
+    '/health': {
+      get: {
+        operationId: 'health',
+        tags: ['platform'],
+        summary: 'Liveness.',
+        security: [],
+        responses: { '200': { description: 'Alive' } },
+      },
+    },
+    '/ready': {
+      get: {
+        operationId: 'ready',
+        tags: ['platform'],
+        summary: 'Readiness: NATS connected and the read models caught up with the log.',
+        security: [],
+        responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready; `failing` names the checks' } },
+      },
+    },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        tags: ['platform'],
+        summary: 'Prometheus metrics.',
+        security: [],
+        responses: {
+          '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'openapi',
+        tags: ['platform'],
+        summary: 'This document.',
+        security: [],
+        responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } },
+      },
+    },
   };
 }
 
@@ -148,13 +353,15 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   };
   for (const [name, route] of Object.entries(commandRoutes)) add(route.path, 'post', commandOperation(name, route));
   for (const [name, route] of Object.entries(queryRoutes)) add(route.path, 'get', queryOperation(name, route));
-  for (const [path, operations] of Object.entries(platformPaths())) for (const [method, operation] of Object.entries(operations as Json)) add(path, method, operation as Json);
+  for (const [path, operations] of Object.entries(platformPaths()))
+    for (const [method, operation] of Object.entries(operations as Json)) add(path, method, operation as Json);
   return {
     openapi: '3.1.0',
     info: {
       title: 'tunnelkey gateway',
       version: options.version ?? '0.1.0',
-      description: 'Operator commands (sent to the owning service over NATS) and the console\'s read models. Roles: viewer (read), operator (provision, onboard), admin (revoke, targets, policies, tokens).',
+      description:
+        "Operator commands (sent to the owning service over NATS) and the console's read models. Roles: viewer (read), operator (provision, onboard), admin (revoke, targets, policies, tokens).",
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -164,13 +371,26 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API token: `Authorization: Bearer tk_...`' },
-        sseTicket: { type: 'apiKey', in: 'query', name: 'ticket', description: 'From POST /api/sse-tickets; /events only; valid one minute' },
+        sseTicket: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'ticket',
+          description: 'From POST /api/sse-tickets; /events only; valid one minute',
+        },
       },
       schemas: {
         Error: {
           type: 'object',
           properties: {
-            error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'array', items: { type: 'object' } } }, required: ['code', 'message'] },
+            error: {
+              type: 'object',
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                details: { type: 'array', items: { type: 'object' } },
+              },
+              required: ['code', 'message'],
+            },
             correlationId: { type: 'string' },
           },
           required: ['error'],

@@ -7,22 +7,47 @@ import { buildOpenApiDocument, requestBodySchema } from './openapi-document.js';
 type Json = Record<string, any>;
 const document = buildOpenApiDocument() as Json;
 const methods = ['get', 'post', 'put', 'delete', 'patch'];
-const operations = Object.entries(document.paths as Json).flatMap(([path, item]) => Object.entries(item as Json).filter(([m]) => methods.includes(m)).map(([method, op]) => ({ path, method, op: op as Json })));
+const operations = Object.entries(document.paths as Json).flatMap(([path, item]) =>
+  Object.entries(item as Json)
+    .filter(([m]) => methods.includes(m))
+    .map(([method, op]) => ({ path, method, op: op as Json })),
+);
 
 /** Every node that sits in a schema position must be a JSON Schema (an object or a boolean). */
 function checkSchema(schema: unknown, where: string, problems: string[]): void {
   if (typeof schema === 'boolean') return;
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return void problems.push(`${where}: not a schema`);
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
+    return void problems.push(`${where}: not a schema`);
   const s = schema as Json;
-  if (s.$ref !== undefined && !(typeof s.$ref === 'string' && resolves(s.$ref))) problems.push(`${where}: unresolved $ref ${s.$ref}`);
-  if (s.type !== undefined && ![s.type].flat().every((t: unknown) => ['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'].includes(t as string))) problems.push(`${where}: bad type`);
-  if (s.required !== undefined && !(Array.isArray(s.required) && s.required.every((k: unknown) => typeof k === 'string'))) problems.push(`${where}: bad required`);
-  if (Array.isArray(s.required) && s.properties) for (const key of s.required) if (!(key in s.properties) && s.additionalProperties === false) problems.push(`${where}: required ${key} is not a property`);
-  for (const key of ['properties', 'patternProperties']) for (const [name, sub] of Object.entries((s[key] as Json) ?? {})) checkSchema(sub, `${where}.${key}.${name}`, problems);
-  for (const key of ['items', 'additionalProperties', 'not']) if (s[key] !== undefined && typeof s[key] === 'object') checkSchema(s[key], `${where}.${key}`, problems);
+  if (s.$ref !== undefined && !(typeof s.$ref === 'string' && resolves(s.$ref)))
+    problems.push(`${where}: unresolved $ref ${s.$ref}`);
+  if (
+    s.type !== undefined &&
+    ![s.type]
+      .flat()
+      .every((t: unknown) =>
+        ['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'].includes(t as string),
+      )
+  )
+    problems.push(`${where}: bad type`);
+  if (
+    s.required !== undefined &&
+    !(Array.isArray(s.required) && s.required.every((k: unknown) => typeof k === 'string'))
+  )
+    problems.push(`${where}: bad required`);
+  if (Array.isArray(s.required) && s.properties)
+    for (const key of s.required)
+      if (!(key in s.properties) && s.additionalProperties === false)
+        problems.push(`${where}: required ${key} is not a property`);
+  for (const key of ['properties', 'patternProperties'])
+    for (const [name, sub] of Object.entries((s[key] as Json) ?? {}))
+      checkSchema(sub, `${where}.${key}.${name}`, problems);
+  for (const key of ['items', 'additionalProperties', 'not'])
+    if (s[key] !== undefined && typeof s[key] === 'object') checkSchema(s[key], `${where}.${key}`, problems);
   for (const key of ['anyOf', 'oneOf', 'allOf']) {
     if (s[key] === undefined) continue;
-    if (Array.isArray(s[key])) (s[key] as unknown[]).forEach((sub, i) => checkSchema(sub, `${where}.${key}[${i}]`, problems));
+    if (Array.isArray(s[key]))
+      (s[key] as unknown[]).forEach((sub, i) => checkSchema(sub, `${where}.${key}[${i}]`, problems));
     else problems.push(`${where}: ${key} not an array`);
   }
   if (s.pattern !== undefined) {
@@ -36,7 +61,12 @@ function checkSchema(schema: unknown, where: string, problems: string[]): void {
 
 function resolves(ref: string): boolean {
   if (!ref.startsWith('#/')) return false;
-  return ref.slice(2).split('/').reduce<unknown>((node, key) => (node as Json | undefined)?.[key], document) !== undefined;
+  return (
+    ref
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((node, key) => (node as Json | undefined)?.[key], document) !== undefined
+  );
 }
 
 describe('the OpenAPI 3.1 document', () => {
@@ -52,13 +82,15 @@ describe('the OpenAPI 3.1 document', () => {
     const served = commandDefinitions.filter((d) => d.service !== 'ota' && !unservedCommands.includes(d.name));
     const expected = served.map((d) => d.subject());
     expect([...exposed].sort()).toEqual(expected.sort());
-    for (const route of Object.values(commandRoutes)) expect(document.paths[route.path].post['x-tunnelkey-command']).toBe(route.command.subject());
+    for (const route of Object.values(commandRoutes))
+      expect(document.paths[route.path].post['x-tunnelkey-command']).toBe(route.command.subject());
     expect(document.paths['/api/transfers']).toBeUndefined();
   });
 
   it('has every query and platform route', () => {
     for (const route of Object.values(queryRoutes)) expect(document.paths[route.path].get).toBeDefined();
-    for (const path of ['/events', '/health', '/ready', '/metrics', '/openapi.json', '/api/tokens', '/api/sse-tickets']) expect(document.paths[path]).toBeDefined();
+    for (const path of ['/events', '/health', '/ready', '/metrics', '/openapi.json', '/api/tokens', '/api/sse-tickets'])
+      expect(document.paths[path]).toBeDefined();
   });
 
   it('is structurally valid: unique operation ids, declared path parameters, responses, valid schemas and resolvable $refs', () => {
@@ -74,13 +106,16 @@ describe('the OpenAPI 3.1 document', () => {
         expect(['path', 'query', 'header', 'cookie']).toContain(p.in);
         checkSchema(p.schema, `${where} parameter ${p.name}`, problems);
       }
-      for (const [type, media] of Object.entries((op.requestBody?.content as Json) ?? {})) checkSchema((media as Json).schema, `${where} body ${type}`, problems);
+      for (const [type, media] of Object.entries((op.requestBody?.content as Json) ?? {}))
+        checkSchema((media as Json).schema, `${where} body ${type}`, problems);
       for (const [status, response] of Object.entries(op.responses as Json)) {
         expect(status).toMatch(/^[1-5]\d\d$/);
-        for (const [type, media] of Object.entries(((response as Json).content as Json) ?? {})) checkSchema((media as Json).schema, `${where} ${status} ${type}`, problems);
+        for (const [type, media] of Object.entries(((response as Json).content as Json) ?? {}))
+          checkSchema((media as Json).schema, `${where} ${status} ${type}`, problems);
       }
     }
-    for (const [name, schema] of Object.entries(document.components.schemas as Json)) checkSchema(schema, `components.${name}`, problems);
+    for (const [name, schema] of Object.entries(document.components.schemas as Json))
+      checkSchema(schema, `components.${name}`, problems);
     expect(problems).toEqual([]);
   });
 

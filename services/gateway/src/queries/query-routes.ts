@@ -15,13 +15,45 @@ export interface QueryRoute {
 }
 
 export const queryRoutes = {
-  batches: { path: '/api/batches', summary: 'Batches, newest first, with device counts per state, connected devices and failures.', query: pageQueryParameters, response: PageSchema(BatchProgressSchema) },
-  batch: { path: '/api/batches/{batchId}', summary: "One batch's progress: device counts per state.", response: BatchProgressSchema },
-  devices: { path: '/api/devices', summary: 'Devices filtered by batch, state, target and connection; paged on the server (import order).', query: deviceListParameters, response: PageSchema(DeviceSummarySchema) },
-  device: { path: '/api/devices/{deviceId}', summary: "One device: identity, certificate details and chain, connection per target, telemetry.", response: DeviceDetailSchema },
-  deviceHistory: { path: '/api/devices/{deviceId}/history', summary: "The device's events in order, read from the log across contexts.", response: Type.Object({ deviceId: Type.String(), events: Type.Array(HistoryEntrySchema) }) },
-  policies: { path: '/api/policies', summary: 'Server policies.', query: pageQueryParameters, response: PageSchema(PolicySchema) },
+  batches: {
+    path: '/api/batches',
+    summary: 'Batches, newest first, with device counts per state, connected devices and failures.',
+    query: pageQueryParameters,
+    response: PageSchema(BatchProgressSchema),
+  },
+  batch: {
+    path: '/api/batches/{batchId}',
+    summary: "One batch's progress: device counts per state.",
+    response: BatchProgressSchema,
+  },
+  devices: {
+    path: '/api/devices',
+    summary: 'Devices filtered by batch, state, target and connection; paged on the server (import order).',
+    query: deviceListParameters,
+    response: PageSchema(DeviceSummarySchema),
+  },
+  device: {
+    path: '/api/devices/{deviceId}',
+    summary: 'One device: identity, certificate details and chain, connection per target, telemetry.',
+    response: DeviceDetailSchema,
+  },
+  deviceHistory: {
+    path: '/api/devices/{deviceId}/history',
+    summary: "The device's events in order, read from the log across contexts.",
+    response: Type.Object({ deviceId: Type.String(), events: Type.Array(HistoryEntrySchema) }),
+  },
+  policies: {
+    path: '/api/policies',
+    summary: 'Server policies.',
+    query: pageQueryParameters,
+    response: PageSchema(PolicySchema),
+  },
   policy: { path: '/api/policies/{policyId}', summary: 'One server policy.', response: PolicySchema },
-  targets: { path: '/api/targets', summary: 'Onboarding targets with onboarded and connected device counts.', query: pageQueryParameters, response: PageSchema(TargetSchema) },
+  targets: {
+    path: '/api/targets',
+    summary: 'Onboarding targets with onboarded and connected device counts.',
+    query: pageQueryParameters,
+    response: PageSchema(TargetSchema),
+  },
   target: { path: '/api/targets/{targetId}', summary: 'One onboarding target.', response: TargetSchema },
 } as const satisfies Record<string, QueryRoute>;

@@ -21,11 +21,19 @@ export const catalogProjection: StoredProjection = {
     targets: { indexes: ['name'] },
     targetAuthorities: { indexes: ['targetId'] },
   },
-  sources: [{ context: 'registry', aggregate: 'policy' }, { context: 'onboarding', aggregate: 'target' }],
+  sources: [
+    { context: 'registry', aggregate: 'policy' },
+    { context: 'onboarding', aggregate: 'target' },
+  ],
   evolve({ event }: RecordedEvent): Write[] {
     const data = event.data as Data;
     const targetId = data.targetId as string;
-    const authority = () => ({ type: 'upsert' as const, collection: targetAuthoritiesCollection, id: `${targetId}/${data.authorityId as string}`, set: { targetId, authorityId: data.authorityId as string } });
+    const authority = () => ({
+      type: 'upsert' as const,
+      collection: targetAuthoritiesCollection,
+      id: `${targetId}/${data.authorityId as string}`,
+      set: { targetId, authorityId: data.authorityId as string },
+    });
     switch (event.type) {
       case 'ServerPolicyDefined':
         return [
@@ -33,18 +41,49 @@ export const catalogProjection: StoredProjection = {
             type: 'upsert',
             collection: policiesCollection,
             id: data.policyId as string,
-            set: json({ policyId: data.policyId, name: data.name, targetIds: data.targetIds, topicRights: data.topicRights, certificateLifetimeDays: data.certificateLifetimeDays, definedAt: event.occurredAt }) as Record<string, JsonValue>,
+            set: json({
+              policyId: data.policyId,
+              name: data.name,
+              targetIds: data.targetIds,
+              topicRights: data.topicRights,
+              certificateLifetimeDays: data.certificateLifetimeDays,
+              definedAt: event.occurredAt,
+            }) as Record<string, JsonValue>,
           },
         ];
       case 'TargetRegistered':
-        return [{ type: 'upsert', collection: targetsCollection, id: targetId, set: json({ targetId, kind: data.kind, name: data.name, host: data.host, tlsPort: data.tlsPort, registeredAt: event.occurredAt }) as Record<string, JsonValue> }];
+        return [
+          {
+            type: 'upsert',
+            collection: targetsCollection,
+            id: targetId,
+            set: json({
+              targetId,
+              kind: data.kind,
+              name: data.name,
+              host: data.host,
+              tlsPort: data.tlsPort,
+              registeredAt: event.occurredAt,
+            }) as Record<string, JsonValue>,
+          },
+        ];
       case 'TargetTrustAnchorInstalled': {
         const write = authority();
-        return [{ ...write, set: { ...write.set, trustAnchor: { fingerprintSha256: data.fingerprintSha256 as string, at: event.occurredAt } } }];
+        return [
+          {
+            ...write,
+            set: {
+              ...write.set,
+              trustAnchor: { fingerprintSha256: data.fingerprintSha256 as string, at: event.occurredAt },
+            },
+          },
+        ];
       }
       case 'TargetCrlUpdated': {
         const write = authority();
-        return [{ ...write, set: { ...write.set, crl: { crlNumber: data.crlNumber as number, at: event.occurredAt } } }];
+        return [
+          { ...write, set: { ...write.set, crl: { crlNumber: data.crlNumber as number, at: event.occurredAt } } },
+        ];
       }
       default:
         return [];

@@ -9,7 +9,15 @@
  * duplicate fact (a second DeviceConnected) cannot inflate a count.
  */
 
-export const deviceStates = ['Announced', 'Imported', 'Verified', 'Certified', 'Onboarded', 'Transferred', 'Revoked'] as const;
+export const deviceStates = [
+  'Announced',
+  'Imported',
+  'Verified',
+  'Certified',
+  'Onboarded',
+  'Transferred',
+  'Revoked',
+] as const;
 export type DeviceStateName = (typeof deviceStates)[number];
 
 export const connectionStates = ['never', 'connected', 'disconnected'] as const;
@@ -45,7 +53,13 @@ export interface TargetLink {
   disconnectReason?: string;
   tlsProtocol?: string;
   cipher?: string;
-  telemetry?: { messagesTotal: number; bytesTotal: number; firstMessageAt: string; lastMessageAt: string; lastTopic: string };
+  telemetry?: {
+    messagesTotal: number;
+    bytesTotal: number;
+    firstMessageAt: string;
+    lastMessageAt: string;
+    lastTopic: string;
+  };
 }
 
 /** One device on one target (`<deviceId>/<targetId>`), written by the onboarding feed only. */
@@ -153,10 +167,16 @@ export function stateChangedAtOf(device: DeviceDocument): string {
 }
 
 export function updatedAtOf(device: DeviceDocument): string {
-  return [device.registryUpdatedAt, device.caUpdatedAt, device.onboardingUpdatedAt].filter((at): at is string => !!at).sort().at(-1) ?? '';
+  return (
+    [device.registryUpdatedAt, device.caUpdatedAt, device.onboardingUpdatedAt]
+      .filter((at): at is string => !!at)
+      .sort()
+      .at(-1) ?? ''
+  );
 }
 
-export const connectionOf = (doc: { connection?: 'connected' | 'disconnected' }): ConnectionState => doc.connection ?? 'never';
+export const connectionOf = (doc: { connection?: 'connected' | 'disconnected' }): ConnectionState =>
+  doc.connection ?? 'never';
 
 /** The equality filter selecting devices in `state`: its flag set, every higher one missing. */
 export function whereState(state: DeviceStateName): Record<string, true | null> {
@@ -172,7 +192,8 @@ export function whereState(state: DeviceStateName): Record<string, true | null> 
 }
 
 /** The stored value a connection filter matches (`never` is a missing field). */
-export const whereConnection = (connection: ConnectionState): 'connected' | 'disconnected' | null => (connection === 'never' ? null : connection);
+export const whereConnection = (connection: ConnectionState): 'connected' | 'disconnected' | null =>
+  connection === 'never' ? null : connection;
 
 /** Every prefix of an id (ids are at most 128 characters). */
 export function prefixesOf(id: string): string[] {

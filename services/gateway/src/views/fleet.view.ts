@@ -15,7 +15,11 @@ const str = (data: Data, key: string) => data[key] as string;
 export function json(value: unknown): JsonValue {
   if (Array.isArray(value)) return value.map(json);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Data).filter(([, v]) => v !== undefined).map(([k, v]) => [k, json(v)]));
+    return Object.fromEntries(
+      Object.entries(value as Data)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, json(v)]),
+    );
   }
   return value as JsonValue;
 }
@@ -25,10 +29,18 @@ const fields = (set: Data): Record<string, JsonValue> => json(set) as Record<str
 /** A write to a device document: its id fields, the source's update time and `set`. */
 function device(event: EventEnvelope, source: 'registry' | 'ca' | 'onboarding', set: Data): UpsertWrite {
   const deviceId = str(event.data as Data, 'deviceId');
-  return { type: 'upsert', collection: devicesCollection, id: deviceId, set: fields({ deviceId, idPrefixes: prefixesOf(deviceId), [`${source}UpdatedAt`]: event.occurredAt, ...set }) };
+  return {
+    type: 'upsert',
+    collection: devicesCollection,
+    id: deviceId,
+    set: fields({ deviceId, idPrefixes: prefixesOf(deviceId), [`${source}UpdatedAt`]: event.occurredAt, ...set }),
+  };
 }
 
-const reached = (flag: MilestoneFlag, at: MilestoneAt, event: EventEnvelope): Data => ({ [flag]: true, [at]: event.occurredAt });
+const reached = (flag: MilestoneFlag, at: MilestoneAt, event: EventEnvelope): Data => ({
+  [flag]: true,
+  [at]: event.occurredAt,
+});
 
 /** One target's link of a device, and the device's own connection/telemetry facts when given. */
 function link(event: EventEnvelope, set: Data, onDevice: Data = {}): Write[] {
@@ -36,13 +48,22 @@ function link(event: EventEnvelope, set: Data, onDevice: Data = {}): Write[] {
   const deviceId = str(data, 'deviceId');
   const targetId = str(data, 'targetId');
   return [
-    { type: 'upsert', collection: linksCollection, id: linkId(deviceId, targetId), set: fields({ deviceId, targetId, idPrefixes: prefixesOf(deviceId), ...set }) },
+    {
+      type: 'upsert',
+      collection: linksCollection,
+      id: linkId(deviceId, targetId),
+      set: fields({ deviceId, targetId, idPrefixes: prefixesOf(deviceId), ...set }),
+    },
     device(event, 'onboarding', onDevice),
   ];
 }
 
 function identityOf(data: Data) {
-  return { enrolmentKeyDigest: data.enrolmentKeyDigest, enrolmentPublicKey: data.enrolmentPublicKey, firmwareMeasurement: data.firmwareMeasurement };
+  return {
+    enrolmentKeyDigest: data.enrolmentKeyDigest,
+    enrolmentPublicKey: data.enrolmentPublicKey,
+    firmwareMeasurement: data.firmwareMeasurement,
+  };
 }
 
 /**
@@ -60,8 +81,25 @@ export const fleetProjection: StoredProjection = {
         'listedSeq',
         'idPrefixes',
         ['batchId', 'listedSeq'],
-        ['batchId', 'reachedRevoked', 'reachedTransferred', 'reachedOnboarded', 'reachedCertified', 'reachedVerified', 'reachedImported', 'listedSeq'],
-        ['reachedRevoked', 'reachedTransferred', 'reachedOnboarded', 'reachedCertified', 'reachedVerified', 'reachedImported', 'listedSeq'],
+        [
+          'batchId',
+          'reachedRevoked',
+          'reachedTransferred',
+          'reachedOnboarded',
+          'reachedCertified',
+          'reachedVerified',
+          'reachedImported',
+          'listedSeq',
+        ],
+        [
+          'reachedRevoked',
+          'reachedTransferred',
+          'reachedOnboarded',
+          'reachedCertified',
+          'reachedVerified',
+          'reachedImported',
+          'listedSeq',
+        ],
         ['connection', 'listedSeq'],
         ['batchId', 'connection', 'listedSeq'],
         ['batchId', 'verificationFailed'],
@@ -69,7 +107,14 @@ export const fleetProjection: StoredProjection = {
       ],
     },
     links: {
-      indexes: ['deviceId', ['targetId', 'status'], ['targetId', 'connected'], ['targetId', 'batchId'], ['targetId', 'connection'], ['targetId', 'idPrefixes']],
+      indexes: [
+        'deviceId',
+        ['targetId', 'status'],
+        ['targetId', 'connected'],
+        ['targetId', 'batchId'],
+        ['targetId', 'connection'],
+        ['targetId', 'idPrefixes'],
+      ],
     },
     batches: { indexes: ['createdAt'] },
   },
@@ -83,14 +128,33 @@ export const fleetProjection: StoredProjection = {
             type: 'upsert',
             collection: batchesCollection,
             id: str(data, 'batchId'),
-            set: fields({ batchId: data.batchId, name: data.name, policyId: data.policyId, ownerId: data.ownerId, expectedSize: data.expectedSize, createdAt: event.occurredAt, updatedAt: event.occurredAt, metadata: data.metadata }),
+            set: fields({
+              batchId: data.batchId,
+              name: data.name,
+              policyId: data.policyId,
+              ownerId: data.ownerId,
+              expectedSize: data.expectedSize,
+              createdAt: event.occurredAt,
+              updatedAt: event.occurredAt,
+              metadata: data.metadata,
+            }),
             inc: { imports: 0, rejectedRows: 0 },
           },
         ];
       case 'IdentitiesImported':
-        return [{ type: 'upsert', collection: batchesCollection, id: str(data, 'batchId'), set: { updatedAt: event.occurredAt }, inc: { imports: 1, rejectedRows: data.rejected as number } }];
+        return [
+          {
+            type: 'upsert',
+            collection: batchesCollection,
+            id: str(data, 'batchId'),
+            set: { updatedAt: event.occurredAt },
+            inc: { imports: 1, rejectedRows: data.rejected as number },
+          },
+        ];
       case 'DeviceAnnounced':
-        return [device(event, 'registry', { listedSeq: sequence, announcedAt: event.occurredAt, identity: identityOf(data) })];
+        return [
+          device(event, 'registry', { listedSeq: sequence, announcedAt: event.occurredAt, identity: identityOf(data) }),
+        ];
       case 'DeviceIdentityImported':
       case 'EnrolmentKeyReported':
         return [
@@ -98,19 +162,39 @@ export const fleetProjection: StoredProjection = {
             listedSeq: sequence,
             batchId: data.batchId,
             ...reached('reachedImported', 'importedAt', event),
-            identity: { ...identityOf(data), source: data.source ?? 'device-report', importId: data.importId, metadata: data.metadata },
+            identity: {
+              ...identityOf(data),
+              source: data.source ?? 'device-report',
+              importId: data.importId,
+              metadata: data.metadata,
+            },
           }),
         ];
       case 'IdentityVerified':
         return [device(event, 'registry', reached('reachedVerified', 'verifiedAt', event))];
       case 'IdentityVerificationFailed':
-        return [device(event, 'registry', { verificationFailed: true, verificationFailure: { reason: data.reason, at: event.occurredAt } })];
+        return [
+          device(event, 'registry', {
+            verificationFailed: true,
+            verificationFailure: { reason: data.reason, at: event.occurredAt },
+          }),
+        ];
       case 'DeviceCertified':
         return [device(event, 'registry', reached('reachedCertified', 'certifiedAt', event))];
       case 'DeviceRevoked':
-        return [device(event, 'registry', { ...reached('reachedRevoked', 'revokedAt', event), revocation: { revocationId: data.revocationId, reason: data.reason, revokedAt: data.revokedAt } })];
+        return [
+          device(event, 'registry', {
+            ...reached('reachedRevoked', 'revokedAt', event),
+            revocation: { revocationId: data.revocationId, reason: data.reason, revokedAt: data.revokedAt },
+          }),
+        ];
       case 'OwnershipTransferCompleted':
-        return [device(event, 'registry', { ...reached('reachedTransferred', 'transferredAt', event), batchId: data.batchId })];
+        return [
+          device(event, 'registry', {
+            ...reached('reachedTransferred', 'transferredAt', event),
+            batchId: data.batchId,
+          }),
+        ];
       case 'CertificateIssued':
         return [
           device(event, 'ca', {
@@ -130,22 +214,64 @@ export const fleetProjection: StoredProjection = {
           }),
         ];
       case 'CertificateRejected':
-        return [device(event, 'ca', { certificateRejected: true, certificateRejection: { reason: data.reason, at: event.occurredAt } })];
+        return [
+          device(event, 'ca', {
+            certificateRejected: true,
+            certificateRejection: { reason: data.reason, at: event.occurredAt },
+          }),
+        ];
       case 'DeviceOnboarded':
-        return link(event, { batchId: data.batchId, status: 'onboarded', onboardedAt: event.occurredAt, clientId: data.clientId, topicPrefix: data.topicPrefix }, reached('reachedOnboarded', 'onboardedAt', event));
+        return link(
+          event,
+          {
+            batchId: data.batchId,
+            status: 'onboarded',
+            onboardedAt: event.occurredAt,
+            clientId: data.clientId,
+            topicPrefix: data.topicPrefix,
+          },
+          reached('reachedOnboarded', 'onboardedAt', event),
+        );
       case 'DeviceOnboardingFailed':
         return link(event, { status: 'failed', failure: { reason: data.reason, at: event.occurredAt } });
       case 'DeviceDeprovisioned':
         return link(event, { status: 'deprovisioned' });
       // A second DeviceConnected sets what the first set: nothing is counted here.
       case 'DeviceConnected':
-        return link(event, { connected: true, connection: 'connected', connectedAt: data.connectedAt, tlsProtocol: data.tlsProtocol, cipher: data.cipher }, { connection: 'connected' });
+        return link(
+          event,
+          {
+            connected: true,
+            connection: 'connected',
+            connectedAt: data.connectedAt,
+            tlsProtocol: data.tlsProtocol,
+            cipher: data.cipher,
+          },
+          { connection: 'connected' },
+        );
       case 'DeviceDisconnected':
-        return link(event, { connected: false, connection: 'disconnected', disconnectedAt: data.disconnectedAt, disconnectReason: data.reason }, { connection: 'disconnected' });
+        return link(
+          event,
+          {
+            connected: false,
+            connection: 'disconnected',
+            disconnectedAt: data.disconnectedAt,
+            disconnectReason: data.reason,
+          },
+          { connection: 'disconnected' },
+        );
       case 'TelemetryReceived':
         return link(
           event,
-          { telemetry: { messagesTotal: data.messagesTotal, bytesTotal: data.bytesTotal, firstMessageAt: data.firstMessageAt, lastMessageAt: data.lastMessageAt, lastTopic: data.lastTopic } },
+          {
+            telemetry: {
+              messagesTotal: data.messagesTotal,
+              bytesTotal: data.bytesTotal,
+              firstMessageAt: data.firstMessageAt,
+              lastMessageAt: data.lastMessageAt,
+              lastTopic: data.lastTopic,
+            },
+          },
           { lastTelemetryAt: data.lastMessageAt },
         );
       default:

@@ -46,13 +46,34 @@ describe('gateway read models on the projection store, restarted mid-stream', ()
     const options = { nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: false as const };
     const start = () => startGateway({ ...options, tokenStore, projectionStore: store });
     const batchId = 'restart-batch';
-    await events.append({ context: 'registry', aggregate: 'batch', id: batchId }, [envelope('BatchCreated', batchId, { batchId, name: 'restart', policyId: 'p1', ownerId: 'acme', expectedSize: 400 })], { expectedVersion: noStream, messageId: randomUUID() });
+    await events.append(
+      { context: 'registry', aggregate: 'batch', id: batchId },
+      [
+        envelope('BatchCreated', batchId, {
+          batchId,
+          name: 'restart',
+          policyId: 'p1',
+          ownerId: 'acme',
+          expectedSize: 400,
+        }),
+      ],
+      { expectedVersion: noStream, messageId: randomUUID() },
+    );
     const importDevices = async (from: number, to: number) => {
       for (let i = from; i < to; i++) {
         const deviceId = `dev-${String(i).padStart(4, '0')}`;
         await events.append(
           { context: 'registry', aggregate: 'device', id: deviceId },
-          [envelope('DeviceIdentityImported', deviceId, { deviceId, batchId, importId: 'i1', source: 'json', enrolmentPublicKey: 'AAAA', enrolmentKeyDigest: digest })],
+          [
+            envelope('DeviceIdentityImported', deviceId, {
+              deviceId,
+              batchId,
+              importId: 'i1',
+              source: 'json',
+              enrolmentPublicKey: 'AAAA',
+              enrolmentKeyDigest: digest,
+            }),
+          ],
           { expectedVersion: noStream, messageId: randomUUID() },
         );
       }
@@ -62,7 +83,9 @@ describe('gateway read models on the projection store, restarted mid-stream', ()
     try {
       // Stop while events are still arriving, then import more while the gateway is down.
       const writing = importDevices(0, 200);
-      await waitFor(async () => (await store.checkpoint('fleet', 'registry')) > 20, { description: 'some events applied' });
+      await waitFor(async () => (await store.checkpoint('fleet', 'registry')) > 20, {
+        description: 'some events applied',
+      });
       await gateway.stop();
       await writing;
       // Its position lives with the data: the gateway leaves no durable consumer behind.
@@ -79,10 +102,13 @@ describe('gateway read models on the projection store, restarted mid-stream', ()
       expect(progress).toMatchObject({ devices: 400, counts: { Imported: 400 } });
       expect(await store.checkpoint('fleet', 'registry')).toBe(401);
       const live = await listDevices(store, { batchId, limit: 500, offset: 0 });
-      expect(live.items.map((d) => d.deviceId)).toEqual(Array.from({ length: 400 }, (_, i) => `dev-${String(i).padStart(4, '0')}`));
+      expect(live.items.map((d) => d.deviceId)).toEqual(
+        Array.from({ length: 400 }, (_, i) => `dev-${String(i).padStart(4, '0')}`),
+      );
 
       const rebuilt = new EmbeddedProjectionStore();
-      for (const projection of [fleetProjection, catalogProjection]) await rebuildStoredProjection(rebuilt, events, projection);
+      for (const projection of [fleetProjection, catalogProjection])
+        await rebuildStoredProjection(rebuilt, events, projection);
       expect(await batchProgress(rebuilt, batchId)).toEqual(progress);
       expect(await listDevices(rebuilt, { batchId, limit: 500, offset: 0 })).toEqual(live);
     } finally {

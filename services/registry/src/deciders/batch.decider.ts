@@ -1,4 +1,10 @@
-import { BatchCreated, EnrolmentKeysRequested, IdentitiesImported, type DataOf, type EventOf } from '@tunnelkey/contracts';
+import {
+  BatchCreated,
+  EnrolmentKeysRequested,
+  IdentitiesImported,
+  type DataOf,
+  type EventOf,
+} from '@tunnelkey/contracts';
 import type { Command, Decider } from '@tunnelkey/eventstore';
 import { conflict, notFound, refused } from '../shared/registry-errors.js';
 import { decided, sameContent } from './decided.js';
@@ -26,7 +32,10 @@ export type CreateBatchCommand = Command<'CreateBatch', BatchDefinition & { poli
 export type RecordImportCommand = Command<'RecordImport', DataOf<typeof IdentitiesImported>>;
 export type RequestEnrolmentKeysCommand = Command<'RequestEnrolmentKeys', DataOf<typeof EnrolmentKeysRequested>>;
 export type BatchCommand = CreateBatchCommand | RecordImportCommand | RequestEnrolmentKeysCommand;
-export type BatchEvent = EventOf<typeof BatchCreated> | EventOf<typeof IdentitiesImported> | EventOf<typeof EnrolmentKeysRequested>;
+export type BatchEvent =
+  | EventOf<typeof BatchCreated>
+  | EventOf<typeof IdentitiesImported>
+  | EventOf<typeof EnrolmentKeysRequested>;
 
 /** A batch: bound to a server policy and an owner, with an expected size it may not exceed. */
 export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
@@ -40,7 +49,10 @@ export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
           if (sameContent(state.batch, batch)) return [];
           throw conflict(`batch ${batch.batchId} already exists with another definition`, { batchId: batch.batchId });
         }
-        if (policyStatus !== 'Defined') throw refused('unknown-policy', `server policy ${batch.policyId} is not defined`, { policyId: batch.policyId });
+        if (policyStatus !== 'Defined')
+          throw refused('unknown-policy', `server policy ${batch.policyId} is not defined`, {
+            policyId: batch.policyId,
+          });
         return [decided(BatchCreated, batch)];
       }
       case 'RecordImport': {
@@ -70,7 +82,13 @@ export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
       case 'EnrolmentKeysRequested': {
         if (state.status !== 'Created') return state;
         const { requestId, deviceIds, expiresAt } = event.data;
-        return { ...state, enrolmentKeyRequests: { ...state.enrolmentKeyRequests, [requestId]: { requestId, expiresAt, ...(deviceIds ? { deviceIds } : {}) } } };
+        return {
+          ...state,
+          enrolmentKeyRequests: {
+            ...state.enrolmentKeyRequests,
+            [requestId]: { requestId, expiresAt, ...(deviceIds ? { deviceIds } : {}) },
+          },
+        };
       }
       default: {
         const unknown: never = event;
@@ -89,7 +107,11 @@ function requireCreated(state: BatchState, batchId: string): Extract<BatchState,
  * Which new members a batch can still take, in order. `members` counts the devices already in the
  * batch; candidates already in it take no place (re-importing them is idempotent).
  */
-export function admitToBatch(expectedSize: number, members: number, candidates: readonly { alreadyMember: boolean }[]): boolean[] {
+export function admitToBatch(
+  expectedSize: number,
+  members: number,
+  candidates: readonly { alreadyMember: boolean }[],
+): boolean[] {
   let placesLeft = Math.max(0, expectedSize - members);
   return candidates.map((candidate) => {
     if (candidate.alreadyMember) return true;

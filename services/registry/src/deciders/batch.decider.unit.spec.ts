@@ -3,20 +3,32 @@ import { deciderSpecification } from '@tunnelkey/testing';
 import { admitToBatch, batchDecider, type BatchCommand, type BatchDefinition } from './batch.decider.js';
 
 const metadata = { commandId: 'cmd-1', now: '2026-01-01T00:00:00.000Z' };
-const batch: BatchDefinition = { batchId: 'fridges-2026', name: '1,000 fridges', policyId: 'fridges', ownerId: 'acme', expectedSize: 1000 };
+const batch: BatchDefinition = {
+  batchId: 'fridges-2026',
+  name: '1,000 fridges',
+  policyId: 'fridges',
+  ownerId: 'acme',
+  expectedSize: 1000,
+};
 const created = { type: 'BatchCreated', version: 1, data: batch };
-const create = (policyStatus: 'Defined' | 'Undefined', data: BatchDefinition = batch): BatchCommand => ({ type: 'CreateBatch', data: { ...data, policyStatus }, metadata });
+const create = (policyStatus: 'Defined' | 'Undefined', data: BatchDefinition = batch): BatchCommand => ({
+  type: 'CreateBatch',
+  data: { ...data, policyStatus },
+  metadata,
+});
 const importRecord = { batchId: batch.batchId, importId: 'file-1', source: 'csv' as const, accepted: 10, rejected: 2 };
 const recordImport: BatchCommand = { type: 'RecordImport', data: importRecord, metadata };
 const keyRequest = { batchId: batch.batchId, requestId: 'ask-1', expiresAt: '2026-01-01T01:00:00.000Z' };
 const requestKeys: BatchCommand = { type: 'RequestEnrolmentKeys', data: keyRequest, metadata };
-const rejectedWith = (reason: string) => (error: unknown) => error instanceof CommandRejected && error.reason === reason;
+const rejectedWith = (reason: string) => (error: unknown) =>
+  error instanceof CommandRejected && error.reason === reason;
 const spec = deciderSpecification(batchDecider, { aggregateId: batch.batchId });
 
 describe('batch decider', () => {
   describe('when no batch exists', () => {
     it('creates it when its policy is defined', () => spec.given([]).when(create('Defined')).then([created]));
-    it('refuses it when the policy is not defined', () => spec.given([]).when(create('Undefined')).thenThrows(rejectedWith('unknown-policy')));
+    it('refuses it when the policy is not defined', () =>
+      spec.given([]).when(create('Undefined')).thenThrows(rejectedWith('unknown-policy')));
     it('refuses imports and key requests with NOT_FOUND', () => {
       spec.given([]).when(recordImport).thenThrows(rejectedWith('NOT_FOUND'));
       spec.given([]).when(requestKeys).thenThrows(rejectedWith('NOT_FOUND'));
@@ -26,7 +38,10 @@ describe('batch decider', () => {
   describe('when created', () => {
     it('treats the same creation as a retry and refuses another definition', () => {
       spec.given([created]).when(create('Defined')).thenNothingHappened();
-      spec.given([created]).when(create('Defined', { ...batch, expectedSize: 5 })).thenThrows(rejectedWith('CONFLICT'));
+      spec
+        .given([created])
+        .when(create('Defined', { ...batch, expectedSize: 5 }))
+        .thenThrows(rejectedWith('CONFLICT'));
     });
 
     it('records an import once per importId', () => {
@@ -44,7 +59,12 @@ describe('batch decider', () => {
 
   describe('capacity', () => {
     it('admits new members up to the expected size; members already in the batch take no place', () => {
-      const candidates = [{ alreadyMember: false }, { alreadyMember: true }, { alreadyMember: false }, { alreadyMember: false }];
+      const candidates = [
+        { alreadyMember: false },
+        { alreadyMember: true },
+        { alreadyMember: false },
+        { alreadyMember: false },
+      ];
       expect(admitToBatch(10, 8, candidates)).toEqual([true, true, true, false]);
       expect(admitToBatch(10, 10, candidates)).toEqual([false, true, false, false]);
       expect(admitToBatch(10, 12, [{ alreadyMember: false }])).toEqual([false]);

@@ -1,7 +1,10 @@
 import { canonicalJson, type DataOf, type EventDefinition } from '@tunnelkey/contracts';
 
 /** A decided event of one contract type: what a decider returns (the handler adds the envelope). */
-export function decided<E extends EventDefinition>(definition: E, data: DataOf<E>): { type: E['type']; version: E['version']; data: DataOf<E> } {
+export function decided<E extends EventDefinition>(
+  definition: E,
+  data: DataOf<E>,
+): { type: E['type']; version: E['version']; data: DataOf<E> } {
   return { type: definition.type, version: definition.version, data };
 }
 

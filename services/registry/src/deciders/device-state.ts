@@ -71,7 +71,16 @@ export type DeviceState =
   | ({ status: 'Transferred'; transfer: { transferId: string; ownerId: string; ownerEpoch: number } } & EnrolledDevice);
 
 export type DeviceStatus = DeviceState['status'];
-export const deviceStatuses: readonly DeviceStatus[] = ['Unknown', 'Announced', 'Imported', 'Verified', 'Certified', 'Onboarded', 'Revoked', 'Transferred'];
+export const deviceStatuses: readonly DeviceStatus[] = [
+  'Unknown',
+  'Announced',
+  'Imported',
+  'Verified',
+  'Certified',
+  'Onboarded',
+  'Revoked',
+  'Transferred',
+];
 
 export type EnrolledState = Extract<DeviceState, EnrolledDevice>;
 
@@ -85,4 +94,8 @@ export function identityOf(state: DeviceState): DeviceIdentity | undefined {
 }
 
 /** Failures that end a challenge: the genuine device answered wrongly, or too late. */
-export const challengeClosingFailures: readonly VerificationFailureReason[] = ['nonce-mismatch', 'expired', 'no-response'];
+export const challengeClosingFailures: readonly VerificationFailureReason[] = [
+  'nonce-mismatch',
+  'expired',
+  'no-response',
+];

@@ -33,7 +33,13 @@ export type IssueIdentityChallengeCommand = Command<'IssueIdentityChallenge', Da
 /** A signed identity-response whose envelope verified under `enrolmentKeyDigest`'s key. */
 export type CheckIdentityResponseCommand = Command<
   'CheckIdentityResponse',
-  { deviceId: string; challengeId: string; nonceDigest: string; enrolmentKeyDigest: string; firmwareMeasurement?: string }
+  {
+    deviceId: string;
+    challengeId: string;
+    nonceDigest: string;
+    enrolmentKeyDigest: string;
+    firmwareMeasurement?: string;
+  }
 >;
 /** A response refused before it could be trusted (bad signature, replay, malformed): kept as a fact, the challenge stays open. */
 export type RecordVerificationFailureCommand = Command<
@@ -65,7 +71,14 @@ export type DeviceEvent =
   | EventOf<typeof OwnershipTransferCompleted>;
 
 /** Reasons a device command is refused; import rows report the first three as they are. */
-export const deviceRefusals = ['in-other-batch', 'key-conflict', 'device-revoked', 'unknown-device', 'not-imported', 'unknown-challenge'] as const;
+export const deviceRefusals = [
+  'in-other-batch',
+  'key-conflict',
+  'device-revoked',
+  'unknown-device',
+  'not-imported',
+  'unknown-challenge',
+] as const;
 
 export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
   initialState: () => ({ status: 'Unknown' }),
@@ -80,9 +93,13 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         return []; // already known: announcing again changes nothing
       }
       case 'ImportDeviceIdentity':
-        return joinBatch(state, deviceId, command.data.batchId, command.data.enrolmentKeyDigest) ? [decided(DeviceIdentityImported, command.data)] : [];
+        return joinBatch(state, deviceId, command.data.batchId, command.data.enrolmentKeyDigest)
+          ? [decided(DeviceIdentityImported, command.data)]
+          : [];
       case 'RecordEnrolmentKeyReport':
-        return joinBatch(state, deviceId, command.data.batchId, command.data.enrolmentKeyDigest) ? [decided(EnrolmentKeyReported, command.data)] : [];
+        return joinBatch(state, deviceId, command.data.batchId, command.data.enrolmentKeyDigest)
+          ? [decided(EnrolmentKeyReported, command.data)]
+          : [];
       case 'IssueIdentityChallenge': {
         const enrolled = requireEnrolled(state, deviceId);
         if (enrolled.challenge?.challengeId === command.data.challengeId) return [];
@@ -93,9 +110,14 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         const { challenge } = enrolled;
         const { challengeId } = command.data;
         if (!challenge || challenge.challengeId !== challengeId) {
-          throw refused('unknown-challenge', `no pending challenge ${challengeId} for device ${deviceId}`, { deviceId, challengeId });
+          throw refused('unknown-challenge', `no pending challenge ${challengeId} for device ${deviceId}`, {
+            deviceId,
+            challengeId,
+          });
         }
-        const failed = (reason: VerificationFailureReason) => [decided(IdentityVerificationFailed, { deviceId, challengeId, nonceDigest: challenge.nonceDigest, reason })];
+        const failed = (reason: VerificationFailureReason) => [
+          decided(IdentityVerificationFailed, { deviceId, challengeId, nonceDigest: challenge.nonceDigest, reason }),
+        ];
         if (command.data.enrolmentKeyDigest !== enrolled.identity.enrolmentKeyDigest) {
           return challenge.failures.includes('wrong-key') ? [] : failed('wrong-key');
         }
@@ -115,7 +137,14 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         // Only against the challenge it names, once per reason: an attacker cannot grow the log at will.
         if (!isEnrolled(state) || state.challenge?.challengeId !== command.data.challengeId) return [];
         if (state.challenge.failures.includes(command.data.reason)) return [];
-        return [decided(IdentityVerificationFailed, { deviceId, challengeId: command.data.challengeId, nonceDigest: state.challenge.nonceDigest, reason: command.data.reason })];
+        return [
+          decided(IdentityVerificationFailed, {
+            deviceId,
+            challengeId: command.data.challengeId,
+            nonceDigest: state.challenge.nonceDigest,
+            reason: command.data.reason,
+          }),
+        ];
       }
       case 'RecordCertificate': {
         const enrolled = requireEnrolled(state, deviceId);
@@ -134,19 +163,35 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
       case 'DeviceAnnounced': {
         if (state.status !== 'Unknown') return state;
         const { deviceId, enrolmentPublicKey, enrolmentKeyDigest, firmwareMeasurement } = event.data;
-        return { status: 'Announced', identity: { deviceId, enrolmentPublicKey, enrolmentKeyDigest, firmwareMeasurement }, announcedAt: event.occurredAt };
+        return {
+          status: 'Announced',
+          identity: { deviceId, enrolmentPublicKey, enrolmentKeyDigest, firmwareMeasurement },
+          announcedAt: event.occurredAt,
+        };
       }
       case 'DeviceIdentityImported':
       case 'EnrolmentKeyReported': {
         const { deviceId, enrolmentPublicKey, enrolmentKeyDigest, batchId } = event.data;
-        const firmwareMeasurement = 'firmwareMeasurement' in event.data ? event.data.firmwareMeasurement : identityOf(state)?.firmwareMeasurement;
+        const firmwareMeasurement =
+          'firmwareMeasurement' in event.data ? event.data.firmwareMeasurement : identityOf(state)?.firmwareMeasurement;
         const membership: BatchMembership =
           event.type === 'DeviceIdentityImported'
-            ? { batchId, source: event.data.source, importId: event.data.importId, joinedAt: event.occurredAt, ...(event.data.metadata ? { metadata: event.data.metadata } : {}) }
+            ? {
+                batchId,
+                source: event.data.source,
+                importId: event.data.importId,
+                joinedAt: event.occurredAt,
+                ...(event.data.metadata ? { metadata: event.data.metadata } : {}),
+              }
             : { batchId, source: 'device-report', requestId: event.data.requestId, joinedAt: event.occurredAt };
         return {
           status: 'Imported',
-          identity: { deviceId, enrolmentPublicKey, enrolmentKeyDigest, ...(firmwareMeasurement ? { firmwareMeasurement } : {}) },
+          identity: {
+            deviceId,
+            enrolmentPublicKey,
+            enrolmentKeyDigest,
+            ...(firmwareMeasurement ? { firmwareMeasurement } : {}),
+          },
           membership,
         };
       }
@@ -169,7 +214,9 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         const lastFailure = { challengeId, reason, at: event.occurredAt };
         let challenge = state.challenge;
         if (challenge?.challengeId === challengeId) {
-          challenge = challengeClosingFailures.includes(reason) ? undefined : { ...challenge, failures: [...challenge.failures, reason] };
+          challenge = challengeClosingFailures.includes(reason)
+            ? undefined
+            : { ...challenge, failures: [...challenge.failures, reason] };
         }
         return { ...state, challenge, lastFailure };
       }
@@ -183,8 +230,17 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
       case 'DeviceRevoked': {
         const { revocationId, reason, revokedAt } = event.data;
         const identity = identityOf(state);
-        const membership = isEnrolled(state) ? state.membership : state.status === 'Revoked' ? state.membership : undefined;
-        return { status: 'Revoked', ...(identity ? { identity } : {}), ...(membership ? { membership } : {}), revocation: { revocationId, reason, revokedAt } };
+        const membership = isEnrolled(state)
+          ? state.membership
+          : state.status === 'Revoked'
+            ? state.membership
+            : undefined;
+        return {
+          status: 'Revoked',
+          ...(identity ? { identity } : {}),
+          ...(membership ? { membership } : {}),
+          revocation: { revocationId, reason, revokedAt },
+        };
       }
       case 'OwnershipTransferCompleted': {
         if (!isEnrolled(state)) return state;
@@ -221,7 +277,9 @@ function refuseRevoked(state: DeviceState, deviceId: string): void {
 function requireSameKey(state: DeviceState, enrolmentKeyDigest: string): void {
   const identity = identityOf(state);
   if (identity && identity.enrolmentKeyDigest !== enrolmentKeyDigest) {
-    throw refused('key-conflict', `device ${identity.deviceId} is known with another enrolment key`, { deviceId: identity.deviceId });
+    throw refused('key-conflict', `device ${identity.deviceId} is known with another enrolment key`, {
+      deviceId: identity.deviceId,
+    });
   }
 }
 

@@ -21,7 +21,9 @@ export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
         if (state.status === 'Undefined') return [decided(ServerPolicyDefined, command.data)];
         // The same definition again is a retry (perhaps with a new command id): nothing to do.
         if (sameContent(state.policy, command.data)) return [];
-        throw conflict(`server policy ${command.data.policyId} is already defined differently`, { policyId: command.data.policyId });
+        throw conflict(`server policy ${command.data.policyId} is already defined differently`, {
+          policyId: command.data.policyId,
+        });
       }
       default: {
         const unknown: never = command.type;

@@ -16,13 +16,26 @@ const spec = deciderSpecification(policyDecider, { aggregateId: policy.policyId 
 
 describe('server policy decider', () => {
   describe('when undefined', () => {
-    it('defines the policy', () => spec.given([]).when(define(policy)).then([defined(policy)]));
+    it('defines the policy', () =>
+      spec
+        .given([])
+        .when(define(policy))
+        .then([defined(policy)]));
   });
 
   describe('when defined', () => {
     it('treats the same definition (keys in any order) as a retry', () => {
-      const reordered = { certificateLifetimeDays: 365, topicRights: policy.topicRights, targetIds: policy.targetIds, name: policy.name, policyId: policy.policyId };
-      spec.given([defined(policy)]).when(define(reordered)).thenNothingHappened();
+      const reordered = {
+        certificateLifetimeDays: 365,
+        topicRights: policy.topicRights,
+        targetIds: policy.targetIds,
+        name: policy.name,
+        policyId: policy.policyId,
+      };
+      spec
+        .given([defined(policy)])
+        .when(define(reordered))
+        .thenNothingHappened();
     });
 
     it('refuses another definition under the same id with CONFLICT', () => {

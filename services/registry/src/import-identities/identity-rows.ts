@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
-import { compileContract, IdentityRow, isAggregateId, Metadata, type importRejectionReasons } from '@tunnelkey/contracts';
+import {
+  compileContract,
+  IdentityRow,
+  isAggregateId,
+  Metadata,
+  type importRejectionReasons,
+} from '@tunnelkey/contracts';
 import { isPkiError, parseEcSpki, pemToDer, UnsupportedAlgorithmError } from '@tunnelkey/pki';
 import { deviceIdMatchesPublicKey, isDeviceId, p256SpkiFromPoint } from '@tunnelkey/puf';
 import { refused } from '../shared/registry-errors.js';
@@ -30,7 +36,9 @@ export interface CheckedIdentity {
   metadata?: Record<string, string>;
 }
 
-export type RowVerdict = { ok: true; identity: CheckedIdentity } | { ok: false; row: number; deviceId?: string; reason: ImportRejectionReason };
+export type RowVerdict =
+  | { ok: true; identity: CheckedIdentity }
+  | { ok: false; row: number; deviceId?: string; reason: ImportRejectionReason };
 
 const identityRowContract = compileContract<Static<typeof IdentityRow>>(IdentityRow, 'identity row');
 const metadataContract = compileContract<Static<typeof Metadata>>(Metadata, 'identity metadata');
@@ -43,7 +51,12 @@ export function suppliedJsonRows(rows: readonly unknown[]): SuppliedRow[] {
       const candidate = (typeof value === 'object' && value !== null ? value : {}) as { deviceId?: unknown };
       return { row, deviceId: candidate.deviceId, invalid: true };
     }
-    return { row, deviceId: value.deviceId, enrolmentPublicKey: value.enrolmentPublicKey, ...(value.metadata ? { metadata: value.metadata } : {}) };
+    return {
+      row,
+      deviceId: value.deviceId,
+      enrolmentPublicKey: value.enrolmentPublicKey,
+      ...(value.metadata ? { metadata: value.metadata } : {}),
+    };
   });
 }
 
@@ -55,24 +68,35 @@ export function suppliedCsvRows(text: string): SuppliedRow[] {
   try {
     records = parseCsvRecords(text);
   } catch (error) {
-    if (error instanceof CsvSyntaxError) throw refused('MALFORMED', `the CSV cannot be read: ${error.message}`, { line: error.line });
+    if (error instanceof CsvSyntaxError)
+      throw refused('MALFORMED', `the CSV cannot be read: ${error.message}`, { line: error.line });
     throw error;
   }
   const [header, ...body] = records;
   const columns = header?.fields.map((name) => name.trim()) ?? [];
   const idColumn = columns.findIndex((name) => name.toLowerCase() === 'deviceid');
   const keyColumn = columns.findIndex((name) => name.toLowerCase() === 'enrolmentpublickey');
-  if (idColumn < 0 || keyColumn < 0) throw refused('MALFORMED', 'the CSV header must name the columns deviceId and enrolmentPublicKey', {});
-  const metadataColumns = columns.map((name, index) => ({ name, index })).filter(({ index }) => index !== idColumn && index !== keyColumn);
+  if (idColumn < 0 || keyColumn < 0)
+    throw refused('MALFORMED', 'the CSV header must name the columns deviceId and enrolmentPublicKey', {});
+  const metadataColumns = columns
+    .map((name, index) => ({ name, index }))
+    .filter(({ index }) => index !== idColumn && index !== keyColumn);
   const badColumn = metadataColumns.find(({ name }) => !metadataKey.test(name));
-  if (badColumn) throw refused('MALFORMED', `CSV column ${badColumn.index + 1} is not a metadata name (${metadataKey.source})`, {});
+  if (badColumn)
+    throw refused('MALFORMED', `CSV column ${badColumn.index + 1} is not a metadata name (${metadataKey.source})`, {});
   return body.map(({ line, fields }) => {
     if (fields.length !== columns.length) return { row: line, deviceId: fields[idColumn]?.trim(), invalid: true };
     const metadata: Record<string, string> = {};
     for (const { name, index } of metadataColumns) if (fields[index] !== '') metadata[name] = fields[index]!;
     const hasMetadata = metadataColumns.length > 0 && Object.keys(metadata).length > 0;
-    if (hasMetadata && !metadataContract.is(metadata)) return { row: line, deviceId: fields[idColumn]?.trim(), invalid: true };
-    return { row: line, deviceId: fields[idColumn]!.trim(), enrolmentPublicKey: fields[keyColumn]!.trim(), ...(hasMetadata ? { metadata } : {}) };
+    if (hasMetadata && !metadataContract.is(metadata))
+      return { row: line, deviceId: fields[idColumn]?.trim(), invalid: true };
+    return {
+      row: line,
+      deviceId: fields[idColumn]!.trim(),
+      enrolmentPublicKey: fields[keyColumn]!.trim(),
+      ...(hasMetadata ? { metadata } : {}),
+    };
   });
 }
 
@@ -94,7 +118,12 @@ function keyDer(text: string): Uint8Array | undefined {
 export function checkIdentityRow(supplied: SuppliedRow): RowVerdict {
   const { row } = supplied;
   const deviceId = isAggregateId(supplied.deviceId) ? supplied.deviceId : undefined;
-  const reject = (reason: ImportRejectionReason): RowVerdict => ({ ok: false, row, ...(deviceId ? { deviceId } : {}), reason });
+  const reject = (reason: ImportRejectionReason): RowVerdict => ({
+    ok: false,
+    row,
+    ...(deviceId ? { deviceId } : {}),
+    reason,
+  });
   if (supplied.invalid || typeof supplied.enrolmentPublicKey !== 'string') return reject('invalid-row');
   if (!deviceId || !isDeviceId(deviceId)) return reject('bad-device-id');
   const der = keyDer(supplied.enrolmentPublicKey);
@@ -131,7 +160,8 @@ export function checkIdentityRows(rows: readonly SuppliedRow[]): RowVerdict[] {
   return rows.map((row) => {
     const verdict = checkIdentityRow(row);
     if (!verdict.ok) return verdict;
-    if (seen.has(verdict.identity.deviceId)) return { ok: false, row: row.row, deviceId: verdict.identity.deviceId, reason: 'duplicate-in-import' };
+    if (seen.has(verdict.identity.deviceId))
+      return { ok: false, row: row.row, deviceId: verdict.identity.deviceId, reason: 'duplicate-in-import' };
     seen.add(verdict.identity.deviceId);
     return verdict;
   });

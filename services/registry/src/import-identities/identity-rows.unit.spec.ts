@@ -10,7 +10,8 @@ function p256Identity() {
   const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
   return { deviceId: identityFromPublicKey(spki), enrolmentPublicKey: spki.toString('base64') };
 }
-const pemOf = (base64: string) => `-----BEGIN PUBLIC KEY-----\n${base64.match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`;
+const pemOf = (base64: string) =>
+  `-----BEGIN PUBLIC KEY-----\n${base64.match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`;
 const reasons = (rows: unknown[]) => checkIdentityRows(suppliedJsonRows(rows)).map((v) => (v.ok ? 'ok' : v.reason));
 
 describe('identity rows', () => {
@@ -18,14 +19,26 @@ describe('identity rows', () => {
   const other = p256Identity();
 
   it('accepts base64 DER and PEM keys and reports the canonical key and its digest', () => {
-    const [der, pem] = checkIdentityRows(suppliedJsonRows([good, { ...other, enrolmentPublicKey: pemOf(other.enrolmentPublicKey) }]));
-    expect(der).toMatchObject({ ok: true, identity: { row: 1, deviceId: good.deviceId, enrolmentPublicKey: good.enrolmentPublicKey } });
-    expect(pem).toMatchObject({ ok: true, identity: { row: 2, deviceId: other.deviceId, enrolmentPublicKey: other.enrolmentPublicKey } });
+    const [der, pem] = checkIdentityRows(
+      suppliedJsonRows([good, { ...other, enrolmentPublicKey: pemOf(other.enrolmentPublicKey) }]),
+    );
+    expect(der).toMatchObject({
+      ok: true,
+      identity: { row: 1, deviceId: good.deviceId, enrolmentPublicKey: good.enrolmentPublicKey },
+    });
+    expect(pem).toMatchObject({
+      ok: true,
+      identity: { row: 2, deviceId: other.deviceId, enrolmentPublicKey: other.enrolmentPublicKey },
+    });
   });
 
   it('names why each bad row is refused', () => {
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
     const offCurve = Buffer.from(good.enrolmentPublicKey, 'base64');
     offCurve[offCurve.length - 1]! ^= 1;
     const truncated = offCurve.subarray(0, 40).toString('base64');
@@ -42,7 +55,18 @@ describe('identity rows', () => {
         { deviceId: good.deviceId },
         good,
       ]),
-    ).toEqual(['ok', 'id-mismatch', 'not-p256', 'not-p256', 'malformed-key', 'malformed-key', 'malformed-key', 'bad-device-id', 'invalid-row', 'duplicate-in-import']);
+    ).toEqual([
+      'ok',
+      'id-mismatch',
+      'not-p256',
+      'not-p256',
+      'malformed-key',
+      'malformed-key',
+      'malformed-key',
+      'bad-device-id',
+      'invalid-row',
+      'duplicate-in-import',
+    ]);
   });
 
   it('reads CSV: header in any column order, quoted multi-line PEM, metadata columns, line numbers of each record', () => {
@@ -80,9 +104,23 @@ describe('identity rows', () => {
   });
 
   it('leaves malformed JSON rows to the report but refuses a malformed command', () => {
-    const request = parseImportRequest({ commandId: 'c-1', batchId: 'b', importId: 'i', source: { format: 'json', rows: [{ deviceId: 5 }] } });
+    const request = parseImportRequest({
+      commandId: 'c-1',
+      batchId: 'b',
+      importId: 'i',
+      source: { format: 'json', rows: [{ deviceId: 5 }] },
+    });
     expect(request.source).toEqual({ format: 'json', rows: [{ deviceId: 5 }] });
-    expect(() => parseImportRequest({ commandId: 'c-1', batchId: 'b b', importId: 'i', source: { format: 'json', rows: [good] } })).toThrow('batchId');
-    expect(() => parseImportRequest({ commandId: 'c-1', batchId: 'b', importId: 'i', source: { format: 'json', rows: Array(2501).fill(good) } })).toThrow('at most 2500');
+    expect(() =>
+      parseImportRequest({ commandId: 'c-1', batchId: 'b b', importId: 'i', source: { format: 'json', rows: [good] } }),
+    ).toThrow('batchId');
+    expect(() =>
+      parseImportRequest({
+        commandId: 'c-1',
+        batchId: 'b',
+        importId: 'i',
+        source: { format: 'json', rows: Array(2501).fill(good) },
+      }),
+    ).toThrow('at most 2500');
   });
 });

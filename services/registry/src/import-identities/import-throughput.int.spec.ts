@@ -1,6 +1,13 @@
 import 'reflect-metadata';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { CreateBatch, DefineServerPolicy, ImportIdentities, maxImportRows, VerifyIdentity, type ResultOf } from '@tunnelkey/contracts';
+import {
+  CreateBatch,
+  DefineServerPolicy,
+  ImportIdentities,
+  maxImportRows,
+  VerifyIdentity,
+  type ResultOf,
+} from '@tunnelkey/contracts';
 import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import { CommandClient } from '@tunnelkey/messaging';
 import { identityFromPublicKey } from '@tunnelkey/puf';
@@ -16,9 +23,14 @@ let platformKey: PlatformKey;
 let registry: RunningRegistry;
 let client: CommandClient;
 
-const start = () => startRegistry({ nats: nats.nc, namespace: nats.namespace, platformKey, logger, nestLogger: ['error'] });
+const start = () =>
+  startRegistry({ nats: nats.nc, namespace: nats.namespace, platformKey, logger, nestLogger: ['error'] });
 const command = <R>(definition: { subject(ns?: string): string }, payload: object) =>
-  client.request<R>(definition.subject(nats.namespace), { commandId: randomUUID(), ...payload }, { timeoutMs: 120_000 });
+  client.request<R>(
+    definition.subject(nats.namespace),
+    { commandId: randomUUID(), ...payload },
+    { timeoutMs: 120_000 },
+  );
 
 describe(`registry throughput: ${deviceCount} devices`, () => {
   beforeAll(async () => {
@@ -38,8 +50,20 @@ describe(`registry throughput: ${deviceCount} devices`, () => {
       const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
       return { deviceId: identityFromPublicKey(spki), enrolmentPublicKey: spki.toString('base64') };
     });
-    await command(DefineServerPolicy, { policyId: 'bulk', name: 'bulk', targetIds: [], topicRights: [{ topic: 'd/{deviceId}', access: 'publish' }], certificateLifetimeDays: 30 });
-    await command(CreateBatch, { batchId: 'bulk', name: 'bulk', policyId: 'bulk', ownerId: 'acme', expectedSize: deviceCount });
+    await command(DefineServerPolicy, {
+      policyId: 'bulk',
+      name: 'bulk',
+      targetIds: [],
+      topicRights: [{ topic: 'd/{deviceId}', access: 'publish' }],
+      certificateLifetimeDays: 30,
+    });
+    await command(CreateBatch, {
+      batchId: 'bulk',
+      name: 'bulk',
+      policyId: 'bulk',
+      ownerId: 'acme',
+      expectedSize: deviceCount,
+    });
 
     let started = performance.now();
     let accepted = 0;
@@ -55,7 +79,9 @@ describe(`registry throughput: ${deviceCount} devices`, () => {
     expect(accepted).toBe(deviceCount);
 
     started = performance.now();
-    const challenged = await command<ResultOf<typeof VerifyIdentity>>(VerifyIdentity, { scope: { kind: 'batch', batchId: 'bulk' } });
+    const challenged = await command<ResultOf<typeof VerifyIdentity>>(VerifyIdentity, {
+      scope: { kind: 'batch', batchId: 'bulk' },
+    });
     const verifyMs = performance.now() - started;
     expect(challenged.devices).toBe(deviceCount);
 
@@ -64,7 +90,10 @@ describe(`registry throughput: ${deviceCount} devices`, () => {
     started = performance.now();
     registry = await start();
     const restartMs = performance.now() - started;
-    expect(registry.readModel.batchSummary('bulk')).toMatchObject({ devices: deviceCount, byStatus: { Imported: deviceCount } });
+    expect(registry.readModel.batchSummary('bulk')).toMatchObject({
+      devices: deviceCount,
+      byStatus: { Imported: deviceCount },
+    });
 
     const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
     console.info(

@@ -11,14 +11,28 @@ export class RegistryMetrics {
   readonly challengesIssued: Counter;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
-    this.importRows = new Counter({ name: 'registry_import_rows_total', help: 'Identity rows imported, by outcome', labelNames: ['status'], registers: [registry] });
+    this.importRows = new Counter({
+      name: 'registry_import_rows_total',
+      help: 'Identity rows imported, by outcome',
+      labelNames: ['status'],
+      registers: [registry],
+    });
     this.importDuration = new Histogram({
       name: 'registry_import_duration_seconds',
       help: 'Duration of ImportIdentities calls',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers: [registry],
     });
-    this.deviceMessages = new Counter({ name: 'registry_device_messages_total', help: 'Device messages handled, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
-    this.challengesIssued = new Counter({ name: 'registry_identity_challenges_total', help: 'Identity challenges sent to devices', registers: [registry] });
+    this.deviceMessages = new Counter({
+      name: 'registry_device_messages_total',
+      help: 'Device messages handled, by kind and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    });
+    this.challengesIssued = new Counter({
+      name: 'registry_identity_challenges_total',
+      help: 'Identity challenges sent to devices',
+      registers: [registry],
+    });
   }
 }

@@ -43,9 +43,18 @@ export class TestDevice {
     return { deviceId: this.deviceId, enrolmentPublicKey: this.enrolmentPublicKeyBase64 };
   }
 
-  async send<M extends DeviceMessageDefinition>(nats: NatsConnection, namespace: string, definition: M, body: DeviceBodyOf<M>, key: CryptoKey = this.privateKey) {
+  async send<M extends DeviceMessageDefinition>(
+    nats: NatsConnection,
+    namespace: string,
+    definition: M,
+    body: DeviceBodyOf<M>,
+    key: CryptoKey = this.privateKey,
+  ) {
     const envelope = await this.signer.sign(definition, body, { keyId: 'enrolment', privateKey: key });
-    const message = { subject: definition.subject(this.deviceId, namespace), data: encoder.encode(JSON.stringify(envelope)) };
+    const message = {
+      subject: definition.subject(this.deviceId, namespace),
+      data: encoder.encode(JSON.stringify(envelope)),
+    };
     this.sent.push(message);
     nats.publish(message.subject, message.data);
     return envelope;
@@ -72,7 +81,11 @@ export class TestFleet {
     private readonly namespace: string,
     platformKey: PlatformKey,
   ) {
-    this.#verifier = new DeviceMessageVerifier({ direction: 'downlink', namespace, resolveKey: async () => platformKey.publicKey });
+    this.#verifier = new DeviceMessageVerifier({
+      direction: 'downlink',
+      namespace,
+      resolveKey: async () => platformKey.publicKey,
+    });
   }
 
   add(...devices: TestDevice[]): void {
@@ -100,10 +113,18 @@ export class TestFleet {
     if (this.held.has(device.deviceId)) return;
     if (envelope.kind === 'identity-challenge') {
       const { challengeId, nonce } = envelope.body as { challengeId: string; nonce: string };
-      await device.send(this.nats, this.namespace, IdentityResponseMessage, { challengeId, nonce, firmwareMeasurement });
+      await device.send(this.nats, this.namespace, IdentityResponseMessage, {
+        challengeId,
+        nonce,
+        firmwareMeasurement,
+      });
     } else if (envelope.kind === 'enrolment-key-request') {
       const { requestId } = envelope.body as { requestId: string };
-      await device.send(this.nats, this.namespace, EnrolmentKeyReportMessage, { requestId, enrolmentPublicKey: device.enrolmentPublicKeyBase64, firmwareMeasurement });
+      await device.send(this.nats, this.namespace, EnrolmentKeyReportMessage, {
+        requestId,
+        enrolmentPublicKey: device.enrolmentPublicKeyBase64,
+        firmwareMeasurement,
+      });
     }
   }
 }

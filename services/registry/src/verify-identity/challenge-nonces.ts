@@ -16,7 +16,9 @@ export class ChallengeNonces {
   readonly #secret = randomBytes(32);
 
   challengeFor(commandId: string, deviceId: string): Challenge {
-    const nonce = createHmac('sha256', this.#secret).update(`identity-challenge\u0000${commandId}\u0000${deviceId}`).digest();
+    const nonce = createHmac('sha256', this.#secret)
+      .update(`identity-challenge\u0000${commandId}\u0000${deviceId}`)
+      .digest();
     const challengeId = `c-${createHash('sha256').update(`${commandId}\u0000${deviceId}`).digest('hex').slice(0, 32)}`;
     return { challengeId, nonce: nonce.toString('base64'), nonceDigest: nonceDigestOf(nonce) };
   }

@@ -6,18 +6,39 @@
  * idempotent too (a step folded twice changes nothing). Shared by RevokeDevice/RevokeBatch (the
  * request) and the saga (the steps).
  */
-import type { Actor, DataOf, EventOf, RevocationCompleted, RevocationReason, RevocationRequested, RevocationStepCompleted } from '@tunnelkey/contracts';
+import type {
+  Actor,
+  DataOf,
+  EventOf,
+  RevocationCompleted,
+  RevocationReason,
+  RevocationRequested,
+  RevocationStepCompleted,
+} from '@tunnelkey/contracts';
 import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
 
-export type RevocationEvent = EventOf<typeof RevocationRequested> | EventOf<typeof RevocationStepCompleted> | EventOf<typeof RevocationCompleted>;
+export type RevocationEvent =
+  | EventOf<typeof RevocationRequested>
+  | EventOf<typeof RevocationStepCompleted>
+  | EventOf<typeof RevocationCompleted>;
 export type RevocationStep = DataOf<typeof RevocationStepCompleted>['step'];
 
 export type RequestRevocationCommand = Command<'RequestRevocation', DataOf<typeof RevocationRequested>>;
 export type CompleteStepCommand = Command<'CompleteStep', DataOf<typeof RevocationStepCompleted>>;
-export type CompleteRevocationCommand = Command<'CompleteRevocation', { revocationId: string; devicesRevoked: number; alreadyRevoked: number }>;
+export type CompleteRevocationCommand = Command<
+  'CompleteRevocation',
+  { revocationId: string; devicesRevoked: number; alreadyRevoked: number }
+>;
 export type RevocationCommand = RequestRevocationCommand | CompleteStepCommand | CompleteRevocationCommand;
 
-export type RevocationStatus = 'None' | 'Requested' | 'CertificatesRevoked' | 'CrlPublished' | 'TargetsDeprovisioned' | 'RegistryMarked' | 'Completed';
+export type RevocationStatus =
+  | 'None'
+  | 'Requested'
+  | 'CertificatesRevoked'
+  | 'CrlPublished'
+  | 'TargetsDeprovisioned'
+  | 'RegistryMarked'
+  | 'Completed';
 
 export interface TargetProgress {
   deprovisioned: boolean;
@@ -43,9 +64,21 @@ export interface RevocationState {
   durationMs?: number;
 }
 
-export const revocationStream = (revocationId: string) => ({ context: 'revocation' as const, aggregate: 'revocation', id: revocationId });
+export const revocationStream = (revocationId: string) => ({
+  context: 'revocation' as const,
+  aggregate: 'revocation',
+  id: revocationId,
+});
 
-const order: Record<RevocationStatus, number> = { None: 0, Requested: 1, CertificatesRevoked: 2, CrlPublished: 3, TargetsDeprovisioned: 4, RegistryMarked: 5, Completed: 6 };
+const order: Record<RevocationStatus, number> = {
+  None: 0,
+  Requested: 1,
+  CertificatesRevoked: 2,
+  CrlPublished: 3,
+  TargetsDeprovisioned: 4,
+  RegistryMarked: 5,
+  Completed: 6,
+};
 const statusAfter: Partial<Record<RevocationStep, RevocationStatus>> = {
   'certificates-revoked': 'CertificatesRevoked',
   'crl-published': 'CrlPublished',
@@ -61,7 +94,8 @@ const statusBefore: Record<RevocationStep, RevocationStatus> = {
   'registry-updated': 'TargetsDeprovisioned',
 };
 
-const advance = (status: RevocationStatus, to: RevocationStatus): RevocationStatus => (order[to] > order[status] ? to : status);
+const advance = (status: RevocationStatus, to: RevocationStatus): RevocationStatus =>
+  order[to] > order[status] ? to : status;
 
 function stepDone(state: RevocationState, step: RevocationStep, targetId?: string): boolean {
   if (targetId !== undefined) {
@@ -72,7 +106,12 @@ function stepDone(state: RevocationState, step: RevocationStep, targetId?: strin
   return after !== undefined && order[state.status] >= order[after];
 }
 
-export const initialRevocationState = (): RevocationState => ({ status: 'None', deviceIds: [], targets: {}, history: [] });
+export const initialRevocationState = (): RevocationState => ({
+  status: 'None',
+  deviceIds: [],
+  targets: {},
+  history: [],
+});
 
 export const revocationDecider: Decider<RevocationCommand, RevocationEvent, RevocationState> = {
   initialState: initialRevocationState,
@@ -82,30 +121,52 @@ export const revocationDecider: Decider<RevocationCommand, RevocationEvent, Revo
       case 'RequestRevocation':
         if (state.status !== 'None') {
           if (state.revocationId === command.data.revocationId) return []; // a retried request
-          throw new CommandRejected('CONFLICT', 'this revocation id is taken', { revocationId: command.data.revocationId });
+          throw new CommandRejected('CONFLICT', 'this revocation id is taken', {
+            revocationId: command.data.revocationId,
+          });
         }
         return [{ type: 'RevocationRequested', version: 1, data: command.data }];
       case 'CompleteStep': {
         const { step, targetId } = command.data;
-        if (state.status === 'None') throw new CommandRejected('NOT_FOUND', 'no such revocation', { revocationId: command.data.revocationId });
+        if (state.status === 'None')
+          throw new CommandRejected('NOT_FOUND', 'no such revocation', { revocationId: command.data.revocationId });
         if (stepDone(state, step, targetId)) return [];
-        if (step === 'targets-crl-updated' && targetId === undefined) throw new CommandRejected('target-required', 'targets-crl-updated is recorded per target', { step });
-        if (step !== 'targets-deprovisioned' && step !== 'targets-crl-updated' && targetId !== undefined) throw new CommandRejected('no-target-step', `${step} is not a per-target step`, { step });
+        if (step === 'targets-crl-updated' && targetId === undefined)
+          throw new CommandRejected('target-required', 'targets-crl-updated is recorded per target', { step });
+        if (step !== 'targets-deprovisioned' && step !== 'targets-crl-updated' && targetId !== undefined)
+          throw new CommandRejected('no-target-step', `${step} is not a per-target step`, { step });
         // Per-target steps may come in any order among themselves, but never before the CRL exists or after the registry step.
         const ready = targetId !== undefined ? state.status === 'CrlPublished' : state.status === statusBefore[step];
-        if (!ready) throw new CommandRejected('step-out-of-order', `${step} cannot follow ${state.status}`, { step, status: state.status });
+        if (!ready)
+          throw new CommandRejected('step-out-of-order', `${step} cannot follow ${state.status}`, {
+            step,
+            status: state.status,
+          });
         if (step === 'targets-deprovisioned' && targetId === undefined) {
           const open = Object.entries(state.targets).filter(([, t]) => !t.deprovisioned || !t.crlUpdated);
-          if (open.length) throw new CommandRejected('targets-pending', `${open.length} target(s) still pending`, { step });
+          if (open.length)
+            throw new CommandRejected('targets-pending', `${open.length} target(s) still pending`, { step });
         }
         return [{ type: 'RevocationStepCompleted', version: 1, data: command.data }];
       }
       case 'CompleteRevocation': {
         if (state.status === 'Completed') return [];
-        if (state.status !== 'RegistryMarked') throw new CommandRejected('step-out-of-order', `cannot complete from ${state.status}`, { status: state.status });
-        const durationMs = Math.max(0, Date.parse(command.metadata.now) - Date.parse(state.requestedAt ?? command.metadata.now));
+        if (state.status !== 'RegistryMarked')
+          throw new CommandRejected('step-out-of-order', `cannot complete from ${state.status}`, {
+            status: state.status,
+          });
+        const durationMs = Math.max(
+          0,
+          Date.parse(command.metadata.now) - Date.parse(state.requestedAt ?? command.metadata.now),
+        );
         const { revocationId, devicesRevoked, alreadyRevoked } = command.data;
-        return [{ type: 'RevocationCompleted', version: 1, data: { revocationId, devicesRevoked, alreadyRevoked, durationMs } }];
+        return [
+          {
+            type: 'RevocationCompleted',
+            version: 1,
+            data: { revocationId, devicesRevoked, alreadyRevoked, durationMs },
+          },
+        ];
       }
       default: {
         const unknown: never = command;
@@ -136,10 +197,14 @@ export const revocationDecider: Decider<RevocationCommand, RevocationEvent, Revo
       case 'RevocationStepCompleted': {
         const { step, targetId, crlNumber, devices } = event.data;
         if (stepDone(state, step, targetId)) return state;
-        const history = [...state.history, { step, ...(targetId !== undefined ? { targetId } : {}), at: event.occurredAt }];
+        const history = [
+          ...state.history,
+          { step, ...(targetId !== undefined ? { targetId } : {}), at: event.occurredAt },
+        ];
         if (targetId !== undefined) {
           const previous = state.targets[targetId] ?? { deprovisioned: false, crlUpdated: false };
-          const target = step === 'targets-deprovisioned' ? { ...previous, deprovisioned: true } : { ...previous, crlUpdated: true };
+          const target =
+            step === 'targets-deprovisioned' ? { ...previous, deprovisioned: true } : { ...previous, crlUpdated: true };
           return { ...state, targets: { ...state.targets, [targetId]: target }, history };
         }
         return {
@@ -152,7 +217,13 @@ export const revocationDecider: Decider<RevocationCommand, RevocationEvent, Revo
       }
       case 'RevocationCompleted':
         if (state.status === 'Completed') return state;
-        return { ...state, status: 'Completed', completedAt: event.occurredAt, durationMs: event.data.durationMs, history: [...state.history, { step: 'completed', at: event.occurredAt }] };
+        return {
+          ...state,
+          status: 'Completed',
+          completedAt: event.occurredAt,
+          durationMs: event.data.durationMs,
+          history: [...state.history, { step: 'completed', at: event.occurredAt }],
+        };
       default:
         return state;
     }

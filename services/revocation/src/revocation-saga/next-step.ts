@@ -3,7 +3,11 @@
  * other contexts, the next step to record (or nothing: waiting for another context). The saga's
  * handler records it and asks again until nothing is left, after every event that may matter.
  */
-import type { CompleteRevocationCommand, CompleteStepCommand, RevocationState } from '../deciders/revocation.decider.js';
+import type {
+  CompleteRevocationCommand,
+  CompleteStepCommand,
+  RevocationState,
+} from '../deciders/revocation.decider.js';
 import type { RevocationStatusState } from '../views/revocation-status.view.js';
 
 export type NextStep = Pick<CompleteStepCommand, 'type' | 'data'> | Pick<CompleteRevocationCommand, 'type' | 'data'>;
@@ -23,7 +27,10 @@ export function involvedTargets(state: RevocationState, view: RevocationStatusSt
 export function nextStep(state: RevocationState, view: RevocationStatusState): NextStep | undefined {
   const revocationId = state.revocationId;
   if (!revocationId) return undefined;
-  const step = (data: Omit<CompleteStepCommand['data'], 'revocationId'>): NextStep => ({ type: 'CompleteStep', data: { revocationId, ...data } });
+  const step = (data: Omit<CompleteStepCommand['data'], 'revocationId'>): NextStep => ({
+    type: 'CompleteStep',
+    data: { revocationId, ...data },
+  });
   const applied = view.applied.get(revocationId);
   const devices = state.deviceIds.length;
   switch (state.status) {
@@ -39,19 +46,29 @@ export function nextStep(state: RevocationState, view: RevocationStatusState): N
       const targets = involvedTargets(state, view);
       for (const [targetId, onTarget] of [...targets].sort(([a], [b]) => a.localeCompare(b))) {
         const progress = state.targets[targetId];
-        if (!progress?.deprovisioned && onTarget.every((deviceId) => view.devices.get(deviceId)?.targets.get(targetId)?.deprovisioned)) {
+        if (
+          !progress?.deprovisioned &&
+          onTarget.every((deviceId) => view.devices.get(deviceId)?.targets.get(targetId)?.deprovisioned)
+        ) {
           return step({ step: 'targets-deprovisioned', targetId, devices: onTarget.length });
         }
         const target = view.targets.get(targetId);
         // Only CRLs of authorities the target trusts: it enforces no other.
-        const enforced = crls.every((crl) => !target?.anchors.has(crl.authorityId) || (target.crls.get(crl.authorityId) ?? 0) >= crl.crlNumber);
-        if (!progress?.crlUpdated && enforced) return step({ step: 'targets-crl-updated', targetId, devices: onTarget.length });
+        const enforced = crls.every(
+          (crl) => !target?.anchors.has(crl.authorityId) || (target.crls.get(crl.authorityId) ?? 0) >= crl.crlNumber,
+        );
+        if (!progress?.crlUpdated && enforced)
+          return step({ step: 'targets-crl-updated', targetId, devices: onTarget.length });
       }
-      const allDone = [...targets.keys()].every((targetId) => state.targets[targetId]?.deprovisioned && state.targets[targetId]?.crlUpdated);
+      const allDone = [...targets.keys()].every(
+        (targetId) => state.targets[targetId]?.deprovisioned && state.targets[targetId]?.crlUpdated,
+      );
       return allDone ? step({ step: 'targets-deprovisioned', devices }) : undefined;
     }
     case 'TargetsDeprovisioned':
-      return state.deviceIds.every((deviceId) => view.devices.get(deviceId)?.registryRevocation) ? step({ step: 'registry-updated', devices }) : undefined;
+      return state.deviceIds.every((deviceId) => view.devices.get(deviceId)?.registryRevocation)
+        ? step({ step: 'registry-updated', devices })
+        : undefined;
     case 'RegistryMarked':
       // Devices revoked before were left out of the request (the command's reply counted them).
       return { type: 'CompleteRevocation', data: { revocationId, devicesRevoked: devices, alreadyRevoked: 0 } };

@@ -85,6 +85,13 @@ export function deviceRevocationView(deviceId: string, view: RevocationStatusSta
     };
   }
   const registry = device.registryRevocation;
-  if (registry) return { deviceId, status: 'revoked', revocationId: registry.revocationId, reason: registry.reason, revokedAt: registry.revokedAt };
+  if (registry)
+    return {
+      deviceId,
+      status: 'revoked',
+      revocationId: registry.revocationId,
+      reason: registry.reason,
+      revokedAt: registry.revokedAt,
+    };
   return { deviceId, status: 'not-revoked' };
 }

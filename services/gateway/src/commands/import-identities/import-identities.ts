@@ -33,20 +33,38 @@ interface ReplyReport {
  * split into ImportIdentities calls of at most 2,500 rows, sent in order, and answered with one
  * report whose row numbers are the file's.
  */
-export async function importIdentities(sender: CommandSender, batchId: string, body: unknown, contentType: string | undefined, query: { importId?: unknown }, context: CommandContext): Promise<CommandOutcome<ImportReport>> {
+export async function importIdentities(
+  sender: CommandSender,
+  batchId: string,
+  body: unknown,
+  contentType: string | undefined,
+  query: { importId?: unknown },
+  context: CommandContext,
+): Promise<CommandOutcome<ImportReport>> {
   const route = commandRoutes.ImportIdentities;
   const { parts, importId: bodyImportId } = partsOf(body, contentType);
-  const importId = typeof query.importId === 'string' ? query.importId : bodyImportId ?? randomUUID();
+  const importId = typeof query.importId === 'string' ? query.importId : (bodyImportId ?? randomUUID());
   const commandId = sender.commandIdOf(context);
   const report: ImportReport = { batchId, importId, accepted: 0, rejected: 0, calls: parts.length, rows: [] };
   for (const [index, part] of parts.entries()) {
-    const payload = sender.payloadOf(route.command, { importId: partImportId(importId, index, parts.length), source: part.source }, { batchId }, partCommandId(commandId, index, parts.length), context);
+    const payload = sender.payloadOf(
+      route.command,
+      { importId: partImportId(importId, index, parts.length), source: part.source },
+      { batchId },
+      partCommandId(commandId, index, parts.length),
+      context,
+    );
     let reply: ReplyReport;
     try {
       reply = await sender.send<ReplyReport>(route, payload, context);
     } catch (error) {
       if (index === 0 || !(error instanceof CommandFailed)) throw error;
-      throw new CommandFailed(error.code, `${error.message} (after ${index} of ${parts.length} parts were imported; retrying with the same Idempotency-Key repeats nothing)`, error.details, { cause: error });
+      throw new CommandFailed(
+        error.code,
+        `${error.message} (after ${index} of ${parts.length} parts were imported; retrying with the same Idempotency-Key repeats nothing)`,
+        error.details,
+        { cause: error },
+      );
     }
     report.accepted += reply.accepted;
     report.rejected += reply.rejected;
@@ -57,16 +75,20 @@ export async function importIdentities(sender: CommandSender, batchId: string, b
 
 function partsOf(body: unknown, contentType: string | undefined): { parts: ImportPart[]; importId?: string } {
   if (typeof body === 'string') {
-    if (!/^text\/(csv|plain)/i.test(contentType ?? '')) throw new BadRequest('send JSON (application/json) or CSV (text/csv)');
+    if (!/^text\/(csv|plain)/i.test(contentType ?? ''))
+      throw new BadRequest('send JSON (application/json) or CSV (text/csv)');
     return { parts: splitCsv(body) };
   }
   if (Array.isArray(body)) return { parts: splitJsonRows(body) };
   if (typeof body === 'object' && body !== null) {
     const { rows, csv, importId } = body as { rows?: unknown; csv?: unknown; importId?: unknown };
-    if (importId !== undefined && (typeof importId !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(importId))) throw new BadRequest('importId must match ^[A-Za-z0-9_-]{1,128}$', [{ path: '/importId' }]);
+    if (importId !== undefined && (typeof importId !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(importId)))
+      throw new BadRequest('importId must match ^[A-Za-z0-9_-]{1,128}$', [{ path: '/importId' }]);
     const id = importId as string | undefined;
     if (Array.isArray(rows)) return { parts: splitJsonRows(rows), ...(id ? { importId: id } : {}) };
     if (typeof csv === 'string') return { parts: splitCsv(csv), ...(id ? { importId: id } : {}) };
   }
-  throw new BadRequest('the body must be an array of identity rows, { "rows": [...] }, { "csv": "..." } or text/csv', [{ path: '/' }]);
+  throw new BadRequest('the body must be an array of identity rows, { "rows": [...] }, { "csv": "..." } or text/csv', [
+    { path: '/' },
+  ]);
 }

@@ -15,10 +15,14 @@ export const maxRowsPerRequest = 200_000;
 /** JSON rows in parts of at most `maxImportRows`: part i's row r is the file's row r + i * size. */
 export function splitJsonRows(rows: unknown[], size = maxImportRows): ImportPart[] {
   if (rows.length === 0) throw new BadRequest('the identity file has no rows', [{ path: '/rows' }]);
-  if (rows.length > maxRowsPerRequest) throw new BadRequest(`an import takes at most ${maxRowsPerRequest} rows; split the file`, [{ path: '/rows' }]);
+  if (rows.length > maxRowsPerRequest)
+    throw new BadRequest(`an import takes at most ${maxRowsPerRequest} rows; split the file`, [{ path: '/rows' }]);
   const parts: ImportPart[] = [];
   for (let start = 0; start < rows.length; start += size) {
-    parts.push({ source: { format: 'json', rows: rows.slice(start, start + size) }, originalRow: (row) => row + start });
+    parts.push({
+      source: { format: 'json', rows: rows.slice(start, start + size) },
+      originalRow: (row) => row + start,
+    });
   }
   return parts;
 }
@@ -52,7 +56,10 @@ export function csvRecords(text: string): CsvRecord[] {
       line++;
     }
   }
-  if (quoted) throw new BadRequest('the CSV has an unterminated quoted field', [{ path: 'csv', message: `from line ${recordLine}` }]);
+  if (quoted)
+    throw new BadRequest('the CSV has an unterminated quoted field', [
+      { path: 'csv', message: `from line ${recordLine}` },
+    ]);
   return records;
 }
 
@@ -64,7 +71,8 @@ export function splitCsv(text: string, size = maxImportRows, maxBytes = maxImpor
   const [header, ...records] = csvRecords(text);
   if (!header) throw new BadRequest('the CSV is empty', [{ path: 'csv' }]);
   if (records.length === 0) throw new BadRequest('the CSV has a header but no rows', [{ path: 'csv' }]);
-  if (records.length > maxRowsPerRequest) throw new BadRequest(`an import takes at most ${maxRowsPerRequest} rows; split the file`, [{ path: 'csv' }]);
+  if (records.length > maxRowsPerRequest)
+    throw new BadRequest(`an import takes at most ${maxRowsPerRequest} rows; split the file`, [{ path: 'csv' }]);
   const parts: ImportPart[] = [];
   let current: CsvRecord[] = [];
   let bytes = 0;
@@ -76,14 +84,18 @@ export function splitCsv(text: string, size = maxImportRows, maxBytes = maxImpor
       lineMap.set(partLine, record.line);
       partLine += record.lines;
     }
-    parts.push({ source: { format: 'csv', text: `${[header, ...current].map((r) => r.text).join('\n')}\n` }, originalRow: (row) => lineMap.get(row) ?? row });
+    parts.push({
+      source: { format: 'csv', text: `${[header, ...current].map((r) => r.text).join('\n')}\n` },
+      originalRow: (row) => lineMap.get(row) ?? row,
+    });
     current = [];
     bytes = 0;
   };
   const headerBytes = Buffer.byteLength(header.text) + 1;
   for (const record of records) {
     const recordBytes = Buffer.byteLength(record.text) + 1;
-    if (headerBytes + recordBytes > maxBytes) throw new BadRequest(`CSV line ${record.line} is too long`, [{ path: 'csv', message: `line ${record.line}` }]);
+    if (headerBytes + recordBytes > maxBytes)
+      throw new BadRequest(`CSV line ${record.line} is too long`, [{ path: 'csv', message: `line ${record.line}` }]);
     if (current.length >= size || headerBytes + bytes + recordBytes > maxBytes) flush();
     current.push(record);
     bytes += recordBytes;

@@ -14,7 +14,8 @@ describe('splitting an identity file into ImportIdentities calls', () => {
     const text = ['deviceId,enrolmentPublicKey', `d1,${pem}`, '', `d2,${pem}`, 'd3,BBBB', `d4,${pem}`].join('\r\n');
     const parts = splitCsv(text, 2);
     expect(parts).toHaveLength(2);
-    for (const part of parts) expect((part.source as { text: string }).text.startsWith('deviceId,enrolmentPublicKey\n')).toBe(true);
+    for (const part of parts)
+      expect((part.source as { text: string }).text.startsWith('deviceId,enrolmentPublicKey\n')).toBe(true);
     // Part 1: d1 on its line 2 (file line 2), d2 on its line 5 (file line 6: a blank line was skipped).
     expect(parts[0]!.originalRow(2)).toBe(2);
     expect(parts[0]!.originalRow(5)).toBe(6);
@@ -24,10 +25,14 @@ describe('splitting an identity file into ImportIdentities calls', () => {
   });
 
   it('CSV: a part also stays under the byte limit', () => {
-    const text = ['deviceId,enrolmentPublicKey', ...Array.from({ length: 10 }, (_, i) => `d${i},${'K'.repeat(100)}`)].join('\n');
+    const text = [
+      'deviceId,enrolmentPublicKey',
+      ...Array.from({ length: 10 }, (_, i) => `d${i},${'K'.repeat(100)}`),
+    ].join('\n');
     const parts = splitCsv(text, 2500, 400);
     expect(parts.length).toBeGreaterThan(1);
-    for (const part of parts) expect(Buffer.byteLength((part.source as { text: string }).text)).toBeLessThanOrEqual(400);
+    for (const part of parts)
+      expect(Buffer.byteLength((part.source as { text: string }).text)).toBeLessThanOrEqual(400);
   });
 
   it('refuses empty files and unterminated quotes, naming where', () => {

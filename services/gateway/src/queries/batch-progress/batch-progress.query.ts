@@ -37,13 +37,25 @@ export const BatchProgressSchema = Type.Object(
 /** Counts grouped by these device fields, per batch: its state flags, connection and failures. */
 const countedBy = ['batchId', ...milestoneFlags, 'connection', 'verificationFailed', 'certificateRejected'];
 
-type Counts = Pick<BatchProgress, 'counts' | 'devices' | 'connected' | 'verificationFailures' | 'certificateRejections'>;
+type Counts = Pick<
+  BatchProgress,
+  'counts' | 'devices' | 'connected' | 'verificationFailures' | 'certificateRejections'
+>;
 
-const noCounts = (): Counts => ({ counts: Object.fromEntries(deviceStates.map((s) => [s, 0])) as BatchProgress['counts'], devices: 0, connected: 0, verificationFailures: 0, certificateRejections: 0 });
+const noCounts = (): Counts => ({
+  counts: Object.fromEntries(deviceStates.map((s) => [s, 0])) as BatchProgress['counts'],
+  devices: 0,
+  connected: 0,
+  verificationFailures: 0,
+  certificateRejections: 0,
+});
 
 /** A batch's counts, derived from its devices (never kept as counters: a rebuild gives the same, a duplicate fact adds nothing). */
 async function countsPerBatch(store: ProjectionStore, batchId?: string): Promise<Map<string, Counts>> {
-  const groups = await store.countBy(fleetProjectionName, devicesCollection, { by: countedBy, ...(batchId ? { where: { batchId } } : {}) });
+  const groups = await store.countBy(fleetProjectionName, devicesCollection, {
+    by: countedBy,
+    ...(batchId ? { where: { batchId } } : {}),
+  });
   const perBatch = new Map<string, Counts>();
   for (const { key, count } of groups) {
     if (typeof key.batchId !== 'string') continue;
@@ -64,9 +76,23 @@ function progressOf({ id: _id, ...batch }: BatchDocument, counts: Counts | undef
 
 /** Batches, newest first, with counts per device state. */
 export async function listBatches(store: ProjectionStore, page: PageRequest): Promise<Page<BatchProgress>> {
-  const batches = await store.find<BatchDocument & ProjectionDocument>(fleetProjectionName, batchesCollection, { sort: [{ field: 'createdAt', direction: 'desc' }], skip: page.offset, limit: page.limit });
-  const counts = batches.items.length === 1 ? await countsPerBatch(store, batches.items[0]!.batchId) : batches.items.length > 0 ? await countsPerBatch(store) : new Map<string, Counts>();
-  return { items: batches.items.map((batch) => progressOf(batch, counts.get(batch.batchId))), total: batches.total, limit: page.limit, offset: page.offset };
+  const batches = await store.find<BatchDocument & ProjectionDocument>(fleetProjectionName, batchesCollection, {
+    sort: [{ field: 'createdAt', direction: 'desc' }],
+    skip: page.offset,
+    limit: page.limit,
+  });
+  const counts =
+    batches.items.length === 1
+      ? await countsPerBatch(store, batches.items[0]!.batchId)
+      : batches.items.length > 0
+        ? await countsPerBatch(store)
+        : new Map<string, Counts>();
+  return {
+    items: batches.items.map((batch) => progressOf(batch, counts.get(batch.batchId))),
+    total: batches.total,
+    limit: page.limit,
+    offset: page.offset,
+  };
 }
 
 export async function batchProgress(store: ProjectionStore, batchId: string): Promise<BatchProgress> {

@@ -21,7 +21,16 @@ export const PolicySchema = Type.Object({
 });
 
 export const TargetSchema = Type.Object(
-  { targetId: Type.String(), kind: Type.String(), name: Type.String(), host: Type.String(), tlsPort: Type.Integer(), registeredAt: Type.String({ format: 'date-time' }), onboarded: Type.Integer(), connected: Type.Integer() },
+  {
+    targetId: Type.String(),
+    kind: Type.String(),
+    name: Type.String(),
+    host: Type.String(),
+    tlsPort: Type.Integer(),
+    registeredAt: Type.String({ format: 'date-time' }),
+    onboarded: Type.Integer(),
+    connected: Type.Integer(),
+  },
   { additionalProperties: true },
 );
 
@@ -30,7 +39,11 @@ type Stored<T> = T & ProjectionDocument;
 const withoutId = <T>({ id: _id, ...rest }: Stored<T>): T => rest as unknown as T;
 
 export async function listPolicies(store: ProjectionStore, page: PageRequest): Promise<Page<PolicyDocument>> {
-  const found = await store.find<Stored<PolicyDocument>>(catalogProjectionName, policiesCollection, { sort: [{ field: 'name' }], skip: page.offset, limit: page.limit });
+  const found = await store.find<Stored<PolicyDocument>>(catalogProjectionName, policiesCollection, {
+    sort: [{ field: 'name' }],
+    skip: page.offset,
+    limit: page.limit,
+  });
   return { items: found.items.map(withoutId), total: found.total, limit: page.limit, offset: page.offset };
 }
 
@@ -38,7 +51,10 @@ export async function listPolicies(store: ProjectionStore, page: PageRequest): P
  * A target's onboarded and connected devices, counted from the fleet's links (one document per
  * device and target): a duplicate DeviceConnected sets what the first set, so it cannot inflate them.
  */
-async function deviceCounts(store: ProjectionStore, targetId?: string): Promise<Map<string, { onboarded: number; connected: number }>> {
+async function deviceCounts(
+  store: ProjectionStore,
+  targetId?: string,
+): Promise<Map<string, { onboarded: number; connected: number }>> {
   const where = targetId ? { where: { targetId } } : {};
   const [byStatus, byConnected] = await Promise.all([
     store.countBy(fleetProjectionName, linksCollection, { by: ['targetId', 'status'], ...where }),
@@ -51,13 +67,21 @@ async function deviceCounts(store: ProjectionStore, targetId?: string): Promise<
   return counts;
 }
 
-async function targetOf(store: ProjectionStore, doc: Stored<TargetDocument>, counts: Map<string, { onboarded: number; connected: number }>): Promise<TargetDocument> {
-  const authorities = await store.find<Stored<{ authorityId: string; trustAnchor?: { fingerprintSha256: string; at: string }; crl?: { crlNumber: number; at: string } }>>(
-    catalogProjectionName,
-    targetAuthoritiesCollection,
-    { where: { targetId: doc.targetId }, limit: 1_000 },
+async function targetOf(
+  store: ProjectionStore,
+  doc: Stored<TargetDocument>,
+  counts: Map<string, { onboarded: number; connected: number }>,
+): Promise<TargetDocument> {
+  const authorities = await store.find<
+    Stored<{
+      authorityId: string;
+      trustAnchor?: { fingerprintSha256: string; at: string };
+      crl?: { crlNumber: number; at: string };
+    }>
+  >(catalogProjectionName, targetAuthoritiesCollection, { where: { targetId: doc.targetId }, limit: 1_000 });
+  const trustAnchors = Object.fromEntries(
+    authorities.items.filter((a) => a.trustAnchor).map((a) => [a.authorityId, a.trustAnchor!]),
   );
-  const trustAnchors = Object.fromEntries(authorities.items.filter((a) => a.trustAnchor).map((a) => [a.authorityId, a.trustAnchor!]));
   const crl = Object.fromEntries(authorities.items.filter((a) => a.crl).map((a) => [a.authorityId, a.crl!]));
   return {
     ...withoutId(doc),
@@ -68,9 +92,21 @@ async function targetOf(store: ProjectionStore, doc: Stored<TargetDocument>, cou
 }
 
 export async function listTargets(store: ProjectionStore, page: PageRequest): Promise<Page<TargetDocument>> {
-  const found = await store.find<Stored<TargetDocument>>(catalogProjectionName, targetsCollection, { sort: [{ field: 'name' }], skip: page.offset, limit: page.limit });
-  const counts = found.items.length > 0 ? await deviceCounts(store, found.items.length === 1 ? found.items[0]!.targetId : undefined) : new Map();
-  return { items: await Promise.all(found.items.map((doc) => targetOf(store, doc, counts))), total: found.total, limit: page.limit, offset: page.offset };
+  const found = await store.find<Stored<TargetDocument>>(catalogProjectionName, targetsCollection, {
+    sort: [{ field: 'name' }],
+    skip: page.offset,
+    limit: page.limit,
+  });
+  const counts =
+    found.items.length > 0
+      ? await deviceCounts(store, found.items.length === 1 ? found.items[0]!.targetId : undefined)
+      : new Map();
+  return {
+    items: await Promise.all(found.items.map((doc) => targetOf(store, doc, counts))),
+    total: found.total,
+    limit: page.limit,
+    offset: page.offset,
+  };
 }
 
 export async function policy(store: ProjectionStore, policyId: string): Promise<PolicyDocument> {

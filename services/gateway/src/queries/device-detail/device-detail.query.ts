@@ -55,7 +55,14 @@ export interface DeviceDetail {
 }
 
 const Timestamp = Type.String({ format: 'date-time' });
-const ChainEntrySchema = Type.Object({ subject: Type.String(), issuer: Type.String(), serialNumber: Type.String(), notBefore: Timestamp, notAfter: Timestamp, fingerprintSha256: Type.String() });
+const ChainEntrySchema = Type.Object({
+  subject: Type.String(),
+  issuer: Type.String(),
+  serialNumber: Type.String(),
+  notBefore: Timestamp,
+  notAfter: Timestamp,
+  fingerprintSha256: Type.String(),
+});
 
 export const DeviceDetailSchema = Type.Object(
   {
@@ -63,7 +70,12 @@ export const DeviceDetailSchema = Type.Object(
     batchId: Type.Optional(Type.String()),
     state: Type.String(),
     stateChangedAt: Timestamp,
-    identity: Type.Optional(Type.Object({ enrolmentKeyDigest: Type.String(), enrolmentPublicKey: Type.String() }, { additionalProperties: true })),
+    identity: Type.Optional(
+      Type.Object(
+        { enrolmentKeyDigest: Type.String(), enrolmentPublicKey: Type.String() },
+        { additionalProperties: true },
+      ),
+    ),
     certificate: Type.Optional(
       Type.Object({
         subject: Type.String(),
@@ -79,10 +91,21 @@ export const DeviceDetailSchema = Type.Object(
         chain: Type.Array(ChainEntrySchema),
       }),
     ),
-    targets: Type.Array(Type.Object({ targetId: Type.String(), status: Type.String(), connected: Type.Boolean() }, { additionalProperties: true })),
+    targets: Type.Array(
+      Type.Object(
+        { targetId: Type.String(), status: Type.String(), connected: Type.Boolean() },
+        { additionalProperties: true },
+      ),
+    ),
     connection: Type.String(),
-    telemetry: Type.Object({ messagesTotal: Type.Integer(), lastMessageAt: Type.Optional(Timestamp), lastTopic: Type.Optional(Type.String()) }),
-    revocation: Type.Optional(Type.Object({ revocationId: Type.String(), reason: Type.String(), revokedAt: Timestamp })),
+    telemetry: Type.Object({
+      messagesTotal: Type.Integer(),
+      lastMessageAt: Type.Optional(Timestamp),
+      lastTopic: Type.Optional(Type.String()),
+    }),
+    revocation: Type.Optional(
+      Type.Object({ revocationId: Type.String(), reason: Type.String(), revokedAt: Timestamp }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -112,15 +135,32 @@ function chainOf(pems: readonly string[]): ChainEntry[] {
 }
 
 /** A device's links to its targets, as the detail and the list show them. */
-export async function targetsOf(store: ProjectionStore, deviceId: string): Promise<(TargetLink & { targetId: string })[]> {
-  const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, { where: { deviceId }, limit: 1_000 });
-  return links.items.map(({ id: _id, deviceId: _d, batchId: _b, idPrefixes: _p, connection: _c, ...link }) => ({ ...link, status: link.status ?? 'onboarded', connected: link.connected ?? false }));
+export async function targetsOf(
+  store: ProjectionStore,
+  deviceId: string,
+): Promise<(TargetLink & { targetId: string })[]> {
+  const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, {
+    where: { deviceId },
+    limit: 1_000,
+  });
+  return links.items.map(({ id: _id, deviceId: _d, batchId: _b, idPrefixes: _p, connection: _c, ...link }) => ({
+    ...link,
+    status: link.status ?? 'onboarded',
+    connected: link.connected ?? false,
+  }));
 }
 
 export async function deviceDetail(store: ProjectionStore, deviceId: string): Promise<DeviceDetail> {
-  const [device, targets] = await Promise.all([store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, deviceId), targetsOf(store, deviceId)]);
+  const [device, targets] = await Promise.all([
+    store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, deviceId),
+    targetsOf(store, deviceId),
+  ]);
   if (!device) throw new NotFound(`device ${deviceId} is not known`);
-  const last = targets.map((t) => t.telemetry).filter((t) => t !== undefined).sort((a, b) => a.lastMessageAt.localeCompare(b.lastMessageAt)).at(-1);
+  const last = targets
+    .map((t) => t.telemetry)
+    .filter((t) => t !== undefined)
+    .sort((a, b) => a.lastMessageAt.localeCompare(b.lastMessageAt))
+    .at(-1);
   const messagesTotal = targets.reduce((sum, t) => sum + (t.telemetry?.messagesTotal ?? 0), 0);
   const { certificate: cert } = device;
   return {

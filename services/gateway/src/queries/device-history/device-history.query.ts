@@ -62,5 +62,7 @@ export async function deviceHistory(store: EventStore, deviceId: string): Promis
     };
   });
   if (entries.length === 0) throw new NotFound(`device ${deviceId} has no events`);
-  return entries.sort((a, b) => a.occurredAt.localeCompare(b.occurredAt) || (a.context === b.context ? a.sequence - b.sequence : 0));
+  return entries.sort(
+    (a, b) => a.occurredAt.localeCompare(b.occurredAt) || (a.context === b.context ? a.sequence - b.sequence : 0),
+  );
 }

@@ -31,7 +31,10 @@ export interface DeviceListFilter extends PageRequest {
 export const deviceListParameters = {
   batchId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }),
   state: Type.Union(deviceStates.map((s) => Type.Literal(s))),
-  targetId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'Devices on this target; `connection` then means the connection to it. Not combinable with `state`.' }),
+  targetId: Type.String({
+    pattern: '^[A-Za-z0-9_-]{1,128}$',
+    description: 'Devices on this target; `connection` then means the connection to it. Not combinable with `state`.',
+  }),
   connection: Type.Union(connectionStates.map((s) => Type.Literal(s))),
   q: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'Device id prefix' }),
   ...pageQueryParameters,
@@ -46,7 +49,9 @@ export const DeviceSummarySchema = Type.Object({
   targets: Type.Array(Type.Object({ targetId: Type.String(), status: Type.String(), connected: Type.Boolean() })),
   messagesTotal: Type.Integer({ minimum: 0 }),
   lastTelemetryAt: Type.Optional(Type.String({ format: 'date-time' })),
-  certificate: Type.Optional(Type.Object({ serialNumber: Type.String(), notAfter: Type.String(), fingerprintSha256: Type.String() })),
+  certificate: Type.Optional(
+    Type.Object({ serialNumber: Type.String(), notAfter: Type.String(), fingerprintSha256: Type.String() }),
+  ),
   problem: Type.Optional(Type.String({ description: 'Last verification failure or certificate rejection reason' })),
 });
 
@@ -89,13 +94,19 @@ export async function listDevices(store: ProjectionStore, filter: DeviceListFilt
   let devices: StoredDevice[];
   let total: number;
   if (filter.targetId !== undefined) {
-    if (filter.state !== undefined) throw new BadRequest('query parameter state cannot be combined with targetId', [{ path: 'query.state' }]);
+    if (filter.state !== undefined)
+      throw new BadRequest('query parameter state cannot be combined with targetId', [{ path: 'query.state' }]);
     const where: Record<string, JsonScalar> = { targetId: filter.targetId };
     if (filter.batchId !== undefined) where.batchId = filter.batchId;
     if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
     if (filter.q !== undefined) where.idPrefixes = filter.q;
-    const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, { where, ...page });
-    const found = await Promise.all(links.items.map((link) => store.get<StoredDevice>(fleetProjectionName, devicesCollection, link.deviceId)));
+    const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, {
+      where,
+      ...page,
+    });
+    const found = await Promise.all(
+      links.items.map((link) => store.get<StoredDevice>(fleetProjectionName, devicesCollection, link.deviceId)),
+    );
     devices = found.filter((device): device is StoredDevice => device !== undefined);
     total = links.total;
   } else {
@@ -104,17 +115,27 @@ export async function listDevices(store: ProjectionStore, filter: DeviceListFilt
     if (filter.state !== undefined) Object.assign(where, whereState(filter.state));
     if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
     if (filter.q !== undefined) where.idPrefixes = filter.q;
-    const found = await store.find<StoredDevice>(fleetProjectionName, devicesCollection, { where, sort: [{ field: 'listedSeq' }], ...page });
+    const found = await store.find<StoredDevice>(fleetProjectionName, devicesCollection, {
+      where,
+      sort: [{ field: 'listedSeq' }],
+      ...page,
+    });
     devices = found.items;
     total = found.total;
   }
-  const items = await Promise.all(devices.map(async (device) => summaryOf(device, await targetsOf(store, device.deviceId))));
+  const items = await Promise.all(
+    devices.map(async (device) => summaryOf(device, await targetsOf(store, device.deviceId))),
+  );
   return { items, total, limit: filter.limit, offset: filter.offset };
 }
 
-export function summaryOf(device: DeviceDocument, targets: readonly (TargetLink & { targetId: string })[]): DeviceSummary {
+export function summaryOf(
+  device: DeviceDocument,
+  targets: readonly (TargetLink & { targetId: string })[],
+): DeviceSummary {
   const state = stateOf(device);
-  const problem = device.certificateRejection?.reason ?? (state === 'Imported' ? device.verificationFailure?.reason : undefined);
+  const problem =
+    device.certificateRejection?.reason ?? (state === 'Imported' ? device.verificationFailure?.reason : undefined);
   return {
     deviceId: device.deviceId,
     ...(device.batchId ? { batchId: device.batchId } : {}),
@@ -125,7 +146,13 @@ export function summaryOf(device: DeviceDocument, targets: readonly (TargetLink 
     messagesTotal: targets.reduce((sum, t) => sum + (t.telemetry?.messagesTotal ?? 0), 0),
     ...(device.lastTelemetryAt ? { lastTelemetryAt: device.lastTelemetryAt } : {}),
     ...(device.certificate
-      ? { certificate: { serialNumber: device.certificate.serialNumber, notAfter: device.certificate.notAfter, fingerprintSha256: device.certificate.fingerprintSha256 } }
+      ? {
+          certificate: {
+            serialNumber: device.certificate.serialNumber,
+            notAfter: device.certificate.notAfter,
+            fingerprintSha256: device.certificate.fingerprintSha256,
+          },
+        }
       : {}),
     ...(problem ? { problem } : {}),
   };

@@ -50,7 +50,8 @@ export function whenUnauthenticated(handler) {
  */
 export async function request(method, path, options = {}) {
   const url = new URL(path, location.origin);
-  for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
+  for (const [key, value] of Object.entries(options.query ?? {}))
+    if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
   /** @type {Record<string, string>} */
   const headers = { accept: 'application/json' };
   const token = options.token ?? session.token;

@@ -51,7 +51,9 @@ function showSession() {
   const signed = Boolean(session.principal);
   /** @type {HTMLElement} */ (document.getElementById('nav')).hidden = !signed;
   /** @type {HTMLElement} */ (document.getElementById('session')).hidden = !signed;
-  if (session.principal) /** @type {HTMLElement} */ (document.getElementById('whoami')).textContent = `${session.principal.name} · ${session.principal.role}`;
+  if (session.principal)
+    /** @type {HTMLElement} */ (document.getElementById('whoami')).textContent =
+      `${session.principal.name} · ${session.principal.role}`;
 }
 
 async function render() {
@@ -62,8 +64,13 @@ async function render() {
     location.hash = '#/login';
     return;
   }
-  for (const link of document.querySelectorAll('#nav a')) link.classList.toggle('active', /** @type {HTMLElement} */ (link).dataset.route === (route.name === 'device' ? 'devices' : route.name));
-  const make = route.name === 'login' ? loginPage : pages[/** @type {keyof typeof pages} */ (route.name)] ?? batchesPage;
+  for (const link of document.querySelectorAll('#nav a'))
+    link.classList.toggle(
+      'active',
+      /** @type {HTMLElement} */ (link).dataset.route === (route.name === 'device' ? 'devices' : route.name),
+    );
+  const make =
+    route.name === 'login' ? loginPage : (pages[/** @type {keyof typeof pages} */ (route.name)] ?? batchesPage);
   const page = make({ route, live, navigate, signedIn });
   current = page;
   replaceChildren(view, page.element);

@@ -81,8 +81,21 @@ export function describeError(status, body) {
     413: 'The file is too large for one request.',
     503: 'A platform service did not answer. Try again in a moment.',
   };
-  const message = typeof error?.message === 'string' && error.message ? error.message : (fallback[/** @type {keyof typeof fallback} */ (status)] ?? `The request failed (${status}).`);
-  const titles = { 0: 'Gateway unreachable', 400: 'Please check the input', 401: 'Not signed in', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 413: 'Too large', 422: 'Refused', 503: 'Service unavailable' };
+  const message =
+    typeof error?.message === 'string' && error.message
+      ? error.message
+      : (fallback[/** @type {keyof typeof fallback} */ (status)] ?? `The request failed (${status}).`);
+  const titles = {
+    0: 'Gateway unreachable',
+    400: 'Please check the input',
+    401: 'Not signed in',
+    403: 'Not allowed',
+    404: 'Not found',
+    409: 'Conflict',
+    413: 'Too large',
+    422: 'Refused',
+    503: 'Service unavailable',
+  };
   const title = titles[/** @type {keyof typeof titles} */ (status)] ?? 'Something went wrong';
   const details = Array.isArray(error?.details)
     ? error.details.slice(0, 10).map((/** @type {any} */ d) => {
@@ -117,7 +130,12 @@ export function relativeTime(iso, now) {
   if (Number.isNaN(ms)) return '—';
   const abs = Math.abs(ms);
   if (abs < 10_000) return 'just now';
-  const units = /** @type {const} */ ([['day', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1_000]]);
+  const units = /** @type {const} */ ([
+    ['day', 86_400_000],
+    ['h', 3_600_000],
+    ['min', 60_000],
+    ['s', 1_000],
+  ]);
   const [unit, size] = units.find(([, s]) => abs >= s) ?? units[3];
   const n = Math.floor(abs / size);
   const text = unit === 'day' ? `${n} day${n === 1 ? '' : 's'}` : `${n} ${unit}`;
@@ -188,7 +206,9 @@ export function parseRoute(hash) {
  * @param {Record<string, string | number | undefined>} [query] empty values left out
  */
 export function routeHash(path, query = {}) {
-  const entries = Object.entries(query).filter(([, v]) => v !== undefined && v !== '' && v !== null).map(([k, v]) => [k, String(v)]);
+  const entries = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== '' && v !== null)
+    .map(([k, v]) => [k, String(v)]);
   const search = new URLSearchParams(entries).toString();
   return `#${path}${search ? `?${search}` : ''}`;
 }
@@ -200,7 +220,12 @@ export function routeHash(path, query = {}) {
  * @param {string} suffix
  */
 export function idFromName(name, suffix) {
-  const slug = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100);
+  const slug = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 100);
   return [slug || 'item', suffix].filter(Boolean).join('-');
 }
 
@@ -228,7 +253,11 @@ export function humanize(value) {
     .split(/[\s_-]+/)
     .filter(Boolean);
   // Acronyms stay as they are; the first word is capitalised, the rest lower case.
-  return words.map((w, i) => (/^[A-Z]{2,}$/.test(w) ? w : i === 0 ? w.charAt(0).toUpperCase() + w.slice(1).toLowerCase() : w.toLowerCase())).join(' ');
+  return words
+    .map((w, i) =>
+      /^[A-Z]{2,}$/.test(w) ? w : i === 0 ? w.charAt(0).toUpperCase() + w.slice(1).toLowerCase() : w.toLowerCase(),
+    )
+    .join(' ');
 }
 
 /**
@@ -239,18 +268,32 @@ export function humanize(value) {
 export function eventSummary(event) {
   const d = event.data ?? {};
   switch (event.type) {
-    case 'DeviceIdentityImported': return `Imported into batch ${d.batchId ?? ''}`.trim();
-    case 'IdentityVerified': return 'Identity verified (enrolment key proved)';
-    case 'IdentityVerificationFailed': return `Verification failed: ${d.reason ?? 'unknown reason'}`;
-    case 'CertificateIssued': return `Certificate issued, serial ${d.serialNumber ?? ''}`.trim();
-    case 'DeviceCertified': return 'Certified';
-    case 'DeviceOnboarded': return `Onboarded to ${d.targetId ?? 'a target'}`;
-    case 'DeviceConnected': return `Connected to ${d.targetId ?? 'a target'}${d.tlsProtocol ? ` (${d.tlsProtocol})` : ''}`;
-    case 'DeviceDisconnected': return `Disconnected from ${d.targetId ?? 'a target'}${d.reason ? `: ${d.reason}` : ''}`;
-    case 'TelemetryReceived': return d.kind === 'first' ? `First telemetry on ${d.topic ?? d.lastTopic ?? 'its topic'}` : `Telemetry: ${formatCount(d.messagesTotal ?? d.messages ?? 0)} messages`;
-    case 'CertificateRevoked': return `Certificate revoked (${humanize(String(d.reason ?? 'unspecified'))})`;
-    case 'DeviceRevoked': return `Revoked (${humanize(String(d.reason ?? 'unspecified'))})`;
-    default: return humanize(event.type);
+    case 'DeviceIdentityImported':
+      return `Imported into batch ${d.batchId ?? ''}`.trim();
+    case 'IdentityVerified':
+      return 'Identity verified (enrolment key proved)';
+    case 'IdentityVerificationFailed':
+      return `Verification failed: ${d.reason ?? 'unknown reason'}`;
+    case 'CertificateIssued':
+      return `Certificate issued, serial ${d.serialNumber ?? ''}`.trim();
+    case 'DeviceCertified':
+      return 'Certified';
+    case 'DeviceOnboarded':
+      return `Onboarded to ${d.targetId ?? 'a target'}`;
+    case 'DeviceConnected':
+      return `Connected to ${d.targetId ?? 'a target'}${d.tlsProtocol ? ` (${d.tlsProtocol})` : ''}`;
+    case 'DeviceDisconnected':
+      return `Disconnected from ${d.targetId ?? 'a target'}${d.reason ? `: ${d.reason}` : ''}`;
+    case 'TelemetryReceived':
+      return d.kind === 'first'
+        ? `First telemetry on ${d.topic ?? d.lastTopic ?? 'its topic'}`
+        : `Telemetry: ${formatCount(d.messagesTotal ?? d.messages ?? 0)} messages`;
+    case 'CertificateRevoked':
+      return `Certificate revoked (${humanize(String(d.reason ?? 'unspecified'))})`;
+    case 'DeviceRevoked':
+      return `Revoked (${humanize(String(d.reason ?? 'unspecified'))})`;
+    default:
+      return humanize(event.type);
   }
 }
 

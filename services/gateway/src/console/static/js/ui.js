@@ -12,7 +12,12 @@ export function notices() {
   return {
     element,
     error(error, doing) {
-      const e = error instanceof ApiError ? error : new ApiError(0, { error: { code: 'CLIENT', message: String(/** @type {Error} */ (error)?.message ?? error) } });
+      const e =
+        error instanceof ApiError
+          ? error
+          : new ApiError(0, {
+              error: { code: 'CLIENT', message: String(/** @type {Error} */ (error)?.message ?? error) },
+            });
       replaceChildren(
         element,
         h(
@@ -21,12 +26,32 @@ export function notices() {
           h('strong', {}, doing ? `Could not ${doing}: ` : `${e.title}: `),
           e.message,
           h('span', { class: 'code' }, ` (${e.code})`),
-          e.details.length ? h('ul', {}, e.details.map((d) => h('li', {}, d))) : null,
+          e.details.length
+            ? h(
+                'ul',
+                {},
+                e.details.map((d) => h('li', {}, d)),
+              )
+            : null,
         ),
       );
     },
     success(text, ...more) {
-      replaceChildren(element, h('div', { class: 'notice success', role: 'status' }, text, more.length ? h('ul', {}, more.map((m) => h('li', {}, m))) : null));
+      replaceChildren(
+        element,
+        h(
+          'div',
+          { class: 'notice success', role: 'status' },
+          text,
+          more.length
+            ? h(
+                'ul',
+                {},
+                more.map((m) => h('li', {}, m)),
+              )
+            : null,
+        ),
+      );
     },
     clear() {
       element.replaceChildren();
@@ -41,7 +66,8 @@ export function stateBadge(state) {
 
 /** @param {string} connection */
 export function connectionBadge(connection) {
-  const label = { never: 'Never connected', connected: 'Connected', disconnected: 'Disconnected' }[connection] ?? connection;
+  const label =
+    { never: 'Never connected', connected: 'Connected', disconnected: 'Disconnected' }[connection] ?? connection;
   return h('span', { class: `badge conn-${connection}` }, label);
 }
 
@@ -64,7 +90,13 @@ export function commandButton(label, { method = 'post', path, onclick, ...attrs 
   const role = requiredRole(session.openapi, method, path);
   return h(
     'button',
-    { type: 'button', ...attrs, disabled: !allowed || attrs.disabled, title: allowed ? attrs.title : `Needs the ${role} role`, onclick: allowed ? onclick : undefined },
+    {
+      type: 'button',
+      ...attrs,
+      disabled: !allowed || attrs.disabled,
+      title: allowed ? attrs.title : `Needs the ${role} role`,
+      onclick: allowed ? onclick : undefined,
+    },
     label,
   );
 }
@@ -110,7 +142,13 @@ export function confirmDialog({ title, body, confirm }) {
  * @param {[string, any][]} rows
  */
 export function details(rows) {
-  return h('dl', { class: 'details' }, rows.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-field': k }, v)]));
+  return h(
+    'dl',
+    { class: 'details' },
+    rows
+      .filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-field': k }, v)]),
+  );
 }
 
 /**

@@ -2,7 +2,16 @@
 // file, and the verify / certify / onboard steps as buttons.
 import { get, listAll, post, request, session } from '../api.js';
 import { field, h, replaceChildren, select, shortId } from '../dom.js';
-import { batchStage, bodyEnum, formatCount, idFromName, identityFileType, pageLabel, progressSegments, routeHash } from '../logic.js';
+import {
+  batchStage,
+  bodyEnum,
+  formatCount,
+  idFromName,
+  identityFileType,
+  pageLabel,
+  progressSegments,
+  routeHash,
+} from '../logic.js';
 import { busy, commandButton, may, notices } from '../ui.js';
 
 const pageSize = 25;
@@ -22,12 +31,44 @@ export function batchesPage(context) {
     try {
       const page = await get('/api/batches', { limit: pageSize, offset });
       shown.clear();
-      replaceChildren(rows, page.items.length ? page.items.map((b) => { shown.set(b.batchId, b); return batchRow(b); }) : h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No batches yet. Create one above.')));
+      replaceChildren(
+        rows,
+        page.items.length
+          ? page.items.map((b) => {
+              shown.set(b.batchId, b);
+              return batchRow(b);
+            })
+          : h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No batches yet. Create one above.')),
+      );
       replaceChildren(
         pager,
         h('span', { class: 'muted' }, `Batches ${pageLabel(page)}`),
-        h('button', { type: 'button', class: 'secondary', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - pageSize); void load(); } }, 'Previous'),
-        h('button', { type: 'button', class: 'secondary', disabled: offset + page.items.length >= page.total, onclick: () => { offset += pageSize; void load(); } }, 'Next'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            disabled: offset === 0,
+            onclick: () => {
+              offset = Math.max(0, offset - pageSize);
+              void load();
+            },
+          },
+          'Previous',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            disabled: offset + page.items.length >= page.total,
+            onclick: () => {
+              offset += pageSize;
+              void load();
+            },
+          },
+          'Next',
+        ),
       );
     } catch (error) {
       note.error(error, 'load the batches');
@@ -40,16 +81,17 @@ export function batchesPage(context) {
     const segments = progressSegments(batch);
     const problems = batch.verificationFailures + batch.certificateRejections + batch.rejectedRows;
     const id = batch.batchId;
-    const act = (/** @type {string} */ doing, /** @type {() => Promise<any>} */ action) => async (/** @type {Event} */ event) => {
-      note.clear();
-      await busy(/** @type {HTMLButtonElement} */ (event.currentTarget), async () => {
-        try {
-          await action();
-        } catch (error) {
-          note.error(error, `${doing} batch “${batch.name}”`);
-        }
-      });
-    };
+    const act =
+      (/** @type {string} */ doing, /** @type {() => Promise<any>} */ action) => async (/** @type {Event} */ event) => {
+        note.clear();
+        await busy(/** @type {HTMLButtonElement} */ (event.currentTarget), async () => {
+          try {
+            await action();
+          } catch (error) {
+            note.error(error, `${doing} batch “${batch.name}”`);
+          }
+        });
+      };
     const fileInput = /** @type {HTMLInputElement} */ (
       h('input', {
         type: 'file',
@@ -63,9 +105,21 @@ export function batchesPage(context) {
           note.clear();
           try {
             const text = await file.text();
-            const { result } = await request('POST', `/api/batches/${encodeURIComponent(id)}/identities`, { body: text, contentType: identityFileType(file.name, text) });
-            const rejected = result.rows.filter((/** @type {any} */ r) => r.status === 'rejected').slice(0, 10).map((/** @type {any} */ r) => `Row ${r.row}${r.deviceId ? ` (${r.deviceId})` : ''}: ${r.reason ?? 'rejected'}`);
-            note.success(`Imported ${file.name} into “${batch.name}”: ${formatCount(result.accepted)} accepted, ${formatCount(result.rejected)} rejected.`, ...rejected);
+            const { result } = await request('POST', `/api/batches/${encodeURIComponent(id)}/identities`, {
+              body: text,
+              contentType: identityFileType(file.name, text),
+            });
+            const rejected = result.rows
+              .filter((/** @type {any} */ r) => r.status === 'rejected')
+              .slice(0, 10)
+              .map(
+                (/** @type {any} */ r) =>
+                  `Row ${r.row}${r.deviceId ? ` (${r.deviceId})` : ''}: ${r.reason ?? 'rejected'}`,
+              );
+            note.success(
+              `Imported ${file.name} into “${batch.name}”: ${formatCount(result.accepted)} accepted, ${formatCount(result.rejected)} rejected.`,
+              ...rejected,
+            );
           } catch (error) {
             note.error(error, `import ${file.name}`);
           } finally {
@@ -78,40 +132,131 @@ export function batchesPage(context) {
     return h(
       'tr',
       { dataset: { batchId: id } },
-      h('td', {}, h('a', { href: routeHash('/devices', { batchId: id }), class: 'strong' }, batch.name), h('div', { class: 'muted mono small' }, id)),
+      h(
+        'td',
+        {},
+        h('a', { href: routeHash('/devices', { batchId: id }), class: 'strong' }, batch.name),
+        h('div', { class: 'muted mono small' }, id),
+      ),
       h('td', {}, batch.policyId, h('div', { class: 'muted small' }, `owner ${batch.ownerId}`)),
-      h('td', { class: 'num', 'data-field': 'devices' }, `${formatCount(batch.devices)} / ${formatCount(batch.expectedSize)}`),
+      h(
+        'td',
+        { class: 'num', 'data-field': 'devices' },
+        `${formatCount(batch.devices)} / ${formatCount(batch.expectedSize)}`,
+      ),
       h(
         'td',
         { class: 'progress-cell' },
-        h('div', { class: 'progress', role: 'img', 'aria-label': segments.map((s) => `${s.state} ${s.count}`).join(', ') || 'no devices' }, segments.map((s) => h('span', { class: `seg state-${s.state.toLowerCase()}`, style: { width: `${s.percent}%` }, title: `${s.state}: ${s.count}` }))),
-        h('div', { class: 'counts' }, segments.map((s) => h('span', { class: 'count', 'data-state': s.state }, h('i', { class: `dot state-${s.state.toLowerCase()}` }), `${s.state} ${formatCount(s.count)}`))),
+        h(
+          'div',
+          {
+            class: 'progress',
+            role: 'img',
+            'aria-label': segments.map((s) => `${s.state} ${s.count}`).join(', ') || 'no devices',
+          },
+          segments.map((s) =>
+            h('span', {
+              class: `seg state-${s.state.toLowerCase()}`,
+              style: { width: `${s.percent}%` },
+              title: `${s.state}: ${s.count}`,
+            }),
+          ),
+        ),
+        h(
+          'div',
+          { class: 'counts' },
+          segments.map((s) =>
+            h(
+              'span',
+              { class: 'count', 'data-state': s.state },
+              h('i', { class: `dot state-${s.state.toLowerCase()}` }),
+              `${s.state} ${formatCount(s.count)}`,
+            ),
+          ),
+        ),
         h('div', { class: 'muted small', 'data-field': 'stage' }, stage.summary),
       ),
       h('td', { class: 'num', 'data-field': 'connected' }, formatCount(batch.connected)),
-      h('td', { class: `num ${problems ? 'warn' : ''}`, title: `verification failures ${batch.verificationFailures}, certificate rejections ${batch.certificateRejections}, rejected import rows ${batch.rejectedRows}` }, formatCount(problems)),
+      h(
+        'td',
+        {
+          class: `num ${problems ? 'warn' : ''}`,
+          title: `verification failures ${batch.verificationFailures}, certificate rejections ${batch.certificateRejections}, rejected import rows ${batch.rejectedRows}`,
+        },
+        formatCount(problems),
+      ),
       h(
         'td',
         { class: 'row-actions' },
-        h('label', { class: `button secondary ${importAllowed ? '' : 'disabled'} ${stage.next === 'import' ? 'next' : ''}`, title: importAllowed ? 'Upload a CSV or JSON identity file' : 'Needs the operator role' }, 'Import file…', fileInput),
-        commandButton('Verify', { path: '/api/verifications', class: stage.next === 'verify' ? 'primary' : 'secondary', title: 'Check each device proves its enrolled key', onclick: act('verify', () => post('/api/verifications', { scope: { kind: 'batch', batchId: id } })) }),
-        commandButton('Certify', { path: '/api/certifications', class: stage.next === 'certify' ? 'primary' : 'secondary', title: 'Issue a certificate to each verified device', onclick: act('certify', () => post('/api/certifications', { scope: { kind: 'batch', batchId: id }, keyId: tlsKeyId })) }),
-        commandButton('Onboard', { path: '/api/batches/{batchId}/onboarding', class: stage.next === 'onboard' ? 'primary' : 'secondary', title: 'Give each certified device access to the policy’s targets', onclick: act('onboard', () => post(`/api/batches/${encodeURIComponent(id)}/onboarding`, {})) }),
+        h(
+          'label',
+          {
+            class: `button secondary ${importAllowed ? '' : 'disabled'} ${stage.next === 'import' ? 'next' : ''}`,
+            title: importAllowed ? 'Upload a CSV or JSON identity file' : 'Needs the operator role',
+          },
+          'Import file…',
+          fileInput,
+        ),
+        commandButton('Verify', {
+          path: '/api/verifications',
+          class: stage.next === 'verify' ? 'primary' : 'secondary',
+          title: 'Check each device proves its enrolled key',
+          onclick: act('verify', () => post('/api/verifications', { scope: { kind: 'batch', batchId: id } })),
+        }),
+        commandButton('Certify', {
+          path: '/api/certifications',
+          class: stage.next === 'certify' ? 'primary' : 'secondary',
+          title: 'Issue a certificate to each verified device',
+          onclick: act('certify', () =>
+            post('/api/certifications', { scope: { kind: 'batch', batchId: id }, keyId: tlsKeyId }),
+          ),
+        }),
+        commandButton('Onboard', {
+          path: '/api/batches/{batchId}/onboarding',
+          class: stage.next === 'onboard' ? 'primary' : 'secondary',
+          title: 'Give each certified device access to the policy’s targets',
+          onclick: act('onboard', () => post(`/api/batches/${encodeURIComponent(id)}/onboarding`, {})),
+        }),
       ),
     );
   };
 
-  const form = createBatchForm(note, () => { offset = 0; void load(); });
+  const form = createBatchForm(note, () => {
+    offset = 0;
+    void load();
+  });
   void load();
 
   return {
     element: h(
       'section',
       { class: 'page', 'data-title': 'Batches' },
-      h('div', { class: 'page-head' }, h('h1', {}, 'Batches'), h('p', { class: 'muted' }, 'Create a batch, import its identity file, then verify, certify and onboard. Progress updates live.')),
+      h(
+        'div',
+        { class: 'page-head' },
+        h('h1', {}, 'Batches'),
+        h(
+          'p',
+          { class: 'muted' },
+          'Create a batch, import its identity file, then verify, certify and onboard. Progress updates live.',
+        ),
+      ),
       note.element,
       form.element,
-      h('table', { class: 'grid', 'aria-label': 'Batches' }, h('thead', {}, h('tr', {}, ['Batch', 'Policy', 'Devices', 'Progress', 'Connected', 'Problems', 'Actions'].map((t) => h('th', {}, t)))), rows),
+      h(
+        'table',
+        { class: 'grid', 'aria-label': 'Batches' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Batch', 'Policy', 'Devices', 'Progress', 'Connected', 'Problems', 'Actions'].map((t) => h('th', {}, t)),
+          ),
+        ),
+        rows,
+      ),
       pager,
     ),
     onLive(type, data) {
@@ -130,24 +275,60 @@ export function batchesPage(context) {
  */
 function createBatchForm(note, created) {
   const allowed = may('post', '/api/batches');
-  const name = /** @type {HTMLInputElement} */ (h('input', { name: 'name', required: true, maxlength: 200, placeholder: '1,000 fridges, line 3' }));
-  const batchId = /** @type {HTMLInputElement} */ (h('input', { name: 'batchId', required: true, pattern: '[A-Za-z0-9_\\-]{1,128}', class: 'mono' }));
-  const policy = /** @type {HTMLSelectElement} */ (select({ name: 'policyId', required: true }, [], { any: 'Loading policies…' }));
-  const owner = /** @type {HTMLInputElement} */ (h('input', { name: 'ownerId', required: true, value: 'default', pattern: '[A-Za-z0-9_\\-]{1,128}' }));
-  const size = /** @type {HTMLInputElement} */ (h('input', { name: 'expectedSize', type: 'number', min: 1, required: true, value: '100' }));
+  const name = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'name', required: true, maxlength: 200, placeholder: '1,000 fridges, line 3' })
+  );
+  const batchId = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'batchId', required: true, pattern: '[A-Za-z0-9_\\-]{1,128}', class: 'mono' })
+  );
+  const policy = /** @type {HTMLSelectElement} */ (
+    select({ name: 'policyId', required: true }, [], { any: 'Loading policies…' })
+  );
+  const owner = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'ownerId', required: true, value: 'default', pattern: '[A-Za-z0-9_\\-]{1,128}' })
+  );
+  const size = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'expectedSize', type: 'number', min: 1, required: true, value: '100' })
+  );
   const profiles = bodyEnum(session.openapi, '/api/batches', ['pufProfile'], ['sram', 'tunnelling']);
-  const profile = /** @type {HTMLSelectElement} */ (select({ name: 'pufProfile' }, profiles.map((p) => [p, p === 'sram' ? 'SRAM PUF' : p === 'tunnelling' ? 'Tunnelling PUF' : p]), { any: 'As the devices report' }));
+  const profile = /** @type {HTMLSelectElement} */ (
+    select(
+      { name: 'pufProfile' },
+      profiles.map((p) => [p, p === 'sram' ? 'SRAM PUF' : p === 'tunnelling' ? 'Tunnelling PUF' : p]),
+      { any: 'As the devices report' },
+    )
+  );
   let idTouched = false;
   const suffix = shortId();
-  name.addEventListener('input', () => { if (!idTouched) batchId.value = idFromName(name.value, suffix); });
-  batchId.addEventListener('input', () => { idTouched = true; });
-  const submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary', disabled: !allowed, title: allowed ? undefined : 'Needs the operator role' }, 'Create batch'));
+  name.addEventListener('input', () => {
+    if (!idTouched) batchId.value = idFromName(name.value, suffix);
+  });
+  batchId.addEventListener('input', () => {
+    idTouched = true;
+  });
+  const submit = /** @type {HTMLButtonElement} */ (
+    h(
+      'button',
+      { type: 'submit', class: 'primary', disabled: !allowed, title: allowed ? undefined : 'Needs the operator role' },
+      'Create batch',
+    )
+  );
 
   const reloadPolicies = async () => {
     try {
       const policies = await listAll('/api/policies');
       const keep = policy.value;
-      replaceChildren(policy, h('option', { value: '' }, policies.length ? 'Choose a policy…' : 'No policies yet: create one under Targets & policies'), policies.map((p) => h('option', { value: p.policyId, selected: p.policyId === keep }, `${p.name} (${p.policyId})`)));
+      replaceChildren(
+        policy,
+        h(
+          'option',
+          { value: '' },
+          policies.length ? 'Choose a policy…' : 'No policies yet: create one under Targets & policies',
+        ),
+        policies.map((p) =>
+          h('option', { value: p.policyId, selected: p.policyId === keep }, `${p.name} (${p.policyId})`),
+        ),
+      );
     } catch (error) {
       note.error(error, 'load the policies');
     }
@@ -169,7 +350,14 @@ function createBatchForm(note, created) {
           note.clear();
           await busy(submit, async () => {
             try {
-              await post('/api/batches', { batchId: batchId.value, name: name.value, policyId: policy.value, ownerId: owner.value, expectedSize: Number(size.value), ...(profile.value ? { pufProfile: profile.value } : {}) });
+              await post('/api/batches', {
+                batchId: batchId.value,
+                name: name.value,
+                policyId: policy.value,
+                ownerId: owner.value,
+                expectedSize: Number(size.value),
+                ...(profile.value ? { pufProfile: profile.value } : {}),
+              });
               note.success(`Batch “${name.value}” created. Import its identity file next.`);
               created();
             } catch (error) {

@@ -25,9 +25,32 @@ export function catalogPage() {
               h(
                 'tr',
                 { dataset: { policyId: p.policyId } },
-                h('td', {}, h('span', { class: 'strong' }, p.name), h('div', { class: 'muted mono small' }, p.policyId)),
-                h('td', {}, p.targetIds.length ? p.targetIds.map((/** @type {string} */ t) => h('span', { class: 'chip' }, targets.find((x) => x.targetId === t)?.name ?? t)) : h('span', { class: 'muted' }, 'none')),
-                h('td', {}, h('ul', { class: 'plain' }, p.topicRights.map((/** @type {any} */ r) => h('li', {}, h('span', { class: 'mono' }, r.topic), ` · ${humanize(r.access)}`)))),
+                h(
+                  'td',
+                  {},
+                  h('span', { class: 'strong' }, p.name),
+                  h('div', { class: 'muted mono small' }, p.policyId),
+                ),
+                h(
+                  'td',
+                  {},
+                  p.targetIds.length
+                    ? p.targetIds.map((/** @type {string} */ t) =>
+                        h('span', { class: 'chip' }, targets.find((x) => x.targetId === t)?.name ?? t),
+                      )
+                    : h('span', { class: 'muted' }, 'none'),
+                ),
+                h(
+                  'td',
+                  {},
+                  h(
+                    'ul',
+                    { class: 'plain' },
+                    p.topicRights.map((/** @type {any} */ r) =>
+                      h('li', {}, h('span', { class: 'mono' }, r.topic), ` · ${humanize(r.access)}`),
+                    ),
+                  ),
+                ),
                 h('td', { class: 'num' }, `${formatCount(p.certificateLifetimeDays)} days`),
                 h('td', {}, formatTime(p.definedAt)),
               ),
@@ -41,7 +64,12 @@ export function catalogPage() {
               h(
                 'tr',
                 { dataset: { targetId: t.targetId } },
-                h('td', {}, h('span', { class: 'strong' }, t.name), h('div', { class: 'muted mono small' }, t.targetId)),
+                h(
+                  'td',
+                  {},
+                  h('span', { class: 'strong' }, t.name),
+                  h('div', { class: 'muted mono small' }, t.targetId),
+                ),
                 h('td', {}, humanize(t.kind)),
                 h('td', { class: 'mono' }, `${t.host}:${t.tlsPort}`),
                 h('td', { class: 'num' }, formatCount(t.onboarded)),
@@ -65,10 +93,36 @@ export function catalogPage() {
       note.element,
       h('h2', {}, 'Server policies'),
       policyForm.element,
-      h('table', { class: 'grid', 'aria-label': 'Policies' }, h('thead', {}, h('tr', {}, ['Policy', 'Targets', 'Topic rights', 'Certificates live', 'Defined'].map((t) => h('th', {}, t)))), policyRows),
+      h(
+        'table',
+        { class: 'grid', 'aria-label': 'Policies' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Policy', 'Targets', 'Topic rights', 'Certificates live', 'Defined'].map((t) => h('th', {}, t)),
+          ),
+        ),
+        policyRows,
+      ),
       h('h2', {}, 'Targets'),
       newTargetForm(note),
-      h('table', { class: 'grid', 'aria-label': 'Targets' }, h('thead', {}, h('tr', {}, ['Target', 'Kind', 'Address', 'Onboarded', 'Connected', 'Registered'].map((t) => h('th', {}, t)))), targetRows),
+      h(
+        'table',
+        { class: 'grid', 'aria-label': 'Targets' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Target', 'Kind', 'Address', 'Onboarded', 'Connected', 'Registered'].map((t) => h('th', {}, t)),
+          ),
+        ),
+        targetRows,
+      ),
     ),
     onLive(type) {
       if (type === 'catalog' || type === 'hello') void load();
@@ -81,28 +135,82 @@ function newPolicyForm(note) {
   const allowed = may('post', '/api/policies');
   const suffix = shortId();
   let idTouched = false;
-  const name = /** @type {HTMLInputElement} */ (h('input', { name: 'policyName', required: true, maxlength: 200, placeholder: 'Fridges to the plant broker' }));
-  const policyId = /** @type {HTMLInputElement} */ (h('input', { name: 'policyId', required: true, class: 'mono', pattern: '[A-Za-z0-9_\\-]{1,128}' }));
-  const lifetime = /** @type {HTMLInputElement} */ (h('input', { name: 'certificateLifetimeDays', type: 'number', min: 1, max: 3650, required: true, value: '365' }));
-  const targetBox = h('fieldset', { class: 'checks' }, h('legend', {}, 'Targets'), h('span', { class: 'muted' }, 'No targets registered yet'));
+  const name = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'policyName', required: true, maxlength: 200, placeholder: 'Fridges to the plant broker' })
+  );
+  const policyId = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'policyId', required: true, class: 'mono', pattern: '[A-Za-z0-9_\\-]{1,128}' })
+  );
+  const lifetime = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'certificateLifetimeDays', type: 'number', min: 1, max: 3650, required: true, value: '365' })
+  );
+  const targetBox = h(
+    'fieldset',
+    { class: 'checks' },
+    h('legend', {}, 'Targets'),
+    h('span', { class: 'muted' }, 'No targets registered yet'),
+  );
   // A policy may name a target that is registered later (a broker still being set up).
-  const laterTargets = /** @type {HTMLInputElement} */ (h('input', { name: 'laterTargetIds', class: 'mono', placeholder: 'plant-broker, cloud-hub', pattern: '[A-Za-z0-9_\\-]{1,128}(\\s*,\\s*[A-Za-z0-9_\\-]{1,128})*' }));
-  const accessValues = bodyEnum(session.openapi, '/api/policies', ['topicRights', 'access'], ['publish', 'subscribe', 'publish-subscribe']);
+  const laterTargets = /** @type {HTMLInputElement} */ (
+    h('input', {
+      name: 'laterTargetIds',
+      class: 'mono',
+      placeholder: 'plant-broker, cloud-hub',
+      pattern: '[A-Za-z0-9_\\-]{1,128}(\\s*,\\s*[A-Za-z0-9_\\-]{1,128})*',
+    })
+  );
+  const accessValues = bodyEnum(
+    session.openapi,
+    '/api/policies',
+    ['topicRights', 'access'],
+    ['publish', 'subscribe', 'publish-subscribe'],
+  );
   const rights = h('div', { class: 'rights' });
   const addRight = (/** @type {string} */ topic = '', /** @type {string} */ access = 'publish') => {
     const row = h(
       'div',
       { class: 'right-row' },
-      field('Topic', h('input', { name: 'topic', required: true, value: topic, class: 'mono', placeholder: 'devices/{deviceId}/telemetry' })),
-      field('Access', select({ name: 'access' }, accessValues.map((a) => [a, humanize(a)]), { selected: access })),
-      h('button', { type: 'button', class: 'link', 'aria-label': 'Remove this topic right', onclick: () => rights.children.length > 1 && row.remove() }, 'Remove'),
+      field(
+        'Topic',
+        h('input', {
+          name: 'topic',
+          required: true,
+          value: topic,
+          class: 'mono',
+          placeholder: 'devices/{deviceId}/telemetry',
+        }),
+      ),
+      field(
+        'Access',
+        select(
+          { name: 'access' },
+          accessValues.map((a) => [a, humanize(a)]),
+          { selected: access },
+        ),
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          'aria-label': 'Remove this topic right',
+          onclick: () => rights.children.length > 1 && row.remove(),
+        },
+        'Remove',
+      ),
     );
     rights.append(row);
   };
   addRight('devices/{deviceId}/telemetry', 'publish');
-  name.addEventListener('input', () => { if (!idTouched) policyId.value = idFromName(name.value, suffix); });
-  policyId.addEventListener('input', () => { idTouched = true; });
-  const submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary', disabled: !allowed }, 'Create policy'));
+  name.addEventListener('input', () => {
+    if (!idTouched) policyId.value = idFromName(name.value, suffix);
+  });
+  policyId.addEventListener('input', () => {
+    idTouched = true;
+  });
+  const submit = /** @type {HTMLButtonElement} */ (
+    h('button', { type: 'submit', class: 'primary', disabled: !allowed }, 'Create policy')
+  );
 
   const element = h(
     'details',
@@ -120,11 +228,25 @@ function newPolicyForm(note) {
             topic: /** @type {HTMLInputElement} */ (row.querySelector('input[name=topic]')).value.trim(),
             access: /** @type {HTMLSelectElement} */ (row.querySelector('select[name=access]')).value,
           }));
-          const later = laterTargets.value.split(',').map((t) => t.trim()).filter(Boolean);
-          const targetIds = [...new Set([...[...targetBox.querySelectorAll('input:checked')].map((i) => /** @type {HTMLInputElement} */ (i).value), ...later])];
+          const later = laterTargets.value
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean);
+          const targetIds = [
+            ...new Set([
+              ...[...targetBox.querySelectorAll('input:checked')].map((i) => /** @type {HTMLInputElement} */ (i).value),
+              ...later,
+            ]),
+          ];
           await busy(submit, async () => {
             try {
-              await post('/api/policies', { policyId: policyId.value, name: name.value, targetIds, topicRights, certificateLifetimeDays: Number(lifetime.value) });
+              await post('/api/policies', {
+                policyId: policyId.value,
+                name: name.value,
+                targetIds,
+                topicRights,
+                certificateLifetimeDays: Number(lifetime.value),
+              });
               note.success(`Policy “${name.value}” created. Batches can now use it.`);
             } catch (error) {
               note.error(error, 'create the policy');
@@ -137,7 +259,13 @@ function newPolicyForm(note) {
       field('Certificate lifetime (days)', lifetime),
       targetBox,
       field('Targets registered later (ids)', laterTargets, 'Comma-separated; for a target not registered yet'),
-      h('fieldset', { class: 'wide' }, h('legend', {}, 'Topic rights ({deviceId} becomes each device’s id)'), rights, h('button', { type: 'button', class: 'secondary', onclick: () => addRight() }, 'Add topic right')),
+      h(
+        'fieldset',
+        { class: 'wide' },
+        h('legend', {}, 'Topic rights ({deviceId} becomes each device’s id)'),
+        rights,
+        h('button', { type: 'button', class: 'secondary', onclick: () => addRight() }, 'Add topic right'),
+      ),
       h('div', { class: 'actions' }, submit),
     ),
   );
@@ -145,11 +273,27 @@ function newPolicyForm(note) {
     element,
     /** @param {any[]} targets */
     setTargets(targets) {
-      const checked = new Set([...targetBox.querySelectorAll('input:checked')].map((i) => /** @type {HTMLInputElement} */ (i).value));
+      const checked = new Set(
+        [...targetBox.querySelectorAll('input:checked')].map((i) => /** @type {HTMLInputElement} */ (i).value),
+      );
       replaceChildren(
         targetBox,
         h('legend', {}, 'Targets'),
-        targets.length ? targets.map((t) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'targetIds', value: t.targetId, checked: checked.has(t.targetId) }), ` ${t.name}`)) : h('span', { class: 'muted' }, 'No targets registered yet'),
+        targets.length
+          ? targets.map((t) =>
+              h(
+                'label',
+                { class: 'check' },
+                h('input', {
+                  type: 'checkbox',
+                  name: 'targetIds',
+                  value: t.targetId,
+                  checked: checked.has(t.targetId),
+                }),
+                ` ${t.name}`,
+              ),
+            )
+          : h('span', { class: 'muted' }, 'No targets registered yet'),
       );
     },
   };
@@ -161,17 +305,42 @@ function newTargetForm(note) {
   const suffix = shortId();
   let idTouched = false;
   const kinds = bodyEnum(session.openapi, '/api/targets', ['kind'], ['mosquitto']);
-  const kind = /** @type {HTMLSelectElement} */ (select({ name: 'kind' }, kinds.map((k) => [k, humanize(k)])));
-  const name = /** @type {HTMLInputElement} */ (h('input', { name: 'targetName', required: true, maxlength: 200, placeholder: 'Plant broker' }));
-  const targetId = /** @type {HTMLInputElement} */ (h('input', { name: 'targetId', required: true, class: 'mono', pattern: '[A-Za-z0-9_\\-]{1,128}' }));
-  const host = /** @type {HTMLInputElement} */ (h('input', { name: 'host', required: true, placeholder: 'mqtt.example.com' }));
-  const tlsPort = /** @type {HTMLInputElement} */ (h('input', { name: 'tlsPort', type: 'number', min: 1, max: 65535, required: true, value: '8883' }));
-  const username = /** @type {HTMLInputElement} */ (h('input', { name: 'adminUsername', required: true, autocomplete: 'off' }));
-  const password = /** @type {HTMLInputElement} */ (h('input', { name: 'adminPassword', type: 'password', required: true, autocomplete: 'new-password' }));
-  const adminPort = /** @type {HTMLInputElement} */ (h('input', { name: 'adminPort', type: 'number', min: 1, max: 65535, placeholder: 'same as TLS port' }));
-  name.addEventListener('input', () => { if (!idTouched) targetId.value = idFromName(name.value, suffix); });
-  targetId.addEventListener('input', () => { idTouched = true; });
-  const submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary', disabled: !allowed }, 'Register target'));
+  const kind = /** @type {HTMLSelectElement} */ (
+    select(
+      { name: 'kind' },
+      kinds.map((k) => [k, humanize(k)]),
+    )
+  );
+  const name = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'targetName', required: true, maxlength: 200, placeholder: 'Plant broker' })
+  );
+  const targetId = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'targetId', required: true, class: 'mono', pattern: '[A-Za-z0-9_\\-]{1,128}' })
+  );
+  const host = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'host', required: true, placeholder: 'mqtt.example.com' })
+  );
+  const tlsPort = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'tlsPort', type: 'number', min: 1, max: 65535, required: true, value: '8883' })
+  );
+  const username = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'adminUsername', required: true, autocomplete: 'off' })
+  );
+  const password = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'adminPassword', type: 'password', required: true, autocomplete: 'new-password' })
+  );
+  const adminPort = /** @type {HTMLInputElement} */ (
+    h('input', { name: 'adminPort', type: 'number', min: 1, max: 65535, placeholder: 'same as TLS port' })
+  );
+  name.addEventListener('input', () => {
+    if (!idTouched) targetId.value = idFromName(name.value, suffix);
+  });
+  targetId.addEventListener('input', () => {
+    idTouched = true;
+  });
+  const submit = /** @type {HTMLButtonElement} */ (
+    h('button', { type: 'submit', class: 'primary', disabled: !allowed }, 'Register target')
+  );
   return h(
     'details',
     { class: 'card', hidden: !allowed },
@@ -186,8 +355,19 @@ function newTargetForm(note) {
           note.clear();
           await busy(submit, async () => {
             try {
-              const admin = { username: username.value, password: password.value, ...(adminPort.value ? { port: Number(adminPort.value) } : {}) };
-              await post('/api/targets', { targetId: targetId.value, kind: kind.value, name: name.value, host: host.value.trim(), tlsPort: Number(tlsPort.value), admin });
+              const admin = {
+                username: username.value,
+                password: password.value,
+                ...(adminPort.value ? { port: Number(adminPort.value) } : {}),
+              };
+              await post('/api/targets', {
+                targetId: targetId.value,
+                kind: kind.value,
+                name: name.value,
+                host: host.value.trim(),
+                tlsPort: Number(tlsPort.value),
+                admin,
+              });
               // The secret goes to the onboarding service (encrypted there); the page keeps no copy.
               password.value = '';
               note.success(`Target “${name.value}” registered.`);

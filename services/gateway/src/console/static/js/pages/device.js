@@ -10,7 +10,11 @@ export function devicePage(context) {
   const deviceId = /** @type {string} */ (context.route.id);
   const note = notices();
   const body = h('div', { class: 'device-body' }, h('p', { class: 'muted' }, 'Loading…'));
-  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Timeline' }, h('li', { class: 'muted' }, 'Reading the log…'));
+  const timeline = h(
+    'ol',
+    { class: 'timeline', 'aria-label': 'Timeline' },
+    h('li', { class: 'muted' }, 'Reading the log…'),
+  );
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let refetch;
 
@@ -30,11 +34,22 @@ export function devicePage(context) {
       replaceChildren(
         timeline,
         foldTimeline(events).map((e) =>
-          h('li', { 'data-type': e.type }, h('time', { datetime: e.occurredAt }, formatTime(e.occurredAt)), h('span', { class: 'ctx' }, e.context), h('strong', {}, e.type), h('span', {}, e.summary), e.actor ? h('span', { class: 'muted small' }, `by ${e.actor.id}`) : null),
+          h(
+            'li',
+            { 'data-type': e.type },
+            h('time', { datetime: e.occurredAt }, formatTime(e.occurredAt)),
+            h('span', { class: 'ctx' }, e.context),
+            h('strong', {}, e.type),
+            h('span', {}, e.summary),
+            e.actor ? h('span', { class: 'muted small' }, `by ${e.actor.id}`) : null,
+          ),
         ),
       );
     } catch (error) {
-      replaceChildren(timeline, h('li', { class: 'muted' }, `The timeline could not be read: ${/** @type {Error} */ (error).message}`));
+      replaceChildren(
+        timeline,
+        h('li', { class: 'muted' }, `The timeline could not be read: ${/** @type {Error} */ (error).message}`),
+      );
     }
   });
   const load = () => {
@@ -67,10 +82,22 @@ export function devicePage(context) {
           });
         },
       }),
-      commandButton(revoked ? 'Revoked' : 'Revoke…', { path: '/api/devices/{deviceId}/revocation', class: 'danger', disabled: revoked, onclick: () => void revoke() }),
+      commandButton(revoked ? 'Revoked' : 'Revoke…', {
+        path: '/api/devices/{deviceId}/revocation',
+        class: 'danger',
+        disabled: revoked,
+        onclick: () => void revoke(),
+      }),
     );
     return [
-      h('div', { class: 'page-head' }, h('h1', { class: 'mono' }, device.deviceId), stateBadge(device.state), connectionBadge(device.connection), actions),
+      h(
+        'div',
+        { class: 'page-head' },
+        h('h1', { class: 'mono' }, device.deviceId),
+        stateBadge(device.state),
+        connectionBadge(device.connection),
+        actions,
+      ),
       h(
         'div',
         { class: 'columns' },
@@ -80,13 +107,36 @@ export function devicePage(context) {
           h('h2', {}, 'Identity'),
           details([
             ['Device id', h('span', { class: 'mono' }, device.deviceId)],
-            ['Batch', device.batchId ? h('a', { href: routeHash('/devices', { batchId: device.batchId }) }, device.batchId) : undefined],
+            [
+              'Batch',
+              device.batchId
+                ? h('a', { href: routeHash('/devices', { batchId: device.batchId }) }, device.batchId)
+                : undefined,
+            ],
             ['State', `${device.state} since ${formatTime(device.stateChangedAt)}`],
-            ['Enrolment key digest', device.identity ? h('span', { class: 'mono wrap' }, device.identity.enrolmentKeyDigest) : undefined],
+            [
+              'Enrolment key digest',
+              device.identity ? h('span', { class: 'mono wrap' }, device.identity.enrolmentKeyDigest) : undefined,
+            ],
             ['Verified', device.verifiedAt ? formatTime(device.verifiedAt) : undefined],
-            ['Verification problem', device.verificationFailure ? `${device.verificationFailure.reason} (${formatTime(device.verificationFailure.at)})` : undefined],
-            ['Certificate refused', device.certificateRejection ? `${device.certificateRejection.reason} (${formatTime(device.certificateRejection.at)})` : undefined],
-            ['Revoked', device.revocation ? `${humanize(device.revocation.reason)} · ${formatTime(device.revocation.revokedAt)}` : undefined],
+            [
+              'Verification problem',
+              device.verificationFailure
+                ? `${device.verificationFailure.reason} (${formatTime(device.verificationFailure.at)})`
+                : undefined,
+            ],
+            [
+              'Certificate refused',
+              device.certificateRejection
+                ? `${device.certificateRejection.reason} (${formatTime(device.certificateRejection.at)})`
+                : undefined,
+            ],
+            [
+              'Revoked',
+              device.revocation
+                ? `${humanize(device.revocation.reason)} · ${formatTime(device.revocation.revokedAt)}`
+                : undefined,
+            ],
           ]),
         ),
         h(
@@ -95,15 +145,31 @@ export function devicePage(context) {
           h('h2', {}, 'Telemetry'),
           details([
             ['Messages', formatCount(device.telemetry.messagesTotal)],
-            ['Last message', device.telemetry.lastMessageAt ? `${formatTime(device.telemetry.lastMessageAt)} (${relativeTime(device.telemetry.lastMessageAt, now)})` : 'none yet'],
-            ['Last topic', device.telemetry.lastTopic ? h('span', { class: 'mono' }, device.telemetry.lastTopic) : undefined],
+            [
+              'Last message',
+              device.telemetry.lastMessageAt
+                ? `${formatTime(device.telemetry.lastMessageAt)} (${relativeTime(device.telemetry.lastMessageAt, now)})`
+                : 'none yet',
+            ],
+            [
+              'Last topic',
+              device.telemetry.lastTopic ? h('span', { class: 'mono' }, device.telemetry.lastTopic) : undefined,
+            ],
           ]),
           h('h2', {}, 'Connections'),
           device.targets.length
             ? h(
                 'table',
                 { class: 'grid compact', 'aria-label': 'Connections' },
-                h('thead', {}, h('tr', {}, ['Target', 'Access', 'Connection', 'Since', 'Messages'].map((t) => h('th', {}, t)))),
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    ['Target', 'Access', 'Connection', 'Since', 'Messages'].map((t) => h('th', {}, t)),
+                  ),
+                ),
                 h(
                   'tbody',
                   {},
@@ -112,9 +178,22 @@ export function devicePage(context) {
                       'tr',
                       { dataset: { targetId: t.targetId } },
                       h('td', {}, t.targetId),
-                      h('td', {}, humanize(t.status), t.failure ? h('div', { class: 'warn small' }, t.failure.reason) : null),
-                      h('td', {}, connectionBadge(t.connected ? 'connected' : t.connectedAt ? 'disconnected' : 'never'), t.tlsProtocol ? h('div', { class: 'muted small' }, t.tlsProtocol) : null, !t.connected && t.disconnectReason ? h('div', { class: 'muted small' }, t.disconnectReason) : null),
-                      h('td', {}, formatTime(t.connected ? t.connectedAt : t.disconnectedAt ?? t.onboardedAt)),
+                      h(
+                        'td',
+                        {},
+                        humanize(t.status),
+                        t.failure ? h('div', { class: 'warn small' }, t.failure.reason) : null,
+                      ),
+                      h(
+                        'td',
+                        {},
+                        connectionBadge(t.connected ? 'connected' : t.connectedAt ? 'disconnected' : 'never'),
+                        t.tlsProtocol ? h('div', { class: 'muted small' }, t.tlsProtocol) : null,
+                        !t.connected && t.disconnectReason
+                          ? h('div', { class: 'muted small' }, t.disconnectReason)
+                          : null,
+                      ),
+                      h('td', {}, formatTime(t.connected ? t.connectedAt : (t.disconnectedAt ?? t.onboardedAt))),
                       h('td', { class: 'num' }, formatCount(t.telemetry?.messagesTotal ?? 0)),
                     ),
                   ),
@@ -144,23 +223,66 @@ export function devicePage(context) {
               h(
                 'table',
                 { class: 'grid compact', 'aria-label': 'Certificate chain' },
-                h('thead', {}, h('tr', {}, ['Subject', 'Issuer', 'Serial', 'Valid until', 'SHA-256 fingerprint'].map((t) => h('th', {}, t)))),
-                h('tbody', {}, cert.chain.map((/** @type {any} */ c) => h('tr', {}, h('td', { class: 'wrap' }, c.subject), h('td', { class: 'wrap' }, c.issuer), h('td', { class: 'mono' }, c.serialNumber), h('td', {}, formatTime(c.notAfter)), h('td', { class: 'mono wrap small' }, c.fingerprintSha256)))),
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    ['Subject', 'Issuer', 'Serial', 'Valid until', 'SHA-256 fingerprint'].map((t) => h('th', {}, t)),
+                  ),
+                ),
+                h(
+                  'tbody',
+                  {},
+                  cert.chain.map((/** @type {any} */ c) =>
+                    h(
+                      'tr',
+                      {},
+                      h('td', { class: 'wrap' }, c.subject),
+                      h('td', { class: 'wrap' }, c.issuer),
+                      h('td', { class: 'mono' }, c.serialNumber),
+                      h('td', {}, formatTime(c.notAfter)),
+                      h('td', { class: 'mono wrap small' }, c.fingerprintSha256),
+                    ),
+                  ),
+                ),
               ),
               h('details', {}, h('summary', {}, 'Certificate (PEM)'), h('pre', { class: 'pem' }, cert.certificatePem)),
             ]
-          : h('p', { class: 'muted' }, device.state === 'Revoked' ? 'Revoked before a certificate was issued.' : 'No certificate yet: verify and certify its batch.'),
+          : h(
+              'p',
+              { class: 'muted' },
+              device.state === 'Revoked'
+                ? 'Revoked before a certificate was issued.'
+                : 'No certificate yet: verify and certify its batch.',
+            ),
       ),
     ];
   };
 
   const revoke = async () => {
-    const reasons = bodyEnum(session.openapi, '/api/devices/{deviceId}/revocation', ['reason'], ['unspecified', 'keyCompromise', 'superseded', 'cessationOfOperation']);
-    const reason = /** @type {HTMLSelectElement} */ (select({ name: 'reason', id: 'revoke-reason' }, reasons.map((r) => [r, humanize(r)]), { selected: 'keyCompromise' }));
+    const reasons = bodyEnum(
+      session.openapi,
+      '/api/devices/{deviceId}/revocation',
+      ['reason'],
+      ['unspecified', 'keyCompromise', 'superseded', 'cessationOfOperation'],
+    );
+    const reason = /** @type {HTMLSelectElement} */ (
+      select(
+        { name: 'reason', id: 'revoke-reason' },
+        reasons.map((r) => [r, humanize(r)]),
+        { selected: 'keyCompromise' },
+      )
+    );
     const confirmed = await confirmDialog({
       title: `Revoke ${deviceId}?`,
       body: [
-        h('p', {}, 'The device’s certificate is revoked and published in the CRL, and every target cuts it off. This cannot be undone: the device needs a new identity to come back.'),
+        h(
+          'p',
+          {},
+          'The device’s certificate is revoked and published in the CRL, and every target cuts it off. This cannot be undone: the device needs a new identity to come back.',
+        ),
         field('Reason', reason),
       ],
       confirm: 'Revoke device',
@@ -169,7 +291,9 @@ export function devicePage(context) {
     note.clear();
     try {
       await post(`/api/devices/${encodeURIComponent(deviceId)}/revocation`, { reason: reason.value });
-      note.success(`Revocation of ${deviceId} started (${humanize(reason.value)}). Its state changes here when every step is done.`);
+      note.success(
+        `Revocation of ${deviceId} started (${humanize(reason.value)}). Its state changes here when every step is done.`,
+      );
     } catch (error) {
       note.error(error, 'revoke the device');
     }
@@ -187,7 +311,11 @@ export function devicePage(context) {
     ),
     onLive(type, data) {
       const mine = (type === 'device' && data.deviceId === deviceId) || type === 'devices-changed' || type === 'hello';
-      if (mine) refetch ??= setTimeout(() => { refetch = undefined; load(); }, 300);
+      if (mine)
+        refetch ??= setTimeout(() => {
+          refetch = undefined;
+          load();
+        }, 300);
     },
     dispose() {
       clearTimeout(refetch);

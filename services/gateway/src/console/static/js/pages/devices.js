@@ -2,7 +2,15 @@
 // devices cost what 50 do), with live state, connection and telemetry from the event stream.
 import { get, listAll } from '../api.js';
 import { field, h, replaceChildren, select } from '../dom.js';
-import { connectionStates, deviceStates, formatCount, formatTime, pageLabel, relativeTime, routeHash } from '../logic.js';
+import {
+  connectionStates,
+  deviceStates,
+  formatCount,
+  formatTime,
+  pageLabel,
+  relativeTime,
+  routeHash,
+} from '../logic.js';
 import { coalesced, connectionBadge, notices, stateBadge } from '../ui.js';
 
 const filterNames = ['batchId', 'state', 'connection', 'targetId', 'q'];
@@ -29,33 +37,115 @@ export function devicesPage(context) {
     context.navigate(routeHash('/devices', next));
   };
 
-  const batch = /** @type {HTMLSelectElement} */ (select({ name: 'batchId', onchange: () => apply({ batchId: batch.value, offset: 0 }) }, query.batchId ? [query.batchId] : [], { any: 'All batches', selected: query.batchId }));
-  const target = /** @type {HTMLSelectElement} */ (select({ name: 'targetId', onchange: () => apply({ targetId: target.value, offset: 0 }) }, query.targetId ? [query.targetId] : [], { any: 'Any target', selected: query.targetId }));
-  const state = /** @type {HTMLSelectElement} */ (select({ name: 'state', onchange: () => apply({ state: state.value, offset: 0 }) }, deviceStates, { any: 'Any state', selected: query.state }));
-  const connection = /** @type {HTMLSelectElement} */ (select({ name: 'connection', onchange: () => apply({ connection: connection.value, offset: 0 }) }, connectionStates.map((c) => [c, { never: 'Never connected', connected: 'Connected', disconnected: 'Disconnected' }[c] ?? c]), { any: 'Any connection', selected: query.connection }));
-  const search = /** @type {HTMLInputElement} */ (h('input', { type: 'search', name: 'q', value: query.q ?? '', placeholder: 'd-7f3a…', pattern: '[A-Za-z0-9_\\-]{1,128}', class: 'mono' }));
-  const size = /** @type {HTMLSelectElement} */ (select({ name: 'limit', onchange: () => apply({ limit: size.value, offset: 0 }) }, [...new Set([...pageSizes, String(limit)])].sort((a, b) => Number(a) - Number(b)), { selected: String(limit) }));
+  const batch = /** @type {HTMLSelectElement} */ (
+    select(
+      { name: 'batchId', onchange: () => apply({ batchId: batch.value, offset: 0 }) },
+      query.batchId ? [query.batchId] : [],
+      { any: 'All batches', selected: query.batchId },
+    )
+  );
+  const target = /** @type {HTMLSelectElement} */ (
+    select(
+      { name: 'targetId', onchange: () => apply({ targetId: target.value, offset: 0 }) },
+      query.targetId ? [query.targetId] : [],
+      { any: 'Any target', selected: query.targetId },
+    )
+  );
+  const state = /** @type {HTMLSelectElement} */ (
+    select({ name: 'state', onchange: () => apply({ state: state.value, offset: 0 }) }, deviceStates, {
+      any: 'Any state',
+      selected: query.state,
+    })
+  );
+  const connection = /** @type {HTMLSelectElement} */ (
+    select(
+      { name: 'connection', onchange: () => apply({ connection: connection.value, offset: 0 }) },
+      connectionStates.map((c) => [
+        c,
+        { never: 'Never connected', connected: 'Connected', disconnected: 'Disconnected' }[c] ?? c,
+      ]),
+      { any: 'Any connection', selected: query.connection },
+    )
+  );
+  const search = /** @type {HTMLInputElement} */ (
+    h('input', {
+      type: 'search',
+      name: 'q',
+      value: query.q ?? '',
+      placeholder: 'd-7f3a…',
+      pattern: '[A-Za-z0-9_\\-]{1,128}',
+      class: 'mono',
+    })
+  );
+  const size = /** @type {HTMLSelectElement} */ (
+    select(
+      { name: 'limit', onchange: () => apply({ limit: size.value, offset: 0 }) },
+      [...new Set([...pageSizes, String(limit)])].sort((a, b) => Number(a) - Number(b)),
+      { selected: String(limit) },
+    )
+  );
 
   // The drop-downs' options: batches and targets are few (hundreds at most), devices never listed whole.
   void Promise.all([listAll('/api/batches'), listAll('/api/targets')]).then(
     ([batches, targets]) => {
-      replaceChildren(batch, h('option', { value: '' }, 'All batches'), batches.map((b) => h('option', { value: b.batchId, selected: b.batchId === query.batchId }, `${b.name} (${formatCount(b.devices)})`)));
-      replaceChildren(target, h('option', { value: '' }, 'Any target'), targets.map((t) => h('option', { value: t.targetId, selected: t.targetId === query.targetId }, t.name)));
+      replaceChildren(
+        batch,
+        h('option', { value: '' }, 'All batches'),
+        batches.map((b) =>
+          h(
+            'option',
+            { value: b.batchId, selected: b.batchId === query.batchId },
+            `${b.name} (${formatCount(b.devices)})`,
+          ),
+        ),
+      );
+      replaceChildren(
+        target,
+        h('option', { value: '' }, 'Any target'),
+        targets.map((t) => h('option', { value: t.targetId, selected: t.targetId === query.targetId }, t.name)),
+      );
     },
     (error) => note.error(error, 'load the filters'),
   );
 
   const load = coalesced(async () => {
     try {
-      const page = await get('/api/devices', { ...Object.fromEntries(filterNames.map((n) => [n, query[n]])), limit, offset });
+      const page = await get('/api/devices', {
+        ...Object.fromEntries(filterNames.map((n) => [n, query[n]])),
+        limit,
+        offset,
+      });
       visible.clear();
       for (const d of page.items) visible.add(d.deviceId);
-      replaceChildren(rows, page.items.length ? page.items.map(deviceRow) : h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No devices match these filters.')));
+      replaceChildren(
+        rows,
+        page.items.length
+          ? page.items.map(deviceRow)
+          : h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No devices match these filters.')),
+      );
       replaceChildren(summary, `Devices ${pageLabel(page)}`);
       replaceChildren(
         pager,
-        h('button', { type: 'button', class: 'secondary', disabled: offset === 0, onclick: () => apply({ offset: Math.max(0, offset - limit) }) }, 'Previous'),
-        h('button', { type: 'button', class: 'secondary', disabled: offset + page.items.length >= page.total, onclick: () => apply({ offset: offset + limit }) }, 'Next'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            disabled: offset === 0,
+            onclick: () => apply({ offset: Math.max(0, offset - limit) }),
+          },
+          'Previous',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            disabled: offset + page.items.length >= page.total,
+            onclick: () => apply({ offset: offset + limit }),
+          },
+          'Next',
+        ),
       );
     } catch (error) {
       note.error(error, 'load the devices');
@@ -93,9 +183,36 @@ export function devicesPage(context) {
         field('Target', target),
         field('Device id starts with', search),
         field('Per page', size),
-        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'secondary' }, 'Search'), h('a', { href: '#/devices', class: 'button link' }, 'Clear')),
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'submit', class: 'secondary' }, 'Search'),
+          h('a', { href: '#/devices', class: 'button link' }, 'Clear'),
+        ),
       ),
-      h('table', { class: 'grid', 'aria-label': 'Devices' }, h('thead', {}, h('tr', {}, ['Device', 'Batch', 'State', 'Connection', 'Targets', 'Messages', 'Last telemetry', 'Certificate expires'].map((t) => h('th', {}, t)))), rows),
+      h(
+        'table',
+        { class: 'grid', 'aria-label': 'Devices' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            [
+              'Device',
+              'Batch',
+              'State',
+              'Connection',
+              'Targets',
+              'Messages',
+              'Last telemetry',
+              'Certificate expires',
+            ].map((t) => h('th', {}, t)),
+          ),
+        ),
+        rows,
+      ),
       pager,
     ),
     onLive(type, data) {
@@ -117,13 +234,34 @@ function deviceRow(device) {
   return h(
     'tr',
     { dataset: { deviceId: device.deviceId, state: device.state, connection: device.connection } },
-    h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(device.deviceId)}`, class: 'mono' }, device.deviceId), device.problem ? h('div', { class: 'warn small' }, device.problem) : null),
-    h('td', {}, device.batchId ? h('a', { href: routeHash('/devices', { batchId: device.batchId }) }, device.batchId) : '—'),
+    h(
+      'td',
+      {},
+      h('a', { href: `#/devices/${encodeURIComponent(device.deviceId)}`, class: 'mono' }, device.deviceId),
+      device.problem ? h('div', { class: 'warn small' }, device.problem) : null,
+    ),
+    h(
+      'td',
+      {},
+      device.batchId ? h('a', { href: routeHash('/devices', { batchId: device.batchId }) }, device.batchId) : '—',
+    ),
     h('td', {}, stateBadge(device.state)),
     h('td', {}, connectionBadge(device.connection)),
-    h('td', {}, device.targets.length ? device.targets.map((/** @type {any} */ t) => h('span', { class: `chip ${t.connected ? 'ok' : ''}`, title: t.status }, t.targetId)) : '—'),
+    h(
+      'td',
+      {},
+      device.targets.length
+        ? device.targets.map((/** @type {any} */ t) =>
+            h('span', { class: `chip ${t.connected ? 'ok' : ''}`, title: t.status }, t.targetId),
+          )
+        : '—',
+    ),
     h('td', { class: 'num', 'data-field': 'messages' }, formatCount(device.messagesTotal)),
     h('td', { title: formatTime(device.lastTelemetryAt) }, relativeTime(device.lastTelemetryAt, now)),
-    h('td', { title: formatTime(device.certificate?.notAfter) }, device.certificate ? relativeTime(device.certificate.notAfter, now) : '—'),
+    h(
+      'td',
+      { title: formatTime(device.certificate?.notAfter) },
+      device.certificate ? relativeTime(device.certificate.notAfter, now) : '—',
+    ),
   );
 }

@@ -6,9 +6,20 @@ import { notices } from '../ui.js';
 /** @param {import('../app.js').PageContext} context */
 export function loginPage(context) {
   const note = notices();
-  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'password', name: 'token', id: 'token', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'tk_…' }));
+  const input = /** @type {HTMLInputElement} */ (
+    h('input', {
+      type: 'password',
+      name: 'token',
+      id: 'token',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      required: true,
+      placeholder: 'tk_…',
+    })
+  );
   const submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary' }, 'Sign in'));
-  if (context.route.query.expired) note.error(new Error('Your session ended or the token was revoked. Paste a token to sign in again.'), 'continue');
+  if (context.route.query.expired)
+    note.error(new Error('Your session ended or the token was revoked. Paste a token to sign in again.'), 'continue');
   const form = h(
     'form',
     {
