@@ -4,3 +4,4 @@ export * from './nats-command-server.js';
 export * from './command-error.filter.js';
 export * from './platform.module.js';
 export * from './start-service.js';
+export * from './view-provider.js';

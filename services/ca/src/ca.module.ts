@@ -2,17 +2,11 @@
  * The CA's Nest module: binds its ports to adapters (JetStream KV and object store unless given),
  * starts its views, and lists its handlers, controllers, reaction and job. No logic here.
  */
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
-import {
-  EVENT_STORE,
-  METRICS_REGISTRY,
-  NATS_CONNECTION,
-  READINESS_CHECKS,
-  type ReadinessRegistry,
-} from '@tunnelkey/messaging';
+import { EVENT_STORE, METRICS_REGISTRY, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
 import type { Kek } from '@tunnelkey/pki';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -67,23 +61,8 @@ export interface CaModuleOptions {
 /** Resolved once the CA's streams exist: the views read them. */
 const CA_STREAMS = Symbol('CA_STREAMS');
 
-/** A view class (its own injection token): its name and how it starts. */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- a class with a private constructor
-type ViewClass = Function & {
-  viewName: string;
-  start(store: EventStore, logger: Logger): Promise<{ ready: boolean }>;
-};
-
-/** A view started from the log at module creation, stopped with the module, and reported by /ready. */
-const view = (type: ViewClass): Provider => ({
-  provide: type,
-  inject: [EVENT_STORE, CA_LOGGER, READINESS_CHECKS, CA_STREAMS],
-  useFactory: async (store: EventStore, logger: Logger, readiness: ReadinessRegistry) => {
-    const started = await type.start(store, logger);
-    readiness.add({ name: type.viewName, ready: () => started.ready });
-    return started;
-  },
-});
+/** Views log under the CA's logger and start once the CA's streams exist. */
+const viewDeps = { logger: CA_LOGGER, after: [CA_STREAMS] };
 
 const issuanceMetrics = (metrics: Registry): IssuanceMetrics => {
   const outcomes = new Counter({
@@ -162,9 +141,9 @@ export class CaModule {
           useFactory: (store: EventStore, keys: CaKeyStore, clock: Clock, logger: Logger) =>
             new CertificateAuthority({ store, keys, kek: options.kek, settings: config, clock, logger }),
         },
-        view(DeviceEligibilityView),
-        view(RevokedCertificatesView),
-        view(PendingRevocationRequestsView),
+        viewProvider(DeviceEligibilityView, viewDeps),
+        viewProvider(RevokedCertificatesView, viewDeps),
+        viewProvider(PendingRevocationRequestsView, viewDeps),
         {
           provide: AUTHORITIES_READY,
           inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler],

@@ -2,12 +2,12 @@
  * The onboarding service's Nest module: binds its ports to adapters (or to the doubles a test
  * passes) and lists its views, handlers, controllers, reaction and job. No logic.
  */
-import { Module, type DynamicModule, type FactoryProvider } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { BoundedContext } from '@tunnelkey/contracts';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
-import { EVENT_STORE, NATS_CONNECTION, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { EVENT_STORE, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
 import { DeprovisionDevicesHandler } from './deprovision-devices/deprovision-devices.handler.js';
@@ -66,18 +66,8 @@ export interface OnboardingModuleOptions {
 /** The contexts onboarding reads (registry, ca) and writes (onboarding). */
 export const onboardingStreams: readonly BoundedContext[] = ['onboarding', 'registry', 'ca'];
 
-type ViewClass<V> = (abstract new (...args: never[]) => V) & { start(store: EventStore, logger?: Logger): Promise<V> };
-
-/** A view started before anything that injects it, and listed in /ready. */
-const viewProvider = <V extends { ready: boolean; name: string }>(view: ViewClass<V>): FactoryProvider<V> => ({
-  provide: view,
-  inject: [EVENT_STORE, READINESS_CHECKS, ONBOARDING_LOGGER, ONBOARDING_STREAMS],
-  useFactory: async (store: EventStore, readiness: ReadinessRegistry, logger: Logger) => {
-    const started = await view.start(store, logger);
-    readiness.add({ name: started.name, ready: () => started.ready });
-    return started;
-  },
-});
+/** Views log under onboarding's logger and start once its streams exist. */
+const viewDeps = { logger: ONBOARDING_LOGGER, after: [ONBOARDING_STREAMS] };
 
 @Module({})
 export class OnboardingModule {
@@ -114,9 +104,9 @@ export class OnboardingModule {
           inject: [EVENT_STORE, ONBOARDING_STREAMS],
           useFactory: (store: EventStore) => store.snapshotStore(),
         },
-        viewProvider(BatchPlanView),
-        viewProvider(CertificatesView),
-        viewProvider(TargetsView),
+        viewProvider(BatchPlanView, viewDeps),
+        viewProvider(CertificatesView, viewDeps),
+        viewProvider(TargetsView, viewDeps),
         DeviceWriter,
         TargetWriter,
         ConnectedTargets,

@@ -1,6 +1,6 @@
 /** The revocation service's Nest module: binds its ports, lists its view, handlers and controllers. No logic. */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { EVENT_STORE, READINESS_CHECKS } from '@tunnelkey/messaging';
+import { viewProvider } from '@tunnelkey/messaging';
 import { pino, type Logger } from 'pino';
 import type { RevocationConfig } from './config.js';
 import { RevocationSagaHandler } from './revocation-saga/revocation-saga.handler.js';
@@ -33,11 +33,7 @@ export class RevocationModule {
         { provide: REVOCATION_LOGGER, useValue: options.logger ?? pino({ name: 'revocation' }) },
         { provide: STEP_LISTENER, useValue: options.onStep ?? (() => undefined) },
         // Rebuilt before anything takes traffic: the command transport may listen before init hooks run.
-        {
-          provide: RevocationStatusView,
-          useFactory: RevocationStatusView.start,
-          inject: [EVENT_STORE, READINESS_CHECKS, REVOCATION_LOGGER],
-        },
+        viewProvider(RevocationStatusView, { logger: REVOCATION_LOGGER }),
         RevokeDevicesHandler,
         RevocationSagaHandler,
         RevocationSagaReaction,

@@ -74,11 +74,13 @@ export class BatchPlanState {
 }
 
 export class BatchPlanView extends InMemoryView<BatchPlanState> {
+  static readonly viewName = 'onboarding-batch-plan';
+
   static async start(store: EventStore, logger?: Logger): Promise<BatchPlanView> {
     const live = await LiveView.start(
       store,
       {
-        name: 'onboarding-batch-plan',
+        name: BatchPlanView.viewName,
         sources: [{ context: 'registry' }],
         initialState: () => new BatchPlanState(),
         evolve: (state, recorded) => (state.apply(recorded.event), state),

@@ -84,11 +84,13 @@ export class CertificatesState {
 }
 
 export class CertificatesView extends InMemoryView<CertificatesState> {
+  static readonly viewName = 'onboarding-certificates';
+
   static async start(store: EventStore, logger?: Logger): Promise<CertificatesView> {
     const live = await LiveView.start(
       store,
       {
-        name: 'onboarding-certificates',
+        name: CertificatesView.viewName,
         sources: [{ context: 'ca' }],
         initialState: () => new CertificatesState(),
         evolve: (state, recorded) => (state.apply(recorded.event), state),

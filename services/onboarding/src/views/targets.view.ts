@@ -105,11 +105,13 @@ export class TargetsState {
  * onboarding, a revocation reading the CRL it has just installed). The feed applies it again.
  */
 export class TargetsView extends InMemoryView<TargetsState> {
+  static readonly viewName = 'onboarding-targets';
+
   static async start(store: EventStore, logger?: Logger): Promise<TargetsView> {
     const live = await LiveView.start(
       store,
       {
-        name: 'onboarding-targets',
+        name: TargetsView.viewName,
         sources: [{ context: 'onboarding' }],
         initialState: () => new TargetsState(),
         evolve: (state, recorded) => (state.apply(recorded.event), state),

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { InMemoryEventStore, type EventStore } from '@tunnelkey/eventstore';
-import { ReadinessRegistry } from '@tunnelkey/messaging';
 import { waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -16,7 +15,7 @@ const clock = () => new Date();
 
 /** One running instance of the service's saga on a store: its view, its reaction. */
 async function startInstance(store: EventStore) {
-  const view = await RevocationStatusView.start(store, new ReadinessRegistry(), logger);
+  const view = await RevocationStatusView.start(store, logger);
   const handler = new RevocationSagaHandler(store, view, clock, logger);
   const steps: string[] = [];
   const onStep: StepListener = (_id, step) =>

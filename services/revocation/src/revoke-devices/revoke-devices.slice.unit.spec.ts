@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { CommandRejected, InMemoryEventStore, type EventStore } from '@tunnelkey/eventstore';
-import { ReadinessRegistry } from '@tunnelkey/messaging';
 import { pino } from 'pino';
 import { OtherContexts } from '../test-support/other-contexts.test-helper.js';
 import { RevocationStatusView } from '../views/revocation-status.view.js';
@@ -27,7 +26,7 @@ describe('RevokeDevice / RevokeBatch (slice, in-memory store)', () => {
   beforeEach(async () => {
     store = new InMemoryEventStore({ logger });
     given = new OtherContexts(store);
-    view = await RevocationStatusView.start(store, new ReadinessRegistry(), logger);
+    view = await RevocationStatusView.start(store, logger);
     handler = new RevokeDevicesHandler(store, view, () => now, logger);
   });
   afterEach(() => view.stop());

@@ -21,7 +21,6 @@ import {
   type EventEnvelope,
 } from '@tunnelkey/contracts';
 import { LiveView, type EventStore, type LiveViewSource, type RecordedEvent } from '@tunnelkey/eventstore';
-import type { ReadinessRegistry } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import {
   initialRevocationState,
@@ -167,15 +166,16 @@ export class RevocationStatusView {
   #waiting: { sequence: number; resolve: () => void }[] = [];
   #revocationSequence = 0;
 
-  /** Ensures the streams, registers the readiness check, rebuilds the view and follows the logs. */
-  static async start(store: EventStore, readiness: ReadinessRegistry, logger?: Logger): Promise<RevocationStatusView> {
+  static readonly viewName = 'revocation-status';
+
+  /** Ensures the streams, rebuilds the view and follows the logs. */
+  static async start(store: EventStore, logger?: Logger): Promise<RevocationStatusView> {
     const view = new RevocationStatusView();
-    readiness.add({ name: 'revocation-status', ready: () => view.ready });
     await store.ensureStreams(revocationContexts);
     view.#live = await LiveView.start(
       store,
       {
-        name: 'revocation-status',
+        name: RevocationStatusView.viewName,
         sources,
         initialState: () => new RevocationStatusState(),
         evolve: (state, recorded) => view.#evolve(state, recorded),
