@@ -36,6 +36,7 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
   let fleet: Fleet;
   let operatorToken: string;
   let viewerToken: string;
+  const issued: { status: number }[] = [];
   const batchId = `fridges-${randomUUID().slice(0, 8)}`;
   const sse: { type: string; data: any }[] = [];
   const sseAbort = new AbortController();
@@ -128,6 +129,12 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
       seedBase: `gw-${batchId}`,
       platformPublicKey: platformKey.publicKeySpki,
     });
+    // Role tokens every test uses, issued here so that the tests can run in any order.
+    const operator = await call('POST', '/api/tokens', adminToken, { name: 'olivia', role: 'operator' });
+    const viewer = await call('POST', '/api/tokens', adminToken, { name: 'victor', role: 'viewer' });
+    issued.push(operator, viewer);
+    operatorToken = operator.body.token;
+    viewerToken = viewer.body.token;
   }, 120_000);
 
   afterAll(async () => {
@@ -152,18 +159,20 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error.code).toBe('UNAUTHENTICATED');
     expect((await call('GET', '/api/devices', 'tk_0123456789abcdef_notatoken')).status).toBe(401);
-    const operator = await call('POST', '/api/tokens', adminToken, { name: 'olivia', role: 'operator' });
-    const viewer = await call('POST', '/api/tokens', adminToken, { name: 'victor', role: 'viewer' });
-    expect(operator.status).toBe(201);
-    operatorToken = operator.body.token;
-    viewerToken = viewer.body.token;
+    expect(issued.map((reply) => reply.status)).toEqual([201, 201]);
     const list = await call('GET', '/api/tokens', adminToken);
     expect(list.body.items.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['olivia', 'victor']));
     expect(JSON.stringify(list.body)).not.toContain('sha256');
     expect((await call('GET', '/api/tokens', operatorToken)).status).toBe(403);
   });
 
-  it('provisions a batch through the API: policy, batch, import, verify, certify -> Certified with certificate details', async () => {
+  /**
+   * The batch provisioned through the API, with its checks along the way: run once, by whichever
+   * test needs it first (the CLI test reads the certified batch), so the tests can run in any order.
+   */
+  let provisioning: Promise<void> | undefined;
+  const provisionBatch = () => (provisioning ??= provisionThroughApi());
+  async function provisionThroughApi(): Promise<void> {
     const ticket = await call('POST', '/api/sse-tickets', viewerToken);
     await listen(ticket.body.ticket);
     await waitFor(() => sse.some((e) => e.type === 'hello'), { description: 'SSE hello' });
@@ -279,6 +288,10 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
       { description: 'SSE batch progress to Certified' },
     );
     expect(sse.some((e) => e.type === 'device' && e.data.deviceId === device.deviceId)).toBe(true);
+  }
+
+  it('provisions a batch through the API: policy, batch, import, verify, certify -> Certified with certificate details', async () => {
+    await provisionBatch();
   }, 240_000);
 
   it('enforces roles and answers unknown ids and bad queries clearly', async () => {
@@ -304,6 +317,7 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
   });
 
   it('the CLI in --json mode returns what the API returns, with exit codes scripts rely on', async () => {
+    await provisionBatch();
     const api = await call('GET', `/api/devices?batchId=${batchId}&limit=50`, viewerToken);
     const listed = await cli(['devices', 'list', '--batch', batchId, '--limit', '50', '--json'], viewerToken);
     expect(listed.code).toBe(0);
@@ -323,5 +337,5 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     expect((await cli(['devices', 'show', 'no-such-device'], viewerToken)).code).toBe(3);
     expect((await cli(['devices', 'list', '--bogus'], viewerToken)).code).toBe(2);
     expect((await cli(['whoami'], 'tk_0123456789abcdef_notatoken')).code).toBe(4);
-  }, 120_000);
+  }, 360_000);
 });
