@@ -5,3 +5,4 @@ export * from './command-error.filter.js';
 export * from './platform.module.js';
 export * from './start-service.js';
 export * from './view-provider.js';
+export * from './durable-reaction.js';

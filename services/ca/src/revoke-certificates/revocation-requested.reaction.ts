@@ -4,10 +4,10 @@
  * order; a restart resumes where the durable stopped. Requests queued behind the delivered one
  * (from the pending-requests view) are applied with it, and found applied when their turn comes.
  */
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { RevocationRequested } from '@tunnelkey/contracts';
-import { describeError, type EventStore, type RecordedEvent, type Subscription } from '@tunnelkey/eventstore';
-import { EVENT_STORE } from '@tunnelkey/messaging';
+import { describeError, type EventStore, type RecordedEvent } from '@tunnelkey/eventstore';
+import { DurableReaction, EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { AUTHORITIES_READY, CA_LOGGER } from '../tokens.js';
 import { PendingRevocationRequestsView } from '../views/pending-revocation-requests.view.js';
@@ -19,26 +19,16 @@ export const revocationRequestsDurable = 'ca-revoke-certificates';
 const maxDevicesPerPass = 5_000;
 
 @Injectable()
-export class RevocationRequestedReaction implements OnApplicationBootstrap, OnModuleDestroy {
-  #subscription: Subscription | undefined;
-
+export class RevocationRequestedReaction extends DurableReaction {
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(EVENT_STORE) store: EventStore,
     private readonly handler: RevokeCertificatesHandler,
     private readonly pending: PendingRevocationRequestsView,
     @Inject(CA_LOGGER) private readonly logger: Logger,
     // Not used: orders the start after the authorities and their first CRLs exist.
     @Inject(AUTHORITIES_READY) _authoritiesReady: unknown,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    const options = { durable: revocationRequestsDurable, context: 'revocation' as const, aggregate: 'revocation' };
-    this.#subscription = await this.store.subscribe(options, (recorded) => this.handle(recorded));
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.#subscription?.stop();
-    this.#subscription = undefined;
+  ) {
+    super(store, { durable: revocationRequestsDurable, context: 'revocation', aggregate: 'revocation' });
   }
 
   /** One delivered event; throws to have it redelivered (a revocation is never skipped). */
