@@ -6,3 +6,4 @@ export * from './platform.module.js';
 export * from './start-service.js';
 export * from './view-provider.js';
 export * from './durable-reaction.js';
+export * from './in-memory-view.js';

@@ -20,6 +20,7 @@ import {
 } from '@tunnelkey/contracts';
 import { importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import { InMemoryView } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 
 export interface PolicyRecord {
@@ -162,13 +163,15 @@ export interface DeviceFacts {
   ownerId?: string;
 }
 
-export class DeviceEligibilityView {
+export class DeviceEligibilityView extends InMemoryView<DeviceEligibilityState> {
   static readonly viewName = 'ca-device-eligibility';
   #catchingUp: Promise<void> | undefined;
   // Imported verify keys, per device and key digest (a re-import with a new key gets a new entry).
   readonly #keys = new Map<string, { digest: string; key: Promise<CryptoKey> }>();
 
-  private constructor(private readonly view: LiveView<DeviceEligibilityState>) {}
+  private constructor(view: LiveView<DeviceEligibilityState>) {
+    super(view);
+  }
 
   /** Rebuilds from the registry's log, then follows it (every CA instance sees every event). */
   static async start(store: EventStore, logger: Logger): Promise<DeviceEligibilityView> {
@@ -196,19 +199,14 @@ export class DeviceEligibilityView {
     return new DeviceEligibilityView(view);
   }
 
-  /** For readiness: rebuilt, following, no event waiting on a retry. */
-  get ready(): boolean {
-    return this.view.ready;
-  }
-
   /** Waits until the view holds everything in the registry log now; concurrent callers share one wait. */
-  catchUp(): Promise<void> {
-    this.#catchingUp ??= this.view.catchUp().finally(() => (this.#catchingUp = undefined));
+  override catchUp(): Promise<void> {
+    this.#catchingUp ??= this.live.catchUp().finally(() => (this.#catchingUp = undefined));
     return this.#catchingUp;
   }
 
   facts(deviceId: string): DeviceFacts {
-    const state = this.view.state;
+    const state = this.state;
     const device = state.devices.get(deviceId);
     if (!device) return {};
     const batch = device.batchId ? state.batches.get(device.batchId) : undefined;
@@ -219,7 +217,7 @@ export class DeviceEligibilityView {
 
   /** Device ids a CertifyDevices scope names (devices the CA has never heard of are left out). */
   devicesInScope(scope: DeviceScope): string[] {
-    const state = this.view.state;
+    const state = this.state;
     switch (scope.kind) {
       case 'device':
         return state.devices.has(scope.deviceId) ? [scope.deviceId] : [];
@@ -236,7 +234,7 @@ export class DeviceEligibilityView {
 
   /** Owners of every batch known: each gets an issuing CA at start. */
   owners(): string[] {
-    return [...new Set([...this.view.state.batches.values()].map((b) => b.ownerId))];
+    return [...new Set([...this.state.batches.values()].map((b) => b.ownerId))];
   }
 
   /**
@@ -244,7 +242,7 @@ export class DeviceEligibilityView {
    * DeviceRevoked arrives (which makes it durable for every instance).
    */
   markRevoked(deviceId: string): void {
-    const device = this.view.state.devices.get(deviceId);
+    const device = this.state.devices.get(deviceId);
     if (device) device.revoked = true;
   }
 
@@ -256,13 +254,5 @@ export class DeviceEligibilityView {
     key.catch(() => this.#keys.delete(device.deviceId));
     this.#keys.set(device.deviceId, { digest: device.enrolmentKeyDigest, key });
     return key;
-  }
-
-  stop(): Promise<void> {
-    return this.view.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
   }
 }

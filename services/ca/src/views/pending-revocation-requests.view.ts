@@ -5,6 +5,7 @@
  */
 import { RevocationRequested, type EventOf } from '@tunnelkey/contracts';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import { InMemoryView } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 
 export type RevocationRequest = EventOf<typeof RevocationRequested>;
@@ -17,10 +18,12 @@ export interface PendingRequest {
 /** In log order (a Map keeps insertion order), by revocation id. */
 export type PendingRevocationRequestsState = Map<string, PendingRequest>;
 
-export class PendingRevocationRequestsView {
+export class PendingRevocationRequestsView extends InMemoryView<PendingRevocationRequestsState> {
   static readonly viewName = 'ca-pending-revocation-requests';
 
-  private constructor(private readonly view: LiveView<PendingRevocationRequestsState>) {}
+  private constructor(view: LiveView<PendingRevocationRequestsState>) {
+    super(view);
+  }
 
   static async start(store: EventStore, logger: Logger): Promise<PendingRevocationRequestsView> {
     const view = await LiveView.start<PendingRevocationRequestsState>(
@@ -40,18 +43,10 @@ export class PendingRevocationRequestsView {
     return new PendingRevocationRequestsView(view);
   }
 
-  get ready(): boolean {
-    return this.view.ready;
-  }
-
-  catchUp(): Promise<void> {
-    return this.view.catchUp();
-  }
-
   /** Requests after `sequence`, in log order, while their devices and `devices` fit in `maxDevices`. */
   behind(sequence: number, devices: number, maxDevices: number): RevocationRequest[] {
     const taken: RevocationRequest[] = [];
-    for (const waiting of this.view.state.values()) {
+    for (const waiting of this.state.values()) {
       if (waiting.sequence <= sequence) continue;
       if ((devices += waiting.request.data.deviceIds.length) > maxDevices) break;
       taken.push(waiting.request);
@@ -61,20 +56,11 @@ export class PendingRevocationRequestsView {
 
   /** Forgets every request up to `sequence` (delivered, hence applied, in log order). */
   forgetUpTo(sequence: number): void {
-    for (const [revocationId, waiting] of this.view.state)
-      if (waiting.sequence <= sequence) this.view.state.delete(revocationId);
+    for (const [revocationId, waiting] of this.state) if (waiting.sequence <= sequence) this.state.delete(revocationId);
   }
 
   /** Forgets requests applied ahead of their turn. */
   forget(revocationIds: Iterable<string>): void {
-    for (const revocationId of revocationIds) this.view.state.delete(revocationId);
-  }
-
-  stop(): Promise<void> {
-    return this.view.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
+    for (const revocationId of revocationIds) this.state.delete(revocationId);
   }
 }

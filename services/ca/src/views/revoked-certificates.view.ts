@@ -5,6 +5,7 @@
  */
 import { CertificateRevoked, CrlPublished, type DataOf, type RevocationReason } from '@tunnelkey/contracts';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import { InMemoryView } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 
 export interface RevokedEntry {
@@ -33,10 +34,12 @@ export function foldCrl(state: RevokedCertificatesState, data: CrlData): void {
   if (!current || current.crlNumber < data.crlNumber) state.currentCrl.set(data.authorityId, data);
 }
 
-export class RevokedCertificatesView {
+export class RevokedCertificatesView extends InMemoryView<RevokedCertificatesState> {
   static readonly viewName = 'ca-revoked-certificates';
 
-  private constructor(private readonly view: LiveView<RevokedCertificatesState>) {}
+  private constructor(view: LiveView<RevokedCertificatesState>) {
+    super(view);
+  }
 
   static async start(store: EventStore, logger: Logger): Promise<RevokedCertificatesView> {
     const view = await LiveView.start<RevokedCertificatesState>(
@@ -56,45 +59,28 @@ export class RevokedCertificatesView {
     return new RevokedCertificatesView(view);
   }
 
-  get ready(): boolean {
-    return this.view.ready;
-  }
-
-  /** Resolves once every CA event in the log now is folded in (other instances' revocations too). */
-  catchUp(): Promise<void> {
-    return this.view.catchUp();
-  }
-
   /** What the authority's next CRL lists. */
   revoked(authorityId: string): RevokedEntry[] {
-    return [...(this.view.state.byAuthority.get(authorityId)?.values() ?? [])];
+    return [...(this.state.byAuthority.get(authorityId)?.values() ?? [])];
   }
 
   /** The authority's current CRL, if it published one. */
   currentCrl(authorityId: string): CrlData | undefined {
-    return this.view.state.currentCrl.get(authorityId);
+    return this.state.currentCrl.get(authorityId);
   }
 
   /** Every authority's current CRL. */
   currentCrls(): CrlData[] {
-    return [...this.view.state.currentCrl.values()];
+    return [...this.state.currentCrl.values()];
   }
 
   /** Folds a revocation this instance just appended, so its next CRL lists it without waiting for delivery. */
   noteRevoked(data: DataOf<typeof CertificateRevoked>): void {
-    foldRevoked(this.view.state, data);
+    foldRevoked(this.state, data);
   }
 
   /** Folds a CRL this instance just published, so it is served at once. */
   notePublished(data: CrlData): void {
-    foldCrl(this.view.state, data);
-  }
-
-  stop(): Promise<void> {
-    return this.view.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
+    foldCrl(this.state, data);
   }
 }

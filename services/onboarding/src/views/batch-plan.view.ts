@@ -2,6 +2,7 @@
  * Which devices a batch holds and under which server policy (targets, topic rights), from the
  * registry's events: what OnboardBatch and OnboardDevice plan with.
  */
+import { InMemoryView } from '@tunnelkey/messaging';
 import {
   BatchCreated,
   DeviceIdentityImported,
@@ -14,7 +15,6 @@ import {
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import type { TopicRightSpec } from '../target-port/topic-plan.js';
-import { InMemoryView } from './in-memory-view.js';
 
 type D<E> = DataOf<E>;
 

@@ -3,6 +3,7 @@
  * from the CA's events: whether a device may be onboarded, what trust a target needs, and which
  * revoked devices a CRL lists.
  */
+import { InMemoryView } from '@tunnelkey/messaging';
 import {
   CertificateIssued,
   CertificateRevoked,
@@ -12,7 +13,6 @@ import {
 } from '@tunnelkey/contracts';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
-import { InMemoryView } from './in-memory-view.js';
 
 type D<E> = DataOf<E>;
 

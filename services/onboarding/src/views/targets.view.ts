@@ -2,6 +2,7 @@
  * Onboarding's own log as a view: the registered targets and the trust each enforces, and per
  * device the targets it is onboarded to, deprovisioned from, and its telemetry totals there.
  */
+import { InMemoryView } from '@tunnelkey/messaging';
 import {
   DeviceDeprovisioned,
   DeviceOnboarded,
@@ -14,7 +15,6 @@ import {
 } from '@tunnelkey/contracts';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
-import { InMemoryView } from './in-memory-view.js';
 
 type D<E> = DataOf<E>;
 

@@ -1,4 +1,7 @@
-/** What the views share: a LiveView (rebuilt at start, followed, caught up on demand) stopped with the module. */
+/**
+ * What a service's in-memory read models share: a LiveView (rebuilt at start, followed, caught up on
+ * demand), ready for /ready, stopped with the module. Subclasses add the queries; `viewProvider` starts them.
+ */
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { LiveView } from '@tunnelkey/eventstore';
 
@@ -23,7 +26,11 @@ export abstract class InMemoryView<S> implements OnModuleDestroy {
     return this.live.catchUp();
   }
 
-  onModuleDestroy(): Promise<void> {
+  stop(): Promise<void> {
     return this.live.stop();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.stop();
   }
 }
