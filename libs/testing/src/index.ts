@@ -4,3 +4,4 @@ export * from './wait-for.js';
 export * from './mosquitto-fixture.js';
 export * from './broker-server-identity.js';
 export * from './given-events.js';
+export * from './fuzz.js';
