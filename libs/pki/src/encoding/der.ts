@@ -61,7 +61,13 @@ export const x509Time = (date: Date): InstanceType<typeof pkijs.Time> => {
 
 /** BER/DER bytes -> ASN.1 object, with a typed error naming what we expected. */
 export const parseAsn1 = (der: Uint8Array, what: string): asn1js.AsnType => {
-  const parsed = asn1js.fromBER(toArrayBuffer(der));
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(toArrayBuffer(der));
+  } catch (e) {
+    // asn1js throws plain Errors on some malformed content (a bad GeneralizedTime, found by fuzzing).
+    throw new MalformedPkiObjectError(`${what}: not valid DER`, { what }, { cause: e });
+  }
   if (parsed.offset === -1) throw new MalformedPkiObjectError(`${what}: not valid DER`, { what });
   if (parsed.offset !== der.byteLength) {
     throw new MalformedPkiObjectError(`${what}: trailing bytes after the DER object`, { what, length: der.byteLength });
