@@ -33,6 +33,12 @@ export class Forbidden extends GatewayError {
   readonly code = 'FORBIDDEN';
 }
 
+/** An Idempotency-Key the caller already used for a different request (422: nothing is sent). */
+export class IdempotencyKeyReused extends GatewayError {
+  override readonly name = 'IdempotencyKeyReused';
+  readonly code = 'idempotency-key-reused';
+}
+
 export class ReadModelNotReady extends GatewayError {
   override readonly name = 'ReadModelNotReady';
   readonly code = 'UNAVAILABLE';

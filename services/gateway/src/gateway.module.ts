@@ -18,6 +18,7 @@ import { KvTokenStore, type TokenStore } from './auth/token-store.js';
 import { TokensController } from './auth/tokens.controller.js';
 import { CommandSender } from './commands/command-sender.js';
 import { CommandsController } from './commands/commands.controller.js';
+import { KvIdempotencyStore } from './commands/idempotency/idempotency-store.js';
 import type { GatewayConfig } from './config.js';
 import { LiveEventsController } from './live-events/live-events.controller.js';
 import { LiveUpdates } from './live-events/live-updates.js';
@@ -79,7 +80,13 @@ export class GatewayModule {
         {
           provide: COMMAND_SENDER,
           inject: [NATS_CONNECTION],
-          useFactory: (nats: NatsConnection) => new CommandSender(new CommandClient(nats), config.namespace, logger),
+          useFactory: async (nats: NatsConnection) =>
+            new CommandSender(
+              new CommandClient(nats),
+              config.namespace,
+              logger,
+              await KvIdempotencyStore.open(nats, config.namespace),
+            ),
         },
         {
           provide: TOKEN_SERVICE,

@@ -127,6 +127,8 @@ describe('command routes: every route forwards its command to the owning service
       expect(Object.keys(path).sort()).toEqual(pathParameters(route.path).sort());
       bus.answer = () => ({ answered: name });
       const key = `key-${name}`;
+      // The command id is derived from the caller's token and the key (two callers never share one).
+      const commandId = `0000000000000000_${key}`;
       const reply = await post(urlPath(route.path, path), body, {
         'idempotency-key': key,
         'x-correlation-id': `corr-${name}`,
@@ -137,7 +139,7 @@ describe('command routes: every route forwards its command to the owning service
           payload: {
             ...body,
             ...path,
-            commandId: key,
+            commandId,
             correlationId: `corr-${name}`,
             actor: { kind: 'operator', id: 'bootstrap-admin' },
           },
@@ -146,7 +148,7 @@ describe('command routes: every route forwards its command to the owning service
       ]);
       expect(reply).toEqual({
         status: route.status,
-        body: { commandId: key, correlationId: `corr-${name}`, result: { answered: name } },
+        body: { commandId, correlationId: `corr-${name}`, result: { answered: name } },
       });
     },
   );
@@ -205,7 +207,7 @@ describe('command routes: every route forwards its command to the owning service
           batchId: 'b1',
           importId: 'file-1',
           source: { format: 'json', rows },
-          commandId: 'import-1',
+          commandId: '0000000000000000_import-1',
         }),
         timeoutMs: route.timeoutMs,
       },

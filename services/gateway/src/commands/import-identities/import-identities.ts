@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { CommandFailed } from '@tunnelkey/messaging';
 import { BadRequest } from '../../errors.js';
 import type { CommandContext, CommandOutcome, CommandSender } from '../command-sender.js';
@@ -43,17 +42,24 @@ export async function importIdentities(
 ): Promise<CommandOutcome<ImportReport>> {
   const route = commandRoutes.ImportIdentities;
   const { parts, importId: bodyImportId } = partsOf(body, contentType);
-  const importId = typeof query.importId === 'string' ? query.importId : (bodyImportId ?? randomUUID());
   const commandId = sender.commandIdOf(context);
+  // Without one given, the import is named after the command: a retry under the same
+  // Idempotency-Key is the same request (and the same import) again.
+  const importId = typeof query.importId === 'string' ? query.importId : (bodyImportId ?? commandId);
   const report: ImportReport = { batchId, importId, accepted: 0, rejected: 0, calls: parts.length, rows: [] };
-  for (const [index, part] of parts.entries()) {
-    const payload = sender.payloadOf(
+  // Every part is checked against the contract and the key bound before the first is sent.
+  const payloads = parts.map((part, index) =>
+    sender.payloadOf(
       route.command,
       { importId: partImportId(importId, index, parts.length), source: part.source },
       { batchId },
       partCommandId(commandId, index, parts.length),
       context,
-    );
+    ),
+  );
+  await sender.bindKey(route.command, commandId, payloads, context);
+  for (const [index, part] of parts.entries()) {
+    const payload = payloads[index]!;
     let reply: ReplyReport;
     try {
       reply = await sender.send<ReplyReport>(route, payload, context);
