@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { defineCommand } from '../define-command.js';
 import { AggregateId, IsoTimestamp } from '../envelope.js';
 import { maxBatchSize, TopicRight } from '../events/registry.events.js';
-import { Counter, Metadata, OneOf, PufProfile, Struct, Text } from '../primitives.js';
+import { Counter, Metadata, OneOf, PufProfile, SpkiDerBase64, Struct, Text } from '../primitives.js';
 import { BulkResult, DeviceScope } from './scope.js';
 
 export const DefineServerPolicy = defineCommand({
@@ -113,6 +113,48 @@ export const RequestEnrolmentKeys = defineCommand({
     ttlSeconds: Type.Integer({ minimum: 10, maximum: 86_400 }),
   },
   result: Struct({ requestId: AggregateId, expiresAt: IsoTimestamp }),
+});
+
+export const RegisterManufacturerKey = defineCommand({
+  name: 'RegisterManufacturerKey',
+  service: 'registry',
+  summary:
+    "Register a manufacturer's P-256 public key with a batch: devices whose enrolment key it attests join on an open enrolment-key request without approval.",
+  payload: {
+    batchId: AggregateId,
+    keyId: AggregateId,
+    /** SubjectPublicKeyInfo DER, base64. */
+    publicKey: SpkiDerBase64,
+  },
+  result: Struct({ batchId: AggregateId, keyId: AggregateId }),
+});
+
+export const heldEnrolmentOutcomes = [
+  'approved',
+  'rejected',
+  'not-held',
+  'batch-full',
+  'in-other-batch',
+  'key-conflict',
+  'device-revoked',
+] as const;
+
+export const DecideHeldEnrolments = defineCommand({
+  name: 'DecideHeldEnrolments',
+  service: 'registry',
+  summary:
+    'Approve (the devices join the batch) or reject devices an open enrolment-key request held for approval; answered per device.',
+  payload: {
+    batchId: AggregateId,
+    requestId: AggregateId,
+    deviceIds: Type.Array(AggregateId, { minItems: 1, maxItems: 1000 }),
+    decision: OneOf(['approve', 'reject']),
+  },
+  result: Struct({
+    batchId: AggregateId,
+    requestId: AggregateId,
+    devices: Type.Array(Struct({ deviceId: AggregateId, outcome: OneOf(heldEnrolmentOutcomes) }), { maxItems: 1000 }),
+  }),
 });
 
 export const VerifyIdentity = defineCommand({

@@ -61,6 +61,7 @@ export function canonicalJson(value: unknown): string {
  */
 export const deviceMessageSigningLabel = 'tunnelkey/device-message/v1';
 export const keyAttestationSigningLabel = 'tunnelkey/tls-key-attestation/v1';
+export const manufacturerAttestationSigningLabel = 'tunnelkey/manufacturer-attestation/v1';
 
 const utf8 = new TextEncoder();
 
@@ -97,4 +98,12 @@ export interface KeyAttestationStatement {
 export function keyAttestationBytes(statement: KeyAttestationStatement): Uint8Array {
   const { deviceId, keyId, publicKey } = statement;
   return labelled(keyAttestationSigningLabel, { deviceId, keyId, publicKey });
+}
+
+/**
+ * What a manufacturer key signs at the factory to vouch for a device's enrolment key (carried in an
+ * enrolment-key-report). The device id is the key's digest, so the key names the device.
+ */
+export function manufacturerAttestationBytes(statement: { enrolmentPublicKey: string }): Uint8Array {
+  return labelled(manufacturerAttestationSigningLabel, { enrolmentPublicKey: statement.enrolmentPublicKey });
 }

@@ -37,15 +37,24 @@ export const AnnounceMessage = defineDeviceMessage({
   }),
 });
 
+/** A manufacturer key's signature over `manufacturerAttestationBytes({ enrolmentPublicKey })`, made at the factory. */
+export const ManufacturerAttestation = Struct({
+  /** The manufacturer key registered with the batch (RegisterManufacturerKey). */
+  keyId: AggregateId,
+  signature: EcdsaP256Signature,
+});
+
 export const EnrolmentKeyReportMessage = defineDeviceMessage({
   kind: 'enrolment-key-report',
   direction: 'uplink',
   signedWith: 'enrolment',
-  summary: 'A device answers an enrolment-key request with its enrolment public key.',
+  summary:
+    'A device answers an enrolment-key request with its enrolment public key, and its manufacturer attestation when it carries one.',
   body: Struct({
     requestId: AggregateId,
     enrolmentPublicKey: SpkiDerBase64,
     firmwareMeasurement: Sha256Hex,
+    manufacturerAttestation: Type.Optional(ManufacturerAttestation),
   }),
 });
 

@@ -136,9 +136,67 @@ export const EnrolmentKeysRequested = defineEvent({
   data: Struct({
     batchId: AggregateId,
     requestId: AggregateId,
-    /** Absent: every device that answers before `expiresAt` joins the batch, up to its expected size. */
+    /**
+     * Absent: an open request. A device that answers before `expiresAt` joins the batch when a
+     * manufacturer key registered with the batch attests its key; any other is held for approval.
+     */
     deviceIds: Type.Optional(Type.Array(AggregateId, { minItems: 1, maxItems: 1000 })),
     expiresAt: IsoTimestamp,
+  }),
+});
+
+/** A manufacturer key registered with a batch: reports carrying its attestation join the batch unasked. */
+export const ManufacturerKeyRegistered = defineEvent({
+  type: 'ManufacturerKeyRegistered',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary:
+    "An operator registered a manufacturer's public key with a batch: a device whose enrolment key it attests may join on an open enrolment-key request.",
+  data: Struct({
+    batchId: AggregateId,
+    keyId: AggregateId,
+    /** P-256 SubjectPublicKeyInfo, DER, base64. */
+    publicKey: SpkiDerBase64,
+    keyDigest: Sha256Hex,
+  }),
+});
+
+/** Why a device that answered an open request waits for an operator. */
+export const enrolmentHoldReasons = ['unattested', 'attestation-invalid'] as const;
+
+/** Most devices one enrolment-key request holds for approval; later unattested answers are dropped. */
+export const maxHeldPerRequest = 1000;
+
+export const EnrolmentReportHeld = defineEvent({
+  type: 'EnrolmentReportHeld',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary:
+    'A device answered an open enrolment-key request without a valid manufacturer attestation: it waits for an operator to approve or reject it.',
+  data: Struct({
+    batchId: AggregateId,
+    requestId: AggregateId,
+    deviceId: AggregateId,
+    enrolmentPublicKey: SpkiDerBase64,
+    enrolmentKeyDigest: Sha256Hex,
+    firmwareMeasurement: Sha256Hex,
+    reason: OneOf(enrolmentHoldReasons),
+  }),
+});
+
+export const HeldEnrolmentDecided = defineEvent({
+  type: 'HeldEnrolmentDecided',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary: 'An operator approved (the device joined the batch) or rejected a device held for approval.',
+  data: Struct({
+    batchId: AggregateId,
+    requestId: AggregateId,
+    deviceId: AggregateId,
+    decision: OneOf(['approved', 'rejected']),
   }),
 });
 
