@@ -157,6 +157,26 @@ export const CertificateRevoked = defineEvent({
   }),
 });
 
+/**
+ * The CA certifies a device no more: written on the device's stream (`ca.device.<deviceId>`) when a
+ * revocation reaches the CA, in the same append as (and before) the CertificateRevoked of every
+ * certificate issued up to it. Issuance appends to the same stream under optimistic concurrency, so
+ * a certificate racing the revocation either lands before it (and is revoked with it) or is refused.
+ */
+export const CertificationRevoked = defineEvent({
+  type: 'CertificationRevoked',
+  version: 1,
+  context: 'ca',
+  aggregate: 'device',
+  summary: 'The CA refuses every further certificate for a device: a revocation reached it.',
+  data: Struct({
+    deviceId: AggregateId,
+    revocationId: AggregateId,
+    reason: RevocationReason,
+    revokedAt: IsoTimestamp,
+  }),
+});
+
 export const CrlPublished = defineEvent({
   type: 'CrlPublished',
   version: 1,
