@@ -168,8 +168,8 @@ export const enrolmentHoldReasons = ['unattested', 'attestation-invalid'] as con
 /** Most devices one enrolment-key request holds for approval; later unattested answers are dropped. */
 export const maxHeldPerRequest = 1000;
 
-export const EnrolmentReportHeld = defineEvent({
-  type: 'EnrolmentReportHeld',
+export const EnrolmentApprovalRequested = defineEvent({
+  type: 'EnrolmentApprovalRequested',
   version: 1,
   context: 'registry',
   aggregate: 'batch',
