@@ -3,11 +3,17 @@
  * device is what lets the event store's concurrency check decide between two CA instances racing
  * on one request. Pure: the signed certificate is made outside and comes in with the command;
  * this decides whether it becomes the request's certificate.
+ *
+ * Revocation is recorded on the same subject (CertificationRevoked, in the append that revokes the
+ * certificates): from then on no certificate is recorded for the device, whatever the registry's
+ * view says yet, on every instance and after a restart. A certificate appended before it is one the
+ * revocation saw, and revoked.
  */
 import {
   CertificateIssued,
   CertificateRejected,
   CertificateRevoked,
+  CertificationRevoked,
   type DataOf,
   type EventOf,
 } from '@tunnelkey/contracts';
@@ -19,7 +25,8 @@ export type RejectionData = DataOf<typeof CertificateRejected>;
 export type DeviceCertificateEvent =
   | EventOf<typeof CertificateIssued>
   | EventOf<typeof CertificateRejected>
-  | EventOf<typeof CertificateRevoked>;
+  | EventOf<typeof CertificateRevoked>
+  | EventOf<typeof CertificationRevoked>;
 
 export type DeviceCertificateCommand =
   | Command<'RecordIssuedCertificate', IssuedCertificateData>
@@ -33,6 +40,8 @@ export interface DeviceCertificatesState {
   /** Per requestId: the last outcome (an issued request stays issued). */
   requests: Record<string, RequestOutcome>;
   revokedSerials: string[];
+  /** Set by the first revocation that reached the CA (or, in a log older than CertificationRevoked, the first certificate revoked). */
+  revokedBy?: string;
 }
 
 export const deviceCertificatesStream = (deviceId: string) => ({
@@ -52,6 +61,12 @@ export const deviceCertificatesDecider: Decider<
     const earlier = state.requests[command.data.requestId];
     switch (command.type) {
       case 'RecordIssuedCertificate': {
+        // Fail closed: after a revocation no certificate is recorded, not even a retry's (its certificate is revoked).
+        if (state.revokedBy !== undefined)
+          throw new CommandRejected('device-revoked', 'the device is revoked', {
+            deviceId: command.data.deviceId,
+            revocationId: state.revokedBy,
+          });
         if (earlier?.status === 'Issued') {
           // One certificate per request: a retry (same key) gets the recorded one; another key is refused.
           if (earlier.certificate.publicKeyDigest === command.data.publicKeyDigest) return [];
@@ -88,7 +103,13 @@ export const deviceCertificatesDecider: Decider<
         };
       }
       case 'CertificateRevoked':
-        return { ...state, revokedSerials: [...state.revokedSerials, event.data.serialNumber] };
+        return {
+          ...state,
+          revokedSerials: [...state.revokedSerials, event.data.serialNumber],
+          revokedBy: state.revokedBy ?? event.data.revocationId,
+        };
+      case 'CertificationRevoked':
+        return { ...state, revokedBy: state.revokedBy ?? event.data.revocationId };
       default:
         return state;
     }

@@ -70,4 +70,38 @@ describe('device certificates decider', () => {
         .when({ ...issue, data: { ...certificate, requestId: 'req-2' } })
         .then([{ ...issued, data: { ...certificate, requestId: 'req-2' } }]));
   });
+  describe('when a revocation reached the CA', () => {
+    const certificationRevoked = {
+      type: 'CertificationRevoked',
+      version: 1,
+      data: { deviceId, revocationId: 'rv-1', reason: 'keyCompromise', revokedAt: '2026-01-02T00:00:00.000Z' },
+    };
+    const certificateRevoked = {
+      type: 'CertificateRevoked',
+      version: 1,
+      data: {
+        deviceId,
+        authorityId: 'issuing-acme',
+        serialNumber: certificate.serialNumber,
+        reason: 'keyCompromise',
+        revokedAt: '2026-01-02T00:00:00.000Z',
+        revocationId: 'rv-1',
+      },
+    };
+    const refusedAsRevoked = (e: unknown) => e instanceof CommandRejected && e.reason === 'device-revoked';
+    it('refuses a new certificate (device-revoked), though the device never had one', () =>
+      spec.given([certificationRevoked]).when(issue).thenThrows(refusedAsRevoked));
+    it('refuses a retry of a request certified before it: that certificate is revoked, it is not handed out', () =>
+      spec.given([issued, certificationRevoked, certificateRevoked]).when(issue).thenThrows(refusedAsRevoked));
+    it('refuses a new request after certificates were revoked, in a log older than CertificationRevoked', () =>
+      spec
+        .given([issued, certificateRevoked])
+        .when({ ...issue, data: { ...certificate, requestId: 'req-2' } })
+        .thenThrows(refusedAsRevoked));
+    it('still records the refusal of a request', () =>
+      spec
+        .given([certificationRevoked])
+        .when({ ...reject, data: { ...rejection, reason: 'device-revoked' } })
+        .then([{ ...rejected, data: { ...rejection, reason: 'device-revoked' } }]));
+  });
 });

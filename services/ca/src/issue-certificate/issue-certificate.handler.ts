@@ -3,7 +3,9 @@
  * template (template modifiers) -> sign with the owner's issuing CA -> check the result (result
  * checks) -> record it. The event store decides which certificate is THE one for a request: a
  * retry, or another CA instance racing on the same request, gets the recorded certificate back,
- * never a second one.
+ * never a second one. The record is also where a revocation stops issuance: once the device's
+ * stream holds its revocation, the certificate just signed is not recorded and the request is
+ * refused (`device-revoked`), even before the registry's DeviceRevoked reaches this instance.
  */
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
@@ -110,6 +112,13 @@ export class IssueCertificateHandler {
     return { kind: 'rejected', reason: refusal.reason, message: refusal.message };
   }
 
+  #refuseRevoked(request: IssuanceRequest): Promise<IssuanceOutcome> {
+    return this.#reject(
+      request,
+      new CertificateRefused('device-revoked', 'the device is revoked', { deviceId: request.deviceId }),
+    );
+  }
+
   async #validate(ctx: IssuanceContext): Promise<void> {
     let resynced = false;
     for (let i = 0; i < requestValidators.length; i++) {
@@ -182,6 +191,7 @@ export class IssueCertificateHandler {
         return { kind: 'issued', certificate, reused: false };
       }
     } catch (error) {
+      if (isCommandRejected(error) && error.reason === 'device-revoked') return this.#refuseRevoked(request);
       if (isCommandRejected(error) && error.reason === 'request-id-reused') {
         return {
           kind: 'rejected',
@@ -193,6 +203,8 @@ export class IssueCertificateHandler {
     }
     // Someone (a retry, another instance) recorded this request first: what the log holds is the answer.
     const { state } = await load(this.store, deviceCertificatesDecider, stream);
+    // Recorded before the revocation, so revoked with it: never handed out again.
+    if (state.revokedBy !== undefined) return this.#refuseRevoked(request);
     const outcome = state.requests[requestId];
     if (outcome?.status !== 'Issued') {
       throw new AuthorityUnavailableError('the recorded certificate for this request was not found', {

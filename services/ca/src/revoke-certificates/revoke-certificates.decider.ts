@@ -2,6 +2,9 @@
  * Revoking a device's certificates on its own subject (`ca.device.<deviceId>`), next to the
  * issuance that created them: the same state and `evolve` as issuance, another `decide`. A serial
  * revoked before is never revoked again, so a device already revoked adds no second CRL entry.
+ *
+ * The first revocation of a device records CertificationRevoked first, in the same append as the
+ * revocation of every certificate issued up to it: from that append on, issuance refuses the device.
  */
 import type { RevocationReason } from '@tunnelkey/contracts';
 import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
@@ -41,20 +44,33 @@ export const revokeCertificatesDecider: Decider<
         if ((reason as string) === 'removeFromCRL')
           throw new CommandRejected('invalid-reason', 'removeFromCRL is not a revocation reason', { deviceId });
         const revoked = new Set(state.revokedSerials);
-        return issuedCertificates(state)
+        const certification: NewEvent<DeviceCertificateEvent>[] =
+          state.revokedBy === undefined
+            ? [
+                {
+                  type: 'CertificationRevoked',
+                  version: 1,
+                  data: { deviceId, revocationId, reason, revokedAt: command.metadata.now },
+                },
+              ]
+            : [];
+        const certificates = issuedCertificates(state)
           .filter((certificate) => !revoked.has(certificate.serialNumber))
-          .map((certificate) => ({
-            type: 'CertificateRevoked',
-            version: 1,
-            data: {
-              deviceId,
-              authorityId: certificate.authorityId,
-              serialNumber: certificate.serialNumber,
-              reason,
-              revokedAt: command.metadata.now,
-              revocationId,
-            },
-          }));
+          .map(
+            (certificate): NewEvent<DeviceCertificateEvent> => ({
+              type: 'CertificateRevoked',
+              version: 1,
+              data: {
+                deviceId,
+                authorityId: certificate.authorityId,
+                serialNumber: certificate.serialNumber,
+                reason,
+                revokedAt: command.metadata.now,
+                revocationId,
+              },
+            }),
+          );
+        return [...certification, ...certificates];
       }
       default: {
         const unknown: never = command.type;

@@ -36,14 +36,21 @@ const revoked = (serialNumber: string, revocationId = 'rv-1', authorityId = 'iss
   data: { deviceId, authorityId, serialNumber, reason: 'keyCompromise', revokedAt: now, revocationId },
 });
 
+const certificationRevoked = (revocationId = 'rv-1') => ({
+  type: 'CertificationRevoked',
+  version: 1,
+  data: { deviceId, revocationId, reason: 'keyCompromise', revokedAt: now },
+});
+
 const spec = deciderSpecification(revokeCertificatesDecider, { aggregateId: deviceId });
 
 describe('revoke certificates decider', () => {
   describe('when the device was never certified', () => {
-    it('revokes nothing', () => spec.given([]).when(revoke()).thenNothingHappened());
+    it('records only that the device is certified no more', () =>
+      spec.given([]).when(revoke()).then([certificationRevoked()]));
   });
   describe('when the device holds certificates', () => {
-    it('revokes each serial once, under its own authority, at the command time', () =>
+    it('records the device certified no more, then revokes each serial once, under its own authority, at the command time', () =>
       spec
         .given([
           issued(certificate('r1', '0a01')),
@@ -51,7 +58,7 @@ describe('revoke certificates decider', () => {
           issued(certificate('r1', '0a01')),
         ])
         .when(revoke())
-        .then([revoked('0a01'), revoked('0a02', 'rv-1', 'issuing-other')]));
+        .then([certificationRevoked(), revoked('0a01'), revoked('0a02', 'rv-1', 'issuing-other')]));
     it('refuses removeFromCRL, which revokes nothing', () =>
       spec
         .given([issued(certificate('r1', '0a01'))])
@@ -59,7 +66,12 @@ describe('revoke certificates decider', () => {
         .thenThrows(CommandRejected));
   });
   describe('when the device was revoked before', () => {
-    it('adds no second CRL entry', () =>
+    it('adds no second CRL entry and no second record', () =>
+      spec
+        .given([issued(certificate('r1', '0a01')), certificationRevoked(), revoked('0a01')])
+        .when(revoke('rv-2'))
+        .thenNothingHappened());
+    it('adds no second CRL entry (a log older than CertificationRevoked)', () =>
       spec
         .given([issued(certificate('r1', '0a01')), revoked('0a01')])
         .when(revoke('rv-2'))

@@ -16,7 +16,6 @@ import { caActor } from '../authority/certificate-authority.js';
 import { deviceCertificatesStream } from '../deciders/device-certificates.decider.js';
 import { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
 import { CA_LOGGER, CLOCK, type Clock } from '../tokens.js';
-import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import type { RevocationRequest } from '../views/pending-revocation-requests.view.js';
 import { RevokedCertificatesView } from '../views/revoked-certificates.view.js';
 import {
@@ -41,7 +40,6 @@ export class RevokeCertificatesHandler {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly crls: PublishCrlHandler,
-    private readonly eligibility: DeviceEligibilityView,
     private readonly revoked: RevokedCertificatesView,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(CA_LOGGER) private readonly logger: Logger,
@@ -76,8 +74,6 @@ export class RevokeCertificatesHandler {
       ]),
     );
     const work = pending.flatMap((r) => [...new Set(r.data.deviceIds)].map((deviceId) => ({ request: r, deviceId })));
-    // Refuse new certificates at once in this instance; the registry's DeviceRevoked makes it durable for all.
-    for (const { deviceId } of work) this.eligibility.markRevoked(deviceId);
     await mapBounded(work, concurrency, async ({ request: of, deviceId }) => {
       const { revocationId, reason } = of.data;
       const outcome = outcomes.get(revocationId)!;

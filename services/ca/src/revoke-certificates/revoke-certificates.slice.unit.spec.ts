@@ -3,12 +3,19 @@
  * reaction's durable subscription on the in-memory event store.
  */
 import { randomUUID } from 'node:crypto';
-import { CertificateRevoked, CrlPublished, RevocationApplied, RevocationRequested } from '@tunnelkey/contracts';
+import {
+  CertificateRejected,
+  CertificateRevoked,
+  CrlPublished,
+  RevocationApplied,
+  RevocationRequested,
+} from '@tunnelkey/contracts';
 import { waitFor } from '@tunnelkey/testing';
 import { issuingAuthorityId } from '../authority/certificate-authority.js';
 import { deviceCertificatesStream } from '../deciders/device-certificates.decider.js';
 import { IssueCertificateHandler } from '../issue-certificate/issue-certificate.handler.js';
 import { caSlice, silent, type CaSlice, type TestDevice } from '../test-support/ca-slice.test-helper.js';
+import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import { PendingRevocationRequestsView } from '../views/pending-revocation-requests.view.js';
 import { caRevocationStream } from './revocation-applied.decider.js';
 import { RevocationRequestedReaction } from './revocation-requested.reaction.js';
@@ -20,7 +27,7 @@ describe('revoke-certificates slice (in-memory store)', () => {
 
   beforeEach(async () => {
     ca = await caSlice();
-    handler = new RevokeCertificatesHandler(ca.store, ca.crls, ca.eligibility, ca.revoked, ca.clock, silent);
+    handler = new RevokeCertificatesHandler(ca.store, ca.crls, ca.revoked, ca.clock, silent);
   });
   afterEach(() => ca.stop());
 
@@ -84,12 +91,80 @@ describe('revoke-certificates slice (in-memory store)', () => {
     });
     const recorded = await ca.events(caRevocationStream(revocation.data.revocationId));
     expect(recorded.map((e) => RevocationApplied.parse(e).data)).toEqual([applied]);
-    // New certificates are refused at once in this instance.
-    expect(ca.eligibility.facts(device.deviceId).device?.revoked).toBe(true);
+    // Recorded on the device's stream first, in the append that revokes its certificate.
+    expect((await ca.events(deviceCertificatesStream(device.deviceId))).map((e) => e.type)).toEqual([
+      'CertificateIssued',
+      'CertificationRevoked',
+      'CertificateRevoked',
+    ]);
 
     await expect(handler.apply(revocation)).resolves.toEqual([applied]);
     expect(await crlsOf()).toEqual(crls);
     expect(await ca.events(caRevocationStream(revocation.data.revocationId))).toHaveLength(1);
+  });
+
+  describe('a CSR after the revocation, before the registry records DeviceRevoked', () => {
+    const csr = async (issuance: IssueCertificateHandler, device: TestDevice, requestId: string) =>
+      issuance.issue({
+        deviceId: device.deviceId,
+        requestId,
+        keyId: 'enrolment',
+        csrDer: await device.csr(),
+        receivedAt: new Date(),
+      });
+    const issuedOn = async (device: TestDevice) =>
+      (await ca.events(deviceCertificatesStream(device.deviceId))).filter((e) => e.type === 'CertificateIssued');
+
+    it('is refused (device-revoked) and recorded as refused, for a certified device and one never certified', async () => {
+      const { device: certifiedDevice } = await certified();
+      const neverCertified = await ca.device('b');
+      await handler.apply(request([certifiedDevice.deviceId, neverCertified.deviceId]));
+      const issuance = new IssueCertificateHandler(ca.store, ca.authority, ca.eligibility, silent);
+      // The registry has not recorded DeviceRevoked: its view still finds the devices eligible.
+      expect(ca.eligibility.facts(certifiedDevice.deviceId).device?.revoked).toBe(false);
+      for (const [device, requestId] of [
+        [certifiedDevice, 'r-2'],
+        [certifiedDevice, 'r-1'], // a retry of the request certified before: its certificate is revoked
+        [neverCertified, 'r-1'],
+      ] as const) {
+        await expect(csr(issuance, device, requestId)).resolves.toMatchObject({
+          kind: 'rejected',
+          reason: 'device-revoked',
+        });
+      }
+      expect(await issuedOn(certifiedDevice)).toHaveLength(1);
+      expect(await issuedOn(neverCertified)).toEqual([]);
+      const refusals = (await ca.all('ca', 'device'))
+        .filter((e) => e.type === 'CertificateRejected')
+        .map((e) => CertificateRejected.parse(e).data);
+      expect(refusals).toEqual([
+        expect.objectContaining({ deviceId: certifiedDevice.deviceId, requestId: 'r-2', reason: 'device-revoked' }),
+        expect.objectContaining({ deviceId: neverCertified.deviceId, requestId: 'r-1', reason: 'device-revoked' }),
+      ]);
+    });
+
+    it('is refused by a restarted CA too: the refusal comes from the log, not from memory', async () => {
+      const { device } = await certified();
+      const neverCertified = await ca.device('b');
+      await handler.apply(request([device.deviceId, neverCertified.deviceId]));
+      // A restart: views rebuilt from the same log, new handlers.
+      const eligibility = await DeviceEligibilityView.start(ca.store, silent);
+      try {
+        const restarted = new IssueCertificateHandler(ca.store, ca.authority, eligibility, silent);
+        await expect(csr(restarted, device, 'r-3')).resolves.toMatchObject({
+          kind: 'rejected',
+          reason: 'device-revoked',
+        });
+        await expect(csr(restarted, neverCertified, 'r-3')).resolves.toMatchObject({
+          kind: 'rejected',
+          reason: 'device-revoked',
+        });
+        expect(await issuedOn(device)).toHaveLength(1);
+        expect(await issuedOn(neverCertified)).toEqual([]);
+      } finally {
+        await eligibility.stop();
+      }
+    });
   });
 
   it('counts a device with nothing left to revoke as already revoked, and publishes no CRL for it', async () => {

@@ -237,15 +237,6 @@ export class DeviceEligibilityView extends InMemoryView<DeviceEligibilityState> 
     return [...new Set([...this.state.batches.values()].map((b) => b.ownerId))];
   }
 
-  /**
-   * Refuses new certificates to a device at once in this instance, before the registry's
-   * DeviceRevoked arrives (which makes it durable for every instance).
-   */
-  markRevoked(deviceId: string): void {
-    const device = this.state.devices.get(deviceId);
-    if (device) device.revoked = true;
-  }
-
   /** The device's enrolment key as a verify key, imported once per key. */
   enrolmentKey(device: DeviceRecord): Promise<CryptoKey> {
     const cached = this.#keys.get(device.deviceId);
