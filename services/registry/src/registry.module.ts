@@ -5,6 +5,8 @@ import { AnnounceHandler } from './announce-device/announce.handler.js';
 import type { RegistryConfig } from './config.js';
 import { CreateBatchHandler } from './create-batch/create-batch.handler.js';
 import { CreateBatchMsController } from './create-batch/create-batch.ms-controller.js';
+import { DecideHeldEnrolmentsHandler } from './decide-held-enrolments/decide-held-enrolments.handler.js';
+import { DecideHeldEnrolmentsMsController } from './decide-held-enrolments/decide-held-enrolments.ms-controller.js';
 import { DefineServerPolicyHandler } from './define-server-policy/define-server-policy.handler.js';
 import { DefineServerPolicyMsController } from './define-server-policy/define-server-policy.ms-controller.js';
 import { DeviceUplinksController } from './device-uplinks/device-uplinks.uplink-controller.js';
@@ -15,6 +17,8 @@ import { ImportIdentitiesMsController } from './import-identities/import-identit
 import { NatsDownlinks } from './nats-downlinks/nats-downlinks.js';
 import { CertificateIssuedReaction } from './record-certificate/certificate-issued.reaction.js';
 import { RecordCertificateHandler } from './record-certificate/record-certificate.handler.js';
+import { RegisterManufacturerKeyHandler } from './register-manufacturer-key/register-manufacturer-key.handler.js';
+import { RegisterManufacturerKeyMsController } from './register-manufacturer-key/register-manufacturer-key.ms-controller.js';
 import { EnrolmentKeyReportHandler } from './request-enrolment-keys/enrolment-key-report.handler.js';
 import { RequestEnrolmentKeysHandler } from './request-enrolment-keys/request-enrolment-keys.handler.js';
 import { RequestEnrolmentKeysMsController } from './request-enrolment-keys/request-enrolment-keys.ms-controller.js';
@@ -70,6 +74,8 @@ export class RegistryModule {
         CreateBatchMsController,
         ImportIdentitiesMsController,
         RequestEnrolmentKeysMsController,
+        RegisterManufacturerKeyMsController,
+        DecideHeldEnrolmentsMsController,
         VerifyIdentityMsController,
         RegistryQueriesMsController,
       ],
@@ -85,6 +91,8 @@ export class RegistryModule {
         CreateBatchHandler,
         ImportIdentitiesHandler,
         RequestEnrolmentKeysHandler,
+        RegisterManufacturerKeyHandler,
+        DecideHeldEnrolmentsHandler,
         VerifyIdentityHandler,
         IdentityResponseHandler,
         EnrolmentKeyReportHandler,

@@ -1,7 +1,11 @@
 import {
   BatchCreated,
+  EnrolmentApprovalRequested,
   EnrolmentKeysRequested,
+  HeldEnrolmentDecided,
   IdentitiesImported,
+  ManufacturerKeyRegistered,
+  maxHeldPerRequest,
   type DataOf,
   type EventOf,
 } from '@tunnelkey/contracts';
@@ -18,6 +22,12 @@ export interface EnrolmentKeyRequest {
   expiresAt: string;
 }
 
+export type HeldEnrolment = Omit<DataOf<typeof EnrolmentApprovalRequested>, 'batchId' | 'requestId'> & {
+  decision?: 'approved' | 'rejected';
+};
+
+export type ManufacturerKey = Omit<DataOf<typeof ManufacturerKeyRegistered>, 'batchId'>;
+
 export type BatchState =
   | { status: 'None' }
   | {
@@ -26,16 +36,35 @@ export type BatchState =
       /** Import calls already recorded: the same importId is recorded once. */
       importIds: string[];
       enrolmentKeyRequests: Record<string, EnrolmentKeyRequest>;
+      /** Manufacturer keys whose attestation lets a device join on an open request. */
+      manufacturerKeys?: Record<string, ManufacturerKey>;
+      /** Devices that answered an open request unattested, per request id (at most maxHeldPerRequest each). */
+      held?: Record<string, Record<string, HeldEnrolment>>;
     };
 
 export type CreateBatchCommand = Command<'CreateBatch', BatchDefinition & { policyStatus: PolicyState['status'] }>;
 export type RecordImportCommand = Command<'RecordImport', DataOf<typeof IdentitiesImported>>;
 export type RequestEnrolmentKeysCommand = Command<'RequestEnrolmentKeys', DataOf<typeof EnrolmentKeysRequested>>;
-export type BatchCommand = CreateBatchCommand | RecordImportCommand | RequestEnrolmentKeysCommand;
+export type RegisterManufacturerKeyCommand = Command<
+  'RegisterManufacturerKey',
+  DataOf<typeof ManufacturerKeyRegistered>
+>;
+export type HoldEnrolmentCommand = Command<'HoldEnrolment', DataOf<typeof EnrolmentApprovalRequested>>;
+export type DecideHeldEnrolmentCommand = Command<'DecideHeldEnrolment', DataOf<typeof HeldEnrolmentDecided>>;
+export type BatchCommand =
+  | CreateBatchCommand
+  | RecordImportCommand
+  | RequestEnrolmentKeysCommand
+  | RegisterManufacturerKeyCommand
+  | HoldEnrolmentCommand
+  | DecideHeldEnrolmentCommand;
 export type BatchEvent =
   | EventOf<typeof BatchCreated>
   | EventOf<typeof IdentitiesImported>
-  | EventOf<typeof EnrolmentKeysRequested>;
+  | EventOf<typeof EnrolmentKeysRequested>
+  | EventOf<typeof ManufacturerKeyRegistered>
+  | EventOf<typeof EnrolmentApprovalRequested>
+  | EventOf<typeof HeldEnrolmentDecided>;
 
 /** A batch: bound to a server policy and an owner, with an expected size it may not exceed. */
 export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
@@ -65,6 +94,43 @@ export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
         if (created.enrolmentKeyRequests[command.data.requestId]) return [];
         return [decided(EnrolmentKeysRequested, command.data)];
       }
+      case 'RegisterManufacturerKey': {
+        const created = requireCreated(state, command.data.batchId);
+        const { keyId, keyDigest } = command.data;
+        const known = created.manufacturerKeys?.[keyId];
+        if (known?.keyDigest === keyDigest) return [];
+        if (known)
+          throw conflict(`manufacturer key ${keyId} is registered with another key`, {
+            batchId: command.data.batchId,
+            keyId,
+          });
+        return [decided(ManufacturerKeyRegistered, command.data)];
+      }
+      case 'HoldEnrolment': {
+        const created = requireCreated(state, command.data.batchId);
+        const { requestId, deviceId } = command.data;
+        const request = created.enrolmentKeyRequests[requestId];
+        if (!request || request.deviceIds)
+          throw refused('not-open-request', `enrolment-key request ${requestId} is not an open request of this batch`, {
+            requestId,
+          });
+        const held = created.held?.[requestId] ?? {};
+        if (held[deviceId]) return []; // held once: a second answer changes nothing
+        if (Object.keys(held).length >= maxHeldPerRequest)
+          throw refused('hold-full', `enrolment-key request ${requestId} holds ${maxHeldPerRequest} devices already`, {
+            requestId,
+          });
+        return [decided(EnrolmentApprovalRequested, command.data)];
+      }
+      case 'DecideHeldEnrolment': {
+        const created = requireCreated(state, command.data.batchId);
+        const { requestId, deviceId, decision } = command.data;
+        const held = created.held?.[requestId]?.[deviceId];
+        if (!held) throw refused('not-held', `device ${deviceId} is not held by request ${requestId}`, { deviceId });
+        if (held.decision === decision) return [];
+        if (held.decision) throw conflict(`device ${deviceId} was already ${held.decision}`, { deviceId, requestId });
+        return [decided(HeldEnrolmentDecided, command.data)];
+      }
       default: {
         const unknown: never = command;
         throw new TypeError(`unknown batch command ${String((unknown as { type?: unknown }).type)}`);
@@ -88,6 +154,27 @@ export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
             ...state.enrolmentKeyRequests,
             [requestId]: { requestId, expiresAt, ...(deviceIds ? { deviceIds } : {}) },
           },
+        };
+      }
+      case 'ManufacturerKeyRegistered': {
+        if (state.status !== 'Created') return state;
+        const { batchId: _batchId, ...key } = event.data;
+        return { ...state, manufacturerKeys: { ...state.manufacturerKeys, [key.keyId]: key } };
+      }
+      case 'EnrolmentApprovalRequested': {
+        if (state.status !== 'Created') return state;
+        const { batchId: _batchId, requestId, ...held } = event.data;
+        const heldByRequest = state.held?.[requestId] ?? {};
+        return { ...state, held: { ...state.held, [requestId]: { ...heldByRequest, [held.deviceId]: held } } };
+      }
+      case 'HeldEnrolmentDecided': {
+        if (state.status !== 'Created') return state;
+        const { requestId, deviceId, decision } = event.data;
+        const held = state.held?.[requestId]?.[deviceId];
+        if (!held) return state;
+        return {
+          ...state,
+          held: { ...state.held, [requestId]: { ...state.held![requestId], [deviceId]: { ...held, decision } } },
         };
       }
       default: {

@@ -1,3 +1,4 @@
+import { maxHeldPerRequest } from '@tunnelkey/contracts';
 import { CommandRejected } from '@tunnelkey/eventstore';
 import { deciderSpecification } from '@tunnelkey/testing';
 import { admitToBatch, batchDecider, type BatchCommand, type BatchDefinition } from './batch.decider.js';
@@ -54,6 +55,83 @@ describe('batch decider', () => {
       const requested = { type: 'EnrolmentKeysRequested', version: 1, data: keyRequest };
       spec.given([created]).when(requestKeys).then([requested]);
       spec.given([created, requested]).when(requestKeys).thenNothingHappened();
+    });
+  });
+
+  describe('manufacturer keys and held enrolments', () => {
+    const requested = { type: 'EnrolmentKeysRequested', version: 1, data: keyRequest };
+    const named = { ...keyRequest, requestId: 'ask-named', deviceIds: ['d-one'] };
+    const namedRequested = { type: 'EnrolmentKeysRequested', version: 1, data: named };
+    const key = { batchId: batch.batchId, keyId: 'acme', publicKey: 'AAAA', keyDigest: 'ab'.repeat(32) };
+    const register = (data = key): BatchCommand => ({ type: 'RegisterManufacturerKey', data, metadata });
+    const registered = { type: 'ManufacturerKeyRegistered', version: 1, data: key };
+    const holdData = (deviceId: string, requestId = 'ask-1') => ({
+      batchId: batch.batchId,
+      requestId,
+      deviceId,
+      enrolmentPublicKey: 'AAAA',
+      enrolmentKeyDigest: 'cd'.repeat(32),
+      firmwareMeasurement: 'ef'.repeat(32),
+      reason: 'unattested' as const,
+    });
+    const hold = (deviceId: string, requestId?: string): BatchCommand => ({
+      type: 'HoldEnrolment',
+      data: holdData(deviceId, requestId),
+      metadata,
+    });
+    const heldEvent = (deviceId: string) => ({
+      type: 'EnrolmentApprovalRequested',
+      version: 1,
+      data: holdData(deviceId),
+    });
+    const decide = (decision: 'approved' | 'rejected'): BatchCommand => ({
+      type: 'DecideHeldEnrolment',
+      data: { batchId: batch.batchId, requestId: 'ask-1', deviceId: 'd-one', decision },
+      metadata,
+    });
+
+    it('registers a manufacturer key once; another key under the same id is a conflict', () => {
+      spec.given([created]).when(register()).then([registered]);
+      spec.given([created, registered]).when(register()).thenNothingHappened();
+      spec
+        .given([created, registered])
+        .when(register({ ...key, keyDigest: '12'.repeat(32) }))
+        .thenThrows(rejectedWith('CONFLICT'));
+    });
+
+    it('holds a device once per open request, never on a named one, and at most maxHeldPerRequest', () => {
+      spec
+        .given([created, requested])
+        .when(hold('d-one'))
+        .then([heldEvent('d-one')]);
+      spec
+        .given([created, requested, heldEvent('d-one')])
+        .when(hold('d-one'))
+        .thenNothingHappened();
+      spec
+        .given([created, namedRequested])
+        .when(hold('d-one', 'ask-named'))
+        .thenThrows(rejectedWith('not-open-request'));
+      const full = Array.from({ length: maxHeldPerRequest }, (_, i) => heldEvent(`d-${i}`));
+      spec
+        .given([created, requested, ...full])
+        .when(hold('d-one'))
+        .thenThrows(rejectedWith('hold-full'));
+    });
+
+    it('decides a held device once; the other decision afterwards is a conflict', () => {
+      const held = [created, requested, heldEvent('d-one')];
+      const approved = { type: 'HeldEnrolmentDecided', version: 1, data: decide('approved').data };
+      spec.given(held).when(decide('approved')).then([approved]);
+      spec
+        .given([...held, approved])
+        .when(decide('approved'))
+        .thenNothingHappened();
+      spec
+        .given([...held, approved])
+        .when(decide('rejected'))
+        .thenThrows(rejectedWith('CONFLICT'));
+      spec.given([created, requested]).when(decide('rejected')).thenThrows(rejectedWith('not-held'));
     });
   });
 

@@ -113,7 +113,8 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
     }
     try {
       const outcome = await this.#dispatch(envelope);
-      this.metrics.deviceMessages.inc({ kind: envelope.kind, outcome: outcome.accepted ? 'accepted' : 'refused' });
+      const counted = outcome.accepted ? (outcome.detail ?? 'accepted') : outcome.silent ? 'dropped' : 'refused';
+      this.metrics.deviceMessages.inc({ kind: envelope.kind, outcome: counted });
       if (!outcome.accepted) {
         this.logger.info(
           {
@@ -125,6 +126,7 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
           },
           'device message refused',
         );
+        if (outcome.silent) return;
         const inReplyTo = { kind: envelope.kind, counter: envelope.counter };
         await sendRejection(this.downlinks, envelope.deviceId, inReplyTo, outcome.code, outcome.message);
       }

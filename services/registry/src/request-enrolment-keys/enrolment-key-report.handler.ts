@@ -1,25 +1,39 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { DeviceBodyOf, DeviceEnvelope, EnrolmentKeyReportMessage } from '@tunnelkey/contracts';
+import {
+  manufacturerAttestationBytes,
+  type DeviceBodyOf,
+  type DeviceEnvelope,
+  type EnrolmentKeyReportMessage,
+} from '@tunnelkey/contracts';
+import { bytesSignatureValid, importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
 import { handleCommand, isCommandRejected, type EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
+import { batchDecider } from '../deciders/batch.decider.js';
 import { deviceDecider } from '../deciders/device.decider.js';
-import { acceptedUplink, refusedUplink, type UplinkOutcome } from '../device-uplinks/uplink-outcome.js';
+import { acceptedUplink, droppedUplink, refusedUplink, type UplinkOutcome } from '../device-uplinks/uplink-outcome.js';
 import { BatchAdmission } from '../shared/batch-admission.js';
 import type { Clock } from '../shared/clock.js';
 import { commandOf, uplinkMetadata } from '../shared/command-metadata.js';
 import { DeviceStateCache } from '../shared/device-state-cache.js';
-import { deviceStream } from '../shared/registry-streams.js';
+import { batchStream, deviceStream } from '../shared/registry-streams.js';
 import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
 import { BatchSummaryView } from '../views/batch-summary.view.js';
 import { EnrolmentKeyRequestsView } from '../views/enrolment-key-requests.view.js';
 
 export type EnrolmentKeyReport = DeviceEnvelope<'enrolment-key-report', DeviceBodyOf<typeof EnrolmentKeyReportMessage>>;
 
-/** A device answered an enrolment-key request: EnrolmentKeyReported, and the device joins the request's batch. */
+/**
+ * A device answered an enrolment-key request. It joins the request's batch (EnrolmentKeyReported)
+ * when the request named it, or, on an open request, when a manufacturer key registered with the
+ * batch attests its enrolment key. Any other answer to an open request is held for an operator
+ * (EnrolmentApprovalRequested, at most maxHeldPerRequest per request) and takes no place in the batch.
+ */
 @Injectable()
 export class EnrolmentKeyReportHandler {
+  readonly #manufacturerKeys = new Map<string, Promise<CryptoKey | null>>();
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly deviceStates: DeviceStateCache,
@@ -32,7 +46,7 @@ export class EnrolmentKeyReportHandler {
 
   async handle(envelope: EnrolmentKeyReport): Promise<UplinkOutcome> {
     const { deviceId } = envelope;
-    const { requestId, enrolmentPublicKey, firmwareMeasurement } = envelope.body;
+    const { requestId, enrolmentPublicKey, firmwareMeasurement, manufacturerAttestation } = envelope.body;
     const now = this.clock();
     const request = this.requests.request(requestId);
     if (!request) return refusedUplink('unknown-request', 'no such enrolment-key request');
@@ -45,6 +59,19 @@ export class EnrolmentKeyReportHandler {
     const batch = this.batches.batchSummary(batchId);
     if (!batch) return refusedUplink('unknown-batch');
     const enrolmentKeyDigest = createHash('sha256').update(Buffer.from(enrolmentPublicKey, 'base64')).digest('hex');
+    if (!request.deviceIds && !this.admission.isMember(batchId, deviceId)) {
+      const attested = await this.#attested(batchId, enrolmentPublicKey, manufacturerAttestation);
+      if (attested !== 'attested') {
+        return this.#hold(envelope, batchId, {
+          deviceId,
+          requestId,
+          enrolmentPublicKey,
+          enrolmentKeyDigest,
+          firmwareMeasurement,
+          reason: attested,
+        });
+      }
+    }
     const { result } = await this.admission.admit(batchId, batch.expectedSize, [deviceId], async ([admitted]) => {
       if (!admitted) return { result: refusedUplink('batch-full', 'the batch has no place left'), wrote: false };
       try {
@@ -73,5 +100,72 @@ export class EnrolmentKeyReportHandler {
       }
     });
     return result;
+  }
+
+  /** Whether a manufacturer key registered with the batch signed this enrolment key. */
+  async #attested(
+    batchId: string,
+    enrolmentPublicKey: string,
+    attestation: EnrolmentKeyReport['body']['manufacturerAttestation'],
+  ): Promise<'attested' | 'unattested' | 'attestation-invalid'> {
+    if (!attestation) return 'unattested';
+    const registered = this.requests.manufacturerKey(batchId, attestation.keyId);
+    if (!registered) return 'attestation-invalid';
+    let key = this.#manufacturerKeys.get(registered.keyDigest);
+    if (!key) {
+      key = importVerifyKey(registered.publicKey).catch(() => null);
+      this.#manufacturerKeys.set(registered.keyDigest, key);
+    }
+    const verifyKey = await key;
+    if (!verifyKey) return 'attestation-invalid';
+    const valid = await bytesSignatureValid(
+      manufacturerAttestationBytes({ enrolmentPublicKey }),
+      attestation.signature,
+      verifyKey,
+    ).catch(() => false);
+    return valid ? 'attested' : 'attestation-invalid';
+  }
+
+  /** An unattested answer to an open request: recorded for an operator, no place in the batch. */
+  async #hold(
+    envelope: EnrolmentKeyReport,
+    batchId: string,
+    held: {
+      deviceId: string;
+      requestId: string;
+      enrolmentPublicKey: string;
+      enrolmentKeyDigest: string;
+      firmwareMeasurement: string;
+      reason: 'unattested' | 'attestation-invalid';
+    },
+  ): Promise<UplinkOutcome> {
+    if (this.requests.held(held.requestId, held.deviceId)) return acceptedUplink('held');
+    try {
+      const result = await handleCommand({
+        store: this.store,
+        decider: batchDecider,
+        stream: batchStream(batchId),
+        command: commandOf('HoldEnrolment', { batchId, ...held }, uplinkMetadata(envelope, this.clock())),
+        logger: this.logger,
+      });
+      if (result.events.length > 0 && !result.alreadyHandled) {
+        this.logger.info(
+          {
+            event: 'registry.enrolment_held',
+            deviceId: held.deviceId,
+            batchId,
+            requestId: held.requestId,
+            reason: held.reason,
+          },
+          'device held for approval',
+        );
+      }
+      return acceptedUplink('held');
+    } catch (error) {
+      // A full hold list: the answer is dropped without a reply (anyone can generate keys).
+      if (isCommandRejected(error) && error.reason === 'hold-full') return droppedUplink('hold-full');
+      if (isCommandRejected(error)) return refusedUplink(error.reason, error.message);
+      throw error;
+    }
   }
 }

@@ -15,6 +15,11 @@ export class BatchAdmission {
 
   constructor(private readonly devices: DeviceByIdView) {}
 
+  /** Whether the device is already a member of the batch (as the device view holds it). */
+  isMember(batchId: string, deviceId: string): boolean {
+    return this.devices.batchMembers(batchId).has(deviceId);
+  }
+
   /**
    * Decides which of `deviceIds` may join `batchId` (devices already in it always may), runs
    * `join` with that decision, then waits until the view includes what `join` appended (`wrote`).

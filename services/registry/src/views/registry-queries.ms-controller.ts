@@ -1,9 +1,12 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { isAggregateId } from '@tunnelkey/contracts';
 import { notFound, refused } from '../shared/registry-errors.js';
 import { BatchSummaryView } from './batch-summary.view.js';
 import { DeviceByIdView } from './device-by-id.view.js';
+import { EnrolmentKeyRequestsView } from './enrolment-key-requests.view.js';
+import type { Clock } from '../shared/clock.js';
+import { REGISTRY_CLOCK } from '../tokens.js';
 
 /**
  * A small internal query API over the registry's views, until the gateway's read models
@@ -13,6 +16,7 @@ export const registryQuerySubjects = {
   batchSummary: 'query.registry.batch-summary',
   batches: 'query.registry.batches',
   device: 'query.registry.device',
+  enrolmentKeyRequest: 'query.registry.enrolment-key-request',
 } as const;
 
 @Controller()
@@ -20,7 +24,18 @@ export class RegistryQueriesMsController {
   constructor(
     private readonly batches: BatchSummaryView,
     private readonly devices: DeviceByIdView,
+    private readonly requests: EnrolmentKeyRequestsView,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
   ) {}
+
+  /** An enrolment-key request and the devices it holds for approval (pending, approved, rejected). */
+  @MessagePattern(registryQuerySubjects.enrolmentKeyRequest)
+  enrolmentKeyRequest(@Payload() payload: unknown) {
+    const requestId = idField(payload, 'requestId');
+    const report = this.requests.report(requestId, this.clock());
+    if (!report) throw notFound(`enrolment-key request ${requestId}`, { requestId });
+    return report;
+  }
 
   @MessagePattern(registryQuerySubjects.batchSummary)
   batchSummary(@Payload() payload: unknown) {
