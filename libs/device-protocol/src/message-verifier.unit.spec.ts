@@ -1,6 +1,12 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import { IdentityResponseMessage, type DeviceEnvelope } from '@tunnelkey/contracts';
-import { DeviceMessageVerifier, EnvelopeSigner, importVerifyKey, type DeviceMessageRejectionCode } from './index.js';
+import {
+  DeviceMessageVerifier,
+  EnvelopeSigner,
+  importVerifyKey,
+  ReplayGuard,
+  type DeviceMessageRejectionCode,
+} from './index.js';
 
 const now = new Date('2026-11-27T12:00:00.000Z');
 const deviceId = 'd-testdevice';
@@ -96,5 +102,25 @@ describe('device-protocol: signed envelopes, verified before anything is trusted
       .verify(subject, encode({ ...message, body: { challengeId: 'SECRET VALUE!', nonce: 'x' } }))
       .catch((e: Error) => e);
     expect(String(error)).not.toContain('SECRET VALUE');
+  });
+});
+
+describe('ReplayGuard bounds and floor', () => {
+  const at = '2026-11-27T12:00:00.000Z';
+  const now = new Date(at);
+
+  it('remembers at most maxDevices, forgetting the one accepted longest ago', () => {
+    const guard = new ReplayGuard({ maxDevices: 3 });
+    for (let i = 0; i < 10; i++) guard.accept(`d-${i}`, 5);
+    expect(guard.size).toBe(3);
+    expect(guard.judge('d-9', 5, at, now)).toBe('replayed');
+    expect(guard.judge('d-0', 5, at, now)).toBe('fresh'); // forgotten: the window alone judges it
+  });
+
+  it('refuses counters at or below the floor kept elsewhere (a restart)', () => {
+    const guard = new ReplayGuard({ floor: (deviceId) => (deviceId === 'd-1' ? 7 : undefined) });
+    expect(guard.judge('d-1', 7, at, now)).toBe('replayed');
+    expect(guard.judge('d-1', 8, at, now)).toBe('fresh');
+    expect(guard.judge('d-2', 0, at, now)).toBe('fresh');
   });
 });
