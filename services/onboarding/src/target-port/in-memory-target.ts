@@ -33,6 +33,8 @@ export class InMemoryTarget implements OnboardingTarget {
   unreachable = false;
   /** Device ids whose registration the target refuses. */
   readonly refuses = new Set<string>();
+  /** Runs when a registerDevices request arrives, before the target applies it: a test plays what happens meanwhile. */
+  beforeRegister: ((devices: readonly DeviceRegistration[]) => Promise<void>) | undefined;
   closed = false;
   readonly #observers = new Set<(observation: TargetObservation) => void>();
 
@@ -50,6 +52,7 @@ export class InMemoryTarget implements OnboardingTarget {
   async registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]> {
     this.calls.push('registerDevices');
     this.registerRequests.push(devices.length);
+    await this.beforeRegister?.(devices);
     return devices.map(({ deviceId, topicRights }) => {
       if (this.unreachable) return { ok: false, deviceId, reason: 'target-unreachable', detail: 'down' };
       if (this.refuses.has(deviceId)) return { ok: false, deviceId, reason: 'target-refused', detail: 'refused' };
