@@ -30,6 +30,28 @@ export const registryConfig = defineConfig({
     min: 1,
     max: 65_536,
   }),
+  uplinkRatePerMinute: integer(
+    'REGISTRY_UPLINK_RATE_PER_MINUTE',
+    60,
+    'Device messages per minute one device id may send after its burst; more are dropped unanswered',
+    { min: 1, max: 600_000 },
+  ),
+  uplinkBurst: integer('REGISTRY_UPLINK_BURST', 20, 'Device messages one device id may send at once', {
+    min: 1,
+    max: 100_000,
+  }),
+  trackedDevices: integer(
+    'REGISTRY_TRACKED_DEVICES',
+    100_000,
+    'Device ids remembered per replica for rate limits, replay counters and announcements (the oldest is forgotten)',
+    { min: 100, max: 10_000_000 },
+  ),
+  announcementTtlSeconds: integer(
+    'REGISTRY_ANNOUNCEMENT_TTL_SECONDS',
+    3600,
+    'How long an announcement of an unknown device is remembered (in memory, never written) for an open enrolment-key request',
+    { min: 10, max: 604_800 },
+  ),
   platformKeyFile: optionalText(
     'PLATFORM_KEY_FILE',
     'PKCS#8 file (PEM or DER) of the key downlinks are signed with; this or PLATFORM_KEY is required',

@@ -19,11 +19,18 @@ describe('registry configuration', () => {
       logLevel: 'info',
       bulkConcurrency: 64,
       uplinkConcurrency: 256,
+      uplinkRatePerMinute: 60,
+      uplinkBurst: 20,
+      trackedDevices: 100_000,
+      announcementTtlSeconds: 3600,
       platformKeyFile: undefined,
       platformKey: undefined,
       platformKeyId: 'platform-1',
     });
     expect(() => registryConfig.read({ REGISTRY_CHALLENGE_TTL_SECONDS: '4' })).toThrow(ConfigError);
     expect(registryConfig.read({ REGISTRY_CHALLENGE_TTL_SECONDS: '86400' }).challengeTtlSeconds).toBe(86_400);
+    // Rate limits and memory bounds cannot be switched off.
+    expect(() => registryConfig.read({ REGISTRY_UPLINK_BURST: '0' })).toThrow(ConfigError);
+    expect(() => registryConfig.read({ REGISTRY_TRACKED_DEVICES: '10' })).toThrow(ConfigError);
   });
 });

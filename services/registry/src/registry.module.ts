@@ -24,6 +24,7 @@ import { RequestEnrolmentKeysHandler } from './request-enrolment-keys/request-en
 import { RequestEnrolmentKeysMsController } from './request-enrolment-keys/request-enrolment-keys.ms-controller.js';
 import { RevocationStepsReaction } from './revoke-device/revocation-steps.reaction.js';
 import { RevokeDevicesHandler } from './revoke-device/revoke-devices.handler.js';
+import { AnnouncedDevices } from './shared/announced-devices.js';
 import { BatchAdmission } from './shared/batch-admission.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { DeviceStateCache } from './shared/device-state-cache.js';
@@ -86,6 +87,7 @@ export class RegistryModule {
         ...views,
         DeviceStateCache,
         BatchAdmission,
+        AnnouncedDevices,
         UplinkKeyResolver,
         DefineServerPolicyHandler,
         CreateBatchHandler,

@@ -1,9 +1,10 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { deviceUplinkFilter, parseDeviceSubject, type DeviceEnvelope } from '@tunnelkey/contracts';
 import {
   DeviceMessageRejected,
   DeviceMessageVerifier,
+  ReplayGuard,
   type DeviceMessageRejectionCode,
 } from '@tunnelkey/device-protocol';
 import { describeError } from '@tunnelkey/eventstore';
@@ -21,7 +22,10 @@ import {
 import type { Clock } from '../shared/clock.js';
 import { RegistryMetrics } from '../shared/registry-metrics.js';
 import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { isEnrolled } from '../deciders/device-state.js';
 import { IdentityResponseHandler, type IdentityResponse } from '../verify-identity/identity-response.handler.js';
+import { DeviceByIdView } from '../views/device-by-id.view.js';
+import { SourceRateLimiter } from './source-rate-limiter.js';
 import { UplinkKeyResolver } from './uplink-key-resolver.js';
 import type { UplinkOutcome } from './uplink-outcome.js';
 
@@ -40,15 +44,22 @@ const decoder = new TextDecoder();
 
 /**
  * Device -> registry messages: one queue-group subscription per kind (replicas share the load),
- * every message verified (size, contract, subject, key, signature, replay) before anything acts
- * on it, then handed to its slice. Refusals are answered with a signed `rejection` downlink.
+ * each device id rate-limited (a token bucket, bounded memory), every message verified (size,
+ * contract, subject, key, signature, replay) before anything acts on it, then handed to its slice.
+ * A message that fails verification is not answered (as the CA does): its sender is not
+ * authenticated, and a signed rejection for each would let anyone make the platform sign at will.
+ * Refusals of verified messages are answered with a signed `rejection` downlink. The replay
+ * counters are bounded and, after a restart, floored at what the log holds (the device view).
  * Nothing a device sends can crash the service: every failure ends in a log line.
  */
 @Injectable()
 export class DeviceUplinksController implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #subscriptions: Subscription[] = [];
   readonly #inFlight = new Set<Promise<void>>();
-  #verifier: DeviceMessageVerifier | undefined;
+  #started = false;
+  readonly verifier: DeviceMessageVerifier;
+  readonly replayGuard: ReplayGuard;
+  readonly rateLimiter: SourceRateLimiter;
   readonly #limiter: ConcurrencyLimiter;
 
   constructor(
@@ -57,6 +68,7 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
     private readonly identityResponses: IdentityResponseHandler,
     private readonly enrolmentKeyReports: EnrolmentKeyReportHandler,
     private readonly announcements: AnnounceHandler,
+    private readonly devices: DeviceByIdView,
     @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
     private readonly metrics: RegistryMetrics,
     @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
@@ -64,17 +76,28 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
     @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {
     this.#limiter = new ConcurrencyLimiter(config.uplinkConcurrency);
+    this.rateLimiter = new SourceRateLimiter({
+      ratePerMinute: config.uplinkRatePerMinute,
+      burst: config.uplinkBurst,
+      maxSources: config.trackedDevices,
+    });
+    this.replayGuard = new ReplayGuard({
+      maxDevices: config.trackedDevices,
+      floor: (deviceId) => devices.lastUplinkCounter(deviceId),
+    });
+    this.verifier = new DeviceMessageVerifier({
+      direction: 'uplink',
+      namespace: config.namespace,
+      clock,
+      resolveKey: keys.resolve,
+      replayGuard: this.replayGuard,
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.#verifier) return;
+    if (this.#started) return;
+    this.#started = true;
     const { namespace } = this.config;
-    this.#verifier = new DeviceMessageVerifier({
-      direction: 'uplink',
-      namespace,
-      clock: this.clock,
-      resolveKey: this.keys.resolve,
-    });
     for (const kind of registryUplinkKinds) {
       const subject = deviceUplinkFilter(kind, namespace);
       this.#subscriptions.push(
@@ -88,7 +111,7 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
               );
               return;
             }
-            const handling = this.#limiter.run(() => this.#handle(msg));
+            const handling = this.#limiter.run(() => this.handle(msg.subject, msg.data));
             this.#inFlight.add(handling);
             void handling.finally(() => this.#inFlight.delete(handling));
           },
@@ -103,12 +126,22 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
     await Promise.allSettled([...this.#inFlight]);
   }
 
-  async #handle(msg: Msg): Promise<void> {
+  /** One device message, end to end: rate limit, verify, hand to its slice, answer a refusal. */
+  async handle(subject: string, data: Uint8Array): Promise<void> {
+    const source = parseDeviceSubject(subject, this.config.namespace);
+    if (!source || source.direction !== 'uplink') {
+      this.metrics.uplinksDropped.inc({ reason: 'unverified-subject-mismatch' });
+      return;
+    }
+    if (!this.rateLimiter.take(source.deviceId, this.clock().getTime())) {
+      this.metrics.uplinksDropped.inc({ reason: 'rate-limited' });
+      return;
+    }
     let envelope: DeviceEnvelope;
     try {
-      envelope = await this.#verifier!.verify(msg.subject, msg.data);
+      envelope = await this.verifier.verify(subject, data);
     } catch (error) {
-      await this.#untrusted(error, msg).catch((failure: unknown) => this.#failed(msg.subject, failure));
+      await this.#untrusted(error, subject, data).catch((failure: unknown) => this.#failed(subject, failure));
       return;
     }
     try {
@@ -126,14 +159,17 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
           },
           'device message refused',
         );
-        if (outcome.silent) return;
+        if (outcome.silent) {
+          this.metrics.uplinksDropped.inc({ reason: outcome.code });
+          return;
+        }
         const inReplyTo = { kind: envelope.kind, counter: envelope.counter };
         await sendRejection(this.downlinks, envelope.deviceId, inReplyTo, outcome.code, outcome.message);
       }
     } catch (error) {
       // The store or the bus failed: nothing was decided, and the device will ask again.
       this.metrics.deviceMessages.inc({ kind: envelope.kind, outcome: 'error' });
-      this.#failed(msg.subject, error);
+      this.#failed(subject, error);
     }
   }
 
@@ -150,29 +186,28 @@ export class DeviceUplinksController implements OnApplicationBootstrap, OnModule
     }
   }
 
-  /** A message that failed verification: logged (codes and ids only), answered, and counted against a pending challenge. */
-  async #untrusted(error: unknown, msg: Msg): Promise<void> {
+  /**
+   * A message that failed verification: counted and logged (codes and ids only), never answered.
+   * An identity-response is counted against the device's pending challenge when the view holds
+   * one with that id not yet failed for that reason (no log read for anything else).
+   */
+  async #untrusted(error: unknown, subject: string, data: Uint8Array): Promise<void> {
     if (!(error instanceof DeviceMessageRejected)) throw error;
-    const parts = parseDeviceSubject(msg.subject, this.config.namespace);
-    const raw = parseQuietly(msg.data);
+    const parts = parseDeviceSubject(subject, this.config.namespace);
+    this.metrics.uplinksDropped.inc({ reason: `unverified-${error.code}` });
+    this.logger.debug(
+      { event: 'registry.device_message_unverified', code: error.code, deviceId: parts?.deviceId, kind: parts?.kind },
+      'device message failed verification; dropped',
+    );
+    const reason = untrustedResponseReasons[error.code];
+    if (!parts || parts.kind !== 'identity-response' || !reason) return;
+    const state = this.devices.deviceState(parts.deviceId);
+    if (!state || !isEnrolled(state) || !state.challenge || state.challenge.failures.includes(reason)) return;
+    const raw = parseQuietly(data);
+    if ((raw?.body as { challengeId?: unknown } | undefined)?.challengeId !== state.challenge.challengeId) return;
     const counter =
       typeof raw?.counter === 'number' && Number.isSafeInteger(raw.counter) && raw.counter >= 0 ? raw.counter : 0;
-    this.metrics.deviceMessages.inc({ kind: parts?.kind ?? 'unknown', outcome: `refused-${error.code}` });
-    this.logger.warn(
-      {
-        event: 'registry.device_message_refused',
-        code: error.code,
-        deviceId: parts?.deviceId,
-        kind: parts?.kind,
-        counter,
-      },
-      'device message failed verification',
-    );
-    if (!parts || parts.direction !== 'uplink') return;
-    const reason = untrustedResponseReasons[error.code];
-    if (parts.kind === 'identity-response' && reason)
-      await this.identityResponses.recordUntrustedResponse(parts.deviceId, raw?.body, reason, counter);
-    await sendRejection(this.downlinks, parts.deviceId, { kind: parts.kind, counter }, error.code);
+    await this.identityResponses.recordUntrustedResponse(parts.deviceId, raw?.body, reason, counter);
   }
 
   #failed(subject: string, error: unknown): void {

@@ -1,13 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { DeviceEnvelope } from '@tunnelkey/contracts';
 import { importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
-import { load, type EventStore } from '@tunnelkey/eventstore';
-import { EVENT_STORE } from '@tunnelkey/messaging';
 import { deviceIdMatchesPublicKey } from '@tunnelkey/puf';
-import { deviceDecider } from '../deciders/device.decider.js';
-import { identityOf, type DeviceIdentity } from '../deciders/device-state.js';
-import { deviceStream } from '../shared/registry-streams.js';
+import type { DeviceIdentity } from '../deciders/device-state.js';
 import { DeviceByIdView } from '../views/device-by-id.view.js';
 
 /** Messages whose body carries the enrolment key they are signed with (the device may be unknown). */
@@ -15,7 +11,7 @@ const selfKeyedKinds: ReadonlySet<string> = new Set(['announce', 'enrolment-key-
 const maxCachedKeys = 100_000;
 
 /**
- * Which key must have signed a device message, from the registry's own device state: the enrolled
+ * Which key must have signed a device message, from the registry's device view: the enrolled
  * key; or, for announce and enrolment-key-report, the key in the body, provided the device id is
  * that key's digest and it does not contradict an enrolled one. Remembers which key digest each
  * envelope was checked against, for the deciders.
@@ -25,16 +21,20 @@ export class UplinkKeyResolver {
   readonly #keys = new Map<string, { digest: string; key: CryptoKey }>();
   readonly #checkedAgainst = new WeakMap<object, string>();
 
-  constructor(
-    private readonly devices: DeviceByIdView,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
-  ) {}
+  #catchingUp: Promise<void> | undefined;
+
+  constructor(private readonly devices: DeviceByIdView) {}
 
   readonly resolve = async (envelope: DeviceEnvelope): Promise<CryptoKey | null | undefined> => {
     if (envelope.keyId !== 'enrolment') return null;
-    const enrolled = await this.#enrolledIdentity(envelope.deviceId);
+    const selfKeyed = selfKeyedKinds.has(envelope.kind);
+    // Self-keyed messages carry their key: an unknown device needs no lookup (the deciders check
+    // the log when something is written). Others wait for the view, never read the log themselves.
+    const enrolled = selfKeyed
+      ? this.devices.identity(envelope.deviceId)
+      : await this.#enrolledIdentity(envelope.deviceId);
     let identity: Pick<DeviceIdentity, 'enrolmentPublicKey' | 'enrolmentKeyDigest'> | undefined = enrolled;
-    if (selfKeyedKinds.has(envelope.kind)) {
+    if (selfKeyed) {
       const claimed = (envelope.body as { enrolmentPublicKey?: unknown }).enrolmentPublicKey;
       if (typeof claimed !== 'string') return null;
       const spki = Buffer.from(claimed, 'base64');
@@ -55,11 +55,13 @@ export class UplinkKeyResolver {
   }
 
   async #enrolledIdentity(deviceId: string): Promise<DeviceIdentity | undefined> {
-    // The view first (no round trip); the log when it has not seen the device yet.
-    return (
-      this.devices.identity(deviceId) ??
-      identityOf((await load(this.store, deviceDecider, deviceStream(deviceId))).state)
-    );
+    // The view first; when it has not seen the device, one catch-up shared by every message that
+    // missed meanwhile (a flood of unknown ids costs one catch-up at a time, not a read each).
+    const known = this.devices.identity(deviceId);
+    if (known) return known;
+    this.#catchingUp ??= this.devices.catchUp().finally(() => (this.#catchingUp = undefined));
+    await this.#catchingUp;
+    return this.devices.identity(deviceId);
   }
 
   /** Importing a key costs about a millisecond: keep them per device while the key stays the same. */

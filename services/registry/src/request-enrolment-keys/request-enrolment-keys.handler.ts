@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { RegistryConfig } from '../config.js';
 import { batchDecider } from '../deciders/batch.decider.js';
 import type { Downlinks } from '../downlink-port/downlinks.js';
+import { AnnouncedDevices } from '../shared/announced-devices.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { commandOf } from '../shared/command-metadata.js';
 import { batchStream } from '../shared/registry-streams.js';
@@ -17,7 +18,8 @@ import { EnrolmentKeyRequestsView } from '../views/enrolment-key-requests.view.j
 /**
  * For operators without an identity file: asks the named devices, or every device that announced
  * itself and is in no batch yet, to report its enrolment key. Reports arrive as
- * enrolment-key-report messages (see enrolment-key-report.handler) and the devices join the batch.
+ * enrolment-key-report messages (see enrolment-key-report.handler): named devices and devices a
+ * manufacturer key of the batch attests join the batch, others are held for an operator's approval.
  */
 @Injectable()
 export class RequestEnrolmentKeysHandler {
@@ -25,6 +27,7 @@ export class RequestEnrolmentKeysHandler {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly requests: EnrolmentKeyRequestsView,
     private readonly devices: DeviceByIdView,
+    private readonly announced: AnnouncedDevices,
     @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
     @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
     @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
@@ -53,7 +56,12 @@ export class RequestEnrolmentKeysHandler {
     // Reports can come back within milliseconds: the view must know the request first; and the
     // announcements written before it decide whom an open request goes to.
     await Promise.all([this.requests.catchUp(), this.devices.catchUp()]);
-    const targets = request?.deviceIds ?? this.devices.unassignedAnnounced();
+    // Open: the devices announced to this replica lately (in memory), and those the log holds as
+    // Announced from before announcements stopped being written. Devices announcing while the
+    // request is open are asked then (announce.handler). Who answers unattested is held for approval.
+    const targets = request?.deviceIds ?? [
+      ...new Set([...this.devices.unassignedAnnounced(), ...this.announced.recent(now)]),
+    ];
     // A retried request is sent again while it is open: devices answer idempotently.
     if (Date.parse(effectiveExpiry) > now.getTime()) {
       await mapBounded(targets, this.config.bulkConcurrency, (deviceId) =>

@@ -16,11 +16,12 @@ const expiresAt = new Date(sliceNow.getTime() + 60_000).toISOString();
 describe('RequestEnrolmentKeys (slice)', () => {
   let slice: RegistrySlice;
   let handler: RequestEnrolmentKeysHandler;
-  const [announced, imported, named] = [sliceDevice(), sliceDevice(), sliceDevice()];
+  const [announced, imported, named, remembered] = [sliceDevice(), sliceDevice(), sliceDevice(), sliceDevice()];
   beforeEach(async () => {
     slice = await registrySlice();
-    const { store, requests, devices, downlinks, config, clock, logger } = slice;
-    handler = new RequestEnrolmentKeysHandler(store, requests, devices, downlinks, config, clock, logger);
+    const { store, requests, devices, announced: inMemory, downlinks, config, clock, logger } = slice;
+    handler = new RequestEnrolmentKeysHandler(store, requests, devices, inMemory, downlinks, config, clock, logger);
+    inMemory.remember(remembered.deviceId, sliceNow);
     await slice.given(policyStream('fridges'), [policyDefined]);
     await slice.given(deviceStream(announced.deviceId), [deviceAnnounced(announced)]);
     await slice.given(deviceStream(imported.deviceId), [deviceImported(imported, 'other')]);
@@ -28,7 +29,7 @@ describe('RequestEnrolmentKeys (slice)', () => {
   });
   afterEach(() => slice.stop());
 
-  it('given announced devices, when keys are requested, then EnrolmentKeysRequested, each asked', async () => {
+  it('given announced devices (in the log, or lately in memory), when keys are requested, then EnrolmentKeysRequested, each asked', async () => {
     const reply = await handler.handle({ commandId: 'c-1', batchId: 'no-file', requestId: 'ask-1', ttlSeconds: 60 });
     expect(reply).toEqual({ requestId: 'ask-1', expiresAt });
     expect(await slice.written()).toEqual([
@@ -40,6 +41,7 @@ describe('RequestEnrolmentKeys (slice)', () => {
     ]);
     expect(slice.downlinks.sent).toEqual([
       { kind: 'enrolment-key-request', deviceId: announced.deviceId, body: { requestId: 'ask-1', expiresAt } },
+      { kind: 'enrolment-key-request', deviceId: remembered.deviceId, body: { requestId: 'ask-1', expiresAt } },
     ]);
     expect(slice.requests.request('ask-1')).toEqual({ batchId: 'no-file', requestId: 'ask-1', expiresAt });
   });
@@ -63,7 +65,7 @@ describe('RequestEnrolmentKeys (slice)', () => {
       handler.handle({ commandId: 'c-4', batchId: 'no-file', requestId: 'ask-3', ttlSeconds: 60 }),
     ).resolves.toEqual({ requestId: 'ask-3', expiresAt });
     expect(await slice.written()).toEqual(written);
-    expect(slice.downlinks.sent).toHaveLength(2);
+    expect(slice.downlinks.sent).toHaveLength(4);
   });
 
   it('given no such batch, when keys are requested, then NOT_FOUND and nothing is sent', async () => {

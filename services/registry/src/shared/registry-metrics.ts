@@ -9,6 +9,7 @@ export class RegistryMetrics {
   readonly importDuration: Histogram;
   readonly deviceMessages: Counter<'kind' | 'outcome'>;
   readonly challengesIssued: Counter;
+  readonly uplinksDropped: Counter<'reason'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     this.importRows = new Counter({
@@ -27,6 +28,12 @@ export class RegistryMetrics {
       name: 'registry_device_messages_total',
       help: 'Device messages handled, by kind and outcome',
       labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    });
+    this.uplinksDropped = new Counter({
+      name: 'registry_uplinks_dropped_total',
+      help: 'Device messages dropped without an answer, by reason (rate-limited, unverified-<code>, hold-full)',
+      labelNames: ['reason'],
       registers: [registry],
     });
     this.challengesIssued = new Counter({

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { registryConfig } from '../config.js';
 import { InMemoryDownlinks } from '../downlink-port/in-memory-downlinks.js';
+import { AnnouncedDevices } from '../shared/announced-devices.js';
 import { BatchAdmission } from '../shared/batch-admission.js';
 import { DeviceStateCache } from '../shared/device-state-cache.js';
 import { RegistryMetrics } from '../shared/registry-metrics.js';
@@ -37,12 +38,16 @@ export const sliceNow = new Date('2026-03-01T12:00:00.000Z');
 
 export type RegistrySlice = Awaited<ReturnType<typeof registrySlice>>;
 
-export async function registrySlice() {
+/**
+ * `store`: another slice's store, as a registry restarted on the same log sees it (fresh views,
+ * caches and doubles); `env`: configuration variables.
+ */
+export async function registrySlice(options: { store?: InMemoryEventStore; env?: Record<string, string> } = {}) {
   const logger = pino({ level: 'silent' });
-  const store = new InMemoryEventStore({ logger });
+  const store = options.store ?? new InMemoryEventStore({ logger });
   let now = sliceNow;
   const clock = () => now;
-  const config = registryConfig.read({});
+  const config = registryConfig.read(options.env ?? {});
   const readiness = new ReadinessRegistry();
   const streams = new RegistryStreams(store);
   const devices = new DeviceByIdView(store, streams, readiness, logger);
@@ -77,6 +82,7 @@ export async function registrySlice() {
     requests,
     deviceStates: new DeviceStateCache(devices),
     admission: new BatchAdmission(devices),
+    announced: new AnnouncedDevices(config),
     downlinks: new InMemoryDownlinks(),
     metrics: new RegistryMetrics(new Registry()),
     /** Moves the clock the handlers read. */

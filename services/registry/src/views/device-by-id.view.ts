@@ -15,7 +15,7 @@ import { REGISTRY_LOGGER } from '../tokens.js';
 import { RegistryView } from './registry-view.js';
 
 export interface DeviceById {
-  devices: Map<string, { state: DeviceState; updatedAt: string; sequence: number }>;
+  devices: Map<string, { state: DeviceState; updatedAt: string; sequence: number; lastUplinkCounter?: number }>;
   /** Announced and in no batch: who an enrolment-key request without device ids is sent to. */
   unassignedAnnounced: Set<string>;
   /** The devices of each batch (a revoked device stays in its batch, a transfer moves it). */
@@ -37,7 +37,16 @@ export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
     const deviceId = event.aggregateId;
     const previous = view.devices.get(deviceId)?.state ?? deviceDecider.initialState();
     const state = deviceDecider.evolve(previous, event as DeviceEvent);
-    view.devices.set(deviceId, { state, updatedAt: event.occurredAt, sequence: recorded.sequence });
+    const lastUplinkCounter = Math.max(
+      view.devices.get(deviceId)?.lastUplinkCounter ?? -1,
+      uplinkCounterOf(deviceId, event.causationId) ?? -1,
+    );
+    view.devices.set(deviceId, {
+      state,
+      updatedAt: event.occurredAt,
+      sequence: recorded.sequence,
+      ...(lastUplinkCounter >= 0 ? { lastUplinkCounter } : {}),
+    });
     if (state.status === 'Announced') view.unassignedAnnounced.add(deviceId);
     else view.unassignedAnnounced.delete(deviceId);
     const [before, after] = [batchOf(previous), batchOf(state)];
@@ -124,6 +133,14 @@ export class DeviceByIdView extends RegistryView<DeviceById> {
     return pending;
   }
 
+  /**
+   * The highest counter of this device's signed messages the log holds an effect of (events
+   * caused by an uplink carry its counter in their causation id): the replay floor after a restart.
+   */
+  lastUplinkCounter(deviceId: string): number | undefined {
+    return this.state.devices.get(deviceId)?.lastUplinkCounter;
+  }
+
   unassignedAnnounced(): string[] {
     return [...this.state.unassignedAnnounced];
   }
@@ -134,6 +151,14 @@ export class DeviceByIdView extends RegistryView<DeviceById> {
 }
 
 const noMembers: ReadonlySet<string> = new Set();
+
+/** `dev-<deviceId>_<kind>-<counter>`, as uplinkMetadata derives it (a hashed id, when too long, names no counter). */
+const uplinkCausation = /^dev-(.+)_[a-z][a-z-]*-(\d{1,15})$/;
+
+function uplinkCounterOf(deviceId: string, causationId: string | undefined): number | undefined {
+  const match = causationId ? uplinkCausation.exec(causationId) : null;
+  return match && match[1] === deviceId ? Number(match[2]) : undefined;
+}
 
 /** The batch a device belongs to, whatever its status (a revoked device keeps its batch). */
 function batchOf(state: DeviceState): string | undefined {
