@@ -45,7 +45,7 @@ import type {
   Subscription,
   SubscriptionOptions,
 } from '@tunnelkey/eventstore';
-import { parkAndLog, poisonEvent } from '@tunnelkey/eventstore/internal';
+import { parkAndLog, parksAfterAttempts, poisonEvent } from '@tunnelkey/eventstore/internal';
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
 import { PublishPipeline } from './publish-pipeline.js';
 import { KvSnapshotStore } from './kv-snapshot-store.js';
@@ -57,11 +57,14 @@ export interface JetStreamEventStoreOptions {
   duplicateWindowMs?: number;
   /** How long an append waits for JetStream's acknowledgement. Default 5 s. */
   publishTimeoutMs?: number;
-  /** Delays before a failed handler sees the event again (nak with delay; the last one repeats). */
+  /** Delays before a failed handler sees the event again (nak with delay; the last one repeats: the cap). */
   retryBackoffMs?: readonly number[];
   /** Redelivery of an event whose handler neither acked nor failed (a crashed process). Default 30 s. */
   ackWaitMs?: number;
-  /** After this many failed attempts an event is parked and the subscription moves on. Default 25. */
+  /**
+   * After this many failed attempts an event is parked and the subscription moves on. Default 25.
+   * Only for subscriptions with the `park-after-attempts` delivery policy; `retry-forever` never parks.
+   */
   maxHandlerAttempts?: number;
   /** Where invalid events found on a stream go. Default: a `<NS>_PARKED` stream. */
   parked?: ParkedEventStore;
@@ -188,6 +191,7 @@ export class JetStreamEventStore implements EventStore {
     const { durable } = options;
     if (!durablePattern.test(durable))
       throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: durable.slice(0, 64) });
+    const parks = parksAfterAttempts(options);
     const name = this.streamName(options.context);
     const filter = this.#filter(options.context, options.aggregate);
     const jsm = await this.#manager();
@@ -227,7 +231,7 @@ export class JetStreamEventStore implements EventStore {
           msg.nak();
           break;
         }
-        await this.#deliver(msg, name, durable, handler).then((acked) => {
+        await this.#deliver(msg, name, durable, parks, handler).then((acked) => {
           if (acked) lastAcked = msg.seq;
         });
         notify();
@@ -409,14 +413,14 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /** Hands one delivery to the handler; true when it was acked. */
-  async #deliver(msg: JsMsg, name: string, durable: string, handler: EventHandler): Promise<boolean> {
+  async #deliver(msg: JsMsg, name: string, durable: string, parks: boolean, handler: EventHandler): Promise<boolean> {
     let recorded: RecordedEvent | undefined;
     try {
       recorded = await this.#decodeOrPark(name, msg.subject, msg.seq, msg.data, durable);
       if (recorded) await handler(recorded);
     } catch (error) {
       const attempt = msg.info.deliveryCount;
-      if (recorded && attempt >= this.#maxHandlerAttempts) {
+      if (recorded && parks && attempt >= this.#maxHandlerAttempts) {
         // A poison event must not block every event after it forever: set it aside, visibly.
         await parkAndLog(
           this.parked,

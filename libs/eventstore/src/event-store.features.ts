@@ -853,6 +853,39 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
           1,
         );
       });
+
+      test('retry-forever: an event whose handler fails three times the park limit is never parked; once the fault clears it is handled, and the ones after it waited', async () => {
+        const sequences = await seed(3);
+        const stuck = sequences[1]!;
+        const failuresBeforeFix = 9; // the park limit is 3 here
+        let failures = 0;
+        const handled: number[] = [];
+        const sub = await h.store.subscribe(
+          { durable: uniqueId('never-park'), context: 'registry', delivery: 'retry-forever' },
+          (r) => {
+            if (r.sequence === stuck && failures < failuresBeforeFix) {
+              failures++;
+              throw new Error('target offline');
+            }
+            handled.push(r.sequence);
+          },
+        );
+        await bound(sub.caughtUp(), 'caughtUp once the fault cleared');
+        await sub.stop();
+        expect(failures).toBe(failuresBeforeFix);
+        expect(handled).toEqual(sequences);
+        expect((await h.parked.list()).filter((p) => p.sequence === stuck)).toEqual([]);
+        expect(h.logs.filter((l) => l['event'] === 'eventstore.event_parked' && l['sequence'] === stuck)).toEqual([]);
+      });
+
+      test('an unknown delivery policy is refused before anything is subscribed', async () => {
+        await expect(
+          h.store.subscribe(
+            { durable: uniqueId('bad-policy'), context: 'registry', delivery: 'skip' as never },
+            () => undefined,
+          ),
+        ).rejects.toThrow(/delivery is one of park-after-attempts, retry-forever/);
+      });
     });
   });
 }

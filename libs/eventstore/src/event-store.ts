@@ -48,6 +48,18 @@ export interface ReadResult<E extends EventEnvelope = EventEnvelope> {
   version: number;
 }
 
+/**
+ * What a durable subscription does with an event whose handler keeps failing:
+ * - `park-after-attempts`: after the store's `maxHandlerAttempts` (default 25) the event is parked
+ *   (set aside in the parked store, logged) and acked, and the subscription moves on;
+ * - `retry-forever`: never parked; redelivered with the store's capped backoff (its last delay
+ *   repeats) until the handler succeeds, the events after it waiting. For work that must never be
+ *   skipped (the revocation path): a handler stuck there is an alert, not an outcome.
+ * An event that fails its contract is parked under either policy: no retry can make it valid.
+ */
+export type DeliveryPolicy = 'park-after-attempts' | 'retry-forever';
+export const deliveryPolicies: readonly DeliveryPolicy[] = ['park-after-attempts', 'retry-forever'];
+
 export interface SubscriptionOptions {
   /** Durable name ([A-Za-z0-9_-]): the subscription resumes where this name stopped. */
   durable: string;
@@ -56,6 +68,8 @@ export interface SubscriptionOptions {
   aggregate?: string;
   /** Where a durable that does not exist yet starts (e.g. a projection's checkpoint + 1). Default: 1. */
   fromSequence?: number;
+  /** What happens to an event whose handler keeps failing. Default: `park-after-attempts`. */
+  delivery?: DeliveryPolicy;
 }
 
 export type EventHandler = (recorded: RecordedEvent) => Promise<void> | void;

@@ -21,7 +21,13 @@ import type {
   Subscription,
   SubscriptionOptions,
 } from './event-store.js';
-import { InMemoryParkedEventStore, parkAndLog, poisonEvent, type ParkedEventStore } from './parking.js';
+import {
+  InMemoryParkedEventStore,
+  parkAndLog,
+  parksAfterAttempts,
+  poisonEvent,
+  type ParkedEventStore,
+} from './parking.js';
 import { InMemorySnapshotStore, type SnapshotStore } from './snapshots.js';
 
 export interface InMemoryEventStoreOptions {
@@ -30,7 +36,10 @@ export interface InMemoryEventStoreOptions {
   duplicateWindowMs?: number;
   /** Delays before a failed handler sees the event again (last one repeats). */
   retryBackoffMs?: readonly number[];
-  /** After this many failed attempts an event is parked and the subscription moves on. Default 25. */
+  /**
+   * After this many failed attempts an event is parked and the subscription moves on. Default 25.
+   * Only for subscriptions with the `park-after-attempts` delivery policy; `retry-forever` never parks.
+   */
   maxHandlerAttempts?: number;
   parked?: ParkedEventStore;
   logger?: Logger;
@@ -136,6 +145,7 @@ export class InMemoryEventStore implements EventStore {
   async subscribe(options: SubscriptionOptions, handler: EventHandler): Promise<Subscription> {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.durable))
       throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: options.durable.slice(0, 64) });
+    const parks = parksAfterAttempts(options);
     const filter = this.#filter(options.context, options.aggregate);
     let durable = this.#durables.get(options.durable);
     if (!durable) {
@@ -180,7 +190,7 @@ export class InMemoryEventStore implements EventStore {
           for (const notify of progress) notify();
         } catch (error) {
           attempts++;
-          if (recorded && attempts >= this.#maxHandlerAttempts) {
+          if (recorded && parks && attempts >= this.#maxHandlerAttempts) {
             const stream = streamName(options.context, this.#namespace);
             await parkAndLog(
               this.parked,
@@ -208,6 +218,7 @@ export class InMemoryEventStore implements EventStore {
               durable: options.durable,
               subject: message.subject,
               sequence: message.sequence,
+              attempt: attempts,
               error: describeError(error),
             },
             'handler failed; event will be redelivered',

@@ -3,4 +3,4 @@
  * helpers both adapters share. Services use the public entry (`@tunnelkey/eventstore`) only.
  */
 export { decodeEvent, encodeEvent, eventHeaders, streamContext, validateAppend, type Decoded } from './codec.js';
-export { parkAndLog, poisonEvent } from './parking.js';
+export { parkAndLog, parksAfterAttempts, poisonEvent } from './parking.js';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { RecordedEvent } from './event-store.js';
+import { SubscriptionError } from './errors.js';
+import { deliveryPolicies, type RecordedEvent, type SubscriptionOptions } from './event-store.js';
 
 /** An event set aside so consumers can move on: it fails its contract, or its handler kept failing. */
 export interface ParkedEvent {
@@ -84,4 +85,17 @@ export function poisonEvent(
     parkedAt: new Date(now).toISOString(),
     payload,
   };
+}
+
+/**
+ * Whether a subscription parks an event its handler keeps failing on (`park-after-attempts`, the
+ * default) or retries it forever (`retry-forever`). Any other value is refused before subscribing.
+ */
+export function parksAfterAttempts(options: Pick<SubscriptionOptions, 'durable' | 'delivery'>): boolean {
+  const delivery = options.delivery ?? 'park-after-attempts';
+  if (!deliveryPolicies.includes(delivery))
+    throw new SubscriptionError(`delivery is one of ${deliveryPolicies.join(', ')}`, {
+      durable: options.durable.slice(0, 64),
+    });
+  return delivery === 'park-after-attempts';
 }
