@@ -171,6 +171,8 @@ describe('device uplinks: floods and replays (slice)', () => {
       await second.onApplicationBootstrap();
       after.deliver(answer);
       await second.onModuleDestroy();
+      // The replay never reaches a handler (nothing counted as accepted or refused), nor is it answered.
+      expect((await restarted.metrics.deviceMessages.get()).values).toEqual([]);
       expect(restarted.downlinks.sent).toEqual([]);
       expect(await dropped(restarted)).toEqual({ 'unverified-replayed': 1 });
       expect((await slice.written()).map((e) => e.type)).toEqual(['IdentityVerified']);
