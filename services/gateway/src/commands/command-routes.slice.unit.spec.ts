@@ -62,6 +62,15 @@ const samples: Record<SentRoute, { path: Record<string, string>; body: Record<st
     body: { batchId: 'b1', name: 'fridges', policyId: 'fridges', ownerId: 'acme', expectedSize: 10 },
   },
   RequestEnrolmentKeys: { path: { batchId: 'b1' }, body: { requestId: 'r1', ttlSeconds: 300 } },
+  RegisterManufacturerKey: {
+    path: { batchId: 'b1' },
+    body: {
+      keyId: 'acme-factory',
+      publicKey:
+        'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGx1Gd8yM2BoSUvW1ufUHOAmpGgbGkU+1m6C3Ny2VblvzjJb7Z8RGKbu2KrSBSwnWXqgOxzJ9xDlPFe2mdtBv3A==',
+    },
+  },
+  DecideHeldEnrolments: { path: { batchId: 'b1', requestId: 'r1' }, body: { deviceIds: ['d1'], decision: 'approve' } },
   VerifyIdentity: { path: {}, body: { scope: { kind: 'batch', batchId: 'b1' } } },
   CertifyDevices: { path: {}, body: { scope: { kind: 'devices', deviceIds: ['d1', 'd2'] }, keyId: 'tls-0' } },
   OnboardBatch: { path: { batchId: 'b1' }, body: { targetIds: ['t1'] } },
