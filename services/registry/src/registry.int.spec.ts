@@ -4,6 +4,7 @@ import {
   AnnounceMessage,
   CertificateIssued,
   CreateBatch,
+  DecideHeldEnrolments,
   DefineServerPolicy,
   IdentityResponseMessage,
   ImportIdentities,
@@ -17,11 +18,14 @@ import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
+import { AnnouncedDevices } from './shared/announced-devices.js';
+import { RegistryMetrics } from './shared/registry-metrics.js';
 import { startRegistry, type RunningRegistry } from './start-registry.js';
 import { TestDevice, TestFleet, testFirmwareMeasurement } from './test-support/test-fleet.js';
 import { UnansweredChallengesJob } from './verify-identity/unanswered-challenges.job.js';
 import type { BatchSummary } from './views/batch-summary.view.js';
 import type { DeviceDetail } from './views/device-by-id.view.js';
+import type { EnrolmentKeyRequestReport } from './views/enrolment-key-requests.view.js';
 import { registryQuerySubjects } from './views/registry-queries.ms-controller.js';
 
 // Real NATS (NATS_URL or loopback), one namespace for this file; the device side signs for real.
@@ -39,6 +43,14 @@ const command = <R>(definition: { subject(ns?: string): string }, payload: objec
 const query = <R>(subject: string, payload: object) => client.request<R>(`${ns()}.${subject}`, payload);
 const deviceDetail = (deviceId: string) => query<DeviceDetail>(registryQuerySubjects.device, { deviceId });
 const batchSummary = (batchId: string) => query<BatchSummary>(registryQuerySubjects.batchSummary, { batchId });
+/** The registry's dropped-uplink counters, by reason. */
+const dropped = async (): Promise<Record<string, number>> =>
+  Object.fromEntries(
+    (await registry.service.app.get(RegistryMetrics).uplinksDropped.get()).values.map((v) => [
+      String(v.labels.reason),
+      v.value,
+    ]),
+  );
 const storedEvents = async () => (await nats.jsm.streams.info(streamName('registry', ns()))).state.messages;
 const refusal = (promise: Promise<unknown>) =>
   promise.then(
@@ -245,7 +257,7 @@ describe('registry against real NATS: policy, batch, import, verify, announce, c
     });
   });
 
-  it('ignores a forged, a replayed and a wrong-key identity-response once verified: a rejection goes back, nothing else changes', async () => {
+  it('drops a forged, a replayed and a wrong-key identity-response once verified: no answer, nothing changes', async () => {
     const [device, other] = take(2) as [TestDevice, TestDevice];
     await batchWith([device, other]);
     await verified([device]);
@@ -253,6 +265,8 @@ describe('registry against real NATS: policy, batch, import, verify, announce, c
     const detail = await deviceDetail(device.deviceId);
     const challenge = device.lastInbox('identity-challenge')!.body as { challengeId: string; nonce: string };
     const rejections = () => device.inbox.filter((m) => m.kind === 'rejection').length;
+    const dropsBefore = await dropped();
+    const drops = async (reason: string) => ((await dropped())[reason] ?? 0) - (dropsBefore[reason] ?? 0);
     const impostor = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pkcs8 = impostor.privateKey.export({ format: 'der', type: 'pkcs8' });
     const impostorKey = await webcrypto.subtle.importKey(
@@ -269,16 +283,11 @@ describe('registry against real NATS: policy, batch, import, verify, announce, c
       { challengeId: challenge.challengeId, nonce: challenge.nonce },
       impostorKey,
     );
-    await waitFor(() => rejections() === 1, { description: 'rejection of the forgery' });
-    expect(device.lastInbox('rejection')!.body).toMatchObject({
-      code: 'bad-signature',
-      inReplyTo: { kind: 'identity-response' },
-    });
+    await waitFor(async () => (await drops('unverified-bad-signature')) === 1, { description: 'forgery dropped' });
 
     const genuine = device.sent.find((m) => m.subject.endsWith('.identity-response'))!;
     nats.nc.publish(genuine.subject, genuine.data);
-    await waitFor(() => rejections() === 2, { description: 'rejection of the replay' });
-    expect(device.lastInbox('rejection')!.body).toMatchObject({ code: 'replayed' });
+    await waitFor(async () => (await drops('unverified-replayed')) === 1, { description: 'replay dropped' });
 
     // Another device's response sent on this device's subject: the key is the wrong one.
     const body = { challengeId: challenge.challengeId, nonce: challenge.nonce };
@@ -288,10 +297,12 @@ describe('registry against real NATS: policy, batch, import, verify, announce, c
     });
     const data = new TextEncoder().encode(JSON.stringify({ ...foreign, deviceId: device.deviceId }));
     nats.nc.publish(IdentityResponseMessage.subject(device.deviceId, ns()), data);
-    await waitFor(() => rejections() === 3, { description: 'rejection of the foreign signature' });
-    expect(device.lastInbox('rejection')!.body).toMatchObject({ code: 'bad-signature' });
+    await waitFor(async () => (await drops('unverified-bad-signature')) === 2, {
+      description: 'foreign signature dropped',
+    });
 
-    // Each rejection is sent once its message was handled: nothing was written before it.
+    // Unauthenticated senders get no signed answer, and nothing was written.
+    expect(rejections()).toBe(0);
     expect(await storedEvents()).toBe(before);
     expect(await deviceDetail(device.deviceId)).toEqual(detail);
   });
@@ -359,35 +370,53 @@ describe('registry against real NATS: policy, batch, import, verify, announce, c
     }
   });
 
-  it('records announcements and, on request, adds announced devices that report their key to a batch', async () => {
-    const [outsider, liar] = take(2) as [TestDevice, TestDevice];
+  it('remembers announcements without writing them; an open request holds who answers until an operator approves', async () => {
+    const [outsider] = take(1) as [TestDevice];
+    const before = await storedEvents();
     const announcement = {
       enrolmentPublicKey: outsider.enrolmentPublicKeyBase64,
       firmwareMeasurement: testFirmwareMeasurement,
     };
     await outsider.send(nats.nc, ns(), AnnounceMessage, announcement);
-    await waitFor(async () => (await refusal(deviceDetail(outsider.deviceId))) === 'accepted', {
-      description: 'announced device',
-    });
-    expect(await deviceDetail(outsider.deviceId)).toMatchObject({ status: 'Announced' });
-
-    // An announcement whose id is not the digest of its key is refused.
-    await liar.send(nats.nc, ns(), AnnounceMessage, announcement);
-    await waitFor(() => liar.lastInbox('rejection')?.body, { description: 'rejection of the liar' });
-    expect(liar.lastInbox('rejection')!.body).toMatchObject({ code: 'wrong-key', inReplyTo: { kind: 'announce' } });
+    const remembered = registry.service.app.get(AnnouncedDevices);
+    await waitFor(() => remembered.recent(new Date()).includes(outsider.deviceId), { description: 'announcement' });
+    expect(await storedEvents()).toBe(before);
+    expect(await refusal(deviceDetail(outsider.deviceId))).toBe('NOT_FOUND');
 
     const batchId = await batchWith([], 5);
+    const requestId = `ask-${batchId}`;
     const requested = await command<ResultOf<typeof RequestEnrolmentKeys>>(RequestEnrolmentKeys, {
       batchId,
-      requestId: `ask-${batchId}`,
+      requestId,
       ttlSeconds: 60,
     });
     expect(Date.parse(requested.expiresAt)).toBeGreaterThan(Date.now());
-    await waitFor(async () => (await deviceDetail(outsider.deviceId)).status === 'Imported', {
-      description: 'reported key joins the batch',
+    const report = () => query<EnrolmentKeyRequestReport>(registryQuerySubjects.enrolmentKeyRequest, { requestId });
+    await waitFor(async () => (await report()).held.length === 1, { description: 'answer held for approval' });
+    expect((await report()).held).toEqual([
+      {
+        deviceId: outsider.deviceId,
+        enrolmentKeyDigest: createHash('sha256').update(outsider.enrolmentPublicKey).digest('hex'),
+        firmwareMeasurement: testFirmwareMeasurement,
+        reason: 'unattested',
+        decision: 'pending',
+      },
+    ]);
+    expect(await batchSummary(batchId)).toMatchObject({ devices: 0 });
+
+    const decided = await command<ResultOf<typeof DecideHeldEnrolments>>(DecideHeldEnrolments, {
+      batchId,
+      requestId,
+      deviceIds: [outsider.deviceId],
+      decision: 'approve',
     });
-    expect(await deviceDetail(outsider.deviceId)).toMatchObject({ batchId, source: 'device-report' });
-    expect(await batchSummary(batchId)).toMatchObject({ devices: 1, byStatus: { Imported: 1 } });
+    expect(decided.devices).toEqual([{ deviceId: outsider.deviceId, outcome: 'approved' }]);
+    await waitFor(async () => (await batchSummary(batchId)).devices === 1, { description: 'approved device joins' });
+    expect(await deviceDetail(outsider.deviceId)).toMatchObject({
+      status: 'Imported',
+      batchId,
+      source: 'device-report',
+    });
   });
 
   it('marks a device Certified when the CA issues its certificate (durable subscription to CA events)', async () => {
