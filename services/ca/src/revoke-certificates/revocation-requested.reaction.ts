@@ -1,7 +1,8 @@
 /**
  * Reacts to RevocationRequested (revocation context) through the durable `ca-revoke-certificates`,
  * one name for every CA instance: each request is applied by one of them, one at a time, in log
- * order; a restart resumes where the durable stopped. Requests queued behind the delivered one
+ * order; a restart resumes where the durable stopped. A request that fails is redelivered with capped
+ * backoff until applied, never parked (`retry-forever`); stuck, it shows in /metrics and the log. Requests queued behind the delivered one
  * (from the pending-requests view) are applied with it, and found applied when their turn comes.
  */
 import { Inject, Injectable } from '@nestjs/common';
@@ -28,7 +29,14 @@ export class RevocationRequestedReaction extends DurableReaction {
     // Not used: orders the start after the authorities and their first CRLs exist.
     @Inject(AUTHORITIES_READY) _authoritiesReady: unknown,
   ) {
-    super(store, { durable: revocationRequestsDurable, context: 'revocation', aggregate: 'revocation' });
+    // Never parked: a request the CA cannot apply yet (key store down) is retried until it is.
+    super(store, {
+      durable: revocationRequestsDurable,
+      context: 'revocation',
+      aggregate: 'revocation',
+      delivery: 'retry-forever',
+      logger,
+    });
   }
 
   /** One delivered event; throws to have it redelivered (a revocation is never skipped). */

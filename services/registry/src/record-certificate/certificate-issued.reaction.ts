@@ -18,7 +18,14 @@ export class CertificateIssuedReaction extends DurableReaction {
     private readonly handler: RecordCertificateHandler,
     @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {
-    super(store, { durable: certificateIssuedDurable, context: 'ca', aggregate: 'device' });
+    // A certificate the registry cannot record after the store's attempts is parked, not blocking the ones after it.
+    super(store, {
+      durable: certificateIssuedDurable,
+      context: 'ca',
+      aggregate: 'device',
+      delivery: 'park-after-attempts',
+      logger,
+    });
   }
 
   handle(recorded: RecordedEvent): Promise<void> | undefined {

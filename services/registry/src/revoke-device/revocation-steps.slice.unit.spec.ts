@@ -28,7 +28,7 @@ describe('revocation steps reaction (slice)', () => {
   beforeEach(async () => {
     slice = await registrySlice();
     const handler = new RevokeDevicesHandler(slice.store, slice.config, slice.clock, slice.logger);
-    reaction = new RevocationStepsReaction(slice.store, slice.streams, handler);
+    reaction = new RevocationStepsReaction(slice.store, slice.streams, handler, slice.logger);
     await reaction.onApplicationBootstrap();
     await slice.given(policyStream('fridges'), [policyDefined]);
     await slice.given(batchStream('fridges-2026'), [batchCreated('fridges-2026')]);
@@ -38,6 +38,10 @@ describe('revocation steps reaction (slice)', () => {
   afterEach(async () => {
     await reaction.onModuleDestroy();
     await slice.stop();
+  });
+
+  it('never parks a step its handler keeps failing on: the delivery policy is retry-forever', () => {
+    expect(reaction.delivery).toBe('retry-forever');
   });
 
   it('given a revocation, when its targets are cut off, then each known device is Revoked', async () => {
