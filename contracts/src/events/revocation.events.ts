@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { defineEvent } from '../define-event.js';
-import { AggregateId } from '../envelope.js';
+import { AggregateId, IsoTimestamp } from '../envelope.js';
 import { Counter, OneOf, ReasonCode, RevocationReason, Struct, Text } from '../primitives.js';
 
 /**
@@ -82,5 +82,55 @@ export const RevocationFailed = defineEvent({
     targetId: Type.Optional(AggregateId),
     reason: ReasonCode,
     detail: Type.Optional(Text(512)),
+  }),
+});
+
+/** Where a revocation waits: the context whose part (or its own next step) has not happened yet. */
+export const revocationWaits = ['ca', 'onboarding', 'registry', 'revocation'] as const;
+/** The step a stalled revocation waits for: one of the steps, or its completion. */
+export const RevocationAwaitedStep = OneOf([...revocationSteps, 'completed']);
+/** Targets a stalled revocation still waits for, listed up to this many (the count is always there). */
+export const maxTargetsListed = 100;
+
+const waiting = {
+  revocationId: AggregateId,
+  /** The context that has not done its part yet (`revocation`: the saga's own append). */
+  waitingFor: OneOf(revocationWaits),
+  step: RevocationAwaitedStep,
+  /** When the revocation last moved forward (its request, or its last step). */
+  since: IsoTimestamp,
+  /** Targets that have not enforced the revocation yet (step targets-*): how many, and the first ones. */
+  pendingTargets: Type.Optional(Counter),
+  pendingTargetIds: Type.Optional(Type.Array(AggregateId, { maxItems: maxTargetsListed })),
+};
+
+export const RevocationStalled = defineEvent({
+  type: 'RevocationStalled',
+  version: 1,
+  context: 'revocation',
+  aggregate: 'revocation',
+  summary:
+    'A revocation has not moved forward for longer than its stall threshold; the saga keeps retrying and operators are alerted.',
+  public: true,
+  data: Struct({
+    ...waiting,
+    /** The threshold it passed (REVOCATION_STALL_MS). */
+    stalledAfterMs: Counter,
+  }),
+});
+
+export const RevocationEscalated = defineEvent({
+  type: 'RevocationEscalated',
+  version: 1,
+  context: 'revocation',
+  aggregate: 'revocation',
+  summary:
+    'A revocation missed its deadline without completing; escalated to operators, the saga never gives up and keeps retrying.',
+  public: true,
+  data: Struct({
+    ...waiting,
+    /** When the revocation was requested, and the deadline it missed (REVOCATION_DEADLINE_MS after it). */
+    requestedAt: IsoTimestamp,
+    deadlineMs: Counter,
   }),
 });
