@@ -16,6 +16,18 @@ export const revocationConfigSchema = defineConfig({
       max: 60_000,
     },
   ),
+  stallMs: integer(
+    'REVOCATION_STALL_MS',
+    60_000,
+    'A revocation that has not moved forward for this long is stalled: RevocationStalled, revocation_stalled, shown in its status (ms)',
+    { min: 10, max: 86_400_000 },
+  ),
+  deadlineMs: integer(
+    'REVOCATION_DEADLINE_MS',
+    300_000,
+    'A revocation not completed this long after its request is escalated: RevocationEscalated, revocation_escalated; the saga keeps retrying (ms)',
+    { min: 10, max: 604_800_000 },
+  ),
 });
 
 export type RevocationConfig = ConfigOf<typeof revocationConfigSchema.settings>;

@@ -16,6 +16,8 @@ describe('revocation configuration', () => {
       namespace: '',
       httpPort: 0,
       retryMs: 1000,
+      stallMs: 60_000,
+      deadlineMs: 300_000,
     });
   });
 
@@ -25,13 +27,19 @@ describe('revocation configuration', () => {
       TUNNELKEY_NAMESPACE: 't1',
       HTTP_PORT: '3105',
       REVOCATION_RETRY_MS: '50',
+      REVOCATION_STALL_MS: '30000',
+      REVOCATION_DEADLINE_MS: '120000',
     };
     expect(revocationConfigFromEnv(env)).toEqual({
       natsUrl: 'nats://nats:4222',
       namespace: 't1',
       httpPort: 3105,
       retryMs: 50,
+      stallMs: 30_000,
+      deadlineMs: 120_000,
     });
+    expect(() => revocationConfigFromEnv({ REVOCATION_DEADLINE_MS: 'soon' })).toThrow(/REVOCATION_DEADLINE_MS/);
+    expect(() => revocationConfigFromEnv({ REVOCATION_STALL_MS: '0' })).toThrow(/REVOCATION_STALL_MS/);
     expect(() => revocationConfigFromEnv({ REVOCATION_RETRY_MS: '5' })).toThrow(ConfigError);
     expect(() => revocationConfigFromEnv({ HTTP_PORT: '70000' })).toThrow(
       /HTTP_PORT must be an integer from 0 to 65535/,

@@ -3,6 +3,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { viewProvider } from '@tunnelkey/messaging';
 import { pino, type Logger } from 'pino';
 import type { RevocationConfig } from './config.js';
+import { RevocationDeadlineHandler } from './revocation-deadline/revocation-deadline.handler.js';
+import { RevocationDeadlineJob } from './revocation-deadline/revocation-deadline.job.js';
 import { RevocationSagaHandler } from './revocation-saga/revocation-saga.handler.js';
 import { RevocationSagaReaction } from './revocation-saga/revocation-saga.reaction.js';
 import { RevocationStatusHttpController } from './revocation-status/revocation-status.http-controller.js';
@@ -37,8 +39,10 @@ export class RevocationModule {
         RevokeDevicesHandler,
         RevocationSagaHandler,
         RevocationSagaReaction,
+        RevocationDeadlineHandler,
+        RevocationDeadlineJob,
       ],
-      exports: [RevocationStatusView, RevocationSagaReaction],
+      exports: [RevocationStatusView, RevocationSagaReaction, RevocationDeadlineJob],
     };
   }
 }

@@ -11,8 +11,10 @@ import type {
   DataOf,
   EventOf,
   RevocationCompleted,
+  RevocationEscalated,
   RevocationReason,
   RevocationRequested,
+  RevocationStalled,
   RevocationStepCompleted,
 } from '@tunnelkey/contracts';
 import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
@@ -20,7 +22,9 @@ import { CommandRejected, type Command, type Decider, type NewEvent } from '@tun
 export type RevocationEvent =
   | EventOf<typeof RevocationRequested>
   | EventOf<typeof RevocationStepCompleted>
-  | EventOf<typeof RevocationCompleted>;
+  | EventOf<typeof RevocationCompleted>
+  | EventOf<typeof RevocationStalled>
+  | EventOf<typeof RevocationEscalated>;
 export type RevocationStep = DataOf<typeof RevocationStepCompleted>['step'];
 
 export type RequestRevocationCommand = Command<'RequestRevocation', DataOf<typeof RevocationRequested>>;
@@ -29,7 +33,14 @@ export type CompleteRevocationCommand = Command<
   'CompleteRevocation',
   { revocationId: string; devicesRevoked: number; alreadyRevoked: number }
 >;
-export type RevocationCommand = RequestRevocationCommand | CompleteStepCommand | CompleteRevocationCommand;
+export type RecordStallCommand = Command<'RecordStall', DataOf<typeof RevocationStalled>>;
+export type EscalateCommand = Command<'Escalate', DataOf<typeof RevocationEscalated>>;
+export type RevocationCommand =
+  | RequestRevocationCommand
+  | CompleteStepCommand
+  | CompleteRevocationCommand
+  | RecordStallCommand
+  | EscalateCommand;
 
 export type RevocationStatus =
   | 'None'
@@ -62,7 +73,14 @@ export interface RevocationState {
   history: { step: RevocationStep | 'requested' | 'completed'; targetId?: string; at: string }[];
   completedAt?: string;
   durationMs?: number;
+  /** Set while the revocation has not moved for longer than its stall threshold; cleared by its next step. */
+  stalled?: DataOf<typeof RevocationStalled> & { at: string };
+  /** Set once it missed its deadline; stays (the saga keeps retrying after it). */
+  escalated?: DataOf<typeof RevocationEscalated> & { at: string };
 }
+
+/** When the revocation last moved forward: its request, or its last step. */
+export const lastProgressAt = (state: RevocationState): string | undefined => state.history.at(-1)?.at;
 
 export const revocationStream = (revocationId: string) => ({
   context: 'revocation' as const,
@@ -168,6 +186,20 @@ export const revocationDecider: Decider<RevocationCommand, RevocationEvent, Revo
           },
         ];
       }
+      case 'RecordStall': {
+        if (state.status === 'None')
+          throw new CommandRejected('NOT_FOUND', 'no such revocation', { revocationId: command.data.revocationId });
+        if (state.status === 'Completed') return [];
+        // Once per wait: a revocation stalled since the same moment is already recorded.
+        if (state.stalled?.since === command.data.since) return [];
+        return [{ type: 'RevocationStalled', version: 1, data: command.data }];
+      }
+      case 'Escalate': {
+        if (state.status === 'None')
+          throw new CommandRejected('NOT_FOUND', 'no such revocation', { revocationId: command.data.revocationId });
+        if (state.status === 'Completed' || state.escalated) return [];
+        return [{ type: 'RevocationEscalated', version: 1, data: command.data }];
+      }
       default: {
         const unknown: never = command;
         throw new CommandRejected('unknown-command', `unknown command ${String((unknown as Command).type)}`);
@@ -201,29 +233,38 @@ export const revocationDecider: Decider<RevocationCommand, RevocationEvent, Revo
           ...state.history,
           { step, ...(targetId !== undefined ? { targetId } : {}), at: event.occurredAt },
         ];
+        const { stalled: _moved, ...moving } = state;
         if (targetId !== undefined) {
           const previous = state.targets[targetId] ?? { deprovisioned: false, crlUpdated: false };
           const target =
             step === 'targets-deprovisioned' ? { ...previous, deprovisioned: true } : { ...previous, crlUpdated: true };
-          return { ...state, targets: { ...state.targets, [targetId]: target }, history };
+          return { ...moving, targets: { ...state.targets, [targetId]: target }, history };
         }
         return {
-          ...state,
+          ...moving,
           status: advance(state.status, statusAfter[step] ?? state.status),
           ...(step === 'certificates-revoked' ? { certificatesRevoked: devices } : {}),
           ...(crlNumber !== undefined ? { crlNumber } : {}),
           history,
         };
       }
-      case 'RevocationCompleted':
+      case 'RevocationCompleted': {
         if (state.status === 'Completed') return state;
+        const { stalled: _done, ...rest } = state;
         return {
-          ...state,
+          ...rest,
           status: 'Completed',
           completedAt: event.occurredAt,
           durationMs: event.data.durationMs,
           history: [...state.history, { step: 'completed', at: event.occurredAt }],
         };
+      }
+      case 'RevocationStalled':
+        if (state.status === 'Completed' || state.stalled?.since === event.data.since) return state;
+        return { ...state, stalled: { ...event.data, at: event.occurredAt } };
+      case 'RevocationEscalated':
+        if (state.escalated) return state;
+        return { ...state, escalated: { ...event.data, at: event.occurredAt } };
       default:
         return state;
     }

@@ -128,4 +128,67 @@ describe('revocation saga decider', () => {
     expect(state.status).toBe('CertificatesRevoked');
     expect(state.history.map((h) => h.step)).toEqual(['requested', 'certificates-revoked']);
   });
+  describe('stalls and the deadline', () => {
+    const stall = {
+      revocationId,
+      waitingFor: 'ca' as const,
+      step: 'certificates-revoked' as const,
+      since: now,
+      stalledAfterMs: 60_000,
+    };
+    const escalation = {
+      revocationId,
+      waitingFor: 'ca' as const,
+      step: 'certificates-revoked' as const,
+      since: now,
+      requestedAt: now,
+      deadlineMs: 300_000,
+    };
+    const stalled = { type: 'RevocationStalled', version: 1, data: stall };
+    const escalated = { type: 'RevocationEscalated', version: 1, data: escalation };
+    it('refuses either for a revocation that does not exist', () =>
+      spec
+        .given([])
+        .when(cmd({ type: 'RecordStall', data: stall }))
+        .thenThrows((e) => e instanceof CommandRejected && e.reason === 'NOT_FOUND'));
+    it('records a stall once per wait, and again once it moved and stalled anew', () => {
+      spec
+        .given([requested])
+        .when(cmd({ type: 'RecordStall', data: stall }))
+        .then([stalled]);
+      spec
+        .given([requested, stalled])
+        .when(cmd({ type: 'RecordStall', data: stall }))
+        .thenNothingHappened();
+      const later = { ...stall, step: 'crl-published' as const, since: '2026-03-01T12:05:00.000Z' };
+      spec
+        .given([requested, stalled, completed('certificates-revoked')])
+        .when(cmd({ type: 'RecordStall', data: later }))
+        .then([{ type: 'RevocationStalled', version: 1, data: later }]);
+    });
+    it('escalates once, and neither alert follows a completion', () => {
+      spec
+        .given([requested, stalled])
+        .when(cmd({ type: 'Escalate', data: escalation }))
+        .then([escalated]);
+      spec
+        .given([requested, escalated])
+        .when(cmd({ type: 'Escalate', data: escalation }))
+        .thenNothingHappened();
+      const done = [...allTargets, completed('targets-deprovisioned'), completed('registry-updated')];
+      const finished = {
+        type: 'RevocationCompleted',
+        version: 1,
+        data: { revocationId, devicesRevoked: 1, alreadyRevoked: 0, durationMs: 1 },
+      };
+      spec
+        .given([...done, finished])
+        .when(cmd({ type: 'Escalate', data: escalation }))
+        .thenNothingHappened();
+      spec
+        .given([...done, finished])
+        .when(cmd({ type: 'RecordStall', data: stall }))
+        .thenNothingHappened();
+    });
+  });
 });

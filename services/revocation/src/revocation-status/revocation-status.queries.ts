@@ -23,7 +23,30 @@ export interface RevocationView {
   steps: RevocationState['history'];
   completedAt?: string;
   durationMs?: number;
+  /** While it has not moved for longer than REVOCATION_STALL_MS: what it waits for, since when. */
+  stalled?: RevocationAlert;
+  /** Once it missed REVOCATION_DEADLINE_MS (it is still retried). */
+  escalated?: RevocationAlert & { deadlineMs: number };
 }
+
+/** Why a revocation is late: the context that has not done its part, the step, since when, when recorded. */
+export interface RevocationAlert {
+  waitingFor: string;
+  step: string;
+  since: string;
+  at: string;
+  pendingTargets?: number;
+  pendingTargetIds?: string[];
+}
+
+const alert = (a: NonNullable<RevocationState['stalled'] | RevocationState['escalated']>): RevocationAlert => ({
+  waitingFor: a.waitingFor,
+  step: a.step,
+  since: a.since,
+  at: a.at,
+  ...(a.pendingTargets !== undefined ? { pendingTargets: a.pendingTargets } : {}),
+  ...(a.pendingTargetIds ? { pendingTargetIds: a.pendingTargetIds } : {}),
+});
 
 export interface DeviceRevocationView {
   deviceId: string;
@@ -35,6 +58,8 @@ export interface DeviceRevocationView {
   requestedBy?: Actor;
   completedAt?: string;
   step?: SagaStatus;
+  stalled?: RevocationAlert;
+  escalated?: RevocationAlert & { deadlineMs: number };
 }
 
 export function revocationView(revocationId: string, view: RevocationStatusState): RevocationView | undefined {
@@ -64,6 +89,8 @@ export function revocationView(revocationId: string, view: RevocationStatusState
     steps: state.history,
     ...(state.completedAt ? { completedAt: state.completedAt } : {}),
     ...(state.durationMs !== undefined ? { durationMs: state.durationMs } : {}),
+    ...(state.stalled ? { stalled: alert(state.stalled) } : {}),
+    ...(state.escalated ? { escalated: { ...alert(state.escalated), deadlineMs: state.escalated.deadlineMs } } : {}),
   };
 }
 
@@ -82,6 +109,8 @@ export function deviceRevocationView(deviceId: string, view: RevocationStatusSta
       ...(saga.requestedBy ? { requestedBy: saga.requestedBy } : {}),
       ...(saga.completedAt ? { completedAt: saga.completedAt } : {}),
       step: saga.status,
+      ...(saga.stalled ? { stalled: alert(saga.stalled) } : {}),
+      ...(saga.escalated ? { escalated: { ...alert(saga.escalated), deadlineMs: saga.escalated.deadlineMs } } : {}),
     };
   }
   const registry = device.registryRevocation;

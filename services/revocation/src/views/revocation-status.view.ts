@@ -46,7 +46,13 @@ export interface TargetStatus {
 }
 
 /** The saga's own events: the only ones in the revocation log. */
-const revocationEventTypes = new Set(['RevocationRequested', 'RevocationStepCompleted', 'RevocationCompleted']);
+const revocationEventTypes = new Set([
+  'RevocationRequested',
+  'RevocationStepCompleted',
+  'RevocationCompleted',
+  'RevocationStalled',
+  'RevocationEscalated',
+]);
 const isRevocationEvent = (event: EventEnvelope): event is RevocationEvent => revocationEventTypes.has(event.type);
 
 /** The view's state. Mutable and in-process; every fold is idempotent. */
