@@ -60,7 +60,8 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
     const target = on(state, command.data.targetId);
     switch (command.type) {
       case 'RecordOnboarded':
-        if (target.deprovisioned === 'revoked')
+        // Revoked on one target is revoked on all: the device's certificate is on its issuer's CRL.
+        if (Object.values(state.targets).some((t) => t.deprovisioned === 'revoked'))
           throw new CommandRejected('device-revoked', 'a revoked device is never onboarded again', {
             deviceId: command.data.deviceId,
             targetId: command.data.targetId,

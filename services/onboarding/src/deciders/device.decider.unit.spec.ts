@@ -113,6 +113,12 @@ describe('device onboarding decider', () => {
         .when(command('RecordOnboarded', onboarding))
         .thenThrows((e) => e instanceof CommandRejected && e.reason === 'device-revoked');
     });
+    test('it is onboarded to no other target either', () => {
+      spec
+        .given([onboarded, revoked])
+        .when(command('RecordOnboarded', { ...onboarding, targetId: 'broker-2' }))
+        .thenThrows((e) => e instanceof CommandRejected && e.reason === 'device-revoked');
+    });
     test('the session the target drops afterwards is still recorded', () => {
       spec
         .given([onboarded, connected, revoked])

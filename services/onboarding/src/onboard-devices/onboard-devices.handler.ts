@@ -4,6 +4,12 @@
  * trust first (the issuing CA chains and CRLs), the policy's telemetry topics watched, the devices
  * registered in chunks, and per device DeviceOnboarded (then its connection parameters, signed,
  * on its downlink) or DeviceOnboardingFailed.
+ *
+ * Decided before every broker call: each chunk is checked against the views caught up with the
+ * log just before it is registered, so a device revoked during a long run is never registered
+ * after its revocation is known. One revoked while its chunk is at the broker is undone there
+ * (disabled, its role removed) before the next chunk: its DeviceOnboarded is refused (the device
+ * is deprovisioned as revoked), or, recorded already, followed by DeviceDeprovisioned (revoked).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import {
@@ -17,13 +23,14 @@ import {
   type OnboardDevice,
 } from '@tunnelkey/contracts';
 import { describeError } from '@tunnelkey/errors';
-import { derivedMetadata, metadataOf } from '@tunnelkey/eventstore';
+import { derivedMetadata, isCommandRejected, metadataOf } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import type { OnboardingConfig } from '../config.js';
 import { OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from '../errors.js';
 import { InstallTrustHandler } from '../install-trust/install-trust.handler.js';
 import { DeviceWriter } from '../shared/device-writer.js';
 import { ConnectedTargets } from '../target-port/connected-targets.js';
+import type { OnboardingTarget, RegisteredDevice } from '../target-port/onboarding-target.js';
 import { checkTopicRights } from '../target-port/topic-plan.js';
 import {
   CLOCK,
@@ -53,6 +60,12 @@ export interface OnboardingStarted {
 }
 
 type FailureReason = DataOf<typeof DeviceOnboardingFailed>['reason'];
+
+/** A device the target registered: its DeviceOnboarded recorded, or refused because it was revoked meanwhile. */
+interface Recorded {
+  device: RegisteredDevice;
+  refused: boolean;
+}
 
 @Injectable()
 export class OnboardDevicesHandler {
@@ -98,6 +111,16 @@ export class OnboardDevicesHandler {
 
   #catchUp(): Promise<unknown> {
     return Promise.all([this.plans.catchUp(), this.certificates.catchUp(), this.targets.catchUp()]);
+  }
+
+  /** What a decision on revocation reads: the CA's certificates and the registry's devices, up to now. */
+  #freshen(): Promise<unknown> {
+    return Promise.all([this.plans.catchUp(), this.certificates.catchUp()]);
+  }
+
+  /** Revoked by the CA (its certificate) or by the registry, as far as the views know. */
+  #revoked(deviceId: string): boolean {
+    return this.certificates.device(deviceId)?.revoked === true || this.plans.revokedByRegistry(deviceId);
   }
 
   #start(
@@ -167,8 +190,7 @@ export class OnboardDevicesHandler {
     };
     for (const deviceId of deviceIds) {
       const device = this.certificates.device(deviceId);
-      if (device?.revoked || this.plans.revokedByRegistry(deviceId))
-        targetIds.forEach((t) => fail(deviceId, t, 'device-revoked'));
+      if (this.#revoked(deviceId)) targetIds.forEach((t) => fail(deviceId, t, 'device-revoked'));
       else if (!device?.certificate) targetIds.forEach((t) => fail(deviceId, t, 'device-not-certified'));
       else eligible.push(deviceId);
     }
@@ -187,39 +209,66 @@ export class OnboardDevicesHandler {
         }
         const serverCaPem = this.serverCaPem(targetId);
         for (let i = 0; i < eligible.length; i += this.config.onboardChunkSize) {
-          const chunk = eligible.slice(i, i + this.config.onboardChunkSize);
+          // Decide on fresh state, right before the broker call: a device revoked meanwhile is not registered.
+          await this.#freshen();
+          const chunk: string[] = [];
+          for (const deviceId of eligible.slice(i, i + this.config.onboardChunkSize)) {
+            if (this.#revoked(deviceId)) fail(deviceId, targetId, 'device-revoked');
+            else chunk.push(deviceId);
+          }
+          if (chunk.length === 0) continue;
           const outcomes = await target.registerDevices(
             chunk.map((deviceId) => ({ deviceId, topicRights: policy.topicRights })),
           );
-          for (const outcome of outcomes) {
-            if (!outcome.ok) {
-              fail(outcome.deviceId, targetId, outcome.reason, outcome.detail);
-              continue;
-            }
+          const recorded = await Promise.all(
+            outcomes.map(async (outcome): Promise<Recorded | undefined> => {
+              if (!outcome.ok) {
+                fail(outcome.deviceId, targetId, outcome.reason, outcome.detail);
+                return undefined;
+              }
+              const { deviceId, clientId, roleName, topicPrefix } = outcome;
+              const data: DataOf<typeof DeviceOnboarded> = {
+                deviceId,
+                targetId,
+                batchId,
+                policyId: policy.policyId,
+                clientId,
+                roleName,
+                topicPrefix,
+              };
+              // Known at once, so the device's first connection (which may come within milliseconds) is not missed.
+              this.targets.noteOnboarded(data);
+              const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
+              try {
+                await this.devices.record(deviceId, { type: 'RecordOnboarded', data, metadata: step });
+                return { device: outcome, refused: false };
+              } catch (error) {
+                // Revoked (and deprovisioned) since the check: the log refuses; the broker is undone below.
+                if (isCommandRejected(error) && error.reason === 'device-revoked')
+                  return { device: outcome, refused: true };
+                writes.push(Promise.reject(error instanceof Error ? error : new Error(String(error))));
+                return undefined;
+              }
+            }),
+          );
+          // Revoked while the chunk was at the broker: undo there before the next chunk.
+          await this.#freshen();
+          const kept: RegisteredDevice[] = [];
+          const undo: Recorded[] = [];
+          for (const r of recorded) {
+            if (!r) continue;
+            if (r.refused || this.#revoked(r.device.deviceId)) undo.push(r);
+            else kept.push(r.device);
+          }
+          if (undo.length > 0) failed += await this.#undo(target, undo, metadata, writes, batchId);
+          for (const device of kept) {
             onboarded++;
-            const { deviceId, clientId, roleName, topicPrefix } = outcome;
-            const data: DataOf<typeof DeviceOnboarded> = {
-              deviceId,
-              targetId,
-              batchId,
-              policyId: policy.policyId,
-              clientId,
-              roleName,
-              topicPrefix,
-            };
-            // Known at once, so the device's first connection (which may come within milliseconds) is not missed.
-            this.targets.noteOnboarded(data);
-            const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
             const parameters = {
               targetId,
-              ...target.connectionParameters(outcome),
+              ...target.connectionParameters(device),
               ...(serverCaPem ? { serverCaPem } : {}),
             };
-            writes.push(
-              this.devices
-                .record(deviceId, { type: 'RecordOnboarded', data, metadata: step })
-                .then(() => this.downlinks.send(ConnectionParametersMessage, deviceId, parameters)),
-            );
+            writes.push(this.downlinks.send(ConnectionParametersMessage, device.deviceId, parameters));
           }
         }
       }),
@@ -241,5 +290,48 @@ export class OnboardDevicesHandler {
     };
     this.logger.info(context, 'batch onboarded');
     return report;
+  }
+  /**
+   * Disables at the target (drops a session, removes the role) devices revoked while their chunk was
+   * at the broker, and records it: DeviceOnboardingFailed (device-revoked) where DeviceOnboarded was
+   * refused, DeviceDeprovisioned (revoked) where it was recorded. Returns how many were undone.
+   */
+  async #undo(
+    target: OnboardingTarget,
+    undo: readonly Recorded[],
+    metadata: CommandMetadata,
+    writes: Promise<void>[],
+    batchId: string,
+  ): Promise<number> {
+    const { targetId } = target;
+    const refused = new Set(undo.filter((r) => r.refused).map((r) => r.device.deviceId));
+    const outcomes = await target.disableDevices(undo.map((r) => r.device.deviceId));
+    for (const outcome of outcomes) {
+      const { deviceId } = outcome;
+      if (!outcome.ok) {
+        // Left enabled: the CRL the target enforces still refuses its handshakes; the operator must act.
+        this.logger.error(
+          { event: 'onboarding.revoked_device_not_disabled', batchId, deviceId, targetId, reason: outcome.reason },
+          'a device revoked during onboarding could not be disabled at the target',
+        );
+        continue;
+      }
+      this.targets.noteDeprovisioned(deviceId, targetId);
+      if (refused.has(deviceId)) {
+        const data = { deviceId, targetId, reason: 'device-revoked' as const };
+        const step = derivedMetadata(metadata, 'onboard-failed', deviceId, targetId);
+        writes.push(this.devices.record(deviceId, { type: 'RecordOnboardingFailed', data, metadata: step }));
+      } else {
+        const revocationId = this.certificates.device(deviceId)?.revocationId;
+        const data = { deviceId, targetId, reason: 'revoked' as const, ...(revocationId ? { revocationId } : {}) };
+        const step = derivedMetadata(metadata, 'onboard-revoked', deviceId, targetId);
+        writes.push(this.devices.record(deviceId, { type: 'RecordDeprovisioned', data, metadata: step }));
+      }
+    }
+    this.logger.warn(
+      { event: 'onboarding.revoked_during_run', batchId, targetId, devices: undo.length },
+      'devices revoked while being onboarded were disabled at the target',
+    );
+    return undo.length;
   }
 }

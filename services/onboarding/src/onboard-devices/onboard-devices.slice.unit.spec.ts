@@ -1,3 +1,4 @@
+import { waitFor } from '@tunnelkey/testing';
 import { OnboardingCommandRejected } from '../errors.js';
 import { startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { OnboardDevicesHandler } from './onboard-devices.handler.js';
@@ -119,6 +120,74 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
     expect(unknownTarget).toBeInstanceOf(OnboardingCommandRejected);
     expect(unknownTarget).toMatchObject({ reason: 'unknown-target' });
     expect(await slice.events()).toHaveLength(before);
+  });
+
+  describe('a device revoked while the run goes on', () => {
+    const onboardToA = async (commandId: string) =>
+      (await handler.onboardBatch({ commandId, batchId: 'b-fridges', targetIds: ['broker-a'] })).done;
+    /** Runs `revoke` once, when the broker is asked to register d-3 (chunks of 2: d-1 and d-2 first). */
+    const whenD3IsRegistered = (revoke: () => Promise<unknown>) => {
+      const target = slice.targets.target('broker-a');
+      target.beforeRegister = async (devices) => {
+        if (!devices.some((d) => d.deviceId === 'd-3')) return;
+        target.beforeRegister = undefined;
+        await revoke();
+      };
+    };
+    const outcomesOf = async (deviceId: string) =>
+      (await slice.events())
+        .filter((e) => (e.data as { deviceId?: string }).deviceId === deviceId)
+        .map((e) => `${e.type}:${(e.data as { reason?: string }).reason ?? ''}`);
+    const parametersSentTo = (deviceId: string) =>
+      slice.downlinks.filter((d) => d.kind === 'connection-parameters' && d.deviceId === deviceId);
+
+    it('after a chunk: decided again before the next broker call, so it is never registered', async () => {
+      const target = slice.targets.target('broker-a');
+      target.beforeRegister = async () => {
+        target.beforeRegister = undefined;
+        await slice.given.revoked('d-3', 'rv-2'); // while the first chunk (d-1, d-2) is at the broker
+      };
+      await expect(onboardToA('onboard-1')).resolves.toMatchObject({ onboarded: 2, failed: 3 });
+      expect(target.registerRequests).toEqual([2]);
+      expect(target.devices.has('d-3')).toBe(false);
+      expect(await outcomesOf('d-3')).toEqual(['DeviceOnboardingFailed:device-revoked']);
+      expect(parametersSentTo('d-3')).toEqual([]);
+    });
+
+    it('while its chunk is at the broker, deprovisioned by the revocation meanwhile: the refused record is undone there', async () => {
+      await onboardToA('onboard-1');
+      expect(slice.targets.target('broker-a').devices.get('d-3')?.enabled).toBe(true);
+      const parametersBefore = parametersSentTo('d-3').length;
+      // The whole revocation (CRL enforced, d-3 disabled and recorded deprovisioned) lands before the broker
+      // applies the second run's registration of d-3, which enables it again.
+      whenD3IsRegistered(async () => {
+        await slice.given.revoked('d-3', 'rv-2');
+        await slice.given.crl(3);
+        await waitFor(async () => (await outcomesOf('d-3')).includes('DeviceDeprovisioned:revoked'), {
+          description: 'd-3 deprovisioned by the revocation',
+          timeoutMs: 10_000,
+        });
+      });
+      await expect(onboardToA('onboard-2')).resolves.toMatchObject({ onboarded: 2 });
+      expect(slice.targets.target('broker-a').devices.get('d-3')?.enabled).toBe(false);
+      expect(await outcomesOf('d-3')).toEqual([
+        'DeviceOnboarded:',
+        'DeviceDeprovisioned:revoked',
+        'DeviceOnboardingFailed:device-revoked',
+      ]);
+      expect(parametersSentTo('d-3')).toHaveLength(parametersBefore);
+    });
+
+    it('while its chunk is at the broker, recorded onboarded before the log says revoked: disabled there and deprovisioned', async () => {
+      whenD3IsRegistered(() => slice.given.revoked('d-3', 'rv-2'));
+      await expect(onboardToA('onboard-1')).resolves.toMatchObject({ onboarded: 2 });
+      expect(slice.targets.target('broker-a').devices.get('d-3')?.enabled).toBe(false);
+      expect(await outcomesOf('d-3')).toEqual(['DeviceOnboarded:', 'DeviceDeprovisioned:revoked']);
+      expect(data(await slice.events('DeviceDeprovisioned'))).toEqual([
+        { deviceId: 'd-3', targetId: 'broker-a', reason: 'revoked', revocationId: 'rv-2' },
+      ]);
+      expect(parametersSentTo('d-3')).toEqual([]);
+    });
   });
 
   it('refuses a policy whose topic rights leave the device prefix', async () => {
