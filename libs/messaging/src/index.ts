@@ -7,3 +7,4 @@ export * from './start-service.js';
 export * from './view-provider.js';
 export * from './durable-reaction.js';
 export * from './in-memory-view.js';
+export * from './http-edge.js';

@@ -1,10 +1,13 @@
 import {
   Controller,
+  ForbiddenException,
   Get,
   Global,
   Inject,
   Module,
+  Req,
   ServiceUnavailableException,
+  UnauthorizedException,
   type DynamicModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
@@ -13,6 +16,7 @@ import type { EventStore } from '@tunnelkey/eventstore';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { metricsAccess } from './http-edge.js';
 
 /** Injection tokens for what every service gets from the platform glue. */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -21,6 +25,8 @@ export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 /** The service's EventStore (the port): services never name the adapter behind it. */
 export const EVENT_STORE = Symbol('EVENT_STORE');
+/** `{ token?: string }`: the bearer token /metrics needs (METRICS_TOKEN); unset, /metrics answers loopback only. */
+export const METRICS_ACCESS = Symbol('METRICS_ACCESS');
 
 /** Something that must be true before the service takes traffic (e.g. a projection caught up). */
 export interface ReadinessCheck {
@@ -46,6 +52,7 @@ export class HealthController {
     @Inject(SERVICE_NAME) private readonly service: string,
     @Inject(METRICS_REGISTRY) private readonly metrics: Registry,
     @Inject(READINESS_CHECKS) private readonly readiness: ReadinessRegistry,
+    @Inject(METRICS_ACCESS) private readonly access: { token?: string | undefined },
   ) {}
 
   /** Liveness: the process answers. */
@@ -62,8 +69,22 @@ export class HealthController {
     return { status: 'ready', service: this.service };
   }
 
+  /** Prometheus: with METRICS_TOKEN, for a request bearing it; without, for the machine itself only. */
   @Get('metrics')
-  async prometheus() {
+  async prometheus(
+    @Req() request: { socket?: { remoteAddress?: string }; headers: Record<string, string | string[] | undefined> },
+  ) {
+    const authorization = request.headers.authorization;
+    const access = metricsAccess(
+      {
+        remoteAddress: request.socket?.remoteAddress,
+        authorization: typeof authorization === 'string' ? authorization : undefined,
+      },
+      this.access.token,
+    );
+    if (access === 'unauthenticated') throw new UnauthorizedException('/metrics needs the METRICS_TOKEN bearer token');
+    if (access === 'forbidden')
+      throw new ForbiddenException('/metrics answers local requests only; set METRICS_TOKEN to scrape it remotely');
     return this.metrics.metrics();
   }
 }
@@ -86,6 +107,8 @@ export interface PlatformModuleOptions {
   namespace?: string;
   /** An event store to use instead of JetStream on `nats` (tests on the in-memory store, the embedded demo); its owner closes it. */
   eventStore?: EventStore;
+  /** The bearer token /metrics needs (METRICS_TOKEN); unset, /metrics answers loopback requests only. */
+  metricsToken?: string;
 }
 
 /**
@@ -118,6 +141,7 @@ export class PlatformModule {
       providers: [
         ...providers,
         { provide: EventStoreCloser, useValue: new EventStoreCloser(eventStore, !options.eventStore) },
+        { provide: METRICS_ACCESS, useValue: { token: options.metricsToken || undefined } },
       ],
       exports: providers.map((p) => p.provide),
     };

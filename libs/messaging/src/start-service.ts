@@ -5,6 +5,7 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { CommandErrorFilter } from './command-error.filter.js';
+import { httpsOptionsOf, type TlsFiles } from './http-edge.js';
 import { NatsCommandServer } from './nats-command-server.js';
 import { PlatformModule } from './platform.module.js';
 
@@ -26,6 +27,10 @@ export interface StartServiceOptions {
   httpHost?: string;
   /** The event store to inject as EVENT_STORE; default JetStream on the connection, under `namespace`. */
   eventStore?: EventStore;
+  /** PEM certificate and key of HTTPS; default TLS_CERT_FILE / TLS_KEY_FILE; neither set: plain HTTP. */
+  tls?: TlsFiles;
+  /** Bearer token of /metrics; default METRICS_TOKEN; unset: /metrics answers loopback requests only. */
+  metricsToken?: string;
 }
 
 export interface RunningService {
@@ -40,6 +45,11 @@ export interface RunningService {
  * sharing one NATS connection. Command errors are mapped to replies by one filter.
  */
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  // Checked before anything connects: a half-configured TLS is refused, never served as plain HTTP.
+  const httpsOptions = httpsOptionsOf(
+    options.tls ?? { certFile: process.env.TLS_CERT_FILE, keyFile: process.env.TLS_KEY_FILE },
+  );
+  const metricsToken = options.metricsToken ?? process.env.METRICS_TOKEN;
   const nats =
     options.nats ??
     (await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: options.service }));
@@ -50,13 +60,17 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         nats,
         ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
         ...(options.eventStore ? { eventStore: options.eventStore } : {}),
+        ...(metricsToken ? { metricsToken } : {}),
       }),
       options.module,
     ],
   })
   class ServiceRoot {}
 
-  const app = await NestFactory.create(ServiceRoot, { logger: options.logger ?? ['error', 'warn'] });
+  const app = await NestFactory.create(ServiceRoot, {
+    logger: options.logger ?? ['error', 'warn'],
+    ...(httpsOptions ? { httpsOptions } : {}),
+  });
   app.enableShutdownHooks();
   options.configureHttp?.(app);
   const commands = app.connectMicroservice<MicroserviceOptions>(
