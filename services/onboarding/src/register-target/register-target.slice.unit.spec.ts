@@ -71,6 +71,21 @@ describe('register-target slice (in-memory store and target)', () => {
     expect(slice.get(ConnectedTargets).get('broker-b')).toBeUndefined();
   });
 
+  it('keeps the working connection when a re-registration brings credentials the target refuses', async () => {
+    slice.targets.passwords.set('broker-a', 'secret-admin-password');
+    await slice.registerTarget('broker-a');
+    const working = slice.targets.target('broker-a');
+    const refused = await slice
+      .registerTarget('broker-a', { commandId: 'again', admin: { username: 'admin', password: 'wrong' } })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ reason: 'target-unreachable' });
+    expect(slice.get(ConnectedTargets).get('broker-a')).toBe(working);
+    expect(working.closed).toBe(false);
+    await expect(slice.credentials.get('target-broker-a')).resolves.toMatchObject({
+      password: 'secret-admin-password',
+    });
+  });
+
   it('refuses a kind of target it has no adapter for', async () => {
     await expect(slice.registerTarget('hub', { kind: 'azure-iot-hub' })).rejects.toMatchObject({
       reason: 'unsupported-target-kind',

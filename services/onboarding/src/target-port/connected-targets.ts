@@ -47,16 +47,26 @@ export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
     this.#observers.push(observer);
   }
 
-  /** Connects (replacing a previous connection) and starts watching; throws when the target refuses. */
+  /**
+   * Connects and starts watching, then replaces the previous connection; throws when the target
+   * refuses. The new connection is made first: new credentials the target refuses leave the
+   * working connection in place (a bad re-registration never leaves a target unmanaged).
+   */
   async connect(address: TargetAddress, credentials: TargetAdminCredentials): Promise<void> {
-    await this.disconnect(address.targetId);
     const target = await this.connector.connect(address, credentials);
-    await target.watch((observation) => {
-      for (const observer of this.#observers) observer(address.targetId, observation);
-    });
-    for (const policy of this.plans.policiesNaming(address.targetId))
-      await target.observeTopics(policy.topicRights).catch(() => undefined);
+    try {
+      await target.watch((observation) => {
+        for (const observer of this.#observers) observer(address.targetId, observation);
+      });
+      for (const policy of this.plans.policiesNaming(address.targetId))
+        await target.observeTopics(policy.topicRights).catch(() => undefined);
+    } catch (error) {
+      await target.close().catch(() => undefined);
+      throw error;
+    }
+    const previous = this.#targets.get(address.targetId);
     this.#targets.set(address.targetId, target);
+    if (previous && previous !== target) await previous.close().catch(() => undefined);
   }
 
   async disconnect(targetId: string): Promise<void> {
