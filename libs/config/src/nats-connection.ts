@@ -1,0 +1,101 @@
+/**
+ * How every tunnelkey process (services, the device fleet, tools) connects to NATS: the settings
+ * (spread into each service's schema, so they appear in its README table) and the one function
+ * that turns them into connection options. With no credentials and no TLS settings the options are
+ * the loopback defaults of the unauthenticated dev server.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type TlsOptions,
+} from '@nats-io/transport-node';
+import { common, ConfigError, defineConfig, optionalText, type ConfigOf, type Env } from './config-schema.js';
+
+/** The credential and TLS settings, without NATS_URL (each schema has `natsUrl: common.natsUrl`). */
+export const natsConnectionSettings = {
+  natsUser: optionalText('NATS_USER', 'NATS user (with NATS_PASSWORD); unset: no user/password'),
+  natsPassword: optionalText('NATS_PASSWORD', 'Password of NATS_USER', { secret: true }),
+  natsToken: optionalText('NATS_TOKEN', 'NATS authentication token (instead of a user)', { secret: true }),
+  natsNkeySeedFile: optionalText('NATS_NKEY_SEED_FILE', 'File holding the NKey seed (`SU...`) of the NATS user'),
+  natsCredsFile: optionalText('NATS_CREDS_FILE', 'NATS credentials file (user JWT and NKey seed)'),
+  natsTlsCaFile: optionalText(
+    'NATS_TLS_CA_FILE',
+    'CA certificate (PEM) that signed the NATS server certificate; set: the connection must be TLS',
+  ),
+  natsTlsCertFile: optionalText(
+    'NATS_TLS_CERT_FILE',
+    'Client certificate (PEM) for mutual TLS, with NATS_TLS_KEY_FILE',
+  ),
+  natsTlsKeyFile: optionalText('NATS_TLS_KEY_FILE', 'Private key (PEM) of NATS_TLS_CERT_FILE'),
+};
+
+const natsSchema = defineConfig({ natsUrl: common.natsUrl, ...natsConnectionSettings });
+
+/** What `natsConnectionOptions` needs: a service's configuration has all of it. */
+export type NatsConnectionConfig = ConfigOf<typeof natsSchema.settings>;
+
+/** The NATS settings alone, from the environment (tools, the fleet, `startService` without a connection). */
+export function natsConnectionConfig(env: Env = process.env): NatsConnectionConfig {
+  return natsSchema.read(env);
+}
+
+const refuse = (message: string, variable: string): never => {
+  throw new ConfigError(message, { variable });
+};
+
+/**
+ * Connection options from the configuration: servers, name, one way of authenticating (user and
+ * password, token, NKey seed file or creds file) and TLS. Contradictory settings throw ConfigError
+ * naming the variable, never a value; unreadable files throw ConfigError naming the variable.
+ */
+export async function natsConnectionOptions(
+  config: NatsConnectionConfig,
+  options: { name: string; servers?: string },
+): Promise<ConnectionOptions> {
+  const methods = [
+    config.natsUser !== undefined || config.natsPassword !== undefined ? 'NATS_USER' : undefined,
+    config.natsToken !== undefined ? 'NATS_TOKEN' : undefined,
+    config.natsNkeySeedFile !== undefined ? 'NATS_NKEY_SEED_FILE' : undefined,
+    config.natsCredsFile !== undefined ? 'NATS_CREDS_FILE' : undefined,
+  ].filter((method) => method !== undefined);
+  if (methods.length > 1) refuse(`set one of ${methods.join(', ')}, not several`, methods[1]!);
+  if (config.natsUser !== undefined && config.natsPassword === undefined)
+    refuse('NATS_USER needs NATS_PASSWORD', 'NATS_PASSWORD');
+  if (config.natsPassword !== undefined && config.natsUser === undefined)
+    refuse('NATS_PASSWORD needs NATS_USER', 'NATS_USER');
+  if ((config.natsTlsCertFile === undefined) !== (config.natsTlsKeyFile === undefined))
+    refuse('NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together', 'NATS_TLS_KEY_FILE');
+
+  const connection: ConnectionOptions = { servers: options.servers ?? config.natsUrl, name: options.name };
+  if (config.natsUser !== undefined) {
+    connection.user = config.natsUser;
+    connection.pass = config.natsPassword;
+  }
+  if (config.natsToken !== undefined) connection.token = config.natsToken;
+  if (config.natsNkeySeedFile !== undefined) {
+    const seed = (await readSetting(config.natsNkeySeedFile, 'NATS_NKEY_SEED_FILE')).toString('utf8').trim();
+    connection.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  if (config.natsCredsFile !== undefined)
+    connection.authenticator = credsAuthenticator(await readSetting(config.natsCredsFile, 'NATS_CREDS_FILE'));
+  const tls: TlsOptions = {};
+  if (config.natsTlsCaFile !== undefined)
+    tls.ca = (await readSetting(config.natsTlsCaFile, 'NATS_TLS_CA_FILE')).toString();
+  if (config.natsTlsCertFile !== undefined && config.natsTlsKeyFile !== undefined) {
+    tls.cert = (await readSetting(config.natsTlsCertFile, 'NATS_TLS_CERT_FILE')).toString();
+    tls.key = (await readSetting(config.natsTlsKeyFile, 'NATS_TLS_KEY_FILE')).toString();
+  }
+  if (Object.keys(tls).length > 0) connection.tls = tls;
+  return connection;
+}
+
+async function readSetting(path: string, variable: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`${variable} names a file that cannot be read (${code})`, { variable });
+  }
+}
