@@ -76,7 +76,8 @@ export class OnboardingModule {
     const logger = options.logger ?? pino({ name: 'onboarding', level: config.logLevel });
     const bindings = options.mosquittoBindings;
     const connector =
-      options.targetConnector ?? mosquittoConnector({ ...(bindings ? { bindings } : {}), ...(clock ? { clock } : {}) });
+      options.targetConnector ??
+      mosquittoConnector({ ...(bindings ? { bindings } : {}), ...(clock ? { clock } : {}), logger });
     const downlinks = (nats: NatsConnection): DownlinkSender =>
       options.downlinks ??
       new DownlinkPublisher({

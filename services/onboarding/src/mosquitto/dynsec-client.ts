@@ -31,6 +31,9 @@ export type DynsecCommand =
   | { command: 'createRole'; rolename: string; textname?: string; acls?: DynsecAcl[] }
   | { command: 'deleteRole'; rolename: string }
   | { command: 'addRoleACL'; rolename: string; acltype: AclType; topic: string; allow: boolean; priority?: number }
+  /** With `acls`, replaces the role's whole ACL list in one command (what a policy change needs). */
+  | { command: 'modifyRole'; rolename: string; acls: DynsecAcl[] }
+  | { command: 'getRole'; rolename: string }
   | {
       command: 'createClient';
       username: string;
@@ -45,7 +48,11 @@ export type DynsecCommand =
   | { command: 'enableClient'; username: string }
   | { command: 'getClient'; username: string }
   | { command: 'listClients'; count?: number; offset?: number }
-  | { command: 'getDefaultACLAccess' };
+  | { command: 'getDefaultACLAccess' }
+  | { command: 'setDefaultACLAccess'; acls: { acltype: DefaultAclType; allow: boolean }[] };
+
+/** The kinds of access the broker's default ACL decides when no role of the client matches. */
+export type DefaultAclType = 'publishClientSend' | 'publishClientReceive' | 'subscribe' | 'unsubscribe';
 
 export interface DynsecResponse {
   command: string;

@@ -6,8 +6,9 @@
  * the username; there is no password, so the client cannot log in any other way).
  */
 import { createHash } from 'node:crypto';
+import { TargetRefusedError } from '../errors.js';
 import { deviceTopicPlan, type DeviceTopicPlan, type TopicRightSpec } from '../target-port/topic-plan.js';
-import type { DynsecAcl, DynsecCommand, DynsecResponse } from './dynsec-client.js';
+import type { DefaultAclType, DynsecAcl, DynsecCommand, DynsecResponse } from './dynsec-client.js';
 
 /** Role names are event fields (AggregateId): short, subject-safe, one per device. */
 export function deviceRoleName(deviceId: string): string {
@@ -45,16 +46,18 @@ export const createDeviceCommands = (device: DevicePlan): DynsecCommand[] => [
   { command: 'createClient', username: device.deviceId, roles: [{ rolename: device.roleName }] },
 ];
 
-/** Second pass for what already existed: converge the role's ACLs and the client's role and state. */
+/**
+ * Second pass for what already existed: converge the role's ACLs and the client's role and state.
+ * The role's ACLs are replaced, not added to (`modifyRole` with `acls`, one command): after a
+ * policy change the device holds the new rights and none of the old ones.
+ */
 export function convergeDeviceCommands(
   device: DevicePlan,
   roleExisted: boolean,
   clientExisted: boolean,
 ): DynsecCommand[] {
   return [
-    ...(roleExisted
-      ? device.acls.map((acl): DynsecCommand => ({ command: 'addRoleACL', rolename: device.roleName, ...acl }))
-      : []),
+    ...(roleExisted ? [{ command: 'modifyRole', rolename: device.roleName, acls: device.acls } as const] : []),
     ...(clientExisted
       ? [
           // 2.0.11 answers "Internal error" to adding a role the client already has; removing it first
@@ -104,3 +107,24 @@ export function phaseOrder(perDevice: readonly (readonly unknown[])[]): { device
     perDevice.forEach((commands, device) => step < commands.length && order.push({ device, step }));
   return order;
 }
+
+/**
+ * Revocation and onboarding rely on deny by default: a client no role allows (a certificate never
+ * onboarded, a device whose role was removed) may neither publish nor subscribe. Returns the kinds
+ * of access the broker's default ACL allows that it must not; throws on an answer it cannot read.
+ */
+export function unsafeDefaultAccess(response: DynsecResponse | undefined): DefaultAclType[] {
+  const acls = (response?.data as { acls?: { acltype?: unknown; allow?: unknown }[] } | undefined)?.acls;
+  if (response?.error || !Array.isArray(acls))
+    throw new TargetRefusedError('the default ACL access of the broker cannot be read', {
+      error: (response?.error ?? 'no acls in the answer').slice(0, 200),
+    });
+  const mustDeny: DefaultAclType[] = ['publishClientSend', 'subscribe'];
+  // An access the answer does not list is taken as allowed: set it to deny rather than guess.
+  return mustDeny.filter((acltype) => acls.find((acl) => acl.acltype === acltype)?.allow !== false);
+}
+
+export const denyByDefaultCommand = (acltypes: readonly DefaultAclType[]): DynsecCommand => ({
+  command: 'setDefaultACLAccess',
+  acls: acltypes.map((acltype) => ({ acltype, allow: false })),
+});

@@ -1,4 +1,11 @@
-import { disableDeviceCommands, phaseOrder } from './dynsec-commands.js';
+import { TargetRefusedError } from '../errors.js';
+import {
+  convergeDeviceCommands,
+  disableDeviceCommands,
+  phaseOrder,
+  planDevice,
+  unsafeDefaultAccess,
+} from './dynsec-commands.js';
 
 describe('dynsec command planning', () => {
   it('disables (drops the session) before it removes the rights', () => {
@@ -15,5 +22,36 @@ describe('dynsec command planning', () => {
       { device: 2, step: 2 },
     ]);
     expect(phaseOrder([])).toEqual([]);
+  });
+
+  it("replaces an existing role's ACLs in one command instead of adding to them", () => {
+    const plan = planDevice('d-1', [{ topic: 'devices/{deviceId}/telemetry', access: 'publish' }]);
+    expect(convergeDeviceCommands(plan, true, false)).toEqual([
+      { command: 'modifyRole', rolename: 'role-d-1', acls: plan.acls },
+    ]);
+  });
+
+  it('finds the default accesses that must be denied; an unreadable answer is refused', () => {
+    const answer = (acls: { acltype: string; allow: boolean }[]) => ({
+      command: 'getDefaultACLAccess',
+      data: { acls },
+    });
+    expect(
+      unsafeDefaultAccess(
+        answer([
+          { acltype: 'publishClientSend', allow: false },
+          { acltype: 'publishClientReceive', allow: true },
+          { acltype: 'subscribe', allow: false },
+          { acltype: 'unsubscribe', allow: true },
+        ]),
+      ),
+    ).toEqual([]);
+    expect(unsafeDefaultAccess(answer([{ acltype: 'publishClientSend', allow: true }]))).toEqual([
+      'publishClientSend',
+      'subscribe',
+    ]);
+    expect(() => unsafeDefaultAccess({ command: 'getDefaultACLAccess', error: 'Permission denied' })).toThrow(
+      TargetRefusedError,
+    );
   });
 });

@@ -1,4 +1,5 @@
 /** The TargetConnector of Mosquitto brokers: dynamic security with the admin credentials, plus the broker's files. */
+import type { Logger } from 'pino';
 import type { TargetAddress, TargetAdminCredentials, TargetConnector } from '../target-port/onboarding-target.js';
 import { MosquittoTarget, type MosquittoHostBinding } from './mosquitto-target.js';
 
@@ -6,6 +7,8 @@ export interface MosquittoConnectorOptions {
   /** The broker files and reload this service manages, per target (deployment config). */
   bindings?: (targetId: string) => MosquittoHostBinding | undefined;
   clock?: () => Date;
+  /** Where a broker whose default ACL access had to be set to deny is recorded. */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 export function mosquittoConnector(options: MosquittoConnectorOptions = {}): TargetConnector {
@@ -23,6 +26,11 @@ export function mosquittoConnector(options: MosquittoConnectorOptions = {}): Tar
         },
         ...(binding ? { binding } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
+        onDefaultAccessDenied: (wasAllowed) =>
+          options.logger?.warn(
+            { event: 'onboarding.target_default_acl_denied', targetId: address.targetId, wasAllowed },
+            'the broker allowed publishing or subscribing by default: set to deny',
+          ),
       });
     },
   };

@@ -21,6 +21,7 @@ import {
 } from '../test-support/test-pki.test-helper.js';
 import type { RevocationList, TargetObservation, TrustAnchor } from '../target-port/onboarding-target.js';
 import { pidFileReloader } from './broker-trust-files.js';
+import { DynsecClient, type DynsecResponse } from './dynsec-client.js';
 import { MosquittoTarget } from './mosquitto-target.js';
 
 const rights = [
@@ -40,6 +41,17 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
   const devices: Record<string, TestDevice> = {};
   const observations: TargetObservation[] = [];
   const clients: MqttClient[] = [];
+  let brokerTls: { caPem: string; certPem: string; keyPem: string; crlPem: string };
+  /** The broker's dynamic security as its operator sees it (a client of its own). */
+  const asOperator = async <T>(of: RunningMosquitto, work: (admin: DynsecClient) => Promise<T>): Promise<T> => {
+    const admin = await DynsecClient.connect({ host: of.host, port: of.adminPort, ...of.admin });
+    try {
+      return await work(admin);
+    } finally {
+      await admin.close();
+    }
+  };
+  const dataOf = (response: DynsecResponse | undefined) => response?.data as Record<string, never>;
 
   const connect = async (
     device: TestDevice | undefined,
@@ -74,16 +86,19 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
       createTestAuthority('evil'),
       createTestAuthority('second'),
     ]);
-    for (const id of ['d-alpha', 'd-bravo', 'd-charlie', 'd-delta', 'd-echo', 'd-stranger'])
+    for (const id of ['d-alpha', 'd-bravo', 'd-charlie', 'd-delta', 'd-echo', 'd-foxtrot', 'd-stranger'])
       devices[id] = await issueTestDevice(platform, id);
     devices['d-forged'] = await issueTestDevice(evil, 'd-forged');
     devices['d-second'] = await issueTestDevice(second, 'd-second');
     const crl = await issueTestCrl(platform);
+    brokerTls = {
+      caPem: platform.chainPem.join(''),
+      certPem: server.certPem,
+      keyPem: server.keyPem,
+      crlPem: crl.crlPem,
+    };
     trusted.push({ authorityId: platform.authorityId, chainPem: platform.chainPem });
-    broker = await startMosquitto({
-      tls: { caPem: platform.chainPem.join(''), certPem: server.certPem, keyPem: server.keyPem, crlPem: crl.crlPem },
-      dynsec: true,
-    });
+    broker = await startMosquitto({ tls: brokerTls, dynsec: true });
     target = await MosquittoTarget.connect({
       targetId: 'broker-1',
       host: broker.host,
@@ -271,5 +286,66 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     await expect(echo.publishAsync('devices/d-echo/telemetry', 'gone', { qos: 1 })).rejects.toThrow(
       /not authori[sz]ed|135/i,
     );
+  });
+
+  test("a policy change replaces the device's rights at the broker: the old ones are gone", async () => {
+    const before = [
+      { topic: 'devices/{deviceId}/telemetry', access: 'publish' as const },
+      { topic: 'devices/{deviceId}/legacy/#', access: 'publish-subscribe' as const },
+    ];
+    const after = [{ topic: 'devices/{deviceId}/telemetry', access: 'publish' as const }];
+    expect(await target.registerDevices([{ deviceId: 'd-foxtrot', topicRights: before }])).toMatchObject([
+      { ok: true },
+    ]);
+    expect(await target.registerDevices([{ deviceId: 'd-foxtrot', topicRights: after }])).toMatchObject([{ ok: true }]);
+    const [role] = await asOperator(broker, (admin) =>
+      admin.execute([{ command: 'getRole', rolename: 'role-d-foxtrot' } as never]),
+    );
+    expect(dataOf(role).role).toMatchObject({
+      rolename: 'role-d-foxtrot',
+      acls: [{ acltype: 'publishClientSend', topic: 'devices/d-foxtrot/telemetry', allow: true }],
+    });
+    const foxtrot = await connect(devices['d-foxtrot']);
+    await expect(foxtrot.publishAsync('devices/d-foxtrot/legacy/x', 'old right', { qos: 1 })).rejects.toThrow(
+      /not authori[sz]ed|135/i,
+    );
+    await foxtrot.publishAsync('devices/d-foxtrot/telemetry', 'new right', { qos: 1 });
+  });
+
+  test('connecting to a broker whose default ACL access allows publishing and subscribing sets both to deny, and says so', async () => {
+    const open = await startMosquitto({ tls: brokerTls, dynsec: true });
+    let other: MosquittoTarget | undefined;
+    try {
+      const allowAll = [
+        { acltype: 'publishClientSend', allow: true },
+        { acltype: 'subscribe', allow: true },
+      ];
+      await asOperator(open, (admin) => admin.execute([{ command: 'setDefaultACLAccess', acls: allowAll } as never]));
+      const denied: unknown[] = [];
+      other = await MosquittoTarget.connect({
+        targetId: 'broker-open',
+        host: open.host,
+        tlsPort: open.tlsPort,
+        admin: { port: open.adminPort, ...open.admin },
+        onDefaultAccessDenied: (wasAllowed) => denied.push(wasAllowed),
+      });
+      const [access] = await asOperator(open, (admin) => admin.execute([{ command: 'getDefaultACLAccess' }]));
+      expect(dataOf(access).acls).toEqual(
+        expect.arrayContaining([
+          { acltype: 'publishClientSend', allow: false },
+          { acltype: 'subscribe', allow: false },
+        ]),
+      );
+      expect(denied).toEqual([['publishClientSend', 'subscribe']]);
+      // A certificate the platform never onboarded may do nothing there.
+      const stranger = await connectDevice(devices['d-stranger'], { port: open.tlsPort, serverCaPem: server.caPem });
+      clients.push(stranger);
+      await expect(stranger.publishAsync('devices/d-stranger/telemetry', 'x', { qos: 1 })).rejects.toThrow(
+        /not authori[sz]ed|135/i,
+      );
+    } finally {
+      await other?.close();
+      await open.stop();
+    }
   });
 });

@@ -25,18 +25,26 @@ import {
 } from '../target-port/topic-plan.js';
 import { LogTail, parseBrokerLogLine, type BrokerLogFact } from './broker-log.js';
 import { writeTrustFiles, type BrokerReloader, type BrokerTrustPaths } from './broker-trust-files.js';
-import { DynsecClient, type DynsecClientOptions, type DynsecCommand, type DynsecResponse } from './dynsec-client.js';
+import {
+  DynsecClient,
+  type DefaultAclType,
+  type DynsecClientOptions,
+  type DynsecCommand,
+  type DynsecResponse,
+} from './dynsec-client.js';
 import {
   alreadyExists,
   alreadyInPlace,
   convergeDeviceCommands,
   createDeviceCommands,
   deleteDeviceCommands,
+  denyByDefaultCommand,
   disableDeviceCommands,
   enableDeviceCommands,
   notFound,
   phaseOrder,
   planDevice,
+  unsafeDefaultAccess,
   type DevicePlan,
 } from './dynsec-commands.js';
 
@@ -59,6 +67,11 @@ export interface MosquittoTargetSettings {
   admin: { host?: string; port: number; username: string; password: string };
   binding?: MosquittoHostBinding;
   dynsec?: DynsecClientOptions;
+  /**
+   * Called when the broker's default ACL access allowed what it must deny (publishing, subscribing)
+   * and connect set it to deny: the caller records it.
+   */
+  onDefaultAccessDenied?: (wasAllowed: readonly DefaultAclType[]) => void;
   /** How long applyTrust waits for the broker to log its reload. Default 5 s. */
   reloadTimeoutMs?: number;
   clock?: () => Date;
@@ -89,6 +102,12 @@ export class MosquittoTarget implements OnboardingTarget {
       { host: admin.host ?? settings.host, port: admin.port, username: admin.username, password: admin.password },
       settings.dynsec,
     );
+    try {
+      await denyByDefault(dynsec, settings);
+    } catch (error) {
+      await dynsec.close().catch(() => undefined);
+      throw error;
+    }
     const target = new MosquittoTarget(settings, dynsec);
     // The log is followed from now on so that a reload can be confirmed even before watch().
     if (settings.binding?.logFile)
@@ -317,6 +336,24 @@ export class MosquittoTarget implements OnboardingTarget {
     await this.#monitor?.endAsync(true);
     await this.dynsec.close();
   }
+}
+
+/**
+ * Revocation relies on deny by default (a device whose role is removed can do nothing), so every
+ * admin connection checks the broker's default ACL access and sets publishing and subscribing to
+ * deny where they were allowed. A broker whose default it cannot read is refused.
+ */
+async function denyByDefault(dynsec: DynsecClient, settings: MosquittoTargetSettings): Promise<void> {
+  const [current] = await dynsec.execute([{ command: 'getDefaultACLAccess' }]);
+  const allowed = unsafeDefaultAccess(current);
+  if (allowed.length === 0) return;
+  const [set] = await dynsec.execute([denyByDefaultCommand(allowed)]);
+  if (set?.error)
+    throw new TargetRefusedError('the broker refused to deny publishing and subscribing by default', {
+      targetId: settings.targetId,
+      error: set.error.slice(0, 200),
+    });
+  settings.onDefaultAccessDenied?.(allowed);
 }
 
 function unreachable(deviceId: string, error: unknown): DeviceOperationOutcome<never> {
