@@ -82,7 +82,13 @@ export {
   type ParsedCertificate,
   type CertificateSummary,
 } from './certificate/parse-certificate.js';
-export { verifyChain, type ChainVerificationRequest, type VerifiedChain } from './certificate/verify-chain.js';
+export {
+  verifyChain,
+  verifyCaChain,
+  type ChainVerificationRequest,
+  type CaChainVerificationRequest,
+  type VerifiedChain,
+} from './certificate/verify-chain.js';
 
 // CSRs
 export { createCsr, type CsrRequest, type CreatedCsr } from './csr/create-csr.js';

@@ -168,9 +168,34 @@ const checkRevocation = async (
   }
 };
 
-export const verifyChain = async (req: ChainVerificationRequest): Promise<VerifiedChain> => {
+export const verifyChain = (req: ChainVerificationRequest): Promise<VerifiedChain> => verifyPath(req, 'end-entity');
+
+export interface CaChainVerificationRequest {
+  /** The CA certificate to trust (e.g. an issuing CA a broker is to install). */
+  certificate: CertInput;
+  /** CA certificates between it and the root, any order. */
+  intermediates?: readonly CertInput[];
+  /** The trust anchor. */
+  root: CertInput;
+  /** The instant to validate at: given by the caller, never read from a clock here. */
+  at: Date;
+}
+
+/**
+ * The same path validation for a CA certificate instead of a leaf: it chains to `root` (names,
+ * AKI/SKI, signatures, validity, CA flags, pathLen counting it as a CA below its issuers), and is
+ * itself a CA allowed to sign certificates (basicConstraints CA, keyUsage with keyCertSign).
+ */
+export const verifyCaChain = (req: CaChainVerificationRequest): Promise<VerifiedChain> =>
+  verifyPath({ leaf: req.certificate, root: req.root, at: req.at, intermediates: req.intermediates ?? [] }, 'ca');
+
+const verifyPath = async (req: ChainVerificationRequest, leafRole: 'end-entity' | 'ca'): Promise<VerifiedChain> => {
   const leaf = asParsed(req.leaf);
   const root = asParsed(req.root);
+  if (leafRole === 'ca') {
+    if (!leaf.basicConstraints?.ca) fail('NOT_A_CA', 'certificate is not a CA', leaf, 0);
+    if (!leaf.keyUsage?.has('keyCertSign')) fail('KEY_USAGE', 'CA certificate may not sign certificates', leaf, 0);
+  }
   const pool = (req.intermediates ?? []).map(asParsed);
   const chain: ParsedCertificate[] = [leaf];
 
@@ -209,11 +234,13 @@ export const verifyChain = async (req: ChainVerificationRequest): Promise<Verifi
     const cert = chain[depth]!;
     const parent = chain[depth + 1]!;
     checkCommon(cert, depth, req.at);
-    checkCa(parent, depth + 1, depth); // certificates 1..depth below the parent are CAs
+    // certificates 1..depth below the parent are CAs (and the leaf too, when it is a CA)
+    checkCa(parent, depth + 1, leafRole === 'ca' ? depth + 1 : depth);
     await checkSignature(cert, parent, depth);
     if (req.crls?.length) await checkRevocation(cert, parent, depth, req.crls, req.at);
   }
 
+  if (leafRole === 'ca') return { chain };
   if (leaf.basicConstraints?.ca) fail('NOT_A_CA', 'leaf is a CA certificate, not an end entity', leaf, 0);
   if (leaf.keyUsage && !leaf.keyUsage.has('digitalSignature'))
     fail('KEY_USAGE', 'leaf may not sign (TLS client auth)', leaf, 0);
