@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { defineCommand } from '../define-command.js';
 import { AggregateId } from '../envelope.js';
 import { Host, Port, TargetKind } from '../events/onboarding.events.js';
-import { Struct, Text } from '../primitives.js';
+import { CertificatePem, Struct, Text } from '../primitives.js';
 import { BulkResult } from './scope.js';
 
 export const RegisterTarget = defineCommand({
@@ -16,15 +16,26 @@ export const RegisterTarget = defineCommand({
     host: Host,
     tlsPort: Port,
     /**
-     * Admin credentials for the target's management API (Mosquitto dynamic security). The only
-     * secret in any contract: the onboarding service stores it encrypted and never puts it in an
-     * event, a log line or a reply.
+     * Admin credentials for the target's management API (Mosquitto dynamic security). The secret
+     * never travels on the bus: `passwordFile` names a file the platform team mounts in the
+     * onboarding service's secrets directory (ONBOARDING_TARGET_SECRETS_DIR); the service reads it
+     * when it connects and never puts it in an event, a log line or a reply.
      */
     admin: Struct({
       username: Text(128),
-      password: Type.String({ minLength: 1, maxLength: 512, writeOnly: true }),
+      /**
+       * Deprecated: the password in plain text on the bus. Still in the schema so that an old client
+       * gets a clear refusal (`plaintext-secret-refused`) instead of a schema error; always refused.
+       */
+      password: Type.Optional(Type.String({ minLength: 1, maxLength: 512, writeOnly: true, deprecated: true })),
+      /** Name of the file holding the admin password in the onboarding service's secrets directory (no path). */
+      passwordFile: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' })),
+      /** Admin listener host, when it differs from the device host (a private network). */
+      host: Type.Optional(Host),
       /** Admin listener, when it differs from the TLS device listener. */
       port: Type.Optional(Port),
+      /** MQTT over TLS to the admin listener, its server certificate verified against this CA. */
+      tls: Type.Optional(Struct({ caPem: CertificatePem })),
     }),
   },
   result: Struct({ targetId: AggregateId }),
