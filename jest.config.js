@@ -1,9 +1,16 @@
 // One Jest config for the whole workspace. ESM mode (NestJS 12 is ESM-only): run through
 // `npm run jest` / `npm test`, which pass --experimental-vm-modules. SWC keeps decorator metadata.
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const swc = JSON.parse(readFileSync(new URL('./.swcrc', import.meta.url), 'utf8'));
 delete swc.$schema;
+
+// SoftHSM (the PKCS#11 signer's tests) reads SOFTHSM2_CONF from the real environment, which a test
+// cannot change (Jest gives each test file a copy): the workers inherit this run's own path, and
+// the test writes a configuration with a temp token directory there.
+process.env.SOFTHSM2_CONF ??= join(tmpdir(), `tunnelkey-softhsm-${process.pid}`, 'softhsm2.conf');
 
 /** @type {import('jest').Config} */
 export default {

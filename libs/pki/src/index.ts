@@ -33,6 +33,14 @@ export type { Signer } from './signer/signer.js';
 export { SIGNATURE_ALGORITHMS, type SignatureAlgorithmName, type SignatureAlgorithm } from './signer/algorithms.js';
 export { WebCryptoSigner, generateP256KeyPair, exportSpki } from './signer/webcrypto-signer.js';
 export { rawEcdsaToDer, derEcdsaToRaw } from './signer/ecdsa-signature.js';
+export {
+  Pkcs11Token,
+  Pkcs11Signer,
+  loadPkcs11Options,
+  DEFAULT_PKCS11_MODULE,
+  type Pkcs11TokenOptions,
+  type Pkcs11Sources,
+} from './signer/pkcs11-signer.js';
 export { verifySignature, type SignatureCheck } from './signer/verify-signature.js';
 
 // Keys
