@@ -1,11 +1,12 @@
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { lastValueFrom, isObservable } from 'rxjs';
 import { errorReply, type CommandReply } from './command-reply.js';
 import { MappedCommandError } from './command-error.filter.js';
 
 export interface NatsCommandServerOptions {
-  /** An open connection to share, or servers to connect to (default NATS_URL or loopback). */
+  /** An open connection to share, or servers to connect to (default NATS_URL or loopback; credentials and TLS from the environment). */
   connection?: NatsConnection;
   servers?: string;
   /** Queue group: instances of one service share the commands. Usually the service name. */
@@ -45,7 +46,12 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
     try {
       this.connection =
         this.options.connection ??
-        (await connect({ servers: this.options.servers ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' }));
+        (await connect(
+          await natsConnectionOptions(natsConnectionConfig(), {
+            name: this.options.queue,
+            ...(this.options.servers ? { servers: this.options.servers } : {}),
+          }),
+        ));
       this.ownsConnection = !this.options.connection;
       const prefix = this.options.namespace ? `${this.options.namespace}.` : '';
       for (const [pattern, handler] of this.getHandlers()) {

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { CommandErrorFilter } from './command-error.filter.js';
 import { httpsOptionsOf, type TlsFiles } from './http-edge.js';
@@ -16,7 +17,7 @@ export interface StartServiceOptions {
   module: Type | DynamicModule;
   /** Command subjects are prefixed with it (tests, several deployments on one bus). */
   namespace?: string;
-  /** An open connection to share (tests, one-process demo), else NATS_URL. */
+  /** An open connection to share (tests, one-process demo), else one from the environment (NATS_URL, NATS_USER... see natsConnectionOptions). */
   nats?: NatsConnection;
   /** HTTP port for health/ready/metrics (and the API, for the gateway); 0 picks a free one. */
   httpPort?: number;
@@ -51,8 +52,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   );
   const metricsToken = options.metricsToken ?? process.env.METRICS_TOKEN;
   const nats =
-    options.nats ??
-    (await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: options.service }));
+    options.nats ?? (await connect(await natsConnectionOptions(natsConnectionConfig(), { name: options.service })));
   @Module({
     imports: [
       PlatformModule.forRoot({

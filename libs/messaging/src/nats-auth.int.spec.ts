@@ -1,0 +1,288 @@
+/**
+ * The production bus configuration (deploy/nats/nats.conf) on a nats-server of its own, started
+ * from THAT file with only the port, the store directory and the certificate paths replaced:
+ * who may connect, publish, write streams and buckets, send commands, and that it is TLS only.
+ */
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Controller, Module } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
+import { CommandClient, startService } from './index.js';
+
+const repo = new URL('../../../', import.meta.url).pathname;
+const users = ['registry', 'ca', 'onboarding', 'revocation', 'gateway', 'fleet'] as const;
+type User = (typeof users)[number];
+
+interface SecuredNats {
+  url: string;
+  dir: string;
+  caFile: string;
+  port: number;
+  passwords: Record<User, string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${command} failed (${code}): ${stderr}`);
+}
+
+async function startSecuredNats(): Promise<SecuredNats> {
+  const dir = await mkdtemp(join(tmpdir(), 'tk-nats-auth-'));
+  await run('sh', [join(repo, 'deploy/nats/dev-certs.sh'), join(dir, 'tls')]);
+  const [port, httpPort] = [await freePort(), await freePort()];
+  const template = await readFile(join(repo, 'deploy/nats/nats.conf'), 'utf8');
+  const conf = template
+    .replace('listen: 0.0.0.0:4222', `listen: 127.0.0.1:${port}`)
+    .replace('http: 127.0.0.1:8222', `http: 127.0.0.1:${httpPort}`)
+    .replace('store_dir: /data', `store_dir: ${join(dir, 'js')}`)
+    .replaceAll('/etc/nats/tls/', `${join(dir, 'tls')}/`);
+  expect(conf).not.toBe(template);
+  await writeFile(join(dir, 'nats.conf'), conf);
+  // nats-server parses a variable's value as a config value: a password must start with a letter.
+  const passwords = Object.fromEntries(users.map((u) => [u, `p${randomBytes(12).toString('hex')}`])) as Record<
+    User,
+    string
+  >;
+  const env = {
+    ...process.env,
+    ...Object.fromEntries(users.map((u) => [`NATS_${u.toUpperCase()}_PASSWORD`, passwords[u]])),
+  };
+  const binary =
+    process.env.NATS_SERVER_BIN ?? (process.env.PATH?.includes('/usr/sbin') ? 'nats-server' : '/usr/sbin/nats-server');
+  const child: ChildProcess = spawn(binary, ['-c', join(dir, 'nats.conf')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes('Server is ready')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${log}`)));
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    dir,
+    caFile: join(dir, 'tls', 'ca.pem'),
+    port,
+    passwords,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let bus: SecuredNats;
+const open: NatsConnection[] = [];
+
+/** The environment a process of `user` gets in production: URL, user, password, CA. */
+function envOf(user: User): Record<string, string> {
+  return {
+    NATS_URL: bus.url,
+    NATS_USER: user,
+    NATS_PASSWORD: bus.passwords[user],
+    NATS_TLS_CA_FILE: bus.caFile,
+  };
+}
+
+async function as(user: User): Promise<NatsConnection> {
+  const nc = await connect(await natsConnectionOptions(natsConnectionConfig(envOf(user)), { name: `test-${user}` }));
+  open.push(nc);
+  return nc;
+}
+
+/** Resolves with the server's permission violation for `subject` on this connection. */
+async function violation(nc: NatsConnection, subject: string): Promise<string> {
+  for await (const status of nc.status()) {
+    if (status.type === 'error' && String(status.error).includes(`"${subject}"`)) return String(status.error);
+  }
+  throw new Error('connection closed without a violation');
+}
+
+beforeAll(async () => {
+  bus = await startSecuredNats();
+  // Each owner creates its own streams and buckets, as the services do at start.
+  await new JetStreamEventStore(await as('registry')).ensureStreams(['registry']);
+  await new JetStreamEventStore(await as('ca')).ensureStreams(['ca']);
+  await new Kvm(await as('gateway')).create('GATEWAY_TOKENS', { history: 1, storage: 'file' });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(open.map((nc) => nc.close()));
+  await bus?.stop();
+});
+
+describe('the production NATS configuration (deploy/nats/nats.conf)', () => {
+  it('refuses a client without credentials, and one with a wrong password', async () => {
+    const ca = await readFile(bus.caFile, 'utf8');
+    await expect(connect({ servers: bus.url, tls: { ca } })).rejects.toThrow(/Authorization Violation/);
+    await expect(connect({ servers: bus.url, tls: { ca }, user: 'registry', pass: 'wrong' })).rejects.toThrow(
+      /Authorization Violation/,
+    );
+  });
+
+  it('requires TLS: a plain-text CONNECT with valid credentials is dropped without a PONG', async () => {
+    const socket = tcpConnect(bus.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+      if (received.includes('\r\n') && !received.includes('CONNECT-SENT')) {
+        const connectLine = JSON.stringify({
+          user: 'fleet',
+          pass: bus.passwords.fleet,
+          verbose: false,
+          pedantic: false,
+        });
+        socket.write(`CONNECT ${connectLine}\r\nPING\r\n`);
+        received += 'CONNECT-SENT';
+      }
+    });
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(received).toMatch(/"tls_required":true/);
+    expect(received).not.toMatch(/PONG/);
+  });
+
+  it('connects over TLS with the settings from the environment (NATS_TLS_CA_FILE) and works', async () => {
+    const nc = await as('registry');
+    expect(nc.info?.tls_required).toBe(true);
+    await expect(nc.flush()).resolves.toBeUndefined();
+  });
+
+  it('lets a device neither send an operator command, nor write an event, nor call the JetStream API', async () => {
+    const registry = await as('registry');
+    const received: string[] = [];
+    registry.subscribe('cmd.registry.>', { callback: (_e, msg) => void received.push(msg.subject) });
+    await registry.flush();
+    const device = await as('fleet');
+
+    const refusedCommand = violation(device, 'cmd.registry.create-batch');
+    device.publish('cmd.registry.create-batch', JSON.stringify({ actor: 'admin', batchId: 'b-1' }));
+    await expect(refusedCommand).resolves.toMatch(/Permissions Violation for Publish/);
+
+    const refusedEvent = violation(device, 'registry.batch.b-forged');
+    device.publish('registry.batch.b-forged', '{}');
+    await expect(refusedEvent).resolves.toMatch(/Permissions Violation for Publish/);
+
+    for (const api of ['$JS.API.INFO', '$JS.API.STREAM.PURGE.REGISTRY']) {
+      const refusedApi = violation(device, api);
+      device.publish(api, '{}');
+      await expect(refusedApi).resolves.toMatch(/Permissions Violation for Publish/);
+    }
+
+    // Every refused message was processed (the server answered a PING after them): nothing arrived.
+    await device.flush();
+    await registry.flush();
+    expect(received).toEqual([]);
+    const stream = await (await jetstreamManager(registry)).streams.info('REGISTRY');
+    expect(stream.state.messages).toBe(0);
+  });
+
+  it('carries signed uplinks from devices to the platform and downlinks back, and nothing else', async () => {
+    const registry = await as('registry');
+    const device = await as('fleet');
+    const uplink = new Promise<string>((resolve) =>
+      registry.subscribe('dev.*.*', { max: 1, callback: (_e, msg) => resolve(msg.subject) }),
+    );
+    const downlink = new Promise<string>((resolve) =>
+      device.subscribe('dev.*.inbox.>', { max: 1, callback: (_e, msg) => resolve(msg.subject) }),
+    );
+    await Promise.all([registry.flush(), device.flush()]);
+    device.publish('dev.d-1.announce', '{}');
+    await expect(uplink).resolves.toBe('dev.d-1.announce');
+    registry.publish('dev.d-1.inbox.challenge', '{}');
+    await expect(downlink).resolves.toBe('dev.d-1.inbox.challenge');
+    // a device cannot forge a platform downlink for another device
+    const refused = violation(device, 'dev.d-2.inbox.challenge');
+    device.publish('dev.d-2.inbox.challenge', '{}');
+    await expect(refused).resolves.toMatch(/Permissions Violation for Publish/);
+  });
+
+  it("lets the registry write its own stream but not another service's, nor purge or delete it, nor the gateway's token bucket", async () => {
+    const registry = await as('registry');
+    const js = (await jetstreamManager(registry)).jetstream();
+    // its own stream: allowed (so the refusals below are about ownership, not a broken connection)
+    await expect(js.publish('registry.batch.b-own', '{}')).resolves.toMatchObject({ stream: 'REGISTRY' });
+
+    const refusedEvent = violation(registry, 'ca.certificate.c-forged');
+    registry.publish('ca.certificate.c-forged', '{}');
+    await expect(refusedEvent).resolves.toMatch(/Permissions Violation for Publish/);
+
+    const jsm = await jetstreamManager(registry);
+    await expect(jsm.streams.purge('CA')).rejects.toThrow(/Permissions Violation/);
+    await expect(jsm.streams.delete('CA')).rejects.toThrow(/Permissions Violation/);
+
+    const refusedToken = violation(registry, '$KV.GATEWAY_TOKENS.admin');
+    registry.publish('$KV.GATEWAY_TOKENS.admin', JSON.stringify({ role: 'admin' }));
+    await expect(refusedToken).resolves.toMatch(/Permissions Violation for Publish/);
+
+    await registry.flush();
+    const ca = await jetstreamManager(await as('ca'));
+    expect((await ca.streams.info('CA')).state.messages).toBe(0);
+    const tokens = await new Kvm(await as('gateway')).open('GATEWAY_TOKENS');
+    expect(await tokens.get('admin')).toBeNull();
+  });
+
+  it('lets no service but the gateway send a command', async () => {
+    const ca = await as('ca');
+    const refused = violation(ca, 'cmd.registry.revoke-device');
+    ca.publish('cmd.registry.revoke-device', '{}');
+    await expect(refused).resolves.toMatch(/Permissions Violation for Publish/);
+  });
+
+  it('delivers a command from the gateway user to a service started with startService and its credentials from the environment, which answers', async () => {
+    @Controller()
+    class EchoController {
+      @MessagePattern('cmd.registry.echo')
+      echo(@Payload() payload: { actor: string }) {
+        return { heard: payload.actor };
+      }
+    }
+    @Module({ controllers: [EchoController] })
+    class EchoModule {}
+
+    const saved = { ...process.env };
+    Object.assign(process.env, envOf('registry'));
+    let service: Awaited<ReturnType<typeof startService>> | undefined;
+    try {
+      service = await startService({ service: 'registry', module: EchoModule, logger: false });
+    } finally {
+      for (const key of Object.keys(envOf('registry'))) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+    try {
+      const gateway = new CommandClient(await as('gateway'));
+      await expect(gateway.request('cmd.registry.echo', { actor: 'operator-1' })).resolves.toEqual({
+        heard: 'operator-1',
+      });
+    } finally {
+      await service.stop();
+    }
+  });
+});
