@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { common, defineConfig, integer, optionalText, type ConfigOf, type Env, type Setting } from '@tunnelkey/config';
 import { OnboardingConfigError } from './errors.js';
+import { pinnedRootSha256Of } from './install-trust/trust-checks.js';
 import { pidFileReloader } from './mosquitto/broker-trust-files.js';
 import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 
@@ -37,6 +38,10 @@ export const onboardingConfigSchema = defineConfig({
     'Device aggregates kept in memory (~1.7 KiB each): a connection or telemetry record needs no read; 0 turns it off',
   ),
   logLevel: common.logLevel,
+  trustedRootSha256: optionalText(
+    'TRUSTED_ROOT_SHA256',
+    "SHA-256 fingerprint of the platform's root CA certificate (hex, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints it): targets get only issuing CA chains that verify under it, and CRLs those CAs signed. Unset, no trust is installed anywhere and /ready fails",
+  ),
   mosquittoBindings: optionalText(
     'MOSQUITTO_BINDINGS',
     'Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, pidFile, logFile)',
@@ -47,7 +52,11 @@ export type OnboardingConfig = ConfigOf<typeof onboardingConfigSchema.settings>;
 
 export function onboardingConfigFromEnv(env: Env = process.env): OnboardingConfig {
   const config = onboardingConfigSchema.read(env);
-  return { ...config, instanceId: config.instanceId || instanceName(env.HOSTNAME ?? hostname()) || 'onboarding-0' };
+  return {
+    ...config,
+    instanceId: config.instanceId || instanceName(env.HOSTNAME ?? hostname()) || 'onboarding-0',
+    trustedRootSha256: pinnedRootSha256Of(config.trustedRootSha256),
+  };
 }
 
 type BindingEntry = { caFile?: string; crlFile?: string; pidFile?: string; logFile?: string };

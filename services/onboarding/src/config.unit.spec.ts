@@ -22,8 +22,18 @@ describe('onboarding configuration', () => {
       telemetryIntervalMs: 30_000,
       deviceStateCacheSize: 20_000,
       logLevel: 'info',
+      trustedRootSha256: undefined,
       mosquittoBindings: undefined,
     });
+  });
+
+  it('TRUSTED_ROOT_SHA256: the root pinned for trust, as openssl prints it or plain hex; anything else refused', () => {
+    const hex = 'ab'.repeat(32);
+    const colons = 'AB:'.repeat(31) + 'AB';
+    expect(onboardingConfigFromEnv({ TRUSTED_ROOT_SHA256: colons }).trustedRootSha256).toBe(hex);
+    expect(onboardingConfigFromEnv({ TRUSTED_ROOT_SHA256: hex }).trustedRootSha256).toBe(hex);
+    expect(() => onboardingConfigFromEnv({ TRUSTED_ROOT_SHA256: 'ab'.repeat(31) })).toThrow(OnboardingConfigError);
+    expect(() => onboardingConfigFromEnv({ TRUSTED_ROOT_SHA256: 'zz'.repeat(32) })).toThrow(/TRUSTED_ROOT_SHA256/);
   });
 
   it('reads every variable, and names the one that is wrong', () => {

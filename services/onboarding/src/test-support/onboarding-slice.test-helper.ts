@@ -9,6 +9,7 @@ import { Module, type INestApplicationContext, type Type } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  AuthorityCreated,
   BatchCreated,
   CertificateIssued,
   CertificateRevoked,
@@ -31,20 +32,66 @@ import { OnboardingModule } from '../onboarding.module.js';
 import { RegisterTargetHandler } from '../register-target/register-target.handler.js';
 import { crlDigestOfPem } from '../shared/crl-source.js';
 import { InMemoryTargetCredentialStore } from '../shared/target-credentials.js';
+import { InMemoryTargetSecrets } from '../shared/target-secrets.js';
 import { InMemoryTargetConnector } from '../target-port/in-memory-target.js';
 import type { TopicRightSpec } from '../target-port/topic-plan.js';
 import type { DownlinkSender } from '../tokens.js';
+import {
+  createTestAuthority,
+  createTestRoot,
+  issueTestCrl,
+  type TestAuthority,
+  type TestRoot,
+} from './test-pki.test-helper.js';
 
 export const now = new Date('2026-11-27T10:00:00.000Z');
 /** A certificate the contracts accept (its bytes are never parsed here). */
 export const chainOf = (authorityId: string) => [
   `-----BEGIN CERTIFICATE-----\n${Buffer.from(authorityId).toString('base64')}\n-----END CERTIFICATE-----\n`,
 ];
-/** A CRL the CRL source serves by digest. */
-export const crlPemOf = (authorityId: string, crlNumber: number) => {
-  const body = Buffer.from(`${authorityId}/${crlNumber}`).toString('base64');
-  return `-----BEGIN X509 CRL-----\n${body}\n-----END X509 CRL-----\n`;
-};
+
+/**
+ * The slice's PKI: one root (pinned in the slice's config) and, per authority id, an issuing CA
+ * under it made on first use, with real signed CRLs; valid around `now`. One per event store, so a
+ * slice restarted on the same store trusts the same root.
+ */
+export class SlicePki {
+  readonly #authorities = new Map<string, Promise<TestAuthority>>();
+  readonly #crls = new Map<string, Promise<string>>();
+
+  constructor(readonly root: TestRoot) {}
+
+  static async create(): Promise<SlicePki> {
+    return new SlicePki(await createTestRoot('slice', now));
+  }
+
+  /** What TRUSTED_ROOT_SHA256 pins. */
+  get rootSha256(): string {
+    return this.root.root.fingerprintSha256;
+  }
+
+  authority(authorityId: string): Promise<TestAuthority> {
+    let authority = this.#authorities.get(authorityId);
+    if (!authority) {
+      authority = createTestAuthority(authorityId, { root: this.root, at: now, authorityId });
+      this.#authorities.set(authorityId, authority);
+    }
+    return authority;
+  }
+
+  /** CRL `crlNumber` of the authority, signed by it: the same bytes every time it is asked for. */
+  crlPem(authorityId: string, crlNumber: number): Promise<string> {
+    const key = `${authorityId}/${crlNumber}`;
+    let pem = this.#crls.get(key);
+    if (!pem) {
+      pem = this.authority(authorityId).then(async (a) => (await issueTestCrl(a, [], { crlNumber })).crlPem);
+      this.#crls.set(key, pem);
+    }
+    return pem;
+  }
+}
+
+const slicePkis = new WeakMap<InMemoryEventStore, SlicePki>();
 export const rights: TopicRightSpec[] = [
   { topic: 'fridges/{deviceId}/telemetry', access: 'publish' },
   { topic: 'fridges/{deviceId}/commands/#', access: 'subscribe' },
@@ -63,11 +110,15 @@ export interface OnboardingSlice {
   store: InMemoryEventStore;
   targets: InMemoryTargetConnector;
   credentials: InMemoryTargetCredentialStore;
+  /** The mounted secrets: `broker-admin` holds `secret-admin-password` (what registerTarget names). */
+  secrets: InMemoryTargetSecrets;
   downlinks: SentDownlink[];
   /** CRL PEMs the CRL source serves, by digest. */
   crls: Map<string, string>;
   /** The registry and the CA, by their events. */
   given: PlatformEvents;
+  /** The root the slice pins and its issuing CAs. */
+  pki: SlicePki;
   get<T>(type: Type<T>): T;
   /** Onboarding's events, in log order, optionally of one type. */
   events(type?: string): Promise<EventEnvelope[]>;
@@ -81,6 +132,7 @@ export interface SliceOptions {
   /** A store with history (a restart). */
   store?: InMemoryEventStore;
   credentials?: InMemoryTargetCredentialStore;
+  secrets?: InMemoryTargetSecrets;
 }
 
 export async function startOnboardingSlice(options: SliceOptions = {}): Promise<OnboardingSlice> {
@@ -88,14 +140,17 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
     options.store ?? new InMemoryEventStore({ retryBackoffMs: [10, 50], logger: pino({ level: 'silent' }) });
   const targets = new InMemoryTargetConnector();
   const credentials = options.credentials ?? new InMemoryTargetCredentialStore();
+  const secrets = options.secrets ?? new InMemoryTargetSecrets({ 'broker-admin': 'secret-admin-password' });
   const downlinks: SentDownlink[] = [];
   const crls = new Map<string, string>();
+  let pki = slicePkis.get(store);
+  if (!pki) slicePkis.set(store, (pki = await SlicePki.create()));
   const downlinkSender: DownlinkSender = {
     async send(definition, deviceId, body) {
       downlinks.push({ kind: definition.kind, deviceId, body: body as Record<string, unknown> });
     },
   };
-  const config = { ...onboardingConfigFromEnv({}), ...options.config };
+  const config = { ...onboardingConfigFromEnv({}), trustedRootSha256: pki.rootSha256, ...options.config };
   @Module({
     imports: [
       // No NATS here: nothing in onboarding uses the connection when downlinks are given.
@@ -106,6 +161,7 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
         logger: pino({ level: 'silent' }),
         clock: () => now,
         credentials,
+        secrets,
         crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crls.get(crlDigest)! }) },
         serverCaPem: () => 'server-ca',
         targetConnector: targets,
@@ -126,9 +182,11 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
     store,
     targets,
     credentials,
+    secrets,
     downlinks,
     crls,
-    given: new PlatformEvents(store, crls),
+    given: new PlatformEvents(store, crls, pki),
+    pki,
     get: (type) => app.get(type),
     events,
     registerTarget: (targetId, overrides = {}) =>
@@ -139,7 +197,7 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
         name: `broker ${targetId}`,
         host: `${targetId}.local`,
         tlsPort: 8883,
-        admin: { username: 'admin', password: 'secret-admin-password' },
+        admin: { username: 'admin', passwordFile: 'broker-admin' },
         ...overrides,
       }),
     close: () => app.close(),
@@ -151,6 +209,7 @@ export class PlatformEvents {
   constructor(
     private readonly store: InMemoryEventStore,
     private readonly crls: Map<string, string>,
+    private readonly pki: SlicePki,
   ) {}
 
   #append<E extends EventDefinition>(definition: E, aggregateId: string, data: DataOf<E>) {
@@ -185,11 +244,32 @@ export class PlatformEvents {
     return this.#append(DeviceIdentityImported, deviceId, data);
   }
 
-  certified(
+  /** The CA's AuthorityCreated of an issuing CA (its own certificate, or `certificatePem`). */
+  async authorityCreated(authorityId = 'issuing-acme', certificatePem?: string) {
+    const authority = await this.pki.authority(authorityId);
+    return this.#append(AuthorityCreated, authorityId, {
+      authorityId,
+      role: 'issuing',
+      ownerId: 'acme',
+      parentAuthorityId: 'root',
+      subject: `CN=${authorityId} issuing CA`,
+      serialNumber: authority.issuing.serialHex.toLowerCase(),
+      notBefore: now.toISOString(),
+      notAfter: '2030-11-27T10:00:00.000Z',
+      keyAlgorithm: 'ECDSA-P256',
+      fingerprintSha256: authority.issuing.fingerprintSha256,
+      certificatePem: certificatePem ?? authority.issuing.pem,
+    });
+  }
+
+  /** A certificate of `authorityId`, carrying that authority's chain (or `chainPem`: a forged one). */
+  async certified(
     deviceId: string,
     authorityId = 'issuing-acme',
     serialNumber = `0${deviceId.length}${sha256(deviceId).slice(0, 8)}`,
+    chainPem?: string[],
   ) {
+    const chain = chainPem ?? (await this.pki.authority(authorityId)).chainPem;
     return this.#append(CertificateIssued, deviceId, {
       deviceId,
       requestId: `r-${deviceId}`,
@@ -203,7 +283,7 @@ export class PlatformEvents {
       publicKeyDigest: sha256(`key-${deviceId}`),
       keyId: 'tls-0',
       certificatePem: chainOf(deviceId)[0]!,
-      chainPem: chainOf(authorityId),
+      chainPem: chain,
     });
   }
 
@@ -220,9 +300,12 @@ export class PlatformEvents {
     return this.#append(CertificateRevoked, deviceId, data);
   }
 
-  /** Publishes CRL `crlNumber` of the authority; the CRL source then serves its PEM. */
-  crl(crlNumber: number, authorityId = 'issuing-acme') {
-    const crlPem = crlPemOf(authorityId, crlNumber);
+  /**
+   * Publishes CRL `crlNumber` of the authority (signed by it, or `crlPem`: a forged or replayed
+   * one); the CRL source then serves its PEM.
+   */
+  async crl(crlNumber: number, authorityId = 'issuing-acme', crlPem?: string) {
+    crlPem ??= await this.pki.crlPem(authorityId, crlNumber);
     this.crls.set(crlDigestOfPem(crlPem), crlPem);
     return this.#append(CrlPublished, authorityId, {
       authorityId,

@@ -38,27 +38,46 @@ export interface TestDevice {
 }
 
 const notBefore = () => new Date(Date.now() - 60 * 60 * 1000);
-const years = (n: number) => new Date(Date.now() + n * 365 * 24 * 60 * 60 * 1000);
+const years = (n: number, from = Date.now()) => new Date(from + n * 365 * 24 * 60 * 60 * 1000);
 
-export async function createTestAuthority(name = 'acme'): Promise<TestAuthority> {
+/** A root CA: what onboarding pins (TRUSTED_ROOT_SHA256 = `root.fingerprintSha256`). */
+export interface TestRoot {
+  root: IssuedCertificate;
+  rootIssuer: CertificateIssuer;
+}
+
+/** A root valid around `at` (default: now). */
+export async function createTestRoot(name = 'acme', at = new Date()): Promise<TestRoot> {
   const rootSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
-  const issuingSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
   const root = await buildRootCaCertificate({
     subject: { commonName: `${name} test root`, organization: 'tunnelkey-test' },
     signer: rootSigner,
-    notBefore: notBefore(),
-    notAfter: years(5),
+    notBefore: new Date(at.getTime() - 60 * 60 * 1000),
+    notAfter: years(5, at.getTime()),
   });
-  const rootIssuer = loadIssuer({ certificate: root.der, signer: rootSigner });
+  return { root, rootIssuer: loadIssuer({ certificate: root.der, signer: rootSigner }) };
+}
+
+/**
+ * An issuing CA under `options.root` (default: a root of its own), valid around `options.at`
+ * (default: now), with an authority id of its own unless `options.authorityId` names one.
+ */
+export async function createTestAuthority(
+  name = 'acme',
+  options: { root?: TestRoot; at?: Date; authorityId?: string } = {},
+): Promise<TestAuthority> {
+  const at = options.at ?? new Date();
+  const { root, rootIssuer } = options.root ?? (await createTestRoot(name, at));
+  const issuingSigner = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
   const issuing = await buildIssuingCaCertificate({
     subject: { commonName: `${name} issuing CA`, organization: 'tunnelkey-test' },
     publicKeySpki: issuingSigner.publicKeySpki,
     issuer: rootIssuer,
-    notBefore: notBefore(),
-    notAfter: years(4),
+    notBefore: new Date(at.getTime() - 60 * 60 * 1000),
+    notAfter: years(4, at.getTime()),
   });
   return {
-    authorityId: `ca-${name}-${randomBytes(3).toString('hex')}`,
+    authorityId: options.authorityId ?? `ca-${name}-${randomBytes(3).toString('hex')}`,
     root,
     issuing,
     issuer: loadIssuer({ certificate: issuing.der, signer: issuingSigner }),
@@ -88,22 +107,24 @@ export async function issueTestDevice(authority: TestAuthority, deviceId: string
   };
 }
 
-/** The authority's next CRL (its number increases every call). */
+/** The authority's next CRL (its number increases every call), or the one numbered `options.crlNumber`. */
 export async function issueTestCrl(
   authority: TestAuthority,
   revoked: readonly { serialHex: string; reason?: RevocationReason }[] = [],
+  options: { crlNumber?: number } = {},
 ): Promise<{ crlPem: string; crlNumber: number }> {
-  authority.crlNumber += 1;
+  const crlNumber = options.crlNumber ?? authority.crlNumber + 1;
+  authority.crlNumber = Math.max(authority.crlNumber, crlNumber);
   const crl = await buildCrl({
     issuer: authority.issuer,
     thisUpdate: notBefore(),
     nextUpdate: years(1),
-    crlNumber: BigInt(authority.crlNumber),
+    crlNumber: BigInt(crlNumber),
     revoked: revoked.map((r) => ({
       serialHex: r.serialHex,
       revokedAt: new Date(Date.now() - 1000),
       reason: r.reason ?? 'keyCompromise',
     })),
   });
-  return { crlPem: crl.pem, crlNumber: authority.crlNumber };
+  return { crlPem: crl.pem, crlNumber };
 }

@@ -5,6 +5,7 @@
  */
 import { InMemoryView } from '@tunnelkey/messaging';
 import {
+  AuthorityCreated,
   CertificateIssued,
   CertificateRevoked,
   CrlPublished,
@@ -13,6 +14,7 @@ import {
 } from '@tunnelkey/contracts';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
+import { certificateFingerprintOf } from '../install-trust/trust-checks.js';
 
 type D<E> = DataOf<E>;
 
@@ -33,8 +35,15 @@ export interface DeviceCertificate {
 
 export class CertificatesState {
   readonly devices = new Map<string, DeviceCertificate>();
-  /** authorityId -> issuing chain (issuing CA first), as its certificates carry it. */
-  readonly chains = new Map<string, string[]>();
+  /**
+   * authorityId -> the distinct issuing chains (issuing CA first) its certificates carry, in log
+   * order, at most MAX_CHAIN_CANDIDATES; once the authority's AuthorityCreated is known, only chains
+   * starting with that certificate. Nothing here is trusted: install-trust verifies a chain before a
+   * target gets it, so a forged CertificateIssued seen first cannot take the authority's place.
+   */
+  readonly chains = new Map<string, string[][]>();
+  /** authorityId -> the certificate of its first AuthorityCreated, and that certificate's SHA-256. */
+  readonly authorities = new Map<string, { certificatePem: string; fingerprintSha256: string | undefined }>();
   /** authorityId -> its newest CrlPublished. */
   readonly crls = new Map<string, D<typeof CrlPublished>>();
   /** authorityId -> devices whose certificate was revoked since that authority's last CrlPublished. */
@@ -55,7 +64,20 @@ export class CertificatesState {
           serialNumber: data.serialNumber,
           chainPem: data.chainPem,
         };
-        if (!this.chains.has(data.authorityId)) this.chains.set(data.authorityId, data.chainPem);
+        this.#addChain(data.authorityId, data.chainPem);
+        break;
+      }
+      case AuthorityCreated.type: {
+        const data = event.data as D<typeof AuthorityCreated>;
+        if (this.authorities.has(data.authorityId)) break;
+        const fingerprintSha256 = certificateFingerprintOf(data.certificatePem);
+        this.authorities.set(data.authorityId, { certificatePem: data.certificatePem, fingerprintSha256 });
+        const chains = this.chains.get(data.authorityId);
+        if (chains)
+          this.chains.set(
+            data.authorityId,
+            chains.filter((chain) => certificateFingerprintOf(chain[0] ?? '') === fingerprintSha256),
+          );
         break;
       }
       case CertificateRevoked.type: {
@@ -81,7 +103,20 @@ export class CertificatesState {
         break;
     }
   }
+
+  #addChain(authorityId: string, chainPem: string[]): void {
+    const chains = this.chains.get(authorityId) ?? [];
+    if (chains.length >= MAX_CHAIN_CANDIDATES) return;
+    const key = chainPem.join('');
+    if (chains.some((chain) => chain.join('') === key)) return;
+    const created = this.authorities.get(authorityId);
+    if (created && certificateFingerprintOf(chainPem[0] ?? '') !== created.fingerprintSha256) return;
+    this.chains.set(authorityId, [...chains, chainPem]);
+  }
 }
+
+/** Distinct chains kept per authority until one is known to be its own (AuthorityCreated). */
+export const MAX_CHAIN_CANDIDATES = 8;
 
 export class CertificatesView extends InMemoryView<CertificatesState> {
   static readonly viewName = 'onboarding-certificates';
@@ -104,8 +139,19 @@ export class CertificatesView extends InMemoryView<CertificatesState> {
     return this.state.devices.get(deviceId);
   }
 
+  /** The first chain the authority's certificates carried (unverified: see chainCandidates). */
   chain(authorityId: string): string[] | undefined {
-    return this.state.chains.get(authorityId);
+    return this.state.chains.get(authorityId)?.[0];
+  }
+
+  /** Every distinct chain seen for the authority, in log order (unverified). */
+  chainCandidates(authorityId: string): readonly string[][] {
+    return this.state.chains.get(authorityId) ?? [];
+  }
+
+  /** The certificate the authority was created with (AuthorityCreated), when the CA's log has it. */
+  createdCertificatePem(authorityId: string): string | undefined {
+    return this.state.authorities.get(authorityId)?.certificatePem;
   }
 
   publishedCrl(authorityId: string): D<typeof CrlPublished> | undefined {

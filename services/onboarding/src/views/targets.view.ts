@@ -24,6 +24,8 @@ export interface TargetTrustState {
   anchors: Map<string, string>;
   /** authorityId -> the CRL number the target enforces. */
   crls: Map<string, number>;
+  /** authorityId -> SHA-256 of the CRL the target enforces (a CRL of the same number must be the same one). */
+  crlDigests: Map<string, string>;
 }
 
 export interface TelemetryTotals {
@@ -58,7 +60,12 @@ export class TargetsState {
     switch (event.type) {
       case TargetRegistered.type: {
         const data = event.data as D<typeof TargetRegistered>;
-        this.targets.set(data.targetId, { registration: data, anchors: new Map(), crls: new Map() });
+        this.targets.set(data.targetId, {
+          registration: data,
+          anchors: new Map(),
+          crls: new Map(),
+          crlDigests: new Map(),
+        });
         break;
       }
       case TargetTrustAnchorInstalled.type: {
@@ -69,6 +76,7 @@ export class TargetsState {
       case TargetCrlUpdated.type: {
         const data = event.data as D<typeof TargetCrlUpdated>;
         this.targets.get(data.targetId)?.crls.set(data.authorityId, data.crlNumber);
+        this.targets.get(data.targetId)?.crlDigests.set(data.authorityId, data.crlDigest);
         break;
       }
       case DeviceOnboarded.type: {
@@ -163,7 +171,8 @@ export class TargetsView extends InMemoryView<TargetsState> {
     this.state.targets.get(targetId)?.anchors.set(authorityId, fingerprintSha256);
   }
 
-  noteCrlEnforced(targetId: string, authorityId: string, crlNumber: number): void {
+  noteCrlEnforced(targetId: string, authorityId: string, crlNumber: number, crlDigest?: string): void {
     this.state.targets.get(targetId)?.crls.set(authorityId, crlNumber);
+    if (crlDigest) this.state.targets.get(targetId)?.crlDigests.set(authorityId, crlDigest);
   }
 }
