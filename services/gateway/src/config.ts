@@ -15,6 +15,12 @@ const refuse = (variable: string, message: string): never => {
   throw new ConfigError(`${variable} ${message}`, { variable });
 };
 
+/** `64kb`, `32mb`, `1048576`: a size body parsers take; anything else is refused. */
+const byteSize = (variable: string, raw: string): string =>
+  /^\d{1,10}(?:b|kb|mb)?$/i.test(raw.trim())
+    ? raw.trim().toLowerCase()
+    : refuse(variable, 'must be a size like 64kb or 32mb');
+
 export const gatewayConfig = defineConfig({
   natsUrl: common.natsUrl,
   namespace: common.namespace,
@@ -49,10 +55,40 @@ export const gatewayConfig = defineConfig({
         ? Buffer.from(raw, 'hex')
         : refuse('GATEWAY_TICKET_KEY', 'must be at least 32 bytes in hex'),
   } satisfies Setting<Uint8Array | undefined>,
-  bodyLimit: text(
-    'GATEWAY_BODY_LIMIT',
-    '32mb',
-    'Largest request body, hence the largest identity file imported in one request',
+  bodyLimit: {
+    ...text(
+      'GATEWAY_BODY_LIMIT',
+      '64kb',
+      'Largest request body of every route but the identity import (read before the token is checked)',
+    ),
+    parse: (raw: string) => byteSize('GATEWAY_BODY_LIMIT', raw),
+  } satisfies Setting<string>,
+  importBodyLimit: {
+    ...text(
+      'GATEWAY_IMPORT_BODY_LIMIT',
+      '32mb',
+      'Largest identity file imported in one request; read only once the token and its role are checked',
+    ),
+    parse: (raw: string) => byteSize('GATEWAY_IMPORT_BODY_LIMIT', raw),
+  } satisfies Setting<string>,
+  rateLimit: integer(
+    'GATEWAY_RATE_LIMIT',
+    50,
+    'Requests per second per API token (bursts of twice as many); past it 429 with Retry-After',
+    { min: 1, max: 100_000 },
+  ),
+  anonymousRateLimit: integer(
+    'GATEWAY_ANONYMOUS_RATE_LIMIT',
+    20,
+    'Requests per second per client address without a valid token (console files, failed logins)',
+    { min: 1, max: 100_000 },
+  ),
+  tlsCertFile: optionalText('TLS_CERT_FILE', 'PEM certificate (chain) of HTTPS; with TLS_KEY_FILE, unset: plain HTTP'),
+  tlsKeyFile: optionalText('TLS_KEY_FILE', 'PEM private key of HTTPS; set with TLS_CERT_FILE'),
+  metricsToken: optionalText(
+    'METRICS_TOKEN',
+    'Bearer token Prometheus sends for /metrics (unset: /metrics answers requests from this machine only)',
+    { secret: true },
   ),
   mongoUrl: optionalText(
     'MONGO_URL',

@@ -16,7 +16,13 @@ describe('gateway configuration', () => {
       httpHost: '127.0.0.1',
       adminToken: undefined,
       ticketKey: undefined,
-      bodyLimit: '32mb',
+      bodyLimit: '64kb',
+      importBodyLimit: '32mb',
+      rateLimit: 50,
+      anonymousRateLimit: 20,
+      tlsCertFile: undefined,
+      tlsKeyFile: undefined,
+      metricsToken: undefined,
       mongoUrl: undefined,
       mongoDatabase: undefined,
       logLevel: 'info',
@@ -32,6 +38,9 @@ describe('gateway configuration', () => {
     ['GATEWAY_TICKET_KEY', 'abcd'],
     ['GATEWAY_PORT', '70000'],
     ['TUNNELKEY_NAMESPACE', 'not a namespace'],
+    ['GATEWAY_BODY_LIMIT', 'lots'],
+    ['GATEWAY_IMPORT_BODY_LIMIT', '2gb'],
+    ['GATEWAY_RATE_LIMIT', 'fast'],
   ])('refuses an invalid %s, naming the variable and never the value', (variable, value) => {
     let error: unknown;
     try {

@@ -6,14 +6,27 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
 import { serveConsole } from './console/serve-console.js';
 import { HttpErrorFilter } from './observability/http-error.filter.js';
-import { requestContext } from './observability/request-context.js';
+import { requestContext, type GatewayRequest, type GatewayResponse } from './observability/request-context.js';
+import { clientAddress } from './auth/auth.guard.js';
+import type { RateLimits } from './auth/rate-limiter.js';
+import { smallJson, smallText } from './body-limits.js';
 
-/** The HTTP app before it initialises: body parsers, request context and metrics, the error filter, the console. */
-export function configureHttp(app: INestApplication, config: Pick<GatewayConfig, 'bodyLimit'>, logger: Logger): void {
+/** The HTTP app before it initialises: rate limit, body parsers, request context and metrics, the error filter, the console. */
+export function configureHttp(
+  app: INestApplication,
+  config: Pick<GatewayConfig, 'bodyLimit'>,
+  logger: Logger,
+  limits?: RateLimits,
+): void {
   const express = app as NestExpressApplication;
-  // Identity files are large: 10,000 rows are a few MB of JSON or CSV.
-  express.useBodyParser('json', { limit: config.bodyLimit });
-  express.useBodyParser('text', { limit: config.bodyLimit, type: ['text/csv', 'text/plain'] });
+  // Before any body is read: requests without a token, per client address (the guard limits per token).
+  if (limits) express.use(anonymousRateLimit(limits));
+  // A small body for every route before authentication. Identity files (large-body routes) are
+  // read by their handler after the guard, up to GATEWAY_IMPORT_BODY_LIMIT.
+  express.useBodyParser('json', { limit: config.bodyLimit, type: smallJson });
+  express.useBodyParser('text', { limit: config.bodyLimit, type: smallText });
+  // Named as Nest names its own, so Nest adds no default urlencoded parser: the API takes no forms.
+  express.useBodyParser('urlencoded', { limit: config.bodyLimit, type: () => false });
   const metrics = app.get<Registry>(METRICS_REGISTRY);
   const requests = new Counter({
     name: 'gateway_http_requests_total',
@@ -33,4 +46,24 @@ export function configureHttp(app: INestApplication, config: Pick<GatewayConfig,
   // The web console: `/` and its assets under /console (plain ES modules, no build step).
   serveConsole(express);
   express.disable('x-powered-by');
+}
+
+const probes = new Set(['/health', '/ready']);
+
+/** Requests with no Authorization header and no ticket, per client address: 429 + Retry-After past the rate. */
+function anonymousRateLimit(limits: RateLimits) {
+  return (request: GatewayRequest & { url?: string }, response: GatewayResponse, next: () => void) => {
+    const path = (request.url ?? '').split('?')[0]!;
+    const ticket = /[?&]ticket=/.test(request.url ?? '');
+    if (probes.has(path) || request.headers.authorization !== undefined || ticket) return next();
+    const decision = limits.anonymous.take(`ip:${clientAddress(request)}`);
+    if (decision.allowed) return next();
+    response.setHeader('retry-after', String(decision.retryAfterSeconds));
+    response.status(429).json({
+      error: {
+        code: 'TOO_MANY_REQUESTS',
+        message: `too many requests; retry in ${decision.retryAfterSeconds} s`,
+      },
+    });
+  };
 }

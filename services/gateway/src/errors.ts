@@ -39,6 +39,24 @@ export class IdempotencyKeyReused extends GatewayError {
   readonly code = 'idempotency-key-reused';
 }
 
+/** A request body past its route's limit (413). */
+export class TooLarge extends GatewayError {
+  override readonly name = 'TooLarge';
+  readonly code = 'TOO_LARGE';
+}
+
+/** Past the caller's request rate (429); `retryAfterSeconds` goes in the Retry-After header. */
+export class TooManyRequests extends GatewayError {
+  override readonly name = 'TooManyRequests';
+  readonly code = 'TOO_MANY_REQUESTS';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 export class ReadModelNotReady extends GatewayError {
   override readonly name = 'ReadModelNotReady';
   readonly code = 'UNAVAILABLE';

@@ -24,7 +24,9 @@ import { LiveEventsController } from './live-events/live-events.controller.js';
 import { LiveUpdates } from './live-events/live-updates.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { QueriesController } from './queries/queries.controller.js';
-import { COMMAND_SENDER, LIVE_UPDATES, READ_MODELS, TOKEN_SERVICE } from './tokens.js';
+import { COMMAND_SENDER, IMPORT_BODY_LIMIT, LIVE_UPDATES, RATE_LIMITS, READ_MODELS, TOKEN_SERVICE } from './tokens.js';
+import { rateLimits, type RateLimits } from './auth/rate-limiter.js';
+import { bytesOf } from './body-limits.js';
 import { ReadModels } from './views/read-models.js';
 
 export interface GatewayModuleOptions {
@@ -36,6 +38,8 @@ export interface GatewayModuleOptions {
   tokenStore?: TokenStore;
   /** Where a generated bootstrap admin token is shown once (default stdout). */
   announce?: (message: string) => void;
+  /** The request rate limits the HTTP middleware shares (default: from the config). */
+  limits?: RateLimits;
 }
 
 /**
@@ -103,6 +107,8 @@ export class GatewayModule {
             return tokens;
           },
         },
+        { provide: RATE_LIMITS, useValue: options.limits ?? rateLimits(config) },
+        { provide: IMPORT_BODY_LIMIT, useValue: bytesOf(config.importBodyLimit) },
         AuthGuard,
       ],
     };

@@ -7,6 +7,7 @@ import type { TokenStore } from './auth/token-store.js';
 import { gatewayConfig, gatewayConfigFromEnv, type GatewayConfig } from './config.js';
 import { configureHttp } from './configure-http.js';
 import { GatewayModule } from './gateway.module.js';
+import { rateLimits } from './auth/rate-limiter.js';
 import { READ_MODELS } from './tokens.js';
 import type { ReadModels } from './views/read-models.js';
 
@@ -55,17 +56,20 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   const logger = options.logger ?? pino({ name: 'gateway', level: config.logLevel });
   const nats = options.nats ?? (await connect({ servers: config.natsUrl, name: 'gateway' }));
   const { projectionStore, tokenStore, announce, eventStore } = options;
+  const limits = rateLimits(config);
   let service: RunningService;
   try {
     service = await startService({
       service: 'gateway',
-      module: GatewayModule.forRoot({ config, logger, projectionStore, tokenStore, announce }),
+      module: GatewayModule.forRoot({ config, logger, projectionStore, tokenStore, announce, limits }),
       namespace: config.namespace || undefined,
       nats,
       httpPort: config.httpPort,
       httpHost: config.httpHost,
       logger: options.nestLogger ?? ['error', 'warn'],
-      configureHttp: (app) => configureHttp(app, config, logger),
+      configureHttp: (app) => configureHttp(app, config, logger, limits),
+      tls: { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile },
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
       ...(eventStore ? { eventStore } : {}),
     });
   } catch (error) {

@@ -7,3 +7,7 @@ export const COMMAND_SENDER = Symbol('COMMAND_SENDER');
 export const LIVE_UPDATES = Symbol('LIVE_UPDATES');
 /** `TokenService`: API tokens, roles and SSE tickets. */
 export const TOKEN_SERVICE = Symbol('TOKEN_SERVICE');
+/** `RateLimits`: requests per second per API token and per client address without one. */
+export const RATE_LIMITS = Symbol('RATE_LIMITS');
+/** The largest body of a large-body route (identity import), in bytes; read after authentication. */
+export const IMPORT_BODY_LIMIT = Symbol('IMPORT_BODY_LIMIT');

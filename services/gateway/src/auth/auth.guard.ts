@@ -1,9 +1,10 @@
-import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, Optional, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Forbidden } from '../errors.js';
+import { Forbidden, TooManyRequests } from '../errors.js';
 import type { GatewayRequest } from '../observability/request-context.js';
 import { allows, type Role } from './roles.js';
-import { TOKEN_SERVICE } from '../tokens.js';
+import { RATE_LIMITS, TOKEN_SERVICE } from '../tokens.js';
+import type { RateLimiter, RateLimits } from './rate-limiter.js';
 import type { TokenService } from './token-service.js';
 
 const ROLE_KEY = 'tunnelkey:role';
@@ -14,12 +15,16 @@ export const RequiresRole = (role: Role) => SetMetadata(ROLE_KEY, role);
 /** The route also accepts a short-lived `?ticket=` (EventSource cannot send an Authorization header). */
 export const AcceptsTicket = () => SetMetadata(TICKET_KEY, true);
 
-/** 401 without a valid token, 403 when its role is below the route's. Sets the request's principal. */
+/**
+ * 401 without a valid token, 403 when its role is below the route's, 429 past the token's request
+ * rate (a failed authentication counts against the client's address). Sets the request's principal.
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(TOKEN_SERVICE) private readonly tokens: TokenService,
+    @Optional() @Inject(RATE_LIMITS) private readonly limits?: RateLimits,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -35,13 +40,35 @@ export class AuthGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    const principal =
-      !bearer && ticket && acceptsTicket
-        ? await this.tokens.verifyTicket(ticket)
-        : await this.tokens.authenticate(bearer);
+    let principal;
+    try {
+      principal =
+        !bearer && ticket && acceptsTicket
+          ? await this.tokens.verifyTicket(ticket)
+          : await this.tokens.authenticate(bearer);
+    } catch (error) {
+      // A request with no credential at all was counted by the HTTP middleware already.
+      if (this.limits && (bearer || ticket)) charge(this.limits.anonymous, `ip:${clientAddress(request)}`);
+      throw error;
+    }
+    if (this.limits) charge(this.limits.perToken, `token:${principal.tokenId}`);
     request.principal = principal;
     if (!allows(principal.role, required))
       throw new Forbidden(`this needs the ${required} role; the token has ${principal.role}`);
     return true;
   }
+}
+
+/** The peer's address (the gateway trusts no forwarding header: run it behind a proxy that limits for it). */
+export function clientAddress(request: { socket?: { remoteAddress?: string } }): string {
+  return request.socket?.remoteAddress ?? 'unknown';
+}
+
+function charge(limiter: RateLimiter, key: string): void {
+  const decision = limiter.take(key);
+  if (!decision.allowed)
+    throw new TooManyRequests(
+      `too many requests; retry in ${decision.retryAfterSeconds} s`,
+      decision.retryAfterSeconds,
+    );
 }

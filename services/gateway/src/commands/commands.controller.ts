@@ -1,7 +1,9 @@
-import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Optional, Param, Post, Req, UseGuards } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
 import type { GatewayRequest } from '../observability/request-context.js';
-import { COMMAND_SENDER } from '../tokens.js';
+import { bytesOf, readLargeBody } from '../body-limits.js';
+import { COMMAND_SENDER, IMPORT_BODY_LIMIT } from '../tokens.js';
 import { commandRoutes, expressPath, type CommandRoute, type CommandRouteName } from './command-routes.js';
 import type { CommandContext, CommandSender } from './command-sender.js';
 import { importIdentities } from './import-identities/import-identities.js';
@@ -26,12 +28,17 @@ const importRoute = commandRoutes.ImportIdentities;
 @Controller()
 @UseGuards(AuthGuard)
 export class CommandsController {
-  constructor(@Inject(COMMAND_SENDER) readonly sender: CommandSender) {}
+  constructor(
+    @Inject(COMMAND_SENDER) readonly sender: CommandSender,
+    @Optional() @Inject(IMPORT_BODY_LIMIT) private readonly importBodyLimit: number = bytesOf('32mb'),
+  ) {}
 
+  /** The body is read here, once the guard checked the token and its role (a large-body route). */
   @Post(expressPath(importRoute.path))
   @RequiresRole(importRoute.role)
   @HttpCode(importRoute.status)
-  importIdentities(@Req() request: GatewayRequest, @Param('batchId') batchId: string, @Body() body: unknown) {
+  async importIdentities(@Req() request: GatewayRequest, @Param('batchId') batchId: string) {
+    const body = await readLargeBody(request as unknown as IncomingMessage, this.importBodyLimit);
     const contentType = String(request.headers['content-type'] ?? '');
     return importIdentities(this.sender, batchId, body, contentType, request.query, commandContextOf(request));
   }

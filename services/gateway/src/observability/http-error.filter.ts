@@ -2,7 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '
 import { httpStatusOf, isContractViolation } from '@tunnelkey/contracts';
 import { isCommandFailed } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
-import { GatewayError } from '../errors.js';
+import { GatewayError, TooManyRequests } from '../errors.js';
 import type { GatewayRequest, GatewayResponse } from './request-context.js';
 
 export interface ErrorBody {
@@ -12,6 +12,8 @@ export interface ErrorBody {
 
 /** Maps any error to `{ status, body }`: the one place the gateway turns errors into HTTP answers. */
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof TooManyRequests)
+    return { status: 429, body: { error: { code: error.code, message: error.message } } };
   if (error instanceof GatewayError || isCommandFailed(error)) {
     const details = (error as { details?: unknown }).details;
     return {
@@ -78,6 +80,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       );
     }
     if (response.headersSent) return;
+    if (exception instanceof TooManyRequests) response.setHeader('retry-after', String(exception.retryAfterSeconds));
     response.status(status).json({ ...body, correlationId: request.correlationId });
   }
 }

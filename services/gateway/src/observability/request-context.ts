@@ -12,6 +12,7 @@ export interface GatewayRequest {
   route?: { path?: string };
   principal?: Principal;
   correlationId?: string;
+  socket?: { remoteAddress?: string };
 }
 
 export interface GatewayResponse {
