@@ -107,6 +107,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     });
     stops.push(() => ca.stop());
     await registry.caSubscriptionStarted();
+    // Onboarding installs only CA chains under the root it pins: the one this CA created at start.
+    const trustedRootSha256 = (await ca.authority.root()).fingerprintSha256;
     const onboarding = await startOnboarding({
       nats,
       namespace,
@@ -115,6 +117,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       config: {
         httpPort: options.ports?.onboarding ?? 0,
         instanceId: `demo-${randomBytes(3).toString('hex')}`,
+        trustedRootSha256,
         ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
       },
       mosquittoBindings: (id) =>

@@ -100,7 +100,13 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
       nats: nats.nc,
       namespace: nats.namespace,
       platformKey: (await generatePlatformKey()).key,
-      config: { httpPort: 0, instanceId: 'test', telemetryIntervalMs: 200 },
+      config: {
+        httpPort: 0,
+        instanceId: 'test',
+        telemetryIntervalMs: 200,
+        // The root onboarding verifies every CA chain it installs under (TRUSTED_ROOT_SHA256).
+        trustedRootSha256: platform.root.fingerprintSha256,
+      },
       env: {},
       crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crlPems.get(crlDigest)! }) },
       mosquittoBindings: (targetId) => {

@@ -78,7 +78,12 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
       nats: nats.nc,
       namespace: nats.namespace,
       platformKey: (await generatePlatformKey()).key,
-      config: { httpPort: 0, instanceId: 'test-register' },
+      config: {
+        httpPort: 0,
+        instanceId: 'test-register',
+        // The root onboarding verifies every CA chain it installs under (TRUSTED_ROOT_SHA256).
+        trustedRootSha256: platform.root.fingerprintSha256,
+      },
       env: {},
       crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crlPems.get(crlDigest)! }) },
       mosquittoBindings: (targetId) =>
