@@ -14,6 +14,7 @@ import { createCsr, generateP256KeyPair, Kek, WebCryptoSigner } from '@tunnelkey
 import { identityFromPublicKey } from '@tunnelkey/puf';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
+import { inProcessCeremony } from './ceremony/run-ceremony.js';
 import { startCa, type RunningCa } from './start-ca.js';
 import { RegistryFacts } from './test-support/registry-events.test-helper.js';
 
@@ -49,11 +50,20 @@ describe(`CA under concurrent load (${N} CSRs at once)`, () => {
       await registry.verifyDevice(d.deviceId, d.signer.publicKeySpki);
     }
     const platformKey = (await generatePlatformKey()).key;
+    const kek = await Kek.fromBytes(new Uint8Array(randomBytes(32)));
+    // The admin ceremony (root key in memory) signs acme's issuing CA: the CA creates none itself.
+    await inProcessCeremony({
+      nats: nats.nc,
+      namespace,
+      serviceKek: kek,
+      owners: ['acme'],
+      logger: pino({ level: 'warn' }),
+    });
     const rebuildStarted = performance.now();
     ca = await startCa({
       nats: nats.nc,
       namespace,
-      kek: await Kek.fromBytes(new Uint8Array(randomBytes(32))),
+      kek,
       platformKey,
       config: { instanceId: 'bench', httpPort: 0 },
       logger: pino({ level: 'warn' }),

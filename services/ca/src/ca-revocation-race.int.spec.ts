@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { deviceCertificatesStream } from './deciders/device-certificates.decider.js';
 import type { IssuanceOutcome } from './issue-certificate/issue-certificate.handler.js';
 import { caRevocationStream } from './revoke-certificates/revocation-applied.decider.js';
+import { inProcessCeremony } from './ceremony/run-ceremony.js';
 import { startCa, type RunningCa } from './start-ca.js';
 import { TestDevice } from './test-support/ca-slice.test-helper.js';
 import { RegistryFacts } from './test-support/registry-events.test-helper.js';
@@ -52,6 +53,14 @@ describe('CA: issuance racing a revocation (real JetStream, two instances)', () 
     platform = (await generatePlatformKey()).key;
     await registry.definePolicy('p', 365);
     await registry.createBatch('b', 'p', 'acme', devices);
+    // The admin ceremony (root key in memory) signs acme's issuing CA: the CA creates none itself.
+    await inProcessCeremony({
+      nats: nats.nc,
+      namespace: nats.namespace,
+      serviceKek: await Kek.fromBytes(new Uint8Array(kekBytes)),
+      owners: ['acme'],
+      logger,
+    });
   }, 60_000);
 
   afterAll(async () => {

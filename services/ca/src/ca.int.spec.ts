@@ -28,6 +28,7 @@ import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { KvCaKeyStore } from './jetstream/kv-ca-key-store.js';
 import { issuingAuthorityId } from './authority/certificate-authority.js';
+import { inProcessCeremony, type InProcessCeremony } from './ceremony/run-ceremony.js';
 import { startCa, type RunningCa } from './start-ca.js';
 import { DeviceSide } from './test-support/device-side.test-helper.js';
 import { RegistryFacts } from './test-support/registry-events.test-helper.js';
@@ -48,12 +49,14 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
   const made: DeviceSide[] = [];
   let seeds = 0;
 
+  // A copy: Kek.fromBytes zeroes a Buffer's shared memory (Buffer#slice is a view).
+  const kekOf = () => Kek.fromBytes(new Uint8Array(kekBytes));
+
   const start = async (instanceId: string, on = namespace) =>
     startCa({
       nats: nats.nc,
       namespace: on,
-      // A copy: Kek.fromBytes zeroes a Buffer's shared memory (Buffer#slice is a view).
-      kek: await Kek.fromBytes(new Uint8Array(kekBytes)),
+      kek: await kekOf(),
       platformKey: platform,
       config: { instanceId, httpPort: 0, crlBaseUrl: 'http://127.0.0.1:8480/crl', maxConcurrentIssuance: 32 },
       logger,
@@ -78,22 +81,30 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     registry: RegistryFacts;
     store: JetStreamEventStore;
     ca: RunningCa;
+    ceremony: InProcessCeremony;
   }
 
   /**
    * A CA of its own in a namespace of its own, with the policy and batch `fridges-1` of owner acme:
-   * for a test that leaves the CA in a state no other test may see (future-dated CRLs, the root key exported).
+   * for a test that leaves the CA in a state no other test may see (future-dated CRLs, a new owner).
    */
-  const isolated = async (run: (on: Isolated) => Promise<void>) => {
+  const isolated = async (run: (on: Isolated) => Promise<void>, owners: readonly string[] = ['acme', 'globex']) => {
     const on = nats.subNamespace();
     const ownStore = new JetStreamEventStore(nats.nc, { namespace: on, logger });
     await ownStore.ensureStreams(['registry', 'ca']);
     const ownRegistry = new RegistryFacts(ownStore);
     await ownRegistry.definePolicy('fridge-policy', 365);
     await ownRegistry.createBatch('fridges-1', 'fridge-policy', 'acme');
+    const ceremony = await inProcessCeremony({
+      nats: nats.nc,
+      namespace: on,
+      serviceKek: await kekOf(),
+      owners,
+      logger,
+    });
     const ownCa = await start('ca-isolated', on);
     try {
-      await run({ namespace: on, registry: ownRegistry, store: ownStore, ca: ownCa });
+      await run({ namespace: on, registry: ownRegistry, store: ownStore, ca: ownCa, ceremony });
     } finally {
       await ownCa.stop();
       await ownStore.close();
@@ -142,6 +153,8 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     workDir = await mkdtemp(join(tmpdir(), 'tunnelkey-ca-'));
     await registry.definePolicy('fridge-policy', 365);
     await registry.createBatch('fridges-1', 'fridge-policy', 'acme');
+    // The admin ceremony (root key in memory here) signs acme's issuing CA before the CA starts.
+    await inProcessCeremony({ nats: nats.nc, namespace, serviceKek: await kekOf(), owners: ['acme'], logger });
     ca = await start('ca-a');
     commands = new CommandClient(nats.nc);
   }, 60_000);
@@ -161,6 +174,8 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     expect(summarizeCertificate(reply.certificatePem).isCA).toBe(true);
     const authorities = await store.read({ context: 'ca', aggregate: 'authority', id: 'root' });
     expect(authorities.events.map((r) => r.event.type)).toEqual(['AuthorityCreated']);
+    // The root key is not in the service's bucket: it stays with the ceremony.
+    expect(await (await KvCaKeyStore.open(nats.nc, namespace)).get('root')).toBeUndefined();
   });
 
   it('CertifyDevices asks every verified device for a CSR; openssl verifies each certificate', async () => {
@@ -405,7 +420,8 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
     );
     const keyStore = await KvCaKeyStore.open(nats.nc, namespace);
     const secrets: Buffer[] = [];
-    for (const authorityId of ['root', issuingAuthorityId('acme')]) {
+    expect(await keyStore.get('root')).toBeUndefined();
+    for (const authorityId of [issuingAuthorityId('acme')]) {
       const wrapped = Buffer.from((await keyStore.get(authorityId))!);
       secrets.push(wrapped);
       // Open the blob as the KEK holder would (magic|version|kekId|iv|ciphertext|tag), to know what to look for.
@@ -523,27 +539,33 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
       }
     }));
 
-  it('exports the root key (offline) once an issuing CA exists; issuance goes on', () =>
-    isolated(async (on) => {
-      await on.ca.authority.issuingFor('acme');
-      const exported = await on.ca.authority.exportRootKey('export-root-1');
-      expect(exported.exportDigest).toMatch(/^[0-9a-f]{64}$/);
-      const keyStore = await KvCaKeyStore.open(nats.nc, on.namespace);
-      expect(await keyStore.get('root')).toBeUndefined();
-      const exportedAt = await on.store.read({ context: 'ca', aggregate: 'authority', id: 'root' });
-      expect(exportedAt.events.map((r) => r.event.type)).toEqual(['AuthorityCreated', 'AuthorityKeyExported']);
-      const exportedDevice = await device({ on });
-      exportedDevice.send(
-        await exportedDevice.csrMessage({
-          requestId: 'after-export-1',
-          keyId: 'enrolment',
-          csr: await enrolmentCsr(exportedDevice),
-        }),
-      );
-      expect(((await lastOf(exportedDevice, 'certificate')).body as { requestId: string }).requestId).toBe(
-        'after-export-1',
-      );
-      await on.ca.authority.importRootKey(exported.wrappedKey);
-      expect(await keyStore.get('root')).toBeDefined();
-    }));
+  it("refuses a new owner's batch until the ceremony signs its issuing CA, then certifies it", () =>
+    isolated(
+      async (on) => {
+        await on.registry.createBatch('initech-1', 'fridge-policy', 'initech');
+        const newcomer = await device({ on, batchId: 'initech-1' });
+        const certifyInitech = () =>
+          commands.request(CertifyDevices.subject(on.namespace), {
+            commandId: `certify-initech-${randomUUID()}`,
+            scope: { kind: 'batch', batchId: 'initech-1' },
+          });
+        await expect(certifyInitech()).rejects.toThrow('no issuing CA for owner initech: run the ceremony');
+        const authorityOf = () =>
+          on.store.read({ context: 'ca', aggregate: 'authority', id: issuingAuthorityId('initech') });
+        expect((await authorityOf()).events).toEqual([]);
+        const ceremony = await inProcessCeremony({
+          nats: nats.nc,
+          namespace: on.namespace,
+          serviceKek: await kekOf(),
+          logger,
+        }).catch((e: unknown) => e);
+        // A second root is refused: the ceremony that made the root signs the newcomer's CA.
+        expect(ceremony).toMatchObject({ reason: 'root-exists' });
+        await on.ceremony.signIssuingCa('initech');
+        await expect(certifyInitech()).resolves.toEqual({ devices: 1 });
+        expect((await lastOf(newcomer, 'csr-request')).kind).toBe('csr-request');
+        expect((await authorityOf()).events.map((r) => r.event.type)).toEqual(['AuthorityCreated']);
+      },
+      ['acme'],
+    ));
 });

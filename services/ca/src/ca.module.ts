@@ -146,7 +146,7 @@ export class CaModule {
         viewProvider(PendingRevocationRequestsView, viewDeps),
         {
           provide: AUTHORITIES_READY,
-          inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler],
+          inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler, CA_LOGGER],
           useFactory: ensureAuthoritiesAtStart,
         },
         IssueCertificateHandler,

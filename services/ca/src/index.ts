@@ -10,6 +10,8 @@ export {
   type LoadedAuthority,
 } from './authority/certificate-authority.js';
 export { InMemoryCaKeyStore, type CaKeyStore } from './ca-key-store-port/ca-key-store.js';
+export { CaCeremony, type CaCeremonyDeps } from './ceremony/ca-ceremony.js';
+export { inProcessCeremony, ceremonyOnNats, type InProcessCeremony } from './ceremony/run-ceremony.js';
 export { InMemoryCrlStore, type CrlStore } from './crl-store-port/crl-store.js';
 export { KvCaKeyStore } from './jetstream/kv-ca-key-store.js';
 export { CertificateRefused, type CertificateRejectionReason } from './issue-certificate/certificate-refused.js';

@@ -8,7 +8,7 @@ export const CA_KEY_STORE = Symbol('CA_KEY_STORE');
 export const CRL_STORE = Symbol('CRL_STORE');
 /** DownlinkPublisher: signed messages to a device's inbox. */
 export const DOWNLINKS = Symbol('DOWNLINKS');
-/** Resolved once the root, the known owners' issuing CAs and their first CRLs exist. */
+/** Resolved once the known owners' issuing CAs (those the ceremony signed) are loaded and have their first CRL. */
 export const AUTHORITIES_READY = Symbol('AUTHORITIES_READY');
 /** Counts and times every CSR outcome (IssuanceMetrics). */
 export const ISSUANCE_METRICS = Symbol('ISSUANCE_METRICS');

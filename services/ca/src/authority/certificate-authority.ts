@@ -1,17 +1,13 @@
 /**
- * The CA hierarchy: one root and an issuing CA per owner, created idempotently on first use.
- * Keys are generated here, sealed under the KEK at once and kept only in the key store; events
- * carry the public certificates. Two instances bootstrapping together agree through the key
- * store (first key wins) and the event store (first certificate wins).
+ * The CA hierarchy as the service uses it: the root's certificate (its key stays offline, with the
+ * admin ceremony, see ../ceremony) and an issuing CA per owner, whose key the ceremony wrapped under
+ * the service's KEK into the key store. The service creates no authority: an owner without an
+ * issuing CA is refused until the ceremony signs one. Events carry the public certificates.
  */
 import { createHash } from 'node:crypto';
 import {
-  buildIssuingCaCertificate,
-  buildRootCaCertificate,
-  generateWrappedCaKey,
   loadIssuer,
   parseCertificate,
-  spkiEqual,
   summarizeCertificate,
   unwrapCaSigner,
   verifySignature,
@@ -21,13 +17,12 @@ import {
   type ParsedCertificate,
   type Signer,
 } from '@tunnelkey/pki';
-import { handleCommand, load, metadataOf, type EventStore } from '@tunnelkey/eventstore';
+import { load, type EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import { AuthorityUnavailableError, CaCommandRejected } from '../errors.js';
 import {
   authorityDecider,
   authorityStream,
-  type AuthorityCommand,
   type AuthorityData,
   type AuthorityState,
 } from '../deciders/authority.decider.js';
@@ -54,7 +49,7 @@ export interface LoadedAuthority {
   readonly chainPem: readonly string[];
   /** Where the CRL of what this authority signs is served. */
   readonly crlUrl: string;
-  /** Undefined when the key is offline (the root, once exported). */
+  /** Undefined for the root: its key never comes online (the ceremony holds it). */
   readonly issuer?: CertificateIssuer;
 }
 
@@ -67,9 +62,8 @@ export interface CertificateAuthorityDeps {
   logger: Logger;
 }
 
-const day = 86_400_000;
-// CA certificates are backdated so that devices with slightly slow clocks accept them at once.
-const caBackdateMs = 3_600_000;
+/** How an operator runs the ceremony step a refusal asks for. */
+const ceremonyCommand = (step: string) => `npm run ca:ceremony -- ${step}`;
 
 /** Authority ids are subject tokens: `root`, `issuing-<ownerId>` (hashed when the owner id is long). */
 export const issuingAuthorityId = (ownerId: string): string => {
@@ -78,39 +72,38 @@ export const issuingAuthorityId = (ownerId: string): string => {
 };
 
 /** The CA id bound into a wrapped key's AAD (pki allows [A-Za-z0-9._:-]; aggregate ids may hold `_`, never `.`). */
-const keyBindingId = (authorityId: string) => authorityId.replace(/_/g, '.');
+export const keyBindingId = (authorityId: string) => authorityId.replace(/_/g, '.');
 
 /** Who the CA's own writes name as their actor. */
 export const caActor = { kind: 'service' as const, id: 'ca' };
 
-const truncate = (text: string, max: number) => (text.length <= max ? text : text.slice(0, max));
-
 export class CertificateAuthority {
   readonly #deps: CertificateAuthorityDeps;
-  readonly #clock: () => Date;
   #root: Promise<LoadedAuthority> | undefined;
   readonly #issuing = new Map<string, Promise<LoadedAuthority>>();
 
   constructor(deps: CertificateAuthorityDeps) {
     this.#deps = deps;
-    this.#clock = deps.clock ?? (() => new Date());
   }
 
-  /** The root, created on first call. */
+  /** The root's certificate, as the ceremony recorded it; never its key (it is not online). */
   root(): Promise<LoadedAuthority> {
     this.#root ??= this.#singleFlight(
-      () => this.#loadOrCreateRoot(),
+      () => this.#loadRoot(),
       () => (this.#root = undefined),
     );
     return this.#root;
   }
 
-  /** The owner's issuing CA, created under the root on first call. Concurrent callers share one creation. */
+  /**
+   * The owner's issuing CA, with a signer for its key. Refused (`no-issuing-authority`) when the
+   * ceremony has not signed one for this owner: the service never creates one itself.
+   */
   issuingFor(ownerId: string): Promise<LoadedAuthority> {
     let loaded = this.#issuing.get(ownerId);
     if (!loaded) {
       loaded = this.#singleFlight(
-        () => this.#loadOrCreateIssuing(ownerId),
+        () => this.#loadIssuing(ownerId),
         () => this.#issuing.delete(ownerId),
       );
       this.#issuing.set(ownerId, loaded);
@@ -118,96 +111,34 @@ export class CertificateAuthority {
     return loaded;
   }
 
-  /**
-   * Takes the root key offline: returns its wrapped (still KEK-encrypted) blob for safekeeping,
-   * records the export, and removes the key from the online store. Issuing CAs keep working;
-   * creating a new one needs the key back (importRootKey).
-   */
-  async exportRootKey(commandId: string): Promise<{ wrappedKey: Uint8Array; exportDigest: string }> {
-    const root = await this.root();
-    if (this.#issuing.size === 0) {
-      throw new CaCommandRejected('no-issuing-authority', 'create an issuing CA before taking the root key offline');
-    }
-    const wrappedKey = await this.#deps.keys.get(ROOT_AUTHORITY_ID);
-    if (!wrappedKey) throw new CaCommandRejected('key-already-offline', 'the root key is not in the online key store');
-    const exportDigest = createHash('sha256').update(wrappedKey).digest('hex');
-    const metadata = metadataOf({ commandId, actor: caActor }, this.#clock());
-    await this.#handle(root.authorityId, {
-      type: 'ExportAuthorityKey',
-      data: { authorityId: root.authorityId, exportDigest },
-      metadata,
-    });
-    await this.#deps.keys.remove(ROOT_AUTHORITY_ID);
-    this.#root = undefined;
-    this.#deps.logger.info(
-      { event: 'ca.root_key_exported', authorityId: root.authorityId, exportDigest },
-      'root key taken offline',
-    );
-    return { wrappedKey, exportDigest };
+  /** True when the ceremony has recorded an issuing CA for the owner (reads the log, no key). */
+  async hasIssuing(ownerId: string): Promise<boolean> {
+    return (await this.#state(issuingAuthorityId(ownerId))).status !== 'Absent';
   }
 
-  /** Brings an exported root key back online (e.g. to create a new owner's issuing CA). */
-  async importRootKey(wrappedKey: Uint8Array): Promise<void> {
-    const root = await this.root();
-    const signer = await unwrapCaSigner({
-      wrapped: wrappedKey,
-      kek: this.#deps.kek,
-      caId: keyBindingId(ROOT_AUTHORITY_ID),
-    });
-    if (!spkiEqual(signer.publicKeySpki, root.certificate.spki)) {
-      throw new CaCommandRejected('key-mismatch', 'the imported key is not the root certificate key');
-    }
-    await this.#deps.keys.put(ROOT_AUTHORITY_ID, wrappedKey);
-    this.#root = undefined;
+  async #loadRoot(): Promise<LoadedAuthority> {
+    const state = await this.#state(ROOT_AUTHORITY_ID);
+    if (state.status === 'Absent')
+      throw new AuthorityUnavailableError(`no root CA: run the ceremony (${ceremonyCommand('create-root')})`, {});
+    return this.#assemble(state.authority, undefined, [], `${this.#deps.settings.crlBaseUrl}/${ROOT_AUTHORITY_ID}.crl`);
   }
 
-  async #loadOrCreateRoot(): Promise<LoadedAuthority> {
-    const { crlBaseUrl, organization, rootLifetimeDays } = this.#deps.settings;
-    const authorityId = ROOT_AUTHORITY_ID;
-    const authority = await this.#loadOrCreate(authorityId, async (signer) => {
-      const now = this.#clock().getTime();
-      const certificate = await buildRootCaCertificate({
-        subject: { commonName: truncate(`${organization} Root CA`, 64), organization },
-        signer,
-        notBefore: new Date(now - caBackdateMs),
-        notAfter: new Date(now + rootLifetimeDays * day),
-      });
-      return authorityData(authorityId, 'root', certificate);
-    });
-    return this.#assemble(authority.data, authority.signer, [], `${crlBaseUrl}/${authorityId}.crl`);
-  }
-
-  async #loadOrCreateIssuing(ownerId: string): Promise<LoadedAuthority> {
-    const { crlBaseUrl, organization, issuingLifetimeDays } = this.#deps.settings;
+  async #loadIssuing(ownerId: string): Promise<LoadedAuthority> {
     const authorityId = issuingAuthorityId(ownerId);
-    const crlUrl = `${crlBaseUrl}/${authorityId}.crl`;
+    const state = await this.#state(authorityId);
+    if (state.status === 'Absent') {
+      throw new CaCommandRejected(
+        'no-issuing-authority',
+        `no issuing CA for owner ${ownerId}: run the ceremony (${ceremonyCommand(`sign-issuing-ca --owner ${ownerId}`)})`,
+        { ownerId },
+      );
+    }
     const root = await this.root();
-    const authority = await this.#loadOrCreate(authorityId, async (signer) => {
-      if (!root.issuer) {
-        throw new AuthorityUnavailableError('the root key is offline: import it to create a new issuing CA', {
-          ownerId,
-        });
-      }
-      const now = this.#clock().getTime();
-      const certificate = await buildIssuingCaCertificate({
-        subject: {
-          commonName: truncate(`${organization} Issuing CA ${ownerId}`, 64),
-          organization,
-          organizationalUnit: truncate(ownerId, 64),
-        },
-        publicKeySpki: signer.publicKeySpki,
-        issuer: root.issuer,
-        notBefore: new Date(Math.max(now - caBackdateMs, root.certificate.notBefore.getTime())),
-        notAfter: new Date(Math.min(now + issuingLifetimeDays * day, root.certificate.notAfter.getTime())),
-      });
-      return {
-        ...authorityData(authorityId, 'issuing', certificate),
-        ownerId,
-        parentAuthorityId: root.authorityId,
-        crlUrl,
-      };
-    });
-    const issuing = this.#assemble(authority.data, authority.signer, root.chainPem, crlUrl);
+    const wrapped = await this.#deps.keys.get(authorityId);
+    if (!wrapped) throw new AuthorityUnavailableError('the issuing CA key is not in the key store', { authorityId });
+    const signer = await unwrapCaSigner({ wrapped, kek: this.#deps.kek, caId: keyBindingId(authorityId) });
+    const crlUrl = `${this.#deps.settings.crlBaseUrl}/${authorityId}.crl`;
+    const issuing = this.#assemble(state.authority, signer, root.chainPem, crlUrl);
     // Checked once here, so that issuance only needs to check each leaf against this CA's key.
     const { certificate } = issuing;
     const chained = await verifySignature({
@@ -219,52 +150,6 @@ export class CertificateAuthority {
     if (!chained)
       throw new AuthorityUnavailableError('the issuing CA certificate is not signed by the root', { authorityId });
     return issuing;
-  }
-
-  /**
-   * Loads the authority from its stream, or creates it: first a key (first writer in the key store
-   * wins), then its certificate (first append wins). Returns the recorded data and, if the key is
-   * online, a signer for it.
-   */
-  async #loadOrCreate(
-    authorityId: string,
-    buildCertificate: (signer: Signer) => Promise<AuthorityData>,
-  ): Promise<{ data: AuthorityData; signer?: Signer }> {
-    let state = await this.#state(authorityId);
-    if (state.status === 'Absent') {
-      const signer = await this.#createOrAdoptKey(authorityId);
-      const data = await buildCertificate(signer);
-      const metadata = metadataOf({ commandId: `create-authority-${authorityId}`, actor: caActor }, this.#clock());
-      await this.#handle(authorityId, { type: 'CreateAuthority', data, metadata });
-      // Re-read rather than trust our own decision: another instance may have been first.
-      state = await this.#state(authorityId);
-      if (state.status === 'Absent') throw new AuthorityUnavailableError('authority was not recorded', { authorityId });
-      this.#deps.logger.info(
-        {
-          event: 'ca.authority_ready',
-          authorityId,
-          role: state.authority.role,
-          serialNumber: state.authority.serialNumber,
-        },
-        'authority ready',
-      );
-    }
-    const wrapped = await this.#deps.keys.get(authorityId);
-    const signer = wrapped
-      ? await unwrapCaSigner({ wrapped, kek: this.#deps.kek, caId: keyBindingId(authorityId) })
-      : undefined;
-    return { data: state.authority, ...(signer ? { signer } : {}) };
-  }
-
-  async #createOrAdoptKey(authorityId: string): Promise<Signer> {
-    const caId = keyBindingId(authorityId);
-    const existing = await this.#deps.keys.get(authorityId);
-    if (existing) return unwrapCaSigner({ wrapped: existing, kek: this.#deps.kek, caId });
-    const fresh = await generateWrappedCaKey({ kek: this.#deps.kek, caId });
-    if (await this.#deps.keys.create(authorityId, fresh.wrapped)) return fresh.signer;
-    const winner = await this.#deps.keys.get(authorityId);
-    if (!winner) throw new AuthorityUnavailableError('CA key vanished while being created', { authorityId });
-    return unwrapCaSigner({ wrapped: winner, kek: this.#deps.kek, caId });
   }
 
   #assemble(
@@ -303,16 +188,6 @@ export class CertificateAuthority {
     return (await load(this.#deps.store, authorityDecider, authorityStream(authorityId))).state;
   }
 
-  #handle(authorityId: string, command: AuthorityCommand) {
-    return handleCommand({
-      store: this.#deps.store,
-      decider: authorityDecider,
-      stream: authorityStream(authorityId),
-      command,
-      logger: this.#deps.logger,
-    });
-  }
-
   /** Caches the promise; a failure is not cached, so the next caller tries again. */
   #singleFlight<T>(run: () => Promise<T>, forget: () => void): Promise<T> {
     const promise = run();
@@ -321,7 +196,11 @@ export class CertificateAuthority {
   }
 }
 
-function authorityData(authorityId: string, role: 'root' | 'issuing', certificate: IssuedCertificate): AuthorityData {
+export function authorityData(
+  authorityId: string,
+  role: 'root' | 'issuing',
+  certificate: IssuedCertificate,
+): AuthorityData {
   const summary = summarizeCertificate(certificate.der);
   return {
     authorityId,

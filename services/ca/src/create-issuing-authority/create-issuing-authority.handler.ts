@@ -1,4 +1,7 @@
-/** CreateIssuingAuthority: the owner's issuing CA under the root, created on first use (idempotent per owner). */
+/**
+ * CreateIssuingAuthority: the owner's issuing CA as the ceremony signed it. The service cannot sign
+ * one (the root key is offline): an owner without one is refused, naming the ceremony step.
+ */
 import { Injectable } from '@nestjs/common';
 import type { CommandOf, CreateIssuingAuthority, ResultOf } from '@tunnelkey/contracts';
 import { CertificateAuthority } from '../authority/certificate-authority.js';

@@ -20,6 +20,7 @@ import { CertificateAuthority } from '../authority/certificate-authority.js';
 import { InMemoryCaKeyStore } from '../ca-key-store-port/ca-key-store.js';
 import { caConfigFromEnv, type CaConfig } from '../config.js';
 import { InMemoryCrlStore } from '../crl-store-port/crl-store.js';
+import { inProcessCeremony, type InProcessCeremony } from '../ceremony/run-ceremony.js';
 import { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import { RevokedCertificatesView } from '../views/revoked-certificates.view.js';
@@ -87,6 +88,8 @@ export interface CaSlice {
   eligibility: DeviceEligibilityView;
   revoked: RevokedCertificatesView;
   crls: PublishCrlHandler;
+  /** The admin ceremony, run in process (root key in memory): signs more owners' issuing CAs. */
+  ceremony: InProcessCeremony;
   /** A device the registry imported into `batchId` and (unless told otherwise) verified. */
   device(batchId: string, options?: { verified?: boolean }): Promise<TestDevice>;
   /** The events of one stream, in order. */
@@ -96,8 +99,11 @@ export interface CaSlice {
   stop(): Promise<void>;
 }
 
-/** The CA's ports on an InMemoryEventStore, with a policy `p` (365 days) and a batch `b` of owner `acme`. */
-export async function caSlice(): Promise<CaSlice> {
+/**
+ * The CA's ports on an InMemoryEventStore, with a policy `p` (365 days) and a batch `b` of owner
+ * `acme`, after the ceremony created the root and signed the issuing CAs of `owners` (default: acme).
+ */
+export async function caSlice(options: { owners?: readonly string[] } = {}): Promise<CaSlice> {
   const store = new InMemoryEventStore({ logger: silent, retryBackoffMs: [10] });
   const registry = new RegistryFacts(store);
   await registry.definePolicy('p', 365);
@@ -108,6 +114,14 @@ export async function caSlice(): Promise<CaSlice> {
   const crlStore = new InMemoryCrlStore();
   const platformKey = (await generatePlatformKey()).key;
   const kek = await Kek.fromBytes(new Uint8Array(randomBytes(32)));
+  const ceremony = await inProcessCeremony({
+    store,
+    keys,
+    serviceKek: kek,
+    settings: config,
+    owners: options.owners ?? ['acme'],
+    logger: silent,
+  });
   const authority = new CertificateAuthority({ store, keys, kek, settings: config, clock, logger: silent });
   const sent: Sent[] = [];
   const decoder = new TextDecoder();
@@ -134,6 +148,7 @@ export async function caSlice(): Promise<CaSlice> {
     eligibility,
     revoked,
     crls,
+    ceremony,
     async device(batchId, options = {}) {
       const device = await TestDevice.create();
       await registry.importDevice(device.deviceId, batchId, device.publicKeySpki);
