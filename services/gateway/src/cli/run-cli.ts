@@ -26,7 +26,7 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey onboard <batchId> [--target <id>...] [--no-wait]
   tunnelkey revoke device <deviceId> --reason <rfc5280> | revoke batch <batchId> --reason <rfc5280>
   tunnelkey devices list [--batch <id>] [--state <s>] [--target <id>] [--connection never|connected|disconnected] [--limit n] [--offset n]
-  tunnelkey devices show <id> | devices history <id>
+  tunnelkey devices show <id> | devices history <id> [--limit n] [--offset n]
   tunnelkey targets list | show <id>
   tunnelkey targets register --id <id> --name <text> --host <h> --port <n> --admin-user <u> (password from TUNNELKEY_TARGET_PASSWORD)
   tunnelkey tokens list | tokens create --name <n> --role viewer|operator|admin | tokens revoke <id>
@@ -370,15 +370,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return exitCodes.ok;
         }
         if (verb === 'history') {
-          const history = await client.request<{ events: Record<string, unknown>[] }>(
+          const paging = new URLSearchParams();
+          if (values.limit !== undefined) paging.set('limit', String(integer(values.limit, 'limit')));
+          if (values.offset !== undefined) paging.set('offset', String(integer(values.offset, 'offset')));
+          const history = await client.request<{ events: Record<string, unknown>[]; total: number; offset: number }>(
             'GET',
-            `/api/devices/${encodeURIComponent(id)}/history`,
+            `/api/devices/${encodeURIComponent(id)}/history${paging.size ? `?${paging}` : ''}`,
           );
-          print(history, () =>
-            table(
-              history.events.map((e) => ({ ...e, actor: (e.actor as { id?: string } | undefined)?.id })),
-              ['occurredAt', 'context', 'type', 'actor', 'correlationId'],
-            ),
+          print(
+            history,
+            () =>
+              `${table(
+                history.events.map((e) => ({ ...e, actor: (e.actor as { id?: string } | undefined)?.id })),
+                ['occurredAt', 'context', 'type', 'actor', 'correlationId'],
+              )}\n${history.events.length} of ${history.total} events (from ${history.offset})`,
           );
           return exitCodes.ok;
         }

@@ -8,7 +8,7 @@ import type { ReadModels } from '../views/read-models.js';
 import { batchProgress, listBatches } from './batch-progress/batch-progress.query.js';
 import { listPolicies, listTargets, policy, target } from './catalog/catalog.query.js';
 import { deviceDetail } from './device-detail/device-detail.query.js';
-import { deviceHistory } from './device-history/device-history.query.js';
+import { deviceHistoryPage, historyPageSize } from './device-history/device-history.query.js';
 import { deviceListFilterOf, listDevices } from './device-list/device-list.query.js';
 import { idParam, pageOf } from './paging.js';
 import { queryRoutes as q } from './query-routes.js';
@@ -44,8 +44,8 @@ export class QueriesController {
   }
 
   @Get(p(q.deviceHistory.path))
-  async history(@Param('deviceId') deviceId: string) {
-    return { deviceId, events: await deviceHistory(this.events, idParam(deviceId, 'deviceId')) };
+  history(@Param('deviceId') deviceId: string, @Query() query: Record<string, unknown>) {
+    return deviceHistoryPage(this.events, idParam(deviceId, 'deviceId'), pageOf(query, historyPageSize));
   }
 
   @Get(p(q.policies.path))

@@ -2,9 +2,9 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { BatchProgressSchema } from './batch-progress/batch-progress.query.js';
 import { PolicySchema, TargetSchema } from './catalog/catalog.query.js';
 import { DeviceDetailSchema } from './device-detail/device-detail.query.js';
-import { HistoryEntrySchema } from './device-history/device-history.query.js';
+import { HistoryPageSchema } from './device-history/device-history.query.js';
 import { deviceListParameters, DeviceSummarySchema } from './device-list/device-list.query.js';
-import { PageSchema, pageQueryParameters } from './paging.js';
+import { maxPageSize, PageSchema, pageQueryParameters } from './paging.js';
 
 /** The read side's routes (viewer role), for the controller and the OpenAPI document. */
 export interface QueryRoute {
@@ -39,8 +39,12 @@ export const queryRoutes = {
   },
   deviceHistory: {
     path: '/api/devices/{deviceId}/history',
-    summary: "The device's events in order, read from the log across contexts.",
-    response: Type.Object({ deviceId: Type.String(), events: Type.Array(HistoryEntrySchema) }),
+    summary: "The device's events in order (oldest first), read from the log across contexts; paged (default 100).",
+    query: {
+      ...pageQueryParameters,
+      limit: Type.Integer({ minimum: 1, maximum: maxPageSize, default: 100, description: 'Page size' }),
+    },
+    response: HistoryPageSchema,
   },
   policies: {
     path: '/api/policies',

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { BoundedContext, EventEnvelope } from '@tunnelkey/contracts';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { NotFound } from '../../errors.js';
+import { slice, type PageRequest } from '../paging.js';
 
 /** Contexts that keep a per-device aggregate (`<context>.device.<id>`). */
 const deviceContexts: readonly BoundedContext[] = ['registry', 'ca', 'onboarding', 'ota'];
@@ -65,4 +66,29 @@ export async function deviceHistory(store: EventStore, deviceId: string): Promis
   return entries.sort(
     (a, b) => a.occurredAt.localeCompare(b.occurredAt) || (a.context === b.context ? a.sequence - b.sequence : 0),
   );
+}
+
+/** A page of the history's events; the default page is the first 100, a page is at most 500. */
+export const historyPageSize = 100;
+
+export interface HistoryPage {
+  deviceId: string;
+  events: HistoryEntry[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export const HistoryPageSchema = Type.Object({
+  deviceId: Type.String(),
+  events: Type.Array(HistoryEntrySchema),
+  total: Type.Integer({ minimum: 0 }),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+
+/** One page of `deviceHistory`, oldest first: `offset` skips the earliest events. */
+export async function deviceHistoryPage(store: EventStore, deviceId: string, page: PageRequest): Promise<HistoryPage> {
+  const { items, total, limit, offset } = slice(await deviceHistory(store, deviceId), page);
+  return { deviceId, events: items, total, limit, offset };
 }

@@ -30,7 +30,8 @@ export function devicePage(context) {
   });
   const loadTimeline = coalesced(async () => {
     try {
-      const { events } = await get(`/api/devices/${encodeURIComponent(deviceId)}/history`);
+      // Paged on the server: the first 500 events (a device has a few dozen).
+      const { events } = await get(`/api/devices/${encodeURIComponent(deviceId)}/history?limit=500`);
       replaceChildren(
         timeline,
         foldTimeline(events).map((e) =>
