@@ -42,6 +42,10 @@ export const onboardingConfigSchema = defineConfig({
     'TRUSTED_ROOT_SHA256',
     "SHA-256 fingerprint of the platform's root CA certificate (hex, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints it): targets get only issuing CA chains that verify under it, and CRLs those CAs signed. Unset, no trust is installed anywhere and /ready fails",
   ),
+  targetSecretsDir: optionalText(
+    'ONBOARDING_TARGET_SECRETS_DIR',
+    "Directory of the targets' admin password files (a mounted secret; RegisterTarget names the file in admin.passwordFile)",
+  ),
   mosquittoBindings: optionalText(
     'MOSQUITTO_BINDINGS',
     'Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, pidFile, logFile)',

@@ -20,6 +20,12 @@ export class TargetUnreachableError extends OnboardingError {
   readonly code = 'TARGET_UNREACHABLE';
 }
 
+/** A target's admin password file is missing, unreadable or empty (its name only, never its content). */
+export class TargetSecretUnavailableError extends OnboardingError {
+  override readonly name = 'TargetSecretUnavailableError';
+  readonly code = 'TARGET_SECRET_UNAVAILABLE';
+}
+
 /** The target answered but refused an administrative command (e.g. a dynamic-security error). */
 export class TargetRefusedError extends OnboardingError {
   override readonly name = 'TargetRefusedError';

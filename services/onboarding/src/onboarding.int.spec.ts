@@ -4,6 +4,9 @@
  * played by appending their events; devices are MQTT clients with certificates issued here.
  */
 import 'reflect-metadata';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OnboardBatch, RegisterTarget, deviceUplinkFilter, type EventEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
@@ -82,6 +85,10 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
       });
     const [a, b] = await Promise.all([start(), start()]);
     brokers = { 'broker-a': a, 'broker-b': b };
+    secretsDir = await mkdtemp(join(tmpdir(), 'tk-onb-secrets-'));
+    await writeFile(join(secretsDir, 'broker-a-admin'), `${a.admin.password}\n`, { mode: 0o600 });
+    await writeFile(join(secretsDir, 'broker-b-admin'), `${b.admin.password}\n`, { mode: 0o600 });
+    await writeFile(join(secretsDir, 'wrong'), 'wrong-password\n', { mode: 0o600 });
 
     const facts = new PlatformFacts(store);
     await facts.definePolicy('p-fridges', ['broker-a', 'broker-b'], rights);
@@ -104,6 +111,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
         httpPort: 0,
         instanceId: 'test',
         telemetryIntervalMs: 200,
+        targetSecretsDir: secretsDir,
         // The root onboarding verifies every CA chain it installs under (TRUSTED_ROOT_SHA256).
         trustedRootSha256: platform.root.fingerprintSha256,
       },
@@ -131,17 +139,20 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     store?.close();
     await Promise.all(Object.values(brokers ?? {}).map((b) => b.stop()));
     await nats.teardown();
+    if (secretsDir) await rm(secretsDir, { recursive: true, force: true });
   }, 60_000);
 
-  const register = (targetId: string, broker: RunningMosquitto, password = broker.admin.password) =>
+  /** The admin passwords, as the platform team mounts them: one file each in the secrets directory. */
+  let secretsDir: string;
+  const register = (targetId: string, broker: RunningMosquitto, passwordFile = `${targetId}-admin`) =>
     commands.request(RegisterTarget.subject(nats.namespace), {
-      commandId: `register-${targetId}-${password.length}`,
+      commandId: `register-${targetId}-${passwordFile}`,
       targetId,
       kind: 'mosquitto',
       name: `Fridge plant ${targetId}`,
       host: '127.0.0.1',
       tlsPort: broker.tlsPort,
-      admin: { username: broker.admin.username, password, port: broker.adminPort },
+      admin: { username: broker.admin.username, passwordFile, port: broker.adminPort },
     });
 
   // What the tests need, set up by whichever test needs it first: no test depends on another having run.
@@ -182,7 +193,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
   };
 
   test('RegisterTarget refuses credentials the broker refuses, and keeps the secret out of the log', async () => {
-    const refused = await register('broker-c', brokers['broker-a'], 'wrong-password').catch((e: unknown) => e);
+    const refused = await register('broker-c', brokers['broker-a'], 'wrong').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CommandFailed);
     expect((refused as CommandFailed).code).toBe('target-unreachable');
     await targetsRegistered();

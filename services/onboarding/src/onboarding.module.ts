@@ -23,6 +23,7 @@ import { RevokeDeviceHandler } from './revoke-device/revoke-device.handler.js';
 import { HttpCrlSource, type CrlSource } from './shared/crl-source.js';
 import { DeviceWriter } from './shared/device-writer.js';
 import { InMemoryTargetCredentialStore, type TargetCredentialStore } from './shared/target-credentials.js';
+import { FileTargetSecrets, type TargetSecrets } from './shared/target-secrets.js';
 import { TargetWriter } from './shared/target-writer.js';
 import { ConnectedTargets } from './target-port/connected-targets.js';
 import type { TargetConnector } from './target-port/onboarding-target.js';
@@ -37,6 +38,7 @@ import {
   SNAPSHOT_STORE,
   TARGET_CONNECTOR,
   TARGET_CREDENTIALS,
+  TARGET_SECRETS,
   type DownlinkSender,
 } from './tokens.js';
 import { BatchPlanView } from './views/batch-plan.view.js';
@@ -51,6 +53,8 @@ export interface OnboardingModuleOptions {
   logger?: Logger;
   /** Where target admin secrets live. Default: in memory (register targets again after a restart). */
   credentials?: TargetCredentialStore;
+  /** Default: the files in ONBOARDING_TARGET_SECRETS_DIR. */
+  secrets?: TargetSecrets;
   crlSource?: CrlSource;
   /** The broker files and reload this service manages, per target (deployment config). */
   mosquittoBindings?: (targetId: string) => MosquittoHostBinding | undefined;
@@ -95,6 +99,7 @@ export class OnboardingModule {
         { provide: ONBOARDING_LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock ?? (() => new Date()) },
         { provide: TARGET_CREDENTIALS, useValue: options.credentials ?? new InMemoryTargetCredentialStore() },
+        { provide: TARGET_SECRETS, useValue: options.secrets ?? new FileTargetSecrets(config.targetSecretsDir) },
         { provide: CRL_SOURCE, useValue: options.crlSource ?? new HttpCrlSource() },
         { provide: SERVER_CA_PEM, useValue: options.serverCaPem ?? (() => undefined) },
         { provide: TARGET_CONNECTOR, useValue: connector },

@@ -14,8 +14,10 @@ export const ONBOARDING_STREAMS = Symbol('ONBOARDING_STREAMS');
 export const SNAPSHOT_STORE = Symbol('SNAPSHOT_STORE');
 /** TargetConnector: opens an OnboardingTarget (the Mosquitto adapter, or an in-memory double). */
 export const TARGET_CONNECTOR = Symbol('TARGET_CONNECTOR');
-/** TargetCredentialStore: targets' admin secrets, outside the event log. */
+/** TargetCredentialStore: how to reach each target's admin API (a reference to its secret, never the secret). */
 export const TARGET_CREDENTIALS = Symbol('TARGET_CREDENTIALS');
+/** TargetSecrets: admin passwords by file name (the mounted secrets directory). */
+export const TARGET_SECRETS = Symbol('TARGET_SECRETS');
 /** CrlSource: a published CRL's bytes. */
 export const CRL_SOURCE = Symbol('CRL_SOURCE');
 /** DownlinkSender: signed messages to a device (its connection parameters). */

@@ -5,7 +5,7 @@
  * (and it rewrites its whole JSON config after each one), not per command.
  */
 import { randomBytes } from 'node:crypto';
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { TargetUnreachableError } from '../errors.js';
 
 export const dynsecRequestTopic = '$CONTROL/dynamic-security/v1';
@@ -66,6 +66,24 @@ export interface DynsecEndpoint {
   port: number;
   username: string;
   password: string;
+  /** MQTT over TLS, the listener's certificate verified against this CA (and the host name). */
+  tls?: { caPem: string };
+}
+
+/** mqtt.js options of an admin-side client (dynamic security, monitoring): plain MQTT, or TLS with verification. */
+export function adminMqttOptions(endpoint: DynsecEndpoint, clientId: string): IClientOptions {
+  return {
+    protocol: endpoint.tls ? 'mqtts' : 'mqtt',
+    host: endpoint.host,
+    port: endpoint.port,
+    ...(endpoint.tls ? { ca: endpoint.tls.caPem, rejectUnauthorized: true, servername: endpoint.host } : {}),
+    username: endpoint.username,
+    password: endpoint.password,
+    clientId,
+    protocolVersion: 5,
+    connectTimeout: 5_000,
+    reconnectPeriod: 1_000,
+  };
 }
 
 export interface DynsecClientOptions {
@@ -137,14 +155,7 @@ export class DynsecClient {
   static async connect(endpoint: DynsecEndpoint, options: DynsecClientOptions = {}): Promise<DynsecClient> {
     let client: MqttClient;
     try {
-      client = await connectAsync(`mqtt://${endpoint.host}:${endpoint.port}`, {
-        username: endpoint.username,
-        password: endpoint.password,
-        clientId: `tk-onboarding-admin-${randomBytes(6).toString('hex')}`,
-        protocolVersion: 5,
-        connectTimeout: 5_000,
-        reconnectPeriod: 1_000,
-      });
+      client = await connectAsync(adminMqttOptions(endpoint, `tk-onboarding-admin-${randomBytes(6).toString('hex')}`));
       await client.subscribeAsync(dynsecResponseTopic, { qos: 1 });
     } catch (error) {
       // The message names host and port only: the credentials never enter an error.

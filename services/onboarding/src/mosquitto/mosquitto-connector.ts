@@ -20,9 +20,11 @@ export function mosquittoConnector(options: MosquittoConnectorOptions = {}): Tar
         host: address.host,
         tlsPort: address.tlsPort,
         admin: {
+          ...(credentials.host ? { host: credentials.host } : {}),
           port: credentials.port ?? address.tlsPort,
           username: credentials.username,
           password: credentials.password,
+          ...(credentials.tls ? { tls: credentials.tls } : {}),
         },
         ...(binding ? { binding } : {}),
         ...(options.clock ? { clock: options.clock } : {}),

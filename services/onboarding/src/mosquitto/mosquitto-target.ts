@@ -26,8 +26,10 @@ import {
 import { LogTail, parseBrokerLogLine, type BrokerLogFact } from './broker-log.js';
 import { writeTrustFiles, type BrokerReloader, type BrokerTrustPaths } from './broker-trust-files.js';
 import {
+  adminMqttOptions,
   DynsecClient,
   type DefaultAclType,
+  type DynsecEndpoint,
   type DynsecClientOptions,
   type DynsecCommand,
   type DynsecResponse,
@@ -63,8 +65,11 @@ export interface MosquittoTargetSettings {
   /** What devices connect to. */
   host: string;
   tlsPort: number;
-  /** The plain admin listener (loopback or a private network) and the dynsec admin credentials. */
-  admin: { host?: string; port: number; username: string; password: string };
+  /**
+   * The admin listener and the dynsec admin credentials: plain MQTT on loopback or a private
+   * network, or MQTT over TLS (`tls`) to a separate admin endpoint.
+   */
+  admin: { host?: string; port: number; username: string; password: string; tls?: { caPem: string } };
   binding?: MosquittoHostBinding;
   dynsec?: DynsecClientOptions;
   /**
@@ -97,11 +102,7 @@ export class MosquittoTarget implements OnboardingTarget {
   }
 
   static async connect(settings: MosquittoTargetSettings): Promise<MosquittoTarget> {
-    const { admin } = settings;
-    const dynsec = await DynsecClient.connect(
-      { host: admin.host ?? settings.host, port: admin.port, username: admin.username, password: admin.password },
-      settings.dynsec,
-    );
+    const dynsec = await DynsecClient.connect(adminEndpointOf(settings), settings.dynsec);
     try {
       await denyByDefault(dynsec, settings);
     } catch (error) {
@@ -281,19 +282,14 @@ export class MosquittoTarget implements OnboardingTarget {
 
   async #ensureMonitor(): Promise<void> {
     if (this.#monitor) return;
-    const { admin } = this.settings;
+    const endpoint = adminEndpointOf(this.settings);
     try {
-      this.#monitor = await connectAsync(`mqtt://${admin.host ?? this.settings.host}:${admin.port}`, {
-        username: admin.username,
-        password: admin.password,
-        clientId: `tk-onboarding-monitor-${randomBytes(6).toString('hex')}`,
-        protocolVersion: 5,
-        connectTimeout: 5_000,
-        reconnectPeriod: 1_000,
-      });
+      this.#monitor = await connectAsync(
+        adminMqttOptions(endpoint, `tk-onboarding-monitor-${randomBytes(6).toString('hex')}`),
+      );
     } catch (error) {
       throw new TargetUnreachableError(
-        `monitoring client cannot connect to ${admin.host ?? this.settings.host}:${admin.port}`,
+        `monitoring client cannot connect to ${endpoint.host}:${endpoint.port}`,
         { targetId: this.targetId },
         { cause: new Error(describeError(error)) },
       );
@@ -336,6 +332,17 @@ export class MosquittoTarget implements OnboardingTarget {
     await this.#monitor?.endAsync(true);
     await this.dynsec.close();
   }
+}
+
+function adminEndpointOf(settings: MosquittoTargetSettings): DynsecEndpoint {
+  const { admin } = settings;
+  return {
+    host: admin.host ?? settings.host,
+    port: admin.port,
+    username: admin.username,
+    password: admin.password,
+    ...(admin.tls ? { tls: admin.tls } : {}),
+  };
 }
 
 /**

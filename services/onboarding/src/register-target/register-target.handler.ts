@@ -1,16 +1,18 @@
 /**
  * RegisterTarget: a target (a Mosquitto broker first) and the admin credentials of its management
- * API. Decided first without writing, so a conflicting registration never touches the target or
- * the secret store; then connected (refused when the target refuses the credentials), the secret
- * stored outside the log, and TargetRegistered recorded with a reference to it.
+ * API. The password never travels on the bus: the command names its file in the mounted secrets
+ * directory (`admin.passwordFile`); a plain `admin.password` is refused. Decided first without
+ * writing, so a conflicting registration never touches the target or the credential store; then
+ * connected (refused when the target refuses the credentials, the working connection kept), the
+ * reference stored outside the log, and TargetRegistered recorded with a reference to that.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { CommandOf, RegisterTarget, ResultOf } from '@tunnelkey/contracts';
 import { describeError } from '@tunnelkey/errors';
 import { metadataOf } from '@tunnelkey/eventstore';
 import type { TargetCommand } from '../deciders/target.decider.js';
-import { OnboardingCommandRejected } from '../errors.js';
-import { credentialsRefOf, type TargetCredentialStore } from '../shared/target-credentials.js';
+import { OnboardingCommandRejected, TargetSecretUnavailableError } from '../errors.js';
+import { credentialsRefOf, type TargetCredentials, type TargetCredentialStore } from '../shared/target-credentials.js';
 import { TargetWriter } from '../shared/target-writer.js';
 import { ConnectedTargets } from '../target-port/connected-targets.js';
 import { CLOCK, TARGET_CREDENTIALS, type Clock } from '../tokens.js';
@@ -28,16 +30,28 @@ export class RegisterTargetHandler {
 
   async handle(command: CommandOf<typeof RegisterTarget>): Promise<ResultOf<typeof RegisterTarget>> {
     const { targetId, kind, name, host, tlsPort, admin } = command;
+    if (admin.password !== undefined)
+      throw new OnboardingCommandRejected(
+        'plaintext-secret-refused',
+        'admin.password is refused: it would cross the bus in plain text; mount the password as a file in the secrets directory and send admin.passwordFile',
+        { targetId },
+      );
+    if (admin.passwordFile === undefined)
+      throw new OnboardingCommandRejected('missing-password-file', 'admin.passwordFile names no secret file', {
+        targetId,
+      });
     if (kind !== 'mosquitto')
       throw new OnboardingCommandRejected('unsupported-target-kind', `target kind ${kind} has no adapter yet`, {
         kind,
       });
     const credentialsRef = credentialsRefOf(targetId);
     const registration = { targetId, kind, name, host, tlsPort, credentialsRef };
-    const credentials = {
+    const credentials: TargetCredentials = {
       username: admin.username,
-      password: admin.password,
+      passwordFile: admin.passwordFile,
+      ...(admin.host ? { host: admin.host } : {}),
       ...(admin.port ? { port: admin.port } : {}),
+      ...(admin.tls ? { tls: { caPem: admin.tls.caPem } } : {}),
     };
     const decision: TargetCommand = {
       type: 'RegisterTarget',
@@ -48,6 +62,8 @@ export class RegisterTargetHandler {
     try {
       await this.connected.connect(registration, credentials);
     } catch (error) {
+      if (error instanceof TargetSecretUnavailableError)
+        throw new OnboardingCommandRejected('secret-unavailable', error.message, { targetId });
       const message = `target ${targetId} admin API cannot be reached with these credentials`;
       throw new OnboardingCommandRejected('target-unreachable', message, {
         targetId,

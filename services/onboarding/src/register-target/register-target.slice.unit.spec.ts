@@ -28,9 +28,10 @@ describe('register-target slice (in-memory store and target)', () => {
       },
     });
     expect(JSON.stringify(registered)).not.toContain('secret-admin-password');
+    // The store keeps the name of the secret file, never the secret.
     await expect(slice.credentials.get('target-broker-a')).resolves.toEqual({
       username: 'admin',
-      password: 'secret-admin-password',
+      passwordFile: 'broker-admin',
     });
     expect(slice.get(ConnectedTargets).get('broker-a')).toBe(slice.targets.target('broker-a'));
     // The reply comes once the view knows the target: OnboardBatch right after it finds it.
@@ -47,22 +48,21 @@ describe('register-target slice (in-memory store and target)', () => {
       .registerTarget('broker-a', {
         commandId: 'other',
         host: 'elsewhere.local',
-        admin: { username: 'x', password: 'other-password' },
+        admin: { username: 'x', passwordFile: 'other' },
       })
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CommandRejected);
     expect((refused as CommandRejected).reason).toBe('target-exists');
     expect(slice.targets.attempts).toHaveLength(attempts);
-    await expect(slice.credentials.get('target-broker-a')).resolves.toMatchObject({
-      password: 'secret-admin-password',
-    });
+    await expect(slice.credentials.get('target-broker-a')).resolves.toMatchObject({ passwordFile: 'broker-admin' });
     expect(await slice.events()).toHaveLength(1);
   });
 
   it('refuses credentials the target refuses, and records nothing', async () => {
     slice.targets.passwords.set('broker-b', 'the-right-one');
+    slice.secrets.set('wrong', 'wrong');
     const refused = await slice
-      .registerTarget('broker-b', { admin: { username: 'admin', password: 'wrong' } })
+      .registerTarget('broker-b', { admin: { username: 'admin', passwordFile: 'wrong' } })
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OnboardingCommandRejected);
     expect(refused).toMatchObject({ reason: 'target-unreachable' });
@@ -75,15 +75,36 @@ describe('register-target slice (in-memory store and target)', () => {
     slice.targets.passwords.set('broker-a', 'secret-admin-password');
     await slice.registerTarget('broker-a');
     const working = slice.targets.target('broker-a');
+    slice.secrets.set('wrong', 'wrong');
     const refused = await slice
-      .registerTarget('broker-a', { commandId: 'again', admin: { username: 'admin', password: 'wrong' } })
+      .registerTarget('broker-a', { commandId: 'again', admin: { username: 'admin', passwordFile: 'wrong' } })
       .catch((e: unknown) => e);
     expect(refused).toMatchObject({ reason: 'target-unreachable' });
     expect(slice.get(ConnectedTargets).get('broker-a')).toBe(working);
     expect(working.closed).toBe(false);
-    await expect(slice.credentials.get('target-broker-a')).resolves.toMatchObject({
-      password: 'secret-admin-password',
-    });
+    await expect(slice.credentials.get('target-broker-a')).resolves.toMatchObject({ passwordFile: 'broker-admin' });
+  });
+
+  it('refuses a password sent in plain text, touching nothing and repeating it nowhere', async () => {
+    const refused = await slice
+      .registerTarget('broker-a', { admin: { username: 'admin', password: 'plain-text-secret' } })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ reason: 'plaintext-secret-refused' });
+    const reply = JSON.stringify({ ...(refused as object), message: (refused as Error).message });
+    expect(reply).not.toContain('plain-text-secret');
+    expect(slice.targets.attempts).toEqual([]);
+    expect(await slice.events()).toEqual([]);
+    await expect(slice.credentials.get('target-broker-a')).resolves.toBeUndefined();
+  });
+
+  it('refuses a secret file that is not there, naming the file only', async () => {
+    const refused = await slice
+      .registerTarget('broker-a', { admin: { username: 'admin', passwordFile: 'nowhere' } })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ reason: 'secret-unavailable' });
+    expect((refused as Error).message).toContain('nowhere');
+    expect(slice.targets.attempts).toEqual([]);
+    expect(await slice.events()).toEqual([]);
   });
 
   it('refuses a kind of target it has no adapter for', async () => {

@@ -1,13 +1,19 @@
 /**
- * Where target admin credentials live: outside the event log (events carry only `credentialsRef`).
- * A port, so a deployment can back it with a secret manager; the in-memory store serves tests and
- * the single-process demo, where the operator registers targets again after a restart.
+ * How to reach each target's admin API: outside the event log (events carry only
+ * `credentialsRef`), and holding no secret either, only the name of the file the password is in
+ * (TargetSecrets). A port, so a deployment can back it with a database; the in-memory store serves
+ * tests and the single-process demo, where the operator registers targets again after a restart.
  */
 export interface TargetCredentials {
   username: string;
-  password: string;
+  /** The secret file (TargetSecrets) holding the admin password. */
+  passwordFile: string;
+  /** Admin listener host when it differs from the device host. */
+  host?: string;
   /** Admin listener port when it differs from the device listener. */
   port?: number;
+  /** MQTT over TLS to the admin listener, verified against this CA. */
+  tls?: { caPem: string };
 }
 
 export interface TargetCredentialStore {

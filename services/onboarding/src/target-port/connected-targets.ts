@@ -7,8 +7,9 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { describeError } from '@tunnelkey/errors';
 import type { Logger } from 'pino';
-import type { TargetCredentialStore } from '../shared/target-credentials.js';
-import { ONBOARDING_LOGGER, TARGET_CONNECTOR, TARGET_CREDENTIALS } from '../tokens.js';
+import type { TargetCredentials, TargetCredentialStore } from '../shared/target-credentials.js';
+import type { TargetSecrets } from '../shared/target-secrets.js';
+import { ONBOARDING_LOGGER, TARGET_CONNECTOR, TARGET_CREDENTIALS, TARGET_SECRETS } from '../tokens.js';
 import { BatchPlanView } from '../views/batch-plan.view.js';
 import { TargetsView } from '../views/targets.view.js';
 import type {
@@ -29,6 +30,7 @@ export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(TARGET_CONNECTOR) private readonly connector: TargetConnector,
     @Inject(TARGET_CREDENTIALS) private readonly credentials: TargetCredentialStore,
+    @Inject(TARGET_SECRETS) private readonly secrets: TargetSecrets,
     private readonly targets: TargetsView,
     private readonly plans: BatchPlanView,
     @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
@@ -52,8 +54,8 @@ export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
    * refuses. The new connection is made first: new credentials the target refuses leave the
    * working connection in place (a bad re-registration never leaves a target unmanaged).
    */
-  async connect(address: TargetAddress, credentials: TargetAdminCredentials): Promise<void> {
-    const target = await this.connector.connect(address, credentials);
+  async connect(address: TargetAddress, credentials: TargetCredentials): Promise<void> {
+    const target = await this.connector.connect(address, await this.#adminCredentials(credentials));
     try {
       await target.watch((observation) => {
         for (const observer of this.#observers) observer(address.targetId, observation);
@@ -67,6 +69,12 @@ export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
     const previous = this.#targets.get(address.targetId);
     this.#targets.set(address.targetId, target);
     if (previous && previous !== target) await previous.close().catch(() => undefined);
+  }
+
+  /** The password is read from its secret file for this connection only; a missing file throws TargetSecretUnavailableError. */
+  async #adminCredentials(credentials: TargetCredentials): Promise<TargetAdminCredentials> {
+    const { passwordFile, ...reach } = credentials;
+    return { ...reach, password: await this.secrets.read(passwordFile) };
   }
 
   async disconnect(targetId: string): Promise<void> {

@@ -101,12 +101,16 @@ export interface TargetAddress {
   tlsPort: number;
 }
 
-/** Admin credentials of a target (kept outside the event log, see TargetCredentialStore). */
+/** Admin credentials of a target, the password read from its secret file just for the connection. */
 export interface TargetAdminCredentials {
   username: string;
   password: string;
+  /** Admin listener host when it differs from the device host. */
+  host?: string;
   /** Admin listener port when it differs from the device listener. */
   port?: number;
+  /** MQTT over TLS to the admin listener, its server certificate verified against this CA. */
+  tls?: { caPem: string };
 }
 
 /** Opens a connection to a target's admin side; refuses (throws) when the target refuses the credentials. */
