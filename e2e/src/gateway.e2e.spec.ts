@@ -9,7 +9,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON; the assertions check their shapes */
 import 'reflect-metadata';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
-import { startCa, type RunningCa } from '@tunnelkey/ca';
+import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { runCli, startGateway, type RunningGateway } from '@tunnelkey/gateway';
@@ -111,11 +111,14 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     const { key: platformKey } = await generatePlatformKey();
     const namespace = nats.namespace;
     registry = await startRegistry({ nats: nats.nc, namespace, platformKey, logger, nestLogger: ['error'] });
+    const kek = await Kek.fromBytes(randomBytes(32));
+    // The admin ceremony (root key in memory) signs acme's issuing CA: the CA creates none itself.
+    await inProcessCeremony({ nats: nats.nc, namespace, serviceKek: kek, owners: ['acme'], logger });
     ca = await startCa({
       nats: nats.nc,
       namespace,
       platformKey,
-      kek: await Kek.fromBytes(randomBytes(32)),
+      kek,
       logger,
       config: { httpPort: 0 },
     });

@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startCa, type RunningCa } from '@tunnelkey/ca';
+import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import {
   CertifyDevices,
   CreateBatch,
@@ -56,11 +56,14 @@ describe(`provisioning a batch of ${fleetSize} PUF devices: import -> verify -> 
     const { key: platformKey } = await generatePlatformKey();
     const namespace = nats.namespace;
     registry = await startRegistry({ nats: nats.nc, namespace, platformKey, logger, nestLogger: ['error'] });
+    const kek = await Kek.fromBytes(randomBytes(32));
+    // The admin ceremony (root key in memory) signs acme's issuing CA: the CA creates none itself.
+    await inProcessCeremony({ nats: nats.nc, namespace, serviceKek: kek, owners: ['acme'], logger });
     ca = await startCa({
       nats: nats.nc,
       namespace,
       platformKey,
-      kek: await Kek.fromBytes(randomBytes(32)),
+      kek,
       logger,
       config: { httpPort: 0 },
     });

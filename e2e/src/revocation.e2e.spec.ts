@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startCa, type RunningCa } from '@tunnelkey/ca';
+import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import {
   CertifyDevices,
   CreateBatch,
@@ -183,6 +183,14 @@ describe('revocation: registry + CA + revocation saga on real NATS, CRL checked 
     platformKey = (await generatePlatformKey()).key;
     store = new JetStreamEventStore(nats.nc, { namespace, logger });
     registry = await startRegistry({ nats: nats.nc, namespace, platformKey, logger, nestLogger: ['error'] });
+    // The admin ceremony (root key in memory) signs acme's issuing CA: the CA creates none itself.
+    await inProcessCeremony({
+      nats: nats.nc,
+      namespace,
+      serviceKek: await Kek.fromBytes(new Uint8Array(kekBytes)),
+      owners: ['acme'],
+      logger,
+    });
     ca = await startCaService();
     revocation = await startRevocationService();
     await registry.caSubscriptionStarted();

@@ -8,7 +8,7 @@ import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { startCa, type RunningCa } from '@tunnelkey/ca';
+import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import {
   CertifyDevices,
   CreateBatch,
@@ -21,7 +21,7 @@ import {
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import type { Fleet } from '@tunnelkey/device-fleet';
 import { CommandClient } from '@tunnelkey/messaging';
-import { pidFileReloader, startOnboarding, type RunningOnboarding } from '@tunnelkey/onboarding';
+import { InMemoryTargetSecrets, pidFileReloader, startOnboarding, type RunningOnboarding } from '@tunnelkey/onboarding';
 import { Kek } from '@tunnelkey/pki';
 import { startRegistry, type RunningRegistry } from '@tunnelkey/registry';
 import type { Logger } from 'pino';
@@ -61,6 +61,10 @@ export interface Platform {
 }
 
 export const targetId = 'plant-broker';
+/** The secret file holding the broker's admin password (never the password itself on the bus). */
+const adminPasswordFile = `${targetId}-admin`;
+/** The owner of the operator's batches: the ceremony signs its issuing CA at start. */
+export const ownerId = 'acme';
 
 /** Free loopback ports now (the services bind them right after; a race we accept on a dev machine). */
 export async function freePort(): Promise<number> {
@@ -86,6 +90,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const { key: platformKey } = await generatePlatformKey();
     const serverIdentity = await createBrokerServerIdentity();
     let broker: RunningMosquitto | undefined;
+    const adminSecrets = new InMemoryTargetSecrets();
     const registry = await startRegistry({
       nats,
       namespace,
@@ -96,11 +101,26 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     });
     stops.push(() => registry.stop());
     const caPort = options.ports?.ca ?? (await freePort());
+    const kek = await Kek.fromBytes(randomBytes(32));
+    // The admin ceremony, in process (root key in memory, dropped after): the root and the issuing
+    // CA of the owner the operator's batches use. The CA service creates no authority itself.
+    const ceremony = await inProcessCeremony({
+      nats,
+      namespace,
+      serviceKek: kek,
+      owners: [ownerId],
+      settings: { crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
+      logger,
+    });
+    logger.info(
+      { event: 'ca.ceremony', root: ceremony.root.fingerprintSha256, owners: [ownerId] },
+      'ceremony: root created offline, issuing CA signed',
+    );
     const ca = await startCa({
       nats,
       namespace,
       platformKey,
-      kek: await Kek.fromBytes(randomBytes(32)),
+      kek,
       logger,
       env: {},
       config: { httpPort: caPort, crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
@@ -129,6 +149,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
             }
           : undefined,
       serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
+      // The broker's admin password, as the platform team would mount it (registerBroker names it).
+      secrets: adminSecrets,
       logger,
     });
     stops.push(() => onboarding.stop());
@@ -162,6 +184,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           },
         });
         const started = broker;
+        adminSecrets.set(adminPasswordFile, started.admin.password);
         stops.unshift(() => started.stop());
         return started;
       },
@@ -223,7 +246,7 @@ export const operator = {
       batchId,
       name: `${size} fridges`,
       policyId,
-      ownerId: 'acme',
+      ownerId,
       expectedSize: size,
     });
   },
@@ -286,7 +309,7 @@ export const operator = {
       name: 'Plant broker (local Mosquitto)',
       host: '127.0.0.1',
       tlsPort: broker.tlsPort,
-      admin: { username: broker.admin.username, password: broker.admin.password, port: broker.adminPort },
+      admin: { username: broker.admin.username, passwordFile: adminPasswordFile, port: broker.adminPort },
     });
   },
 
