@@ -61,4 +61,5 @@ export {
   type TargetCredentialStore,
   type TargetCredentials,
 } from './shared/target-credentials.js';
+export { FileTargetSecrets, InMemoryTargetSecrets, type TargetSecrets } from './shared/target-secrets.js';
 export { HttpCrlSource, type CrlSource } from './shared/crl-source.js';
