@@ -174,28 +174,34 @@ describe('install-trust slice (in-memory store and targets)', () => {
     });
 
     it('refuses a handed-in CRL below the installed one, or another one of the same number; the same one is a no-op', async () => {
-      await slice.given.crl(2);
-      await trust.refreshTrust({ authorityId: 'issuing-acme', commandId: 'crl-2' });
+      const handed = async (crlNumber: number, crlPem?: string) => ({
+        authorityId: 'issuing-acme',
+        crlNumber,
+        crlPem: crlPem ?? (await slice.pki.crlPem('issuing-acme', crlNumber)),
+      });
+      const seven = await handed(7);
+      await trust.refreshTrust({ authorityId: 'issuing-acme', crl: seven, commandId: 'handed-7' });
+      expect(applied()).toHaveLength(2);
+      const acme = await slice.pki.authority('issuing-acme');
+      const otherSeven = await handed(7, (await issueTestCrl(acme, [], { crlNumber: 7 })).crlPem);
+      for (const crl of [seven, otherSeven, await handed(6)])
+        await trust.refreshTrust({ authorityId: 'issuing-acme', crl, commandId: `handed-again-${crl.crlNumber}` });
+      expect(applied()).toHaveLength(2);
+      // The next change of the target's trust (another authority) still carries CRL 7, byte for byte.
+      await slice.given.certified('d-2', 'issuing-other');
+      await slice.given.crl(1, 'issuing-other');
+      await slice.get(CertificatesView).catchUp();
+      await trust.ensureTrust('broker-a', ['issuing-other'], metadata);
+      expect(applied()).toHaveLength(3);
       expect(
         applied()
           .at(-1)!
-          .crls.map((c) => c.crlNumber),
-      ).toEqual([2]);
-      const acme = await slice.pki.authority('issuing-acme');
-      const one = { authorityId: 'issuing-acme', crlNumber: 1, crlPem: await slice.pki.crlPem('issuing-acme', 1) };
-      const otherTwo = {
-        authorityId: 'issuing-acme',
-        crlNumber: 2,
-        crlPem: (await issueTestCrl(acme, [], { crlNumber: 2 })).crlPem,
-      };
-      const sameTwo = { authorityId: 'issuing-acme', crlNumber: 2, crlPem: await slice.pki.crlPem('issuing-acme', 2) };
-      for (const crl of [one, otherTwo, sameTwo])
-        await trust.refreshTrust({ authorityId: 'issuing-acme', crl, commandId: `handed-${crl.crlNumber}` });
-      expect(applied()).toHaveLength(2);
-      expect(applied().at(-1)!.crls[0]!.crlPem).toBe(sameTwo.crlPem);
-      expect((await slice.events('TargetCrlUpdated')).map((e) => (e.data as { crlNumber: number }).crlNumber)).toEqual([
-        1, 2,
-      ]);
+          .crls.find((c) => c.authorityId === 'issuing-acme'),
+      ).toEqual(seven);
+      const updates = (await slice.events('TargetCrlUpdated')).map(
+        (e) => e.data as { authorityId: string; crlNumber: number },
+      );
+      expect(updates.filter((u) => u.authorityId === 'issuing-acme').map((u) => u.crlNumber)).toEqual([1, 7]);
     });
   });
 });
