@@ -129,12 +129,14 @@ export class JetStreamEventStore implements EventStore {
         // An event log: nobody deletes single events.
         deny_delete: true,
       };
-      const exists = await jsm.streams.info(config.name).then(
-        () => true,
-        (error: unknown) => (isNotFound(error) ? false : Promise.reject(error)),
+      const existing = await jsm.streams.info(config.name).then(
+        (info) => info.config,
+        (error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)),
       );
-      if (exists) await jsm.streams.update(config.name, config);
-      else await jsm.streams.add(config);
+      // Only when it differs: on a secured bus only the owner may update a stream (deploy/nats),
+      // and every reader runs this at start.
+      if (!existing) await jsm.streams.add(config);
+      else if (!sameStreamConfig(existing, config)) await jsm.streams.update(config.name, config);
     }
     if (this.parked instanceof JetStreamParkedEventStore) await this.parked.ensureStream(jsm);
   }
@@ -524,4 +526,11 @@ export class JetStreamEventStore implements EventStore {
 
 function isNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014);
+}
+
+/** True when the stream already has every setting of `wanted` (the server fills in the rest). */
+function sameStreamConfig(existing: StreamConfig, wanted: Partial<StreamConfig>): boolean {
+  return Object.entries(wanted).every(
+    ([key, value]) => JSON.stringify(existing[key as keyof StreamConfig]) === JSON.stringify(value),
+  );
 }

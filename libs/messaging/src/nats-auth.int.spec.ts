@@ -247,6 +247,14 @@ describe('the production NATS configuration (deploy/nats/nats.conf)', () => {
     expect(await tokens.get('admin')).toBeNull();
   });
 
+  it("lets a service ensure the streams it reads when another service owns them (no update of another's stream)", async () => {
+    // CA exists (the ca user made it); the registry reads it and may not update it.
+    const store = new JetStreamEventStore(await as('registry'));
+    await expect(store.ensureStreams(['registry', 'ca', 'revocation'])).resolves.toBeUndefined();
+    const jsm = await jetstreamManager(await as('revocation'));
+    expect((await jsm.streams.info('REVOCATION')).config.subjects).toEqual(['revocation.>']);
+  });
+
   it('lets no service but the gateway send a command', async () => {
     const ca = await as('ca');
     const refused = violation(ca, 'cmd.registry.revoke-device');
