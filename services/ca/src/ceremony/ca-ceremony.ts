@@ -34,8 +34,8 @@ export interface CaCeremonyDeps {
   store: EventStore;
   /** The service's key store: where the issuing CAs' wrapped keys go. */
   keys: CaKeyStore;
-  /** The service's KEK (issuing keys are wrapped under it); never the root's. */
-  serviceKek: Kek;
+  /** The service's KEK (issuing keys are wrapped under it); never the root's. Only signIssuingCa needs it. */
+  serviceKek?: Kek;
   settings: HierarchySettings;
   clock?: () => Date;
   logger: Logger;
@@ -118,6 +118,7 @@ export class CaCeremony {
   /** A fresh key in the service's store, or the one a ceremony interrupted before recording left there. */
   async #issuingKey(authorityId: string): Promise<Signer> {
     const { keys, serviceKek: kek } = this.#deps;
+    if (!kek) throw new CaCommandRejected('no-service-kek', "signing an issuing CA needs the service's KEK", {});
     const caId = keyBindingId(authorityId);
     const left = await keys.get(authorityId);
     if (left) return unwrapCaSigner({ wrapped: left, kek, caId });

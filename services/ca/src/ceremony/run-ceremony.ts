@@ -20,7 +20,8 @@ import { CaCeremony } from './ca-ceremony.js';
 export async function ceremonyOnNats(options: {
   nats: NatsConnection;
   namespace: string;
-  serviceKek: Kek;
+  /** Needed to sign issuing CAs (their keys are wrapped under it); not to create the root. */
+  serviceKek?: Kek;
   settings?: Partial<HierarchySettings>;
   logger: Logger;
 }): Promise<CaCeremony> {
@@ -30,7 +31,7 @@ export async function ceremonyOnNats(options: {
   return new CaCeremony({
     store,
     keys,
-    serviceKek: options.serviceKek,
+    ...(options.serviceKek ? { serviceKek: options.serviceKek } : {}),
     settings: { ...defaultSettings(), ...options.settings },
     logger: options.logger,
   });
