@@ -158,6 +158,7 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
     const selfSigned: TestAuthority = {
       ...(await createTestAuthority('acme')),
       authorityId: 'issuing-forged',
+      issuer: forged.rootIssuer,
       chainPem: [forged.root.pem],
     };
     const otherRoot = { ...(await createTestAuthority('acme')), authorityId: 'issuing-other-root' };
@@ -165,6 +166,8 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
       ['d-forged', selfSigned],
       ['d-other-root', otherRoot],
     ] as const) {
+      // The forger announces a CRL of its own too, signed with its key (a broker with a crlfile needs one).
+      await publishCrl(authority, await issueTestCrl(authority));
       const outcome = await onboardDevice(deviceId, authority);
       expect(outcome).toMatchObject({ type: 'DeviceOnboardingFailed', data: { reason: 'target-refused' } });
     }
