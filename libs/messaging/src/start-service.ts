@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { natsConnectionConfig, natsConnectionOptions, type NatsConnectionConfig } from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { CommandErrorFilter } from './command-error.filter.js';
 import { httpsOptionsOf, type TlsFiles } from './http-edge.js';
@@ -19,6 +19,8 @@ export interface StartServiceOptions {
   namespace?: string;
   /** An open connection to share (tests, one-process demo), else one from the environment (NATS_URL, NATS_USER... see natsConnectionOptions). */
   nats?: NatsConnection;
+  /** Where the connection settings come from when no `nats` is given (default: the environment). */
+  natsConfig?: NatsConnectionConfig;
   /** HTTP port for health/ready/metrics (and the API, for the gateway); 0 picks a free one. */
   httpPort?: number;
   logger?: false | ('error' | 'warn' | 'log')[];
@@ -52,7 +54,10 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   );
   const metricsToken = options.metricsToken ?? process.env.METRICS_TOKEN;
   const nats =
-    options.nats ?? (await connect(await natsConnectionOptions(natsConnectionConfig(), { name: options.service })));
+    options.nats ??
+    (await connect(
+      await natsConnectionOptions(options.natsConfig ?? natsConnectionConfig(), { name: options.service }),
+    ));
   @Module({
     imports: [
       PlatformModule.forRoot({

@@ -4,10 +4,20 @@
  * (KEK, platform key) are read with it but never kept in the CaConfig the service passes around.
  */
 import { hostname } from 'node:os';
-import { common, defineConfig, integer, optionalText, text, url, type Env } from '@tunnelkey/config';
+import {
+  common,
+  defineConfig,
+  integer,
+  optionalText,
+  text,
+  url,
+  type Env,
+  natsConnectionSettings,
+} from '@tunnelkey/config';
 
 export const caConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
+  ...natsConnectionSettings,
   namespace: common.namespace,
   logLevel: common.logLevel,
   httpPort: integer(
@@ -104,6 +114,14 @@ export function caConfigFromEnv(env: Env = process.env): CaConfig {
     platformKeyFile: _file,
     platformKey: _key,
     platformKeyId: _id,
+    natsUser: _user,
+    natsPassword: _password,
+    natsToken: _token,
+    natsNkeySeedFile: _nkey,
+    natsCredsFile: _creds,
+    natsTlsCaFile: _ca,
+    natsTlsCertFile: _cert,
+    natsTlsKeyFile: _tlsKey,
     ...read
   } = caConfigSchema.read(env);
   const instanceId =

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadPlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
+import { natsConnectionConfig } from '@tunnelkey/config';
 import { startService, type RunningService } from '@tunnelkey/messaging';
 import { loadKek, type Kek } from '@tunnelkey/pki';
 import { CertificateAuthority } from './authority/certificate-authority.js';
@@ -73,6 +74,8 @@ export async function startCa(options: StartCaOptions = {}): Promise<RunningCa> 
     module: CaModule.forRoot({ ...rest, config, kek, platformKey }),
     namespace: config.namespace,
     httpPort: config.httpPort,
+    // the credentials from the environment, kept out of CaConfig like the other secrets
+    natsConfig: { ...natsConnectionConfig(env), natsUrl: config.natsUrl },
     ...(nats ? { nats } : {}),
     ...(store ? { eventStore: store } : {}),
   });

@@ -8,6 +8,7 @@ import {
   text,
   type Env,
   type Setting,
+  natsConnectionSettings,
 } from '@tunnelkey/config';
 
 /** A value the schema's builders cannot check; `read` passes a ConfigError through as it is. */
@@ -23,6 +24,7 @@ const byteSize = (variable: string, raw: string): string =>
 
 export const gatewayConfig = defineConfig({
   natsUrl: common.natsUrl,
+  ...natsConnectionSettings,
   namespace: common.namespace,
   httpPort: integer(
     'GATEWAY_PORT',

@@ -1,6 +1,15 @@
 /** Onboarding's one configuration schema: environment, defaults, validation and the README table. */
 import { hostname } from 'node:os';
-import { common, defineConfig, integer, optionalText, type ConfigOf, type Env, type Setting } from '@tunnelkey/config';
+import {
+  common,
+  defineConfig,
+  integer,
+  optionalText,
+  type ConfigOf,
+  type Env,
+  type Setting,
+  natsConnectionSettings,
+} from '@tunnelkey/config';
 import { OnboardingConfigError } from './errors.js';
 import { pinnedRootSha256Of } from './install-trust/trust-checks.js';
 import { pidFileReloader } from './mosquitto/broker-trust-files.js';
@@ -19,6 +28,7 @@ const instanceId: Setting<string> = {
 
 export const onboardingConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
+  ...natsConnectionSettings,
   namespace: common.namespace,
   httpPort: integer('HTTP_PORT', 3103, 'Port of /health, /ready and /metrics (0 picks a free one)', { max: 65_535 }),
   instanceId,

@@ -71,6 +71,7 @@ export async function startOnboarding(options: StartOnboardingOptions = {}): Pro
     module: OnboardingModule.forRoot({ mosquittoBindings, ...rest, logger, config, platformKey }),
     namespace: config.namespace,
     httpPort: config.httpPort,
+    natsConfig: config,
     ...(nats ? { nats } : {}),
     ...(eventStore ? { eventStore } : {}),
   });

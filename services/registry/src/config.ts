@@ -1,8 +1,9 @@
 /** The registry's one configuration schema: it reads the environment and writes the README's table. */
-import { common, defineConfig, integer, optionalText, text } from '@tunnelkey/config';
+import { common, defineConfig, integer, optionalText, text, natsConnectionSettings } from '@tunnelkey/config';
 
 export const registryConfig = defineConfig({
   natsUrl: common.natsUrl,
+  ...natsConnectionSettings,
   namespace: common.namespace,
   httpPort: integer(
     'HTTP_PORT',

@@ -1,8 +1,9 @@
 /** The revocation service's one configuration schema: read from the environment, documented in the README. */
-import { common, defineConfig, integer, type ConfigOf, type Env } from '@tunnelkey/config';
+import { common, defineConfig, integer, type ConfigOf, type Env, natsConnectionSettings } from '@tunnelkey/config';
 
 export const revocationConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
+  ...natsConnectionSettings,
   namespace: common.namespace,
   httpPort: integer('HTTP_PORT', 0, 'Port of /health, /ready, /metrics and the revocation queries (0: a free port)', {
     max: 65_535,
