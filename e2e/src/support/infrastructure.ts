@@ -8,6 +8,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { freePort } from './platform.js';
 
 export class MissingPrerequisiteError extends Error {
@@ -31,7 +32,11 @@ export interface NatsServer {
 
 async function answers(url: string): Promise<boolean> {
   try {
-    const nc = await connect({ servers: url, timeout: 1_500, reconnect: false });
+    const options = await natsConnectionOptions(natsConnectionConfig(process.env), {
+      name: 'tunnelkey-probe',
+      servers: url,
+    });
+    const nc = await connect({ ...options, timeout: 1_500, reconnect: false });
     await nc.close();
     return true;
   } catch {

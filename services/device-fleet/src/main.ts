@@ -6,6 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { connect } from '@nats-io/transport-node';
+import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { fleetUsage, parseFleetArguments } from './cli/fleet-arguments.js';
 import { isFleetError } from './errors.js';
 import { createFleet } from './fleet/create-fleet.js';
@@ -43,7 +44,13 @@ async function main(): Promise<void> {
       'WARNING: no platform public key (--platform-key-file or PLATFORM_PUBLIC_KEY_FILE): devices will announce, but REFUSE every platform message (code no-platform-key).',
     );
   }
-  const nc = await connect({ servers: args.natsUrl, name: 'tunnelkey-device-fleet' });
+  // Credentials and TLS from the environment (NATS_USER/NATS_PASSWORD of the DEVICES account, NATS_TLS_CA_FILE...).
+  const nc = await connect(
+    await natsConnectionOptions(natsConnectionConfig(process.env), {
+      name: 'tunnelkey-device-fleet',
+      servers: args.natsUrl,
+    }),
+  );
   log(`connected to ${args.natsUrl}`);
   const started = performance.now();
   let lastShown = 0;

@@ -41,7 +41,8 @@ export const fleetUsage = `Usage: npm run fleet -- [options]
   --hardware-threads N   worker threads for the devices' PUF work (default cores - 1, at least 1; 0: in the main thread)
   --no-connect           do not connect over MQTT once onboarded (by default devices connect with mutual TLS and publish)
   --telemetry-interval MS  telemetry period per connected device (default 10000)
-Environment: NATS_URL (default nats://127.0.0.1:4222)`;
+Environment: NATS_URL (default nats://127.0.0.1:4222); on a secured bus NATS_USER, NATS_PASSWORD
+(the DEVICES account's user), NATS_TLS_CA_FILE, or NATS_NKEY_SEED_FILE / NATS_CREDS_FILE`;
 
 function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
