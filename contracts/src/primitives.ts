@@ -79,7 +79,9 @@ export const CsrDerBase64 = Base64(maxCsrBytes, { description: 'PKCS#10 Certific
 
 /** ECDSA P-256 signature, IEEE P1363 form (r || s, 64 bytes, as WebCrypto produces it), base64. */
 export const EcdsaP256Signature = Type.String({
-  pattern: '^[A-Za-z0-9+/]{86}==$',
+  // Canonical base64 only: the last character before `==` carries 2 bits and 4 zero bits, so
+  // [AQgw]. Any other makes a second spelling of the same signature (found by fuzzing).
+  pattern: '^[A-Za-z0-9+/]{85}[AQgw]==$',
   description: 'ECDSA P-256 SHA-256 signature, r||s (IEEE P1363), base64',
 });
 

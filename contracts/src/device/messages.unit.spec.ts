@@ -65,7 +65,7 @@ describe('device messages', () => {
       body: {
         ...csr.body,
         keyId: 'tls-1',
-        keyAttestation: { keyId: 'tls-1', publicKey: 'MFkw', signature: `${'B'.repeat(86)}==` },
+        keyAttestation: { keyId: 'tls-1', publicKey: 'MFkw', signature: `${'B'.repeat(85)}A==` },
       },
     };
     expect(CsrMessage.is(attested)).toBe(true);

@@ -26,7 +26,7 @@ function exampleFor(schema: Record<string, unknown>): string | undefined {
     '^[A-Za-z0-9_-]{1,128}$': 'd-7f3a',
     '^[0-9a-f]{64}$': 'ab'.repeat(32),
     '^[0-9a-f]{2,40}$': '0a1b2c',
-    '^[A-Za-z0-9+/]{86}==$': `${'A'.repeat(86)}==`,
+    '^[A-Za-z0-9+/]{85}[AQgw]==$': `${'A'.repeat(86)}==`,
     '^[^\\u0000-\\u001f\\u007f]+$': 'text',
     '^https?://[^\\s]{1,2000}$': 'http://ca.example/crl/issuing-1.crl',
     '^[A-Za-z0-9_.-]{1,64}$': 'site',

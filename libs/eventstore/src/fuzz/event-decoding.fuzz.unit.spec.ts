@@ -1,6 +1,6 @@
 // Fuzzing of what a consumer reads from a stream (decodeEvent): the bus is not trusted, so any
 // bytes decode to a valid event or to a refusal, never a throw, and a refusal's reason never
-// echoes the values it was given. `npm run fuzz` runs the same properties much longer (FUZZ_RUNS).
+// echoes the values it was given (it may name a JSON path, property names included). `npm run fuzz` runs the same properties much longer (FUZZ_RUNS).
 import fc from 'fast-check';
 import { eventDefinitions } from '@tunnelkey/contracts';
 import { fuzz } from '@tunnelkey/testing';
@@ -9,7 +9,7 @@ import { decodeEvent } from '../codec.js';
 const marker = 'QUIETSECRET';
 const encoder = new TextEncoder();
 
-/** JSON values that carry the marker somewhere a careless error message would quote. */
+/** JSON values whose strings carry the marker, where a careless error message would quote them. */
 const markedValue = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -18,11 +18,7 @@ const markedValue = fc.letrec((tie) => ({
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(
-      fc.string({ maxLength: 8 }).map((k) => `${k}${marker}`),
-      tie('value'),
-      { maxKeys: 4 },
-    ),
+    fc.dictionary(fc.string({ maxLength: 8 }), tie('value'), { maxKeys: 4 }),
   ),
 })).value;
 
