@@ -62,7 +62,7 @@ export interface Platform {
 
 export const targetId = 'plant-broker';
 /** The secret file holding the broker's admin password (never the password itself on the bus). */
-const adminPasswordFile = `${targetId}-admin`;
+export const adminPasswordFile = `${targetId}-admin`;
 /** The owner of the operator's batches: the ceremony signs its issuing CA at start. */
 export const ownerId = 'acme';
 
