@@ -7,7 +7,8 @@ import { BulkResult, DeviceScope } from './scope.js';
 export const CreateIssuingAuthority = defineCommand({
   name: 'CreateIssuingAuthority',
   service: 'ca',
-  summary: "Create an owner's issuing CA under the root (idempotent per owner).",
+  summary:
+    "The owner's issuing CA as the offline ceremony signed it (npm run ca:ceremony -- sign-issuing-ca); refused with no-issuing-authority when there is none: the service creates no CA.",
   payload: { ownerId: AggregateId },
   result: Struct({ authorityId: AggregateId, certificatePem: CertificatePem, fingerprintSha256: Sha256Hex }),
 });
