@@ -27,6 +27,8 @@ export interface CommandRoute {
   status: 200 | 202;
   /** The owning service may take this long (bulk and import calls are slower). */
   timeoutMs: number;
+  /** More than the command's summary, for the OpenAPI document (what it answers and refuses). */
+  description?: string;
 }
 
 export const commandRoutes = {
@@ -44,6 +46,10 @@ export const commandRoutes = {
     role: 'admin',
     status: 200,
     timeoutMs: 30_000,
+    description:
+      "Returns the owner's issuing CA (authority id, certificate, fingerprint) when the offline ceremony has signed one " +
+      '(`npm run ca:ceremony -- sign-issuing-ca --owner <ownerId>`). It creates nothing: the root key stays offline, ' +
+      'so an owner without one is refused with 422 `no-issuing-authority`, naming the ceremony step.',
   },
   CreateBatch: { command: CreateBatch, path: '/api/batches', role: 'operator', status: 200, timeoutMs: 15_000 },
   ImportIdentities: {

@@ -122,6 +122,7 @@ function commandOperation(name: string, route: CommandRoute): Json {
   return {
     operationId: name.charAt(0).toLowerCase() + name.slice(1),
     summary: route.command.summary,
+    ...('description' in route ? { description: route.description } : {}),
     tags: ['commands'],
     'x-tunnelkey-command': route.command.subject(),
     'x-required-role': route.role,

@@ -129,6 +129,16 @@ describe('the OpenAPI 3.1 document', () => {
     expect(policy.required).toContain('policyId');
   });
 
+  // Issue 14: the CA creates no issuing CA (the root stays offline); the route returns the one the
+  // ceremony signed or refuses, and its documentation must not promise a CA it will not create.
+  it('documents POST /api/authorities as returning the ceremony-signed CA or refusing no-issuing-authority', () => {
+    const op = document.paths['/api/authorities'].post as Json;
+    expect(op.summary).not.toMatch(/\bcreate\b/i);
+    expect(`${op.summary} ${op.description}`).toContain('no-issuing-authority');
+    expect(op.description).toContain('ca:ceremony -- sign-issuing-ca');
+    expect(op.responses).toHaveProperty('422');
+  });
+
   it('marks the target admin password write-only', () => {
     expect(JSON.stringify(document.paths['/api/targets'].post.requestBody)).toContain('"writeOnly":true');
   });
