@@ -326,8 +326,21 @@ function newTargetForm(note) {
   const username = /** @type {HTMLInputElement} */ (
     h('input', { name: 'adminUsername', required: true, autocomplete: 'off' })
   );
-  const password = /** @type {HTMLInputElement} */ (
-    h('input', { name: 'adminPassword', type: 'password', required: true, autocomplete: 'new-password' })
+  // The admin password never passes through the console: the platform team mounts it as a file in
+  // the onboarding service's secrets directory, and the form names that file.
+  const passwordFile = /** @type {HTMLInputElement} */ (
+    h('input', {
+      name: 'adminPasswordFile',
+      required: true,
+      class: 'mono',
+      autocomplete: 'off',
+      pattern: '[A-Za-z0-9_\\-]{1,128}',
+      placeholder: 'plant-broker-admin',
+    })
+  );
+  const adminHost = /** @type {HTMLInputElement} */ (h('input', { name: 'adminHost', placeholder: 'same as host' }));
+  const adminCaPem = /** @type {HTMLTextAreaElement} */ (
+    h('textarea', { name: 'adminCaPem', rows: 3, class: 'mono', placeholder: '-----BEGIN CERTIFICATE-----' })
   );
   const adminPort = /** @type {HTMLInputElement} */ (
     h('input', { name: 'adminPort', type: 'number', min: 1, max: 65535, placeholder: 'same as TLS port' })
@@ -357,8 +370,10 @@ function newTargetForm(note) {
             try {
               const admin = {
                 username: username.value,
-                password: password.value,
+                passwordFile: passwordFile.value.trim(),
+                ...(adminHost.value.trim() ? { host: adminHost.value.trim() } : {}),
                 ...(adminPort.value ? { port: Number(adminPort.value) } : {}),
+                ...(adminCaPem.value.trim() ? { tls: { caPem: adminCaPem.value.trim() } } : {}),
               };
               await post('/api/targets', {
                 targetId: targetId.value,
@@ -368,8 +383,6 @@ function newTargetForm(note) {
                 tlsPort: Number(tlsPort.value),
                 admin,
               });
-              // The secret goes to the onboarding service (encrypted there); the page keeps no copy.
-              password.value = '';
               note.success(`Target “${name.value}” registered.`);
             } catch (error) {
               note.error(error, 'register the target');
@@ -383,8 +396,18 @@ function newTargetForm(note) {
       field('Host', host),
       field('TLS port', tlsPort),
       field('Admin user', username, 'For the broker’s management API (dynamic security)'),
-      field('Admin password', password, 'Stored encrypted by the platform, never shown again'),
+      field(
+        'Admin password file',
+        passwordFile,
+        'Name of the secret file mounted in the onboarding service (ONBOARDING_TARGET_SECRETS_DIR); the password itself never goes through the console',
+      ),
+      field('Admin host', adminHost, 'Optional; when the admin listener is on another host'),
       field('Admin port', adminPort),
+      field(
+        'Admin TLS CA (PEM)',
+        adminCaPem,
+        'Optional; MQTT over TLS to the admin listener, verified against this CA',
+      ),
       h('div', { class: 'actions' }, submit),
     ),
   );
