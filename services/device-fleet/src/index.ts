@@ -31,6 +31,14 @@ export {
   type PinnedPlatformKey,
 } from './simulated-device/pinned-platform-key.js';
 export {
+  attestEnrolmentKey,
+  loadManufacturerKeyFile,
+  manufacturerKey,
+  manufacturerPublicKeyBase64,
+  type ManufacturerAttestation,
+  type ManufacturerKey,
+} from './simulated-device/manufacturer-attestation.js';
+export {
   judgeDeliveredCertificate,
   type CertificateRefusal,
   type CertificateVerdict,

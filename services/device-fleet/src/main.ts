@@ -11,6 +11,7 @@ import { fleetUsage, parseFleetArguments } from './cli/fleet-arguments.js';
 import { isFleetError } from './errors.js';
 import { createFleet } from './fleet/create-fleet.js';
 import type { FleetStats } from './fleet/fleet-stats.js';
+import { loadManufacturerKeyFile } from './simulated-device/manufacturer-attestation.js';
 import { loadPlatformPublicKeyFile } from './simulated-device/pinned-platform-key.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -44,6 +45,9 @@ async function main(): Promise<void> {
       'WARNING: no platform public key (--platform-key-file or PLATFORM_PUBLIC_KEY_FILE): devices will announce, but REFUSE every platform message (code no-platform-key).',
     );
   }
+  const manufacturerKey = args.manufacturerKey
+    ? await loadManufacturerKeyFile(args.manufacturerKey.file, args.manufacturerKey.keyId)
+    : undefined;
   // Credentials and TLS from the environment (NATS_USER/NATS_PASSWORD of the DEVICES account, NATS_TLS_CA_FILE...).
   const nc = await connect(
     await natsConnectionOptions(natsConnectionConfig(process.env), {
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
     faults: { offline: args.offline, tampered: args.tampered, tamperMode: args.tamperMode },
     hardwareThreads: args.hardwareThreads,
     ...(platformKey ? { platformPublicKey: platformKey } : {}),
+    ...(manufacturerKey ? { manufacturerKey } : {}),
     onProgress: ({ done, total }) => {
       const percent = Math.floor((done / total) * 100);
       if (percent >= lastShown + 5 || done === total) {

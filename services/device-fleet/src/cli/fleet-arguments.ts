@@ -14,6 +14,8 @@ export interface FleetArguments {
   identityFile: string | undefined;
   identityFormat: 'json' | 'csv';
   platformKeyFile: string | undefined;
+  /** PKCS#8 file of the manufacturer key (P-256) that attests every device's enrolment key, and its id. */
+  manufacturerKey: { file: string; keyId: string } | undefined;
   namespace: string;
   seedBase: string;
   natsUrl: string;
@@ -36,6 +38,9 @@ export const fleetUsage = `Usage: npm run fleet -- [options]
   --tamper-mode helper-data|firmware|mixed   (default mixed)
   --identity-file PATH   write the identity file (.csv for CSV, JSON otherwise)
   --platform-key-file P  platform public key (SPKI PEM or DER); or PLATFORM_PUBLIC_KEY_FILE
+  --manufacturer-key-file P  manufacturer private key (PKCS#8 PEM or DER, P-256): signs every device's
+                         enrolment key; devices report that attestation (needs --manufacturer-key-id)
+  --manufacturer-key-id ID   the id the key is registered under with the batch (RegisterManufacturerKey)
   --namespace NS         subject namespace (default none)
   --seed-base S          silicon seed base (default tunnelkey-fleet)
   --hardware-threads N   worker threads for the devices' PUF work (default cores - 1, at least 1; 0: in the main thread)
@@ -62,6 +67,8 @@ const options = {
   'tamper-mode': { type: 'string' },
   'identity-file': { type: 'string' },
   'platform-key-file': { type: 'string' },
+  'manufacturer-key-file': { type: 'string' },
+  'manufacturer-key-id': { type: 'string' },
   namespace: { type: 'string' },
   'seed-base': { type: 'string' },
   'hardware-threads': { type: 'string' },
@@ -94,6 +101,10 @@ export function parseFleetArguments(
   if (!['helper-data', 'firmware', 'mixed'].includes(tamperMode))
     throw new InvalidFleetOptionError('--tamper-mode must be helper-data, firmware or mixed', { tamperMode });
   const identityFile = values['identity-file'];
+  const manufacturerKeyFile = values['manufacturer-key-file'];
+  const manufacturerKeyId = values['manufacturer-key-id'];
+  if ((manufacturerKeyFile === undefined) !== (manufacturerKeyId === undefined))
+    throw new InvalidFleetOptionError('--manufacturer-key-file and --manufacturer-key-id go together', {});
   return {
     devices: number('devices', values.devices, 1000, (n) => Number.isInteger(n) && n >= 1 && n <= 1_000_000),
     profile,
@@ -105,6 +116,10 @@ export function parseFleetArguments(
     identityFile,
     identityFormat: identityFile?.toLowerCase().endsWith('.csv') ? 'csv' : 'json',
     platformKeyFile: values['platform-key-file'] ?? env['PLATFORM_PUBLIC_KEY_FILE'],
+    manufacturerKey:
+      manufacturerKeyFile !== undefined && manufacturerKeyId !== undefined
+        ? { file: manufacturerKeyFile, keyId: manufacturerKeyId }
+        : undefined,
     namespace: values.namespace ?? '',
     seedBase: values['seed-base'] ?? 'tunnelkey-fleet',
     natsUrl: env['NATS_URL'] ?? 'nats://127.0.0.1:4222',

@@ -47,6 +47,15 @@ describe('fleet command line', () => {
     ).toMatchObject({ hardwareThreads: 0, connect: false, telemetryIntervalMs: 2_000 });
   });
 
+  it('reads the manufacturer key file and its id, which go together', () => {
+    expect(
+      parseFleetArguments(['--manufacturer-key-file', '/m.pem', '--manufacturer-key-id', 'factory-1'], {}),
+    ).toMatchObject({ manufacturerKey: { file: '/m.pem', keyId: 'factory-1' } });
+    expect(parseFleetArguments([], {}).manufacturerKey).toBeUndefined();
+    expect(() => parseFleetArguments(['--manufacturer-key-file', '/m.pem'], {})).toThrow(InvalidFleetOptionError);
+    expect(() => parseFleetArguments(['--manufacturer-key-id', 'factory-1'], {})).toThrow(InvalidFleetOptionError);
+  });
+
   it.each([
     ['--devices', '0'],
     ['--offline', '2'],

@@ -12,6 +12,7 @@ import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
 import { planFaults, type DeviceFault, type FleetFaults } from './fault-plan.js';
 import { emptyByState, FleetCounters, type FleetStats } from './fleet-stats.js';
 import { identityFile } from './identity-file.js';
+import { attestEnrolmentKey, type ManufacturerKey } from '../simulated-device/manufacturer-attestation.js';
 
 export interface FleetOptions {
   /** The bus. Without it the fleet is offline-only (benchmarks, unit tests): nothing is sent or received. */
@@ -32,6 +33,12 @@ export interface FleetOptions {
   platformPublicKey?: CryptoKey | Uint8Array | string | PinnedPlatformKey;
   platformKeyId?: string;
   firmwareVersion?: string;
+  /**
+   * The manufacturer key the factory signs every device's enrolment public key with (P-256; see
+   * `manufacturerKey`): devices send that attestation with their enrolment-key-report. Absent:
+   * devices are unattested (an open enrolment-key request holds them for an operator).
+   */
+  manufacturerKey?: ManufacturerKey;
   /**
    * Worker threads standing for the devices' own hardware: their PUF reads and key derivations run
    * there instead of on the fleet's (and, in one process, the platform's) event loop. 0 (default):
@@ -153,6 +160,11 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         ...(hardware ? { hardware } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
       });
+      if (options.manufacturerKey)
+        device.flash.manufacturerAttestation = attestEnrolmentKey(
+          options.manufacturerKey,
+          device.flash.enrolmentPublicKey,
+        );
       // Faults happen after the factory: the identity file holds the genuine enrolment.
       const fault = plan.get(index);
       if (fault === 'offline') {

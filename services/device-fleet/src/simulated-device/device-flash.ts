@@ -43,6 +43,8 @@ export interface DeviceFlash {
   certificates: Record<string, StoredCertificate>;
   pendingCsrs: Record<string, PendingCsr>;
   connections: Record<string, StoredConnectionParameters>;
+  /** The manufacturer's signature over the enrolment key, written at the factory (absent: unattested). */
+  manufacturerAttestation?: { keyId: string; signature: string };
 }
 
 export const flashFormatVersion = 1;
@@ -61,6 +63,7 @@ export function flashToJson(flash: DeviceFlash): string {
     certificates: flash.certificates,
     pendingCsrs: flash.pendingCsrs,
     connections: flash.connections,
+    ...(flash.manufacturerAttestation ? { manufacturerAttestation: flash.manufacturerAttestation } : {}),
   });
 }
 
@@ -102,5 +105,12 @@ export function parseFlash(input: Uint8Array | string): DeviceFlash {
     certificates: field(raw, 'certificates', isObject) as Record<string, StoredCertificate>,
     pendingCsrs: field(raw, 'pendingCsrs', isObject) as Record<string, PendingCsr>,
     connections: field(raw, 'connections', isObject) as Record<string, StoredConnectionParameters>,
+    ...(raw['manufacturerAttestation'] === undefined
+      ? {}
+      : { manufacturerAttestation: attestationOf(field(raw, 'manufacturerAttestation', isObject)) }),
   };
+}
+
+function attestationOf(record: Record<string, unknown>): { keyId: string; signature: string } {
+  return { keyId: field(record, 'keyId', isString), signature: field(record, 'signature', isString) };
 }

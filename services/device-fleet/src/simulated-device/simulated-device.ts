@@ -329,6 +329,9 @@ export class SimulatedDevice {
               requestId: body.requestId,
               enrolmentPublicKey: base64(enrolment.publicKeySpki),
               firmwareMeasurement: this.flash.firmware.measurement,
+              ...(this.flash.manufacturerAttestation
+                ? { manufacturerAttestation: this.flash.manufacturerAttestation }
+                : {}),
             },
             enrolment.privateKey,
           );
