@@ -1,17 +1,12 @@
+import type { INestApplication } from '@nestjs/common';
 import 'reflect-metadata';
-import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { CommandFailed, METRICS_REGISTRY } from '@tunnelkey/messaging';
+import { CommandFailed } from '@tunnelkey/messaging';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { AuthGuard } from '../auth/auth.guard.js';
 import { TokenService } from '../auth/token-service.js';
 import { InMemoryTokenStore } from '../auth/token-store.js';
-import { configureHttp } from '../configure-http.js';
-import { COMMAND_SENDER, TOKEN_SERVICE } from '../tokens.js';
 import { commandRoutes, pathParameters, type CommandRouteName } from './command-routes.js';
-import { CommandSender, type CommandPort } from './command-sender.js';
-import { CommandsController } from './commands.controller.js';
+import type { CommandPort } from './command-sender.js';
+import { startCommandsApp } from './commands-app.test-helper.js';
 
 // Every command route, driven over HTTP on the table-driven controller, against an in-memory
 // double of the command client: what reaches the bus (subject, payload, timeout), and the reply.
@@ -89,20 +84,7 @@ describe('command routes: every route forwards its command to the owning service
   let url: string;
 
   beforeAll(async () => {
-    @Module({
-      controllers: [CommandsController],
-      providers: [
-        { provide: COMMAND_SENDER, useValue: new CommandSender(bus, namespace, logger) },
-        { provide: TOKEN_SERVICE, useValue: tokens },
-        { provide: METRICS_REGISTRY, useValue: new Registry() },
-        AuthGuard,
-      ],
-    })
-    class SliceModule {}
-    app = await NestFactory.create(SliceModule, { logger: false });
-    configureHttp(app, { bodyLimit: '1mb' }, logger);
-    await app.listen(0, '127.0.0.1');
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    ({ app, url } = await startCommandsApp({ bus, tokens, logger, namespace: namespace, bodyLimit: '1mb' }));
   });
 
   afterAll(() => app?.close());

@@ -1,23 +1,17 @@
+import type { INestApplication } from '@nestjs/common';
 import 'reflect-metadata';
 // Fuzzing of the HTTP bodies the gateway accepts on its command routes and of the CSV it splits
 // for an import: whatever arrives, the answer is a 4xx and nothing reaches the bus, or the
 // payload sent is one the command's contract accepts, with the actor of the token.
 // `npm run fuzz` runs the same properties much longer (FUZZ_RUNS).
-import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import fc from 'fast-check';
-import { METRICS_REGISTRY } from '@tunnelkey/messaging';
 import { fuzz } from '@tunnelkey/testing';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { AuthGuard } from '../auth/auth.guard.js';
 import { TokenService } from '../auth/token-service.js';
 import { InMemoryTokenStore } from '../auth/token-store.js';
-import { configureHttp } from '../configure-http.js';
-import { COMMAND_SENDER, TOKEN_SERVICE } from '../tokens.js';
 import { commandRoutes, type CommandRouteName } from './command-routes.js';
-import { CommandSender, type CommandPort } from './command-sender.js';
-import { CommandsController } from './commands.controller.js';
+import type { CommandPort } from './command-sender.js';
+import { startCommandsApp } from './commands-app.test-helper.js';
 import { BadRequest } from '../errors.js';
 import { csvRecords, splitCsv } from './import-identities/split-import.js';
 
@@ -55,20 +49,7 @@ describe('fuzzing HTTP bodies on the command routes', () => {
   let url: string;
 
   beforeAll(async () => {
-    @Module({
-      controllers: [CommandsController],
-      providers: [
-        { provide: COMMAND_SENDER, useValue: new CommandSender(bus, namespace, logger) },
-        { provide: TOKEN_SERVICE, useValue: tokens },
-        { provide: METRICS_REGISTRY, useValue: new Registry() },
-        AuthGuard,
-      ],
-    })
-    class FuzzModule {}
-    app = await NestFactory.create(FuzzModule, { logger: false });
-    configureHttp(app, { bodyLimit: '64kb' }, logger);
-    await app.listen(0, '127.0.0.1');
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    ({ app, url } = await startCommandsApp({ bus, tokens, logger, namespace: namespace, bodyLimit: '64kb' }));
   });
   afterAll(() => app?.close());
 

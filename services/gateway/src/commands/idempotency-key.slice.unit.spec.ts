@@ -1,16 +1,10 @@
+import type { INestApplication } from '@nestjs/common';
 import 'reflect-metadata';
-import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { METRICS_REGISTRY } from '@tunnelkey/messaging';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { AuthGuard } from '../auth/auth.guard.js';
 import { TokenService } from '../auth/token-service.js';
 import { InMemoryTokenStore } from '../auth/token-store.js';
-import { configureHttp } from '../configure-http.js';
-import { COMMAND_SENDER, TOKEN_SERVICE } from '../tokens.js';
-import { CommandSender, type CommandPort } from './command-sender.js';
-import { CommandsController } from './commands.controller.js';
+import type { CommandPort } from './command-sender.js';
+import { startCommandsApp } from './commands-app.test-helper.js';
 
 // Issue 14, finding 8: an Idempotency-Key is bound to its caller and to the request it was first
 // used for. Driven over HTTP on the command controller against a double of the bus.
@@ -37,20 +31,7 @@ describe('Idempotency-Key: bound to the caller and to the request', () => {
   let operator: string;
 
   beforeAll(async () => {
-    @Module({
-      controllers: [CommandsController],
-      providers: [
-        { provide: COMMAND_SENDER, useValue: new CommandSender(bus, 'idem', logger) },
-        { provide: TOKEN_SERVICE, useValue: tokens },
-        { provide: METRICS_REGISTRY, useValue: new Registry() },
-        AuthGuard,
-      ],
-    })
-    class SliceModule {}
-    app = await NestFactory.create(SliceModule, { logger: false });
-    configureHttp(app, { bodyLimit: '1mb' }, logger);
-    await app.listen(0, '127.0.0.1');
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    ({ app, url } = await startCommandsApp({ bus, tokens, logger, namespace: 'idem', bodyLimit: '1mb' }));
     secondAdmin = (await tokens.issue('alice', 'admin', admin)).token;
     operator = (await tokens.issue('olivia', 'operator', admin)).token;
   });
