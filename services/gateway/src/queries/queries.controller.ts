@@ -10,7 +10,8 @@ import { listPolicies, listTargets, policy, target } from './catalog/catalog.que
 import { deviceDetail } from './device-detail/device-detail.query.js';
 import { deviceHistoryPage, historyPageSize } from './device-history/device-history.query.js';
 import { deviceListFilterOf, listDevices } from './device-list/device-list.query.js';
-import { idParam, pageOf } from './paging.js';
+import { heldDecisions, heldEnrolments } from './held-enrolments/held-enrolments.query.js';
+import { enumParam, idParam, pageOf } from './paging.js';
 import { queryRoutes as q } from './query-routes.js';
 
 /** The console's read side: answered from the read models, paged and filtered on the server. */
@@ -31,6 +32,16 @@ export class QueriesController {
   @Get(p(q.batch.path))
   batch(@Param('batchId') batchId: string) {
     return batchProgress(this.readModels.store, idParam(batchId, 'batchId'));
+  }
+
+  @Get(p(q.heldEnrolments.path))
+  heldEnrolments(@Param('batchId') batchId: string, @Query() query: Record<string, unknown>) {
+    return heldEnrolments(
+      this.events,
+      idParam(batchId, 'batchId'),
+      pageOf(query),
+      enumParam(query, 'decision', heldDecisions),
+    );
   }
 
   @Get(p(q.devices.path))

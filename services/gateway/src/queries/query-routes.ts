@@ -4,6 +4,7 @@ import { PolicySchema, TargetSchema } from './catalog/catalog.query.js';
 import { DeviceDetailSchema } from './device-detail/device-detail.query.js';
 import { HistoryPageSchema } from './device-history/device-history.query.js';
 import { deviceListParameters, DeviceSummarySchema } from './device-list/device-list.query.js';
+import { HeldEnrolmentSchema, heldEnrolmentsParameters } from './held-enrolments/held-enrolments.query.js';
 import { maxPageSize, PageSchema, pageQueryParameters } from './paging.js';
 
 /** The read side's routes (viewer role), for the controller and the OpenAPI document. */
@@ -25,6 +26,13 @@ export const queryRoutes = {
     path: '/api/batches/{batchId}',
     summary: "One batch's progress: device counts per state.",
     response: BatchProgressSchema,
+  },
+  heldEnrolments: {
+    path: '/api/batches/{batchId}/held-enrolments',
+    summary:
+      "Devices the batch's open enrolment-key requests held for approval (no valid manufacturer attestation), with each decision; oldest first, paged. Decide with POST /api/batches/{batchId}/enrolment-key-requests/{requestId}/decisions.",
+    query: { ...pageQueryParameters, ...heldEnrolmentsParameters },
+    response: PageSchema(HeldEnrolmentSchema),
   },
   devices: {
     path: '/api/devices',
