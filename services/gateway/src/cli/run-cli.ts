@@ -28,7 +28,11 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey devices list [--batch <id>] [--state <s>] [--target <id>] [--connection never|connected|disconnected] [--limit n] [--offset n]
   tunnelkey devices show <id> | devices history <id> [--limit n] [--offset n]
   tunnelkey targets list | show <id>
-  tunnelkey targets register --id <id> --name <text> --host <h> --port <n> --admin-user <u> (password from TUNNELKEY_TARGET_PASSWORD)
+  tunnelkey targets register --id <id> --name <text> --host <h> --port <n> --admin-user <u> --admin-password-file <name>
+            [--admin-host <h>] [--admin-port <n>] [--admin-ca <ca.pem>]
+            (the password is a file mounted in the onboarding service's ONBOARDING_TARGET_SECRETS_DIR: name it, never send it)
+  tunnelkey enrolments held <batchId> [--decision pending|approved|rejected] [--limit n] [--offset n]
+  tunnelkey enrolments approve|reject <batchId> <requestId> --device <id>...
   tunnelkey tokens list | tokens create --name <n> --role viewer|operator|admin | tokens revoke <id>
 
 Options: --json (machine output), --url, --token, --idempotency-key <k>
@@ -62,6 +66,11 @@ const options = {
   host: { type: 'string' },
   port: { type: 'string' },
   'admin-user': { type: 'string' },
+  'admin-password-file': { type: 'string' },
+  'admin-host': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'admin-ca': { type: 'string' },
+  decision: { type: 'string' },
   role: { type: 'string' },
 } as const;
 
@@ -213,31 +222,65 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return exitCodes.ok;
         }
         if (verb === 'register' && noun === 'targets') {
-          const password = io.env.TUNNELKEY_TARGET_PASSWORD;
-          if (!password)
-            throw usageError('set TUNNELKEY_TARGET_PASSWORD (a password is never taken on the command line)');
+          // The admin password never leaves the platform team's secret store: the onboarding service
+          // reads it from the file named here (ONBOARDING_TARGET_SECRETS_DIR); the CLI sends no password.
+          const adminPort = integer(values['admin-port'], 'admin-port');
+          const caPem = values['admin-ca'] === undefined ? undefined : await readText(values['admin-ca']);
           const outcome = await command('/api/targets', {
             targetId: required(values, 'id'),
             kind: 'mosquitto',
             name: required(values, 'name'),
             host: required(values, 'host'),
             tlsPort: integer(required(values, 'port'), 'port'),
-            admin: { username: required(values, 'admin-user'), password },
+            admin: {
+              username: required(values, 'admin-user'),
+              passwordFile: required(values, 'admin-password-file'),
+              ...(values['admin-host'] ? { host: values['admin-host'] } : {}),
+              ...(adminPort === undefined ? {} : { port: adminPort }),
+              ...(caPem ? { tls: { caPem } } : {}),
+            },
           });
           print(outcome, () => `target ${values.id} registered`);
           return exitCodes.ok;
         }
         throw usageError(`unknown: ${noun} ${verb}`);
       }
+      case 'enrolments': {
+        const batchId = positional(positionals, 2, 'the batch id');
+        const batchPath = `/api/batches/${encodeURIComponent(batchId)}`;
+        if (verb === 'held') {
+          const query = new URLSearchParams();
+          if (values.decision !== undefined) query.set('decision', values.decision);
+          if (values.limit !== undefined) query.set('limit', String(integer(values.limit, 'limit')));
+          if (values.offset !== undefined) query.set('offset', String(integer(values.offset, 'offset')));
+          const page = await client.request<{ items: Record<string, unknown>[]; total: number; offset: number }>(
+            'GET',
+            `${batchPath}/held-enrolments${query.size ? `?${query}` : ''}`,
+          );
+          print(
+            page,
+            () =>
+              `${table(page.items, ['requestId', 'deviceId', 'reason', 'decision', 'heldAt', 'enrolmentKeyDigest'])}\n${page.items.length} of ${page.total} held devices (from ${page.offset})`,
+          );
+          return exitCodes.ok;
+        }
+        if (verb === 'approve' || verb === 'reject') {
+          const requestId = positional(positionals, 3, 'the request id');
+          if (!values.device?.length) throw usageError('name the devices to decide with --device <id>...');
+          const outcome = (await command(
+            `${batchPath}/enrolment-key-requests/${encodeURIComponent(requestId)}/decisions`,
+            { deviceIds: values.device, decision: verb },
+          )) as { result: { devices: { deviceId: string; outcome: string }[] } };
+          print(outcome, () => table(outcome.result.devices, ['deviceId', 'outcome']));
+          const decided = verb === 'approve' ? 'approved' : 'rejected';
+          return outcome.result.devices.some((d) => d.outcome !== decided) ? exitCodes.refused : exitCodes.ok;
+        }
+        throw usageError(`unknown: enrolments ${verb}`);
+      }
       case 'import': {
         const batchId = positional(positionals, 1, 'the batch id');
         const file = positional(positionals, 2, 'the identity file');
-        let text: string;
-        try {
-          text = await readFile(file, 'utf8');
-        } catch (error) {
-          throw new CliError(`cannot read ${file}`, exitCodes.usage, undefined, { cause: error });
-        }
+        const text = await readText(file);
         const body = /\.csv$/i.test(file)
           ? text
           : { rows: JSON.parse(text) as unknown, ...(values['import-id'] ? { importId: values['import-id'] } : {}) };
@@ -437,4 +480,12 @@ function statesOf(counts: Record<string, number> | undefined): string {
     .filter(([, n]) => n > 0)
     .map(([state, n]) => `${state}:${n}`)
     .join(' ');
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${file}`, exitCodes.usage, undefined, { cause: error });
+  }
 }

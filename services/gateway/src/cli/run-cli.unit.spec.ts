@@ -1,0 +1,159 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, type CliIo } from './run-cli.js';
+
+// Issue 14, findings 5 and 7, at the CLI: a target's admin password is named (a secret file of the
+// onboarding service), never sent; held enrolments are listed and decided. The gateway is a double
+// that records what the CLI asked and answers like the real routes.
+interface Call {
+  method: string;
+  path: string;
+  body: unknown;
+}
+
+function cli(answer: (call: Call) => unknown = () => ({ commandId: 'c-1', result: {} })) {
+  const calls: Call[] = [];
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    stdout: { write: (text: string) => (out += text) },
+    stderr: { write: (text: string) => (err += text) },
+    env: { TUNNELKEY_URL: 'http://gateway.test', TUNNELKEY_TOKEN: 'tk_test', TUNNELKEY_TARGET_PASSWORD: 'hunter2' },
+    fetch: (async (input: URL | string, init?: RequestInit) => {
+      const url = new URL(String(input));
+      const call = {
+        method: init?.method ?? 'GET',
+        path: `${url.pathname}${url.search}`,
+        body: typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined,
+      };
+      calls.push(call);
+      return new Response(JSON.stringify(answer(call)), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
+    }) as typeof fetch,
+  };
+  return { io, calls, out: () => out, err: () => err };
+}
+
+describe('tunnelkey CLI', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tk-cli-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('registers a target naming its admin password file, with admin host, port and TLS CA; no password is sent', async () => {
+    const caFile = join(dir, 'admin-ca.pem');
+    await writeFile(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const run = cli();
+    const code = await runCli(
+      [
+        'targets',
+        'register',
+        '--id',
+        'plant-broker',
+        '--name',
+        'Plant broker',
+        '--host',
+        'mqtt.example.com',
+        '--port',
+        '8883',
+        '--admin-user',
+        'admin',
+        '--admin-password-file',
+        'plant-broker-admin',
+        '--admin-host',
+        'admin.internal',
+        '--admin-port',
+        '8884',
+        '--admin-ca',
+        caFile,
+      ],
+      run.io,
+    );
+    expect(run.err()).toBe('');
+    expect(code).toBe(0);
+    expect(run.calls).toEqual([
+      {
+        method: 'POST',
+        path: '/api/targets',
+        body: {
+          targetId: 'plant-broker',
+          kind: 'mosquitto',
+          name: 'Plant broker',
+          host: 'mqtt.example.com',
+          tlsPort: 8883,
+          admin: {
+            username: 'admin',
+            passwordFile: 'plant-broker-admin',
+            host: 'admin.internal',
+            port: 8884,
+            tls: { caPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
+          },
+        },
+      },
+    ]);
+    expect(JSON.stringify(run.calls)).not.toContain('hunter2');
+  });
+
+  it('refuses to register a target without --admin-password-file, sending nothing', async () => {
+    const run = cli();
+    const code = await runCli(
+      ['targets', 'register', '--id', 't', '--name', 'T', '--host', 'h', '--port', '8883', '--admin-user', 'admin'],
+      run.io,
+    );
+    expect(code).toBe(2);
+    expect(run.err()).toContain('--admin-password-file is required');
+    expect(run.calls).toEqual([]);
+  });
+
+  it('lists the held enrolments of a batch', async () => {
+    const run = cli(() => ({
+      items: [{ requestId: 'r-1', deviceId: 'd-1', reason: 'unattested', decision: 'pending' }],
+      total: 1,
+      limit: 50,
+      offset: 0,
+    }));
+    expect(await runCli(['enrolments', 'held', 'b-1', '--decision', 'pending'], run.io)).toBe(0);
+    expect(run.calls).toEqual([
+      { method: 'GET', path: '/api/batches/b-1/held-enrolments?decision=pending', body: undefined },
+    ]);
+    expect(run.out()).toContain('d-1');
+    expect(run.out()).toContain('1 of 1 held devices');
+  });
+
+  it.each([
+    ['approve', 'approved'],
+    ['reject', 'rejected'],
+  ])('%ss held devices of a request, and exits 3 when one could not be decided', async (verb, outcome) => {
+    const run = cli(() => ({
+      commandId: 'c-1',
+      result: {
+        batchId: 'b-1',
+        requestId: 'r-1',
+        devices: [
+          { deviceId: 'd-1', outcome },
+          { deviceId: 'd-2', outcome: 'not-held' },
+        ],
+      },
+    }));
+    const code = await runCli(['enrolments', verb, 'b-1', 'r-1', '--device', 'd-1', '--device', 'd-2'], run.io);
+    expect(run.calls).toEqual([
+      {
+        method: 'POST',
+        path: '/api/batches/b-1/enrolment-key-requests/r-1/decisions',
+        body: { deviceIds: ['d-1', 'd-2'], decision: verb },
+      },
+    ]);
+    expect(run.out()).toContain('not-held');
+    expect(code).toBe(3);
+  });
+
+  it('refuses a decision without devices, sending nothing', async () => {
+    const run = cli();
+    expect(await runCli(['enrolments', 'approve', 'b-1', 'r-1'], run.io)).toBe(2);
+    expect(run.calls).toEqual([]);
+  });
+});
