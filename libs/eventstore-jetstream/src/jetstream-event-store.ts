@@ -1,7 +1,6 @@
 import {
   AckPolicy,
   DeliverPolicy,
-  JetStreamApiError,
   jetstream,
   jetstreamManager,
   type ConsumerConfig,
@@ -49,6 +48,7 @@ import { parkAndLog, parksAfterAttempts, poisonEvent } from '@tunnelkey/eventsto
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
 import { PublishPipeline } from './publish-pipeline.js';
 import { KvSnapshotStore } from './kv-snapshot-store.js';
+import { isNotFound, sameStreamConfig } from './stream-config.js';
 
 export interface JetStreamEventStoreOptions {
   /** Isolates streams (`<NS>_REGISTRY`) and subjects (`<ns>.registry.>`), e.g. per test file. */
@@ -522,15 +522,4 @@ export class JetStreamEventStore implements EventStore {
     this.#jsm ??= jetstreamManager(this.nc, { timeout: 15_000 });
     return this.#jsm;
   }
-}
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014);
-}
-
-/** True when the stream already has every setting of `wanted` (the server fills in the rest). */
-function sameStreamConfig(existing: StreamConfig, wanted: Partial<StreamConfig>): boolean {
-  return Object.entries(wanted).every(
-    ([key, value]) => JSON.stringify(existing[key as keyof StreamConfig]) === JSON.stringify(value),
-  );
 }

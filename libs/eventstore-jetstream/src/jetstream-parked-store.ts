@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { ParkedEvent, ParkedEventStore } from '@tunnelkey/eventstore';
+import { isNotFound, sameStreamConfig } from './stream-config.js';
 
 const h = {
   stream: 'Tk-Parked-Stream',
@@ -42,12 +43,14 @@ export class JetStreamParkedEventStore implements ParkedEventStore {
       duplicate_window: this.duplicateWindowMs * 1_000_000,
       allow_direct: true,
     };
-    try {
-      await manager.streams.info(this.streamName);
-      await manager.streams.update(this.streamName, config);
-    } catch {
-      await manager.streams.add(config);
-    }
+    const existing = await manager.streams.info(this.streamName).then(
+      (info) => info.config,
+      (error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)),
+    );
+    // Only when it differs: every service runs this at start, and on a secured bus only the
+    // services that park events may update the stream (deploy/nats).
+    if (!existing) await manager.streams.add(config);
+    else if (!sameStreamConfig(existing, config)) await manager.streams.update(this.streamName, config);
   }
 
   async park(event: ParkedEvent): Promise<boolean> {
