@@ -1,13 +1,15 @@
 /**
  * The platform in one process, as the e2e test, the demo and the onboarding bench run it: the
- * registry, the CA and the onboarding service on one NATS (isolated by a namespace), plus a real
+ * registry, the CA and the onboarding service on one NATS (isolated by a namespace; or, with
+ * `envOf`, each on its own connection with its own user, as on the secured bus), plus a real
  * Mosquitto with the deploy/mosquitto settings (startMosquitto from @tunnelkey/testing), and the
  * operator's steps (policy + batch, import, verify, certify, register the broker, onboard).
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import {
   CertifyDevices,
@@ -32,8 +34,26 @@ import {
   type RunningMosquitto,
 } from '@tunnelkey/testing';
 
-export interface PlatformOptions {
-  nats: NatsConnection;
+/** The NATS users of the processes the platform starts (deploy/nats/nats.conf). */
+export type PlatformUser = 'registry' | 'ca' | 'onboarding' | 'gateway';
+
+export type PlatformOptions = PlatformSettings &
+  (
+    | {
+        /** One connection every service shares (a development server, isolated by the namespace). */
+        nats: NatsConnection;
+      }
+    | {
+        /**
+         * The environment of each process (NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TLS_*), as in
+         * production: each service opens its own connection with its own user; the ceremony runs as
+         * `ca`, the operator's commands go out as `gateway` (the only user that may send them).
+         */
+        envOf: (user: PlatformUser) => Record<string, string>;
+      }
+  );
+
+interface PlatformSettings {
   namespace: string;
   logger: Logger;
   /** Onboarding's periodic telemetry counters (default 30 s). */
@@ -79,8 +99,17 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
-  const { nats, namespace, logger } = options;
+  const { namespace, logger } = options;
   const stops: (() => Promise<void>)[] = [];
+  /** Per service: the shared connection, or its own environment (it opens and closes its connection). */
+  const natsOf = (user: PlatformUser) => ('nats' in options ? { nats: options.nats } : { env: options.envOf(user) });
+  /** A connection as `user` the platform itself uses (ceremony, commands), closed at stop. */
+  const connectionOf = async (user: PlatformUser, name: string): Promise<NatsConnection> => {
+    if ('nats' in options) return options.nats;
+    const nc = await connect(await natsConnectionOptions(natsConnectionConfig(options.envOf(user)), { name }));
+    stops.push(() => nc.close());
+    return nc;
+  };
   const stop = async () => {
     for (const step of stops.reverse())
       await step().catch((error: unknown) => logger.warn({ error: String(error) }, 'stop step failed'));
@@ -92,7 +121,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     let broker: RunningMosquitto | undefined;
     const adminSecrets = new InMemoryTargetSecrets();
     const registry = await startRegistry({
-      nats,
+      ...natsOf('registry'),
       namespace,
       platformKey,
       logger,
@@ -105,7 +134,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     // The admin ceremony, in process (root key in memory, dropped after): the root and the issuing
     // CA of the owner the operator's batches use. The CA service creates no authority itself.
     const ceremony = await inProcessCeremony({
-      nats,
+      nats: await connectionOf('ca', 'ca-ceremony'),
       namespace,
       serviceKek: kek,
       owners: [ownerId],
@@ -117,12 +146,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       'ceremony: root created offline, issuing CA signed',
     );
     const ca = await startCa({
-      nats,
+      env: {},
+      ...natsOf('ca'),
       namespace,
       platformKey,
       kek,
       logger,
-      env: {},
       config: { httpPort: caPort, crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
     });
     stops.push(() => ca.stop());
@@ -130,10 +159,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     // Onboarding installs only CA chains under the root it pins: the one this CA created at start.
     const trustedRootSha256 = (await ca.authority.root()).fingerprintSha256;
     const onboarding = await startOnboarding({
-      nats,
+      env: {},
+      ...natsOf('onboarding'),
       namespace,
       platformKey,
-      env: {},
       config: {
         httpPort: options.ports?.onboarding ?? 0,
         instanceId: `demo-${randomBytes(3).toString('hex')}`,
@@ -154,7 +183,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       logger,
     });
     stops.push(() => onboarding.stop());
-    const commands = new CommandClient(nats);
+    const commands = new CommandClient(await connectionOf('gateway', 'operator-commands'));
     return {
       registry,
       ca,

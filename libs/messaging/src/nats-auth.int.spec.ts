@@ -1,15 +1,12 @@
 /**
  * The production bus configuration (deploy/nats/nats.conf) on a nats-server of its own, started
- * from THAT file with only the port, the store directory and the certificate paths replaced:
+ * from THAT file with only the port, the store directory and the certificate paths replaced
+ * (startSecuredNats from @tunnelkey/testing, which the secured-bus e2e test shares):
  * who may connect, publish, write streams and buckets, send commands, and that it is TLS only.
  */
 import 'reflect-metadata';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
 import { Controller, Module } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -17,98 +14,15 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
+import { startSecuredNats, type SecuredNats, type SecuredNatsUser } from '@tunnelkey/testing';
 import { CommandClient, startService } from './index.js';
 
-const repo = new URL('../../../', import.meta.url).pathname;
-const users = ['registry', 'ca', 'onboarding', 'revocation', 'gateway', 'fleet'] as const;
-type User = (typeof users)[number];
-
-interface SecuredNats {
-  url: string;
-  dir: string;
-  caFile: string;
-  port: number;
-  passwords: Record<User, string>;
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function run(command: string, args: string[]): Promise<void> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`${command} failed (${code}): ${stderr}`);
-}
-
-async function startSecuredNats(): Promise<SecuredNats> {
-  const dir = await mkdtemp(join(tmpdir(), 'tk-nats-auth-'));
-  await run('sh', [join(repo, 'deploy/nats/dev-certs.sh'), join(dir, 'tls')]);
-  const [port, httpPort] = [await freePort(), await freePort()];
-  const template = await readFile(join(repo, 'deploy/nats/nats.conf'), 'utf8');
-  const conf = template
-    .replace('listen: 0.0.0.0:4222', `listen: 127.0.0.1:${port}`)
-    .replace('http: 127.0.0.1:8222', `http: 127.0.0.1:${httpPort}`)
-    .replace('store_dir: /data', `store_dir: ${join(dir, 'js')}`)
-    .replaceAll('/etc/nats/tls/', `${join(dir, 'tls')}/`);
-  expect(conf).not.toBe(template);
-  await writeFile(join(dir, 'nats.conf'), conf);
-  // nats-server parses a variable's value as a config value: a password must start with a letter.
-  const passwords = Object.fromEntries(users.map((u) => [u, `p${randomBytes(12).toString('hex')}`])) as Record<
-    User,
-    string
-  >;
-  const env = {
-    ...process.env,
-    ...Object.fromEntries(users.map((u) => [`NATS_${u.toUpperCase()}_PASSWORD`, passwords[u]])),
-  };
-  const binary =
-    process.env.NATS_SERVER_BIN ?? (process.env.PATH?.includes('/usr/sbin') ? 'nats-server' : '/usr/sbin/nats-server');
-  const child: ChildProcess = spawn(binary, ['-c', join(dir, 'nats.conf')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let log = '';
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes('Server is ready')) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${log}`)));
-  });
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    dir,
-    caFile: join(dir, 'tls', 'ca.pem'),
-    port,
-    passwords,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
+type User = SecuredNatsUser;
 
 let bus: SecuredNats;
 const open: NatsConnection[] = [];
 
-/** The environment a process of `user` gets in production: URL, user, password, CA. */
-function envOf(user: User): Record<string, string> {
-  return {
-    NATS_URL: bus.url,
-    NATS_USER: user,
-    NATS_PASSWORD: bus.passwords[user],
-    NATS_TLS_CA_FILE: bus.caFile,
-  };
-}
+const envOf = (user: User) => bus.envOf(user);
 
 async function as(user: User): Promise<NatsConnection> {
   const nc = await connect(await natsConnectionOptions(natsConnectionConfig(envOf(user)), { name: `test-${user}` }));

@@ -5,3 +5,4 @@ export * from './mosquitto-fixture.js';
 export * from './broker-server-identity.js';
 export * from './given-events.js';
 export * from './fuzz.js';
+export * from './secured-nats.js';
