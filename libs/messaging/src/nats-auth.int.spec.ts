@@ -169,6 +169,26 @@ describe('the production NATS configuration (deploy/nats/nats.conf)', () => {
     expect((await jsm.streams.info('REVOCATION')).config.subjects).toEqual(['revocation.>']);
   });
 
+  it("lets no device, no other service and not the gateway send a query to the registry (only the registry subscribes to its query subjects); and keeps the gateway's idempotency bucket the gateway's", async () => {
+    const registry = await as('registry');
+    const received: string[] = [];
+    registry.subscribe('query.registry.>', { callback: (_e, msg) => void received.push(msg.subject) });
+    await registry.flush();
+    for (const user of ['fleet', 'ca', 'gateway'] as const) {
+      const nc = await as(user);
+      const refused = violation(nc, 'query.registry.device');
+      nc.publish('query.registry.device', JSON.stringify({ deviceId: 'd-1' }));
+      await expect(refused).resolves.toMatch(/Permissions Violation for Publish/);
+      await nc.flush();
+    }
+    const ca = await as('ca');
+    const refusedIdempotency = violation(ca, '$KV.GATEWAY_IDEMPOTENCY.key-1');
+    ca.publish('$KV.GATEWAY_IDEMPOTENCY.key-1', '{}');
+    await expect(refusedIdempotency).resolves.toMatch(/Permissions Violation for Publish/);
+    await registry.flush();
+    expect(received).toEqual([]);
+  });
+
   it('lets no service but the gateway send a command', async () => {
     const ca = await as('ca');
     const refused = violation(ca, 'cmd.registry.revoke-device');
