@@ -19,7 +19,7 @@ import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
 import { natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { adminPasswordFile, startPlatform, targetId, type Platform } from './support/platform.js';
+import { adminPasswordFile, ownerId, startPlatform, targetId, type Platform } from './support/platform.js';
 
 const nats = natsFixture({ prefix: 'console' });
 const fleetSize = 20;
@@ -171,6 +171,8 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     await form.getByLabel('Name', { exact: true }).fill(batchName);
     await form.getByLabel('Server policy').selectOption(policyId);
     await form.getByLabel('Expected devices').fill(String(fleetSize));
+    // The owner whose issuing CA the ceremony signed (support/platform.ts): the CA creates none itself.
+    await form.getByLabel('Owner').fill(ownerId);
     batchId = await form.getByLabel('Batch id').inputValue();
     await form.getByRole('button', { name: 'Create batch' }).click();
     await batchRow().waitFor(ui);
