@@ -13,6 +13,7 @@ import {
   routeHash,
 } from '../logic.js';
 import { busy, commandButton, may, notices } from '../ui.js';
+import { heldEnrolmentsPanel } from './held-enrolments.js';
 
 const pageSize = 25;
 // The device's first TLS key generation: what "certify" means for a new batch.
@@ -26,6 +27,7 @@ export function batchesPage(context) {
   let offset = Number(context.route.query.offset ?? 0) || 0;
   /** @type {Map<string, any>} */
   const shown = new Map();
+  const held = heldEnrolmentsPanel(note);
 
   const load = async () => {
     try {
@@ -217,6 +219,16 @@ export function batchesPage(context) {
           title: 'Give each certified device access to the policy’s targets',
           onclick: act('onboard', () => post(`/api/batches/${encodeURIComponent(id)}/onboarding`, {})),
         }),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            title: 'Devices an open enrolment-key request held for approval',
+            onclick: () => void held.show(batch),
+          },
+          'Held…',
+        ),
       ),
     );
   };
@@ -258,6 +270,7 @@ export function batchesPage(context) {
         rows,
       ),
       pager,
+      held.element,
     ),
     onLive(type, data) {
       if (type === 'batch' && shown.has(data.batchId)) {
