@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
-import { natsFixture } from '@tunnelkey/testing';
+import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { adminPasswordFile, ownerId, startPlatform, targetId, type Platform } from './support/platform.js';
@@ -309,6 +309,51 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     await count('Onboarded', fleetSize - 1).waitFor(ui);
     expect([...fleet.devices()].find((d) => d.deviceId === device.deviceId)).toBeDefined();
   }, 180_000);
+
+  it('approves a device an open enrolment-key request held, from the batch page', async () => {
+    // A device nobody attested, a batch without an identity file, an open request (set up through the API).
+    const outsider = await createFleet({
+      nats: nats.nc,
+      namespace: nats.namespace,
+      size: 1,
+      seedBase: `console-held-${suffix}`,
+      platformPublicKey: platform.platformPublicKeySpki,
+    });
+    try {
+      const api = (path: string, body?: object) =>
+        fetch(`${gateway.url}${path}`, {
+          method: body ? 'POST' : 'GET',
+          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        }).then((r) => r.json() as Promise<Record<string, unknown>>);
+      const heldBatch = `held-${suffix}`;
+      await api('/api/batches', { batchId: heldBatch, name: `Held ${suffix}`, policyId, ownerId, expectedSize: 1 });
+      await outsider.announce();
+      await api(`/api/batches/${heldBatch}/enrolment-key-requests`, { requestId: `open-${suffix}`, ttlSeconds: 300 });
+      await waitFor(async () => (await api(`/api/batches/${heldBatch}/held-enrolments`)).total === 1, {
+        description: 'the unattested device held',
+        timeoutMs: 30_000,
+      });
+      const [device] = [...outsider.devices()];
+      await page.goto(gateway.url);
+      await page.getByRole('link', { name: 'Batches' }).click();
+      await page.locator(`tr[data-batch-id="${heldBatch}"]`).getByRole('button', { name: 'Held…' }).click();
+      const row = page
+        .getByRole('region', { name: 'Held enrolments' })
+        .locator(`tr[data-held-device-id="${device!.deviceId}"]`);
+      await row.locator('[data-field="decision"]', { hasText: 'pending' }).waitFor(ui);
+      await shot('held-enrolments');
+      await row.getByRole('button', { name: 'Approve' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Device ${device!.deviceId} approved.` })
+        .waitFor(ui);
+      await row.locator('[data-field="decision"]', { hasText: 'approved' }).waitFor(ui);
+      await page.locator(`tr[data-batch-id="${heldBatch}"] [data-field="devices"]`, { hasText: '1 / 1' }).waitFor(ui);
+    } finally {
+      await outsider.stop();
+    }
+  }, 120_000);
 
   it('a viewer sees everything and can change nothing', async () => {
     const viewer = await browser.newPage();
