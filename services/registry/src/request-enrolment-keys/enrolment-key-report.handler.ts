@@ -7,6 +7,7 @@ import {
   type EnrolmentKeyReportMessage,
 } from '@tunnelkey/contracts';
 import { bytesSignatureValid, importVerifyKey, type CryptoKey } from '@tunnelkey/device-protocol';
+import { KeyedQueue } from '@tunnelkey/concurrency';
 import { handleCommand, isCommandRejected, type EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
@@ -33,6 +34,8 @@ export type EnrolmentKeyReport = DeviceEnvelope<'enrolment-key-report', DeviceBo
 @Injectable()
 export class EnrolmentKeyReportHandler {
   readonly #manufacturerKeys = new Map<string, Promise<CryptoKey | null>>();
+  /** Holds append to their batch's one stream: one at a time per batch, or a crowd of answers conflicts past every retry. */
+  readonly #holds = new KeyedQueue();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -141,13 +144,15 @@ export class EnrolmentKeyReportHandler {
   ): Promise<UplinkOutcome> {
     if (this.requests.held(held.requestId, held.deviceId)) return acceptedUplink('held');
     try {
-      const result = await handleCommand({
-        store: this.store,
-        decider: batchDecider,
-        stream: batchStream(batchId),
-        command: commandOf('HoldEnrolment', { batchId, ...held }, uplinkMetadata(envelope, this.clock())),
-        logger: this.logger,
-      });
+      const result = await this.#holds.run(batchId, () =>
+        handleCommand({
+          store: this.store,
+          decider: batchDecider,
+          stream: batchStream(batchId),
+          command: commandOf('HoldEnrolment', { batchId, ...held }, uplinkMetadata(envelope, this.clock())),
+          logger: this.logger,
+        }),
+      );
       if (result.events.length > 0 && !result.alreadyHandled) {
         this.logger.info(
           {

@@ -114,6 +114,17 @@ describe('enrolment-key-report uplink (slice)', () => {
     ]);
   });
 
+  it('holds every one of many unattested devices that answer at the same moment (one batch stream, no lost hold)', async () => {
+    const crowd = Array.from({ length: 12 }, () => sliceDevice());
+    for (const member of crowd) await slice.given(deviceStream(member.deviceId), [deviceAnnounced(member)]);
+    const outcomes = await Promise.all(crowd.map((member) => handler.handle(report(member, 'ask-1'))));
+    expect(outcomes).toEqual(crowd.map(() => ({ accepted: true, detail: 'held' })));
+    const held = (await slice.written()).filter((event) => event.type === 'EnrolmentApprovalRequested');
+    expect(held.map((event) => (event.data as { deviceId: string }).deviceId).sort()).toEqual(
+      crowd.map((member) => member.deviceId).sort(),
+    );
+  });
+
   it('holds an attestation by an unregistered key, a forged one, or one for another key (attestation-invalid)', async () => {
     for (const attestation of [
       unregistered.attest(device),
