@@ -25,14 +25,13 @@
  */
 import 'reflect-metadata';
 import { KeyObject, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
 import { availableParallelism } from 'node:os';
 import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
+import { argument, profiler } from '../support/bench-options.js';
 import { checkMosquitto, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
 import { OnboardingWatch } from '../support/onboarding-watch.js';
 import { percentile } from '../support/percentile.js';
@@ -40,32 +39,6 @@ import { operator, startPlatform, targetId, until, type Platform } from '../supp
 import { ProgressBar } from '../support/progress-bar.js';
 
 const log = (line = '') => process.stderr.write(`${line}\n`);
-
-function argument(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`);
-  return n;
-}
-
-/** `--profile DIR`: the main thread's CPU profile of the raw and the fleet phase, each in its own DIR/<phase>.cpuprofile (Chrome DevTools). */
-async function profiler(): Promise<(phase: string) => Promise<() => Promise<void>>> {
-  const i = process.argv.indexOf('--profile');
-  if (i < 0) return async () => async () => undefined;
-  const dir = process.argv[i + 1];
-  if (!dir) throw new Error('--profile needs a directory');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  return async (phase) => {
-    await session.post('Profiler.start');
-    return async () => {
-      const { profile } = await session.post('Profiler.stop');
-      await writeFile(`${dir}/${phase}.cpuprofile`, JSON.stringify(profile));
-    };
-  };
-}
 
 /**
  * A full garbage collection before a timed phase (the script runs node with --expose-gc), so a

@@ -60,11 +60,14 @@ interface PlatformSettings {
   telemetryIntervalMs?: number;
   /** Fixed HTTP ports (the demo prints them); default free ports. */
   ports?: { registry?: number; ca?: number; onboarding?: number };
+  /** false: the registry and the CA only (provisioning, without a broker to onboard to). Default true. */
+  onboarding?: boolean;
 }
 
 export interface Platform {
   readonly registry: RunningRegistry;
   readonly ca: RunningCa;
+  /** Throws when started with `onboarding: false`. */
   readonly onboarding: RunningOnboarding;
   /** Set by startBroker(). */
   readonly broker: RunningMosquitto;
@@ -158,36 +161,42 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await registry.caSubscriptionStarted();
     // Onboarding installs only CA chains under the root it pins: the one this CA created at start.
     const trustedRootSha256 = (await ca.authority.root()).fingerprintSha256;
-    const onboarding = await startOnboarding({
-      env: {},
-      ...natsOf('onboarding'),
-      namespace,
-      platformKey,
-      config: {
-        httpPort: options.ports?.onboarding ?? 0,
-        instanceId: `demo-${randomBytes(3).toString('hex')}`,
-        trustedRootSha256,
-        ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
-      },
-      mosquittoBindings: (id) =>
-        id === targetId && broker
-          ? {
-              trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) },
-              reloader: pidFileReloader(broker.pidFile),
-              logFile: broker.logFile,
-            }
-          : undefined,
-      serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
-      // The broker's admin password, as the platform team would mount it (registerBroker names it).
-      secrets: adminSecrets,
-      logger,
-    });
-    stops.push(() => onboarding.stop());
+    const onboarding =
+      options.onboarding === false
+        ? undefined
+        : await startOnboarding({
+            env: {},
+            ...natsOf('onboarding'),
+            namespace,
+            platformKey,
+            config: {
+              httpPort: options.ports?.onboarding ?? 0,
+              instanceId: `demo-${randomBytes(3).toString('hex')}`,
+              trustedRootSha256,
+              ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
+            },
+            mosquittoBindings: (id) =>
+              id === targetId && broker
+                ? {
+                    trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) },
+                    reloader: pidFileReloader(broker.pidFile),
+                    logFile: broker.logFile,
+                  }
+                : undefined,
+            serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
+            // The broker's admin password, as the platform team would mount it (registerBroker names it).
+            secrets: adminSecrets,
+            logger,
+          });
+    if (onboarding) stops.push(() => onboarding.stop());
     const commands = new CommandClient(await connectionOf('gateway', 'operator-commands'));
     return {
       registry,
       ca,
-      onboarding,
+      get onboarding() {
+        if (!onboarding) throw new Error('started with onboarding: false');
+        return onboarding;
+      },
       get broker() {
         if (!broker) throw new Error('startBroker() first');
         return broker;
@@ -237,7 +246,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Polls `count` until it reaches `total` (progress on every change); fails after `stallMs` without progress. */
 export async function until(
   what: string,
-  count: () => number,
+  count: () => number | Promise<number>,
   total: number,
   progress: Progress = () => undefined,
   stallMs = 120_000,
@@ -245,7 +254,7 @@ export async function until(
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
-    const now = count();
+    const now = await count();
     if (now !== last) {
       last = now;
       lastChange = Date.now();
@@ -282,7 +291,7 @@ export const operator = {
 
   async importIdentities(
     platform: Platform,
-    fleet: Fleet,
+    fleet: Pick<Fleet, 'identityFile'>,
     batchId: string,
     progress?: Progress,
   ): Promise<{ accepted: number; rejected: number }> {

@@ -1,0 +1,62 @@
+/** What a bench and its fleet process (fleet-process.ts) say to each other, and the bench's side of it. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export type FleetRequest =
+  | {
+      type: 'manufacture';
+      natsUrl: string;
+      namespace: string;
+      size: number;
+      seedBase: string;
+      /** Base64 DER SPKI of the platform's downlink key, which the devices pin. */
+      platformPublicKeySpki: string;
+      hardwareThreads: number;
+    }
+  | { type: 'stats' }
+  | { type: 'stop' };
+
+export type FleetReply =
+  | { type: 'manufactured'; identityFileJson: string }
+  | { type: 'stats'; byState: Record<string, number> }
+  | { type: 'stopped' }
+  | { type: 'failed'; message: string };
+
+/** The fleet process, one request at a time. */
+export class FleetProcess {
+  readonly #child: ChildProcess;
+  #exited = false;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.once('exit', () => (this.#exited = true));
+  }
+
+  static start(): FleetProcess {
+    const script = fileURLToPath(new URL('./fleet-process.js', import.meta.url));
+    return new FleetProcess(fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  }
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  request<T extends FleetReply['type']>(request: FleetRequest, expected: T): Promise<Extract<FleetReply, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) =>
+        reject(new Error(`the fleet process exited (${code}) during ${request.type}`));
+      this.#child.once('exit', onExit);
+      this.#child.once('message', (message: FleetReply) => {
+        this.#child.off('exit', onExit);
+        if (message.type === expected) resolve(message as Extract<FleetReply, { type: T }>);
+        else reject(new Error(message.type === 'failed' ? message.message : `unexpected ${message.type}`));
+      });
+      this.#child.send(request);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    await this.request({ type: 'stop' }, 'stopped').catch(() => this.#child.kill('SIGKILL'));
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The simulated fleet in a process of its own, for benches that account CPU per process: the
+ * devices' cycles (PUF reads and key derivations on nice-19 silicon threads, their protocol
+ * handling on this process's main thread) are then never counted as the platform's. Driven over
+ * the IPC channel of `fork` (FleetProcess in fleet-ipc.ts).
+ */
+import { connect } from '@nats-io/transport-node';
+import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
+import type { FleetReply, FleetRequest } from './fleet-ipc.js';
+
+const reply = (message: FleetReply) => process.send!(message);
+
+let fleet: Fleet | undefined;
+
+async function handle(request: FleetRequest): Promise<void> {
+  switch (request.type) {
+    case 'manufacture': {
+      const nc = await connect(
+        await natsConnectionOptions(natsConnectionConfig(process.env), {
+          name: 'bench-fleet',
+          servers: request.natsUrl,
+        }),
+      );
+      fleet = await createFleet({
+        nats: nc,
+        namespace: request.namespace,
+        size: request.size,
+        seedBase: request.seedBase,
+        platformPublicKey: Buffer.from(request.platformPublicKeySpki, 'base64'),
+        hardwareThreads: request.hardwareThreads,
+      });
+      reply({ type: 'manufactured', identityFileJson: fleet.identityFile('json') });
+      return;
+    }
+    case 'stats': {
+      reply({ type: 'stats', byState: fleet ? fleet.stats().byState : {} });
+      return;
+    }
+    case 'stop': {
+      await fleet?.stop();
+      reply({ type: 'stopped' });
+      process.exit(0);
+    }
+  }
+}
+
+process.on('message', (request: FleetRequest) => {
+  handle(request).catch((error: unknown) => {
+    reply({ type: 'failed', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  });
+});
