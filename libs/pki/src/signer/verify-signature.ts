@@ -1,4 +1,5 @@
 /** Verifies an X.509-style signature (DER ECDSA-Sig-Value) over bytes with a key given as SPKI. */
+import { KeyObject, verify } from 'node:crypto';
 import { subtle, type CryptoKey } from '../engine.js';
 import { toHex } from '../encoding/bytes.js';
 import { MalformedPkiObjectError, UnsupportedAlgorithmError } from '../errors.js';
@@ -34,12 +35,10 @@ export const verifySignature = async (check: SignatureCheck): Promise<boolean> =
     if (e instanceof MalformedPkiObjectError) return false; // a garbled signature simply does not verify
     throw e;
   }
-  return subtle.verify(
-    { name: 'ECDSA', hash: alg.hash },
-    await verificationKey(alg.namedCurve, key.publicKey),
-    raw,
-    check.data,
-  );
+  // node's one-shot verify on the imported key: half the CPU of a WebCrypto verify on Node 20.
+  const hash = alg.hash === 'SHA-256' ? 'sha256' : 'sha384';
+  const publicKey = KeyObject.from(await verificationKey(alg.namedCurve, key.publicKey));
+  return verify(hash, check.data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, raw);
 };
 
 // Imported verification keys, most recently used last. CA keys (the issuing CA and the root, met

@@ -7,11 +7,11 @@
  * stream holds its revocation, the certificate just signed is not recorded and the request is
  * refused (`device-revoked`), even before the registry's DeviceRevoked reaches this instance.
  */
-import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { derivedCommandId, handleCommand, isCommandRejected, load, type EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
-import { buildDeviceCertificate, summarizeCertificate, type IssuedCertificate } from '@tunnelkey/pki';
+import { buildDeviceCertificate, parseCertificate, summarizeCertificate, type IssuedCertificate } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
 import { caActor, CertificateAuthority, type LoadedAuthority } from '../authority/certificate-authority.js';
 import {
@@ -138,7 +138,7 @@ export class IssueCertificateHandler {
 
   #checkResult(ctx: IssuanceContext, issued: IssuedCertificate, authority: LoadedAuthority): void {
     const problems = failedChecks({
-      x509: new X509Certificate(issued.der),
+      certificate: parseCertificate(issued.der),
       ctx,
       issuerKey: this.#issuerKey(authority),
     });
