@@ -82,6 +82,11 @@ export const deviceStatuses: readonly DeviceStatus[] = [
   'Transferred',
 ];
 
+/** A zero count for every status. */
+export function emptyStatusCounts(): Record<DeviceStatus, number> {
+  return Object.fromEntries(deviceStatuses.map((status) => [status, 0])) as Record<DeviceStatus, number>;
+}
+
 export type EnrolledState = Extract<DeviceState, EnrolledDevice>;
 
 export function isEnrolled(state: DeviceState): state is EnrolledState {

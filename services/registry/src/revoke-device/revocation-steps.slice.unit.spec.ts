@@ -63,6 +63,12 @@ describe('revocation steps reaction (slice)', () => {
       ].sort(),
     );
     expect(written[0]!.data).toMatchObject({ revocationId: 'rv-1', reason: 'keyCompromise' });
+    // The batch's counts move with its devices: revoked devices stay in the batch, under Revoked.
+    await slice.devices.catchUp();
+    expect(slice.batches.batchSummary('fridges-2026')).toMatchObject({
+      devices: 2,
+      byStatus: { Imported: 0, Revoked: 2 },
+    });
   });
 
   it('when the step comes again or another revocation names the device, then nothing is written', async () => {

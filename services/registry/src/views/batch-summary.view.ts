@@ -3,7 +3,7 @@ import type { EventStore, LiveViewDefinition } from '@tunnelkey/eventstore';
 import { EVENT_STORE, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { BatchDefinition } from '../deciders/batch.decider.js';
-import { deviceStatuses, type DeviceStatus } from '../deciders/device-state.js';
+import type { DeviceStatus } from '../deciders/device-state.js';
 import { RegistryStreams } from '../shared/registry-streams.js';
 import { REGISTRY_LOGGER } from '../tokens.js';
 import { DeviceByIdView } from './device-by-id.view.js';
@@ -47,10 +47,6 @@ export interface BatchSummary extends BatchDefinition {
   byStatus: Record<DeviceStatus, number>;
 }
 
-export function emptyStatusCounts(): Record<DeviceStatus, number> {
-  return Object.fromEntries(deviceStatuses.map((status) => [status, 0])) as Record<DeviceStatus, number>;
-}
-
 @Injectable()
 export class BatchSummaryView extends RegistryView<BatchSummaries> {
   constructor(
@@ -66,13 +62,9 @@ export class BatchSummaryView extends RegistryView<BatchSummaries> {
   batchSummary(batchId: string): BatchSummary | undefined {
     const batch = this.state.batches.get(batchId);
     if (!batch) return undefined;
-    const members = this.devices.batchMembers(batchId);
-    const byStatus = emptyStatusCounts();
-    for (const deviceId of members) {
-      const status = this.devices.deviceState(deviceId)?.status;
-      if (status) byStatus[status]++;
-    }
-    return { ...batch.definition, createdAt: batch.createdAt, imports: batch.imports, devices: members.size, byStatus };
+    const devices = this.devices.batchMembers(batchId).size;
+    const byStatus = this.devices.batchStatusCounts(batchId);
+    return { ...batch.definition, createdAt: batch.createdAt, imports: batch.imports, devices, byStatus };
   }
 
   batchSummaries(): BatchSummary[] {

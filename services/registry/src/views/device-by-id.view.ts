@@ -4,6 +4,7 @@ import { EVENT_STORE, READINESS_CHECKS, type ReadinessRegistry } from '@tunnelke
 import type { Logger } from 'pino';
 import { deviceDecider, type DeviceEvent } from '../deciders/device.decider.js';
 import {
+  emptyStatusCounts,
   identityOf,
   isEnrolled,
   type DeviceIdentity,
@@ -20,6 +21,8 @@ export interface DeviceById {
   unassignedAnnounced: Set<string>;
   /** The devices of each batch (a revoked device stays in its batch, a transfer moves it). */
   byBatch: Map<string, Set<string>>;
+  /** How many of each batch's devices are in each status, kept with every event (a summary costs O(1), not O(batch)). */
+  statusCountsByBatch: Map<string, Record<DeviceStatus, number>>;
 }
 
 /**
@@ -30,7 +33,12 @@ export interface DeviceById {
 export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
   name: 'registry-device-by-id',
   sources: [{ context: 'registry', aggregate: 'device' }],
-  initialState: () => ({ devices: new Map(), unassignedAnnounced: new Set(), byBatch: new Map() }),
+  initialState: () => ({
+    devices: new Map(),
+    unassignedAnnounced: new Set(),
+    byBatch: new Map(),
+    statusCountsByBatch: new Map(),
+  }),
   // Mutates in place: an in-process view of thousands of devices is not copied per event.
   evolve(view, recorded) {
     const { event } = recorded;
@@ -54,9 +62,19 @@ export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
       if (before) view.byBatch.get(before)?.delete(deviceId);
       if (after) view.byBatch.set(after, (view.byBatch.get(after) ?? new Set()).add(deviceId));
     }
+    if (before !== after || previous.status !== state.status) {
+      if (before) statusCounts(view, before)[previous.status]--;
+      if (after) statusCounts(view, after)[state.status]++;
+    }
     return view;
   },
 };
+
+function statusCounts(view: DeviceById, batchId: string): Record<DeviceStatus, number> {
+  let counts = view.statusCountsByBatch.get(batchId);
+  if (!counts) view.statusCountsByBatch.set(batchId, (counts = emptyStatusCounts()));
+  return counts;
+}
 
 /** What the device query answers: public data only (no nonce digests, no challenge internals). */
 export interface DeviceDetail {
@@ -147,6 +165,11 @@ export class DeviceByIdView extends RegistryView<DeviceById> {
 
   batchMembers(batchId: string): ReadonlySet<string> {
     return this.state.byBatch.get(batchId) ?? noMembers;
+  }
+
+  /** How many of the batch's devices are in each status (a copy). */
+  batchStatusCounts(batchId: string): Record<DeviceStatus, number> {
+    return { ...(this.state.statusCountsByBatch.get(batchId) ?? emptyStatusCounts()) };
   }
 }
 
