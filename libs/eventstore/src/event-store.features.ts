@@ -431,6 +431,45 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         expect(cache.get(stream)).toMatchObject({ state: results.at(-1)!.state, version: read.version });
       });
 
+      test('assumeNew: a first command on a new stream is written without a read; on a stream that has events, the guess conflicts and the command is decided on the log', async () => {
+        const fresh = policyStream();
+        const { reads, store } = counting(h.store);
+        const cache = new AggregateStateCache<PolicyState>();
+        const initial = policyDecider().initialState;
+        const first = await handleCommand({
+          store,
+          decider: policyDecider(),
+          stream: fresh,
+          command: command('first'),
+          cache: cache.assumeNew(fresh, initial),
+        });
+        expect(reads.count).toBe(0);
+        expect(first.state).toEqual({ revisions: 1, names: ['first'] });
+
+        const used = policyStream();
+        await h.store.append(used, [policyEvent(used, 'earlier')], {
+          expectedVersion: 'any',
+          messageId: uniqueId('m'),
+        });
+        const calls = { decide: 0 };
+        const next = await handleCommand({
+          store,
+          decider: policyDecider(calls),
+          stream: used,
+          command: command('next'),
+          cache: cache.assumeNew(used, initial),
+        });
+        expect(calls.decide).toBe(2);
+        expect(reads.count).toBe(1);
+        expect(next.state).toEqual({ revisions: 2, names: ['earlier', 'next'] });
+        expect((await h.store.read(used)).events.map((r) => (r.event as PolicyDefined).data.name)).toEqual([
+          'earlier',
+          'next',
+        ]);
+        // An entry it holds is left alone.
+        expect(cache.assumeNew(used, initial).get(used)).toMatchObject({ state: next.state, version: next.version });
+      });
+
       test('another writer behind the cache: the append conflicts, the entry is dropped, and the command is decided again on the log', async () => {
         const stream = policyStream();
         const cache = new AggregateStateCache<PolicyState>();

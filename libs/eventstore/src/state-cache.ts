@@ -73,4 +73,16 @@ export class AggregateStateCache<S> {
   delete(stream: StreamRef): void {
     this.#entries.delete(snapshotKey(stream));
   }
+
+  /**
+   * For a stream this cache holds nothing of, guesses it is empty (`initialState` at version 0),
+   * so the first command on it is decided and appended without a read. Right for streams that are
+   * nearly always new when first written (a device's first certificate); a wrong guess costs one
+   * append refused by its expected version, then the usual fresh load.
+   */
+  assumeNew(stream: StreamRef, initialState: () => S): this {
+    if (!this.#entries.has(snapshotKey(stream)))
+      this.set(stream, { state: initialState(), version: 0, recentCommandIds: [], foldedSinceSnapshot: 0 });
+    return this;
+  }
 }

@@ -9,7 +9,14 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { derivedCommandId, handleCommand, isCommandRejected, load, type EventStore } from '@tunnelkey/eventstore';
+import {
+  AggregateStateCache,
+  derivedCommandId,
+  handleCommand,
+  isCommandRejected,
+  load,
+  type EventStore,
+} from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import { buildDeviceCertificate, parseCertificate, summarizeCertificate, type IssuedCertificate } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
@@ -18,6 +25,7 @@ import {
   deviceCertificatesDecider,
   deviceCertificatesStream,
   type DeviceCertificateCommand,
+  type DeviceCertificatesState,
   type IssuedCertificateData,
 } from '../deciders/device-certificates.decider.js';
 import { AuthorityUnavailableError } from '../errors.js';
@@ -45,6 +53,8 @@ const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(byt
 export class IssueCertificateHandler {
   readonly #issuerKeys = new WeakMap<LoadedAuthority, KeyObject>();
   readonly #issuerNames = new WeakMap<LoadedAuthority, string>();
+  /** Device certificate streams as this CA last wrote them; a device not seen yet is assumed to have none (no read for a first certificate). */
+  readonly #streams = new AggregateStateCache<DeviceCertificatesState>({ maxStreams: 20_000 });
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -102,6 +112,7 @@ export class IssueCertificateHandler {
       store: this.store,
       decider: deviceCertificatesDecider,
       stream,
+      cache: this.#streams.assumeNew(stream, deviceCertificatesDecider.initialState),
       command,
       logger: this.logger,
     });
@@ -182,6 +193,7 @@ export class IssueCertificateHandler {
         store: this.store,
         decider: deviceCertificatesDecider,
         stream,
+        cache: this.#streams.assumeNew(stream, deviceCertificatesDecider.initialState),
         command,
         logger: this.logger,
       });
