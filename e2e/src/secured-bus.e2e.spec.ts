@@ -13,8 +13,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON; the assertions check their shapes */
 import 'reflect-metadata';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
@@ -61,7 +61,7 @@ describe('the platform on the secured bus (deploy/nats/nats.conf): every service
       logger,
       nestLogger: ['error'],
     });
-    fleetConnection = await connect(
+    fleetConnection = await connectNats(
       await natsConnectionOptions(natsConnectionConfig(bus.envOf('fleet')), { name: 'device-fleet' }),
     );
     fleet = await createFleet({

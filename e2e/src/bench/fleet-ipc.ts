@@ -32,9 +32,11 @@ export class FleetProcess {
     child.once('exit', () => (this.#exited = true));
   }
 
-  static start(): FleetProcess {
+  /** `profileDir`: the fleet process writes its whole CPU profile there when it stops (node --cpu-prof). */
+  static start(options: { profileDir?: string } = {}): FleetProcess {
     const script = fileURLToPath(new URL('./fleet-process.js', import.meta.url));
-    return new FleetProcess(fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const execArgv = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
+    return new FleetProcess(fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }));
   }
 
   get pid(): number {

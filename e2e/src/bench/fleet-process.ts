@@ -4,8 +4,7 @@
  * handling on this process's main thread) are then never counted as the platform's. Driven over
  * the IPC channel of `fork` (FleetProcess in fleet-ipc.ts).
  */
-import { connect } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import type { FleetReply, FleetRequest } from './fleet-ipc.js';
 
@@ -16,7 +15,7 @@ let fleet: Fleet | undefined;
 async function handle(request: FleetRequest): Promise<void> {
   switch (request.type) {
     case 'manufacture': {
-      const nc = await connect(
+      const nc = await connectNats(
         await natsConnectionOptions(natsConnectionConfig(process.env), {
           name: 'bench-fleet',
           servers: request.natsUrl,

@@ -17,7 +17,8 @@
  *   fleet process; its nice-19 silicon threads apart from the rest);
  * - the CA core's raw issuing rate on this machine, measured in the same run (`bench:pki`).
  *
- * `--profile DIR` writes this process's CPU profile of each phase (DIR/<phase>.cpuprofile).
+ * `--profile DIR` writes this process's CPU profile of each phase (DIR/<phase>.cpuprofile), and the
+ * fleet process's profile of its whole run (DIR/CPU.*.cpuprofile).
  * `--count-messages` counts every NATS message per phase by the shape of its subject (a diagnosis:
  * the counting subscription costs the server and this process too).
  */
@@ -125,7 +126,8 @@ async function main(): Promise<void> {
     const batchId = `bench-${randomBytes(3).toString('hex')}`;
 
     const manufactured = new ProgressBar('manufacture + enrol (not timed)');
-    fleet = FleetProcess.start();
+    const profileAt = process.argv.indexOf('--profile');
+    fleet = FleetProcess.start(profileAt > 0 ? { profileDir: process.argv[profileAt + 1]! } : {});
     const f = fleet;
     const { identityFileJson } = await f.request(
       {

@@ -7,8 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { freePort } from './platform.js';
 
 export class MissingPrerequisiteError extends Error {
@@ -36,7 +35,7 @@ async function answers(url: string): Promise<boolean> {
       name: 'tunnelkey-probe',
       servers: url,
     });
-    const nc = await connect({ ...options, timeout: 1_500, reconnect: false });
+    const nc = await connectNats({ ...options, timeout: 1_500, reconnect: false });
     await nc.close();
     return true;
   } catch {

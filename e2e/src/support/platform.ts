@@ -8,8 +8,8 @@
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import {
   CertifyDevices,
@@ -109,7 +109,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   /** A connection as `user` the platform itself uses (ceremony, commands), closed at stop. */
   const connectionOf = async (user: PlatformUser, name: string): Promise<NatsConnection> => {
     if ('nats' in options) return options.nats;
-    const nc = await connect(await natsConnectionOptions(natsConnectionConfig(options.envOf(user)), { name }));
+    const nc = await connectNats(await natsConnectionOptions(natsConnectionConfig(options.envOf(user)), { name }));
     stops.push(() => nc.close());
     return nc;
   };

@@ -7,10 +7,14 @@
 import { readFile } from 'node:fs/promises';
 import {
   credsAuthenticator,
+  NatsConnectionImpl,
   nkeyAuthenticator,
+  setTransportFactory,
   type ConnectionOptions,
+  type NatsConnection,
   type TlsOptions,
 } from '@nats-io/transport-node';
+import { NodeTransport, nodeResolveHost } from '@nats-io/transport-node/lib/node_transport.js';
 import { common, ConfigError, defineConfig, optionalText, type ConfigOf, type Env } from './config-schema.js';
 
 /** The credential and TLS settings, without NATS_URL (each schema has `natsUrl: common.natsUrl`). */
@@ -98,4 +102,40 @@ async function readSetting(path: string, variable: string): Promise<Buffer> {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError(`${variable} names a file that cannot be read (${code})`, { variable });
   }
+}
+
+/*
+ * Opening the connection: nats.js's node transport, with the writes
+ * of one event-loop turn coalesced into one socket write.
+ *
+ * Why: nats.js flushes its outbound buffer in a microtask after the first message queued, so a
+ * service whose messages come out of separate async steps (a signature, an append acknowledged, a
+ * reply) writes each message on its own: one system call, and on loopback the server's receive
+ * work, per message. The socket is corked at the first write of a turn and uncorked once the
+ * turn's I/O is done (setImmediate), so it flushes everything queued meanwhile at once. Measured
+ * in `npm run bench:provision` (2,000 devices): the platform's CPU per device fell by 16 % (7.0 to
+ * 5.9 ms) and the devices' by 7 %. A message waits at most until the end of the current turn.
+ */
+class CoalescingTransport extends NodeTransport {
+  #corked = false;
+
+  override send(frame: Uint8Array): void {
+    const socket = this.socket;
+    if (socket && !this.#corked && !socket.destroyed) {
+      this.#corked = true;
+      socket.cork();
+      setImmediate(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    super.send(frame);
+  }
+}
+
+/** Connects like `connect` from @nats-io/transport-node (same options), with coalesced writes. */
+export function connectNats(options: ConnectionOptions = {}): Promise<NatsConnection> {
+  // The factory is global to nats.js and read at every dial (reconnects too): set it for each connection.
+  setTransportFactory({ factory: () => new CoalescingTransport(), dnsResolveFn: nodeResolveHost });
+  return NatsConnectionImpl.connect(options);
 }

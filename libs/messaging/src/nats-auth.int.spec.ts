@@ -11,8 +11,8 @@ import { Controller, Module } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { startSecuredNats, type SecuredNats, type SecuredNatsUser } from '@tunnelkey/testing';
 import { CommandClient, startService } from './index.js';
@@ -25,7 +25,9 @@ const open: NatsConnection[] = [];
 const envOf = (user: User) => bus.envOf(user);
 
 async function as(user: User): Promise<NatsConnection> {
-  const nc = await connect(await natsConnectionOptions(natsConnectionConfig(envOf(user)), { name: `test-${user}` }));
+  const nc = await connectNats(
+    await natsConnectionOptions(natsConnectionConfig(envOf(user)), { name: `test-${user}` }),
+  );
   open.push(nc);
   return nc;
 }
@@ -54,8 +56,8 @@ afterAll(async () => {
 describe('the production NATS configuration (deploy/nats/nats.conf)', () => {
   it('refuses a client without credentials, and one with a wrong password', async () => {
     const ca = await readFile(bus.caFile, 'utf8');
-    await expect(connect({ servers: bus.url, tls: { ca } })).rejects.toThrow(/Authorization Violation/);
-    await expect(connect({ servers: bus.url, tls: { ca }, user: 'registry', pass: 'wrong' })).rejects.toThrow(
+    await expect(connectNats({ servers: bus.url, tls: { ca } })).rejects.toThrow(/Authorization Violation/);
+    await expect(connectNats({ servers: bus.url, tls: { ca }, user: 'registry', pass: 'wrong' })).rejects.toThrow(
       /Authorization Violation/,
     );
   });

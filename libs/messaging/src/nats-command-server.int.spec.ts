@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload, type MicroserviceOptions } from '@nestjs/microservices';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { INestMicroservice } from '@nestjs/common';
 import { CommandClient, CommandErrorFilter, CommandFailed, NatsCommandServer } from './index.js';
 
@@ -45,7 +46,7 @@ describe('NatsCommandServer against the real NATS server', () => {
   let client: CommandClient;
 
   beforeAll(async () => {
-    nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+    nc = await connectNats({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
     app = await NestFactory.createMicroservice<MicroserviceOptions>(TestModule, {
       strategy: new NatsCommandServer({ connection: nc, queue: 'test', maxRequestBytes: 1024 }),
       logger: false,

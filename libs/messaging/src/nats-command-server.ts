@@ -1,6 +1,6 @@
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { lastValueFrom, isObservable } from 'rxjs';
 import { errorReply, type CommandReply } from './command-reply.js';
 import { MappedCommandError } from './command-error.filter.js';
@@ -46,7 +46,7 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
     try {
       this.connection =
         this.options.connection ??
-        (await connect(
+        (await connectNats(
           await natsConnectionOptions(natsConnectionConfig(), {
             name: this.options.queue,
             ...(this.options.servers ? { servers: this.options.servers } : {}),

@@ -2,8 +2,8 @@ import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions, type NatsConnectionConfig } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, natsConnectionConfig, natsConnectionOptions, type NatsConnectionConfig } from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { CommandErrorFilter } from './command-error.filter.js';
 import { httpsOptionsOf, type TlsFiles } from './http-edge.js';
@@ -55,7 +55,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const metricsToken = options.metricsToken ?? process.env.METRICS_TOKEN;
   const nats =
     options.nats ??
-    (await connect(
+    (await connectNats(
       await natsConnectionOptions(options.natsConfig ?? natsConnectionConfig(), { name: options.service }),
     ));
   @Module({

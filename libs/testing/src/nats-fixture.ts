@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
 
 export interface NatsFixture {
   /** The server used (NATS_URL, default nats://127.0.0.1:4222). */
@@ -49,7 +50,7 @@ export function natsFixture(options: { url?: string; prefix?: string } = {}): Na
     subNamespace: () => `${namespace}_${++subs}`,
     async setup() {
       try {
-        nc = await connect({ servers: url, name: `test-${namespace}` });
+        nc = await connectNats({ servers: url, name: `test-${namespace}` });
         jsm = await jetstreamManager(nc);
       } catch (error) {
         throw new Error(`natsFixture: no NATS with JetStream at ${url} (set NATS_URL)`, { cause: error });

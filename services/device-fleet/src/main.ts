@@ -5,8 +5,7 @@
  * to the targets they are onboarded to and publish telemetry, unless --no-connect.
  */
 import { writeFile } from 'node:fs/promises';
-import { connect } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { fleetUsage, parseFleetArguments } from './cli/fleet-arguments.js';
 import { isFleetError } from './errors.js';
 import { createFleet } from './fleet/create-fleet.js';
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
     ? await loadManufacturerKeyFile(args.manufacturerKey.file, args.manufacturerKey.keyId)
     : undefined;
   // Credentials and TLS from the environment (NATS_USER/NATS_PASSWORD of the DEVICES account, NATS_TLS_CA_FILE...).
-  const nc = await connect(
+  const nc = await connectNats(
     await natsConnectionOptions(natsConnectionConfig(process.env), {
       name: 'tunnelkey-device-fleet',
       servers: args.natsUrl,

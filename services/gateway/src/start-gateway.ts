@@ -1,5 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionOptions } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, natsConnectionOptions } from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { startService, type RunningService } from '@tunnelkey/messaging';
 import type { ProjectionStore } from '@tunnelkey/projection-store';
@@ -55,7 +55,7 @@ function configOf(options: StartGatewayOptions): GatewayConfig {
 export async function startGateway(options: StartGatewayOptions = {}): Promise<RunningGateway> {
   const config = configOf(options);
   const logger = options.logger ?? pino({ name: 'gateway', level: config.logLevel });
-  const nats = options.nats ?? (await connect(await natsConnectionOptions(config, { name: 'gateway' })));
+  const nats = options.nats ?? (await connectNats(await natsConnectionOptions(config, { name: 'gateway' })));
   const { projectionStore, tokenStore, announce, eventStore } = options;
   const limits = rateLimits(config);
   let service: RunningService;

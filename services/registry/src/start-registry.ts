@@ -1,5 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ConfigError, natsConnectionOptions } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, ConfigError, natsConnectionOptions } from '@tunnelkey/config';
 import { loadPlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { startService, type RunningService } from '@tunnelkey/messaging';
@@ -71,7 +71,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     });
   }
   const logger = options.logger ?? pino({ name: 'registry', level: config.logLevel });
-  const nats = options.nats ?? (await connect(await natsConnectionOptions(config, { name: 'registry' })));
+  const nats = options.nats ?? (await connectNats(await natsConnectionOptions(config, { name: 'registry' })));
   let service: RunningService;
   try {
     service = await startService({

@@ -1,6 +1,6 @@
 /** Starts the revocation service (tests, the demo, main.ts): wiring only. Configuration from the environment. */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionOptions } from '@tunnelkey/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, natsConnectionOptions } from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { startService, type RunningService } from '@tunnelkey/messaging';
 import { revocationConfigFromEnv, type RevocationConfig } from './config.js';
@@ -39,7 +39,7 @@ export async function startRevocation(options: StartRevocationOptions = {}): Pro
     ...overrides,
     ...(namespace !== undefined ? { namespace } : {}),
   };
-  const connection = nats ?? (await connect(await natsConnectionOptions(config, { name: 'revocation' })));
+  const connection = nats ?? (await connectNats(await natsConnectionOptions(config, { name: 'revocation' })));
   const service = await startService({
     service: 'revocation',
     module: RevocationModule.forRoot({ ...rest, config }),

@@ -14,8 +14,7 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { connect } from '@nats-io/transport-node';
-import { natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import {
   generateWrappedCaKey,
   loadKek,
@@ -80,7 +79,7 @@ async function main(): Promise<void> {
   const kek = step === 'sign-issuing-ca' ? await serviceKek() : undefined;
   const root = await rootSigner(step === 'create-root');
   if (kek && root.kekId === kek.id) fail("the root key is sealed under the service's KEK: use a KEK of its own");
-  const nats = await connect(await natsConnectionOptions(natsConnectionConfig(env), { name: 'ca-ceremony' }));
+  const nats = await connectNats(await natsConnectionOptions(natsConnectionConfig(env), { name: 'ca-ceremony' }));
   try {
     // create-root never touches the service's key bucket; its KEK is only needed to sign issuing CAs.
     const ceremony = await ceremonyOnNats({
