@@ -28,6 +28,8 @@ async function handle(request: FleetRequest): Promise<void> {
         seedBase: request.seedBase,
         platformPublicKey: Buffer.from(request.platformPublicKeySpki, 'base64'),
         hardwareThreads: request.hardwareThreads,
+        // Each device holds its own inbox: messages wait for the simulation's crypto slots, none is dropped.
+        maxQueued: Math.max(50_000, 2 * request.size),
       });
       reply({ type: 'manufactured', identityFileJson: fleet.identityFile('json') });
       return;

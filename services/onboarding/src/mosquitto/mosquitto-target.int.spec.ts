@@ -3,6 +3,7 @@
  * startMosquitto), with certificates issued here by @tunnelkey/pki. Security properties are
  * checked against the broker itself, never a mock.
  */
+import { readFile } from 'node:fs/promises';
 import type { MqttClient } from 'mqtt';
 import {
   createBrokerServerIdentity,
@@ -213,12 +214,23 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, dynamic secu
     const before = observations.length;
     expect(await target.disableDevices(['d-charlie'])).toEqual([{ ok: true, deviceId: 'd-charlie' }]);
     await gone;
+    // Cut off by a session takeover (admin user, the device's client id) before dynamic security saves
+    // anything; reported as what it is, a disable.
     await seen(
       (o) =>
         observations.indexOf(o) >= before &&
         o.kind === 'disconnected' &&
         o.clientId === 'd-charlie' &&
         o.reason === 'client-disabled',
+    );
+    // The takeover's own connect and disconnect are not reported as the device's (the log may still
+    // bring the device's own connect, from before, after `before`).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const charlieSeen = observations.slice(before).filter((o) => 'clientId' in o && o.clientId === 'd-charlie');
+    expect(charlieSeen.filter((o) => o.kind === 'disconnected')).toHaveLength(1);
+    expect(charlieSeen.at(-1)).toMatchObject({ kind: 'disconnected', reason: 'client-disabled' });
+    expect(await readFile(broker.logFile, 'utf8')).toMatch(
+      /Client d-charlie already connected, closing old connection/,
     );
     // Mosquitto 2.0.11 lets a disabled certificate identity connect again (no password check), so the role is gone too.
     const again = await connect(devices['d-charlie']).catch((error: Error) => error);
