@@ -19,6 +19,8 @@
  *
  * `--profile DIR` writes this process's CPU profile of each phase (DIR/<phase>.cpuprofile), and the
  * fleet process's profile of its whole run (DIR/CPU.*.cpuprofile).
+ * `--restart` then restarts the registry and the CA on the log the run left (as pods restarting) and
+ * prints how long each took to be ready (views rebuilt), and the process's memory after both.
  * `--count-messages` counts every NATS message per phase by the shape of its subject (a diagnosis:
  * the counting subscription costs the server and this process too).
  */
@@ -217,6 +219,19 @@ async function main(): Promise<void> {
       to: phases[2]!.to,
     };
 
+    const restarts: string[] = [];
+    if (process.argv.includes('--restart')) {
+      for (const service of ['registry', 'ca'] as const) {
+        const { readyMs } = await p.restart(service);
+        restarts.push(`  ${service.padEnd(9)} ready ${(readyMs / 1000).toFixed(2)} s after its restart`);
+      }
+      (globalThis as { gc?: () => void }).gc?.();
+      const { rss, heapUsed } = process.memoryUsage();
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+      restarts.push(
+        `  memory of the process holding both (after a full GC): rss ${mib(rss)}, heap used ${mib(heapUsed)}`,
+      );
+    }
     const raw = await rawIssuingRate();
     const perDevice = (ms: number) => (ms / size).toFixed(3).padStart(8);
     const lines = [...phases, endToEnd].map((ph) => {
@@ -239,6 +254,7 @@ async function main(): Promise<void> {
         `  ${'phase'.padEnd(34)} ${'seconds'.padStart(8)} ${'dev/s'.padStart(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'platform'.padStart(8)} ${'services'.padStart(8)} ${'nats'.padStart(8)} ${'devices'.padStart(8)} ${'silicon'.padStart(8)}`,
         ...lines,
         '  platform = services (registry + CA, this process) + nats (the NATS server); devices = the fleet process, of which silicon = its nice-19 PUF threads',
+        ...(restarts.length ? ['', `restart on the log of ${size} provisioned devices:`, ...restarts] : []),
         '',
         'raw issuing ceiling on this machine, same run (npm run bench:pki):',
         ...raw.map((l) => `  ${l}`),

@@ -80,6 +80,11 @@ export interface Platform {
   readonly platformPublicKeySpki: Uint8Array;
   readonly namespace: string;
   send<R>(command: { subject(namespace?: string): string }, payload: object, timeoutMs?: number): Promise<R>;
+  /**
+   * Stops the registry or the CA and starts it again on the same log, keys and settings (as a pod
+   * restart would); resolves when the new instance is ready (its views rebuilt), with the time that took.
+   */
+  restart(service: 'registry' | 'ca'): Promise<{ readyMs: number }>;
   stop(): Promise<void>;
 }
 
@@ -123,14 +128,17 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const serverIdentity = await createBrokerServerIdentity();
     let broker: RunningMosquitto | undefined;
     const adminSecrets = new InMemoryTargetSecrets();
-    const registry = await startRegistry({
-      ...natsOf('registry'),
-      namespace,
-      platformKey,
-      logger,
-      nestLogger: ['error'],
-      httpPort: options.ports?.registry ?? 0,
-    });
+    const registryPort = options.ports?.registry ?? 0;
+    const startRegistryNow = () =>
+      startRegistry({
+        ...natsOf('registry'),
+        namespace,
+        platformKey,
+        logger,
+        nestLogger: ['error'],
+        httpPort: registryPort,
+      });
+    let registry = await startRegistryNow();
     stops.push(() => registry.stop());
     const caPort = options.ports?.ca ?? (await freePort());
     const kek = await Kek.fromBytes(randomBytes(32));
@@ -148,15 +156,17 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       { event: 'ca.ceremony', root: ceremony.root.fingerprintSha256, owners: [ownerId] },
       'ceremony: root created offline, issuing CA signed',
     );
-    const ca = await startCa({
-      env: {},
-      ...natsOf('ca'),
-      namespace,
-      platformKey,
-      kek,
-      logger,
-      config: { httpPort: caPort, crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
-    });
+    const startCaNow = () =>
+      startCa({
+        env: {},
+        ...natsOf('ca'),
+        namespace,
+        platformKey,
+        kek,
+        logger,
+        config: { httpPort: caPort, crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
+      });
+    let ca = await startCaNow();
     stops.push(() => ca.stop());
     await registry.caSubscriptionStarted();
     // Onboarding installs only CA chains under the root it pins: the one this CA created at start.
@@ -191,8 +201,20 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (onboarding) stops.push(() => onboarding.stop());
     const commands = new CommandClient(await connectionOf('gateway', 'operator-commands'));
     return {
-      registry,
-      ca,
+      get registry() {
+        return registry;
+      },
+      get ca() {
+        return ca;
+      },
+      async restart(service) {
+        if (service === 'registry') await registry.stop();
+        else await ca.stop();
+        const started = performance.now();
+        if (service === 'registry') registry = await startRegistryNow();
+        else ca = await startCaNow();
+        return { readyMs: performance.now() - started };
+      },
       get onboarding() {
         if (!onboarding) throw new Error('started with onboarding: false');
         return onboarding;
