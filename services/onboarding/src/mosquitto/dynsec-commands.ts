@@ -76,8 +76,17 @@ export function convergeDeviceCommands(
  * disabled client could reconnect with its rights intact. Removing its role as well leaves a
  * reconnect with no rights at all (dynsec checks ACLs on every publish and subscribe).
  */
-export const disableDeviceCommands = (deviceId: string): DynsecCommand[] => [
-  { command: 'disableClient', username: deviceId },
+/**
+ * Cutting a device off: its rights go (removeClientRole). `disableClient` is sent only when its live
+ * session could not be dropped otherwise: disabling is what makes dynamic security kick a session,
+ * and it refuses nothing more (Mosquitto 2.0.11 admits a disabled client that logs in with its
+ * certificate; the CRL is what refuses a revoked one), while each command costs a JSON rewrite.
+ */
+export const disableDeviceCommands = (
+  deviceId: string,
+  options: { sessionDropped?: boolean } = {},
+): DynsecCommand[] => [
+  ...(options.sessionDropped ? [] : [{ command: 'disableClient' as const, username: deviceId }]),
   { command: 'removeClientRole', username: deviceId, rolename: deviceRoleName(deviceId) },
 ];
 

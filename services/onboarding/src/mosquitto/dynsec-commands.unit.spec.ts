@@ -12,6 +12,10 @@ describe('dynsec command planning', () => {
     expect(disableDeviceCommands('d-1').map((c) => c.command)).toEqual(['disableClient', 'removeClientRole']);
   });
 
+  it('only removes the rights of a device whose session was dropped already', () => {
+    expect(disableDeviceCommands('d-1', { sessionDropped: true }).map((c) => c.command)).toEqual(['removeClientRole']);
+  });
+
   it('orders a batch step by step, keeping each device its own order', () => {
     expect(phaseOrder([['a1', 'a2'], ['b1'], ['c1', 'c2', 'c3']])).toEqual([
       { device: 0, step: 0 },
