@@ -23,6 +23,9 @@ import { LiveView, type EventStore } from '@tunnelkey/eventstore';
 import { InMemoryView } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 
+/** Imported enrolment keys kept at most (then the cache starts again empty). */
+const maxCachedKeys = 20_000;
+
 export interface PolicyRecord {
   policyId: string;
   certificateLifetimeDays: number;
@@ -243,6 +246,9 @@ export class DeviceEligibilityView extends InMemoryView<DeviceEligibilityState> 
     if (cached && cached.digest === device.enrolmentKeyDigest) return cached.key;
     const key = importVerifyKey(device.enrolmentPublicKey);
     key.catch(() => this.#keys.delete(device.deviceId));
+    // Bounded as the registry's: a device's key is used for its few CSRs, and a 100,000-device batch
+    // must not keep 100,000 keys alive.
+    if (this.#keys.size >= maxCachedKeys) this.#keys.clear();
     this.#keys.set(device.deviceId, { digest: device.enrolmentKeyDigest, key });
     return key;
   }
