@@ -22,7 +22,8 @@ import { keyIdentifier } from '../keys/spki.js';
 import { nameDer } from '../name.js';
 import { OID } from '../oids.js';
 import { assertSerial, randomSerial, serialToHex } from '../serial.js';
-import { signatureAlgorithm, type SignatureAlgorithmName } from '../signer/algorithms.js';
+import { ALGORITHM_IDENTIFIER_DER } from '../signer/algorithm-identifier.js';
+import type { SignatureAlgorithmName } from '../signer/algorithms.js';
 import { signatureOver } from '../signer/sign-tbs.js';
 import { assertValidity, type IssuedCertificate } from './certificate-template.js';
 import { assertWithinIssuer, type CertificateIssuer } from './issuer.js';
@@ -46,10 +47,6 @@ const EXT_KEY_USAGE = extensionDer(ExtendedKeyUsage.of(['clientAuth']));
 const OID_SAN = oidTlv(OID.subjectAltName);
 const OID_SKI = oidTlv(OID.subjectKeyIdentifier);
 const OID_CN = oidTlv(OID.commonName);
-const ALGORITHM_IDENTIFIER: Record<SignatureAlgorithmName, Uint8Array> = {
-  'ECDSA-P256-SHA256': tlv(TAG.SEQUENCE, oidTlv(signatureAlgorithm('ECDSA-P256-SHA256').oid)),
-  'ECDSA-P384-SHA384': tlv(TAG.SEQUENCE, oidTlv(signatureAlgorithm('ECDSA-P384-SHA384').oid)),
-};
 const URI_TAG = 0x86; // GeneralName [6] IMPLICIT IA5String
 const DNS_TAG = 0x82; // GeneralName [2] IMPLICIT IA5String
 
@@ -147,7 +144,7 @@ export const encodeDeviceTbs = (req: DeviceCertificateRequest): DeviceTbs => {
     TAG.SEQUENCE,
     VERSION_V3,
     tlv(TAG.INTEGER, unsignedIntegerContent(serial)),
-    ALGORITHM_IDENTIFIER[req.issuer.signer.algorithm],
+    ALGORITHM_IDENTIFIER_DER[req.issuer.signer.algorithm],
     f.issuerName,
     tlv(TAG.SEQUENCE, x509TimeDer(req.notBefore), x509TimeDer(req.notAfter)),
     subject,
@@ -163,7 +160,7 @@ export const assembleCertificate = (
   algorithm: SignatureAlgorithmName,
   signature: Uint8Array,
 ): Uint8Array =>
-  tlv(TAG.SEQUENCE, tbsDer, ALGORITHM_IDENTIFIER[algorithm], tlv(TAG.BIT_STRING, new Uint8Array([0]), signature));
+  tlv(TAG.SEQUENCE, tbsDer, ALGORITHM_IDENTIFIER_DER[algorithm], tlv(TAG.BIT_STRING, new Uint8Array([0]), signature));
 
 /** Encodes, signs through the issuer's Signer, and returns what the pkijs builder returns. */
 export const signDeviceCertificate = async (req: DeviceCertificateRequest): Promise<IssuedCertificate> => {

@@ -10,7 +10,8 @@ import { spkiEqual } from '../keys/spki.js';
 import { openssl, tempFiles } from '../openssl.test-helper.js';
 import { generateP256KeyPair, exportSpki, WebCryptoSigner } from '../signer/webcrypto-signer.js';
 import type { CryptoKeyPair } from '../engine.js';
-import { createCsr } from './create-csr.js';
+import type { Signer } from '../signer/signer.js';
+import { createCsr, createCsrWithPkijs } from './create-csr.js';
 import { MAX_CSR_BYTES, parseAndVerifyCsr, parseCsr, verifyCsrSignature } from './parse-csr.js';
 
 describe('PKCS#10 CSRs', () => {
@@ -48,6 +49,27 @@ describe('PKCS#10 CSRs', () => {
       const other = await exportSpki((await generateP256KeyPair()).publicKey);
       expect(spkiEqual(parsed.spki, other)).toBe(false);
       expect(pemToDer(csr.pem, 'CERTIFICATE REQUEST')).toEqual(csr.der);
+    });
+
+    it('writes the same bytes as the pkijs builder it replaced (signature fixed), for ASCII and UTF-8 names', async () => {
+      const real = await WebCryptoSigner.fromKeyPair(pair);
+      const signature = await real.sign(new Uint8Array([1]));
+      const signed: Uint8Array[] = [];
+      const constant: Signer = {
+        algorithm: real.algorithm,
+        publicKeySpki: real.publicKeySpki,
+        sign: async (tbs) => (signed.push(tbs), signature),
+      };
+      for (const subjectCommonName of ['d-42', 'Kühlschrank-7']) {
+        const direct = await createCsr({ subjectCommonName, signer: constant });
+        const reference = await createCsrWithPkijs({ subjectCommonName, signer: constant });
+        expect(Buffer.from(direct.der).toString('hex')).toBe(Buffer.from(reference.der).toString('hex'));
+      }
+      expect(Buffer.from(signed[0]!).equals(Buffer.from(signed[1]!))).toBe(true);
+      await expect(createCsr({ subjectCommonName: 'x'.repeat(65), signer: constant })).rejects.toThrow(
+        InvalidPkiInputError,
+      );
+      await expect(createCsr({ subjectCommonName: '', signer: constant })).rejects.toThrow(InvalidPkiInputError);
     });
 
     it('refuses a public key that is not the signer key', async () => {
