@@ -222,7 +222,9 @@ async function main(): Promise<void> {
     const restarts: string[] = [];
     if (process.argv.includes('--restart')) {
       for (const service of ['registry', 'ca'] as const) {
+        const stopProfile = await profile(`restart-${service}`);
         const { readyMs } = await p.restart(service);
+        await stopProfile();
         restarts.push(`  ${service.padEnd(9)} ready ${(readyMs / 1000).toFixed(2)} s after its restart`);
       }
       (globalThis as { gc?: () => void }).gc?.();
