@@ -35,7 +35,7 @@ import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
-import { argument, profiler } from '../support/bench-options.js';
+import { argument, profileDirectory, profiler } from '../support/bench-options.js';
 import { useOrStartNats, type NatsServer } from '../support/infrastructure.js';
 import { percentile } from '../support/percentile.js';
 import { operator, startPlatform, until, type Platform } from '../support/platform.js';
@@ -46,7 +46,6 @@ import { FleetProcess } from './fleet-ipc.js';
 const log = (line = '') => process.stderr.write(`${line}\n`);
 
 interface CpuSample {
-  at: number;
   platformMs: number;
   natsMs: number;
   silicon: number;
@@ -128,8 +127,8 @@ async function main(): Promise<void> {
     const batchId = `bench-${randomBytes(3).toString('hex')}`;
 
     const manufactured = new ProgressBar('manufacture + enrol (not timed)');
-    const profileAt = process.argv.indexOf('--profile');
-    fleet = FleetProcess.start(profileAt > 0 ? { profileDir: process.argv[profileAt + 1]! } : {});
+    const fleetProfileDir = profileDirectory();
+    fleet = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
     const f = fleet;
     const { identityFileJson } = await f.request(
       {
@@ -149,7 +148,6 @@ async function main(): Promise<void> {
     const sample = (): CpuSample => {
       const devices = processCpuByPriority(f.pid);
       return {
-        at: performance.now(),
         platformMs: processCpuMs(process.pid),
         natsMs: natsPid ? processCpuMs(natsPid) : 0,
         silicon: devices.background,

@@ -11,15 +11,22 @@ export function argument(name: string, fallback: number): number {
   return n;
 }
 
+/** `--profile DIR`: the directory, or undefined without the option. */
+export function profileDirectory(): string | undefined {
+  const i = process.argv.indexOf('--profile');
+  if (i < 0) return undefined;
+  const dir = process.argv[i + 1];
+  if (!dir) throw new Error('--profile needs a directory');
+  return dir;
+}
+
 /**
  * `--profile DIR`: this process's main-thread CPU profile of each phase the bench names, in
  * DIR/<phase>.cpuprofile (Chrome DevTools). Without the option, starting a phase costs nothing.
  */
 export async function profiler(): Promise<(phase: string) => Promise<() => Promise<void>>> {
-  const i = process.argv.indexOf('--profile');
-  if (i < 0) return async () => async () => undefined;
-  const dir = process.argv[i + 1];
-  if (!dir) throw new Error('--profile needs a directory');
+  const dir = profileDirectory();
+  if (!dir) return async () => async () => undefined;
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');

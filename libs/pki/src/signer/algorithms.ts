@@ -9,6 +9,8 @@ export interface SignatureAlgorithm {
   /** AlgorithmIdentifier OID; parameters are absent for ECDSA (RFC 5758 3.2). */
   readonly oid: string;
   readonly hash: 'SHA-256' | 'SHA-384';
+  /** The same hash as node's one-shot crypto.sign/verify name it. */
+  readonly nodeHash: 'sha256' | 'sha384';
   readonly namedCurve: 'P-256' | 'P-384';
   readonly curveOid: string;
   /** Bytes of r (and of s) in the raw IEEE P1363 form WebCrypto produces. */
@@ -20,6 +22,7 @@ export const SIGNATURE_ALGORITHMS: Readonly<Record<SignatureAlgorithmName, Signa
     name: 'ECDSA-P256-SHA256',
     oid: OID.ecdsaWithSha256,
     hash: 'SHA-256',
+    nodeHash: 'sha256',
     namedCurve: 'P-256',
     curveOid: OID.p256,
     fieldBytes: 32,
@@ -28,6 +31,7 @@ export const SIGNATURE_ALGORITHMS: Readonly<Record<SignatureAlgorithmName, Signa
     name: 'ECDSA-P384-SHA384',
     oid: OID.ecdsaWithSha384,
     hash: 'SHA-384',
+    nodeHash: 'sha384',
     namedCurve: 'P-384',
     curveOid: OID.p384,
     fieldBytes: 48,

@@ -1,6 +1,6 @@
 /** Verifies an X.509-style signature (DER ECDSA-Sig-Value) over bytes with a key given as SPKI. */
 import { KeyObject, verify } from 'node:crypto';
-import { subtle, type CryptoKey } from '../engine.js';
+import { subtle } from '../engine.js';
 import { toHex } from '../encoding/bytes.js';
 import { MalformedPkiObjectError, UnsupportedAlgorithmError } from '../errors.js';
 import { parseEcSpki } from '../keys/spki.js';
@@ -36,18 +36,17 @@ export const verifySignature = async (check: SignatureCheck): Promise<boolean> =
     throw e;
   }
   // node's one-shot verify on the imported key: half the CPU of a WebCrypto verify on Node 20.
-  const hash = alg.hash === 'SHA-256' ? 'sha256' : 'sha384';
-  const publicKey = KeyObject.from(await verificationKey(alg.namedCurve, key.publicKey));
-  return verify(hash, check.data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, raw);
+  const publicKey = await verificationKey(alg.namedCurve, key.publicKey);
+  return verify(alg.nodeHash, check.data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, raw);
 };
 
 // Imported verification keys, most recently used last. CA keys (the issuing CA and the root, met
 // on every chain check) stay; one-off device keys pass through and fall out.
 const MAX_CACHED_KEYS = 64;
-const keyCache = new Map<string, CryptoKey>();
+const keyCache = new Map<string, KeyObject>();
 
-/** The WebCrypto key for an uncompressed point, imported once while it keeps being used. */
-const verificationKey = async (namedCurve: 'P-256' | 'P-384', point: Uint8Array): Promise<CryptoKey> => {
+/** The key for an uncompressed point, imported once while it keeps being used. */
+const verificationKey = async (namedCurve: 'P-256' | 'P-384', point: Uint8Array): Promise<KeyObject> => {
   const id = `${namedCurve}:${toHex(point)}`;
   const cached = keyCache.get(id);
   if (cached) {
@@ -55,10 +54,10 @@ const verificationKey = async (namedCurve: 'P-256' | 'P-384', point: Uint8Array)
     keyCache.set(id, cached);
     return cached;
   }
-  let key: CryptoKey;
+  let key: KeyObject;
   try {
     // 'raw' (the point) imports about twice as fast as 'spki' on Node 20; the SPKI was checked by the caller.
-    key = await subtle.importKey('raw', point, { name: 'ECDSA', namedCurve }, false, ['verify']);
+    key = KeyObject.from(await subtle.importKey('raw', point, { name: 'ECDSA', namedCurve }, false, ['verify']));
   } catch (e) {
     throw new MalformedPkiObjectError('public key is not a point on its curve', { curve: namedCurve }, { cause: e });
   }

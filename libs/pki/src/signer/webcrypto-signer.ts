@@ -53,8 +53,7 @@ export class WebCryptoSigner implements Signer {
     try {
       // node's one-shot sign on the same key material: half the CPU of a WebCrypto sign on Node 20.
       this.#keyObject ??= KeyObject.from(this.privateKey);
-      const hash = alg.hash === 'SHA-256' ? 'sha256' : 'sha384';
-      raw = nodeSign(hash, data, { key: this.#keyObject, dsaEncoding: 'ieee-p1363' });
+      raw = nodeSign(alg.nodeHash, data, { key: this.#keyObject, dsaEncoding: 'ieee-p1363' });
     } catch (e) {
       throw new SignerError('signing failed', { algorithm: this.algorithm }, { cause: e });
     }

@@ -243,7 +243,8 @@ export class MosquittoTarget implements OnboardingTarget {
     const endpoint = adminEndpointOf(this.settings);
     const takenOver = new Set<string>();
     await mapBounded(deviceIds, sessionTakeoversInFlight, async (deviceId) => {
-      this.#cuttingOff.add(deviceId);
+      // Only a tailed log reports the takeover, and only its lines clear the entry again.
+      if (this.#tail) this.#cuttingOff.add(deviceId);
       try {
         const client = await connectAsync({ ...adminMqttOptions(endpoint, deviceId), reconnectPeriod: 0, clean: true });
         await client.endAsync();
