@@ -41,6 +41,7 @@ import type {
   StreamRef,
   ParkedEventStore,
   SnapshotStore,
+  ViewCheckpointStore,
   Subscription,
   SubscriptionOptions,
 } from '@tunnelkey/eventstore';
@@ -48,6 +49,7 @@ import { parkAndLog, parksAfterAttempts, poisonEvent } from '@tunnelkey/eventsto
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
 import { PublishPipeline } from './publish-pipeline.js';
 import { KvSnapshotStore } from './kv-snapshot-store.js';
+import { KvViewCheckpointStore } from './kv-view-checkpoint-store.js';
 import { isNotFound, sameStreamConfig } from './stream-config.js';
 
 export interface JetStreamEventStoreOptions {
@@ -94,6 +96,7 @@ export class JetStreamEventStore implements EventStore {
   readonly #subjects = new Map<string, string>();
   #jsm: Promise<JetStreamManager> | undefined;
   #snapshots: Promise<SnapshotStore> | undefined;
+  #viewCheckpoints: Promise<ViewCheckpointStore> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -286,6 +289,12 @@ export class JetStreamEventStore implements EventStore {
   snapshotStore(): Promise<SnapshotStore> {
     this.#snapshots ??= KvSnapshotStore.open(this.nc, { namespace: this.namespace });
     return this.#snapshots;
+  }
+
+  /** View checkpoints in the same bucket, under `<owner>.view.<name>`, opened once. */
+  viewCheckpointStore(): Promise<ViewCheckpointStore> {
+    this.#viewCheckpoints ??= KvViewCheckpointStore.open(this.nc, { namespace: this.namespace });
+    return this.#viewCheckpoints;
   }
 
   async follow(

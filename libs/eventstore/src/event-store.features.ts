@@ -13,6 +13,7 @@ import { noStream, type EventStore, type RecordedEvent, type StreamRef } from '.
 import { LiveFeed, LiveView, type LiveViewDefinition } from './live-view.js';
 import type { ParkedEventStore } from './parking.js';
 import type { SnapshotStore } from './snapshots.js';
+import { decodeViewCheckpoint, viewCheckpointKey } from './view-checkpoints.js';
 import { AggregateStateCache } from './state-cache.js';
 
 export interface EventStoreHarness {
@@ -103,6 +104,7 @@ function wrap(store: EventStore, hooks: Partial<Pick<EventStore, 'read' | 'appen
     replay: (c, h, o) => store.replay(c, h, o),
     follow: (c, h, o) => store.follow(c, h, o),
     snapshotStore: () => store.snapshotStore(),
+    viewCheckpointStore: () => store.viewCheckpointStore(),
     ensureStreams: (c) => store.ensureStreams(c),
     close: () => store.close(),
   };
@@ -613,6 +615,100 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
         expect(view.checkpoint({ context: 'registry', aggregate: 'policy' })).toBe(after.at(-1));
         await view.stop();
         expect(view.ready).toBe(false);
+      });
+
+      describe('checkpointed views', () => {
+        interface Folded {
+          byName: Map<string, Set<number>>;
+          /** Large enough over a few events to need several messages on JetStream (chunks). */
+          padding: Map<number, string>;
+          count: number;
+        }
+        const checkpointed = (name: string, version: number, counter: { folds: number }) =>
+          ({
+            name,
+            // Two feeds over the same events: a position per source.
+            sources: [{ context: 'registry', aggregate: 'policy' }, { context: 'registry' }],
+            initialState: () => ({ byName: new Map(), padding: new Map(), count: 0 }),
+            evolve: (state, recorded) => {
+              counter.folds++;
+              const name = (recorded.event as PolicyDefined).data.name;
+              state.byName.set(name, (state.byName.get(name) ?? new Set()).add(recorded.sequence));
+              state.padding.set(recorded.sequence, `${name}:`.padEnd(300_000, '.'));
+              state.count++;
+              return state;
+            },
+            checkpoint: { owner: 'registry', version },
+          }) satisfies LiveViewDefinition<Folded>;
+
+        test('a view started from its checkpoint folds only the tail and equals the view rebuilt from scratch', async () => {
+          const name = uniqueId('checkpointed');
+          await seed(3);
+          const first = await LiveView.start(h.store, checkpointed(name, 1, { folds: 0 }));
+          await seed(2);
+          await bound(first.catchUp(), 'first catchUp');
+          await first.stop(); // saves the checkpoint
+          const tail = await seed(2);
+
+          const counter = { folds: 0 };
+          const resumed = await LiveView.start(h.store, checkpointed(name, 1, counter));
+          // Two sources, each folding the tail once.
+          expect(counter.folds).toBe(2 * tail.length);
+          const scratch = await LiveView.start(h.store, { ...checkpointed(uniqueId('scratch'), 1, { folds: 0 }) });
+          expect(resumed.state).toEqual(scratch.state);
+          expect(resumed.state.byName).toBeInstanceOf(Map);
+          for (const source of checkpointed(name, 1, counter).sources)
+            expect(resumed.checkpoint(source)).toBe(scratch.checkpoint(source));
+          // Followed from the checkpoint too: a live event reaches both the same way.
+          await seed(1);
+          await bound(Promise.all([resumed.catchUp(), scratch.catchUp()]), 'live catchUp');
+          expect(resumed.state).toEqual(scratch.state);
+          await resumed.stop();
+          await scratch.stop();
+        });
+
+        test('a checkpoint of another version is ignored: the view is rebuilt from the log', async () => {
+          const name = uniqueId('versioned');
+          await seed(2);
+          const first = await LiveView.start(h.store, checkpointed(name, 1, { folds: 0 }));
+          await first.stop();
+          const saved = await (await h.store.viewCheckpointStore()).load(viewCheckpointKey('registry', name));
+          expect(saved).toBeDefined();
+          expect(decodeViewCheckpoint(2, saved!)).toEqual({ ignored: 'checkpoint version 1, view version 2' });
+
+          const counter = { folds: 0 };
+          const rebuilt = await LiveView.start(h.store, checkpointed(name, 2, counter));
+          const scratch = await LiveView.start(h.store, checkpointed(uniqueId('scratch'), 2, { folds: 0 }));
+          // Every event folded again, once per source (the state counts folds).
+          expect(counter.folds).toBe(scratch.state.count);
+          expect(rebuilt.state).toEqual(scratch.state);
+          await rebuilt.stop();
+          await scratch.stop();
+        });
+
+        test('a live view saves a checkpoint every `everyEvents` events, without stopping', async () => {
+          const name = uniqueId('periodic');
+          const definition = {
+            ...checkpointed(name, 1, { folds: 0 }),
+            checkpoint: { owner: 'registry' as const, version: 1, everyEvents: 2 },
+          };
+          const view = await LiveView.start(h.store, definition);
+          const sequences = await seed(2);
+          await bound(view.catchUp(), 'catchUp');
+          const key = viewCheckpointKey('registry', name);
+          const positions = async () => {
+            const data = await (await h.store.viewCheckpointStore()).load(key);
+            const decoded = data && decodeViewCheckpoint<Folded>(1, data);
+            return decoded && 'checkpoint' in decoded ? decoded.checkpoint.positions['registry:policy'] : undefined;
+          };
+          await bound(
+            (async () => {
+              while ((await positions()) !== sequences.at(-1)) await new Promise((r) => setTimeout(r, 20));
+            })(),
+            'periodic checkpoint',
+          );
+          await view.stop();
+        });
       });
 
       test('a persisted feed resumes after its saved checkpoint and applies every event exactly once', async () => {

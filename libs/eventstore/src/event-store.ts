@@ -1,6 +1,7 @@
 import type { BoundedContext, EventEnvelope } from '@tunnelkey/contracts';
 import type { SnapshotStore } from './snapshots.js';
 import type { StreamRef } from './stream-ref.js';
+import type { ViewCheckpointStore } from './view-checkpoints.js';
 
 export type { StreamRef } from './stream-ref.js';
 
@@ -123,6 +124,8 @@ export interface EventStore {
   ): Promise<Subscription>;
   /** Where this store's aggregates keep their snapshots (same server and namespace): the `store` of a SnapshotPolicy. */
   snapshotStore(): Promise<SnapshotStore>;
+  /** Where in-memory views keep their checkpoints (same server and namespace): LiveViews with a `checkpoint` policy. */
+  viewCheckpointStore(): Promise<ViewCheckpointStore>;
   /**
    * Stops what the store runs on its own (publish pipeline, timers) once every user of it has
    * stopped. The connection it was given stays its owner's.

@@ -29,6 +29,7 @@ import {
   type ParkedEventStore,
 } from './parking.js';
 import { InMemorySnapshotStore, type SnapshotStore } from './snapshots.js';
+import { InMemoryViewCheckpointStore, type ViewCheckpointStore } from './view-checkpoints.js';
 
 export interface InMemoryEventStoreOptions {
   namespace?: string;
@@ -68,6 +69,7 @@ interface ContextLog {
 export class InMemoryEventStore implements EventStore {
   readonly parked: ParkedEventStore;
   readonly #snapshots = new InMemorySnapshotStore();
+  readonly #viewCheckpoints = new InMemoryViewCheckpointStore();
   readonly #namespace: string;
   readonly #duplicateWindowMs: number;
   readonly #backoff: readonly number[];
@@ -258,6 +260,10 @@ export class InMemoryEventStore implements EventStore {
 
   async snapshotStore(): Promise<SnapshotStore> {
     return this.#snapshots;
+  }
+
+  async viewCheckpointStore(): Promise<ViewCheckpointStore> {
+    return this.#viewCheckpoints;
   }
 
   /** Streams exist in memory as soon as they are written to. */

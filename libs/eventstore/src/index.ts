@@ -4,6 +4,7 @@ export * from './decider.js';
 export { eventHeaders } from './codec.js';
 export * from './parking.js';
 export * from './snapshots.js';
+export * from './view-checkpoints.js';
 export * from './state-cache.js';
 export * from './command-handler.js';
 export * from './in-memory-event-store.js';

@@ -9,6 +9,13 @@ import { describeError } from '@tunnelkey/errors';
 import { pino, type Logger } from 'pino';
 import { SubscriptionError } from './errors.js';
 import type { EventStore, RecordedEvent, Subscription } from './event-store.js';
+import {
+  decodeViewCheckpoint,
+  encodeViewCheckpoint,
+  viewCheckpointKey,
+  type ViewCheckpointPolicy,
+  type ViewCheckpointStore,
+} from './view-checkpoints.js';
 
 /** One event feed of a view: a context, optionally one aggregate type of it. */
 export interface LiveViewSource {
@@ -188,15 +195,40 @@ export interface LiveViewDefinition<S> {
   initialState: () => S;
   /** Folds one event in; may update the state in place and return it. */
   evolve: (state: S, recorded: RecordedEvent) => S;
+  /**
+   * Checkpoints the view (state + last sequence per source) in the store's `viewCheckpointStore`:
+   * a start loads the newest one of this version and replays only what follows. The state must be
+   * plain data, Maps and Sets. Without it the view is rebuilt from the whole log at every start.
+   */
+  checkpoint?: ViewCheckpointPolicy;
 }
 
-/** An in-memory read model on a LiveFeed: rebuilt from the log at every start, then followed. */
+const defaultCheckpointEvery = 10_000;
+
+/**
+ * An in-memory read model on a LiveFeed: rebuilt at every start from its newest checkpoint (or
+ * from the log's start), then followed. With a checkpoint policy it saves a checkpoint after the
+ * rebuild (when it replayed anything), every `everyEvents` live events (at most one save running),
+ * and at stop.
+ */
 export class LiveView<S> {
   #state: S;
   #feed: LiveFeed | undefined;
+  /** The last sequence folded in per source, moved in the same synchronous step as the state. */
+  readonly #positions: Record<string, number> = {};
+  #sinceSave = 0;
+  #saving: Promise<void> | undefined;
+  #scheduled = false;
+  #checkpoints: ViewCheckpointStore | undefined;
+  #logger: Logger;
 
-  private constructor(readonly definition: LiveViewDefinition<S>) {
+  private constructor(
+    readonly definition: LiveViewDefinition<S>,
+    logger: Logger | undefined,
+  ) {
     this.#state = definition.initialState();
+    this.#logger = logger ?? pino({ name: 'eventstore' });
+    for (const source of definition.sources) this.#positions[sourceKey(source)] = 0;
   }
 
   static async start<S>(
@@ -204,15 +236,27 @@ export class LiveView<S> {
     definition: LiveViewDefinition<S>,
     options: { logger?: Logger } = {},
   ): Promise<LiveView<S>> {
-    const view = new LiveView(definition);
+    const view = new LiveView(definition, options.logger);
+    const policy = definition.checkpoint;
+    if (policy) {
+      view.#checkpoints = await store.viewCheckpointStore();
+      await view.#load(policy);
+    }
+    const loaded = { ...view.#positions };
     view.#feed = await LiveFeed.start(store, {
       name: definition.name,
       sources: definition.sources,
-      apply: (recorded) => {
+      checkpoint: (source) => loaded[sourceKey(source)] ?? 0,
+      apply: (recorded, source) => {
         view.#state = definition.evolve(view.#state, recorded);
+        view.#positions[sourceKey(source)] = recorded.sequence;
+        if (policy && ++view.#sinceSave >= (policy.everyEvents ?? defaultCheckpointEvery) && view.#feed)
+          view.#saveInBackground();
       },
       ...(options.logger ? { logger: options.logger } : {}),
     });
+    // The rebuild replayed events: keep what it folded for the next start (not awaited: ready now).
+    if (policy && view.#sinceSave > 0) view.#saveInBackground();
     return view;
   }
 
@@ -233,7 +277,102 @@ export class LiveView<S> {
     return this.#feed ? this.#feed.catchUp(sources) : Promise.resolve();
   }
 
-  stop(): Promise<void> {
-    return this.#feed ? this.#feed.stop() : Promise.resolve();
+  /**
+   * Takes a checkpoint now (state and positions read in one synchronous step) and stores it;
+   * resolves once stored. Nothing to do without a checkpoint policy, or when nothing was folded in
+   * since the last save.
+   */
+  async saveCheckpoint(): Promise<void> {
+    const policy = this.definition.checkpoint;
+    const checkpoints = this.#checkpoints;
+    if (!policy || !checkpoints) return;
+    await this.#saving?.catch(() => undefined);
+    if (this.#sinceSave === 0) return;
+    const started = performance.now();
+    const events = this.#sinceSave;
+    const data = encodeViewCheckpoint(policy.version, { state: this.#state, positions: { ...this.#positions } });
+    this.#sinceSave = 0;
+    const saving = checkpoints.save(viewCheckpointKey(policy.owner, this.definition.name), data);
+    this.#saving = saving;
+    try {
+      await saving;
+      this.#logger.info(
+        {
+          event: 'eventstore.view_checkpoint_saved',
+          view: this.definition.name,
+          positions: this.#positions,
+          bytes: data.byteLength,
+          events,
+          ms: Math.round(performance.now() - started),
+        },
+        'view checkpoint saved',
+      );
+    } catch (error) {
+      this.#sinceSave += events;
+      throw error;
+    } finally {
+      if (this.#saving === saving) this.#saving = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#feed) return;
+    await this.#feed.stop();
+    // Nothing is folded in any more: the checkpoint taken now is what the next start replays from.
+    if (this.#sinceSave > 0) await this.saveCheckpoint().catch((error: unknown) => this.#saveFailed(error));
+    else await this.#saving?.catch(() => undefined);
+  }
+
+  /** One save scheduled at a time; it waits for the one running, then checkpoints what is folded by then. */
+  #saveInBackground(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    void (async () => {
+      await this.#saving?.catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      this.#scheduled = false;
+      await this.saveCheckpoint().catch((error: unknown) => this.#saveFailed(error));
+    })();
+  }
+
+  #saveFailed(error: unknown): void {
+    this.#logger.warn(
+      { event: 'eventstore.view_checkpoint_failed', view: this.definition.name, error: describeError(error) },
+      'view checkpoint not saved; the next start replays more of the log',
+    );
+  }
+
+  async #load(policy: ViewCheckpointPolicy): Promise<void> {
+    const key = viewCheckpointKey(policy.owner, this.definition.name);
+    let data: Uint8Array | undefined;
+    try {
+      data = await this.#checkpoints!.load(key);
+    } catch (error) {
+      this.#logger.warn(
+        { event: 'eventstore.view_checkpoint_unavailable', view: this.definition.name, error: describeError(error) },
+        'view checkpoint could not be loaded; rebuilding from the log',
+      );
+      return;
+    }
+    if (!data) return;
+    const decoded = decodeViewCheckpoint<S>(policy.version, data);
+    if ('ignored' in decoded) {
+      this.#logger.warn(
+        { event: 'eventstore.view_checkpoint_ignored', view: this.definition.name, reason: decoded.ignored },
+        'view checkpoint ignored; rebuilding from the log',
+      );
+      return;
+    }
+    const { positions, state } = decoded.checkpoint;
+    const sources = this.definition.sources.map(sourceKey);
+    if (Object.keys(positions).length !== sources.length || sources.some((source) => !(source in positions))) {
+      this.#logger.warn(
+        { event: 'eventstore.view_checkpoint_ignored', view: this.definition.name, reason: 'other sources' },
+        'view checkpoint ignored; rebuilding from the log',
+      );
+      return;
+    }
+    this.#state = state;
+    Object.assign(this.#positions, positions);
   }
 }
