@@ -184,6 +184,9 @@ export class DeviceEligibilityView extends InMemoryView<DeviceEligibilityState> 
       {
         name: DeviceEligibilityView.viewName,
         sources: [{ context: 'registry' }],
+        // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
+        // when the state or evolve changes.
+        checkpoint: { owner: 'ca', version: 1 },
         initialState: initialEligibilityState,
         evolve: (state, recorded) => evolveEligibility(state, recorded.event),
       },

@@ -31,6 +31,9 @@ export class PendingRevocationRequestsView extends InMemoryView<PendingRevocatio
       {
         name: PendingRevocationRequestsView.viewName,
         sources: [{ context: 'revocation', aggregate: 'revocation' }],
+        // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
+        // when the state or evolve changes.
+        checkpoint: { owner: 'ca', version: 1 },
         initialState: () => new Map(),
         evolve(state, recorded) {
           if (RevocationRequested.is(recorded.event))

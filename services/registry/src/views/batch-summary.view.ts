@@ -21,6 +21,9 @@ export interface BatchSummaries {
 export const batchSummaryDefinition: LiveViewDefinition<BatchSummaries> = {
   name: 'registry-batch-summary',
   sources: [{ context: 'registry', aggregate: 'batch' }],
+  // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
+  // when the state or evolve changes.
+  checkpoint: { owner: 'registry', version: 1 },
   initialState: () => ({ batches: new Map() }),
   // Mutates in place (see device-by-id).
   evolve(view, recorded) {

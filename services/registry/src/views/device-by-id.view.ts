@@ -33,6 +33,9 @@ export interface DeviceById {
 export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
   name: 'registry-device-by-id',
   sources: [{ context: 'registry', aggregate: 'device' }],
+  // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
+  // when the state or evolve changes.
+  checkpoint: { owner: 'registry', version: 1 },
   initialState: () => ({
     devices: new Map(),
     unassignedAnnounced: new Set(),

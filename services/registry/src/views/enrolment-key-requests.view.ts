@@ -34,6 +34,9 @@ export interface EnrolmentKeyRequestReport extends BatchEnrolmentKeyRequest {
 export const enrolmentKeyRequestsDefinition: LiveViewDefinition<EnrolmentKeyRequests> = {
   name: 'registry-enrolment-key-requests',
   sources: [{ context: 'registry', aggregate: 'batch' }],
+  // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
+  // when the state or evolve changes.
+  checkpoint: { owner: 'registry', version: 1 },
   initialState: () => ({ requests: new Map(), manufacturerKeys: new Map(), held: new Map() }),
   evolve(view, recorded) {
     const { event } = recorded;
