@@ -140,6 +140,44 @@ export const CertificateRejected = defineEvent({
   }),
 });
 
+/**
+ * The CA asked a device for a CSR (a `csr-request` in its inbox, CertifyDevices), recorded before
+ * the request leaves: the device is owed a certificate for `requestId` until the request is
+ * answered (CertificateIssued or CertificateRejected with the same requestId), expires
+ * (CsrRequestExpired) or the device is revoked. Asking again (the same requestId, with backoff)
+ * records nothing more. A CA instance that restarts resumes the requests still pending.
+ */
+export const CsrRequested = defineEvent({
+  type: 'CsrRequested',
+  version: 1,
+  context: 'ca',
+  aggregate: 'device',
+  summary: 'The CA asked a device for a CSR; the request is pending until answered, expired or the device revoked.',
+  data: Struct({
+    deviceId: AggregateId,
+    requestId: AggregateId,
+    /** Which device key is to be certified. */
+    keyId: DeviceKeyId,
+    /** Unanswered by then, the request is given up (CsrRequestExpired). */
+    expiresAt: IsoTimestamp,
+  }),
+});
+
+/** A pending CsrRequested was given up unanswered: the device stays uncertified (certify it again to retry). */
+export const CsrRequestExpired = defineEvent({
+  type: 'CsrRequestExpired',
+  version: 1,
+  context: 'ca',
+  aggregate: 'device',
+  summary: 'A device did not answer a CSR request before it expired; the CA gave the request up.',
+  data: Struct({
+    deviceId: AggregateId,
+    requestId: AggregateId,
+    /** How often the instance that gave it up had asked the device (absent: it had not tracked it). */
+    asks: Type.Optional(Counter),
+  }),
+});
+
 export const CertificateRevoked = defineEvent({
   type: 'CertificateRevoked',
   version: 1,
