@@ -81,10 +81,15 @@ export interface Platform {
   readonly namespace: string;
   send<R>(command: { subject(namespace?: string): string }, payload: object, timeoutMs?: number): Promise<R>;
   /**
-   * Stops the registry or the CA and starts it again on the same log, keys and settings (as a pod
-   * restart would); resolves when the new instance is ready (its views rebuilt), with the time that took.
+   * Stops the registry, the CA or onboarding and starts it again on the same log, keys and settings
+   * (as a pod restart would; onboarding keeps its instance id and port); resolves when the new
+   * instance is ready (its views rebuilt), with the time that took. `beforeStart` runs between the
+   * stop and the start, untimed (a bench deletes the checkpoints the stop saved).
    */
-  restart(service: 'registry' | 'ca'): Promise<{ readyMs: number }>;
+  restart(
+    service: 'registry' | 'ca' | 'onboarding',
+    options?: { beforeStart?: () => Promise<unknown> },
+  ): Promise<{ readyMs: number }>;
   stop(): Promise<void>;
 }
 
@@ -171,34 +176,35 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await registry.caSubscriptionStarted();
     // Onboarding installs only CA chains under the root it pins: the one this CA created at start.
     const trustedRootSha256 = (await ca.authority.root()).fingerprintSha256;
-    const onboarding =
-      options.onboarding === false
-        ? undefined
-        : await startOnboarding({
-            env: {},
-            ...natsOf('onboarding'),
-            namespace,
-            platformKey,
-            config: {
-              httpPort: options.ports?.onboarding ?? 0,
-              instanceId: `demo-${randomBytes(3).toString('hex')}`,
-              trustedRootSha256,
-              ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
-            },
-            mosquittoBindings: (id) =>
-              id === targetId && broker
-                ? {
-                    trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) },
-                    reloader: pidFileReloader(broker.pidFile),
-                    logFile: broker.logFile,
-                  }
-                : undefined,
-            serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
-            // The broker's admin password, as the platform team would mount it (registerBroker names it).
-            secrets: adminSecrets,
-            logger,
-          });
-    if (onboarding) stops.push(() => onboarding.stop());
+    const onboardingInstanceId = `demo-${randomBytes(3).toString('hex')}`;
+    const onboardingPort = options.ports?.onboarding ?? (options.onboarding === false ? 0 : await freePort());
+    const startOnboardingNow = () =>
+      startOnboarding({
+        env: {},
+        ...natsOf('onboarding'),
+        namespace,
+        platformKey,
+        config: {
+          httpPort: onboardingPort,
+          instanceId: onboardingInstanceId,
+          trustedRootSha256,
+          ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
+        },
+        mosquittoBindings: (id) =>
+          id === targetId && broker
+            ? {
+                trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) },
+                reloader: pidFileReloader(broker.pidFile),
+                logFile: broker.logFile,
+              }
+            : undefined,
+        serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
+        // The broker's admin password, as the platform team would mount it (registerBroker names it).
+        secrets: adminSecrets,
+        logger,
+      });
+    let onboarding = options.onboarding === false ? undefined : await startOnboardingNow();
+    stops.push(async () => onboarding?.stop());
     const commands = new CommandClient(await connectionOf('gateway', 'operator-commands'));
     return {
       get registry() {
@@ -207,12 +213,16 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       get ca() {
         return ca;
       },
-      async restart(service) {
+      async restart(service, restartOptions = {}) {
+        if (service === 'onboarding' && !onboarding) throw new Error('started with onboarding: false');
         if (service === 'registry') await registry.stop();
-        else await ca.stop();
+        else if (service === 'ca') await ca.stop();
+        else await onboarding?.stop();
+        await restartOptions.beforeStart?.();
         const started = performance.now();
         if (service === 'registry') registry = await startRegistryNow();
-        else ca = await startCaNow();
+        else if (service === 'ca') ca = await startCaNow();
+        else onboarding = await startOnboardingNow();
         return { readyMs: performance.now() - started };
       },
       get onboarding() {

@@ -1,0 +1,184 @@
+/**
+ * `npm run bench:restart -- --devices 10000`   (default RESTART_DEVICES, else 10,000)
+ *
+ * Start-up at scale: provisions N devices on the real platform (import -> verify -> certify, as
+ * `bench:provision` does, not timed here), then restarts each service in turn on the log that run
+ * left, as a pod restart would, and prints the time from start to ready (every view rebuilt: what
+ * /ready reports) and the memory of the process. Each service is restarted twice:
+ * - from the log: its view checkpoints deleted first, so every view folds the whole log (what a
+ *   start costs without checkpoints, or with an incompatible checkpoint version);
+ * - from its checkpoints: what the stop before saved, plus the tail of the log after it.
+ *
+ * The registry, the CA and onboarding run in this one process (as in bench:provision): the memory
+ * printed is the process's (after a full GC), holding all three, not one service's. Devices are
+ * not onboarded to a broker (onboarding to Mosquitto runs ~100-150 devices/s, too slow for 100,000
+ * here): onboarding's restart rebuilds its views from the registry and CA logs without onboarded
+ * devices. `--profile DIR` writes this process's CPU profile of each restart
+ * (DIR/restart-<service>-<from>.cpuprofile).
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { CertifyDevices, VerifyIdentity } from '@tunnelkey/contracts';
+import { KvSnapshotStore } from '@tunnelkey/eventstore-jetstream';
+import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
+import { pino } from 'pino';
+import { argument, profileDirectory, profiler } from '../support/bench-options.js';
+import { useOrStartNats, type NatsServer } from '../support/infrastructure.js';
+import { operator, startPlatform, until, type Platform } from '../support/platform.js';
+import { ProgressBar } from '../support/progress-bar.js';
+import { FleetProcess } from './fleet-ipc.js';
+
+const log = (line = '') => process.stderr.write(`${line}\n`);
+const services = ['registry', 'ca', 'onboarding'] as const;
+type Service = (typeof services)[number];
+
+/** Deletes a service's view checkpoints (`<context>.view.*` in the snapshots bucket): its next start folds the whole log. */
+async function deleteViewCheckpoints(nc: NatsConnection, namespace: string, service: Service): Promise<number> {
+  const kv = await new Kvm(nc).open(KvSnapshotStore.bucketName({ namespace }));
+  const keys: string[] = [];
+  for await (const key of await kv.keys(`${service}.view.>`)) keys.push(key);
+  for (const key of keys) await kv.purge(key);
+  return keys.length;
+}
+
+function memory(): { rss: number; heapUsed: number } {
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rss, heapUsed };
+}
+
+async function main(): Promise<void> {
+  const size = argument('--devices', Number(process.env['RESTART_DEVICES'] ?? 10_000));
+  const hardwareThreads = argument('--hardware-threads', Math.max(1, availableParallelism() - 1));
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const profile = await profiler();
+  let nats: NatsServer | undefined;
+  let fixture: NatsFixture | undefined;
+  let platform: Platform | undefined;
+  let fleet: FleetProcess | undefined;
+  const stopAll = async () => {
+    await fleet?.stop().catch(() => undefined);
+    await platform?.stop().catch(() => undefined);
+    await fixture?.teardown().catch(() => undefined);
+    await nats?.stop().catch(() => undefined);
+  };
+  try {
+    nats = await useOrStartNats(log);
+    fixture = natsFixture({ url: nats.url, prefix: 'bench' });
+    await fixture.setup();
+    const namespace = fixture.namespace;
+    log(`bench:restart — ${size} devices, NATS ${nats.url}`);
+    platform = await startPlatform({ nats: fixture.nc, namespace, logger });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.removeAllListeners(signal);
+      process.on(signal, () => void stopAll().then(() => process.exit(130)));
+    }
+    const p = platform;
+    const batchId = `bench-${randomBytes(3).toString('hex')}`;
+
+    // The history: N devices imported, verified and certified (not timed).
+    const historyStarted = performance.now();
+    const manufactured = new ProgressBar('manufacture + enrol');
+    const fleetProfileDir = profileDirectory();
+    fleet = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
+    const f = fleet;
+    const { identityFileJson } = await f.request(
+      {
+        type: 'manufacture',
+        natsUrl: nats.url,
+        namespace,
+        size,
+        seedBase: `bench-${batchId}`,
+        platformPublicKeySpki: Buffer.from(p.platformPublicKeySpki).toString('base64'),
+        hardwareThreads,
+      },
+      'manufactured',
+    );
+    manufactured.finish();
+    await operator.defineBatch(p, batchId, size);
+    const summary = () => p.registry.readModel.batchSummary(batchId)?.byStatus;
+    const importing = new ProgressBar('import');
+    const report = await operator.importIdentities(p, { identityFile: () => identityFileJson }, batchId, (d, t) =>
+      importing.update(d, t),
+    );
+    if (report.accepted !== size)
+      throw new Error(`imported ${report.accepted} of ${size} (${report.rejected} rejected)`);
+    importing.finish();
+    const verifying = new ProgressBar('verify');
+    await p.send(VerifyIdentity, { scope: { kind: 'batch', batchId } });
+    await until(
+      'identities verified',
+      () => summary()?.Verified ?? 0,
+      size,
+      (d, t) => verifying.update(d, t),
+    );
+    verifying.finish();
+    const certifying = new ProgressBar('certify');
+    await p.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' });
+    await until(
+      'devices certified',
+      () => summary()?.Certified ?? 0,
+      size,
+      (d, t) => certifying.update(d, t),
+    );
+    certifying.finish();
+    // The devices are not needed for the restarts: their process goes, its memory with it.
+    await f.stop();
+    fleet = undefined;
+    const historySeconds = (performance.now() - historyStarted) / 1000;
+    const streams = await jetstreamManager(fixture.nc);
+    const logSizes: string[] = [];
+    for (const context of ['REGISTRY', 'CA', 'ONBOARDING']) {
+      const info = await streams.streams.info(`${namespace.toUpperCase()}_${context}`).catch(() => undefined);
+      if (info) logSizes.push(`${context} ${info.state.messages} events`);
+    }
+
+    const rows: string[] = [];
+    const before = memory();
+    for (const service of services) {
+      for (const from of ['log', 'checkpoint'] as const) {
+        const stopProfile = await profile(`restart-${service}-${from}`);
+        // The stop saves the views' checkpoints: from the log, they are deleted before the start.
+        const nc = fixture.nc;
+        const { readyMs } = await p.restart(
+          service,
+          from === 'log' ? { beforeStart: () => deleteViewCheckpoints(nc, namespace, service) } : {},
+        );
+        await stopProfile();
+        const { rss, heapUsed } = memory();
+        rows.push(
+          `  ${service.padEnd(11)} ${`from the ${from}`.padEnd(20)} ${(readyMs / 1000).toFixed(2).padStart(8)} ${mib(rss).padStart(9)} ${mib(heapUsed).padStart(9)}`,
+        );
+      }
+    }
+    process.stdout.write(
+      [
+        '',
+        `bench:restart — ${size} provisioned devices (${availableParallelism()} cores, node ${process.version})`,
+        `  history: ${size} devices imported, verified, certified in ${historySeconds.toFixed(0)} s; log: ${logSizes.join(', ')}; no device onboarded to a broker`,
+        `  process memory before the restarts (after a full GC): rss ${mib(before.rss)}, heap used ${mib(before.heapUsed)}`,
+        `  ${'service'.padEnd(11)} ${'restart'.padEnd(20)} ${'ready s'.padStart(8)} ${'rss'.padStart(9)} ${'heap'.padStart(9)}`,
+        ...rows,
+        '  ready s: from the start of the new instance to ready (every view rebuilt, what /ready reports)',
+        '  rss / heap: this process after the restart and a full GC; registry, CA and onboarding share it (not one service each)',
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await stopAll();
+  }
+}
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);
