@@ -226,9 +226,10 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
       expect(text).toContain('X509v3 Authority Key Identifier');
       expect(text).toContain(`URI:http://127.0.0.1:8480/crl/${issuingAuthorityId('acme')}.crl`);
       expect(delivered.serialNumber).toMatch(/^[0-9a-f]{30,32}$/); // 128-bit random (top bit cleared)
+      // The request is recorded before it is sent, the answer after it.
       const events = await deviceEvents(device.deviceId);
-      expect(events.map((e) => e.type)).toEqual(['CertificateIssued']);
-      expect(CertificateIssued.parse(events[0]).data.serialNumber).toBe(delivered.serialNumber);
+      expect(events.map((e) => e.type)).toEqual(['CsrRequested', 'CertificateIssued']);
+      expect(CertificateIssued.parse(events[1]).data.serialNumber).toBe(delivered.serialNumber);
     }
   }, 60_000);
 

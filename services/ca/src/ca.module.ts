@@ -1,6 +1,6 @@
 /**
  * The CA's Nest module: binds its ports to adapters (JetStream KV and object store unless given),
- * starts its views, and lists its handlers, controllers, reaction and job. No logic here.
+ * starts its views, and lists its handlers, controllers, reaction and jobs. No logic here.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -14,7 +14,9 @@ import { CertificateAuthority } from './authority/certificate-authority.js';
 import type { CaKeyStore } from './ca-key-store-port/ca-key-store.js';
 import { CertifyDevicesHandler } from './certify-devices/certify-devices.handler.js';
 import { CertifyDevicesMsController } from './certify-devices/certify-devices.ms-controller.js';
+import { CsrRequestsJob } from './certify-devices/csr-requests.job.js';
 import type { CaConfig } from './config.js';
+import { DeviceCertificateStates } from './deciders/device-certificate-states.js';
 import { ensureAuthoritiesAtStart } from './create-issuing-authority/authorities-at-start.js';
 import { CreateIssuingAuthorityHandler } from './create-issuing-authority/create-issuing-authority.handler.js';
 import { CreateIssuingAuthorityMsController } from './create-issuing-authority/create-issuing-authority.ms-controller.js';
@@ -42,6 +44,7 @@ import {
   type Clock,
 } from './tokens.js';
 import { DeviceEligibilityView } from './views/device-eligibility.view.js';
+import { PendingCsrRequestsView } from './views/pending-csr-requests.view.js';
 import { PendingRevocationRequestsView } from './views/pending-revocation-requests.view.js';
 import { RevokedCertificatesView } from './views/revoked-certificates.view.js';
 
@@ -144,14 +147,17 @@ export class CaModule {
         viewProvider(DeviceEligibilityView, viewDeps),
         viewProvider(RevokedCertificatesView, viewDeps),
         viewProvider(PendingRevocationRequestsView, viewDeps),
+        viewProvider(PendingCsrRequestsView, viewDeps),
         {
           provide: AUTHORITIES_READY,
           inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler, CA_LOGGER],
           useFactory: ensureAuthoritiesAtStart,
         },
+        DeviceCertificateStates,
         IssueCertificateHandler,
         CsrUplinkController,
         CertifyDevicesHandler,
+        CsrRequestsJob,
         CreateIssuingAuthorityHandler,
         PublishCrlHandler,
         ServeCrlHandler,

@@ -41,6 +41,24 @@ export const caConfigSchema = defineConfig({
     'CSRs one instance works on at once: bounds memory and keeps signing latency flat',
     { min: 1 },
   ),
+  csrWindow: integer(
+    'CA_CSR_WINDOW',
+    1_000,
+    'CSR requests one instance keeps outstanding (asked, not answered yet); the next device is asked when one is answered or expires',
+    { min: 1 },
+  ),
+  csrRetrySeconds: integer(
+    'CA_CSR_RETRY_SECONDS',
+    30,
+    'A device that has not answered its CSR request within this is asked again (same requestId); the wait doubles after each ask',
+    { min: 1 },
+  ),
+  csrExpirySeconds: integer(
+    'CA_CSR_EXPIRY_SECONDS',
+    600,
+    'A CSR request still unanswered this long after the first ask is given up (recorded as CsrRequestExpired)',
+    { min: 1 },
+  ),
   rootLifetimeDays: integer('CA_ROOT_LIFETIME_DAYS', 20 * 365, 'Validity of the root CA certificate, in days', {
     min: 1,
   }),
@@ -91,6 +109,12 @@ export interface CaConfig {
   instanceId: string;
   /** CSRs processed at once per instance. */
   maxConcurrentIssuance: number;
+  /** CSR requests outstanding at once per instance (CertifyDevices' window). */
+  csrWindow: number;
+  /** First wait for a device's answer before it is asked again; doubled after each ask. */
+  csrRetrySeconds: number;
+  /** From the first ask to giving the request up. */
+  csrExpirySeconds: number;
   rootLifetimeDays: number;
   issuingLifetimeDays: number;
   organization: string;

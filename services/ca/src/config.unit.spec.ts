@@ -19,6 +19,9 @@ describe('CA configuration', () => {
       crlBaseUrl: 'http://127.0.0.1:3102/crl',
       instanceId: 'pod-7',
       maxConcurrentIssuance: 64,
+      csrWindow: 1000,
+      csrRetrySeconds: 30,
+      csrExpirySeconds: 600,
       rootLifetimeDays: 7300,
       issuingLifetimeDays: 3650,
       organization: 'tunnelkey',
@@ -33,6 +36,9 @@ describe('CA configuration', () => {
       CRL_BASE_URL: 'https://pki.example.com/crl/',
       CA_INSTANCE_ID: 'ca 1',
       CA_MAX_CONCURRENT_ISSUANCE: '8',
+      CA_CSR_WINDOW: '50',
+      CA_CSR_RETRY_SECONDS: '5',
+      CA_CSR_EXPIRY_SECONDS: '60',
       CA_ORGANIZATION: 'Acme',
       CA_CRL_VALIDITY_HOURS: '24',
       CA_CRL_REFRESH_CHECK_MS: '1000',
@@ -41,6 +47,9 @@ describe('CA configuration', () => {
       crlBaseUrl: 'https://pki.example.com/crl',
       instanceId: 'ca-1',
       maxConcurrentIssuance: 8,
+      csrWindow: 50,
+      csrRetrySeconds: 5,
+      csrExpirySeconds: 60,
       organization: 'Acme',
       crlValidityHours: 24,
       crlRefreshCheckMs: 1000,
@@ -48,6 +57,7 @@ describe('CA configuration', () => {
     expect(() => caConfigFromEnv({ CRL_BASE_URL: 'ftp://pki.example.com' })).toThrow(/CRL_BASE_URL/);
     expect(() => caConfigFromEnv({ CA_MAX_CONCURRENT_ISSUANCE: 'many' })).toThrow(ConfigError);
     expect(() => caConfigFromEnv({ CA_CRL_VALIDITY_HOURS: '0' })).toThrow(/CA_CRL_VALIDITY_HOURS/);
+    expect(() => caConfigFromEnv({ CA_CSR_WINDOW: '0' })).toThrow(/CA_CSR_WINDOW/);
   });
 
   it('keeps the secrets out of the configuration, for the KEK and platform-key loaders only', () => {

@@ -1,13 +1,13 @@
 /**
- * CertifyDevices: ask each eligible device in scope for a CSR (csr-request to its inbox). The
- * requestId is derived from the command id and the device, so a retried command asks for the
- * same certificates and the devices' answers are issued once.
+ * CertifyDevices: queue a CSR request for each eligible device in scope and reply how many will be
+ * asked, once under way. The window (CsrRequestsJob) asks them as it has room, records each request
+ * first, asks again whoever does not answer and gives up whoever never does. The requestId is
+ * derived from the command id and the device, so a retried command asks for the same certificates
+ * and the devices' answers are issued once.
  */
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { CertifyDevices, CsrRequestMessage, type CommandOf, type ResultOf } from '@tunnelkey/contracts';
-import { mapBounded } from '@tunnelkey/concurrency';
-import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
+import { CertifyDevices, type CommandOf, type ResultOf } from '@tunnelkey/contracts';
 import type { Logger } from 'pino';
 import { CertificateAuthority } from '../authority/certificate-authority.js';
 import { CaCommandRejected } from '../errors.js';
@@ -21,14 +21,12 @@ import {
   policyAllowsIssuance,
 } from '../issue-certificate/request-validators.js';
 import { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
-import { CA_LOGGER, DOWNLINKS } from '../tokens.js';
+import { CA_LOGGER } from '../tokens.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
+import { CsrRequestsJob } from './csr-requests.job.js';
 
 /** The same registry checks issuance applies; a device failing them is not asked for a CSR. */
 const eligibilityChecks = [deviceKnown, deviceNotRevoked, deviceInBatch, deviceVerified, policyAllowsIssuance];
-
-/** csr-requests in flight at once: a batch of 10,000 devices must not swamp the bus. */
-const maxConcurrentRequests = 64;
 
 /**
  * The requestId a CertifyDevices command gives one device. Not a command id: it travels in the
@@ -44,7 +42,7 @@ export class CertifyDevicesHandler {
     private readonly authority: CertificateAuthority,
     /** Each issuing CA gets its first CRL before its first certificate (targets enforcing CRLs need one). */
     private readonly crls: PublishCrlHandler,
-    @Inject(DOWNLINKS) private readonly downlinks: DownlinkPublisher,
+    private readonly requests: CsrRequestsJob,
     @Inject(CA_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -81,13 +79,16 @@ export class CertifyDevicesHandler {
       await this.crls.ensurePublished((await this.authority.issuingFor(ownerId)).authorityId);
     }
     const keyId = command.keyId ?? 'enrolment';
-    await mapBounded(eligible, maxConcurrentRequests, ({ deviceId }) =>
-      this.downlinks.send(CsrRequestMessage, deviceId, {
-        requestId: certificationRequestId(command.commandId, deviceId),
-        keyId,
-      }),
-    );
     const { commandId } = command;
+    const correlationId = command.correlationId ?? commandId;
+    this.requests.ask(
+      eligible.map(({ deviceId }) => ({
+        deviceId,
+        requestId: certificationRequestId(commandId, deviceId),
+        keyId,
+        correlationId,
+      })),
+    );
     const skipped = candidates.length - eligible.length;
     const logged = {
       event: 'ca.certification_requested',
@@ -95,8 +96,10 @@ export class CertifyDevicesHandler {
       scope: command.scope.kind,
       devices: eligible.length,
       skipped,
+      queued: this.requests.queued,
+      outstanding: this.requests.outstanding,
     };
-    this.logger.info(logged, 'CSRs requested');
+    this.logger.info(logged, 'CSR requests queued');
     return { devices: eligible.length };
   }
 }

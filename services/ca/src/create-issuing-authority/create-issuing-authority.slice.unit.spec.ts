@@ -74,7 +74,7 @@ describe('create-issuing-authority slice (in-memory store)', () => {
   it('refuses certification of a batch whose owner has no issuing CA, and creates none', async () => {
     ca = await caSlice({ owners: [] });
     await ca.device('b');
-    const certify = new CertifyDevicesHandler(ca.eligibility, ca.authority, ca.crls, ca.downlinks, silent);
+    const certify = new CertifyDevicesHandler(ca.eligibility, ca.authority, ca.crls, ca.csrRequests(), silent);
     await expect(certify.handle({ commandId: 'cert-1', scope: { kind: 'batch', batchId: 'b' } })).rejects.toMatchObject(
       {
         reason: 'no-issuing-authority',

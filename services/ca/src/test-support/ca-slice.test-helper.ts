@@ -18,11 +18,14 @@ import { identityFromPublicKey } from '@tunnelkey/puf';
 import { pino } from 'pino';
 import { CertificateAuthority } from '../authority/certificate-authority.js';
 import { InMemoryCaKeyStore } from '../ca-key-store-port/ca-key-store.js';
+import { CsrRequestsJob } from '../certify-devices/csr-requests.job.js';
 import { caConfigFromEnv, type CaConfig } from '../config.js';
 import { InMemoryCrlStore } from '../crl-store-port/crl-store.js';
 import { inProcessCeremony, type InProcessCeremony } from '../ceremony/run-ceremony.js';
+import { DeviceCertificateStates } from '../deciders/device-certificate-states.js';
 import { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
+import { PendingCsrRequestsView } from '../views/pending-csr-requests.view.js';
 import { RevokedCertificatesView } from '../views/revoked-certificates.view.js';
 import { RegistryFacts } from './registry-events.test-helper.js';
 
@@ -87,7 +90,12 @@ export interface CaSlice {
   sent: Sent[];
   eligibility: DeviceEligibilityView;
   revoked: RevokedCertificatesView;
+  pending: PendingCsrRequestsView;
+  /** The device streams' state cache the CSR window and issuance share (as in the module). */
+  states: DeviceCertificateStates;
   crls: PublishCrlHandler;
+  /** CertifyDevices' window on these ports (stopped with the slice); the sweep runs only when called. */
+  csrRequests(options?: CsrWindowOptions): CsrRequestsJob;
   /** The admin ceremony, run in process (root key in memory): signs more owners' issuing CAs. */
   ceremony: InProcessCeremony;
   /** A device the registry imported into `batchId` and (unless told otherwise) verified. */
@@ -97,6 +105,14 @@ export interface CaSlice {
   /** Every event of an aggregate type in a context, in order. */
   all(context: StreamRef['context'], aggregate: string): Promise<EventEnvelope[]>;
   stop(): Promise<void>;
+}
+
+export interface CsrWindowOptions {
+  window?: number;
+  retrySeconds?: number;
+  expirySeconds?: number;
+  /** Default: the slice's clock (real time). */
+  clock?: () => Date;
 }
 
 /**
@@ -133,6 +149,9 @@ export async function caSlice(options: { owners?: readonly string[] } = {}): Pro
   });
   const eligibility = await DeviceEligibilityView.start(store, silent);
   const revoked = await RevokedCertificatesView.start(store, silent);
+  const pending = await PendingCsrRequestsView.start(store, silent);
+  const states = new DeviceCertificateStates();
+  const jobs: CsrRequestsJob[] = [];
   const crls = new PublishCrlHandler(store, authority, crlStore, revoked, config, clock, silent, undefined);
   return {
     store,
@@ -147,8 +166,27 @@ export async function caSlice(options: { owners?: readonly string[] } = {}): Pro
     sent,
     eligibility,
     revoked,
+    pending,
+    states,
     crls,
     ceremony,
+    csrRequests(options = {}) {
+      const job = new CsrRequestsJob(
+        store,
+        states,
+        pending,
+        downlinks,
+        {
+          csrWindow: options.window ?? config.csrWindow,
+          csrRetrySeconds: options.retrySeconds ?? config.csrRetrySeconds,
+          csrExpirySeconds: options.expirySeconds ?? config.csrExpirySeconds,
+        },
+        options.clock ?? clock,
+        silent,
+      );
+      jobs.push(job);
+      return job;
+    },
     async device(batchId, options = {}) {
       const device = await TestDevice.create();
       await registry.importDevice(device.deviceId, batchId, device.publicKeySpki);
@@ -162,8 +200,10 @@ export async function caSlice(options: { owners?: readonly string[] } = {}): Pro
       return found;
     },
     async stop() {
+      for (const job of jobs) await job.onModuleDestroy();
       await eligibility.stop();
       await revoked.stop();
+      await pending.stop();
     },
   };
 }

@@ -1,0 +1,120 @@
+/**
+ * Query: which CSR requests has the CA sent that nobody answered yet? Folded from the device
+ * streams (`ca.device.*`) in a LiveView, rebuilt at start: a CsrRequested is pending until a
+ * CertificateIssued or CertificateRejected with its requestId (whichever instance handled the CSR),
+ * its CsrRequestExpired, or the device's CertificationRevoked. CertifyDevices' window listens to it
+ * (`onSettled`) to free a slot, and a restarted instance resumes what it lists.
+ */
+import {
+  CertificateIssued,
+  CertificateRejected,
+  CertificationRevoked,
+  CsrRequestExpired,
+  CsrRequested,
+  type DataOf,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
+import { LiveView, type EventStore } from '@tunnelkey/eventstore';
+import { InMemoryView } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+
+export interface PendingCsrRequest {
+  deviceId: string;
+  requestId: string;
+  keyId: string;
+  expiresAt: string;
+  /** The CertifyDevices command the request came from. */
+  correlationId: string;
+}
+
+/** By requestId, in log order (a Map keeps insertion order). */
+export type PendingCsrRequestsState = Map<string, PendingCsrRequest>;
+
+export type SettledListener = (requestId: string, how: 'answered' | 'expired' | 'revoked') => void;
+
+export class PendingCsrRequestsView extends InMemoryView<PendingCsrRequestsState> {
+  static readonly viewName = 'ca-pending-csr-requests';
+
+  private constructor(
+    view: LiveView<PendingCsrRequestsState>,
+    private readonly listeners: Set<SettledListener>,
+  ) {
+    super(view);
+  }
+
+  static async start(store: EventStore, logger: Logger): Promise<PendingCsrRequestsView> {
+    const listeners = new Set<SettledListener>();
+    const settle = (state: PendingCsrRequestsState, requestId: string, how: Parameters<SettledListener>[1]) => {
+      if (!state.delete(requestId)) return;
+      for (const listener of listeners) listener(requestId, how);
+    };
+    const view = await LiveView.start<PendingCsrRequestsState>(
+      store,
+      {
+        name: PendingCsrRequestsView.viewName,
+        sources: [{ context: 'ca', aggregate: 'device' }],
+        initialState: () => new Map(),
+        evolve(state, { event }) {
+          foldPending(state, event, settle);
+          return state;
+        },
+      },
+      { logger },
+    );
+    return new PendingCsrRequestsView(view, listeners);
+  }
+
+  /** Every pending request, oldest first. */
+  pending(): PendingCsrRequest[] {
+    return [...this.state.values()];
+  }
+
+  get size(): number {
+    return this.state.size;
+  }
+
+  isPending(requestId: string): boolean {
+    return this.state.has(requestId);
+  }
+
+  /** Called once per request leaving the pending set; returns the unsubscribe. */
+  onSettled(listener: SettledListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+type Data<E> = DataOf<E>;
+
+/**
+ * Folds one device-stream event (in place). The store has already validated each event against
+ * its contract, so it dispatches on the type alone (a schema check per certificate would cost).
+ */
+export function foldPending(
+  state: PendingCsrRequestsState,
+  event: EventEnvelope,
+  settle: (state: PendingCsrRequestsState, requestId: string, how: Parameters<SettledListener>[1]) => void,
+): void {
+  switch (event.type) {
+    case CsrRequested.type: {
+      const { deviceId, requestId, keyId, expiresAt } = event.data as Data<typeof CsrRequested>;
+      state.set(requestId, { deviceId, requestId, keyId, expiresAt, correlationId: event.correlationId });
+      break;
+    }
+    case CertificateIssued.type:
+    case CertificateRejected.type:
+      settle(state, (event.data as Data<typeof CertificateIssued>).requestId, 'answered');
+      break;
+    case CsrRequestExpired.type:
+      settle(state, (event.data as Data<typeof CsrRequestExpired>).requestId, 'expired');
+      break;
+    case CertificationRevoked.type: {
+      const { deviceId } = event.data as Data<typeof CertificationRevoked>;
+      for (const pending of [...state.values()])
+        if (pending.deviceId === deviceId) settle(state, pending.requestId, 'revoked');
+      break;
+    }
+    default:
+      break;
+  }
+}
