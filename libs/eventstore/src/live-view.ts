@@ -200,7 +200,7 @@ export interface LiveViewDefinition<S> {
    * a start loads the newest one of this version and replays only what follows. The state must be
    * plain data, Maps and Sets. Without it the view is rebuilt from the whole log at every start.
    */
-  checkpoint?: ViewCheckpointPolicy;
+  checkpoint?: ViewCheckpointPolicy<S>;
 }
 
 const defaultCheckpointEvery = 10_000;
@@ -290,7 +290,8 @@ export class LiveView<S> {
     if (this.#sinceSave === 0) return;
     const started = performance.now();
     const events = this.#sinceSave;
-    const data = encodeViewCheckpoint(policy.version, { state: this.#state, positions: { ...this.#positions } });
+    const state = policy.toCheckpoint ? policy.toCheckpoint(this.#state) : this.#state;
+    const data = encodeViewCheckpoint(policy.version, { state, positions: { ...this.#positions } });
     this.#sinceSave = 0;
     const saving = checkpoints.save(viewCheckpointKey(policy.owner, this.definition.name), data);
     this.#saving = saving;
@@ -342,7 +343,7 @@ export class LiveView<S> {
     );
   }
 
-  async #load(policy: ViewCheckpointPolicy): Promise<void> {
+  async #load(policy: ViewCheckpointPolicy<S>): Promise<void> {
     const key = viewCheckpointKey(policy.owner, this.definition.name);
     let data: Uint8Array | undefined;
     try {
@@ -355,7 +356,7 @@ export class LiveView<S> {
       return;
     }
     if (!data) return;
-    const decoded = decodeViewCheckpoint<S>(policy.version, data);
+    const decoded = decodeViewCheckpoint<unknown>(policy.version, data);
     if ('ignored' in decoded) {
       this.#logger.warn(
         { event: 'eventstore.view_checkpoint_ignored', view: this.definition.name, reason: decoded.ignored },
@@ -372,7 +373,7 @@ export class LiveView<S> {
       );
       return;
     }
-    this.#state = state;
+    this.#state = policy.fromCheckpoint ? policy.fromCheckpoint(state) : (state as S);
     Object.assign(this.#positions, positions);
   }
 }

@@ -12,7 +12,7 @@ export interface ViewCheckpointStore {
 }
 
 /** How a LiveView checkpoints itself. */
-export interface ViewCheckpointPolicy {
+export interface ViewCheckpointPolicy<S = unknown> {
   /** The context of the service that owns the view (its checkpoint key lives under it: `<owner>.view.<name>`). */
   owner: BoundedContext;
   /**
@@ -22,6 +22,12 @@ export interface ViewCheckpointPolicy {
   version: number;
   /** Saves once this many events were folded in since the last save (live). Default 10,000. */
   everyEvents?: number;
+  /**
+   * For a state that is not plain data, Maps and Sets (a class, private fields): what to store
+   * (plain data, Maps, Sets) and how to make the state again from it. Both or neither.
+   */
+  toCheckpoint?: (state: S) => unknown;
+  fromCheckpoint?: (stored: unknown) => S;
 }
 
 /** Checkpoint key of a view: `<owner>.view.<name>` (names are subject-safe, so KV-safe too). */

@@ -32,6 +32,41 @@ export class BatchPlanState {
   /** Devices the registry revoked (DeviceRevoked). */
   readonly revoked = new Set<string>();
 
+  /** What a view checkpoint stores of this state (Maps and Sets, all of it). */
+  toCheckpoint(): {
+    policies: BatchPlanState['policies'];
+    batches: BatchPlanState['batches'];
+    devicesByBatch: BatchPlanState['devicesByBatch'];
+    batchOfDevice: BatchPlanState['batchOfDevice'];
+    revoked: BatchPlanState['revoked'];
+  } {
+    return {
+      policies: this.policies,
+      batches: this.batches,
+      devicesByBatch: this.devicesByBatch,
+      batchOfDevice: this.batchOfDevice,
+      revoked: this.revoked,
+    };
+  }
+
+  /** The state again from what `toCheckpoint` stored. */
+  static fromCheckpoint(stored: unknown): BatchPlanState {
+    const data = stored as {
+      policies: BatchPlanState['policies'];
+      batches: BatchPlanState['batches'];
+      devicesByBatch: BatchPlanState['devicesByBatch'];
+      batchOfDevice: BatchPlanState['batchOfDevice'];
+      revoked: BatchPlanState['revoked'];
+    };
+    const state = new BatchPlanState();
+    for (const [k, v] of data.policies) state.policies.set(k, v);
+    for (const [k, v] of data.batches) state.batches.set(k, v);
+    for (const [k, v] of data.devicesByBatch) state.devicesByBatch.set(k, v);
+    for (const [k, v] of data.batchOfDevice) state.batchOfDevice.set(k, v);
+    for (const v of data.revoked) state.revoked.add(v);
+    return state;
+  }
+
   apply(event: EventEnvelope): void {
     switch (event.type) {
       case ServerPolicyDefined.type: {
@@ -84,6 +119,14 @@ export class BatchPlanView extends InMemoryView<BatchPlanState> {
         sources: [{ context: 'registry' }],
         initialState: () => new BatchPlanState(),
         evolve: (state, recorded) => (state.apply(recorded.event), state),
+        // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the
+        // version when the state or apply changes.
+        checkpoint: {
+          owner: 'onboarding',
+          version: 1,
+          toCheckpoint: (state) => state.toCheckpoint(),
+          fromCheckpoint: (stored) => BatchPlanState.fromCheckpoint(stored),
+        },
       },
       logger ? { logger } : {},
     );

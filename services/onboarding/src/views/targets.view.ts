@@ -46,6 +46,20 @@ export class TargetsState {
   readonly targets = new Map<string, TargetTrustState>();
   readonly devices = new Map<string, DeviceOnTargets>();
 
+  /** What a view checkpoint stores of this state (Maps and Sets, all of it). */
+  toCheckpoint(): { targets: TargetsState['targets']; devices: TargetsState['devices'] } {
+    return { targets: this.targets, devices: this.devices };
+  }
+
+  /** The state again from what `toCheckpoint` stored. */
+  static fromCheckpoint(stored: unknown): TargetsState {
+    const data = stored as { targets: TargetsState['targets']; devices: TargetsState['devices'] };
+    const state = new TargetsState();
+    for (const [k, v] of data.targets) state.targets.set(k, v);
+    for (const [k, v] of data.devices) state.devices.set(k, v);
+    return state;
+  }
+
   device(deviceId: string): DeviceOnTargets {
     let device = this.devices.get(deviceId);
     if (!device)
@@ -123,6 +137,14 @@ export class TargetsView extends InMemoryView<TargetsState> {
         sources: [{ context: 'onboarding' }],
         initialState: () => new TargetsState(),
         evolve: (state, recorded) => (state.apply(recorded.event), state),
+        // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the
+        // version when the state or apply changes.
+        checkpoint: {
+          owner: 'onboarding',
+          version: 1,
+          toCheckpoint: (state) => state.toCheckpoint(),
+          fromCheckpoint: (stored) => TargetsState.fromCheckpoint(stored),
+        },
       },
       logger ? { logger } : {},
     );
