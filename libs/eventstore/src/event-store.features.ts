@@ -690,7 +690,7 @@ export function eventStoreFeatures(implementation: string, createHarness: () => 
           const name = uniqueId('periodic');
           const definition = {
             ...checkpointed(name, 1, { folds: 0 }),
-            checkpoint: { owner: 'registry' as const, version: 1, everyEvents: 2 },
+            checkpoint: { owner: 'registry' as const, version: 1, everyEvents: 2, minIntervalMs: 0 },
           };
           const view = await LiveView.start(h.store, definition);
           const sequences = await seed(2);

@@ -204,12 +204,13 @@ export interface LiveViewDefinition<S> {
 }
 
 const defaultCheckpointEvery = 10_000;
+const defaultCheckpointIntervalMs = 60_000;
 
 /**
  * An in-memory read model on a LiveFeed: rebuilt at every start from its newest checkpoint (or
  * from the log's start), then followed. With a checkpoint policy it saves a checkpoint after the
- * rebuild (when it replayed anything), every `everyEvents` live events (at most one save running),
- * and at stop.
+ * rebuild (when it replayed anything), every `everyEvents` live events but no more often than
+ * `minIntervalMs` (at most one save running), and at stop.
  */
 export class LiveView<S> {
   #state: S;
@@ -219,6 +220,7 @@ export class LiveView<S> {
   #sinceSave = 0;
   #saving: Promise<void> | undefined;
   #scheduled = false;
+  #lastSaveStarted = Number.NEGATIVE_INFINITY;
   #checkpoints: ViewCheckpointStore | undefined;
   #logger: Logger;
 
@@ -250,7 +252,12 @@ export class LiveView<S> {
       apply: (recorded, source) => {
         view.#state = definition.evolve(view.#state, recorded);
         view.#positions[sourceKey(source)] = recorded.sequence;
-        if (policy && ++view.#sinceSave >= (policy.everyEvents ?? defaultCheckpointEvery) && view.#feed)
+        if (
+          policy &&
+          ++view.#sinceSave >= (policy.everyEvents ?? defaultCheckpointEvery) &&
+          view.#feed &&
+          performance.now() - view.#lastSaveStarted >= (policy.minIntervalMs ?? defaultCheckpointIntervalMs)
+        )
           view.#saveInBackground();
       },
       ...(options.logger ? { logger: options.logger } : {}),
@@ -289,6 +296,7 @@ export class LiveView<S> {
     await this.#saving?.catch(() => undefined);
     if (this.#sinceSave === 0) return;
     const started = performance.now();
+    this.#lastSaveStarted = started;
     const events = this.#sinceSave;
     const state = policy.toCheckpoint ? policy.toCheckpoint(this.#state) : this.#state;
     const data = encodeViewCheckpoint(policy.version, { state, positions: { ...this.#positions } });

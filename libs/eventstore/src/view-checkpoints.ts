@@ -23,6 +23,11 @@ export interface ViewCheckpointPolicy<S = unknown> {
   /** Saves once this many events were folded in since the last save (live). Default 10,000. */
   everyEvents?: number;
   /**
+   * And no sooner than this after the previous save started (a large view costs a serialisation
+   * per save). Default 60 s. The save after a rebuild and the one at stop do not wait for it.
+   */
+  minIntervalMs?: number;
+  /**
    * For a state that is not plain data, Maps and Sets (a class, private fields): what to store
    * (plain data, Maps, Sets) and how to make the state again from it. Both or neither.
    */
