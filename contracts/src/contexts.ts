@@ -11,8 +11,10 @@ export type BoundedContext = (typeof boundedContexts)[number];
 export const aggregatesByContext = {
   registry: ['policy', 'batch', 'device'],
   // `device`: one device's certificate requests and certificates, so that two CA instances
-  // racing on one request meet in one subject's concurrency check.
-  ca: ['authority', 'certificate', 'crl', 'device', 'revocation'],
+  // racing on one request meet in one subject's concurrency check. `csr-request`: one CSR request
+  // the CA sent (CertifyDevices), tracked until answered or given up; apart from `device`, so the
+  // consumers of a device's certificates (one event in flight each) do not wait on every request.
+  ca: ['authority', 'certificate', 'crl', 'device', 'csr-request', 'revocation'],
   onboarding: ['target', 'device'],
   ota: ['firmware', 'rollout', 'device'],
   revocation: ['revocation'],

@@ -142,8 +142,9 @@ export const CertificateRejected = defineEvent({
 
 /**
  * The CA asked a device for a CSR (a `csr-request` in its inbox, CertifyDevices), recorded before
- * the request leaves: the device is owed a certificate for `requestId` until the request is
- * answered (CertificateIssued or CertificateRejected with the same requestId), expires
+ * the request leaves, on the request's own subject (`ca.csr-request.<requestId>`): the device is
+ * owed a certificate for `requestId` until the request is answered (CertificateIssued or
+ * CertificateRejected with the same requestId, on `ca.device.<deviceId>`), expires
  * (CsrRequestExpired) or the device is revoked. Asking again (the same requestId, with backoff)
  * records nothing more. A CA instance that restarts resumes the requests still pending.
  */
@@ -151,7 +152,7 @@ export const CsrRequested = defineEvent({
   type: 'CsrRequested',
   version: 1,
   context: 'ca',
-  aggregate: 'device',
+  aggregate: 'csr-request',
   summary: 'The CA asked a device for a CSR; the request is pending until answered, expired or the device revoked.',
   data: Struct({
     deviceId: AggregateId,
@@ -168,7 +169,7 @@ export const CsrRequestExpired = defineEvent({
   type: 'CsrRequestExpired',
   version: 1,
   context: 'ca',
-  aggregate: 'device',
+  aggregate: 'csr-request',
   summary: 'A device did not answer a CSR request before it expired; the CA gave the request up.',
   data: Struct({
     deviceId: AggregateId,

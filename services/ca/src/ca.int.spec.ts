@@ -29,6 +29,7 @@ import { pino } from 'pino';
 import { KvCaKeyStore } from './jetstream/kv-ca-key-store.js';
 import { issuingAuthorityId } from './authority/certificate-authority.js';
 import { inProcessCeremony, type InProcessCeremony } from './ceremony/run-ceremony.js';
+import { csrRequestStream } from './certify-devices/csr-request.decider.js';
 import { startCa, type RunningCa } from './start-ca.js';
 import { DeviceSide } from './test-support/device-side.test-helper.js';
 import { RegistryFacts } from './test-support/registry-events.test-helper.js';
@@ -226,10 +227,13 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
       expect(text).toContain('X509v3 Authority Key Identifier');
       expect(text).toContain(`URI:http://127.0.0.1:8480/crl/${issuingAuthorityId('acme')}.crl`);
       expect(delivered.serialNumber).toMatch(/^[0-9a-f]{30,32}$/); // 128-bit random (top bit cleared)
-      // The request is recorded before it is sent, the answer after it.
       const events = await deviceEvents(device.deviceId);
-      expect(events.map((e) => e.type)).toEqual(['CsrRequested', 'CertificateIssued']);
-      expect(CertificateIssued.parse(events[1]).data.serialNumber).toBe(delivered.serialNumber);
+      expect(events.map((e) => e.type)).toEqual(['CertificateIssued']);
+      expect(CertificateIssued.parse(events[0]).data.serialNumber).toBe(delivered.serialNumber);
+      // The request was recorded (on its own stream) before it was sent.
+      const { requestId } = (await lastOf(device, 'csr-request')).body as { requestId: string };
+      const { events: requested } = await store.read(csrRequestStream(requestId));
+      expect(requested.map((r) => r.event.type)).toEqual(['CsrRequested']);
     }
   }, 60_000);
 

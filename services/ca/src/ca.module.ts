@@ -16,7 +16,6 @@ import { CertifyDevicesHandler } from './certify-devices/certify-devices.handler
 import { CertifyDevicesMsController } from './certify-devices/certify-devices.ms-controller.js';
 import { CsrRequestsJob } from './certify-devices/csr-requests.job.js';
 import type { CaConfig } from './config.js';
-import { DeviceCertificateStates } from './deciders/device-certificate-states.js';
 import { ensureAuthoritiesAtStart } from './create-issuing-authority/authorities-at-start.js';
 import { CreateIssuingAuthorityHandler } from './create-issuing-authority/create-issuing-authority.handler.js';
 import { CreateIssuingAuthorityMsController } from './create-issuing-authority/create-issuing-authority.ms-controller.js';
@@ -153,7 +152,6 @@ export class CaModule {
           inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler, CA_LOGGER],
           useFactory: ensureAuthoritiesAtStart,
         },
-        DeviceCertificateStates,
         IssueCertificateHandler,
         CsrUplinkController,
         CertifyDevicesHandler,

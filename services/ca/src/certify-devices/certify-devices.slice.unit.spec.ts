@@ -6,7 +6,6 @@ import { issuingAuthorityId } from '../authority/certificate-authority.js';
 import { authorityStream } from '../deciders/authority.decider.js';
 import { crlStream } from '../deciders/crl.decider.js';
 import { deviceCertificatesStream } from '../deciders/device-certificates.decider.js';
-import { DeviceCertificateStates } from '../deciders/device-certificate-states.js';
 import { CaCommandRejected } from '../errors.js';
 import { CsrUplinkController } from '../issue-certificate/csr.uplink-controller.js';
 import { IssueCertificateHandler } from '../issue-certificate/issue-certificate.handler.js';
@@ -20,6 +19,7 @@ import {
 } from '../test-support/ca-slice.test-helper.js';
 import { PendingCsrRequestsView } from '../views/pending-csr-requests.view.js';
 import { CertifyDevicesHandler } from './certify-devices.handler.js';
+import { csrRequestStream } from './csr-request.decider.js';
 import { CsrRequestsJob } from './csr-requests.job.js';
 
 describe('certify-devices slice (in-memory store)', () => {
@@ -62,17 +62,21 @@ describe('certify-devices slice (in-memory store)', () => {
       ]);
     });
 
-    it('records each request on the device stream before asking', async () => {
+    it('records each request on its own stream before asking', async () => {
       const device = await ca.device('b');
       const commandId = randomUUID();
       await handler.handle({ commandId, scope: { kind: 'device', deviceId: device.deviceId }, keyId: 'tls-1' });
       await waitFor(() => csrRequests().length === 1);
-      const [requested] = await ca.events(deviceCertificatesStream(device.deviceId));
-      expect(requested).toMatchObject({
-        type: 'CsrRequested',
-        correlationId: commandId,
-        data: { deviceId: device.deviceId, requestId: bodyOf(csrRequests()[0]!.envelope).requestId, keyId: 'tls-1' },
-      });
+      const { requestId } = bodyOf(csrRequests()[0]!.envelope);
+      expect(await ca.events(csrRequestStream(requestId))).toEqual([
+        expect.objectContaining({
+          type: 'CsrRequested',
+          correlationId: commandId,
+          data: expect.objectContaining({ deviceId: device.deviceId, requestId, keyId: 'tls-1' }),
+        }),
+      ]);
+      // The device's certificate stream holds only answers.
+      expect(await ca.events(deviceCertificatesStream(device.deviceId))).toEqual([]);
     });
 
     it('asks for the same request ids when the command is retried, records them once, and publishes no second CRL', async () => {
@@ -85,7 +89,9 @@ describe('certify-devices slice (in-memory store)', () => {
       const [first, second] = csrRequests().map((s) => bodyOf(s.envelope));
       expect(second).toEqual(first);
       expect(first?.keyId).toBe('tls-1');
-      expect((await ca.events(deviceCertificatesStream(device.deviceId))).map((e) => e.type)).toEqual(['CsrRequested']);
+      expect(await ca.all('ca', 'csr-request')).toEqual([
+        expect.objectContaining({ type: 'CsrRequested', data: expect.objectContaining({ deviceId: device.deviceId }) }),
+      ]);
       expect(await ca.events(crlStream(issuingAuthorityId('acme')))).toHaveLength(1);
     });
 
@@ -125,7 +131,7 @@ describe('certify-devices slice (in-memory store)', () => {
         undefined as never,
         ca.config,
         ca.eligibility,
-        new IssueCertificateHandler(ca.store, ca.authority, ca.eligibility, silent, ca.states),
+        new IssueCertificateHandler(ca.store, ca.authority, ca.eligibility, silent),
         ca.downlinks,
         { observe: () => undefined },
         ca.clock,
@@ -167,7 +173,7 @@ describe('certify-devices slice (in-memory store)', () => {
       expect(requests.outstanding).toBe(3);
       expect(requests.queued).toBe(5);
       // Only the devices asked are recorded as owed a certificate.
-      expect((await ca.all('ca', 'device')).filter((e) => e.type === 'CsrRequested')).toHaveLength(3);
+      expect(await ca.all('ca', 'csr-request')).toHaveLength(3);
       // The devices answer one by one, each as soon as it is asked.
       const answered = new Set<string>();
       while (answered.size < 8) {
@@ -184,12 +190,10 @@ describe('certify-devices slice (in-memory store)', () => {
       expect(csrRequests()).toHaveLength(8); // nobody asked twice
       expect(Math.max(...occupancy())).toBe(3);
       expect(requests.queued).toBe(0);
-      // The window's request and issuance share the stream's cached version: one of each per device.
+      // One request recorded and one certificate issued per device.
+      expect((await ca.all('ca', 'csr-request')).map((e) => e.type)).toEqual(Array(8).fill('CsrRequested'));
       for (const deviceId of devices.keys())
-        expect((await ca.events(deviceCertificatesStream(deviceId))).map((e) => e.type)).toEqual([
-          'CsrRequested',
-          'CertificateIssued',
-        ]);
+        expect((await ca.events(deviceCertificatesStream(deviceId))).map((e) => e.type)).toEqual(['CertificateIssued']);
     });
 
     it('an answer recorded by another CA instance frees the slot too', async () => {
@@ -198,14 +202,8 @@ describe('certify-devices slice (in-memory store)', () => {
       await handler.handle({ commandId: randomUUID(), scope: { kind: 'batch', batchId: 'b' } });
       await requests.idle();
       const [first] = csrRequests();
-      // Another instance: its own issuance handler and state cache.
-      const elsewhere = new IssueCertificateHandler(
-        ca.store,
-        ca.authority,
-        ca.eligibility,
-        silent,
-        new DeviceCertificateStates(),
-      );
+      // Another instance's issuance.
+      const elsewhere = new IssueCertificateHandler(ca.store, ca.authority, ca.eligibility, silent);
       const device = devices.get(first!.envelope.deviceId)!;
       await elsewhere.issue({
         deviceId: device.deviceId,
@@ -240,7 +238,7 @@ describe('certify-devices slice (in-memory store)', () => {
       const bodies = csrRequests().map((s) => bodyOf(s.envelope));
       expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
       // Asked four times, recorded once.
-      expect((await ca.events(deviceCertificatesStream(device.deviceId))).map((e) => e.type)).toEqual(['CsrRequested']);
+      expect((await ca.events(csrRequestStream(bodies[0]!.requestId))).map((e) => e.type)).toEqual(['CsrRequested']);
       expect(requests.outstanding).toBe(1);
     });
 
@@ -261,7 +259,7 @@ describe('certify-devices slice (in-memory store)', () => {
       await requests.sweep();
       await ca.pending.catchUp();
       await requests.idle();
-      const events = await ca.events(deviceCertificatesStream(silentOne!));
+      const events = await ca.events(csrRequestStream(requestId));
       expect(events.map((e) => e.type)).toEqual(['CsrRequested', 'CsrRequestExpired']);
       expect(CsrRequestExpired.parse(events[1]).data).toEqual({ deviceId: silentOne, requestId, asks: 5 });
       expect(ca.pending.isPending(requestId)).toBe(false);
@@ -312,8 +310,8 @@ describe('certify-devices slice (in-memory store)', () => {
       try {
         const restarted = new CsrRequestsJob(
           ca.store,
-          new DeviceCertificateStates(),
           pending,
+          ca.eligibility,
           ca.downlinks,
           { csrWindow: 2, csrRetrySeconds: 30, csrExpirySeconds: 600 },
           clock,
@@ -323,8 +321,7 @@ describe('certify-devices slice (in-memory store)', () => {
         await restarted.idle();
         expect(csrRequests().map((s) => bodyOf(s.envelope).requestId)).toEqual([...asked, ...asked]);
         expect(restarted.outstanding).toBe(2);
-        const recorded = (await ca.all('ca', 'device')).filter((e) => e.type === 'CsrRequested');
-        expect(recorded).toHaveLength(2);
+        expect(await ca.all('ca', 'csr-request')).toHaveLength(2);
         await restarted.onModuleDestroy();
       } finally {
         await pending.stop();

@@ -1,6 +1,6 @@
 /**
  * CertifyDevices' window: the CSR requests one CA instance keeps outstanding. A device is asked
- * (CsrRequested recorded on its stream first, then the csr-request sent) only when fewer than
+ * (CsrRequested recorded first, on `ca.csr-request.<requestId>`, then the csr-request sent) only when fewer than
  * `csrWindow` requests are outstanding, so no request waits minutes in a device's queue. A request
  * leaves the window when its answer is recorded (CertificateIssued or CertificateRejected, on any
  * instance: the pending-csr-requests view says so), when it expires, or when the device is revoked.
@@ -18,10 +18,10 @@ import { CsrRequestMessage } from '@tunnelkey/contracts';
 import { ConcurrencyLimiter, mapBounded } from '@tunnelkey/concurrency';
 import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
 import {
+  AggregateStateCache,
   derivedCommandId,
   describeError,
   handleCommand,
-  isCommandRejected,
   type EventStore,
 } from '@tunnelkey/eventstore';
 import { EVENT_STORE, METRICS_REGISTRY } from '@tunnelkey/messaging';
@@ -29,14 +29,15 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { caActor } from '../authority/certificate-authority.js';
 import type { CaConfig } from '../config.js';
-import { DeviceCertificateStates } from '../deciders/device-certificate-states.js';
-import {
-  deviceCertificatesDecider,
-  deviceCertificatesStream,
-  type DeviceCertificateCommand,
-} from '../deciders/device-certificates.decider.js';
 import { CA_CONFIG, CA_LOGGER, CLOCK, DOWNLINKS, type Clock } from '../tokens.js';
+import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import { PendingCsrRequestsView } from '../views/pending-csr-requests.view.js';
+import {
+  csrRequestDecider,
+  csrRequestStream,
+  type CsrRequestCommand,
+  type CsrRequestState,
+} from './csr-request.decider.js';
 
 /** One device to ask for a CSR. */
 export interface CsrAsk {
@@ -73,6 +74,8 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #window: ConcurrencyLimiter;
   readonly #asks = new ConcurrencyLimiter(maxConcurrentAsks);
   readonly #outstanding = new Map<string, Outstanding>();
+  /** The request streams this instance wrote; a request not seen yet is new (recorded without a read). */
+  readonly #requests = new AggregateStateCache<CsrRequestState>({ maxStreams: 20_000 });
   readonly #retryMs: number;
   readonly #expiryMs: number;
   readonly #stopListening: () => void;
@@ -84,8 +87,8 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly states: DeviceCertificateStates,
     private readonly pending: PendingCsrRequestsView,
+    private readonly eligibility: DeviceEligibilityView,
     @Inject(DOWNLINKS) private readonly downlinks: DownlinkPublisher,
     @Inject(CA_CONFIG) config: Pick<CaConfig, 'csrWindow' | 'csrRetrySeconds' | 'csrExpirySeconds'>,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -253,9 +256,9 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.#outstanding.get(entry.requestId) !== entry) return false; // answered meanwhile
     if (this.clock().getTime() >= entry.expiresAt) return false;
     if (!entry.recorded) {
-      let status: string | undefined;
+      let ask: boolean;
       try {
-        status = await this.#record(entry);
+        ask = await this.#record(entry);
       } catch (error) {
         // The log is out of reach: try again at the next ask's time, within the request's expiry.
         entry.nextAskAt = this.clock().getTime() + this.#retryMs;
@@ -265,7 +268,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
         );
         return false;
       }
-      if (status !== 'Requested') {
+      if (!ask) {
         // Answered or given up before (a retried command), or the device is revoked: nothing to ask.
         this.#release(entry.requestId);
         return false;
@@ -275,10 +278,14 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     return this.#send(entry);
   }
 
-  /** Records CsrRequested (once per request); returns where the request stands. */
-  async #record(entry: Outstanding): Promise<string | undefined> {
+  /** Records CsrRequested (once per request); true when the device is to be asked. */
+  async #record(entry: Outstanding): Promise<boolean> {
     const { deviceId, requestId, keyId } = entry;
-    const command: DeviceCertificateCommand = {
+    if (this.eligibility.facts(deviceId).device?.revoked) {
+      this.logger.debug({ event: 'ca.csr_request_skipped', deviceId, reason: 'device-revoked' }, 'device not asked');
+      return false;
+    }
+    const command: CsrRequestCommand = {
       type: 'RecordCsrRequest',
       data: { deviceId, requestId, keyId, expiresAt: new Date(entry.expiresAt).toISOString() },
       metadata: {
@@ -288,23 +295,20 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
         actor: caActor,
       },
     };
-    try {
-      const { state } = await handleCommand({
-        store: this.store,
-        decider: deviceCertificatesDecider,
-        stream: deviceCertificatesStream(deviceId),
-        cache: this.states.for(deviceId),
-        command,
-        logger: this.logger,
-      });
-      const request = state.requests[requestId];
-      if (request?.status === 'Requested') entry.expiresAt = Date.parse(request.expiresAt);
-      return request?.status;
-    } catch (error) {
-      if (!isCommandRejected(error) || error.reason !== 'device-revoked') throw error;
-      this.logger.debug({ event: 'ca.csr_request_skipped', deviceId, reason: error.reason }, 'device not asked');
-      return 'revoked';
-    }
+    const stream = csrRequestStream(requestId);
+    const { events, alreadyHandled, state } = await handleCommand({
+      store: this.store,
+      decider: csrRequestDecider,
+      stream,
+      cache: this.#requests.assumeNew(stream, csrRequestDecider.initialState),
+      command,
+      logger: this.logger,
+    });
+    if (events.length > 0 && !alreadyHandled) return true;
+    // Recorded before (a retried command, a restart): asked while the log says it is still pending.
+    if (state.status !== 'Requested' || !this.pending.isPending(requestId)) return false;
+    entry.expiresAt = Date.parse(state.request.expiresAt);
+    return true;
   }
 
   async #send(entry: Outstanding): Promise<boolean> {
@@ -373,7 +377,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
       this.#release(requestId);
       return true;
     }
-    const command: DeviceCertificateCommand = {
+    const command: CsrRequestCommand = {
       type: 'RecordCsrRequestExpiry',
       data: { deviceId, requestId, ...(asks !== undefined ? { asks } : {}) },
       metadata: {
@@ -384,11 +388,12 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
       },
     };
     try {
+      const stream = csrRequestStream(requestId);
       const { events, alreadyHandled } = await handleCommand({
         store: this.store,
-        decider: deviceCertificatesDecider,
-        stream: deviceCertificatesStream(deviceId),
-        cache: this.states.for(deviceId),
+        decider: csrRequestDecider,
+        stream,
+        cache: this.#requests.assumeNew(stream, csrRequestDecider.initialState),
         command,
         logger: this.logger,
       });

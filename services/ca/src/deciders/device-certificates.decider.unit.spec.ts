@@ -34,15 +34,6 @@ const issue: DeviceCertificateCommand = { type: 'RecordIssuedCertificate', data:
 const reject: DeviceCertificateCommand = { type: 'RecordRejection', data: rejection, metadata };
 const issued = { type: 'CertificateIssued', version: 1, data: certificate };
 const rejected = { type: 'CertificateRejected', version: 1, data: rejection };
-const csrRequest = { deviceId, requestId: 'req-1', keyId: 'tls-0', expiresAt: '2026-01-01T00:10:00.000Z' };
-const askForCsr: DeviceCertificateCommand = { type: 'RecordCsrRequest', data: csrRequest, metadata };
-const csrRequested = { type: 'CsrRequested', version: 1, data: csrRequest };
-const expire: DeviceCertificateCommand = {
-  type: 'RecordCsrRequestExpiry',
-  data: { deviceId, requestId: 'req-1', asks: 5 },
-  metadata,
-};
-const csrRequestExpired = { type: 'CsrRequestExpired', version: 1, data: { deviceId, requestId: 'req-1', asks: 5 } };
 
 const spec = deciderSpecification(deviceCertificatesDecider, { aggregateId: deviceId });
 
@@ -79,38 +70,6 @@ describe('device certificates decider', () => {
         .when({ ...issue, data: { ...certificate, requestId: 'req-2' } })
         .then([{ ...issued, data: { ...certificate, requestId: 'req-2' } }]));
   });
-  describe('a CSR request the CA sends', () => {
-    it('is recorded once', () => spec.given([]).when(askForCsr).then([csrRequested]));
-    it('is not recorded again while pending (a retried command asks again without a record)', () =>
-      spec.given([csrRequested]).when(askForCsr).thenNothingHappened());
-    it('is not recorded again once answered or given up', () => {
-      spec.given([csrRequested, issued]).when(askForCsr).thenNothingHappened();
-      spec.given([csrRequested, rejected]).when(askForCsr).thenNothingHappened();
-      spec.given([csrRequested, csrRequestExpired]).when(askForCsr).thenNothingHappened();
-    });
-    it('expires while unanswered', () => spec.given([csrRequested]).when(expire).then([csrRequestExpired]));
-    it('does not expire once answered, or twice', () => {
-      spec.given([csrRequested, issued]).when(expire).thenNothingHappened();
-      spec.given([csrRequested, rejected]).when(expire).thenNothingHappened();
-      spec.given([csrRequested, csrRequestExpired]).when(expire).thenNothingHappened();
-    });
-    it('a request never recorded does not expire', () => spec.given([]).when(expire).thenNothingHappened());
-    it('is still answered after it expired (a late CSR gets its certificate, once)', () =>
-      spec.given([csrRequested, csrRequestExpired]).when(issue).then([issued]));
-    it('folds to where the request stands', () => {
-      const state = [csrRequested, csrRequestExpired, issued].reduce(
-        (s, e) => deviceCertificatesDecider.evolve(s, e as never),
-        deviceCertificatesDecider.initialState(),
-      );
-      expect(state.requests['req-1']).toMatchObject({ status: 'Issued' });
-      const pending = deviceCertificatesDecider.evolve(deviceCertificatesDecider.initialState(), csrRequested as never);
-      expect(pending.requests['req-1']).toEqual({
-        status: 'Requested',
-        keyId: 'tls-0',
-        expiresAt: csrRequest.expiresAt,
-      });
-    });
-  });
   describe('when a revocation reached the CA', () => {
     const certificationRevoked = {
       type: 'CertificationRevoked',
@@ -139,8 +98,6 @@ describe('device certificates decider', () => {
         .given([issued, certificateRevoked])
         .when({ ...issue, data: { ...certificate, requestId: 'req-2' } })
         .thenThrows(refusedAsRevoked));
-    it('asks the device for no CSR', () =>
-      spec.given([certificationRevoked]).when(askForCsr).thenThrows(refusedAsRevoked));
     it('still records the refusal of a request', () =>
       spec
         .given([certificationRevoked])

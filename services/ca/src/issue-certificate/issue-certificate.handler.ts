@@ -9,7 +9,14 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { derivedCommandId, handleCommand, isCommandRejected, load, type EventStore } from '@tunnelkey/eventstore';
+import {
+  AggregateStateCache,
+  derivedCommandId,
+  handleCommand,
+  isCommandRejected,
+  load,
+  type EventStore,
+} from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import { buildDeviceCertificate, parseCertificate, summarizeCertificate, type IssuedCertificate } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
@@ -18,9 +25,9 @@ import {
   deviceCertificatesDecider,
   deviceCertificatesStream,
   type DeviceCertificateCommand,
+  type DeviceCertificatesState,
   type IssuedCertificateData,
 } from '../deciders/device-certificates.decider.js';
-import { DeviceCertificateStates } from '../deciders/device-certificate-states.js';
 import { AuthorityUnavailableError } from '../errors.js';
 import { CA_LOGGER } from '../tokens.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
@@ -46,17 +53,14 @@ const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(byt
 export class IssueCertificateHandler {
   readonly #issuerKeys = new WeakMap<LoadedAuthority, KeyObject>();
   readonly #issuerNames = new WeakMap<LoadedAuthority, string>();
+  /** Device certificate streams as this CA last wrote them; a device not seen yet is assumed to have none (no read for a first certificate). */
+  readonly #streams = new AggregateStateCache<DeviceCertificatesState>({ maxStreams: 20_000 });
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly authority: CertificateAuthority,
     private readonly eligibility: DeviceEligibilityView,
     @Inject(CA_LOGGER) private readonly logger: Logger,
-    /**
-     * Device certificate streams as this CA last wrote them (shared with CertifyDevices, which records
-     * the CSR request first); a device not seen yet is assumed to have none (no read for a first certificate).
-     */
-    private readonly streams: DeviceCertificateStates = new DeviceCertificateStates(),
   ) {}
 
   /** One verified CSR: the certificate (new or the one recorded for this request), or a recorded refusal. */
@@ -108,7 +112,7 @@ export class IssueCertificateHandler {
       store: this.store,
       decider: deviceCertificatesDecider,
       stream,
-      cache: this.streams.for(deviceId),
+      cache: this.#streams.assumeNew(stream, deviceCertificatesDecider.initialState),
       command,
       logger: this.logger,
     });
@@ -189,7 +193,7 @@ export class IssueCertificateHandler {
         store: this.store,
         decider: deviceCertificatesDecider,
         stream,
-        cache: this.streams.for(deviceId),
+        cache: this.#streams.assumeNew(stream, deviceCertificatesDecider.initialState),
         command,
         logger: this.logger,
       });

@@ -22,7 +22,6 @@ import { CsrRequestsJob } from '../certify-devices/csr-requests.job.js';
 import { caConfigFromEnv, type CaConfig } from '../config.js';
 import { InMemoryCrlStore } from '../crl-store-port/crl-store.js';
 import { inProcessCeremony, type InProcessCeremony } from '../ceremony/run-ceremony.js';
-import { DeviceCertificateStates } from '../deciders/device-certificate-states.js';
 import { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import { PendingCsrRequestsView } from '../views/pending-csr-requests.view.js';
@@ -91,8 +90,6 @@ export interface CaSlice {
   eligibility: DeviceEligibilityView;
   revoked: RevokedCertificatesView;
   pending: PendingCsrRequestsView;
-  /** The device streams' state cache the CSR window and issuance share (as in the module). */
-  states: DeviceCertificateStates;
   crls: PublishCrlHandler;
   /** CertifyDevices' window on these ports (stopped with the slice); the sweep runs only when called. */
   csrRequests(options?: CsrWindowOptions): CsrRequestsJob;
@@ -150,7 +147,6 @@ export async function caSlice(options: { owners?: readonly string[] } = {}): Pro
   const eligibility = await DeviceEligibilityView.start(store, silent);
   const revoked = await RevokedCertificatesView.start(store, silent);
   const pending = await PendingCsrRequestsView.start(store, silent);
-  const states = new DeviceCertificateStates();
   const jobs: CsrRequestsJob[] = [];
   const crls = new PublishCrlHandler(store, authority, crlStore, revoked, config, clock, silent, undefined);
   return {
@@ -167,14 +163,13 @@ export async function caSlice(options: { owners?: readonly string[] } = {}): Pro
     eligibility,
     revoked,
     pending,
-    states,
     crls,
     ceremony,
     csrRequests(options = {}) {
       const job = new CsrRequestsJob(
         store,
-        states,
         pending,
+        eligibility,
         downlinks,
         {
           csrWindow: options.window ?? config.csrWindow,

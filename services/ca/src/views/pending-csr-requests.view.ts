@@ -1,9 +1,11 @@
 /**
- * Query: which CSR requests has the CA sent that nobody answered yet? Folded from the device
- * streams (`ca.device.*`) in a LiveView, rebuilt at start: a CsrRequested is pending until a
- * CertificateIssued or CertificateRejected with its requestId (whichever instance handled the CSR),
- * its CsrRequestExpired, or the device's CertificationRevoked. CertifyDevices' window listens to it
- * (`onSettled`) to free a slot, and a restarted instance resumes what it lists.
+ * Query: which CSR requests has the CA sent that nobody answered yet? Folded from the CA's log in
+ * a LiveView, rebuilt at start: a CsrRequested (`ca.csr-request.*`) is pending until a
+ * CertificateIssued or CertificateRejected with its requestId (`ca.device.*`, whichever instance
+ * handled the CSR), its CsrRequestExpired, or the device's CertificationRevoked. One source, the
+ * whole `ca` stream, so a request is always folded before its answer (it is recorded before it is
+ * sent). CertifyDevices' window listens to it (`onSettled`) to free a slot, and a restarted
+ * instance resumes what it lists.
  */
 import {
   CertificateIssued,
@@ -52,7 +54,7 @@ export class PendingCsrRequestsView extends InMemoryView<PendingCsrRequestsState
       store,
       {
         name: PendingCsrRequestsView.viewName,
-        sources: [{ context: 'ca', aggregate: 'device' }],
+        sources: [{ context: 'ca' }],
         initialState: () => new Map(),
         evolve(state, { event }) {
           foldPending(state, event, settle);
@@ -87,7 +89,7 @@ export class PendingCsrRequestsView extends InMemoryView<PendingCsrRequestsState
 type Data<E> = DataOf<E>;
 
 /**
- * Folds one device-stream event (in place). The store has already validated each event against
+ * Folds one CA event (in place). The store has already validated each event against
  * its contract, so it dispatches on the type alone (a schema check per certificate would cost).
  */
 export function foldPending(
