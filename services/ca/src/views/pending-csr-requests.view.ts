@@ -1,6 +1,6 @@
 /**
  * Query: which CSR requests has the CA sent that nobody answered yet? Folded from the CA's log in
- * a LiveView, rebuilt at start: a CsrRequested (`ca.csr-request.*`) is pending until a
+ * a LiveView (checkpointed), rebuilt at start: a CsrRequested (`ca.csr-request.*`) is pending until a
  * CertificateIssued or CertificateRejected with its requestId (`ca.device.*`, whichever instance
  * handled the CSR), its CsrRequestExpired, or the device's CertificationRevoked. One source, the
  * whole `ca` stream, so a request is always folded before its answer (it is recorded before it is
@@ -55,6 +55,9 @@ export class PendingCsrRequestsView extends InMemoryView<PendingCsrRequestsState
       {
         name: PendingCsrRequestsView.viewName,
         sources: [{ context: 'ca' }],
+        // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
+        // when the state or evolve changes.
+        checkpoint: { owner: 'ca', version: 1 },
         initialState: () => new Map(),
         evolve(state, { event }) {
           foldPending(state, event, settle);
