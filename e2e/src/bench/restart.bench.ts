@@ -34,6 +34,8 @@ import { FleetProcess } from './fleet-ipc.js';
 
 const log = (line = '') => process.stderr.write(`${line}\n`);
 const services = ['registry', 'ca', 'onboarding'] as const;
+/** A batch command answers once every device is asked: minutes at 100,000 devices. */
+const commandTimeoutMs = 15 * 60_000;
 type Service = (typeof services)[number];
 
 /** Deletes a service's view checkpoints (`<context>.view.*` in the snapshots bucket): its next start folds the whole log. */
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
       throw new Error(`imported ${report.accepted} of ${size} (${report.rejected} rejected)`);
     importing.finish();
     const verifying = new ProgressBar('verify');
-    await p.send(VerifyIdentity, { scope: { kind: 'batch', batchId } });
+    await p.send(VerifyIdentity, { scope: { kind: 'batch', batchId } }, commandTimeoutMs);
     await until(
       'identities verified',
       () => summary()?.Verified ?? 0,
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
     );
     verifying.finish();
     const certifying = new ProgressBar('certify');
-    await p.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' });
+    await p.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' }, commandTimeoutMs);
     await until(
       'devices certified',
       () => summary()?.Certified ?? 0,
