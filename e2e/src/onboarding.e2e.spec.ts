@@ -60,7 +60,7 @@ describe(`onboarding ${fleetSize} PUF devices to a real Mosquitto: provisioned -
     });
     await operator.verify(platform, batchId, fleetSize);
     await operator.certify(platform, batchId, fleetSize);
-    await platform.startBroker(operator.chainOf(fleet));
+    await platform.startBroker();
     // The flow every test looks at, set up once so that the tests can run in any order.
     await operator.registerBroker(platform);
     await operator.onboard(platform, fleet, batchId, fleetSize);

@@ -20,7 +20,7 @@ import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
 import { startSecuredNats, waitFor, type SecuredNats } from '@tunnelkey/testing';
 import { pino } from 'pino';
-import { adminPasswordFile, operator, ownerId, startPlatform, targetId, type Platform } from './support/platform.js';
+import { adminPasswordFile, ownerId, startPlatform, targetId, type Platform } from './support/platform.js';
 
 const fleetSize = 4;
 const logger = pino({ level: 'warn' });
@@ -149,7 +149,7 @@ describe('the platform on the secured bus (deploy/nats/nats.conf): every service
     );
 
     // Onboard to a real Mosquitto: the admin password stays in onboarding's secrets (passwordFile).
-    await platform.startBroker(operator.chainOf(fleet));
+    await platform.startBroker();
     const { broker } = platform;
     const registered = await call('POST', '/api/targets', {
       targetId,

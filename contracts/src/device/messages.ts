@@ -152,6 +152,8 @@ export const ConnectionParametersMessage = defineDeviceMessage({
     topicPrefix: TopicPrefix,
     /** Trust anchor for the target's server certificate, when it is not a public CA. */
     serverCaPem: Type.Optional(CertificatePem),
+    /** The device's client certificate for this target (its TLS key, issued by the target's CA). */
+    clientCertificatePem: Type.Optional(CertificatePem),
   }),
 });
 

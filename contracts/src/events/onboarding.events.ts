@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineEvent } from '../define-event.js';
 import { AggregateId, IsoTimestamp } from '../envelope.js';
-import { Counter, OneOf, Sha256Hex, Struct, Text } from '../primitives.js';
+import { CertificatePem, Counter, OneOf, SerialHex, Sha256Hex, Struct, Text } from '../primitives.js';
 
 export const targetKinds = ['mosquitto', 'aws-iot-core', 'azure-iot-hub'] as const;
 export const TargetKind = OneOf(targetKinds);
@@ -43,12 +43,15 @@ export const TargetTrustAnchorInstalled = defineEvent({
   version: 1,
   context: 'onboarding',
   aggregate: 'target',
-  summary: "An issuing CA chain was installed on a target as the trust anchor for devices' client certificates.",
+  summary:
+    "A CA was installed on a target as the trust anchor for devices' client certificates: the target's own CA, which issues its devices' target certificates.",
   public: true,
   data: Struct({
     targetId: AggregateId,
     authorityId: AggregateId,
     fingerprintSha256: Sha256Hex,
+    /** The anchor's certificate (public), so every instance and restart installs the same one. */
+    certificatePem: Type.Optional(CertificatePem),
   }),
 });
 
@@ -57,7 +60,8 @@ export const TargetCrlUpdated = defineEvent({
   version: 1,
   context: 'onboarding',
   aggregate: 'target',
-  summary: 'A target now enforces a CRL (installed and reloaded), so new handshakes with revoked certificates fail.',
+  summary:
+    "A target now enforces a CRL (installed and reloaded), so new handshakes with revoked certificates fail. Recorded for the target's own CA's CRL, and for each CA CRL whose revocations the target now enforces (authorityId and crlNumber of that CA CRL).",
   public: true,
   data: Struct({
     targetId: AggregateId,
@@ -72,7 +76,8 @@ export const DeviceOnboarded = defineEvent({
   version: 1,
   context: 'onboarding',
   aggregate: 'device',
-  summary: 'A target now knows a device: its client and role exist with the rights of its server policy.',
+  summary:
+    "A target now admits a device: it was issued a target certificate by the target's CA, and the target grants its server policy's rights under the device's own id.",
   public: true,
   data: Struct({
     deviceId: AggregateId,
@@ -80,9 +85,19 @@ export const DeviceOnboarded = defineEvent({
     batchId: AggregateId,
     policyId: AggregateId,
     clientId: ClientId,
-    /** The dynamic-security role (or cloud policy) granting the policy's topic rights. */
+    /** What grants the policy's topic rights at the target (an acl_file pattern set, or a cloud policy). */
     roleName: AggregateId,
     topicPrefix: TopicPrefix,
+    /** The device's certificate for this target, issued by the target's CA (the broker trusts nothing else). */
+    certificate: Type.Optional(
+      Struct({
+        authorityId: AggregateId,
+        serialNumber: SerialHex,
+        fingerprintSha256: Sha256Hex,
+        notAfter: IsoTimestamp,
+        certificatePem: CertificatePem,
+      }),
+    ),
   }),
 });
 
@@ -115,7 +130,8 @@ export const DeviceDeprovisioned = defineEvent({
   version: 1,
   context: 'onboarding',
   aggregate: 'device',
-  summary: "A device's client was disabled on a target (which drops a live connection).",
+  summary:
+    "A device was cut off a target: its target certificate is on the target's CRL and its live connection was dropped.",
   public: true,
   data: Struct({
     deviceId: AggregateId,

@@ -166,7 +166,7 @@ async function main(): Promise<void> {
       operator.certify(p, batchId, size, (d, t) => bar.update(d, t)),
     );
     await phase('start Mosquitto + register target', 1, async (bar) => {
-      await p.startBroker(operator.chainOf(f));
+      await p.startBroker();
       await operator.registerBroker(p);
       bar.update(1, 1);
     });

@@ -24,7 +24,14 @@ import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import type { Fleet } from '@tunnelkey/device-fleet';
 import { CommandClient } from '@tunnelkey/messaging';
 import { InMemoryTargetSecrets, pidFileReloader, startOnboarding, type RunningOnboarding } from '@tunnelkey/onboarding';
-import { Kek } from '@tunnelkey/pki';
+import {
+  buildCrl,
+  buildRootCaCertificate,
+  generateP256KeyPair,
+  Kek,
+  loadIssuer,
+  WebCryptoSigner,
+} from '@tunnelkey/pki';
 import { startRegistry, type RunningRegistry } from '@tunnelkey/registry';
 import type { Logger } from 'pino';
 import {
@@ -75,7 +82,8 @@ export interface Platform {
    * Starts the local Mosquitto (deploy/mosquitto settings on free ports) trusting the issuing CA
    * chain the devices' certificates came with. Call once certificates exist.
    */
-  startBroker(trustedChainPem: readonly string[], crlPem?: string): Promise<RunningMosquitto>;
+  /** A broker for the target: it trusts no one until onboarding installs the target's CA. */
+  startBroker(): Promise<RunningMosquitto>;
   readonly serverIdentity: BrokerServerIdentity;
   readonly platformPublicKeySpki: Uint8Array;
   readonly namespace: string;
@@ -178,12 +186,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const trustedRootSha256 = (await ca.authority.root()).fingerprintSha256;
     const onboardingInstanceId = `demo-${randomBytes(3).toString('hex')}`;
     const onboardingPort = options.ports?.onboarding ?? (options.onboarding === false ? 0 : await freePort());
+    // One KEK for every start: a restarted onboarding derives the same target CAs.
+    const onboardingKek = await Kek.fromBytes(randomBytes(32));
     const startOnboardingNow = () =>
       startOnboarding({
         env: {},
         ...natsOf('onboarding'),
         namespace,
         platformKey,
+        kek: onboardingKek,
         config: {
           httpPort: onboardingPort,
           instanceId: onboardingInstanceId,
@@ -193,7 +204,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         mosquittoBindings: (id) =>
           id === targetId && broker
             ? {
-                trust: { caFile: broker.caFile, ...(broker.crlFile ? { crlFile: broker.crlFile } : {}) },
+                trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
                 reloader: pidFileReloader(broker.pidFile),
                 logFile: broker.logFile,
               }
@@ -233,24 +244,20 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         if (!broker) throw new Error('startBroker() first');
         return broker;
       },
-      async startBroker(trustedChainPem, crlPem) {
+      async startBroker() {
         /*
-         * Two Mosquitto 2.0.11 facts shape this (measured here, see the report in issue 5):
-         * - A SIGHUP re-reads `cafile` only when the listener also has a `crlfile` (the CRL reload
-         *   rebuilds the X509 store); without one, a CA chain the onboarding service installs later is
-         *   ignored until a restart. So the broker starts already trusting the issuing CA chain.
-         * - With a `crlfile`, OpenSSL refuses every device whose issuer has no CRL in it. The CA
-         *   publishes an issuing CA's first (empty) CRL with the authority, so a caller that wants
-         *   CRL enforcement passes it as `crlPem`; without one, revocation on this broker goes
-         *   through dynamic security only (disable + role removed).
+         * A SIGHUP re-reads `cafile` only when the listener also has a `crlfile` (Mosquitto 2.0.11,
+         * measured for issue 5), and every CA in the cafile needs its CRL there. So the broker starts
+         * with a bootstrap CA (its key thrown away at once: it admits no one) and that CA's empty
+         * CRL; onboarding replaces both with the target's own CA and CRL on its first install.
          */
-        // With `crlPem` (the issuing CA's current CRL) the broker enforces CRLs: onboarding then keeps it current.
+        const bootstrap = await bootstrapTrust();
         broker = await startMosquitto({
           tls: {
-            caPem: trustedChainPem.join(''),
+            caPem: bootstrap.caPem,
             certPem: serverIdentity.certPem,
             keyPem: serverIdentity.keyPem,
-            ...(crlPem ? { crlPem } : {}),
+            crlPem: bootstrap.crlPem,
           },
         });
         const started = broker;
@@ -269,6 +276,27 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await stop();
     throw error;
   }
+}
+
+/** A self-signed CA whose key is dropped at once, and its empty CRL: what a broker starts with. */
+async function bootstrapTrust(): Promise<{ caPem: string; crlPem: string }> {
+  const signer = await WebCryptoSigner.fromKeyPair(await generateP256KeyPair());
+  const now = Date.now();
+  const ca = await buildRootCaCertificate({
+    subject: { commonName: 'bootstrap (admits no one)', organization: 'tunnelkey' },
+    signer,
+    notBefore: new Date(now - 3600_000),
+    notAfter: new Date(now + 30 * 24 * 3600_000),
+    pathLength: 0,
+  });
+  const crl = await buildCrl({
+    issuer: loadIssuer({ certificate: ca.der, signer }),
+    thisUpdate: new Date(now - 3600_000),
+    nextUpdate: new Date(now + 30 * 24 * 3600_000),
+    crlNumber: 1n,
+    revoked: [],
+  });
+  return { caPem: ca.pem, crlPem: crl.pem };
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -360,15 +388,6 @@ export const operator = {
       size,
       progress,
     );
-  },
-
-  /** The issuing CA chain (issuing CA first, then the root) the fleet's certificates came with. */
-  chainOf(fleet: Fleet): string[] {
-    for (const device of fleet.devices()) {
-      const chain = device.flash.certificates['tls-0']?.chainPem;
-      if (chain) return chain;
-    }
-    throw new Error('no device holds a certificate yet');
   },
 
   registerBroker(platform: Platform): Promise<unknown> {

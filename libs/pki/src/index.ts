@@ -53,6 +53,7 @@ export {
   type EcPublicKeyInfo,
 } from './keys/spki.js';
 export { Kek, loadKek, decodeKekText, KEK_BYTES, type KekSources } from './keys/kek.js';
+export { deriveP256SignerUnderKek } from './keys/kek-derived-key.js';
 export {
   wrapCaPrivateKey,
   unwrapCaPrivateKey,

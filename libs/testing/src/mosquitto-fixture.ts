@@ -44,6 +44,8 @@ export interface RunningMosquitto {
   /** The broker reads these on start and on reload(); tests and adapters may rewrite them. */
   readonly caFile: string;
   readonly crlFile: string | undefined;
+  /** The broker's acl_file (`pattern` lines), empty at start: onboarding writes the devices' rights there. */
+  readonly aclFile: string;
   readonly certFile: string;
   readonly keyFile: string;
   /** SIGHUP: re-reads cafile/crlfile/certificates; live sessions stay. Resolves once the broker logged the reload. */
@@ -98,10 +100,12 @@ async function startIn(dir: string, options: StartMosquittoOptions): Promise<Run
     pidFile: join(dir, 'mosquitto.pid'),
     dynsecFile: join(dir, 'dynamic-security.json'),
     caFile: join(dir, 'ca.pem'),
+    aclFile: join(dir, 'acl'),
     certFile: join(dir, 'server.pem'),
     keyFile: join(dir, 'server.key'),
   };
   const crlFile = await installTls(options.tls, files, join(dir, 'crl.pem'));
+  await writeFile(files.aclFile, '# rights are written here by onboarding\n');
   const dynsec = options.dynsec ?? true;
   const admin = { username: 'tk-admin', password: randomBytes(18).toString('base64url') };
   if (dynsec) await writeFile(files.dynsecFile, JSON.stringify(dynsecConfig(admin), null, 2), { mode: 0o600 });
@@ -121,6 +125,7 @@ async function startIn(dir: string, options: StartMosquittoOptions): Promise<Run
     'connection_messages true',
     'log_timestamp true',
     'log_timestamp_format %Y-%m-%dT%H:%M:%S',
+    `acl_file ${files.aclFile}`,
     '',
     `listener ${tlsPort} 127.0.0.1`,
     `cafile ${files.caFile}`,

@@ -32,9 +32,18 @@ export const onboardingConfigSchema = defineConfig({
   namespace: common.namespace,
   httpPort: integer('HTTP_PORT', 3103, 'Port of /health, /ready and /metrics (0 picks a free one)', { max: 65_535 }),
   instanceId,
-  onboardChunkSize: integer('ONBOARDING_CHUNK_SIZE', 500, 'Devices per dynamic-security request when onboarding', {
-    min: 1,
-  }),
+  onboardChunkSize: integer(
+    'ONBOARDING_CHUNK_SIZE',
+    500,
+    'Devices decided on at once when onboarding (revocation is checked again before each chunk)',
+    { min: 1 },
+  ),
+  targetCrlLifetimeMs: integer(
+    'ONBOARDING_TARGET_CRL_LIFETIME_MS',
+    7 * 24 * 3600_000,
+    "Validity of a target CA's CRL (ms); a new one is installed past half of it",
+    { min: 60_000 },
+  ),
   maxConcurrentAppends: integer('ONBOARDING_MAX_CONCURRENT_APPENDS', 64, 'Device records written at once', { min: 1 }),
   telemetryIntervalMs: integer(
     'ONBOARDING_TELEMETRY_INTERVAL_MS',
@@ -50,7 +59,7 @@ export const onboardingConfigSchema = defineConfig({
   logLevel: common.logLevel,
   trustedRootSha256: optionalText(
     'TRUSTED_ROOT_SHA256',
-    "SHA-256 fingerprint of the platform's root CA certificate (hex, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints it): targets get only issuing CA chains that verify under it, and CRLs those CAs signed. Unset, no trust is installed anywhere and /ready fails",
+    "SHA-256 fingerprint of the platform's root CA certificate (hex, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints it): a device is issued a target certificate only when its platform certificate verifies under it. Unset, no device is onboarded and /ready fails",
   ),
   targetSecretsDir: optionalText(
     'ONBOARDING_TARGET_SECRETS_DIR',
@@ -58,14 +67,22 @@ export const onboardingConfigSchema = defineConfig({
   ),
   mosquittoBindings: optionalText(
     'MOSQUITTO_BINDINGS',
-    'Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, pidFile, logFile)',
+    'Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, aclFile, pidFile, logFile)',
   ),
+  kek: optionalText(
+    'ONBOARDING_KEK',
+    "Key-encryption key each target CA's key is derived under (32 bytes, hex or base64); or ONBOARDING_KEK_FILE",
+    { secret: true },
+  ),
+  kekFile: optionalText('ONBOARDING_KEK_FILE', 'File holding the KEK (instead of ONBOARDING_KEK)'),
 });
 
-export type OnboardingConfig = ConfigOf<typeof onboardingConfigSchema.settings>;
+/** The settings the service passes around: the KEK is not one of them (loadKek reads it). */
+export type OnboardingConfig = Omit<ConfigOf<typeof onboardingConfigSchema.settings>, 'kek' | 'kekFile'>;
 
 export function onboardingConfigFromEnv(env: Env = process.env): OnboardingConfig {
-  const config = onboardingConfigSchema.read(env);
+  // The KEK is read by loadKek (ONBOARDING_KEK / ONBOARDING_KEK_FILE), never kept in the config.
+  const { kek: _kek, kekFile: _kekFile, ...config } = onboardingConfigSchema.read(env);
   return {
     ...config,
     instanceId: config.instanceId || instanceName(env.HOSTNAME ?? hostname()) || 'onboarding-0',
@@ -73,12 +90,14 @@ export function onboardingConfigFromEnv(env: Env = process.env): OnboardingConfi
   };
 }
 
-type BindingEntry = { caFile?: string; crlFile?: string; pidFile?: string; logFile?: string };
+type BindingEntry = { caFile?: string; crlFile?: string; aclFile?: string; pidFile?: string; logFile?: string };
 
 /**
  * Broker files this service manages, per target id (or `*`), from MOSQUITTO_BINDINGS (JSON):
  * `{"*": {"caFile": "/mosquitto/trust/ca.pem", "crlFile": "/mosquitto/trust/crl.pem",
- * "pidFile": "/mosquitto/run/mosquitto.pid", "logFile": "/mosquitto/log/mosquitto.log"}}`.
+ * "aclFile": "/mosquitto/trust/acl", "pidFile": "/mosquitto/run/mosquitto.pid",
+ * "logFile": "/mosquitto/log/mosquitto.log"}}`. caFile, crlFile and aclFile go together: a target
+ * CA is enforced with its CRL, and devices get rights only through the acl_file.
  */
 export function mosquittoBindingsOf(json: string | undefined): (targetId: string) => MosquittoHostBinding | undefined {
   if (!json) return () => undefined;
@@ -92,12 +111,19 @@ export function mosquittoBindingsOf(json: string | undefined): (targetId: string
       { cause: error },
     );
   }
+  for (const [key, entry] of Object.entries(parsed)) {
+    const given = [entry.caFile, entry.crlFile, entry.aclFile].filter(Boolean).length;
+    if (given !== 0 && given !== 3)
+      throw new OnboardingConfigError(`MOSQUITTO_BINDINGS["${key}"] needs caFile, crlFile and aclFile together`, {
+        variable: 'MOSQUITTO_BINDINGS',
+      });
+  }
   return (targetId) => {
     const entry = parsed[targetId] ?? parsed['*'];
     if (!entry) return undefined;
     return {
-      ...(entry.caFile
-        ? { trust: { caFile: entry.caFile, ...(entry.crlFile ? { crlFile: entry.crlFile } : {}) } }
+      ...(entry.caFile && entry.crlFile && entry.aclFile
+        ? { trust: { caFile: entry.caFile, crlFile: entry.crlFile, aclFile: entry.aclFile } }
         : {}),
       ...(entry.pidFile ? { reloader: pidFileReloader(entry.pidFile) } : {}),
       ...(entry.logFile ? { logFile: entry.logFile } : {}),

@@ -18,6 +18,7 @@ describe('onboarding configuration', () => {
       httpPort: 3103,
       instanceId: 'pod-7',
       onboardChunkSize: 500,
+      targetCrlLifetimeMs: 604_800_000,
       maxConcurrentAppends: 64,
       telemetryIntervalMs: 30_000,
       deviceStateCacheSize: 20_000,
@@ -49,16 +50,18 @@ describe('onboarding configuration', () => {
     );
   });
 
-  it('MOSQUITTO_BINDINGS: per target, else `*`', () => {
+  it('MOSQUITTO_BINDINGS: per target, else `*`; the trust files only all three together', () => {
+    const trust = (dir: string) => ({ caFile: `${dir}/ca.pem`, crlFile: `${dir}/crl.pem`, aclFile: `${dir}/acl` });
     const bindings = mosquittoBindingsOf(
-      JSON.stringify({
-        '*': { caFile: '/trust/ca.pem' },
-        'broker-a': { caFile: '/a/ca.pem', crlFile: '/a/crl.pem', logFile: '/a/log' },
-      }),
+      JSON.stringify({ '*': trust('/trust'), 'broker-a': { ...trust('/a'), logFile: '/a/log' } }),
     );
-    expect(bindings('broker-a')).toEqual({ trust: { caFile: '/a/ca.pem', crlFile: '/a/crl.pem' }, logFile: '/a/log' });
-    expect(bindings('other')).toEqual({ trust: { caFile: '/trust/ca.pem' } });
+    expect(bindings('broker-a')).toEqual({ trust: trust('/a'), logFile: '/a/log' });
+    expect(bindings('other')).toEqual({ trust: trust('/trust') });
+    expect(mosquittoBindingsOf(JSON.stringify({ '*': { logFile: '/l' } }))('x')).toEqual({ logFile: '/l' });
     expect(mosquittoBindingsOf(undefined)('broker-a')).toBeUndefined();
     expect(() => mosquittoBindingsOf('{nope')).toThrow(OnboardingConfigError);
+    expect(() => mosquittoBindingsOf(JSON.stringify({ '*': { caFile: '/ca.pem', crlFile: '/crl.pem' } }))).toThrow(
+      /caFile, crlFile and aclFile together/,
+    );
   });
 });

@@ -62,4 +62,10 @@ export {
   type TargetCredentials,
 } from './shared/target-credentials.js';
 export { FileTargetSecrets, InMemoryTargetSecrets, type TargetSecrets } from './shared/target-secrets.js';
-export { HttpCrlSource, type CrlSource } from './shared/crl-source.js';
+export {
+  TargetAuthorities,
+  TargetAuthority,
+  targetAuthorityId,
+  type TargetCertificate,
+  type TargetCrl,
+} from './target-authority/target-authority.js';

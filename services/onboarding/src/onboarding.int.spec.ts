@@ -4,11 +4,13 @@
  * played by appending their events; devices are MQTT clients with certificates issued here.
  */
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnboardBatch, RegisterTarget, deviceUplinkFilter, type EventEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
+import { Kek } from '@tunnelkey/pki';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
 import {
@@ -21,7 +23,6 @@ import {
 } from '@tunnelkey/testing';
 import type { MqttClient } from 'mqtt';
 import { pidFileReloader } from './mosquitto/broker-trust-files.js';
-import { crlDigestOfPem } from './shared/crl-source.js';
 import { startOnboarding, type RunningOnboarding } from './start-onboarding.js';
 import { closed, connectDevice } from './test-support/mqtt-device.test-helper.js';
 import { PlatformFacts } from './test-support/platform-events.test-helper.js';
@@ -49,9 +50,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
   let commands: CommandClient;
   const devices: TestDevice[] = [];
   const clients: MqttClient[] = [];
-  const crlPems = new Map<string, string>();
   const downlinks: string[] = [];
-  let initialCrlNumber = 0;
 
   const onboardingEvents = async (): Promise<EventEnvelope[]> => {
     const events: EventEnvelope[] = [];
@@ -72,7 +71,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     [platform, server] = await Promise.all([createTestAuthority('acme'), createBrokerServerIdentity()]);
     for (let i = 0; i < deviceCount; i++)
       devices.push(await issueTestDevice(platform, `d-fridge-${String(i).padStart(3, '0')}`));
-    // Brokers start trusting an unrelated CA: onboarding must install the platform's chain and CRL itself.
+    // Brokers start trusting an unrelated CA: onboarding must install each target's own CA and CRL itself.
     const decoyCrl = await issueTestCrl(decoy);
     const start = () =>
       startMosquitto({
@@ -95,10 +94,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await facts.createBatch('b-fridges', 'p-fridges', deviceCount);
     await Promise.all(devices.map((d) => facts.importDevice(d, 'b-fridges')));
     await Promise.all(devices.map((d) => facts.certify(d, platform)));
-    const crl = await issueTestCrl(platform);
-    initialCrlNumber = crl.crlNumber;
-    crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
-    await facts.publishCrl(platform, crl);
+    await facts.publishCrl(platform, await issueTestCrl(platform));
 
     nats.nc.subscribe(deviceUplinkFilter(undefined, nats.namespace).replace('.*.*', '.*.inbox.connection-parameters'), {
       callback: (_e, msg) => void downlinks.push(msg.subject),
@@ -107,21 +103,21 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
       nats: nats.nc,
       namespace: nats.namespace,
       platformKey: (await generatePlatformKey()).key,
+      kek: await Kek.fromBytes(randomBytes(32)),
       config: {
         httpPort: 0,
         instanceId: 'test',
         telemetryIntervalMs: 200,
         targetSecretsDir: secretsDir,
-        // The root onboarding verifies every CA chain it installs under (TRUSTED_ROOT_SHA256).
+        // The root every platform certificate must verify under before it gets a target certificate.
         trustedRootSha256: platform.root.fingerprintSha256,
       },
       env: {},
-      crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crlPems.get(crlDigest)! }) },
       mosquittoBindings: (targetId) => {
         const broker = brokers[targetId as keyof typeof brokers];
         return broker
           ? {
-              trust: { caFile: broker.caFile, crlFile: broker.crlFile! },
+              trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
               reloader: pidFileReloader(broker.pidFile),
               logFile: broker.logFile,
             }
@@ -177,9 +173,21 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
         description: 'every device onboarded to both brokers',
       });
     })());
+  /** The device with its certificate for the target, as its connection parameters carried it (DeviceOnboarded too). */
+  const onTarget = async (device: TestDevice, targetId: keyof typeof brokers): Promise<TestDevice> => {
+    const onboarded = (await onboardingEvents()).find((e) => {
+      const data = e.data as { deviceId: string; targetId: string };
+      return e.type === 'DeviceOnboarded' && data.deviceId === device.deviceId && data.targetId === targetId;
+    });
+    const certificate = (onboarded?.data as { certificate?: { certificatePem: string } } | undefined)?.certificate;
+    if (!certificate) throw new Error(`${device.deviceId} has no certificate for ${targetId}`);
+    return { ...device, certificatePem: certificate.certificatePem };
+  };
+  const connectTo = async (device: TestDevice, targetId: keyof typeof brokers) =>
+    connectDevice(await onTarget(device, targetId), { port: brokers[targetId].tlsPort, serverCaPem: server.caPem });
   const connected = async (device: TestDevice, targetId: keyof typeof brokers) => {
     await batchOnboarded();
-    const client = await connectDevice(device, { port: brokers[targetId].tlsPort, serverCaPem: server.caPem });
+    const client = await connectTo(device, targetId);
     clients.push(client);
     return client;
   };
@@ -187,10 +195,9 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
   const revokedSerials: { serialHex: string }[] = [];
   const nextCrl = async (victim: TestDevice) => {
     revokedSerials.push({ serialHex: victim.serialHex });
-    const crl = await issueTestCrl(platform, revokedSerials);
-    crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
-    return crl;
+    return issueTestCrl(platform, revokedSerials);
   };
+  const ownCa = (d: Record<string, unknown>) => String(d.authorityId).startsWith('tca-');
 
   test('RegisterTarget refuses credentials the broker refuses, and keeps the secret out of the log', async () => {
     const refused = await register('broker-c', brokers['broker-a'], 'wrong').catch((e: unknown) => e);
@@ -212,8 +219,14 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     expect(
       count(events, 'DeviceOnboarded', (d) => d.targetId === 'broker-b' && d.topicPrefix === `fridges/${d.deviceId}`),
     ).toBe(deviceCount);
+    // Each broker its own CA and that CA's first CRL; nothing of the platform's.
+    expect(count(events, 'TargetTrustAnchorInstalled', ownCa)).toBe(2);
     expect(count(events, 'TargetTrustAnchorInstalled')).toBe(2);
-    expect(count(events, 'TargetCrlUpdated', (d) => d.crlNumber === initialCrlNumber)).toBe(2);
+    expect(count(events, 'TargetCrlUpdated', (d) => ownCa(d) && d.crlNumber === 1)).toBe(2);
+    // A platform certificate alone does not get a device in.
+    await expect(
+      connectDevice(devices[7]!, { port: brokers['broker-a'].tlsPort, serverCaPem: server.caPem }),
+    ).rejects.toThrow();
     await waitFor(() => downlinks.length >= 2 * deviceCount, { description: 'connection parameters sent' });
   }, 90_000);
 
@@ -252,7 +265,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await waitFor(async () => count(await onboardingEvents(), 'TelemetryReceived', onB) === 1);
   });
 
-  test('revocation path: deprovisioning drops live sessions on every broker; a refreshed CRL fails new handshakes', async () => {
+  test("revocation path: deprovisioning lists the device on every broker's CRL and drops its live sessions", async () => {
     const victim = devices[0]!;
     const [session, bystander] = [await connected(victim, 'broker-a'), await connected(devices[3]!, 'broker-a')];
     const gone = closed(session);
@@ -264,28 +277,29 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     };
     await expect(onboarding.deprovisionDevices(deprovisioning)).resolves.toEqual({ deprovisioned: 2, failed: 0 });
     await gone;
+    await expect(connectTo(victim, 'broker-a')).rejects.toThrow();
+    await expect(connectTo(victim, 'broker-b')).rejects.toThrow();
     const crl = await nextCrl(victim);
     const refresh = onboarding.refreshTrust({
       authorityId: platform.authorityId,
-      crl: { authorityId: platform.authorityId, ...crl },
+      crlNumber: crl.crlNumber,
       commandId: 'crl-2',
     });
     await expect(refresh).resolves.toEqual(['broker-a', 'broker-b']);
-    await expect(
-      connectDevice(victim, { port: brokers['broker-a'].tlsPort, serverCaPem: server.caPem }),
-    ).rejects.toThrow();
     const events = await waitFor(async () => {
       const all = await onboardingEvents();
       const dropped = (d: Record<string, unknown>) => d.deviceId === victim.deviceId && d.reason === 'client-disabled';
       return count(all, 'DeviceDisconnected', dropped) >= 1 ? all : undefined;
     });
     expect(count(events, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId)).toBe(2);
-    expect(count(events, 'TargetCrlUpdated', (d) => d.crlNumber === crl.crlNumber)).toBe(2);
+    const enforced = (d: Record<string, unknown>) =>
+      d.authorityId === platform.authorityId && d.crlNumber === crl.crlNumber;
+    expect(count(events, 'TargetCrlUpdated', enforced)).toBe(2);
     // The other devices keep publishing.
     await bystander.publishAsync(`fridges/${devices[3]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
   });
 
-  test('reacts to the CA on its own: on CrlPublished the new CRL is installed first, then the revoked device is disabled everywhere', async () => {
+  test("reacts to the CA on its own: on CrlPublished every broker's CRL lists the device first, then its sessions are dropped", async () => {
     const victim = devices[1]!;
     const [session, bystander] = [await connected(victim, 'broker-a'), await connected(devices[4]!, 'broker-a')];
     const gone = closed(session);
@@ -293,20 +307,20 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     await facts.revoke(victim, platform, 'rv-2');
     const crl = await nextCrl(victim);
     await facts.publishCrl(platform, crl, revokedSerials.length);
-    await gone; // dynamic security dropped the live session, after the CRL was in force
+    await gone; // its session taken over, after the broker's CRL listed it
     const events = await waitFor(
       async () => {
         const all = await onboardingEvents();
-        const enforced = count(all, 'TargetCrlUpdated', (d) => d.crlNumber === crl.crlNumber) === 2;
+        const ofCrl = (d: Record<string, unknown>) =>
+          d.authorityId === platform.authorityId && d.crlNumber === crl.crlNumber;
+        const enforced = count(all, 'TargetCrlUpdated', ofCrl) === 2;
         const cutOff = (d: Record<string, unknown>) => d.deviceId === victim.deviceId && d.revocationId === 'rv-2';
         return enforced && count(all, 'DeviceDeprovisioned', cutOff) === 2 ? all : undefined;
       },
       { description: 'deprovisioned on both brokers and the new CRL enforced', timeoutMs: 20_000 },
     );
     expect(count(events, 'DeviceDeprovisioned', (d) => d.deviceId === victim.deviceId)).toBe(2);
-    await expect(
-      connectDevice(victim, { port: brokers['broker-b'].tlsPort, serverCaPem: server.caPem }),
-    ).rejects.toThrow();
+    await expect(connectTo(victim, 'broker-b')).rejects.toThrow();
     await bystander.publishAsync(`fridges/${devices[4]!.deviceId}/telemetry`, '{"temperature":4}', { qos: 1 });
   });
 

@@ -6,12 +6,14 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { BoundedContext } from '@tunnelkey/contracts';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
+import type { Kek } from '@tunnelkey/pki';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
 import { DeprovisionDevicesHandler } from './deprovision-devices/deprovision-devices.handler.js';
 import { InstallTrustHandler } from './install-trust/install-trust.handler.js';
+import { TargetCrlRefreshJob } from './install-trust/target-crl-refresh.job.js';
 import { mosquittoConnector } from './mosquitto/mosquitto-connector.js';
 import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 import { OnboardDevicesMsController } from './onboard-devices/onboard-devices.ms-controller.js';
@@ -20,18 +22,18 @@ import { RegisterTargetMsController } from './register-target/register-target.ms
 import { RegisterTargetHandler } from './register-target/register-target.handler.js';
 import { PublishedCrlsReaction } from './revoke-device/published-crls.reaction.js';
 import { RevokeDeviceHandler } from './revoke-device/revoke-device.handler.js';
-import { HttpCrlSource, type CrlSource } from './shared/crl-source.js';
 import { DeviceWriter } from './shared/device-writer.js';
 import { InMemoryTargetCredentialStore, type TargetCredentialStore } from './shared/target-credentials.js';
 import { FileTargetSecrets, type TargetSecrets } from './shared/target-secrets.js';
 import { TargetWriter } from './shared/target-writer.js';
+import { TargetAuthorities } from './target-authority/target-authority.js';
 import { ConnectedTargets } from './target-port/connected-targets.js';
 import type { TargetConnector } from './target-port/onboarding-target.js';
 import {
   CLOCK,
-  CRL_SOURCE,
   DOWNLINKS,
   ONBOARDING_CONFIG,
+  ONBOARDING_KEK,
   ONBOARDING_LOGGER,
   ONBOARDING_STREAMS,
   SERVER_CA_PEM,
@@ -50,12 +52,13 @@ import { WatchTargetsHandler } from './watch-targets/watch-targets.handler.js';
 export interface OnboardingModuleOptions {
   config: OnboardingConfig;
   platformKey: PlatformKey;
+  /** Each target CA's key is derived under it (ONBOARDING_KEK / ONBOARDING_KEK_FILE). */
+  kek: Kek;
   logger?: Logger;
   /** Where target admin secrets live. Default: in memory (register targets again after a restart). */
   credentials?: TargetCredentialStore;
   /** Default: the files in ONBOARDING_TARGET_SECRETS_DIR. */
   secrets?: TargetSecrets;
-  crlSource?: CrlSource;
   /** The broker files and reload this service manages, per target (deployment config). */
   mosquittoBindings?: (targetId: string) => MosquittoHostBinding | undefined;
   /** CA of a target's server certificate, sent to devices with their connection parameters. */
@@ -100,7 +103,7 @@ export class OnboardingModule {
         { provide: CLOCK, useValue: clock ?? (() => new Date()) },
         { provide: TARGET_CREDENTIALS, useValue: options.credentials ?? new InMemoryTargetCredentialStore() },
         { provide: TARGET_SECRETS, useValue: options.secrets ?? new FileTargetSecrets(config.targetSecretsDir) },
-        { provide: CRL_SOURCE, useValue: options.crlSource ?? new HttpCrlSource() },
+        { provide: ONBOARDING_KEK, useValue: options.kek },
         { provide: SERVER_CA_PEM, useValue: options.serverCaPem ?? (() => undefined) },
         { provide: TARGET_CONNECTOR, useValue: connector },
         { provide: DOWNLINKS, inject: [NATS_CONNECTION], useFactory: downlinks },
@@ -115,9 +118,11 @@ export class OnboardingModule {
         viewProvider(TargetsView, viewDeps),
         DeviceWriter,
         TargetWriter,
+        TargetAuthorities,
         ConnectedTargets,
         RegisterTargetHandler,
         InstallTrustHandler,
+        TargetCrlRefreshJob,
         OnboardDevicesHandler,
         DeprovisionDevicesHandler,
         WatchTargetsHandler,

@@ -2,6 +2,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadPlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
+import { loadKek, type Kek } from '@tunnelkey/pki';
+import { readFile } from 'node:fs/promises';
 import { startService, type RunningService } from '@tunnelkey/messaging';
 import { pino } from 'pino';
 import { mosquittoBindingsOf, onboardingConfigFromEnv, type OnboardingConfig } from './config.js';
@@ -15,7 +17,8 @@ import { CertificatesView } from './views/certificates.view.js';
 import { TargetsView } from './views/targets.view.js';
 import { WatchTargetsHandler } from './watch-targets/watch-targets.handler.js';
 
-export interface StartOnboardingOptions extends Partial<Omit<OnboardingModuleOptions, 'config' | 'platformKey'>> {
+export interface StartOnboardingOptions
+  extends Partial<Omit<OnboardingModuleOptions, 'config' | 'platformKey' | 'kek'>> {
   nats?: NatsConnection;
   /** Overrides TUNNELKEY_NAMESPACE. */
   namespace?: string;
@@ -23,6 +26,8 @@ export interface StartOnboardingOptions extends Partial<Omit<OnboardingModuleOpt
   env?: Record<string, string | undefined>;
   /** Default: from PLATFORM_KEY_FILE / PLATFORM_KEY. */
   platformKey?: PlatformKey;
+  /** Default: from ONBOARDING_KEK / ONBOARDING_KEK_FILE. */
+  kek?: Kek;
   /** Default: JetStream on the connection (tests may pass an InMemoryEventStore). */
   eventStore?: EventStore;
 }
@@ -55,9 +60,11 @@ export async function startOnboarding(options: StartOnboardingOptions = {}): Pro
     throw new OnboardingConfigError('no platform key: set PLATFORM_KEY_FILE or PLATFORM_KEY', {
       variable: 'PLATFORM_KEY_FILE',
     });
+  const kek = options.kek ?? (await loadKek({ env, readFile: (path) => readFile(path), variable: 'ONBOARDING_KEK' }));
   const {
     nats,
     eventStore,
+    kek: _kek,
     namespace: _namespace,
     config: _config,
     env: _env,
@@ -68,7 +75,7 @@ export async function startOnboarding(options: StartOnboardingOptions = {}): Pro
   const mosquittoBindings = mosquittoBindingsOf(config.mosquittoBindings);
   const service = await startService({
     service: 'onboarding',
-    module: OnboardingModule.forRoot({ mosquittoBindings, ...rest, logger, config, platformKey }),
+    module: OnboardingModule.forRoot({ mosquittoBindings, ...rest, logger, config, platformKey, kek }),
     namespace: config.namespace,
     httpPort: config.httpPort,
     natsConfig: config,

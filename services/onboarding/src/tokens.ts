@@ -18,8 +18,8 @@ export const TARGET_CONNECTOR = Symbol('TARGET_CONNECTOR');
 export const TARGET_CREDENTIALS = Symbol('TARGET_CREDENTIALS');
 /** TargetSecrets: admin passwords by file name (the mounted secrets directory). */
 export const TARGET_SECRETS = Symbol('TARGET_SECRETS');
-/** CrlSource: a published CRL's bytes. */
-export const CRL_SOURCE = Symbol('CRL_SOURCE');
+/** The onboarding KEK (`Kek` of @tunnelkey/pki): each target's CA key is derived under it. */
+export const ONBOARDING_KEK = Symbol('ONBOARDING_KEK');
 /** DownlinkSender: signed messages to a device (its connection parameters). */
 export const DOWNLINKS = Symbol('DOWNLINKS');
 /** `(targetId) => string | undefined`: the CA of a target's server certificate, sent to devices. */

@@ -116,7 +116,8 @@ export const encodeDeviceTbs = (req: DeviceCertificateRequest): DeviceTbs => {
   const san = SubjectAltName.forDevice(req.deviceId, req.dnsNames ?? []); // validates the names
   const keyId = keyIdentifier(req.publicKeySpki); // refuses keys outside the profile
   const f = issuerFragments(req.issuer);
-  const crlDp = crlDistributionPointExtension(f, req.crlDistributionPointUrl);
+  const crlDp =
+    req.crlDistributionPointUrl !== undefined ? crlDistributionPointExtension(f, req.crlDistributionPointUrl) : EMPTY;
   const serial = req.serial ?? randomSerial(req.random);
   assertSerial(serial);
   assertValidity(req.notBefore, req.notAfter);

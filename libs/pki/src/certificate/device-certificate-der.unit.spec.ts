@@ -159,6 +159,21 @@ describe('device certificate: direct DER encoder vs the pkijs reference', () => 
     }
   });
 
+  it('without a CRL distribution point (a target certificate), the same bytes as pkijs and no such extension', async () => {
+    const req: DeviceCertificateRequest = {
+      deviceId: 'd-target',
+      publicKeySpki: deviceKeys[1]!,
+      issuer: h.issuingIssuer,
+      notBefore: T0,
+      notAfter: new Date('2027-01-01T00:00:00Z'),
+      serial: randomSerial(),
+    };
+    const tbs = deviceTbsCertificate(req);
+    expect(toHex(tbs)).toBe(toHex(deviceTbsCertificateWithPkijs(req)));
+    const issued = await buildDeviceCertificate(req);
+    expect(parseCertificate(issued.der).crlDistributionPoints).toBeUndefined();
+  });
+
   it('whole certificates are byte-identical too (fixed signature), with the same IssuedCertificate fields', async () => {
     const issuer = { ...h.issuingIssuer, signer: fixedSignatureSigner(h.issuingIssuer.signer) };
     for (let i = 0; i < 20; i++) {

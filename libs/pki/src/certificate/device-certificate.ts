@@ -31,8 +31,11 @@ export interface DeviceCertificateRequest {
   /** Given by the caller (from the command's metadata and the policy's lifetime), never read from a clock here. */
   notBefore: Date;
   notAfter: Date;
-  /** Where the issuing CA's CRL is served. */
-  crlDistributionPointUrl: string;
+  /**
+   * Where the issuing CA's CRL is served. Left out for a certificate whose relying party holds the
+   * issuer's CRL itself (an onboarding target's broker, which reads its crlfile).
+   */
+  crlDistributionPointUrl?: string;
   /** Optional extra DNS SANs (gateways that also serve TLS). */
   dnsNames?: readonly string[];
   serial?: Uint8Array;
@@ -49,8 +52,9 @@ const deviceTemplate = (req: DeviceCertificateRequest): CertificateTemplate => {
     SubjectAltName.forDevice(req.deviceId, req.dnsNames ?? []),
     SubjectKeyIdentifier.fromSpki(req.publicKeySpki),
     AuthorityKeyIdentifier.of(req.issuer.keyId),
-    CrlDistributionPoints.of([req.crlDistributionPointUrl]),
   ];
+  if (req.crlDistributionPointUrl !== undefined)
+    extensions.push(CrlDistributionPoints.of([req.crlDistributionPointUrl]));
   return {
     subject: encodeName({ commonName: req.deviceId }),
     issuer: req.issuer.subject,

@@ -15,6 +15,8 @@ export interface KekSources {
   env: Readonly<Record<string, string | undefined>>;
   /** Reads CA_KEK_FILE; injectable for tests (e.g. `(p) => fs.promises.readFile(p)`). */
   readFile?: (path: string) => Promise<Uint8Array | string> | Uint8Array | string;
+  /** The variable holding the KEK (default `CA_KEK`); `<variable>_FILE` names its file instead. */
+  variable?: string;
 }
 
 export class Kek {
@@ -72,28 +74,34 @@ export const decodeKekText = (text: string, source: string): Uint8Array => {
   });
 };
 
-/** Loads the KEK from exactly one of CA_KEK or CA_KEK_FILE; both or neither is a configuration error. */
-export const loadKek = async ({ env, readFile }: KekSources): Promise<Kek> => {
-  const inline = env.CA_KEK?.trim() ? env.CA_KEK : undefined;
-  const file = env.CA_KEK_FILE?.trim() ? env.CA_KEK_FILE.trim() : undefined;
-  if (inline && file) throw new KekError('set CA_KEK or CA_KEK_FILE, not both', {});
-  if (!inline && !file) throw new KekError('no KEK configured: set CA_KEK or CA_KEK_FILE', {});
+/**
+ * Loads the KEK from exactly one of CA_KEK or CA_KEK_FILE (or `<variable>` and `<variable>_FILE`
+ * for another service's KEK); both or neither is a configuration error.
+ */
+export const loadKek = async ({ env, readFile, variable = 'CA_KEK' }: KekSources): Promise<Kek> => {
+  const fileVariable = `${variable}_FILE`;
+  const inlineText = env[variable];
+  const fileText = env[fileVariable];
+  const inline = inlineText?.trim() ? inlineText : undefined;
+  const file = fileText?.trim() ? fileText.trim() : undefined;
+  if (inline && file) throw new KekError(`set ${variable} or ${fileVariable}, not both`, {});
+  if (!inline && !file) throw new KekError(`no KEK configured: set ${variable} or ${fileVariable}`, {});
   let bytes: Uint8Array;
   if (inline) {
-    bytes = decodeKekText(inline, 'CA_KEK');
+    bytes = decodeKekText(inline, variable);
   } else {
-    if (!readFile) throw new KekError('CA_KEK_FILE is set but no file reader was provided', { path: file });
+    if (!readFile) throw new KekError(`${fileVariable} is set but no file reader was provided`, { path: file });
     let content: Uint8Array | string;
     try {
       content = await readFile(file!);
     } catch (e) {
-      throw new KekError('cannot read CA_KEK_FILE', { path: file }, { cause: e });
+      throw new KekError(`cannot read ${fileVariable}`, { path: file }, { cause: e });
     }
     if (typeof content !== 'string' && content.length === KEK_BYTES) {
       bytes = content; // a raw 32-byte secret
     } else {
       const text = typeof content === 'string' ? content : Buffer.from(asBytes(content)).toString('utf8');
-      bytes = decodeKekText(text, 'CA_KEK_FILE');
+      bytes = decodeKekText(text, fileVariable);
     }
   }
   try {

@@ -43,8 +43,9 @@ export async function deviceTlsIdentity(
     try {
       const secureContext = createSecureContext({
         key: pkcs8,
-        // The leaf alone: the broker holds the issuing CA chain (its cafile).
-        cert: certificate.certificatePem,
+        // The leaf alone: the target's certificate for this key when it gave one (its broker trusts
+        // only its own CA), else the platform certificate (a broker trusting the issuing CA chain).
+        cert: parameters.clientCertificatePem ?? certificate.certificatePem,
         ...(parameters.serverCaPem ? { ca: parameters.serverCaPem } : {}),
         minVersion: 'TLSv1.2',
       });

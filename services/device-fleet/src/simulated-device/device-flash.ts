@@ -22,6 +22,8 @@ export interface StoredConnectionParameters {
   clientId: string;
   topicPrefix: string;
   serverCaPem?: string;
+  /** The device's certificate for this target (same TLS key, issued by the target's own CA). */
+  clientCertificatePem?: string;
 }
 
 /**

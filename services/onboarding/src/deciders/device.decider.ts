@@ -51,7 +51,9 @@ const sameOnboarding = (a: DataOf<typeof DeviceOnboarded>, b: DataOf<typeof Devi
   a.policyId === b.policyId &&
   a.clientId === b.clientId &&
   a.roleName === b.roleName &&
-  a.topicPrefix === b.topicPrefix;
+  a.topicPrefix === b.topicPrefix &&
+  // Another target certificate is a new onboarding: every certificate a device was sent is on record.
+  a.certificate?.serialNumber === b.certificate?.serialNumber;
 
 export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
   initialState: () => ({ targets: {} }),

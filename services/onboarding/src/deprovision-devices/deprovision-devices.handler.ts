@@ -1,11 +1,13 @@
 /**
- * Cuts devices off every target they are onboarded to (dynamic security drops their live sessions
- * and leaves them no rights) and records DeviceDeprovisioned per device and target. Used by the
- * revocation reaction; ownership transfer and operators come next.
+ * Cuts devices off every target they are onboarded to: first the target's CRL lists their target
+ * certificates (a reconnect fails its handshake), then their live sessions are dropped; and records
+ * DeviceDeprovisioned per device and target. Used by the revocation reaction (their certificates
+ * are listed already) and for an operator's cut; ownership transfer comes next.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataOf, DeviceDeprovisioned } from '@tunnelkey/contracts';
 import { derivedMetadata } from '@tunnelkey/eventstore';
+import { InstallTrustHandler } from '../install-trust/install-trust.handler.js';
 import { DeviceWriter } from '../shared/device-writer.js';
 import { ConnectedTargets } from '../target-port/connected-targets.js';
 import { CLOCK, type Clock } from '../tokens.js';
@@ -31,6 +33,7 @@ export class DeprovisionDevicesHandler {
   constructor(
     private readonly connected: ConnectedTargets,
     private readonly targets: TargetsView,
+    private readonly trust: InstallTrustHandler,
     private readonly devices: DeviceWriter,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -51,6 +54,13 @@ export class DeprovisionDevicesHandler {
       [...byTarget].map(async ([targetId, deviceIds]) => {
         const target = this.connected.get(targetId);
         if (!target) {
+          failed += deviceIds.length;
+          return;
+        }
+        try {
+          await this.trust.ensureTrust(targetId, metadata, { cut: deviceIds });
+        } catch {
+          // Not listed, not dropped: a dropped device would reconnect at once. Retried by the caller.
           failed += deviceIds.length;
           return;
         }

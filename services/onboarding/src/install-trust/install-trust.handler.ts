@@ -1,60 +1,85 @@
 /**
- * A target's trust: the issuing CA chains of the devices it serves and their current CRLs,
- * installed together (the target reloads only when something changed), then recorded
- * (TargetTrustAnchorInstalled, TargetCrlUpdated). One target at a time: a queue per target.
+ * A target's trust (docs/decisions/0001): its own CA as the only anchor, that CA's CRL listing the
+ * target certificate of every device revoked or deprovisioned there (and every one replaced), and
+ * the topic rights of the policies onboarded to it. Installed together, the target reloading only
+ * when something changed, then recorded (TargetTrustAnchorInstalled, TargetCrlUpdated). One
+ * target at a time: a queue per target.
  *
- * Nothing is installed as the CA's events carry it (trust-checks.ts): a chain must verify under the
- * pinned root (TRUSTED_ROOT_SHA256) and be the authority's AuthorityCreated certificate when known;
- * a CRL must verify under that issuing CA and its number never goes down. A refusal is logged
- * (`onboarding.trust_refused`, error level: an alert) and the target keeps what it had.
+ * The CA's events are not taken as they come: before a device is issued a target certificate, its
+ * platform certificate must verify up to the pinned root (TRUSTED_ROOT_SHA256), through an issuing
+ * CA that is the authority's own (AuthorityCreated) when that is known. A refusal is logged
+ * (`onboarding.trust_refused`, error level: an alert) and the device is not onboarded.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { CommandMetadata } from '@tunnelkey/contracts';
 import { KeyedQueue } from '@tunnelkey/concurrency';
 import { derivedMetadata } from '@tunnelkey/eventstore';
 import { READINESS_CHECKS, type ReadinessRegistry } from '@tunnelkey/messaging';
+import { ChainVerificationError, parseCertificate, verifyChain, type ParsedCertificate } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
 import type { OnboardingConfig } from '../config.js';
-import { TargetUnreachableError, TrustRefusedError } from '../errors.js';
-import { type CrlSource } from '../shared/crl-source.js';
+import { TargetUnreachableError } from '../errors.js';
 import { TargetWriter } from '../shared/target-writer.js';
+import { TargetAuthorities, type TargetCrl, type TargetCrlEntry } from '../target-authority/target-authority.js';
 import { ConnectedTargets } from '../target-port/connected-targets.js';
-import type { RevocationList } from '../target-port/onboarding-target.js';
-import { CLOCK, CRL_SOURCE, ONBOARDING_CONFIG, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
+import type { TopicRightSpec } from '../target-port/topic-plan.js';
+import { CLOCK, ONBOARDING_CONFIG, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
+import { BatchPlanView } from '../views/batch-plan.view.js';
 import { CertificatesView } from '../views/certificates.view.js';
 import { TargetsView } from '../views/targets.view.js';
-import {
-  checkAnchor,
-  checkCrl,
-  pinnedRootSha256Of,
-  type AnchorCheck,
-  type CrlCheck,
-  type CrlFloor,
-  type VerifiedAnchor,
-} from './trust-checks.js';
+import { checkAnchor, pinnedRootSha256Of, type AnchorCheck } from './trust-checks.js';
+
+export interface EnsureTrust {
+  /** Policies about to be onboarded to the target: their rights are granted before their devices arrive. */
+  policyIds?: readonly string[];
+  /** A CA CRL whose revocations the target now enforces: recorded as TargetCrlUpdated of that CA. */
+  caCrl?: { authorityId: string; crlNumber: number };
+  /** Devices being cut off the target (not yet recorded as deprovisioned): listed too. */
+  cut?: readonly string[];
+}
 
 export interface RefreshTrust {
+  /** The CA authority whose CrlPublished triggered the refresh, and its number. */
   authorityId: string;
-  /** The CRL itself, when the caller has it (else fetched from the CA's CrlPublished). */
-  crl?: RevocationList;
+  crlNumber?: number;
   commandId: string;
+}
+
+/** A device's platform certificate, verified: what its target certificates are issued for. */
+export type DeviceKeyCheck =
+  | { ok: true; publicKeySpki: Uint8Array; notBefore: Date; notAfter: Date }
+  | { ok: false; reason: 'device-not-certified' | 'target-refused'; detail: string };
+
+/** What this instance last made a target enforce. */
+interface Enforced {
+  anchorFingerprint: string;
+  revokedKey: string;
+  rightsKey: string;
+  crl: TargetCrl;
+}
+
+interface VerifiedIssuer {
+  intermediates: ParsedCertificate[];
+  root: ParsedCertificate;
 }
 
 @Injectable()
 export class InstallTrustHandler {
   readonly #queue = new KeyedQueue(16);
-  /** authorityId -> the newest CRL accepted (a CRL is fetched and checked once, whatever the number of targets). */
-  readonly #crls = new Map<string, { crl: RevocationList; crlDigest: string }>();
+  readonly #enforced = new Map<string, Enforced>();
+  /** authorityId -> its issuing chain verified under the pinned root (or why not). */
+  readonly #issuers = new Map<string, Promise<VerifiedIssuer | Extract<AnchorCheck, { ok: false }>>>();
   readonly #pinnedRootSha256: string | undefined;
 
   constructor(
     private readonly connected: ConnectedTargets,
     private readonly targets: TargetsView,
     private readonly certificates: CertificatesView,
+    private readonly plans: BatchPlanView,
+    private readonly authorities: TargetAuthorities,
     private readonly writer: TargetWriter,
-    @Inject(CRL_SOURCE) private readonly crlSource: CrlSource,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(ONBOARDING_CONFIG) config: OnboardingConfig,
+    @Inject(ONBOARDING_CONFIG) private readonly config: OnboardingConfig,
     @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
     @Inject(READINESS_CHECKS) readiness: ReadinessRegistry,
   ) {
@@ -63,93 +88,176 @@ export class InstallTrustHandler {
     if (!this.#pinnedRootSha256)
       logger.error(
         { event: 'onboarding.no_trusted_root', variable: 'TRUSTED_ROOT_SHA256' },
-        'no trusted root is pinned: no target will be given any trust (set TRUSTED_ROOT_SHA256)',
+        'no trusted root is pinned: no device will be onboarded (set TRUSTED_ROOT_SHA256)',
       );
   }
 
-  /** Makes `targetId` trust `authorities` (and keep trusting the ones it has) with their current CRLs. */
-  ensureTrust(targetId: string, authorities: readonly string[], metadata: CommandMetadata): Promise<void> {
+  /** Makes `targetId` enforce its complete trust now (see the file comment); reloads only on a change. */
+  ensureTrust(targetId: string, metadata: CommandMetadata, options: EnsureTrust = {}): Promise<void> {
     return this.#queue.run(`trust-${targetId}`, async () => {
-      const target = this.targets.target(targetId);
-      const installed = target?.anchors ?? new Map<string, string>();
-      // Installed ones stay wanted while a chain of theirs is known; a requested one always is (no chain: refused).
-      const wanted = [
-        ...new Set([
-          ...[...installed.keys()].filter((a) => this.certificates.chainCandidates(a).length > 0),
-          ...authorities,
-        ]),
-      ];
-      const anchors: VerifiedAnchor[] = [];
-      for (const authorityId of wanted) {
-        const checked = await this.#verifiedAnchor(authorityId, targetId);
-        if (checked.ok) anchors.push(checked);
-        // A new authority that does not verify: nothing is installed, the caller's devices fail.
-        else if (!installed.has(authorityId))
-          throw new TrustRefusedError(`the issuing CA chain of ${authorityId} is refused: ${checked.detail}`, {
-            targetId,
-            authorityId,
-            reason: checked.reason,
-          });
-        // One installed before that no longer verifies is left out: the target stops trusting it.
-      }
-      const crls: RevocationList[] = [];
-      for (const anchor of anchors) {
-        const floor = this.#floor(targetId, anchor.authorityId);
-        const crl = await this.#currentCrl(anchor, floor, targetId);
-        if (crl) crls.push(crl);
-      }
-      const enforced = target?.crls ?? new Map<string, number>();
+      const authority = await this.authorities.for(targetId);
+      const now = this.clock();
+      const revoked = this.#revokedOn(targetId, now, new Set(options.cut ?? []));
+      const revokedKey = revoked.map((entry) => entry.serialNumber).join(',');
+      const topicRights = this.#rightsOf(targetId, options.policyIds ?? []);
+      const rightsKey = JSON.stringify(topicRights);
+      const before = this.#enforced.get(targetId);
+      const crlStillFresh =
+        before !== undefined && now.getTime() < (before.crl.thisUpdate.getTime() + before.crl.nextUpdate.getTime()) / 2;
+      let crl = before?.crl;
       const changed =
-        anchors.some((a) => installed.get(a.authorityId) !== a.fingerprintSha256) ||
-        anchors.length < installed.size ||
-        crls.some((c) => (enforced.get(c.authorityId) ?? 0) < c.crlNumber);
-      if (!changed) return;
-      const connected = this.connected.get(targetId);
-      if (!connected) throw new TargetUnreachableError('target is not connected', { targetId });
-      await connected.applyTrust({
-        anchors: anchors.map(({ authorityId, chainPem }) => ({ authorityId, chainPem })),
-        crls,
-      });
-      for (const { authorityId, fingerprintSha256 } of anchors) {
-        // Recorded before: the decider would decide nothing.
-        if (installed.get(authorityId) === fingerprintSha256) continue;
-        const data = { targetId, authorityId, fingerprintSha256 };
-        const step = derivedMetadata(metadata, 'anchor', targetId, authorityId, fingerprintSha256);
-        await this.writer.record(targetId, { type: 'RecordTrustAnchorInstalled', data, metadata: step });
-        this.targets.noteAnchorInstalled(targetId, authorityId, fingerprintSha256);
+        before?.anchorFingerprint !== authority.fingerprintSha256 ||
+        before.revokedKey !== revokedKey ||
+        before.rightsKey !== rightsKey ||
+        !crlStillFresh;
+      if (changed) {
+        const connected = this.connected.get(targetId);
+        if (!connected) throw new TargetUnreachableError('target is not connected', { targetId });
+        const last = Math.max(
+          before?.crl.crlNumber ?? 0,
+          this.targets.target(targetId)?.crls.get(authority.authorityId) ?? 0,
+        );
+        crl = await authority.crl({
+          crlNumber: last + 1,
+          revoked,
+          now,
+          lifetimeMs: this.config.targetCrlLifetimeMs,
+        });
+        await connected.applyTrust({
+          anchors: [{ authorityId: authority.authorityId, chainPem: [authority.certificatePem] }],
+          crls: [{ authorityId: authority.authorityId, crlNumber: crl.crlNumber, crlPem: crl.crlPem }],
+          topicRights,
+        });
+        this.#enforced.set(targetId, {
+          anchorFingerprint: authority.fingerprintSha256,
+          revokedKey,
+          rightsKey,
+          crl,
+        });
+        const { authorityId, fingerprintSha256, certificatePem } = authority;
+        if (this.targets.target(targetId)?.anchors.get(authorityId) !== fingerprintSha256) {
+          const data = { targetId, authorityId, fingerprintSha256, certificatePem };
+          const step = derivedMetadata(metadata, 'anchor', targetId, authorityId, fingerprintSha256);
+          await this.writer.record(targetId, { type: 'RecordTrustAnchorInstalled', data, metadata: step });
+          this.targets.noteAnchorInstalled(targetId, authorityId, fingerprintSha256, certificatePem);
+        }
+        await this.#recordCrl(targetId, authorityId, crl.crlNumber, crl.crlDigest, metadata);
       }
-      for (const crl of crls) {
-        const crlDigest = this.#crls.get(crl.authorityId)!.crlDigest;
-        const data = { targetId, authorityId: crl.authorityId, crlNumber: crl.crlNumber, crlDigest };
-        const step = derivedMetadata(metadata, 'crl', targetId, crl.authorityId, String(crl.crlNumber));
-        await this.writer.record(targetId, { type: 'RecordCrlUpdated', data, metadata: step });
-        this.targets.noteCrlEnforced(targetId, crl.authorityId, crl.crlNumber, crlDigest);
-      }
+      if (options.caCrl && crl)
+        await this.#recordCrl(targetId, options.caCrl.authorityId, options.caCrl.crlNumber, crl.crlDigest, metadata);
     });
   }
 
   /**
-   * For revocation: makes every target that trusts `authorityId` enforce its newest CRL (from the
-   * CA's CrlPublished, or handed in) and reload. Live sessions stay: DeprovisionDevices cuts them.
-   * A CRL that does not check out is refused (logged) and the targets keep the one they have.
-   * Returns the targets concerned.
+   * For revocation: every target with devices makes its CRL list what is revoked now and reloads
+   * (when that changed), and records that it enforces the CA CRL that triggered it. Live sessions
+   * stay: DeprovisionDevices cuts them. Returns the targets concerned.
    */
   async refreshTrust(input: RefreshTrust): Promise<string[]> {
-    await Promise.all([this.targets.catchUp(), this.certificates.catchUp()]);
-    if (input.crl) {
-      const anchor = await this.#verifiedAnchor(input.authorityId);
-      if (anchor.ok) await this.#accept(anchor, input.crl, undefined);
-    }
+    await Promise.all([this.targets.catchUp(), this.certificates.catchUp(), this.plans.catchUp()]);
     const metadata = { commandId: input.commandId, now: this.clock().toISOString() };
-    const targetIds = this.targets.targetsTrusting(input.authorityId);
-    await Promise.all(targetIds.map((targetId) => this.ensureTrust(targetId, [input.authorityId], metadata)));
+    const caCrl =
+      input.crlNumber !== undefined ? { authorityId: input.authorityId, crlNumber: input.crlNumber } : undefined;
+    // The targets with devices onboarded: one that cannot be reached fails the refresh (retried).
+    const targetIds = this.targets
+      .registrations()
+      .map((registration) => registration.targetId)
+      .filter((targetId) => this.targets.onboardedTo(targetId).length > 0);
+    await Promise.all(targetIds.map((targetId) => this.ensureTrust(targetId, metadata, caCrl ? { caCrl } : {})));
     return targetIds;
   }
 
-  /** The first chain seen for the authority that checks out, or why none does (logged). */
-  async #verifiedAnchor(authorityId: string, targetId?: string): Promise<AnchorCheck> {
+  /** The device's platform certificate, verified up to the pinned root: the key its target certificates carry. */
+  async verifiedDeviceKey(deviceId: string): Promise<DeviceKeyCheck> {
+    const certificate = this.certificates.device(deviceId)?.certificate;
+    if (!certificate?.certificatePem)
+      return { ok: false, reason: 'device-not-certified', detail: 'the device holds no platform certificate' };
+    const issuer = await this.#issuer(certificate.authorityId);
+    if ('ok' in issuer)
+      return { ok: false, reason: 'target-refused', detail: `its issuing CA is refused: ${issuer.detail}` };
+    try {
+      const { chain } = await verifyChain({
+        leaf: certificate.certificatePem,
+        intermediates: issuer.intermediates,
+        root: issuer.root,
+        at: this.clock(),
+        purpose: 'clientAuth',
+      });
+      const leaf = chain[0]!;
+      if (leaf.subjectCommonName !== deviceId)
+        return { ok: false, reason: 'target-refused', detail: 'its platform certificate names another device' };
+      return { ok: true, publicKeySpki: leaf.spki, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
+    } catch (error) {
+      const detail = error instanceof ChainVerificationError ? `${error.reason}: ${error.message}` : 'unreadable';
+      this.logger.error(
+        { event: 'onboarding.trust_refused', deviceId, authorityId: certificate.authorityId, detail },
+        'a platform certificate does not verify: no target certificate is issued for it',
+      );
+      return { ok: false, reason: 'target-refused', detail: `its platform certificate does not verify (${detail})` };
+    }
+  }
+
+  /** Target certificates to list: of devices revoked, or deprovisioned from the target, and every replaced one. */
+  #revokedOn(targetId: string, now: Date, cutting: ReadonlySet<string>): TargetCrlEntry[] {
+    const entries: TargetCrlEntry[] = [];
+    for (const onboarding of this.targets.onboardedTo(targetId)) {
+      const { deviceId } = onboarding;
+      for (const { serialNumber, replacedAt } of this.targets.replacedCertificates(deviceId, targetId))
+        entries.push({ serialNumber, revokedAt: new Date(replacedAt) });
+      if (!onboarding.certificate) continue;
+      const device = this.certificates.device(deviceId);
+      const cut =
+        cutting.has(deviceId) ||
+        device?.revoked === true ||
+        this.plans.revokedByRegistry(deviceId) ||
+        !this.targets.activeTargets(deviceId).includes(targetId);
+      if (!cut) continue;
+      const revokedAt = device?.revokedAt ? new Date(device.revokedAt) : now;
+      entries.push({ serialNumber: onboarding.certificate.serialNumber, revokedAt });
+    }
+    return entries.sort((a, b) => a.serialNumber.localeCompare(b.serialNumber));
+  }
+
+  /** The topic rights the target grants: the union over its policies' rights, in a stable order. */
+  #rightsOf(targetId: string, extraPolicies: readonly string[]): TopicRightSpec[] {
+    const policies = new Set([...(this.targets.target(targetId)?.policies ?? []), ...extraPolicies]);
+    const rights = new Map<string, TopicRightSpec>();
+    for (const policyId of policies)
+      for (const right of this.plans.policy(policyId)?.topicRights ?? [])
+        rights.set(`${right.access} ${right.topic}`, { topic: right.topic, access: right.access });
+    return [...rights.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, right]) => right);
+  }
+
+  async #recordCrl(
+    targetId: string,
+    authorityId: string,
+    crlNumber: number,
+    crlDigest: string,
+    metadata: CommandMetadata,
+  ): Promise<void> {
+    if ((this.targets.target(targetId)?.crls.get(authorityId) ?? 0) >= crlNumber) return;
+    const data = { targetId, authorityId, crlNumber, crlDigest };
+    const step = derivedMetadata(metadata, 'crl', targetId, authorityId, String(crlNumber));
+    await this.writer.record(targetId, { type: 'RecordCrlUpdated', data, metadata: step });
+    this.targets.noteCrlEnforced(targetId, authorityId, crlNumber, crlDigest);
+  }
+
+  /** The authority's issuing chain, verified under the pinned root once (a refusal is retried on the next ask). */
+  #issuer(authorityId: string): Promise<VerifiedIssuer | Extract<AnchorCheck, { ok: false }>> {
+    let issuer = this.#issuers.get(authorityId);
+    if (!issuer) {
+      issuer = this.#verifyIssuer(authorityId);
+      this.#issuers.set(authorityId, issuer);
+      void issuer.then((result) => {
+        if ('ok' in result) this.#issuers.delete(authorityId);
+      });
+    }
+    return issuer;
+  }
+
+  async #verifyIssuer(authorityId: string): Promise<VerifiedIssuer | Extract<AnchorCheck, { ok: false }>> {
     const createdCertificatePem = this.certificates.createdCertificatePem(authorityId);
-    let refused: AnchorCheck | undefined;
+    let refused: Extract<AnchorCheck, { ok: false }> | undefined;
     for (const chainPem of this.certificates.chainCandidates(authorityId)) {
       const checked = await checkAnchor({
         authorityId,
@@ -158,77 +266,23 @@ export class InstallTrustHandler {
         at: this.clock(),
         ...(createdCertificatePem !== undefined ? { createdCertificatePem } : {}),
       });
-      if (checked.ok) return checked;
+      if (checked.ok) {
+        const path = checked.chainPem.map((pem) => parseCertificate(pem));
+        return { intermediates: path.slice(0, -1), root: path.at(-1)! };
+      }
       refused ??= checked;
-      this.#refused(checked, targetId);
+      this.logger.error(
+        { event: 'onboarding.trust_refused', ...checked, ok: undefined },
+        'an issuing CA chain does not verify: its devices are not onboarded',
+      );
     }
-    if (refused) return refused;
-    const none: AnchorCheck =
-      createdCertificatePem !== undefined
-        ? {
-            ok: false,
-            authorityId,
-            reason: 'not-the-created-authority',
-            detail: 'no certificate of this authority carries a chain starting with its AuthorityCreated certificate',
-          }
-        : {
-            ok: false,
-            authorityId,
-            reason: 'malformed-chain',
-            detail: 'no certificate of this authority carries a chain',
-          };
-    this.#refused(none, targetId);
-    return none;
-  }
-
-  /** What a new CRL of the authority must not go below: the newest accepted here, or what the target enforces. */
-  #floor(targetId: string, authorityId: string): CrlFloor | undefined {
-    const accepted = this.#crls.get(authorityId);
-    const target = this.targets.target(targetId);
-    const enforced = target?.crls.get(authorityId);
-    if (enforced !== undefined && (!accepted || enforced > accepted.crl.crlNumber)) {
-      const crlDigest = target?.crlDigests.get(authorityId);
-      return { crlNumber: enforced, ...(crlDigest ? { crlDigest } : {}) };
-    }
-    return accepted ? { crlNumber: accepted.crl.crlNumber, crlDigest: accepted.crlDigest } : undefined;
-  }
-
-  /** The newest CRL accepted for the anchor's authority (fetching and checking a newer published one). */
-  async #currentCrl(anchor: VerifiedAnchor, floor: CrlFloor | undefined, targetId: string) {
-    const { authorityId } = anchor;
-    const published = this.certificates.publishedCrl(authorityId);
-    const accepted = this.#crls.get(authorityId);
-    if (published && (!accepted || accepted.crl.crlNumber < published.crlNumber)) {
-      const { crlPem } = await this.crlSource.fetch({
+    return (
+      refused ?? {
+        ok: false,
         authorityId,
-        url: published.url,
-        crlDigest: published.crlDigest,
-      });
-      await this.#accept(anchor, { authorityId, crlNumber: published.crlNumber, crlPem }, floor, targetId);
-    }
-    const current = this.#crls.get(authorityId)?.crl;
-    // Below what the target enforces (e.g. after a restart, the newer one refused): the target keeps its own.
-    if (current && floor && current.crlNumber < floor.crlNumber) return undefined;
-    return current;
-  }
-
-  /** Checks a CRL and keeps it as the authority's newest when it passes; a refusal is logged. */
-  async #accept(anchor: VerifiedAnchor, crl: RevocationList, floor: CrlFloor | undefined, targetId?: string) {
-    const accepted = this.#crls.get(anchor.authorityId);
-    const atLeast =
-      accepted && (!floor || accepted.crl.crlNumber >= floor.crlNumber)
-        ? { crlNumber: accepted.crl.crlNumber, crlDigest: accepted.crlDigest }
-        : floor;
-    const checked = await checkCrl({ crl, issuing: anchor.issuing, ...(atLeast ? { floor: atLeast } : {}) });
-    if (!checked.ok) return this.#refused(checked, targetId);
-    if (!checked.unchanged) this.#crls.set(anchor.authorityId, { crl: checked.crl, crlDigest: checked.crlDigest });
-    else if (!accepted) this.#crls.set(anchor.authorityId, { crl: checked.crl, crlDigest: checked.crlDigest });
-  }
-
-  #refused(refusal: Extract<AnchorCheck | CrlCheck, { ok: false }>, targetId: string | undefined): void {
-    this.logger.error(
-      { event: 'onboarding.trust_refused', ...(targetId ? { targetId } : {}), ...refusal, ok: undefined },
-      'trust refused: it does not verify, nothing of it is installed',
+        reason: 'malformed-chain',
+        detail: 'no certificate of this authority carries a chain',
+      }
     );
   }
 }

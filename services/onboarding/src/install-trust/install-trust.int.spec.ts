@@ -1,16 +1,19 @@
 /**
  * Trust on a real broker (NATS JetStream on NATS_URL, a real Mosquitto 2.0 started for this file):
- * onboarding writes the broker's cafile and crlfile only with what verifies under the pinned root.
- * A forged issuing CA (self-signed, or under another root) never reaches the cafile; a CRL another
- * key signed never replaces the crlfile. What is installed is checked with the openssl CLI too.
+ * the broker's cafile holds the target's own CA only, its crlfile that CA's CRL, and a device gets a
+ * target certificate only when its platform certificate verifies under the pinned root. A forged
+ * issuing CA (self-signed, or under another root) gets no device in; a CRL the CA's events announce
+ * is never installed as it comes. What is installed is checked with the openssl CLI too.
  */
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnboardDevice, RegisterTarget, type EventEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
+import { Kek } from '@tunnelkey/pki';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient } from '@tunnelkey/messaging';
 import {
@@ -22,7 +25,6 @@ import {
   type RunningMosquitto,
 } from '@tunnelkey/testing';
 import { pidFileReloader } from '../mosquitto/broker-trust-files.js';
-import { crlDigestOfPem } from '../shared/crl-source.js';
 import { startOnboarding, type RunningOnboarding } from '../start-onboarding.js';
 import { PlatformFacts } from '../test-support/platform-events.test-helper.js';
 import {
@@ -54,20 +56,31 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
   let commands: CommandClient;
   let facts: PlatformFacts;
   let dir: string;
-  const crlPems = new Map<string, string>();
 
   const onboardingEvents = async (type: string): Promise<EventEnvelope[]> => {
     const events: EventEnvelope[] = [];
     await store.replay('onboarding', (r) => void (r.event.type === type && events.push(r.event)));
     return events;
   };
-  const publishCrl = async (authority: TestAuthority, crl: { crlPem: string; crlNumber: number }) => {
-    crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
-    await facts.publishCrl(authority, crl);
+  const publishCrl = (authority: TestAuthority, crl: { crlPem: string; crlNumber: number }) =>
+    facts.publishCrl(authority, crl);
+  /** Writes a PEM to the test's directory and returns its path (for the openssl CLI). */
+  const file = async (name: string, pem: string) => {
+    await writeFile(join(dir, name), pem);
+    return join(dir, name);
   };
+  const targetCertificateOf = async (deviceId: string) =>
+    (
+      (await onboardingEvents('DeviceOnboarded')).find((e) => (e.data as { deviceId: string }).deviceId === deviceId)
+        ?.data as {
+        certificate: { certificatePem: string };
+      }
+    ).certificate.certificatePem;
+  let realDevice: Awaited<ReturnType<typeof issueTestDevice>>;
   /** A device of `authority` (whose chainPem may be forged), onboarded; resolves with its outcome event. */
   const onboardDevice = async (deviceId: string, authority: TestAuthority) => {
     const device = await issueTestDevice(authority, deviceId);
+    if (deviceId === 'd-real') realDevice = device;
     await facts.importDevice(device, 'b-trust');
     await facts.certify(device, authority);
     await commands.request(OnboardDevice.subject(nats.namespace), { commandId: `onboard-${deviceId}`, deviceId });
@@ -86,6 +99,7 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
     await store.ensureStreams(['registry', 'ca', 'onboarding']);
     [platform, server] = await Promise.all([createTestAuthority('acme'), createBrokerServerIdentity()]);
     const crl = await issueTestCrl(platform);
+    // The broker starts trusting the platform's chain: onboarding must replace it with the target's own CA.
     broker = await startMosquitto({
       tls: { caPem: platform.chainPem.join(''), certPem: server.certPem, keyPem: server.keyPem, crlPem: crl.crlPem },
     });
@@ -100,6 +114,7 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
       nats: nats.nc,
       namespace: nats.namespace,
       platformKey: (await generatePlatformKey()).key,
+      kek: await Kek.fromBytes(randomBytes(32)),
       config: {
         httpPort: 0,
         instanceId: 'test-trust',
@@ -107,11 +122,10 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
         trustedRootSha256: platform.root.fingerprintSha256,
       },
       env: {},
-      crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crlPems.get(crlDigest)! }) },
       mosquittoBindings: (id) =>
         id === targetId
           ? {
-              trust: { caFile: broker.caFile, crlFile: broker.crlFile! },
+              trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
               reloader: pidFileReloader(broker.pidFile),
               logFile: broker.logFile,
             }
@@ -129,7 +143,7 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
       tlsPort: broker.tlsPort,
       admin: { username: broker.admin.username, passwordFile: `${targetId}-admin`, port: broker.adminPort },
     });
-    // The platform's own device: its issuing CA chain and CRL are installed.
+    // The platform's own device: the target's CA, its CRL and the policy's patterns are installed.
     const outcome = await onboardDevice('d-real', platform);
     expect(outcome.type).toBe('DeviceOnboarded');
   }, 120_000);
@@ -142,17 +156,29 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
-  test('what was installed verifies under the pinned root (openssl)', async () => {
+  test("the broker trusts the target's own CA only: the device's target certificate verifies, its platform one does not (openssl)", async () => {
     const caFile = await readFile(broker.caFile, 'utf8');
-    expect(body(caFile)).toBe(body(platform.chainPem.join('')));
-    await writeFile(join(dir, 'issuing.pem'), platform.issuing.pem);
-    const verified = await openssl(['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'issuing.pem')]);
-    expect(verified).toMatchObject({ code: 0, out: expect.stringContaining('OK') });
+    const [anchor] = (await onboardingEvents('TargetTrustAnchorInstalled')).map(
+      (e) => e.data as { authorityId: string; certificatePem: string },
+    );
+    expect(anchor!.authorityId).toBe(`tca-${targetId}`);
+    expect(body(caFile)).toBe(body(anchor!.certificatePem));
+    expect(body(caFile)).not.toContain(body(platform.issuing.pem));
+    const target = await file('target.pem', await targetCertificateOf('d-real'));
+    const platformCert = await file('platform.pem', realDevice.certificatePem);
+    const verify = (leaf: string) => openssl(['verify', '-purpose', 'sslclient', '-CAfile', broker.caFile, leaf]);
+    expect(await verify(target)).toMatchObject({ code: 0, out: expect.stringContaining('OK') });
+    expect(await verify(platformCert)).toMatchObject({ code: 1 });
+    // The platform certificate itself is the pinned root's (what onboarding checked before issuing).
+    const issuing = await file('issuing.pem', platform.issuing.pem);
+    const underRoot = await openssl(['verify', '-CAfile', join(dir, 'root.pem'), '-untrusted', issuing, platformCert]);
+    expect(underRoot).toMatchObject({ code: 0, out: expect.stringContaining('OK') });
     const crl = await openssl(['crl', '-in', broker.crlFile!, '-CAfile', broker.caFile, '-noout']);
     expect(crl).toMatchObject({ code: 0, out: expect.stringContaining('verify OK') });
+    expect(await readFile(broker.aclFile, 'utf8')).toContain('pattern write fridges/%u/telemetry');
   });
 
-  test('a forged issuing CA (self-signed, or under another root) never reaches the cafile', async () => {
+  test('a forged issuing CA (self-signed, or under another root) gets no device a target certificate', async () => {
     const before = await readFile(broker.caFile, 'utf8');
     const forged = await createTestRoot('acme issuing CA');
     const selfSigned: TestAuthority = {
@@ -166,38 +192,41 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
       ['d-forged', selfSigned],
       ['d-other-root', otherRoot],
     ] as const) {
-      // The forger announces a CRL of its own too, signed with its key (a broker with a crlfile needs one).
       await publishCrl(authority, await issueTestCrl(authority));
       const outcome = await onboardDevice(deviceId, authority);
       expect(outcome).toMatchObject({ type: 'DeviceOnboardingFailed', data: { reason: 'target-refused' } });
     }
-    const after = await readFile(broker.caFile, 'utf8');
-    expect(after).toBe(before);
-    expect(body(after)).not.toContain(body(forged.root.pem));
-    expect(body(after)).not.toContain(body(otherRoot.issuing.pem));
+    expect(await readFile(broker.caFile, 'utf8')).toBe(before);
     const anchors = (await onboardingEvents('TargetTrustAnchorInstalled')).map((e) => e.data);
-    expect(anchors).toEqual([expect.objectContaining({ authorityId: platform.authorityId })]);
+    expect(anchors).toEqual([expect.objectContaining({ authorityId: `tca-${targetId}` })]);
   });
 
-  test('a CRL another key signed never replaces the crlfile; the next real one does', async () => {
-    const before = await readFile(broker.crlFile!, 'utf8');
+  test("a CRL the CA's events announce is never installed as it comes; a revocation in the log lists the device (openssl)", async () => {
     // Same names, another key: what an attacker without the issuing CA's key can sign.
     const forger = await createTestAuthority('acme');
     const forgedCrl = await issueTestCrl(forger, [], { crlNumber: platform.crlNumber + 1 });
     await publishCrl(platform, forgedCrl);
-    await onboarding.refreshTrust({ authorityId: platform.authorityId, commandId: 'forged-crl' });
-    expect(await readFile(broker.crlFile!, 'utf8')).toBe(before);
+    await onboarding.refreshTrust({
+      authorityId: platform.authorityId,
+      crlNumber: forgedCrl.crlNumber,
+      commandId: 'forged-crl',
+    });
+    expect(body(await readFile(broker.crlFile!, 'utf8'))).not.toBe(body(forgedCrl.crlPem));
+    const target = await file('target-real.pem', await targetCertificateOf('d-real'));
+    const checked = () =>
+      openssl(['verify', '-crl_check', '-CAfile', broker.caFile, '-CRLfile', broker.crlFile!, target]);
+    expect(await checked()).toMatchObject({ code: 0 });
 
-    const next = await issueTestCrl(platform, [], { crlNumber: forgedCrl.crlNumber + 1 });
+    await facts.revoke(realDevice, platform, 'rv-real');
+    const next = await issueTestCrl(platform, [{ serialHex: realDevice.serialHex }], {
+      crlNumber: forgedCrl.crlNumber + 1,
+    });
     await publishCrl(platform, next);
-    await onboarding.refreshTrust({ authorityId: platform.authorityId, commandId: 'real-crl' });
-    expect(body(await readFile(broker.crlFile!, 'utf8'))).toBe(body(next.crlPem));
+    await waitFor(async () => (await checked()).out.includes('certificate revoked'), {
+      timeoutMs: 15_000,
+      description: "the device's target certificate on the broker's CRL",
+    });
     const crl = await openssl(['crl', '-in', broker.crlFile!, '-CAfile', broker.caFile, '-noout']);
     expect(crl).toMatchObject({ code: 0, out: expect.stringContaining('verify OK') });
-    const numbers = (await onboardingEvents('TargetCrlUpdated')).map(
-      (e) => (e.data as { crlNumber: number }).crlNumber,
-    );
-    expect(numbers).not.toContain(forgedCrl.crlNumber);
-    expect(numbers).toContain(next.crlNumber);
   });
 });

@@ -1,23 +1,19 @@
 /**
- * What onboarding installs on a target is checked first, never taken from an event as it comes:
- * an issuing CA chain must verify under the pinned root (TRUSTED_ROOT_SHA256) and be the
- * authority's own certificate (AuthorityCreated) when that is known; a CRL must be signed by the
- * verified issuing CA, carry the number it is announced with, and never go back.
+ * What onboarding takes from the CA's events is checked first, never trusted as it comes: an
+ * issuing CA chain must verify under the pinned root (TRUSTED_ROOT_SHA256) and be the authority's
+ * own certificate (AuthorityCreated) when that is known, before a device certificate under it is
+ * given a target certificate.
  */
 import { createHash } from 'node:crypto';
 import {
   ChainVerificationError,
   derToPem,
   parseCertificate,
-  parseCrl,
   pemBlocks,
-  SignatureVerificationError,
   verifyCaChain,
-  verifyCrl,
   type ParsedCertificate,
 } from '@tunnelkey/pki';
 import { OnboardingConfigError } from '../errors.js';
-import type { RevocationList } from '../target-port/onboarding-target.js';
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -111,7 +107,7 @@ export async function checkAnchor(input: AnchorCheckInput): Promise<AnchorCheck>
       return refuse('chain-does-not-verify', `${error.reason}: ${error.message}`, fingerprintSha256);
     return refuse('malformed-chain', 'the chain cannot be checked', fingerprintSha256);
   }
-  // Every certificate given must be on the verified path: nothing else reaches the broker's CA file.
+  // Every certificate given must be on the verified path.
   if (path.length !== certificates.length)
     return refuse('chain-does-not-verify', 'the chain carries certificates off its verified path', fingerprintSha256);
   if (
@@ -129,67 +125,5 @@ export async function checkAnchor(input: AnchorCheckInput): Promise<AnchorCheck>
     chainPem: path.map((c) => derToPem(c.der, 'CERTIFICATE')),
     issuing,
     fingerprintSha256,
-  };
-}
-
-export type CrlRefusal =
-  | 'malformed-crl'
-  | 'bad-crl-signature'
-  | 'crl-number-mismatch'
-  | 'crl-number-went-down'
-  | 'crl-number-reused';
-
-/** The CRL an issuer last had installed: a new one may not go below it, nor reuse its number with other bytes. */
-export interface CrlFloor {
-  crlNumber: number;
-  /** SHA-256 of its DER, when known. */
-  crlDigest?: string;
-}
-
-export type CrlCheck =
-  | { ok: true; crl: RevocationList; crlDigest: string; unchanged: boolean }
-  | { ok: false; authorityId: string; crlNumber: number; reason: CrlRefusal; detail: string };
-
-/** Checks a CRL against its verified issuing CA and the floor; never throws. */
-export async function checkCrl(input: {
-  crl: RevocationList;
-  issuing: ParsedCertificate;
-  floor?: CrlFloor;
-}): Promise<CrlCheck> {
-  const { authorityId, crlNumber } = input.crl;
-  const refuse = (reason: CrlRefusal, detail: string): CrlCheck => ({
-    ok: false,
-    authorityId,
-    crlNumber,
-    reason,
-    detail,
-  });
-  let parsed: ReturnType<typeof parseCrl>;
-  try {
-    const blocks = pemBlocks(input.crl.crlPem);
-    if (blocks.length !== 1 || blocks[0]!.label !== 'X509 CRL') throw new Error('one CRL expected');
-    parsed = parseCrl(blocks[0]!.der);
-  } catch {
-    return refuse('malformed-crl', 'not one PEM CRL');
-  }
-  try {
-    await verifyCrl(parsed, input.issuing);
-  } catch (error) {
-    if (error instanceof SignatureVerificationError) return refuse('bad-crl-signature', error.message);
-    return refuse('malformed-crl', 'the CRL cannot be checked');
-  }
-  if (parsed.crlNumber === undefined || parsed.crlNumber !== BigInt(crlNumber))
-    return refuse('crl-number-mismatch', `the CRL's own number is ${parsed.crlNumber ?? 'missing'}`);
-  const crlDigest = sha256Hex(parsed.der);
-  const floor = input.floor;
-  if (floor && crlNumber < floor.crlNumber)
-    return refuse('crl-number-went-down', `CRL ${crlNumber} is older than CRL ${floor.crlNumber} already installed`);
-  if (floor && crlNumber === floor.crlNumber && floor.crlDigest !== undefined && floor.crlDigest !== crlDigest)
-    return refuse('crl-number-reused', `another CRL numbered ${crlNumber} is already installed`);
-  return {
-    ok: true,
-    crl: { authorityId, crlNumber, crlPem: derToPem(parsed.der, 'X509 CRL') },
-    crlDigest,
-    unchanged: floor !== undefined && crlNumber === floor.crlNumber,
   };
 }

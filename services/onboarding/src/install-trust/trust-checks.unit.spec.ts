@@ -2,11 +2,10 @@ import { OnboardingConfigError } from '../errors.js';
 import {
   createTestAuthority,
   createTestRoot,
-  issueTestCrl,
   type TestAuthority,
   type TestRoot,
 } from '../test-support/test-pki.test-helper.js';
-import { checkAnchor, checkCrl, pinnedRootSha256Of, type AnchorCheck, type VerifiedAnchor } from './trust-checks.js';
+import { checkAnchor, pinnedRootSha256Of, type AnchorCheck, type VerifiedAnchor } from './trust-checks.js';
 
 const at = new Date();
 
@@ -93,66 +92,6 @@ describe('trust checks: what a target may be given', () => {
         ok: false,
         reason: 'chain-does-not-verify',
         detail: expect.stringMatching(/EXPIRED/),
-      });
-    });
-  });
-
-  describe('a CRL', () => {
-    let issuing: VerifiedAnchor;
-    beforeAll(async () => {
-      issuing = (await anchor(acme.chainPem)) as VerifiedAnchor;
-    });
-    const crlOf = async (authority: TestAuthority, crlNumber: number) => ({
-      authorityId: 'issuing-acme',
-      crlNumber,
-      crlPem: (await issueTestCrl(authority, [], { crlNumber })).crlPem,
-    });
-
-    it('is accepted when the verified issuing CA signed it with the number it is announced with', async () => {
-      const crl = await crlOf(acme, 3);
-      const checked = await checkCrl({ crl, issuing: issuing.issuing, floor: { crlNumber: 2 } });
-      expect(checked).toMatchObject({ ok: true, crl, unchanged: false });
-    });
-
-    it('is refused when another key signed it, even under the same name', async () => {
-      const impostor = await createTestAuthority('acme', { root });
-      const checked = await checkCrl({ crl: await crlOf(impostor, 3), issuing: issuing.issuing });
-      expect(checked).toMatchObject({ ok: false, reason: 'bad-crl-signature' });
-    });
-
-    it('is refused when its own number is not the one announced (a replayed CRL)', async () => {
-      const crl = { ...(await crlOf(acme, 1)), crlNumber: 5 };
-      expect(await checkCrl({ crl, issuing: issuing.issuing })).toMatchObject({
-        ok: false,
-        reason: 'crl-number-mismatch',
-      });
-    });
-
-    it("is refused below the floor, and with the floor's number but other bytes; the same one is a no-op", async () => {
-      const two = await crlOf(acme, 2);
-      const accepted = await checkCrl({ crl: two, issuing: issuing.issuing });
-      if (!accepted.ok) throw new Error('CRL 2 refused');
-      const floor = { crlNumber: 2, crlDigest: accepted.crlDigest };
-      expect(await checkCrl({ crl: await crlOf(acme, 1), issuing: issuing.issuing, floor })).toMatchObject({
-        ok: false,
-        reason: 'crl-number-went-down',
-      });
-      expect(await checkCrl({ crl: await crlOf(acme, 2), issuing: issuing.issuing, floor })).toMatchObject({
-        ok: false,
-        reason: 'crl-number-reused',
-      });
-      expect(await checkCrl({ crl: two, issuing: issuing.issuing, floor })).toMatchObject({
-        ok: true,
-        unchanged: true,
-      });
-    });
-
-    it('is refused when it is not one PEM CRL', async () => {
-      const crl = await crlOf(acme, 4);
-      const two = { ...crl, crlPem: crl.crlPem + crl.crlPem };
-      expect(await checkCrl({ crl: two, issuing: issuing.issuing })).toMatchObject({
-        ok: false,
-        reason: 'malformed-crl',
       });
     });
   });

@@ -1,13 +1,17 @@
 /**
- * The Mosquitto adapter of the OnboardingTarget port, for real: dynamic security over MQTT for
- * devices and rights, the broker's cafile/crlfile plus a reload for trust, the broker log for
- * connections, and a monitoring client (admin credentials, loopback listener) for telemetry.
+ * The Mosquitto adapter of the OnboardingTarget port, for real (docs/decisions/0001): the broker
+ * trusts only the target's CA (cafile), refuses what its CRL lists (crlfile), and gives each device
+ * the policies' rights under its own id (acl_file patterns); these three files plus a reload are
+ * all it takes to admit devices, so onboarding costs the broker nothing per device. Cutting a
+ * device off is a session takeover by the admin user. Dynamic security holds the admin user only;
+ * the broker log reports connections, and a monitoring client (admin credentials, loopback
+ * listener) reports telemetry.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { mapBounded } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/errors';
-import { TargetRefusedError, TargetUnreachableError } from '../errors.js';
+import { TargetRefusedError, TargetUnreachableError, UnsafeTopicRightError } from '../errors.js';
 import type {
   ConnectionParameters,
   DeviceOperationOutcome,
@@ -21,6 +25,7 @@ import type {
 import {
   checkTopicRights,
   deviceIdFromTopic,
+  deviceTopicPlan,
   telemetryFilters,
   type TopicRightSpec,
 } from '../target-port/topic-plan.js';
@@ -32,24 +37,8 @@ import {
   type DefaultAclType,
   type DynsecEndpoint,
   type DynsecClientOptions,
-  type DynsecCommand,
-  type DynsecResponse,
 } from './dynsec-client.js';
-import {
-  alreadyExists,
-  alreadyInPlace,
-  convergeDeviceCommands,
-  createDeviceCommands,
-  deleteDeviceCommands,
-  denyByDefaultCommand,
-  disableDeviceCommands,
-  enableDeviceCommands,
-  notFound,
-  phaseOrder,
-  planDevice,
-  unsafeDefaultAccess,
-  type DevicePlan,
-} from './dynsec-commands.js';
+import { denyByDefaultCommand, unsafeDefaultAccess } from './default-access.js';
 
 /** Admin connections opened at once to take device sessions over. */
 const sessionTakeoversInFlight = 16;
@@ -177,126 +166,52 @@ export class MosquittoTarget implements OnboardingTarget {
     });
   }
 
-  async registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]> {
-    const plans = devices.map((device) => planDevice(device.deviceId, device.topicRights));
-    let first: DynsecResponse[];
-    try {
-      first = await this.dynsec.execute(plans.flatMap(createDeviceCommands));
-    } catch (error) {
-      return plans.map((plan) => unreachable(plan.deviceId, error));
-    }
-    // Anything that existed (a retry, a re-onboarding) is converged in a second, usually empty, pass.
-    const converge = plans.map((plan, i) => ({
-      plan,
-      commands: convergeDeviceCommands(plan, alreadyExists(first[2 * i]), alreadyExists(first[2 * i + 1])),
-    }));
-    let second: DynsecResponse[] = [];
-    try {
-      second = await this.dynsec.execute(converge.flatMap((c) => c.commands));
-    } catch (error) {
-      return plans.map((plan) => unreachable(plan.deviceId, error));
-    }
-    let offset = 0;
-    return converge.map(({ plan, commands }, i) => {
-      const own = second.slice(offset, (offset += commands.length));
-      const failure =
-        [first[2 * i], first[2 * i + 1]].find((r) => r?.error && !alreadyExists(r)) ??
-        own.find((r) => r.error && !alreadyInPlace(r) && !(r.command === 'removeClientRole' && notFound(r)));
-      if (failure) return refused(plan.deviceId, failure);
-      return { ok: true as const, ...this.#registered(plan) };
-    });
-  }
-
-  #registered(plan: DevicePlan): RegisteredDevice {
-    return {
-      deviceId: plan.deviceId,
-      clientId: plan.deviceId,
-      roleName: plan.roleName,
-      topicPrefix: plan.plan.topicPrefix,
-    };
-  }
-
   /**
-   * First every live session is taken over (see #takeOverSessions): the devices are off within
-   * milliseconds. Then dynamic security takes their rights (and disables those whose takeover
-   * failed, which drops their session), which costs Mosquitto 2.0.11 a rewrite of its whole JSON per
-   * command (~7 ms per command among 1,000 clients, ~75 ms among 10,000).
+   * Nothing to do at the broker: the device's target certificate admits it, the acl_file patterns
+   * (applyTrust) give it its rights. Only its place is worked out: client id and topic prefix.
    */
-  async disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
-    const takenOver = await this.#takeOverSessions(deviceIds);
-    return this.#perDevice(
-      deviceIds,
-      (deviceId) => disableDeviceCommands(deviceId, { sessionDropped: takenOver.has(deviceId) }),
-      (r) => !r.error || notFound(r),
-    );
+  async registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]> {
+    return devices.map(({ deviceId, topicRights }) => {
+      try {
+        const plan = deviceTopicPlan(topicRights, deviceId);
+        return {
+          ok: true as const,
+          deviceId,
+          clientId: deviceId,
+          roleName: patternSetName(topicRights),
+          topicPrefix: plan.topicPrefix,
+        };
+      } catch (error) {
+        if (!(error instanceof UnsafeTopicRightError)) throw error;
+        return { ok: false as const, deviceId, reason: 'target-refused' as const, detail: error.message };
+      }
+    });
   }
 
   /**
    * Drops each device's live session the way MQTT does: the admin user connects with the device's
    * client id (devices use their certificate CN, which is their id), so the broker closes the older
    * session, and leaves again. One connect per device and no configuration save: p50 1.7 ms, p99
-   * 4.2 ms per device measured on Mosquitto 2.0.11. The caller has made the target enforce the CRL
-   * first, so the device's reconnect is refused in its handshake. Best effort: returns the devices
-   * taken over; a session not taken over is dropped by a dynamic-security disable.
+   * 4.2 ms per device measured on Mosquitto 2.0.11. The caller has made the target's CRL list the
+   * device first, so its reconnect is refused in the handshake. A device whose session could not be
+   * taken over (the admin listener unreachable) is reported as such, to be retried.
    */
-  async #takeOverSessions(deviceIds: readonly string[]): Promise<Set<string>> {
+  async disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
     const endpoint = adminEndpointOf(this.settings);
-    const takenOver = new Set<string>();
+    const outcomes = new Map<string, DeviceOperationOutcome>();
     await mapBounded(deviceIds, sessionTakeoversInFlight, async (deviceId) => {
       // Only a tailed log reports the takeover, and only its lines clear the entry again.
       if (this.#tail) this.#cuttingOff.add(deviceId);
       try {
         const client = await connectAsync({ ...adminMqttOptions(endpoint, deviceId), reconnectPeriod: 0, clean: true });
         await client.endAsync();
-        takenOver.add(deviceId);
-      } catch {
+        outcomes.set(deviceId, { ok: true, deviceId });
+      } catch (error) {
         this.#cuttingOff.delete(deviceId);
+        outcomes.set(deviceId, unreachable(deviceId, error));
       }
     });
-    return takenOver;
-  }
-
-  enableDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome[]> {
-    return this.#perDevice(
-      devices.map((d) => d.deviceId),
-      enableDeviceCommands,
-      (r) => !r.error || alreadyInPlace(r) || (r.command === 'removeClientRole' && notFound(r)),
-    );
-  }
-
-  deleteDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
-    return this.#perDevice(deviceIds, deleteDeviceCommands, (r) => !r.error || notFound(r));
-  }
-
-  /**
-   * Every device's first command, then every device's second, and so on: Mosquitto 2.0 saves its
-   * whole JSON config after each command, so in a batch of n the last device is reached after about
-   * n saves instead of 2n (for a revocation, the first command is the one that drops the session).
-   */
-  async #perDevice(
-    deviceIds: readonly string[],
-    build: (deviceId: string) => DynsecCommand[],
-    fine: (r: DynsecResponse) => boolean,
-  ): Promise<DeviceOperationOutcome[]> {
-    const perDevice = deviceIds.map(build);
-    const phased = phaseOrder(perDevice);
-    let responses: DynsecResponse[];
-    try {
-      // Small requests: the broker reads one request per loop turn and closes the sessions it kicked
-      // at the end of that turn, so a batch is cut off request by request, not after its last save.
-      responses = await this.dynsec.execute(
-        phased.map(({ device, step }) => perDevice[device]![step]!),
-        { commandsPerRequest: 10 },
-      );
-    } catch (error) {
-      return deviceIds.map((deviceId) => unreachable(deviceId, error));
-    }
-    const own = deviceIds.map((): DynsecResponse[] => []);
-    phased.forEach(({ device }, i) => own[device]!.push(responses[i]!));
-    return deviceIds.map((deviceId, i) => {
-      const failure = own[i]!.find((r) => !fine(r));
-      return failure ? refused(deviceId, failure) : { ok: true as const, deviceId };
-    });
+    return deviceIds.map((deviceId) => outcomes.get(deviceId)!);
   }
 
   connectionParameters(device: RegisteredDevice): ConnectionParameters {
@@ -407,9 +322,10 @@ function adminEndpointOf(settings: MosquittoTargetSettings): DynsecEndpoint {
 }
 
 /**
- * Revocation relies on deny by default (a device whose role is removed can do nothing), so every
- * admin connection checks the broker's default ACL access and sets publishing and subscribing to
- * deny where they were allowed. A broker whose default it cannot read is refused.
+ * Devices get their rights from the acl_file only: dynamic security (which holds the admin user)
+ * must grant nothing by default, so every admin connection checks the broker's default ACL access
+ * and sets publishing and subscribing to deny where they were allowed. A broker whose default it
+ * cannot read is refused.
  */
 async function denyByDefault(dynsec: DynsecClient, settings: MosquittoTargetSettings): Promise<void> {
   const [current] = await dynsec.execute([{ command: 'getDefaultACLAccess' }]);
@@ -428,11 +344,8 @@ function unreachable(deviceId: string, error: unknown): DeviceOperationOutcome<n
   return { ok: false, deviceId, reason: 'target-unreachable', detail: describeError(error) };
 }
 
-function refused(deviceId: string, response: DynsecResponse): DeviceOperationOutcome<never> {
-  return {
-    ok: false,
-    deviceId,
-    reason: 'target-refused',
-    detail: `${response.command}: ${response.error ?? 'refused'}`.slice(0, 500),
-  };
+/** Names the acl_file pattern set a device's rights come from (an event field: AggregateId). */
+function patternSetName(topicRights: readonly TopicRightSpec[]): string {
+  const canonical = JSON.stringify([...topicRights].map((r) => `${r.access} ${r.topic}`).sort());
+  return `acl-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
 }

@@ -1,15 +1,18 @@
 /**
  * OnboardBatch and OnboardDevice: every certified device of a batch (or one device) onto the
  * targets of its server policy (or the named ones). Validated before the reply; then per target:
- * trust first (the issuing CA chains and CRLs), the policy's telemetry topics watched, the devices
- * registered in chunks, and per device DeviceOnboarded (then its connection parameters, signed,
- * on its downlink) or DeviceOnboardingFailed.
+ * its trust first (its own CA, its CRL, the policy's topic rights: one reload at most), the
+ * policy's telemetry topics watched, then per device, in chunks: its platform certificate verified
+ * up to the pinned root, a target certificate issued for the same key by the target's CA,
+ * DeviceOnboarded (then its connection parameters with that certificate, signed, on its downlink)
+ * or DeviceOnboardingFailed. No broker call per device (docs/decisions/0001).
  *
- * Decided before every broker call: each chunk is checked against the views caught up with the
- * log just before it is registered, so a device revoked during a long run is never registered
- * after its revocation is known. One revoked while its chunk is at the broker is undone there
- * (disabled, its role removed) before the next chunk: its DeviceOnboarded is refused (the device
- * is deprovisioned as revoked), or, recorded already, followed by DeviceDeprovisioned (revoked).
+ * Decided on fresh state: each chunk is checked against the views caught up with the log just
+ * before its certificates are issued, so a device revoked during a long run is not onboarded after
+ * its revocation is known. One revoked while its chunk is being recorded is undone before the next
+ * chunk (its target certificate put on the target's CRL, its session dropped): its DeviceOnboarded
+ * is refused (the device is deprovisioned as revoked), or, recorded already, followed by
+ * DeviceDeprovisioned (revoked).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import {
@@ -29,6 +32,7 @@ import type { OnboardingConfig } from '../config.js';
 import { OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from '../errors.js';
 import { InstallTrustHandler } from '../install-trust/install-trust.handler.js';
 import { DeviceWriter } from '../shared/device-writer.js';
+import { TargetAuthorities } from '../target-authority/target-authority.js';
 import { ConnectedTargets } from '../target-port/connected-targets.js';
 import type { OnboardingTarget, RegisteredDevice } from '../target-port/onboarding-target.js';
 import { checkTopicRights } from '../target-port/topic-plan.js';
@@ -60,10 +64,12 @@ export interface OnboardingStarted {
 }
 
 type FailureReason = DataOf<typeof DeviceOnboardingFailed>['reason'];
+type OnboardedCertificate = NonNullable<DataOf<typeof DeviceOnboarded>['certificate']>;
 
 /** A device the target registered: its DeviceOnboarded recorded, or refused because it was revoked meanwhile. */
 interface Recorded {
   device: RegisteredDevice;
+  certificate: OnboardedCertificate;
   refused: boolean;
 }
 
@@ -75,6 +81,7 @@ export class OnboardDevicesHandler {
     private readonly targets: TargetsView,
     private readonly connected: ConnectedTargets,
     private readonly trust: InstallTrustHandler,
+    private readonly authorities: TargetAuthorities,
     private readonly devices: DeviceWriter,
     @Inject(DOWNLINKS) private readonly downlinks: DownlinkSender,
     @Inject(SERVER_CA_PEM) private readonly serverCaPem: ServerCaPem,
@@ -194,22 +201,23 @@ export class OnboardDevicesHandler {
       else if (!device?.certificate) targetIds.forEach((t) => fail(deviceId, t, 'device-not-certified'));
       else eligible.push(deviceId);
     }
-    const authorities = [...new Set(eligible.map((id) => this.certificates.device(id)!.certificate!.authorityId))];
-
     await Promise.all(
       targetIds.map(async (targetId) => {
         const target = this.connected.get(targetId)!;
         try {
-          await this.trust.ensureTrust(targetId, authorities, metadata);
+          await this.trust.ensureTrust(targetId, metadata, { policyIds: [policy.policyId] });
           await target.observeTopics(policy.topicRights);
         } catch (error) {
           const reason = error instanceof TargetUnreachableError ? 'target-unreachable' : 'target-refused';
           eligible.forEach((deviceId) => fail(deviceId, targetId, reason, describeError(error)));
           return;
         }
+        const authority = await this.authorities.for(targetId);
         const serverCaPem = this.serverCaPem(targetId);
+        /** Devices onboarded here before: their earlier target certificates go on the CRL at the end. */
+        let replaced = 0;
         for (let i = 0; i < eligible.length; i += this.config.onboardChunkSize) {
-          // Decide on fresh state, right before the broker call: a device revoked meanwhile is not registered.
+          // Decide on fresh state, right before the certificates are issued: a device revoked meanwhile is not onboarded.
           await this.#freshen();
           const chunk: string[] = [];
           for (const deviceId of eligible.slice(i, i + this.config.onboardChunkSize)) {
@@ -227,6 +235,16 @@ export class OnboardDevicesHandler {
                 return undefined;
               }
               const { deviceId, clientId, roleName, topicPrefix } = outcome;
+              const current = this.targets.onboarding(deviceId, targetId);
+              // Onboarded here already (a retry, a second run): its connection parameters again, nothing new issued.
+              if (current?.certificate && this.targets.activeTargets(deviceId).includes(targetId))
+                return { device: outcome, certificate: current.certificate, refused: false };
+              const key = await this.trust.verifiedDeviceKey(deviceId);
+              if (!key.ok) {
+                fail(deviceId, targetId, key.reason, key.detail);
+                return undefined;
+              }
+              const certificate = await authority.issue({ deviceId, ...key });
               const data: DataOf<typeof DeviceOnboarded> = {
                 deviceId,
                 targetId,
@@ -235,40 +253,60 @@ export class OnboardDevicesHandler {
                 clientId,
                 roleName,
                 topicPrefix,
+                certificate,
               };
+              if (current?.certificate) replaced++;
               // Known at once, so the device's first connection (which may come within milliseconds) is not missed.
-              this.targets.noteOnboarded(data);
+              this.targets.noteOnboarded(data, this.clock());
               const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
               try {
                 await this.devices.record(deviceId, { type: 'RecordOnboarded', data, metadata: step });
-                return { device: outcome, refused: false };
+                return { device: outcome, certificate, refused: false };
               } catch (error) {
-                // Revoked (and deprovisioned) since the check: the log refuses; the broker is undone below.
+                // Revoked (and deprovisioned) since the check: the log refuses; the target is told below.
                 if (isCommandRejected(error) && error.reason === 'device-revoked')
-                  return { device: outcome, refused: true };
+                  return { device: outcome, certificate, refused: true };
                 writes.push(Promise.reject(error instanceof Error ? error : new Error(String(error))));
                 return undefined;
               }
             }),
           );
-          // Revoked while the chunk was at the broker: undo there before the next chunk.
+          // Revoked while the chunk was being recorded: its certificate goes on the CRL before the next chunk.
           await this.#freshen();
-          const kept: RegisteredDevice[] = [];
+          const kept: Recorded[] = [];
           const undo: Recorded[] = [];
           for (const r of recorded) {
             if (!r) continue;
             if (r.refused || this.#revoked(r.device.deviceId)) undo.push(r);
-            else kept.push(r.device);
+            else kept.push(r);
           }
           if (undo.length > 0) failed += await this.#undo(target, undo, metadata, writes, batchId);
-          for (const device of kept) {
+          for (const { device, certificate } of kept) {
             onboarded++;
             const parameters = {
               targetId,
               ...target.connectionParameters(device),
               ...(serverCaPem ? { serverCaPem } : {}),
+              clientCertificatePem: certificate.certificatePem,
             };
             writes.push(this.downlinks.send(ConnectionParametersMessage, device.deviceId, parameters));
+          }
+        }
+        if (replaced > 0) {
+          try {
+            await this.trust.ensureTrust(targetId, derivedMetadata(metadata, 'replaced', targetId));
+          } catch (error) {
+            // The replaced certificates stay valid until the next install (a revocation, the CRL refresh).
+            this.logger.error(
+              {
+                event: 'onboarding.replaced_not_revoked',
+                batchId,
+                targetId,
+                devices: replaced,
+                error: describeError(error),
+              },
+              'target certificates replaced by this run could not be put on the target CRL yet',
+            );
           }
         }
       }),
@@ -292,9 +330,10 @@ export class OnboardDevicesHandler {
     return report;
   }
   /**
-   * Disables at the target (drops a session, removes the role) devices revoked while their chunk was
-   * at the broker, and records it: DeviceOnboardingFailed (device-revoked) where DeviceOnboarded was
-   * refused, DeviceDeprovisioned (revoked) where it was recorded. Returns how many were undone.
+   * Cuts off devices revoked while their chunk was being recorded: the target's CRL made to list
+   * their certificates, then their sessions dropped; and records it: DeviceOnboardingFailed
+   * (device-revoked) where DeviceOnboarded was refused, DeviceDeprovisioned (revoked) where it was
+   * recorded. Returns how many were undone.
    */
   async #undo(
     target: OnboardingTarget,
@@ -305,14 +344,15 @@ export class OnboardDevicesHandler {
   ): Promise<number> {
     const { targetId } = target;
     const refused = new Set(undo.filter((r) => r.refused).map((r) => r.device.deviceId));
+    await this.trust.ensureTrust(targetId, derivedMetadata(metadata, 'undo', targetId));
     const outcomes = await target.disableDevices(undo.map((r) => r.device.deviceId));
     for (const outcome of outcomes) {
       const { deviceId } = outcome;
       if (!outcome.ok) {
-        // Left enabled: the CRL the target enforces still refuses its handshakes; the operator must act.
+        // Its session may stay up (the CRL refuses its next handshake); the operator must act.
         this.logger.error(
           { event: 'onboarding.revoked_device_not_disabled', batchId, deviceId, targetId, reason: outcome.reason },
-          'a device revoked during onboarding could not be disabled at the target',
+          'a device revoked during onboarding could not be cut off at the target',
         );
         continue;
       }
@@ -330,7 +370,7 @@ export class OnboardDevicesHandler {
     }
     this.logger.warn(
       { event: 'onboarding.revoked_during_run', batchId, targetId, devices: undo.length },
-      'devices revoked while being onboarded were disabled at the target',
+      'devices revoked while being onboarded were cut off at the target',
     );
     return undo.length;
   }

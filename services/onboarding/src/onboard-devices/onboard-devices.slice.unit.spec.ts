@@ -1,6 +1,6 @@
 import { waitFor } from '@tunnelkey/testing';
 import { OnboardingCommandRejected } from '../errors.js';
-import { startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
+import { rights, startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { OnboardDevicesHandler } from './onboard-devices.handler.js';
 
 const data = (events: { data: unknown }[]) => events.map((e) => e.data as Record<string, unknown>);
@@ -31,10 +31,12 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
 
     for (const targetId of ['broker-a', 'broker-b']) {
       const target = slice.targets.target(targetId);
+      // The target's own CA and its first CRL, and the policy's rights: nothing per device.
       expect(target.trustApplied).toEqual([
         {
-          anchors: [{ authorityId: 'issuing-acme', chainPem: expect.any(Array) }],
-          crls: [expect.objectContaining({ crlNumber: 2 })],
+          anchors: [{ authorityId: `tca-${targetId}`, chainPem: [expect.any(String)] }],
+          crls: [expect.objectContaining({ authorityId: `tca-${targetId}`, crlNumber: 1 })],
+          topicRights: expect.arrayContaining(rights),
         },
       ]);
       expect(target.calls).toEqual(['applyTrust', 'registerDevices', 'registerDevices']);
@@ -42,7 +44,7 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
       expect([...target.devices.keys()].sort()).toEqual(['d-1', 'd-2', 'd-3']);
     }
     expect(data(await slice.events('TargetTrustAnchorInstalled'))).toHaveLength(2);
-    expect(data(await slice.events('TargetCrlUpdated')).map((d) => d.crlNumber)).toEqual([2, 2]);
+    expect(data(await slice.events('TargetCrlUpdated')).map((d) => d.crlNumber)).toEqual([1, 1]);
     const onboarded = await slice.events('DeviceOnboarded');
     expect(data(onboarded).filter((d) => d.targetId === 'broker-b')).toEqual(
       ['d-1', 'd-2', 'd-3'].map((deviceId) => ({
@@ -51,8 +53,12 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
         batchId: 'b-fridges',
         policyId: 'p-fridges',
         clientId: deviceId,
-        roleName: `role-${deviceId}`,
+        roleName: 'acl-in-memory',
         topicPrefix: `fridges/${deviceId}`,
+        certificate: expect.objectContaining({
+          authorityId: 'tca-broker-b',
+          certificatePem: expect.stringContaining('BEGIN CERTIFICATE'),
+        }),
       })),
     );
     expect(onboarded.every((e) => e.correlationId === 'onboard-1' && e.causationId !== 'onboard-1')).toBe(true);
@@ -64,14 +70,25 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
       'd-5@broker-b:device-revoked',
     ]);
     expect(slice.downlinks.filter((d) => d.kind === 'connection-parameters')).toHaveLength(6);
-    expect(slice.downlinks.find((d) => d.deviceId === 'd-1')?.body).toMatchObject({
-      clientId: 'd-1',
-      topicPrefix: 'fridges/d-1',
-      serverCaPem: 'server-ca',
-    });
+    const params = slice.downlinks.filter((d) => d.deviceId === 'd-1').map((d) => d.body);
+    const certificates = data(onboarded)
+      .filter((d) => d.deviceId === 'd-1')
+      .map((d) => (d.certificate as { certificatePem: string }).certificatePem);
+    // One target certificate per target, each the one recorded.
+    expect(params).toEqual(
+      certificates.map((clientCertificatePem) =>
+        expect.objectContaining({
+          clientId: 'd-1',
+          topicPrefix: 'fridges/d-1',
+          serverCaPem: 'server-ca',
+          clientCertificatePem,
+        }),
+      ),
+    );
+    expect(new Set(certificates).size).toBe(2);
   });
 
-  it('run again, records no second onboarding and applies no trust again', async () => {
+  it('run again, records no second onboarding, issues nothing new and applies no trust again', async () => {
     await (
       await handler.onboardBatch({ commandId: 'onboard-1', batchId: 'b-fridges', targetIds: ['broker-a'] })
     ).done;
@@ -80,6 +97,10 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
     ).done;
     expect(await slice.events('DeviceOnboarded')).toHaveLength(3);
     expect(slice.targets.target('broker-a').trustApplied).toHaveLength(1);
+    // The same connection parameters again, with the certificate already on record.
+    const sent = slice.downlinks.filter((d) => d.deviceId === 'd-1').map((d) => d.body.clientCertificatePem);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toBe(sent[0]);
   });
 
   it('OnboardDevice onboards one device; a device the target refuses is recorded as failed', async () => {

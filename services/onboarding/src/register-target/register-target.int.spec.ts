@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * RegisterTarget against real servers: NATS JetStream on NATS_URL (the natsFixture, isolated by
  * namespace) and a real Mosquitto 2.0 with dynamic security started for this file, with a second
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OnboardDevice, RegisterTarget, type EventEnvelope } from '@tunnelkey/contracts';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
+import { Kek } from '@tunnelkey/pki';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { CommandClient, CommandFailed } from '@tunnelkey/messaging';
 import {
@@ -25,7 +27,6 @@ import {
 } from '@tunnelkey/testing';
 import type { MqttClient } from 'mqtt';
 import { pidFileReloader } from '../mosquitto/broker-trust-files.js';
-import { crlDigestOfPem } from '../shared/crl-source.js';
 import { startOnboarding, type RunningOnboarding } from '../start-onboarding.js';
 import { closed, connectDevice } from '../test-support/mqtt-device.test-helper.js';
 import { PlatformFacts } from '../test-support/platform-events.test-helper.js';
@@ -52,7 +53,6 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
   let commands: CommandClient;
   const devices: Record<string, TestDevice> = {};
   const clients: MqttClient[] = [];
-  const crlPems = new Map<string, string>();
   let secretsDir: string;
   /** The admin listener on MQTT over TLS (server certificate from the broker's own server CA). */
   let adminTlsPort: number;
@@ -81,7 +81,6 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
     [platform, server] = await Promise.all([createTestAuthority('acme'), createBrokerServerIdentity()]);
     for (const id of ['d-reg-1']) devices[id] = await issueTestDevice(platform, id);
     const crl = await issueTestCrl(platform);
-    crlPems.set(crlDigestOfPem(crl.crlPem), crl.crlPem);
     secretsDir = await mkdtemp(join(tmpdir(), 'tk-onbreg-secrets-'));
     await writeFile(join(secretsDir, 'server.pem'), server.certPem);
     await writeFile(join(secretsDir, 'server.key'), server.keyPem, { mode: 0o600 });
@@ -109,6 +108,7 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
       nats: nats.nc,
       namespace: nats.namespace,
       platformKey: (await generatePlatformKey()).key,
+      kek: await Kek.fromBytes(randomBytes(32)),
       config: {
         httpPort: 0,
         instanceId: 'test-register',
@@ -118,11 +118,10 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
       },
       // Where onboarding pins the platform's root (ignored by a build that does not pin one).
       env: { TRUSTED_ROOT_SHA256: platform.root.fingerprintSha256 },
-      crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crlPems.get(crlDigest)! }) },
       mosquittoBindings: (targetId) =>
         targetId === 'broker-r'
           ? {
-              trust: { caFile: broker.caFile, crlFile: broker.crlFile! },
+              trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
               reloader: pidFileReloader(broker.pidFile),
               logFile: broker.logFile,
             }
@@ -185,7 +184,12 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
       { timeoutMs: 20_000, description: 'the onboarding outcome of d-reg-1' },
     );
     expect({ type: outcome.type, data: outcome.data }).toMatchObject({ type: 'DeviceOnboarded' });
-    const session = await connectDevice(device, { port: broker.tlsPort, serverCaPem: server.caPem });
+    // With the certificate its onboarding issued for this broker (what its connection parameters carry).
+    const { certificatePem } = (outcome.data as { certificate: { certificatePem: string } }).certificate;
+    const session = await connectDevice(
+      { ...device, certificatePem },
+      { port: broker.tlsPort, serverCaPem: server.caPem },
+    );
     clients.push(session);
     await session.publishAsync(`plant/${device.deviceId}/telemetry`, '{"t":4}', { qos: 1 });
 

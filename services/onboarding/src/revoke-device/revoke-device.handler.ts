@@ -1,11 +1,10 @@
 /**
- * Onboarding's part of a revocation (issue 6), on the CA's CrlPublished: first every target that
- * trusts the authority installs the new CRL and reloads (new handshakes with a revoked certificate
- * fail), then the devices revoked under that authority are disabled on every target they are
- * onboarded to (dynamic security drops the live session). In that order, so a dropped device
- * cannot reconnect in between: with certificate logins Mosquitto does not refuse a disabled
- * client, only the CRL does. The revocation saga waits for the events recorded here
- * (TargetCrlUpdated, DeviceDeprovisioned).
+ * Onboarding's part of a revocation (issue 6), on the CA's CrlPublished: first every target makes
+ * its own CA's CRL list the target certificates of every device revoked so far and reloads (new
+ * handshakes with them fail), recording that it enforces that CA CRL; then the devices that CA CRL
+ * revoked are cut off on every target they are onboarded to (their live sessions dropped). In that
+ * order, so a dropped device cannot reconnect in between. The revocation saga waits for the events
+ * recorded here (TargetCrlUpdated, DeviceDeprovisioned).
  *
  * Command ids derive from the CA event's id: a redelivered event records nothing twice.
  */
@@ -27,7 +26,7 @@ export interface PublishedCrl {
 
 export interface CrlEnforced {
   targets: string[];
-  /** The CRL number every one of those targets enforces now. */
+  /** The CA CRL number whose revocations every one of those targets enforces now. */
   enforcedCrlNumber: number;
   devicesDeprovisioned: number;
 }
@@ -46,15 +45,14 @@ export class RevokeDeviceHandler {
   async handle(crl: PublishedCrl): Promise<CrlEnforced> {
     const { authorityId, crlNumber } = crl;
     const started = performance.now();
-    // refreshTrust first catches the views up with the log: the newest CRL known now is installed, so
-    // a burst of revocations costs one reload, and the CrlPublished events behind it find nothing to do.
-    const targetIds = await this.trust.refreshTrust({ authorityId, commandId: `crl-${crl.eventId}` });
+    // refreshTrust first catches the views up with the log: every revocation known now goes on the
+    // targets' CRLs, so a burst of revocations costs one reload, and the CrlPublished events behind
+    // it only record that the installed CRL covers them.
+    const targetIds = await this.trust.refreshTrust({ authorityId, crlNumber, commandId: `crl-${crl.eventId}` });
     const trustedAt = performance.now();
-    // Only devices whose certificate is on the CRL every target now enforces: a device dropped
-    // before its target refuses its handshake would reconnect at once.
-    const enforced = Math.min(
-      ...targetIds.map((targetId) => this.targets.target(targetId)?.crls.get(authorityId) ?? 0),
-    );
+    // Only devices this CA CRL (or an earlier one) lists: their target certificates are on every
+    // target's CRL now, so a dropped device cannot reconnect.
+    const enforced = crlNumber;
     const byRevocation = new Map<string, string[]>();
     for (const device of this.certificates.revokedOnCrl(authorityId, enforced)) {
       if (this.targets.activeTargets(device.deviceId).length === 0) continue;
@@ -85,7 +83,7 @@ export class RevokeDeviceHandler {
         devicesDeprovisioned: devices,
         ...timing,
       },
-      'new CRL enforced, revoked devices disabled',
+      'new CRL enforced, revoked devices cut off',
     );
     return { targets: targetIds, enforcedCrlNumber: enforced, devicesDeprovisioned: devices };
   }

@@ -27,7 +27,7 @@ export class InMemoryTarget implements OnboardingTarget {
   readonly observedTopics: TopicRightSpec[][] = [];
   /** The port's calls in order (what came first: trust or devices). */
   readonly calls: ('applyTrust' | 'registerDevices' | 'disableDevices')[] = [];
-  /** Size of each registerDevices request (one dynamic-security request each on a broker). */
+  /** Size of each registerDevices request. */
   readonly registerRequests: number[] = [];
   /** Set to make the next calls fail as an unreachable target would. */
   unreachable = false;
@@ -46,7 +46,7 @@ export class InMemoryTarget implements OnboardingTarget {
   async applyTrust(trust: TargetTrust): Promise<void> {
     this.calls.push('applyTrust');
     this.#reachable();
-    this.trustApplied.push({ anchors: [...trust.anchors], crls: [...trust.crls] });
+    this.trustApplied.push({ anchors: [...trust.anchors], crls: [...trust.crls], topicRights: [...trust.topicRights] });
   }
 
   async registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]> {
@@ -59,7 +59,7 @@ export class InMemoryTarget implements OnboardingTarget {
       const registered = {
         deviceId,
         clientId: deviceId,
-        roleName: `role-${deviceId}`,
+        roleName: 'acl-in-memory',
         topicPrefix: deviceTopicPlan(topicRights, deviceId).topicPrefix,
       };
       this.devices.set(deviceId, { registered, enabled: true });
@@ -78,18 +78,6 @@ export class InMemoryTarget implements OnboardingTarget {
       }
       return { ok: true, deviceId };
     });
-  }
-
-  async enableDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome[]> {
-    return devices.map(({ deviceId }) => {
-      const device = this.devices.get(deviceId);
-      if (device) device.enabled = true;
-      return { ok: true, deviceId };
-    });
-  }
-
-  async deleteDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
-    return deviceIds.map((deviceId) => (this.devices.delete(deviceId), { ok: true, deviceId }));
   }
 
   connectionParameters(device: RegisteredDevice): ConnectionParameters {

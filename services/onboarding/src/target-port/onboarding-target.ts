@@ -1,15 +1,16 @@
 /**
  * The port every kind of onboarding target implements (Mosquitto first; AWS IoT Core and Azure
  * IoT Hub later). The service decides what a device may do and when; a target only applies it
- * and reports what it sees. Every method works on many devices at once: targets are fast in bulk
- * (one dynamic-security request carries many commands) and slow one by one.
+ * and reports what it sees. A target trusts one CA of its own (docs/decisions/0001): onboarding a
+ * device is issuing it a certificate under that CA, so a target needs no work per device to admit
+ * one, only to cut one off (its session dropped; its certificate on the CRL refuses the reconnect).
  */
 import type { TopicRightSpec } from './topic-plan.js';
 
 export interface TrustAnchor {
-  /** The issuing CA whose device certificates the target must accept. */
+  /** The CA whose device certificates the target must accept: the target's own. */
   authorityId: string;
-  /** Issuing CA first, up to the root (PEM). */
+  /** Its certificate (self-signed, PEM). */
   chainPem: readonly string[];
 }
 
@@ -24,6 +25,11 @@ export interface RevocationList {
 export interface TargetTrust {
   anchors: readonly TrustAnchor[];
   crls: readonly RevocationList[];
+  /**
+   * Every topic right the target grants, `{deviceId}` not substituted: the union of the rights of
+   * the policies onboarded to it. A device gets them under its own id only.
+   */
+  topicRights: readonly TopicRightSpec[];
 }
 
 export interface DeviceRegistration {
@@ -35,7 +41,7 @@ export interface DeviceRegistration {
 export interface RegisteredDevice {
   deviceId: string;
   clientId: string;
-  /** The role (or cloud policy) holding the device's rights. */
+  /** What grants the device's rights at the target (a pattern set, a cloud policy). */
   roleName: string;
   topicPrefix: string;
 }
@@ -71,16 +77,15 @@ export interface TargetWatch {
 export interface OnboardingTarget {
   readonly targetId: string;
   readonly kind: 'mosquitto' | 'aws-iot-core' | 'azure-iot-hub';
-  /** Installs the trust anchors and CRLs and makes the target enforce them (e.g. a broker reload). */
+  /** Installs the anchor, CRL and topic rights and makes the target enforce them (e.g. a broker reload). */
   applyTrust(trust: TargetTrust): Promise<void>;
-  /** Creates (or converges) each device's identity and rights; one outcome per device, in order. */
+  /**
+   * Where each device will live on the target (client id, topic prefix); a target that needs an
+   * account per device creates it here. One outcome per device, in order.
+   */
   registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]>;
-  /** Cuts devices off: drops live connections and leaves them no rights (revocation, transfer). */
+  /** Drops the devices' live connections (revocation, transfer); their certificates are on the CRL already. */
   disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]>;
-  /** Undoes disableDevices (an operator's mistake; never after a revocation). */
-  enableDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome[]>;
-  /** Removes devices and their rights from the target. */
-  deleteDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]>;
   /** Where and as whom a registered device connects. */
   connectionParameters(device: RegisteredDevice): ConnectionParameters;
   /**

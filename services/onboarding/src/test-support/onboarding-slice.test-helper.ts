@@ -1,7 +1,7 @@
 /**
  * Slice tests' fixture: the real OnboardingModule on an InMemoryEventStore, with in-memory doubles
- * of its other ports (targets, credentials, CRL source, downlinks), and the registry and CA played
- * by appending their events.
+ * of its other ports (targets, credentials, downlinks), and the registry and CA played by appending
+ * their events (with real certificates: onboarding verifies them).
  */
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
@@ -23,6 +23,7 @@ import {
   type EventEnvelope,
 } from '@tunnelkey/contracts';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
+import { Kek } from '@tunnelkey/pki';
 import { InMemoryEventStore } from '@tunnelkey/eventstore';
 import { PlatformModule } from '@tunnelkey/messaging';
 import { givenEvent } from '@tunnelkey/testing';
@@ -30,7 +31,6 @@ import { pino } from 'pino';
 import { onboardingConfigFromEnv, type OnboardingConfig } from '../config.js';
 import { OnboardingModule } from '../onboarding.module.js';
 import { RegisterTargetHandler } from '../register-target/register-target.handler.js';
-import { crlDigestOfPem } from '../shared/crl-source.js';
 import { InMemoryTargetCredentialStore } from '../shared/target-credentials.js';
 import { InMemoryTargetSecrets } from '../shared/target-secrets.js';
 import { InMemoryTargetConnector } from '../target-port/in-memory-target.js';
@@ -40,15 +40,18 @@ import {
   createTestAuthority,
   createTestRoot,
   issueTestCrl,
+  issueTestDevice,
   type TestAuthority,
   type TestRoot,
 } from './test-pki.test-helper.js';
 
 export const now = new Date('2026-11-27T10:00:00.000Z');
-/** A certificate the contracts accept (its bytes are never parsed here). */
+/** A certificate the contracts accept that parses as nothing (a forged chain). */
 export const chainOf = (authorityId: string) => [
   `-----BEGIN CERTIFICATE-----\n${Buffer.from(authorityId).toString('base64')}\n-----END CERTIFICATE-----\n`,
 ];
+/** The onboarding KEK of every slice (target CA keys are derived under it). */
+const sliceKek = Kek.fromBytes(createHash('sha256').update('slice kek').digest());
 
 /**
  * The slice's PKI: one root (pinned in the slice's config) and, per authority id, an issuing CA
@@ -113,8 +116,6 @@ export interface OnboardingSlice {
   /** The mounted secrets: `broker-admin` holds `secret-admin-password` (what registerTarget names). */
   secrets: InMemoryTargetSecrets;
   downlinks: SentDownlink[];
-  /** CRL PEMs the CRL source serves, by digest. */
-  crls: Map<string, string>;
   /** The registry and the CA, by their events. */
   given: PlatformEvents;
   /** The root the slice pins and its issuing CAs. */
@@ -142,7 +143,6 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
   const credentials = options.credentials ?? new InMemoryTargetCredentialStore();
   const secrets = options.secrets ?? new InMemoryTargetSecrets({ 'broker-admin': 'secret-admin-password' });
   const downlinks: SentDownlink[] = [];
-  const crls = new Map<string, string>();
   let pki = slicePkis.get(store);
   if (!pki) slicePkis.set(store, (pki = await SlicePki.create()));
   const downlinkSender: DownlinkSender = {
@@ -158,11 +158,11 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
       OnboardingModule.forRoot({
         config,
         platformKey: (await generatePlatformKey()).key,
+        kek: await sliceKek,
         logger: pino({ level: 'silent' }),
         clock: () => now,
         credentials,
         secrets,
-        crlSource: { fetch: async ({ crlDigest }) => ({ crlPem: crls.get(crlDigest)! }) },
         serverCaPem: () => 'server-ca',
         targetConnector: targets,
         downlinks: downlinkSender,
@@ -184,8 +184,7 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
     credentials,
     secrets,
     downlinks,
-    crls,
-    given: new PlatformEvents(store, crls, pki),
+    given: new PlatformEvents(store, pki),
     pki,
     get: (type) => app.get(type),
     events,
@@ -208,7 +207,6 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
 export class PlatformEvents {
   constructor(
     private readonly store: InMemoryEventStore,
-    private readonly crls: Map<string, string>,
     private readonly pki: SlicePki,
   ) {}
 
@@ -262,19 +260,27 @@ export class PlatformEvents {
     });
   }
 
-  /** A certificate of `authorityId`, carrying that authority's chain (or `chainPem`: a forged one). */
-  async certified(
-    deviceId: string,
-    authorityId = 'issuing-acme',
-    serialNumber = `0${deviceId.length}${sha256(deviceId).slice(0, 8)}`,
-    chainPem?: string[],
-  ) {
-    const chain = chainPem ?? (await this.pki.authority(authorityId)).chainPem;
+  /**
+   * A certificate of `authorityId` (a real one, for a key made here), carrying that authority's
+   * chain (or `chainPem`: a forged one).
+   */
+  async certified(deviceId: string, authorityId = 'issuing-acme', serialNumber?: string, chainPem?: string[]) {
+    const authority = await this.pki.authority(authorityId);
+    return this.#issued(authority, deviceId, authorityId, chainPem ?? authority.chainPem, serialNumber);
+  }
+
+  /** A certificate `issuer` signed, announced as one of `authorityId` with that authority's real chain (a forgery). */
+  async certifiedBy(issuer: TestAuthority, deviceId: string, authorityId: string) {
+    return this.#issued(issuer, deviceId, authorityId, (await this.pki.authority(authorityId)).chainPem);
+  }
+
+  async #issued(issuer: TestAuthority, deviceId: string, authorityId: string, chain: string[], serialNumber?: string) {
+    const leaf = await issueTestDevice(issuer, deviceId, { at: now });
     return this.#append(CertificateIssued, deviceId, {
       deviceId,
       requestId: `r-${deviceId}`,
       authorityId,
-      serialNumber,
+      serialNumber: serialNumber ?? leaf.serialHex.toLowerCase(),
       subject: `CN=${deviceId}`,
       issuer: 'CN=acme issuing CA',
       notBefore: now.toISOString(),
@@ -282,7 +288,7 @@ export class PlatformEvents {
       fingerprintSha256: sha256(`cert-${deviceId}`),
       publicKeyDigest: sha256(`key-${deviceId}`),
       keyId: 'tls-0',
-      certificatePem: chainOf(deviceId)[0]!,
+      certificatePem: leaf.certificatePem,
       chainPem: chain,
     });
   }
@@ -300,13 +306,9 @@ export class PlatformEvents {
     return this.#append(CertificateRevoked, deviceId, data);
   }
 
-  /**
-   * Publishes CRL `crlNumber` of the authority (signed by it, or `crlPem`: a forged or replayed
-   * one); the CRL source then serves its PEM.
-   */
+  /** Publishes CRL `crlNumber` of the authority (signed by it, or `crlPem`). */
   async crl(crlNumber: number, authorityId = 'issuing-acme', crlPem?: string) {
     crlPem ??= await this.pki.crlPem(authorityId, crlNumber);
-    this.crls.set(crlDigestOfPem(crlPem), crlPem);
     return this.#append(CrlPublished, authorityId, {
       authorityId,
       crlNumber,
@@ -315,7 +317,7 @@ export class PlatformEvents {
       nextUpdate: '2026-11-28T10:00:00.000Z',
       url: `http://ca.local/crl/${authorityId}.crl`,
       revokedCount: 0,
-      crlDigest: crlDigestOfPem(crlPem),
+      crlDigest: sha256(crlPem),
     });
   }
 

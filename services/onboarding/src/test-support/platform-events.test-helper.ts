@@ -11,7 +11,6 @@ import {
 import type { EventStore } from '@tunnelkey/eventstore';
 import { givenEvent } from '@tunnelkey/testing';
 import type { TopicRightSpec } from '../target-port/topic-plan.js';
-import { crlDigestOfPem } from '../shared/crl-source.js';
 import type { TestAuthority, TestDevice } from './test-pki.test-helper.js';
 
 const now = () => new Date().toISOString();
@@ -90,7 +89,7 @@ export class PlatformFacts {
       nextUpdate: new Date(Date.now() + 86_400_000).toISOString(),
       url: `http://127.0.0.1/crl/${authority.authorityId}.crl`,
       revokedCount,
-      crlDigest: crlDigestOfPem(crl.crlPem),
+      crlDigest: sha256(crl.crlPem),
     });
   }
 }

@@ -86,15 +86,21 @@ export async function createTestAuthority(
   };
 }
 
-export async function issueTestDevice(authority: TestAuthority, deviceId: string): Promise<TestDevice> {
+/** A device key and its certificate under `authority`, valid around `options.at` (default: now). */
+export async function issueTestDevice(
+  authority: TestAuthority,
+  deviceId: string,
+  options: { at?: Date } = {},
+): Promise<TestDevice> {
+  const at = options.at?.getTime() ?? Date.now();
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spkiDer = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
   const certificate = await buildDeviceCertificate({
     deviceId,
     publicKeySpki: spkiDer,
     issuer: authority.issuer,
-    notBefore: notBefore(),
-    notAfter: years(1),
+    notBefore: new Date(at - 60 * 60 * 1000),
+    notAfter: years(1, at),
     crlDistributionPointUrl: `http://127.0.0.1/crl/${authority.authorityId}.crl`,
   });
   return {

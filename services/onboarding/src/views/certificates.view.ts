@@ -20,8 +20,11 @@ type D<E> = DataOf<E>;
 
 export interface DeviceCertificate {
   deviceId: string;
-  certificate?: { authorityId: string; serialNumber: string; chainPem: string[] };
+  /** Its platform certificate (the leaf is verified before a target certificate is issued for its key). */
+  certificate?: { authorityId: string; serialNumber: string; chainPem: string[]; certificatePem: string };
   revoked: boolean;
+  /** When its certificate was revoked (CertificateRevoked). */
+  revokedAt?: string;
   /** The revocation that revoked its certificate (CertificateRevoked), for DeviceDeprovisioned. */
   revocationId?: string;
   /**
@@ -98,6 +101,7 @@ export class CertificatesState {
           authorityId: data.authorityId,
           serialNumber: data.serialNumber,
           chainPem: data.chainPem,
+          certificatePem: data.certificatePem,
         };
         this.#addChain(data.authorityId, data.chainPem);
         break;
@@ -120,6 +124,7 @@ export class CertificatesState {
         const device = this.device(data.deviceId);
         if (device.certificate?.serialNumber !== data.serialNumber) break;
         device.revoked = true;
+        device.revokedAt = data.revokedAt;
         device.revocationId = data.revocationId;
         if (!this.#awaitingCrl.has(data.authorityId)) this.#awaitingCrl.set(data.authorityId, new Set());
         this.#awaitingCrl.get(data.authorityId)!.add(data.deviceId);

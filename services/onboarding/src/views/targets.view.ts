@@ -20,8 +20,12 @@ type D<E> = DataOf<E>;
 
 export interface TargetTrustState {
   registration: D<typeof TargetRegistered>;
-  /** authorityId -> fingerprint of the installed issuing CA. */
+  /** authorityId -> fingerprint of the installed anchor (the target's own CA). */
   anchors: Map<string, string>;
+  /** authorityId -> the installed anchor's certificate, as recorded. */
+  anchorCertificates: Map<string, string>;
+  /** Policies with devices onboarded to the target: their topic rights are what the target grants. */
+  policies: Set<string>;
   /** authorityId -> the CRL number the target enforces. */
   crls: Map<string, number>;
   /** authorityId -> SHA-256 of the CRL the target enforces (a CRL of the same number must be the same one). */
@@ -39,6 +43,8 @@ export interface DeviceOnTargets {
   onboardedTo: Map<string, D<typeof DeviceOnboarded>>;
   /** Targets the device was deprovisioned from since its last onboarding there. */
   deprovisionedFrom: Set<string>;
+  /** targetId -> target certificates replaced by a later onboarding there (their target's CRL lists them). */
+  replaced: Map<string, { serialNumber: string; replacedAt: string }[]>;
   telemetry: Map<string, TelemetryTotals>;
 }
 
@@ -65,7 +71,7 @@ export class TargetsState {
     if (!device)
       this.devices.set(
         deviceId,
-        (device = { onboardedTo: new Map(), deprovisionedFrom: new Set(), telemetry: new Map() }),
+        (device = { onboardedTo: new Map(), deprovisionedFrom: new Set(), replaced: new Map(), telemetry: new Map() }),
       );
     return device;
   }
@@ -77,6 +83,8 @@ export class TargetsState {
         this.targets.set(data.targetId, {
           registration: data,
           anchors: new Map(),
+          anchorCertificates: new Map(),
+          policies: new Set(),
           crls: new Map(),
           crlDigests: new Map(),
         });
@@ -84,7 +92,7 @@ export class TargetsState {
       }
       case TargetTrustAnchorInstalled.type: {
         const data = event.data as D<typeof TargetTrustAnchorInstalled>;
-        this.targets.get(data.targetId)?.anchors.set(data.authorityId, data.fingerprintSha256);
+        this.noteAnchor(data.targetId, data.authorityId, data.fingerprintSha256, data.certificatePem);
         break;
       }
       case TargetCrlUpdated.type: {
@@ -94,10 +102,7 @@ export class TargetsState {
         break;
       }
       case DeviceOnboarded.type: {
-        const data = event.data as D<typeof DeviceOnboarded>;
-        const device = this.device(data.deviceId);
-        device.onboardedTo.set(data.targetId, data);
-        device.deprovisionedFrom.delete(data.targetId);
+        this.noteOnboarded(event.data as D<typeof DeviceOnboarded>, event.occurredAt);
         break;
       }
       case DeviceDeprovisioned.type: {
@@ -118,6 +123,26 @@ export class TargetsState {
       default:
         break;
     }
+  }
+
+  noteOnboarded(data: D<typeof DeviceOnboarded>, at: string): void {
+    const device = this.device(data.deviceId);
+    const previous = device.onboardedTo.get(data.targetId)?.certificate;
+    if (previous && previous.serialNumber !== data.certificate?.serialNumber) {
+      const replaced = device.replaced.get(data.targetId) ?? [];
+      if (!replaced.some((r) => r.serialNumber === previous.serialNumber))
+        device.replaced.set(data.targetId, [...replaced, { serialNumber: previous.serialNumber, replacedAt: at }]);
+    }
+    device.onboardedTo.set(data.targetId, data);
+    device.deprovisionedFrom.delete(data.targetId);
+    this.targets.get(data.targetId)?.policies.add(data.policyId);
+  }
+
+  noteAnchor(targetId: string, authorityId: string, fingerprintSha256: string, certificatePem?: string): void {
+    const target = this.targets.get(targetId);
+    target?.anchors.set(authorityId, fingerprintSha256);
+    if (certificatePem) target?.anchorCertificates.set(authorityId, certificatePem);
+    else target?.anchorCertificates.delete(authorityId);
   }
 }
 
@@ -159,9 +184,19 @@ export class TargetsView extends InMemoryView<TargetsState> {
     return [...this.state.targets.values()].map((target) => target.registration);
   }
 
-  /** Targets with `authorityId`'s issuing CA installed. */
-  targetsTrusting(authorityId: string): string[] {
-    return [...this.state.targets.entries()].filter(([, target]) => target.anchors.has(authorityId)).map(([id]) => id);
+  /** The certificate recorded for the target's anchor `authorityId`, if one was. */
+  anchorCertificate(targetId: string, authorityId: string): string | undefined {
+    return this.state.targets.get(targetId)?.anchorCertificates.get(authorityId);
+  }
+
+  /** Devices onboarded to the target (deprovisioned ones included): whom its CRL may have to list. */
+  onboardedTo(targetId: string): D<typeof DeviceOnboarded>[] {
+    const onboarded: D<typeof DeviceOnboarded>[] = [];
+    for (const device of this.state.devices.values()) {
+      const onboarding = device.onboardedTo.get(targetId);
+      if (onboarding) onboarded.push(onboarding);
+    }
+    return onboarded;
   }
 
   onboarding(deviceId: string, targetId: string): D<typeof DeviceOnboarded> | undefined {
@@ -179,18 +214,21 @@ export class TargetsView extends InMemoryView<TargetsState> {
     return this.state.devices.get(deviceId)?.telemetry.get(targetId);
   }
 
-  noteOnboarded(data: D<typeof DeviceOnboarded>): void {
-    const device = this.state.device(data.deviceId);
-    device.onboardedTo.set(data.targetId, data);
-    device.deprovisionedFrom.delete(data.targetId);
+  noteOnboarded(data: D<typeof DeviceOnboarded>, at: Date): void {
+    this.state.noteOnboarded(data, at.toISOString());
+  }
+
+  /** Target certificates of the device on the target that a later onboarding replaced. */
+  replacedCertificates(deviceId: string, targetId: string): readonly { serialNumber: string; replacedAt: string }[] {
+    return this.state.devices.get(deviceId)?.replaced.get(targetId) ?? [];
   }
 
   noteDeprovisioned(deviceId: string, targetId: string): void {
     this.state.device(deviceId).deprovisionedFrom.add(targetId);
   }
 
-  noteAnchorInstalled(targetId: string, authorityId: string, fingerprintSha256: string): void {
-    this.state.targets.get(targetId)?.anchors.set(authorityId, fingerprintSha256);
+  noteAnchorInstalled(targetId: string, authorityId: string, fingerprintSha256: string, certificatePem: string): void {
+    this.state.noteAnchor(targetId, authorityId, fingerprintSha256, certificatePem);
   }
 
   noteCrlEnforced(targetId: string, authorityId: string, crlNumber: number, crlDigest?: string): void {

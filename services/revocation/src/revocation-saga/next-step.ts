@@ -53,10 +53,8 @@ export function nextStep(state: RevocationState, view: RevocationStatusState): N
           return step({ step: 'targets-deprovisioned', targetId, devices: onTarget.length });
         }
         const target = view.targets.get(targetId);
-        // Only CRLs of authorities the target trusts: it enforces no other.
-        const enforced = crls.every(
-          (crl) => !target?.anchors.has(crl.authorityId) || (target.crls.get(crl.authorityId) ?? 0) >= crl.crlNumber,
-        );
+        // The target records which CA CRL's revocations it enforces (its own CA's CRL lists the devices).
+        const enforced = crls.every((crl) => (target?.crls.get(crl.authorityId) ?? 0) >= crl.crlNumber);
         if (!progress?.crlUpdated && enforced)
           return step({ step: 'targets-crl-updated', targetId, devices: onTarget.length });
       }

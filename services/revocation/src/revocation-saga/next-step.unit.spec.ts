@@ -49,15 +49,10 @@ const onboarded = (deviceId: string, targetId: string) =>
   });
 const deprovisioned = (deviceId: string, targetId: string) =>
   event('DeviceDeprovisioned', deviceId, { deviceId, targetId, reason: 'revoked', revocationId });
-const anchor = event('TargetTrustAnchorInstalled', 'broker-a', {
-  targetId: 'broker-a',
-  authorityId: 'issuing-acme',
-  fingerprintSha256: 'b'.repeat(64),
-});
-const crlUpdated = (crlNumber: number) =>
+const crlUpdated = (crlNumber: number, authorityId = 'issuing-acme') =>
   event('TargetCrlUpdated', 'broker-a', {
     targetId: 'broker-a',
-    authorityId: 'issuing-acme',
+    authorityId,
     crlNumber,
     crlDigest: 'c'.repeat(64),
   });
@@ -94,7 +89,6 @@ describe('the saga process manager (next step from the view)', () => {
     const base = [
       onboarded('d-1', 'broker-a'),
       onboarded('d-2', 'broker-a'),
-      anchor,
       requested,
       applied,
       step('certificates-revoked'),
@@ -113,6 +107,8 @@ describe('the saga process manager (next step from the view)', () => {
         step('targets-deprovisioned', { targetId: 'broker-a' }),
       ];
       expect(next(facts(...disabled, crlUpdated(3)))).toBeUndefined();
+      // The broker's own CA's CRL is not the CA's: it says nothing of CRL 4's revocations.
+      expect(next(facts(...disabled, crlUpdated(4, 'tca-broker-a')))).toBeUndefined();
       expect(next(facts(...disabled, crlUpdated(4)))).toEqual({
         type: 'CompleteStep',
         data: { revocationId, step: 'targets-crl-updated', targetId: 'broker-a', devices: 2 },

@@ -16,7 +16,6 @@ import {
   EnrolmentKeyReported,
   RevocationApplied,
   TargetCrlUpdated,
-  TargetTrustAnchorInstalled,
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
@@ -40,8 +39,7 @@ export interface DeviceStatus {
 }
 
 export interface TargetStatus {
-  anchors: Set<string>;
-  /** Highest CRL number enforced, per authority. */
+  /** Highest CRL number enforced, per authority (a CA's: the target enforces the revocations it lists). */
   crls: Map<string, number>;
 }
 
@@ -71,7 +69,7 @@ export class RevocationStatusState {
 
   target(targetId: string): TargetStatus {
     let target = this.targets.get(targetId);
-    if (!target) this.targets.set(targetId, (target = { anchors: new Set(), crls: new Map() }));
+    if (!target) this.targets.set(targetId, (target = { crls: new Map() }));
     return target;
   }
 
@@ -125,10 +123,6 @@ export class RevocationStatusState {
       const device = this.device(event.data.deviceId);
       if (device.targets.has(event.data.targetId)) device.targets.set(event.data.targetId, { deprovisioned: true });
       return device.revocationId ? [device.revocationId] : [];
-    }
-    if (TargetTrustAnchorInstalled.is(event)) {
-      this.target(event.data.targetId).anchors.add(event.data.authorityId);
-      return [];
     }
     if (TargetCrlUpdated.is(event)) {
       const crls = this.target(event.data.targetId).crls;
