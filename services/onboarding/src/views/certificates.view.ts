@@ -173,7 +173,8 @@ export class CertificatesView extends InMemoryView<CertificatesState> {
         // version when the state or apply changes.
         checkpoint: {
           owner: 'onboarding',
-          version: 1,
+          // 2: target certificates (anchors' certificates, policies per target, replaced serials; leaf PEMs).
+          version: 2,
           toCheckpoint: (state) => state.toCheckpoint(),
           fromCheckpoint: (stored) => CertificatesState.fromCheckpoint(stored),
         },
