@@ -12,6 +12,7 @@ import {
 import { createTestAuthority, createTestRoot } from '../test-support/test-pki.test-helper.js';
 import { CertificatesView } from '../views/certificates.view.js';
 import { InstallTrustHandler } from './install-trust.handler.js';
+import { TargetCrlRefreshJob } from './target-crl-refresh.job.js';
 
 const parsedCrl = (crlPem: string) => parseCrl(pemBlocks(crlPem)[0]!.der);
 /** Whether a CRL lists the certificate, and how many it lists. */
@@ -128,6 +129,27 @@ describe('install-trust slice (in-memory store and targets)', () => {
     expect(second).not.toBe(first);
     const crlPem = applied().at(-1)!.crls[0]!.crlPem;
     expect([lists(crlPem, first), lists(crlPem, second), listed(crlPem)]).toEqual([true, false, 1]);
+  });
+
+  it("the CRL refresh renews a target's CRL past half its lifetime, and only then", async () => {
+    await slice.get(TargetCrlRefreshJob).refresh();
+    expect(applied()).toHaveLength(1); // 7 days by default: fresh
+    const shortLived = await startOnboardingSlice({ config: { targetCrlLifetimeMs: 60_000 } });
+    try {
+      await shortLived.given.policy('p-1', ['broker-a']);
+      await shortLived.given.batch('b-1', 'p-1', ['d-1']);
+      await shortLived.given.certified('d-1');
+      await shortLived.registerTarget('broker-a');
+      await (
+        await shortLived.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
+      ).done;
+      // Issued a minute before the (fixed) clock with a minute's lifetime: past half of it.
+      await shortLived.get(TargetCrlRefreshJob).refresh();
+      const installed = shortLived.targets.target('broker-a').trustApplied;
+      expect(installed.map((t) => t.crls[0]!.crlNumber)).toEqual([1, 2]);
+    } finally {
+      await shortLived.close();
+    }
   });
 
   describe('fails closed: a target certificate only for a platform certificate that verifies under the pinned root', () => {
