@@ -256,11 +256,12 @@ export class OnboardDevicesHandler {
                 certificate,
               };
               if (current?.certificate) replaced++;
-              // Known at once, so the device's first connection (which may come within milliseconds) is not missed.
-              this.targets.noteOnboarded(data, this.clock());
               const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
               try {
                 await this.devices.record(deviceId, { type: 'RecordOnboarded', data, metadata: step });
+                // Known at once (before its parameters are sent), so the device's first connection is not
+                // missed; only once recorded, so every certificate the view knows is on record.
+                this.targets.noteOnboarded(data, this.clock());
                 return { device: outcome, certificate, refused: false };
               } catch (error) {
                 // Revoked (and deprovisioned) since the check: the log refuses; the target is told below.
