@@ -8,7 +8,10 @@ describe('view checkpoint encoding', () => {
       empty: new Set<string>(),
       count: 2,
     };
-    const decoded = decodeViewCheckpoint(3, encodeViewCheckpoint(3, { state, positions: { registry: 42 } }));
+    const decoded = decodeViewCheckpoint<typeof state>(
+      3,
+      encodeViewCheckpoint(3, { state, positions: { registry: 42 } }),
+    );
     expect(decoded).toEqual({ checkpoint: { state, positions: { registry: 42 } } });
     if (!('checkpoint' in decoded)) throw new Error('ignored');
     expect(decoded.checkpoint.state.devices.get('d-1')!.batches).toBeInstanceOf(Set);
