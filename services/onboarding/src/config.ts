@@ -44,6 +44,12 @@ export const onboardingConfigSchema = defineConfig({
     "Validity of a target CA's CRL (ms); a new one is installed past half of it",
     { min: 60_000 },
   ),
+  parametersRetryMs: integer(
+    'ONBOARDING_PARAMETERS_RETRY_MS',
+    60_000,
+    'How long an onboarded device may take to connect before it is sent its connection parameters again (ms; then doubling, at most hourly)',
+    { min: 1_000 },
+  ),
   maxConcurrentAppends: integer('ONBOARDING_MAX_CONCURRENT_APPENDS', 64, 'Device records written at once', { min: 1 }),
   telemetryIntervalMs: integer(
     'ONBOARDING_TELEMETRY_INTERVAL_MS',

@@ -19,6 +19,7 @@ describe('onboarding configuration', () => {
       instanceId: 'pod-7',
       onboardChunkSize: 500,
       targetCrlLifetimeMs: 604_800_000,
+      parametersRetryMs: 60_000,
       maxConcurrentAppends: 64,
       telemetryIntervalMs: 30_000,
       deviceStateCacheSize: 20_000,

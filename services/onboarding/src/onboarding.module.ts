@@ -17,6 +17,7 @@ import { TargetCrlRefreshJob } from './install-trust/target-crl-refresh.job.js';
 import { mosquittoConnector } from './mosquitto/mosquitto-connector.js';
 import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 import { OnboardDevicesMsController } from './onboard-devices/onboard-devices.ms-controller.js';
+import { ConnectionParametersResendJob } from './onboard-devices/connection-parameters-resend.job.js';
 import { OnboardDevicesHandler } from './onboard-devices/onboard-devices.handler.js';
 import { RegisterTargetMsController } from './register-target/register-target.ms-controller.js';
 import { RegisterTargetHandler } from './register-target/register-target.handler.js';
@@ -124,6 +125,7 @@ export class OnboardingModule {
         InstallTrustHandler,
         TargetCrlRefreshJob,
         OnboardDevicesHandler,
+        ConnectionParametersResendJob,
         DeprovisionDevicesHandler,
         WatchTargetsHandler,
         TelemetryFlushJob,

@@ -49,6 +49,7 @@ import {
 import { BatchPlanView, type PolicyPlan } from '../views/batch-plan.view.js';
 import { CertificatesView } from '../views/certificates.view.js';
 import { TargetsView } from '../views/targets.view.js';
+import { connectionParametersOf } from './connection-parameters.js';
 
 export interface OnboardingReport {
   onboarded: number;
@@ -284,12 +285,7 @@ export class OnboardDevicesHandler {
           if (undo.length > 0) failed += await this.#undo(target, undo, metadata, writes, batchId);
           for (const { device, certificate } of kept) {
             onboarded++;
-            const parameters = {
-              targetId,
-              ...target.connectionParameters(device),
-              ...(serverCaPem ? { serverCaPem } : {}),
-              clientCertificatePem: certificate.certificatePem,
-            };
+            const parameters = connectionParametersOf(target, device, certificate.certificatePem, serverCaPem);
             writes.push(this.downlinks.send(ConnectionParametersMessage, device.deviceId, parameters));
           }
         }

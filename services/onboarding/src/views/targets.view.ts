@@ -4,6 +4,7 @@
  */
 import { InMemoryView } from '@tunnelkey/messaging';
 import {
+  DeviceConnected,
   DeviceDeprovisioned,
   DeviceOnboarded,
   TargetCrlUpdated,
@@ -45,6 +46,8 @@ export interface DeviceOnTargets {
   deprovisionedFrom: Set<string>;
   /** targetId -> target certificates replaced by a later onboarding there (their target's CRL lists them). */
   replaced: Map<string, { serialNumber: string; replacedAt: string }[]>;
+  /** Targets the device has connected to since its last onboarding there (its connection parameters arrived). */
+  connectedTo: Set<string>;
   telemetry: Map<string, TelemetryTotals>;
 }
 
@@ -71,7 +74,13 @@ export class TargetsState {
     if (!device)
       this.devices.set(
         deviceId,
-        (device = { onboardedTo: new Map(), deprovisionedFrom: new Set(), replaced: new Map(), telemetry: new Map() }),
+        (device = {
+          onboardedTo: new Map(),
+          deprovisionedFrom: new Set(),
+          replaced: new Map(),
+          connectedTo: new Set(),
+          telemetry: new Map(),
+        }),
       );
     return device;
   }
@@ -105,6 +114,11 @@ export class TargetsState {
         this.noteOnboarded(event.data as D<typeof DeviceOnboarded>, event.occurredAt);
         break;
       }
+      case DeviceConnected.type: {
+        const data = event.data as D<typeof DeviceConnected>;
+        this.device(data.deviceId).connectedTo.add(data.targetId);
+        break;
+      }
       case DeviceDeprovisioned.type: {
         const data = event.data as D<typeof DeviceDeprovisioned>;
         this.device(data.deviceId).deprovisionedFrom.add(data.targetId);
@@ -128,6 +142,7 @@ export class TargetsState {
   noteOnboarded(data: D<typeof DeviceOnboarded>, at: string): void {
     const device = this.device(data.deviceId);
     const previous = device.onboardedTo.get(data.targetId)?.certificate;
+    if (previous?.serialNumber !== data.certificate?.serialNumber) device.connectedTo.delete(data.targetId);
     if (previous && previous.serialNumber !== data.certificate?.serialNumber) {
       const replaced = device.replaced.get(data.targetId) ?? [];
       if (!replaced.some((r) => r.serialNumber === previous.serialNumber))
@@ -166,7 +181,7 @@ export class TargetsView extends InMemoryView<TargetsState> {
         // version when the state or apply changes.
         checkpoint: {
           owner: 'onboarding',
-          // 2: target certificates (anchors' certificates, policies per target, replaced serials; leaf PEMs).
+          // 2: target certificates (anchors' certificates, policies per target, replaced serials, connections).
           version: 2,
           toCheckpoint: (state) => state.toCheckpoint(),
           fromCheckpoint: (stored) => TargetsState.fromCheckpoint(stored),
@@ -202,6 +217,16 @@ export class TargetsView extends InMemoryView<TargetsState> {
 
   onboarding(deviceId: string, targetId: string): D<typeof DeviceOnboarded> | undefined {
     return this.state.devices.get(deviceId)?.onboardedTo.get(targetId);
+  }
+
+  /** Onboardings (with a target certificate) the device has not connected to since: its parameters may be lost. */
+  awaitingConnection(): D<typeof DeviceOnboarded>[] {
+    const awaiting: D<typeof DeviceOnboarded>[] = [];
+    for (const device of this.state.devices.values())
+      for (const [targetId, onboarding] of device.onboardedTo)
+        if (onboarding.certificate && !device.connectedTo.has(targetId) && !device.deprovisionedFrom.has(targetId))
+          awaiting.push(onboarding);
+    return awaiting;
   }
 
   /** Targets the device is onboarded to and not deprovisioned from. */
