@@ -15,7 +15,7 @@
  */
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { CsrRequestMessage } from '@tunnelkey/contracts';
-import { ConcurrencyLimiter, mapBounded } from '@tunnelkey/concurrency';
+import { OutstandingWindow, type Outstanding } from '@tunnelkey/concurrency';
 import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
 import {
   AggregateStateCache,
@@ -53,17 +53,12 @@ interface RecordedAsk extends CsrAsk {
   expiresAt: number;
 }
 
-interface Outstanding extends CsrAsk {
-  /** CsrRequested is in the log (else recording it is retried before the next ask). */
+/** The window's item: the ask, and whether CsrRequested is in the log (else recording it is retried before the next ask). */
+interface AskItem extends CsrAsk {
   recorded: boolean;
-  /** ms since the epoch; from the first ask. */
-  expiresAt: number;
-  /** csr-requests sent so far. */
-  asks: number;
-  nextAskAt: number;
-  /** Frees the request's slot in the window. */
-  release: () => void;
 }
+
+type Entry = Outstanding<AskItem>;
 
 const sweepEveryMs = 1_000;
 /** csr-requests being recorded and sent at once: a batch of 10,000 devices must not swamp the bus. */
@@ -71,16 +66,13 @@ const maxConcurrentAsks = 64;
 
 @Injectable()
 export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
-  readonly #window: ConcurrencyLimiter;
-  readonly #asks = new ConcurrencyLimiter(maxConcurrentAsks);
-  readonly #outstanding = new Map<string, Outstanding>();
+  readonly #window: OutstandingWindow<AskItem>;
   /** The request streams this instance wrote; a request not seen yet is new (recorded without a read). */
   readonly #requests = new AggregateStateCache<CsrRequestState>({ maxStreams: 20_000 });
   readonly #retryMs: number;
   readonly #expiryMs: number;
   readonly #stopListening: () => void;
   readonly #counted: Counter<'outcome'> | undefined;
-  #queued = 0;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
   #stopped = false;
@@ -95,10 +87,24 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(CA_LOGGER) private readonly logger: Logger,
     @Optional() @Inject(METRICS_REGISTRY) metrics?: Registry,
   ) {
-    this.#window = new ConcurrencyLimiter(config.csrWindow);
+    this.#window = new OutstandingWindow<AskItem>({
+      size: config.csrWindow,
+      retryMs: config.csrRetrySeconds * 1000,
+      concurrentAttempts: maxConcurrentAsks,
+      now: () => this.clock().getTime(),
+      attempt: (entry) => this.#askNow(entry),
+      onError: (error, entry) =>
+        entry
+          ? // Not expected (#askNow handles the log and the bus being out of reach): the sweep asks again.
+            this.logger.error(
+              { event: 'ca.csr_request_failed', deviceId: entry.item.deviceId, error: describeError(error) },
+              'CSR request failed; asked again at the next sweep',
+            )
+          : this.logger.error({ event: 'ca.csr_requests_failed', error: describeError(error) }, 'CSR requests stopped'),
+    });
     this.#retryMs = config.csrRetrySeconds * 1000;
     this.#expiryMs = config.csrExpirySeconds * 1000;
-    this.#stopListening = pending.onSettled((requestId) => this.#release(requestId));
+    this.#stopListening = pending.onSettled((requestId) => this.#window.release(requestId));
     if (metrics) {
       this.#counted = new Counter({
         name: 'ca_csr_requests_total',
@@ -121,12 +127,12 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Requests in the window: asked (or being asked), not answered or given up yet. */
   get outstanding(): number {
-    return this.#outstanding.size;
+    return this.#window.outstanding;
   }
 
   /** Devices waiting for room in the window. */
   get queued(): number {
-    return this.#queued;
+    return this.#window.queued;
   }
 
   onApplicationBootstrap(): void {
@@ -142,9 +148,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     this.#stopListening();
     await this.#sweeping;
     // Frees every slot: the devices still queued pass through without being asked.
-    for (const requestId of [...this.#outstanding.keys()]) this.#release(requestId);
-    await this.#asks.idle();
-    await this.#window.idle();
+    await this.#window.close();
   }
 
   /**
@@ -162,7 +166,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   resume(): number {
     const resumed = this.pending
       .pending()
-      .filter((p) => !this.#outstanding.has(p.requestId))
+      .filter((p) => !this.#window.get(p.requestId))
       .map(({ deviceId, requestId, keyId, correlationId, expiresAt }) => ({
         deviceId,
         requestId,
@@ -184,103 +188,61 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Resolves once nothing is being recorded or sent and the window has taken what it has room for (tests). */
-  async idle(): Promise<void> {
-    do {
-      await this.#asks.idle();
-      await new Promise((resolve) => setImmediate(resolve));
-    } while (this.#asks.active > 0 || this.#asks.waiting > 0);
+  idle(): Promise<void> {
+    return this.#window.idle();
   }
 
   #enqueue(asks: readonly (CsrAsk | RecordedAsk)[]): void {
-    this.#queued += asks.length;
-    // At most `limit` devices wait on the window per call; the rest stay in `asks`.
-    mapBounded(asks, this.#window.limit, (ask) =>
-      this.#window.run(() => {
-        this.#queued--;
-        return this.#track(ask);
-      }),
-    ).catch((error: unknown) =>
-      this.logger.error({ event: 'ca.csr_requests_failed', error: describeError(error) }, 'CSR requests stopped'),
-    );
-  }
-
-  /** Holds one slot of the window from the first ask until the request is answered, expired or revoked. */
-  async #track(ask: CsrAsk | RecordedAsk): Promise<void> {
     if (this.#stopped) return;
-    const known = this.#outstanding.get(ask.requestId);
-    if (known) {
-      // A retried command: the request holds a slot already; ask again now, hold no second one.
-      await this.#asks.run(() => this.#askNow(known));
-      return;
-    }
-    const now = this.clock().getTime();
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const entry: Outstanding = {
-      deviceId: ask.deviceId,
-      requestId: ask.requestId,
-      keyId: ask.keyId,
-      correlationId: ask.correlationId,
-      recorded: 'expiresAt' in ask,
-      expiresAt: 'expiresAt' in ask ? ask.expiresAt : now + this.#expiryMs,
-      asks: 0,
-      // Asked below; the sweep asks again only after the retry wait.
-      nextAskAt: now + this.#retryMs,
-      release,
-    };
-    this.#outstanding.set(ask.requestId, entry);
-    try {
-      await this.#asks.run(() => this.#askNow(entry));
-    } catch (error) {
-      // Not expected (#askNow handles the log and the bus being out of reach): the sweep asks again.
-      this.logger.error(
-        { event: 'ca.csr_request_failed', deviceId: entry.deviceId, error: describeError(error) },
-        'CSR request failed; asked again at the next sweep',
-      );
-    }
-    await released;
-  }
-
-  #release(requestId: string): void {
-    const entry = this.#outstanding.get(requestId);
-    if (!entry) return;
-    this.#outstanding.delete(requestId);
-    entry.release();
+    this.#window.add(
+      asks.map((ask) => ({
+        key: ask.requestId,
+        item: {
+          deviceId: ask.deviceId,
+          requestId: ask.requestId,
+          keyId: ask.keyId,
+          correlationId: ask.correlationId,
+          recorded: 'expiresAt' in ask,
+        },
+        // A recorded request keeps its expiry; a new one expires counting from its first ask.
+        ...('expiresAt' in ask ? { expiresAt: ask.expiresAt } : { expiresAfterMs: this.#expiryMs }),
+      })),
+    );
   }
 
   /**
    * Records the request if it is not yet, then sends it; true when sent. A device with nothing to
    * ask leaves the window; a request past its expiry waits for the sweep to give it up.
    */
-  async #askNow(entry: Outstanding): Promise<boolean> {
-    if (this.#outstanding.get(entry.requestId) !== entry) return false; // answered meanwhile
+  async #askNow(entry: Entry): Promise<boolean> {
+    if (!this.#window.holds(entry)) return false; // answered meanwhile
     if (this.clock().getTime() >= entry.expiresAt) return false;
-    if (!entry.recorded) {
+    if (!entry.item.recorded) {
       let ask: boolean;
       try {
         ask = await this.#record(entry);
       } catch (error) {
         // The log is out of reach: try again at the next ask's time, within the request's expiry.
-        entry.nextAskAt = this.clock().getTime() + this.#retryMs;
+        this.#window.retryLater(entry);
         this.logger.warn(
-          { event: 'ca.csr_request_not_recorded', deviceId: entry.deviceId, error: describeError(error) },
+          { event: 'ca.csr_request_not_recorded', deviceId: entry.item.deviceId, error: describeError(error) },
           'CSR request not recorded; not sent',
         );
         return false;
       }
       if (!ask) {
         // Answered or given up before (a retried command), or the device is revoked: nothing to ask.
-        this.#release(entry.requestId);
+        this.#window.release(entry.key);
         return false;
       }
-      entry.recorded = true;
+      entry.item.recorded = true;
     }
     return this.#send(entry);
   }
 
   /** Records CsrRequested (once per request); true when the device is to be asked. */
-  async #record(entry: Outstanding): Promise<boolean> {
-    const { deviceId, requestId, keyId } = entry;
+  async #record(entry: Entry): Promise<boolean> {
+    const { deviceId, requestId, keyId } = entry.item;
     if (this.eligibility.facts(deviceId).device?.revoked) {
       this.logger.debug({ event: 'ca.csr_request_skipped', deviceId, reason: 'device-revoked' }, 'device not asked');
       return false;
@@ -290,7 +252,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
       data: { deviceId, requestId, keyId, expiresAt: new Date(entry.expiresAt).toISOString() },
       metadata: {
         commandId: derivedCommandId(requestId, 'requested'),
-        correlationId: entry.correlationId,
+        correlationId: entry.item.correlationId,
         now: this.clock().toISOString(),
         actor: caActor,
       },
@@ -311,18 +273,19 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     return true;
   }
 
-  async #send(entry: Outstanding): Promise<boolean> {
-    if (this.#outstanding.get(entry.requestId) !== entry) return false;
-    entry.asks++;
-    this.#counted?.inc({ outcome: entry.asks === 1 ? 'asked' : 'asked-again' });
-    // 1, 2, 4, ... times the retry wait after the first, second, third ask.
-    entry.nextAskAt = this.clock().getTime() + this.#retryMs * 2 ** Math.min(entry.asks - 1, 20);
+  async #send(entry: Entry): Promise<boolean> {
+    if (!this.#window.holds(entry)) return false;
+    const asks = this.#window.sent(entry);
+    this.#counted?.inc({ outcome: asks === 1 ? 'asked' : 'asked-again' });
     try {
-      await this.downlinks.send(CsrRequestMessage, entry.deviceId, { requestId: entry.requestId, keyId: entry.keyId });
+      await this.downlinks.send(CsrRequestMessage, entry.item.deviceId, {
+        requestId: entry.item.requestId,
+        keyId: entry.item.keyId,
+      });
       return true;
     } catch (error) {
       this.logger.warn(
-        { event: 'ca.csr_request_not_sent', deviceId: entry.deviceId, error: describeError(error) },
+        { event: 'ca.csr_request_not_sent', deviceId: entry.item.deviceId, error: describeError(error) },
         'CSR request not sent; asked again later',
       );
       return false;
@@ -332,32 +295,27 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   async #sweep(): Promise<void> {
     if (this.#stopped) return;
     const now = this.clock().getTime();
-    const expired: Outstanding[] = [];
-    const due: Outstanding[] = [];
-    for (const entry of this.#outstanding.values()) {
-      if (now >= entry.expiresAt) expired.push(entry);
-      else if (now >= entry.nextAskAt) due.push(entry);
-    }
+    const { expired, due } = this.#window.due();
     // Pending in the log but tracked by no one here (asked by an instance gone since): given up
     // too, a retry wait after their expiry, so the instance that asked them records its own.
     const orphans = this.pending
       .pending()
-      .filter((p) => !this.#outstanding.has(p.requestId) && Date.parse(p.expiresAt) + this.#retryMs <= now);
-    const asked = await Promise.all(due.map((entry) => this.#asks.run(() => this.#askNow(entry))));
+      .filter((p) => !this.#window.get(p.requestId) && Date.parse(p.expiresAt) + this.#retryMs <= now);
+    const asked = await Promise.all(due.map((entry) => this.#window.run(() => this.#askNow(entry))));
     const reasked = asked.filter(Boolean).length;
     const given = await Promise.all([
-      ...expired.map((entry) => this.#asks.run(() => this.#expire(entry, entry.asks))),
-      ...orphans.map((pending) => this.#asks.run(() => this.#expire({ ...pending, recorded: true }))),
+      ...expired.map((entry) => this.#window.run(() => this.#expire(entry.item, entry.attempts))),
+      ...orphans.map((pending) => this.#window.run(() => this.#expire({ ...pending, recorded: true }))),
     ]);
     const givenUp = given.filter(Boolean).length;
     if (reasked > 0)
       this.logger.info(
-        { event: 'ca.csr_requests_asked_again', devices: reasked, outstanding: this.#outstanding.size },
+        { event: 'ca.csr_requests_asked_again', devices: reasked, outstanding: this.outstanding },
         'devices asked again for a CSR',
       );
     if (givenUp > 0)
       this.logger.warn(
-        { event: 'ca.csr_requests_expired', devices: givenUp, outstanding: this.#outstanding.size },
+        { event: 'ca.csr_requests_expired', devices: givenUp, outstanding: this.outstanding },
         'CSR requests given up unanswered (CsrRequestExpired)',
       );
   }
@@ -374,7 +332,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
         { event: 'ca.csr_request_expired', deviceId, requestId, recorded: false },
         'CSR request given up',
       );
-      this.#release(requestId);
+      this.#window.release(requestId);
       return true;
     }
     const command: CsrRequestCommand = {
@@ -397,7 +355,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
         command,
         logger: this.logger,
       });
-      this.#release(requestId);
+      this.#window.release(requestId);
       const givenUp = events.length > 0 && !alreadyHandled;
       if (givenUp) this.#counted?.inc({ outcome: 'expired' });
       if (givenUp)
