@@ -1,7 +1,10 @@
 import { OutstandingWindow, type Outstanding } from './index.js';
 
 /** A window whose attempts send at once (counted), on a clock the test moves. */
-function windowOf(size: number, attempt?: (entry: Outstanding<string>, w: OutstandingWindow<string>) => Promise<unknown>) {
+function windowOf(
+  size: number,
+  attempt?: (entry: Outstanding<string>, w: OutstandingWindow<string>) => Promise<unknown>,
+) {
   let now = 1_000_000;
   const sends: string[] = [];
   const errors: unknown[] = [];

@@ -22,6 +22,18 @@ export const registryConfig = defineConfig({
       max: 86_400,
     },
   ),
+  challengeWindow: integer(
+    'REGISTRY_CHALLENGE_WINDOW',
+    1_000,
+    'Identity challenges one instance keeps outstanding (sent, not answered yet); the next device is challenged when one is answered or expires',
+    { min: 1, max: 1_000_000 },
+  ),
+  challengeRetrySeconds: integer(
+    'REGISTRY_CHALLENGE_RETRY_SECONDS',
+    30,
+    'A device that has not answered its identity challenge within this is sent it again (same challenge); the wait doubles after each send',
+    { min: 1, max: 86_400 },
+  ),
   logLevel: common.logLevel,
   bulkConcurrency: integer('REGISTRY_BULK_CONCURRENCY', 64, 'Appends in flight per import or verify call', {
     min: 1,

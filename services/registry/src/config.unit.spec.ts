@@ -16,6 +16,8 @@ describe('registry configuration', () => {
       namespace: '',
       httpPort: 0,
       challengeTtlSeconds: 300,
+      challengeWindow: 1_000,
+      challengeRetrySeconds: 30,
       logLevel: 'info',
       bulkConcurrency: 64,
       uplinkConcurrency: 256,

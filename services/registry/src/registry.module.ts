@@ -31,6 +31,7 @@ import { DeviceStateCache } from './shared/device-state-cache.js';
 import { RegistryMetrics } from './shared/registry-metrics.js';
 import { RegistryStreams } from './shared/registry-streams.js';
 import { DOWNLINKS, PLATFORM_KEY, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from './tokens.js';
+import { IdentityChallengesJob } from './verify-identity/identity-challenges.job.js';
 import { IdentityResponseHandler } from './verify-identity/identity-response.handler.js';
 import { UnansweredChallengesJob } from './verify-identity/unanswered-challenges.job.js';
 import { VerifyIdentityHandler } from './verify-identity/verify-identity.handler.js';
@@ -105,8 +106,15 @@ export class RegistryModule {
         CertificateIssuedReaction,
         RevocationStepsReaction,
         UnansweredChallengesJob,
+        IdentityChallengesJob,
       ],
-      exports: [...views, CertificateIssuedReaction, RevocationStepsReaction, UnansweredChallengesJob],
+      exports: [
+        ...views,
+        CertificateIssuedReaction,
+        RevocationStepsReaction,
+        UnansweredChallengesJob,
+        IdentityChallengesJob,
+      ],
     };
   }
 }

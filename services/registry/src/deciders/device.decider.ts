@@ -29,7 +29,15 @@ import {
 export type AnnounceDeviceCommand = Command<'AnnounceDevice', DataOf<typeof DeviceAnnounced>>;
 export type ImportDeviceIdentityCommand = Command<'ImportDeviceIdentity', DataOf<typeof DeviceIdentityImported>>;
 export type RecordEnrolmentKeyReportCommand = Command<'RecordEnrolmentKeyReport', DataOf<typeof EnrolmentKeyReported>>;
-export type IssueIdentityChallengeCommand = Command<'IssueIdentityChallenge', DataOf<typeof IdentityChallengeIssued>>;
+/**
+ * `replaces`: a challenge re-issued after a restart (its nonce died with the process that issued it):
+ * issued only while that challenge is the one pending, so a challenge answered, closed or superseded
+ * meanwhile is never reopened.
+ */
+export type IssueIdentityChallengeCommand = Command<
+  'IssueIdentityChallenge',
+  DataOf<typeof IdentityChallengeIssued> & { replaces?: string }
+>;
 /** A signed identity-response whose envelope verified under `enrolmentKeyDigest`'s key. */
 export type CheckIdentityResponseCommand = Command<
   'CheckIdentityResponse',
@@ -102,8 +110,10 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
           : [];
       case 'IssueIdentityChallenge': {
         const enrolled = requireEnrolled(state, deviceId);
-        if (enrolled.challenge?.challengeId === command.data.challengeId) return [];
-        return [decided(IdentityChallengeIssued, command.data)];
+        const { replaces, ...issued } = command.data;
+        if (enrolled.challenge?.challengeId === issued.challengeId) return [];
+        if (replaces !== undefined && enrolled.challenge?.challengeId !== replaces) return [];
+        return [decided(IdentityChallengeIssued, issued)];
       }
       case 'CheckIdentityResponse': {
         const enrolled = requireEnrolled(state, deviceId);

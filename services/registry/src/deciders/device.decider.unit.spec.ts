@@ -131,6 +131,24 @@ describe('device decider', () => {
       spec.given([imported]).when(challenge).then([challenged]);
       spec.given([imported, challenged]).when(challenge).thenNothingHappened();
     });
+    it('re-issues a pending challenge under a new id (after a restart), never one answered or closed meanwhile', () => {
+      const reissued = { ...challengeData, challengeId: 'c-2', nonceDigest: 'e'.repeat(64) };
+      const reissue: DeviceCommand = {
+        type: 'IssueIdentityChallenge',
+        data: { ...reissued, replaces: 'c-1' },
+        metadata,
+      };
+      spec
+        .given([imported, challenged])
+        .when(reissue)
+        .then([{ type: 'IdentityChallengeIssued', version: 1, data: reissued }]);
+      spec.given([imported, challenged, verified]).when(reissue).thenNothingHappened();
+      spec.given([imported]).when(reissue).thenNothingHappened();
+      spec
+        .given([imported, challenged, failed('no-response')])
+        .when(reissue)
+        .thenNothingHappened();
+    });
     it('verifies a response to the pending challenge', () =>
       spec.given([imported, challenged]).when(respond()).then([verified]));
     it('fails a response with the wrong nonce or too late, and refuses one for an unknown challenge', () => {

@@ -56,40 +56,49 @@ export class UnansweredChallengesJob implements OnApplicationBootstrap, OnModule
     return this.#sweeping;
   }
 
+  /**
+   * Records `no-response` for one challenge (unless it was answered or closed first); true when
+   * recorded now. The identity-challenges window gives its expired challenges up through it too.
+   */
+  async recordNoResponse({ deviceId, challengeId }: { deviceId: string; challengeId: string }, now = this.clock()) {
+    const commandId = derivedCommandId(`no-response-${deviceId}`, challengeId);
+    const metadata = {
+      commandId,
+      correlationId: commandId,
+      now: now.toISOString(),
+      actor: { kind: 'service' as const, id: 'registry' },
+    };
+    try {
+      const result = await handleCommand({
+        store: this.store,
+        decider: deviceDecider,
+        stream: deviceStream(deviceId),
+        cache: this.deviceStates.for(deviceId),
+        command: commandOf(
+          'RecordVerificationFailure',
+          { deviceId, challengeId, reason: 'no-response' as const },
+          metadata,
+        ),
+        logger: this.logger,
+      });
+      return result.events.length > 0 && !result.alreadyHandled;
+    } catch (error) {
+      if (!isCommandRejected(error)) {
+        this.logger.warn(
+          { event: 'registry.sweep_failed', deviceId, error: describeError(error) },
+          'unanswered challenge not recorded',
+        );
+      }
+      return false;
+    }
+  }
+
   async #sweep(): Promise<number> {
     const now = this.clock();
     const expired = this.devices.pendingChallenges().filter(({ expiresAt }) => Date.parse(expiresAt) < now.getTime());
     let recorded = 0;
-    await mapBounded(expired, this.config.bulkConcurrency, async ({ deviceId, challengeId }) => {
-      const commandId = derivedCommandId(`no-response-${deviceId}`, challengeId);
-      const metadata = {
-        commandId,
-        correlationId: commandId,
-        now: now.toISOString(),
-        actor: { kind: 'service' as const, id: 'registry' },
-      };
-      try {
-        const result = await handleCommand({
-          store: this.store,
-          decider: deviceDecider,
-          stream: deviceStream(deviceId),
-          cache: this.deviceStates.for(deviceId),
-          command: commandOf(
-            'RecordVerificationFailure',
-            { deviceId, challengeId, reason: 'no-response' as const },
-            metadata,
-          ),
-          logger: this.logger,
-        });
-        if (result.events.length > 0 && !result.alreadyHandled) recorded++;
-      } catch (error) {
-        if (!isCommandRejected(error)) {
-          this.logger.warn(
-            { event: 'registry.sweep_failed', deviceId, error: describeError(error) },
-            'unanswered challenge not recorded',
-          );
-        }
-      }
+    await mapBounded(expired, this.config.bulkConcurrency, async (challenge) => {
+      if (await this.recordNoResponse(challenge, now)) recorded++;
     });
     if (recorded > 0)
       this.logger.info(

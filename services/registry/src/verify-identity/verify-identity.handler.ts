@@ -1,104 +1,88 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { mapBounded } from '@tunnelkey/concurrency';
-import { IdentityChallengeMessage, VerifyIdentity, type ResultOf } from '@tunnelkey/contracts';
-import {
-  derivedMetadata,
-  handleCommand,
-  isCommandRejected,
-  load,
-  metadataOf,
-  type EventStore,
-} from '@tunnelkey/eventstore';
+import { VerifyIdentity, type ResultOf } from '@tunnelkey/contracts';
+import { derivedMetadata, isCommandRejected, load, metadataOf, type EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
-import type { RegistryConfig } from '../config.js';
 import { batchDecider } from '../deciders/batch.decider.js';
+import { isEnrolled, type DeviceState } from '../deciders/device-state.js';
 import { deviceDecider } from '../deciders/device.decider.js';
-import type { Downlinks } from '../downlink-port/downlinks.js';
-import { addSeconds, type Clock } from '../shared/clock.js';
+import type { Clock } from '../shared/clock.js';
 import { commandOf } from '../shared/command-metadata.js';
-import { DeviceStateCache } from '../shared/device-state-cache.js';
 import { notFound } from '../shared/registry-errors.js';
-import { RegistryMetrics } from '../shared/registry-metrics.js';
 import { batchStream, deviceStream } from '../shared/registry-streams.js';
-import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
 import { BatchSummaryView } from '../views/batch-summary.view.js';
 import { DeviceByIdView } from '../views/device-by-id.view.js';
-import { ChallengeNonces } from './challenge-nonces.js';
+import { IdentityChallengesJob, type ChallengeAsk } from './identity-challenges.job.js';
 
 type Scope = ReturnType<typeof VerifyIdentity.parse>['scope'];
 
 /**
- * VerifyIdentity: records a challenge (nonce digest only) per device and sends the nonce to the
- * device's inbox. The answers arrive as identity-response messages (see identity-response.handler).
+ * VerifyIdentity: picks the devices that can be challenged (enrolled, not revoked) and hands them
+ * to the identity-challenges window, which records a challenge per device (nonce digest only) and
+ * sends the nonce as it has room, sending it again until answered or expired. Replies once under
+ * way with the number of devices to challenge. The answers arrive as identity-response messages
+ * (see identity-response.handler).
  */
 @Injectable()
 export class VerifyIdentityHandler {
-  readonly #nonces = new ChallengeNonces();
-
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly deviceStates: DeviceStateCache,
     private readonly devices: DeviceByIdView,
     private readonly batches: BatchSummaryView,
-    @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
-    private readonly metrics: RegistryMetrics,
-    @Inject(REGISTRY_CONFIG) private readonly config: RegistryConfig,
+    private readonly challenges: IdentityChallengesJob,
     @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
     @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {}
 
   async handle(payload: unknown): Promise<ResultOf<typeof VerifyIdentity>> {
     const { commandId, correlationId, actor, scope } = VerifyIdentity.parse(payload);
-    const now = this.clock();
-    const metadata = metadataOf({ commandId, correlationId, actor }, now);
-    const expiresAt = addSeconds(now, this.config.challengeTtlSeconds).toISOString();
+    const metadata = metadataOf({ commandId, correlationId, actor }, this.clock());
     const deviceIds = await this.#devicesIn(scope);
-    let challenged = 0;
-    await mapBounded(deviceIds, this.config.bulkConcurrency, async (deviceId) => {
-      const { challengeId, nonce, nonceDigest } = this.#nonces.challengeFor(commandId, deviceId);
-      let issued;
+    const asks: ChallengeAsk[] = [];
+    for (const deviceId of deviceIds) {
+      const ask = { deviceId, metadata: derivedMetadata(metadata, deviceId) };
       try {
-        const result = await handleCommand({
-          store: this.store,
-          decider: deviceDecider,
-          stream: deviceStream(deviceId),
-          cache: this.deviceStates.for(deviceId),
-          command: commandOf(
-            'IssueIdentityChallenge',
-            { deviceId, challengeId, nonceDigest, expiresAt },
-            derivedMetadata(metadata, deviceId),
-          ),
-          logger: this.logger,
-        });
-        issued = result.events.find((event) => event.type === 'IdentityChallengeIssued');
+        // The decider's own checks (the window records the challenge and checks again then).
+        this.#challengeable(ask, await this.#stateOf(deviceId));
+        asks.push(ask);
       } catch (error) {
         // One device asked for by id must say why; in a list or a batch, devices that cannot be challenged are skipped.
-        if (isCommandRejected(error) && scope.kind !== 'device') return;
+        if (isCommandRejected(error) && scope.kind !== 'device') continue;
         throw error;
       }
-      // A retry served from the log after a restart holds another process's nonce digest: nothing to re-send.
-      if (!issued || issued.data.nonceDigest !== nonceDigest || Date.parse(issued.data.expiresAt) <= now.getTime())
-        return;
-      await this.downlinks.send(IdentityChallengeMessage, deviceId, {
-        challengeId,
-        nonce,
-        expiresAt: issued.data.expiresAt,
-      });
-      challenged++;
-    });
-    this.metrics.challengesIssued.inc(challenged);
+    }
+    this.challenges.challenge(asks);
     this.logger.info(
       {
-        event: 'registry.identity_challenges_sent',
+        event: 'registry.identity_challenges_queued',
         scope: scope.kind,
-        devices: challenged,
+        devices: asks.length,
         inScope: deviceIds.length,
         commandId,
       },
-      'identity challenges sent',
+      'identity challenges under way',
     );
-    return { devices: challenged };
+    return { devices: asks.length };
+  }
+
+  /** Throws the refusal the decider gives a challenge of this device (unknown, not in a batch, revoked). */
+  #challengeable({ deviceId, metadata }: ChallengeAsk, state: DeviceState): void {
+    deviceDecider.decide(
+      commandOf(
+        'IssueIdentityChallenge',
+        { deviceId, challengeId: metadata.commandId, nonceDigest: '', expiresAt: metadata.now },
+        metadata,
+      ),
+      state,
+    );
+  }
+
+  /** The view's state; the log's when the view does not hold the device enrolled (it may lag) nor revoked (final). */
+  async #stateOf(deviceId: string): Promise<DeviceState> {
+    const known = this.devices.deviceState(deviceId);
+    if (known && (isEnrolled(known) || known.status === 'Revoked')) return known;
+    return (await load(this.store, deviceDecider, deviceStream(deviceId))).state;
   }
 
   async #devicesIn(scope: Scope): Promise<string[]> {

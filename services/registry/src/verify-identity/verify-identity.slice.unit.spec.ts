@@ -1,3 +1,4 @@
+import type { InMemoryEventStore } from '@tunnelkey/eventstore';
 import { batchStream, deviceStream, policyStream } from '../shared/registry-streams.js';
 import {
   batchCreated,
@@ -7,44 +8,98 @@ import {
   registrySlice,
   sliceDevice,
   sliceNow,
+  uplink,
   type RegistrySlice,
+  type SliceDevice,
 } from '../test-support/registry-slice.js';
 import { nonceDigestOf } from './challenge-nonces.js';
+import { IdentityChallengesJob } from './identity-challenges.job.js';
+import { IdentityResponseHandler } from './identity-response.handler.js';
+import { UnansweredChallengesJob } from './unanswered-challenges.job.js';
 import { VerifyIdentityHandler } from './verify-identity.handler.js';
 
 const expiresAt = new Date(sliceNow.getTime() + 300_000).toISOString();
+const at = (seconds: number) => new Date(sliceNow.getTime() + seconds * 1000);
+
+/** The registry's verify-identity slice: the command handler, its window, the answers' handler. */
+async function verifySlice(options: { store?: InMemoryEventStore; env?: Record<string, string> } = {}) {
+  const slice = await registrySlice(options);
+  const { store, deviceStates, devices, batches, downlinks, metrics, config, clock, logger } = slice;
+  const unanswered = new UnansweredChallengesJob(store, devices, deviceStates, config, clock, logger);
+  const job = new IdentityChallengesJob(
+    store,
+    devices,
+    deviceStates,
+    unanswered,
+    downlinks,
+    metrics,
+    config,
+    clock,
+    logger,
+  );
+  const handler = new VerifyIdentityHandler(store, devices, batches, job, clock, logger);
+  const responses = new IdentityResponseHandler(store, deviceStates, clock, logger);
+  const challengesTo = (device: SliceDevice) =>
+    slice.downlinks
+      .to(device.deviceId, 'identity-challenge')
+      .map((m) => m.body as { challengeId: string; nonce: string; expiresAt: string });
+  return {
+    slice,
+    job,
+    handler,
+    challengesTo,
+    /** The device answers `challenge` (its signature already checked, as the uplink controller hands it over). */
+    async answer(device: SliceDevice, challenge: { challengeId: string; nonce: string }) {
+      const body = { challengeId: challenge.challengeId, nonce: challenge.nonce };
+      const outcome = await responses.handle(
+        uplink('identity-response', device.deviceId, body),
+        device.enrolmentKeyDigest,
+      );
+      await slice.settled(); // the view sees the answer: the window frees the slot
+      await job.idle();
+      return outcome;
+    },
+    /** Moves the clock and runs one sweep of the window. */
+    async sweepAt(seconds: number) {
+      slice.setNow(at(seconds));
+      await job.sweep();
+      await slice.settled();
+      await job.idle();
+    },
+    async stop() {
+      await job.onModuleDestroy();
+      await slice.stop();
+    },
+  };
+}
+
+type VerifySlice = Awaited<ReturnType<typeof verifySlice>>;
+
+async function givenFleet(slice: RegistrySlice, devices: readonly SliceDevice[]) {
+  await slice.given(policyStream('fridges'), [policyDefined]);
+  await slice.given(batchStream('fridges-2026'), [batchCreated('fridges-2026', 100)]);
+  for (const device of devices)
+    await slice.given(deviceStream(device.deviceId), [deviceImported(device, 'fridges-2026')]);
+}
+
+const types = async (slice: RegistrySlice) => (await slice.written()).map((e) => [e.aggregateId, e.type]);
 
 describe('VerifyIdentity (slice)', () => {
-  let slice: RegistrySlice;
-  let handler: VerifyIdentityHandler;
+  let v: VerifySlice;
   const [a, b, announced] = [sliceDevice(), sliceDevice(), sliceDevice()];
   beforeEach(async () => {
-    slice = await registrySlice();
-    const { store, deviceStates, devices, batches, downlinks, metrics, config, clock, logger } = slice;
-    handler = new VerifyIdentityHandler(
-      store,
-      deviceStates,
-      devices,
-      batches,
-      downlinks,
-      metrics,
-      config,
-      clock,
-      logger,
-    );
-    await slice.given(policyStream('fridges'), [policyDefined]);
-    await slice.given(batchStream('fridges-2026'), [batchCreated('fridges-2026')]);
-    await slice.given(deviceStream(a.deviceId), [deviceImported(a, 'fridges-2026')]);
-    await slice.given(deviceStream(b.deviceId), [deviceImported(b, 'fridges-2026')]);
-    await slice.given(deviceStream(announced.deviceId), [deviceAnnounced(announced)]);
+    v = await verifySlice();
+    await givenFleet(v.slice, [a, b]);
+    await v.slice.given(deviceStream(announced.deviceId), [deviceAnnounced(announced)]);
   });
-  afterEach(() => slice.stop());
+  afterEach(() => v.stop());
 
   it('given a batch, when verified, then a challenge per device (digest in the log, nonce sent)', async () => {
     await expect(
-      handler.handle({ commandId: 'c-1', scope: { kind: 'batch', batchId: 'fridges-2026' } }),
+      v.handler.handle({ commandId: 'c-1', scope: { kind: 'batch', batchId: 'fridges-2026' } }),
     ).resolves.toEqual({ devices: 2 });
-    const written = await slice.written();
+    await v.job.idle();
+    const written = await v.slice.written();
     expect(written.map((e) => [e.aggregateId, e.type]).sort()).toEqual(
       [
         [a.deviceId, 'IdentityChallengeIssued'],
@@ -52,40 +107,200 @@ describe('VerifyIdentity (slice)', () => {
       ].sort(),
     );
     for (const device of [a, b]) {
-      const [sent] = slice.downlinks.to(device.deviceId, 'identity-challenge');
-      const body = sent!.body as { challengeId: string; nonce: string; expiresAt: string };
+      const [body] = v.challengesTo(device);
       const issued = written.find((e) => e.aggregateId === device.deviceId)!.data;
       expect(issued).toEqual({
         deviceId: device.deviceId,
-        challengeId: body.challengeId,
-        nonceDigest: nonceDigestOf(Buffer.from(body.nonce, 'base64')),
+        challengeId: body!.challengeId,
+        nonceDigest: nonceDigestOf(Buffer.from(body!.nonce, 'base64')),
         expiresAt,
       });
-      expect(body.expiresAt).toBe(expiresAt);
+      expect(body!.expiresAt).toBe(expiresAt);
     }
   });
 
-  it('when the same command is retried, then nothing more is written and no second challenge goes out', async () => {
-    await handler.handle({ commandId: 'c-2', scope: { kind: 'device', deviceId: a.deviceId } });
-    const written = await slice.written();
+  it('when the same command is retried, then nothing more is written: the same challenge is sent again', async () => {
+    await v.handler.handle({ commandId: 'c-2', scope: { kind: 'device', deviceId: a.deviceId } });
+    await v.job.idle();
+    const written = await v.slice.written();
     await expect(
-      handler.handle({ commandId: 'c-2', scope: { kind: 'device', deviceId: a.deviceId } }),
+      v.handler.handle({ commandId: 'c-2', scope: { kind: 'device', deviceId: a.deviceId } }),
     ).resolves.toEqual({ devices: 1 });
-    expect(await slice.written()).toEqual(written);
+    await v.job.idle();
+    expect(await v.slice.written()).toEqual(written);
+    const [first, again] = v.challengesTo(a);
+    expect(again).toEqual(first);
+    expect(v.job.outstanding).toBe(1);
   });
 
   it('skips devices in a list that cannot be challenged; one device asked for by id says why', async () => {
     const unknown = 'd-unknownunknownunknownunknownunkn';
     const listed = { kind: 'devices', deviceIds: [a.deviceId, announced.deviceId] };
-    await expect(handler.handle({ commandId: 'c-3', scope: listed })).resolves.toEqual({ devices: 1 });
+    await expect(v.handler.handle({ commandId: 'c-3', scope: listed })).resolves.toEqual({ devices: 1 });
     const one = { kind: 'device', deviceId: announced.deviceId };
-    await expect(handler.handle({ commandId: 'c-4', scope: one })).rejects.toMatchObject({ reason: 'not-imported' });
+    await expect(v.handler.handle({ commandId: 'c-4', scope: one })).rejects.toMatchObject({ reason: 'not-imported' });
     await expect(
-      handler.handle({ commandId: 'c-5', scope: { kind: 'device', deviceId: unknown } }),
+      v.handler.handle({ commandId: 'c-5', scope: { kind: 'device', deviceId: unknown } }),
     ).rejects.toMatchObject({ reason: 'NOT_FOUND' });
-    await expect(handler.handle({ commandId: 'c-6', scope: { kind: 'batch', batchId: 'nope' } })).rejects.toMatchObject(
-      { reason: 'NOT_FOUND' },
+    await expect(
+      v.handler.handle({ commandId: 'c-6', scope: { kind: 'batch', batchId: 'nope' } }),
+    ).rejects.toMatchObject({ reason: 'NOT_FOUND' });
+    await v.job.idle();
+    expect((await v.slice.written()).map((e) => e.aggregateId)).toEqual([a.deviceId]);
+  });
+
+  it('a lost challenge is sent again (same challenge) at doubling intervals, then answered once', async () => {
+    await v.handler.handle({ commandId: 'c-7', scope: { kind: 'device', deviceId: a.deviceId } });
+    await v.job.idle();
+    expect(v.challengesTo(a)).toHaveLength(1); // lost on the way: the device never answers it
+    await v.sweepAt(29);
+    expect(v.challengesTo(a)).toHaveLength(1);
+    await v.sweepAt(30);
+    expect(v.challengesTo(a)).toHaveLength(2);
+    await v.sweepAt(89); // the wait doubled: 60 s after the second send
+    expect(v.challengesTo(a)).toHaveLength(2);
+    await v.sweepAt(90);
+    const sent = v.challengesTo(a);
+    expect(sent).toHaveLength(3);
+    expect(new Set(sent.map((s) => JSON.stringify(s))).size).toBe(1); // the same challengeId and nonce each time
+    expect(await types(v.slice)).toEqual([[a.deviceId, 'IdentityChallengeIssued']]);
+
+    // The device got the second and third copies: it answers both; the first verifies, the copy finds no challenge.
+    await expect(v.answer(a, sent[1]!)).resolves.toMatchObject({ accepted: true });
+    await expect(v.answer(a, sent[2]!)).resolves.toMatchObject({ accepted: false, code: 'unknown-challenge' });
+    expect(await types(v.slice)).toEqual([
+      [a.deviceId, 'IdentityChallengeIssued'],
+      [a.deviceId, 'IdentityVerified'],
+    ]);
+    expect(v.job.outstanding).toBe(0);
+    await v.sweepAt(400);
+    expect(v.challengesTo(a)).toHaveLength(3); // answered: never sent again, never given up
+    expect(v.slice.devices.device(a.deviceId)).toMatchObject({ status: 'Verified', challengePending: false });
+  });
+
+  it('a challenge unanswered until it expires records no-response and leaves the window', async () => {
+    await v.handler.handle({ commandId: 'c-8', scope: { kind: 'device', deviceId: a.deviceId } });
+    await v.job.idle();
+    await v.sweepAt(299);
+    expect(await types(v.slice)).toEqual([[a.deviceId, 'IdentityChallengeIssued']]);
+    await v.sweepAt(300);
+    const written = await v.slice.written();
+    expect(written.map((e) => e.type)).toEqual(['IdentityChallengeIssued', 'IdentityVerificationFailed']);
+    expect(written[1]!.data).toMatchObject({ deviceId: a.deviceId, reason: 'no-response' });
+    expect(v.job.outstanding).toBe(0);
+    const sends = v.challengesTo(a).length;
+    await v.sweepAt(1_000);
+    expect(v.challengesTo(a)).toHaveLength(sends);
+  });
+
+  it('a device revoked while challenged leaves the window and is not sent its challenge again', async () => {
+    await v.handler.handle({ commandId: 'c-9', scope: { kind: 'device', deviceId: a.deviceId } });
+    await v.job.idle();
+    expect(v.job.outstanding).toBe(1);
+    await v.slice.given(deviceStream(a.deviceId), [
+      {
+        type: 'DeviceRevoked',
+        data: {
+          deviceId: a.deviceId,
+          revocationId: 'rv-1',
+          reason: 'keyCompromise',
+          revokedAt: sliceNow.toISOString(),
+        },
+      },
+    ]);
+    expect(v.job.outstanding).toBe(0);
+    await v.sweepAt(30);
+    await v.sweepAt(400);
+    expect(v.challengesTo(a)).toHaveLength(1);
+    expect(await types(v.slice)).toEqual([]);
+  });
+});
+
+describe('VerifyIdentity window (slice)', () => {
+  const fleet = Array.from({ length: 7 }, () => sliceDevice());
+  let v: VerifySlice;
+  afterEach(() => v.stop());
+
+  it('keeps at most REGISTRY_CHALLENGE_WINDOW challenges outstanding; each answer lets the next device in', async () => {
+    v = await verifySlice({ env: { REGISTRY_CHALLENGE_WINDOW: '3' } });
+    await givenFleet(v.slice, fleet);
+    await expect(
+      v.handler.handle({ commandId: 'c-w', scope: { kind: 'batch', batchId: 'fridges-2026' } }),
+    ).resolves.toEqual({ devices: 7 });
+    await v.job.idle();
+    const challenged = () => fleet.filter((d) => v.challengesTo(d).length > 0);
+    expect(challenged()).toHaveLength(3);
+    expect([v.job.outstanding, v.job.queued]).toEqual([3, 4]);
+    expect((await v.slice.written()).filter((e) => e.type === 'IdentityChallengeIssued')).toHaveLength(3);
+
+    // The devices answer as they are asked; never more than 3 challenges pending at once.
+    let answered = 0;
+    while (answered < fleet.length) {
+      const pending = challenged().filter((d) => v.slice.devices.device(d.deviceId)?.status !== 'Verified');
+      expect(pending.length).toBeLessThanOrEqual(3);
+      expect(v.job.outstanding).toBeLessThanOrEqual(3);
+      const [next] = pending;
+      expect(next).toBeDefined();
+      await expect(v.answer(next!, v.challengesTo(next!)[0]!)).resolves.toMatchObject({ accepted: true });
+      answered++;
+    }
+    expect(fleet.every((d) => v.slice.devices.device(d.deviceId)?.status === 'Verified')).toBe(true);
+    expect([v.job.outstanding, v.job.queued]).toEqual([0, 0]);
+    // Each challenge's expiry counts from when it was sent, not from the command.
+    expect(fleet.every((d) => v.challengesTo(d).length === 1)).toBe(true);
+  });
+
+  it('after a restart the pending challenges are re-issued (new nonce, same expiry); an answer to the old one matches nothing', async () => {
+    v = await verifySlice({ env: { REGISTRY_CHALLENGE_WINDOW: '2' } });
+    const [a, b, c] = fleet;
+    await givenFleet(v.slice, [a!, b!, c!]);
+    await v.handler.handle({
+      commandId: 'c-r',
+      scope: { kind: 'devices', deviceIds: [a!, b!, c!].map((d) => d.deviceId) },
+    });
+    await v.job.idle();
+    await expect(v.answer(a!, v.challengesTo(a!)[0]!)).resolves.toMatchObject({ accepted: true });
+    const [oldB] = v.challengesTo(b!); // b received it; c is challenged once a's slot is free
+    const [oldC] = v.challengesTo(c!);
+    expect(oldC).toBeDefined();
+    const store = v.slice.store;
+    v.slice.setNow(at(60));
+    await v.stop(); // the process and its nonce secret are gone
+
+    v = await verifySlice({ store, env: { REGISTRY_CHALLENGE_WINDOW: '2' } });
+    v.slice.setNow(at(60));
+    expect(v.job.resume()).toBe(2);
+    await v.job.idle();
+    const [newB] = v.challengesTo(b!);
+    const [newC] = v.challengesTo(c!);
+    expect(newB!.challengeId).not.toBe(oldB!.challengeId);
+    expect(newB!.nonce).not.toBe(oldB!.nonce);
+    expect(newB!.expiresAt).toBe(oldB!.expiresAt);
+    const issued = (await v.slice.written()).filter((e) => e.type === 'IdentityChallengeIssued');
+    expect(issued.map((e) => e.data)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ deviceId: b!.deviceId, challengeId: newB!.challengeId, expiresAt: oldB!.expiresAt }),
+        expect.objectContaining({ deviceId: c!.deviceId, challengeId: newC!.challengeId }),
+      ]),
     );
-    expect((await slice.written()).map((e) => e.aggregateId)).toEqual([a.deviceId]);
+    expect(issued).toHaveLength(3 + 2); // a, b, c before the restart; b and c re-issued once
+
+    // The old challenge is closed for good; the new one verifies once.
+    await expect(v.answer(b!, oldB!)).resolves.toMatchObject({ accepted: false, code: 'unknown-challenge' });
+    await expect(v.answer(b!, newB!)).resolves.toMatchObject({ accepted: true });
+    await expect(v.answer(b!, newB!)).resolves.toMatchObject({ accepted: false, code: 'unknown-challenge' });
+    // A second resume (another instance starting) re-issues nothing already answered, nor twice.
+    expect(v.job.resume()).toBe(0);
+    // c stays in the window: sent again after the retry wait, and no-response at the first expiry.
+    await v.sweepAt(90);
+    expect(v.challengesTo(c!)).toHaveLength(2);
+    await v.sweepAt(300);
+    const after = await v.slice.written();
+    expect(
+      after
+        .filter((e) => e.type === 'IdentityVerificationFailed')
+        .map((e) => [e.aggregateId, (e.data as { reason: string }).reason]),
+    ).toEqual([[c!.deviceId, 'no-response']]);
+    expect(v.job.outstanding).toBe(0);
   });
 });

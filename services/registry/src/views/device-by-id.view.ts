@@ -103,6 +103,9 @@ export interface DeviceDetail {
   updatedAt: string;
 }
 
+/** A device's pending challenge ended: answered, failed for good, expired, superseded by another, or the device revoked. */
+export type ChallengeClosedListener = (deviceId: string, challengeId: string) => void;
+
 export interface PendingChallengeRef {
   deviceId: string;
   challengeId: string;
@@ -111,13 +114,46 @@ export interface PendingChallengeRef {
 
 @Injectable()
 export class DeviceByIdView extends RegistryView<DeviceById> {
+  readonly #closedListeners: Set<ChallengeClosedListener>;
+
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
     streams: RegistryStreams,
     @Inject(READINESS_CHECKS) readiness: ReadinessRegistry,
     @Inject(REGISTRY_LOGGER) logger: Logger,
   ) {
-    super(deviceByIdDefinition, store, streams, readiness, logger);
+    const listeners = new Set<ChallengeClosedListener>();
+    super(
+      {
+        ...deviceByIdDefinition,
+        // The same fold, telling the listeners when a device's pending challenge ends.
+        evolve(view, recorded) {
+          const deviceId = recorded.event.aggregateId;
+          const before = pendingChallengeId(view.devices.get(deviceId)?.state);
+          const next = deviceByIdDefinition.evolve(view, recorded);
+          if (before !== undefined && before !== pendingChallengeId(next.devices.get(deviceId)?.state)) {
+            for (const listener of listeners) listener(deviceId, before);
+          }
+          return next;
+        },
+      },
+      store,
+      streams,
+      readiness,
+      logger,
+    );
+    this.#closedListeners = listeners;
+  }
+
+  /** Called once each time a device's pending challenge ends (as the view folds it); returns the unsubscribe. */
+  onChallengeClosed(listener: ChallengeClosedListener): () => void {
+    this.#closedListeners.add(listener);
+    return () => this.#closedListeners.delete(listener);
+  }
+
+  /** The challenge the device has pending, as far as the view has folded. */
+  pendingChallengeOf(deviceId: string): string | undefined {
+    return pendingChallengeId(this.state.devices.get(deviceId)?.state);
   }
 
   device(deviceId: string): DeviceDetail | undefined {
@@ -177,6 +213,10 @@ export class DeviceByIdView extends RegistryView<DeviceById> {
 }
 
 const noMembers: ReadonlySet<string> = new Set();
+
+function pendingChallengeId(state: DeviceState | undefined): string | undefined {
+  return state && isEnrolled(state) ? state.challenge?.challengeId : undefined;
+}
 
 /** `dev-<deviceId>_<kind>-<counter>`, as uplinkMetadata derives it (a hashed id, when too long, names no counter). */
 const uplinkCausation = /^dev-(.+)_[a-z][a-z-]*-(\d{1,15})$/;

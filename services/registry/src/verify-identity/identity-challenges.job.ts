@@ -1,0 +1,323 @@
+/**
+ * VerifyIdentity's window: the identity challenges one registry instance keeps outstanding
+ * (`OutstandingWindow`, as the CA's CSR requests). A device is challenged (IdentityChallengeIssued
+ * recorded first, nonce digest only, then the nonce sent) only when fewer than
+ * `REGISTRY_CHALLENGE_WINDOW` challenges are outstanding, so no challenge waits minutes in a
+ * device's queue and its expiry counts from when it is sent. A challenge leaves the window when the
+ * device-by-id view sees it end (answered, failed for good, superseded, device revoked: on any
+ * instance) or when it expires (recorded `no-response`, the unanswered-challenges path).
+ *
+ * Every second the job sweeps the window: a device that has not answered within
+ * `REGISTRY_CHALLENGE_RETRY_SECONDS` is sent the same challenge again (same challengeId and nonce),
+ * the wait doubling after each send. The decider matches an answer to the one challenge pending, so
+ * the first good answer verifies the device and any copy after it is refused (unknown-challenge).
+ *
+ * The nonce is an HMAC under this process's secret: after a restart the pending challenges' nonces
+ * are gone. At start the job takes over the challenges the log still lists as pending and not expired,
+ * and re-issues each under a derived command id (`<challengeId>:reissued`): a new challengeId and
+ * nonce digest, the first one's expiry kept, recorded only while the first is still the one pending
+ * (`replaces`), so a challenge answered meanwhile is never reopened and an answer to the first one
+ * finds no challenge. Two instances starting at once derive the same command: one records it, the
+ * other finds another nonce digest and leaves it. The devices not challenged yet are held in memory
+ * only: a command cut short by a restart is finished by retrying it (same commandId).
+ */
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { OutstandingWindow, type Outstanding } from '@tunnelkey/concurrency';
+import { IdentityChallengeMessage } from '@tunnelkey/contracts';
+import {
+  derivedCommandId,
+  describeError,
+  handleCommand,
+  isCommandRejected,
+  type EventStore,
+} from '@tunnelkey/eventstore';
+import type { CommandMetadata } from '@tunnelkey/contracts';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import type { RegistryConfig } from '../config.js';
+import { deviceDecider } from '../deciders/device.decider.js';
+import type { Downlinks } from '../downlink-port/downlinks.js';
+import type { Clock } from '../shared/clock.js';
+import { commandOf } from '../shared/command-metadata.js';
+import { DeviceStateCache } from '../shared/device-state-cache.js';
+import { RegistryMetrics } from '../shared/registry-metrics.js';
+import { deviceStream } from '../shared/registry-streams.js';
+import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { DeviceByIdView } from '../views/device-by-id.view.js';
+import { ChallengeNonces, type Challenge } from './challenge-nonces.js';
+import { UnansweredChallengesJob } from './unanswered-challenges.job.js';
+
+/** One device to challenge, from a VerifyIdentity command. */
+export interface ChallengeAsk {
+  deviceId: string;
+  /** The command's metadata derived for this device (`<commandId>:<deviceId>`). */
+  metadata: CommandMetadata;
+}
+
+interface ChallengeItem extends Challenge {
+  deviceId: string;
+  metadata: CommandMetadata;
+  /** Re-issued after a restart: recorded only while this challenge is still the one pending. */
+  replaces?: string;
+  /** IdentityChallengeIssued is in the log with this nonce's digest. */
+  recorded: boolean;
+}
+
+type Entry = Outstanding<ChallengeItem>;
+
+const sweepEveryMs = 1_000;
+
+@Injectable()
+export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly #nonces = new ChallengeNonces();
+  readonly #window: OutstandingWindow<ChallengeItem>;
+  readonly #ttlMs: number;
+  readonly #stopListening: () => void;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly devices: DeviceByIdView,
+    private readonly deviceStates: DeviceStateCache,
+    private readonly unanswered: UnansweredChallengesJob,
+    @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
+    private readonly metrics: RegistryMetrics,
+    @Inject(REGISTRY_CONFIG)
+    config: Pick<
+      RegistryConfig,
+      'challengeWindow' | 'challengeRetrySeconds' | 'challengeTtlSeconds' | 'bulkConcurrency'
+    >,
+    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
+  ) {
+    this.#ttlMs = config.challengeTtlSeconds * 1000;
+    this.#window = new OutstandingWindow<ChallengeItem>({
+      size: config.challengeWindow,
+      retryMs: config.challengeRetrySeconds * 1000,
+      concurrentAttempts: config.bulkConcurrency,
+      now: () => this.clock().getTime(),
+      attempt: (entry) => this.#challengeNow(entry),
+      onError: (error, entry) =>
+        entry
+          ? // Not expected (#challengeNow handles the log and the bus being out of reach): the sweep sends again.
+            this.logger.error(
+              {
+                event: 'registry.identity_challenge_failed',
+                deviceId: entry.item.deviceId,
+                error: describeError(error),
+              },
+              'identity challenge failed; sent again at the next sweep',
+            )
+          : this.logger.error(
+              { event: 'registry.identity_challenges_failed', error: describeError(error) },
+              'identity challenges stopped',
+            ),
+    });
+    this.#stopListening = devices.onChallengeClosed((_deviceId, challengeId) => this.#window.release(challengeId));
+  }
+
+  /** Challenges in the window: sent (or being sent), not answered or expired yet. */
+  get outstanding(): number {
+    return this.#window.outstanding;
+  }
+
+  /** Devices waiting for room in the window. */
+  get queued(): number {
+    return this.#window.queued;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.#timer) return;
+    this.resume();
+    this.#timer = setInterval(() => void this.sweep(), sweepEveryMs);
+    this.#timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#stopListening();
+    await this.#sweeping;
+    await this.#window.close();
+  }
+
+  /**
+   * Queues the devices' challenges and returns at once; each device is challenged when the window
+   * has room. A challenge outstanding here already (a retried command) is sent again now.
+   */
+  challenge(asks: readonly ChallengeAsk[]): void {
+    if (this.#stopped) return;
+    this.#window.add(
+      asks.map(({ deviceId, metadata }) => {
+        const challenge = this.#nonces.challengeFor(metadata.commandId, deviceId);
+        return {
+          key: challenge.challengeId,
+          item: { ...challenge, deviceId, metadata, recorded: false },
+          expiresAfterMs: this.#ttlMs,
+        };
+      }),
+    );
+  }
+
+  /**
+   * Takes over the challenges the log lists as pending and not expired (at start, after a
+   * restart): each is re-issued with a fresh nonce when the window has room. Expired ones are left
+   * to the unanswered-challenges sweep.
+   */
+  resume(): number {
+    const now = this.clock();
+    const resumed = this.devices
+      .pendingChallenges()
+      .filter(({ challengeId, expiresAt }) => !this.#window.get(challengeId) && Date.parse(expiresAt) > now.getTime());
+    if (resumed.length === 0) return 0;
+    this.#window.add(
+      resumed.map(({ deviceId, challengeId, expiresAt }) => {
+        const commandId = derivedCommandId(challengeId, 'reissued');
+        const metadata: CommandMetadata = {
+          commandId,
+          correlationId: commandId,
+          now: now.toISOString(),
+          actor: { kind: 'service', id: 'registry' },
+        };
+        const challenge = this.#nonces.challengeFor(commandId, deviceId);
+        return {
+          key: challenge.challengeId,
+          item: { ...challenge, deviceId, metadata, replaces: challengeId, recorded: false },
+          expiresAt: Date.parse(expiresAt),
+        };
+      }),
+    );
+    this.logger.info(
+      { event: 'registry.identity_challenges_resumed', challenges: resumed.length },
+      'pending identity challenges re-issued',
+    );
+    return resumed.length;
+  }
+
+  /** Sends again the challenges due, gives up the expired ones; one sweep at a time. */
+  sweep(): Promise<void> {
+    this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = undefined));
+    return this.#sweeping;
+  }
+
+  /** Resolves once nothing is being recorded or sent and the window has taken what it has room for (tests). */
+  idle(): Promise<void> {
+    return this.#window.idle();
+  }
+
+  /** Records the challenge if it is not yet, then sends it; true when sent. */
+  async #challengeNow(entry: Entry): Promise<boolean> {
+    if (!this.#window.holds(entry)) return false; // answered meanwhile
+    if (this.clock().getTime() >= entry.expiresAt) return false; // the sweep gives it up
+    if (!entry.item.recorded) {
+      let challenge: boolean;
+      try {
+        challenge = await this.#record(entry);
+      } catch (error) {
+        // The log is out of reach: try again at the next send's time, within the challenge's expiry.
+        this.#window.retryLater(entry);
+        this.logger.warn(
+          {
+            event: 'registry.identity_challenge_not_recorded',
+            deviceId: entry.item.deviceId,
+            error: describeError(error),
+          },
+          'identity challenge not recorded; not sent',
+        );
+        return false;
+      }
+      if (!challenge) {
+        this.#window.release(entry.key);
+        return false;
+      }
+      entry.item.recorded = true;
+    }
+    return this.#send(entry);
+  }
+
+  /** Records IdentityChallengeIssued (once per challenge); true when this nonce is the one to send. */
+  async #record(entry: Entry): Promise<boolean> {
+    const { deviceId, challengeId, nonceDigest, replaces, metadata } = entry.item;
+    const expiresAt = new Date(entry.expiresAt).toISOString();
+    let issued;
+    try {
+      const result = await handleCommand({
+        store: this.store,
+        decider: deviceDecider,
+        stream: deviceStream(deviceId),
+        cache: this.deviceStates.for(deviceId),
+        command: commandOf(
+          'IssueIdentityChallenge',
+          { deviceId, challengeId, nonceDigest, expiresAt, ...(replaces ? { replaces } : {}) },
+          { ...metadata, now: this.clock().toISOString() },
+        ),
+        logger: this.logger,
+      });
+      issued = result.events.find((event) => event.type === 'IdentityChallengeIssued');
+    } catch (error) {
+      if (!isCommandRejected(error)) throw error;
+      // Revoked, or no longer in a batch, since the command: nothing to ask.
+      this.logger.debug(
+        { event: 'registry.identity_challenge_skipped', deviceId, reason: error.reason },
+        'device not challenged',
+      );
+      return false;
+    }
+    // Nothing issued (answered or closed before a re-issue), or served from the log holding another
+    // process's nonce digest (a command retried after a restart): nothing this process can send.
+    if (!issued || issued.data.nonceDigest !== nonceDigest) return false;
+    entry.expiresAt = Date.parse(issued.data.expiresAt);
+    return this.clock().getTime() < entry.expiresAt;
+  }
+
+  async #send(entry: Entry): Promise<boolean> {
+    if (!this.#window.holds(entry)) return false;
+    const sends = this.#window.sent(entry);
+    if (sends === 1) this.metrics.challengesIssued.inc();
+    const { deviceId, challengeId, nonce } = entry.item;
+    try {
+      await this.downlinks.send(IdentityChallengeMessage, deviceId, {
+        challengeId,
+        nonce,
+        expiresAt: new Date(entry.expiresAt).toISOString(),
+      });
+      return true;
+    } catch (error) {
+      this.logger.warn(
+        { event: 'registry.identity_challenge_not_sent', deviceId, error: describeError(error) },
+        'identity challenge not sent; sent again later',
+      );
+      return false;
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#stopped) return;
+    const { expired, due } = this.#window.due();
+    const sent = await Promise.all(due.map((entry) => this.#window.run(() => this.#challengeNow(entry))));
+    const resent = sent.filter(Boolean).length;
+    const given = await Promise.all(expired.map((entry) => this.#window.run(() => this.#expire(entry))));
+    const givenUp = given.filter(Boolean).length;
+    if (resent > 0)
+      this.logger.info(
+        { event: 'registry.identity_challenges_sent_again', devices: resent, outstanding: this.outstanding },
+        'identity challenges sent again',
+      );
+    if (givenUp > 0)
+      this.logger.warn(
+        { event: 'registry.challenges_unanswered', devices: givenUp, outstanding: this.outstanding },
+        'identity challenges expired unanswered',
+      );
+  }
+
+  /** Records `no-response` (unless answered first) and frees the slot; true when recorded now. */
+  async #expire(entry: Entry): Promise<boolean> {
+    const { deviceId, challengeId, recorded } = entry.item;
+    // Never in the log (it was out of reach): nothing to record, the device was never challenged.
+    const given = recorded ? await this.unanswered.recordNoResponse({ deviceId, challengeId }) : false;
+    this.#window.release(entry.key);
+    return given;
+  }
+}
