@@ -99,7 +99,7 @@ describe(`registry throughput: ${deviceCount} devices`, () => {
     console.info(
       [
         `import: ${deviceCount} rows in ${Math.round(importMs)} ms = ${rate(deviceCount, importMs)} rows/s (${Math.ceil(deviceCount / maxImportRows)} calls)`,
-        `verify: ${deviceCount} challenges recorded and sent in ${Math.round(verifyMs)} ms = ${rate(deviceCount, verifyMs)} devices/s`,
+        `verify: ${deviceCount} devices under way (challenged through the window as it has room) in ${Math.round(verifyMs)} ms`,
         `restart: read model rebuilt from ${events} events in ${Math.round(restartMs)} ms (service start included)`,
       ].join('\n'),
     );
