@@ -3,6 +3,9 @@
  * is verified by the device-protocol verifier before the handler sees it, handled with bounded
  * concurrency, and answered in the device's inbox: the certificate, or a rejection naming the
  * reason. Messages that fail the envelope checks are ignored (counted and logged, never answered).
+ * While the log is out of reach (an append not acknowledged) the CSR is issued again with backoff:
+ * the append may have landed, and then the request reads answered (CertifyDevices asks no more),
+ * so giving up would leave the device without the certificate the log holds for it.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -22,6 +25,7 @@ import {
   type DeviceMessageRejectionCode,
   type DownlinkPublisher,
 } from '@tunnelkey/device-protocol';
+import { describeError, isStoreUnavailable } from '@tunnelkey/eventstore';
 import { NATS_CONNECTION } from '@tunnelkey/messaging';
 import { MAX_CSR_BYTES } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
@@ -29,6 +33,7 @@ import type { CaConfig } from '../config.js';
 import { AUTHORITIES_READY, CA_CONFIG, CA_LOGGER, CLOCK, DOWNLINKS, ISSUANCE_METRICS, type Clock } from '../tokens.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
 import type { CertificateRejectionReason } from './certificate-refused.js';
+import type { IssuanceRequest } from './issuance-request.js';
 import { IssueCertificateHandler, type IssuanceOutcome } from './issue-certificate.handler.js';
 
 /** Counts and times every CSR outcome (the CA's Prometheus metrics). */
@@ -48,6 +53,10 @@ const reasonForEnvelopeRefusal: Record<DeviceMessageRejectionCode, CertificateRe
 };
 
 const decoder = new TextDecoder();
+
+/** Waits before issuing a CSR again while the log is out of reach; then it fails (logged as ca.csr_failed). */
+const storeRetryBackoffMs = [250, 1_000, 4_000, 10_000];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 @Injectable()
 export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDestroy {
@@ -126,7 +135,7 @@ export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDest
       return this.#ignoreUnverified(subject, data, error.code, started);
     }
     const body = envelope.body as DeviceBodyOf<typeof CsrMessage>;
-    const outcome = await this.handler.issue({
+    const outcome = await this.#issue({
       deviceId: envelope.deviceId,
       requestId: body.requestId,
       keyId: body.keyId,
@@ -137,6 +146,23 @@ export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDest
     await this.#answer(envelope.deviceId, body.requestId, envelope.counter, outcome);
     this.metrics.observe(outcome, performance.now() - started);
     return outcome;
+  }
+
+  /** Issues, and again while the log is out of reach: issuance is idempotent per requestId (a retry gets the recorded certificate). */
+  async #issue(request: IssuanceRequest): Promise<IssuanceOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.handler.issue(request);
+      } catch (error) {
+        if (!isStoreUnavailable(error) || attempt >= storeRetryBackoffMs.length) throw error;
+        const { deviceId, requestId } = request;
+        this.logger.warn(
+          { event: 'ca.csr_retried', deviceId, requestId, attempt: attempt + 1, error: describeError(error) },
+          'the log is out of reach; issuing the CSR again',
+        );
+        await sleep(storeRetryBackoffMs[attempt]!);
+      }
+    }
   }
 
   /**

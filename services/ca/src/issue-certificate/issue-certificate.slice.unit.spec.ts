@@ -3,8 +3,10 @@
  * event store with in-memory doubles of the key store and the downlinks.
  */
 import { X509Certificate } from 'node:crypto';
+import { jest } from '@jest/globals';
 import { CertificateIssued, CertificateRejected, keyAttestationBytes } from '@tunnelkey/contracts';
 import { signBytes } from '@tunnelkey/device-protocol';
+import { StoreUnavailableError } from '@tunnelkey/eventstore';
 import { WebCryptoSigner, generateP256KeyPair } from '@tunnelkey/pki';
 import { issuingAuthorityId } from '../authority/certificate-authority.js';
 import { deviceCertificatesStream } from '../deciders/device-certificates.decider.js';
@@ -76,6 +78,31 @@ describe('issue-certificate slice (in-memory store)', () => {
     expect(leaf.verify(issuing.publicKey)).toBe(true);
     expect(leaf.checkIssued(issuing)).toBe(true);
     expect(observed).toEqual([expect.objectContaining({ kind: 'issued' })]);
+  });
+
+  it('issues again when the log did not acknowledge the certificate it recorded: the device gets the recorded one', async () => {
+    const device = await ca.device('b');
+    const append = ca.store.append.bind(ca.store);
+    let lost = 0;
+    // The append lands, its acknowledgement does not (a stalled JetStream): once.
+    jest.spyOn(ca.store, 'append').mockImplementation(async (...args) => {
+      const result = await append(...args);
+      if (lost++ === 0) throw new StoreUnavailableError('no acknowledgement within 5000 ms');
+      return result;
+    });
+    const message = await device.csrMessage({
+      requestId: 'req-lost-ack',
+      keyId: 'enrolment',
+      csr: Buffer.from(await device.csr()).toString('base64'),
+    });
+    const outcome = await uplink.handle(message.subject, message.data);
+    expect(outcome).toMatchObject({ kind: 'issued', reused: true });
+    const events = await ca.events(deviceCertificatesStream(device.deviceId));
+    expect(events.map((e) => e.type)).toEqual(['CertificateIssued']);
+    const answers = ca.sent.filter((s) => s.envelope.kind === 'certificate');
+    expect(answers.map((s) => (s.envelope.body as { serialNumber: string }).serialNumber)).toEqual([
+      CertificateIssued.parse(events[0]).data.serialNumber,
+    ]);
   });
 
   it('gives a retried request (same id, same key) the recorded certificate and records nothing new', async () => {
