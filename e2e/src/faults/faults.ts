@@ -418,15 +418,21 @@ async function main(): Promise<void> {
   for (const r of results) {
     const lost = r.commands.filter((c) => !c.answered);
     const details = [
+      ...(r.invariants
+        ? [
+            `    log: ${r.invariants.events} events; devices ${Object.entries(r.invariants.devicesInLog)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ')}`,
+          ]
+        : []),
       ...lost.map((c) => `    reply lost: ${c.name}: ${c.error}`),
       ...Object.entries(r.invariants?.violations ?? {}).flatMap(([k, l]) =>
         l.slice(0, 3).map((v) => `    ${k}: ${v}${l.length > 3 ? ` (and ${l.length - 3} more)` : ''}`),
       ),
     ];
-    if (details.length)
-      process.stdout.write(
-        `  run ${r.fault}${r.faultPhase ? ` during ${r.faultPhase}` : ''} (${r.logFile}):\n${details.join('\n')}\n`,
-      );
+    process.stdout.write(
+      `  run ${r.fault}${r.faultPhase ? ` during ${r.faultPhase}` : ''} (${r.logFile}):\n${details.join('\n')}\n`,
+    );
   }
 }
 

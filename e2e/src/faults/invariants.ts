@@ -32,6 +32,8 @@ export interface InvariantReport {
   violations: Record<string, string[]>;
   /** Requests still waiting for their outcome at the end (e.g. a challenge not yet expired). */
   open: Record<string, string[]>;
+  /** Devices the log shows in each state (distinct device ids), to tell a stale read model from a lost write. */
+  devicesInLog: Record<string, number>;
 }
 
 const contexts: BoundedContext[] = ['registry', 'ca', 'onboarding', 'revocation'];
@@ -176,7 +178,18 @@ export function checkInvariants(events: readonly LoggedEvent[]): InvariantReport
     'revocation',
     open['revocations']!,
   );
-  return { events: events.length, violations, open };
+  const devices = (context: BoundedContext, type: string) =>
+    new Set(of(context, type).map((e) => str(e.data['deviceId']))).size;
+  const devicesInLog = {
+    imported: devices('registry', 'DeviceIdentityImported'),
+    verified: devices('registry', 'IdentityVerified'),
+    certified: devices('registry', 'DeviceCertified'),
+    onboarded: devices('onboarding', 'DeviceOnboarded'),
+    connected: devices('onboarding', 'DeviceConnected'),
+    revoked: devices('registry', 'DeviceRevoked'),
+    deprovisioned: devices('onboarding', 'DeviceDeprovisioned'),
+  };
+  return { events: events.length, violations, open, devicesInLog };
 }
 
 /** `ok`, or the violated invariants with their counts. */
