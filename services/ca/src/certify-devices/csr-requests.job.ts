@@ -15,7 +15,7 @@
  */
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { CsrRequestMessage } from '@tunnelkey/contracts';
-import { OutstandingWindow, type Outstanding } from '@tunnelkey/concurrency';
+import { OutstandingWindow, PeriodicTask, type Outstanding } from '@tunnelkey/concurrency';
 import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
 import {
   AggregateStateCache,
@@ -73,8 +73,8 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #expiryMs: number;
   readonly #stopListening: () => void;
   readonly #counted: Counter<'outcome'> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<void> | undefined;
+  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+  #started = false;
   #stopped = false;
 
   constructor(
@@ -136,17 +136,16 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onApplicationBootstrap(): void {
-    if (this.#timer) return;
+    if (this.#started) return; // the hybrid app bootstraps twice: resume once
+    this.#started = true;
     this.resume();
-    this.#timer = setInterval(() => void this.sweep(), sweepEveryMs);
-    this.#timer.unref();
+    this.#task.start();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#timer);
     this.#stopListening();
-    await this.#sweeping;
+    await this.#task.stop();
     // Frees every slot: the devices still queued pass through without being asked.
     await this.#window.close();
   }
@@ -183,8 +182,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Asks again the devices due, gives up the requests expired; one sweep at a time. */
   sweep(): Promise<void> {
-    this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = undefined));
-    return this.#sweeping;
+    return this.#task.runNow();
   }
 
   /** Resolves once nothing is being recorded or sent and the window has taken what it has room for (tests). */

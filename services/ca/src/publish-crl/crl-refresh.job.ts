@@ -4,6 +4,7 @@
  * refresh publish it once.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { PeriodicTask } from '@tunnelkey/concurrency';
 import type { Logger } from 'pino';
 import type { CaConfig } from '../config.js';
 import { CA_CONFIG, CA_LOGGER } from '../tokens.js';
@@ -11,25 +12,30 @@ import { PublishCrlHandler } from './publish-crl.handler.js';
 
 @Injectable()
 export class CrlRefreshJob implements OnApplicationBootstrap, OnModuleDestroy {
-  #timer: NodeJS.Timeout | undefined;
+  readonly #task: PeriodicTask<void>;
 
   constructor(
     private readonly crls: PublishCrlHandler,
     @Inject(CA_CONFIG) private readonly config: Pick<CaConfig, 'crlRefreshCheckMs'>,
     @Inject(CA_LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.#timer = setInterval(() => void this.run(), this.config.crlRefreshCheckMs);
-    this.#timer.unref();
+  ) {
+    this.#task = new PeriodicTask(() => this.#check(), config.crlRefreshCheckMs);
   }
 
-  onModuleDestroy(): void {
-    clearInterval(this.#timer);
+  onApplicationBootstrap(): void {
+    this.#task.start();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.#task.stop();
   }
 
   /** One check; a failure is logged and retried at the next one. */
-  async run(): Promise<void> {
+  run(): Promise<void> {
+    return this.#task.runNow();
+  }
+
+  async #check(): Promise<void> {
     await this.crls.refreshDue().catch((error: unknown) => {
       const name = error instanceof Error ? error.name : 'unknown';
       this.logger.warn(

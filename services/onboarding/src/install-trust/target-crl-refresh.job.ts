@@ -5,6 +5,7 @@
  * cannot be reached is logged and tried again on the next round.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { PeriodicTask } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/errors';
 import type { Logger } from 'pino';
 import type { OnboardingConfig } from '../config.js';
@@ -14,8 +15,7 @@ import { InstallTrustHandler } from './install-trust.handler.js';
 
 @Injectable()
 export class TargetCrlRefreshJob implements OnApplicationBootstrap, OnModuleDestroy {
-  #timer: NodeJS.Timeout | undefined;
-  #refreshing: Promise<void> | undefined;
+  readonly #task: PeriodicTask<void>;
 
   constructor(
     private readonly trust: InstallTrustHandler,
@@ -23,23 +23,21 @@ export class TargetCrlRefreshJob implements OnApplicationBootstrap, OnModuleDest
     @Inject(ONBOARDING_CONFIG) private readonly config: OnboardingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    const everyMs = Math.min(this.config.targetCrlLifetimeMs / 8, 3600_000);
-    this.#timer = setInterval(() => void this.refresh(), everyMs);
-    this.#timer.unref();
+  ) {
+    this.#task = new PeriodicTask(() => this.#refresh(), Math.min(config.targetCrlLifetimeMs / 8, 3600_000));
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#refreshing;
+  onApplicationBootstrap(): void {
+    this.#task.start();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.#task.stop();
   }
 
   /** One round: every target with devices, its CRL renewed if it is past half its lifetime. */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
-    return this.#refreshing;
+    return this.#task.runNow();
   }
 
   async #refresh(): Promise<void> {

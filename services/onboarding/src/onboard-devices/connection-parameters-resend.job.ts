@@ -10,7 +10,7 @@
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ConnectionParametersMessage, type DataOf, type DeviceOnboarded } from '@tunnelkey/contracts';
-import { mapBounded } from '@tunnelkey/concurrency';
+import { mapBounded, PeriodicTask } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/errors';
 import type { Logger } from 'pino';
 import type { OnboardingConfig } from '../config.js';
@@ -42,8 +42,7 @@ interface Schedule {
 
 @Injectable()
 export class ConnectionParametersResendJob implements OnApplicationBootstrap, OnModuleDestroy {
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<number> | undefined;
+  readonly #task: PeriodicTask<number>;
   readonly #schedules = new Map<string, Schedule>();
 
   constructor(
@@ -56,23 +55,22 @@ export class ConnectionParametersResendJob implements OnApplicationBootstrap, On
     @Inject(ONBOARDING_CONFIG) private readonly config: OnboardingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    const everyMs = Math.min(Math.max(this.config.parametersRetryMs / 4, 1_000), 60_000);
-    this.#timer = setInterval(() => void this.sweep(), everyMs);
-    this.#timer.unref();
+  ) {
+    const everyMs = Math.min(Math.max(config.parametersRetryMs / 4, 1_000), 60_000);
+    this.#task = new PeriodicTask(() => this.#sweep(), everyMs);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#sweeping;
+  onApplicationBootstrap(): void {
+    this.#task.start();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.#task.stop();
   }
 
   /** One sweep; returns how many devices were sent their parameters again. */
   sweep(): Promise<number> {
-    this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = undefined));
-    return this.#sweeping;
+    return this.#task.runNow();
   }
 
   async #sweep(): Promise<number> {

@@ -22,7 +22,7 @@
  * only: a command cut short by a restart is finished by retrying it (same commandId).
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { OutstandingWindow, type Outstanding } from '@tunnelkey/concurrency';
+import { OutstandingWindow, PeriodicTask, type Outstanding } from '@tunnelkey/concurrency';
 import { IdentityChallengeMessage } from '@tunnelkey/contracts';
 import {
   derivedCommandId,
@@ -73,8 +73,8 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
   readonly #window: OutstandingWindow<ChallengeItem>;
   readonly #ttlMs: number;
   readonly #stopListening: () => void;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<void> | undefined;
+  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+  #started = false;
   #stopped = false;
 
   constructor(
@@ -129,17 +129,16 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
   }
 
   onApplicationBootstrap(): void {
-    if (this.#timer) return;
+    if (this.#started) return; // the hybrid app bootstraps twice: resume once
+    this.#started = true;
     this.resume();
-    this.#timer = setInterval(() => void this.sweep(), sweepEveryMs);
-    this.#timer.unref();
+    this.#task.start();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#timer);
     this.#stopListening();
-    await this.#sweeping;
+    await this.#task.stop();
     await this.#window.close();
   }
 
@@ -198,8 +197,7 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
 
   /** Sends again the challenges due, gives up the expired ones; one sweep at a time. */
   sweep(): Promise<void> {
-    this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = undefined));
-    return this.#sweeping;
+    return this.#task.runNow();
   }
 
   /** Resolves once nothing is being recorded or sent and the window has taken what it has room for (tests). */

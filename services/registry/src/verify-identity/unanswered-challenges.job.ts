@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { mapBounded } from '@tunnelkey/concurrency';
+import { mapBounded, PeriodicTask } from '@tunnelkey/concurrency';
 import {
   derivedCommandId,
   describeError,
@@ -27,8 +27,7 @@ const sweepEveryMs = 15_000;
  */
 @Injectable()
 export class UnansweredChallengesJob implements OnApplicationBootstrap, OnModuleDestroy {
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<number> | undefined;
+  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -40,20 +39,16 @@ export class UnansweredChallengesJob implements OnApplicationBootstrap, OnModule
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => void this.sweep(), sweepEveryMs);
-    this.#timer.unref();
+    this.#task.start();
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#sweeping;
+  onModuleDestroy(): Promise<void> {
+    return this.#task.stop();
   }
 
   /** Records `no-response` for every expired pending challenge; returns how many it recorded. */
   sweep(): Promise<number> {
-    this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = undefined));
-    return this.#sweeping;
+    return this.#task.runNow();
   }
 
   /**
