@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     await operator.registerBroker(p);
 
     // ---- phase 1: onboarding (OnboardBatch -> connection parameters on the device) ----
-    const onboardBar = new ProgressBar('onboard (dynamic security)');
+    const onboardBar = new ProgressBar('onboard (a target certificate each)');
     const onboardStart = Date.now();
     const onboardedAt = new Map<string, number>();
     const poll = setInterval(() => {

@@ -417,7 +417,6 @@ export const operator = {
   ): Promise<void> {
     await platform.send(OnboardBatch, { batchId });
     const configured = () => fleet.stats().byState.configured;
-    // Dynamic security rewrites its JSON per command: ~20-40 s per 1,000 devices on Mosquitto 2.0.11.
     await until(
       'devices onboarded',
       () => configured() + failed(),
