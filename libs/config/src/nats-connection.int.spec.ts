@@ -1,4 +1,5 @@
-import type { Socket } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from './nats-connection.js';
 
@@ -77,4 +78,70 @@ describe('connectNats: the writes of one event-loop turn go out as one', () => {
     const again = await coalesced.request(subject, 'after', { timeout: 5_000 });
     expect(again.string()).toBe('after');
   });
+});
+
+describe('connectNats: a connection outlives an outage of the bus', () => {
+  const freePort = () =>
+    new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+  const binary = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
+  /** Polls `check` every 50 ms until it holds (@tunnelkey/testing's waitFor depends on this library). */
+  const waitFor = async (check: () => Promise<unknown> | unknown, o: { timeoutMs?: number; description: string }) => {
+    const deadline = Date.now() + (o.timeoutMs ?? 5_000);
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${o.description}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  let server: ChildProcess | undefined;
+  const start = async (port: number) => {
+    server = spawn(binary, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connectTcp(port, '127.0.0.1', () => (socket.end(), resolve(true)));
+          socket.once('error', () => resolve(false));
+        }),
+      { timeoutMs: 10_000, description: 'nats-server listening' },
+    );
+  };
+  afterEach(() => server?.kill('SIGKILL'));
+
+  it('keeps reconnecting past the attempts nats.js would give up after, and works again once the server is back', async () => {
+    const port = await freePort();
+    await start(port);
+    // The attempts' pace shortened for the test; their number is the default connectNats sets.
+    const nc = await connectNats({ servers: `nats://127.0.0.1:${port}`, reconnectTimeWait: 100, reconnectJitter: 0 });
+    try {
+      const received: string[] = [];
+      nc.subscribe('outage.test', { callback: (_e, m) => void received.push(m.string()) });
+      await nc.flush();
+      server!.kill('SIGKILL');
+      // Down for 2.5 s: nats.js's default 10 attempts at 100 ms would have given up after about 1 s.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(nc.isClosed()).toBe(false);
+      await start(port);
+      await waitFor(
+        async () =>
+          (await nc.flush().then(
+            () => true,
+            () => false,
+          )) || undefined,
+        {
+          timeoutMs: 10_000,
+          description: 'the connection back',
+        },
+      );
+      nc.publish('outage.test', 'after');
+      await waitFor(() => received.includes('after') || undefined, { description: 'the subscription restored' });
+    } finally {
+      await nc.close();
+    }
+  }, 30_000);
 });

@@ -133,9 +133,24 @@ class CoalescingTransport extends NodeTransport {
   }
 }
 
-/** Connects like `connect` from @nats-io/transport-node (same options), with coalesced writes. */
+/**
+ * How a connection rides out the bus going away (a restart, a rescheduled pod, a network pause):
+ * it keeps trying, once a second with some jitter, for as long as it takes. nats.js's own default
+ * gives up after 10 attempts 2 s apart, which would leave a service disconnected for good after a
+ * 20-second outage; its subscriptions are restored on reconnect.
+ */
+export const RECONNECT_OPTIONS = {
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 1_000,
+  reconnectJitter: 500,
+} as const satisfies ConnectionOptions;
+
+/**
+ * Connects like `connect` from @nats-io/transport-node (same options, reconnecting without limit
+ * unless told otherwise), with coalesced writes.
+ */
 export function connectNats(options: ConnectionOptions = {}): Promise<NatsConnection> {
   // The factory is global to nats.js and read at every dial (reconnects too): set it for each connection.
   setTransportFactory({ factory: () => new CoalescingTransport(), dnsResolveFn: nodeResolveHost });
-  return NatsConnectionImpl.connect(options);
+  return NatsConnectionImpl.connect({ ...RECONNECT_OPTIONS, ...options });
 }
