@@ -7,10 +7,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataOf, DeviceDeprovisioned } from '@tunnelkey/contracts';
 import { derivedMetadata } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
 import { InstallTrustHandler } from '../install-trust/install-trust.handler.js';
 import { DeviceWriter } from '../shared/device-writer.js';
 import { ConnectedTargets } from '../target-port/connected-targets.js';
-import { CLOCK, type Clock } from '../tokens.js';
+import { CLOCK, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
 import { TargetsView } from '../views/targets.view.js';
 
 export interface DeprovisionDevices {
@@ -36,6 +37,7 @@ export class DeprovisionDevicesHandler {
     private readonly trust: InstallTrustHandler,
     private readonly devices: DeviceWriter,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
   ) {}
 
   async handle(input: DeprovisionDevices): Promise<DeprovisionOutcome> {
@@ -57,6 +59,7 @@ export class DeprovisionDevicesHandler {
           failed += deviceIds.length;
           return;
         }
+        const started = performance.now();
         try {
           await this.trust.ensureTrust(targetId, metadata, { cut: deviceIds });
         } catch {
@@ -64,7 +67,9 @@ export class DeprovisionDevicesHandler {
           failed += deviceIds.length;
           return;
         }
+        const listed = performance.now();
         const outcomes = await target.disableDevices(deviceIds);
+        const dropped = performance.now();
         await Promise.all(
           outcomes.map(async (outcome) => {
             if (!outcome.ok) return void failed++;
@@ -80,6 +85,19 @@ export class DeprovisionDevicesHandler {
             const step = derivedMetadata(metadata, 'deprovision', deviceId, targetId);
             await this.devices.record(deviceId, { type: 'RecordDeprovisioned', data, metadata: step });
           }),
+        );
+        const ms = (to: number, from: number) => Math.round(to - from);
+        this.logger.info(
+          {
+            event: 'onboarding.devices_cut_off',
+            targetId,
+            devices: deviceIds.length,
+            reason: input.reason,
+            listMs: ms(listed, started),
+            dropMs: ms(dropped, listed),
+            recordMs: ms(performance.now(), dropped),
+          },
+          'devices cut off a target: listed on its CRL, sessions dropped, recorded',
         );
       }),
     );
