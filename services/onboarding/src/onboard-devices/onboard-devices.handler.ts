@@ -26,7 +26,7 @@ import {
   type OnboardDevice,
 } from '@tunnelkey/contracts';
 import { describeError } from '@tunnelkey/errors';
-import { derivedMetadata, isCommandRejected, metadataOf } from '@tunnelkey/eventstore';
+import { derivedMetadata, isCommandRejected, isStoreUnavailable, metadataOf } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import type { OnboardingConfig } from '../config.js';
 import { OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from '../errors.js';
@@ -65,6 +65,9 @@ export interface OnboardingStarted {
 }
 
 type FailureReason = DataOf<typeof DeviceOnboardingFailed>['reason'];
+
+/** How long a run waits for an unavailable event store before it gives the rest up. */
+const storeOutageMs = 5 * 60_000;
 type OnboardedCertificate = NonNullable<DataOf<typeof DeviceOnboarded>['certificate']>;
 
 /** A device the target registered: its DeviceOnboarded recorded, or refused because it was revoked meanwhile. */
@@ -206,8 +209,10 @@ export class OnboardDevicesHandler {
       targetIds.map(async (targetId) => {
         const target = this.connected.get(targetId)!;
         try {
-          await this.trust.ensureTrust(targetId, metadata, { policyIds: [policy.policyId] });
-          await target.observeTopics(policy.topicRights);
+          await this.#whileStoreDown(batchId, targetId, async () => {
+            await this.trust.ensureTrust(targetId, metadata, { policyIds: [policy.policyId] });
+            await target.observeTopics(policy.topicRights);
+          });
         } catch (error) {
           const reason = error instanceof TargetUnreachableError ? 'target-unreachable' : 'target-refused';
           eligible.forEach((deviceId) => fail(deviceId, targetId, reason, describeError(error)));
@@ -218,76 +223,81 @@ export class OnboardDevicesHandler {
         /** Devices onboarded here before: their earlier target certificates go on the CRL at the end. */
         let replaced = 0;
         for (let i = 0; i < eligible.length; i += this.config.onboardChunkSize) {
-          // Decide on fresh state, right before the certificates are issued: a device revoked meanwhile is not onboarded.
-          await this.#freshen();
-          const chunk: string[] = [];
-          for (const deviceId of eligible.slice(i, i + this.config.onboardChunkSize)) {
-            if (this.#revoked(deviceId)) fail(deviceId, targetId, 'device-revoked');
-            else chunk.push(deviceId);
-          }
-          if (chunk.length === 0) continue;
-          const outcomes = await target.registerDevices(
-            chunk.map((deviceId) => ({ deviceId, topicRights: policy.topicRights })),
-          );
-          const recorded = await Promise.all(
-            outcomes.map(async (outcome): Promise<Recorded | undefined> => {
-              if (!outcome.ok) {
-                fail(outcome.deviceId, targetId, outcome.reason, outcome.detail);
-                return undefined;
-              }
-              const { deviceId, clientId, roleName, topicPrefix } = outcome;
-              const current = this.targets.onboarding(deviceId, targetId);
-              // Onboarded here already (a retry, a second run): its connection parameters again, nothing new issued.
-              if (current?.certificate && this.targets.activeTargets(deviceId).includes(targetId))
-                return { device: outcome, certificate: current.certificate, refused: false };
-              const key = await this.trust.verifiedDeviceKey(deviceId);
-              if (!key.ok) {
-                fail(deviceId, targetId, key.reason, key.detail);
-                return undefined;
-              }
-              const certificate = await authority.issue({ deviceId, ...key });
-              const data: DataOf<typeof DeviceOnboarded> = {
-                deviceId,
-                targetId,
-                batchId,
-                policyId: policy.policyId,
-                clientId,
-                roleName,
-                topicPrefix,
-                certificate,
-              };
-              if (current?.certificate) replaced++;
-              const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
-              try {
-                await this.devices.record(deviceId, { type: 'RecordOnboarded', data, metadata: step });
-                // Known at once (before its parameters are sent), so the device's first connection is not
-                // missed; only once recorded, so every certificate the view knows is on record.
-                this.targets.noteOnboarded(data, this.clock());
-                return { device: outcome, certificate, refused: false };
-              } catch (error) {
-                // Revoked (and deprovisioned) since the check: the log refuses; the target is told below.
-                if (isCommandRejected(error) && error.reason === 'device-revoked')
-                  return { device: outcome, certificate, refused: true };
-                writes.push(Promise.reject(error instanceof Error ? error : new Error(String(error))));
-                return undefined;
-              }
-            }),
-          );
-          // Revoked while the chunk was being recorded: its certificate goes on the CRL before the next chunk.
-          await this.#freshen();
-          const kept: Recorded[] = [];
-          const undo: Recorded[] = [];
-          for (const r of recorded) {
-            if (!r) continue;
-            if (r.refused || this.#revoked(r.device.deviceId)) undo.push(r);
-            else kept.push(r);
-          }
-          if (undo.length > 0) failed += await this.#undo(target, undo, metadata, writes, batchId);
-          for (const { device, certificate } of kept) {
-            onboarded++;
-            const parameters = connectionParametersOf(target, device, certificate.certificatePem, serverCaPem);
-            writes.push(this.downlinks.send(ConnectionParametersMessage, device.deviceId, parameters));
-          }
+          // A chunk cut short by the store (the bus restarting) is done again: every record has a
+          // derived command id, and a device recorded already is sent its recorded certificate again.
+          await this.#whileStoreDown(batchId, targetId, async () => {
+            // Decide on fresh state, right before the certificates are issued: a device revoked meanwhile is not onboarded.
+            await this.#freshen();
+            const chunk: string[] = [];
+            for (const deviceId of eligible.slice(i, i + this.config.onboardChunkSize)) {
+              if (this.#revoked(deviceId)) fail(deviceId, targetId, 'device-revoked');
+              else chunk.push(deviceId);
+            }
+            if (chunk.length === 0) return;
+            const outcomes = await target.registerDevices(
+              chunk.map((deviceId) => ({ deviceId, topicRights: policy.topicRights })),
+            );
+            const recorded = await Promise.all(
+              outcomes.map(async (outcome): Promise<Recorded | undefined> => {
+                if (!outcome.ok) {
+                  fail(outcome.deviceId, targetId, outcome.reason, outcome.detail);
+                  return undefined;
+                }
+                const { deviceId, clientId, roleName, topicPrefix } = outcome;
+                const current = this.targets.onboarding(deviceId, targetId);
+                // Onboarded here already (a retry, a second run): its connection parameters again, nothing new issued.
+                if (current?.certificate && this.targets.activeTargets(deviceId).includes(targetId))
+                  return { device: outcome, certificate: current.certificate, refused: false };
+                const key = await this.trust.verifiedDeviceKey(deviceId);
+                if (!key.ok) {
+                  fail(deviceId, targetId, key.reason, key.detail);
+                  return undefined;
+                }
+                const certificate = await authority.issue({ deviceId, ...key });
+                const data: DataOf<typeof DeviceOnboarded> = {
+                  deviceId,
+                  targetId,
+                  batchId,
+                  policyId: policy.policyId,
+                  clientId,
+                  roleName,
+                  topicPrefix,
+                  certificate,
+                };
+                if (current?.certificate) replaced++;
+                const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
+                try {
+                  await this.devices.record(deviceId, { type: 'RecordOnboarded', data, metadata: step });
+                  // Known at once (before its parameters are sent), so the device's first connection is not
+                  // missed; only once recorded, so every certificate the view knows is on record.
+                  this.targets.noteOnboarded(data, this.clock());
+                  return { device: outcome, certificate, refused: false };
+                } catch (error) {
+                  // Revoked (and deprovisioned) since the check: the log refuses; the target is told below.
+                  if (isCommandRejected(error) && error.reason === 'device-revoked')
+                    return { device: outcome, certificate, refused: true };
+                  if (isStoreUnavailable(error)) throw error;
+                  writes.push(Promise.reject(error instanceof Error ? error : new Error(String(error))));
+                  return undefined;
+                }
+              }),
+            );
+            // Revoked while the chunk was being recorded: its certificate goes on the CRL before the next chunk.
+            await this.#freshen();
+            const kept: Recorded[] = [];
+            const undo: Recorded[] = [];
+            for (const r of recorded) {
+              if (!r) continue;
+              if (r.refused || this.#revoked(r.device.deviceId)) undo.push(r);
+              else kept.push(r);
+            }
+            if (undo.length > 0) failed += await this.#undo(target, undo, metadata, writes, batchId);
+            for (const { device, certificate } of kept) {
+              onboarded++;
+              const parameters = connectionParametersOf(target, device, certificate.certificatePem, serverCaPem);
+              writes.push(this.downlinks.send(ConnectionParametersMessage, device.deviceId, parameters));
+            }
+          });
         }
         if (replaced > 0) {
           try {
@@ -326,6 +336,27 @@ export class OnboardDevicesHandler {
     this.logger.info(context, 'batch onboarded');
     return report;
   }
+  /**
+   * Runs `step` again while the event store is unavailable (the bus restarting, a network blip):
+   * after 0.5 s, the wait doubling up to 10 s, for at most `storeOutageMs`; any other error, or the
+   * outage outlasting that, is thrown as before.
+   */
+  async #whileStoreDown(batchId: string, targetId: string, step: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + storeOutageMs;
+    for (let waitMs = 500; ; waitMs = Math.min(waitMs * 2, 10_000)) {
+      try {
+        return await step();
+      } catch (error) {
+        if (!isStoreUnavailable(error) || Date.now() + waitMs > deadline) throw error;
+        this.logger.warn(
+          { event: 'onboarding.store_unavailable', batchId, targetId, waitMs, error: describeError(error) },
+          'the event store is unavailable: this part of the run is done again once it answers',
+        );
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
+  }
+
   /**
    * Cuts off devices revoked while their chunk was being recorded: the target's CRL made to list
    * their certificates, then their sessions dropped; and records it: DeviceOnboardingFailed

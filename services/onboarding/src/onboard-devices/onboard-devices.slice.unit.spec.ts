@@ -1,5 +1,8 @@
+import { jest } from '@jest/globals';
+import { StoreUnavailableError } from '@tunnelkey/eventstore';
 import { waitFor } from '@tunnelkey/testing';
 import { OnboardingCommandRejected } from '../errors.js';
+import { DeviceWriter } from '../shared/device-writer.js';
 import { rights, startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { OnboardDevicesHandler } from './onboard-devices.handler.js';
 
@@ -101,6 +104,29 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
     const sent = slice.downlinks.filter((d) => d.deviceId === 'd-1').map((d) => d.body.clientCertificatePem);
     expect(sent).toHaveLength(2);
     expect(sent[1]).toBe(sent[0]);
+  });
+
+  it('a chunk the store cuts short (the bus restarting) is done again: each device recorded and sent its parameters once', async () => {
+    const writer = slice.get(DeviceWriter);
+    const record = writer.record.bind(writer);
+    let outage = 2; // the first two RecordOnboarded fail as a store that does not answer
+    jest
+      .spyOn(writer, 'record')
+      .mockImplementation((deviceId, command, lane) =>
+        command.type === 'RecordOnboarded' && outage-- > 0
+          ? Promise.reject(new StoreUnavailableError('no acknowledgement within 5000 ms'))
+          : record(deviceId, command, lane),
+      );
+    const { done } = await handler.onboardBatch({
+      commandId: 'onboard-1',
+      batchId: 'b-fridges',
+      targetIds: ['broker-a'],
+    });
+    await expect(done).resolves.toMatchObject({ onboarded: 3 });
+    const onboarded = data(await slice.events('DeviceOnboarded')).map((d) => d.deviceId);
+    expect(onboarded.sort()).toEqual(['d-1', 'd-2', 'd-3']);
+    const sent = slice.downlinks.filter((d) => d.kind === 'connection-parameters').map((d) => d.deviceId);
+    expect(sent.sort()).toEqual(['d-1', 'd-2', 'd-3']);
   });
 
   it('OnboardDevice onboards one device; a device the target refuses is recorded as failed', async () => {
