@@ -118,13 +118,15 @@ async function main(): Promise<void> {
 
     // ---- phase 1: onboarding (OnboardBatch -> connection parameters on the device) ----
     const onboardBar = new ProgressBar('onboard (a target certificate each)');
+    const stopOnboardProfile = await profile('onboard');
     const onboardStart = Date.now();
     const onboardedAt = new Map<string, number>();
     const poll = setInterval(() => {
       for (const device of f.devices())
         if (!onboardedAt.has(device.deviceId) && device.flash.connections[targetId])
           onboardedAt.set(device.deviceId, Date.now());
-    }, 20);
+      // Every 100 ms: polling 10,000 devices every 20 ms took 6 % of the thread the platform runs on.
+    }, 100);
     await operator.onboard(
       p,
       f,
@@ -134,6 +136,7 @@ async function main(): Promise<void> {
       () => w.counts.onboardingFailed,
     );
     clearInterval(poll);
+    await stopOnboardProfile();
     for (const device of f.devices())
       if (!onboardedAt.has(device.deviceId)) onboardedAt.set(device.deviceId, Date.now());
     const onboarding: PhaseResult = {
