@@ -43,6 +43,21 @@ export class FleetProcess {
     return this.#child.pid!;
   }
 
+  /** Manufactures the devices (their PUF enrolment, on the fleet's NATS connection); returns their identity file. */
+  async manufacture(options: {
+    natsUrl: string;
+    namespace: string;
+    size: number;
+    seedBase: string;
+    /** DER SPKI of the platform's downlink key, which the devices pin. */
+    platformPublicKeySpki: Uint8Array;
+    hardwareThreads: number;
+  }): Promise<string> {
+    const platformPublicKeySpki = Buffer.from(options.platformPublicKeySpki).toString('base64');
+    const reply = await this.request({ type: 'manufacture', ...options, platformPublicKeySpki }, 'manufactured');
+    return reply.identityFileJson;
+  }
+
   request<T extends FleetReply['type']>(request: FleetRequest, expected: T): Promise<Extract<FleetReply, { type: T }>> {
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) =>

@@ -130,18 +130,14 @@ async function main(): Promise<void> {
     const fleetProfileDir = profileDirectory();
     fleet = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
     const f = fleet;
-    const { identityFileJson } = await f.request(
-      {
-        type: 'manufacture',
-        natsUrl: nats.url,
-        namespace,
-        size,
-        seedBase: `bench-${batchId}`,
-        platformPublicKeySpki: Buffer.from(p.platformPublicKeySpki).toString('base64'),
-        hardwareThreads,
-      },
-      'manufactured',
-    );
+    const identityFileJson = await f.manufacture({
+      natsUrl: nats.url,
+      namespace,
+      size,
+      seedBase: `bench-${batchId}`,
+      platformPublicKeySpki: p.platformPublicKeySpki,
+      hardwareThreads,
+    });
     manufactured.finish();
     await operator.defineBatch(p, batchId, size);
 

@@ -22,13 +22,12 @@ import { availableParallelism } from 'node:os';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { CertifyDevices, VerifyIdentity } from '@tunnelkey/contracts';
 import { KvSnapshotStore } from '@tunnelkey/eventstore-jetstream';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { argument, profileDirectory, profiler } from '../support/bench-options.js';
 import { useOrStartNats, type NatsServer } from '../support/infrastructure.js';
-import { operator, startPlatform, until, type Platform } from '../support/platform.js';
+import { operator, startPlatform, type Platform } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
 import { FleetProcess } from './fleet-ipc.js';
 
@@ -88,21 +87,16 @@ async function main(): Promise<void> {
     const fleetProfileDir = profileDirectory();
     fleet = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
     const f = fleet;
-    const { identityFileJson } = await f.request(
-      {
-        type: 'manufacture',
-        natsUrl: nats.url,
-        namespace,
-        size,
-        seedBase: `bench-${batchId}`,
-        platformPublicKeySpki: Buffer.from(p.platformPublicKeySpki).toString('base64'),
-        hardwareThreads,
-      },
-      'manufactured',
-    );
+    const identityFileJson = await f.manufacture({
+      natsUrl: nats.url,
+      namespace,
+      size,
+      seedBase: `bench-${batchId}`,
+      platformPublicKeySpki: p.platformPublicKeySpki,
+      hardwareThreads,
+    });
     manufactured.finish();
     await operator.defineBatch(p, batchId, size);
-    const summary = () => p.registry.readModel.batchSummary(batchId)?.byStatus;
     const importing = new ProgressBar('import');
     const report = await operator.importIdentities(p, { identityFile: () => identityFileJson }, batchId, (d, t) =>
       importing.update(d, t),
@@ -111,22 +105,10 @@ async function main(): Promise<void> {
       throw new Error(`imported ${report.accepted} of ${size} (${report.rejected} rejected)`);
     importing.finish();
     const verifying = new ProgressBar('verify');
-    await p.send(VerifyIdentity, { scope: { kind: 'batch', batchId } }, commandTimeoutMs);
-    await until(
-      'identities verified',
-      () => summary()?.Verified ?? 0,
-      size,
-      (d, t) => verifying.update(d, t),
-    );
+    await operator.verify(p, batchId, size, (d, t) => verifying.update(d, t), commandTimeoutMs);
     verifying.finish();
     const certifying = new ProgressBar('certify');
-    await p.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' }, commandTimeoutMs);
-    await until(
-      'devices certified',
-      () => summary()?.Certified ?? 0,
-      size,
-      (d, t) => certifying.update(d, t),
-    );
+    await operator.certify(p, batchId, size, (d, t) => certifying.update(d, t), commandTimeoutMs);
     certifying.finish();
     // The devices are not needed for the restarts: their process goes, its memory with it.
     await f.stop();

@@ -370,8 +370,9 @@ export const operator = {
     return total;
   },
 
-  async verify(platform: Platform, batchId: string, size: number, progress?: Progress): Promise<void> {
-    await platform.send(VerifyIdentity, { scope: { kind: 'batch', batchId } });
+  /** `timeoutMs`: how long the command's reply may take (a batch of 100,000 is under way only after minutes). */
+  async verify(platform: Platform, batchId: string, size: number, progress?: Progress, timeoutMs?: number) {
+    await platform.send(VerifyIdentity, { scope: { kind: 'batch', batchId } }, timeoutMs);
     await until(
       'identities verified',
       () => platform.registry.readModel.batchSummary(batchId)?.byStatus.Verified ?? 0,
@@ -380,8 +381,8 @@ export const operator = {
     );
   },
 
-  async certify(platform: Platform, batchId: string, size: number, progress?: Progress): Promise<void> {
-    await platform.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' });
+  async certify(platform: Platform, batchId: string, size: number, progress?: Progress, timeoutMs?: number) {
+    await platform.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' }, timeoutMs);
     await until(
       'devices certified',
       () => platform.registry.readModel.batchSummary(batchId)?.byStatus.Certified ?? 0,
