@@ -26,6 +26,7 @@ import type { TopicRightSpec } from '../target-port/topic-plan.js';
 import { CLOCK, ONBOARDING_CONFIG, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
 import { BatchPlanView } from '../views/batch-plan.view.js';
 import { CertificatesView } from '../views/certificates.view.js';
+import { isRevoked } from '../views/revoked.js';
 import { TargetsView } from '../views/targets.view.js';
 import { checkAnchor, pinnedRootSha256Of, type AnchorCheck } from './trust-checks.js';
 
@@ -208,8 +209,7 @@ export class InstallTrustHandler {
       const device = this.certificates.device(deviceId);
       const cut =
         cutting.has(deviceId) ||
-        device?.revoked === true ||
-        this.plans.revokedByRegistry(deviceId) ||
+        isRevoked(this.certificates, this.plans, deviceId) ||
         !this.targets.activeTargets(deviceId).includes(targetId);
       if (!cut) continue;
       const revokedAt = device?.revokedAt ? new Date(device.revokedAt) : now;

@@ -28,6 +28,7 @@ import {
 } from '../tokens.js';
 import { BatchPlanView } from '../views/batch-plan.view.js';
 import { CertificatesView } from '../views/certificates.view.js';
+import { isRevoked } from '../views/revoked.js';
 import { TargetsView } from '../views/targets.view.js';
 
 const maxIntervalMs = 3600_000;
@@ -88,7 +89,7 @@ export class ConnectionParametersResendJob implements OnApplicationBootstrap, On
         continue;
       }
       if (schedule.dueAt > now || due.length >= maxPerSweep) continue;
-      if (this.#revoked(deviceId) || !this.connected.get(targetId)) continue;
+      if (isRevoked(this.certificates, this.plans, deviceId) || !this.connected.get(targetId)) continue;
       schedule.attempts++;
       schedule.dueAt = now + Math.min(this.config.parametersRetryMs * 2 ** schedule.attempts, maxIntervalMs);
       due.push(onboarding);
@@ -117,10 +118,6 @@ export class ConnectionParametersResendJob implements OnApplicationBootstrap, On
         'connection parameters sent again to onboarded devices that have not connected',
       );
     return sent;
-  }
-
-  #revoked(deviceId: string): boolean {
-    return this.certificates.device(deviceId)?.revoked === true || this.plans.revokedByRegistry(deviceId);
   }
 
   #send(onboarding: DataOf<typeof DeviceOnboarded>): Promise<void> {

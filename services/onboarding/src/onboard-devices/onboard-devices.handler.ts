@@ -48,6 +48,7 @@ import {
 } from '../tokens.js';
 import { BatchPlanView, type PolicyPlan } from '../views/batch-plan.view.js';
 import { CertificatesView } from '../views/certificates.view.js';
+import { isRevoked } from '../views/revoked.js';
 import { TargetsView } from '../views/targets.view.js';
 import { connectionParametersOf } from './connection-parameters.js';
 
@@ -131,7 +132,7 @@ export class OnboardDevicesHandler {
 
   /** Revoked by the CA (its certificate) or by the registry, as far as the views know. */
   #revoked(deviceId: string): boolean {
-    return this.certificates.device(deviceId)?.revoked === true || this.plans.revokedByRegistry(deviceId);
+    return isRevoked(this.certificates, this.plans, deviceId);
   }
 
   #start(
