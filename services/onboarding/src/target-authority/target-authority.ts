@@ -149,10 +149,15 @@ export class TargetAuthority {
   }
 }
 
-/** The target authorities, one per target, derived on first use. */
+/**
+ * The target authorities, one per target: the key derived on first use, the certificate the one
+ * recorded for the target (so instances that each made one at the same first onboarding converge on
+ * the one recorded last), or a new one when none is recorded, or it is not this key's or near its end.
+ */
 @Injectable()
 export class TargetAuthorities {
-  readonly #authorities = new Map<string, Promise<TargetAuthority>>();
+  readonly #signers = new Map<string, Promise<Signer>>();
+  readonly #authorities = new Map<string, TargetAuthority>();
 
   constructor(
     @Inject(ONBOARDING_KEK) private readonly kek: Kek,
@@ -160,20 +165,13 @@ export class TargetAuthorities {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  for(targetId: string): Promise<TargetAuthority> {
-    let authority = this.#authorities.get(targetId);
-    if (!authority) {
-      authority = this.#derive(targetId);
-      this.#authorities.set(targetId, authority);
-      authority.catch(() => this.#authorities.delete(targetId));
-    }
-    return authority;
-  }
-
-  async #derive(targetId: string): Promise<TargetAuthority> {
-    const signer = await deriveP256SignerUnderKek(this.kek, `onboarding/target-ca/${targetId}`);
-    const now = this.clock();
+  async for(targetId: string): Promise<TargetAuthority> {
+    const signer = await this.#signer(targetId);
     const recordedPem = this.targets.anchorCertificate(targetId, targetAuthorityId(targetId));
+    const current = this.#authorities.get(targetId);
+    if (current && (recordedPem === undefined || recordedPem === current.certificatePem)) return current;
+    const now = this.clock();
+    let authority: TargetAuthority | undefined;
     if (recordedPem) {
       const recorded = parseCertificate(recordedPem);
       // The recorded one is kept while it is this key's (the KEK unchanged) and not near its end.
@@ -181,8 +179,20 @@ export class TargetAuthorities {
         spkiEqual(recorded.spki, signer.publicKeySpki) &&
         recorded.notAfter.getTime() - now.getTime() > RENEW_BEFORE_MS
       )
-        return new TargetAuthority(targetId, loadIssuer({ certificate: recorded, signer }));
+        authority = new TargetAuthority(targetId, loadIssuer({ certificate: recorded, signer }));
     }
-    return TargetAuthority.selfSigned(targetId, signer, now);
+    authority ??= current ?? (await TargetAuthority.selfSigned(targetId, signer, now));
+    this.#authorities.set(targetId, authority);
+    return authority;
+  }
+
+  #signer(targetId: string): Promise<Signer> {
+    let signer = this.#signers.get(targetId);
+    if (!signer) {
+      signer = deriveP256SignerUnderKek(this.kek, `onboarding/target-ca/${targetId}`);
+      this.#signers.set(targetId, signer);
+      signer.catch(() => this.#signers.delete(targetId));
+    }
+    return signer;
   }
 }
