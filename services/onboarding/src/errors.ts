@@ -62,12 +62,3 @@ export class DeprovisioningIncompleteError extends OnboardingError {
   override readonly name = 'DeprovisioningIncompleteError';
   readonly code = 'DEPROVISIONING_INCOMPLETE';
 }
-
-/**
- * Trust a target was to install does not verify (an issuing CA chain not under the pinned root, or
- * no root pinned): nothing is installed. The context names the authority and the reason, never a key.
- */
-export class TrustRefusedError extends OnboardingError {
-  override readonly name = 'TrustRefusedError';
-  readonly code = 'TRUST_REFUSED';
-}

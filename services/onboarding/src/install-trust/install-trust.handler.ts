@@ -239,7 +239,7 @@ export class InstallTrustHandler {
     const data = { targetId, authorityId, crlNumber, crlDigest };
     const step = derivedMetadata(metadata, 'crl', targetId, authorityId, String(crlNumber));
     await this.writer.record(targetId, { type: 'RecordCrlUpdated', data, metadata: step });
-    this.targets.noteCrlEnforced(targetId, authorityId, crlNumber, crlDigest);
+    this.targets.noteCrlEnforced(targetId, authorityId, crlNumber);
   }
 
   /** The authority's issuing chain, verified under the pinned root once (a refusal is retried on the next ask). */

@@ -47,8 +47,6 @@ export class CertificatesState {
   readonly chains = new Map<string, string[][]>();
   /** authorityId -> the certificate of its first AuthorityCreated, and that certificate's SHA-256. */
   readonly authorities = new Map<string, { certificatePem: string; fingerprintSha256: string | undefined }>();
-  /** authorityId -> its newest CrlPublished. */
-  readonly crls = new Map<string, D<typeof CrlPublished>>();
   /** authorityId -> devices whose certificate was revoked since that authority's last CrlPublished. */
   readonly #awaitingCrl = new Map<string, Set<string>>();
 
@@ -57,14 +55,12 @@ export class CertificatesState {
     devices: CertificatesState['devices'];
     chains: CertificatesState['chains'];
     authorities: CertificatesState['authorities'];
-    crls: CertificatesState['crls'];
     awaitingCrl: Map<string, Set<string>>;
   } {
     return {
       devices: this.devices,
       chains: this.chains,
       authorities: this.authorities,
-      crls: this.crls,
       awaitingCrl: this.#awaitingCrl,
     };
   }
@@ -75,14 +71,12 @@ export class CertificatesState {
       devices: CertificatesState['devices'];
       chains: CertificatesState['chains'];
       authorities: CertificatesState['authorities'];
-      crls: CertificatesState['crls'];
       awaitingCrl: Map<string, Set<string>>;
     };
     const state = new CertificatesState();
     for (const [k, v] of data.devices) state.devices.set(k, v);
     for (const [k, v] of data.chains) state.chains.set(k, v);
     for (const [k, v] of data.authorities) state.authorities.set(k, v);
-    for (const [k, v] of data.crls) state.crls.set(k, v);
     for (const [k, v] of data.awaitingCrl) state.#awaitingCrl.set(k, v);
     return state;
   }
@@ -132,8 +126,6 @@ export class CertificatesState {
       }
       case CrlPublished.type: {
         const data = event.data as D<typeof CrlPublished>;
-        const known = this.crls.get(data.authorityId);
-        if (!known || known.crlNumber < data.crlNumber) this.crls.set(data.authorityId, data);
         for (const deviceId of this.#awaitingCrl.get(data.authorityId) ?? [])
           this.device(deviceId).listedOnCrl ??= data.crlNumber;
         this.#awaitingCrl.delete(data.authorityId);
@@ -173,8 +165,8 @@ export class CertificatesView extends InMemoryView<CertificatesState> {
         // version when the state or apply changes.
         checkpoint: {
           owner: 'onboarding',
-          // 2: target certificates (anchors' certificates, policies per target, replaced serials; leaf PEMs).
-          version: 2,
+          // 3: the platform certificates' PEMs and revocation times; no CrlPublished kept.
+          version: 3,
           toCheckpoint: (state) => state.toCheckpoint(),
           fromCheckpoint: (stored) => CertificatesState.fromCheckpoint(stored),
         },
@@ -188,11 +180,6 @@ export class CertificatesView extends InMemoryView<CertificatesState> {
     return this.state.devices.get(deviceId);
   }
 
-  /** The first chain the authority's certificates carried (unverified: see chainCandidates). */
-  chain(authorityId: string): string[] | undefined {
-    return this.state.chains.get(authorityId)?.[0];
-  }
-
   /** Every distinct chain seen for the authority, in log order (unverified). */
   chainCandidates(authorityId: string): readonly string[][] {
     return this.state.chains.get(authorityId) ?? [];
@@ -201,10 +188,6 @@ export class CertificatesView extends InMemoryView<CertificatesState> {
   /** The certificate the authority was created with (AuthorityCreated), when the CA's log has it. */
   createdCertificatePem(authorityId: string): string | undefined {
     return this.state.authorities.get(authorityId)?.certificatePem;
-  }
-
-  publishedCrl(authorityId: string): D<typeof CrlPublished> | undefined {
-    return this.state.crls.get(authorityId);
   }
 
   /** Devices of `authorityId` revoked by a revocation, whose certificate a CRL numbered at most `crlNumber` lists. */

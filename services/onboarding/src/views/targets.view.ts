@@ -29,8 +29,6 @@ export interface TargetTrustState {
   policies: Set<string>;
   /** authorityId -> the CRL number the target enforces. */
   crls: Map<string, number>;
-  /** authorityId -> SHA-256 of the CRL the target enforces (a CRL of the same number must be the same one). */
-  crlDigests: Map<string, string>;
 }
 
 export interface TelemetryTotals {
@@ -95,7 +93,6 @@ export class TargetsState {
           anchorCertificates: new Map(),
           policies: new Set(),
           crls: new Map(),
-          crlDigests: new Map(),
         });
         break;
       }
@@ -107,7 +104,6 @@ export class TargetsState {
       case TargetCrlUpdated.type: {
         const data = event.data as D<typeof TargetCrlUpdated>;
         this.targets.get(data.targetId)?.crls.set(data.authorityId, data.crlNumber);
-        this.targets.get(data.targetId)?.crlDigests.set(data.authorityId, data.crlDigest);
         break;
       }
       case DeviceOnboarded.type: {
@@ -181,8 +177,8 @@ export class TargetsView extends InMemoryView<TargetsState> {
         // version when the state or apply changes.
         checkpoint: {
           owner: 'onboarding',
-          // 2: target certificates (anchors' certificates, policies per target, replaced serials, connections).
-          version: 2,
+          // 3: target certificates (anchors' certificates, policies per target, replaced serials, connections).
+          version: 3,
           toCheckpoint: (state) => state.toCheckpoint(),
           fromCheckpoint: (stored) => TargetsState.fromCheckpoint(stored),
         },
@@ -257,8 +253,7 @@ export class TargetsView extends InMemoryView<TargetsState> {
     this.state.noteAnchor(targetId, authorityId, fingerprintSha256, certificatePem);
   }
 
-  noteCrlEnforced(targetId: string, authorityId: string, crlNumber: number, crlDigest?: string): void {
+  noteCrlEnforced(targetId: string, authorityId: string, crlNumber: number): void {
     this.state.targets.get(targetId)?.crls.set(authorityId, crlNumber);
-    if (crlDigest) this.state.targets.get(targetId)?.crlDigests.set(authorityId, crlDigest);
   }
 }
