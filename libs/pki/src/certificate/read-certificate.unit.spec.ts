@@ -430,6 +430,11 @@ describe('strict DER certificate reader vs the pkijs reference', () => {
     );
     expect(() => parseCertificate(sha384)).toThrow(/signatureAlgorithm differs/);
     expect(parseCertificateWithPkijs(sha384).signatureAlgorithmOid).toBe('1.2.840.10045.4.3.3');
+    // A name value retagged NULL but keeping its contents (a corruption CI once drew): pkijs reads
+    // it and re-encodes an empty NULL, so the issuer bytes it reports are not the signed ones.
+    const nullWithContents = Buffer.from(toHex(h.issuing.der).replace(/(0603550403)0c/, '$105'), 'hex');
+    expect(() => parseCertificateWithPkijs(nullWithContents)).not.toThrow();
+    expect(() => parseCertificate(nullWithContents)).toThrow(/NULL with contents/);
   });
 
   it('extension decoders refuse non-DER encodings that pkijs accepts', () => {

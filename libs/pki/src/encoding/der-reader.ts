@@ -82,6 +82,8 @@ export class DerReader {
     }
     const end = contentStart + length;
     if (end > this.limit) fail(this.what, 'truncated', { tag });
+    // X.690 8.8.2: a NULL has no contents (asn1js reads one that has, and drops them on re-encoding).
+    if (tag === TAG.NULL && length !== 0) fail(this.what, 'NULL with contents is not DER', { length });
     this.offset = end;
     return { tag, start, contentStart, end };
   }
