@@ -6,6 +6,7 @@ import * as deviceConnectedV1 from './events/device-connected.v1.js';
 import * as onboardingEvents from './events/onboarding.events.js';
 import * as otaEvents from './events/ota.events.js';
 import * as registryEvents from './events/registry.events.js';
+import * as renewalEvents from './events/renewal.events.js';
 import * as revocationEvents from './events/revocation.events.js';
 
 // Adding an event file means adding its module here; a unit test checks every events file is listed.
@@ -16,6 +17,7 @@ const eventModules: readonly object[] = [
   deviceConnectedV1,
   otaEvents,
   revocationEvents,
+  renewalEvents,
 ];
 
 /** Every event definition, every version. The single list AsyncAPI and validation read from. */

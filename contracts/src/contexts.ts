@@ -14,9 +14,11 @@ export const aggregatesByContext = {
   // racing on one request meet in one subject's concurrency check. `csr-request`: one CSR request
   // the CA sent (CertifyDevices), tracked until answered or given up; apart from `device`, so the
   // consumers of a device's certificates (one event in flight each) do not wait on every request.
-  ca: ['authority', 'certificate', 'crl', 'device', 'csr-request', 'revocation'],
+  // `renewal`: one certificate renewal (rotate then revoke), tracked until completed or given up.
+  ca: ['authority', 'certificate', 'crl', 'device', 'csr-request', 'revocation', 'renewal'],
   onboarding: ['target', 'device'],
-  ota: ['firmware', 'rollout', 'device'],
+  // `firmware`: one product's firmware line (releases); `signing-key`: one generation of the firmware-signing keys.
+  ota: ['firmware', 'signing-key', 'rollout', 'device'],
   revocation: ['revocation'],
 } as const satisfies Record<BoundedContext, readonly string[]>;
 

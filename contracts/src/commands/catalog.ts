@@ -3,6 +3,7 @@ import * as caCommands from './ca.commands.js';
 import * as onboardingCommands from './onboarding.commands.js';
 import * as otaCommands from './ota.commands.js';
 import * as registryCommands from './registry.commands.js';
+import * as renewalCommands from './renewal.commands.js';
 import * as revocationCommands from './revocation.commands.js';
 
 const commandModules: readonly object[] = [
@@ -11,6 +12,7 @@ const commandModules: readonly object[] = [
   onboardingCommands,
   revocationCommands,
   otaCommands,
+  renewalCommands,
 ];
 
 function isCommandDefinition(value: unknown): value is CommandDefinition {

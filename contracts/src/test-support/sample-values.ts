@@ -65,7 +65,11 @@ export function sampleValue(schema: TSchema): unknown {
       return { site: 'berlin' };
     case 'Integer':
     case 'Number':
-      return Math.max(1, (s['minimum'] as number | undefined) ?? 1);
+      // Within the bounds: a share (at most 0.95, say) gets its maximum.
+      return Math.min(
+        (s['maximum'] as number | undefined) ?? Infinity,
+        Math.max(1, (s['minimum'] as number | undefined) ?? 1),
+      );
     case 'Boolean':
       return true;
     case 'Unknown':
