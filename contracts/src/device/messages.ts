@@ -22,6 +22,9 @@ import {
 import { defineDeviceMessage } from './define-device-message.js';
 import { messageKindPattern } from './subjects.js';
 
+// The OTA messages (firmware keys, offers, chunks, boot reports) live in their own file.
+export * from './ota-messages.js';
+
 // ---- device -> platform (uplink) ----
 
 export const AnnounceMessage = defineDeviceMessage({
@@ -91,20 +94,6 @@ export const CsrMessage = defineDeviceMessage({
   }),
 });
 
-export const UpdateReportMessage = defineDeviceMessage({
-  kind: 'update-report',
-  direction: 'uplink',
-  summary: 'A device reports the outcome of a firmware update offer.',
-  body: Struct({
-    rolloutId: AggregateId,
-    firmwareId: AggregateId,
-    status: OneOf(['applied', 'failed']),
-    /** After `applied`: the measurement of the firmware now running. */
-    firmwareMeasurement: Type.Optional(Sha256Hex),
-    reason: Type.Optional(ReasonCode),
-  }),
-});
-
 // ---- platform -> device (downlink, the device's inbox) ----
 
 export const EnrolmentKeyRequestMessage = defineDeviceMessage({
@@ -154,23 +143,6 @@ export const ConnectionParametersMessage = defineDeviceMessage({
     serverCaPem: Type.Optional(CertificatePem),
     /** The device's client certificate for this target (its TLS key, issued by the target's CA). */
     clientCertificatePem: Type.Optional(CertificatePem),
-  }),
-});
-
-export const UpdateOfferMessage = defineDeviceMessage({
-  kind: 'update-offer',
-  direction: 'downlink',
-  summary: 'The platform offers a signed firmware image; the device checks the manifest signature before installing.',
-  body: Struct({
-    rolloutId: AggregateId,
-    firmwareId: AggregateId,
-    version: FirmwareVersion,
-    imageDigest: Sha256Hex,
-    sizeBytes: Type.Integer({ minimum: 1, maximum: 256 * 1024 * 1024 }),
-    manifestDigest: Sha256Hex,
-    signature: EcdsaP256Signature,
-    /** Object-store key of the (device-encrypted) image. */
-    objectName: AggregateId,
   }),
 });
 
