@@ -14,7 +14,16 @@ import {
   SignedMetadataJson,
   updateFailureReasons,
 } from '../events/ota.events.js';
-import { Base64, FirmwareVersion, OneOf, Sha256Hex, SpkiDerBase64, Struct, Text } from '../primitives.js';
+import {
+  Base64,
+  EcdsaP256Signature,
+  FirmwareVersion,
+  OneOf,
+  Sha256Hex,
+  SpkiDerBase64,
+  Struct,
+  Text,
+} from '../primitives.js';
 import { defineDeviceMessage } from './define-device-message.js';
 
 /**
@@ -37,6 +46,8 @@ export const FirmwareKeysMessage = defineDeviceMessage({
     requestId: Type.Optional(AggregateId),
     ecdhPublicKey: SpkiDerBase64,
     mlKemPublicKey: MlKemPublicKey,
+    /** The enrolment key's signature over encryptionKeysAttestationBytes({ deviceId, ecdhPublicKey, mlKemPublicKey }). */
+    attestation: EcdsaP256Signature,
   }),
 });
 
@@ -90,8 +101,8 @@ export const UpdateOfferMessage = defineDeviceMessage({
     delegation: SignedMetadataJson,
     /** The release's targets metadata with both signatures (FirmwareImageSigned), as signed. */
     targets: SignedMetadataJson,
-    /** This device's hybrid (ECDH P-256 + ML-KEM-768) wrap of the rollout's content key. */
-    keyWrap: Type.String({ minLength: 2, maxLength: 16 * 1024 }),
+    /** This device's hybrid (ECDH P-256 + ML-KEM-768) wrap of the rollout's content key (@tunnelkey/firmware wrapContentKey). */
+    keyWrap: Base64(2048),
     /** Plaintext bytes per chunk (the last is shorter), and how many chunks. */
     chunkSize: Type.Integer({ minimum: 1, maximum: maxFirmwareChunkBytes }),
     chunkCount: Type.Integer({ minimum: 1, maximum: 1_000_000 }),

@@ -17,7 +17,17 @@
 import { Type } from '@sinclair/typebox';
 import { defineEvent } from '../define-event.js';
 import { AggregateId, IsoTimestamp } from '../envelope.js';
-import { Base64, Counter, FirmwareVersion, OneOf, Sha256Hex, SpkiDerBase64, Struct, Text } from '../primitives.js';
+import {
+  Base64,
+  Counter,
+  EcdsaP256Signature,
+  FirmwareVersion,
+  OneOf,
+  Sha256Hex,
+  SpkiDerBase64,
+  Struct,
+  Text,
+} from '../primitives.js';
 
 /** Product line (hardware id) a firmware image is built for, e.g. `fridge-x200`. */
 export const ProductId = AggregateId;
@@ -253,6 +263,8 @@ export const DeviceFirmwareKeysRecorded = defineEvent({
     deviceId: AggregateId,
     ecdhPublicKey: SpkiDerBase64,
     mlKemPublicKey: MlKemPublicKey,
+    /** The enrolment key's signature over the keys (anyone can check it against DeviceIdentityImported's key). */
+    attestation: EcdsaP256Signature,
   }),
 });
 
