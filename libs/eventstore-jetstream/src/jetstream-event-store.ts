@@ -4,6 +4,7 @@ import {
   jetstream,
   jetstreamManager,
   type ConsumerConfig,
+  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -71,6 +72,28 @@ export interface JetStreamEventStoreOptions {
   /** Where invalid events found on a stream go. Default: a `<NS>_PARKED` stream. */
   parked?: ParkedEventStore;
   logger?: Logger;
+}
+
+/**
+ * How long a subscription's or a follower's pull request lasts (nats.js default 30 s). Its idle
+ * heartbeat is half of it; two missed heartbeats are how nats.js notices a stalled consumer, and after
+ * a reconnect it checks the consumer again at this interval while JetStream does not answer: 5 s
+ * here instead of 30 s, for a pull request every 5 s per idle consumer.
+ */
+const pullExpiresMs = 5_000;
+
+/**
+ * nats.js 3.4 defect, worked around: when the server restarts it loses an ordered consumer, and
+ * nats.js re-creates it on reconnect, but without clearing its count of messages still owed by the
+ * old pull request; the new pull asks only for what that count leaves (often one message), and the
+ * follower then stalls until two heartbeats are missed (30 s with the default expiry). Measured in the
+ * fault suite (a NATS kill): the services' views caught up 30-60 s after the bus was back. Clearing
+ * the count at once, as nats.js itself does after missed heartbeats, resumes it within the second.
+ */
+async function resumeWhenRecreated(messages: ConsumerMessages): Promise<void> {
+  const internals = messages as unknown as { resetPending?: () => Promise<boolean> };
+  for await (const status of messages.status())
+    if (status.type === 'ordered_consumer_recreated') await internals.resetPending?.().catch(() => false);
 }
 
 /** Past this many events a read switches from direct gets (one round trip each) to an ordered consumer. */
@@ -222,7 +245,7 @@ export class JetStreamEventStore implements EventStore {
       await jsm.consumers.add(name, config);
     }
     const consumer = await this.#js.consumers.get(name, durable);
-    const messages = await consumer.consume({ max_messages: 32 });
+    const messages = await consumer.consume({ max_messages: 32, expires: pullExpiresMs });
     let stopping = false;
     let lastAcked = 0;
     const progress = new Set<() => void>();
@@ -315,7 +338,12 @@ export class JetStreamEventStore implements EventStore {
           new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error }),
         ),
       );
-    const messages = await consumer.consume({ max_messages: 1_000, threshold_messages: 500 });
+    const messages = await consumer.consume({
+      max_messages: 1_000,
+      threshold_messages: 500,
+      expires: pullExpiresMs,
+    });
+    void resumeWhenRecreated(messages);
     let lastSeen = from - 1;
     let lastDelivery = 0;
     let stopped = false;
