@@ -13,6 +13,7 @@ import { DeviceKeyId, OneOf, SerialHex, Sha256Hex, Struct, TlsKeyId } from '../p
 
 /** Why a certificate is renewed: its policy share of lifetime passed, an operator asked, or a suspected key exposure. */
 export const renewalReasons = ['scheduled', 'operator', 'key-exposure'] as const;
+export type RenewalReason = (typeof renewalReasons)[number];
 export const RenewalReason = OneOf(renewalReasons);
 
 /** The certificate a renewal replaces. */

@@ -26,6 +26,11 @@ import { KvCaKeyStore } from './jetstream/kv-ca-key-store.js';
 import { ObjectStoreCrlStore } from './jetstream/object-store-crl-store.js';
 import { CrlRefreshJob } from './publish-crl/crl-refresh.job.js';
 import { PublishCrlHandler } from './publish-crl/publish-crl.handler.js';
+import { CertificateSwitchedUplinkController } from './renew-certificates/certificate-switched.uplink-controller.js';
+import { RenewCertificatesHandler } from './renew-certificates/renew-certificates.handler.js';
+import { RenewCertificatesMsController } from './renew-certificates/renew-certificates.ms-controller.js';
+import { RenewalRecorder } from './renew-certificates/renewal-recorder.js';
+import { RenewalsJob } from './renew-certificates/renewals.job.js';
 import { RevocationRequestedReaction } from './revoke-certificates/revocation-requested.reaction.js';
 import { RevokeCertificatesHandler } from './revoke-certificates/revoke-certificates.handler.js';
 import { CrlHttpController } from './serve-crl/crl.http-controller.js';
@@ -45,6 +50,7 @@ import {
 import { DeviceEligibilityView } from './views/device-eligibility.view.js';
 import { PendingCsrRequestsView } from './views/pending-csr-requests.view.js';
 import { PendingRevocationRequestsView } from './views/pending-revocation-requests.view.js';
+import { RenewalsView } from './views/renewals.view.js';
 import { RevokedCertificatesView } from './views/revoked-certificates.view.js';
 
 /** Everything the CA needs besides what the platform module provides (NATS, the event store, metrics). */
@@ -98,7 +104,12 @@ export class CaModule {
     const { config } = options;
     return {
       module: CaModule,
-      controllers: [CertifyDevicesMsController, CreateIssuingAuthorityMsController, CrlHttpController],
+      controllers: [
+        CertifyDevicesMsController,
+        CreateIssuingAuthorityMsController,
+        RenewCertificatesMsController,
+        CrlHttpController,
+      ],
       providers: [
         { provide: CA_CONFIG, useValue: config },
         { provide: CA_LOGGER, useValue: options.logger ?? pino({ name: 'ca', level: config.logLevel }) },
@@ -147,6 +158,7 @@ export class CaModule {
         viewProvider(RevokedCertificatesView, viewDeps),
         viewProvider(PendingRevocationRequestsView, viewDeps),
         viewProvider(PendingCsrRequestsView, viewDeps),
+        viewProvider(RenewalsView, viewDeps),
         {
           provide: AUTHORITIES_READY,
           inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler, CA_LOGGER],
@@ -162,6 +174,10 @@ export class CaModule {
         RevokeCertificatesHandler,
         RevocationRequestedReaction,
         CrlRefreshJob,
+        RenewalRecorder,
+        RenewCertificatesHandler,
+        RenewalsJob,
+        CertificateSwitchedUplinkController,
       ],
     };
   }

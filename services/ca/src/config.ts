@@ -59,6 +59,18 @@ export const caConfigSchema = defineConfig({
     'A CSR request still unanswered this long after the first ask is given up (recorded as CsrRequestExpired)',
     { min: 1 },
   ),
+  renewalExpirySeconds: integer(
+    'CA_RENEWAL_EXPIRY_SECONDS',
+    3_600,
+    'A certificate renewal not completed (new certificate issued and the device switched to it) this long after it was requested is given up; the previous certificate stays valid',
+    { min: 1 },
+  ),
+  renewalCheckSeconds: integer(
+    'CA_RENEWAL_CHECK_SECONDS',
+    60,
+    "How often the CA looks for certificates past their policy's share of lifetime and renews them (0: no scheduled renewal)",
+    { min: 0 },
+  ),
   rootLifetimeDays: integer('CA_ROOT_LIFETIME_DAYS', 20 * 365, 'Validity of the root CA certificate, in days', {
     min: 1,
   }),
@@ -115,6 +127,10 @@ export interface CaConfig {
   csrRetrySeconds: number;
   /** From the first ask to giving the request up. */
   csrExpirySeconds: number;
+  /** From a renewal's request to giving it up unfinished. */
+  renewalExpirySeconds: number;
+  /** Period of the scheduled-renewal check; 0 turns scheduled renewal off. */
+  renewalCheckSeconds: number;
   rootLifetimeDays: number;
   issuingLifetimeDays: number;
   organization: string;

@@ -22,6 +22,8 @@ describe('CA configuration', () => {
       csrWindow: 1000,
       csrRetrySeconds: 30,
       csrExpirySeconds: 600,
+      renewalExpirySeconds: 3600,
+      renewalCheckSeconds: 60,
       rootLifetimeDays: 7300,
       issuingLifetimeDays: 3650,
       organization: 'tunnelkey',

@@ -35,7 +35,11 @@ export const lifetimeFromPolicy: TemplateModifier = {
   name: 'lifetime-from-policy',
   modify(template, ctx, authority) {
     const notBefore = Math.floor(ctx.request.receivedAt.getTime() / 1000) * 1000;
-    const lifetime = ctx.facts.policy!.certificateLifetimeDays * day;
+    const policy = ctx.facts.policy!;
+    // A renewal policy may set a lifetime shorter than a day (down to an hour): short-lived certificates.
+    const lifetime = policy.certificateLifetimeSeconds
+      ? policy.certificateLifetimeSeconds * 1000
+      : policy.certificateLifetimeDays * day;
     // A policy may ask for more than the issuing CA has left; RFC 5280 wants the leaf inside it.
     template.notBefore = new Date(notBefore);
     template.notAfter = new Date(Math.min(notBefore + lifetime, authority.certificate.notAfter.getTime()));

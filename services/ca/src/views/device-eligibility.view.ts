@@ -12,6 +12,7 @@ import {
   IdentityVerificationFailed,
   IdentityVerified,
   OwnershipTransferCompleted,
+  RenewalPolicyDefined,
   ServerPolicyDefined,
   type CertifyDevices,
   type CommandOf,
@@ -31,6 +32,10 @@ export interface PolicyRecord {
   certificateLifetimeDays: number;
   /** No registry event suspends issuance yet; kept so one can without touching the validators. */
   issuanceAllowed: boolean;
+  /** RenewalPolicyDefined: when certificates renew (absent: the defaults). */
+  renewal?: { renewAtShare: number; jitterShare: number };
+  /** RenewalPolicyDefined: a lifetime in seconds that overrides certificateLifetimeDays (short-lived certificates). */
+  certificateLifetimeSeconds?: number;
 }
 
 export interface BatchRecord {
@@ -85,7 +90,27 @@ export function evolveEligibility(state: DeviceEligibilityState, event: EventEnv
   switch (event.type) {
     case ServerPolicyDefined.type: {
       const { policyId, certificateLifetimeDays } = event.data as Data<typeof ServerPolicyDefined>;
-      state.policies.set(policyId, { policyId, certificateLifetimeDays, issuanceAllowed: true });
+      const { renewal, certificateLifetimeSeconds } = state.policies.get(policyId) ?? {};
+      state.policies.set(policyId, {
+        policyId,
+        certificateLifetimeDays,
+        issuanceAllowed: true,
+        // Its renewal settings are their own event: a redefinition keeps them.
+        ...(renewal ? { renewal } : {}),
+        ...(certificateLifetimeSeconds ? { certificateLifetimeSeconds } : {}),
+      });
+      break;
+    }
+    case RenewalPolicyDefined.type: {
+      const { policyId, renewAtShare, jitterShare, certificateLifetimeSeconds } = event.data as Data<
+        typeof RenewalPolicyDefined
+      >;
+      const policy = state.policies.get(policyId);
+      if (policy) {
+        policy.renewal = { renewAtShare, jitterShare };
+        if (certificateLifetimeSeconds) policy.certificateLifetimeSeconds = certificateLifetimeSeconds;
+        else delete policy.certificateLifetimeSeconds;
+      }
       break;
     }
     case BatchCreated.type: {
@@ -186,7 +211,8 @@ export class DeviceEligibilityView extends InMemoryView<DeviceEligibilityState> 
         sources: [{ context: 'registry' }],
         // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
         // when the state or evolve changes.
-        checkpoint: { owner: 'ca', version: 1 },
+        // 2: policies carry their renewal settings (RenewalPolicyDefined).
+        checkpoint: { owner: 'ca', version: 2 },
         initialState: initialEligibilityState,
         evolve: (state, recorded) => evolveEligibility(state, recorded.event),
       },
