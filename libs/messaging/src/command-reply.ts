@@ -26,8 +26,9 @@ const passThroughName =
   /^(CommandRejected|ContractViolation|ValidationError|ConcurrencyError|CommandFailed|[A-Za-z]+Rejected)$/;
 
 /**
- * Maps any error to a reply. Our typed errors (with a `code`) keep their code and message; anything
- * else becomes INTERNAL with a generic message, because an unknown error's text may carry input or
+ * Maps any error to a reply. Our typed errors (with a `code`) keep their code and message; an
+ * unavailable store (code UNAVAILABLE, e.g. StoreUnavailableError) is UNAVAILABLE with a generic
+ * message, as a command nobody answered is; anything else becomes INTERNAL with a generic message, because an unknown error's text may carry input or
  * key material we must not echo.
  */
 export function errorReply(error: unknown): CommandReply<never> {
@@ -46,5 +47,12 @@ export function errorReply(error: unknown): CommandReply<never> {
       },
     };
   }
+  // The store (or another dependency) did not answer: nothing was refused, and the same command
+  // (same commandId: commands are idempotent) may be sent again. Its own message stays in the log.
+  if (error instanceof Error && (error as { code?: unknown }).code === 'UNAVAILABLE')
+    return {
+      ok: false,
+      error: { code: 'UNAVAILABLE', message: 'the service could not reach its store; send the command again' },
+    };
   return { ok: false, error: { code: 'INTERNAL', message: 'internal error; see the service log' } };
 }
