@@ -75,6 +75,7 @@ export function checkHeader(header: ChunkedEncryptionHeader): void {
 
 /** Plaintext length of chunk `index`. */
 export function chunkPlaintextLength(header: ChunkedEncryptionHeader, index: number): number {
+  checkHeader(header);
   checkIndex(header, index);
   return index === header.chunkCount - 1 ? header.plaintextLength - index * header.chunkSize : header.chunkSize;
 }

@@ -25,7 +25,11 @@ export type SignatureScheme = 'ecdsa-sha2-nistp256' | 'ml-dsa-65';
 export interface TufKey {
   keytype: 'ecdsa' | 'ml-dsa';
   scheme: SignatureScheme;
-  /** ECDSA: SPKI PEM (as securesystemslib writes it); ML-DSA-65: the 1,952-byte public key, hex. */
+  /**
+   * Hex. ECDSA: the uncompressed point (65 bytes; @tufjs/models reads this form); ML-DSA-65: the
+   * 1,952-byte public key. Hex, not PEM: every string stays printable ASCII, where the canonical JSON
+   * we sign (RFC 8785) and TUF's OLPC canonical JSON are the same bytes (PEM's newlines are not).
+   */
   keyval: { public: string };
 }
 
@@ -65,17 +69,18 @@ export interface FirmwareSigningSecrets {
 export const mlDsa65PublicKeyBytes = 1952;
 export const mlDsa65SignatureBytes = 3309;
 
-const pemOf = (spkiDer: Uint8Array): string =>
-  `-----BEGIN PUBLIC KEY-----\n${(
-    Buffer.from(spkiDer)
-      .toString('base64')
-      .match(/.{1,64}/g) ?? []
-  ).join('\n')}\n-----END PUBLIC KEY-----\n`;
+/** What precedes the uncompressed point in every P-256 SubjectPublicKeyInfo (RFC 5480). */
+const p256SpkiPrefix = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
+function p256Point(spki: Uint8Array): Buffer {
+  const jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+  return Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+}
 
 /** The TUF key object of a public key. */
 export function tufKeyOf(scheme: SignatureScheme, publicKey: Uint8Array): TufKey {
   return scheme === 'ecdsa-sha2-nistp256'
-    ? { keytype: 'ecdsa', scheme, keyval: { public: pemOf(publicKey) } }
+    ? { keytype: 'ecdsa', scheme, keyval: { public: p256Point(publicKey).toString('hex') } }
     : { keytype: 'ml-dsa', scheme, keyval: { public: Buffer.from(publicKey).toString('hex') } };
 }
 
@@ -104,11 +109,12 @@ export function firmwarePublicKey(scheme: SignatureScheme, publicKey: Uint8Array
 
 /** Public key from a TUF key object (what a device reads out of a delegation). */
 export function firmwarePublicKeyFromTuf(key: TufKey): FirmwarePublicKey {
-  if (key.keytype === 'ecdsa' && key.scheme === 'ecdsa-sha2-nistp256') {
-    const base64 = key.keyval.public.replace(/-----[^-]+-----|\s/g, '');
-    return firmwarePublicKey(key.scheme, new Uint8Array(Buffer.from(base64, 'base64')));
-  }
-  if (key.keytype === 'ml-dsa' && key.scheme === 'ml-dsa-65' && /^[0-9a-f]+$/.test(key.keyval.public))
+  if (key.keytype === 'ecdsa' && key.scheme === 'ecdsa-sha2-nistp256' && /^04[0-9a-f]{128}$/.test(key.keyval.public))
+    return firmwarePublicKey(
+      key.scheme,
+      new Uint8Array(Buffer.concat([p256SpkiPrefix, Buffer.from(key.keyval.public, 'hex')])),
+    );
+  if (key.keytype === 'ml-dsa' && key.scheme === 'ml-dsa-65' && /^[0-9a-f]{3904}$/.test(key.keyval.public))
     return firmwarePublicKey(key.scheme, new Uint8Array(Buffer.from(key.keyval.public, 'hex')));
   throw new FirmwareKeyError('unsupported TUF key type or scheme', { keytype: key.keytype, scheme: key.scheme });
 }

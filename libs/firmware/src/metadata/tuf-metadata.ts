@@ -11,7 +11,8 @@ import type { TufKey } from '../keys/signing-keys.js';
  * - a release: targets metadata of the `firmware` role describing exactly one image (length,
  *   sha256, and our fields under `custom.tunnelkey`), signed by both delegated keys.
  * Signing bytes are the canonical JSON of `signed` (contracts' canonicalJson, RFC 8785); for the
- * printable-ASCII strings and integers we allow it is byte-for-byte TUF's OLPC canonical JSON.
+ * printable-ASCII strings and integers we allow (keys in hex, not PEM) it is byte-for-byte TUF's
+ * OLPC canonical JSON, so TUF tooling verifies our signatures over its own canonical form.
  */
 export const TUF_SPEC_VERSION = '1.0.31';
 export const FIRMWARE_ROLE = 'firmware';
@@ -118,7 +119,7 @@ function readKey(raw: unknown, at: string): TufKey {
   const scheme = str(raw, 'scheme');
   const keyval = obj(raw, 'keyval');
   const pub = keyval['public'];
-  if (typeof pub !== 'string' || pub.length > 8192 || !/^[\x20-\x7e\n]*$/.test(pub)) fail(`${at}/keyval`);
+  if (typeof pub !== 'string' || pub.length > 8192 || !hex.test(pub)) fail(`${at}/keyval`);
   if (!((keytype === 'ecdsa' && scheme === 'ecdsa-sha2-nistp256') || (keytype === 'ml-dsa' && scheme === 'ml-dsa-65')))
     fail(`${at}/scheme`);
   return { keytype, scheme, keyval: { public: pub } };
