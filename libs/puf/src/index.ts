@@ -3,19 +3,27 @@
 // scalars never cross this boundary: callers get non-extractable CryptoKeys and public data.
 
 // Device facade
-export { PufDevice, deriveKeysFromRead, enrolmentRecordToJson } from './device/puf-device.js';
-export type { EnrolmentRecord, ManufactureOptions, PufRead } from './device/puf-device.js';
+export {
+  PufDevice,
+  deriveFirmwareDecryptionKeysFromRead,
+  deriveKeysFromRead,
+  enrolmentRecordToJson,
+} from './device/puf-device.js';
+export type { EnrolmentRecord, FirmwareDecryptionKeys, ManufactureOptions, PufRead } from './device/puf-device.js';
 
 // Keys and identity
 export {
   ENROLMENT_CONTEXT,
   FIRMWARE_DECRYPTION_CONTEXT,
+  FIRMWARE_KEM_CONTEXT,
   keyAlgorithmOf,
   keyContextLabel,
   ownerContext,
   tlsContext,
 } from './keys/key-context.js';
-export type { KeyContext } from './keys/key-context.js';
+export type { KemKeyContext, KeyContext } from './keys/key-context.js';
+export { ML_KEM_768_PUBLIC_KEY_BYTES } from './keys/ml-kem-key-derivation.js';
+export type { DerivedKemKeyPair } from './keys/ml-kem-key-derivation.js';
 export type { DerivedKeyPair } from './keys/p256-key-derivation.js';
 export { importPublicKey } from './keys/p256-key-derivation.js';
 export {

@@ -1,7 +1,13 @@
 import { HelperData, serialiseHelperData, toHelperData } from '../extractor/helper-data.js';
 import { enrolResponse, recoverRootSecret } from '../extractor/fuzzy-extractor.js';
 import { identityFromPublicKey } from '../keys/device-identity.js';
-import { ENROLMENT_CONTEXT, KeyContext } from '../keys/key-context.js';
+import {
+  ENROLMENT_CONTEXT,
+  FIRMWARE_DECRYPTION_CONTEXT,
+  FIRMWARE_KEM_CONTEXT,
+  KeyContext,
+} from '../keys/key-context.js';
+import { DerivedKemKeyPair, deriveMlKemKeyPair } from '../keys/ml-kem-key-derivation.js';
 import { DerivedKeyPair, deriveContextSecret, deriveP256KeyPair } from '../keys/p256-key-derivation.js';
 import { SimulationSeed } from '../simulation/deterministic-prng.js';
 import { OperatingConditions, conditions as withDefaults } from '../simulation/operating-conditions.js';
@@ -13,6 +19,16 @@ import {
   validateProfile,
 } from '../simulation/puf-profiles.js';
 import { SimulatedCellArray, manufacturingSeed, randomManufacturingSeed } from '../simulation/simulated-cell-array.js';
+
+/**
+ * The device's two firmware-decryption keys, from one PUF read: the ECDH P-256 pair of the
+ * `firmware-decryption` context and the ML-KEM-768 pair of the `firmware-kem` context (the hybrid
+ * key wrap of OTA content keys needs both). Drop them after use; `mlKem.dispose()` wipes the KEM key.
+ */
+export interface FirmwareDecryptionKeys {
+  readonly ecdh: DerivedKeyPair;
+  readonly mlKem: DerivedKemKeyPair;
+}
 
 /** What enrolment hands out: all public, all a device keeps in flash (no private key, no root secret). */
 export interface EnrolmentRecord {
@@ -146,6 +162,14 @@ export class PufDevice {
     return keysFromResponse(this.readResponse(at), contexts, parsed);
   }
 
+  /** Re-read the PUF and derive both firmware-decryption keys (ECDH P-256 + ML-KEM-768) from that one read. */
+  async deriveFirmwareDecryptionKeys(
+    helperData: HelperData | Uint8Array | string,
+    at: Partial<OperatingConditions> = {},
+  ): Promise<FirmwareDecryptionKeys> {
+    return firmwareKeysFromResponse(this.readResponse(at), toHelperData(helperData));
+  }
+
   /**
    * Takes this silicon's next read without performing it: `deriveKeysFromRead(read, ...)`, in any
    * thread, then gives exactly what `deriveKeys` would have given here.
@@ -166,6 +190,37 @@ export async function deriveKeysFromRead(
   validateProfile(read.profile);
   const cells = new SimulatedCellArray(read.seed, cellCountOf(read.profile), read.profile.cells);
   return keysFromResponse(cells.readAt(read.readIndex, withDefaults(at)), contexts, parsed);
+}
+
+/** `PufDevice.deriveFirmwareDecryptionKeys` for a read reserved with `reserveRead`. */
+export async function deriveFirmwareDecryptionKeysFromRead(
+  read: PufRead,
+  helperData: HelperData | Uint8Array | string,
+  at: Partial<OperatingConditions> = {},
+): Promise<FirmwareDecryptionKeys> {
+  const parsed = toHelperData(helperData);
+  validateProfile(read.profile);
+  const cells = new SimulatedCellArray(read.seed, cellCountOf(read.profile), read.profile.cells);
+  return firmwareKeysFromResponse(cells.readAt(read.readIndex, withDefaults(at)), parsed);
+}
+
+async function firmwareKeysFromResponse(response: Uint8Array, helperData: HelperData): Promise<FirmwareDecryptionKeys> {
+  let rootSecret: Uint8Array;
+  try {
+    rootSecret = recoverRootSecret(response, helperData);
+  } finally {
+    response.fill(0);
+  }
+  const ecdhSecret = deriveContextSecret(rootSecret, FIRMWARE_DECRYPTION_CONTEXT);
+  const kemSecret = deriveContextSecret(rootSecret, FIRMWARE_KEM_CONTEXT);
+  rootSecret.fill(0);
+  try {
+    const mlKem = deriveMlKemKeyPair(kemSecret);
+    return { ecdh: await deriveP256KeyPair(ecdhSecret, FIRMWARE_DECRYPTION_CONTEXT), mlKem };
+  } finally {
+    ecdhSecret.fill(0);
+    kemSecret.fill(0);
+  }
 }
 
 /** Response -> root secret -> one key pair per context; every secret wiped once used. */

@@ -11,7 +11,14 @@ export type KeyContext =
   | { readonly purpose: 'owner'; readonly epoch: number }
   | { readonly purpose: 'firmware-decryption' };
 
+/**
+ * The context of the device's ML-KEM-768 decapsulation key (firmware key wrap, with the ECDH key of
+ * `firmware-decryption`). Not a KeyContext: it yields a 64-byte ML-KEM seed, not a P-256 pair.
+ */
+export type KemKeyContext = { readonly purpose: 'firmware-kem' };
+
 export const ENROLMENT_CONTEXT: KeyContext = Object.freeze({ purpose: 'enrolment' });
+export const FIRMWARE_KEM_CONTEXT: KemKeyContext = Object.freeze({ purpose: 'firmware-kem' });
 export const FIRMWARE_DECRYPTION_CONTEXT: KeyContext = Object.freeze({ purpose: 'firmware-decryption' });
 export const tlsContext = (generation: number): KeyContext => ({ purpose: 'tls', generation });
 export const ownerContext = (epoch: number): KeyContext => ({ purpose: 'owner', epoch });
@@ -24,7 +31,7 @@ function counter(name: string, value: number): number {
 }
 
 /** The HKDF info label of a context: stable, versioned, unambiguous (no free text). */
-export function keyContextLabel(context: KeyContext): string {
+export function keyContextLabel(context: KeyContext | KemKeyContext): string {
   switch (context.purpose) {
     case 'enrolment':
       return 'tunnelkey/puf/key/v1/enrolment';
@@ -34,6 +41,8 @@ export function keyContextLabel(context: KeyContext): string {
       return `tunnelkey/puf/key/v1/owner/epoch/${counter('epoch', context.epoch)}`;
     case 'firmware-decryption':
       return 'tunnelkey/puf/key/v1/firmware-decryption';
+    case 'firmware-kem':
+      return 'tunnelkey/puf/key/v1/firmware-kem/ml-kem-768';
     default: {
       const never: never = context;
       throw new InvalidPufParameterError('unknown key context', {

@@ -1,6 +1,6 @@
 import { createECDH, hkdfSync, webcrypto } from 'node:crypto';
 import { p256SpkiFromPoint } from './device-identity.js';
-import { KeyContext, keyAlgorithmOf, keyContextLabel } from './key-context.js';
+import { KemKeyContext, KeyContext, keyAlgorithmOf, keyContextLabel } from './key-context.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -12,7 +12,7 @@ const CONTEXT_SALT = Buffer.from('tunnelkey/puf/contexts/v1');
 const SCALAR_INFO = Buffer.from('tunnelkey/puf/p256-scalar/v1');
 
 /** 256-bit secret for one context: HKDF-SHA-256(root, label). Independent across labels. */
-export function deriveContextSecret(rootSecret: Uint8Array, context: KeyContext): Uint8Array {
+export function deriveContextSecret(rootSecret: Uint8Array, context: KeyContext | KemKeyContext): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', rootSecret, CONTEXT_SALT, keyContextLabel(context), CONTEXT_SECRET_LENGTH));
 }
 
