@@ -22,6 +22,8 @@ import { OnboardDevicesHandler } from './onboard-devices/onboard-devices.handler
 import { RegisterTargetMsController } from './register-target/register-target.ms-controller.js';
 import { RegisterTargetHandler } from './register-target/register-target.handler.js';
 import { PublishedCrlsReaction } from './revoke-device/published-crls.reaction.js';
+import { RenewTargetCertificatesHandler } from './renew-target-certificates/renew-target-certificates.handler.js';
+import { RenewedCertificatesReaction } from './renew-target-certificates/renewed-certificates.reaction.js';
 import { RevokeDeviceHandler } from './revoke-device/revoke-device.handler.js';
 import { DeviceWriter } from './shared/device-writer.js';
 import { InMemoryTargetCredentialStore, type TargetCredentialStore } from './shared/target-credentials.js';
@@ -131,6 +133,8 @@ export class OnboardingModule {
         TelemetryFlushJob,
         RevokeDeviceHandler,
         PublishedCrlsReaction,
+        RenewTargetCertificatesHandler,
+        RenewedCertificatesReaction,
       ],
       exports: [
         BatchPlanView,

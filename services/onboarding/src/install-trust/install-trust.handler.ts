@@ -203,10 +203,13 @@ export class InstallTrustHandler {
     const entries: TargetCrlEntry[] = [];
     for (const onboarding of this.targets.onboardedTo(targetId)) {
       const { deviceId } = onboarding;
-      for (const { serialNumber, replacedAt } of this.targets.replacedCertificates(deviceId, targetId))
-        entries.push({ serialNumber, revokedAt: new Date(replacedAt) });
-      if (!onboarding.certificate) continue;
       const device = this.certificates.device(deviceId);
+      // Rotate, then revoke: a certificate a renewal replaced stays valid until the device switched.
+      const pendingSince = device?.renewalPendingSince ? Date.parse(device.renewalPendingSince) : Infinity;
+      for (const { serialNumber, replacedAt } of this.targets.replacedCertificates(deviceId, targetId))
+        if (new Date(replacedAt).getTime() < pendingSince)
+          entries.push({ serialNumber, revokedAt: new Date(replacedAt) });
+      if (!onboarding.certificate) continue;
       const cut =
         cutting.has(deviceId) ||
         isRevoked(this.certificates, this.plans, deviceId) ||

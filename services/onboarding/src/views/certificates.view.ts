@@ -7,8 +7,10 @@ import { InMemoryView } from '@tunnelkey/messaging';
 import {
   AuthorityCreated,
   CertificateIssued,
+  CertificateRenewalCompleted,
   CertificateRevoked,
   CrlPublished,
+  DeviceCertificateRenewed,
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
@@ -34,6 +36,12 @@ export interface DeviceCertificate {
    * handshakes then, so dropping its session would only let it reconnect.
    */
   listedOnCrl?: number;
+  /**
+   * Rotate, then revoke: set when a renewal gave the device a new certificate (DeviceCertificateRenewed),
+   * cleared when the device switched to it (CertificateRenewalCompleted). Target certificates replaced
+   * since then stay off the target CRLs meanwhile: the device may still be connected with them.
+   */
+  renewalPendingSince?: string;
 }
 
 export class CertificatesState {
@@ -124,6 +132,13 @@ export class CertificatesState {
         this.#awaitingCrl.get(data.authorityId)!.add(data.deviceId);
         break;
       }
+      case DeviceCertificateRenewed.type:
+        this.device((event.data as D<typeof DeviceCertificateRenewed>).deviceId).renewalPendingSince ??=
+          event.occurredAt;
+        break;
+      case CertificateRenewalCompleted.type:
+        delete this.device((event.data as D<typeof CertificateRenewalCompleted>).deviceId).renewalPendingSince;
+        break;
       case CrlPublished.type: {
         const data = event.data as D<typeof CrlPublished>;
         for (const deviceId of this.#awaitingCrl.get(data.authorityId) ?? [])
@@ -166,7 +181,8 @@ export class CertificatesView extends InMemoryView<CertificatesState> {
         checkpoint: {
           owner: 'onboarding',
           // 3: the platform certificates' PEMs and revocation times; no CrlPublished kept.
-          version: 3,
+          // 4: renewals pending a switch (renewalPendingSince).
+          version: 4,
           toCheckpoint: (state) => state.toCheckpoint(),
           fromCheckpoint: (stored) => CertificatesState.fromCheckpoint(stored),
         },
