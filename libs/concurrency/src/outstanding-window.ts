@@ -116,6 +116,17 @@ export class OutstandingWindow<T> {
     entry.nextAttemptAt = this.options.now() + this.options.retryMs;
   }
 
+  /**
+   * Makes every outstanding entry due now (the next `due()` lists it), its doubling kept: what was
+   * sent before the bus went away may be lost, and its next send would otherwise wait out the
+   * retry interval. Returns how many entries that covers.
+   */
+  dueNow(): number {
+    const now = this.options.now();
+    for (const entry of this.#outstanding.values()) entry.nextAttemptAt = Math.min(entry.nextAttemptAt, now);
+    return this.#outstanding.size;
+  }
+
   /** The entries past their expiry, and the others due to be sent again. */
   due(): { expired: Outstanding<T>[]; due: Outstanding<T>[] } {
     const now = this.options.now();

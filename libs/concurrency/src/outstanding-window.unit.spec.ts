@@ -77,6 +77,22 @@ describe('outstanding window', () => {
     expect(window.due()).toEqual({ expired: [a], due: [] });
   });
 
+  it('dueNow makes every outstanding entry due at once, its doubling kept', async () => {
+    const { window, entries, tick } = windowOf(4);
+    window.add(entries('a', 'b'));
+    await window.idle();
+    window.sent(window.get('b')!); // b: 2 sends, next one 20 s on
+    tick(1_000);
+    expect(window.due().due).toEqual([]);
+    expect(window.dueNow()).toBe(2);
+    expect(window.due().due.map((e) => e.key)).toEqual(['a', 'b']);
+    window.sent(window.get('b')!); // the 3rd send: the next one 40 s on, as without dueNow
+    tick(39_999);
+    expect(window.due().due.map((e) => e.key)).toEqual(['a']);
+    tick(1);
+    expect(window.due().due.map((e) => e.key)).toEqual(['a', 'b']);
+  });
+
   it('an attempt that fails keeps the entry (reported), one that releases frees the slot', async () => {
     const { window, errors, entries } = windowOf(1, async (entry, w) => {
       if (entry.key === 'skip') w.release(entry.key);
