@@ -8,3 +8,4 @@ export * from './view-provider.js';
 export * from './durable-reaction.js';
 export * from './in-memory-view.js';
 export * from './http-edge.js';
+export * from './connection-watch.js';
