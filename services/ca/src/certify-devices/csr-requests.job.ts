@@ -24,7 +24,8 @@ import {
   handleCommand,
   type EventStore,
 } from '@tunnelkey/eventstore';
-import { EVENT_STORE, METRICS_REGISTRY } from '@tunnelkey/messaging';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ConnectionWatch, EVENT_STORE, METRICS_REGISTRY, NATS_CONNECTION } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { caActor } from '../authority/certificate-authority.js';
@@ -74,6 +75,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #stopListening: () => void;
   readonly #counted: Counter<'outcome'> | undefined;
   readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+  #watch: ConnectionWatch | undefined;
   #started = false;
   #stopped = false;
 
@@ -86,6 +88,7 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(CA_LOGGER) private readonly logger: Logger,
     @Optional() @Inject(METRICS_REGISTRY) metrics?: Registry,
+    @Optional() @Inject(NATS_CONNECTION) private readonly nats?: NatsConnection,
   ) {
     this.#window = new OutstandingWindow<AskItem>({
       size: config.csrWindow,
@@ -140,10 +143,13 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     this.#started = true;
     this.resume();
     this.#task.start();
+    // Asks sent just before the bus went away may be lost with it: asked again as soon as it is back.
+    if (this.nats) this.#watch = new ConnectionWatch(this.nats, () => void this.#window.dueNow());
   }
 
   async onModuleDestroy(): Promise<void> {
     this.#stopped = true;
+    this.#watch?.stop();
     this.#stopListening();
     await this.#task.stop();
     // Frees every slot: the devices still queued pass through without being asked.

@@ -21,7 +21,8 @@
  * other finds another nonce digest and leaves it. The devices not challenged yet are held in memory
  * only: a command cut short by a restart is finished by retrying it (same commandId).
  */
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { OutstandingWindow, PeriodicTask, type Outstanding } from '@tunnelkey/concurrency';
 import { IdentityChallengeMessage } from '@tunnelkey/contracts';
 import {
@@ -32,7 +33,7 @@ import {
   type EventStore,
 } from '@tunnelkey/eventstore';
 import type { CommandMetadata } from '@tunnelkey/contracts';
-import { EVENT_STORE } from '@tunnelkey/messaging';
+import { ConnectionWatch, EVENT_STORE, NATS_CONNECTION } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { RegistryConfig } from '../config.js';
 import { deviceDecider } from '../deciders/device.decider.js';
@@ -74,6 +75,7 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
   readonly #ttlMs: number;
   readonly #stopListening: () => void;
   readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+  #watch: ConnectionWatch | undefined;
   #started = false;
   #stopped = false;
 
@@ -91,6 +93,7 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
     >,
     @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
     @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(NATS_CONNECTION) private readonly nats?: NatsConnection,
   ) {
     this.#ttlMs = config.challengeTtlSeconds * 1000;
     this.#window = new OutstandingWindow<ChallengeItem>({
@@ -133,10 +136,13 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
     this.#started = true;
     this.resume();
     this.#task.start();
+    // Challenges sent just before the bus went away may be lost with it: sent again as soon as it is back.
+    if (this.nats) this.#watch = new ConnectionWatch(this.nats, () => void this.#window.dueNow());
   }
 
   async onModuleDestroy(): Promise<void> {
     this.#stopped = true;
+    this.#watch?.stop();
     this.#stopListening();
     await this.#task.stop();
     await this.#window.close();
