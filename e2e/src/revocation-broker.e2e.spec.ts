@@ -6,8 +6,9 @@
  * observation comes from the devices' own MQTT links (connect, disconnect, refused handshake), i.e.
  * what the broker did, not what our services claim.
  *
- * `npm run bench:revoke` runs this with 1,000 connected devices and reads the printed latencies
- * (revoke command sent -> the device's session dropped by the broker).
+ * It prints the latencies it sees (revoke command sent -> the device's session dropped by the
+ * broker); `npm run bench:revoke` (e2e/src/bench/revoke.bench.ts) measures the same flows at
+ * scale, with the fleet in processes of its own.
  */
 import { randomUUID } from 'node:crypto';
 import { RevokeBatch, RevokeDevice } from '@tunnelkey/contracts';

@@ -1,6 +1,7 @@
 /** What a bench and its fleet process (fleet-process.ts) say to each other, and the bench's side of it. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { FleetStats, MqttLinkEvent } from '@tunnelkey/device-fleet';
 
 export type FleetRequest =
   | {
@@ -14,22 +15,42 @@ export type FleetRequest =
       hardwareThreads: number;
     }
   | { type: 'stats' }
+  /** Connects every onboarded device (Fleet.connect); its link events come back as `links` messages. */
+  | { type: 'connect'; telemetryIntervalMs: number; concurrency: number }
+  | { type: 'devices' }
   | { type: 'stop' };
 
 export type FleetReply =
   | { type: 'manufactured'; identityFileJson: string }
-  | { type: 'stats'; byState: Record<string, number> }
+  | { type: 'stats'; byState: Record<string, number>; mqtt: FleetStats['mqtt'] }
+  | { type: 'connecting'; started: number }
+  | { type: 'devices'; deviceIds: string[] }
   | { type: 'stopped' }
   | { type: 'failed'; message: string };
+
+/** Link events, sent unasked in batches (one IPC message per ~50 ms, not one per event). */
+export interface FleetLinks {
+  type: 'links';
+  events: MqttLinkEvent[];
+}
 
 /** The fleet process, one request at a time. */
 export class FleetProcess {
   readonly #child: ChildProcess;
   #exited = false;
+  #onLinks: ((events: readonly MqttLinkEvent[]) => void) | undefined;
 
   private constructor(child: ChildProcess) {
     this.#child = child;
     child.once('exit', () => (this.#exited = true));
+    child.on('message', (message: FleetReply | FleetLinks) => {
+      if (message.type === 'links') this.#onLinks?.(message.events);
+    });
+  }
+
+  /** Where the link events of `connect` go (timestamps are the fleet process's `Date.now()`). */
+  onLinks(listener: (events: readonly MqttLinkEvent[]) => void): void {
+    this.#onLinks = listener;
   }
 
   /** `profileDir`: the fleet process writes its whole CPU profile there when it stops (node --cpu-prof). */
@@ -62,12 +83,15 @@ export class FleetProcess {
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) =>
         reject(new Error(`the fleet process exited (${code}) during ${request.type}`));
-      this.#child.once('exit', onExit);
-      this.#child.once('message', (message: FleetReply) => {
+      const onMessage = (message: FleetReply | FleetLinks) => {
+        if (message.type === 'links') return;
         this.#child.off('exit', onExit);
+        this.#child.off('message', onMessage);
         if (message.type === expected) resolve(message as Extract<FleetReply, { type: T }>);
         else reject(new Error(message.type === 'failed' ? message.message : `unexpected ${message.type}`));
-      });
+      };
+      this.#child.once('exit', onExit);
+      this.#child.on('message', onMessage);
       this.#child.send(request);
     });
   }

@@ -6,9 +6,17 @@
  */
 import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
-import type { FleetReply, FleetRequest } from './fleet-ipc.js';
+import type { MqttLinkEvent } from '@tunnelkey/device-fleet';
+import type { FleetLinks, FleetReply, FleetRequest } from './fleet-ipc.js';
 
-const reply = (message: FleetReply) => process.send!(message);
+const reply = (message: FleetReply | FleetLinks) => process.send!(message);
+
+let links: MqttLinkEvent[] = [];
+const flushLinks = () => {
+  if (links.length === 0) return;
+  reply({ type: 'links', events: links });
+  links = [];
+};
 
 let fleet: Fleet | undefined;
 
@@ -35,7 +43,22 @@ async function handle(request: FleetRequest): Promise<void> {
       return;
     }
     case 'stats': {
-      reply({ type: 'stats', byState: fleet ? fleet.stats().byState : {} });
+      const stats = fleet!.stats();
+      reply({ type: 'stats', byState: stats.byState, mqtt: stats.mqtt });
+      return;
+    }
+    case 'connect': {
+      setInterval(flushLinks, 50).unref();
+      const summary = fleet!.connect({
+        telemetryIntervalMs: request.telemetryIntervalMs,
+        concurrency: request.concurrency,
+        onEvent: (event) => void links.push(event),
+      });
+      reply({ type: 'connecting', started: summary.started });
+      return;
+    }
+    case 'devices': {
+      reply({ type: 'devices', deviceIds: [...fleet!.devices()].map((d) => d.deviceId) });
       return;
     }
     case 'stop': {
