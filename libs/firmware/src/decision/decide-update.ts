@@ -206,10 +206,17 @@ export function decideUpdate(state: DeviceUpdateState, offer: UpdateOfferDocumen
   };
 }
 
-/** After download and decryption: the image is exactly the one the metadata describes. */
-export function checkDownloadedImage(release: VerifiedRelease, image: Uint8Array): UpdateRefused | undefined {
-  if (image.length !== release.length) return refuse('length', `${image.length}`);
-  const digest = createHash('sha256').update(image).digest('hex');
+/**
+ * After download and decryption: the image is exactly the one the metadata describes. Takes the
+ * image, or its SHA-256 (hex) and length when the device hashed it chunk by chunk as it wrote it.
+ */
+export function checkDownloadedImage(
+  release: VerifiedRelease,
+  image: Uint8Array | { sha256: string; length: number },
+): UpdateRefused | undefined {
+  const length = image instanceof Uint8Array ? image.length : image.length;
+  if (length !== release.length) return refuse('length', `${length}`);
+  const digest = image instanceof Uint8Array ? createHash('sha256').update(image).digest('hex') : image.sha256;
   if (digest !== release.imageSha256) return refuse('digest', 'sha256');
   return undefined;
 }

@@ -28,6 +28,8 @@ import { SimulatedCellArray, manufacturingSeed, randomManufacturingSeed } from '
 export interface FirmwareDecryptionKeys {
   readonly ecdh: DerivedKeyPair;
   readonly mlKem: DerivedKemKeyPair;
+  /** The pairs of `also` (e.g. the enrolment key that signs the update's messages), same read. */
+  readonly also: DerivedKeyPair[];
 }
 
 /** What enrolment hands out: all public, all a device keeps in flash (no private key, no root secret). */
@@ -162,12 +164,16 @@ export class PufDevice {
     return keysFromResponse(this.readResponse(at), contexts, parsed);
   }
 
-  /** Re-read the PUF and derive both firmware-decryption keys (ECDH P-256 + ML-KEM-768) from that one read. */
+  /**
+   * Re-read the PUF and derive both firmware-decryption keys (ECDH P-256 + ML-KEM-768), and the
+   * pairs of `also`, from that one read.
+   */
   async deriveFirmwareDecryptionKeys(
     helperData: HelperData | Uint8Array | string,
     at: Partial<OperatingConditions> = {},
+    also: readonly KeyContext[] = [],
   ): Promise<FirmwareDecryptionKeys> {
-    return firmwareKeysFromResponse(this.readResponse(at), toHelperData(helperData));
+    return firmwareKeysFromResponse(this.readResponse(at), toHelperData(helperData), also);
   }
 
   /**
@@ -197,14 +203,19 @@ export async function deriveFirmwareDecryptionKeysFromRead(
   read: PufRead,
   helperData: HelperData | Uint8Array | string,
   at: Partial<OperatingConditions> = {},
+  also: readonly KeyContext[] = [],
 ): Promise<FirmwareDecryptionKeys> {
   const parsed = toHelperData(helperData);
   validateProfile(read.profile);
   const cells = new SimulatedCellArray(read.seed, cellCountOf(read.profile), read.profile.cells);
-  return firmwareKeysFromResponse(cells.readAt(read.readIndex, withDefaults(at)), parsed);
+  return firmwareKeysFromResponse(cells.readAt(read.readIndex, withDefaults(at)), parsed, also);
 }
 
-async function firmwareKeysFromResponse(response: Uint8Array, helperData: HelperData): Promise<FirmwareDecryptionKeys> {
+async function firmwareKeysFromResponse(
+  response: Uint8Array,
+  helperData: HelperData,
+  also: readonly KeyContext[],
+): Promise<FirmwareDecryptionKeys> {
   let rootSecret: Uint8Array;
   try {
     rootSecret = recoverRootSecret(response, helperData);
@@ -213,13 +224,19 @@ async function firmwareKeysFromResponse(response: Uint8Array, helperData: Helper
   }
   const ecdhSecret = deriveContextSecret(rootSecret, FIRMWARE_DECRYPTION_CONTEXT);
   const kemSecret = deriveContextSecret(rootSecret, FIRMWARE_KEM_CONTEXT);
+  const alsoSecrets = also.map((c) => deriveContextSecret(rootSecret, c));
   rootSecret.fill(0);
   try {
     const mlKem = deriveMlKemKeyPair(kemSecret);
-    return { ecdh: await deriveP256KeyPair(ecdhSecret, FIRMWARE_DECRYPTION_CONTEXT), mlKem };
+    const [ecdh, ...pairs] = await Promise.all([
+      deriveP256KeyPair(ecdhSecret, FIRMWARE_DECRYPTION_CONTEXT),
+      ...also.map((c, i) => deriveP256KeyPair(alsoSecrets[i]!, c)),
+    ]);
+    return { ecdh: ecdh!, mlKem, also: pairs };
   } finally {
     ecdhSecret.fill(0);
     kemSecret.fill(0);
+    for (const s of alsoSecrets) s.fill(0);
   }
 }
 

@@ -1,6 +1,11 @@
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { PufDevice, deriveFirmwareDecryptionKeysFromRead } from '../device/puf-device.js';
-import { FIRMWARE_DECRYPTION_CONTEXT, FIRMWARE_KEM_CONTEXT, keyContextLabel } from './key-context.js';
+import {
+  ENROLMENT_CONTEXT,
+  FIRMWARE_DECRYPTION_CONTEXT,
+  FIRMWARE_KEM_CONTEXT,
+  keyContextLabel,
+} from './key-context.js';
 import { ML_KEM_768_PUBLIC_KEY_BYTES, deriveMlKemKeyPair } from './ml-kem-key-derivation.js';
 import { deriveContextSecret } from './p256-key-derivation.js';
 
@@ -33,7 +38,10 @@ describe('ML-KEM-768 keys from the PUF (firmware-kem context)', () => {
     const record = await device.enrol();
     const first = await device.deriveFirmwareDecryptionKeys(record.helperData);
     const hot = await device.deriveFirmwareDecryptionKeys(record.helperData, { temperatureC: 125, ageYears: 10 });
-    const reserved = await deriveFirmwareDecryptionKeysFromRead(device.reserveRead(), record.helperData);
+    const reserved = await deriveFirmwareDecryptionKeysFromRead(device.reserveRead(), record.helperData, {}, [
+      ENROLMENT_CONTEXT,
+    ]);
+    expect(reserved.also[0]!.publicKeySpki).toEqual(record.enrolmentPublicKey);
     for (const keys of [hot, reserved]) {
       expect(Buffer.from(keys.mlKem.publicKey).equals(Buffer.from(first.mlKem.publicKey))).toBe(true);
       expect(keys.ecdh.publicKeySpki).toEqual(first.ecdh.publicKeySpki);
