@@ -27,6 +27,8 @@ export default {
     '^@tunnelkey/(eventstore)/(internal|features)$': '<rootDir>/libs/$1/src/$2.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  globalSetup: '<rootDir>/jest.global-setup.js',
+  globalTeardown: '<rootDir>/jest.global-teardown.js',
   testTimeout: 30_000,
   maxWorkers: 2,
 };
