@@ -8,7 +8,7 @@ import type {
 } from '@tunnelkey/eventstore';
 import { pino, type Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { METRICS_REGISTRY } from './platform.module.js';
+import { METRICS_REGISTRY, READINESS_CHECKS, type ReadinessRegistry } from './platform.module.js';
 
 /** How a reaction subscribes: its durable, what it reads, and what happens when its handler keeps failing. */
 export interface ReactionOptions extends Omit<SubscriptionOptions, 'delivery'> {
@@ -99,6 +99,9 @@ export abstract class DurableReaction implements OnApplicationBootstrap, OnModul
   /** The service's metrics registry (the platform module's), when running in one. */
   @Optional() @Inject(METRICS_REGISTRY) protected metricsRegistry?: Registry;
 
+  /** The service's /ready checks, when running in one: the reaction is not ready after a reconnect until caught up. */
+  @Optional() @Inject(READINESS_CHECKS) protected readinessChecks?: ReadinessRegistry;
+
   protected constructor(
     private readonly eventStore: EventStore,
     private readonly options: ReactionOptions,
@@ -160,6 +163,11 @@ export abstract class DurableReaction implements OnApplicationBootstrap, OnModul
     if (this.metricsRegistry) this.#unwatch = watchStuck(this.metricsRegistry, this);
     const { stuckAfterFailures: _stuckAfter, logger: _logger, ...subscription } = this.options;
     this.#subscription = await this.eventStore.subscribe(subscription, (recorded) => this.#handle(recorded));
+    this.readinessChecks?.addFollower(
+      `reaction ${this.name}`,
+      () => true,
+      () => this.caughtUp(),
+    );
   }
 
   async #handle(recorded: RecordedEvent): Promise<void> {

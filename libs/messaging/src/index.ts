@@ -9,3 +9,4 @@ export * from './durable-reaction.js';
 export * from './in-memory-view.js';
 export * from './http-edge.js';
 export * from './connection-watch.js';
+export * from './reconnect-catch-up.js';

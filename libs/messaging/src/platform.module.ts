@@ -16,7 +16,9 @@ import type { EventStore } from '@tunnelkey/eventstore';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ConnectionWatch } from './connection-watch.js';
 import { metricsAccess } from './http-edge.js';
+import { ReconnectCatchUp } from './reconnect-catch-up.js';
 
 /** Injection tokens for what every service gets from the platform glue. */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -34,14 +36,39 @@ export interface ReadinessCheck {
   ready(): boolean;
 }
 
-/** Services register their readiness checks here; /ready reports them all. */
-export class ReadinessRegistry {
+/**
+ * Services register their readiness checks here; /ready reports them all. With the service's
+ * connection, it also fails `nats` while the connection is down or reconnecting, and a follower of
+ * the log (`addFollower`: a view, a durable) until it has caught up after the bus came back.
+ */
+export class ReadinessRegistry implements OnApplicationShutdown {
   private readonly checks: ReadinessCheck[] = [];
+  readonly #followers: ReconnectCatchUp[] = [];
+  readonly #connection: ConnectionWatch | undefined;
+
+  constructor(private readonly nats?: NatsConnection) {
+    this.#connection = nats ? new ConnectionWatch(nats) : undefined;
+  }
+
   add(check: ReadinessCheck): void {
     this.checks.push(check);
   }
+
+  /** `name` is ready when `ready()` holds and, after a reconnect, once `catchUp()` has resolved. */
+  addFollower(name: string, ready: () => boolean, catchUp: () => Promise<void>): void {
+    const follower = this.nats ? new ReconnectCatchUp(this.nats, catchUp) : undefined;
+    if (follower) this.#followers.push(follower);
+    this.add({ name, ready: () => ready() && !follower?.behind });
+  }
+
   failing(): string[] {
-    return this.checks.filter((check) => !check.ready()).map((check) => check.name);
+    const bus = this.#connection && !this.#connection.connected ? ['nats'] : [];
+    return [...bus, ...this.checks.filter((check) => !check.ready()).map((check) => check.name)];
+  }
+
+  onApplicationShutdown(): void {
+    this.#connection?.stop();
+    for (const follower of this.#followers) follower.stop();
   }
 }
 
@@ -61,7 +88,7 @@ export class HealthController {
     return { status: 'ok', service: this.service };
   }
 
-  /** Readiness: connected to the bus and every registered check passes. */
+  /** Readiness: connected to the bus (not reconnecting) and every registered check passes. */
   @Get('ready')
   ready() {
     const failing = [...(this.nats.isClosed() ? ['nats'] : []), ...this.readiness.failing()];
@@ -132,7 +159,7 @@ export class PlatformModule {
       { provide: NATS_CONNECTION, useValue: options.nats },
       { provide: SERVICE_NAME, useValue: options.service },
       { provide: METRICS_REGISTRY, useValue: metrics },
-      { provide: READINESS_CHECKS, useValue: new ReadinessRegistry() },
+      { provide: READINESS_CHECKS, useValue: new ReadinessRegistry(options.nats) },
       { provide: EVENT_STORE, useValue: eventStore },
     ];
     return {

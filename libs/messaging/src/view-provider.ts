@@ -6,6 +6,8 @@ import { EVENT_STORE, READINESS_CHECKS, type ReadinessRegistry } from './platfor
 /** What /ready needs of a view. A view stops itself in `onModuleDestroy`. */
 export interface ReadyView {
   readonly ready: boolean;
+  /** Resolves once every event in the log at the time of the call is folded in. */
+  catchUp(): Promise<void>;
 }
 
 /** A read-model class: its name (in /ready and logs) and how it starts on the event store (LiveView underneath). */
@@ -17,7 +19,7 @@ export interface ViewType<V extends ReadyView> {
 /**
  * A service's read model as a Nest provider, the class being its token: started (rebuilt from the
  * log, then followed) when the module is created, before anything that injects it, and listed in
- * /ready under its name. `after`: providers that must exist first (the service's streams ensured).
+ * /ready under its name (not ready until rebuilt, nor after a reconnect until caught up). `after`: providers that must exist first (the service's streams ensured).
  */
 export function viewProvider<V extends ReadyView>(
   type: ViewType<V>,
@@ -29,7 +31,11 @@ export function viewProvider<V extends ReadyView>(
     inject: [EVENT_STORE, READINESS_CHECKS, deps.logger, ...(deps.after ?? [])],
     useFactory: async (store: EventStore, readiness: ReadinessRegistry, logger: Logger) => {
       const view = await type.start(store, logger);
-      readiness.add({ name: type.viewName, ready: () => view.ready });
+      readiness.addFollower(
+        type.viewName,
+        () => view.ready,
+        () => view.catchUp(),
+      );
       return view;
     },
   };
