@@ -8,7 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { connect, type ErrorWithReasonCode, type IClientOptions, type MqttClient } from 'mqtt';
 import { isDeviceKeyUnavailableError } from '../errors.js';
 import type { StoredConnectionParameters } from '../simulated-device/device-flash.js';
-import type { DeviceKeyId } from '../simulated-device/key-ids.js';
+import { isDeviceKeyId, type DeviceKeyId } from '../simulated-device/key-ids.js';
 import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
 import { deviceTlsIdentity, type DeviceTlsIdentity } from './device-tls-identity.js';
 import { FridgeTelemetry } from './fridge-telemetry.js';
@@ -107,6 +107,12 @@ export class DeviceMqttLink {
     return this.device.deviceId;
   }
 
+  /** The key it connects with: the one its target certificate certifies (a renewal's new key), else the fleet's. */
+  get keyId(): DeviceKeyId {
+    const keyId = this.parameters.keyId;
+    return keyId && isDeviceKeyId(keyId) ? keyId : this.settings.keyId;
+  }
+
   get everDelivered(): boolean {
     return this.#firstAckSeen;
   }
@@ -120,7 +126,7 @@ export class DeviceMqttLink {
     this.state = 'connecting';
     const attempt = ++this.attempts;
     try {
-      const identity = await deviceTlsIdentity(this.device, this.settings.keyId, this.parameters);
+      const identity = await deviceTlsIdentity(this.device, this.keyId, this.parameters);
       return this.state === 'connecting' ? { attempt, identity } : undefined; // stopped while deriving
     } catch (error) {
       this.#failed(

@@ -92,6 +92,13 @@ const positive = (name: string, value: number | undefined, fallback: number): nu
 
 export class MqttFleet {
   readonly #links = new Map<string, DeviceMqttLink>();
+  /**
+   * Renewal, make before break: a link with new connection parameters (a renewed target
+   * certificate) connects beside the current one, which keeps publishing until the new one is
+   * connected; then the new one takes its place (the broker hands the client id over) and the device
+   * reports the switch, so the platform may revoke the certificate it replaced.
+   */
+  readonly #replacing = new Map<string, DeviceMqttLink>();
   /** Handshakes in flight. */
   readonly #handshakes: ConcurrencyLimiter;
   /** Attempts deriving their key or holding it until their handshake starts. */
@@ -120,6 +127,7 @@ export class MqttFleet {
       telemetryEnabled: () => this.#telemetryOn,
       emit: (event) => {
         if (event.type === 'connect-failed') this.#failures[event.reason] = (this.#failures[event.reason] ?? 0) + 1;
+        if (event.type === 'connected') this.#promote(`${event.deviceId}\u0000${event.targetId}`);
         onEvent?.(event);
       },
     };
@@ -142,7 +150,21 @@ export class MqttFleet {
     let started = 0;
     for (const [targetId, parameters] of targets) {
       const key = `${device.deviceId}\u0000${targetId}`;
-      if (this.#links.has(key)) continue;
+      const current = this.#links.get(key);
+      const renewed = (link: DeviceMqttLink | undefined) =>
+        link !== undefined && link.parameters.clientCertificatePem !== parameters.clientCertificatePem;
+      if (current && renewed(current) && current.state !== 'stopped') {
+        // Another client certificate for a target it is linked to already (a renewal): connect beside, then switch.
+        // (The same parameters sent again, e.g. by onboarding's resend, change nothing.)
+        if (this.#replacing.has(key) && !renewed(this.#replacing.get(key))) continue;
+        void this.#replacing.get(key)?.stop();
+        const replacement = new DeviceMqttLink(device, targetId, parameters, this.#settings);
+        this.#replacing.set(key, replacement);
+        this.#dispatch(replacement);
+        started++;
+        continue;
+      }
+      if (current) continue;
       const link = new DeviceMqttLink(device, targetId, parameters, this.#settings);
       this.#links.set(key, link);
       this.#dispatch(link);
@@ -196,11 +218,12 @@ export class MqttFleet {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await Promise.all([...this.#links.values()].map((link) => link.stop()));
+    const links = () => [...this.#links.values(), ...this.#replacing.values()];
+    await Promise.all(links().map((link) => link.stop()));
     await this.#preparing.idle();
     await this.#handshakes.idle();
     // An attempt that was deriving its key when we stopped may have opened a client since.
-    await Promise.all([...this.#links.values()].map((link) => link.stop()));
+    await Promise.all(links().map((link) => link.stop()));
   }
 
   #dispatch(link: DeviceMqttLink): void {
@@ -214,9 +237,22 @@ export class MqttFleet {
       .catch(() => undefined);
   }
 
+  /** A replacement link just connected: it takes the current one's place, and the device reports the switch. */
+  #promote(key: string): void {
+    const replacement = this.#replacing.get(key);
+    if (!replacement || replacement.state !== 'connected') return;
+    this.#replacing.delete(key);
+    const replaced = this.#links.get(key);
+    this.#links.set(key, replacement);
+    void replaced?.stop();
+    void replacement.device.reportCertificateSwitch(replacement.targetId, replacement.keyId).catch(() => undefined);
+  }
+
   #tick(): void {
     const now = Date.now();
     const date = new Date(now);
+    for (const link of this.#replacing.values())
+      if (link.state === 'waiting' && link.nextAttemptAt <= now) this.#dispatch(link);
     for (const link of this.#links.values()) {
       if (link.state === 'waiting' && link.nextAttemptAt <= now) this.#dispatch(link);
       else if (link.state === 'connected' && this.#telemetryOn && link.nextPublishAt <= now) {

@@ -24,6 +24,8 @@ export interface StoredConnectionParameters {
   serverCaPem?: string;
   /** The device's certificate for this target (same TLS key, issued by the target's own CA). */
   clientCertificatePem?: string;
+  /** The TLS key that certificate certifies (found by its public key when the parameters arrive). */
+  keyId?: string;
 }
 
 /**

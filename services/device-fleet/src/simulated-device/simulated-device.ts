@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AnnounceMessage,
   CertificateMessage,
+  CertificateSwitchedMessage,
   ConnectionParametersMessage,
   CsrMessage,
   CsrRequestMessage,
@@ -36,6 +37,7 @@ import {
 import { DeviceKeyUnavailableError } from '../errors.js';
 import type { DeviceHardware } from '../hardware/device-hardware-pool.js';
 import { judgeDeliveredCertificate } from './certificate-acceptance.js';
+import { keyIdCertifiedBy } from './certificate-switch.js';
 import type { DeviceFlash } from './device-flash.js';
 import { DeviceJournal, type DeviceObservation, type DeviceObserver } from './device-observation.js';
 import { firmwareImage, firmwareMeasurement, measureFirmware, tamperedFirmwareImage } from './firmware-image.js';
@@ -267,6 +269,31 @@ export class SimulatedDevice {
     });
   }
 
+  /**
+   * Renewal: the device connected to `targetId` with the certificate of `keyId` and says so, signed,
+   * so the platform may now revoke the certificate it replaces. False when there is nothing to say.
+   */
+  reportCertificateSwitch(targetId: string, keyId: DeviceKeyId): Promise<boolean> {
+    return this.#serialised(async () => {
+      const certificate = this.flash.certificates[keyId];
+      if (!this.online || !certificate) return false;
+      const { requestId, serialNumber } = certificate;
+      try {
+        await this.withKeys(['enrolment'], (keys) =>
+          this.#send(
+            CertificateSwitchedMessage,
+            { requestId, serialNumber, targetId },
+            keys.get('enrolment')!.privateKey,
+          ),
+        );
+      } catch (error) {
+        if (error instanceof DeviceKeyUnavailableError) return false;
+        throw error;
+      }
+      return true;
+    });
+  }
+
   // ---- downlinks ----
 
   /** Handles one message from the device's inbox. Never throws for anything the bus brings. */
@@ -361,8 +388,11 @@ export class SimulatedDevice {
       }
       case ConnectionParametersMessage.kind: {
         const { targetId, ...parameters } = envelope.body as DeviceBodyOf<typeof ConnectionParametersMessage>;
-        // Stored; the fleet's MqttFleet connects with it (see ../mqtt/).
-        this.flash.connections[targetId] = parameters;
+        // Stored; the fleet's MqttFleet connects with it (see ../mqtt/), with the key its certificate certifies.
+        const keyId = parameters.clientCertificatePem
+          ? keyIdCertifiedBy(this.flash, parameters.clientCertificatePem)
+          : undefined;
+        this.flash.connections[targetId] = { ...parameters, ...(keyId ? { keyId } : {}) };
         this.#observe({ type: 'accepted', kind: envelope.kind });
         return 'handled';
       }
