@@ -1,18 +1,22 @@
 /**
  * `npm run demo [-- --devices 1000 --telemetry-interval 5000 --exit]`
  *
- * The whole platform on one machine: uses NATS on NATS_URL (or starts nats-server), starts the
- * registry, the CA and the onboarding service in this process and a local Mosquitto with the
- * deploy/mosquitto settings, manufactures a fleet of simulated PUF fridges, and walks them through
- * policy + batch, import, verify, certify, onboard, connect and first telemetry, with a progress bar
- * per phase and a summary. Then it keeps running (telemetry flowing) until Ctrl-C, which stops
- * everything it started and removes its temp dirs. `--exit` stops after the summary.
+ * The whole platform on one machine: uses NATS on NATS_URL (or starts nats-server), starts every
+ * service in this process (registry, CA, onboarding, revocation, and the gateway with the web
+ * console) and a local Mosquitto with the deploy/mosquitto settings, manufactures a fleet of
+ * simulated PUF fridges, and walks them through policy + batch, import, verify, certify, onboard,
+ * connect and first telemetry, with a progress bar per phase and a summary. Then it prints the
+ * console's URL with an operator token and three things to try, and keeps running (telemetry
+ * flowing) until Ctrl-C, which stops everything it started and removes its temp dirs. `--exit`
+ * stops after the summary.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { contextSubject, streamName } from '@tunnelkey/contracts';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
+import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
+import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import {
@@ -30,11 +34,13 @@ const log = (line = '') => process.stderr.write(`${line}\n`);
 interface DemoArguments {
   devices: number;
   telemetryIntervalMs: number;
+  /** The gateway's (API + console) port; 0: a free one. */
+  consolePort: number;
   exitAfterSummary: boolean;
 }
 
 function parseArguments(argv: readonly string[]): DemoArguments {
-  const args: DemoArguments = { devices: 1_000, telemetryIntervalMs: 5_000, exitAfterSummary: false };
+  const args: DemoArguments = { devices: 1_000, telemetryIntervalMs: 5_000, consolePort: 0, exitAfterSummary: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -44,9 +50,12 @@ function parseArguments(argv: readonly string[]): DemoArguments {
     };
     if (flag === '--devices') args.devices = value();
     else if (flag === '--telemetry-interval') args.telemetryIntervalMs = value();
+    else if (flag === '--console-port') args.consolePort = value();
     else if (flag === '--exit') args.exitAfterSummary = true;
     else if (flag === '--help' || flag === '-h') {
-      log('npm run demo [-- --devices N (default 1000)] [--telemetry-interval ms (default 5000)] [--exit]');
+      log(
+        'npm run demo [-- --devices N (default 1000)] [--telemetry-interval ms (default 5000)] [--console-port N (default: a free port)] [--exit]',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${flag}`);
   }
@@ -61,6 +70,8 @@ async function main(): Promise<void> {
   let nats: NatsServer | undefined;
   let fixture: NatsFixture | undefined;
   let platform: Platform | undefined;
+  let revocation: RunningRevocation | undefined;
+  let gateway: RunningGateway | undefined;
   let fleet: Fleet | undefined;
   let watch: OnboardingWatch | undefined;
   let stopping: Promise<void> | undefined;
@@ -68,6 +79,8 @@ async function main(): Promise<void> {
     (stopping ??= (async () => {
       watch?.stop();
       await fleet?.stop().catch(() => undefined);
+      await gateway?.stop().catch(() => undefined);
+      await revocation?.stop().catch(() => undefined);
       await platform?.stop().catch(() => undefined);
       // Deletes the demo's streams (its namespace) from the server and closes the connection.
       await fixture?.teardown().catch(() => undefined);
@@ -125,12 +138,27 @@ async function main(): Promise<void> {
       `tunnelkey demo: ${size} simulated PUF fridges; NATS ${nats.url}${nats.started ? ' (started here)' : ''}; namespace ${namespace}`,
     );
 
-    platform = await phase('start registry, CA, onboarding', 1, async (bar) => {
+    // The admin token exists only in this process: it makes the operator token printed at the end.
+    const adminToken = randomBytes(24).toString('base64url');
+    platform = await phase('start the services and the console', 3, async (bar) => {
       const started = await startPlatform({ nats: fixture!.nc, namespace, logger, telemetryIntervalMs: 10_000 });
-      bar.update(1, 1);
+      bar.update(1, 3);
+      revocation = await startRevocation({ nats: fixture!.nc, namespace, logger, env: {}, config: { httpPort: 0 } });
+      bar.update(2, 3);
+      gateway = await startGateway({
+        nats: fixture!.nc,
+        namespace,
+        httpPort: args.consolePort,
+        adminToken,
+        logger,
+        nestLogger: ['error'],
+        announce: () => undefined,
+      });
+      bar.update(3, 3);
       return started;
     });
     ownSignals();
+    const g = gateway!;
     const p = platform;
     watch = new OnboardingWatch(fixture.nc, namespace, targetId);
     const w = watch;
@@ -205,6 +233,8 @@ async function main(): Promise<void> {
       ['registry', p.registry.url],
       ['ca', p.ca.service.url],
       ['onboarding', p.onboarding.service.url],
+      ['revocation', revocation!.url],
+      ['gateway', g.url],
     ] as const;
     log('');
     log('Summary');
@@ -244,6 +274,21 @@ async function main(): Promise<void> {
       await stopAll();
       return;
     }
+    // Revoking needs the admin role: the token the demo hands out may do everything it suggests.
+    const operatorToken = await createToken(g.url, adminToken, 'demo-operator', 'admin');
+    const someDevice = [...f.devices()][0]!.deviceId;
+    log('');
+    log('Try it');
+    log(`  console     ${g.url}/   (sign in with the token below)`);
+    log(`  token       ${operatorToken}   (role admin, named demo-operator; valid while the demo runs)`);
+    log(`  1. Revoke a device from the console and watch it drop: open a device (e.g. ${someDevice}),`);
+    log('     press Revoke; its connection turns "disconnected" and the broker refuses it from then on.');
+    log('  2. The CLI against what is running:');
+    log(`     export TUNNELKEY_URL=${g.url} TUNNELKEY_TOKEN=${operatorToken}`);
+    log('     npm run tunnelkey -- devices list --connection connected --limit 5');
+    log(`     npm run tunnelkey -- revoke device ${someDevice} --reason keyCompromise`);
+    log('  3. Follow the live events (server-sent events):');
+    log(`     curl -N -H "authorization: Bearer ${operatorToken}" ${g.url}/events`);
     log('');
     log('Running: devices keep publishing. Ctrl-C stops everything (streams of this namespace are deleted).');
     await new Promise<never>(() => undefined);
@@ -260,3 +305,14 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** An API token of `role`, made with the demo's admin token (POST /api/tokens). */
+async function createToken(gatewayUrl: string, adminToken: string, name: string, role: string): Promise<string> {
+  const response = await fetch(`${gatewayUrl}/api/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, role }),
+  });
+  if (!response.ok) throw new Error(`the gateway refused to make a token: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { token: string }).token;
+}
