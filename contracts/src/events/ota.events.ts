@@ -150,6 +150,8 @@ export const RolloutStarted = defineEvent({
     maxFailurePercent: Type.Integer({ minimum: 0, maximum: 100 }),
     /** A device offered the update must send its boot report within this. */
     deadlineSeconds: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 }),
+    /** Plaintext bytes per encrypted chunk of this rollout's image. */
+    chunkSize: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 }),
     /** Devices of the batches eligible at the start (the waves' shares are of this number). */
     deviceCount: Counter,
     /** Devices of the batches excluded at the start (each a DeviceUpdateSkipped with its reason). */
@@ -355,5 +357,7 @@ export const DeviceUpdateSkipped = defineEvent({
     rolloutId: AggregateId,
     firmwareId: AggregateId,
     reason: OneOf(updateSkipReasons),
+    /** The wave that picked it; absent for the devices excluded at the start. */
+    wave: Type.Optional(Type.Integer({ minimum: 0, maximum: 15 })),
   }),
 });

@@ -13,6 +13,7 @@ export const otaConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
   ...natsConnectionSettings,
   namespace: common.namespace,
+  httpHost: common.httpHost,
   httpPort: integer('HTTP_PORT', 3105, 'Port of /health, /ready and /metrics (0 picks a free one)', { max: 65_535 }),
   maxImageBytes: integer(
     'OTA_MAX_IMAGE_BYTES',

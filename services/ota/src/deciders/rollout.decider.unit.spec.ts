@@ -14,6 +14,7 @@ const startedData = {
   waves: [{ percent: 10 }, { percent: 50 }, { percent: 100 }],
   maxFailurePercent: 20,
   deadlineSeconds: 60,
+  chunkSize: 32 * 1024,
   deviceCount: 20,
   excluded: 1,
 };

@@ -1,0 +1,329 @@
+/**
+ * Drives every running rollout: every OTA_TICK_MS (and at once after a command) it reads the
+ * rollout-progress view caught up with the log, asks next-step what to do and does it, each step an
+ * idempotent append: waves started and completed, devices offered (DeviceUpdateOffered recorded
+ * first, then the offer sent) or skipped with their reason, offers past their deadline timed out.
+ *
+ * Offers are tracked requests in an OutstandingWindow (as the CA's CSR requests): sent when the
+ * window has room, sent again at doubling intervals (OTA_OFFER_RETRY_MS) until the device answers
+ * (its first chunk request or its report) or the deadline passes. At start the offers the log lists
+ * as unanswered are taken over and sent again, so a restart mid-wave loses none and repeats none.
+ */
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { UpdateOfferMessage, type DeviceBodyOf } from '@tunnelkey/contracts';
+import { OutstandingWindow, PeriodicTask, mapBounded, type Outstanding } from '@tunnelkey/concurrency';
+import { derivedCommandId, describeError } from '@tunnelkey/eventstore';
+import { wrapContentKey } from '@tunnelkey/firmware';
+import type { Logger } from 'pino';
+import type { OtaConfig } from '../config.js';
+import { otaActor, OtaWriter } from '../shared/ota-writer.js';
+import { CLOCK, DOWNLINKS, OTA_CONFIG, OTA_LOGGER, type Clock, type DownlinkSender } from '../tokens.js';
+import { FirmwareCatalogView } from '../views/firmware-catalog.view.js';
+import { FleetView, type FleetDevice } from '../views/fleet.view.js';
+import { RolloutProgressView, type RolloutProgress } from '../views/rollout-progress.view.js';
+import { nextSteps, type RolloutStep } from './next-step.js';
+import { RolloutContents } from './rollout-content.js';
+import { createHash } from 'node:crypto';
+
+interface OfferItem {
+  rolloutId: string;
+  deviceId: string;
+  /** Built once per offer in this process (the wrap is randomised): a resend is the same offer. */
+  body?: DeviceBodyOf<typeof UpdateOfferMessage>;
+}
+
+const offerKey = (rolloutId: string, deviceId: string) => `${rolloutId}/${deviceId}`;
+/** Appends in flight at once. */
+const concurrentSteps = 64;
+
+/** Timings the bench reads (offer sent -> boot report, per device). */
+export interface OfferTimings {
+  offered(rolloutId: string, deviceId: string, at: number): void;
+}
+
+@Injectable()
+export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly #window: OutstandingWindow<OfferItem>;
+  readonly #task: PeriodicTask;
+  /** rolloutId -> the plan order (devices sorted by a digest of rollout and device id). */
+  readonly #plans = new Map<string, { key: string; order: Map<string, string> }>();
+  #started = false;
+  #stopped = false;
+  /** ms spent wrapping content keys, and how many (the bench reads them). */
+  readonly wraps = { count: 0, ms: 0 };
+
+  constructor(
+    private readonly writer: OtaWriter,
+    private readonly progress: RolloutProgressView,
+    private readonly fleet: FleetView,
+    private readonly catalog: FirmwareCatalogView,
+    private readonly contents: RolloutContents,
+    @Inject(DOWNLINKS) private readonly downlinks: DownlinkSender,
+    @Inject(OTA_CONFIG) private readonly config: OtaConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(OTA_LOGGER) private readonly logger: Logger,
+  ) {
+    this.#window = new OutstandingWindow<OfferItem>({
+      size: config.offerWindow,
+      retryMs: config.offerRetryMs,
+      concurrentAttempts: concurrentSteps,
+      now: () => this.clock().getTime(),
+      attempt: (entry) => this.#send(entry),
+      onError: (error, entry) =>
+        this.logger.error(
+          { event: 'ota.offer_failed', deviceId: entry?.item.deviceId, error: describeError(error) },
+          'offer failed; sent again at the next tick',
+        ),
+    });
+    this.#task = new PeriodicTask(() => this.#tick(), config.tickMs);
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.#started) return; // the hybrid app bootstraps twice
+    this.#started = true;
+    this.#resumeOffers();
+    this.#task.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.#stopped = true;
+    await this.#task.stop();
+    await this.#window.close();
+  }
+
+  /** Drives the rollouts now (after a command), or joins the drive in progress. */
+  drive(): Promise<unknown> {
+    return this.#task.runNow();
+  }
+
+  /** The device answered its offer (a chunk request or a report): no more resends. */
+  answered(rolloutId: string, deviceId: string): void {
+    this.#window.release(offerKey(rolloutId, deviceId));
+  }
+
+  get outstandingOffers(): number {
+    return this.#window.outstanding;
+  }
+
+  /** The offers the log lists as unanswered, taken over after a restart. */
+  #resumeOffers(): void {
+    const now = this.clock().getTime();
+    for (const progress of this.progress.active()) {
+      const { rolloutId } = progress.rollout.started;
+      const offers = [...progress.devices]
+        .filter(([, d]) => d.status === 'offered' && d.deadline && Date.parse(d.deadline) > now)
+        .map(([deviceId, d]) => ({ deviceId, expiresAt: Date.parse(d.deadline!) }));
+      if (offers.length === 0) continue;
+      this.logger.info({ event: 'ota.offers_resumed', rolloutId, offers: offers.length }, 'unanswered offers resumed');
+      this.#window.add(
+        offers.map(({ deviceId, expiresAt }) => ({
+          key: offerKey(rolloutId, deviceId),
+          item: { rolloutId, deviceId },
+          expiresAt,
+        })),
+      );
+    }
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      // Caught up with the log: a step recorded by the last tick must not be taken again.
+      await Promise.all([this.progress.catchUp(), this.fleet.catchUp()]);
+      for (const progress of [...this.progress.state.values()]) {
+        const { status } = progress.rollout;
+        const hasOffers = [...progress.devices.values()].some((d) => d.status === 'offered');
+        if (status !== 'Running' && status !== 'Paused' && !hasOffers) continue;
+        await this.#advance(progress);
+      }
+      for (const entry of this.#window.due().expired) this.#window.release(entry.key);
+      await Promise.all(this.#window.due().due.map((entry) => this.#window.run(() => this.#send(entry))));
+    } catch (error) {
+      this.logger.warn({ event: 'ota.drive_failed', error: describeError(error) }, 'rollouts not driven; next tick');
+    }
+  }
+
+  async #advance(progress: RolloutProgress): Promise<void> {
+    const started = progress.rollout.started;
+    const plan = this.#plan(started.rolloutId, started.batchIds);
+    const steps = nextSteps(progress, plan, this.clock().getTime());
+    // Per-device steps run side by side; then the rollout's own, in order.
+    const perDevice = new Set<RolloutStep>(
+      ['offer', 'skip', 'timeout'].flatMap((k) => steps.filter((s) => s.kind === k)),
+    );
+    await mapBounded([...perDevice], concurrentSteps, (step) => this.#take(progress, step));
+    for (const step of steps) if (!perDevice.has(step)) await this.#take(progress, step);
+  }
+
+  /** The rollout's devices in plan order: a digest of rollout and device id spreads the waves over the batches. */
+  #plan(rolloutId: string, batchIds: readonly string[]): FleetDevice[] {
+    const devices = this.fleet.devicesOf(batchIds);
+    let plan = this.#plans.get(rolloutId);
+    if (!plan || plan.key !== `${devices.length}`) {
+      const order = new Map(
+        devices.map((d) => [d.deviceId, createHash('sha256').update(`${rolloutId}\u0000${d.deviceId}`).digest('hex')]),
+      );
+      plan = { key: `${devices.length}`, order };
+      this.#plans.set(rolloutId, plan);
+    }
+    const order = plan.order;
+    return devices.sort((a, b) => (order.get(a.deviceId)! < order.get(b.deviceId)! ? -1 : 1));
+  }
+
+  async #take(progress: RolloutProgress, step: RolloutStep): Promise<void> {
+    const started = progress.rollout.started;
+    const { rolloutId, firmwareId } = started;
+    const now = this.clock();
+    const metadata = (...parts: string[]) => ({
+      commandId: derivedCommandId(rolloutId, ...parts),
+      correlationId: rolloutId,
+      now: now.toISOString(),
+      actor: otaActor,
+    });
+    switch (step.kind) {
+      case 'start-wave':
+        await this.writer.recordRollout(rolloutId, {
+          type: 'StartWave',
+          data: { wave: step.wave, size: step.size },
+          metadata: metadata('wave', `${step.wave}`, 'started'),
+        });
+        this.logger.info({ event: 'ota.wave_started', rolloutId, wave: step.wave, size: step.size }, 'wave started');
+        return;
+      case 'complete-wave': {
+        const { kind: _kind, ...counts } = step;
+        const { events } = await this.writer.recordRollout(rolloutId, {
+          type: 'CompleteWave',
+          data: counts,
+          metadata: metadata('wave', `${step.wave}`, 'completed'),
+        });
+        const paused = events.find((e) => e.type === 'RolloutPaused');
+        this.logger.info(
+          { event: 'ota.wave_completed', rolloutId, ...counts, paused: paused !== undefined },
+          'wave completed',
+        );
+        return;
+      }
+      case 'complete-rollout':
+        await this.writer.recordRollout(rolloutId, {
+          type: 'CompleteRollout',
+          data: {},
+          metadata: metadata('completed'),
+        });
+        this.logger.info({ event: 'ota.rollout_completed', rolloutId }, 'rollout completed');
+        return;
+      case 'skip':
+        await this.writer.recordDevice(step.deviceId, {
+          type: 'SkipDevice',
+          data: { deviceId: step.deviceId, rolloutId, firmwareId, reason: step.reason, wave: step.wave },
+          metadata: metadata(step.deviceId, 'skipped'),
+        });
+        return;
+      case 'timeout':
+        this.#window.release(offerKey(rolloutId, step.deviceId));
+        await this.writer.recordDevice(step.deviceId, {
+          type: 'RecordUpdateTimeout',
+          data: { rolloutId },
+          metadata: metadata(step.deviceId, 'timed-out'),
+        });
+        return;
+      case 'offer': {
+        const deadline = new Date(now.getTime() + started.deadlineSeconds * 1000);
+        const { events, alreadyHandled } = await this.writer.recordDevice(step.deviceId, {
+          type: 'OfferUpdate',
+          data: {
+            deviceId: step.deviceId,
+            rolloutId,
+            firmwareId,
+            version: started.version,
+            wave: step.wave,
+            imageDigest: started.imageDigest,
+            deadline: deadline.toISOString(),
+          },
+          metadata: metadata(step.deviceId, 'offered'),
+        });
+        if (events.length === 0 || alreadyHandled) return;
+        const recordedDeadline = Date.parse((events[0]!.data as { deadline: string }).deadline);
+        this.#window.add([
+          {
+            key: offerKey(rolloutId, step.deviceId),
+            item: { rolloutId, deviceId: step.deviceId },
+            expiresAt: recordedDeadline,
+          },
+        ]);
+        return;
+      }
+      default: {
+        const unknown: never = step;
+        throw new Error(`unknown step ${(unknown as RolloutStep).kind}`);
+      }
+    }
+  }
+
+  /** Sends (again) one offer; true when sent. */
+  async #send(entry: Outstanding<OfferItem>): Promise<boolean> {
+    if (!this.#window.holds(entry) || this.clock().getTime() >= entry.expiresAt) return false;
+    const { rolloutId, deviceId } = entry.item;
+    try {
+      entry.item.body ??= await this.#offerBody(rolloutId, deviceId, new Date(entry.expiresAt));
+      if (!entry.item.body) {
+        this.#window.release(entry.key);
+        return false;
+      }
+      this.#window.sent(entry);
+      await this.downlinks.send(UpdateOfferMessage, deviceId, entry.item.body);
+      return true;
+    } catch (error) {
+      this.#window.retryLater(entry);
+      this.logger.warn(
+        { event: 'ota.offer_not_sent', rolloutId, deviceId, error: describeError(error) },
+        'offer not sent',
+      );
+      return false;
+    }
+  }
+
+  /** The offer: delegation, targets metadata, this device's wrap of the content key, the chunk layout. */
+  async #offerBody(
+    rolloutId: string,
+    deviceId: string,
+    deadline: Date,
+  ): Promise<DeviceBodyOf<typeof UpdateOfferMessage> | undefined> {
+    const started = this.progress.get(rolloutId)?.rollout.started;
+    const released = started ? this.catalog.released(started.firmwareId) : undefined;
+    const device = this.fleet.device(deviceId);
+    if (!started || !released || !device?.keys || device.revoked) return undefined; // a revoked device gets no wrap
+    const delegation = this.catalog.delegation(released.release.signingKeyId);
+    if (!delegation) throw new Error(`no delegation recorded for ${released.release.signingKeyId}`);
+    const { sizeBytes } = released.image;
+    const content = await this.contents.get({
+      rolloutId,
+      imageDigest: started.imageDigest,
+      sizeBytes,
+      chunkSize: started.chunkSize,
+    });
+    const wrapStarted = performance.now();
+    const wrap = wrapContentKey(
+      content.contentKey,
+      {
+        ecdhPublicKey: new Uint8Array(Buffer.from(device.keys.ecdhPublicKey, 'base64')),
+        mlKemPublicKey: new Uint8Array(Buffer.from(device.keys.mlKemPublicKey, 'base64')),
+      },
+      { deviceId, rolloutId },
+    );
+    this.wraps.count++;
+    this.wraps.ms += performance.now() - wrapStarted;
+    return {
+      rolloutId,
+      firmwareId: started.firmwareId,
+      product: started.product,
+      version: started.version,
+      delegation: delegation.delegation,
+      targets: released.release.targets,
+      keyWrap: Buffer.from(wrap).toString('base64'),
+      chunkSize: content.header.chunkSize,
+      chunkCount: content.header.chunkCount,
+      sizeBytes,
+      deadline: deadline.toISOString(),
+    };
+  }
+}
