@@ -36,3 +36,59 @@ eventStoreFeatures('JetStream', async () => {
     close: async () => store.close(),
   };
 });
+
+describe('JetStream subscriptions and ack wait', () => {
+  const policyEvent = (id: string, name: string) => ({
+    type: 'ServerPolicyDefined',
+    version: 1,
+    id: crypto.randomUUID(),
+    aggregateId: id,
+    occurredAt: '2026-01-02T03:04:05.000Z',
+    causationId: `cause-${id}`,
+    correlationId: 'corr-1',
+    data: {
+      policyId: id,
+      name,
+      targetIds: [],
+      topicRights: [{ topic: 'dev/{deviceId}/up', access: 'publish' }],
+      certificateLifetimeDays: 365,
+    },
+  });
+
+  it('a handler running longer than the ack wait is not redelivered meanwhile (in progress), the next event follows', async () => {
+    const namespace = nats.subNamespace();
+    const store = new JetStreamEventStore(nats.nc, { namespace, logger: pino({ level: 'silent' }), ackWaitMs: 1_000 });
+    await store.ensureStreams(['registry']);
+    const stream = { context: 'registry' as const, aggregate: 'policy', id: 'slow' };
+    await store.append(stream, [policyEvent('slow', 'one'), policyEvent('slow', 'two')], {
+      messageId: 'slow',
+      expectedVersion: 'any',
+    });
+    const handled: string[] = [];
+    let done!: () => void;
+    const both = new Promise<void>((resolve) => (done = resolve));
+    const sub = await store.subscribe({ durable: 'slow-handler', context: 'registry' }, async (recorded) => {
+      const name = (recorded.event.data as { name: string }).name;
+      handled.push(name);
+      if (name === 'one' && handled.length === 1) await new Promise((resolve) => setTimeout(resolve, 2_500));
+      if (name === 'two') done();
+    });
+    await both;
+    await sub.stop();
+    expect(handled).toEqual(['one', 'two']);
+    await store.close();
+  });
+
+  it('a durable made with another ack wait takes this store’s', async () => {
+    const namespace = nats.subNamespace();
+    const logger = pino({ level: 'silent' });
+    const first = new JetStreamEventStore(nats.nc, { namespace, logger, ackWaitMs: 30_000 });
+    await first.ensureStreams(['registry']);
+    await (await first.subscribe({ durable: 'ack-wait', context: 'registry' }, () => undefined)).stop();
+    const second = new JetStreamEventStore(nats.nc, { namespace, logger, ackWaitMs: 2_000 });
+    await (await second.subscribe({ durable: 'ack-wait', context: 'registry' }, () => undefined)).stop();
+    const info = await nats.jsm.consumers.info(second.streamName('registry'), 'ack-wait');
+    expect(info.config.ack_wait).toBe(2_000_000_000);
+    await Promise.all([first.close(), second.close()]);
+  });
+});

@@ -62,7 +62,10 @@ export interface JetStreamEventStoreOptions {
   publishTimeoutMs?: number;
   /** Delays before a failed handler sees the event again (nak with delay; the last one repeats: the cap). */
   retryBackoffMs?: readonly number[];
-  /** Redelivery of an event whose handler neither acked nor failed (a crashed process). Default 30 s. */
+  /**
+   * Redelivery of an event whose handler neither acked nor failed (a crashed process, an ack lost
+   * with the bus). Default 10 s; a handler still running tells JetStream so every third of it.
+   */
   ackWaitMs?: number;
   /**
    * After this many failed attempts an event is parked and the subscription moves on. Default 25.
@@ -129,7 +132,7 @@ export class JetStreamEventStore implements EventStore {
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
     this.#backoff = options.retryBackoffMs?.length ? options.retryBackoffMs : [100, 500, 2_000, 5_000];
     this.#maxHandlerAttempts = options.maxHandlerAttempts ?? 25;
-    this.#ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.#ackWaitMs = options.ackWaitMs ?? 10_000;
     this.#logger = options.logger ?? pino({ name: 'eventstore' });
     this.parked = options.parked ?? new JetStreamParkedEventStore(nc, this.namespace, this.#duplicateWindowMs);
     // Admin and consumer API calls: generous timeouts, a busy server answers stream creation slowly.
@@ -229,6 +232,9 @@ export class JetStreamEventStore implements EventStore {
     if (existing && existing.config.filter_subject !== filter) {
       throw new SubscriptionError('durable exists with another filter', { durable, stream: name });
     }
+    // A durable created with another ack wait (the default was 30 s) takes this one.
+    if (existing && existing.config.ack_wait !== nanos(this.#ackWaitMs))
+      await jsm.consumers.update(name, durable, { ack_wait: nanos(this.#ackWaitMs) });
     if (!existing) {
       const config: Partial<ConsumerConfig> = {
         durable_name: durable,
@@ -252,6 +258,11 @@ export class JetStreamEventStore implements EventStore {
     const notify = () => {
       for (const resolve of [...progress]) resolve();
     };
+    // The event being handled: JetStream hears it is in progress, so ack_wait can be short (a
+    // crashed process's event, or one whose ack the bus lost, comes back within it).
+    let inFlight: JsMsg | undefined;
+    const heartbeat = setInterval(() => inFlight?.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
+    heartbeat.unref();
     const loop = (async () => {
       for await (const msg of messages) {
         if (stopping) {
@@ -259,17 +270,21 @@ export class JetStreamEventStore implements EventStore {
           msg.nak();
           break;
         }
+        inFlight = msg;
         await this.#deliver(msg, name, durable, parks, handler).then((acked) => {
           if (acked) lastAcked = msg.seq;
         });
+        inFlight = undefined;
         notify();
       }
-    })().catch((error: unknown) => {
-      this.#logger.error(
-        { event: 'eventstore.subscription_failed', durable, stream: name, error: describeError(error) },
-        'subscription stopped',
-      );
-    });
+    })()
+      .finally(() => clearInterval(heartbeat))
+      .catch((error: unknown) => {
+        this.#logger.error(
+          { event: 'eventstore.subscription_failed', durable, stream: name, error: describeError(error) },
+          'subscription stopped',
+        );
+      });
     const waitForProgress = (ms: number) =>
       new Promise<void>((resolve) => {
         const done = () => {
