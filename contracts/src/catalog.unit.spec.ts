@@ -12,7 +12,7 @@ import { commandDefinitions, findCommandDefinition } from './commands/catalog.js
 import { aggregatesByContext, boundedContexts } from './contexts.js';
 import { deviceMessageDefinitions } from './device/catalog.js';
 import { ContractViolation } from './errors.js';
-import { sampleValue, stringPaths, withValueAt } from './test-support/sample-values.js';
+import { sampleValue, stringPaths, withValueAt } from './sample-values.js';
 import { upcasters } from './upcasting.js';
 
 const meta = {

@@ -31,3 +31,4 @@ export * from './device/messages.js';
 export * from './device/renewal-messages.js';
 export * from './device/catalog.js';
 export { buildAsyncApiDocument } from './asyncapi/build-asyncapi.js';
+export * from './cloudevents.js';

@@ -2,7 +2,7 @@ import { validateEvent } from './catalog.js';
 import { ContractViolation, isContractViolation } from './errors.js';
 import { CertificateIssued, DeviceIdentityImported } from './index.js';
 import { ServerPolicyDefined } from './events/registry.events.js';
-import { examplePem } from './test-support/sample-values.js';
+import { examplePem } from './sample-values.js';
 
 const meta = {
   id: '123e4567-e89b-12d3-a456-426614174000',

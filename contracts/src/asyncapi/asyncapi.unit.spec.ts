@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Parser } from '@asyncapi/parser';
-import { publicEventDefinitions } from '../catalog.js';
+import { findEventDefinition, publicEventDefinitions } from '../catalog.js';
 import { eventHeaderNames } from '../envelope.js';
 import { asyncApiMessageId, buildAsyncApiDocument } from './build-asyncapi.js';
 import { renderAsyncApiYaml } from './render.js';
@@ -68,6 +68,20 @@ describe('contracts/asyncapi.yaml', () => {
         .all()
         .every((o) => o.action() === 'send'),
     ).toBe(true);
+  });
+
+  test('every message carries an example its own contract accepts', () => {
+    const messages = parsed.document!.components().messages().all();
+    expect(messages.length).toBe(publicEventDefinitions.length);
+    for (const message of messages) {
+      const examples = message.examples().all();
+      expect(examples.length).toBe(1);
+      const payload = examples[0]!.payload() as { type: string; version: number };
+      const definition = findEventDefinition(payload.type, payload.version)!;
+      expect(asyncApiMessageId(definition)).toBe(message.id());
+      expect(() => definition.parse(payload)).not.toThrow();
+      expect(examples[0]!.headers()).toMatchObject({ [eventHeaderNames.type]: payload.type });
+    }
   });
 
   test(`equals what the generator produces now. ${fix}`, () => {

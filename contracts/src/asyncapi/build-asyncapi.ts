@@ -2,6 +2,7 @@ import { publicEventDefinitions } from '../catalog.js';
 import { aggregatesByContext, boundedContexts, streamName } from '../contexts.js';
 import type { EventDefinition } from '../define-event.js';
 import { eventHeaderNames } from '../envelope.js';
+import { sampleValue } from '../sample-values.js';
 import { toJsonSchema } from '../validation.js';
 
 /**
@@ -58,6 +59,18 @@ function message(definition: EventDefinition): Json {
     headers: headersSchema(definition),
     payload: toJsonSchema(definition.schema),
     tags: [{ name: definition.context }],
+    examples: [
+      {
+        name: 'example',
+        summary: `A valid ${definition.type} v${definition.version} (every optional field present; values are placeholders).`,
+        headers: {
+          [eventHeaderNames.messageId]: 'cmd-123e4567-e89b-12d3-a456-426614174000-0',
+          [eventHeaderNames.type]: definition.type,
+          [eventHeaderNames.version]: String(definition.version),
+        },
+        payload: sampleValue(definition.schema),
+      },
+    ],
   };
 }
 
@@ -88,6 +101,8 @@ export function buildAsyncApiDocument(): Json {
         description:
           `Events of one ${aggregate} aggregate instance in the ${streamName(context)} stream. ` +
           'Subscribe with a JetStream consumer filtered on this subject (or the wildcard form). ' +
+          'The service also appends internal events to the same subjects (not listed here, no compatibility promise): ' +
+          'skip every type you do not know, by its Tk-Event-Type header or readPublicEvent in @tunnelkey/contracts. ' +
           'Under a namespace the subject and stream are prefixed (`<ns>.` and `<NS>_`).',
         parameters: { [parameter]: { description: `Id of the ${aggregate} (subject-safe: ^[A-Za-z0-9_-]{1,128}$).` } },
         messages: channelMessages,
@@ -110,7 +125,10 @@ export function buildAsyncApiDocument(): Json {
       description:
         'Public, versioned events of the tunnelkey platform. Generated from contracts/ (npm run contracts:asyncapi); do not edit. ' +
         'Every event travels in the same envelope (type, version, id, aggregateId, occurredAt, causationId, correlationId, actor?, data). ' +
-        'Old versions stay listed while they can be found on a stream; consumers upcast them (upcastEvent in @tunnelkey/contracts).',
+        'Old versions stay listed while they can be found on a stream; consumers upcast them (upcastEvent in @tunnelkey/contracts). ' +
+        'Each event maps losslessly to a CloudEvents 1.0 event (toCloudEvent / fromCloudEvent in @tunnelkey/contracts): ' +
+        'type io.tunnelkey.<context>.<Type>.v<version>, source urn:tunnelkey:<context>, subject = aggregateId, time = occurredAt, ' +
+        'extensions causationid, correlationid, actorkind, actorid.',
     },
     defaultContentType: 'application/json',
     servers: {

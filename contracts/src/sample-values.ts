@@ -1,9 +1,9 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 
 /**
- * Builds a valid value for any contract schema, with every optional property present, so tests
- * can check each definition accepts a full payload and then break one thing at a time.
- * Patterned strings come from a table of known-good examples; an unknown pattern fails the test
+ * Builds a valid value for any contract schema, with every optional property present: the
+ * examples of the AsyncAPI document, and the full payloads tests start from to break one thing at
+ * a time. Patterned strings come from a table of known-good examples; an unknown pattern fails
  * loudly instead of guessing.
  */
 
