@@ -39,6 +39,9 @@ const answers = (host, port) =>
   });
 
 export default async function globalSetup(globalConfig) {
+  // Services default to fixed ports (3101...: a pod's probes name them); a test run binds free ones,
+  // so files running in parallel never collide. The workers inherit it.
+  process.env.HTTP_PORT ??= '0';
   const patterns = globalConfig.testPathPatterns?.patterns ?? globalConfig.testPathPattern ?? '';
   const text = Array.isArray(patterns) ? patterns.join(' ') : String(patterns);
   // A run of unit tests only (npm run test:unit) needs neither NATS nor the servers.

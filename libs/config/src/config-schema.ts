@@ -122,11 +122,17 @@ export const common = {
     ),
     parse: (raw: string) => (new RegExp(namespacePattern).test(raw) ? raw : invalid(`must match ${namespacePattern}`)),
   } satisfies Setting<string>,
+  /** Every service's HTTP interface: loopback by default, `0.0.0.0` in a container (the image sets it). */
+  httpHost: text(
+    'HTTP_HOST',
+    '127.0.0.1',
+    'Interface the HTTP server (/health, /ready, /metrics) binds to; `0.0.0.0` in a container (the image sets it)',
+  ),
   logLevel: oneOf(
     'LOG_LEVEL',
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     'info',
-    'Log level of the JSON logs',
+    "Level of the JSON logs (Nest's own lines included)",
   ),
 };
 

@@ -10,3 +10,6 @@ export * from './in-memory-view.js';
 export * from './http-edge.js';
 export * from './connection-watch.js';
 export * from './reconnect-catch-up.js';
+export * from './json-nest-logger.js';
+export * from './store-metrics.js';
+export * from './graceful-shutdown.js';

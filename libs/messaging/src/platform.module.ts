@@ -6,6 +6,7 @@ import {
   Inject,
   Module,
   Req,
+  Res,
   ServiceUnavailableException,
   UnauthorizedException,
   type DynamicModule,
@@ -18,7 +19,9 @@ import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConnectionWatch } from './connection-watch.js';
 import { metricsAccess } from './http-edge.js';
+import { logLevelOf } from './json-nest-logger.js';
 import { ReconnectCatchUp } from './reconnect-catch-up.js';
+import { jetStreamLagSource, MeteredEventStore, StoreMetrics } from './store-metrics.js';
 
 /** Injection tokens for what every service gets from the platform glue. */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -96,10 +99,14 @@ export class HealthController {
     return { status: 'ready', service: this.service };
   }
 
-  /** Prometheus: with METRICS_TOKEN, for a request bearing it; without, for the machine itself only. */
+  /**
+   * Prometheus text format (`text/plain; version=0.0.4`: Prometheus refuses `text/html`): with
+   * METRICS_TOKEN, for a request bearing it; without, for the machine itself only.
+   */
   @Get('metrics')
   async prometheus(
     @Req() request: { socket?: { remoteAddress?: string }; headers: Record<string, string | string[] | undefined> },
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): unknown },
   ) {
     const authorization = request.headers.authorization;
     const access = metricsAccess(
@@ -112,7 +119,9 @@ export class HealthController {
     if (access === 'unauthenticated') throw new UnauthorizedException('/metrics needs the METRICS_TOKEN bearer token');
     if (access === 'forbidden')
       throw new ForbiddenException('/metrics answers local requests only; set METRICS_TOKEN to scrape it remotely');
-    return this.metrics.metrics();
+    const body = await this.metrics.metrics();
+    response.setHeader('Content-Type', this.metrics.contentType);
+    return body;
   }
 }
 
@@ -146,15 +155,21 @@ export interface PlatformModuleOptions {
 @Module({})
 export class PlatformModule {
   static forRoot(options: PlatformModuleOptions): DynamicModule {
-    const eventStore =
+    const store =
       options.eventStore ??
       new JetStreamEventStore(options.nats, {
         namespace: options.namespace ?? '',
-        logger: pino({ name: options.service }),
+        logger: pino({ name: options.service, level: logLevelOf() }),
       });
     const metrics = new Registry();
     metrics.setDefaultLabels({ service: options.service });
     collectDefaultMetrics({ register: metrics });
+    // Consumer lag is read from the server the store writes to (a JetStream store; none in memory).
+    const lag =
+      store instanceof JetStreamEventStore
+        ? jetStreamLagSource(options.nats, (context) => store.streamName(context))
+        : undefined;
+    const eventStore = new MeteredEventStore(store, new StoreMetrics(metrics, lag));
     const providers = [
       { provide: NATS_CONNECTION, useValue: options.nats },
       { provide: SERVICE_NAME, useValue: options.service },
@@ -167,7 +182,7 @@ export class PlatformModule {
       controllers: [HealthController],
       providers: [
         ...providers,
-        { provide: EventStoreCloser, useValue: new EventStoreCloser(eventStore, !options.eventStore) },
+        { provide: EventStoreCloser, useValue: new EventStoreCloser(store, !options.eventStore) },
         { provide: METRICS_ACCESS, useValue: { token: options.metricsToken || undefined } },
       ],
       exports: providers.map((p) => p.provide),

@@ -5,8 +5,11 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, natsConnectionConfig, natsConnectionOptions, type NatsConnectionConfig } from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
+import { pino } from 'pino';
 import { CommandErrorFilter } from './command-error.filter.js';
+import { stopOnSignals } from './graceful-shutdown.js';
 import { httpsOptionsOf, type TlsFiles } from './http-edge.js';
+import { JsonNestLogger, logLevelOf } from './json-nest-logger.js';
 import { NatsCommandServer } from './nats-command-server.js';
 import { PlatformModule } from './platform.module.js';
 
@@ -21,12 +24,13 @@ export interface StartServiceOptions {
   nats?: NatsConnection;
   /** Where the connection settings come from when no `nats` is given (default: the environment). */
   natsConfig?: NatsConnectionConfig;
-  /** HTTP port for health/ready/metrics (and the API, for the gateway); 0 picks a free one. */
+  /** HTTP port for health/ready/metrics (and the API, for the gateway); default HTTP_PORT, else 0 (a free one: tests). */
   httpPort?: number;
+  /** Nest's own log levels, written as JSON lines at LOG_LEVEL (default errors and warnings); false: none. */
   logger?: false | ('error' | 'warn' | 'log')[];
   /** Runs on the HTTP app before it initialises: body parsers, HTTP filters, middleware (the gateway's API). */
   configureHttp?: (app: INestApplication) => void;
-  /** Interface the HTTP server binds to; default 127.0.0.1. */
+  /** Interface the HTTP server binds to; default HTTP_HOST, else 127.0.0.1 (a container sets 0.0.0.0). */
   httpHost?: string;
   /** The event store to inject as EVENT_STORE; default JetStream on the connection, under `namespace`. */
   eventStore?: EventStore;
@@ -72,11 +76,12 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   })
   class ServiceRoot {}
 
+  const log = pino({ name: options.service, level: logLevelOf() });
   const app = await NestFactory.create(ServiceRoot, {
-    logger: options.logger ?? ['error', 'warn'],
+    // Nest's own lines as JSON too, at LOG_LEVEL, so a log pipeline reads one format.
+    logger: options.logger === false ? false : new JsonNestLogger(log, options.logger ?? ['error', 'warn']),
     ...(httpsOptions ? { httpsOptions } : {}),
   });
-  app.enableShutdownHooks();
   options.configureHttp?.(app);
   const commands = app.connectMicroservice<MicroserviceOptions>(
     { strategy: new NatsCommandServer({ connection: nats, queue: options.service, namespace: options.namespace }) },
@@ -89,15 +94,24 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   // would run them a second time (doubling every subscription a provider opens in onModuleInit).
   (commands as unknown as { setIsInitHookCalled(called: boolean): void }).setIsInitHookCalled(true);
   await app.startAllMicroservices();
-  await app.listen(options.httpPort ?? Number(process.env.HTTP_PORT ?? 0), options.httpHost ?? '127.0.0.1');
+  await app.listen(
+    options.httpPort ?? Number(process.env.HTTP_PORT || 0),
+    options.httpHost ?? (process.env.HTTP_HOST?.trim() || '127.0.0.1'),
+  );
   const url = await app.getUrl();
+  let stopped: Promise<void> | undefined;
+  // SIGTERM/SIGINT: the same stop (once, however many callers: a main.ts may also call it).
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      forget();
+      await app.close();
+      if (!options.nats) await nats.drain();
+    })());
+  const forget = stopOnSignals(options.service, stop, log);
   return {
     app,
     nats,
-    url: url.replace('[::1]', '127.0.0.1'),
-    async stop() {
-      await app.close();
-      if (!options.nats) await nats.drain();
-    },
+    url: url.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'),
+    stop,
   };
 }

@@ -2,6 +2,7 @@ import type { FactoryProvider, InjectionToken } from '@nestjs/common';
 import type { EventStore } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import { EVENT_STORE, READINESS_CHECKS, type ReadinessRegistry } from './platform.module.js';
+import { storeForView } from './store-metrics.js';
 
 /** What /ready needs of a view. A view stops itself in `onModuleDestroy`. */
 export interface ReadyView {
@@ -30,7 +31,8 @@ export function viewProvider<V extends ReadyView>(
     provide: type as unknown as InjectionToken,
     inject: [EVENT_STORE, READINESS_CHECKS, deps.logger, ...(deps.after ?? [])],
     useFactory: async (store: EventStore, readiness: ReadinessRegistry, logger: Logger) => {
-      const view = await type.start(store, logger);
+      // Its followers labelled with its name: its lag in /metrics (eventstore_consumer_lag_events).
+      const view = await type.start(storeForView(store, type.viewName), logger);
       readiness.addFollower(
         type.viewName,
         () => view.ready,

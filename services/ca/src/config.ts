@@ -20,6 +20,7 @@ export const caConfigSchema = defineConfig({
   ...natsConnectionSettings,
   namespace: common.namespace,
   logLevel: common.logLevel,
+  httpHost: common.httpHost,
   httpPort: integer(
     'HTTP_PORT',
     3102,
@@ -113,6 +114,8 @@ export interface CaConfig {
   /** '' in production; a unique token per test. Prefixes streams, subjects and buckets. */
   namespace: string;
   logLevel: string;
+  /** Interface of the HTTP server (HTTP_HOST; startService reads it). */
+  httpHost: string;
   /** HTTP port of health/ready/metrics and the CRL endpoint; 0 picks a free one. */
   httpPort: number;
   /** Certificates name `<crlBaseUrl>/<authorityId>.crl` as their CRL distribution point. */

@@ -15,6 +15,7 @@ describe('CA configuration', () => {
       natsUrl: 'nats://127.0.0.1:4222',
       namespace: '',
       logLevel: 'info',
+      httpHost: '127.0.0.1',
       httpPort: 3102,
       crlBaseUrl: 'http://127.0.0.1:3102/crl',
       instanceId: 'pod-7',

@@ -32,7 +32,7 @@ export const gatewayConfig = defineConfig({
     'Port of the API, the console and /health /ready /metrics (unset: HTTP_PORT); 0 picks a free one',
     { max: 65_535 },
   ),
-  httpHost: text('GATEWAY_HOST', '127.0.0.1', 'Interface the HTTP server binds to'),
+  httpHost: text('GATEWAY_HOST', '127.0.0.1', 'Interface the HTTP server binds to (unset: HTTP_HOST)'),
   adminToken: {
     ...optionalText(
       'GATEWAY_ADMIN_TOKEN',
@@ -108,8 +108,9 @@ export const gatewayConfig = defineConfig({
 
 export type GatewayConfig = ReturnType<typeof gatewayConfig.read>;
 
-/** The configuration from the environment; GATEWAY_PORT falls back on HTTP_PORT, as every service reads it. */
+/** The configuration from the environment; GATEWAY_PORT / GATEWAY_HOST fall back on HTTP_PORT / HTTP_HOST, as every service reads them. */
 export function gatewayConfigFromEnv(env: Env = process.env): GatewayConfig {
   const port = env.GATEWAY_PORT?.trim() ? env.GATEWAY_PORT : env.HTTP_PORT;
-  return gatewayConfig.read({ ...env, GATEWAY_PORT: port });
+  const host = env.GATEWAY_HOST?.trim() ? env.GATEWAY_HOST : env.HTTP_HOST;
+  return gatewayConfig.read({ ...env, GATEWAY_PORT: port, GATEWAY_HOST: host });
 }

@@ -30,6 +30,7 @@ export const onboardingConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
   ...natsConnectionSettings,
   namespace: common.namespace,
+  httpHost: common.httpHost,
   httpPort: integer('HTTP_PORT', 3103, 'Port of /health, /ready and /metrics (0 picks a free one)', { max: 65_535 }),
   instanceId,
   onboardChunkSize: integer(

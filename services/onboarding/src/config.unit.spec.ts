@@ -15,6 +15,7 @@ describe('onboarding configuration', () => {
     expect(onboardingConfigFromEnv({ HOSTNAME: 'pod/7' })).toEqual({
       natsUrl: 'nats://127.0.0.1:4222',
       namespace: '',
+      httpHost: '127.0.0.1',
       httpPort: 3103,
       instanceId: 'pod-7',
       onboardChunkSize: 500,

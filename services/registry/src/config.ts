@@ -5,13 +5,12 @@ export const registryConfig = defineConfig({
   natsUrl: common.natsUrl,
   ...natsConnectionSettings,
   namespace: common.namespace,
+  httpHost: common.httpHost,
   httpPort: integer(
     'HTTP_PORT',
-    0,
-    'Port of /health, /ready (ready once the views are rebuilt), /metrics; 0 picks a free one',
-    {
-      max: 65_535,
-    },
+    3101,
+    'Port of /health, /ready (ready once the views are rebuilt), /metrics; 0 picks a free one (tests)',
+    { max: 65_535 },
   ),
   challengeTtlSeconds: integer(
     'REGISTRY_CHALLENGE_TTL_SECONDS',

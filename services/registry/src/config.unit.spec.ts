@@ -14,7 +14,8 @@ describe('registry configuration', () => {
     expect(registryConfig.read({})).toEqual({
       natsUrl: 'nats://127.0.0.1:4222',
       namespace: '',
-      httpPort: 0,
+      httpHost: '127.0.0.1',
+      httpPort: 3101,
       challengeTtlSeconds: 300,
       challengeWindow: 1_000,
       challengeRetrySeconds: 30,

@@ -5,9 +5,14 @@ export const revocationConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
   ...natsConnectionSettings,
   namespace: common.namespace,
-  httpPort: integer('HTTP_PORT', 0, 'Port of /health, /ready, /metrics and the revocation queries (0: a free port)', {
-    max: 65_535,
-  }),
+  httpHost: common.httpHost,
+  httpPort: integer(
+    'HTTP_PORT',
+    3104,
+    'Port of /health, /ready, /metrics and the revocation queries (0: a free port, tests)',
+    { max: 65_535 },
+  ),
+  logLevel: common.logLevel,
   retryMs: integer(
     'REVOCATION_RETRY_MS',
     1000,

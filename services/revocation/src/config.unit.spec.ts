@@ -14,7 +14,9 @@ describe('revocation configuration', () => {
     expect(revocationConfigFromEnv({})).toEqual({
       natsUrl: 'nats://127.0.0.1:4222',
       namespace: '',
-      httpPort: 0,
+      httpHost: '127.0.0.1',
+      httpPort: 3104,
+      logLevel: 'info',
       retryMs: 1000,
       stallMs: 60_000,
       deadlineMs: 300_000,
@@ -25,7 +27,9 @@ describe('revocation configuration', () => {
     const env = {
       NATS_URL: 'nats://nats:4222',
       TUNNELKEY_NAMESPACE: 't1',
+      HTTP_HOST: '0.0.0.0',
       HTTP_PORT: '3105',
+      LOG_LEVEL: 'warn',
       REVOCATION_RETRY_MS: '50',
       REVOCATION_STALL_MS: '30000',
       REVOCATION_DEADLINE_MS: '120000',
@@ -33,7 +37,9 @@ describe('revocation configuration', () => {
     expect(revocationConfigFromEnv(env)).toEqual({
       natsUrl: 'nats://nats:4222',
       namespace: 't1',
+      httpHost: '0.0.0.0',
       httpPort: 3105,
+      logLevel: 'warn',
       retryMs: 50,
       stallMs: 30_000,
       deadlineMs: 120_000,

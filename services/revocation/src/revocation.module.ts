@@ -32,7 +32,10 @@ export class RevocationModule {
       providers: [
         { provide: REVOCATION_CONFIG, useValue: options.config },
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
-        { provide: REVOCATION_LOGGER, useValue: options.logger ?? pino({ name: 'revocation' }) },
+        {
+          provide: REVOCATION_LOGGER,
+          useValue: options.logger ?? pino({ name: 'revocation', level: options.config.logLevel }),
+        },
         { provide: STEP_LISTENER, useValue: options.onStep ?? (() => undefined) },
         // Rebuilt before anything takes traffic: the command transport may listen before init hooks run.
         viewProvider(RevocationStatusView, { logger: REVOCATION_LOGGER }),
