@@ -242,6 +242,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         inFlight: { active: limiter.active, waiting: limiter.waiting },
         hardware: { threads: hardware?.threads ?? 0, pending: hardware?.pending ?? 0 },
         mqtt: mqtt ? mqtt.stats() : emptyMqttStats(),
+        firmware: { ...counters.firmware },
       };
     },
     idle: () => limiter.idle(),

@@ -36,6 +36,8 @@ export interface FleetStats {
   hardware: { threads: number; pending: number };
   /** MQTT sessions with onboarding targets (zeros until `connect()`). */
   mqtt: MqttFleetStats;
+  /** Over-the-air update steps, by event (`offer-refused:<reason>` for refusals). */
+  firmware: Record<string, number>;
 }
 
 export const emptyByState = (): Record<DeviceState, number> => ({
@@ -64,6 +66,7 @@ export class FleetCounters {
   };
   readonly refusedByCode: Record<string, number> = {};
   readonly sentByKind: Record<string, number> = {};
+  readonly firmware: Record<string, number> = {};
 
   observe(observation: DeviceObservation): void {
     const m = this.messages;
@@ -89,6 +92,11 @@ export class FleetCounters {
       case 'offline-drop':
         m.offlineDrops++;
         break;
+      case 'firmware': {
+        const key = observation.code ? `${observation.event}:${observation.code}` : observation.event;
+        this.firmware[key] = (this.firmware[key] ?? 0) + 1;
+        break;
+      }
       default: {
         const never: never = observation;
         throw new Error(`unknown observation ${String(never)}`);

@@ -1,4 +1,6 @@
+import type { AcceptedDelegation } from '@tunnelkey/firmware';
 import { FlashRecordFormatError } from '../errors.js';
+import type { FirmwareSlots } from '../firmware/firmware-slots.js';
 
 /** A certificate the device accepted for one of its keys, with the chain that came with it. */
 export interface StoredCertificate {
@@ -49,6 +51,12 @@ export interface DeviceFlash {
   connections: Record<string, StoredConnectionParameters>;
   /** The manufacturer's signature over the enrolment key, written at the factory (absent: unattested). */
   manufacturerAttestation?: { keyId: string; signature: string };
+  /** Product line (hardware id) the device refuses other products' firmware for (absent: the default product). */
+  product?: string;
+  /** The A/B firmware slots (absent until the first update: the factory image in slot A). */
+  firmwareSlots?: FirmwareSlots;
+  /** What the device trusts for updates: the last accepted metadata version and signing-key delegation. */
+  firmwareTrust?: { lastMetadataVersion: number; delegation?: AcceptedDelegation };
 }
 
 export const flashFormatVersion = 1;
@@ -68,6 +76,9 @@ export function flashToJson(flash: DeviceFlash): string {
     pendingCsrs: flash.pendingCsrs,
     connections: flash.connections,
     ...(flash.manufacturerAttestation ? { manufacturerAttestation: flash.manufacturerAttestation } : {}),
+    ...(flash.product ? { product: flash.product } : {}),
+    ...(flash.firmwareSlots ? { firmwareSlots: flash.firmwareSlots } : {}),
+    ...(flash.firmwareTrust ? { firmwareTrust: flash.firmwareTrust } : {}),
   });
 }
 
@@ -112,6 +123,35 @@ export function parseFlash(input: Uint8Array | string): DeviceFlash {
     ...(raw['manufacturerAttestation'] === undefined
       ? {}
       : { manufacturerAttestation: attestationOf(field(raw, 'manufacturerAttestation', isObject)) }),
+    ...(raw['product'] === undefined ? {} : { product: field(raw, 'product', isString) }),
+    ...(raw['firmwareSlots'] === undefined ? {} : { firmwareSlots: slotsOf(field(raw, 'firmwareSlots', isObject)) }),
+    ...(raw['firmwareTrust'] === undefined ? {} : { firmwareTrust: trustOf(field(raw, 'firmwareTrust', isObject)) }),
+  };
+}
+
+function slotsOf(record: Record<string, unknown>): FirmwareSlots {
+  const active = record['active'];
+  if (active !== 'a' && active !== 'b')
+    throw new FlashRecordFormatError('flash firmware slot is not a or b', { field: 'active' });
+  const image = (name: 'a' | 'b') => {
+    if (record[name] === undefined) return {};
+    const slot = field(record, name, isObject);
+    return { [name]: { version: field(slot, 'version', isString), measurement: field(slot, 'measurement', isString) } };
+  };
+  return { active, ...image('a'), ...image('b'), bootCount: field(record, 'bootCount', isCounter) };
+}
+
+function trustOf(record: Record<string, unknown>): NonNullable<DeviceFlash['firmwareTrust']> {
+  const lastMetadataVersion = field(record, 'lastMetadataVersion', isCounter);
+  if (record['delegation'] === undefined) return { lastMetadataVersion };
+  const d = field(record, 'delegation', isObject);
+  return {
+    lastMetadataVersion,
+    delegation: {
+      version: field(d, 'version', isCounter),
+      ecdsaPublicKey: field(d, 'ecdsaPublicKey', isString),
+      mlDsaPublicKey: field(d, 'mlDsaPublicKey', isString),
+    },
   };
 }
 

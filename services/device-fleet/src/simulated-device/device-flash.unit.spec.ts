@@ -125,6 +125,7 @@ describe("a device's flash record", () => {
         'helperData',
         'lastDownlinkCounter',
         'pendingCsrs',
+        'product',
         'pufProfile',
         'uplinkCounter',
       ]);

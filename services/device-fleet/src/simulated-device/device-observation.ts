@@ -14,7 +14,18 @@ export type DeviceObservation =
   /** The PUF could not reconstruct the key (typed PUF error code). */
   | { type: 'key-failure'; code: string }
   /** A message arrived while the device was offline: not even looked at. */
-  | { type: 'offline-drop' };
+  | { type: 'offline-drop' }
+  /** A step of an over-the-air update (code: the refusal reason, when there is one). */
+  | { type: 'firmware'; event: FirmwareEvent; code?: string };
+
+export type FirmwareEvent =
+  | 'offer-refused'
+  | 'download-started'
+  | 'download-resumed'
+  | 'chunk-refused'
+  | 'went-offline'
+  | 'installed'
+  | 'rolled-back';
 
 export type DeviceObserver = (deviceId: string, observation: DeviceObservation) => void;
 

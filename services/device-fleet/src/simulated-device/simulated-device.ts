@@ -8,9 +8,12 @@ import {
   CsrRequestMessage,
   EnrolmentKeyReportMessage,
   EnrolmentKeyRequestMessage,
+  FirmwareChunkMessage,
+  FirmwareKeysRequestMessage,
   IdentityChallengeMessage,
   IdentityResponseMessage,
   RejectionMessage,
+  UpdateOfferMessage,
   keyAttestationBytes,
   parseDeviceSubject,
   type DeviceBodyOf,
@@ -26,7 +29,9 @@ import {
   type CryptoKey,
 } from '@tunnelkey/device-protocol';
 import { createCsr, WebCryptoSigner } from '@tunnelkey/pki';
+import { KeyObject } from 'node:crypto';
 import {
+  ENROLMENT_CONTEXT,
   PufDevice,
   isPufError,
   type DerivedKeyPair,
@@ -35,6 +40,13 @@ import {
   type PufProfileName,
 } from '@tunnelkey/puf';
 import { DeviceKeyUnavailableError } from '../errors.js';
+import {
+  FirmwareUpdater,
+  defaultProduct,
+  type FirmwareDeviceBindings,
+  type FirmwareUpdaterOptions,
+  type UpdateKeys,
+} from '../firmware/firmware-updater.js';
 import type { DeviceHardware } from '../hardware/device-hardware-pool.js';
 import { judgeDeliveredCertificate } from './certificate-acceptance.js';
 import { keyIdCertifiedBy } from './certificate-switch.js';
@@ -66,6 +78,13 @@ export interface SimulatedDeviceOptions {
    * devices' own chips) or, by default, the caller's thread. The keys are the same either way.
    */
   hardware?: DeviceHardware;
+  /**
+   * Report the firmware-decryption public keys (`firmware-keys`) right after `announce` and the
+   * `enrolment-key-report`, for OTA (one more PUF read each). Default: only when the platform asks.
+   */
+  firmwareKeysAtEnrolment?: boolean;
+  /** Over-the-air update timing (stall retry, the offline fault's duration, chunk window). */
+  firmwareUpdates?: FirmwareUpdaterOptions;
 }
 
 export interface ManufactureDeviceOptions extends SimulatedDeviceOptions {
@@ -73,6 +92,8 @@ export interface ManufactureDeviceOptions extends SimulatedDeviceOptions {
   seed: string | number | Uint8Array;
   profile?: PufProfile | PufProfileName;
   firmwareVersion?: string;
+  /** Product line (hardware id) written to flash: OTA updates for other products are refused. */
+  product?: string;
   /** Conditions at factory enrolment (nominal by default). */
   enrolAt?: Partial<OperatingConditions>;
 }
@@ -106,6 +127,8 @@ type Uplink = DeviceMessageDefinition & { kind: string };
 export class SimulatedDevice {
   readonly flash: DeviceFlash;
   readonly journal = new DeviceJournal();
+  /** Over-the-air updates: A/B slots, the download in progress, fault switches (`firmware.faults`). */
+  readonly firmware: FirmwareUpdater;
   conditions: Partial<OperatingConditions>;
   online = true;
   readonly #silicon: PufDevice;
@@ -115,6 +138,7 @@ export class SimulatedDevice {
   #tail: Promise<unknown> | undefined;
   #progress = 0;
   #keyFailed = false;
+  #platformSpki: Uint8Array | undefined;
 
   constructor(silicon: PufDevice, flash: DeviceFlash, options: SimulatedDeviceOptions) {
     this.#silicon = silicon;
@@ -122,11 +146,12 @@ export class SimulatedDevice {
     this.#options = options;
     this.#clock = options.clock ?? (() => new Date());
     this.conditions = options.conditions ?? {};
+    this.firmware = new FirmwareUpdater(this.#firmwareBindings(), options.firmwareUpdates);
   }
 
   /** Factory: make the silicon, enrol it (helper data + enrolment public key), write flash, boot. */
   static async manufacture(options: ManufactureDeviceOptions): Promise<SimulatedDevice> {
-    const { seed, profile, firmwareVersion = '1.0.0', enrolAt, ...runtime } = options;
+    const { seed, profile, firmwareVersion = '1.0.0', product = defaultProduct, enrolAt, ...runtime } = options;
     const silicon = PufDevice.manufacture({ seed, profile: profile ?? 'sram' });
     const record = await silicon.enrol(enrolAt ?? {});
     const flash: DeviceFlash = {
@@ -140,6 +165,7 @@ export class SimulatedDevice {
       certificates: {},
       pendingCsrs: {},
       connections: {},
+      product,
     };
     return new SimulatedDevice(silicon, flash, runtime);
   }
@@ -257,8 +283,20 @@ export class SimulatedDevice {
         throw error;
       }
       this.#progress |= progress.announced;
+      if (this.#options.firmwareKeysAtEnrolment) await this.#sendFirmwareKeys();
       return true;
     });
+  }
+
+  /** Reports the firmware-decryption keys; false when the PUF could not derive them. */
+  async #sendFirmwareKeys(requestId?: string): Promise<boolean> {
+    try {
+      await this.firmware.sendFirmwareKeys(requestId);
+      return true;
+    } catch (error) {
+      if (error instanceof DeviceKeyUnavailableError) return false;
+      throw error;
+    }
   }
 
   /** Sends a CSR for one of its keys on its own initiative (e.g. renewal); returns the request id. */
@@ -363,6 +401,23 @@ export class SimulatedDevice {
             enrolment.privateKey,
           );
         });
+        if (this.#options.firmwareKeysAtEnrolment) await this.#sendFirmwareKeys();
+        return 'handled';
+      }
+      case FirmwareKeysRequestMessage.kind: {
+        const body = envelope.body as DeviceBodyOf<typeof FirmwareKeysRequestMessage>;
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        await this.firmware.sendFirmwareKeys(body.requestId);
+        return 'handled';
+      }
+      case UpdateOfferMessage.kind: {
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        await this.firmware.onOffer(envelope.body as DeviceBodyOf<typeof UpdateOfferMessage>);
+        return 'handled';
+      }
+      case FirmwareChunkMessage.kind: {
+        this.#observe({ type: 'accepted', kind: envelope.kind });
+        await this.firmware.onChunk(envelope.body as DeviceBodyOf<typeof FirmwareChunkMessage>);
         return 'handled';
       }
       case CsrRequestMessage.kind: {
@@ -449,6 +504,63 @@ export class SimulatedDevice {
       encoder.encode(JSON.stringify(envelope)),
     );
     this.#observe({ type: 'sent', kind: definition.kind });
+  }
+
+  /** What the firmware updater may do with this device (and nothing more). */
+  #firmwareBindings(): FirmwareDeviceBindings {
+    return {
+      deviceId: this.flash.deviceId,
+      flash: this.flash,
+      clock: () => this.#clock(),
+      isOnline: () => this.online,
+      setOnline: (online) => {
+        this.online = online;
+      },
+      platformKeySpki: () => {
+        const pinned = this.#options.platformKey;
+        if (!pinned) return undefined;
+        this.#platformSpki ??= new Uint8Array(KeyObject.from(pinned.publicKey).export({ format: 'der', type: 'spki' }));
+        return this.#platformSpki;
+      },
+      deriveUpdateKeys: () => this.#deriveUpdateKeys(),
+      send: (definition, body, key) => this.#send(definition, body, key),
+      serialised: (task) => this.#serialised(task),
+      observe: (observation) => this.#observe(observation),
+    };
+  }
+
+  /** Enrolment key + both firmware-decryption keys from one PUF read (same failure handling as withKeys). */
+  async #deriveUpdateKeys(): Promise<UpdateKeys> {
+    let keys;
+    try {
+      keys = await this.#silicon.deriveFirmwareDecryptionKeys(this.flash.helperData, this.conditions, [
+        ENROLMENT_CONTEXT,
+      ]);
+    } catch (error) {
+      const code = isPufError(error) ? error.code : 'UNKNOWN';
+      this.#keyFailed = true;
+      this.#observe({ type: 'key-failure', code });
+      throw new DeviceKeyUnavailableError(
+        'the PUF could not reconstruct the device key',
+        { deviceId: this.deviceId, pufCode: code },
+        { cause: error },
+      );
+    }
+    const enrolment = keys.also[0]!;
+    if (!Buffer.from(enrolment.publicKeySpki).equals(this.flash.enrolmentPublicKey)) {
+      keys.mlKem.dispose();
+      this.#keyFailed = true;
+      this.#observe({ type: 'key-failure', code: 'ENROLMENT_KEY_CHANGED' });
+      throw new DeviceKeyUnavailableError('reconstructed enrolment key differs from the enrolled one', {
+        deviceId: this.deviceId,
+      });
+    }
+    this.#keyFailed = false;
+    return {
+      enrolment: enrolment.privateKey,
+      decryption: { ecdh: keys.ecdh, mlKem: keys.mlKem },
+      dispose: () => keys.mlKem.dispose(),
+    };
   }
 
   #platformVerifier(): DeviceMessageVerifier {

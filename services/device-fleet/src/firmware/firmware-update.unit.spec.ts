@@ -1,0 +1,188 @@
+import { UpdateReportMessage, type DeviceEnvelope } from '@tunnelkey/contracts';
+import { SimulatedDevice } from '../simulated-device/simulated-device.js';
+import { parseFlash, serialiseFlash } from '../simulated-device/device-flash.js';
+import { memoryTransport, platformDouble, type PlatformDouble } from '../testing/platform-double.test-helper.js';
+import {
+  otaDouble,
+  sha256Hex,
+  testFirmware,
+  type OtaDouble,
+  type TestRollout,
+} from '../testing/ota-platform.test-helper.js';
+import type { FirmwareFault } from './firmware-faults.js';
+
+describe('a simulated device updating its firmware over the air', () => {
+  let platform: PlatformDouble;
+  let transport: ReturnType<typeof memoryTransport>;
+  let ota: OtaDouble;
+  let device: SimulatedDevice;
+  let release: TestRollout;
+  let seq = 0;
+
+  const make = (faults: FirmwareFault[] = []) =>
+    SimulatedDevice.manufacture({
+      seed: `firmware-spec/${seq++}`,
+      transport,
+      platformKey: platform.pinned,
+      firmwareUpdates: { stallMs: 200, offlineMs: 50 },
+    }).then((d) => {
+      for (const f of faults) d.firmware.faults.add(f);
+      return d;
+    });
+  const update = async (target = device, rollout = release, drop?: (index: number) => boolean) => {
+    await ota.offer(target, rollout);
+    return ota.serve(target, rollout, drop);
+  };
+
+  beforeAll(async () => {
+    platform = await platformDouble();
+  });
+  beforeEach(async () => {
+    transport = memoryTransport();
+    ota = await otaDouble(platform, transport);
+    device = await make();
+    release = await ota.rollout({ rolloutId: 'r-1', version: '2.0.0', image: testFirmware(9_000), metadataVersion: 3 });
+  });
+
+  describe('given a release for its product, signed by both delegated keys', () => {
+    it('downloads into slot B, checks it, boots it and reports the new measurement', async () => {
+      const oldMeasurement = device.flash.firmware.measurement;
+      const report = await update();
+      expect(report).toEqual({
+        rolloutId: 'r-1',
+        firmwareId: release.firmwareId,
+        status: 'booted',
+        firmwareVersion: '2.0.0',
+        firmwareMeasurement: sha256Hex(release.image),
+      });
+      expect(device.flash.firmware).toEqual({ version: '2.0.0', measurement: sha256Hex(release.image) });
+      expect(device.firmware.slots).toMatchObject({
+        active: 'b',
+        a: { version: '1.0.0', measurement: oldMeasurement },
+        b: { version: '2.0.0', measurement: sha256Hex(release.image) },
+        bootCount: 2,
+      });
+      expect(device.flash.firmwareTrust).toMatchObject({ lastMetadataVersion: 3, delegation: { version: 1 } });
+    });
+
+    it('signs every uplink with its enrolment key under strictly increasing counters (the boot report last)', async () => {
+      await update();
+      const uplinks = await ota.uplinks(device);
+      const counters = uplinks.map((e: DeviceEnvelope) => e.counter);
+      expect(counters).toEqual([...counters].sort((a, b) => a - b));
+      expect(new Set(counters).size).toBe(counters.length);
+      expect(uplinks.at(-1)!.kind).toBe(UpdateReportMessage.kind);
+      expect(uplinks.filter((e) => e.kind === 'firmware-chunk-request')).toHaveLength(
+        release.encrypted.header.chunkCount,
+      );
+    });
+
+    it('survives a reboot mid-life: slots and trust come back from flash', async () => {
+      await update();
+      const back = parseFlash(serialiseFlash(device.flash));
+      expect(back.firmwareSlots).toEqual(device.flash.firmwareSlots);
+      expect(back.firmwareTrust).toEqual(device.flash.firmwareTrust);
+      expect(back.product).toBe('fridge-x200');
+    });
+
+    it('answers an offer of what it already runs with booted again, and a repeated refusal with the same report', async () => {
+      await update();
+      await ota.offer(device, release);
+      expect(await ota.serve(device, release)).toMatchObject({ status: 'booted', firmwareVersion: '2.0.0' });
+    });
+  });
+
+  describe('refuses, reports why and keeps running its old image', () => {
+    const refused = async (faults: FirmwareFault[], rollout?: TestRollout) => {
+      const faulty = await make(faults);
+      const before = { ...faulty.flash.firmware };
+      const report = await update(faulty, rollout ?? release);
+      expect(faulty.flash.firmware).toEqual(before);
+      expect(report.firmwareMeasurement).toBe(before.measurement);
+      expect(report.status).toBe('failed');
+      return report;
+    };
+
+    it('a wrong ECDSA signature (ML-DSA-65 intact)', async () => {
+      expect(await refused(['bad-ecdsa-signature'])).toMatchObject({
+        reason: 'signature',
+        detail: 'ecdsa-sha2-nistp256',
+      });
+    });
+    it('a wrong ML-DSA-65 signature (ECDSA intact)', async () => {
+      expect(await refused(['bad-ml-dsa-signature'])).toMatchObject({ reason: 'signature', detail: 'ml-dsa-65' });
+    });
+    it('a rollback attempt', async () => {
+      expect(await refused(['rollback'])).toMatchObject({ reason: 'rollback' });
+    });
+    it('expired metadata (freeze attack)', async () => {
+      expect(await refused(['expired-metadata'])).toMatchObject({ reason: 'expired', detail: 'metadata' });
+    });
+    it('a chunk tampered every time it is delivered (after three tries)', async () => {
+      expect(await refused(['tampered-chunk'])).toMatchObject({ reason: 'decrypt', detail: 'chunk-1' });
+    });
+    it("another product's image", async () => {
+      const oven = await ota.rollout({ rolloutId: 'r-oven', version: '2.0.0', product: 'oven-z1' });
+      expect(await refused([], oven)).toMatchObject({ reason: 'product' });
+    });
+    it('a content key wrapped for another device', async () => {
+      const other = await make();
+      await ota.offer(device, release, other);
+      const report = await ota.serve(device, release);
+      expect(report).toMatchObject({ status: 'failed', reason: 'decrypt', detail: 'key-wrap' });
+      expect(device.flash.firmware.version).toBe('1.0.0');
+    });
+    it('metadata older than the last accepted (stale), after an update', async () => {
+      await update();
+      const older = await ota.rollout({ rolloutId: 'r-2', version: '3.0.0', metadataVersion: 2 });
+      expect(await update(device, older)).toMatchObject({ status: 'failed', reason: 'stale-metadata' });
+      expect(device.flash.firmware.version).toBe('2.0.0');
+    });
+  });
+
+  describe('recovers', () => {
+    it('a chunk tampered once: asks for it again and installs', async () => {
+      const faulty = await make(['tampered-chunk-once']);
+      expect(await update(faulty)).toMatchObject({ status: 'booted', firmwareMeasurement: sha256Hex(release.image) });
+    });
+
+    it('offline mid-download: resumes from the first unverified chunk, not from zero', async () => {
+      const faulty = await make(['offline-mid-download']);
+      const report = await update(faulty);
+      expect(report).toMatchObject({ status: 'booted', firmwareMeasurement: sha256Hex(release.image) });
+      const requests = (await ota.uplinks(faulty))
+        .filter((e) => e.kind === 'firmware-chunk-request')
+        .map((e) => (e.body as { index: number }).index);
+      const half = Math.ceil(release.encrypted.header.chunkCount / 2);
+      // Chunk 0 asked exactly once: the resumed download started past it.
+      expect(requests.filter((i) => i === 0)).toHaveLength(1);
+      expect(requests.filter((i) => i === half).length).toBeGreaterThanOrEqual(1);
+      expect(faulty.online).toBe(true);
+    });
+
+    it('lost chunk messages: the stall timer asks again from the first missing one', async () => {
+      let dropped = false;
+      const report = await update(device, release, (index) => {
+        if (index !== 2 || dropped) return false;
+        dropped = true;
+        return true;
+      });
+      expect(report.status).toBe('booted');
+      expect(dropped).toBe(true);
+    });
+
+    it('a failing boot: falls back to the old slot and reports boot-failed with the old measurement', async () => {
+      const faulty = await make(['failing-boot']);
+      const old = { ...faulty.flash.firmware };
+      const report = await update(faulty);
+      expect(report).toMatchObject({
+        status: 'failed',
+        reason: 'boot-failed',
+        firmwareMeasurement: old.measurement,
+        firmwareVersion: '1.0.0',
+      });
+      expect(faulty.firmware.slots).toMatchObject({ active: 'a', b: { version: '2.0.0' }, bootCount: 3 });
+      expect(faulty.flash.firmware).toEqual(old);
+    });
+  });
+});
