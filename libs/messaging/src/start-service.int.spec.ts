@@ -69,7 +69,11 @@ describe('startService: a hybrid service with health, readiness, metrics and com
     expect(JSON.stringify(await notReady.json())).toContain('demo-projection');
     projectionReady = true;
     expect((await fetch(`${service.url}/ready`)).status).toBe(200);
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    const response = await fetch(`${service.url}/metrics`);
+    // Prometheus refuses to scrape text/html: the text exposition format, version 0.0.4.
+    expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const metrics = await response.text();
     expect(metrics).toContain('process_cpu_user_seconds_total{service="demo"}');
+    expect(metrics).toContain('# TYPE eventstore_append_seconds histogram');
   });
 });
