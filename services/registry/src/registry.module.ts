@@ -9,6 +9,8 @@ import { DecideHeldEnrolmentsHandler } from './decide-held-enrolments/decide-hel
 import { DecideHeldEnrolmentsMsController } from './decide-held-enrolments/decide-held-enrolments.ms-controller.js';
 import { DefineServerPolicyHandler } from './define-server-policy/define-server-policy.handler.js';
 import { DefineServerPolicyMsController } from './define-server-policy/define-server-policy.ms-controller.js';
+import { SetRenewalPolicyHandler } from './set-renewal-policy/set-renewal-policy.handler.js';
+import { SetRenewalPolicyMsController } from './set-renewal-policy/set-renewal-policy.ms-controller.js';
 import { DeviceUplinksController } from './device-uplinks/device-uplinks.uplink-controller.js';
 import { UplinkKeyResolver } from './device-uplinks/uplink-key-resolver.js';
 import type { Downlinks } from './downlink-port/downlinks.js';
@@ -73,6 +75,7 @@ export class RegistryModule {
       module: RegistryModule,
       controllers: [
         DefineServerPolicyMsController,
+        SetRenewalPolicyMsController,
         CreateBatchMsController,
         ImportIdentitiesMsController,
         RequestEnrolmentKeysMsController,
@@ -91,6 +94,7 @@ export class RegistryModule {
         AnnouncedDevices,
         UplinkKeyResolver,
         DefineServerPolicyHandler,
+        SetRenewalPolicyHandler,
         CreateBatchHandler,
         ImportIdentitiesHandler,
         RequestEnrolmentKeysHandler,

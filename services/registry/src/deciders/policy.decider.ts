@@ -1,15 +1,32 @@
-import { ServerPolicyDefined, type DataOf, type EventOf } from '@tunnelkey/contracts';
+import {
+  RenewalPolicyDefined,
+  ServerPolicyDefined,
+  defaultRenewAtShare,
+  defaultRenewalJitterShare,
+  type CommandOf,
+  type DataOf,
+  type EventOf,
+  type SetRenewalPolicy,
+} from '@tunnelkey/contracts';
 import type { Command, Decider } from '@tunnelkey/eventstore';
-import { conflict } from '../shared/registry-errors.js';
+import { conflict, notFound } from '../shared/registry-errors.js';
 import { decided, sameContent } from './decided.js';
 
 export type ServerPolicy = DataOf<typeof ServerPolicyDefined>;
+export type RenewalPolicy = DataOf<typeof RenewalPolicyDefined>;
 
-export type PolicyState = { status: 'Undefined' } | { status: 'Defined'; policy: ServerPolicy };
+export type PolicyState =
+  | { status: 'Undefined' }
+  | { status: 'Defined'; policy: ServerPolicy; renewal?: RenewalPolicy };
 
 export type DefineServerPolicyCommand = Command<'DefineServerPolicy', ServerPolicy>;
-export type PolicyCommand = DefineServerPolicyCommand;
-export type PolicyEvent = EventOf<typeof ServerPolicyDefined>;
+/** The renewal settings asked for; absent shares take the defaults (2/3, 0.1), an absent lifetime the policy's days. */
+export type SetRenewalPolicyCommand = Command<
+  'SetRenewalPolicy',
+  Omit<CommandOf<typeof SetRenewalPolicy>, 'commandId' | 'correlationId' | 'actor'>
+>;
+export type PolicyCommand = DefineServerPolicyCommand | SetRenewalPolicyCommand;
+export type PolicyEvent = EventOf<typeof ServerPolicyDefined> | EventOf<typeof RenewalPolicyDefined>;
 
 /** A server policy: the targets, topic rights and certificate lifetime a batch is bound to. */
 export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
@@ -25,9 +42,24 @@ export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
           policyId: command.data.policyId,
         });
       }
+      case 'SetRenewalPolicy': {
+        const { policyId } = command.data;
+        if (state.status === 'Undefined') throw notFound(`server policy ${policyId}`, { policyId });
+        const renewal: RenewalPolicy = {
+          policyId,
+          renewAtShare: command.data.renewAtShare ?? defaultRenewAtShare,
+          jitterShare: command.data.jitterShare ?? defaultRenewalJitterShare,
+          ...(command.data.certificateLifetimeSeconds
+            ? { certificateLifetimeSeconds: command.data.certificateLifetimeSeconds }
+            : {}),
+        };
+        // The settings in force already: a retry, nothing to record.
+        if (state.renewal && sameContent(state.renewal, renewal)) return [];
+        return [decided(RenewalPolicyDefined, renewal)];
+      }
       default: {
-        const unknown: never = command.type;
-        throw new TypeError(`unknown policy command ${String(unknown)}`);
+        const unknown: never = command;
+        throw new TypeError(`unknown policy command ${String((unknown as Command).type)}`);
       }
     }
   },
@@ -36,8 +68,10 @@ export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
     switch (event.type) {
       case 'ServerPolicyDefined':
         return { status: 'Defined', policy: event.data };
+      case 'RenewalPolicyDefined':
+        return state.status === 'Defined' ? { ...state, renewal: event.data } : state;
       default: {
-        const unknown: never = event.type;
+        const unknown: never = event;
         return unknown;
       }
     }

@@ -1,6 +1,11 @@
 import { CommandRejected } from '@tunnelkey/eventstore';
 import { deciderSpecification } from '@tunnelkey/testing';
-import { policyDecider, type DefineServerPolicyCommand, type ServerPolicy } from './policy.decider.js';
+import {
+  policyDecider,
+  type DefineServerPolicyCommand,
+  type ServerPolicy,
+  type SetRenewalPolicyCommand,
+} from './policy.decider.js';
 
 const metadata = { commandId: 'cmd-1', now: '2026-01-01T00:00:00.000Z' };
 const policy: ServerPolicy = {
@@ -44,5 +49,42 @@ describe('server policy decider', () => {
         .when(define({ ...policy, certificateLifetimeDays: 30 }))
         .thenThrows((error) => error instanceof CommandRejected && error.reason === 'CONFLICT');
     });
+  });
+});
+
+describe('server policy renewal settings', () => {
+  const set = (data: SetRenewalPolicyCommand['data']): SetRenewalPolicyCommand => ({
+    type: 'SetRenewalPolicy',
+    data,
+    metadata,
+  });
+  const renewal = (data: Record<string, unknown>) => ({ type: 'RenewalPolicyDefined', version: 1, data });
+
+  describe('when undefined', () => {
+    it('refuses: there is no policy to renew under', () =>
+      spec
+        .given([])
+        .when(set({ policyId: 'fridges' }))
+        .thenThrows((error) => error instanceof CommandRejected && error.reason === 'NOT_FOUND'));
+  });
+
+  describe('when defined', () => {
+    it('records the defaults (renew at two thirds, 10 % jitter) when none are given', () =>
+      spec
+        .given([defined(policy)])
+        .when(set({ policyId: 'fridges' }))
+        .then([renewal({ policyId: 'fridges', renewAtShare: 2 / 3, jitterShare: 0.1 })]));
+    it('records short-lived certificates (one hour) as a policy choice', () =>
+      spec
+        .given([defined(policy)])
+        .when(set({ policyId: 'fridges', renewAtShare: 0.5, jitterShare: 0.2, certificateLifetimeSeconds: 3600 }))
+        .then([
+          renewal({ policyId: 'fridges', renewAtShare: 0.5, jitterShare: 0.2, certificateLifetimeSeconds: 3600 }),
+        ]));
+    it('treats the settings in force as a retry', () =>
+      spec
+        .given([defined(policy), renewal({ policyId: 'fridges', renewAtShare: 2 / 3, jitterShare: 0.1 })])
+        .when(set({ policyId: 'fridges' }))
+        .thenNothingHappened());
   });
 });
