@@ -24,6 +24,8 @@ export default tseslint.config(
             { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts'] },
             // Whole-platform tests and the demo start several services together.
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:service', 'type:lib', 'type:contracts'] },
+            // What another team writes: the public contract only (its test may use our test libs).
+            { sourceTag: 'type:example', onlyDependOnLibsWithTags: ['type:contracts', 'type:lib'] },
           ],
         },
       ],
