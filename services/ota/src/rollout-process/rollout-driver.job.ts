@@ -96,6 +96,11 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
     return this.#task.runNow();
   }
 
+  /** Resolves once no offer is being sent and the window has taken what it has room for (tests). */
+  idle(): Promise<void> {
+    return this.#window.idle();
+  }
+
   /** The device answered its offer (a chunk request or a report): no more resends. */
   answered(rolloutId: string, deviceId: string): void {
     this.#window.release(offerKey(rolloutId, deviceId));

@@ -124,7 +124,8 @@ export class SliceDevice {
       mlKemPublicKey: Buffer.from(this.mlKem.publicKey).toString('base64'),
     };
     const attestation = await signBytes(encryptionKeysAttestationBytes(statement), this.enrolment.privateKey);
-    const { subject, data } = await this.uplink(FirmwareKeysMessage, { ...statement, attestation });
+    const { ecdhPublicKey, mlKemPublicKey } = statement;
+    const { subject, data } = await this.uplink(FirmwareKeysMessage, { ecdhPublicKey, mlKemPublicKey, attestation });
     return this.slice().get(FirmwareKeysUplinkController).uplinks.receive(subject, data);
   }
 
@@ -263,6 +264,7 @@ export async function startOtaSlice(options: SliceOptions = {}): Promise<OtaSlic
       let before = -1;
       for (let round = 0; round < 20; round++) {
         await driver.drive();
+        await driver.idle();
         const count = (await events()).length;
         if (count === before) return;
         before = count;
