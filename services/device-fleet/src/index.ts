@@ -16,7 +16,12 @@ export type {
   StoredCertificate,
   StoredConnectionParameters,
 } from './simulated-device/device-flash.js';
-export type { DeviceObservation, DeviceObserver, JournalEntry } from './simulated-device/device-observation.js';
+export type {
+  DeviceObservation,
+  DeviceObserver,
+  FirmwareEvent,
+  JournalEntry,
+} from './simulated-device/device-observation.js';
 export {
   firmwareImage,
   firmwareMeasurement,
@@ -51,6 +56,33 @@ export {
   type FleetOptions,
 } from './fleet/create-fleet.js';
 export { planFaults, type DeviceFault, type FleetFaults, type TamperMode } from './fleet/fault-plan.js';
+export {
+  firmwareFaults,
+  isFirmwareFault,
+  planFirmwareFaults,
+  type FirmwareFault,
+  type FirmwareFaultCounts,
+} from './firmware/firmware-faults.js';
+export {
+  FirmwareUpdater,
+  defaultProduct,
+  type FirmwareDeviceBindings,
+  type FirmwareUpdaterOptions,
+  type UpdateKeys,
+} from './firmware/firmware-updater.js';
+export {
+  factorySlots,
+  otherSlot,
+  runningImage,
+  trialBoot,
+  writeInactive,
+  type BootOutcome,
+  type FirmwareSlots,
+  type SlotImage,
+  type SlotName,
+} from './firmware/firmware-slots.js';
+export { ChunkDownload, type ChunkDownloadOptions, type ChunkReceipt } from './firmware/chunk-download.js';
+export { failureReasonOf, type UpdateFailureReason } from './firmware/failure-reasons.js';
 export { identityFile, identityRow, type IdentityRow } from './fleet/identity-file.js';
 export type { FleetMessageCounters, FleetStats } from './fleet/fleet-stats.js';
 export { DeviceHardwarePool, type DeviceHardware } from './hardware/device-hardware-pool.js';

@@ -13,6 +13,8 @@ import { planFaults, type DeviceFault, type FleetFaults } from './fault-plan.js'
 import { emptyByState, FleetCounters, type FleetStats } from './fleet-stats.js';
 import { identityFile } from './identity-file.js';
 import { attestEnrolmentKey, type ManufacturerKey } from '../simulated-device/manufacturer-attestation.js';
+import { planFirmwareFaults, type FirmwareFault, type FirmwareFaultCounts } from '../firmware/firmware-faults.js';
+import type { FirmwareUpdaterOptions } from '../firmware/firmware-updater.js';
 
 export interface FleetOptions {
   /** The bus. Without it the fleet is offline-only (benchmarks, unit tests): nothing is sent or received. */
@@ -33,6 +35,14 @@ export interface FleetOptions {
   platformPublicKey?: CryptoKey | Uint8Array | string | PinnedPlatformKey;
   platformKeyId?: string;
   firmwareVersion?: string;
+  /** Product line (hardware id) of every device: OTA updates for another product are refused. */
+  product?: string;
+  /** Devices report their firmware-decryption keys right after enrolling (default: only when asked). */
+  firmwareKeysAtEnrolment?: boolean;
+  /** Over-the-air update timing of every device (stall retry, offline-fault duration, chunk window). */
+  firmwareUpdates?: FirmwareUpdaterOptions;
+  /** How many devices get each OTA fault (never a device already offline or tampered). */
+  firmwareFaults?: FirmwareFaultCounts;
   /**
    * The manufacturer key the factory signs every device's enrolment public key with (P-256; see
    * `manufacturerKey`): devices send that attestation with their enrolment-key-report. Absent:
@@ -68,6 +78,8 @@ export interface Fleet {
   devices(): IterableIterator<SimulatedDevice>;
   /** The fault injected into a device, if any. */
   faultOf(deviceId: string): DeviceFault | undefined;
+  /** The OTA fault injected into a device, if any. */
+  firmwareFaultOf(deviceId: string): FirmwareFault | undefined;
   /** The manufacturer's identity file for the registry's ImportIdentities. */
   identityFile(format: 'json' | 'csv'): string;
   /** Every online device publishes `announce`. */
@@ -112,6 +124,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const limiter = new ConcurrencyLimiter(concurrency, options.maxQueued ?? 50_000);
   const counters = new FleetCounters();
   const plan = planFaults(size, seedBase, options.faults);
+  const firmwarePlan = planFirmwareFaults(size, seedBase, options.firmwareFaults, new Set(plan.keys()));
   const platformKey =
     options.platformPublicKey === undefined
       ? undefined
@@ -144,6 +157,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
 
   const byId = new Map<string, SimulatedDevice>();
   const faults = new Map<string, DeviceFault>();
+  const firmwareFaults = new Map<string, FirmwareFault>();
   const faultCounts = { offline: 0, tamperedHelperData: 0, tamperedFirmware: 0 };
   let done = 0;
   const manufacturing = Array.from({ length: size }, (_, index) =>
@@ -152,6 +166,9 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         seed: `${seedBase}/${index}`,
         profile: options.profile ?? 'sram',
         firmwareVersion: options.firmwareVersion ?? '1.0.0',
+        ...(options.product ? { product: options.product } : {}),
+        ...(options.firmwareKeysAtEnrolment ? { firmwareKeysAtEnrolment: true } : {}),
+        ...(options.firmwareUpdates ? { firmwareUpdates: options.firmwareUpdates } : {}),
         transport,
         namespace,
         conditions: { ...conditions },
@@ -178,6 +195,11 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         faultCounts.tamperedFirmware++;
       }
       if (fault) faults.set(device.deviceId, fault);
+      const firmwareFault = firmwarePlan.get(index);
+      if (firmwareFault) {
+        device.firmware.faults.add(firmwareFault);
+        firmwareFaults.set(device.deviceId, firmwareFault);
+      }
       options.onProgress?.({ phase: 'manufacturing', done: ++done, total: size });
       return device;
     }),
@@ -222,6 +244,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     device: (deviceId) => byId.get(deviceId),
     devices: () => byId.values(),
     faultOf: (deviceId) => faults.get(deviceId),
+    firmwareFaultOf: (deviceId) => firmwareFaults.get(deviceId),
     identityFile: (format) => identityFile(byId.values(), format),
     async announce() {
       const results = await Promise.all([...byId.values()].map((device) => limiter.run(() => device.announce())));
@@ -262,6 +285,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         await sub.drain().catch(() => sub.unsubscribe());
       }
       await limiter.idle();
+      for (const device of byId.values()) device.firmware.stop();
       await hardware?.close();
     },
   };
