@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { UpdateReportMessage } from '@tunnelkey/contracts';
 import { unwrapContentKey } from '@tunnelkey/firmware';
 import { ControlRolloutHandler } from '../control-rollout/control-rollout.handler.js';
 import { DescribeRolloutHandler } from '../describe-rollout/describe-rollout.handler.js';
 import { RegisterFirmwareHandler } from '../register-firmware/register-firmware.handler.js';
 import { RegisterProductHandler } from '../register-product/register-product.handler.js';
+import { UpdateReportUplinkController } from '../report-update/update-report.uplink-controller.js';
 import {
   SliceDevice,
   givenFleet,
@@ -208,16 +210,15 @@ describe('StartRollout (slice)', () => {
       firmwareMeasurement: sha256(image),
     };
     // Signed with another device's key under this device's id.
-    const forged = await other.uplink((await import('@tunnelkey/contracts')).UpdateReportMessage, body);
+    const forged = await other.uplink(UpdateReportMessage, body);
     const forgedSubject = forged.subject.replace(other.deviceId, device.deviceId);
     const envelope = JSON.parse(new TextDecoder().decode(forged.data)) as { deviceId: string };
     envelope.deviceId = device.deviceId;
-    const { UpdateReportUplinkController } = await import('../report-update/update-report.uplink-controller.js');
     const reports = slice.get(UpdateReportUplinkController);
     expect(await reports.uplinks.receive(forgedSubject, new TextEncoder().encode(JSON.stringify(envelope)))).toBe(
       'refused',
     );
-    const genuine = await device.uplink((await import('@tunnelkey/contracts')).UpdateReportMessage, {
+    const genuine = await device.uplink(UpdateReportMessage, {
       ...body,
       status: 'failed',
       reason: 'rollback',
