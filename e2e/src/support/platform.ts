@@ -23,7 +23,13 @@ import {
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import type { Fleet } from '@tunnelkey/device-fleet';
 import { CommandClient } from '@tunnelkey/messaging';
-import { InMemoryTargetSecrets, pidFileReloader, startOnboarding, type RunningOnboarding } from '@tunnelkey/onboarding';
+import {
+  InMemoryTargetCredentialStore,
+  InMemoryTargetSecrets,
+  pidFileReloader,
+  startOnboarding,
+  type RunningOnboarding,
+} from '@tunnelkey/onboarding';
 import {
   buildCrl,
   buildRootCaCertificate,
@@ -92,11 +98,13 @@ export interface Platform {
    * Stops the registry, the CA or onboarding and starts it again on the same log, keys and settings
    * (as a pod restart would; onboarding keeps its instance id and port); resolves when the new
    * instance is ready (its views rebuilt), with the time that took. `beforeStart` runs between the
-   * stop and the start, untimed (a bench deletes the checkpoints the stop saved).
+   * stop and the start, untimed (a bench deletes the checkpoints the stop saved). `crash`: as a
+   * SIGKILL would, the instance's NATS connection is closed first (nothing it does from then on
+   * reaches the bus: no reply, no append, no checkpoint), then what is left of it is stopped.
    */
   restart(
     service: 'registry' | 'ca' | 'onboarding',
-    options?: { beforeStart?: () => Promise<unknown> },
+    options?: { beforeStart?: () => Promise<unknown>; crash?: boolean },
   ): Promise<{ readyMs: number }>;
   stop(): Promise<void>;
 }
@@ -188,6 +196,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const onboardingPort = options.ports?.onboarding ?? (options.onboarding === false ? 0 : await freePort());
     // One KEK for every start: a restarted onboarding derives the same target CAs.
     const onboardingKek = await Kek.fromBytes(randomBytes(32));
+    // How to reach the targets' admin API, kept across restarts as a deployment's database would
+    // (the service's default store is in memory: a restart would forget the registered broker).
+    const targetCredentials = new InMemoryTargetCredentialStore();
     const startOnboardingNow = () =>
       startOnboarding({
         env: {},
@@ -212,6 +223,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
         // The broker's admin password, as the platform team would mount it (registerBroker names it).
         secrets: adminSecrets,
+        credentials: targetCredentials,
         logger,
       });
     let onboarding = options.onboarding === false ? undefined : await startOnboardingNow();
@@ -226,9 +238,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       },
       async restart(service, restartOptions = {}) {
         if (service === 'onboarding' && !onboarding) throw new Error('started with onboarding: false');
-        if (service === 'registry') await registry.stop();
-        else if (service === 'ca') await ca.stop();
-        else await onboarding?.stop();
+        const running = service === 'registry' ? registry : service === 'ca' ? ca : onboarding!;
+        if (restartOptions.crash) {
+          if ('nats' in options) throw new Error('a crash needs each service on its own connection (envOf)');
+          await running.service.nats.close();
+          // Its stop fails where it needs the bus (drain, a last checkpoint): what a crash leaves undone.
+          await running.stop().catch(() => undefined);
+        } else await running.stop();
         await restartOptions.beforeStart?.();
         const started = performance.now();
         if (service === 'registry') registry = await startRegistryNow();
