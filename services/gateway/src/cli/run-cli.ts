@@ -25,6 +25,9 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey certify <batchId> [--device <id>...] [--key-id tls-0] [--no-wait]
   tunnelkey onboard <batchId> [--target <id>...] [--no-wait]
   tunnelkey revoke device <deviceId> --reason <rfc5280> | revoke batch <batchId> --reason <rfc5280>
+  tunnelkey renew <batchId> [--device <id>...] [--reason operator|key-exposure] [--no-wait]
+  tunnelkey renewals progress <operationId>
+  tunnelkey policies renewal <policyId> [--renew-at <share, default 0.667>] [--jitter <share, default 0.1>] [--lifetime-seconds <n>]
   tunnelkey devices list [--batch <id>] [--state <s>] [--target <id>] [--connection never|connected|disconnected] [--limit n] [--offset n]
   tunnelkey devices show <id> | devices history <id> [--limit n] [--offset n]
   tunnelkey targets list | show <id>
@@ -72,6 +75,9 @@ const options = {
   'admin-ca': { type: 'string' },
   decision: { type: 'string' },
   role: { type: 'string' },
+  'renew-at': { type: 'string' },
+  jitter: { type: 'string' },
+  'lifetime-seconds': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
@@ -90,6 +96,20 @@ function integer(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d{1,9}$/.test(value)) throw usageError(`--${name} must be a whole number`);
   return Number(value);
+}
+
+function share(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^(0(\.\d{1,6})?|1)$/.test(value)) throw usageError(`--${name} must be a share between 0 and 1 (e.g. 0.667)`);
+  return Number(value);
+}
+
+interface RenewalProgress {
+  operationId: string;
+  requested: number;
+  renewed: number;
+  completed: number;
+  expired: number;
 }
 
 function positional(positionals: string[], index: number, what: string): string {
@@ -208,6 +228,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             certificateLifetimeDays: integer(values['lifetime-days'], 'lifetime-days') ?? 365,
           });
           print(outcome, () => `policy ${values.id} defined`);
+          return exitCodes.ok;
+        }
+        if (verb === 'renewal' && noun === 'policies') {
+          const policyId = positional(positionals, 2, 'the policy id');
+          const renewAtShare = share(values['renew-at'], 'renew-at');
+          const jitterShare = share(values.jitter, 'jitter');
+          const lifetime = integer(values['lifetime-seconds'], 'lifetime-seconds');
+          const outcome = await command(`/api/policies/${encodeURIComponent(policyId)}/renewal`, {
+            ...(renewAtShare === undefined ? {} : { renewAtShare }),
+            ...(jitterShare === undefined ? {} : { jitterShare }),
+            ...(lifetime === undefined ? {} : { certificateLifetimeSeconds: lifetime }),
+          });
+          print(outcome, () => `policy ${policyId}: renewal settings recorded`);
           return exitCodes.ok;
         }
         if (verb === 'create' && noun === 'batches') {
@@ -348,6 +381,44 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           { ...outcome, batch },
           () => `${noun}: ${reached(batch, states)} of ${batch.devices} devices done; states ${statesOf(batch.counts)}`,
         );
+        return exitCodes.ok;
+      }
+      case 'renew': {
+        const batchId = positional(positionals, 1, 'the batch id');
+        const outcome = (await command('/api/renewals', {
+          scope: scopeOf(batchId),
+          ...(values.reason ? { reason: values.reason } : {}),
+        })) as { result: { operationId: string; devices: number; skipped: number } };
+        const { operationId, devices, skipped } = outcome.result;
+        if (values['no-wait'] || devices === 0) {
+          print(outcome, () => `renewal ${operationId}: ${devices} devices set in motion, ${skipped} skipped`);
+          return exitCodes.ok;
+        }
+        const progressPath = `/api/renewals/${encodeURIComponent(operationId)}/progress`;
+        const bar = progressBar(io.stderr, 'renew');
+        let last: RenewalProgress;
+        for (;;) {
+          last = ((await command(progressPath, {})) as { result: RenewalProgress }).result;
+          const settled = last.completed + last.expired;
+          bar.update(settled, devices, last.expired ? `(${last.expired} expired)` : '');
+          if (settled >= devices) break;
+          await new Promise((resolve) => setTimeout(resolve, io.pollMs ?? 500));
+        }
+        bar.finish();
+        print(
+          { ...outcome, progress: last },
+          () =>
+            `renewal ${operationId}: ${last.completed} of ${devices} devices renewed (old certificates revoked), ${last.expired} expired, ${skipped} skipped`,
+        );
+        return last.expired > 0 ? exitCodes.refused : exitCodes.ok;
+      }
+      case 'renewals': {
+        const operationId = positional(positionals, 2, 'the operation id');
+        if (verb !== 'progress') throw usageError('renewals progress <operationId>');
+        const outcome = (await command(`/api/renewals/${encodeURIComponent(operationId)}/progress`, {})) as {
+          result: RenewalProgress;
+        };
+        print(outcome, () => keyValues(outcome.result as unknown as Record<string, unknown>));
         return exitCodes.ok;
       }
       case 'revoke': {

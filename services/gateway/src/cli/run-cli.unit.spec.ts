@@ -156,4 +156,40 @@ describe('tunnelkey CLI', () => {
     expect(await runCli(['enrolments', 'approve', 'b-1', 'r-1'], run.io)).toBe(2);
     expect(run.calls).toEqual([]);
   });
+
+  it('renews a batch after a suspected key exposure and follows its progress until every device switched', async () => {
+    let polls = 0;
+    const run = cli((call) => {
+      if (call.path === '/api/renewals')
+        return { commandId: 'c-1', result: { operationId: 'op-1', devices: 2, skipped: 0 } };
+      polls++;
+      const completed = Math.min(2, polls - 1);
+      return { commandId: 'c-2', result: { operationId: 'op-1', requested: 2, renewed: 2, completed, expired: 0 } };
+    });
+    run.io.pollMs = 1;
+    expect(await runCli(['renew', 'b-1', '--reason', 'key-exposure'], run.io)).toBe(0);
+    expect(run.calls[0]).toMatchObject({
+      method: 'POST',
+      path: '/api/renewals',
+      body: { scope: { kind: 'batch', batchId: 'b-1' }, reason: 'key-exposure' },
+    });
+    expect(run.calls.slice(1).every((c) => c.path === '/api/renewals/op-1/progress')).toBe(true);
+    expect(run.out()).toContain('2 of 2 devices renewed');
+  });
+
+  it("sets a policy's renewal (short-lived certificates), and refuses a share outside 0..1, sending nothing", async () => {
+    const run = cli();
+    const args = ['policies', 'renewal', 'fridges', '--renew-at', '0.5', '--lifetime-seconds', '3600'];
+    expect(await runCli(args, run.io)).toBe(0);
+    expect(run.calls).toEqual([
+      {
+        method: 'POST',
+        path: '/api/policies/fridges/renewal',
+        body: { renewAtShare: 0.5, certificateLifetimeSeconds: 3600 },
+      },
+    ]);
+    const refused = cli();
+    expect(await runCli(['policies', 'renewal', 'fridges', '--renew-at', '1.5'], refused.io)).toBe(2);
+    expect(refused.calls).toEqual([]);
+  });
 });

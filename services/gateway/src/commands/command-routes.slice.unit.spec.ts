@@ -72,6 +72,9 @@ const samples: Record<SentRoute, { path: Record<string, string>; body: Record<st
   OnboardDevice: { path: { deviceId: 'd1' }, body: {} },
   RevokeDevice: { path: { deviceId: 'd1' }, body: { reason: 'keyCompromise' } },
   RevokeBatch: { path: { batchId: 'b1' }, body: { reason: 'superseded' } },
+  SetRenewalPolicy: { path: { policyId: 'fridges' }, body: { renewAtShare: 0.5, certificateLifetimeSeconds: 3600 } },
+  RenewCertificates: { path: {}, body: { scope: { kind: 'batch', batchId: 'b1' }, reason: 'key-exposure' } },
+  GetRenewalProgress: { path: { operationId: 'op-1' }, body: {} },
 };
 
 const urlPath = (path: string, params: Record<string, string>) =>

@@ -10,7 +10,10 @@ import {
   RequestEnrolmentKeys,
   RegisterManufacturerKey,
   DecideHeldEnrolments,
+  GetRenewalProgress,
+  RenewCertificates,
   RevokeBatch,
+  SetRenewalPolicy,
   RevokeDevice,
   VerifyIdentity,
   type CommandDefinition,
@@ -38,6 +41,17 @@ export const commandRoutes = {
     role: 'admin',
     status: 200,
     timeoutMs: 15_000,
+  },
+  SetRenewalPolicy: {
+    command: SetRenewalPolicy,
+    path: '/api/policies/{policyId}/renewal',
+    role: 'admin',
+    status: 200,
+    timeoutMs: 15_000,
+    description:
+      "When the policy's certificates renew: `renewAtShare` of their lifetime (default 2/3), spread by `jitterShare` " +
+      '(default 0.1) so a batch certified together does not renew at once, and optionally `certificateLifetimeSeconds` ' +
+      "(down to 3600: short-lived certificates) instead of the policy's days. 404 for an unknown policy.",
   },
   RegisterTarget: { command: RegisterTarget, path: '/api/targets', role: 'admin', status: 200, timeoutMs: 30_000 },
   CreateIssuingAuthority: {
@@ -114,6 +128,29 @@ export const commandRoutes = {
     role: 'admin',
     status: 202,
     timeoutMs: 30_000,
+  },
+  RenewCertificates: {
+    command: RenewCertificates,
+    path: '/api/renewals',
+    role: 'operator',
+    status: 202,
+    timeoutMs: 60_000,
+    description:
+      'Rotate, then revoke: each device of the scope derives its next TLS key, sends a CSR attested by its enrolment ' +
+      'key, gets its new certificate and target certificates, connects with them, and only then is its old ' +
+      'certificate revoked (superseded). `reason: key-exposure` after a suspected exposure. Replies with the ' +
+      '`operationId` to follow (POST /api/renewals/{operationId}/progress); 422 for one device that is unknown, ' +
+      'revoked or holds no certificate.',
+  },
+  GetRenewalProgress: {
+    command: GetRenewalProgress,
+    path: '/api/renewals/{operationId}/progress',
+    role: 'viewer',
+    status: 200,
+    timeoutMs: 15_000,
+    description:
+      'Counts of one renewal operation: requested, renewed (new certificate issued), completed (device switched, ' +
+      'old certificate revoked), expired (given up; the old certificate stays valid).',
   },
   RevokeBatch: {
     command: RevokeBatch,
