@@ -2,18 +2,18 @@
  * `npm run bench:restart -- --devices 10000`   (default RESTART_DEVICES, else 10,000)
  *
  * Start-up at scale: provisions N devices on the real platform (import -> verify -> certify, as
- * `bench:provision` does, not timed here), then restarts each service in turn on the log that run
- * left, as a pod restart would, and prints the time from start to ready (every view rebuilt: what
+ * `bench:provision` does, not timed here) and onboards them to a local Mosquitto (each device
+ * issued its target certificate and holding its connection parameters; `--no-onboard` skips it),
+ * then restarts each service in turn on the log that run left, as a pod restart would, and prints the time from start to ready (every view rebuilt: what
  * /ready reports) and the memory of the process. Each service is restarted twice:
  * - from the log: its view checkpoints deleted first, so every view folds the whole log (what a
  *   start costs without checkpoints, or with an incompatible checkpoint version);
  * - from its checkpoints: what the stop before saved, plus the tail of the log after it.
  *
  * The registry, the CA and onboarding run in this one process (as in bench:provision): the memory
- * printed is the process's (after a full GC), holding all three, not one service's. Devices are
- * not onboarded to a broker (onboarding to Mosquitto runs ~100-150 devices/s, too slow for 100,000
- * here): onboarding's restart rebuilds its views from the registry and CA logs without onboarded
- * devices. `--profile DIR` writes this process's CPU profile of each restart
+ * printed is the process's (after a full GC), holding all three, not one service's. The devices do
+ * not connect (their connections would add DeviceConnected and telemetry counters to onboarding's
+ * log, not to its views' size). `--profile DIR` writes this process's CPU profile of each restart
  * (DIR/restart-<service>-<from>.cpuprofile).
  */
 import 'reflect-metadata';
@@ -27,7 +27,8 @@ import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { argument, profileDirectory, profiler } from '../support/bench-options.js';
 import { useOrStartNats, type NatsServer } from '../support/infrastructure.js';
-import { operator, startPlatform, type Platform } from '../support/platform.js';
+import { OnboardBatch } from '@tunnelkey/contracts';
+import { operator, startPlatform, until, type Platform } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
 import { FleetProcess } from './fleet-ipc.js';
 
@@ -110,6 +111,16 @@ async function main(): Promise<void> {
     const certifying = new ProgressBar('certify');
     await operator.certify(p, batchId, size, (d, t) => certifying.update(d, t), commandTimeoutMs);
     certifying.finish();
+    const onboard = !process.argv.includes('--no-onboard');
+    if (onboard) {
+      const onboarding = new ProgressBar('onboard (a target certificate each)');
+      await p.startBroker();
+      await operator.registerBroker(p);
+      await p.send(OnboardBatch, { batchId }, commandTimeoutMs);
+      const configured = async () => (await f.request({ type: 'stats' }, 'stats')).byState['configured'] ?? 0;
+      await until('devices onboarded', configured, size, (d, t) => onboarding.update(d, t), 600_000);
+      onboarding.finish();
+    }
     // The devices are not needed for the restarts: their process goes, its memory with it.
     await f.stop();
     fleet = undefined;
@@ -143,7 +154,7 @@ async function main(): Promise<void> {
       [
         '',
         `bench:restart — ${size} provisioned devices (${availableParallelism()} cores, node ${process.version})`,
-        `  history: ${size} devices imported, verified, certified in ${historySeconds.toFixed(0)} s; log: ${logSizes.join(', ')}; no device onboarded to a broker`,
+        `  history: ${size} devices imported, verified, certified${onboard ? ', onboarded to a broker' : ' (not onboarded: --no-onboard)'} in ${historySeconds.toFixed(0)} s; log: ${logSizes.join(', ')}`,
         `  process memory before the restarts (after a full GC): rss ${mib(before.rss)}, heap used ${mib(before.heapUsed)}`,
         `  ${'service'.padEnd(11)} ${'restart'.padEnd(20)} ${'ready s'.padStart(8)} ${'rss'.padStart(9)} ${'heap'.padStart(9)}`,
         ...rows,
