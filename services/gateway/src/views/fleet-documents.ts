@@ -112,6 +112,13 @@ export type DeviceDocument = { [flag in MilestoneFlag]?: true } & { [at in Miles
   certificateRejection?: { reason: string; at: string };
   certificateRejected?: true;
   revocation?: { revocationId: string; reason: string; revokedAt: string };
+  /** Certificate renewal (rotate, then revoke): the last one requested, why, and how far it got. */
+  renewal?: { renewalId: string; operationId: string; reason: string; requestedAt: string };
+  renewalStatus?: 'requested' | 'renewed' | 'completed' | 'expired';
+  renewalStatusAt?: string;
+  /** The certificate the last renewal replaced; revoked (superseded) once the device switched. */
+  previousCertificate?: { authorityId: string; serialNumber: string; keyId: string; notAfter: string };
+  previousCertificateRevokedAt?: string;
   /** The device's latest connection fact over its targets; missing: never connected. */
   connection?: 'connected' | 'disconnected';
   lastTelemetryAt?: string;

@@ -213,6 +213,41 @@ export const fleetProjection: StoredProjection = {
             },
           }),
         ];
+      case 'CertificateRenewalRequested':
+        return [
+          device(event, 'ca', {
+            renewal: {
+              renewalId: data.renewalId,
+              operationId: data.operationId,
+              reason: data.reason,
+              requestedAt: event.occurredAt,
+            },
+            renewalStatus: 'requested',
+            renewalStatusAt: event.occurredAt,
+          }),
+        ];
+      case 'DeviceCertificateRenewed':
+        return [
+          {
+            ...device(event, 'ca', {
+              previousCertificate: data.previous,
+              renewalStatus: 'renewed',
+              renewalStatusAt: event.occurredAt,
+            }),
+            // A new previous certificate: not revoked yet (the device has still to switch).
+            unset: ['previousCertificateRevokedAt'],
+          },
+        ];
+      case 'CertificateRenewalCompleted':
+        return [
+          device(event, 'ca', {
+            previousCertificateRevokedAt: (data.revokedPrevious as Data).revokedAt,
+            renewalStatus: 'completed',
+            renewalStatusAt: data.switchedAt,
+          }),
+        ];
+      case 'CertificateRenewalExpired':
+        return [device(event, 'ca', { renewalStatus: 'expired', renewalStatusAt: event.occurredAt })];
       case 'CertificateRejected':
         return [
           device(event, 'ca', {

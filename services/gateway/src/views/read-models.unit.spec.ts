@@ -312,6 +312,63 @@ describe('fleet view: given events -> batches and devices', () => {
     expect((await batchProgress(store, 'b1')).counts).toMatchObject({ Revoked: 1, Certified: 0, Onboarded: 0 });
   });
 
+  it('shows a renewal: why and when, the certificate it replaced, and when that one was revoked', async () => {
+    await given('registry', imported('d1'), verified('d1'), certified('d1'));
+    const ids = { renewalId: 'rn-1', deviceId: 'd1', operationId: 'op-1' };
+    const previous = {
+      authorityId: 'issuing-acme',
+      serialNumber: '0a0b',
+      keyId: 'tls-0',
+      notAfter: '2031-01-01T00:00:00.000Z',
+    };
+    await given(
+      'ca',
+      event('CertificateRenewalRequested', 'rn-1', {
+        ...ids,
+        reason: 'key-exposure',
+        requestId: 'r-2',
+        keyId: 'tls-1',
+        previous,
+        expiresAt: '2030-01-01T01:00:00.000Z',
+      }),
+    );
+    expect(await deviceDetail(store, 'd1')).toMatchObject({
+      renewal: { renewalId: 'rn-1', reason: 'key-exposure', status: 'requested' },
+    });
+    await given(
+      'ca',
+      event('DeviceCertificateRenewed', 'rn-1', {
+        ...ids,
+        reason: 'key-exposure',
+        requestId: 'r-2',
+        authorityId: 'issuing-acme',
+        serialNumber: '0c0d',
+        keyId: 'tls-1',
+        fingerprintSha256: digest,
+        notBefore: '2030-01-01T00:00:00.000Z',
+        notAfter: '2031-01-01T00:00:00.000Z',
+        previous,
+      }),
+    );
+    const renewed = await deviceDetail(store, 'd1');
+    expect(renewed.previousCertificate).toEqual(previous);
+    expect(renewed.renewal?.status).toBe('renewed');
+    await given(
+      'ca',
+      event('CertificateRenewalCompleted', 'rn-1', {
+        ...ids,
+        serialNumber: '0c0d',
+        targetId: 't1',
+        switchedAt: '2030-01-01T00:00:30.000Z',
+        revokedPrevious: { authorityId: 'issuing-acme', serialNumber: '0a0b', revokedAt: '2030-01-01T00:00:30.000Z' },
+      }),
+    );
+    expect(await deviceDetail(store, 'd1')).toMatchObject({
+      previousCertificate: { serialNumber: '0a0b', revokedAt: '2030-01-01T00:00:30.000Z' },
+      renewal: { reason: 'key-exposure', status: 'completed', statusAt: '2030-01-01T00:00:30.000Z' },
+    });
+  });
+
   it('applies an event committed again after a crash before its checkpoint once (no double counting)', async () => {
     let crashes = 0;
     const crashing = new Fixture({

@@ -51,6 +51,10 @@ export interface DeviceDetail {
   connection: ConnectionState;
   telemetry: { messagesTotal: number; lastMessageAt?: string; lastTopic?: string };
   revocation?: DeviceDocument['revocation'];
+  /** The certificate the last renewal replaced, and when it was revoked (once the device switched). */
+  previousCertificate?: NonNullable<DeviceDocument['previousCertificate']> & { revokedAt?: string };
+  /** The last renewal: why, when, how far. */
+  renewal?: NonNullable<DeviceDocument['renewal']> & { status: string; statusAt?: string };
   updatedAt: string;
 }
 
@@ -105,6 +109,25 @@ export const DeviceDetailSchema = Type.Object(
     }),
     revocation: Type.Optional(
       Type.Object({ revocationId: Type.String(), reason: Type.String(), revokedAt: Timestamp }),
+    ),
+    previousCertificate: Type.Optional(
+      Type.Object({
+        authorityId: Type.String(),
+        serialNumber: Type.String(),
+        keyId: Type.String(),
+        notAfter: Timestamp,
+        revokedAt: Type.Optional(Timestamp),
+      }),
+    ),
+    renewal: Type.Optional(
+      Type.Object({
+        renewalId: Type.String(),
+        operationId: Type.String(),
+        reason: Type.String({ description: 'scheduled | operator | key-exposure' }),
+        requestedAt: Timestamp,
+        status: Type.String({ description: 'requested | renewed | completed | expired' }),
+        statusAt: Type.Optional(Timestamp),
+      }),
     ),
   },
   { additionalProperties: true },
@@ -193,6 +216,23 @@ export async function deviceDetail(store: ProjectionStore, deviceId: string): Pr
     connection: connectionOf(device),
     telemetry: { messagesTotal, ...(last ? { lastMessageAt: last.lastMessageAt, lastTopic: last.lastTopic } : {}) },
     ...(device.revocation ? { revocation: device.revocation } : {}),
+    ...(device.previousCertificate
+      ? {
+          previousCertificate: {
+            ...device.previousCertificate,
+            ...(device.previousCertificateRevokedAt ? { revokedAt: device.previousCertificateRevokedAt } : {}),
+          },
+        }
+      : {}),
+    ...(device.renewal
+      ? {
+          renewal: {
+            ...device.renewal,
+            status: device.renewalStatus ?? 'requested',
+            ...(device.renewalStatusAt ? { statusAt: device.renewalStatusAt } : {}),
+          },
+        }
+      : {}),
     updatedAt: updatedAtOf(device),
   };
 }
