@@ -85,10 +85,10 @@ export class HealthController {
     @Inject(METRICS_ACCESS) private readonly access: { token?: string | undefined },
   ) {}
 
-  /** Liveness: the process answers. */
+  /** Liveness: the process answers; with the version it runs (the image's TUNNELKEY_VERSION, else `dev`). */
   @Get('health')
   health() {
-    return { status: 'ok', service: this.service };
+    return { status: 'ok', service: this.service, version: process.env.TUNNELKEY_VERSION?.trim() || 'dev' };
   }
 
   /** Readiness: connected to the bus (not reconnecting) and every registered check passes. */
