@@ -12,10 +12,11 @@
  * `--phase-timeout` (default 120) seconds a phase may take after the fault; `--command-timeout`
  * (default 10) seconds the operator's client waits for a command's answer before it sends the same
  * command again (a service killed with the command in hand never answers); `--out DIR` where the
- * services' logs go (pino, level LOG_LEVEL, default warn; default a temp dir, printed).
+ * services' logs go (pino, level LOG_LEVEL, default warn; default a temp dir, printed), and
+ * `table.txt`, the table so far, after each run.
  */
 import 'reflect-metadata';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argument } from '../support/bench-options.js';
@@ -74,6 +75,8 @@ async function main(): Promise<boolean> {
       if (!faultApplies(fault, phase)) continue;
       log(`run ${index}: ${fault} during ${phase}`);
       results.push(await runFaultScenario(settings, index++, { [phase]: fault }, runPhases, baseline));
+      // The table so far, for a suite cut short.
+      await writeFile(join(out, 'table.txt'), faultTable(settings, results, baseline));
     }
   process.stdout.write(faultTable(settings, results, baseline));
   process.stdout.write(runDetails(results));

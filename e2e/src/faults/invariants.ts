@@ -8,8 +8,8 @@
  *   CertificationRevoked on the CA log, or a DeviceOnboarded after its DeviceDeprovisioned);
  * - every revoked device deprovisioned on every target it was onboarded to, and no DeviceConnected
  *   after that DeviceDeprovisioned;
- * - every request has its outcome: each IdentityChallengeIssued an IdentityVerified or
- *   IdentityVerificationFailed, each CsrRequested a CertificateIssued, CertificateRejected,
+ * - every request has its outcome: each IdentityChallengeIssued an IdentityVerified,
+ *   IdentityVerificationFailed or a later challenge to the same device (re-issued after a restart), each CsrRequested a CertificateIssued, CertificateRejected,
  *   CsrRequestExpired (or the device's CertificationRevoked), each RevocationRequested a
  *   RevocationCompleted or RevocationFailed.
  */
@@ -148,6 +148,13 @@ export function checkInvariants(events: readonly LoggedEvent[]): InvariantReport
   const challengeOutcomes = new Set(
     of('registry', 'IdentityVerified', 'IdentityVerificationFailed').map((e) => str(e.data['challengeId'])),
   );
+  // A device has one challenge pending: a later one (re-issued after a restart) closes the one before.
+  const lastChallenge = new Map<string, string>();
+  for (const e of of('registry', 'IdentityChallengeIssued'))
+    lastChallenge.set(str(e.data['deviceId']), str(e.data['challengeId']));
+  for (const e of of('registry', 'IdentityChallengeIssued'))
+    if (lastChallenge.get(str(e.data['deviceId'])) !== str(e.data['challengeId']))
+      challengeOutcomes.add(str(e.data['challengeId']));
   pending(
     of('registry', 'IdentityChallengeIssued'),
     challengeOutcomes,
