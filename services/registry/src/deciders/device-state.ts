@@ -48,6 +48,8 @@ export interface EnrolledDevice {
   lastFailure?: { challengeId: string; reason: VerificationFailureReason; at: string };
   verifiedAt?: string;
   certificate?: CertificateRecord;
+  /** The certificate a later one replaced (a renewal): kept so the device shows both. */
+  previousCertificate?: CertificateRecord;
 }
 
 /**

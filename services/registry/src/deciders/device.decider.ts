@@ -234,8 +234,13 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         if (!isEnrolled(state)) return state;
         const { authorityId, serialNumber, fingerprintSha256, notAfter } = event.data;
         const certificate = { authorityId, serialNumber, fingerprintSha256, notAfter, certifiedAt: event.occurredAt };
-        if (state.status === 'Onboarded' || state.status === 'Transferred') return { ...state, certificate };
-        return { ...state, status: 'Certified', certificate };
+        // Another certificate than the one held (a renewal): the one it replaces is kept as the previous one.
+        const replaced =
+          state.certificate && state.certificate.serialNumber !== serialNumber ? state.certificate : undefined;
+        const previous = replaced ? { previousCertificate: replaced } : {};
+        if (state.status === 'Onboarded' || state.status === 'Transferred')
+          return { ...state, certificate, ...previous };
+        return { ...state, status: 'Certified', certificate, ...previous };
       }
       case 'DeviceRevoked': {
         const { revocationId, reason, revokedAt } = event.data;

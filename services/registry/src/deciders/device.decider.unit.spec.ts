@@ -231,6 +231,32 @@ describe('device decider', () => {
       expect(state.status).toBe('Certified');
       spec.given([imported, challenged, verified, certified, challenged]).when(respond()).then([verified]);
     });
+
+    it('records a renewed certificate, keeping the one it replaced as the previous one', () => {
+      const renewedData = { ...certifiedData, serialNumber: 'beef02', notAfter: '2031-01-01T00:00:00.000Z' };
+      const renewed = { type: 'DeviceCertified', version: 1, data: renewedData };
+      spec
+        .given([imported, challenged, verified, certified])
+        .when({ ...certify, data: renewedData })
+        .then([renewed]);
+      const state = [imported, challenged, verified, certified, renewed].reduce(
+        (s, e, i) =>
+          deviceDecider.evolve(s, {
+            ...e,
+            id: `00000000-0000-8000-8000-00000000001${i}`,
+            aggregateId: deviceId,
+            occurredAt: metadata.now,
+            causationId: 'x',
+            correlationId: 'x',
+          } as never),
+        deviceDecider.initialState(),
+      );
+      expect(state).toMatchObject({
+        status: 'Certified',
+        certificate: { serialNumber: 'beef02' },
+        previousCertificate: { serialNumber: certifiedData.serialNumber },
+      });
+    });
   });
 
   describe('when revoked', () => {

@@ -35,7 +35,8 @@ export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
   sources: [{ context: 'registry', aggregate: 'device' }],
   // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
   // when the state or evolve changes.
-  checkpoint: { owner: 'registry', version: 1 },
+  // 2: devices keep the certificate a renewal replaced (previousCertificate).
+  checkpoint: { owner: 'registry', version: 2 },
   initialState: () => ({
     devices: new Map(),
     unassignedAnnounced: new Set(),
@@ -99,6 +100,8 @@ export interface DeviceDetail {
     notAfter: string;
     certifiedAt: string;
   };
+  /** The certificate the current one replaced (a renewal), when there was one. */
+  previousCertificate?: DeviceDetail['certificate'];
   revocation?: { revocationId: string; reason: string; revokedAt: string };
   updatedAt: string;
 }
@@ -252,6 +255,7 @@ export function deviceDetail(deviceId: string, entry: { state: DeviceState; upda
       ? { lastVerificationFailure: { reason: enrolled.lastFailure.reason, at: enrolled.lastFailure.at } }
       : {}),
     ...(enrolled?.certificate ? { certificate: enrolled.certificate } : {}),
+    ...(enrolled?.previousCertificate ? { previousCertificate: enrolled.previousCertificate } : {}),
     ...(state.status === 'Revoked' ? { revocation: state.revocation } : {}),
     updatedAt,
   };
