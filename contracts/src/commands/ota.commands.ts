@@ -16,6 +16,14 @@ import {
 } from '../events/ota.events.js';
 import { Counter, FirmwareVersion, OneOf, Sha256Hex, Struct, Text } from '../primitives.js';
 
+/** The JetStream object store images are uploaded to (the gateway writes, the OTA service reads): `<NS>_OTA_IMAGES`. */
+export function firmwareImageBucket(namespace = ''): string {
+  return namespace ? `${namespace.toUpperCase()}_OTA_IMAGES` : 'OTA_IMAGES';
+}
+
+/** Default OTA_MAX_IMAGE_BYTES: the largest image the gateway takes and the OTA service registers. */
+export const defaultMaxFirmwareImageBytes = 64 * 1024 * 1024;
+
 export const RegisterFirmwareProduct = defineCommand({
   name: 'RegisterFirmwareProduct',
   service: 'ota',

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { defaultMaxFirmwareImageBytes } from '@tunnelkey/contracts';
 import type { EventStore } from '@tunnelkey/eventstore';
 import {
   CommandClient,
@@ -22,6 +23,7 @@ import { KvIdempotencyStore } from './commands/idempotency/idempotency-store.js'
 import type { GatewayConfig } from './config.js';
 import { LiveEventsController } from './live-events/live-events.controller.js';
 import { LiveUpdates } from './live-events/live-updates.js';
+import { FIRMWARE_UPLOADS, FirmwareUploadController, FirmwareUploads } from './firmware/firmware-upload.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { QueriesController } from './queries/queries.controller.js';
 import { COMMAND_SENDER, IMPORT_BODY_LIMIT, LIVE_UPDATES, RATE_LIMITS, READ_MODELS, TOKEN_SERVICE } from './tokens.js';
@@ -38,6 +40,8 @@ export interface GatewayModuleOptions {
   tokenStore?: TokenStore;
   /** Where a generated bootstrap admin token is shown once (default stdout). */
   announce?: (message: string) => void;
+  /** Largest firmware upload (default: 64 MiB, the OTA service's default OTA_MAX_IMAGE_BYTES). */
+  firmwareUploadLimit?: number;
   /** The request rate limits the HTTP middleware shares (default: from the config). */
   limits?: RateLimits;
 }
@@ -53,7 +57,14 @@ export class GatewayModule {
     const { config, logger } = options;
     return {
       module: GatewayModule,
-      controllers: [CommandsController, QueriesController, TokensController, LiveEventsController, OpenApiController],
+      controllers: [
+        CommandsController,
+        QueriesController,
+        TokensController,
+        LiveEventsController,
+        OpenApiController,
+        FirmwareUploadController,
+      ],
       providers: [
         {
           provide: READ_MODELS,
@@ -106,6 +117,12 @@ export class GatewayModule {
             await tokens.bootstrap();
             return tokens;
           },
+        },
+        {
+          provide: FIRMWARE_UPLOADS,
+          inject: [NATS_CONNECTION],
+          useFactory: (nats: NatsConnection) =>
+            FirmwareUploads.open(nats, config.namespace, options.firmwareUploadLimit ?? defaultMaxFirmwareImageBytes),
         },
         { provide: RATE_LIMITS, useValue: options.limits ?? rateLimits(config) },
         { provide: IMPORT_BODY_LIMIT, useValue: bytesOf(config.importBodyLimit) },

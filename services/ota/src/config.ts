@@ -8,6 +8,7 @@ import {
   type ConfigOf,
   type Env,
 } from '@tunnelkey/config';
+import { defaultMaxFirmwareImageBytes } from '@tunnelkey/contracts';
 
 export const otaConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
@@ -17,8 +18,8 @@ export const otaConfigSchema = defineConfig({
   httpPort: integer('HTTP_PORT', 3105, 'Port of /health, /ready and /metrics (0 picks a free one)', { max: 65_535 }),
   maxImageBytes: integer(
     'OTA_MAX_IMAGE_BYTES',
-    64 * 1024 * 1024,
-    'Largest firmware image accepted (bytes); the gateway stops an upload past it',
+    defaultMaxFirmwareImageBytes,
+    'Largest firmware image accepted (bytes); the gateway stops an upload past the same default',
     { min: 1024, max: 256 * 1024 * 1024 },
   ),
   chunkBytes: integer(

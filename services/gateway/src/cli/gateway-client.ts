@@ -39,6 +39,7 @@ export class GatewayClient {
     headers: Record<string, string> = {},
   ): Promise<T> {
     const isText = typeof body === 'string';
+    const isBytes = body instanceof Uint8Array;
     let response: Response;
     try {
       response = await this.#fetch(new URL(path, this.options.url), {
@@ -46,10 +47,12 @@ export class GatewayClient {
         headers: {
           accept: 'application/json',
           ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
-          ...(body !== undefined ? { 'content-type': isText ? 'text/csv' : 'application/json' } : {}),
+          ...(body !== undefined
+            ? { 'content-type': isBytes ? 'application/octet-stream' : isText ? 'text/csv' : 'application/json' }
+            : {}),
           ...headers,
         },
-        ...(body !== undefined ? { body: isText ? body : JSON.stringify(body) } : {}),
+        ...(body !== undefined ? { body: isText || isBytes ? body : JSON.stringify(body) } : {}),
       });
     } catch (error) {
       throw new CliError(`the gateway at ${this.options.url} cannot be reached`, exitCodes.unavailable, undefined, {

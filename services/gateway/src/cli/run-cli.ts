@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { CliError, exitCodes, GatewayClient } from './gateway-client.js';
 import { keyValues, progressBar, table } from './output.js';
+import { otaUsage, runOtaCli } from './ota-cli.js';
 
 export interface CliIo {
   stdout: { write(text: string): unknown; isTTY?: boolean };
@@ -37,7 +38,7 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey enrolments held <batchId> [--decision pending|approved|rejected] [--limit n] [--offset n]
   tunnelkey enrolments approve|reject <batchId> <requestId> --device <id>...
   tunnelkey tokens list | tokens create --name <n> --role viewer|operator|admin | tokens revoke <id>
-
+${otaUsage}
 Options: --json (machine output), --url, --token, --idempotency-key <k>
 Exit codes: 0 ok, 2 usage, 3 refused or invalid, 4 not authenticated or not allowed, 5 gateway or service unavailable
 `;
@@ -78,6 +79,14 @@ const options = {
   'renew-at': { type: 'string' },
   jitter: { type: 'string' },
   'lifetime-seconds': { type: 'string' },
+  product: { type: 'string' },
+  version: { type: 'string' },
+  notes: { type: 'string' },
+  firmware: { type: 'string' },
+  waves: { type: 'string' },
+  'max-failure': { type: 'string' },
+  'deadline-seconds': { type: 'string' },
+  watch: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
@@ -180,6 +189,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const [noun, verb] = positionals;
     switch (noun) {
+      case 'firmware':
+      case 'rollout':
+        return await runOtaCli(noun, verb, {
+          client,
+          values,
+          positionals,
+          command,
+          print,
+          stderr: io.stderr,
+          pollMs: io.pollMs ?? 500,
+          usageError,
+        });
       case 'whoami': {
         const me = await client.request<Record<string, unknown>>('GET', '/api/whoami');
         print(me, () => keyValues(me));

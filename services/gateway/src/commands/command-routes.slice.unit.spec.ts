@@ -75,6 +75,33 @@ const samples: Record<SentRoute, { path: Record<string, string>; body: Record<st
   SetRenewalPolicy: { path: { policyId: 'fridges' }, body: { renewAtShare: 0.5, certificateLifetimeSeconds: 3600 } },
   RenewCertificates: { path: {}, body: { scope: { kind: 'batch', batchId: 'b1' }, reason: 'key-exposure' } },
   GetRenewalProgress: { path: { operationId: 'op-1' }, body: {} },
+  RegisterFirmwareProduct: { path: {}, body: { product: 'fridge-x200', name: 'Fridge', baselineVersion: '1.0.0' } },
+  RegisterFirmware: {
+    path: {},
+    body: {
+      firmwareId: 'fw-2',
+      product: 'fridge-x200',
+      version: '2.0.0',
+      imageDigest: 'ab'.repeat(32),
+      sizeBytes: 1024,
+      objectName: 'upload-1',
+    },
+  },
+  ListFirmware: { path: {}, body: {} },
+  StartRollout: {
+    path: {},
+    body: {
+      rolloutId: 'r-1',
+      firmwareId: 'fw-2',
+      batchIds: ['b1'],
+      waves: [{ percent: 5 }, { percent: 25 }, { percent: 100 }],
+      maxFailurePercent: 10,
+    },
+  },
+  PauseRollout: { path: { rolloutId: 'r-1' }, body: {} },
+  ResumeRollout: { path: { rolloutId: 'r-1' }, body: {} },
+  AbortRollout: { path: { rolloutId: 'r-1' }, body: {} },
+  DescribeRollout: { path: { rolloutId: 'r-1' }, body: {} },
 };
 
 const urlPath = (path: string, params: Record<string, string>) =>

@@ -19,6 +19,7 @@ import {
   type CommandDefinition,
 } from '@tunnelkey/contracts';
 import type { Role } from '../auth/roles.js';
+import { otaCommandRoutes } from './ota-routes.js';
 
 /** One HTTP route per operator command: the controller, the OpenAPI document and the CLI read this table. */
 export interface CommandRoute {
@@ -159,6 +160,7 @@ export const commandRoutes = {
     status: 202,
     timeoutMs: 60_000,
   },
+  ...otaCommandRoutes,
 } as const satisfies Record<string, CommandRoute>;
 
 export type CommandRouteName = keyof typeof commandRoutes;

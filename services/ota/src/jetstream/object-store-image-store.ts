@@ -1,6 +1,7 @@
 /** The ImageStore on a JetStream object store of the namespace (`<NS>_OTA_IMAGES`): images arrive and leave in chunks. */
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { firmwareImageBucket } from '@tunnelkey/contracts';
 import { ImageStoreUnavailableError } from '../errors.js';
 import type { ImageStore, StoredImage } from '../image-store-port/image-store.js';
 
@@ -11,7 +12,7 @@ export class ObjectStoreImageStore implements ImageStore {
   private constructor(readonly store: ObjectStore) {}
 
   static bucketName(namespace = ''): string {
-    return namespace ? `${namespace.toUpperCase()}_OTA_IMAGES` : 'OTA_IMAGES';
+    return firmwareImageBucket(namespace);
   }
 
   static async open(nc: NatsConnection, namespace = ''): Promise<ObjectStoreImageStore> {
