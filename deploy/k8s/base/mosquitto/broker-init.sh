@@ -12,3 +12,5 @@ fi
 [ -s /mosquitto/trust/ca.pem ] || cp "$secrets/bootstrap-ca.pem" /mosquitto/trust/ca.pem
 [ -s /mosquitto/trust/crl.pem ] || cp "$secrets/bootstrap-crl.pem" /mosquitto/trust/crl.pem
 [ -e /mosquitto/trust/acl ] || : > /mosquitto/trust/acl
+# Compose starts this as root: the broker (uid 1883) and onboarding beside it (same uid) own the files.
+if [ "$(id -u)" = 0 ]; then chown -R 1883:1883 /mosquitto/trust /mosquitto/data /mosquitto/run /mosquitto/log 2>/dev/null || true; fi
