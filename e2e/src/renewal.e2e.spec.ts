@@ -122,11 +122,19 @@ describe(`renewal of ${fleetSize} connected PUF devices on a real Mosquitto: rot
     expect(started).toMatchObject({ devices: fleetSize, skipped: 0 });
     const progress = () =>
       platform.send<ResultOf<typeof GetRenewalProgress>>(GetRenewalProgress, { operationId: started.operationId });
-    await waitFor(async () => (await progress()).completed === fleetSize, {
-      description: 'every renewal completed (new certificate, switch reported, old one revoked)',
-      timeoutMs: 300_000,
-      intervalMs: 500,
-    });
+    const timeline: string[] = [];
+    await waitFor(
+      async () => {
+        const now = await progress();
+        timeline.push(`${Date.now() - renewalStarted}ms r${now.renewed} c${now.completed}`);
+        return now.completed === fleetSize;
+      },
+      {
+        description: 'every renewal completed (new certificate, switch reported, old one revoked)',
+        timeoutMs: 300_000,
+        intervalMs: 500,
+      },
+    );
     const renewedAt = Date.now();
     expect(await progress()).toEqual({
       operationId: started.operationId,
@@ -158,6 +166,7 @@ describe(`renewal of ${fleetSize} connected PUF devices on a real Mosquitto: rot
     console.log(
       `renewal e2e: ${fleetSize} devices renewed in ${renewedAt - renewalStarted} ms; longest telemetry gap ${longestGapMs} ms (interval ${telemetryIntervalMs} ms)`,
     );
+    if (process.env.RENEWAL_E2E_TIMELINE) console.log(timeline.join('\n'));
 
     // openssl, independently: the new platform certificate chains to the root through the issuing CA.
     const sample = devices[0]!;
