@@ -32,6 +32,7 @@ export {
   mlDsa65PublicKeyBytes,
   mlDsa65Signer,
   mlDsa65SignatureBytes,
+  p256KeyObject,
   signatureValid,
   tufKeyId,
   tufKeyOf,
@@ -73,7 +74,9 @@ export type { FirmwareDelegation, PlatformSigningKey } from './metadata/delegati
 export { checkDownloadedImage, decideUpdate } from './decision/decide-update.js';
 export type {
   AcceptedDelegation,
+  DecideUpdateOptions,
   DeviceUpdateState,
+  SignatureCheck,
   UpdateAccepted,
   UpdateDecision,
   UpdateOfferDocuments,

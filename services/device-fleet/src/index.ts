@@ -82,6 +82,7 @@ export {
   type SlotName,
 } from './firmware/firmware-slots.js';
 export { ChunkDownload, type ChunkDownloadOptions, type ChunkReceipt } from './firmware/chunk-download.js';
+export { SharedSignatureChecks } from './firmware/shared-signature-checks.js';
 export { failureReasonOf, type UpdateFailureReason } from './firmware/failure-reasons.js';
 export { identityFile, identityRow, type IdentityRow } from './fleet/identity-file.js';
 export type { FleetMessageCounters, FleetStats } from './fleet/fleet-stats.js';

@@ -81,6 +81,13 @@ export interface UpdateAccepted {
 
 export type UpdateDecision = UpdateAccepted | UpdateRefused;
 
+/** A signature check: `signatureValid` by default; a caller may memoise it (same inputs, same answer). */
+export type SignatureCheck = (key: FirmwarePublicKey, bytes: Uint8Array, signature: Uint8Array) => boolean;
+
+export interface DecideUpdateOptions {
+  signatureCheck?: SignatureCheck;
+}
+
 const refuse = (reason: UpdateRefusalReason, detail: string): UpdateRefused => ({ outcome: 'refused', reason, detail });
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
@@ -121,7 +128,13 @@ const expired = (expires: string, now: Date): boolean => Date.parse(expires) <= 
  * 9. that image's version is above the installed one (`rollback`).
  * The image itself is checked after download with checkDownloadedImage (`digest`, `length`).
  */
-export function decideUpdate(state: DeviceUpdateState, offer: UpdateOfferDocuments, now: Date): UpdateDecision {
+export function decideUpdate(
+  state: DeviceUpdateState,
+  offer: UpdateOfferDocuments,
+  now: Date,
+  options: DecideUpdateOptions = {},
+): UpdateDecision {
+  const check = options.signatureCheck ?? signatureValid;
   let delegation: TufMetadata;
   let metadata: TufMetadata;
   try {
@@ -140,7 +153,7 @@ export function decideUpdate(state: DeviceUpdateState, offer: UpdateOfferDocumen
     return refuse('signature', 'platform');
   }
   const platformSignature = signatureOf(delegation, platformKeyId(state.platformKey));
-  if (!platformSignature || !signatureValid(platform, signingBytes(delegation.signed), platformSignature))
+  if (!platformSignature || !check(platform, signingBytes(delegation.signed), platformSignature))
     return refuse('signature', 'platform');
   let keys: { ecdsa: FirmwarePublicKey; mlDsa: FirmwarePublicKey } | undefined;
   try {
@@ -174,7 +187,7 @@ export function decideUpdate(state: DeviceUpdateState, offer: UpdateOfferDocumen
       const scheme: SignatureScheme = key.scheme;
       return refuse('signature', metadata.signatures.length > 0 ? 'key-not-delegated' : scheme);
     }
-    if (!signatureValid(key, bytes, signature)) return refuse('signature', key.scheme);
+    if (!check(key, bytes, signature)) return refuse('signature', key.scheme);
   }
 
   // 6, 7. Fresh metadata.

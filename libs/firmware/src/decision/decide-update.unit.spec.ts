@@ -237,3 +237,25 @@ function flipHex(hex: string): string {
   return bytes.toString('hex');
 }
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+describe('decideUpdate with a caller-supplied signature check', () => {
+  it('asks it for all three signatures and follows its answer', async () => {
+    const f = await signedFixture();
+    const state = {
+      product: 'fridge-x200',
+      installedVersion: '1.0.0',
+      lastMetadataVersion: 0,
+      platformKey: f.platform.publicKeySpki,
+    };
+    const offer = { delegation: metadataToJson(f.delegation), metadata: metadataToJson(f.metadata) };
+    const asked: string[] = [];
+    const d = decideUpdate(state, offer, now, {
+      signatureCheck: (key) => {
+        asked.push(key.scheme);
+        return key.scheme !== 'ml-dsa-65';
+      },
+    });
+    expect(asked).toEqual(['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp256', 'ml-dsa-65']);
+    expect(d).toEqual({ outcome: 'refused', reason: 'signature', detail: 'ml-dsa-65' });
+  });
+});

@@ -17,6 +17,7 @@ import {
   type ChunkedEncryptionHeader,
   type DeviceDecryptionKeys,
   type DeviceUpdateState,
+  type SignatureCheck,
   type UpdateRefused,
   type VerifiedRelease,
 } from '@tunnelkey/firmware';
@@ -70,6 +71,8 @@ export interface FirmwareUpdaterOptions {
   offlineMs?: number;
   /** Chunk requests in flight (default 4). */
   window?: number;
+  /** How signatures are checked (default: each time, by this device; a fleet shares a memo, see SharedSignatureChecks). */
+  signatureCheck?: SignatureCheck;
 }
 
 interface Session {
@@ -97,7 +100,8 @@ const maxRememberedReports = 8;
 export class FirmwareUpdater {
   readonly faults = new Set<FirmwareFault>();
   readonly #device: FirmwareDeviceBindings;
-  readonly #options: Required<FirmwareUpdaterOptions>;
+  readonly #options: Required<Omit<FirmwareUpdaterOptions, 'signatureCheck'>>;
+  readonly #signatureCheck: SignatureCheck | undefined;
   #session: Session | undefined;
   readonly #reports = new Map<string, ReportBody>();
 
@@ -108,6 +112,7 @@ export class FirmwareUpdater {
       offlineMs: options.offlineMs ?? 2000,
       window: options.window ?? 4,
     };
+    this.#signatureCheck = options.signatureCheck;
   }
 
   /** The device's slots (factory: the flash's firmware in slot A). */
@@ -166,7 +171,9 @@ export class FirmwareUpdater {
     const now = this.#device.clock();
     const platformKey = this.#device.platformKeySpki();
     const decision = platformKey
-      ? decideUpdate(this.#state(platformKey, offer), this.#documents(offer), this.#decisionTime(offer, now))
+      ? decideUpdate(this.#state(platformKey, offer), this.#documents(offer), this.#decisionTime(offer, now), {
+          ...(this.#signatureCheck ? { signatureCheck: this.#signatureCheck } : {}),
+        })
       : ({ outcome: 'refused', reason: 'signature', detail: 'platform' } as UpdateRefused);
     if (decision.outcome === 'refused') {
       // Offered what it already runs (a resent or repeated offer after success): say so again.

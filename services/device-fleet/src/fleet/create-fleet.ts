@@ -15,6 +15,7 @@ import { identityFile } from './identity-file.js';
 import { attestEnrolmentKey, type ManufacturerKey } from '../simulated-device/manufacturer-attestation.js';
 import { planFirmwareFaults, type FirmwareFault, type FirmwareFaultCounts } from '../firmware/firmware-faults.js';
 import type { FirmwareUpdaterOptions } from '../firmware/firmware-updater.js';
+import { SharedSignatureChecks } from '../firmware/shared-signature-checks.js';
 
 export interface FleetOptions {
   /** The bus. Without it the fleet is offline-only (benchmarks, unit tests): nothing is sent or received. */
@@ -43,6 +44,11 @@ export interface FleetOptions {
   firmwareUpdates?: FirmwareUpdaterOptions;
   /** How many devices get each OTA fault (never a device already offline or tampered). */
   firmwareFaults?: FirmwareFaultCounts;
+  /**
+   * Devices share one memo of firmware signature checks (default true): identical checks over
+   * identical bytes run once per fleet, not once per simulated device (see SharedSignatureChecks).
+   */
+  shareSignatureChecks?: boolean;
   /**
    * The manufacturer key the factory signs every device's enrolment public key with (P-256; see
    * `manufacturerKey`): devices send that attestation with their enrolment-key-report. Absent:
@@ -125,6 +131,11 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const counters = new FleetCounters();
   const plan = planFaults(size, seedBase, options.faults);
   const firmwarePlan = planFirmwareFaults(size, seedBase, options.firmwareFaults, new Set(plan.keys()));
+  const signatureChecks = options.shareSignatureChecks === false ? undefined : new SharedSignatureChecks();
+  const firmwareUpdates = {
+    ...options.firmwareUpdates,
+    ...(signatureChecks ? { signatureCheck: signatureChecks.check } : {}),
+  };
   const platformKey =
     options.platformPublicKey === undefined
       ? undefined
@@ -168,7 +179,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         firmwareVersion: options.firmwareVersion ?? '1.0.0',
         ...(options.product ? { product: options.product } : {}),
         ...(options.firmwareKeysAtEnrolment ? { firmwareKeysAtEnrolment: true } : {}),
-        ...(options.firmwareUpdates ? { firmwareUpdates: options.firmwareUpdates } : {}),
+        firmwareUpdates,
         transport,
         namespace,
         conditions: { ...conditions },
