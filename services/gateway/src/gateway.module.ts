@@ -122,7 +122,7 @@ export class GatewayModule {
           provide: FIRMWARE_UPLOADS,
           inject: [NATS_CONNECTION],
           useFactory: (nats: NatsConnection) =>
-            FirmwareUploads.open(nats, config.namespace, options.firmwareUploadLimit ?? defaultMaxFirmwareImageBytes),
+            new FirmwareUploads(nats, config.namespace, options.firmwareUploadLimit ?? defaultMaxFirmwareImageBytes),
         },
         { provide: RATE_LIMITS, useValue: options.limits ?? rateLimits(config) },
         { provide: IMPORT_BODY_LIMIT, useValue: bytesOf(config.importBodyLimit) },

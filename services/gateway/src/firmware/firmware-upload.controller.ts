@@ -26,15 +26,23 @@ export interface UploadedImage {
   sha256: string;
 }
 
-/** Where uploads go: the object store (the gateway's connection), with the size limit. */
+/**
+ * Where uploads go: the object store (the gateway's connection), opened at the first upload (a
+ * gateway whose NATS user may not write it still starts), with the size limit.
+ */
 export class FirmwareUploads {
-  private constructor(
-    private readonly store: ObjectStore,
+  #store: Promise<ObjectStore> | undefined;
+
+  constructor(
+    private readonly nats: NatsConnection,
+    private readonly namespace: string,
     readonly limit: number,
   ) {}
 
-  static async open(nats: NatsConnection, namespace: string, limit: number): Promise<FirmwareUploads> {
-    return new FirmwareUploads(await new Objm(nats).create(firmwareImageBucket(namespace), { storage: 'file' }), limit);
+  #open(): Promise<ObjectStore> {
+    this.#store ??= new Objm(this.nats).create(firmwareImageBucket(this.namespace), { storage: 'file' });
+    this.#store.catch(() => (this.#store = undefined));
+    return this.#store;
   }
 
   /** Streams `body` into a new object; refuses (and removes it) past the limit or on a declared mismatch. */
@@ -62,10 +70,11 @@ export class FirmwareUploads {
         controller.enqueue(next.value);
       },
     });
+    const store = await this.#open();
     try {
-      await this.store.put({ name: objectName, options: { max_chunk_size: 128 * 1024 } }, stream);
+      await store.put({ name: objectName, options: { max_chunk_size: 128 * 1024 } }, stream);
     } catch (error) {
-      await this.store.delete(objectName).catch(() => undefined);
+      await store.delete(objectName).catch(() => undefined);
       throw refusal ?? error;
     }
     const sha256 = hash.digest('hex');
@@ -73,7 +82,7 @@ export class FirmwareUploads {
       (declared.size !== undefined && size !== declared.size) ||
       (declared.sha256 !== undefined && sha256 !== declared.sha256);
     if (mismatch) {
-      await this.store.delete(objectName).catch(() => undefined);
+      await store.delete(objectName).catch(() => undefined);
       throw new BadRequest('the uploaded image does not have the declared size and SHA-256');
     }
     return { objectName, sizeBytes: size, sha256 };
