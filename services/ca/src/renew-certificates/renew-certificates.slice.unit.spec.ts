@@ -6,15 +6,17 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  CertificateRenewalRequested,
   CertificateSwitchedMessage,
   CrlPublished,
+  RenewalPolicyDefined,
   keyAttestationBytes,
   type DeviceBodyOf,
   type DeviceEnvelope,
 } from '@tunnelkey/contracts';
 import { EnvelopeSigner, signBytes, type CryptoKey } from '@tunnelkey/device-protocol';
 import { generateP256KeyPair, WebCryptoSigner } from '@tunnelkey/pki';
-import { waitFor } from '@tunnelkey/testing';
+import { givenEvent, waitFor } from '@tunnelkey/testing';
 import { issuingAuthorityId } from '../authority/certificate-authority.js';
 import { crlStream } from '../deciders/crl.decider.js';
 import { CaCommandRejected } from '../errors.js';
@@ -35,6 +37,7 @@ describe('renew-certificates slice (in-memory store)', () => {
   let job: RenewalsJob;
   let switches: CertificateSwitchedUplinkController;
   let now: number;
+  const schedule = { renewalCheckSeconds: 0 };
   const authorityId = issuingAuthorityId('acme');
 
   beforeEach(async () => {
@@ -46,6 +49,8 @@ describe('renew-certificates slice (in-memory store)', () => {
     const recorder = new RenewalRecorder(ca.store, renewals, ca.revoked, clock, silent);
     const requests = ca.csrRequests({ clock });
     const config = { renewalExpirySeconds: 600, renewalCheckSeconds: 0 };
+    // The scheduler checks on every sweep once a test turns it on.
+    schedule.renewalCheckSeconds = 0;
     handler = new RenewCertificatesHandler(
       ca.eligibility,
       renewals,
@@ -57,7 +62,7 @@ describe('renew-certificates slice (in-memory store)', () => {
       clock,
       silent,
     );
-    job = new RenewalsJob(renewals, ca.eligibility, recorder, handler, ca.crls, config, clock, silent);
+    job = new RenewalsJob(renewals, ca.eligibility, recorder, handler, ca.crls, schedule, clock, silent);
     const nc = {} as NatsConnection; // handle() is called directly: no subscription
     switches = new CertificateSwitchedUplinkController(
       nc,
@@ -203,6 +208,40 @@ describe('renew-certificates slice (in-memory store)', () => {
       expect(await switchReport(device, { requestId, serialNumber, targetId: 't-1' })).toMatchObject({
         kind: 'completed',
       });
+    });
+  });
+
+  describe('given a policy of short-lived certificates (one hour, renewed at half their life)', () => {
+    it('issues one-hour certificates and renews each on its own once past half its lifetime (jitter), reason scheduled', async () => {
+      await givenEvent(ca.store, RenewalPolicyDefined, 'p', {
+        policyId: 'p',
+        renewAtShare: 0.5,
+        jitterShare: 0.1,
+        certificateLifetimeSeconds: 3600,
+      });
+      await ca.eligibility.catchUp();
+      const { device, first } = await certified();
+      expect(Date.parse(first.notAfter) - Date.parse(first.notBefore)).toBe(3600_000);
+      schedule.renewalCheckSeconds = 1;
+      now += 20 * 60_000; // a third of its life: not due
+      await job.sweep();
+      expect(await ca.all('ca', 'renewal')).toEqual([]);
+      now += 20 * 60_000; // two thirds: past half, whatever its jitter
+      await job.sweep();
+      const requested = (await ca.all('ca', 'renewal')).map((e) => CertificateRenewalRequested.parse(e).data);
+      expect(requested).toEqual([
+        expect.objectContaining({
+          deviceId: device.deviceId,
+          reason: 'scheduled',
+          keyId: 'tls-0',
+          previous: expect.objectContaining({ serialNumber: first.serialNumber }),
+        }),
+      ]);
+      expect(sentTo(device.deviceId, 'csr-request')).toHaveLength(1);
+      // Under way: the next check starts nothing more for it.
+      now += 60_000;
+      await job.sweep();
+      expect(await ca.all('ca', 'renewal')).toHaveLength(1);
     });
   });
 
