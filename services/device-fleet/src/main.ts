@@ -9,6 +9,7 @@ import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunne
 import { fleetUsage, parseFleetArguments } from './cli/fleet-arguments.js';
 import { isFleetError } from './errors.js';
 import { createFleet } from './fleet/create-fleet.js';
+import { serveFleetMetrics } from './fleet/fleet-metrics.js';
 import type { FleetStats } from './fleet/fleet-stats.js';
 import { loadManufacturerKeyFile } from './simulated-device/manufacturer-attestation.js';
 import { loadPlatformPublicKeyFile } from './simulated-device/pinned-platform-key.js';
@@ -81,6 +82,12 @@ async function main(): Promise<void> {
   log(
     `${fleet.size} devices enrolled in ${seconds.toFixed(1)} s (${(fleet.size / seconds).toFixed(0)}/s); faults: ${JSON.stringify(fleet.stats().faults)}`,
   );
+  // FLEET_METRICS_PORT: /metrics in the Prometheus text format (load tests scrape the devices' side too).
+  const metricsPort = process.env.FLEET_METRICS_PORT?.trim();
+  const metrics = metricsPort
+    ? await serveFleetMetrics(() => fleet.stats(), Number(metricsPort), process.env.HTTP_HOST?.trim() || '127.0.0.1')
+    : undefined;
+  if (metrics) log(`metrics on port ${metricsPort} (/metrics)`);
   if (args.identityFile) {
     await writeFile(args.identityFile, fleet.identityFile(args.identityFormat));
     log(`identity file (${args.identityFormat}) written to ${args.identityFile}`);
@@ -100,6 +107,7 @@ async function main(): Promise<void> {
     clearInterval(ticker);
     log(`${signal}: stopping (waiting for in-flight messages)`);
     await fleet.stop();
+    metrics?.close();
     await nc.drain();
     log(summary(fleet.stats()));
   };

@@ -47,7 +47,8 @@ export const fleetUsage = `Usage: npm run fleet -- [options]
   --no-connect           do not connect over MQTT once onboarded (by default devices connect with mutual TLS and publish)
   --telemetry-interval MS  telemetry period per connected device (default 10000)
 Environment: NATS_URL (default nats://127.0.0.1:4222); on a secured bus NATS_USER, NATS_PASSWORD
-(the DEVICES account's user), NATS_TLS_CA_FILE, or NATS_NKEY_SEED_FILE / NATS_CREDS_FILE`;
+(the DEVICES account's user), NATS_TLS_CA_FILE, or NATS_NKEY_SEED_FILE / NATS_CREDS_FILE;
+FLEET_METRICS_PORT: serve /metrics (Prometheus text) on that port, on HTTP_HOST (default 127.0.0.1)`;
 
 function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
