@@ -20,7 +20,7 @@ import {
   RegisterTarget,
   VerifyIdentity,
 } from '@tunnelkey/contracts';
-import { generatePlatformKey } from '@tunnelkey/device-protocol';
+import { generatePlatformKey, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { Fleet } from '@tunnelkey/device-fleet';
 import { CommandClient } from '@tunnelkey/messaging';
 import {
@@ -92,6 +92,8 @@ export interface Platform {
   startBroker(): Promise<RunningMosquitto>;
   readonly serverIdentity: BrokerServerIdentity;
   readonly platformPublicKeySpki: Uint8Array;
+  /** The platform key itself, for a service started beside the platform (the OTA service signs with it). */
+  readonly platformKey: PlatformKey;
   readonly namespace: string;
   send<R>(command: { subject(namespace?: string): string }, payload: object, timeoutMs?: number): Promise<R>;
   /**
@@ -283,6 +285,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       },
       serverIdentity,
       platformPublicKeySpki: platformKey.publicKeySpki,
+      platformKey,
       namespace,
       send: <R>(command: { subject(namespace?: string): string }, payload: object, timeoutMs = 60_000) =>
         commands.request<R>(command.subject(namespace), { commandId: randomUUID(), ...payload }, { timeoutMs }),

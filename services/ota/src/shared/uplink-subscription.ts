@@ -3,12 +3,13 @@
  * (`<ns>.dev.*.<kind>`, queue group `ota`, instances share the load), each message verified by the
  * device-protocol verifier (the device's enrolment key from the fleet view; forged signatures,
  * replayed counters and stale messages refused) before `handle` sees it, handled with bounded
- * concurrency. A message that fails the checks changes nothing and is answered nothing: its sender
+ * concurrency, one device's messages in arrival order (its counters only grow: a device with four
+ * chunk requests in flight must not see the later ones verified first and the earlier refused). A message that fails the checks changes nothing and is answered nothing: its sender
  * is not authenticated. It is logged without its content and counted.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { deviceUplinkFilter, parseDeviceSubject, type DeviceEnvelope } from '@tunnelkey/contracts';
-import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
+import { KeyedQueue } from '@tunnelkey/concurrency';
 import {
   DeviceMessageVerifier,
   isDeviceMessageRejected,
@@ -31,13 +32,13 @@ export interface UplinkSubscriptionOptions {
 
 export class UplinkSubscription {
   readonly verifier: DeviceMessageVerifier;
-  readonly #limiter: ConcurrencyLimiter;
+  readonly #queue: KeyedQueue;
   readonly refused = new Map<DeviceMessageRejectionCode, number>();
   #subscription: Subscription | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(private readonly options: UplinkSubscriptionOptions) {
-    this.#limiter = new ConcurrencyLimiter(options.concurrency);
+    this.#queue = new KeyedQueue(options.concurrency);
     const { fleet } = options;
     this.verifier = new DeviceMessageVerifier({
       direction: 'uplink',
@@ -63,7 +64,8 @@ export class UplinkSubscription {
     this.#subscription = subscription;
     this.#loop = (async () => {
       for await (const msg of subscription) {
-        await this.#limiter.start(() => this.receive(msg.subject, msg.data));
+        const key = parseDeviceSubject(msg.subject, namespace)?.deviceId ?? msg.subject;
+        void this.#queue.run(key, () => this.receive(msg.subject, msg.data));
       }
     })();
   }
@@ -71,7 +73,7 @@ export class UplinkSubscription {
   async stop(): Promise<void> {
     if (this.#subscription) await this.#subscription.drain().catch(() => undefined);
     await this.#loop;
-    await this.#limiter.idle();
+    await this.#queue.idle();
     this.#subscription = undefined;
   }
 
