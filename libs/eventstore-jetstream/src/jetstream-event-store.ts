@@ -263,6 +263,16 @@ export class JetStreamEventStore implements EventStore {
     let inFlight: JsMsg | undefined;
     const heartbeat = setInterval(() => inFlight?.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
     heartbeat.unref();
+    // An ack written just before the bus went away may be lost with it, and the event would hold
+    // the durable until ack_wait: after a reconnect the last ack is sent again (a second ack of an
+    // acknowledged event changes nothing).
+    let lastAckSubject: string | undefined;
+    const statuses = this.nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void };
+    void (async () => {
+      for await (const status of statuses)
+        if (status.type === 'reconnect' && lastAckSubject && !this.nc.isClosed())
+          this.nc.publish(lastAckSubject, '+ACK');
+    })();
     const loop = (async () => {
       for await (const msg of messages) {
         if (stopping) {
@@ -272,13 +282,20 @@ export class JetStreamEventStore implements EventStore {
         }
         inFlight = msg;
         await this.#deliver(msg, name, durable, parks, handler).then((acked) => {
-          if (acked) lastAcked = msg.seq;
+          if (acked) {
+            lastAcked = msg.seq;
+            // The ack subject (JsMsgImpl has it; the JsMsg interface does not say so).
+            lastAckSubject = (msg as unknown as { reply?: string }).reply;
+          }
         });
         inFlight = undefined;
         notify();
       }
     })()
-      .finally(() => clearInterval(heartbeat))
+      .finally(() => {
+        clearInterval(heartbeat);
+        statuses.stop?.();
+      })
       .catch((error: unknown) => {
         this.#logger.error(
           { event: 'eventstore.subscription_failed', durable, stream: name, error: describeError(error) },
