@@ -15,6 +15,8 @@ export interface NatsCommandServerOptions {
   namespace?: string;
   /** Requests larger than this are refused before parsing. */
   maxRequestBytes?: number;
+  /** After each reply: the command's pattern (`cmd.x.y`), `ok` or the error code, and how long it took (the service's metrics). */
+  onAnswered?: (command: string, outcome: string, seconds: number) => void;
 }
 
 const defaultMaxRequestBytes = 1024 * 1024;
@@ -65,7 +67,7 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
                 this.logger.error(`subscription ${subject} failed: ${error.message}`);
                 return;
               }
-              void this.answer(handler, msg);
+              void this.answer(handler, msg, pattern);
             },
           }),
         );
@@ -77,7 +79,8 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
     }
   }
 
-  private async answer(handler: MessageHandler, msg: Msg): Promise<void> {
+  private async answer(handler: MessageHandler, msg: Msg, pattern: string): Promise<void> {
+    const started = performance.now();
     let reply: CommandReply;
     try {
       reply = { ok: true, result: await this.run(handler, msg) };
@@ -93,6 +96,7 @@ export class NatsCommandServer extends Server implements CustomTransportStrategy
       }
     }
     if (msg.reply) msg.respond(this.encoder.encode(JSON.stringify(reply)));
+    this.options.onAnswered?.(pattern, reply.ok ? 'ok' : reply.error.code, (performance.now() - started) / 1000);
   }
 
   private async run(handler: MessageHandler, msg: Msg): Promise<unknown> {

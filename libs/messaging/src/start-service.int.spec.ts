@@ -75,5 +75,10 @@ describe('startService: a hybrid service with health, readiness, metrics and com
     const metrics = await response.text();
     expect(metrics).toContain('process_cpu_user_seconds_total{service="demo"}');
     expect(metrics).toContain('# TYPE eventstore_append_seconds histogram');
+    // The commands answered above, by outcome.
+    expect(metrics).toContain('command_seconds_count{service="demo",command="cmd.demo.ping",outcome="ok"} 1');
+    expect(metrics).toContain(
+      'command_seconds_count{service="demo",command="cmd.demo.refuse",outcome="unknown-policy"} 1',
+    );
   });
 });

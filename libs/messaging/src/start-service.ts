@@ -6,12 +6,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, natsConnectionConfig, natsConnectionOptions, type NatsConnectionConfig } from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { pino } from 'pino';
+import { Histogram, type Registry } from 'prom-client';
 import { CommandErrorFilter } from './command-error.filter.js';
 import { stopOnSignals } from './graceful-shutdown.js';
 import { httpsOptionsOf, type TlsFiles } from './http-edge.js';
 import { JsonNestLogger, logLevelOf } from './json-nest-logger.js';
 import { NatsCommandServer } from './nats-command-server.js';
-import { PlatformModule } from './platform.module.js';
+import { METRICS_REGISTRY, PlatformModule } from './platform.module.js';
 
 export interface StartServiceOptions {
   /** Service name: NATS queue group, metrics label, log name. */
@@ -83,8 +84,23 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     ...(httpsOptions ? { httpsOptions } : {}),
   });
   options.configureHttp?.(app);
+  // What the service is asked to do, in /metrics: every command by outcome, with its latency.
+  const commandSeconds = new Histogram({
+    name: 'command_seconds',
+    help: "Operator commands answered, by command and outcome (ok or the error's code), and their latency",
+    labelNames: ['command', 'outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [app.get<Registry>(METRICS_REGISTRY)],
+  });
   const commands = app.connectMicroservice<MicroserviceOptions>(
-    { strategy: new NatsCommandServer({ connection: nats, queue: options.service, namespace: options.namespace }) },
+    {
+      strategy: new NatsCommandServer({
+        connection: nats,
+        queue: options.service,
+        namespace: options.namespace,
+        onAnswered: (command, outcome, seconds) => commandSeconds.observe({ command, outcome }, seconds),
+      }),
+    },
     // Deferred, or the filter below would be registered too late and silently ignored.
     { deferInitialization: true },
   );
