@@ -57,7 +57,7 @@ describe('JetStream subscriptions and ack wait', () => {
 
   it('a handler running longer than the ack wait is not redelivered meanwhile (in progress), the next event follows', async () => {
     const namespace = nats.subNamespace();
-    const store = new JetStreamEventStore(nats.nc, { namespace, logger: pino({ level: 'silent' }), ackWaitMs: 1_000 });
+    const store = new JetStreamEventStore(nats.nc, { namespace, logger: pino({ level: 'silent' }), ackWaitMs: 2_000 });
     await store.ensureStreams(['registry']);
     const stream = { context: 'registry' as const, aggregate: 'policy', id: 'slow' };
     await store.append(stream, [policyEvent('slow', 'one'), policyEvent('slow', 'two')], {
@@ -70,7 +70,7 @@ describe('JetStream subscriptions and ack wait', () => {
     const sub = await store.subscribe({ durable: 'slow-handler', context: 'registry' }, async (recorded) => {
       const name = (recorded.event.data as { name: string }).name;
       handled.push(name);
-      if (name === 'one' && handled.length === 1) await new Promise((resolve) => setTimeout(resolve, 2_500));
+      if (name === 'one' && handled.length === 1) await new Promise((resolve) => setTimeout(resolve, 5_000));
       if (name === 'two') done();
     });
     await both;
