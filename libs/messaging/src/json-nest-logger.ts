@@ -10,11 +10,12 @@ export function logLevelOf(env: Record<string, string | undefined> = process.env
   return raw && pinoLevels.has(raw) ? (raw as Level | 'silent') : 'info';
 }
 
+/** Nest's `log` level is its bootstrap chatter (modules, routes): debug, so LOG_LEVEL=info shows Nest's warnings and errors only. */
 const nestToPino: Record<LogLevel, Level> = {
   fatal: 'fatal',
   error: 'error',
   warn: 'warn',
-  log: 'info',
+  log: 'debug',
   debug: 'debug',
   verbose: 'trace',
 };

@@ -27,7 +27,7 @@ export interface StartServiceOptions {
   natsConfig?: NatsConnectionConfig;
   /** HTTP port for health/ready/metrics (and the API, for the gateway); default HTTP_PORT, else 0 (a free one: tests). */
   httpPort?: number;
-  /** Nest's own log levels, written as JSON lines at LOG_LEVEL (default errors and warnings); false: none. */
+  /** Nest's own log levels, written as JSON lines at LOG_LEVEL (default all: its `log` lines at debug); false: none. */
   logger?: false | ('error' | 'warn' | 'log')[];
   /** Runs on the HTTP app before it initialises: body parsers, HTTP filters, middleware (the gateway's API). */
   configureHttp?: (app: INestApplication) => void;
@@ -80,7 +80,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const log = pino({ name: options.service, level: logLevelOf() });
   const app = await NestFactory.create(ServiceRoot, {
     // Nest's own lines as JSON too, at LOG_LEVEL, so a log pipeline reads one format.
-    logger: options.logger === false ? false : new JsonNestLogger(log, options.logger ?? ['error', 'warn']),
+    logger: options.logger === false ? false : new JsonNestLogger(log, options.logger),
     ...(httpsOptions ? { httpsOptions } : {}),
   });
   options.configureHttp?.(app);
