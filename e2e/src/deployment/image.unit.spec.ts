@@ -73,6 +73,8 @@ describe('the image (Dockerfile, .dockerignore, deploy/image/tunnelkey.mjs)', ()
     expect(runtime.copies.filter((c) => c.sources.includes('/app/node_modules')).map((c) => c.from)).toEqual(['deps']);
     const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
     expect(runtime.body).toContain(`ARG VERSION=${version}`);
+    expect(runtime.body).toMatch(/TUNNELKEY_VERSION=\$\{VERSION\}/); // what /health reports
+    expect(readFileSync(join(repoRoot, 'CHANGELOG.md'), 'utf8')).toContain(`\n## ${version} `);
     expect(runtime.body).toMatch(/ENTRYPOINT \["tunnelkey"\]/);
   });
 

@@ -83,6 +83,10 @@ describeWithKubectl('Kubernetes manifests (deploy/k8s)', () => {
       const entries = dispatchEntries();
       const deployed = new Set(tunnelkeyContainers.map((c) => c.service));
       expect([...deployed].sort()).toEqual(Object.keys(deployedServices).sort());
+      const versions = new Set(
+        objects.map((o) => o.metadata.labels?.['app.kubernetes.io/version']).filter((v) => v !== undefined),
+      );
+      expect([...versions]).toEqual([version]);
       for (const { container, service } of tunnelkeyContainers) {
         expect(container.image).toBe(`ghcr.io/tunnelkey/tunnelkey:${version}`);
         expect(Object.keys(entries)).toContain(service);
