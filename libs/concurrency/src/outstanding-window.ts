@@ -24,6 +24,11 @@ export interface OutstandingWindowOptions<T> {
   retryMs: number;
   /** Attempts (records, sends) in flight at once: a 10,000-device call must not swamp the bus. */
   concurrentAttempts: number;
+  /**
+   * Wait before an attempt that could not reach the log or the bus (`retryLater`) is made again.
+   * Default `retryMs`, at most 2 s: the bus may be back in a moment (a paused server gives no sign).
+   */
+  unreachableRetryMs?: number;
   /** ms since the epoch. */
   now: () => number;
   /**
@@ -111,9 +116,10 @@ export class OutstandingWindow<T> {
     return entry.attempts;
   }
 
-  /** Not sent (the log or the bus out of reach): due again one `retryMs` from now. */
+  /** Not sent (the log or the bus out of reach): due again `unreachableRetryMs` from now. */
   retryLater(entry: Outstanding<T>): void {
-    entry.nextAttemptAt = this.options.now() + this.options.retryMs;
+    entry.nextAttemptAt =
+      this.options.now() + (this.options.unreachableRetryMs ?? Math.min(this.options.retryMs, 2_000));
   }
 
   /**

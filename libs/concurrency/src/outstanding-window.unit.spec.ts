@@ -93,6 +93,17 @@ describe('outstanding window', () => {
     expect(window.due().due.map((e) => e.key)).toEqual(['a', 'b']);
   });
 
+  it('an entry not sent (log or bus out of reach) is due again after at most 2 s, not the retry wait', async () => {
+    const { window, entries, tick } = windowOf(4);
+    window.add(entries('a'));
+    await window.idle();
+    window.retryLater(window.get('a')!);
+    tick(1_999);
+    expect(window.due().due).toEqual([]);
+    tick(1);
+    expect(window.due().due.map((e) => e.key)).toEqual(['a']);
+  });
+
   it('an attempt that fails keeps the entry (reported), one that releases frees the slot', async () => {
     const { window, errors, entries } = windowOf(1, async (entry, w) => {
       if (entry.key === 'skip') w.release(entry.key);
