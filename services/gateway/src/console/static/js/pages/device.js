@@ -83,6 +83,23 @@ export function devicePage(context) {
           });
         },
       }),
+      commandButton('Renew certificate', {
+        path: '/api/renewals',
+        class: 'secondary',
+        disabled: revoked || !cert,
+        title: 'Rotate, then revoke: a new key and certificate, the old one revoked once the device switched',
+        onclick: async (/** @type {Event} */ event) => {
+          note.clear();
+          await busy(/** @type {HTMLButtonElement} */ (event.currentTarget), async () => {
+            try {
+              await post('/api/renewals', { scope: { kind: 'device', deviceId }, reason: 'operator' });
+              note.success('Renewal started. The new certificate and the revoked one show here.');
+            } catch (error) {
+              note.error(error, 'renew the certificate');
+            }
+          });
+        },
+      }),
       commandButton(revoked ? 'Revoked' : 'Revoke…', {
         path: '/api/devices/{deviceId}/revocation',
         class: 'danger',
@@ -130,6 +147,22 @@ export function devicePage(context) {
               'Certificate refused',
               device.certificateRejection
                 ? `${device.certificateRejection.reason} (${formatTime(device.certificateRejection.at)})`
+                : undefined,
+            ],
+            [
+              'Last renewal',
+              device.renewal
+                ? `${humanize(device.renewal.reason)} · ${device.renewal.status} · ${formatTime(device.renewal.statusAt ?? device.renewal.requestedAt)}`
+                : undefined,
+            ],
+            [
+              'Previous certificate',
+              device.previousCertificate
+                ? h(
+                    'span',
+                    { class: 'mono' },
+                    `${device.previousCertificate.serialNumber}${device.previousCertificate.revokedAt ? ` (revoked ${formatTime(device.previousCertificate.revokedAt)})` : ' (still valid)'}`,
+                  )
                 : undefined,
             ],
             [
