@@ -240,7 +240,14 @@ export class MqttFleet {
   /** A replacement link just connected: it takes the current one's place, and the device reports the switch. */
   #promote(key: string): void {
     const replacement = this.#replacing.get(key);
-    if (!replacement || replacement.state !== 'connected') return;
+    if (!replacement || replacement.state !== 'connected') {
+      // A reconnect with a renewed key: the report again (the platform completes a renewal once), in
+      // case the one sent at the switch was lost.
+      const link = this.#links.get(key);
+      if (!replacement && link?.state === 'connected' && link.keyId !== this.#keyId)
+        void link.device.reportCertificateSwitch(link.targetId, link.keyId).catch(() => undefined);
+      return;
+    }
     this.#replacing.delete(key);
     const replaced = this.#links.get(key);
     this.#links.set(key, replacement);
