@@ -142,6 +142,9 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
         await this.#advance(progress);
       }
       for (const entry of this.#window.due().expired) this.#window.release(entry.key);
+      // An aborted rollout sends no offer again (a device already under way may still report).
+      for (const entry of this.#window.entries())
+        if (this.progress.get(entry.item.rolloutId)?.rollout.status === 'Aborted') this.#window.release(entry.key);
       await Promise.all(this.#window.due().due.map((entry) => this.#window.run(() => this.#send(entry))));
     } catch (error) {
       this.logger.warn({ event: 'ota.drive_failed', error: describeError(error) }, 'rollouts not driven; next tick');
