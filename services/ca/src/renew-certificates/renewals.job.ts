@@ -135,11 +135,10 @@ export class RenewalsJob implements OnApplicationBootstrap, OnModuleDestroy {
       if (isRenewalDue({ deviceId: device.deviceId, ...device.current }, settings, now)) due.push(device.deviceId);
     }
     if (due.length === 0) return;
-    // One operation per check: its progress is readable like an operator's.
-    const operationId = `scheduled-${new Date(now)
-      .toISOString()
-      .replace(/[^0-9]/g, '')
-      .slice(0, 14)}`;
+    // One operation per check window, named after the window: CA instances checking in the same window
+    // derive the same renewal ids, so a device is renewed once; its progress reads like an operator's.
+    const window = Math.floor(now / (this.config.renewalCheckSeconds * 1000));
+    const operationId = `scheduled-${this.config.renewalCheckSeconds}s-${window}`;
     try {
       await this.starter.start(due, 'scheduled', operationId);
     } catch (error) {
