@@ -1,4 +1,5 @@
 /** Onboarding's one configuration schema: environment, defaults, validation and the README table. */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import {
   common,
@@ -74,7 +75,7 @@ export const onboardingConfigSchema = defineConfig({
   ),
   mosquittoBindings: optionalText(
     'MOSQUITTO_BINDINGS',
-    'Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, aclFile, pidFile, logFile)',
+    "Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, aclFile, pidFile, logFile; serverCaFile: the CA of the broker's server certificate, sent to devices as serverCaPem)",
   ),
   kek: optionalText(
     'ONBOARDING_KEK',
@@ -97,7 +98,14 @@ export function onboardingConfigFromEnv(env: Env = process.env): OnboardingConfi
   };
 }
 
-type BindingEntry = { caFile?: string; crlFile?: string; aclFile?: string; pidFile?: string; logFile?: string };
+type BindingEntry = {
+  caFile?: string;
+  crlFile?: string;
+  aclFile?: string;
+  pidFile?: string;
+  logFile?: string;
+  serverCaFile?: string;
+};
 
 /**
  * Broker files this service manages, per target id (or `*`), from MOSQUITTO_BINDINGS (JSON):
@@ -136,6 +144,33 @@ export function mosquittoBindingsOf(json: string | undefined): (targetId: string
       ...(entry.logFile ? { logFile: entry.logFile } : {}),
     };
   };
+}
+
+/**
+ * The CA of each broker's server certificate (MOSQUITTO_BINDINGS' `serverCaFile`, per target id or
+ * `*`), read once at start: devices get it as `serverCaPem` in their connection parameters and
+ * verify the broker with it. An unreadable file is refused at start, naming the variable.
+ */
+export function serverCaPemOf(
+  json: string | undefined,
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): (targetId: string) => string | undefined {
+  if (!json) return () => undefined;
+  const parsed = JSON.parse(json) as Record<string, BindingEntry>; // mosquittoBindingsOf refused bad JSON first
+  const pems = new Map<string, string>();
+  for (const [key, entry] of Object.entries(parsed)) {
+    if (!entry.serverCaFile) continue;
+    try {
+      pems.set(key, read(entry.serverCaFile));
+    } catch (error) {
+      throw new OnboardingConfigError(
+        `MOSQUITTO_BINDINGS["${key}"].serverCaFile cannot be read`,
+        { variable: 'MOSQUITTO_BINDINGS' },
+        { cause: error },
+      );
+    }
+  }
+  return (targetId) => pems.get(targetId) ?? pems.get('*');
 }
 
 export function mosquittoBindingsFromEnv(

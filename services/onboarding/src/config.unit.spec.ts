@@ -1,5 +1,5 @@
 import { ConfigError, readmeConfigSection } from '@tunnelkey/config';
-import { mosquittoBindingsOf, onboardingConfigFromEnv, onboardingConfigSchema } from './config.js';
+import { mosquittoBindingsOf, onboardingConfigFromEnv, onboardingConfigSchema, serverCaPemOf } from './config.js';
 import { OnboardingConfigError } from './errors.js';
 
 describe('onboarding configuration', () => {
@@ -64,6 +64,27 @@ describe('onboarding configuration', () => {
     expect(() => mosquittoBindingsOf('{nope')).toThrow(OnboardingConfigError);
     expect(() => mosquittoBindingsOf(JSON.stringify({ '*': { caFile: '/ca.pem', crlFile: '/crl.pem' } }))).toThrow(
       /caFile, crlFile and aclFile together/,
+    );
+  });
+
+  it("MOSQUITTO_BINDINGS' serverCaFile: the broker's server CA devices get, per target, else `*`, read at start", () => {
+    const files: Record<string, string> = { '/a/server-ca.pem': 'PEM-A', '/server-ca.pem': 'PEM-ANY' };
+    const read = (path: string) =>
+      files[path] ??
+      (() => {
+        throw new Error('ENOENT');
+      })();
+    const json = JSON.stringify({
+      '*': { serverCaFile: '/server-ca.pem' },
+      'broker-a': { serverCaFile: '/a/server-ca.pem' },
+    });
+    const serverCa = serverCaPemOf(json, read);
+    expect(serverCa('broker-a')).toBe('PEM-A');
+    expect(serverCa('other')).toBe('PEM-ANY');
+    expect(serverCaPemOf(JSON.stringify({ 'broker-a': { logFile: '/l' } }), read)('broker-a')).toBeUndefined();
+    expect(serverCaPemOf(undefined, read)('broker-a')).toBeUndefined();
+    expect(() => serverCaPemOf(JSON.stringify({ '*': { serverCaFile: '/missing.pem' } }), read)).toThrow(
+      OnboardingConfigError,
     );
   });
 });
