@@ -106,7 +106,12 @@ describe('docker-compose.yml', () => {
       target: '/mosquitto/config/mosquitto.conf',
       readOnly: true,
     });
-    const bindings = JSON.parse(onboarding.environment!.MOSQUITTO_BINDINGS!)['*'] as Record<string, string>;
+    const { serverCaFile, ...bindings } = JSON.parse(onboarding.environment!.MOSQUITTO_BINDINGS!)['*'] as Record<
+      string,
+      string
+    >;
+    // The broker's server CA, which devices get to verify the broker: a file mounted into onboarding.
+    expect(mountsOf(onboarding).map((m) => m.target)).toContain(serverCaFile);
     const confValue = (key: string) => new RegExp(`^${key} (.+)$`, 'm').exec(mosquittoConf)?.[1];
     expect(bindings).toEqual({
       caFile: confValue('cafile'),

@@ -253,6 +253,17 @@ describeWithKubectl('Kubernetes manifests (deploy/k8s)', () => {
         expect(mountOf(onboarding, dir)).toBeDefined();
         expect(mountOf(onboarding, dir)).toBe(mountOf(mosquitto, dir));
       }
+      // Devices verify the broker with the CA of its server certificate: a file on one of onboarding's volumes.
+      const bindings = JSON.parse(
+        (onboarding.env as { name: string; value?: string }[]).find((e) => e.name === 'MOSQUITTO_BINDINGS')!.value!,
+      )['*'] as Record<string, string>;
+      const onboardingMounts = (onboarding.volumeMounts as { mountPath: string }[]).map((m) => m.mountPath);
+      for (const file of Object.values(bindings)) {
+        expect({ file, mounted: onboardingMounts.some((m) => file.startsWith(`${m}/`)) }).toEqual({
+          file,
+          mounted: true,
+        });
+      }
       // A signal (SIGHUP) needs the same user.
       expect(onboarding.securityContext.runAsUser ?? pod.securityContext.runAsUser).toBe(pod.securityContext.runAsUser);
       const mosquittoConf = readFileSync(join(repoRoot, 'deploy/mosquitto/mosquitto.conf'), 'utf8');
