@@ -26,7 +26,9 @@ export type FirmwareLineEvent =
 export type FirmwareLineCommand =
   | Command<'RegisterFirmwareProduct', ProductData>
   /** The image checked against the upload, and its signed release: recorded together or not at all. */
-  | Command<'ReleaseFirmware', { image: ImageData; release: ReleaseData }>;
+  | Command<'ReleaseFirmware', { image: ImageData; release: ReleaseData }>
+  /** A released image signed again by a newer signing-key generation (after a rotation), with the next metadata version. */
+  | Command<'ResignFirmware', ReleaseData>;
 
 export interface ReleasedImage {
   image: ImageData;
@@ -101,6 +103,21 @@ export const firmwareLineDecider: Decider<FirmwareLineCommand, FirmwareLineEvent
           { type: 'FirmwareImageRegistered', version: 1, data: image },
           { type: 'FirmwareImageSigned', version: 1, data: release },
         ];
+      }
+      case 'ResignFirmware': {
+        const release = command.data;
+        const entry = state.status === 'Registered' ? state.images[release.firmwareId] : undefined;
+        if (state.status !== 'Registered' || !entry?.release)
+          throw new CommandRejected('unknown-firmware', `no released image ${release.firmwareId}`);
+        if (entry.release.signingKeyId === release.signingKeyId) return [];
+        if (release.metadataVersion !== state.metadataVersion + 1)
+          throw new CommandRejected(
+            'stale-metadata-version',
+            `metadata version ${release.metadataVersion} does not follow ${state.metadataVersion}`,
+          );
+        const same = release.product === entry.image.product && release.version === entry.image.version;
+        if (!same) throw new CommandRejected('release-mismatch', 'the release does not describe the image');
+        return [{ type: 'FirmwareImageSigned', version: 1, data: release }];
       }
       default: {
         const unknown: never = command;

@@ -99,5 +99,22 @@ describe('firmware line decider', () => {
         .when(releaseOf({ ...image('2.0.0'), imageDigest: 'ef'.repeat(32) }, 2))
         .thenThrows(rejected('firmware-exists'));
     });
+    test('a released image is signed again by another key generation with the next metadata version, once', () => {
+      const given = [registered, ...released(image('2.0.0'), 1)];
+      const resigned = { ...release(image('2.0.0'), 2), signingKeyId: 'ota-signing-2' };
+      spec
+        .given(given)
+        .when(command('ResignFirmware', resigned))
+        .then([{ type: 'FirmwareImageSigned', version: 1, data: resigned }]);
+      spec
+        .given([...given, { type: 'FirmwareImageSigned', version: 1, data: resigned }])
+        .when(command('ResignFirmware', { ...resigned, metadataVersion: 3 }))
+        .thenNothingHappened();
+      spec
+        .given(given)
+        .when(command('ResignFirmware', { ...resigned, metadataVersion: 5 }))
+        .thenThrows(rejected('stale-metadata-version'));
+      spec.given([registered]).when(command('ResignFirmware', resigned)).thenThrows(rejected('unknown-firmware'));
+    });
   });
 });

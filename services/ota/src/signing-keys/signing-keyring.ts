@@ -6,7 +6,8 @@
  * recorded once (FirmwareSigningKeyDelegated); a new generation is a new delegation with a higher
  * version, and devices then refuse what an older generation signs. Private halves never leave here.
  */
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import type { PlatformKey } from '@tunnelkey/device-protocol';
 import { derivedCommandId, handleCommand, type EventStore } from '@tunnelkey/eventstore';
 import {
@@ -24,11 +25,12 @@ import { deriveP256SignerUnderKek, type Kek } from '@tunnelkey/pki';
 import type { Logger } from 'pino';
 import type { OtaConfig } from '../config.js';
 import { signingKeyDecider, signingKeyStream, type DelegationData } from '../deciders/signing-key.decider.js';
+import { otaActor, OtaWriter } from '../shared/ota-writer.js';
+import { FirmwareCatalogView } from '../views/firmware-catalog.view.js';
 import { CLOCK, OTA_CONFIG, OTA_KEK, OTA_LOGGER, OTA_STREAMS, PLATFORM_KEY, type Clock } from '../tokens.js';
 import { deriveSecretUnderKek } from './kek-secrets.js';
 
 export const signingKeyIdOf = (generation: number): string => `ota-signing-${generation}`;
-const otaActor = { kind: 'service' as const, id: 'ota' };
 
 /** Derives generation `generation`'s two signing keys from the KEK. */
 export async function deriveFirmwareSigningKeys(kek: Kek, generation: number): Promise<FirmwareSigningKeys> {
@@ -53,9 +55,10 @@ export interface SignedRelease {
 }
 
 @Injectable()
-export class SigningKeyring implements OnModuleInit {
+export class SigningKeyring implements OnModuleInit, OnApplicationBootstrap {
   #keys: FirmwareSigningKeys | undefined;
   #delegation: DelegationData | undefined;
+  #resigned = false;
   readonly keyId: string;
 
   constructor(
@@ -65,6 +68,8 @@ export class SigningKeyring implements OnModuleInit {
     @Inject(OTA_CONFIG) private readonly config: OtaConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(OTA_LOGGER) private readonly logger: Logger,
+    private readonly writer: OtaWriter,
+    private readonly catalog: FirmwareCatalogView,
     // Not used: orders the start after the OTA stream exists.
     @Inject(OTA_STREAMS) _streams: unknown,
   ) {
@@ -107,6 +112,55 @@ export class SigningKeyring implements OnModuleInit {
     this.#delegation = state.delegation ?? data;
     if (events.length > 0 && !alreadyHandled)
       this.logger.info({ event: 'ota.signing_key_delegated', keyId: this.keyId, generation }, 'signing keys delegated');
+  }
+
+  /**
+   * After a rotation (a new generation): every release another generation signed, not expired yet,
+   * is signed again by this one with the next metadata version, so devices that accepted the new
+   * delegation still take it (and refuse the old keys' signatures).
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.#resigned) return; // the hybrid app bootstraps twice
+    this.#resigned = true;
+    await this.catalog.catchUp();
+    const now = this.clock();
+    for (const { image, release } of this.catalog.list()) {
+      if (release.signingKeyId === this.keyId || Date.parse(release.expiresAt) <= now.getTime()) continue;
+      const line = await this.writer.firmwareLine(image.product);
+      if (line.status !== 'Registered') continue;
+      const metadataVersion = line.metadataVersion + 1;
+      const expires = new Date(now.getTime() + this.config.metadataLifetimeDays * 86_400_000);
+      const signed = await this.signRelease({
+        firmwareId: image.firmwareId,
+        product: image.product,
+        version: image.version,
+        imageSha256: image.imageDigest,
+        length: image.sizeBytes,
+        metadataVersion,
+        expires,
+      });
+      await this.writer.recordFirmwareLine(image.product, {
+        type: 'ResignFirmware',
+        data: {
+          ...release,
+          metadataVersion,
+          expiresAt: signed.metadata.signed.expires,
+          signingKeyId: this.keyId,
+          metadataDigest: createHash('sha256').update(signed.json).digest('hex'),
+          targets: signed.json,
+        },
+        metadata: {
+          commandId: derivedCommandId(image.firmwareId, 'signed-by', this.keyId),
+          now: now.toISOString(),
+          actor: otaActor,
+        },
+      });
+      this.logger.info(
+        { event: 'ota.firmware_resigned', firmwareId: image.firmwareId, keyId: this.keyId, metadataVersion },
+        'release signed again by the current signing keys',
+      );
+    }
+    await this.catalog.catchUp();
   }
 
   get delegation(): DelegationData {
