@@ -14,7 +14,8 @@ export class ConnectionWatch {
     private readonly nats: NatsConnection,
     onReconnect: () => void = () => undefined,
   ) {
-    const statuses = nats.status();
+    // A stand-in connection (a test's) may have no status to follow (nor isClosed): connected.
+    const statuses = typeof nats.status === 'function' ? nats.status() : emptyStatus();
     this.#status = statuses;
     void (async () => {
       for await (const status of statuses) {
@@ -28,10 +29,12 @@ export class ConnectionWatch {
   }
 
   get connected(): boolean {
-    return this.#connected && !this.nats.isClosed();
+    return this.#connected && !(typeof this.nats.isClosed === 'function' && this.nats.isClosed());
   }
 
   stop(): void {
     this.#status.stop?.();
   }
 }
+
+async function* emptyStatus(): AsyncGenerator<Status> {}
