@@ -123,7 +123,14 @@ export class MosquittoTarget implements OnboardingTarget {
     await writeTrustFiles(trust, binding.trust);
     if (!binding.reloader) return;
     const reloaded = this.#tail ? this.#nextReload() : undefined;
-    await binding.reloader.reload();
+    try {
+      await binding.reloader.reload();
+    } catch (error) {
+      // Not signalled (the broker killed, restarting): no reload to wait for, and its timeout must
+      // not reject unheard (an unhandled rejection ends the process).
+      reloaded?.catch(() => undefined);
+      throw error;
+    }
     if (reloaded) await reloaded;
   }
 
