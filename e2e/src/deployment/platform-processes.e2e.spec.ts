@@ -132,7 +132,7 @@ describe('the platform as OS processes configured by their environment: import t
     for (const service of services) {
       const port = await freePort();
       ports.set(service, port);
-      const extra = service === 'ca' ? { CRL_BASE_URL: `http://127.0.0.1:${port}/crl` } : {};
+      const extra: Record<string, string> = service === 'ca' ? { CRL_BASE_URL: `http://127.0.0.1:${port}/crl` } : {};
       processes.set(
         service,
         startProcess([service], { ...common, ...own[service], ...extra, HTTP_PORT: String(port) }),
