@@ -88,7 +88,8 @@ describe(`OTA: ${fleetSize} certified PUF devices, one image, three waves, fault
       kek: await kek,
       logger,
       env: {},
-      config: { httpPort: 0, tickMs: 100, offerRetryMs: 1_000, deadlineSeconds: 45, keysWaitMs: 5_000 },
+      // The devices' firmware keys are asked for at the first StartRollout: on a loaded machine 200 answers take seconds.
+      config: { httpPort: 0, tickMs: 100, offerRetryMs: 1_000, deadlineSeconds: 45, keysWaitMs: 30_000 },
     });
   };
   const describeRollout = (rolloutId: string) => platform.send<Status>(DescribeRollout, { rolloutId });
