@@ -220,7 +220,7 @@ describe(`OTA: ${fleetSize} certified PUF devices, one image, three waves, fault
     for (;;) {
       const status = await untilStatus(
         rolloutId,
-        (s) => s.status !== 'running' || (!restarted && s.wave === 1 && s.updated + s.failed >= 6),
+        (s) => s.status !== 'running' || (!restarted && s.wave >= 1 && s.updated + s.failed > s.waves[0]!.size),
         'the rollout pauses, completes, or is mid-wave 1',
       );
       if (status.status === 'completed') break;
