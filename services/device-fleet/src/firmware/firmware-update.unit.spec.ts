@@ -171,6 +171,24 @@ describe('a simulated device updating its firmware over the air', () => {
       expect(dropped).toBe(true);
     });
 
+    it('a new rollout while downloading: drops the old download and installs the new release', async () => {
+      await ota.offer(device, release);
+      expect(device.firmware.download).toMatchObject({ rolloutId: 'r-1', verifiedChunks: 0 });
+      const next = await ota.rollout({
+        rolloutId: 'r-2',
+        version: '2.1.0',
+        image: testFirmware(5_000, 9),
+        metadataVersion: 4,
+      });
+      await ota.offer(device, next);
+      expect(await ota.serve(device, next)).toMatchObject({
+        rolloutId: 'r-2',
+        status: 'booted',
+        firmwareVersion: '2.1.0',
+      });
+      expect(device.flash.firmware.measurement).toBe(sha256Hex(next.image));
+    });
+
     it('a failing boot: falls back to the old slot and reports boot-failed with the old measurement', async () => {
       const faulty = await make(['failing-boot']);
       const old = { ...faulty.flash.firmware };

@@ -65,7 +65,7 @@ export interface FirmwareDeviceBindings {
 }
 
 export interface FirmwareUpdaterOptions {
-  /** No chunk verified for this long: ask again from the first missing chunk (doubling, at most 30 s). Default 3 s. */
+  /** No chunk verified for this long: ask again from the first missing chunk (doubling, up to 4x). Default 3 s. */
   stallMs?: number;
   /** How long the `offline-mid-download` fault keeps the device off the network. Default 2 s. */
   offlineMs?: number;
@@ -166,6 +166,8 @@ export class FirmwareUpdater {
       // The platform sent the offer again: the download is under way; nudge it.
       return this.#requestChunks(current, current.download.resume());
     }
+    // Another rollout while downloading (the earlier one was aborted or superseded): drop it unreported.
+    if (current) this.stop();
     const earlier = this.#reports.get(offer.rolloutId);
     if (earlier) return this.#sendReport(earlier);
     const now = this.#device.clock();
@@ -328,7 +330,7 @@ export class FirmwareUpdater {
       void this.#device.serialised(async () => {
         if (this.#session !== session) return;
         if (this.#device.clock().getTime() > session.deadline) return this.#finish(session, undefined);
-        session.stallMs = Math.min(session.stallMs * 2, 30_000);
+        session.stallMs = Math.min(session.stallMs * 2, this.#options.stallMs * 4);
         if (this.#device.isOnline()) this.#device.observe({ type: 'firmware', event: 'download-resumed' });
         await this.#requestChunks(session, session.download.resume());
       });
