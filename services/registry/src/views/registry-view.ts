@@ -1,5 +1,5 @@
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { LiveView, type EventStore, type LiveViewDefinition } from '@tunnelkey/eventstore';
+import { LiveView, StoreUnavailableError, type EventStore, type LiveViewDefinition } from '@tunnelkey/eventstore';
 import type { ReadinessRegistry } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { RegistryStreams } from '../shared/registry-streams.js';
@@ -64,7 +64,11 @@ export abstract class RegistryView<S> implements OnModuleInit, OnModuleDestroy {
   }
 
   protected get state(): S {
-    if (!this.#view) throw new Error(`view ${this.definition.name} queried before it was built`);
+    // A command that arrives while the service starts: UNAVAILABLE, the client sends it again.
+    if (!this.#view)
+      throw new StoreUnavailableError(`view ${this.definition.name} queried before it was built`, {
+        view: this.definition.name,
+      });
     return this.#view.state;
   }
 
