@@ -15,7 +15,11 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-export function startProcess(args: readonly string[], env: Record<string, string>): ServiceProcess {
+export function startProcess(
+  args: readonly string[],
+  env: Record<string, string>,
+  onLine?: (line: string) => void,
+): ServiceProcess {
   const child = spawn(process.execPath, [join(repoRoot, 'deploy/image/tunnelkey.mjs'), ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,7 +30,10 @@ export function startProcess(args: readonly string[], env: Record<string, string
     stream.on('data', (chunk: Buffer) => {
       const parts = (partial + chunk.toString('utf8')).split('\n');
       partial = parts.pop()!;
-      lines.push(...parts.filter(Boolean));
+      for (const line of parts.filter(Boolean)) {
+        lines.push(line);
+        onLine?.(line);
+      }
     });
   }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
