@@ -70,6 +70,9 @@ async function main(): Promise<void> {
     hardwareThreads: args.hardwareThreads,
     ...(platformKey ? { platformPublicKey: platformKey } : {}),
     ...(manufacturerKey ? { manufacturerKey } : {}),
+    ...(args.product ? { product: args.product } : {}),
+    firmwareKeysAtEnrolment: args.firmwareKeysAtEnrolment,
+    firmwareFaults: args.firmwareFaults,
     onProgress: ({ done, total }) => {
       const percent = Math.floor((done / total) * 100);
       if (percent >= lastShown + 5 || done === total) {

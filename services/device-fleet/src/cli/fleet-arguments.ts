@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { InvalidFleetOptionError } from '../errors.js';
 import type { TamperMode } from '../fleet/fault-plan.js';
+import { isFirmwareFault, type FirmwareFaultCounts } from '../firmware/firmware-faults.js';
 
 export interface FleetArguments {
   devices: number;
@@ -25,6 +26,12 @@ export interface FleetArguments {
   connect: boolean;
   /** Telemetry period per connected device. */
   telemetryIntervalMs: number;
+  /** Product line (hardware id) of every device; undefined: the default product. */
+  product: string | undefined;
+  /** Devices report their firmware-decryption keys right after enrolling. */
+  firmwareKeysAtEnrolment: boolean;
+  /** How many devices get each OTA fault. */
+  firmwareFaults: FirmwareFaultCounts;
   help: boolean;
 }
 
@@ -46,6 +53,11 @@ export const fleetUsage = `Usage: npm run fleet -- [options]
   --hardware-threads N   worker threads for the devices' PUF work (default cores - 1, at least 1; 0: in the main thread)
   --no-connect           do not connect over MQTT once onboarded (by default devices connect with mutual TLS and publish)
   --telemetry-interval MS  telemetry period per connected device (default 10000)
+  --product P            product line (hardware id) of the devices: OTA updates of other products are refused
+  --firmware-keys-at-enrolment  report the firmware-decryption keys right after enrolling (default: when asked)
+  --firmware-fault F=N   N devices get the OTA fault F (repeatable): tampered-chunk, tampered-chunk-once,
+                         bad-ecdsa-signature, bad-ml-dsa-signature, rollback, expired-metadata,
+                         offline-mid-download, failing-boot
 Environment: NATS_URL (default nats://127.0.0.1:4222); on a secured bus NATS_USER, NATS_PASSWORD
 (the DEVICES account's user), NATS_TLS_CA_FILE, or NATS_NKEY_SEED_FILE / NATS_CREDS_FILE;
 FLEET_METRICS_PORT: serve /metrics (Prometheus text) on that port, on HTTP_HOST (default 127.0.0.1)`;
@@ -75,6 +87,9 @@ const options = {
   'hardware-threads': { type: 'string' },
   'no-connect': { type: 'boolean' },
   'telemetry-interval': { type: 'string' },
+  product: { type: 'string' },
+  'firmware-keys-at-enrolment': { type: 'boolean' },
+  'firmware-fault': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -137,6 +152,21 @@ export function parseFleetArguments(
       10_000,
       (n) => Number.isInteger(n) && n >= 100,
     ),
+    product: values.product,
+    firmwareKeysAtEnrolment: values['firmware-keys-at-enrolment'] ?? false,
+    firmwareFaults: firmwareFaultCounts(values['firmware-fault'] ?? []),
     help: values.help ?? false,
   };
+}
+
+/** `--firmware-fault F=N` options as counts per fault. */
+function firmwareFaultCounts(specs: readonly string[]): FirmwareFaultCounts {
+  const counts: FirmwareFaultCounts = {};
+  for (const spec of specs) {
+    const [name = '', raw] = spec.split('=', 2);
+    if (!isFirmwareFault(name))
+      throw new InvalidFleetOptionError('--firmware-fault names an unknown fault', { fault: name.slice(0, 40) });
+    counts[name] = number('firmware-fault', raw ?? '1', 1, (n) => Number.isInteger(n) && n >= 0);
+  }
+  return counts;
 }

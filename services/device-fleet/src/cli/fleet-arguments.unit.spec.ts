@@ -56,7 +56,35 @@ describe('fleet command line', () => {
     expect(() => parseFleetArguments(['--manufacturer-key-id', 'factory-1'], {})).toThrow(InvalidFleetOptionError);
   });
 
+  it('reads the OTA options: product, keys at enrolment, faults with their counts', () => {
+    expect(parseFleetArguments([], {})).toMatchObject({
+      product: undefined,
+      firmwareKeysAtEnrolment: false,
+      firmwareFaults: {},
+    });
+    expect(
+      parseFleetArguments(
+        [
+          '--product',
+          'oven-z1',
+          '--firmware-keys-at-enrolment',
+          '--firmware-fault',
+          'tampered-chunk=2',
+          '--firmware-fault',
+          'failing-boot',
+        ],
+        {},
+      ),
+    ).toMatchObject({
+      product: 'oven-z1',
+      firmwareKeysAtEnrolment: true,
+      firmwareFaults: { 'tampered-chunk': 2, 'failing-boot': 1 },
+    });
+  });
+
   it.each([
+    ['--firmware-fault', 'melted=1'],
+    ['--firmware-fault', 'rollback=-1'],
     ['--devices', '0'],
     ['--offline', '2'],
     ['--profile', 'flash'],
