@@ -60,6 +60,7 @@ describe('the platform as OS processes configured by their environment: import t
       namespace,
       ownerId,
       ports: 'free',
+      logLevel: 'info',
       fleet: { devices: fleetSize, telemetryIntervalMs: 1000 },
     });
     gatewayUrl = `http://127.0.0.1:${platform.ports.get('gateway')}`;
@@ -83,6 +84,21 @@ describe('the platform as OS processes configured by their environment: import t
     }
     expect(await eventually(() => existsSync(join(platform.dir, 'identities.csv')), 60_000)).toBe(true);
   }, 200_000);
+
+  it('each one reports its version on /health and serves /metrics as Prometheus text with its consumer lag', async () => {
+    const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    for (const service of platformServices) {
+      const health = await (await fetch(`http://127.0.0.1:${platform.ports.get(service)}/health`)).json();
+      expect(health).toEqual({ status: 'ok', service, version });
+    }
+    const response = await fetch(`http://127.0.0.1:${platform.ports.get('registry')}/metrics`);
+    expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await response.text();
+    expect(text).toMatch(
+      /eventstore_consumer_lag_events\{kind="view",name="[^"]+",context="registry",service="registry"\} \d+/,
+    );
+    expect(text).toMatch(/eventstore_consumer_lag_events\{kind="durable",name="registry-certificate-issued"/);
+  });
 
   it('takes a batch from import through verification, certification and onboarding to telemetry, and revokes a device', async () => {
     const policyId = `policy-${batchId}`;
@@ -152,6 +168,21 @@ describe('the platform as OS processes configured by their environment: import t
     for (const [name, p] of platform.processes) {
       const outcome = await p.terminate(graceMs);
       expect({ name, outcome }).toEqual({ name, outcome: { code: 0, signal: null } });
+      if (name === 'fleet') continue; // a command-line tool: its progress lines are text
+      // A service writes JSON lines only (Nest's own included), and says it is stopping.
+      const notJson = p.lines.filter((line) => {
+        try {
+          JSON.parse(line);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      expect({ name, notJson }).toEqual({ name, notJson: [] });
+      expect({ name, stopping: p.lines.some((l) => l.includes('"event":"service.stopping"')) }).toEqual({
+        name,
+        stopping: true,
+      });
     }
   }, 120_000);
 });

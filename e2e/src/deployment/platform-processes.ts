@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMosquitto, type RunningMosquitto } from '@tunnelkey/testing';
@@ -77,6 +77,9 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
       LOG_LEVEL: options.logLevel ?? 'warn',
       SHUTDOWN_TIMEOUT_MS: '10000',
       PLATFORM_KEY_FILE: join(dir, 'platform-key.pem'),
+      // What the image sets: /health reports it.
+      TUNNELKEY_VERSION: (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string })
+        .version,
     };
 
     // The ceremony, by an admin, before the CA serves: the root (its key sealed under a KEK of its
@@ -91,7 +94,12 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
         },
         encoding: 'utf8',
       });
-    const root = JSON.parse(ceremony('create-root').split('\n')[0]!) as { fingerprintSha256: string };
+    // Its result is the JSON line with the fingerprint (its log lines come before it at LOG_LEVEL=info).
+    const resultLine = ceremony('create-root')
+      .split('\n')
+      .find((line) => line.includes('"fingerprintSha256"'));
+    const root = JSON.parse(resultLine ?? '{}') as { fingerprintSha256?: string };
+    if (!root.fingerprintSha256) throw new Error('the ceremony printed no root fingerprint');
     ceremony('sign-issuing-ca', '--owner', options.ownerId);
 
     // The broker on its bootstrap trust; onboarding gets its files, pid and log, its server CA
