@@ -1,4 +1,5 @@
 import { UpdateReportMessage, type DeviceEnvelope } from '@tunnelkey/contracts';
+import { waitFor } from '@tunnelkey/testing';
 import { SimulatedDevice } from '../simulated-device/simulated-device.js';
 import { parseFlash, serialiseFlash } from '../simulated-device/device-flash.js';
 import { memoryTransport, platformDouble, type PlatformDouble } from '../testing/platform-double.test-helper.js';
@@ -187,6 +188,31 @@ describe('a simulated device updating its firmware over the air', () => {
         firmwareVersion: '2.1.0',
       });
       expect(device.flash.firmware.measurement).toBe(sha256Hex(next.image));
+    });
+
+    it('a bus that fails under a stalled download: the timer keeps asking, and the download completes once it is back', async () => {
+      let resumed = 0;
+      let failing = false;
+      const flaky = {
+        publish: (subject: string, data: Uint8Array) => {
+          if (failing) throw new Error('bus closed');
+          transport.publish(subject, data);
+        },
+      };
+      const faulty = await SimulatedDevice.manufacture({
+        seed: `firmware-spec/${seq++}`,
+        transport: flaky,
+        platformKey: platform.pinned,
+        firmwareUpdates: { stallMs: 30 },
+        observer: (_, o) => {
+          if (o.type === 'firmware' && o.event === 'download-resumed') resumed++;
+        },
+      });
+      await ota.offer(faulty, release);
+      failing = true;
+      await waitFor(() => resumed >= 2, { description: 'two stall retries on a failing bus' });
+      failing = false;
+      expect(await ota.serve(faulty, release)).toMatchObject({ status: 'booted' });
     });
 
     it('a failing boot: falls back to the old slot and reports boot-failed with the old measurement', async () => {

@@ -327,7 +327,7 @@ export class FirmwareUpdater {
   #arm(session: Session): void {
     clearTimeout(session.timer);
     session.timer = setTimeout(() => {
-      void this.#device.serialised(async () => {
+      this.#inBackground(async () => {
         if (this.#session !== session) return;
         if (this.#device.clock().getTime() > session.deadline) return this.#finish(session, undefined);
         session.stallMs = Math.min(session.stallMs * 2, this.#options.stallMs * 4);
@@ -338,11 +338,20 @@ export class FirmwareUpdater {
     session.timer.unref?.();
   }
 
+  /**
+   * Timer work, in line with the device's other work. A failure there (the bus closed, the PUF
+   * refused) must not become an unhandled rejection: the stall timer, re-armed before anything is
+   * sent, tries again; a lost report is sent again when the offer is.
+   */
+  #inBackground(task: () => Promise<void>): void {
+    this.#device.serialised(task).catch(() => undefined);
+  }
+
   #goOfflineFor(ms: number): void {
     this.#device.setOnline(false);
     this.#device.observe({ type: 'firmware', event: 'went-offline' });
     const timer = setTimeout(() => {
-      void this.#device.serialised(async () => {
+      this.#inBackground(async () => {
         this.#device.setOnline(true);
         const session = this.#session;
         if (!session) return;
