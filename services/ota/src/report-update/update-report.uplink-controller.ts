@@ -7,7 +7,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { UpdateReportMessage, type DeviceBodyOf, type DeviceEnvelope } from '@tunnelkey/contracts';
-import { CommandRejected, derivedCommandId } from '@tunnelkey/eventstore';
+import { CommandRejected, derivedCommandId, isStoreUnavailable } from '@tunnelkey/eventstore';
 import { NATS_CONNECTION } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { OtaConfig } from '../config.js';
@@ -16,6 +16,10 @@ import { otaActor, OtaWriter } from '../shared/ota-writer.js';
 import { UplinkSubscription } from '../shared/uplink-subscription.js';
 import { CLOCK, OTA_CONFIG, OTA_LOGGER, type Clock } from '../tokens.js';
 import { FleetView } from '../views/fleet.view.js';
+
+/** Waits before recording a report again while the log is out of reach (the device sends it once). */
+const storeRetryBackoffMs = [250, 1_000, 4_000, 10_000];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Offer-to-report timings (the bench reads them). */
 export type ReportListener = (rolloutId: string, deviceId: string, outcome: 'applied' | 'failed') => void;
@@ -53,12 +57,24 @@ export class UpdateReportUplinkController implements OnApplicationBootstrap, OnM
     return this.uplinks.stop();
   }
 
+  /** Recorded again while the log is out of reach: the command id derives from the report, so it lands once. */
+  async #recordWithRetry(...args: Parameters<OtaWriter['recordDevice']>): ReturnType<OtaWriter['recordDevice']> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.writer.recordDevice(...args);
+      } catch (error) {
+        if (!isStoreUnavailable(error) || attempt >= storeRetryBackoffMs.length) throw error;
+        await sleep(storeRetryBackoffMs[attempt]!);
+      }
+    }
+  }
+
   async record(envelope: DeviceEnvelope): Promise<void> {
     const { deviceId } = envelope;
     const body = envelope.body as DeviceBodyOf<typeof UpdateReportMessage>;
     this.driver.answered(body.rolloutId, deviceId);
     try {
-      const { events } = await this.writer.recordDevice(deviceId, {
+      const { events } = await this.#recordWithRetry(deviceId, {
         type: 'RecordUpdateReport',
         data: {
           rolloutId: body.rolloutId,
