@@ -79,6 +79,11 @@ export class FleetProcess {
     return reply.identityFileJson;
   }
 
+  /** Devices holding their connection parameters (onboarded): what the benches wait for after OnboardBatch. */
+  async onboarded(): Promise<number> {
+    return (await this.request({ type: 'stats' }, 'stats')).byState['configured'] ?? 0;
+  }
+
   request<T extends FleetReply['type']>(request: FleetRequest, expected: T): Promise<Extract<FleetReply, { type: T }>> {
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) =>

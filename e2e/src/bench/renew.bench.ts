@@ -95,13 +95,7 @@ async function main(): Promise<void> {
     await operator.registerBroker(p);
     await p.send(OnboardBatch, { batchId });
     const stats = () => f.request({ type: 'stats' }, 'stats');
-    await until(
-      'devices onboarded',
-      async () => (await stats()).byState['configured'] ?? 0,
-      fleetSize,
-      undefined,
-      600_000,
-    );
+    await until('devices onboarded', () => f.onboarded(), fleetSize, undefined, 600_000);
     monitor = await connectAsync({
       protocol: 'mqtt',
       host: broker.host,

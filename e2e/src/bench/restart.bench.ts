@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       await p.startBroker();
       await operator.registerBroker(p);
       await p.send(OnboardBatch, { batchId }, commandTimeoutMs);
-      const configured = async () => (await f.request({ type: 'stats' }, 'stats')).byState['configured'] ?? 0;
+      const configured = () => f.onboarded();
       await until('devices onboarded', configured, size, (d, t) => onboarding.update(d, t), 600_000);
       onboarding.finish();
     }

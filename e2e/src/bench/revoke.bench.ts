@@ -143,13 +143,7 @@ async function main(): Promise<void> {
     for (const [i, { batchId, size: n }] of batches.entries()) {
       const f = fleets[i]!;
       await p.send(OnboardBatch, { batchId });
-      await until(
-        'devices onboarded',
-        async () => (await f.request({ type: 'stats' }, 'stats')).byState['configured'] ?? 0,
-        n,
-        undefined,
-        600_000,
-      );
+      await until('devices onboarded', () => f.onboarded(), n, undefined, 600_000);
       prepared += n;
       setup.update(prepared, 2 * fleetSize);
     }
