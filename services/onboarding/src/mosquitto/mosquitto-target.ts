@@ -2,13 +2,15 @@
  * The Mosquitto adapter of the OnboardingTarget port, for real (docs/decisions/0001): the broker
  * trusts only the target's CA (cafile), refuses what its CRL lists (crlfile), and gives each device
  * the policies' rights under its own id (acl_file patterns); these three files plus a reload are
- * all it takes to admit devices, so onboarding costs the broker nothing per device. Cutting a
- * device off is a session takeover by the admin user. Dynamic security holds the admin user only;
- * the broker log reports connections, and a monitoring client (admin credentials, loopback
- * listener) reports telemetry.
+ * all it takes to admit devices, so onboarding costs the broker nothing per device. The broker's
+ * agent writes them and reloads the broker, and reports the connections the broker logs: this
+ * adapter reaches the broker over the network only (the agent over NATS, the broker's admin
+ * listener over MQTT). Cutting a device off is a session takeover by the admin user. Dynamic
+ * security holds the admin user only; a monitoring client (admin credentials) reports telemetry.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { BrokerTrustRefusedError, type BrokerAgentClient, type BrokerConnectionFact } from '@tunnelkey/broker-link';
 import { mapBounded } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/errors';
 import { TargetRefusedError, TargetUnreachableError, UnsafeTopicRightError } from '../errors.js';
@@ -29,8 +31,7 @@ import {
   telemetryFilters,
   type TopicRightSpec,
 } from '../target-port/topic-plan.js';
-import { LogTail, parseBrokerLogLine, type BrokerLogFact } from './broker-log.js';
-import { writeTrustFiles, type BrokerReloader, type BrokerTrustPaths } from './broker-trust-files.js';
+import { brokerTrustOf } from './broker-trust.js';
 import {
   adminMqttOptions,
   DynsecClient,
@@ -39,19 +40,13 @@ import {
   type DynsecClientOptions,
 } from './dynsec-client.js';
 import { denyByDefaultCommand, unsafeDefaultAccess } from './default-access.js';
+import { quarantineDevices, releaseDevices } from './mosquitto-quarantine.js';
 
 /** Admin connections opened at once to take device sessions over. */
 const sessionTakeoversInFlight = 16;
 
-type ReloadFact = Extract<BrokerLogFact, { kind: 'reloaded' | 'reload-failed' }>;
-
-/** Where the broker's files live as seen from this service, and how to reload it: deployment config, not events. */
-export interface MosquittoHostBinding {
-  trust?: BrokerTrustPaths;
-  reloader?: BrokerReloader;
-  /** The broker's log file (log_dest file ...), for connection events. */
-  logFile?: string;
-}
+/** The broker agent's side of the link: what this adapter needs of it. */
+export type BrokerAgentLink = Pick<BrokerAgentClient, 'installTrust' | 'followConnections'>;
 
 export interface MosquittoTargetSettings {
   targetId: string;
@@ -63,15 +58,14 @@ export interface MosquittoTargetSettings {
    * network, or MQTT over TLS (`tls`) to a separate admin endpoint.
    */
   admin: { host?: string; port: number; username: string; password: string; tls?: { caPem: string } };
-  binding?: MosquittoHostBinding;
+  /** The broker's agent: installs its trust, reports its connections. */
+  agent: BrokerAgentLink;
   dynsec?: DynsecClientOptions;
   /**
    * Called when the broker's default ACL access allowed what it must deny (publishing, subscribing)
    * and connect set it to deny: the caller records it.
    */
   onDefaultAccessDenied?: (wasAllowed: readonly DefaultAclType[]) => void;
-  /** How long applyTrust waits for the broker to log its reload. Default 5 s. */
-  reloadTimeoutMs?: number;
   clock?: () => Date;
 }
 
@@ -81,10 +75,9 @@ export class MosquittoTarget implements OnboardingTarget {
   readonly #observers = new Set<(observation: TargetObservation) => void>();
   readonly #prefixTemplates = new Set<string>();
   readonly #filters = new Set<string>();
-  readonly #reloadWaiters = new Set<(fact: ReloadFact) => void>();
   readonly #clock: () => Date;
   #monitor: MqttClient | undefined;
-  #tail: LogTail | undefined;
+  #connections: { stop(): void } | undefined;
   /** Devices whose sessions are being taken over to cut them off: the broker's "closing old connection" is a disable. */
   readonly #cuttingOff = new Set<string>();
   /** Client ids the admin user holds right now for a takeover (their own log lines are not the device's). */
@@ -107,70 +100,21 @@ export class MosquittoTarget implements OnboardingTarget {
       throw error;
     }
     const target = new MosquittoTarget(settings, dynsec);
-    // The log is followed from now on so that a reload can be confirmed even before watch().
-    if (settings.binding?.logFile)
-      target.#tail = await LogTail.follow(settings.binding.logFile, (line) => target.#onLogLine(line));
+    target.#connections = settings.agent.followConnections((fact) => target.#onConnectionFact(fact));
     return target;
   }
 
+  /** The agent writes the files and reloads the broker; resolves once the broker logged the reload. */
   async applyTrust(trust: TargetTrust): Promise<void> {
-    const binding = this.settings.binding;
-    if (!binding?.trust)
-      throw new TargetUnreachableError(
-        'no cafile/crlfile binding for this target: its trust cannot be managed from here',
-        { targetId: this.targetId },
-      );
-    await writeTrustFiles(trust, binding.trust);
-    if (!binding.reloader) return;
-    const reloaded = this.#tail ? this.#nextReload() : undefined;
+    const files = brokerTrustOf(trust);
     try {
-      await binding.reloader.reload();
+      await this.settings.agent.installTrust(files);
     } catch (error) {
-      // Not signalled (the broker killed, restarting): no reload to wait for, and its timeout must
-      // not reject unheard (an unhandled rejection ends the process).
-      reloaded?.catch(() => undefined);
-      throw error;
+      const context = { targetId: this.targetId };
+      const message = error instanceof Error ? error.message : describeError(error);
+      if (error instanceof BrokerTrustRefusedError) throw new TargetRefusedError(message, context, { cause: error });
+      throw new TargetUnreachableError(message, context, { cause: error });
     }
-    if (reloaded) await reloaded;
-  }
-
-  /** Resolves once the broker logs its next reload, rejects if that reload logs a certificate/CRL load error. */
-  #nextReload(): Promise<void> {
-    const timeoutMs = this.settings.reloadTimeoutMs ?? 5_000;
-    return new Promise<void>((resolve, reject) => {
-      let reloaded = false;
-      const done = (fact: ReloadFact) => {
-        if (fact.kind === 'reload-failed') {
-          if (!reloaded) return; // an earlier reload's error
-          clearTimeout(timer);
-          this.#reloadWaiters.delete(done);
-          reject(
-            new TargetRefusedError(`broker could not load the trust files it was given: ${fact.detail}`, {
-              targetId: this.targetId,
-            }),
-          );
-          return;
-        }
-        if (reloaded) return;
-        reloaded = true;
-        clearTimeout(timer);
-        // OpenSSL contexts are rebuilt right after the log line, in the same loop turn, and their errors
-        // logged with it: read the log once more before calling the reload good.
-        timer = setTimeout(() => {
-          void (this.#tail?.poll() ?? Promise.resolve()).then(() => {
-            if (!this.#reloadWaiters.delete(done)) return; // failed meanwhile
-            resolve();
-          });
-        }, 10);
-      };
-      let timer = setTimeout(() => {
-        this.#reloadWaiters.delete(done);
-        reject(
-          new TargetUnreachableError(`broker did not log a reload within ${timeoutMs} ms`, { targetId: this.targetId }),
-        );
-      }, timeoutMs);
-      this.#reloadWaiters.add(done);
-    });
   }
 
   /**
@@ -207,8 +151,8 @@ export class MosquittoTarget implements OnboardingTarget {
     const endpoint = adminEndpointOf(this.settings);
     const outcomes = new Map<string, DeviceOperationOutcome>();
     await mapBounded(deviceIds, sessionTakeoversInFlight, async (deviceId) => {
-      // Only a tailed log reports the takeover, and only its lines clear the entry again.
-      if (this.#tail) this.#cuttingOff.add(deviceId);
+      // The agent reports the takeover; its report clears the entry again.
+      this.#cuttingOff.add(deviceId);
       try {
         const client = await connectAsync({ ...adminMqttOptions(endpoint, deviceId), reconnectPeriod: 0, clean: true });
         await client.endAsync();
@@ -219,6 +163,15 @@ export class MosquittoTarget implements OnboardingTarget {
       }
     });
     return deviceIds.map((deviceId) => outcomes.get(deviceId)!);
+  }
+
+  /** The device keeps its session but may publish only to its quarantine topic (mosquitto-quarantine.ts). */
+  quarantineDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
+    return quarantineDevices(this.dynsec, deviceIds);
+  }
+
+  releaseDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
+    return releaseDevices(this.dynsec, deviceIds);
   }
 
   connectionParameters(device: RegisteredDevice): ConnectionParameters {
@@ -274,13 +227,7 @@ export class MosquittoTarget implements OnboardingTarget {
     }
   }
 
-  #onLogLine(line: string): void {
-    const fact: BrokerLogFact | undefined = parseBrokerLogLine(line);
-    if (!fact) return;
-    if (fact.kind === 'reloaded' || fact.kind === 'reload-failed') {
-      for (const waiter of [...this.#reloadWaiters]) waiter(fact);
-      return;
-    }
+  #onConnectionFact(fact: BrokerConnectionFact): void {
     // Our own session takeovers (admin user, a device's client id): not the device coming or going.
     if (fact.kind === 'connected' && fact.username === this.settings.admin.username) {
       this.#takeovers.add(fact.clientId);
@@ -310,7 +257,7 @@ export class MosquittoTarget implements OnboardingTarget {
   }
 
   async close(): Promise<void> {
-    this.#tail?.stop();
+    this.#connections?.stop();
     this.#observers.clear();
     await this.#monitor?.endAsync(true);
     await this.dynsec.close();

@@ -26,7 +26,9 @@ export class InMemoryTarget implements OnboardingTarget {
   readonly trustApplied: TargetTrust[] = [];
   readonly observedTopics: TopicRightSpec[][] = [];
   /** The port's calls in order (what came first: trust or devices). */
-  readonly calls: ('applyTrust' | 'registerDevices' | 'disableDevices')[] = [];
+  readonly calls: ('applyTrust' | 'registerDevices' | 'disableDevices' | 'quarantineDevices' | 'releaseDevices')[] = [];
+  /** Devices restricted to their quarantine topic. */
+  readonly quarantined = new Set<string>();
   /** Size of each registerDevices request. */
   readonly registerRequests: number[] = [];
   /** Set to make the next calls fail as an unreachable target would. */
@@ -76,6 +78,24 @@ export class InMemoryTarget implements OnboardingTarget {
         device.enabled = false;
         this.drop(deviceId, 'client-disabled');
       }
+      return { ok: true, deviceId };
+    });
+  }
+
+  async quarantineDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
+    this.calls.push('quarantineDevices');
+    return this.#restrict(deviceIds, (deviceId) => this.quarantined.add(deviceId));
+  }
+
+  async releaseDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]> {
+    this.calls.push('releaseDevices');
+    return this.#restrict(deviceIds, (deviceId) => this.quarantined.delete(deviceId));
+  }
+
+  #restrict(deviceIds: readonly string[], apply: (deviceId: string) => void): DeviceOperationOutcome[] {
+    return deviceIds.map((deviceId) => {
+      if (this.unreachable) return { ok: false, deviceId, reason: 'target-unreachable', detail: 'down' };
+      apply(deviceId);
       return { ok: true, deviceId };
     });
   }

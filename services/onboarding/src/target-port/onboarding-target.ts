@@ -86,6 +86,10 @@ export interface OnboardingTarget {
   registerDevices(devices: readonly DeviceRegistration[]): Promise<DeviceOperationOutcome<RegisteredDevice>[]>;
   /** Drops the devices' live connections (revocation, transfer); their certificates are on the CRL already. */
   disableDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]>;
+  /** Restricts the devices to their quarantine topic (topic-plan's quarantineTopic); their sessions stay up. */
+  quarantineDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]>;
+  /** Gives quarantined devices their policy's rights back, sessions still up. */
+  releaseDevices(deviceIds: readonly string[]): Promise<DeviceOperationOutcome[]>;
   /** Where and as whom a registered device connects. */
   connectionParameters(device: RegisteredDevice): ConnectionParameters;
   /**

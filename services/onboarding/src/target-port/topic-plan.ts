@@ -116,3 +116,8 @@ export function deviceIdFromTopic(prefixTemplate: string, topic: string): string
   }
   return deviceId || undefined;
 }
+
+/** The one topic a quarantined device may still publish to (its reports reach the operator there). */
+export const quarantineTopic = (deviceId: string): string => `tunnelkey/quarantine/${deviceId}`;
+/** What the platform subscribes to for every quarantined device's reports. */
+export const quarantineFilter = quarantineTopic('+');
