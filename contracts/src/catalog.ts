@@ -3,6 +3,7 @@ import type { EventDefinition } from './define-event.js';
 import type { EventEnvelope } from './envelope.js';
 import * as caEvents from './events/ca.events.js';
 import * as deviceConnectedV1 from './events/device-connected.v1.js';
+import * as integrityEvents from './events/integrity.events.js';
 import * as onboardingEvents from './events/onboarding.events.js';
 import * as otaEvents from './events/ota.events.js';
 import * as registryEvents from './events/registry.events.js';
@@ -18,6 +19,7 @@ const eventModules: readonly object[] = [
   otaEvents,
   revocationEvents,
   renewalEvents,
+  integrityEvents,
 ];
 
 /** Every event definition, every version. The single list AsyncAPI and validation read from. */

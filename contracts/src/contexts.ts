@@ -9,7 +9,8 @@ export const boundedContexts = ['registry', 'ca', 'onboarding', 'ota', 'revocati
 export type BoundedContext = (typeof boundedContexts)[number];
 
 export const aggregatesByContext = {
-  registry: ['policy', 'batch', 'device'],
+  // `integrity`: one device's integrity monitoring (violations, quarantine), apart from its lifecycle.
+  registry: ['policy', 'batch', 'device', 'integrity'],
   // `device`: one device's certificate requests and certificates, so that two CA instances
   // racing on one request meet in one subject's concurrency check. `csr-request`: one CSR request
   // the CA sent (CertifyDevices), tracked until answered or given up; apart from `device`, so the

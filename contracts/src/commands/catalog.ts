@@ -1,5 +1,6 @@
 import type { CommandDefinition } from '../define-command.js';
 import * as caCommands from './ca.commands.js';
+import * as integrityCommands from './integrity.commands.js';
 import * as onboardingCommands from './onboarding.commands.js';
 import * as otaCommands from './ota.commands.js';
 import * as registryCommands from './registry.commands.js';
@@ -13,6 +14,7 @@ const commandModules: readonly object[] = [
   revocationCommands,
   otaCommands,
   renewalCommands,
+  integrityCommands,
 ];
 
 function isCommandDefinition(value: unknown): value is CommandDefinition {

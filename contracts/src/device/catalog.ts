@@ -1,6 +1,7 @@
 import { ContractViolation } from '../errors.js';
 import type { DeviceEnvelope, DeviceMessageDefinition } from './define-device-message.js';
 import * as messages from './messages.js';
+import * as integrityMessages from './integrity-messages.js';
 import * as renewalMessages from './renewal-messages.js';
 import type { DeviceDirection } from './subjects.js';
 
@@ -10,7 +11,7 @@ function isDeviceMessageDefinition(value: unknown): value is DeviceMessageDefini
 
 /** Every device-protocol message, both directions. */
 export const deviceMessageDefinitions: readonly DeviceMessageDefinition[] = (
-  [...Object.values(messages), ...Object.values(renewalMessages)] as unknown[]
+  [...Object.values(messages), ...Object.values(renewalMessages), ...Object.values(integrityMessages)] as unknown[]
 ).filter(isDeviceMessageDefinition);
 
 const byKey = new Map<string, DeviceMessageDefinition>();
