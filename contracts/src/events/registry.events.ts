@@ -88,6 +88,41 @@ export const IdentitiesImported = defineEvent({
   }),
 });
 
+/** Most devices one admission into a batch names (an import call's rows: maxImportRows). */
+export const maxPlacesPerAdmission = 2500;
+
+/**
+ * Internal to the registry. A batch's members are devices, each its own aggregate, so no append of
+ * a device can check the batch's expected size; the places are reserved on the batch's own stream
+ * first (an append with its expected version), so two registry instances admitting devices into
+ * one batch at once cannot overshoot it.
+ */
+export const BatchPlacesReserved = defineEvent({
+  type: 'BatchPlacesReserved',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary: 'Places in a batch were reserved for devices about to join it (the batch enforces its expected size here).',
+  data: Struct({
+    batchId: AggregateId,
+    /** The devices that took a place now (never one that held a place already). */
+    deviceIds: Type.Array(AggregateId, { minItems: 1, maxItems: maxPlacesPerAdmission }),
+  }),
+});
+
+/** Internal to the registry: devices that reserved a place but could not join (in another batch, a key conflict). */
+export const BatchPlacesReleased = defineEvent({
+  type: 'BatchPlacesReleased',
+  version: 1,
+  context: 'registry',
+  aggregate: 'batch',
+  summary: 'Places reserved in a batch were given back: their devices could not join it.',
+  data: Struct({
+    batchId: AggregateId,
+    deviceIds: Type.Array(AggregateId, { minItems: 1, maxItems: maxPlacesPerAdmission }),
+  }),
+});
+
 export const DeviceIdentityImported = defineEvent({
   type: 'DeviceIdentityImported',
   version: 1,

@@ -77,10 +77,10 @@ export class DecideHeldEnrolmentsHandler {
   }
 
   async #approve(batchId: string, requestId: string, held: HeldEnrolment, metadata: CommandMetadata): Promise<Outcome> {
-    const batch = this.batches.batchSummary(batchId);
-    if (!batch) throw notFound(`batch ${batchId}`, { batchId });
+    if (!this.batches.batchSummary(batchId)) throw notFound(`batch ${batchId}`, { batchId });
     const { deviceId, enrolmentPublicKey, enrolmentKeyDigest, firmwareMeasurement } = held;
-    const { result } = await this.admission.admit(batchId, batch.expectedSize, [deviceId], async ([admitted]) => {
+    const admitting = derivedMetadata(metadata, deviceId);
+    const { result } = await this.admission.admit(admitting, batchId, [deviceId], async ([admitted]) => {
       if (!admitted) return { result: 'batch-full' as Outcome, wrote: false };
       try {
         const reported = await handleCommand({
@@ -91,14 +91,14 @@ export class DecideHeldEnrolmentsHandler {
           command: commandOf(
             'RecordEnrolmentKeyReport',
             { deviceId, requestId, batchId, enrolmentPublicKey, enrolmentKeyDigest, firmwareMeasurement },
-            derivedMetadata(metadata, deviceId),
+            admitting,
           ),
           logger: this.logger,
         });
         return { result: 'approved' as Outcome, wrote: reported.events.length > 0 };
       } catch (error) {
         if (isCommandRejected(error) && joinRefusals.has(error.reason))
-          return { result: error.reason as Outcome, wrote: false };
+          return { result: error.reason as Outcome, wrote: false, refused: [deviceId] };
         throw error;
       }
     });

@@ -58,6 +58,11 @@ describe('decide-held-enrolments (slice)', () => {
     });
     expect(await slice.written()).toEqual([
       {
+        aggregateId: 'no-file',
+        type: 'BatchPlacesReserved',
+        data: { batchId: 'no-file', deviceIds: [first.deviceId] },
+      },
+      {
         aggregateId: first.deviceId,
         type: 'EnrolmentKeyReported',
         data: {
@@ -86,6 +91,7 @@ describe('decide-held-enrolments (slice)', () => {
       ],
     });
     expect((await slice.written()).map((e) => e.type)).toEqual([
+      'BatchPlacesReserved',
       'EnrolmentKeyReported',
       'HeldEnrolmentDecided',
       'HeldEnrolmentDecided',

@@ -1,5 +1,7 @@
 import {
   BatchCreated,
+  BatchPlacesReleased,
+  BatchPlacesReserved,
   EnrolmentApprovalRequested,
   EnrolmentKeysRequested,
   HeldEnrolmentDecided,
@@ -40,6 +42,8 @@ export type BatchState =
       manufacturerKeys?: Record<string, ManufacturerKey>;
       /** Devices that answered an open request unattested, per request id (at most maxHeldPerRequest each). */
       held?: Record<string, Record<string, HeldEnrolment>>;
+      /** Devices holding a place (BatchPlacesReserved, less BatchPlacesReleased): what the expected size is checked against. */
+      places?: string[];
     };
 
 export type CreateBatchCommand = Command<'CreateBatch', BatchDefinition & { policyStatus: PolicyState['status'] }>;
@@ -51,8 +55,20 @@ export type RegisterManufacturerKeyCommand = Command<
 >;
 export type HoldEnrolmentCommand = Command<'HoldEnrolment', DataOf<typeof EnrolmentApprovalRequested>>;
 export type DecideHeldEnrolmentCommand = Command<'DecideHeldEnrolment', DataOf<typeof HeldEnrolmentDecided>>;
+/**
+ * Places for `candidates` (in order). `knownMembers`: the batch's members as this process's device
+ * view counts them, a floor under the places the log holds (devices that joined before places were
+ * reserved); `alreadyMember`: the view has the candidate in the batch (it takes no new place).
+ */
+export type ReservePlacesCommand = Command<
+  'ReservePlaces',
+  { batchId: string; knownMembers: number; candidates: readonly { deviceId: string; alreadyMember: boolean }[] }
+>;
+export type ReleasePlacesCommand = Command<'ReleasePlaces', DataOf<typeof BatchPlacesReleased>>;
 export type BatchCommand =
   | CreateBatchCommand
+  | ReservePlacesCommand
+  | ReleasePlacesCommand
   | RecordImportCommand
   | RequestEnrolmentKeysCommand
   | RegisterManufacturerKeyCommand
@@ -60,6 +76,8 @@ export type BatchCommand =
   | DecideHeldEnrolmentCommand;
 export type BatchEvent =
   | EventOf<typeof BatchCreated>
+  | EventOf<typeof BatchPlacesReserved>
+  | EventOf<typeof BatchPlacesReleased>
   | EventOf<typeof IdentitiesImported>
   | EventOf<typeof EnrolmentKeysRequested>
   | EventOf<typeof ManufacturerKeyRegistered>
@@ -88,6 +106,26 @@ export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
         const created = requireCreated(state, command.data.batchId);
         if (created.importIds.includes(command.data.importId)) return [];
         return [decided(IdentitiesImported, command.data)];
+      }
+      case 'ReservePlaces': {
+        const created = requireCreated(state, command.data.batchId);
+        const held = new Set(created.places);
+        const members = Math.max(held.size, command.data.knownMembers);
+        const taking = placesTaken(
+          created.batch.expectedSize,
+          members,
+          command.data.candidates.map((c) => ({ alreadyMember: c.alreadyMember || held.has(c.deviceId) })),
+        );
+        const deviceIds = [
+          ...new Set(command.data.candidates.filter((c, i) => taking[i] === 'new').map((c) => c.deviceId)),
+        ];
+        return deviceIds.length ? [decided(BatchPlacesReserved, { batchId: command.data.batchId, deviceIds })] : [];
+      }
+      case 'ReleasePlaces': {
+        const created = requireCreated(state, command.data.batchId);
+        const held = new Set(created.places);
+        const deviceIds = [...new Set(command.data.deviceIds.filter((id) => held.has(id)))];
+        return deviceIds.length ? [decided(BatchPlacesReleased, { batchId: command.data.batchId, deviceIds })] : [];
       }
       case 'RequestEnrolmentKeys': {
         const created = requireCreated(state, command.data.batchId);
@@ -142,6 +180,14 @@ export const batchDecider: Decider<BatchCommand, BatchEvent, BatchState> = {
     switch (event.type) {
       case 'BatchCreated':
         return { status: 'Created', batch: event.data, importIds: [], enrolmentKeyRequests: {} };
+      case 'BatchPlacesReserved':
+        if (state.status !== 'Created') return state;
+        return { ...state, places: [...(state.places ?? []), ...event.data.deviceIds] };
+      case 'BatchPlacesReleased': {
+        if (state.status !== 'Created') return state;
+        const released = new Set(event.data.deviceIds);
+        return { ...state, places: (state.places ?? []).filter((id) => !released.has(id)) };
+      }
       case 'IdentitiesImported':
         if (state.status !== 'Created') return state;
         return { ...state, importIds: [...state.importIds, event.data.importId] };
@@ -190,20 +236,23 @@ function requireCreated(state: BatchState, batchId: string): Extract<BatchState,
   return state;
 }
 
+/** Whether each candidate holds a place already, takes a new one, or finds the batch full. */
+export type Place = 'held' | 'new' | 'full';
+
 /**
- * Which new members a batch can still take, in order. `members` counts the devices already in the
- * batch; candidates already in it take no place (re-importing them is idempotent).
+ * Which candidates a batch can still take, in order. `members` counts the places already taken;
+ * candidates already in the batch take no new place (re-importing them is idempotent).
  */
-export function admitToBatch(
+export function placesTaken(
   expectedSize: number,
   members: number,
   candidates: readonly { alreadyMember: boolean }[],
-): boolean[] {
+): Place[] {
   let placesLeft = Math.max(0, expectedSize - members);
   return candidates.map((candidate) => {
-    if (candidate.alreadyMember) return true;
-    if (placesLeft === 0) return false;
+    if (candidate.alreadyMember) return 'held';
+    if (placesLeft === 0) return 'full';
     placesLeft--;
-    return true;
+    return 'new';
   });
 }

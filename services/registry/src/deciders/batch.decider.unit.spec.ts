@@ -1,7 +1,7 @@
 import { maxHeldPerRequest } from '@tunnelkey/contracts';
 import { CommandRejected } from '@tunnelkey/eventstore';
 import { deciderSpecification } from '@tunnelkey/testing';
-import { admitToBatch, batchDecider, type BatchCommand, type BatchDefinition } from './batch.decider.js';
+import { batchDecider, placesTaken, type BatchCommand, type BatchDefinition } from './batch.decider.js';
 
 const metadata = { commandId: 'cmd-1', now: '2026-01-01T00:00:00.000Z' };
 const batch: BatchDefinition = {
@@ -136,16 +136,88 @@ describe('batch decider', () => {
   });
 
   describe('capacity', () => {
-    it('admits new members up to the expected size; members already in the batch take no place', () => {
+    it('takes new places up to the expected size; members already in the batch take no place', () => {
       const candidates = [
         { alreadyMember: false },
         { alreadyMember: true },
         { alreadyMember: false },
         { alreadyMember: false },
       ];
-      expect(admitToBatch(10, 8, candidates)).toEqual([true, true, true, false]);
-      expect(admitToBatch(10, 10, candidates)).toEqual([false, true, false, false]);
-      expect(admitToBatch(10, 12, [{ alreadyMember: false }])).toEqual([false]);
+      expect(placesTaken(10, 8, candidates)).toEqual(['new', 'held', 'new', 'full']);
+      expect(placesTaken(10, 10, candidates)).toEqual(['full', 'held', 'full', 'full']);
+      expect(placesTaken(10, 12, [{ alreadyMember: false }])).toEqual(['full']);
     });
+
+    const small = { type: 'BatchCreated', version: 1, data: { ...batch, expectedSize: 3 } };
+    const reserved = (...deviceIds: string[]) => ({
+      type: 'BatchPlacesReserved',
+      version: 1,
+      data: { batchId: batch.batchId, deviceIds },
+    });
+    const reserve = (ids: string[], knownMembers = 0, alreadyMember: string[] = []): BatchCommand => ({
+      type: 'ReservePlaces',
+      data: {
+        batchId: batch.batchId,
+        knownMembers,
+        candidates: ids.map((deviceId) => ({ deviceId, alreadyMember: alreadyMember.includes(deviceId) })),
+      },
+      metadata,
+    });
+    const release = (...deviceIds: string[]): BatchCommand => ({
+      type: 'ReleasePlaces',
+      data: { batchId: batch.batchId, deviceIds },
+      metadata,
+    });
+
+    it('reserves places on its own stream up to the expected size, whatever the view of the caller', () => {
+      // Another instance reserved two places; this one's view has seen none of them yet.
+      spec
+        .given([small, reserved('d-1', 'd-2')])
+        .when(reserve(['d-3', 'd-4']))
+        .then([reserved('d-3')]);
+      spec
+        .given([small, reserved('d-1', 'd-2', 'd-3')])
+        .when(reserve(['d-4']))
+        .then([]);
+    });
+    it('takes no new place for a device that holds one, or that the view counts as a member', () => {
+      spec
+        .given([small, reserved('d-1')])
+        .when(reserve(['d-1', 'd-2']))
+        .then([reserved('d-2')]);
+      spec
+        .given([small])
+        .when(reserve(['d-1', 'd-2'], 1, ['d-1']))
+        .then([reserved('d-2')]);
+    });
+    it("counts the view's members when it knows more than the log's places (devices that joined before places)", () =>
+      spec
+        .given([small, reserved('d-1')])
+        .when(reserve(['d-4', 'd-5'], 2))
+        .then([reserved('d-4')]));
+    it('gives back places of devices that could not join, and only places that are held', () => {
+      const released = {
+        type: 'BatchPlacesReleased',
+        version: 1,
+        data: { batchId: batch.batchId, deviceIds: ['d-2'] },
+      };
+      spec
+        .given([small, reserved('d-1', 'd-2')])
+        .when(release('d-2', 'd-9'))
+        .then([released]);
+      spec
+        .given([small, reserved('d-1', 'd-2'), released])
+        .when(release('d-2'))
+        .then([]);
+      spec
+        .given([small, reserved('d-1', 'd-2', 'd-3'), released])
+        .when(reserve(['d-4']))
+        .then([reserved('d-4')]);
+    });
+    it('refuses places in a batch that does not exist', () =>
+      spec
+        .given([])
+        .when(reserve(['d-1']))
+        .thenThrows(rejectedWith('NOT_FOUND')));
   });
 });

@@ -99,8 +99,9 @@ export class ImportIdentitiesHandler {
 
     const appendStarted = performance.now();
     const deviceIds = candidates.map((c) => c.identity.deviceId);
-    const { catchUpMs } = await this.admission.admit(batchId, batch.batch.expectedSize, deviceIds, async (admitted) => {
+    const { catchUpMs } = await this.admission.admit(metadata, batchId, deviceIds, async (admitted) => {
       let wrote = false;
+      const refused: string[] = [];
       await mapBounded(candidates, this.config.bulkConcurrency, async ({ index, identity }, i) => {
         const { row, deviceId } = identity;
         if (!admitted[i]) {
@@ -133,9 +134,10 @@ export class ImportIdentitiesHandler {
         } catch (error) {
           if (!isCommandRejected(error) || !reportableReasons.has(error.reason)) throw error;
           reports[index] = rejectedRow(row, error.reason as ImportRejectionReason, deviceId);
+          refused.push(deviceId);
         }
       });
-      return { result: undefined, wrote };
+      return { result: undefined, wrote, refused };
     });
 
     const appendMs = Math.round(performance.now() - appendStarted - catchUpMs);

@@ -54,14 +54,20 @@ describe('ImportIdentities (slice)', () => {
       ],
     });
     const written = await slice.written();
-    expect(written).toHaveLength(3);
+    expect(written).toHaveLength(4);
+    // The places first, on the batch's own stream: the log, not the process, holds the expected size.
+    expect(written[0]).toEqual({
+      aggregateId: 'small',
+      type: 'BatchPlacesReserved',
+      data: { batchId: 'small', deviceIds: [a.deviceId, b.deviceId] },
+    });
     expect(written).toEqual(
       expect.arrayContaining([
         { aggregateId: a.deviceId, type: 'DeviceIdentityImported', data: importedData(a, 'small', 'file-1') },
         { aggregateId: b.deviceId, type: 'DeviceIdentityImported', data: importedData(b, 'small', 'file-1') },
       ]),
     );
-    expect(written[2]).toEqual({
+    expect(written[3]).toEqual({
       aggregateId: 'small',
       type: 'IdentitiesImported',
       data: { batchId: 'small', importId: 'file-1', source: 'json', accepted: 2, rejected: 0 },
@@ -79,20 +85,76 @@ describe('ImportIdentities (slice)', () => {
       importId: 'file-2',
       source: { format: 'json', rows: [row(a), row(c), row(b), { deviceId: 7 }] },
     });
-    // Places are given out in row order before each device decides: c takes the last one, then is refused.
+    // Places are given out in row order before each device decides: c takes the last one, is refused, gives it back.
     expect(report.rows).toEqual([
       { row: 1, deviceId: a.deviceId, status: 'accepted' },
       { row: 2, deviceId: c.deviceId, status: 'rejected', reason: 'in-other-batch' },
       { row: 3, deviceId: b.deviceId, status: 'rejected', reason: 'batch-full' },
       { row: 4, status: 'rejected', reason: 'invalid-row' },
     ]);
+    const place = { batchId: 'small', deviceIds: [c.deviceId] };
     expect(await slice.written()).toEqual([
+      { aggregateId: 'small', type: 'BatchPlacesReserved', data: place },
+      { aggregateId: 'small', type: 'BatchPlacesReleased', data: place },
       {
         aggregateId: 'small',
         type: 'IdentitiesImported',
         data: { batchId: 'small', importId: 'file-2', source: 'json', accepted: 1, rejected: 3 },
       },
     ]);
+    // The place c gave back is b's now.
+    const again = await handler.handle({
+      commandId: 'c-2b',
+      batchId: 'small',
+      importId: 'file-2b',
+      source: { format: 'json', rows: [row(b)] },
+    });
+    expect(again.rows).toEqual([{ row: 1, deviceId: b.deviceId, status: 'accepted' }]);
+  });
+
+  it('given two registry instances on one log, when both import into one batch at once, then it never overshoots', async () => {
+    // The second instance: its own views, caches and admission (a replica), the same store.
+    const replica = await registrySlice({ store: slice.store });
+    const other = new ImportIdentitiesHandler(
+      replica.store,
+      replica.deviceStates,
+      replica.admission,
+      replica.batches,
+      replica.metrics,
+      replica.config,
+      replica.clock,
+      replica.logger,
+    );
+    try {
+      const devices = Array.from({ length: 6 }, () => sliceDevice());
+      await slice.given(batchStream('four'), [batchCreated('four', 4)]);
+      await replica.settled();
+      const reports = await Promise.all([
+        handler.handle({
+          commandId: 'r-1',
+          batchId: 'four',
+          importId: 'file-r1',
+          source: { format: 'json', rows: devices.slice(0, 3).map(row) },
+        }),
+        other.handle({
+          commandId: 'r-2',
+          batchId: 'four',
+          importId: 'file-r2',
+          source: { format: 'json', rows: devices.slice(3).map(row) },
+        }),
+      ]);
+      expect(reports.reduce((n, r) => n + r.accepted, 0)).toBe(4);
+      expect(reports.flatMap((r) => r.rows.filter((x) => x.status === 'rejected').map((x) => x.reason))).toEqual([
+        'batch-full',
+        'batch-full',
+      ]);
+      await replica.settled();
+      await slice.settled();
+      expect(slice.devices.batchMembers('four').size).toBe(4);
+      expect(replica.devices.batchMembers('four').size).toBe(4);
+    } finally {
+      await replica.stop();
+    }
   });
 
   it('when the import is retried (same command id), then the same report, nothing more written', async () => {

@@ -75,7 +75,8 @@ export class EnrolmentKeyReportHandler {
         });
       }
     }
-    const { result } = await this.admission.admit(batchId, batch.expectedSize, [deviceId], async ([admitted]) => {
+    const metadata = uplinkMetadata(envelope, now);
+    const { result } = await this.admission.admit(metadata, batchId, [deviceId], async ([admitted]) => {
       if (!admitted) return { result: refusedUplink('batch-full', 'the batch has no place left'), wrote: false };
       try {
         const reported = await handleCommand({
@@ -86,7 +87,7 @@ export class EnrolmentKeyReportHandler {
           command: commandOf(
             'RecordEnrolmentKeyReport',
             { deviceId, requestId, batchId, enrolmentPublicKey, enrolmentKeyDigest, firmwareMeasurement },
-            uplinkMetadata(envelope, now),
+            metadata,
           ),
           logger: this.logger,
         });
@@ -98,7 +99,8 @@ export class EnrolmentKeyReportHandler {
         }
         return { result: acceptedUplink(), wrote: reported.events.length > 0 };
       } catch (error) {
-        if (isCommandRejected(error)) return { result: refusedUplink(error.reason, error.message), wrote: false };
+        if (isCommandRejected(error))
+          return { result: refusedUplink(error.reason, error.message), wrote: false, refused: [deviceId] };
         throw error;
       }
     });

@@ -145,14 +145,25 @@ describe('enrolment-key-report uplink (slice)', () => {
   it('lets a device attested by a manufacturer key of the batch join; held devices take no place', async () => {
     await handler.handle(report(third, 'ask-1')); // held
     await expect(handler.handle(report(device, 'ask-1', acme.attest(device)))).resolves.toEqual({ accepted: true });
-    expect((await slice.written()).map((e) => e.type)).toEqual(['EnrolmentApprovalRequested', 'EnrolmentKeyReported']);
-    expect((await slice.written())[1]).toEqual(joined(device, 'ask-1'));
+    expect((await slice.written()).map((e) => e.type)).toEqual([
+      'EnrolmentApprovalRequested',
+      'BatchPlacesReserved',
+      'EnrolmentKeyReported',
+    ]);
+    expect((await slice.written())[2]).toEqual(joined(device, 'ask-1'));
     expect(slice.batches.batchSummary('no-file')).toMatchObject({ devices: 1, byStatus: { Imported: 1 } });
   });
 
   it('lets a device named in the request join without an attestation', async () => {
     await expect(handler.handle(report(other, 'ask-named'))).resolves.toEqual({ accepted: true });
-    expect(await slice.written()).toEqual([joined(other, 'ask-named')]);
+    expect(await slice.written()).toEqual([
+      {
+        aggregateId: 'no-file',
+        type: 'BatchPlacesReserved',
+        data: { batchId: 'no-file', deviceIds: [other.deviceId] },
+      },
+      joined(other, 'ask-named'),
+    ]);
   });
 
   it('refuses an unknown or expired request, a device not asked, a full batch; writes nothing', async () => {

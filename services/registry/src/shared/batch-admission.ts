@@ -1,19 +1,39 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { CommandMetadata } from '@tunnelkey/contracts';
 import { KeyedQueue } from '@tunnelkey/concurrency';
-import { admitToBatch } from '../deciders/batch.decider.js';
+import { AggregateStateCache, derivedMetadata, handleCommand, load, type EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
+import type { Logger } from 'pino';
+import { batchDecider, type BatchState } from '../deciders/batch.decider.js';
+import { deviceDecider } from '../deciders/device.decider.js';
+import { REGISTRY_LOGGER } from '../tokens.js';
 import { DeviceByIdView } from '../views/device-by-id.view.js';
+import { commandOf } from './command-metadata.js';
+import { batchStream, deviceStream } from './registry-streams.js';
+
+/** Registry instances reserving in one batch at once conflict on its stream; each conflict is a reload and a retry. */
+const reservationRetries = 50;
 
 /**
- * Places in a batch. The batch's members are devices (each its own aggregate), so no single
- * append can check capacity; instead admissions into one batch are serialised in this process
- * and each waits until the device view holds the previous one's devices. (Two registry replicas
- * importing into one batch at the same moment could still overshoot by the smaller import.)
+ * Places in a batch. The batch's members are devices (each its own aggregate), so no device append
+ * can check the batch's expected size: the places are reserved on the batch's own stream first
+ * (ReservePlaces, appended with the stream's expected version), and only the devices that got one
+ * join. Two registry instances admitting into one batch at once conflict on that append and one
+ * decides again on the other's places: the log, not a process, enforces the size. A device that got
+ * a place but could not join (in another batch, a key conflict) gives it back. Within one process
+ * admissions into a batch still run one at a time (no conflicts between its own callers), and each
+ * waits until the device view holds what it wrote (a summary read after the reply counts it).
  */
 @Injectable()
 export class BatchAdmission {
   readonly #queue = new KeyedQueue();
+  readonly #batches = new AggregateStateCache<BatchState>({ maxStreams: 1_000 });
 
-  constructor(private readonly devices: DeviceByIdView) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly devices: DeviceByIdView,
+    @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
+  ) {}
 
   /** Whether the device is already a member of the batch (as the device view holds it). */
   isMember(batchId: string, deviceId: string): boolean {
@@ -21,23 +41,75 @@ export class BatchAdmission {
   }
 
   /**
-   * Decides which of `deviceIds` may join `batchId` (devices already in it always may), runs
-   * `join` with that decision, then waits until the view includes what `join` appended (`wrote`).
-   * Returns `join`'s result and how long that wait took (a figure for logs).
+   * Reserves places in `batchId` for `deviceIds` (devices already in it hold theirs), runs `join`
+   * with who got one, gives back the places of the devices `join` reports `refused` that did not
+   * end up in the batch, then waits until the view includes what `join` appended (`wrote`).
+   * `metadata`: the admitting command's; the reservation's command id derives from it, so the same
+   * command sent again reserves nothing twice. Returns `join`'s result and how long the wait took.
    */
   admit<R>(
+    metadata: CommandMetadata,
     batchId: string,
-    expectedSize: number,
     deviceIds: readonly string[],
-    join: (admitted: boolean[]) => Promise<{ result: R; wrote: boolean }>,
+    join: (admitted: boolean[]) => Promise<{ result: R; wrote: boolean; refused?: readonly string[] }>,
   ): Promise<{ result: R; catchUpMs: number }> {
     return this.#queue.run(batchId, async () => {
       const members = this.devices.batchMembers(batchId);
-      const candidates = deviceIds.map((deviceId) => ({ alreadyMember: members.has(deviceId) }));
-      const { result, wrote } = await join(admitToBatch(expectedSize, members.size, candidates));
+      const candidates = deviceIds.map((deviceId) => ({ deviceId, alreadyMember: members.has(deviceId) }));
+      const reservation = await handleCommand({
+        store: this.store,
+        decider: batchDecider,
+        stream: batchStream(batchId),
+        cache: this.#batches,
+        command: commandOf(
+          'ReservePlaces',
+          { batchId, knownMembers: members.size, candidates },
+          derivedMetadata(metadata, 'places', batchId),
+        ),
+        maxRetries: reservationRetries,
+        logger: this.logger,
+      });
+      const state = reservation.state;
+      const places = new Set(state.status === 'Created' ? state.places : []);
+      const taken = new Set(
+        reservation.events.flatMap((event) => (event.type === 'BatchPlacesReserved' ? event.data.deviceIds : [])),
+      );
+      const {
+        result,
+        wrote,
+        refused = [],
+      } = await join(candidates.map((c) => c.alreadyMember || places.has(c.deviceId)));
+      await this.#giveBack(
+        metadata,
+        batchId,
+        refused.filter((deviceId) => taken.has(deviceId)),
+      );
       const waitStarted = performance.now();
       if (wrote) await this.devices.catchUp();
       return { result, catchUpMs: Math.round(performance.now() - waitStarted) };
+    });
+  }
+
+  /** Places taken for devices that could not join, given back unless the device is in the batch after all (another import won it). */
+  async #giveBack(metadata: CommandMetadata, batchId: string, deviceIds: readonly string[]): Promise<void> {
+    const outside: string[] = [];
+    for (const deviceId of deviceIds) {
+      const { state } = await load(this.store, deviceDecider, deviceStream(deviceId));
+      if (!('membership' in state) || state.membership?.batchId !== batchId) outside.push(deviceId);
+    }
+    if (outside.length === 0) return;
+    await handleCommand({
+      store: this.store,
+      decider: batchDecider,
+      stream: batchStream(batchId),
+      cache: this.#batches,
+      command: commandOf(
+        'ReleasePlaces',
+        { batchId, deviceIds: outside },
+        derivedMetadata(metadata, 'release', batchId),
+      ),
+      maxRetries: reservationRetries,
+      logger: this.logger,
     });
   }
 }

@@ -81,7 +81,7 @@ export async function registrySlice(options: { store?: InMemoryEventStore; env?:
     batches,
     requests,
     deviceStates: new DeviceStateCache(devices),
-    admission: new BatchAdmission(devices),
+    admission: new BatchAdmission(store, devices, logger),
     announced: new AnnouncedDevices(config),
     downlinks: new InMemoryDownlinks(),
     metrics: new RegistryMetrics(new Registry()),
