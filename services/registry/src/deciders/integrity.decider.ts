@@ -1,0 +1,80 @@
+import {
+  DeviceQuarantined,
+  DeviceQuarantineReleased,
+  IntegrityViolationDetected,
+  type DataOf,
+  type EventOf,
+} from '@tunnelkey/contracts';
+import type { Command, Decider } from '@tunnelkey/eventstore';
+import { decided } from './decided.js';
+
+export type IntegrityViolation = DataOf<typeof IntegrityViolationDetected>;
+
+/**
+ * One device's integrity monitoring. `Monitored` until a violation whose action is `quarantine`
+ * makes it `Quarantined`; an operator's release makes it `Monitored` again. A silence is recorded
+ * once (`silenceSince`: the last heartbeat before it), however often the sweep finds it.
+ */
+export type IntegrityState =
+  | { status: 'Monitored'; violations: number; silenceSince?: string }
+  | { status: 'Quarantined'; violations: number; silenceSince?: string; violationId: string };
+
+export type RecordViolationCommand = Command<'RecordViolation', IntegrityViolation>;
+export type ReleaseQuarantineCommand = Command<
+  'ReleaseQuarantine',
+  { deviceId: string; releasedBy: string; note?: string }
+>;
+export type IntegrityCommand = RecordViolationCommand | ReleaseQuarantineCommand;
+export type IntegrityEvent =
+  | EventOf<typeof IntegrityViolationDetected>
+  | EventOf<typeof DeviceQuarantined>
+  | EventOf<typeof DeviceQuarantineReleased>;
+
+export const integrityDecider: Decider<IntegrityCommand, IntegrityEvent, IntegrityState> = {
+  initialState: () => ({ status: 'Monitored', violations: 0 }),
+
+  decide(command, state) {
+    switch (command.type) {
+      case 'RecordViolation': {
+        const violation = command.data;
+        // The same silence found again by a later sweep (or another instance): recorded already.
+        if (violation.kind === 'heartbeat-missing' && violation.heartbeatAt === state.silenceSince) return [];
+        const detected = decided(IntegrityViolationDetected, violation);
+        if (violation.action !== 'quarantine' || state.status === 'Quarantined') return [detected];
+        return [
+          detected,
+          decided(DeviceQuarantined, { deviceId: violation.deviceId, violationId: violation.violationId }),
+        ];
+      }
+      case 'ReleaseQuarantine': {
+        // Not quarantined: nothing to release (a retry, or a device never quarantined); the handler says so.
+        if (state.status !== 'Quarantined') return [];
+        const { deviceId, releasedBy, note } = command.data;
+        return [decided(DeviceQuarantineReleased, { deviceId, releasedBy, ...(note ? { note } : {}) })];
+      }
+      default: {
+        const unknown: never = command;
+        throw new TypeError(`unknown integrity command ${String((unknown as Command).type)}`);
+      }
+    }
+  },
+
+  evolve(state, event) {
+    switch (event.type) {
+      case 'IntegrityViolationDetected': {
+        const silenceSince = event.data.kind === 'heartbeat-missing' ? event.data.heartbeatAt : state.silenceSince;
+        return { ...state, violations: state.violations + 1, ...(silenceSince ? { silenceSince } : {}) };
+      }
+      case 'DeviceQuarantined':
+        return { ...state, status: 'Quarantined', violationId: event.data.violationId };
+      case 'DeviceQuarantineReleased': {
+        const { violations, silenceSince } = state;
+        return { status: 'Monitored', violations, ...(silenceSince ? { silenceSince } : {}) };
+      }
+      default: {
+        const unknown: never = event;
+        return unknown;
+      }
+    }
+  },
+};

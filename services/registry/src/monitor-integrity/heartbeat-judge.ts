@@ -1,0 +1,59 @@
+/**
+ * What one heartbeat says about a device, decided from what was accepted before it: pure, so the
+ * rules read (and are tested) as given/when/then. The envelope's signature and time window were
+ * checked first (DeviceMessageVerifier); this judges only counter, time and measurement.
+ */
+import type { IntegrityViolationKind } from '@tunnelkey/contracts';
+
+/** The last heartbeat accepted from a device. */
+export interface LastHeartbeat {
+  counter: number;
+  /** Its signed send time, ms. */
+  sentAt: number;
+}
+
+export interface Heartbeat {
+  counter: number;
+  sentAt: number;
+  firmwareMeasurement: string;
+}
+
+export type HeartbeatVerdict =
+  /** Counter and time go forward; `violation` when the measurement is not the expected one. */
+  | { verdict: 'accepted'; violation?: 'measurement-mismatch' }
+  /**
+   * Sent after the last accepted heartbeat (its own signed time) yet with a counter not above it:
+   * one device never does that, two holders of its key do (a clone), or a device whose state was
+   * rolled back. The genuine counter line is kept.
+   */
+  | { verdict: 'violation'; violation: Extract<IntegrityViolationKind, 'counter-regression'> }
+  /**
+   * An old heartbeat again (counter and time both not after the last accepted one): someone
+   * replayed what the bus carried. Refused; the device did nothing wrong, so nothing is recorded.
+   */
+  | { verdict: 'replayed' };
+
+export function judgeHeartbeat(
+  heartbeat: Heartbeat,
+  last: LastHeartbeat | undefined,
+  expectedMeasurement: string | undefined,
+): HeartbeatVerdict {
+  if (last && heartbeat.counter <= last.counter) {
+    return heartbeat.sentAt > last.sentAt
+      ? { verdict: 'violation', violation: 'counter-regression' }
+      : { verdict: 'replayed' };
+  }
+  // Nothing expected (a device enrolled without a measurement): its reports cannot be judged, only followed.
+  if (expectedMeasurement !== undefined && heartbeat.firmwareMeasurement !== expectedMeasurement)
+    return { verdict: 'accepted', violation: 'measurement-mismatch' };
+  return { verdict: 'accepted' };
+}
+
+/** Silence longer than the policy allows since the last heartbeat received. */
+export function silentTooLong(
+  lastReceivedAt: number,
+  now: number,
+  policy: { heartbeatPeriodSeconds: number; missedPeriods: number },
+): boolean {
+  return now - lastReceivedAt > policy.heartbeatPeriodSeconds * policy.missedPeriods * 1000;
+}
