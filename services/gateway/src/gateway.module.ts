@@ -22,11 +22,20 @@ import { CommandsController } from './commands/commands.controller.js';
 import { KvIdempotencyStore } from './commands/idempotency/idempotency-store.js';
 import type { GatewayConfig } from './config.js';
 import { LiveEventsController } from './live-events/live-events.controller.js';
+import { FleetPulse } from './live-events/fleet-pulse.js';
 import { LiveUpdates } from './live-events/live-updates.js';
 import { FIRMWARE_UPLOADS, FirmwareUploadController, FirmwareUploads } from './firmware/firmware-upload.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { QueriesController } from './queries/queries.controller.js';
-import { COMMAND_SENDER, IMPORT_BODY_LIMIT, LIVE_UPDATES, RATE_LIMITS, READ_MODELS, TOKEN_SERVICE } from './tokens.js';
+import {
+  COMMAND_SENDER,
+  FLEET_PULSE,
+  IMPORT_BODY_LIMIT,
+  LIVE_UPDATES,
+  RATE_LIMITS,
+  READ_MODELS,
+  TOKEN_SERVICE,
+} from './tokens.js';
 import { rateLimits, type RateLimits } from './auth/rate-limiter.js';
 import { bytesOf } from './body-limits.js';
 import { ReadModels } from './views/read-models.js';
@@ -91,6 +100,11 @@ export class GatewayModule {
           provide: LIVE_UPDATES,
           inject: [READ_MODELS],
           useFactory: (readModels: ReadModels) => new LiveUpdates(readModels),
+        },
+        {
+          provide: FLEET_PULSE,
+          inject: [READ_MODELS],
+          useFactory: (readModels: ReadModels) => new FleetPulse(readModels),
         },
         {
           provide: COMMAND_SENDER,

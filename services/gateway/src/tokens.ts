@@ -5,6 +5,8 @@ export const READ_MODELS = Symbol('READ_MODELS');
 export const COMMAND_SENDER = Symbol('COMMAND_SENDER');
 /** `LiveUpdates`: the read models' changes, coalesced for the console's SSE stream. */
 export const LIVE_UPDATES = Symbol('LIVE_UPDATES');
+/** `FleetPulse`: the fleet's numbers over time, for the console's dashboard. */
+export const FLEET_PULSE = Symbol('FLEET_PULSE');
 /** `TokenService`: API tokens, roles and SSE tickets. */
 export const TOKEN_SERVICE = Symbol('TOKEN_SERVICE');
 /** `RateLimits`: requests per second per API token and per client address without one. */

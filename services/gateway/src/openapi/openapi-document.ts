@@ -288,7 +288,7 @@ function platformPaths(): Json {
       get: {
         operationId: 'liveEvents',
         tags: ['live'],
-        summary: 'Server-sent events: hello, device, batch, devices-changed, catalog, ping.',
+        summary: 'Server-sent events: hello, device, batch, devices-changed, catalog, fleet (without batchId), ping.',
         security: [{ bearer: [] }, { sseTicket: [] }],
         'x-required-role': 'viewer',
         parameters: [
