@@ -27,10 +27,13 @@ import {
 import { defineDeviceMessage } from './define-device-message.js';
 
 /**
- * The most plaintext one chunk carries (OTA_CHUNK_BYTES is at most this); its ciphertext, with the
- * GCM tag and nonce, fits 48 KiB, so a chunk message stays under the verifier's 64 KiB default.
+ * The most plaintext one chunk carries (OTA_CHUNK_BYTES is at most this). Chunks travel as binary
+ * frames (firmware-chunk-frame.ts), not in envelopes, so only NATS's payload limit (1 MiB by
+ * default) bounds them.
  */
-export const maxFirmwareChunkBytes = 40 * 1024;
+export const maxFirmwareChunkBytes = 512 * 1024;
+/** The most chunks one `firmware-chunk-request` asks for (a device keeps a window of chunks in flight). */
+export const maxChunksPerRequest = 32;
 const ChunkIndex = Type.Integer({ minimum: 0, maximum: 1_000_000 });
 
 // ---- device -> platform (uplink) ----
@@ -55,8 +58,14 @@ export const FirmwareChunkRequestMessage = defineDeviceMessage({
   kind: 'firmware-chunk-request',
   direction: 'uplink',
   signedWith: 'enrolment',
-  summary: 'A device asks for one encrypted chunk of the image it was offered (from its last verified chunk on).',
-  body: Struct({ rolloutId: AggregateId, firmwareId: AggregateId, index: ChunkIndex }),
+  summary:
+    'A device asks for encrypted chunks of the image it was offered: `count` (default 1) chunks from `index` on (from its last verified chunk on).',
+  body: Struct({
+    rolloutId: AggregateId,
+    firmwareId: AggregateId,
+    index: ChunkIndex,
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: maxChunksPerRequest })),
+  }),
 });
 
 export const UpdateReportMessage = defineDeviceMessage({
@@ -112,14 +121,4 @@ export const UpdateOfferMessage = defineDeviceMessage({
   }),
 });
 
-export const FirmwareChunkMessage = defineDeviceMessage({
-  kind: 'firmware-chunk',
-  direction: 'downlink',
-  summary: 'One encrypted chunk of an offered image (AES-256-GCM under the rollout content key), as asked for.',
-  body: Struct({
-    rolloutId: AggregateId,
-    firmwareId: AggregateId,
-    index: ChunkIndex,
-    data: Base64(48 * 1024),
-  }),
-});
+// The chunks themselves come back as binary frames, not envelopes: see firmware-chunk-frame.ts.

@@ -11,7 +11,7 @@
  */
 import 'reflect-metadata';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { Objm } from '@nats-io/obj';
 import { connectNats } from '@tunnelkey/config';
 import {
@@ -129,7 +129,9 @@ async function main(): Promise<void> {
       await sleep(500);
     }
     const rolloutMs = performance.now() - started;
-    const bytesDelivered = ota.chunks.bytesServed - bytesBefore;
+    const bytesSent = ota.chunks.bytesServed - bytesBefore;
+    const chunksSent = ota.chunks.chunksServed;
+    const chunkRequests = fleet.stats().sentByKind['firmware-chunk-request'] ?? 0;
 
     // Timings from the log: offer -> applied per device, per wave.
     const events: EventEnvelope[] = [];
@@ -153,6 +155,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < reads; i++) rawBytes += (await objects.getBlob(encrypted))?.length ?? 0;
     const rawSeconds = (performance.now() - rawStarted) / 1000;
     const rawRate = mib(rawBytes) / rawSeconds;
+    // Delivered = each updated device's copy of the encrypted image, once: a chunk sent twice
+    // (a device asking again after a stall) is work, not delivery, and is shown apart.
+    const bytesDelivered = status.updated * (rawBytes / reads);
     const deliveryRate = mib(bytesDelivered) / (rolloutMs / 1000);
 
     log('');
@@ -176,7 +181,17 @@ async function main(): Promise<void> {
     log(
       `  delivered ${mib(bytesDelivered).toFixed(0)} MiB at ${deliveryRate.toFixed(1)} MiB/s; raw object-store read of the same image ${rawRate.toFixed(1)} MiB/s; ratio ${(deliveryRate / rawRate).toFixed(2)} (target >= 0.5)`,
     );
+    log(
+      `  sent ${mib(bytesSent).toFixed(0)} MiB in ${chunksSent} chunk frames for ${chunkRequests} signed chunk requests (${((100 * (bytesSent - bytesDelivered)) / Math.max(1, bytesDelivered)).toFixed(1)} % sent again after stalls)`,
+    );
     log(`  whole rollout: ${(rolloutMs / 1000).toFixed(1)} s (target < 60 s)`);
+    log(
+      `  load average: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (${availableParallelism()} cores)`,
+    );
+    await ota.stop().catch(() => undefined);
+    ota = undefined;
     await otaNc.close().catch(() => undefined);
   } finally {
     await fleet?.stop().catch(() => undefined);

@@ -8,7 +8,7 @@ import {
   type ConfigOf,
   type Env,
 } from '@tunnelkey/config';
-import { defaultMaxFirmwareImageBytes } from '@tunnelkey/contracts';
+import { defaultMaxFirmwareImageBytes, maxFirmwareChunkBytes } from '@tunnelkey/contracts';
 
 export const otaConfigSchema = defineConfig({
   natsUrl: common.natsUrl,
@@ -24,9 +24,9 @@ export const otaConfigSchema = defineConfig({
   ),
   chunkBytes: integer(
     'OTA_CHUNK_BYTES',
-    32 * 1024,
-    'Plaintext bytes per encrypted chunk a device fetches (a chunk message must stay under 64 KiB)',
-    { min: 1024, max: 40 * 1024 },
+    64 * 1024,
+    'Plaintext bytes per encrypted chunk a device fetches (one binary frame each, under NATS max_payload)',
+    { min: 1024, max: maxFirmwareChunkBytes },
   ),
   deadlineSeconds: integer(
     'OTA_UPDATE_DEADLINE_SECONDS',

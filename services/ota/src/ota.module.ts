@@ -5,7 +5,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { BoundedContext } from '@tunnelkey/contracts';
-import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
+import type { PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
 import type { Kek } from '@tunnelkey/pki';
@@ -27,6 +27,7 @@ import { UpdateReportUplinkController } from './report-update/update-report.upli
 import { RolloutContents } from './rollout-process/rollout-content.js';
 import { RolloutDriverJob } from './rollout-process/rollout-driver.job.js';
 import { FirmwareChunkUplinkController } from './serve-chunks/firmware-chunk.uplink-controller.js';
+import { natsDownlinks } from './shared/nats-downlinks.js';
 import { OtaWriter } from './shared/ota-writer.js';
 import { SigningKeyring } from './signing-keys/signing-keyring.js';
 import { StartRolloutHandler } from './start-rollout/start-rollout.handler.js';
@@ -55,7 +56,7 @@ export interface OtaModuleOptions {
   clock?: () => Date;
   /** Default: the JetStream object store `<NS>_OTA_IMAGES` on the service's connection. */
   images?: ImageStore;
-  /** Signed device downlinks. Default: DownlinkPublisher on the service's NATS connection. */
+  /** Device downlinks (signed envelopes, chunk frames). Default: natsDownlinks on the service's NATS connection. */
   downlinks?: DownlinkSender;
 }
 
@@ -72,12 +73,7 @@ export class OtaModule {
     const logger = options.logger ?? pino({ name: 'ota', level: config.logLevel });
     const downlinks = (nats: NatsConnection): DownlinkSender =>
       options.downlinks ??
-      new DownlinkPublisher({
-        platformKey,
-        publish: (subject, data) => nats.publish(subject, data),
-        namespace: config.namespace,
-        ...(clock ? { clock } : {}),
-      });
+      natsDownlinks(nats, { platformKey, namespace: config.namespace, ...(clock ? { clock } : {}) });
     const images = (nats: NatsConnection): Promise<ImageStore> | ImageStore =>
       options.images ?? ObjectStoreImageStore.open(nats, config.namespace);
     const ensureStreams = (store: EventStore) => store.ensureStreams(otaStreams).then(() => otaStreams);

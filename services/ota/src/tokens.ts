@@ -16,12 +16,17 @@ export const OTA_KEK = Symbol('OTA_KEK');
 export const PLATFORM_KEY = Symbol('PLATFORM_KEY');
 /** ImageStore: the images and the per-rollout encrypted images (JetStream object store, or in memory). */
 export const IMAGE_STORE = Symbol('IMAGE_STORE');
-/** DownlinkSender: signed messages to a device (offers, chunks, key requests). */
+/** DownlinkSender: signed messages to a device (offers, key requests) and firmware-chunk frames. */
 export const DOWNLINKS = Symbol('DOWNLINKS');
 
 /** The downlink port: DownlinkPublisher on NATS, or a recorder in tests. */
 export interface DownlinkSender {
   send<M extends DeviceMessageDefinition>(definition: M, deviceId: string, body: DeviceBodyOf<M>): Promise<void>;
+  /**
+   * An unsigned binary firmware-chunk frame (contracts' firmware-chunk-frame.ts) to a device's
+   * inbox. Resolves when the bus can take more (the sender applies backpressure).
+   */
+  sendChunkFrame(deviceId: string, frame: Uint8Array): Promise<void>;
 }
 
 export type Clock = () => Date;

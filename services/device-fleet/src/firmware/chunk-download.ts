@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { decryptChunk, isFirmwareDecryptionError, type ChunkedEncryptionHeader } from '@tunnelkey/firmware';
 
 export interface ChunkDownloadOptions {
-  /** Chunk requests in flight at once (default 4). */
+  /** Chunks in flight at once (default 8). */
   window?: number;
   /** Deliveries of one chunk that may fail their tag before the download gives up (default 3). */
   maxAttempts?: number;
@@ -21,6 +21,8 @@ export type ChunkReceipt =
  * arrival (its AES-GCM tag under the content key) and written in order; the slot's SHA-256 is
  * hashed as it is written, so the image is never held whole. The download remembers its first
  * unverified chunk: after a drop or an offline period it asks again from there, never from zero.
+ * It asks in batches: the window is refilled once half of it has arrived, so the device signs one
+ * request per half window (the platform answers each with that many chunks), not one per chunk.
  */
 export class ChunkDownload {
   readonly header: ChunkedEncryptionHeader;
@@ -39,7 +41,7 @@ export class ChunkDownload {
   constructor(header: ChunkedEncryptionHeader, contentKey: Uint8Array, options: ChunkDownloadOptions = {}) {
     this.header = header;
     this.#contentKey = contentKey;
-    this.#window = options.window ?? 4;
+    this.#window = options.window ?? 8;
     this.#maxAttempts = options.maxAttempts ?? 3;
   }
 
@@ -52,9 +54,10 @@ export class ChunkDownload {
     return this.#next === this.header.chunkCount;
   }
 
-  /** Chunks to ask for now (marked in flight): the first missing ones, up to the window. */
+  /** Chunks to ask for now (marked in flight): the first missing ones, up to the window, once half of it is free. */
   toRequest(): number[] {
     const wanted: number[] = [];
+    if (this.#inFlight.size > this.#window / 2) return wanted;
     for (let i = this.#next; i < this.header.chunkCount && this.#inFlight.size < this.#window; i++) {
       if (this.#inFlight.has(i) || this.#ahead.has(i)) continue;
       this.#inFlight.add(i);

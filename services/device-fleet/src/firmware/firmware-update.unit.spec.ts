@@ -73,9 +73,17 @@ describe('a simulated device updating its firmware over the air', () => {
       expect(counters).toEqual([...counters].sort((a, b) => a - b));
       expect(new Set(counters).size).toBe(counters.length);
       expect(uplinks.at(-1)!.kind).toBe(UpdateReportMessage.kind);
-      expect(uplinks.filter((e) => e.kind === 'firmware-chunk-request')).toHaveLength(
-        release.encrypted.header.chunkCount,
-      );
+    });
+
+    it('asks for its chunks in batches: every chunk asked for once, in fewer requests than chunks', async () => {
+      await update();
+      const requests = (await ota.uplinks(device))
+        .filter((e) => e.kind === 'firmware-chunk-request')
+        .map((e) => e.body as { index: number; count?: number });
+      const asked = requests.flatMap(({ index, count = 1 }) => Array.from({ length: count }, (_, i) => index + i));
+      const { chunkCount } = release.encrypted.header;
+      expect(asked).toEqual(Array.from({ length: chunkCount }, (_, i) => i));
+      expect(requests.length).toBeLessThan(chunkCount);
     });
 
     it('survives a reboot mid-life: slots and trust come back from flash', async () => {

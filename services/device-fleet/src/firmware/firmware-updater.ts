@@ -2,8 +2,9 @@ import {
   FirmwareChunkRequestMessage,
   FirmwareKeysMessage,
   UpdateReportMessage,
+  maxChunksPerRequest,
   type DeviceBodyOf,
-  type FirmwareChunkMessage,
+  type FirmwareChunkFrame,
   type UpdateOfferMessage,
 } from '@tunnelkey/contracts';
 import { signBytes, type CryptoKey } from '@tunnelkey/device-protocol';
@@ -29,7 +30,6 @@ import type { FirmwareFault } from './firmware-faults.js';
 import { factorySlots, runningImage, trialBoot, writeInactive, type FirmwareSlots } from './firmware-slots.js';
 
 type OfferBody = DeviceBodyOf<typeof UpdateOfferMessage>;
-type ChunkBody = DeviceBodyOf<typeof FirmwareChunkMessage>;
 type ReportBody = DeviceBodyOf<typeof UpdateReportMessage>;
 type Uplink = typeof FirmwareChunkRequestMessage | typeof FirmwareKeysMessage | typeof UpdateReportMessage;
 
@@ -69,7 +69,7 @@ export interface FirmwareUpdaterOptions {
   stallMs?: number;
   /** How long the `offline-mid-download` fault keeps the device off the network. Default 2 s. */
   offlineMs?: number;
-  /** Chunk requests in flight (default 4). */
+  /** Chunks in flight (default 8; asked for in batches, see ChunkDownload). */
   window?: number;
   /** How signatures are checked (default: each time, by this device; a fleet shares a memo, see SharedSignatureChecks). */
   signatureCheck?: SignatureCheck;
@@ -110,7 +110,7 @@ export class FirmwareUpdater {
     this.#options = {
       stallMs: options.stallMs ?? 3000,
       offlineMs: options.offlineMs ?? 2000,
-      window: options.window ?? 4,
+      window: options.window ?? 8,
     };
     this.#signatureCheck = options.signatureCheck;
   }
@@ -234,11 +234,11 @@ export class FirmwareUpdater {
     await this.#requestChunks(session, session.download.toRequest());
   }
 
-  /** A `firmware-chunk` (already verified as a platform message). */
-  async onChunk(chunk: ChunkBody): Promise<void> {
+  /** A firmware-chunk frame (unsigned: the chunk's AES-GCM tag is what authenticates it). */
+  async onChunk(chunk: FirmwareChunkFrame): Promise<void> {
     const session = this.#session;
-    if (!session || session.rolloutId !== chunk.rolloutId || session.firmwareId !== chunk.firmwareId) return;
-    let data = new Uint8Array(Buffer.from(chunk.data, 'base64'));
+    if (!session || session.rolloutId !== chunk.rolloutId) return;
+    let data = chunk.sealed;
     const target = Math.min(1, session.download.header.chunkCount - 1);
     if (
       chunk.index === target &&
@@ -313,12 +313,12 @@ export class FirmwareUpdater {
     return runningImage(this.slots).version === offer.version;
   }
 
-  /** One request per chunk, one after the other (each takes the next uplink counter). */
+  /** One signed request per run of consecutive chunks, one after the other (each takes the next uplink counter). */
   async #requestChunks(session: Session, indexes: number[]): Promise<void> {
     this.#arm(session);
     if (!this.#device.isOnline()) return;
-    for (const index of indexes) {
-      const body = { rolloutId: session.rolloutId, firmwareId: session.firmwareId, index };
+    for (const { index, count } of consecutiveRuns(indexes, maxChunksPerRequest)) {
+      const body = { rolloutId: session.rolloutId, firmwareId: session.firmwareId, index, count };
       await this.#device.send(FirmwareChunkRequestMessage, body, session.enrolmentKey);
     }
   }
@@ -448,3 +448,14 @@ function breakSignature(metadata: string, index: number): string {
 }
 
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+/** [3, 4, 5, 9] -> [{ index: 3, count: 3 }, { index: 9, count: 1 }], no run longer than `max`. */
+export function consecutiveRuns(indexes: readonly number[], max: number): { index: number; count: number }[] {
+  const runs: { index: number; count: number }[] = [];
+  for (const index of indexes) {
+    const last = runs.at(-1);
+    if (last && last.index + last.count === index && last.count < max) last.count++;
+    else runs.push({ index, count: 1 });
+  }
+  return runs;
+}

@@ -8,17 +8,19 @@ import {
   CsrRequestMessage,
   EnrolmentKeyReportMessage,
   EnrolmentKeyRequestMessage,
-  FirmwareChunkMessage,
   FirmwareKeysRequestMessage,
   IdentityChallengeMessage,
   IdentityResponseMessage,
   RejectionMessage,
   UpdateOfferMessage,
+  decodeFirmwareChunkFrame,
+  firmwareChunkFrameKind,
   keyAttestationBytes,
   parseDeviceSubject,
   type DeviceBodyOf,
   type DeviceEnvelope,
   type DeviceMessageDefinition,
+  type FirmwareChunkFrame,
 } from '@tunnelkey/contracts';
 import {
   DeviceMessageVerifier,
@@ -349,6 +351,8 @@ export class SimulatedDevice {
     if (!this.#options.platformKey) return this.#refuse(kind, 'no-platform-key');
     if (!parts || parts.direction !== 'downlink' || parts.deviceId !== this.deviceId)
       return this.#refuse(kind, 'subject-mismatch');
+    // Firmware chunks are binary frames, authenticated by their AES-GCM tag, not by an envelope.
+    if (kind === firmwareChunkFrameKind) return this.#receiveChunkFrame(data);
     let envelope: DeviceEnvelope;
     try {
       envelope = await this.#platformVerifier().verify(subject, data);
@@ -362,6 +366,18 @@ export class SimulatedDevice {
       if (error instanceof DeviceKeyUnavailableError) return 'key-failure';
       throw error;
     }
+  }
+
+  async #receiveChunkFrame(data: Uint8Array): Promise<ReceiveOutcome> {
+    let frame: FirmwareChunkFrame;
+    try {
+      frame = decodeFirmwareChunkFrame(data);
+    } catch {
+      return this.#refuse(firmwareChunkFrameKind, 'malformed');
+    }
+    this.#observe({ type: 'accepted', kind: firmwareChunkFrameKind });
+    await this.firmware.onChunk(frame);
+    return 'handled';
   }
 
   async #handle(envelope: DeviceEnvelope): Promise<ReceiveOutcome> {
@@ -413,11 +429,6 @@ export class SimulatedDevice {
       case UpdateOfferMessage.kind: {
         this.#observe({ type: 'accepted', kind: envelope.kind });
         await this.firmware.onOffer(envelope.body as DeviceBodyOf<typeof UpdateOfferMessage>);
-        return 'handled';
-      }
-      case FirmwareChunkMessage.kind: {
-        this.#observe({ type: 'accepted', kind: envelope.kind });
-        await this.firmware.onChunk(envelope.body as DeviceBodyOf<typeof FirmwareChunkMessage>);
         return 'handled';
       }
       case CsrRequestMessage.kind: {

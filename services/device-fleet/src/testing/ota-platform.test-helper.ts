@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  FirmwareChunkMessage,
   FirmwareChunkRequestMessage,
   FirmwareKeysMessage,
   FirmwareKeysRequestMessage,
@@ -14,6 +13,8 @@ import {
   UpdateReportMessage,
   type DeviceBodyOf,
   type DeviceEnvelope,
+  encodeFirmwareChunkFrame,
+  firmwareChunkFrameSubject,
 } from '@tunnelkey/contracts';
 import {
   encryptImage,
@@ -182,11 +183,14 @@ export async function otaDouble(platform: PlatformDouble, transport: Transport):
           if (envelope.kind === UpdateReportMessage.kind) return envelope.body as UpdateReport;
           if (envelope.kind !== FirmwareChunkRequestMessage.kind) continue;
           const ask = envelope.body as DeviceBodyOf<typeof FirmwareChunkRequestMessage>;
-          if (drop(ask.index)) continue;
-          const { offset, length } = encryptedChunkRange(rollout.encrypted.header, ask.index);
-          const data = Buffer.from(rollout.encrypted.ciphertext.subarray(offset, offset + length)).toString('base64');
-          const chunk = { rolloutId: ask.rolloutId, firmwareId: ask.firmwareId, index: ask.index, data };
-          await deliver(device, await platform.downlink(FirmwareChunkMessage, device.deviceId, chunk));
+          const { header, ciphertext } = rollout.encrypted;
+          for (let index = ask.index; index < Math.min(ask.index + (ask.count ?? 1), header.chunkCount); index++) {
+            if (drop(index)) continue;
+            const { offset, length } = encryptedChunkRange(header, index);
+            const sealed = ciphertext.subarray(offset, offset + length);
+            const frame = encodeFirmwareChunkFrame({ rolloutId: ask.rolloutId, index, sealed });
+            await deliver(device, { subject: firmwareChunkFrameSubject(device.deviceId), data: frame });
+          }
         }
         if (fresh.length === 0) {
           if (Date.now() > deadline) throw new Error('no update report within 10 s');

@@ -2,9 +2,12 @@
  * Each rollout's encrypted image: encrypted once, at StartRollout, under the rollout's content key
  * (derived under the KEK from the rollout id: fresh per rollout, never stored, re-derived after a
  * restart), and stored in the image store as `rollout-<rolloutId>`. Devices fetch it chunk by
- * chunk; this instance keeps the rollouts it serves in memory.
+ * chunk; this instance keeps the rollouts it serves in memory, each chunk as the binary frame every
+ * device of the rollout is sent (built once per rollout and chunk, not per device): the store is
+ * read once per rollout and instance, not once per device.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import { encodeFirmwareChunkFrame } from '@tunnelkey/contracts';
 import { encryptImage, encryptedChunkRange, encryptionHeader, type ChunkedEncryptionHeader } from '@tunnelkey/firmware';
 import type { Kek } from '@tunnelkey/pki';
 import { encryptedImageName, type ImageStore } from '../image-store-port/image-store.js';
@@ -16,6 +19,8 @@ export interface RolloutContent {
   contentKey: Uint8Array;
   header: ChunkedEncryptionHeader;
   ciphertext: Uint8Array;
+  /** Chunk frames built so far, by index. */
+  frames: Uint8Array[];
 }
 
 export interface ContentSpec {
@@ -42,7 +47,7 @@ export class RolloutContents {
     const contentKey = await rolloutContentKey(this.kek, spec.rolloutId);
     const { header, ciphertext } = encryptImage(image, spec.imageDigest, contentKey, spec.chunkSize);
     await this.images.put(encryptedImageName(spec.rolloutId), ciphertext);
-    const content = { contentKey, header, ciphertext };
+    const content = { contentKey, header, ciphertext, frames: [] };
     this.#remember(spec.rolloutId, Promise.resolve(content));
     return content;
   }
@@ -64,12 +69,24 @@ export class RolloutContents {
     return ciphertext.subarray(offset, offset + length);
   }
 
+  /** Chunk `index` as the frame a device is sent (firmware-chunk-frame.ts). */
+  async frame(spec: ContentSpec, index: number): Promise<Uint8Array> {
+    const content = await this.get(spec);
+    content.frames[index] ??= encodeFirmwareChunkFrame({
+      rolloutId: spec.rolloutId,
+      index,
+      sealed: await this.chunk(spec, index),
+    });
+    return content.frames[index];
+  }
+
   async #load(spec: ContentSpec): Promise<RolloutContent> {
     const header = encryptionHeader(spec.imageDigest, spec.sizeBytes, spec.chunkSize);
     const stored = await this.images.get(encryptedImageName(spec.rolloutId), Number.MAX_SAFE_INTEGER);
     if (!stored || stored.tooLarge)
       throw new ImageStoreUnavailableError('the rollout image is not in the store', { rolloutId: spec.rolloutId });
-    return { contentKey: await rolloutContentKey(this.kek, spec.rolloutId), header, ciphertext: stored.bytes };
+    const contentKey = await rolloutContentKey(this.kek, spec.rolloutId);
+    return { contentKey, header, ciphertext: stored.bytes, frames: [] };
   }
 
   #remember(rolloutId: string, content: Promise<RolloutContent>): void {

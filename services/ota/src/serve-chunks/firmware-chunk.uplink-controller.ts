@@ -1,17 +1,14 @@
 /**
- * A device fetches the image it was offered (`firmware-chunk-request`), chunk by chunk, from its
- * last verified chunk on: each request, verified, is answered with that encrypted chunk
- * (`firmware-chunk`). Only a device offered the rollout, not yet decided, is served; its first
- * request is its answer to the offer (no more resends). Reads are not facts: nothing is recorded.
+ * A device fetches the image it was offered (`firmware-chunk-request`), a window of chunks at a
+ * time, from its last verified chunk on: each request, verified (one signature per window, not per
+ * chunk), is answered with the `count` chunks it names, each an unsigned binary frame
+ * (contracts' firmware-chunk-frame.ts: why no signature is needed there). Only a device offered the
+ * rollout, not yet decided, is served; its first request is its answer to the offer (no more
+ * resends). Reads are not facts: nothing is recorded.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  FirmwareChunkMessage,
-  FirmwareChunkRequestMessage,
-  type DeviceBodyOf,
-  type DeviceEnvelope,
-} from '@tunnelkey/contracts';
+import { FirmwareChunkRequestMessage, type DeviceBodyOf, type DeviceEnvelope } from '@tunnelkey/contracts';
 import { NATS_CONNECTION } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { OtaConfig } from '../config.js';
@@ -26,8 +23,9 @@ import { RolloutProgressView } from '../views/rollout-progress.view.js';
 @Injectable()
 export class FirmwareChunkUplinkController implements OnApplicationBootstrap, OnModuleDestroy {
   readonly uplinks: UplinkSubscription;
-  /** Encrypted bytes sent to devices (the bench reads it). */
+  /** Encrypted bytes sent to devices, and chunks (the bench reads them). */
   bytesServed = 0;
+  chunksServed = 0;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -62,7 +60,12 @@ export class FirmwareChunkUplinkController implements OnApplicationBootstrap, On
 
   async serve(envelope: DeviceEnvelope): Promise<void> {
     const { deviceId } = envelope;
-    const { rolloutId, firmwareId, index } = envelope.body as DeviceBodyOf<typeof FirmwareChunkRequestMessage>;
+    const {
+      rolloutId,
+      firmwareId,
+      index,
+      count = 1,
+    } = envelope.body as DeviceBodyOf<typeof FirmwareChunkRequestMessage>;
     let progress = this.progress.get(rolloutId);
     if (!progress?.devices.has(deviceId)) {
       await this.progress.catchUp(); // offered a moment ago
@@ -87,13 +90,11 @@ export class FirmwareChunkUplinkController implements OnApplicationBootstrap, On
       this.logger.warn({ event: 'ota.chunk_refused', deviceId, rolloutId, index }, 'chunk index out of range');
       return;
     }
-    const chunk = await this.contents.chunk(spec, index);
-    this.bytesServed += chunk.length;
-    await this.downlinks.send(FirmwareChunkMessage, deviceId, {
-      rolloutId,
-      firmwareId,
-      index,
-      data: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64'),
-    });
+    for (let i = index; i < Math.min(index + count, header.chunkCount); i++) {
+      const frame = await this.contents.frame(spec, i);
+      this.bytesServed += frame.length;
+      this.chunksServed++;
+      await this.downlinks.sendChunkFrame(deviceId, frame);
+    }
   }
 }

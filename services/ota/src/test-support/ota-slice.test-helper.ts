@@ -16,6 +16,7 @@ import {
   DeviceRevoked,
   FirmwareChunkRequestMessage,
   FirmwareKeysMessage,
+  decodeFirmwareChunkFrame,
   UpdateReportMessage,
   type DeviceBodyOf,
   type DeviceMessageDefinition,
@@ -154,18 +155,23 @@ export class SliceDevice {
     const header = encryptionHeader(imageSha256, body.sizeBytes, body.chunkSize);
     const image = new Uint8Array(body.sizeBytes);
     const chunks = slice.get(FirmwareChunkUplinkController);
-    for (let index = 0; index < body.chunkCount; index++) {
+    // Asks a window of chunks at a time (the last window runs past the end: the service stops there).
+    const window = 4;
+    for (let first = 0; first < body.chunkCount; first += window) {
       const { subject, data } = await this.uplink(FirmwareChunkRequestMessage, {
         rolloutId: body.rolloutId,
         firmwareId: body.firmwareId,
-        index,
+        index: first,
+        count: window,
       });
       await chunks.uplinks.receive(subject, data);
-      const sent = slice.downlinks.filter(
-        (d) => d.deviceId === this.deviceId && d.kind === 'firmware-chunk' && d.body['index'] === index,
-      );
-      const sealed = new Uint8Array(Buffer.from(sent.at(-1)!.body['data'] as string, 'base64'));
-      image.set(decryptChunk(contentKey, header, index, sealed), index * body.chunkSize);
+      for (let index = first; index < Math.min(first + window, body.chunkCount); index++) {
+        const sent = slice.downlinks.filter(
+          (d) => d.deviceId === this.deviceId && d.kind === 'firmware-chunk' && d.body['index'] === index,
+        );
+        const sealed = sent.at(-1)!.body['sealed'] as Uint8Array;
+        image.set(decryptChunk(contentKey, header, index, sealed), index * body.chunkSize);
+      }
     }
     this.installed.set(body.rolloutId, image);
     const booted = this.fault === 'none' || this.fault === 'wrong-image';
@@ -224,9 +230,20 @@ export async function startOtaSlice(options: SliceOptions = {}): Promise<OtaSlic
       downlinks.push({ kind: definition.kind, deviceId, body: body as Record<string, unknown> });
       return Promise.resolve();
     },
+    sendChunkFrame(deviceId, frame) {
+      downlinks.push({ kind: 'firmware-chunk', deviceId, body: { ...decodeFirmwareChunkFrame(frame) } });
+      return Promise.resolve();
+    },
   };
   const platformKey = options.platformKey ?? (await generatePlatformKey()).key;
-  const config: OtaConfig = { ...otaConfigFromEnv({}), tickMs: 3_600_000, keysWaitMs: 0, ...options.config };
+  // Small chunks: a test image spans several request windows.
+  const config: OtaConfig = {
+    ...otaConfigFromEnv({}),
+    tickMs: 3_600_000,
+    keysWaitMs: 0,
+    chunkBytes: 8 * 1024,
+    ...options.config,
+  };
   @Module({
     imports: [
       PlatformModule.forRoot({ service: 'ota', nats: idleNats, eventStore: store }),
