@@ -5,12 +5,15 @@
  * 20 simulated PUF devices. An operator uses only the browser: sign in with a pasted token,
  * register the broker, create a policy and a batch, import the fleet's CSV file, verify, certify,
  * onboard, watch the devices connect, read a device's certificate from the page (checked against
- * the certificate the device holds), and revoke it. Every page is saved as a screenshot under
- * test-artifacts/console/. Waiting is Playwright's (locators, bounded), never a sleep.
+ * the certificate the device holds), and revoke it; then the fleet dashboard's charts (uPlot, fed by
+ * the live `fleet` samples), the device list sorted and exported as CSV, renew and revoke of selected
+ * devices with the revocation's live progress, and a whole batch revoked after typing its id. Every
+ * page is saved as a screenshot under test-artifacts/console/. Waiting is Playwright's (locators,
+ * bounded), never a sleep.
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
@@ -67,6 +70,32 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
       .filter({ hasText: new RegExp(`^${state} ${n}$`) });
   const fieldOf = (section: string, label: string): Locator =>
     page.getByRole('region', { name: section }).locator(`dd[data-field="${label}"]`);
+  const revocationProgress = (text: string) =>
+    page
+      .getByRole('region', { name: 'Revocation progress' })
+      .locator('[data-field="revocation-progress"]', { hasText: text });
+  /**
+   * Pixels of a chart's canvas in a colour of the console's palette (a CSS variable): a series drawn
+   * in that colour, not only the axes. Evaluated in the page (a string: the e2e project has no DOM types).
+   */
+  const pixelsOf = (chart: string, cssVariable: string) =>
+    page.evaluate(`(() => {
+      const hex = getComputedStyle(document.documentElement).getPropertyValue(${JSON.stringify(cssVariable)}).trim();
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      const canvas = document.querySelector(${JSON.stringify(`figure[aria-label="${chart}"] canvas`)});
+      if (!canvas) return 0;
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4)
+        if (Math.abs(data[i] - r) < 24 && Math.abs(data[i + 1] - g) < 24 && Math.abs(data[i + 2] - b) < 24 && data[i + 3] > 200) n++;
+      return n;
+    })()`) as Promise<number>;
+  const chartPoints = (chart: string, atLeast: number) =>
+    page.waitForFunction(
+      `Number(document.querySelector(${JSON.stringify(`figure[aria-label="${chart}"]`)})?.dataset.points ?? 0) >= ${atLeast}`,
+      undefined,
+      fleetStep,
+    );
 
   beforeAll(async () => {
     await nats.setup();
@@ -244,6 +273,36 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     expect(await page.locator('tr[data-device-id]').count()).toBe(5);
   }, 300_000);
 
+  it('draws the fleet dashboard from the live samples: devices by state, connected, telemetry rate, certifications', async () => {
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor(ui);
+    const tile = (name: string) => page.locator(`.tiles [data-field="${name}"]`);
+    await tile('connected')
+      .filter({ hasText: new RegExp(`^${fleetSize}$`) })
+      .waitFor(fleetStep);
+    await tile('certified')
+      .filter({ hasText: new RegExp(`^${fleetSize}$`) })
+      .waitFor(ui);
+    // Telemetry flows (every device reports each second): a rate above zero between two samples.
+    await page.waitForFunction(
+      `Number(document.querySelector('.tiles [data-field="telemetry-rate"]')?.textContent?.replace(/,/g, '')) > 0`,
+      undefined,
+      fleetStep,
+    );
+    for (const chart of ['Devices by state', 'Connected devices', 'Telemetry rate', 'Certifications and revocations'])
+      await chartPoints(chart, 2);
+    // Drawn by uPlot on its canvas, each in its series' colour.
+    expect(await pixelsOf('Devices by state', '--s-onboarded')).toBeGreaterThan(20);
+    expect(await pixelsOf('Connected devices', '--ok')).toBeGreaterThan(20);
+    expect(await pixelsOf('Telemetry rate', '--accent')).toBeGreaterThan(20);
+    expect(await pixelsOf('Certifications and revocations', '--s-certified')).toBeGreaterThan(20);
+    // The chart library is served by the gateway itself (from its node_modules), under the same CSP.
+    expect((await fetch(`${gateway.url}/console/vendor/uPlot.esm.js`)).headers.get('content-type')).toMatch(
+      /javascript/,
+    );
+    await shot('dashboard');
+  }, 180_000);
+
   it("shows a device's certificate as the device holds it, its connection and telemetry, and its timeline", async () => {
     const device = [...fleet.devices()][3]!;
     const leaf = new X509Certificate(device.flash.certificates['tls-0']!.certificatePem);
@@ -308,6 +367,77 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     expect([...fleet.devices()].find((d) => d.deviceId === device.deviceId)).toBeDefined();
   }, 180_000);
 
+  it('sorts the device list by a column, selects a page, and exports the filtered list as CSV', async () => {
+    const revokedId = [...fleet.devices()][3]!.deviceId;
+    await page.goto(`${gateway.url}/#/devices?batchId=${batchId}`);
+    await page.locator('[data-field="total"]', { hasText: `1–${fleetSize} of ${fleetSize}` }).waitFor(ui);
+    const header = (name: string) => page.getByRole('columnheader', { name: new RegExp(`^${name}`) });
+    await header('State').getByRole('button').click();
+    await page.locator('th[aria-sort="ascending"]', { hasText: 'State' }).waitFor(ui);
+    await header('State').getByRole('button').click();
+    await page.locator('th[aria-sort="descending"]', { hasText: 'State' }).waitFor(ui);
+    expect(page.url()).toContain('sort=state');
+    // Revoked is the furthest state: first when descending.
+    expect(await page.locator('tr[data-device-id]').first().getAttribute('data-device-id')).toBe(revokedId);
+    await header('Messages').getByRole('button').click();
+    await page.locator('th[aria-sort="ascending"]', { hasText: 'Messages' }).waitFor(ui);
+    const messages = (await page.locator('td[data-field="messages"]').allTextContents()).map((t) =>
+      Number(t.replace(/,/g, '')),
+    );
+    expect(messages).toHaveLength(fleetSize);
+    expect(messages).toEqual([...messages].sort((a, b) => a - b));
+
+    await page.getByLabel('Select every device on this page').check();
+    await page.locator('[data-field="selected"]', { hasText: `${fleetSize} selected` }).waitFor(ui);
+    await page.getByLabel('Select every device on this page').uncheck();
+    await page.locator('[data-field="selected"]', { hasText: 'None selected' }).waitFor(ui);
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download', ui),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^devices-${batchId}-.*\\.csv$`));
+    const file = join(workDir, 'export.csv');
+    await download.saveAs(file);
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\r\n');
+    expect(lines[0]).toMatch(/^deviceId,batchId,state,/);
+    expect(lines).toHaveLength(fleetSize + 1);
+    expect(new Set(lines.slice(1).map((l) => l.split(',')[0]))).toEqual(
+      new Set([...fleet.devices()].map((d) => d.deviceId)),
+    );
+    expect(lines.find((l) => l.startsWith(`${revokedId},`))).toContain(`,${batchId},Revoked,`);
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Exported ${fleetSize} devices as CSV.` })
+      .waitFor(ui);
+    await shot('devices-sorted');
+  }, 120_000);
+
+  it('renews the certificates of the selected devices', async () => {
+    const ids = [...fleet.devices()].slice(8, 10).map((d) => d.deviceId);
+    await page.goto(`${gateway.url}/#/devices?batchId=${batchId}`);
+    for (const id of ids) await page.getByLabel(`Select ${id}`).check();
+    await page.locator('[data-field="selected"]', { hasText: '2 selected' }).waitFor(ui);
+    await page.getByRole('button', { name: 'Renew selected…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Renew' }).click();
+    await page.getByRole('status').filter({ hasText: 'Renewal of 2 devices started' }).waitFor(ui);
+    await page.locator('[data-field="selected"]', { hasText: 'None selected' }).waitFor(ui);
+  }, 60_000);
+
+  it('revokes the selected devices after a confirmation and follows them live until they are cut off', async () => {
+    const ids = [...fleet.devices()].slice(5, 7).map((d) => d.deviceId);
+    await page.goto(`${gateway.url}/#/devices?batchId=${batchId}`);
+    for (const id of ids) await page.getByLabel(`Select ${id}`).check();
+    await page.getByRole('button', { name: 'Revoke selected…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').selectOption('keyCompromise');
+    await dialog.getByRole('button', { name: 'Revoke 2 devices' }).click();
+    await revocationProgress('of 2 revoked').or(revocationProgress('All 2 revoked')).waitFor(ui);
+    await shot('devices-revoking');
+    await revocationProgress('All 2 revoked and cut off').waitFor(fleetStep);
+    for (const id of ids) await page.locator(`tr[data-device-id="${id}"][data-state="Revoked"]`).waitFor(ui);
+  }, 180_000);
+
   it('approves a device an open enrolment-key request held, from the batch page', async () => {
     // A device nobody attested, a batch without an identity file, an open request (set up through the API).
     const outsider = await createFleet({
@@ -365,11 +495,17 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
       for (const name of ['Verify', 'Certify', 'Onboard'])
         expect(await row.getByRole('button', { name }).isDisabled()).toBe(true);
       expect(await viewer.getByRole('form', { name: 'New batch' }).count()).toBe(0);
+      expect(await row.getByRole('button', { name: 'Revoke batch…' }).isDisabled()).toBe(true);
       await viewer.screenshot({ path: join(artifacts, 'batches-as-viewer.png'), fullPage: true });
       await viewer.getByRole('link', { name: 'Targets & policies' }).click();
       await viewer.locator('tr[data-policy-id]').filter({ hasText: policyName }).waitFor(ui);
       expect(await viewer.getByRole('form', { name: 'New policy' }).count()).toBe(0);
       const device = [...fleet.devices()][0]!;
+      await viewer.goto(`${gateway.url}/#/devices?batchId=${batchId}`);
+      await viewer.getByLabel(`Select ${device.deviceId}`).check();
+      await viewer.locator('[data-field="selected"]', { hasText: '1 selected' }).waitFor(ui);
+      for (const name of ['Revoke selected…', 'Renew selected…'])
+        expect(await viewer.getByRole('button', { name }).isDisabled()).toBe(true);
       await viewer.goto(`${gateway.url}/#/devices/${device.deviceId}`);
       await viewer.getByRole('heading', { name: device.deviceId }).waitFor(ui);
       expect(await viewer.getByRole('button', { name: /Revoke/ }).isDisabled()).toBe(true);
@@ -377,4 +513,31 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
       await viewer.close();
     }
   }, 120_000);
+
+  it('revokes a whole batch once its id is typed, and follows it live until every device is cut off', async () => {
+    await page.goto(gateway.url);
+    await page.getByRole('link', { name: 'Batches' }).click();
+    await batchRow().getByRole('button', { name: 'Revoke batch…' }).click();
+    const dialog = page.getByRole('dialog');
+    const confirm = dialog.getByRole('button', { name: 'Revoke batch' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel(`Type ${batchId} to confirm`).fill(`${batchId}x`);
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel(`Type ${batchId} to confirm`).fill(batchId);
+    await dialog.getByLabel('Reason').selectOption('cessationOfOperation');
+    await confirm.click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Revocation of “${batchName}” started` })
+      .waitFor(ui);
+    await shot('batch-revoking');
+    await revocationProgress(`All ${fleetSize} revoked and cut off`).waitFor(fleetStep);
+    await count('Revoked', fleetSize).waitFor(ui);
+    expect(await batchRow().getByRole('button', { name: 'Revoke batch…' }).isDisabled()).toBe(true);
+    // The dashboard counts them too.
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.locator('.tiles [data-field="revoked"]', { hasText: String(fleetSize) }).waitFor(fleetStep);
+    expect(await pixelsOf('Certifications and revocations', '--s-revoked')).toBeGreaterThan(20);
+    await shot('dashboard-revoked');
+  }, 300_000);
 });

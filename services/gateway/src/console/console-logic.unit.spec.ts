@@ -1,6 +1,8 @@
 /**
- * The console's browser logic (static/js/logic.js, plain JS with JSDoc): roles and enums read from
- * the gateway's own OpenAPI document, API errors in words, routes, progress, ids and file types.
+ * The console's browser logic (plain JS with JSDoc): static/js/logic.js (roles and enums read from
+ * the gateway's own OpenAPI document, API errors in words, routes, progress, ids and file types),
+ * device-table-logic.js (sorting, CSV export), revocation-logic.js (a revocation's progress) and
+ * dashboard-logic.js (the fleet samples and the charts' series).
  */
 import { buildOpenApiDocument } from '../openapi/openapi-document.js';
 
@@ -199,5 +201,274 @@ describe('formatting', () => {
       ['TelemetryReceived', 'Telemetry: 4 messages (3 updates)'],
       ['DeviceRevoked', 'Revoked (Key compromise)'],
     ]);
+  });
+});
+
+interface DeviceRow {
+  deviceId: string;
+  batchId?: string;
+  state: string;
+  stateChangedAt?: string;
+  connection: string;
+  targets: { targetId: string; status: string; connected: boolean }[];
+  messagesTotal: number;
+  lastTelemetryAt?: string;
+  certificate?: { serialNumber: string; notAfter: string };
+  problem?: string;
+}
+type Sort = { column: string; direction: 'asc' | 'desc' } | undefined;
+interface DeviceTableLogic {
+  sortOf(query: Record<string, string>): Sort;
+  nextSort(current: Sort, column: string): Sort;
+  sortDevices(devices: DeviceRow[], sort: Sort): DeviceRow[];
+  csvField(value: unknown): string;
+  devicesCsv(devices: DeviceRow[]): string;
+  exportFileName(filters: Record<string, string | undefined>, now: number): string;
+}
+interface RevocationProgress {
+  total: number;
+  revoked: number;
+  connected: number;
+  refused: number;
+  percent: number;
+  done: boolean;
+}
+interface RevocationLogic {
+  devicesRevocationProgress(
+    deviceIds: string[],
+    seen: Map<string, { state: string; connection: string } | undefined>,
+    refused?: number,
+  ): RevocationProgress;
+  batchRevocationProgress(batch: {
+    devices: number;
+    connected: number;
+    counts: Record<string, number>;
+  }): RevocationProgress;
+  revocationLabel(progress: RevocationProgress): string;
+}
+interface FleetSample {
+  at: number;
+  devices: number;
+  counts: Record<string, number>;
+  connected: number;
+  certified: number;
+  revoked: number;
+  telemetryMessages: number;
+}
+interface DashboardLogic {
+  mergeSamples(kept: FleetSample[], incoming: FleetSample[], keep?: number): FleetSample[];
+  telemetryRates(samples: FleetSample[]): (number | null)[];
+  dashboardSeries(samples: FleetSample[]): Record<'states' | 'connected' | 'telemetry' | 'lifecycle', unknown[][]>;
+  dashboardTiles(samples: FleetSample[]): Record<string, number | null>;
+}
+
+const deviceTablePath = './static/js/device-table-logic.js';
+const revocationPath = './static/js/revocation-logic.js';
+const dashboardPath = './static/js/dashboard-logic.js';
+
+const row = (deviceId: string, fields: Partial<DeviceRow> = {}): DeviceRow => ({
+  deviceId,
+  state: 'Onboarded',
+  connection: 'connected',
+  targets: [],
+  messagesTotal: 0,
+  ...fields,
+});
+
+describe('device list: sorting the page by a column', () => {
+  let table: DeviceTableLogic;
+  beforeAll(async () => {
+    table = (await import(deviceTablePath)) as DeviceTableLogic;
+  });
+  const ids = (devices: DeviceRow[]) => devices.map((d) => d.deviceId);
+
+  it('reads the sort from the route, and a click goes ascending, descending, then back to the list order', () => {
+    expect(table.sortOf({ sort: 'messages', order: 'desc' })).toEqual({ column: 'messages', direction: 'desc' });
+    expect(table.sortOf({ sort: 'state' })).toEqual({ column: 'state', direction: 'asc' });
+    expect(table.sortOf({ sort: 'nonsense' })).toBeUndefined();
+    expect(table.nextSort(undefined, 'state')).toEqual({ column: 'state', direction: 'asc' });
+    expect(table.nextSort({ column: 'state', direction: 'asc' }, 'state')).toEqual({
+      column: 'state',
+      direction: 'desc',
+    });
+    expect(table.nextSort({ column: 'state', direction: 'desc' }, 'state')).toBeUndefined();
+    expect(table.nextSort({ column: 'state', direction: 'desc' }, 'messages')).toEqual({
+      column: 'messages',
+      direction: 'asc',
+    });
+  });
+
+  it('orders states by the lifecycle, numbers as numbers, times as times; missing values last either way', () => {
+    const devices = [
+      row('d-c', {
+        state: 'Revoked',
+        messagesTotal: 9,
+        certificate: { serialNumber: '1', notAfter: '2031-01-01T00:00:00Z' },
+      }),
+      row('d-a', { state: 'Imported', messagesTotal: 100 }),
+      row('d-b', {
+        state: 'Certified',
+        messagesTotal: 20,
+        certificate: { serialNumber: '2', notAfter: '2030-06-01T00:00:00Z' },
+      }),
+    ];
+    expect(ids(table.sortDevices(devices, { column: 'state', direction: 'asc' }))).toEqual(['d-a', 'd-b', 'd-c']);
+    expect(ids(table.sortDevices(devices, { column: 'messages', direction: 'desc' }))).toEqual(['d-a', 'd-b', 'd-c']);
+    expect(ids(table.sortDevices(devices, { column: 'messages', direction: 'asc' }))).toEqual(['d-c', 'd-b', 'd-a']);
+    expect(ids(table.sortDevices(devices, { column: 'expires', direction: 'asc' }))).toEqual(['d-b', 'd-c', 'd-a']);
+    expect(ids(table.sortDevices(devices, { column: 'expires', direction: 'desc' }))).toEqual(['d-c', 'd-b', 'd-a']);
+    // No sort: the gateway's order, untouched (and the input is never reordered in place).
+    expect(ids(table.sortDevices(devices, undefined))).toEqual(['d-c', 'd-a', 'd-b']);
+    expect(ids(devices)).toEqual(['d-c', 'd-a', 'd-b']);
+  });
+
+  it('breaks ties by device id, so a live update never shuffles equal rows', () => {
+    const devices = [row('d-2'), row('d-3'), row('d-1')];
+    expect(ids(table.sortDevices(devices, { column: 'connection', direction: 'desc' }))).toEqual(['d-1', 'd-2', 'd-3']);
+  });
+});
+
+describe('device list: CSV export', () => {
+  let table: DeviceTableLogic;
+  beforeAll(async () => {
+    table = (await import(deviceTablePath)) as DeviceTableLogic;
+  });
+
+  it('writes a header and one line per device, with the fields the list shows', () => {
+    const csv = table.devicesCsv([
+      row('d-1', {
+        batchId: 'b1',
+        stateChangedAt: '2030-01-01T00:00:00.000Z',
+        targets: [
+          { targetId: 't1', status: 'onboarded', connected: true },
+          { targetId: 't2', status: 'deprovisioned', connected: false },
+        ],
+        messagesTotal: 42,
+        certificate: { serialNumber: '0a0b', notAfter: '2031-01-01T00:00:00.000Z' },
+      }),
+      row('d-2', { state: 'Imported', connection: 'never', problem: 'signature did not verify, "twice"' }),
+    ]);
+    expect(csv.split('\r\n')).toEqual([
+      'deviceId,batchId,state,stateChangedAt,connection,targets,messagesTotal,lastTelemetryAt,certificateSerial,certificateNotAfter,problem',
+      'd-1,b1,Onboarded,2030-01-01T00:00:00.000Z,connected,t1:onboarded t2:deprovisioned,42,,0a0b,2031-01-01T00:00:00.000Z,',
+      'd-2,,Imported,,never,,0,,,,"signature did not verify, ""twice"""',
+      '',
+    ]);
+  });
+
+  it('quotes what would break a line and defuses what a spreadsheet would run as a formula', () => {
+    expect(table.csvField('a\nb')).toBe('"a\nb"');
+    expect(table.csvField('=HYPERLINK("x")')).toBe('"\'=HYPERLINK(""x"")"');
+    expect(table.csvField('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(table.csvField('-A1')).toBe("'-A1");
+    // Numbers, and ids that merely start with a digit after a dash, stay as they are.
+    expect(table.csvField(-3)).toBe('-3');
+    expect(table.csvField('-1')).toBe('-1');
+    expect(table.csvField(undefined)).toBe('');
+  });
+
+  it('names the file after the filters and the time', () => {
+    expect(
+      table.exportFileName({ batchId: 'b1', connection: 'connected', q: '' }, Date.parse('2025-03-01T12:00:00.123Z')),
+    ).toBe('devices-b1-connected-2025-03-01T12-00-00Z.csv');
+    expect(table.exportFileName({}, Date.parse('2025-03-01T12:00:00Z'))).toBe('devices-2025-03-01T12-00-00Z.csv');
+  });
+});
+
+describe('revocation progress, from what the live events show', () => {
+  let revocation: RevocationLogic;
+  beforeAll(async () => {
+    revocation = (await import(revocationPath)) as RevocationLogic;
+  });
+
+  it('counts the selected devices revoked and those still connected; done once all are revoked and cut off', () => {
+    const seen = new Map<string, { state: string; connection: string } | undefined>([
+      ['d-1', { state: 'Revoked', connection: 'disconnected' }],
+      ['d-2', { state: 'Onboarded', connection: 'connected' }],
+      ['d-3', undefined],
+    ]);
+    const started = revocation.devicesRevocationProgress(['d-1', 'd-2', 'd-3'], seen, 1);
+    expect(started).toEqual({ total: 3, revoked: 1, connected: 1, refused: 1, percent: 33, done: false });
+    expect(revocation.revocationLabel(started)).toBe('1 of 3 revoked · 1 still connected · 1 refused');
+
+    seen.set('d-2', { state: 'Revoked', connection: 'connected' });
+    seen.set('d-3', { state: 'Revoked', connection: 'never' });
+    const revokedStillOn = revocation.devicesRevocationProgress(['d-1', 'd-2', 'd-3'], seen);
+    expect(revokedStillOn).toMatchObject({ revoked: 3, connected: 1, percent: 100, done: false });
+
+    seen.set('d-2', { state: 'Revoked', connection: 'disconnected' });
+    const done = revocation.devicesRevocationProgress(['d-1', 'd-2', 'd-3'], seen);
+    expect(done.done).toBe(true);
+    expect(revocation.revocationLabel(done)).toBe('All 3 revoked and cut off');
+  });
+
+  it("follows a batch's revocation from its live counts", () => {
+    const batch = { devices: 1_000, connected: 250, counts: { Onboarded: 400, Revoked: 600 } };
+    const progress = revocation.batchRevocationProgress(batch);
+    expect(progress).toEqual({ total: 1_000, revoked: 600, connected: 250, refused: 0, percent: 60, done: false });
+    expect(revocation.revocationLabel(progress)).toBe('600 of 1,000 revoked · 250 still connected');
+    expect(revocation.batchRevocationProgress({ devices: 1_000, connected: 0, counts: { Revoked: 1_000 } }).done).toBe(
+      true,
+    );
+  });
+});
+
+describe('fleet dashboard: the samples and the series the charts draw', () => {
+  let dashboard: DashboardLogic;
+  beforeAll(async () => {
+    dashboard = (await import(dashboardPath)) as DashboardLogic;
+  });
+  const sample = (at: number, fields: Partial<FleetSample> = {}): FleetSample => ({
+    at,
+    devices: 10,
+    counts: { Certified: 4, Onboarded: 6 },
+    connected: 6,
+    certified: 10,
+    revoked: 0,
+    telemetryMessages: 0,
+    ...fields,
+  });
+
+  it('keeps one sample per instant in time order, the newest ones (a reconnect sends the kept ones again)', () => {
+    const kept = [sample(1_000), sample(2_000)];
+    const merged = dashboard.mergeSamples(kept, [sample(1_000), sample(2_000, { connected: 7 }), sample(3_000)]);
+    expect(merged.map((s) => s.at)).toEqual([1_000, 2_000, 3_000]);
+    expect(merged[1]!.connected).toBe(7);
+    expect(dashboard.mergeSamples(merged, [sample(500)], 3).map((s) => s.at)).toEqual([1_000, 2_000, 3_000]);
+  });
+
+  it('draws the telemetry rate from the growth of the total, with a gap where the gateway restarted', () => {
+    const samples = [
+      sample(0, { telemetryMessages: 0 }),
+      sample(1_000, { telemetryMessages: 250 }),
+      sample(3_000, { telemetryMessages: 1_250 }),
+      sample(4_000, { telemetryMessages: 10 }),
+    ];
+    expect(dashboard.telemetryRates(samples)).toEqual([null, 250, 500, null]);
+    expect(dashboard.dashboardTiles(samples.slice(0, 3))).toEqual({
+      devices: 10,
+      connected: 6,
+      telemetryRate: 500,
+      certified: 10,
+      revoked: 0,
+    });
+  });
+
+  it('gives each chart its x (seconds) and series: the states in lifecycle order, certified and revoked together', () => {
+    const series = dashboard.dashboardSeries([sample(1_000), sample(2_000, { revoked: 2, counts: { Revoked: 2 } })]);
+    expect(series.states[0]).toEqual([1, 2]);
+    expect(series.states).toHaveLength(1 + 7);
+    expect(series.states[4]).toEqual([4, 0]); // Certified
+    expect(series.states[7]).toEqual([0, 2]); // Revoked
+    expect(series.connected).toEqual([
+      [1, 2],
+      [6, 6],
+    ]);
+    expect(series.lifecycle).toEqual([
+      [1, 2],
+      [10, 10],
+      [0, 2],
+    ]);
+    expect(series.telemetry[1]).toEqual([null, 0]);
   });
 });

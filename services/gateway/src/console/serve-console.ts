@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 
@@ -20,6 +21,17 @@ export function consoleDirectory(): string {
   return found;
 }
 
+/**
+ * Files the console takes from npm packages, served from node_modules (no build step, no network):
+ * the URL under `/console/vendor/` and the package file it is.
+ */
+export const vendorFiles: Readonly<Record<string, string>> = {
+  'uPlot.esm.js': 'uplot/dist/uPlot.esm.js',
+  'uPlot.min.css': 'uplot/dist/uPlot.min.css',
+};
+
+const requireFromHere = createRequire(import.meta.url);
+
 // Only our own scripts, styles and API: a string from the API can never run as script. The SSE
 // ticket travels in a URL, so no Referer may carry it elsewhere.
 const securityHeaders: Record<string, string> = {
@@ -38,10 +50,16 @@ function setSecurityHeaders(response: ServerResponse): void {
 
 /**
  * Serves the web console from the gateway: `/` is the single page (hash routes), `/console/*` its
- * modules and styles. Every other path stays with the API's routes.
+ * modules and styles, `/console/vendor/*` the chart library. Every other path stays with the API's routes.
  */
 export function serveConsole(app: NestExpressApplication, directory = consoleDirectory()): void {
   app.useStaticAssets(directory, { prefix: consoleAssetsPath, index: false, setHeaders: setSecurityHeaders });
+  const vendored = new Map(
+    Object.entries(vendorFiles).map(([name, file]) => [
+      `${consoleAssetsPath}/vendor/${name}`,
+      requireFromHere.resolve(file),
+    ]),
+  );
   const page = `${directory}index.html`;
   app.use(
     (
@@ -49,13 +67,11 @@ export function serveConsole(app: NestExpressApplication, directory = consoleDir
       response: ServerResponse & { sendFile(path: string): void },
       next: () => void,
     ) => {
-      if (
-        (request.method !== 'GET' && request.method !== 'HEAD') ||
-        (request.path !== '/' && request.path !== '/index.html')
-      )
-        return next();
+      if (request.method !== 'GET' && request.method !== 'HEAD') return next();
+      const file = request.path === '/' || request.path === '/index.html' ? page : vendored.get(request.path ?? '');
+      if (!file) return next();
       setSecurityHeaders(response);
-      response.sendFile(page);
+      response.sendFile(file);
     },
   );
 }

@@ -2,9 +2,11 @@
 import { get, request, session, whenUnauthenticated } from './api.js';
 import { replaceChildren } from './dom.js';
 import { parseRoute } from './logic.js';
+import { fleetHistory } from './fleet-history.js';
 import { LiveStream } from './live.js';
 import { batchesPage } from './pages/batches.js';
 import { catalogPage } from './pages/catalog.js';
+import { dashboardPage } from './pages/dashboard.js';
 import { devicePage } from './pages/device.js';
 import { devicesPage } from './pages/devices.js';
 import { loginPage } from './pages/login.js';
@@ -14,7 +16,13 @@ import { loginPage } from './pages/login.js';
  * @typedef {{ route: ReturnType<typeof parseRoute>, live: LiveStream, navigate: (hash: string) => void, signedIn: () => Promise<void> }} PageContext
  */
 
-const pages = { batches: batchesPage, devices: devicesPage, device: devicePage, catalog: catalogPage };
+const pages = {
+  batches: batchesPage,
+  devices: devicesPage,
+  device: devicePage,
+  catalog: catalogPage,
+  dashboard: dashboardPage,
+};
 const view = /** @type {HTMLElement} */ (document.getElementById('view'));
 const live = new LiveStream();
 /** @type {Page | undefined} */
@@ -26,6 +34,7 @@ live.onStatus((status) => {
   badge.className = `live ${status}`;
 });
 live.subscribe((type, data) => current?.onLive?.(type, data));
+live.subscribe(fleetHistory.onLive);
 
 whenUnauthenticated(() => {
   session.token = null;

@@ -3,7 +3,7 @@
 // ticket has expired by a reconnect), a new ticket is fetched and the stream reopened.
 import { post } from './api.js';
 
-const types = ['hello', 'device', 'batch', 'devices-changed', 'catalog'];
+const types = ['hello', 'device', 'batch', 'devices-changed', 'catalog', 'fleet'];
 
 export class LiveStream {
   /** @type {EventSource | undefined} */

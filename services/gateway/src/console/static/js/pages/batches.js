@@ -12,6 +12,8 @@ import {
   progressSegments,
   routeHash,
 } from '../logic.js';
+import { batchRevocationProgress } from '../revocation-logic.js';
+import { askRevocation, revocationPanel } from '../revocation.js';
 import { busy, commandButton, may, notices } from '../ui.js';
 import { heldEnrolmentsPanel } from './held-enrolments.js';
 
@@ -28,6 +30,36 @@ export function batchesPage(context) {
   /** @type {Map<string, any>} */
   const shown = new Map();
   const held = heldEnrolmentsPanel(note);
+  const progressArea = h('div');
+  /** The batch whose revocation the operator started here, followed by its live progress. */
+  /** @type {{ batchId: string, panel: ReturnType<typeof revocationPanel> } | undefined} */
+  let tracked;
+
+  /** @param {any} batch */
+  const revokeBatch = async (batch) => {
+    const reason = await askRevocation({
+      title: `Revoke every device of “${batch.name}”?`,
+      text: `All ${formatCount(batch.devices)} devices of the batch are revoked with one command and one CRL, and every target cuts them off. This cannot be undone.`,
+      confirm: 'Revoke batch',
+      reason: 'cessationOfOperation',
+      typeToConfirm: batch.batchId,
+    });
+    if (!reason) return;
+    note.clear();
+    try {
+      const { result } = await post(`/api/batches/${encodeURIComponent(batch.batchId)}/revocation`, { reason });
+      tracked = { batchId: batch.batchId, panel: revocationPanel(`Revoking batch “${batch.name}”`) };
+      tracked.panel.update(batchRevocationProgress(batch));
+      replaceChildren(progressArea, tracked.panel.element);
+      note.success(
+        `Revocation of “${batch.name}” started: ${formatCount(result.devices)} devices` +
+          (result.alreadyRevoked ? `, ${formatCount(result.alreadyRevoked)} revoked before` : '') +
+          '. Its progress shows below as the devices are cut off.',
+      );
+    } catch (error) {
+      note.error(error, `revoke batch “${batch.name}”`);
+    }
+  };
 
   const load = async () => {
     try {
@@ -229,6 +261,13 @@ export function batchesPage(context) {
           },
           'Held…',
         ),
+        commandButton('Revoke batch…', {
+          path: '/api/batches/{batchId}/revocation',
+          class: 'danger',
+          disabled: batch.devices > 0 && (batch.counts?.Revoked ?? 0) === batch.devices,
+          title: 'Revoke every device of the batch',
+          onclick: () => void revokeBatch(batch),
+        }),
       ),
     );
   };
@@ -254,6 +293,7 @@ export function batchesPage(context) {
         ),
       ),
       note.element,
+      progressArea,
       form.element,
       h(
         'table',
@@ -273,6 +313,7 @@ export function batchesPage(context) {
       held.element,
     ),
     onLive(type, data) {
+      if (type === 'batch' && data.batchId === tracked?.batchId) tracked.panel.update(batchRevocationProgress(data));
       if (type === 'batch' && shown.has(data.batchId)) {
         shown.set(data.batchId, data);
         rows.querySelector(`tr[data-batch-id="${CSS.escape(data.batchId)}"]`)?.replaceWith(batchRow(data));

@@ -1,9 +1,10 @@
 // One device: identity, certificate (subject, issuer, serial, validity, fingerprint, chain),
 // connection per target, telemetry, its timeline from the log; onboard and revoke.
-import { get, post, session } from '../api.js';
-import { field, h, replaceChildren, select } from '../dom.js';
-import { bodyEnum, foldTimeline, formatCount, formatTime, humanize, relativeTime, routeHash } from '../logic.js';
-import { busy, coalesced, commandButton, confirmDialog, connectionBadge, details, notices, stateBadge } from '../ui.js';
+import { get, post } from '../api.js';
+import { h, replaceChildren } from '../dom.js';
+import { foldTimeline, formatCount, formatTime, humanize, relativeTime, routeHash } from '../logic.js';
+import { askRevocation } from '../revocation.js';
+import { busy, coalesced, commandButton, connectionBadge, details, notices, stateBadge } from '../ui.js';
 
 /** @param {import('../app.js').PageContext} context */
 export function devicePage(context) {
@@ -296,37 +297,17 @@ export function devicePage(context) {
   };
 
   const revoke = async () => {
-    const reasons = bodyEnum(
-      session.openapi,
-      '/api/devices/{deviceId}/revocation',
-      ['reason'],
-      ['unspecified', 'keyCompromise', 'superseded', 'cessationOfOperation'],
-    );
-    const reason = /** @type {HTMLSelectElement} */ (
-      select(
-        { name: 'reason', id: 'revoke-reason' },
-        reasons.map((r) => [r, humanize(r)]),
-        { selected: 'keyCompromise' },
-      )
-    );
-    const confirmed = await confirmDialog({
+    const reason = await askRevocation({
       title: `Revoke ${deviceId}?`,
-      body: [
-        h(
-          'p',
-          {},
-          'The device’s certificate is revoked and published in the CRL, and every target cuts it off. This cannot be undone: the device needs a new identity to come back.',
-        ),
-        field('Reason', reason),
-      ],
+      text: 'The device’s certificate is revoked and published in the CRL, and every target cuts it off. This cannot be undone: the device needs a new identity to come back.',
       confirm: 'Revoke device',
     });
-    if (!confirmed) return;
+    if (!reason) return;
     note.clear();
     try {
-      await post(`/api/devices/${encodeURIComponent(deviceId)}/revocation`, { reason: reason.value });
+      await post(`/api/devices/${encodeURIComponent(deviceId)}/revocation`, { reason });
       note.success(
-        `Revocation of ${deviceId} started (${humanize(reason.value)}). Its state changes here when every step is done.`,
+        `Revocation of ${deviceId} started (${humanize(reason)}). Its state changes here when every step is done.`,
       );
     } catch (error) {
       note.error(error, 'revoke the device');

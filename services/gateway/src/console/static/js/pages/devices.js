@@ -1,7 +1,10 @@
 // Devices: filtered and paged by the gateway (only the visible page is ever fetched, so 10,000
-// devices cost what 50 do), with live state, connection and telemetry from the event stream.
-import { get, listAll } from '../api.js';
+// devices cost what 50 do), with live state, connection and telemetry from the event stream; the
+// page sorted by a column, devices selected for revoke or renew (with the revocation's live
+// progress), and the whole filtered list exported as CSV.
+import { get, listAll, post } from '../api.js';
 import { field, h, replaceChildren, select } from '../dom.js';
+import { deviceColumns, devicesCsv, exportFileName, nextSort, sortDevices, sortOf } from '../device-table-logic.js';
 import {
   connectionStates,
   deviceStates,
@@ -11,9 +14,15 @@ import {
   relativeTime,
   routeHash,
 } from '../logic.js';
-import { coalesced, connectionBadge, notices, stateBadge } from '../ui.js';
+import { devicesRevocationProgress } from '../revocation-logic.js';
+import { askRevocation, revocationPanel, sendEach } from '../revocation.js';
+import { busy, coalesced, commandButton, confirmDialog, connectionBadge, may, notices, stateBadge } from '../ui.js';
 
 const filterNames = ['batchId', 'state', 'connection', 'targetId', 'q'];
+/** Devices read per request while exporting (the API's largest page). */
+const exportPageSize = 500;
+/** Pending devices of a tracked revocation read again per round when the live events cannot say (bulk changes). */
+const progressReadsPerRound = 40;
 const pageSizes = ['25', '50', '100', '250'];
 
 /** @param {import('../app.js').PageContext} context */
@@ -23,19 +32,33 @@ export function devicesPage(context) {
   // Any size the API accepts (1..500) from the URL; the drop-down offers the usual ones.
   const limit = Math.min(500, Math.max(1, Number(query.limit) || 50));
   const offset = Number(query.offset ?? 0) || 0;
+  const sort = sortOf(query);
   const rows = h('tbody');
   const pager = h('div', { class: 'pager' });
   const summary = h('span', { class: 'muted', 'data-field': 'total' }, 'Loading…');
-  /** @type {Set<string>} */
-  const visible = new Set();
+  const progressArea = h('div');
+  /** The page as the gateway last answered it, with the live updates applied since. @type {Map<string, any>} */
+  const shown = new Map();
+  /** Selected devices: always among those shown. @type {Set<string>} */
+  const selected = new Set();
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let refetch;
+  /** The revocation the operator started from this page, if any. */
+  /** @type {{ deviceIds: string[], refused: number, seen: Map<string, any>, panel: ReturnType<typeof revocationPanel> } | undefined} */
+  let tracked;
 
   /** Applies the filters by changing the URL: a reload, a bookmark or the back button keeps them. */
   const apply = (/** @type {Record<string, string | number | undefined>} */ changes) => {
-    const next = { ...Object.fromEntries(filterNames.map((n) => [n, query[n]])), limit: query.limit, ...changes };
+    const next = {
+      ...Object.fromEntries(filterNames.map((n) => [n, query[n]])),
+      limit: query.limit,
+      sort: sort?.column,
+      order: sort?.direction === 'desc' ? 'desc' : undefined,
+      ...changes,
+    };
     context.navigate(routeHash('/devices', next));
   };
+  const filters = () => Object.fromEntries(filterNames.map((n) => [n, query[n]]));
 
   const batch = /** @type {HTMLSelectElement} */ (
     select(
@@ -108,21 +131,80 @@ export function devicesPage(context) {
     (error) => note.error(error, 'load the filters'),
   );
 
+  const selectAll = /** @type {HTMLInputElement} */ (
+    h('input', {
+      type: 'checkbox',
+      'aria-label': 'Select every device on this page',
+      onchange: () => {
+        for (const id of shown.keys()) {
+          if (selectAll.checked) selected.add(id);
+          else selected.delete(id);
+        }
+        renderRows();
+      },
+    })
+  );
+  const selectionLabel = h('span', { class: 'muted', 'data-field': 'selected' });
+  const revokeSelected = commandButton('Revoke selected…', {
+    path: '/api/devices/{deviceId}/revocation',
+    class: 'danger',
+    onclick: () => void revokeSelection(),
+  });
+  const renewSelected = commandButton('Renew selected…', {
+    path: '/api/renewals',
+    class: 'secondary',
+    title: 'Rotate, then revoke: each selected device gets a new key and certificate',
+    onclick: (/** @type {Event} */ event) =>
+      void renewSelection(/** @type {HTMLButtonElement} */ (event.currentTarget)),
+  });
+  const exportButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'secondary',
+      title: 'Every device these filters match, as a CSV file',
+      onclick: (/** @type {Event} */ event) => void exportList(/** @type {HTMLButtonElement} */ (event.currentTarget)),
+    },
+    'Export CSV',
+  );
+
+  /** Shows how many are selected; the bulk buttons need a selection (and the role, as always). */
+  const renderSelection = () => {
+    replaceChildren(selectionLabel, selected.size ? `${formatCount(selected.size)} selected` : 'None selected');
+    revokeSelected.disabled = !selected.size || !may('post', '/api/devices/{deviceId}/revocation');
+    renewSelected.disabled = !selected.size || !may('post', '/api/renewals');
+    selectAll.checked = shown.size > 0 && selected.size === shown.size;
+    selectAll.indeterminate = selected.size > 0 && selected.size < shown.size;
+  };
+
+  const renderRows = () => {
+    const devices = sortDevices([...shown.values()], sort);
+    replaceChildren(
+      rows,
+      devices.length
+        ? devices.map((d) => deviceRow(d, selected.has(d.deviceId), toggle))
+        : h(
+            'tr',
+            {},
+            h('td', { colspan: deviceColumns.length + 1, class: 'empty' }, 'No devices match these filters.'),
+          ),
+    );
+    renderSelection();
+  };
+  const toggle = (/** @type {string} */ deviceId, /** @type {boolean} */ on) => {
+    if (on) selected.add(deviceId);
+    else selected.delete(deviceId);
+    renderSelection();
+  };
+
   const load = coalesced(async () => {
     try {
-      const page = await get('/api/devices', {
-        ...Object.fromEntries(filterNames.map((n) => [n, query[n]])),
-        limit,
-        offset,
-      });
-      visible.clear();
-      for (const d of page.items) visible.add(d.deviceId);
-      replaceChildren(
-        rows,
-        page.items.length
-          ? page.items.map(deviceRow)
-          : h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No devices match these filters.')),
-      );
+      const page = await get('/api/devices', { ...filters(), limit, offset });
+      shown.clear();
+      for (const d of page.items) shown.set(d.deviceId, d);
+      for (const id of [...selected]) if (!shown.has(id)) selected.delete(id);
+      saw(page.items);
+      renderRows();
       replaceChildren(summary, `Devices ${pageLabel(page)}`);
       replaceChildren(
         pager,
@@ -158,7 +240,131 @@ export function devicesPage(context) {
     refetch ??= setTimeout(() => {
       refetch = undefined;
       void load();
+      void readPending();
     }, 1_000);
+  };
+
+  /** What the page learnt of devices (a live update or a read) moves the tracked revocation on. */
+  const saw = (/** @type {any[]} */ devices) => {
+    if (!tracked) return;
+    for (const d of devices) if (tracked.seen.has(d.deviceId)) tracked.seen.set(d.deviceId, d);
+    tracked.panel.update(devicesRevocationProgress(tracked.deviceIds, tracked.seen, tracked.refused));
+  };
+
+  /**
+   * Devices of the tracked revocation that are neither revoked nor on this page, read one by one
+   * (a few per round): for when the live stream sends `devices-changed` instead of each device.
+   */
+  const readPending = coalesced(async () => {
+    if (!tracked) return;
+    const { seen } = tracked;
+    const pending = tracked.deviceIds
+      .filter((id) => !shown.has(id) && (seen.get(id)?.state !== 'Revoked' || seen.get(id)?.connection === 'connected'))
+      .slice(0, progressReadsPerRound);
+    const read = await sendEach(pending, async (id) => saw([await get(`/api/devices/${encodeURIComponent(id)}`)]));
+    if (read.refused.length) note.error(read.refused[0]?.error, 'read the revocation’s progress');
+  });
+
+  const revokeSelection = async () => {
+    const deviceIds = sortDevices(
+      [...selected].map((id) => shown.get(id)),
+      sort,
+    ).map((d) => d.deviceId);
+    const reason = await askRevocation({
+      title: `Revoke ${formatCount(deviceIds.length)} selected device${deviceIds.length === 1 ? '' : 's'}?`,
+      text: `Each device’s certificate is revoked and published in the CRL, and every target cuts it off. This cannot be undone. ${deviceIds.slice(0, 5).join(', ')}${deviceIds.length > 5 ? ', …' : ''}`,
+      confirm: `Revoke ${formatCount(deviceIds.length)} device${deviceIds.length === 1 ? '' : 's'}`,
+    });
+    if (!reason) return;
+    note.clear();
+    const panel = revocationPanel(`Revoking ${formatCount(deviceIds.length)} selected devices`);
+    replaceChildren(progressArea, panel.element);
+    const { sent, refused } = await sendEach(deviceIds, (id) =>
+      post(`/api/devices/${encodeURIComponent(id)}/revocation`, { reason }),
+    );
+    tracked = { deviceIds: sent, refused: refused.length, seen: new Map(sent.map((id) => [id, shown.get(id)])), panel };
+    saw([]);
+    if (refused.length)
+      note.error(refused[0]?.error, `revoke ${refused.map((r) => r.item).join(', ')} (${refused.length} refused)`);
+    selected.clear();
+    renderRows();
+  };
+
+  const renewSelection = async (/** @type {HTMLButtonElement} */ button) => {
+    const deviceIds = [...selected];
+    const confirmed = await confirmDialog({
+      title: `Renew the certificates of ${formatCount(deviceIds.length)} device${deviceIds.length === 1 ? '' : 's'}?`,
+      body: [
+        h(
+          'p',
+          {},
+          'Each device derives a new key, gets a new certificate and connects with it; only then is its old certificate revoked (superseded).',
+        ),
+      ],
+      confirm: 'Renew',
+    });
+    if (!confirmed) return;
+    note.clear();
+    await busy(button, async () => {
+      try {
+        const { result } = await post('/api/renewals', { scope: { kind: 'devices', deviceIds }, reason: 'operator' });
+        note.success(
+          `Renewal of ${formatCount(result.devices)} device${result.devices === 1 ? '' : 's'} started` +
+            (result.skipped ? `, ${formatCount(result.skipped)} skipped (revoked or without a certificate)` : '') +
+            `. Operation ${result.operationId}.`,
+        );
+        selected.clear();
+        renderRows();
+      } catch (error) {
+        note.error(error, 'renew the selected devices');
+      }
+    });
+  };
+
+  /** Every device the filters match (not only this page), read a page of 500 at a time, as a CSV download. */
+  const exportList = async (/** @type {HTMLButtonElement} */ button) => {
+    note.clear();
+    await busy(button, async () => {
+      try {
+        const devices = [];
+        for (let from = 0; ; from += exportPageSize) {
+          const page = await get('/api/devices', { ...filters(), limit: exportPageSize, offset: from });
+          devices.push(...page.items);
+          button.textContent = `Exporting ${formatCount(devices.length)} of ${formatCount(page.total)}`;
+          if (page.items.length === 0 || devices.length >= page.total) break;
+        }
+        const file = new window.Blob([devicesCsv(sortDevices(devices, sort))], { type: 'text/csv' });
+        const url = URL.createObjectURL(file);
+        const link = h('a', { href: url, download: exportFileName(filters(), Date.now()), hidden: true });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10_000);
+        note.success(`Exported ${formatCount(devices.length)} devices as CSV.`);
+      } catch (error) {
+        note.error(error, 'export the devices');
+      }
+    });
+  };
+
+  const header = (/** @type {(typeof deviceColumns)[number]} */ column) => {
+    const active = sort?.column === column.key;
+    const next = nextSort(sort, column.key);
+    return h(
+      'th',
+      { 'aria-sort': active ? (sort?.direction === 'desc' ? 'descending' : 'ascending') : undefined },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'sort',
+          title: 'Sort this page',
+          onclick: () => apply({ sort: next?.column, order: next?.direction === 'desc' ? 'desc' : undefined }),
+        },
+        column.label,
+        active ? (sort?.direction === 'desc' ? ' ▼' : ' ▲') : '',
+      ),
+    );
   };
 
   return {
@@ -167,6 +373,7 @@ export function devicesPage(context) {
       { class: 'page', 'data-title': 'Devices' },
       h('div', { class: 'page-head' }, h('h1', {}, 'Devices'), summary),
       note.element,
+      progressArea,
       h(
         'form',
         {
@@ -191,36 +398,30 @@ export function devicesPage(context) {
         ),
       ),
       h(
+        'div',
+        { class: 'bulk-actions', role: 'toolbar', 'aria-label': 'Selected devices' },
+        selectionLabel,
+        renewSelected,
+        revokeSelected,
+        h('span', { class: 'spacer' }),
+        exportButton,
+      ),
+      h(
         'table',
         { class: 'grid', 'aria-label': 'Devices' },
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            [
-              'Device',
-              'Batch',
-              'State',
-              'Connection',
-              'Targets',
-              'Messages',
-              'Last telemetry',
-              'Certificate expires',
-            ].map((t) => h('th', {}, t)),
-          ),
-        ),
+        h('thead', {}, h('tr', {}, h('th', { class: 'select' }, selectAll), deviceColumns.map(header))),
         rows,
       ),
       pager,
     ),
     onLive(type, data) {
-      if (type === 'device' && visible.has(data.deviceId)) {
+      if (type === 'device' && shown.has(data.deviceId)) {
         // Shown at once; the page is then refetched so totals and filters stay true.
-        rows.querySelector(`tr[data-device-id="${CSS.escape(data.deviceId)}"]`)?.replaceWith(deviceRow(data));
+        shown.set(data.deviceId, data);
+        renderRows();
         scheduleRefetch();
       } else if (type === 'device' || type === 'devices-changed' || type === 'hello') scheduleRefetch();
+      if (type === 'device') saw([data]);
     },
     dispose() {
       clearTimeout(refetch);
@@ -228,12 +429,27 @@ export function devicesPage(context) {
   };
 }
 
-/** @param {any} device */
-function deviceRow(device) {
+/**
+ * @param {any} device
+ * @param {boolean} checked
+ * @param {(deviceId: string, on: boolean) => void} toggle
+ */
+function deviceRow(device, checked, toggle) {
   const now = Date.now();
   return h(
     'tr',
     { dataset: { deviceId: device.deviceId, state: device.state, connection: device.connection } },
+    h(
+      'td',
+      { class: 'select' },
+      h('input', {
+        type: 'checkbox',
+        checked,
+        'aria-label': `Select ${device.deviceId}`,
+        onchange: (/** @type {Event} */ event) =>
+          toggle(device.deviceId, /** @type {HTMLInputElement} */ (event.currentTarget).checked),
+      }),
+    ),
     h(
       'td',
       {},
