@@ -22,7 +22,8 @@ export default {
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, sourceMaps: 'inline' }] },
   moduleNameMapper: {
     '^@tunnelkey/contracts$': '<rootDir>/contracts/src/index.ts',
-    '^@tunnelkey/(registry|ca|onboarding|ota|revocation|gateway|device-fleet)$': '<rootDir>/services/$1/src/index.ts',
+    '^@tunnelkey/(registry|ca|onboarding|ota|revocation|gateway|device-fleet|broker-agent)$':
+      '<rootDir>/services/$1/src/index.ts',
     '^@tunnelkey/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
     '^@tunnelkey/(eventstore)/(internal|features)$': '<rootDir>/libs/$1/src/$2.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -12,6 +12,7 @@ export const entries = {
   ca: 'services/ca/dist/main.js',
   'ca-ceremony': 'services/ca/dist/ceremony/ceremony.main.js',
   onboarding: 'services/onboarding/dist/main.js',
+  'broker-agent': 'services/broker-agent/dist/main.js',
   revocation: 'services/revocation/dist/main.js',
   ota: 'services/ota/dist/main.js',
   gateway: 'services/gateway/dist/main.js',

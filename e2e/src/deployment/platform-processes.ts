@@ -2,8 +2,9 @@
  * The whole platform as separate OS processes from the built output, as the image runs them
  * (`tunnelkey <service>`), each configured only by its environment: keys and KEKs in files, the
  * CA ceremony as a command (root and the owner's issuing CA, before the CA serves), a real
- * Mosquitto on the bootstrap trust of deploy/mosquitto/bootstrap.sh with onboarding bound to its
- * files, pid and log (MOSQUITTO_BINDINGS), optionally the fleet. Used by `npm run platform` and its e2e.
+ * Mosquitto on the bootstrap trust of deploy/mosquitto/bootstrap.sh with its broker agent beside it
+ * (the only process touching the broker's files, pid and log; onboarding reaches both over the
+ * network), optionally the fleet. Used by `npm run platform` and its e2e.
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -14,7 +15,7 @@ import { startMosquitto, type RunningMosquitto } from '@tunnelkey/testing';
 import { repoRoot } from './deployment-files.js';
 import { freePort, startProcess, type ServiceProcess } from './service-process.js';
 
-export const platformServices = ['registry', 'ca', 'onboarding', 'revocation', 'gateway'] as const;
+export const platformServices = ['registry', 'ca', 'onboarding', 'revocation', 'gateway', 'broker-agent'] as const;
 export type PlatformService = (typeof platformServices)[number];
 
 /** The services' fixed default ports (their configuration's HTTP_PORT defaults). */
@@ -24,6 +25,7 @@ const defaultPorts: Record<PlatformService, number> = {
   onboarding: 3103,
   revocation: 3104,
   gateway: 8080,
+  'broker-agent': 3106,
 };
 
 export interface PlatformProcessesOptions {
@@ -102,8 +104,8 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
     if (!root.fingerprintSha256) throw new Error('the ceremony printed no root fingerprint');
     ceremony('sign-issuing-ca', '--owner', options.ownerId);
 
-    // The broker on its bootstrap trust; onboarding gets its files, pid and log, its server CA
-    // (sent to devices) and the admin password file.
+    // The broker on its bootstrap trust; its agent gets its files, pid and log; onboarding its
+    // server CA (sent to devices) and the admin password file.
     execFileSync('sh', [join(repoRoot, 'deploy/mosquitto/bootstrap.sh'), join(dir, 'broker')], { stdio: 'ignore' });
     broker = await startMosquitto({
       tls: {
@@ -125,19 +127,18 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
         TRUSTED_ROOT_SHA256: root.fingerprintSha256,
         ONBOARDING_TARGET_SECRETS_DIR: join(dir, 'targets'),
         ONBOARDING_TELEMETRY_INTERVAL_MS: '1000',
-        MOSQUITTO_BINDINGS: JSON.stringify({
-          '*': {
-            caFile: broker.caFile,
-            crlFile: broker.crlFile,
-            aclFile: broker.aclFile,
-            pidFile: broker.pidFile,
-            logFile: broker.logFile,
-            serverCaFile: join(dir, 'broker/server-ca.pem'),
-          },
-        }),
+        MOSQUITTO_SERVER_CA_FILES: JSON.stringify({ '*': join(dir, 'broker/server-ca.pem') }),
       },
       revocation: {},
       gateway: { GATEWAY_ADMIN_TOKEN: adminToken },
+      'broker-agent': {
+        BROKER_ID: 'broker-1',
+        BROKER_CA_FILE: broker.caFile,
+        BROKER_CRL_FILE: broker.crlFile!,
+        BROKER_ACL_FILE: broker.aclFile,
+        BROKER_PID_FILE: broker.pidFile,
+        BROKER_LOG_FILE: broker.logFile,
+      },
     };
     for (const service of platformServices) {
       const port = options.ports === 'free' ? await freePort() : defaultPorts[service];

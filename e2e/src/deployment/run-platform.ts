@@ -38,7 +38,7 @@ process.once('SIGTERM', () => void stop('SIGTERM'));
 for (const service of platformServices) {
   const url = `http://127.0.0.1:${platform.ports.get(service)}/ready`;
   const ready = await eventually(async () => (await fetch(url)).ok, 120_000);
-  log(`${service.padEnd(10)} ${ready ? 'ready' : 'NOT READY'} on http://127.0.0.1:${platform.ports.get(service)}`);
+  log(`${service.padEnd(12)} ${ready ? 'ready' : 'NOT READY'} on http://127.0.0.1:${platform.ports.get(service)}`);
 }
 const gateway = `http://127.0.0.1:${platform.ports.get('gateway')}`;
 const registered = await fetch(`${gateway}/api/targets`, {

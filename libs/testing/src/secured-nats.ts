@@ -14,7 +14,15 @@ import { join } from 'node:path';
 const repo = new URL('../../../', import.meta.url).pathname;
 
 /** The users deploy/nats/nats.conf defines (PLATFORM: the services; DEVICES: the fleet). */
-export const securedNatsUsers = ['registry', 'ca', 'onboarding', 'revocation', 'gateway', 'fleet'] as const;
+export const securedNatsUsers = [
+  'registry',
+  'ca',
+  'onboarding',
+  'revocation',
+  'gateway',
+  'broker_agent',
+  'fleet',
+] as const;
 export type SecuredNatsUser = (typeof securedNatsUsers)[number];
 
 export interface SecuredNats {

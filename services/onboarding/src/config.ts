@@ -13,8 +13,6 @@ import {
 } from '@tunnelkey/config';
 import { OnboardingConfigError } from './errors.js';
 import { pinnedRootSha256Of } from './install-trust/trust-checks.js';
-import { pidFileReloader } from './mosquitto/broker-trust-files.js';
-import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 
 const instanceName = (raw: string): string => raw.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40);
 
@@ -73,9 +71,9 @@ export const onboardingConfigSchema = defineConfig({
     'ONBOARDING_TARGET_SECRETS_DIR',
     "Directory of the targets' admin password files (a mounted secret; RegisterTarget names the file in admin.passwordFile)",
   ),
-  mosquittoBindings: optionalText(
-    'MOSQUITTO_BINDINGS',
-    "Broker files this service manages, per target id or `*` (JSON: caFile, crlFile, aclFile, pidFile, logFile; serverCaFile: the CA of the broker's server certificate, sent to devices as serverCaPem)",
+  serverCaFiles: optionalText(
+    'MOSQUITTO_SERVER_CA_FILES',
+    'The CA of each broker\'s server certificate, sent to devices as serverCaPem: JSON, file per target id or `*` (`{"*": "/etc/tunnelkey/server-ca.pem"}`). A broker\'s own files are its agent\'s (services/broker-agent)',
   ),
   kek: optionalText(
     'ONBOARDING_KEK',
@@ -98,83 +96,34 @@ export function onboardingConfigFromEnv(env: Env = process.env): OnboardingConfi
   };
 }
 
-type BindingEntry = {
-  caFile?: string;
-  crlFile?: string;
-  aclFile?: string;
-  pidFile?: string;
-  logFile?: string;
-  serverCaFile?: string;
-};
-
 /**
- * Broker files this service manages, per target id (or `*`), from MOSQUITTO_BINDINGS (JSON):
- * `{"*": {"caFile": "/mosquitto/trust/ca.pem", "crlFile": "/mosquitto/trust/crl.pem",
- * "aclFile": "/mosquitto/trust/acl", "pidFile": "/mosquitto/run/mosquitto.pid",
- * "logFile": "/mosquitto/log/mosquitto.log"}}`. caFile, crlFile and aclFile go together: a target
- * CA is enforced with its CRL, and devices get rights only through the acl_file.
- */
-export function mosquittoBindingsOf(json: string | undefined): (targetId: string) => MosquittoHostBinding | undefined {
-  if (!json) return () => undefined;
-  let parsed: Record<string, BindingEntry>;
-  try {
-    parsed = JSON.parse(json) as typeof parsed;
-  } catch (error) {
-    throw new OnboardingConfigError(
-      'MOSQUITTO_BINDINGS must be JSON',
-      { variable: 'MOSQUITTO_BINDINGS' },
-      { cause: error },
-    );
-  }
-  for (const [key, entry] of Object.entries(parsed)) {
-    const given = [entry.caFile, entry.crlFile, entry.aclFile].filter(Boolean).length;
-    if (given !== 0 && given !== 3)
-      throw new OnboardingConfigError(`MOSQUITTO_BINDINGS["${key}"] needs caFile, crlFile and aclFile together`, {
-        variable: 'MOSQUITTO_BINDINGS',
-      });
-  }
-  return (targetId) => {
-    const entry = parsed[targetId] ?? parsed['*'];
-    if (!entry) return undefined;
-    return {
-      ...(entry.caFile && entry.crlFile && entry.aclFile
-        ? { trust: { caFile: entry.caFile, crlFile: entry.crlFile, aclFile: entry.aclFile } }
-        : {}),
-      ...(entry.pidFile ? { reloader: pidFileReloader(entry.pidFile) } : {}),
-      ...(entry.logFile ? { logFile: entry.logFile } : {}),
-    };
-  };
-}
-
-/**
- * The CA of each broker's server certificate (MOSQUITTO_BINDINGS' `serverCaFile`, per target id or
- * `*`), read once at start: devices get it as `serverCaPem` in their connection parameters and
- * verify the broker with it. An unreadable file is refused at start, naming the variable.
+ * The CA of each broker's server certificate (MOSQUITTO_SERVER_CA_FILES: JSON, a file per target id
+ * or `*`), read once at start: devices get it as `serverCaPem` in their connection parameters and
+ * verify the broker with it. Bad JSON or an unreadable file is refused at start, naming the variable.
  */
 export function serverCaPemOf(
   json: string | undefined,
   read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): (targetId: string) => string | undefined {
-  if (!json) return () => undefined;
-  const parsed = JSON.parse(json) as Record<string, BindingEntry>; // mosquittoBindingsOf refused bad JSON first
+  if (!json?.trim()) return () => undefined;
+  const variable = 'MOSQUITTO_SERVER_CA_FILES';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new OnboardingConfigError(`${variable} must be JSON`, { variable }, { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new OnboardingConfigError(`${variable} must map target ids (or *) to files`, { variable });
   const pems = new Map<string, string>();
-  for (const [key, entry] of Object.entries(parsed)) {
-    if (!entry.serverCaFile) continue;
+  for (const [key, file] of Object.entries(parsed)) {
+    if (typeof file !== 'string' || !file)
+      throw new OnboardingConfigError(`${variable}["${key}"] must name a file`, { variable });
     try {
-      pems.set(key, read(entry.serverCaFile));
+      pems.set(key, read(file));
     } catch (error) {
-      throw new OnboardingConfigError(
-        `MOSQUITTO_BINDINGS["${key}"].serverCaFile cannot be read`,
-        { variable: 'MOSQUITTO_BINDINGS' },
-        { cause: error },
-      );
+      throw new OnboardingConfigError(`${variable}["${key}"] cannot be read`, { variable }, { cause: error });
     }
   }
   return (targetId) => pems.get(targetId) ?? pems.get('*');
-}
-
-export function mosquittoBindingsFromEnv(
-  env: Env = process.env,
-): (targetId: string) => MosquittoHostBinding | undefined {
-  return mosquittoBindingsOf(env.MOSQUITTO_BINDINGS?.trim() || undefined);
 }

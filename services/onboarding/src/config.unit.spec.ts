@@ -1,5 +1,5 @@
 import { ConfigError, readmeConfigSection } from '@tunnelkey/config';
-import { mosquittoBindingsOf, onboardingConfigFromEnv, onboardingConfigSchema, serverCaPemOf } from './config.js';
+import { onboardingConfigFromEnv, onboardingConfigSchema, serverCaPemOf } from './config.js';
 import { OnboardingConfigError } from './errors.js';
 
 describe('onboarding configuration', () => {
@@ -26,7 +26,7 @@ describe('onboarding configuration', () => {
       deviceStateCacheSize: 20_000,
       logLevel: 'info',
       trustedRootSha256: undefined,
-      mosquittoBindings: undefined,
+      serverCaFiles: undefined,
     });
   });
 
@@ -52,39 +52,21 @@ describe('onboarding configuration', () => {
     );
   });
 
-  it('MOSQUITTO_BINDINGS: per target, else `*`; the trust files only all three together', () => {
-    const trust = (dir: string) => ({ caFile: `${dir}/ca.pem`, crlFile: `${dir}/crl.pem`, aclFile: `${dir}/acl` });
-    const bindings = mosquittoBindingsOf(
-      JSON.stringify({ '*': trust('/trust'), 'broker-a': { ...trust('/a'), logFile: '/a/log' } }),
-    );
-    expect(bindings('broker-a')).toEqual({ trust: trust('/a'), logFile: '/a/log' });
-    expect(bindings('other')).toEqual({ trust: trust('/trust') });
-    expect(mosquittoBindingsOf(JSON.stringify({ '*': { logFile: '/l' } }))('x')).toEqual({ logFile: '/l' });
-    expect(mosquittoBindingsOf(undefined)('broker-a')).toBeUndefined();
-    expect(() => mosquittoBindingsOf('{nope')).toThrow(OnboardingConfigError);
-    expect(() => mosquittoBindingsOf(JSON.stringify({ '*': { caFile: '/ca.pem', crlFile: '/crl.pem' } }))).toThrow(
-      /caFile, crlFile and aclFile together/,
-    );
-  });
-
-  it("MOSQUITTO_BINDINGS' serverCaFile: the broker's server CA devices get, per target, else `*`, read at start", () => {
+  it("MOSQUITTO_SERVER_CA_FILES: the broker's server CA devices get, per target, else `*`, read at start", () => {
     const files: Record<string, string> = { '/a/server-ca.pem': 'PEM-A', '/server-ca.pem': 'PEM-ANY' };
     const read = (path: string) =>
       files[path] ??
       (() => {
         throw new Error('ENOENT');
       })();
-    const json = JSON.stringify({
-      '*': { serverCaFile: '/server-ca.pem' },
-      'broker-a': { serverCaFile: '/a/server-ca.pem' },
-    });
-    const serverCa = serverCaPemOf(json, read);
+    const serverCa = serverCaPemOf(JSON.stringify({ '*': '/server-ca.pem', 'broker-a': '/a/server-ca.pem' }), read);
     expect(serverCa('broker-a')).toBe('PEM-A');
     expect(serverCa('other')).toBe('PEM-ANY');
-    expect(serverCaPemOf(JSON.stringify({ 'broker-a': { logFile: '/l' } }), read)('broker-a')).toBeUndefined();
+    expect(serverCaPemOf(JSON.stringify({ 'broker-a': '/a/server-ca.pem' }), read)('other')).toBeUndefined();
     expect(serverCaPemOf(undefined, read)('broker-a')).toBeUndefined();
-    expect(() => serverCaPemOf(JSON.stringify({ '*': { serverCaFile: '/missing.pem' } }), read)).toThrow(
-      OnboardingConfigError,
-    );
+    expect(() => serverCaPemOf(JSON.stringify({ '*': '/missing.pem' }), read)).toThrow(OnboardingConfigError);
+    expect(() => serverCaPemOf('{nope', read)).toThrow(/MOSQUITTO_SERVER_CA_FILES must be JSON/);
+    // The old shape (files the broker agent now owns) is refused, not half-read.
+    expect(() => serverCaPemOf(JSON.stringify({ '*': { caFile: '/ca.pem' } }), read)).toThrow(/must name a file/);
   });
 });

@@ -6,13 +6,7 @@ export {
   type RunningOnboarding,
   type OnboardingViews,
 } from './start-onboarding.js';
-export {
-  onboardingConfigSchema,
-  onboardingConfigFromEnv,
-  mosquittoBindingsFromEnv,
-  mosquittoBindingsOf,
-  type OnboardingConfig,
-} from './config.js';
+export { onboardingConfigSchema, onboardingConfigFromEnv, serverCaPemOf, type OnboardingConfig } from './config.js';
 export * from './tokens.js';
 export * from './errors.js';
 export { BatchPlanView, BatchPlanState, type PolicyPlan } from './views/batch-plan.view.js';
@@ -43,18 +37,8 @@ export {
   type TopicRightSpec,
   type DeviceTopicPlan,
 } from './target-port/topic-plan.js';
-export {
-  MosquittoTarget,
-  type MosquittoTargetSettings,
-  type MosquittoHostBinding,
-} from './mosquitto/mosquitto-target.js';
+export { MosquittoTarget, type MosquittoTargetSettings } from './mosquitto/mosquitto-target.js';
 export { mosquittoConnector, type MosquittoConnectorOptions } from './mosquitto/mosquitto-connector.js';
-export {
-  pidFileReloader,
-  hookReloader,
-  type BrokerReloader,
-  type BrokerTrustPaths,
-} from './mosquitto/broker-trust-files.js';
 export { DynsecClient, type DynsecCommand, type DynsecResponse } from './mosquitto/dynsec-client.js';
 export {
   InMemoryTargetCredentialStore,

@@ -3,6 +3,7 @@
  * namespace) and two real Mosquitto 2.0 brokers started for this file. The registry and the CA are
  * played by appending their events; devices are MQTT clients with certificates issued here.
  */
+import { brokerOnThisHost, serveBrokerAgent, type RunningBrokerAgent } from '@tunnelkey/broker-link';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,7 +23,6 @@ import {
   type RunningMosquitto,
 } from '@tunnelkey/testing';
 import type { MqttClient } from 'mqtt';
-import { pidFileReloader } from './mosquitto/broker-trust-files.js';
 import { startOnboarding, type RunningOnboarding } from './start-onboarding.js';
 import { closed, connectDevice } from './test-support/mqtt-device.test-helper.js';
 import { PlatformFacts } from './test-support/platform-events.test-helper.js';
@@ -46,6 +46,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
   let platform: TestAuthority;
   let server: BrokerServerIdentity;
   let brokers: Record<'broker-a' | 'broker-b', RunningMosquitto>;
+  let agents: RunningBrokerAgent[] = [];
   let onboarding: RunningOnboarding;
   let commands: CommandClient;
   const devices: TestDevice[] = [];
@@ -99,6 +100,16 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     nats.nc.subscribe(deviceUplinkFilter(undefined, nats.namespace).replace('.*.*', '.*.inbox.connection-parameters'), {
       callback: (_e, msg) => void downlinks.push(msg.subject),
     });
+    // Each broker's agent, in this process but on the bus, as a sidecar would be: onboarding reaches them over NATS only.
+    agents = await Promise.all(
+      Object.entries(brokers).map(([id, broker]) =>
+        serveBrokerAgent({
+          nats: nats.nc,
+          namespace: nats.namespace,
+          broker: brokerOnThisHost(id, { ...broker, crlFile: broker.crlFile! }),
+        }),
+      ),
+    );
     onboarding = await startOnboarding({
       nats: nats.nc,
       namespace: nats.namespace,
@@ -113,16 +124,6 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
         trustedRootSha256: platform.root.fingerprintSha256,
       },
       env: {},
-      mosquittoBindings: (targetId) => {
-        const broker = brokers[targetId as keyof typeof brokers];
-        return broker
-          ? {
-              trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
-              reloader: pidFileReloader(broker.pidFile),
-              logFile: broker.logFile,
-            }
-          : undefined;
-      },
       serverCaPem: () => server.caPem,
       logger: (await import('pino')).pino({ level: 'warn' }),
     });
@@ -132,6 +133,7 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     await onboarding?.stop();
+    await Promise.all(agents.map((agent) => agent.stop()));
     store?.close();
     await Promise.all(Object.values(brokers ?? {}).map((b) => b.stop()));
     await nats.teardown();

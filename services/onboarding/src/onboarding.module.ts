@@ -4,6 +4,7 @@
  */
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { BrokerAgentClient } from '@tunnelkey/broker-link';
 import type { BoundedContext } from '@tunnelkey/contracts';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { Kek } from '@tunnelkey/pki';
@@ -15,7 +16,6 @@ import { DeprovisionDevicesHandler } from './deprovision-devices/deprovision-dev
 import { InstallTrustHandler } from './install-trust/install-trust.handler.js';
 import { TargetCrlRefreshJob } from './install-trust/target-crl-refresh.job.js';
 import { mosquittoConnector } from './mosquitto/mosquitto-connector.js';
-import type { MosquittoHostBinding } from './mosquitto/mosquitto-target.js';
 import { OnboardDevicesMsController } from './onboard-devices/onboard-devices.ms-controller.js';
 import { ConnectionParametersResendJob } from './onboard-devices/connection-parameters-resend.job.js';
 import { OnboardDevicesHandler } from './onboard-devices/onboard-devices.handler.js';
@@ -62,12 +62,10 @@ export interface OnboardingModuleOptions {
   credentials?: TargetCredentialStore;
   /** Default: the files in ONBOARDING_TARGET_SECRETS_DIR. */
   secrets?: TargetSecrets;
-  /** The broker files and reload this service manages, per target (deployment config). */
-  mosquittoBindings?: (targetId: string) => MosquittoHostBinding | undefined;
   /** CA of a target's server certificate, sent to devices with their connection parameters. */
   serverCaPem?: (targetId: string) => string | undefined;
   clock?: () => Date;
-  /** Opens targets. Default: Mosquitto brokers (with `mosquittoBindings`); tests pass an in-memory one. */
+  /** Opens targets. Default: Mosquitto brokers, each through its agent on the bus; tests pass an in-memory one. */
   targetConnector?: TargetConnector;
   /** Signed device downlinks. Default: DownlinkPublisher on the service's NATS connection. */
   downlinks?: DownlinkSender;
@@ -84,10 +82,13 @@ export class OnboardingModule {
   static forRoot(options: OnboardingModuleOptions): DynamicModule {
     const { config, platformKey, clock } = options;
     const logger = options.logger ?? pino({ name: 'onboarding', level: config.logLevel });
-    const bindings = options.mosquittoBindings;
-    const connector =
+    const connector = (nats: NatsConnection): TargetConnector =>
       options.targetConnector ??
-      mosquittoConnector({ ...(bindings ? { bindings } : {}), ...(clock ? { clock } : {}), logger });
+      mosquittoConnector({
+        agentOf: (targetId) => new BrokerAgentClient(nats, targetId, { namespace: config.namespace }),
+        ...(clock ? { clock } : {}),
+        logger,
+      });
     const downlinks = (nats: NatsConnection): DownlinkSender =>
       options.downlinks ??
       new DownlinkPublisher({
@@ -108,7 +109,7 @@ export class OnboardingModule {
         { provide: TARGET_SECRETS, useValue: options.secrets ?? new FileTargetSecrets(config.targetSecretsDir) },
         { provide: ONBOARDING_KEK, useValue: options.kek },
         { provide: SERVER_CA_PEM, useValue: options.serverCaPem ?? (() => undefined) },
-        { provide: TARGET_CONNECTOR, useValue: connector },
+        { provide: TARGET_CONNECTOR, inject: [NATS_CONNECTION], useFactory: connector },
         { provide: DOWNLINKS, inject: [NATS_CONNECTION], useFactory: downlinks },
         { provide: ONBOARDING_STREAMS, inject: [EVENT_STORE], useFactory: ensureStreams },
         {

@@ -6,7 +6,7 @@ import { loadKek, type Kek } from '@tunnelkey/pki';
 import { readFile } from 'node:fs/promises';
 import { startService, type RunningService } from '@tunnelkey/messaging';
 import { pino } from 'pino';
-import { mosquittoBindingsOf, onboardingConfigFromEnv, serverCaPemOf, type OnboardingConfig } from './config.js';
+import { onboardingConfigFromEnv, serverCaPemOf, type OnboardingConfig } from './config.js';
 import { DeprovisionDevicesHandler } from './deprovision-devices/deprovision-devices.handler.js';
 import { OnboardingConfigError } from './errors.js';
 import { InstallTrustHandler } from './install-trust/install-trust.handler.js';
@@ -72,11 +72,10 @@ export async function startOnboarding(options: StartOnboardingOptions = {}): Pro
     ...rest
   } = options;
   const logger = options.logger ?? pino({ name: 'onboarding', level: config.logLevel });
-  const mosquittoBindings = mosquittoBindingsOf(config.mosquittoBindings);
-  const serverCaPem = serverCaPemOf(config.mosquittoBindings);
+  const serverCaPem = options.serverCaPem ?? serverCaPemOf(config.serverCaFiles);
   const service = await startService({
     service: 'onboarding',
-    module: OnboardingModule.forRoot({ mosquittoBindings, serverCaPem, ...rest, logger, config, platformKey, kek }),
+    module: OnboardingModule.forRoot({ ...rest, serverCaPem, logger, config, platformKey, kek }),
     namespace: config.namespace,
     httpPort: config.httpPort,
     natsConfig: config,

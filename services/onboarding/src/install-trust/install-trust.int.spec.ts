@@ -5,6 +5,7 @@
  * issuing CA (self-signed, or under another root) gets no device in; a CRL the CA's events announce
  * is never installed as it comes. What is installed is checked with the openssl CLI too.
  */
+import { brokerOnThisHost, serveBrokerAgent, type RunningBrokerAgent } from '@tunnelkey/broker-link';
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +25,6 @@ import {
   type BrokerServerIdentity,
   type RunningMosquitto,
 } from '@tunnelkey/testing';
-import { pidFileReloader } from '../mosquitto/broker-trust-files.js';
 import { startOnboarding, type RunningOnboarding } from '../start-onboarding.js';
 import { PlatformFacts } from '../test-support/platform-events.test-helper.js';
 import {
@@ -52,6 +52,7 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
   let platform: TestAuthority;
   let server: BrokerServerIdentity;
   let broker: RunningMosquitto;
+  let agent: RunningBrokerAgent | undefined;
   let onboarding: RunningOnboarding;
   let commands: CommandClient;
   let facts: PlatformFacts;
@@ -110,6 +111,12 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
     await facts.definePolicy('p-trust', [targetId], rights);
     await facts.createBatch('b-trust', 'p-trust', 10);
     await publishCrl(platform, crl);
+    // The broker's agent, in this process but on the bus as a sidecar would be.
+    agent = await serveBrokerAgent({
+      nats: nats.nc,
+      namespace: nats.namespace,
+      broker: brokerOnThisHost(targetId, { ...broker, crlFile: broker.crlFile! }),
+    });
     onboarding = await startOnboarding({
       nats: nats.nc,
       namespace: nats.namespace,
@@ -122,14 +129,6 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
         trustedRootSha256: platform.root.fingerprintSha256,
       },
       env: {},
-      mosquittoBindings: (id) =>
-        id === targetId
-          ? {
-              trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
-              reloader: pidFileReloader(broker.pidFile),
-              logFile: broker.logFile,
-            }
-          : undefined,
       serverCaPem: () => server.caPem,
       logger: (await import('pino')).pino({ level: 'silent' }),
     });
@@ -150,6 +149,7 @@ describe('install-trust on a real broker (real NATS, a real Mosquitto)', () => {
 
   afterAll(async () => {
     await onboarding?.stop();
+    await agent?.stop();
     store?.close();
     await broker?.stop();
     await nats.teardown();

@@ -1,20 +1,19 @@
-/** The TargetConnector of Mosquitto brokers: dynamic security with the admin credentials, plus the broker's files. */
+/** The TargetConnector of Mosquitto brokers: dynamic security with the admin credentials, the broker's agent for its files. */
 import type { Logger } from 'pino';
 import type { TargetAddress, TargetAdminCredentials, TargetConnector } from '../target-port/onboarding-target.js';
-import { MosquittoTarget, type MosquittoHostBinding } from './mosquitto-target.js';
+import { MosquittoTarget, type BrokerAgentLink } from './mosquitto-target.js';
 
 export interface MosquittoConnectorOptions {
-  /** The broker files and reload this service manages, per target (deployment config). */
-  bindings?: (targetId: string) => MosquittoHostBinding | undefined;
+  /** The agent of a target's broker (over NATS: `new BrokerAgentClient(nats, targetId)`). */
+  agentOf: (targetId: string) => BrokerAgentLink;
   clock?: () => Date;
   /** Where a broker whose default ACL access had to be set to deny is recorded. */
   logger?: Pick<Logger, 'warn'>;
 }
 
-export function mosquittoConnector(options: MosquittoConnectorOptions = {}): TargetConnector {
+export function mosquittoConnector(options: MosquittoConnectorOptions): TargetConnector {
   return {
     connect(address: TargetAddress, credentials: TargetAdminCredentials) {
-      const binding = options.bindings?.(address.targetId);
       return MosquittoTarget.connect({
         targetId: address.targetId,
         host: address.host,
@@ -26,7 +25,7 @@ export function mosquittoConnector(options: MosquittoConnectorOptions = {}): Tar
           password: credentials.password,
           ...(credentials.tls ? { tls: credentials.tls } : {}),
         },
-        ...(binding ? { binding } : {}),
+        agent: options.agentOf(address.targetId),
         ...(options.clock ? { clock: options.clock } : {}),
         onDefaultAccessDenied: (wasAllowed) =>
           options.logger?.warn(

@@ -6,9 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { BrokerAgentClient, brokerOnThisHost, serveBrokerAgent, type RunningBrokerAgent } from '@tunnelkey/broker-link';
 import { generateP256KeyPair, WebCryptoSigner } from '@tunnelkey/pki';
 import {
   createBrokerServerIdentity,
+  natsFixture,
   startMosquitto,
   waitFor,
   type BrokerServerIdentity,
@@ -24,7 +26,6 @@ import {
 } from '../test-support/test-pki.test-helper.js';
 import type { TargetObservation } from '../target-port/onboarding-target.js';
 import type { TopicRightSpec } from '../target-port/topic-plan.js';
-import { pidFileReloader } from './broker-trust-files.js';
 import { DynsecClient, type DynsecResponse } from './dynsec-client.js';
 import { MosquittoTarget } from './mosquitto-target.js';
 
@@ -35,6 +36,8 @@ const rights: TopicRightSpec[] = [
 
 describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, target CA, acl_file patterns)', () => {
   let broker: RunningMosquitto;
+  const nats = natsFixture({ prefix: 'mqt' });
+  let agent: RunningBrokerAgent | undefined;
   let server: BrokerServerIdentity;
   /** The platform's issuing CA: its certificates are not the target's. */
   let platform: TestAuthority;
@@ -115,16 +118,19 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, target CA, a
       tls: { caPem: authority.certificatePem, certPem: server.certPem, keyPem: server.keyPem, crlPem: first.crlPem },
       dynsec: true,
     });
+    await nats.setup();
+    agent = await serveBrokerAgent({
+      nats: nats.nc,
+      namespace: nats.namespace,
+      broker: brokerOnThisHost('broker-1', { ...broker, crlFile: broker.crlFile! }),
+    });
     target = await MosquittoTarget.connect({
       targetId: 'broker-1',
       host: broker.host,
       tlsPort: broker.tlsPort,
       admin: { port: broker.adminPort, ...broker.admin },
-      binding: {
-        trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
-        reloader: pidFileReloader(broker.pidFile),
-        logFile: broker.logFile,
-      },
+      // The broker's agent in this process, on the bus like a sidecar's: the adapter reaches it over NATS only.
+      agent: new BrokerAgentClient(nats.nc, 'broker-1', { namespace: nats.namespace }),
     });
     await applyTrust();
     await target.observeTopics(rights);
@@ -134,6 +140,8 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, target CA, a
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     await target?.close();
+    await agent?.stop();
+    await nats.teardown();
     await broker?.stop();
   });
 
@@ -332,6 +340,7 @@ describe('MosquittoTarget against a real Mosquitto 2.0 (mutual TLS, target CA, a
         host: open.host,
         tlsPort: open.tlsPort,
         admin: { port: open.adminPort, ...open.admin },
+        agent: new BrokerAgentClient(nats.nc, 'broker-open', { namespace: nats.namespace }),
         onDefaultAccessDenied: (wasAllowed) => denied.push(wasAllowed),
       });
       const [access] = await asOperator(open, (admin) => admin.execute([{ command: 'getDefaultACLAccess' }]));

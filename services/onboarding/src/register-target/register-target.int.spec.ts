@@ -1,3 +1,4 @@
+import { brokerOnThisHost, serveBrokerAgent, type RunningBrokerAgent } from '@tunnelkey/broker-link';
 import { randomBytes } from 'node:crypto';
 /**
  * RegisterTarget against real servers: NATS JetStream on NATS_URL (the natsFixture, isolated by
@@ -26,7 +27,6 @@ import {
   type RunningMosquitto,
 } from '@tunnelkey/testing';
 import type { MqttClient } from 'mqtt';
-import { pidFileReloader } from '../mosquitto/broker-trust-files.js';
 import { startOnboarding, type RunningOnboarding } from '../start-onboarding.js';
 import { closed, connectDevice } from '../test-support/mqtt-device.test-helper.js';
 import { PlatformFacts } from '../test-support/platform-events.test-helper.js';
@@ -49,6 +49,7 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
   let platform: TestAuthority;
   let server: BrokerServerIdentity;
   let broker: RunningMosquitto;
+  let agent: RunningBrokerAgent | undefined;
   let onboarding: RunningOnboarding;
   let commands: CommandClient;
   const devices: Record<string, TestDevice> = {};
@@ -104,6 +105,12 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
     }
     await facts.publishCrl(platform, crl);
 
+    // The broker's agent, in this process but on the bus as a sidecar would be.
+    agent = await serveBrokerAgent({
+      nats: nats.nc,
+      namespace: nats.namespace,
+      broker: brokerOnThisHost('broker-r', { ...broker, crlFile: broker.crlFile! }),
+    });
     onboarding = await startOnboarding({
       nats: nats.nc,
       namespace: nats.namespace,
@@ -118,14 +125,6 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
       },
       // Where onboarding pins the platform's root (ignored by a build that does not pin one).
       env: { TRUSTED_ROOT_SHA256: platform.root.fingerprintSha256 },
-      mosquittoBindings: (targetId) =>
-        targetId === 'broker-r'
-          ? {
-              trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
-              reloader: pidFileReloader(broker.pidFile),
-              logFile: broker.logFile,
-            }
-          : undefined,
       serverCaPem: () => server.caPem,
       logger: (await import('pino')).pino(
         { level: 'trace' },
@@ -143,6 +142,7 @@ describe('RegisterTarget (real NATS, a real Mosquitto with dynamic security)', (
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     await onboarding?.stop();
+    await agent?.stop();
     store?.close();
     await broker?.stop();
     await nats.teardown();

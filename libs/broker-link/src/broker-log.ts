@@ -5,7 +5,14 @@
  * disconnect with the client id, flushed line by line. We tail that log.
  */
 import { open } from 'node:fs/promises';
-import type { DisconnectReason } from '../target-port/onboarding-target.js';
+
+/** Why a client left, as far as the broker's log tells. */
+export type DisconnectReason =
+  | 'client-closed'
+  | 'keepalive-timeout'
+  | 'client-disabled'
+  | 'session-taken-over'
+  | 'unknown';
 
 export type BrokerLogFact =
   | { kind: 'connected'; clientId: string; username?: string }
