@@ -273,8 +273,16 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     expect(detail.body.certificate.chain[0].subject).toBe(leaf.issuer.replace(/\n/g, ', '));
     expect(detail.body.identity.enrolmentKeyDigest).toMatch(/^[0-9a-f]{64}$/);
 
-    // The log records who issued each command and the request's correlation id.
-    const history = await call('GET', `/api/devices/${device.deviceId}/history`, viewerToken);
+    // The log records who issued each command and the request's correlation id (the history's
+    // read model follows the log on its own, so it is waited for like the others).
+    let history = await call('GET', `/api/devices/${device.deviceId}/history`, viewerToken);
+    await waitFor(
+      async () => {
+        history = await call('GET', `/api/devices/${device.deviceId}/history`, viewerToken);
+        return history.body.events?.some((e: { type: string }) => e.type === 'DeviceCertified');
+      },
+      { description: 'DeviceCertified in the history' },
+    );
     const importedEvent = history.body.events.find((e: { type: string }) => e.type === 'DeviceIdentityImported');
     expect(importedEvent).toMatchObject({
       context: 'registry',

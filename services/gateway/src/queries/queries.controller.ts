@@ -56,7 +56,7 @@ export class QueriesController {
 
   @Get(p(q.deviceHistory.path))
   history(@Param('deviceId') deviceId: string, @Query() query: Record<string, unknown>) {
-    return deviceHistoryPage(this.events, idParam(deviceId, 'deviceId'), pageOf(query, historyPageSize));
+    return deviceHistoryPage(this.readModels.store, idParam(deviceId, 'deviceId'), pageOf(query, historyPageSize));
   }
 
   @Get(p(q.policies.path))

@@ -47,7 +47,8 @@ export const queryRoutes = {
   },
   deviceHistory: {
     path: '/api/devices/{deviceId}/history',
-    summary: "The device's events in order (oldest first), read from the log across contexts; paged (default 100).",
+    summary:
+      "The device's events in every context, oldest first, from the device-history read model; telemetry reports folded into one entry per target (the newest, with `reports`); paged (default 100).",
     query: {
       ...pageQueryParameters,
       limit: Type.Integer({ minimum: 1, maximum: maxPageSize, default: 100, description: 'Page size' }),

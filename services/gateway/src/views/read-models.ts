@@ -17,10 +17,11 @@ import {
 } from '@tunnelkey/projection-store';
 import type { Logger } from 'pino';
 import { catalogProjection } from './catalog.view.js';
+import { deviceHistoryProjection } from './device-history.view.js';
 import { fleetProjection } from './fleet.view.js';
 
 /** The gateway's persisted views, in the order they are rebuilt. */
-export const gatewayViews: readonly StoredProjection[] = [fleetProjection, catalogProjection];
+export const gatewayViews: readonly StoredProjection[] = [fleetProjection, catalogProjection, deviceHistoryProjection];
 
 export interface AppliedChange {
   projection: string;
