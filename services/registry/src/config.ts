@@ -64,6 +64,12 @@ export const registryConfig = defineConfig({
     'How long an announcement of an unknown device is remembered (in memory, never written) for an open enrolment-key request',
     { min: 10, max: 604_800 },
   ),
+  integrityCheckMs: integer(
+    'REGISTRY_INTEGRITY_CHECK_MS',
+    1_000,
+    'How often the devices heartbeating to this replica are checked for silence longer than their policy allows (0: never)',
+    { min: 0, max: 3_600_000 },
+  ),
   platformKeyFile: optionalText(
     'PLATFORM_KEY_FILE',
     'PKCS#8 file (PEM or DER) of the key downlinks are signed with; this or PLATFORM_KEY is required',

@@ -26,6 +26,7 @@ describe('registry configuration', () => {
       uplinkBurst: 20,
       trackedDevices: 100_000,
       announcementTtlSeconds: 3600,
+      integrityCheckMs: 1000,
       platformKeyFile: undefined,
       platformKey: undefined,
       platformKeyId: 'platform-1',

@@ -11,6 +11,16 @@ import { DefineServerPolicyHandler } from './define-server-policy/define-server-
 import { DefineServerPolicyMsController } from './define-server-policy/define-server-policy.ms-controller.js';
 import { SetRenewalPolicyHandler } from './set-renewal-policy/set-renewal-policy.handler.js';
 import { SetRenewalPolicyMsController } from './set-renewal-policy/set-renewal-policy.ms-controller.js';
+import { SetIntegrityPolicyHandler } from './set-integrity-policy/set-integrity-policy.handler.js';
+import { SetIntegrityPolicyMsController } from './set-integrity-policy/set-integrity-policy.ms-controller.js';
+import { ReleaseQuarantineHandler } from './release-quarantine/release-quarantine.handler.js';
+import { ReleaseQuarantineMsController } from './release-quarantine/release-quarantine.ms-controller.js';
+import { HeartbeatHandler } from './monitor-integrity/heartbeat.handler.js';
+import { HeartbeatLedger } from './monitor-integrity/heartbeat-ledger.js';
+import { HeartbeatUplinkController } from './monitor-integrity/heartbeat.uplink-controller.js';
+import { RecordViolation } from './monitor-integrity/record-violation.js';
+import { SilentDevicesJob } from './monitor-integrity/silent-devices.job.js';
+import { IntegrityView } from './views/integrity.view.js';
 import { DeviceUplinksController } from './device-uplinks/device-uplinks.uplink-controller.js';
 import { UplinkKeyResolver } from './device-uplinks/uplink-key-resolver.js';
 import type { Downlinks } from './downlink-port/downlinks.js';
@@ -70,12 +80,14 @@ export class RegistryModule {
         ? { provide: DOWNLINKS, useValue: options.downlinks }
         : { provide: DOWNLINKS, useClass: NatsDownlinks },
     ];
-    const views = [DeviceByIdView, BatchSummaryView, EnrolmentKeyRequestsView];
+    const views = [DeviceByIdView, BatchSummaryView, EnrolmentKeyRequestsView, IntegrityView];
     return {
       module: RegistryModule,
       controllers: [
         DefineServerPolicyMsController,
         SetRenewalPolicyMsController,
+        SetIntegrityPolicyMsController,
+        ReleaseQuarantineMsController,
         CreateBatchMsController,
         ImportIdentitiesMsController,
         RequestEnrolmentKeysMsController,
@@ -95,6 +107,13 @@ export class RegistryModule {
         UplinkKeyResolver,
         DefineServerPolicyHandler,
         SetRenewalPolicyHandler,
+        SetIntegrityPolicyHandler,
+        ReleaseQuarantineHandler,
+        HeartbeatLedger,
+        RecordViolation,
+        HeartbeatHandler,
+        HeartbeatUplinkController,
+        SilentDevicesJob,
         CreateBatchHandler,
         ImportIdentitiesHandler,
         RequestEnrolmentKeysHandler,
@@ -118,6 +137,8 @@ export class RegistryModule {
         RevocationStepsReaction,
         UnansweredChallengesJob,
         IdentityChallengesJob,
+        HeartbeatUplinkController,
+        SilentDevicesJob,
       ],
     };
   }

@@ -13,11 +13,16 @@ export type IntegrityViolation = DataOf<typeof IntegrityViolationDetected>;
 /**
  * One device's integrity monitoring. `Monitored` until a violation whose action is `quarantine`
  * makes it `Quarantined`; an operator's release makes it `Monitored` again. A silence is recorded
- * once (`silenceSince`: the last heartbeat before it), however often the sweep finds it.
+ * once (`silenceSince`: the last heartbeat before it), however often the sweep finds it; so is a
+ * mismatch, until another measurement is reported or the device is released.
  */
-export type IntegrityState =
-  | { status: 'Monitored'; violations: number; silenceSince?: string }
-  | { status: 'Quarantined'; violations: number; silenceSince?: string; violationId: string };
+interface Seen {
+  violations: number;
+  silenceSince?: string;
+  /** The measurement of the last mismatch: the same one reported again is not a new violation. */
+  mismatch?: string;
+}
+export type IntegrityState = ({ status: 'Monitored' } & Seen) | ({ status: 'Quarantined'; violationId: string } & Seen);
 
 export type RecordViolationCommand = Command<'RecordViolation', IntegrityViolation>;
 export type ReleaseQuarantineCommand = Command<
@@ -39,6 +44,7 @@ export const integrityDecider: Decider<IntegrityCommand, IntegrityEvent, Integri
         const violation = command.data;
         // The same silence found again by a later sweep (or another instance): recorded already.
         if (violation.kind === 'heartbeat-missing' && violation.heartbeatAt === state.silenceSince) return [];
+        if (violation.kind === 'measurement-mismatch' && violation.observedMeasurement === state.mismatch) return [];
         const detected = decided(IntegrityViolationDetected, violation);
         if (violation.action !== 'quarantine' || state.status === 'Quarantined') return [detected];
         return [
@@ -62,12 +68,20 @@ export const integrityDecider: Decider<IntegrityCommand, IntegrityEvent, Integri
   evolve(state, event) {
     switch (event.type) {
       case 'IntegrityViolationDetected': {
-        const silenceSince = event.data.kind === 'heartbeat-missing' ? event.data.heartbeatAt : state.silenceSince;
-        return { ...state, violations: state.violations + 1, ...(silenceSince ? { silenceSince } : {}) };
+        const { kind, heartbeatAt, observedMeasurement } = event.data;
+        const silenceSince = kind === 'heartbeat-missing' ? heartbeatAt : state.silenceSince;
+        const mismatch = kind === 'measurement-mismatch' ? observedMeasurement : state.mismatch;
+        return {
+          ...state,
+          violations: state.violations + 1,
+          ...(silenceSince ? { silenceSince } : {}),
+          ...(mismatch ? { mismatch } : {}),
+        };
       }
       case 'DeviceQuarantined':
         return { ...state, status: 'Quarantined', violationId: event.data.violationId };
       case 'DeviceQuarantineReleased': {
+        // A release forgets the mismatch: the same measurement reported after it is a violation again.
         const { violations, silenceSince } = state;
         return { status: 'Monitored', violations, ...(silenceSince ? { silenceSince } : {}) };
       }

@@ -58,6 +58,12 @@ describe('integrity decider', () => {
         .then([detected(silence('2026-01-01T00:05:00.000Z', 'v-s2'))]));
 
     it('has nothing to release', () => spec.given([]).when(release).then([]));
+
+    it('records the same tampered measurement once', () =>
+      spec
+        .given([detected(mismatch('alert'))])
+        .when(record(mismatch('alert', 'v-2')))
+        .then([]));
   });
 
   describe('when quarantined', () => {
@@ -66,15 +72,21 @@ describe('integrity decider', () => {
     it('records a further violation without quarantining twice', () =>
       spec
         .given(given)
-        .when(record(mismatch('quarantine', 'v-2')))
-        .then([detected(mismatch('quarantine', 'v-2'))]));
+        .when(record({ ...mismatch('quarantine', 'v-2'), kind: 'counter-regression' }))
+        .then([detected({ ...mismatch('quarantine', 'v-2'), kind: 'counter-regression' })]));
 
     it('is released by an operator', () => spec.given(given).when(release).then([released]));
 
-    it('can be quarantined again once released', () =>
+    it('records the same mismatch again once released', () =>
       spec
         .given([...given, released])
         .when(record(mismatch('quarantine', 'v-3')))
         .then([detected(mismatch('quarantine', 'v-3')), quarantined('v-3')]));
+
+    it('can be quarantined again once released', () =>
+      spec
+        .given([...given, released])
+        .when(record({ ...silence('2026-01-01T00:01:00.000Z', 'v-4'), action: 'quarantine' }))
+        .then([detected({ ...silence('2026-01-01T00:01:00.000Z', 'v-4'), action: 'quarantine' }), quarantined('v-4')]));
   });
 });

@@ -1,11 +1,16 @@
 import {
+  IntegrityPolicyDefined,
   RenewalPolicyDefined,
+  defaultHeartbeatPeriodSeconds,
+  defaultIntegrityAction,
+  defaultMissedPeriods,
   ServerPolicyDefined,
   defaultRenewAtShare,
   defaultRenewalJitterShare,
   type CommandOf,
   type DataOf,
   type EventOf,
+  type SetIntegrityPolicy,
   type SetRenewalPolicy,
 } from '@tunnelkey/contracts';
 import type { Command, Decider } from '@tunnelkey/eventstore';
@@ -14,10 +19,11 @@ import { decided, sameContent } from './decided.js';
 
 export type ServerPolicy = DataOf<typeof ServerPolicyDefined>;
 export type RenewalPolicy = DataOf<typeof RenewalPolicyDefined>;
+export type IntegrityPolicy = DataOf<typeof IntegrityPolicyDefined>;
 
 export type PolicyState =
   | { status: 'Undefined' }
-  | { status: 'Defined'; policy: ServerPolicy; renewal?: RenewalPolicy };
+  | { status: 'Defined'; policy: ServerPolicy; renewal?: RenewalPolicy; integrity?: IntegrityPolicy };
 
 export type DefineServerPolicyCommand = Command<'DefineServerPolicy', ServerPolicy>;
 /** The renewal settings asked for; absent shares take the defaults (2/3, 0.1), an absent lifetime the policy's days. */
@@ -25,8 +31,16 @@ export type SetRenewalPolicyCommand = Command<
   'SetRenewalPolicy',
   Omit<CommandOf<typeof SetRenewalPolicy>, 'commandId' | 'correlationId' | 'actor'>
 >;
-export type PolicyCommand = DefineServerPolicyCommand | SetRenewalPolicyCommand;
-export type PolicyEvent = EventOf<typeof ServerPolicyDefined> | EventOf<typeof RenewalPolicyDefined>;
+/** Integrity monitoring asked for; absent fields take the defaults (60 s, 1.5 periods, alert). */
+export type SetIntegrityPolicyCommand = Command<
+  'SetIntegrityPolicy',
+  Omit<CommandOf<typeof SetIntegrityPolicy>, 'commandId' | 'correlationId' | 'actor'>
+>;
+export type PolicyCommand = DefineServerPolicyCommand | SetRenewalPolicyCommand | SetIntegrityPolicyCommand;
+export type PolicyEvent =
+  | EventOf<typeof ServerPolicyDefined>
+  | EventOf<typeof RenewalPolicyDefined>
+  | EventOf<typeof IntegrityPolicyDefined>;
 
 /** A server policy: the targets, topic rights and certificate lifetime a batch is bound to. */
 export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
@@ -57,6 +71,18 @@ export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
         if (state.renewal && sameContent(state.renewal, renewal)) return [];
         return [decided(RenewalPolicyDefined, renewal)];
       }
+      case 'SetIntegrityPolicy': {
+        const { policyId } = command.data;
+        if (state.status === 'Undefined') throw notFound(`server policy ${policyId}`, { policyId });
+        const integrity: IntegrityPolicy = {
+          policyId,
+          heartbeatPeriodSeconds: command.data.heartbeatPeriodSeconds ?? defaultHeartbeatPeriodSeconds,
+          missedPeriods: command.data.missedPeriods ?? defaultMissedPeriods,
+          action: command.data.action ?? defaultIntegrityAction,
+        };
+        if (state.integrity && sameContent(state.integrity, integrity)) return [];
+        return [decided(IntegrityPolicyDefined, integrity)];
+      }
       default: {
         const unknown: never = command;
         throw new TypeError(`unknown policy command ${String((unknown as Command).type)}`);
@@ -70,6 +96,8 @@ export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
         return { status: 'Defined', policy: event.data };
       case 'RenewalPolicyDefined':
         return state.status === 'Defined' ? { ...state, renewal: event.data } : state;
+      case 'IntegrityPolicyDefined':
+        return state.status === 'Defined' ? { ...state, integrity: event.data } : state;
       default: {
         const unknown: never = event;
         return unknown;

@@ -4,6 +4,7 @@ import {
   policyDecider,
   type DefineServerPolicyCommand,
   type ServerPolicy,
+  type SetIntegrityPolicyCommand,
   type SetRenewalPolicyCommand,
 } from './policy.decider.js';
 
@@ -84,6 +85,42 @@ describe('server policy renewal settings', () => {
     it('treats the settings in force as a retry', () =>
       spec
         .given([defined(policy), renewal({ policyId: 'fridges', renewAtShare: 2 / 3, jitterShare: 0.1 })])
+        .when(set({ policyId: 'fridges' }))
+        .thenNothingHappened());
+  });
+});
+
+describe('server policy integrity monitoring', () => {
+  const set = (data: SetIntegrityPolicyCommand['data']): SetIntegrityPolicyCommand => ({
+    type: 'SetIntegrityPolicy',
+    data,
+    metadata,
+  });
+  const integrity = (data: Record<string, unknown>) => ({ type: 'IntegrityPolicyDefined', version: 1, data });
+  const defaults = { policyId: 'fridges', heartbeatPeriodSeconds: 60, missedPeriods: 1.5, action: 'alert' };
+
+  describe('when undefined', () => {
+    it('refuses: there is no policy to monitor under', () =>
+      spec
+        .given([])
+        .when(set({ policyId: 'fridges', action: 'quarantine' }))
+        .thenThrows((error) => error instanceof CommandRejected && error.reason === 'NOT_FOUND'));
+  });
+
+  describe('when defined', () => {
+    it('records the defaults (a heartbeat a minute, 1.5 periods of silence, alert only)', () =>
+      spec
+        .given([defined(policy)])
+        .when(set({ policyId: 'fridges' }))
+        .then([integrity(defaults)]));
+    it('records a quarantine policy with a 10 s period', () =>
+      spec
+        .given([defined(policy)])
+        .when(set({ policyId: 'fridges', heartbeatPeriodSeconds: 10, action: 'quarantine' }))
+        .then([integrity({ ...defaults, heartbeatPeriodSeconds: 10, action: 'quarantine' })]));
+    it('treats the settings in force as a retry', () =>
+      spec
+        .given([defined(policy), integrity(defaults)])
         .when(set({ policyId: 'fridges' }))
         .thenNothingHappened());
   });

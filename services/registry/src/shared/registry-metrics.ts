@@ -10,6 +10,7 @@ export class RegistryMetrics {
   readonly deviceMessages: Counter<'kind' | 'outcome'>;
   readonly challengesIssued: Counter;
   readonly uplinksDropped: Counter<'reason'>;
+  readonly heartbeats: Counter<'outcome'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     this.importRows = new Counter({
@@ -34,6 +35,12 @@ export class RegistryMetrics {
       name: 'registry_uplinks_dropped_total',
       help: 'Device messages dropped without an answer, by reason (rate-limited, unverified-<code>, hold-full)',
       labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.heartbeats = new Counter({
+      name: 'registry_heartbeats_total',
+      help: 'Device heartbeats, by outcome (accepted, violation, replayed, unmonitored, or the verifier refusal: bad-signature, stale, ...)',
+      labelNames: ['outcome'],
       registers: [registry],
     });
     this.challengesIssued = new Counter({

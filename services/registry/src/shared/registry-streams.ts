@@ -16,8 +16,17 @@ export const deviceStream = (deviceId: string): StreamRef => ({
   id: deviceId,
 });
 
-/** What the registry writes (registry) and reads (the CA's certificates, the revocation saga's steps). */
-export const registryContexts: readonly BoundedContext[] = ['registry', 'ca', 'revocation'];
+export const integrityStream = (deviceId: string): StreamRef => ({
+  context: 'registry',
+  aggregate: 'integrity',
+  id: deviceId,
+});
+
+/**
+ * What the registry writes (registry) and reads (the CA's certificates, the revocation saga's
+ * steps, the releases OTA installed: what integrity monitoring expects a device to report).
+ */
+export const registryContexts: readonly BoundedContext[] = ['registry', 'ca', 'revocation', 'ota'];
 
 /**
  * Makes sure the streams the registry uses exist, once per process, before a view rebuilds or a
