@@ -97,3 +97,9 @@ export {
 export { DeviceMqttLink, type ConnectFailure, type LinkState, type MqttLinkEvent } from './mqtt/device-mqtt-link.js';
 export { deviceTlsIdentity, type DeviceTlsIdentity } from './mqtt/device-tls-identity.js';
 export { FridgeTelemetry, type FridgeReading } from './mqtt/fridge-telemetry.js';
+export {
+  FleetHeartbeats,
+  integrityFaults,
+  type HeartbeatStats,
+  type IntegrityFault,
+} from './integrity/fleet-heartbeats.js';

@@ -16,6 +16,7 @@ import { attestEnrolmentKey, type ManufacturerKey } from '../simulated-device/ma
 import { planFirmwareFaults, type FirmwareFault, type FirmwareFaultCounts } from '../firmware/firmware-faults.js';
 import type { FirmwareUpdaterOptions } from '../firmware/firmware-updater.js';
 import { SharedSignatureChecks } from '../firmware/shared-signature-checks.js';
+import { FleetHeartbeats } from '../integrity/fleet-heartbeats.js';
 
 export interface FleetOptions {
   /** The bus. Without it the fleet is offline-only (benchmarks, unit tests): nothing is sent or received. */
@@ -105,6 +106,8 @@ export interface Fleet {
   startTelemetry(): void;
   /** Closes every MQTT session (devices stop reconnecting). */
   disconnect(): Promise<void>;
+  /** Integrity monitoring: heartbeats every period (`heartbeats.start(ms)`) and the integrity faults (`inject`). */
+  readonly heartbeats: FleetHeartbeats;
   /** Unsubscribes, closes MQTT sessions and waits for in-flight work. Leaves the NATS connection to its owner. */
   stop(): Promise<void>;
 }
@@ -147,9 +150,14 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     ...(options.ageYears === undefined ? {} : { ageYears: options.ageYears }),
     ...(options.voltageDelta === undefined ? {} : { voltageDelta: options.voltageDelta }),
   };
+  /** Filled once the devices exist: the heartbeats keep each device's last one (a replay fault sends it again). */
+  const heartbeatTap: { heartbeats?: FleetHeartbeats } = {};
   const transport: DeviceTransport = {
     publish: (subject, data) => {
       nats?.publish(subject, data);
+      const { heartbeats } = heartbeatTap;
+      const parts = heartbeats && subject.endsWith('.heartbeat') ? parseDeviceSubject(subject, namespace) : undefined;
+      if (parts) heartbeats?.sent(parts.deviceId, subject, data);
     },
   };
   const hardwareThreads = options.hardwareThreads ?? 0;
@@ -223,6 +231,22 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     throw error;
   }
 
+  const fleetHeartbeats = new FleetHeartbeats({
+    devices: () => byId.values(),
+    device: (deviceId) => byId.get(deviceId),
+    limiter,
+    publish: (subject, data) => nats?.publish(subject, data),
+    cloneOptions: () => ({
+      transport,
+      namespace,
+      conditions: { ...conditions },
+      ...(platformKey ? { platformKey } : {}),
+      ...(hardware ? { hardware } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    }),
+  });
+  heartbeatTap.heartbeats = fleetHeartbeats;
+
   const disconnect = async () => {
     const closing = mqtt;
     mqtt = undefined;
@@ -288,7 +312,9 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     stopTelemetry: () => mqtt?.stopTelemetry(),
     startTelemetry: () => mqtt?.startTelemetry(),
     disconnect,
+    heartbeats: fleetHeartbeats,
     async stop() {
+      fleetHeartbeats.stop();
       await disconnect();
       if (subscription) {
         const sub = subscription;

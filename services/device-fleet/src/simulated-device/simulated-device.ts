@@ -8,6 +8,7 @@ import {
   CsrRequestMessage,
   EnrolmentKeyReportMessage,
   EnrolmentKeyRequestMessage,
+  HeartbeatMessage,
   FirmwareKeysRequestMessage,
   IdentityChallengeMessage,
   IdentityResponseMessage,
@@ -52,7 +53,7 @@ import {
 import type { DeviceHardware } from '../hardware/device-hardware-pool.js';
 import { judgeDeliveredCertificate } from './certificate-acceptance.js';
 import { keyIdCertifiedBy } from './certificate-switch.js';
-import type { DeviceFlash } from './device-flash.js';
+import { parseFlash, serialiseFlash, type DeviceFlash } from './device-flash.js';
 import { DeviceJournal, type DeviceObservation, type DeviceObserver } from './device-observation.js';
 import { firmwareImage, firmwareMeasurement, measureFirmware, tamperedFirmwareImage } from './firmware-image.js';
 import { isDeviceKeyId, keyContextOf, type DeviceKeyId } from './key-ids.js';
@@ -141,6 +142,7 @@ export class SimulatedDevice {
   #progress = 0;
   #keyFailed = false;
   #platformSpki: Uint8Array | undefined;
+  #bootedAt: Date;
 
   constructor(silicon: PufDevice, flash: DeviceFlash, options: SimulatedDeviceOptions) {
     this.#silicon = silicon;
@@ -148,6 +150,7 @@ export class SimulatedDevice {
     this.#options = options;
     this.#clock = options.clock ?? (() => new Date());
     this.conditions = options.conditions ?? {};
+    this.#bootedAt = this.#clock();
     this.firmware = new FirmwareUpdater(this.#firmwareBindings(), options.firmwareUpdates);
   }
 
@@ -194,6 +197,7 @@ export class SimulatedDevice {
 
   /** Boot: the boot ROM measures the image that runs (released image of the flash's version by default). */
   boot(image?: Uint8Array): void {
+    this.#bootedAt = this.#clock();
     this.flash.firmware.measurement = image ? measureFirmware(image) : firmwareMeasurement(this.flash.firmware.version);
   }
 
@@ -208,6 +212,14 @@ export class SimulatedDevice {
   /** A tampered image runs: its measurement no longer matches the release. */
   tamperFirmware(): void {
     this.boot(tamperedFirmwareImage(this.flash.firmware.version));
+  }
+
+  /**
+   * A clone: another device answering with this one's identity (its silicon copied, its flash as it
+   * is now). Both derive the same keys; their counters go their own ways from here.
+   */
+  clone(options: SimulatedDeviceOptions): SimulatedDevice {
+    return new SimulatedDevice(this.#silicon, parseFlash(serialiseFlash(this.flash)), options);
   }
 
   /** Flash corruption or an attacker editing the helper data: the fuzzy extractor must then refuse. */
@@ -299,6 +311,31 @@ export class SimulatedDevice {
       if (error instanceof DeviceKeyUnavailableError) return false;
       throw error;
     }
+  }
+
+  /**
+   * Integrity monitoring: what it booted (the boot ROM's measurement) and how long it has been up,
+   * signed by the enrolment key under the next uplink counter. False when offline or the key is unavailable.
+   */
+  heartbeat(): Promise<boolean> {
+    return this.#serialised(async () => {
+      if (!this.online) return false;
+      const { measurement, version } = this.flash.firmware;
+      const uptimeSeconds = Math.max(0, Math.floor((this.#clock().getTime() - this.#bootedAt.getTime()) / 1000));
+      try {
+        await this.withKeys(['enrolment'], (keys) =>
+          this.#send(
+            HeartbeatMessage,
+            { firmwareMeasurement: measurement, firmwareVersion: version, uptimeSeconds },
+            keys.get('enrolment')!.privateKey,
+          ),
+        );
+      } catch (error) {
+        if (error instanceof DeviceKeyUnavailableError) return false;
+        throw error;
+      }
+      return true;
+    });
   }
 
   /** Sends a CSR for one of its keys on its own initiative (e.g. renewal); returns the request id. */
