@@ -1,0 +1,427 @@
+/**
+ * `npm run bench:api`: the gateway's read side under load. The read models hold API_DEVICES
+ * devices (10,000) and one of them API_TELEMETRY_EVENTS telemetry reports (10,000); then `wrk`
+ * (Debian's package) sends the list, detail and history queries, and /health as the ceiling (the
+ * same server, the same HTTP stack, no read model), each for API_SECONDS (10 s) with API_CLIENTS
+ * (50) connections, and prints p50/p99 and requests/s per route next to the targets.
+ *
+ * The read models are filled by appending generated events straight into a fresh namespace's
+ * streams (not by running the fleet): every device imported, verified, certified, onboarded,
+ * connected and reporting once, as the services would have recorded them, so the gateway rebuilds
+ * its views from a real JetStream log at start like in production. Detail requests pick a device at
+ * random (a Lua script per route), list requests a page at random.
+ *
+ * Also printed: the rebuild time, the gateway process's heap with its views full, and one read of
+ * the busy device's log (what GET .../history did before it had a read model).
+ */
+import 'reflect-metadata';
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  BatchCreated,
+  CertificateIssued,
+  DeviceCertified,
+  DeviceConnected,
+  DeviceIdentityImported,
+  DeviceOnboarded,
+  IdentityVerified,
+  TelemetryReceived,
+  type EventDefinition,
+  type DataOf,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
+import { mapBounded } from '@tunnelkey/concurrency';
+import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
+import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
+import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
+import { pino } from 'pino';
+import { MissingPrerequisiteError, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
+import { ProgressBar } from '../support/progress-bar.js';
+
+const run = promisify(execFile);
+const log = (line = '') => process.stderr.write(`${line}\n`);
+const size = (name: string, fallback: number): number => {
+  const n = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+  return n;
+};
+
+const devices = size('API_DEVICES', 10_000);
+const telemetryEvents = size('API_TELEMETRY_EVENTS', 10_000);
+const seconds = size('API_SECONDS', 10);
+const clients = size('API_CLIENTS', 50);
+const batchId = 'bench-batch';
+const targetId = 'bench-broker';
+const busyDevice = 'd-busy';
+const deviceIdOf = (i: number) => `d-${String(i).padStart(6, '0')}`;
+
+/** A root and an issuing CA made by openssl: real PEMs, so the detail route parses a real chain. */
+async function certificates(dir: string): Promise<{ leaf: string; chain: string[] }> {
+  const make = async (name: string, subject: string, issuer?: string) => {
+    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, `${name}.key`)]);
+    const args = issuer
+      ? ['req', '-new', '-key', join(dir, `${name}.key`), '-subj', subject, '-out', join(dir, `${name}.csr`)]
+      : ['req', '-new', '-x509', '-days', '30', '-key', join(dir, `${name}.key`), '-subj', subject];
+    if (!issuer) {
+      await run('openssl', [...args, '-out', join(dir, `${name}.pem`)]);
+      return;
+    }
+    await run('openssl', args);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-days',
+      '30',
+      '-in',
+      join(dir, `${name}.csr`),
+      '-CA',
+      join(dir, `${issuer}.pem`),
+      '-CAkey',
+      join(dir, `${issuer}.key`),
+      '-CAcreateserial',
+      '-out',
+      join(dir, `${name}.pem`),
+    ]);
+  };
+  try {
+    await make('root', '/CN=bench root/O=tunnelkey');
+    await make('issuing', '/CN=bench issuing/O=tunnelkey', 'root');
+    await make('leaf', '/CN=d-bench/O=tunnelkey', 'issuing');
+  } catch (error) {
+    throw new MissingPrerequisiteError('openssl failed', 'sudo apt-get install -y openssl', { cause: error });
+  }
+  const pem = (name: string) => readFile(join(dir, `${name}.pem`), 'utf8');
+  return { leaf: await pem('leaf'), chain: [await pem('issuing'), await pem('root')] };
+}
+
+let clock = Date.UTC(2026, 0, 1);
+function event<E extends EventDefinition>(definition: E, aggregateId: string, data: DataOf<E>): EventEnvelope {
+  const id = randomUUID();
+  clock += 1;
+  return definition.create({
+    id,
+    aggregateId,
+    occurredAt: new Date(clock).toISOString(),
+    causationId: `bench-${id}`,
+    correlationId: 'bench-api',
+    data,
+  });
+}
+
+const hex = (n: number, length: number) => n.toString(16).padStart(length, '0').slice(-length);
+
+function telemetry(deviceId: string, report: number) {
+  const at = new Date(Date.UTC(2026, 0, 2) + report * 1000).toISOString();
+  return event(TelemetryReceived, deviceId, {
+    deviceId,
+    targetId,
+    kind: report === 1 ? 'first' : 'periodic',
+    messagesTotal: report,
+    bytesTotal: report * 64,
+    messagesInWindow: 1,
+    windowStart: at,
+    firstMessageAt: new Date(Date.UTC(2026, 0, 2)).toISOString(),
+    lastMessageAt: at,
+    lastTopic: `devices/${deviceId}/telemetry`,
+  });
+}
+
+/** One device's life as the services record it: three streams, seven events. */
+function lifeOf(deviceId: string, i: number, pems: { leaf: string; chain: string[] }) {
+  const digest = hex(i, 8).repeat(8);
+  const serial = hex(i + 1, 32);
+  return {
+    registry: [
+      event(DeviceIdentityImported, deviceId, {
+        deviceId,
+        batchId,
+        importId: 'bench-import',
+        source: 'json',
+        enrolmentPublicKey: Buffer.from(`spki-${deviceId}`).toString('base64'),
+        enrolmentKeyDigest: digest,
+      }),
+      event(IdentityVerified, deviceId, {
+        deviceId,
+        challengeId: `ch-${i}`,
+        nonceDigest: digest,
+        enrolmentKeyDigest: digest,
+      }),
+      event(DeviceCertified, deviceId, {
+        deviceId,
+        authorityId: 'bench-issuing',
+        serialNumber: serial,
+        fingerprintSha256: digest,
+        notAfter: '2027-01-01T00:00:00.000Z',
+      }),
+    ],
+    ca: [
+      event(CertificateIssued, deviceId, {
+        deviceId,
+        requestId: `csr-${i}`,
+        authorityId: 'bench-issuing',
+        serialNumber: serial,
+        subject: `CN=${deviceId},O=tunnelkey`,
+        issuer: 'CN=bench issuing,O=tunnelkey',
+        notBefore: '2026-01-01T00:00:00.000Z',
+        notAfter: '2027-01-01T00:00:00.000Z',
+        fingerprintSha256: digest,
+        publicKeyDigest: digest,
+        keyId: 'tls-0',
+        certificatePem: pems.leaf,
+        chainPem: pems.chain,
+      }),
+    ],
+    onboarding: [
+      event(DeviceOnboarded, deviceId, {
+        deviceId,
+        targetId,
+        batchId,
+        policyId: 'bench-policy',
+        clientId: deviceId,
+        roleName: 'bench-role',
+        topicPrefix: `devices/${deviceId}`,
+      }),
+      event(DeviceConnected, deviceId, {
+        deviceId,
+        targetId,
+        clientId: deviceId,
+        connectedAt: new Date(clock).toISOString(),
+        tlsProtocol: 'TLSv1.3',
+        cipher: 'TLS_AES_128_GCM_SHA256',
+      }),
+      telemetry(deviceId, 1),
+    ],
+  };
+}
+
+async function fill(store: JetStreamEventStore, pems: { leaf: string; chain: string[] }): Promise<number> {
+  await store.ensureStreams(['registry', 'ca', 'onboarding']);
+  const append = (context: 'registry' | 'ca' | 'onboarding', id: string, events: EventEnvelope[]) =>
+    store.append({ context, aggregate: 'device', id }, events, { expectedVersion: 'any', messageId: randomUUID() });
+  await store.append(
+    { context: 'registry', aggregate: 'batch', id: batchId },
+    [
+      event(BatchCreated, batchId, {
+        batchId,
+        name: 'bench:api',
+        policyId: 'bench-policy',
+        ownerId: 'bench-owner',
+        expectedSize: devices + 1,
+      }),
+    ],
+    { expectedVersion: 'any', messageId: randomUUID() },
+  );
+  const bar = new ProgressBar('appending generated events (not timed)');
+  const ids = [busyDevice, ...Array.from({ length: devices - 1 }, (_, i) => deviceIdOf(i + 1))];
+  let appended = 0;
+  let done = 0;
+  await mapBounded(ids, 64, async (deviceId, i) => {
+    const life = lifeOf(deviceId, i, pems);
+    await append('registry', deviceId, life.registry);
+    await append('ca', deviceId, life.ca);
+    await append('onboarding', deviceId, life.onboarding);
+    appended += 7;
+    bar.update(++done, ids.length + telemetryEvents / 100);
+  });
+  // The busy device's further reports, in order on its one subject.
+  for (let report = 2; report <= telemetryEvents; report += 100) {
+    const reports = [];
+    for (let r = report; r < Math.min(report + 100, telemetryEvents + 1); r++) reports.push(telemetry(busyDevice, r));
+    await append('onboarding', busyDevice, reports);
+    appended += reports.length;
+    bar.update(++done, ids.length + telemetryEvents / 100);
+  }
+  bar.finish();
+  return appended + 1;
+}
+
+interface Measured {
+  route: string;
+  p50: number;
+  p99: number;
+  rate: number;
+  errors: number;
+}
+
+/** wrk's `--latency` distribution and rate; milliseconds. */
+export function parseWrk(output: string): { p50: number; p99: number; rate: number; errors: number } {
+  const ms = (value: string, unit: string) => Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN);
+  const at = (p: string) => {
+    const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(output);
+    return m ? ms(m[1]!, m[2]!) : NaN;
+  };
+  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const errors = non2xx + (socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
+  return { p50: at('50'), p99: at('99'), rate, errors };
+}
+
+async function wrk(url: string, token: string, script: string, dir: string, route: string): Promise<Measured> {
+  const file = join(dir, `${route.replace(/\W+/g, '-')}.lua`);
+  await writeFile(file, script);
+  const args = [
+    '-t1',
+    `-c${clients}`,
+    `-d${seconds}s`,
+    '--latency',
+    '-s',
+    file,
+    '-H',
+    `Authorization: Bearer ${token}`,
+    url,
+  ];
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.once('error', (error) =>
+      reject(new MissingPrerequisiteError('cannot start wrk', 'sudo apt-get install -y wrk', { cause: error })),
+    );
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}:\n${text}`))));
+  });
+  return { route, ...parseWrk(output) };
+}
+
+/** A wrk script whose every request is `path()` (Lua), so each request may ask for another device or page. */
+const pathScript = (lua: string) =>
+  `math.randomseed(42)\nrequest = function()\n  return wrk.format(nil, ${lua})\nend\n`;
+
+async function main(): Promise<void> {
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  let nats: NatsServer | undefined;
+  let fixture: NatsFixture | undefined;
+  let gateway: RunningGateway | undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'tk-bench-api-'));
+  const stopAll = async () => {
+    await gateway?.stop().catch(() => undefined);
+    await fixture?.teardown().catch(() => undefined);
+    await nats?.stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await run('wrk', ['--version']).catch((error: { code?: string }) => {
+      if (error.code === 'ENOENT')
+        throw new MissingPrerequisiteError('wrk is not installed', 'sudo apt-get install -y wrk', { cause: error });
+    });
+    nats = await useOrStartNats(log);
+    fixture = natsFixture({ url: nats.url, prefix: 'benchapi' });
+    await fixture.setup();
+    const namespace = fixture.namespace;
+    log(
+      `bench:api — ${devices} devices in the read models, one with ${telemetryEvents} telemetry reports; wrk ${clients} connections, ${seconds} s per route`,
+    );
+    const store = new JetStreamEventStore(fixture.nc, { namespace, logger });
+    const pems = await certificates(dir);
+    const filled = Date.now();
+    const appended = await fill(store, pems);
+    log(`appended ${appended} events in ${((Date.now() - filled) / 1000).toFixed(1)} s`);
+
+    const logRead = Date.now();
+    const fromLog = await store.read({ context: 'onboarding', aggregate: 'device', id: busyDevice });
+    const logReadMs = Date.now() - logRead;
+    log(`before: the busy device's onboarding events read from the log: ${fromLog.events.length} in ${logReadMs} ms`);
+
+    const adminToken = `bench-admin-${randomUUID()}`;
+    const started = Date.now();
+    gateway = await startGateway({
+      nats: fixture.nc,
+      namespace,
+      httpPort: 0,
+      adminToken,
+      // The bench measures the read side, not the per-token limit that protects it.
+      rateLimit: 1_000_000,
+      logger,
+      announce: () => undefined,
+    });
+    const rebuildMs = Date.now() - started;
+    (globalThis as { gc?: () => void }).gc?.();
+    const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+    log(
+      `gateway ready (read models rebuilt from the log) in ${(rebuildMs / 1000).toFixed(1)} s; heap ${heapMb.toFixed(0)} MB`,
+    );
+
+    const url = gateway.url;
+    const check = await fetch(`${url}/api/devices/${busyDevice}/history`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    const busy = (await check.json()) as { total: number; events: { type: string; reports?: number }[] };
+    const folded = busy.events.find((e) => e.type === 'TelemetryReceived')?.reports;
+    if (check.status !== 200 || folded !== telemetryEvents)
+      throw new Error(`the busy device's history is not what was appended: ${check.status}, ${folded} reports`);
+
+    const routes: [string, string][] = [
+      ['GET /health (ceiling)', pathScript('"/health"')],
+      [
+        'GET /api/devices (a page of 50)',
+        pathScript(`"/api/devices?limit=50&offset=" .. math.random(0, ${devices - 50})`),
+      ],
+      [
+        'GET /api/devices?state=Onboarded',
+        pathScript(`"/api/devices?state=Onboarded&limit=50&offset=" .. math.random(0, ${devices - 50})`),
+      ],
+      [
+        'GET /api/devices/{id}',
+        pathScript(`"/api/devices/d-" .. string.format("%06d", math.random(1, ${devices - 1}))`),
+      ],
+      [
+        'GET /api/devices/{id}/history',
+        pathScript(`"/api/devices/d-" .. string.format("%06d", math.random(1, ${devices - 1})) .. "/history"`),
+      ],
+      [
+        `GET /api/devices/{busy}/history (${telemetryEvents} reports)`,
+        pathScript(`"/api/devices/${busyDevice}/history"`),
+      ],
+    ];
+    const load = loadavg();
+    const results: Measured[] = [];
+    for (const [route, script] of routes) {
+      log(`wrk: ${route}`);
+      results.push(await wrk(url, adminToken, script, dir, route));
+    }
+    const after = loadavg();
+    const ceiling = results[0]!.rate;
+    const target = (route: string) =>
+      route.startsWith('GET /health')
+        ? ''
+        : route.includes('history')
+          ? 'p99 < 100 ms'
+          : 'p99 < 50 ms, rate >= 50 % of /health';
+    const met = (m: Measured) =>
+      m.route.startsWith('GET /health')
+        ? ''
+        : m.route.includes('history')
+          ? m.p99 < 100
+            ? 'met'
+            : 'MISSED'
+          : m.p99 < 50 && m.rate >= ceiling / 2
+            ? 'met'
+            : 'MISSED';
+    log('');
+    log(`| route | p50 ms | p99 ms | requests/s | of /health | errors | target | |`);
+    log(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
+    for (const m of results)
+      log(
+        `| ${m.route} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.rate.toFixed(0)} | ${((100 * m.rate) / ceiling).toFixed(0)} % | ${m.errors} | ${target(m.route)} | ${met(m)} |`,
+      );
+    log('');
+    log(
+      `${devices} devices, ${appended} events; rebuild ${(rebuildMs / 1000).toFixed(1)} s, heap ${heapMb.toFixed(0)} MB; ` +
+        `the busy device's log read ${logReadMs} ms (${fromLog.events.length} events); ${clients} connections, ${seconds} s per route; ` +
+        `load average ${load.map((l) => l.toFixed(2)).join(' ')} before, ${after.map((l) => l.toFixed(2)).join(' ')} after`,
+    );
+    if (results.some((m) => m.errors > 0)) process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof MissingPrerequisiteError) log(`bench:api: ${error.message}; install with: ${error.install}`);
+  else log(`bench:api failed: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+});
