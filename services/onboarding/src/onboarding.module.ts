@@ -22,6 +22,8 @@ import { OnboardDevicesHandler } from './onboard-devices/onboard-devices.handler
 import { RegisterTargetMsController } from './register-target/register-target.ms-controller.js';
 import { RegisterTargetHandler } from './register-target/register-target.handler.js';
 import { PublishedCrlsReaction } from './revoke-device/published-crls.reaction.js';
+import { IntegrityDecisionsReaction } from './quarantine-devices/integrity-decisions.reaction.js';
+import { QuarantineDevicesHandler } from './quarantine-devices/quarantine-devices.handler.js';
 import { RenewTargetCertificatesHandler } from './renew-target-certificates/renew-target-certificates.handler.js';
 import { RenewedCertificatesReaction } from './renew-target-certificates/renewed-certificates.reaction.js';
 import { RevokeDeviceHandler } from './revoke-device/revoke-device.handler.js';
@@ -134,6 +136,8 @@ export class OnboardingModule {
         TelemetryFlushJob,
         RevokeDeviceHandler,
         PublishedCrlsReaction,
+        QuarantineDevicesHandler,
+        IntegrityDecisionsReaction,
         RenewTargetCertificatesHandler,
         RenewedCertificatesReaction,
       ],

@@ -9,6 +9,7 @@ import {
   DeviceDisconnected,
   DeviceOnboarded,
   DeviceOnboardingFailed,
+  DeviceQuarantineEnforced,
   TelemetryReceived,
   type DataOf,
   type EventOf,
@@ -21,7 +22,8 @@ export type DeviceEvent =
   | EventOf<typeof DeviceDeprovisioned>
   | EventOf<typeof DeviceConnected>
   | EventOf<typeof DeviceDisconnected>
-  | EventOf<typeof TelemetryReceived>;
+  | EventOf<typeof TelemetryReceived>
+  | EventOf<typeof DeviceQuarantineEnforced>;
 
 export type DeviceCommand =
   | Command<'RecordOnboarded', DataOf<typeof DeviceOnboarded>>
@@ -29,13 +31,16 @@ export type DeviceCommand =
   | Command<'RecordDeprovisioned', DataOf<typeof DeviceDeprovisioned>>
   | Command<'RecordConnected', DataOf<typeof DeviceConnected>>
   | Command<'RecordDisconnected', DataOf<typeof DeviceDisconnected>>
-  | Command<'RecordTelemetry', DataOf<typeof TelemetryReceived>>;
+  | Command<'RecordTelemetry', DataOf<typeof TelemetryReceived>>
+  | Command<'RecordQuarantineEnforced', DataOf<typeof DeviceQuarantineEnforced>>;
 
 export interface DeviceOnTarget {
   onboarded?: DataOf<typeof DeviceOnboarded>;
   deprovisioned?: DataOf<typeof DeviceDeprovisioned>['reason'];
   connected: boolean;
   telemetry?: { messagesTotal: number; bytesTotal: number; firstMessageAt: string };
+  /** Restricted to its quarantine topic on this target (the last enforcement that did not fail). */
+  quarantined?: boolean;
 }
 
 export interface DeviceState {
@@ -82,6 +87,10 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         // Also after deprovisioning: the broker reports the dropped session a moment later.
         if (!target.connected) return [];
         return [event(DeviceDisconnected, command.data)];
+      case 'RecordQuarantineEnforced':
+        // Applied already (a redelivery), or a failure: a failure is recorded each time, for the operator.
+        if (!command.data.failed && (target.quarantined ?? false) === command.data.quarantined) return [];
+        return [event(DeviceQuarantineEnforced, command.data)];
       case 'RecordTelemetry': {
         if (!target.onboarded) return [];
         const seen = target.telemetry;
@@ -127,6 +136,8 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
             firstMessageAt: recorded.data.firstMessageAt,
           },
         });
+      case 'DeviceQuarantineEnforced':
+        return recorded.data.failed ? state : next({ quarantined: recorded.data.quarantined });
       default:
         return state;
     }
