@@ -22,7 +22,7 @@ if [ ! -s compose.env ]; then
   {
     echo "# docker compose --env-file .tunnelkey/compose/compose.env up --build"
     echo "TUNNELKEY_VERSION=$(node -p "require('$repo/package.json').version")"
-    for user in registry ca onboarding revocation gateway fleet ota; do
+    for user in registry ca onboarding revocation gateway broker_agent fleet ota; do
       # nats-server reads these as config values: a letter first, then letters and digits.
       echo "NATS_$(echo "$user" | tr a-z A-Z)_PASSWORD=p$(openssl rand -hex 24)"
     done

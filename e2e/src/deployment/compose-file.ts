@@ -48,7 +48,7 @@ export function readComposeFile(env: Record<string, string>): { compose: Compose
 /** The variables deploy/compose/prepare.sh writes to compose.env. */
 export function preparedVariables(): Record<string, string> {
   const script = readFileSync(join(repoRoot, 'deploy/compose/prepare.sh'), 'utf8');
-  const users = /for user in ([a-z ]+); do/.exec(script)![1]!.trim().split(/\s+/);
+  const users = /for user in ([a-z_ ]+); do/.exec(script)![1]!.trim().split(/\s+/);
   return {
     TUNNELKEY_VERSION: '0.1.0',
     TRUSTED_ROOT_SHA256: '',

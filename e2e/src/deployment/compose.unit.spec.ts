@@ -2,15 +2,15 @@
  * docker-compose.yml, without a Docker engine: read as Compose reads it, and checked against the
  * services themselves (commands the image dispatches, every variable one its service reads with a
  * value its configuration schema accepts, ports at the configured defaults, health checks), against
- * deploy/nats/nats.conf (NATS users) and deploy/mosquitto/mosquitto.conf (the files onboarding
- * shares with the broker), and against what deploy/compose/prepare.sh writes.
+ * deploy/nats/nats.conf (NATS users) and deploy/mosquitto/mosquitto.conf (the files the broker
+ * agent shares with the broker), and against what deploy/compose/prepare.sh writes.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { preparedVariables, readComposeFile, type ComposeService } from './compose-file.js';
 import { dispatchEntries, repoRoot } from './deployment-files.js';
-import { deployedServices, natsUsersOf, readsVariable } from './service-settings.js';
+import { deployedServices, natsUserOf, natsUsersOf, readsVariable } from './service-settings.js';
 
 const { compose, missing } = readComposeFile(preparedVariables());
 const tunnelkeyServices = Object.entries(compose.services).filter(([, s]) => s.image?.startsWith('tunnelkey:'));
@@ -49,11 +49,14 @@ describe('docker-compose.yml', () => {
       expect(() => settings.schema.read(env)).not.toThrow();
       // The gateway's port falls back on HTTP_PORT, as every other service reads it.
       expect({ name, port: env.HTTP_PORT }).toEqual({ name, port: String(settings.port) });
-      const published = name === 'onboarding' ? compose.services.mosquitto!.ports : s.ports;
-      expect(published).toContain(`${settings.port}:${settings.port}`);
+      expect(s.ports).toContain(`${settings.port}:${settings.port}`);
       expect(s.healthcheck?.test).toEqual(['CMD', 'tunnelkey', 'healthcheck']);
       for (const [variable, path] of Object.entries(env).filter(([v]) => v.endsWith('_FILE'))) {
-        expect({ name, variable, mounted: mountsOf(s).some((m) => m.target === path) }).toEqual({
+        expect({
+          name,
+          variable,
+          mounted: mountsOf(s).some((m) => m.target === path || path.startsWith(`${m.target}/`)),
+        }).toEqual({
           name,
           variable,
           mounted: true,
@@ -87,48 +90,59 @@ describe('docker-compose.yml', () => {
     const passwords = preparedVariables();
     for (const [name, s] of tunnelkeyServices) {
       const user = s.environment?.NATS_USER;
-      expect({ name, user }).toEqual({ name, user: name });
-      expect(s.environment?.NATS_PASSWORD).toBe(passwords[`NATS_${name.toUpperCase()}_PASSWORD`]);
+      expect({ name, user }).toEqual({ name, user: natsUserOf(name) });
+      expect(s.environment?.NATS_PASSWORD).toBe(passwords[`NATS_${natsUserOf(name).toUpperCase()}_PASSWORD`]);
       expect(s.environment?.NATS_URL).toBe('tls://nats:4222');
       // The OTA user is still a template in nats.conf: OTA starts only with its own profile.
-      if (!users.includes(name)) expect({ name, profiles: s.profiles }).toEqual({ name, profiles: ['ota'] });
+      if (!users.includes(natsUserOf(name)))
+        expect({ name, profiles: s.profiles }).toEqual({ name, profiles: ['ota'] });
     }
   });
 
-  it('runs onboarding beside the broker: its network, processes, user and the files mosquitto.conf names', () => {
-    const onboarding = compose.services.onboarding!;
+  it('runs the broker agent beside the broker: its processes, its user and the files mosquitto.conf names', () => {
+    const agent = compose.services['broker-agent']!;
     const mosquitto = compose.services.mosquitto!;
-    expect(onboarding.network_mode).toBe('service:mosquitto');
-    expect(onboarding.pid).toBe('service:mosquitto');
-    expect(onboarding.user).toBe('1883:1883'); // the user the broker drops to: a SIGHUP needs it
+    expect(agent.pid).toBe('service:mosquitto');
+    expect(agent.user).toBe('1883:1883'); // the user the broker drops to: a SIGHUP needs it
     expect(mountsOf(mosquitto)).toContainEqual({
       source: './deploy/mosquitto/mosquitto.conf',
       target: '/mosquitto/config/mosquitto.conf',
       readOnly: true,
     });
-    const { serverCaFile, ...bindings } = JSON.parse(onboarding.environment!.MOSQUITTO_BINDINGS!)['*'] as Record<
-      string,
-      string
-    >;
-    // The broker's server CA, which devices get to verify the broker: a file mounted into onboarding.
-    expect(mountsOf(onboarding).map((m) => m.target)).toContain(serverCaFile);
+    const config = deployedServices['broker-agent']!.schema.read(agent.environment ?? {}) as Record<string, unknown>;
     const confValue = (key: string) => new RegExp(`^${key} (.+)$`, 'm').exec(mosquittoConf)?.[1];
-    expect(bindings).toEqual({
+    const files = {
       caFile: confValue('cafile'),
       crlFile: confValue('crlfile'),
       aclFile: confValue('acl_file'),
       pidFile: confValue('pid_file'),
       logFile: confValue('log_dest file'),
-    });
-    // Each of those directories is one volume, mounted in both (onboarding writes only the trust files).
-    for (const file of Object.values(bindings)) {
-      const dir = file.slice(0, file.lastIndexOf('/'));
-      const ours = mountsOf(onboarding).find((m) => m.target === dir);
+    };
+    expect({ ...files, ...Object.fromEntries(Object.keys(files).map((k) => [k, config[k]])) }).toEqual(files);
+    // Each of those directories is one volume, mounted in both (the agent writes only the trust files).
+    for (const file of Object.values(files)) {
+      const dir = file!.slice(0, file!.lastIndexOf('/'));
+      const ours = mountsOf(agent).find((m) => m.target === dir);
       const broker = mountsOf(mosquitto).find((m) => m.target === dir);
       expect({ dir, ours: ours?.source }).toEqual({ dir, ours: broker?.source });
       expect({ dir, readOnly: ours!.readOnly }).toEqual({ dir, readOnly: dir !== '/mosquitto/trust' });
     }
-    expect(onboarding.depends_on?.mosquitto).toEqual({ condition: 'service_healthy' });
+    expect(agent.depends_on?.mosquitto).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('lets onboarding reach the broker over the network only: no broker file, process or network of its own', () => {
+    const onboarding = compose.services.onboarding!;
+    expect(onboarding.network_mode).toBeUndefined();
+    expect(onboarding.pid).toBeUndefined();
+    expect(mountsOf(onboarding).filter((m) => m.target.startsWith('/mosquitto'))).toEqual([]);
+    // The broker's server CA, which devices get to verify the broker: a file mounted into onboarding.
+    const serverCaFiles = Object.values(JSON.parse(onboarding.environment!.MOSQUITTO_SERVER_CA_FILES!) as object);
+    for (const file of serverCaFiles) expect(mountsOf(onboarding).map((m) => m.target)).toContain(file);
+    // The admin listener onboarding uses is TLS on the compose network, never published.
+    const admin = /^listener (\d+)\n((?:(?!listener).*\n)*)/m.exec(mosquittoConf.split(/^# Administration/m)[1] ?? '');
+    expect(admin?.[1]).toBe('8884');
+    expect(admin?.[2]).toMatch(/^certfile /m);
+    expect(compose.services.mosquitto!.ports).toEqual(['8883:8883']);
   });
 
   it('mounts only files of the repository or files deploy/compose/prepare.sh writes', () => {

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { dispatchEntries, repoRoot } from './deployment-files.js';
-import { deployedServices, natsUsersOf, natsUsersStillMissing, readsVariable } from './service-settings.js';
+import { deployedServices, natsUserOf, natsUsersOf, natsUsersStillMissing, readsVariable } from './service-settings.js';
 
 type K8sObject = {
   apiVersion: string;
@@ -195,11 +195,11 @@ describeWithKubectl('Kubernetes manifests (deploy/k8s)', () => {
       for (const { container, service } of tunnelkeyContainers) {
         const env = container.env as { name: string; value?: string; valueFrom?: any }[]; // eslint-disable-line @typescript-eslint/no-explicit-any
         const user = env.find((e) => e.name === 'NATS_USER')?.value;
-        expect(user).toBe(service);
+        expect(user).toBe(natsUserOf(service));
         expect(env.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom).toEqual({
-          secretKeyRef: { name: 'tunnelkey-nats-passwords', key: service },
+          secretKeyRef: { name: 'tunnelkey-nats-passwords', key: natsUserOf(service) },
         });
-        if (!users.includes(service)) missing.push(service);
+        if (!users.includes(natsUserOf(service))) missing.push(service);
       }
       expect(missing).toEqual(natsUsersStillMissing);
       const nats = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats')!;
@@ -239,36 +239,67 @@ describeWithKubectl('Kubernetes manifests (deploy/k8s)', () => {
       expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     });
 
-    it('runs onboarding beside its broker: one pod, shared trust files, one process namespace', () => {
+    it('runs the broker agent beside its broker: one pod, shared trust files, one process namespace, one user', () => {
       const broker = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'mosquitto')!;
       const pod = broker.spec.template.spec;
       expect(pod.shareProcessNamespace).toBe(true);
       expect(broker.spec.strategy).toEqual({ type: 'Recreate' });
       const names = (pod.containers as { name: string }[]).map((c) => c.name);
-      expect(names).toEqual(['mosquitto', 'onboarding']);
-      const [mosquitto, onboarding] = pod.containers;
+      expect(names).toEqual(['mosquitto', 'broker-agent']);
+      const [mosquitto, agent] = pod.containers;
       const mountOf = (c: { volumeMounts: { name: string; mountPath: string }[] }, path: string) =>
-        c.volumeMounts.find((m) => m.mountPath === path)?.name;
-      for (const dir of ['/mosquitto/trust', '/mosquitto/run', '/mosquitto/log']) {
-        expect(mountOf(onboarding, dir)).toBeDefined();
-        expect(mountOf(onboarding, dir)).toBe(mountOf(mosquitto, dir));
-      }
-      // Devices verify the broker with the CA of its server certificate: a file on one of onboarding's volumes.
-      const bindings = JSON.parse(
-        (onboarding.env as { name: string; value?: string }[]).find((e) => e.name === 'MOSQUITTO_BINDINGS')!.value!,
-      )['*'] as Record<string, string>;
-      const onboardingMounts = (onboarding.volumeMounts as { mountPath: string }[]).map((m) => m.mountPath);
-      for (const file of Object.values(bindings)) {
-        expect({ file, mounted: onboardingMounts.some((m) => file.startsWith(`${m}/`)) }).toEqual({
-          file,
-          mounted: true,
+        c.volumeMounts.find((m) => m.mountPath === path);
+      const mosquittoConf = readFileSync(join(repoRoot, 'deploy/mosquitto/mosquitto.conf'), 'utf8');
+      const confValue = (key: string) => new RegExp(`^${key} (.+)$`, 'm').exec(mosquittoConf)![1]!;
+      const env = Object.fromEntries((agent.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+      const files = deployedServices['broker-agent']!.schema.read(env) as Record<string, string>;
+      // The agent's files are the ones mosquitto.conf names, on the volumes the broker reads them from.
+      for (const [setting, key] of [
+        ['caFile', 'cafile'],
+        ['crlFile', 'crlfile'],
+        ['aclFile', 'acl_file'],
+        ['pidFile', 'pid_file'],
+        ['logFile', 'log_dest file'],
+      ]) {
+        const file = files[setting!]!;
+        expect({ setting, file }).toEqual({ setting, file: confValue(key!) });
+        const dir = file.slice(0, file.lastIndexOf('/'));
+        expect({ dir, volume: mountOf(agent, dir)?.name }).toEqual({ dir, volume: mountOf(mosquitto, dir)?.name });
+        // It writes the trust files only.
+        expect({ dir, readOnly: mountOf(agent, dir)?.readOnly === true }).toEqual({
+          dir,
+          readOnly: dir !== '/mosquitto/trust',
         });
       }
       // A signal (SIGHUP) needs the same user.
-      expect(onboarding.securityContext.runAsUser ?? pod.securityContext.runAsUser).toBe(pod.securityContext.runAsUser);
-      const mosquittoConf = readFileSync(join(repoRoot, 'deploy/mosquitto/mosquitto.conf'), 'utf8');
+      expect(agent.securityContext.runAsUser ?? pod.securityContext.runAsUser).toBe(pod.securityContext.runAsUser);
       const conf = [...configMaps.values()].find((m) => m.metadata.name.startsWith('mosquitto-config'))!;
       expect(conf.data['mosquitto.conf']).toBe(mosquittoConf);
+    });
+
+    it('lets onboarding reach its brokers over the network only: the admin listener, open to onboarding alone', () => {
+      const onboarding = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'onboarding')!;
+      const pod = onboarding.spec.template.spec;
+      expect(pod.shareProcessNamespace).toBeUndefined();
+      const mounts = (pod.containers[0].volumeMounts as { mountPath: string }[]).map((m) => m.mountPath);
+      expect(mounts.filter((m) => m.startsWith('/mosquitto'))).toEqual([]);
+      const env = pod.containers[0].env as { name: string; value?: string }[];
+      const serverCaFiles = JSON.parse(env.find((e) => e.name === 'MOSQUITTO_SERVER_CA_FILES')!.value!) as object;
+      for (const file of Object.values(serverCaFiles) as string[])
+        expect({ file, mounted: mounts.some((m) => file.startsWith(`${m}/`)) }).toEqual({ file, mounted: true });
+      const policy = (name: string) => objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!;
+      expect(policy('mosquitto-admin').spec.ingress).toEqual([
+        {
+          from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'onboarding' } } }],
+          ports: [{ protocol: 'TCP', port: 8884 }],
+        },
+      ]);
+      expect(policy('onboarding-to-brokers').spec.egress[0].ports).toEqual([{ protocol: 'TCP', port: 8884 }]);
+      const brokerService = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'mosquitto')!;
+      expect(brokerService.spec.ports.map((p: { port: number }) => p.port)).toEqual([8883, 8884]);
+      // Every http port a NetworkPolicy admits Prometheus to is one a service listens on, the agent's included.
+      const scraped = policy('metrics-scrape').spec.ingress[0].ports.map((p: { port: number }) => p.port);
+      expect(scraped).toEqual(expect.arrayContaining(Object.values(deployedServices).map((d) => d.port)));
     });
   });
 
@@ -277,7 +308,7 @@ describeWithKubectl('Kubernetes manifests (deploy/k8s)', () => {
     const replicas = Object.fromEntries(
       objects.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, o.spec.replicas as number]),
     );
-    expect(replicas).toEqual({ registry: 2, ca: 2, revocation: 2, ota: 2, gateway: 2, mosquitto: 1 });
+    expect(replicas).toEqual({ registry: 2, ca: 2, onboarding: 1, revocation: 2, ota: 2, gateway: 2, mosquitto: 1 });
     const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
     expect(hpa?.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'gateway' });
     const monitor = objects.find((o) => o.kind === 'ServiceMonitor')!;

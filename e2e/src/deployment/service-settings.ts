@@ -2,6 +2,7 @@
  * What each deployable command reads from its environment, from the services' own configuration
  * schemas: the deployment tests check the manifests and the compose file against it.
  */
+import { brokerAgentConfigSchema } from '@tunnelkey/broker-agent';
 import { caConfigSchema } from '@tunnelkey/ca';
 import { gatewayConfig } from '@tunnelkey/gateway';
 import { onboardingConfigSchema } from '@tunnelkey/onboarding';
@@ -34,7 +35,11 @@ export const deployedServices: Record<string, DeployedService> = {
   revocation: service(revocationConfigSchema),
   ota: service(otaConfigSchema),
   gateway: service(gatewayConfig, 'GATEWAY_PORT'),
+  'broker-agent': service(brokerAgentConfigSchema),
 };
+
+/** The NATS user a deployed service connects as: its name, `-` written `_` (nats.conf users, NATS_<USER>_PASSWORD). */
+export const natsUserOf = (service: string): string => service.replaceAll('-', '_');
 
 /**
  * Read outside the schemas, by every service: startService (HTTP_HOST default, METRICS_TOKEN,
@@ -66,7 +71,7 @@ export function natsUsersOf(conf: string): { users: string[]; passwordVariables:
     .filter((line) => !line.trim().startsWith('#'))
     .join('\n');
   return {
-    users: [...active.matchAll(/^\s*user:\s*([a-z-]+)\s*$/gm)].map((m) => m[1]!),
+    users: [...active.matchAll(/^\s*user:\s*([a-z_-]+)\s*$/gm)].map((m) => m[1]!),
     passwordVariables: [...active.matchAll(/password:\s*\$([A-Z_]+)/g)].map((m) => m[1]!),
   };
 }

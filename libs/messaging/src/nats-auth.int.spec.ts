@@ -191,6 +191,36 @@ describe('the production NATS configuration (deploy/nats/nats.conf)', () => {
     expect(received).toEqual([]);
   });
 
+  it("lets onboarding ask a broker's agent to install trust and hear its connections, and the agent do nothing else", async () => {
+    const agent = await as('broker_agent');
+    const onboarding = await as('onboarding');
+    // The agent answers installs (subjects of @tunnelkey/broker-link: broker-agent.<brokerId>.<what>).
+    agent.subscribe('broker-agent.broker-1.apply-trust', {
+      callback: (_e, msg) => msg.respond(JSON.stringify({ ok: true, reloadMs: 1 })),
+    });
+    await agent.flush();
+    const reply = await onboarding.request('broker-agent.broker-1.apply-trust', '{}', { timeout: 5_000 });
+    expect(reply.json()).toEqual({ ok: true, reloadMs: 1 });
+    const heard: string[] = [];
+    onboarding.subscribe('broker-agent.*.connections', { callback: (_e, msg) => void heard.push(msg.string()) });
+    await onboarding.flush();
+    agent.publish('broker-agent.broker-1.connections', '{"kind":"connected","clientId":"d-1"}');
+    await agent.flush();
+    await onboarding.flush();
+    expect(heard).toEqual(['{"kind":"connected","clientId":"d-1"}']);
+    // Nothing else: no event, no command, no JetStream API.
+    for (const subject of ['onboarding.device.d-1', 'cmd.onboarding.onboard-batch', '$JS.API.INFO']) {
+      const refused = violation(agent, subject);
+      agent.publish(subject, '{}');
+      await expect(refused).resolves.toMatch(/Permissions Violation for Publish/);
+    }
+    // And no device may ask an agent for anything.
+    const device = await as('fleet');
+    const refused = violation(device, 'broker-agent.broker-1.apply-trust');
+    device.publish('broker-agent.broker-1.apply-trust', '{}');
+    await expect(refused).resolves.toMatch(/Permissions Violation for Publish/);
+  });
+
   it('lets no service but the gateway send a command', async () => {
     const ca = await as('ca');
     const refused = violation(ca, 'cmd.registry.revoke-device');
