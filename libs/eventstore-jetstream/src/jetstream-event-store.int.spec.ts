@@ -92,3 +92,91 @@ describe('JetStream subscriptions and ack wait', () => {
     await Promise.all([first.close(), second.close()]);
   });
 });
+
+describe('JetStream followers share one live tail per filter', () => {
+  const policy = (id: string, name: string) => ({
+    type: 'ServerPolicyDefined',
+    version: 1,
+    id: crypto.randomUUID(),
+    aggregateId: id,
+    occurredAt: '2026-01-02T03:04:05.000Z',
+    causationId: `cause-${id}-${name}`,
+    correlationId: 'corr-1',
+    data: {
+      policyId: id,
+      name,
+      targetIds: [],
+      topicRights: [{ topic: 'dev/{deviceId}/up', access: 'publish' }],
+      certificateLifetimeDays: 365,
+    },
+  });
+  const names = (events: { event: { data: unknown } }[]) => events.map((r) => (r.event.data as { name: string }).name);
+
+  it('each follower sees every event from its own start once, in order; a late one reads its gap; one consumer serves both', async () => {
+    const namespace = nats.subNamespace();
+    const store = new JetStreamEventStore(nats.nc, { namespace, logger: pino({ level: 'silent' }) });
+    await store.ensureStreams(['registry']);
+    const stream = { context: 'registry' as const, aggregate: 'policy', id: 'p1' };
+    const write = (name: string) =>
+      store.append(stream, [policy('p1', name)], { messageId: `w-${name}`, expectedVersion: 'any' });
+    for (const name of ['a', 'b', 'c']) await write(name);
+
+    const first: { event: { data: unknown }; sequence: number }[] = [];
+    const early = await store.follow('registry', (r) => void first.push(r), { fromSequence: 2 });
+    await early.caughtUp();
+    for (const name of ['d', 'e']) await write(name);
+    await early.caughtUp();
+    // Joins behind the tail (sequence 1 was never delivered to it): reads the gap, then follows.
+    const second: { event: { data: unknown }; sequence: number }[] = [];
+    const late = await store.follow('registry', (r) => void second.push(r), { fromSequence: 1 });
+    await write('f');
+    await Promise.all([early.caughtUp(), late.caughtUp()]);
+    expect(names(first)).toEqual(['b', 'c', 'd', 'e', 'f']);
+    expect(names(second)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect(second.map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
+    // One ordered consumer on the stream for both (the gap's replay consumer is gone).
+    const consumers = await nats.jsm.consumers.list(store.streamName('registry')).next();
+    expect(consumers).toHaveLength(1);
+    // The same object goes to both: it is frozen, so no follower can change what another sees.
+    const shared = first.find((r) => r.sequence === 6)!;
+    expect(second.find((r) => r.sequence === 6)).toBe(shared);
+    expect(() => ((shared.event.data as { name: string }).name = 'changed')).toThrow(TypeError);
+
+    // The first leaves: the second keeps following.
+    await early.stop();
+    await write('g');
+    await late.caughtUp();
+    expect(names(second).at(-1)).toBe('g');
+    expect(names(first).at(-1)).toBe('f');
+    await late.stop();
+    expect(await nats.jsm.consumers.list(store.streamName('registry')).next()).toHaveLength(0);
+
+    // A follower after the tail closed gets a new one.
+    const third: { event: { data: unknown }; sequence: number }[] = [];
+    const again = await store.follow('registry', (r) => void third.push(r), { fromSequence: 7 });
+    await again.caughtUp();
+    expect(names(third)).toEqual(['g']);
+    await again.stop();
+    await store.close();
+  });
+
+  it('followers of different aggregates do not share', async () => {
+    const namespace = nats.subNamespace();
+    const store = new JetStreamEventStore(nats.nc, { namespace, logger: pino({ level: 'silent' }) });
+    await store.ensureStreams(['registry']);
+    await store.append({ context: 'registry', aggregate: 'policy', id: 'p2' }, [policy('p2', 'x')], {
+      messageId: 'x',
+      expectedVersion: 'any',
+    });
+    const policies: unknown[] = [];
+    const batches: unknown[] = [];
+    const a = await store.follow('registry', (r) => void policies.push(r), { aggregate: 'policy' });
+    const b = await store.follow('registry', (r) => void batches.push(r), { aggregate: 'batch' });
+    await Promise.all([a.caughtUp(), b.caughtUp()]);
+    expect(policies).toHaveLength(1);
+    expect(batches).toHaveLength(0);
+    expect(await nats.jsm.consumers.list(store.streamName('registry')).next()).toHaveLength(2);
+    await Promise.all([a.stop(), b.stop()]);
+    await store.close();
+  });
+});

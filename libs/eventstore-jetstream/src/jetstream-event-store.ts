@@ -52,6 +52,7 @@ import { PublishPipeline } from './publish-pipeline.js';
 import { KvSnapshotStore } from './kv-snapshot-store.js';
 import { KvViewCheckpointStore } from './kv-view-checkpoint-store.js';
 import { isNotFound, sameStreamConfig } from './stream-config.js';
+import { SharedTail, type TailSource } from './shared-follower.js';
 
 export interface JetStreamEventStoreOptions {
   /** Isolates streams (`<NS>_REGISTRY`) and subjects (`<ns>.registry.>`), e.g. per test file. */
@@ -123,6 +124,8 @@ export class JetStreamEventStore implements EventStore {
   #jsm: Promise<JetStreamManager> | undefined;
   #snapshots: Promise<SnapshotStore> | undefined;
   #viewCheckpoints: Promise<ViewCheckpointStore> | undefined;
+  /** Live tails by stream and filter, shared by this store's followers. */
+  readonly #tails = new Map<string, Promise<SharedTail>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -352,76 +355,98 @@ export class JetStreamEventStore implements EventStore {
     return this.#viewCheckpoints;
   }
 
+  /**
+   * Follows a context (or one aggregate type of it) from `fromSequence`. Followers of the same
+   * filter in this store share one ordered consumer and one decode per event (shared-follower.ts);
+   * what a follower receives is frozen, since the same object goes to each of them.
+   */
   async follow(
     context: BoundedContext,
     handler: (recorded: RecordedEvent) => void,
     options: ReplayOptions = {},
   ): Promise<Subscription> {
     const name = this.streamName(context);
+    const filter = this.#filter(context, options.aggregate);
     const from = Math.max(1, options.fromSequence ?? 1);
-    // An ordered consumer: ephemeral, flow-controlled, re-created by the client after a gap.
-    const consumer = await this.#js.consumers
-      .get(name, {
-        filter_subjects: this.#filter(context, options.aggregate),
-        ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}),
-      })
-      .catch((error: unknown) =>
-        Promise.reject(
-          new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error }),
-        ),
-      );
-    const messages = await consumer.consume({
-      max_messages: 1_000,
-      threshold_messages: 500,
-      expires: pullExpiresMs,
-    });
-    void resumeWhenRecreated(messages);
-    let lastSeen = from - 1;
-    let lastDelivery = 0;
-    let stopped = false;
-    const loop = (async () => {
-      for await (const msg of messages) {
-        lastSeen = msg.seq;
-        lastDelivery = msg.info.deliverySequence;
-        const decoded = decodeEvent(msg.data);
-        if (decoded.ok) handler({ event: decoded.event, sequence: msg.seq, subject: msg.subject });
-        else
-          this.#logger.warn(
-            {
-              event: 'eventstore.follow_skipped',
-              stream: name,
-              sequence: msg.seq,
-              type: decoded.type,
-              reason: decoded.reason,
-            },
-            'invalid event skipped by a follower',
-          );
-      }
-    })().catch((error: unknown) =>
-      this.#logger.error(
-        { event: 'eventstore.follow_failed', stream: name, error: describeError(error) },
-        'follower stopped',
-      ),
-    );
-    const jsm = await this.#manager();
+    const key = `${name} ${filter}`;
+    let tail = this.#tails.get(key);
+    if (!tail) {
+      const opening = SharedTail.open(this.#tailSource(name, filter), from, () => {
+        if (this.#tails.get(key) === opening) this.#tails.delete(key);
+      });
+      this.#tails.set(key, (tail = opening));
+      opening.catch(() => {
+        if (this.#tails.get(key) === opening) this.#tails.delete(key);
+      });
+    }
+    const opened = await tail;
+    // Closed between lookup and attach (its last follower left): open a new one.
+    if (opened.closed) return this.follow(context, handler, options);
+    return opened.attach(handler, from);
+  }
+
+  /** The store's side of a shared tail on `filter`: an ordered consumer, the stream's head, a bounded replay. */
+  #tailSource(name: string, filter: string): TailSource {
     return {
-      stop: async () => {
-        stopped = true;
-        messages.stop();
-        await loop;
-        await consumer.delete().catch(() => undefined);
+      stream: name,
+      logger: this.#logger,
+      head: async () => (await (await this.#manager()).streams.info(name)).state.last_seq,
+      replay: async (from, upTo, handler) => {
+        await this.#ordered(name, filter, from, upTo, 'follow', handler);
       },
-      caughtUp: async () => {
-        const target = (await jsm.streams.info(name)).state.last_seq;
-        for (;;) {
-          if (lastSeen >= target) return;
-          if (stopped) throw new SubscriptionError('follower stopped before catching up', { stream: name });
-          // With an aggregate filter the stream's last event may not be ours: caught up when the
-          // server has nothing left for us and we handled everything it delivered (consumer sequence).
-          const info = await consumer.info().catch(() => undefined);
-          if (info && info.num_pending === 0 && lastDelivery >= info.delivered.consumer_seq) return;
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
+      open: async (from, deliver) => {
+        // An ordered consumer: ephemeral, flow-controlled, re-created by the client after a gap.
+        const consumer = await this.#js.consumers
+          .get(name, {
+            filter_subjects: filter,
+            ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}),
+          })
+          .catch((error: unknown) =>
+            Promise.reject(
+              new StoreUnavailableError('could not start an ordered consumer', { stream: name }, { cause: error }),
+            ),
+          );
+        const messages = await consumer.consume({
+          max_messages: 1_000,
+          threshold_messages: 500,
+          expires: pullExpiresMs,
+        });
+        void resumeWhenRecreated(messages);
+        const done = (async () => {
+          for await (const msg of messages) {
+            const decoded = decodeEvent(msg.data);
+            if (decoded.ok)
+              deliver({ event: decoded.event, sequence: msg.seq, subject: msg.subject }, msg.info.deliverySequence);
+            else
+              this.#logger.warn(
+                {
+                  event: 'eventstore.follow_skipped',
+                  stream: name,
+                  sequence: msg.seq,
+                  type: decoded.type,
+                  reason: decoded.reason,
+                },
+                'invalid event skipped by a follower',
+              );
+          }
+        })().catch((error: unknown) =>
+          this.#logger.error(
+            { event: 'eventstore.follow_failed', stream: name, error: describeError(error) },
+            'follower stopped',
+          ),
+        );
+        return {
+          done,
+          info: async () => {
+            const info = await consumer.info().catch(() => undefined);
+            return info && { pending: info.num_pending, delivered: info.delivered.consumer_seq };
+          },
+          stop: async () => {
+            messages.stop();
+            await done;
+            await consumer.delete().catch(() => undefined);
+          },
+        };
       },
     };
   }
