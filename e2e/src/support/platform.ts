@@ -9,6 +9,7 @@ import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { brokerOnThisHost, serveBrokerAgent } from '@tunnelkey/broker-link';
 import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import {
@@ -26,7 +27,6 @@ import { CommandClient } from '@tunnelkey/messaging';
 import {
   InMemoryTargetCredentialStore,
   InMemoryTargetSecrets,
-  pidFileReloader,
   startOnboarding,
   type RunningOnboarding,
 } from '@tunnelkey/onboarding';
@@ -48,7 +48,7 @@ import {
 } from '@tunnelkey/testing';
 
 /** The NATS users of the processes the platform starts (deploy/nats/nats.conf). */
-export type PlatformUser = 'registry' | 'ca' | 'onboarding' | 'gateway';
+export type PlatformUser = 'registry' | 'ca' | 'onboarding' | 'gateway' | 'broker_agent';
 
 export type PlatformOptions = PlatformSettings &
   (
@@ -214,14 +214,6 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           trustedRootSha256,
           ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
         },
-        mosquittoBindings: (id) =>
-          id === targetId && broker
-            ? {
-                trust: { caFile: broker.caFile, crlFile: broker.crlFile!, aclFile: broker.aclFile },
-                reloader: pidFileReloader(broker.pidFile),
-                logFile: broker.logFile,
-              }
-            : undefined,
         serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
         // The broker's admin password, as the platform team would mount it (registerBroker names it).
         secrets: adminSecrets,
@@ -280,7 +272,16 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         });
         const started = broker;
         adminSecrets.set(adminPasswordFile, started.admin.password);
-        stops.unshift(() => started.stop());
+        // Its agent beside it, on the bus as its own user (a sidecar's): onboarding reaches the broker over the network only.
+        const agent = await serveBrokerAgent({
+          nats: await connectionOf('broker_agent', 'broker-agent'),
+          namespace,
+          broker: brokerOnThisHost(targetId, { ...started, crlFile: started.crlFile! }),
+        });
+        stops.unshift(async () => {
+          await agent.stop();
+          await started.stop();
+        });
         return started;
       },
       serverIdentity,
