@@ -53,6 +53,12 @@ export const otaConfigSchema = defineConfig({
     { min: 1, max: 65_535 },
   ),
   offerWindow: integer('OTA_OFFER_WINDOW', 1000, 'Devices offered and not yet answered at once', { min: 1 }),
+  downloadWindow: integer(
+    'OTA_DOWNLOAD_WINDOW',
+    128,
+    'Devices offered and not yet reported (downloading) at once, over all rollouts: more wait in line for the bus',
+    { min: 1 },
+  ),
   offerRetryMs: integer(
     'OTA_OFFER_RETRY_MS',
     2_000,

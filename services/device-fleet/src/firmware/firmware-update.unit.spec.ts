@@ -1,4 +1,10 @@
-import { UpdateReportMessage, type DeviceEnvelope } from '@tunnelkey/contracts';
+import {
+  UpdateReportMessage,
+  encodeFirmwareChunkFrame,
+  firmwareChunkFrameSubject,
+  type DeviceEnvelope,
+} from '@tunnelkey/contracts';
+import { chunkPlaintextLength, encryptChunk } from '@tunnelkey/firmware';
 import { waitFor } from '@tunnelkey/testing';
 import { SimulatedDevice } from '../simulated-device/simulated-device.js';
 import { parseFlash, serialiseFlash } from '../simulated-device/device-flash.js';
@@ -140,6 +146,23 @@ describe('a simulated device updating its firmware over the air', () => {
       const report = await ota.serve(device, release);
       expect(report).toMatchObject({ status: 'failed', reason: 'decrypt', detail: 'key-wrap' });
       expect(device.flash.firmware.version).toBe('1.0.0');
+    });
+    it('a chunk frame forged by someone holding the rollout key (another device of it): its tag passes, the digest check refuses the image', async () => {
+      const before = { ...device.flash.firmware };
+      await ota.offer(device, release);
+      const { header } = release.encrypted;
+      const forged = encryptChunk(release.contentKey, header, 1, new Uint8Array(chunkPlaintextLength(header, 1)));
+      const frame = encodeFirmwareChunkFrame({ rolloutId: release.rolloutId, index: 1, sealed: forged });
+      expect(await device.receive(firmwareChunkFrameSubject(device.deviceId), frame)).toBe('handled');
+      const report = await ota.serve(device, release);
+      expect(report).toMatchObject({ status: 'failed', reason: 'digest', firmwareMeasurement: before.measurement });
+      expect(device.flash.firmware).toEqual(before);
+    });
+    it('a frame that is not a chunk frame, on the chunk subject: refused, the download goes on', async () => {
+      await ota.offer(device, release);
+      const envelopeLike = new TextEncoder().encode('{"kind":"firmware-chunk"}');
+      expect(await device.receive(firmwareChunkFrameSubject(device.deviceId), envelopeLike)).toBe('refused');
+      expect(await ota.serve(device, release)).toMatchObject({ status: 'booted' });
     });
     it('metadata older than the last accepted (stale), after an update', async () => {
       await update();

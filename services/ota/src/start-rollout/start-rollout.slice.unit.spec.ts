@@ -68,15 +68,16 @@ async function answerAll(): Promise<void> {
   await slice.drive();
 }
 
-beforeEach(async () => {
-  slice = await startOtaSlice();
+async function setUp(options: Parameters<typeof startOtaSlice>[0] = {}): Promise<void> {
+  slice = await startOtaSlice(options);
   devices = await Promise.all(
     Array.from({ length: 23 }, (_, i) => SliceDevice.create(`d-${String(i).padStart(2, '0')}`, () => slice, oldImage)),
   );
   await givenFleet(slice, devices, { revoked: ['d-20'], notCertified: ['d-21'] });
   for (const device of devices.filter((d) => d.deviceId !== 'd-22')) expect(await device.reportKeys()).toBe('handled');
   await release();
-});
+}
+beforeEach(() => setUp());
 afterEach(() => slice.close());
 
 describe('StartRollout (slice)', () => {
@@ -95,6 +96,29 @@ describe('StartRollout (slice)', () => {
       }),
     ).rejects.toMatchObject({ reason: 'invalid-waves' });
     expect((await slice.events()).length).toBe(before);
+  });
+
+  test('offers no more devices than OTA_DOWNLOAD_WINDOW at once: the next ones once the first have reported', async () => {
+    await slice.close();
+    await setUp({ config: { downloadWindow: 3 } });
+    await slice.get(StartRolloutHandler).handle({
+      commandId: 'start-one-wave',
+      rolloutId: 'r-1',
+      firmwareId: 'fw-2',
+      batchIds: ['b-1'],
+      waves: [{ percent: 100 }],
+      maxFailurePercent: 100,
+    });
+    await slice.drive();
+    expect(offeredTo().size).toBe(3);
+    await slice.drive();
+    expect(offeredTo().size).toBe(3);
+    const first = [...offeredTo()];
+    await devices.find((d) => d.deviceId === first[0])!.answerOffer();
+    await devices.find((d) => d.deviceId === first[1])!.answerOffer();
+    await slice.drive();
+    expect(offeredTo().size).toBe(5);
+    expect((await describeRollout()).devices.filter((d) => d.status === 'offered')).toHaveLength(3);
   });
 
   test('three waves: exclusions with reasons, faulty devices fail for their reason, the threshold pauses, resume completes', async () => {
