@@ -50,6 +50,12 @@ export const onboardingConfigSchema = defineConfig({
     'How long an onboarded device may take to connect before it is sent its connection parameters again (ms; then doubling, at most hourly)',
     { min: 1_000 },
   ),
+  targetRetrySeconds: integer(
+    'ONBOARDING_TARGET_RETRY_SECONDS',
+    300,
+    'How long an onboarding run keeps trying an unreachable target (its trust install) before recording its devices failed, target-unreachable (s)',
+    { min: 0 },
+  ),
   maxConcurrentAppends: integer('ONBOARDING_MAX_CONCURRENT_APPENDS', 64, 'Device records written at once', { min: 1 }),
   telemetryIntervalMs: integer(
     'ONBOARDING_TELEMETRY_INTERVAL_MS',

@@ -21,6 +21,7 @@ describe('onboarding configuration', () => {
       onboardChunkSize: 500,
       targetCrlLifetimeMs: 604_800_000,
       parametersRetryMs: 60_000,
+      targetRetrySeconds: 300,
       maxConcurrentAppends: 64,
       telemetryIntervalMs: 30_000,
       deviceStateCacheSize: 20_000,

@@ -121,8 +121,10 @@ export class OnboardDevicesHandler {
     return this.#start(batchId, [command.deviceId], command.targetIds, metadataOf(command, this.clock()));
   }
 
-  #catchUp(): Promise<unknown> {
-    return Promise.all([this.plans.catchUp(), this.certificates.catchUp(), this.targets.catchUp()]);
+  /** The views up to now, and every registered target connected (one registered through another instance too). */
+  async #catchUp(): Promise<void> {
+    await Promise.all([this.plans.catchUp(), this.certificates.catchUp(), this.targets.catchUp()]);
+    await this.connected.connectRegistered();
   }
 
   /** What a decision on revocation reads: the CA's certificates and the registry's devices, up to now. */
@@ -210,10 +212,13 @@ export class OnboardDevicesHandler {
       targetIds.map(async (targetId) => {
         const target = this.connected.get(targetId)!;
         try {
-          await this.#whileStoreDown(batchId, targetId, async () => {
-            await this.trust.ensureTrust(targetId, metadata, { policyIds: [policy.policyId] });
-            await target.observeTopics(policy.topicRights);
-          });
+          // A target down (a broker restarting) is tried again: its devices fail only if it stays down.
+          await this.#whileTargetDown(batchId, targetId, () =>
+            this.#whileStoreDown(batchId, targetId, async () => {
+              await this.trust.ensureTrust(targetId, metadata, { policyIds: [policy.policyId] });
+              await target.observeTopics(policy.topicRights);
+            }),
+          );
         } catch (error) {
           const reason = error instanceof TargetUnreachableError ? 'target-unreachable' : 'target-refused';
           eligible.forEach((deviceId) => fail(deviceId, targetId, reason, describeError(error)));
@@ -337,6 +342,27 @@ export class OnboardDevicesHandler {
     this.logger.info(context, 'batch onboarded');
     return report;
   }
+  /**
+   * Runs `step` again while the target is unreachable (a broker restarting, its agent away): after
+   * 0.5 s, the wait doubling up to 10 s, for at most `targetRetrySeconds`; then, or on any other
+   * error, it throws as before.
+   */
+  async #whileTargetDown(batchId: string, targetId: string, step: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + this.config.targetRetrySeconds * 1000;
+    for (let waitMs = 500; ; waitMs = Math.min(waitMs * 2, 10_000)) {
+      try {
+        return await step();
+      } catch (error) {
+        if (!(error instanceof TargetUnreachableError) || Date.now() + waitMs > deadline) throw error;
+        this.logger.warn(
+          { event: 'onboarding.target_unavailable', batchId, targetId, waitMs, error: describeError(error) },
+          'the target is unreachable: tried again before its devices are recorded failed',
+        );
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
+  }
+
   /**
    * Runs `step` again while the event store is unavailable (the bus restarting, a network blip):
    * after 0.5 s, the wait doubling up to 10 s, for at most `storeOutageMs`; any other error, or the

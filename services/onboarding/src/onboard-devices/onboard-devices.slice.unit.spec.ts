@@ -143,14 +143,39 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
     ]);
   });
 
-  it('a target that fails its trust gets no device, and each is recorded as failed there', async () => {
-    slice.targets.target('broker-b').unreachable = true;
+  it('a target down during its trust install is tried again, and its devices are onboarded once it answers', async () => {
+    const b = slice.targets.target('broker-b');
+    b.unreachable = true;
     const { done } = await handler.onboardBatch({ commandId: 'onboard-1', batchId: 'b-fridges' });
-    await expect(done).resolves.toMatchObject({ onboarded: 3 });
-    const failures = data(await slice.events('DeviceOnboardingFailed')).filter(
-      (d) => d.targetId === 'broker-b' && d.reason === 'target-unreachable',
+    // Tried again (no operator action), nothing recorded failed meanwhile.
+    await waitFor(() => b.calls.filter((c) => c === 'applyTrust').length >= 2);
+    b.unreachable = false;
+    await expect(done).resolves.toMatchObject({ onboarded: 6 });
+    expect(data(await slice.events('DeviceOnboarded')).filter((d) => d.targetId === 'broker-b')).toHaveLength(3);
+    expect(data(await slice.events('DeviceOnboardingFailed')).filter((d) => d.reason === 'target-unreachable')).toEqual(
+      [],
     );
-    expect(failures.map((d) => d.deviceId).sort()).toEqual(['d-1', 'd-2', 'd-3']);
+  });
+
+  it('a target still down after ONBOARDING_TARGET_RETRY_SECONDS gets no device, each recorded failed there', async () => {
+    const quick = await startOnboardingSlice({ config: { onboardChunkSize: 2, targetRetrySeconds: 1 } });
+    try {
+      await quick.given.policy('p-fridges', ['broker-a', 'broker-b']);
+      await quick.given.batch('b-fridges', 'p-fridges', ['d-1', 'd-2', 'd-3']);
+      for (const deviceId of ['d-1', 'd-2', 'd-3']) await quick.given.certified(deviceId);
+      await quick.registerTarget('broker-a');
+      await quick.registerTarget('broker-b');
+      quick.targets.target('broker-b').unreachable = true;
+      const { done } = await quick.get(OnboardDevicesHandler).onboardBatch({ commandId: 'o', batchId: 'b-fridges' });
+      await expect(done).resolves.toMatchObject({ onboarded: 3 });
+      expect(quick.targets.target('broker-b').calls.filter((c) => c === 'applyTrust').length).toBeGreaterThan(1);
+      const failures = data(await quick.events('DeviceOnboardingFailed')).filter(
+        (d) => d.targetId === 'broker-b' && d.reason === 'target-unreachable',
+      );
+      expect(failures.map((d) => d.deviceId).sort()).toEqual(['d-1', 'd-2', 'd-3']);
+    } finally {
+      await quick.close();
+    }
   });
 
   it('refuses unknown batches, devices and targets before the reply, writing nothing', async () => {

@@ -1,10 +1,13 @@
 /**
  * The targets this instance is connected to, by id: how a handler reaches the OnboardingTarget
- * port. At start it connects every registered target whose credentials it holds; each connection
+ * port. It connects every registered target whose credentials it holds: at start, then every few
+ * seconds any it is not connected to (a target registered through another instance, one that was
+ * unreachable), and before a command that needs one; each connection
  * reports what the target sees to the observers (watch-targets) and watches the telemetry topics
  * of the policies that name the target.
  */
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { PeriodicTask } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/errors';
 import type { Logger } from 'pino';
 import type { TargetCredentials, TargetCredentialStore } from '../shared/target-credentials.js';
@@ -22,10 +25,16 @@ import type {
 
 export type TargetObserver = (targetId: string, observation: TargetObservation) => void;
 
+/** How often targets registered but not connected here are tried again. */
+const connectEveryMs = 5_000;
+
 @Injectable()
 export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
   readonly #targets = new Map<string, OnboardingTarget>();
   readonly #observers: TargetObserver[] = [];
+  readonly #connecting = new PeriodicTask(() => this.connectRegistered(), connectEveryMs);
+  /** Targets whose failure to connect was logged as a warning already (the next ones are debug). */
+  readonly #warned = new Set<string>();
 
   constructor(
     @Inject(TARGET_CONNECTOR) private readonly connector: TargetConnector,
@@ -83,25 +92,50 @@ export class ConnectedTargets implements OnModuleInit, OnModuleDestroy {
     await previous?.close();
   }
 
-  async onModuleInit(): Promise<void> {
+  /**
+   * Connects the registered targets (`targetIds`, or all) this instance is not connected to and
+   * holds credentials for; a failure is logged (a warning once per target) and tried again later.
+   */
+  async connectRegistered(targetIds?: readonly string[]): Promise<void> {
     for (const registration of this.targets.registrations()) {
       const { targetId } = registration;
+      if (this.#targets.has(targetId) || (targetIds && !targetIds.includes(targetId))) continue;
       const credentials = await this.credentials.get(registration.credentialsRef);
       if (!credentials) {
-        const message = 'target registered but its credentials are not in this instance; register it again';
-        this.logger.warn({ event: 'onboarding.target_without_credentials', targetId }, message);
+        this.#notConnected(
+          targetId,
+          'onboarding.target_without_credentials',
+          'target registered but its credentials are not in this instance; register it again',
+        );
         continue;
       }
-      await this.connect(registration, credentials).catch((error: unknown) =>
-        this.logger.warn(
-          { event: 'onboarding.target_unreachable', targetId, error: describeError(error) },
-          'target not reachable at start',
-        ),
-      );
+      try {
+        await this.connect(registration, credentials);
+        this.#warned.delete(targetId);
+      } catch (error) {
+        this.#notConnected(
+          targetId,
+          'onboarding.target_unreachable',
+          'target not reachable; tried again shortly',
+          error,
+        );
+      }
     }
   }
 
+  #notConnected(targetId: string, event: string, message: string, error?: unknown): void {
+    const level = this.#warned.has(targetId) ? 'debug' : 'warn';
+    this.#warned.add(targetId);
+    this.logger[level]({ event, targetId, ...(error ? { error: describeError(error) } : {}) }, message);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.connectRegistered();
+    this.#connecting.start();
+  }
+
   async onModuleDestroy(): Promise<void> {
+    await this.#connecting.stop();
     await Promise.all([...this.#targets.values()].map((target) => target.close().catch(() => undefined)));
     this.#targets.clear();
   }
