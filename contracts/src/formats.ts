@@ -14,11 +14,17 @@ export function isUuid(value: string): boolean {
   return uuid.test(value);
 }
 
+const daysInMonth = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 export function isDateTime(value: string): boolean {
   if (!dateTime.test(value)) return false;
-  // Date.parse rolls 2025-02-30 over to March; the day must exist in its month.
-  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
-  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+  // The day must exist in its month (Date.parse would roll 2025-02-30 over to March). Arithmetic,
+  // not a Date: every event carries dates and is checked on append and on every decode.
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : daysInMonth[month - 1]!);
 }
 
 export function registerFormats(): void {
