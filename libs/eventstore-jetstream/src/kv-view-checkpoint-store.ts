@@ -1,8 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { StoreUnavailableError, type ViewCheckpointStore } from '@tunnelkey/eventstore';
-import { KvSnapshotStore, type KvSnapshotStoreOptions } from './kv-snapshot-store.js';
+import { KvSnapshotStore, snapshotBucketConfig, type KvSnapshotStoreOptions } from './kv-snapshot-store.js';
+
+const checkpointPutTimeoutMs = 30_000;
 
 interface Head {
   /** Generation of the chunks: `<key>.c.<generation>.<i>`. */
@@ -21,9 +24,17 @@ interface Head {
 export class KvViewCheckpointStore implements ViewCheckpointStore {
   #queue: Promise<unknown> = Promise.resolve();
 
-  /** Opens the snapshots bucket (`<NS>_SNAPSHOTS`), creating it if needed. */
+  /**
+   * Opens the snapshots bucket (`<NS>_SNAPSHOTS`), creating it if needed. Each chunk put waits up
+   * to 30 s for its acknowledgement (nats.js's default is 5 s): a checkpoint is megabytes written
+   * while the service is busiest, and under load (bench:restart at 100,000 devices, load average
+   * 8-12) 5 s was not enough, so the saves failed and the next start replayed the whole log.
+   */
   static async open(nc: NatsConnection, options: KvSnapshotStoreOptions = {}): Promise<KvViewCheckpointStore> {
-    const kv = await new Kvm(nc).create(KvSnapshotStore.bucketName(options), { history: 1, storage: 'file' });
+    const kv = await new Kvm(jetstream(nc, { timeout: checkpointPutTimeoutMs })).create(
+      KvSnapshotStore.bucketName(options),
+      snapshotBucketConfig(options),
+    );
     return new KvViewCheckpointStore(kv, nc);
   }
 

@@ -205,6 +205,8 @@ export interface LiveViewDefinition<S> {
 
 const defaultCheckpointEvery = 10_000;
 const defaultCheckpointIntervalMs = 60_000;
+/** Waits before a failed checkpoint save is tried again (the last one repeats). */
+const saveRetryMs = [1_000, 5_000, 30_000];
 
 /**
  * An in-memory read model on a LiveFeed: rebuilt at every start from its newest checkpoint (or
@@ -223,6 +225,9 @@ export class LiveView<S> {
   #lastSaveStarted = Number.NEGATIVE_INFINITY;
   #checkpoints: ViewCheckpointStore | undefined;
   #logger: Logger;
+  #failedSaves = 0;
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   private constructor(
     readonly definition: LiveViewDefinition<S>,
@@ -305,6 +310,7 @@ export class LiveView<S> {
     this.#saving = saving;
     try {
       await saving;
+      this.#failedSaves = 0;
       this.#logger.info(
         {
           event: 'eventstore.view_checkpoint_saved',
@@ -326,6 +332,8 @@ export class LiveView<S> {
 
   async stop(): Promise<void> {
     if (!this.#feed) return;
+    this.#stopped = true;
+    clearTimeout(this.#retry);
     await this.#feed.stop();
     // Nothing is folded in any more: the checkpoint taken now is what the next start replays from.
     if (this.#sinceSave > 0) await this.saveCheckpoint().catch((error: unknown) => this.#saveFailed(error));
@@ -344,11 +352,25 @@ export class LiveView<S> {
     })();
   }
 
+  /**
+   * A failed save is tried again after a backoff while the view runs (it would otherwise wait for
+   * `everyEvents` more events, which may never come once a batch is done).
+   */
   #saveFailed(error: unknown): void {
+    const retryInMs = saveRetryMs[Math.min(this.#failedSaves++, saveRetryMs.length - 1)]!;
     this.#logger.warn(
-      { event: 'eventstore.view_checkpoint_failed', view: this.definition.name, error: describeError(error) },
-      'view checkpoint not saved; the next start replays more of the log',
+      {
+        event: 'eventstore.view_checkpoint_failed',
+        view: this.definition.name,
+        retryInMs,
+        error: describeError(error),
+      },
+      'view checkpoint not saved; trying again (until then a start replays more of the log)',
     );
+    if (this.#stopped) return;
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => this.#saveInBackground(), retryInMs);
+    this.#retry.unref();
   }
 
   async #load(policy: ViewCheckpointPolicy<S>): Promise<void> {

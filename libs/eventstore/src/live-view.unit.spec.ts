@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BatchCreated, ServerPolicyDefined } from '@tunnelkey/contracts';
 import { pino } from 'pino';
 import { InMemoryEventStore } from './in-memory-event-store.js';
-import { LiveFeed, type LiveViewSource } from './live-view.js';
+import { LiveFeed, LiveView, type LiveViewSource } from './live-view.js';
 
 const batches: LiveViewSource = { context: 'registry', aggregate: 'batch' };
 const policies: LiveViewSource = { context: 'registry', aggregate: 'policy' };
@@ -48,5 +48,50 @@ describe('LiveFeed.catchUp(sources)', () => {
     await feed.catchUp();
     expect(applied).toEqual(['BatchCreated', 'ServerPolicyDefined']);
     await feed.stop();
+  });
+});
+
+describe('LiveView checkpoint saves', () => {
+  it('a save that fails is tried again without waiting for more events, and the next start loads it', async () => {
+    const store = new InMemoryEventStore({ logger: pino({ level: 'silent' }) });
+    const checkpoints = await store.viewCheckpointStore();
+    const save = checkpoints.save.bind(checkpoints);
+    let failures = 1;
+    checkpoints.save = async (key, data) => {
+      if (failures-- > 0) throw new Error('bus too slow');
+      return save(key, data);
+    };
+    const policy = { policyId: 'p-2', name: 'p', targetIds: [], certificateLifetimeDays: 365 };
+    const rights = [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' as const }];
+    await store.append(
+      { context: 'registry', aggregate: 'policy', id: 'p-2' },
+      [ServerPolicyDefined.create({ ...envelope('p-2'), data: { ...policy, topicRights: rights } })],
+      { expectedVersion: 0, messageId: 'p-2' },
+    );
+    const logs: { event?: string; retryInMs?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const definition = {
+      name: 'retried',
+      sources: [policies],
+      checkpoint: { owner: 'registry', version: 1 },
+      initialState: () => ({ count: 0 }),
+      evolve: (state: { count: number }) => ({ count: state.count + 1 }),
+    };
+    // The rebuild folded one event: its save fails once, then is tried again after 1 s.
+    const view = await LiveView.start(store, definition, { logger });
+    const saved = async () => logs.some((l) => l.event === 'eventstore.view_checkpoint_saved');
+    for (let i = 0; i < 100 && !(await saved()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(logs.find((l) => l.event === 'eventstore.view_checkpoint_failed')?.retryInMs).toBe(1_000);
+    expect(await saved()).toBe(true);
+    await view.stop();
+
+    // A second start loads that checkpoint: nothing replayed, nothing saved again.
+    const again: typeof logs = [];
+    const next = await LiveView.start(store, definition, {
+      logger: pino({ level: 'info' }, { write: (line: string) => void again.push(JSON.parse(line)) }),
+    });
+    expect(next.state).toEqual({ count: 1 });
+    await next.stop();
+    expect(again.some((l) => l.event === 'eventstore.view_checkpoint_saved')).toBe(false);
   });
 });
