@@ -5,7 +5,8 @@
  *   publish waits 5 s for its acknowledgement, a JetStream API call 15 s), then SIGCONT. The
  *   connections stay open: nothing tells the clients the bus was away, only their timeouts.
  * - registry-kill, ca-kill, onboarding-kill, revocation-kill: the service crashes and a new instance
- *   starts on the same log, keys and settings after `gapMs`, as a pod restart would. The services run
+ *   starts on the same log, keys and settings after `gapMs`, as a pod restart would. With two
+ *   replicas of each service, one of them crashes and is not started again: the other finishes. The services run
  *   in the suite's process, so the crash is the instance's NATS connection closed at once (nothing
  *   it does from then on reaches the bus: no reply, no append, no acknowledgement, no checkpoint;
  *   its durable consumers' unacknowledged events go back to JetStream), then what is left of it stopped.
@@ -38,8 +39,8 @@ export function faultApplies(fault: Fault, phase: Phase): boolean {
 export interface FaultTargets {
   nats: NatsProcess;
   platform: Platform;
-  /** Crashes the revocation service (its connection closed first) and starts a new one after `gapMs`. */
-  crashRevocation(gapMs: number): Promise<void>;
+  /** Crashes a revocation instance (its connection closed first) and starts a new one after `gapMs` (none: `undefined`). */
+  crashRevocation(gapMs: number | undefined): Promise<void>;
 }
 
 export interface FaultTiming {
@@ -47,6 +48,8 @@ export interface FaultTiming {
   gapMs: number;
   /** How long nats-pause keeps the server stopped. */
   pauseMs: number;
+  /** Instances of each service: with more than one, a service kill crashes one for good and the others carry on. */
+  replicas: number;
 }
 
 export interface Injected {
@@ -78,6 +81,10 @@ export async function inject(fault: Fault, targets: FaultTargets, timing: FaultT
     case 'ca-kill':
     case 'onboarding-kill': {
       const service = fault.slice(0, -'-kill'.length) as 'registry' | 'ca' | 'onboarding';
+      if (timing.replicas > 1) {
+        await targets.platform.crashInstance(service, 0);
+        return done(`one of ${timing.replicas} instances crashed, not started again`);
+      }
       const { readyMs } = await targets.platform.restart(service, {
         crash: true,
         beforeStart: () => sleep(timing.gapMs),
@@ -85,6 +92,10 @@ export async function inject(fault: Fault, targets: FaultTargets, timing: FaultT
       return done(`crashed, new instance after ${timing.gapMs} ms, ready in ${(readyMs / 1000).toFixed(1)} s`);
     }
     case 'revocation-kill': {
+      if (timing.replicas > 1) {
+        await targets.crashRevocation(undefined);
+        return done(`one of ${timing.replicas} instances crashed, not started again`);
+      }
       await targets.crashRevocation(timing.gapMs);
       return done(`crashed, new instance after ${timing.gapMs} ms`);
     }

@@ -41,6 +41,12 @@ export interface RunSettings {
   /** How long one send of a command waits for its answer before it is sent again (default 30 s). */
   commandTimeoutMs?: number;
   hardwareThreads: number;
+  /**
+   * Instances of each service (registry, CA, onboarding, revocation; default 1). With 2 they share
+   * the work, and a service kill crashes one of them for good: the survivor must finish the phase
+   * (the crashed one is started again, untimed, once the phase completed).
+   */
+  replicas?: number;
   /** Where each run's service log goes. */
   out: string;
   /** Progress lines (stderr in the CLI). */
@@ -118,6 +124,7 @@ export async function runFaultScenario(
   const fileLabel = planned.length ? planned.map(([phase, fault]) => `${fault}-${phase}`).join('-') : 'none';
   const logFile = join(settings.out, `run-${index}-${fileLabel}.log`);
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }, pino.destination({ dest: logFile, sync: false }));
+  const replicas = settings.replicas ?? 1;
   const result: RunResult = {
     label,
     faults: plan,
@@ -133,7 +140,7 @@ export async function runFaultScenario(
   let nats: NatsProcess | undefined;
   let nc: NatsConnection | undefined;
   let platform: Platform | undefined;
-  let revocation: RunningRevocation | undefined;
+  const revocations: RunningRevocation[] = [];
   const batches: BatchUnderTest[] = [];
   try {
     nats = await NatsProcess.start();
@@ -144,15 +151,27 @@ export async function runFaultScenario(
     // Each service opens its own connection from its environment, with the production options.
     platform = await startPlatform({ envOf: () => ({ NATS_URL: server.url }), namespace, logger });
     const p = platform;
-    const startRevocationNow = () =>
-      startRevocation({ env: { NATS_URL: server.url }, namespace, logger, config: { httpPort: 0 } });
-    revocation = await startRevocationNow();
-    const crashRevocation = async (gapMs: number) => {
-      const crashed = revocation!;
+    const startRevocationNow = async () =>
+      revocations.push(
+        await startRevocation({ env: { NATS_URL: server.url }, namespace, logger, config: { httpPort: 0 } }),
+      );
+    for (let i = 0; i < replicas; i++) await startRevocationNow();
+    for (let i = 1; i < replicas; i++)
+      for (const service of ['registry', 'ca', 'onboarding'] as const) await p.addReplica(service);
+    /** The first revocation instance crashes (its connection closed at once); a new one after `gapMs`, or none (`undefined`). */
+    const crashRevocation = async (gapMs: number | undefined) => {
+      const crashed = revocations.shift()!;
       await crashed.service.nats.close();
       await crashed.stop().catch(() => undefined);
+      if (gapMs === undefined) return;
       await sleep(gapMs);
-      revocation = await startRevocationNow();
+      await startRevocationNow();
+    };
+    /** Every service back to `replicas` instances (after a phase whose fault crashed one for good). */
+    const restoreReplicas = async () => {
+      for (const service of ['registry', 'ca', 'onboarding'] as const)
+        while (p.instances(service) < replicas) await p.addReplica(service);
+      while (revocations.length < replicas) await startRevocationNow();
     };
     const recalledSize = Math.max(1, Math.round(settings.devices / 10));
     const run = randomBytes(3).toString('hex');
@@ -301,7 +320,7 @@ export async function runFaultScenario(
           const injected = await inject(
             fault,
             { nats: server, platform: p, crashRevocation },
-            { gapMs: settings.gapMs, pauseMs: settings.pauseMs },
+            { gapMs: settings.gapMs, pauseMs: settings.pauseMs, replicas },
           );
           backAt = performance.now();
           outcome.fault = {
@@ -325,6 +344,7 @@ export async function runFaultScenario(
         `  run ${index}: ${phase} ${outcome.completed ? 'completed' : 'FAILED'} ${outcome.reached}/${outcome.total} in ${outcome.seconds.toFixed(1)} s`,
       );
       if (!outcome.completed) break;
+      await restoreReplicas();
     }
     // Revoked devices the fleet saw connect after the revocation completed (what the broker let in).
     const revokePhase = result.phases.find((o) => o.phase === 'revoke' && o.completed);
@@ -346,7 +366,7 @@ export async function runFaultScenario(
     log(`  run ${index} ended early: ${result.error}`);
   } finally {
     for (const b of batches) await b.fleet.stop().catch(() => undefined);
-    await revocation?.stop().catch(() => undefined);
+    for (const r of revocations) await r.stop().catch(() => undefined);
     await platform?.stop().catch(() => undefined);
     await nc?.close().catch(() => undefined);
     await nats?.stop().catch(() => undefined);

@@ -7,14 +7,14 @@ import { summariseInvariants } from './invariants.js';
 const seconds = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(1));
 
 export function faultTable(
-  settings: Pick<RunSettings, 'devices' | 'gapMs' | 'pauseMs' | 'phaseTimeoutMs'>,
+  settings: Pick<RunSettings, 'devices' | 'gapMs' | 'pauseMs' | 'phaseTimeoutMs' | 'replicas'>,
   results: readonly RunResult[],
   baseline: ReadonlyMap<Phase, number>,
 ): string {
   const recalled = Math.max(1, Math.round(settings.devices / 10));
   const lines = [
     '',
-    `faults — ${settings.devices} devices (${settings.devices - recalled} main + ${recalled} recalled), ${availableParallelism()} cores, node ${process.version}, gap ${settings.gapMs} ms, pause ${settings.pauseMs} ms, phase timeout ${settings.phaseTimeoutMs / 1000} s`,
+    `faults — ${settings.devices} devices (${settings.devices - recalled} main + ${recalled} recalled), ${settings.replicas ?? 1} instance(s) of each service, ${availableParallelism()} cores, node ${process.version}, gap ${settings.gapMs} ms, pause ${settings.pauseMs} ms, phase timeout ${settings.phaseTimeoutMs / 1000} s`,
     `  ${'fault'.padEnd(15)} ${'phase'.padEnd(8)} ${'fault at'.padEnd(13)} ${'outage s'.padStart(8)} ${'recover s'.padStart(9)} ${'baseline s'.padStart(10)}  ${'completed'.padEnd(14)} ${'commands'.padEnd(13)} ${'pass'.padEnd(4)}  invariants (whole run)`,
   ];
   for (const r of results) {

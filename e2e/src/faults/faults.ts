@@ -9,7 +9,8 @@
  *
  * Options: `--gap-ms` (default 2000) how long a killed process stays down; `--pause-ms` (default
  * 16000, longer than the JetStream API timeout of 15 s) how long nats-pause stops the server;
- * `--phase-timeout` (default 120) seconds a phase may take after the fault; `--command-timeout`
+ * `--replicas 2` runs two instances of each service sharing the work, and a service kill crashes one
+ * of them for good (the survivor must finish the phase); `--phase-timeout` (default 120) seconds a phase may take after the fault; `--command-timeout`
  * (default 10) seconds the operator's client waits for a command's answer before it sends the same
  * command again (a service killed with the command in hand never answers); `--out DIR` where the
  * services' logs go (pino, level LOG_LEVEL, default warn; default a temp dir, printed), and
@@ -53,16 +54,20 @@ async function main(): Promise<boolean> {
     phaseTimeoutMs: argument('--phase-timeout', 120) * 1000,
     commandTimeoutMs: argument('--command-timeout', 10) * 1000,
     hardwareThreads: argument('--hardware-threads', Math.max(1, availableParallelism() - 1)),
+    replicas: argument('--replicas', 1),
     out,
     log,
   };
   if (settings.devices < 2) throw new Error('--devices needs at least 2 (a main and a recalled batch)');
+  if (settings.replicas !== 1 && settings.replicas !== 2) throw new Error('--replicas takes 1 or 2');
   const faults = listArgument('--faults', allFaults);
   const phases = listArgument('--phases', allPhases);
   // Every run goes through every phase: a fault's effects must not outlive its phase.
   const runPhases = allPhases;
   await checkMosquitto();
-  log(`faults — ${settings.devices} devices, faults ${faults.join(',')}, phases ${phases.join(',')}; logs in ${out}`);
+  log(
+    `faults — ${settings.devices} devices, ${settings.replicas} instance(s) of each service, faults ${faults.join(',')}, phases ${phases.join(',')}; logs in ${out}`,
+  );
   const results: RunResult[] = [];
   const baseline = new Map<Phase, number>();
   let index = 0;

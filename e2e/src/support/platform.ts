@@ -105,11 +105,27 @@ export interface Platform {
    * reaches the bus: no reply, no append, no checkpoint), then what is left of it is stopped.
    */
   restart(
-    service: 'registry' | 'ca' | 'onboarding',
+    service: PlatformService,
     options?: { beforeStart?: () => Promise<unknown>; crash?: boolean },
   ): Promise<{ readyMs: number }>;
+  /**
+   * One more instance of the service beside the running ones, as a deployment's second replica: the
+   * same log, keys and settings, its own connection, HTTP port (and onboarding instance id). They
+   * share the work: commands and device messages are queue groups, reactions durables shared by name.
+   */
+  addReplica(service: PlatformService): Promise<void>;
+  /** How many instances of the service run; `registry`, `ca`, `onboarding` name the first. */
+  instances(service: PlatformService): number;
+  /**
+   * As a SIGKILL of one instance (`index` of `instances`), not started again: its NATS connection is
+   * closed first (no reply, append, acknowledgement or checkpoint from then on), then what is left of
+   * it stopped; the others carry on (the next one becomes the first).
+   */
+  crashInstance(service: PlatformService, index: number): Promise<void>;
   stop(): Promise<void>;
 }
+
+export type PlatformService = 'registry' | 'ca' | 'onboarding';
 
 export const targetId = 'plant-broker';
 /** The secret file holding the broker's admin password (never the password itself on the bus). */
@@ -152,17 +168,27 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     let broker: RunningMosquitto | undefined;
     const adminSecrets = new InMemoryTargetSecrets();
     const registryPort = options.ports?.registry ?? 0;
-    const startRegistryNow = () =>
+    /** Replica 0 on the configured ports; the others on free ones. */
+    const startRegistryNow = (replica = 0) =>
       startRegistry({
         ...natsOf('registry'),
         namespace,
         platformKey,
         logger,
         nestLogger: ['error'],
-        httpPort: registryPort,
+        httpPort: replica === 0 ? registryPort : 0,
       });
-    let registry = await startRegistryNow();
-    stops.push(() => registry.stop());
+    // Each service's running instances; the first is the one the platform's getters name.
+    const running = {
+      registry: [] as RunningRegistry[],
+      ca: [] as RunningCa[],
+      onboarding: [] as RunningOnboarding[],
+    };
+    const stopAll = (list: { stop(): Promise<void> }[]) => async () => {
+      for (const instance of list.splice(0)) await instance.stop();
+    };
+    running.registry.push(await startRegistryNow());
+    stops.push(stopAll(running.registry));
     const caPort = options.ports?.ca ?? (await freePort());
     const kek = await Kek.fromBytes(randomBytes(32));
     // The admin ceremony, in process (root key in memory, dropped after): the root and the issuing
@@ -179,7 +205,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       { event: 'ca.ceremony', root: ceremony.root.fingerprintSha256, owners: [ownerId] },
       'ceremony: root created offline, issuing CA signed',
     );
-    const startCaNow = () =>
+    const startCaNow = async (replica = 0) =>
       startCa({
         env: {},
         ...natsOf('ca'),
@@ -187,13 +213,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         platformKey,
         kek,
         logger,
-        config: { httpPort: caPort, crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
+        config: { httpPort: replica === 0 ? caPort : await freePort(), crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
       });
-    let ca = await startCaNow();
-    stops.push(() => ca.stop());
-    await registry.caSubscriptionStarted();
+    running.ca.push(await startCaNow());
+    stops.push(stopAll(running.ca));
+    await running.registry[0]!.caSubscriptionStarted();
     // Onboarding installs only CA chains under the root it pins: the one this CA created at start.
-    const trustedRootSha256 = (await ca.authority.root()).fingerprintSha256;
+    const trustedRootSha256 = (await running.ca[0]!.authority.root()).fingerprintSha256;
     const onboardingInstanceId = `demo-${randomBytes(3).toString('hex')}`;
     const onboardingPort = options.ports?.onboarding ?? (options.onboarding === false ? 0 : await freePort());
     // One KEK for every start: a restarted onboarding derives the same target CAs.
@@ -201,7 +227,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     // How to reach the targets' admin API, kept across restarts as a deployment's database would
     // (the service's default store is in memory: a restart would forget the registered broker).
     const targetCredentials = new InMemoryTargetCredentialStore();
-    const startOnboardingNow = () =>
+    const startOnboardingNow = async (replica = 0) =>
       startOnboarding({
         env: {},
         ...natsOf('onboarding'),
@@ -209,8 +235,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         platformKey,
         kek: onboardingKek,
         config: {
-          httpPort: onboardingPort,
-          instanceId: onboardingInstanceId,
+          httpPort: replica === 0 ? onboardingPort : await freePort(),
+          instanceId: replica === 0 ? onboardingInstanceId : `${onboardingInstanceId}-${replica}`,
           trustedRootSha256,
           ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
         },
@@ -220,35 +246,57 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         credentials: targetCredentials,
         logger,
       });
-    let onboarding = options.onboarding === false ? undefined : await startOnboardingNow();
-    stops.push(async () => onboarding?.stop());
+    if (options.onboarding !== false) running.onboarding.push(await startOnboardingNow());
+    stops.push(stopAll(running.onboarding));
     const commands = new CommandClient(await connectionOf('gateway', 'operator-commands'));
+    const startNow = (service: PlatformService, replica: number) =>
+      service === 'registry'
+        ? startRegistryNow(replica)
+        : service === 'ca'
+          ? startCaNow(replica)
+          : startOnboardingNow(replica);
+    const instancesOf = (service: PlatformService): { stop(): Promise<void>; service: { nats: NatsConnection } }[] => {
+      if (service === 'onboarding' && options.onboarding === false) throw new Error('started with onboarding: false');
+      return running[service];
+    };
+    /** Takes the instance out of the list and stops it: as a crash (its connection closed first) or gracefully. */
+    const stopInstance = async (service: PlatformService, index: number, crash: boolean) => {
+      const list = instancesOf(service);
+      const [instance] = list.splice(index, 1);
+      if (!instance) throw new Error(`no ${service} instance ${index}`);
+      if (crash) {
+        if ('nats' in options) throw new Error('a crash needs each service on its own connection (envOf)');
+        await instance.service.nats.close();
+        // Its stop fails where it needs the bus (drain, a last checkpoint): what a crash leaves undone.
+        await instance.stop().catch(() => undefined);
+      } else await instance.stop();
+    };
+    let replicasStarted = 0;
     return {
       get registry() {
-        return registry;
+        return running.registry[0]!;
       },
       get ca() {
-        return ca;
+        return running.ca[0]!;
       },
       async restart(service, restartOptions = {}) {
-        if (service === 'onboarding' && !onboarding) throw new Error('started with onboarding: false');
-        const running = service === 'registry' ? registry : service === 'ca' ? ca : onboarding!;
-        if (restartOptions.crash) {
-          if ('nats' in options) throw new Error('a crash needs each service on its own connection (envOf)');
-          await running.service.nats.close();
-          // Its stop fails where it needs the bus (drain, a last checkpoint): what a crash leaves undone.
-          await running.stop().catch(() => undefined);
-        } else await running.stop();
+        await stopInstance(service, 0, restartOptions.crash === true);
         await restartOptions.beforeStart?.();
         const started = performance.now();
-        if (service === 'registry') registry = await startRegistryNow();
-        else if (service === 'ca') ca = await startCaNow();
-        else onboarding = await startOnboardingNow();
+        const instance = await startNow(service, 0);
+        (instancesOf(service) as unknown[]).unshift(instance);
         return { readyMs: performance.now() - started };
       },
+      async addReplica(service) {
+        const list = instancesOf(service) as unknown[];
+        list.push(await startNow(service, ++replicasStarted));
+      },
+      instances: (service) => instancesOf(service).length,
+      crashInstance: (service, index) => stopInstance(service, index, true),
       get onboarding() {
-        if (!onboarding) throw new Error('started with onboarding: false');
-        return onboarding;
+        const first = running.onboarding[0];
+        if (!first) throw new Error('started with onboarding: false');
+        return first;
       },
       get broker() {
         if (!broker) throw new Error('startBroker() first');
