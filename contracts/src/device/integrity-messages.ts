@@ -19,3 +19,9 @@ export const HeartbeatMessage = defineDeviceMessage({
     uptimeSeconds: Type.Integer({ minimum: 0, maximum: 100 * 365 * 86_400 }),
   }),
 });
+
+/**
+ * The MQTT topic a quarantined device may still publish to at its brokers (everything else is
+ * refused): a device whose telemetry is refused reports there, and the operator reads it.
+ */
+export const quarantineTopic = (deviceId: string): string => `tunnelkey/quarantine/${deviceId}`;

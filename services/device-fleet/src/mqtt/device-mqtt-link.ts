@@ -6,6 +6,7 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import { connect, type ErrorWithReasonCode, type IClientOptions, type MqttClient } from 'mqtt';
+import { quarantineTopic } from '@tunnelkey/contracts';
 import { isDeviceKeyUnavailableError } from '../errors.js';
 import type { StoredConnectionParameters } from '../simulated-device/device-flash.js';
 import { isDeviceKeyId, type DeviceKeyId } from '../simulated-device/key-ids.js';
@@ -52,7 +53,9 @@ export type MqttLinkEvent =
   | { type: 'disconnected'; deviceId: string; targetId: string; at: number }
   /** The broker acknowledged this device's first telemetry message on this target (once per link). */
   | { type: 'first-publish-acked'; deviceId: string; targetId: string; at: number }
-  | { type: 'publish-refused'; deviceId: string; targetId: string; at: number; reasonCode: number };
+  | { type: 'publish-refused'; deviceId: string; targetId: string; at: number; reasonCode: number }
+  /** Its telemetry refused as not authorised, the device reported on its quarantine topic: acked or refused too. */
+  | { type: 'quarantine-report'; deviceId: string; targetId: string; at: number; acked: boolean };
 
 export interface LinkSettings {
   keyId: DeviceKeyId;
@@ -71,6 +74,8 @@ export interface PreparedAttempt {
   identity: DeviceTlsIdentity;
 }
 
+/** MQTT 5 PUBACK reason: not authorised (what a quarantined device's telemetry gets). */
+const notAuthorised = 135;
 const refusedConnack = new Set([128, 133, 134, 135, 136, 138, 140, 156, 157]);
 
 export class DeviceMqttLink {
@@ -86,6 +91,8 @@ export class DeviceMqttLink {
   published = 0;
   acked = 0;
   publishRefused = 0;
+  /** Reports sent on its quarantine topic (after telemetry refused as not authorised). */
+  quarantineReports = 0;
   /** At least one telemetry message acknowledged on the current connection. */
   deliveringNow = false;
   readonly topic: string;
@@ -249,7 +256,28 @@ export class DeviceMqttLink {
           at: Date.now(),
           reasonCode,
         });
+        if (reasonCode === notAuthorised) this.#reportQuarantine(client, now);
       }
+    });
+  }
+
+  /** Quarantined (its telemetry not authorised): it says so on the one topic left to it. */
+  #reportQuarantine(client: MqttClient, now: Date): void {
+    const report = {
+      deviceId: this.deviceId,
+      at: now.toISOString(),
+      refused: 'telemetry',
+      publishRefused: this.publishRefused,
+    };
+    client.publish(quarantineTopic(this.deviceId), JSON.stringify(report), { qos: 1 }, (error) => {
+      this.quarantineReports++;
+      this.settings.emit({
+        type: 'quarantine-report',
+        deviceId: this.deviceId,
+        targetId: this.targetId,
+        at: Date.now(),
+        acked: !error,
+      });
     });
   }
 

@@ -4,6 +4,7 @@
  * so every right must put `{deviceId}` as a whole level with only literal levels before it, and
  * all rights of a policy share that prefix. A policy breaking it is refused, never applied.
  */
+import { quarantineTopic } from '@tunnelkey/contracts';
 import { UnsafeTopicRightError } from '../errors.js';
 
 export interface TopicRightSpec {
@@ -117,7 +118,5 @@ export function deviceIdFromTopic(prefixTemplate: string, topic: string): string
   return deviceId || undefined;
 }
 
-/** The one topic a quarantined device may still publish to (its reports reach the operator there). */
-export const quarantineTopic = (deviceId: string): string => `tunnelkey/quarantine/${deviceId}`;
-/** What the platform subscribes to for every quarantined device's reports. */
-export const quarantineFilter = quarantineTopic('+');
+/** The one topic a quarantined device may still publish to (contracts: the devices know it too). */
+export { quarantineTopic };
