@@ -25,6 +25,7 @@ import { LiveEventsController } from './live-events/live-events.controller.js';
 import { FleetPulse } from './live-events/fleet-pulse.js';
 import { LiveUpdates } from './live-events/live-updates.js';
 import { FIRMWARE_UPLOADS, FirmwareUploadController, FirmwareUploads } from './firmware/firmware-upload.controller.js';
+import { RolloutEventsController } from './firmware/rollout-events.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { QueriesController } from './queries/queries.controller.js';
 import {
@@ -73,6 +74,7 @@ export class GatewayModule {
         LiveEventsController,
         OpenApiController,
         FirmwareUploadController,
+        RolloutEventsController,
       ],
       providers: [
         {

@@ -305,6 +305,29 @@ function platformPaths(): Json {
         },
       },
     },
+    '/events/rollouts/{rolloutId}': {
+      get: {
+        operationId: 'rolloutEvents',
+        tags: ['live'],
+        summary:
+          "Server-sent events of one rollout: `rollout` (DescribeRollout's answer) whenever it changed, " +
+          '`rollout-error` when it cannot be read; ends once the rollout completed or was aborted.',
+        security: [{ bearer: [] }, { sseTicket: [] }],
+        'x-required-role': 'viewer',
+        parameters: [
+          {
+            name: 'rolloutId',
+            in: 'path',
+            required: true,
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+          },
+        ],
+        responses: {
+          '200': { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...errorResponses,
+        },
+      },
+    },
     '/health': {
       get: {
         operationId: 'health',

@@ -9,7 +9,9 @@ import { catalogPage } from './pages/catalog.js';
 import { dashboardPage } from './pages/dashboard.js';
 import { devicePage } from './pages/device.js';
 import { devicesPage } from './pages/devices.js';
+import { firmwarePage } from './pages/firmware.js';
 import { loginPage } from './pages/login.js';
+import { rolloutPage } from './pages/rollout.js';
 
 /**
  * @typedef {{ element: HTMLElement, onLive?: (type: string, data: any) => void, dispose?: () => void }} Page
@@ -22,6 +24,8 @@ const pages = {
   device: devicePage,
   catalog: catalogPage,
   dashboard: dashboardPage,
+  firmware: firmwarePage,
+  rollout: rolloutPage,
 };
 const view = /** @type {HTMLElement} */ (document.getElementById('view'));
 const live = new LiveStream();
@@ -76,7 +80,8 @@ async function render() {
   for (const link of document.querySelectorAll('#nav a'))
     link.classList.toggle(
       'active',
-      /** @type {HTMLElement} */ (link).dataset.route === (route.name === 'device' ? 'devices' : route.name),
+      /** @type {HTMLElement} */ (link).dataset.route ===
+        (route.name === 'device' ? 'devices' : route.name === 'rollout' ? 'firmware' : route.name),
     );
   const make =
     route.name === 'login' ? loginPage : (pages[/** @type {keyof typeof pages} */ (route.name)] ?? batchesPage);
