@@ -54,11 +54,22 @@ function matches(value: JsonValue | undefined, wanted: JsonScalar): boolean {
   return value === wanted;
 }
 
+/** Sorted results kept per collection (distinct filter + sort pairs); past it they are all dropped. */
+const maxCachedResults = 256;
+const minCachedResult = 64;
+
 class EmbeddedCollection {
   readonly documents = new Map<string, StoredDocument>();
   /** field -> index key -> ids of live documents. */
   readonly indexes = new Map<string, Map<string, Set<string>>>();
   live = 0;
+  /**
+   * Raised when a document enters or leaves the collection or an indexed field changes value: what a
+   * filter selects and how it sorts (sorts are on indexed fields) depend on nothing else. A
+   * telemetry update of an unindexed field keeps every cached result.
+   */
+  #indexVersion = 0;
+  readonly #results = new Map<string, { version: number; ids: readonly string[] }>();
 
   constructor(indexed: ReadonlySet<string>) {
     for (const field of indexed) if (field !== 'id') this.indexes.set(field, new Map());
@@ -84,26 +95,52 @@ class EmbeddedCollection {
     const existing = this.documents.get(change.id);
     if (existing && (existing.guard[source] ?? 0) >= change.sequence) return false;
     const guard = { ...existing?.guard, [source]: change.sequence };
-    if (existing && !existing.deleted) {
-      this.#index(change.id, existing.fields, false);
-      this.live--;
-    }
+    const live = existing && !existing.deleted ? existing : undefined;
     if (change.delete) {
+      if (live) this.#unindex(change.id, live.fields);
       this.documents.set(change.id, { fields: {}, guard, deleted: true });
       return true;
     }
     // A tombstone comes back empty: the old document's fields went with its deletion.
-    const fields: Record<string, JsonValue> = existing && !existing.deleted ? { ...existing.fields } : {};
-    for (const [field, value] of Object.entries(change.set)) fields[field] = structuredClone(value);
+    const fields: Record<string, JsonValue> = live ? { ...live.fields } : {};
+    for (const [field, value] of Object.entries(change.set)) fields[field] = cloneJson(value);
     for (const [field, by] of Object.entries(change.inc)) {
       const current = fields[field];
       fields[field] = (typeof current === 'number' ? current : 0) + by;
     }
     for (const field of change.unset) delete fields[field];
     this.documents.set(change.id, { fields, guard, deleted: false });
-    this.#index(change.id, fields, true);
-    this.live++;
+    if (!live || this.#indexedChanged(live.fields, fields)) {
+      if (live) this.#unindex(change.id, live.fields);
+      this.#index(change.id, fields, true);
+      this.live++;
+      this.#indexVersion++;
+    }
     return true;
+  }
+
+  #unindex(id: string, fields: Record<string, JsonValue>): void {
+    this.#index(id, fields, false);
+    this.live--;
+    this.#indexVersion++;
+  }
+
+  #indexedChanged(before: Record<string, JsonValue>, after: Record<string, JsonValue>): boolean {
+    for (const field of this.indexes.keys())
+      if (keysOf(before[field]).join('\u0000') !== keysOf(after[field]).join('\u0000')) return true;
+    return false;
+  }
+
+  /** The ids `compute` answers for this filter and sort, kept until the indexed data changes. */
+  sorted(key: string, compute: () => string[]): readonly string[] {
+    const cached = this.#results.get(key);
+    if (cached?.version === this.#indexVersion) return cached.ids;
+    const ids = compute();
+    // A small selection sorts in microseconds: keeping it would only push out the large ones.
+    if (ids.length < minCachedResult) return ids;
+    if (this.#results.size >= maxCachedResults) this.#results.clear();
+    this.#results.set(key, { version: this.#indexVersion, ids });
+    return ids;
   }
 
   insert(id: string, doc: StoredDocument): void {
@@ -111,6 +148,7 @@ class EmbeddedCollection {
     if (doc.deleted) return;
     this.#index(id, doc.fields, true);
     this.live++;
+    this.#indexVersion++;
   }
 
   liveDocument(id: string): StoredDocument | undefined {
@@ -146,11 +184,27 @@ class EmbeddedCollection {
     this.documents.clear();
     for (const index of this.indexes.values()) index.clear();
     this.live = 0;
+    this.#indexVersion++;
   }
 }
 
+/**
+ * A copy of a JSON value: objects and arrays anew, strings shared (they are immutable). Several
+ * times faster than structuredClone, which copies every string: a page of 50 devices with their
+ * certificates spent most of its time there.
+ */
+function cloneJson<T extends JsonValue>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(cloneJson) as T;
+  const copy: Record<string, JsonValue> = {};
+  for (const key in value) copy[key] = cloneJson((value as Record<string, JsonValue>)[key]!);
+  return copy as T;
+}
+
 function toDocument<T extends ProjectionDocument>(id: string, doc: StoredDocument): T {
-  return { ...structuredClone(doc.fields), id } as T;
+  const copy = cloneJson(doc.fields);
+  copy['id'] = id;
+  return copy as T;
 }
 
 /**
@@ -238,14 +292,16 @@ export class EmbeddedProjectionStore implements ProjectionStore {
       query,
     );
     const store = this.#collection(projection, collection);
-    const ids = [...store.select(where)];
-    const value = (id: string, field: string) => (field === 'id' ? id : store.documents.get(id)!.fields[field]);
-    ids.sort((a, b) => {
-      for (const { field, direction } of sort) {
-        const c = compareValues(value(a, field), value(b, field));
-        if (c !== 0) return c * direction;
-      }
-      return 0;
+    const ids = store.sorted(JSON.stringify([where, sort]), () => {
+      const selected = [...store.select(where)];
+      const value = (id: string, field: string) => (field === 'id' ? id : store.documents.get(id)!.fields[field]);
+      return selected.sort((a, b) => {
+        for (const { field, direction } of sort) {
+          const c = compareValues(value(a, field), value(b, field));
+          if (c !== 0) return c * direction;
+        }
+        return 0;
+      });
     });
     return {
       items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!)),
