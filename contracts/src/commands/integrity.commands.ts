@@ -1,8 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import { defineCommand } from '../define-command.js';
-import { AggregateId } from '../envelope.js';
-import { HeartbeatPeriodSeconds, IntegrityAction, MissedPeriods } from '../events/integrity.events.js';
-import { Struct, Text } from '../primitives.js';
+import { AggregateId, IsoTimestamp } from '../envelope.js';
+import {
+  HeartbeatPeriodSeconds,
+  IntegrityAction,
+  integrityViolationKinds,
+  MissedPeriods,
+} from '../events/integrity.events.js';
+import { Counter, OneOf, Sha256Hex, Struct, Text } from '../primitives.js';
 
 export const SetIntegrityPolicy = defineCommand({
   name: 'SetIntegrityPolicy',
@@ -24,4 +29,50 @@ export const ReleaseQuarantine = defineCommand({
   summary: 'Release a quarantined device: its brokers give it its policy rights back.',
   payload: { deviceId: AggregateId, note: Type.Optional(Text(512)) },
   result: Struct({ deviceId: AggregateId, released: Type.Boolean() }),
+});
+
+const Violation = Struct({
+  deviceId: AggregateId,
+  violationId: AggregateId,
+  kind: OneOf(integrityViolationKinds),
+  action: IntegrityAction,
+  expectedMeasurement: Type.Optional(Sha256Hex),
+  observedMeasurement: Type.Optional(Sha256Hex),
+  counter: Type.Optional(Counter),
+  lastCounter: Type.Optional(Counter),
+  heartbeatAt: Type.Optional(IsoTimestamp),
+  detail: Type.Optional(Text(512)),
+  /** When the registry recorded it. */
+  detectedAt: IsoTimestamp,
+});
+
+export const ListIntegrityAlerts = defineCommand({
+  name: 'ListIntegrityAlerts',
+  service: 'registry',
+  summary: 'The newest integrity violations of the fleet (the alert list), newest first.',
+  payload: { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+  result: Struct({ alerts: Type.Array(Violation, { maxItems: 1000 }) }),
+});
+
+export const DescribeDeviceIntegrity = defineCommand({
+  name: 'DescribeDeviceIntegrity',
+  service: 'registry',
+  summary:
+    "One device's integrity: quarantined or not, the measurement expected of it, its policy, its last heartbeat, its violations and timeline.",
+  payload: { deviceId: AggregateId },
+  result: Struct({
+    deviceId: AggregateId,
+    quarantined: Type.Boolean(),
+    expectedMeasurement: Type.Optional(Sha256Hex),
+    policy: Struct({
+      policyId: AggregateId,
+      heartbeatPeriodSeconds: HeartbeatPeriodSeconds,
+      missedPeriods: MissedPeriods,
+      action: IntegrityAction,
+    }),
+    /** The last heartbeat the answering registry instance accepted (none since it started: absent). */
+    lastHeartbeat: Type.Optional(Struct({ counter: Counter, sentAt: IsoTimestamp, receivedAt: IsoTimestamp })),
+    violations: Type.Array(Violation, { maxItems: 200 }),
+    timeline: Type.Array(Struct({ at: IsoTimestamp, type: Text(64), detail: Text(512) }), { maxItems: 200 }),
+  }),
 });

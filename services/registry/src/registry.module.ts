@@ -21,6 +21,8 @@ import { HeartbeatUplinkController } from './monitor-integrity/heartbeat.uplink-
 import { RecordViolation } from './monitor-integrity/record-violation.js';
 import { SilentDevicesJob } from './monitor-integrity/silent-devices.job.js';
 import { IntegrityView } from './views/integrity.view.js';
+import { IntegrityQueriesHandler } from './query-integrity/integrity-queries.handler.js';
+import { IntegrityQueriesMsController } from './query-integrity/integrity-queries.ms-controller.js';
 import { DeviceUplinksController } from './device-uplinks/device-uplinks.uplink-controller.js';
 import { UplinkKeyResolver } from './device-uplinks/uplink-key-resolver.js';
 import type { Downlinks } from './downlink-port/downlinks.js';
@@ -88,6 +90,7 @@ export class RegistryModule {
         SetRenewalPolicyMsController,
         SetIntegrityPolicyMsController,
         ReleaseQuarantineMsController,
+        IntegrityQueriesMsController,
         CreateBatchMsController,
         ImportIdentitiesMsController,
         RequestEnrolmentKeysMsController,
@@ -109,6 +112,7 @@ export class RegistryModule {
         SetRenewalPolicyHandler,
         SetIntegrityPolicyHandler,
         ReleaseQuarantineHandler,
+        IntegrityQueriesHandler,
         HeartbeatLedger,
         RecordViolation,
         HeartbeatHandler,

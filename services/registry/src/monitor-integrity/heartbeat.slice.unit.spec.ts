@@ -4,6 +4,7 @@ import { HeartbeatMessage, type DeviceBodyOf } from '@tunnelkey/contracts';
 import { EnvelopeSigner } from '@tunnelkey/device-protocol';
 import { identityFromPublicKey } from '@tunnelkey/puf';
 import { UplinkKeyResolver } from '../device-uplinks/uplink-key-resolver.js';
+import { IntegrityQueriesHandler } from '../query-integrity/integrity-queries.handler.js';
 import { ReleaseQuarantineHandler } from '../release-quarantine/release-quarantine.handler.js';
 import { batchStream, deviceStream, integrityStream, policyStream } from '../shared/registry-streams.js';
 import {
@@ -57,6 +58,7 @@ describe('integrity monitoring: heartbeats (slice)', () => {
   let heartbeats: HeartbeatUplinkController;
   let silence: SilentDevicesJob;
   let release: ReleaseQuarantineHandler;
+  let queries: IntegrityQueriesHandler;
   let device: Awaited<ReturnType<typeof heartbeatingDevice>>;
   let now = sliceNow;
   const at = (ms: number) => {
@@ -78,6 +80,7 @@ describe('integrity monitoring: heartbeats (slice)', () => {
     integrity = new IntegrityView(slice.store, slice.streams, slice.readiness, slice.logger, slice.devices);
     await integrity.onModuleInit();
     const ledger = new HeartbeatLedger();
+    queries = new IntegrityQueriesHandler(integrity, slice.devices, ledger);
     const record = new RecordViolation(slice.store, slice.logger);
     const handler = new HeartbeatHandler(integrity, ledger, record, slice.clock);
     const keys = new UplinkKeyResolver(slice.devices);
@@ -192,6 +195,32 @@ describe('integrity monitoring: heartbeats (slice)', () => {
       ['IntegrityViolationDetected', 'heartbeat-missing'],
       ['DeviceQuarantined', undefined],
     ]);
+  });
+
+  it('shows the alert list and the device: quarantined, expected measurement, policy, last heartbeat, timeline', async () => {
+    await handle(await beat());
+    at(10_000);
+    await handle(await beat(tampered));
+    const { alerts } = queries.alerts({ commandId: 'q-1' });
+    expect(alerts).toEqual([
+      expect.objectContaining({
+        deviceId: device.deviceId,
+        kind: 'measurement-mismatch',
+        detectedAt: expect.any(String),
+      }),
+    ]);
+    const described = await queries.device({ commandId: 'q-2', deviceId: device.deviceId });
+    expect(described).toMatchObject({
+      deviceId: device.deviceId,
+      quarantined: true,
+      expectedMeasurement: firmware,
+      policy: { policyId: 'fridges', heartbeatPeriodSeconds: 10, missedPeriods: 1.5, action: 'quarantine' },
+      lastHeartbeat: { counter: 102 },
+    });
+    expect(described.timeline.map((t) => t.type)).toEqual(['IntegrityViolationDetected', 'DeviceQuarantined']);
+    await expect(queries.device({ commandId: 'q-3', deviceId: 'd-nobody' })).rejects.toMatchObject({
+      reason: 'NOT_FOUND',
+    });
   });
 
   it('releases a quarantined device once; an unknown device is NOT_FOUND', async () => {
