@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { CliError, exitCodes, GatewayClient } from './gateway-client.js';
 import { keyValues, progressBar, table } from './output.js';
+import { integrityUsage, runIntegrityCli } from './integrity-cli.js';
 import { otaUsage, runOtaCli } from './ota-cli.js';
 
 export interface CliIo {
@@ -38,7 +39,7 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey enrolments held <batchId> [--decision pending|approved|rejected] [--limit n] [--offset n]
   tunnelkey enrolments approve|reject <batchId> <requestId> --device <id>...
   tunnelkey tokens list | tokens create --name <n> --role viewer|operator|admin | tokens revoke <id>
-${otaUsage}
+${otaUsage}${integrityUsage}
 Options: --json (machine output), --url, --token, --idempotency-key <k>
 Exit codes: 0 ok, 2 usage, 3 refused or invalid, 4 not authenticated or not allowed, 5 gateway or service unavailable
 `;
@@ -87,6 +88,10 @@ const options = {
   'max-failure': { type: 'string' },
   'deadline-seconds': { type: 'string' },
   watch: { type: 'boolean' },
+  period: { type: 'string' },
+  missed: { type: 'string' },
+  action: { type: 'string' },
+  note: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
@@ -201,6 +206,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           pollMs: io.pollMs ?? 500,
           usageError,
         });
+      case 'integrity':
+        return await runIntegrityCli(verb, { values, positionals, command, print, usageError });
       case 'whoami': {
         const me = await client.request<Record<string, unknown>>('GET', '/api/whoami');
         print(me, () => keyValues(me));

@@ -75,6 +75,10 @@ const samples: Record<SentRoute, { path: Record<string, string>; body: Record<st
   SetRenewalPolicy: { path: { policyId: 'fridges' }, body: { renewAtShare: 0.5, certificateLifetimeSeconds: 3600 } },
   RenewCertificates: { path: {}, body: { scope: { kind: 'batch', batchId: 'b1' }, reason: 'key-exposure' } },
   GetRenewalProgress: { path: { operationId: 'op-1' }, body: {} },
+  SetIntegrityPolicy: { path: { policyId: 'fridges' }, body: { heartbeatPeriodSeconds: 10, action: 'quarantine' } },
+  ReleaseQuarantine: { path: { deviceId: 'd1' }, body: { note: 're-flashed' } },
+  ListIntegrityAlerts: { path: {}, body: { limit: 50 } },
+  DescribeDeviceIntegrity: { path: { deviceId: 'd1' }, body: {} },
   RegisterFirmwareProduct: { path: {}, body: { product: 'fridge-x200', name: 'Fridge', baselineVersion: '1.0.0' } },
   RegisterFirmware: {
     path: {},

@@ -19,6 +19,7 @@ import {
   type CommandDefinition,
 } from '@tunnelkey/contracts';
 import type { Role } from '../auth/roles.js';
+import { integrityCommandRoutes } from './integrity-routes.js';
 import { otaCommandRoutes } from './ota-routes.js';
 
 /** One HTTP route per operator command: the controller, the OpenAPI document and the CLI read this table. */
@@ -161,6 +162,7 @@ export const commandRoutes = {
     timeoutMs: 60_000,
   },
   ...otaCommandRoutes,
+  ...integrityCommandRoutes,
 } as const satisfies Record<string, CommandRoute>;
 
 export type CommandRouteName = keyof typeof commandRoutes;
