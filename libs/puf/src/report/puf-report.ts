@@ -1,6 +1,8 @@
 /**
- * `npm run puf:report [-- --devices N --reconstructions N --curve-trials N --seed N --strict]`
+ * `npm run puf:report [-- --devices N --reconstructions N --curve-trials N --seed N --strict --html DIR]`
  * Prints the figures a hardware-security reviewer asks for (issue 3 acceptance). Simulation only.
+ * With `--html DIR`, also writes DIR/puf-report.html: the same figures drawn as curves (bit error by
+ * temperature and age, key failure against bit error, distance histograms), self-contained.
  */
 import {
   analyticBitErrorRate,
@@ -12,7 +14,7 @@ import { sampleContextSecrets } from '../analysis/context-secret-sampling.js';
 import { keyIndependence } from '../analysis/key-independence.js';
 import { monteCarloKeyFailureRate, upperConfidenceBound95 } from '../analysis/key-failure-monte-carlo.js';
 import { residualEntropy } from '../analysis/residual-entropy.js';
-import { intraDeviceDistances, responseQuality } from '../analysis/response-statistics.js';
+import { interDeviceDistances, intraDeviceDistances, responseQuality } from '../analysis/response-statistics.js';
 import { summarise } from '../analysis/summary-statistics.js';
 import { PufDevice } from '../device/puf-device.js';
 import { isPufError } from '../errors.js';
@@ -25,6 +27,9 @@ import {
 } from '../keys/key-context.js';
 import { NOMINAL_CONDITIONS, OperatingConditions, TEMPERATURE_CORNERS_C } from '../simulation/operating-conditions.js';
 import { PufProfile, SRAM_PROFILE, TUNNELLING_PROFILE } from '../simulation/puf-profiles.js';
+import { writeHtmlReport } from './html-report.js';
+import { bitErrorFigure, charts, distanceFigure, keyFailureFigure, type ProfileFigures } from './report-figures.js';
+import type { MonteCarloKeyFailure } from '../analysis/key-failure-monte-carlo.js';
 
 function argument(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,6 +44,16 @@ const reconstructions = argument('reconstructions', 1_000_000);
 const curveTrials = argument('curve-trials', 20_000);
 const seed = argument('seed', 2024);
 const strict = process.argv.includes('--strict');
+const htmlDirectory = (() => {
+  const i = process.argv.indexOf('--html');
+  if (i < 0) return undefined;
+  const dir = process.argv[i + 1];
+  if (!dir || dir.startsWith('--')) throw new Error('--html needs a directory, e.g. --html out/');
+  return dir;
+})();
+/** Temperatures the HTML report's bit error figure measures the fleet at (the corners and between). */
+const htmlTemperaturesC = [-40, -15, 0, 25, 50, 75, 100, 125];
+const htmlAgesYears = [0, 1, 5, 10];
 
 const checks: { name: string; pass: boolean; detail: string }[] = [];
 const check = (name: string, pass: boolean, detail: string) => checks.push({ name, pass, detail });
@@ -57,6 +72,7 @@ async function main(): Promise<void> {
     `tunnelkey PUF report: ${deviceCount} devices per profile, seed ${seed}, ${reconstructions} reconstructions at 10 % BER`,
   );
 
+  const figures: ProfileFigures[] = [];
   for (const profile of [SRAM_PROFILE, TUNNELLING_PROFILE]) {
     heading(`profile ${profile.name}`);
     const c = profile.cells;
@@ -68,6 +84,14 @@ async function main(): Promise<void> {
     );
     const devices = fleet(profile, deviceCount, profile.name);
     const references = devices.map((d) => d.readEnrolmentReference());
+    /** Per-device intra distances read for the table, by `temperature/age` (the HTML figures reuse them). */
+    const intraRead = new Map<string, Float64Array>();
+    const intraAt = (at: OperatingConditions) => {
+      const key = `${at.temperatureC}/${at.ageYears}`;
+      if (!intraRead.has(key)) intraRead.set(key, intraDeviceDistances(devices, references, at, 2));
+      return intraRead.get(key)!;
+    };
+    const monteCarloPoints: MonteCarloKeyFailure[] = [];
 
     console.log('\nIntra-device distance (reference at 25 C, age 0) vs configured BER (model integral):');
     console.log(
@@ -77,7 +101,7 @@ async function main(): Promise<void> {
       for (const temperatureC of TEMPERATURE_CORNERS_C) {
         const at: OperatingConditions = { temperatureC, voltageDelta: 0, ageYears };
         const configured = analyticBitErrorRate(profile, at);
-        const perDevice = summarise(intraDeviceDistances(devices, references, at, 2));
+        const perDevice = summarise(intraAt(at));
         const tolerance =
           5 * Math.sqrt((configured * (1 - configured)) / (deviceCount * 2 * references[0]!.length)) + 0.002;
         const ok = Math.abs(perDevice.mean - configured) <= tolerance;
@@ -169,6 +193,7 @@ async function main(): Promise<void> {
     for (const ber of bers) {
       const a = analyticKeyFailureRate(profile.code, ber);
       const mc = monteCarloKeyFailureRate(profile.code, ber, curveTrials, seed + Math.round(ber * 1e4));
+      monteCarloPoints.push(mc);
       const sigma = Math.sqrt(Math.max(a.keyFailureRate * (1 - a.keyFailureRate), 1 / curveTrials) / curveTrials);
       const agree = Math.abs(mc.failureRate - a.keyFailureRate) <= 4 * sigma + 1e-12;
       check(
@@ -261,6 +286,25 @@ async function main(): Promise<void> {
       Math.abs(ki.distances.mean - 128) < 1 && Math.abs(ki.distances.std - 8) < 0.5 && ki.outliers === 0,
       `mean ${ki.distances.mean.toFixed(2)} std ${ki.distances.std.toFixed(2)}`,
     );
+
+    if (htmlDirectory) {
+      const worst = { temperatureC: 125, voltageDelta: 0, ageYears: 10 };
+      figures.push({
+        profile: profile.name,
+        bitError: bitErrorFigure(profile, {
+          ages: htmlAgesYears,
+          measuredAges: [0, 10],
+          measuredTemperatures: htmlTemperaturesC,
+          measure: (at) => summarise(intraAt(at)).mean,
+        }),
+        keyFailure: keyFailureFigure(profile.code, monteCarloPoints),
+        distances: distanceFigure([
+          { label: 'intra-device, 25 °C, new', values: intraAt(NOMINAL_CONDITIONS) },
+          { label: 'intra-device, 125 °C, 10 years', values: intraAt(worst) },
+          { label: 'inter-device', values: interDeviceDistances(references) },
+        ]),
+      });
+    }
   }
 
   heading('checks');
@@ -272,6 +316,16 @@ async function main(): Promise<void> {
   console.log(
     `(95 % upper bound of a zero-failure run of N: 3/N, e.g. ${sci(upperConfidenceBound95(0, 1_000_000))} for 1e6)`,
   );
+  if (htmlDirectory) {
+    const path = await writeHtmlReport(htmlDirectory, {
+      title: 'tunnelkey PUF report',
+      parameters: `${deviceCount} devices per profile, seed ${seed}, ${curveTrials} Monte Carlo trials per point, ${reconstructions} reconstructions at 10 % BER`,
+      generatedAt: new Date().toISOString(),
+      charts: figures.flatMap(charts),
+      checks,
+    });
+    console.log(`HTML report: ${path}`);
+  }
   if (strict && failed > 0) process.exitCode = 1;
 }
 
