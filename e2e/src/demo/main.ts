@@ -6,16 +6,21 @@
  * console) and a local Mosquitto with the deploy/mosquitto settings, manufactures a fleet of
  * simulated PUF fridges, and walks them through policy + batch, import, verify, certify, onboard,
  * connect and first telemetry, with a progress bar per phase and a summary. Then it prints the
- * console's URL with an operator token and three things to try, and keeps running (telemetry
- * flowing) until Ctrl-C, which stops everything it started and removes its temp dirs. `--exit`
+ * console's URL with an operator token and four things to try (the fourth a firmware rollout: the
+ * OTA service runs too, its product registered and an image written for the CLI to upload), and
+ * keeps running (telemetry flowing) until Ctrl-C, which stops everything it started and removes its temp dirs. `--exit`
  * stops after the summary.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import { contextSubject, streamName } from '@tunnelkey/contracts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RegisterFirmwareProduct, contextSubject, streamName } from '@tunnelkey/contracts';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
+import { startOta, type RunningOta } from '@tunnelkey/ota';
+import { Kek } from '@tunnelkey/pki';
 import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
@@ -72,6 +77,8 @@ async function main(): Promise<void> {
   let platform: Platform | undefined;
   let revocation: RunningRevocation | undefined;
   let gateway: RunningGateway | undefined;
+  let ota: RunningOta | undefined;
+  let firmwareDir: string | undefined;
   let fleet: Fleet | undefined;
   let watch: OnboardingWatch | undefined;
   let stopping: Promise<void> | undefined;
@@ -80,6 +87,8 @@ async function main(): Promise<void> {
       watch?.stop();
       await fleet?.stop().catch(() => undefined);
       await gateway?.stop().catch(() => undefined);
+      await ota?.stop().catch(() => undefined);
+      if (firmwareDir) await rm(firmwareDir, { recursive: true, force: true }).catch(() => undefined);
       await revocation?.stop().catch(() => undefined);
       await platform?.stop().catch(() => undefined);
       // Deletes the demo's streams (its namespace) from the server and closes the connection.
@@ -140,11 +149,27 @@ async function main(): Promise<void> {
 
     // The admin token exists only in this process: it makes the operator token printed at the end.
     const adminToken = randomBytes(24).toString('base64url');
-    platform = await phase('start the services and the console', 3, async (bar) => {
+    platform = await phase('start the services and the console', 4, async (bar) => {
       const started = await startPlatform({ nats: fixture!.nc, namespace, logger, telemetryIntervalMs: 10_000 });
-      bar.update(1, 3);
+      bar.update(1, 4);
       revocation = await startRevocation({ nats: fixture!.nc, namespace, logger, env: {}, config: { httpPort: 0 } });
-      bar.update(2, 3);
+      bar.update(2, 4);
+      // OTA: a KEK of this run only; devices are asked for their firmware keys at the first rollout.
+      ota = await startOta({
+        nats: fixture!.nc,
+        namespace,
+        platformKey: started.platformKey,
+        kek: await Kek.fromBytes(randomBytes(32)),
+        logger,
+        env: {},
+        config: { httpPort: 0, keysWaitMs: 30_000 },
+      });
+      await started.send(RegisterFirmwareProduct, {
+        product: 'fridge-x200',
+        name: 'Fridge X200',
+        baselineVersion: '1.0.0',
+      });
+      bar.update(3, 4);
       gateway = await startGateway({
         nats: fixture!.nc,
         namespace,
@@ -154,7 +179,7 @@ async function main(): Promise<void> {
         nestLogger: ['error'],
         announce: () => undefined,
       });
-      bar.update(3, 3);
+      bar.update(4, 4);
       return started;
     });
     ownSignals();
@@ -234,6 +259,7 @@ async function main(): Promise<void> {
       ['ca', p.ca.service.url],
       ['onboarding', p.onboarding.service.url],
       ['revocation', revocation!.url],
+      ['ota', ota!.service.url],
       ['gateway', g.url],
     ] as const;
     log('');
@@ -289,6 +315,18 @@ async function main(): Promise<void> {
     log(`     npm run tunnelkey -- revoke device ${someDevice} --reason keyCompromise`);
     log('  3. Follow the live events (server-sent events):');
     log(`     curl -N -H "authorization: Bearer ${operatorToken}" ${g.url}/events`);
+    // A 1 MiB image for fridge-x200 (registered above, devices ship 1.0.0), for the CLI to upload.
+    firmwareDir = await mkdtemp(join(tmpdir(), 'tk-demo-firmware-'));
+    const image = join(firmwareDir, 'fridge-x200-2.0.0.bin');
+    await writeFile(image, randomBytes(1024 * 1024));
+    log('  4. Roll out a firmware update in three waves (signed ECDSA P-256 + ML-DSA-65, encrypted per device):');
+    log(`     npm run tunnelkey -- firmware upload ${image} --product fridge-x200 --version 2.0.0 --id fridge-2-0-0`);
+    log(
+      `     npm run tunnelkey -- rollout start --id demo-rollout --firmware fridge-2-0-0 --batch ${batchId} --waves 5,25,100 --watch`,
+    );
+    log(
+      `     or in the console: ${g.url}/#/firmware, then ${g.url}/#/rollout?id=demo-rollout (live, Pause/Resume/Abort)`,
+    );
     log('');
     log('Running: devices keep publishing. Ctrl-C stops everything (streams of this namespace are deleted).');
     await new Promise<never>(() => undefined);

@@ -167,9 +167,16 @@ export async function runOtaCli(
         throw ctx.usageError('firmware product | upload | list');
     }
   }
+  // A read: sent without the invocation's Idempotency-Key (which the start used for its command;
+  // the gateway would refuse the same key with another payload as idempotency-key-reused).
   const statusOf = async (rolloutId: string) =>
-    ((await command(`/api/rollouts/${encodeURIComponent(rolloutId)}/progress`, {})) as { result: RolloutStatus })
-      .result;
+    (
+      await ctx.client.request<{ result: RolloutStatus }>(
+        'POST',
+        `/api/rollouts/${encodeURIComponent(rolloutId)}/progress`,
+        {},
+      )
+    ).result;
   const watch = async (rolloutId: string): Promise<RolloutStatus> => {
     for (;;) {
       const status = await statusOf(rolloutId);

@@ -11,6 +11,7 @@ interface Call {
   path: string;
   body: unknown;
   contentType: string | undefined;
+  idempotencyKey: string | undefined;
 }
 
 function cli(answer: (call: Call) => unknown) {
@@ -29,6 +30,7 @@ function cli(answer: (call: Call) => unknown) {
         path: `${url.pathname}${url.search}`,
         body: typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : init?.body,
         contentType: headers['content-type'],
+        idempotencyKey: headers['idempotency-key'],
       };
       calls.push(call);
       return new Response(JSON.stringify(answer(call)), {
@@ -113,6 +115,10 @@ describe('tunnelkey firmware / rollout', () => {
       maxFailurePercent: 10,
     });
     expect(polls).toBe(3);
+    // The start is a command with a key; the progress reads carry none (the same key with another
+    // payload is refused by the gateway as idempotency-key-reused).
+    expect(run.calls[0]!.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    expect(run.calls.slice(1).map((c) => c.idempotencyKey)).toEqual([undefined, undefined, undefined]);
     expect(run.out()).toMatch(/rollout r-1: completed/);
     expect(run.out()).toMatch(/d-2.*failed.*rollback/);
   });
