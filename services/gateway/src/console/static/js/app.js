@@ -10,6 +10,7 @@ import { dashboardPage } from './pages/dashboard.js';
 import { devicePage } from './pages/device.js';
 import { devicesPage } from './pages/devices.js';
 import { firmwarePage } from './pages/firmware.js';
+import { integrityPage } from './pages/integrity.js';
 import { loginPage } from './pages/login.js';
 import { rolloutPage } from './pages/rollout.js';
 
@@ -26,6 +27,7 @@ const pages = {
   dashboard: dashboardPage,
   firmware: firmwarePage,
   rollout: rolloutPage,
+  integrity: integrityPage,
 };
 const view = /** @type {HTMLElement} */ (document.getElementById('view'));
 const live = new LiveStream();
