@@ -11,6 +11,7 @@ import { Controller, Module } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
@@ -163,6 +164,48 @@ describe('the production NATS configuration (deploy/nats/nats.conf)', () => {
     expect(await tokens.get('admin')).toBeNull();
   });
 
+  it('lets OTA write its stream and images, offer to devices and hear their uplinks; the gateway upload images; no one else write them', async () => {
+    const ota = await as('ota');
+    await expect(
+      new JetStreamEventStore(ota).ensureStreams(['ota', 'registry', 'onboarding']),
+    ).resolves.toBeUndefined();
+    const js = (await jetstreamManager(ota)).jetstream();
+    await expect(js.publish('ota.rollout.r-1', '{}')).resolves.toMatchObject({ stream: 'OTA' });
+    // The image store: OTA creates it and writes a rollout's image; the gateway streams an upload in.
+    const images = await new Objm(ota).create('OTA_IMAGES', { storage: 'file' });
+    await images.putBlob({ name: 'rollout-r-1' }, new Uint8Array(300_000).fill(7));
+    await images.putBlob({ name: 'rollout-r-1' }, new Uint8Array(1_000).fill(8)); // a retried start replaces it
+    const uploads = await new Objm(await as('gateway')).open('OTA_IMAGES');
+    await uploads.putBlob({ name: 'upload-1' }, new Uint8Array(200_000).fill(9));
+    await expect(images.getBlob('upload-1')).resolves.toHaveLength(200_000);
+    await expect(uploads.delete('upload-1')).resolves.toMatchObject({ success: true });
+    expect((await images.getBlob('rollout-r-1'))?.[0]).toBe(8);
+    // Devices: OTA hears their uplinks and writes to their inboxes (a chunk frame is a downlink too).
+    const device = await as('fleet');
+    const uplink = new Promise<string>((resolve) =>
+      ota.subscribe('dev.*.*', { max: 1, callback: (_e, msg) => resolve(msg.subject) }),
+    );
+    const frame = new Promise<string>((resolve) =>
+      device.subscribe('dev.d-1.inbox.>', { max: 1, callback: (_e, msg) => resolve(msg.subject) }),
+    );
+    await Promise.all([ota.flush(), device.flush()]);
+    device.publish('dev.d-1.firmware-chunk-request', '{}');
+    await expect(uplink).resolves.toBe('dev.d-1.firmware-chunk-request');
+    ota.publish('dev.d-1.inbox.firmware-chunk', new Uint8Array([0x54, 0x4b, 0x46, 0x43]));
+    await expect(frame).resolves.toBe('dev.d-1.inbox.firmware-chunk');
+    // Not another service's events, nor a command; and the registry may not write the images.
+    const refusedEvent = violation(ota, 'registry.device.d-1');
+    ota.publish('registry.device.d-1', '{}');
+    await expect(refusedEvent).resolves.toMatch(/Permissions Violation for Publish/);
+    const refusedCommand = violation(ota, 'cmd.registry.CertifyDevices');
+    ota.publish('cmd.registry.CertifyDevices', '{}');
+    await expect(refusedCommand).resolves.toMatch(/Permissions Violation for Publish/);
+    const registry = await as('registry');
+    const refusedImage = violation(registry, '$O.OTA_IMAGES.M.cm9sbG91dC1yLTE=');
+    registry.publish('$O.OTA_IMAGES.M.cm9sbG91dC1yLTE=', '{}');
+    await expect(refusedImage).resolves.toMatch(/Permissions Violation for Publish/);
+  });
+
   it("lets a service ensure the streams it reads when another service owns them (no update of another's stream)", async () => {
     // CA exists (the ca user made it); the registry reads it and may not update it.
     const store = new JetStreamEventStore(await as('registry'));
@@ -196,7 +239,7 @@ describe('the production NATS configuration (deploy/nats/nats.conf)', () => {
     const onboarding = await as('onboarding');
     // The agent answers installs (subjects of @tunnelkey/broker-link: broker-agent.<brokerId>.<what>).
     agent.subscribe('broker-agent.broker-1.apply-trust', {
-      callback: (_e, msg) => msg.respond(JSON.stringify({ ok: true, reloadMs: 1 })),
+      callback: (_e, msg) => void msg.respond(JSON.stringify({ ok: true, reloadMs: 1 })),
     });
     await agent.flush();
     const reply = await onboarding.request('broker-agent.broker-1.apply-trust', '{}', { timeout: 5_000 });

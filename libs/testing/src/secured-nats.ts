@@ -19,6 +19,7 @@ export const securedNatsUsers = [
   'ca',
   'onboarding',
   'revocation',
+  'ota',
   'gateway',
   'broker_agent',
   'fleet',
