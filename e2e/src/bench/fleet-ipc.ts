@@ -1,7 +1,7 @@
 /** What a bench and its fleet process (fleet-process.ts) say to each other, and the bench's side of it. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FleetStats, MqttLinkEvent } from '@tunnelkey/device-fleet';
+import type { FleetStats, HeartbeatStats, IntegrityFault, MqttLinkEvent } from '@tunnelkey/device-fleet';
 
 export type FleetRequest =
   | {
@@ -18,6 +18,11 @@ export type FleetRequest =
   /** Connects every onboarded device (Fleet.connect); its link events come back as `links` messages. */
   | { type: 'connect'; telemetryIntervalMs: number; concurrency: number }
   | { type: 'devices' }
+  /** Every device sends a heartbeat each period from now on (Fleet.heartbeats). */
+  | { type: 'heartbeats'; periodMs: number }
+  /** An integrity fault played on each device named. */
+  | { type: 'inject'; deviceIds: string[]; fault: IntegrityFault }
+  | { type: 'heartbeat-stats' }
   | { type: 'stop' };
 
 export type FleetReply =
@@ -25,6 +30,10 @@ export type FleetReply =
   | { type: 'stats'; byState: Record<string, number>; mqtt: FleetStats['mqtt'] }
   | { type: 'connecting'; started: number }
   | { type: 'devices'; deviceIds: string[] }
+  | { type: 'heartbeating' }
+  /** `at`: the fleet process's Date.now() once every fault was played. */
+  | { type: 'injected'; at: number }
+  | { type: 'heartbeat-stats'; stats: HeartbeatStats }
   | { type: 'stopped' }
   | { type: 'failed'; message: string };
 

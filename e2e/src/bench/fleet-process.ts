@@ -61,6 +61,20 @@ async function handle(request: FleetRequest): Promise<void> {
       reply({ type: 'devices', deviceIds: [...fleet!.devices()].map((d) => d.deviceId) });
       return;
     }
+    case 'heartbeats': {
+      fleet!.heartbeats.start(request.periodMs);
+      reply({ type: 'heartbeating' });
+      return;
+    }
+    case 'inject': {
+      for (const deviceId of request.deviceIds) fleet!.heartbeats.inject(deviceId, request.fault);
+      reply({ type: 'injected', at: Date.now() });
+      return;
+    }
+    case 'heartbeat-stats': {
+      reply({ type: 'heartbeat-stats', stats: fleet!.heartbeats.stats() });
+      return;
+    }
     case 'stop': {
       await fleet?.stop();
       reply({ type: 'stopped' });
