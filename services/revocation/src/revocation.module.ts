@@ -7,6 +7,7 @@ import { RevocationDeadlineHandler } from './revocation-deadline/revocation-dead
 import { RevocationDeadlineJob } from './revocation-deadline/revocation-deadline.job.js';
 import { RevocationSagaHandler } from './revocation-saga/revocation-saga.handler.js';
 import { RevocationSagaReaction } from './revocation-saga/revocation-saga.reaction.js';
+import { IntegrityViolationsReaction } from './integrity-revocations/integrity-violations.reaction.js';
 import { RevocationStatusHttpController } from './revocation-status/revocation-status.http-controller.js';
 import { RevocationStatusMsController } from './revocation-status/revocation-status.ms-controller.js';
 import { RevokeDevicesHandler } from './revoke-devices/revoke-devices.handler.js';
@@ -42,6 +43,7 @@ export class RevocationModule {
         RevokeDevicesHandler,
         RevocationSagaHandler,
         RevocationSagaReaction,
+        IntegrityViolationsReaction,
         RevocationDeadlineHandler,
         RevocationDeadlineJob,
       ],
