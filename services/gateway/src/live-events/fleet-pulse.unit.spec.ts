@@ -57,41 +57,51 @@ const telemetry = (deviceId: string, messagesTotal: number) =>
 const revoked = (deviceId: string) =>
   event('DeviceRevoked', deviceId, { deviceId, revocationId: 'rv1', reason: 'keyCompromise', revokedAt: at });
 
-describe('fleet pulse: the dashboard samples the fleet as the log moves', () => {
+/** A log, the read models following it, and a pulse sampling them on a clock the test moves. */
+async function fixture() {
   const events = new InMemoryEventStore({ logger });
   const readModels = new ReadModels({ events, store: new EmbeddedProjectionStore(), logger });
+  await readModels.start();
   let clock = 1_000_000;
-  let pulse: FleetPulse;
-  const given = async (context: BoundedContext, ...recorded: EventEnvelope[]) => {
-    for (const e of recorded)
-      await events.append({ context, aggregate: 'device', id: e.aggregateId }, [e], {
-        expectedVersion: 'any',
-        messageId: e.id,
-      });
-    await readModels.catchUp();
+  // The timer is left to the test: a sampling interval longer than the test.
+  const pulse = new FleetPulse(readModels, { sampleMs: 3_600_000, idleSampleMs: 10_000, keep: 3, now: () => clock });
+  return {
+    pulse,
+    /** Appends to the log, then waits until the read models applied it. */
+    async given(context: BoundedContext, ...recorded: EventEnvelope[]) {
+      for (const e of recorded)
+        await events.append({ context, aggregate: 'device', id: e.aggregateId }, [e], {
+          expectedVersion: 'any',
+          messageId: e.id,
+        });
+      await readModels.catchUp();
+    },
+    /** Moves the clock on and asks for a sample. */
+    sampleAfter(ms: number) {
+      clock += ms;
+      return pulse.sample();
+    },
+    now: () => clock,
+    async stop() {
+      pulse.close();
+      await readModels.stop();
+    },
   };
-  const sampleAfter = async (ms: number) => {
-    clock += ms;
-    return pulse.sample();
-  };
+}
 
-  beforeAll(async () => {
-    await readModels.start();
-    // The timer is left to the test: a sampling interval longer than the test.
-    pulse = new FleetPulse(readModels, { sampleMs: 3_600_000, idleSampleMs: 10_000, keep: 3, now: () => clock });
+describe('fleet pulse: the dashboard samples the fleet as the log moves', () => {
+  let f: Awaited<ReturnType<typeof fixture>>;
+  beforeEach(async () => {
+    f = await fixture();
+    await f.given('registry', imported('d1'), imported('d2'), imported('d3'), certified('d1'), certified('d2'));
+    await f.given('onboarding', connected('d1'));
   });
-
-  afterAll(async () => {
-    pulse.close();
-    await readModels.stop();
-  });
+  afterEach(() => f.stop());
 
   it('counts devices per state, connected, certified and revoked in the first sample', async () => {
-    await given('registry', imported('d1'), imported('d2'), imported('d3'), certified('d1'), certified('d2'));
-    await given('onboarding', connected('d1'));
-    const sample = await sampleAfter(1_000);
+    const sample = await f.sampleAfter(1_000);
     expect(sample).toMatchObject({
-      at: clock,
+      at: f.now(),
       devices: 3,
       counts: { Imported: 1, Certified: 2, Revoked: 0 },
       connected: 1,
@@ -102,34 +112,36 @@ describe('fleet pulse: the dashboard samples the fleet as the log moves', () => 
   });
 
   it('takes no sample while nothing changed, and one after the idle interval', async () => {
-    expect(await sampleAfter(1_000)).toBeUndefined();
-    const idle = await sampleAfter(10_000);
-    expect(idle).toMatchObject({ devices: 3, telemetryMessages: 0 });
+    await f.sampleAfter(1_000);
+    expect(await f.sampleAfter(1_000)).toBeUndefined();
+    expect(await f.sampleAfter(10_000)).toMatchObject({ devices: 3, telemetryMessages: 0 });
   });
 
   it("adds each link's growth of its reported total; a late, smaller total adds nothing", async () => {
-    await given('onboarding', telemetry('d1', 1), telemetry('d1', 40), telemetry('d2', 1));
-    expect((await sampleAfter(1_000))?.telemetryMessages).toBe(41);
-    await given('onboarding', telemetry('d1', 30), telemetry('d2', 11));
-    expect((await sampleAfter(1_000))?.telemetryMessages).toBe(51);
+    await f.given('onboarding', telemetry('d1', 1), telemetry('d1', 40), telemetry('d2', 1));
+    expect((await f.sampleAfter(1_000))?.telemetryMessages).toBe(41);
+    await f.given('onboarding', telemetry('d1', 30), telemetry('d2', 11));
+    expect((await f.sampleAfter(1_000))?.telemetryMessages).toBe(51);
   });
 
   it('recounts after a device changes: a revoked device stays counted as certified', async () => {
-    await given('registry', revoked('d1'));
-    const sample = await sampleAfter(1_000);
-    expect(sample).toMatchObject({ counts: { Certified: 1, Revoked: 1 }, certified: 2, revoked: 1 });
+    await f.sampleAfter(1_000);
+    await f.given('registry', revoked('d1'));
+    const sample = await f.sampleAfter(1_000);
+    expect(sample).toMatchObject({ counts: { Certified: 1, Revoked: 1 }, connected: 1, certified: 2, revoked: 1 });
   });
 
   it('keeps the last samples for a console that opens later, and streams each new one', async () => {
     const seen: FleetSample[] = [];
-    const subscription = pulse.updates.subscribe((s) => seen.push(s));
-    await given('onboarding', telemetry('d2', 12));
-    const sample = await sampleAfter(1_000);
+    const subscription = f.pulse.updates.subscribe((s) => seen.push(s));
+    const taken = [];
+    for (const total of [1, 2, 3, 4]) {
+      await f.given('onboarding', telemetry('d2', total));
+      taken.push(await f.sampleAfter(1_000));
+    }
     subscription.unsubscribe();
-    expect(seen).toEqual([sample]);
-    const kept = pulse.samples();
-    expect(kept).toHaveLength(3);
-    expect(kept.at(-1)).toEqual(sample);
-    expect(kept.map((s) => s.at)).toEqual([...kept.map((s) => s.at)].sort((a, b) => a - b));
+    expect(seen).toEqual(taken);
+    // The last three (keep: 3), oldest first.
+    expect(f.pulse.samples()).toEqual(taken.slice(1));
   });
 });
