@@ -297,6 +297,42 @@ describe('certify-devices slice (in-memory store)', () => {
       expect(csrRequests().filter((s) => s.envelope.deviceId === victim)).toHaveLength(1);
     });
 
+    it('a replica takes over the requests a crashed one left pending, two retry waits after their first ask', async () => {
+      const requests = certifier({ window: 2, retrySeconds: 30, clock });
+      await batchOf(2);
+      await handler.handle({ commandId: randomUUID(), scope: { kind: 'batch', batchId: 'b' } });
+      await requests.idle();
+      const asked = csrRequests().map((s) => bodyOf(s.envelope).requestId);
+      expect(asked).toHaveLength(2);
+      await requests.onModuleDestroy(); // crashed: nobody asks these two again
+      // The survivor, running all along: its own view and window, no resume at start.
+      const pending = await PendingCsrRequestsView.start(ca.store, silent);
+      const survivor = new CsrRequestsJob(
+        ca.store,
+        pending,
+        ca.eligibility,
+        ca.downlinks,
+        { csrWindow: 2, csrRetrySeconds: 30, csrExpirySeconds: 600 },
+        clock,
+        silent,
+      );
+      try {
+        seconds(59);
+        await survivor.sweep();
+        await survivor.idle();
+        expect(survivor.outstanding).toBe(0); // one retry wait and more: its owner may still ask
+        seconds(1);
+        await survivor.sweep();
+        await survivor.idle();
+        expect(survivor.outstanding).toBe(2);
+        expect(csrRequests().map((s) => bodyOf(s.envelope).requestId)).toEqual([...asked, ...asked]);
+        expect(await ca.all('ca', 'csr-request')).toHaveLength(2); // asked again, not recorded again
+      } finally {
+        await survivor.onModuleDestroy();
+        await pending.stop();
+      }
+    });
+
     it('a restarted instance resumes the pending requests from the log: asked again, not recorded again', async () => {
       const requests = certifier({ window: 2, clock });
       await batchOf(3);

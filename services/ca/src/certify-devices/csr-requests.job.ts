@@ -9,7 +9,10 @@
  * is asked again with the same requestId (issuance is idempotent per requestId, so the answer is
  * issued once), the wait doubling after each ask; a request unanswered `csrExpirySeconds` after its
  * first ask is given up, recorded as CsrRequestExpired. At start the job resumes the requests the
- * log still lists as pending (recorded, never answered), each asked again at once. The devices not
+ * log still lists as pending (recorded, never answered), each asked again at once; after that, a
+ * pending request no instance here holds and still unanswered two retry waits after its first ask
+ * (its instance crashed, a replica's survivor takes it over) is taken over the same way: asking a
+ * request another live instance holds too costs a second ask, never a second certificate. The devices not
  * asked yet are held in memory only: a command cut short by a restart is finished by retrying it
  * (same commandId, hence the same requestIds; the requests answered already are not asked again).
  */
@@ -169,9 +172,14 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
    * again when the window has room, or given up at the next sweep if it expired meanwhile.
    */
   resume(): number {
+    return this.#takeOver(() => true);
+  }
+
+  /** Pending requests this window does not hold and `select` picks, asked again with their recorded expiry. */
+  #takeOver(select: (pending: { expiresAt: string }) => boolean): number {
     const resumed = this.pending
       .pending()
-      .filter((p) => !this.#window.get(p.requestId))
+      .filter((p) => !this.#window.get(p.requestId) && select(p))
       .map(({ deviceId, requestId, keyId, correlationId, expiresAt }) => ({
         deviceId,
         requestId,
@@ -305,6 +313,11 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     const orphans = this.pending
       .pending()
       .filter((p) => !this.#window.get(p.requestId) && Date.parse(p.expiresAt) + this.#retryMs <= now);
+    // Pending, held by no one here, unanswered two retry waits after its first ask: taken over.
+    this.#takeOver(({ expiresAt }) => {
+      const firstAsk = Date.parse(expiresAt) - this.#expiryMs;
+      return firstAsk + 2 * this.#retryMs <= now && now < Date.parse(expiresAt);
+    });
     const asked = await Promise.all(due.map((entry) => this.#window.run(() => this.#askNow(entry))));
     const reasked = asked.filter(Boolean).length;
     const given = await Promise.all([
