@@ -6,17 +6,21 @@
  * (NATS_USER/NATS_PASSWORD/NATS_TLS_CA_FILE of its user), the CA ceremony runs as `ca`, and the
  * simulated devices connect as `fleet` (DEVICES account). An operator drives the flow through the
  * gateway's HTTP API: policy, batch, import, verify (challenge over dev.*), certify (CSR up, signed
- * certificate down the inbox), register a real Mosquitto, onboard, revoke one device. Each step's
+ * certificate down the inbox), roll a firmware image out (OTA on its own user: the image uploaded
+ * through the gateway into OTA's object store, signed, encrypted, offered and fetched in chunk
+ * frames; every device boots it), register a real Mosquitto, onboard, revoke one device. Each step's
  * outcome is asserted, and nats-server's log must show no refused publish or subscription: a
  * permission gap would otherwise show only as a timeout.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON; the assertions check their shapes */
 import 'reflect-metadata';
-import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
+import { startOta, type RunningOta } from '@tunnelkey/ota';
+import { Kek } from '@tunnelkey/pki';
 import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
 import { startSecuredNats, waitFor, type SecuredNats } from '@tunnelkey/testing';
 import { pino } from 'pino';
@@ -30,6 +34,7 @@ describe('the platform on the secured bus (deploy/nats/nats.conf): every service
   let bus: SecuredNats;
   let platform: Platform;
   let revocation: RunningRevocation;
+  let ota: RunningOta;
   let gateway: RunningGateway;
   let fleetConnection: NatsConnection;
   let fleet: Fleet;
@@ -53,6 +58,14 @@ describe('the platform on the secured bus (deploy/nats/nats.conf): every service
     bus = await startSecuredNats();
     platform = await startPlatform({ envOf: (user) => bus.envOf(user), namespace: '', logger });
     revocation = await startRevocation({ env: bus.envOf('revocation'), namespace: '', config: { httpPort: 0 } });
+    ota = await startOta({
+      env: bus.envOf('ota'),
+      namespace: '',
+      platformKey: platform.platformKey,
+      kek: await Kek.fromBytes(randomBytes(32)),
+      logger,
+      config: { httpPort: 0, tickMs: 100, keysWaitMs: 30_000 },
+    });
     gateway = await startGateway({
       env: bus.envOf('gateway'),
       namespace: '',
@@ -77,6 +90,7 @@ describe('the platform on the secured bus (deploy/nats/nats.conf): every service
     await fleet?.stop();
     await fleetConnection?.close();
     await gateway?.stop();
+    await ota?.stop();
     await revocation?.stop();
     await platform?.stop();
     await bus?.stop();
@@ -88,7 +102,7 @@ describe('the platform on the secured bus (deploy/nats/nats.conf): every service
       connections: { authorized_user?: string; tls_version?: string }[];
     };
     const usersConnected = new Set(connz.connections.map((c) => c.authorized_user));
-    for (const user of ['registry', 'ca', 'onboarding', 'revocation', 'gateway', 'fleet'])
+    for (const user of ['registry', 'ca', 'onboarding', 'revocation', 'ota', 'gateway', 'fleet'])
       expect(usersConnected).toContain(user);
     expect(connz.connections.every((c) => c.tls_version)).toBe(true);
 
@@ -147,6 +161,33 @@ describe('the platform on the secured bus (deploy/nats/nats.conf): every service
     expect(new X509Certificate(rootPem!).fingerprint256.replace(/:/g, '').toLowerCase()).toBe(
       (await platform.ca.authority.root()).fingerprintSha256,
     );
+
+    // A firmware rollout: the image streamed through the gateway into OTA_IMAGES, registered and
+    // signed by OTA, offered to every device (key wrap), fetched as chunk frames, booted, reported.
+    const image = new Uint8Array(randomBytes(200 * 1024));
+    const sha256 = createHash('sha256').update(image).digest('hex');
+    const uploaded = await fetch(`${gateway.url}/api/firmware/uploads?sha256=${sha256}&size=${image.length}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/octet-stream' },
+      body: image,
+    });
+    expect(uploaded.status).toBe(201);
+    const { objectName } = (await uploaded.json()) as { objectName: string };
+    const product = { product: 'fridge-x200', name: 'Fridge X200', baselineVersion: '1.0.0' };
+    expect((await call('POST', '/api/firmware/products', product)).status).toBe(200);
+    const firmware = { product: 'fridge-x200', version: '2.0.0', imageDigest: sha256, sizeBytes: image.length };
+    expect((await call('POST', '/api/firmware', { firmwareId: 'fw-2', objectName, ...firmware })).status).toBe(200);
+    const rollout = { rolloutId: 'r-secured', firmwareId: 'fw-2', batchIds: [batchId], maxFailurePercent: 0 };
+    expect((await call('POST', '/api/rollouts', { ...rollout, waves: [{ percent: 100 }] })).status).toBe(202);
+    await waitFor(
+      async () => (await call('POST', '/api/rollouts/r-secured/progress', {})).body?.result?.status === 'completed',
+      { description: 'the rollout completed', timeoutMs: 90_000 },
+    );
+    expect((await call('POST', '/api/rollouts/r-secured/progress', {})).body.result).toMatchObject({
+      updated: fleetSize,
+      failed: 0,
+    });
+    for (const d of fleet.devices()) expect(d.flash.firmware.measurement).toBe(sha256);
 
     // Onboard to a real Mosquitto: the admin password stays in onboarding's secrets (passwordFile).
     await platform.startBroker();
