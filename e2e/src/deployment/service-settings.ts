@@ -43,7 +43,7 @@ export const natsUserOf = (service: string): string => service.replaceAll('-', '
 
 /**
  * Read outside the schemas, by every service: startService (HTTP_HOST default, METRICS_TOKEN,
- * TLS_*_FILE, SHUTDOWN_TIMEOUT_MS), the platform-key loader, /health's version; the gateway's port
+ * TLS_*_FILE, SHUTDOWN_TIMEOUT_MS, JETSTREAM_REPLICAS), the platform-key loader, /health's version; the gateway's port
  * and host fall back on HTTP_PORT / HTTP_HOST.
  */
 export const platformVariables = new Set([
@@ -53,6 +53,7 @@ export const platformVariables = new Set([
   'TLS_CERT_FILE',
   'TLS_KEY_FILE',
   'SHUTDOWN_TIMEOUT_MS',
+  'JETSTREAM_REPLICAS',
   'PLATFORM_KEY_FILE',
   'PLATFORM_KEY',
   'PLATFORM_KEY_ID',
@@ -76,5 +77,5 @@ export function natsUsersOf(conf: string): { users: string[]; passwordVariables:
   };
 }
 
-/** Services deployed with a NATS user nats.conf does not define yet (the OTA user is a commented template there). */
-export const natsUsersStillMissing = ['ota'];
+/** Services deployed with a NATS user nats.conf does not define yet (none since OTA's user landed; the k8s test keeps it honest). */
+export const natsUsersStillMissing: string[] = [];

@@ -1,2 +1,3 @@
 export * from './config-schema.js';
 export * from './nats-connection.js';
+export * from './jetstream-replicas.js';

@@ -59,6 +59,11 @@ export interface JetStreamEventStoreOptions {
   namespace?: string;
   /** JetStream dedup window for message ids. Default 2 minutes. */
   duplicateWindowMs?: number;
+  /**
+   * Replicas of the streams and KV buckets this store creates (or updates a stream to): 3 on a
+   * 3-node JetStream cluster, so losing a node loses no event. Default 1.
+   */
+  replicas?: number;
   /** How long an append waits for JetStream's acknowledgement. Default 5 s. */
   publishTimeoutMs?: number;
   /** Delays before a failed handler sees the event again (nak with delay; the last one repeats: the cap). */
@@ -116,6 +121,7 @@ export class JetStreamEventStore implements EventStore {
   readonly #js: JetStreamClient;
   readonly #logger: Logger;
   readonly #duplicateWindowMs: number;
+  readonly #replicas: number;
   readonly #backoff: readonly number[];
   readonly #ackWaitMs: number;
   readonly #maxHandlerAttempts: number;
@@ -137,7 +143,9 @@ export class JetStreamEventStore implements EventStore {
     this.#maxHandlerAttempts = options.maxHandlerAttempts ?? 25;
     this.#ackWaitMs = options.ackWaitMs ?? 10_000;
     this.#logger = options.logger ?? pino({ name: 'eventstore' });
-    this.parked = options.parked ?? new JetStreamParkedEventStore(nc, this.namespace, this.#duplicateWindowMs);
+    this.#replicas = options.replicas ?? 1;
+    this.parked =
+      options.parked ?? new JetStreamParkedEventStore(nc, this.namespace, this.#duplicateWindowMs, this.#replicas);
     // Admin and consumer API calls: generous timeouts, a busy server answers stream creation slowly.
     this.#js = jetstream(nc, { timeout: 15_000 });
     this.#pipeline = new PublishPipeline(nc, options.publishTimeoutMs ?? 5_000);
@@ -160,6 +168,7 @@ export class JetStreamEventStore implements EventStore {
         allow_direct: true,
         // An event log: nobody deletes single events.
         deny_delete: true,
+        num_replicas: this.#replicas,
       };
       const existing = await jsm.streams.info(config.name).then(
         (info) => info.config,
@@ -345,13 +354,16 @@ export class JetStreamEventStore implements EventStore {
 
   /** Snapshots in the namespace's KV bucket (`<NS>_SNAPSHOTS`), opened once. */
   snapshotStore(): Promise<SnapshotStore> {
-    this.#snapshots ??= KvSnapshotStore.open(this.nc, { namespace: this.namespace });
+    this.#snapshots ??= KvSnapshotStore.open(this.nc, { namespace: this.namespace, replicas: this.#replicas });
     return this.#snapshots;
   }
 
   /** View checkpoints in the same bucket, under `<owner>.view.<name>`, opened once. */
   viewCheckpointStore(): Promise<ViewCheckpointStore> {
-    this.#viewCheckpoints ??= KvViewCheckpointStore.open(this.nc, { namespace: this.namespace });
+    this.#viewCheckpoints ??= KvViewCheckpointStore.open(this.nc, {
+      namespace: this.namespace,
+      replicas: this.#replicas,
+    });
     return this.#viewCheckpoints;
   }
 

@@ -28,6 +28,8 @@ export class JetStreamParkedEventStore implements ParkedEventStore {
     private readonly nc: NatsConnection,
     namespace = '',
     private readonly duplicateWindowMs = 120_000,
+    /** Replicas of the stream when it is created or updated (a JetStream cluster: 3). */
+    private readonly replicas = 1,
   ) {
     this.streamName = namespace ? `${namespace.toUpperCase()}_PARKED` : 'PARKED';
     this.#subjectPrefix = namespace ? `${namespace}.parked` : 'parked';
@@ -42,6 +44,7 @@ export class JetStreamParkedEventStore implements ParkedEventStore {
       storage: 'file' as const,
       duplicate_window: this.duplicateWindowMs * 1_000_000,
       allow_direct: true,
+      num_replicas: this.replicas,
     };
     const existing = await manager.streams.info(this.streamName).then(
       (info) => info.config,

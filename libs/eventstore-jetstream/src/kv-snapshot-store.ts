@@ -12,7 +12,13 @@ export interface KvSnapshotStoreOptions {
   namespace?: string;
   /** Default `SNAPSHOTS` (prefixed by the namespace: `T1_SNAPSHOTS`). */
   bucket?: string;
+  /** Replicas of the bucket when it is created (a JetStream cluster: 3). Default 1. */
+  replicas?: number;
 }
+
+/** How the snapshots bucket is created: file storage, one revision per key, on `replicas` nodes. */
+export const snapshotBucketConfig = (options: KvSnapshotStoreOptions) =>
+  ({ history: 1, storage: 'file', replicas: options.replicas ?? 1 }) as const;
 
 /** Snapshots in a JetStream KV bucket (file storage, one revision kept per key). */
 export class KvSnapshotStore implements SnapshotStore {
@@ -25,7 +31,7 @@ export class KvSnapshotStore implements SnapshotStore {
 
   /** Opens the bucket, creating it if needed. */
   static async open(nc: NatsConnection, options: KvSnapshotStoreOptions = {}): Promise<KvSnapshotStore> {
-    const kv = await new Kvm(nc).create(KvSnapshotStore.bucketName(options), { history: 1, storage: 'file' });
+    const kv = await new Kvm(nc).create(KvSnapshotStore.bucketName(options), snapshotBucketConfig(options));
     return new KvSnapshotStore(kv);
   }
 

@@ -145,6 +145,8 @@ export interface PlatformModuleOptions {
   eventStore?: EventStore;
   /** The bearer token /metrics needs (METRICS_TOKEN); unset, /metrics answers loopback requests only. */
   metricsToken?: string;
+  /** Replicas of the streams and buckets the JetStream store creates (JETSTREAM_REPLICAS). Default 1. */
+  streamReplicas?: number;
 }
 
 /**
@@ -159,6 +161,7 @@ export class PlatformModule {
       options.eventStore ??
       new JetStreamEventStore(options.nats, {
         namespace: options.namespace ?? '',
+        replicas: options.streamReplicas ?? 1,
         logger: pino({ name: options.service, level: logLevelOf() }),
       });
     const metrics = new Registry();

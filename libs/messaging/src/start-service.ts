@@ -3,7 +3,13 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, natsConnectionConfig, natsConnectionOptions, type NatsConnectionConfig } from '@tunnelkey/config';
+import {
+  connectNats,
+  jetStreamReplicasFromEnv,
+  natsConnectionConfig,
+  natsConnectionOptions,
+  type NatsConnectionConfig,
+} from '@tunnelkey/config';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { pino } from 'pino';
 import { Histogram, type Registry } from 'prom-client';
@@ -39,6 +45,8 @@ export interface StartServiceOptions {
   tls?: TlsFiles;
   /** Bearer token of /metrics; default METRICS_TOKEN; unset: /metrics answers loopback requests only. */
   metricsToken?: string;
+  /** Replicas of the streams and buckets the JetStream store creates; default JETSTREAM_REPLICAS, else 1. */
+  streamReplicas?: number;
 }
 
 export interface RunningService {
@@ -58,6 +66,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     options.tls ?? { certFile: process.env.TLS_CERT_FILE, keyFile: process.env.TLS_KEY_FILE },
   );
   const metricsToken = options.metricsToken ?? process.env.METRICS_TOKEN;
+  // Checked before anything connects too: a bad value names JETSTREAM_REPLICAS at start.
+  const streamReplicas = options.streamReplicas ?? jetStreamReplicasFromEnv();
   const nats =
     options.nats ??
     (await connectNats(
@@ -71,6 +81,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
         ...(options.eventStore ? { eventStore: options.eventStore } : {}),
         ...(metricsToken ? { metricsToken } : {}),
+        streamReplicas,
       }),
       options.module,
     ],
