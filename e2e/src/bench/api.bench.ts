@@ -346,8 +346,15 @@ async function main(): Promise<void> {
     );
 
     const url = gateway.url;
+    // A viewer's token, as a console or script would hold (checked against the token store per request).
+    const issued = await fetch(`${url}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench-viewer', role: 'viewer' }),
+    });
+    const viewerToken = ((await issued.json()) as { token: string }).token;
     const check = await fetch(`${url}/api/devices/${busyDevice}/history`, {
-      headers: { authorization: `Bearer ${adminToken}` },
+      headers: { authorization: `Bearer ${viewerToken}` },
     });
     const busy = (await check.json()) as { total: number; events: { type: string; reports?: number }[] };
     const folded = busy.events.find((e) => e.type === 'TelemetryReceived')?.reports;
@@ -381,7 +388,7 @@ async function main(): Promise<void> {
     const results: Measured[] = [];
     for (const [route, script] of routes) {
       log(`wrk: ${route}`);
-      results.push(await wrk(url, adminToken, script, dir, route));
+      results.push(await wrk(url, viewerToken, script, dir, route));
     }
     const after = loadavg();
     const ceiling = results[0]!.rate;
