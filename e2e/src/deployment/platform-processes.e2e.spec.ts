@@ -2,36 +2,39 @@
  * The whole platform as a platform engineer runs it: every service a separate OS process from the
  * built output, started by the image's entry (`tunnelkey <service>`) and configured only by its
  * environment; the CA's root made by the ceremony command; a real Mosquitto (the bootstrap trust of
- * deploy/mosquitto/bootstrap.sh) with onboarding beside it through MOSQUITTO_BINDINGS; the fleet as
- * a process of its own. An operator drives a batch through the gateway's HTTP API from import to
- * telemetry to a revocation; then every process gets SIGTERM and must exit 0 within its grace period.
+ * deploy/mosquitto/bootstrap.sh) with its broker agent beside it as a process (onboarding reaches
+ * both over the network only); the fleet as a process of its own. An operator drives a batch through
+ * the gateway's HTTP API from import to telemetry to a revocation; then every process gets SIGTERM
+ * and must exit 0 within its grace period.
+ * The second run puts the platform on a 3-node JetStream cluster on loopback (JETSTREAM_REPLICAS=3)
+ * and SIGKILLs one node while a batch is being certified: every device still ends certified, none
+ * twice, and the log itself (read back by the fault suite's independent reader) lost nothing.
+ * One file: both runs use the one build (two files building the same dist at once broke each other).
  */
 import { execFileSync } from 'node:child_process';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats } from '@tunnelkey/config';
+import { startNatsCluster, testServer, waitFor, type NatsCluster, type TestServer } from '@tunnelkey/testing';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './deployment-files.js';
 import { platformServices, startPlatformProcesses, type PlatformProcesses } from './platform-processes.js';
 import { eventually } from './service-process.js';
+import { checkInvariants, readLog, summariseInvariants } from '../faults/invariants.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON; the assertions check their shapes */
 
 const fleetSize = 4;
 const graceMs = 15_000;
 
-describe('the platform as OS processes configured by their environment: import to telemetry to revocation, then SIGTERM', () => {
-  let platform: PlatformProcesses;
-  const namespace = `plat${randomBytes(4).toString('hex')}`;
-  const batchId = `batch-${randomBytes(3).toString('hex')}`;
-  const ownerId = 'owner-1';
-  const targetId = 'broker-1';
-  let gatewayUrl: string;
-
+/** The operator's HTTP calls to the platform's gateway, for one batch. */
+function gatewayOf(platform: () => PlatformProcesses, batchId: string) {
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const response = await fetch(`${gatewayUrl}${path}`, {
+    const response = await fetch(`http://127.0.0.1:${platform().ports.get('gateway')}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${platform.adminToken}`,
+        authorization: `Bearer ${platform().adminToken}`,
         ...(body !== undefined ? { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json' } : {}),
       },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
@@ -39,35 +42,77 @@ describe('the platform as OS processes configured by their environment: import t
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   };
-  const counts = async () => (await call('GET', `/api/batches/${batchId}`)).body?.counts ?? {};
-  const devices = async () => (await call('GET', `/api/devices?batchId=${batchId}&limit=100`)).body?.items ?? [];
+  return {
+    call,
+    counts: async () => (await call('GET', `/api/batches/${batchId}`)).body?.counts ?? {},
+    devices: async () => (await call('GET', `/api/devices?batchId=${batchId}&limit=100`)).body?.items ?? [],
+    /** A policy to the broker and a batch of `size` under it. */
+    async defineBatch(size: number, targetId: string, ownerId: string) {
+      const policyId = `policy-${batchId}`;
+      expect(
+        await call('POST', '/api/policies', {
+          policyId,
+          name: 'Fridges',
+          targetIds: [targetId],
+          topicRights: [{ topic: 'fridges/{deviceId}/telemetry', access: 'publish' }],
+          certificateLifetimeDays: 365,
+        }),
+      ).toMatchObject({ status: 200 });
+      const created = await call('POST', '/api/batches', {
+        batchId,
+        name: 'fridges',
+        policyId,
+        ownerId,
+        expectedSize: size,
+      });
+      expect(created.status).toBe(200);
+    },
+  };
+}
+
+/** Builds what both runs start (once for the file: a second build in parallel broke running processes). */
+function buildOnce(): void {
+  execFileSync(
+    'npx',
+    [
+      'nx',
+      'run-many',
+      '-t',
+      'build',
+      '-p',
+      ...[...platformServices, 'device-fleet'].map((s) => `@tunnelkey/${s}`),
+      '--outputStyle=static',
+    ],
+    { cwd: repoRoot, env: { ...process.env, NX_DAEMON: 'false' }, stdio: 'ignore' },
+  );
+}
+
+describe('the platform as OS processes configured by their environment: import to telemetry to revocation, then SIGTERM', () => {
+  let platform: PlatformProcesses;
+  const namespace = `plat${randomBytes(4).toString('hex')}`;
+  const batchId = `batch-${randomBytes(3).toString('hex')}`;
+  const ownerId = 'owner-1';
+  const targetId = 'broker-1';
+  const { call, counts, devices, defineBatch } = gatewayOf(() => platform, batchId);
+  // NATS from testcontainers where a Docker engine answers, else NATS_URL / loopback (printed).
+  let nats: TestServer;
 
   beforeAll(async () => {
-    execFileSync(
-      'npx',
-      [
-        'nx',
-        'run-many',
-        '-t',
-        'build',
-        '-p',
-        ...[...platformServices, 'device-fleet'].map((s) => `@tunnelkey/${s}`),
-        '--outputStyle=static',
-      ],
-      { cwd: repoRoot, env: { ...process.env, NX_DAEMON: 'false' }, stdio: 'ignore' },
-    );
+    buildOnce();
+    nats = await testServer('nats');
     platform = await startPlatformProcesses({
+      natsUrl: nats.url!,
       namespace,
       ownerId,
       ports: 'free',
       logLevel: 'info',
       fleet: { devices: fleetSize, telemetryIntervalMs: 1000 },
     });
-    gatewayUrl = `http://127.0.0.1:${platform.ports.get('gateway')}`;
   }, 240_000);
 
   afterAll(async () => {
     await platform?.destroy();
+    await nats?.stop();
   });
 
   it('every service becomes ready from its environment alone', async () => {
@@ -101,20 +146,7 @@ describe('the platform as OS processes configured by their environment: import t
   });
 
   it('takes a batch from import through verification, certification and onboarding to telemetry, and revokes a device', async () => {
-    const policyId = `policy-${batchId}`;
-    expect(
-      await call('POST', '/api/policies', {
-        policyId,
-        name: 'Fridges',
-        targetIds: [targetId],
-        topicRights: [{ topic: 'fridges/{deviceId}/telemetry', access: 'publish' }],
-        certificateLifetimeDays: 365,
-      }),
-    ).toMatchObject({ status: 200 });
-    expect(
-      (await call('POST', '/api/batches', { batchId, name: 'fridges', policyId, ownerId, expectedSize: fleetSize }))
-        .status,
-    ).toBe(200);
+    await defineBatch(fleetSize, targetId, ownerId);
     const imported = await call(
       'POST',
       `/api/batches/${batchId}/identities?importId=file-1`,
@@ -185,4 +217,101 @@ describe('the platform as OS processes configured by their environment: import t
       });
     }
   }, 120_000);
+});
+
+describe('the same platform on a 3-node JetStream cluster (streams at R3): a node SIGKILLed mid-batch', () => {
+  const devicesInBatch = 8;
+  const namespace = `clus${randomBytes(4).toString('hex')}`;
+  const batchId = `batch-${randomBytes(3).toString('hex')}`;
+  let cluster: NatsCluster;
+  let platform: PlatformProcesses;
+  const { call, counts, defineBatch } = gatewayOf(() => platform, batchId);
+
+  beforeAll(async () => {
+    buildOnce(); // a no-op after the first run's build (nx's cache), needed when this run is picked alone
+    cluster = await startNatsCluster();
+    platform = await startPlatformProcesses({
+      namespace,
+      ownerId: 'owner-1',
+      ports: 'free',
+      // Every process is given node 1 and learns the others from it (as a client of a cluster does).
+      natsUrl: cluster.nodes[0]!.url,
+      env: { JETSTREAM_REPLICAS: '3' },
+      fleet: { devices: devicesInBatch, telemetryIntervalMs: 5_000 },
+    });
+    for (const service of platformServices)
+      expect(
+        await eventually(
+          async () => (await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`)).status === 200,
+          90_000,
+        ),
+      ).toBe(true);
+    expect(await eventually(() => existsSync(join(platform.dir, 'identities.csv')), 60_000)).toBe(true);
+  }, 300_000);
+
+  afterAll(async () => {
+    await platform?.destroy();
+    await cluster?.stop();
+  });
+
+  it('certifies every device once though a node is SIGKILLed mid-batch, and the log itself lost nothing', async () => {
+    const nc = await connectNats({ servers: cluster.nodes.map((n) => n.url) });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const caStream = `${namespace.toUpperCase()}_CA`;
+      await defineBatch(devicesInBatch, 'broker-1', 'owner-1');
+      const imported = await call(
+        'POST',
+        `/api/batches/${batchId}/identities?importId=file-1`,
+        readFileSync(join(platform.dir, 'identities.csv'), 'utf8'),
+      );
+      expect(imported.body?.result).toMatchObject({ accepted: devicesInBatch, rejected: 0 });
+      expect((await call('POST', '/api/verifications', { scope: { kind: 'batch', batchId } })).status).toBe(202);
+      expect(await eventually(async () => (await counts()).Verified === devicesInBatch, 120_000)).toBe(true);
+      // The streams the services created are R3.
+      expect((await jsm.streams.info(caStream)).config.num_replicas).toBe(3);
+
+      // The node leading the CA stream goes while the batch is being certified: the CA's issuances
+      // move to a new leader (and, when it is node 1, every process to another node).
+      const leader = (await jsm.streams.info(caStream)).cluster?.leader;
+      const victim = cluster.nodes.findIndex((n) => n.name === leader);
+      expect(victim).toBeGreaterThanOrEqual(0);
+      expect(
+        (await call('POST', '/api/certifications', { scope: { kind: 'batch', batchId }, keyId: 'tls-0' })).status,
+      ).toBe(202);
+      const certifiedBefore = (await counts()).Certified ?? 0;
+      await cluster.kill(victim);
+      console.log(
+        `cluster run: ${cluster.nodes[victim]!.name} (CA stream leader ${leader}) SIGKILLed with ` +
+          `${certifiedBefore} of ${devicesInBatch} devices certified`,
+      );
+
+      expect(await eventually(async () => (await counts()).Certified === devicesInBatch, 180_000)).toBe(true);
+      // The log itself, read back by the fault suite's reader (none of the services' code).
+      // JetStream's API answers again once the cluster has re-elected the leaders the node held.
+      const afterKill = { timeoutMs: 90_000, intervalMs: 1_000 };
+      const log = await waitFor(() => readLog(nc, namespace), { ...afterKill, description: 'the log read back' });
+      const report = checkInvariants(log);
+      expect(report.violations).toEqual({
+        'certified twice': [],
+        'certificate after revocation': [],
+        'revoked, not deprovisioned': [],
+        'connected after deprovisioned': [],
+        'request without outcome': [],
+      });
+      expect(report.devicesInLog).toMatchObject({
+        imported: devicesInBatch,
+        verified: devicesInBatch,
+        certified: devicesInBatch,
+      });
+      console.log(`cluster run: ${report.events} events in the log, invariants ${summariseInvariants(report)}`);
+      // Still R3, a leader elected, the surviving replica current.
+      const after = await waitFor(() => jsm.streams.info(caStream), { ...afterKill, description: 'the CA stream' });
+      expect(after.config.num_replicas).toBe(3);
+      expect(after.cluster?.leader).toBeDefined();
+      expect(after.cluster?.replicas?.filter((r) => r.current)).toHaveLength(1);
+    } finally {
+      await nc.close();
+    }
+  }, 400_000);
 });

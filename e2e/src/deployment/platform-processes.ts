@@ -38,6 +38,10 @@ export interface PlatformProcessesOptions {
   fleet?: { devices: number; telemetryIntervalMs: number };
   /** Each line a process writes (default: kept in its `lines` only). */
   onLine?: (process: string, line: string) => void;
+  /** The bus every process connects to (default NATS_URL, else the loopback server). */
+  natsUrl?: string;
+  /** More environment for every process (e.g. JETSTREAM_REPLICAS on a cluster). */
+  env?: Record<string, string>;
 }
 
 export interface PlatformProcesses {
@@ -73,7 +77,7 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
     }
     const common = {
       PATH: `${process.env.PATH ?? ''}:/usr/sbin`,
-      NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+      NATS_URL: options.natsUrl ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
       TUNNELKEY_NAMESPACE: options.namespace,
       HTTP_HOST: '127.0.0.1',
       LOG_LEVEL: options.logLevel ?? 'warn',
@@ -82,6 +86,7 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
       // What the image sets: /health reports it.
       TUNNELKEY_VERSION: (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string })
         .version,
+      ...options.env,
     };
 
     // The ceremony, by an admin, before the CA serves: the root (its key sealed under a KEK of its

@@ -1,15 +1,17 @@
-import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { testServer } from '@tunnelkey/testing';
 import { MongoProjectionStore } from './mongodb-projection-store.js';
 import { projectionStoreFeatures } from './projection-store.features.js';
 
-// Real MongoDB on MONGO_URL. There is no MongoDB server on the CI machines and testcontainers is not
-// installed, so without MONGO_URL this suite is reported as skipped, with the reason, never faked.
-const url = process.env['MONGO_URL']?.trim();
-const dockerEngine = Boolean(process.env['DOCKER_HOST']) || existsSync('/var/run/docker.sock');
+// A real MongoDB: started by testcontainers where a Docker engine answers, else the one on
+// MONGO_URL. This CI has neither a Docker engine nor a MongoDB server, so without MONGO_URL the
+// suite is reported as skipped, with the reason (printed by testServer), never faked.
+const server = await testServer('mongodb');
+const url = server.url;
+afterAll(() => server.stop());
 
 if (url) {
-  console.log('MongoDB projection-store suite: using MONGO_URL (a database per store, dropped afterwards)');
+  console.log(`MongoDB projection-store suite on ${server.choice.via} (a database per store, dropped afterwards)`);
   projectionStoreFeatures('MongoDB', async () => {
     const opened: MongoProjectionStore[] = [];
     return {
@@ -30,9 +32,7 @@ if (url) {
     };
   });
 } else {
-  const reason = dockerEngine
-    ? 'MONGO_URL is not set; a Docker engine is present but testcontainers is not installed'
-    : 'MONGO_URL is not set and there is no Docker engine (no MongoDB server on this machine)';
+  const { reason } = server.choice;
   const line = `MongoDB projection-store suite SKIPPED: ${reason}. Set MONGO_URL=mongodb://host:27017 to run it.`;
   // Jest drops the console output of a file whose tests are all skipped: write to stderr instead.
   process.stderr.write(`${line}\n`);

@@ -6,3 +6,5 @@ export * from './broker-server-identity.js';
 export * from './given-events.js';
 export * from './fuzz.js';
 export * from './secured-nats.js';
+export * from './nats-cluster.js';
+export * from './test-servers.js';
