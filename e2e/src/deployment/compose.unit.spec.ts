@@ -37,7 +37,9 @@ describe('docker-compose.yml', () => {
       expect({ name, command }).toEqual({ name, command: name });
       expect(Object.keys(entries)).toContain(command);
     }
-    for (const [, s] of tunnelkeyServices) expect(s.image).toBe('tunnelkey:0.1.0');
+    // The version the image, the manifests and /health report: package.json's.
+    const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    for (const [, s] of tunnelkeyServices) expect(s.image).toBe(`tunnelkey:${version}`);
   });
 
   it('gives each service only variables it reads, with values its configuration schema accepts, at its port', () => {

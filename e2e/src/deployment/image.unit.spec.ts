@@ -78,6 +78,13 @@ describe('the image (Dockerfile, .dockerignore, deploy/image/tunnelkey.mjs)', ()
     expect(runtime.body).toMatch(/ENTRYPOINT \["tunnelkey"\]/);
   });
 
+  it('states one licence everywhere: LICENSE, package.json and the image label say Apache-2.0', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { license: string };
+    expect(manifest.license).toBe('Apache-2.0');
+    expect(readFileSync(join(repoRoot, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0/);
+    expect(stages.at(-1)!.body).toMatch(/org\.opencontainers\.image\.licenses="Apache-2\.0"/);
+  });
+
   it('dispatches every command to a main the build produces (a TypeScript source next to it)', () => {
     const entries = dispatchEntries();
     for (const service of ['registry', 'ca', 'onboarding', 'revocation', 'ota', 'gateway', 'fleet', 'cli']) {

@@ -247,8 +247,8 @@ describeWithKubectl('Kubernetes manifests (deploy/k8s)', () => {
       const names = (pod.containers as { name: string }[]).map((c) => c.name);
       expect(names).toEqual(['mosquitto', 'broker-agent']);
       const [mosquitto, agent] = pod.containers;
-      const mountOf = (c: { volumeMounts: { name: string; mountPath: string }[] }, path: string) =>
-        c.volumeMounts.find((m) => m.mountPath === path);
+      type Mount = { name: string; mountPath: string; readOnly?: boolean };
+      const mountOf = (c: { volumeMounts: Mount[] }, path: string) => c.volumeMounts.find((m) => m.mountPath === path);
       const mosquittoConf = readFileSync(join(repoRoot, 'deploy/mosquitto/mosquitto.conf'), 'utf8');
       const confValue = (key: string) => new RegExp(`^${key} (.+)$`, 'm').exec(mosquittoConf)![1]!;
       const env = Object.fromEntries((agent.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));

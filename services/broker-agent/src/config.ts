@@ -52,6 +52,9 @@ export const brokerAgentConfigSchema = defineConfig({
 
 export type BrokerAgentConfig = ConfigOf<typeof brokerAgentConfigSchema.settings>;
 
-/** Every default works beside a Mosquitto laid out as deploy/ lays it out; an invalid value throws ConfigError naming the variable. */
+/**
+ * Every default works beside a Mosquitto laid out as deploy/ lays it out; an invalid value throws
+ * ConfigError naming the variable.
+ */
 export const brokerAgentConfigFromEnv = (env: Env = process.env): BrokerAgentConfig =>
   brokerAgentConfigSchema.read(env);

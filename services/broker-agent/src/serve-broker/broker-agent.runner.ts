@@ -29,7 +29,7 @@ export class BrokerAgentRunner implements OnModuleInit, OnModuleDestroy {
   ) {
     this.#installs = new Histogram({
       name: 'broker_agent_trust_installs_seconds',
-      help: 'Trust installs answered (files written, broker reloaded), by outcome (ok, refused, unreachable), and their latency',
+      help: 'Trust installs answered (files written, broker reloaded) by outcome (ok, refused, unreachable), latency',
       labelNames: ['outcome'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [metrics],
