@@ -172,10 +172,14 @@ describe(`integrity monitoring of ${fleetSize} connected PUF devices on a real M
       note: 'image re-flashed',
     });
     expect(released).toEqual({ deviceId: tampered, released: true });
-    await waitFor(async () => (await enforcements(tampered)).some((e) => e.data.quarantined === false), {
-      description: 'the release applied at the broker',
-      ...long,
-    });
+    await waitFor(
+      async () =>
+        (await enforcements(tampered)).some((e) => (e.data as { quarantined?: boolean }).quarantined === false),
+      {
+        description: 'the release applied at the broker',
+        ...long,
+      },
+    );
     const releasedAt = Date.now();
     await waitFor(() => telemetryOf(tampered, releasedAt) >= 1, {
       description: 'its telemetry accepted again',

@@ -65,6 +65,9 @@ export const integrityDefinition: LiveViewDefinition<IntegrityState> = {
     { context: 'registry', aggregate: 'integrity' },
     { context: 'ota', aggregate: 'device' },
   ],
+  // Checkpointed like the registry's other views: a restart replays only what follows. Bump the
+  // version when the state or evolve changes.
+  checkpoint: { owner: 'registry', version: 1 },
   initialState: () => ({ policies: new Map(), batchPolicy: new Map(), devices: new Map(), alerts: [] }),
   // Mutates in place (see device-by-id).
   evolve(view, { event }) {
