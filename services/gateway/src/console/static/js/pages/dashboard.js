@@ -32,9 +32,8 @@ function chart(title, unit, series) {
     /** @param {any[]} data uPlot's: x, then one array per series */
     draw(data) {
       figure.dataset.points = String(data[0].length);
-      if (plot) return plot.setData(data);
-      if (!area.isConnected) return undefined;
-      plot = new uPlot(
+      if (!plot && !area.isConnected) return;
+      plot ??= new uPlot(
         {
           width: Math.max(area.clientWidth, 280),
           height: chartHeight,
@@ -45,7 +44,9 @@ function chart(title, unit, series) {
         data,
         area,
       );
-      return undefined;
+      plot.setData(data);
+      // The legend shows the latest values until the pointer picks another instant.
+      if (data[0].length) plot.setLegend({ idx: data[0].length - 1 });
     },
     resize() {
       plot?.setSize({ width: Math.max(area.clientWidth, 280), height: chartHeight });
