@@ -22,6 +22,7 @@ import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
+import { heartbeatOutcomes } from './support/heartbeat-outcomes.js';
 import { operator, startPlatform, targetId, type Platform } from './support/platform.js';
 
 const nats = natsFixture({ prefix: 'intge2e' });
@@ -47,13 +48,7 @@ describe(`integrity monitoring of ${fleetSize} connected PUF devices on a real M
     (await store.read({ context: 'onboarding', aggregate: 'device', id: deviceId })).events
       .map((r) => r.event)
       .filter((e) => e.type === 'DeviceQuarantineEnforced');
-  const heartbeatOutcomes = async (): Promise<Record<string, number>> => {
-    const text = await (await fetch(`${platform.registry.url}/metrics`)).text();
-    const outcomes: Record<string, number> = {};
-    for (const [, outcome, value] of text.matchAll(/^registry_heartbeats_total\{[^}]*outcome="([^"]+)"[^}]*\} (\d+)/gm))
-      outcomes[outcome!] = Number(value);
-    return outcomes;
-  };
+  const heartbeats = () => heartbeatOutcomes(platform.registry.url);
   const telemetryOf = (deviceId: string, after: number) =>
     arrivals.filter((a) => a.topic === `fridges/${deviceId}/telemetry` && a.at > after).length;
 
@@ -99,7 +94,7 @@ describe(`integrity monitoring of ${fleetSize} connected PUF devices on a real M
       timeoutMs: 120_000,
     });
     fleet.heartbeats.start(periodMs);
-    await waitFor(async () => ((await heartbeatOutcomes()).accepted ?? 0) >= 2 * fleetSize, {
+    await waitFor(async () => ((await heartbeats()).accepted ?? 0) >= 2 * fleetSize, {
       description: 'every device heartbeating, accepted',
       ...long,
     });
@@ -216,7 +211,7 @@ describe(`integrity monitoring of ${fleetSize} connected PUF devices on a real M
       });
       void subscription;
     });
-    const before = await heartbeatOutcomes();
+    const before = await heartbeats();
     const envelope = JSON.parse(new TextDecoder().decode(captured)) as Record<string, unknown> & {
       body: Record<string, unknown>;
     };
@@ -229,7 +224,7 @@ describe(`integrity monitoring of ${fleetSize} connected PUF devices on a real M
     fleet.heartbeats.inject(victim, 'replayed-heartbeat');
     await waitFor(
       async () => {
-        const now = await heartbeatOutcomes();
+        const now = await heartbeats();
         return (
           (now['bad-signature'] ?? 0) > (before['bad-signature'] ?? 0) && (now.replayed ?? 0) > (before.replayed ?? 0)
         );

@@ -4,10 +4,11 @@ import { AggregateId, IsoTimestamp } from '../envelope.js';
 import {
   HeartbeatPeriodSeconds,
   IntegrityAction,
-  integrityViolationKinds,
+  IntegrityPolicyDefined,
+  IntegrityViolationDetected,
   MissedPeriods,
 } from '../events/integrity.events.js';
-import { Counter, OneOf, Sha256Hex, Struct, Text } from '../primitives.js';
+import { Counter, Sha256Hex, Struct, Text } from '../primitives.js';
 
 export const SetIntegrityPolicy = defineCommand({
   name: 'SetIntegrityPolicy',
@@ -31,20 +32,8 @@ export const ReleaseQuarantine = defineCommand({
   result: Struct({ deviceId: AggregateId, released: Type.Boolean() }),
 });
 
-const Violation = Struct({
-  deviceId: AggregateId,
-  violationId: AggregateId,
-  kind: OneOf(integrityViolationKinds),
-  action: IntegrityAction,
-  expectedMeasurement: Type.Optional(Sha256Hex),
-  observedMeasurement: Type.Optional(Sha256Hex),
-  counter: Type.Optional(Counter),
-  lastCounter: Type.Optional(Counter),
-  heartbeatAt: Type.Optional(IsoTimestamp),
-  detail: Type.Optional(Text(512)),
-  /** When the registry recorded it. */
-  detectedAt: IsoTimestamp,
-});
+/** A violation as recorded, and when. */
+const Violation = Struct({ ...IntegrityViolationDetected.data.properties, detectedAt: IsoTimestamp });
 
 export const ListIntegrityAlerts = defineCommand({
   name: 'ListIntegrityAlerts',
@@ -64,12 +53,7 @@ export const DescribeDeviceIntegrity = defineCommand({
     deviceId: AggregateId,
     quarantined: Type.Boolean(),
     expectedMeasurement: Type.Optional(Sha256Hex),
-    policy: Struct({
-      policyId: AggregateId,
-      heartbeatPeriodSeconds: HeartbeatPeriodSeconds,
-      missedPeriods: MissedPeriods,
-      action: IntegrityAction,
-    }),
+    policy: IntegrityPolicyDefined.data,
     /** The last heartbeat the answering registry instance accepted (none since it started: absent). */
     lastHeartbeat: Type.Optional(Struct({ counter: Counter, sentAt: IsoTimestamp, receivedAt: IsoTimestamp })),
     violations: Type.Array(Violation, { maxItems: 200 }),

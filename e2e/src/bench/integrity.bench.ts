@@ -26,6 +26,8 @@ import { OnboardBatch, SetIntegrityPolicy, type EventEnvelope } from '@tunnelkey
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
+import { argument } from '../support/bench-options.js';
+import { heartbeatOutcomes } from '../support/heartbeat-outcomes.js';
 import { checkMosquitto, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
 import { percentile } from '../support/percentile.js';
 import { operator, startPlatform, until, type Platform } from '../support/platform.js';
@@ -39,12 +41,7 @@ const env = (name: string, fallback: number) => {
   return value;
 };
 
-function devicesOption(): number {
-  const at = process.argv.indexOf('--devices');
-  const n = Number(at >= 0 ? process.argv[at + 1] : (process.env['INTEGRITY_DEVICES'] ?? 10_000));
-  if (!Number.isInteger(n) || n < 1) throw new Error('--devices must be a positive integer');
-  return n;
-}
+const devicesOption = () => argument('--devices', env('INTEGRITY_DEVICES', 10_000));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -137,15 +134,7 @@ async function main(): Promise<void> {
     await f.request({ type: 'connect', telemetryIntervalMs: periodMs, concurrency: 32 }, 'connecting');
     await until('every onboarded device publishing', async () => (await stats()).mqtt.delivered, onboardedSize);
 
-    const heartbeats = async () => {
-      const text = await (await fetch(`${p.registry.url}/metrics`)).text();
-      const outcomes: Record<string, number> = {};
-      for (const [, outcome, value] of text.matchAll(
-        /^registry_heartbeats_total\{[^}]*outcome="([^"]+)"[^}]*\} (\d+)/gm,
-      ))
-        outcomes[outcome!] = Number(value);
-      return outcomes;
-    };
+    const heartbeats = () => heartbeatOutcomes(p.registry.url);
     // When each violation, quarantine and enforcement reached the log, as an independent subscriber on
     // the streams' subjects sees it (the fleet process signs heartbeats with the same machine clock).
     const arrived = new Map<string, { at: number; event: EventEnvelope }>();
