@@ -52,8 +52,10 @@ export class HeartbeatUplinkController implements OnApplicationBootstrap, OnModu
   async onApplicationBootstrap(): Promise<void> {
     if (this.#subscription) return;
     const subject = deviceUplinkFilter(HeartbeatMessage.kind, this.config.namespace);
+    // No queue group: every replica judges every heartbeat, so each holds every device's ledger
+    // entry (a shared queue would give each replica part of a device's heartbeats, and silences
+    // that are not). What they write has ids derived from the heartbeat: recorded once.
     this.#subscription = this.nats.subscribe(subject, {
-      queue: 'registry-integrity',
       callback: (error, msg) => {
         if (error) {
           this.logger.error(
