@@ -422,7 +422,11 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     await page.getByRole('dialog').getByRole('button', { name: 'Renew' }).click();
     await page.getByRole('status').filter({ hasText: 'Renewal of 2 devices started' }).waitFor(ui);
     await page.locator('[data-field="selected"]', { hasText: 'None selected' }).waitFor(ui);
-  }, 60_000);
+    // Rotate, then revoke: the device switched to its new certificate and the old one is revoked.
+    await page.getByRole('link', { name: ids[0] }).click();
+    await fieldOf('Identity', 'Last renewal').filter({ hasText: 'completed' }).waitFor(fleetStep);
+    await fieldOf('Identity', 'Previous certificate').filter({ hasText: 'revoked' }).waitFor(ui);
+  }, 180_000);
 
   it('revokes the selected devices after a confirmation and follows them live until they are cut off', async () => {
     const ids = [...fleet.devices()].slice(5, 7).map((d) => d.deviceId);
