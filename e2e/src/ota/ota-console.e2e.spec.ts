@@ -23,26 +23,14 @@ import { startOta, type RunningOta } from '@tunnelkey/ota';
 import { Kek } from '@tunnelkey/pki';
 import { natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { consoleArtifacts as artifacts, launchConsoleBrowser } from '../support/console-browser.js';
 import { operator, startPlatform, type Platform } from '../support/platform.js';
 
 const nats = natsFixture({ prefix: 'otaconsole' });
 const fleetSize = 10;
 const logger = pino({ level: 'warn' });
 const adminToken = randomBytes(32).toString('base64url');
-const artifacts = join(process.cwd(), 'test-artifacts', 'console');
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// Without the background-networking flags Chromium phones home, and a closed network refuses it.
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ui = { timeout: 15_000 };
 const rolloutStep = { timeout: 120_000 };
 
@@ -55,7 +43,7 @@ describe('console: an operator uploads firmware and runs rollouts from headless 
   let browser: BrowserContext;
   let page: Page;
   let workDir: string;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   const batchId = `fridges-${randomUUID().slice(0, 8)}`;
 
   const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
@@ -127,21 +115,7 @@ describe('console: an operator uploads firmware and runs rollouts from headless 
     });
     gateway = await startGateway({ nats: nats.nc, namespace, httpPort: 0, adminToken, logger, nestLogger: ['error'] });
 
-    browser = await chromium.launchPersistentContext(join(workDir, 'profile'), {
-      executablePath: chromiumPath,
-      headless: true,
-      args: chromiumArgs,
-      viewport: { width: 1440, height: 900 },
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
-        pageErrors.push(`console: ${message.text()}`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) pageErrors.push(`${response.status()} ${response.url()}`);
-    });
+    ({ browser, page, problems: pageErrors } = await launchConsoleBrowser(join(workDir, 'profile')));
     await page.goto(gateway.url);
     await page.getByLabel('API token').fill(adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();

@@ -1,6 +1,7 @@
 /**
  * Issue 16's rollout, end to end on real NATS (isolated by a namespace): the registry and the CA
- * provision a simulated PUF fleet (import, verify, certify); the OTA service, on its own
+ * provision a simulated PUF fleet (import, verify, certify), onboarding connects it to a real
+ * Mosquitto (every device connected, mutual TLS, before the rollout); the OTA service, on its own
  * connection, registers a product and an image uploaded to the object store, signs the release
  * (ECDSA P-256 + ML-DSA-65; the ECDSA signature checked with `openssl dgst -verify`), and rolls
  * it out in three waves with per-device key wraps. Devices with injected faults fail for their
@@ -111,7 +112,7 @@ describe(`OTA: ${fleetSize} certified PUF devices, one image, three waves, fault
 
   beforeAll(async () => {
     await nats.setup();
-    platform = await startPlatform({ nats: nats.nc, namespace: nats.namespace, logger, onboarding: false });
+    platform = await startPlatform({ nats: nats.nc, namespace: nats.namespace, logger });
     store = new JetStreamEventStore(nats.nc, { namespace: nats.namespace });
     fleet = await createFleet({
       nats: nats.nc,
@@ -126,6 +127,15 @@ describe(`OTA: ${fleetSize} certified PUF devices, one image, three waves, fault
     await operator.importIdentities(platform, fleet, batchId);
     await operator.verify(platform, batchId, fleetSize);
     await operator.certify(platform, batchId, fleetSize);
+    // Certified and connected: onboarded to a real Mosquitto, every device's MQTT session up.
+    await platform.startBroker();
+    await operator.registerBroker(platform);
+    fleet.connect({ telemetryIntervalMs: 60_000 });
+    await operator.onboard(platform, fleet, batchId, fleetSize);
+    await waitFor(() => fleet.stats().mqtt.connected === fleetSize, {
+      description: 'every device connected to the broker',
+      timeoutMs: 120_000,
+    });
     for (const device of fleet.devices()) oldMeasurements.set(device.deviceId, device.flash.firmware.measurement);
     await startOtaNow();
     await platform.send(RegisterFirmwareProduct, {

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { DescribeRollout, ResultOf } from '@tunnelkey/contracts';
 import { CliError, exitCodes, type GatewayClient } from './gateway-client.js';
 import { keyValues, table } from './output.js';
 
@@ -50,27 +51,8 @@ export interface OtaCliContext {
   usageError: (message: string) => CliError;
 }
 
-interface RolloutStatus {
-  rolloutId: string;
-  status: 'running' | 'paused' | 'aborted' | 'completed';
-  pauseReason?: string;
-  wave: number;
-  deviceCount: number;
-  updated: number;
-  failed: number;
-  skipped: number;
-  waves: {
-    wave: number;
-    percent: number;
-    size: number;
-    offered: number;
-    updated: number;
-    failed: number;
-    skipped: number;
-    completed: boolean;
-  }[];
-  devices: { deviceId: string; status: string; wave?: number; reason?: string }[];
-}
+/** DescribeRollout's answer, as the gateway returns it. */
+type RolloutStatus = ResultOf<typeof DescribeRollout>;
 
 const need = (ctx: OtaCliContext, value: string | undefined, name: string): string => {
   if (!value) throw ctx.usageError(`--${name} is required`);

@@ -1,16 +1,8 @@
 /** The firmware and rollout pages' browser logic (static/js/rollout-logic.js, plain JS). */
 import { createHash } from 'node:crypto';
+import type { DescribeRollout, ResultOf } from '@tunnelkey/contracts';
 
-interface Wave {
-  wave: number;
-  percent: number;
-  size: number;
-  offered: number;
-  updated: number;
-  failed: number;
-  skipped: number;
-  completed: boolean;
-}
+type Wave = ResultOf<typeof DescribeRollout>['waves'][number];
 interface RolloutLogic {
   rolloutActions(status: string | undefined): { pause: boolean; resume: boolean; abort: boolean };
   parseWaves(text: string): { waves: { percent: number }[] } | { error: string };
