@@ -32,6 +32,33 @@ export class GatewayClient {
     this.#fetch = options.fetch ?? fetch;
   }
 
+  /** GET a stream of server-sent events (the gateway's /events), authenticated like any request. */
+  async events(path: string): Promise<AsyncGenerator<ServerSentEvent>> {
+    let response: Response;
+    try {
+      response = await this.#fetch(new URL(path, this.options.url), {
+        headers: {
+          accept: 'text/event-stream',
+          ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+        },
+      });
+    } catch (error) {
+      throw new CliError(`the gateway at ${this.options.url} cannot be reached`, exitCodes.unavailable, undefined, {
+        cause: error,
+      });
+    }
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      const parsed = text ? (safeJson(text) as { error?: { code?: string; message?: string } }) : undefined;
+      throw new CliError(
+        `${response.status} ${parsed?.error?.code ?? ''}: ${parsed?.error?.message ?? response.statusText}`,
+        exitCodeOfStatus(response.status),
+        parsed,
+      );
+    }
+    return serverSentEvents(response.body);
+  }
+
   async request<T = unknown>(
     method: string,
     path: string,
@@ -76,6 +103,37 @@ export class GatewayClient {
       );
     }
     return parsed as T;
+  }
+}
+
+/** One server-sent event: its name and its JSON data. */
+export interface ServerSentEvent {
+  type: string;
+  data: unknown;
+}
+
+/**
+ * Server-sent events from a response body, as they arrive (`event:` and `data:` lines, a blank
+ * line ends each; comments and `id:`/`retry:` lines skipped).
+ */
+export async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ServerSentEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let type = 'message';
+  let data: string[] = [];
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, end).replace(/\r$/, '');
+      buffer = buffer.slice(end + 1);
+      if (line === '') {
+        if (data.length) yield { type, data: safeJson(data.join('\n')) };
+        type = 'message';
+        data = [];
+      } else if (line.startsWith('event:')) type = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
   }
 }
 

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { bashCompletion, commandHelp } from './command-help.js';
 import { CliError, exitCodes, GatewayClient } from './gateway-client.js';
-import { keyValues, progressBar, table } from './output.js';
+import { moreNote, readList, type Listed } from './list-pages.js';
+import { keyValues, outputFormats, printer, progressBar, table, type OutputFormat, type Tabular } from './output.js';
+import { watchEvents, watchTypes } from './watch-events.js';
 import { integrityUsage, runIntegrityCli } from './integrity-cli.js';
 import { otaUsage, runOtaCli } from './ota-cli.js';
 
@@ -30,8 +33,12 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey renew <batchId> [--device <id>...] [--reason operator|key-exposure] [--no-wait]
   tunnelkey renewals progress <operationId>
   tunnelkey policies renewal <policyId> [--renew-at <share, default 0.667>] [--jitter <share, default 0.1>] [--lifetime-seconds <n>]
-  tunnelkey devices list [--batch <id>] [--state <s>] [--target <id>] [--connection never|connected|disconnected] [--limit n] [--offset n]
-  tunnelkey devices show <id> | devices history <id> [--limit n] [--offset n]
+  tunnelkey devices list [--batch <id>] [--state <s>] [--target <id>] [--connection never|connected|disconnected] [--q <id prefix>]
+            [--all | --limit n --offset n]
+  tunnelkey devices show <id> | devices history <id> [--all | --limit n --offset n]
+  tunnelkey devices export [--batch <id>] [--state <s>] [--target <id>] [--connection c] [--q <prefix>] [-o csv|json|yaml] [--file <path>]
+  tunnelkey revocations status [--batch <id>] [--all] | revocations status <deviceId>
+  tunnelkey watch [--batch <id>] [--type device|batch|devices-changed|catalog|fleet...] [--count n]
   tunnelkey targets list | show <id>
   tunnelkey targets register --id <id> --name <text> --host <h> --port <n> --admin-user <u> --admin-password-file <name>
             [--admin-host <h>] [--admin-port <n>] [--admin-ca <ca.pem>]
@@ -39,13 +46,23 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey enrolments held <batchId> [--decision pending|approved|rejected] [--limit n] [--offset n]
   tunnelkey enrolments approve|reject <batchId> <requestId> --device <id>...
   tunnelkey tokens list | tokens create --name <n> --role viewer|operator|admin | tokens revoke <id>
+  tunnelkey completion bash
 ${otaUsage}${integrityUsage}
-Options: --json (machine output), --url, --token, --idempotency-key <k>
+Options: -o table|wide|json|yaml|csv (--json = -o json), --no-headers, --url, --token, --idempotency-key <k>
+Lists show one page (--limit, --offset) and say when there is more; --all reads every page.
+\`tunnelkey <command> --help\` shows a command's flags and examples.
 Exit codes: 0 ok, 2 usage, 3 refused or invalid, 4 not authenticated or not allowed, 5 gateway or service unavailable
 `;
 
 const options = {
   json: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  'no-headers': { type: 'boolean' },
+  all: { type: 'boolean' },
+  q: { type: 'string' },
+  type: { type: 'string', multiple: true },
+  count: { type: 'string' },
+  file: { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },
   'idempotency-key': { type: 'string' },
@@ -153,14 +170,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) {
-    (values.help ? io.stdout : io.stderr).write(usage);
+    const help = (positionals[0] && commandHelp(usage, positionals[0], positionals[1])) || usage;
+    (values.help ? io.stdout : io.stderr).write(help);
     return values.help ? exitCodes.ok : exitCodes.usage;
   }
+  const format = (values.json ? 'json' : (values.output ?? 'table')) as OutputFormat;
+  if (!outputFormats.includes(format)) {
+    io.stderr.write(`-o must be one of ${outputFormats.join(', ')}\n`);
+    return exitCodes.usage;
+  }
+  const out = printer(io.stdout, format, !values['no-headers']);
   const url = values.url ?? io.env.TUNNELKEY_URL ?? 'http://127.0.0.1:8080';
   const token = values.token ?? io.env.TUNNELKEY_TOKEN;
   const client = new GatewayClient({ url, ...(token ? { token } : {}), ...(io.fetch ? { fetch: io.fetch } : {}) });
-  const print = (value: unknown, human: () => string) =>
-    io.stdout.write(`${values.json ? JSON.stringify(value, null, 2) : human()}\n`);
+  const print = (value: unknown, human: () => string, tabular?: Tabular) => out.print(value, human, tabular);
+  const listRequest = () => ({
+    all: values.all ?? false,
+    ...(values.limit !== undefined ? { limit: integer(values.limit, 'limit') } : {}),
+    ...(values.offset !== undefined ? { offset: integer(values.offset, 'offset') } : {}),
+  });
+  /** A list: its rows in the chosen format on stdout; on stderr, what was left out. */
+  const printList = (
+    listed: Listed<Record<string, unknown>>,
+    noun: string,
+    tabular: Omit<Tabular, 'rows'>,
+    rows = listed.items,
+  ) => {
+    print(listed.body, () => table(rows, tabular.columns), { ...tabular, rows });
+    io.stderr.write(moreNote(listed, noun));
+  };
   const commandHeaders = { 'idempotency-key': values['idempotency-key'] ?? randomUUID() };
   const command = (path: string, body: unknown) =>
     client.request<{ commandId: string; result: unknown }>('POST', path, body, commandHeaders);
@@ -191,6 +229,55 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   };
   const reached = (b: BatchProgress, states: string[]) => states.reduce((sum, s) => sum + (b.counts[s] ?? 0), 0);
 
+  /**
+   * Where revocations stand, from the fleet's read model: a revoked device is done once every
+   * target deprovisioned it and it is connected nowhere. One device: its revocation and targets.
+   */
+  const revocationStatus = async (deviceId: string | undefined): Promise<number> => {
+    if (deviceId) {
+      const device = await client.request<Record<string, unknown>>(
+        'GET',
+        `/api/devices/${encodeURIComponent(deviceId)}`,
+      );
+      const targets = (device.targets ?? []) as { targetId: string; status: string; connected?: boolean }[];
+      const revocation = device.revocation as Record<string, unknown> | undefined;
+      const status = {
+        device: device.deviceId,
+        state: device.state,
+        revocationId: revocation?.revocationId,
+        reason: revocation?.reason,
+        revokedAt: revocation?.revokedAt,
+        targets: targets.map((t) => `${t.targetId}:${t.status}${t.connected ? ' (connected)' : ''}`).join(' '),
+        connection: device.connection,
+        done: revocationDone(device.state, targets, device.connection),
+      };
+      print(device, () => keyValues(status), { rows: [status], columns: Object.keys(status) });
+      return device.state === 'Revoked' ? exitCodes.ok : exitCodes.refused;
+    }
+    const query = new URLSearchParams({ state: 'Revoked' });
+    if (values.batch) query.set('batchId', values.batch);
+    const listed = await readList<Record<string, unknown>>(client, '/api/devices', query, listRequest());
+    const rows = listed.items.map((d) => {
+      const targets = (d.targets ?? []) as { targetId: string; status: string; connected?: boolean }[];
+      return {
+        ...deviceRow(d),
+        revokedAt: d.stateChangedAt,
+        done: revocationDone(d.state, targets, d.connection),
+      };
+    });
+    const pending = rows.filter((r) => r.done !== 'yes');
+    print(
+      { ...listed.body, pending: pending.length },
+      () =>
+        `${table(rows, ['deviceId', 'batchId', 'revokedAt', 'targets', 'connection', 'done'])}\n` +
+        `${listed.total} revoked devices${values.batch ? ` in ${values.batch}` : ''}; of those shown, ` +
+        `${pending.length} not yet deprovisioned everywhere or still connected`,
+      { rows, columns: ['deviceId', 'batchId', 'revokedAt', 'targets', 'connection', 'done'], wide: ['serial'] },
+    );
+    io.stderr.write(moreNote(listed, 'revoked devices'));
+    return exitCodes.ok;
+  };
+
   try {
     const [noun, verb] = positionals;
     switch (noun) {
@@ -217,20 +304,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'targets':
       case 'batches': {
         if (verb === 'list' || verb === undefined) {
-          const page = await client.request<{ items: Record<string, unknown>[]; total: number }>(
-            'GET',
-            `/api/${noun}?limit=500`,
+          const listed = await readList<Record<string, unknown>>(
+            client,
+            `/api/${noun}`,
+            new URLSearchParams(),
+            listRequest(),
           );
-          const columns = {
-            policies: ['policyId', 'name', 'targetIds', 'certificateLifetimeDays'],
-            targets: ['targetId', 'kind', 'name', 'host', 'tlsPort', 'onboarded', 'connected'],
-            batches: ['batchId', 'name', 'policyId', 'expectedSize', 'devices', 'states', 'connected'],
+          const tabular = {
+            policies: {
+              columns: ['policyId', 'name', 'targetIds', 'certificateLifetimeDays'],
+              wide: ['topicRights', 'definedAt'],
+            },
+            targets: {
+              columns: ['targetId', 'kind', 'name', 'host', 'tlsPort', 'onboarded', 'connected'],
+              wide: ['registeredAt'],
+            },
+            batches: {
+              columns: ['batchId', 'name', 'policyId', 'expectedSize', 'devices', 'states', 'connected'],
+              wide: ['ownerId', 'verificationFailures', 'certificateRejections', 'createdAt'],
+            },
           }[noun];
           const rows =
             noun === 'batches'
-              ? page.items.map((b) => ({ ...b, states: statesOf(b.counts as Record<string, number>) }))
-              : page.items;
-          print(page, () => `${table(rows, columns)}\n${page.total} ${noun}`);
+              ? listed.items.map((b) => ({ ...b, states: statesOf(b.counts as Record<string, number>) }))
+              : listed.items;
+          printList(listed, noun, tabular, rows);
           return exitCodes.ok;
         }
         if (verb === 'show') {
@@ -312,17 +410,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (verb === 'held') {
           const query = new URLSearchParams();
           if (values.decision !== undefined) query.set('decision', values.decision);
-          if (values.limit !== undefined) query.set('limit', String(integer(values.limit, 'limit')));
-          if (values.offset !== undefined) query.set('offset', String(integer(values.offset, 'offset')));
-          const page = await client.request<{ items: Record<string, unknown>[]; total: number; offset: number }>(
-            'GET',
-            `${batchPath}/held-enrolments${query.size ? `?${query}` : ''}`,
+          const listed = await readList<Record<string, unknown>>(
+            client,
+            `${batchPath}/held-enrolments`,
+            query,
+            listRequest(),
           );
+          const columns = ['requestId', 'deviceId', 'reason', 'decision', 'heldAt', 'enrolmentKeyDigest'];
           print(
-            page,
+            listed.body,
             () =>
-              `${table(page.items, ['requestId', 'deviceId', 'reason', 'decision', 'heldAt', 'enrolmentKeyDigest'])}\n${page.items.length} of ${page.total} held devices (from ${page.offset})`,
+              `${table(listed.items, columns)}\n${listed.items.length} of ${listed.total} held devices (from ${listed.offset})`,
+            { rows: listed.items, columns },
           );
+          io.stderr.write(moreNote(listed, 'held devices'));
           return exitCodes.ok;
         }
         if (verb === 'approve' || verb === 'reject') {
@@ -449,6 +550,30 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         print(outcome, () => keyValues(outcome.result as unknown as Record<string, unknown>));
         return exitCodes.ok;
       }
+      case 'watch': {
+        const types = values.type?.flatMap((t) => t.split(','));
+        const unknown = types?.find((t) => !(watchTypes as readonly string[]).includes(t));
+        if (unknown) throw usageError(`--type takes ${watchTypes.join(', ')} (not ${unknown})`);
+        const count = integer(values.count, 'count');
+        return await watchEvents(client, {
+          ...(values.batch ? { batchId: values.batch } : {}),
+          ...(types ? { types } : {}),
+          ...(count !== undefined ? { count } : {}),
+          format,
+          headers: !values['no-headers'],
+          stdout: io.stdout,
+          stderr: io.stderr,
+        });
+      }
+      case 'revocations': {
+        if (verb !== 'status') throw usageError('revocations status [--batch <id>] | revocations status <deviceId>');
+        return await revocationStatus(positionals[2]);
+      }
+      case 'completion': {
+        if (verb !== 'bash') throw usageError('completion bash (zsh: autoload bashcompinit && bashcompinit first)');
+        io.stdout.write(bashCompletion(usage, Object.keys(options)));
+        return exitCodes.ok;
+      }
       case 'revoke': {
         const id = positional(positionals, 2, 'the id');
         const reason = required(values, 'reason');
@@ -461,33 +586,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return exitCodes.ok;
       }
       case 'devices': {
-        if (verb === 'list' || verb === undefined) {
-          const query = new URLSearchParams();
-          for (const [option, param] of [
-            ['batch', 'batchId'],
-            ['state', 'state'],
-            ['target', 'targetId'],
-            ['connection', 'connection'],
-            ['limit', 'limit'],
-            ['offset', 'offset'],
-          ] as const) {
-            const value = values[option];
-            if (typeof value === 'string') query.set(param, value);
-            else if (Array.isArray(value) && value[0]) query.set(param, value[0]);
+        if (verb === 'list' || verb === undefined || verb === 'export') {
+          const query = deviceFilter(values);
+          const exporting = verb === 'export';
+          const listed = await readList<Record<string, unknown>>(
+            client,
+            '/api/devices',
+            query,
+            exporting ? { all: true } : { limit: 50, ...listRequest() },
+          );
+          const rows = listed.items.map(deviceRow);
+          if (!exporting) {
+            printList(listed, 'devices', deviceColumns, rows);
+            return exitCodes.ok;
           }
-          const page = await client.request<{ items: Record<string, unknown>[]; total: number; offset: number }>(
-            'GET',
-            `/api/devices?${query}`,
+          // An export is every matching device, csv unless -o says otherwise, to stdout or --file.
+          const fileFormat = values.output || values.json ? format : 'csv';
+          let text = '';
+          printer({ write: (t: string) => (text += t) }, fileFormat, !values['no-headers']).print(
+            listed.items,
+            () => table(rows, [...deviceColumns.columns, ...deviceColumns.wide]),
+            { rows, columns: [...deviceColumns.columns, ...deviceColumns.wide] },
           );
-          const rows = page.items.map((d) => ({
-            ...d,
-            serial: (d.certificate as { serialNumber?: string } | undefined)?.serialNumber,
-          }));
-          print(
-            page,
-            () =>
-              `${table(rows, ['deviceId', 'batchId', 'state', 'connection', 'messagesTotal', 'serial', 'problem'])}\n${page.items.length} of ${page.total} devices (from ${page.offset})`,
-          );
+          if (values.file) {
+            await writeFile(values.file, text);
+            io.stderr.write(`${listed.items.length} devices written to ${values.file}\n`);
+          } else io.stdout.write(text);
           return exitCodes.ok;
         }
         const id = positional(positionals, 2, 'the device id');
@@ -512,20 +636,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return exitCodes.ok;
         }
         if (verb === 'history') {
-          const paging = new URLSearchParams();
-          if (values.limit !== undefined) paging.set('limit', String(integer(values.limit, 'limit')));
-          if (values.offset !== undefined) paging.set('offset', String(integer(values.offset, 'offset')));
-          const history = await client.request<{ events: Record<string, unknown>[]; total: number; offset: number }>(
-            'GET',
-            `/api/devices/${encodeURIComponent(id)}/history${paging.size ? `?${paging}` : ''}`,
+          const listed = await readList<Record<string, unknown>>(
+            client,
+            `/api/devices/${encodeURIComponent(id)}/history`,
+            new URLSearchParams(),
+            { limit: 100, ...listRequest() },
+            'events',
           );
-          print(
-            history,
-            () =>
-              `${table(
-                history.events.map((e) => ({ ...e, actor: (e.actor as { id?: string } | undefined)?.id })),
-                ['occurredAt', 'context', 'type', 'actor', 'correlationId'],
-              )}\n${history.events.length} of ${history.total} events (from ${history.offset})`,
+          const rows = listed.items.map((e) => ({
+            ...e,
+            actor: (e.actor as { id?: string } | undefined)?.id,
+            reports: e.reports ?? '',
+          }));
+          printList(
+            listed,
+            'events',
+            {
+              columns: ['occurredAt', 'context', 'type', 'reports', 'actor'],
+              wide: ['sequence', 'correlationId', 'causationId'],
+            },
+            rows,
           );
           return exitCodes.ok;
         }
@@ -561,7 +691,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
   } catch (error) {
     if (error instanceof CliError) {
-      if (values.json && error.body !== undefined) io.stdout.write(`${JSON.stringify(error.body, null, 2)}\n`);
+      if (format === 'json' && error.body !== undefined) io.stdout.write(`${JSON.stringify(error.body, null, 2)}\n`);
       io.stderr.write(`tunnelkey: ${error.message}\n`);
       return error.exitCode;
     }
@@ -572,6 +702,53 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`tunnelkey: ${(error as Error).message}\n`);
     return exitCodes.unavailable;
   }
+}
+
+const deviceColumns = {
+  columns: ['deviceId', 'batchId', 'state', 'connection', 'messagesTotal', 'serial', 'problem'],
+  wide: ['stateChangedAt', 'lastTelemetryAt', 'targets', 'notAfter', 'fingerprintSha256'],
+};
+
+/** A device summary as a row: its certificate and targets flattened into cells. */
+function deviceRow(device: Record<string, unknown>): Record<string, unknown> {
+  const certificate = device.certificate as Record<string, unknown> | undefined;
+  const targets = (device.targets ?? []) as { targetId: string; status: string; connected?: boolean }[];
+  return {
+    ...device,
+    serial: certificate?.serialNumber,
+    notAfter: certificate?.notAfter,
+    fingerprintSha256: certificate?.fingerprintSha256,
+    targets: targets.map((t) => `${t.targetId}:${t.status}${t.connected ? '+connected' : ''}`).join(' '),
+  };
+}
+
+/** `--batch`, `--state`, `--target`, `--connection`, `--q` as the device list's query. */
+function deviceFilter(values: Values): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const [option, param] of [
+    ['batch', 'batchId'],
+    ['state', 'state'],
+    ['target', 'targetId'],
+    ['connection', 'connection'],
+    ['q', 'q'],
+  ] as const) {
+    const value = values[option];
+    if (typeof value === 'string') query.set(param, value);
+    else if (Array.isArray(value) && value[0]) query.set(param, value[0]);
+  }
+  return query;
+}
+
+/** A revoked device is done once no target still has it onboarded and it is connected nowhere. */
+function revocationDone(
+  state: unknown,
+  targets: readonly { status: string; connected?: boolean }[],
+  connection: unknown,
+) {
+  if (state !== 'Revoked') return 'no: not revoked';
+  if (targets.some((t) => t.status === 'onboarded')) return 'no: still onboarded at a target';
+  if (connection === 'connected' || targets.some((t) => t.connected)) return 'no: still connected';
+  return 'yes';
 }
 
 function statesOf(counts: Record<string, number> | undefined): string {

@@ -118,7 +118,7 @@ describe('tunnelkey CLI', () => {
     }));
     expect(await runCli(['enrolments', 'held', 'b-1', '--decision', 'pending'], run.io)).toBe(0);
     expect(run.calls).toEqual([
-      { method: 'GET', path: '/api/batches/b-1/held-enrolments?decision=pending', body: undefined },
+      { method: 'GET', path: '/api/batches/b-1/held-enrolments?decision=pending&limit=500&offset=0', body: undefined },
     ]);
     expect(run.out()).toContain('d-1');
     expect(run.out()).toContain('1 of 1 held devices');
