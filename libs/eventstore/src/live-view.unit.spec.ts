@@ -73,7 +73,7 @@ describe('LiveView checkpoint saves', () => {
     const definition = {
       name: 'retried',
       sources: [policies],
-      checkpoint: { owner: 'registry', version: 1 },
+      checkpoint: { owner: 'registry' as const, version: 1 },
       initialState: () => ({ count: 0 }),
       evolve: (state: { count: number }) => ({ count: state.count + 1 }),
     };
