@@ -36,7 +36,7 @@ function alertList(navigate) {
             { 'data-device': a.deviceId },
             h('td', {}, when(a.detectedAt)),
             h('td', {}, h('a', { class: 'mono', href: routeHash('/integrity', { device: a.deviceId }) }, a.deviceId)),
-            h('td', {}, h('span', { class: 'badge warn' }, a.kind)),
+            h('td', {}, h('span', { class: 'badge conn-disconnected' }, a.kind)),
             h('td', {}, a.action),
             h('td', { class: 'mono' }, a.observedMeasurement ? short(a.observedMeasurement) : ''),
           ),
@@ -113,7 +113,7 @@ function deviceIntegrity(deviceId, navigate) {
             'Status',
             h(
               'span',
-              { class: `badge ${d.quarantined ? 'danger' : 'ok'}` },
+              { class: `badge ${d.quarantined ? 'state-revoked' : 'conn-connected'}` },
               d.quarantined ? 'quarantined' : 'monitored',
             ),
           ],
