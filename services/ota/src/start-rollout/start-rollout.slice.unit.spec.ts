@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { UpdateReportMessage } from '@tunnelkey/contracts';
+import { DeviceConnected, DeviceDisconnected, UpdateReportMessage } from '@tunnelkey/contracts';
 import { unwrapContentKey } from '@tunnelkey/firmware';
+import { givenEvent } from '@tunnelkey/testing';
 import { ControlRolloutHandler } from '../control-rollout/control-rollout.handler.js';
 import { DescribeRolloutHandler } from '../describe-rollout/describe-rollout.handler.js';
 import { RegisterFirmwareHandler } from '../register-firmware/register-firmware.handler.js';
@@ -96,6 +97,34 @@ describe('StartRollout (slice)', () => {
       }),
     ).rejects.toMatchObject({ reason: 'invalid-waves' });
     expect((await slice.events()).length).toBe(before);
+  });
+
+  test('a device whose last connection event is a disconnect is excluded as offline; connected again, it is offered', async () => {
+    const seen = { targetId: 'broker-1', clientId: 'd-05' };
+    await givenEvent(slice.store, DeviceConnected, 'd-05', {
+      deviceId: 'd-05',
+      ...seen,
+      connectedAt: '2026-12-01T09:00:00.000Z',
+      tlsProtocol: 'TLSv1.3',
+      cipher: 'TLS_AES_256_GCM_SHA384',
+    });
+    await givenEvent(slice.store, DeviceDisconnected, 'd-05', {
+      deviceId: 'd-05',
+      ...seen,
+      disconnectedAt: '2026-12-01T09:30:00.000Z',
+      reason: 'keepalive-timeout',
+    });
+    expect(await start()).toEqual({ rolloutId: 'r-1', deviceCount: 19, excluded: 4 });
+    const skipped = await slice.events('DeviceUpdateSkipped');
+    expect(skipped.find((e) => e.aggregateId === 'd-05')?.data).toMatchObject({ reason: 'offline' });
+    await givenEvent(slice.store, DeviceConnected, 'd-05', {
+      deviceId: 'd-05',
+      ...seen,
+      connectedAt: '2026-12-01T10:00:00.000Z',
+      tlsProtocol: 'TLSv1.3',
+      cipher: 'TLS_AES_256_GCM_SHA384',
+    });
+    await expect(start({ rolloutId: 'r-2' })).resolves.toEqual({ rolloutId: 'r-2', deviceCount: 20, excluded: 3 });
   });
 
   test('offers no more devices than OTA_DOWNLOAD_WINDOW at once: the next ones once the first have reported', async () => {
