@@ -28,6 +28,8 @@ export interface PendingChallenge {
   challengeId: string;
   nonceDigest: string;
   expiresAt: string;
+  /** When it was recorded (absent in states folded before it was kept). */
+  issuedAt?: string;
   /** Failures recorded against it that did not close it (forgeries must not lock a device out). */
   failures: VerificationFailureReason[];
 }

@@ -208,7 +208,10 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
       case 'IdentityChallengeIssued': {
         if (!isEnrolled(state)) return state;
         const { challengeId, nonceDigest, expiresAt } = event.data;
-        return { ...state, challenge: { challengeId, nonceDigest, expiresAt, failures: [] } };
+        return {
+          ...state,
+          challenge: { challengeId, nonceDigest, expiresAt, issuedAt: event.occurredAt, failures: [] },
+        };
       }
       case 'IdentityVerified': {
         if (!isEnrolled(state)) return state;

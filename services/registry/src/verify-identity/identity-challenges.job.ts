@@ -18,8 +18,10 @@
  * nonce digest, the first one's expiry kept, recorded only while the first is still the one pending
  * (`replaces`), so a challenge answered meanwhile is never reopened and an answer to the first one
  * finds no challenge. Two instances starting at once derive the same command: one records it, the
- * other finds another nonce digest and leaves it. The devices not challenged yet are held in memory
- * only: a command cut short by a restart is finished by retrying it (same commandId).
+ * other finds another nonce digest and leaves it. A running instance does the same, at its sweep, for
+ * a pending challenge it does not hold that is still unanswered two retry waits after it was issued
+ * (its instance crashed: a replica's survivor takes it over). The devices not challenged yet are held
+ * in memory only: a command cut short by a restart is finished by retrying it (same commandId).
  */
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -44,7 +46,7 @@ import { DeviceStateCache } from '../shared/device-state-cache.js';
 import { RegistryMetrics } from '../shared/registry-metrics.js';
 import { deviceStream } from '../shared/registry-streams.js';
 import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
-import { DeviceByIdView } from '../views/device-by-id.view.js';
+import { DeviceByIdView, type PendingChallengeRef } from '../views/device-by-id.view.js';
 import { ChallengeNonces, type Challenge } from './challenge-nonces.js';
 import { UnansweredChallengesJob } from './unanswered-challenges.job.js';
 
@@ -73,6 +75,7 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
   readonly #nonces = new ChallengeNonces();
   readonly #window: OutstandingWindow<ChallengeItem>;
   readonly #ttlMs: number;
+  readonly #retryMs: number;
   readonly #stopListening: () => void;
   readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
   #watch: ConnectionWatch | undefined;
@@ -96,6 +99,7 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
     @Optional() @Inject(NATS_CONNECTION) private readonly nats?: NatsConnection,
   ) {
     this.#ttlMs = config.challengeTtlSeconds * 1000;
+    this.#retryMs = config.challengeRetrySeconds * 1000;
     this.#window = new OutstandingWindow<ChallengeItem>({
       size: config.challengeWindow,
       retryMs: config.challengeRetrySeconds * 1000,
@@ -171,11 +175,14 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
    * restart): each is re-issued with a fresh nonce when the window has room. Expired ones are left
    * to the unanswered-challenges sweep.
    */
-  resume(): number {
+  resume(select: (pending: PendingChallengeRef) => boolean = () => true): number {
     const now = this.clock();
     const resumed = this.devices
       .pendingChallenges()
-      .filter(({ challengeId, expiresAt }) => !this.#window.get(challengeId) && Date.parse(expiresAt) > now.getTime());
+      .filter(
+        (pending) =>
+          !this.#window.get(pending.challengeId) && Date.parse(pending.expiresAt) > now.getTime() && select(pending),
+      );
     if (resumed.length === 0) return 0;
     this.#window.add(
       resumed.map(({ deviceId, challengeId, expiresAt }) => {
@@ -299,6 +306,14 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
 
   async #sweep(): Promise<void> {
     if (this.#stopped) return;
+    // Pending, held by no one here, unanswered two retry waits after it was issued: its instance is
+    // gone (a replica crashed), so it is re-issued here. A re-issued challenge is issued anew, so two
+    // live replicas do not take each other's over more than once per two retry waits.
+    const now = this.clock().getTime();
+    this.resume(({ issuedAt, expiresAt }) => {
+      const issued = issuedAt ? Date.parse(issuedAt) : Date.parse(expiresAt) - this.#ttlMs;
+      return issued + 2 * this.#retryMs <= now;
+    });
     const { expired, due } = this.#window.due();
     const sent = await Promise.all(due.map((entry) => this.#window.run(() => this.#challengeNow(entry))));
     const resent = sent.filter(Boolean).length;

@@ -250,6 +250,35 @@ describe('VerifyIdentity window (slice)', () => {
     expect(fleet.every((d) => v.challengesTo(d).length === 1)).toBe(true);
   });
 
+  it('a replica re-issues the challenges a crashed one left pending, two retry waits after they were issued', async () => {
+    v = await verifySlice();
+    const [a, b] = fleet;
+    await givenFleet(v.slice, [a!, b!]);
+    // The second instance, running all along on the same log: its own views, window and nonce secret.
+    const survivor = await verifySlice({ store: v.slice.store });
+    try {
+      await v.handler.handle({ commandId: 'c-t', scope: { kind: 'devices', deviceIds: [a!.deviceId] } });
+      await v.job.idle();
+      const [old] = v.challengesTo(a!);
+      await v.stop(); // crashed: its nonce secret and its window are gone
+      await survivor.slice.settled();
+      await survivor.sweepAt(59);
+      expect(survivor.challengesTo(a!)).toHaveLength(0); // its owner may still be sending it
+      await survivor.sweepAt(60);
+      await survivor.job.idle();
+      const [taken] = survivor.challengesTo(a!);
+      expect(taken!.challengeId).not.toBe(old!.challengeId);
+      expect(taken!.expiresAt).toBe(old!.expiresAt);
+      await expect(survivor.answer(a!, taken!)).resolves.toMatchObject({ accepted: true });
+      // Its own challenges it does not take over from itself; b was never asked.
+      await survivor.sweepAt(200);
+      expect(survivor.challengesTo(a!)).toHaveLength(1);
+      expect(survivor.challengesTo(b!)).toHaveLength(0);
+    } finally {
+      await survivor.stop();
+    }
+  });
+
   it('after a restart the pending challenges are re-issued (new nonce, same expiry); an answer to the old one matches nothing', async () => {
     v = await verifySlice({ env: { REGISTRY_CHALLENGE_WINDOW: '2' } });
     const [a, b, c] = fleet;

@@ -36,7 +36,8 @@ export const deviceByIdDefinition: LiveViewDefinition<DeviceById> = {
   // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
   // when the state or evolve changes.
   // 2: devices keep the certificate a renewal replaced (previousCertificate).
-  checkpoint: { owner: 'registry', version: 2 },
+  // 3: a pending challenge keeps when it was issued (issuedAt).
+  checkpoint: { owner: 'registry', version: 3 },
   initialState: () => ({
     devices: new Map(),
     unassignedAnnounced: new Set(),
@@ -113,6 +114,7 @@ export interface PendingChallengeRef {
   deviceId: string;
   challengeId: string;
   expiresAt: string;
+  issuedAt?: string;
 }
 
 @Injectable()
@@ -187,7 +189,8 @@ export class DeviceByIdView extends RegistryView<DeviceById> {
     const pending: PendingChallengeRef[] = [];
     for (const [deviceId, { state }] of this.state.devices) {
       if (isEnrolled(state) && state.challenge) {
-        pending.push({ deviceId, challengeId: state.challenge.challengeId, expiresAt: state.challenge.expiresAt });
+        const { challengeId, expiresAt, issuedAt } = state.challenge;
+        pending.push({ deviceId, challengeId, expiresAt, ...(issuedAt ? { issuedAt } : {}) });
       }
     }
     return pending;
