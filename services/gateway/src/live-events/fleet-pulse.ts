@@ -19,7 +19,7 @@ export interface FleetPulseOptions {
   sampleMs?: number;
   /** A sample at least this often while nothing changes, so a rate drawn from them falls to 0. */
   idleSampleMs?: number;
-  /** Samples kept for a console that opens later (the default: 15 minutes of 1 s samples). */
+  /** Samples kept for a console that opens later (default 900: 15 minutes of a changing fleet). */
   keep?: number;
   now?: () => number;
 }

@@ -7,7 +7,7 @@ import { deviceStates } from './logic.js';
  *   certified: number, revoked: number, telemetryMessages: number }} FleetSample
  */
 
-/** Samples a console keeps: the gateway's 15 minutes of one a second. */
+/** Samples a console keeps: as many as the gateway keeps. */
 export const keptSamples = 900;
 
 /**
