@@ -17,28 +17,15 @@
 import 'reflect-metadata';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  BatchCreated,
-  CertificateIssued,
-  DeviceCertified,
-  DeviceConnected,
-  DeviceIdentityImported,
-  DeviceOnboarded,
-  IdentityVerified,
-  TelemetryReceived,
-  type EventDefinition,
-  type DataOf,
-  type EventEnvelope,
-} from '@tunnelkey/contracts';
-import { mapBounded } from '@tunnelkey/concurrency';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
+import { appendGeneratedFleet } from '../support/generated-fleet.js';
 import { MissingPrerequisiteError, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
 import { ProgressBar } from '../support/progress-bar.js';
 
@@ -54,190 +41,9 @@ const devices = size('API_DEVICES', 10_000);
 const telemetryEvents = size('API_TELEMETRY_EVENTS', 10_000);
 const seconds = size('API_SECONDS', 10);
 const clients = size('API_CLIENTS', 50);
-const batchId = 'bench-batch';
-const targetId = 'bench-broker';
 const busyDevice = 'd-busy';
-const deviceIdOf = (i: number) => `d-${String(i).padStart(6, '0')}`;
-
-/** A root and an issuing CA made by openssl: real PEMs, so the detail route parses a real chain. */
-async function certificates(dir: string): Promise<{ leaf: string; chain: string[] }> {
-  const make = async (name: string, subject: string, issuer?: string) => {
-    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, `${name}.key`)]);
-    const args = issuer
-      ? ['req', '-new', '-key', join(dir, `${name}.key`), '-subj', subject, '-out', join(dir, `${name}.csr`)]
-      : ['req', '-new', '-x509', '-days', '30', '-key', join(dir, `${name}.key`), '-subj', subject];
-    if (!issuer) {
-      await run('openssl', [...args, '-out', join(dir, `${name}.pem`)]);
-      return;
-    }
-    await run('openssl', args);
-    await run('openssl', [
-      'x509',
-      '-req',
-      '-days',
-      '30',
-      '-in',
-      join(dir, `${name}.csr`),
-      '-CA',
-      join(dir, `${issuer}.pem`),
-      '-CAkey',
-      join(dir, `${issuer}.key`),
-      '-CAcreateserial',
-      '-out',
-      join(dir, `${name}.pem`),
-    ]);
-  };
-  try {
-    await make('root', '/CN=bench root/O=tunnelkey');
-    await make('issuing', '/CN=bench issuing/O=tunnelkey', 'root');
-    await make('leaf', '/CN=d-bench/O=tunnelkey', 'issuing');
-  } catch (error) {
-    throw new MissingPrerequisiteError('openssl failed', 'sudo apt-get install -y openssl', { cause: error });
-  }
-  const pem = (name: string) => readFile(join(dir, `${name}.pem`), 'utf8');
-  return { leaf: await pem('leaf'), chain: [await pem('issuing'), await pem('root')] };
-}
-
-let clock = Date.UTC(2026, 0, 1);
-function event<E extends EventDefinition>(definition: E, aggregateId: string, data: DataOf<E>): EventEnvelope {
-  const id = randomUUID();
-  clock += 1;
-  return definition.create({
-    id,
-    aggregateId,
-    occurredAt: new Date(clock).toISOString(),
-    causationId: `bench-${id}`,
-    correlationId: 'bench-api',
-    data,
-  });
-}
-
-const hex = (n: number, length: number) => n.toString(16).padStart(length, '0').slice(-length);
-
-function telemetry(deviceId: string, report: number) {
-  const at = new Date(Date.UTC(2026, 0, 2) + report * 1000).toISOString();
-  return event(TelemetryReceived, deviceId, {
-    deviceId,
-    targetId,
-    kind: report === 1 ? 'first' : 'periodic',
-    messagesTotal: report,
-    bytesTotal: report * 64,
-    messagesInWindow: 1,
-    windowStart: at,
-    firstMessageAt: new Date(Date.UTC(2026, 0, 2)).toISOString(),
-    lastMessageAt: at,
-    lastTopic: `devices/${deviceId}/telemetry`,
-  });
-}
-
-/** One device's life as the services record it: three streams, seven events. */
-function lifeOf(deviceId: string, i: number, pems: { leaf: string; chain: string[] }) {
-  const digest = hex(i, 8).repeat(8);
-  const serial = hex(i + 1, 32);
-  return {
-    registry: [
-      event(DeviceIdentityImported, deviceId, {
-        deviceId,
-        batchId,
-        importId: 'bench-import',
-        source: 'json',
-        enrolmentPublicKey: Buffer.from(`spki-${deviceId}`).toString('base64'),
-        enrolmentKeyDigest: digest,
-      }),
-      event(IdentityVerified, deviceId, {
-        deviceId,
-        challengeId: `ch-${i}`,
-        nonceDigest: digest,
-        enrolmentKeyDigest: digest,
-      }),
-      event(DeviceCertified, deviceId, {
-        deviceId,
-        authorityId: 'bench-issuing',
-        serialNumber: serial,
-        fingerprintSha256: digest,
-        notAfter: '2027-01-01T00:00:00.000Z',
-      }),
-    ],
-    ca: [
-      event(CertificateIssued, deviceId, {
-        deviceId,
-        requestId: `csr-${i}`,
-        authorityId: 'bench-issuing',
-        serialNumber: serial,
-        subject: `CN=${deviceId},O=tunnelkey`,
-        issuer: 'CN=bench issuing,O=tunnelkey',
-        notBefore: '2026-01-01T00:00:00.000Z',
-        notAfter: '2027-01-01T00:00:00.000Z',
-        fingerprintSha256: digest,
-        publicKeyDigest: digest,
-        keyId: 'tls-0',
-        certificatePem: pems.leaf,
-        chainPem: pems.chain,
-      }),
-    ],
-    onboarding: [
-      event(DeviceOnboarded, deviceId, {
-        deviceId,
-        targetId,
-        batchId,
-        policyId: 'bench-policy',
-        clientId: deviceId,
-        roleName: 'bench-role',
-        topicPrefix: `devices/${deviceId}`,
-      }),
-      event(DeviceConnected, deviceId, {
-        deviceId,
-        targetId,
-        clientId: deviceId,
-        connectedAt: new Date(clock).toISOString(),
-        tlsProtocol: 'TLSv1.3',
-        cipher: 'TLS_AES_128_GCM_SHA256',
-      }),
-      telemetry(deviceId, 1),
-    ],
-  };
-}
-
-async function fill(store: JetStreamEventStore, pems: { leaf: string; chain: string[] }): Promise<number> {
-  await store.ensureStreams(['registry', 'ca', 'onboarding']);
-  const append = (context: 'registry' | 'ca' | 'onboarding', id: string, events: EventEnvelope[]) =>
-    store.append({ context, aggregate: 'device', id }, events, { expectedVersion: 'any', messageId: randomUUID() });
-  await store.append(
-    { context: 'registry', aggregate: 'batch', id: batchId },
-    [
-      event(BatchCreated, batchId, {
-        batchId,
-        name: 'bench:api',
-        policyId: 'bench-policy',
-        ownerId: 'bench-owner',
-        expectedSize: devices + 1,
-      }),
-    ],
-    { expectedVersion: 'any', messageId: randomUUID() },
-  );
-  const bar = new ProgressBar('appending generated events (not timed)');
-  const ids = [busyDevice, ...Array.from({ length: devices - 1 }, (_, i) => deviceIdOf(i + 1))];
-  let appended = 0;
-  let done = 0;
-  await mapBounded(ids, 64, async (deviceId, i) => {
-    const life = lifeOf(deviceId, i, pems);
-    await append('registry', deviceId, life.registry);
-    await append('ca', deviceId, life.ca);
-    await append('onboarding', deviceId, life.onboarding);
-    appended += 7;
-    bar.update(++done, ids.length + telemetryEvents / 100);
-  });
-  // The busy device's further reports, in order on its one subject.
-  for (let report = 2; report <= telemetryEvents; report += 100) {
-    const reports = [];
-    for (let r = report; r < Math.min(report + 100, telemetryEvents + 1); r++) reports.push(telemetry(busyDevice, r));
-    await append('onboarding', busyDevice, reports);
-    appended += reports.length;
-    bar.update(++done, ids.length + telemetryEvents / 100);
-  }
-  bar.finish();
-  return appended + 1;
-}
+/** Device 0 is the busy one; the others are d-000001 ... */
+const deviceIdOf = (i: number) => (i === 0 ? busyDevice : `d-${String(i).padStart(6, '0')}`);
 
 interface Measured {
   route: string;
@@ -316,9 +122,16 @@ async function main(): Promise<void> {
       `bench:api — ${devices} devices in the read models, one with ${telemetryEvents} telemetry reports; wrk ${clients} connections, ${seconds} s per route`,
     );
     const store = new JetStreamEventStore(fixture.nc, { namespace, logger });
-    const pems = await certificates(dir);
     const filled = Date.now();
-    const appended = await fill(store, pems);
+    const bar = new ProgressBar('appending generated events (not timed)');
+    const { events: appended } = await appendGeneratedFleet(store, {
+      batchId: 'bench-batch',
+      devices,
+      deviceIdOf,
+      firstDeviceReports: telemetryEvents,
+      progress: (done, total) => bar.update(done, total),
+    });
+    bar.finish();
     log(`appended ${appended} events in ${((Date.now() - filled) / 1000).toFixed(1)} s`);
 
     const logRead = Date.now();
