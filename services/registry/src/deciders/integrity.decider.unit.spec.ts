@@ -59,6 +59,12 @@ describe('integrity decider', () => {
 
     it('has nothing to release', () => spec.given([]).when(release).then([]));
 
+    it('records a clone once, however many of its heartbeats arrive', () =>
+      spec
+        .given([detected({ ...mismatch('alert'), kind: 'counter-regression' })])
+        .when(record({ ...mismatch('alert', 'v-2'), kind: 'counter-regression' }))
+        .then([]));
+
     it('records the same tampered measurement once', () =>
       spec
         .given([detected(mismatch('alert'))])
