@@ -55,7 +55,19 @@ export class BatchAdmission {
   ): Promise<{ result: R; catchUpMs: number }> {
     return this.#queue.run(batchId, async () => {
       const members = this.devices.batchMembers(batchId);
-      const candidates = deviceIds.map((deviceId) => ({ deviceId, alreadyMember: members.has(deviceId) }));
+      // Needs no place: a member already, or a member of another batch (membership never moves
+      // back, so the device's own decider refuses it: reported as such, not as the batch being full,
+      // and nothing reserved for it, so a retried import writes nothing).
+      const candidates = deviceIds.map((deviceId) => ({
+        deviceId,
+        alreadyMember: members.has(deviceId) || this.#inAnotherBatch(deviceId, batchId),
+      }));
+      // The reservation is decided on the batch's state, so its id derives from the command and
+      // the state it starts from: the same command sent again on the same state is the same append
+      // (deduplicated), and on a later state (places given back since) a new decision. An id from
+      // the command alone deduplicated a retry's reservation against the first run's, whose places
+      // for refused rows had been given back: the retry then found the batch full.
+      const { version } = await this.store.read(batchStream(batchId));
       const reservation = await handleCommand({
         store: this.store,
         decider: batchDecider,
@@ -64,7 +76,7 @@ export class BatchAdmission {
         command: commandOf(
           'ReservePlaces',
           { batchId, knownMembers: members.size, candidates },
-          derivedMetadata(metadata, 'places', batchId),
+          derivedMetadata(metadata, 'places', batchId, String(version)),
         ),
         maxRetries: reservationRetries,
         logger: this.logger,
@@ -88,6 +100,11 @@ export class BatchAdmission {
       if (wrote) await this.devices.catchUp();
       return { result, catchUpMs: Math.round(performance.now() - waitStarted) };
     });
+  }
+
+  #inAnotherBatch(deviceId: string, batchId: string): boolean {
+    const state = this.devices.deviceState(deviceId);
+    return state !== undefined && 'membership' in state && !!state.membership && state.membership.batchId !== batchId;
   }
 
   /** Places taken for devices that could not join, given back unless the device is in the batch after all (another import won it). */
