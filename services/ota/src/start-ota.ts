@@ -82,13 +82,16 @@ export async function startOta(options: StartOtaOptions = {}): Promise<RunningOt
   });
   const { app } = service;
   logger.info({ event: 'ota.started', namespace: config.namespace }, 'ota started');
+  const driver = app.get(RolloutDriverJob);
   return {
     service,
     views: { fleet: app.get(FleetView), catalog: app.get(FirmwareCatalogView), progress: app.get(RolloutProgressView) },
-    driver: app.get(RolloutDriverJob),
+    driver,
     chunks: app.get(FirmwareChunkUplinkController),
     reports: app.get(UpdateReportUplinkController),
     firmware: app.get(RegisterFirmwareHandler),
-    stop: () => service.stop(),
+    // The driver stops even when the app's shutdown fails part way (its connection already closed:
+    // a hook before the driver's throws); left running it would tick against a closed bus for good.
+    stop: () => service.stop().finally(() => driver.onModuleDestroy()),
   };
 }
