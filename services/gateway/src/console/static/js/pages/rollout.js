@@ -8,6 +8,14 @@ import { routeHash } from '../logic.js';
 import { reasonCounts, rolloutActions, waveLine } from '../rollout-logic.js';
 import { busy, commandButton, confirmDialog, details, notices } from '../ui.js';
 
+/** The console's existing badge colours (console.css): green running, orange paused, like the states. */
+const badgeClass = {
+  running: 'conn-connected',
+  paused: 'conn-disconnected',
+  completed: 'state-certified',
+  aborted: 'state-revoked',
+};
+
 /** Devices listed on the page (the API has them all; the reasons summary counts every one). */
 const shownDevices = 500;
 
@@ -117,7 +125,7 @@ export function rolloutPage({ route, navigate }) {
   const render = (/** @type {any} */ progress) => {
     shown = progress;
     replaceChildren(status, progress.status);
-    status.className = `badge rollout-${progress.status}`;
+    status.className = `badge ${badgeClass[/** @type {keyof typeof badgeClass} */ (progress.status)] ?? ''}`;
     const allowed = rolloutActions(progress.status);
     for (const [kind, button] of Object.entries(buttons))
       if (!button.title.startsWith('Needs')) button.disabled = !allowed[/** @type {keyof typeof allowed} */ (kind)];
@@ -139,7 +147,7 @@ export function rolloutPage({ route, navigate }) {
         return h(
           'tr',
           { dataset: { wave: String(wave.wave), waveState: line.state } },
-          h('td', {}, `Wave ${wave.wave + 1}`),
+          h('td', {}, `Wave ${wave.wave}`),
           h('td', { class: 'num' }, `${wave.percent} %`),
           h('td', { 'data-field': 'wave-state' }, line.state),
           h('td', {}, h('progress', { max: '1', value: String(line.fraction) })),
@@ -163,7 +171,7 @@ export function rolloutPage({ route, navigate }) {
             'tr',
             { dataset: { deviceId: d.deviceId, status: d.status } },
             h('td', { class: 'mono small' }, h('a', { href: routeHash(`/devices/${d.deviceId}`) }, d.deviceId)),
-            h('td', { class: 'num' }, d.wave === undefined ? '—' : String(d.wave + 1)),
+            h('td', { class: 'num' }, d.wave === undefined ? '—' : String(d.wave)),
             h('td', {}, d.status),
             h('td', {}, d.reason ?? ''),
           ),
