@@ -438,8 +438,16 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     await dialog.getByRole('button', { name: 'Revoke 2 devices' }).click();
     await revocationProgress('of 2 revoked').or(revocationProgress('All 2 revoked')).waitFor(ui);
     await shot('devices-revoking');
+    // Sorting makes a new page: the revocation is still followed there, until dismissed.
+    await page
+      .getByRole('columnheader', { name: /^Device/ })
+      .getByRole('button')
+      .click();
+    await page.locator('th[aria-sort="ascending"]', { hasText: 'Device' }).waitFor(ui);
     await revocationProgress('All 2 revoked and cut off').waitFor(fleetStep);
     for (const id of ids) await page.locator(`tr[data-device-id="${id}"][data-state="Revoked"]`).waitFor(ui);
+    await page.getByRole('region', { name: 'Revocation progress' }).getByRole('button', { name: 'Dismiss' }).click();
+    await page.getByRole('region', { name: 'Revocation progress' }).waitFor({ state: 'detached', ...ui });
   }, 180_000);
 
   it('approves a device an open enrolment-key request held, from the batch page', async () => {

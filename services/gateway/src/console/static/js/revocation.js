@@ -89,16 +89,34 @@ export async function sendEach(items, send, { concurrency = 4, onProgress } = {}
 
 /**
  * The progress of a revocation the operator started, updated from the live events: a bar, a line
- * of words, done when every device is revoked and none is still connected.
+ * of words, done when every device is revoked and none is still connected. It stays (on the pages
+ * that follow it) until the operator dismisses it.
  * @param {string} title
+ * @param {() => void} onDismiss
  */
-export function revocationPanel(title) {
+export function revocationPanel(title, onDismiss) {
   const bar = h('span', { class: 'seg state-revoked' });
   const label = h('span', { 'data-field': 'revocation-progress' }, 'Starting…');
   const element = h(
     'section',
     { class: 'card revocation-progress', 'aria-label': 'Revocation progress' },
-    h('h2', {}, title),
+    h(
+      'div',
+      { class: 'panel-head' },
+      h('h2', {}, title),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          onclick: () => {
+            element.remove();
+            onDismiss();
+          },
+        },
+        'Dismiss',
+      ),
+    ),
     h('div', { class: 'progress', role: 'img', 'aria-label': 'Revoked share' }, bar),
     h('p', { class: 'small' }, label),
   );

@@ -21,6 +21,12 @@ const pageSize = 25;
 // The device's first TLS key generation: what "certify" means for a new batch.
 const tlsKeyId = 'tls-0';
 
+/**
+ * The batch whose revocation the operator last started, followed by its live progress.
+ * @type {{ batchId: string, panel: ReturnType<typeof revocationPanel> } | undefined}
+ */
+let tracked;
+
 /** @param {import('../app.js').PageContext} context */
 export function batchesPage(context) {
   const note = notices();
@@ -31,9 +37,8 @@ export function batchesPage(context) {
   const shown = new Map();
   const held = heldEnrolmentsPanel(note);
   const progressArea = h('div');
-  /** The batch whose revocation the operator started here, followed by its live progress. */
-  /** @type {{ batchId: string, panel: ReturnType<typeof revocationPanel> } | undefined} */
-  let tracked;
+  // Followed again when the operator comes back to the page, until dismissed.
+  if (tracked) progressArea.append(tracked.panel.element);
 
   /** @param {any} batch */
   const revokeBatch = async (batch) => {
@@ -48,9 +53,15 @@ export function batchesPage(context) {
     note.clear();
     try {
       const { result } = await post(`/api/batches/${encodeURIComponent(batch.batchId)}/revocation`, { reason });
-      tracked = { batchId: batch.batchId, panel: revocationPanel(`Revoking batch “${batch.name}”`) };
-      tracked.panel.update(batchRevocationProgress(batch));
-      replaceChildren(progressArea, tracked.panel.element);
+      const revocation = {
+        batchId: batch.batchId,
+        panel: revocationPanel(`Revoking batch “${batch.name}”`, () => {
+          if (tracked === revocation) tracked = undefined;
+        }),
+      };
+      tracked = revocation;
+      revocation.panel.update(batchRevocationProgress(batch));
+      replaceChildren(progressArea, revocation.panel.element);
       note.success(
         `Revocation of “${batch.name}” started: ${formatCount(result.devices)} devices` +
           (result.alreadyRevoked ? `, ${formatCount(result.alreadyRevoked)} revoked before` : '') +

@@ -25,6 +25,13 @@ const exportPageSize = 500;
 const progressReadsPerRound = 40;
 const pageSizes = ['25', '50', '100', '250'];
 
+/**
+ * The revocation the operator last started from the device list, if any: its devices, what the
+ * console last saw of each, and its progress panel.
+ * @type {{ deviceIds: string[], refused: number, seen: Map<string, any>, panel: ReturnType<typeof revocationPanel> } | undefined}
+ */
+let tracked;
+
 /** @param {import('../app.js').PageContext} context */
 export function devicesPage(context) {
   const note = notices();
@@ -43,9 +50,9 @@ export function devicesPage(context) {
   const selected = new Set();
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let refetch;
-  /** The revocation the operator started from this page, if any. */
-  /** @type {{ deviceIds: string[], refused: number, seen: Map<string, any>, panel: ReturnType<typeof revocationPanel> } | undefined} */
-  let tracked;
+  // A revocation started from the list goes on being followed on the next page (a sort, a filter or
+  // paging makes a new page), until the operator dismisses it.
+  if (tracked) progressArea.append(tracked.panel.element);
 
   /** Applies the filters by changing the URL: a reload, a bookmark or the back button keeps them. */
   const apply = (/** @type {Record<string, string | number | undefined>} */ changes) => {
@@ -277,12 +284,23 @@ export function devicesPage(context) {
     });
     if (!reason) return;
     note.clear();
-    const panel = revocationPanel(`Revoking ${formatCount(deviceIds.length)} selected devices`);
-    replaceChildren(progressArea, panel.element);
+    // Followed from now on, so a page change while the commands go out keeps it.
+    const revocation = {
+      deviceIds,
+      refused: 0,
+      seen: new Map(deviceIds.map((id) => [id, shown.get(id)])),
+      panel: revocationPanel(`Revoking ${formatCount(deviceIds.length)} selected devices`, () => {
+        if (tracked === revocation) tracked = undefined;
+      }),
+    };
+    tracked = revocation;
+    replaceChildren(progressArea, revocation.panel.element);
     const { sent, refused } = await sendEach(deviceIds, (id) =>
       post(`/api/devices/${encodeURIComponent(id)}/revocation`, { reason }),
     );
-    tracked = { deviceIds: sent, refused: refused.length, seen: new Map(sent.map((id) => [id, shown.get(id)])), panel };
+    // Those refused are counted apart, not waited for.
+    revocation.deviceIds = sent;
+    revocation.refused = refused.length;
     saw([]);
     if (refused.length)
       note.error(refused[0]?.error, `revoke ${refused.map((r) => r.item).join(', ')} (${refused.length} refused)`);
