@@ -72,13 +72,13 @@ describe('Quarantine at a real Mosquitto 2.0 (dynamic-security deny over the acl
       async () => (await readFile(broker.logFile, 'utf8')).slice(logBefore).includes('Reloading config') || undefined,
     );
     dynsec = await DynsecClient.connect({ host: broker.host, port: broker.adminPort, ...broker.admin });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     await dynsec?.close();
     await broker?.stop();
-  });
+  }, 30_000);
 
   test('a quarantined device keeps its session, may publish only to its quarantine topic, and gets its rights back on release', async () => {
     const tampered = await connect('d-tampered');
@@ -104,7 +104,7 @@ describe('Quarantine at a real Mosquitto 2.0 (dynamic-security deny over the acl
     expect(await target.releaseDevices(['d-tampered'])).toEqual([{ ok: true, deviceId: 'd-tampered' }]);
     await telemetry(again, 'd-tampered');
     expect(await target.releaseDevices(['d-tampered'])).toEqual([{ ok: true, deviceId: 'd-tampered' }]);
-  });
+  }, 60_000);
 
   test('quarantine takes effect on the live session by the time the call returns (figure printed)', async () => {
     const quiet = await connect('d-quiet');
@@ -114,5 +114,5 @@ describe('Quarantine at a real Mosquitto 2.0 (dynamic-security deny over the acl
     await expect(telemetry(quiet, 'd-quiet')).rejects.toThrow(notAuthorised);
     console.log(`quarantine applied at the broker in ${applied.toFixed(1)} ms (one dynamic-security request)`);
     await target.releaseDevices(['d-quiet']);
-  });
+  }, 60_000);
 });
