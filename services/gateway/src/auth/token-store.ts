@@ -29,44 +29,75 @@ export class InMemoryTokenStore implements TokenStore {
   }
 }
 
-/** Token records in a JetStream KV bucket of the namespace (`<NS>_GATEWAY_TOKENS`), shared by every gateway instance. */
+/**
+ * Token records in a JetStream KV bucket of the namespace (`<NS>_GATEWAY_TOKENS`), shared by every
+ * gateway instance. A record read is kept `recordTtlMs` (1 s): every request is authenticated, and a
+ * bucket read per request is a round trip to the server on every read route (bench:api). So a token
+ * revoked on another instance is refused here within that second; on this one at once (its own
+ * writes replace what it kept).
+ */
 export class KvTokenStore implements TokenStore {
-  private constructor(private readonly kv: KV) {}
+  readonly #kept = new Map<string, { record: TokenRecord | undefined; until: number }>();
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly recordTtlMs: number,
+    private readonly clock: () => number,
+  ) {}
 
   static bucketName(namespace = ''): string {
     return namespace ? `${namespace.toUpperCase()}_GATEWAY_TOKENS` : 'GATEWAY_TOKENS';
   }
 
-  static async open(nc: NatsConnection, namespace = ''): Promise<KvTokenStore> {
+  static async open(
+    nc: NatsConnection,
+    namespace = '',
+    options: { recordTtlMs?: number; clock?: () => number } = {},
+  ): Promise<KvTokenStore> {
     return new KvTokenStore(
       await new Kvm(nc).create(KvTokenStore.bucketName(namespace), { history: 1, storage: 'file' }),
+      options.recordTtlMs ?? 1_000,
+      options.clock ?? Date.now,
     );
   }
 
   async get(id: string): Promise<TokenRecord | undefined> {
+    const kept = this.#kept.get(id);
+    if (kept && kept.until > this.clock()) return kept.record;
+    const record = await this.#read(id);
+    // Bounded: ids come from callers, valid or not.
+    if (this.#kept.size >= 10_000) this.#kept.clear();
+    this.#kept.set(id, { record, until: this.clock() + this.recordTtlMs });
+    return record;
+  }
+
+  async #read(id: string): Promise<TokenRecord | undefined> {
     const entry = await this.kv.get(id);
     if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
     return entry.json<TokenRecord>();
   }
 
   async create(record: TokenRecord): Promise<boolean> {
+    this.#kept.delete(record.id);
     try {
       await this.kv.create(record.id, JSON.stringify(record));
       return true;
     } catch (error) {
-      if ((await this.get(record.id)) !== undefined) return false;
+      if ((await this.#read(record.id)) !== undefined) return false;
       throw error;
     }
   }
 
   async put(record: TokenRecord): Promise<void> {
+    this.#kept.delete(record.id);
     await this.kv.put(record.id, JSON.stringify(record));
+    this.#kept.delete(record.id);
   }
 
   async list(): Promise<TokenRecord[]> {
     const records: TokenRecord[] = [];
     for await (const key of await this.kv.keys()) {
-      const record = await this.get(key);
+      const record = await this.#read(key);
       if (record) records.push(record);
     }
     return records;
