@@ -209,10 +209,16 @@ async function main(): Promise<void> {
       const enforced = at(`DeviceQuarantineEnforced//${deviceId}`);
       return quarantined !== undefined && enforced !== undefined ? [enforced - quarantined] : [];
     });
+    // Only where the quarantine came from that heartbeat (not from an earlier silence of the device).
     const endToEnd = tampered.flatMap((deviceId) => {
-      const heartbeatAt = heartbeatOf(`IntegrityViolationDetected/measurement-mismatch/${deviceId}`);
+      const violation = arrived.get(`IntegrityViolationDetected/measurement-mismatch/${deviceId}`)?.event;
+      const quarantine = arrived.get(`DeviceQuarantined//${deviceId}`)?.event;
+      const heartbeatAt = (violation?.data as { heartbeatAt?: string } | undefined)?.heartbeatAt;
       const enforced = at(`DeviceQuarantineEnforced//${deviceId}`);
-      return heartbeatAt && enforced !== undefined ? [enforced - Date.parse(heartbeatAt)] : [];
+      const sameCause =
+        (quarantine?.data as { violationId?: string } | undefined)?.violationId ===
+        (violation?.data as { violationId?: string } | undefined)?.violationId;
+      return heartbeatAt && enforced !== undefined && sameCause ? [enforced - Date.parse(heartbeatAt)] : [];
     });
     const flagged = (kind: string) =>
       new Set(
