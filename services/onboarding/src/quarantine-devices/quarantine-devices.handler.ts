@@ -22,8 +22,13 @@ export interface QuarantineDecision {
   eventId: string;
 }
 
+/** A device no target is known for waits for the targets view to catch up, at most once per this (ms). */
+const catchUpEveryMs = 500;
+
 @Injectable()
 export class QuarantineDevicesHandler {
+  #caughtUpAt = 0;
+
   constructor(
     private readonly connected: ConnectedTargets,
     private readonly targets: TargetsView,
@@ -36,8 +41,11 @@ export class QuarantineDevicesHandler {
   async handle(decision: QuarantineDecision): Promise<string[]> {
     const { deviceId, quarantined } = decision;
     let targetIds = this.targets.activeTargets(deviceId);
-    if (targetIds.length === 0) {
+    // Usually a device never onboarded anywhere (nothing to do): a burst of those (a fleet-wide
+    // silence) must not cost a catch-up each, or a tampered device's quarantine waits behind them.
+    if (targetIds.length === 0 && Date.now() - this.#caughtUpAt > catchUpEveryMs) {
       await this.targets.catchUp();
+      this.#caughtUpAt = Date.now();
       targetIds = this.targets.activeTargets(deviceId);
     }
     const metadata = { commandId: `quarantine-${decision.eventId}`, now: this.clock().toISOString() };
