@@ -5,16 +5,24 @@
  */
 import type { IntegrityViolationKind } from '@tunnelkey/contracts';
 
-/** The last heartbeat accepted from a device. */
+/** The last heartbeat accepted from a device, and what is remembered of the ones before it. */
 export interface LastHeartbeat {
   counter: number;
   /** Its signed send time, ms. */
   sentAt: number;
+  /** Nonces of the heartbeats accepted within the replay window (older ones are refused as stale anyway). */
+  nonces: readonly string[];
+  /**
+   * True once the device has been followed for longer than the replay window: every heartbeat that
+   * could still arrive in time and was accepted is then among `nonces`.
+   */
+  rememberedForWindow: boolean;
 }
 
 export interface Heartbeat {
   counter: number;
   sentAt: number;
+  nonce: string;
   firmwareMeasurement: string;
 }
 
@@ -28,8 +36,9 @@ export type HeartbeatVerdict =
    */
   | { verdict: 'violation'; violation: Extract<IntegrityViolationKind, 'counter-regression'> }
   /**
-   * An old heartbeat again (counter and time both not after the last accepted one): someone
-   * replayed what the bus carried. Refused; the device did nothing wrong, so nothing is recorded.
+   * A heartbeat accepted before, again (its nonce remembered), or an older one that cannot be told
+   * from it (time not after the last accepted one, and not followed long enough to know every
+   * accepted nonce): someone replayed what the bus carried. Refused; nothing is recorded.
    */
   | { verdict: 'replayed' };
 
@@ -39,7 +48,10 @@ export function judgeHeartbeat(
   expectedMeasurement: string | undefined,
 ): HeartbeatVerdict {
   if (last && heartbeat.counter <= last.counter) {
-    return heartbeat.sentAt > last.sentAt
+    if (last.nonces.includes(heartbeat.nonce)) return { verdict: 'replayed' };
+    // Later than the last accepted, or never accepted while every accepted one is remembered: a
+    // second holder of the key (a clone signing in step just before the device is the second case).
+    return heartbeat.sentAt > last.sentAt || last.rememberedForWindow
       ? { verdict: 'violation', violation: 'counter-regression' }
       : { verdict: 'replayed' };
   }

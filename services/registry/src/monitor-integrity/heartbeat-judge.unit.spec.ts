@@ -3,12 +3,13 @@ import { judgeHeartbeat, silentTooLong, type Heartbeat, type LastHeartbeat } fro
 const good = 'a'.repeat(64);
 const tampered = 'b'.repeat(64);
 const t0 = Date.parse('2026-01-01T00:00:00.000Z');
-const beat = (counter: number, sentAt: number, firmwareMeasurement = good): Heartbeat => ({
+const beat = (counter: number, sentAt: number, firmwareMeasurement = good, nonce = `n-${counter}`): Heartbeat => ({
   counter,
   sentAt,
+  nonce,
   firmwareMeasurement,
 });
-const last: LastHeartbeat = { counter: 10, sentAt: t0 };
+const last: LastHeartbeat = { counter: 10, sentAt: t0, nonces: ['n-7', 'n-10'], rememberedForWindow: false };
 
 describe('heartbeat judge', () => {
   describe('given no heartbeat before', () => {
@@ -35,8 +36,17 @@ describe('heartbeat judge', () => {
         verdict: 'violation',
         violation: 'counter-regression',
       }));
+    it('flags an earlier, never-accepted heartbeat once every accepted one in the window is remembered (a clone signing just before the device)', () =>
+      expect(judgeHeartbeat(beat(4, t0 - 5, good, 'n-clone'), { ...last, rememberedForWindow: true }, good)).toEqual({
+        verdict: 'violation',
+        violation: 'counter-regression',
+      }));
+    it('still refuses a remembered heartbeat as a replay then', () =>
+      expect(judgeHeartbeat(beat(7, t0 - 30_000), { ...last, rememberedForWindow: true }, good)).toEqual({
+        verdict: 'replayed',
+      }));
     it('flags the same counter sent later', () =>
-      expect(judgeHeartbeat(beat(10, t0 + 1, tampered), last, good)).toMatchObject({
+      expect(judgeHeartbeat(beat(10, t0 + 1, tampered, 'n-other'), last, good)).toMatchObject({
         violation: 'counter-regression',
       }));
   });

@@ -39,10 +39,14 @@ export class HeartbeatHandler {
     const last = this.ledger.last(deviceId);
     const expected = this.integrity.expectedMeasurement(deviceId);
     const { firmwareMeasurement } = heartbeat.body;
-    const judged = judgeHeartbeat({ counter, sentAt, firmwareMeasurement }, last, expected);
+    const judged = judgeHeartbeat({ counter, sentAt, nonce: heartbeat.nonce, firmwareMeasurement }, last, expected);
     if (judged.verdict === 'replayed') return 'replayed';
     if (judged.verdict === 'accepted')
-      this.ledger.accept(deviceId, { counter, sentAt, sentAtIso: heartbeat.sentAt, receivedAt: now.getTime() });
+      this.ledger.accept(
+        deviceId,
+        { counter, sentAt, sentAtIso: heartbeat.sentAt, nonce: heartbeat.nonce },
+        now.getTime(),
+      );
     if (!judged.violation) return 'accepted';
     const { action } = this.integrity.policyFor(deviceId);
     const metadata = uplinkMetadata(heartbeat, now);
