@@ -71,6 +71,43 @@ export const TargetCrlUpdated = defineEvent({
   }),
 });
 
+/**
+ * Internal to onboarding. An onboarding run (OnboardBatch or OnboardDevice on one target) is
+ * recorded before the command is answered, so an instance that starts after a crash finishes the
+ * runs the log lists as not finished (same run id: nothing done twice).
+ */
+export const OnboardingRunStarted = defineEvent({
+  type: 'OnboardingRunStarted',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'target',
+  summary: 'An onboarding run on a target was asked for: a batch, or one device of it (finished by any instance).',
+  data: Struct({
+    targetId: AggregateId,
+    /** The command id of the OnboardBatch or OnboardDevice: every step of the run derives its id from it. */
+    runId: AggregateId,
+    batchId: AggregateId,
+    policyId: AggregateId,
+    /** OnboardDevice: the one device; absent: the batch's members. */
+    deviceId: Type.Optional(AggregateId),
+  }),
+});
+
+/** Internal to onboarding: the run went through every device (onboarded or failed). */
+export const OnboardingRunFinished = defineEvent({
+  type: 'OnboardingRunFinished',
+  version: 1,
+  context: 'onboarding',
+  aggregate: 'target',
+  summary: 'An onboarding run on a target went through every device: how many were onboarded and failed.',
+  data: Struct({
+    targetId: AggregateId,
+    runId: AggregateId,
+    onboarded: Counter,
+    failed: Counter,
+  }),
+});
+
 export const DeviceOnboarded = defineEvent({
   type: 'DeviceOnboarded',
   version: 1,

@@ -3,6 +3,8 @@
  * Pure: ids and time come with the command. Admin credentials never reach it, only their reference.
  */
 import {
+  OnboardingRunFinished,
+  OnboardingRunStarted,
   TargetCrlUpdated,
   TargetRegistered,
   TargetTrustAnchorInstalled,
@@ -14,12 +16,18 @@ import { CommandRejected, type Command, type Decider, type NewEvent } from '@tun
 export type TargetEvent =
   | EventOf<typeof TargetRegistered>
   | EventOf<typeof TargetTrustAnchorInstalled>
-  | EventOf<typeof TargetCrlUpdated>;
+  | EventOf<typeof TargetCrlUpdated>
+  | EventOf<typeof OnboardingRunStarted>
+  | EventOf<typeof OnboardingRunFinished>;
+
+export type OnboardingRun = Omit<DataOf<typeof OnboardingRunStarted>, 'targetId'>;
 
 export type TargetCommand =
   | Command<'RegisterTarget', DataOf<typeof TargetRegistered>>
   | Command<'RecordTrustAnchorInstalled', DataOf<typeof TargetTrustAnchorInstalled>>
-  | Command<'RecordCrlUpdated', DataOf<typeof TargetCrlUpdated>>;
+  | Command<'RecordCrlUpdated', DataOf<typeof TargetCrlUpdated>>
+  | Command<'StartRun', DataOf<typeof OnboardingRunStarted>>
+  | Command<'FinishRun', DataOf<typeof OnboardingRunFinished>>;
 
 export type TargetState =
   | { status: 'Unregistered' }
@@ -30,6 +38,8 @@ export type TargetState =
       anchors: Readonly<Record<string, string>>;
       /** authorityId -> the CRL the target enforces. */
       crls: Readonly<Record<string, { crlNumber: number; crlDigest: string }>>;
+      /** Onboarding runs started and not finished, by run id. */
+      runs?: Readonly<Record<string, OnboardingRun>>;
     };
 
 const sameRegistration = (a: DataOf<typeof TargetRegistered>, b: DataOf<typeof TargetRegistered>) =>
@@ -71,6 +81,16 @@ export const targetDecider: Decider<TargetCommand, TargetEvent, TargetState> = {
         if (current && current.crlNumber >= command.data.crlNumber) return [];
         return [{ type: TargetCrlUpdated.type, version: TargetCrlUpdated.version, data: command.data }];
       }
+      case 'StartRun': {
+        if (state.status !== 'Registered')
+          throw new CommandRejected('unknown-target', 'target is not registered', { targetId: command.data.targetId });
+        if (state.runs?.[command.data.runId]) return [];
+        return [{ type: OnboardingRunStarted.type, version: OnboardingRunStarted.version, data: command.data }];
+      }
+      case 'FinishRun': {
+        if (state.status !== 'Registered' || !state.runs?.[command.data.runId]) return [];
+        return [{ type: OnboardingRunFinished.type, version: OnboardingRunFinished.version, data: command.data }];
+      }
       default: {
         const unknown: never = command;
         return unknown;
@@ -94,6 +114,16 @@ export const targetDecider: Decider<TargetCommand, TargetEvent, TargetState> = {
             [event.data.authorityId]: { crlNumber: event.data.crlNumber, crlDigest: event.data.crlDigest },
           },
         };
+      case 'OnboardingRunStarted': {
+        if (state.status !== 'Registered') return state;
+        const { targetId: _targetId, ...run } = event.data;
+        return { ...state, runs: { ...state.runs, [run.runId]: run } };
+      }
+      case 'OnboardingRunFinished': {
+        if (state.status !== 'Registered') return state;
+        const { [event.data.runId]: _finished, ...runs } = state.runs ?? {};
+        return { ...state, runs };
+      }
       default:
         return state;
     }

@@ -14,7 +14,7 @@
  * is refused (the device is deprovisioned as revoked), or, recorded already, followed by
  * DeviceDeprovisioned (revoked).
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import {
   ConnectionParametersMessage,
   type CommandMetadata,
@@ -31,7 +31,9 @@ import type { Logger } from 'pino';
 import type { OnboardingConfig } from '../config.js';
 import { OnboardingCommandRejected, TargetUnreachableError, UnsafeTopicRightError } from '../errors.js';
 import { InstallTrustHandler } from '../install-trust/install-trust.handler.js';
+import type { OnboardingRun } from '../deciders/target.decider.js';
 import { DeviceWriter } from '../shared/device-writer.js';
+import { TargetWriter } from '../shared/target-writer.js';
 import { TargetAuthorities } from '../target-authority/target-authority.js';
 import { ConnectedTargets } from '../target-port/connected-targets.js';
 import type { OnboardingTarget, RegisteredDevice } from '../target-port/onboarding-target.js';
@@ -79,7 +81,11 @@ interface Recorded {
 }
 
 @Injectable()
-export class OnboardDevicesHandler {
+export class OnboardDevicesHandler implements OnApplicationBootstrap {
+  /** Runs going on in this instance, by target and run id: a run resumed from the log is not run twice here. */
+  readonly #running = new Set<string>();
+  #resumed = false;
+
   constructor(
     private readonly plans: BatchPlanView,
     private readonly certificates: CertificatesView,
@@ -88,6 +94,7 @@ export class OnboardDevicesHandler {
     private readonly trust: InstallTrustHandler,
     private readonly authorities: TargetAuthorities,
     private readonly devices: DeviceWriter,
+    private readonly targetWriter: TargetWriter,
     @Inject(DOWNLINKS) private readonly downlinks: DownlinkSender,
     @Inject(SERVER_CA_PEM) private readonly serverCaPem: ServerCaPem,
     @Inject(ONBOARDING_CONFIG) private readonly config: OnboardingConfig,
@@ -110,6 +117,47 @@ export class OnboardDevicesHandler {
     );
   }
 
+  /**
+   * At start: the runs the targets' logs list as started and not finished (the instance running them
+   * crashed, or was stopped) are run again under their own run id, so what was done is not done again.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.#resumed) return; // the hybrid app bootstraps twice
+    this.#resumed = true;
+    void this.resumeRuns().catch((error: unknown) =>
+      this.logger.error({ event: 'onboarding.runs_not_resumed', error: describeError(error) }, 'runs not resumed'),
+    );
+  }
+
+  /** Runs again every run the log lists as not finished and this instance is not running; resolves when they are done. */
+  async resumeRuns(): Promise<OnboardingReport[]> {
+    await this.#catchUp();
+    const runs: Promise<OnboardingReport>[] = [];
+    for (const { targetId } of this.targets.registrations()) {
+      for (const run of await this.targetWriter.openRuns(targetId)) {
+        const started = this.#resume(targetId, run);
+        if (started) runs.push(started);
+      }
+    }
+    return Promise.all(runs);
+  }
+
+  #resume(targetId: string, run: OnboardingRun): Promise<OnboardingReport> | undefined {
+    const policy = this.plans.policy(run.policyId);
+    if (this.#running.has(`${targetId}/${run.runId}`) || !policy || !this.connected.get(targetId)) return undefined;
+    const deviceIds = run.deviceId ? [run.deviceId] : this.plans.members(run.batchId);
+    this.logger.info(
+      { event: 'onboarding.run_resumed', targetId, runId: run.runId, batchId: run.batchId, devices: deviceIds.length },
+      'an onboarding run not finished is run again',
+    );
+    const metadata: CommandMetadata = {
+      commandId: run.runId,
+      correlationId: run.runId,
+      now: this.clock().toISOString(),
+    };
+    return this.#onboard(run.batchId, policy, deviceIds, [targetId], metadata);
+  }
+
   async onboardDevice(command: CommandOf<typeof OnboardDevice>): Promise<OnboardingStarted> {
     await this.#catchUp();
     const batchId = this.plans.batchOf(command.deviceId);
@@ -118,7 +166,13 @@ export class OnboardDevicesHandler {
         deviceId: command.deviceId,
       });
     }
-    return this.#start(batchId, [command.deviceId], command.targetIds, metadataOf(command, this.clock()));
+    return this.#start(
+      batchId,
+      [command.deviceId],
+      command.targetIds,
+      metadataOf(command, this.clock()),
+      command.deviceId,
+    );
   }
 
   /** The views up to now, and every registered target connected (one registered through another instance too). */
@@ -137,12 +191,13 @@ export class OnboardDevicesHandler {
     return isRevoked(this.certificates, this.plans, deviceId);
   }
 
-  #start(
+  async #start(
     batchId: string,
     deviceIds: string[],
     requestedTargets: string[] | undefined,
     metadata: CommandMetadata,
-  ): OnboardingStarted {
+    oneDevice?: string,
+  ): Promise<OnboardingStarted> {
     const batch = this.plans.batch(batchId)!;
     const policy = this.plans.policy(batch.policyId);
     if (!policy) {
@@ -174,6 +229,15 @@ export class OnboardDevicesHandler {
         throw new OnboardingCommandRejected('unsafe-topic-rights', error.message, { policyId: policy.policyId });
       throw error;
     }
+    // The run is in the log before the answer: an instance that starts after a crash finishes it.
+    for (const targetId of targetIds) {
+      const run = { targetId, runId: metadata.commandId, batchId, policyId: policy.policyId };
+      await this.targetWriter.record(targetId, {
+        type: 'StartRun',
+        data: oneDevice ? { ...run, deviceId: oneDevice } : run,
+        metadata: derivedMetadata(metadata, 'run', targetId),
+      });
+    }
     const done = this.#onboard(batchId, policy, deviceIds, targetIds, metadata);
     done.catch((error: unknown) =>
       this.logger.error(
@@ -185,6 +249,22 @@ export class OnboardDevicesHandler {
   }
 
   async #onboard(
+    batchId: string,
+    policy: PolicyPlan,
+    deviceIds: string[],
+    targetIds: string[],
+    metadata: CommandMetadata,
+  ): Promise<OnboardingReport> {
+    const keys = targetIds.map((targetId) => `${targetId}/${metadata.commandId}`);
+    keys.forEach((key) => this.#running.add(key));
+    try {
+      return await this.#onboardNow(batchId, policy, deviceIds, targetIds, metadata);
+    } finally {
+      keys.forEach((key) => this.#running.delete(key));
+    }
+  }
+
+  async #onboardNow(
     batchId: string,
     policy: PolicyPlan,
     deviceIds: string[],
@@ -332,6 +412,20 @@ export class OnboardDevicesHandler {
         'some outcomes were not recorded',
       );
     const report = { onboarded, failed, durationMs: Date.now() - started };
+    // Every device went through: the run is finished (a restart does not run it again).
+    for (const targetId of targetIds)
+      await this.targetWriter
+        .record(targetId, {
+          type: 'FinishRun',
+          data: { targetId, runId: metadata.commandId, onboarded, failed },
+          metadata: derivedMetadata(metadata, 'run-finished', targetId),
+        })
+        .catch((error: unknown) =>
+          this.logger.warn(
+            { event: 'onboarding.run_not_finished', batchId, targetId, error: describeError(error) },
+            'the run is done but not recorded finished: an instance that starts runs it again (nothing twice)',
+          ),
+        );
     const context = {
       event: 'onboarding.batch_done',
       batchId,

@@ -178,6 +178,41 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
     }
   });
 
+  it('a run cut short by a crash is finished by the instance that starts next, nothing done twice', async () => {
+    // The first instance never gets past its second chunk (d-3): it is stopped there, as a crash would leave it.
+    let crash: (error: Error) => void = () => undefined;
+    slice.targets.target('broker-a').beforeRegister = (devices) =>
+      devices.some((d) => d.deviceId === 'd-3')
+        ? new Promise<void>((_resolve, reject) => (crash = reject))
+        : Promise.resolve();
+    const { devices } = await handler.onboardBatch({
+      commandId: 'onboard-c',
+      batchId: 'b-fridges',
+      targetIds: ['broker-a'],
+    });
+    expect(devices).toBe(5);
+    await waitFor(async () => (await slice.events('DeviceOnboarded')).length === 2);
+    expect(data(await slice.events('OnboardingRunStarted'))).toEqual([
+      { targetId: 'broker-a', runId: 'onboard-c', batchId: 'b-fridges', policyId: 'p-fridges' },
+    ]);
+    const { store, credentials } = slice;
+    await slice.close();
+    crash(new Error('crashed'));
+    // The next instance on the same log (and the same credential store, as a deployment's database).
+    slice = await startOnboardingSlice({ store, credentials, config: { onboardChunkSize: 2 } });
+    await waitFor(async () => (await slice.events('OnboardingRunFinished')).length === 1);
+    const onboarded = data(await slice.events('DeviceOnboarded')).map((d) => d.deviceId);
+    expect(onboarded.sort()).toEqual(['d-1', 'd-2', 'd-3']); // once each
+    expect(data(await slice.events('OnboardingRunFinished'))).toEqual([
+      { targetId: 'broker-a', runId: 'onboard-c', onboarded: 3, failed: 2 },
+    ]);
+    // d-1 and d-2 are sent the certificate on record again; d-3 its new one.
+    const sent = slice.downlinks.filter((d) => d.kind === 'connection-parameters').map((d) => d.deviceId);
+    expect(sent.sort()).toEqual(['d-1', 'd-2', 'd-3']);
+    // Finished: a later start runs nothing again.
+    await expect(slice.get(OnboardDevicesHandler).resumeRuns()).resolves.toEqual([]);
+  });
+
   it('refuses unknown batches, devices and targets before the reply, writing nothing', async () => {
     const before = (await slice.events()).length;
     await expect(handler.onboardBatch({ commandId: 'x', batchId: 'b-nope' })).rejects.toMatchObject({

@@ -11,7 +11,13 @@ import {
 } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
-import { targetDecider, type TargetCommand, type TargetEvent, type TargetState } from '../deciders/target.decider.js';
+import {
+  targetDecider,
+  type OnboardingRun,
+  type TargetCommand,
+  type TargetEvent,
+  type TargetState,
+} from '../deciders/target.decider.js';
 import { ONBOARDING_LOGGER, SNAPSHOT_STORE } from '../tokens.js';
 
 const streamOf = (targetId: string): StreamRef => ({ context: 'onboarding', aggregate: 'target', id: targetId });
@@ -45,5 +51,11 @@ export class TargetWriter {
   async check(targetId: string, command: TargetCommand): Promise<void> {
     const { state } = await load(this.store, targetDecider, streamOf(targetId), this.#snapshots);
     targetDecider.decide(command, state);
+  }
+
+  /** The onboarding runs the target's log lists as started and not finished. */
+  async openRuns(targetId: string): Promise<OnboardingRun[]> {
+    const { state } = await load(this.store, targetDecider, streamOf(targetId), this.#snapshots);
+    return state.status === 'Registered' ? Object.values(state.runs ?? {}) : [];
   }
 }
