@@ -189,8 +189,20 @@ describe(`renewal of ${fleetSize} connected PUF devices on a real Mosquitto: rot
       (await openssl(['x509', '-noout', '-ext', 'crlDistributionPoints', '-in', join(workDir, 'renewed.pem')])).out,
     )?.[1];
     expect(crlUrl).toBeDefined();
-    const crlDer = Buffer.from(await (await fetch(crlUrl!)).arrayBuffer());
-    const caCrl = await openssl(['crl', '-inform', 'DER', '-noout', '-text', '-in', await file('ca.crl', crlDer)]);
+    // A renewal completes when its old certificate's revocation is recorded; the CRL that lists it is
+    // published after that (revocations arriving together share one CRL), so the test waits for it.
+    const readCaCrl = async () => {
+      const crlDer = Buffer.from(await (await fetch(crlUrl!)).arrayBuffer());
+      return openssl(['crl', '-inform', 'DER', '-noout', '-text', '-in', await file('ca.crl', crlDer)]);
+    };
+    let caCrl = await readCaCrl();
+    await waitFor(
+      async () => {
+        caCrl = await readCaCrl();
+        return before.every(({ platformSerial }) => caCrl.out.toUpperCase().includes(platformSerial.toUpperCase()));
+      },
+      { description: "every superseded platform certificate on the CA's CRL", timeoutMs: 60_000 },
+    );
     for (const { platformSerial } of before) expect(caCrl.out.toUpperCase()).toContain(platformSerial.toUpperCase());
     expect(caCrl.out).toContain('Superseded');
     expect(caCrl.out.toUpperCase()).not.toContain(renewed.serialNumber.toUpperCase());
