@@ -67,7 +67,10 @@ export class BatchAdmission {
       // (deduplicated), and on a later state (places given back since) a new decision. An id from
       // the command alone deduplicated a retry's reservation against the first run's, whose places
       // for refused rows had been given back: the retry then found the batch full.
-      const { version } = await this.store.read(batchStream(batchId));
+      // Read from the version this instance last folded: the batch stream grows by a reservation
+      // per admission (enrolment reports admit one device each), so a whole read would cost O(batch).
+      const stream = batchStream(batchId);
+      const { version } = await this.store.read(stream, { after: this.#batches.get(stream)?.version ?? 0 });
       const reservation = await handleCommand({
         store: this.store,
         decider: batchDecider,
