@@ -1,7 +1,9 @@
 /** What a bench and its fleet process (fleet-process.ts) say to each other, and the bench's side of it. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { FleetStats, HeartbeatStats, IntegrityFault, MqttLinkEvent } from '@tunnelkey/device-fleet';
+import { operator, type Platform } from '../support/platform.js';
 
 export type FleetRequest =
   | {
@@ -115,3 +117,33 @@ export class FleetProcess {
     await this.request({ type: 'stop' }, 'stopped').catch(() => this.#child.kill('SIGKILL'));
   }
 }
+
+/**
+ * A batch of `size` devices from `fleet`, manufactured, imported, verified and certified: the
+ * set-up of the benches that measure what happens to certified devices. Returns the identity
+ * file and how long the certify phase took (a bench compares its own rate with it).
+ */
+export async function certifiedBatch(
+  platform: Platform,
+  fleet: FleetProcess,
+  options: { natsUrl: string; namespace: string; batchId: string; size: number; seedBase: string },
+): Promise<{ identityFileJson: string; certifySeconds: number }> {
+  const { batchId, size } = options;
+  const identityFileJson = await fleet.manufacture({
+    natsUrl: options.natsUrl,
+    namespace: options.namespace,
+    size,
+    seedBase: options.seedBase,
+    platformPublicKeySpki: platform.platformPublicKeySpki,
+    hardwareThreads: Math.max(1, availableParallelism() - 1),
+  });
+  await operator.defineBatch(platform, batchId, size);
+  await operator.importIdentities(platform, { identityFile: () => identityFileJson }, batchId);
+  await operator.verify(platform, batchId, size, undefined, setupTimeoutMs);
+  const certifyStarted = performance.now();
+  await operator.certify(platform, batchId, size, undefined, setupTimeoutMs);
+  return { identityFileJson, certifySeconds: (performance.now() - certifyStarted) / 1000 };
+}
+
+/** How long a bench's untimed set-up step may take. */
+export const setupTimeoutMs = 600_000;

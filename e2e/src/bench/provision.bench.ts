@@ -33,17 +33,14 @@ import { promisify } from 'node:util';
 import { CertifyDevices, VerifyIdentity } from '@tunnelkey/contracts';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { argument, profileDirectory, profiler } from '../support/bench-options.js';
-import { useOrStartNats, type NatsServer } from '../support/infrastructure.js';
+import { log, runBench } from '../support/bench-run.js';
 import { percentile } from '../support/percentile.js';
-import { operator, startPlatform, until, type Platform } from '../support/platform.js';
-import { pidListeningOn, processCpuByPriority, processCpuMs } from '../support/process-cpu.js';
+import { operator, startPlatform, until } from '../support/platform.js';
+import { processCpuByPriority, processCpuMs } from '../support/process-cpu.js';
 import { ProgressBar } from '../support/progress-bar.js';
 import { FleetProcess } from './fleet-ipc.js';
-
-const log = (line = '') => process.stderr.write(`${line}\n`);
 
 interface CpuSample {
   platformMs: number;
@@ -94,178 +91,147 @@ function describeCounts(counts: Map<string, number>, size: number): string {
   return [`  NATS messages per device: ${(total / size).toFixed(2)}`, ...rows].join('\n');
 }
 
-async function main(): Promise<void> {
+runBench({ mosquitto: false }, async ({ nats, namespace, fixture, natsPid, onStop }) => {
   const size = argument('--devices', Number(process.env['PROVISION_DEVICES'] ?? 10_000));
   const hardwareThreads = argument('--hardware-threads', Math.max(1, availableParallelism() - 1));
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const profile = await profiler();
-  let nats: NatsServer | undefined;
-  let fixture: NatsFixture | undefined;
-  let platform: Platform | undefined;
-  let fleet: FleetProcess | undefined;
-  const stopAll = async () => {
-    await fleet?.stop().catch(() => undefined);
-    await platform?.stop().catch(() => undefined);
-    await fixture?.teardown().catch(() => undefined);
-    await nats?.stop().catch(() => undefined);
+  log(
+    `bench:provision — ${size} devices, fleet in its own process with ${hardwareThreads} silicon thread(s) at nice 19, NATS ${nats.url}${natsPid ? ` (pid ${natsPid})` : ' (pid not visible: its CPU is not counted)'}`,
+  );
+  const p = await startPlatform({ nats: fixture.nc, namespace, logger, onboarding: false });
+  onStop(() => p.stop());
+  const batchId = `bench-${randomBytes(3).toString('hex')}`;
+
+  const manufactured = new ProgressBar('manufacture + enrol (not timed)');
+  const fleetProfileDir = profileDirectory();
+  const f = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
+  onStop(() => f.stop());
+  const identityFileJson = await f.manufacture({
+    natsUrl: nats.url,
+    namespace,
+    size,
+    seedBase: `bench-${batchId}`,
+    platformPublicKeySpki: p.platformPublicKeySpki,
+    hardwareThreads,
+  });
+  manufactured.finish();
+  await operator.defineBatch(p, batchId, size);
+
+  const sample = (): CpuSample => {
+    const devices = processCpuByPriority(f.pid);
+    return {
+      platformMs: processCpuMs(process.pid),
+      natsMs: natsPid ? processCpuMs(natsPid) : 0,
+      silicon: devices.background,
+      deviceRest: devices.normal,
+    };
   };
-  try {
-    nats = await useOrStartNats(log);
-    const natsPid = pidListeningOn(Number(new URL(nats.url).port || 4222));
-    fixture = natsFixture({ url: nats.url, prefix: 'bench' });
-    await fixture.setup();
-    const namespace = fixture.namespace;
-    log(
-      `bench:provision — ${size} devices, fleet in its own process with ${hardwareThreads} silicon thread(s) at nice 19, NATS ${nats.url}${natsPid ? ` (pid ${natsPid})` : ' (pid not visible: its CPU is not counted)'}`,
-    );
-    platform = await startPlatform({ nats: fixture.nc, namespace, logger, onboarding: false });
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.removeAllListeners(signal);
-      process.on(signal, () => void stopAll().then(() => process.exit(130)));
-    }
-    const p = platform;
-    const batchId = `bench-${randomBytes(3).toString('hex')}`;
+  const phases: Phase[] = [];
+  const summary = () => p.registry.readModel.batchSummary(batchId)?.byStatus;
+  const counts = process.argv.includes('--count-messages') ? countMessages(fixture.nc) : undefined;
+  const run = async (name: string, work: (bar: ProgressBar) => Promise<void>): Promise<number> => {
+    const bar = new ProgressBar(name);
+    counts?.clear();
+    const stopProfile = await profile(name.split(' ')[0]!);
+    const from = sample();
+    const startedAt = Date.now();
+    await work(bar);
+    const to = sample();
+    await stopProfile();
+    phases.push({ name, seconds: bar.finish(), latencies: [], from, to });
+    if (counts) log(describeCounts(counts, size));
+    return startedAt;
+  };
 
-    const manufactured = new ProgressBar('manufacture + enrol (not timed)');
-    const fleetProfileDir = profileDirectory();
-    fleet = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
-    const f = fleet;
-    const identityFileJson = await f.manufacture({
-      natsUrl: nats.url,
-      namespace,
+  const importStart = await run('import', async (bar) => {
+    const report = await operator.importIdentities(p, { identityFile: () => identityFileJson }, batchId, (d, t) =>
+      bar.update(d, t),
+    );
+    if (report.accepted !== size)
+      throw new Error(`imported ${report.accepted} of ${size} (${report.rejected} rejected)`);
+  });
+  const verifyStart = await run('verify', async (bar) => {
+    await p.send(VerifyIdentity, { scope: { kind: 'batch', batchId } });
+    await until(
+      'identities verified',
+      () => summary()?.Verified ?? 0,
       size,
-      seedBase: `bench-${batchId}`,
-      platformPublicKeySpki: p.platformPublicKeySpki,
-      hardwareThreads,
-    });
-    manufactured.finish();
-    await operator.defineBatch(p, batchId, size);
-
-    const sample = (): CpuSample => {
-      const devices = processCpuByPriority(f.pid);
-      return {
-        platformMs: processCpuMs(process.pid),
-        natsMs: natsPid ? processCpuMs(natsPid) : 0,
-        silicon: devices.background,
-        deviceRest: devices.normal,
-      };
-    };
-    const phases: Phase[] = [];
-    const summary = () => p.registry.readModel.batchSummary(batchId)?.byStatus;
-    const counts = process.argv.includes('--count-messages') ? countMessages(fixture.nc) : undefined;
-    const run = async (name: string, work: (bar: ProgressBar) => Promise<void>): Promise<number> => {
-      const bar = new ProgressBar(name);
-      counts?.clear();
-      const stopProfile = await profile(name.split(' ')[0]!);
-      const from = sample();
-      const startedAt = Date.now();
-      await work(bar);
-      const to = sample();
-      await stopProfile();
-      phases.push({ name, seconds: bar.finish(), latencies: [], from, to });
-      if (counts) log(describeCounts(counts, size));
-      return startedAt;
-    };
-
-    const importStart = await run('import', async (bar) => {
-      const report = await operator.importIdentities(p, { identityFile: () => identityFileJson }, batchId, (d, t) =>
-        bar.update(d, t),
-      );
-      if (report.accepted !== size)
-        throw new Error(`imported ${report.accepted} of ${size} (${report.rejected} rejected)`);
-    });
-    const verifyStart = await run('verify', async (bar) => {
-      await p.send(VerifyIdentity, { scope: { kind: 'batch', batchId } });
-      await until(
-        'identities verified',
-        () => summary()?.Verified ?? 0,
-        size,
-        (d, t) => bar.update(d, t),
-      );
-    });
-    const certifyStart = await run('certify', async (bar) => {
-      await p.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' });
-      await until(
-        'devices certified',
-        () => summary()?.Certified ?? 0,
-        size,
-        (d, t) => bar.update(d, t),
-      );
-      // The registry may count a certificate a moment before its device holds it.
-      const held = async () => (await f.request({ type: 'stats' }, 'stats')).byState['certified'] ?? 0;
-      await until('certificates held by the devices', held, size, undefined, 10_000);
-    });
-
-    // Per-device times, from the registry's own events (not timed: read after the run).
-    const occurred = { IdentityVerified: new Map<string, number>(), DeviceCertified: new Map<string, number>() };
-    const store = new JetStreamEventStore(fixture.nc, { namespace, logger });
-    await store.replay('registry', ({ event }) => {
-      const into = occurred[event.type as keyof typeof occurred];
-      if (into) into.set(event.aggregateId, Date.parse(event.occurredAt));
-    });
-    phases[1]!.latencies = [...occurred.IdentityVerified.values()].map((t) => t - verifyStart);
-    phases[2]!.latencies = [...occurred.DeviceCertified.values()].map((t) => t - certifyStart);
-    const endToEnd: Phase = {
-      name: 'end to end (import -> certified)',
-      seconds: phases.reduce((sum, ph) => sum + ph.seconds, 0),
-      latencies: [...occurred.DeviceCertified.values()].map((t) => t - importStart),
-      from: phases[0]!.from,
-      to: phases[2]!.to,
-    };
-
-    const restarts: string[] = [];
-    if (process.argv.includes('--restart')) {
-      for (const service of ['registry', 'ca'] as const) {
-        const stopProfile = await profile(`restart-${service}`);
-        const { readyMs } = await p.restart(service);
-        await stopProfile();
-        restarts.push(`  ${service.padEnd(9)} ready ${(readyMs / 1000).toFixed(2)} s after its restart`);
-      }
-      (globalThis as { gc?: () => void }).gc?.();
-      const { rss, heapUsed } = process.memoryUsage();
-      const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-      restarts.push(
-        `  memory of the process holding both (after a full GC): rss ${mib(rss)}, heap used ${mib(heapUsed)}`,
-      );
-    }
-    const raw = await rawIssuingRate();
-    const perDevice = (ms: number) => (ms / size).toFixed(3).padStart(8);
-    const lines = [...phases, endToEnd].map((ph) => {
-      const sorted = [...ph.latencies].sort((a, b) => a - b);
-      const lat = sorted.length
-        ? `${percentile(sorted, 50).toFixed(0).padStart(7)} ${percentile(sorted, 99).toFixed(0).padStart(7)}`
-        : `${'-'.padStart(7)} ${'-'.padStart(7)}`;
-      const platformMs = ph.to.platformMs - ph.from.platformMs + (ph.to.natsMs - ph.from.natsMs);
-      const servicesMs = ph.to.platformMs - ph.from.platformMs;
-      const natsMs = ph.to.natsMs - ph.from.natsMs;
-      const silicon = ph.to.silicon - ph.from.silicon;
-      const rest = ph.to.deviceRest - ph.from.deviceRest;
-      return `  ${ph.name.padEnd(34)} ${ph.seconds.toFixed(2).padStart(8)} ${(size / ph.seconds).toFixed(0).padStart(8)} ${lat} ${perDevice(platformMs)} ${perDevice(servicesMs)} ${perDevice(natsMs)} ${perDevice(silicon + rest)} ${perDevice(silicon)}`;
-    });
-    process.stdout.write(
-      [
-        '',
-        `bench:provision — ${size} devices (${availableParallelism()} cores, node ${process.version})`,
-        '  per device: p50/p99 in ms from the phase start; CPU in ms, from /proc (utime + stime)',
-        `  ${'phase'.padEnd(34)} ${'seconds'.padStart(8)} ${'dev/s'.padStart(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'platform'.padStart(8)} ${'services'.padStart(8)} ${'nats'.padStart(8)} ${'devices'.padStart(8)} ${'silicon'.padStart(8)}`,
-        ...lines,
-        '  platform = services (registry + CA, this process) + nats (the NATS server); devices = the fleet process, of which silicon = its nice-19 PUF threads',
-        ...(restarts.length ? ['', `restart on the log of ${size} provisioned devices:`, ...restarts] : []),
-        '',
-        'raw issuing ceiling on this machine, same run (npm run bench:pki):',
-        ...raw.map((l) => `  ${l}`),
-        '',
-      ].join('\n'),
+      (d, t) => bar.update(d, t),
     );
-  } finally {
-    await stopAll();
-  }
-}
+  });
+  const certifyStart = await run('certify', async (bar) => {
+    await p.send(CertifyDevices, { scope: { kind: 'batch', batchId }, keyId: 'tls-0' });
+    await until(
+      'devices certified',
+      () => summary()?.Certified ?? 0,
+      size,
+      (d, t) => bar.update(d, t),
+    );
+    // The registry may count a certificate a moment before its device holds it.
+    const held = async () => (await f.request({ type: 'stats' }, 'stats')).byState['certified'] ?? 0;
+    await until('certificates held by the devices', held, size, undefined, 10_000);
+  });
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+  // Per-device times, from the registry's own events (not timed: read after the run).
+  const occurred = { IdentityVerified: new Map<string, number>(), DeviceCertified: new Map<string, number>() };
+  const store = new JetStreamEventStore(fixture.nc, { namespace, logger });
+  await store.replay('registry', ({ event }) => {
+    const into = occurred[event.type as keyof typeof occurred];
+    if (into) into.set(event.aggregateId, Date.parse(event.occurredAt));
+  });
+  phases[1]!.latencies = [...occurred.IdentityVerified.values()].map((t) => t - verifyStart);
+  phases[2]!.latencies = [...occurred.DeviceCertified.values()].map((t) => t - certifyStart);
+  const endToEnd: Phase = {
+    name: 'end to end (import -> certified)',
+    seconds: phases.reduce((sum, ph) => sum + ph.seconds, 0),
+    latencies: [...occurred.DeviceCertified.values()].map((t) => t - importStart),
+    from: phases[0]!.from,
+    to: phases[2]!.to,
+  };
+
+  const restarts: string[] = [];
+  if (process.argv.includes('--restart')) {
+    for (const service of ['registry', 'ca'] as const) {
+      const stopProfile = await profile(`restart-${service}`);
+      const { readyMs } = await p.restart(service);
+      await stopProfile();
+      restarts.push(`  ${service.padEnd(9)} ready ${(readyMs / 1000).toFixed(2)} s after its restart`);
+    }
+    (globalThis as { gc?: () => void }).gc?.();
+    const { rss, heapUsed } = process.memoryUsage();
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+    restarts.push(
+      `  memory of the process holding both (after a full GC): rss ${mib(rss)}, heap used ${mib(heapUsed)}`,
+    );
+  }
+  const raw = await rawIssuingRate();
+  const perDevice = (ms: number) => (ms / size).toFixed(3).padStart(8);
+  const lines = [...phases, endToEnd].map((ph) => {
+    const sorted = [...ph.latencies].sort((a, b) => a - b);
+    const lat = sorted.length
+      ? `${percentile(sorted, 50).toFixed(0).padStart(7)} ${percentile(sorted, 99).toFixed(0).padStart(7)}`
+      : `${'-'.padStart(7)} ${'-'.padStart(7)}`;
+    const platformMs = ph.to.platformMs - ph.from.platformMs + (ph.to.natsMs - ph.from.natsMs);
+    const servicesMs = ph.to.platformMs - ph.from.platformMs;
+    const natsMs = ph.to.natsMs - ph.from.natsMs;
+    const silicon = ph.to.silicon - ph.from.silicon;
+    const rest = ph.to.deviceRest - ph.from.deviceRest;
+    return `  ${ph.name.padEnd(34)} ${ph.seconds.toFixed(2).padStart(8)} ${(size / ph.seconds).toFixed(0).padStart(8)} ${lat} ${perDevice(platformMs)} ${perDevice(servicesMs)} ${perDevice(natsMs)} ${perDevice(silicon + rest)} ${perDevice(silicon)}`;
+  });
+  process.stdout.write(
+    [
+      '',
+      `bench:provision — ${size} devices (${availableParallelism()} cores, node ${process.version})`,
+      '  per device: p50/p99 in ms from the phase start; CPU in ms, from /proc (utime + stime)',
+      `  ${'phase'.padEnd(34)} ${'seconds'.padStart(8)} ${'dev/s'.padStart(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'platform'.padStart(8)} ${'services'.padStart(8)} ${'nats'.padStart(8)} ${'devices'.padStart(8)} ${'silicon'.padStart(8)}`,
+      ...lines,
+      '  platform = services (registry + CA, this process) + nats (the NATS server); devices = the fleet process, of which silicon = its nice-19 PUF threads',
+      ...(restarts.length ? ['', `restart on the log of ${size} provisioned devices:`, ...restarts] : []),
+      '',
+      'raw issuing ceiling on this machine, same run (npm run bench:pki):',
+      ...raw.map((l) => `  ${l}`),
+      '',
+    ].join('\n'),
+  );
+});

@@ -23,16 +23,14 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KvSnapshotStore } from '@tunnelkey/eventstore-jetstream';
-import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { argument, profileDirectory, profiler } from '../support/bench-options.js';
-import { useOrStartNats, type NatsServer } from '../support/infrastructure.js';
+import { log, runBench } from '../support/bench-run.js';
 import { OnboardBatch } from '@tunnelkey/contracts';
-import { operator, startPlatform, until, type Platform } from '../support/platform.js';
+import { operator, startPlatform, until } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
 import { FleetProcess } from './fleet-ipc.js';
 
-const log = (line = '') => process.stderr.write(`${line}\n`);
 const services = ['registry', 'ca', 'onboarding'] as const;
 /** A batch command answers once every device is asked: minutes at 100,000 devices. */
 const commandTimeoutMs = 15 * 60_000;
@@ -53,127 +51,95 @@ function memory(): { rss: number; heapUsed: number } {
   return { rss, heapUsed };
 }
 
-async function main(): Promise<void> {
+runBench({ mosquitto: false }, async ({ nats, namespace, fixture, onStop }) => {
   const size = argument('--devices', Number(process.env['RESTART_DEVICES'] ?? 10_000));
   const hardwareThreads = argument('--hardware-threads', Math.max(1, availableParallelism() - 1));
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const profile = await profiler();
-  let nats: NatsServer | undefined;
-  let fixture: NatsFixture | undefined;
-  let platform: Platform | undefined;
-  let fleet: FleetProcess | undefined;
-  const stopAll = async () => {
-    await fleet?.stop().catch(() => undefined);
-    await platform?.stop().catch(() => undefined);
-    await fixture?.teardown().catch(() => undefined);
-    await nats?.stop().catch(() => undefined);
-  };
-  try {
-    nats = await useOrStartNats(log);
-    fixture = natsFixture({ url: nats.url, prefix: 'bench' });
-    await fixture.setup();
-    const namespace = fixture.namespace;
-    log(`bench:restart — ${size} devices, NATS ${nats.url}`);
-    platform = await startPlatform({ nats: fixture.nc, namespace, logger });
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.removeAllListeners(signal);
-      process.on(signal, () => void stopAll().then(() => process.exit(130)));
-    }
-    const p = platform;
-    const batchId = `bench-${randomBytes(3).toString('hex')}`;
+  log(`bench:restart — ${size} devices, NATS ${nats.url}`);
+  const p = await startPlatform({ nats: fixture.nc, namespace, logger });
+  onStop(() => p.stop());
+  const batchId = `bench-${randomBytes(3).toString('hex')}`;
 
-    // The history: N devices imported, verified and certified (not timed).
-    const historyStarted = performance.now();
-    const manufactured = new ProgressBar('manufacture + enrol');
-    const fleetProfileDir = profileDirectory();
-    fleet = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
-    const f = fleet;
-    const identityFileJson = await f.manufacture({
-      natsUrl: nats.url,
-      namespace,
-      size,
-      seedBase: `bench-${batchId}`,
-      platformPublicKeySpki: p.platformPublicKeySpki,
-      hardwareThreads,
-    });
-    manufactured.finish();
-    await operator.defineBatch(p, batchId, size);
-    const importing = new ProgressBar('import');
-    const report = await operator.importIdentities(p, { identityFile: () => identityFileJson }, batchId, (d, t) =>
-      importing.update(d, t),
-    );
-    if (report.accepted !== size)
-      throw new Error(`imported ${report.accepted} of ${size} (${report.rejected} rejected)`);
-    importing.finish();
-    const verifying = new ProgressBar('verify');
-    await operator.verify(p, batchId, size, (d, t) => verifying.update(d, t), commandTimeoutMs);
-    verifying.finish();
-    const certifying = new ProgressBar('certify');
-    await operator.certify(p, batchId, size, (d, t) => certifying.update(d, t), commandTimeoutMs);
-    certifying.finish();
-    const onboard = !process.argv.includes('--no-onboard');
-    if (onboard) {
-      const onboarding = new ProgressBar('onboard (a target certificate each)');
-      await p.startBroker();
-      await operator.registerBroker(p);
-      await p.send(OnboardBatch, { batchId }, commandTimeoutMs);
-      const configured = () => f.onboarded();
-      await until('devices onboarded', configured, size, (d, t) => onboarding.update(d, t), 600_000);
-      onboarding.finish();
-    }
-    // The devices are not needed for the restarts: their process goes, its memory with it.
-    await f.stop();
-    fleet = undefined;
-    const historySeconds = (performance.now() - historyStarted) / 1000;
-    const streams = await jetstreamManager(fixture.nc);
-    const logSizes: string[] = [];
-    for (const context of ['REGISTRY', 'CA', 'ONBOARDING']) {
-      const info = await streams.streams.info(`${namespace.toUpperCase()}_${context}`).catch(() => undefined);
-      if (info) logSizes.push(`${context} ${info.state.messages} events`);
-    }
-
-    const rows: string[] = [];
-    const before = memory();
-    for (const service of services) {
-      for (const from of ['log', 'checkpoint'] as const) {
-        const stopProfile = await profile(`restart-${service}-${from}`);
-        // The stop saves the views' checkpoints: from the log, they are deleted before the start.
-        const nc = fixture.nc;
-        const { readyMs } = await p.restart(
-          service,
-          from === 'log' ? { beforeStart: () => deleteViewCheckpoints(nc, namespace, service) } : {},
-        );
-        await stopProfile();
-        const { rss, heapUsed } = memory();
-        rows.push(
-          `  ${service.padEnd(11)} ${`from the ${from}`.padEnd(20)} ${(readyMs / 1000).toFixed(2).padStart(8)} ${mib(rss).padStart(9)} ${mib(heapUsed).padStart(9)}`,
-        );
-      }
-    }
-    process.stdout.write(
-      [
-        '',
-        `bench:restart — ${size} provisioned devices (${availableParallelism()} cores, node ${process.version})`,
-        `  history: ${size} devices imported, verified, certified${onboard ? ', onboarded to a broker' : ' (not onboarded: --no-onboard)'} in ${historySeconds.toFixed(0)} s; log: ${logSizes.join(', ')}`,
-        `  process memory before the restarts (after a full GC): rss ${mib(before.rss)}, heap used ${mib(before.heapUsed)}`,
-        `  ${'service'.padEnd(11)} ${'restart'.padEnd(20)} ${'ready s'.padStart(8)} ${'rss'.padStart(9)} ${'heap'.padStart(9)}`,
-        ...rows,
-        '  ready s: from the start of the new instance to ready (every view rebuilt, what /ready reports)',
-        '  rss / heap: this process after the restart and a full GC; registry, CA and onboarding share it (not one service each)',
-        '',
-      ].join('\n'),
-    );
-  } finally {
-    await stopAll();
+  // The history: N devices imported, verified and certified (not timed).
+  const historyStarted = performance.now();
+  const manufactured = new ProgressBar('manufacture + enrol');
+  const fleetProfileDir = profileDirectory();
+  const f = FleetProcess.start(fleetProfileDir ? { profileDir: fleetProfileDir } : {});
+  onStop(() => f.stop());
+  const identityFileJson = await f.manufacture({
+    natsUrl: nats.url,
+    namespace,
+    size,
+    seedBase: `bench-${batchId}`,
+    platformPublicKeySpki: p.platformPublicKeySpki,
+    hardwareThreads,
+  });
+  manufactured.finish();
+  await operator.defineBatch(p, batchId, size);
+  const importing = new ProgressBar('import');
+  const report = await operator.importIdentities(p, { identityFile: () => identityFileJson }, batchId, (d, t) =>
+    importing.update(d, t),
+  );
+  if (report.accepted !== size) throw new Error(`imported ${report.accepted} of ${size} (${report.rejected} rejected)`);
+  importing.finish();
+  const verifying = new ProgressBar('verify');
+  await operator.verify(p, batchId, size, (d, t) => verifying.update(d, t), commandTimeoutMs);
+  verifying.finish();
+  const certifying = new ProgressBar('certify');
+  await operator.certify(p, batchId, size, (d, t) => certifying.update(d, t), commandTimeoutMs);
+  certifying.finish();
+  const onboard = !process.argv.includes('--no-onboard');
+  if (onboard) {
+    const onboarding = new ProgressBar('onboard (a target certificate each)');
+    await p.startBroker();
+    await operator.registerBroker(p);
+    await p.send(OnboardBatch, { batchId }, commandTimeoutMs);
+    const configured = () => f.onboarded();
+    await until('devices onboarded', configured, size, (d, t) => onboarding.update(d, t), 600_000);
+    onboarding.finish();
   }
-}
+  // The devices are not needed for the restarts: their process goes, its memory with it.
+  await f.stop();
+  const historySeconds = (performance.now() - historyStarted) / 1000;
+  const streams = await jetstreamManager(fixture.nc);
+  const logSizes: string[] = [];
+  for (const context of ['REGISTRY', 'CA', 'ONBOARDING']) {
+    const info = await streams.streams.info(`${namespace.toUpperCase()}_${context}`).catch(() => undefined);
+    if (info) logSizes.push(`${context} ${info.state.messages} events`);
+  }
+
+  const rows: string[] = [];
+  const before = memory();
+  for (const service of services) {
+    for (const from of ['log', 'checkpoint'] as const) {
+      const stopProfile = await profile(`restart-${service}-${from}`);
+      // The stop saves the views' checkpoints: from the log, they are deleted before the start.
+      const nc = fixture.nc;
+      const { readyMs } = await p.restart(
+        service,
+        from === 'log' ? { beforeStart: () => deleteViewCheckpoints(nc, namespace, service) } : {},
+      );
+      await stopProfile();
+      const { rss, heapUsed } = memory();
+      rows.push(
+        `  ${service.padEnd(11)} ${`from the ${from}`.padEnd(20)} ${(readyMs / 1000).toFixed(2).padStart(8)} ${mib(rss).padStart(9)} ${mib(heapUsed).padStart(9)}`,
+      );
+    }
+  }
+  process.stdout.write(
+    [
+      '',
+      `bench:restart — ${size} provisioned devices (${availableParallelism()} cores, node ${process.version})`,
+      `  history: ${size} devices imported, verified, certified${onboard ? ', onboarded to a broker' : ' (not onboarded: --no-onboard)'} in ${historySeconds.toFixed(0)} s; log: ${logSizes.join(', ')}`,
+      `  process memory before the restarts (after a full GC): rss ${mib(before.rss)}, heap used ${mib(before.heapUsed)}`,
+      `  ${'service'.padEnd(11)} ${'restart'.padEnd(20)} ${'ready s'.padStart(8)} ${'rss'.padStart(9)} ${'heap'.padStart(9)}`,
+      ...rows,
+      '  ready s: from the start of the new instance to ready (every view rebuilt, what /ready reports)',
+      '  rss / heap: this process after the restart and a full GC; registry, CA and onboarding share it (not one service each)',
+      '',
+    ].join('\n'),
+  );
+});
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);

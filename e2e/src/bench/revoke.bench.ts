@@ -20,16 +20,14 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { RevokeBatch, RevokeDevice, OnboardBatch } from '@tunnelkey/contracts';
 import type { MqttLinkEvent } from '@tunnelkey/device-fleet';
-import { startRevocation, type RunningRevocation } from '@tunnelkey/revocation';
-import { natsFixture, type NatsFixture } from '@tunnelkey/testing';
+import { startRevocation } from '@tunnelkey/revocation';
 import { pino } from 'pino';
-import { checkMosquitto, useOrStartNats, type NatsServer } from '../support/infrastructure.js';
+import { log, runBench } from '../support/bench-run.js';
 import { percentile } from '../support/percentile.js';
-import { operator, startPlatform, until, type Platform } from '../support/platform.js';
+import { operator, startPlatform, until } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
-import { FleetProcess } from './fleet-ipc.js';
+import { certifiedBatch, FleetProcess, setupTimeoutMs } from './fleet-ipc.js';
 
-const log = (line = '') => process.stderr.write(`${line}\n`);
 const size = (name: string, fallback: number): number => {
   const n = Number(process.env[name] ?? fallback);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
@@ -76,189 +74,144 @@ async function waitUntil(what: string, done: () => boolean, timeoutMs: number): 
   }
 }
 
-async function main(): Promise<void> {
+runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
   const fleetSize = size('REVOKE_FLEET_DEVICES', 1_000);
   const oneByOne = size('REVOKE_DEVICES', 20);
   const burst = size('REVOKE_BURST_DEVICES', 50);
   const batchSize = size('REVOKE_BATCH_DEVICES', 100);
   if (oneByOne + burst + batchSize >= fleetSize) throw new Error('the revoked devices must be fewer than the fleet');
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
-  let nats: NatsServer | undefined;
-  let fixture: NatsFixture | undefined;
-  let platform: Platform | undefined;
-  let revocation: RunningRevocation | undefined;
+  log(
+    `bench:revoke — ${fleetSize} connected devices (fleet in its own processes); ${oneByOne} one by one, ${burst} in a burst, a batch of ${batchSize}`,
+  );
+  const p = await startPlatform({ nats: fixture.nc, namespace, logger });
+  onStop(() => p.stop());
+  const revocation = await startRevocation({ nats: fixture.nc, namespace, logger, env: {}, config: { httpPort: 0 } });
+  onStop(() => revocation.stop());
+  const run = randomBytes(3).toString('hex');
+  const batches = [
+    { batchId: `fridges-${run}`, size: fleetSize - batchSize },
+    { batchId: `fridges-recalled-${run}`, size: batchSize },
+  ];
+  const links = new LinkLog();
   const fleets: FleetProcess[] = [];
-  const stopAll = async () => {
-    for (const f of fleets) await f.stop().catch(() => undefined);
-    await revocation?.stop().catch(() => undefined);
-    await platform?.stop().catch(() => undefined);
-    await fixture?.teardown().catch(() => undefined);
-    await nats?.stop().catch(() => undefined);
-  };
-  try {
-    await checkMosquitto();
-    nats = await useOrStartNats(log);
-    fixture = natsFixture({ url: nats.url, prefix: 'bench' });
-    await fixture.setup();
-    const namespace = fixture.namespace;
-    log(
-      `bench:revoke — ${fleetSize} connected devices (fleet in its own processes); ${oneByOne} one by one, ${burst} in a burst, a batch of ${batchSize}`,
-    );
-    platform = await startPlatform({ nats: fixture.nc, namespace, logger });
-    revocation = await startRevocation({ nats: fixture.nc, namespace, logger, env: {}, config: { httpPort: 0 } });
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.removeAllListeners(signal);
-      process.on(signal, () => void stopAll().then(() => process.exit(130)));
-    }
-    const p = platform;
-    const run = randomBytes(3).toString('hex');
-    const batches = [
-      { batchId: `fridges-${run}`, size: fleetSize - batchSize },
-      { batchId: `fridges-recalled-${run}`, size: batchSize },
-    ];
-    const links = new LinkLog();
-    const setup = new ProgressBar('setup: manufacture, import, verify, certify, onboard (not timed)');
-    let prepared = 0;
-    for (const { batchId, size: n } of batches) {
-      const f = FleetProcess.start();
-      fleets.push(f);
-      f.onLinks((events) => links.add(events));
-      const identityFileJson = await f.manufacture({
-        natsUrl: nats.url,
-        namespace,
-        size: n,
-        seedBase: `rv-bench-${batchId}`,
-        platformPublicKeySpki: p.platformPublicKeySpki,
-        hardwareThreads: Math.max(1, availableParallelism() - 1),
-      });
-      await operator.defineBatch(p, batchId, n);
-      await operator.importIdentities(p, { identityFile: () => identityFileJson }, batchId);
-      await operator.verify(p, batchId, n, undefined, 600_000);
-      await operator.certify(p, batchId, n, undefined, 600_000);
-      prepared += n;
-      setup.update(prepared, 2 * fleetSize);
-    }
-    await p.startBroker();
-    await operator.registerBroker(p);
-    for (const [i, { batchId, size: n }] of batches.entries()) {
-      const f = fleets[i]!;
-      await p.send(OnboardBatch, { batchId });
-      await until('devices onboarded', () => f.onboarded(), n, undefined, 600_000);
-      prepared += n;
-      setup.update(prepared, 2 * fleetSize);
-    }
-    setup.finish();
-
-    // Fleet-wide ~330 telemetry messages/s at most, as in the e2e test.
-    const telemetryIntervalMs = Math.max(300, 3 * fleetSize);
-    const connectBar = new ProgressBar('connect + first telemetry (not timed)');
-    for (const f of fleets) await f.request({ type: 'connect', telemetryIntervalMs, concurrency: 32 }, 'connecting');
-    const mqtt = async () => Promise.all(fleets.map(async (f) => (await f.request({ type: 'stats' }, 'stats')).mqtt));
-    await until(
-      'every device publishing',
-      async () => (await mqtt()).reduce((sum, m) => sum + m.delivered, 0),
-      fleetSize,
-      (d, t) => connectBar.update(d, t),
-      600_000,
-    );
-    connectBar.finish();
-
-    const [main, recalled] = await Promise.all(
-      fleets.map(async (f) => (await f.request({ type: 'devices' }, 'devices')).deviceIds),
-    );
-    const cases: Case[] = [];
-    let gone = new Set<string>();
-
-    const measure = async (
-      name: string,
-      victims: readonly string[],
-      revoke: () => Promise<Map<string, number>>,
-    ): Promise<void> => {
-      const connected = fleetSize - gone.size;
-      const since = Date.now();
-      const revokedAt = await revoke();
-      const bar = new ProgressBar(name);
-      const cutOff = () => victims.filter((id) => links.cutAt(id, revokedAt.get(id)!) !== undefined).length;
-      await until(
-        'revoked devices disconnected',
-        async () => cutOff(),
-        victims.length,
-        (d, t) => bar.update(d, t),
-        120_000,
-      );
-      bar.finish();
-      const latencies = victims.map((id) => links.cutAt(id, revokedAt.get(id)!)! - revokedAt.get(id)!);
-      // Their reconnects: refused, never connected (the fleet's backoff is 1 s, doubling).
-      const cut = (id: string) => links.cutAt(id, revokedAt.get(id)!)!;
-      const refused = () => victims.filter((id) => links.of(id, 'connect-failed', cut(id)).length > 0).length;
-      await waitUntil('reconnects of revoked devices refused', () => refused() === victims.length, 30_000).catch(
-        () => undefined,
-      );
-      gone = new Set([...gone, ...victims]);
-      const others = [...main!, ...recalled!].filter((id) => !gone.has(id));
-      cases.push({
-        name,
-        connected,
-        latencies,
-        reconnected: victims.filter((id) => links.of(id, 'connected', cut(id)).length > 0).length,
-        refused: refused(),
-        othersDropped: others.filter((id) => links.of(id, 'disconnected', since).length > 0).length,
-      });
-    };
-
-    await measure('one by one (RevokeDevice, then the next)', main!.slice(0, oneByOne), async () => {
-      const at = new Map<string, number>();
-      for (const deviceId of main!.slice(0, oneByOne)) {
-        at.set(deviceId, Date.now());
-        await p.send(RevokeDevice, { deviceId, reason: 'keyCompromise' });
-        await waitUntil(
-          `${deviceId} disconnected`,
-          () => links.cutAt(deviceId, at.get(deviceId)!) !== undefined,
-          30_000,
-        );
-      }
-      return at;
-    });
-    const burstVictims = main!.slice(oneByOne, oneByOne + burst);
-    await measure(`burst of ${burst} (RevokeDevice each, back to back)`, burstVictims, async () => {
-      const at = new Map<string, number>();
-      for (const deviceId of burstVictims) {
-        at.set(deviceId, Date.now());
-        await p.send(RevokeDevice, { deviceId, reason: 'keyCompromise' });
-      }
-      return at;
-    });
-    await measure(`batch of ${batchSize} (one RevokeBatch)`, recalled!, async () => {
-      const at = Date.now();
-      await p.send(RevokeBatch, { batchId: batches[1]!.batchId, reason: 'cessationOfOperation' });
-      return new Map(recalled!.map((id) => [id, at]));
-    });
-
-    const row = (c: Case) => {
-      const sorted = [...c.latencies].sort((a, b) => a - b);
-      return `  ${c.name.padEnd(44)} ${String(c.connected).padStart(9)} ${String(c.latencies.length).padStart(7)} ${percentile(sorted, 50).toFixed(0).padStart(7)} ${percentile(sorted, 99).toFixed(0).padStart(7)} ${String(sorted.at(-1)).padStart(7)} ${`${c.refused}/${c.latencies.length}`.padStart(9)} ${String(c.reconnected).padStart(11)} ${String(c.othersDropped).padStart(13)}`;
-    };
-    process.stdout.write(
-      [
-        '',
-        `bench:revoke — revoke command -> the device's session dropped by the broker (${availableParallelism()} cores, node ${process.version})`,
-        `  ${'case'.padEnd(44)} ${'connected'.padStart(9)} ${'revoked'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'refused'.padStart(9)} ${'reconnected'.padStart(11)} ${'others cut'.padStart(13)}`,
-        ...cases.map(row),
-        '  refused = revoked devices whose reconnect was refused within 30 s of their cut; reconnected and others cut must be 0',
-        '',
-      ].join('\n'),
-    );
-    const wrong = cases.filter((c) => c.reconnected > 0 || c.othersDropped > 0);
-    if (wrong.length) throw new Error(`revocation went wrong in: ${wrong.map((c) => c.name).join(', ')}`);
-  } finally {
-    await stopAll();
+  const setup = new ProgressBar('setup: manufacture, import, verify, certify, onboard (not timed)');
+  let prepared = 0;
+  for (const { batchId, size: n } of batches) {
+    const f = FleetProcess.start();
+    fleets.push(f);
+    onStop(() => f.stop());
+    f.onLinks((events) => links.add(events));
+    await certifiedBatch(p, f, { natsUrl: nats.url, namespace, batchId, size: n, seedBase: `rv-bench-${batchId}` });
+    prepared += n;
+    setup.update(prepared, 2 * fleetSize);
   }
-}
+  await p.startBroker();
+  await operator.registerBroker(p);
+  for (const [i, { batchId, size: n }] of batches.entries()) {
+    const f = fleets[i]!;
+    await p.send(OnboardBatch, { batchId });
+    await until('devices onboarded', () => f.onboarded(), n, undefined, setupTimeoutMs);
+    prepared += n;
+    setup.update(prepared, 2 * fleetSize);
+  }
+  setup.finish();
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+  // Fleet-wide ~330 telemetry messages/s at most, as in the e2e test.
+  const telemetryIntervalMs = Math.max(300, 3 * fleetSize);
+  const connectBar = new ProgressBar('connect + first telemetry (not timed)');
+  for (const f of fleets) await f.request({ type: 'connect', telemetryIntervalMs, concurrency: 32 }, 'connecting');
+  const mqtt = async () => Promise.all(fleets.map(async (f) => (await f.request({ type: 'stats' }, 'stats')).mqtt));
+  await until(
+    'every device publishing',
+    async () => (await mqtt()).reduce((sum, m) => sum + m.delivered, 0),
+    fleetSize,
+    (d, t) => connectBar.update(d, t),
+    setupTimeoutMs,
+  );
+  connectBar.finish();
+
+  const [main, recalled] = await Promise.all(
+    fleets.map(async (f) => (await f.request({ type: 'devices' }, 'devices')).deviceIds),
+  );
+  const cases: Case[] = [];
+  let gone = new Set<string>();
+
+  const measure = async (
+    name: string,
+    victims: readonly string[],
+    revoke: () => Promise<Map<string, number>>,
+  ): Promise<void> => {
+    const connected = fleetSize - gone.size;
+    const since = Date.now();
+    const revokedAt = await revoke();
+    const bar = new ProgressBar(name);
+    const cutOff = () => victims.filter((id) => links.cutAt(id, revokedAt.get(id)!) !== undefined).length;
+    await until(
+      'revoked devices disconnected',
+      async () => cutOff(),
+      victims.length,
+      (d, t) => bar.update(d, t),
+      120_000,
+    );
+    bar.finish();
+    const latencies = victims.map((id) => links.cutAt(id, revokedAt.get(id)!)! - revokedAt.get(id)!);
+    // Their reconnects: refused, never connected (the fleet's backoff is 1 s, doubling).
+    const cut = (id: string) => links.cutAt(id, revokedAt.get(id)!)!;
+    const refused = () => victims.filter((id) => links.of(id, 'connect-failed', cut(id)).length > 0).length;
+    await waitUntil('reconnects of revoked devices refused', () => refused() === victims.length, 30_000).catch(
+      () => undefined,
+    );
+    gone = new Set([...gone, ...victims]);
+    const others = [...main!, ...recalled!].filter((id) => !gone.has(id));
+    cases.push({
+      name,
+      connected,
+      latencies,
+      reconnected: victims.filter((id) => links.of(id, 'connected', cut(id)).length > 0).length,
+      refused: refused(),
+      othersDropped: others.filter((id) => links.of(id, 'disconnected', since).length > 0).length,
+    });
+  };
+
+  await measure('one by one (RevokeDevice, then the next)', main!.slice(0, oneByOne), async () => {
+    const at = new Map<string, number>();
+    for (const deviceId of main!.slice(0, oneByOne)) {
+      at.set(deviceId, Date.now());
+      await p.send(RevokeDevice, { deviceId, reason: 'keyCompromise' });
+      await waitUntil(`${deviceId} disconnected`, () => links.cutAt(deviceId, at.get(deviceId)!) !== undefined, 30_000);
+    }
+    return at;
+  });
+  const burstVictims = main!.slice(oneByOne, oneByOne + burst);
+  await measure(`burst of ${burst} (RevokeDevice each, back to back)`, burstVictims, async () => {
+    const at = new Map<string, number>();
+    for (const deviceId of burstVictims) {
+      at.set(deviceId, Date.now());
+      await p.send(RevokeDevice, { deviceId, reason: 'keyCompromise' });
+    }
+    return at;
+  });
+  await measure(`batch of ${batchSize} (one RevokeBatch)`, recalled!, async () => {
+    const at = Date.now();
+    await p.send(RevokeBatch, { batchId: batches[1]!.batchId, reason: 'cessationOfOperation' });
+    return new Map(recalled!.map((id) => [id, at]));
+  });
+
+  const row = (c: Case) => {
+    const sorted = [...c.latencies].sort((a, b) => a - b);
+    return `  ${c.name.padEnd(44)} ${String(c.connected).padStart(9)} ${String(c.latencies.length).padStart(7)} ${percentile(sorted, 50).toFixed(0).padStart(7)} ${percentile(sorted, 99).toFixed(0).padStart(7)} ${String(sorted.at(-1)).padStart(7)} ${`${c.refused}/${c.latencies.length}`.padStart(9)} ${String(c.reconnected).padStart(11)} ${String(c.othersDropped).padStart(13)}`;
+  };
+  process.stdout.write(
+    [
+      '',
+      `bench:revoke — revoke command -> the device's session dropped by the broker (${availableParallelism()} cores, node ${process.version})`,
+      `  ${'case'.padEnd(44)} ${'connected'.padStart(9)} ${'revoked'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'refused'.padStart(9)} ${'reconnected'.padStart(11)} ${'others cut'.padStart(13)}`,
+      ...cases.map(row),
+      '  refused = revoked devices whose reconnect was refused within 30 s of their cut; reconnected and others cut must be 0',
+      '',
+    ].join('\n'),
+  );
+  const wrong = cases.filter((c) => c.reconnected > 0 || c.othersDropped > 0);
+  if (wrong.length) throw new Error(`revocation went wrong in: ${wrong.map((c) => c.name).join(', ')}`);
+});
