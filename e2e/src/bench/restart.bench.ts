@@ -51,7 +51,7 @@ function memory(): { rss: number; heapUsed: number } {
   return { rss, heapUsed };
 }
 
-runBench({ mosquitto: false }, async ({ nats, namespace, fixture, onStop }) => {
+runBench({ mosquitto: !process.argv.includes('--no-onboard') }, async ({ nats, namespace, fixture, onStop }) => {
   const size = argument('--devices', Number(process.env['RESTART_DEVICES'] ?? 10_000));
   const hardwareThreads = argument('--hardware-threads', Math.max(1, availableParallelism() - 1));
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
