@@ -40,7 +40,7 @@ RUN npm run build -- --exclude=@tunnelkey/e2e \
       p="$(dirname "$manifest")"; mkdir -p "/out/$p" && cp "$manifest" "/out/$p/" \
       && if [ -d "$p/dist" ]; then cp -r "$p/dist" "/out/$p/dist"; fi; \
     done \
- && find /out -name '*.spec.js' -delete \
+ && find /out \( -name '*.spec.js*' -o -name '*.test-helper.js*' \) -delete \
  && mkdir -p /out/services/gateway/src/console \
  && cp -r services/gateway/src/console/static /out/services/gateway/src/console/static
 

@@ -1,30 +1,11 @@
-import { runCli, type CliIo } from './run-cli.js';
+import { cliWithGatewayDouble, type GatewayCall } from '../test-support/gateway-double.test-helper.js';
+import { runCli } from './run-cli.js';
 
 // Issue 17 at the CLI: the policy's integrity settings, the alert list, a device's timeline, a release.
-interface Call {
-  path: string;
-  body: unknown;
-}
-
-function cli(answer: (call: Call) => unknown) {
-  const calls: Call[] = [];
-  let out = '';
-  const io: CliIo = {
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: () => true },
-    env: { TUNNELKEY_URL: 'http://gateway.test', TUNNELKEY_TOKEN: 'tk_test' },
-    pollMs: 1,
-    fetch: (async (input: URL | string, init?: RequestInit) => {
-      const url = new URL(String(input));
-      const call = { path: url.pathname, body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined };
-      calls.push(call);
-      return new Response(JSON.stringify(answer(call)), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      });
-    }) as typeof fetch,
-  };
-  return { io, calls, out: () => out };
+/** What the integrity commands send: the path and the JSON body. */
+function cli(answer: (call: GatewayCall) => unknown) {
+  const double = cliWithGatewayDouble(answer);
+  return { ...double, calls: () => double.calls.map(({ path, body }) => ({ path, body })) };
 }
 
 describe('tunnelkey integrity', () => {
@@ -32,7 +13,7 @@ describe('tunnelkey integrity', () => {
     const { io, calls, out } = cli(() => ({ commandId: 'c', result: { policyId: 'fridges' } }));
     const args = ['integrity', 'policy', 'fridges', '--period', '10', '--missed', '2', '--action', 'quarantine'];
     expect(await runCli(args, io)).toBe(0);
-    expect(calls).toEqual([
+    expect(calls()).toEqual([
       {
         path: '/api/policies/fridges/integrity',
         body: { heartbeatPeriodSeconds: 10, missedPeriods: 2, action: 'quarantine' },
@@ -44,7 +25,7 @@ describe('tunnelkey integrity', () => {
   it('refuses an unknown action before sending anything', async () => {
     const { io, calls } = cli(() => ({}));
     expect(await runCli(['integrity', 'policy', 'fridges', '--action', 'shrug'], io)).toBe(2);
-    expect(calls).toEqual([]);
+    expect(calls()).toEqual([]);
   });
 
   it('lists alerts and shows a device timeline', async () => {
@@ -78,7 +59,7 @@ describe('tunnelkey integrity', () => {
   it('releases a device, and says when there was nothing to release', async () => {
     const { io, calls, out } = cli(() => ({ commandId: 'c', result: { deviceId: 'd-1', released: false } }));
     expect(await runCli(['integrity', 'release', 'd-1', '--note', 're-flashed'], io)).toBe(0);
-    expect(calls).toEqual([{ path: '/api/devices/d-1/quarantine/release', body: { note: 're-flashed' } }]);
+    expect(calls()).toEqual([{ path: '/api/devices/d-1/quarantine/release', body: { note: 're-flashed' } }]);
     expect(out()).toContain('was not quarantined');
   });
 });

@@ -2,45 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from './run-cli.js';
+import { cliWithGatewayDouble } from '../test-support/gateway-double.test-helper.js';
+import { runCli } from './run-cli.js';
 
 // Issue 16 at the CLI: an image is streamed as bytes, then registered with its digest and size;
 // a rollout is started and followed until it stops; pause/resume/abort name the rollout.
-interface Call {
-  method: string;
-  path: string;
-  body: unknown;
-  contentType: string | undefined;
-  idempotencyKey: string | undefined;
-}
-
-function cli(answer: (call: Call) => unknown) {
-  const calls: Call[] = [];
-  let out = '';
-  const io: CliIo = {
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: () => true },
-    env: { TUNNELKEY_URL: 'http://gateway.test', TUNNELKEY_TOKEN: 'tk_test' },
-    pollMs: 1,
-    fetch: (async (input: URL | string, init?: RequestInit) => {
-      const url = new URL(String(input));
-      const headers = (init?.headers ?? {}) as Record<string, string>;
-      const call = {
-        method: init?.method ?? 'GET',
-        path: `${url.pathname}${url.search}`,
-        body: typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : init?.body,
-        contentType: headers['content-type'],
-        idempotencyKey: headers['idempotency-key'],
-      };
-      calls.push(call);
-      return new Response(JSON.stringify(answer(call)), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      });
-    }) as typeof fetch,
-  };
-  return { io, calls, out: () => out };
-}
+const cli = cliWithGatewayDouble;
 
 const status = (s: string) => ({
   commandId: 'c',

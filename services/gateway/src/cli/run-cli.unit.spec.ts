@@ -1,40 +1,24 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from './run-cli.js';
+import { cliWithGatewayDouble, type GatewayCall } from '../test-support/gateway-double.test-helper.js';
+import { runCli } from './run-cli.js';
 
 // Issue 14, findings 5 and 7, at the CLI: a target's admin password is named (a secret file of the
 // onboarding service), never sent; held enrolments are listed and decided. The gateway is a double
 // that records what the CLI asked and answers like the real routes.
-interface Call {
-  method: string;
-  path: string;
-  body: unknown;
-}
-
-function cli(answer: (call: Call) => unknown = () => ({ commandId: 'c-1', result: {} })) {
-  const calls: Call[] = [];
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: (text: string) => (err += text) },
-    env: { TUNNELKEY_URL: 'http://gateway.test', TUNNELKEY_TOKEN: 'tk_test', TUNNELKEY_TARGET_PASSWORD: 'hunter2' },
-    fetch: (async (input: URL | string, init?: RequestInit) => {
-      const url = new URL(String(input));
-      const call = {
-        method: init?.method ?? 'GET',
-        path: `${url.pathname}${url.search}`,
-        body: typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined,
-      };
-      calls.push(call);
-      return new Response(JSON.stringify(answer(call)), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      });
-    }) as typeof fetch,
+function cli(answer?: (call: GatewayCall) => unknown) {
+  const double = cliWithGatewayDouble(answer, { TUNNELKEY_TARGET_PASSWORD: 'hunter2' });
+  const { io, out, err } = double;
+  return {
+    io,
+    out,
+    err,
+    /** What the CLI sent: method, path and JSON body. */
+    get calls() {
+      return double.calls.map(({ method, path, body }) => ({ method, path, body }));
+    },
   };
-  return { io, calls, out: () => out, err: () => err };
 }
 
 describe('tunnelkey CLI', () => {
