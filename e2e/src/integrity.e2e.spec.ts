@@ -20,9 +20,10 @@ import {
 import { createFleet, type Fleet, type MqttLinkEvent } from '@tunnelkey/device-fleet';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
-import { connectAsync, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { heartbeatOutcomes } from './support/heartbeat-outcomes.js';
+import { monitorBroker } from './support/broker-monitor.js';
 import { operator, startPlatform, targetId, type Platform } from './support/platform.js';
 
 const nats = natsFixture({ prefix: 'intge2e' });
@@ -71,23 +72,16 @@ describe(`integrity monitoring of ${fleetSize} connected PUF devices on a real M
       missedPeriods: 1.5,
       action: 'quarantine',
     });
-    await operator.importIdentities(platform, fleet, batchId);
-    await operator.verify(platform, batchId, fleetSize);
-    await operator.certify(platform, batchId, fleetSize);
+    await operator.certifyFleet(platform, fleet, batchId, fleetSize);
     const broker = await platform.startBroker();
     await operator.registerBroker(platform);
     await operator.onboard(platform, fleet, batchId, fleetSize);
-    monitor = await connectAsync({
-      protocol: 'mqtt',
-      host: broker.host,
-      port: broker.adminPort,
-      username: broker.admin.username,
-      password: broker.admin.password,
-      clientId: `integrity-monitor-${randomUUID().slice(0, 8)}`,
-      reconnectPeriod: 0,
-    });
-    monitor.on('message', (topic) => void arrivals.push({ topic, at: Date.now() }));
-    await monitor.subscribeAsync(['fridges/+/telemetry', quarantineTopic('+')], { qos: 0 });
+    monitor = await monitorBroker(
+      broker,
+      'integrity-monitor',
+      ['fridges/+/telemetry', quarantineTopic('+')],
+      (topic, at) => void arrivals.push({ topic, at }),
+    );
     fleet.connect({ telemetryIntervalMs: 500, concurrency: 8, onEvent: (event) => void linkEvents.push(event) });
     await waitFor(() => fleet.stats().mqtt.delivered === fleetSize, {
       description: 'every device had telemetry acknowledged',

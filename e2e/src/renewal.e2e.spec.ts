@@ -18,6 +18,7 @@ import { createFleet, type Fleet, type MqttLinkEvent } from '@tunnelkey/device-f
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
+import { monitorBroker } from './support/broker-monitor.js';
 import { operator, startPlatform, targetId, type Platform } from './support/platform.js';
 
 const run = promisify(execFile);
@@ -54,28 +55,16 @@ describe(`renewal of ${fleetSize} connected PUF devices on a real Mosquitto: rot
       platformPublicKey: platform.platformPublicKeySpki,
     });
     await operator.defineBatch(platform, batchId, fleetSize);
-    await operator.importIdentities(platform, fleet, batchId);
-    await operator.verify(platform, batchId, fleetSize);
-    await operator.certify(platform, batchId, fleetSize);
+    await operator.certifyFleet(platform, fleet, batchId, fleetSize);
     const broker = await platform.startBroker();
     await operator.registerBroker(platform);
     await operator.onboard(platform, fleet, batchId, fleetSize);
-    monitor = await connectAsync({
-      protocol: 'mqtt',
-      host: broker.host,
-      port: broker.adminPort,
-      username: broker.admin.username,
-      password: broker.admin.password,
-      clientId: `renewal-monitor-${randomUUID().slice(0, 8)}`,
-      reconnectPeriod: 0,
-    });
-    monitor.on('message', (topic) => {
+    monitor = await monitorBroker(broker, 'renewal-monitor', ['fridges/+/telemetry'], (topic, at) => {
       const deviceId = topic.split('/')[1]!;
       let times = arrivals.get(deviceId);
       if (!times) arrivals.set(deviceId, (times = []));
-      times.push(Date.now());
+      times.push(at);
     });
-    await monitor.subscribeAsync('fridges/+/telemetry', { qos: 0 });
     fleet.connect({ telemetryIntervalMs, concurrency: 32, onEvent: (event) => void linkEvents.push(event) });
     await waitFor(() => fleet.stats().mqtt.delivered === fleetSize, {
       description: 'every device had telemetry acknowledged',

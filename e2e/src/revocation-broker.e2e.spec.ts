@@ -67,9 +67,7 @@ describe(`revocation at the broker: ${fleetSize} connected devices, ${oneByOne} 
       });
       created.push(f);
       await operator.defineBatch(platform, batchId, size);
-      await operator.importIdentities(platform, f, batchId);
-      await operator.verify(platform, batchId, size);
-      await operator.certify(platform, batchId, size);
+      await operator.certifyFleet(platform, f, batchId, size);
     }
     [fleet, batchFleet] = created as [Fleet, Fleet];
     // The broker trusts the target's own CA and enforces its CRL once onboarding has installed them.

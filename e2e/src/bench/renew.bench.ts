@@ -22,10 +22,10 @@ import {
 } from '@tunnelkey/contracts';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import type { MqttLinkEvent } from '@tunnelkey/device-fleet';
-import { connectAsync } from 'mqtt';
 import { pino } from 'pino';
 import { argument } from '../support/bench-options.js';
 import { log, runBench } from '../support/bench-run.js';
+import { monitorBroker } from '../support/broker-monitor.js';
 import { percentile } from '../support/percentile.js';
 import { operator, startPlatform, until } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
@@ -58,27 +58,16 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
   await p.send(OnboardBatch, { batchId });
   const stats = () => f.request({ type: 'stats' }, 'stats');
   await until('devices onboarded', () => f.onboarded(), fleetSize, undefined, setupTimeoutMs);
-  const monitor = await connectAsync({
-    protocol: 'mqtt',
-    host: broker.host,
-    port: broker.adminPort,
-    username: broker.admin.username,
-    password: broker.admin.password,
-    clientId: `renew-bench-monitor-${randomBytes(3).toString('hex')}`,
-    reconnectPeriod: 0,
-  });
-  onStop(() => monitor.endAsync(true));
   const lastSeen = new Map<string, number>();
   let renewalStarted = Number.POSITIVE_INFINITY;
   let longestGapMs = 0;
-  monitor.on('message', (topic) => {
+  const monitor = await monitorBroker(broker, 'renew-bench-monitor', ['fridges/+/telemetry'], (topic, now) => {
     const deviceId = topic.split('/')[1]!;
-    const now = Date.now();
     const before = lastSeen.get(deviceId);
     if (before !== undefined && now > renewalStarted) longestGapMs = Math.max(longestGapMs, now - before);
     lastSeen.set(deviceId, now);
   });
-  await monitor.subscribeAsync('fridges/+/telemetry', { qos: 0 });
+  onStop(() => monitor.endAsync(true));
   const connectBar = new ProgressBar('connect + first telemetry (not timed)');
   await f.request({ type: 'connect', telemetryIntervalMs, concurrency: 32 }, 'connecting');
   await until(

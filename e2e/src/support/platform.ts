@@ -459,6 +459,23 @@ export const operator = {
     );
   },
 
+  /** Import, verify and certify a defined batch: every row must be accepted. */
+  async certifyFleet(
+    platform: Platform,
+    fleet: Pick<Fleet, 'identityFile'>,
+    batchId: string,
+    size: number,
+    timeoutMs?: number,
+  ) {
+    const report = await operator.importIdentities(platform, fleet, batchId);
+    if (report.accepted !== size)
+      throw new Error(
+        `imported ${report.accepted} of ${size} identities into ${batchId} (${report.rejected} rejected)`,
+      );
+    await operator.verify(platform, batchId, size, undefined, timeoutMs);
+    await operator.certify(platform, batchId, size, undefined, timeoutMs);
+  },
+
   registerBroker(platform: Platform): Promise<unknown> {
     const { broker } = platform;
     return platform.send(RegisterTarget, {
