@@ -39,7 +39,7 @@ export function describePendingDevices(status: Status, fleet: Fleet): string {
     if (download?.rolloutId === status.rolloutId)
       return `${prefix}downloading, ${download.verifiedChunks}/${download.chunkCount} chunks verified, ${online}`;
     if (reported)
-      return `${prefix}reported ${reported.status}${reported.reason ? ` (${reported.reason})` : ''}: the platform has no outcome, ${online}`;
+      return `${prefix}reported ${reported.status}${reported.reason ? ` (${reported.reason})` : ''}, the platform has recorded no outcome (report in flight or lost), ${online}`;
     return `${prefix}no download and no report: the offer never reached it or it gave up, ${online}`;
   });
   const more = pending.length > listed ? [`  ... and ${pending.length - listed} more`] : [];
