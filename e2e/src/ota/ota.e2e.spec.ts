@@ -34,9 +34,10 @@ import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { parseTufMetadata, signingBytes } from '@tunnelkey/firmware';
 import { startOta, type RunningOta } from '@tunnelkey/ota';
 import { Kek } from '@tunnelkey/pki';
-import { natsFixture, waitFor } from '@tunnelkey/testing';
+import { natsFixture, waitFor, withTimeout } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { operator, startPlatform, type Platform } from '../support/platform.js';
+import { diagnoseRollout } from '../support/rollout-diagnosis.js';
 
 const nats = natsFixture({ prefix: 'otae2e' });
 /** 40 keeps the test near 30 s; the issue's 200: OTA_E2E_DEVICES=200. */
@@ -95,20 +96,28 @@ describe(`OTA: ${fleetSize} certified PUF devices, one image, three waves, fault
       config: { httpPort: 0, tickMs: 100, offerRetryMs: 1_000, deadlineSeconds: 45, keysWaitMs: 30_000 },
     });
   };
-  const describeRollout = (rolloutId: string) => platform.send<Status>(DescribeRollout, { rolloutId });
+  const describeRollout = (rolloutId: string, timeoutMs?: number) =>
+    platform.send<Status>(DescribeRollout, { rolloutId }, timeoutMs);
   const upload = async (name: string, bytes: Uint8Array) => {
     const objects = await new Objm(nats.nc).create(firmwareImageBucket(nats.namespace), { storage: 'file' });
     await objects.putBlob({ name }, bytes);
   };
+  /** Waits for the rollout to reach `done`; in vain, the error says where it stands and which devices hold it up. */
   const untilStatus = async (rolloutId: string, done: (s: Status) => boolean, description: string) => {
     let last: Status | undefined;
-    await waitFor(
-      async () => {
-        last = await describeRollout(rolloutId);
-        return done(last);
-      },
-      { description, timeoutMs: 90_000, intervalMs: 250 },
-    );
+    try {
+      await waitFor(
+        async () => {
+          last = await describeRollout(rolloutId, 10_000);
+          return done(last);
+        },
+        { description, timeoutMs: 90_000, intervalMs: 250 },
+      );
+    } catch (error) {
+      const where = last ? diagnoseRollout(last, fleet) : 'DescribeRollout never answered';
+      const outstanding = `OTA driver: ${ota.driver.outstandingOffers} offers sent and not answered`;
+      throw new Error(`${(error as Error).message}\n${where}\n${outstanding}`, { cause: error });
+    }
     return last!;
   };
 
@@ -243,7 +252,12 @@ describe(`OTA: ${fleetSize} certified PUF devices, one image, three waves, fault
           // Killed: its connection closed first (nothing it does reaches the bus), then started again.
           restarted = true;
           await otaNc.close();
-          await ota.stop().catch(() => undefined);
+          // A stop that hangs (a handler waiting on the closed bus) would stall the test with no word.
+          await withTimeout(
+            ota.stop().catch(() => undefined),
+            60_000,
+            'the killed OTA service stopping (a handler still waits on its closed connection)',
+          );
           await startOtaNow();
           continue;
         }

@@ -65,6 +65,12 @@ export const otaConfigSchema = defineConfig({
     'Wait before an unanswered offer is sent again (ms; then doubling, until the deadline)',
     { min: 10 },
   ),
+  offerAnswerSeconds: integer(
+    'OTA_OFFER_ANSWER_SECONDS',
+    120,
+    'An offer no chunk request or report answers this long after its first send (sent again meanwhile) fails as timeout, so its download slot goes to the next device (at most the update deadline)',
+    { min: 1 },
+  ),
   keysWaitMs: integer(
     'OTA_KEYS_WAIT_MS',
     3_000,

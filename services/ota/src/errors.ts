@@ -18,6 +18,12 @@ export class ImageStoreUnavailableError extends OtaError {
   readonly code = 'IMAGE_STORE_UNAVAILABLE';
 }
 
+/** A downlink could not be sent: the service's NATS connection closed under it. */
+export class DownlinkClosedError extends OtaError {
+  override readonly name = 'DownlinkClosedError';
+  readonly code = 'DOWNLINK_CLOSED';
+}
+
 /**
  * An operator command the service refuses; `reason` is the reply code. The name ends in
  * `Rejected` so the messaging layer passes code and message through to the operator.

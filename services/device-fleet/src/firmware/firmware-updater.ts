@@ -134,6 +134,12 @@ export class FirmwareUpdater {
     );
   }
 
+  /** What the device last reported on the rollout (status and reason), if it reported (diagnostics). */
+  reported(rolloutId: string): Pick<ReportBody, 'status' | 'reason'> | undefined {
+    const report = this.#reports.get(rolloutId);
+    return report && { status: report.status, ...(report.reason ? { reason: report.reason } : {}) };
+  }
+
   /** Reports the firmware-decryption public keys, attested by the enrolment key (at enrolment, or when asked). */
   async sendFirmwareKeys(requestId?: string): Promise<void> {
     const keys = await this.#device.deriveUpdateKeys();

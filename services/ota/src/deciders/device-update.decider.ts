@@ -2,7 +2,8 @@
  * One device's OTA facts (`ota.device.<deviceId>`): its firmware-decryption public keys, and per
  * rollout one offer (recorded before it is sent: never offered twice) and one outcome: applied
  * only on a signed boot report whose measurement equals the release's digest; failed with the
- * device's reason, or `timeout` past the deadline; or skipped with the reason it was excluded.
+ * device's reason, or `timeout` past the deadline or with no answer to the offer; or skipped with
+ * the reason it was excluded.
  */
 import {
   DeviceFirmwareKeysRecorded,
@@ -43,6 +44,11 @@ export type DeviceUpdateCommand =
   | Command<'RecordUpdateReport', UpdateReport>
   /** Past the offer's deadline without a boot report (`metadata.now` says when). */
   | Command<'RecordUpdateTimeout', { rolloutId: string }>
+  /**
+   * No answer to the offer (no chunk request, no report) for `waitedSeconds` while it was sent
+   * again and again (OTA_OFFER_ANSWER_SECONDS): the rollout process saw that, the log cannot.
+   */
+  | Command<'RecordOfferUnanswered', { rolloutId: string; waitedSeconds: number }>
   | Command<'SkipDevice', SkipData>;
 
 export interface DeviceRolloutEntry {
@@ -121,6 +127,19 @@ export const deviceUpdateDecider: Decider<DeviceUpdateCommand, DeviceUpdateEvent
           firmwareId,
           reason: 'timeout' as const,
           detail: 'no boot report before the deadline',
+        };
+        return [{ type: 'DeviceUpdateFailed', version: 1, data }];
+      }
+      case 'RecordOfferUnanswered': {
+        const entry = state.rollouts[command.data.rolloutId];
+        if (entry?.status !== 'offered' || !entry.offer) return [];
+        const { deviceId, rolloutId, firmwareId } = entry.offer;
+        const data = {
+          deviceId,
+          rolloutId,
+          firmwareId,
+          reason: 'timeout' as const,
+          detail: `no answer to the offer in ${command.data.waitedSeconds} s`,
         };
         return [{ type: 'DeviceUpdateFailed', version: 1, data }];
       }

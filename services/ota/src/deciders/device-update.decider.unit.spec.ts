@@ -122,6 +122,22 @@ describe('device update decider', () => {
           },
         ]);
     });
+    test('unanswered: failed with timeout before the deadline, saying how long it waited', () => {
+      spec
+        .given([offered])
+        .when(command('RecordOfferUnanswered', { rolloutId: 'r-1', waitedSeconds: 120 }))
+        .then([
+          {
+            type: 'DeviceUpdateFailed',
+            version: 1,
+            data: { ...ids, reason: 'timeout', detail: 'no answer to the offer in 120 s' },
+          },
+        ]);
+      spec
+        .given([])
+        .when(command('RecordOfferUnanswered', { rolloutId: 'r-1', waitedSeconds: 120 }))
+        .thenNothingHappened();
+    });
     test('aborted before it answered: skipped', () => {
       spec
         .given([offered])
@@ -148,6 +164,10 @@ describe('device update decider', () => {
       spec
         .given([offered, applied])
         .when(command('RecordUpdateTimeout', { rolloutId: 'r-1' }, '2027-01-01T00:00:00.000Z'))
+        .thenNothingHappened();
+      spec
+        .given([offered, applied])
+        .when(command('RecordOfferUnanswered', { rolloutId: 'r-1', waitedSeconds: 120 }))
         .thenNothingHappened();
     });
   });

@@ -19,7 +19,18 @@ import { FleetView } from '../views/fleet.view.js';
 
 /** Waits before recording a report again while the log is out of reach (the device sends it once). */
 const storeRetryBackoffMs = [250, 1_000, 4_000, 10_000];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` aborts (the service stopping). */
+const pause = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 /** Offer-to-report timings (the bench reads them). */
 export type ReportListener = (rolloutId: string, deviceId: string, outcome: 'applied' | 'failed') => void;
@@ -28,6 +39,8 @@ export type ReportListener = (rolloutId: string, deviceId: string, outcome: 'app
 export class UpdateReportUplinkController implements OnApplicationBootstrap, OnModuleDestroy {
   readonly uplinks: UplinkSubscription;
   readonly listeners = new Set<ReportListener>();
+  /** Aborted at shutdown: a report is not retried against a log the service is leaving (it held the stop 15 s). */
+  readonly #stopping = new AbortController();
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -54,6 +67,7 @@ export class UpdateReportUplinkController implements OnApplicationBootstrap, OnM
   }
 
   onModuleDestroy(): Promise<void> {
+    this.#stopping.abort();
     return this.uplinks.stop();
   }
 
@@ -63,8 +77,9 @@ export class UpdateReportUplinkController implements OnApplicationBootstrap, OnM
       try {
         return await this.writer.recordDevice(...args);
       } catch (error) {
-        if (!isStoreUnavailable(error) || attempt >= storeRetryBackoffMs.length) throw error;
-        await sleep(storeRetryBackoffMs[attempt]!);
+        const stopping = this.#stopping.signal;
+        if (!isStoreUnavailable(error) || attempt >= storeRetryBackoffMs.length || stopping.aborted) throw error;
+        await pause(storeRetryBackoffMs[attempt]!, stopping);
       }
     }
   }

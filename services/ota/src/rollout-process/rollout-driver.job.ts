@@ -6,8 +6,12 @@
  *
  * Offers are tracked requests in an OutstandingWindow (as the CA's CSR requests): sent when the
  * window has room, sent again at doubling intervals (OTA_OFFER_RETRY_MS) until the device answers
- * (its first chunk request or its report) or the deadline passes. At start the offers the log lists
- * as unanswered are taken over and sent again, so a restart mid-wave loses none and repeats none.
+ * (its first chunk request or its report) or the deadline passes. An offer still unanswered
+ * OTA_OFFER_ANSWER_SECONDS after its first send fails as `timeout` then, not at the deadline (900 s
+ * by default): a silent device would hold a download slot, and its wave, all that time. At start
+ * the offers the log lists as unanswered are taken over and sent again (their answer time starts
+ * again: this instance cannot know who answered the last one), so a restart mid-wave loses none
+ * and repeats none.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { UpdateOfferMessage, type DeviceBodyOf } from '@tunnelkey/contracts';
@@ -28,6 +32,8 @@ import { createHash } from 'node:crypto';
 interface OfferItem {
   rolloutId: string;
   deviceId: string;
+  /** The offer's deadline (ms since the epoch): the entry expires earlier only for want of an answer. */
+  deadline: number;
   /** Built once per offer in this process (the wrap is randomised): a resend is the same offer. */
   body?: DeviceBodyOf<typeof UpdateOfferMessage>;
 }
@@ -35,6 +41,8 @@ interface OfferItem {
 const offerKey = (rolloutId: string, deviceId: string) => `${rolloutId}/${deviceId}`;
 /** Appends in flight at once. */
 const concurrentSteps = 64;
+/** While ticks keep failing (the bus away), one warning per this long, with the count: not one per tick. */
+const failureLogEveryMs = 10_000;
 
 /** Timings the bench reads (offer sent -> boot report, per device). */
 export interface OfferTimings {
@@ -49,6 +57,8 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
   readonly #plans = new Map<string, { key: string; order: Map<string, string> }>();
   #started = false;
   #stopped = false;
+  /** Ticks failed in a row, and when that was last logged (monotonic ms). */
+  readonly #failures = { ticks: 0, loggedAt: 0 };
   /** ms spent wrapping content keys, and how many (the bench reads them). */
   readonly wraps = { count: 0, ms: 0 };
 
@@ -123,7 +133,7 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
       this.#window.add(
         offers.map(({ deviceId, expiresAt }) => ({
           key: offerKey(rolloutId, deviceId),
-          item: { rolloutId, deviceId },
+          item: { rolloutId, deviceId, deadline: expiresAt },
           expiresAt,
         })),
       );
@@ -143,14 +153,71 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
         if (status !== 'Running' && status !== 'Paused' && openOffers(progress) === 0) continue;
         downloading += await this.#advance(progress, downloading);
       }
-      for (const entry of this.#window.due().expired) this.#window.release(entry.key);
+      await this.#expire(this.#window.due().expired);
       // An aborted rollout sends no offer again (a device already under way may still report).
       for (const entry of this.#window.entries())
         if (this.progress.get(entry.item.rolloutId)?.rollout.status === 'Aborted') this.#window.release(entry.key);
       await Promise.all(this.#window.due().due.map((entry) => this.#window.run(() => this.#send(entry))));
+      this.#recovered();
     } catch (error) {
-      this.logger.warn({ event: 'ota.drive_failed', error: describeError(error) }, 'rollouts not driven; next tick');
+      this.#failed(error);
     }
+  }
+
+  /**
+   * Entries past their expiry leave the window. At the deadline the log's own timeout step fails
+   * the device (nextSteps); before it, the offer went unanswered: failed here, once recorded.
+   */
+  async #expire(expired: Outstanding<OfferItem>[]): Promise<void> {
+    const unanswered = expired.filter((entry) => entry.expiresAt < entry.item.deadline);
+    for (const entry of expired) if (!unanswered.includes(entry)) this.#window.release(entry.key);
+    await mapBounded(unanswered, concurrentSteps, async (entry) => {
+      const { rolloutId, deviceId } = entry.item;
+      // An aborted rollout's offers are dropped below, not failed.
+      if (this.progress.get(rolloutId)?.rollout.status === 'Aborted') return;
+      const waitedSeconds = this.config.offerAnswerSeconds;
+      try {
+        await this.writer.recordDevice(deviceId, {
+          type: 'RecordOfferUnanswered',
+          data: { rolloutId, waitedSeconds },
+          metadata: {
+            commandId: derivedCommandId(rolloutId, deviceId, 'unanswered'),
+            correlationId: rolloutId,
+            now: this.clock().toISOString(),
+            actor: otaActor,
+          },
+        });
+        this.#window.release(entry.key);
+        this.logger.info(
+          { event: 'ota.offer_unanswered', rolloutId, deviceId, waitedSeconds, attempts: entry.attempts },
+          'offer not answered: the device failed with timeout',
+        );
+      } catch (error) {
+        // Kept (expired: not sent again): recorded at the next tick.
+        this.logger.warn(
+          { event: 'ota.offer_unanswered_not_recorded', rolloutId, deviceId, error: describeError(error) },
+          'unanswered offer not recorded; next tick',
+        );
+      }
+    });
+  }
+
+  #failed(error: unknown): void {
+    const failures = this.#failures;
+    failures.ticks++;
+    const now = performance.now();
+    if (failures.ticks > 1 && now - failures.loggedAt < failureLogEveryMs) return;
+    failures.loggedAt = now;
+    this.logger.warn(
+      { event: 'ota.drive_failed', failedTicks: failures.ticks, error: describeError(error) },
+      'rollouts not driven; trying again every tick',
+    );
+  }
+
+  #recovered(): void {
+    if (this.#failures.ticks === 0) return;
+    this.logger.info({ event: 'ota.drive_recovered', failedTicks: this.#failures.ticks }, 'rollouts driven again');
+    this.#failures.ticks = 0;
   }
 
   /** Takes the rollout's next steps; returns how many devices it offered. */
@@ -262,7 +329,7 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
         this.#window.add([
           {
             key: offerKey(rolloutId, step.deviceId),
-            item: { rolloutId, deviceId: step.deviceId },
+            item: { rolloutId, deviceId: step.deviceId, deadline: recordedDeadline },
             expiresAt: recordedDeadline,
           },
         ]);
@@ -285,6 +352,9 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
         this.#window.release(entry.key);
         return false;
       }
+      // The answer is awaited from the first send on (not from the slot's taking, nor again at each resend).
+      if (entry.attempts === 0)
+        entry.expiresAt = Math.min(entry.item.deadline, this.clock().getTime() + this.config.offerAnswerSeconds * 1000);
       this.#window.sent(entry);
       await this.downlinks.send(UpdateOfferMessage, deviceId, entry.item.body);
       return true;

@@ -284,6 +284,31 @@ describe('StartRollout (slice)', () => {
     ]);
   });
 
+  test('an offer no device answers fails with timeout after OTA_OFFER_ANSWER_SECONDS, long before its deadline; the wave goes on', async () => {
+    await start({ maxFailurePercent: 100 });
+    await slice.drive();
+    const [silent, answering] = [...offeredTo()].map((id) => devices.find((d) => d.deviceId === id)!);
+    silent!.fault = 'silent';
+    await answering!.answerOffer();
+    // Sent again meanwhile (doubling), still no answer: 120 s (the default) after the first send it fails.
+    slice.advance(119_000);
+    await slice.drive();
+    expect((await describeRollout()).devices.find((d) => d.deviceId === silent!.deviceId)?.status).toBe('offered');
+    const sent = slice.downlinks.filter((d) => d.kind === 'update-offer' && d.deviceId === silent!.deviceId);
+    expect(sent.length).toBeGreaterThan(1);
+    slice.advance(1_000);
+    await slice.drive();
+    const failed = await slice.events('DeviceUpdateFailed');
+    expect(failed.map((e) => [e.aggregateId, (e.data as { reason: string; detail: string }).detail])).toEqual([
+      [silent!.deviceId, 'no answer to the offer in 120 s'],
+    ]);
+    // Its wave completed without it (its deadline is 480 s away): the next wave is offered.
+    const status = await describeRollout();
+    expect(status.waves[0]).toMatchObject({ offered: 2, updated: 1, failed: 1, completed: true });
+    expect(status.wave).toBe(1);
+    expect(offeredTo().size).toBeGreaterThan(2);
+  });
+
   test('an offer unanswered past its deadline fails with timeout', async () => {
     await start();
     await slice.drive();
