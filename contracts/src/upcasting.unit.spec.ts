@@ -1,7 +1,13 @@
 import { validateEvent } from './catalog.js';
 import { ContractViolation, UpcastError } from './errors.js';
 import { DeviceConnectedV1 } from './events/device-connected.v1.js';
-import { DeviceConnected, defaultOwnerId, ServerPolicyDefined, ServerPolicyDefinedV1, TargetRegistered } from './index.js';
+import {
+  DeviceConnected,
+  defaultOwnerId,
+  ServerPolicyDefined,
+  ServerPolicyDefinedV1,
+  TargetRegistered,
+} from './index.js';
 import { upcastEvent } from './upcasting.js';
 
 const meta = {

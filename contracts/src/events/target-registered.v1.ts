@@ -10,7 +10,8 @@ export const TargetRegisteredV1 = defineEvent({
   version: 1,
   context: 'onboarding',
   aggregate: 'target',
-  summary: 'An operator registered an onboarding target (before owners). Superseded by v2; stored v1 events are upcast.',
+  summary:
+    'An operator registered an onboarding target (before owners). Superseded by v2; stored v1 events are upcast.',
   public: true,
   data: Struct({
     targetId: AggregateId,
