@@ -9,6 +9,8 @@ import * as otaEvents from './events/ota.events.js';
 import * as registryEvents from './events/registry.events.js';
 import * as renewalEvents from './events/renewal.events.js';
 import * as revocationEvents from './events/revocation.events.js';
+import * as serverPolicyDefinedV1 from './events/server-policy-defined.v1.js';
+import * as targetRegisteredV1 from './events/target-registered.v1.js';
 
 // Adding an event file means adding its module here; a unit test checks every events file is listed.
 const eventModules: readonly object[] = [
@@ -16,6 +18,8 @@ const eventModules: readonly object[] = [
   caEvents,
   onboardingEvents,
   deviceConnectedV1,
+  serverPolicyDefinedV1,
+  targetRegisteredV1,
   otaEvents,
   revocationEvents,
   renewalEvents,

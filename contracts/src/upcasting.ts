@@ -2,6 +2,8 @@ import { findEventDefinition, latestEventDefinition, validateEvent } from './cat
 import type { EventEnvelope } from './envelope.js';
 import { ContractViolation, UpcastError } from './errors.js';
 import { upcastDeviceConnectedV1 } from './events/device-connected.v1.js';
+import { upcastServerPolicyDefinedV1 } from './events/server-policy-defined.v1.js';
+import { upcastTargetRegisteredV1 } from './events/target-registered.v1.js';
 
 /** Brings an event of `type` at version `from` to version `from + 1`. Pure: no I/O, no clock. */
 export interface Upcaster {
@@ -19,6 +21,16 @@ export const upcasters: readonly Upcaster[] = [
     type: 'DeviceConnected',
     from: 1,
     upcast: (e) => upcastDeviceConnectedV1(e as Parameters<typeof upcastDeviceConnectedV1>[0]),
+  },
+  {
+    type: 'ServerPolicyDefined',
+    from: 1,
+    upcast: (e) => upcastServerPolicyDefinedV1(e as Parameters<typeof upcastServerPolicyDefinedV1>[0]),
+  },
+  {
+    type: 'TargetRegistered',
+    from: 1,
+    upcast: (e) => upcastTargetRegisteredV1(e as Parameters<typeof upcastTargetRegisteredV1>[0]),
   },
 ];
 

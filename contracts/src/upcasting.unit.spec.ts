@@ -1,7 +1,13 @@
 import { validateEvent } from './catalog.js';
 import { ContractViolation, UpcastError } from './errors.js';
 import { DeviceConnectedV1 } from './events/device-connected.v1.js';
-import { DeviceConnected, ServerPolicyDefined } from './index.js';
+import {
+  DeviceConnected,
+  defaultOwnerId,
+  ServerPolicyDefined,
+  ServerPolicyDefinedV1,
+  TargetRegistered,
+} from './index.js';
 import { upcastEvent } from './upcasting.js';
 
 const meta = {
@@ -50,7 +56,7 @@ describe('DeviceConnected v1 -> v2', () => {
     expect(upcastEvent(v2)).toBe(v2);
   });
 
-  test('an event already at its only version passes through', () => {
+  test('an event at its current version passes through', () => {
     const policy = ServerPolicyDefined.create({
       ...meta,
       aggregateId: 'p1',
@@ -60,6 +66,7 @@ describe('DeviceConnected v1 -> v2', () => {
         targetIds: [],
         topicRights: [{ topic: 't', access: 'publish' }],
         certificateLifetimeDays: 1,
+        ownerId: 'acme',
       },
     });
     expect(upcastEvent(policy)).toBe(policy);
@@ -74,5 +81,62 @@ describe('DeviceConnected v1 -> v2', () => {
     const error = new UpcastError('x', { cause: new Error('y') });
     expect(error).toMatchObject({ name: 'UpcastError', code: 'UPCAST_FAILED' });
     expect(error.cause).toBeInstanceOf(Error);
+  });
+});
+
+// Owners became first-class (issue 17): what was recorded before belongs to the default owner.
+describe('ServerPolicyDefined v1 -> v2 and TargetRegistered v1 -> v2 (owners)', () => {
+  const policyV1 = {
+    type: 'ServerPolicyDefined',
+    version: 1,
+    ...meta,
+    aggregateId: 'p1',
+    data: {
+      policyId: 'p1',
+      name: 'fridges',
+      targetIds: ['mosquitto-1'],
+      topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish' }],
+      certificateLifetimeDays: 365,
+    },
+  };
+  const targetV1 = {
+    type: 'TargetRegistered',
+    version: 1,
+    ...meta,
+    aggregateId: 'mosquitto-1',
+    data: {
+      targetId: 'mosquitto-1',
+      kind: 'mosquitto',
+      name: 'broker',
+      host: '127.0.0.1',
+      tlsPort: 8883,
+      credentialsRef: 'mosquitto-1',
+    },
+  };
+
+  test('a stored v1 is still valid as v1, and not as v2 (the owner is required now)', () => {
+    expect(ServerPolicyDefinedV1.is(policyV1)).toBe(true);
+    expect(ServerPolicyDefined.is({ ...policyV1, version: 2 })).toBe(false);
+    expect(validateEvent(targetV1)).toBe(targetV1);
+    expect(TargetRegistered.is({ ...targetV1, version: 2 })).toBe(false);
+  });
+
+  test('a v1 policy and a v1 target upcast to the documented default owner', () => {
+    expect(defaultOwnerId).toBe('default');
+    const policy = upcastEvent(policyV1);
+    expect(policy).toEqual({ ...policyV1, version: 2, data: { ...policyV1.data, ownerId: 'default' } });
+    expect(ServerPolicyDefined.is(policy)).toBe(true);
+    const target = upcastEvent(targetV1);
+    expect(target).toEqual({ ...targetV1, version: 2, data: { ...targetV1.data, ownerId: 'default' } });
+    expect(TargetRegistered.is(target)).toBe(true);
+  });
+
+  test('a v2 keeps the owner it was written with', () => {
+    const v2 = { ...targetV1, version: 2, data: { ...targetV1.data, ownerId: 'acme' } };
+    expect(upcastEvent(v2)).toBe(v2);
+  });
+
+  test('a v1 that carries an owner is not a v1: refused, not upcast', () => {
+    expect(() => upcastEvent({ ...policyV1, data: { ...policyV1.data, ownerId: 'acme' } })).toThrow(ContractViolation);
   });
 });

@@ -1,7 +1,8 @@
 import { validateEvent } from './catalog.js';
 import { ContractViolation, isContractViolation } from './errors.js';
 import { CertificateIssued, DeviceIdentityImported } from './index.js';
-import { ServerPolicyDefined } from './events/registry.events.js';
+// The frozen v1 shape (before owners), which libs/eventstore's suite still appends.
+import { ServerPolicyDefinedV1 as ServerPolicyDefined } from './events/server-policy-defined.v1.js';
 import { examplePem } from './sample-values.js';
 
 const meta = {

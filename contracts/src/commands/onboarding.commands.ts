@@ -37,6 +37,8 @@ export const RegisterTarget = defineCommand({
       /** MQTT over TLS to the admin listener, its server certificate verified against this CA. */
       tls: Type.Optional(Struct({ caPem: CertificatePem })),
     }),
+    /** The owner the target belongs to; the gateway sets the caller's. Absent: the default owner. */
+    ownerId: Type.Optional(AggregateId),
   },
   result: Struct({ targetId: AggregateId }),
 });

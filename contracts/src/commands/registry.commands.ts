@@ -16,6 +16,8 @@ export const DefineServerPolicy = defineCommand({
     targetIds: Type.Array(AggregateId, { maxItems: 16 }),
     topicRights: Type.Array(TopicRight, { minItems: 1, maxItems: 32 }),
     certificateLifetimeDays: Type.Integer({ minimum: 1, maximum: 3650 }),
+    /** The owner the policy belongs to; the gateway sets the caller's. Absent: the default owner. */
+    ownerId: Type.Optional(AggregateId),
   },
   result: Struct({ policyId: AggregateId }),
 });

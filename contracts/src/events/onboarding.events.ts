@@ -19,9 +19,10 @@ export const TopicPrefix = Type.String({ pattern: '^[A-Za-z0-9_-][A-Za-z0-9_./-]
 /** MQTT client id; with `use_identity_as_username` it is the device id. */
 export const ClientId = Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$' });
 
+// v1 (without an owner) is in target-registered.v1.ts: stored v1 events upcast to the default owner.
 export const TargetRegistered = defineEvent({
   type: 'TargetRegistered',
-  version: 1,
+  version: 2,
   context: 'onboarding',
   aggregate: 'target',
   summary:
@@ -35,6 +36,8 @@ export const TargetRegistered = defineEvent({
     tlsPort: Port,
     /** Name the admin credentials are stored under; the secret itself never enters an event. */
     credentialsRef: AggregateId,
+    /** The owner (tenant) the target belongs to: only its policies may name it. */
+    ownerId: AggregateId,
   }),
 });
 

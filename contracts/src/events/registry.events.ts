@@ -24,10 +24,10 @@ export const TopicRight = Type.Object(
   { additionalProperties: false },
 );
 
-// FROZEN: libs/eventstore and stored streams depend on this exact shape. Change it only as a v2.
+// v1 (without an owner) is in server-policy-defined.v1.ts: stored v1 events upcast to the default owner.
 export const ServerPolicyDefined = defineEvent({
   type: 'ServerPolicyDefined',
-  version: 1,
+  version: 2,
   context: 'registry',
   aggregate: 'policy',
   summary:
@@ -41,6 +41,8 @@ export const ServerPolicyDefined = defineEvent({
       targetIds: Type.Array(AggregateId, { maxItems: 16 }),
       topicRights: Type.Array(TopicRight, { minItems: 1, maxItems: 32 }),
       certificateLifetimeDays: Type.Integer({ minimum: 1, maximum: 3650 }),
+      /** The owner (tenant) the policy belongs to: only its batches may be bound to it. */
+      ownerId: AggregateId,
     },
     { additionalProperties: false },
   ),

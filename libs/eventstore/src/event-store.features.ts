@@ -3,7 +3,7 @@
  * (in-memory in `*.unit.spec.ts`, JetStream in `*.int.spec.ts`). No timed assertions: waits are
  * bounded only so that a broken store fails instead of hanging.
  */
-import { ServerPolicyDefined, type EventOf } from '@tunnelkey/contracts';
+import { ServerPolicyDefinedV1, type EventOf } from '@tunnelkey/contracts';
 import { withTimeout } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { handleCommand, load } from './command-handler.js';
@@ -27,7 +27,8 @@ export interface EventStoreHarness {
   close(): Promise<void>;
 }
 
-type PolicyDefined = EventOf<typeof ServerPolicyDefined>;
+// The stored v1 shape (before owners): the suite pins what old streams hold.
+type PolicyDefined = EventOf<typeof ServerPolicyDefinedV1>;
 type DefinePolicy = Command<'DefinePolicy', { name: string; lifetimeDays?: number }>;
 interface PolicyState {
   revisions: number;

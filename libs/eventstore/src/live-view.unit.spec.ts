@@ -25,7 +25,7 @@ describe('LiveFeed.catchUp(sources)', () => {
         applied.push(recorded.event.type);
       },
     });
-    const policy = { policyId: 'p-1', name: 'p', targetIds: [], certificateLifetimeDays: 365 };
+    const policy = { policyId: 'p-1', name: 'p', targetIds: [], certificateLifetimeDays: 365, ownerId: 'acme' };
     const rights = [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' as const }];
     const policyEvent = ServerPolicyDefined.create({ ...envelope('p-1'), data: { ...policy, topicRights: rights } });
     await store.append({ context: 'registry', aggregate: 'policy', id: 'p-1' }, [policyEvent], {
@@ -61,7 +61,7 @@ describe('LiveView checkpoint saves', () => {
       if (failures-- > 0) throw new Error('bus too slow');
       return save(key, data);
     };
-    const policy = { policyId: 'p-2', name: 'p', targetIds: [], certificateLifetimeDays: 365 };
+    const policy = { policyId: 'p-2', name: 'p', targetIds: [], certificateLifetimeDays: 365, ownerId: 'acme' };
     const rights = [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' as const }];
     await store.append(
       { context: 'registry', aggregate: 'policy', id: 'p-2' },

@@ -6,6 +6,7 @@ import {
   indexedFieldsOf,
   normalizeCountBy,
   normalizeFind,
+  type NormalizedFilter,
   toChanges,
   type DocumentChange,
   type IndexedFields,
@@ -157,25 +158,27 @@ class EmbeddedCollection {
   }
 
   /** Ids of live documents matching every equality, starting from the smallest index bucket. */
-  select(where: readonly [string, JsonScalar][]): Iterable<string> {
+  select(where: readonly NormalizedFilter[]): Iterable<string> {
     if (where.length === 0) return [...this.documents.entries()].filter(([, d]) => !d.deleted).map(([id]) => id);
     const idFilter = where.find(([field]) => field === 'id');
     let candidates: Iterable<string>;
     if (idFilter) {
-      candidates = typeof idFilter[1] === 'string' && this.liveDocument(idFilter[1]) ? [idFilter[1]] : [];
+      candidates = idFilter[1].filter((id): id is string => typeof id === 'string' && !!this.liveDocument(id));
     } else {
       let smallest: Set<string> | undefined;
-      for (const [field, value] of where) {
-        const bucket = this.indexes.get(field)?.get(JSON.stringify(value)) ?? new Set<string>();
+      for (const [field, values] of where) {
+        const buckets = values.map((value) => this.indexes.get(field)?.get(JSON.stringify(value)) ?? new Set<string>());
+        const bucket = buckets.length === 1 ? buckets[0]! : new Set(buckets.flatMap((b) => [...b]));
         if (!smallest || bucket.size < smallest.size) smallest = bucket;
       }
       candidates = smallest ?? [];
     }
     const result: string[] = [];
-    for (const id of candidates) {
+    for (const id of new Set(candidates)) {
       const doc = this.liveDocument(id);
-      if (doc && where.every(([field, value]) => (field === 'id' ? id === value : matches(doc.fields[field], value))))
-        result.push(id);
+      const passes = ([field, values]: NormalizedFilter) =>
+        values.some((value) => (field === 'id' ? id === value : matches(doc!.fields[field], value)));
+      if (doc && where.every(passes)) result.push(id);
     }
     return result;
   }

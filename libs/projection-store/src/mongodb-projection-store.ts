@@ -31,6 +31,7 @@ import {
   indexedFieldsOf,
   normalizeCountBy,
   normalizeFind,
+  type NormalizedFilter,
   toChanges,
   type DocumentChange,
   type IndexedFields,
@@ -75,9 +76,9 @@ function toDocument<T extends ProjectionDocument>(stored: StoredDocument): T {
 
 const mongoField = (field: string) => (field === 'id' ? '_id' : field);
 
-function whereFilter(where: readonly [string, JsonScalar][]): Filter<StoredDocument> {
+function whereFilter(where: readonly NormalizedFilter[]): Filter<StoredDocument> {
   const filter: Record<string, unknown> = { ...live };
-  for (const [field, value] of where) filter[mongoField(field)] = value;
+  for (const [field, values] of where) filter[mongoField(field)] = values.length === 1 ? values[0] : { $in: values };
   return filter as Filter<StoredDocument>;
 }
 

@@ -399,6 +399,37 @@ export function projectionStoreFeatures(
         expect(byConnection.items).toEqual([...devices].sort(byFields([{ field: 'connection', direction: 1 }])));
       });
 
+      test('filters by membership ({ in: [...] }): pages, totals and counts, a missing field with null, ids too', async () => {
+        const store = await h.open();
+        const { p, devices } = await loadDevices(store, 300);
+        const expected = devices.filter((d) => ['b0', 'b2'].includes(d.batchId) && d.connection !== 'offline');
+        const pages: Device[] = [];
+        for (let skip = 0; skip < expected.length; skip += 50) {
+          const page = await store.find<Device>(p, 'devices', {
+            where: { batchId: { in: ['b0', 'b2', 'b9'] }, connection: { in: ['online', null] } },
+            skip,
+            limit: 50,
+          });
+          expect(page.total).toBe(expected.length);
+          pages.push(...page.items);
+        }
+        expect(pages).toEqual(expected);
+        const counted = await store.countBy(p, 'devices', {
+          by: ['batchId'],
+          where: { batchId: { in: ['b1', 'b2'] } },
+        });
+        expect(counted).toEqual([
+          { key: { batchId: 'b1' }, count: devices.filter((d) => d.batchId === 'b1').length },
+          { key: { batchId: 'b2' }, count: devices.filter((d) => d.batchId === 'b2').length },
+        ]);
+        expect(await store.find(p, 'devices', { where: { batchId: { in: [] } } })).toEqual({ items: [], total: 0 });
+        const byIds = await store.find<Device>(p, 'devices', { where: { id: { in: ['d-00002', 'd-00001', 'x'] } } });
+        expect(byIds).toEqual({ items: [devices[1], devices[2]], total: 2 });
+        await expect(
+          store.find(p, 'devices', { where: { batchId: { in: [{ nested: 1 }] } as never } }),
+        ).rejects.toBeInstanceOf(InvalidQueryError);
+      });
+
       test('queries on undeclared fields and out-of-bounds pages are refused', async () => {
         const store = await h.open();
         const p = await fleetIn(store);

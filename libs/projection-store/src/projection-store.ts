@@ -1,5 +1,8 @@
 export type JsonScalar = string | number | boolean | null;
 export type JsonValue = JsonScalar | JsonValue[] | { [key: string]: JsonValue };
+/** A filter on one field: equal to a value, or to any of a list (`{ in: [...] }`, at most `maxInValues`). */
+export type WhereValue = JsonScalar | { readonly in: readonly JsonScalar[] };
+export const maxInValues = 1_000;
 
 /** A read-model document: JSON, keyed by `id`. */
 export type ProjectionDocument = { id: string } & { [field: string]: JsonValue };
@@ -66,8 +69,11 @@ export interface CommitResult {
 export type SortDirection = 'asc' | 'desc';
 
 export interface FindQuery {
-  /** Equality on indexed fields (`null` matches a missing field; an array field matches if it contains the value). */
-  where?: Readonly<Record<string, JsonScalar>>;
+  /**
+   * Equality on indexed fields (`null` matches a missing field; an array field matches if it contains
+   * the value), or membership (`{ in: [a, b] }`: equal to any of them).
+   */
+  where?: Readonly<Record<string, WhereValue>>;
   /** Sorted by these indexed fields, then by id (stable pages). Default: by id. */
   sort?: readonly { field: string; direction?: SortDirection }[];
   skip?: number;
@@ -93,7 +99,7 @@ export interface GroupCount {
 export interface CountByQuery {
   /** Indexed fields to group by, e.g. `['batchId', 'state']`. */
   by: readonly string[];
-  where?: Readonly<Record<string, JsonScalar>>;
+  where?: Readonly<Record<string, WhereValue>>;
 }
 
 /**

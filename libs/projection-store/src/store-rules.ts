@@ -9,7 +9,9 @@ import {
   type GroupCount,
   type JsonScalar,
   type JsonValue,
+  maxInValues,
   type ProjectionSchema,
+  type WhereValue,
   type Write,
 } from './projection-store.js';
 
@@ -76,8 +78,11 @@ function requireIndexed(indexed: ReadonlySet<string>, field: string, use: string
     throw new UnindexedQueryError(`${use} on a field without a declared index`, { collection, field });
 }
 
+/** A filter as adapters apply it: the field, and the values it may equal (one for an equality). */
+export type NormalizedFilter = [field: string, values: readonly JsonScalar[]];
+
 export interface NormalizedFind {
-  where: [string, JsonScalar][];
+  where: NormalizedFilter[];
   sort: { field: string; direction: 1 | -1 }[];
   skip: number;
   limit: number;
@@ -85,12 +90,10 @@ export interface NormalizedFind {
 
 /** Checks a find query against the declared indexes and fills its defaults. Sort always ends with id. */
 export function normalizeFind(indexed: ReadonlySet<string>, collection: string, query: FindQuery = {}): NormalizedFind {
-  const where = Object.entries(query.where ?? {});
-  for (const [field, value] of where) {
+  const where = Object.entries(query.where ?? {}).map(([field, value]): NormalizedFilter => {
     requireIndexed(indexed, field, 'filter', collection);
-    if (value !== null && typeof value === 'object')
-      throw new InvalidQueryError('filters are equalities on scalar values', { collection, field });
-  }
+    return [field, valuesOf(value, collection, field)];
+  });
   const sort = (query.sort ?? []).map(({ field, direction }) => {
     requireIndexed(indexed, field, 'sort', collection);
     return { field, direction: direction === 'desc' ? (-1 as const) : (1 as const) };
@@ -105,11 +108,25 @@ export function normalizeFind(indexed: ReadonlySet<string>, collection: string, 
   return { where, sort, skip, limit };
 }
 
+function isScalar(value: unknown): value is JsonScalar {
+  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
+}
+
+function valuesOf(value: WhereValue, collection: string, field: string): readonly JsonScalar[] {
+  if (isScalar(value)) return [value];
+  const list = (value as { in?: unknown }).in;
+  if (Array.isArray(list) && list.length <= maxInValues && list.every(isScalar)) return list;
+  throw new InvalidQueryError(`filters are equalities on scalar values or { in: [at most ${maxInValues} scalars] }`, {
+    collection,
+    field,
+  });
+}
+
 export function normalizeCountBy(
   indexed: ReadonlySet<string>,
   collection: string,
   query: CountByQuery,
-): { by: string[]; where: [string, JsonScalar][] } {
+): { by: string[]; where: NormalizedFilter[] } {
   if (query.by.length === 0) throw new InvalidQueryError('countBy needs at least one field', { collection });
   for (const field of query.by) requireIndexed(indexed, field, 'grouping', collection);
   return { by: [...query.by], where: normalizeFind(indexed, collection, { where: query.where }).where };

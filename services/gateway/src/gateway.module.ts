@@ -33,10 +33,14 @@ import {
   FLEET_PULSE,
   IMPORT_BODY_LIMIT,
   LIVE_UPDATES,
+  OWNERSHIP,
   RATE_LIMITS,
   READ_MODELS,
   TOKEN_SERVICE,
 } from './tokens.js';
+import { OwnerDirectory } from './owners/owner-directory.js';
+import { OwnershipCheck } from './owners/ownership.js';
+import { rolloutDevicesVia } from './owners/rollout-devices.js';
 import { rateLimits, type RateLimits } from './auth/rate-limiter.js';
 import { bytesOf } from './body-limits.js';
 import { ReadModels } from './views/read-models.js';
@@ -117,6 +121,14 @@ export class GatewayModule {
               config.namespace,
               logger,
               await KvIdempotencyStore.open(nats, config.namespace),
+            ),
+        },
+        {
+          provide: OWNERSHIP,
+          inject: [READ_MODELS, COMMAND_SENDER],
+          useFactory: (readModels: ReadModels, sender: CommandSender) =>
+            new OwnershipCheck(new OwnerDirectory(readModels.store, rolloutDevicesVia(sender)), () =>
+              readModels.catchUp(),
             ),
         },
         {

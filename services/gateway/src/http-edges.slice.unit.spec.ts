@@ -19,7 +19,13 @@ import { COMMAND_SENDER, RATE_LIMITS, TOKEN_SERVICE } from './tokens.js';
 // on the import route once the token is checked; a request rate per token and per client address.
 const logger = pino({ level: 'silent' });
 const adminToken = 'edges-test-admin-token-0123456789';
-const admin = { tokenId: '0000000000000000', name: 'bootstrap-admin', role: 'admin' as const };
+const admin = {
+  tokenId: '0000000000000000',
+  name: 'bootstrap-admin',
+  role: 'admin' as const,
+  ownerId: 'default',
+  allOwners: true,
+};
 
 class CommandBusDouble implements CommandPort {
   readonly sent: Record<string, unknown>[] = [];

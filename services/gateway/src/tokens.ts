@@ -13,3 +13,5 @@ export const TOKEN_SERVICE = Symbol('TOKEN_SERVICE');
 export const RATE_LIMITS = Symbol('RATE_LIMITS');
 /** The largest body of a large-body route (identity import), in bytes; read after authentication. */
 export const IMPORT_BODY_LIMIT = Symbol('IMPORT_BODY_LIMIT');
+/** `OwnershipCheck`: every route's owner rule, applied by the auth guard (owners/route-ownership.ts). */
+export const OWNERSHIP = Symbol('OWNERSHIP');

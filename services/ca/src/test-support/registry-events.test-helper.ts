@@ -22,6 +22,7 @@ export class RegistryFacts {
       targetIds: [],
       topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' }],
       certificateLifetimeDays,
+      ownerId: 'acme',
     });
   }
 

@@ -10,6 +10,10 @@ export interface TokenRecord {
   id: string;
   name: string;
   role: Role;
+  /** The owner the token belongs to; absent on records issued before owners: the default owner. */
+  ownerId?: string;
+  /** Platform admin: every owner's things (granted explicitly, by a holder of it). */
+  allOwners?: true;
   /** SHA-256 of the whole token, hex. */
   sha256: string;
   createdAt: string;

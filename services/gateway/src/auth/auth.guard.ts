@@ -3,7 +3,9 @@ import { Reflector } from '@nestjs/core';
 import { Forbidden, TooManyRequests } from '../errors.js';
 import type { GatewayRequest } from '../observability/request-context.js';
 import { allows, type Role } from './roles.js';
-import { RATE_LIMITS, TOKEN_SERVICE } from '../tokens.js';
+import { OWNERSHIP, RATE_LIMITS, TOKEN_SERVICE } from '../tokens.js';
+import type { OwnershipCheck } from '../owners/ownership.js';
+import { routeKey, routeOwnership } from '../owners/route-ownership.js';
 import type { RateLimiter, RateLimits } from './rate-limiter.js';
 import type { TokenService } from './token-service.js';
 
@@ -17,7 +19,8 @@ export const AcceptsTicket = () => SetMetadata(TICKET_KEY, true);
 
 /**
  * 401 without a valid token, 403 when its role is below the route's, 429 past the token's request
- * rate (a failed authentication counts against the client's address). Sets the request's principal.
+ * rate (a failed authentication counts against the client's address), 404 when the request names
+ * another owner's thing (the route's owner rule). Sets the request's principal.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -25,6 +28,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(TOKEN_SERVICE) private readonly tokens: TokenService,
     @Optional() @Inject(RATE_LIMITS) private readonly limits?: RateLimits,
+    @Optional() @Inject(OWNERSHIP) private readonly ownership?: OwnershipCheck,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -55,6 +59,16 @@ export class AuthGuard implements CanActivate {
     request.principal = principal;
     if (!allows(principal.role, required))
       throw new Forbidden(`this needs the ${required} role; the token has ${principal.role}`);
+    // Owners: every route has a rule, or it is refused (fail closed). The gateway module provides
+    // the check; a slice test without read models checks the rule exists only.
+    const key = routeKey(request.method, request.route?.path ?? request.path);
+    const rule = routeOwnership.get(key);
+    if (!rule) throw new Forbidden(`route ${key} has no owner rule`);
+    await this.ownership?.check(principal, rule, {
+      params: request.params ?? {},
+      body: request.body,
+      query: request.query ?? {},
+    });
     return true;
   }
 }

@@ -16,4 +16,11 @@ export interface Principal {
   tokenId: string;
   name: string;
   role: Role;
+  /** The owner (tenant) the token belongs to: it sees and acts on this owner's things only. */
+  ownerId: string;
+  /**
+   * The platform-admin capability: sees and acts on every owner's things (and issues tokens for
+   * any owner). Only the bootstrap admin has it unless one of its holders grants it explicitly.
+   */
+  allOwners: boolean;
 }

@@ -1,12 +1,12 @@
 import { pino } from 'pino';
-import { Unauthenticated } from '../errors.js';
+import { BadRequest, Forbidden, NotFound, Unauthenticated } from '../errors.js';
 import { digestOf, matchesDigest, newToken, tokenIdOf } from './api-token.js';
 import { allows } from './roles.js';
 import { bootstrapTokenId, TokenService } from './token-service.js';
 import { InMemoryTokenStore } from './token-store.js';
 
 const logger = pino({ level: 'silent' });
-const admin = { tokenId: 'a', name: 'alice', role: 'admin' as const };
+const admin = { tokenId: 'a', name: 'alice', role: 'admin' as const, ownerId: 'default', allOwners: true };
 
 describe('roles', () => {
   it('viewer < operator < admin', () => {
@@ -40,6 +40,8 @@ describe('TokenService', () => {
       tokenId: record.id,
       name: 'olivia',
       role: 'operator',
+      ownerId: 'default',
+      allOwners: false,
     });
     await service.revoke(record.id, admin);
     await expect(service.authenticate(token)).rejects.toBeInstanceOf(Unauthenticated);
@@ -72,6 +74,8 @@ describe('TokenService', () => {
       tokenId: bootstrapTokenId,
       name: 'bootstrap-admin',
       role: 'admin',
+      ownerId: 'default',
+      allOwners: true,
     });
   });
 
@@ -90,8 +94,9 @@ describe('TokenService', () => {
         clock: () => now,
         ticketTtlSeconds: 60,
       });
-      const { ticket } = service.ticket({ tokenId: 't1', name: 'victor', role: 'viewer' });
-      await expect(service.verifyTicket(ticket)).resolves.toEqual({ tokenId: 't1', name: 'victor', role: 'viewer' });
+      const victor = { tokenId: 't1', name: 'victor', role: 'viewer' as const, ownerId: 'acme', allOwners: false };
+      const { ticket } = service.ticket(victor);
+      await expect(service.verifyTicket(ticket)).resolves.toEqual(victor);
       const [body] = ticket.split('.');
       const forged = Buffer.from(JSON.stringify({ t: 't1', n: 'victor', r: 'admin', e: 1e12 })).toString('base64url');
       await expect(service.verifyTicket(`${forged}.${ticket.split('.')[1]}`)).rejects.toBeInstanceOf(Unauthenticated);
@@ -107,9 +112,55 @@ describe('TokenService', () => {
       const store = new InMemoryTokenStore();
       const service = new TokenService({ store, logger });
       const { record } = await service.issue('victor', 'viewer', admin);
-      const { ticket } = service.ticket({ tokenId: record.id, name: 'victor', role: 'viewer' });
+      const { ticket } = service.ticket({
+        tokenId: record.id,
+        name: 'victor',
+        role: 'viewer',
+        ownerId: 'default',
+        allOwners: false,
+      });
       await service.revoke(record.id, admin);
       await expect(service.verifyTicket(ticket)).rejects.toThrow(/revoked/);
+    });
+  });
+
+  describe('owners', () => {
+    const store = new InMemoryTokenStore();
+    const service = new TokenService({ store, logger });
+    const acmeAdmin = { tokenId: 'acme-admin', name: 'ann', role: 'admin' as const, ownerId: 'acme', allOwners: false };
+
+    it("a token belongs to its issuer's owner unless a platform admin names another", async () => {
+      const own = await service.issue('olga', 'operator', acmeAdmin);
+      expect(own.record).toMatchObject({ ownerId: 'acme' });
+      await expect(service.authenticate(own.token)).resolves.toMatchObject({ ownerId: 'acme', allOwners: false });
+      const named = await service.issue('gus', 'viewer', admin, { ownerId: 'globex' });
+      await expect(service.authenticate(named.token)).resolves.toMatchObject({ ownerId: 'globex', allOwners: false });
+    });
+
+    it("an owner admin cannot issue another owner's token (404, nothing stored) nor grant allOwners (403)", async () => {
+      const before = (await store.list()).length;
+      await expect(service.issue('eve', 'admin', acmeAdmin, { ownerId: 'globex' })).rejects.toBeInstanceOf(NotFound);
+      await expect(service.issue('eve', 'admin', acmeAdmin, { allOwners: true })).rejects.toBeInstanceOf(Forbidden);
+      await expect(service.issue('eve', 'admin', acmeAdmin, { ownerId: 'no/slash' })).rejects.toBeInstanceOf(
+        BadRequest,
+      );
+      expect((await store.list()).length).toBe(before);
+    });
+
+    it("lists only the caller's owner's tokens, and revokes no other owner's (404)", async () => {
+      const globex = await service.issue('gina', 'viewer', admin, { ownerId: 'globex' });
+      const listed = await service.list(acmeAdmin);
+      expect(listed.length).toBeGreaterThan(0);
+      expect(listed.every((record) => record.ownerId === 'acme')).toBe(true);
+      expect((await service.list(admin)).some((record) => record.ownerId === 'globex')).toBe(true);
+      await expect(service.revoke(globex.record.id, acmeAdmin)).rejects.toBeInstanceOf(NotFound);
+      await expect(service.authenticate(globex.token)).resolves.toMatchObject({ ownerId: 'globex' });
+    });
+
+    it('a record stored before owners belongs to the default owner, never to every owner', async () => {
+      const { id, token, sha256 } = newToken();
+      await store.create({ id, name: 'old', role: 'admin', sha256, createdAt: 'x', createdBy: 'y' });
+      await expect(service.authenticate(token)).resolves.toMatchObject({ ownerId: 'default', allOwners: false });
     });
   });
 });

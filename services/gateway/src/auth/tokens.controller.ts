@@ -12,16 +12,22 @@ export class TokensController {
 
   @Get('tokens')
   @RequiresRole('admin')
-  list() {
-    return this.tokens.list().then((items) => ({ items }));
+  list(@Req() request: GatewayRequest) {
+    return this.tokens.list(request.principal!).then((items) => ({ items }));
   }
 
   /** The token is in this answer only; the gateway keeps its SHA-256. */
   @Post('tokens')
   @RequiresRole('admin')
   @HttpCode(201)
-  issue(@Req() request: GatewayRequest, @Body() body: { name?: unknown; role?: unknown } | undefined) {
-    return this.tokens.issue(body?.name, body?.role, request.principal!);
+  issue(
+    @Req() request: GatewayRequest,
+    @Body() body: { name?: unknown; role?: unknown; ownerId?: unknown; allOwners?: unknown } | undefined,
+  ) {
+    return this.tokens.issue(body?.name, body?.role, request.principal!, {
+      ownerId: body?.ownerId,
+      allOwners: body?.allOwners,
+    });
   }
 
   @Delete('tokens/:tokenId')
@@ -33,8 +39,8 @@ export class TokensController {
   @Get('whoami')
   @RequiresRole('viewer')
   whoami(@Req() request: GatewayRequest) {
-    const { name, role, tokenId } = request.principal!;
-    return { name, role, tokenId };
+    const { name, role, tokenId, ownerId, allOwners } = request.principal!;
+    return { name, role, tokenId, ownerId, allOwners };
   }
 
   @Post('sse-tickets')

@@ -252,7 +252,13 @@ describe('command routes: every route forwards its command to the owning service
   it('needs a token, and the role the table names', async () => {
     const anonymous = await fetch(`${url}${commandRoutes.CreateBatch.path}`, { method: 'POST', body: '{}' });
     expect(anonymous.status).toBe(401);
-    const admin = { tokenId: '0000000000000000', name: 'bootstrap-admin', role: 'admin' as const };
+    const admin = {
+      tokenId: '0000000000000000',
+      name: 'bootstrap-admin',
+      role: 'admin' as const,
+      ownerId: 'default',
+      allOwners: true,
+    };
     const { token: operatorToken } = await tokens.issue('olivia', 'operator', admin);
     const asOperator = { authorization: `Bearer ${operatorToken}` };
     expect((await post(commandRoutes.CreateBatch.path, samples.CreateBatch.body, asOperator)).status).toBe(200);

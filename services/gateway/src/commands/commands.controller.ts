@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
 import type { GatewayRequest } from '../observability/request-context.js';
 import { bytesOf, readLargeBody } from '../body-limits.js';
-import { COMMAND_SENDER, IMPORT_BODY_LIMIT } from '../tokens.js';
+import { COMMAND_SENDER, IMPORT_BODY_LIMIT, OWNERSHIP } from '../tokens.js';
+import type { OwnershipCheck } from '../owners/ownership.js';
 import { commandRoutes, expressPath, type CommandRoute, type CommandRouteName } from './command-routes.js';
 import type { CommandContext, CommandSender } from './command-sender.js';
 import { importIdentities } from './import-identities/import-identities.js';
@@ -31,6 +32,7 @@ export class CommandsController {
   constructor(
     @Inject(COMMAND_SENDER) readonly sender: CommandSender,
     @Optional() @Inject(IMPORT_BODY_LIMIT) private readonly importBodyLimit: number = bytesOf('32mb'),
+    @Optional() @Inject(OWNERSHIP) readonly ownership?: OwnershipCheck,
   ) {}
 
   /** The body is read here, once the guard checked the token and its role (a large-body route). */
@@ -46,9 +48,25 @@ export class CommandsController {
 
 /** Sends one route's command: the body, with the path parameters and the request's context. */
 function sendCommand(route: CommandRoute) {
-  return function (this: CommandsController, request: GatewayRequest, params: Record<string, string>, body: unknown) {
-    return this.sender.run(route, body, params, commandContextOf(request));
+  return async function (
+    this: CommandsController,
+    request: GatewayRequest,
+    params: Record<string, string>,
+    body: unknown,
+  ) {
+    const outcome = await this.sender.run(route, body, params, commandContextOf(request));
+    if (route !== commandRoutes.ListIntegrityAlerts || !this.ownership) return outcome;
+    return { ...outcome, result: await ownAlerts(this.ownership, request, outcome.result) };
   };
+}
+
+/** The fleet's alert list, cut to the caller's owner's devices (a platform admin's: all). */
+async function ownAlerts(ownership: OwnershipCheck, request: GatewayRequest, result: unknown): Promise<unknown> {
+  const { alerts } = result as { alerts: { deviceId: string }[] };
+  const visible = await Promise.all(
+    alerts.map((alert) => ownership.visible(request.principal!, { kind: 'device', id: alert.deviceId })),
+  );
+  return { ...(result as object), alerts: alerts.filter((_, i) => visible[i]) };
 }
 
 // What the decorators would do on hand-written methods, once per row of the table.

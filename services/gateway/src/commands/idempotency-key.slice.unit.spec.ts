@@ -10,7 +10,13 @@ import { startCommandsApp } from './commands-app.test-helper.js';
 // used for. Driven over HTTP on the command controller against a double of the bus.
 const logger = pino({ level: 'silent' });
 const adminToken = 'idempotency-test-admin-token-0123456789';
-const admin = { tokenId: '0000000000000000', name: 'bootstrap-admin', role: 'admin' as const };
+const admin = {
+  tokenId: '0000000000000000',
+  name: 'bootstrap-admin',
+  role: 'admin' as const,
+  ownerId: 'default',
+  allOwners: true,
+};
 
 class CommandBusDouble implements CommandPort {
   readonly sent: { subject: string; payload: Record<string, unknown> }[] = [];

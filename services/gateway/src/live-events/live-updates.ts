@@ -13,7 +13,7 @@ export type LiveUpdate =
   | { type: 'device'; data: DeviceSummary }
   | { type: 'batch'; data: BatchProgress }
   /** More devices changed in one window than are worth sending one by one: refetch the list. */
-  | { type: 'devices-changed'; data: { count: number; batchIds: string[] } }
+  | { type: 'devices-changed'; data: { count: number; batchIds: string[]; perBatch?: Record<string, number> } }
   | { type: 'catalog'; data: { policies: boolean; targets: boolean } };
 
 /** Device lookups a flush has in flight at once. */
@@ -97,9 +97,12 @@ export class LiveUpdates {
     try {
       for (const device of await getAll(unresolved)) if (device?.batchId) batches.add(device.batchId);
       if (devices.length > this.#maxDeviceUpdates) {
-        const batchIds = new Set<string>();
-        for (const device of await getAll(devices)) if (device?.batchId) batchIds.add(device.batchId);
-        this.#updates.next({ type: 'devices-changed', data: { count: devices.length, batchIds: [...batchIds] } });
+        // Per batch too: a stream of one owner counts its own batches' devices only.
+        const perBatch: Record<string, number> = {};
+        for (const device of await getAll(devices))
+          if (device?.batchId) perBatch[device.batchId] = (perBatch[device.batchId] ?? 0) + 1;
+        const data = { count: devices.length, batchIds: Object.keys(perBatch), perBatch };
+        this.#updates.next({ type: 'devices-changed', data });
       } else {
         for (const id of devices) {
           const device = await get(id);

@@ -10,6 +10,9 @@ export interface GatewayRequest {
   headers: Record<string, string | string[] | undefined>;
   query: Record<string, unknown>;
   route?: { path?: string };
+  /** Path parameters and the parsed small body, once routed. */
+  params?: Record<string, string>;
+  body?: unknown;
   principal?: Principal;
   correlationId?: string;
   socket?: { remoteAddress?: string };

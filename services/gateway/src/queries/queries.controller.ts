@@ -1,9 +1,12 @@
-import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import { Controller, Get, Inject, Optional, Param, Query, Req, UseGuards } from '@nestjs/common';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
 import { expressPath as p } from '../commands/command-routes.js';
-import { READ_MODELS } from '../tokens.js';
+import type { GatewayRequest } from '../observability/request-context.js';
+import { ownerFilterOf } from '../owners/owner-access.js';
+import type { OwnershipCheck } from '../owners/ownership.js';
+import { OWNERSHIP, READ_MODELS } from '../tokens.js';
 import type { ReadModels } from '../views/read-models.js';
 import { batchProgress, listBatches } from './batch-progress/batch-progress.query.js';
 import { listPolicies, listTargets, policy, target } from './catalog/catalog.query.js';
@@ -14,7 +17,11 @@ import { heldDecisions, heldEnrolments } from './held-enrolments/held-enrolments
 import { enumParam, idParam, pageOf } from './paging.js';
 import { queryRoutes as q } from './query-routes.js';
 
-/** The console's read side: answered from the read models, paged and filtered on the server. */
+/**
+ * The console's read side: answered from the read models, paged and filtered on the server. The
+ * auth guard answered 404 already for another owner's batch, device, policy or target; the lists
+ * show the caller's owner's only (a platform admin's: every owner's).
+ */
 @Controller()
 @UseGuards(AuthGuard)
 @RequiresRole('viewer')
@@ -22,11 +29,13 @@ export class QueriesController {
   constructor(
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(EVENT_STORE) private readonly events: EventStore,
+    // Always provided by the gateway module; slice tests of single routes go without.
+    @Optional() @Inject(OWNERSHIP) private readonly ownership?: OwnershipCheck,
   ) {}
 
   @Get(p(q.batches.path))
-  batches(@Query() query: Record<string, unknown>) {
-    return listBatches(this.readModels.store, pageOf(query));
+  batches(@Req() request: GatewayRequest, @Query() query: Record<string, unknown>) {
+    return listBatches(this.readModels.store, pageOf(query), ownerFilterOf(request.principal!));
   }
 
   @Get(p(q.batch.path))
@@ -45,8 +54,13 @@ export class QueriesController {
   }
 
   @Get(p(q.devices.path))
-  devices(@Query() query: Record<string, unknown>) {
-    return listDevices(this.readModels.store, deviceListFilterOf(query));
+  async devices(@Req() request: GatewayRequest, @Query() query: Record<string, unknown>) {
+    const filter = deviceListFilterOf(query);
+    const ownerId = ownerFilterOf(request.principal!);
+    if (ownerId !== undefined && !this.ownership)
+      throw new Error('no owner directory: the gateway module provides one');
+    const batchIds = ownerId === undefined ? undefined : await this.ownership!.directory.batchIdsOf(ownerId);
+    return listDevices(this.readModels.store, filter, batchIds);
   }
 
   @Get(p(q.device.path))
@@ -60,8 +74,8 @@ export class QueriesController {
   }
 
   @Get(p(q.policies.path))
-  policies(@Query() query: Record<string, unknown>) {
-    return listPolicies(this.readModels.store, pageOf(query));
+  policies(@Req() request: GatewayRequest, @Query() query: Record<string, unknown>) {
+    return listPolicies(this.readModels.store, pageOf(query), ownerFilterOf(request.principal!));
   }
 
   @Get(p(q.policy.path))
@@ -70,8 +84,8 @@ export class QueriesController {
   }
 
   @Get(p(q.targets.path))
-  targets(@Query() query: Record<string, unknown>) {
-    return listTargets(this.readModels.store, pageOf(query));
+  targets(@Req() request: GatewayRequest, @Query() query: Record<string, unknown>) {
+    return listTargets(this.readModels.store, pageOf(query), ownerFilterOf(request.principal!));
   }
 
   @Get(p(q.target.path))

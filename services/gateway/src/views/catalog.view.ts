@@ -1,8 +1,13 @@
+import { ownerIdOf } from '@tunnelkey/contracts';
 import type { RecordedEvent } from '@tunnelkey/eventstore';
 import type { JsonValue, StoredProjection, Write } from '@tunnelkey/projection-store';
 import { json } from './fleet.view.js';
 
-export const catalogProjectionName = 'catalog';
+/**
+ * Named anew when its documents change shape (v2: policies and targets carry their owner), so a
+ * MongoDB store that kept the old one rebuilds it from the log instead of serving documents without.
+ */
+export const catalogProjectionName = 'catalog-v2';
 export const policiesCollection = 'policies';
 export const targetsCollection = 'targets';
 /** A target's trust anchor and CRL per authority (`<targetId>/<authorityId>`): documents hold top-level fields only. */
@@ -17,8 +22,8 @@ type Data = Record<string, unknown>;
 export const catalogProjection: StoredProjection = {
   name: catalogProjectionName,
   collections: {
-    policies: { indexes: ['name'] },
-    targets: { indexes: ['name'] },
+    policies: { indexes: ['name', ['ownerId', 'name']] },
+    targets: { indexes: ['name', ['ownerId', 'name']] },
     targetAuthorities: { indexes: ['targetId'] },
   },
   sources: [
@@ -47,6 +52,8 @@ export const catalogProjection: StoredProjection = {
               targetIds: data.targetIds,
               topicRights: data.topicRights,
               certificateLifetimeDays: data.certificateLifetimeDays,
+              // v1 (before owners): the default owner, as the contract's upcaster says.
+              ownerId: ownerIdOf(data),
               definedAt: event.occurredAt,
             }) as Record<string, JsonValue>,
           },
@@ -63,6 +70,7 @@ export const catalogProjection: StoredProjection = {
               name: data.name,
               host: data.host,
               tlsPort: data.tlsPort,
+              ownerId: ownerIdOf(data),
               registeredAt: event.occurredAt,
             }) as Record<string, JsonValue>,
           },

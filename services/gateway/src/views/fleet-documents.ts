@@ -114,6 +114,8 @@ export type DeviceDocument = { [flag in MilestoneFlag]?: true } & { [at in Miles
   revocation?: { revocationId: string; reason: string; revokedAt: string };
   /** Certificate renewal (rotate, then revoke): the last one requested, why, and how far it got. */
   renewal?: { renewalId: string; operationId: string; reason: string; requestedAt: string };
+  /** The operation of the last renewal (indexed: an operation's devices, hence its owner). */
+  renewalOperationId?: string;
   renewalStatus?: 'requested' | 'renewed' | 'completed' | 'expired';
   renewalStatusAt?: string;
   /** The certificate the last renewal replaced; revoked (superseded) once the device switched. */
@@ -147,6 +149,7 @@ export interface PolicyDocument {
   targetIds: string[];
   topicRights: { topic: string; access: string }[];
   certificateLifetimeDays: number;
+  ownerId: string;
   definedAt: string;
 }
 
@@ -156,6 +159,7 @@ export interface TargetDocument {
   name: string;
   host: string;
   tlsPort: number;
+  ownerId: string;
   registeredAt: string;
   trustAnchors?: Record<string, { fingerprintSha256: string; at: string }>;
   crl?: Record<string, { crlNumber: number; at: string }>;

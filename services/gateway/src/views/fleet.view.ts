@@ -104,6 +104,8 @@ export const fleetProjection: StoredProjection = {
         ['batchId', 'connection', 'listedSeq'],
         ['batchId', 'verificationFailed'],
         ['batchId', 'certificateRejected'],
+        // The devices of a renewal operation: whose they are (GET /api/renewals/{operationId}/progress).
+        'renewalOperationId',
       ],
     },
     links: {
@@ -116,7 +118,7 @@ export const fleetProjection: StoredProjection = {
         ['targetId', 'idPrefixes'],
       ],
     },
-    batches: { indexes: ['createdAt'] },
+    batches: { indexes: ['createdAt', ['ownerId', 'createdAt']] },
   },
   sources: [{ context: 'registry' }, { context: 'ca' }, { context: 'onboarding' }],
   evolve({ event, sequence }: RecordedEvent): Write[] {
@@ -222,6 +224,7 @@ export const fleetProjection: StoredProjection = {
               reason: data.reason,
               requestedAt: event.occurredAt,
             },
+            renewalOperationId: data.operationId,
             renewalStatus: 'requested',
             renewalStatusAt: event.occurredAt,
           }),

@@ -527,6 +527,8 @@ describe('catalog view: policies and targets', () => {
       targetIds: ['t1'],
       topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish' }],
       certificateLifetimeDays: 30,
+      // Stored as v1 (before owners): the default owner.
+      ownerId: 'default',
       definedAt: expect.any(String),
     });
     const [t1] = (await listTargets(store, page)).items;
@@ -538,6 +540,61 @@ describe('catalog view: policies and targets', () => {
       trustAnchors: { 'issuing-acme': { fingerprintSha256: digest } },
     });
     expect(JSON.stringify(t1)).not.toContain('password');
+    await fixture.readModels.stop();
+  });
+});
+
+describe('owners in the read models', () => {
+  it("policies and targets carry their owner (v1: the default one); each owner's lists hold only its own", async () => {
+    const fixture = new Fixture();
+    const policy = (policyId: string, ownerId?: string) =>
+      event(
+        'ServerPolicyDefined',
+        policyId,
+        {
+          policyId,
+          name: policyId,
+          targetIds: [],
+          topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish' }],
+          certificateLifetimeDays: 30,
+          ...(ownerId ? { ownerId } : {}),
+        },
+        ownerId ? 2 : 1,
+      );
+    await fixture.given('registry', policy('p-old'), policy('p-acme', 'acme'), policy('p-globex', 'globex'));
+    const acmeTarget = { ...targetRegistered('t-acme'), version: 2 };
+    (acmeTarget.data as Record<string, unknown>).ownerId = 'acme';
+    await fixture.given('onboarding', targetRegistered('t-old'), acmeTarget);
+    await fixture.given(
+      'registry',
+      event('BatchCreated', 'b-acme', {
+        batchId: 'b-acme',
+        name: 'a',
+        policyId: 'p-acme',
+        ownerId: 'acme',
+        expectedSize: 2,
+      }),
+      event('BatchCreated', 'b-globex', {
+        batchId: 'b-globex',
+        name: 'g',
+        policyId: 'p-globex',
+        ownerId: 'globex',
+        expectedSize: 2,
+      }),
+      imported('d-acme', 'b-acme'),
+      imported('d-globex', 'b-globex'),
+    );
+    const { store } = fixture;
+    const ids = <T>(items: T[], key: keyof T) => items.map((item) => item[key]);
+    expect(ids((await listPolicies(store, page, 'acme')).items, 'policyId')).toEqual(['p-acme']);
+    expect(ids((await listPolicies(store, page, 'default')).items, 'policyId')).toEqual(['p-old']);
+    expect(ids((await listPolicies(store, page)).items, 'policyId')).toEqual(['p-acme', 'p-globex', 'p-old']);
+    expect(ids((await listTargets(store, page, 'acme')).items, 'targetId')).toEqual(['t-acme']);
+    expect(ids((await listTargets(store, page, 'default')).items, 'targetId')).toEqual(['t-old']);
+    expect(ids((await listBatches(store, page, 'globex')).items, 'batchId')).toEqual(['b-globex']);
+    expect(ids((await listDevices(store, page, ['b-acme'])).items, 'deviceId')).toEqual(['d-acme']);
+    expect((await listDevices(store, page, [])).total).toBe(0);
+    expect((await listDevices(store, page)).total).toBe(2);
     await fixture.readModels.stop();
   });
 });

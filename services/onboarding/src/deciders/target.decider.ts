@@ -8,6 +8,7 @@ import {
   TargetCrlUpdated,
   TargetRegistered,
   TargetTrustAnchorInstalled,
+  ownerIdOf,
   type DataOf,
   type EventOf,
 } from '@tunnelkey/contracts';
@@ -47,7 +48,8 @@ const sameRegistration = (a: DataOf<typeof TargetRegistered>, b: DataOf<typeof T
   a.name === b.name &&
   a.host === b.host &&
   a.tlsPort === b.tlsPort &&
-  a.credentialsRef === b.credentialsRef;
+  a.credentialsRef === b.credentialsRef &&
+  a.ownerId === b.ownerId;
 
 export const targetDecider: Decider<TargetCommand, TargetEvent, TargetState> = {
   initialState: () => ({ status: 'Unregistered' }),
@@ -101,7 +103,13 @@ export const targetDecider: Decider<TargetCommand, TargetEvent, TargetState> = {
   evolve(state, event): TargetState {
     switch (event.type) {
       case 'TargetRegistered':
-        return { status: 'Registered', target: event.data, anchors: {}, crls: {} };
+        // A v1 (before owners) belongs to the default owner.
+        return {
+          status: 'Registered',
+          target: { ...event.data, ownerId: ownerIdOf(event.data) },
+          anchors: {},
+          crls: {},
+        };
       case 'TargetTrustAnchorInstalled':
         if (state.status !== 'Registered') return state;
         return { ...state, anchors: { ...state.anchors, [event.data.authorityId]: event.data.fingerprintSha256 } };

@@ -10,8 +10,9 @@ const registration = {
   host: 'broker.local',
   tlsPort: 8883,
   credentialsRef: 'target-broker-1',
+  ownerId: 'acme',
 };
-const registered = { type: 'TargetRegistered', version: 1, data: registration };
+const registered = { type: 'TargetRegistered', version: 2, data: registration };
 const anchor = { targetId: 'broker-1', authorityId: 'issuing-acme', fingerprintSha256: 'a'.repeat(64) };
 const crl = (crlNumber: number) => ({
   targetId: 'broker-1',

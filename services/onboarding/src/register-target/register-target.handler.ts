@@ -7,7 +7,7 @@
  * reference stored outside the log, and TargetRegistered recorded with a reference to that.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import type { CommandOf, RegisterTarget, ResultOf } from '@tunnelkey/contracts';
+import { defaultOwnerId, type CommandOf, type RegisterTarget, type ResultOf } from '@tunnelkey/contracts';
 import { describeError } from '@tunnelkey/errors';
 import { metadataOf } from '@tunnelkey/eventstore';
 import type { TargetCommand } from '../deciders/target.decider.js';
@@ -30,6 +30,7 @@ export class RegisterTargetHandler {
 
   async handle(command: CommandOf<typeof RegisterTarget>): Promise<ResultOf<typeof RegisterTarget>> {
     const { targetId, kind, name, host, tlsPort, admin } = command;
+    const ownerId = command.ownerId ?? defaultOwnerId;
     if (admin.password !== undefined)
       throw new OnboardingCommandRejected(
         'plaintext-secret-refused',
@@ -45,7 +46,7 @@ export class RegisterTargetHandler {
         kind,
       });
     const credentialsRef = credentialsRefOf(targetId);
-    const registration = { targetId, kind, name, host, tlsPort, credentialsRef };
+    const registration = { targetId, kind, name, host, tlsPort, credentialsRef, ownerId };
     const credentials: TargetCredentials = {
       username: admin.username,
       passwordFile: admin.passwordFile,

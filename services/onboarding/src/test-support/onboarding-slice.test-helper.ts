@@ -215,7 +215,14 @@ export class PlatformEvents {
   }
 
   policy(policyId: string, targetIds: string[], topicRights: TopicRightSpec[] = rights) {
-    const data = { policyId, name: `policy ${policyId}`, targetIds, topicRights, certificateLifetimeDays: 365 };
+    const data = {
+      policyId,
+      name: `policy ${policyId}`,
+      targetIds,
+      topicRights,
+      certificateLifetimeDays: 365,
+      ownerId: 'acme',
+    };
     return this.#append(ServerPolicyDefined, policyId, data);
   }
 

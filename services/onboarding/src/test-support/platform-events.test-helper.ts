@@ -26,6 +26,7 @@ export class PlatformFacts {
       targetIds,
       topicRights,
       certificateLifetimeDays: 365,
+      ownerId: 'acme',
     });
   }
 

@@ -5,6 +5,7 @@ import {
   defaultIntegrityAction,
   defaultMissedPeriods,
   ServerPolicyDefined,
+  ownerIdOf,
   defaultRenewAtShare,
   defaultRenewalJitterShare,
   type CommandOf,
@@ -93,7 +94,8 @@ export const policyDecider: Decider<PolicyCommand, PolicyEvent, PolicyState> = {
   evolve(state, event) {
     switch (event.type) {
       case 'ServerPolicyDefined':
-        return { status: 'Defined', policy: event.data };
+        // A v1 (before owners) belongs to the default owner: a retry of it must compare equal.
+        return { status: 'Defined', policy: { ...event.data, ownerId: ownerIdOf(event.data) } };
       case 'RenewalPolicyDefined':
         return state.status === 'Defined' ? { ...state, renewal: event.data } : state;
       case 'IntegrityPolicyDefined':

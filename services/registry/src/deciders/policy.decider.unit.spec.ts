@@ -15,9 +15,10 @@ const policy: ServerPolicy = {
   targetIds: ['mosquitto-eu'],
   topicRights: [{ topic: 'fridges/{deviceId}/#', access: 'publish-subscribe' }],
   certificateLifetimeDays: 365,
+  ownerId: 'acme',
 };
 const define = (data: ServerPolicy): DefineServerPolicyCommand => ({ type: 'DefineServerPolicy', data, metadata });
-const defined = (data: ServerPolicy) => ({ type: 'ServerPolicyDefined', version: 1, data });
+const defined = (data: ServerPolicy) => ({ type: 'ServerPolicyDefined', version: 2, data });
 const spec = deciderSpecification(policyDecider, { aggregateId: policy.policyId });
 
 describe('server policy decider', () => {
@@ -37,6 +38,7 @@ describe('server policy decider', () => {
         targetIds: policy.targetIds,
         name: policy.name,
         policyId: policy.policyId,
+        ownerId: policy.ownerId,
       };
       spec
         .given([defined(policy)])
@@ -50,6 +52,32 @@ describe('server policy decider', () => {
         .when(define({ ...policy, certificateLifetimeDays: 30 }))
         .thenThrows((error) => error instanceof CommandRejected && error.reason === 'CONFLICT');
     });
+
+    it("refuses another owner's identical definition under the same id with CONFLICT (no owner takes another's policy)", () => {
+      spec
+        .given([defined(policy)])
+        .when(define({ ...policy, ownerId: 'globex' }))
+        .thenThrows((error) => error instanceof CommandRejected && error.reason === 'CONFLICT');
+    });
+  });
+
+  describe('when defined by a v1 event (before owners)', () => {
+    const { ownerId: _owner, ...withoutOwner } = policy;
+    const definedV1 = { type: 'ServerPolicyDefined', version: 1, data: withoutOwner } as unknown as ReturnType<
+      typeof defined
+    >;
+
+    it('belongs to the default owner: its definition again is a retry', () =>
+      spec
+        .given([definedV1])
+        .when(define({ ...policy, ownerId: 'default' }))
+        .thenNothingHappened());
+
+    it("is refused to a named owner's definition (CONFLICT)", () =>
+      spec
+        .given([definedV1])
+        .when(define(policy))
+        .thenThrows((error) => error instanceof CommandRejected && error.reason === 'CONFLICT'));
   });
 });
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DefineServerPolicy, type ResultOf } from '@tunnelkey/contracts';
+import { DefineServerPolicy, defaultOwnerId, type ResultOf } from '@tunnelkey/contracts';
 import { handleCommand, metadataOf, type EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
@@ -18,7 +18,8 @@ export class DefineServerPolicyHandler {
   ) {}
 
   async handle(payload: unknown): Promise<ResultOf<typeof DefineServerPolicy>> {
-    const { commandId, correlationId, actor, ...policy } = DefineServerPolicy.parse(payload);
+    const { commandId, correlationId, actor, ownerId, ...definition } = DefineServerPolicy.parse(payload);
+    const policy = { ...definition, ownerId: ownerId ?? defaultOwnerId };
     const metadata = metadataOf({ commandId, correlationId, actor }, this.clock());
     const result = await handleCommand({
       store: this.store,

@@ -74,9 +74,14 @@ function progressOf({ id: _id, ...batch }: BatchDocument, counts: Counts | undef
   return { ...batch, ...(counts ?? noCounts()) };
 }
 
-/** Batches, newest first, with counts per device state. */
-export async function listBatches(store: ProjectionStore, page: PageRequest): Promise<Page<BatchProgress>> {
+/** Batches, newest first, with counts per device state; of one owner when `ownerId` is given. */
+export async function listBatches(
+  store: ProjectionStore,
+  page: PageRequest,
+  ownerId?: string,
+): Promise<Page<BatchProgress>> {
   const batches = await store.find<BatchDocument & ProjectionDocument>(fleetProjectionName, batchesCollection, {
+    ...(ownerId !== undefined ? { where: { ownerId } } : {}),
     sort: [{ field: 'createdAt', direction: 'desc' }],
     skip: page.offset,
     limit: page.limit,

@@ -17,6 +17,7 @@ export const PolicySchema = Type.Object({
   targetIds: Type.Array(Type.String()),
   topicRights: Type.Array(Type.Object({ topic: Type.String(), access: Type.String() })),
   certificateLifetimeDays: Type.Integer(),
+  ownerId: Type.String(),
   definedAt: Type.String({ format: 'date-time' }),
 });
 
@@ -27,6 +28,7 @@ export const TargetSchema = Type.Object(
     name: Type.String(),
     host: Type.String(),
     tlsPort: Type.Integer(),
+    ownerId: Type.String(),
     registeredAt: Type.String({ format: 'date-time' }),
     onboarded: Type.Integer(),
     connected: Type.Integer(),
@@ -38,8 +40,14 @@ type Stored<T> = T & ProjectionDocument;
 
 const withoutId = <T>({ id: _id, ...rest }: Stored<T>): T => rest as unknown as T;
 
-export async function listPolicies(store: ProjectionStore, page: PageRequest): Promise<Page<PolicyDocument>> {
+/** Server policies by name; of one owner when `ownerId` is given. */
+export async function listPolicies(
+  store: ProjectionStore,
+  page: PageRequest,
+  ownerId?: string,
+): Promise<Page<PolicyDocument>> {
   const found = await store.find<Stored<PolicyDocument>>(catalogProjectionName, policiesCollection, {
+    ...(ownerId !== undefined ? { where: { ownerId } } : {}),
     sort: [{ field: 'name' }],
     skip: page.offset,
     limit: page.limit,
@@ -91,8 +99,14 @@ async function targetOf(
   };
 }
 
-export async function listTargets(store: ProjectionStore, page: PageRequest): Promise<Page<TargetDocument>> {
+/** Onboarding targets by name with their device counts; of one owner when `ownerId` is given. */
+export async function listTargets(
+  store: ProjectionStore,
+  page: PageRequest,
+  ownerId?: string,
+): Promise<Page<TargetDocument>> {
   const found = await store.find<Stored<TargetDocument>>(catalogProjectionName, targetsCollection, {
+    ...(ownerId !== undefined ? { where: { ownerId } } : {}),
     sort: [{ field: 'name' }],
     skip: page.offset,
     limit: page.limit,

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { JsonScalar, ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
+import type { ProjectionDocument, ProjectionStore, WhereValue } from '@tunnelkey/projection-store';
 import { BadRequest } from '../../errors.js';
 import { devicesCollection, fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
 import {
@@ -88,16 +88,23 @@ type StoredDevice = DeviceDocument & ProjectionDocument;
 /**
  * Devices, filtered and paged by the store on declared indexes, in import order. With `targetId`
  * the page is of the target's links (one per device on it), joined to their devices page-wise.
+ * `batchIds`: only devices of these batches (an owner's: a device is its batch's owner's).
  */
-export async function listDevices(store: ProjectionStore, filter: DeviceListFilter): Promise<Page<DeviceSummary>> {
+export async function listDevices(
+  store: ProjectionStore,
+  filter: DeviceListFilter,
+  batchIds?: readonly string[],
+): Promise<Page<DeviceSummary>> {
+  const inBatches: WhereValue | undefined =
+    filter.batchId !== undefined ? filter.batchId : batchIds !== undefined ? { in: batchIds } : undefined;
   const page = { skip: filter.offset, limit: filter.limit };
   let devices: StoredDevice[];
   let total: number;
   if (filter.targetId !== undefined) {
     if (filter.state !== undefined)
       throw new BadRequest('query parameter state cannot be combined with targetId', [{ path: 'query.state' }]);
-    const where: Record<string, JsonScalar> = { targetId: filter.targetId };
-    if (filter.batchId !== undefined) where.batchId = filter.batchId;
+    const where: Record<string, WhereValue> = { targetId: filter.targetId };
+    if (inBatches !== undefined) where.batchId = inBatches;
     if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
     if (filter.q !== undefined) where.idPrefixes = filter.q;
     const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, {
@@ -110,8 +117,8 @@ export async function listDevices(store: ProjectionStore, filter: DeviceListFilt
     devices = found.filter((device): device is StoredDevice => device !== undefined);
     total = links.total;
   } else {
-    const where: Record<string, JsonScalar> = {};
-    if (filter.batchId !== undefined) where.batchId = filter.batchId;
+    const where: Record<string, WhereValue> = {};
+    if (inBatches !== undefined) where.batchId = inBatches;
     if (filter.state !== undefined) Object.assign(where, whereState(filter.state));
     if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
     if (filter.q !== undefined) where.idPrefixes = filter.q;

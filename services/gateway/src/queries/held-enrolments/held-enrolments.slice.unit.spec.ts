@@ -72,8 +72,15 @@ describe('GET /api/batches/{batchId}/held-enrolments', () => {
     configureHttp(app, { bodyLimit: '64kb' }, logger);
     await app.listen(0, '127.0.0.1');
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-    viewerToken = (await tokens.issue('victor', 'viewer', { tokenId: 'bootstrap', name: 'admin', role: 'admin' }))
-      .token;
+    viewerToken = (
+      await tokens.issue('victor', 'viewer', {
+        tokenId: 'bootstrap',
+        name: 'admin',
+        role: 'admin',
+        ownerId: 'default',
+        allOwners: true,
+      })
+    ).token;
   });
   afterAll(() => app?.close());
 
