@@ -79,23 +79,45 @@ export const integer = (
   };
 };
 
+/** One URL of `protocols`, without trailing slashes; throws a message naming what is wrong, never the value. */
+function parseUrl(raw: string, protocols: readonly string[]): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    return invalid(`must be a URL (${protocols.join(', ')})`);
+  }
+  return protocols.includes(parsed.protocol.replace(/:$/, ''))
+    ? raw.replace(/\/+$/, '')
+    : invalid(`must be a ${protocols.join(' or ')} URL`);
+}
+
 export const url = (env: string, fallback: string, doc: string, protocols: readonly string[]): Setting<string> => ({
   env,
   doc,
   fallback,
   shownDefault: `\`${fallback}\``,
+  parse: (raw) => parseUrl(raw, protocols),
+});
+
+/**
+ * One URL or several separated by commas (the servers of a cluster: a client given all of them
+ * can start and fail over whichever is down). The value is the list, normalised: `a,b,c`.
+ */
+export const urlList = (env: string, fallback: string, doc: string, protocols: readonly string[]): Setting<string> => ({
+  env,
+  doc,
+  fallback,
+  shownDefault: `\`${fallback}\``,
   parse: (raw) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(raw);
-    } catch {
-      return invalid(`must be a URL (${protocols.join(', ')})`);
-    }
-    return protocols.includes(parsed.protocol.replace(/:$/, ''))
-      ? raw.replace(/\/+$/, '')
-      : invalid(`must be a ${protocols.join(' or ')} URL`);
+    const urls = raw.split(',').map((part) => part.trim());
+    if (urls.some((part) => part === '')) return invalid('must be URLs separated by commas, none empty');
+    return urls.map((part) => parseUrl(part, protocols)).join(',');
   },
 });
+
+/** The URLs of a `urlList` value. */
+export const urlsOf = (list: string): string[] => list.split(',');
 
 export const oneOf = <const V extends string>(
   env: string,
@@ -113,7 +135,12 @@ export const oneOf = <const V extends string>(
 
 /** The settings every service shares. */
 export const common = {
-  natsUrl: url('NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s) with JetStream', ['nats', 'tls']),
+  natsUrl: urlList(
+    'NATS_URL',
+    'nats://127.0.0.1:4222',
+    'NATS server(s) with JetStream; a cluster: every server, separated by commas',
+    ['nats', 'tls'],
+  ),
   namespace: {
     ...text(
       'TUNNELKEY_NAMESPACE',

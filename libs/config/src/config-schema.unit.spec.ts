@@ -41,6 +41,8 @@ describe('a configuration schema', () => {
     ['HTTP_PORT', '1.5', /HTTP_PORT must be an integer/],
     ['MODE', 'c', /MODE must be one of a, b/],
     ['NATS_URL', 'http://x', /NATS_URL must be a nats or tls URL/],
+    ['NATS_URL', 'nats://a:4222,http://b', /NATS_URL must be a nats or tls URL/],
+    ['NATS_URL', 'nats://a:4222,,nats://b:4222', /NATS_URL must be URLs separated by commas/],
     ['TUNNELKEY_NAMESPACE', 'A B', /TUNNELKEY_NAMESPACE must match/],
   ])('refuses %s=%s with a ConfigError naming the variable, not the value', (variable, value, message) => {
     let thrown: unknown;

@@ -15,7 +15,7 @@ import {
   type TlsOptions,
 } from '@nats-io/transport-node';
 import { NodeTransport, nodeResolveHost } from '@nats-io/transport-node/lib/node_transport.js';
-import { common, ConfigError, defineConfig, optionalText, type ConfigOf, type Env } from './config-schema.js';
+import { common, ConfigError, defineConfig, optionalText, urlsOf, type ConfigOf, type Env } from './config-schema.js';
 
 /** The credential and TLS settings, without NATS_URL (each schema has `natsUrl: common.natsUrl`). */
 export const natsConnectionSettings = {
@@ -72,7 +72,8 @@ export async function natsConnectionOptions(
   if ((config.natsTlsCertFile === undefined) !== (config.natsTlsKeyFile === undefined))
     refuse('NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together', 'NATS_TLS_KEY_FILE');
 
-  const connection: ConnectionOptions = { servers: options.servers ?? config.natsUrl, name: options.name };
+  // Every server of a cluster (NATS_URL=a,b,c): the client starts on any that answers and fails over.
+  const connection: ConnectionOptions = { servers: urlsOf(options.servers ?? config.natsUrl), name: options.name };
   if (config.natsUser !== undefined) {
     connection.user = config.natsUser;
     connection.pass = config.natsPassword;

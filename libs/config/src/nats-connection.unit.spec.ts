@@ -7,7 +7,13 @@ const options = (env: Record<string, string>) => natsConnectionOptions(natsConne
 
 describe('NATS connection options from the environment', () => {
   it('are the loopback defaults without credentials or TLS (the dev server)', async () => {
-    await expect(options({})).resolves.toEqual({ servers: 'nats://127.0.0.1:4222', name: 'svc' });
+    await expect(options({})).resolves.toEqual({ servers: ['nats://127.0.0.1:4222'], name: 'svc' });
+  });
+
+  it('name every server of a cluster (NATS_URL separated by commas), so the client fails over to any', async () => {
+    await expect(options({ NATS_URL: 'nats://n1:4222, nats://n2:4222/,nats://n3:4222' })).resolves.toMatchObject({
+      servers: ['nats://n1:4222', 'nats://n2:4222', 'nats://n3:4222'],
+    });
   });
 
   it('carry a user and password, and TLS material read from the files', async () => {
@@ -25,7 +31,7 @@ describe('NATS connection options from the environment', () => {
         NATS_TLS_KEY_FILE: join(dir, 'key.pem'),
       }),
     ).resolves.toEqual({
-      servers: 'tls://nats:4222',
+      servers: ['tls://nats:4222'],
       name: 'svc',
       user: 'registry',
       pass: 'pw',

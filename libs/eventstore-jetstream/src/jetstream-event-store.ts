@@ -11,7 +11,7 @@ import {
   type StoredMsg,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { headers, nanos, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import {
   boundedContexts,
   aggregateSubject,
@@ -29,7 +29,13 @@ import {
   validateAppend,
   type Decoded,
 } from '@tunnelkey/eventstore/internal';
-import { StoreUnavailableError, SubscriptionError, describeError } from '@tunnelkey/eventstore';
+import {
+  ConcurrencyError,
+  StoreUnavailableError,
+  SubscriptionError,
+  describeError,
+  type ErrorContext,
+} from '@tunnelkey/eventstore';
 import type {
   AppendOptions,
   AppendResult,
@@ -48,7 +54,7 @@ import type {
 } from '@tunnelkey/eventstore';
 import { parkAndLog, parksAfterAttempts, poisonEvent } from '@tunnelkey/eventstore/internal';
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
-import { PublishPipeline } from './publish-pipeline.js';
+import { isTransientPublishFailure, PublishPipeline, type PubAck } from './publish-pipeline.js';
 import { KvSnapshotStore } from './kv-snapshot-store.js';
 import { KvViewCheckpointStore } from './kv-view-checkpoint-store.js';
 import { isNotFound, sameStreamConfig } from './stream-config.js';
@@ -66,6 +72,13 @@ export interface JetStreamEventStoreOptions {
   replicas?: number;
   /** How long an append waits for JetStream's acknowledgement. Default 5 s. */
   publishTimeoutMs?: number;
+  /**
+   * How long an append keeps sending an event again after a transient failure (no responders while
+   * a cluster elects the stream's leader, no acknowledgement in time, JetStream temporarily
+   * unavailable), with backoff; the same message id makes a copy already stored a duplicate.
+   * Default 30 s; at most half the duplicate window. 0: no retry.
+   */
+  appendRetryMs?: number;
   /** Delays before a failed handler sees the event again (nak with delay; the last one repeats: the cap). */
   retryBackoffMs?: readonly number[];
   /**
@@ -105,6 +118,9 @@ async function resumeWhenRecreated(messages: ConsumerMessages): Promise<void> {
     if (status.type === 'ordered_consumer_recreated') await internals.resetPending?.().catch(() => false);
 }
 
+/** Waits between attempts of an event's publish after a transient failure (the last one repeats). */
+const appendRetryBackoffMs = [100, 250, 500, 1_000, 2_000];
+
 /** Past this many events a read switches from direct gets (one round trip each) to an ordered consumer. */
 const directReadLimit = 24;
 const durablePattern = /^[A-Za-z0-9_-]{1,64}$/;
@@ -126,6 +142,7 @@ export class JetStreamEventStore implements EventStore {
   readonly #ackWaitMs: number;
   readonly #maxHandlerAttempts: number;
   readonly #pipeline: PublishPipeline;
+  readonly #appendRetryMs: number;
   readonly #subjects = new Map<string, string>();
   #jsm: Promise<JetStreamManager> | undefined;
   #snapshots: Promise<SnapshotStore> | undefined;
@@ -149,6 +166,7 @@ export class JetStreamEventStore implements EventStore {
     // Admin and consumer API calls: generous timeouts, a busy server answers stream creation slowly.
     this.#js = jetstream(nc, { timeout: 15_000 });
     this.#pipeline = new PublishPipeline(nc, options.publishTimeoutMs ?? 5_000);
+    this.#appendRetryMs = Math.min(options.appendRetryMs ?? 30_000, this.#duplicateWindowMs / 2);
   }
 
   /** JetStream stream name of a context under this store's namespace. */
@@ -198,13 +216,57 @@ export class JetStreamEventStore implements EventStore {
       hdrs.set(eventHeaders.type, event.type);
       hdrs.set(eventHeaders.version, String(event.version));
       const context = { ...streamContext(stream), expected: expected === 'any' ? 'any' : expected, index: i };
-      const ack = await this.#pipeline.publish(subject, encodeEvent(event), hdrs, context);
+      const ack = await this.#publish(stream, subject, encodeEvent(event), hdrs, context);
       if (ack.duplicate) duplicates++;
       sequences.push(ack.seq);
       expected = ack.seq;
     }
     const version = sequences.at(-1) ?? (await this.read(stream)).version;
     return { version, sequences, duplicate: events.length > 0 && duplicates === events.length };
+  }
+
+  /**
+   * One event of an append, sent again with backoff after a transient failure for up to
+   * `appendRetryMs` (a cluster electing the stream's leader answers 503 for some seconds). Every
+   * attempt carries the same headers, so the message id dedups a copy stored by an attempt whose
+   * acknowledgement was lost. A conflict after such an attempt may be that attempt's own event:
+   * when the subject's last event carries this message id, the append succeeded.
+   */
+  async #publish(
+    stream: StreamRef,
+    subject: string,
+    payload: Uint8Array,
+    hdrs: MsgHdrs,
+    context: ErrorContext,
+  ): Promise<PubAck> {
+    const deadline = Date.now() + this.#appendRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#pipeline.publish(subject, payload, hdrs, context);
+      } catch (error) {
+        if (attempt > 0 && error instanceof ConcurrencyError) {
+          const stored = await this.#storedBy(stream, subject, hdrs.get('Nats-Msg-Id'));
+          if (stored) return stored;
+        }
+        const delay = appendRetryBackoffMs[Math.min(attempt, appendRetryBackoffMs.length - 1)]!;
+        if (!isTransientPublishFailure(error) || Date.now() + delay > deadline) throw error;
+        if (attempt === 0)
+          this.#logger.warn(
+            { event: 'eventstore.append_retried', ...context, error: describeError(error) },
+            'append not acknowledged; sending it again',
+          );
+        await new Promise((resolve) => setTimeout(resolve, delay + Math.floor(Math.random() * delay * 0.2)));
+      }
+    }
+  }
+
+  /** The subject's last event, as an acknowledgement, when it carries `messageId`. */
+  async #storedBy(stream: StreamRef, subject: string, messageId: string): Promise<PubAck | undefined> {
+    const name = this.streamName(stream.context);
+    const last = await this.#direct(await this.#manager(), name, { last_by_subj: subject }, stream).catch(() => null);
+    return last && last.header?.get('Nats-Msg-Id') === messageId
+      ? { stream: name, seq: last.seq, duplicate: true }
+      : undefined;
   }
 
   async read(stream: StreamRef, options: ReadOptions = {}): Promise<ReadResult> {
@@ -406,6 +468,9 @@ export class JetStreamEventStore implements EventStore {
       replay: async (from, upTo, handler) => {
         await this.#ordered(name, filter, from, upTo, 'follow', handler);
       },
+      // A direct get, answered by any replica: it needs no consumer and no stream leader.
+      nextAfter: async (sequence) =>
+        (await (await this.#manager()).direct.getMessage(name, { seq: sequence + 1, next_by_subj: filter }))?.seq,
       open: async (from, deliver) => {
         // An ordered consumer: ephemeral, flow-controlled, re-created by the client after a gap.
         const consumer = await this.#js.consumers

@@ -18,6 +18,22 @@ interface Pending {
 const decoder = new TextDecoder();
 /** JetStream API error codes we map to typed errors. */
 const wrongLastSequence = new Set([10071, 10164]);
+/** JetStream's "temporarily unavailable" (a cluster without a leader for the stream or the API). */
+const temporarilyUnavailable = new Set([10008]);
+
+/**
+ * Failures after which the same publish may be sent again: nobody answered (503: the stream has no
+ * leader while a cluster elects one, or the client is between servers), no acknowledgement in time
+ * (the event may or may not be stored: the message id makes a second copy a duplicate), or
+ * JetStream said it is temporarily unavailable. Never a refusal or a concurrency conflict.
+ */
+const transientFailures = new WeakSet<Error>();
+const transient = (error: StoreUnavailableError): StoreUnavailableError => {
+  transientFailures.add(error);
+  return error;
+};
+export const isTransientPublishFailure = (error: unknown): boolean =>
+  error instanceof Error && transientFailures.has(error);
 
 /**
  * Publishes to JetStream and matches acks on ONE shared inbox subscription, with one timer for all
@@ -79,12 +95,11 @@ export class PublishPipeline {
     this.#pending.delete(token);
     if (msg.headers && msg.headers.code >= 300) {
       // 503: no stream listens on the subject (ensureStreams not run, or wrong namespace).
-      pending.reject(
-        new StoreUnavailableError(
-          `store did not accept the event (${msg.headers.code} ${msg.headers.description})`,
-          pending.context,
-        ),
+      const error = new StoreUnavailableError(
+        `store did not accept the event (${msg.headers.code} ${msg.headers.description})`,
+        pending.context,
       );
+      pending.reject(msg.headers.code === 503 ? transient(error) : error);
       return;
     }
     let answer: {
@@ -100,12 +115,16 @@ export class PublishPipeline {
       return;
     }
     if (answer.error) {
-      const { err_code: errCode = 0, description = 'error' } = answer.error;
-      pending.reject(
-        wrongLastSequence.has(errCode)
-          ? new ConcurrencyError(`stream moved on: ${description}`, pending.context)
-          : new StoreUnavailableError(`store refused the event: ${description}`, { ...pending.context, errCode }),
-      );
+      const { code, err_code: errCode = 0, description = 'error' } = answer.error;
+      if (wrongLastSequence.has(errCode)) {
+        pending.reject(new ConcurrencyError(`stream moved on: ${description}`, pending.context));
+        return;
+      }
+      const error = new StoreUnavailableError(`store refused the event: ${description}`, {
+        ...pending.context,
+        errCode,
+      });
+      pending.reject(code === 503 || temporarilyUnavailable.has(errCode) ? transient(error) : error);
       return;
     }
     pending.resolve({ stream: answer.stream ?? '', seq: answer.seq ?? 0, duplicate: answer.duplicate === true });
@@ -116,7 +135,9 @@ export class PublishPipeline {
     for (const [token, pending] of this.#pending) {
       if (pending.deadline > now) break; // insertion order is deadline order
       this.#pending.delete(token);
-      pending.reject(new StoreUnavailableError(`no acknowledgement within ${this.timeoutMs} ms`, pending.context));
+      pending.reject(
+        transient(new StoreUnavailableError(`no acknowledgement within ${this.timeoutMs} ms`, pending.context)),
+      );
     }
   }
 }

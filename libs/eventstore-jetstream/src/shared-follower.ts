@@ -12,6 +12,13 @@
  * the gap with a bounded replay, while the tail's new deliveries wait in a buffer for it; then it
  * takes the buffer and follows the tail. Each follower still sees every event of its filter from
  * its own start, in order, once.
+ *
+ * A tail resumes on its own when its consumer stops delivering: an ordered consumer is ephemeral,
+ * one replica on one server, and when that server is lost (a cluster node killed) the consumer is
+ * offline, not gone, so nats.js neither gets "consumer not found" nor re-creates it, and the tail
+ * would wait forever. The tail checks, while it delivers nothing, whether the stream holds an event
+ * of its filter past the last one it delivered; found at two checks in a row, it opens a new
+ * consumer from there (followers drop what they have already seen).
  */
 import type { RecordedEvent, Subscription } from '@tunnelkey/eventstore';
 import { SubscriptionError, describeError } from '@tunnelkey/eventstore';
@@ -26,8 +33,13 @@ export interface TailSource {
   head(): Promise<number>;
   /** Delivers the filter's events in [from, upTo] in order. */
   replay(from: number, upTo: number, handler: (recorded: RecordedEvent) => void): Promise<void>;
+  /** The sequence of the filter's first event after `sequence` in the stream (read without a consumer), if any. */
+  nextAfter(sequence: number): Promise<number | undefined>;
   logger: Logger;
 }
+
+/** How often an idle tail checks that its consumer still delivers. */
+export const tailLivenessCheckMs = 5_000;
 
 export interface TailConsumer {
   /** The consumer's pending count and delivered consumer sequence, or undefined while unknown. */
@@ -99,20 +111,40 @@ export class SharedTail {
   #lastSeen: number;
   #lastDelivery = 0;
   #consumer: TailConsumer | undefined;
+  /** Which consumer delivers: one replaced by a resume may still hand over what it had buffered. */
+  #generation = 0;
   #closed = false;
+  /** Liveness: deliveries since the last check, the undelivered event the last check found. */
+  #deliveredSinceCheck = false;
+  #suspect: number | undefined;
+  #checking = false;
+  readonly #watch: NodeJS.Timeout;
 
   private constructor(
     private readonly source: TailSource,
     from: number,
     private readonly onIdle: () => void,
+    checkEveryMs: number,
   ) {
     this.#lastSeen = from - 1;
+    this.#watch = setInterval(() => void this.checkLiveness(), checkEveryMs);
+    this.#watch.unref();
   }
 
   /** Starts a tail at `from` (its first follower's start). */
-  static async open(source: TailSource, from: number, onIdle: () => void): Promise<SharedTail> {
-    const tail = new SharedTail(source, from, onIdle);
-    tail.#consumer = await source.open(from, (recorded, deliverySequence) => tail.#deliver(recorded, deliverySequence));
+  static async open(
+    source: TailSource,
+    from: number,
+    onIdle: () => void,
+    options: { checkEveryMs?: number } = {},
+  ): Promise<SharedTail> {
+    const tail = new SharedTail(source, from, onIdle, options.checkEveryMs ?? tailLivenessCheckMs);
+    try {
+      tail.#consumer = await tail.#openConsumer(from);
+    } catch (error) {
+      clearInterval(tail.#watch);
+      throw error;
+    }
     return tail;
   }
 
@@ -120,9 +152,77 @@ export class SharedTail {
     return this.#closed;
   }
 
+  /**
+   * One liveness check (every `checkEveryMs`; callable directly): when the tail delivered nothing
+   * since the last check and the stream holds an event of its filter past the last delivered one,
+   * found by this check and the one before, the consumer is taken for lost and replaced by one
+   * starting after the last delivered event. True when it was replaced.
+   */
+  async checkLiveness(): Promise<boolean> {
+    if (this.#checking || this.#closed) return false;
+    this.#checking = true;
+    try {
+      if (this.#deliveredSinceCheck) {
+        this.#deliveredSinceCheck = false;
+        this.#suspect = undefined;
+        return false;
+      }
+      const next = await this.source.nextAfter(this.#lastSeen).catch(() => undefined);
+      if (next === undefined || next !== this.#suspect) {
+        this.#suspect = next;
+        return false;
+      }
+      return await this.#resume();
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  async #resume(): Promise<boolean> {
+    const from = this.#lastSeen + 1;
+    let consumer: TailConsumer;
+    try {
+      consumer = await this.#openConsumer(from);
+    } catch (error) {
+      // The cluster may still be electing: the next check tries again.
+      this.source.logger.warn(
+        {
+          event: 'eventstore.follow_resume_failed',
+          stream: this.source.stream,
+          from,
+          error: describeError(error),
+          cause: describeError((error as Error).cause),
+        },
+        'a stalled follower could not open a new consumer yet',
+      );
+      return false;
+    }
+    const stalled = this.#consumer;
+    this.#consumer = consumer;
+    this.#lastDelivery = 0;
+    this.#suspect = undefined;
+    this.source.logger.warn(
+      { event: 'eventstore.follow_resumed', stream: this.source.stream, from },
+      'a follower whose consumer stopped delivering resumed on a new one',
+    );
+    // Its server may be gone: stopping it may take the API's timeout, nobody waits for that.
+    void stalled?.stop().catch(() => undefined);
+    if (this.#closed) await consumer.stop();
+    return true;
+  }
+
+  #openConsumer(from: number): Promise<TailConsumer> {
+    const generation = ++this.#generation;
+    return this.source.open(from, (recorded, deliverySequence) => {
+      if (generation === this.#generation) this.#deliver(recorded, deliverySequence);
+    });
+  }
+
   #deliver(recorded: RecordedEvent, deliverySequence: number): void {
-    this.#lastSeen = recorded.sequence;
+    this.#deliveredSinceCheck = true;
     this.#lastDelivery = deliverySequence;
+    if (recorded.sequence <= this.#lastSeen) return; // a resumed consumer may start on one already seen
+    this.#lastSeen = recorded.sequence;
     deepFreeze(recorded);
     for (const follower of this.#followers) follower.receive(recorded);
   }
@@ -170,6 +270,7 @@ export class SharedTail {
     this.#followers.delete(follower);
     if (this.#followers.size > 0 || this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#watch);
     this.onIdle();
     await this.#consumer?.stop();
   }
