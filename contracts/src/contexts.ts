@@ -10,13 +10,15 @@ export type BoundedContext = (typeof boundedContexts)[number];
 
 export const aggregatesByContext = {
   // `integrity`: one device's integrity monitoring (violations, quarantine), apart from its lifecycle.
-  registry: ['policy', 'batch', 'device', 'integrity'],
+  // `verification`: one VerifyIdentity command's devices, owed a challenge until challenged.
+  registry: ['policy', 'batch', 'device', 'integrity', 'verification'],
   // `device`: one device's certificate requests and certificates, so that two CA instances
   // racing on one request meet in one subject's concurrency check. `csr-request`: one CSR request
   // the CA sent (CertifyDevices), tracked until answered or given up; apart from `device`, so the
   // consumers of a device's certificates (one event in flight each) do not wait on every request.
   // `renewal`: one certificate renewal (rotate then revoke), tracked until completed or given up.
-  ca: ['authority', 'certificate', 'crl', 'device', 'csr-request', 'revocation', 'renewal'],
+  // `certification`: one CertifyDevices command's devices, owed a CSR request until asked.
+  ca: ['authority', 'certificate', 'crl', 'device', 'csr-request', 'revocation', 'renewal', 'certification'],
   onboarding: ['target', 'device'],
   // `firmware`: one product's firmware line (releases); `signing-key`: one generation of the firmware-signing keys.
   ota: ['firmware', 'signing-key', 'rollout', 'device'],

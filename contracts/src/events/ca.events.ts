@@ -164,6 +164,27 @@ export const CsrRequested = defineEvent({
   }),
 });
 
+/**
+ * Internal to the CA. CertifyDevices accepted: the devices it will ask for a CSR, recorded on
+ * `ca.certification.<commandId>` before the command is answered (one event per 1,000 devices), so
+ * the devices not asked yet are owed a request in the log, not only in the memory of the instance
+ * that answered: an instance that starts, or a survivor, asks them (requestId derived from the
+ * command id and the device, so nothing is asked or issued twice).
+ */
+export const CsrRequestsQueued = defineEvent({
+  type: 'CsrRequestsQueued',
+  version: 1,
+  context: 'ca',
+  aggregate: 'certification',
+  summary: 'CertifyDevices accepted: these devices are owed a CSR request, asked as the window has room.',
+  data: Struct({
+    /** The CertifyDevices command: each device's requestId derives from it. */
+    commandId: AggregateId,
+    keyId: DeviceKeyId,
+    deviceIds: Type.Array(AggregateId, { minItems: 1, maxItems: 1000 }),
+  }),
+});
+
 /** A pending CsrRequested was given up unanswered: the device stays uncertified (certify it again to retry). */
 export const CsrRequestExpired = defineEvent({
   type: 'CsrRequestExpired',

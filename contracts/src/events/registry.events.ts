@@ -254,6 +254,25 @@ export const EnrolmentKeyReported = defineEvent({
   }),
 });
 
+/**
+ * Internal to the registry. VerifyIdentity accepted: the devices it will challenge, recorded on
+ * `registry.verification.<commandId>` before the command is answered (one event per 1,000
+ * devices), so the devices not challenged yet are owed a challenge in the log, not only in the
+ * memory of the instance that answered: an instance that starts, or a survivor, challenges them.
+ */
+export const IdentityChallengesQueued = defineEvent({
+  type: 'IdentityChallengesQueued',
+  version: 1,
+  context: 'registry',
+  aggregate: 'verification',
+  summary: 'VerifyIdentity accepted: these devices are owed an identity challenge, sent as the window has room.',
+  data: Struct({
+    /** The VerifyIdentity command: each device's challenge derives from it. */
+    commandId: AggregateId,
+    deviceIds: Type.Array(AggregateId, { minItems: 1, maxItems: 1000 }),
+  }),
+});
+
 export const IdentityChallengeIssued = defineEvent({
   type: 'IdentityChallengeIssued',
   version: 1,

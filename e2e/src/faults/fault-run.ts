@@ -142,6 +142,8 @@ export async function runFaultScenario(
   let platform: Platform | undefined;
   const revocations: RunningRevocation[] = [];
   const batches: BatchUnderTest[] = [];
+  const runStarted = performance.now();
+  const since = (at: number) => `${((performance.now() - at) / 1000).toFixed(1)} s`;
   try {
     nats = await NatsProcess.start();
     const server = nats;
@@ -191,6 +193,8 @@ export async function runFaultScenario(
       await operator.defineBatch(p, batchId, size);
     }
     const [main, recalled] = batches as [BatchUnderTest, BatchUnderTest];
+    // Where a run's time goes: set-up (server, services, fleet manufactured), each phase, the log check.
+    log(`  run ${index}: set up in ${since(runStarted)} (nats-server, services, ${settings.devices} devices made)`);
     const total = settings.devices;
     let phaseDeadline = Number.POSITIVE_INFINITY;
 
@@ -280,6 +284,7 @@ export async function runFaultScenario(
 
     for (const phase of phases) {
       // Untimed set-up a phase needs: the broker before onboarding; the fleet connected before revoking.
+      const setUpStarted = performance.now();
       if (phase === 'onboard') {
         await p.startBroker();
         await operator.registerBroker(p);
@@ -294,6 +299,7 @@ export async function runFaultScenario(
         const deadline = Date.now() + settings.phaseTimeoutMs;
         while (sum((b) => b.fleet.stats().mqtt.connected) < total && Date.now() < deadline) await sleep(200);
       }
+      if (phase === 'onboard' || phase === 'revoke') log(`  run ${index}: ${phase} set up in ${since(setUpStarted)}`);
       const driver = drivers[phase];
       const started = performance.now();
       const outcome: PhaseOutcome = { phase, completed: false, reached: 0, total: driver.total, seconds: 0 };
@@ -360,7 +366,9 @@ export async function runFaultScenario(
     }
     // The independent reader: every stream of the run, replayed from the store.
     await waitForServer(server);
+    const checkStarted = performance.now();
     result.invariants = checkInvariants(await readLog(nc, namespace));
+    log(`  run ${index}: log read and checked in ${since(checkStarted)}`);
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);
     log(`  run ${index} ended early: ${result.error}`);

@@ -51,6 +51,8 @@ export class OutstandingWindow<T> {
   readonly #attempts: ConcurrencyLimiter;
   readonly #outstanding = new Map<string, Outstanding<T> & { release: () => void }>();
   #queued = 0;
+  /** Keys queued and not holding a slot yet. */
+  readonly #waiting = new Set<string>();
   #closed = false;
 
   constructor(private readonly options: OutstandingWindowOptions<T>) {
@@ -76,6 +78,11 @@ export class OutstandingWindow<T> {
     return this.#outstanding.get(key);
   }
 
+  /** True while the key holds a slot or waits for one. */
+  tracks(key: string): boolean {
+    return this.#outstanding.has(key) || this.#waiting.has(key);
+  }
+
   /** True while `entry` is the one holding its key's slot (not released, not replaced). */
   holds(entry: Outstanding<T>): boolean {
     return this.#outstanding.get(entry.key) === entry;
@@ -87,14 +94,18 @@ export class OutstandingWindow<T> {
 
   /**
    * Queues the entries and returns at once; each takes a slot when there is room and is attempted
-   * then. An entry whose key is outstanding already is attempted again now, holding no second slot.
+   * then. An entry whose key is outstanding already is attempted again now, holding no second slot;
+   * one whose key waits for a slot already is not queued twice.
    */
   add(entries: readonly Added<T>[]): void {
-    this.#queued += entries.length;
-    // At most `size` entries wait on the slots per call; the rest stay in `entries`.
-    mapBounded(entries, this.#slots.limit, (entry) =>
+    const fresh = entries.filter((entry) => !this.#waiting.has(entry.key));
+    for (const entry of fresh) this.#waiting.add(entry.key);
+    this.#queued += fresh.length;
+    // At most `size` entries wait on the slots per call; the rest stay in `fresh`.
+    mapBounded(fresh, this.#slots.limit, (entry) =>
       this.#slots.run(() => {
         this.#queued--;
+        this.#waiting.delete(entry.key);
         return this.#hold(entry);
       }),
     ).catch((error: unknown) => this.options.onError(error, undefined));

@@ -45,6 +45,26 @@ describe('outstanding window', () => {
     expect([window.outstanding, window.queued]).toEqual([0, 0]);
   });
 
+  it('tracks the keys it holds or queues; a key queued already is not queued twice', async () => {
+    const { window, sends, entries } = windowOf(1);
+    window.add(entries('a', 'b'));
+    window.add(entries('b', 'c'));
+    await window.idle();
+    expect([window.tracks('a'), window.tracks('b'), window.tracks('c'), window.tracks('z')]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect(window.queued).toBe(2);
+    for (let i = 0; i < 3; i++) {
+      window.release(window.entries()[0]!.key);
+      await window.idle();
+    }
+    expect([...sends].sort()).toEqual(['a', 'b', 'c']);
+    expect(window.tracks('b')).toBe(false);
+  });
+
   it('an entry added while outstanding is attempted again now and holds no second slot', async () => {
     const { window, sends, entries } = windowOf(2);
     window.add(entries('a'));

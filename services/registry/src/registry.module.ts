@@ -53,6 +53,7 @@ import { VerifyIdentityMsController } from './verify-identity/verify-identity.ms
 import { BatchSummaryView } from './views/batch-summary.view.js';
 import { DeviceByIdView } from './views/device-by-id.view.js';
 import { EnrolmentKeyRequestsView } from './views/enrolment-key-requests.view.js';
+import { QueuedChallengesView } from './views/queued-challenges.view.js';
 import { RegistryQueriesMsController } from './views/registry-queries.ms-controller.js';
 
 export interface RegistryModuleOptions {
@@ -82,7 +83,7 @@ export class RegistryModule {
         ? { provide: DOWNLINKS, useValue: options.downlinks }
         : { provide: DOWNLINKS, useClass: NatsDownlinks },
     ];
-    const views = [DeviceByIdView, BatchSummaryView, EnrolmentKeyRequestsView, IntegrityView];
+    const views = [DeviceByIdView, BatchSummaryView, EnrolmentKeyRequestsView, IntegrityView, QueuedChallengesView];
     return {
       module: RegistryModule,
       controllers: [

@@ -5,11 +5,12 @@
  * derived from the command id and the device, so a retried command asks for the same certificates
  * and the devices' answers are issued once.
  */
-import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { CertifyDevices, type CommandOf, type ResultOf } from '@tunnelkey/contracts';
+import { derivedCommandId, handleCommand, type EventStore } from '@tunnelkey/eventstore';
+import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
-import { CertificateAuthority } from '../authority/certificate-authority.js';
+import { caActor, CertificateAuthority } from '../authority/certificate-authority.js';
 import { CaCommandRejected } from '../errors.js';
 import { CertificateRefused } from '../issue-certificate/certificate-refused.js';
 import type { IssuanceContext } from '../issue-certificate/issuance-request.js';
@@ -21,19 +22,20 @@ import {
   policyAllowsIssuance,
 } from '../issue-certificate/request-validators.js';
 import { PublishCrlHandler } from '../publish-crl/publish-crl.handler.js';
-import { CA_LOGGER } from '../tokens.js';
+import { CA_LOGGER, CLOCK, type Clock } from '../tokens.js';
 import { DeviceEligibilityView } from '../views/device-eligibility.view.js';
+import {
+  certificationDecider,
+  certificationRequestId,
+  certificationStream,
+  devicesPerQueuedEvent,
+} from './certification.decider.js';
+
+export { certificationRequestId } from './certification.decider.js';
 import { CsrRequestsJob } from './csr-requests.job.js';
 
 /** The same registry checks issuance applies; a device failing them is not asked for a CSR. */
 const eligibilityChecks = [deviceKnown, deviceNotRevoked, deviceInBatch, deviceVerified, policyAllowsIssuance];
-
-/**
- * The requestId a CertifyDevices command gives one device. Not a command id: it travels in the
- * device protocol as an aggregate id ([A-Za-z0-9_-], no `:`), hence a digest.
- */
-export const certificationRequestId = (commandId: string, deviceId: string): string =>
-  `r-${createHash('sha256').update(['certify', commandId, deviceId].join('\u0000')).digest('hex').slice(0, 32)}`;
 
 @Injectable()
 export class CertifyDevicesHandler {
@@ -43,6 +45,8 @@ export class CertifyDevicesHandler {
     /** Each issuing CA gets its first CRL before its first certificate (targets enforcing CRLs need one). */
     private readonly crls: PublishCrlHandler,
     private readonly requests: CsrRequestsJob,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(CA_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -81,6 +85,13 @@ export class CertifyDevicesHandler {
     const keyId = command.keyId ?? 'enrolment';
     const { commandId } = command;
     const correlationId = command.correlationId ?? commandId;
+    // In the log before the answer: a crash from here on leaves the devices owed a request, not forgotten.
+    await this.#queue(
+      commandId,
+      correlationId,
+      keyId,
+      eligible.map(({ deviceId }) => deviceId),
+    );
     this.requests.ask(
       eligible.map(({ deviceId }) => ({
         deviceId,
@@ -101,5 +112,29 @@ export class CertifyDevicesHandler {
     };
     this.logger.info(logged, 'CSR requests queued');
     return { devices: eligible.length };
+  }
+
+  /** Records CsrRequestsQueued, 1,000 devices per event (a retried command records only what is missing). */
+  async #queue(commandId: string, correlationId: string, keyId: string, deviceIds: readonly string[]): Promise<void> {
+    const stream = certificationStream(commandId);
+    for (let part = 0; part * devicesPerQueuedEvent < deviceIds.length; part++) {
+      const chunk = deviceIds.slice(part * devicesPerQueuedEvent, (part + 1) * devicesPerQueuedEvent);
+      await handleCommand({
+        store: this.store,
+        decider: certificationDecider,
+        stream,
+        command: {
+          type: 'QueueCsrRequests',
+          data: { commandId, keyId, deviceIds: chunk },
+          metadata: {
+            commandId: derivedCommandId(commandId, 'queued', String(part)),
+            correlationId,
+            now: this.clock().toISOString(),
+            actor: caActor,
+          },
+        },
+        logger: this.logger,
+      });
+    }
   }
 }

@@ -34,7 +34,15 @@ describe('certify-devices slice (in-memory store)', () => {
   /** CertifyDevices with its window (options as CA_CSR_*); the sweep runs only when a test calls it. */
   const certifier = (options: CsrWindowOptions = {}) => {
     const requests = ca.csrRequests(options);
-    handler = new CertifyDevicesHandler(ca.eligibility, ca.authority, ca.crls, requests, silent);
+    handler = new CertifyDevicesHandler(
+      ca.eligibility,
+      ca.authority,
+      ca.crls,
+      requests,
+      ca.store,
+      options.clock ?? ca.clock,
+      silent,
+    );
     return requests;
   };
   const csrRequests = () => ca.sent.filter((s) => s.envelope.kind === 'csr-request');
@@ -172,8 +180,11 @@ describe('certify-devices slice (in-memory store)', () => {
       expect(askedDevices().size).toBe(3);
       expect(requests.outstanding).toBe(3);
       expect(requests.queued).toBe(5);
-      // Only the devices asked are recorded as owed a certificate.
+      // Only the devices asked are recorded as asked; all eight as owed a request, before the reply.
       expect(await ca.all('ca', 'csr-request')).toHaveLength(3);
+      const queued = await ca.all('ca', 'certification');
+      expect(queued.map((e) => e.type)).toEqual(['CsrRequestsQueued']);
+      expect([...(queued[0]!.data as { deviceIds: string[] }).deviceIds].sort()).toEqual([...devices.keys()].sort());
       // The devices answer one by one, each as soon as it is asked.
       const answered = new Set<string>();
       while (answered.size < 8) {
@@ -333,13 +344,14 @@ describe('certify-devices slice (in-memory store)', () => {
       }
     });
 
-    it('a restarted instance resumes the pending requests from the log: asked again, not recorded again', async () => {
+    it('a restarted instance resumes the pending requests from the log (asked again, not recorded again) and asks the devices queued and never asked', async () => {
       const requests = certifier({ window: 2, clock });
-      await batchOf(3);
+      const devices = await batchOf(3);
       await handler.handle({ commandId: randomUUID(), scope: { kind: 'batch', batchId: 'b' } });
       await requests.idle();
       const asked = csrRequests().map((s) => bodyOf(s.envelope).requestId);
       expect(asked).toHaveLength(2);
+      expect(requests.queued).toBe(1); // in memory only, before CsrRequestsQueued: lost with the process
       await requests.onModuleDestroy();
       // The new process: the view rebuilt from the log, an empty cache, its own window.
       const pending = await PendingCsrRequestsView.start(ca.store, silent);
@@ -349,17 +361,87 @@ describe('certify-devices slice (in-memory store)', () => {
           pending,
           ca.eligibility,
           ca.downlinks,
-          { csrWindow: 2, csrRetrySeconds: 30, csrExpirySeconds: 600 },
+          { csrWindow: 3, csrRetrySeconds: 30, csrExpirySeconds: 600 },
           clock,
           silent,
         );
-        expect(restarted.resume()).toBe(2);
+        expect(restarted.resume()).toBe(3);
         await restarted.idle();
-        expect(csrRequests().map((s) => bodyOf(s.envelope).requestId)).toEqual([...asked, ...asked]);
-        expect(restarted.outstanding).toBe(2);
-        expect(await ca.all('ca', 'csr-request')).toHaveLength(2);
+        const after = csrRequests().map((s) => bodyOf(s.envelope).requestId);
+        expect(after.slice(0, 2)).toEqual(asked);
+        expect(after.slice(2, 4).sort()).toEqual([...asked].sort());
+        expect(after).toHaveLength(5);
+        expect(new Set(csrRequests().map((s) => s.envelope.deviceId))).toEqual(new Set(devices.keys()));
+        expect(restarted.outstanding).toBe(3);
+        expect(await ca.all('ca', 'csr-request')).toHaveLength(3); // the third recorded once, when asked
+        await pending.catchUp();
+        expect(pending.queued()).toEqual([]);
+        // Started again: nothing queued any more, the three pending.
         await restarted.onModuleDestroy();
+        const again = new CsrRequestsJob(
+          ca.store,
+          pending,
+          ca.eligibility,
+          ca.downlinks,
+          { csrWindow: 3, csrRetrySeconds: 30, csrExpirySeconds: 600 },
+          clock,
+          silent,
+        );
+        expect(again.resume()).toBe(3);
+        await again.idle();
+        expect(await ca.all('ca', 'csr-request')).toHaveLength(3);
+        await again.onModuleDestroy();
       } finally {
+        await pending.stop();
+      }
+    });
+
+    it('a replica asks the devices a crashed one queued and never asked, two retry waits after the command; each gets one certificate', async () => {
+      const requests = certifier({ window: 1, retrySeconds: 30, clock });
+      const devices = await batchOf(3);
+      await handler.handle({ commandId: randomUUID(), scope: { kind: 'batch', batchId: 'b' } });
+      await requests.idle();
+      expect(askedDevices().size).toBe(1);
+      await requests.onModuleDestroy(); // crashed: one asked, two queued in its memory
+      const pending = await PendingCsrRequestsView.start(ca.store, silent);
+      const survivor = new CsrRequestsJob(
+        ca.store,
+        pending,
+        ca.eligibility,
+        ca.downlinks,
+        { csrWindow: 3, csrRetrySeconds: 30, csrExpirySeconds: 600 },
+        clock,
+        silent,
+      );
+      try {
+        seconds(59);
+        await survivor.sweep();
+        await survivor.idle();
+        expect(survivor.outstanding).toBe(0);
+        expect(askedDevices().size).toBe(1);
+        seconds(1);
+        await survivor.sweep();
+        await survivor.idle();
+        expect(survivor.outstanding).toBe(3);
+        expect(askedDevices()).toEqual(new Set(devices.keys()));
+        // A sweep later nothing is queued twice.
+        seconds(1);
+        await survivor.sweep();
+        await survivor.idle();
+        expect(survivor.queued).toBe(0);
+        // Every device answers every request it got (the first one twice): one certificate each.
+        for (const sent of csrRequests())
+          expect(await answer(devices, bodyOf(sent.envelope).requestId, sent.envelope.deviceId)).toMatchObject({
+            kind: 'issued',
+          });
+        for (const deviceId of devices.keys())
+          expect((await ca.events(deviceCertificatesStream(deviceId))).map((e) => e.type)).toEqual([
+            'CertificateIssued',
+          ]);
+        await pending.catchUp();
+        expect([pending.size, pending.queued().length]).toEqual([0, 0]);
+      } finally {
+        await survivor.onModuleDestroy();
         await pending.stop();
       }
     });

@@ -13,8 +13,9 @@
  * pending request no instance here holds and still unanswered two retry waits after its first ask
  * (its instance crashed, a replica's survivor takes it over) is taken over the same way: asking a
  * request another live instance holds too costs a second ask, never a second certificate. The devices not
- * asked yet are held in memory only: a command cut short by a restart is finished by retrying it
- * (same commandId, hence the same requestIds; the requests answered already are not asked again).
+ * asked yet are in the log too (CsrRequestsQueued, recorded by CertifyDevices before it answers): an
+ * instance that starts asks every one the view lists as queued, and a survivor the ones queued two
+ * retry waits ago that no instance here holds, so a crash loses none of a command's devices.
  */
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { CsrRequestMessage } from '@tunnelkey/contracts';
@@ -168,18 +169,28 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Takes over the requests the log lists as pending (at start, after a restart): each is asked
-   * again when the window has room, or given up at the next sweep if it expired meanwhile.
+   * Takes over the requests the log lists as pending or queued (at start, after a restart): each is
+   * asked (again) when the window has room, or a pending one given up at the next sweep if it
+   * expired meanwhile.
    */
   resume(): number {
-    return this.#takeOver(() => true);
+    return this.#takeOver(
+      () => true,
+      () => true,
+    );
   }
 
-  /** Pending requests this window does not hold and `select` picks, asked again with their recorded expiry. */
-  #takeOver(select: (pending: { expiresAt: string }) => boolean): number {
+  /**
+   * Pending requests this window does not hold and `selectPending` picks, asked again with their
+   * recorded expiry; queued ones it does not hold and `selectQueued` picks, asked as new.
+   */
+  #takeOver(
+    selectPending: (pending: { expiresAt: string }) => boolean,
+    selectQueued: (queued: { queuedAt: string }) => boolean,
+  ): number {
     const resumed = this.pending
       .pending()
-      .filter((p) => !this.#window.get(p.requestId) && select(p))
+      .filter((p) => !this.#window.tracks(p.requestId) && selectPending(p))
       .map(({ deviceId, requestId, keyId, correlationId, expiresAt }) => ({
         deviceId,
         requestId,
@@ -187,11 +198,18 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
         correlationId,
         expiresAt: Date.parse(expiresAt),
       }));
-    if (resumed.length > 0) {
-      this.logger.info({ event: 'ca.csr_requests_resumed', requests: resumed.length }, 'pending CSR requests resumed');
-      this.#enqueue(resumed);
+    const queued = this.pending
+      .queued()
+      .filter((q) => !this.#window.tracks(q.requestId) && selectQueued(q))
+      .map(({ deviceId, requestId, keyId, correlationId }) => ({ deviceId, requestId, keyId, correlationId }));
+    if (resumed.length + queued.length > 0) {
+      this.logger.info(
+        { event: 'ca.csr_requests_resumed', requests: resumed.length, queued: queued.length },
+        'pending and queued CSR requests resumed',
+      );
+      this.#enqueue([...resumed, ...queued]);
     }
-    return resumed.length;
+    return resumed.length + queued.length;
   }
 
   /** Asks again the devices due, gives up the requests expired; one sweep at a time. */
@@ -312,12 +330,17 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
     // too, a retry wait after their expiry, so the instance that asked them records its own.
     const orphans = this.pending
       .pending()
-      .filter((p) => !this.#window.get(p.requestId) && Date.parse(p.expiresAt) + this.#retryMs <= now);
-    // Pending, held by no one here, unanswered two retry waits after its first ask: taken over.
-    this.#takeOver(({ expiresAt }) => {
-      const firstAsk = Date.parse(expiresAt) - this.#expiryMs;
-      return firstAsk + 2 * this.#retryMs <= now && now < Date.parse(expiresAt);
-    });
+      .filter((p) => !this.#window.tracks(p.requestId) && Date.parse(p.expiresAt) + this.#retryMs <= now);
+    // Pending, held by no one here, unanswered two retry waits after its first ask: taken over. So
+    // is a request queued two retry waits ago and asked by no one yet (the instance that queued it
+    // crashed before asking; a live one asking it too costs a second ask, never a certificate).
+    this.#takeOver(
+      ({ expiresAt }) => {
+        const firstAsk = Date.parse(expiresAt) - this.#expiryMs;
+        return firstAsk + 2 * this.#retryMs <= now && now < Date.parse(expiresAt);
+      },
+      ({ queuedAt }) => Date.parse(queuedAt) + 2 * this.#retryMs <= now,
+    );
     const asked = await Promise.all(due.map((entry) => this.#window.run(() => this.#askNow(entry))));
     const reasked = asked.filter(Boolean).length;
     const given = await Promise.all([

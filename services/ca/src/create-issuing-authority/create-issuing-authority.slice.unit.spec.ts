@@ -74,7 +74,15 @@ describe('create-issuing-authority slice (in-memory store)', () => {
   it('refuses certification of a batch whose owner has no issuing CA, and creates none', async () => {
     ca = await caSlice({ owners: [] });
     await ca.device('b');
-    const certify = new CertifyDevicesHandler(ca.eligibility, ca.authority, ca.crls, ca.csrRequests(), silent);
+    const certify = new CertifyDevicesHandler(
+      ca.eligibility,
+      ca.authority,
+      ca.crls,
+      ca.csrRequests(),
+      ca.store,
+      ca.clock,
+      silent,
+    );
     await expect(certify.handle({ commandId: 'cert-1', scope: { kind: 'batch', batchId: 'b' } })).rejects.toMatchObject(
       {
         reason: 'no-issuing-authority',

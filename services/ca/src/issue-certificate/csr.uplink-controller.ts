@@ -7,6 +7,7 @@
  * the append may have landed, and then the request reads answered (CertifyDevices asks no more),
  * so giving up would leave the device without the certificate the log holds for it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
@@ -56,7 +57,6 @@ const decoder = new TextDecoder();
 
 /** Waits before issuing a CSR again while the log is out of reach; then it fails (logged as ca.csr_failed). */
 const storeRetryBackoffMs = [250, 1_000, 4_000, 10_000];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 @Injectable()
 export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDestroy {
@@ -64,6 +64,8 @@ export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDest
   readonly #limiter: ConcurrencyLimiter;
   #subscription: Subscription | undefined;
   #loop: Promise<void> | undefined;
+  /** Aborted at shutdown: a CSR waiting to be issued again gives up (its device asks again; the stop does not wait 15 s). */
+  readonly #stopping = new AbortController();
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -117,6 +119,7 @@ export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDest
 
   /** Stops taking CSRs and waits for those in flight. */
   async onModuleDestroy(): Promise<void> {
+    this.#stopping.abort();
     if (this.#subscription) await this.#subscription.drain().catch(() => undefined);
     await this.#loop;
     await this.#limiter.idle();
@@ -154,13 +157,14 @@ export class CsrUplinkController implements OnApplicationBootstrap, OnModuleDest
       try {
         return await this.handler.issue(request);
       } catch (error) {
-        if (!isStoreUnavailable(error) || attempt >= storeRetryBackoffMs.length) throw error;
+        if (!isStoreUnavailable(error) || attempt >= storeRetryBackoffMs.length || this.#stopping.signal.aborted)
+          throw error;
         const { deviceId, requestId } = request;
         this.logger.warn(
           { event: 'ca.csr_retried', deviceId, requestId, attempt: attempt + 1, error: describeError(error) },
           'the log is out of reach; issuing the CSR again',
         );
-        await sleep(storeRetryBackoffMs[attempt]!);
+        await sleep(storeRetryBackoffMs[attempt]!, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
       }
     }
   }

@@ -6,6 +6,11 @@
  * whole `ca` stream, so a request is always folded before its answer (it is recorded before it is
  * sent). CertifyDevices' window listens to it (`onSettled`) to free a slot, and a restarted
  * instance resumes what it lists.
+ *
+ * It also lists the requests queued and not asked yet: a CertifyDevices' devices
+ * (CsrRequestsQueued, recorded before the command is answered) until their CsrRequested, an answer,
+ * or the device's CertificationRevoked. An instance that starts asks them, and a survivor asks
+ * those queued long ago, so a crash loses none of a command's devices.
  */
 import {
   CertificateIssued,
@@ -13,12 +18,14 @@ import {
   CertificationRevoked,
   CsrRequestExpired,
   CsrRequested,
+  CsrRequestsQueued,
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
 import { LiveView, type EventStore } from '@tunnelkey/eventstore';
 import { InMemoryView } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
+import { certificationRequestId } from '../certify-devices/certification.decider.js';
 
 export interface PendingCsrRequest {
   deviceId: string;
@@ -29,8 +36,21 @@ export interface PendingCsrRequest {
   correlationId: string;
 }
 
-/** By requestId, in log order (a Map keeps insertion order). */
-export type PendingCsrRequestsState = Map<string, PendingCsrRequest>;
+/** A request a CertifyDevices queued and no instance has recorded as asked yet. */
+export interface QueuedCsrRequest {
+  deviceId: string;
+  requestId: string;
+  keyId: string;
+  correlationId: string;
+  /** When the command was accepted. */
+  queuedAt: string;
+}
+
+/** Both by requestId, in log order (a Map keeps insertion order). */
+export interface PendingCsrRequestsState {
+  pending: Map<string, PendingCsrRequest>;
+  queued: Map<string, QueuedCsrRequest>;
+}
 
 export type SettledListener = (requestId: string, how: 'answered' | 'expired' | 'revoked') => void;
 
@@ -47,7 +67,8 @@ export class PendingCsrRequestsView extends InMemoryView<PendingCsrRequestsState
   static async start(store: EventStore, logger: Logger): Promise<PendingCsrRequestsView> {
     const listeners = new Set<SettledListener>();
     const settle = (state: PendingCsrRequestsState, requestId: string, how: Parameters<SettledListener>[1]) => {
-      if (!state.delete(requestId)) return;
+      state.queued.delete(requestId);
+      if (!state.pending.delete(requestId)) return;
       for (const listener of listeners) listener(requestId, how);
     };
     const view = await LiveView.start<PendingCsrRequestsState>(
@@ -57,8 +78,8 @@ export class PendingCsrRequestsView extends InMemoryView<PendingCsrRequestsState
         sources: [{ context: 'ca' }],
         // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
         // when the state or evolve changes.
-        checkpoint: { owner: 'ca', version: 1 },
-        initialState: () => new Map(),
+        checkpoint: { owner: 'ca', version: 2 },
+        initialState: () => ({ pending: new Map(), queued: new Map() }),
         evolve(state, { event }) {
           foldPending(state, event, settle);
           return state;
@@ -71,15 +92,20 @@ export class PendingCsrRequestsView extends InMemoryView<PendingCsrRequestsState
 
   /** Every pending request, oldest first. */
   pending(): PendingCsrRequest[] {
-    return [...this.state.values()];
+    return [...this.state.pending.values()];
+  }
+
+  /** Every request queued and not asked yet, oldest first. */
+  queued(): QueuedCsrRequest[] {
+    return [...this.state.queued.values()];
   }
 
   get size(): number {
-    return this.state.size;
+    return this.state.pending.size;
   }
 
   isPending(requestId: string): boolean {
-    return this.state.has(requestId);
+    return this.state.pending.has(requestId);
   }
 
   /** Called once per request leaving the pending set; returns the unsubscribe. */
@@ -101,9 +127,25 @@ export function foldPending(
   settle: (state: PendingCsrRequestsState, requestId: string, how: Parameters<SettledListener>[1]) => void,
 ): void {
   switch (event.type) {
+    case CsrRequestsQueued.type: {
+      const { commandId, keyId, deviceIds } = event.data as Data<typeof CsrRequestsQueued>;
+      for (const deviceId of deviceIds) {
+        const requestId = certificationRequestId(commandId, deviceId);
+        if (state.pending.has(requestId)) continue;
+        state.queued.set(requestId, {
+          deviceId,
+          requestId,
+          keyId,
+          correlationId: event.correlationId,
+          queuedAt: event.occurredAt,
+        });
+      }
+      break;
+    }
     case CsrRequested.type: {
       const { deviceId, requestId, keyId, expiresAt } = event.data as Data<typeof CsrRequested>;
-      state.set(requestId, { deviceId, requestId, keyId, expiresAt, correlationId: event.correlationId });
+      state.queued.delete(requestId);
+      state.pending.set(requestId, { deviceId, requestId, keyId, expiresAt, correlationId: event.correlationId });
       break;
     }
     case CertificateIssued.type:
@@ -115,7 +157,9 @@ export function foldPending(
       break;
     case CertificationRevoked.type: {
       const { deviceId } = event.data as Data<typeof CertificationRevoked>;
-      for (const pending of [...state.values()])
+      for (const queued of [...state.queued.values()])
+        if (queued.deviceId === deviceId) state.queued.delete(queued.requestId);
+      for (const pending of [...state.pending.values()])
         if (pending.deviceId === deviceId) settle(state, pending.requestId, 'revoked');
       break;
     }

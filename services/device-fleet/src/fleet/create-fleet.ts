@@ -68,7 +68,16 @@ export interface FleetOptions {
   maxQueued?: number;
   onProgress?: (progress: { phase: 'manufacturing'; done: number; total: number }) => void;
   clock?: () => Date;
+  /**
+   * A device with a CSR still unanswered this long after it sent it sends it again (same
+   * requestId), the wait doubling up to 8x (ms; default 30,000): a certificate lost on its way
+   * (a bus restart) is delivered again.
+   */
+  csrResendMs?: number;
 }
+
+/** How often the fleet looks for CSRs to send again. */
+const csrResendSweepMs = 1_000;
 
 export interface AnnounceSummary {
   announced: number;
@@ -167,8 +176,13 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   let mqtt: MqttFleet | undefined;
   const observer = (deviceId: string, observation: Parameters<FleetCounters['observe']>[0]) => {
     counters.observe(observation);
-    // Once connecting is on, a device that has just been onboarded connects without being asked.
-    if (mqtt && observation.type === 'accepted' && observation.kind === 'connection-parameters') {
+    // Once connecting is on, a device that has just been onboarded connects without being asked; so
+    // does one whose certificate came after its connection parameters (a certificate sent again).
+    if (
+      mqtt &&
+      observation.type === 'accepted' &&
+      (observation.kind === 'connection-parameters' || observation.kind === 'certificate')
+    ) {
       const device = byId.get(deviceId);
       if (device) mqtt.ensure(device);
     }
@@ -253,6 +267,19 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     await closing?.close();
   };
 
+  const csrResendMs = options.csrResendMs ?? 30_000;
+  if (!Number.isFinite(csrResendMs) || csrResendMs <= 0)
+    throw new InvalidFleetOptionError('csrResendMs must be a positive number', { csrResendMs });
+  const csrResend = nats
+    ? setInterval(() => {
+        const now = Date.now();
+        for (const device of byId.values())
+          if (device.hasOverdueCsr(csrResendMs, options.clock?.().getTime() ?? now))
+            limiter.tryRun(() => device.resendOverdueCsrs(csrResendMs))?.catch(() => undefined);
+      }, csrResendSweepMs)
+    : undefined;
+  csrResend?.unref();
+
   let subscription: Subscription | undefined;
   if (nats) {
     subscription = nats.subscribe(fleetInboxFilter(namespace), {
@@ -314,6 +341,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     disconnect,
     heartbeats: fleetHeartbeats,
     async stop() {
+      clearInterval(csrResend);
       fleetHeartbeats.stop();
       await disconnect();
       if (subscription) {

@@ -116,6 +116,8 @@ export type DeviceState =
 export type ReceiveOutcome = 'handled' | 'refused' | 'offline' | 'key-failure';
 
 const maxPendingCsrs = 8;
+/** A pending CSR is sent again at most every `resendAfterMs` x 2^this (the wait doubling up to 8x). */
+const maxCsrResendDoublings = 3;
 const encoder = new TextEncoder();
 const progress = { announced: 1, identityProven: 2 } as const;
 type Uplink = DeviceMessageDefinition & { kind: string };
@@ -134,6 +136,8 @@ export class SimulatedDevice {
   readonly firmware: FirmwareUpdater;
   conditions: Partial<OperatingConditions>;
   online = true;
+  /** When each pending CSR was last sent and how often (memory: after a device restart, counted from its first sweep). */
+  readonly #csrSends = new Map<string, { sentAt: number; sends: number }>();
   readonly #silicon: PufDevice;
   readonly #options: SimulatedDeviceOptions;
   readonly #clock: () => Date;
@@ -486,6 +490,7 @@ export class SimulatedDevice {
         if (!verdict.accepted) return this.#refuse(envelope.kind, verdict.reason);
         this.flash.certificates[verdict.keyId] = verdict.certificate;
         delete this.flash.pendingCsrs[body.requestId];
+        this.#csrSends.delete(body.requestId);
         this.#observe({ type: 'accepted', kind: envelope.kind });
         return 'handled';
       }
@@ -531,6 +536,48 @@ export class SimulatedDevice {
             };
       this.#rememberPendingCsr(requestId, { keyId, publicKey });
       await this.#send(CsrMessage, { requestId, keyId, csr: base64(csr.der), keyAttestation }, enrolment.privateKey);
+      const sends = (this.#csrSends.get(requestId)?.sends ?? 0) + 1;
+      this.#csrSends.set(requestId, { sentAt: this.#clock().getTime(), sends });
+    });
+  }
+
+  /** True when a pending CSR is due to be sent again (cheap: no key, no queue). */
+  hasOverdueCsr(resendAfterMs: number, now = this.#clock().getTime()): boolean {
+    for (const requestId of Object.keys(this.flash.pendingCsrs)) {
+      const sent = this.#csrSends.get(requestId);
+      if (!sent || now >= sent.sentAt + resendAfterMs * 2 ** Math.min(sent.sends - 1, maxCsrResendDoublings))
+        return true;
+    }
+    return false;
+  }
+
+  /**
+   * Sends again each pending CSR whose certificate has not arrived `resendAfterMs` after its last
+   * send (then 2x, 4x, 8x), same requestId: the certificate comes back as one message, and one lost
+   * on the way (the bus restarting as it left the CA) would leave the device certified in the log
+   * and without its certificate, for good. The CA answers a requestId it issued with the certificate
+   * it recorded, so a resend never makes a second one. A CSR found pending with no send on record
+   * (flash from before a restart) is counted as sent now. Returns how many were sent again.
+   */
+  resendOverdueCsrs(resendAfterMs: number): Promise<number> {
+    return this.#serialised(async () => {
+      if (!this.online) return 0;
+      const now = this.#clock().getTime();
+      for (const requestId of this.#csrSends.keys())
+        if (!this.flash.pendingCsrs[requestId]) this.#csrSends.delete(requestId);
+      let resent = 0;
+      for (const [requestId, pending] of Object.entries(this.flash.pendingCsrs)) {
+        const sent = this.#csrSends.get(requestId);
+        if (!sent) {
+          this.#csrSends.set(requestId, { sentAt: now, sends: 1 });
+          continue;
+        }
+        if (now < sent.sentAt + resendAfterMs * 2 ** Math.min(sent.sends - 1, maxCsrResendDoublings)) continue;
+        if (!isDeviceKeyId(pending.keyId)) continue;
+        await this.#sendCsr(requestId, pending.keyId);
+        resent++;
+      }
+      return resent;
     });
   }
 

@@ -294,6 +294,41 @@ describe('simulated device firmware', () => {
       expect(device.state).toBe('certified');
     });
 
+    it('sends a CSR again, same requestId, while its certificate does not come (waits doubling), and stops once it came', async () => {
+      let now = Date.now();
+      device = await make({ clock: () => new Date(now) });
+      const ca = await testCa();
+      const body = await csrRequest('tls-0', 'rq-lost');
+      const csrs = () => transport.sent.filter((s) => s.subject.endsWith('.csr'));
+      expect(csrs()).toHaveLength(1);
+      now += 29_999;
+      expect(device.hasOverdueCsr(30_000)).toBe(false);
+      expect(await device.resendOverdueCsrs(30_000)).toBe(0);
+      now += 1;
+      expect(device.hasOverdueCsr(30_000)).toBe(true);
+      expect(await device.resendOverdueCsrs(30_000)).toBe(1);
+      const again = await platform.verifyUplink(csrs()[1]!.subject, csrs()[1]!.data, device.enrolmentPublicKey);
+      expect((again.body as Csr).requestId).toBe('rq-lost');
+      // The second wait is twice as long.
+      now += 59_999;
+      expect(await device.resendOverdueCsrs(30_000)).toBe(0);
+      now += 1;
+      expect(await device.resendOverdueCsrs(30_000)).toBe(1);
+      const csr = await parseAndVerifyCsr(Buffer.from(body.csr, 'base64'));
+      const issued = await ca.issue(device.deviceId, csr.spki);
+      const d = await platform.downlink(CertificateMessage, device.deviceId, {
+        requestId: 'rq-lost',
+        serialNumber: issued.serialHex,
+        certificatePem: issued.pem,
+        chainPem: [ca.issuing.pem, ca.root.pem],
+      });
+      expect(await device.receive(d.subject, d.data)).toBe('handled');
+      now += 3_600_000;
+      expect(device.hasOverdueCsr(30_000)).toBe(false);
+      expect(await device.resendOverdueCsrs(30_000)).toBe(0);
+      expect(csrs()).toHaveLength(3);
+    });
+
     it('refuses a certificate whose chain does not verify', async () => {
       const [ca, otherCa] = [await testCa(), await testCa()];
       const body = await csrRequest('tls-0');

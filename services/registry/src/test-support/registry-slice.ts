@@ -19,6 +19,7 @@ import { RegistryStreams } from '../shared/registry-streams.js';
 import { BatchSummaryView } from '../views/batch-summary.view.js';
 import { DeviceByIdView } from '../views/device-by-id.view.js';
 import { EnrolmentKeyRequestsView } from '../views/enrolment-key-requests.view.js';
+import { QueuedChallengesView } from '../views/queued-challenges.view.js';
 
 /** An event as a test writes it: the handler's envelope fields are filled in by `given`. */
 export interface GivenEvent {
@@ -53,7 +54,8 @@ export async function registrySlice(options: { store?: InMemoryEventStore; env?:
   const devices = new DeviceByIdView(store, streams, readiness, logger);
   const batches = new BatchSummaryView(store, streams, readiness, logger, devices);
   const requests = new EnrolmentKeyRequestsView(store, streams, readiness, logger);
-  const views = [devices, batches, requests];
+  const queuedChallenges = new QueuedChallengesView(store, streams, readiness, logger);
+  const views = [devices, batches, requests, queuedChallenges];
   await Promise.all(views.map((view) => view.onModuleInit()));
   let givenCount = 0;
   let writtenFrom = 1;
@@ -80,6 +82,7 @@ export async function registrySlice(options: { store?: InMemoryEventStore; env?:
     devices,
     batches,
     requests,
+    queuedChallenges,
     deviceStates: new DeviceStateCache(devices),
     admission: new BatchAdmission(store, devices, logger),
     announced: new AnnouncedDevices(config),

@@ -20,8 +20,11 @@
  * finds no challenge. Two instances starting at once derive the same command: one records it, the
  * other finds another nonce digest and leaves it. A running instance does the same, at its sweep, for
  * a pending challenge it does not hold that is still unanswered two retry waits after it was issued
- * (its instance crashed: a replica's survivor takes it over). The devices not challenged yet are held
- * in memory only: a command cut short by a restart is finished by retrying it (same commandId).
+ * (its instance crashed: a replica's survivor takes it over). The devices not challenged yet are in
+ * the log too (IdentityChallengesQueued, recorded by VerifyIdentity before it answers): one still
+ * owed its challenge (enrolled, no challenge pending, none answered or given up since the command)
+ * is challenged by an instance that starts, or by a survivor once the command is two retry waits
+ * old, under the command's own derived id, so a crash loses none of a command's devices.
  */
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -29,6 +32,7 @@ import { OutstandingWindow, PeriodicTask, type Outstanding } from '@tunnelkey/co
 import { IdentityChallengeMessage } from '@tunnelkey/contracts';
 import {
   derivedCommandId,
+  derivedMetadata,
   describeError,
   handleCommand,
   isCommandRejected,
@@ -46,7 +50,9 @@ import { DeviceStateCache } from '../shared/device-state-cache.js';
 import { RegistryMetrics } from '../shared/registry-metrics.js';
 import { deviceStream } from '../shared/registry-streams.js';
 import { DOWNLINKS, REGISTRY_CLOCK, REGISTRY_CONFIG, REGISTRY_LOGGER } from '../tokens.js';
+import { isEnrolled } from '../deciders/device-state.js';
 import { DeviceByIdView, type PendingChallengeRef } from '../views/device-by-id.view.js';
+import { QueuedChallengesView, type QueuedVerification } from '../views/queued-challenges.view.js';
 import { ChallengeNonces, type Challenge } from './challenge-nonces.js';
 import { UnansweredChallengesJob } from './unanswered-challenges.job.js';
 
@@ -78,6 +84,8 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
   readonly #retryMs: number;
   readonly #stopListening: () => void;
   readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+  /** Commands none of whose queued devices is owed a challenge any more (it stays so). */
+  readonly #settledCommands = new Set<string>();
   #watch: ConnectionWatch | undefined;
   #started = false;
   #stopped = false;
@@ -85,6 +93,7 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly devices: DeviceByIdView,
+    private readonly queuedChallenges: QueuedChallengesView,
     private readonly deviceStates: DeviceStateCache,
     private readonly unanswered: UnansweredChallengesJob,
     @Inject(DOWNLINKS) private readonly downlinks: Downlinks,
@@ -175,13 +184,64 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
    * restart): each is re-issued with a fresh nonce when the window has room. Expired ones are left
    * to the unanswered-challenges sweep.
    */
-  resume(select: (pending: PendingChallengeRef) => boolean = () => true): number {
+  resume(
+    select: (pending: PendingChallengeRef) => boolean = () => true,
+    selectQueued: (queued: QueuedVerification) => boolean = () => true,
+  ): number {
+    return this.#resumePending(select) + this.#resumeQueued(selectQueued);
+  }
+
+  /**
+   * Challenges the devices queued by the commands `select` picks that are still owed one and that
+   * this window does not hold: each under the command's own derived id (what its first instance
+   * would have used), so a challenge recorded meanwhile is found, not issued twice.
+   */
+  #resumeQueued(select: (queued: QueuedVerification) => boolean): number {
+    const asks: ChallengeAsk[] = [];
+    const now = this.clock().toISOString();
+    for (const command of this.queuedChallenges.commands()) {
+      if (this.#settledCommands.has(command.commandId) || !select(command)) continue;
+      const base: CommandMetadata = {
+        commandId: command.commandId,
+        correlationId: command.correlationId,
+        now,
+        actor: command.actor ?? { kind: 'service', id: 'registry' },
+      };
+      let owed = 0;
+      for (const deviceId of command.deviceIds) {
+        if (!this.#owed(deviceId, Date.parse(command.queuedAt))) continue;
+        owed++;
+        const metadata = derivedMetadata(base, deviceId);
+        if (this.#window.tracks(this.#nonces.challengeFor(metadata.commandId, deviceId).challengeId)) continue;
+        asks.push({ deviceId, metadata });
+      }
+      if (owed === 0) this.#settledCommands.add(command.commandId);
+    }
+    if (asks.length === 0) return 0;
+    this.challenge(asks);
+    this.logger.info(
+      { event: 'registry.identity_challenges_resumed', queued: asks.length },
+      'queued identity challenges taken up',
+    );
+    return asks.length;
+  }
+
+  /** Enrolled, no challenge pending, and none answered or given up since `since`: the command's challenge is owed. */
+  #owed(deviceId: string, since: number): boolean {
+    const state = this.devices.deviceState(deviceId);
+    if (!state || !isEnrolled(state) || state.challenge) return false;
+    if (state.verifiedAt && Date.parse(state.verifiedAt) >= since) return false;
+    if (state.lastFailure && Date.parse(state.lastFailure.at) >= since) return false;
+    return true;
+  }
+
+  #resumePending(select: (pending: PendingChallengeRef) => boolean): number {
     const now = this.clock();
     const resumed = this.devices
       .pendingChallenges()
       .filter(
         (pending) =>
-          !this.#window.get(pending.challengeId) && Date.parse(pending.expiresAt) > now.getTime() && select(pending),
+          !this.#window.tracks(pending.challengeId) && Date.parse(pending.expiresAt) > now.getTime() && select(pending),
       );
     if (resumed.length === 0) return 0;
     this.#window.add(
@@ -310,10 +370,15 @@ export class IdentityChallengesJob implements OnApplicationBootstrap, OnModuleDe
     // gone (a replica crashed), so it is re-issued here. A re-issued challenge is issued anew, so two
     // live replicas do not take each other's over more than once per two retry waits.
     const now = this.clock().getTime();
-    this.resume(({ issuedAt, expiresAt }) => {
-      const issued = issuedAt ? Date.parse(issuedAt) : Date.parse(expiresAt) - this.#ttlMs;
-      return issued + 2 * this.#retryMs <= now;
-    });
+    this.resume(
+      ({ issuedAt, expiresAt }) => {
+        const issued = issuedAt ? Date.parse(issuedAt) : Date.parse(expiresAt) - this.#ttlMs;
+        return issued + 2 * this.#retryMs <= now;
+      },
+      // Queued two retry waits ago and still owed: the instance that queued it is gone (or slow;
+      // a challenge it records first is found, not issued twice).
+      ({ queuedAt }) => Date.parse(queuedAt) + 2 * this.#retryMs <= now,
+    );
     const { expired, due } = this.#window.due();
     const sent = await Promise.all(due.map((entry) => this.#window.run(() => this.#challengeNow(entry))));
     const resent = sent.filter(Boolean).length;

@@ -1,6 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { VerifyIdentity, type ResultOf } from '@tunnelkey/contracts';
-import { derivedMetadata, isCommandRejected, load, metadataOf, type EventStore } from '@tunnelkey/eventstore';
+import { VerifyIdentity, type CommandMetadata, type ResultOf } from '@tunnelkey/contracts';
+import {
+  derivedMetadata,
+  handleCommand,
+  isCommandRejected,
+  load,
+  metadataOf,
+  type EventStore,
+} from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { batchDecider } from '../deciders/batch.decider.js';
@@ -14,6 +21,7 @@ import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
 import { BatchSummaryView } from '../views/batch-summary.view.js';
 import { DeviceByIdView } from '../views/device-by-id.view.js';
 import { IdentityChallengesJob, type ChallengeAsk } from './identity-challenges.job.js';
+import { devicesPerQueuedEvent, verificationDecider, verificationStream } from './verification.decider.js';
 
 type Scope = ReturnType<typeof VerifyIdentity.parse>['scope'];
 
@@ -21,8 +29,9 @@ type Scope = ReturnType<typeof VerifyIdentity.parse>['scope'];
  * VerifyIdentity: picks the devices that can be challenged (enrolled, not revoked) and hands them
  * to the identity-challenges window, which records a challenge per device (nonce digest only) and
  * sends the nonce as it has room, sending it again until answered or expired. Replies once under
- * way with the number of devices to challenge. The answers arrive as identity-response messages
- * (see identity-response.handler).
+ * way with the number of devices to challenge, once they are recorded as queued
+ * (IdentityChallengesQueued: a crash from then on leaves them owed a challenge, not forgotten). The
+ * answers arrive as identity-response messages (see identity-response.handler).
  */
 @Injectable()
 export class VerifyIdentityHandler {
@@ -52,6 +61,11 @@ export class VerifyIdentityHandler {
         throw error;
       }
     }
+    await this.#queue(
+      commandId,
+      metadata,
+      asks.map((ask) => ask.deviceId),
+    );
     this.challenges.challenge(asks);
     this.logger.info(
       {
@@ -64,6 +78,27 @@ export class VerifyIdentityHandler {
       'identity challenges under way',
     );
     return { devices: asks.length };
+  }
+
+  /** Records IdentityChallengesQueued, 1,000 devices per event (a retried command records only what is missing). */
+  async #queue(commandId: string, metadata: CommandMetadata, deviceIds: readonly string[]): Promise<void> {
+    const stream = verificationStream(commandId);
+    for (let part = 0; part * devicesPerQueuedEvent < deviceIds.length; part++) {
+      await handleCommand({
+        store: this.store,
+        decider: verificationDecider,
+        stream,
+        command: {
+          type: 'QueueIdentityChallenges',
+          data: {
+            commandId,
+            deviceIds: deviceIds.slice(part * devicesPerQueuedEvent, (part + 1) * devicesPerQueuedEvent),
+          },
+          metadata: derivedMetadata(metadata, 'queued', String(part)),
+        },
+        logger: this.logger,
+      });
+    }
   }
 
   /** Throws the refusal the decider gives a challenge of this device (unknown, not in a batch, revoked). */

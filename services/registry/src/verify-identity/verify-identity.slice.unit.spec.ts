@@ -24,11 +24,12 @@ const at = (seconds: number) => new Date(sliceNow.getTime() + seconds * 1000);
 /** The registry's verify-identity slice: the command handler, its window, the answers' handler. */
 async function verifySlice(options: { store?: InMemoryEventStore; env?: Record<string, string> } = {}) {
   const slice = await registrySlice(options);
-  const { store, deviceStates, devices, batches, downlinks, metrics, config, clock, logger } = slice;
+  const { store, deviceStates, devices, queuedChallenges, batches, downlinks, metrics, config, clock, logger } = slice;
   const unanswered = new UnansweredChallengesJob(store, devices, deviceStates, config, clock, logger);
   const job = new IdentityChallengesJob(
     store,
     devices,
+    queuedChallenges,
     deviceStates,
     unanswered,
     downlinks,
@@ -82,7 +83,10 @@ async function givenFleet(slice: RegistrySlice, devices: readonly SliceDevice[])
     await slice.given(deviceStream(device.deviceId), [deviceImported(device, 'fridges-2026')]);
 }
 
-const types = async (slice: RegistrySlice) => (await slice.written()).map((e) => [e.aggregateId, e.type]);
+/** What was written on the devices' streams (not the commands' queued devices). */
+const deviceWrites = async (slice: RegistrySlice) =>
+  (await slice.written()).filter((e) => e.type !== 'IdentityChallengesQueued');
+const types = async (slice: RegistrySlice) => (await deviceWrites(slice)).map((e) => [e.aggregateId, e.type]);
 
 describe('VerifyIdentity (slice)', () => {
   let v: VerifySlice;
@@ -99,7 +103,11 @@ describe('VerifyIdentity (slice)', () => {
       v.handler.handle({ commandId: 'c-1', scope: { kind: 'batch', batchId: 'fridges-2026' } }),
     ).resolves.toEqual({ devices: 2 });
     await v.job.idle();
-    const written = await v.slice.written();
+    const all = await v.slice.written();
+    // The devices owed a challenge are recorded first, on the command's own stream.
+    expect(all[0]).toMatchObject({ aggregateId: 'c-1', type: 'IdentityChallengesQueued' });
+    expect([...(all[0]!.data as { deviceIds: string[] }).deviceIds].sort()).toEqual([a.deviceId, b.deviceId].sort());
+    const written = await deviceWrites(v.slice);
     expect(written.map((e) => [e.aggregateId, e.type]).sort()).toEqual(
       [
         [a.deviceId, 'IdentityChallengeIssued'],
@@ -146,7 +154,7 @@ describe('VerifyIdentity (slice)', () => {
       v.handler.handle({ commandId: 'c-6', scope: { kind: 'batch', batchId: 'nope' } }),
     ).rejects.toMatchObject({ reason: 'NOT_FOUND' });
     await v.job.idle();
-    expect((await v.slice.written()).map((e) => e.aggregateId)).toEqual([a.deviceId]);
+    expect((await deviceWrites(v.slice)).map((e) => e.aggregateId)).toEqual([a.deviceId]);
   });
 
   it('a lost challenge is sent again (same challenge) at doubling intervals, then answered once', async () => {
@@ -184,7 +192,7 @@ describe('VerifyIdentity (slice)', () => {
     await v.sweepAt(299);
     expect(await types(v.slice)).toEqual([[a.deviceId, 'IdentityChallengeIssued']]);
     await v.sweepAt(300);
-    const written = await v.slice.written();
+    const written = await deviceWrites(v.slice);
     expect(written.map((e) => e.type)).toEqual(['IdentityChallengeIssued', 'IdentityVerificationFailed']);
     expect(written[1]!.data).toMatchObject({ deviceId: a.deviceId, reason: 'no-response' });
     expect(v.job.outstanding).toBe(0);
@@ -274,6 +282,65 @@ describe('VerifyIdentity window (slice)', () => {
       await survivor.sweepAt(200);
       expect(survivor.challengesTo(a!)).toHaveLength(1);
       expect(survivor.challengesTo(b!)).toHaveLength(0);
+    } finally {
+      await survivor.stop();
+    }
+  });
+
+  it('after a restart the devices queued and never challenged are challenged (recorded before the answer), each once', async () => {
+    v = await verifySlice({ env: { REGISTRY_CHALLENGE_WINDOW: '1' } });
+    const [a, b, c] = fleet;
+    await givenFleet(v.slice, [a!, b!, c!]);
+    await v.handler.handle({
+      commandId: 'c-q',
+      scope: { kind: 'devices', deviceIds: [a!, b!, c!].map((d) => d.deviceId) },
+    });
+    await v.job.idle();
+    expect([v.job.outstanding, v.job.queued]).toEqual([1, 2]); // b and c: in memory, and in the log as queued
+    const store = v.slice.store;
+    await v.stop();
+
+    v = await verifySlice({ store, env: { REGISTRY_CHALLENGE_WINDOW: '3' } });
+    expect(v.job.resume()).toBe(3); // a's pending challenge re-issued; b and c challenged
+    await v.job.idle();
+    for (const device of [a!, b!, c!]) {
+      const sent = v.challengesTo(device);
+      expect(sent).toHaveLength(1);
+      await expect(v.answer(device, sent[0]!)).resolves.toMatchObject({ accepted: true });
+    }
+    const issued = (await deviceWrites(v.slice)).filter((e) => e.type === 'IdentityChallengeIssued');
+    expect(issued.map((e) => e.aggregateId).sort()).toEqual([a!, a!, b!, c!].map((d) => d.deviceId).sort());
+    // Nothing owed any more: another start challenges nobody.
+    expect(v.job.resume()).toBe(0);
+  });
+
+  it('a replica challenges the devices a crashed one queued, two retry waits after the command', async () => {
+    v = await verifySlice({ env: { REGISTRY_CHALLENGE_WINDOW: '1' } });
+    const [a, b, c] = fleet;
+    await givenFleet(v.slice, [a!, b!, c!]);
+    const survivor = await verifySlice({ store: v.slice.store, env: { REGISTRY_CHALLENGE_WINDOW: '3' } });
+    try {
+      await v.handler.handle({
+        commandId: 'c-s',
+        scope: { kind: 'devices', deviceIds: [a!, b!, c!].map((d) => d.deviceId) },
+      });
+      await v.job.idle();
+      await v.stop(); // crashed with b and c never challenged
+      await survivor.slice.settled();
+      await survivor.sweepAt(59);
+      expect([a!, b!, c!].map((d) => survivor.challengesTo(d).length)).toEqual([0, 0, 0]);
+      await survivor.sweepAt(60);
+      expect([a!, b!, c!].map((d) => survivor.challengesTo(d).length)).toEqual([1, 1, 1]);
+      for (const device of [b!, c!])
+        await expect(survivor.answer(device, survivor.challengesTo(device)[0]!)).resolves.toMatchObject({
+          accepted: true,
+        });
+      // Answered devices are not challenged again at later sweeps.
+      await survivor.sweepAt(61);
+      await survivor.sweepAt(200);
+      expect([b!, c!].map((d) => survivor.challengesTo(d).length)).toEqual([1, 1]);
+      const issued = (await deviceWrites(survivor.slice)).filter((e) => e.type === 'IdentityChallengeIssued');
+      expect(issued.filter((e) => e.aggregateId === b!.deviceId)).toHaveLength(1);
     } finally {
       await survivor.stop();
     }
