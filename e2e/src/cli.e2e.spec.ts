@@ -17,7 +17,12 @@ import { runCli, startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import { appendGeneratedFleet, generatedEvent, type GeneratedFleet } from './support/generated-fleet.js';
+import {
+  appendGeneratedFleet,
+  generatedEvent,
+  generatedOwnerId,
+  type GeneratedFleet,
+} from './support/generated-fleet.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -97,7 +102,7 @@ describe('tunnelkey CLI against a running gateway', () => {
     const issued = await fetch(`${gateway.url}/api/tokens`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'cli-viewer', role: 'viewer' }),
+      body: JSON.stringify({ name: 'cli-viewer', role: 'viewer', ownerId: generatedOwnerId }),
     });
     viewerToken = ((await issued.json()) as { token: string }).token;
   }, 120_000);

@@ -117,7 +117,7 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     const viewer = await fetch(`${gateway.url}/api/tokens`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'victor', role: 'viewer' }),
+      body: JSON.stringify({ name: 'victor', role: 'viewer', ownerId }),
     });
     viewerToken = ((await viewer.json()) as { token: string }).token;
 
@@ -183,6 +183,9 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     const policy = page.getByRole('form', { name: 'New policy' });
     await page.locator('summary', { hasText: 'New policy' }).click();
     await policy.getByLabel('Name', { exact: true }).fill(policyName);
+    // The platform admin defines it for the owner whose batches use it (the form offers its own owner).
+    expect(await policy.getByLabel('Owner').inputValue()).toBe('default');
+    await policy.getByLabel('Owner').fill(ownerId);
     policyId = await policy.getByLabel('Policy id').inputValue();
     await policy.getByLabel('Targets registered later (ids)').fill(targetId);
     await policy.getByLabel('Topic', { exact: true }).first().fill('fridges/{deviceId}/telemetry');
@@ -230,6 +233,7 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     await page.locator('summary', { hasText: 'Register a target' }).click();
     await target.getByLabel('Kind').selectOption('mosquitto');
     await target.getByLabel('Name', { exact: true }).fill(targetName);
+    await target.getByLabel('Owner').fill(ownerId);
     await target.getByLabel('Target id').fill(targetId);
     await target.getByLabel('Host', { exact: true }).fill('127.0.0.1');
     await target.getByLabel('TLS port').fill(String(broker.tlsPort));

@@ -133,8 +133,12 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
       platformPublicKey: platformKey.publicKeySpki,
     });
     // Role tokens every test uses, issued here so that the tests can run in any order.
-    const operator = await call('POST', '/api/tokens', adminToken, { name: 'olivia', role: 'operator' });
-    const viewer = await call('POST', '/api/tokens', adminToken, { name: 'victor', role: 'viewer' });
+    const operator = await call('POST', '/api/tokens', adminToken, {
+      name: 'olivia',
+      role: 'operator',
+      ownerId: 'acme',
+    });
+    const viewer = await call('POST', '/api/tokens', adminToken, { name: 'victor', role: 'viewer', ownerId: 'acme' });
     issued.push(operator, viewer);
     operatorToken = operator.body.token;
     viewerToken = viewer.body.token;
@@ -184,6 +188,7 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
     const policy = {
       policyId: `policy-${batchId}`,
       name: 'Fridges',
+      ownerId: 'acme',
       targetIds: [],
       topicRights: [{ topic: 'devices/{deviceId}/#', access: 'publish-subscribe' }],
       certificateLifetimeDays: 365,

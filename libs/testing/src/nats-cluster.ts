@@ -43,7 +43,7 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Starts the three nodes and resolves once JetStream answers on each (a meta leader elected). */
+/** Starts the three nodes and resolves once JetStream answers on each and an R3 stream can be placed. */
 export async function startNatsCluster(
   options: { binary?: string; name?: string; startTimeoutMs?: number } = {},
 ): Promise<NatsCluster> {
@@ -103,6 +103,22 @@ export async function startNatsCluster(
         { timeoutMs: options.startTimeoutMs ?? 30_000, intervalMs: 250, description: `JetStream on ${node.name}` },
       );
     }
+    // A meta leader is not yet every peer: an R3 stream is refused ("no suitable peers for
+    // placement") until all three have joined the meta group. A probe stream placed on three is.
+    await waitFor(
+      async () => {
+        const nc = await connectNats({ servers: nodes.map((n) => n.url), maxReconnectAttempts: 0 });
+        try {
+          const jsm = await jetstreamManager(nc);
+          await jsm.streams.add({ name: 'TK_CLUSTER_PROBE', subjects: ['tk.cluster.probe'], num_replicas: 3 });
+          await jsm.streams.delete('TK_CLUSTER_PROBE');
+          return true;
+        } finally {
+          await nc.close();
+        }
+      },
+      { timeoutMs: options.startTimeoutMs ?? 30_000, intervalMs: 250, description: 'three peers for an R3 stream' },
+    );
   } catch (error) {
     await stop();
     throw error;

@@ -81,6 +81,24 @@ export function may(method, path) {
 }
 
 /**
+ * The owner a create form records its thing for: the signed-in token's owner; editable only by a
+ * platform admin (a token for every owner), since another owner's create answers 404 otherwise.
+ * @returns {HTMLInputElement}
+ */
+export function ownerInput() {
+  const principal = session.principal;
+  return /** @type {HTMLInputElement} */ (
+    h('input', {
+      name: 'ownerId',
+      required: true,
+      value: principal?.ownerId ?? 'default',
+      readonly: !principal?.allOwners,
+      pattern: '[A-Za-z0-9_\\-]{1,128}',
+    })
+  );
+}
+
+/**
  * A button for a command: disabled, with a tooltip saying why, when the role does not allow it.
  * @param {string} label
  * @param {{ method?: string, path: string, onclick: (event: Event) => unknown, class?: string, title?: string, [key: string]: any }} options

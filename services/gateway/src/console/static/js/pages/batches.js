@@ -14,7 +14,7 @@ import {
 } from '../logic.js';
 import { batchRevocationProgress } from '../revocation-logic.js';
 import { askRevocation, revocationPanel } from '../revocation.js';
-import { busy, commandButton, may, notices } from '../ui.js';
+import { busy, commandButton, may, notices, ownerInput } from '../ui.js';
 import { heldEnrolmentsPanel } from './held-enrolments.js';
 
 const pageSize = 25;
@@ -349,9 +349,7 @@ function createBatchForm(note, created) {
   const policy = /** @type {HTMLSelectElement} */ (
     select({ name: 'policyId', required: true }, [], { any: 'Loading policies…' })
   );
-  const owner = /** @type {HTMLInputElement} */ (
-    h('input', { name: 'ownerId', required: true, value: 'default', pattern: '[A-Za-z0-9_\\-]{1,128}' })
-  );
+  const owner = ownerInput();
   const size = /** @type {HTMLInputElement} */ (
     h('input', { name: 'expectedSize', type: 'number', min: 1, required: true, value: '100' })
   );

@@ -3,7 +3,7 @@
 import { listAll, post, session } from '../api.js';
 import { field, h, replaceChildren, select, shortId } from '../dom.js';
 import { bodyEnum, formatCount, formatTime, humanize, idFromName } from '../logic.js';
-import { busy, may, notices } from '../ui.js';
+import { busy, may, notices, ownerInput } from '../ui.js';
 
 export function catalogPage() {
   const note = notices();
@@ -208,6 +208,7 @@ function newPolicyForm(note) {
   policyId.addEventListener('input', () => {
     idTouched = true;
   });
+  const owner = ownerInput();
   const submit = /** @type {HTMLButtonElement} */ (
     h('button', { type: 'submit', class: 'primary', disabled: !allowed }, 'Create policy')
   );
@@ -243,6 +244,7 @@ function newPolicyForm(note) {
               await post('/api/policies', {
                 policyId: policyId.value,
                 name: name.value,
+                ownerId: owner.value,
                 targetIds,
                 topicRights,
                 certificateLifetimeDays: Number(lifetime.value),
@@ -256,6 +258,7 @@ function newPolicyForm(note) {
       },
       field('Name', name),
       field('Policy id', policyId, 'Generated from the name'),
+      field('Owner', owner, 'The tenant whose batches may use it'),
       field('Certificate lifetime (days)', lifetime),
       targetBox,
       field('Targets registered later (ids)', laterTargets, 'Comma-separated; for a target not registered yet'),
@@ -351,6 +354,7 @@ function newTargetForm(note) {
   targetId.addEventListener('input', () => {
     idTouched = true;
   });
+  const owner = ownerInput();
   const submit = /** @type {HTMLButtonElement} */ (
     h('button', { type: 'submit', class: 'primary', disabled: !allowed }, 'Register target')
   );
@@ -379,6 +383,7 @@ function newTargetForm(note) {
                 targetId: targetId.value,
                 kind: kind.value,
                 name: name.value,
+                ownerId: owner.value,
                 host: host.value.trim(),
                 tlsPort: Number(tlsPort.value),
                 admin,
@@ -393,6 +398,7 @@ function newTargetForm(note) {
       field('Kind', kind),
       field('Name', name),
       field('Target id', targetId, 'Generated from the name'),
+      field('Owner', owner, 'The tenant whose policies may name it'),
       field('Host', host),
       field('TLS port', tlsPort),
       field('Admin user', username, 'For the broker’s management API (dynamic security)'),
