@@ -221,10 +221,13 @@ describe('the platform as OS processes configured by their environment: import t
 });
 
 /*
- * Opt-in (TUNNELKEY_CLUSTER_E2E=1), not in `npm test`: it passed in most runs, but in a fresh-clone CI
- * run at low load the registry's DeviceCertified appends failed with 503 after the CA stream's
- * leader was killed and certification never completed at the registry within 180 s (the devices
- * held their certificates). Until that is understood it would make CI fail at random.
+ * Opt-in (TUNNELKEY_CLUSTER_E2E=1), not in `npm test`. The 503s after the leader's kill are retried
+ * now (appends, live tails), and when every process starts the kill-and-certify part passes; but
+ * a service's start still fails now and then on the freshly formed cluster at a load of 5-12 on two
+ * cores: a JetStream API request times out during the Nest module's set-up (nats.js `TimeoutError`,
+ * no stack beyond its timer) and the process exits, which Kubernetes would restart and this harness
+ * does not. 2026-12-07: 4 of 5 runs passed with the set-up requests at 15 s (the CA's start failed
+ * in the fifth); before, 6 of 9 (the gateway's or CA's start failed).
  */
 const clusterRun = process.env['TUNNELKEY_CLUSTER_E2E'] === '1' ? describe : describe.skip;
 
@@ -248,13 +251,20 @@ clusterRun('the same platform on a 3-node JetStream cluster (streams at R3): a n
       env: { JETSTREAM_REPLICAS: '3' },
       fleet: { devices: devicesInBatch, telemetryIntervalMs: 5_000 },
     });
-    for (const service of platformServices)
-      expect(
-        await eventually(
-          async () => (await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`)).status === 200,
-          90_000,
-        ),
-      ).toBe(true);
+    for (const service of platformServices) {
+      const ready = await eventually(
+        async () => (await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`)).status === 200,
+        90_000,
+      );
+      if (!ready) {
+        const answer = await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`).then(
+          async (r) => `${r.status} ${await r.text()}`,
+          (error: unknown) => String(error),
+        );
+        console.log(`${service} not ready: ${answer}\n${platform.processes.get(service)?.lines.slice(-15).join('\n')}`);
+      }
+      expect({ service, ready }).toEqual({ service, ready: true });
+    }
     expect(await eventually(() => existsSync(join(platform.dir, 'identities.csv')), 60_000)).toBe(true);
   }, 300_000);
 

@@ -1,8 +1,6 @@
 import {
   AckPolicy,
   DeliverPolicy,
-  jetstream,
-  jetstreamManager,
   type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamClient,
@@ -54,6 +52,7 @@ import type {
 } from '@tunnelkey/eventstore';
 import { parkAndLog, parksAfterAttempts, poisonEvent } from '@tunnelkey/eventstore/internal';
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
+import { jetStreamForSetup, jetStreamManagerForSetup } from './jetstream-setup.js';
 import { isTransientPublishFailure, PublishPipeline, type PubAck } from './publish-pipeline.js';
 import { KvSnapshotStore } from './kv-snapshot-store.js';
 import { KvViewCheckpointStore } from './kv-view-checkpoint-store.js';
@@ -164,7 +163,7 @@ export class JetStreamEventStore implements EventStore {
     this.parked =
       options.parked ?? new JetStreamParkedEventStore(nc, this.namespace, this.#duplicateWindowMs, this.#replicas);
     // Admin and consumer API calls: generous timeouts, a busy server answers stream creation slowly.
-    this.#js = jetstream(nc, { timeout: 15_000 });
+    this.#js = jetStreamForSetup(nc);
     this.#pipeline = new PublishPipeline(nc, options.publishTimeoutMs ?? 5_000);
     this.#appendRetryMs = Math.min(options.appendRetryMs ?? 30_000, this.#duplicateWindowMs / 2);
   }
@@ -690,7 +689,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   #manager(): Promise<JetStreamManager> {
-    this.#jsm ??= jetstreamManager(this.nc, { timeout: 15_000 });
+    this.#jsm ??= jetStreamManagerForSetup(this.nc);
     return this.#jsm;
   }
 }

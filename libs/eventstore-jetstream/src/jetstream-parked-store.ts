@@ -1,5 +1,6 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { jetStreamManagerForSetup } from './jetstream-setup.js';
 import type { ParkedEvent, ParkedEventStore } from '@tunnelkey/eventstore';
 import { isNotFound, sameStreamConfig } from './stream-config.js';
 
@@ -37,7 +38,7 @@ export class JetStreamParkedEventStore implements ParkedEventStore {
   }
 
   async ensureStream(jsm?: JetStreamManager): Promise<void> {
-    const manager = jsm ?? (await jetstreamManager(this.nc));
+    const manager = jsm ?? (await jetStreamManagerForSetup(this.nc));
     const config = {
       name: this.streamName,
       subjects: [`${this.#subjectPrefix}.>`],
@@ -75,7 +76,7 @@ export class JetStreamParkedEventStore implements ParkedEventStore {
   }
 
   async list(): Promise<ParkedEvent[]> {
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await jetStreamManagerForSetup(this.nc);
     const parked: ParkedEvent[] = [];
     for (let seq = 1; ; ) {
       const msg = await jsm.direct.getMessage(this.streamName, { seq, next_by_subj: `${this.#subjectPrefix}.>` });

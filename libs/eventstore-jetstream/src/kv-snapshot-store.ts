@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
+import { jetStreamForSetup } from './jetstream-setup.js';
 import {
   snapshotKey,
   StoreUnavailableError,
@@ -31,7 +32,10 @@ export class KvSnapshotStore implements SnapshotStore {
 
   /** Opens the bucket, creating it if needed. */
   static async open(nc: NatsConnection, options: KvSnapshotStoreOptions = {}): Promise<KvSnapshotStore> {
-    const kv = await new Kvm(nc).create(KvSnapshotStore.bucketName(options), snapshotBucketConfig(options));
+    const kv = await new Kvm(jetStreamForSetup(nc)).create(
+      KvSnapshotStore.bucketName(options),
+      snapshotBucketConfig(options),
+    );
     return new KvSnapshotStore(kv);
   }
 

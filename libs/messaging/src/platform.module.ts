@@ -25,6 +25,8 @@ import { jetStreamLagSource, MeteredEventStore, StoreMetrics } from './store-met
 
 /** Injection tokens for what every service gets from the platform glue. */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+/** How many servers of a JetStream cluster hold each stream and bucket a service creates (JETSTREAM_REPLICAS). */
+export const JETSTREAM_REPLICAS = Symbol('JETSTREAM_REPLICAS');
 export const SERVICE_NAME = Symbol('SERVICE_NAME');
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
@@ -175,6 +177,7 @@ export class PlatformModule {
     const eventStore = new MeteredEventStore(store, new StoreMetrics(metrics, lag));
     const providers = [
       { provide: NATS_CONNECTION, useValue: options.nats },
+      { provide: JETSTREAM_REPLICAS, useValue: options.streamReplicas ?? 1 },
       { provide: SERVICE_NAME, useValue: options.service },
       { provide: METRICS_REGISTRY, useValue: metrics },
       { provide: READINESS_CHECKS, useValue: new ReadinessRegistry(options.nats) },

@@ -6,7 +6,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DownlinkPublisher, type PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
-import { EVENT_STORE, METRICS_REGISTRY, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
+import { EVENT_STORE, JETSTREAM_REPLICAS, METRICS_REGISTRY, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
 import type { Kek } from '@tunnelkey/pki';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -122,14 +122,17 @@ export class CaModule {
         },
         {
           provide: CA_KEY_STORE,
-          inject: [NATS_CONNECTION],
-          useFactory: (nats: NatsConnection) => options.keyStore ?? KvCaKeyStore.open(nats, config.namespace),
+          inject: [NATS_CONNECTION, JETSTREAM_REPLICAS],
+          useFactory: (nats: NatsConnection, replicas: number) =>
+            options.keyStore ?? KvCaKeyStore.open(nats, config.namespace, { replicas }),
         },
         {
           provide: CRL_STORE,
-          inject: [NATS_CONNECTION],
-          useFactory: async (nats: NatsConnection) =>
-            new LatestCrlCache(options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace))),
+          inject: [NATS_CONNECTION, JETSTREAM_REPLICAS],
+          useFactory: async (nats: NatsConnection, replicas: number) =>
+            new LatestCrlCache(
+              options.crlStore ?? (await ObjectStoreCrlStore.open(nats, config.namespace, { replicas })),
+            ),
         },
         {
           provide: CRL_SNAPSHOTS,

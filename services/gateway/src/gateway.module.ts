@@ -6,6 +6,7 @@ import {
   CommandClient,
   EVENT_STORE,
   METRICS_REGISTRY,
+  JETSTREAM_REPLICAS,
   NATS_CONNECTION,
   READINESS_CHECKS,
   type ReadinessRegistry,
@@ -114,13 +115,13 @@ export class GatewayModule {
         },
         {
           provide: COMMAND_SENDER,
-          inject: [NATS_CONNECTION],
-          useFactory: async (nats: NatsConnection) =>
+          inject: [NATS_CONNECTION, JETSTREAM_REPLICAS],
+          useFactory: async (nats: NatsConnection, replicas: number) =>
             new CommandSender(
               new CommandClient(nats),
               config.namespace,
               logger,
-              await KvIdempotencyStore.open(nats, config.namespace),
+              await KvIdempotencyStore.open(nats, config.namespace, { replicas }),
             ),
         },
         {
@@ -133,10 +134,10 @@ export class GatewayModule {
         },
         {
           provide: TOKEN_SERVICE,
-          inject: [NATS_CONNECTION],
-          useFactory: async (nats: NatsConnection) => {
+          inject: [NATS_CONNECTION, JETSTREAM_REPLICAS],
+          useFactory: async (nats: NatsConnection, replicas: number) => {
             const tokens = new TokenService({
-              store: options.tokenStore ?? (await KvTokenStore.open(nats, config.namespace)),
+              store: options.tokenStore ?? (await KvTokenStore.open(nats, config.namespace, { replicas })),
               ...(config.adminToken ? { bootstrapAdminToken: config.adminToken } : {}),
               ...(config.ticketKey ? { ticketKey: config.ticketKey } : {}),
               logger,
@@ -148,9 +149,11 @@ export class GatewayModule {
         },
         {
           provide: FIRMWARE_UPLOADS,
-          inject: [NATS_CONNECTION],
-          useFactory: (nats: NatsConnection) =>
-            new FirmwareUploads(nats, config.namespace, options.firmwareUploadLimit ?? defaultMaxFirmwareImageBytes),
+          inject: [NATS_CONNECTION, JETSTREAM_REPLICAS],
+          useFactory: (nats: NatsConnection, replicas: number) =>
+            new FirmwareUploads(nats, config.namespace, options.firmwareUploadLimit ?? defaultMaxFirmwareImageBytes, {
+              replicas,
+            }),
         },
         { provide: RATE_LIMITS, useValue: options.limits ?? rateLimits(config) },
         { provide: IMPORT_BODY_LIMIT, useValue: bytesOf(config.importBodyLimit) },

@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { BoundedContext } from '@tunnelkey/contracts';
 import type { PlatformKey } from '@tunnelkey/device-protocol';
 import type { EventStore } from '@tunnelkey/eventstore';
-import { EVENT_STORE, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
+import { EVENT_STORE, JETSTREAM_REPLICAS, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging';
 import type { Kek } from '@tunnelkey/pki';
 import { pino, type Logger } from 'pino';
 import type { OtaConfig } from './config.js';
@@ -74,8 +74,8 @@ export class OtaModule {
     const downlinks = (nats: NatsConnection): DownlinkSender =>
       options.downlinks ??
       natsDownlinks(nats, { platformKey, namespace: config.namespace, ...(clock ? { clock } : {}) });
-    const images = (nats: NatsConnection): Promise<ImageStore> | ImageStore =>
-      options.images ?? ObjectStoreImageStore.open(nats, config.namespace);
+    const images = (nats: NatsConnection, replicas: number): Promise<ImageStore> | ImageStore =>
+      options.images ?? ObjectStoreImageStore.open(nats, config.namespace, { replicas });
     const ensureStreams = (store: EventStore) => store.ensureStreams(otaStreams).then(() => otaStreams);
     return {
       module: OtaModule,
@@ -94,7 +94,7 @@ export class OtaModule {
         { provide: OTA_KEK, useValue: options.kek },
         { provide: PLATFORM_KEY, useValue: platformKey },
         { provide: DOWNLINKS, inject: [NATS_CONNECTION], useFactory: downlinks },
-        { provide: IMAGE_STORE, inject: [NATS_CONNECTION], useFactory: images },
+        { provide: IMAGE_STORE, inject: [NATS_CONNECTION, JETSTREAM_REPLICAS], useFactory: images },
         { provide: OTA_STREAMS, inject: [EVENT_STORE], useFactory: ensureStreams },
         viewProvider(FleetView, viewDeps),
         viewProvider(FirmwareCatalogView, viewDeps),

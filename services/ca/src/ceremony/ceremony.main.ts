@@ -14,7 +14,7 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
+import { connectNats, jetStreamReplicasFromEnv, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
 import {
   generateWrappedCaKey,
   loadKek,
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
       ...(kek ? { serviceKek: kek } : {}),
       settings: config,
       logger,
+      replicas: jetStreamReplicasFromEnv(env),
     });
     const recorded =
       step === 'create-root'

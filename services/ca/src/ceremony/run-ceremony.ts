@@ -24,10 +24,17 @@ export async function ceremonyOnNats(options: {
   serviceKek?: Kek;
   settings?: Partial<HierarchySettings>;
   logger: Logger;
+  /** Replicas of the CA stream and key bucket if the ceremony creates them (as the CA service would: JETSTREAM_REPLICAS). */
+  replicas?: number;
 }): Promise<CaCeremony> {
-  const store = new JetStreamEventStore(options.nats, { namespace: options.namespace, logger: options.logger });
+  const replicas = options.replicas ?? 1;
+  const store = new JetStreamEventStore(options.nats, {
+    namespace: options.namespace,
+    logger: options.logger,
+    replicas,
+  });
   await store.ensureStreams(['ca']);
-  const keys = await KvCaKeyStore.open(options.nats, options.namespace);
+  const keys = await KvCaKeyStore.open(options.nats, options.namespace, { replicas });
   return new CaCeremony({
     store,
     keys,

@@ -1,3 +1,4 @@
+import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AuthorityUnavailableError } from '../errors.js';
@@ -15,9 +16,13 @@ export class KvCaKeyStore implements CaKeyStore {
     return namespace ? `${namespace.toUpperCase()}_CA_KEYS` : 'CA_KEYS';
   }
 
-  static async open(nc: NatsConnection, namespace = ''): Promise<KvCaKeyStore> {
+  static async open(nc: NatsConnection, namespace = '', placement: BucketPlacement = {}): Promise<KvCaKeyStore> {
     // history 1: a removed key must not linger in older revisions of the bucket.
-    const kv = await new Kvm(nc).create(KvCaKeyStore.bucketName(namespace), { history: 1, storage: 'file' });
+    const kv = await new Kvm(jetStreamForSetup(nc)).create(KvCaKeyStore.bucketName(namespace), {
+      history: 1,
+      storage: 'file',
+      replicas: placement.replicas ?? 1,
+    });
     return new KvCaKeyStore(kv);
   }
 

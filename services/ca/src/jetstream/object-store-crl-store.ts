@@ -1,3 +1,4 @@
+import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 /** The CrlStore on a JetStream object store of the namespace (`<NS>_CA_CRLS`). */
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -11,9 +12,12 @@ export class ObjectStoreCrlStore implements CrlStore {
     return namespace ? `${namespace.toUpperCase()}_CA_CRLS` : 'CA_CRLS';
   }
 
-  static async open(nc: NatsConnection, namespace = ''): Promise<ObjectStoreCrlStore> {
+  static async open(nc: NatsConnection, namespace = '', placement: BucketPlacement = {}): Promise<ObjectStoreCrlStore> {
     return new ObjectStoreCrlStore(
-      await new Objm(nc).create(ObjectStoreCrlStore.bucketName(namespace), { storage: 'file' }),
+      await new Objm(jetStreamForSetup(nc)).create(ObjectStoreCrlStore.bucketName(namespace), {
+        storage: 'file',
+        replicas: placement.replicas ?? 1,
+      }),
     );
   }
 

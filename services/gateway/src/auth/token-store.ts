@@ -1,3 +1,4 @@
+import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { TokenRecord } from './api-token.js';
@@ -52,10 +53,14 @@ export class KvTokenStore implements TokenStore {
   static async open(
     nc: NatsConnection,
     namespace = '',
-    options: { recordTtlMs?: number; clock?: () => number } = {},
+    options: { recordTtlMs?: number; clock?: () => number } & BucketPlacement = {},
   ): Promise<KvTokenStore> {
     return new KvTokenStore(
-      await new Kvm(nc).create(KvTokenStore.bucketName(namespace), { history: 1, storage: 'file' }),
+      await new Kvm(jetStreamForSetup(nc)).create(KvTokenStore.bucketName(namespace), {
+        history: 1,
+        storage: 'file',
+        replicas: options.replicas ?? 1,
+      }),
       options.recordTtlMs ?? 1_000,
       options.clock ?? Date.now,
     );

@@ -1,3 +1,4 @@
+import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 /**
  * `POST /api/firmware/uploads`: a firmware image streamed (application/octet-stream) into the
  * JetStream object store `<NS>_OTA_IMAGES` in chunks, never buffered whole and never in an event.
@@ -37,10 +38,14 @@ export class FirmwareUploads {
     private readonly nats: NatsConnection,
     private readonly namespace: string,
     readonly limit: number,
+    private readonly placement: BucketPlacement = {},
   ) {}
 
   #open(): Promise<ObjectStore> {
-    this.#store ??= new Objm(this.nats).create(firmwareImageBucket(this.namespace), { storage: 'file' });
+    this.#store ??= new Objm(jetStreamForSetup(this.nats)).create(firmwareImageBucket(this.namespace), {
+      storage: 'file',
+      replicas: this.placement.replicas ?? 1,
+    });
     this.#store.catch(() => (this.#store = undefined));
     return this.#store;
   }

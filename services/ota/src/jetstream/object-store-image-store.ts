@@ -1,3 +1,4 @@
+import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 /** The ImageStore on a JetStream object store of the namespace (`<NS>_OTA_IMAGES`): images arrive and leave in chunks. */
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -15,9 +16,15 @@ export class ObjectStoreImageStore implements ImageStore {
     return firmwareImageBucket(namespace);
   }
 
-  static async open(nc: NatsConnection, namespace = ''): Promise<ObjectStoreImageStore> {
+  static async open(
+    nc: NatsConnection,
+    namespace = '',
+    placement: BucketPlacement = {},
+  ): Promise<ObjectStoreImageStore> {
     const bucket = ObjectStoreImageStore.bucketName(namespace);
-    return new ObjectStoreImageStore(await new Objm(nc).create(bucket, { storage: 'file' }));
+    return new ObjectStoreImageStore(
+      await new Objm(jetStreamForSetup(nc)).create(bucket, { storage: 'file', replicas: placement.replicas ?? 1 }),
+    );
   }
 
   async put(name: string, bytes: Uint8Array): Promise<void> {

@@ -1,3 +1,4 @@
+import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -67,11 +68,16 @@ export class KvIdempotencyStore implements IdempotencyStore {
     return namespace ? `${namespace.toUpperCase()}_GATEWAY_IDEMPOTENCY` : 'GATEWAY_IDEMPOTENCY';
   }
 
-  static async open(nc: NatsConnection, namespace = '', ttlMs = idempotencyTtlMs): Promise<KvIdempotencyStore> {
-    const kv = await new Kvm(nc).create(KvIdempotencyStore.bucketName(namespace), {
+  static async open(
+    nc: NatsConnection,
+    namespace = '',
+    options: { ttlMs?: number } & BucketPlacement = {},
+  ): Promise<KvIdempotencyStore> {
+    const kv = await new Kvm(jetStreamForSetup(nc)).create(KvIdempotencyStore.bucketName(namespace), {
       history: 1,
+      replicas: options.replicas ?? 1,
       storage: 'file',
-      ttl: ttlMs,
+      ttl: options.ttlMs ?? idempotencyTtlMs,
       max_bytes: 256 * 1024 * 1024,
     });
     return new KvIdempotencyStore(kv);
