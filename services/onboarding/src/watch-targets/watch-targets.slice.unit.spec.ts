@@ -196,6 +196,8 @@ describe('watch-targets slice (in-memory store and target)', () => {
     ).done;
     handler.recordHeld();
     await slice.get(DeviceWriter).idle();
-    expect((await slice.events('DeviceConnected')).map((e) => (e.data as { deviceId: string }).deviceId)).toEqual(['d-2']);
+    expect((await slice.events('DeviceConnected')).map((e) => (e.data as { deviceId: string }).deviceId)).toEqual([
+      'd-2',
+    ]);
   });
 });
