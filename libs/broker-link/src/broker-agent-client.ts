@@ -6,8 +6,8 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { describeError } from '@tunnelkey/errors';
 import {
   applyTrustReply,
-  brokerConnectionFact,
-  type BrokerConnectionFact,
+  brokerConnectionMessage,
+  type BrokerConnectionMessage,
   type BrokerTrustFiles,
 } from './broker-messages.js';
 import { brokerAgentSubjects, type BrokerAgentSubjects } from './broker-subjects.js';
@@ -56,18 +56,21 @@ export class BrokerAgentClient {
     throw new ErrorOf(reply.message, { brokerId: this.brokerId });
   }
 
-  /** The broker's connections and disconnections from now on; a message that is not a fact is dropped. */
-  followConnections(listener: (fact: BrokerConnectionFact) => void): { stop(): void } {
+  /**
+   * The broker's connections and disconnections from now on, and the agent's periodic reports of who
+   * is connected; a message that is neither is dropped.
+   */
+  followConnections(listener: (message: BrokerConnectionMessage) => void): { stop(): void } {
     const subscription: Subscription = this.nats.subscribe(this.#subjects.connections, {
       callback: (error, msg) => {
         if (error) return;
-        let fact: unknown;
+        let message: unknown;
         try {
-          fact = JSON.parse(this.#decoder.decode(msg.data));
+          message = JSON.parse(this.#decoder.decode(msg.data));
         } catch {
           return;
         }
-        if (brokerConnectionFact.is(fact)) listener(fact);
+        if (brokerConnectionMessage.is(message)) listener(message);
       },
     });
     return { stop: () => subscription.unsubscribe() };

@@ -15,7 +15,7 @@ import {
 } from '@tunnelkey/testing';
 import { BrokerAgentClient } from './broker-agent-client.js';
 import { brokerOnThisHost, serveBrokerAgent, type RunningBrokerAgent } from './broker-agent.js';
-import type { BrokerConnectionFact, BrokerTrustFiles } from './broker-messages.js';
+import type { BrokerConnectionMessage, BrokerConnectionsReport, BrokerTrustFiles } from './broker-messages.js';
 import { BrokerTrustRefusedError, BrokerUnreachableError } from './errors.js';
 
 /** A CA and its empty CRL (the key is dropped: nothing here needs a device certificate). */
@@ -44,7 +44,7 @@ describe('broker agent (real NATS, real Mosquitto 2.0)', () => {
   let broker: RunningMosquitto;
   let agent: RunningBrokerAgent;
   let client: BrokerAgentClient;
-  const facts: BrokerConnectionFact[] = [];
+  const facts: BrokerConnectionMessage[] = [];
   let follow: { stop(): void };
 
   beforeAll(async () => {
@@ -126,7 +126,7 @@ describe('broker agent (real NATS, real Mosquitto 2.0)', () => {
     await waitFor(() => facts.find((f) => f.kind === 'connected' && f.clientId === 'watcher-1'), {
       description: 'the connection reported',
     });
-    expect(facts.find((f) => f.clientId === 'watcher-1')).toEqual({
+    expect(facts.find((f) => f.kind !== 'present' && f.clientId === 'watcher-1')).toEqual({
       kind: 'connected',
       clientId: 'watcher-1',
       username: broker.admin.username,
@@ -135,6 +135,56 @@ describe('broker agent (real NATS, real Mosquitto 2.0)', () => {
     await waitFor(() => facts.find((f) => f.kind === 'disconnected' && f.clientId === 'watcher-1'), {
       description: 'the disconnection reported',
     });
+  });
+
+  test('who is connected is reported every few seconds: clients there before the agent started, a session taken over', async () => {
+    const connect = (clientId: string) =>
+      connectAsync({
+        host: broker.host,
+        port: broker.adminPort,
+        username: broker.admin.username,
+        password: broker.admin.password,
+        clientId,
+        reconnectPeriod: 0,
+      });
+    const early = await connect('early-1');
+    await waitFor(() => facts.find((f) => f.kind === 'connected' && f.clientId === 'early-1'), {
+      description: 'the connection logged',
+    });
+    // A second agent for the same broker, started now: it never saw early-1 connect as a fact.
+    const late = await serveBrokerAgent({
+      nats: nats.nc,
+      namespace: nats.namespace,
+      broker: brokerOnThisHost('broker-late', { ...broker, crlFile: broker.crlFile! }),
+      reportEveryMs: 100,
+    });
+    const reports: BrokerConnectionsReport[] = [];
+    const follow = new BrokerAgentClient(nats.nc, 'broker-late', { namespace: nats.namespace }).followConnections(
+      (message) => {
+        if (message.kind === 'present') reports.push(message);
+      },
+    );
+    const nextReport = async () => {
+      const seen = reports.length;
+      await waitFor(() => reports.length > seen, { description: 'a report' });
+      return reports.at(-1)!;
+    };
+    try {
+      expect(await nextReport()).toMatchObject({ kind: 'present', part: 0, parts: 1 });
+      expect(reports.at(-1)!.clientIds).toContain('early-1');
+      // The same client id again: the broker closes the old session; the client is still connected.
+      const again = await connect('early-1');
+      await nextReport();
+      expect((await nextReport()).clientIds).toContain('early-1');
+      await again.endAsync();
+      await early.endAsync(true);
+      await waitFor(async () => !(await nextReport()).clientIds.includes('early-1'), {
+        description: 'early-1 no longer reported',
+      });
+    } finally {
+      follow.stop();
+      await late.stop();
+    }
   });
 
   test('no agent for a broker, or a broker that is not running: unreachable, to be retried', async () => {

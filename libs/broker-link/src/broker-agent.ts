@@ -9,7 +9,7 @@ import { isContractViolation } from '@tunnelkey/contracts';
 import { describeError } from '@tunnelkey/errors';
 import { pidFileReloader } from './broker-files.js';
 import { BrokerHost, type BrokerHostSettings } from './broker-host.js';
-import { brokerTrustFiles, type ApplyTrustReply } from './broker-messages.js';
+import { brokerTrustFiles, connectionsReportParts, type ApplyTrustReply } from './broker-messages.js';
 import { brokerAgentSubjects } from './broker-subjects.js';
 import { BrokerTrustRefusedError } from './errors.js';
 
@@ -22,6 +22,8 @@ export interface BrokerAgentOptions {
   onInstalled?: (outcome: 'ok' | 'refused' | 'unreachable', seconds: number, detail?: string) => void;
   /** After each connection fact published. */
   onFactPublished?: () => void;
+  /** How often the agent reports who is connected (ms). Default 15,000; 0: never. */
+  reportEveryMs?: number;
 }
 
 export interface RunningBrokerAgent {
@@ -76,10 +78,25 @@ export async function serveBrokerAgent(options: BrokerAgentOptions): Promise<Run
     nats.publish(subjects.connections, encoder.encode(JSON.stringify(fact)));
     options.onFactPublished?.();
   });
+  // Who is connected now, every reportEveryMs: onboarding makes good a fact lost on the way (a
+  // publish while the bus was away, a record that failed) without waiting for the device's next move.
+  let reports = 0;
+  const report = () => {
+    const reportId = `${new Date().toISOString()}#${++reports}`;
+    try {
+      for (const part of connectionsReportParts(reportId, host.connectedClients()))
+        nats.publish(subjects.connections, encoder.encode(JSON.stringify(part)));
+    } catch {
+      // The connection closed (the agent stopping): the next report, if any, says it all again.
+    }
+  };
+  const reportEveryMs = options.reportEveryMs ?? 15_000;
+  const reporting = reportEveryMs > 0 ? setInterval(report, reportEveryMs) : undefined;
   await nats.flush();
   return {
     subjects,
     async stop() {
+      clearInterval(reporting);
       forget();
       subscription.unsubscribe();
       host.close();

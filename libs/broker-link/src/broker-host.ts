@@ -26,6 +26,8 @@ export interface BrokerHostSettings {
 export class BrokerHost {
   readonly #listeners = new Set<(fact: BrokerConnectionFact) => void>();
   readonly #reloadWaiters = new Set<(fact: ReloadFact) => void>();
+  /** Client ids connected now, as the log tells (since the broker's last start). */
+  readonly #connected = new Set<string>();
   /** Installs run one after the other: two reloads at once could not be told apart in the log. */
   #installing: Promise<unknown> = Promise.resolve();
 
@@ -34,17 +36,28 @@ export class BrokerHost {
     private tail?: LogTail,
   ) {}
 
-  /** Follows the broker's log from its current end. */
+  /**
+   * Follows the broker's log from its current end; what it holds already tells who is connected now
+   * (read, not reported as facts): an agent that starts after its broker knows the clients already there.
+   */
   static async open(settings: BrokerHostSettings): Promise<BrokerHost> {
     const host = new BrokerHost(settings);
-    host.tail = await LogTail.follow(settings.logFile, (line) => host.#onLogLine(line), {
-      intervalMs: settings.logPollMs ?? 20,
-    });
+    const { lines, end } = await LogTail.readUpToNow(settings.logFile);
+    for (const line of lines) {
+      const fact = parseBrokerLogLine(line);
+      if (fact) host.#track(fact);
+    }
+    host.tail = await LogTail.followFrom(settings.logFile, end, (line) => host.#onLogLine(line), settings.logPollMs);
     return host;
   }
 
   get brokerId(): string {
     return this.settings.brokerId;
+  }
+
+  /** The client ids connected to the broker now, as far as its log tells. */
+  connectedClients(): string[] {
+    return [...this.#connected];
   }
 
   /** Connections and disconnections the broker logs from now on. */
@@ -133,11 +146,19 @@ export class BrokerHost {
   #onLogLine(line: string): void {
     const fact = parseBrokerLogLine(line);
     if (!fact) return;
+    this.#track(fact);
     if (fact.kind === 'reloaded' || fact.kind === 'reload-failed') {
       for (const waiter of [...this.#reloadWaiters]) waiter(fact);
       return;
     }
+    if (fact.kind === 'started') return;
     for (const listener of this.#listeners) listener(fact);
+  }
+
+  #track(fact: BrokerLogFact): void {
+    if (fact.kind === 'started') this.#connected.clear();
+    else if (fact.kind === 'connected') this.#connected.add(fact.clientId);
+    else if (fact.kind === 'disconnected') this.#connected.delete(fact.clientId);
   }
 
   close(): void {

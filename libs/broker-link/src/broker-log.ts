@@ -18,6 +18,8 @@ export type BrokerLogFact =
   | { kind: 'connected'; clientId: string; username?: string }
   | { kind: 'disconnected'; clientId: string; reason: DisconnectReason }
   | { kind: 'reloaded' }
+  /** The broker (re)started: nobody is connected (a killed broker logs no disconnections). */
+  | { kind: 'started' }
   /** A reload could not load the listener's certificates or CRL file: the broker may not enforce what was written. */
   | { kind: 'reload-failed'; detail: string };
 
@@ -51,6 +53,7 @@ const patterns: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => BrokerLogFact]> 
     (m) => ({ kind: 'disconnected', clientId: m[1]!, reason: 'unknown' }),
   ],
   [/Reloading config\.$/, () => ({ kind: 'reloaded' })],
+  [/mosquitto version \S+ starting$/, () => ({ kind: 'started' })],
   [
     /(Error: Unable to load certificate revocation file .*|Error when reloading certificate .*)$/,
     (m) => ({ kind: 'reload-failed', detail: m[1]!.slice(0, 300) }),
@@ -96,6 +99,45 @@ export class LogTail {
   ): Promise<LogTail> {
     const tail = new LogTail(path, onLine, options.intervalMs ?? 20);
     if (!options.fromStart) tail.#offset = await sizeOf(path);
+    tail.#schedule();
+    return tail;
+  }
+
+  /**
+   * The complete lines the file holds now, its last `maxBytes` at most (a first line cut there is
+   * dropped), and the offset they end at: what `followFrom` goes on from.
+   */
+  static async readUpToNow(path: string, maxBytes = 64 * 1024 * 1024): Promise<{ lines: string[]; end: number }> {
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch {
+      return { lines: [], end: 0 };
+    }
+    try {
+      const size = (await handle.stat()).size;
+      const start = Math.max(0, size - maxBytes);
+      const buffer = Buffer.alloc(size - start);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+      const text = buffer.subarray(0, bytesRead).toString('utf8');
+      const complete = text.lastIndexOf('\n') + 1;
+      const lines = text.slice(0, complete).split('\n').filter(Boolean);
+      if (start > 0) lines.shift();
+      return { lines, end: start + Buffer.byteLength(text.slice(0, complete)) };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Follows the file from `offset` (what `readUpToNow` read up to). */
+  static async followFrom(
+    path: string,
+    offset: number,
+    onLine: (line: string) => void,
+    intervalMs = 20,
+  ): Promise<LogTail> {
+    const tail = new LogTail(path, onLine, intervalMs);
+    tail.#offset = offset;
     tail.#schedule();
     return tail;
   }

@@ -31,6 +31,7 @@ describe('Mosquitto 2.0 log lines', () => {
       { kind: 'disconnected', clientId: 'd-1', reason: 'unknown' },
     ],
     ['2026-01-01T00:00:00: Reloading config.', { kind: 'reloaded' }],
+    ['2026-01-01T00:00:00: mosquitto version 2.0.11 starting', { kind: 'started' }],
     [
       '2026-11-27T16:13:15: Error: Unable to load certificate revocation file "/tmp/b/crl.pem". Check crlfile.',
       {

@@ -60,6 +60,45 @@ export const BrokerConnectionFact = Type.Union([
 ]);
 export type BrokerConnectionFact = Static<typeof BrokerConnectionFact>;
 
+/** Client ids in one part of a report: at most 256 characters each, a part stays well under NATS' 1 MiB payload. */
+export const maxClientIdsPerPart = 2_000;
+
+/**
+ * Who is connected to the broker now, as its log tells, sent every few seconds on the connections
+ * subject (after the facts it sums up): a fact lost on the way is made good by the next report. A
+ * report of many clients comes in `parts` messages sharing its `reportId`.
+ */
+export const BrokerConnectionsReport = Struct({
+  kind: Type.Literal('present'),
+  /** The agent's time of the report (ISO 8601) and a counter: one id for its parts. */
+  reportId: Type.String({ minLength: 1, maxLength: 64 }),
+  part: Type.Integer({ minimum: 0, maximum: 999 }),
+  parts: Type.Integer({ minimum: 1, maximum: 1000 }),
+  clientIds: Type.Array(ClientId, { maxItems: maxClientIdsPerPart }),
+});
+export type BrokerConnectionsReport = Static<typeof BrokerConnectionsReport>;
+
+/** What an agent publishes on its connections subject. */
+export const BrokerConnectionMessage = Type.Union([BrokerConnectionFact, BrokerConnectionsReport]);
+export type BrokerConnectionMessage = Static<typeof BrokerConnectionMessage>;
+
+export const brokerConnectionMessage = compileContract<BrokerConnectionMessage>(
+  BrokerConnectionMessage,
+  'broker connection message',
+);
+
+/** A report in parts of at most `maxClientIdsPerPart` client ids (one empty part when nobody is connected). */
+export function connectionsReportParts(reportId: string, clientIds: readonly string[]): BrokerConnectionsReport[] {
+  const parts = Math.max(1, Math.ceil(clientIds.length / maxClientIdsPerPart));
+  return Array.from({ length: parts }, (_, part) => ({
+    kind: 'present' as const,
+    reportId,
+    part,
+    parts,
+    clientIds: clientIds.slice(part * maxClientIdsPerPart, (part + 1) * maxClientIdsPerPart),
+  }));
+}
+
 export const brokerConnectionFact = compileContract<BrokerConnectionFact>(
   BrokerConnectionFact,
   'broker connection fact',

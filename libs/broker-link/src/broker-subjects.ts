@@ -7,7 +7,7 @@ import { aggregateIdPattern, UnsafeSubjectToken } from '@tunnelkey/contracts';
 export interface BrokerAgentSubjects {
   /** Request/reply: BrokerTrustFiles in, ApplyTrustReply out. */
   applyTrust: string;
-  /** What the agent publishes: one BrokerConnectionFact per message. */
+  /** What the agent publishes: one BrokerConnectionFact per message, and every few seconds a BrokerConnectionsReport. */
   connections: string;
 }
 

@@ -11,3 +11,4 @@ export * from './in-memory-event-store.js';
 
 export * from './live-view.js';
 export * from './command-metadata.js';
+export * from './queued-devices.decider.js';

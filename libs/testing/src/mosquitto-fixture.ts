@@ -283,8 +283,11 @@ async function launch(
   } catch (error) {
     child.kill('SIGKILL');
     const log = await readFile(logFile, 'utf8').catch(() => '');
+    // Why (exited, or a port not answering in time), what it printed (a bind error goes to stderr) and its log's end.
+    const last = (text: string, lines: number) => text.trim().split('\n').slice(-lines).join(' | ');
+    const why = error instanceof Error ? error.message : String(error);
     throw new MosquittoFixtureError(
-      `mosquitto did not start: ${(output + log).trim().split('\n').slice(-5).join(' | ')}`,
+      `mosquitto did not start (${why}): ${last(output, 3) || 'no output'} | log: ${last(log, 5)}`,
       { binary, configFile },
       { cause: error },
     );

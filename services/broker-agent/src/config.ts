@@ -48,6 +48,12 @@ export const brokerAgentConfigSchema = defineConfig({
     'How long an install waits for the broker to log its reload (ms)',
     { min: 100, max: 120_000 },
   ),
+  connectionsReportMs: integer(
+    'BROKER_CONNECTIONS_REPORT_MS',
+    15_000,
+    'How often the agent reports who is connected (client ids, from the log), so onboarding makes good a connection fact lost on the way (ms); 0: never',
+    { min: 0, max: 3_600_000 },
+  ),
 });
 
 export type BrokerAgentConfig = ConfigOf<typeof brokerAgentConfigSchema.settings>;

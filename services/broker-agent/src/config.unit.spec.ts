@@ -21,6 +21,7 @@ describe('broker agent configuration', () => {
       pidFile: '/mosquitto/run/mosquitto.pid',
       logFile: '/mosquitto/log/mosquitto.log',
       reloadTimeoutMs: 5_000,
+      connectionsReportMs: 15_000,
     });
   });
 
@@ -33,17 +34,22 @@ describe('broker agent configuration', () => {
       BROKER_PID_FILE: '/r/pid',
       BROKER_LOG_FILE: '/l/log',
       BROKER_RELOAD_TIMEOUT_MS: '2000',
+      BROKER_CONNECTIONS_REPORT_MS: '0',
       HTTP_PORT: '9000',
     });
     expect(config).toMatchObject({
       brokerId: 'plant-broker',
       caFile: '/t/ca.pem',
       reloadTimeoutMs: 2000,
+      connectionsReportMs: 0,
       httpPort: 9000,
     });
     // A broker id becomes a subject token: one that could address another broker's subject is refused.
     expect(() => brokerAgentConfigFromEnv({ BROKER_ID: 'broker.*' })).toThrow(ConfigError);
     expect(() => brokerAgentConfigFromEnv({ BROKER_ID: 'broker.*' })).toThrow(/^BROKER_ID must match/);
     expect(() => brokerAgentConfigFromEnv({ BROKER_RELOAD_TIMEOUT_MS: '10' })).toThrow(/BROKER_RELOAD_TIMEOUT_MS/);
+    expect(() => brokerAgentConfigFromEnv({ BROKER_CONNECTIONS_REPORT_MS: '-1' })).toThrow(
+      /BROKER_CONNECTIONS_REPORT_MS/,
+    );
   });
 });

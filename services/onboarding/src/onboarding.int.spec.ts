@@ -259,6 +259,52 @@ describe('onboarding service (real NATS, two real Mosquitto brokers)', () => {
     expect(count(events, 'TelemetryReceived', periodic)).toBe(fleet.length);
   }, 60_000);
 
+  test("a connection and a disconnection the broker's agent never reported (it was down) are recorded from its next report of who is connected", async () => {
+    await batchOnboarded();
+    const device = devices[8]!;
+    const onB = (d: Record<string, unknown>) => d.targetId === 'broker-b' && d.deviceId === device.deviceId;
+    const agentOfB = async (run: () => Promise<unknown>) => {
+      // broker-b's agent down while the device comes or goes: its fact is never published.
+      await agents[1]!.stop();
+      await run();
+      agents[1] = await serveBrokerAgent({
+        nats: nats.nc,
+        namespace: nats.namespace,
+        broker: brokerOnThisHost('broker-b', { ...brokers['broker-b'], crlFile: brokers['broker-b'].crlFile! }),
+        reportEveryMs: 250,
+      });
+    };
+    let client: MqttClient | undefined;
+    await agentOfB(async () => {
+      client = await connectTo(device, 'broker-b');
+      await waitFor(async () => (await brokers['broker-b'].log()).includes(`as ${device.deviceId} `), {
+        description: 'the connection logged',
+      });
+    });
+    const connectedEvent = await waitFor(
+      async () => (await onboardingEvents()).find((e) => e.type === 'DeviceConnected' && onB(e.data as never)),
+      { description: 'the connection recorded from the report' },
+    );
+    expect(connectedEvent.data).toMatchObject({ clientId: device.deviceId, tlsProtocol: 'unknown' });
+
+    await agentOfB(async () => {
+      await client!.endAsync();
+      await waitFor(async () => (await brokers['broker-b'].log()).includes(`Client ${device.deviceId} disconnected`), {
+        description: 'the disconnection logged',
+      });
+    });
+    const disconnected = await waitFor(
+      async () => (await onboardingEvents()).find((e) => e.type === 'DeviceDisconnected' && onB(e.data as never)),
+      { description: 'the disconnection recorded from the report' },
+    );
+    expect(disconnected.data).toMatchObject({ reason: 'unknown' });
+    // Reports go on: nothing is recorded twice.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const events = await onboardingEvents();
+    expect(count(events, 'DeviceConnected', onB)).toBe(1);
+    expect(count(events, 'DeviceDisconnected', onB)).toBe(1);
+  }, 60_000);
+
   test('the same batch works on the second broker', async () => {
     const device = devices[5]!;
     const client = await connected(device, 'broker-b');

@@ -59,6 +59,7 @@ export class BrokerAgentRunner implements OnModuleInit, OnModuleDestroy {
         else logger.warn({ ...entry, detail }, 'trust not installed');
       },
       onFactPublished: () => this.#facts.inc(),
+      reportEveryMs: config.connectionsReportMs,
     });
     logger.info(
       { event: 'broker_agent.serving', brokerId: config.brokerId, subject: this.#running.subjects.applyTrust },

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CsrRequestsQueued, type DataOf, type EventOf } from '@tunnelkey/contracts';
-import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
+import { queuedDevicesDecider, type Command, type QueuedDevicesState } from '@tunnelkey/eventstore';
 
 /**
  * The requestId a CertifyDevices command gives one device. Not a command id: it travels in the
@@ -20,9 +20,7 @@ export type CertificationEvent = EventOf<typeof CsrRequestsQueued>;
 
 export type CertificationCommand = Command<'QueueCsrRequests', CsrRequestsQueuedData>;
 
-export interface CertificationState {
-  queued: ReadonlySet<string>;
-}
+export type CertificationState = QueuedDevicesState;
 
 /** Devices per CsrRequestsQueued (its contract's bound). */
 export const devicesPerQueuedEvent = 1_000;
@@ -33,33 +31,8 @@ export const certificationStream = (commandId: string) => ({
   id: commandId,
 });
 
-export const certificationDecider: Decider<CertificationCommand, CertificationEvent, CertificationState> = {
-  initialState: () => ({ queued: new Set() }),
-
-  decide(command, state): NewEvent<CertificationEvent>[] {
-    switch (command.type) {
-      case 'QueueCsrRequests': {
-        const deviceIds = [...new Set(command.data.deviceIds)].filter((deviceId) => !state.queued.has(deviceId));
-        if (deviceIds.length === 0) return [];
-        if (deviceIds.length > devicesPerQueuedEvent)
-          throw new CommandRejected('too-many-devices', `at most ${devicesPerQueuedEvent} devices per record`, {
-            devices: deviceIds.length,
-          });
-        return [{ type: 'CsrRequestsQueued', version: 1, data: { ...command.data, deviceIds } }];
-      }
-      default: {
-        const unknown: never = command.type;
-        throw new CommandRejected('unknown-command', `unknown command ${String(unknown)}`);
-      }
-    }
-  },
-
-  evolve(state, event): CertificationState {
-    switch (event.type) {
-      case 'CsrRequestsQueued':
-        return { queued: new Set([...state.queued, ...event.data.deviceIds]) };
-      default:
-        return state;
-    }
-  },
-};
+export const certificationDecider = queuedDevicesDecider<'QueueCsrRequests', CertificationEvent>(
+  'QueueCsrRequests',
+  CsrRequestsQueued,
+  devicesPerQueuedEvent,
+);

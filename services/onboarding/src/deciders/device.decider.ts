@@ -32,7 +32,20 @@ export type DeviceCommand =
   | Command<'RecordConnected', DataOf<typeof DeviceConnected>>
   | Command<'RecordDisconnected', DataOf<typeof DeviceDisconnected>>
   | Command<'RecordTelemetry', DataOf<typeof TelemetryReceived>>
-  | Command<'RecordQuarantineEnforced', DataOf<typeof DeviceQuarantineEnforced>>;
+  | Command<'RecordQuarantineEnforced', DataOf<typeof DeviceQuarantineEnforced>>
+  | Command<'ReconcileConnection', ConnectionSeen>;
+
+/**
+ * What the target reports of the device's connection at `observedAt` (its list of connected
+ * clients), when the log says otherwise: the log is brought in line, once.
+ */
+export interface ConnectionSeen {
+  deviceId: string;
+  targetId: string;
+  clientId: string;
+  connected: boolean;
+  observedAt: string;
+}
 
 export interface DeviceOnTarget {
   onboarded?: DataOf<typeof DeviceOnboarded>;
@@ -87,6 +100,27 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         // Also after deprovisioning: the broker reports the dropped session a moment later.
         if (!target.connected) return [];
         return [event(DeviceDisconnected, command.data)];
+      case 'ReconcileConnection': {
+        const { deviceId, targetId, clientId, observedAt } = command.data;
+        if (command.data.connected) {
+          // Never a connection recorded for a device deprovisioned there (its session is being cut off).
+          if (!target.onboarded || target.deprovisioned || target.connected) return [];
+          return [
+            event(DeviceConnected, {
+              deviceId,
+              targetId,
+              clientId,
+              connectedAt: observedAt,
+              tlsProtocol: 'unknown',
+              cipher: 'unknown',
+            }),
+          ];
+        }
+        if (!target.connected) return [];
+        return [
+          event(DeviceDisconnected, { deviceId, targetId, clientId, disconnectedAt: observedAt, reason: 'unknown' }),
+        ];
+      }
       case 'RecordQuarantineEnforced':
         // Applied already (a redelivery), or a failure: a failure is recorded each time, for the operator.
         if (!command.data.failed && (target.quarantined ?? false) === command.data.quarantined) return [];

@@ -10,7 +10,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { BrokerTrustRefusedError, type BrokerAgentClient, type BrokerConnectionFact } from '@tunnelkey/broker-link';
+import {
+  BrokerTrustRefusedError,
+  type BrokerAgentClient,
+  type BrokerConnectionMessage,
+  type BrokerConnectionsReport,
+} from '@tunnelkey/broker-link';
 import { mapBounded } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/errors';
 import { TargetRefusedError, TargetUnreachableError, UnsafeTopicRightError } from '../errors.js';
@@ -82,6 +87,8 @@ export class MosquittoTarget implements OnboardingTarget {
   readonly #cuttingOff = new Set<string>();
   /** Client ids the admin user holds right now for a takeover (their own log lines are not the device's). */
   readonly #takeovers = new Set<string>();
+  /** The parts of the agent's last report of who is connected, until all arrived. */
+  #report: { reportId: string; parts: Map<number, readonly string[]> } | undefined;
 
   private constructor(
     private readonly settings: MosquittoTargetSettings,
@@ -227,7 +234,11 @@ export class MosquittoTarget implements OnboardingTarget {
     }
   }
 
-  #onConnectionFact(fact: BrokerConnectionFact): void {
+  #onConnectionFact(fact: BrokerConnectionMessage): void {
+    if (fact.kind === 'present') {
+      this.#onReport(fact);
+      return;
+    }
     // Our own session takeovers (admin user, a device's client id): not the device coming or going.
     if (fact.kind === 'connected' && fact.username === this.settings.admin.username) {
       this.#takeovers.add(fact.clientId);
@@ -250,6 +261,18 @@ export class MosquittoTarget implements OnboardingTarget {
         reason: cutOff ? 'client-disabled' : fact.reason,
       });
     }
+  }
+
+  /** Who is connected, once every part of a report arrived (a report missing a part is dropped: the next one says it all). */
+  #onReport(part: BrokerConnectionsReport): void {
+    if (this.#report?.reportId !== part.reportId) this.#report = { reportId: part.reportId, parts: new Map() };
+    this.#report.parts.set(part.part, part.clientIds);
+    if (this.#report.parts.size < part.parts) return;
+    const clientIds = new Set([...this.#report.parts.values()].flat());
+    this.#report = undefined;
+    // A client id the admin user holds for a takeover is the device being cut off, not connected.
+    for (const clientId of this.#takeovers) clientIds.delete(clientId);
+    this.#emit({ kind: 'present', clientIds, reportId: part.reportId, at: this.#clock() });
   }
 
   #emit(observation: TargetObservation): void {

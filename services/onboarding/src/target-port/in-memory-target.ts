@@ -125,12 +125,23 @@ export class InMemoryTarget implements OnboardingTarget {
 
   // ---- the devices' side, played by a test ----
 
+  /** Client ids connected now (connect adds, drop removes): what `reportPresent` reports. */
+  readonly present = new Set<string>();
+  #reports = 0;
+
   connect(clientId: string, at = new Date()): void {
+    this.present.add(clientId);
     this.#emit({ kind: 'connected', clientId, at, tlsProtocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' });
   }
 
   drop(clientId: string, reason: 'client-closed' | 'client-disabled' = 'client-closed', at = new Date()): void {
+    this.present.delete(clientId);
     this.#emit({ kind: 'disconnected', clientId, at, reason });
+  }
+
+  /** The target's periodic report of who is connected (`present`, or the given client ids). */
+  reportPresent(at = new Date(), clientIds: Iterable<string> = this.present): void {
+    this.#emit({ kind: 'present', clientIds: new Set(clientIds), reportId: `report-${++this.#reports}`, at });
   }
 
   publish(deviceId: string, topic: string, bytes: number, at = new Date()): void {

@@ -68,7 +68,13 @@ export type DisconnectReason =
 export type TargetObservation =
   | { kind: 'connected'; clientId: string; at: Date; tlsProtocol: 'TLSv1.2' | 'TLSv1.3' | 'unknown'; cipher: string }
   | { kind: 'disconnected'; clientId: string; at: Date; reason: DisconnectReason }
-  | { kind: 'telemetry'; deviceId: string; topic: string; bytes: number; at: Date };
+  | { kind: 'telemetry'; deviceId: string; topic: string; bytes: number; at: Date }
+  /**
+   * Every client connected to the target now (sent every few seconds by a target that can tell):
+   * what a lost connection or disconnection observation left wrong is put right from it.
+   * `reportId` is the target's own, the same for every instance that hears the report.
+   */
+  | { kind: 'present'; clientIds: ReadonlySet<string>; reportId: string; at: Date };
 
 export interface TargetWatch {
   stop(): Promise<void>;

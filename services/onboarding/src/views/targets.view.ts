@@ -6,6 +6,7 @@ import { InMemoryView } from '@tunnelkey/messaging';
 import {
   DeviceConnected,
   DeviceDeprovisioned,
+  DeviceDisconnected,
   DeviceOnboarded,
   TargetCrlUpdated,
   TargetRegistered,
@@ -46,6 +47,8 @@ export interface DeviceOnTargets {
   replaced: Map<string, { serialNumber: string; replacedAt: string }[]>;
   /** Targets the device has connected to since its last onboarding there (its connection parameters arrived). */
   connectedTo: Set<string>;
+  /** Targets the log says the device is connected to now (its last DeviceConnected not followed by a DeviceDisconnected). */
+  online: Set<string>;
   telemetry: Map<string, TelemetryTotals>;
 }
 
@@ -77,6 +80,7 @@ export class TargetsState {
           deprovisionedFrom: new Set(),
           replaced: new Map(),
           connectedTo: new Set(),
+          online: new Set(),
           telemetry: new Map(),
         }),
       );
@@ -113,6 +117,12 @@ export class TargetsState {
       case DeviceConnected.type: {
         const data = event.data as D<typeof DeviceConnected>;
         this.device(data.deviceId).connectedTo.add(data.targetId);
+        this.device(data.deviceId).online.add(data.targetId);
+        break;
+      }
+      case DeviceDisconnected.type: {
+        const data = event.data as D<typeof DeviceDisconnected>;
+        this.device(data.deviceId).online.delete(data.targetId);
         break;
       }
       case DeviceDeprovisioned.type: {
@@ -178,7 +188,8 @@ export class TargetsView extends InMemoryView<TargetsState> {
         checkpoint: {
           owner: 'onboarding',
           // 3: target certificates (anchors' certificates, policies per target, replaced serials, connections).
-          version: 3,
+          // 4: who is connected now (online).
+          version: 4,
           toCheckpoint: (state) => state.toCheckpoint(),
           fromCheckpoint: (stored) => TargetsState.fromCheckpoint(stored),
         },
@@ -213,6 +224,28 @@ export class TargetsView extends InMemoryView<TargetsState> {
 
   onboarding(deviceId: string, targetId: string): D<typeof DeviceOnboarded> | undefined {
     return this.state.devices.get(deviceId)?.onboardedTo.get(targetId);
+  }
+
+  /**
+   * Devices onboarded to `targetId` whose connection there, as the log has it, differs from what
+   * the target reports (`present`: the client ids connected to it now): connected there but not
+   * on record (never for a device deprovisioned there), or on record but no longer there.
+   */
+  connectionDrift(
+    targetId: string,
+    present: ReadonlySet<string>,
+  ): { deviceId: string; clientId: string; connected: boolean }[] {
+    const drift: { deviceId: string; clientId: string; connected: boolean }[] = [];
+    for (const [deviceId, device] of this.state.devices) {
+      const onboarding = device.onboardedTo.get(targetId);
+      if (!onboarding) continue;
+      const there = present.has(onboarding.clientId);
+      const online = device.online.has(targetId);
+      if (there && !online && !device.deprovisionedFrom.has(targetId))
+        drift.push({ deviceId, clientId: onboarding.clientId, connected: true });
+      else if (!there && online) drift.push({ deviceId, clientId: onboarding.clientId, connected: false });
+    }
+    return drift;
   }
 
   /** Onboardings (with a target certificate) the device has not connected to since: its parameters may be lost. */
