@@ -1,11 +1,12 @@
 import { Type } from '@sinclair/typebox';
-import type { ProjectionDocument, ProjectionStore, WhereValue } from '@tunnelkey/projection-store';
+import type { ProjectionDocument, ProjectionStore, SortDirection, WhereValue } from '@tunnelkey/projection-store';
 import { BadRequest } from '../../errors.js';
 import { devicesCollection, fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
 import {
   connectionOf,
   connectionStates,
   deviceStates,
+  milestoneFlags,
   stateChangedAtOf,
   stateOf,
   whereConnection,
@@ -26,6 +27,51 @@ export interface DeviceListFilter extends PageRequest {
   connection?: ConnectionState;
   /** Device id prefix. */
   q?: string;
+  /** Fleet-wide order (not the page's); default: import order. */
+  sort?: DeviceSort;
+}
+
+/**
+ * What the list sorts by, each mapped to indexed fields of the device document. The state is the
+ * highest milestone reached, written by two sources (registry, onboarding), so it is sorted by the
+ * milestone flags from the furthest down (a flag missing sorts before `true`): Announced first,
+ * Revoked last, and within a state by the steps the device went through (a revoked device that was
+ * certified after one revoked before its certification). A device without the value (never
+ * certified, never connected, no telemetry) comes first ascending, last descending. Ties go by
+ * device id, ascending either way, so pages never overlap or skip a device.
+ */
+export const deviceSortFields = {
+  deviceId: ['id'],
+  batchId: ['batchId'],
+  state: milestoneFlags,
+  connection: ['connection'],
+  importedAt: ['importedAt'],
+  certifiedAt: ['certifiedAt'],
+  connectedAt: ['connectedAt'],
+  lastTelemetryAt: ['lastTelemetryAt'],
+  certificateNotAfter: ['certificateNotAfter'],
+} as const satisfies Record<string, readonly string[]>;
+export type DeviceSortField = keyof typeof deviceSortFields;
+export const deviceSortFieldNames = Object.keys(deviceSortFields) as DeviceSortField[];
+
+export interface DeviceSort {
+  field: DeviceSortField;
+  direction: SortDirection;
+}
+
+const sortPattern = `^(${deviceSortFieldNames.join('|')})(:(asc|desc))?$`;
+
+/** `sort=certifiedAt:desc` read and checked: an unknown field is a 400 that names the known ones. */
+export function deviceSortOf(query: Record<string, unknown>): DeviceSort | undefined {
+  const raw = query['sort'];
+  if (raw === undefined || raw === '') return undefined;
+  const match = typeof raw === 'string' ? new RegExp(sortPattern).exec(raw) : null;
+  if (!match)
+    throw new BadRequest(
+      `query parameter sort must be <field>[:asc|:desc], the field one of ${deviceSortFieldNames.join(', ')}`,
+      [{ path: 'query.sort' }],
+    );
+  return { field: match[1] as DeviceSortField, direction: match[3] === 'desc' ? 'desc' : 'asc' };
 }
 
 export const deviceListParameters = {
@@ -37,6 +83,13 @@ export const deviceListParameters = {
   }),
   connection: Type.Union(connectionStates.map((s) => Type.Literal(s))),
   q: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'Device id prefix' }),
+  sort: Type.String({
+    pattern: sortPattern,
+    description:
+      'Order of the whole filtered list, `<field>` or `<field>:desc`; ties by deviceId. Devices without the ' +
+      'value first ascending, last descending. `state` is the lifecycle order (Revoked furthest), then the ' +
+      'steps a device went through. Default: import order. Not combinable with `targetId`.',
+  }),
   ...pageQueryParameters,
 };
 
@@ -75,6 +128,8 @@ export function deviceListFilterOf(query: Record<string, unknown>): DeviceListFi
   const q = optionalIdParam(query, 'q');
   const state = enumParam(query, 'state', deviceStates);
   const connection = enumParam(query, 'connection', connectionStates);
+  const sort = deviceSortOf(query);
+  if (sort) filter.sort = sort;
   if (batchId) filter.batchId = batchId;
   if (targetId) filter.targetId = targetId;
   if (q) filter.q = q;
@@ -103,6 +158,8 @@ export async function listDevices(
   if (filter.targetId !== undefined) {
     if (filter.state !== undefined)
       throw new BadRequest('query parameter state cannot be combined with targetId', [{ path: 'query.state' }]);
+    if (filter.sort !== undefined)
+      throw new BadRequest('query parameter sort cannot be combined with targetId', [{ path: 'query.sort' }]);
     const where: Record<string, WhereValue> = { targetId: filter.targetId };
     if (inBatches !== undefined) where.batchId = inBatches;
     if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
@@ -124,7 +181,9 @@ export async function listDevices(
     if (filter.q !== undefined) where.idPrefixes = filter.q;
     const found = await store.find<StoredDevice>(fleetProjectionName, devicesCollection, {
       where,
-      sort: [{ field: 'listedSeq' }],
+      sort: filter.sort
+        ? deviceSortFields[filter.sort.field].map((field) => ({ field, direction: filter.sort!.direction }))
+        : [{ field: 'listedSeq' }],
       ...page,
     });
     devices = found.items;
