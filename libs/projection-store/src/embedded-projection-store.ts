@@ -222,7 +222,12 @@ function cloneJson<T extends JsonValue>(value: T): T {
   return copy as T;
 }
 
-function toDocument<T extends ProjectionDocument>(id: string, doc: StoredDocument): T {
+function toDocument<T extends ProjectionDocument>(id: string, doc: StoredDocument, select?: readonly string[]): T {
+  if (select) {
+    const picked: Record<string, JsonValue> = { id };
+    for (const field of select) if (field in doc.fields) picked[field] = cloneJson(doc.fields[field]!);
+    return picked as T;
+  }
   const copy = cloneJson(doc.fields);
   copy['id'] = id;
   return copy as T;
@@ -307,7 +312,7 @@ export class EmbeddedProjectionStore implements ProjectionStore {
     collection: string,
     query: FindQuery = {},
   ): Promise<Page<T>> {
-    const { where, sort, skip, limit } = normalizeFind(
+    const { where, sort, skip, limit, select } = normalizeFind(
       indexedFieldsOf(this.#schemas, projection, collection),
       collection,
       query,
@@ -326,7 +331,7 @@ export class EmbeddedProjectionStore implements ProjectionStore {
       });
     });
     return {
-      items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!)),
+      items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!, select)),
       total: ids.length,
     };
   }

@@ -3,21 +3,16 @@ import type { ProjectionDocument, ProjectionStore, SortDirection, WhereValue } f
 import { BadRequest } from '../../errors.js';
 import { devicesCollection, fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
 import {
-  connectionOf,
   connectionStates,
   deviceStates,
   milestoneFlags,
-  stateChangedAtOf,
-  stateOf,
   whereConnection,
   whereState,
   type ConnectionState,
-  type DeviceDocument,
   type DeviceStateName,
   type LinkDocument,
-  type TargetLink,
 } from '../../views/fleet-documents.js';
-import { targetsOf } from '../device-detail/device-detail.query.js';
+import { KeptDevices, type DeviceSummary } from '../kept-devices.js';
 import { enumParam, optionalIdParam, pageOf, pageQueryParameters, type Page, type PageRequest } from '../paging.js';
 
 export interface DeviceListFilter extends PageRequest {
@@ -108,19 +103,6 @@ export const DeviceSummarySchema = Type.Object({
   problem: Type.Optional(Type.String({ description: 'Last verification failure or certificate rejection reason' })),
 });
 
-export type DeviceSummary = {
-  deviceId: string;
-  batchId?: string;
-  state: DeviceStateName;
-  stateChangedAt: string;
-  connection: ConnectionState;
-  targets: { targetId: string; status: string; connected: boolean }[];
-  messagesTotal: number;
-  lastTelemetryAt?: string;
-  certificate?: { serialNumber: string; notAfter: string; fingerprintSha256: string };
-  problem?: string;
-};
-
 export function deviceListFilterOf(query: Record<string, unknown>): DeviceListFilter {
   const filter: DeviceListFilter = { ...pageOf(query) };
   const batchId = optionalIdParam(query, 'batchId');
@@ -138,23 +120,20 @@ export function deviceListFilterOf(query: Record<string, unknown>): DeviceListFi
   return filter;
 }
 
-type StoredDevice = DeviceDocument & ProjectionDocument;
-
 /**
- * Devices, filtered and paged by the store on declared indexes, in import order. With `targetId`
- * the page is of the target's links (one per device on it), joined to their devices page-wise.
- * `batchIds`: only devices of these batches (an owner's: a device is its batch's owner's).
+ * Devices, filtered, sorted and paged by the store on declared indexes (default: import order). With
+ * `targetId` the page is of the target's links (one per device on it). `batchIds`: only devices of
+ * these batches (an owner's: a device is its batch's owner's). Ids only: their entries come from
+ * `KeptDevices`.
  */
-export async function listDevices(
+export async function findDeviceIds(
   store: ProjectionStore,
   filter: DeviceListFilter,
   batchIds?: readonly string[],
-): Promise<Page<DeviceSummary>> {
+): Promise<{ deviceIds: string[]; total: number }> {
   const inBatches: WhereValue | undefined =
     filter.batchId !== undefined ? filter.batchId : batchIds !== undefined ? { in: batchIds } : undefined;
   const page = { skip: filter.offset, limit: filter.limit };
-  let devices: StoredDevice[];
-  let total: number;
   if (filter.targetId !== undefined) {
     if (filter.state !== undefined)
       throw new BadRequest('query parameter state cannot be combined with targetId', [{ path: 'query.state' }]);
@@ -167,59 +146,46 @@ export async function listDevices(
     const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, {
       where,
       ...page,
+      select: ['deviceId'],
     });
-    const found = await Promise.all(
-      links.items.map((link) => store.get<StoredDevice>(fleetProjectionName, devicesCollection, link.deviceId)),
-    );
-    devices = found.filter((device): device is StoredDevice => device !== undefined);
-    total = links.total;
-  } else {
-    const where: Record<string, WhereValue> = {};
-    if (inBatches !== undefined) where.batchId = inBatches;
-    if (filter.state !== undefined) Object.assign(where, whereState(filter.state));
-    if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
-    if (filter.q !== undefined) where.idPrefixes = filter.q;
-    const found = await store.find<StoredDevice>(fleetProjectionName, devicesCollection, {
-      where,
-      sort: filter.sort
-        ? deviceSortFields[filter.sort.field].map((field) => ({ field, direction: filter.sort!.direction }))
-        : [{ field: 'listedSeq' }],
-      ...page,
-    });
-    devices = found.items;
-    total = found.total;
+    return { deviceIds: links.items.map((link) => link.deviceId), total: links.total };
   }
-  const items = await Promise.all(
-    devices.map(async (device) => summaryOf(device, await targetsOf(store, device.deviceId))),
-  );
+  const where: Record<string, WhereValue> = {};
+  if (inBatches !== undefined) where.batchId = inBatches;
+  if (filter.state !== undefined) Object.assign(where, whereState(filter.state));
+  if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
+  if (filter.q !== undefined) where.idPrefixes = filter.q;
+  const found = await store.find(fleetProjectionName, devicesCollection, {
+    where,
+    sort: filter.sort
+      ? deviceSortFields[filter.sort.field].map((field) => ({ field, direction: filter.sort!.direction }))
+      : [{ field: 'listedSeq' }],
+    ...page,
+    select: [],
+  });
+  return { deviceIds: found.items.map((device) => device.id), total: found.total };
+}
+
+/** A page of the device list. `summaries`: the gateway's kept entries (default: derived afresh). */
+export async function listDevices(
+  store: ProjectionStore,
+  filter: DeviceListFilter,
+  batchIds?: readonly string[],
+  summaries: KeptDevices = new KeptDevices({ store }),
+): Promise<Page<DeviceSummary>> {
+  const { deviceIds, total } = await findDeviceIds(store, filter, batchIds);
+  const items = (await summaries.summaries(deviceIds)).map((entry) => entry.summary);
   return { items, total, limit: filter.limit, offset: filter.offset };
 }
 
-export function summaryOf(
-  device: DeviceDocument,
-  targets: readonly (TargetLink & { targetId: string })[],
-): DeviceSummary {
-  const state = stateOf(device);
-  const problem =
-    device.certificateRejection?.reason ?? (state === 'Imported' ? device.verificationFailure?.reason : undefined);
-  return {
-    deviceId: device.deviceId,
-    ...(device.batchId ? { batchId: device.batchId } : {}),
-    state,
-    stateChangedAt: stateChangedAtOf(device),
-    connection: connectionOf(device),
-    targets: targets.map(({ targetId, status, connected }) => ({ targetId, status, connected })),
-    messagesTotal: targets.reduce((sum, t) => sum + (t.telemetry?.messagesTotal ?? 0), 0),
-    ...(device.lastTelemetryAt ? { lastTelemetryAt: device.lastTelemetryAt } : {}),
-    ...(device.certificate
-      ? {
-          certificate: {
-            serialNumber: device.certificate.serialNumber,
-            notAfter: device.certificate.notAfter,
-            fingerprintSha256: device.certificate.fingerprintSha256,
-          },
-        }
-      : {}),
-    ...(problem ? { problem } : {}),
-  };
+/** The same page as JSON text, joined from the devices' kept JSON (the route sends it as is). */
+export async function listDevicesJson(
+  summaries: KeptDevices,
+  store: ProjectionStore,
+  filter: DeviceListFilter,
+  batchIds?: readonly string[],
+): Promise<string> {
+  const { deviceIds, total } = await findDeviceIds(store, filter, batchIds);
+  const items = (await summaries.summaries(deviceIds)).map((entry) => entry.json);
+  return `{"items":[${items.join(',')}],"total":${total},"limit":${filter.limit},"offset":${filter.offset}}`;
 }

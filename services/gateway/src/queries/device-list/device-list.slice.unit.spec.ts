@@ -104,11 +104,18 @@ describe('GET /api/devices?sort=: the fleet in order, page after page', () => {
     return {
       status: response.status,
       body: (await response.json()) as {
-        items: { deviceId: string; state: string }[];
+        items: { deviceId: string; state: string; connection: string }[];
         total: number;
         error?: { message: string; details: { path: string }[] };
       },
     };
+  };
+  const detail = async (deviceId: string) => {
+    const response = await fetch(`${url}/api/devices/${deviceId}`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   /** Every page of `size` in turn, the device ids joined. */
   const allPages = async (query: string, size: number) => {
@@ -178,8 +185,11 @@ describe('GET /api/devices?sort=: the fleet in order, page after page', () => {
     expect(page.items.map((d) => d.deviceId)).toEqual(expected(even, certifiedKey, 'desc'));
   });
 
-  it('follows live changes: a device connected or certified now moves in the order', async () => {
+  it('follows live changes: a device connected now moves in the order; its kept entry and detail change', async () => {
     const before = (await get('sort=connectedAt:desc&limit=1')).body.items[0]!.deviceId;
+    // Its entry is kept by the gateway now (kept-devices.ts): the change must drop it.
+    expect((await get('q=d-003')).body.items[0]).toMatchObject({ deviceId: 'd-003', connection: 'never' });
+    expect(await detail('d-003')).toMatchObject({ status: 200, body: { deviceId: 'd-003', connection: 'never' } });
     await givenEvent(events, DeviceConnected, idOf(3), {
       deviceId: idOf(3),
       targetId: 't-1',
@@ -192,7 +202,13 @@ describe('GET /api/devices?sort=: the fleet in order, page after page', () => {
     // Nobody had connected: the order was the id order; now d-003 is the latest connected.
     expect(before).toBe('d-000');
     expect((await get('sort=connectedAt:desc&limit=2')).body.items.map((d) => d.deviceId)).toEqual(['d-003', 'd-000']);
-    expect((await get('sort=connection:desc&limit=1')).body.items[0]!.deviceId).toBe('d-003');
+    expect((await get('sort=connection:desc&limit=1')).body.items[0]).toMatchObject({
+      deviceId: 'd-003',
+      connection: 'connected',
+    });
+    expect((await get('q=d-003')).body.items[0]).toMatchObject({ connection: 'connected' });
+    expect(await detail('d-003')).toMatchObject({ body: { connection: 'connected', targets: [{ targetId: 't-1' }] } });
+    expect((await detail('d-unknown')).status).toBe(404);
   });
 
   it('refuses an unknown sort field or direction (400 naming the parameter and the fields), and sort with targetId', async () => {
