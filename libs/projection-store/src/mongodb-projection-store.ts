@@ -294,7 +294,9 @@ export class MongoProjectionStore implements ProjectionStore {
     try {
       const [items, total] = await Promise.all([
         target
-          .find(filter, { projection: select ? Object.fromEntries([['_id', 1], ...select.map((f) => [f, 1])]) : hidden })
+          .find(filter, {
+            projection: select ? Object.fromEntries([['_id', 1], ...select.map((f) => [f, 1])]) : hidden,
+          })
           .sort(Object.fromEntries(sort.map(({ field, direction }) => [mongoField(field), direction])))
           .skip(skip)
           .limit(limit)
