@@ -17,7 +17,12 @@ import { runCli, startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import { appendGeneratedFleet, generatedEvent, type GeneratedFleet } from './support/generated-fleet.js';
+import {
+  appendGeneratedFleet,
+  generatedEvent,
+  generatedOwnerId,
+  type GeneratedFleet,
+} from './support/generated-fleet.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -97,7 +102,7 @@ describe('tunnelkey CLI against a running gateway', () => {
     const issued = await fetch(`${gateway.url}/api/tokens`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'cli-viewer', role: 'viewer' }),
+      body: JSON.stringify({ name: 'cli-viewer', role: 'viewer', ownerId: generatedOwnerId }),
     });
     viewerToken = ((await issued.json()) as { token: string }).token;
   }, 120_000);
@@ -122,6 +127,16 @@ describe('tunnelkey CLI against a running gateway', () => {
         .split('\r\n')
         .map((row) => row.split(',')[0]),
     ).toEqual(fleet.deviceIds);
+  });
+
+  it('sorts the fleet on the gateway with --sort, every page in that order; an unknown field is refused', async () => {
+    const sorted = await cli(['devices', 'list', '--sort', 'deviceId:desc', '--all', '--limit', '7', '-o', 'json']);
+    expect(sorted.code).toBe(0);
+    const ids = (JSON.parse(sorted.out) as { items: { deviceId: string }[] }).items.map((d) => d.deviceId);
+    expect(ids).toEqual([...fleet.deviceIds].sort().reverse());
+    const refused = await cli(['devices', 'list', '--sort', 'colour']);
+    expect(refused.code).toBe(3);
+    expect(refused.err).toContain('query parameter sort must be <field>[:asc|:desc]');
   });
 
   it('filters by id prefix and prints YAML that is the API answer', async () => {

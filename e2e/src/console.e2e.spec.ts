@@ -114,10 +114,11 @@ describe('console: an operator runs 20 PUF devices from headless Chromium, polic
     });
     // Devices connect to the broker as soon as onboarding hands them their connection parameters.
     fleet.connect({ telemetryIntervalMs: 1_000, concurrency: 20 });
+    // A viewer of the fleet's owner: another owner's (the default one's) would see none of it.
     const viewer = await fetch(`${gateway.url}/api/tokens`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'victor', role: 'viewer' }),
+      body: JSON.stringify({ name: 'victor', role: 'viewer', ownerId }),
     });
     viewerToken = ((await viewer.json()) as { token: string }).token;
 
