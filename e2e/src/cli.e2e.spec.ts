@@ -129,6 +129,16 @@ describe('tunnelkey CLI against a running gateway', () => {
     ).toEqual(fleet.deviceIds);
   });
 
+  it('sorts the fleet on the gateway with --sort, every page in that order; an unknown field is refused', async () => {
+    const sorted = await cli(['devices', 'list', '--sort', 'deviceId:desc', '--all', '--limit', '7', '-o', 'json']);
+    expect(sorted.code).toBe(0);
+    const ids = (JSON.parse(sorted.out) as { items: { deviceId: string }[] }).items.map((d) => d.deviceId);
+    expect(ids).toEqual([...fleet.deviceIds].sort().reverse());
+    const refused = await cli(['devices', 'list', '--sort', 'colour']);
+    expect(refused.code).toBe(3);
+    expect(refused.err).toContain('query parameter sort must be <field>[:asc|:desc]');
+  });
+
   it('filters by id prefix and prints YAML that is the API answer', async () => {
     const listed = await cli(['devices', 'list', '--q', 'cli-d-1', '-o', 'yaml']);
     expect(listed.code).toBe(0);

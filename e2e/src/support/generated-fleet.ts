@@ -30,6 +30,9 @@ import { MissingPrerequisiteError } from './infrastructure.js';
 
 const run = promisify(execFile);
 
+/** The owner of the generated batch: a caller of another owner sees none of it. */
+export const generatedOwnerId = 'generated-owner';
+
 export interface GeneratedFleet {
   batchId: string;
   targetId: string;

@@ -65,19 +65,22 @@ class EmbeddedCollection {
   readonly indexes = new Map<string, Map<string, Set<string>>>();
   live = 0;
   /**
-   * Raised when a document enters or leaves the collection or an indexed field changes value: what a
-   * filter selects and how it sorts (sorts are on indexed fields) depend on nothing else. A
-   * telemetry update of an unindexed field keeps every cached result.
+   * What a cached result depends on: which documents are live (raised when one enters or leaves)
+   * and, per indexed field, its values (raised when a live document's value of it changes). A
+   * result remembers the versions of the fields it filtered and sorted on, so a telemetry update
+   * of `lastTelemetryAt` keeps every cached result that does not use that field.
    */
-  #indexVersion = 0;
-  readonly #results = new Map<string, { version: number; ids: readonly string[] }>();
+  #membershipVersion = 0;
+  readonly #fieldVersions = new Map<string, number>();
+  readonly #results = new Map<string, { version: string; ids: readonly string[] }>();
 
   constructor(indexed: ReadonlySet<string>) {
     for (const field of indexed) if (field !== 'id') this.indexes.set(field, new Map());
   }
 
-  #index(id: string, fields: Record<string, JsonValue>, add: boolean): void {
-    for (const [field, index] of this.indexes) {
+  #index(id: string, fields: Record<string, JsonValue>, add: boolean, only?: readonly string[]): void {
+    for (const field of only ?? this.indexes.keys()) {
+      const index = this.indexes.get(field)!;
       for (const key of keysOf(fields[field])) {
         let ids = index.get(key);
         if (add) {
@@ -111,11 +114,17 @@ class EmbeddedCollection {
     }
     for (const field of change.unset) delete fields[field];
     this.documents.set(change.id, { fields, guard, deleted: false });
-    if (!live || this.#indexedChanged(live.fields, fields)) {
-      if (live) this.#unindex(change.id, live.fields);
+    if (!live) {
       this.#index(change.id, fields, true);
       this.live++;
-      this.#indexVersion++;
+      this.#membershipVersion++;
+      return true;
+    }
+    const changed = this.#indexedChanged(live.fields, fields);
+    if (changed.length > 0) {
+      this.#index(change.id, live.fields, false, changed);
+      this.#index(change.id, fields, true, changed);
+      for (const field of changed) this.#fieldVersions.set(field, (this.#fieldVersions.get(field) ?? 0) + 1);
     }
     return true;
   }
@@ -123,24 +132,33 @@ class EmbeddedCollection {
   #unindex(id: string, fields: Record<string, JsonValue>): void {
     this.#index(id, fields, false);
     this.live--;
-    this.#indexVersion++;
+    this.#membershipVersion++;
   }
 
-  #indexedChanged(before: Record<string, JsonValue>, after: Record<string, JsonValue>): boolean {
-    for (const field of this.indexes.keys())
-      if (keysOf(before[field]).join('\u0000') !== keysOf(after[field]).join('\u0000')) return true;
-    return false;
+  #indexedChanged(before: Record<string, JsonValue>, after: Record<string, JsonValue>): string[] {
+    const changed: string[] = [];
+    for (const field of this.indexes.keys()) {
+      const a = before[field];
+      const b = after[field];
+      if (a === b) continue;
+      if (keysOf(a).join('\u0000') !== keysOf(b).join('\u0000')) changed.push(field);
+    }
+    return changed;
   }
 
-  /** The ids `compute` answers for this filter and sort, kept until the indexed data changes. */
-  sorted(key: string, compute: () => string[]): readonly string[] {
+  /**
+   * The ids `compute` answers for this filter and sort (on `fields`), kept until documents enter or
+   * leave or one of those fields changes value.
+   */
+  sorted(key: string, fields: readonly string[], compute: () => string[]): readonly string[] {
+    const version = `${this.#membershipVersion}:${fields.map((f) => this.#fieldVersions.get(f) ?? 0).join(',')}`;
     const cached = this.#results.get(key);
-    if (cached?.version === this.#indexVersion) return cached.ids;
+    if (cached?.version === version) return cached.ids;
     const ids = compute();
     // A small selection sorts in microseconds: keeping it would only push out the large ones.
     if (ids.length < minCachedResult) return ids;
     if (this.#results.size >= maxCachedResults) this.#results.clear();
-    this.#results.set(key, { version: this.#indexVersion, ids });
+    this.#results.set(key, { version, ids });
     return ids;
   }
 
@@ -149,7 +167,7 @@ class EmbeddedCollection {
     if (doc.deleted) return;
     this.#index(id, doc.fields, true);
     this.live++;
-    this.#indexVersion++;
+    this.#membershipVersion++;
   }
 
   liveDocument(id: string): StoredDocument | undefined {
@@ -187,7 +205,7 @@ class EmbeddedCollection {
     this.documents.clear();
     for (const index of this.indexes.values()) index.clear();
     this.live = 0;
-    this.#indexVersion++;
+    this.#membershipVersion++;
   }
 }
 
@@ -204,7 +222,12 @@ function cloneJson<T extends JsonValue>(value: T): T {
   return copy as T;
 }
 
-function toDocument<T extends ProjectionDocument>(id: string, doc: StoredDocument): T {
+function toDocument<T extends ProjectionDocument>(id: string, doc: StoredDocument, select?: readonly string[]): T {
+  if (select) {
+    const picked: Record<string, JsonValue> = { id };
+    for (const field of select) if (field in doc.fields) picked[field] = cloneJson(doc.fields[field]!);
+    return picked as T;
+  }
   const copy = cloneJson(doc.fields);
   copy['id'] = id;
   return copy as T;
@@ -289,13 +312,14 @@ export class EmbeddedProjectionStore implements ProjectionStore {
     collection: string,
     query: FindQuery = {},
   ): Promise<Page<T>> {
-    const { where, sort, skip, limit } = normalizeFind(
+    const { where, sort, skip, limit, select } = normalizeFind(
       indexedFieldsOf(this.#schemas, projection, collection),
       collection,
       query,
     );
     const store = this.#collection(projection, collection);
-    const ids = store.sorted(JSON.stringify([where, sort]), () => {
+    const used = [...where.map(([field]) => field), ...sort.map(({ field }) => field)];
+    const ids = store.sorted(JSON.stringify([where, sort]), used, () => {
       const selected = [...store.select(where)];
       const value = (id: string, field: string) => (field === 'id' ? id : store.documents.get(id)!.fields[field]);
       return selected.sort((a, b) => {
@@ -307,7 +331,7 @@ export class EmbeddedProjectionStore implements ProjectionStore {
       });
     });
     return {
-      items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!)),
+      items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!, select)),
       total: ids.length,
     };
   }

@@ -54,4 +54,40 @@ describe('embedded: sorted results kept between finds', () => {
     await store.reset('cache');
     expect(await page(store)).toEqual({ items: [], total: 0 });
   });
+
+  it('keeps a large result while another indexed field changes, and sees a change of its own fields', async () => {
+    // 100 documents: past the size under which results are not kept, so the kept ones are what answers.
+    const store = new EmbeddedProjectionStore();
+    await store.define({ name: 'cache', collections: { devices: { indexes: ['batchId', 'seq', 'seen'] } } });
+    const id = (i: number) => `d${String(i).padStart(3, '0')}`;
+    await store.commit(
+      'cache',
+      1,
+      Array.from({ length: 100 }, (_, i) => ({
+        type: 'upsert' as const,
+        collection: 'devices',
+        id: id(i),
+        set: { batchId: i < 50 ? 'b1' : 'b2', seq: i, seen: 0 },
+      })),
+    );
+    const first = async (where: Record<string, string> = {}) => (await ids(store, where))[0];
+    expect(await first()).toBe('d099');
+    expect(await first({ batchId: 'b1' })).toBe('d049');
+    // `seen` changes on every document (as a last-telemetry time would): neither result uses it.
+    for (let n = 1; n <= 3; n++)
+      await store.commit('cache', 1 + n, [{ type: 'upsert', collection: 'devices', id: id(n), set: { seen: n } }]);
+    expect(await first()).toBe('d099');
+    // The sort field and the filter field changed: both results are computed again.
+    await store.commit('cache', 10, [{ type: 'upsert', collection: 'devices', id: id(7), set: { seq: 1_000 } }]);
+    expect(await first()).toBe('d007');
+    expect(await first({ batchId: 'b1' })).toBe('d007');
+    await store.commit('cache', 11, [{ type: 'upsert', collection: 'devices', id: id(7), set: { batchId: 'b2' } }]);
+    expect(await first({ batchId: 'b1' })).toBe('d049');
+    expect((await page(store, { batchId: 'b2' })).total).toBe(51);
+    const bySeen = await store.find('cache', 'devices', { sort: [{ field: 'seen', direction: 'desc' }] });
+    expect(bySeen.items.slice(0, 3).map((d) => d.id)).toEqual(['d003', 'd002', 'd001']);
+    await store.commit('cache', 12, [{ type: 'upsert', collection: 'devices', id: id(1), set: { seen: 9 } }]);
+    const again = await store.find('cache', 'devices', { sort: [{ field: 'seen', direction: 'desc' }] });
+    expect(again.items[0]!.id).toBe('d001');
+  });
 });

@@ -284,7 +284,7 @@ export class MongoProjectionStore implements ProjectionStore {
     collection: string,
     query: FindQuery = {},
   ): Promise<Page<T>> {
-    const { where, sort, skip, limit } = normalizeFind(
+    const { where, sort, skip, limit, select } = normalizeFind(
       indexedFieldsOf(this.#schemas, projection, collection),
       collection,
       query,
@@ -294,7 +294,9 @@ export class MongoProjectionStore implements ProjectionStore {
     try {
       const [items, total] = await Promise.all([
         target
-          .find(filter, { projection: hidden })
+          .find(filter, {
+            projection: select ? Object.fromEntries([['_id', 1], ...select.map((f) => [f, 1])]) : hidden,
+          })
           .sort(Object.fromEntries(sort.map(({ field, direction }) => [mongoField(field), direction])))
           .skip(skip)
           .limit(limit)

@@ -399,6 +399,21 @@ export function projectionStoreFeatures(
         expect(byConnection.items).toEqual([...devices].sort(byFields([{ field: 'connection', direction: 1 }])));
       });
 
+      test('select: only the fields asked for (and id), ids alone with [], in the same order and total', async () => {
+        const store = await h.open();
+        const { p, devices } = await loadDevices(store, 120);
+        const query = { where: { batchId: 'b1' }, sort: [{ field: 'state', direction: 'desc' as const }], limit: 30 };
+        const full = await store.find<Device>(p, 'devices', query);
+        const ids = await store.find(p, 'devices', { ...query, select: [] });
+        expect(ids).toEqual({ items: full.items.map(({ id }) => ({ id })), total: full.total });
+        const some = await store.find(p, 'devices', { ...query, select: ['state', 'connection', 'id'] });
+        expect(some.items).toEqual(
+          full.items.map(({ id, state, connection }) => ({ id, state, ...(connection ? { connection } : {}) })),
+        );
+        expect(devices.length).toBe(120);
+        await expect(store.find(p, 'devices', { select: ['_seq'] })).rejects.toBeInstanceOf(InvalidQueryError);
+      });
+
       test('filters by membership ({ in: [...] }): pages, totals and counts, a missing field with null, ids too', async () => {
         const store = await h.open();
         const { p, devices } = await loadDevices(store, 300);

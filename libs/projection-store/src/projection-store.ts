@@ -79,6 +79,12 @@ export interface FindQuery {
   skip?: number;
   /** Default 50, at most `maxPageSize`. */
   limit?: number;
+  /**
+   * Only these top-level fields (and `id`) in each item, e.g. `[]` for ids alone: a caller that
+   * keeps what it derives from a document (a serialized summary) reads a page without copying them.
+   * Default: every field.
+   */
+  select?: readonly string[];
 }
 
 export const maxPageSize = 1_000;

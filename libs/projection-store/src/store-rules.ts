@@ -86,6 +86,8 @@ export interface NormalizedFind {
   sort: { field: string; direction: 1 | -1 }[];
   skip: number;
   limit: number;
+  /** Fields to return besides id; undefined: all. */
+  select: readonly string[] | undefined;
 }
 
 /** Checks a find query against the declared indexes and fills its defaults. Sort always ends with id. */
@@ -105,7 +107,11 @@ export function normalizeFind(indexed: ReadonlySet<string>, collection: string, 
     throw new InvalidQueryError('skip is a non-negative integer', { collection, skip });
   if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize)
     throw new InvalidQueryError(`limit is an integer from 1 to ${maxPageSize}`, { collection, limit });
-  return { where, sort, skip, limit };
+  const select = query.select?.filter((field) => field !== 'id');
+  for (const field of select ?? [])
+    if (typeof field !== 'string' || !fieldPattern.test(field) || reservedFields.has(field))
+      throw new InvalidQueryError('select names document fields ([A-Za-z0-9_], not reserved)', { collection });
+  return { where, sort, skip, limit, select };
 }
 
 function isScalar(value: unknown): value is JsonScalar {

@@ -27,7 +27,7 @@ describe('concatenated codes', () => {
   const prng = DeterministicPrng.fromNumber(77);
 
   it.each([
-    ['sram', SRAM_CODE_SCHEME, 3570],
+    ['sram', SRAM_CODE_SCHEME, 4590],
     ['tunnelling', TUNNELLING_CODE_SCHEME, 510],
   ])('%s: %#', (_name, scheme, rawBits) => {
     const code = sharedConcatenatedCode(scheme);

@@ -110,6 +110,14 @@ async function main(): Promise<void> {
           ok,
           `${pct(perDevice.mean)} vs ${pct(configured)}`,
         );
+        // The target holds at every corner, not only at the 15 % design point: the model's rate there.
+        // (The worst-1 % column is one read per device: mostly sampling noise, printed, not checked.)
+        const cornerKeyFailure = analyticKeyFailureRate(profile.code, configured).keyFailureRate;
+        check(
+          `${profile.name} key failure <= 1e-9 @${temperatureC}C/${ageYears}y`,
+          cornerKeyFailure <= 1e-9,
+          `${sci(cornerKeyFailure)} at ${pct(configured)}`,
+        );
         console.log(
           `${pad(temperatureC, 6)} ${pad(ageYears, 4)} ${pad(pct(configured), 11)} ${pad(pct(perDevice.mean), 9)} ${pad(pct(perDevice.std), 11)} ` +
             `${pad(pct(perDevice.worst1PercentMean), 10)} ${pad(pct(perDevice.max), 8)} ${pad(sci(analyticKeyFailureRate(profile.code, perDevice.worst1PercentMean).keyFailureRate), 18)}`,
@@ -185,7 +193,7 @@ async function main(): Promise<void> {
     );
     const bers =
       profile.code.repetition > 1
-        ? [0.05, 0.1, 0.125, 0.15, 0.175, 0.2, 0.21, 0.22, 0.23, 0.24, 0.25]
+        ? [0.05, 0.1, 0.125, 0.15, 0.175, 0.2, 0.22, 0.235, 0.25, 0.26, 0.27]
         : [0.01, 0.02, 0.03, 0.04, 0.05, 0.055, 0.06, 0.065, 0.07];
     console.log(
       `${pad('BER', 7)} ${pad('inner BER', 10)} ${pad('analytic', 10)} ${pad('MC rate', 10)} ${pad('MC fails', 9)} ${pad('trials', 8)} ${pad('agree', 6)}`,

@@ -44,7 +44,15 @@ function gatewayDouble(sse = '') {
         const offset = Number(url.searchParams.get('offset') ?? 0);
         const state = url.searchParams.get('state');
         const q = url.searchParams.get('q');
+        const sort = url.searchParams.get('sort');
+        // The one sort this double knows; anything else answered as the gateway answers an unknown field.
+        if (sort !== null && sort !== 'deviceId:desc')
+          return Response.json(
+            { error: { code: 'MALFORMED', message: 'query parameter sort must be <field>[:asc|:desc], ...' } },
+            { status: 400 },
+          );
         const all = devices.filter((d) => (!state || d.state === state) && (!q || d.deviceId.startsWith(q)));
+        if (sort) all.reverse();
         return Response.json({ items: all.slice(offset, offset + limit), total: all.length, limit, offset });
       }
       const device = devices.find((d) => url.pathname === `/api/devices/${d.deviceId}`);
@@ -119,6 +127,29 @@ describe('tunnelkey lists: one page by default, never cut silently', () => {
     const wide = gatewayDouble();
     await runCli(['devices', 'list', '--limit', '2', '-o', 'wide'], wide.io);
     expect(wide.out().split('\n')[0]).toMatch(/DEVICEID.*SERIAL.*PROBLEM.*STATECHANGEDAT.*TARGETS.*NOTAFTER/);
+  });
+
+  it('--sort asks the gateway for the fleet in that order, every page in it with --all', async () => {
+    const run = gatewayDouble();
+    expect(
+      await runCli(['devices', 'list', '--sort', 'deviceId:desc', '--all', '-o', 'csv', '--no-headers'], run.io),
+    ).toBe(0);
+    expect(run.calls.map((c) => c.path)).toEqual([
+      '/api/devices?sort=deviceId%3Adesc&limit=500&offset=0',
+      '/api/devices?sort=deviceId%3Adesc&limit=500&offset=500',
+      '/api/devices?sort=deviceId%3Adesc&limit=500&offset=1000',
+    ]);
+    const ids = run
+      .out()
+      .trimEnd()
+      .split('\r\n')
+      .map((line) => line.split(',')[0]);
+    expect(ids[0]).toBe('d-1202');
+    expect(ids.at(-1)).toBe('d-0000');
+    const bad = gatewayDouble();
+    expect(await runCli(['devices', 'list', '--sort', 'colour'], bad.io)).toBe(3);
+    expect(bad.err()).toContain('query parameter sort must be');
+    expect(bad.calls.map((c) => c.path)).toEqual(['/api/devices?sort=colour&limit=50&offset=0']);
   });
 
   it('refuses an unknown output format, asking nothing of the gateway', async () => {

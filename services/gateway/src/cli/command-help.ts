@@ -12,6 +12,8 @@ export const examples: Readonly<Record<string, readonly string[]>> = {
   'devices list': [
     'tunnelkey devices list --state Onboarded --connection connected',
     'tunnelkey devices list --q fridge-00 -o wide',
+    'tunnelkey devices list --state Onboarded --sort lastTelemetryAt   # the longest silent first',
+    'tunnelkey devices list --sort certificateNotAfter --limit 20      # the next certificates to expire',
     'tunnelkey devices list --batch fridges-2026 --all -o csv --no-headers',
   ],
   'devices show': ['tunnelkey devices show fridge-0001', 'tunnelkey devices show fridge-0001 -o yaml'],

@@ -34,9 +34,11 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey renewals progress <operationId>
   tunnelkey policies renewal <policyId> [--renew-at <share, default 0.667>] [--jitter <share, default 0.1>] [--lifetime-seconds <n>]
   tunnelkey devices list [--batch <id>] [--state <s>] [--target <id>] [--connection never|connected|disconnected] [--q <id prefix>]
-            [--all | --limit n --offset n]
+            [--sort <field>[:desc]] [--all | --limit n --offset n]
+            (sort fields: deviceId batchId state connection importedAt certifiedAt connectedAt lastTelemetryAt certificateNotAfter)
   tunnelkey devices show <id> | devices history <id> [--all | --limit n --offset n]
-  tunnelkey devices export [--batch <id>] [--state <s>] [--target <id>] [--connection c] [--q <prefix>] [-o csv|json|yaml] [--file <path>]
+  tunnelkey devices export [--batch <id>] [--state <s>] [--target <id>] [--connection c] [--q <prefix>] [--sort <field>[:desc]]
+            [-o csv|json|yaml] [--file <path>]
   tunnelkey revocations status [--batch <id>] [--all] | revocations status <deviceId>
   tunnelkey watch [--batch <id>] [--type device|batch|devices-changed|catalog|fleet...] [--count n]
   tunnelkey targets list | show <id>
@@ -60,6 +62,7 @@ const options = {
   'no-headers': { type: 'boolean' },
   all: { type: 'boolean' },
   q: { type: 'string' },
+  sort: { type: 'string' },
   type: { type: 'string', multiple: true },
   count: { type: 'string' },
   file: { type: 'string' },
@@ -722,7 +725,7 @@ function deviceRow(device: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-/** `--batch`, `--state`, `--target`, `--connection`, `--q` as the device list's query. */
+/** `--batch`, `--state`, `--target`, `--connection`, `--q`, `--sort` as the device list's query (the gateway checks them). */
 function deviceFilter(values: Values): URLSearchParams {
   const query = new URLSearchParams();
   for (const [option, param] of [
@@ -731,6 +734,7 @@ function deviceFilter(values: Values): URLSearchParams {
     ['target', 'targetId'],
     ['connection', 'connection'],
     ['q', 'q'],
+    ['sort', 'sort'],
   ] as const) {
     const value = values[option];
     if (typeof value === 'string') query.set(param, value);

@@ -6,7 +6,7 @@ import { policiesCollection, targetAuthoritiesCollection, targetsCollection } fr
 import type { DeviceDocument } from '../views/fleet-documents.js';
 import { batchProgress, type BatchProgress } from '../queries/batch-progress/batch-progress.query.js';
 import { targetsOf } from '../queries/device-detail/device-detail.query.js';
-import { summaryOf, type DeviceSummary } from '../queries/device-list/device-list.query.js';
+import { summaryOf, type DeviceSummary } from '../queries/kept-devices.js';
 import type { ReadModels } from '../views/read-models.js';
 
 export type LiveUpdate =

@@ -51,7 +51,13 @@ export class OwnerDirectory {
       case 'batch':
         return this.#batch(ref.id);
       case 'device': {
-        const device = await this.store.get<Stored<DeviceDocument>>(fleetProjectionName, devicesCollection, ref.id);
+        // Every device request asks this: its batch only, not a copy of the document and its certificates.
+        const found = await this.store.find<Stored<DeviceDocument>>(fleetProjectionName, devicesCollection, {
+          where: { id: ref.id },
+          select: ['batchId'],
+          limit: 1,
+        });
+        const device = found.items[0];
         if (!device) return unknown;
         return device.batchId ? this.#known(await this.#batch(device.batchId)) : ownedBy(undefined);
       }
@@ -74,6 +80,7 @@ export class OwnerDirectory {
       where: { ownerId },
       sort: [{ field: 'createdAt', direction: 'desc' }],
       limit: 1_000,
+      select: ['batchId'],
     });
     return found.items.map((batch) => batch.batchId);
   }

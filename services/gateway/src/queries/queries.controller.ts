@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Optional, Param, Query, Req, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Optional, Param, Query, Req, UseGuards } from '@nestjs/common';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
@@ -10,9 +10,9 @@ import { OWNERSHIP, READ_MODELS } from '../tokens.js';
 import type { ReadModels } from '../views/read-models.js';
 import { batchProgress, listBatches } from './batch-progress/batch-progress.query.js';
 import { listPolicies, listTargets, policy, target } from './catalog/catalog.query.js';
-import { deviceDetail } from './device-detail/device-detail.query.js';
 import { deviceHistoryPage, historyPageSize } from './device-history/device-history.query.js';
-import { deviceListFilterOf, listDevices } from './device-list/device-list.query.js';
+import { deviceListFilterOf, listDevicesJson } from './device-list/device-list.query.js';
+import { keptDevicesOf, type KeptDevices } from './kept-devices.js';
 import { heldDecisions, heldEnrolments } from './held-enrolments/held-enrolments.query.js';
 import { enumParam, idParam, pageOf } from './paging.js';
 import { queryRoutes as q } from './query-routes.js';
@@ -26,12 +26,16 @@ import { queryRoutes as q } from './query-routes.js';
 @UseGuards(AuthGuard)
 @RequiresRole('viewer')
 export class QueriesController {
+  readonly #kept: KeptDevices;
+
   constructor(
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
     @Inject(EVENT_STORE) private readonly events: EventStore,
     // Always provided by the gateway module; slice tests of single routes go without.
     @Optional() @Inject(OWNERSHIP) private readonly ownership?: OwnershipCheck,
-  ) {}
+  ) {
+    this.#kept = keptDevicesOf(readModels);
+  }
 
   @Get(p(q.batches.path))
   batches(@Req() request: GatewayRequest, @Query() query: Record<string, unknown>) {
@@ -53,19 +57,22 @@ export class QueriesController {
     );
   }
 
+  // Device routes send the JSON text kept per device (kept-devices.ts), not serialized again.
   @Get(p(q.devices.path))
+  @Header('content-type', 'application/json; charset=utf-8')
   async devices(@Req() request: GatewayRequest, @Query() query: Record<string, unknown>) {
     const filter = deviceListFilterOf(query);
     const ownerId = ownerFilterOf(request.principal!);
     if (ownerId !== undefined && !this.ownership)
       throw new Error('no owner directory: the gateway module provides one');
     const batchIds = ownerId === undefined ? undefined : await this.ownership!.directory.batchIdsOf(ownerId);
-    return listDevices(this.readModels.store, filter, batchIds);
+    return listDevicesJson(this.#kept, this.readModels.store, filter, batchIds);
   }
 
   @Get(p(q.device.path))
+  @Header('content-type', 'application/json; charset=utf-8')
   device(@Param('deviceId') deviceId: string) {
-    return deviceDetail(this.readModels.store, idParam(deviceId, 'deviceId'));
+    return this.#kept.detailJson(idParam(deviceId, 'deviceId'));
   }
 
   @Get(p(q.deviceHistory.path))

@@ -109,6 +109,8 @@ export type DeviceDocument = { [flag in MilestoneFlag]?: true } & { [at in Miles
   verificationFailure?: { reason: string; at: string };
   verificationFailed?: true;
   certificate?: CertificateView;
+  /** The current certificate's notAfter, top level: the list sorts by it. */
+  certificateNotAfter?: string;
   certificateRejection?: { reason: string; at: string };
   certificateRejected?: true;
   revocation?: { revocationId: string; reason: string; revokedAt: string };
@@ -123,6 +125,8 @@ export type DeviceDocument = { [flag in MilestoneFlag]?: true } & { [at in Miles
   previousCertificateRevokedAt?: string;
   /** The device's latest connection fact over its targets; missing: never connected. */
   connection?: 'connected' | 'disconnected';
+  /** When the device last connected, over its targets. */
+  connectedAt?: string;
   lastTelemetryAt?: string;
   registryUpdatedAt?: string;
   caUpdatedAt?: string;

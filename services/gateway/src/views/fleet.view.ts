@@ -106,6 +106,12 @@ export const fleetProjection: StoredProjection = {
         ['batchId', 'certificateRejected'],
         // The devices of a renewal operation: whose they are (GET /api/renewals/{operationId}/progress).
         'renewalOperationId',
+        // The list's sort fields (GET /api/devices?sort=...) beside id, batchId, connection and the flags.
+        'importedAt',
+        'certifiedAt',
+        'connectedAt',
+        'lastTelemetryAt',
+        'certificateNotAfter',
       ],
     },
     links: {
@@ -213,6 +219,7 @@ export const fleetProjection: StoredProjection = {
               chainPem: data.chainPem,
               issuedAt: event.occurredAt,
             },
+            certificateNotAfter: data.notAfter,
           }),
         ];
       case 'CertificateRenewalRequested':
@@ -285,7 +292,7 @@ export const fleetProjection: StoredProjection = {
             tlsProtocol: data.tlsProtocol,
             cipher: data.cipher,
           },
-          { connection: 'connected' },
+          { connection: 'connected', connectedAt: data.connectedAt },
         );
       case 'DeviceDisconnected':
         return link(

@@ -49,6 +49,7 @@ export interface ReadModelsOptions {
 export class ReadModels implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #runners: ProjectionRunner[] = [];
   readonly #changeListeners = new Set<(change: AppliedChange) => void>();
+  readonly #commitListeners = new Set<(change: AppliedChange) => void>();
   readonly #appliedListeners: ((projection: string, context: string) => void)[] = [];
   readonly #store: ObservedStore;
   readonly #projections: readonly StoredProjection[];
@@ -59,8 +60,9 @@ export class ReadModels implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(private readonly options: ReadModelsOptions) {
     this.#projections = options.projections ?? gatewayViews;
-    this.#store = new ObservedStore(options.store, (change) => {
-      for (const listener of this.#changeListeners) listener(change);
+    this.#store = new ObservedStore(options.store, (change, applied) => {
+      for (const listener of this.#commitListeners) listener(change);
+      if (applied) for (const listener of this.#changeListeners) listener(change);
     });
   }
 
@@ -77,6 +79,16 @@ export class ReadModels implements OnApplicationBootstrap, OnModuleDestroy {
   onChange(listener: (change: AppliedChange) => void): () => void {
     this.#changeListeners.add(listener);
     return () => this.#changeListeners.delete(listener);
+  }
+
+  /**
+   * Every commit's writes once stored, applied or not: with a store shared by several gateways
+   * (MongoDB) another instance may have applied them first, and what this instance keeps derived
+   * from the documents (kept-devices.ts) must still be dropped.
+   */
+  onCommitted(listener: (change: AppliedChange) => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => this.#commitListeners.delete(listener);
   }
 
   /** Called once per event a view evolved (metrics). */
@@ -170,11 +182,11 @@ function contextOf(subject: string, contexts: readonly BoundedContext[]): string
   return subject.split('.').find((token) => contexts.includes(token as BoundedContext)) ?? 'unknown';
 }
 
-/** The store, telling `listener` what each commit wrote once it is stored. */
+/** The store, telling `listener` what each commit wrote once it is stored, and whether it changed anything. */
 class ObservedStore implements ProjectionStore {
   constructor(
     private readonly inner: ProjectionStore,
-    private readonly listener: (change: AppliedChange) => void,
+    private readonly listener: (change: AppliedChange, applied: boolean) => void,
   ) {}
 
   get kind() {
@@ -200,7 +212,7 @@ class ObservedStore implements ProjectionStore {
     options?: CommitOptions,
   ): Promise<CommitResult> {
     const result = await this.inner.commit(projection, sequence, writes, options);
-    if (result.applied > 0) this.listener({ projection, writes });
+    if (writes.length > 0) this.listener({ projection, writes }, result.applied > 0);
     return result;
   }
 

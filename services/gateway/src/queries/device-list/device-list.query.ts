@@ -1,22 +1,18 @@
 import { Type } from '@sinclair/typebox';
-import type { ProjectionDocument, ProjectionStore, WhereValue } from '@tunnelkey/projection-store';
+import type { ProjectionDocument, ProjectionStore, SortDirection, WhereValue } from '@tunnelkey/projection-store';
 import { BadRequest } from '../../errors.js';
 import { devicesCollection, fleetProjectionName, linksCollection } from '../../views/fleet.view.js';
 import {
-  connectionOf,
   connectionStates,
   deviceStates,
-  stateChangedAtOf,
-  stateOf,
+  milestoneFlags,
   whereConnection,
   whereState,
   type ConnectionState,
-  type DeviceDocument,
   type DeviceStateName,
   type LinkDocument,
-  type TargetLink,
 } from '../../views/fleet-documents.js';
-import { targetsOf } from '../device-detail/device-detail.query.js';
+import { KeptDevices, type DeviceSummary } from '../kept-devices.js';
 import { enumParam, optionalIdParam, pageOf, pageQueryParameters, type Page, type PageRequest } from '../paging.js';
 
 export interface DeviceListFilter extends PageRequest {
@@ -26,6 +22,51 @@ export interface DeviceListFilter extends PageRequest {
   connection?: ConnectionState;
   /** Device id prefix. */
   q?: string;
+  /** Fleet-wide order (not the page's); default: import order. */
+  sort?: DeviceSort;
+}
+
+/**
+ * What the list sorts by, each mapped to indexed fields of the device document. The state is the
+ * highest milestone reached, written by two sources (registry, onboarding), so it is sorted by the
+ * milestone flags from the furthest down (a flag missing sorts before `true`): Announced first,
+ * Revoked last, and within a state by the steps the device went through (a revoked device that was
+ * certified after one revoked before its certification). A device without the value (never
+ * certified, never connected, no telemetry) comes first ascending, last descending. Ties go by
+ * device id, ascending either way, so pages never overlap or skip a device.
+ */
+export const deviceSortFields = {
+  deviceId: ['id'],
+  batchId: ['batchId'],
+  state: milestoneFlags,
+  connection: ['connection'],
+  importedAt: ['importedAt'],
+  certifiedAt: ['certifiedAt'],
+  connectedAt: ['connectedAt'],
+  lastTelemetryAt: ['lastTelemetryAt'],
+  certificateNotAfter: ['certificateNotAfter'],
+} as const satisfies Record<string, readonly string[]>;
+export type DeviceSortField = keyof typeof deviceSortFields;
+export const deviceSortFieldNames = Object.keys(deviceSortFields) as DeviceSortField[];
+
+export interface DeviceSort {
+  field: DeviceSortField;
+  direction: SortDirection;
+}
+
+const sortPattern = `^(${deviceSortFieldNames.join('|')})(:(asc|desc))?$`;
+
+/** `sort=certifiedAt:desc` read and checked: an unknown field is a 400 that names the known ones. */
+export function deviceSortOf(query: Record<string, unknown>): DeviceSort | undefined {
+  const raw = query['sort'];
+  if (raw === undefined || raw === '') return undefined;
+  const match = typeof raw === 'string' ? new RegExp(sortPattern).exec(raw) : null;
+  if (!match)
+    throw new BadRequest(
+      `query parameter sort must be <field>[:asc|:desc], the field one of ${deviceSortFieldNames.join(', ')}`,
+      [{ path: 'query.sort' }],
+    );
+  return { field: match[1] as DeviceSortField, direction: match[3] === 'desc' ? 'desc' : 'asc' };
 }
 
 export const deviceListParameters = {
@@ -37,6 +78,13 @@ export const deviceListParameters = {
   }),
   connection: Type.Union(connectionStates.map((s) => Type.Literal(s))),
   q: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'Device id prefix' }),
+  sort: Type.String({
+    pattern: sortPattern,
+    description:
+      'Order of the whole filtered list, `<field>` or `<field>:desc`; ties by deviceId. Devices without the ' +
+      'value first ascending, last descending. `state` is the lifecycle order (Revoked furthest), then the ' +
+      'steps a device went through. Default: import order. Not combinable with `targetId`.',
+  }),
   ...pageQueryParameters,
 };
 
@@ -55,19 +103,6 @@ export const DeviceSummarySchema = Type.Object({
   problem: Type.Optional(Type.String({ description: 'Last verification failure or certificate rejection reason' })),
 });
 
-export type DeviceSummary = {
-  deviceId: string;
-  batchId?: string;
-  state: DeviceStateName;
-  stateChangedAt: string;
-  connection: ConnectionState;
-  targets: { targetId: string; status: string; connected: boolean }[];
-  messagesTotal: number;
-  lastTelemetryAt?: string;
-  certificate?: { serialNumber: string; notAfter: string; fingerprintSha256: string };
-  problem?: string;
-};
-
 export function deviceListFilterOf(query: Record<string, unknown>): DeviceListFilter {
   const filter: DeviceListFilter = { ...pageOf(query) };
   const batchId = optionalIdParam(query, 'batchId');
@@ -75,6 +110,8 @@ export function deviceListFilterOf(query: Record<string, unknown>): DeviceListFi
   const q = optionalIdParam(query, 'q');
   const state = enumParam(query, 'state', deviceStates);
   const connection = enumParam(query, 'connection', connectionStates);
+  const sort = deviceSortOf(query);
+  if (sort) filter.sort = sort;
   if (batchId) filter.batchId = batchId;
   if (targetId) filter.targetId = targetId;
   if (q) filter.q = q;
@@ -83,26 +120,25 @@ export function deviceListFilterOf(query: Record<string, unknown>): DeviceListFi
   return filter;
 }
 
-type StoredDevice = DeviceDocument & ProjectionDocument;
-
 /**
- * Devices, filtered and paged by the store on declared indexes, in import order. With `targetId`
- * the page is of the target's links (one per device on it), joined to their devices page-wise.
- * `batchIds`: only devices of these batches (an owner's: a device is its batch's owner's).
+ * Devices, filtered, sorted and paged by the store on declared indexes (default: import order). With
+ * `targetId` the page is of the target's links (one per device on it). `batchIds`: only devices of
+ * these batches (an owner's: a device is its batch's owner's). Ids only: their entries come from
+ * `KeptDevices`.
  */
-export async function listDevices(
+export async function findDeviceIds(
   store: ProjectionStore,
   filter: DeviceListFilter,
   batchIds?: readonly string[],
-): Promise<Page<DeviceSummary>> {
+): Promise<{ deviceIds: string[]; total: number }> {
   const inBatches: WhereValue | undefined =
     filter.batchId !== undefined ? filter.batchId : batchIds !== undefined ? { in: batchIds } : undefined;
   const page = { skip: filter.offset, limit: filter.limit };
-  let devices: StoredDevice[];
-  let total: number;
   if (filter.targetId !== undefined) {
     if (filter.state !== undefined)
       throw new BadRequest('query parameter state cannot be combined with targetId', [{ path: 'query.state' }]);
+    if (filter.sort !== undefined)
+      throw new BadRequest('query parameter sort cannot be combined with targetId', [{ path: 'query.sort' }]);
     const where: Record<string, WhereValue> = { targetId: filter.targetId };
     if (inBatches !== undefined) where.batchId = inBatches;
     if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
@@ -110,57 +146,46 @@ export async function listDevices(
     const links = await store.find<LinkDocument & ProjectionDocument>(fleetProjectionName, linksCollection, {
       where,
       ...page,
+      select: ['deviceId'],
     });
-    const found = await Promise.all(
-      links.items.map((link) => store.get<StoredDevice>(fleetProjectionName, devicesCollection, link.deviceId)),
-    );
-    devices = found.filter((device): device is StoredDevice => device !== undefined);
-    total = links.total;
-  } else {
-    const where: Record<string, WhereValue> = {};
-    if (inBatches !== undefined) where.batchId = inBatches;
-    if (filter.state !== undefined) Object.assign(where, whereState(filter.state));
-    if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
-    if (filter.q !== undefined) where.idPrefixes = filter.q;
-    const found = await store.find<StoredDevice>(fleetProjectionName, devicesCollection, {
-      where,
-      sort: [{ field: 'listedSeq' }],
-      ...page,
-    });
-    devices = found.items;
-    total = found.total;
+    return { deviceIds: links.items.map((link) => link.deviceId), total: links.total };
   }
-  const items = await Promise.all(
-    devices.map(async (device) => summaryOf(device, await targetsOf(store, device.deviceId))),
-  );
+  const where: Record<string, WhereValue> = {};
+  if (inBatches !== undefined) where.batchId = inBatches;
+  if (filter.state !== undefined) Object.assign(where, whereState(filter.state));
+  if (filter.connection !== undefined) where.connection = whereConnection(filter.connection);
+  if (filter.q !== undefined) where.idPrefixes = filter.q;
+  const found = await store.find(fleetProjectionName, devicesCollection, {
+    where,
+    sort: filter.sort
+      ? deviceSortFields[filter.sort.field].map((field) => ({ field, direction: filter.sort!.direction }))
+      : [{ field: 'listedSeq' }],
+    ...page,
+    select: [],
+  });
+  return { deviceIds: found.items.map((device) => device.id), total: found.total };
+}
+
+/** A page of the device list. `summaries`: the gateway's kept entries (default: derived afresh). */
+export async function listDevices(
+  store: ProjectionStore,
+  filter: DeviceListFilter,
+  batchIds?: readonly string[],
+  summaries: KeptDevices = new KeptDevices({ store }),
+): Promise<Page<DeviceSummary>> {
+  const { deviceIds, total } = await findDeviceIds(store, filter, batchIds);
+  const items = (await summaries.summaries(deviceIds)).map((entry) => entry.summary);
   return { items, total, limit: filter.limit, offset: filter.offset };
 }
 
-export function summaryOf(
-  device: DeviceDocument,
-  targets: readonly (TargetLink & { targetId: string })[],
-): DeviceSummary {
-  const state = stateOf(device);
-  const problem =
-    device.certificateRejection?.reason ?? (state === 'Imported' ? device.verificationFailure?.reason : undefined);
-  return {
-    deviceId: device.deviceId,
-    ...(device.batchId ? { batchId: device.batchId } : {}),
-    state,
-    stateChangedAt: stateChangedAtOf(device),
-    connection: connectionOf(device),
-    targets: targets.map(({ targetId, status, connected }) => ({ targetId, status, connected })),
-    messagesTotal: targets.reduce((sum, t) => sum + (t.telemetry?.messagesTotal ?? 0), 0),
-    ...(device.lastTelemetryAt ? { lastTelemetryAt: device.lastTelemetryAt } : {}),
-    ...(device.certificate
-      ? {
-          certificate: {
-            serialNumber: device.certificate.serialNumber,
-            notAfter: device.certificate.notAfter,
-            fingerprintSha256: device.certificate.fingerprintSha256,
-          },
-        }
-      : {}),
-    ...(problem ? { problem } : {}),
-  };
+/** The same page as JSON text, joined from the devices' kept JSON (the route sends it as is). */
+export async function listDevicesJson(
+  summaries: KeptDevices,
+  store: ProjectionStore,
+  filter: DeviceListFilter,
+  batchIds?: readonly string[],
+): Promise<string> {
+  const { deviceIds, total } = await findDeviceIds(store, filter, batchIds);
+  const items = (await summaries.summaries(deviceIds)).map((entry) => entry.json);
+  return `{"items":[${items.join(',')}],"total":${total},"limit":${filter.limit},"offset":${filter.offset}}`;
 }

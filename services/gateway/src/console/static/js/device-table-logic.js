@@ -1,7 +1,5 @@
-// The device list's pure logic: its columns, sorting and the CSV export. No DOM, no fetch;
+// The device list's pure logic: its columns, the sort it asks the gateway for and the CSV export. No DOM, no fetch;
 // unit-tested from console-logic.unit.spec.ts.
-import { connectionStates, deviceStates } from './logic.js';
-
 /**
  * @typedef {{ deviceId: string, batchId?: string, state: string, stateChangedAt?: string, connection: string,
  *   targets: { targetId: string, status: string, connected: boolean }[], messagesTotal: number,
@@ -9,35 +7,30 @@ import { connectionStates, deviceStates } from './logic.js';
  * @typedef {{ column: string, direction: 'asc' | 'desc' }} Sort
  */
 
-/** Rank of a value in a fixed order (lifecycle, connection), so sorting follows it, not the alphabet. */
-const rank = (/** @type {string[]} */ order) => (/** @type {string} */ value) => {
-  const i = order.indexOf(value);
-  return i < 0 ? undefined : i;
-};
-const time = (/** @type {string | undefined} */ iso) => (iso ? Date.parse(iso) : undefined);
-
 /**
- * The list's columns in order: the header's label and the value a column sorts by (undefined sorts last).
- * @type {{ key: string, label: string, value: (d: DeviceRow) => string | number | undefined }[]}
+ * The list's columns in order: the header's label and, for a sortable column, the gateway's sort
+ * field (GET /api/devices?sort=...): the whole filtered fleet is sorted there, not the page shown.
+ * Targets and messages are summed over a device's targets and have no sort field.
+ * @type {{ key: string, label: string, sortField?: string }[]}
  */
 export const deviceColumns = [
-  { key: 'device', label: 'Device', value: (d) => d.deviceId },
-  { key: 'batch', label: 'Batch', value: (d) => d.batchId },
-  { key: 'state', label: 'State', value: (d) => rank(deviceStates)(d.state) },
-  { key: 'connection', label: 'Connection', value: (d) => rank(connectionStates)(d.connection) },
-  { key: 'targets', label: 'Targets', value: (d) => d.targets.length },
-  { key: 'messages', label: 'Messages', value: (d) => d.messagesTotal },
-  { key: 'telemetry', label: 'Last telemetry', value: (d) => time(d.lastTelemetryAt) },
-  { key: 'expires', label: 'Certificate expires', value: (d) => time(d.certificate?.notAfter) },
+  { key: 'device', label: 'Device', sortField: 'deviceId' },
+  { key: 'batch', label: 'Batch', sortField: 'batchId' },
+  { key: 'state', label: 'State', sortField: 'state' },
+  { key: 'connection', label: 'Connection', sortField: 'connection' },
+  { key: 'targets', label: 'Targets' },
+  { key: 'messages', label: 'Messages' },
+  { key: 'telemetry', label: 'Last telemetry', sortField: 'lastTelemetryAt' },
+  { key: 'expires', label: 'Certificate expires', sortField: 'certificateNotAfter' },
 ];
 
 /**
- * The sort a route asks for (`sort=messages&order=desc`), or none for an unknown column.
+ * The sort a route asks for (`sort=state&order=desc`), or none for a column without a sort field.
  * @param {Record<string, string>} query
  * @returns {Sort | undefined}
  */
 export function sortOf(query) {
-  if (!deviceColumns.some((c) => c.key === query.sort)) return undefined;
+  if (!deviceColumns.some((c) => c.key === query.sort && c.sortField)) return undefined;
   return { column: query.sort, direction: query.order === 'desc' ? 'desc' : 'asc' };
 }
 
@@ -53,26 +46,14 @@ export function nextSort(current, column) {
 }
 
 /**
- * The rows in the column's order; rows without a value last whichever the direction, ties in the
- * device id's order, so the same rows always come out the same.
- * @template {DeviceRow} D
- * @param {D[]} devices
+ * The gateway's `sort` parameter for a column's sort (`state:desc`), undefined for the list's own order.
  * @param {Sort | undefined} sort
- * @returns {D[]}
+ * @returns {string | undefined}
  */
-export function sortDevices(devices, sort) {
-  const column = deviceColumns.find((c) => c.key === sort?.column);
-  if (!column || !sort) return [...devices];
-  const sign = sort.direction === 'desc' ? -1 : 1;
-  return [...devices].sort((a, b) => {
-    const x = column.value(a);
-    const y = column.value(b);
-    if (x === y) return a.deviceId.localeCompare(b.deviceId);
-    if (x === undefined) return 1;
-    if (y === undefined) return -1;
-    const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-    return sign * order || a.deviceId.localeCompare(b.deviceId);
-  });
+export function sortParam(sort) {
+  const field = deviceColumns.find((c) => c.key === sort?.column)?.sortField;
+  if (!field || !sort) return undefined;
+  return sort.direction === 'desc' ? `${field}:desc` : field;
 }
 
 /** The export's columns: what the list shows, as values a spreadsheet or a script reads. */

@@ -1,10 +1,10 @@
-// Devices: filtered and paged by the gateway (only the visible page is ever fetched, so 10,000
-// devices cost what 50 do), with live state, connection and telemetry from the event stream; the
-// page sorted by a column, devices selected for revoke or renew (with the revocation's live
-// progress), and the whole filtered list exported as CSV.
+// Devices: filtered, sorted and paged by the gateway (only the visible page is ever fetched, so
+// 10,000 devices cost what 50 do; a column's sort orders the whole filtered fleet), with live state,
+// connection and telemetry from the event stream; devices selected for revoke or renew (with the
+// revocation's live progress), and the whole filtered list exported as CSV in the same order.
 import { get, listAll, post } from '../api.js';
 import { field, h, replaceChildren, select } from '../dom.js';
-import { deviceColumns, devicesCsv, exportFileName, nextSort, sortDevices, sortOf } from '../device-table-logic.js';
+import { deviceColumns, devicesCsv, exportFileName, nextSort, sortOf, sortParam } from '../device-table-logic.js';
 import {
   connectionStates,
   deviceStates,
@@ -39,7 +39,8 @@ export function devicesPage(context) {
   // Any size the API accepts (1..500) from the URL; the drop-down offers the usual ones.
   const limit = Math.min(500, Math.max(1, Number(query.limit) || 50));
   const offset = Number(query.offset ?? 0) || 0;
-  const sort = sortOf(query);
+  // The gateway sorts the list of a target's links in their own order only: no column sort with a target filter.
+  const sort = query.targetId ? undefined : sortOf(query);
   const rows = h('tbody');
   const pager = h('div', { class: 'pager' });
   const summary = h('span', { class: 'muted', 'data-field': 'total' }, 'Loading…');
@@ -66,6 +67,8 @@ export function devicesPage(context) {
     context.navigate(routeHash('/devices', next));
   };
   const filters = () => Object.fromEntries(filterNames.map((n) => [n, query[n]]));
+  /** The filters and the sort, as the gateway's query. */
+  const listQuery = () => ({ ...filters(), sort: sortParam(sort) });
 
   const batch = /** @type {HTMLSelectElement} */ (
     select(
@@ -185,7 +188,8 @@ export function devicesPage(context) {
   };
 
   const renderRows = () => {
-    const devices = sortDevices([...shown.values()], sort);
+    // In the gateway's order: a live update replaces a row in place, the refetch that follows reorders.
+    const devices = [...shown.values()];
     replaceChildren(
       rows,
       devices.length
@@ -206,7 +210,7 @@ export function devicesPage(context) {
 
   const load = coalesced(async () => {
     try {
-      const page = await get('/api/devices', { ...filters(), limit, offset });
+      const page = await get('/api/devices', { ...listQuery(), limit, offset });
       shown.clear();
       for (const d of page.items) shown.set(d.deviceId, d);
       for (const id of [...selected]) if (!shown.has(id)) selected.delete(id);
@@ -273,10 +277,7 @@ export function devicesPage(context) {
   });
 
   const revokeSelection = async () => {
-    const deviceIds = sortDevices(
-      [...selected].map((id) => shown.get(id)),
-      sort,
-    ).map((d) => d.deviceId);
+    const deviceIds = [...shown.keys()].filter((id) => selected.has(id));
     const reason = await askRevocation({
       title: `Revoke ${formatCount(deviceIds.length)} selected device${deviceIds.length === 1 ? '' : 's'}?`,
       text: `Each device’s certificate is revoked and published in the CRL, and every target cuts it off. This cannot be undone. ${deviceIds.slice(0, 5).join(', ')}${deviceIds.length > 5 ? ', …' : ''}`,
@@ -346,12 +347,12 @@ export function devicesPage(context) {
       try {
         const devices = [];
         for (let from = 0; ; from += exportPageSize) {
-          const page = await get('/api/devices', { ...filters(), limit: exportPageSize, offset: from });
+          const page = await get('/api/devices', { ...listQuery(), limit: exportPageSize, offset: from });
           devices.push(...page.items);
           button.textContent = `Exporting ${formatCount(devices.length)} of ${formatCount(page.total)}`;
           if (page.items.length === 0 || devices.length >= page.total) break;
         }
-        const file = new window.Blob([devicesCsv(sortDevices(devices, sort))], { type: 'text/csv' });
+        const file = new window.Blob([devicesCsv(devices)], { type: 'text/csv' });
         const url = URL.createObjectURL(file);
         const link = h('a', { href: url, download: exportFileName(filters(), Date.now()), hidden: true });
         document.body.append(link);
@@ -366,6 +367,8 @@ export function devicesPage(context) {
   };
 
   const header = (/** @type {(typeof deviceColumns)[number]} */ column) => {
+    if (!column.sortField || query.targetId)
+      return h('th', { title: column.sortField ? 'Not sortable with a target filter' : undefined }, column.label);
     const active = sort?.column === column.key;
     const next = nextSort(sort, column.key);
     return h(
@@ -376,8 +379,8 @@ export function devicesPage(context) {
         {
           type: 'button',
           class: 'sort',
-          title: 'Sort this page',
-          onclick: () => apply({ sort: next?.column, order: next?.direction === 'desc' ? 'desc' : undefined }),
+          onclick: () =>
+            apply({ sort: next?.column, order: next?.direction === 'desc' ? 'desc' : undefined, offset: 0 }),
         },
         column.label,
         active ? (sort?.direction === 'desc' ? ' ▼' : ' ▲') : '',

@@ -1,0 +1,154 @@
+import type { ProjectionDocument, Write } from '@tunnelkey/projection-store';
+import type { ReadModels } from '../views/read-models.js';
+import { devicesCollection, fleetProjectionName, linksCollection } from '../views/fleet.view.js';
+import {
+  connectionOf,
+  stateChangedAtOf,
+  stateOf,
+  type ConnectionState,
+  type DeviceDocument,
+  type DeviceStateName,
+  type TargetLink,
+} from '../views/fleet-documents.js';
+import { deviceDetail, targetsOf } from './device-detail/device-detail.query.js';
+
+export type DeviceSummary = {
+  deviceId: string;
+  batchId?: string;
+  state: DeviceStateName;
+  stateChangedAt: string;
+  connection: ConnectionState;
+  targets: { targetId: string; status: string; connected: boolean }[];
+  messagesTotal: number;
+  lastTelemetryAt?: string;
+  certificate?: { serialNumber: string; notAfter: string; fingerprintSha256: string };
+  problem?: string;
+};
+
+/** A device's list entry: its state, connection and totals derived from its document and links. */
+export function summaryOf(
+  device: DeviceDocument,
+  targets: readonly (TargetLink & { targetId: string })[],
+): DeviceSummary {
+  const state = stateOf(device);
+  const problem =
+    device.certificateRejection?.reason ?? (state === 'Imported' ? device.verificationFailure?.reason : undefined);
+  return {
+    deviceId: device.deviceId,
+    ...(device.batchId ? { batchId: device.batchId } : {}),
+    state,
+    stateChangedAt: stateChangedAtOf(device),
+    connection: connectionOf(device),
+    targets: targets.map(({ targetId, status, connected }) => ({ targetId, status, connected })),
+    messagesTotal: targets.reduce((sum, t) => sum + (t.telemetry?.messagesTotal ?? 0), 0),
+    ...(device.lastTelemetryAt ? { lastTelemetryAt: device.lastTelemetryAt } : {}),
+    ...(device.certificate
+      ? {
+          certificate: {
+            serialNumber: device.certificate.serialNumber,
+            notAfter: device.certificate.notAfter,
+            fingerprintSha256: device.certificate.fingerprintSha256,
+          },
+        }
+      : {}),
+    ...(problem ? { problem } : {}),
+  };
+}
+
+/** Devices kept at most; past it the cache starts again (a fleet of more pages through it in turn). */
+const maxKept = 200_000;
+
+/** Shared with every reader: never changed in place. */
+export interface Kept {
+  summary: DeviceSummary;
+  /** The summary as JSON: a page of the list is its devices' JSON joined. */
+  json: string;
+}
+
+/**
+ * Each device's list entry and detail, derived and serialized once and kept until the fleet view
+ * writes to the device or one of its links. A page of GET /api/devices was a document copy and a
+ * links find per device, then the JSON of all of them: about seven times what /health costs
+ * (issue 19, bench:api); a detail, a copy of the document with its certificates and the JSON of
+ * them. The store's commits drop what they touch before the next read (`onCommitted`: every
+ * commit, so also those another gateway on a shared MongoDB applied first).
+ */
+export class KeptDevices {
+  readonly #summaries = new Map<string, Kept>();
+  readonly #details = new Map<string, string>();
+  /** Raised at every drop: what was derived while a commit came in is not kept (it may predate it). */
+  #generation = 0;
+  readonly #keeps: boolean;
+
+  /** Without `onCommitted` (a bare store) nothing is kept: every entry is derived afresh. */
+  constructor(private readonly readModels: Pick<ReadModels, 'store'> & Partial<Pick<ReadModels, 'onCommitted'>>) {
+    this.#keeps = readModels.onCommitted !== undefined;
+    readModels.onCommitted?.(({ projection, writes }) => {
+      if (projection === fleetProjectionName) this.#drop(writes);
+    });
+  }
+
+  /** The devices' list entries in the order given; an id without a device document is left out. */
+  async summaries(deviceIds: readonly string[]): Promise<readonly Kept[]> {
+    const found = await Promise.all(deviceIds.map((id) => this.#kept(this.#summaries, id, () => this.#summaryOf(id))));
+    return found.filter((entry): entry is Kept => entry !== undefined);
+  }
+
+  /** GET /api/devices/{deviceId} as JSON text (NotFound for an unknown device, never kept). */
+  async detailJson(deviceId: string): Promise<string> {
+    const json = await this.#kept(this.#details, deviceId, async () =>
+      JSON.stringify(await deviceDetail(this.readModels.store, deviceId)),
+    );
+    return json!;
+  }
+
+  async #summaryOf(deviceId: string): Promise<Kept | undefined> {
+    const store = this.readModels.store;
+    const [device, targets] = await Promise.all([
+      store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, deviceId),
+      targetsOf(store, deviceId),
+    ]);
+    if (!device) return undefined;
+    const summary = summaryOf(device, targets);
+    return { summary, json: JSON.stringify(summary) };
+  }
+
+  async #kept<T>(kept: Map<string, T>, deviceId: string, derive: () => Promise<T | undefined>): Promise<T | undefined> {
+    const found = kept.get(deviceId);
+    if (found !== undefined) return found;
+    const generation = this.#generation;
+    const derived = await derive();
+    if (derived !== undefined && this.#keeps && generation === this.#generation) {
+      if (kept.size >= maxKept) kept.clear();
+      kept.set(deviceId, derived);
+    }
+    return derived;
+  }
+
+  #drop(writes: readonly Write[]): void {
+    let dropped = false;
+    for (const write of writes) {
+      // A link's id is `<deviceId>/<targetId>` (device ids have no slash).
+      const deviceId =
+        write.collection === devicesCollection
+          ? write.id
+          : write.collection === linksCollection
+            ? write.id.split('/')[0]!
+            : undefined;
+      if (deviceId === undefined) continue;
+      this.#summaries.delete(deviceId);
+      this.#details.delete(deviceId);
+      dropped = true;
+    }
+    if (dropped) this.#generation++;
+  }
+}
+
+const perReadModels = new WeakMap<object, KeptDevices>();
+
+/** The one cache of these read models (the device routes and whoever else shows devices share it). */
+export function keptDevicesOf(readModels: Pick<ReadModels, 'store' | 'onCommitted'>): KeptDevices {
+  let kept = perReadModels.get(readModels);
+  if (!kept) perReadModels.set(readModels, (kept = new KeptDevices(readModels)));
+  return kept;
+}
