@@ -219,9 +219,6 @@ function lifeOf(
   };
 }
 
-/** The owner of the generated batch: a token reads it only if it is this owner's (or every owner's). */
-export const generatedOwnerId = 'generated-owner';
-
 /** Appends the batch and its devices (64 devices at a time), then the first device's further reports. */
 export async function appendGeneratedFleet(store: EventStore, options: GenerateOptions): Promise<GeneratedFleet> {
   const { batchId, devices } = options;
