@@ -240,6 +240,17 @@ describe('tunnelkey watch', () => {
     ]);
   });
 
+  it('shows only the named devices with --device', async () => {
+    const run = gatewayDouble(sse);
+    expect(await runCli(['watch', '--device', 'd-2', '-o', 'json'], run.io)).toBe(0);
+    const events = run
+      .out()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; data: { deviceId: string } });
+    expect(events.map((e) => [e.type, e.data.deviceId])).toEqual([['device', 'd-2']]);
+  });
+
   it('refuses an unknown event type', async () => {
     const run = gatewayDouble(sse);
     expect(await runCli(['watch', '--type', 'nope'], run.io)).toBe(2);

@@ -25,6 +25,7 @@ export const examples: Readonly<Record<string, readonly string[]>> = {
   watch: [
     'tunnelkey watch',
     'tunnelkey watch --type device --batch fridges-2026',
+    'tunnelkey watch --device fridge-0001 --count 1 -o json',
     'tunnelkey watch -o json --count 10 | jq .type',
   ],
   'revocations status': [

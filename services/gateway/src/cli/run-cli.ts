@@ -40,7 +40,7 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey devices export [--batch <id>] [--state <s>] [--target <id>] [--connection c] [--q <prefix>] [--sort <field>[:desc]]
             [-o csv|json|yaml] [--file <path>]
   tunnelkey revocations status [--batch <id>] [--all] | revocations status <deviceId>
-  tunnelkey watch [--batch <id>] [--type device|batch|devices-changed|catalog|fleet...] [--count n]
+  tunnelkey watch [--batch <id>] [--device <id>...] [--type device|batch|devices-changed|catalog|fleet...] [--count n]
   tunnelkey targets list | show <id>
   tunnelkey targets register --id <id> --name <text> --host <h> --port <n> --admin-user <u> --admin-password-file <name>
             [--admin-host <h>] [--admin-port <n>] [--admin-ca <ca.pem>]
@@ -560,6 +560,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const count = integer(values.count, 'count');
         return await watchEvents(client, {
           ...(values.batch ? { batchId: values.batch } : {}),
+          ...(values.device ? { deviceIds: values.device } : {}),
           ...(types ? { types } : {}),
           ...(count !== undefined ? { count } : {}),
           format,

@@ -10,6 +10,8 @@ export const watchTypes = ['device', 'batch', 'devices-changed', 'catalog', 'fle
 
 export interface WatchOptions {
   batchId?: string;
+  /** Only the `device` events of these devices (nothing else is shown). */
+  deviceIds?: readonly string[];
   /** Only these event types (default: all but ping). */
   types?: readonly string[];
   /** Stop after this many events shown. */
@@ -67,6 +69,11 @@ export async function watchEvents(client: GatewayClient, options: WatchOptions):
       continue;
     }
     if (options.types && !options.types.includes(event.type)) continue;
+    if (
+      options.deviceIds &&
+      !(event.type === 'device' && options.deviceIds.includes(String((event.data as Data).deviceId)))
+    )
+      continue;
     const at = now().toISOString();
     const { subject, summary } = describeEvent(event);
     switch (options.format) {
