@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
+import { maxPageSize, type ProjectionDocument, type ProjectionStore } from '@tunnelkey/projection-store';
 import { NotFound } from '../../errors.js';
 import {
   deviceHistoryProjectionName,
@@ -70,13 +70,18 @@ export async function deviceHistoryPage(
   },
 ): Promise<HistoryPage> {
   if (viewer) {
-    const all = await store.find<HistoryEntryDocument & ProjectionDocument>(
-      deviceHistoryProjectionName,
-      historyEntriesCollection,
-      { where: { deviceId }, sort: [{ field: 'at' }], limit: maxEntriesPerOwnerView },
-    );
-    if (all.total === 0) throw new NotFound(`device ${deviceId} has no events`);
-    const entries = all.items.map(({ entry, reports }) => (reports === undefined ? entry : { ...entry, reports }));
+    const stored: HistoryEntryDocument[] = [];
+    for (let skip = 0; skip < maxEntriesPerOwnerView; skip += maxPageSize) {
+      const found = await store.find<HistoryEntryDocument & ProjectionDocument>(
+        deviceHistoryProjectionName,
+        historyEntriesCollection,
+        { where: { deviceId }, sort: [{ field: 'at' }], skip, limit: maxPageSize },
+      );
+      stored.push(...found.items);
+      if (stored.length >= found.total) break;
+    }
+    if (stored.length === 0) throw new NotFound(`device ${deviceId} has no events`);
+    const entries = stored.map(({ entry, reports }) => (reports === undefined ? entry : { ...entry, reports }));
     const targetIds = new Set<string>();
     for (const entry of entries) {
       const targetId = (entry.data as { targetId?: unknown }).targetId;
