@@ -6,6 +6,7 @@ import * as deviceConnectedV1 from './events/device-connected.v1.js';
 import * as integrityEvents from './events/integrity.events.js';
 import * as onboardingEvents from './events/onboarding.events.js';
 import * as otaEvents from './events/ota.events.js';
+import * as ownershipTransferCompletedV1 from './events/ownership-transfer-completed.v1.js';
 import * as registryEvents from './events/registry.events.js';
 import * as renewalEvents from './events/renewal.events.js';
 import * as revocationEvents from './events/revocation.events.js';
@@ -20,6 +21,7 @@ const eventModules: readonly object[] = [
   deviceConnectedV1,
   serverPolicyDefinedV1,
   targetRegisteredV1,
+  ownershipTransferCompletedV1,
   otaEvents,
   revocationEvents,
   renewalEvents,

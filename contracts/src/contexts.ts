@@ -11,7 +11,8 @@ export type BoundedContext = (typeof boundedContexts)[number];
 export const aggregatesByContext = {
   // `integrity`: one device's integrity monitoring (violations, quarantine), apart from its lifecycle.
   // `verification`: one VerifyIdentity command's devices, owed a challenge until challenged.
-  registry: ['policy', 'batch', 'device', 'integrity', 'verification'],
+  // `owner`: one owner's custody keys (what signs its ownership transfers).
+  registry: ['policy', 'batch', 'device', 'integrity', 'verification', 'owner'],
   // `device`: one device's certificate requests and certificates, so that two CA instances
   // racing on one request meet in one subject's concurrency check. `csr-request`: one CSR request
   // the CA sent (CertifyDevices), tracked until answered or given up; apart from `device`, so the

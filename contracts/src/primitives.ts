@@ -135,10 +135,29 @@ export const revocationReasonCodes: Readonly<Record<RevocationReason, number>> =
   aACompromise: 10,
 };
 
-/** Which device key signed or is meant: the enrolment key, or TLS key generation n. */
-export const deviceKeyIdPattern = '^(?:enrolment|tls-(?:0|[1-9][0-9]{0,5}))$';
+const keyCounter = '(?:0|[1-9][0-9]{0,5})';
+const tlsKeyIdBody = `tls-${keyCounter}(?:-${keyCounter})?`;
+/**
+ * Which device key signed or is meant: the enrolment key, or a TLS key: `tls-<generation>` under
+ * the first owner (epoch 0), `tls-<epoch>-<generation>` under a later owner epoch (after a transfer).
+ */
+export const deviceKeyIdPattern = `^(?:enrolment|${tlsKeyIdBody})$`;
 export const DeviceKeyId = Type.String({ pattern: deviceKeyIdPattern });
-export const TlsKeyId = Type.String({ pattern: '^tls-(?:0|[1-9][0-9]{0,5})$' });
+export const TlsKeyId = Type.String({ pattern: `^${tlsKeyIdBody}$` });
+
+/** The wire id of TLS key `generation` under owner epoch `epoch` (the one way to write one). */
+export function tlsKeyId(generation: number, epoch = 0): string {
+  return epoch === 0 ? `tls-${generation}` : `tls-${epoch}-${generation}`;
+}
+
+/** The generation and owner epoch a TLS key id names (undefined for the enrolment key or anything else). */
+export function parseTlsKeyId(keyId: string): { generation: number; epoch: number } | undefined {
+  const match = /^tls-(0|[1-9][0-9]{0,5})(?:-(0|[1-9][0-9]{0,5}))?$/.exec(keyId);
+  if (!match) return undefined;
+  return match[2] === undefined
+    ? { generation: Number(match[1]), epoch: 0 }
+    : { generation: Number(match[2]), epoch: Number(match[1]) };
+}
 
 export const PufProfile = OneOf(['sram', 'tunnelling']);
 

@@ -2,6 +2,7 @@ import { findEventDefinition, latestEventDefinition, validateEvent } from './cat
 import type { EventEnvelope } from './envelope.js';
 import { ContractViolation, UpcastError } from './errors.js';
 import { upcastDeviceConnectedV1 } from './events/device-connected.v1.js';
+import { upcastOwnershipTransferCompletedV1 } from './events/ownership-transfer-completed.v1.js';
 import { upcastServerPolicyDefinedV1 } from './events/server-policy-defined.v1.js';
 import { upcastTargetRegisteredV1 } from './events/target-registered.v1.js';
 
@@ -26,6 +27,11 @@ export const upcasters: readonly Upcaster[] = [
     type: 'ServerPolicyDefined',
     from: 1,
     upcast: (e) => upcastServerPolicyDefinedV1(e as Parameters<typeof upcastServerPolicyDefinedV1>[0]),
+  },
+  {
+    type: 'OwnershipTransferCompleted',
+    from: 1,
+    upcast: (e) => upcastOwnershipTransferCompletedV1(e as Parameters<typeof upcastOwnershipTransferCompletedV1>[0]),
   },
   {
     type: 'TargetRegistered',

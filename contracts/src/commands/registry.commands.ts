@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { defineCommand } from '../define-command.js';
 import { AggregateId, IsoTimestamp } from '../envelope.js';
-import { maxBatchSize, TopicRight } from '../events/registry.events.js';
-import { Counter, Metadata, OneOf, PufProfile, SpkiDerBase64, Struct, Text } from '../primitives.js';
+import { CustodyRecord, maxBatchSize, TopicRight } from '../events/registry.events.js';
+import { Counter, Metadata, OneOf, PufProfile, Sha256Hex, SpkiDerBase64, Struct, Text } from '../primitives.js';
 import { BulkResult, DeviceScope } from './scope.js';
 
 export const DefineServerPolicy = defineCommand({
@@ -168,14 +168,45 @@ export const VerifyIdentity = defineCommand({
   result: BulkResult,
 });
 
+/** Most devices one TransferOwnership names (a batch of them, each with its own custody record). */
+export const maxDevicesPerTransfer = 1_000;
+
 export const TransferOwnership = defineCommand({
   name: 'TransferOwnership',
   service: 'registry',
-  summary: 'Hand devices to a new owner; they re-enrol under keys the previous owner cannot derive.',
+  summary:
+    "Hand devices from their owner to another with a custody record each (the old owner's authorisation, the new owner's acceptance, the device's acknowledgement): every signature is checked before anything is recorded, then each device moves to a new owner epoch in the new owner's batch.",
   payload: {
-    scope: DeviceScope,
+    /** Names the transfer in every custody statement; a retry with the same id transfers nothing twice. */
+    transferId: AggregateId,
+    fromOwnerId: AggregateId,
     toOwnerId: AggregateId,
-    toBatchId: Type.Optional(AggregateId),
+    /** The new owner's batch the devices join (its policy and targets apply from then on). */
+    toBatchId: AggregateId,
+    devices: Type.Array(Struct({ deviceId: AggregateId, custody: CustodyRecord }), {
+      minItems: 1,
+      maxItems: maxDevicesPerTransfer,
+    }),
   },
-  result: BulkResult,
+  result: Struct({
+    transferId: AggregateId,
+    /** Devices this command moved. */
+    transferred: Type.Integer({ minimum: 0, maximum: maxDevicesPerTransfer }),
+    /** Devices a previous try of the same transfer moved already. */
+    alreadyTransferred: Type.Integer({ minimum: 0, maximum: maxDevicesPerTransfer }),
+  }),
+});
+
+export const RegisterOwnerKey = defineCommand({
+  name: 'RegisterOwnerKey',
+  service: 'registry',
+  summary:
+    'Register a P-256 public key an owner signs its custody statements with (authorising a transfer away, accepting one in).',
+  payload: {
+    ownerId: AggregateId,
+    keyId: AggregateId,
+    /** SubjectPublicKeyInfo DER, base64. */
+    publicKey: SpkiDerBase64,
+  },
+  result: Struct({ ownerId: AggregateId, keyId: AggregateId, keyDigest: Sha256Hex }),
 });

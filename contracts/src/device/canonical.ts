@@ -62,6 +62,7 @@ export function canonicalJson(value: unknown): string {
 export const deviceMessageSigningLabel = 'tunnelkey/device-message/v1';
 export const keyAttestationSigningLabel = 'tunnelkey/tls-key-attestation/v1';
 export const manufacturerAttestationSigningLabel = 'tunnelkey/manufacturer-attestation/v1';
+export const custodySigningLabel = 'tunnelkey/custody-record/v1';
 
 const utf8 = new TextEncoder();
 
@@ -106,4 +107,39 @@ export function keyAttestationBytes(statement: KeyAttestationStatement): Uint8Ar
  */
 export function manufacturerAttestationBytes(statement: { enrolmentPublicKey: string }): Uint8Array {
   return labelled(manufacturerAttestationSigningLabel, { enrolmentPublicKey: statement.enrolmentPublicKey });
+}
+
+/** Who signs a custody statement: the old owner, the new owner, the device itself. */
+export type CustodyRole = 'authorisation' | 'acceptance' | 'acknowledgement';
+
+/**
+ * What one device's ownership transfer says; the old owner authorises it, the new owner accepts it
+ * and the device acknowledges it, each signing these same facts under its own role (so none of the
+ * three signatures can stand in for another, nor for any other kind of signed bytes).
+ */
+export interface CustodyStatement {
+  transferId: string;
+  deviceId: string;
+  /** The device's enrolment key (its identity): the one that signs the acknowledgement. */
+  enrolmentKeyDigest: string;
+  fromOwnerId: string;
+  toOwnerId: string;
+  /** The new owner's batch the device joins. */
+  toBatchId: string;
+  /** The owner epoch the device moves to (one past its current one). */
+  ownerEpoch: number;
+}
+
+export function custodyStatementBytes(role: CustodyRole, statement: CustodyStatement): Uint8Array {
+  const { transferId, deviceId, enrolmentKeyDigest, fromOwnerId, toOwnerId, toBatchId, ownerEpoch } = statement;
+  return labelled(custodySigningLabel, {
+    role,
+    transferId,
+    deviceId,
+    enrolmentKeyDigest,
+    fromOwnerId,
+    toOwnerId,
+    toBatchId,
+    ownerEpoch,
+  });
 }

@@ -3,6 +3,7 @@ import { defineEvent } from '../define-event.js';
 import { AggregateId, IsoTimestamp } from '../envelope.js';
 import {
   Counter,
+  EcdsaP256Signature,
   FirmwareVersion,
   Metadata,
   OneOf,
@@ -392,20 +393,65 @@ export const OwnershipTransferRequested = defineEvent({
   }),
 });
 
+/** One party's signature over a custody statement (contracts' custodyStatementBytes, its role). */
+export const CustodySignature = Struct({
+  /** SHA-256 hex of the SubjectPublicKeyInfo DER of the key that signed. */
+  keyDigest: Sha256Hex,
+  signature: EcdsaP256Signature,
+});
+
+/**
+ * A device's custody record, like a FIDO Device Onboard ownership voucher entry: the old owner's
+ * authorisation (a custody key the old owner registered), the new owner's acceptance (one of the new
+ * owner's custody keys) and the device's acknowledgement (its PUF-derived enrolment key), each over
+ * the same statement (custodyStatementBytes) under its own role. Every one is checked before it is recorded.
+ */
+export const CustodyRecord = Struct({
+  authorisation: CustodySignature,
+  acceptance: CustodySignature,
+  acknowledgement: CustodySignature,
+});
+
+// v1 (without the old owner and the custody record) is in ownership-transfer-completed.v1.ts.
 export const OwnershipTransferCompleted = defineEvent({
   type: 'OwnershipTransferCompleted',
-  version: 1,
+  version: 2,
   context: 'registry',
   aggregate: 'device',
-  summary: 'A device now belongs to its new owner; keys of earlier owner epochs are no longer accepted.',
+  summary:
+    "A device now belongs to its new owner, under a new owner epoch, with its custody record appended to its history; the old owner's certificates are revoked and the device is re-provisioned in the new owner's batch.",
   public: true,
   data: Struct({
     deviceId: AggregateId,
     transferId: AggregateId,
+    /** The new owner. */
     ownerId: AggregateId,
-    /** The device derives owner keys with this epoch; the previous owner cannot derive them. */
+    /** The owner it had (absent only in a transfer recorded as v1). */
+    fromOwnerId: Type.Optional(AggregateId),
+    /** The device derives its keys under this epoch; the previous owner cannot derive them. */
     ownerEpoch: Type.Integer({ minimum: 1, maximum: 65535 }),
+    /** The new owner's batch the device joins. */
     batchId: Type.Optional(AggregateId),
+    /** Absent only in a transfer recorded as v1 (before custody records); every transfer since carries one. */
+    custody: Type.Optional(CustodyRecord),
+  }),
+});
+
+/** An owner registered a public key it signs custody statements with (authorising or accepting a transfer). */
+export const OwnerCustodyKeyRegistered = defineEvent({
+  type: 'OwnerCustodyKeyRegistered',
+  version: 1,
+  context: 'registry',
+  aggregate: 'owner',
+  summary: 'An owner registered a P-256 public key that signs its ownership transfers (authorisation or acceptance).',
+  public: true,
+  data: Struct({
+    ownerId: AggregateId,
+    keyId: AggregateId,
+    /** SubjectPublicKeyInfo DER, base64. */
+    publicKey: SpkiDerBase64,
+    /** SHA-256 hex of the DER: what custody records name. */
+    keyDigest: Sha256Hex,
   }),
 });
 

@@ -75,6 +75,8 @@ interface PlatformSettings {
   ports?: { registry?: number; ca?: number; onboarding?: number };
   /** false: the registry and the CA only (provisioning, without a broker to onboard to). Default true. */
   onboarding?: boolean;
+  /** The owners whose issuing CAs the ceremony signs (default: `ownerId` alone). */
+  owners?: readonly string[];
 }
 
 export interface Platform {
@@ -89,7 +91,9 @@ export interface Platform {
    * chain the devices' certificates came with. Call once certificates exist.
    */
   /** A broker for the target: it trusts no one until onboarding installs the target's CA. */
-  startBroker(): Promise<RunningMosquitto>;
+  startBroker(id?: string): Promise<RunningMosquitto>;
+  /** A broker startBroker(id) started. */
+  brokerOf(id: string): RunningMosquitto;
   readonly serverIdentity: BrokerServerIdentity;
   readonly platformPublicKeySpki: Uint8Array;
   /** The platform key itself, for a service started beside the platform (the OTA service signs with it). */
@@ -130,6 +134,8 @@ export type PlatformService = 'registry' | 'ca' | 'onboarding';
 export const targetId = 'plant-broker';
 /** The secret file holding the broker's admin password (never the password itself on the bus). */
 export const adminPasswordFile = `${targetId}-admin`;
+/** The admin password file of the broker of target `id`. */
+export const adminPasswordFileOf = (id: string): string => `${id}-admin`;
 /** The owner of the operator's batches: the ceremony signs its issuing CA at start. */
 export const ownerId = 'acme';
 
@@ -165,7 +171,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   try {
     const { key: platformKey } = await generatePlatformKey();
     const serverIdentity = await createBrokerServerIdentity();
-    let broker: RunningMosquitto | undefined;
+    const brokers = new Map<string, RunningMosquitto>();
     const adminSecrets = new InMemoryTargetSecrets();
     const registryPort = options.ports?.registry ?? 0;
     /** Replica 0 on the configured ports; the others on free ones. */
@@ -193,16 +199,17 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const kek = await Kek.fromBytes(randomBytes(32));
     // The admin ceremony, in process (root key in memory, dropped after): the root and the issuing
     // CA of the owner the operator's batches use. The CA service creates no authority itself.
+    const owners = [...(options.owners ?? [ownerId])];
     const ceremony = await inProcessCeremony({
       nats: await connectionOf('ca', 'ca-ceremony'),
       namespace,
       serviceKek: kek,
-      owners: [ownerId],
+      owners,
       settings: { crlBaseUrl: `http://127.0.0.1:${caPort}/crl` },
       logger,
     });
     logger.info(
-      { event: 'ca.ceremony', root: ceremony.root.fingerprintSha256, owners: [ownerId] },
+      { event: 'ca.ceremony', root: ceremony.root.fingerprintSha256, owners },
       'ceremony: root created offline, issuing CA signed',
     );
     const startCaNow = async (replica = 0) =>
@@ -240,7 +247,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           trustedRootSha256,
           ...(options.telemetryIntervalMs ? { telemetryIntervalMs: options.telemetryIntervalMs } : {}),
         },
-        serverCaPem: (id) => (id === targetId ? serverIdentity.caPem : undefined),
+        serverCaPem: (id) => (id === targetId || brokers.has(id) ? serverIdentity.caPem : undefined),
         // The broker's admin password, as the platform team would mount it (registerBroker names it).
         secrets: adminSecrets,
         credentials: targetCredentials,
@@ -299,10 +306,16 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         return first;
       },
       get broker() {
+        const broker = brokers.get(targetId);
         if (!broker) throw new Error('startBroker() first');
         return broker;
       },
-      async startBroker() {
+      brokerOf(id) {
+        const broker = brokers.get(id);
+        if (!broker) throw new Error(`startBroker('${id}') first`);
+        return broker;
+      },
+      async startBroker(id = targetId) {
         /*
          * A SIGHUP re-reads `cafile` only when the listener also has a `crlfile` (Mosquitto 2.0.11,
          * measured for issue 5), and every CA in the cafile needs its CRL there. So the broker starts
@@ -310,7 +323,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
          * CRL; onboarding replaces both with the target's own CA and CRL on its first install.
          */
         const bootstrap = await bootstrapTrust();
-        broker = await startMosquitto({
+        const broker = await startMosquitto({
           tls: {
             caPem: bootstrap.caPem,
             certPem: serverIdentity.certPem,
@@ -319,12 +332,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           },
         });
         const started = broker;
-        adminSecrets.set(adminPasswordFile, started.admin.password);
+        brokers.set(id, started);
+        adminSecrets.set(adminPasswordFileOf(id), started.admin.password);
         // Its agent beside it, on the bus as its own user (a sidecar's): onboarding reaches the broker over the network only.
         const agent = await serveBrokerAgent({
           nats: await connectionOf('broker_agent', 'broker-agent'),
           namespace,
-          broker: brokerOnThisHost(targetId, { ...started, crlFile: started.crlFile! }),
+          broker: brokerOnThisHost(id, { ...started, crlFile: started.crlFile! }),
         });
         stops.unshift(async () => {
           await agent.stop();
@@ -396,12 +410,20 @@ export async function until(
 
 /** The operator's steps up to certified devices: policy, batch, import (<= 2,500 rows per call), verify, certify. */
 export const operator = {
-  async defineBatch(platform: Platform, batchId: string, size: number): Promise<void> {
+  /** `owner` (default `ownerId`) and the target its policy names (default the plant broker). */
+  async defineBatch(
+    platform: Platform,
+    batchId: string,
+    size: number,
+    options: { owner?: string; target?: string } = {},
+  ): Promise<void> {
     const policyId = `fridge-policy-${batchId}`;
+    const owner = options.owner ?? ownerId;
     await platform.send(DefineServerPolicy, {
       policyId,
       name: 'Fridges to the plant broker',
-      targetIds: [targetId],
+      targetIds: [options.target ?? targetId],
+      ownerId: owner,
       topicRights: [
         { topic: 'fridges/{deviceId}/telemetry', access: 'publish' },
         { topic: 'fridges/{deviceId}/commands/#', access: 'subscribe' },
@@ -412,7 +434,7 @@ export const operator = {
       batchId,
       name: `${size} fridges`,
       policyId,
-      ownerId,
+      ownerId: owner,
       expectedSize: size,
     });
   },
@@ -476,15 +498,17 @@ export const operator = {
     await operator.certify(platform, batchId, size, undefined, timeoutMs);
   },
 
-  registerBroker(platform: Platform): Promise<unknown> {
-    const { broker } = platform;
+  /** The broker startBroker(id) started, as target `id` of `owner` (default: the plant broker of `ownerId`). */
+  registerBroker(platform: Platform, id = targetId, owner = ownerId): Promise<unknown> {
+    const broker = platform.brokerOf(id);
     return platform.send(RegisterTarget, {
-      targetId,
+      targetId: id,
       kind: 'mosquitto',
-      name: 'Plant broker (local Mosquitto)',
+      name: id === targetId ? 'Plant broker (local Mosquitto)' : `${id} (local Mosquitto)`,
       host: '127.0.0.1',
       tlsPort: broker.tlsPort,
-      admin: { username: broker.admin.username, passwordFile: adminPasswordFile, port: broker.adminPort },
+      ownerId: owner,
+      admin: { username: broker.admin.username, passwordFile: adminPasswordFileOf(id), port: broker.adminPort },
     });
   },
 

@@ -2,6 +2,7 @@
 // (schemas and canonical bytes live in @tunnelkey/contracts), counters and replay protection.
 export * from './errors.js';
 export * from './signature.js';
+export * from './custody.js';
 export * from './envelope-signer.js';
 export * from './message-verifier.js';
 export * from './replay-guard.js';

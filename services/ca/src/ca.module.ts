@@ -33,6 +33,8 @@ import { RenewalRecorder } from './renew-certificates/renewal-recorder.js';
 import { RenewalsJob } from './renew-certificates/renewals.job.js';
 import { RevocationRequestedReaction } from './revoke-certificates/revocation-requested.reaction.js';
 import { RevokeCertificatesHandler } from './revoke-certificates/revoke-certificates.handler.js';
+import { OwnershipTransferredReaction } from './revoke-transferred-certificates/ownership-transferred.reaction.js';
+import { RevokeTransferredCertificatesHandler } from './revoke-transferred-certificates/revoke-transferred-certificates.handler.js';
 import { CrlHttpController } from './serve-crl/crl.http-controller.js';
 import { ServeCrlHandler } from './serve-crl/serve-crl.handler.js';
 import {
@@ -176,6 +178,8 @@ export class CaModule {
         ServeCrlHandler,
         RevokeCertificatesHandler,
         RevocationRequestedReaction,
+        RevokeTransferredCertificatesHandler,
+        OwnershipTransferredReaction,
         CrlRefreshJob,
         RenewalRecorder,
         RenewCertificatesHandler,

@@ -46,3 +46,9 @@ export class DeviceHardwareError extends FleetError {
   override readonly name = 'DeviceHardwareError';
   readonly code = 'DEVICE_HARDWARE';
 }
+
+/** The device refuses to acknowledge a custody statement that is not about it, or not about its next owner epoch. */
+export class TransferNotAcknowledgedError extends FleetError {
+  override readonly name = 'TransferNotAcknowledgedError';
+  readonly code = 'TRANSFER_NOT_ACKNOWLEDGED';
+}

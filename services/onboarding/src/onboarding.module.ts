@@ -13,6 +13,7 @@ import { EVENT_STORE, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
 import { DeprovisionDevicesHandler } from './deprovision-devices/deprovision-devices.handler.js';
+import { OwnershipTransferredReaction } from './deprovision-devices/ownership-transferred.reaction.js';
 import { InstallTrustHandler } from './install-trust/install-trust.handler.js';
 import { TargetCrlRefreshJob } from './install-trust/target-crl-refresh.job.js';
 import { mosquittoConnector } from './mosquitto/mosquitto-connector.js';
@@ -136,6 +137,7 @@ export class OnboardingModule {
         TelemetryFlushJob,
         RevokeDeviceHandler,
         PublishedCrlsReaction,
+        OwnershipTransferredReaction,
         QuarantineDevicesHandler,
         IntegrityDecisionsReaction,
         RenewTargetCertificatesHandler,

@@ -33,6 +33,10 @@ import { CertificateIssuedReaction } from './record-certificate/certificate-issu
 import { RecordCertificateHandler } from './record-certificate/record-certificate.handler.js';
 import { RegisterManufacturerKeyHandler } from './register-manufacturer-key/register-manufacturer-key.handler.js';
 import { RegisterManufacturerKeyMsController } from './register-manufacturer-key/register-manufacturer-key.ms-controller.js';
+import { RegisterOwnerKeyHandler } from './register-owner-key/register-owner-key.handler.js';
+import { RegisterOwnerKeyMsController } from './register-owner-key/register-owner-key.ms-controller.js';
+import { TransferOwnershipHandler } from './transfer-ownership/transfer-ownership.handler.js';
+import { TransferOwnershipMsController } from './transfer-ownership/transfer-ownership.ms-controller.js';
 import { EnrolmentKeyReportHandler } from './request-enrolment-keys/enrolment-key-report.handler.js';
 import { RequestEnrolmentKeysHandler } from './request-enrolment-keys/request-enrolment-keys.handler.js';
 import { RequestEnrolmentKeysMsController } from './request-enrolment-keys/request-enrolment-keys.ms-controller.js';
@@ -96,6 +100,8 @@ export class RegistryModule {
         ImportIdentitiesMsController,
         RequestEnrolmentKeysMsController,
         RegisterManufacturerKeyMsController,
+        RegisterOwnerKeyMsController,
+        TransferOwnershipMsController,
         DecideHeldEnrolmentsMsController,
         VerifyIdentityMsController,
         RegistryQueriesMsController,
@@ -123,6 +129,8 @@ export class RegistryModule {
         ImportIdentitiesHandler,
         RequestEnrolmentKeysHandler,
         RegisterManufacturerKeyHandler,
+        RegisterOwnerKeyHandler,
+        TransferOwnershipHandler,
         DecideHeldEnrolmentsHandler,
         VerifyIdentityHandler,
         IdentityResponseHandler,

@@ -7,7 +7,8 @@ import { InvalidPufParameterError } from '../errors.js';
  */
 export type KeyContext =
   | { readonly purpose: 'enrolment' }
-  | { readonly purpose: 'tls'; readonly generation: number }
+  /** `epoch`: the owner epoch (0, the first owner's, when absent); each transfer moves the device to the next. */
+  | { readonly purpose: 'tls'; readonly generation: number; readonly epoch?: number }
   | { readonly purpose: 'owner'; readonly epoch: number }
   | { readonly purpose: 'firmware-decryption' };
 
@@ -20,7 +21,13 @@ export type KemKeyContext = { readonly purpose: 'firmware-kem' };
 export const ENROLMENT_CONTEXT: KeyContext = Object.freeze({ purpose: 'enrolment' });
 export const FIRMWARE_KEM_CONTEXT: KemKeyContext = Object.freeze({ purpose: 'firmware-kem' });
 export const FIRMWARE_DECRYPTION_CONTEXT: KeyContext = Object.freeze({ purpose: 'firmware-decryption' });
-export const tlsContext = (generation: number): KeyContext => ({ purpose: 'tls', generation });
+/**
+ * TLS key generation `generation` under owner epoch `epoch`: epoch 0 keeps the label devices had
+ * before ownership transfer (their keys do not change); a later epoch's labels include it, so a new
+ * owner's TLS keys are unrelated to every key of an earlier owner.
+ */
+export const tlsContext = (generation: number, epoch = 0): KeyContext =>
+  epoch === 0 ? { purpose: 'tls', generation } : { purpose: 'tls', generation, epoch };
 export const ownerContext = (epoch: number): KeyContext => ({ purpose: 'owner', epoch });
 
 function counter(name: string, value: number): number {
@@ -35,8 +42,13 @@ export function keyContextLabel(context: KeyContext | KemKeyContext): string {
   switch (context.purpose) {
     case 'enrolment':
       return 'tunnelkey/puf/key/v1/enrolment';
-    case 'tls':
-      return `tunnelkey/puf/key/v1/tls/generation/${counter('generation', context.generation)}`;
+    case 'tls': {
+      const generation = `tls/generation/${counter('generation', context.generation)}`;
+      const epoch = counter('epoch', context.epoch ?? 0);
+      return epoch === 0
+        ? `tunnelkey/puf/key/v1/${generation}`
+        : `tunnelkey/puf/key/v1/owner/epoch/${epoch}/${generation}`;
+    }
     case 'owner':
       return `tunnelkey/puf/key/v1/owner/epoch/${counter('epoch', context.epoch)}`;
     case 'firmware-decryption':

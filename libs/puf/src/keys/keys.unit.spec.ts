@@ -30,6 +30,9 @@ describe('key contexts', () => {
       ENROLMENT_CONTEXT,
       tlsContext(0),
       tlsContext(1),
+      tlsContext(0, 1),
+      tlsContext(1, 1),
+      tlsContext(0, 2),
       ownerContext(0),
       ownerContext(1),
       FIRMWARE_DECRYPTION_CONTEXT,
@@ -37,11 +40,15 @@ describe('key contexts', () => {
     const labels = contexts.map(keyContextLabel);
     expect(new Set(labels).size).toBe(labels.length);
     expect(keyContextLabel(tlsContext(7))).toBe('tunnelkey/puf/key/v1/tls/generation/7');
+    // Epoch 0 is the label devices had before transfers existed: their keys stay the same.
+    expect(keyContextLabel(tlsContext(7, 0))).toBe('tunnelkey/puf/key/v1/tls/generation/7');
+    expect(keyContextLabel(tlsContext(7, 3))).toBe('tunnelkey/puf/key/v1/owner/epoch/3/tls/generation/7');
   });
 
   it('reject invalid counters', () => {
     expect(() => keyContextLabel(tlsContext(-1))).toThrow(/generation/);
     expect(() => keyContextLabel(ownerContext(1.5))).toThrow(/epoch/);
+    expect(() => keyContextLabel(tlsContext(0, -1))).toThrow(/epoch/);
   });
 });
 

@@ -18,7 +18,7 @@
  * retry waits ago that no instance here holds, so a crash loses none of a command's devices.
  */
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { CsrRequestMessage } from '@tunnelkey/contracts';
+import { CsrRequestMessage, parseTlsKeyId, tlsKeyId } from '@tunnelkey/contracts';
 import { OutstandingWindow, PeriodicTask, type Outstanding } from '@tunnelkey/concurrency';
 import type { DownlinkPublisher } from '@tunnelkey/device-protocol';
 import {
@@ -230,7 +230,8 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
         item: {
           deviceId: ask.deviceId,
           requestId: ask.requestId,
-          keyId: ask.keyId,
+          // An operator names the generation (`tls-0`); a transferred device is asked for it under its owner epoch.
+          keyId: keyIdInEpoch(ask.keyId, this.eligibility.facts(ask.deviceId).device?.ownerEpoch ?? 0),
           correlationId: ask.correlationId,
           recorded: 'expiresAt' in ask,
         },
@@ -410,4 +411,10 @@ export class CsrRequestsJob implements OnApplicationBootstrap, OnModuleDestroy {
       return false;
     }
   }
+}
+
+/** `tls-<n>` under owner epoch `epoch` (`tls-<epoch>-<n>`); a key id naming its epoch, or the enrolment key, as it is. */
+export function keyIdInEpoch(keyId: string, epoch: number): string {
+  const tls = /^tls-\d+$/.test(keyId) ? parseTlsKeyId(keyId) : undefined;
+  return tls ? tlsKeyId(tls.generation, epoch) : keyId;
 }

@@ -40,7 +40,7 @@ export interface DeviceCertificatesState {
   /** Per requestId: the last outcome (an issued request stays issued). */
   requests: Record<string, RequestOutcome>;
   revokedSerials: string[];
-  /** Set by the first revocation that reached the CA (or, in a log older than CertificationRevoked, the first certificate revoked). */
+  /** Set by the first revocation that reached the CA (or, in a log older than CertificationRevoked, the first certificate revoked, unless by a transfer). */
   revokedBy?: string;
 }
 
@@ -106,7 +106,11 @@ export const deviceCertificatesDecider: Decider<
         return {
           ...state,
           revokedSerials: [...state.revokedSerials, event.data.serialNumber],
-          revokedBy: state.revokedBy ?? event.data.revocationId,
+          // An ownership transfer (affiliationChanged) revokes the old owner's certificates, not the
+          // device: the new owner's are issued on. Any other reason is a device revocation (a log
+          // older than CertificationRevoked has only these to say so).
+          revokedBy:
+            event.data.reason === 'affiliationChanged' ? state.revokedBy : (state.revokedBy ?? event.data.revocationId),
         };
       case 'CertificationRevoked':
         return { ...state, revokedBy: state.revokedBy ?? event.data.revocationId };

@@ -3,7 +3,7 @@
  * request"). Each validator refuses with one contract reason. Registry-fact validators come first
  * (cheap Map reads), then the CSR's cryptography, then the key binding.
  */
-import { keyAttestationBytes } from '@tunnelkey/contracts';
+import { keyAttestationBytes, parseTlsKeyId } from '@tunnelkey/contracts';
 import { bytesSignatureValid, type CryptoKey } from '@tunnelkey/device-protocol';
 import {
   MAX_CSR_BYTES,
@@ -178,6 +178,27 @@ export const keyEnrolledOrAttested: RequestValidator = {
   },
 };
 
+/**
+ * A transferred device is certified for keys of its current owner epoch only (`tls-<epoch>-<n>`):
+ * never an earlier owner's TLS key, nor its enrolment key (the same under every owner), so nothing
+ * an earlier owner learned certifies it again.
+ */
+export const keyOfOwnerEpoch: RequestValidator = {
+  name: 'key-of-owner-epoch',
+  dependsOnRegistry: true,
+  validate(ctx) {
+    const device = enrolled(ctx);
+    const epoch = device.ownerEpoch ?? 0;
+    const { keyId, deviceId } = ctx.request;
+    const keyEpoch = keyId === 'enrolment' ? 0 : parseTlsKeyId(keyId)?.epoch;
+    if (keyEpoch !== epoch)
+      throw new CertificateRefused('key-not-enrolled', `the key ${keyId} is not of the device's owner epoch ${epoch}`, {
+        deviceId,
+        keyId,
+      });
+  },
+};
+
 /** In order: registry facts, then cryptography. */
 export const requestValidators: readonly RequestValidator[] = [
   csrWithinSizeLimit,
@@ -186,6 +207,7 @@ export const requestValidators: readonly RequestValidator[] = [
   deviceInBatch,
   deviceVerified,
   policyAllowsIssuance,
+  keyOfOwnerEpoch,
   csrSignatureValid,
   keyEnrolledOrAttested,
 ];

@@ -102,7 +102,7 @@ export class RenewCertificatesHandler {
       const current = device.current!;
       const renewalId = renewalIdOf(operationId, deviceId);
       const requestId = renewalRequestIdOf(renewalId);
-      const keyId = nextTlsKeyId(device.highestTlsGeneration);
+      const keyId = nextTlsKeyId(device.highestTlsGeneration, this.eligibility.facts(deviceId).device?.ownerEpoch ?? 0);
       const previous = {
         authorityId: current.authorityId,
         serialNumber: current.serialNumber,

@@ -5,7 +5,7 @@
  * instances, different for every device), so a batch certified together spreads its renewals.
  */
 import { createHash } from 'node:crypto';
-import { defaultRenewAtShare, defaultRenewalJitterShare } from '@tunnelkey/contracts';
+import { defaultRenewAtShare, defaultRenewalJitterShare, parseTlsKeyId, tlsKeyId } from '@tunnelkey/contracts';
 
 export interface RenewalSettings {
   renewAtShare: number;
@@ -43,13 +43,15 @@ export function isRenewalDue(certificate: CertificateLifetime, settings: Renewal
   return now >= renewalDueAt(certificate, settings);
 }
 
-/** The key a renewal certifies: one TLS generation past every key the device had certified. */
-export function nextTlsKeyId(highestTlsGeneration: number | undefined): `tls-${number}` {
-  return `tls-${highestTlsGeneration === undefined ? 0 : highestTlsGeneration + 1}`;
+/**
+ * The key a renewal certifies: one TLS generation past every key the device had certified (under
+ * any owner epoch), under the device's owner epoch.
+ */
+export function nextTlsKeyId(highestTlsGeneration: number | undefined, ownerEpoch = 0): string {
+  return tlsKeyId(highestTlsGeneration === undefined ? 0 : highestTlsGeneration + 1, ownerEpoch);
 }
 
 /** The TLS generation a key id names (undefined for the enrolment key). */
 export function tlsGenerationOf(keyId: string): number | undefined {
-  const match = /^tls-(\d+)$/.exec(keyId);
-  return match ? Number(match[1]) : undefined;
+  return parseTlsKeyId(keyId)?.generation;
 }

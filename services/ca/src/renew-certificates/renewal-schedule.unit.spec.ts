@@ -54,6 +54,9 @@ describe('renewal schedule', () => {
       expect(nextTlsKeyId(undefined)).toBe('tls-0');
       expect(nextTlsKeyId(0)).toBe('tls-1');
       expect(nextTlsKeyId(41)).toBe('tls-42');
+      // After a transfer, under the device's owner epoch.
+      expect(nextTlsKeyId(0, 1)).toBe('tls-1-1');
+      expect(tlsGenerationOf('tls-3-7')).toBe(7);
     });
     it('reads the generation of a key id', () => {
       expect(tlsGenerationOf('tls-3')).toBe(3);

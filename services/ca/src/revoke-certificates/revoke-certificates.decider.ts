@@ -6,7 +6,7 @@
  * The first revocation of a device records CertificationRevoked first, in the same append as the
  * revocation of every certificate issued up to it: from that append on, issuance refuses the device.
  */
-import type { RevocationReason } from '@tunnelkey/contracts';
+import { parseTlsKeyId, type RevocationReason } from '@tunnelkey/contracts';
 import { CommandRejected, type Command, type Decider, type NewEvent } from '@tunnelkey/eventstore';
 import {
   deviceCertificatesDecider,
@@ -15,10 +15,16 @@ import {
   type IssuedCertificateData,
 } from '../deciders/device-certificates.decider.js';
 
-export type RevokeCertificatesCommand = Command<
-  'RevokeCertificates',
-  { deviceId: string; revocationId: string; reason: RevocationReason }
->;
+export type RevokeCertificatesCommand =
+  | Command<'RevokeCertificates', { deviceId: string; revocationId: string; reason: RevocationReason }>
+  /**
+   * An ownership transfer: every certificate issued so far (the old owner's) revoked with reason
+   * `affiliationChanged`, `revocationId` = the transfer id; the device is not revoked, so the new
+   * owner's certificates are issued as before (no CertificationRevoked). Only certificates for keys
+   * of earlier epochs than the transfer's: one redelivered after the new owner certified the device
+   * leaves the new owner's certificates alone.
+   */
+  | Command<'RevokeTransferredCertificates', { deviceId: string; transferId: string; ownerEpoch: number }>;
 
 /** Every certificate the device was issued, once each (a retried request keeps one certificate). */
 export function issuedCertificates(state: DeviceCertificatesState): IssuedCertificateData[] {
@@ -37,13 +43,31 @@ export const revokeCertificatesDecider: Decider<
   evolve: deviceCertificatesDecider.evolve,
 
   decide(command, state): NewEvent<DeviceCertificateEvent>[] {
+    const revoked = new Set(state.revokedSerials);
+    const revokeIssued = (revocationId: string, reason: RevocationReason, beforeEpoch = Infinity) =>
+      issuedCertificates(state)
+        .filter((certificate) => !revoked.has(certificate.serialNumber))
+        .filter((certificate) => (parseTlsKeyId(certificate.keyId)?.epoch ?? 0) < beforeEpoch)
+        .map(
+          (certificate): NewEvent<DeviceCertificateEvent> => ({
+            type: 'CertificateRevoked',
+            version: 1,
+            data: {
+              deviceId: command.data.deviceId,
+              authorityId: certificate.authorityId,
+              serialNumber: certificate.serialNumber,
+              reason,
+              revokedAt: command.metadata.now,
+              revocationId,
+            },
+          }),
+        );
     switch (command.type) {
       case 'RevokeCertificates': {
         const { deviceId, revocationId, reason } = command.data;
         // removeFromCRL only undoes a hold in a delta CRL; it never revokes anything.
         if ((reason as string) === 'removeFromCRL')
           throw new CommandRejected('invalid-reason', 'removeFromCRL is not a revocation reason', { deviceId });
-        const revoked = new Set(state.revokedSerials);
         const certification: NewEvent<DeviceCertificateEvent>[] =
           state.revokedBy === undefined
             ? [
@@ -54,27 +78,13 @@ export const revokeCertificatesDecider: Decider<
                 },
               ]
             : [];
-        const certificates = issuedCertificates(state)
-          .filter((certificate) => !revoked.has(certificate.serialNumber))
-          .map(
-            (certificate): NewEvent<DeviceCertificateEvent> => ({
-              type: 'CertificateRevoked',
-              version: 1,
-              data: {
-                deviceId,
-                authorityId: certificate.authorityId,
-                serialNumber: certificate.serialNumber,
-                reason,
-                revokedAt: command.metadata.now,
-                revocationId,
-              },
-            }),
-          );
-        return [...certification, ...certificates];
+        return [...certification, ...revokeIssued(revocationId, reason)];
       }
+      case 'RevokeTransferredCertificates':
+        return revokeIssued(command.data.transferId, 'affiliationChanged', command.data.ownerEpoch);
       default: {
-        const unknown: never = command.type;
-        throw new CommandRejected('unknown-command', `unknown command ${String(unknown)}`);
+        const unknown: never = command;
+        throw new CommandRejected('unknown-command', `unknown command ${String((unknown as { type?: unknown }).type)}`);
       }
     }
   },

@@ -24,7 +24,7 @@ const certificate = (requestId: string, serialNumber: string, authorityId = 'iss
 const issued = (data: IssuedCertificateData) => ({ type: 'CertificateIssued', version: 1, data });
 const revoke = (
   revocationId = 'rv-1',
-  reason: RevokeCertificatesCommand['data']['reason'] = 'keyCompromise',
+  reason: Extract<RevokeCertificatesCommand, { type: 'RevokeCertificates' }>['data']['reason'] = 'keyCompromise',
 ): RevokeCertificatesCommand => ({
   type: 'RevokeCertificates',
   data: { deviceId, revocationId, reason },
@@ -82,6 +82,40 @@ describe('revoke certificates decider', () => {
         .when(revoke('rv-2'))
         .then([revoked('0a02', 'rv-2')]));
   });
+});
+
+describe('when the device is transferred to another owner (RevokeTransferredCertificates)', () => {
+  const transfer: RevokeCertificatesCommand = {
+    type: 'RevokeTransferredCertificates',
+    data: { deviceId, transferId: 't-1', ownerEpoch: 1 },
+    metadata: { commandId: 'transfer-t-1', now },
+  };
+  const transferred = (serialNumber: string) => ({
+    type: 'CertificateRevoked',
+    version: 1,
+    data: {
+      deviceId,
+      authorityId: 'issuing-acme',
+      serialNumber,
+      reason: 'affiliationChanged',
+      revokedAt: now,
+      revocationId: 't-1',
+    },
+  });
+  const ofKey = (requestId: string, serialNumber: string, keyId: string) => ({
+    ...certificate(requestId, serialNumber),
+    keyId,
+  });
+  it("revokes the old owner's certificates as affiliationChanged, without refusing further certificates", () =>
+    spec
+      .given([issued(ofKey('r1', '0a01', 'tls-0')), issued(ofKey('r2', '0a02', 'tls-1'))])
+      .when(transfer)
+      .then([transferred('0a01'), transferred('0a02')]));
+  it("leaves the new owner's certificates (keys of the new epoch) alone: a redelivery after re-certification", () =>
+    spec
+      .given([issued(ofKey('r1', '0a01', 'tls-0')), transferred('0a01'), issued(ofKey('r3', '0a03', 'tls-1-0'))])
+      .when(transfer)
+      .thenNothingHappened());
 });
 
 describe('revocation applied decider', () => {

@@ -53,6 +53,8 @@ export interface DeviceRecord {
   batchId?: string;
   /** Overrides the batch owner after an ownership transfer. */
   ownerId?: string;
+  /** The owner epoch its TLS keys are derived under (absent: 0, never transferred). */
+  ownerEpoch?: number;
   verified: boolean;
   revoked: boolean;
 }
@@ -166,10 +168,13 @@ export function evolveEligibility(state: DeviceEligibilityState, event: EventEnv
       break;
     }
     case OwnershipTransferCompleted.type: {
-      const { deviceId, ownerId, batchId } = event.data as Data<typeof OwnershipTransferCompleted>;
+      const { deviceId, ownerId, batchId, ownerEpoch } = event.data as Data<typeof OwnershipTransferCompleted>;
       const device = state.devices.get(deviceId);
       if (device) {
         device.ownerId = ownerId;
+        device.ownerEpoch = ownerEpoch;
+        // The new owner proves the device again (a fresh identity challenge) before it certifies it.
+        device.verified = false;
         if (batchId) moveToBatch(state, device, batchId);
       }
       break;
@@ -212,7 +217,8 @@ export class DeviceEligibilityView extends InMemoryView<DeviceEligibilityState> 
         // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
         // when the state or evolve changes.
         // 2: policies carry their renewal settings (RenewalPolicyDefined).
-        checkpoint: { owner: 'ca', version: 2 },
+        // 3: devices carry their owner epoch, and a transfer unverifies them (OwnershipTransferCompleted v2).
+        checkpoint: { owner: 'ca', version: 3 },
         initialState: initialEligibilityState,
         evolve: (state, recorded) => evolveEligibility(state, recorded.event),
       },

@@ -11,6 +11,7 @@ import {
   CertificateRenewalCompleted,
   CertificateRenewalExpired,
   CertificateRenewalRequested,
+  CertificateRevoked,
   CertificationRevoked,
   CsrRequestExpired,
   DeviceCertificateRenewed,
@@ -146,6 +147,16 @@ export function evolveRenewals(state: RenewalsState, event: EventEnvelope): Rene
     case CertificationRevoked.type:
       deviceOf(state, (event.data as Data<typeof CertificationRevoked>).deviceId).revoked = true;
       break;
+    case CertificateRevoked.type: {
+      // Its current certificate revoked on its own (an ownership transfer): nothing to renew until the next one.
+      const d = event.data as Data<typeof CertificateRevoked>;
+      const device = deviceOf(state, d.deviceId);
+      if (device.current?.serialNumber === d.serialNumber) {
+        device.previous = device.current;
+        delete device.current;
+      }
+      break;
+    }
     case CertificateRenewalRequested.type: {
       const d = event.data as Data<typeof CertificateRenewalRequested>;
       if (state.renewals.has(d.renewalId)) break;
@@ -233,7 +244,8 @@ export class RenewalsView extends InMemoryView<RenewalsState> {
         sources: [{ context: 'ca' }],
         // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the version
         // when the state or evolve changes.
-        checkpoint: { owner: 'ca', version: 1 },
+        // 2: a current certificate revoked on its own (CertificateRevoked) is no longer current.
+        checkpoint: { owner: 'ca', version: 2 },
         initialState: initialRenewalsState,
         evolve(state, { event }) {
           evolveRenewals(state, event);

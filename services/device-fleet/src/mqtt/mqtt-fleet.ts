@@ -12,7 +12,7 @@
  */
 import { InvalidFleetOptionError } from '../errors.js';
 import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
-import type { DeviceKeyId } from '../simulated-device/key-ids.js';
+import { isDeviceKeyId, type DeviceKeyId } from '../simulated-device/key-ids.js';
 import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
 import { DeviceMqttLink, type ConnectFailure, type LinkSettings, type MqttLinkEvent } from './device-mqtt-link.js';
 
@@ -144,11 +144,16 @@ export class MqttFleet {
   ensure(device: SimulatedDevice): { started: number; skipped?: keyof MqttConnectSummary['skipped'] } {
     if (this.#closed) return { started: 0 };
     if (!device.online) return { started: 0, skipped: 'offline' };
-    if (!device.flash.certificates[this.#keyId]) return { started: 0, skipped: 'noCertificate' };
+    this.#dropForgotten(device);
+    // Each target's parameters name the key its certificate certifies (after a transfer, a key of the new epoch).
+    const keyOf = (parameters: { keyId?: string }) =>
+      parameters.keyId && isDeviceKeyId(parameters.keyId) ? parameters.keyId : this.#keyId;
+    if (Object.keys(device.flash.certificates).length === 0) return { started: 0, skipped: 'noCertificate' };
     const targets = Object.entries(device.flash.connections);
     if (targets.length === 0) return { started: 0, skipped: 'notOnboarded' };
     let started = 0;
     for (const [targetId, parameters] of targets) {
+      if (!device.flash.certificates[keyOf(parameters)]) continue;
       const key = `${device.deviceId}\u0000${targetId}`;
       const current = this.#links.get(key);
       const renewed = (link: DeviceMqttLink | undefined) =>
@@ -171,6 +176,18 @@ export class MqttFleet {
       started++;
     }
     return { started };
+  }
+
+  /** Stops the links of targets the device no longer holds parameters for (it was handed to a new owner). */
+  #dropForgotten(device: SimulatedDevice): void {
+    for (const [key, link] of this.#links) {
+      if (link.device !== device || device.flash.connections[link.targetId]) continue;
+      this.#links.delete(key);
+      void link.stop();
+      const replacing = this.#replacing.get(key);
+      this.#replacing.delete(key);
+      void replacing?.stop();
+    }
   }
 
   connectAll(devices: Iterable<SimulatedDevice>): MqttConnectSummary {

@@ -57,6 +57,11 @@ export interface DeviceFlash {
   firmwareSlots?: FirmwareSlots;
   /** What the device trusts for updates: the last accepted metadata version and signing-key delegation. */
   firmwareTrust?: { lastMetadataVersion: number; delegation?: AcceptedDelegation };
+  /**
+   * The owner epoch the device derives its TLS keys under (absent: 0, the first owner's) and the
+   * transfer that moved it there (acknowledged by the device; acknowledging it again is a retry).
+   */
+  owner?: { epoch: number; transferId: string };
 }
 
 export const flashFormatVersion = 1;
@@ -79,6 +84,7 @@ export function flashToJson(flash: DeviceFlash): string {
     ...(flash.product ? { product: flash.product } : {}),
     ...(flash.firmwareSlots ? { firmwareSlots: flash.firmwareSlots } : {}),
     ...(flash.firmwareTrust ? { firmwareTrust: flash.firmwareTrust } : {}),
+    ...(flash.owner ? { owner: flash.owner } : {}),
   });
 }
 
@@ -126,7 +132,12 @@ export function parseFlash(input: Uint8Array | string): DeviceFlash {
     ...(raw['product'] === undefined ? {} : { product: field(raw, 'product', isString) }),
     ...(raw['firmwareSlots'] === undefined ? {} : { firmwareSlots: slotsOf(field(raw, 'firmwareSlots', isObject)) }),
     ...(raw['firmwareTrust'] === undefined ? {} : { firmwareTrust: trustOf(field(raw, 'firmwareTrust', isObject)) }),
+    ...(raw['owner'] === undefined ? {} : { owner: ownerOf(field(raw, 'owner', isObject)) }),
   };
+}
+
+function ownerOf(record: Record<string, unknown>): { epoch: number; transferId: string } {
+  return { epoch: field(record, 'epoch', isCounter), transferId: field(record, 'transferId', isString) };
 }
 
 function slotsOf(record: Record<string, unknown>): FirmwareSlots {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   AnnounceMessage,
   CertificateMessage,
@@ -18,6 +18,7 @@ import {
   firmwareChunkFrameKind,
   keyAttestationBytes,
   parseDeviceSubject,
+  type CustodyStatement,
   type DeviceBodyOf,
   type DeviceEnvelope,
   type DeviceMessageDefinition,
@@ -29,6 +30,7 @@ import {
   ReplayGuard,
   isDeviceMessageRejected,
   signBytes,
+  signCustodyStatement,
   type CryptoKey,
 } from '@tunnelkey/device-protocol';
 import { createCsr, WebCryptoSigner } from '@tunnelkey/pki';
@@ -42,7 +44,7 @@ import {
   type PufProfile,
   type PufProfileName,
 } from '@tunnelkey/puf';
-import { DeviceKeyUnavailableError } from '../errors.js';
+import { DeviceKeyUnavailableError, TransferNotAcknowledgedError } from '../errors.js';
 import {
   FirmwareUpdater,
   defaultProduct,
@@ -56,7 +58,7 @@ import { keyIdCertifiedBy } from './certificate-switch.js';
 import { parseFlash, serialiseFlash, type DeviceFlash } from './device-flash.js';
 import { DeviceJournal, type DeviceObservation, type DeviceObserver } from './device-observation.js';
 import { firmwareImage, firmwareMeasurement, measureFirmware, tamperedFirmwareImage } from './firmware-image.js';
-import { isDeviceKeyId, keyContextOf, type DeviceKeyId } from './key-ids.js';
+import { isDeviceKeyId, keyContextOf, ownerEpochOfKeyId, type DeviceKeyId } from './key-ids.js';
 import type { PinnedPlatformKey } from './pinned-platform-key.js';
 
 /** How a device's messages leave it: the fleet gives it the bus, tests an array. */
@@ -277,6 +279,48 @@ export class SimulatedDevice {
     return use(keys);
   }
 
+  // ---- ownership transfer ----
+
+  /** The owner epoch the device derives its TLS keys under (0: the first owner's). */
+  get ownerEpoch(): number {
+    return this.flash.owner?.epoch ?? 0;
+  }
+
+  /**
+   * The device's acknowledgement of its transfer to a new owner (its part of the custody record):
+   * its enrolment key signs the statement, and from then on it derives its TLS keys under the new
+   * epoch only; what it held for the old owner (certificates, pending CSRs, connection parameters)
+   * is dropped, so it re-provisions for the new owner. Refused (nothing changes) for a statement
+   * about another device or key, or for an epoch other than the next; the same transfer
+   * acknowledged again (a retry) signs it again without moving further.
+   */
+  acknowledgeTransfer(statement: CustodyStatement): Promise<{ keyDigest: string; signature: string }> {
+    return this.#serialised(async () => {
+      const keyDigest = createHash('sha256').update(this.flash.enrolmentPublicKey).digest('hex');
+      const retry = this.flash.owner?.transferId === statement.transferId && statement.ownerEpoch === this.ownerEpoch;
+      const refuse = (why: string) => {
+        throw new TransferNotAcknowledgedError(`the device does not acknowledge this transfer: ${why}`, {
+          deviceId: this.deviceId,
+          transferId: statement.transferId,
+        });
+      };
+      if (statement.deviceId !== this.deviceId) refuse('it names another device');
+      if (statement.enrolmentKeyDigest !== keyDigest) refuse('it names another enrolment key');
+      if (!retry && statement.ownerEpoch !== this.ownerEpoch + 1) refuse(`its epoch is not ${this.ownerEpoch + 1}`);
+      const signature = await this.withKeys(['enrolment'], (keys) =>
+        signCustodyStatement('acknowledgement', statement, keys.get('enrolment')!.privateKey),
+      );
+      if (!retry) {
+        this.flash.owner = { epoch: statement.ownerEpoch, transferId: statement.transferId };
+        this.flash.certificates = {};
+        this.flash.pendingCsrs = {};
+        this.flash.connections = {};
+        this.#csrSends.clear();
+      }
+      return { keyDigest, signature };
+    });
+  }
+
   // ---- uplinks the device starts ----
 
   /** Publishes `announce` (enrolment public key + measurement). False when offline or the key is unavailable. */
@@ -475,6 +519,10 @@ export class SimulatedDevice {
       case CsrRequestMessage.kind: {
         const body = envelope.body as DeviceBodyOf<typeof CsrRequestMessage>;
         if (!isDeviceKeyId(body.keyId)) return this.#refuse(envelope.kind, 'unknown-key-id');
+        // A key of another owner epoch (an earlier owner's, or one not acknowledged) is never certified.
+        const keyEpoch = ownerEpochOfKeyId(body.keyId);
+        if (keyEpoch !== undefined && keyEpoch !== this.ownerEpoch)
+          return this.#refuse(envelope.kind, 'other-owner-epoch');
         this.#observe({ type: 'accepted', kind: envelope.kind });
         await this.#sendCsr(body.requestId, body.keyId);
         return 'handled';

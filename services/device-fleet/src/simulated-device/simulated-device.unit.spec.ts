@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   AnnounceMessage,
   CertificateMessage,
@@ -11,7 +11,12 @@ import {
   type DeviceBodyOf,
   type DeviceEnvelope,
 } from '@tunnelkey/contracts';
-import { bytesSignatureValid, generatePlatformKey, importVerifyKey } from '@tunnelkey/device-protocol';
+import {
+  bytesSignatureValid,
+  custodySignatureValid,
+  generatePlatformKey,
+  importVerifyKey,
+} from '@tunnelkey/device-protocol';
 import { parseAndVerifyCsr, spkiEqual } from '@tunnelkey/pki';
 import { KeyCheckMismatchError, PufDevice, isPufError } from '@tunnelkey/puf';
 import { DeviceKeyUnavailableError } from '../errors.js';
@@ -209,6 +214,71 @@ describe('simulated device firmware', () => {
       await device.receive(forged.subject, forged.data);
       const genuine = await challenge();
       expect(await device.receive(genuine.subject, genuine.data)).toBe('handled');
+    });
+  });
+
+  describe('ownership transfer', () => {
+    const statementFor = (target: SimulatedDevice, overrides: object = {}) => ({
+      transferId: 't-1',
+      deviceId: target.deviceId,
+      enrolmentKeyDigest: createHash('sha256').update(target.enrolmentPublicKey).digest('hex'),
+      fromOwnerId: 'acme',
+      toOwnerId: 'globex',
+      toBatchId: 'globex-fridges',
+      ownerEpoch: target.ownerEpoch + 1,
+      ...overrides,
+    });
+    const csrFor = async (keyId: string) => {
+      const sentBefore = transport.sent.length;
+      const d = await platform.downlink(CsrRequestMessage, device.deviceId, { requestId: `rq-${keyId}`, keyId });
+      await device.receive(d.subject, d.data);
+      if (transport.sent.length === sentBefore) return undefined;
+      const sent = transport.sent.at(-1)!;
+      return (await platform.verifyUplink(sent.subject, sent.data, device.enrolmentPublicKey)).body as Csr;
+    };
+
+    it('acknowledges its next epoch with its enrolment key, then certifies keys of that epoch only: unrelated to the old ones', async () => {
+      const before = await csrFor('tls-0');
+      const statement = statementFor(device);
+      const ack = await device.acknowledgeTransfer(statement);
+      expect(await custodySignatureValid('acknowledgement', statement, ack.signature, device.enrolmentPublicKey)).toBe(
+        true,
+      );
+      // The signature is the device's acknowledgement, not the owners' authorisation or acceptance.
+      expect(await custodySignatureValid('authorisation', statement, ack.signature, device.enrolmentPublicKey)).toBe(
+        false,
+      );
+      expect(device.ownerEpoch).toBe(1);
+      expect(device.flash.pendingCsrs).toEqual({});
+      // The old epoch's key is never certified again; the new epoch's is another key.
+      expect(await csrFor('tls-0')).toBeUndefined();
+      expect(device.journal.entries.at(-1)?.observation).toMatchObject({ code: 'other-owner-epoch' });
+      const after = await csrFor('tls-1-0');
+      expect(after?.keyAttestation?.keyId).toBe('tls-1-0');
+      expect(after?.keyAttestation?.publicKey).not.toBe(before?.keyAttestation?.publicKey);
+      // The same transfer acknowledged again (a retry) signs again without moving further.
+      await device.acknowledgeTransfer(statement);
+      expect(device.ownerEpoch).toBe(1);
+    });
+
+    it('refuses a statement about another device, another key or an epoch other than the next; nothing changes', async () => {
+      const other = await make();
+      await expect(device.acknowledgeTransfer(statementFor(other))).rejects.toMatchObject({
+        code: 'TRANSFER_NOT_ACKNOWLEDGED',
+      });
+      await expect(
+        device.acknowledgeTransfer(statementFor(device, { enrolmentKeyDigest: 'ab'.repeat(32) })),
+      ).rejects.toMatchObject({ code: 'TRANSFER_NOT_ACKNOWLEDGED' });
+      await expect(device.acknowledgeTransfer(statementFor(device, { ownerEpoch: 2 }))).rejects.toMatchObject({
+        code: 'TRANSFER_NOT_ACKNOWLEDGED',
+      });
+      expect(device.ownerEpoch).toBe(0);
+      expect(parseFlash(serialiseFlash(device.flash)).owner).toBeUndefined();
+    });
+
+    it('keeps its epoch in flash across a reboot', async () => {
+      await device.acknowledgeTransfer(statementFor(device));
+      expect(parseFlash(serialiseFlash(device.flash)).owner).toEqual({ epoch: 1, transferId: 't-1' });
     });
   });
 

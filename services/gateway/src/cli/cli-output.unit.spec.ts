@@ -283,7 +283,13 @@ describe('tunnelkey help and completion', () => {
         { encoding: 'utf8' },
       ).trim();
     expect(complete(['tunnelkey', 'dev'])).toBe('devices');
-    expect(complete(['tunnelkey', 'devices', '']).split(' ').sort()).toEqual(['export', 'history', 'list', 'show']);
+    expect(complete(['tunnelkey', 'devices', '']).split(' ').sort()).toEqual([
+      'export',
+      'history',
+      'list',
+      'show',
+      'transfer',
+    ]);
     expect(complete(['tunnelkey', 'revocations', 'st'])).toBe('status');
     expect(complete(['tunnelkey', 'devices', 'list', '-o', 'y'])).toBe('yaml');
     expect(complete(['tunnelkey', 'devices', 'list', '--no-h'])).toBe('--no-headers');

@@ -7,6 +7,7 @@ import { moreNote, readList, type Listed } from './list-pages.js';
 import { keyValues, outputFormats, printer, progressBar, table, type OutputFormat, type Tabular } from './output.js';
 import { watchEvents, watchTypes } from './watch-events.js';
 import { integrityUsage, runIntegrityCli } from './integrity-cli.js';
+import { runOwnersCli, runTransferCli, transferUsage } from './transfer-cli.js';
 import { otaUsage, runOtaCli } from './ota-cli.js';
 
 export interface CliIo {
@@ -49,7 +50,7 @@ export const usage = `tunnelkey — operate a tunnelkey platform through its gat
   tunnelkey enrolments approve|reject <batchId> <requestId> --device <id>...
   tunnelkey tokens list | tokens create --name <n> --role viewer|operator|admin | tokens revoke <id>
   tunnelkey completion bash
-${otaUsage}${integrityUsage}
+${otaUsage}${integrityUsage}${transferUsage}
 Options: -o table|wide|json|yaml|csv (--json = -o json), --no-headers, --url, --token, --idempotency-key <k>
 Lists show one page (--limit, --offset) and say when there is more; --all reads every page.
 \`tunnelkey <command> --help\` shows a command's flags and examples.
@@ -112,6 +113,9 @@ const options = {
   missed: { type: 'string' },
   action: { type: 'string' },
   note: { type: 'string' },
+  to: { type: 'string' },
+  'to-batch': { type: 'string' },
+  key: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
@@ -298,6 +302,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         });
       case 'integrity':
         return await runIntegrityCli(verb, { values, positionals, command, print, usageError });
+      case 'owners':
+        return await runOwnersCli(verb, { client, values, positionals, command, print, usageError });
       case 'whoami': {
         const me = await client.request<Record<string, unknown>>('GET', '/api/whoami');
         print(me, () => keyValues(me));
@@ -590,6 +596,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return exitCodes.ok;
       }
       case 'devices': {
+        if (verb === 'transfer')
+          return await runTransferCli({ client, values, positionals, command, print, usageError });
         if (verb === 'list' || verb === undefined || verb === 'export') {
           const query = deviceFilter(values);
           const exporting = verb === 'export';

@@ -106,6 +106,33 @@ const samples: Record<SentRoute, { path: Record<string, string>; body: Record<st
   ResumeRollout: { path: { rolloutId: 'r-1' }, body: {} },
   AbortRollout: { path: { rolloutId: 'r-1' }, body: {} },
   DescribeRollout: { path: { rolloutId: 'r-1' }, body: {} },
+  RegisterOwnerKey: {
+    path: { ownerId: 'default' },
+    body: {
+      keyId: 'ops',
+      publicKey:
+        'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGx1Gd8yM2BoSUvW1ufUHOAmpGgbGkU+1m6C3Ny2VblvzjJb7Z8RGKbu2KrSBSwnWXqgOxzJ9xDlPFe2mdtBv3A==',
+    },
+  },
+  TransferOwnership: {
+    path: {},
+    body: {
+      transferId: 't-1',
+      fromOwnerId: 'default',
+      toOwnerId: 'globex',
+      toBatchId: 'globex-fridges',
+      devices: [
+        {
+          deviceId: 'd1',
+          custody: {
+            authorisation: { keyDigest: 'ab'.repeat(32), signature: `${'A'.repeat(86)}==` },
+            acceptance: { keyDigest: 'cd'.repeat(32), signature: `${'A'.repeat(86)}==` },
+            acknowledgement: { keyDigest: 'ef'.repeat(32), signature: `${'A'.repeat(86)}==` },
+          },
+        },
+      ],
+    },
+  },
 };
 
 const urlPath = (path: string, params: Record<string, string>) =>
@@ -243,9 +270,17 @@ describe('command routes: every route forwards its command to the owning service
     });
   });
 
-  it('has no route for TransferOwnership, which no service handles yet: 404 at once, nothing sent', async () => {
-    const reply = await post('/api/transfers', { deviceIds: ['d1'], toOwnerId: 'acme-2' });
-    expect(reply.status).toBe(404);
+  it("refuses a transfer without the old owner's authorisation at the gateway (400), nothing sent", async () => {
+    const acknowledgement = { keyDigest: 'ab'.repeat(32), signature: `${'A'.repeat(86)}==` };
+    const reply = await post('/api/transfers', {
+      transferId: 't-1',
+      fromOwnerId: 'default',
+      toOwnerId: 'globex',
+      toBatchId: 'globex-fridges',
+      devices: [{ deviceId: 'd1', custody: { acceptance: acknowledgement, acknowledgement } }],
+    });
+    expect(reply.status).toBe(400);
+    expect(JSON.stringify(reply.body)).toContain('authorisation');
     expect(bus.sent).toEqual([]);
   });
 

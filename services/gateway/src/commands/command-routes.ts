@@ -15,6 +15,8 @@ import {
   RevokeBatch,
   SetRenewalPolicy,
   RevokeDevice,
+  RegisterOwnerKey,
+  TransferOwnership,
   VerifyIdentity,
   type CommandDefinition,
 } from '@tunnelkey/contracts';
@@ -161,6 +163,33 @@ export const commandRoutes = {
     status: 202,
     timeoutMs: 60_000,
   },
+  RegisterOwnerKey: {
+    command: RegisterOwnerKey,
+    path: '/api/owners/{ownerId}/custody-keys',
+    role: 'admin',
+    status: 200,
+    timeoutMs: 15_000,
+    description:
+      "A P-256 public key (SubjectPublicKeyInfo DER, base64) the caller's owner signs custody statements with: " +
+      'authorising a transfer of its devices away, accepting a transfer in. The same key again changes nothing; ' +
+      'another key under a known key id is a conflict (409).',
+  },
+  TransferOwnership: {
+    command: TransferOwnership,
+    path: '/api/transfers',
+    role: 'admin',
+    status: 200,
+    timeoutMs: 120_000,
+    description:
+      "Hands the caller's devices (one, or up to 1,000) to another owner, with a custody record each: the caller's " +
+      "owner's authorisation, the new owner's acceptance and the device's acknowledgement, each a signature over " +
+      'the same statement (docs/owners.md). Every signature is checked before anything is recorded; any bad record ' +
+      'refuses the whole request (422: same-owner, authorisation-not-by-old-owner, acceptance-not-by-new-owner, ' +
+      'acknowledgement-not-by-device, bad-custody-signature, device-revoked, batch-of-other-owner; 404: a device or ' +
+      "batch unknown, or another owner's device). Then each device moves to a new owner epoch in the new owner's " +
+      "batch, its old certificates are revoked and it leaves the old owner's targets; the new owner verifies, " +
+      'certifies and onboards it as any device of its batch.',
+  },
   ...otaCommandRoutes,
   ...integrityCommandRoutes,
 } as const satisfies Record<string, CommandRoute>;
@@ -169,10 +198,9 @@ export type CommandRouteName = keyof typeof commandRoutes;
 
 /**
  * Operator commands in contracts that no service handles yet, hence not served: a route would
- * leave its caller waiting for a timeout. TransferOwnership comes with the ownership-transfer
- * issue, which builds its handler.
+ * leave its caller waiting for a timeout. None today.
  */
-export const unservedCommands: readonly string[] = ['TransferOwnership'];
+export const unservedCommands: readonly string[] = [];
 
 /** Path parameters of an OpenAPI path, in order. */
 export function pathParameters(path: string): string[] {

@@ -120,6 +120,19 @@ export const commandOwnership: Record<CommandRouteName, RouteOwnership> = {
   // The reply's alerts are filtered to the caller's devices (commands.controller).
   ListIntegrityAlerts: { kind: 'filtered' },
   DescribeDeviceIntegrity: { kind: 'owned', refs: param('device', 'deviceId') },
+  RegisterOwnerKey: { kind: 'owned', refs: param('owner', 'ownerId') },
+  // The old owner's call: its owner and devices must be the caller's. The new owner's batch is not
+  // (it is the new owner's): the registry checks the new owner's signed acceptance instead.
+  TransferOwnership: {
+    kind: 'owned',
+    refs: (input) => {
+      const devices = field(input.body, 'devices');
+      return [
+        ...refs('owner', field(input.body, 'fromOwnerId')),
+        ...refs('device', Array.isArray(devices) ? devices.map((d) => field(d, 'deviceId')) : []),
+      ];
+    },
+  },
 };
 
 /** One rule per query route (`queryRoutes`). */

@@ -10,7 +10,7 @@ import {
   type DeviceStateName,
   type TargetLink,
 } from '../views/fleet-documents.js';
-import { deviceDetail, targetsOf } from './device-detail/device-detail.query.js';
+import { deviceDetail, targetsOf, type DetailViewer } from './device-detail/device-detail.query.js';
 
 export type DeviceSummary = {
   deviceId: string;
@@ -75,7 +75,7 @@ export interface Kept {
  */
 export class KeptDevices {
   readonly #summaries = new Map<string, Kept>();
-  readonly #details = new Map<string, string>();
+  readonly #details = new Map<string, { json: string; transferred: boolean }>();
   /** Raised at every drop: what was derived while a commit came in is not kept (it may predate it). */
   #generation = 0;
   readonly #keeps: boolean;
@@ -94,12 +94,18 @@ export class KeptDevices {
     return found.filter((entry): entry is Kept => entry !== undefined);
   }
 
-  /** GET /api/devices/{deviceId} as JSON text (NotFound for an unknown device, never kept). */
-  async detailJson(deviceId: string): Promise<string> {
-    const json = await this.#kept(this.#details, deviceId, async () =>
-      JSON.stringify(await deviceDetail(this.readModels.store, deviceId)),
-    );
-    return json!;
+  /**
+   * GET /api/devices/{deviceId} as JSON text (NotFound for an unknown device, never kept). A device
+   * transferred between owners looks different to each (an owner sees its own targets only,
+   * owner-era.ts): for a `viewer` its detail is derived afresh; every other one is the same for all.
+   */
+  async detailJson(deviceId: string, viewer?: DetailViewer): Promise<string> {
+    const kept = await this.#kept(this.#details, deviceId, async () => {
+      const detail = await deviceDetail(this.readModels.store, deviceId);
+      return { json: JSON.stringify(detail), transferred: detail.lastTransfer !== undefined };
+    });
+    if (viewer && kept!.transferred) return JSON.stringify(await deviceDetail(this.readModels.store, deviceId, viewer));
+    return kept!.json;
   }
 
   async #summaryOf(deviceId: string): Promise<Kept | undefined> {

@@ -71,13 +71,38 @@ export class QueriesController {
 
   @Get(p(q.device.path))
   @Header('content-type', 'application/json; charset=utf-8')
-  device(@Param('deviceId') deviceId: string) {
-    return this.#kept.detailJson(idParam(deviceId, 'deviceId'));
+  device(@Req() request: GatewayRequest, @Param('deviceId') deviceId: string) {
+    const ownerId = ownerFilterOf(request.principal!);
+    return this.#kept.detailJson(
+      idParam(deviceId, 'deviceId'),
+      ownerId === undefined ? undefined : { ownerId, targetOwnerOf: (ids) => this.#targetOwners(ids) },
+    );
   }
 
   @Get(p(q.deviceHistory.path))
-  history(@Param('deviceId') deviceId: string, @Query() query: Record<string, unknown>) {
-    return deviceHistoryPage(this.readModels.store, idParam(deviceId, 'deviceId'), pageOf(query, historyPageSize));
+  history(
+    @Req() request: GatewayRequest,
+    @Param('deviceId') deviceId: string,
+    @Query() query: Record<string, unknown>,
+  ) {
+    const ownerId = ownerFilterOf(request.principal!);
+    return deviceHistoryPage(
+      this.readModels.store,
+      idParam(deviceId, 'deviceId'),
+      pageOf(query, historyPageSize),
+      ownerId === undefined ? undefined : { ownerId, targetOwnerOf: (ids) => this.#targetOwners(ids) },
+    );
+  }
+
+  /** The owners of targets (an owner sees a device's facts on its own targets only: owner-era.ts). */
+  async #targetOwners(targetIds: readonly string[]): Promise<Map<string, string | undefined>> {
+    if (!this.ownership) throw new Error('no owner directory: the gateway module provides one');
+    const owners = new Map<string, string | undefined>();
+    for (const targetId of targetIds) {
+      const ownership = await this.ownership.directory.ownerOf({ kind: 'target', id: targetId });
+      owners.set(targetId, ownership.known ? ownership.ownerId : undefined);
+    }
+    return owners;
   }
 
   @Get(p(q.policies.path))

@@ -25,15 +25,17 @@ export type ConnectionState = (typeof connectionStates)[number];
 
 /**
  * How far along a device is: each state it reached leaves a flag (`reachedCertified: true`), never
- * removed. Its state is the highest it reached, so a state only moves forward and Revoked is final,
+ * removed (except by an ownership transfer, below). Its state is the highest it reached, so a state only moves forward and Revoked is final,
  * whatever order the facts of three contexts were applied in.
  */
 export const milestones = [
   { state: 'Revoked', flag: 'reachedRevoked', at: 'revokedAt' },
-  { state: 'Transferred', flag: 'reachedTransferred', at: 'transferredAt' },
   { state: 'Onboarded', flag: 'reachedOnboarded', at: 'onboardedAt' },
   { state: 'Certified', flag: 'reachedCertified', at: 'certifiedAt' },
   { state: 'Verified', flag: 'reachedVerified', at: 'verifiedAt' },
+  // Handed to a new owner: the old owner's milestones are unset (a transfer is the one exception
+  // to "never removed"), and the new owner's verification, certification and onboarding follow.
+  { state: 'Transferred', flag: 'reachedTransferred', at: 'transferredAt' },
   { state: 'Imported', flag: 'reachedImported', at: 'importedAt' },
 ] as const satisfies readonly { state: DeviceStateName; flag: string; at: string }[];
 
@@ -131,6 +133,15 @@ export type DeviceDocument = { [flag in MilestoneFlag]?: true } & { [at in Miles
   registryUpdatedAt?: string;
   caUpdatedAt?: string;
   onboardingUpdatedAt?: string;
+  /** Its owner epoch (absent: 0) and its last ownership transfer (the whole custody chain is in its history). */
+  ownerEpoch?: number;
+  lastTransfer?: {
+    transferId: string;
+    fromOwnerId?: string;
+    toOwnerId: string;
+    ownerEpoch: number;
+    transferredAt: string;
+  };
 };
 
 export interface BatchDocument {

@@ -197,11 +197,31 @@ export const fleetProjection: StoredProjection = {
           }),
         ];
       case 'OwnershipTransferCompleted':
+        // A new owner, a new start: the registry's milestones of the old owner's era are unset (the
+        // new owner verifies and certifies it again); onboarding unsets its own on the cut-off.
         return [
-          device(event, 'registry', {
-            ...reached('reachedTransferred', 'transferredAt', event),
-            batchId: data.batchId,
-          }),
+          {
+            ...device(event, 'registry', {
+              ...reached('reachedTransferred', 'transferredAt', event),
+              batchId: data.batchId,
+              ownerEpoch: data.ownerEpoch,
+              lastTransfer: {
+                transferId: data.transferId,
+                fromOwnerId: data.fromOwnerId,
+                toOwnerId: data.ownerId,
+                ownerEpoch: data.ownerEpoch,
+                transferredAt: event.occurredAt,
+              },
+            }),
+            unset: [
+              'reachedVerified',
+              'verifiedAt',
+              'reachedCertified',
+              'certifiedAt',
+              'verificationFailed',
+              'verificationFailure',
+            ],
+          },
         ];
       case 'CertificateIssued':
         return [
@@ -279,8 +299,29 @@ export const fleetProjection: StoredProjection = {
         );
       case 'DeviceOnboardingFailed':
         return link(event, { status: 'failed', failure: { reason: data.reason, at: event.occurredAt } });
-      case 'DeviceDeprovisioned':
-        return link(event, { status: 'deprovisioned' });
+      case 'DeviceDeprovisioned': {
+        const written = link(event, { status: 'deprovisioned' });
+        if (data.reason !== 'ownership-transferred') return written;
+        // Cut off its old owner's targets: none of that era's onboarding, connections or telemetry
+        // stays on the device or its link (the log and a platform admin's history keep them).
+        const [linkWrite, deviceWrite] = written as [UpsertWrite, UpsertWrite];
+        return [
+          {
+            ...linkWrite,
+            unset: [
+              'telemetry',
+              'connected',
+              'connection',
+              'connectedAt',
+              'disconnectedAt',
+              'disconnectReason',
+              'tlsProtocol',
+              'cipher',
+            ],
+          },
+          { ...deviceWrite, unset: ['reachedOnboarded', 'onboardedAt', 'connection', 'lastTelemetryAt'] },
+        ];
+      }
       // A second DeviceConnected sets what the first set: nothing is counted here.
       case 'DeviceConnected':
         return link(

@@ -68,6 +68,8 @@ interface VerifiedIssuer {
 export class InstallTrustHandler {
   readonly #queue = new KeyedQueue(16);
   readonly #enforced = new Map<string, Enforced>();
+  /** Per target, devices cut off it whose DeviceDeprovisioned the targets view does not know yet. */
+  readonly #cuts = new Map<string, Set<string>>();
   /** authorityId -> its issuing chain verified under the pinned root (or why not). */
   readonly #issuers = new Map<string, Promise<VerifiedIssuer | Extract<AnchorCheck, { ok: false }>>>();
   readonly #pinnedRootSha256: string | undefined;
@@ -98,7 +100,14 @@ export class InstallTrustHandler {
     return this.#queue.run(`trust-${targetId}`, async () => {
       const authority = await this.authorities.for(targetId);
       const now = this.clock();
-      const revoked = this.#revokedOn(targetId, now, new Set(options.cut ?? []));
+      // A cut stays listed until the targets view knows the device off the target: a trust refresh
+      // queued between the cut's CRL and its DeviceDeprovisioned must not drop it from the CRL again.
+      let pending = this.#cuts.get(targetId);
+      if (!pending) this.#cuts.set(targetId, (pending = new Set()));
+      for (const deviceId of options.cut ?? []) pending.add(deviceId);
+      for (const deviceId of pending)
+        if (!this.targets.activeTargets(deviceId).includes(targetId)) pending.delete(deviceId);
+      const revoked = this.#revokedOn(targetId, now, pending);
       const revokedKey = revoked.map((entry) => entry.serialNumber).join(',');
       const topicRights = this.#rightsOf(targetId, options.policyIds ?? []);
       const rightsKey = JSON.stringify(topicRights);

@@ -125,6 +125,9 @@ export class CertificatesState {
         const data = event.data as D<typeof CertificateRevoked>;
         const device = this.device(data.deviceId);
         if (device.certificate?.serialNumber !== data.serialNumber) break;
+        // An ownership transfer revokes the old owner's certificate, not the device: the transfer's
+        // own reaction cuts it off the old owner's targets, and the new owner certifies and onboards it.
+        if (data.reason === 'affiliationChanged') break;
         device.revoked = true;
         device.revokedAt = data.revokedAt;
         device.revocationId = data.revocationId;
@@ -182,7 +185,8 @@ export class CertificatesView extends InMemoryView<CertificatesState> {
           owner: 'onboarding',
           // 3: the platform certificates' PEMs and revocation times; no CrlPublished kept.
           // 4: renewals pending a switch (renewalPendingSince).
-          version: 4,
+          // 5: a certificate revoked by an ownership transfer (affiliationChanged) does not revoke the device.
+          version: 5,
           toCheckpoint: (state) => state.toCheckpoint(),
           fromCheckpoint: (stored) => CertificatesState.fromCheckpoint(stored),
         },

@@ -1,4 +1,5 @@
-import type { identityVerificationFailures, RevocationReason } from '@tunnelkey/contracts';
+import type { CustodyRecord, identityVerificationFailures, RevocationReason } from '@tunnelkey/contracts';
+import type { Static } from '@sinclair/typebox';
 
 export type VerificationFailureReason = (typeof identityVerificationFailures)[number];
 export type IdentitySource = 'json' | 'csv' | 'device-report';
@@ -42,6 +43,17 @@ export interface CertificateRecord {
   certifiedAt: string;
 }
 
+/** One transfer in a device's history: who handed it to whom, and the signed custody record. */
+export interface CustodyEntry {
+  transferId: string;
+  fromOwnerId?: string;
+  toOwnerId: string;
+  toBatchId?: string;
+  ownerEpoch: number;
+  transferredAt: string;
+  custody?: Static<typeof CustodyRecord>;
+}
+
 /** Everything a device in a batch carries, whatever its status. */
 export interface EnrolledDevice {
   identity: DeviceIdentity;
@@ -52,11 +64,16 @@ export interface EnrolledDevice {
   certificate?: CertificateRecord;
   /** The certificate a later one replaced (a renewal): kept so the device shows both. */
   previousCertificate?: CertificateRecord;
+  /** The owner epoch its keys are derived under (absent: 0, the first owner's). */
+  ownerEpoch?: number;
+  /** Its transfers, oldest first (absent: never transferred). */
+  custodyChain?: CustodyEntry[];
 }
 
 /**
- * The device aggregate: Announced -> Imported -> Verified -> Certified. Onboarded and Transferred
- * are here so later slices (onboarding, ownership transfer) extend the union instead of reshaping it.
+ * The device aggregate: Announced -> Imported -> Verified -> Certified. Transferred: handed to a new
+ * owner (in its batch, under a new owner epoch) and not yet verified again: it goes on to Verified and
+ * Certified as an imported device does. Onboarded is here so the onboarding slice extends the union.
  */
 export type DeviceState =
   | { status: 'Unknown' }
@@ -73,6 +90,11 @@ export type DeviceState =
       revocation: { revocationId: string; reason: RevocationReason; revokedAt: string };
     }
   | ({ status: 'Transferred'; transfer: { transferId: string; ownerId: string; ownerEpoch: number } } & EnrolledDevice);
+
+/** The owner epoch a device's keys are derived under. */
+export function ownerEpochOf(state: DeviceState): number {
+  return isEnrolled(state) ? (state.ownerEpoch ?? 0) : 0;
+}
 
 export type DeviceStatus = DeviceState['status'];
 export const deviceStatuses: readonly DeviceStatus[] = [

@@ -21,6 +21,7 @@ import {
   identityOf,
   isEnrolled,
   type BatchMembership,
+  type CustodyEntry,
   type DeviceState,
   type EnrolledState,
   type VerificationFailureReason,
@@ -55,6 +56,20 @@ export type RecordVerificationFailureCommand = Command<
   { deviceId: string; challengeId: string; reason: VerificationFailureReason }
 >;
 export type RecordCertificateCommand = Command<'RecordCertificate', DataOf<typeof DeviceCertified>>;
+/**
+ * One device's part of a TransferOwnership whose custody record was checked (every signature, the
+ * keys' owners, the device's owner: transfer-ownership/transfer.decider.ts). `fromOwnerId` and
+ * `ownerEpoch` are what was checked: if the device moved meanwhile, the record no longer applies.
+ */
+export type TransferDeviceCommand = Command<
+  'TransferDevice',
+  Required<
+    Pick<
+      DataOf<typeof OwnershipTransferCompleted>,
+      'deviceId' | 'transferId' | 'ownerId' | 'ownerEpoch' | 'fromOwnerId' | 'batchId' | 'custody'
+    >
+  >
+>;
 
 export type DeviceCommand =
   | AnnounceDeviceCommand
@@ -63,7 +78,8 @@ export type DeviceCommand =
   | IssueIdentityChallengeCommand
   | CheckIdentityResponseCommand
   | RecordVerificationFailureCommand
-  | RecordCertificateCommand;
+  | RecordCertificateCommand
+  | TransferDeviceCommand;
 
 export type DeviceEvent =
   | EventOf<typeof DeviceAnnounced>
@@ -86,6 +102,7 @@ export const deviceRefusals = [
   'unknown-device',
   'not-imported',
   'unknown-challenge',
+  'stale-custody-record',
 ] as const;
 
 export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
@@ -161,6 +178,20 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         if (enrolled.certificate?.serialNumber === command.data.serialNumber) return [];
         return [decided(DeviceCertified, command.data)];
       }
+      case 'TransferDevice': {
+        const enrolled = requireEnrolled(state, deviceId);
+        const { transferId, ownerEpoch } = command.data;
+        // The same transfer again (a retry): recorded already.
+        if (enrolled.custodyChain?.some((entry) => entry.transferId === transferId)) return [];
+        if ((enrolled.ownerEpoch ?? 0) + 1 !== ownerEpoch) {
+          throw refused(
+            'stale-custody-record',
+            `device ${deviceId} is at owner epoch ${enrolled.ownerEpoch ?? 0}: a custody record for epoch ${ownerEpoch} does not apply`,
+            { deviceId, transferId },
+          );
+        }
+        return [decided(OwnershipTransferCompleted, command.data)];
+      }
       default: {
         const unknown: never = command;
         throw new TypeError(`unknown device command ${String((unknown as { type?: unknown }).type)}`);
@@ -218,8 +249,8 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         const { firmwareMeasurement } = event.data;
         const identity = firmwareMeasurement ? { ...state.identity, firmwareMeasurement } : state.identity;
         const next = { ...state, identity, challenge: undefined, verifiedAt: event.occurredAt };
-        // Re-verifying a certified device keeps it certified.
-        return next.status === 'Imported' ? { ...next, status: 'Verified' } : next;
+        // Re-verifying a certified device keeps it certified; a transferred one is verified afresh.
+        return next.status === 'Imported' || next.status === 'Transferred' ? { ...next, status: 'Verified' } : next;
       }
       case 'IdentityVerificationFailed': {
         if (!isEnrolled(state)) return state;
@@ -241,8 +272,7 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
         const replaced =
           state.certificate && state.certificate.serialNumber !== serialNumber ? state.certificate : undefined;
         const previous = replaced ? { previousCertificate: replaced } : {};
-        if (state.status === 'Onboarded' || state.status === 'Transferred')
-          return { ...state, certificate, ...previous };
+        if (state.status === 'Onboarded') return { ...state, certificate, ...previous };
         return { ...state, status: 'Certified', certificate, ...previous };
       }
       case 'DeviceRevoked': {
@@ -262,9 +292,35 @@ export const deviceDecider: Decider<DeviceCommand, DeviceEvent, DeviceState> = {
       }
       case 'OwnershipTransferCompleted': {
         if (!isEnrolled(state)) return state;
-        const { transferId, ownerId, ownerEpoch, batchId } = event.data;
-        const membership = batchId ? { ...state.membership, batchId } : state.membership;
-        return { ...state, membership, status: 'Transferred', transfer: { transferId, ownerId, ownerEpoch } };
+        const { transferId, ownerId, fromOwnerId, ownerEpoch, batchId, custody } = event.data;
+        const membership = batchId ? { ...state.membership, batchId, joinedAt: event.occurredAt } : state.membership;
+        const entry: CustodyEntry = {
+          transferId,
+          toOwnerId: ownerId,
+          ownerEpoch,
+          transferredAt: event.occurredAt,
+          ...(fromOwnerId ? { fromOwnerId } : {}),
+          ...(batchId ? { toBatchId: batchId } : {}),
+          ...(custody ? { custody } : {}),
+        };
+        // The old owner's certificate is revoked (the CA reacts): kept as the previous one, none
+        // current; the device is challenged and certified again under the new epoch.
+        const {
+          certificate,
+          challenge: _challenge,
+          verifiedAt: _verifiedAt,
+          lastFailure: _lastFailure,
+          ...rest
+        } = state;
+        return {
+          ...rest,
+          ...(certificate ? { previousCertificate: certificate } : {}),
+          membership,
+          status: 'Transferred',
+          transfer: { transferId, ownerId, ownerEpoch },
+          ownerEpoch,
+          custodyChain: [...(state.custodyChain ?? []), entry],
+        };
       }
       case 'OwnershipTransferRequested':
       case 'IntegrityAlertRaised':

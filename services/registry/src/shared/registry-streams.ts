@@ -16,6 +16,9 @@ export const deviceStream = (deviceId: string): StreamRef => ({
   id: deviceId,
 });
 
+/** One owner's custody keys. */
+export const ownerStream = (ownerId: string): StreamRef => ({ context: 'registry', aggregate: 'owner', id: ownerId });
+
 export const integrityStream = (deviceId: string): StreamRef => ({
   context: 'registry',
   aggregate: 'integrity',

@@ -55,6 +55,9 @@ export interface DeviceDetail {
   previousCertificate?: NonNullable<DeviceDocument['previousCertificate']> & { revokedAt?: string };
   /** The last renewal: why, when, how far. */
   renewal?: NonNullable<DeviceDocument['renewal']> & { status: string; statusAt?: string };
+  /** Its owner epoch (absent: 0) and last ownership transfer; the custody chain is in its history. */
+  ownerEpoch?: number;
+  lastTransfer?: DeviceDocument['lastTransfer'];
   updatedAt: string;
 }
 
@@ -129,6 +132,16 @@ export const DeviceDetailSchema = Type.Object(
         statusAt: Type.Optional(Timestamp),
       }),
     ),
+    ownerEpoch: Type.Optional(Type.Integer({ minimum: 1 })),
+    lastTransfer: Type.Optional(
+      Type.Object({
+        transferId: Type.String(),
+        fromOwnerId: Type.Optional(Type.String()),
+        toOwnerId: Type.String(),
+        ownerEpoch: Type.Integer(),
+        transferredAt: Timestamp,
+      }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -173,12 +186,40 @@ export async function targetsOf(
   }));
 }
 
-export async function deviceDetail(store: ProjectionStore, deviceId: string): Promise<DeviceDetail> {
-  const [device, targets] = await Promise.all([
+/** Who reads a detail: an owner sees a transferred device's facts on its own targets only. */
+export interface DetailViewer {
+  ownerId: string;
+  targetOwnerOf: (targetIds: readonly string[]) => Promise<Map<string, string | undefined>>;
+}
+
+/**
+ * `viewer`: an owner's view: the device's links to that owner's targets only (an old owner's
+ * broker, its connections and telemetry are not the new owner's to see: owners/owner-era.ts), its
+ * connection from those. Absent: every link (a platform admin).
+ */
+export async function deviceDetail(
+  store: ProjectionStore,
+  deviceId: string,
+  viewer?: DetailViewer,
+): Promise<DeviceDetail> {
+  const [device, links] = await Promise.all([
     store.get<DeviceDocument & ProjectionDocument>(fleetProjectionName, devicesCollection, deviceId),
     targetsOf(store, deviceId),
   ]);
   if (!device) throw new NotFound(`device ${deviceId} is not known`);
+  let targets = links;
+  if (viewer && device.lastTransfer) {
+    const owners = await viewer.targetOwnerOf(links.map((link) => link.targetId));
+    targets = links.filter((link) => owners.get(link.targetId) === viewer.ownerId);
+  }
+  const connection: ConnectionState =
+    targets === links
+      ? connectionOf(device)
+      : targets.some((t) => t.connected)
+        ? 'connected'
+        : targets.some((t) => t.connectedAt)
+          ? 'disconnected'
+          : 'never';
   const last = targets
     .map((t) => t.telemetry)
     .filter((t) => t !== undefined)
@@ -213,7 +254,9 @@ export async function deviceDetail(store: ProjectionStore, deviceId: string): Pr
       : {}),
     ...(device.certificateRejection ? { certificateRejection: device.certificateRejection } : {}),
     targets,
-    connection: connectionOf(device),
+    connection,
+    ...(device.ownerEpoch ? { ownerEpoch: device.ownerEpoch } : {}),
+    ...(device.lastTransfer ? { lastTransfer: device.lastTransfer } : {}),
     telemetry: { messagesTotal, ...(last ? { lastMessageAt: last.lastMessageAt, lastTopic: last.lastTopic } : {}) },
     ...(device.revocation ? { revocation: device.revocation } : {}),
     ...(device.previousCertificate

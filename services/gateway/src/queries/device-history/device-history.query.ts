@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
+import { maxPageSize, type ProjectionDocument, type ProjectionStore } from '@tunnelkey/projection-store';
 import { NotFound } from '../../errors.js';
 import {
   deviceHistoryProjectionName,
@@ -7,6 +7,7 @@ import {
   type HistoryEntry,
   type HistoryEntryDocument,
 } from '../../views/device-history.view.js';
+import { entriesOfOwner } from '../../owners/owner-era.js';
 import type { PageRequest } from '../paging.js';
 
 export type { HistoryEntry } from '../../views/device-history.view.js';
@@ -50,15 +51,52 @@ export const HistoryPageSchema = Type.Object({
   offset: Type.Integer(),
 });
 
+/** Most entries an owner's view of a device reads (a history is bounded by the lifecycle, telemetry folded). */
+const maxEntriesPerOwnerView = 10_000;
+
 /**
  * One page of a device's history, oldest first (`offset` skips the earliest entries), from the
  * device-history read model: one indexed find, whatever the device's telemetry (folded there).
+ * `viewer`: an owner's view (owner-era.ts): its own era of the device and the custody chain only;
+ * absent, everything (a platform admin).
  */
 export async function deviceHistoryPage(
   store: ProjectionStore,
   deviceId: string,
   page: PageRequest,
+  viewer?: {
+    ownerId: string;
+    targetOwnerOf: (targetIds: readonly string[]) => Promise<Map<string, string | undefined>>;
+  },
 ): Promise<HistoryPage> {
+  if (viewer) {
+    const stored: HistoryEntryDocument[] = [];
+    for (let skip = 0; skip < maxEntriesPerOwnerView; skip += maxPageSize) {
+      const found = await store.find<HistoryEntryDocument & ProjectionDocument>(
+        deviceHistoryProjectionName,
+        historyEntriesCollection,
+        { where: { deviceId }, sort: [{ field: 'at' }], skip, limit: maxPageSize },
+      );
+      stored.push(...found.items);
+      if (stored.length >= found.total) break;
+    }
+    if (stored.length === 0) throw new NotFound(`device ${deviceId} has no events`);
+    const entries = stored.map(({ entry, reports }) => (reports === undefined ? entry : { ...entry, reports }));
+    const targetIds = new Set<string>();
+    for (const entry of entries) {
+      const targetId = (entry.data as { targetId?: unknown }).targetId;
+      if (entry.context === 'onboarding' && typeof targetId === 'string') targetIds.add(targetId);
+    }
+    const owners = await viewer.targetOwnerOf([...targetIds]);
+    const visible = entriesOfOwner(entries, viewer.ownerId, (targetId) => owners.get(targetId));
+    return {
+      deviceId,
+      events: visible.slice(page.offset, page.offset + page.limit),
+      total: visible.length,
+      limit: page.limit,
+      offset: page.offset,
+    };
+  }
   const found = await store.find<HistoryEntryDocument & ProjectionDocument>(
     deviceHistoryProjectionName,
     historyEntriesCollection,
