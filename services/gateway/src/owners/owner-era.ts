@@ -3,7 +3,8 @@
  * that gave it the device (the beginning, for its first owner); before it, only the custody chain
  * (every OwnershipTransferCompleted, with its signed custody record). Onboarding facts (connections,
  * telemetry, target certificates) count only on the owner's own targets: an old owner's broker may
- * still report on the device after the transfer, and the new owner sees none of it. A platform
+ * still report on the device after the transfer, and the new owner sees none of it (a device never
+ * transferred shows all of its facts). A platform
  * admin sees everything; the old owner sees nothing (the device is no longer its: 404).
  */
 import type { HistoryEntry } from '../views/device-history.view.js';
@@ -29,6 +30,9 @@ export function entriesOfOwner(
   ownerId: string,
   targetOwnerOf: (targetId: string) => string | undefined,
 ): HistoryEntry[] {
+  // A device that never changed hands: every fact is its one owner's, whichever target reported it
+  // (a target the directory does not know yet included), as its detail shows it.
+  if (!entries.some((entry) => entry.type === custodyEventType)) return [...entries];
   const start = eraStartOf(entries, ownerId);
   return entries.filter((entry) => {
     if (entry.type === custodyEventType) return true;

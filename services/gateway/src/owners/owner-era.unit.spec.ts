@@ -58,6 +58,13 @@ describe("an owner's era of a device (pure)", () => {
     expect(seen).not.toContain('DeviceOnboarded@07');
   });
 
+  it('a device never transferred shows all of its facts, on a target the directory does not know too', () => {
+    const never = history
+      .slice(0, 4)
+      .concat(entry('onboarding', 'DeviceConnected', at(9), { targetId: 'unregistered' }));
+    expect(entriesOfOwner(never, 'acme', targetOwnerOf)).toEqual(never);
+  });
+
   it('an owner that got the device back sees its latest era only, and every transfer', () => {
     const back = [
       ...history,
