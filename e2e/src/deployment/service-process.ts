@@ -1,6 +1,5 @@
 /** A tunnelkey command as its own OS process (`node deploy/image/tunnelkey.mjs <command>`), as the image runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from './deployment-files.js';
 
@@ -59,14 +58,7 @@ export function startProcess(
   };
 }
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+export { freePort } from '@tunnelkey/testing';
 
 /** Polls until `check` holds or the deadline passes (a bounded positive wait). */
 export async function eventually(check: () => Promise<boolean> | boolean, deadlineMs: number): Promise<boolean> {

@@ -7,7 +7,6 @@
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { brokerOnThisHost, serveBrokerAgent } from '@tunnelkey/broker-link';
 import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunnelkey/config';
@@ -45,6 +44,7 @@ import {
   startMosquitto,
   type BrokerServerIdentity,
   type RunningMosquitto,
+  freePort,
 } from '@tunnelkey/testing';
 
 /** The NATS users of the processes the platform starts (deploy/nats/nats.conf). */
@@ -139,17 +139,8 @@ export const adminPasswordFileOf = (id: string): string => `${id}-admin`;
 /** The owner of the operator's batches: the ceremony signs its issuing CA at start. */
 export const ownerId = 'acme';
 
-/** Free loopback ports now (the services bind them right after; a race we accept on a dev machine). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** Free loopback ports below the ephemeral range (@tunnelkey/testing's). */
+export { freePort };
 
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const { namespace, logger } = options;

@@ -5,25 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats } from '@tunnelkey/config';
+import { freePort } from '@tunnelkey/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { JetStreamEventStore } from './jetstream-event-store.js';
 
 const binary = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 /** Starts nats-server with JetStream on `port` and `dir`; resolves once it is ready. */
 const startServer = (port: number, dir: string) =>

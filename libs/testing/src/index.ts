@@ -8,3 +8,4 @@ export * from './fuzz.js';
 export * from './secured-nats.js';
 export * from './nats-cluster.js';
 export * from './test-servers.js';
+export * from './free-ports.js';

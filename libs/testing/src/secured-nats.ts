@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './free-ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,14 +44,6 @@ export interface SecuredNats {
   /** The log lines of refused publishes and subscriptions so far ("Publish Violation", "Subscription Violation"...). */
   violations(): string[];
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function run(command: string, args: string[]): Promise<void> {
