@@ -82,7 +82,7 @@ export const gatewayConfig = defineConfig({
   anonymousRateLimit: integer(
     'GATEWAY_ANONYMOUS_RATE_LIMIT',
     20,
-    'Requests per second per client address without a valid token (console files, failed logins)',
+    "Requests per second per client address without a valid token (failed logins; the console's own files are not counted)",
     { min: 1, max: 100_000 },
   ),
   tlsCertFile: optionalText('TLS_CERT_FILE', 'PEM certificate (chain) of HTTPS; with TLS_KEY_FILE, unset: plain HTTP'),

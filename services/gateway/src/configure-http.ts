@@ -4,7 +4,7 @@ import { METRICS_REGISTRY } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
-import { serveConsole } from './console/serve-console.js';
+import { consoleAssetsPath, serveConsole } from './console/serve-console.js';
 import { HttpErrorFilter } from './observability/http-error.filter.js';
 import { requestContext, type GatewayRequest, type GatewayResponse } from './observability/request-context.js';
 import { clientAddress } from './auth/auth.guard.js';
@@ -50,12 +50,22 @@ export function configureHttp(
 
 const probes = new Set(['/health', '/ready']);
 
+/**
+ * The console's own files (the page and its modules, fetched before anyone signs in): one page load
+ * is some forty files, so counting them spent a browser's budget for failed logins at once (the
+ * console answered 429 for its own modules on a reload). They show nothing of anyone's.
+ */
+const consoleFile = (method: string | undefined, path: string) =>
+  (method === 'GET' || method === 'HEAD') &&
+  (path === '/' || path === '/index.html' || path.startsWith(`${consoleAssetsPath}/`));
+
 /** Requests with no Authorization header and no ticket, per client address: 429 + Retry-After past the rate. */
 function anonymousRateLimit(limits: RateLimits) {
   return (request: GatewayRequest & { url?: string }, response: GatewayResponse, next: () => void) => {
     const path = (request.url ?? '').split('?')[0]!;
     const ticket = /[?&]ticket=/.test(request.url ?? '');
     if (probes.has(path) || request.headers.authorization !== undefined || ticket) return next();
+    if (consoleFile(request.method, path)) return next();
     const decision = limits.anonymous.take(`ip:${clientAddress(request)}`);
     if (decision.allowed) return next();
     response.setHeader('retry-after', String(decision.retryAfterSeconds));

@@ -190,6 +190,16 @@ describe('gateway edges: request rate per token and per client address', () => {
     expect(throttled.headers.get('retry-after')).toBe('1');
   });
 
+  it("does not count the console's own files against a client address (a page load is some forty)", async () => {
+    now += 10_000; // a full bucket
+    for (let i = 0; i < 10; i++) expect((await fetch(`${url}/console/js/app.js`)).status).toBe(200);
+    expect((await fetch(`${url}/`)).status).toBe(200);
+    // The address's budget is untouched: two requests without a token, then 429.
+    expect((await onboard()).status).toBe(401);
+    expect((await onboard()).status).toBe(401);
+    expect((await onboard()).status).toBe(429);
+  });
+
   it('keeps a bounded number of buckets', () => {
     const limiter = new RateLimiter({ ratePerSecond: 1, maxKeys: 3, clock: () => 0 });
     for (const key of ['a', 'b', 'c', 'd', 'e']) limiter.take(key);
