@@ -12,7 +12,7 @@ import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { inProcessCeremony, startCa, type RunningCa } from '@tunnelkey/ca';
 import { generatePlatformKey } from '@tunnelkey/device-protocol';
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
-import { runCli, startGateway, type RunningGateway } from '@tunnelkey/gateway';
+import { runCli, serverSentEvents, startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { Kek } from '@tunnelkey/pki';
 import { startRegistry, type RunningRegistry } from '@tunnelkey/registry';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
@@ -67,27 +67,9 @@ describe('gateway: the HTTP API over registry + CA with 20 PUF devices', () => {
       signal: sseAbort.signal,
     });
     expect(response.status).toBe(200);
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
     void (async () => {
       try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          buffer += value;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const type = /^event: (.*)$/m.exec(frame)?.[1] ?? 'message';
-            const data = frame
-              .split('\n')
-              .filter((l) => l.startsWith('data: '))
-              .map((l) => l.slice(6))
-              .join('\n');
-            sse.push({ type, data: data ? JSON.parse(data) : undefined });
-          }
-        }
+        for await (const event of serverSentEvents(response.body!)) sse.push({ type: event.type, data: event.data });
       } catch {
         // aborted at the end of the test
       }

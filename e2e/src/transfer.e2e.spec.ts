@@ -23,7 +23,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { CustodyRole, CustodyStatement } from '@tunnelkey/contracts';
 import { signCustodyStatement, type CryptoKey } from '@tunnelkey/device-protocol';
 import { createFleet, type Fleet, type SimulatedDevice } from '@tunnelkey/device-fleet';
-import { startGateway, type RunningGateway } from '@tunnelkey/gateway';
+import { serverSentEvents, startGateway, type RunningGateway } from '@tunnelkey/gateway';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { operator, startPlatform, targetId as acmeTarget, type Platform } from './support/platform.js';
@@ -96,27 +96,10 @@ describe(`ownership transfer: ${size} connected devices from acme to globex`, ()
       signal: sseAbort.signal,
     });
     expect(response.status).toBe(200);
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
     void (async () => {
       try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          buffer += value;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const type = /^event: (.*)$/m.exec(frame)?.[1] ?? 'message';
-            const data = frame
-              .split('\n')
-              .filter((l) => l.startsWith('data: '))
-              .map((l) => l.slice(6))
-              .join('\n');
-            sse[owner].push({ type, data: data ? JSON.parse(data) : undefined, at: Date.now() });
-          }
-        }
+        for await (const event of serverSentEvents(response.body!))
+          sse[owner].push({ type: event.type, data: event.data, at: Date.now() });
       } catch {
         // aborted at the end
       }

@@ -14,3 +14,4 @@ export { InMemoryTokenStore, KvTokenStore, type TokenStore } from './auth/token-
 export { roles, type Role, type Principal } from './auth/roles.js';
 export * from './errors.js';
 export { runCli, type CliIo } from './cli/run-cli.js';
+export { serverSentEvents, type ServerSentEvent } from './cli/gateway-client.js';
