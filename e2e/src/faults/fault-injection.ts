@@ -106,8 +106,23 @@ export async function inject(fault: Fault, targets: FaultTargets, timing: FaultT
       // Gone (and reaped) before the fixture starts it again on the same ports and files.
       while (isAlive(pid)) await sleep(20);
       await sleep(timing.gapMs);
-      await broker.restart();
-      return done(`SIGKILL, restarted on its directory after ${timing.gapMs} ms`);
+      // As a container runtime would: a broker that exits while starting is started again. Mosquitto
+      // 2.0.11 restarted on its directory after a SIGKILL now and then exits right after opening its
+      // first listener, with nothing in its log (about one CI run in three; cause not found): every
+      // such start is reported with the fault.
+      const failedStarts: string[] = [];
+      for (;;) {
+        try {
+          await broker.restart();
+          break;
+        } catch (error) {
+          if (failedStarts.length >= 2) throw error;
+          failedStarts.push(error instanceof Error ? error.message.split(':')[0]! : String(error));
+          await sleep(1_000);
+        }
+      }
+      const retried = failedStarts.length ? `; started again after: ${failedStarts.join(', ')}` : '';
+      return done(`SIGKILL, restarted on its directory after ${timing.gapMs} ms${retried}`);
     }
   }
 }

@@ -268,13 +268,13 @@ async function launch(
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = signal ? `signal ${signal}` : `exit code ${String(code)}`));
   try {
     await waitUntil(
       async () => {
         if (exited !== undefined)
-          throw new MosquittoFixtureError('mosquitto exited while starting', { exitCode: exited ?? undefined });
+          throw new MosquittoFixtureError(`mosquitto exited while starting (${exited})`, { exited });
         for (const port of ports) if (!(await answers(port))) return undefined;
         return true;
       },
