@@ -53,6 +53,11 @@ export interface PlatformProcesses {
   readonly rootFingerprintSha256: string;
   /** The file name (in onboarding's ONBOARDING_TARGET_SECRETS_DIR) holding the broker's admin password. */
   readonly adminPasswordFile: string;
+  /**
+   * Starts a service again with the same command and environment, as a pod's restart policy would
+   * (a process that exited). Refused while it still runs.
+   */
+  restart(service: PlatformService): ServiceProcess;
   /** SIGKILL what still runs, stop the broker, remove the directory. */
   destroy(): Promise<void>;
 }
@@ -60,6 +65,7 @@ export interface PlatformProcesses {
 export async function startPlatformProcesses(options: PlatformProcessesOptions): Promise<PlatformProcesses> {
   const dir = mkdtempSync(join(tmpdir(), 'tunnelkey-platform-'));
   const processes = new Map<string, ServiceProcess>();
+  const starts = new Map<PlatformService, () => ServiceProcess>();
   const ports = new Map<PlatformService, number>();
   let broker: RunningMosquitto | undefined;
   const destroy = async () => {
@@ -149,12 +155,12 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
       const port = options.ports === 'free' ? await freePort() : defaultPorts[service];
       ports.set(service, port);
       const extra: Record<string, string> = service === 'ca' ? { CRL_BASE_URL: `http://127.0.0.1:${port}/crl` } : {};
-      processes.set(
-        service,
+      const start = () =>
         startProcess([service], { ...common, ...own[service], ...extra, HTTP_PORT: String(port) }, (line) =>
           options.onLine?.(service, line),
-        ),
-      );
+        );
+      starts.set(service, start);
+      processes.set(service, start());
     }
     if (options.fleet) {
       processes.set(
@@ -180,6 +186,14 @@ export async function startPlatformProcesses(options: PlatformProcessesOptions):
       adminToken,
       rootFingerprintSha256: root.fingerprintSha256,
       adminPasswordFile,
+      restart(service) {
+        const current = processes.get(service)!;
+        if (current.child.exitCode === null && current.child.signalCode === null)
+          throw new Error(`${service} still runs: not started again`);
+        const started = starts.get(service)!();
+        processes.set(service, started);
+        return started;
+      },
       destroy,
     };
   } catch (error) {
