@@ -15,16 +15,16 @@
  */
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
-import { createHash, KeyObject, randomBytes, randomUUID, webcrypto } from 'node:crypto';
+import { createHash, KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { CustodyRole, CustodyStatement } from '@tunnelkey/contracts';
-import { signCustodyStatement, type CryptoKey } from '@tunnelkey/device-protocol';
+import { signCustodyStatement } from '@tunnelkey/device-protocol';
 import { createFleet, type Fleet, type SimulatedDevice } from '@tunnelkey/device-fleet';
 import { serverSentEvents, startGateway, type RunningGateway } from '@tunnelkey/gateway';
-import { natsFixture, waitFor } from '@tunnelkey/testing';
+import { custodySigner, natsFixture, waitFor, type CustodySigner } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { operator, startPlatform, targetId as acmeTarget, type Platform } from './support/platform.js';
 
@@ -37,21 +37,8 @@ const adminToken = randomBytes(32).toString('base64url');
 const globexTarget = 'globex-broker';
 const telemetryIntervalMs = Math.max(500, 20 * size);
 
-interface Signer {
-  privateKey: CryptoKey;
-  publicKey: string;
-  keyDigest: string;
-}
-
-async function custodyKey(): Promise<Signer> {
-  const pair = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
-  const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', pair.publicKey));
-  return {
-    privateKey: pair.privateKey,
-    publicKey: spki.toString('base64'),
-    keyDigest: createHash('sha256').update(spki).digest('hex'),
-  };
-}
+type Signer = CustodySigner;
+const custodyKey = custodySigner;
 
 /** The TLS identity a device used at acme's broker: its target certificate and its tls-0 key (PEM). */
 interface OldIdentity {

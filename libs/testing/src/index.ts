@@ -9,3 +9,4 @@ export * from './secured-nats.js';
 export * from './nats-cluster.js';
 export * from './test-servers.js';
 export * from './free-ports.js';
+export * from './custody-signer.js';

@@ -1,27 +1,14 @@
-import { createHash, webcrypto } from 'node:crypto';
 import type { CustodyRole, CustodyStatement } from '@tunnelkey/contracts';
-import { signCustodyStatement, type CryptoKey } from '@tunnelkey/device-protocol';
+import { signCustodyStatement } from '@tunnelkey/device-protocol';
+import { custodySigner, type CustodySigner } from '@tunnelkey/testing';
 import { identityFromPublicKey } from '@tunnelkey/puf';
 import { RegisterOwnerKeyHandler } from '../register-owner-key/register-owner-key.handler.js';
 import { batchStream, deviceStream, policyStream } from '../shared/registry-streams.js';
 import { policyDefined, registrySlice, type GivenEvent, type RegistrySlice } from '../test-support/registry-slice.js';
 import { TransferOwnershipHandler } from './transfer-ownership.handler.js';
 
-interface Signer {
-  privateKey: CryptoKey;
-  publicKey: string;
-  keyDigest: string;
-}
-
-async function signer(): Promise<Signer> {
-  const pair = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
-  const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', pair.publicKey));
-  return {
-    privateKey: pair.privateKey,
-    publicKey: spki.toString('base64'),
-    keyDigest: createHash('sha256').update(spki).digest('hex'),
-  };
-}
+type Signer = CustodySigner;
+const signer = custodySigner;
 
 /** A device of owner `acme`'s batch, with its enrolment key (the device's PUF-derived key, in the real one). */
 async function device(): Promise<Signer & { deviceId: string }> {
