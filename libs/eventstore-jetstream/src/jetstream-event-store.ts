@@ -390,7 +390,15 @@ export class JetStreamEventStore implements EventStore {
         stopping = true;
         messages.stop();
         await loop;
-        await this.nc.flush();
+        // Best effort: an ack the bus did not confirm (closed or reconnecting) is delivered again
+        // after ack_wait, and handlers are idempotent.
+        if (!this.nc.isClosed())
+          await this.nc.flush().catch((error: unknown) =>
+            this.#logger.warn(
+              { event: 'eventstore.stop_flush_failed', durable, stream: name, error: describeError(error) },
+              'last acks not confirmed by the bus; unacknowledged events are delivered again',
+            ),
+          );
         notify();
       },
       caughtUp: async () => {
