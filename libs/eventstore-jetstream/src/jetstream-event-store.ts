@@ -393,12 +393,14 @@ export class JetStreamEventStore implements EventStore {
         // Best effort: an ack the bus did not confirm (closed or reconnecting) is delivered again
         // after ack_wait, and handlers are idempotent.
         if (!this.nc.isClosed())
-          await this.nc.flush().catch((error: unknown) =>
-            this.#logger.warn(
-              { event: 'eventstore.stop_flush_failed', durable, stream: name, error: describeError(error) },
-              'last acks not confirmed by the bus; unacknowledged events are delivered again',
-            ),
-          );
+          await this.nc
+            .flush()
+            .catch((error: unknown) =>
+              this.#logger.warn(
+                { event: 'eventstore.stop_flush_failed', durable, stream: name, error: describeError(error) },
+                'last acks not confirmed by the bus; unacknowledged events are delivered again',
+              ),
+            );
         notify();
       },
       caughtUp: async () => {
