@@ -43,6 +43,37 @@ describe('the event store on a 3-node cluster when the stream leader (and the cl
     await cluster?.stop();
   });
 
+  it('reads its own writes at once, from a client on a node that does not lead the stream', async () => {
+    const namespace = `ryw${crypto.randomUUID().slice(0, 8)}`;
+    const setupConnection = await connectNats({ servers: cluster.nodes.map((n) => n.url) });
+    const setup = new JetStreamEventStore(setupConnection, {
+      namespace,
+      replicas: 3,
+      logger: pino({ level: 'silent' }),
+    });
+    await setup.ensureStreams(['registry']);
+    const leader = (await (await jetstreamManager(setupConnection)).streams.info(`${namespace.toUpperCase()}_REGISTRY`))
+      .cluster!.leader!;
+    await setupConnection.close();
+    // A replica that is not the leader answers a direct get first here, and may not have applied
+    // the append its leader just acknowledged.
+    const follower = cluster.nodes.find((n) => n.name !== leader)!;
+    const connection = await connectNats({ servers: [follower.url], noRandomize: true });
+    try {
+      const store = new JetStreamEventStore(connection, { namespace, replicas: 3, logger: pino({ level: 'silent' }) });
+      const missed: number[] = [];
+      for (let i = 1; i <= 300; i++) {
+        const stream = { context: 'registry' as const, aggregate: 'policy', id: 'p-ryw' };
+        await store.append(stream, [policyEvent('p-ryw')], { expectedVersion: 'any', messageId: `ryw-${i}` });
+        const { events } = await store.read(stream, { after: i - 1 });
+        if (events.length !== 1) missed.push(i);
+      }
+      expect(missed).toEqual([]);
+    } finally {
+      await connection.close();
+    }
+  }, 60_000);
+
   it('appends through the election, and a follower and a durable see every event once, in order', async () => {
     const namespace = `fo${crypto.randomUUID().slice(0, 8)}`;
     admin = await connectNats({ servers: cluster.nodes.map((n) => n.url) });

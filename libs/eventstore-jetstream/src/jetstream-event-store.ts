@@ -6,6 +6,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type MsgRequest,
   type StoredMsg,
   type StreamConfig,
 } from '@nats-io/jetstream';
@@ -675,6 +676,10 @@ export class JetStreamEventStore implements EventStore {
     stream: StreamRef,
   ): Promise<StoredMsg | null> {
     try {
+      // A direct get may be answered by any replica, one that has not applied the newest append
+      // yet: on a replicated stream, reads that decide commands go to the stream leader, which
+      // answers after every acknowledged append (read-your-writes).
+      if (this.#replicas > 1) return await jsm.streams.getMessage(name, query as MsgRequest);
       return await jsm.direct.getMessage(name, query);
     } catch (error) {
       throw new StoreUnavailableError('could not read the stream', streamContext(stream), { cause: error });
