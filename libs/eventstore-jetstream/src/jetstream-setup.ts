@@ -20,3 +20,10 @@ export const jetStreamManagerForSetup = (nc: NatsConnection): Promise<JetStreamM
 export interface BucketPlacement {
   replicas?: number;
 }
+
+/**
+ * A bucket's options for its placement. On a replicated bucket, gets go to the bucket's leader: a
+ * direct get may be answered by a replica that has not applied the newest put yet (a token just
+ * issued not found), as the event store's reads do. One server keeps direct gets.
+ */
+export const bucketOptions = ({ replicas = 1 }: BucketPlacement) => ({ replicas, allow_direct: replicas === 1 });

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { jetStreamForSetup } from './jetstream-setup.js';
+import { bucketOptions, jetStreamForSetup } from './jetstream-setup.js';
 import {
   snapshotKey,
   StoreUnavailableError,
@@ -19,7 +19,7 @@ export interface KvSnapshotStoreOptions {
 
 /** How the snapshots bucket is created: file storage, one revision per key, on `replicas` nodes. */
 export const snapshotBucketConfig = (options: KvSnapshotStoreOptions) =>
-  ({ history: 1, storage: 'file', replicas: options.replicas ?? 1 }) as const;
+  ({ history: 1, storage: 'file', ...bucketOptions(options) }) as const;
 
 /** Snapshots in a JetStream KV bucket (file storage, one revision kept per key). */
 export class KvSnapshotStore implements SnapshotStore {

@@ -1,4 +1,4 @@
-import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
+import { bucketOptions, jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AuthorityUnavailableError } from '../errors.js';
@@ -21,7 +21,7 @@ export class KvCaKeyStore implements CaKeyStore {
     const kv = await new Kvm(jetStreamForSetup(nc)).create(KvCaKeyStore.bucketName(namespace), {
       history: 1,
       storage: 'file',
-      replicas: placement.replicas ?? 1,
+      ...bucketOptions(placement),
     });
     return new KvCaKeyStore(kv);
   }

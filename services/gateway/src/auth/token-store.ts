@@ -1,4 +1,4 @@
-import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
+import { bucketOptions, jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { TokenRecord } from './api-token.js';
@@ -59,7 +59,7 @@ export class KvTokenStore implements TokenStore {
       await new Kvm(jetStreamForSetup(nc)).create(KvTokenStore.bucketName(namespace), {
         history: 1,
         storage: 'file',
-        replicas: options.replicas ?? 1,
+        ...bucketOptions(options),
       }),
       options.recordTtlMs ?? 1_000,
       options.clock ?? Date.now,

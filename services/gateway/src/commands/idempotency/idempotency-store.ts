@@ -1,4 +1,4 @@
-import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
+import { bucketOptions, jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -75,7 +75,7 @@ export class KvIdempotencyStore implements IdempotencyStore {
   ): Promise<KvIdempotencyStore> {
     const kv = await new Kvm(jetStreamForSetup(nc)).create(KvIdempotencyStore.bucketName(namespace), {
       history: 1,
-      replicas: options.replicas ?? 1,
+      ...bucketOptions(options),
       storage: 'file',
       ttl: options.ttlMs ?? idempotencyTtlMs,
       max_bytes: 256 * 1024 * 1024,
