@@ -15,6 +15,10 @@
  * - CPU time per device, from the kernel's accounting (/proc, utime + stime) at the phase
  *   boundaries: the platform's (this process + the NATS server) apart from the devices' (the
  *   fleet process; its nice-19 silicon threads apart from the rest);
+ * - write system calls of this process per device (/proc/<pid>/io syscw): each is a loopback send
+ *   whose delivery the kernel charges partly here, and the count falls with every message saved;
+ *   it also falls when the machine is busy (more messages go out per write), so compare runs at
+ *   similar load;
  * - the CA core's raw issuing rate on this machine, measured in the same run (`bench:pki`).
  *
  * `--profile DIR` writes this process's CPU profile of each phase (DIR/<phase>.cpuprofile), and the
