@@ -15,6 +15,10 @@
  * - CPU time per device, from the kernel's accounting (/proc, utime + stime) at the phase
  *   boundaries: the platform's (this process + the NATS server) apart from the devices' (the
  *   fleet process; its nice-19 silicon threads apart from the rest);
+ * - write system calls of this process per device (/proc/<pid>/io syscw): each is a loopback send
+ *   whose delivery the kernel charges partly here, and the count falls with every message saved;
+ *   it also falls when the machine is busy (more messages go out per write), so compare runs at
+ *   similar load;
  * - the CA core's raw issuing rate on this machine, measured in the same run (`bench:pki`).
  *
  * `--profile DIR` writes this process's CPU profile of each phase (DIR/<phase>.cpuprofile), and the
@@ -38,13 +42,15 @@ import { argument, profileDirectory, profiler } from '../support/bench-options.j
 import { log, runBench } from '../support/bench-run.js';
 import { percentile } from '../support/percentile.js';
 import { operator, startPlatform, until } from '../support/platform.js';
-import { processCpuByPriority, processCpuMs } from '../support/process-cpu.js';
+import { processCpuByPriority, processCpuMs, processWriteCalls } from '../support/process-cpu.js';
 import { ProgressBar } from '../support/progress-bar.js';
 import { FleetProcess } from './fleet-ipc.js';
 
 interface CpuSample {
   platformMs: number;
   natsMs: number;
+  /** Write system calls of this process (registry + CA): each one is a loopback send the kernel charges here. */
+  writes: number;
   silicon: number;
   deviceRest: number;
 }
@@ -122,6 +128,7 @@ runBench({ mosquitto: false }, async ({ nats, namespace, fixture, natsPid, onSto
     const devices = processCpuByPriority(f.pid);
     return {
       platformMs: processCpuMs(process.pid),
+      writes: processWriteCalls(process.pid),
       natsMs: natsPid ? processCpuMs(natsPid) : 0,
       silicon: devices.background,
       deviceRest: devices.normal,
@@ -217,16 +224,17 @@ runBench({ mosquitto: false }, async ({ nats, namespace, fixture, natsPid, onSto
     const natsMs = ph.to.natsMs - ph.from.natsMs;
     const silicon = ph.to.silicon - ph.from.silicon;
     const rest = ph.to.deviceRest - ph.from.deviceRest;
-    return `  ${ph.name.padEnd(34)} ${ph.seconds.toFixed(2).padStart(8)} ${(size / ph.seconds).toFixed(0).padStart(8)} ${lat} ${perDevice(platformMs)} ${perDevice(servicesMs)} ${perDevice(natsMs)} ${perDevice(silicon + rest)} ${perDevice(silicon)}`;
+    const writes = ((ph.to.writes - ph.from.writes) / size).toFixed(2).padStart(7);
+    return `  ${ph.name.padEnd(34)} ${ph.seconds.toFixed(2).padStart(8)} ${(size / ph.seconds).toFixed(0).padStart(8)} ${lat} ${perDevice(platformMs)} ${perDevice(servicesMs)} ${perDevice(natsMs)} ${perDevice(silicon + rest)} ${perDevice(silicon)} ${writes}`;
   });
   process.stdout.write(
     [
       '',
       `bench:provision — ${size} devices (${availableParallelism()} cores, node ${process.version})`,
       '  per device: p50/p99 in ms from the phase start; CPU in ms, from /proc (utime + stime)',
-      `  ${'phase'.padEnd(34)} ${'seconds'.padStart(8)} ${'dev/s'.padStart(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'platform'.padStart(8)} ${'services'.padStart(8)} ${'nats'.padStart(8)} ${'devices'.padStart(8)} ${'silicon'.padStart(8)}`,
+      `  ${'phase'.padEnd(34)} ${'seconds'.padStart(8)} ${'dev/s'.padStart(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'platform'.padStart(8)} ${'services'.padStart(8)} ${'nats'.padStart(8)} ${'devices'.padStart(8)} ${'silicon'.padStart(8)} ${'writes'.padStart(7)}`,
       ...lines,
-      '  platform = services (registry + CA, this process) + nats (the NATS server); devices = the fleet process, of which silicon = its nice-19 PUF threads',
+      '  platform = services (registry + CA, this process) + nats (the NATS server); devices = the fleet process, of which silicon = its nice-19 PUF threads; writes = write system calls of the services per device',
       ...(restarts.length ? ['', `restart on the log of ${size} provisioned devices:`, ...restarts] : []),
       '',
       'raw issuing ceiling on this machine, same run (npm run bench:pki):',

@@ -89,3 +89,15 @@ export function pidListeningOn(port: number): number | undefined {
   }
   return undefined;
 }
+
+/** A process's write system calls so far (syscw in /proc/<pid>/io: write, writev, send...); 0 when not readable. */
+export function processWriteCalls(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/io`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('syscw:'));
+    return line ? Number(line.slice('syscw:'.length)) : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -33,8 +33,8 @@ import { RenewalRecorder } from './renew-certificates/renewal-recorder.js';
 import { RenewalsJob } from './renew-certificates/renewals.job.js';
 import { RevocationRequestedReaction } from './revoke-certificates/revocation-requested.reaction.js';
 import { RevokeCertificatesHandler } from './revoke-certificates/revoke-certificates.handler.js';
-import { OwnershipTransferredReaction } from './revoke-transferred-certificates/ownership-transferred.reaction.js';
 import { RevokeTransferredCertificatesHandler } from './revoke-transferred-certificates/revoke-transferred-certificates.handler.js';
+import { TransferRevocationsJob } from './revoke-transferred-certificates/transfer-revocations.job.js';
 import { CrlHttpController } from './serve-crl/crl.http-controller.js';
 import { ServeCrlHandler } from './serve-crl/serve-crl.handler.js';
 import {
@@ -54,6 +54,7 @@ import { PendingCsrRequestsView } from './views/pending-csr-requests.view.js';
 import { PendingRevocationRequestsView } from './views/pending-revocation-requests.view.js';
 import { RenewalsView } from './views/renewals.view.js';
 import { RevokedCertificatesView } from './views/revoked-certificates.view.js';
+import { TransferRevocationsView } from './views/transfer-revocations.view.js';
 
 /** Everything the CA needs besides what the platform module provides (NATS, the event store, metrics). */
 export interface CaModuleOptions {
@@ -164,6 +165,7 @@ export class CaModule {
         viewProvider(PendingRevocationRequestsView, viewDeps),
         viewProvider(PendingCsrRequestsView, viewDeps),
         viewProvider(RenewalsView, viewDeps),
+        viewProvider(TransferRevocationsView, viewDeps),
         {
           provide: AUTHORITIES_READY,
           inject: [CertificateAuthority, DeviceEligibilityView, PublishCrlHandler, CA_LOGGER],
@@ -179,7 +181,7 @@ export class CaModule {
         RevokeCertificatesHandler,
         RevocationRequestedReaction,
         RevokeTransferredCertificatesHandler,
-        OwnershipTransferredReaction,
+        TransferRevocationsJob,
         CrlRefreshJob,
         RenewalRecorder,
         RenewCertificatesHandler,

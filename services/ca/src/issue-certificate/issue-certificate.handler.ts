@@ -7,7 +7,7 @@
  * stream holds its revocation, the certificate just signed is not recorded and the request is
  * refused (`device-revoked`), even before the registry's DeviceRevoked reaches this instance.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AggregateStateCache,
@@ -51,7 +51,6 @@ const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(byt
 
 @Injectable()
 export class IssueCertificateHandler {
-  readonly #issuerKeys = new WeakMap<LoadedAuthority, KeyObject>();
   readonly #issuerNames = new WeakMap<LoadedAuthority, string>();
   /** Device certificate streams as this CA last wrote them; a device not seen yet is assumed to have none (no read for a first certificate). */
   readonly #streams = new AggregateStateCache<DeviceCertificatesState>({ maxStreams: 20_000 });
@@ -76,7 +75,7 @@ export class IssueCertificateHandler {
     if (!authority.issuer)
       throw new AuthorityUnavailableError('the issuing CA key is offline', { authorityId: authority.authorityId });
     const issued = await buildDeviceCertificate({ ...certificateTemplate(ctx, authority), issuer: authority.issuer });
-    this.#checkResult(ctx, issued, authority);
+    this.#checkResult(ctx, issued);
     const certificate: IssuedCertificateData = {
       deviceId: request.deviceId,
       requestId: request.requestId,
@@ -147,27 +146,13 @@ export class IssueCertificateHandler {
     }
   }
 
-  #checkResult(ctx: IssuanceContext, issued: IssuedCertificate, authority: LoadedAuthority): void {
-    const problems = failedChecks({
-      certificate: parseCertificate(issued.der),
-      ctx,
-      issuerKey: this.#issuerKey(authority),
-    });
+  #checkResult(ctx: IssuanceContext, issued: IssuedCertificate): void {
+    const problems = failedChecks({ certificate: parseCertificate(issued.der), ctx });
     if (problems.length) {
       throw new AuthorityUnavailableError(`issued certificate failed its checks: ${problems.join(', ')}`, {
         deviceId: ctx.request.deviceId,
       });
     }
-  }
-
-  #issuerKey(authority: LoadedAuthority): KeyObject {
-    let key = this.#issuerKeys.get(authority);
-    if (!key)
-      this.#issuerKeys.set(
-        authority,
-        (key = createPublicKey({ key: Buffer.from(authority.certificate.spki), format: 'der', type: 'spki' })),
-      );
-    return key;
   }
 
   #issuerName(authority: LoadedAuthority): string {

@@ -1,4 +1,3 @@
-import { createPublicKey } from 'node:crypto';
 import {
   buildDeviceCertificate,
   buildIssuingCaCertificate,
@@ -31,8 +30,7 @@ async function issuingCa(name: string) {
     notBefore,
     notAfter,
   });
-  const key = createPublicKey({ key: Buffer.from(signer.publicKeySpki), format: 'der', type: 'spki' });
-  return { issuer: loadIssuer({ certificate: issuing.der, signer }), key };
+  return { issuer: loadIssuer({ certificate: issuing.der, signer }) };
 }
 
 const contextFor = (deviceId: string, spki: Uint8Array): IssuanceContext => ({
@@ -45,7 +43,6 @@ const contextFor = (deviceId: string, spki: Uint8Array): IssuanceContext => ({
 describe('result checks: what the CA signed, read back before it is recorded', () => {
   it('finds nothing wrong with the certificate the request asked for, and names each property that differs', async () => {
     const ca = await issuingCa('acme');
-    const other = await issuingCa('other');
     const deviceKey = (await WebCryptoSigner.fromKeyPair(await generateP256KeyPair())).publicKeySpki;
     const anotherKey = (await WebCryptoSigner.fromKeyPair(await generateP256KeyPair())).publicKeySpki;
     const issued = await buildDeviceCertificate({
@@ -58,23 +55,8 @@ describe('result checks: what the CA signed, read back before it is recorded', (
     });
     const certificate = parseCertificate(issued.der);
 
-    expect(failedChecks({ certificate, ctx: contextFor('dev-1', deviceKey), issuerKey: ca.key })).toEqual([]);
-    expect(failedChecks({ certificate, ctx: contextFor('dev-1', anotherKey), issuerKey: ca.key })).toEqual([
-      'public key',
-    ]);
-    expect(failedChecks({ certificate, ctx: contextFor('dev-2', deviceKey), issuerKey: ca.key })).toEqual([
-      'subject',
-      'SAN URI',
-    ]);
-    expect(failedChecks({ certificate, ctx: contextFor('dev-1', deviceKey), issuerKey: other.key })).toEqual([
-      'signature',
-    ]);
-    // One flipped bit in the signed part: the signature no longer holds.
-    const tampered = Uint8Array.from(issued.der);
-    tampered[tampered.length - 120]! ^= 0x01;
-    const read = parseCertificate(tampered);
-    expect(failedChecks({ certificate: read, ctx: contextFor('dev-1', deviceKey), issuerKey: ca.key })).toContain(
-      'signature',
-    );
+    expect(failedChecks({ certificate, ctx: contextFor('dev-1', deviceKey) })).toEqual([]);
+    expect(failedChecks({ certificate, ctx: contextFor('dev-1', anotherKey) })).toEqual(['public key']);
+    expect(failedChecks({ certificate, ctx: contextFor('dev-2', deviceKey) })).toEqual(['subject', 'SAN URI']);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Slice: OwnershipTransferCompleted -> the old owner's certificates revoked (affiliationChanged), a
  * CRL listing them; the device stays certifiable, for keys of its new owner epoch only. Through the
- * reaction's durable subscription on the in-memory event store.
+ * transfer-revocations view and job on the in-memory event store.
  */
 import { randomUUID } from 'node:crypto';
 import { CertificateRevoked, CrlPublished, OwnershipTransferCompleted } from '@tunnelkey/contracts';
@@ -10,23 +10,27 @@ import { issuingAuthorityId } from '../authority/certificate-authority.js';
 import { deviceCertificatesStream } from '../deciders/device-certificates.decider.js';
 import { IssueCertificateHandler } from '../issue-certificate/issue-certificate.handler.js';
 import { caSlice, silent, type CaSlice } from '../test-support/ca-slice.test-helper.js';
-import { OwnershipTransferredReaction } from './ownership-transferred.reaction.js';
+import { TransferRevocationsView } from '../views/transfer-revocations.view.js';
 import { RevokeTransferredCertificatesHandler } from './revoke-transferred-certificates.handler.js';
+import { TransferRevocationsJob } from './transfer-revocations.job.js';
 
 describe('revoke-transferred-certificates slice (in-memory store)', () => {
   let ca: CaSlice;
   let handler: RevokeTransferredCertificatesHandler;
-  let reaction: OwnershipTransferredReaction;
+  let view: TransferRevocationsView;
+  let job: TransferRevocationsJob;
 
   beforeEach(async () => {
     ca = await caSlice({ owners: ['acme', 'globex'] });
     await ca.registry.createBatch('globex-b', 'p', 'globex');
     handler = new RevokeTransferredCertificatesHandler(ca.store, ca.crls, ca.revoked, ca.clock, silent);
-    reaction = new OwnershipTransferredReaction(ca.store, handler, silent, true);
-    await reaction.onApplicationBootstrap();
+    view = await TransferRevocationsView.start(ca.store, silent);
+    job = new TransferRevocationsJob(view, handler, ca.clock, silent, true);
+    job.onApplicationBootstrap();
   });
   afterEach(async () => {
-    await reaction.onModuleDestroy();
+    await job.onModuleDestroy();
+    await view.stop();
     await ca.stop();
   });
 
@@ -91,6 +95,8 @@ describe('revoke-transferred-certificates slice (in-memory store)', () => {
     await ca.registry.verifyDevice(device.deviceId, device.publicKeySpki);
     await ca.eligibility.catchUp();
     await expect(issue('r-globex')).resolves.toMatchObject({ kind: 'rejected', reason: 'key-not-enrolled' });
+    await view.catchUp();
+    expect(view.owed()).toEqual([]);
     // The same transfer delivered again revokes nothing more, and publishes no other CRL.
     await handler.apply({ deviceId: device.deviceId, transferId, ownerEpoch: 1 });
     const after = await ca.events(deviceCertificatesStream(device.deviceId));
@@ -98,5 +104,41 @@ describe('revoke-transferred-certificates slice (in-memory store)', () => {
     expect(await ca.events({ context: 'ca', aggregate: 'crl', id: issuingAuthorityId('acme') })).toHaveLength(
       crls.length,
     );
+  });
+
+  it('revokes a certificate of the old epoch recorded after the transfer was handled (one issued before its CA heard of it)', async () => {
+    const device = await ca.device('late');
+    const issuance = new IssueCertificateHandler(ca.store, ca.authority, ca.eligibility, silent);
+    const csrDer = await device.csr();
+    await transferred(device.deviceId);
+    await view.catchUp();
+    expect(view.owed()).toEqual([]); // nothing to revoke yet
+    // As if validated before the CA's eligibility view saw the transfer, and recorded after it.
+    await ca.eligibility.catchUp();
+    const recorded = ca.eligibility.facts(device.deviceId).device!;
+    const epoch = recorded.ownerEpoch;
+    recorded.ownerEpoch = 0;
+    recorded.verified = true;
+    const late = await issuance.issue({
+      deviceId: device.deviceId,
+      requestId: 'r-late',
+      keyId: 'enrolment',
+      csrDer,
+      receivedAt: new Date(),
+    });
+    recorded.ownerEpoch = epoch;
+    if (late.kind !== 'issued') throw new Error(`not issued: ${late.kind}`);
+    const revoked = await waitFor(
+      async () => {
+        const events = (await ca.events(deviceCertificatesStream(device.deviceId))).filter(
+          (e) => e.type === 'CertificateRevoked',
+        );
+        return events.length > 0 ? events.map((e) => CertificateRevoked.parse(e).data) : undefined;
+      },
+      { timeoutMs: 5_000, description: 'the late certificate revoked' },
+    );
+    expect(revoked).toEqual([
+      expect.objectContaining({ serialNumber: late.certificate.serialNumber, reason: 'affiliationChanged' }),
+    ]);
   });
 });

@@ -1,0 +1,100 @@
+/**
+ * Ownership transfer -> the old owner's certificates revoked, until none is left: the devices the
+ * transfer-revocations view lists as owed are handed to RevokeTransferredCertificatesHandler, at
+ * once when the view sees one come to owe (a transfer, or a certificate of an older epoch recorded
+ * after it), and again at every sweep while the view still lists it. Never given up: a device
+ * whose revocation fails (key store or bus away) is tried again with a growing wait (up to 30 s),
+ * logged at warn each time and at error once it has failed `stuckAfterFailures` times in a row.
+ *
+ * Fail-closed across restarts and replicas without a durable: the view is rebuilt from both logs,
+ * so a device still owed after a crash is listed again; every CA instance works on the list, and
+ * each write's command id derives from the transfer and the device, so a second instance (or a
+ * second pass) completes what is missing and repeats nothing.
+ */
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { PeriodicTask } from '@tunnelkey/concurrency';
+import { describeError } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
+import { AUTHORITIES_READY, CA_LOGGER, CLOCK, type Clock } from '../tokens.js';
+import { TransferRevocationsView, type DeviceTransfer } from '../views/transfer-revocations.view.js';
+import { RevokeTransferredCertificatesHandler } from './revoke-transferred-certificates.handler.js';
+
+const sweepEveryMs = 1_000;
+const firstRetryMs = 1_000;
+const maxRetryMs = 30_000;
+const stuckAfterFailures = 5;
+
+interface Attempt {
+  failures: number;
+  /** No new attempt before this time (ms since the epoch). */
+  notBefore: number;
+}
+
+@Injectable()
+export class TransferRevocationsJob implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+  /** Devices whose last attempt failed, or that are being revoked now (notBefore Infinity). */
+  readonly #attempts = new Map<string, Attempt>();
+  #stopListening: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly view: TransferRevocationsView,
+    private readonly handler: RevokeTransferredCertificatesHandler,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CA_LOGGER) private readonly logger: Logger,
+    // Not used: orders the start after the authorities and their first CRLs exist.
+    @Inject(AUTHORITIES_READY) _authoritiesReady: unknown,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.#stopListening || this.#stopped) return; // the hybrid app bootstraps twice
+    this.#stopListening = this.view.onOwed(() => void this.#task.runNow().catch(() => undefined));
+    this.#task.start();
+    void this.#task.runNow().catch(() => undefined);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.#stopped = true;
+    this.#stopListening?.();
+    await this.#task.stop();
+  }
+
+  /** Revokes what every owed device still holds (those waiting out a failure excepted); resolves when done (tests). */
+  sweep(): Promise<void> {
+    return this.#task.runNow();
+  }
+
+  async #sweep(): Promise<void> {
+    for (const transfer of this.view.owed()) {
+      if (this.#stopped) return;
+      const attempt = this.#attempts.get(transfer.deviceId);
+      if (attempt && attempt.notBefore > this.clock().getTime()) continue;
+      await this.#revoke(transfer, attempt?.failures ?? 0);
+    }
+  }
+
+  async #revoke(transfer: DeviceTransfer, failures: number): Promise<void> {
+    const { deviceId, transferId, ownerEpoch, correlationId } = transfer;
+    try {
+      await this.handler.apply({ deviceId, transferId, ownerEpoch }, correlationId);
+      // Done: its CertificateRevoked events take it off the view's list (a pass meanwhile repeats nothing).
+      this.#attempts.delete(deviceId);
+    } catch (error) {
+      const failed = failures + 1;
+      const waitMs = Math.min(maxRetryMs, firstRetryMs * 2 ** (failed - 1));
+      this.#attempts.set(deviceId, { failures: failed, notBefore: this.clock().getTime() + waitMs });
+      const logged = {
+        event: failed === stuckAfterFailures ? 'ca.transfer_revocation_stuck' : 'ca.transfer_revocation_retry',
+        deviceId,
+        transferId,
+        failures: failed,
+        retryInMs: waitMs,
+        error: describeError(error),
+      };
+      if (failed === stuckAfterFailures)
+        this.logger.error(logged, "old owner's certificates still not revoked; retrying");
+      else this.logger.warn(logged, "old owner's certificates not revoked yet; will retry");
+    }
+  }
+}
