@@ -186,12 +186,15 @@ describe('renew-certificates slice (in-memory store)', () => {
     it('lists the certificates superseded within 2 s on one CRL, then publishes the next once they have passed', async () => {
       const [a, b] = [await certified(), await certified()];
       await handler.handle({ commandId: 'op-crl', scope: { kind: 'batch', batchId: 'b' } });
-      const answered = [await answer(a.device), await answer(b.device)];
+      const answered = [
+        { device: a.device, ...(await answer(a.device)) },
+        { device: b.device, ...(await answer(b.device)) },
+      ] as const;
       await job.sweep();
       const switched = async (i: 0 | 1) => {
-        const { requestId, outcome } = answered[i];
+        const { device, requestId, outcome } = answered[i];
         const { serialNumber } = (outcome as Extract<IssuanceOutcome, { kind: 'issued' }>).certificate;
-        expect(await switchReport([a, b][i].device, { requestId, serialNumber, targetId: 't-1' })).toMatchObject({
+        expect(await switchReport(device, { requestId, serialNumber, targetId: 't-1' })).toMatchObject({
           kind: 'completed',
         });
         await job.sweep();
