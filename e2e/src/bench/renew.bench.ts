@@ -7,14 +7,20 @@
  * telemetry gap a subscriber at the broker saw during the renewal, and the certify phase's rate of
  * the same run with the ratio (target >= 0.7 of bench:provision's certify rate).
  *
+ * Where the time goes, per device: command -> new certificate recorded (CSR asked, answered, issued),
+ * -> connected with it (target certificate, connection parameters, key derived, handshake), -> old
+ * certificate revoked (the signed switch report, verified and recorded).
+ *
  * Size: `-- --devices N` or RENEW_DEVICES (default 1,000); telemetry every RENEW_TELEMETRY_MS
- * (default 5,000). The correctness of the same flow is asserted by e2e/src/renewal.e2e.spec.ts.
+ * (default 5,000). `-- --profile DIR`: the platform's CPU profile of the renewal
+ * (DIR/renew-platform.cpuprofile) and the fleet process's whole one. The correctness of the same flow is asserted by e2e/src/renewal.e2e.spec.ts.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
   CertificateRenewalCompleted,
+  DeviceCertificateRenewed,
   GetRenewalProgress,
   OnboardBatch,
   RenewCertificates,
@@ -23,7 +29,7 @@ import {
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import type { MqttLinkEvent } from '@tunnelkey/device-fleet';
 import { pino } from 'pino';
-import { argument } from '../support/bench-options.js';
+import { argument, profileDirectory, profiler } from '../support/bench-options.js';
 import { log, runBench } from '../support/bench-run.js';
 import { monitorBroker } from '../support/broker-monitor.js';
 import { percentile } from '../support/percentile.js';
@@ -42,7 +48,9 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
   onStop(() => store.close());
   const batchId = `fridges-${randomBytes(3).toString('hex')}`;
   const links: MqttLinkEvent[] = [];
-  const f = FleetProcess.start();
+  const profileDir = profileDirectory();
+  const profile = await profiler();
+  const f = FleetProcess.start(profileDir ? { profileDir } : {});
   onStop(() => f.stop());
   f.onLinks((events) => void links.push(...events));
   const { certifySeconds } = await certifiedBatch(p, f, {
@@ -82,6 +90,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
   const bar = new ProgressBar('renew (timed)');
   renewalStarted = Date.now();
   const linksBefore = links.length;
+  const stopProfile = await profile('renew-platform');
   const started = await p.send<ResultOf<typeof RenewCertificates>>(RenewCertificates, {
     scope: { kind: 'batch', batchId },
     reason: 'operator',
@@ -96,17 +105,43 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     600_000,
   );
   bar.finish();
+  await stopProfile();
   const final = await progress();
   const completedAt: number[] = [];
+  /** Per device: its new certificate recorded, then its switch reported (the old one revoked). */
+  const renewedAt = new Map<string, number>();
+  const revokedAt = new Map<string, number>();
   await store.replay(
     'ca',
     (recorded) => {
-      if (CertificateRenewalCompleted.is(recorded.event) && recorded.event.data.operationId === started.operationId)
-        completedAt.push(Date.parse(recorded.event.data.revokedPrevious.revokedAt) - renewalStarted);
+      const { event } = recorded;
+      if (DeviceCertificateRenewed.is(event) && event.data.operationId === started.operationId)
+        renewedAt.set(event.data.deviceId, Date.parse(event.occurredAt));
+      if (CertificateRenewalCompleted.is(event) && event.data.operationId === started.operationId) {
+        const at = Date.parse(event.data.revokedPrevious.revokedAt);
+        completedAt.push(at - renewalStarted);
+        revokedAt.set(event.data.deviceId, at);
+      }
     },
     { aggregate: 'renewal' },
   );
   completedAt.sort((a, b) => a - b);
+  const reconnected = new Map<string, { at: number; deriveMs: number; handshakeMs: number }>();
+  for (const e of links.slice(linksBefore))
+    if (e.type === 'connected' && !reconnected.has(e.deviceId)) reconnected.set(e.deviceId, e);
+  const stage = (from: Map<string, number>, to: (deviceId: string) => number | undefined) =>
+    [...from].flatMap(([deviceId, at]) => {
+      const end = to(deviceId);
+      return end === undefined ? [] : [end - at];
+    });
+  const issueStage = [...renewedAt.values()].map((at) => at - renewalStarted);
+  const reconnectStage = stage(renewedAt, (d) => reconnected.get(d)?.at);
+  const reportStage = stage(new Map([...reconnected].map(([d, e]) => [d, e.at])), (d) => revokedAt.get(d));
+  const handshakes = [...reconnected.values()].map((e) => e.handshakeMs);
+  const derives = [...reconnected.values()].map((e) => e.deriveMs);
+  for (const values of [issueStage, reconnectStage, reportStage, handshakes, derives]) values.sort((a, b) => a - b);
+  const ms = (values: readonly number[]) =>
+    `p50 ${percentile(values, 50).toFixed(0)} ms, p99 ${percentile(values, 99).toFixed(0)} ms`;
   const totalMs = completedAt.at(-1)!;
   const during = links.slice(linksBefore);
   const refused = during.filter((e) => e.type === 'connect-failed').length;
@@ -118,6 +153,10 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
       `  renewed (old certificate revoked)  ${final.completed} of ${fleetSize}, ${final.expired} expired`,
       `  devices/s                          ${rate.toFixed(1)} (command -> last old certificate revoked: ${(totalMs / 1000).toFixed(1)} s)`,
       `  per device, command -> old revoked p50 ${percentile(completedAt, 50).toFixed(0)} ms, p99 ${percentile(completedAt, 99).toFixed(0)} ms`,
+      `    command -> new certificate recorded    ${ms(issueStage)}`,
+      `    new certificate -> connected with it   ${ms(reconnectStage)}`,
+      `      its key re-derived (hardware wait incl.) ${ms(derives)}; its handshake ${ms(handshakes)}`,
+      `    connected -> old certificate revoked   ${ms(reportStage)}`,
       `  longest telemetry gap at the broker ${longestGapMs} ms (telemetry every ${telemetryIntervalMs} ms)`,
       `  connection attempts refused         ${refused}`,
       `  certify phase of this run           ${certifyRate.toFixed(1)} devices/s; renewal / certify = ${(rate / certifyRate).toFixed(2)} (target >= 0.7)`,

@@ -79,6 +79,52 @@ describe('JetStream subscriptions and ack wait', () => {
     await store.close();
   });
 
+  it('with concurrency, subjects are handled side by side, one subject in order, and a failure does not hold the rest', async () => {
+    const namespace = nats.subNamespace();
+    const store = new JetStreamEventStore(nats.nc, {
+      namespace,
+      logger: pino({ level: 'silent' }),
+      retryBackoffMs: [200],
+    });
+    await store.ensureStreams(['registry']);
+    for (const id of ['a', 'b', 'c', 'd'])
+      await store.append(
+        { context: 'registry', aggregate: 'policy', id },
+        [policyEvent(id, `${id}1`), policyEvent(id, `${id}2`), policyEvent(id, `${id}3`)],
+        { messageId: id, expectedVersion: 'any' },
+      );
+    const handled: string[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    let failedOnce = false;
+    const sub = await store.subscribe(
+      { durable: 'side-by-side', context: 'registry', concurrency: 4 },
+      async (recorded) => {
+        const name = (recorded.event.data as { name: string }).name;
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        running--;
+        if (name === 'd1' && !failedOnce) {
+          failedOnce = true;
+          throw new Error('d1 fails once');
+        }
+        handled.push(name);
+      },
+    );
+    await sub.caughtUp();
+    await sub.stop();
+    expect(mostAtOnce).toBeGreaterThan(1);
+    expect(mostAtOnce).toBeLessThanOrEqual(4);
+    expect([...handled].sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2', 'b3', 'c1', 'c2', 'c3', 'd1', 'd2', 'd3']);
+    for (const id of ['a', 'b', 'c'])
+      expect(handled.filter((n) => n.startsWith(id))).toEqual([1, 2, 3].map((i) => `${id}${i}`));
+    const info = await nats.jsm.consumers.info(store.streamName('registry'), 'side-by-side');
+    expect(info.config.max_ack_pending).toBe(4);
+    expect(info.num_ack_pending).toBe(0);
+    await store.close();
+  });
+
   it('a durable made with another ack wait takes this store’s', async () => {
     const namespace = nats.subNamespace();
     const logger = pino({ level: 'silent' });

@@ -52,6 +52,7 @@ import type {
   SubscriptionOptions,
 } from '@tunnelkey/eventstore';
 import { parkAndLog, parksAfterAttempts, poisonEvent } from '@tunnelkey/eventstore/internal';
+import { KeyedQueue } from '@tunnelkey/concurrency';
 import { JetStreamParkedEventStore } from './jetstream-parked-store.js';
 import { jetStreamForSetup, jetStreamManagerForSetup } from './jetstream-setup.js';
 import { isTransientPublishFailure, PublishPipeline, type PubAck } from './publish-pipeline.js';
@@ -297,6 +298,7 @@ export class JetStreamEventStore implements EventStore {
     if (!durablePattern.test(durable))
       throw new SubscriptionError('durable names are [A-Za-z0-9_-]{1,64}', { durable: durable.slice(0, 64) });
     const parks = parksAfterAttempts(options);
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
     const name = this.streamName(options.context);
     const filter = this.#filter(options.context, options.aggregate);
     const jsm = await this.#manager();
@@ -309,13 +311,16 @@ export class JetStreamEventStore implements EventStore {
     // A durable created with another ack wait (the default was 30 s) takes this one.
     if (existing && existing.config.ack_wait !== nanos(this.#ackWaitMs))
       await jsm.consumers.update(name, durable, { ack_wait: nanos(this.#ackWaitMs) });
+    // ... and the events in flight this subscription asks for.
+    if (existing && existing.config.max_ack_pending !== concurrency)
+      await jsm.consumers.update(name, durable, { max_ack_pending: concurrency });
     if (!existing) {
       const config: Partial<ConsumerConfig> = {
         durable_name: durable,
         filter_subject: filter,
         ack_policy: AckPolicy.Explicit,
-        // One event in flight: strict order, and a failed event blocks the ones after it.
-        max_ack_pending: 1,
+        // One event in flight by default: strict order, and a failed event blocks the ones after it.
+        max_ack_pending: concurrency,
         max_deliver: -1,
         ack_wait: nanos(this.#ackWaitMs),
         ...(options.fromSequence && options.fromSequence > 1
@@ -332,10 +337,16 @@ export class JetStreamEventStore implements EventStore {
     const notify = () => {
       for (const resolve of [...progress]) resolve();
     };
-    // The event being handled: JetStream hears it is in progress, so ack_wait can be short (a
-    // crashed process's event, or one whose ack the bus lost, comes back within it).
-    let inFlight: JsMsg | undefined;
-    const heartbeat = setInterval(() => inFlight?.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
+    // The events being handled (or waiting behind their subject's): JetStream hears they are in
+    // progress, so ack_wait can be short (a crashed process's event, or one whose ack the bus lost,
+    // comes back within it).
+    const inFlight = new Set<JsMsg>();
+    const heartbeat = setInterval(
+      () => {
+        for (const msg of inFlight) msg.working();
+      },
+      Math.max(250, Math.floor(this.#ackWaitMs / 3)),
+    );
     heartbeat.unref();
     // An ack written just before the bus went away may be lost with it, and the event would hold
     // the durable until ack_wait: after a reconnect the last ack is sent again (a second ack of an
@@ -347,6 +358,19 @@ export class JetStreamEventStore implements EventStore {
         if (status.type === 'reconnect' && lastAckSubject && !this.nc.isClosed())
           this.nc.publish(lastAckSubject, '+ACK');
     })();
+    // Above one at a time: one subject's events in order, at most `concurrency` handled at once
+    // (JetStream delivers no more than max_ack_pending unacknowledged ones anyway).
+    const subjects = new KeyedQueue(concurrency);
+    const deliver = async (msg: JsMsg) => {
+      const acked = await this.#deliver(msg, name, durable, parks, handler);
+      if (acked) {
+        lastAcked = Math.max(lastAcked, msg.seq);
+        // The ack subject (JsMsgImpl has it; the JsMsg interface does not say so).
+        lastAckSubject = (msg as unknown as { reply?: string }).reply;
+      }
+      inFlight.delete(msg);
+      notify();
+    };
     const loop = (async () => {
       for await (const msg of messages) {
         if (stopping) {
@@ -354,17 +378,11 @@ export class JetStreamEventStore implements EventStore {
           msg.nak();
           break;
         }
-        inFlight = msg;
-        await this.#deliver(msg, name, durable, parks, handler).then((acked) => {
-          if (acked) {
-            lastAcked = msg.seq;
-            // The ack subject (JsMsgImpl has it; the JsMsg interface does not say so).
-            lastAckSubject = (msg as unknown as { reply?: string }).reply;
-          }
-        });
-        inFlight = undefined;
-        notify();
+        inFlight.add(msg);
+        if (concurrency === 1) await deliver(msg);
+        else void subjects.run(msg.subject, () => deliver(msg));
       }
+      await subjects.idle();
     })()
       .finally(() => {
         clearInterval(heartbeat);
@@ -407,7 +425,8 @@ export class JetStreamEventStore implements EventStore {
       caughtUp: async () => {
         const target = (await jsm.streams.info(name)).state.last_seq;
         for (;;) {
-          if (lastAcked >= target) return;
+          // Handled side by side, a later event's ack says nothing of an earlier one being redelivered.
+          if (concurrency === 1 && lastAcked >= target) return;
           if (stopping)
             throw new SubscriptionError('subscription stopped before catching up', { durable, stream: name });
           const info = await jsm.consumers.info(name, durable);

@@ -71,6 +71,15 @@ export interface SubscriptionOptions {
   fromSequence?: number;
   /** What happens to an event whose handler keeps failing. Default: `park-after-attempts`. */
   delivery?: DeliveryPolicy;
+  /**
+   * Events handled at once, at most (default 1: strictly in stream order, a failing event holding
+   * back the ones after it). Above 1, events of one subject (aggregate instance) are still handled
+   * one after the other, those of different subjects side by side, and a failing event is
+   * redelivered after its backoff while later ones go on: for reactions whose events are independent
+   * per aggregate, where waiting for each event's round trips before the next is the cost. An
+   * adapter may handle fewer at once (the in-memory store handles one).
+   */
+  concurrency?: number;
 }
 
 export type EventHandler = (recorded: RecordedEvent) => Promise<void> | void;

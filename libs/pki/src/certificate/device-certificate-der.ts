@@ -14,7 +14,7 @@ import { derToPem } from '../encoding/pem.js';
 import { BasicConstraints } from '../extensions/basic-constraints.js';
 import { CrlDistributionPoints } from '../extensions/crl-distribution-points.js';
 import { ExtendedKeyUsage } from '../extensions/extended-key-usage.js';
-import type { X509Extension } from '../extensions/extension.js';
+import { extensionDer, extensionTlv } from '../extensions/extension.js';
 import { AuthorityKeyIdentifier } from '../extensions/key-identifiers.js';
 import { KeyUsage } from '../extensions/key-usage.js';
 import { SubjectAltName, assertDeviceId } from '../extensions/subject-alt-name.js';
@@ -30,14 +30,6 @@ import { assertWithinIssuer, type CertificateIssuer } from './issuer.js';
 import type { DeviceCertificateRequest } from './device-certificate.js';
 
 const EMPTY = new Uint8Array(0);
-const CRITICAL = new Uint8Array([0x01, 0x01, 0xff]); // BOOLEAN TRUE
-
-/** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }. */
-const extensionTlv = (oid: Uint8Array, critical: boolean, value: Uint8Array): Uint8Array =>
-  tlv(TAG.SEQUENCE, oid, critical ? CRITICAL : EMPTY, tlv(TAG.OCTET_STRING, value));
-
-/** An extension object's full DER, its value taken from the class itself so the fixed parts cannot drift. */
-const extensionDer = (ext: X509Extension): Uint8Array => extensionTlv(oidTlv(ext.oid), ext.critical, ext.toDer());
 
 // Identical in every device certificate.
 const VERSION_V3 = new Uint8Array([0xa0, 0x03, 0x02, 0x01, 0x02]);
@@ -50,7 +42,7 @@ const OID_CN = oidTlv(OID.commonName);
 const URI_TAG = 0x86; // GeneralName [6] IMPLICIT IA5String
 const DNS_TAG = 0x82; // GeneralName [2] IMPLICIT IA5String
 
-/** What stays the same for every certificate an issuer signs, computed on its first certificate. */
+/** What stays the same for every certificate (and CRL) an issuer signs, computed on its first one. */
 interface IssuerFragments {
   readonly issuerName: Uint8Array;
   readonly authorityKeyId: Uint8Array;
@@ -179,5 +171,8 @@ export const signDeviceCertificate = async (req: DeviceCertificateRequest): Prom
   };
 };
 
-/** For tests: the issuer name bytes the fast path copies (verbatim from the issuer's TBS). */
+/** The issuer name bytes the direct encoders write (verbatim from the issuer's TBS): certificates and CRLs. */
 export const issuerNameBytes = (issuer: CertificateIssuer): Uint8Array => issuerFragments(issuer).issuerName;
+
+/** The AuthorityKeyIdentifier extension DER of an issuer (certificates and CRLs carry the same one). */
+export const authorityKeyIdBytes = (issuer: CertificateIssuer): Uint8Array => issuerFragments(issuer).authorityKeyId;

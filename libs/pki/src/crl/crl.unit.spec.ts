@@ -4,7 +4,9 @@ import { issueDevice, makeHierarchy, T0, type Hierarchy } from '../fixtures.test
 import { openssl, tempFiles } from '../openssl.test-helper.js';
 import { parseCertificate } from '../certificate/parse-certificate.js';
 import { verifyChain } from '../certificate/verify-chain.js';
-import { buildCrl, crlTbs } from './build-crl.js';
+import { randomBytes, randomInt } from 'node:crypto';
+import { buildCrl, crlTbs, type CrlRequest, type RevokedCertificateEntry } from './build-crl.js';
+import { crlTbsWithPkijs } from './crl-pkijs.js';
 import { findRevocation, isRevoked, parseCrl, verifyCrl } from './parse-crl.js';
 import {
   REVOCATION_REASON_CODES,
@@ -222,6 +224,34 @@ describe('CRLs', () => {
       const tbs = toHex(crlTbs(req));
       expect(tbs).toBe(toHex(crlTbs(req)));
       expect(tbs).toBe(KAT_CRL_TBS_HEX);
+    });
+
+    it('the direct DER writer writes the bytes of the pkijs reference, whatever the entries', () => {
+      const reasons = Object.keys(REVOCATION_REASON_CODES).filter((r) => r !== 'removeFromCRL');
+      const entry = (): RevokedCertificateEntry => {
+        const serial = randomBytes(randomInt(1, 21));
+        if (randomInt(0, 3) === 0) serial[0] = 0; // a leading zero octet to strip
+        if (randomInt(0, 3) === 0) serial[0]! |= 0x80; // needs the 0x00 sign octet
+        return {
+          serialHex: serial.toString('hex'),
+          // Both time encodings: UTCTime before 2050, GeneralizedTime from 2050.
+          revokedAt: new Date(Date.UTC(2000 + randomInt(0, 100), 0, 1) + randomInt(0, 365 * 86_400_000)),
+          reason: reasons[randomInt(0, reasons.length)] as RevokedCertificateEntry['reason'],
+        };
+      };
+      for (let i = 0; i < 50; i++) {
+        const thisUpdate = new Date(THIS_UPDATE.getTime() + randomInt(0, 1_000_000) * 1_001);
+        const req: CrlRequest = {
+          issuer: i % 2 ? h.issuingIssuer : h.rootIssuer,
+          thisUpdate,
+          nextUpdate: new Date(thisUpdate.getTime() + randomInt(1_000, 1_000_000_000)),
+          crlNumber: BigInt(`0x${randomBytes(randomInt(1, 20)).toString('hex')}`) >> BigInt(randomInt(0, 8)),
+          revoked: i === 0 ? [] : Array.from({ length: randomInt(1, 300) }, entry),
+        };
+        const serials = new Set(req.revoked.map((e) => e.serialHex.replace(/^(00)+(?=..)/, '')));
+        if (serials.size !== req.revoked.length) continue; // a random duplicate is refused by both
+        expect(toHex(crlTbs(req))).toBe(toHex(crlTbsWithPkijs(req)));
+      }
     });
 
     it('refuses bad requests', async () => {

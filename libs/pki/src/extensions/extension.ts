@@ -5,6 +5,8 @@
 import type * as asn1js from 'asn1js';
 import { pkijs } from '../engine.js';
 import { asBytes } from '../encoding/bytes.js';
+import { TAG } from '../encoding/der-reader.js';
+import { oidTlv, tlv } from '../encoding/der-writer.js';
 
 export type PkijsExtension = InstanceType<typeof pkijs.Extension>;
 
@@ -33,3 +35,13 @@ export const extensionValue = (ext: PkijsExtension): Uint8Array => ext.extnValue
 
 export const findExtension = (extensions: PkijsExtension[] | undefined, oid: string): PkijsExtension | undefined =>
   extensions?.find((e) => e.extnID === oid);
+
+const CRITICAL = new Uint8Array([0x01, 0x01, 0xff]); // BOOLEAN TRUE
+
+/** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }, written as DER. */
+export const extensionTlv = (oid: Uint8Array, critical: boolean, value: Uint8Array): Uint8Array =>
+  tlv(TAG.SEQUENCE, oid, ...(critical ? [CRITICAL] : []), tlv(TAG.OCTET_STRING, value));
+
+/** An extension object's full DER, its value taken from the class itself so the fixed parts cannot drift. */
+export const extensionDer = (ext: Pick<X509Extension, 'oid' | 'critical' | 'toDer'>): Uint8Array =>
+  extensionTlv(oidTlv(ext.oid), ext.critical, ext.toDer());

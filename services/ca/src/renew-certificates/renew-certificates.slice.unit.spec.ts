@@ -183,6 +183,34 @@ describe('renew-certificates slice (in-memory store)', () => {
       expect(await switchReport(device, report)).toMatchObject({ kind: 'already-completed' });
     });
 
+    it('lists the certificates superseded within 2 s on one CRL, then publishes the next once they have passed', async () => {
+      const [a, b] = [await certified(), await certified()];
+      await handler.handle({ commandId: 'op-crl', scope: { kind: 'batch', batchId: 'b' } });
+      const answered = [
+        { device: a.device, ...(await answer(a.device)) },
+        { device: b.device, ...(await answer(b.device)) },
+      ] as const;
+      await job.sweep();
+      const switched = async (i: 0 | 1) => {
+        const { device, requestId, outcome } = answered[i];
+        const { serialNumber } = (outcome as Extract<IssuanceOutcome, { kind: 'issued' }>).certificate;
+        expect(await switchReport(device, { requestId, serialNumber, targetId: 't-1' })).toMatchObject({
+          kind: 'completed',
+        });
+        await job.sweep();
+      };
+      const listed = async () =>
+        (await ca.events(crlStream(authorityId))).map((e) => CrlPublished.parse(e).data.revokedCount).filter((n) => n);
+      await switched(0);
+      expect(await listed()).toEqual([1]);
+      await switched(1); // within 2 s of that CRL: recorded revoked, listed by the next one
+      expect(ca.revoked.revoked(authorityId)).toHaveLength(2);
+      expect(await listed()).toEqual([1]);
+      now += 2_000;
+      await job.sweep();
+      expect(await listed()).toEqual([1, 2]);
+    });
+
     it('renews a whole batch once, even when the command is retried', async () => {
       const devices = [await certified(), await certified(), await certified()];
       const command = {

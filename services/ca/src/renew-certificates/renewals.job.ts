@@ -3,7 +3,12 @@
  * got its certificate is recorded renewed (DeviceCertificateRenewed); one whose CSR was refused or
  * given up, or that outlived its expiry, is given up (CertificateRenewalExpired; the previous
  * certificate stays valid). Publishes the CRL of each authority whose certificates a completed
- * renewal superseded (one CRL for many renewals of a sweep). Every `renewalCheckSeconds` it
+ * renewal superseded: one CRL for the renewals completed since its last one, at most one every
+ * `supersededCrlEveryMs` per authority. A batch of 1,000 renewals otherwise published one per sweep
+ * (68 in 7 s), each rebuilt whole, installed on every target and reloaded by its broker while it
+ * was taking the devices' new handshakes, and it used up the burst room CRLs have (nextCrlThisUpdate)
+ * that a revocation after a compromise may need. A superseded certificate is not a compromised one:
+ * the broker refusing it up to ~2 s later costs nothing. Every `renewalCheckSeconds` it
  * starts the scheduled renewals: certificates past their policy's share of lifetime (with jitter).
  * Every step is recorded with a derived id: instances racing on one renewal record it once, and a
  * restart resumes from the log (the renewals view).
@@ -24,12 +29,15 @@ import { defaultRenewalSettings, isRenewalDue } from './renewal-schedule.js';
 
 const sweepEveryMs = 1_000;
 const maxConcurrentSteps = 16;
+const supersededCrlEveryMs = 2_000;
 
 @Injectable()
 export class RenewalsJob implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
   /** Authorities whose CRL must list certificates superseded since their last CRL. */
   readonly #superseded = new Set<string>();
+  /** When this instance last published a CRL for superseded certificates, per authority. */
+  readonly #lastSupersededCrl = new Map<string, number>();
   #stopListening: (() => void) | undefined;
   #lastScheduledCheck = 0;
   #started = false;
@@ -106,10 +114,13 @@ export class RenewalsJob implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async #publishCrls(): Promise<void> {
-    const authorities = [...this.#superseded];
-    this.#superseded.clear();
-    for (const authorityId of authorities) {
-      const now = this.clock();
+    const now = this.clock();
+    const due = [...this.#superseded].filter(
+      (authorityId) => now.getTime() - (this.#lastSupersededCrl.get(authorityId) ?? 0) >= supersededCrlEveryMs,
+    );
+    for (const authorityId of due) {
+      this.#superseded.delete(authorityId);
+      this.#lastSupersededCrl.set(authorityId, now.getTime());
       try {
         await this.crls.publish(authorityId, {
           commandId: derivedCommandId('superseded', authorityId, String(now.getTime())),

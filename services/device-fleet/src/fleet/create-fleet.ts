@@ -1,5 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { deviceSubjectRoot, parseDeviceSubject } from '@tunnelkey/contracts';
+import {
+  CertificateMessage,
+  ConnectionParametersMessage,
+  RejectionMessage,
+  deviceSubjectRoot,
+  parseDeviceSubject,
+} from '@tunnelkey/contracts';
 import type { CryptoKey } from '@tunnelkey/device-protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { OperatingConditions, PufProfile, PufProfileName } from '@tunnelkey/puf';
@@ -131,6 +137,15 @@ export function fleetInboxFilter(namespace: string): string {
 }
 
 /**
+ * Inbox messages a device handles without its PUF (verified, then stored). They have a limiter of
+ * their own: a renewing device's new certificate and connection parameters waited behind a
+ * thousand other devices' CSR requests, each waiting for the simulated silicon, so the batch's
+ * reconnects all came after its CSRs (bench:renew). Real devices each handle their own messages;
+ * one device's messages stay in arrival order (SimulatedDevice serialises them).
+ */
+const withoutKeys = new Set<string>([CertificateMessage.kind, ConnectionParametersMessage.kind, RejectionMessage.kind]);
+
+/**
  * Manufactures and enrols `size` simulated devices, then (with a bus) serves the device protocol
  * for all of them through one wildcard subscription, with bounded concurrency for the crypto.
  */
@@ -140,6 +155,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     throw new InvalidFleetOptionError('size must be a positive integer', { size });
   const concurrency = options.concurrency ?? 2 * availableParallelism();
   const limiter = new ConcurrencyLimiter(concurrency, options.maxQueued ?? 50_000);
+  const keyless = new ConcurrencyLimiter(concurrency, options.maxQueued ?? 50_000);
   const counters = new FleetCounters();
   const plan = planFaults(size, seedBase, options.faults);
   const firmwarePlan = planFirmwareFaults(size, seedBase, options.firmwareFaults, new Set(plan.keys()));
@@ -292,7 +308,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
           return;
         }
         counters.messages.received++;
-        const running = limiter.tryRun(() => device.receive(msg.subject, new Uint8Array(msg.data)));
+        const lane = withoutKeys.has(parts!.kind) ? keyless : limiter;
+        const running = lane.tryRun(() => device.receive(msg.subject, new Uint8Array(msg.data)));
         if (!running) counters.messages.overloadDrops++;
         else running.catch(() => undefined); // receive never throws for bus input; belt and braces
       },
@@ -324,13 +341,13 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         messages: { ...counters.messages },
         refusedByCode: { ...counters.refusedByCode },
         sentByKind: { ...counters.sentByKind },
-        inFlight: { active: limiter.active, waiting: limiter.waiting },
+        inFlight: { active: limiter.active + keyless.active, waiting: limiter.waiting + keyless.waiting },
         hardware: { threads: hardware?.threads ?? 0, pending: hardware?.pending ?? 0 },
         mqtt: mqtt ? mqtt.stats() : emptyMqttStats(),
         firmware: { ...counters.firmware },
       };
     },
-    idle: () => limiter.idle(),
+    idle: () => Promise.all([limiter.idle(), keyless.idle()]).then(() => undefined),
     connect(mqttOptions) {
       mqtt ??= new MqttFleet(mqttOptions);
       mqtt.startTelemetry();
@@ -349,7 +366,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         subscription = undefined;
         await sub.drain().catch(() => sub.unsubscribe());
       }
-      await limiter.idle();
+      await Promise.all([limiter.idle(), keyless.idle()]);
       for (const device of byId.values()) device.firmware.stop();
       await hardware?.close();
     },

@@ -149,6 +149,14 @@ export class SimulatedDevice {
   #keyFailed = false;
   #platformSpki: Uint8Array | undefined;
   #bootedAt: Date;
+  /**
+   * The enrolment (attestation) key, kept in volatile RAM from its first reconstruction until the
+   * next boot, as a powered chip keeps a derived key: it is never stored, exported or injected, and a
+   * reset (boot) or a helper-data edit drops it, so the next use reconstructs it from the PUF. It signs
+   * every uplink (heartbeats every period, switch reports, CSR attestations): without it each one was
+   * a PUF read, which is what bounded a simulated fleet of 10,000 to 575 heartbeats/s.
+   */
+  #attestationKey: DerivedKeyPair | undefined;
 
   constructor(silicon: PufDevice, flash: DeviceFlash, options: SimulatedDeviceOptions) {
     this.#silicon = silicon;
@@ -204,6 +212,7 @@ export class SimulatedDevice {
   /** Boot: the boot ROM measures the image that runs (released image of the flash's version by default). */
   boot(image?: Uint8Array): void {
     this.#bootedAt = this.#clock();
+    this.#attestationKey = undefined; // RAM does not survive a reset
     this.flash.firmware.measurement = image ? measureFirmware(image) : firmwareMeasurement(this.flash.firmware.version);
   }
 
@@ -228,8 +237,12 @@ export class SimulatedDevice {
     return new SimulatedDevice(this.#silicon, parseFlash(serialiseFlash(this.flash)), options);
   }
 
-  /** Flash corruption or an attacker editing the helper data: the fuzzy extractor must then refuse. */
+  /**
+   * Flash corruption or an attacker editing the helper data: the fuzzy extractor must then refuse.
+   * An edit of the flash takes a reset to matter: the key held in RAM is dropped with it.
+   */
   corruptHelperData(byteIndex = 100, mask = 0x10): void {
+    this.#attestationKey = undefined;
     const corrupted = this.flash.helperData.slice();
     corrupted[byteIndex % corrupted.length]! ^= mask;
     this.flash.helperData = corrupted;
@@ -276,7 +289,18 @@ export class SimulatedDevice {
       });
     }
     this.#keyFailed = false;
+    if (enrolment) this.#attestationKey = enrolment;
     return use(keys);
+  }
+
+  /**
+   * Signs with the enrolment key held for this powered session (see #attestationKey), reconstructing
+   * it from the PUF first when it is not held (after a boot). Throws as withKeys does.
+   */
+  #withAttestationKey<T>(use: (enrolmentKey: CryptoKey) => Promise<T>): Promise<T> {
+    const held = this.#attestationKey;
+    if (held) return use(held.privateKey);
+    return this.withKeys(['enrolment'], (keys) => use(keys.get('enrolment')!.privateKey));
   }
 
   // ---- ownership transfer ----
@@ -371,11 +395,11 @@ export class SimulatedDevice {
       const { measurement, version } = this.flash.firmware;
       const uptimeSeconds = Math.max(0, Math.floor((this.#clock().getTime() - this.#bootedAt.getTime()) / 1000));
       try {
-        await this.withKeys(['enrolment'], (keys) =>
+        await this.#withAttestationKey((key) =>
           this.#send(
             HeartbeatMessage,
             { firmwareMeasurement: measurement, firmwareVersion: version, uptimeSeconds },
-            keys.get('enrolment')!.privateKey,
+            key,
           ),
         );
       } catch (error) {
@@ -404,12 +428,8 @@ export class SimulatedDevice {
       if (!this.online || !certificate) return false;
       const { requestId, serialNumber } = certificate;
       try {
-        await this.withKeys(['enrolment'], (keys) =>
-          this.#send(
-            CertificateSwitchedMessage,
-            { requestId, serialNumber, targetId },
-            keys.get('enrolment')!.privateKey,
-          ),
+        await this.#withAttestationKey((key) =>
+          this.#send(CertificateSwitchedMessage, { requestId, serialNumber, targetId }, key),
         );
       } catch (error) {
         if (error instanceof DeviceKeyUnavailableError) return false;
@@ -564,8 +584,10 @@ export class SimulatedDevice {
   }
 
   async #sendCsr(requestId: string, keyId: DeviceKeyId): Promise<void> {
-    await this.withKeys(['enrolment', keyId], async (keys) => {
-      const enrolment = keys.get('enrolment')!;
+    // One read: the key to certify, and the enrolment key with it unless it is held already.
+    const held = this.#attestationKey;
+    await this.withKeys(held ? [keyId] : ['enrolment', keyId], async (keys) => {
+      const enrolment = keys.get('enrolment') ?? held!;
       const certified = keys.get(keyId)!;
       const signer = await WebCryptoSigner.create(certified.privateKey, certified.publicKeySpki);
       const csr = await createCsr({ subjectCommonName: this.deviceId, signer });

@@ -18,7 +18,8 @@ import {
   importVerifyKey,
 } from '@tunnelkey/device-protocol';
 import { parseAndVerifyCsr, spkiEqual } from '@tunnelkey/pki';
-import { KeyCheckMismatchError, PufDevice, isPufError } from '@tunnelkey/puf';
+import { KeyCheckMismatchError, PufDevice, deriveKeysFromRead, isPufError, type KeyContext } from '@tunnelkey/puf';
+import type { DeviceHardware } from '../hardware/device-hardware-pool.js';
 import { DeviceKeyUnavailableError } from '../errors.js';
 import {
   memoryTransport,
@@ -500,6 +501,54 @@ describe('simulated device firmware', () => {
         );
         expect(spkis).toEqual(baseline);
       }
+    });
+  });
+
+  describe('its keys in RAM', () => {
+    /** The device's silicon, counting its reads: each derivation is one PUF read. */
+    const countingHardware = () => {
+      const reads: KeyContext[][] = [];
+      const hardware: DeviceHardware = {
+        deriveKeys: (read, contexts, helperData, at) => {
+          reads.push([...contexts]);
+          return deriveKeysFromRead(read, contexts, helperData, at);
+        },
+      };
+      return { reads, hardware };
+    };
+
+    it('holds the enrolment key it reconstructed until it boots: heartbeats after the first take no PUF read', async () => {
+      const { reads, hardware } = countingHardware();
+      const d = await make({ hardware });
+      for (let i = 0; i < 3; i++) expect(await d.heartbeat()).toBe(true);
+      expect(reads).toEqual([[{ purpose: 'enrolment' }]]);
+      d.boot(); // a reset: RAM is gone, the next heartbeat reconstructs the key
+      expect(await d.heartbeat()).toBe(true);
+      expect(reads).toHaveLength(2);
+      for (const sent of transport.sent)
+        expect((await platform.verifyUplink(sent.subject, sent.data, d.enrolmentPublicKey)).kind).toBe('heartbeat');
+      expect(transport.sent.map((s) => s.envelope.counter)).toEqual([1, 2, 3, 4]);
+    });
+
+    it('a CSR then reads only the key it certifies, still attested by the enrolment key', async () => {
+      const { reads, hardware } = countingHardware();
+      const d = await make({ hardware });
+      await d.heartbeat();
+      await d.requestCertificate('tls-1', 'csr-ram');
+      expect(reads).toEqual([[{ purpose: 'enrolment' }], [{ purpose: 'tls', generation: 1 }]]);
+      const csr = transport.sent[1]!;
+      const body = (await platform.verifyUplink(csr.subject, csr.data, d.enrolmentPublicKey)).body as Csr;
+      const attestation = body.keyAttestation!;
+      const enrolmentKey = await importVerifyKey(d.enrolmentPublicKey);
+      const attested = keyAttestationBytes({ deviceId: d.deviceId, keyId: 'tls-1', publicKey: attestation.publicKey });
+      expect(await bytesSignatureValid(attested, attestation.signature, enrolmentKey)).toBe(true);
+    });
+
+    it('helper data edited in flash takes effect: the held key is dropped and the reconstruction refused', async () => {
+      expect(await device.heartbeat()).toBe(true);
+      device.corruptHelperData();
+      expect(await device.heartbeat()).toBe(false);
+      expect(device.state).toBe('key-failure');
     });
   });
 

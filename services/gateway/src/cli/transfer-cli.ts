@@ -9,9 +9,10 @@
  *   tunnelkey devices transfer sign <custody.json> --role authorisation|acceptance --key <private-key.pem>
  *   tunnelkey devices transfer submit <custody.json>
  */
-import { createHash, createPrivateKey, createPublicKey, randomUUID, sign } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomUUID, webcrypto } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { custodyStatementBytes, type CustodyRole, type CustodyStatement } from '@tunnelkey/contracts';
+import type { CustodyRole, CustodyStatement } from '@tunnelkey/contracts';
+import { signCustodyStatement } from '@tunnelkey/device-protocol';
 import { CliError, exitCodes, type GatewayClient } from './gateway-client.js';
 
 export const transferUsage = `  tunnelkey owners custody-key <ownerId> --id <keyId> --file <public-key.pem>
@@ -150,20 +151,28 @@ async function signFile(ctx: TransferCliContext): Promise<number> {
       'devices transfer sign <custody.json> --role authorisation|acceptance --key <private-key.pem>',
     );
   const { path, custody } = await loadFile(ctx);
-  let key: ReturnType<typeof createPrivateKey>;
+  let key: webcrypto.CryptoKey;
+  let keyDigest: string;
   try {
-    key = createPrivateKey(await read(ctx.values.key));
+    const pem = createPrivateKey(await read(ctx.values.key));
+    // The protocol's one signing path (signCustodyStatement, as the devices sign theirs) takes a
+    // P-256 WebCrypto key: any other key is refused here rather than signing what no one can verify.
+    key = await webcrypto.subtle.importKey(
+      'pkcs8',
+      pem.export({ type: 'pkcs8', format: 'der' }),
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['sign'],
+    );
+    keyDigest = createHash('sha256')
+      .update(createPublicKey(pem).export({ type: 'spki', format: 'der' }))
+      .digest('hex');
   } catch (error) {
     if (error instanceof CliError) throw error;
-    throw ctx.usageError(`${ctx.values.key} holds no private key (PEM)`);
+    throw ctx.usageError(`${ctx.values.key} holds no P-256 private key (PEM)`);
   }
-  const keyDigest = createHash('sha256')
-    .update(createPublicKey(key).export({ type: 'spki', format: 'der' }))
-    .digest('hex');
-  for (const entry of custody.devices) {
-    const signature = sign('sha256', custodyStatementBytes(role, entry.statement), { key, dsaEncoding: 'ieee-p1363' });
-    entry.custody[role] = { keyDigest, signature: signature.toString('base64') };
-  }
+  for (const entry of custody.devices)
+    entry.custody[role] = { keyDigest, signature: await signCustodyStatement(role, entry.statement, key) };
   await writeFile(path, `${JSON.stringify(custody, null, 2)}\n`);
   ctx.print(
     { transferId: custody.transferId, role, devices: custody.devices.length, keyDigest },

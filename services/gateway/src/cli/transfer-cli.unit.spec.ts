@@ -100,6 +100,20 @@ describe('tunnelkey devices transfer / owners custody-key', () => {
     expect(JSON.stringify(sent.body)).not.toContain('statement');
   });
 
+  it('refuses a key that is not P-256, changing nothing in the file', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await writeFile(join(dir, 'rsa.pem'), rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const file = join(dir, 'custody.json');
+    const { io } = cliWithGatewayDouble(answers);
+    const prepare = ['devices', 'transfer', 'prepare', '--to', 'globex', '--to-batch', 'g-1', '--device', 'd-1'];
+    expect(await runCli([...prepare, '--id', 't-1', '--file', file], io)).toBe(0);
+    const before = await readFile(file, 'utf8');
+    expect(
+      await runCli(['devices', 'transfer', 'sign', file, '--role', 'authorisation', '--key', join(dir, 'rsa.pem')], io),
+    ).toBe(2);
+    expect(await readFile(file, 'utf8')).toBe(before);
+  });
+
   it('refuses a role other than the owners’ and a file that is no custody file, sending nothing', async () => {
     const { io, calls } = cliWithGatewayDouble(answers);
     await writeFile(join(dir, 'x.json'), '{"nope":1}');

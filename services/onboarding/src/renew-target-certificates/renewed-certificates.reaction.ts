@@ -4,6 +4,8 @@
  * DeviceCertificateRenewed acts; the completion needs nothing here (the CA's next CRL makes the
  * targets list the replaced target certificates). A target not reachable is retried with backoff
  * and parked after the attempts: the device keeps its previous, valid certificate meanwhile.
+ * Renewals are independent of each other: up to 16 are handled at once (one renewal's events in
+ * order), since one after the other a batch of 1,000 waited ~10 ms of round trips each (bench:renew).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DeviceCertificateRenewed } from '@tunnelkey/contracts';
@@ -27,6 +29,7 @@ export class RenewedCertificatesReaction extends DurableReaction {
       context: 'ca',
       aggregate: 'renewal',
       delivery: 'park-after-attempts',
+      concurrency: 16,
       logger,
     });
   }
