@@ -55,6 +55,8 @@ export type DeviceKeyCheck =
 interface Enforced {
   anchorFingerprint: string;
   revokedKey: string;
+  /** The serial numbers on that CRL. */
+  listed: ReadonlySet<string>;
   rightsKey: string;
   crl: TargetCrl;
 }
@@ -97,14 +99,15 @@ export class InstallTrustHandler {
 
   /** Makes `targetId` enforce its complete trust now (see the file comment); reloads only on a change. */
   ensureTrust(targetId: string, metadata: CommandMetadata, options: EnsureTrust = {}): Promise<void> {
+    // A cut stays listed until the targets view knows the device off the target: a trust refresh
+    // queued between the cut's CRL and its DeviceDeprovisioned must not drop it from the CRL again.
+    // Noted now, not when its turn comes: the first reload to run lists every cut queued behind it.
+    let pending = this.#cuts.get(targetId);
+    if (!pending) this.#cuts.set(targetId, (pending = new Set()));
+    for (const deviceId of options.cut ?? []) pending.add(deviceId);
     return this.#queue.run(`trust-${targetId}`, async () => {
       const authority = await this.authorities.for(targetId);
       const now = this.clock();
-      // A cut stays listed until the targets view knows the device off the target: a trust refresh
-      // queued between the cut's CRL and its DeviceDeprovisioned must not drop it from the CRL again.
-      let pending = this.#cuts.get(targetId);
-      if (!pending) this.#cuts.set(targetId, (pending = new Set()));
-      for (const deviceId of options.cut ?? []) pending.add(deviceId);
       for (const deviceId of pending)
         if (!this.targets.activeTargets(deviceId).includes(targetId)) pending.delete(deviceId);
       const revoked = this.#revokedOn(targetId, now, pending);
@@ -115,11 +118,20 @@ export class InstallTrustHandler {
       const crlStillFresh =
         before !== undefined && now.getTime() < (before.crl.thisUpdate.getTime() + before.crl.nextUpdate.getTime()) / 2;
       let crl = before?.crl;
-      const changed =
-        before?.anchorFingerprint !== authority.fingerprintSha256 ||
-        before.revokedKey !== revokedKey ||
-        before.rightsKey !== rightsKey ||
-        !crlStillFresh;
+      const sameTrust =
+        before?.anchorFingerprint === authority.fingerprintSha256 && before.rightsKey === rightsKey && crlStillFresh;
+      // A cut alone needs its devices listed on the installed CRL, not every change since (revocations
+      // the CA recorded meanwhile are listed by the refresh its CrlPublished brings): a burst of cuts
+      // does not wait for one reload after another.
+      const cutListed =
+        options.cut !== undefined &&
+        !options.policyIds?.length &&
+        !options.caCrl &&
+        options.cut.every((deviceId) => {
+          const serial = this.targets.onboarding(deviceId, targetId)?.certificate?.serialNumber;
+          return serial === undefined || before?.listed.has(serial) === true;
+        });
+      const changed = !sameTrust || (before.revokedKey !== revokedKey && !cutListed);
       if (changed) {
         const connected = this.connected.get(targetId);
         if (!connected) throw new TargetUnreachableError('target is not connected', { targetId });
@@ -141,6 +153,7 @@ export class InstallTrustHandler {
         this.#enforced.set(targetId, {
           anchorFingerprint: authority.fingerprintSha256,
           revokedKey,
+          listed: new Set(revoked.map((entry) => entry.serialNumber)),
           rightsKey,
           crl,
         });
