@@ -46,7 +46,8 @@ export const normaliseSerialHex = (hex: string): string => {
 /** X.509 times have whole seconds: the instant a date becomes once encoded. */
 export const wholeSeconds = (date: Date): Date => new Date(Math.floor(date.getTime() / 1000) * 1000);
 
-const GENERALIZED_FROM = Date.UTC(2050, 0, 1);
+/** From 2050 on, X.509 times are GeneralizedTime (RFC 5280 4.1.2.5). */
+export const GENERALIZED_FROM = Date.UTC(2050, 0, 1);
 
 /**
  * RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, whole seconds only
