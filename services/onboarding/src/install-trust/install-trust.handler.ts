@@ -110,8 +110,6 @@ export class InstallTrustHandler {
       const now = this.clock();
       for (const deviceId of pending)
         if (!this.targets.activeTargets(deviceId).includes(targetId)) pending.delete(deviceId);
-      const revoked = this.#revokedOn(targetId, now, pending);
-      const revokedKey = revoked.map((entry) => entry.serialNumber).join(',');
       const topicRights = this.#rightsOf(targetId, options.policyIds ?? []);
       const rightsKey = JSON.stringify(topicRights);
       const before = this.#enforced.get(targetId);
@@ -122,7 +120,7 @@ export class InstallTrustHandler {
         before?.anchorFingerprint === authority.fingerprintSha256 && before.rightsKey === rightsKey && crlStillFresh;
       // A cut alone needs its devices listed on the installed CRL, not every change since (revocations
       // the CA recorded meanwhile are listed by the refresh its CrlPublished brings): a burst of cuts
-      // does not wait for one reload after another.
+      // neither waits for one reload after another nor lists the whole fleet once per cut.
       const cutListed =
         options.cut !== undefined &&
         !options.policyIds?.length &&
@@ -131,7 +129,10 @@ export class InstallTrustHandler {
           const serial = this.targets.onboarding(deviceId, targetId)?.certificate?.serialNumber;
           return serial === undefined || before?.listed.has(serial) === true;
         });
-      const changed = !sameTrust || (before.revokedKey !== revokedKey && !cutListed);
+      if (sameTrust && cutListed) return;
+      const revoked = this.#revokedOn(targetId, now, pending);
+      const revokedKey = revoked.map((entry) => entry.serialNumber).join(',');
+      const changed = !sameTrust || before.revokedKey !== revokedKey;
       if (changed) {
         const connected = this.connected.get(targetId);
         if (!connected) throw new TargetUnreachableError('target is not connected', { targetId });
