@@ -12,7 +12,8 @@
  * machine (two cores here) and the broker.
  *
  * Sizes from the environment, as before: REVOKE_FLEET_DEVICES (1,000), REVOKE_DEVICES (20),
- * REVOKE_BURST_DEVICES (50), REVOKE_BATCH_DEVICES (100). The correctness of the same flows (cut
+ * REVOKE_BURST_DEVICES (50), REVOKE_BATCH_DEVICES (100). `--profile DIR`: this process's (the
+ * platform's) CPU profile of each case in DIR/<case>.cpuprofile. The correctness of the same flows (cut
  * off, reconnects refused, the others unaffected) is asserted by e2e/src/revocation-broker.e2e.spec.ts.
  */
 import 'reflect-metadata';
@@ -22,6 +23,7 @@ import { RevokeBatch, RevokeDevice, OnboardBatch } from '@tunnelkey/contracts';
 import type { MqttLinkEvent } from '@tunnelkey/device-fleet';
 import { startRevocation } from '@tunnelkey/revocation';
 import { pino } from 'pino';
+import { profiler } from '../support/bench-options.js';
 import { log, runBench } from '../support/bench-run.js';
 import { percentile } from '../support/percentile.js';
 import { operator, startPlatform, until } from '../support/platform.js';
@@ -135,15 +137,17 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     fleets.map(async (f) => (await f.request({ type: 'devices' }, 'devices')).deviceIds),
   );
   const cases: Case[] = [];
+  const profile = await profiler();
   let gone = new Set<string>();
 
   const measure = async (
-    name: string,
+    [phase, name]: [string, string],
     victims: readonly string[],
     revoke: () => Promise<Map<string, number>>,
   ): Promise<void> => {
     const connected = fleetSize - gone.size;
     const since = Date.now();
+    const profiled = await profile(phase);
     const revokedAt = await revoke();
     const bar = new ProgressBar(name);
     const cutOff = () => victims.filter((id) => links.cutAt(id, revokedAt.get(id)!) !== undefined).length;
@@ -154,6 +158,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
       (d, t) => bar.update(d, t),
       120_000,
     );
+    await profiled();
     bar.finish();
     const latencies = victims.map((id) => links.cutAt(id, revokedAt.get(id)!)! - revokedAt.get(id)!);
     // Their reconnects: refused, never connected (the fleet's backoff is 1 s, doubling).
@@ -174,7 +179,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     });
   };
 
-  await measure('one by one (RevokeDevice, then the next)', main!.slice(0, oneByOne), async () => {
+  await measure(['one-by-one', 'one by one (RevokeDevice, then the next)'], main!.slice(0, oneByOne), async () => {
     const at = new Map<string, number>();
     for (const deviceId of main!.slice(0, oneByOne)) {
       at.set(deviceId, Date.now());
@@ -184,7 +189,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     return at;
   });
   const burstVictims = main!.slice(oneByOne, oneByOne + burst);
-  await measure(`burst of ${burst} (RevokeDevice each, back to back)`, burstVictims, async () => {
+  await measure(['burst', `burst of ${burst} (RevokeDevice each, back to back)`], burstVictims, async () => {
     const at = new Map<string, number>();
     for (const deviceId of burstVictims) {
       at.set(deviceId, Date.now());
@@ -192,7 +197,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     }
     return at;
   });
-  await measure(`batch of ${batchSize} (one RevokeBatch)`, recalled!, async () => {
+  await measure(['batch', `batch of ${batchSize} (one RevokeBatch)`], recalled!, async () => {
     const at = Date.now();
     await p.send(RevokeBatch, { batchId: batches[1]!.batchId, reason: 'cessationOfOperation' });
     return new Map(recalled!.map((id) => [id, at]));

@@ -9,6 +9,9 @@ import { writeBrokerFiles, type BrokerReloader, type BrokerTrustPaths } from './
 import type { BrokerConnectionFact, BrokerTrustFiles } from './broker-messages.js';
 import { BrokerLinkError, BrokerTrustRefusedError, BrokerUnreachableError } from './errors.js';
 
+/** How often the log is read while a reload is awaited (ms). */
+const reloadPollMs = 2;
+
 type ReloadFact = Extract<BrokerLogFact, { kind: 'reloaded' | 'reload-failed' }>;
 
 export interface BrokerHostSettings {
@@ -95,7 +98,14 @@ export class BrokerHost {
       reloaded.cancel();
       throw error;
     }
-    await reloaded.done;
+    // The broker logs its reload within milliseconds: read the log every 2 ms until then rather than
+    // at the follower's pace (a revocation waits for this reload before any session is dropped).
+    const reading = setInterval(() => void this.tail?.poll(), reloadPollMs);
+    try {
+      await reloaded.done;
+    } finally {
+      clearInterval(reading);
+    }
   }
 
   /** Resolves once the broker logs its next reload, rejects if that reload logs a certificate/CRL load error. */

@@ -23,6 +23,7 @@ import { OnboardDevicesHandler } from './onboard-devices/onboard-devices.handler
 import { RegisterTargetMsController } from './register-target/register-target.ms-controller.js';
 import { RegisterTargetHandler } from './register-target/register-target.handler.js';
 import { PublishedCrlsReaction } from './revoke-device/published-crls.reaction.js';
+import { RevocationRequestsReaction } from './revoke-device/revocation-requests.reaction.js';
 import { IntegrityDecisionsReaction } from './quarantine-devices/integrity-decisions.reaction.js';
 import { QuarantineDevicesHandler } from './quarantine-devices/quarantine-devices.handler.js';
 import { RenewTargetCertificatesHandler } from './renew-target-certificates/renew-target-certificates.handler.js';
@@ -74,8 +75,8 @@ export interface OnboardingModuleOptions {
   downlinks?: DownlinkSender;
 }
 
-/** The contexts onboarding reads (registry, ca) and writes (onboarding). */
-export const onboardingStreams: readonly BoundedContext[] = ['onboarding', 'registry', 'ca'];
+/** The contexts onboarding reads (registry, ca, revocation) and writes (onboarding). */
+export const onboardingStreams: readonly BoundedContext[] = ['onboarding', 'registry', 'ca', 'revocation'];
 
 /** Views log under onboarding's logger and start once its streams exist. */
 const viewDeps = { logger: ONBOARDING_LOGGER, after: [ONBOARDING_STREAMS] };
@@ -137,6 +138,7 @@ export class OnboardingModule {
         TelemetryFlushJob,
         RevokeDeviceHandler,
         PublishedCrlsReaction,
+        RevocationRequestsReaction,
         OwnershipTransferredReaction,
         QuarantineDevicesHandler,
         IntegrityDecisionsReaction,

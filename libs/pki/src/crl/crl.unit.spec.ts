@@ -9,6 +9,7 @@ import { buildCrl, crlTbs, type CrlRequest, type RevokedCertificateEntry } from 
 import { crlTbsWithPkijs } from './crl-pkijs.js';
 import { findRevocation, isRevoked, parseCrl, verifyCrl } from './parse-crl.js';
 import {
+  type RevocationReason,
   REVOCATION_REASON_CODES,
   isRevocationReason,
   revocationReasonCode,
@@ -211,6 +212,43 @@ describe('CRLs', () => {
       await t.cleanup();
       expect(r.stderr).toMatch(/verify OK/);
       expect(r.stdout).toMatch(/No Revoked Certificates/);
+    });
+
+    it('a CRL of many entries (every reason, dates both sides of 2050, high-bit serials) reads back entry by entry and verifies in openssl', async () => {
+      const reasons = Object.keys(REVOCATION_REASON_CODES).filter((r) => r !== 'removeFromCRL') as RevocationReason[];
+      const entries = Array.from({ length: 300 }, (_, i) => ({
+        serialHex: `${i % 2 ? '00' : ''}${(0x80 + i).toString(16).padStart(4, '0')}${i % 3 ? 'ff' : ''}`,
+        revokedAt: new Date(Date.UTC(i % 4 ? 2026 : 2051, i % 12, 1 + (i % 28), i % 24, i % 60, i % 60, 999)),
+        reason: reasons[i % reasons.length]!,
+      }));
+      const big = await buildCrl({
+        issuer: h.issuingIssuer,
+        thisUpdate: THIS_UPDATE,
+        nextUpdate: NEXT_UPDATE,
+        crlNumber: 9n,
+        revoked: entries,
+      });
+      const parsed = parseCrl(big.pem);
+      expect(parsed.entries.size).toBe(entries.length);
+      for (const entry of entries)
+        expect(findRevocation(parsed, entry.serialHex)).toEqual({
+          serialHex: entry.serialHex.replace(/^(00)+/, ''),
+          revokedAt: new Date(Math.floor(entry.revokedAt.getTime() / 1000) * 1000),
+          reason: entry.reason,
+        });
+      await expect(verifyCrl(parsed, h.issuingIssuer.certificate)).resolves.toBeUndefined();
+      const t = await tempFiles({ 'big.pem': big.pem });
+      const r = await openssl([
+        'crl',
+        '-verify',
+        '-noout',
+        '-CAfile',
+        files.path('issuing.pem'),
+        '-in',
+        t.path('big.pem'),
+      ]);
+      await t.cleanup();
+      expect(r.stderr).toMatch(/verify OK/);
     });
 
     it('known answer: the TBSCertList for fixed inputs is deterministic and pinned', () => {

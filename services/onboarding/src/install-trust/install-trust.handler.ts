@@ -55,6 +55,8 @@ export type DeviceKeyCheck =
 interface Enforced {
   anchorFingerprint: string;
   revokedKey: string;
+  /** The serial numbers on that CRL. */
+  listed: ReadonlySet<string>;
   rightsKey: string;
   crl: TargetCrl;
 }
@@ -97,29 +99,55 @@ export class InstallTrustHandler {
 
   /** Makes `targetId` enforce its complete trust now (see the file comment); reloads only on a change. */
   ensureTrust(targetId: string, metadata: CommandMetadata, options: EnsureTrust = {}): Promise<void> {
+    // A cut stays listed until the targets view knows the device off the target: a trust refresh
+    // queued between the cut's CRL and its DeviceDeprovisioned must not drop it from the CRL again.
+    // Noted now, not when its turn comes: the first reload to run lists every cut queued behind it.
+    let pending = this.#cuts.get(targetId);
+    if (!pending) this.#cuts.set(targetId, (pending = new Set()));
+    for (const deviceId of options.cut ?? []) pending.add(deviceId);
     return this.#queue.run(`trust-${targetId}`, async () => {
       const authority = await this.authorities.for(targetId);
       const now = this.clock();
-      // A cut stays listed until the targets view knows the device off the target: a trust refresh
-      // queued between the cut's CRL and its DeviceDeprovisioned must not drop it from the CRL again.
-      let pending = this.#cuts.get(targetId);
-      if (!pending) this.#cuts.set(targetId, (pending = new Set()));
-      for (const deviceId of options.cut ?? []) pending.add(deviceId);
       for (const deviceId of pending)
         if (!this.targets.activeTargets(deviceId).includes(targetId)) pending.delete(deviceId);
-      const revoked = this.#revokedOn(targetId, now, pending);
-      const revokedKey = revoked.map((entry) => entry.serialNumber).join(',');
       const topicRights = this.#rightsOf(targetId, options.policyIds ?? []);
       const rightsKey = JSON.stringify(topicRights);
       const before = this.#enforced.get(targetId);
       const crlStillFresh =
         before !== undefined && now.getTime() < (before.crl.thisUpdate.getTime() + before.crl.nextUpdate.getTime()) / 2;
       let crl = before?.crl;
-      const changed =
-        before?.anchorFingerprint !== authority.fingerprintSha256 ||
-        before.revokedKey !== revokedKey ||
-        before.rightsKey !== rightsKey ||
-        !crlStillFresh;
+      const sameTrust =
+        before?.anchorFingerprint === authority.fingerprintSha256 && before.rightsKey === rightsKey && crlStillFresh;
+      // A cut needs its devices listed on the installed CRL, and a CA CRL the devices it revoked: not
+      // every change since (revocations recorded meanwhile are listed by the cut or the refresh that
+      // brings them). So a burst of revocations neither waits for one reload after another nor lists
+      // the whole fleet once per revocation.
+      const required = options.policyIds?.length
+        ? undefined
+        : options.caCrl
+          ? this.certificates
+              .revokedOnCrl(options.caCrl.authorityId, options.caCrl.crlNumber)
+              .map((device) => device.deviceId)
+          : options.cut;
+      const requiredListed =
+        required?.every((deviceId) => {
+          const serial = this.targets.onboarding(deviceId, targetId)?.certificate?.serialNumber;
+          return serial === undefined || before?.listed.has(serial) === true;
+        }) === true;
+      if (sameTrust && requiredListed) {
+        if (options.caCrl)
+          await this.#recordCrl(
+            targetId,
+            options.caCrl.authorityId,
+            options.caCrl.crlNumber,
+            before.crl.crlDigest,
+            metadata,
+          );
+        return;
+      }
+      const revoked = this.#revokedOn(targetId, now, pending);
+      const revokedKey = revoked.map((entry) => entry.serialNumber).join(',');
+      const changed = !sameTrust || before.revokedKey !== revokedKey;
       if (changed) {
         const connected = this.connected.get(targetId);
         if (!connected) throw new TargetUnreachableError('target is not connected', { targetId });
@@ -141,6 +169,7 @@ export class InstallTrustHandler {
         this.#enforced.set(targetId, {
           anchorFingerprint: authority.fingerprintSha256,
           revokedKey,
+          listed: new Set(revoked.map((entry) => entry.serialNumber)),
           rightsKey,
           crl,
         });

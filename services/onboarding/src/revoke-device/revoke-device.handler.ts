@@ -1,5 +1,13 @@
 /**
- * Onboarding's part of a revocation (issue 6), on the CA's CrlPublished: first every target makes
+ * Onboarding's part of a revocation (issue 6), in two passes.
+ *
+ * On the RevocationRequested itself (cutOffRequested), ahead of the CA: the requested devices'
+ * target certificates go on their targets' CRLs (one reload per target for every request handled
+ * together), then their live sessions are dropped and DeviceDeprovisioned recorded. The target CRL
+ * lists target certificates, which onboarding issued itself: it needs nothing from the CA, so a
+ * revoked device is cut off without waiting for its platform certificate's revocation and the CA's CRL.
+ *
+ * On the CA's CrlPublished (handle): first every target makes
  * its own CA's CRL list the target certificates of every device revoked so far and reloads (new
  * handshakes with them fail), recording that it enforces that CA CRL; then the devices that CA CRL
  * revoked are cut off on every target they are onboarded to (their live sessions dropped). In that
@@ -13,9 +21,15 @@ import type { Logger } from 'pino';
 import { DeprovisionDevicesHandler } from '../deprovision-devices/deprovision-devices.handler.js';
 import { DeprovisioningIncompleteError } from '../errors.js';
 import { InstallTrustHandler } from '../install-trust/install-trust.handler.js';
-import { ONBOARDING_LOGGER } from '../tokens.js';
+import { CLOCK, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
 import { CertificatesView } from '../views/certificates.view.js';
 import { TargetsView } from '../views/targets.view.js';
+
+/** A RevocationRequested: the devices to cut off under its id. */
+export interface RequestedRevocation {
+  revocationId: string;
+  deviceIds: readonly string[];
+}
 
 /** A CrlPublished of the CA: its event id names the steps taken for it. */
 export interface PublishedCrl {
@@ -38,8 +52,73 @@ export class RevokeDeviceHandler {
     private readonly deprovisioning: DeprovisionDevicesHandler,
     private readonly certificates: CertificatesView,
     private readonly targets: TargetsView,
+    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
   ) {}
+
+  /** Devices among `deviceIds` still onboarded to a target: what cutOffRequested would cut. */
+  async stillOnboarded(deviceIds: readonly string[]): Promise<string[]> {
+    await this.targets.catchUp();
+    return deviceIds.filter((deviceId) => this.targets.activeTargets(deviceId).length > 0);
+  }
+
+  /**
+   * Cuts the devices of these requests off every target they are onboarded to: all of them listed
+   * on each target's CRL first (one reload), then each request's devices dropped and recorded under
+   * its revocation. Idempotent (command ids derive from the revocation); throws
+   * DeprovisioningIncompleteError while a target could not be reached.
+   */
+  async cutOffRequested(requests: readonly RequestedRevocation[]): Promise<number> {
+    const started = performance.now();
+    await this.targets.catchUp();
+    const byTarget = new Map<string, string[]>();
+    const pending = requests
+      .map(({ revocationId, deviceIds }) => ({
+        revocationId,
+        deviceIds: deviceIds.filter((deviceId) => {
+          const targetIds = this.targets.activeTargets(deviceId);
+          for (const targetId of targetIds) byTarget.set(targetId, [...(byTarget.get(targetId) ?? []), deviceId]);
+          return targetIds.length > 0;
+        }),
+      }))
+      .filter((request) => request.deviceIds.length > 0);
+    if (pending.length === 0) return 0;
+    const metadata = { commandId: `revoked-${pending[0]!.revocationId}`, now: this.clock().toISOString() };
+    // Every device of every request on the CRLs at once: the drops below then find nothing to reload.
+    // A target that cannot take it now is left to the drops, which fail for it (and are retried).
+    await Promise.all(
+      [...byTarget].map(([targetId, deviceIds]) =>
+        this.trust.ensureTrust(targetId, metadata, { cut: deviceIds }).catch(() => undefined),
+      ),
+    );
+    const listed = performance.now();
+    let failed = 0;
+    await Promise.all(
+      pending.map(async ({ revocationId, deviceIds }) => {
+        const commandId = `revoked-${revocationId}`;
+        const outcome = await this.deprovisioning.handle({ deviceIds, reason: 'revoked', revocationId, commandId });
+        failed += outcome.failed;
+      }),
+    );
+    const devices = pending.reduce((n, request) => n + request.deviceIds.length, 0);
+    const ms = (to: number, from: number) => Math.round(to - from);
+    this.logger.info(
+      {
+        event: 'onboarding.revocation_cut_off',
+        revocations: pending.length,
+        devices,
+        failed,
+        listMs: ms(listed, started),
+        cutMs: ms(performance.now(), listed),
+      },
+      'requested revocations cut off ahead of the CA',
+    );
+    if (failed > 0)
+      throw new DeprovisioningIncompleteError(`${failed} device(s) could not be cut off every target yet`, {
+        revocationId: requests[0]!.revocationId,
+      });
+    return devices;
+  }
 
   /** Throws DeprovisioningIncompleteError while a target could not be reached (what succeeded is recorded once). */
   async handle(crl: PublishedCrl): Promise<CrlEnforced> {

@@ -16,6 +16,7 @@ import {
   CrlPublished,
   DeviceIdentityImported,
   RegisterTarget,
+  RevocationRequested,
   ServerPolicyDefined,
   type CommandOf,
   type DataOf,
@@ -311,6 +312,12 @@ export class PlatformEvents {
       revocationId,
     };
     return this.#append(CertificateRevoked, deviceId, data);
+  }
+
+  /** The revocation service's request: the saga starts (the CA has revoked nothing yet). */
+  revocationRequested(revocationId: string, deviceIds: string[]) {
+    const data = { revocationId, scope: 'device' as const, deviceIds, reason: 'keyCompromise' as const };
+    return this.#append(RevocationRequested, revocationId, data);
   }
 
   /** Publishes CRL `crlNumber` of the authority (signed by it, or `crlPem`). */
