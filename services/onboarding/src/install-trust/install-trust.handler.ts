@@ -118,33 +118,18 @@ export class InstallTrustHandler {
       let crl = before?.crl;
       const sameTrust =
         before?.anchorFingerprint === authority.fingerprintSha256 && before.rightsKey === rightsKey && crlStillFresh;
-      // A cut needs its devices listed on the installed CRL, and a CA CRL the devices it revoked: not
-      // every change since (revocations recorded meanwhile are listed by the cut or the refresh that
-      // brings them). So a burst of revocations neither waits for one reload after another nor lists
-      // the whole fleet once per revocation.
-      const required = options.policyIds?.length
-        ? undefined
-        : options.caCrl
-          ? this.certificates
-              .revokedOnCrl(options.caCrl.authorityId, options.caCrl.crlNumber)
-              .map((device) => device.deviceId)
-          : options.cut;
-      const requiredListed =
-        required?.every((deviceId) => {
+      // A cut alone needs its devices listed on the installed CRL, not every change since (revocations
+      // the CA recorded meanwhile are listed by the refresh its CrlPublished brings): a burst of cuts
+      // neither waits for one reload after another nor lists the whole fleet once per cut.
+      const cutListed =
+        options.cut !== undefined &&
+        !options.policyIds?.length &&
+        !options.caCrl &&
+        options.cut.every((deviceId) => {
           const serial = this.targets.onboarding(deviceId, targetId)?.certificate?.serialNumber;
           return serial === undefined || before?.listed.has(serial) === true;
-        }) === true;
-      if (sameTrust && requiredListed) {
-        if (options.caCrl)
-          await this.#recordCrl(
-            targetId,
-            options.caCrl.authorityId,
-            options.caCrl.crlNumber,
-            before.crl.crlDigest,
-            metadata,
-          );
-        return;
-      }
+        });
+      if (sameTrust && cutListed) return;
       const revoked = this.#revokedOn(targetId, now, pending);
       const revokedKey = revoked.map((entry) => entry.serialNumber).join(',');
       const changed = !sameTrust || before.revokedKey !== revokedKey;
