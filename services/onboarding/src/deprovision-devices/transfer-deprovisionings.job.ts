@@ -3,13 +3,13 @@
  * devices the transfer-deprovisionings view lists as owed are handed to DeprovisionDevicesHandler
  * (reason `ownership-transferred`; the new owner's onboardings, of the transfer's batch, are left
  * alone), at once when the view sees one come to owe, and again at every sweep (1 s) while it is
- * listed. Never given up: a device a target could not cut yet (target away or refusing) is tried
+ * listed; the devices of one transfer together (one CRL update per target). Never given up: a device a target could not cut yet (target away or refusing) is tried
  * again with a growing wait (up to 30 s), logged at warn each time and at error once it has failed
  * `stuckAfterFailures` times in a row.
  *
  * Fail-closed across restarts and replicas without a durable: the view is rebuilt from both logs,
  * so a device still owed after a crash is listed again; every onboarding instance works on the
- * list, and each record's id derives from the transfer event, the device and the target, so a
+ * list, and each record's id derives from the transfer, the device and the target, so a
  * second instance (or a second pass) completes what is missing and repeats nothing.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
@@ -65,51 +65,61 @@ export class TransferDeprovisioningsJob implements OnApplicationBootstrap, OnMod
   }
 
   async #sweep(): Promise<void> {
+    // The devices of one transfer go together: one CRL update per target, not one per device.
+    const groups = new Map<string, { transfer: DeviceTransfer; deviceIds: string[]; failures: number }>();
     for (const transfer of this.view.owed()) {
-      if (this.#stopped) return;
       const attempt = this.#attempts.get(transfer.deviceId);
       if (attempt && attempt.notBefore > this.clock().getTime()) continue;
-      await this.#deprovision(transfer, attempt?.failures ?? 0);
+      const key = `${transfer.transferId} ${transfer.batchId}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { transfer, deviceIds: [], failures: 0 }));
+      group.deviceIds.push(transfer.deviceId);
+      group.failures = Math.max(group.failures, attempt?.failures ?? 0);
+    }
+    for (const { transfer, deviceIds, failures } of groups.values()) {
+      if (this.#stopped) return;
+      await this.#deprovision(transfer, deviceIds, failures);
     }
   }
 
-  async #deprovision(transfer: DeviceTransfer, failures: number): Promise<void> {
-    const { deviceId, transferId, eventId, batchId } = transfer;
+  async #deprovision(transfer: DeviceTransfer, deviceIds: string[], failures: number): Promise<void> {
+    const { transferId, batchId } = transfer;
     let failed: number;
     let error: unknown;
     try {
       ({ failed } = await this.deprovisioning.handle({
-        deviceIds: [deviceId],
+        deviceIds,
         reason: 'ownership-transferred',
-        // The durable's command id: a device it cut before an upgrade records nothing twice.
-        commandId: `transfer-${eventId}`,
+        // Each record's id derives from it, the device and the target: a second pass records nothing twice.
+        commandId: `transfer-${transferId}`,
         keepBatchId: batchId,
       }));
     } catch (thrown) {
-      failed = 1;
+      failed = deviceIds.length;
       error = thrown;
     }
     if (failed === 0) {
-      // Done: its DeviceDeprovisioned events take it off the view's list (a pass meanwhile repeats nothing).
-      this.#attempts.delete(deviceId);
+      // Done: their DeviceDeprovisioned events take them off the view's list (a pass meanwhile repeats nothing).
+      for (const deviceId of deviceIds) this.#attempts.delete(deviceId);
       return;
     }
     const attempts = failures + 1;
     const waitMs = Math.min(maxRetryMs, firstRetryMs * 2 ** (attempts - 1));
-    this.#attempts.set(deviceId, { failures: attempts, notBefore: this.clock().getTime() + waitMs });
+    for (const deviceId of deviceIds)
+      this.#attempts.set(deviceId, { failures: attempts, notBefore: this.clock().getTime() + waitMs });
     const logged = {
       event:
         attempts === stuckAfterFailures
           ? 'onboarding.transfer_deprovisioning_stuck'
           : 'onboarding.transfer_deprovisioning_retry',
-      deviceId,
       transferId,
+      devices: deviceIds.length,
       failures: attempts,
       retryInMs: waitMs,
-      ...(error === undefined ? { targetsFailed: failed } : { error: describeError(error) }),
+      ...(error === undefined ? { pairsFailed: failed } : { error: describeError(error) }),
     };
     if (attempts === stuckAfterFailures)
-      this.logger.error(logged, 'transferred device still not cut off every old target; retrying');
-    else this.logger.warn(logged, 'transferred device not cut off every old target yet; will retry');
+      this.logger.error(logged, 'transferred devices still not cut off every old target; retrying');
+    else this.logger.warn(logged, 'transferred devices not cut off every old target yet; will retry');
   }
 }

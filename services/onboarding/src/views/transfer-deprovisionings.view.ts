@@ -29,9 +29,8 @@ import type { Logger } from 'pino';
 /** A device's last transfer: what its deprovisioning names. */
 export interface DeviceTransfer {
   deviceId: string;
+  /** The deprovisioning's command id derives from it. */
   transferId: string;
-  /** The OwnershipTransferCompleted event's id: the deprovisioning's command id derives from it. */
-  eventId: string;
   /** The new owner's batch: onboardings of it are the new owner's, left alone. */
   batchId: string;
 }
@@ -78,7 +77,7 @@ export function foldTransferDeprovisionings(
       // Every transfer since v2 names the new owner's batch; one recorded without (v1) predates this view.
       if (d.batchId === undefined) return;
       deviceId = d.deviceId;
-      state.transfers.set(deviceId, { deviceId, transferId: d.transferId, eventId: event.id, batchId: d.batchId });
+      state.transfers.set(deviceId, { deviceId, transferId: d.transferId, batchId: d.batchId });
       break;
     }
     case DeviceOnboarded.type: {
