@@ -157,7 +157,7 @@ describe('the platform as OS processes configured by their environment: import t
     expect(text).toMatch(
       /eventstore_consumer_lag_events\{kind="view",name="[^"]+",context="registry",service="registry"\} \d+/,
     );
-    expect(text).toMatch(/eventstore_consumer_lag_events\{kind="durable",name="registry-certificate-issued"/);
+    expect(text).toMatch(/eventstore_consumer_lag_events\{kind="durable",name="registry-revocation-steps"/);
   });
 
   it('takes a batch from import through verification, certification and onboarding to telemetry, and revokes a device', async () => {

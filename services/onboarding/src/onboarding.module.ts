@@ -13,7 +13,7 @@ import { EVENT_STORE, NATS_CONNECTION, viewProvider } from '@tunnelkey/messaging
 import { pino, type Logger } from 'pino';
 import type { OnboardingConfig } from './config.js';
 import { DeprovisionDevicesHandler } from './deprovision-devices/deprovision-devices.handler.js';
-import { OwnershipTransferredReaction } from './deprovision-devices/ownership-transferred.reaction.js';
+import { TransferDeprovisioningsJob } from './deprovision-devices/transfer-deprovisionings.job.js';
 import { InstallTrustHandler } from './install-trust/install-trust.handler.js';
 import { TargetCrlRefreshJob } from './install-trust/target-crl-refresh.job.js';
 import { mosquittoConnector } from './mosquitto/mosquitto-connector.js';
@@ -53,6 +53,7 @@ import {
 import { BatchPlanView } from './views/batch-plan.view.js';
 import { CertificatesView } from './views/certificates.view.js';
 import { TargetsView } from './views/targets.view.js';
+import { TransferDeprovisioningsView } from './views/transfer-deprovisionings.view.js';
 import { TelemetryFlushJob } from './watch-targets/telemetry-flush.job.js';
 import { WatchTargetsHandler } from './watch-targets/watch-targets.handler.js';
 
@@ -124,6 +125,7 @@ export class OnboardingModule {
         viewProvider(BatchPlanView, viewDeps),
         viewProvider(CertificatesView, viewDeps),
         viewProvider(TargetsView, viewDeps),
+        viewProvider(TransferDeprovisioningsView, viewDeps),
         DeviceWriter,
         TargetWriter,
         TargetAuthorities,
@@ -139,7 +141,7 @@ export class OnboardingModule {
         RevokeDeviceHandler,
         PublishedCrlsReaction,
         RevocationRequestsReaction,
-        OwnershipTransferredReaction,
+        TransferDeprovisioningsJob,
         QuarantineDevicesHandler,
         IntegrityDecisionsReaction,
         RenewTargetCertificatesHandler,

@@ -11,5 +11,4 @@ export { registryQuerySubjects } from './views/registry-queries.ms-controller.js
 export type { BatchSummary } from './views/batch-summary.view.js';
 export type { DeviceDetail } from './views/device-by-id.view.js';
 export type { DeviceState, DeviceStatus } from './deciders/device-state.js';
-export { certificateIssuedDurable } from './record-certificate/certificate-issued.reaction.js';
 export { revocationStepsDurable } from './revoke-device/revocation-steps.reaction.js';

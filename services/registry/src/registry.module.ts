@@ -29,7 +29,7 @@ import type { Downlinks } from './downlink-port/downlinks.js';
 import { ImportIdentitiesHandler } from './import-identities/import-identities.handler.js';
 import { ImportIdentitiesMsController } from './import-identities/import-identities.ms-controller.js';
 import { NatsDownlinks } from './nats-downlinks/nats-downlinks.js';
-import { CertificateIssuedReaction } from './record-certificate/certificate-issued.reaction.js';
+import { RecordCertificatesJob } from './record-certificate/record-certificates.job.js';
 import { RecordCertificateHandler } from './record-certificate/record-certificate.handler.js';
 import { RegisterManufacturerKeyHandler } from './register-manufacturer-key/register-manufacturer-key.handler.js';
 import { RegisterManufacturerKeyMsController } from './register-manufacturer-key/register-manufacturer-key.ms-controller.js';
@@ -58,6 +58,7 @@ import { BatchSummaryView } from './views/batch-summary.view.js';
 import { DeviceByIdView } from './views/device-by-id.view.js';
 import { EnrolmentKeyRequestsView } from './views/enrolment-key-requests.view.js';
 import { QueuedChallengesView } from './views/queued-challenges.view.js';
+import { UnrecordedCertificatesView } from './views/unrecorded-certificates.view.js';
 import { RegistryQueriesMsController } from './views/registry-queries.ms-controller.js';
 
 export interface RegistryModuleOptions {
@@ -87,7 +88,14 @@ export class RegistryModule {
         ? { provide: DOWNLINKS, useValue: options.downlinks }
         : { provide: DOWNLINKS, useClass: NatsDownlinks },
     ];
-    const views = [DeviceByIdView, BatchSummaryView, EnrolmentKeyRequestsView, IntegrityView, QueuedChallengesView];
+    const views = [
+      DeviceByIdView,
+      BatchSummaryView,
+      EnrolmentKeyRequestsView,
+      IntegrityView,
+      QueuedChallengesView,
+      UnrecordedCertificatesView,
+    ];
     return {
       module: RegistryModule,
       controllers: [
@@ -139,14 +147,14 @@ export class RegistryModule {
         RecordCertificateHandler,
         RevokeDevicesHandler,
         DeviceUplinksController,
-        CertificateIssuedReaction,
+        RecordCertificatesJob,
         RevocationStepsReaction,
         UnansweredChallengesJob,
         IdentityChallengesJob,
       ],
       exports: [
         ...views,
-        CertificateIssuedReaction,
+        RecordCertificatesJob,
         RevocationStepsReaction,
         UnansweredChallengesJob,
         IdentityChallengesJob,

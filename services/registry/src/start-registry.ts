@@ -5,7 +5,7 @@ import type { EventStore } from '@tunnelkey/eventstore';
 import { startService, type RunningService } from '@tunnelkey/messaging';
 import { pino, type Logger } from 'pino';
 import { registryConfig, type RegistryConfig } from './config.js';
-import { CertificateIssuedReaction } from './record-certificate/certificate-issued.reaction.js';
+import { RecordCertificatesJob } from './record-certificate/record-certificates.job.js';
 import { RegistryModule } from './registry.module.js';
 import type { Clock } from './shared/clock.js';
 import { BatchSummaryView, type BatchSummary } from './views/batch-summary.view.js';
@@ -46,7 +46,7 @@ export interface RunningRegistry {
   readonly nats: NatsConnection;
   readonly namespace: string;
   readonly readModel: RegistryReadModel;
-  /** Resolves once the registry follows the CA's events. */
+  /** Resolves once the registry follows the CA's events (the view of certificates to record is built). */
   caSubscriptionStarted(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -95,7 +95,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const devices = service.app.get(DeviceByIdView);
   const batches = service.app.get(BatchSummaryView);
   const requests = service.app.get(EnrolmentKeyRequestsView);
-  const certificates = service.app.get(CertificateIssuedReaction);
+  const certificates = service.app.get(RecordCertificatesJob);
   logger.info(
     { event: 'registry.started', namespace: config.namespace, url: service.url, keyId: platformKey.keyId },
     'registry started',

@@ -2,7 +2,7 @@
  * Cuts devices off every target they are onboarded to: first the target's CRL lists their target
  * certificates (a reconnect fails its handshake), then their live sessions are dropped; and records
  * DeviceDeprovisioned per device and target. Used by the revocation reaction (their certificates
- * are listed already) and for an operator's cut; ownership transfer comes next.
+ * are listed already), for an operator's cut, and for a transferred device (its old owner's targets).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { CommandMetadata, DataOf, DeviceDeprovisioned } from '@tunnelkey/contracts';
@@ -21,6 +21,8 @@ export interface DeprovisionDevices {
   revocationId?: string;
   /** Each record derives its id from it: a retry records nothing twice. */
   commandId: string;
+  /** Targets where the device's onboarding is of this batch are left alone (a transferred device's new owner's). */
+  keepBatchId?: string;
 }
 
 export interface DeprovisionOutcome {
@@ -50,6 +52,11 @@ export class DeprovisionDevicesHandler {
     const byTarget = new Map<string, string[]>();
     for (const deviceId of input.deviceIds) {
       for (const targetId of this.targets.activeTargets(deviceId)) {
+        if (
+          input.keepBatchId !== undefined &&
+          this.targets.onboarding(deviceId, targetId)?.batchId === input.keepBatchId
+        )
+          continue;
         if (!byTarget.has(targetId)) byTarget.set(targetId, []);
         byTarget.get(targetId)!.push(deviceId);
       }

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CertificateIssued, EventOf } from '@tunnelkey/contracts';
 import { derivedCommandId, handleCommand, isCommandRejected, type EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
@@ -9,8 +8,9 @@ import { commandOf } from '../shared/command-metadata.js';
 import { DeviceStateCache } from '../shared/device-state-cache.js';
 import { deviceStream } from '../shared/registry-streams.js';
 import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
+import type { UnrecordedCertificate } from '../views/unrecorded-certificates.view.js';
 
-/** The CA issued a device's certificate: DeviceCertified on the device. */
+/** The CA issued a device's certificate: DeviceCertified on the device. A refusal is logged and resolves (it is final). */
 @Injectable()
 export class RecordCertificateHandler {
   constructor(
@@ -20,13 +20,13 @@ export class RecordCertificateHandler {
     @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
   ) {}
 
-  async handle(issued: EventOf<typeof CertificateIssued>): Promise<void> {
-    const { deviceId, authorityId, serialNumber, fingerprintSha256, notAfter } = issued.data;
-    // From the CA's event id: a redelivery derives the same command, which writes nothing.
-    const commandId = derivedCommandId('ca', issued.id);
+  async handle(certificate: UnrecordedCertificate): Promise<void> {
+    const { deviceId, authorityId, serialNumber, fingerprintSha256, notAfter } = certificate;
+    // From the CA's event id: a second attempt (another instance, a pass after a restart) derives the same command, which writes nothing.
+    const commandId = derivedCommandId('ca', certificate.issuedEventId);
     const metadata = {
       commandId,
-      correlationId: issued.correlationId,
+      correlationId: certificate.correlationId,
       now: this.clock().toISOString(),
       actor: { kind: 'service' as const, id: 'ca' },
     };
@@ -47,7 +47,7 @@ export class RecordCertificateHandler {
         this.logger.debug({ event: 'registry.device_certified', deviceId, serialNumber }, 'device certified');
       }
     } catch (error) {
-      // A refusal is final (e.g. the device was revoked meanwhile): retrying would block every later certificate.
+      // A refusal is final (e.g. the device was revoked meanwhile): the job does not try it again.
       if (!isCommandRejected(error)) throw error;
       this.logger.warn(
         { event: 'registry.certificate_not_recorded', deviceId, serialNumber, reason: error.reason },

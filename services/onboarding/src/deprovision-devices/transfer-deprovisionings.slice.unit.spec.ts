@@ -1,10 +1,21 @@
-import { CertificateRevoked, OwnershipTransferCompleted } from '@tunnelkey/contracts';
+import {
+  CertificateRevoked,
+  DeviceDeprovisioned,
+  DeviceOnboarded,
+  OwnershipTransferCompleted,
+  type EventEnvelope,
+} from '@tunnelkey/contracts';
 import { givenEvent, waitFor } from '@tunnelkey/testing';
 import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { CertificatesView } from '../views/certificates.view.js';
+import {
+  foldTransferDeprovisionings,
+  initialTransferDeprovisioningsState,
+  owedTargets,
+} from '../views/transfer-deprovisionings.view.js';
 
-describe('ownership-transferred reaction slice (in-memory store and targets)', () => {
+describe('transfer deprovisionings: view + job slice (in-memory store and targets)', () => {
   let slice: OnboardingSlice;
 
   beforeEach(async () => {
@@ -64,5 +75,47 @@ describe('ownership-transferred reaction slice (in-memory store and targets)', (
     await certificates.catchUp();
     expect(certificates.device('d-1')?.revoked).toBe(false);
     expect(await slice.events('DeviceDeprovisioned')).toHaveLength(2);
+  });
+});
+
+describe('transfer deprovisionings view (fold)', () => {
+  const event = (type: string, data: object, id = type) => ({ id, type, data }) as unknown as EventEnvelope;
+  const transfer = event(
+    OwnershipTransferCompleted.type,
+    { deviceId: 'd-1', transferId: 't-1', batchId: 'new-b' },
+    'e-t',
+  );
+  const onboarded = (targetId: string, batchId: string) =>
+    event(DeviceOnboarded.type, { deviceId: 'd-1', targetId, batchId });
+  const deprovisioned = (targetId: string) => event(DeviceDeprovisioned.type, { deviceId: 'd-1', targetId });
+  const fold = (...events: EventEnvelope[]) => {
+    const state = initialTransferDeprovisioningsState();
+    const owed: string[] = [];
+    for (const e of events) foldTransferDeprovisionings(state, e, (t) => owed.push(t.transferId));
+    return { state, owed };
+  };
+
+  it("lists the old owner's targets whatever order the two logs arrive in, and hears of it once", () => {
+    for (const events of [
+      [onboarded('a', 'old-b'), onboarded('b', 'old-b'), transfer],
+      [transfer, onboarded('a', 'old-b'), onboarded('b', 'old-b')],
+    ]) {
+      const { state, owed } = fold(...events);
+      expect(owedTargets(state, 'd-1')).toEqual(['a', 'b']);
+      expect(owed).toEqual(['t-1']);
+    }
+  });
+
+  it('a target that cut the device, or where the new owner onboarded it, is owed nothing; a device never transferred neither', () => {
+    const { state } = fold(
+      onboarded('a', 'old-b'),
+      onboarded('b', 'old-b'),
+      transfer,
+      deprovisioned('a'),
+      onboarded('b', 'new-b'),
+    );
+    expect(owedTargets(state, 'd-1')).toEqual([]);
+    expect(state.owed.size).toBe(0);
+    expect(owedTargets(fold(onboarded('a', 'old-b')).state, 'd-1')).toEqual([]);
   });
 });

@@ -1,0 +1,125 @@
+/**
+ * Ownership transfer -> the device cut off every target of its old owner, until none is left: the
+ * devices the transfer-deprovisionings view lists as owed are handed to DeprovisionDevicesHandler
+ * (reason `ownership-transferred`; the new owner's onboardings, of the transfer's batch, are left
+ * alone), at once when the view sees one come to owe, and again at every sweep (1 s) while it is
+ * listed; the devices of one transfer together (one CRL update per target). Never given up: a device a target could not cut yet (target away or refusing) is tried
+ * again with a growing wait (up to 30 s), logged at warn each time and at error once it has failed
+ * `stuckAfterFailures` times in a row.
+ *
+ * Fail-closed across restarts and replicas without a durable: the view is rebuilt from both logs,
+ * so a device still owed after a crash is listed again; every onboarding instance works on the
+ * list, and each record's id derives from the transfer, the device and the target, so a
+ * second instance (or a second pass) completes what is missing and repeats nothing.
+ */
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { PeriodicTask } from '@tunnelkey/concurrency';
+import { describeError } from '@tunnelkey/eventstore';
+import type { Logger } from 'pino';
+import { CLOCK, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
+import { TransferDeprovisioningsView, type DeviceTransfer } from '../views/transfer-deprovisionings.view.js';
+import { DeprovisionDevicesHandler } from './deprovision-devices.handler.js';
+
+const sweepEveryMs = 1_000;
+const firstRetryMs = 1_000;
+const maxRetryMs = 30_000;
+const stuckAfterFailures = 5;
+
+interface Attempt {
+  failures: number;
+  /** No new attempt before this time (ms since the epoch). */
+  notBefore: number;
+}
+
+@Injectable()
+export class TransferDeprovisioningsJob implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+  /** Devices whose last attempt failed. */
+  readonly #attempts = new Map<string, Attempt>();
+  #stopListening: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly view: TransferDeprovisioningsView,
+    private readonly deprovisioning: DeprovisionDevicesHandler,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.#stopListening || this.#stopped) return; // the hybrid app bootstraps twice
+    this.#stopListening = this.view.onOwed(() => void this.#task.runNow().catch(() => undefined));
+    this.#task.start();
+    void this.#task.runNow().catch(() => undefined);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.#stopped = true;
+    this.#stopListening?.();
+    await this.#task.stop();
+  }
+
+  /** Cuts every owed device off its old owner's targets (those waiting out a failure excepted); resolves when done (tests). */
+  sweep(): Promise<void> {
+    return this.#task.runNow();
+  }
+
+  async #sweep(): Promise<void> {
+    // The devices of one transfer go together: one CRL update per target, not one per device.
+    const groups = new Map<string, { transfer: DeviceTransfer; deviceIds: string[]; failures: number }>();
+    for (const transfer of this.view.owed()) {
+      const attempt = this.#attempts.get(transfer.deviceId);
+      if (attempt && attempt.notBefore > this.clock().getTime()) continue;
+      const key = `${transfer.transferId} ${transfer.batchId}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { transfer, deviceIds: [], failures: 0 }));
+      group.deviceIds.push(transfer.deviceId);
+      group.failures = Math.max(group.failures, attempt?.failures ?? 0);
+    }
+    for (const { transfer, deviceIds, failures } of groups.values()) {
+      if (this.#stopped) return;
+      await this.#deprovision(transfer, deviceIds, failures);
+    }
+  }
+
+  async #deprovision(transfer: DeviceTransfer, deviceIds: string[], failures: number): Promise<void> {
+    const { transferId, batchId } = transfer;
+    let failed: number;
+    let error: unknown;
+    try {
+      ({ failed } = await this.deprovisioning.handle({
+        deviceIds,
+        reason: 'ownership-transferred',
+        // Each record's id derives from it, the device and the target: a second pass records nothing twice.
+        commandId: `transfer-${transferId}`,
+        keepBatchId: batchId,
+      }));
+    } catch (thrown) {
+      failed = deviceIds.length;
+      error = thrown;
+    }
+    if (failed === 0) {
+      // Done: their DeviceDeprovisioned events take them off the view's list (a pass meanwhile repeats nothing).
+      for (const deviceId of deviceIds) this.#attempts.delete(deviceId);
+      return;
+    }
+    const attempts = failures + 1;
+    const waitMs = Math.min(maxRetryMs, firstRetryMs * 2 ** (attempts - 1));
+    for (const deviceId of deviceIds)
+      this.#attempts.set(deviceId, { failures: attempts, notBefore: this.clock().getTime() + waitMs });
+    const logged = {
+      event:
+        attempts === stuckAfterFailures
+          ? 'onboarding.transfer_deprovisioning_stuck'
+          : 'onboarding.transfer_deprovisioning_retry',
+      transferId,
+      devices: deviceIds.length,
+      failures: attempts,
+      retryInMs: waitMs,
+      ...(error === undefined ? { pairsFailed: failed } : { error: describeError(error) }),
+    };
+    if (attempts === stuckAfterFailures)
+      this.logger.error(logged, 'transferred devices still not cut off every old target; retrying');
+    else this.logger.warn(logged, 'transferred devices not cut off every old target yet; will retry');
+  }
+}
