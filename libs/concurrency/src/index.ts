@@ -3,3 +3,4 @@ export * from './keyed-queue.js';
 export * from './map-bounded.js';
 export * from './outstanding-window.js';
 export * from './periodic-task.js';
+export * from './retry-backoff.js';

@@ -12,7 +12,7 @@
  * second pass) completes what is missing and repeats nothing.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { PeriodicTask } from '@tunnelkey/concurrency';
+import { PeriodicTask, RetryBackoff } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import { AUTHORITIES_READY, CA_LOGGER, CLOCK, type Clock } from '../tokens.js';
@@ -20,21 +20,12 @@ import { TransferRevocationsView, type DeviceTransfer } from '../views/transfer-
 import { RevokeTransferredCertificatesHandler } from './revoke-transferred-certificates.handler.js';
 
 const sweepEveryMs = 1_000;
-const firstRetryMs = 1_000;
-const maxRetryMs = 30_000;
-const stuckAfterFailures = 5;
-
-interface Attempt {
-  failures: number;
-  /** No new attempt before this time (ms since the epoch). */
-  notBefore: number;
-}
 
 @Injectable()
 export class TransferRevocationsJob implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
-  /** Devices whose last attempt failed, or that are being revoked now (notBefore Infinity). */
-  readonly #attempts = new Map<string, Attempt>();
+  /** Devices whose last attempt failed. */
+  readonly #backoff = new RetryBackoff({ now: () => this.clock().getTime() });
   #stopListening: (() => void) | undefined;
   #stopped = false;
 
@@ -68,32 +59,27 @@ export class TransferRevocationsJob implements OnApplicationBootstrap, OnModuleD
   async #sweep(): Promise<void> {
     for (const transfer of this.view.owed()) {
       if (this.#stopped) return;
-      const attempt = this.#attempts.get(transfer.deviceId);
-      if (attempt && attempt.notBefore > this.clock().getTime()) continue;
-      await this.#revoke(transfer, attempt?.failures ?? 0);
+      if (this.#backoff.due(transfer.deviceId)) await this.#revoke(transfer);
     }
   }
 
-  async #revoke(transfer: DeviceTransfer, failures: number): Promise<void> {
+  async #revoke(transfer: DeviceTransfer): Promise<void> {
     const { deviceId, transferId, ownerEpoch, correlationId } = transfer;
     try {
       await this.handler.apply({ deviceId, transferId, ownerEpoch }, correlationId);
       // Done: its CertificateRevoked events take it off the view's list (a pass meanwhile repeats nothing).
-      this.#attempts.delete(deviceId);
+      this.#backoff.succeeded(deviceId);
     } catch (error) {
-      const failed = failures + 1;
-      const waitMs = Math.min(maxRetryMs, firstRetryMs * 2 ** (failed - 1));
-      this.#attempts.set(deviceId, { failures: failed, notBefore: this.clock().getTime() + waitMs });
+      const { failures, retryInMs, stuck } = this.#backoff.failed(deviceId);
       const logged = {
-        event: failed === stuckAfterFailures ? 'ca.transfer_revocation_stuck' : 'ca.transfer_revocation_retry',
+        event: stuck ? 'ca.transfer_revocation_stuck' : 'ca.transfer_revocation_retry',
         deviceId,
         transferId,
-        failures: failed,
-        retryInMs: waitMs,
+        failures,
+        retryInMs,
         error: describeError(error),
       };
-      if (failed === stuckAfterFailures)
-        this.logger.error(logged, "old owner's certificates still not revoked; retrying");
+      if (stuck) this.logger.error(logged, "old owner's certificates still not revoked; retrying");
       else this.logger.warn(logged, "old owner's certificates not revoked yet; will retry");
     }
   }

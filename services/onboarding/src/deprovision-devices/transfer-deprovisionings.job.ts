@@ -13,7 +13,7 @@
  * second instance (or a second pass) completes what is missing and repeats nothing.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { PeriodicTask } from '@tunnelkey/concurrency';
+import { PeriodicTask, RetryBackoff } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import { CLOCK, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
@@ -21,21 +21,12 @@ import { TransferDeprovisioningsView, type DeviceTransfer } from '../views/trans
 import { DeprovisionDevicesHandler } from './deprovision-devices.handler.js';
 
 const sweepEveryMs = 1_000;
-const firstRetryMs = 1_000;
-const maxRetryMs = 30_000;
-const stuckAfterFailures = 5;
-
-interface Attempt {
-  failures: number;
-  /** No new attempt before this time (ms since the epoch). */
-  notBefore: number;
-}
 
 @Injectable()
 export class TransferDeprovisioningsJob implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
   /** Devices whose last attempt failed. */
-  readonly #attempts = new Map<string, Attempt>();
+  readonly #backoff = new RetryBackoff({ now: () => this.clock().getTime() });
   #stopListening: (() => void) | undefined;
   #stopped = false;
 
@@ -66,23 +57,21 @@ export class TransferDeprovisioningsJob implements OnApplicationBootstrap, OnMod
 
   async #sweep(): Promise<void> {
     // The devices of one transfer go together: one CRL update per target, not one per device.
-    const groups = new Map<string, { transfer: DeviceTransfer; deviceIds: string[]; failures: number }>();
+    const groups = new Map<string, { transfer: DeviceTransfer; deviceIds: string[] }>();
     for (const transfer of this.view.owed()) {
-      const attempt = this.#attempts.get(transfer.deviceId);
-      if (attempt && attempt.notBefore > this.clock().getTime()) continue;
+      if (!this.#backoff.due(transfer.deviceId)) continue;
       const key = `${transfer.transferId} ${transfer.batchId}`;
       let group = groups.get(key);
-      if (!group) groups.set(key, (group = { transfer, deviceIds: [], failures: 0 }));
+      if (!group) groups.set(key, (group = { transfer, deviceIds: [] }));
       group.deviceIds.push(transfer.deviceId);
-      group.failures = Math.max(group.failures, attempt?.failures ?? 0);
     }
-    for (const { transfer, deviceIds, failures } of groups.values()) {
+    for (const { transfer, deviceIds } of groups.values()) {
       if (this.#stopped) return;
-      await this.#deprovision(transfer, deviceIds, failures);
+      await this.#deprovision(transfer, deviceIds);
     }
   }
 
-  async #deprovision(transfer: DeviceTransfer, deviceIds: string[], failures: number): Promise<void> {
+  async #deprovision(transfer: DeviceTransfer, deviceIds: string[]): Promise<void> {
     const { transferId, batchId } = transfer;
     let failed: number;
     let error: unknown;
@@ -100,26 +89,19 @@ export class TransferDeprovisioningsJob implements OnApplicationBootstrap, OnMod
     }
     if (failed === 0) {
       // Done: their DeviceDeprovisioned events take them off the view's list (a pass meanwhile repeats nothing).
-      for (const deviceId of deviceIds) this.#attempts.delete(deviceId);
+      this.#backoff.succeeded(...deviceIds);
       return;
     }
-    const attempts = failures + 1;
-    const waitMs = Math.min(maxRetryMs, firstRetryMs * 2 ** (attempts - 1));
-    for (const deviceId of deviceIds)
-      this.#attempts.set(deviceId, { failures: attempts, notBefore: this.clock().getTime() + waitMs });
+    const { failures, retryInMs, stuck } = this.#backoff.failed(...deviceIds);
     const logged = {
-      event:
-        attempts === stuckAfterFailures
-          ? 'onboarding.transfer_deprovisioning_stuck'
-          : 'onboarding.transfer_deprovisioning_retry',
+      event: stuck ? 'onboarding.transfer_deprovisioning_stuck' : 'onboarding.transfer_deprovisioning_retry',
       transferId,
       devices: deviceIds.length,
-      failures: attempts,
-      retryInMs: waitMs,
+      failures,
+      retryInMs,
       ...(error === undefined ? { pairsFailed: failed } : { error: describeError(error) }),
     };
-    if (attempts === stuckAfterFailures)
-      this.logger.error(logged, 'transferred devices still not cut off every old target; retrying');
+    if (stuck) this.logger.error(logged, 'transferred devices still not cut off every old target; retrying');
     else this.logger.warn(logged, 'transferred devices not cut off every old target yet; will retry');
   }
 }

@@ -13,7 +13,7 @@
  * second pass) writes nothing.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { ConcurrencyLimiter, PeriodicTask } from '@tunnelkey/concurrency';
+import { ConcurrencyLimiter, PeriodicTask, RetryBackoff } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/eventstore';
 import type { Logger } from 'pino';
 import type { Clock } from '../shared/clock.js';
@@ -23,15 +23,6 @@ import { RecordCertificateHandler } from './record-certificate.handler.js';
 
 const sweepEveryMs = 1_000;
 const devicesAtOnce = 32;
-const firstRetryMs = 1_000;
-const maxRetryMs = 30_000;
-const stuckAfterFailures = 5;
-
-interface Attempt {
-  failures: number;
-  /** No new attempt before this time (ms since the epoch). */
-  notBefore: number;
-}
 
 @Injectable()
 export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDestroy {
@@ -42,7 +33,7 @@ export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDe
   /** Devices listed again while being recorded: taken up once more when done. */
   readonly #again = new Set<string>();
   /** Devices whose last attempt failed. */
-  readonly #attempts = new Map<string, Attempt>();
+  readonly #backoff = new RetryBackoff({ now: () => this.clock().getTime() });
   /** `deviceId serial` recorded (until the view drops it) or refused (for good): not tried again. */
   readonly #settled = new Map<string, string>();
   #started = false;
@@ -96,10 +87,9 @@ export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDe
       this.#again.add(deviceId);
       return running;
     }
-    const attempt = this.#attempts.get(deviceId);
-    if (attempt && attempt.notBefore > this.clock().getTime()) return Promise.resolve();
+    if (!this.#backoff.due(deviceId)) return Promise.resolve();
     const run = this.#limiter
-      .run(() => this.#record(deviceId, attempt?.failures ?? 0))
+      .run(() => this.#record(deviceId))
       .finally(() => {
         this.#running.delete(deviceId);
         if (this.#again.delete(deviceId)) void this.#take(deviceId);
@@ -108,7 +98,7 @@ export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDe
     return run;
   }
 
-  async #record(deviceId: string, failures: number): Promise<void> {
+  async #record(deviceId: string): Promise<void> {
     for (const certificate of this.view.certificatesOf(deviceId)) {
       const key = `${deviceId} ${certificate.serialNumber}`;
       if (this.#stopped) return;
@@ -117,21 +107,18 @@ export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDe
         await this.handler.handle(certificate);
         // Recorded (its DeviceCertified takes it off the view) or refused for good.
         this.#settled.set(key, deviceId);
-        this.#attempts.delete(deviceId);
+        this.#backoff.succeeded(deviceId);
       } catch (error) {
-        const failed = failures + 1;
-        const waitMs = Math.min(maxRetryMs, firstRetryMs * 2 ** (failed - 1));
-        this.#attempts.set(deviceId, { failures: failed, notBefore: this.clock().getTime() + waitMs });
+        const { failures, retryInMs, stuck } = this.#backoff.failed(deviceId);
         const logged = {
-          event:
-            failed === stuckAfterFailures ? 'registry.certificate_record_stuck' : 'registry.certificate_record_retry',
+          event: stuck ? 'registry.certificate_record_stuck' : 'registry.certificate_record_retry',
           deviceId,
           serialNumber: certificate.serialNumber,
-          failures: failed,
-          retryInMs: waitMs,
+          failures,
+          retryInMs,
           error: describeError(error),
         };
-        if (failed === stuckAfterFailures) this.logger.error(logged, 'certificate still not recorded; retrying');
+        if (stuck) this.logger.error(logged, 'certificate still not recorded; retrying');
         else this.logger.warn(logged, 'certificate not recorded yet; will retry');
         return;
       }
