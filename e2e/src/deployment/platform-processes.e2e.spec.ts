@@ -96,6 +96,35 @@ function buildOnce(): void {
   );
 }
 
+/**
+ * Every service answers /ready. One that exited while starting (a JetStream request of its set-up
+ * timed out on a freshly formed cluster) is started again, as its pod's restart policy would, and
+ * the run says so.
+ */
+const expectEveryServiceReady = async (platform: PlatformProcesses) => {
+  for (const service of platformServices) {
+    const isReady = async () => (await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`)).status === 200;
+    let ready = await eventually(isReady, 90_000);
+    const started = platform.processes.get(service)!;
+    if (!ready && started.child.exitCode !== null) {
+      console.log(
+        `${service} exited while starting (code ${started.child.exitCode}), started again; ` +
+          `its last lines:\n${started.lines.slice(-5).join('\n')}`,
+      );
+      platform.restart(service);
+      ready = await eventually(isReady, 90_000);
+    }
+    if (!ready) {
+      const answer = await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`).then(
+        async (r) => `${r.status} ${await r.text()}`,
+        (error: unknown) => String(error),
+      );
+      console.log(`${service} not ready: ${answer}\n${platform.processes.get(service)?.lines.slice(-15).join('\n')}`);
+    }
+    expect({ service, ready }).toEqual({ service, ready: true });
+  }
+};
+
 describe('the platform as OS processes configured by their environment: import to telemetry to revocation, then SIGTERM', () => {
   let platform: PlatformProcesses;
   const namespace = `plat${randomBytes(4).toString('hex')}`;
@@ -125,23 +154,7 @@ describe('the platform as OS processes configured by their environment: import t
   });
 
   it('every service becomes ready from its environment alone', async () => {
-    for (const service of platformServices) {
-      const isReady = async () => (await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`)).status === 200;
-      let ready = await eventually(isReady, 90_000);
-      const started = platform.processes.get(service)!;
-      if (!ready && started.child.exitCode !== null) {
-        // Exited while starting (a JetStream request of its set-up timed out on the new cluster):
-        // started again, as its pod's restart policy would, and said.
-        console.log(
-          `cluster run: ${service} exited while starting (code ${started.child.exitCode}), started again; ` +
-            `its last lines:\n${started.lines.slice(-5).join('\n')}`,
-        );
-        platform.restart(service);
-        ready = await eventually(isReady, 90_000);
-      }
-      if (!ready) console.log(`${service} not ready:\n${platform.processes.get(service)?.lines.slice(-15).join('\n')}`);
-      expect({ service, ready }).toEqual({ service, ready: true });
-    }
+    await expectEveryServiceReady(platform);
     expect(await eventually(() => existsSync(join(platform.dir, 'identities.csv')), 60_000)).toBe(true);
   }, 200_000);
 
@@ -255,20 +268,7 @@ clusterRun('the same platform on a 3-node JetStream cluster (streams at R3): a n
       env: { JETSTREAM_REPLICAS: '3' },
       fleet: { devices: devicesInBatch, telemetryIntervalMs: 5_000 },
     });
-    for (const service of platformServices) {
-      const ready = await eventually(
-        async () => (await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`)).status === 200,
-        90_000,
-      );
-      if (!ready) {
-        const answer = await fetch(`http://127.0.0.1:${platform.ports.get(service)}/ready`).then(
-          async (r) => `${r.status} ${await r.text()}`,
-          (error: unknown) => String(error),
-        );
-        console.log(`${service} not ready: ${answer}\n${platform.processes.get(service)?.lines.slice(-15).join('\n')}`);
-      }
-      expect({ service, ready }).toEqual({ service, ready: true });
-    }
+    await expectEveryServiceReady(platform);
     expect(await eventually(() => existsSync(join(platform.dir, 'identities.csv')), 60_000)).toBe(true);
   }, 300_000);
 
