@@ -12,7 +12,7 @@ import { InMemoryTokenStore } from './auth/token-store.js';
 import { CommandSender, type CommandPort } from './commands/command-sender.js';
 import { CommandsController } from './commands/commands.controller.js';
 import { gatewayConfigFromEnv } from './config.js';
-import { configureHttp } from './configure-http.js';
+import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from './configure-http.js';
 import { COMMAND_SENDER, RATE_LIMITS, TOKEN_SERVICE } from './tokens.js';
 
 // Issue 14, finding 10: the gateway's edges. A small body before authentication, a large one only
@@ -39,9 +39,9 @@ class CommandBusDouble implements CommandPort {
 async function startApp(providers: unknown[], limits?: { perToken: RateLimiter; anonymous: RateLimiter }) {
   @Module({ controllers: [CommandsController], providers: providers as never[] })
   class SliceModule {}
-  const app = await NestFactory.create(SliceModule, { logger: false });
+  const app = await NestFactory.create(SliceModule, gatewayHttpAdapter(), { ...gatewayAppOptions, logger: false });
   // The gateway's configuration with no environment: its defaults.
-  configureHttp(app, gatewayConfigFromEnv({}), logger, limits as never);
+  await configureHttp(app, gatewayConfigFromEnv({}), logger, limits as never);
   await app.listen(0, '127.0.0.1');
   return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
 }
