@@ -18,7 +18,14 @@ import { bytesOf, isLargeBodyRoute, readBody, smallJson, smallText } from './bod
  * The gateway sets up how bodies are read (`configureHttp`); Nest registers no parser of its own.
  */
 export function gatewayHttpAdapter(https?: { cert: Buffer; key: Buffer }): FastifyAdapter {
-  return https ? new FastifyAdapter({ https }) : new FastifyAdapter();
+  const routerOptions = {
+    // A route parameter is an id of up to 128 characters, checked by its route (400 past it);
+    // Fastify's own limit (100) would answer 414 for a valid one.
+    maxParamLength: 1024,
+    // `/api/devices/` is `/api/devices`, as it was with Express.
+    ignoreTrailingSlash: true,
+  };
+  return https ? new FastifyAdapter({ https, routerOptions }) : new FastifyAdapter({ routerOptions });
 }
 
 /** Nest's options of the gateway's app: its body parsers are `configureHttp`'s. */

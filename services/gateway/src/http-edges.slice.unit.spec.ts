@@ -133,6 +133,43 @@ describe('gateway edges: body limits', () => {
   });
 });
 
+describe('gateway edges: route parameters', () => {
+  const bus = new CommandBusDouble();
+  const tokens = new TokenService({ store: new InMemoryTokenStore(), bootstrapAdminToken: adminToken, logger });
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    ({ app, url } = await startApp([
+      { provide: COMMAND_SENDER, useValue: new CommandSender(bus, 'edges', logger) },
+      { provide: TOKEN_SERVICE, useValue: tokens },
+      { provide: METRICS_REGISTRY, useValue: new Registry() },
+      AuthGuard,
+    ]));
+  });
+  afterAll(() => app?.close());
+
+  const revoke = (deviceId: string, slash = '') =>
+    fetch(`${url}/api/devices/${deviceId}/revocation${slash}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'keyCompromise' }),
+    });
+
+  it('takes an id of 128 characters (the longest) in the path, and refuses a longer one with 400, not the router’s 414', async () => {
+    bus.sent.length = 0;
+    expect((await revoke('d'.repeat(128))).status).toBe(202);
+    expect(bus.sent).toMatchObject([{ deviceId: 'd'.repeat(128) }]);
+    const longer = await revoke('d'.repeat(129));
+    expect(longer.status).toBe(400);
+    expect(bus.sent).toHaveLength(1);
+  });
+
+  it('answers a path with a trailing slash as the path without', async () => {
+    expect((await revoke('d-1', '/')).status).toBe(202);
+  });
+});
+
 describe('gateway edges: request rate per token and per client address', () => {
   const bus = new CommandBusDouble();
   const tokens = new TokenService({ store: new InMemoryTokenStore(), bootstrapAdminToken: adminToken, logger });
