@@ -170,6 +170,58 @@ describe('gateway edges: route parameters', () => {
   });
 });
 
+/** The status of a GET with these headers (fetch adds `Cache-Control: no-cache` to a conditional request). */
+function conditionalGet(url: string, headers: Record<string, string>) {
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(url, { headers });
+    req.on('response', (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe("gateway edges: the console's files", () => {
+  const tokens = new TokenService({ store: new InMemoryTokenStore(), bootstrapAdminToken: adminToken, logger });
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    ({ app, url } = await startApp([
+      { provide: COMMAND_SENDER, useValue: new CommandSender(new CommandBusDouble(), 'edges', logger) },
+      { provide: TOKEN_SERVICE, useValue: tokens },
+      { provide: METRICS_REGISTRY, useValue: new Registry() },
+      AuthGuard,
+    ]));
+  });
+  afterAll(() => app?.close());
+
+  it.each(['/', '/console/console.css', '/console/js/app.js', '/console/vendor/uPlot.esm.js'])(
+    '%s: served with the security headers, then 304 for a conditional GET of the same version',
+    async (path) => {
+      const first = await fetch(`${url}${path}`);
+      expect(first.status).toBe(200);
+      expect((await first.text()).length).toBeGreaterThan(0);
+      expect(first.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(first.headers.get('cache-control')).toBe('no-cache');
+      const etag = first.headers.get('etag');
+      const lastModified = first.headers.get('last-modified');
+      expect(etag).toBeTruthy();
+      expect(lastModified).toBeTruthy();
+      expect(await conditionalGet(`${url}${path}`, { 'if-none-match': etag! })).toBe(304);
+      expect(await conditionalGet(`${url}${path}`, { 'if-modified-since': lastModified! })).toBe(304);
+      expect(await conditionalGet(`${url}${path}`, { 'if-none-match': '"another"' })).toBe(200);
+    },
+  );
+
+  it('serves nothing else from the folder or node_modules', async () => {
+    expect((await fetch(`${url}/console/../package.json`)).status).toBe(404);
+    expect((await fetch(`${url}/console/vendor/uPlot.cjs.js`)).status).toBe(404);
+  });
+});
+
 describe('gateway edges: request rate per token and per client address', () => {
   const bus = new CommandBusDouble();
   const tokens = new TokenService({ store: new InMemoryTokenStore(), bootstrapAdminToken: adminToken, logger });
