@@ -1,5 +1,5 @@
 /** Command-line options and the CPU profiler the e2e benches share. */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 
 /** `--name N`: a positive integer, or the fallback when absent. */
@@ -22,11 +22,13 @@ export function profileDirectory(): string | undefined {
 
 /**
  * `--profile DIR`: this process's main-thread CPU profile of each phase the bench names, in
- * DIR/<phase>.cpuprofile (Chrome DevTools). Without the option, starting a phase costs nothing.
+ * DIR/<phase>.cpuprofile (Chrome DevTools; DIR is created). Without the option, starting a phase
+ * costs nothing.
  */
 export async function profiler(): Promise<(phase: string) => Promise<() => Promise<void>>> {
   const dir = profileDirectory();
   if (!dir) return async () => async () => undefined;
+  await mkdir(dir, { recursive: true });
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
