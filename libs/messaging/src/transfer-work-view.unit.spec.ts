@@ -86,7 +86,8 @@ describe('TransferWorkView', () => {
 
   it('tells each listener once of a device that comes to owe, live, until it unsubscribes', async () => {
     const view = await started();
-    const [heard, heardToo]: string[][] = [[], []];
+    const heard: string[] = [];
+    const heardToo: string[] = [];
     const unsubscribe = view.onOwed((transfer) => heard.push(transfer.transferId));
     view.onOwed((transfer) => heardToo.push(transfer.transferId));
     await append('d-1', 't-1');
