@@ -49,7 +49,7 @@ interface CpuSample {
   silicon: number;
 }
 
-/** CPU ms per device between two samples, by process, and the share of the machine's cores they used. */
+/** CPU ms per device between two samples, by process, and the share of the machine's cores they used (`devices` may be a fraction: a rate scaled to another duration). */
 function cpuRow(from: CpuSample, to: CpuSample, devices: number, seconds: number): string {
   const d = (k: keyof CpuSample) => (to[k] - from[k]) / devices;
   const all = d('platform') + d('nats') + d('broker') + d('devices') + d('silicon');
@@ -118,6 +118,13 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop
     600_000,
   );
   connectBar.finish();
+  // The connected fleet at rest for one telemetry period (untimed): what its telemetry alone costs,
+  // which the renewal carries and the certify phase (no device connected yet) does not.
+  const restFrom = sample();
+  const restStarted = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, telemetryIntervalMs));
+  const restTo = sample();
+  const restSeconds = (performance.now() - restStarted) / 1000;
 
   const bar = new ProgressBar('renew (timed)');
   renewalStarted = Date.now();
@@ -212,6 +219,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop
       `  CPU ms per device (/proc)          platform | NATS | broker | devices (silicon apart) | all, and share of the ${availableParallelism()} cores`,
       `    certify  ${cpuRow(certifySamples!.from, certifySamples!.to, fleetSize, certifySeconds)}`,
       `    renew    ${cpuRow(renewFrom, renewTo, fleetSize, totalMs / 1000)}`,
+      `    at rest  ${cpuRow(restFrom, restTo, (fleetSize * restSeconds) / (totalMs / 1000), restSeconds)} (connected, telemetry only, as long as the renewal took)`,
       '',
     ].join('\n'),
   );
