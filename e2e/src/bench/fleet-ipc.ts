@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { FleetStats, HeartbeatStats, IntegrityFault, MqttLinkEvent } from '@tunnelkey/device-fleet';
-import { operator, type Platform } from '../support/platform.js';
+import { operator, until, type Platform } from '../support/platform.js';
 
 export type FleetRequest =
   | {
@@ -123,11 +123,13 @@ export class FleetProcess {
  * set-up of the benches that measure what happens to certified devices. Returns the identity
  * file and how long the certify phase took (a bench compares its own rate with it).
  */
-export async function certifiedBatch(
+export async function certifiedBatch<Sample = undefined>(
   platform: Platform,
   fleet: FleetProcess,
   options: { natsUrl: string; namespace: string; batchId: string; size: number; seedBase: string },
-): Promise<{ identityFileJson: string; certifySeconds: number }> {
+  /** Taken at the certify phase's start and end (e.g. CPU time per process), returned as they were. */
+  sample?: () => Sample,
+): Promise<{ identityFileJson: string; certifySeconds: number; certifySamples?: { from: Sample; to: Sample } }> {
   const { batchId, size } = options;
   const identityFileJson = await fleet.manufacture({
     natsUrl: options.natsUrl,
@@ -140,9 +142,16 @@ export async function certifiedBatch(
   await operator.defineBatch(platform, batchId, size);
   await operator.importIdentities(platform, { identityFile: () => identityFileJson }, batchId);
   await operator.verify(platform, batchId, size, undefined, setupTimeoutMs);
+  const from = sample?.();
   const certifyStarted = performance.now();
   await operator.certify(platform, batchId, size, undefined, setupTimeoutMs);
-  return { identityFileJson, certifySeconds: (performance.now() - certifyStarted) / 1000 };
+  // Ended as bench:provision ends its certify phase: once the devices hold their certificates too
+  // (the registry may count one a moment before), as a renewal ends once the device has used its.
+  const held = async () => (await fleet.request({ type: 'stats' }, 'stats')).byState['certified'] ?? 0;
+  await until('certificates held by the devices', held, size, undefined, 10_000);
+  const certifySeconds = (performance.now() - certifyStarted) / 1000;
+  const to = sample?.();
+  return { identityFileJson, certifySeconds, ...(sample ? { certifySamples: { from: from!, to: to! } } : {}) };
 }
 
 /** How long a bench's untimed set-up step may take. */

@@ -5,7 +5,9 @@
  * devices/s from the command to the last old certificate revoked, p50/p99 per device from the
  * command to its old certificate revoked (CertificateRenewalCompleted in the CA's log), the longest
  * telemetry gap a subscriber at the broker saw during the renewal, and the certify phase's rate of
- * the same run with the ratio (target >= 0.7 of bench:provision's certify rate).
+ * the same run with the ratio (target >= 0.7 of bench:provision's certify rate). For both phases,
+ * the CPU time per device of each process (read from /proc): when the machine's cores are busy in
+ * both, the ratio is about the certification's CPU per device over the renewal's.
  *
  * Where the time goes, per device: command -> new certificate recorded (CSR asked, answered, issued),
  * -> connected with it (target certificate, connection parameters, key derived, handshake), -> old
@@ -19,6 +21,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
+  CertificateIssued,
   CertificateRenewalCompleted,
   DeviceCertificateRenewed,
   GetRenewalProgress,
@@ -33,11 +36,28 @@ import { argument, profileDirectory, profiler } from '../support/bench-options.j
 import { log, runBench } from '../support/bench-run.js';
 import { monitorBroker } from '../support/broker-monitor.js';
 import { percentile } from '../support/percentile.js';
+import { processCpuByPriority, processCpuMs } from '../support/process-cpu.js';
 import { operator, startPlatform, until } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
 import { certifiedBatch, FleetProcess, setupTimeoutMs } from './fleet-ipc.js';
 
-runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
+interface CpuSample {
+  platform: number;
+  nats: number;
+  broker: number;
+  devices: number;
+  silicon: number;
+}
+
+/** CPU ms per device between two samples, by process, and the share of the machine's cores they used (`devices` may be a fraction: a rate scaled to another duration). */
+function cpuRow(from: CpuSample, to: CpuSample, devices: number, seconds: number): string {
+  const d = (k: keyof CpuSample) => (to[k] - from[k]) / devices;
+  const all = d('platform') + d('nats') + d('broker') + d('devices') + d('silicon');
+  const share = (all * devices) / (seconds * 1000 * availableParallelism());
+  return `${d('platform').toFixed(1)} | ${d('nats').toFixed(1)} | ${d('broker').toFixed(1)} | ${d('devices').toFixed(1)} (${d('silicon').toFixed(1)}) | ${all.toFixed(1)}, ${(100 * share).toFixed(0)} %`;
+}
+
+runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop }) => {
   const fleetSize = argument('--devices', Number(process.env['RENEW_DEVICES'] ?? 1_000));
   const telemetryIntervalMs = Number(process.env['RENEW_TELEMETRY_MS'] ?? 5_000);
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
@@ -53,15 +73,27 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
   const f = FleetProcess.start(profileDir ? { profileDir } : {});
   onStop(() => f.stop());
   f.onLinks((events) => void links.push(...events));
-  const { certifySeconds } = await certifiedBatch(p, f, {
-    natsUrl: nats.url,
-    namespace,
-    batchId,
-    size: fleetSize,
-    seedBase: `renew-bench-${batchId}`,
-  });
+  // CPU time per process, read from /proc (the broker's once it runs): where each phase's cycles went.
+  let brokerPid: number | undefined = undefined;
+  const sample = (): CpuSample => {
+    const devices = processCpuByPriority(f.pid);
+    return {
+      platform: processCpuMs(process.pid),
+      nats: natsPid ? processCpuMs(natsPid) : 0,
+      broker: brokerPid ? processCpuMs(brokerPid) : 0,
+      devices: devices.normal,
+      silicon: devices.background,
+    };
+  };
+  const { certifySeconds, certifySamples } = await certifiedBatch(
+    p,
+    f,
+    { natsUrl: nats.url, namespace, batchId, size: fleetSize, seedBase: `renew-bench-${batchId}` },
+    sample,
+  );
   const certifyRate = fleetSize / certifySeconds;
   const broker = await p.startBroker();
+  brokerPid = broker.pid;
   await operator.registerBroker(p);
   await p.send(OnboardBatch, { batchId });
   const stats = () => f.request({ type: 'stats' }, 'stats');
@@ -86,11 +118,19 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     600_000,
   );
   connectBar.finish();
+  // The connected fleet at rest for one telemetry period (untimed): what its telemetry alone costs,
+  // which the renewal carries and the certify phase (no device connected yet) does not.
+  const restFrom = sample();
+  const restStarted = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, telemetryIntervalMs));
+  const restTo = sample();
+  const restSeconds = (performance.now() - restStarted) / 1000;
 
   const bar = new ProgressBar('renew (timed)');
   renewalStarted = Date.now();
   const linksBefore = links.length;
   const stopProfile = await profile('renew-platform');
+  const renewFrom = sample();
   const started = await p.send<ResultOf<typeof RenewCertificates>>(RenewCertificates, {
     scope: { kind: 'batch', batchId },
     reason: 'operator',
@@ -105,6 +145,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     600_000,
   );
   bar.finish();
+  const renewTo = sample();
   await stopProfile();
   const final = await progress();
   const completedAt: number[] = [];
@@ -125,6 +166,17 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
     },
     { aggregate: 'renewal' },
   );
+  /** Per device: its new certificate issued (the CA answered its CSR), before the renewal records it. */
+  const issuedAt = new Map<string, number>();
+  await store.replay(
+    'ca',
+    ({ event }) => {
+      if (!CertificateIssued.is(event) || event.data.keyId === 'tls-0') return;
+      const at = Date.parse(event.occurredAt);
+      if (at >= renewalStarted) issuedAt.set(event.data.deviceId, at);
+    },
+    { aggregate: 'device' },
+  );
   completedAt.sort((a, b) => a - b);
   const reconnected = new Map<string, { at: number; deriveMs: number; handshakeMs: number }>();
   for (const e of links.slice(linksBefore))
@@ -135,11 +187,14 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
       return end === undefined ? [] : [end - at];
     });
   const issueStage = [...renewedAt.values()].map((at) => at - renewalStarted);
+  const answeredStage = [...issuedAt.values()].map((at) => at - renewalStarted);
+  const matchStage = stage(issuedAt, (d) => renewedAt.get(d));
   const reconnectStage = stage(renewedAt, (d) => reconnected.get(d)?.at);
   const reportStage = stage(new Map([...reconnected].map(([d, e]) => [d, e.at])), (d) => revokedAt.get(d));
   const handshakes = [...reconnected.values()].map((e) => e.handshakeMs);
   const derives = [...reconnected.values()].map((e) => e.deriveMs);
-  for (const values of [issueStage, reconnectStage, reportStage, handshakes, derives]) values.sort((a, b) => a - b);
+  for (const values of [issueStage, answeredStage, matchStage, reconnectStage, reportStage, handshakes, derives])
+    values.sort((a, b) => a - b);
   const ms = (values: readonly number[]) =>
     `p50 ${percentile(values, 50).toFixed(0)} ms, p99 ${percentile(values, 99).toFixed(0)} ms`;
   const totalMs = completedAt.at(-1)!;
@@ -154,12 +209,17 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, onStop }) => {
       `  devices/s                          ${rate.toFixed(1)} (command -> last old certificate revoked: ${(totalMs / 1000).toFixed(1)} s)`,
       `  per device, command -> old revoked p50 ${percentile(completedAt, 50).toFixed(0)} ms, p99 ${percentile(completedAt, 99).toFixed(0)} ms`,
       `    command -> new certificate recorded    ${ms(issueStage)}`,
+      `      command -> issued (CSR asked, answered) ${ms(answeredStage)}; issued -> recorded renewed ${ms(matchStage)}`,
       `    new certificate -> connected with it   ${ms(reconnectStage)}`,
       `      its key re-derived (hardware wait incl.) ${ms(derives)}; its handshake ${ms(handshakes)}`,
       `    connected -> old certificate revoked   ${ms(reportStage)}`,
       `  longest telemetry gap at the broker ${longestGapMs} ms (telemetry every ${telemetryIntervalMs} ms)`,
       `  connection attempts refused         ${refused}`,
       `  certify phase of this run           ${certifyRate.toFixed(1)} devices/s; renewal / certify = ${(rate / certifyRate).toFixed(2)} (target >= 0.7)`,
+      `  CPU ms per device (/proc)          platform | NATS | broker | devices (silicon apart) | all, and share of the ${availableParallelism()} cores`,
+      `    certify  ${cpuRow(certifySamples!.from, certifySamples!.to, fleetSize, certifySeconds)}`,
+      `    renew    ${cpuRow(renewFrom, renewTo, fleetSize, totalMs / 1000)}`,
+      `    at rest  ${cpuRow(restFrom, restTo, (fleetSize * restSeconds) / (totalMs / 1000), restSeconds)} (connected, telemetry only, as long as the renewal took)`,
       '',
     ].join('\n'),
   );

@@ -1,4 +1,5 @@
 /** Command-line options and the CPU profiler the e2e benches share. */
+import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 
@@ -11,12 +12,13 @@ export function argument(name: string, fallback: number): number {
   return n;
 }
 
-/** `--profile DIR`: the directory, or undefined without the option. */
+/** `--profile DIR`: the directory (made when missing), or undefined without the option. */
 export function profileDirectory(): string | undefined {
   const i = process.argv.indexOf('--profile');
   if (i < 0) return undefined;
   const dir = process.argv[i + 1];
   if (!dir) throw new Error('--profile needs a directory');
+  mkdirSync(dir, { recursive: true });
   return dir;
 }
 

@@ -13,3 +13,5 @@ export * from './reconnect-catch-up.js';
 export * from './json-nest-logger.js';
 export * from './store-metrics.js';
 export * from './graceful-shutdown.js';
+export * from './transfer-work-view.js';
+export * from './view-driven-job.js';

@@ -24,3 +24,17 @@ export const tempFiles = async (files: Record<string, string | Uint8Array>) => {
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   return { dir, path: (name: string) => join(dir, name), cleanup: () => rm(dir, { recursive: true, force: true }) };
 };
+
+/** `openssl crl -verify -noout` of a CRL (PEM) against the CA certificate in `caFile`; `options`: more (`-text`). */
+export const opensslVerifyCrl = async (
+  crlPem: string,
+  caFile: string,
+  ...options: string[]
+): Promise<OpensslResult> => {
+  const files = await tempFiles({ 'crl.pem': crlPem });
+  try {
+    return await openssl(['crl', '-verify', '-noout', ...options, '-CAfile', caFile, '-in', files.path('crl.pem')]);
+  } finally {
+    await files.cleanup();
+  }
+};

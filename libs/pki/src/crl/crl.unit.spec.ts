@@ -1,7 +1,7 @@
 import { toHex } from '../encoding/bytes.js';
 import { ChainVerificationError, InvalidPkiInputError, SignatureVerificationError } from '../errors.js';
 import { issueDevice, makeHierarchy, T0, type Hierarchy } from '../fixtures.test-helper.js';
-import { openssl, tempFiles } from '../openssl.test-helper.js';
+import { openssl, opensslVerifyCrl, tempFiles } from '../openssl.test-helper.js';
 import { parseCertificate } from '../certificate/parse-certificate.js';
 import { verifyChain } from '../certificate/verify-chain.js';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -73,29 +73,13 @@ describe('CRLs', () => {
 
   describe('checked by openssl', () => {
     it('openssl crl -verify accepts the issuing CA signature', async () => {
-      const r = await openssl([
-        'crl',
-        '-verify',
-        '-noout',
-        '-CAfile',
-        files.path('issuing.pem'),
-        '-in',
-        files.path('crl.pem'),
-      ]);
+      const r = await opensslVerifyCrl(crl.pem, files.path('issuing.pem'));
       expect(r.stderr).toMatch(/verify OK/);
       expect(r.code).toBe(0);
     });
 
     it('openssl crl -verify rejects it against the root (wrong signer)', async () => {
-      const r = await openssl([
-        'crl',
-        '-verify',
-        '-noout',
-        '-CAfile',
-        files.path('root.pem'),
-        '-in',
-        files.path('crl.pem'),
-      ]);
+      const r = await opensslVerifyCrl(crl.pem, files.path('root.pem'));
       expect(r.stderr).not.toMatch(/verify OK/);
     });
 
@@ -198,18 +182,7 @@ describe('CRLs', () => {
         revoked: [],
       });
       expect(parseCrl(empty.der).entries.size).toBe(0);
-      const t = await tempFiles({ 'e.pem': empty.pem });
-      const r = await openssl([
-        'crl',
-        '-verify',
-        '-text',
-        '-noout',
-        '-CAfile',
-        files.path('issuing.pem'),
-        '-in',
-        t.path('e.pem'),
-      ]);
-      await t.cleanup();
+      const r = await opensslVerifyCrl(empty.pem, files.path('issuing.pem'), '-text');
       expect(r.stderr).toMatch(/verify OK/);
       expect(r.stdout).toMatch(/No Revoked Certificates/);
     });
@@ -237,17 +210,7 @@ describe('CRLs', () => {
           reason: entry.reason,
         });
       await expect(verifyCrl(parsed, h.issuingIssuer.certificate)).resolves.toBeUndefined();
-      const t = await tempFiles({ 'big.pem': big.pem });
-      const r = await openssl([
-        'crl',
-        '-verify',
-        '-noout',
-        '-CAfile',
-        files.path('issuing.pem'),
-        '-in',
-        t.path('big.pem'),
-      ]);
-      await t.cleanup();
+      const r = await opensslVerifyCrl(big.pem, files.path('issuing.pem'));
       expect(r.stderr).toMatch(/verify OK/);
     });
 

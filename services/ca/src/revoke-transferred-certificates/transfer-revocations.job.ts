@@ -11,55 +11,36 @@
  * each write's command id derives from the transfer and the device, so a second instance (or a
  * second pass) completes what is missing and repeats nothing.
  */
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { PeriodicTask, RetryBackoff } from '@tunnelkey/concurrency';
+import { Inject, Injectable } from '@nestjs/common';
 import { describeError } from '@tunnelkey/eventstore';
+import { ViewDrivenJob } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { AUTHORITIES_READY, CA_LOGGER, CLOCK, type Clock } from '../tokens.js';
 import { TransferRevocationsView, type DeviceTransfer } from '../views/transfer-revocations.view.js';
 import { RevokeTransferredCertificatesHandler } from './revoke-transferred-certificates.handler.js';
 
-const sweepEveryMs = 1_000;
-
 @Injectable()
-export class TransferRevocationsJob implements OnApplicationBootstrap, OnModuleDestroy {
-  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
-  /** Devices whose last attempt failed. */
-  readonly #backoff = new RetryBackoff({ now: () => this.clock().getTime() });
-  #stopListening: (() => void) | undefined;
-  #stopped = false;
-
+export class TransferRevocationsJob extends ViewDrivenJob {
   constructor(
     private readonly view: TransferRevocationsView,
     private readonly handler: RevokeTransferredCertificatesHandler,
-    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CLOCK) clock: Clock,
     @Inject(CA_LOGGER) private readonly logger: Logger,
     // Not used: orders the start after the authorities and their first CRLs exist.
     @Inject(AUTHORITIES_READY) _authoritiesReady: unknown,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (this.#stopListening || this.#stopped) return; // the hybrid app bootstraps twice
-    this.#stopListening = this.view.onOwed(() => void this.#task.runNow().catch(() => undefined));
-    this.#task.start();
-    void this.#task.runNow().catch(() => undefined);
+  ) {
+    super(() => clock().getTime());
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.#stopped = true;
-    this.#stopListening?.();
-    await this.#task.stop();
+  protected listen(): () => void {
+    return this.view.onOwed(() => this.wake());
   }
 
-  /** Revokes what every owed device still holds (those waiting out a failure excepted); resolves when done (tests). */
-  sweep(): Promise<void> {
-    return this.#task.runNow();
-  }
-
-  async #sweep(): Promise<void> {
+  /** Revokes what every owed device still holds (those waiting out a failure excepted). */
+  protected async work(): Promise<void> {
     for (const transfer of this.view.owed()) {
-      if (this.#stopped) return;
-      if (this.#backoff.due(transfer.deviceId)) await this.#revoke(transfer);
+      if (this.stopped) return;
+      if (this.backoff.due(transfer.deviceId)) await this.#revoke(transfer);
     }
   }
 
@@ -68,9 +49,9 @@ export class TransferRevocationsJob implements OnApplicationBootstrap, OnModuleD
     try {
       await this.handler.apply({ deviceId, transferId, ownerEpoch }, correlationId);
       // Done: its CertificateRevoked events take it off the view's list (a pass meanwhile repeats nothing).
-      this.#backoff.succeeded(deviceId);
+      this.backoff.succeeded(deviceId);
     } catch (error) {
-      const { failures, retryInMs, stuck } = this.#backoff.failed(deviceId);
+      const { failures, retryInMs, stuck } = this.backoff.failed(deviceId);
       const logged = {
         event: stuck ? 'ca.transfer_revocation_stuck' : 'ca.transfer_revocation_retry',
         deviceId,

@@ -21,8 +21,8 @@ import {
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
-import { LiveView, type EventStore } from '@tunnelkey/eventstore';
-import { InMemoryView } from '@tunnelkey/messaging';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { TransferWorkView, updateOwed, type OwedListener, type TransferWorkState } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 
 /** A device's last transfer: what a revocation for it names. */
@@ -33,16 +33,11 @@ export interface DeviceTransfer {
   correlationId: string;
 }
 
-export interface TransferRevocationsState {
-  /** Transferred devices only, by device id. */
-  transfers: Map<string, DeviceTransfer>;
+/** `owed`: the devices with a certificate of an epoch below their owner epoch. */
+export interface TransferRevocationsState extends TransferWorkState<DeviceTransfer> {
   /** Each device's certificates not revoked: serial -> key epoch (`tls-<epoch>-<n>`; the enrolment key and `tls-<n>` are epoch 0). */
   certificates: Map<string, Map<string, number>>;
-  /** Devices with a certificate of an epoch below their owner epoch. */
-  owed: Set<string>;
 }
-
-export type OwedListener = (transfer: DeviceTransfer) => void;
 
 type Data<E> = DataOf<E>;
 
@@ -67,7 +62,7 @@ function owes(state: TransferRevocationsState, deviceId: string): boolean {
 export function foldTransferRevocations(
   state: TransferRevocationsState,
   event: EventEnvelope,
-  becameOwed: (transfer: DeviceTransfer) => void = () => undefined,
+  becameOwed: OwedListener<DeviceTransfer> = () => undefined,
 ): void {
   let deviceId: string;
   switch (event.type) {
@@ -103,28 +98,14 @@ export function foldTransferRevocations(
     default:
       return;
   }
-  const was = state.owed.has(deviceId);
-  if (!owes(state, deviceId)) {
-    state.owed.delete(deviceId);
-    return;
-  }
-  state.owed.add(deviceId);
-  if (!was) becameOwed(state.transfers.get(deviceId)!);
+  updateOwed(state, deviceId, owes(state, deviceId), becameOwed);
 }
 
-export class TransferRevocationsView extends InMemoryView<TransferRevocationsState> {
+export class TransferRevocationsView extends TransferWorkView<TransferRevocationsState, DeviceTransfer> {
   static readonly viewName = 'ca-transfer-revocations';
 
-  private constructor(
-    view: LiveView<TransferRevocationsState>,
-    private readonly listeners: Set<OwedListener>,
-  ) {
-    super(view);
-  }
-
-  static async start(store: EventStore, logger: Logger): Promise<TransferRevocationsView> {
-    const listeners = new Set<OwedListener>();
-    const view = await LiveView.start<TransferRevocationsState>(
+  static start(store: EventStore, logger: Logger): Promise<TransferRevocationsView> {
+    return TransferWorkView.startLive(
       store,
       {
         name: TransferRevocationsView.viewName,
@@ -134,30 +115,10 @@ export class TransferRevocationsView extends InMemoryView<TransferRevocationsSta
         // when the state or evolve changes.
         checkpoint: { owner: 'ca', version: 1 },
         initialState: initialTransferRevocationsState,
-        evolve(state, { event }) {
-          foldTransferRevocations(state, event, (transfer) => {
-            for (const listener of listeners) listener(transfer);
-          });
-          return state;
-        },
+        fold: foldTransferRevocations,
       },
-      { logger },
+      logger,
+      (live, listeners) => new TransferRevocationsView(live, listeners),
     );
-    return new TransferRevocationsView(view, listeners);
-  }
-
-  /** Every device owed a transfer revocation, with its last transfer. */
-  owed(): DeviceTransfer[] {
-    return [...this.state.owed].map((deviceId) => this.state.transfers.get(deviceId)!);
-  }
-
-  isOwed(deviceId: string): boolean {
-    return this.state.owed.has(deviceId);
-  }
-
-  /** Called when a device comes to owe a revocation (live, and while the view rebuilds); returns the unsubscribe. */
-  onOwed(listener: OwedListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 }

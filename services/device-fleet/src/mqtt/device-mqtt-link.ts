@@ -179,6 +179,7 @@ export class DeviceMqttLink {
         settled = true;
         const at = Date.now();
         this.state = 'connected';
+        this.device.connectedWith(this.keyId);
         this.connects++;
         this.consecutiveFailures = 0;
         this.lastFailure = undefined;

@@ -10,7 +10,8 @@
  * buffer is zeroed right after (the intermediate PEM string cannot be wiped: JS strings are
  * immutable; it is unreferenced at once). Nothing is written to flash or logged. The secure context
  * (holding the key inside OpenSSL) lives as long as one MQTT client; every new connection attempt
- * re-derives the key, as a real device would after a reset.
+ * re-derives the key, as a real device would after a reset, except a renewal's new key, which the
+ * device holds in RAM from its CSR until it has connected with it (SimulatedDevice.withConnectionKey).
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { KeyObject } from 'node:crypto';
@@ -37,9 +38,9 @@ export async function deviceTlsIdentity(
       keyId,
     });
   const started = performance.now();
-  return device.withKeys([keyId], async (keys) => {
+  return device.withConnectionKey(keyId, async (key) => {
     const deriveMs = performance.now() - started;
-    const pkcs8 = Buffer.from(KeyObject.from(keys.get(keyId)!.privateKey).export({ type: 'pkcs8', format: 'pem' }));
+    const pkcs8 = Buffer.from(KeyObject.from(key.privateKey).export({ type: 'pkcs8', format: 'pem' }));
     try {
       const secureContext = createSecureContext({
         key: pkcs8,

@@ -157,6 +157,14 @@ export class SimulatedDevice {
    * a PUF read, which is what bounded a simulated fleet of 10,000 to 575 heartbeats/s.
    */
   #attestationKey: DerivedKeyPair | undefined;
+  /**
+   * A renewal's new TLS key, kept in volatile RAM from its reconstruction for the CSR until the
+   * device has connected with its certificate (`connectedWith`), as a chip keeps a freshly derived
+   * key between asking for its certificate and using it: never stored, exported or injected. A boot,
+   * a helper-data edit, an ownership transfer or the next renewal's key drops it. Without it a
+   * renewal read the PUF twice for the same key (CSR, then connect) where a certification reads once.
+   */
+  #renewalKey: { keyId: DeviceKeyId; pair: DerivedKeyPair } | undefined;
 
   constructor(silicon: PufDevice, flash: DeviceFlash, options: SimulatedDeviceOptions) {
     this.#silicon = silicon;
@@ -213,6 +221,7 @@ export class SimulatedDevice {
   boot(image?: Uint8Array): void {
     this.#bootedAt = this.#clock();
     this.#attestationKey = undefined; // RAM does not survive a reset
+    this.#renewalKey = undefined;
     this.flash.firmware.measurement = image ? measureFirmware(image) : firmwareMeasurement(this.flash.firmware.version);
   }
 
@@ -243,6 +252,7 @@ export class SimulatedDevice {
    */
   corruptHelperData(byteIndex = 100, mask = 0x10): void {
     this.#attestationKey = undefined;
+    this.#renewalKey = undefined;
     const corrupted = this.flash.helperData.slice();
     corrupted[byteIndex % corrupted.length]! ^= mask;
     this.flash.helperData = corrupted;
@@ -298,9 +308,41 @@ export class SimulatedDevice {
    * it from the PUF first when it is not held (after a boot). Throws as withKeys does.
    */
   #withAttestationKey<T>(use: (enrolmentKey: CryptoKey) => Promise<T>): Promise<T> {
-    const held = this.#attestationKey;
-    if (held) return use(held.privateKey);
-    return this.withKeys(['enrolment'], (keys) => use(keys.get('enrolment')!.privateKey));
+    return this.#withHeldKeys(['enrolment'], (keys) => use(keys.get('enrolment')!.privateKey));
+  }
+
+  /**
+   * The keys named, those the device holds in RAM (the attestation key, a renewal's new TLS key)
+   * from there and the rest reconstructed from one PUF read (none when every one is held). Throws
+   * as withKeys does.
+   */
+  #withHeldKeys<T>(
+    keyIds: readonly DeviceKeyId[],
+    use: (keys: ReadonlyMap<DeviceKeyId, DerivedKeyPair>) => Promise<T>,
+  ): Promise<T> {
+    const held = new Map<DeviceKeyId, DerivedKeyPair>();
+    if (this.#attestationKey) held.set('enrolment', this.#attestationKey);
+    if (this.#renewalKey) held.set(this.#renewalKey.keyId, this.#renewalKey.pair);
+    const missing = keyIds.filter((id) => !held.has(id));
+    const pick = (read: ReadonlyMap<DeviceKeyId, DerivedKeyPair>) =>
+      new Map(keyIds.map((id) => [id, read.get(id) ?? held.get(id)!] as const));
+    if (missing.length === 0) return use(pick(new Map()));
+    return this.withKeys(missing, (read) => use(pick(read)));
+  }
+
+  /**
+   * The key a TLS connection presents: a renewal's new key from RAM while the device holds it
+   * (see #renewalKey), else reconstructed from the PUF (one read). Throws as withKeys does.
+   */
+  withConnectionKey<T>(keyId: DeviceKeyId, use: (key: DerivedKeyPair) => Promise<T>): Promise<T> {
+    const held = this.#renewalKey;
+    if (held?.keyId === keyId) return use(held.pair);
+    return this.withKeys([keyId], (keys) => use(keys.get(keyId)!));
+  }
+
+  /** The device connected with `keyId`'s certificate: a renewal's key held for it is let go (RAM only). */
+  connectedWith(keyId: DeviceKeyId): void {
+    if (this.#renewalKey?.keyId === keyId) this.#renewalKey = undefined;
   }
 
   // ---- ownership transfer ----
@@ -340,6 +382,7 @@ export class SimulatedDevice {
         this.flash.pendingCsrs = {};
         this.flash.connections = {};
         this.#csrSends.clear();
+        this.#renewalKey = undefined;
       }
       return { keyDigest, signature };
     });
@@ -584,11 +627,13 @@ export class SimulatedDevice {
   }
 
   async #sendCsr(requestId: string, keyId: DeviceKeyId): Promise<void> {
-    // One read: the key to certify, and the enrolment key with it unless it is held already.
-    const held = this.#attestationKey;
-    await this.withKeys(held ? [keyId] : ['enrolment', keyId], async (keys) => {
-      const enrolment = keys.get('enrolment') ?? held!;
+    // At most one read: the key to certify and the enrolment key, each unless it is held already.
+    await this.#withHeldKeys(['enrolment', keyId], async (keys) => {
+      const enrolment = keys.get('enrolment')!;
       const certified = keys.get(keyId)!;
+      // A renewal (a certificate held for another key): its new key stays in RAM until connected with.
+      if (keyId !== 'enrolment' && Object.keys(this.flash.certificates).some((id) => id !== keyId))
+        this.#renewalKey = { keyId, pair: certified };
       const signer = await WebCryptoSigner.create(certified.privateKey, certified.publicKeySpki);
       const csr = await createCsr({ subjectCommonName: this.deviceId, signer });
       const publicKey = base64(certified.publicKeySpki);

@@ -544,6 +544,48 @@ describe('simulated device firmware', () => {
       expect(await bytesSignatureValid(attested, attestation.signature, enrolmentKey)).toBe(true);
     });
 
+    it("holds a renewal's new TLS key from its CSR until it has connected with it; a first certificate's is not held", async () => {
+      const { reads, hardware } = countingHardware();
+      const d = await make({ hardware });
+      const ca = await testCa();
+      const csrBody = (i: number) => {
+        const sent = transport.sent.filter((m) => m.subject.endsWith('.csr'))[i]!;
+        return sent.envelope.body as Csr;
+      };
+      const connectionKey = (keyId: 'tls-0' | 'tls-1' | 'tls-2') =>
+        d.withConnectionKey(keyId, async (key) => Buffer.from(key.publicKeySpki).toString('base64'));
+      // First certification: nothing held, connecting reads the PUF again.
+      await d.requestCertificate('tls-0', 'rq-0');
+      expect(reads).toEqual([[{ purpose: 'enrolment' }, { purpose: 'tls', generation: 0 }]]);
+      await connectionKey('tls-0');
+      expect(reads).toHaveLength(2);
+      const issued = await ca.issue(d.deviceId, (await parseAndVerifyCsr(Buffer.from(csrBody(0).csr, 'base64'))).spki);
+      const delivery = await platform.downlink(CertificateMessage, d.deviceId, {
+        requestId: 'rq-0',
+        serialNumber: issued.serialHex,
+        certificatePem: issued.pem,
+        chainPem: [ca.issuing.pem, ca.root.pem],
+      });
+      expect(await d.receive(delivery.subject, delivery.data)).toBe('handled');
+      // A renewal: the CSR reads the new key once; connecting with it (and a resent CSR) reads nothing more.
+      await d.requestCertificate('tls-1', 'rq-1');
+      expect(reads.slice(2)).toEqual([[{ purpose: 'tls', generation: 1 }]]);
+      expect(await connectionKey('tls-1')).toBe(csrBody(1).keyAttestation!.publicKey);
+      expect(await connectionKey('tls-1')).toBe(csrBody(1).keyAttestation!.publicKey);
+      expect(reads).toHaveLength(3);
+      // Another key is still reconstructed; once connected with the new key, it is let go.
+      await connectionKey('tls-0');
+      expect(reads).toHaveLength(4);
+      d.connectedWith('tls-1');
+      expect(await connectionKey('tls-1')).toBe(csrBody(1).keyAttestation!.publicKey);
+      expect(reads).toHaveLength(5);
+      // A reset drops it too.
+      await d.requestCertificate('tls-2', 'rq-2');
+      d.boot();
+      expect(await connectionKey('tls-2')).toBe(csrBody(2).keyAttestation!.publicKey);
+      expect(reads.slice(5)).toEqual([[{ purpose: 'tls', generation: 2 }], [{ purpose: 'tls', generation: 2 }]]);
+    });
+
     it('helper data edited in flash takes effect: the held key is dropped and the reconstruction refused', async () => {
       expect(await device.heartbeat()).toBe(true);
       device.corruptHelperData();

@@ -1,4 +1,3 @@
-import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { DeprovisionDevicesHandler } from './deprovision-devices.handler.js';
 
@@ -9,15 +8,7 @@ describe('deprovision-devices slice (in-memory store and targets)', () => {
   beforeEach(async () => {
     slice = await startOnboardingSlice();
     handler = slice.get(DeprovisionDevicesHandler);
-    await slice.given.policy('p-1', ['broker-a', 'broker-b']);
-    await slice.given.batch('b-1', 'p-1', ['d-1', 'd-2']);
-    await slice.given.certified('d-1');
-    await slice.given.certified('d-2');
-    await slice.registerTarget('broker-a');
-    await slice.registerTarget('broker-b');
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: ['broker-a', 'broker-b'], deviceIds: ['d-1', 'd-2'] });
   });
   afterEach(() => slice.close());
 

@@ -3,70 +3,52 @@
  * devices the transfer-deprovisionings view lists as owed are handed to DeprovisionDevicesHandler
  * (reason `ownership-transferred`; the new owner's onboardings, of the transfer's batch, are left
  * alone), at once when the view sees one come to owe, and again at every sweep (1 s) while it is
- * listed; the devices of one transfer together (one CRL update per target). Never given up: a device a target could not cut yet (target away or refusing) is tried
- * again with a growing wait (up to 30 s), logged at warn each time and at error once it has failed
- * `stuckAfterFailures` times in a row.
+ * listed; the devices of one transfer together (one CRL update per target). Never given up: a
+ * device a target could not cut yet (target away or refusing) is tried again with a growing wait
+ * (up to 30 s), logged at warn each time and at error once it has failed `stuckAfterFailures`
+ * times in a row.
  *
  * Fail-closed across restarts and replicas without a durable: the view is rebuilt from both logs,
  * so a device still owed after a crash is listed again; every onboarding instance works on the
  * list, and each record's id derives from the transfer, the device and the target, so a
  * second instance (or a second pass) completes what is missing and repeats nothing.
  */
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { PeriodicTask, RetryBackoff } from '@tunnelkey/concurrency';
+import { Inject, Injectable } from '@nestjs/common';
 import { describeError } from '@tunnelkey/eventstore';
+import { ViewDrivenJob } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { CLOCK, ONBOARDING_LOGGER, type Clock } from '../tokens.js';
 import { TransferDeprovisioningsView, type DeviceTransfer } from '../views/transfer-deprovisionings.view.js';
 import { DeprovisionDevicesHandler } from './deprovision-devices.handler.js';
 
-const sweepEveryMs = 1_000;
-
 @Injectable()
-export class TransferDeprovisioningsJob implements OnApplicationBootstrap, OnModuleDestroy {
-  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
-  /** Devices whose last attempt failed. */
-  readonly #backoff = new RetryBackoff({ now: () => this.clock().getTime() });
-  #stopListening: (() => void) | undefined;
-  #stopped = false;
-
+export class TransferDeprovisioningsJob extends ViewDrivenJob {
   constructor(
     private readonly view: TransferDeprovisioningsView,
     private readonly deprovisioning: DeprovisionDevicesHandler,
-    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CLOCK) clock: Clock,
     @Inject(ONBOARDING_LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (this.#stopListening || this.#stopped) return; // the hybrid app bootstraps twice
-    this.#stopListening = this.view.onOwed(() => void this.#task.runNow().catch(() => undefined));
-    this.#task.start();
-    void this.#task.runNow().catch(() => undefined);
+  ) {
+    super(() => clock().getTime());
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.#stopped = true;
-    this.#stopListening?.();
-    await this.#task.stop();
+  protected listen(): () => void {
+    return this.view.onOwed(() => this.wake());
   }
 
-  /** Cuts every owed device off its old owner's targets (those waiting out a failure excepted); resolves when done (tests). */
-  sweep(): Promise<void> {
-    return this.#task.runNow();
-  }
-
-  async #sweep(): Promise<void> {
+  /** Cuts every owed device off its old owner's targets (those waiting out a failure excepted). */
+  protected async work(): Promise<void> {
     // The devices of one transfer go together: one CRL update per target, not one per device.
     const groups = new Map<string, { transfer: DeviceTransfer; deviceIds: string[] }>();
     for (const transfer of this.view.owed()) {
-      if (!this.#backoff.due(transfer.deviceId)) continue;
+      if (!this.backoff.due(transfer.deviceId)) continue;
       const key = `${transfer.transferId} ${transfer.batchId}`;
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { transfer, deviceIds: [] }));
       group.deviceIds.push(transfer.deviceId);
     }
     for (const { transfer, deviceIds } of groups.values()) {
-      if (this.#stopped) return;
+      if (this.stopped) return;
       await this.#deprovision(transfer, deviceIds);
     }
   }
@@ -89,10 +71,10 @@ export class TransferDeprovisioningsJob implements OnApplicationBootstrap, OnMod
     }
     if (failed === 0) {
       // Done: their DeviceDeprovisioned events take them off the view's list (a pass meanwhile repeats nothing).
-      this.#backoff.succeeded(...deviceIds);
+      this.backoff.succeeded(...deviceIds);
       return;
     }
-    const { failures, retryInMs, stuck } = this.#backoff.failed(...deviceIds);
+    const { failures, retryInMs, stuck } = this.backoff.failed(...deviceIds);
     const logged = {
       event: stuck ? 'onboarding.transfer_deprovisioning_stuck' : 'onboarding.transfer_deprovisioning_retry',
       transferId,

@@ -6,7 +6,6 @@ import {
   type EventEnvelope,
 } from '@tunnelkey/contracts';
 import { givenEvent, waitFor } from '@tunnelkey/testing';
-import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { CertificatesView } from '../views/certificates.view.js';
 import {
@@ -20,15 +19,7 @@ describe('transfer deprovisionings: view + job slice (in-memory store and target
 
   beforeEach(async () => {
     slice = await startOnboardingSlice();
-    await slice.given.policy('p-1', ['broker-a', 'broker-b']);
-    await slice.given.batch('b-1', 'p-1', ['d-1', 'd-2']);
-    await slice.given.certified('d-1');
-    await slice.given.certified('d-2');
-    await slice.registerTarget('broker-a');
-    await slice.registerTarget('broker-b');
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: ['broker-a', 'broker-b'], deviceIds: ['d-1', 'd-2'] });
   });
   afterEach(() => slice.close());
 

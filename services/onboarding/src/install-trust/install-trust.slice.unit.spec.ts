@@ -136,13 +136,7 @@ describe('install-trust slice (in-memory store and targets)', () => {
     expect(applied()).toHaveLength(1); // 7 days by default: fresh
     const shortLived = await startOnboardingSlice({ config: { targetCrlLifetimeMs: 60_000 } });
     try {
-      await shortLived.given.policy('p-1', ['broker-a']);
-      await shortLived.given.batch('b-1', 'p-1', ['d-1']);
-      await shortLived.given.certified('d-1');
-      await shortLived.registerTarget('broker-a');
-      await (
-        await shortLived.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-      ).done;
+      await shortLived.onboardedBatch({ targetIds: ['broker-a'], deviceIds: ['d-1'] });
       // Issued a minute before the (fixed) clock with a minute's lifetime: past half of it.
       await shortLived.get(TargetCrlRefreshJob).refresh();
       const installed = shortLived.targets.target('broker-a').trustApplied;
@@ -208,13 +202,7 @@ describe('install-trust slice (in-memory store and targets)', () => {
     it('with no root pinned, onboards nothing, and /ready says why', async () => {
       const unpinned = await startOnboardingSlice({ config: { trustedRootSha256: undefined } });
       try {
-        await unpinned.given.policy('p-1', ['broker-a']);
-        await unpinned.given.batch('b-1', 'p-1', ['d-1']);
-        await unpinned.given.certified('d-1');
-        await unpinned.registerTarget('broker-a');
-        await (
-          await unpinned.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-        ).done;
+        await unpinned.onboardedBatch({ targetIds: ['broker-a'], deviceIds: ['d-1'] });
         expect(await unpinned.events('DeviceOnboarded')).toEqual([]);
         expect((await unpinned.events('DeviceOnboardingFailed')).map((e) => e.data)).toEqual([
           expect.objectContaining({ deviceId: 'd-1', reason: 'target-refused' }),

@@ -8,7 +8,6 @@ import { BatchPlanView } from '../views/batch-plan.view.js';
 import { CertificatesView } from '../views/certificates.view.js';
 import { TargetsView } from '../views/targets.view.js';
 import { ConnectionParametersResendJob } from './connection-parameters-resend.job.js';
-import { OnboardDevicesHandler } from './onboard-devices.handler.js';
 
 describe('connection parameters sent again (in-memory store and target)', () => {
   let slice: OnboardingSlice;
@@ -24,13 +23,7 @@ describe('connection parameters sent again (in-memory store and target)', () => 
 
   beforeEach(async () => {
     slice = await startOnboardingSlice();
-    await slice.given.policy('p-1', ['broker-a']);
-    await slice.given.batch('b-1', 'p-1', ['d-1', 'd-2', 'd-3']);
-    for (const id of ['d-1', 'd-2', 'd-3']) await slice.given.certified(id);
-    await slice.registerTarget('broker-a');
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: ['broker-a'], deviceIds: ['d-1', 'd-2', 'd-3'] });
     await slice.get(TargetsView).catchUp();
     // The job on a clock of the test's own (the slice's clock is fixed).
     job = new ConnectionParametersResendJob(

@@ -13,7 +13,6 @@ import {
 import { findRevocation, parseCertificate, parseCrl, pemBlocks, spkiEqual } from '@tunnelkey/pki';
 import { givenEvent } from '@tunnelkey/testing';
 import { InstallTrustHandler } from '../install-trust/install-trust.handler.js';
-import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { now, startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { RenewTargetCertificatesHandler } from './renew-target-certificates.handler.js';
 import { RenewedCertificatesReaction } from './renewed-certificates.reaction.js';
@@ -72,16 +71,7 @@ describe('renew-target-certificates slice (in-memory store and target)', () => {
   beforeEach(async () => {
     slice = await startOnboardingSlice();
     handler = slice.get(RenewTargetCertificatesHandler);
-    const { given } = slice;
-    await given.policy('p-1', ['broker-a']);
-    await given.batch('b-1', 'p-1', ['d-1', 'd-2']);
-    await given.certified('d-1');
-    await given.certified('d-2');
-    await given.crl(1);
-    await slice.registerTarget('broker-a');
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: ['broker-a'], deviceIds: ['d-1', 'd-2'], crl: 1 });
   });
   afterEach(() => slice.close());
 

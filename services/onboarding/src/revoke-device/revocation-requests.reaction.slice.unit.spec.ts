@@ -1,6 +1,5 @@
 import { findRevocation, parseCrl, pemBlocks } from '@tunnelkey/pki';
 import { waitFor } from '@tunnelkey/testing';
-import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 
 const devices = ['d-1', 'd-2', 'd-3', 'd-4'];
@@ -11,14 +10,7 @@ describe('revocation-requests slice: the reaction to RevocationRequested, ahead 
 
   beforeEach(async () => {
     slice = await startOnboardingSlice();
-    await slice.given.policy('p-1', targets);
-    await slice.given.batch('b-1', 'p-1', devices);
-    for (const deviceId of devices) await slice.given.certified(deviceId);
-    await slice.given.crl(1);
-    for (const targetId of targets) await slice.registerTarget(targetId);
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: targets, deviceIds: devices, crl: 1 });
   });
   afterEach(() => slice.close());
 

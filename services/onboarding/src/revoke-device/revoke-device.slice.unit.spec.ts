@@ -1,5 +1,4 @@
 import { waitFor } from '@tunnelkey/testing';
-import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { RevokeDeviceHandler } from './revoke-device.handler.js';
 
@@ -8,15 +7,7 @@ describe('revoke-device slice: the reaction to the CA publishing a CRL (in-memor
 
   beforeEach(async () => {
     slice = await startOnboardingSlice();
-    await slice.given.policy('p-1', ['broker-a', 'broker-b']);
-    await slice.given.batch('b-1', 'p-1', ['d-1', 'd-2', 'd-3']);
-    for (const deviceId of ['d-1', 'd-2', 'd-3']) await slice.given.certified(deviceId);
-    await slice.given.crl(1);
-    await slice.registerTarget('broker-a');
-    await slice.registerTarget('broker-b');
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: ['broker-a', 'broker-b'], deviceIds: ['d-1', 'd-2', 'd-3'], crl: 1 });
   });
   afterEach(() => slice.close());
 

@@ -1,5 +1,4 @@
 import { generateP256KeyPair, WebCryptoSigner } from '@tunnelkey/pki';
-import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { now, startOnboardingSlice, type OnboardingSlice } from '../test-support/onboarding-slice.test-helper.js';
 import { TargetsView } from '../views/targets.view.js';
 import { TargetAuthorities, TargetAuthority, targetAuthorityId } from './target-authority.js';
@@ -8,13 +7,7 @@ describe("a target's own CA (in-memory store and target)", () => {
   let slice: OnboardingSlice;
   beforeEach(async () => {
     slice = await startOnboardingSlice();
-    await slice.given.policy('p-1', ['broker-a']);
-    await slice.given.batch('b-1', 'p-1', ['d-1']);
-    await slice.given.certified('d-1');
-    await slice.registerTarget('broker-a');
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: ['broker-a'], deviceIds: ['d-1'] });
   });
   afterEach(() => slice.close());
 

@@ -30,6 +30,7 @@ import { PlatformModule } from '@tunnelkey/messaging';
 import { givenEvent } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { onboardingConfigFromEnv, type OnboardingConfig } from '../config.js';
+import { OnboardDevicesHandler } from '../onboard-devices/onboard-devices.handler.js';
 import { OnboardingModule } from '../onboarding.module.js';
 import { RegisterTargetHandler } from '../register-target/register-target.handler.js';
 import { InMemoryTargetCredentialStore } from '../shared/target-credentials.js';
@@ -126,7 +127,19 @@ export interface OnboardingSlice {
   events(type?: string): Promise<EventEnvelope[]>;
   /** RegisterTarget through its handler (the in-memory target accepts it). */
   registerTarget(targetId: string, overrides?: Partial<CommandOf<typeof RegisterTarget>>): Promise<unknown>;
+  /**
+   * What most slices start from: policy `p-1` for `targetIds`, batch `b-1` of `deviceIds`, each
+   * device certified (then the CA's CRL `crl`, when given), each target registered, and the batch
+   * onboarded (`onboard-1`) to the end.
+   */
+  onboardedBatch(given: OnboardedBatch): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface OnboardedBatch {
+  targetIds: string[];
+  deviceIds: string[];
+  crl?: number;
 }
 
 export interface SliceOptions {
@@ -178,6 +191,18 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
     await store.replay('onboarding', (recorded) => void all.push(recorded.event));
     return type ? all.filter((e) => e.type === type) : all;
   };
+  const given = new PlatformEvents(store, pki);
+  const registerTarget: OnboardingSlice['registerTarget'] = (targetId, overrides = {}) =>
+    app.get(RegisterTargetHandler).handle({
+      commandId: `register-${targetId}`,
+      targetId,
+      kind: 'mosquitto',
+      name: `broker ${targetId}`,
+      host: `${targetId}.local`,
+      tlsPort: 8883,
+      admin: { username: 'admin', passwordFile: 'broker-admin' },
+      ...overrides,
+    });
   return {
     app,
     store,
@@ -185,21 +210,21 @@ export async function startOnboardingSlice(options: SliceOptions = {}): Promise<
     credentials,
     secrets,
     downlinks,
-    given: new PlatformEvents(store, pki),
+    given,
     pki,
     get: (type) => app.get(type),
     events,
-    registerTarget: (targetId, overrides = {}) =>
-      app.get(RegisterTargetHandler).handle({
-        commandId: `register-${targetId}`,
-        targetId,
-        kind: 'mosquitto',
-        name: `broker ${targetId}`,
-        host: `${targetId}.local`,
-        tlsPort: 8883,
-        admin: { username: 'admin', passwordFile: 'broker-admin' },
-        ...overrides,
-      }),
+    registerTarget,
+    async onboardedBatch({ targetIds, deviceIds, crl }) {
+      await given.policy('p-1', targetIds);
+      await given.batch('b-1', 'p-1', deviceIds);
+      for (const deviceId of deviceIds) await given.certified(deviceId);
+      if (crl !== undefined) await given.crl(crl);
+      for (const targetId of targetIds) await registerTarget(targetId);
+      await (
+        await app.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
+      ).done;
+    },
     close: () => app.close(),
   };
 }

@@ -22,8 +22,8 @@ import {
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
-import { LiveView, type EventStore } from '@tunnelkey/eventstore';
-import { InMemoryView } from '@tunnelkey/messaging';
+import type { EventStore } from '@tunnelkey/eventstore';
+import { TransferWorkView, updateOwed, type OwedListener, type TransferWorkState } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 
 /** A device's last transfer: what its deprovisioning names. */
@@ -35,16 +35,11 @@ export interface DeviceTransfer {
   batchId: string;
 }
 
-export interface TransferDeprovisioningsState {
-  /** Transferred devices only, by device id. */
-  transfers: Map<string, DeviceTransfer>;
+/** `owed`: the devices active on a target through an onboarding of a batch other than their last transfer's. */
+export interface TransferDeprovisioningsState extends TransferWorkState<DeviceTransfer> {
   /** Per device, targetId -> the batch of its onboarding there, while active (not deprovisioned since). */
   active: Map<string, Map<string, string>>;
-  /** Devices active on a target through an onboarding of a batch other than their last transfer's. */
-  owed: Set<string>;
 }
-
-export type OwedListener = (transfer: DeviceTransfer) => void;
 
 export const initialTransferDeprovisioningsState = (): TransferDeprovisioningsState => ({
   transfers: new Map(),
@@ -68,7 +63,7 @@ export function owedTargets(state: TransferDeprovisioningsState, deviceId: strin
 export function foldTransferDeprovisionings(
   state: TransferDeprovisioningsState,
   event: EventEnvelope,
-  becameOwed: OwedListener = () => undefined,
+  becameOwed: OwedListener<DeviceTransfer> = () => undefined,
 ): void {
   let deviceId: string;
   switch (event.type) {
@@ -99,28 +94,14 @@ export function foldTransferDeprovisionings(
     default:
       return;
   }
-  const was = state.owed.has(deviceId);
-  if (owedTargets(state, deviceId).length === 0) {
-    state.owed.delete(deviceId);
-    return;
-  }
-  state.owed.add(deviceId);
-  if (!was) becameOwed(state.transfers.get(deviceId)!);
+  updateOwed(state, deviceId, owedTargets(state, deviceId).length > 0, becameOwed);
 }
 
-export class TransferDeprovisioningsView extends InMemoryView<TransferDeprovisioningsState> {
+export class TransferDeprovisioningsView extends TransferWorkView<TransferDeprovisioningsState, DeviceTransfer> {
   static readonly viewName = 'onboarding-transfer-deprovisionings';
 
-  private constructor(
-    view: LiveView<TransferDeprovisioningsState>,
-    private readonly listeners: Set<OwedListener>,
-  ) {
-    super(view);
-  }
-
-  static async start(store: EventStore, logger?: Logger): Promise<TransferDeprovisioningsView> {
-    const listeners = new Set<OwedListener>();
-    const view = await LiveView.start<TransferDeprovisioningsState>(
+  static start(store: EventStore, logger?: Logger): Promise<TransferDeprovisioningsView> {
+    return TransferWorkView.startLive(
       store,
       {
         name: TransferDeprovisioningsView.viewName,
@@ -130,26 +111,10 @@ export class TransferDeprovisioningsView extends InMemoryView<TransferDeprovisio
         // when the state or evolve changes.
         checkpoint: { owner: 'onboarding', version: 1 },
         initialState: initialTransferDeprovisioningsState,
-        evolve(state, { event }) {
-          foldTransferDeprovisionings(state, event, (transfer) => {
-            for (const listener of listeners) listener(transfer);
-          });
-          return state;
-        },
+        fold: foldTransferDeprovisionings,
       },
-      logger ? { logger } : {},
+      logger,
+      (live, listeners) => new TransferDeprovisioningsView(live, listeners),
     );
-    return new TransferDeprovisioningsView(view, listeners);
-  }
-
-  /** Every device owed a transfer deprovisioning, with its last transfer. */
-  owed(): DeviceTransfer[] {
-    return [...this.state.owed].map((deviceId) => this.state.transfers.get(deviceId)!);
-  }
-
-  /** Called when a device comes to owe a deprovisioning (live, and while the view rebuilds); returns the unsubscribe. */
-  onOwed(listener: OwedListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 }

@@ -10,13 +10,7 @@ describe('watch-targets slice (in-memory store and target)', () => {
 
   beforeEach(async () => {
     slice = await startOnboardingSlice();
-    await slice.given.policy('p-1', ['broker-a']);
-    await slice.given.batch('b-1', 'p-1', ['d-1']);
-    await slice.given.certified('d-1');
-    await slice.registerTarget('broker-a');
-    await (
-      await slice.get(OnboardDevicesHandler).onboardBatch({ commandId: 'onboard-1', batchId: 'b-1' })
-    ).done;
+    await slice.onboardedBatch({ targetIds: ['broker-a'], deviceIds: ['d-1'] });
   });
   afterEach(() => slice.close());
 

@@ -12,54 +12,44 @@
  * the list, and each write's command id derives from the CA's event, so a second instance (or a
  * second pass) writes nothing.
  */
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { ConcurrencyLimiter, PeriodicTask, RetryBackoff } from '@tunnelkey/concurrency';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConcurrencyLimiter } from '@tunnelkey/concurrency';
 import { describeError } from '@tunnelkey/eventstore';
+import { ViewDrivenJob } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import type { Clock } from '../shared/clock.js';
 import { REGISTRY_CLOCK, REGISTRY_LOGGER } from '../tokens.js';
 import { UnrecordedCertificatesView } from '../views/unrecorded-certificates.view.js';
 import { RecordCertificateHandler } from './record-certificate.handler.js';
 
-const sweepEveryMs = 1_000;
 const devicesAtOnce = 32;
 
 @Injectable()
-export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDestroy {
-  readonly #task = new PeriodicTask(() => this.#sweep(), sweepEveryMs);
+export class RecordCertificatesJob extends ViewDrivenJob {
   readonly #limiter = new ConcurrencyLimiter(devicesAtOnce);
   /** Devices being recorded now. */
   readonly #running = new Map<string, Promise<void>>();
   /** Devices listed again while being recorded: taken up once more when done. */
   readonly #again = new Set<string>();
-  /** Devices whose last attempt failed. */
-  readonly #backoff = new RetryBackoff({ now: () => this.clock().getTime() });
   /** `deviceId serial` recorded (until the view drops it) or refused (for good): not tried again. */
   readonly #settled = new Map<string, string>();
-  #started = false;
-  #stopped = false;
-  #stopListening: (() => void) | undefined;
 
   constructor(
     private readonly view: UnrecordedCertificatesView,
     private readonly handler: RecordCertificateHandler,
-    @Inject(REGISTRY_CLOCK) private readonly clock: Clock,
+    @Inject(REGISTRY_CLOCK) clock: Clock,
     @Inject(REGISTRY_LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (this.#started || this.#stopped) return; // the hybrid app bootstraps twice
-    this.#started = true;
-    // Listed while the view folds: taken up once the fold is done.
-    this.#stopListening = this.view.onUnrecorded((deviceId) => queueMicrotask(() => void this.#take(deviceId)));
-    this.#task.start();
-    void this.#task.runNow().catch(() => undefined);
+  ) {
+    super(() => clock().getTime());
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.#stopped = true;
-    this.#stopListening?.();
-    await this.#task.stop();
+  protected listen(): () => void {
+    // Listed while the view folds: taken up once the fold is done (that device alone, not a whole pass).
+    return this.view.onUnrecorded((deviceId) => queueMicrotask(() => void this.#take(deviceId)));
+  }
+
+  override async onModuleDestroy(): Promise<void> {
+    await super.onModuleDestroy();
     await Promise.all(this.#running.values());
   }
 
@@ -69,25 +59,25 @@ export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDe
   }
 
   /** Records what every listed device still lacks (those waiting out a failure excepted); resolves when done (tests). */
-  async sweep(): Promise<void> {
+  override async sweep(): Promise<void> {
     await this.view.catchUp();
-    await this.#task.runNow();
+    await super.sweep();
   }
 
-  async #sweep(): Promise<void> {
+  protected async work(): Promise<void> {
     for (const [key, deviceId] of this.#settled)
       if (!this.view.isUnrecorded(deviceId, key.slice(deviceId.length + 1))) this.#settled.delete(key);
     await Promise.all(this.view.devices().map((deviceId) => this.#take(deviceId)));
   }
 
   #take(deviceId: string): Promise<void> {
-    if (this.#stopped || !this.#started) return Promise.resolve();
+    if (!this.running) return Promise.resolve();
     const running = this.#running.get(deviceId);
     if (running) {
       this.#again.add(deviceId);
       return running;
     }
-    if (!this.#backoff.due(deviceId)) return Promise.resolve();
+    if (!this.backoff.due(deviceId)) return Promise.resolve();
     const run = this.#limiter
       .run(() => this.#record(deviceId))
       .finally(() => {
@@ -101,15 +91,15 @@ export class RecordCertificatesJob implements OnApplicationBootstrap, OnModuleDe
   async #record(deviceId: string): Promise<void> {
     for (const certificate of this.view.certificatesOf(deviceId)) {
       const key = `${deviceId} ${certificate.serialNumber}`;
-      if (this.#stopped) return;
+      if (this.stopped) return;
       if (this.#settled.has(key)) continue;
       try {
         await this.handler.handle(certificate);
         // Recorded (its DeviceCertified takes it off the view) or refused for good.
         this.#settled.set(key, deviceId);
-        this.#backoff.succeeded(deviceId);
+        this.backoff.succeeded(deviceId);
       } catch (error) {
-        const { failures, retryInMs, stuck } = this.#backoff.failed(deviceId);
+        const { failures, retryInMs, stuck } = this.backoff.failed(deviceId);
         const logged = {
           event: stuck ? 'registry.certificate_record_stuck' : 'registry.certificate_record_retry',
           deviceId,
