@@ -27,6 +27,9 @@ export default {
     '^@tunnelkey/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
     '^@tunnelkey/(eventstore)/(internal|features)$': '<rootDir>/libs/$1/src/$2.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
+    // @fastify/static require()s content-disposition 3, ESM only: Node 20 loads it (require(esm)),
+    // Jest's module runtime cannot before Node 24.9. Version 2 (CommonJS, Express's) has the same `create`.
+    '^content-disposition$': '<rootDir>/node_modules/content-disposition/dist/index.js',
   },
   globalSetup: '<rootDir>/jest.global-setup.js',
   globalTeardown: '<rootDir>/jest.global-teardown.js',

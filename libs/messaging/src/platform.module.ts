@@ -12,6 +12,7 @@ import {
   type DynamicModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventStore } from '@tunnelkey/eventstore';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
@@ -85,6 +86,7 @@ export class HealthController {
     @Inject(METRICS_REGISTRY) private readonly metrics: Registry,
     @Inject(READINESS_CHECKS) private readonly readiness: ReadinessRegistry,
     @Inject(METRICS_ACCESS) private readonly access: { token?: string | undefined },
+    @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
   ) {}
 
   /** Liveness: the process answers; with the version it runs (the image's TUNNELKEY_VERSION, else `dev`). */
@@ -108,7 +110,7 @@ export class HealthController {
   @Get('metrics')
   async prometheus(
     @Req() request: { socket?: { remoteAddress?: string }; headers: Record<string, string | string[] | undefined> },
-    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): unknown },
+    @Res({ passthrough: true }) response: unknown,
   ) {
     const authorization = request.headers.authorization;
     const access = metricsAccess(
@@ -122,7 +124,8 @@ export class HealthController {
     if (access === 'forbidden')
       throw new ForbiddenException('/metrics answers local requests only; set METRICS_TOKEN to scrape it remotely');
     const body = await this.metrics.metrics();
-    response.setHeader('Content-Type', this.metrics.contentType);
+    // Through the adapter: the response is Express's or Fastify's (startService's httpAdapter).
+    this.http.httpAdapter.setHeader(response, 'Content-Type', this.metrics.contentType);
     return body;
   }
 }

@@ -1,4 +1,5 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import type { AbstractHttpAdapter } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
@@ -36,7 +37,14 @@ export interface StartServiceOptions {
   /** Nest's own log levels, written as JSON lines at LOG_LEVEL (default all: its `log` lines at debug); false: none. */
   logger?: false | ('error' | 'warn' | 'log')[];
   /** Runs on the HTTP app before it initialises: body parsers, HTTP filters, middleware (the gateway's API). */
-  configureHttp?: (app: INestApplication) => void;
+  configureHttp?: (app: INestApplication) => void | Promise<void>;
+  /**
+   * The HTTP framework, given the HTTPS options (undefined: plain HTTP); default Nest's Express. The
+   * gateway, whose API is served under load, takes Fastify.
+   */
+  httpAdapter?: (https: { cert: Buffer; key: Buffer } | undefined) => AbstractHttpAdapter;
+  /** Nest's own JSON and form parsers (default true); false where `configureHttp` says how bodies are read. */
+  bodyParser?: boolean;
   /** Interface the HTTP server binds to; default HTTP_HOST, else 127.0.0.1 (a container sets 0.0.0.0). */
   httpHost?: string;
   /** The event store to inject as EVENT_STORE; default JetStream on the connection, under `namespace`. */
@@ -89,12 +97,13 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   class ServiceRoot {}
 
   const log = pino({ name: options.service, level: logLevelOf() });
-  const app = await NestFactory.create(ServiceRoot, {
-    // Nest's own lines as JSON too, at LOG_LEVEL, so a log pipeline reads one format.
-    logger: options.logger === false ? false : new JsonNestLogger(log, options.logger),
-    ...(httpsOptions ? { httpsOptions } : {}),
-  });
-  options.configureHttp?.(app);
+  // Nest's own lines as JSON too, at LOG_LEVEL, so a log pipeline reads one format.
+  const logger = options.logger === false ? false : new JsonNestLogger(log, options.logger);
+  const bodyParser = options.bodyParser ?? true;
+  const app = options.httpAdapter
+    ? await NestFactory.create(ServiceRoot, options.httpAdapter(httpsOptions), { logger, bodyParser })
+    : await NestFactory.create(ServiceRoot, { logger, bodyParser, ...(httpsOptions ? { httpsOptions } : {}) });
+  await options.configureHttp?.(app);
   // What the service is asked to do, in /metrics: every command by outcome, with its latency.
   const commandSeconds = new Histogram({
     name: 'command_seconds',

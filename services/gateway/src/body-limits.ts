@@ -36,10 +36,11 @@ export const smallText = (request: IncomingMessage) =>
   !isLargeBodyRoute(request) && textType.test(String(request.headers['content-type'] ?? ''));
 
 /**
- * Reads a large-body route's body once authenticated: at most `limit` bytes (refused at once when
- * Content-Length says more, else when the stream passes it), JSON or CSV/text, UTF-8, no encoding.
+ * Reads a request's body: at most `limit` bytes (refused at once when Content-Length says more, else
+ * when the stream passes it), JSON or CSV/text, UTF-8, no encoding; none sent: undefined. A small
+ * body is read before the guard (`configureHttp`), a large-body route's by its handler once authenticated.
  */
-export async function readLargeBody(request: IncomingMessage, limit: number): Promise<unknown> {
+export async function readBody(request: IncomingMessage, limit: number): Promise<unknown> {
   const type = String(request.headers['content-type'] ?? '');
   const json = jsonType.test(type);
   if (!json && !textType.test(type)) throw new BadRequest('send JSON (application/json) or CSV (text/csv)');
@@ -64,6 +65,7 @@ export async function readLargeBody(request: IncomingMessage, limit: number): Pr
     request.once('error', reject);
   });
   const text = body.toString('utf8');
+  if (text === '') return undefined;
   if (!json) return text;
   try {
     return JSON.parse(text) as unknown;

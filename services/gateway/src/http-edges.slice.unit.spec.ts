@@ -12,7 +12,7 @@ import { InMemoryTokenStore } from './auth/token-store.js';
 import { CommandSender, type CommandPort } from './commands/command-sender.js';
 import { CommandsController } from './commands/commands.controller.js';
 import { gatewayConfigFromEnv } from './config.js';
-import { configureHttp } from './configure-http.js';
+import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from './configure-http.js';
 import { COMMAND_SENDER, RATE_LIMITS, TOKEN_SERVICE } from './tokens.js';
 
 // Issue 14, finding 10: the gateway's edges. A small body before authentication, a large one only
@@ -39,9 +39,9 @@ class CommandBusDouble implements CommandPort {
 async function startApp(providers: unknown[], limits?: { perToken: RateLimiter; anonymous: RateLimiter }) {
   @Module({ controllers: [CommandsController], providers: providers as never[] })
   class SliceModule {}
-  const app = await NestFactory.create(SliceModule, { logger: false });
+  const app = await NestFactory.create(SliceModule, gatewayHttpAdapter(), { ...gatewayAppOptions, logger: false });
   // The gateway's configuration with no environment: its defaults.
-  configureHttp(app, gatewayConfigFromEnv({}), logger, limits as never);
+  await configureHttp(app, gatewayConfigFromEnv({}), logger, limits as never);
   await app.listen(0, '127.0.0.1');
   return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
 }
@@ -130,6 +130,95 @@ describe('gateway edges: body limits', () => {
     expect(response.status).toBe(200);
     expect(((await response.json()) as { result: { accepted: number } }).result.accepted).toBe(9_000);
     expect(bus.sent.length).toBeGreaterThan(1);
+  });
+});
+
+describe('gateway edges: route parameters', () => {
+  const bus = new CommandBusDouble();
+  const tokens = new TokenService({ store: new InMemoryTokenStore(), bootstrapAdminToken: adminToken, logger });
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    ({ app, url } = await startApp([
+      { provide: COMMAND_SENDER, useValue: new CommandSender(bus, 'edges', logger) },
+      { provide: TOKEN_SERVICE, useValue: tokens },
+      { provide: METRICS_REGISTRY, useValue: new Registry() },
+      AuthGuard,
+    ]));
+  });
+  afterAll(() => app?.close());
+
+  const revoke = (deviceId: string, slash = '') =>
+    fetch(`${url}/api/devices/${deviceId}/revocation${slash}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'keyCompromise' }),
+    });
+
+  it('takes an id of 128 characters (the longest) in the path, and refuses a longer one with 400, not the router’s 414', async () => {
+    bus.sent.length = 0;
+    expect((await revoke('d'.repeat(128))).status).toBe(202);
+    expect(bus.sent).toMatchObject([{ deviceId: 'd'.repeat(128) }]);
+    const longer = await revoke('d'.repeat(129));
+    expect(longer.status).toBe(400);
+    expect(bus.sent).toHaveLength(1);
+  });
+
+  it('answers a path with a trailing slash as the path without', async () => {
+    expect((await revoke('d-1', '/')).status).toBe(202);
+  });
+});
+
+/** The status of a GET with these headers (fetch adds `Cache-Control: no-cache` to a conditional request). */
+function conditionalGet(url: string, headers: Record<string, string>) {
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(url, { headers });
+    req.on('response', (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe("gateway edges: the console's files", () => {
+  const tokens = new TokenService({ store: new InMemoryTokenStore(), bootstrapAdminToken: adminToken, logger });
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    ({ app, url } = await startApp([
+      { provide: COMMAND_SENDER, useValue: new CommandSender(new CommandBusDouble(), 'edges', logger) },
+      { provide: TOKEN_SERVICE, useValue: tokens },
+      { provide: METRICS_REGISTRY, useValue: new Registry() },
+      AuthGuard,
+    ]));
+  });
+  afterAll(() => app?.close());
+
+  it.each(['/', '/console/console.css', '/console/js/app.js', '/console/vendor/uPlot.esm.js'])(
+    '%s: served with the security headers, then 304 for a conditional GET of the same version',
+    async (path) => {
+      const first = await fetch(`${url}${path}`);
+      expect(first.status).toBe(200);
+      expect((await first.text()).length).toBeGreaterThan(0);
+      expect(first.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(first.headers.get('cache-control')).toBe('no-cache');
+      const etag = first.headers.get('etag');
+      const lastModified = first.headers.get('last-modified');
+      expect(etag).toBeTruthy();
+      expect(lastModified).toBeTruthy();
+      expect(await conditionalGet(`${url}${path}`, { 'if-none-match': etag! })).toBe(304);
+      expect(await conditionalGet(`${url}${path}`, { 'if-modified-since': lastModified! })).toBe(304);
+      expect(await conditionalGet(`${url}${path}`, { 'if-none-match': '"another"' })).toBe(200);
+    },
+  );
+
+  it('serves nothing else from the folder or node_modules', async () => {
+    expect((await fetch(`${url}/console/../package.json`)).status).toBe(404);
+    expect((await fetch(`${url}/console/vendor/uPlot.cjs.js`)).status).toBe(404);
   });
 });
 

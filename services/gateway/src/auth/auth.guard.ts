@@ -39,7 +39,8 @@ export class AuthGuard implements CanActivate {
     const header = request.headers.authorization;
     const bearer =
       typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : undefined;
-    const ticket = typeof request.query?.ticket === 'string' ? request.query.ticket : undefined;
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    const ticket = typeof query.ticket === 'string' ? query.ticket : undefined;
     const acceptsTicket = this.reflector.getAllAndOverride<boolean | undefined>(TICKET_KEY, [
       context.getHandler(),
       context.getClass(),
@@ -61,13 +62,13 @@ export class AuthGuard implements CanActivate {
       throw new Forbidden(`this needs the ${required} role; the token has ${principal.role}`);
     // Owners: every route has a rule, or it is refused (fail closed). The gateway module provides
     // the check; a slice test without read models checks the rule exists only.
-    const key = routeKey(request.method, request.route?.path ?? request.path);
+    const key = routeKey(request.method, request.routeOptions.url ?? request.url.split('?')[0]!);
     const rule = routeOwnership.get(key);
     if (!rule) throw new Forbidden(`route ${key} has no owner rule`);
     await this.ownership?.check(principal, rule, {
-      params: request.params ?? {},
+      params: (request.params ?? {}) as Record<string, string>,
       body: request.body,
-      query: request.query ?? {},
+      query,
     });
     return true;
   }

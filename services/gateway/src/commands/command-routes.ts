@@ -207,8 +207,8 @@ export function pathParameters(path: string): string[] {
   return [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1]!);
 }
 
-/** `/api/batches/{batchId}` -> `/api/batches/:batchId` (Express). */
-export function expressPath(path: string): string {
+/** `/api/batches/{batchId}` -> `/api/batches/:batchId`: the route as Nest and its HTTP framework name it. */
+export function routePath(path: string): string {
   return path.replace(/\{([A-Za-z]+)\}/g, ':$1');
 }
 

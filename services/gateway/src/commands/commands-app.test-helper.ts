@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AuthGuard } from '../auth/auth.guard.js';
 import type { TokenService } from '../auth/token-service.js';
-import { configureHttp } from '../configure-http.js';
+import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from '../configure-http.js';
 import { COMMAND_SENDER, TOKEN_SERVICE } from '../tokens.js';
 import { CommandSender, type CommandPort } from './command-sender.js';
 import { CommandsController } from './commands.controller.js';
@@ -37,8 +37,11 @@ export async function startCommandsApp(options: {
     ],
   })
   class CommandsSliceModule {}
-  const app = await NestFactory.create(CommandsSliceModule, { logger: false });
-  configureHttp(app, { bodyLimit: options.bodyLimit ?? '1mb' }, options.logger);
+  const app = await NestFactory.create(CommandsSliceModule, gatewayHttpAdapter(), {
+    ...gatewayAppOptions,
+    logger: false,
+  });
+  await configureHttp(app, { bodyLimit: options.bodyLimit ?? '1mb' }, options.logger);
   await app.listen(0, '127.0.0.1');
   return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
 }

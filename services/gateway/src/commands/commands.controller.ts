@@ -1,11 +1,10 @@
 import { Body, Controller, HttpCode, Inject, Optional, Param, Post, Req, UseGuards } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
 import type { GatewayRequest } from '../observability/request-context.js';
-import { bytesOf, readLargeBody } from '../body-limits.js';
+import { bytesOf, readBody } from '../body-limits.js';
 import { COMMAND_SENDER, IMPORT_BODY_LIMIT, OWNERSHIP } from '../tokens.js';
 import type { OwnershipCheck } from '../owners/ownership.js';
-import { commandRoutes, expressPath, type CommandRoute, type CommandRouteName } from './command-routes.js';
+import { commandRoutes, routePath, type CommandRoute, type CommandRouteName } from './command-routes.js';
 import type { CommandContext, CommandSender } from './command-sender.js';
 import { importIdentities } from './import-identities/import-identities.js';
 
@@ -36,13 +35,20 @@ export class CommandsController {
   ) {}
 
   /** The body is read here, once the guard checked the token and its role (a large-body route). */
-  @Post(expressPath(importRoute.path))
+  @Post(routePath(importRoute.path))
   @RequiresRole(importRoute.role)
   @HttpCode(importRoute.status)
   async importIdentities(@Req() request: GatewayRequest, @Param('batchId') batchId: string) {
-    const body = await readLargeBody(request as unknown as IncomingMessage, this.importBodyLimit);
+    const body = await readBody(request.raw, this.importBodyLimit);
     const contentType = String(request.headers['content-type'] ?? '');
-    return importIdentities(this.sender, batchId, body, contentType, request.query, commandContextOf(request));
+    return importIdentities(
+      this.sender,
+      batchId,
+      body,
+      contentType,
+      request.query as Record<string, unknown>,
+      commandContextOf(request),
+    );
   }
 }
 
@@ -79,6 +85,6 @@ for (const [name, route] of Object.entries(commandRoutes) as [CommandRouteName, 
   Req()(prototype, method, 0);
   Param()(prototype, method, 1);
   Body()(prototype, method, 2);
-  for (const decorate of [Post(expressPath(route.path)), RequiresRole(route.role), HttpCode(route.status)])
+  for (const decorate of [Post(routePath(route.path)), RequiresRole(route.role), HttpCode(route.status)])
     decorate(prototype, method, descriptor);
 }

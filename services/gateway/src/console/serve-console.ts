@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** URL prefix of the console's assets; the page itself is at `/`. */
 export const consoleAssetsPath = '/console';
@@ -44,34 +45,31 @@ const securityHeaders: Record<string, string> = {
   'Cache-Control': 'no-cache',
 };
 
-function setSecurityHeaders(response: ServerResponse): void {
-  for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
+function setSecurityHeaders(reply: FastifyReply): void {
+  for (const [name, value] of Object.entries(securityHeaders)) void reply.header(name, value);
 }
 
 /**
  * Serves the web console from the gateway: `/` is the single page (hash routes), `/console/*` its
- * modules and styles, `/console/vendor/*` the chart library. Every other path stays with the API's routes.
+ * modules and styles, `/console/vendor/*` the chart library. Every other path stays with the API's
+ * routes. Each file answers conditional GETs (ETag and Last-Modified: 304 when unchanged).
  */
-export function serveConsole(app: NestExpressApplication, directory = consoleDirectory()): void {
-  app.useStaticAssets(directory, { prefix: consoleAssetsPath, index: false, setHeaders: setSecurityHeaders });
-  const vendored = new Map(
-    Object.entries(vendorFiles).map(([name, file]) => [
-      `${consoleAssetsPath}/vendor/${name}`,
-      requireFromHere.resolve(file),
-    ]),
-  );
-  const page = `${directory}index.html`;
-  app.use(
-    (
-      request: IncomingMessage & { path?: string },
-      response: ServerResponse & { sendFile(path: string): void },
-      next: () => void,
-    ) => {
-      if (request.method !== 'GET' && request.method !== 'HEAD') return next();
-      const file = request.path === '/' || request.path === '/index.html' ? page : vendored.get(request.path ?? '');
-      if (!file) return next();
-      setSecurityHeaders(response);
-      response.sendFile(file);
-    },
-  );
+export async function serveConsole(fastify: FastifyInstance, directory = consoleDirectory()): Promise<void> {
+  await fastify.register(fastifyStatic, {
+    root: directory,
+    prefix: `${consoleAssetsPath}/`,
+    index: false,
+    // Its own `public, max-age=0` would replace the `no-cache` of the security headers.
+    cacheControl: false,
+    setHeaders: setSecurityHeaders,
+  });
+  const page = (_request: unknown, reply: FastifyReply) => reply.sendFile('index.html');
+  fastify.get('/', page);
+  fastify.get('/index.html', page);
+  for (const [name, file] of Object.entries(vendorFiles)) {
+    const path = requireFromHere.resolve(file);
+    fastify.get(`${consoleAssetsPath}/vendor/${name}`, (_request, reply) =>
+      reply.sendFile(basename(path), dirname(path)),
+    );
+  }
 }

@@ -9,7 +9,6 @@ import { jetStreamForSetup, type BucketPlacement } from '@tunnelkey/eventstore-j
  * registers it under a product and version, and the OTA service checks it all again.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { Controller, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -103,7 +102,7 @@ export class FirmwareUploadController {
   @RequiresRole('operator')
   @HttpCode(201)
   async upload(@Req() request: GatewayRequest): Promise<UploadedImage> {
-    const incoming = request as unknown as IncomingMessage;
+    const incoming = request.raw;
     const type = String(incoming.headers['content-type'] ?? '');
     if (!/^application\/octet-stream\s*(?:;|$)/i.test(type))
       throw new BadRequest('send the image as application/octet-stream');

@@ -3,7 +3,7 @@ import { httpStatusOf, isContractViolation } from '@tunnelkey/contracts';
 import { isCommandFailed } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { GatewayError, TooManyRequests } from '../errors.js';
-import type { GatewayRequest, GatewayResponse } from './request-context.js';
+import type { GatewayReply, GatewayRequest } from './request-context.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -26,17 +26,6 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
   if (error instanceof HttpException) {
     const status = error.getStatus();
     return { status, body: { error: { code: codeOfStatus(status), message: error.message } } };
-  }
-  // Body parser errors (too large, bad JSON) carry a status and a type, and no input in their message.
-  const parser = error as { status?: unknown; type?: unknown };
-  if (typeof parser.status === 'number' && typeof parser.type === 'string') {
-    const message =
-      parser.type === 'entity.too.large'
-        ? 'the request body is too large'
-        : parser.type === 'entity.parse.failed'
-          ? 'the request body is not valid JSON'
-          : 'the request body cannot be read';
-    return { status: parser.status, body: { error: { code: codeOfStatus(parser.status), message } } };
   }
   return {
     status: 500,
@@ -69,7 +58,7 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const request = host.switchToHttp().getRequest<GatewayRequest>();
-    const response = host.switchToHttp().getResponse<GatewayResponse>();
+    const reply = host.switchToHttp().getResponse<GatewayReply>();
     const { status, body } = errorResponse(exception);
     if (status >= 500) {
       // Name and code only: an unknown error's message may carry input.
@@ -79,8 +68,8 @@ export class HttpErrorFilter implements ExceptionFilter {
         'request failed',
       );
     }
-    if (response.headersSent) return;
-    if (exception instanceof TooManyRequests) response.setHeader('retry-after', String(exception.retryAfterSeconds));
-    response.status(status).json({ ...body, correlationId: request.correlationId });
+    if (reply.sent || reply.raw.headersSent) return;
+    if (exception instanceof TooManyRequests) void reply.header('retry-after', String(exception.retryAfterSeconds));
+    void reply.code(status).send({ ...body, correlationId: request.correlationId });
   }
 }

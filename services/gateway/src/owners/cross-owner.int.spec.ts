@@ -14,7 +14,7 @@ import { type EventEnvelope } from '@tunnelkey/contracts';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
 import { natsFixture, waitFor } from '@tunnelkey/testing';
 import { pino } from 'pino';
-import { commandRoutes, expressPath, type CommandRouteName } from '../commands/command-routes.js';
+import { commandRoutes, routePath, type CommandRouteName } from '../commands/command-routes.js';
 import { queryRoutes } from '../queries/query-routes.js';
 import { startGateway, type RunningGateway } from '../start-gateway.js';
 import { commandOwnership, queryOwnership } from './route-ownership.js';
@@ -116,7 +116,7 @@ const bodies: Partial<Record<CommandRouteName, Record<string, unknown>>> = {
 };
 
 const fill = (path: string) =>
-  expressPath(path).replace(/:([A-Za-z]+)/g, (_, name: string) => (acme as Record<string, string>)[name] ?? name);
+  routePath(path).replace(/:([A-Za-z]+)/g, (_, name: string) => (acme as Record<string, string>)[name] ?? name);
 
 describe("every route with another owner's token (real NATS)", () => {
   let gateway: RunningGateway;

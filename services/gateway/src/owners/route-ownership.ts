@@ -1,4 +1,4 @@
-import { commandRoutes, expressPath, type CommandRouteName } from '../commands/command-routes.js';
+import { commandRoutes, routePath, type CommandRouteName } from '../commands/command-routes.js';
 import { queryRoutes, type QueryRoute } from '../queries/query-routes.js';
 import type { OwnedKind, OwnedRef } from './owner-directory.js';
 
@@ -152,17 +152,17 @@ export const queryOwnership: Record<keyof typeof queryRoutes, RouteOwnership> = 
   target: { kind: 'owned', refs: param('target', 'targetId') },
 };
 
-/** `METHOD /express/path` of a route, as the guard and the route-table test name it. */
+/** `METHOD /route/:path` of a route, as the guard and the route-table test name it. */
 export const routeKey = (method: string, path: string): string => `${method.toUpperCase()} ${path}`;
 
 /** Every route the gateway serves, and its rule. */
 export const routeOwnership: ReadonlyMap<string, RouteOwnership> = new Map<string, RouteOwnership>([
   ...Object.entries(commandRoutes).map(
-    ([name, route]) => [routeKey('POST', expressPath(route.path)), commandOwnership[name as CommandRouteName]] as const,
+    ([name, route]) => [routeKey('POST', routePath(route.path)), commandOwnership[name as CommandRouteName]] as const,
   ),
   ...Object.entries(queryRoutes).map(
     ([name, route]: [string, QueryRoute]) =>
-      [routeKey('GET', expressPath(route.path)), queryOwnership[name as keyof typeof queryRoutes]] as const,
+      [routeKey('GET', routePath(route.path)), queryOwnership[name as keyof typeof queryRoutes]] as const,
   ),
   [routeKey('GET', '/api/tokens'), { kind: 'filtered' }],
   // The token service applies the same rule: a token of the caller's owner (another only for a platform admin).

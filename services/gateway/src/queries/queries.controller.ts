@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject, Optional, Param, Query, Req, UseGuards
 import type { EventStore } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import { AuthGuard, RequiresRole } from '../auth/auth.guard.js';
-import { expressPath as p } from '../commands/command-routes.js';
+import { routePath as p } from '../commands/command-routes.js';
 import type { GatewayRequest } from '../observability/request-context.js';
 import { ownerFilterOf } from '../owners/owner-access.js';
 import type { OwnershipCheck } from '../owners/ownership.js';

@@ -186,6 +186,9 @@ export async function listDevicesJson(
   batchIds?: readonly string[],
 ): Promise<string> {
   const { deviceIds, total } = await findDeviceIds(store, filter, batchIds);
-  const items = (await summaries.summaries(deviceIds)).map((entry) => entry.json);
-  return `{"items":[${items.join(',')}],"total":${total},"limit":${filter.limit},"offset":${filter.offset}}`;
+  // One string built in place: no array of the entries' texts, no joined copy of them.
+  const entries = await summaries.summaries(deviceIds);
+  let json = '{"items":[';
+  for (let i = 0; i < entries.length; i++) json += i === 0 ? entries[i]!.json : `,${entries[i]!.json}`;
+  return `${json}],"total":${total},"limit":${filter.limit},"offset":${filter.offset}}`;
 }

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { AuthGuard } from '../../auth/auth.guard.js';
 import { TokenService } from '../../auth/token-service.js';
 import { InMemoryTokenStore } from '../../auth/token-store.js';
-import { configureHttp } from '../../configure-http.js';
+import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from '../../configure-http.js';
 import { READ_MODELS, TOKEN_SERVICE } from '../../tokens.js';
 import { QueriesController } from '../queries.controller.js';
 
@@ -68,8 +68,8 @@ describe('GET /api/batches/{batchId}/held-enrolments', () => {
       ],
     })
     class SliceModule {}
-    app = await NestFactory.create(SliceModule, { logger: false });
-    configureHttp(app, { bodyLimit: '64kb' }, logger);
+    app = await NestFactory.create(SliceModule, gatewayHttpAdapter(), { ...gatewayAppOptions, logger: false });
+    await configureHttp(app, { bodyLimit: '64kb' }, logger);
     await app.listen(0, '127.0.0.1');
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     viewerToken = (
