@@ -139,7 +139,9 @@ describe('firmware keys per owner epoch (slice)', () => {
     // Keys attested for epoch 0 but claimed for epoch 1: the attestation binds the epoch.
     const { data } = await d0.firmwareKeys(0);
     const forged = JSON.parse(new TextDecoder().decode(data)) as DeviceEnvelope;
-    expect(await controller.record({ ...forged, body: { ...forged.body, ownerEpoch: 1 } })).toBe('bad-attestation');
+    expect(await controller.record({ ...forged, body: { ...(forged.body as object), ownerEpoch: 1 } })).toBe(
+      'bad-attestation',
+    );
     expect(await recordedKeys('d-0')).toEqual(before);
 
     // Its current epoch's keys are recorded, with the epoch.
