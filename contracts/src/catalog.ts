@@ -3,6 +3,7 @@ import type { EventDefinition } from './define-event.js';
 import type { EventEnvelope } from './envelope.js';
 import * as caEvents from './events/ca.events.js';
 import * as deviceConnectedV1 from './events/device-connected.v1.js';
+import * as deviceFirmwareKeysRecordedV1 from './events/device-firmware-keys-recorded.v1.js';
 import * as integrityEvents from './events/integrity.events.js';
 import * as onboardingEvents from './events/onboarding.events.js';
 import * as otaEvents from './events/ota.events.js';
@@ -23,6 +24,7 @@ const eventModules: readonly object[] = [
   targetRegisteredV1,
   ownershipTransferCompletedV1,
   otaEvents,
+  deviceFirmwareKeysRecordedV1,
   revocationEvents,
   renewalEvents,
   integrityEvents,

@@ -15,6 +15,7 @@ export * from './events/device-connected.v1.js';
 export * from './events/server-policy-defined.v1.js';
 export * from './events/target-registered.v1.js';
 export * from './events/ownership-transfer-completed.v1.js';
+export * from './events/device-firmware-keys-recorded.v1.js';
 export * from './owners.js';
 export * from './events/ota.events.js';
 export * from './events/revocation.events.js';

@@ -2,6 +2,7 @@ import { findEventDefinition, latestEventDefinition, validateEvent } from './cat
 import type { EventEnvelope } from './envelope.js';
 import { ContractViolation, UpcastError } from './errors.js';
 import { upcastDeviceConnectedV1 } from './events/device-connected.v1.js';
+import { upcastDeviceFirmwareKeysRecordedV1 } from './events/device-firmware-keys-recorded.v1.js';
 import { upcastOwnershipTransferCompletedV1 } from './events/ownership-transfer-completed.v1.js';
 import { upcastServerPolicyDefinedV1 } from './events/server-policy-defined.v1.js';
 import { upcastTargetRegisteredV1 } from './events/target-registered.v1.js';
@@ -37,6 +38,11 @@ export const upcasters: readonly Upcaster[] = [
     type: 'TargetRegistered',
     from: 1,
     upcast: (e) => upcastTargetRegisteredV1(e as Parameters<typeof upcastTargetRegisteredV1>[0]),
+  },
+  {
+    type: 'DeviceFirmwareKeysRecorded',
+    from: 1,
+    upcast: (e) => upcastDeviceFirmwareKeysRecordedV1(e as Parameters<typeof upcastDeviceFirmwareKeysRecordedV1>[0]),
   },
 ];
 

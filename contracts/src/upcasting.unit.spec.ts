@@ -3,11 +3,14 @@ import { ContractViolation, UpcastError } from './errors.js';
 import { DeviceConnectedV1 } from './events/device-connected.v1.js';
 import {
   DeviceConnected,
+  DeviceFirmwareKeysRecorded,
+  DeviceFirmwareKeysRecordedV1,
   defaultOwnerId,
   ServerPolicyDefined,
   ServerPolicyDefinedV1,
   TargetRegistered,
 } from './index.js';
+import { sampleValue } from './sample-values.js';
 import { upcastEvent } from './upcasting.js';
 
 const meta = {
@@ -138,5 +141,31 @@ describe('ServerPolicyDefined v1 -> v2 and TargetRegistered v1 -> v2 (owners)', 
 
   test('a v1 that carries an owner is not a v1: refused, not upcast', () => {
     expect(() => upcastEvent({ ...policyV1, data: { ...policyV1.data, ownerId: 'acme' } })).toThrow(ContractViolation);
+  });
+});
+
+// Firmware-decryption keys became per owner epoch (issue 17): keys recorded before are epoch 0's.
+describe('DeviceFirmwareKeysRecorded v1 -> v2 (owner epoch)', () => {
+  const keysV1 = {
+    type: 'DeviceFirmwareKeysRecorded',
+    version: 1,
+    ...meta,
+    data: sampleValue(DeviceFirmwareKeysRecordedV1.data) as Record<string, unknown>,
+  };
+
+  test('a stored v1 is still valid as v1, and not as v2 (the epoch is required now)', () => {
+    expect(validateEvent(keysV1)).toBe(keysV1);
+    expect(DeviceFirmwareKeysRecorded.is({ ...keysV1, version: 2 })).toBe(false);
+  });
+
+  test('a v1 upcasts to owner epoch 0; a v2 keeps its epoch', () => {
+    const upcast = upcastEvent(keysV1);
+    expect(upcast).toEqual({ ...keysV1, version: 2, data: { ...keysV1.data, ownerEpoch: 0 } });
+    const v2 = { ...keysV1, version: 2, data: { ...keysV1.data, ownerEpoch: 3 } };
+    expect(upcastEvent(v2)).toBe(v2);
+  });
+
+  test('a v1 that carries an epoch is not a v1: refused, not upcast', () => {
+    expect(() => upcastEvent({ ...keysV1, data: { ...keysV1.data, ownerEpoch: 1 } })).toThrow(ContractViolation);
   });
 });

@@ -9,6 +9,7 @@ import { Type } from '@sinclair/typebox';
 import { AggregateId, IsoTimestamp } from '../envelope.js';
 import {
   FirmwareImageSize,
+  FirmwareKeysOwnerEpoch,
   MlKemPublicKey,
   ProductId,
   SignedMetadataJson,
@@ -47,9 +48,11 @@ export const FirmwareKeysMessage = defineDeviceMessage({
   body: Struct({
     /** Echoed from a firmware-keys-request when answering one. */
     requestId: Type.Optional(AggregateId),
+    /** The owner epoch the keys are derived under (absent: 0, the first owner's); the platform refuses another than the device's current one. */
+    ownerEpoch: Type.Optional(FirmwareKeysOwnerEpoch),
     ecdhPublicKey: SpkiDerBase64,
     mlKemPublicKey: MlKemPublicKey,
-    /** The enrolment key's signature over encryptionKeysAttestationBytes({ deviceId, ecdhPublicKey, mlKemPublicKey }). */
+    /** The enrolment key's signature over encryptionKeysAttestationBytes({ deviceId, ecdhPublicKey, mlKemPublicKey, ownerEpoch }). */
     attestation: EcdsaP256Signature,
   }),
 });

@@ -253,19 +253,31 @@ export const RolloutCompleted = defineEvent({
   }),
 });
 
+/**
+ * The owner epoch a device's firmware-decryption keys belong to (0: the first owner's; each
+ * ownership transfer moves the device to the next, OwnershipTransferCompleted). The device derives
+ * other keys under each epoch.
+ */
+export const FirmwareKeysOwnerEpoch = Type.Integer({ minimum: 0, maximum: 65535 });
+
 export const DeviceFirmwareKeysRecorded = defineEvent({
   type: 'DeviceFirmwareKeysRecorded',
-  version: 1,
+  version: 2,
   context: 'ota',
   aggregate: 'device',
   summary:
-    "A device's firmware-decryption public keys (ECDH P-256 and ML-KEM-768, PUF-derived), attested by its enrolment key.",
+    "A device's firmware-decryption public keys (ECDH P-256 and ML-KEM-768, PUF-derived) of one owner epoch, attested by its enrolment key.",
   public: true,
   data: Struct({
     deviceId: AggregateId,
+    /** The owner epoch the keys are derived under; keys of an epoch below the device's current one are never wrapped for. */
+    ownerEpoch: FirmwareKeysOwnerEpoch,
     ecdhPublicKey: SpkiDerBase64,
     mlKemPublicKey: MlKemPublicKey,
-    /** The enrolment key's signature over the keys (anyone can check it against DeviceIdentityImported's key). */
+    /**
+     * The enrolment key's signature over the keys and, from epoch 1 on, their epoch
+     * (@tunnelkey/firmware encryptionKeysAttestationBytes; anyone can check it against DeviceIdentityImported's key).
+     */
     attestation: EcdsaP256Signature,
   }),
 });

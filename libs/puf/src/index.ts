@@ -16,6 +16,8 @@ export {
   ENROLMENT_CONTEXT,
   FIRMWARE_DECRYPTION_CONTEXT,
   FIRMWARE_KEM_CONTEXT,
+  firmwareDecryptionContext,
+  firmwareKemContext,
   keyAlgorithmOf,
   keyContextLabel,
   ownerContext,

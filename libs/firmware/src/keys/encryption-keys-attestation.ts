@@ -16,14 +16,21 @@ export interface EncryptionKeysStatement {
   ecdhPublicKey: string;
   /** ML-KEM-768 encapsulation key, base64. */
   mlKemPublicKey: string;
+  /** The owner epoch the keys are derived under (absent: 0). */
+  ownerEpoch?: number;
 }
 
-/** The bytes the enrolment key signs. */
+/**
+ * The bytes the enrolment key signs. From owner epoch 1 on the epoch is part of them, so keys
+ * attested for one owner cannot be passed off as another's; epoch 0 signs the bytes it always did.
+ */
 export function encryptionKeysAttestationBytes(statement: EncryptionKeysStatement): Uint8Array {
-  const { deviceId, ecdhPublicKey, mlKemPublicKey } = statement;
-  return new TextEncoder().encode(
-    `${encryptionKeysAttestationLabel}\n${canonicalJson({ deviceId, ecdhPublicKey, mlKemPublicKey })}`,
-  );
+  const { deviceId, ecdhPublicKey, mlKemPublicKey, ownerEpoch = 0 } = statement;
+  const signed =
+    ownerEpoch === 0
+      ? { deviceId, ecdhPublicKey, mlKemPublicKey }
+      : { deviceId, ecdhPublicKey, mlKemPublicKey, ownerEpoch };
+  return new TextEncoder().encode(`${encryptionKeysAttestationLabel}\n${canonicalJson(signed)}`);
 }
 
 /** True when `signature` (P1363, base64) is the enrolment key's over the statement. Never throws. */

@@ -18,8 +18,24 @@ describe('encryption-keys attestation (the enrolment key vouching for the two KE
     ['another device', { ...statement, deviceId: 'd-abd' }],
     ['another ECDH key', { ...statement, ecdhPublicKey: 'RUNESB==' }],
     ['another ML-KEM key', { ...statement, mlKemPublicKey: 'TUwtS0VO' }],
+    ['another owner epoch', { ...statement, ownerEpoch: 1 }],
   ])('does not verify for %s', (_, other) => {
     expect(encryptionKeysAttestationValid(other, signature, enrolmentSpki)).toBe(false);
+  });
+
+  it('binds the owner epoch from epoch 1 on; epoch 0 signs the bytes it always did', () => {
+    expect(encryptionKeysAttestationValid({ ...statement, ownerEpoch: 0 }, signature, enrolmentSpki)).toBe(true);
+    expect(Buffer.from(encryptionKeysAttestationBytes({ ...statement, ownerEpoch: 0 })).toString()).not.toContain(
+      'ownerEpoch',
+    );
+    const epoch2 = { ...statement, ownerEpoch: 2 };
+    const signed2 = sign('sha256', encryptionKeysAttestationBytes(epoch2), {
+      key: enrolment.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    }).toString('base64');
+    expect(encryptionKeysAttestationValid(epoch2, signed2, enrolmentSpki)).toBe(true);
+    expect(encryptionKeysAttestationValid({ ...statement, ownerEpoch: 1 }, signed2, enrolmentSpki)).toBe(false);
+    expect(encryptionKeysAttestationValid(statement, signed2, enrolmentSpki)).toBe(false);
   });
 
   it('does not verify under another key, nor throw on garbage', () => {

@@ -3,9 +3,10 @@ import { enrolResponse, recoverRootSecret } from '../extractor/fuzzy-extractor.j
 import { identityFromPublicKey } from '../keys/device-identity.js';
 import {
   ENROLMENT_CONTEXT,
-  FIRMWARE_DECRYPTION_CONTEXT,
-  FIRMWARE_KEM_CONTEXT,
   KeyContext,
+  firmwareDecryptionContext,
+  firmwareKemContext,
+  keyContextLabel,
 } from '../keys/key-context.js';
 import { DerivedKemKeyPair, deriveMlKemKeyPair } from '../keys/ml-kem-key-derivation.js';
 import { DerivedKeyPair, deriveContextSecret, deriveP256KeyPair } from '../keys/p256-key-derivation.js';
@@ -165,15 +166,17 @@ export class PufDevice {
   }
 
   /**
-   * Re-read the PUF and derive both firmware-decryption keys (ECDH P-256 + ML-KEM-768), and the
-   * pairs of `also`, from that one read.
+   * Re-read the PUF and derive both firmware-decryption keys (ECDH P-256 + ML-KEM-768) of owner
+   * epoch `epoch` (firmwareDecryptionContext, firmwareKemContext), and the pairs of `also`, from
+   * that one read.
    */
   async deriveFirmwareDecryptionKeys(
     helperData: HelperData | Uint8Array | string,
     at: Partial<OperatingConditions> = {},
     also: readonly KeyContext[] = [],
+    epoch = 0,
   ): Promise<FirmwareDecryptionKeys> {
-    return firmwareKeysFromResponse(this.readResponse(at), toHelperData(helperData), also);
+    return firmwareKeysFromResponse(this.readResponse(at), toHelperData(helperData), also, epoch);
   }
 
   /**
@@ -204,32 +207,38 @@ export async function deriveFirmwareDecryptionKeysFromRead(
   helperData: HelperData | Uint8Array | string,
   at: Partial<OperatingConditions> = {},
   also: readonly KeyContext[] = [],
+  epoch = 0,
 ): Promise<FirmwareDecryptionKeys> {
   const parsed = toHelperData(helperData);
   validateProfile(read.profile);
   const cells = new SimulatedCellArray(read.seed, cellCountOf(read.profile), read.profile.cells);
-  return firmwareKeysFromResponse(cells.readAt(read.readIndex, withDefaults(at)), parsed, also);
+  return firmwareKeysFromResponse(cells.readAt(read.readIndex, withDefaults(at)), parsed, also, epoch);
 }
 
 async function firmwareKeysFromResponse(
   response: Uint8Array,
   helperData: HelperData,
   also: readonly KeyContext[],
+  epoch: number,
 ): Promise<FirmwareDecryptionKeys> {
+  // Labels checked before the PUF response is used (an invalid epoch throws here).
+  const ecdhContext = firmwareDecryptionContext(epoch);
+  const kemContext = firmwareKemContext(epoch);
+  keyContextLabel(ecdhContext);
   let rootSecret: Uint8Array;
   try {
     rootSecret = recoverRootSecret(response, helperData);
   } finally {
     response.fill(0);
   }
-  const ecdhSecret = deriveContextSecret(rootSecret, FIRMWARE_DECRYPTION_CONTEXT);
-  const kemSecret = deriveContextSecret(rootSecret, FIRMWARE_KEM_CONTEXT);
+  const ecdhSecret = deriveContextSecret(rootSecret, ecdhContext);
+  const kemSecret = deriveContextSecret(rootSecret, kemContext);
   const alsoSecrets = also.map((c) => deriveContextSecret(rootSecret, c));
   rootSecret.fill(0);
   try {
-    const mlKem = deriveMlKemKeyPair(kemSecret);
+    const mlKem = deriveMlKemKeyPair(kemSecret, kemContext);
     const [ecdh, ...pairs] = await Promise.all([
-      deriveP256KeyPair(ecdhSecret, FIRMWARE_DECRYPTION_CONTEXT),
+      deriveP256KeyPair(ecdhSecret, ecdhContext),
       ...also.map((c, i) => deriveP256KeyPair(alsoSecrets[i]!, c)),
     ]);
     return { ecdh: ecdh!, mlKem, also: pairs };

@@ -10,6 +10,7 @@ import {
   ENROLMENT_CONTEXT,
   FIRMWARE_DECRYPTION_CONTEXT,
   KeyContext,
+  firmwareDecryptionContext,
   keyContextLabel,
   ownerContext,
   tlsContext,
@@ -36,6 +37,8 @@ describe('key contexts', () => {
       ownerContext(0),
       ownerContext(1),
       FIRMWARE_DECRYPTION_CONTEXT,
+      firmwareDecryptionContext(1),
+      firmwareDecryptionContext(2),
     ];
     const labels = contexts.map(keyContextLabel);
     expect(new Set(labels).size).toBe(labels.length);

@@ -25,13 +25,16 @@ export interface DerivedKemKeyPair {
  * Deterministic ML-KEM-768 pair from a context secret: the 64-byte seed (d || z) of
  * ML-KEM.KeyGen_internal is HKDF-SHA-256(contextSecret, info = SEED_INFO), wiped after use.
  */
-export function deriveMlKemKeyPair(contextSecret: Uint8Array): DerivedKemKeyPair {
+export function deriveMlKemKeyPair(
+  contextSecret: Uint8Array,
+  context: KemKeyContext = FIRMWARE_KEM_CONTEXT,
+): DerivedKemKeyPair {
   const seed = new Uint8Array(hkdfSync('sha256', contextSecret, Buffer.alloc(0), SEED_INFO, 64));
   const { publicKey, secretKey } = ml_kem768.keygen(seed);
   seed.fill(0);
   let disposed = false;
   return {
-    context: FIRMWARE_KEM_CONTEXT,
+    context,
     algorithm: 'ML-KEM-768',
     publicKey,
     decapsulate(cipherText) {

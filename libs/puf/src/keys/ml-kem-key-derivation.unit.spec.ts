@@ -4,6 +4,8 @@ import {
   ENROLMENT_CONTEXT,
   FIRMWARE_DECRYPTION_CONTEXT,
   FIRMWARE_KEM_CONTEXT,
+  firmwareDecryptionContext,
+  firmwareKemContext,
   keyContextLabel,
 } from './key-context.js';
 import { ML_KEM_768_PUBLIC_KEY_BYTES, deriveMlKemKeyPair } from './ml-kem-key-derivation.js';
@@ -51,5 +53,31 @@ describe('ML-KEM-768 keys from the PUF (firmware-kem context)', () => {
     expect(first.ecdh.algorithm).toBe('ECDH');
     const otherKeys = await other.deriveFirmwareDecryptionKeys((await other.enrol()).helperData);
     expect(Buffer.from(otherKeys.mlKem.publicKey).equals(Buffer.from(first.mlKem.publicKey))).toBe(false);
+  });
+
+  it('derives other firmware keys under each owner epoch; epoch 0 keeps the keys devices always had', async () => {
+    // Epoch 0: the labels from before ownership transfer, so a never-transferred device's keys do not change.
+    expect(keyContextLabel(firmwareDecryptionContext(0))).toBe('tunnelkey/puf/key/v1/firmware-decryption');
+    expect(keyContextLabel(firmwareKemContext(0))).toBe('tunnelkey/puf/key/v1/firmware-kem/ml-kem-768');
+    expect(keyContextLabel(firmwareDecryptionContext(2))).toBe(
+      'tunnelkey/puf/key/v1/owner/epoch/2/firmware-decryption',
+    );
+    expect(keyContextLabel(firmwareKemContext(2))).toBe('tunnelkey/puf/key/v1/owner/epoch/2/firmware-kem/ml-kem-768');
+    const device = PufDevice.manufacture({ seed: 'spec/firmware-kem/epochs' });
+    const record = await device.enrol();
+    const unnamed = await device.deriveFirmwareDecryptionKeys(record.helperData);
+    const derive = (epoch: number) => device.deriveFirmwareDecryptionKeys(record.helperData, {}, [], epoch);
+    const [epoch0, epoch1, epoch2, epoch1Again] = [await derive(0), await derive(1), await derive(2), await derive(1)];
+    const ecdh = (k: typeof unnamed) => Buffer.from(k.ecdh.publicKeySpki).toString('base64');
+    const kem = (k: typeof unnamed) => Buffer.from(k.mlKem.publicKey).toString('base64');
+    expect([ecdh(epoch0), kem(epoch0)]).toEqual([ecdh(unnamed), kem(unnamed)]);
+    expect([ecdh(epoch1Again), kem(epoch1Again)]).toEqual([ecdh(epoch1), kem(epoch1)]);
+    expect(new Set([epoch0, epoch1, epoch2].map(ecdh)).size).toBe(3);
+    expect(new Set([epoch0, epoch1, epoch2].map(kem)).size).toBe(3);
+    expect(epoch1.mlKem.context).toEqual(firmwareKemContext(1));
+    const viaRead = await deriveFirmwareDecryptionKeysFromRead(device.reserveRead(), record.helperData, {}, [], 2);
+    expect([ecdh(viaRead), kem(viaRead)]).toEqual([ecdh(epoch2), kem(epoch2)]);
+    // An epoch that is no counter is refused before the PUF response is used.
+    await expect(device.deriveFirmwareDecryptionKeys(record.helperData, {}, [], -1)).rejects.toThrow(/epoch/);
   });
 });

@@ -147,6 +147,32 @@ describe('a simulated device updating its firmware over the air', () => {
       expect(report).toMatchObject({ status: 'failed', reason: 'decrypt', detail: 'key-wrap' });
       expect(device.flash.firmware.version).toBe('1.0.0');
     });
+    it('a content key wrapped for the keys it had before an ownership transfer (its new epoch derives others)', async () => {
+      const learnedByOldOwner = await ota.deviceKeys(device);
+      await device.acknowledgeTransfer({
+        transferId: 't-1',
+        deviceId: device.deviceId,
+        enrolmentKeyDigest: sha256Hex(device.enrolmentPublicKey),
+        fromOwnerId: 'acme',
+        toOwnerId: 'globex',
+        toBatchId: 'globex-fridges',
+        ownerEpoch: 1,
+      });
+      await ota.offer(device, release, learnedByOldOwner);
+      expect(await ota.serve(device, release)).toMatchObject({
+        status: 'failed',
+        reason: 'decrypt',
+        detail: 'key-wrap',
+      });
+      // Wrapped for the keys it reports now (its new epoch's), the next rollout installs.
+      const next = await ota.rollout({
+        rolloutId: 'r-2',
+        version: '2.0.1',
+        image: testFirmware(5_000),
+        metadataVersion: 4,
+      });
+      expect(await update(device, next)).toMatchObject({ status: 'booted' });
+    });
     it('a chunk frame forged by someone holding the rollout key (another device of it): its tag passes, the digest check refuses the image', async () => {
       const before = { ...device.flash.firmware };
       await ota.offer(device, release);

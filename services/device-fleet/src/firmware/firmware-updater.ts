@@ -40,6 +40,8 @@ type Uplink = typeof FirmwareChunkRequestMessage | typeof FirmwareKeysMessage | 
  */
 export interface UpdateKeys {
   enrolment: CryptoKey;
+  /** The owner epoch `decryption` is derived under. */
+  ownerEpoch: number;
   decryption: DeviceDecryptionKeys;
   dispose(): void;
 }
@@ -55,7 +57,7 @@ export interface FirmwareDeviceBindings {
   setOnline(online: boolean): void;
   /** SPKI DER of the pinned platform key (undefined: none pinned, every offer is refused). */
   platformKeySpki(): Uint8Array | undefined;
-  /** Enrolment key + both firmware-decryption keys, from one PUF read. */
+  /** Enrolment key + both firmware-decryption keys of the current owner epoch, from one PUF read. */
   deriveUpdateKeys(): Promise<UpdateKeys>;
   /** Signs and publishes an uplink (the envelope counter is persisted before it leaves). */
   send(definition: Uplink, body: DeviceBodyOf<Uplink>, enrolmentKey: CryptoKey): Promise<void>;
@@ -140,7 +142,10 @@ export class FirmwareUpdater {
     return report && { status: report.status, ...(report.reason ? { reason: report.reason } : {}) };
   }
 
-  /** Reports the firmware-decryption public keys, attested by the enrolment key (at enrolment, or when asked). */
+  /**
+   * Reports the firmware-decryption public keys of its current owner epoch, attested by the
+   * enrolment key (at enrolment, or when asked).
+   */
   async sendFirmwareKeys(requestId?: string): Promise<void> {
     const keys = await this.#device.deriveUpdateKeys();
     try {
@@ -148,12 +153,14 @@ export class FirmwareUpdater {
         deviceId: this.#device.deviceId,
         ecdhPublicKey: base64(keys.decryption.ecdh.publicKeySpki),
         mlKemPublicKey: base64(keys.decryption.mlKem.publicKey),
+        ownerEpoch: keys.ownerEpoch,
       };
       const attestation = await signBytes(encryptionKeysAttestationBytes(statement), keys.enrolment);
       await this.#device.send(
         FirmwareKeysMessage,
         {
           ...(requestId === undefined ? {} : { requestId }),
+          ownerEpoch: statement.ownerEpoch,
           ecdhPublicKey: statement.ecdhPublicKey,
           mlKemPublicKey: statement.mlKemPublicKey,
           attestation,

@@ -739,13 +739,20 @@ export class SimulatedDevice {
     };
   }
 
-  /** Enrolment key + both firmware-decryption keys from one PUF read (same failure handling as withKeys). */
+  /**
+   * Enrolment key + both firmware-decryption keys of the current owner epoch from one PUF read (same
+   * failure handling as withKeys): after a transfer they are keys no earlier owner ever saw.
+   */
   async #deriveUpdateKeys(): Promise<UpdateKeys> {
+    const ownerEpoch = this.ownerEpoch;
     let keys;
     try {
-      keys = await this.#silicon.deriveFirmwareDecryptionKeys(this.flash.helperData, this.conditions, [
-        ENROLMENT_CONTEXT,
-      ]);
+      keys = await this.#silicon.deriveFirmwareDecryptionKeys(
+        this.flash.helperData,
+        this.conditions,
+        [ENROLMENT_CONTEXT],
+        ownerEpoch,
+      );
     } catch (error) {
       const code = isPufError(error) ? error.code : 'UNKNOWN';
       this.#keyFailed = true;
@@ -768,6 +775,7 @@ export class SimulatedDevice {
     this.#keyFailed = false;
     return {
       enrolment: enrolment.privateKey,
+      ownerEpoch,
       decryption: { ecdh: keys.ecdh, mlKem: keys.mlKem },
       dispose: () => keys.mlKem.dispose(),
     };

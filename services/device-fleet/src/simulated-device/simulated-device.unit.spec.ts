@@ -5,11 +5,13 @@ import {
   ConnectionParametersMessage,
   CsrRequestMessage,
   EnrolmentKeyRequestMessage,
+  FirmwareKeysRequestMessage,
   IdentityChallengeMessage,
   RejectionMessage,
   keyAttestationBytes,
   type DeviceBodyOf,
   type DeviceEnvelope,
+  type FirmwareKeysMessage,
 } from '@tunnelkey/contracts';
 import {
   bytesSignatureValid,
@@ -17,6 +19,7 @@ import {
   generatePlatformKey,
   importVerifyKey,
 } from '@tunnelkey/device-protocol';
+import { encryptionKeysAttestationValid } from '@tunnelkey/firmware';
 import { parseAndVerifyCsr, spkiEqual } from '@tunnelkey/pki';
 import { KeyCheckMismatchError, PufDevice, deriveKeysFromRead, isPufError, type KeyContext } from '@tunnelkey/puf';
 import type { DeviceHardware } from '../hardware/device-hardware-pool.js';
@@ -275,6 +278,41 @@ describe('simulated device firmware', () => {
       });
       expect(device.ownerEpoch).toBe(0);
       expect(parseFlash(serialiseFlash(device.flash)).owner).toBeUndefined();
+    });
+
+    it('reports firmware-decryption keys of its epoch: unchanged at epoch 0, unrelated to them after the transfer', async () => {
+      const seed = 'device-spec/firmware-keys-per-epoch';
+      device = await make({ seed });
+      const firmwareKeys = async (requestId: string) => {
+        const d = await platform.downlink(FirmwareKeysRequestMessage, device.deviceId, { requestId });
+        expect(await device.receive(d.subject, d.data)).toBe('handled');
+        const sent = transport.sent.at(-1)!;
+        const envelope = await platform.verifyUplink(sent.subject, sent.data, device.enrolmentPublicKey);
+        expect(envelope.kind).toBe('firmware-keys');
+        const body = envelope.body as DeviceBodyOf<typeof FirmwareKeysMessage>;
+        const statement = { deviceId: device.deviceId, ...body };
+        expect(encryptionKeysAttestationValid(statement, body.attestation, device.enrolmentPublicKey)).toBe(true);
+        // The attestation binds the epoch: it does not vouch for the same keys under another one.
+        const otherEpoch = { ...statement, ownerEpoch: (body.ownerEpoch ?? 0) + 1 };
+        expect(encryptionKeysAttestationValid(otherEpoch, body.attestation, device.enrolmentPublicKey)).toBe(false);
+        return body;
+      };
+      const before = await firmwareKeys('fk-0');
+      expect(before.ownerEpoch).toBe(0);
+      // Epoch 0: the keys the device always had (the labels from before transfers), derived from the same silicon.
+      const silicon = PufDevice.manufacture({ seed, profile: 'sram' });
+      const legacy = await silicon.deriveFirmwareDecryptionKeys(device.flash.helperData);
+      expect(before.ecdhPublicKey).toBe(Buffer.from(legacy.ecdh.publicKeySpki).toString('base64'));
+      expect(before.mlKemPublicKey).toBe(Buffer.from(legacy.mlKem.publicKey).toString('base64'));
+
+      await device.acknowledgeTransfer(statementFor(device));
+      const after = await firmwareKeys('fk-1');
+      expect(after.ownerEpoch).toBe(1);
+      expect(after.ecdhPublicKey).not.toBe(before.ecdhPublicKey);
+      expect(after.mlKemPublicKey).not.toBe(before.mlKemPublicKey);
+      // Stable within the epoch: asked again, the same keys.
+      const again = await firmwareKeys('fk-2');
+      expect([again.ecdhPublicKey, again.mlKemPublicKey]).toEqual([after.ecdhPublicKey, after.mlKemPublicKey]);
     });
 
     it('keeps its epoch in flash across a reboot', async () => {

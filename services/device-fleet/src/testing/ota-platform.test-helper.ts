@@ -29,7 +29,7 @@ import {
   type EncryptedImage,
   type FirmwareSigningKeys,
 } from '@tunnelkey/firmware';
-import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
+import { SimulatedDevice } from '../simulated-device/simulated-device.js';
 import type { memoryTransport, PlatformDouble } from './platform-double.test-helper.js';
 
 type Transport = ReturnType<typeof memoryTransport>;
@@ -69,8 +69,15 @@ export interface OtaDouble {
   }): Promise<TestRollout>;
   /** The device's firmware-decryption keys, from its attested `firmware-keys` report. */
   deviceKeys(device: SimulatedDevice): Promise<{ ecdhPublicKey: Uint8Array; mlKemPublicKey: Uint8Array }>;
-  /** Offers a rollout to a device (wrapping for `wrapFor`'s keys, by default its own). */
-  offer(device: SimulatedDevice, rollout: TestRollout, wrapFor?: SimulatedDevice): Promise<void>;
+  /**
+   * Offers a rollout to a device, wrapping for `wrapFor`: another device's keys as it reports them
+   * now (by default the device's own), or keys learned earlier (e.g. before an ownership transfer).
+   */
+  offer(
+    device: SimulatedDevice,
+    rollout: TestRollout,
+    wrapFor?: SimulatedDevice | { ecdhPublicKey: Uint8Array; mlKemPublicKey: Uint8Array },
+  ): Promise<void>;
   /**
    * Answers the device's chunk requests until it sends an update report (returned). `drop(index,
    * attempt)` true loses that delivery. Uplinks are verified as the platform would.
@@ -144,6 +151,7 @@ export async function otaDouble(platform: PlatformDouble, transport: Transport):
         deviceId: device.deviceId,
         ecdhPublicKey: body.ecdhPublicKey,
         mlKemPublicKey: body.mlKemPublicKey,
+        ...(body.ownerEpoch === undefined ? {} : { ownerEpoch: body.ownerEpoch }),
       };
       if (!encryptionKeysAttestationValid(statement, body.attestation, device.enrolmentPublicKey))
         throw new Error('firmware keys attestation does not verify');
@@ -153,10 +161,11 @@ export async function otaDouble(platform: PlatformDouble, transport: Transport):
       };
     },
     async offer(device, rollout, wrapFor = device) {
-      const keysOf = await self.deviceKeys(wrapFor);
+      const learned = !(wrapFor instanceof SimulatedDevice);
+      const keysOf = learned ? wrapFor : await self.deviceKeys(wrapFor);
       await pull(device);
       const keyWrap = wrapContentKey(rollout.contentKey, keysOf, {
-        deviceId: wrapFor.deviceId,
+        deviceId: learned ? device.deviceId : wrapFor.deviceId,
         rolloutId: rollout.rolloutId,
       });
       const deadline = new Date(Date.now() + 60_000).toISOString();

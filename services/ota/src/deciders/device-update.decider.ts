@@ -76,8 +76,20 @@ export const deviceUpdateDecider: Decider<DeviceUpdateCommand, DeviceUpdateEvent
       case 'RecordFirmwareKeys': {
         const { keys } = state;
         const data = command.data;
-        if (keys && keys.ecdhPublicKey === data.ecdhPublicKey && keys.mlKemPublicKey === data.mlKemPublicKey) return [];
-        return [{ type: 'DeviceFirmwareKeysRecorded', version: 1, data }];
+        // Owner epochs only grow: keys of an epoch below the recorded keys' are an earlier owner's.
+        if (keys && data.ownerEpoch < keys.ownerEpoch)
+          throw new CommandRejected(
+            'other-owner-epoch',
+            `keys of owner epoch ${data.ownerEpoch}; keys of epoch ${keys.ownerEpoch} are recorded`,
+          );
+        if (
+          keys &&
+          keys.ownerEpoch === data.ownerEpoch &&
+          keys.ecdhPublicKey === data.ecdhPublicKey &&
+          keys.mlKemPublicKey === data.mlKemPublicKey
+        )
+          return [];
+        return [{ type: 'DeviceFirmwareKeysRecorded', version: 2, data }];
       }
       case 'OfferUpdate': {
         // Once per rollout: an offer, a skip or an outcome recorded before means never again.
@@ -153,7 +165,8 @@ export const deviceUpdateDecider: Decider<DeviceUpdateCommand, DeviceUpdateEvent
   evolve(state, event): DeviceUpdateState {
     switch (event.type) {
       case 'DeviceFirmwareKeysRecorded':
-        return { ...state, keys: event.data };
+        // A v1 (recorded before owner epochs) has none: epoch 0, as the contract's upcaster says.
+        return { ...state, keys: { ...event.data, ownerEpoch: event.data.ownerEpoch ?? 0 } };
       case 'DeviceUpdateOffered': {
         const entry: DeviceRolloutEntry = { status: 'offered', offer: event.data, wave: event.data.wave };
         return { ...state, rollouts: { ...state.rollouts, [event.data.rolloutId]: entry } };

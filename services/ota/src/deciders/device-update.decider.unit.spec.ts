@@ -43,11 +43,28 @@ describe('device update decider', () => {
         .then([skipped]);
       spec.given([skipped]).when(command('OfferUpdate', offer)).thenNothingHappened();
     });
-    test('firmware keys are recorded once per value', () => {
-      const keys = { deviceId, ecdhPublicKey: 'AAAA', mlKemPublicKey: 'BBBB', attestation: 'CCCC' };
-      const recorded = { type: 'DeviceFirmwareKeysRecorded', version: 1, data: keys };
+    test('firmware keys are recorded once per value, with their owner epoch', () => {
+      const keys = { deviceId, ownerEpoch: 0, ecdhPublicKey: 'AAAA', mlKemPublicKey: 'BBBB', attestation: 'CCCC' };
+      const recorded = { type: 'DeviceFirmwareKeysRecorded', version: 2, data: keys };
       spec.given([]).when(command('RecordFirmwareKeys', keys)).then([recorded]);
       spec.given([recorded]).when(command('RecordFirmwareKeys', keys)).thenNothingHappened();
+      // A v1 in the log (before owner epochs) holds epoch 0's keys.
+      const { ownerEpoch: _, ...v1Data } = keys;
+      spec
+        .given([{ type: 'DeviceFirmwareKeysRecorded', version: 1, data: v1Data }])
+        .when(command('RecordFirmwareKeys', keys))
+        .thenNothingHappened();
+    });
+    test("a new owner epoch's keys are recorded; an earlier epoch's keys after them are refused", () => {
+      const epoch0 = { deviceId, ownerEpoch: 0, ecdhPublicKey: 'AAAA', mlKemPublicKey: 'BBBB', attestation: 'CCCC' };
+      const epoch1 = { deviceId, ownerEpoch: 1, ecdhPublicKey: 'DDDD', mlKemPublicKey: 'EEEE', attestation: 'FFFF' };
+      const recorded0 = { type: 'DeviceFirmwareKeysRecorded', version: 2, data: epoch0 };
+      const recorded1 = { type: 'DeviceFirmwareKeysRecorded', version: 2, data: epoch1 };
+      spec.given([recorded0]).when(command('RecordFirmwareKeys', epoch1)).then([recorded1]);
+      spec
+        .given([recorded0, recorded1])
+        .when(command('RecordFirmwareKeys', epoch0))
+        .thenThrows((e) => e instanceof CommandRejected && e.reason === 'other-owner-epoch');
     });
   });
 

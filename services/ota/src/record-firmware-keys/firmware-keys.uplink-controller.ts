@@ -1,8 +1,10 @@
 /**
  * A device's firmware-decryption public keys (`firmware-keys`): verified as every uplink (enrolment
- * key), then their attestation checked (the enrolment key's signature over the two keys, as
- * @tunnelkey/firmware defines it), then recorded once (DeviceFirmwareKeysRecorded). Wraps are only
- * ever made for keys recorded this way.
+ * key), their owner epoch checked (the device's current one, as the fleet view knows it from
+ * OwnershipTransferCompleted; absent means 0), then their attestation checked (the enrolment key's
+ * signature over the two keys and their epoch, as @tunnelkey/firmware defines it), then recorded
+ * once (DeviceFirmwareKeysRecorded). Wraps are only ever made for keys recorded this way, of the
+ * device's current epoch. A refusal is logged with its reason and records nothing.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -16,6 +18,9 @@ import { otaActor, OtaWriter } from '../shared/ota-writer.js';
 import { UplinkSubscription } from '../shared/uplink-subscription.js';
 import { CLOCK, OTA_CONFIG, OTA_LOGGER, type Clock } from '../tokens.js';
 import { FleetView } from '../views/fleet.view.js';
+
+/** Why a `firmware-keys` message was not recorded. */
+export type FirmwareKeysRefusal = 'other-owner-epoch' | 'bad-attestation';
 
 @Injectable()
 export class FirmwareKeysUplinkController implements OnApplicationBootstrap, OnModuleDestroy {
@@ -36,7 +41,7 @@ export class FirmwareKeysUplinkController implements OnApplicationBootstrap, OnM
       clock,
       logger,
       concurrency: 32,
-      handle: (envelope) => this.record(envelope),
+      handle: async (envelope) => void (await this.record(envelope)),
     });
   }
 
@@ -48,19 +53,25 @@ export class FirmwareKeysUplinkController implements OnApplicationBootstrap, OnM
     return this.uplinks.stop();
   }
 
-  async record(envelope: DeviceEnvelope): Promise<void> {
+  async record(envelope: DeviceEnvelope): Promise<'recorded' | FirmwareKeysRefusal> {
     const { deviceId } = envelope;
     const body = envelope.body as DeviceBodyOf<typeof FirmwareKeysMessage>;
     const device = this.fleet.device(deviceId)!;
-    const statement = { deviceId, ecdhPublicKey: body.ecdhPublicKey, mlKemPublicKey: body.mlKemPublicKey };
-    const enrolmentKey = new Uint8Array(Buffer.from(device.enrolmentPublicKey, 'base64'));
-    if (!encryptionKeysAttestationValid(statement, body.attestation, enrolmentKey)) {
-      this.logger.warn(
-        { event: 'ota.firmware_keys_refused', deviceId, reason: 'bad-attestation' },
-        'firmware keys refused',
+    const ownerEpoch = body.ownerEpoch ?? 0;
+    const refuse = (reason: FirmwareKeysRefusal, detail: string) => {
+      this.logger.warn({ event: 'ota.firmware_keys_refused', deviceId, reason, detail }, 'firmware keys refused');
+      return reason;
+    };
+    // Keys of an earlier owner's epoch are never used again; a later one is not the device's (yet).
+    if (ownerEpoch !== device.ownerEpoch)
+      return refuse(
+        'other-owner-epoch',
+        `keys of owner epoch ${ownerEpoch}; the device is in owner epoch ${device.ownerEpoch}`,
       );
-      return;
-    }
+    const statement = { deviceId, ecdhPublicKey: body.ecdhPublicKey, mlKemPublicKey: body.mlKemPublicKey, ownerEpoch };
+    const enrolmentKey = new Uint8Array(Buffer.from(device.enrolmentPublicKey, 'base64'));
+    if (!encryptionKeysAttestationValid(statement, body.attestation, enrolmentKey))
+      return refuse('bad-attestation', 'the attestation is not the enrolment key signature over the keys');
     await this.writer.recordDevice(deviceId, {
       type: 'RecordFirmwareKeys',
       data: { ...statement, attestation: body.attestation },
@@ -70,5 +81,6 @@ export class FirmwareKeysUplinkController implements OnApplicationBootstrap, OnM
         actor: otaActor,
       },
     });
+    return 'recorded';
   }
 }

@@ -26,7 +26,8 @@ const device = (i: number, overrides: Partial<FleetDevice> = {}): FleetDevice =>
   certified: true,
   revoked: false,
   online: true,
-  keys: { ecdhPublicKey: 'AAAA', mlKemPublicKey: 'BBBB' },
+  ownerEpoch: 0,
+  keys: { ecdhPublicKey: 'AAAA', mlKemPublicKey: 'BBBB', ownerEpoch: 0 },
   ...overrides,
 });
 const plan = Array.from({ length: 10 }, (_, i) => device(i));

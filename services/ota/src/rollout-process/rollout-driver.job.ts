@@ -23,7 +23,7 @@ import type { OtaConfig } from '../config.js';
 import { otaActor, OtaWriter } from '../shared/ota-writer.js';
 import { CLOCK, DOWNLINKS, OTA_CONFIG, OTA_LOGGER, type Clock, type DownlinkSender } from '../tokens.js';
 import { FirmwareCatalogView } from '../views/firmware-catalog.view.js';
-import { FleetView, type FleetDevice } from '../views/fleet.view.js';
+import { FleetView, firmwareKeysOf, type FleetDevice } from '../views/fleet.view.js';
 import { RolloutProgressView, type RolloutProgress } from '../views/rollout-progress.view.js';
 import { nextSteps, type RolloutStep } from './next-step.js';
 import { RolloutContents } from './rollout-content.js';
@@ -377,7 +377,9 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
     const started = this.progress.get(rolloutId)?.rollout.started;
     const released = started ? this.catalog.released(started.firmwareId) : undefined;
     const device = this.fleet.device(deviceId);
-    if (!started || !released || !device?.keys || device.revoked) return undefined; // a revoked device gets no wrap
+    // A revoked device gets no wrap, nor does a key of an owner epoch before the device's current one.
+    const keys = device && firmwareKeysOf(device);
+    if (!started || !released || !keys || device.revoked) return undefined;
     const delegation = this.catalog.delegation(released.release.signingKeyId);
     if (!delegation) throw new Error(`no delegation recorded for ${released.release.signingKeyId}`);
     const { sizeBytes } = released.image;
@@ -391,8 +393,8 @@ export class RolloutDriverJob implements OnApplicationBootstrap, OnModuleDestroy
     const wrap = wrapContentKey(
       content.contentKey,
       {
-        ecdhPublicKey: new Uint8Array(Buffer.from(device.keys.ecdhPublicKey, 'base64')),
-        mlKemPublicKey: new Uint8Array(Buffer.from(device.keys.mlKemPublicKey, 'base64')),
+        ecdhPublicKey: new Uint8Array(Buffer.from(keys.ecdhPublicKey, 'base64')),
+        mlKemPublicKey: new Uint8Array(Buffer.from(keys.mlKemPublicKey, 'base64')),
       },
       { deviceId, rolloutId },
     );

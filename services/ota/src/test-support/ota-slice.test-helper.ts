@@ -16,6 +16,7 @@ import {
   DeviceRevoked,
   FirmwareChunkRequestMessage,
   FirmwareKeysMessage,
+  OwnershipTransferCompleted,
   decodeFirmwareChunkFrame,
   UpdateReportMessage,
   type DeviceBodyOf,
@@ -48,6 +49,13 @@ const { subtle } = webcrypto;
 export const sliceKek = Kek.fromBytes(createHash('sha256').update('ota slice kek').digest());
 export const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
+async function ecdhKeys(): Promise<{ privateKey: webcrypto.CryptoKey; publicKeySpki: Uint8Array }> {
+  const pair = (await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, [
+    'deriveBits',
+  ])) as webcrypto.CryptoKeyPair;
+  return { privateKey: pair.privateKey, publicKeySpki: new Uint8Array(await subtle.exportKey('spki', pair.publicKey)) };
+}
+
 /** A subscription that delivers nothing (slices call the controllers directly). */
 const idleNats = {
   subscribe: () => ({ [Symbol.asyncIterator]: async function* () {}, drain: () => Promise.resolve() }),
@@ -69,6 +77,8 @@ export class SliceDevice {
   readonly signer: EnvelopeSigner;
   measurement: string;
   fault: DeviceFault = 'none';
+  /** The owner epoch its firmware keys are of (newOwnerEpoch moves it, with new keys). */
+  ownerEpoch = 0;
   /** Decrypted images, by rollout. */
   readonly installed = new Map<string, Uint8Array>();
 
@@ -76,8 +86,8 @@ export class SliceDevice {
     readonly deviceId: string,
     readonly enrolment: webcrypto.CryptoKeyPair,
     readonly enrolmentSpki: string,
-    readonly ecdh: { privateKey: webcrypto.CryptoKey; publicKeySpki: Uint8Array },
-    readonly mlKem: { publicKey: Uint8Array; secretKey: Uint8Array },
+    public ecdh: { privateKey: webcrypto.CryptoKey; publicKeySpki: Uint8Array },
+    public mlKem: { publicKey: Uint8Array; secretKey: Uint8Array },
     readonly slice: () => OtaSlice,
     oldImage: Uint8Array,
   ) {
@@ -91,14 +101,14 @@ export class SliceDevice {
       'verify',
     ])) as webcrypto.CryptoKeyPair;
     const enrolmentSpki = Buffer.from(await subtle.exportKey('spki', enrolment.publicKey)).toString('base64');
-    const ecdhPair = (await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, [
-      'deriveBits',
-    ])) as webcrypto.CryptoKeyPair;
-    const ecdh = {
-      privateKey: ecdhPair.privateKey,
-      publicKeySpki: new Uint8Array(await subtle.exportKey('spki', ecdhPair.publicKey)),
-    };
-    return new SliceDevice(deviceId, enrolment, enrolmentSpki, ecdh, ml_kem768.keygen(), slice, oldImage);
+    return new SliceDevice(deviceId, enrolment, enrolmentSpki, await ecdhKeys(), ml_kem768.keygen(), slice, oldImage);
+  }
+
+  /** The device moved to owner epoch `epoch` (a transfer): firmware keys unrelated to the earlier ones. */
+  async newOwnerEpoch(epoch: number): Promise<void> {
+    this.ownerEpoch = epoch;
+    this.ecdh = await ecdhKeys();
+    this.mlKem = ml_kem768.keygen();
   }
 
   get decryptionKeys(): DeviceDecryptionKeys {
@@ -118,15 +128,29 @@ export class SliceDevice {
     return { subject: definition.subject(this.deviceId), data: new TextEncoder().encode(JSON.stringify(envelope)) };
   }
 
-  async reportKeys(): Promise<string> {
+  /**
+   * Its `firmware-keys` message: its keys, of its epoch unless `ownerEpoch` claims another (attested
+   * for that claim); epoch 0 without the field, as devices sent it before owner epochs.
+   */
+  async firmwareKeys(ownerEpoch = this.ownerEpoch) {
     const statement = {
       deviceId: this.deviceId,
       ecdhPublicKey: Buffer.from(this.ecdh.publicKeySpki).toString('base64'),
       mlKemPublicKey: Buffer.from(this.mlKem.publicKey).toString('base64'),
+      ownerEpoch,
     };
     const attestation = await signBytes(encryptionKeysAttestationBytes(statement), this.enrolment.privateKey);
     const { ecdhPublicKey, mlKemPublicKey } = statement;
-    const { subject, data } = await this.uplink(FirmwareKeysMessage, { ecdhPublicKey, mlKemPublicKey, attestation });
+    return this.uplink(FirmwareKeysMessage, {
+      ...(ownerEpoch === 0 ? {} : { ownerEpoch }),
+      ecdhPublicKey,
+      mlKemPublicKey,
+      attestation,
+    });
+  }
+
+  async reportKeys(ownerEpoch = this.ownerEpoch): Promise<string> {
+    const { subject, data } = await this.firmwareKeys(ownerEpoch);
     return this.slice().get(FirmwareKeysUplinkController).uplinks.receive(subject, data);
   }
 
@@ -324,4 +348,20 @@ export async function givenFleet(
         revokedAt: '2026-12-01T09:00:00.000Z',
       });
   }
+}
+
+/** The registry by its event: the device moved to owner `ownerId`'s batch under owner epoch `ownerEpoch`. */
+export async function givenTransfer(
+  slice: OtaSlice,
+  device: SliceDevice,
+  transfer: { ownerEpoch: number; batchId: string; ownerId?: string },
+): Promise<void> {
+  await givenEvent(slice.store, OwnershipTransferCompleted, device.deviceId, {
+    deviceId: device.deviceId,
+    transferId: `t-${transfer.ownerEpoch}`,
+    ownerId: transfer.ownerId ?? 'globex',
+    fromOwnerId: 'acme',
+    ownerEpoch: transfer.ownerEpoch,
+    batchId: transfer.batchId,
+  });
 }

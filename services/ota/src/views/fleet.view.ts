@@ -1,9 +1,12 @@
 /**
  * Query: which devices does a rollout over these batches reach, and can each be offered it? Folded
- * from the registry (batch membership, enrolment key, certified, revoked), onboarding (connected
+ * from the registry (batch membership, enrolment key, certified, revoked, owner epoch), onboarding (connected
  * or disconnected last) and OTA's own log (the firmware-decryption keys each device reported) in a
  * LiveView, checkpointed. "Offline" is a device whose last connection event is a disconnect; a
- * device never seen on a target is reachable on the bus and not offline.
+ * device never seen on a target is reachable on the bus and not offline. After an ownership
+ * transfer (OwnershipTransferCompleted) the device is in its new owner's batch, not certified until
+ * the new owner certifies it, and its firmware keys of earlier owner epochs are dropped: it has none
+ * until it reports those of its new epoch, so no wrap is ever made for keys an earlier owner saw.
  */
 import {
   DeviceCertified,
@@ -12,6 +15,7 @@ import {
   DeviceFirmwareKeysRecorded,
   DeviceIdentityImported,
   DeviceRevoked,
+  OwnershipTransferCompleted,
   type DataOf,
   type EventEnvelope,
 } from '@tunnelkey/contracts';
@@ -30,7 +34,16 @@ export interface FleetDevice {
   revoked: boolean;
   /** false once the last connection event is a disconnect. */
   online: boolean;
-  keys?: { ecdhPublicKey: string; mlKemPublicKey: string };
+  /** The device's current owner epoch (0 until it is transferred). */
+  ownerEpoch: number;
+  /** The newest firmware-decryption keys it reported, of `keys.ownerEpoch`. */
+  keys?: FleetDeviceKeys;
+}
+
+export interface FleetDeviceKeys {
+  ecdhPublicKey: string;
+  mlKemPublicKey: string;
+  ownerEpoch: number;
 }
 
 export interface FleetState {
@@ -46,8 +59,24 @@ export function ineligibility(device: FleetDevice): Ineligibility | undefined {
   if (device.revoked) return 'revoked';
   if (!device.certified) return 'not-certified';
   if (!device.online) return 'offline';
-  if (!device.keys) return 'no-firmware-keys';
+  if (!firmwareKeysOf(device)) return 'no-firmware-keys';
   return undefined;
+}
+
+/** The firmware keys a wrap may be made for: those of the device's current owner epoch, else none. */
+export function firmwareKeysOf(device: FleetDevice): FleetDeviceKeys | undefined {
+  return device.keys?.ownerEpoch === device.ownerEpoch ? device.keys : undefined;
+}
+
+function moveToBatch(state: FleetState, deviceId: string, from: string | undefined, to: string): void {
+  if (from === to) return;
+  const members = from === undefined ? undefined : state.batches.get(from);
+  if (from !== undefined && members)
+    state.batches.set(
+      from,
+      members.filter((id) => id !== deviceId),
+    );
+  state.batches.set(to, [...(state.batches.get(to) ?? []), deviceId]);
 }
 
 export function foldFleet(state: FleetState, event: EventEnvelope): void {
@@ -55,16 +84,7 @@ export function foldFleet(state: FleetState, event: EventEnvelope): void {
     case DeviceIdentityImported.type: {
       const { deviceId, batchId, enrolmentPublicKey } = event.data as D<typeof DeviceIdentityImported>;
       const known = state.devices.get(deviceId);
-      if (known && known.batchId !== batchId) {
-        const members = state.batches.get(known.batchId);
-        if (members)
-          state.batches.set(
-            known.batchId,
-            members.filter((id) => id !== deviceId),
-          );
-      }
-      if (!known || known.batchId !== batchId)
-        state.batches.set(batchId, [...(state.batches.get(batchId) ?? []), deviceId]);
+      moveToBatch(state, deviceId, known?.batchId, batchId);
       state.devices.set(deviceId, {
         deviceId,
         batchId,
@@ -72,8 +92,23 @@ export function foldFleet(state: FleetState, event: EventEnvelope): void {
         certified: known?.enrolmentPublicKey === enrolmentPublicKey ? known.certified : false,
         revoked: known?.revoked ?? false,
         online: known?.online ?? true,
+        ownerEpoch: known?.ownerEpoch ?? 0,
         ...(known?.keys ? { keys: known.keys } : {}),
       });
+      break;
+    }
+    case OwnershipTransferCompleted.type: {
+      const { deviceId, ownerEpoch, batchId } = event.data as D<typeof OwnershipTransferCompleted>;
+      const device = state.devices.get(deviceId);
+      if (!device || ownerEpoch <= device.ownerEpoch) break;
+      device.ownerEpoch = ownerEpoch;
+      // The new owner certifies it again (the old owner's certificates are revoked).
+      device.certified = false;
+      if (device.keys && device.keys.ownerEpoch < ownerEpoch) delete device.keys;
+      if (batchId) {
+        moveToBatch(state, deviceId, device.batchId, batchId);
+        device.batchId = batchId;
+      }
       break;
     }
     case DeviceCertified.type: {
@@ -93,9 +128,13 @@ export function foldFleet(state: FleetState, event: EventEnvelope): void {
       break;
     }
     case DeviceFirmwareKeysRecorded.type: {
-      const { deviceId, ecdhPublicKey, mlKemPublicKey } = event.data as D<typeof DeviceFirmwareKeysRecorded>;
+      // A v1 (recorded before owner epochs) has none: epoch 0, as the contract's upcaster says.
+      const data = event.data as D<typeof DeviceFirmwareKeysRecorded>;
+      const { deviceId, ecdhPublicKey, mlKemPublicKey } = data;
+      const ownerEpoch = data.ownerEpoch ?? 0;
       const device = state.devices.get(deviceId);
-      if (device) device.keys = { ecdhPublicKey, mlKemPublicKey };
+      // Keys of an earlier owner epoch than the device's are never used again.
+      if (device && ownerEpoch >= device.ownerEpoch) device.keys = { ecdhPublicKey, mlKemPublicKey, ownerEpoch };
       break;
     }
     default:
@@ -123,7 +162,7 @@ export class FleetView extends InMemoryView<FleetState> {
         evolve: (state, { event }) => (foldFleet(state, event), state),
         // Checkpointed: a restart loads the newest checkpoint and replays only what follows. Bump the
         // version when the state or the fold changes.
-        checkpoint: { owner: 'ota', version: 1 },
+        checkpoint: { owner: 'ota', version: 2 },
       },
       logger ? { logger } : {},
     );
