@@ -1,10 +1,6 @@
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Module } from '@nestjs/common';
+import { httpsTestCertificate } from '@tunnelkey/testing';
 import { startService, type RunningService } from './index.js';
 
 // Issue 14, finding 10: every service's HTTP side (health, readiness, metrics) speaks HTTPS when
@@ -12,42 +8,9 @@ import { startService, type RunningService } from './index.js';
 @Module({})
 class EmptyModule {}
 
-const dir = mkdtempSync(join(tmpdir(), 'tk-tls-'));
-const certFile = join(dir, 'cert.pem');
-const keyFile = join(dir, 'key.pem');
-execFileSync('openssl', [
-  'req',
-  '-x509',
-  '-newkey',
-  'ec',
-  '-pkeyopt',
-  'ec_paramgen_curve:P-256',
-  '-nodes',
-  '-keyout',
-  keyFile,
-  '-out',
-  certFile,
-  '-days',
-  '1',
-  '-subj',
-  '/CN=localhost',
-  '-addext',
-  'subjectAltName=IP:127.0.0.1,DNS:localhost',
-]);
-
-/** GET over HTTPS trusting only the test's certificate. */
-function httpsGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca: readFileSync(certFile), headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const tls = httpsTestCertificate('tk-tls');
+const { certFile, keyFile } = tls;
+const httpsGet = tls.get;
 
 describe('startService: HTTPS from TLS_CERT_FILE/TLS_KEY_FILE, /metrics behind METRICS_TOKEN', () => {
   let service: RunningService;
@@ -64,7 +27,7 @@ describe('startService: HTTPS from TLS_CERT_FILE/TLS_KEY_FILE, /metrics behind M
   });
   afterAll(async () => {
     await service?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    tls.remove();
   });
 
   it('serves HTTPS with the configured certificate, and no plain HTTP', async () => {

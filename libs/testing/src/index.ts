@@ -10,3 +10,4 @@ export * from './nats-cluster.js';
 export * from './test-servers.js';
 export * from './free-ports.js';
 export * from './custody-signer.js';
+export * from './https-test-certificate.js';

@@ -1,56 +1,15 @@
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { natsFixture } from '@tunnelkey/testing';
+import { httpsTestCertificate, natsFixture } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { startGateway, type RunningGateway } from './start-gateway.js';
 
 // The gateway's HTTP framework (Fastify) takes the HTTPS options startService reads from
 // TLS_CERT_FILE/TLS_KEY_FILE, as every other service's (Express) does.
 const nats = natsFixture({ prefix: 'gwtls' });
-const dir = mkdtempSync(join(tmpdir(), 'tk-gw-tls-'));
-const certFile = join(dir, 'cert.pem');
-const keyFile = join(dir, 'key.pem');
-execFileSync('openssl', [
-  'req',
-  '-x509',
-  '-newkey',
-  'ec',
-  '-pkeyopt',
-  'ec_paramgen_curve:P-256',
-  '-nodes',
-  '-keyout',
-  keyFile,
-  '-out',
-  certFile,
-  '-days',
-  '1',
-  '-subj',
-  '/CN=localhost',
-  '-addext',
-  'subjectAltName=IP:127.0.0.1,DNS:localhost',
-]);
-
-/** A request over HTTPS trusting only the test's certificate. */
-function httpsCall(
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; type: string | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca: readFileSync(certFile), headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const tls = httpsTestCertificate('tk-gw-tls');
+const { certFile, keyFile } = tls;
+const httpsCall = tls.get;
 
 describe('gateway over HTTPS (TLS_CERT_FILE/TLS_KEY_FILE)', () => {
   const adminToken = `tls-admin-${randomUUID()}`;
@@ -74,7 +33,7 @@ describe('gateway over HTTPS (TLS_CERT_FILE/TLS_KEY_FILE)', () => {
   afterAll(async () => {
     await gateway?.stop();
     await nats.teardown();
-    rmSync(dir, { recursive: true, force: true });
+    tls.remove();
   });
 
   it('serves the API, the probes, the metrics and the console over HTTPS only', async () => {
