@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { FleetStats, HeartbeatStats, IntegrityFault, MqttLinkEvent } from '@tunnelkey/device-fleet';
 import { operator, until, type Platform } from '../support/platform.js';
+import type { RawConnectResult } from './raw-mqtt-clients.js';
 
 export type FleetRequest =
   | {
@@ -25,6 +26,10 @@ export type FleetRequest =
   /** An integrity fault played on each device named. */
   | { type: 'inject'; deviceIds: string[]; fault: IntegrityFault }
   | { type: 'heartbeat-stats' }
+  /** bench:onboard's baseline (raw-mqtt-clients.ts): keys derived, not timed; then connected; then ended. */
+  | { type: 'raw-prepare'; targetId: string }
+  | { type: 'raw-connect'; concurrency: number }
+  | { type: 'raw-end' }
   | { type: 'stop' };
 
 export type FleetReply =
@@ -36,6 +41,9 @@ export type FleetReply =
   /** `at`: the fleet process's Date.now() once every fault was played. */
   | { type: 'injected'; at: number }
   | { type: 'heartbeat-stats'; stats: HeartbeatStats }
+  | { type: 'raw-prepared'; clients: number }
+  | ({ type: 'raw-connected' } & RawConnectResult)
+  | { type: 'raw-ended' }
   | { type: 'stopped' }
   | { type: 'failed'; message: string };
 

@@ -8,6 +8,7 @@ import { connectNats, natsConnectionConfig, natsConnectionOptions } from '@tunne
 import { createFleet, type Fleet } from '@tunnelkey/device-fleet';
 import type { MqttLinkEvent } from '@tunnelkey/device-fleet';
 import type { FleetLinks, FleetReply, FleetRequest } from './fleet-ipc.js';
+import { RawMqttClients } from './raw-mqtt-clients.js';
 
 const reply = (message: FleetReply | FleetLinks) => process.send!(message);
 
@@ -19,6 +20,7 @@ const flushLinks = () => {
 };
 
 let fleet: Fleet | undefined;
+let raw: RawMqttClients | undefined;
 
 async function handle(request: FleetRequest): Promise<void> {
   switch (request.type) {
@@ -75,7 +77,23 @@ async function handle(request: FleetRequest): Promise<void> {
       reply({ type: 'heartbeat-stats', stats: fleet!.heartbeats.stats() });
       return;
     }
+    case 'raw-prepare': {
+      raw = await RawMqttClients.prepare(fleet!, request.targetId);
+      reply({ type: 'raw-prepared', clients: raw.size });
+      return;
+    }
+    case 'raw-connect': {
+      reply({ type: 'raw-connected', ...(await raw!.connect(request.concurrency)) });
+      return;
+    }
+    case 'raw-end': {
+      await raw?.end();
+      raw = undefined;
+      reply({ type: 'raw-ended' });
+      return;
+    }
     case 'stop': {
+      await raw?.end();
       await fleet?.stop();
       reply({ type: 'stopped' });
       process.exit(0);

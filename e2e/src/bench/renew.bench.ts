@@ -36,26 +36,10 @@ import { argument, profileDirectory, profiler } from '../support/bench-options.j
 import { log, runBench } from '../support/bench-run.js';
 import { monitorBroker } from '../support/broker-monitor.js';
 import { percentile } from '../support/percentile.js';
-import { processCpuByPriority, processCpuMs } from '../support/process-cpu.js';
+import { cpuRow, cpuSampler } from '../support/process-cpu.js';
 import { operator, startPlatform, until } from '../support/platform.js';
 import { ProgressBar } from '../support/progress-bar.js';
 import { certifiedBatch, FleetProcess, setupTimeoutMs } from './fleet-ipc.js';
-
-interface CpuSample {
-  platform: number;
-  nats: number;
-  broker: number;
-  devices: number;
-  silicon: number;
-}
-
-/** CPU ms per device between two samples, by process, and the share of the machine's cores they used (`devices` may be a fraction: a rate scaled to another duration). */
-function cpuRow(from: CpuSample, to: CpuSample, devices: number, seconds: number): string {
-  const d = (k: keyof CpuSample) => (to[k] - from[k]) / devices;
-  const all = d('platform') + d('nats') + d('broker') + d('devices') + d('silicon');
-  const share = (all * devices) / (seconds * 1000 * availableParallelism());
-  return `${d('platform').toFixed(1)} | ${d('nats').toFixed(1)} | ${d('broker').toFixed(1)} | ${d('devices').toFixed(1)} (${d('silicon').toFixed(1)}) | ${all.toFixed(1)}, ${(100 * share).toFixed(0)} %`;
-}
 
 runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop }) => {
   const fleetSize = argument('--devices', Number(process.env['RENEW_DEVICES'] ?? 1_000));
@@ -75,16 +59,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop
   f.onLinks((events) => void links.push(...events));
   // CPU time per process, read from /proc (the broker's once it runs): where each phase's cycles went.
   let brokerPid: number | undefined = undefined;
-  const sample = (): CpuSample => {
-    const devices = processCpuByPriority(f.pid);
-    return {
-      platform: processCpuMs(process.pid),
-      nats: natsPid ? processCpuMs(natsPid) : 0,
-      broker: brokerPid ? processCpuMs(brokerPid) : 0,
-      devices: devices.normal,
-      silicon: devices.background,
-    };
-  };
+  const sample = cpuSampler({ fleet: f.pid, nats: natsPid, broker: () => brokerPid });
   const { certifySeconds, certifySamples } = await certifiedBatch(
     p,
     f,
@@ -217,9 +192,9 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop
       `  connection attempts refused         ${refused}`,
       `  certify phase of this run           ${certifyRate.toFixed(1)} devices/s; renewal / certify = ${(rate / certifyRate).toFixed(2)} (target >= 0.7)`,
       `  CPU ms per device (/proc)          platform | NATS | broker | devices (silicon apart) | all, and share of the ${availableParallelism()} cores`,
-      `    certify  ${cpuRow(certifySamples!.from, certifySamples!.to, fleetSize, certifySeconds)}`,
-      `    renew    ${cpuRow(renewFrom, renewTo, fleetSize, totalMs / 1000)}`,
-      `    at rest  ${cpuRow(restFrom, restTo, (fleetSize * restSeconds) / (totalMs / 1000), restSeconds)} (connected, telemetry only, as long as the renewal took)`,
+      `    certify  ${cpuRow(certifySamples!.from, certifySamples!.to, fleetSize, certifySeconds, availableParallelism())}`,
+      `    renew    ${cpuRow(renewFrom, renewTo, fleetSize, totalMs / 1000, availableParallelism())}`,
+      `    at rest  ${cpuRow(restFrom, restTo, (fleetSize * restSeconds) / (totalMs / 1000), restSeconds, availableParallelism())} (connected, telemetry only, as long as the renewal took)`,
       '',
     ].join('\n'),
   );

@@ -101,3 +101,45 @@ export function processWriteCalls(pid: number): number {
     return 0;
   }
 }
+
+/** CPU time so far of each process a bench with the fleet in its own process runs, ms. */
+export interface CpuSample {
+  /** This process: the platform's services. */
+  platform: number;
+  nats: number;
+  broker: number;
+  /** The fleet process, its nice-19 silicon threads apart. */
+  devices: number;
+  silicon: number;
+}
+
+/** A sampler of those processes; `brokerPid` is asked at each sample (the broker starts later than the others). */
+export function cpuSampler(pids: {
+  fleet: number;
+  nats: number | undefined;
+  broker?: () => number | undefined;
+}): () => CpuSample {
+  return () => {
+    const devices = processCpuByPriority(pids.fleet);
+    const broker = pids.broker?.();
+    return {
+      platform: processCpuMs(process.pid),
+      nats: pids.nats ? processCpuMs(pids.nats) : 0,
+      broker: broker ? processCpuMs(broker) : 0,
+      devices: devices.normal,
+      silicon: devices.background,
+    };
+  };
+}
+
+/**
+ * CPU ms per device between two samples, by process, and the share of the machine's `cores` they
+ * used: `platform | NATS | broker | devices (silicon) | all, share %`. `devices` may be a
+ * fraction (a rate scaled to another duration).
+ */
+export function cpuRow(from: CpuSample, to: CpuSample, devices: number, seconds: number, cores: number): string {
+  const d = (k: keyof CpuSample) => (to[k] - from[k]) / devices;
+  const all = d('platform') + d('nats') + d('broker') + d('devices') + d('silicon');
+  const share = (all * devices) / (seconds * 1000 * cores);
+  return `${d('platform').toFixed(1)} | ${d('nats').toFixed(1)} | ${d('broker').toFixed(1)} | ${d('devices').toFixed(1)} (${d('silicon').toFixed(1)}) | ${all.toFixed(1)}, ${(100 * share).toFixed(0)} %`;
+}
