@@ -134,7 +134,15 @@ export class FleetProcess {
 export async function certifiedBatch<Sample = undefined>(
   platform: Platform,
   fleet: FleetProcess,
-  options: { natsUrl: string; namespace: string; batchId: string; size: number; seedBase: string },
+  options: {
+    natsUrl: string;
+    namespace: string;
+    batchId: string;
+    size: number;
+    seedBase: string;
+    /** Threads standing for the devices' silicon (default cores - 1, at least 1). */
+    hardwareThreads?: number;
+  },
   /** Taken at the certify phase's start and end (e.g. CPU time per process), returned as they were. */
   sample?: () => Sample,
 ): Promise<{ identityFileJson: string; certifySeconds: number; certifySamples?: { from: Sample; to: Sample } }> {
@@ -145,7 +153,7 @@ export async function certifiedBatch<Sample = undefined>(
     size,
     seedBase: options.seedBase,
     platformPublicKeySpki: platform.platformPublicKeySpki,
-    hardwareThreads: Math.max(1, availableParallelism() - 1),
+    hardwareThreads: options.hardwareThreads ?? Math.max(1, availableParallelism() - 1),
   });
   await operator.defineBatch(platform, batchId, size);
   await operator.importIdentities(platform, { identityFile: () => identityFileJson }, batchId);

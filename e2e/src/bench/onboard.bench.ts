@@ -16,7 +16,7 @@
  * Where the work runs: the simulated fleet runs in a process of its own (fleet-process.ts), as
  * devices run apart from the platform; a real device reconstructs its key on its own silicon, so
  * the devices' PUF reads, fuzzy-extractor reconstructions and P-256 derivations run on worker
- * threads (cores - 1, at least 1) standing for that silicon, at the lowest CPU priority (nice 19),
+ * threads (`--hardware-threads`, default cores - 1, at least 1) standing for that silicon, at the lowest CPU priority (nice 19),
  * so they take the cycles the others leave. Both sets of MQTT/TLS clients, raw and fleet, run on
  * the fleet process's main thread (raw-mqtt-clients.ts). Raw clients connect as plain mqtt.js
  * clients do, with a key and a certificate (so they build their TLS context per connection, as the
@@ -53,6 +53,7 @@ const row = (r: PhaseResult) => {
 runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop }) => {
   const size = argument('--devices', 1_000);
   const concurrency = argument('--concurrency', 64);
+  const hardwareThreads = argument('--hardware-threads', Math.max(1, availableParallelism() - 1));
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const profileDir = profileDirectory();
   const profile = await profiler();
@@ -86,6 +87,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop
     batchId,
     size,
     seedBase: `bench-${batchId}`,
+    hardwareThreads,
   });
   setup.finish();
   const broker = await p.startBroker();
@@ -228,7 +230,7 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop
   const fleetRate = fleetConnect.devices / fleetConnect.seconds;
   log('');
   log(
-    `bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${cores} cores, the fleet in its own process with ${Math.max(1, cores - 1)} device-hardware thread(s)${process.platform === 'linux' ? ' at nice 19' : ''}`,
+    `bench:onboard — ${size} devices, Mosquitto 2.0.11, connect concurrency ${concurrency}, ${process.platform} ${process.arch}, ${cores} cores, the fleet in its own process with ${hardwareThreads} device-hardware thread(s)${process.platform === 'linux' ? ' at nice 19' : ''}`,
   );
   log(
     `  ${'phase (latency from the phase start)'.padEnd(44)} ${'devices'.padStart(6)} ${'devices/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'total s'.padStart(9)}`,
