@@ -8,6 +8,7 @@ export * from './view-provider.js';
 export * from './durable-reaction.js';
 export * from './in-memory-view.js';
 export * from './http-edge.js';
+export * from './http-adapter.js';
 export * from './connection-watch.js';
 export * from './reconnect-catch-up.js';
 export * from './json-nest-logger.js';

@@ -124,7 +124,7 @@ export class HealthController {
     if (access === 'forbidden')
       throw new ForbiddenException('/metrics answers local requests only; set METRICS_TOKEN to scrape it remotely');
     const body = await this.metrics.metrics();
-    // Through the adapter: the response is Express's or Fastify's (startService's httpAdapter).
+    // Through the adapter: handlers do not name the framework's response type.
     this.http.httpAdapter.setHeader(response, 'Content-Type', this.metrics.contentType);
     return body;
   }

@@ -1,5 +1,4 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
-import type { AbstractHttpAdapter } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
@@ -16,6 +15,7 @@ import { pino } from 'pino';
 import { Histogram, type Registry } from 'prom-client';
 import { CommandErrorFilter } from './command-error.filter.js';
 import { stopOnSignals } from './graceful-shutdown.js';
+import { serviceHttpAdapter } from './http-adapter.js';
 import { httpsOptionsOf, type TlsFiles } from './http-edge.js';
 import { JsonNestLogger, logLevelOf } from './json-nest-logger.js';
 import { NatsCommandServer } from './nats-command-server.js';
@@ -38,11 +38,6 @@ export interface StartServiceOptions {
   logger?: false | ('error' | 'warn' | 'log')[];
   /** Runs on the HTTP app before it initialises: body parsers, HTTP filters, middleware (the gateway's API). */
   configureHttp?: (app: INestApplication) => void | Promise<void>;
-  /**
-   * The HTTP framework, given the HTTPS options (undefined: plain HTTP); default Nest's Express. The
-   * gateway, whose API is served under load, takes Fastify.
-   */
-  httpAdapter?: (https: { cert: Buffer; key: Buffer } | undefined) => AbstractHttpAdapter;
   /** Nest's own JSON and form parsers (default true); false where `configureHttp` says how bodies are read. */
   bodyParser?: boolean;
   /** Interface the HTTP server binds to; default HTTP_HOST, else 127.0.0.1 (a container sets 0.0.0.0). */
@@ -100,9 +95,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   // Nest's own lines as JSON too, at LOG_LEVEL, so a log pipeline reads one format.
   const logger = options.logger === false ? false : new JsonNestLogger(log, options.logger);
   const bodyParser = options.bodyParser ?? true;
-  const app = options.httpAdapter
-    ? await NestFactory.create(ServiceRoot, options.httpAdapter(httpsOptions), { logger, bodyParser })
-    : await NestFactory.create(ServiceRoot, { logger, bodyParser, ...(httpsOptions ? { httpsOptions } : {}) });
+  const app = await NestFactory.create(ServiceRoot, serviceHttpAdapter(httpsOptions), { logger, bodyParser });
   await options.configureHttp?.(app);
   // What the service is asked to do, in /metrics: every command by outcome, with its latency.
   const commandSeconds = new Histogram({

@@ -5,7 +5,7 @@
  * it needs, so the tests pass in any order and alone.
  */
 import 'reflect-metadata';
-import { createDecipheriv, createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
+import { createDecipheriv, createHash, createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -510,6 +510,25 @@ describe('CA service (real NATS, real PUF devices, openssl)', () => {
       expect.objectContaining({ revocationId: third.data.revocationId, crls: applied!.crls }),
     ]);
     expect(await crlCount()).toBe(before + 1);
+  });
+
+  it('serves the current CRL at its distribution point over HTTP: DER, its digest as ETag; 404 otherwise', async () => {
+    const authorityId = (await ca.authority.issuingFor('acme')).authorityId;
+    const published = await ca.crls.ensurePublished(authorityId);
+    const response = await fetch(`${ca.service.url}/crl/${authorityId}.crl`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/pkix-crl');
+    expect(response.headers.get('etag')).toBe(`"${published.crlDigest}"`);
+    expect(response.headers.get('cache-control')).toBe('public, max-age=60');
+    const der = Buffer.from(await response.arrayBuffer());
+    expect(createHash('sha256').update(der).digest('hex')).toBe(published.crlDigest);
+    // An independent reader: openssl parses what was served as a DER CRL of this issuer.
+    const file = join(workDir, 'served.crl');
+    await writeFile(file, der);
+    const { stdout } = await run('openssl', ['crl', '-inform', 'DER', '-in', file, '-noout', '-issuer']);
+    expect(stdout).toContain('acme');
+    expect((await fetch(`${ca.service.url}/crl/${issuingAuthorityId('nobody')}.crl`)).status).toBe(404);
+    expect((await fetch(`${ca.service.url}/crl/not-a-crl`)).status).toBe(404);
   });
 
   it('re-publishes a CRL past half its validity (once per CRL number), never a fresh one', () =>

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { METRICS_REGISTRY } from '@tunnelkey/messaging';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,22 +11,6 @@ import { requestContext, type GatewayReply, type GatewayRequest } from './observ
 import { clientAddress } from './auth/auth.guard.js';
 import type { RateLimits } from './auth/rate-limiter.js';
 import { bytesOf, isLargeBodyRoute, readBody, smallJson, smallText } from './body-limits.js';
-
-/**
- * The gateway's HTTP framework: Fastify (Nest's adapter), given the HTTPS options or none. Under
- * load it costs a fraction of Express's CPU per request and little garbage (bench:api, issue 19).
- * The gateway sets up how bodies are read (`configureHttp`); Nest registers no parser of its own.
- */
-export function gatewayHttpAdapter(https?: { cert: Buffer; key: Buffer }): FastifyAdapter {
-  const routerOptions = {
-    // A route parameter is an id of up to 128 characters, checked by its route (400 past it);
-    // Fastify's own limit (100) would answer 414 for a valid one.
-    maxParamLength: 1024,
-    // `/api/devices/` is `/api/devices`, as it was with Express.
-    ignoreTrailingSlash: true,
-  };
-  return https ? new FastifyAdapter({ https, routerOptions }) : new FastifyAdapter({ routerOptions });
-}
 
 /** Nest's options of the gateway's app: its body parsers are `configureHttp`'s. */
 export const gatewayAppOptions = { bodyParser: false } as const;

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { request as httpRequest } from 'node:http';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { METRICS_REGISTRY } from '@tunnelkey/messaging';
+import { METRICS_REGISTRY, serviceHttpAdapter } from '@tunnelkey/messaging';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { AuthGuard } from './auth/auth.guard.js';
@@ -12,7 +12,7 @@ import { InMemoryTokenStore } from './auth/token-store.js';
 import { CommandSender, type CommandPort } from './commands/command-sender.js';
 import { CommandsController } from './commands/commands.controller.js';
 import { gatewayConfigFromEnv } from './config.js';
-import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from './configure-http.js';
+import { configureHttp, gatewayAppOptions } from './configure-http.js';
 import { COMMAND_SENDER, RATE_LIMITS, TOKEN_SERVICE } from './tokens.js';
 
 // Issue 14, finding 10: the gateway's edges. A small body before authentication, a large one only
@@ -39,7 +39,7 @@ class CommandBusDouble implements CommandPort {
 async function startApp(providers: unknown[], limits?: { perToken: RateLimiter; anonymous: RateLimiter }) {
   @Module({ controllers: [CommandsController], providers: providers as never[] })
   class SliceModule {}
-  const app = await NestFactory.create(SliceModule, gatewayHttpAdapter(), { ...gatewayAppOptions, logger: false });
+  const app = await NestFactory.create(SliceModule, serviceHttpAdapter(), { ...gatewayAppOptions, logger: false });
   // The gateway's configuration with no environment: its defaults.
   await configureHttp(app, gatewayConfigFromEnv({}), logger, limits as never);
   await app.listen(0, '127.0.0.1');

@@ -6,7 +6,7 @@ import type { ProjectionStore } from '@tunnelkey/projection-store';
 import { pino, type Logger } from 'pino';
 import type { TokenStore } from './auth/token-store.js';
 import { gatewayConfig, gatewayConfigFromEnv, type GatewayConfig } from './config.js';
-import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from './configure-http.js';
+import { configureHttp, gatewayAppOptions } from './configure-http.js';
 import { GatewayModule } from './gateway.module.js';
 import { rateLimits } from './auth/rate-limiter.js';
 import { READ_MODELS } from './tokens.js';
@@ -68,7 +68,6 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
       httpPort: config.httpPort,
       httpHost: config.httpHost,
       logger: options.nestLogger ?? ['error', 'warn'],
-      httpAdapter: gatewayHttpAdapter,
       bodyParser: gatewayAppOptions.bodyParser,
       configureHttp: (app) => configureHttp(app, config, logger, limits),
       tls: { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile },

@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { METRICS_REGISTRY } from '@tunnelkey/messaging';
+import { METRICS_REGISTRY, serviceHttpAdapter } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AuthGuard } from '../auth/auth.guard.js';
 import type { TokenService } from '../auth/token-service.js';
-import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from '../configure-http.js';
+import { configureHttp, gatewayAppOptions } from '../configure-http.js';
 import { COMMAND_SENDER, TOKEN_SERVICE } from '../tokens.js';
 import { CommandSender, type CommandPort } from './command-sender.js';
 import { CommandsController } from './commands.controller.js';
@@ -37,7 +37,7 @@ export async function startCommandsApp(options: {
     ],
   })
   class CommandsSliceModule {}
-  const app = await NestFactory.create(CommandsSliceModule, gatewayHttpAdapter(), {
+  const app = await NestFactory.create(CommandsSliceModule, serviceHttpAdapter(), {
     ...gatewayAppOptions,
     logger: false,
   });

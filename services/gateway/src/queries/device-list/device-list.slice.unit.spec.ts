@@ -5,14 +5,14 @@ import { NestFactory } from '@nestjs/core';
 import { DeviceCertified, DeviceConnected, DeviceIdentityImported, DeviceRevoked } from '@tunnelkey/contracts';
 import { InMemoryEventStore } from '@tunnelkey/eventstore';
 import { EmbeddedProjectionStore } from '@tunnelkey/projection-store';
-import { EVENT_STORE, METRICS_REGISTRY } from '@tunnelkey/messaging';
+import { EVENT_STORE, METRICS_REGISTRY, serviceHttpAdapter } from '@tunnelkey/messaging';
 import { givenEvent } from '@tunnelkey/testing';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { AuthGuard } from '../../auth/auth.guard.js';
 import { TokenService } from '../../auth/token-service.js';
 import { InMemoryTokenStore } from '../../auth/token-store.js';
-import { configureHttp, gatewayAppOptions, gatewayHttpAdapter } from '../../configure-http.js';
+import { configureHttp, gatewayAppOptions } from '../../configure-http.js';
 import { READ_MODELS, TOKEN_SERVICE } from '../../tokens.js';
 import { ReadModels } from '../../views/read-models.js';
 import { QueriesController } from '../queries.controller.js';
@@ -89,7 +89,7 @@ describe('GET /api/devices?sort=: the fleet in order, page after page', () => {
       ],
     })
     class SliceModule {}
-    app = await NestFactory.create(SliceModule, gatewayHttpAdapter(), { ...gatewayAppOptions, logger: false });
+    app = await NestFactory.create(SliceModule, serviceHttpAdapter(), { ...gatewayAppOptions, logger: false });
     await configureHttp(app, { bodyLimit: '64kb' }, logger);
     await app.listen(0, '127.0.0.1');
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
