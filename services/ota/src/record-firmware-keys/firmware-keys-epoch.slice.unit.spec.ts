@@ -2,16 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { DeviceCertified, type DeviceEnvelope } from '@tunnelkey/contracts';
 import { unwrapContentKey } from '@tunnelkey/firmware';
 import { givenEvent } from '@tunnelkey/testing';
-import { RegisterFirmwareHandler } from '../register-firmware/register-firmware.handler.js';
-import { RegisterProductHandler } from '../register-product/register-product.handler.js';
 import { StartRolloutHandler } from '../start-rollout/start-rollout.handler.js';
 import {
   SliceDevice,
   givenFleet,
   givenTransfer,
-  sha256,
   startOtaSlice,
   type OtaSlice,
+  givenRelease,
 } from '../test-support/ota-slice.test-helper.js';
 import { FleetView } from '../views/fleet.view.js';
 import { FirmwareKeysUplinkController } from './firmware-keys.uplink-controller.js';
@@ -62,22 +60,7 @@ beforeEach(async () => {
   devices = await Promise.all(['d-0', 'd-1'].map((id) => SliceDevice.create(id, () => slice, oldImage)));
   await givenFleet(slice, devices, { batchId: 'b-acme' });
   for (const device of devices) expect(await device.reportKeys()).toBe('handled');
-  await slice.get(RegisterProductHandler).handle({
-    commandId: 'product-1',
-    product: 'fridge-x200',
-    name: 'Fridge X200',
-    baselineVersion: '1.0.0',
-  });
-  await slice.images.put('upload-1', image);
-  await slice.get(RegisterFirmwareHandler).handle({
-    commandId: 'register-1',
-    firmwareId: 'fw-2',
-    product: 'fridge-x200',
-    version: '2.0.0',
-    imageDigest: sha256(image),
-    sizeBytes: image.length,
-    objectName: 'upload-1',
-  });
+  await givenRelease(slice, image);
 });
 afterEach(() => slice.close());
 

@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { DescribeRolloutHandler } from '../describe-rollout/describe-rollout.handler.js';
-import { RegisterFirmwareHandler } from '../register-firmware/register-firmware.handler.js';
-import { RegisterProductHandler } from '../register-product/register-product.handler.js';
 import { StartRolloutHandler } from '../start-rollout/start-rollout.handler.js';
 import {
   SliceDevice,
   givenFleet,
-  sha256,
   startOtaSlice,
   type OtaSlice,
+  givenRelease,
 } from '../test-support/ota-slice.test-helper.js';
 
 const oldImage = new Uint8Array(randomBytes(1024));
@@ -40,19 +38,7 @@ test('the OTA service restarted mid-wave finishes the rollout from the log: none
   devices[4]!.fault = 'boot-fails';
   await givenFleet(slice, devices);
   for (const device of devices) await device.reportKeys();
-  await slice
-    .get(RegisterProductHandler)
-    .handle({ commandId: 'p', product: 'fridge-x200', name: 'X200', baselineVersion: '1.0.0' });
-  await slice.images.put('upload-1', image);
-  await slice.get(RegisterFirmwareHandler).handle({
-    commandId: 'f',
-    firmwareId: 'fw-2',
-    product: 'fridge-x200',
-    version: '2.0.0',
-    imageDigest: sha256(image),
-    sizeBytes: image.length,
-    objectName: 'upload-1',
-  });
+  await givenRelease(slice, image);
   await slice.get(StartRolloutHandler).handle({
     commandId: 's',
     rolloutId: 'r-1',

@@ -4,8 +4,6 @@ import { unwrapContentKey } from '@tunnelkey/firmware';
 import { givenEvent } from '@tunnelkey/testing';
 import { ControlRolloutHandler } from '../control-rollout/control-rollout.handler.js';
 import { DescribeRolloutHandler } from '../describe-rollout/describe-rollout.handler.js';
-import { RegisterFirmwareHandler } from '../register-firmware/register-firmware.handler.js';
-import { RegisterProductHandler } from '../register-product/register-product.handler.js';
 import { UpdateReportUplinkController } from '../report-update/update-report.uplink-controller.js';
 import {
   SliceDevice,
@@ -13,6 +11,7 @@ import {
   sha256,
   startOtaSlice,
   type OtaSlice,
+  givenRelease,
 } from '../test-support/ota-slice.test-helper.js';
 import { StartRolloutHandler } from './start-rollout.handler.js';
 
@@ -22,25 +21,6 @@ const waves = [{ percent: 10 }, { percent: 50 }, { percent: 100 }];
 
 let slice: OtaSlice;
 let devices: SliceDevice[];
-
-async function release(): Promise<void> {
-  await slice.get(RegisterProductHandler).handle({
-    commandId: 'product-1',
-    product: 'fridge-x200',
-    name: 'Fridge X200',
-    baselineVersion: '1.0.0',
-  });
-  await slice.images.put('upload-1', image);
-  await slice.get(RegisterFirmwareHandler).handle({
-    commandId: 'register-1',
-    firmwareId: 'fw-2',
-    product: 'fridge-x200',
-    version: '2.0.0',
-    imageDigest: sha256(image),
-    sizeBytes: image.length,
-    objectName: 'upload-1',
-  });
-}
 
 const start = (
   overrides: { rolloutId?: string; maxFailurePercent?: number; batchIds?: string[]; firmwareId?: string } = {},
@@ -76,7 +56,7 @@ async function setUp(options: Parameters<typeof startOtaSlice>[0] = {}): Promise
   );
   await givenFleet(slice, devices, { revoked: ['d-20'], notCertified: ['d-21'] });
   for (const device of devices.filter((d) => d.deviceId !== 'd-22')) expect(await device.reportKeys()).toBe('handled');
-  await release();
+  await givenRelease(slice, image);
 }
 beforeEach(() => setUp());
 afterEach(() => slice.close());

@@ -39,6 +39,8 @@ import { pino } from 'pino';
 import { otaConfigFromEnv, type OtaConfig } from '../config.js';
 import { InMemoryImageStore } from '../image-store-port/image-store.js';
 import { OtaModule } from '../ota.module.js';
+import { RegisterFirmwareHandler } from '../register-firmware/register-firmware.handler.js';
+import { RegisterProductHandler } from '../register-product/register-product.handler.js';
 import { FirmwareKeysUplinkController } from '../record-firmware-keys/firmware-keys.uplink-controller.js';
 import { UpdateReportUplinkController } from '../report-update/update-report.uplink-controller.js';
 import { RolloutDriverJob } from '../rollout-process/rollout-driver.job.js';
@@ -313,6 +315,26 @@ export async function startOtaSlice(options: SliceOptions = {}): Promise<OtaSlic
     },
     close: () => app.close(),
   };
+}
+
+/** A release to roll out: product fridge-x200 registered, `image` uploaded, firmware `fw-2` (2.0.0) registered for it. */
+export async function givenRelease(slice: OtaSlice, image: Uint8Array): Promise<void> {
+  await slice.get(RegisterProductHandler).handle({
+    commandId: 'product-1',
+    product: 'fridge-x200',
+    name: 'Fridge X200',
+    baselineVersion: '1.0.0',
+  });
+  await slice.images.put('upload-1', image);
+  await slice.get(RegisterFirmwareHandler).handle({
+    commandId: 'register-1',
+    firmwareId: 'fw-2',
+    product: 'fridge-x200',
+    version: '2.0.0',
+    imageDigest: sha256(image),
+    sizeBytes: image.length,
+    objectName: 'upload-1',
+  });
 }
 
 /** The registry (and onboarding) by their events: devices imported into a batch, certified, revoked, offline. */
