@@ -4,14 +4,14 @@
  * back as a PUBACK reason code instead of silence). It never schedules anything itself: the
  * MqttFleet's one shared ticker starts its attempts (through a bounded limiter) and its publishes.
  */
-import type { ConnectionOptions } from 'node:tls';
-import { connect, type ErrorWithReasonCode, type IClientOptions, type MqttClient } from 'mqtt';
+import { MqttClient, type ErrorWithReasonCode, type IClientOptions } from 'mqtt';
 import { quarantineTopic } from '@tunnelkey/contracts';
 import { isDeviceKeyUnavailableError } from '../errors.js';
 import type { StoredConnectionParameters } from '../simulated-device/device-flash.js';
 import { isDeviceKeyId, type DeviceKeyId } from '../simulated-device/key-ids.js';
 import type { SimulatedDevice } from '../simulated-device/simulated-device.js';
 import { deviceTlsIdentity, type DeviceTlsIdentity } from './device-tls-identity.js';
+import { deviceTlsStream } from './device-tls-stream.js';
 import { FridgeTelemetry } from './fridge-telemetry.js';
 
 export type LinkState = 'waiting' | 'queued' | 'connecting' | 'connected' | 'stopped';
@@ -151,14 +151,11 @@ export class DeviceMqttLink {
     const { attempt, identity } = prepared;
     const handshakeStarted = Date.now();
     const { endpoint, clientId } = this.parameters;
-    // mqtt.js hands unknown options through to tls.connect: the secure context carries key + certificate.
-    const options: IClientOptions & Pick<ConnectionOptions, 'secureContext'> = {
+    const options: IClientOptions = {
       protocol: 'mqtts',
       host: endpoint.host,
       port: endpoint.port,
       clientId,
-      secureContext: identity.secureContext,
-      rejectUnauthorized: true,
       protocolVersion: 5,
       clean: true,
       properties: { sessionExpiryInterval: 0 },
@@ -169,7 +166,9 @@ export class DeviceMqttLink {
       resubscribe: false,
       queueQoSZero: false,
     };
-    const client = connect(options);
+    // The secure context carries key + certificate + the target's CA (device-tls-stream.ts checks the broker's name).
+    const client = new MqttClient(deviceTlsStream(endpoint, identity.secureContext), options);
+    client.on('error', () => undefined); // as mqtt.connect() does: the listeners below read the errors
     this.#client = client;
     await new Promise<void>((resolve) => {
       let lastError: (Error & { code?: string | number }) | undefined;

@@ -92,6 +92,8 @@ const positive = (name: string, value: number | undefined, fallback: number): nu
 
 export class MqttFleet {
   readonly #links = new Map<string, DeviceMqttLink>();
+  /** The targets each device has a link to (keys of #links): ensure() looks at one device's links, not the fleet's. */
+  readonly #targetsOf = new Map<SimulatedDevice, Set<string>>();
   /**
    * Renewal, make before break: a link with new connection parameters (a renewed target
    * certificate) connects beside the current one, which keeps publishing until the new one is
@@ -172,6 +174,8 @@ export class MqttFleet {
       if (current) continue;
       const link = new DeviceMqttLink(device, targetId, parameters, this.#settings);
       this.#links.set(key, link);
+      const targets = this.#targetsOf.get(device) ?? new Set<string>();
+      this.#targetsOf.set(device, targets.add(targetId));
       this.#dispatch(link);
       started++;
     }
@@ -180,10 +184,15 @@ export class MqttFleet {
 
   /** Stops the links of targets the device no longer holds parameters for (it was handed to a new owner). */
   #dropForgotten(device: SimulatedDevice): void {
-    for (const [key, link] of this.#links) {
-      if (link.device !== device || device.flash.connections[link.targetId]) continue;
+    const targets = this.#targetsOf.get(device);
+    if (!targets) return;
+    for (const targetId of targets) {
+      if (device.flash.connections[targetId]) continue;
+      targets.delete(targetId);
+      const key = `${device.deviceId}\u0000${targetId}`;
+      const link = this.#links.get(key);
       this.#links.delete(key);
-      void link.stop();
+      void link?.stop();
       const replacing = this.#replacing.get(key);
       this.#replacing.delete(key);
       void replacing?.stop();
