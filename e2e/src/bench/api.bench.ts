@@ -20,13 +20,18 @@
  *
  * Also printed: the rebuild time, the gateway process's heap with its views full, and one read of
  * the busy device's log (what GET .../history did before it had a read model).
+ *
+ * To look into one route: API_ROUTES, a regular expression, measures only the routes it matches
+ * (and /health next to each); API_PROFILE, a directory, gets a V8 CPU profile of every measured run
+ * (`<route>.cpuprofile`: Chrome DevTools or speedscope open it).
  */
 import 'reflect-metadata';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { JetStreamEventStore } from '@tunnelkey/eventstore-jetstream';
@@ -53,6 +58,10 @@ const clients = size('API_CLIENTS', 50);
 const warmupSeconds = Number(process.env['API_WARMUP_SECONDS'] ?? 3);
 if (!Number.isInteger(warmupSeconds) || warmupSeconds < 0)
   throw new Error('API_WARMUP_SECONDS must be an integer >= 0');
+/** Only the routes whose name matches this regular expression (`page|\{id\}$`); /health is always measured. */
+const onlyRoutes = new RegExp(process.env['API_ROUTES']?.trim() || '.');
+/** A directory: each measured run's CPU profile (V8's, `<route>.cpuprofile`) is written there. */
+const profileDir = process.env['API_PROFILE']?.trim() || undefined;
 const busyDevice = 'd-busy';
 /** Device 0 is the busy one; the others are d-000001 ... */
 const deviceIdOf = (i: number) => (i === 0 ? busyDevice : `d-${String(i).padStart(6, '0')}`);
@@ -101,6 +110,7 @@ async function wrk(
   dir: string,
   route: string,
   duration = seconds,
+  profile?: string,
 ): Promise<Measured> {
   const file = join(dir, `${route.replace(/\W+/g, '-')}.lua`);
   await writeFile(file, script);
@@ -120,6 +130,7 @@ async function wrk(
   const gc = new PerformanceObserver((list) => pauses.push(...list.getEntries().map((entry) => entry.duration)));
   gc.observe({ entryTypes: ['gc'] });
   loop.enable();
+  const profiler = profile ? await startProfile() : undefined;
   const cpuBefore = process.cpuUsage();
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -131,6 +142,7 @@ async function wrk(
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}:\n${text}`))));
   });
   const cpu = process.cpuUsage(cpuBefore);
+  if (profiler) await profiler.stop(join(profile!, `${route.replace(/\W+/g, '-')}.cpuprofile`));
   loop.disable();
   gc.disconnect();
   const { requests, ...measured } = parseWrk(output);
@@ -142,6 +154,22 @@ async function wrk(
     loopMax: loop.max / 1e6,
     gcMs: pauses.reduce((sum, ms) => sum + ms, 0),
     gcMaxMs: Math.max(0, ...pauses),
+  };
+}
+
+/** V8's CPU profiler on this process (the gateway's), until `stop` writes the profile to a file. */
+async function startProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await writeFile(file, JSON.stringify(profile));
+    },
   };
 }
 
@@ -256,23 +284,28 @@ async function main(): Promise<void> {
         pathScript(`"/api/devices/${busyDevice}/history"`),
       ],
     ];
+    const measured = routes.filter(([route]) => route.startsWith('GET /health') || onlyRoutes.test(route));
+    if (profileDir) await mkdir(profileDir, { recursive: true });
     const load = loadavg();
     const results: Measured[] = [];
     const warmups: Measured[] = [];
     // /health again right before each route: the machine's other load drifts within minutes, so a
     // route is compared with the ceiling measured next to it, not with one from minutes before.
     const ceilings = new Map<string, Measured>();
-    for (const [route, script] of routes) {
+    for (const [route, script] of measured) {
       if (warmupSeconds > 0) {
         log(`wrk: ${route} (warm-up, ${warmupSeconds} s, not measured)`);
         warmups.push(await wrk(url, viewerToken, script, dir, route, warmupSeconds));
       }
       if (!route.startsWith('GET /health')) {
         log(`wrk: GET /health (the ceiling next to ${route})`);
-        ceilings.set(route, await wrk(url, viewerToken, health, dir, 'GET /health next'));
+        ceilings.set(
+          route,
+          await wrk(url, viewerToken, health, dir, `GET /health next to ${route}`, seconds, profileDir),
+        );
       }
       log(`wrk: ${route}`);
-      results.push(await wrk(url, viewerToken, script, dir, route));
+      results.push(await wrk(url, viewerToken, script, dir, route, seconds, profileDir));
     }
     const after = loadavg();
     const ceilingOf = (m: Measured) => (ceilings.get(m.route) ?? results[0]!).rate;

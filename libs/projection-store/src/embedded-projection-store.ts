@@ -330,8 +330,13 @@ export class EmbeddedProjectionStore implements ProjectionStore {
         return 0;
       });
     });
+    const page = ids.slice(skip, skip + limit);
     return {
-      items: ids.slice(skip, skip + limit).map((id) => toDocument<T>(id, store.documents.get(id)!, select)),
+      // Ids only (`select: []`): the sorted ids are live documents' (a result is dropped when one enters or leaves), none is read.
+      items:
+        select?.length === 0
+          ? page.map((id) => ({ id }) as T)
+          : page.map((id) => toDocument<T>(id, store.documents.get(id)!, select)),
       total: ids.length,
     };
   }

@@ -128,9 +128,7 @@ export class GatewayModule {
           provide: OWNERSHIP,
           inject: [READ_MODELS, COMMAND_SENDER],
           useFactory: (readModels: ReadModels, sender: CommandSender) =>
-            new OwnershipCheck(new OwnerDirectory(readModels.store, rolloutDevicesVia(sender)), () =>
-              readModels.catchUp(),
-            ),
+            new OwnershipCheck(new OwnerDirectory(readModels, rolloutDevicesVia(sender)), () => readModels.catchUp()),
         },
         {
           provide: TOKEN_SERVICE,

@@ -39,7 +39,7 @@ export function tokenIdOf(token: string): string | undefined {
 
 /** Constant-time comparison of a presented token with a stored digest. */
 export function matchesDigest(token: string, sha256: string): boolean {
-  const presented = Buffer.from(digestOf(token), 'hex');
+  const presented = createHash('sha256').update(token, 'utf8').digest();
   const stored = Buffer.from(sha256, 'hex');
   return stored.length === presented.length && timingSafeEqual(presented, stored);
 }

@@ -31,20 +31,16 @@ export class AuthGuard implements CanActivate {
     @Optional() @Inject(OWNERSHIP) private readonly ownership?: OwnershipCheck,
   ) {}
 
+  /** Each route's role and ticket metadata (the handler's, else its controller's), read once: per controller, per handler. */
+  readonly #routeMetadata = new WeakMap<object, WeakMap<object, RouteMetadata>>();
+
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const required =
-      this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, [context.getHandler(), context.getClass()]) ??
-      'admin';
+    const { required, acceptsTicket } = this.#metadataOf(context);
     const request = context.switchToHttp().getRequest<GatewayRequest>();
     const header = request.headers.authorization;
-    const bearer =
-      typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : undefined;
+    const bearer = typeof header === 'string' ? bearerPattern.exec(header)?.[1]!.trim() : undefined;
     const query = (request.query ?? {}) as Record<string, unknown>;
     const ticket = typeof query.ticket === 'string' ? query.ticket : undefined;
-    const acceptsTicket = this.reflector.getAllAndOverride<boolean | undefined>(TICKET_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
     let principal;
     try {
       principal =
@@ -72,7 +68,31 @@ export class AuthGuard implements CanActivate {
     });
     return true;
   }
+
+  #metadataOf(context: ExecutionContext): RouteMetadata {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let handlers = this.#routeMetadata.get(controller);
+    if (!handlers) this.#routeMetadata.set(controller, (handlers = new WeakMap()));
+    let metadata = handlers.get(handler);
+    if (!metadata) {
+      const targets = [handler, controller];
+      metadata = {
+        required: this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets) ?? 'admin',
+        acceptsTicket: this.reflector.getAllAndOverride<boolean | undefined>(TICKET_KEY, targets) === true,
+      };
+      handlers.set(handler, metadata);
+    }
+    return metadata;
+  }
 }
+
+interface RouteMetadata {
+  required: Role;
+  acceptsTicket: boolean;
+}
+
+const bearerPattern = /^Bearer\s+(.*)$/is;
 
 /** The peer's address (the gateway trusts no forwarding header: run it behind a proxy that limits for it). */
 export function clientAddress(request: { socket?: { remoteAddress?: string } }): string {

@@ -1,7 +1,9 @@
-import type { ProjectionDocument, ProjectionStore } from '@tunnelkey/projection-store';
+import type { ProjectionDocument, ProjectionStore, Write } from '@tunnelkey/projection-store';
 import { catalogProjectionName, policiesCollection, targetsCollection } from '../views/catalog.view.js';
 import { batchesCollection, devicesCollection, fleetProjectionName } from '../views/fleet.view.js';
 import type { BatchDocument, DeviceDocument } from '../views/fleet-documents.js';
+import { KeptValues } from '../views/kept-values.js';
+import type { ReadModels } from '../views/read-models.js';
 
 /** The kinds of things a route can name whose owner the directory knows. */
 export type OwnedKind = 'owner' | 'batch' | 'device' | 'policy' | 'target' | 'renewal' | 'rollout';
@@ -31,18 +33,36 @@ type Stored<T> = T & ProjectionDocument;
  * (a device in no batch has no owner); a renewal operation is its devices' owner (every device of
  * it must be the caller's: an automatic sweep spans owners and is the platform admin's).
  * A batch's owner never changes (a transfer moves devices, not batches), so a found one is kept.
+ * Every device request asks for its device's batch, every list for its owner's batches: both are
+ * kept too, until a commit of the `fleet` view writes to the device, or to any batch (issue 19:
+ * a find per request was a fifth of a device detail's CPU on the embedded store, a round trip on
+ * MongoDB).
  */
 export class OwnerDirectory {
   readonly #batchOwners = new Map<string, string>();
+  /** A device's batch (`null`: in none). */
+  readonly #deviceBatches: KeptValues<string | null>;
+  readonly #ownerBatches: KeptValues<string[]>;
+  private readonly store: ProjectionStore;
 
   /**
+   * @param readModels the store, and its commits (without them, as a bare store, nothing but a
+   * batch's owner is kept).
    * @param rolloutDevices a rollout's devices (the OTA service knows them; undefined: no such
    * rollout). A rollout is its devices' owner's.
    */
   constructor(
-    private readonly store: ProjectionStore,
+    readModels: Pick<ReadModels, 'store'> & Partial<Pick<ReadModels, 'onCommitted'>>,
     private readonly rolloutDevices: (rolloutId: string) => Promise<string[] | undefined> = async () => undefined,
-  ) {}
+  ) {
+    this.store = readModels.store;
+    const keeps = readModels.onCommitted !== undefined;
+    this.#deviceBatches = new KeptValues(keeps);
+    this.#ownerBatches = new KeptValues(keeps, 10_000);
+    readModels.onCommitted?.(({ projection, writes }) => {
+      if (projection === fleetProjectionName) this.#drop(writes);
+    });
+  }
 
   async ownerOf(ref: OwnedRef): Promise<Ownership> {
     switch (ref.kind) {
@@ -51,15 +71,11 @@ export class OwnerDirectory {
       case 'batch':
         return this.#batch(ref.id);
       case 'device': {
-        // Every device request asks this: its batch only, not a copy of the document and its certificates.
-        const found = await this.store.find<Stored<DeviceDocument>>(fleetProjectionName, devicesCollection, {
-          where: { id: ref.id },
-          select: ['batchId'],
-          limit: 1,
-        });
-        const device = found.items[0];
-        if (!device) return unknown;
-        return device.batchId ? this.#known(await this.#batch(device.batchId)) : ownedBy(undefined);
+        const kept = this.#deviceBatches.peek(ref.id);
+        const batchId =
+          kept !== undefined ? kept : await this.#deviceBatches.get(ref.id, () => this.#batchOfDevice(ref.id));
+        if (batchId === undefined) return unknown;
+        return batchId !== null ? this.#known(await this.#batch(batchId)) : ownedBy(undefined);
       }
       case 'policy':
         return this.#catalog(policiesCollection, ref.id);
@@ -75,14 +91,38 @@ export class OwnerDirectory {
   }
 
   /** The ids of an owner's batches (what its devices are found by), newest first; at most 1,000. */
-  async batchIdsOf(ownerId: string): Promise<string[]> {
-    const found = await this.store.find<Stored<BatchDocument>>(fleetProjectionName, batchesCollection, {
-      where: { ownerId },
-      sort: [{ field: 'createdAt', direction: 'desc' }],
-      limit: 1_000,
-      select: ['batchId'],
+  async batchIdsOf(ownerId: string): Promise<readonly string[]> {
+    const kept = this.#ownerBatches.peek(ownerId);
+    if (kept) return kept;
+    const found = await this.#ownerBatches.get(ownerId, async () => {
+      const batches = await this.store.find<Stored<BatchDocument>>(fleetProjectionName, batchesCollection, {
+        where: { ownerId },
+        sort: [{ field: 'createdAt', direction: 'desc' }],
+        limit: 1_000,
+        select: ['batchId'],
+      });
+      return batches.items.map((batch) => batch.batchId);
     });
-    return found.items.map((batch) => batch.batchId);
+    return found!;
+  }
+
+  /** A device's batch, `null` when in none (its batch only: not a copy of the document and its certificates). */
+  async #batchOfDevice(deviceId: string): Promise<string | null | undefined> {
+    const found = await this.store.find<Stored<DeviceDocument>>(fleetProjectionName, devicesCollection, {
+      where: { id: deviceId },
+      select: ['batchId'],
+      limit: 1,
+    });
+    const device = found.items[0];
+    return device ? (device.batchId ?? null) : undefined;
+  }
+
+  #drop(writes: readonly Write[]): void {
+    for (const write of writes) {
+      if (write.collection === devicesCollection) this.#deviceBatches.drop(write.id);
+      // A new batch (or one deleted) changes its owner's list; any batch write is rare enough.
+      else if (write.collection === batchesCollection) this.#ownerBatches.clear();
+    }
   }
 
   /** The owner of a device document's batch (undefined: in no batch, or a batch not projected yet). */

@@ -28,7 +28,9 @@ export class OwnershipCheck {
     if (rule.kind === 'open') return;
     if (rule.kind === 'owned' && rule.fillsOwner) fillOwner(input.body, caller.ownerId);
     const refs = rule.refs?.(input) ?? [];
-    await mapBounded(refs, lookupsInFlight, (ref) => this.#require(caller, ref));
+    // Most routes name one thing (a device, a batch): no worker pool for it.
+    if (refs.length === 1) await this.#require(caller, refs[0]!);
+    else await mapBounded(refs, lookupsInFlight, (ref) => this.#require(caller, ref));
   }
 
   /** Whether the caller may see `ref` (a reply's items, a live event's device). */

@@ -10,6 +10,7 @@ import {
   type DeviceStateName,
   type TargetLink,
 } from '../views/fleet-documents.js';
+import { KeptValues } from '../views/kept-values.js';
 import { deviceDetail, targetsOf, type DetailViewer } from './device-detail/device-detail.query.js';
 
 export type DeviceSummary = {
@@ -61,8 +62,11 @@ const maxKept = 200_000;
 /** Shared with every reader: never changed in place. */
 export interface Kept {
   summary: DeviceSummary;
-  /** The summary as JSON: a page of the list is its devices' JSON joined. */
-  json: string;
+  /**
+   * The summary as JSON, UTF-8 encoded once: a page of the list is its devices' bytes copied into
+   * one buffer, sent as is (a string joined from them was measured and encoded again per request).
+   */
+  json: Buffer;
 }
 
 /**
@@ -74,15 +78,14 @@ export interface Kept {
  * commit, so also those another gateway on a shared MongoDB applied first).
  */
 export class KeptDevices {
-  readonly #summaries = new Map<string, Kept>();
-  readonly #details = new Map<string, { json: string; transferred: boolean }>();
-  /** Raised at every drop: what was derived while a commit came in is not kept (it may predate it). */
-  #generation = 0;
-  readonly #keeps: boolean;
+  readonly #summaries: KeptValues<Kept>;
+  readonly #details: KeptValues<{ json: Buffer; transferred: boolean }>;
 
   /** Without `onCommitted` (a bare store) nothing is kept: every entry is derived afresh. */
   constructor(private readonly readModels: Pick<ReadModels, 'store'> & Partial<Pick<ReadModels, 'onCommitted'>>) {
-    this.#keeps = readModels.onCommitted !== undefined;
+    const keeps = readModels.onCommitted !== undefined;
+    this.#summaries = new KeptValues(keeps, maxKept);
+    this.#details = new KeptValues(keeps, maxKept);
     readModels.onCommitted?.(({ projection, writes }) => {
       if (projection === fleetProjectionName) this.#drop(writes);
     });
@@ -93,26 +96,27 @@ export class KeptDevices {
     // A page whose every entry is kept (the usual case) costs no promise per device.
     const kept: Kept[] = [];
     for (const id of deviceIds) {
-      const entry = this.#summaries.get(id);
+      const entry = this.#summaries.peek(id);
       if (entry === undefined) break;
       kept.push(entry);
     }
     if (kept.length === deviceIds.length) return kept;
-    const found = await Promise.all(deviceIds.map((id) => this.#kept(this.#summaries, id, () => this.#summaryOf(id))));
+    const found = await Promise.all(deviceIds.map((id) => this.#summaries.get(id, () => this.#summaryOf(id))));
     return found.filter((entry): entry is Kept => entry !== undefined);
   }
 
   /**
-   * GET /api/devices/{deviceId} as JSON text (NotFound for an unknown device, never kept). A device
-   * transferred between owners looks different to each (an owner sees its own targets only,
-   * owner-era.ts): for a `viewer` its detail is derived afresh; every other one is the same for all.
+   * GET /api/devices/{deviceId} as JSON, UTF-8 encoded (NotFound for an unknown device, never
+   * kept). A device transferred between owners looks different to each (an owner sees its own
+   * targets only, owner-era.ts): for a `viewer` its detail is derived afresh; every other one is the
+   * same for all.
    */
-  async detailJson(deviceId: string, viewer?: DetailViewer): Promise<string> {
-    const kept = await this.#kept(this.#details, deviceId, async () => {
+  async detailJson(deviceId: string, viewer?: DetailViewer): Promise<Buffer> {
+    const kept = await this.#details.get(deviceId, async () => {
       const detail = await deviceDetail(this.readModels.store, deviceId);
-      return { json: JSON.stringify(detail), transferred: detail.lastTransfer !== undefined };
+      return { json: jsonBytes(detail), transferred: detail.lastTransfer !== undefined };
     });
-    if (viewer && kept!.transferred) return JSON.stringify(await deviceDetail(this.readModels.store, deviceId, viewer));
+    if (viewer && kept!.transferred) return jsonBytes(await deviceDetail(this.readModels.store, deviceId, viewer));
     return kept!.json;
   }
 
@@ -124,23 +128,10 @@ export class KeptDevices {
     ]);
     if (!device) return undefined;
     const summary = summaryOf(device, targets);
-    return { summary, json: JSON.stringify(summary) };
-  }
-
-  async #kept<T>(kept: Map<string, T>, deviceId: string, derive: () => Promise<T | undefined>): Promise<T | undefined> {
-    const found = kept.get(deviceId);
-    if (found !== undefined) return found;
-    const generation = this.#generation;
-    const derived = await derive();
-    if (derived !== undefined && this.#keeps && generation === this.#generation) {
-      if (kept.size >= maxKept) kept.clear();
-      kept.set(deviceId, derived);
-    }
-    return derived;
+    return { summary, json: jsonBytes(summary) };
   }
 
   #drop(writes: readonly Write[]): void {
-    let dropped = false;
     for (const write of writes) {
       // A link's id is `<deviceId>/<targetId>` (device ids have no slash).
       const deviceId =
@@ -150,12 +141,21 @@ export class KeptDevices {
             ? write.id.split('/')[0]!
             : undefined;
       if (deviceId === undefined) continue;
-      this.#summaries.delete(deviceId);
-      this.#details.delete(deviceId);
-      dropped = true;
+      this.#summaries.drop(deviceId);
+      this.#details.drop(deviceId);
     }
-    if (dropped) this.#generation++;
   }
+}
+
+/**
+ * A value's JSON, UTF-8, in a buffer of its own: not a slice of Node's shared 8 KB pool, which one
+ * kept entry would hold whole once the others on it were dropped and derived again.
+ */
+function jsonBytes(value: unknown): Buffer {
+  const text = JSON.stringify(value);
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  bytes.write(text, 'utf8');
+  return bytes;
 }
 
 const perReadModels = new WeakMap<object, KeptDevices>();
