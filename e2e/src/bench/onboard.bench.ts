@@ -127,6 +127,20 @@ runBench({ mosquitto: true }, async ({ nats, namespace, fixture, natsPid, onStop
     latencies: onboardLatencies,
   };
 
+  // `--onboard-only`: this phase's figures alone (no connect phases), for measuring onboarding changes.
+  if (process.argv.includes('--onboard-only')) {
+    const cores = availableParallelism();
+    log('');
+    log(`bench:onboard --onboard-only — ${size} devices, ${process.platform} ${process.arch}, ${cores} cores`);
+    log(row(onboarding));
+    log(
+      `  CPU ms per device (/proc)  platform | NATS | broker | devices (silicon apart) | all, and share of the ${cores} cores`,
+    );
+    log(`    onboard      ${cpuRow(onboardFrom, onboardTo, size, onboarding.seconds, cores)}`);
+    log(`  onboarding: ${(size / onboarding.seconds).toFixed(1)} devices/s at ${size} devices (target >= 1,000/s)`);
+    return;
+  }
+
   // ---- raw baseline: same broker, same certificates, keys derived beforehand ----
   const prepBar = new ProgressBar('raw baseline: deriving keys (not timed)');
   await f.request({ type: 'raw-prepare', targetId }, 'raw-prepared');

@@ -141,5 +141,5 @@ export function cpuRow(from: CpuSample, to: CpuSample, devices: number, seconds:
   const d = (k: keyof CpuSample) => (to[k] - from[k]) / devices;
   const all = d('platform') + d('nats') + d('broker') + d('devices') + d('silicon');
   const share = (all * devices) / (seconds * 1000 * cores);
-  return `${d('platform').toFixed(1)} | ${d('nats').toFixed(1)} | ${d('broker').toFixed(1)} | ${d('devices').toFixed(1)} (${d('silicon').toFixed(1)}) | ${all.toFixed(1)}, ${(100 * share).toFixed(0)} %`;
+  return `${d('platform').toFixed(2)} | ${d('nats').toFixed(2)} | ${d('broker').toFixed(2)} | ${d('devices').toFixed(2)} (${d('silicon').toFixed(2)}) | ${all.toFixed(2)}, ${(100 * share).toFixed(0)} %`;
 }

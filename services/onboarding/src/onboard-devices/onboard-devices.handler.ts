@@ -352,8 +352,11 @@ export class OnboardDevicesHandler implements OnApplicationBootstrap {
                 };
                 if (current?.certificate) replaced++;
                 const step = derivedMetadata(metadata, 'onboard', deviceId, targetId);
+                // Nothing of the device in the view: its first onboarding, decided without reading its (empty) stream.
+                const likelyNew = !this.targets.knows(deviceId);
                 try {
-                  await this.devices.record(deviceId, { type: 'RecordOnboarded', data, metadata: step });
+                  const command = { type: 'RecordOnboarded', data, metadata: step } as const;
+                  await this.devices.record(deviceId, command, 'records', { likelyNew });
                   // Known at once (before its parameters are sent), so the device's first connection is not
                   // missed; only once recorded, so every certificate the view knows is on record.
                   this.targets.noteOnboarded(data, this.clock());

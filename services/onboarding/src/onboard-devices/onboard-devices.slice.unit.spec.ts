@@ -112,10 +112,10 @@ describe('onboard-devices slice (in-memory store and targets)', () => {
     let outage = 2; // the first two RecordOnboarded fail as a store that does not answer
     jest
       .spyOn(writer, 'record')
-      .mockImplementation((deviceId, command, lane) =>
+      .mockImplementation((deviceId, command, lane, options) =>
         command.type === 'RecordOnboarded' && outage-- > 0
           ? Promise.reject(new StoreUnavailableError('no acknowledgement within 5000 ms'))
-          : record(deviceId, command, lane),
+          : record(deviceId, command, lane, options),
       );
     const { done } = await handler.onboardBatch({
       commandId: 'onboard-1',

@@ -11,6 +11,7 @@ import {
   type EventStore,
   type SnapshotPolicy,
   type SnapshotStore,
+  type StreamRef,
 } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
@@ -47,13 +48,25 @@ export class DeviceWriter implements OnModuleDestroy {
         : undefined;
   }
 
-  record(deviceId: string, command: DeviceCommand, lane: DeviceLane = 'records'): Promise<void> {
+  /**
+   * `likelyNew`: the caller knows of no event on the device's stream (its first onboarding): the
+   * command is decided on the empty state and appended expecting an empty stream, without a read.
+   * A wrong guess costs one append refused by its expected version, then the usual fresh load.
+   */
+  record(
+    deviceId: string,
+    command: DeviceCommand,
+    lane: DeviceLane = 'records',
+    { likelyNew = false }: { likelyNew?: boolean } = {},
+  ): Promise<void> {
     const queue = lane === 'telemetry' ? this.#telemetry : this.#records;
+    const stream: StreamRef = { context: 'onboarding', aggregate: 'device', id: deviceId };
     return queue.run(deviceId, async () => {
+      if (likelyNew) this.#cache?.assumeNew(stream, deviceDecider.initialState);
       await handleCommand({
         store: this.store,
         decider: deviceDecider,
-        stream: { context: 'onboarding', aggregate: 'device', id: deviceId },
+        stream,
         command,
         logger: this.logger,
         maxRetries: 5,

@@ -258,6 +258,11 @@ export class TargetsView extends InMemoryView<TargetsState> {
     return awaiting;
   }
 
+  /** Whether the view holds anything of the device (an onboarding, a connection, a deprovisioning on any target). */
+  knows(deviceId: string): boolean {
+    return this.state.devices.has(deviceId);
+  }
+
   /** Targets the device is onboarded to and not deprovisioned from. */
   activeTargets(deviceId: string): string[] {
     const device = this.state.devices.get(deviceId);
