@@ -35,7 +35,10 @@ export function queuedDevicesDecider<C extends string, E extends EventEnvelope<s
 
     evolve(state, recorded): QueuedDevicesState {
       if (recorded.type !== event.type) return state;
-      return { queued: new Set([...state.queued, ...recorded.data.deviceIds]) };
+      // A copy (the state before stays as it was), grown in place: no array of every id on the way.
+      const queued = new Set(state.queued);
+      for (const deviceId of recorded.data.deviceIds) queued.add(deviceId);
+      return { queued };
     },
   };
 }

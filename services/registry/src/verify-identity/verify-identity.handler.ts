@@ -1,12 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { VerifyIdentity, type CommandMetadata, type ResultOf } from '@tunnelkey/contracts';
 import {
+  AggregateStateCache,
   derivedMetadata,
   handleCommand,
   isCommandRejected,
   load,
   metadataOf,
   type EventStore,
+  type QueuedDevicesState,
 } from '@tunnelkey/eventstore';
 import { EVENT_STORE } from '@tunnelkey/messaging';
 import type { Logger } from 'pino';
@@ -83,11 +85,15 @@ export class VerifyIdentityHandler {
   /** Records IdentityChallengesQueued, 1,000 devices per event (a retried command records only what is missing). */
   async #queue(commandId: string, metadata: CommandMetadata, deviceIds: readonly string[]): Promise<void> {
     const stream = verificationStream(commandId);
+    // The stream read once, then each part decided on the state the one before left: a part read
+    // the whole stream again, every part (quadratic: minutes at 100,000 devices).
+    const cache = new AggregateStateCache<QueuedDevicesState>({ maxStreams: 1 });
     for (let part = 0; part * devicesPerQueuedEvent < deviceIds.length; part++) {
       await handleCommand({
         store: this.store,
         decider: verificationDecider,
         stream,
+        cache,
         command: {
           type: 'QueueIdentityChallenges',
           data: {

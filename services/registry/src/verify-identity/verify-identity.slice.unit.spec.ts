@@ -399,4 +399,32 @@ describe('VerifyIdentity window (slice)', () => {
     ).toEqual([[c!.deviceId, 'no-response']]);
     expect(v.job.outstanding).toBe(0);
   });
+
+  it('a batch over 1,000 devices is queued in parts, its command stream read once (not once per part)', async () => {
+    const v = await verifySlice();
+    try {
+      const fleet = Array.from({ length: 2_001 }, () => sliceDevice());
+      await v.slice.given(policyStream('fridges'), [policyDefined]);
+      await v.slice.given(batchStream('big'), [batchCreated('big', fleet.length)]);
+      for (const device of fleet) await v.slice.given(deviceStream(device.deviceId), [deviceImported(device, 'big')]);
+      const store = v.slice.store;
+      const read = store.read.bind(store);
+      let commandReads = 0;
+      store.read = (stream, options) => {
+        if (stream.aggregate === 'verification') commandReads++;
+        return read(stream, options);
+      };
+      await expect(v.handler.handle({ commandId: 'c-big', scope: { kind: 'batch', batchId: 'big' } })).resolves.toEqual(
+        {
+          devices: fleet.length,
+        },
+      );
+      const queued = (await v.slice.written()).filter((e) => e.type === 'IdentityChallengesQueued');
+      expect(queued.map((e) => (e.data as { deviceIds: string[] }).deviceIds.length)).toEqual([1_000, 1_000, 1]);
+      expect(new Set(queued.flatMap((e) => (e.data as { deviceIds: string[] }).deviceIds)).size).toBe(fleet.length);
+      expect(commandReads).toBe(1);
+    } finally {
+      await v.stop();
+    }
+  });
 });
