@@ -36,8 +36,20 @@ class CommandBusDouble implements CommandPort {
   }
 }
 
-async function startApp(providers: unknown[], limits?: { perToken: RateLimiter; anonymous: RateLimiter }) {
-  @Module({ controllers: [CommandsController], providers: providers as never[] })
+/** The commands controller behind the gateway's HTTP edges, with the command bus, tokens and (optionally) rate limits given. */
+async function startApp(
+  bus: CommandBusDouble,
+  tokens: TokenService,
+  limits?: { perToken: RateLimiter; anonymous: RateLimiter },
+) {
+  const providers = [
+    { provide: COMMAND_SENDER, useValue: new CommandSender(bus, 'edges', logger) },
+    { provide: TOKEN_SERVICE, useValue: tokens },
+    { provide: METRICS_REGISTRY, useValue: new Registry() },
+    ...(limits ? [{ provide: RATE_LIMITS, useValue: limits }] : []),
+    AuthGuard,
+  ];
+  @Module({ controllers: [CommandsController], providers })
   class SliceModule {}
   const app = await NestFactory.create(SliceModule, serviceHttpAdapter(), { ...gatewayAppOptions, logger: false });
   // The gateway's configuration with no environment: its defaults.
@@ -75,12 +87,7 @@ describe('gateway edges: body limits', () => {
   let operator: string;
 
   beforeAll(async () => {
-    ({ app, url } = await startApp([
-      { provide: COMMAND_SENDER, useValue: new CommandSender(bus, 'edges', logger) },
-      { provide: TOKEN_SERVICE, useValue: tokens },
-      { provide: METRICS_REGISTRY, useValue: new Registry() },
-      AuthGuard,
-    ]));
+    ({ app, url } = await startApp(bus, tokens));
     operator = (await tokens.issue('olivia', 'operator', admin)).token;
   });
   afterAll(() => app?.close());
@@ -140,12 +147,7 @@ describe('gateway edges: route parameters', () => {
   let url: string;
 
   beforeAll(async () => {
-    ({ app, url } = await startApp([
-      { provide: COMMAND_SENDER, useValue: new CommandSender(bus, 'edges', logger) },
-      { provide: TOKEN_SERVICE, useValue: tokens },
-      { provide: METRICS_REGISTRY, useValue: new Registry() },
-      AuthGuard,
-    ]));
+    ({ app, url } = await startApp(bus, tokens));
   });
   afterAll(() => app?.close());
 
@@ -189,12 +191,7 @@ describe("gateway edges: the console's files", () => {
   let url: string;
 
   beforeAll(async () => {
-    ({ app, url } = await startApp([
-      { provide: COMMAND_SENDER, useValue: new CommandSender(new CommandBusDouble(), 'edges', logger) },
-      { provide: TOKEN_SERVICE, useValue: tokens },
-      { provide: METRICS_REGISTRY, useValue: new Registry() },
-      AuthGuard,
-    ]));
+    ({ app, url } = await startApp(new CommandBusDouble(), tokens));
   });
   afterAll(() => app?.close());
 
@@ -237,16 +234,7 @@ describe('gateway edges: request rate per token and per client address', () => {
   let bob: string;
 
   beforeAll(async () => {
-    ({ app, url } = await startApp(
-      [
-        { provide: COMMAND_SENDER, useValue: new CommandSender(bus, 'edges', logger) },
-        { provide: TOKEN_SERVICE, useValue: tokens },
-        { provide: METRICS_REGISTRY, useValue: new Registry() },
-        { provide: RATE_LIMITS, useValue: limits },
-        AuthGuard,
-      ],
-      limits,
-    ));
+    ({ app, url } = await startApp(bus, tokens, limits));
     alice = (await tokens.issue('alice', 'operator', admin)).token;
     bob = (await tokens.issue('bob', 'operator', admin)).token;
   });
